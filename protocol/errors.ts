@@ -1,0 +1,61 @@
+// Error codes on the wire. Every refusal carries one of these plus a human message.
+export const ErrorCode = {
+  BAD_REQUEST: 'BAD_REQUEST',
+  BAD_ID: 'BAD_ID',
+  BAD_PARAMS: 'BAD_PARAMS',
+  UNKNOWN_OP: 'UNKNOWN_OP',
+  TOO_LARGE: 'TOO_LARGE',
+  UNAUTHORIZED: 'UNAUTHORIZED',
+  FORBIDDEN: 'FORBIDDEN',
+  NOT_FOUND: 'NOT_FOUND',
+  CONFLICT: 'CONFLICT',
+  RATE_LIMITED: 'RATE_LIMITED',
+  BOUND_TO_OTHER: 'BOUND_TO_OTHER',
+  UNKNOWN_MACHINE: 'UNKNOWN_MACHINE',
+  NOT_BOUND: 'NOT_BOUND',
+  RESERVED: 'RESERVED',
+  LIMIT: 'LIMIT',
+  UNSUPPORTED: 'UNSUPPORTED',
+  QUEUE_FULL: 'QUEUE_FULL',
+  NO_ACK: 'NO_ACK',
+  UNBOUND: 'UNBOUND',
+  TOKEN_EXPIRED: 'TOKEN_EXPIRED',
+  TOKEN_USED_UP: 'TOKEN_USED_UP',
+  ALREADY_REGISTERED: 'ALREADY_REGISTERED',
+  UNAVAILABLE: 'UNAVAILABLE',
+  INTERNAL: 'INTERNAL',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+export interface WireError {
+  code: ErrorCode;
+  message: string;
+  /** Which input field was wrong, when one was. */
+  field?: string;
+  /** BOUND_TO_OTHER: when the current binding started (ms since epoch). */
+  since?: number;
+  /** BOUND_TO_OTHER: the holder, shown to admins only. */
+  agent?: string;
+}
+
+export class ProtocolError extends Error {
+  readonly code: ErrorCode;
+  readonly field: string | undefined;
+  readonly extra: Omit<WireError, 'code' | 'message' | 'field'>;
+  constructor(code: ErrorCode, message: string, field?: string, extra: Omit<WireError, 'code' | 'message' | 'field'> = {}) {
+    super(message);
+    this.name = 'ProtocolError';
+    this.code = code;
+    this.field = field;
+    this.extra = extra;
+  }
+  toWire(): WireError {
+    const e: WireError = { code: this.code, message: this.message, ...this.extra };
+    if (this.field !== undefined) e.field = this.field;
+    return e;
+  }
+}
+
+export function isProtocolError(e: unknown): e is ProtocolError {
+  return e instanceof ProtocolError;
+}

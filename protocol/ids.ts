@@ -1,0 +1,56 @@
+// The one place where identifiers are normalised. Every entry point (MQTT usernames, topics,
+// REST bodies, CLI flags, firmware config) goes through these, so 263 and " 263 " are "263".
+import { ErrorCode, ProtocolError } from './errors';
+
+export const ID_PATTERN = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+export const MACHINE_CODE_PATTERN = /^[A-Z0-9][A-Z0-9_-]{0,31}$/;
+export const MAC_PATTERN = /^[0-9a-f]{12}$/;
+
+function asText(value: unknown, what: string, field: string): string {
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return String(value);
+  throw new ProtocolError(ErrorCode.BAD_ID, `${what} must be a string or a non-negative integer`, field);
+}
+
+/** Agent, device and admin ids: trimmed, lower-cased, `[a-z0-9][a-z0-9._-]{0,63}`. */
+export function normaliseId(value: unknown, what = 'id', field = 'id'): string {
+  const id = asText(value, what, field).trim().toLowerCase();
+  if (id.length === 0) throw new ProtocolError(ErrorCode.BAD_ID, `${what} is empty`, field);
+  if (id.length > 64) throw new ProtocolError(ErrorCode.BAD_ID, `${what} is longer than 64 characters`, field);
+  if (!ID_PATTERN.test(id)) {
+    throw new ProtocolError(ErrorCode.BAD_ID, `${what} may contain only a-z, 0-9, '.', '_' and '-', and must start with a letter or digit`, field);
+  }
+  if (id.includes('..')) throw new ProtocolError(ErrorCode.BAD_ID, `${what} must not contain '..'`, field);
+  return id;
+}
+
+/** Returns the normalised id, or null when the value is not a valid id. */
+export function tryNormaliseId(value: unknown): string | null {
+  try {
+    return normaliseId(value);
+  } catch {
+    return null;
+  }
+}
+
+/** Machine codes are human labels printed on machines: trimmed, upper-cased, `[A-Z0-9][A-Z0-9_-]{0,31}`. */
+export function normaliseMachineCode(value: unknown, field = 'machineCode'): string {
+  const code = asText(value, 'machine code', field).trim().toUpperCase();
+  if (!MACHINE_CODE_PATTERN.test(code)) {
+    throw new ProtocolError(ErrorCode.BAD_ID, 'machine code must be 1-32 characters of A-Z, 0-9, "_" or "-"', field);
+  }
+  return code;
+}
+
+/** MAC addresses in any usual notation become 12 lower-case hex digits. */
+export function normaliseMac(value: unknown, field = 'mac'): string {
+  if (typeof value !== 'string') throw new ProtocolError(ErrorCode.BAD_ID, 'MAC address must be a string', field);
+  const mac = value.trim().toLowerCase().replace(/[:\-.]/g, '');
+  if (!MAC_PATTERN.test(mac)) throw new ProtocolError(ErrorCode.BAD_ID, 'MAC address must be 12 hex digits', field);
+  return mac;
+}
+
+/** Device ids derive from the MAC: esp32-a4cf12b4c9e0. */
+export function deviceIdFromMac(mac: string): string {
+  return `esp32-${normaliseMac(mac)}`;
+}

@@ -1,0 +1,75 @@
+// Built-in job kinds and their parameter schemas (DESIGN.md §6). Shared by the broker
+// (validates submits) and the firmware (validates commands before running them).
+import { ErrorCode, ProtocolError } from './errors';
+import { type Obj, object, optBool, optNum, optStr, num, str } from './validate';
+
+export const JOB_STATES = ['queued', 'dispatched', 'running', 'done', 'failed', 'cancelled', 'expired', 'interrupted'] as const;
+export type JobState = (typeof JOB_STATES)[number];
+export const FINAL_JOB_STATES: readonly JobState[] = ['done', 'failed', 'cancelled', 'expired', 'interrupted'];
+
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+const CURRENCY = /^[A-Z]{3}$/;
+const P = ErrorCode.BAD_PARAMS;
+
+export interface QrShowParams { text: string; caption: string; amount?: number; currency?: string; expiresAt?: number; hold?: boolean }
+export interface IdentifyParams { seconds: number }
+export interface SerialSendParams { data: string; timeoutMs: number; expect?: string }
+export interface JobParamsByKind { 'qr.show': QrShowParams; identify: IdentifyParams; 'serial.send': SerialSendParams }
+export type JobKind = keyof JobParamsByKind;
+
+interface KindSpec<K extends JobKind> {
+  /** Safe to run again after an interruption (DESIGN.md §6). */
+  idempotent: boolean;
+  /** A prior for the ETA before any real durations are known, in ms. */
+  typicalMs: number;
+  parse(params: Obj): JobParamsByKind[K];
+}
+
+function defined<T extends object>(o: T): T {
+  for (const k of Object.keys(o) as (keyof T)[]) if (o[k] === undefined) delete o[k];
+  return o;
+}
+
+export const JOB_KINDS: { [K in JobKind]: KindSpec<K> } = {
+  'qr.show': {
+    idempotent: true,
+    typicalMs: 30_000,
+    parse: (p) =>
+      defined({
+        text: str(p, 'text', { min: 1, max: 1024, code: P }),
+        caption: str(p, 'caption', { max: 64, code: P }),
+        amount: optNum(p, 'amount', { min: 0, max: 1e9, code: P }),
+        currency: optStr(p, 'currency', { pattern: CURRENCY, code: P }),
+        expiresAt: optNum(p, 'expiresAt', { min: 0, integer: true, code: P }),
+        hold: optBool(p, 'hold', P),
+      }),
+  },
+  identify: {
+    idempotent: true,
+    typicalMs: 5_000,
+    parse: (p) => ({ seconds: num(p, 'seconds', { min: 1, max: 60, integer: true, code: P }) }),
+  },
+  'serial.send': {
+    idempotent: false,
+    typicalMs: 2_000,
+    parse: (p) =>
+      defined({
+        data: str(p, 'data', { min: 1, max: 4096, pattern: BASE64, code: P }),
+        timeoutMs: num(p, 'timeoutMs', { min: 1, max: 60_000, integer: true, code: P }),
+        expect: optStr(p, 'expect', { min: 1, max: 256, pattern: BASE64, code: P }),
+      }),
+  },
+};
+
+export function isJobKind(kind: unknown): kind is JobKind {
+  return typeof kind === 'string' && Object.prototype.hasOwnProperty.call(JOB_KINDS, kind);
+}
+
+/** Validates params for a kind; throws UNSUPPORTED for unknown kinds and BAD_PARAMS naming the field. */
+export function parseJobParams<K extends JobKind>(kind: K, params: unknown): JobParamsByKind[K];
+export function parseJobParams(kind: string, params: unknown): JobParamsByKind[JobKind];
+export function parseJobParams(kind: string, params: unknown): JobParamsByKind[JobKind] {
+  if (!isJobKind(kind)) throw new ProtocolError(ErrorCode.UNSUPPORTED, `unknown job kind '${kind}'`, 'kind');
+  const spec = JOB_KINDS[kind] as KindSpec<JobKind>;
+  return spec.parse(object(params, 'params', P));
+}

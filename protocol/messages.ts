@@ -1,0 +1,190 @@
+// Message shapes on the wire (DESIGN.md §3) and the validators for those that cross a trust
+// boundary. The broker validates what devices and agents send; the firmware validates what
+// the broker sends.
+import { ErrorCode, ProtocolError, type WireError } from './errors';
+import { normaliseId, normaliseMac, normaliseMachineCode } from './ids';
+import type { JobState } from './jobs';
+import { type Obj, object, optNum, optStr, num, oneOf, optBool, str, strArray } from './validate';
+
+export const PRESENCE_STATES = ['online', 'reconnecting', 'offline'] as const;
+export type PresenceState = (typeof PRESENCE_STATES)[number];
+export const OFFLINE_REASONS = ['clean', 'keepalive', 'socket', 'takeover', 'kicked', 'broker-restart', 'never-connected'] as const;
+export type OfflineReason = (typeof OFFLINE_REASONS)[number];
+
+/** Retained on fb/v1/d/<dev>/status. The broker is the author: it knows the grace window. */
+export interface Status { state: PresenceState; conn: number; since: number; reason?: OfflineReason }
+
+export interface Hello { fw: string; model: string; mac: string; caps: string[]; boot: number; uptime: number; concurrency?: number; machine?: string }
+export interface Config { agent: { id: string; name: string } | null; claimCode?: string; machine?: string; settings: Record<string, unknown> }
+export interface Cmd { job: string; kind: string; params: Obj; attempt: number; deadline: number; cancel?: boolean }
+export const ACK_STATES = ['accepted', 'progress', 'done', 'failed', 'rejected', 'cancelled'] as const;
+export type AckState = (typeof ACK_STATES)[number];
+export interface Ack { job: string; state: AckState; progress?: number; result?: unknown; error?: string }
+export interface EnrollRequest { mac: string; model: string; fw: string; machine?: string }
+export type EnrollReply = { ok: true; deviceId: string; secret: string } | { ok: false; error: WireError };
+
+export interface BoundDevice {
+  id: string;
+  machineCode: string | null;
+  model: string | null;
+  boundAt: number;
+  presence: Status;
+}
+/** Retained on fb/v1/a/<agent>/bindings. */
+export interface Bindings { agent: string; devices: BoundDevice[]; at: number }
+
+export interface QueuedJobView { job: string; kind: string; state: JobState; position: number; eta: number; progress?: number; agent: string }
+/** Published on fb/v1/d/<dev>/jobs on every change. */
+export interface JobsSnapshot { device: string; at: number; jobs: QueuedJobView[] }
+
+export const AGENT_OPS = ['claim', 'release', 'list', 'submit', 'cancel', 'jobs'] as const;
+export const ADMIN_OPS = ['transfer', 'release', 'list'] as const;
+export type RequestId = string | number | null;
+
+export type AgentRequest =
+  | { id: RequestId; op: 'claim'; target?: unknown; code?: string }
+  | { id: RequestId; op: 'release'; device: string }
+  | { id: RequestId; op: 'list' }
+  | { id: RequestId; op: 'submit'; device: string; kind: string; params: unknown; ttl?: number; idempotencyKey?: string }
+  | { id: RequestId; op: 'cancel'; job: string }
+  | { id: RequestId; op: 'jobs'; device: string; limit?: number };
+
+export type AdminRequest =
+  | { id: RequestId; op: 'transfer'; device: string; agent: string; reason: string; force?: boolean }
+  | { id: RequestId; op: 'release'; device: string; reason: string; force?: boolean }
+  | { id: RequestId; op: 'list' };
+
+export type Response = { id: RequestId; ok: true; result: unknown } | { id: RequestId; ok: false; error: WireError };
+
+const SHORT = { max: 64 };
+const device = (o: Obj, key = 'device'): string => normaliseId(o[key], key, key);
+
+/** Request id is echoed back so a client can match responses; extracted before validation. */
+export function requestIdOf(v: unknown): RequestId {
+  if (typeof v !== 'object' || v === null) return null;
+  const id = (v as Obj).id;
+  if (typeof id === 'string' && id.length <= 64) return id;
+  if (typeof id === 'number' && Number.isFinite(id)) return id;
+  return null;
+}
+
+export function parseAgentRequest(v: unknown): AgentRequest {
+  const o = object(v, 'request');
+  const id = requestIdOf(o);
+  const op = o.op;
+  if (typeof op !== 'string') throw new ProtocolError(ErrorCode.BAD_REQUEST, 'op must be a string', 'op');
+  switch (op) {
+    case 'claim': {
+      if (o.target === undefined && o.code === undefined) throw new ProtocolError(ErrorCode.BAD_REQUEST, 'claim needs a target or a claim code', 'target');
+      const code = optStr(o, 'code', { min: 4, max: 12 });
+      return code === undefined ? { id, op, target: o.target } : { id, op, target: o.target, code };
+    }
+    case 'release':
+      return { id, op, device: device(o) };
+    case 'list':
+      return { id, op };
+    case 'submit': {
+      const r: AgentRequest = { id, op, device: device(o), kind: str(o, 'kind', SHORT), params: o.params ?? {} };
+      const ttl = optNum(o, 'ttl', { min: 1, max: 7 * 24 * 3600, integer: true });
+      const key = optStr(o, 'idempotencyKey', { min: 1, max: 128 });
+      if (ttl !== undefined) r.ttl = ttl;
+      if (key !== undefined) r.idempotencyKey = key;
+      return r;
+    }
+    case 'cancel':
+      return { id, op, job: normaliseId(o.job, 'job', 'job') };
+    case 'jobs': {
+      const limit = optNum(o, 'limit', { min: 1, max: 1000, integer: true });
+      return limit === undefined ? { id, op, device: device(o) } : { id, op, device: device(o), limit };
+    }
+    default:
+      throw new ProtocolError(ErrorCode.UNKNOWN_OP, `unknown op '${op.slice(0, 32)}'`, 'op');
+  }
+}
+
+export function parseAdminRequest(v: unknown): AdminRequest {
+  const o = object(v, 'request');
+  const id = requestIdOf(o);
+  const op = o.op;
+  if (typeof op !== 'string') throw new ProtocolError(ErrorCode.BAD_REQUEST, 'op must be a string', 'op');
+  const force = optBool(o, 'force');
+  switch (op) {
+    case 'transfer':
+      return { id, op, device: device(o), agent: normaliseId(o.agent, 'agent', 'agent'), reason: str(o, 'reason', { min: 1, max: 500 }), ...(force === undefined ? {} : { force }) };
+    case 'release':
+      return { id, op, device: device(o), reason: str(o, 'reason', { min: 1, max: 500 }), ...(force === undefined ? {} : { force }) };
+    case 'list':
+      return { id, op };
+    default:
+      throw new ProtocolError(ErrorCode.UNKNOWN_OP, `unknown op '${op.slice(0, 32)}'`, 'op');
+  }
+}
+
+export function parseHello(v: unknown): Hello {
+  const o = object(v, 'hello');
+  const h: Hello = {
+    fw: str(o, 'fw', { min: 1, max: 64 }),
+    model: str(o, 'model', { min: 1, max: 64 }),
+    mac: normaliseMac(o.mac),
+    caps: strArray(o, 'caps', { maxItems: 32, item: { min: 1, max: 32 } }),
+    boot: num(o, 'boot', { min: 0, integer: true }),
+    uptime: num(o, 'uptime', { min: 0 }),
+  };
+  const concurrency = optNum(o, 'concurrency', { min: 1, max: 8, integer: true });
+  if (concurrency !== undefined) h.concurrency = concurrency;
+  if (o.machine !== undefined && o.machine !== null && o.machine !== '') h.machine = normaliseMachineCode(o.machine, 'machine');
+  return h;
+}
+
+export function parseAck(v: unknown): Ack {
+  const o = object(v, 'ack');
+  const a: Ack = { job: normaliseId(o.job, 'job', 'job'), state: oneOf(o, 'state', ACK_STATES) };
+  const progress = optNum(o, 'progress', { min: 0, max: 100 });
+  const error = optStr(o, 'error', { max: 500 });
+  if (progress !== undefined) a.progress = progress;
+  if (error !== undefined) a.error = error;
+  if (o.result !== undefined) a.result = o.result;
+  return a;
+}
+
+export function parseEnrollRequest(v: unknown): EnrollRequest {
+  const o = object(v, 'enroll');
+  const r: EnrollRequest = { mac: normaliseMac(o.mac), model: str(o, 'model', { min: 1, max: 64 }), fw: str(o, 'fw', { min: 1, max: 64 }) };
+  if (o.machine !== undefined && o.machine !== null && o.machine !== '') r.machine = normaliseMachineCode(o.machine, 'machine');
+  return r;
+}
+
+export function parseCmd(v: unknown): Cmd {
+  const o = object(v, 'cmd');
+  const c: Cmd = {
+    job: normaliseId(o.job, 'job', 'job'),
+    kind: str(o, 'kind', SHORT),
+    params: o.params === undefined ? {} : object(o.params, 'params'),
+    attempt: num(o, 'attempt', { min: 1, integer: true }),
+    deadline: num(o, 'deadline', { min: 0 }),
+  };
+  if (o.cancel === true) c.cancel = true;
+  return c;
+}
+
+export function parseConfig(v: unknown): Config {
+  const o = object(v, 'config');
+  let agent: Config['agent'] = null;
+  if (o.agent !== null && o.agent !== undefined) {
+    const a = object(o.agent, 'agent');
+    agent = { id: normaliseId(a.id, 'agent', 'agent.id'), name: str(a, 'name', { max: 128 }) };
+  }
+  const c: Config = { agent, settings: o.settings === undefined ? {} : object(o.settings, 'settings') };
+  const claimCode = optStr(o, 'claimCode', { min: 4, max: 12 });
+  const machine = optStr(o, 'machine', { max: 32 });
+  if (claimCode !== undefined) c.claimCode = claimCode;
+  if (machine !== undefined) c.machine = machine;
+  return c;
+}
+
+export function parseEnrollReply(v: unknown): EnrollReply {
+  const o = object(v, 'reply');
+  if (o.ok === true) return { ok: true, deviceId: normaliseId(o.deviceId, 'deviceId', 'deviceId'), secret: str(o, 'secret', { min: 16, max: 128 }) };
+  const e = object(o.error, 'error');
+  return { ok: false, error: { code: str(e, 'code', SHORT) as WireError['code'], message: str(e, 'message', { max: 500 }) } };
+}
