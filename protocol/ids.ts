@@ -5,6 +5,10 @@ import { ErrorCode, ProtocolError } from './errors';
 export const ID_PATTERN = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 export const MACHINE_CODE_PATTERN = /^[A-Z0-9][A-Z0-9_-]{0,31}$/;
 export const MAC_PATTERN = /^[0-9a-f]{12}$/;
+// Case mapping is Unicode-aware: the Kelvin sign U+212A lower-cases to 'k', and U+00DF, U+017F,
+// U+0131 and the ligatures U+FB00-FB06 upper-case to ASCII letters, so a look-alike would normalise
+// into a valid id or code. Non-ASCII input is refused before any case mapping.
+const NON_ASCII = /[^\x00-\x7f]/;
 
 function asText(value: unknown, what: string, field: string): string {
   if (typeof value === 'string') return value;
@@ -14,10 +18,11 @@ function asText(value: unknown, what: string, field: string): string {
 
 /** Agent, device and admin ids: trimmed, lower-cased, `[a-z0-9][a-z0-9._-]{0,63}`. */
 export function normaliseId(value: unknown, what = 'id', field = 'id'): string {
-  const id = asText(value, what, field).trim().toLowerCase();
+  const text = asText(value, what, field).trim();
+  const id = text.toLowerCase();
   if (id.length === 0) throw new ProtocolError(ErrorCode.BAD_ID, `${what} is empty`, field);
   if (id.length > 64) throw new ProtocolError(ErrorCode.BAD_ID, `${what} is longer than 64 characters`, field);
-  if (!ID_PATTERN.test(id)) {
+  if (NON_ASCII.test(text) || !ID_PATTERN.test(id)) {
     throw new ProtocolError(ErrorCode.BAD_ID, `${what} may contain only a-z, 0-9, '.', '_' and '-', and must start with a letter or digit`, field);
   }
   if (id.includes('..')) throw new ProtocolError(ErrorCode.BAD_ID, `${what} must not contain '..'`, field);
@@ -35,8 +40,9 @@ export function tryNormaliseId(value: unknown): string | null {
 
 /** Machine codes are human labels printed on machines: trimmed, upper-cased, `[A-Z0-9][A-Z0-9_-]{0,31}`. */
 export function normaliseMachineCode(value: unknown, field = 'machineCode'): string {
-  const code = asText(value, 'machine code', field).trim().toUpperCase();
-  if (!MACHINE_CODE_PATTERN.test(code)) {
+  const text = asText(value, 'machine code', field).trim();
+  const code = text.toUpperCase();
+  if (NON_ASCII.test(text) || !MACHINE_CODE_PATTERN.test(code)) {
     throw new ProtocolError(ErrorCode.BAD_ID, 'machine code must be 1-32 characters of A-Z, 0-9, "_" or "-"', field);
   }
   return code;
