@@ -11,24 +11,37 @@ export type ClaimTarget =
   | { kind: 'label'; code: string; sig: string }
   | { kind: 'plain'; code: string | null; device: string | null };
 
-export function parseClaimTarget(raw: unknown): ClaimTarget {
-  if (typeof raw !== 'string' && typeof raw !== 'number') {
-    throw new ProtocolError(ErrorCode.BAD_REQUEST, 'target must be a machine code, a label or a device id', 'target');
-  }
-  let text = String(raw).trim();
-  const at = text.lastIndexOf('/c/');
-  if (at >= 0) text = text.slice(at + 3).split(/[?#]/)[0] ?? '';
+const BAD_TARGET = 'target must be a machine code, a label or a device id';
+const invalidLabel = (): ProtocolError => new ProtocolError(ErrorCode.UNKNOWN_MACHINE, 'this label is not valid', 'target');
+
+/** CODE.SIG as a label, or null when the text does not end in a signature. */
+function signedLabel(text: string): ClaimTarget | null {
   const dot = text.lastIndexOf('.');
-  if (dot > 0) {
-    const sig = text.slice(dot + 1).toLowerCase();
-    if (LABEL_SIG_PATTERN.test(sig)) {
-      try {
-        return { kind: 'label', code: normaliseMachineCode(text.slice(0, dot), 'target'), sig };
-      } catch {
-        throw new ProtocolError(ErrorCode.UNKNOWN_MACHINE, 'this label is not valid', 'target');
-      }
-    }
+  const sig = text.slice(dot + 1).toLowerCase();
+  if (dot <= 0 || !LABEL_SIG_PATTERN.test(sig)) return null;
+  try {
+    return { kind: 'label', code: normaliseMachineCode(text.slice(0, dot), 'target'), sig };
+  } catch {
+    throw invalidLabel();
   }
+}
+
+export function parseClaimTarget(raw: unknown): ClaimTarget {
+  // Numbers follow the id rule: String(NaN) or String(1.5) would otherwise pass as names.
+  const isIdNumber = typeof raw === 'number' && Number.isSafeInteger(raw) && raw >= 0;
+  if (typeof raw !== 'string' && !isIdNumber) throw new ProtocolError(ErrorCode.BAD_REQUEST, BAD_TARGET, 'target');
+  const text = String(raw).trim();
+  // Only the URL path names the machine: a query or fragment may itself contain "/c/".
+  const path = text.split(/[?#]/)[0] ?? '';
+  const at = path.lastIndexOf('/c/');
+  if (at >= 0) {
+    // A label URL is a label or nothing; a mangled one must not fall back to a plain name.
+    const label = signedLabel(path.slice(at + 3));
+    if (label === null) throw invalidLabel();
+    return label;
+  }
+  const label = signedLabel(text);
+  if (label !== null) return label;
   const device = tryNormaliseId(text);
   let code: string | null = null;
   try {
@@ -36,9 +49,7 @@ export function parseClaimTarget(raw: unknown): ClaimTarget {
   } catch {
     code = null;
   }
-  if (code === null && device === null) {
-    throw new ProtocolError(ErrorCode.BAD_REQUEST, 'target must be a machine code, a label or a device id', 'target');
-  }
+  if (code === null && device === null) throw new ProtocolError(ErrorCode.BAD_REQUEST, BAD_TARGET, 'target');
   return { kind: 'plain', code, device };
 }
 
