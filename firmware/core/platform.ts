@@ -1,0 +1,149 @@
+// The one seam between the portable device logic and the world it runs in. The Moddable
+// adapters (firmware/platform/), the fleet simulator (Node, mqtt.js) and the XS test harness
+// each implement it; the core imports nothing else outside protocol/.
+//
+// Everything is callback style so it maps one-to-one onto Moddable's event-driven modules and
+// needs nothing XS lacks. Payloads cross this interface as strings; adapters decode bytes.
+
+/** Opaque handle returned by setTimer; only ever passed back to clearTimer. */
+export type TimerHandle = unknown;
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+export type LogFields = Record<string, string | number | boolean | null | undefined>;
+
+/** Keys in the Preference domain `fb` (ESP32 NVS namespace `fb`), all `str` entries. */
+export type PrefKey = 'ssid' | 'psk' | 'broker' | 'id' | 'secret' | 'enroll' | 'machine';
+export const PREF_DOMAIN = 'fb';
+
+export interface Prefs {
+  get(key: PrefKey): string | undefined;
+  set(key: PrefKey, value: string): void;
+  remove(key: PrefKey): void;
+}
+
+/**
+ * Wi-Fi station events, named after Moddable's WiFi messages. `gotip` means the network is
+ * usable; `disconnected` may arrive at any time, also after `gotip`, and the adapter must not
+ * reconnect by itself: the core owns the retry schedule.
+ */
+export type WifiStatus = 'connecting' | 'connected' | 'gotip' | 'lostip' | 'disconnected';
+
+export interface Wifi {
+  /** Starts one connection attempt; status events follow through onStatus until disconnect(). */
+  connect(ssid: string, psk: string, onStatus: (status: WifiStatus) => void): void;
+  /** Drops the link and stops delivering events from the previous connect(). */
+  disconnect(): void;
+}
+
+export interface MqttWill {
+  topic: string;
+  payload: string;
+  retain: boolean;
+}
+
+export interface MqttConnectOptions {
+  host: string;
+  port: number;
+  /** TLS (mqtts://). */
+  secure: boolean;
+  clientId: string;
+  username: string;
+  password: string;
+  /** Seconds; the core never passes 0 (Moddable's client default). */
+  keepalive: number;
+  will: MqttWill;
+}
+
+/**
+ * Why a connection ended. `refused` carries the CONNACK return code when the broker refused
+ * the CONNECT (4 = bad user name or password, 5 = not authorised); adapters that cannot tell
+ * leave it out, and the core then treats the close as a plain connection loss.
+ */
+export interface MqttCloseInfo {
+  refused?: number;
+  reason?: string;
+}
+
+export interface MqttHandlers {
+  /** CONNACK accepted: the session is usable. */
+  onReady(): void;
+  /** One PUBLISH from the broker, payload decoded as UTF-8 text. */
+  onMessage(topic: string, payload: string): void;
+  /** Called at most once per connect(), also when the connection never became ready. */
+  onClose(info: MqttCloseInfo): void;
+}
+
+/** MQTT 3.1.1, QoS 0, clean session. There is no automatic reconnect: the core reconnects. */
+export interface Mqtt {
+  connect(options: MqttConnectOptions, handlers: MqttHandlers): void;
+  publish(topic: string, payload: string, retain?: boolean): void;
+  subscribe(topic: string): void;
+  /** Closes the current connection without sending the will; no onClose follows. */
+  close(): void;
+}
+
+export interface QrView {
+  text: string;
+  caption: string;
+  amount?: number;
+  currency?: string;
+  /** ms since epoch, for a countdown. */
+  expiresAt?: number;
+}
+
+/** What the screen shows. Boards without a screen log these instead. */
+export interface Display {
+  /** One short status line: the core's state in words. */
+  status(line: string): void;
+  /** The bound agent's name, or null with the claim code to show for claiming. */
+  agent(name: string | null, claimCode?: string): void;
+  showQr(view: QrView): void;
+  clearQr(): void;
+  /** Payment confirmed for the QR on screen. */
+  paid(): void;
+}
+
+export interface SerialRequest {
+  data: Uint8Array;
+  timeoutMs: number;
+  /** Reply is complete once it ends with these bytes; otherwise whatever arrived by timeoutMs. */
+  expect?: Uint8Array;
+}
+
+/** Outcome of one serial exchange: the reply bytes, or a short error text. */
+export type SerialResult = { ok: true; data: Uint8Array } | { ok: false; error: string };
+
+/** UART to the attached machine. Absent on boards that have none. */
+export interface Serial {
+  /** Sends and collects the reply; `done` is called exactly once unless the returned abort() ran first. */
+  send(request: SerialRequest, done: (result: SerialResult) => void): { abort(): void };
+}
+
+export interface DeviceFacts {
+  /** 12 lower-case hex digits. */
+  mac: string;
+  model: string;
+  fw: string;
+  /** Job kinds (and other capabilities) announced in hello. */
+  caps: string[];
+  /** Boot counter. */
+  boot: number;
+}
+
+export interface Platform {
+  /** ms since epoch, as well as the device knows it. */
+  now(): number;
+  /** Uniform in [0, 1). */
+  random(): number;
+  setTimer(ms: number, callback: () => void): TimerHandle;
+  clearTimer(handle: TimerHandle): void;
+  log(level: LogLevel, msg: string, fields?: LogFields): void;
+  prefs: Prefs;
+  wifi: Wifi;
+  mqtt: Mqtt;
+  display: Display;
+  serial?: Serial;
+  /** Blink or beep for the given seconds; 0 stops at once. */
+  identify(seconds: number): void;
+  facts: DeviceFacts;
+}
