@@ -172,7 +172,8 @@ export function parseConfig(v: unknown): Config {
   let agent: Config['agent'] = null;
   if (o.agent !== null && o.agent !== undefined) {
     const a = object(o.agent, 'agent');
-    agent = { id: normaliseId(a.id, 'agent', 'agent.id'), name: str(a, 'name', { max: 128 }) };
+    // Nested fields are named by their path (agent.name, error.code), as strArray names its items.
+    agent = { id: normaliseId(a.id, 'agent', 'agent.id'), name: str({ 'agent.name': a.name }, 'agent.name', { max: 128 }) };
   }
   const c: Config = { agent, settings: o.settings === undefined ? {} : object(o.settings, 'settings') };
   const claimCode = optStr(o, 'claimCode', { min: 4, max: 12 });
@@ -186,5 +187,6 @@ export function parseEnrollReply(v: unknown): EnrollReply {
   const o = object(v, 'reply');
   if (o.ok === true) return { ok: true, deviceId: normaliseId(o.deviceId, 'deviceId', 'deviceId'), secret: str(o, 'secret', { min: 16, max: 128 }) };
   const e = object(o.error, 'error');
-  return { ok: false, error: { code: str(e, 'code', SHORT) as WireError['code'], message: str(e, 'message', { max: 500 }) } };
+  const code = str({ 'error.code': e.code }, 'error.code', SHORT) as WireError['code'];
+  return { ok: false, error: { code, message: str({ 'error.message': e.message }, 'error.message', { max: 500 }) } };
 }
