@@ -51,7 +51,8 @@ export interface MqttConnectOptions {
   password: string;
   /** Seconds; the core never passes 0 (Moddable's client default). */
   keepalive: number;
-  will: MqttWill;
+  /** Set on every session as the device itself; absent only while enrolling. */
+  will?: MqttWill;
 }
 
 /**
