@@ -16,7 +16,11 @@ export interface Status { state: PresenceState; conn: number; since: number; rea
 
 export interface Hello { fw: string; model: string; mac: string; caps: string[]; boot: number; uptime: number; concurrency?: number; machine?: string }
 export interface Config { agent: { id: string; name: string } | null; claimCode?: string; machine?: string; settings: Record<string, unknown> }
-export interface Cmd { job: string; kind: string; params: Obj; attempt: number; deadline: number; cancel?: boolean }
+/**
+ * `cancel: true` stops the job; `complete: true` tells the device that a held job was completed
+ * from outside (a payment backend confirmed a held `qr.show`), so it shows "Paid" and acks done.
+ */
+export interface Cmd { job: string; kind: string; params: Obj; attempt: number; deadline: number; cancel?: boolean; complete?: boolean }
 export const ACK_STATES = ['accepted', 'progress', 'done', 'failed', 'rejected', 'cancelled'] as const;
 export type AckState = (typeof ACK_STATES)[number];
 export interface Ack { job: string; state: AckState; progress?: number; result?: unknown; error?: string }
@@ -164,6 +168,7 @@ export function parseCmd(v: unknown): Cmd {
     deadline: num(o, 'deadline', { min: 0 }),
   };
   if (o.cancel === true) c.cancel = true;
+  else if (o.complete === true) c.complete = true;
   return c;
 }
 
