@@ -55,7 +55,7 @@ export function parseNvsCsv(text: string, baseDir: string): NvsRecord[] {
     const value = at('value');
     if (value === undefined) throw new NvsError(`${origin}: key "${key}" has no value column`);
     try {
-      const content = type === 'file' ? readValueFile(value, baseDir) : new TextEncoder().encode(value);
+      const content = type === 'file' ? readValueFile(value, baseDir, key) : new TextEncoder().encode(value);
       records.push({ kind: 'entry', entry: decodeValue(namespace, key, encoding as Encoding, content), origin });
     } catch (e) {
       if (e instanceof NvsError) throw new NvsError(`${origin}: ${e.message}`);
@@ -74,12 +74,12 @@ function columnIndexes(header: CsvRow): Record<(typeof COLUMNS)[number], number>
   return { key: names.indexOf('key'), type: names.indexOf('type'), encoding: names.indexOf('encoding'), value: names.indexOf('value') };
 }
 
-function readValueFile(path: string, baseDir: string): Uint8Array {
+function readValueFile(path: string, baseDir: string, key: string): Uint8Array {
   const full = resolve(baseDir, path);
   try {
     return readFileSync(full);
   } catch (e) {
-    throw new NvsError(`cannot read file "${path}" (${full}): ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw new NvsError(`key "${key}": cannot read file "${path}" (${full}): ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
 }
 
