@@ -1,0 +1,115 @@
+// MQTT CONNECT authentication (DESIGN.md §2). Decides the connection's identity once; every
+// later ACL check reads that identity.
+import type { AedesOptions, Client } from 'aedes';
+import { MAC_PATTERN, tryNormaliseId } from '../protocol/ids';
+import type { OfflineReason } from '../protocol/messages';
+import { constantTimeEqual, tokenHash, verifySecret } from './auth/secrets';
+import type { Context } from './context';
+import { type Identity, setIdentity } from './identity';
+import { useSession } from './store/accounts';
+import { getDevice } from './store/devices';
+import { findEnrollmentToken } from './store/enrollment';
+
+type Done = Parameters<NonNullable<AedesOptions['authenticate']>>[3];
+const BAD_CREDENTIALS = 4;
+const NOT_AUTHORIZED = 5;
+const SERVER_UNAVAILABLE = 3;
+
+function refuse(done: Done, code: 3 | 4 | 5, message: string): void {
+  const err = Object.assign(new Error(message), { returnCode: code });
+  done(err as Parameters<Done>[0], null);
+}
+
+export function remoteAddress(client: Client): string {
+  const xff = client.req?.headers['x-forwarded-for'];
+  if (typeof xff === 'string' && xff.length > 0) return xff.split(',')[0]!.trim();
+  const sock = (client.conn as { remoteAddress?: string }).remoteAddress ?? client.req?.socket.remoteAddress;
+  return sock ?? 'unknown';
+}
+
+async function identify(ctx: Context, client: Client, username: string, password: string): Promise<Identity | string> {
+  const conn = ctx.presence.nextConn();
+  if (username === 'enroll') {
+    const mac = client.id.startsWith('enroll-') ? client.id.slice(7) : '';
+    if (!MAC_PATTERN.test(mac)) return 'enroll client id must be enroll-<12 lower-case hex digits>';
+    const token = await findEnrollmentToken(ctx.db, tokenHash(password));
+    // A known but expired or used-up token still connects, so the device is told exactly why on
+    // its reply topic; it can do nothing else.
+    return token ? { kind: 'enroll', mac, tokenId: token.id, conn } : 'unknown enrollment token';
+  }
+  const colon = username.indexOf(':');
+  if (colon > 0) {
+    const kind = username.slice(0, colon);
+    const id = tryNormaliseId(username.slice(colon + 1));
+    if ((kind !== 'agent' && kind !== 'admin') || id === null) return 'username must be agent:<id>, admin:<name>, enroll or a device id';
+    if (kind === 'admin' && ctx.opts.adminToken !== undefined && constantTimeEqual(password, ctx.opts.adminToken)) return { kind: 'admin', id, conn };
+    const session = await useSession(ctx.db, tokenHash(password), ctx.now(), ctx.opts.sessionIdleMs);
+    if (!session || session.kind !== kind || session.subject !== id) return 'invalid or expired session token';
+    return { kind, id, conn };
+  }
+  if (username !== client.id) return 'device client id must equal its username';
+  if (tryNormaliseId(username) !== username) return 'device id is not in canonical form';
+  const row = await getDevice(ctx.db, username);
+  if (!row) return 'unknown device';
+  const digest = tokenHash(password);
+  if (ctx.verifiedSecrets.get(username) !== digest) {
+    if (!(await verifySecret(password, row.secret_hash))) return 'wrong device secret';
+    ctx.verifiedSecrets.set(username, digest);
+  }
+  return { kind: 'device', id: username, conn };
+}
+
+const CLOSE_REASON = Symbol('fleetbind.closeReason');
+type Marked = Client & { [CLOSE_REASON]?: OfflineReason; _disconnected?: boolean };
+
+/** Records why the broker is about to close a connection (keepalive, kicked). */
+export function markCloseReason(client: Client, reason: OfflineReason): void {
+  (client as Marked)[CLOSE_REASON] = reason;
+}
+
+function closeReason(ctx: Context, client: Client): OfflineReason {
+  const m = client as Marked;
+  if (ctx.closing) return 'broker-restart';
+  if (m[CLOSE_REASON]) return m[CLOSE_REASON];
+  return m._disconnected ? 'clean' : 'socket';
+}
+
+export function makeAuthenticate(ctx: Context): NonNullable<AedesOptions['authenticate']> {
+  return (client, rawUser, rawPassword, done) => {
+    const ip = remoteAddress(client);
+    const username = rawUser ?? '';
+    const password = rawPassword?.toString('utf8') ?? '';
+    const throttle = ctx.throttle;
+    const wait = throttle.retryAfterMs(username, ip, ctx.now());
+    if (wait > 0) {
+      ctx.metrics.authFailures.inc({ kind: 'mqtt', reason: 'rate-limited' });
+      ctx.log.warn({ username, ip, retryAfterMs: wait }, 'mqtt connect rate-limited');
+      return refuse(done, NOT_AUTHORIZED, 'too many failed attempts');
+    }
+    identify(ctx, client, username, password).then(
+      (who) => {
+        if (typeof who === 'string') {
+          throttle.fail(username, ip, ctx.now());
+          ctx.metrics.authFailures.inc({ kind: 'mqtt', reason: who });
+          ctx.log.warn({ username, clientId: client.id, ip, reason: who }, 'mqtt connect refused');
+          return refuse(done, BAD_CREDENTIALS, who);
+        }
+        // The socket may have gone while we checked; then there is nothing to track.
+        if (client.closed || (client.conn as { destroyed?: boolean }).destroyed) return refuse(done, NOT_AUTHORIZED, 'connection closed during authentication');
+        setIdentity(client, who);
+        ctx.metrics.connections[who.kind]++;
+        if (who.kind === 'device') ctx.presence.opened(who.id, who.conn);
+        client.conn.once('close', () => {
+          ctx.metrics.connections[who.kind]--;
+          if (who.kind === 'device') ctx.presence.closed(who.id, who.conn, closeReason(ctx, client));
+        });
+        done(null, true);
+      },
+      (err: unknown) => {
+        ctx.log.error({ err, username }, 'authentication failed with an internal error');
+        refuse(done, SERVER_UNAVAILABLE, 'server error');
+      },
+    );
+  };
+}
+

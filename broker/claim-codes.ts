@@ -1,0 +1,32 @@
+// Short rotating claim codes that an unbound device shows on its screen, for sites that want
+// proof of presence. A code is valid until it is used or the device says hello again.
+import { randomInt } from 'node:crypto';
+
+// No 0/O, 1/I/L: codes are read off a small screen and typed on a phone.
+const ALPHABET = '23456789ABCDEFGHJKMNPQRSTUVWXYZ';
+
+export class ClaimCodes {
+  private readonly byDevice = new Map<string, string>();
+  private readonly byCode = new Map<string, string>();
+
+  rotate(device: string): string {
+    this.drop(device);
+    let code: string;
+    do {
+      code = Array.from({ length: 6 }, () => ALPHABET[randomInt(ALPHABET.length)]).join('');
+    } while (this.byCode.has(code));
+    this.byDevice.set(device, code);
+    this.byCode.set(code, device);
+    return code;
+  }
+
+  deviceFor(code: string): string | undefined {
+    return this.byCode.get(code.trim().toUpperCase());
+  }
+
+  drop(device: string): void {
+    const old = this.byDevice.get(device);
+    if (old !== undefined) this.byCode.delete(old);
+    this.byDevice.delete(device);
+  }
+}

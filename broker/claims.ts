@@ -1,0 +1,84 @@
+// Claim, release and transfer: the store's compare-and-set, then the same-step update of the
+// in-memory ACL map, then the notifications (device config, both agents' bindings).
+import { type ClaimTarget, parseClaimTarget } from '../protocol/claim-target';
+import { ErrorCode, ProtocolError } from '../protocol/errors';
+import type { BoundDevice } from '../protocol/messages';
+import type { Context } from './context';
+import { verifyLabel } from './labels';
+import { boundDevice, publishConfig, scheduleBindings } from './publisher';
+import { type BindingChange, claimDevice, rebindDevice } from './store/bindings';
+import { getDevice, getDeviceByMachineCode } from './store/devices';
+import type { DeviceRow } from './store/schema';
+
+const unknownMachine = (): ProtocolError => new ProtocolError(ErrorCode.UNKNOWN_MACHINE, 'this label is not valid or the machine is unknown', 'target');
+
+async function resolveTarget(ctx: Context, t: ClaimTarget): Promise<{ row: DeviceRow; via: string }> {
+  if (t.kind === 'label') {
+    if (!verifyLabel(ctx.labelKey, t.code, t.sig)) throw unknownMachine();
+    const row = await getDeviceByMachineCode(ctx.db, t.code);
+    if (!row) throw unknownMachine();
+    return { row, via: 'label' };
+  }
+  if (t.code !== null) {
+    const row = await getDeviceByMachineCode(ctx.db, t.code);
+    if (row) return { row, via: 'machine-code' };
+  }
+  if (t.device !== null) {
+    const row = await getDevice(ctx.db, t.device);
+    if (row) return { row, via: 'device-id' };
+  }
+  throw unknownMachine();
+}
+
+export function applyBindingChange(ctx: Context, change: BindingChange): void {
+  if (!change.changed) return;
+  ctx.bindings.apply(change.device, change.to, change.version);
+  ctx.events.emit('binding', change);
+  for (const agent of new Set([change.from, change.to])) if (agent !== null) scheduleBindings(ctx, agent, 0);
+  publishConfig(ctx, change.device).catch((err: unknown) => ctx.log.error({ err, device: change.device }, 'publishing config failed'));
+}
+
+export interface ClaimResult { device: BoundDevice; already: boolean }
+
+export async function claim(ctx: Context, agent: string, target: unknown, code?: string): Promise<ClaimResult> {
+  let resolved: { row: DeviceRow; via: string };
+  if (code !== undefined) {
+    const id = ctx.claimCodes.deviceFor(code);
+    const row = id === undefined ? undefined : await getDevice(ctx.db, id);
+    if (!row) throw new ProtocolError(ErrorCode.UNKNOWN_MACHINE, 'this claim code is not valid (it changes after each use; read it off the screen again)', 'code');
+    if (target !== undefined) {
+      const named = await resolveTarget(ctx, parseClaimTarget(target));
+      if (named.row.id !== row.id) throw new ProtocolError(ErrorCode.UNKNOWN_MACHINE, 'this claim code belongs to another machine', 'code');
+    }
+    resolved = { row, via: 'claim-code' };
+  } else {
+    resolved = await resolveTarget(ctx, parseClaimTarget(target));
+  }
+  try {
+    const change = await claimDevice(ctx.db, { device: resolved.row.id, agent, via: resolved.via, now: ctx.now(), defaultLimit: ctx.opts.deviceLimit });
+    ctx.metrics.claims.inc({ outcome: change.changed ? 'claimed' : 'already' });
+    applyBindingChange(ctx, change);
+    if (change.changed) ctx.log.info({ device: change.device, agent, via: resolved.via, version: change.version }, 'claimed');
+    return { device: boundDevice(ctx, change.row), already: !change.changed };
+  } catch (err) {
+    ctx.metrics.claims.inc({ outcome: err instanceof ProtocolError ? err.code : 'error' });
+    throw err;
+  }
+}
+
+export async function release(ctx: Context, agent: string, device: string): Promise<{ device: string }> {
+  const change = await rebindDevice(ctx.db, { device, holder: agent, to: null, actor: `agent:${agent}`, force: false, now: ctx.now(), defaultLimit: ctx.opts.deviceLimit });
+  applyBindingChange(ctx, change);
+  ctx.log.info({ device, agent }, 'released');
+  return { device };
+}
+
+export interface AdminRebind { actor: string; device: string; to: string | null; reason: string; force: boolean }
+
+/** Transfer (to an agent) or forced release (to null): admin acts, audited with a reason. */
+export async function adminRebind(ctx: Context, a: AdminRebind): Promise<{ device: string; from: string | null; to: string | null; changed: boolean }> {
+  const change = await rebindDevice(ctx.db, { device: a.device, to: a.to, actor: a.actor, reason: a.reason, force: a.force, now: ctx.now(), defaultLimit: ctx.opts.deviceLimit });
+  applyBindingChange(ctx, change);
+  ctx.log.info({ device: a.device, from: change.from, to: a.to, actor: a.actor, forced: a.force }, a.to === null ? 'released by admin' : 'transferred');
+  return { device: a.device, from: change.from, to: a.to, changed: change.changed };
+}

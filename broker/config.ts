@@ -1,0 +1,100 @@
+// Broker options from CLI flags and FLEETBIND_* environment variables (flags win).
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+
+export interface BrokerOptions {
+  dataDir: string;
+  host: string;
+  mqttPort: number;
+  httpPort: number;
+  mqttsPort: number;
+  tlsCert?: string;
+  tlsKey?: string;
+  /** Accepted as an admin bearer token and admin MQTT password, for automation. */
+  adminToken?: string;
+  graceMs: number;
+  sessionIdleMs: number;
+  deviceLimit: number;
+  /** Base URL printed into machine labels. */
+  publicUrl: string;
+  fleetName: string;
+  /** Don't print the first-run admin credential banner (tests capture it from the file). */
+  quiet: boolean;
+  logLevel: string;
+}
+
+export const DEFAULTS: BrokerOptions = {
+  dataDir: './data',
+  host: '0.0.0.0',
+  mqttPort: 1883,
+  httpPort: 8080,
+  mqttsPort: 8883,
+  graceMs: 10_000,
+  sessionIdleMs: 8 * 3600_000,
+  deviceLimit: 10,
+  publicUrl: 'http://localhost:8080',
+  fleetName: 'fleetbind',
+  quiet: false,
+  logLevel: 'info',
+};
+
+const FLAGS = {
+  'data-dir': 'FLEETBIND_DATA_DIR',
+  host: 'FLEETBIND_HOST',
+  'mqtt-port': 'FLEETBIND_MQTT_PORT',
+  'http-port': 'FLEETBIND_HTTP_PORT',
+  'mqtts-port': 'FLEETBIND_MQTTS_PORT',
+  'tls-cert': 'FLEETBIND_TLS_CERT',
+  'tls-key': 'FLEETBIND_TLS_KEY',
+  'admin-token': 'FLEETBIND_ADMIN_TOKEN',
+  'grace-ms': 'FLEETBIND_GRACE_MS',
+  'session-idle-ms': 'FLEETBIND_SESSION_IDLE_MS',
+  'device-limit': 'FLEETBIND_DEVICE_LIMIT',
+  'public-url': 'FLEETBIND_PUBLIC_URL',
+  'fleet-name': 'FLEETBIND_FLEET_NAME',
+  'log-level': 'FLEETBIND_LOG_LEVEL',
+} as const;
+
+function port(name: string, v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`--${name} must be a port number (0-65535), got '${v}'`);
+  return n;
+}
+
+function positive(name: string, v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`--${name} must be a positive integer, got '${v}'`);
+  return n;
+}
+
+export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BrokerOptions {
+  const { values } = parseArgs({
+    args: argv,
+    options: Object.fromEntries(Object.keys(FLAGS).map((k) => [k, { type: 'string' as const }])),
+    strict: true,
+  });
+  const get = (k: keyof typeof FLAGS): string | undefined => (values[k] as string | undefined) ?? env[FLAGS[k]];
+  const o: BrokerOptions = { ...DEFAULTS };
+  const set = <K extends keyof typeof FLAGS>(k: K, apply: (v: string) => void): void => {
+    const v = get(k);
+    if (v !== undefined && v !== '') apply(v);
+  };
+  set('data-dir', (v) => (o.dataDir = v));
+  set('host', (v) => (o.host = v));
+  set('mqtt-port', (v) => (o.mqttPort = port('mqtt-port', v)));
+  set('http-port', (v) => (o.httpPort = port('http-port', v)));
+  set('mqtts-port', (v) => (o.mqttsPort = port('mqtts-port', v)));
+  set('tls-cert', (v) => (o.tlsCert = resolve(v)));
+  set('tls-key', (v) => (o.tlsKey = resolve(v)));
+  set('admin-token', (v) => (o.adminToken = v));
+  set('grace-ms', (v) => (o.graceMs = positive('grace-ms', v)));
+  set('session-idle-ms', (v) => (o.sessionIdleMs = positive('session-idle-ms', v)));
+  set('device-limit', (v) => (o.deviceLimit = positive('device-limit', v)));
+  set('public-url', (v) => (o.publicUrl = v));
+  set('fleet-name', (v) => (o.fleetName = v));
+  set('log-level', (v) => (o.logLevel = v));
+  if (!values['public-url'] && !env.FLEETBIND_PUBLIC_URL) o.publicUrl = `http://localhost:${o.httpPort}`;
+  if ((o.tlsCert === undefined) !== (o.tlsKey === undefined)) throw new Error('--tls-cert and --tls-key go together');
+  if (o.adminToken !== undefined && o.adminToken.length < 16) throw new Error('FLEETBIND_ADMIN_TOKEN must be at least 16 characters');
+  return o;
+}

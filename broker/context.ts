@@ -1,0 +1,53 @@
+// What the broker's parts share. Built once in server.ts and passed down explicitly.
+import type { Aedes } from 'aedes';
+import type { EventEmitter } from 'node:events';
+import type { Kysely } from 'kysely';
+import type { BindingMap } from './binding-map';
+import type { ClaimCodes } from './claim-codes';
+import type { BrokerOptions } from './config';
+import type { Logger } from './logger';
+import type { Metrics } from './metrics';
+import type { Presence } from './presence';
+import type { LoginThrottle } from './rate-limit';
+import type { AgentOpHandler } from './requests';
+import type { Database } from './store/schema';
+import type { BindingChange } from './store/bindings';
+import type { OfflineReason, Status } from '../protocol/messages';
+import type { Identity } from './identity';
+
+export interface BrokerEvents {
+  /** A committed binding change, after the in-memory map was updated. */
+  binding: [BindingChange];
+  /** A device said hello and was sent its config: it is ready for commands. */
+  hello: [string];
+  ack: [string, Buffer];
+  evt: [string, string, Buffer];
+  presence: [string, Status];
+}
+
+export interface Context {
+  opts: BrokerOptions;
+  db: Kysely<Database>;
+  aedes: Aedes;
+  log: Logger;
+  metrics: Metrics;
+  bindings: BindingMap;
+  presence: Presence;
+  claimCodes: ClaimCodes;
+  /** Failed logins (REST) and MQTT connects, per username and per IP. */
+  throttle: LoginThrottle;
+  events: EventEmitter<BrokerEvents>;
+  /** Agent ops added by other parts (the job queue), beyond claim, release and list. */
+  agentOps: Map<string, AgentOpHandler>;
+  labelKey: string;
+  /** Device secrets verified since start, as SHA-256 of the secret, so reconnects skip scrypt. */
+  verifiedSecrets: Map<string, string>;
+  /** Agents whose retained bindings are due to be republished (see scheduleBindings). */
+  bindingTimers: Map<string, NodeJS.Timeout>;
+  /** A real hash to verify against when a login names no known account (equal timing). */
+  dummyHash: string;
+  /** Closes the matching connections, recording the reason for presence; returns how many. */
+  kick(match: (who: Identity) => boolean, reason: OfflineReason): number;
+  closing: boolean;
+  now(): number;
+}

@@ -1,0 +1,31 @@
+// The HTTP(S) server: REST API, health, metrics. MQTT over WebSocket shares its port (/mqtt).
+import { readFileSync } from 'node:fs';
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Context } from '../context';
+import { errorHandler } from './errors';
+import { agentRoutes } from './routes-agents';
+import { deviceRoutes } from './routes-devices';
+import { fleetRoutes } from './routes-fleet';
+import { opsRoutes } from './routes-ops';
+import { sessionRoutes } from './routes-session';
+
+export function buildHttp(ctx: Context, startedAt: number): FastifyInstance {
+  const tls = ctx.opts.tlsCert && ctx.opts.tlsKey ? { https: { cert: readFileSync(ctx.opts.tlsCert), key: readFileSync(ctx.opts.tlsKey) } } : {};
+  const app = Fastify({
+    loggerInstance: ctx.log.child({ part: 'http' }),
+    logController: { disableRequestLogging: true },
+    bodyLimit: 64 * 1024,
+    trustProxy: true,
+    ...tls,
+  }) as unknown as FastifyInstance;
+  app.setErrorHandler(errorHandler(ctx.log));
+  app.setNotFoundHandler((req, reply) => {
+    void reply.status(404).send({ error: { code: 'NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0]}` } });
+  });
+  sessionRoutes(app, ctx);
+  agentRoutes(app, ctx);
+  deviceRoutes(app, ctx);
+  fleetRoutes(app, ctx);
+  opsRoutes(app, ctx, startedAt);
+  return app;
+}

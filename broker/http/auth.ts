@@ -1,0 +1,29 @@
+// Bearer-token principals for the REST API: a login session, or the operator's admin token.
+import type { FastifyRequest } from 'fastify';
+import { ErrorCode, ProtocolError } from '../../protocol/errors';
+import { constantTimeEqual, tokenHash } from '../auth/secrets';
+import type { Context } from '../context';
+import { useSession } from '../store/accounts';
+
+export interface Principal { kind: 'agent' | 'admin'; id: string; tokenHash: string | null }
+
+export async function principalOf(ctx: Context, req: FastifyRequest): Promise<Principal> {
+  const header = req.headers.authorization;
+  const token = typeof header === 'string' && header.startsWith('Bearer ') ? header.slice(7).trim() : '';
+  if (token === '') throw new ProtocolError(ErrorCode.UNAUTHORIZED, 'missing bearer token');
+  if (ctx.opts.adminToken !== undefined && constantTimeEqual(token, ctx.opts.adminToken)) return { kind: 'admin', id: 'token', tokenHash: null };
+  const hash = tokenHash(token);
+  const s = await useSession(ctx.db, hash, ctx.now(), ctx.opts.sessionIdleMs);
+  if (!s) throw new ProtocolError(ErrorCode.UNAUTHORIZED, 'session expired or unknown; log in again');
+  return { kind: s.kind, id: s.subject, tokenHash: hash };
+}
+
+export async function requireAdmin(ctx: Context, req: FastifyRequest): Promise<Principal> {
+  const p = await principalOf(ctx, req);
+  if (p.kind !== 'admin') throw new ProtocolError(ErrorCode.FORBIDDEN, 'admin only');
+  return p;
+}
+
+export function actorOf(p: Principal): string {
+  return `${p.kind}:${p.id}`;
+}

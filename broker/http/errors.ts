@@ -1,0 +1,49 @@
+// Maps errors to HTTP answers of the form {error:{code,message}}.
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { ErrorCode, ProtocolError, type WireError } from '../../protocol/errors';
+import type { Logger } from '../logger';
+
+const STATUS: Partial<Record<ErrorCode, number>> = {
+  UNAUTHORIZED: 401,
+  FORBIDDEN: 403,
+  NOT_FOUND: 404,
+  UNKNOWN_MACHINE: 404,
+  CONFLICT: 409,
+  ALREADY_REGISTERED: 409,
+  BOUND_TO_OTHER: 409,
+  RESERVED: 409,
+  NOT_BOUND: 409,
+  LIMIT: 409,
+  QUEUE_FULL: 409,
+  TOO_LARGE: 413,
+  RATE_LIMITED: 429,
+  UNAVAILABLE: 503,
+  INTERNAL: 500,
+};
+
+export function httpStatus(code: ErrorCode): number {
+  return STATUS[code] ?? 400;
+}
+
+export function errorHandler(log: Logger) {
+  return (err: FastifyError | Error, req: FastifyRequest, reply: FastifyReply): void => {
+    let wire: WireError;
+    let status: number;
+    if (err instanceof ProtocolError) {
+      wire = err.toWire();
+      status = httpStatus(err.code);
+    } else if ('code' in err && err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      wire = { code: ErrorCode.TOO_LARGE, message: 'request body is too large' };
+      status = 413;
+    } else if ('statusCode' in err && typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
+      const invalidJson = 'code' in err && (err.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || err.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || err instanceof SyntaxError);
+      wire = { code: ErrorCode.BAD_REQUEST, message: invalidJson ? 'request body is not valid JSON' : err.message };
+      status = err.statusCode;
+    } else {
+      log.error({ err, url: req.url, method: req.method }, 'request failed with an internal error');
+      wire = { code: ErrorCode.INTERNAL, message: 'internal error; nothing was changed' };
+      status = 500;
+    }
+    void reply.status(status).send({ error: wire });
+  };
+}

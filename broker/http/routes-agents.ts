@@ -1,0 +1,63 @@
+// Admin management of agents. Ids go through the one normaliser, so 263 and "263" are one agent.
+import type { FastifyInstance } from 'fastify';
+import { ErrorCode, ProtocolError } from '../../protocol/errors';
+import { normaliseId } from '../../protocol/ids';
+import { type Obj, optBool, optStr, str } from '../../protocol/validate';
+import { PASSWORD_COST, hashSecret } from '../auth/secrets';
+import type { Context } from '../context';
+import { type AgentPatch, agentView, createAgent, getAgent, listAgents, updateAgent } from '../store/accounts';
+import { actorOf, requireAdmin } from './auth';
+import { bodyOf } from './body';
+
+function deviceLimit(body: Obj): number | null | undefined {
+  const v = body.deviceLimit;
+  if (v === undefined || v === null) return v as undefined | null;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > 10_000) throw new ProtocolError(ErrorCode.BAD_REQUEST, 'deviceLimit must be an integer from 1 to 10000, or null for the default', 'deviceLimit');
+  return v;
+}
+
+const password = (body: Obj): string => str(body, 'password', { min: 8, max: 256 });
+
+export function agentRoutes(app: FastifyInstance, ctx: Context): void {
+  app.post('/api/agents', async (req, reply) => {
+    const p = await requireAdmin(ctx, req);
+    const body = bodyOf(req.body);
+    const id = normaliseId(body.id, 'agent id', 'id');
+    const name = str(body, 'name', { min: 1, max: 128 });
+    const limit = deviceLimit(body) ?? null;
+    await createAgent(ctx.db, { id, name, passwordHash: await hashSecret(password(body), PASSWORD_COST), deviceLimit: limit }, actorOf(p), ctx.now());
+    ctx.log.info({ agent: id, actor: actorOf(p) }, 'agent created');
+    return reply.status(201).send(agentView((await getAgent(ctx.db, id))!));
+  });
+
+  app.get('/api/agents', async (req) => {
+    await requireAdmin(ctx, req);
+    const rows = await listAgents(ctx.db);
+    return rows.map((r) => ({ ...agentView(r), devices: ctx.bindings.devicesOf(r.id).length }));
+  });
+
+  app.get<{ Params: { id: string } }>('/api/agents/:id', async (req) => {
+    await requireAdmin(ctx, req);
+    const id = normaliseId(req.params.id, 'agent id', 'id');
+    const row = await getAgent(ctx.db, id);
+    if (!row) throw new ProtocolError(ErrorCode.NOT_FOUND, `no agent ${id}`, 'id');
+    return { ...agentView(row), devices: ctx.bindings.devicesOf(id) };
+  });
+
+  app.patch<{ Params: { id: string } }>('/api/agents/:id', async (req) => {
+    const p = await requireAdmin(ctx, req);
+    const id = normaliseId(req.params.id, 'agent id', 'id');
+    const body = bodyOf(req.body);
+    const patch: AgentPatch = {};
+    const name = optStr(body, 'name', { min: 1, max: 128 });
+    const disabled = optBool(body, 'disabled');
+    const limit = deviceLimit(body);
+    if (name !== undefined) patch.name = name;
+    if (disabled !== undefined) patch.disabled = disabled;
+    if (limit !== undefined) patch.deviceLimit = limit;
+    if (body.password !== undefined) patch.passwordHash = await hashSecret(password(body), PASSWORD_COST);
+    await updateAgent(ctx.db, id, patch, actorOf(p), ctx.now());
+    if (disabled === true) ctx.kick((who) => who.kind === 'agent' && who.id === id, 'kicked');
+    return agentView((await getAgent(ctx.db, id))!);
+  });
+}

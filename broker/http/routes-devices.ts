@@ -1,0 +1,89 @@
+// Admin view and control of devices: provisioning, transfer, forced release, re-provisioning,
+// kick, and the bindings overview.
+import type { FastifyInstance } from 'fastify';
+import { ErrorCode, ProtocolError } from '../../protocol/errors';
+import { normaliseId } from '../../protocol/ids';
+import { optBool, optStr, str } from '../../protocol/validate';
+import { adminRebind } from '../claims';
+import type { Context } from '../context';
+import { provisionByAdmin } from '../registry';
+import { deleteDevice, deviceView, getDevice, listDevices, setReprovisionAllowed } from '../store/devices';
+import type { DeviceRow } from '../store/schema';
+import { actorOf, principalOf, requireAdmin } from './auth';
+import { bodyOf } from './body';
+
+export function deviceRoutes(app: FastifyInstance, ctx: Context): void {
+  const view = (r: DeviceRow) => ({ ...deviceView(r), presence: ctx.presence.status(r.id) });
+  const deviceParam = (raw: string): string => normaliseId(raw, 'device id', 'id');
+
+  app.post('/api/devices', async (req, reply) => {
+    const p = await requireAdmin(ctx, req);
+    const body = bodyOf(req.body);
+    const r = await provisionByAdmin(ctx, { mac: body.mac, machineCode: body.machineCode, model: body.model, reprovision: body.reprovision }, actorOf(p));
+    return reply.status(201).send(r);
+  });
+
+  app.get<{ Querystring: { agent?: string } }>('/api/devices', async (req) => {
+    await requireAdmin(ctx, req);
+    const agent = req.query.agent === undefined ? undefined : normaliseId(req.query.agent, 'agent id', 'agent');
+    return (await listDevices(ctx.db, agent)).map(view);
+  });
+
+  app.get<{ Params: { id: string } }>('/api/devices/:id', async (req) => {
+    const p = await principalOf(ctx, req);
+    const id = deviceParam(req.params.id);
+    const row = await getDevice(ctx.db, id);
+    // Agents may look at their own devices only; anything else is "not found" to them.
+    if (!row || (p.kind === 'agent' && ctx.bindings.agentOf(id) !== p.id)) throw new ProtocolError(ErrorCode.NOT_FOUND, `no device ${id}`, 'id');
+    return view(row);
+  });
+
+  app.delete<{ Params: { id: string } }>('/api/devices/:id', async (req, reply) => {
+    const p = await requireAdmin(ctx, req);
+    const id = deviceParam(req.params.id);
+    const reason = (req.body ? optStr(bodyOf(req.body), 'reason', { max: 500 }) : undefined) ?? 'deleted by admin';
+    await deleteDevice(ctx.db, id, actorOf(p), ctx.now(), reason);
+    ctx.kick((who) => who.kind === 'device' && who.id === id, 'kicked');
+    ctx.bindings.forget(id);
+    ctx.presence.forget(id);
+    ctx.verifiedSecrets.delete(id);
+    return reply.status(204).send();
+  });
+
+  app.post<{ Params: { id: string } }>('/api/devices/:id/transfer', async (req) => {
+    const p = await requireAdmin(ctx, req);
+    const body = bodyOf(req.body);
+    const to = normaliseId(body.agent, 'agent id', 'agent');
+    const reason = str(body, 'reason', { min: 1, max: 500 });
+    return adminRebind(ctx, { actor: actorOf(p), device: deviceParam(req.params.id), to, reason, force: optBool(body, 'force') === true });
+  });
+
+  app.post<{ Params: { id: string } }>('/api/devices/:id/release', async (req) => {
+    const p = await requireAdmin(ctx, req);
+    const body = bodyOf(req.body);
+    const reason = str(body, 'reason', { min: 1, max: 500 });
+    return adminRebind(ctx, { actor: actorOf(p), device: deviceParam(req.params.id), to: null, reason, force: optBool(body, 'force') === true });
+  });
+
+  app.post<{ Params: { id: string } }>('/api/devices/:id/reprovision', async (req) => {
+    const p = await requireAdmin(ctx, req);
+    const allowed = optBool(bodyOf(req.body), 'allowed') ?? true;
+    const id = deviceParam(req.params.id);
+    await setReprovisionAllowed(ctx.db, id, allowed, actorOf(p), ctx.now());
+    return { id, reprovisionAllowed: allowed };
+  });
+
+  app.post<{ Params: { id: string } }>('/api/devices/:id/kick', async (req) => {
+    await requireAdmin(ctx, req);
+    const id = deviceParam(req.params.id);
+    return { id, closed: ctx.kick((who) => who.kind === 'device' && who.id === id, 'kicked') };
+  });
+
+  app.get('/api/bindings', async (req) => {
+    await requireAdmin(ctx, req);
+    const rows = await listDevices(ctx.db);
+    return rows
+      .filter((r) => r.agent_id !== null)
+      .map((r) => ({ device: r.id, machineCode: r.machine_code, agent: r.agent_id, boundAt: Number(r.bound_at), via: r.bound_via, presence: ctx.presence.status(r.id) }));
+  });
+}

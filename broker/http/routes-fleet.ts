@@ -1,0 +1,70 @@
+// Audit log, enrollment tokens and signed machine labels.
+import type { FastifyInstance } from 'fastify';
+import { ErrorCode, ProtocolError } from '../../protocol/errors';
+import { normaliseId, normaliseMachineCode } from '../../protocol/ids';
+import { num } from '../../protocol/validate';
+import { randomToken, tokenHash } from '../auth/secrets';
+import type { Context } from '../context';
+import { labelSignature, labelUrl } from '../labels';
+import { listAudit } from '../store/audit';
+import { getDeviceByMachineCode, listDevices } from '../store/devices';
+import { createEnrollmentToken, listEnrollmentTokens, revokeEnrollmentToken, tokenView } from '../store/enrollment';
+import { actorOf, requireAdmin } from './auth';
+import { bodyOf, durationSeconds } from './body';
+
+function optInt(v: string | undefined, field: string, max: number): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > max) throw new ProtocolError(ErrorCode.BAD_REQUEST, `${field} must be an integer from 1 to ${max}`, field);
+  return n;
+}
+
+export function fleetRoutes(app: FastifyInstance, ctx: Context): void {
+  app.get<{ Querystring: { device?: string; agent?: string; limit?: string; before?: string } }>('/api/audit', async (req) => {
+    await requireAdmin(ctx, req);
+    const q = req.query;
+    const query: Parameters<typeof listAudit>[1] = {};
+    if (q.device !== undefined) query.device = normaliseId(q.device, 'device id', 'device');
+    if (q.agent !== undefined) query.agent = normaliseId(q.agent, 'agent id', 'agent');
+    const limit = optInt(q.limit, 'limit', 1000);
+    const before = optInt(q.before, 'before', Number.MAX_SAFE_INTEGER);
+    if (limit !== undefined) query.limit = limit;
+    if (before !== undefined) query.before = before;
+    return listAudit(ctx.db, query);
+  });
+
+  app.post('/api/enrollment-tokens', async (req, reply) => {
+    const p = await requireAdmin(ctx, req);
+    const body = bodyOf(req.body);
+    const uses = num(body, 'uses', { min: 1, max: 100_000, integer: true });
+    const expiresAt = ctx.now() + durationSeconds(body.expiresIn, 'expiresIn') * 1000;
+    const token = randomToken(24);
+    const id = `et-${randomToken(6).toLowerCase().replace(/[^a-z0-9]/g, '')}`;
+    await createEnrollmentToken(ctx.db, { id, hash: tokenHash(token), uses, expiresAt }, actorOf(p), ctx.now());
+    return reply.status(201).send({ id, token, uses, expiresAt });
+  });
+
+  app.get('/api/enrollment-tokens', async (req) => {
+    await requireAdmin(ctx, req);
+    return (await listEnrollmentTokens(ctx.db)).map(tokenView);
+  });
+
+  app.delete<{ Params: { id: string } }>('/api/enrollment-tokens/:id', async (req, reply) => {
+    const p = await requireAdmin(ctx, req);
+    await revokeEnrollmentToken(ctx.db, normaliseId(req.params.id, 'token id', 'id'), actorOf(p), ctx.now());
+    return reply.status(204).send();
+  });
+
+  app.get<{ Params: { code: string } }>('/api/labels/:code', async (req) => {
+    await requireAdmin(ctx, req);
+    const code = normaliseMachineCode(req.params.code, 'code');
+    const device = await getDeviceByMachineCode(ctx.db, code);
+    return { code, sig: labelSignature(ctx.labelKey, code), url: labelUrl(ctx.opts.publicUrl, ctx.labelKey, code), device: device?.id ?? null, fleet: ctx.opts.fleetName };
+  });
+
+  app.get('/api/labels', async (req) => {
+    await requireAdmin(ctx, req);
+    const rows = (await listDevices(ctx.db)).filter((r) => r.machine_code !== null);
+    return rows.map((r) => ({ code: r.machine_code!, device: r.id, url: labelUrl(ctx.opts.publicUrl, ctx.labelKey, r.machine_code!), fleet: ctx.opts.fleetName }));
+  });
+}

@@ -1,0 +1,23 @@
+// Who an MQTT connection is, decided once at authentication and read on every message.
+import type { Client } from 'aedes';
+
+export type Identity =
+  | { kind: 'device'; id: string; conn: number }
+  | { kind: 'enroll'; mac: string; tokenId: string; conn: number }
+  | { kind: 'agent'; id: string; conn: number }
+  | { kind: 'admin'; id: string; conn: number };
+
+const IDENTITY = Symbol('fleetbind.identity');
+type Tagged = Client & { [IDENTITY]?: Identity };
+
+export function setIdentity(client: Client, identity: Identity): void {
+  (client as Tagged)[IDENTITY] = identity;
+}
+
+export function identityOf(client: Client | null | undefined): Identity | undefined {
+  return client ? (client as Tagged)[IDENTITY] : undefined;
+}
+
+export function describe(i: Identity): string {
+  return i.kind === 'enroll' ? `enroll:${i.mac}` : `${i.kind}:${i.id}`;
+}

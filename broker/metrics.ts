@@ -1,0 +1,52 @@
+// Prometheus metrics, one registry per broker instance. Per-message counts are plain numbers
+// read at scrape time, so the hot path pays an increment, not a label lookup.
+import { Counter, Gauge, Registry } from 'prom-client';
+
+export type ConnectionKind = 'device' | 'enroll' | 'agent' | 'admin';
+
+export class Metrics {
+  readonly registry = new Registry();
+  messagesIn = 0;
+  messagesOut = 0;
+  readonly connections: Record<ConnectionKind, number> = { device: 0, enroll: 0, agent: 0, admin: 0 };
+  readonly aclDenials: Counter<'rule'>;
+  readonly claims: Counter<'outcome'>;
+  readonly authFailures: Counter<'kind' | 'reason'>;
+  readonly requests: Counter<'op' | 'outcome'>;
+
+  constructor() {
+    const registry = this.registry;
+    const self = this;
+    new Gauge({
+      name: 'fleetbind_connections',
+      help: 'Open MQTT connections by kind',
+      labelNames: ['kind'],
+      registers: [registry],
+      collect() {
+        for (const [kind, n] of Object.entries(self.connections)) this.set({ kind }, n);
+      },
+    });
+    new Counter({
+      name: 'fleetbind_messages_in_total',
+      help: 'PUBLISH packets accepted from clients',
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(self.messagesIn);
+      },
+    });
+    new Counter({
+      name: 'fleetbind_messages_out_total',
+      help: 'Messages delivered to clients after the forward check',
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(self.messagesOut);
+      },
+    });
+    this.aclDenials = new Counter({ name: 'fleetbind_acl_denials_total', help: 'Refused subscribes, publishes and forwards by rule', labelNames: ['rule'], registers: [registry] });
+    this.claims = new Counter({ name: 'fleetbind_claims_total', help: 'Claim attempts by outcome', labelNames: ['outcome'], registers: [registry] });
+    this.authFailures = new Counter({ name: 'fleetbind_auth_failures_total', help: 'Refused logins and MQTT connects', labelNames: ['kind', 'reason'], registers: [registry] });
+    this.requests = new Counter({ name: 'fleetbind_requests_total', help: 'Agent and admin requests over MQTT by op and outcome', labelNames: ['op', 'outcome'], registers: [registry] });
+  }
+}

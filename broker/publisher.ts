@@ -1,0 +1,70 @@
+// Everything the broker itself publishes: device config, retained presence and bindings,
+// and responses to requests.
+import type { Config, Bindings, BoundDevice, Response, Status } from '../protocol/messages';
+import { agentTopic, adminTopic, deviceTopic } from '../protocol/topics';
+import type { Context } from './context';
+import type { Identity } from './identity';
+import { getAgent } from './store/accounts';
+import { getDevice, listDevices } from './store/devices';
+import type { DeviceRow } from './store/schema';
+
+export function publishJson(ctx: Context, topic: string, body: unknown, retain = false): Promise<void> {
+  return new Promise((resolve, reject) => {
+    ctx.aedes.publish({ cmd: 'publish', topic, payload: Buffer.from(JSON.stringify(body)), qos: 0, retain, dup: false }, (err?: Error) =>
+      err ? reject(err) : resolve(),
+    );
+  });
+}
+
+export function respond(ctx: Context, who: Identity, body: Response): Promise<void> {
+  if (who.kind === 'agent') return publishJson(ctx, agentTopic(who.id, 'res'), body);
+  if (who.kind === 'admin') return publishJson(ctx, adminTopic(who.id, 'res'), body);
+  throw new Error(`no response topic for ${who.kind}`);
+}
+
+export async function configFor(ctx: Context, row: DeviceRow): Promise<Config> {
+  let agent: Config['agent'] = null;
+  if (row.agent_id !== null) {
+    const a = await getAgent(ctx.db, row.agent_id);
+    agent = { id: row.agent_id, name: a?.name ?? row.agent_id };
+  }
+  const config: Config = { agent, settings: { keepalive: 30 } };
+  if (row.machine_code !== null) config.machine = row.machine_code;
+  if (agent === null) config.claimCode = ctx.claimCodes.rotate(row.id);
+  else ctx.claimCodes.drop(row.id);
+  return config;
+}
+
+export async function publishConfig(ctx: Context, device: string): Promise<void> {
+  const row = await getDevice(ctx.db, device);
+  if (!row) return;
+  await publishJson(ctx, deviceTopic(device, 'config'), await configFor(ctx, row));
+}
+
+export function publishStatus(ctx: Context, device: string, status: Status): Promise<void> {
+  return publishJson(ctx, deviceTopic(device, 'status'), status, true);
+}
+
+export function boundDevice(ctx: Context, row: DeviceRow): BoundDevice {
+  return { id: row.id, machineCode: row.machine_code, model: row.model, boundAt: Number(row.bound_at), presence: ctx.presence.status(row.id) };
+}
+
+export async function bindingsOf(ctx: Context, agent: string): Promise<Bindings> {
+  const rows = await listDevices(ctx.db, agent);
+  return { agent, devices: rows.map((r) => boundDevice(ctx, r)), at: ctx.now() };
+}
+
+/** Republishes an agent's retained bindings, coalescing bursts (e.g. many presence changes). */
+export function scheduleBindings(ctx: Context, agent: string, delayMs = 20): void {
+  const map = ctx.bindingTimers;
+  if (map.has(agent)) return;
+  const timer = setTimeout(() => {
+    map.delete(agent);
+    if (ctx.closing) return;
+    bindingsOf(ctx, agent)
+      .then((b) => publishJson(ctx, agentTopic(agent, 'bindings'), b, true))
+      .catch((err: unknown) => ctx.log.error({ err, agent }, 'publishing bindings failed'));
+  }, delayMs);
+  timer.unref();
+  map.set(agent, timer);
+}

@@ -1,0 +1,75 @@
+// Device registration: admin provisioning, self-enrollment with a fleet token, and the hello
+// every device sends on connect.
+import { ErrorCode, ProtocolError } from '../protocol/errors';
+import { deviceIdFromMac, normaliseMac, normaliseMachineCode } from '../protocol/ids';
+import { type EnrollReply, parseEnrollRequest, parseHello } from '../protocol/messages';
+import { enrollReplyTopic } from '../protocol/topics';
+import { parseJson } from '../protocol/validate';
+import { DEVICE_SECRET_COST, hashSecret, randomToken } from './auth/secrets';
+import type { Context } from './context';
+import type { Identity } from './identity';
+import { publishConfig, publishJson } from './publisher';
+import { consumeEnrollmentToken } from './store/enrollment';
+import { provisionDevice, recordHello } from './store/devices';
+
+export interface ProvisionRequest { mac: unknown; machineCode?: unknown; model?: unknown; reprovision?: unknown }
+
+/** Admin provisioning (used by `npm run flash`): returns the new secret exactly once. */
+export async function provisionByAdmin(ctx: Context, req: ProvisionRequest, actor: string): Promise<{ id: string; secret: string; reprovisioned: boolean }> {
+  const mac = normaliseMac(req.mac);
+  const machineCode = req.machineCode === undefined || req.machineCode === null || req.machineCode === '' ? null : normaliseMachineCode(req.machineCode);
+  if (req.model !== undefined && (typeof req.model !== 'string' || req.model.length > 64)) throw new ProtocolError(ErrorCode.BAD_REQUEST, 'model must be a string of at most 64 characters', 'model');
+  if (req.reprovision !== undefined && typeof req.reprovision !== 'boolean') throw new ProtocolError(ErrorCode.BAD_REQUEST, 'reprovision must be true or false', 'reprovision');
+  const id = deviceIdFromMac(mac);
+  const secret = randomToken(32);
+  const { reprovisioned } = await provisionDevice(
+    ctx.db,
+    { id, mac, machineCode, model: (req.model as string | undefined) ?? null, secretHash: await hashSecret(secret, DEVICE_SECRET_COST), reprovision: req.reprovision === true },
+    actor,
+    ctx.now(),
+    'admin',
+  );
+  ctx.verifiedSecrets.delete(id);
+  ctx.log.info({ device: id, machineCode, reprovisioned, actor }, 'device provisioned');
+  return { id, secret, reprovisioned };
+}
+
+export async function handleEnroll(ctx: Context, who: Extract<Identity, { kind: 'enroll' }>, payload: Buffer): Promise<void> {
+  let reply: EnrollReply;
+  try {
+    const req = parseEnrollRequest(parseJson(payload.toString('utf8')));
+    if (req.mac !== who.mac) throw new ProtocolError(ErrorCode.FORBIDDEN, 'MAC in the request does not match the client id', 'mac');
+    const id = deviceIdFromMac(req.mac);
+    const secret = randomToken(32);
+    await provisionDevice(
+      ctx.db,
+      { id, mac: req.mac, machineCode: req.machine ?? null, model: req.model, fw: req.fw, secretHash: await hashSecret(secret, DEVICE_SECRET_COST) },
+      `enroll:${who.tokenId}`,
+      ctx.now(),
+      'enroll',
+      (trx) => consumeEnrollmentToken(trx, who.tokenId, ctx.now()),
+    );
+    ctx.verifiedSecrets.delete(id);
+    ctx.log.info({ device: id, token: who.tokenId }, 'device enrolled');
+    reply = { ok: true, deviceId: id, secret };
+  } catch (err) {
+    if (!(err instanceof ProtocolError)) throw err;
+    ctx.log.warn({ mac: who.mac, code: err.code, reason: err.message }, 'enrollment refused');
+    reply = { ok: false, error: err.toWire() };
+  }
+  await publishJson(ctx, enrollReplyTopic(who.mac), reply);
+}
+
+export async function handleHello(ctx: Context, device: string, payload: Buffer): Promise<void> {
+  let hello;
+  try {
+    hello = parseHello(parseJson(payload.toString('utf8')));
+  } catch (err) {
+    if (!(err instanceof ProtocolError)) throw err;
+    ctx.log.warn({ device, code: err.code, field: err.field, reason: err.message }, 'malformed hello ignored');
+    return;
+  }
+  const update = { fw: hello.fw, model: hello.model, caps: hello.caps, concurrency: hello.concurrency ?? 1, ...(hello.machine ? { machineCode: hello.machine } : {}) };
+  await recordHello(ctx.db, device, update, ctx.now());
+  await publishConfig(ctx, device);
+}

@@ -1,0 +1,205 @@
+// Assembles and runs one broker node: registry, Aedes with auth and ACL, MQTT over TCP (and
+// TLS), HTTP(S) with MQTT over WebSocket on /mqtt, presence and the request handlers.
+import { once, EventEmitter } from 'node:events';
+import { createServer, type AddressInfo, type Server } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
+import { readFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { Aedes, type Client } from 'aedes';
+import { WebSocketServer, createWebSocketStream } from 'ws';
+import { parseTopic } from '../protocol/topics';
+import type { OfflineReason } from '../protocol/messages';
+import { Acl } from './acl';
+import { makeAuthenticate, markCloseReason } from './authenticate';
+import { PASSWORD_COST, hashSecret, randomToken } from './auth/secrets';
+import { BindingMap } from './binding-map';
+import { bootstrap } from './bootstrap';
+import { ClaimCodes } from './claim-codes';
+import { DEFAULTS, type BrokerOptions } from './config';
+import type { BrokerEvents, Context } from './context';
+import { buildHttp } from './http/app';
+import { type Identity, identityOf } from './identity';
+import { createLogger } from './logger';
+import { Metrics } from './metrics';
+import { Presence } from './presence';
+import { publishStatus, scheduleBindings } from './publisher';
+import { LoginThrottle } from './rate-limit';
+import { handleEnroll, handleHello } from './registry';
+import { handleRequest } from './requests';
+import { allBindings } from './store/bindings';
+import { openSqlite } from './store/db';
+import { listDevices } from './store/devices';
+
+export interface RunningBroker {
+  mqttPort: number;
+  httpPort: number;
+  mqttsPort: number | null;
+  mqttUrl: string;
+  wsUrl: string;
+  httpUrl: string;
+  firstAdmin: { username: string; password: string; file: string } | null;
+  /** For the broker's own tests and benchmarks; nothing else may reach inside. */
+  ctx: Context;
+  close(): Promise<void>;
+}
+
+function listen(server: Server, port: number, host: string): Promise<number> {
+  server.listen(port, host);
+  return Promise.race([
+    once(server, 'listening').then(() => (server.address() as AddressInfo).port),
+    once(server, 'error').then(([err]) => {
+      throw new Error(`cannot listen on ${host}:${port}: ${(err as Error).message}`);
+    }),
+  ]);
+}
+
+function routeMessage(ctx: Context, who: Identity, topic: string, payload: Buffer): Promise<void> | void {
+  const t = parseTopic(topic);
+  if (!t) return;
+  switch (who.kind) {
+    case 'device':
+      if (t.kind !== 'device') return;
+      if (t.leaf === 'hello') return handleHello(ctx, who.id, payload).then(() => void ctx.events.emit('hello', who.id));
+      if (t.leaf === 'ack') return void ctx.events.emit('ack', who.id, payload);
+      if (t.leaf === 'evt') return void ctx.events.emit('evt', who.id, t.stream ?? '', payload);
+      return;
+    case 'enroll':
+      return handleEnroll(ctx, who, payload);
+    case 'agent':
+    case 'admin':
+      return handleRequest(ctx, who, payload);
+  }
+}
+
+export async function startBroker(options: Partial<BrokerOptions> = {}): Promise<RunningBroker> {
+  const opts: BrokerOptions = { ...DEFAULTS, ...options };
+  const log = createLogger(opts.logLevel);
+  mkdirSync(opts.dataDir, { recursive: true });
+  const registry = await openSqlite(join(opts.dataDir, 'fleetbind.db'));
+  const boot = await bootstrap(registry.db, opts.dataDir, Date.now());
+  const metrics = new Metrics();
+  const bindings = new BindingMap();
+  for (const b of await allBindings(registry.db)) bindings.apply(b.id, b.agent_id, Number(b.binding_version));
+
+  const ctx = {
+    opts,
+    db: registry.db,
+    log,
+    metrics,
+    bindings,
+    claimCodes: new ClaimCodes(),
+    throttle: new LoginThrottle(),
+    events: new EventEmitter<BrokerEvents>(),
+    agentOps: new Map(),
+    labelKey: boot.labelKey,
+    verifiedSecrets: new Map<string, string>(),
+    bindingTimers: new Map<string, NodeJS.Timeout>(),
+    dummyHash: await hashSecret(randomToken(), PASSWORD_COST),
+    closing: false,
+    now: Date.now,
+  } as Omit<Context, 'aedes' | 'presence' | 'kick'> as Context;
+
+  ctx.presence = new Presence(opts.graceMs, (device, status) => {
+    if (ctx.closing) return;
+    publishStatus(ctx, device, status).catch((err: unknown) => log.error({ err, device }, 'publishing status failed'));
+    const agent = bindings.agentOf(device);
+    if (agent !== null) scheduleBindings(ctx, agent);
+    ctx.events.emit('presence', device, status);
+  });
+  const acl = new Acl(bindings, ctx.presence, metrics, log.child({ part: 'acl' }));
+
+  const aedes = await Aedes.createBroker({
+    authenticate: makeAuthenticate(ctx),
+    authorizePublish: acl.authorizePublish,
+    authorizeSubscribe: acl.authorizeSubscribe,
+    authorizeForward: acl.authorizeForward,
+    published(packet, client, done) {
+      done();
+      const who = identityOf(client);
+      if (!who || ctx.closing) return;
+      const pending = routeMessage(ctx, who, packet.topic, packet.payload as Buffer);
+      pending?.catch((err: unknown) => log.error({ err, topic: packet.topic }, 'handling a message failed'));
+    },
+  });
+  ctx.aedes = aedes;
+  ctx.kick = (match: (who: Identity) => boolean, reason: OfflineReason): number => {
+    let n = 0;
+    for (const client of Object.values((aedes as unknown as { clients: Record<string, Client> }).clients)) {
+      const who = identityOf(client);
+      if (who && match(who)) {
+        markCloseReason(client, reason);
+        client.close();
+        n++;
+      }
+    }
+    return n;
+  };
+
+  aedes.on('client', (client) => {
+    const who = identityOf(client);
+    if (who?.kind === 'device') ctx.presence.registered(who.id, who.conn);
+    if (who?.kind === 'agent') scheduleBindings(ctx, who.id, 0);
+  });
+  aedes.on('keepaliveTimeout', (client) => markCloseReason(client, 'keepalive'));
+  aedes.on('clientError', (client, err) => log.debug({ clientId: client.id, err: err.message }, 'client error'));
+  aedes.on('connectionError', (client, err) => log.debug({ clientId: client.id, err: err.message }, 'connection error'));
+
+  const devices = await listDevices(registry.db);
+  ctx.presence.afterRestart(
+    devices.filter((d) => d.last_seen !== null).map((d) => d.id),
+    devices.filter((d) => d.last_seen === null).map((d) => d.id),
+  );
+
+  const tcp = createServer((socket) => aedes.handle(socket));
+  const mqttPort = await listen(tcp, opts.mqttPort, opts.host);
+  let tlsServer: Server | null = null;
+  let mqttsPort: number | null = null;
+  if (opts.tlsCert && opts.tlsKey) {
+    tlsServer = createTlsServer({ cert: readFileSync(opts.tlsCert), key: readFileSync(opts.tlsKey) }, (socket) => aedes.handle(socket));
+    mqttsPort = await listen(tlsServer, opts.mqttsPort, opts.host);
+  }
+
+  const startedAt = Date.now();
+  const http = buildHttp(ctx, startedAt);
+  const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
+  http.server.on('upgrade', (req, socket, head) => {
+    if (req.url?.split('?')[0] !== '/mqtt') {
+      socket.destroy();
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => aedes.handle(createWebSocketStream(ws), req));
+  });
+  await http.listen({ port: opts.httpPort, host: opts.host });
+  const httpPort = (http.server.address() as AddressInfo).port;
+  const scheme = tlsServer ? 'https' : 'http';
+  const local = opts.host === '0.0.0.0' || opts.host === '::' ? '127.0.0.1' : opts.host;
+
+  log.info({ mqttPort, httpPort, mqttsPort, dataDir: opts.dataDir, devices: devices.length }, 'listening');
+
+  let closed: Promise<void> | null = null;
+  const close = (): Promise<void> =>
+    (closed ??= (async () => {
+      ctx.closing = true;
+      tcp.close();
+      tlsServer?.close();
+      for (const t of ctx.bindingTimers.values()) clearTimeout(t);
+      ctx.presence.stop();
+      await new Promise<void>((resolve) => aedes.close(() => resolve()));
+      for (const ws of wss.clients) ws.terminate();
+      await http.close();
+      await registry.close();
+      log.info('stopped');
+    })());
+
+  return {
+    mqttPort,
+    httpPort,
+    mqttsPort,
+    mqttUrl: `mqtt://${local}:${mqttPort}`,
+    wsUrl: `${scheme === 'https' ? 'wss' : 'ws'}://${local}:${httpPort}/mqtt`,
+    httpUrl: `${scheme}://${local}:${httpPort}`,
+    firstAdmin: boot.firstAdmin,
+    ctx,
+    close,
+  };
+}

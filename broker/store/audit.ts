@@ -1,0 +1,35 @@
+// The append-only audit log. Writers call appendAudit inside the transaction that makes the change.
+import type { Kysely } from 'kysely';
+import type { AuditRow, Database } from './schema';
+
+export interface AuditEntry {
+  at: number;
+  actor: string;
+  action: string;
+  device?: string | null;
+  agent?: string | null;
+  detail?: Record<string, unknown>;
+}
+
+export async function appendAudit(db: Kysely<Database>, e: AuditEntry): Promise<void> {
+  await db
+    .insertInto('audit')
+    .values({ at: e.at, actor: e.actor, action: e.action, device: e.device ?? null, agent: e.agent ?? null, detail: JSON.stringify(e.detail ?? {}) })
+    .execute();
+}
+
+export interface AuditQuery { device?: string; agent?: string; limit?: number; before?: number }
+
+export interface AuditView { seq: number; at: number; actor: string; action: string; device: string | null; agent: string | null; detail: Record<string, unknown> }
+
+export function auditView(r: AuditRow): AuditView {
+  return { seq: Number(r.seq), at: Number(r.at), actor: r.actor, action: r.action, device: r.device, agent: r.agent, detail: JSON.parse(r.detail) as Record<string, unknown> };
+}
+
+export async function listAudit(db: Kysely<Database>, q: AuditQuery): Promise<AuditView[]> {
+  let query = db.selectFrom('audit').selectAll().orderBy('seq', 'desc').limit(Math.min(q.limit ?? 200, 1000));
+  if (q.device !== undefined) query = query.where('device', '=', q.device);
+  if (q.agent !== undefined) query = query.where('agent', '=', q.agent);
+  if (q.before !== undefined) query = query.where('seq', '<', q.before);
+  return (await query.execute()).map(auditView);
+}

@@ -1,0 +1,128 @@
+// The binding compare-and-set (DESIGN.md §4). Each change is one conditional UPDATE plus its audit
+// row in the same transaction, and bumps binding_version so in-memory maps apply changes in order.
+import { type Kysely, sql } from 'kysely';
+import { ErrorCode, ProtocolError } from '../../protocol/errors';
+import { appendAudit } from './audit';
+import type { Database, DeviceRow } from './schema';
+
+export interface BindingChange {
+  device: string;
+  from: string | null;
+  to: string | null;
+  version: number;
+  at: number;
+  /** False for an idempotent repeat that changed nothing. */
+  changed: boolean;
+  row: DeviceRow;
+}
+
+async function reread(trx: Kysely<Database>, device: string): Promise<DeviceRow> {
+  const row = await trx.selectFrom('devices').selectAll().where('id', '=', device).executeTakeFirst();
+  if (!row) throw new ProtocolError(ErrorCode.NOT_FOUND, `no device ${device}`, 'device');
+  return row;
+}
+
+function boundToOther(row: DeviceRow): ProtocolError {
+  const since = Number(row.bound_at);
+  return new ProtocolError(ErrorCode.BOUND_TO_OTHER, `this machine is in use by another agent since ${new Date(since).toISOString()}`, 'target', {
+    since,
+    agent: row.agent_id ?? undefined,
+  });
+}
+
+export interface ClaimInput { device: string; agent: string; via: string; now: number; defaultLimit: number }
+
+export async function claimDevice(db: Kysely<Database>, c: ClaimInput): Promise<BindingChange> {
+  return db.transaction().execute(async (trx) => {
+    // Touching the agent row first serialises one agent's concurrent claims, so the device
+    // limit below cannot be overrun on PostgreSQL either.
+    const touched = await trx.updateTable('agents').set({ claim_seq: sql`claim_seq + 1` }).where('id', '=', c.agent).where('disabled', '=', 0).executeTakeFirst();
+    if (Number(touched.numUpdatedRows) === 0) throw new ProtocolError(ErrorCode.FORBIDDEN, `agent ${c.agent} does not exist or is disabled`);
+    const won = await trx
+      .updateTable('devices')
+      .set({ agent_id: c.agent, bound_at: c.now, bound_via: c.via, binding_version: sql`binding_version + 1` })
+      .where('id', '=', c.device)
+      .where('agent_id', 'is', null)
+      .executeTakeFirst();
+    const row = await reread(trx, c.device);
+    if (Number(won.numUpdatedRows) === 0) {
+      if (row.agent_id === c.agent) return { device: c.device, from: c.agent, to: c.agent, version: Number(row.binding_version), at: Number(row.bound_at), changed: false, row };
+      throw boundToOther(row);
+    }
+    const agent = await trx.selectFrom('agents').select('device_limit').where('id', '=', c.agent).executeTakeFirstOrThrow();
+    const limit = agent.device_limit === null ? c.defaultLimit : Number(agent.device_limit);
+    const held = await trx.selectFrom('devices').select((eb) => eb.fn.countAll<number>().as('n')).where('agent_id', '=', c.agent).executeTakeFirstOrThrow();
+    if (Number(held.n) > limit) {
+      throw new ProtocolError(ErrorCode.LIMIT, `you already hold ${limit} device${limit === 1 ? '' : 's'} (your limit)`, 'target', {});
+    }
+    await appendAudit(trx, { at: c.now, actor: `agent:${c.agent}`, action: 'claim', device: c.device, agent: c.agent, detail: { via: c.via, version: Number(row.binding_version) } });
+    return { device: c.device, from: null, to: c.agent, version: Number(row.binding_version), at: c.now, changed: true, row };
+  });
+}
+
+export interface UnbindInput {
+  device: string;
+  /** The agent that must hold the device (agent release); undefined for an admin act. */
+  holder?: string;
+  /** New agent for a transfer; null to release. */
+  to: string | null;
+  actor: string;
+  reason?: string;
+  force: boolean;
+  now: number;
+  defaultLimit: number;
+}
+
+/** Release (by the holder or an admin) and transfer (admin), with an optimistic version check. */
+export async function rebindDevice(db: Kysely<Database>, u: UnbindInput): Promise<BindingChange> {
+  return db.transaction().execute(async (trx) => {
+    const before = await reread(trx, u.device);
+    if (u.holder !== undefined && before.agent_id !== u.holder) {
+      throw new ProtocolError(ErrorCode.NOT_BOUND, `device ${u.device} is not bound to you`, 'device');
+    }
+    if (before.agent_id === u.to) {
+      return { device: u.device, from: before.agent_id, to: u.to, version: Number(before.binding_version), at: Number(before.bound_at ?? u.now), changed: false, row: before };
+    }
+    if (before.reserved_by_job !== null && !u.force) {
+      throw new ProtocolError(ErrorCode.RESERVED, `device ${u.device} is reserved by job ${before.reserved_by_job} until it completes`, 'device');
+    }
+    if (u.to !== null) {
+      const target = await trx.selectFrom('agents').select(['disabled', 'device_limit']).where('id', '=', u.to).executeTakeFirst();
+      if (!target || Number(target.disabled) === 1) throw new ProtocolError(ErrorCode.NOT_FOUND, `no active agent ${u.to}`, 'agent');
+      const limit = target.device_limit === null ? u.defaultLimit : Number(target.device_limit);
+      const held = await trx.selectFrom('devices').select((eb) => eb.fn.countAll<number>().as('n')).where('agent_id', '=', u.to).executeTakeFirstOrThrow();
+      if (Number(held.n) >= limit && !u.force) throw new ProtocolError(ErrorCode.LIMIT, `agent ${u.to} already holds ${limit} devices (their limit)`, 'agent');
+    }
+    const version = Number(before.binding_version);
+    const done = await trx
+      .updateTable('devices')
+      .set({
+        agent_id: u.to,
+        bound_at: u.to === null ? null : u.now,
+        bound_via: u.to === null ? null : 'transfer',
+        reserved_by_job: u.force ? null : before.reserved_by_job,
+        binding_version: version + 1,
+      })
+      .where('id', '=', u.device)
+      .where('binding_version', '=', version)
+      .executeTakeFirst();
+    if (Number(done.numUpdatedRows) === 0) {
+      throw new ProtocolError(ErrorCode.CONFLICT, `device ${u.device} changed hands concurrently; try again`, 'device');
+    }
+    const action = u.to === null ? 'release' : 'transfer';
+    await appendAudit(trx, {
+      at: u.now,
+      actor: u.actor,
+      action,
+      device: u.device,
+      agent: u.to ?? before.agent_id,
+      detail: { from: before.agent_id, to: u.to, reason: u.reason ?? null, forced: u.force && before.reserved_by_job !== null, version: version + 1 },
+    });
+    const row = await reread(trx, u.device);
+    return { device: u.device, from: before.agent_id, to: u.to, version: version + 1, at: u.now, changed: true, row };
+  });
+}
+
+export async function allBindings(db: Kysely<Database>): Promise<{ id: string; agent_id: string | null; binding_version: number }[]> {
+  return db.selectFrom('devices').select(['id', 'agent_id', 'binding_version']).execute();
+}

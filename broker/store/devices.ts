@@ -1,0 +1,172 @@
+// Device rows: provisioning, self-registration updates and look-ups. Binding columns are
+// written only by store/bindings.ts.
+import type { Kysely } from 'kysely';
+import { ErrorCode, ProtocolError } from '../../protocol/errors';
+import { appendAudit } from './audit';
+import type { Database, DeviceRow } from './schema';
+
+export interface DeviceView {
+  id: string;
+  mac: string;
+  machineCode: string | null;
+  model: string | null;
+  fw: string | null;
+  caps: string[];
+  concurrency: number;
+  location: string | null;
+  agent: string | null;
+  boundAt: number | null;
+  boundVia: string | null;
+  reservedByJob: string | null;
+  bindingVersion: number;
+  reprovisionAllowed: boolean;
+  createdAt: number;
+  lastSeen: number | null;
+}
+
+export function deviceView(r: DeviceRow): DeviceView {
+  return {
+    id: r.id,
+    mac: r.mac,
+    machineCode: r.machine_code,
+    model: r.model,
+    fw: r.fw,
+    caps: JSON.parse(r.caps) as string[],
+    concurrency: Number(r.concurrency),
+    location: r.location,
+    agent: r.agent_id,
+    boundAt: r.bound_at === null ? null : Number(r.bound_at),
+    boundVia: r.bound_via,
+    reservedByJob: r.reserved_by_job,
+    bindingVersion: Number(r.binding_version),
+    reprovisionAllowed: Number(r.reprovision_allowed) === 1,
+    createdAt: Number(r.created_at),
+    lastSeen: r.last_seen === null ? null : Number(r.last_seen),
+  };
+}
+
+export async function getDevice(db: Kysely<Database>, id: string): Promise<DeviceRow | undefined> {
+  return db.selectFrom('devices').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+export async function getDeviceByMachineCode(db: Kysely<Database>, code: string): Promise<DeviceRow | undefined> {
+  return db.selectFrom('devices').selectAll().where('machine_code', '=', code).executeTakeFirst();
+}
+
+export async function listDevices(db: Kysely<Database>, agent?: string): Promise<DeviceRow[]> {
+  let q = db.selectFrom('devices').selectAll().orderBy('id');
+  if (agent !== undefined) q = q.where('agent_id', '=', agent);
+  return q.execute();
+}
+
+export interface NewDevice {
+  id: string;
+  mac: string;
+  secretHash: string;
+  machineCode?: string | null;
+  model?: string | null;
+  fw?: string | null;
+  /** An admin asks to re-provision in the same act (flash --reprovision); audited like any other. */
+  reprovision?: boolean;
+}
+
+/**
+ * Registers a device, or re-provisions it (new secret) when an admin allowed that. A MAC that is
+ * registered and not released for re-provisioning is refused, and nothing changes.
+ */
+export async function provisionDevice(
+  db: Kysely<Database>,
+  d: NewDevice,
+  actor: string,
+  now: number,
+  via: 'admin' | 'enroll',
+  /** Runs first in the same transaction, e.g. taking one use of an enrollment token. */
+  first?: (trx: Kysely<Database>) => Promise<void>,
+): Promise<{ reprovisioned: boolean }> {
+  return db.transaction().execute(async (trx) => {
+    if (first) await first(trx);
+    const existing = await trx.selectFrom('devices').selectAll().where('mac', '=', d.mac).executeTakeFirst();
+    if (d.machineCode) {
+      const holder = await trx.selectFrom('devices').select(['id']).where('machine_code', '=', d.machineCode).executeTakeFirst();
+      if (holder && holder.id !== d.id) {
+        throw new ProtocolError(ErrorCode.CONFLICT, `machine code ${d.machineCode} already belongs to device ${holder.id}`, 'machineCode');
+      }
+    }
+    if (existing) {
+      if (Number(existing.reprovision_allowed) !== 1 && d.reprovision !== true) {
+        throw new ProtocolError(ErrorCode.ALREADY_REGISTERED, `MAC ${d.mac} is already registered as ${existing.id}; an admin must allow re-provisioning first`, 'mac');
+      }
+      await trx
+        .updateTable('devices')
+        .set({
+          secret_hash: d.secretHash,
+          reprovision_allowed: 0,
+          machine_code: d.machineCode ?? existing.machine_code,
+          model: d.model ?? existing.model,
+          fw: d.fw ?? existing.fw,
+        })
+        .where('id', '=', existing.id)
+        .execute();
+      await appendAudit(trx, { at: now, actor, action: 'device.reprovisioned', device: existing.id, detail: { via, mac: d.mac } });
+      return { reprovisioned: true };
+    }
+    await trx
+      .insertInto('devices')
+      .values({
+        id: d.id,
+        secret_hash: d.secretHash,
+        mac: d.mac,
+        machine_code: d.machineCode ?? null,
+        model: d.model ?? null,
+        fw: d.fw ?? null,
+        caps: '[]',
+        concurrency: 1,
+        location: null,
+        agent_id: null,
+        bound_at: null,
+        bound_via: null,
+        reserved_by_job: null,
+        binding_version: 0,
+        reprovision_allowed: 0,
+        created_at: now,
+        last_seen: null,
+      })
+      .execute();
+    await appendAudit(trx, { at: now, actor, action: 'device.registered', device: d.id, detail: { via, mac: d.mac, machineCode: d.machineCode ?? null } });
+    return { reprovisioned: false };
+  });
+}
+
+export async function deleteDevice(db: Kysely<Database>, id: string, actor: string, now: number, reason: string): Promise<void> {
+  await db.transaction().execute(async (trx) => {
+    const row = await trx.selectFrom('devices').select(['id', 'agent_id', 'mac']).where('id', '=', id).executeTakeFirst();
+    if (!row) throw new ProtocolError(ErrorCode.NOT_FOUND, `no device ${id}`, 'id');
+    if (row.agent_id !== null) throw new ProtocolError(ErrorCode.CONFLICT, `device ${id} is bound to an agent; release or transfer it first`, 'id');
+    await trx.deleteFrom('devices').where('id', '=', id).execute();
+    await appendAudit(trx, { at: now, actor, action: 'device.deleted', device: id, detail: { mac: row.mac, reason } });
+  });
+}
+
+export async function setReprovisionAllowed(db: Kysely<Database>, id: string, allowed: boolean, actor: string, now: number): Promise<void> {
+  await db.transaction().execute(async (trx) => {
+    const r = await trx.updateTable('devices').set({ reprovision_allowed: allowed ? 1 : 0 }).where('id', '=', id).executeTakeFirst();
+    if (Number(r.numUpdatedRows) === 0) throw new ProtocolError(ErrorCode.NOT_FOUND, `no device ${id}`, 'id');
+    await appendAudit(trx, { at: now, actor, action: allowed ? 'device.reprovision_allowed' : 'device.reprovision_revoked', device: id });
+  });
+}
+
+export interface HelloUpdate { fw: string; model: string; caps: string[]; concurrency: number; machineCode?: string }
+
+/** Self-registration on every connect. A machine code the device reports is adopted only if free. */
+export async function recordHello(db: Kysely<Database>, id: string, h: HelloUpdate, now: number): Promise<DeviceRow | undefined> {
+  await db.updateTable('devices').set({ fw: h.fw, model: h.model, caps: JSON.stringify(h.caps), concurrency: h.concurrency, last_seen: now }).where('id', '=', id).execute();
+  if (h.machineCode) {
+    const holder = await getDeviceByMachineCode(db, h.machineCode);
+    if (!holder) await db.updateTable('devices').set({ machine_code: h.machineCode }).where('id', '=', id).where('machine_code', 'is', null).execute();
+  }
+  return getDevice(db, id);
+}
+
+export async function touchLastSeen(db: Kysely<Database>, id: string, now: number): Promise<void> {
+  await db.updateTable('devices').set({ last_seen: now }).where('id', '=', id).execute();
+}

@@ -1,0 +1,67 @@
+// Fleet enrollment tokens: expiring, limited-use. Only a hash of each token is stored.
+import { type Kysely, sql } from 'kysely';
+import { ErrorCode, ProtocolError } from '../../protocol/errors';
+import { appendAudit } from './audit';
+import type { Database, EnrollmentTokenRow } from './schema';
+
+export interface TokenView { id: string; usesTotal: number; usesLeft: number; expiresAt: number; createdAt: number; createdBy: string; revokedAt: number | null }
+
+export function tokenView(r: EnrollmentTokenRow): TokenView {
+  return {
+    id: r.id,
+    usesTotal: Number(r.uses_total),
+    usesLeft: Number(r.uses_left),
+    expiresAt: Number(r.expires_at),
+    createdAt: Number(r.created_at),
+    createdBy: r.created_by,
+    revokedAt: r.revoked_at === null ? null : Number(r.revoked_at),
+  };
+}
+
+export async function createEnrollmentToken(db: Kysely<Database>, t: { id: string; hash: string; uses: number; expiresAt: number }, actor: string, now: number): Promise<void> {
+  await db.transaction().execute(async (trx) => {
+    await trx
+      .insertInto('enrollment_tokens')
+      .values({ id: t.id, token_hash: t.hash, uses_total: t.uses, uses_left: t.uses, expires_at: t.expiresAt, created_at: now, created_by: actor, revoked_at: null })
+      .execute();
+    await appendAudit(trx, { at: now, actor, action: 'enroll_token.created', detail: { token: t.id, uses: t.uses, expiresAt: t.expiresAt } });
+  });
+}
+
+export async function findEnrollmentToken(db: Kysely<Database>, hash: string): Promise<EnrollmentTokenRow | undefined> {
+  return db.selectFrom('enrollment_tokens').selectAll().where('token_hash', '=', hash).executeTakeFirst();
+}
+
+export function tokenProblem(t: EnrollmentTokenRow, now: number): ProtocolError | null {
+  if (t.revoked_at !== null) return new ProtocolError(ErrorCode.TOKEN_EXPIRED, 'enrollment token was revoked');
+  if (Number(t.expires_at) <= now) return new ProtocolError(ErrorCode.TOKEN_EXPIRED, `enrollment token expired at ${new Date(Number(t.expires_at)).toISOString()}`);
+  if (Number(t.uses_left) <= 0) return new ProtocolError(ErrorCode.TOKEN_USED_UP, 'enrollment token has no uses left');
+  return null;
+}
+
+/** Takes one use of a token inside the caller's transaction; throws the specific reason if it can't. */
+export async function consumeEnrollmentToken(trx: Kysely<Database>, id: string, now: number): Promise<void> {
+  const r = await trx
+    .updateTable('enrollment_tokens')
+    .set({ uses_left: sql`uses_left - 1` })
+    .where('id', '=', id)
+    .where('uses_left', '>', 0)
+    .where('expires_at', '>', now)
+    .where('revoked_at', 'is', null)
+    .executeTakeFirst();
+  if (Number(r.numUpdatedRows) === 1) return;
+  const t = await trx.selectFrom('enrollment_tokens').selectAll().where('id', '=', id).executeTakeFirst();
+  throw (t && tokenProblem(t, now)) ?? new ProtocolError(ErrorCode.TOKEN_EXPIRED, 'enrollment token is no longer valid');
+}
+
+export async function listEnrollmentTokens(db: Kysely<Database>): Promise<EnrollmentTokenRow[]> {
+  return db.selectFrom('enrollment_tokens').selectAll().orderBy('created_at', 'desc').execute();
+}
+
+export async function revokeEnrollmentToken(db: Kysely<Database>, id: string, actor: string, now: number): Promise<void> {
+  await db.transaction().execute(async (trx) => {
+    const r = await trx.updateTable('enrollment_tokens').set({ revoked_at: now }).where('id', '=', id).where('revoked_at', 'is', null).executeTakeFirst();
+    if (Number(r.numUpdatedRows) === 0) throw new ProtocolError(ErrorCode.NOT_FOUND, `no active enrollment token ${id}`, 'id');
+    await appendAudit(trx, { at: now, actor, action: 'enroll_token.revoked', detail: { token: id } });
+  });
+}

@@ -1,0 +1,100 @@
+// Schema migrations, run at start-up on SQLite and PostgreSQL alike. Append only: never edit a
+// migration that has shipped; add a new one.
+import { type Kysely, type Migration, type MigrationProvider, sql } from 'kysely';
+
+export type Dialect = 'sqlite' | 'postgres';
+
+function initial(dialect: Dialect): Migration {
+  // bigint keeps ms timestamps exact on PostgreSQL; SQLite integers are 64-bit already.
+  const time = dialect === 'postgres' ? 'bigint' : 'integer';
+  return {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('devices')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('secret_hash', 'text', (c) => c.notNull())
+        .addColumn('mac', 'text', (c) => c.notNull().unique())
+        .addColumn('machine_code', 'text', (c) => c.unique())
+        .addColumn('model', 'text')
+        .addColumn('fw', 'text')
+        .addColumn('caps', 'text', (c) => c.notNull().defaultTo('[]'))
+        .addColumn('concurrency', 'integer', (c) => c.notNull().defaultTo(1))
+        .addColumn('location', 'text')
+        .addColumn('agent_id', 'text')
+        .addColumn('bound_at', time)
+        .addColumn('bound_via', 'text')
+        .addColumn('reserved_by_job', 'text')
+        .addColumn('binding_version', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('reprovision_allowed', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('created_at', time, (c) => c.notNull())
+        .addColumn('last_seen', time)
+        .execute();
+      await db.schema.createIndex('devices_agent').on('devices').column('agent_id').execute();
+      await db.schema
+        .createTable('agents')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('password_hash', 'text', (c) => c.notNull())
+        .addColumn('disabled', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('device_limit', 'integer')
+        .addColumn('claim_seq', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('created_at', time, (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('admins')
+        .addColumn('name', 'text', (c) => c.primaryKey())
+        .addColumn('password_hash', 'text', (c) => c.notNull())
+        .addColumn('created_at', time, (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('sessions')
+        .addColumn('token_hash', 'text', (c) => c.primaryKey())
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('subject', 'text', (c) => c.notNull())
+        .addColumn('created_at', time, (c) => c.notNull())
+        .addColumn('last_used_at', time, (c) => c.notNull())
+        .addColumn('expires_at', time, (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('enrollment_tokens')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('token_hash', 'text', (c) => c.notNull().unique())
+        .addColumn('uses_total', 'integer', (c) => c.notNull())
+        .addColumn('uses_left', 'integer', (c) => c.notNull())
+        .addColumn('expires_at', time, (c) => c.notNull())
+        .addColumn('created_at', time, (c) => c.notNull())
+        .addColumn('created_by', 'text', (c) => c.notNull())
+        .addColumn('revoked_at', time)
+        .execute();
+      await db.schema
+        .createTable('audit')
+        .addColumn('seq', dialect === 'postgres' ? 'bigserial' : 'integer', (c) => (dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement()))
+        .addColumn('at', time, (c) => c.notNull())
+        .addColumn('actor', 'text', (c) => c.notNull())
+        .addColumn('action', 'text', (c) => c.notNull())
+        .addColumn('device', 'text')
+        .addColumn('agent', 'text')
+        .addColumn('detail', 'text', (c) => c.notNull().defaultTo('{}'))
+        .execute();
+      await db.schema.createIndex('audit_device').on('audit').columns(['device', 'seq']).execute();
+      await db.schema.createIndex('audit_agent').on('audit').columns(['agent', 'seq']).execute();
+      await db.schema
+        .createTable('kv')
+        .addColumn('key', 'text', (c) => c.primaryKey())
+        .addColumn('value', 'text', (c) => c.notNull())
+        .execute();
+      // The audit log is append-only: the database itself refuses edits.
+      if (dialect === 'sqlite') {
+        await sql`CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END`.execute(db);
+        await sql`CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END`.execute(db);
+      } else {
+        await sql`CREATE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'audit is append-only'; END $$`.execute(db);
+        await sql`CREATE TRIGGER audit_no_change BEFORE UPDATE OR DELETE ON audit FOR EACH ROW EXECUTE FUNCTION audit_append_only()`.execute(db);
+      }
+    },
+  };
+}
+
+export function migrationProvider(dialect: Dialect): MigrationProvider {
+  return { getMigrations: async () => ({ '0001-initial': initial(dialect) }) };
+}

@@ -1,0 +1,92 @@
+// Table shapes as Kysely sees them. Times are ms since the epoch; flags are 0/1 integers and
+// JSON is text, so SQLite and PostgreSQL share one query layer.
+import type { Generated, Insertable, Selectable } from 'kysely';
+
+export interface DevicesTable {
+  id: string;
+  secret_hash: string;
+  mac: string;
+  machine_code: string | null;
+  model: string | null;
+  fw: string | null;
+  caps: string;
+  concurrency: number;
+  location: string | null;
+  agent_id: string | null;
+  bound_at: number | null;
+  bound_via: string | null;
+  reserved_by_job: string | null;
+  binding_version: number;
+  reprovision_allowed: number;
+  created_at: number;
+  last_seen: number | null;
+}
+
+export interface AgentsTable {
+  id: string;
+  name: string;
+  password_hash: string;
+  disabled: number;
+  device_limit: number | null;
+  /** Bumped by every claim of this agent, so concurrent claims by one agent serialise on its row. */
+  claim_seq: number;
+  created_at: number;
+}
+
+export interface AdminsTable {
+  name: string;
+  password_hash: string;
+  created_at: number;
+}
+
+export interface SessionsTable {
+  token_hash: string;
+  kind: 'agent' | 'admin';
+  subject: string;
+  created_at: number;
+  last_used_at: number;
+  expires_at: number;
+}
+
+export interface EnrollmentTokensTable {
+  id: string;
+  token_hash: string;
+  uses_total: number;
+  uses_left: number;
+  expires_at: number;
+  created_at: number;
+  created_by: string;
+  revoked_at: number | null;
+}
+
+export interface AuditTable {
+  seq: Generated<number>;
+  at: number;
+  actor: string;
+  action: string;
+  device: string | null;
+  agent: string | null;
+  detail: string;
+}
+
+export interface KvTable {
+  key: string;
+  value: string;
+}
+
+export interface Database {
+  devices: DevicesTable;
+  agents: AgentsTable;
+  admins: AdminsTable;
+  sessions: SessionsTable;
+  enrollment_tokens: EnrollmentTokensTable;
+  audit: AuditTable;
+  kv: KvTable;
+}
+
+export type DeviceRow = Selectable<DevicesTable>;
+export type AgentRow = Selectable<AgentsTable>;
+export type AuditRow = Selectable<AuditTable>;
+export type NewAudit = Insertable<AuditTable>;
+export type EnrollmentTokenRow = Selectable<EnrollmentTokensTable>;
+export type SessionRow = Selectable<SessionsTable>;
