@@ -1,6 +1,6 @@
 // The HTTP(S) server: REST API, health, metrics. MQTT over WebSocket shares its port (/mqtt).
 import { readFileSync } from 'node:fs';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import type { Context } from '../context';
 import { errorHandler } from './errors';
 import { agentRoutes } from './routes-agents';
@@ -13,7 +13,7 @@ export function buildHttp(ctx: Context, startedAt: number): FastifyInstance {
   const tls = ctx.opts.tlsCert && ctx.opts.tlsKey ? { https: { cert: readFileSync(ctx.opts.tlsCert), key: readFileSync(ctx.opts.tlsKey) } } : {};
   const app = Fastify({
     loggerInstance: ctx.log.child({ part: 'http' }),
-    logController: { disableRequestLogging: true },
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 64 * 1024,
     trustProxy: true,
     ...tls,
