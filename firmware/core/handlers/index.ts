@@ -1,0 +1,9 @@
+// The built-in job kinds (DESIGN.md §6).
+import type { JobHandlers } from '../job-handler';
+import { identifyHandler } from './identify';
+import { qrShowHandler } from './qr-show';
+import { serialSendHandler } from './serial-send';
+
+export function builtinHandlers(qrDisplayMs: number): JobHandlers {
+  return { 'qr.show': qrShowHandler(qrDisplayMs), identify: identifyHandler, 'serial.send': serialSendHandler };
+}
