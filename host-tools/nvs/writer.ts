@@ -108,7 +108,7 @@ class ImageWriter {
     this.image = new Uint8Array(size).fill(0xff);
     this.view = new DataView(this.image.buffer);
     this.dataPages = size / PAGE_SIZE - 1;
-    this.openPage('the first namespace');
+    this.startPage();
   }
 
   writeInteger(ns: number, key: Uint8Array, type: NvsIntegerType, value: bigint, what: string): void {
@@ -175,14 +175,19 @@ class ImageWriter {
     }
   }
 
+  /** Closes the current page (FULL) and starts the next; `what` is the item that needs it. */
   private openPage(what: string): void {
-    if (this.page >= 0) this.view.setUint32(this.page * PAGE_SIZE, PAGE_STATE.FULL, true);
+    this.view.setUint32(this.page * PAGE_SIZE, PAGE_STATE.FULL, true);
     if (this.page + 1 >= this.dataPages) {
       throw new NvsError(
         `${what} does not fit: a partition of 0x${this.image.length.toString(16)} bytes has ${this.dataPages} data pages ` +
           `(one more is kept free) and they are full; use a larger size`,
       );
     }
+    this.startPage();
+  }
+
+  private startPage(): void {
     this.page++;
     this.entry = 0;
     const base = this.page * PAGE_SIZE;

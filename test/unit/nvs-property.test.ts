@@ -52,13 +52,16 @@ function generousSize(list: NvsEntry[]): number {
   return Math.max(3, pages) * PAGE_SIZE;
 }
 
+function assertReadsBack(list: NvsEntry[], image: Uint8Array, size: number): void {
+  assert.is(image.length, size);
+  assert.equal(readNvsPartition(image), list.map(expected));
+}
+
 test('the reader returns exactly what the writer was given, at the requested size', () => {
   fc.assert(
     fc.property(entries, fc.nat(3), (list, extraPages) => {
       const size = generousSize(list) + extraPages * PAGE_SIZE;
-      const image = buildNvsPartition(list, size);
-      assert.is(image.length, size);
-      assert.equal(readNvsPartition(image), list.map(expected));
+      assertReadsBack(list, buildNvsPartition(list, size), size);
     }),
     { numRuns: 150 },
   );
@@ -77,8 +80,7 @@ test('any size either fits, giving an image of that size that reads back, or is 
         assert.ok(size < generousSize(list), 'refused although it surely fits');
         return;
       }
-      assert.is(image.length, size);
-      assert.equal(readNvsPartition(image), list.map(expected));
+      assertReadsBack(list, image, size);
     }),
     { numRuns: 150 },
   );
