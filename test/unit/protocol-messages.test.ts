@@ -158,9 +158,13 @@ device.run();
 
 const broker = suite('messages: broker to device (cmd, config, enroll reply)');
 
-broker('cmd keeps params, defaults them to {}, and sets cancel only when true', () => {
+broker('cmd keeps params, defaults them to {}, and sets cancel or complete only when true', () => {
   assert.equal(parseCmd(CMD), CMD);
-  assert.equal(parseCmd({ job: 'j1', kind: 'identify', attempt: 2, deadline: 0, cancel: 'yes' }), { job: 'j1', kind: 'identify', params: {}, attempt: 2, deadline: 0 });
+  const bare = { job: 'j1', kind: 'qr.show', params: {}, attempt: 2, deadline: 0 };
+  assert.equal(parseCmd({ ...bare, params: undefined, cancel: 'yes', complete: 1 }), bare);
+  assert.equal(parseCmd({ ...bare, complete: true }), { ...bare, complete: true });
+  // A cancelled job cannot also be completed.
+  assert.equal(parseCmd({ ...bare, cancel: true, complete: true }), { ...bare, cancel: true });
 });
 
 broker('cmd names each wrong field', () => {
