@@ -1,0 +1,64 @@
+// Entry point of the Moddable app: builds the Platform from the adapters in platform/ and starts
+// the portable core. A board with a `screen` (set up by the board's manifest) gets the Poco
+// display; one without logs to the console and uses its status LED, if it has one.
+import Net from 'net';
+import WiFi from 'wifi';
+import type PixelsOut from 'commodetto/PixelsOut';
+import { createCore } from './core/core';
+import { deviceIdFromMac } from '../protocol/ids';
+import type { Platform } from './core/platform';
+import { readBoard } from './platform/board';
+import { withClockSync } from './platform/clock';
+import { Led } from './platform/led';
+import { log } from './platform/log';
+import { LogDisplay } from './platform/log-display';
+import { ModdableMqtt } from './platform/mqtt';
+import { PocoDisplay } from './platform/poco-display';
+import { countBoot, NvsPrefs } from './platform/prefs';
+import { clearTimer, setTimer } from './platform/timer';
+import { openUart } from './platform/uart';
+import { ModdableWifi } from './platform/wifi';
+
+const board = readBoard();
+// The station interface has to exist before its MAC address can be read.
+if (WiFi.mode !== WiFi.Mode.station) WiFi.mode = WiFi.Mode.station;
+const mac = Net.get('MAC') ?? '';
+const prefs = new NvsPrefs();
+const macId = ((): string => {
+  try {
+    return deviceIdFromMac(mac);
+  } catch {
+    return 'no MAC address';
+  }
+})();
+const deviceId = (): string => prefs.get('id') ?? macId;
+const now = (): number => Date.now();
+const screen = (globalThis as { screen?: PixelsOut }).screen;
+const display = screen
+  ? new PocoDisplay(screen, now, deviceId)
+  : new LogDisplay(now, deviceId, board.led === undefined ? undefined : new Led(board.led));
+const serial = board.uart ? openUart(board.uart, { setTimer, clearTimer }) : undefined;
+
+const platform: Platform = {
+  now,
+  random: () => Math.random(),
+  setTimer,
+  clearTimer,
+  log,
+  prefs,
+  wifi: withClockSync(new ModdableWifi(), board.sntp),
+  mqtt: new ModdableMqtt(),
+  display,
+  ...(serial ? { serial } : {}),
+  identify: (seconds) => display.identify(seconds),
+  facts: {
+    mac,
+    model: board.model,
+    fw: board.fw,
+    caps: serial ? ['qr.show', 'identify', 'serial.send'] : ['qr.show', 'identify'],
+    boot: countBoot(),
+  },
+};
+
+log('info', 'fleetbind firmware starting', { model: board.model, fw: board.fw, boot: platform.facts.boot, screen: screen !== undefined, uart: serial !== undefined });
+createCore(platform).start();

@@ -1,0 +1,34 @@
+// What the build says about the board, from the manifest's "config" (mc/config). Values given
+// on the mcconfig command line (e.g. `fw=1.2.3 uartBaud=115200`) arrive as strings.
+import config from 'mc/config';
+import type { UartConfig } from './uart';
+
+export interface Board {
+  model: string;
+  fw: string;
+  /** GPIO of a status LED, or undefined when the board has none (or uses the pin otherwise). */
+  led: number | undefined;
+  uart: UartConfig | undefined;
+  sntp: string;
+}
+
+function integer(value: unknown, what: string): number | undefined {
+  if (value === undefined || value === null || value === '' || value === 'none') return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`manifest config ${what} must be a non-negative integer or "none", not ${String(value)}`);
+  return n;
+}
+
+export function readBoard(): Board {
+  const port = integer(config.uartPort, 'uartPort');
+  const receive = integer(config.uartReceive, 'uartReceive');
+  const transmit = integer(config.uartTransmit, 'uartTransmit');
+  const baud = integer(config.uartBaud, 'uartBaud') ?? 9600;
+  return {
+    model: String(config.model ?? 'esp32'),
+    fw: String(config.fw ?? 'dev'),
+    led: integer(config.led, 'led'),
+    uart: port !== undefined && receive !== undefined && transmit !== undefined ? { port, receive, transmit, baud } : undefined,
+    sntp: String(config.sntp ?? 'pool.ntp.org'),
+  };
+}

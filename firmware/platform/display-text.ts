@@ -1,0 +1,28 @@
+// The words every display shows (screen, log, simulator terminal), so they all say the same
+// thing. Portable: no Moddable or Node imports.
+import type { QrView } from '../core/platform';
+
+/** Blink, flash or beep for the given seconds so someone can find the device; 0 stops. */
+export interface Identify {
+  identify(seconds: number): void;
+}
+
+export function agentLine(name: string | null, claimCode?: string): string {
+  if (name !== null) return `Agent: ${name}`;
+  return claimCode ? `Claim code: ${claimCode}` : 'Not claimed';
+}
+
+export function captionLine(view: QrView): string {
+  if (view.amount === undefined) return view.caption;
+  const amount = `${view.amount.toFixed(2)}${view.currency ? ' ' + view.currency : ''}`;
+  return view.caption ? `${view.caption}  ${amount}` : amount;
+}
+
+/** "Expires in 4:05", "Expired", or "" when the QR has no expiry. */
+export function countdownLine(view: QrView, now: number): string {
+  if (view.expiresAt === undefined) return '';
+  const left = Math.ceil((view.expiresAt - now) / 1000);
+  if (left <= 0) return 'Expired';
+  const seconds = left % 60;
+  return `Expires in ${Math.floor(left / 60)}:${seconds < 10 ? '0' : ''}${seconds}`;
+}

@@ -1,0 +1,49 @@
+// Platform serial on the ECMA-419 "embedded:io/serial" class, the serial IO the Moddable SDK
+// ships for ESP32 (the older "serial" module is not built for esp32). The ESP32 driver writes
+// straight into a 128-byte transmit FIFO and throws "output full" past it, so requests (up to
+// 3 KiB) go out in pieces as onWritable reports room.
+import Serial from 'embedded:io/serial';
+import { SerialExchange, type ExchangeTimers } from './serial-exchange';
+
+export interface UartConfig {
+  /** UART number; 0 is the console, so the attached machine normally sits on 1 or 2. */
+  port: number;
+  receive: number;
+  transmit: number;
+  baud: number;
+}
+
+export function openUart(config: UartConfig, timers: ExchangeTimers): SerialExchange {
+  let outgoing: Uint8Array = new Uint8Array(0);
+  let sent = 0;
+  let room = 0;
+  const pump = (serial: Serial): void => {
+    const count = Math.min(room, outgoing.length - sent);
+    if (count <= 0) return;
+    serial.write(outgoing.subarray(sent, sent + count));
+    sent += count;
+    room -= count;
+  };
+  const serial = new Serial({
+    port: config.port,
+    receive: config.receive,
+    transmit: config.transmit,
+    baud: config.baud,
+    format: 'buffer',
+    onReadable(count) {
+      const bytes = this.read(count);
+      if (bytes) exchange.receive(new Uint8Array(bytes));
+    },
+    onWritable(count) {
+      room = count;
+      pump(this);
+    },
+  });
+  const exchange = new SerialExchange(timers, (bytes) => {
+    if (sent < outgoing.length) throw new Error('previous request still being sent');
+    outgoing = bytes;
+    sent = 0;
+    pump(serial);
+  });
+  return exchange;
+}
