@@ -8,7 +8,9 @@ export const MAC_PATTERN = /^[0-9a-f]{12}$/;
 // Case mapping is Unicode-aware: the Kelvin sign U+212A lower-cases to 'k', and U+00DF, U+017F,
 // U+0131 and the ligatures U+FB00-FB06 upper-case to ASCII letters, so a look-alike would normalise
 // into a valid id or code. Non-ASCII input is refused before any case mapping.
-const NON_ASCII = /[^\x00-\x7f]/;
+// Written as a positive range: XS 13 matches every character with the negated class [^\x00-\x7f],
+// which refused every id on the device (found by test/xs).
+const NON_ASCII = /[\u0080-\uffff]/;
 
 function asText(value: unknown, what: string, field: string): string {
   if (typeof value === 'string') return value;
