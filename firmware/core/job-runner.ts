@@ -73,22 +73,21 @@ export class JobRunner {
   }
 
   private start(cmd: Cmd): void {
-    const log = this.platform.log;
     if (this.current !== null && this.current.job === cmd.job) {
-      log('info', 'resent cmd for the running job', { job: cmd.job, attempt: cmd.attempt });
+      this.platform.log('info', 'resent cmd for the running job', { job: cmd.job, attempt: cmd.attempt });
       this.send({ job: cmd.job, state: 'accepted' });
       return;
     }
     const seen = this.ring.find(cmd.job);
     if (seen !== undefined) {
-      log('info', 'resent cmd for a finished job', { job: cmd.job, attempt: cmd.attempt });
+      this.platform.log('info', 'resent cmd for a finished job', { job: cmd.job, attempt: cmd.attempt });
       this.resendFinal(seen);
       return;
     }
     const entry = this.ring.add(cmd.job);
     const refusal = this.refusal(cmd);
     if (refusal !== null) {
-      log('warn', 'job rejected', { job: cmd.job, kind: cmd.kind.slice(0, 32), error: refusal });
+      this.platform.log('warn', 'job rejected', { job: cmd.job, kind: cmd.kind.slice(0, 32), error: refusal });
       this.finish(entry, { job: cmd.job, state: 'rejected', error: refusal });
       return;
     }
@@ -97,7 +96,7 @@ export class JobRunner {
       params = parseJobParams(cmd.kind, cmd.params);
     } catch (e) {
       const error = errorSummary(e);
-      log('warn', 'job rejected', { job: cmd.job, kind: cmd.kind, error });
+      this.platform.log('warn', 'job rejected', { job: cmd.job, kind: cmd.kind, error });
       this.finish(entry, { job: cmd.job, state: 'rejected', error });
       return;
     }
@@ -106,7 +105,7 @@ export class JobRunner {
     this.current = r;
     entry.accepted = true;
     this.send({ job: cmd.job, state: 'accepted' });
-    log('info', 'job accepted', { job: cmd.job, kind, attempt: cmd.attempt });
+    this.platform.log('info', 'job accepted', { job: cmd.job, kind, attempt: cmd.attempt });
     this.hooks.onBusy(kind);
     const handler = this.handlers[kind] as JobHandler;
     this.safely(r, 'start', () => {

@@ -1,0 +1,66 @@
+// What crosses between a test and the scripted device, in both directions, as JSON. The same
+// shapes are used in-process (Node engine) and over xsnap's issueCommand/handleCommand (XS).
+import type { CoreOptions, CoreState, CoreStats } from '../../../firmware/core/core';
+import type { DeviceFacts, LogFields, LogLevel, MqttConnectOptions, PrefKey, QrView, WifiStatus } from '../../../firmware/core/platform';
+
+/** Core options that survive JSON (no callbacks, no handler registry). */
+export type PlainCoreOptions = Partial<Omit<CoreOptions, 'handlers' | 'onState'>>;
+
+export interface BootEvent {
+  type: 'boot';
+  prefs: Partial<Record<PrefKey, string>>;
+  facts: DeviceFacts;
+  /** Seeds the platform's random(), so jitter is the same on both engines. */
+  seed: number;
+  /** Virtual wall clock at boot, ms since epoch. */
+  startAt: number;
+  serial: boolean;
+  options?: PlainCoreOptions;
+}
+
+/** Events the test injects: the world as the device sees it. */
+export type HarnessEvent =
+  | BootEvent
+  | { type: 'advance'; ms: number }
+  | { type: 'wifi'; status: WifiStatus }
+  | { type: 'mqtt.ready' }
+  | { type: 'mqtt.message'; topic: string; payload: string }
+  | { type: 'mqtt.close'; refused?: number; reason?: string }
+  | { type: 'serial.reply'; ok: true; data: string }
+  | { type: 'serial.reply'; ok: false; error: string }
+  | { type: 'stop' }
+  | { type: 'stats' };
+
+export interface StatsReply {
+  stats: CoreStats;
+  prefs: Partial<Record<PrefKey, string>>;
+  pendingTimers: number;
+  now: number;
+}
+
+/** Everything the core did to its platform, in order; `at` is virtual ms since boot. */
+export type PlatformCall = { at: number } & (
+  | { op: 'log'; level: LogLevel; msg: string; fields?: LogFields }
+  | { op: 'state'; state: CoreState }
+  | { op: 'wifi.connect'; ssid: string }
+  | { op: 'wifi.disconnect' }
+  | { op: 'mqtt.connect'; options: MqttConnectOptions }
+  | { op: 'mqtt.publish'; topic: string; payload: string; retain: boolean }
+  | { op: 'mqtt.subscribe'; topic: string }
+  | { op: 'mqtt.close' }
+  | { op: 'display.status'; line: string }
+  | { op: 'display.agent'; name: string | null; claimCode?: string }
+  | { op: 'display.showQr'; view: QrView }
+  | { op: 'display.clearQr' }
+  | { op: 'display.paid' }
+  | { op: 'serial.send'; data: string; timeoutMs: number; expect?: string }
+  | { op: 'serial.abort' }
+  | { op: 'identify'; seconds: number }
+  | { op: 'prefs.set'; key: PrefKey; value: string }
+  | { op: 'prefs.remove'; key: PrefKey }
+  /** The core broke the Platform contract (e.g. published with no open connection). */
+  | { op: 'violation'; message: string }
+);
+
+export type CallOp = PlatformCall['op'];
+export type CallOf<O extends CallOp> = Extract<PlatformCall, { op: O }>;
