@@ -29,9 +29,14 @@ export function connectRefused(url: string, opts: IClientOptions): Promise<Error
   );
 }
 
+/** Resolves with the SUBACK return codes (128 = refused); mqtt.js reports a refusal as an error. */
 export function subscribe(client: MqttClient, topic: string | string[]): Promise<number[]> {
   return new Promise((resolve, reject) =>
-    client.subscribe(topic, { qos: 0 }, (err, granted) => (err ? reject(err) : resolve((granted ?? []).map((g) => g.qos)))),
+    client.subscribe(topic, { qos: 0 }, (err, granted, packet) => {
+      if (packet?.granted) return resolve(packet.granted.map((g) => (typeof g === 'number' ? g : (g as { qos: number }).qos)));
+      if (err) return reject(err);
+      resolve((granted ?? []).map((g) => g.qos));
+    }),
   );
 }
 
