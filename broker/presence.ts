@@ -56,13 +56,16 @@ export class Presence {
     return true;
   }
 
-  /** After a broker restart, devices seen before get the grace window to come back. */
+  /**
+   * After a broker restart, devices seen before get the grace window to come back. Their
+   * reconnecting status is announced: the retained statuses did not survive the restart.
+   */
   afterRestart(seen: string[], neverSeen: string[]): void {
     const now = this.now();
     for (const d of neverSeen) this.states.set(d, { state: 'offline', conn: 0, since: now, reason: 'never-connected' });
     for (const d of seen) {
       if (this.states.has(d)) continue;
-      this.states.set(d, { state: 'reconnecting', conn: 0, since: now, reason: 'broker-restart' });
+      this.set(d, { state: 'reconnecting', conn: 0, since: now, reason: 'broker-restart' });
       this.startGrace(d);
     }
   }
