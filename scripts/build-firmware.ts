@@ -1,0 +1,112 @@
+// npm run build:firmware -- [--target esp32/moddable_two] [--release] [--out DIR] [--fw VERSION]
+// Wraps the Moddable SDK's mcconfig: builds the root manifest.json for one ESP32 board and
+// shows progress, without flashing (`npm run flash` writes the images). Needs $MODDABLE (the
+// SDK with its host tools built) and, for ESP32, ESP-IDF in $IDF_PATH.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { delimiter, join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+
+const TARGETS = ['esp32', 'esp32/moddable_two', 'esp32/m5stack'];
+const root = join(import.meta.dirname, '..');
+
+const HOW_TO_INSTALL = `The Moddable SDK is not set up: $MODDABLE is not set. Building the firmware needs the SDK and, for ESP32, Espressif's ESP-IDF. Install them once as described in https://github.com/Moddable-OpenSource/moddable/blob/public/documentation/Moddable%20SDK%20-%20Getting%20Started.md and https://github.com/Moddable-OpenSource/moddable/blob/public/documentation/devices/esp32.md: clone https://github.com/Moddable-OpenSource/moddable to ~/Projects/moddable, export MODDABLE=~/Projects/moddable and add $MODDABLE/build/bin/lin/release to PATH, build the host tools with "cd $MODDABLE/build/makefiles/lin && make" (Debian/Ubuntu need gcc, make, libgtk-3-dev and libglib2.0-dev), then install the ESP-IDF version that documentation names into ~/esp32/esp-idf, run its install.sh, and "source $IDF_PATH/export.sh" in the shell you build from. Then run npm run build:firmware again.`;
+
+function fail(message: string): never {
+  console.error(message);
+  process.exit(1);
+}
+
+const { values } = parseArgs({
+  options: {
+    target: { type: 'string', default: 'esp32/moddable_two' },
+    release: { type: 'boolean', default: false },
+    out: { type: 'string', default: join(root, 'dist', 'firmware') },
+    fw: { type: 'string' },
+  },
+  strict: true,
+});
+const target = values.target;
+if (!TARGETS.includes(target)) fail(`--target must be one of ${TARGETS.join(', ')}; got "${target}"`);
+
+const moddable = process.env.MODDABLE;
+if (!moddable) fail(HOW_TO_INSTALL);
+if (!existsSync(join(moddable, 'tools', 'mcconfig.js'))) fail(`$MODDABLE is ${moddable}, which is not a Moddable SDK checkout (no tools/mcconfig.js there). Point $MODDABLE at the SDK's root directory.`);
+
+const hostDir = join(moddable, 'build', 'bin', process.platform === 'darwin' ? 'mac' : 'lin', 'release');
+const PATH = [join(root, 'node_modules', '.bin'), hostDir, process.env.PATH ?? ''].join(delimiter);
+const onPath = (cmd: string): boolean => spawnSync('sh', ['-c', `command -v ${cmd}`], { env: { ...process.env, PATH }, stdio: 'ignore' }).status === 0;
+if (!onPath('mcconfig')) fail(`mcconfig is neither on PATH nor in ${hostDir}: the SDK's host tools are not built. Run "cd $MODDABLE/build/makefiles/${process.platform === 'darwin' ? 'mac' : 'lin'} && make".`);
+if (!process.env.IDF_PATH || !existsSync(join(process.env.IDF_PATH, 'tools', 'idf.py'))) {
+  fail(`ESP-IDF is not set up${process.env.IDF_PATH ? ` ($IDF_PATH is ${process.env.IDF_PATH}, which has no tools/idf.py)` : ' ($IDF_PATH is not set)'}. Install the ESP-IDF version named in https://github.com/Moddable-OpenSource/moddable/blob/public/documentation/devices/esp32.md and run "source $IDF_PATH/export.sh" before building.`);
+}
+
+function defaultFw(): string {
+  const version = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version;
+  const sha = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' });
+  return sha.status === 0 ? `${version}+${sha.stdout.trim()}` : version;
+}
+const fw = values.fw ?? defaultFw();
+const out = resolve(values.out);
+const variant = values.release ? 'release' : 'debug';
+const binDir = join(out, 'bin', ...target.split('/'), variant, 'fleetbind');
+mkdirSync(out, { recursive: true });
+
+// mcconfig runs tsc from PATH; the project's own TypeScript goes first so it compiles what CI checks.
+const args = [...(values.release ? [] : ['-d']), '-m', '-t', 'build', '-o', out, '-p', target, join(root, 'manifest.json'), `fw=${fw}`];
+console.log(`build:firmware: mcconfig ${args.join(' ')}`);
+
+// Progress from the steps mcconfig's makefiles announce ("# tsc x.ts", "# xsc ...", ESP-IDF's "[n/m]").
+const counts = { tsc: 0, xsc: 0, cc: 0 };
+let stage = 'configuring';
+let idf = '';
+const tty = process.stdout.isTTY === true;
+const started = Date.now();
+const tail: string[] = [];
+let shownStage = '';
+
+/** On a terminal one updating line; otherwise a line per stage, and a heartbeat from the interval. */
+function show(heartbeat = false): void {
+  const line = `build:firmware [${((Date.now() - started) / 1000).toFixed(0)} s] ${stage}: tsc ${counts.tsc}, xsc ${counts.xsc}, cc ${counts.cc}${idf ? `, esp-idf ${idf}` : ''}`;
+  if (tty) process.stdout.write(`\r${line}\x1b[K`);
+  else if (heartbeat || stage !== shownStage) console.log(line);
+  shownStage = stage;
+}
+
+function onLine(line: string): void {
+  tail.push(line);
+  if (tail.length > 40) tail.shift();
+  let m: RegExpExecArray | null;
+  if (line.startsWith('# tsc ')) [counts.tsc, stage] = [counts.tsc + 1, 'compiling TypeScript'];
+  else if (line.startsWith('# xsc ')) [counts.xsc, stage] = [counts.xsc + 1, 'compiling to XS bytecode'];
+  else if (line.startsWith('# xsl ')) stage = 'linking the XS archive';
+  else if (line.startsWith('# cc ')) [counts.cc, stage] = [counts.cc + 1, 'compiling C'];
+  else if ((m = /^\[(\d+)\/(\d+)\]/.exec(line))) [idf, stage] = [`${m[1]}/${m[2]}`, 'building with ESP-IDF'];
+  else if (line.startsWith('# Reconfiguring ESP-IDF')) stage = 'configuring ESP-IDF';
+  else return;
+  show();
+}
+
+const child = spawn('mcconfig', args, { cwd: root, env: { ...process.env, PATH } });
+for (const stream of [child.stdout, child.stderr]) {
+  let pending = '';
+  stream.setEncoding('utf8');
+  stream.on('data', (chunk: string) => {
+    pending += chunk;
+    const lines = pending.split('\n');
+    pending = lines.pop() ?? '';
+    lines.forEach(onLine);
+  });
+}
+const timer = setInterval(() => show(true), tty ? 1000 : 30_000);
+child.on('error', (e) => fail(`could not run mcconfig: ${e.message}`));
+child.on('close', (code) => {
+  clearInterval(timer);
+  if (tty) process.stdout.write('\n');
+  if (code !== 0) fail(`build:firmware: mcconfig failed (exit ${code}) for ${target}; its last lines:\n${tail.join('\n')}`);
+  console.log(`build:firmware: ${target} fw=${fw} built in ${((Date.now() - started) / 1000).toFixed(0)} s; images in ${binDir}:`);
+  for (const name of ['bootloader.bin', 'partition-table.bin', 'xs_esp32.bin']) {
+    const path = join(binDir, name);
+    console.log(`  ${name.padEnd(20)} ${existsSync(path) ? `${statSync(path).size} bytes` : 'missing'}`);
+  }
+});
