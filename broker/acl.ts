@@ -7,7 +7,8 @@ type AuthorizeSubscribeHandler = NonNullable<AedesOptions['authorizeSubscribe']>
 type AuthorizePublishHandler = NonNullable<AedesOptions['authorizePublish']>;
 type AuthorizeForwardHandler = NonNullable<AedesOptions['authorizeForward']>;
 import { ID_PATTERN } from '../protocol/ids';
-import { PAYLOAD_LIMIT_DEFAULT, PAYLOAD_LIMIT_EVT, PREFIX, parseTopic } from '../protocol/topics';
+import { PAYLOAD_LIMIT_DEFAULT, PAYLOAD_LIMIT_EVT, PREFIX } from '../protocol/topics';
+import { parseTopicCached as parseTopic } from './topic-cache';
 import type { BindingMap } from './binding-map';
 import { type Identity, describe, identityOf } from './identity';
 import type { Logger } from './logger';

@@ -7,7 +7,7 @@ import { readFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Aedes, type Client } from 'aedes';
 import { WebSocketServer, createWebSocketStream } from 'ws';
-import { parseTopic } from '../protocol/topics';
+import { parseTopicCached as parseTopic } from './topic-cache';
 import type { OfflineReason } from '../protocol/messages';
 import { Acl } from './acl';
 import { makeAuthenticate, markCloseReason } from './authenticate';
