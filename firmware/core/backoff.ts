@@ -24,7 +24,7 @@ export function backoffCeiling(attempt: number, o: BackoffOptions): number {
 /** Delay for the given attempt; `random` is uniform in [0, 1). */
 export function backoffDelay(attempt: number, random: number, o: BackoffOptions): number {
   const ceiling = backoffCeiling(attempt, o);
-  return Math.round(ceiling * (1 - o.jitter * random));
+  return Math.floor(ceiling * (1 - o.jitter * random));
 }
 
 export class Backoff {

@@ -8,7 +8,7 @@ import { parseBrokerAddress, type BrokerAddress } from './broker-address';
 import { builtinHandlers } from './handlers/index';
 import type { JobHandlers } from './job-handler';
 import { JobRunner } from './job-runner';
-import type { MqttCloseInfo, MqttConnectOptions, Platform, TimerHandle, WifiStatus } from './platform';
+import type { Display, MqttCloseInfo, MqttConnectOptions, Platform, TimerHandle, WifiStatus } from './platform';
 import { normaliseMac, normaliseMachineCode } from '../../protocol/ids';
 import { parseCmd, parseConfig, parseEnrollReply, type EnrollRequest, type Hello } from '../../protocol/messages';
 import { deviceTopic, enrollReplyTopic, enrollTopic } from '../../protocol/topics';
@@ -98,7 +98,7 @@ export class DeviceCore {
     this.runner = new JobRunner(p, this.o.handlers ?? builtinHandlers(this.o.qrDisplayMs), p.facts.caps, this.o.dedupeSize, {
       publishAck: (text) => this.sessionId !== null && this.mode === 'device' && this.publish(deviceTopic(this.sessionId, 'ack'), text),
       onBusy: (kind) => {
-        this.p.display.status(kind === null ? (this.session === 'open' ? 'Ready' : 'Offline') : `Busy: ${kind}`);
+        this.status(kind === null ? (this.session === 'open' ? 'Ready' : 'Offline') : `Busy: ${kind}`);
         this.refresh();
       },
     });
@@ -123,7 +123,7 @@ export class DeviceCore {
     if (this.current !== 'boot') throw new Error(`start() called in state ${this.current}; a core starts once`);
     this.guard('start', () => {
       this.startedAt = this.p.now();
-      this.p.display.status('Starting');
+      this.status('Starting');
       try {
         this.mac = normaliseMac(this.p.facts.mac);
       } catch {
@@ -160,7 +160,7 @@ export class DeviceCore {
   private connectWifi(): void {
     const gen = ++this.wifiGen;
     this.clearWifiTimer();
-    this.p.display.status('Connecting Wi-Fi');
+    this.status('Connecting Wi-Fi');
     this.refresh();
     this.wifiTimer = this.p.setTimer(this.o.wifiTimeoutMs, () =>
       this.guard('wifi timeout', () => gen === this.wifiGen && this.wifiLost(`no IP address within ${this.o.wifiTimeoutMs} ms`)),
@@ -190,7 +190,7 @@ export class DeviceCore {
     this.p.wifi.disconnect();
     const delay = this.wifiBackoff.next();
     this.p.log('warn', 'Wi-Fi down, retrying', { reason, retryInMs: delay, attempt: this.wifiBackoff.attempts });
-    this.p.display.status(`Wi-Fi down, retry in ${Math.ceil(delay / 1000)} s`);
+    this.status(`Wi-Fi down, retry in ${Math.ceil(delay / 1000)} s`);
     this.refresh();
     this.wifiTimer = this.p.setTimer(delay, () => this.guard('wifi retry', () => this.connectWifi()));
   }
@@ -228,7 +228,7 @@ export class DeviceCore {
     };
     if (creds.id !== null) options.will = { topic: deviceTopic(creds.id, 'status'), payload: OFFLINE, retain: true };
     this.p.log('info', 'connecting to broker', { host: options.host, port: options.port, clientId: options.clientId, mode: creds.mode });
-    this.p.display.status(creds.mode === 'enroll' ? 'Enrolling' : 'Connecting broker');
+    this.status(creds.mode === 'enroll' ? 'Enrolling' : 'Connecting broker');
     this.refresh();
     this.mqttTimer = this.p.setTimer(this.o.connectTimeoutMs, () =>
       this.guard('mqtt timeout', () => gen === this.mqttGen && this.sessionLost(`no CONNACK within ${this.o.connectTimeoutMs} ms`, true)),
@@ -270,7 +270,7 @@ export class DeviceCore {
     this.publish(deviceTopic(id, 'hello'), JSON.stringify(hello));
     this.mqttBackoff.reset();
     this.p.log('info', 'online', { deviceId: id });
-    this.p.display.status(this.runner.running === null ? 'Ready' : `Busy: ${this.runner.running.kind}`);
+    this.status(this.runner.running === null ? 'Ready' : `Busy: ${this.runner.running.kind}`);
     this.refresh();
     this.runner.flushUnsent();
   }
@@ -334,7 +334,7 @@ export class DeviceCore {
       this.p.log('warn', 'ignored a malformed config', { error: errorSummary(e), chars: payload.length });
       return;
     }
-    this.p.display.agent(config.agent === null ? null : config.agent.name, config.claimCode);
+    this.show('agent', (d) => d.agent(config.agent === null ? null : config.agent.name, config.claimCode));
     this.p.log('info', 'config', { agent: config.agent === null ? null : config.agent.id });
   }
 
@@ -360,7 +360,7 @@ export class DeviceCore {
     if (!this.linkUp) return;
     const delay = this.mqttBackoff.next();
     this.p.log('warn', 'broker connection lost, retrying', { reason, retryInMs: delay, attempt: this.mqttBackoff.attempts });
-    this.p.display.status(`Broker offline, retry in ${Math.ceil(delay / 1000)} s`);
+    this.status(`Broker offline, retry in ${Math.ceil(delay / 1000)} s`);
     this.refresh();
     this.mqttTimer = this.p.setTimer(delay, () => this.guard('mqtt retry', () => this.connectMqtt()));
   }
@@ -380,8 +380,27 @@ export class DeviceCore {
 
   private publish(topic: string, payload: string, retain = false): boolean {
     if (this.session !== 'open') return false;
-    this.p.mqtt.publish(topic, payload, retain);
-    return true;
+    try {
+      this.p.mqtt.publish(topic, payload, retain);
+      return true;
+    } catch (e) {
+      // The socket may die between onClose events; the session's own close path will retry.
+      this.p.log('warn', 'publish failed', { topic: topic.slice(0, 96), error: errorSummary(e) });
+      return false;
+    }
+  }
+
+  private status(line: string): void {
+    this.show('status', (d) => d.status(line));
+  }
+
+  /** The screen is a courtesy: a broken display must never keep the device offline. */
+  private show(what: string, fn: (display: Display) => void): void {
+    try {
+      fn(this.p.display);
+    } catch (e) {
+      this.p.log('error', 'display adapter threw', { where: what, error: errorSummary(e) });
+    }
   }
 
   // ---- helpers ----
@@ -399,7 +418,7 @@ export class DeviceCore {
 
   private halt(reason: string): void {
     this.p.log('error', 'not provisioned', { reason });
-    this.p.display.status(`Not provisioned: ${reason}`);
+    this.status(`Not provisioned: ${reason}`);
     this.set('unprovisioned');
   }
 
