@@ -122,7 +122,7 @@ export class DeviceCore {
   start(): void {
     if (this.current !== 'boot') throw new Error(`start() called in state ${this.current}; a core starts once`);
     this.guard('start', () => {
-      this.startedAt = this.p.now();
+      this.startedAt = this.ticks();
       this.status('Starting');
       try {
         this.mac = normaliseMac(this.p.facts.mac);
@@ -264,7 +264,7 @@ export class DeviceCore {
     this.publish(deviceTopic(id, 'status'), ONLINE, true);
     this.set('hello');
     const f = this.p.facts;
-    const hello: Hello = { fw: f.fw, model: f.model, mac: this.mac, caps: f.caps, boot: f.boot, uptime: Math.floor((this.p.now() - this.startedAt) / 1000) };
+    const hello: Hello = { fw: f.fw, model: f.model, mac: this.mac, caps: f.caps, boot: f.boot, uptime: Math.floor((this.ticks() - this.startedAt) / 1000) };
     const machine = this.machine();
     if (machine !== undefined) hello.machine = machine;
     this.publish(deviceTopic(id, 'hello'), JSON.stringify(hello));
@@ -414,6 +414,10 @@ export class DeviceCore {
       this.p.log('warn', 'ignored an invalid machine code in preferences', { error: errorSummary(e) });
       return undefined;
     }
+  }
+
+  private ticks(): number {
+    return this.p.ticks ? this.p.ticks() : this.p.now();
   }
 
   private halt(reason: string): void {

@@ -132,8 +132,13 @@ export interface DeviceFacts {
 }
 
 export interface Platform {
-  /** ms since epoch, as well as the device knows it. */
+  /** ms since epoch, as well as the device knows it (an ESP32 starts at 1970 until SNTP). */
   now(): number;
+  /**
+   * Monotonic ms (Moddable: Time.ticks), unaffected when the wall clock is set. Used for uptime;
+   * when absent the core falls back to now().
+   */
+  ticks?(): number;
   /** Uniform in [0, 1). */
   random(): number;
   setTimer(ms: number, callback: () => void): TimerHandle;

@@ -71,6 +71,18 @@ export const scenarios: Record<string, Scenario> = {
     peer.assertHealthy();
   },
 
+  async 'uptime counts from boot even when SNTP sets the wall clock later'(peer) {
+    await peer.boot({ startAt: 0 });
+    await peer.advance(4_000);
+    await peer.send({ type: 'setClock', at: T0 });
+    await peer.advance(3_000);
+    await peer.online();
+    const hello = parseHello(JSON.parse(peer.published('hello')[0]!.payload));
+    assert.is(hello.uptime, 7);
+    assert.is((await peer.stats()).now, T0 + 3_000);
+    peer.assertHealthy();
+  },
+
   async 'config: shows the bound agent, or the claim code; malformed config is ignored'(peer) {
     await peer.boot();
     await peer.online();

@@ -36,6 +36,18 @@ clock('timers fire in due order, ties in creation order, with now() at each due 
   assert.is(p.pendingTimers, 0);
 });
 
+clock('setting the wall clock moves now() but neither ticks() nor timers', () => {
+  const { p } = make({ startAt: 0 });
+  const fired: number[] = [];
+  p.setTimer(1_000, () => fired.push(p.ticks()));
+  p.advance(400);
+  p.setClock(T0);
+  assert.equal([p.now(), p.ticks()], [T0, 400]);
+  p.advance(600);
+  assert.equal(fired, [1_000]);
+  assert.is(p.now(), T0 + 600);
+});
+
 clock('a timer set from a timer fires in the same advance when due', () => {
   const { p } = make();
   const fired: number[] = [];

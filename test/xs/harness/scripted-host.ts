@@ -17,7 +17,7 @@ export class ScriptedHost {
       this.platform = platform;
       this.core = new DeviceCore(platform, {
         ...event.options,
-        onState: (state) => this.emit({ op: 'state', state, at: platform.now() - event.startAt }),
+        onState: (state) => this.emit({ op: 'state', state, at: platform.ticks() }),
       });
       this.core.start();
       return null;
@@ -28,6 +28,9 @@ export class ScriptedHost {
     switch (event.type) {
       case 'advance':
         p.advance(event.ms);
+        return null;
+      case 'setClock':
+        p.setClock(event.at);
         return null;
       case 'wifi':
         p.wifiEvent(event.status);

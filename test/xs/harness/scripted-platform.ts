@@ -1,6 +1,7 @@
 // A faithful model of the hardware a device core talks to (Wi-Fi radio, MQTT socket, screen,
-// UART, NVS), scripted by a test and driven by a virtual clock. It runs inside XS as well as
-// on Node, so it uses nothing either engine lacks. It records every call and reports a
+// UART, NVS, clocks), scripted by a test: timers run on a virtual monotonic clock, and the wall
+// clock can be set later, as SNTP does. It runs inside XS as well as on Node, so it uses
+// nothing either engine lacks. It records every call and reports a
 // `violation` when the core breaks the Platform contract, the way real hardware would fail.
 import type {
   DeviceFacts,
@@ -54,8 +55,10 @@ export function fromHex(hex: string): Uint8Array {
 }
 
 export class ScriptedPlatform implements Platform {
-  private clock: number;
-  private readonly bootAt: number;
+  /** Monotonic ms since boot: what timers run on. */
+  private mono = 0;
+  /** Wall clock at mono = 0; moved by setClock(), as SNTP would. */
+  private wallAtBoot: number;
   private readonly rand: () => number;
   private timers: Timer[] = [];
   private nextTimer = 1;
@@ -77,8 +80,7 @@ export class ScriptedPlatform implements Platform {
     private readonly emitCall: (call: PlatformCall) => void,
     init: { prefs: Partial<Record<PrefKey, string>>; facts: DeviceFacts; seed: number; startAt: number; serial: boolean },
   ) {
-    this.clock = init.startAt;
-    this.bootAt = init.startAt;
+    this.wallAtBoot = init.startAt;
     this.rand = seededRandom(init.seed);
     this.store = { ...init.prefs };
     this.facts = init.facts;
@@ -156,7 +158,16 @@ export class ScriptedPlatform implements Platform {
   }
 
   now(): number {
-    return this.clock;
+    return this.wallAtBoot + this.mono;
+  }
+
+  ticks(): number {
+    return this.mono;
+  }
+
+  /** Sets the wall clock, as SNTP does on a device; timers and ticks are unaffected. */
+  setClock(at: number): void {
+    this.wallAtBoot = at - this.mono;
   }
 
   random(): number {
@@ -166,7 +177,7 @@ export class ScriptedPlatform implements Platform {
   setTimer(ms: number, callback: () => void): TimerHandle {
     if (!(ms >= 0)) this.emit({ op: 'violation', message: `setTimer with ${ms} ms` });
     const id = this.nextTimer++;
-    this.timers.push({ id, due: this.clock + Math.max(0, ms), seq: this.seq++, callback });
+    this.timers.push({ id, due: this.mono + Math.max(0, ms), seq: this.seq++, callback });
     return id;
   }
 
@@ -192,16 +203,16 @@ export class ScriptedPlatform implements Platform {
 
   /** Moves the virtual clock forward, firing due timers in order (ties in creation order). */
   advance(ms: number): void {
-    const target = this.clock + ms;
+    const target = this.mono + ms;
     for (;;) {
       let first: Timer | null = null;
       for (const t of this.timers) if (t.due <= target && (first === null || t.due < first.due || (t.due === first.due && t.seq < first.seq))) first = t;
       if (first === null) break;
       this.timers = this.timers.filter((t) => t !== first);
-      this.clock = first.due;
+      this.mono = first.due;
       first.callback();
     }
-    this.clock = target;
+    this.mono = target;
   }
 
   wifiEvent(status: WifiStatus): void {
@@ -237,6 +248,6 @@ export class ScriptedPlatform implements Platform {
   }
 
   private emit(c: CallBody): void {
-    this.emitCall({ ...c, at: this.clock - this.bootAt } as PlatformCall);
+    this.emitCall({ ...c, at: this.mono } as PlatformCall);
   }
 }

@@ -22,6 +22,8 @@ export interface BootEvent {
 export type HarnessEvent =
   | BootEvent
   | { type: 'advance'; ms: number }
+  /** SNTP set the wall clock to this (ms since epoch). */
+  | { type: 'setClock'; at: number }
   | { type: 'wifi'; status: WifiStatus }
   | { type: 'mqtt.ready' }
   | { type: 'mqtt.message'; topic: string; payload: string }
@@ -38,7 +40,7 @@ export interface StatsReply {
   now: number;
 }
 
-/** Everything the core did to its platform, in order; `at` is virtual ms since boot. */
+/** Everything the core did to its platform, in order; `at` is monotonic virtual ms since boot. */
 export type PlatformCall = { at: number } & (
   | { op: 'log'; level: LogLevel; msg: string; fields?: LogFields }
   | { op: 'state'; state: CoreState }
