@@ -1,0 +1,70 @@
+// `npm run flash -- ...`: see options.ts for the flags and flash-run.ts for the steps. Human output
+// goes to stderr, JSON logs to stdout; any failure is one line on stderr and a non-zero exit.
+import { connectSignalTap, SERIAL_TAP_ENV, type SignalTap } from '../serial/signal-tap';
+import { exitCodeFor, FlashError } from './errors';
+import { runFlash, type FlashSummary } from './flash-run';
+import { createFlashLogger } from './logger';
+import { parseFlashOptions, USAGE } from './options';
+import { Progress } from './progress';
+
+const MONITOR_TIMEOUT_MS = Number(process.env.FLEETBIND_MONITOR_TIMEOUT_MS ?? 60_000);
+
+function printSummary(progress: Progress, s: FlashSummary): void {
+  const rows: Array<[string, string]> = [];
+  if (s.deviceId) rows.push(['device', s.provisioned ? s.deviceId : `${s.deviceId} (registers itself on first boot)`]);
+  if (s.machineCode) rows.push(['machine', s.machineCode]);
+  if (s.mac) rows.push(['MAC', s.mac.match(/../g)!.join(':')]);
+  if (s.chip) rows.push(['chip', s.chip]);
+  if (s.dryRunDir) rows.push(['images', s.dryRunDir]);
+  if (s.registeredLine) rows.push(['console', s.registeredLine]);
+  if (s.machineCode) rows.push(['label', `npm run labels -- --machines ${s.machineCode} --out labels`]);
+  progress.step(s.dryRunDir ? 'Dry run complete' : 'Done');
+  for (const [k, v] of rows) progress.note(`${k.padEnd(8)} ${v}`);
+}
+
+async function main(): Promise<number> {
+  const progress = new Progress(process.stderr);
+  const log = createFlashLogger();
+  let tap: SignalTap | undefined;
+  let undo: (() => Promise<void>) | null = null;
+  const onSigint = (): void => {
+    progress.note('interrupted');
+    void (undo ?? (() => Promise.resolve()))().finally(() => process.exit(exitCodeFor('INTERRUPTED')));
+  };
+  process.on('SIGINT', onSigint);
+  try {
+    const opts = parseFlashOptions(process.argv.slice(2));
+    const tapPath = process.env[SERIAL_TAP_ENV];
+    if (tapPath && opts.port) tap = await connectSignalTap(tapPath);
+    const summary = await runFlash(opts, {
+      log,
+      progress,
+      ...(tap ? { tap } : {}),
+      monitorTimeoutMs: MONITOR_TIMEOUT_MS,
+      onInterrupt: (fn) => {
+        undo = fn;
+        return () => {
+          if (undo === fn) undo = null;
+        };
+      },
+    });
+    printSummary(progress, summary);
+    return 0;
+  } catch (e) {
+    progress.done();
+    if (e instanceof FlashError) {
+      process.stderr.write(`flash: ${e.message}\n`);
+      if (e.code === 'USAGE') process.stderr.write(`${USAGE}\n`);
+      log.error({ code: e.code }, e.message);
+      return exitCodeFor(e.code);
+    }
+    process.stderr.write(`flash: unexpected failure: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    log.error({ err: e }, 'unexpected failure');
+    return 1;
+  } finally {
+    tap?.close();
+    process.off('SIGINT', onSigint);
+  }
+}
+
+process.exitCode = await main();

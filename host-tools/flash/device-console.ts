@@ -1,0 +1,74 @@
+// After flashing: reset the chip into the new firmware and, with --monitor, follow its console
+// until it says it has registered with the broker.
+//
+// esptool-js 0.7.0's after('hard_reset') only releases RTS; it never asserts it first, so EN is
+// never pulled low and the chip keeps running the stub (test/flash/esptool-pins.test.ts). We drive
+// the lines ourselves instead: EN low (RTS asserted, DTR not) for 100 ms, then released while IO0
+// is high, which boots from flash — esptool.py's HardReset. The port is reopened at the console
+// rate first, so nothing the firmware prints after the reset is missed.
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { SignalTap } from '../serial/signal-tap';
+import { NodeWebSerialPort } from '../serial/web-serial-port';
+import { FlashError } from './errors';
+
+/** The firmware's console rate (ESP-IDF and Moddable release builds). */
+export const CONSOLE_BAUD = 115200;
+/** How the firmware reports that the broker accepted it. */
+export const REGISTERED_PATTERN = /\bregistered\b/i;
+const RESET_HOLD_MS = 100;
+
+export interface ConsoleOptions {
+  tap?: SignalTap;
+  onWarning(message: string): void;
+  /** Follow the console until REGISTERED_PATTERN or the timeout; null to reset only. */
+  monitor: { timeoutMs: number; onLine(line: string): void } | null;
+}
+
+export interface ResetResult {
+  /** False when the port has no DTR/RTS: the user must press EN. */
+  resetByLines: boolean;
+  registeredLine: string | null;
+}
+
+export async function resetIntoApp(path: string, options: ConsoleOptions): Promise<ResetResult> {
+  const port = new NodeWebSerialPort(path, { onWarning: options.onWarning, ...(options.tap ? { tap: options.tap } : {}) });
+  await port.open({ baudRate: CONSOLE_BAUD });
+  const reader = options.monitor ? port.readable!.getReader() : null;
+  try {
+    await port.setSignals({ dataTerminalReady: false, requestToSend: true });
+    await sleep(RESET_HOLD_MS);
+    await port.setSignals({ requestToSend: false });
+    const result: ResetResult = { resetByLines: port.signalsReachDevice, registeredLine: null };
+    if (reader && options.monitor) result.registeredLine = await follow(reader, options.monitor.timeoutMs, options.monitor.onLine);
+    return result;
+  } finally {
+    if (reader) {
+      await reader.cancel();
+      reader.releaseLock();
+    }
+    await port.close();
+  }
+}
+
+async function follow(reader: ReadableStreamDefaultReader<Uint8Array>, timeoutMs: number, onLine: (line: string) => void): Promise<string> {
+  const decoder = new TextDecoder();
+  let pending = '';
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const left = deadline - Date.now();
+    const timer = new AbortController();
+    const chunk = await Promise.race([reader.read(), sleep(Math.max(0, left), null, { signal: timer.signal }).then(() => 'timeout' as const)]).finally(() => timer.abort());
+    if (chunk === 'timeout') {
+      throw new FlashError('MONITOR_TIMEOUT', `the firmware did not report that it registered within ${Math.round(timeoutMs / 1000)} s (flashing itself succeeded)`);
+    }
+    if (chunk.done) throw new FlashError('MONITOR_TIMEOUT', 'the serial port closed before the firmware reported that it registered');
+    pending += decoder.decode(chunk.value, { stream: true });
+    let nl: number;
+    while ((nl = pending.search(/\r?\n/)) >= 0) {
+      const line = pending.slice(0, nl);
+      pending = pending.slice(pending[nl] === '\r' ? nl + 2 : nl + 1);
+      onLine(line);
+      if (REGISTERED_PATTERN.test(line)) return line;
+    }
+  }
+}

@@ -1,0 +1,175 @@
+// Talking to the ESP32's serial loader through esptool-js: connect and identify the chip, run the
+// flasher stub at the requested rate, write images, and ask the chip for the MD5 of what it holds.
+import { createHash } from 'node:crypto';
+import { ESPError, ESPLoader, Transport, UnexpectedChipIdError, UnexpectedChipMagicError, type IEspLoaderTerminal } from 'esptool-js';
+import type { Logger } from 'pino';
+import { SerialPortOpenError } from '../serial/open-error';
+import type { SignalTap } from '../serial/signal-tap';
+import { NodeWebSerialPort } from '../serial/web-serial-port';
+import type { FlashImage } from './build-dir';
+import { FlashError } from './errors';
+import { ROM_BAUD } from './options';
+
+export const SUPPORTED_CHIP = 'ESP32';
+
+export interface ChipInfo {
+  name: string;
+  description: string;
+  revision: number | null;
+  features: string[];
+  crystalMHz: number;
+  /** aa:bb:cc:dd:ee:ff, as esptool prints it. */
+  mac: string;
+  flashSize: string | null;
+}
+
+export interface SessionOptions {
+  baud: number;
+  log: Logger;
+  tap?: SignalTap;
+  onWarning(message: string): void;
+}
+
+/** esptool-js traces to console.log unconditionally in places (readLoop exit); keep stdout for JSON logs. */
+class LoggedTransport extends Transport {
+  constructor(
+    device: SerialPort,
+    private readonly log: Logger,
+  ) {
+    super(device, false, true);
+  }
+
+  override trace(message: string): void {
+    this.log.trace({ esptool: message }, 'esptool trace');
+  }
+}
+
+function terminalFor(log: Logger): IEspLoaderTerminal {
+  let partial = '';
+  return {
+    clean: () => {},
+    write: (text) => {
+      partial += text;
+    },
+    writeLine: (text) => {
+      const line = (partial + text).trim();
+      partial = '';
+      if (line !== '') log.debug({ esptool: line }, 'esptool');
+    },
+  };
+}
+
+function openFailure(e: SerialPortOpenError): FlashError {
+  const code = e.reason === 'not-found' ? 'NO_PORT' : e.reason === 'busy' ? 'PORT_BUSY' : e.reason === 'permission' ? 'PORT_PERMISSION' : 'PORT_ERROR';
+  return new FlashError(code, e.message);
+}
+
+/** Pads like esptool-js's writeFlash does (to 4 bytes with 0xFF), so the MD5 covers what it wrote. */
+export function paddedImage(data: Uint8Array): Uint8Array {
+  const rem = data.length % 4;
+  if (rem === 0) return data;
+  const out = new Uint8Array(data.length + 4 - rem).fill(0xff);
+  out.set(data);
+  return out;
+}
+
+export class EspSession {
+  private constructor(
+    private readonly port: NodeWebSerialPort,
+    private readonly transport: Transport,
+    private readonly loader: ESPLoader,
+    readonly chip: ChipInfo,
+  ) {}
+
+  /** The rate the stub actually runs at: the requested one, or 115200 after esptool-js fell back. */
+  get baud(): number {
+    return this.transport.baudrate;
+  }
+
+  get path(): string {
+    return this.port.path;
+  }
+
+  static async open(path: string, options: SessionOptions): Promise<EspSession> {
+    const port = new NodeWebSerialPort(path, { onWarning: options.onWarning, ...(options.tap ? { tap: options.tap } : {}) });
+    const transport = new LoggedTransport(port, options.log);
+    const loader = new ESPLoader({ transport, baudrate: options.baud, romBaudrate: ROM_BAUD, terminal: terminalFor(options.log) });
+    try {
+      await loader.detectChip('default_reset');
+      if (loader.chip.CHIP_NAME !== SUPPORTED_CHIP) {
+        throw new FlashError('WRONG_CHIP', `the device on ${path} is an ${loader.chip.CHIP_NAME}; this firmware is built for the ${SUPPORTED_CHIP}`);
+      }
+      const c = loader.chip;
+      const revision = c.getChipRevision ? await c.getChipRevision(loader) : null;
+      const info: ChipInfo = {
+        name: c.CHIP_NAME,
+        description: await c.getChipDescription(loader),
+        revision,
+        features: (await c.getChipFeatures(loader)).map((f) => f.trim()),
+        crystalMHz: await c.getCrystalFreq(loader),
+        mac: await c.readMac(loader),
+        flashSize: null,
+      };
+      // esptool-js's main() minus its printing: the stub, the fast rate, then a flash sanity check.
+      await loader.runStub();
+      if (options.baud !== ROM_BAUD) await loader.changeBaud();
+      const flashId = await loader.readFlashId();
+      info.flashSize = loader.DETECTED_FLASH_SIZES[(flashId >> 16) & 0xff] ?? null;
+      if (flashId === 0xffffff || flashId === 0) {
+        throw new FlashError('FLASH_FAILED', `the ESP32 on ${path} cannot talk to its flash chip (flash id 0x${flashId.toString(16)})`);
+      }
+      return new EspSession(port, transport, loader, info);
+    } catch (e) {
+      if (port.connected) await transport.disconnect().catch((err: Error) => options.log.warn({ err }, 'closing the port after a failed connect'));
+      if (e instanceof FlashError) throw e;
+      if (e instanceof SerialPortOpenError) throw openFailure(e);
+      if (e instanceof UnexpectedChipMagicError || e instanceof UnexpectedChipIdError) {
+        throw new FlashError('WRONG_CHIP', `the device on ${path} is not an ESP32 (${e.message})`);
+      }
+      if (e instanceof ESPError && /Failed to connect/i.test(e.message)) {
+        const hint = port.signalsReachDevice
+          ? 'check the cable and that nothing else resets the board; without auto-reset, hold BOOT, press EN, and retry'
+          : 'this port cannot reset the chip: hold BOOT, press EN, and retry';
+        throw new FlashError('CHIP_NOT_DETECTED', `no ESP32 answered on ${path}: ${hint}`);
+      }
+      throw new FlashError('FLASH_FAILED', `talking to the ESP32 on ${path} failed: ${(e as Error).message}`);
+    }
+  }
+
+  /** Writes the images (compressed, in order); `eraseAll` erases the whole chip first. */
+  async write(images: FlashImage[], eraseAll: boolean, onProgress: (index: number, written: number, total: number) => void): Promise<void> {
+    try {
+      await this.loader.writeFlash({
+        fileArray: images.map((i) => ({ data: i.data, address: i.offset })),
+        flashMode: 'keep',
+        flashFreq: 'keep',
+        flashSize: 'keep',
+        eraseAll,
+        compress: true,
+        reportProgress: onProgress,
+      });
+    } catch (e) {
+      throw new FlashError('FLASH_FAILED', `writing flash on ${this.path} failed: ${(e as Error).message}`);
+    }
+  }
+
+  /** Compares the chip's MD5 of each image's region with the image; throws on the first mismatch. */
+  async verify(image: FlashImage): Promise<string> {
+    const padded = paddedImage(image.data);
+    const expected = createHash('md5').update(padded).digest('hex');
+    let actual: string;
+    try {
+      actual = await this.loader.flashMd5sum(image.offset, padded.length);
+    } catch (e) {
+      throw new FlashError('VERIFY_FAILED', `reading the MD5 of ${image.name} at 0x${image.offset.toString(16)} failed: ${(e as Error).message}`);
+    }
+    if (actual !== expected) {
+      throw new FlashError('VERIFY_FAILED', `${image.name} at 0x${image.offset.toString(16)} reads back with MD5 ${actual}, expected ${expected}`);
+    }
+    return actual;
+  }
+
+  async close(): Promise<void> {
+    if (this.port.connected) await this.transport.disconnect();
+  }
+}

@@ -1,0 +1,152 @@
+// Command-line options of `npm run flash`, checked up front so that a mistake is reported before
+// anything touches the device or the registry.
+import { parseArgs } from 'node:util';
+import { normaliseMac, normaliseMachineCode } from '../../protocol/ids';
+import { isProtocolError } from '../../protocol/errors';
+import { FlashError } from './errors';
+
+export const DEFAULT_BUILD_DIR = 'build/firmware';
+export const DEFAULT_BAUD = 921600;
+export const ROM_BAUD = 115200;
+const BAUD_RATES = [115200, 230400, 460800, 921600, 1500000, 2000000];
+export const ADMIN_TOKEN_ENV = 'FLEETBIND_ADMIN_TOKEN';
+
+export type Identity =
+  | { kind: 'provision'; brokerApi: string; adminToken: string; reprovision: boolean }
+  | { kind: 'enroll'; token: string };
+
+export interface FlashOptions {
+  /** Absent only for --dry-run. */
+  port?: string;
+  dryRun?: string;
+  /** The MAC to provision for in a dry run, where no chip is there to be asked. */
+  mac?: string;
+  machine?: string;
+  wifi?: { ssid: string; psk?: string };
+  broker: string;
+  identity: Identity;
+  build: string;
+  erase: boolean;
+  baud: number;
+  nvsOnly: boolean;
+  monitor: boolean;
+}
+
+export const USAGE = `usage: npm run flash -- --port PORT --broker mqtt://HOST:1883
+         (--broker-api URL --admin-token T [--reprovision] | --enroll-token T)
+         [--machine CODE] [--wifi SSID [--psk PSK]] [--build DIR] [--erase] [--baud 921600]
+         [--nvs-only] [--monitor]
+       npm run flash -- --dry-run DIR [--mac MAC] ...   (write the images to DIR instead of a port)
+The admin token may also come from $${ADMIN_TOKEN_ENV}.`;
+
+function usage(message: string): FlashError {
+  return new FlashError('USAGE', message);
+}
+
+function httpUrl(text: string, flag: string): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw usage(`${flag} must be a URL such as https://fleet.example.com, got ${JSON.stringify(text)}`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw usage(`${flag} must be an http:// or https:// URL`);
+  return url.href.replace(/\/$/, '');
+}
+
+function brokerUrl(text: string): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw usage(`--broker must be a URL such as mqtt://broker.example.com:1883, got ${JSON.stringify(text)}`);
+  }
+  if (!['mqtt:', 'mqtts:', 'ws:', 'wss:'].includes(url.protocol)) throw usage('--broker must be an mqtt://, mqtts://, ws:// or wss:// URL');
+  return text;
+}
+
+export function parseFlashOptions(argv: string[], env: NodeJS.ProcessEnv = process.env): FlashOptions {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        port: { type: 'string' },
+        machine: { type: 'string' },
+        wifi: { type: 'string' },
+        psk: { type: 'string' },
+        broker: { type: 'string' },
+        'enroll-token': { type: 'string' },
+        'broker-api': { type: 'string' },
+        'admin-token': { type: 'string' },
+        build: { type: 'string', default: DEFAULT_BUILD_DIR },
+        erase: { type: 'boolean', default: false },
+        baud: { type: 'string', default: String(DEFAULT_BAUD) },
+        'nvs-only': { type: 'boolean', default: false },
+        'dry-run': { type: 'string' },
+        mac: { type: 'string' },
+        reprovision: { type: 'boolean', default: false },
+        monitor: { type: 'boolean', default: false },
+      },
+    }));
+  } catch (e) {
+    throw usage((e as Error).message);
+  }
+
+  if (values.port && values['dry-run']) throw usage('use either --port (flash a device) or --dry-run DIR (write the images to a folder), not both');
+  if (!values.port && !values['dry-run']) throw usage('no serial port: pass --port /dev/ttyUSB0 (or --dry-run DIR)');
+  if (values.mac && !values['dry-run']) throw usage('--mac is only for --dry-run; with --port the MAC is read from the chip');
+  if (values['dry-run'] && values.monitor) throw usage('--monitor needs a device; it cannot be used with --dry-run');
+  if (values['nvs-only'] && values.erase) throw usage('--erase with --nvs-only would leave the device without firmware; use one of them');
+
+  if (!values.broker) throw usage('--broker is required: the MQTT URL the device connects to, such as mqtt://broker.example.com:1883');
+  if (values.psk !== undefined && values.wifi === undefined) throw usage('--psk given without --wifi SSID');
+
+  const adminToken = values['admin-token'] ?? env[ADMIN_TOKEN_ENV];
+  let identity: Identity;
+  if (values['enroll-token'] !== undefined) {
+    if (values['broker-api'] !== undefined) throw usage('use either --enroll-token (the device registers itself) or --broker-api (register it now), not both');
+    if (values.reprovision) throw usage('--reprovision needs --broker-api and an admin token');
+    if (values['enroll-token'].trim() === '') throw usage('--enroll-token is empty');
+    identity = { kind: 'enroll', token: values['enroll-token'] };
+  } else if (values['broker-api'] !== undefined) {
+    if (!adminToken) throw usage(`--broker-api needs an admin token: --admin-token T or $${ADMIN_TOKEN_ENV}`);
+    identity = { kind: 'provision', brokerApi: httpUrl(values['broker-api'], '--broker-api'), adminToken, reprovision: values.reprovision };
+  } else {
+    throw usage('say how the device gets its identity: --broker-api URL --admin-token T (register it now) or --enroll-token T (it registers on first boot)');
+  }
+
+  const baud = Number(values.baud);
+  if (!BAUD_RATES.includes(baud)) throw usage(`--baud must be one of ${BAUD_RATES.join(', ')}`);
+
+  let machine: string | undefined;
+  let mac: string | undefined;
+  try {
+    if (values.machine !== undefined) machine = normaliseMachineCode(values.machine);
+    if (values.mac !== undefined) mac = normaliseMac(values.mac);
+  } catch (e) {
+    if (isProtocolError(e)) throw usage(`${e.field === 'mac' ? '--mac' : '--machine'}: ${e.message}`);
+    throw e;
+  }
+  if (values['dry-run'] && identity.kind === 'provision' && !mac) {
+    throw usage('--dry-run with --broker-api needs --mac: the registry keys devices by MAC');
+  }
+
+  const options: FlashOptions = {
+    broker: brokerUrl(values.broker),
+    identity,
+    build: values.build,
+    erase: values.erase,
+    baud,
+    nvsOnly: values['nvs-only'],
+    monitor: values.monitor,
+  };
+  if (values.port) options.port = values.port;
+  if (values['dry-run']) options.dryRun = values['dry-run'];
+  if (mac) options.mac = mac;
+  if (machine) options.machine = machine;
+  if (values.wifi !== undefined) options.wifi = values.psk === undefined ? { ssid: values.wifi } : { ssid: values.wifi, psk: values.psk };
+  return options;
+}
