@@ -4,6 +4,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { DeviceCore } from '../../firmware/core/core';
+import { MAX_QR_MS } from '../../firmware/core/handlers/qr-show';
 import { MAX_SERIAL_REPLY_BYTES } from '../../firmware/core/handlers/serial-send';
 import { ScriptedPlatform } from '../xs/harness/scripted-platform';
 import { nodeDriver } from '../xs/harness/drivers';
@@ -123,6 +124,18 @@ memory('a serial adapter that never answers fails the job instead of holding the
   assert.equal([last.state, (last.error ?? '').split(':')[0]], ['failed', 'SERIAL_TIMEOUT']);
   assert.is(peer.of('serial.abort').length, 1);
   assert.is(peer.lastState(), 'ready');
+  peer.assertHealthy();
+});
+
+memory('a QR whose expiry is decades away (clock not yet set) still ends, after MAX_QR_MS', async () => {
+  const peer = new Peer(nodeDriver());
+  await peer.boot({ startAt: 0 });
+  await peer.online();
+  await peer.cmd('q', 'qr.show', { text: 'x', caption: 'y', expiresAt: T0 });
+  await peer.advance(MAX_QR_MS - 1);
+  assert.equal(peer.ackStates('q'), ['accepted', 'progress']);
+  await peer.advance(1);
+  assert.equal(peer.ackStates('q'), ['accepted', 'progress', 'done']);
   peer.assertHealthy();
 });
 

@@ -4,6 +4,12 @@ import type { QrShowParams } from '../../../protocol/jobs';
 import type { JobHandler } from '../job-handler';
 import type { QrView } from '../platform';
 
+/**
+ * No QR stays up longer than this. Until SNTP has set it an ESP32's clock reads 1970, which
+ * puts any expiresAt decades away; this also keeps the timer far from 32-bit overflow.
+ */
+export const MAX_QR_MS = 24 * 3600 * 1000;
+
 export function qrShowHandler(displayMs: number): JobHandler<'qr.show'> {
   return {
     kind: 'qr.show',
@@ -22,7 +28,8 @@ export function qrShowHandler(displayMs: number): JobHandler<'qr.show'> {
       platform.display.showQr(view);
       ctx.progress(0);
 
-      const endsInMs = p.expiresAt !== undefined ? p.expiresAt - now : p.hold ? null : displayMs;
+      const wanted = p.expiresAt !== undefined ? p.expiresAt - now : p.hold ? null : displayMs;
+      const endsInMs = wanted === null ? null : Math.min(wanted, MAX_QR_MS);
       const timer =
         endsInMs === null
           ? null

@@ -16,6 +16,11 @@ export interface CoreDriver {
   close(): Promise<void>;
 }
 
+export interface XsCoreDriver extends CoreDriver {
+  /** Collects garbage inside XS and returns the heap slots still in use. */
+  heapAfterGc(): Promise<number>;
+}
+
 /** JSON round trip, so the Node engine sees exactly what crosses the XS bridge. */
 const wireCopy = <T>(v: T): T => JSON.parse(JSON.stringify(v)) as T;
 
@@ -30,7 +35,7 @@ export function nodeDriver(): CoreDriver {
   };
 }
 
-export async function xsDriver(bundle?: BundleOptions): Promise<CoreDriver> {
+export async function xsDriver(bundle?: BundleOptions): Promise<XsCoreDriver> {
   const code = await bundleForXs(bundle);
   const calls: PlatformCall[] = [];
   const decoder = new TextDecoder();
@@ -47,6 +52,10 @@ export async function xsDriver(bundle?: BundleOptions): Promise<CoreDriver> {
       return JSON.parse(decoder.decode(reply)) as StatsReply | null;
     },
     close: () => worker.close(),
+    heapAfterGc: async () => {
+      await worker.evaluate('gc()');
+      return worker.heapCount;
+    },
   };
 }
 

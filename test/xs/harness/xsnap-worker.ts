@@ -40,6 +40,7 @@ export class XsnapWorker {
   private buffer = Buffer.alloc(0);
   private pending: Pending | null = null;
   private failure: Error | null = null;
+  private meter: { currentHeapCount?: number } = {};
   private chain: Promise<unknown> = Promise.resolve();
   private exited: string | null = null;
   private output = '';
@@ -59,6 +60,13 @@ export class XsnapWorker {
       this.pending?.reject(new Error(this.exited));
       this.pending = null;
     });
+  }
+
+  /** XS heap slots in use after the last command, from the worker's meter report. */
+  get heapCount(): number {
+    const n = this.meter.currentHeapCount;
+    if (typeof n !== 'number') throw new Error('xsnap-worker reported no currentHeapCount');
+    return n;
   }
 
   /** What the worker printed (XS `print`) on stdout and stderr. */
@@ -134,6 +142,7 @@ export class XsnapWorker {
     if (failure !== null) p.reject(failure);
     else if (kind === '.') {
       const sep = body.indexOf(1);
+      if (sep >= 0) this.meter = JSON.parse(body.subarray(0, sep).toString('utf8')) as { currentHeapCount?: number };
       p.resolve(sep < 0 ? body : body.subarray(sep + 1));
     } else if (kind === '!') p.reject(new XsError(body.toString('utf8')));
     else p.reject(new Error(`xsnap protocol error: unknown message '${message.toString('utf8').slice(0, 80)}'`));
