@@ -291,14 +291,19 @@ export class DeviceCore {
     else this.p.log('warn', 'message on an unexpected topic', { topic: topic.slice(0, 96) });
   }
 
-  private onEnrollReply(payload: string): void {
-    let reply: ReturnType<typeof parseEnrollReply>;
+  /** Parses a message from the broker with protocol/'s validator; a malformed one is logged and dropped. */
+  private read<T>(what: string, payload: string, parse: (value: unknown) => T): T | null {
     try {
-      reply = parseEnrollReply(parseJson(payload));
+      return parse(parseJson(payload));
     } catch (e) {
-      this.p.log('warn', 'ignored a malformed enrollment reply', { error: errorSummary(e) });
-      return;
+      this.p.log('warn', `ignored a malformed ${what}`, { error: errorSummary(e), chars: payload.length });
+      return null;
     }
+  }
+
+  private onEnrollReply(payload: string): void {
+    const reply = this.read('enrollment reply', payload, parseEnrollReply);
+    if (reply === null) return;
     if (!reply.ok) {
       this.p.log('error', 'enrollment refused', { code: reply.error.code, message: reply.error.message.slice(0, 200) });
       this.sessionLost(`enrollment refused: ${reply.error.code}`, true);
@@ -316,26 +321,16 @@ export class DeviceCore {
   }
 
   private onCmd(payload: string): void {
-    let cmd: ReturnType<typeof parseCmd>;
-    try {
-      cmd = parseCmd(parseJson(payload));
-    } catch (e) {
-      this.p.log('warn', 'ignored a malformed cmd', { error: errorSummary(e), chars: payload.length });
-      return;
-    }
-    this.runner.handle(cmd);
+    const cmd = this.read('cmd', payload, parseCmd);
+    if (cmd !== null) this.runner.handle(cmd);
   }
 
   private onConfig(payload: string): void {
-    let config: ReturnType<typeof parseConfig>;
-    try {
-      config = parseConfig(parseJson(payload));
-    } catch (e) {
-      this.p.log('warn', 'ignored a malformed config', { error: errorSummary(e), chars: payload.length });
-      return;
-    }
-    this.show('agent', (d) => d.agent(config.agent === null ? null : config.agent.name, config.claimCode));
-    this.p.log('info', 'config', { agent: config.agent === null ? null : config.agent.id });
+    const config = this.read('config', payload, parseConfig);
+    if (config === null) return;
+    const agent = config.agent;
+    this.show('agent', (d) => d.agent(agent === null ? null : agent.name, config.claimCode));
+    this.p.log('info', 'config', { agent: agent === null ? null : agent.id });
   }
 
   private onClose(info: MqttCloseInfo): void {
