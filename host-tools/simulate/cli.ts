@@ -1,0 +1,126 @@
+// npm run simulate -- --devices N [--broker mqtt://127.0.0.1:1883] [--enroll-token T]
+//   [--machines-prefix SIM-] [--state-dir DIR] [--png-dir DIR] [--chaos] [--duration S]
+//   [--ramp S] [--log-level warn]
+// Runs N instances of the real firmware core against a local broker and shows their progress.
+import { parseArgs } from 'node:util';
+import { pino } from 'pino';
+import { parseBrokerAddress } from '../../firmware/core/broker-address';
+import { SimFleet } from './fleet';
+import { progressLine, summary } from './progress';
+
+const LOCAL_HOSTS = ['127.0.0.1', 'localhost', '::1'];
+/** With --chaos, each device loses its Wi-Fi or its connection about this often. */
+const CHAOS_MEAN_MS = 30_000;
+
+function fail(message: string): never {
+  process.stderr.write(`simulate: ${message}\n`);
+  process.exit(2);
+}
+
+function number(name: string, raw: string | undefined, min: number, fallback?: number): number {
+  if (raw === undefined) {
+    if (fallback === undefined) fail(`--${name} is required`);
+    return fallback;
+  }
+  const v = Number(raw);
+  if (!Number.isFinite(v) || v < min) fail(`--${name} must be a number of at least ${min}, got '${raw}'`);
+  return v;
+}
+
+let args;
+try {
+  args = parseArgs({
+    options: {
+      devices: { type: 'string' },
+      broker: { type: 'string', default: 'mqtt://127.0.0.1:1883' },
+      'enroll-token': { type: 'string' },
+      'machines-prefix': { type: 'string', default: 'SIM-' },
+      'state-dir': { type: 'string' },
+      'png-dir': { type: 'string' },
+      chaos: { type: 'boolean', default: false },
+      duration: { type: 'string' },
+      ramp: { type: 'string' },
+      'log-level': { type: 'string', default: 'warn' },
+    },
+    strict: true,
+  }).values;
+} catch (e) {
+  fail((e as Error).message);
+}
+
+const devices = Math.floor(number('devices', args.devices, 1));
+const durationS = args.duration === undefined ? undefined : number('duration', args.duration, 1);
+const rampS = number('ramp', args.ramp, 0, 0);
+const address = parseBrokerAddress(args.broker);
+if (address === null) fail(`--broker must look like mqtt://127.0.0.1:1883, got '${args.broker}'`);
+if (address.secure) fail('--broker must be mqtt://: simulated devices speak plain MQTT, like the firmware');
+// A fleet of simulated devices is a load generator; it only ever points at a broker on this machine.
+if (!LOCAL_HOSTS.includes(address.host)) fail(`--broker must be on this machine (${LOCAL_HOSTS.join(', ')}), got '${address.host}'`);
+
+const log = pino({ level: args['log-level'], base: { svc: 'simulate' } }, pino.destination(2));
+const tty = process.stdout.isTTY === true;
+let lineShown = false;
+/** Writes above the live progress line, which is redrawn on the next tick. */
+function print(text: string): void {
+  if (tty && lineShown) process.stdout.write('\r\x1b[K');
+  lineShown = false;
+  process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+}
+
+let fleet: SimFleet;
+try {
+  fleet = new SimFleet({
+    devices,
+    broker: `mqtt://${address.host.includes(':') ? `[${address.host}]` : address.host}:${address.port}`,
+    machinesPrefix: args['machines-prefix'],
+    log,
+    print,
+    rampMs: rampS * 1000,
+    ...(args['enroll-token'] ? { enrollToken: args['enroll-token'] } : {}),
+    ...(args['state-dir'] ? { stateDir: args['state-dir'] } : {}),
+    ...(args['png-dir'] ? { pngDir: args['png-dir'] } : {}),
+    ...(args.chaos ? { chaosMeanMs: CHAOS_MEAN_MS } : {}),
+  });
+} catch (e) {
+  fail((e as Error).message);
+}
+const missing = fleet.unprovisioned();
+if (missing.length > 0) {
+  fail(
+    `${missing.length} device(s) (${missing.slice(0, 3).join(', ')}${missing.length > 3 ? ', ...' : ''}) have neither credentials nor an enrollment token. ` +
+      'Pass --enroll-token (an admin creates one with POST /api/enrollment-tokens {"uses":N,"expiresIn":3600}), or --state-dir of a run in which they registered.',
+  );
+}
+
+print(`simulate: ${devices} device(s) -> ${args.broker}${args.chaos ? ' with chaos' : ''}${args['png-dir'] ? `, QR codes to ${args['png-dir']}` : ''}`);
+const started = Date.now();
+fleet.start();
+const allReadyMs = (): number | null => (fleet.allConnectedAt === null ? null : fleet.allConnectedAt - started);
+
+const tick = setInterval(
+  () => {
+    const line = progressLine(fleet.stats(), Date.now() - started);
+    if (tty) {
+      process.stdout.write(`\r${line}\x1b[K`);
+      lineShown = true;
+    } else {
+      console.log(line);
+    }
+  },
+  tty ? 250 : 5000,
+);
+
+let finished = false;
+function finish(): void {
+  if (finished) return;
+  finished = true;
+  clearInterval(tick);
+  const s = fleet.stats();
+  fleet.stop();
+  print(`\n${summary(s, { elapsedMs: Date.now() - started, allReadyMs: allReadyMs() })}`);
+  // Sockets close asynchronously; give DISCONNECTs a moment to leave, then exit.
+  setTimeout(() => process.exit(0), 500).unref();
+}
+if (durationS !== undefined) setTimeout(finish, durationS * 1000);
+process.on('SIGINT', finish);
+process.on('SIGTERM', finish);

@@ -1,0 +1,128 @@
+// One simulated device: the real firmware core (firmware/core) on a Node Platform. Nothing here
+// decides anything the device does; it only supplies Node stand-ins for the board's hardware
+// and counts what the core does through them.
+import type { Logger } from 'pino';
+import { createCore, type CoreOptions, type CoreState, type DeviceCore } from '../../firmware/core/core';
+import type { Mqtt, Platform, TimerHandle } from '../../firmware/core/platform';
+import type { AckState } from '../../protocol/messages';
+import { echoMachine } from './sim-machine';
+import { NodeMqtt } from './sim-mqtt';
+import { SimDisplay } from './sim-display';
+import type { MemoryPrefs } from './sim-prefs';
+import { SimWifi } from './sim-wifi';
+
+export const SIM_MODEL = 'fleetbind-sim';
+export const SIM_CAPS = ['qr.show', 'identify', 'serial.send'];
+
+export interface SimDeviceOptions {
+  /** Short name for logs and file names (the machine code, or the MAC). */
+  label: string;
+  mac: string;
+  fw: string;
+  prefs: MemoryPrefs;
+  log: Logger;
+  pngDir?: string;
+  print?: (text: string) => void;
+  core?: Partial<CoreOptions>;
+  /** Wi-Fi association time, ms. */
+  associateMs: () => number;
+  onState?: (device: SimDevice, from: CoreState, to: CoreState) => void;
+}
+
+export class SimDevice {
+  readonly label: string;
+  readonly mac: string;
+  readonly prefs: MemoryPrefs;
+  readonly mqtt = new NodeMqtt();
+  readonly wifi: SimWifi;
+  readonly display: SimDisplay;
+  readonly core: DeviceCore;
+  /** Acks this device published, by state. */
+  readonly acks: Record<AckState, number> = { accepted: 0, progress: 0, done: 0, failed: 0, rejected: 0, cancelled: 0 };
+  state: CoreState = 'boot';
+  private readonly timers = new Set<NodeJS.Timeout>();
+
+  constructor(o: SimDeviceOptions) {
+    this.label = o.label;
+    this.mac = o.mac;
+    this.prefs = o.prefs;
+    this.wifi = new SimWifi(o.associateMs);
+    this.display = new SimDisplay({
+      label: o.label,
+      ...(o.pngDir ? { pngDir: o.pngDir } : {}),
+      ...(o.print ? { print: o.print } : {}),
+      onError: (what, err) => o.log.error({ err }, `display failed ${what}`),
+    });
+    const display = this.display;
+    const platform: Platform = {
+      now: () => Date.now(),
+      random: () => Math.random(),
+      setTimer: (ms, callback): TimerHandle => this.setTimer(ms, callback),
+      clearTimer: (handle) => this.clearTimer(handle as NodeJS.Timeout),
+      log: (level, msg, fields) => o.log[level](fields ?? {}, msg),
+      prefs: o.prefs,
+      wifi: this.wifi,
+      mqtt: this.countingAcks(this.mqtt),
+      display,
+      serial: echoMachine({ baud: 9600, turnaroundMs: 5 }),
+      identify: (seconds) => display.identify(seconds),
+      facts: { mac: o.mac, model: SIM_MODEL, fw: o.fw, caps: SIM_CAPS, boot: 1 },
+    };
+    this.core = createCore(platform, {
+      ...o.core,
+      onState: (to) => {
+        const from = this.state;
+        this.state = to;
+        o.onState?.(this, from, to);
+      },
+    });
+  }
+
+  start(): void {
+    this.core.start();
+  }
+
+  stop(): void {
+    this.core.stop();
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+  }
+
+  get registered(): boolean {
+    return Boolean(this.prefs.get('id') && this.prefs.get('secret'));
+  }
+
+  get deviceId(): string | undefined {
+    return this.prefs.get('id');
+  }
+
+  private setTimer(ms: number, callback: () => void): NodeJS.Timeout {
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      callback();
+    }, ms);
+    this.timers.add(t);
+    return t;
+  }
+
+  private clearTimer(t: NodeJS.Timeout): void {
+    clearTimeout(t);
+    this.timers.delete(t);
+  }
+
+  /** Counts the acks the core publishes; everything passes through unchanged. */
+  private countingAcks(inner: NodeMqtt): Mqtt {
+    return {
+      connect: (options, handlers) => inner.connect(options, handlers),
+      subscribe: (topic) => inner.subscribe(topic),
+      close: () => inner.close(),
+      publish: (topic, payload, retain) => {
+        if (topic.endsWith('/ack')) {
+          const state = (JSON.parse(payload) as { state?: AckState }).state;
+          if (state !== undefined && state in this.acks) this.acks[state]++;
+        }
+        inner.publish(topic, payload, retain);
+      },
+    };
+  }
+}

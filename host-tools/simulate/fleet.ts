@@ -1,0 +1,184 @@
+// N simulated devices against one broker, each the real firmware core, with the counts a
+// progress display needs and, with chaos on, random Wi-Fi and connection drops.
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import type { CoreOptions, CoreState } from '../../firmware/core/core';
+import type { PrefKey } from '../../firmware/core/platform';
+import { normaliseMachineCode } from '../../protocol/ids';
+import { SimDevice } from './device';
+import { FilePrefs, MemoryPrefs } from './sim-prefs';
+
+export interface FleetOptions {
+  devices: number;
+  /** mqtt://host:port as the devices store it in their `broker` preference. */
+  broker: string;
+  enrollToken?: string;
+  /** Machine codes are <prefix><n>, n from 1, four digits at least. */
+  machinesPrefix: string;
+  /** One JSON file of preferences per device; without it devices live in memory. */
+  stateDir?: string;
+  pngDir?: string;
+  /** Mean time between chaos events per device, ms; undefined for no chaos. */
+  chaosMeanMs?: number;
+  /** Starts are spread evenly over this many ms. */
+  rampMs?: number;
+  log: Logger;
+  print?: (text: string) => void;
+  core?: Partial<CoreOptions>;
+}
+
+export interface FleetStats {
+  devices: number;
+  /** A device session is up (hello, ready or busy). */
+  connected: number;
+  /** Holds an id and a secret. */
+  registered: number;
+  busy: number;
+  enrolling: number;
+  states: Partial<Record<CoreState, number>>;
+  connectAttempts: number;
+  chaos: { wifiDrops: number; connectionBreaks: number };
+  acks: { accepted: number; done: number; failed: number; rejected: number };
+}
+
+const SESSION_STATES: readonly CoreState[] = ['hello', 'ready', 'busy'];
+
+function fwVersion(): string {
+  const pkg = JSON.parse(readFileSync(join(import.meta.dirname, '..', '..', 'package.json'), 'utf8')) as { version: string };
+  return `sim-${pkg.version}`;
+}
+
+/** Locally administered MAC derived from the machine code, so a fleet keeps its MACs across runs. */
+export function simMac(machine: string): string {
+  return '02' + createHash('sha256').update(machine).digest('hex').slice(0, 10);
+}
+
+export function machineCode(prefix: string, n: number): string {
+  return normaliseMachineCode(`${prefix}${String(n).padStart(4, '0')}`, 'machines-prefix');
+}
+
+export class SimFleet {
+  readonly devices: SimDevice[] = [];
+  private readonly states = new Map<CoreState, number>();
+  private readonly chaosTimers = new Set<NodeJS.Timeout>();
+  private readonly startTimers: NodeJS.Timeout[] = [];
+  private readonly chaos = { wifiDrops: 0, connectionBreaks: 0 };
+  private sessions = 0;
+  /** ms since epoch when every device first had a session at the same time. */
+  allConnectedAt: number | null = null;
+
+  constructor(private readonly o: FleetOptions) {
+    const fw = fwVersion();
+    for (let n = 1; n <= o.devices; n++) {
+      const machine = machineCode(o.machinesPrefix, n);
+      const mac = simMac(machine);
+      const initial: Partial<Record<PrefKey, string>> = { ssid: 'fleetbind-sim', psk: '', broker: o.broker, machine };
+      if (o.enrollToken) initial.enroll = o.enrollToken;
+      const prefs = o.stateDir ? new FilePrefs(join(o.stateDir, `${machine}.json`), initial) : new MemoryPrefs(initial);
+      // The broker address always follows the command line, also for devices restored from --state-dir.
+      prefs.set('broker', o.broker);
+      this.devices.push(
+        new SimDevice({
+          label: machine,
+          mac,
+          fw,
+          prefs,
+          log: o.log.child({ device: machine }),
+          ...(o.pngDir ? { pngDir: o.pngDir } : {}),
+          ...(o.print ? { print: o.print } : {}),
+          ...(o.core ? { core: o.core } : {}),
+          associateMs: () => 20 + Math.random() * 80,
+          onState: (_d, from, to) => this.onState(from, to),
+        }),
+      );
+    }
+    this.states.set('boot', this.devices.length);
+  }
+
+  /** Devices that have neither credentials nor a token would halt at once; name them. */
+  unprovisioned(): string[] {
+    return this.devices.filter((d) => !d.registered && !d.prefs.get('enroll')).map((d) => d.label);
+  }
+
+  start(): void {
+    const ramp = this.o.rampMs ?? 0;
+    this.devices.forEach((d, i) => {
+      const at = this.devices.length > 1 ? (ramp * i) / (this.devices.length - 1) : 0;
+      this.startTimers.push(
+        setTimeout(() => {
+          d.start();
+          if (this.o.chaosMeanMs !== undefined) this.scheduleChaos(d, this.o.chaosMeanMs);
+        }, at),
+      );
+    });
+  }
+
+  stop(): void {
+    for (const t of this.startTimers) clearTimeout(t);
+    for (const t of this.chaosTimers) clearTimeout(t);
+    this.chaosTimers.clear();
+    for (const d of this.devices) d.stop();
+  }
+
+  stats(): FleetStats {
+    let registered = 0;
+    let attempts = 0;
+    const acks = { accepted: 0, done: 0, failed: 0, rejected: 0 };
+    for (const d of this.devices) {
+      if (d.registered) registered++;
+      attempts += d.mqtt.attemptCount;
+      acks.accepted += d.acks.accepted;
+      acks.done += d.acks.done;
+      acks.failed += d.acks.failed;
+      acks.rejected += d.acks.rejected;
+    }
+    const states = Object.fromEntries([...this.states].filter(([, n]) => n > 0)) as Partial<Record<CoreState, number>>;
+    return {
+      devices: this.devices.length,
+      connected: this.sessions,
+      registered,
+      busy: this.states.get('busy') ?? 0,
+      enrolling: this.states.get('enroll') ?? 0,
+      states,
+      connectAttempts: attempts,
+      chaos: { ...this.chaos },
+      acks,
+    };
+  }
+
+  /** Resolves with the stats once `done` holds; rejects after timeoutMs naming what was awaited. */
+  waitFor(done: (s: FleetStats) => boolean, timeoutMs: number, what: string): Promise<FleetStats> {
+    return new Promise((resolve, reject) => {
+      const started = Date.now();
+      const check = (): void => {
+        const s = this.stats();
+        if (done(s)) return resolve(s);
+        if (Date.now() - started > timeoutMs) return reject(new Error(`fleet: ${what} did not happen within ${timeoutMs} ms; now ${JSON.stringify(s)}`));
+        setTimeout(check, 50);
+      };
+      check();
+    });
+  }
+
+  private onState(from: CoreState, to: CoreState): void {
+    this.states.set(from, (this.states.get(from) ?? 1) - 1);
+    this.states.set(to, (this.states.get(to) ?? 0) + 1);
+    this.sessions += Number(SESSION_STATES.includes(to)) - Number(SESSION_STATES.includes(from));
+    if (this.allConnectedAt === null && this.sessions === this.devices.length) this.allConnectedAt = Date.now();
+  }
+
+  private scheduleChaos(d: SimDevice, meanMs: number): void {
+    const t = setTimeout(() => {
+      this.chaosTimers.delete(t);
+      if (Math.random() < 0.5) {
+        if (d.wifi.drop()) this.chaos.wifiDrops++;
+      } else if (d.mqtt.breakConnection()) {
+        this.chaos.connectionBreaks++;
+      }
+      this.scheduleChaos(d, meanMs);
+    }, meanMs * (0.5 + Math.random()));
+    this.chaosTimers.add(t);
+  }
+}

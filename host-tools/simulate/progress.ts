@@ -1,0 +1,34 @@
+// The simulator's live progress line and its end-of-run summary (also used by bench/fleet).
+import type { FleetStats } from './fleet';
+
+const n = (x: number): string => x.toLocaleString('en-US');
+
+export function progressLine(s: FleetStats, elapsedMs: number): string {
+  const chaos = s.chaos.wifiDrops + s.chaos.connectionBreaks;
+  return (
+    `[${(elapsedMs / 1000).toFixed(0).padStart(4)} s] connected ${n(s.connected)}/${n(s.devices)}  registered ${n(s.registered)}  ` +
+    `busy ${n(s.busy)}  enrolling ${n(s.enrolling)}  attempts ${n(s.connectAttempts)}  jobs done ${n(s.acks.done)} failed ${n(s.acks.failed)}` +
+    (chaos > 0 ? `  chaos ${n(chaos)}` : '')
+  );
+}
+
+export interface RunTimes {
+  elapsedMs: number;
+  /** When every device was first connected at once, ms after start. */
+  allReadyMs: number | null;
+}
+
+export function summary(s: FleetStats, t: RunTimes): string {
+  const states = Object.entries(s.states)
+    .map(([k, v]) => `${k} ${n(v)}`)
+    .join(', ');
+  return [
+    `simulated ${n(s.devices)} devices for ${(t.elapsedMs / 1000).toFixed(1)} s`,
+    `  registered     ${n(s.registered)}/${n(s.devices)}`,
+    `  connected      ${n(s.connected)}/${n(s.devices)} at the end (${states})`,
+    `  all ready      ${t.allReadyMs === null ? 'never' : `after ${(t.allReadyMs / 1000).toFixed(1)} s`}`,
+    `  MQTT attempts  ${n(s.connectAttempts)}`,
+    `  jobs           accepted ${n(s.acks.accepted)}, done ${n(s.acks.done)}, failed ${n(s.acks.failed)}, rejected ${n(s.acks.rejected)}`,
+    `  chaos          ${n(s.chaos.wifiDrops)} Wi-Fi drops, ${n(s.chaos.connectionBreaks)} broken connections`,
+  ].join('\n');
+}
