@@ -1,11 +1,21 @@
 // Command-line options of `npm run flash`, checked up front so that a mistake is reported before
 // anything touches the device or the registry.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { normaliseMac, normaliseMachineCode } from '../../protocol/ids';
 import { isProtocolError } from '../../protocol/errors';
 import { FlashError } from './errors';
 
-export const DEFAULT_BUILD_DIR = 'build/firmware';
+const root = join(import.meta.dirname, '..', '..');
+/** Where `npm run build:firmware` puts its default target's images (scripts/build-firmware.ts). */
+const BUILD_OUTPUT = join(root, 'dist', 'firmware', 'bin', 'esp32', 'moddable_two');
+
+/** The release build if there is one, else the debug build (build:firmware's default). */
+export function defaultBuildDir(): string {
+  const release = join(BUILD_OUTPUT, 'release', 'fleetbind');
+  return existsSync(release) ? release : join(BUILD_OUTPUT, 'debug', 'fleetbind');
+}
 export const DEFAULT_BAUD = 921600;
 export const ROM_BAUD = 115200;
 const BAUD_RATES = [115200, 230400, 460800, 921600, 1500000, 2000000];
@@ -37,7 +47,8 @@ export const USAGE = `usage: npm run flash -- --port PORT --broker mqtt://HOST:1
          [--machine CODE] [--wifi SSID [--psk PSK]] [--build DIR] [--erase] [--baud 921600]
          [--nvs-only] [--monitor]
        npm run flash -- --dry-run DIR [--mac MAC] ...   (write the images to DIR instead of a port)
-The admin token may also come from $${ADMIN_TOKEN_ENV}.`;
+--build defaults to npm run build:firmware's output (dist/firmware/bin/esp32/moddable_two/
+release/fleetbind, else .../debug/fleetbind). The admin token may also come from $${ADMIN_TOKEN_ENV}.`;
 
 function usage(message: string): FlashError {
   return new FlashError('USAGE', message);
@@ -81,7 +92,7 @@ export function parseFlashOptions(argv: string[], env: NodeJS.ProcessEnv = proce
         'enroll-token': { type: 'string' },
         'broker-api': { type: 'string' },
         'admin-token': { type: 'string' },
-        build: { type: 'string', default: DEFAULT_BUILD_DIR },
+        build: { type: 'string' },
         erase: { type: 'boolean', default: false },
         baud: { type: 'string', default: String(DEFAULT_BAUD) },
         'nvs-only': { type: 'boolean', default: false },
@@ -137,7 +148,7 @@ export function parseFlashOptions(argv: string[], env: NodeJS.ProcessEnv = proce
   const options: FlashOptions = {
     broker: brokerUrl(values.broker),
     identity,
-    build: values.build,
+    build: values.build ?? defaultBuildDir(),
     erase: values.erase,
     baud,
     nvsOnly: values['nvs-only'],

@@ -1,10 +1,11 @@
 // Test rig: a socat pty pair with the emulator process on one end. The other end, `hostPath`, is
 // what the code under test opens as its serial port; `tapPath` is the emulator's signal tap.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { exited, startPtyPair, waitFor } from './pty-pair';
 
 export interface RigOptions {
   mac?: string;
@@ -34,18 +35,6 @@ export interface Rig {
 
 const root = join(import.meta.dirname, '..', '..');
 
-async function waitFor(what: string, check: () => boolean, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-function exited(child: ChildProcess): Promise<void> {
-  return child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((r) => child.once('exit', () => r()));
-}
-
 function control(tapPath: string, message: object): Promise<void> {
   return new Promise((resolve, reject) => {
     const socket = createConnection(tapPath, () => socket.write(`${JSON.stringify(message)}\n`));
@@ -62,14 +51,11 @@ function control(tapPath: string, message: object): Promise<void> {
 
 export async function startRig(options: RigOptions = {}): Promise<Rig> {
   const dir = mkdtempSync(join(tmpdir(), 'fleetbind-emu-'));
-  const hostPath = join(dir, 'host');
-  const chipPath = join(dir, 'chip');
+  const pair = await startPtyPair(dir);
+  const hostPath = pair.a;
+  const chipPath = pair.b;
   const tapPath = join(dir, 'tap.sock');
   const logPath = join(dir, 'emulator.jsonl');
-  const socat = spawn('socat', ['-d', '-d', `pty,raw,echo=0,link=${hostPath}`, `pty,raw,echo=0,link=${chipPath}`], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let socatLog = '';
-  socat.stderr!.on('data', (d) => (socatLog += d));
-  await waitFor(`socat to create ${hostPath} (${socatLog})`, () => existsSync(hostPath) && existsSync(chipPath));
 
   const args = ['--import', 'tsx', join(root, 'test/emulator/emulator.ts'), '--port', chipPath, '--control', tapPath, '--log', logPath];
   if (options.mac) args.push('--mac', options.mac);
@@ -82,10 +68,21 @@ export async function startRig(options: RigOptions = {}): Promise<Rig> {
   let out = '';
   emulator.stdout!.on('data', (d) => (out += d));
   emulator.stderr!.on('data', (d) => (out += d));
-  await waitFor(`the emulator to start (${out})`, () => {
-    if (emulator.exitCode !== null) throw new Error(`emulator exited: ${out}`);
-    return out.includes('ready');
-  });
+  const stop = async (): Promise<void> => {
+    emulator.kill('SIGTERM');
+    await exited(emulator);
+    await pair.stop();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    await waitFor('the emulator to start', () => {
+      if (emulator.exitCode !== null) throw new Error(`emulator exited: ${out}`);
+      return out.includes('ready');
+    });
+  } catch (e) {
+    await stop();
+    throw e;
+  }
 
   const events = (): EmulatorEvent[] =>
     existsSync(logPath)
@@ -106,12 +103,6 @@ export async function startRig(options: RigOptions = {}): Promise<Rig> {
       await control(tapPath, { dump: dumpPath });
       return new Uint8Array(readFileSync(dumpPath));
     },
-    async stop() {
-      emulator.kill('SIGTERM');
-      await exited(emulator);
-      socat.kill('SIGTERM');
-      await exited(socat);
-      rmSync(dir, { recursive: true, force: true });
-    },
+    stop,
   };
 }
