@@ -20,8 +20,8 @@ function refuse(done: Done, code: 3 | 4 | 5, message: string): void {
   done(err as Parameters<Done>[0], null);
 }
 
-export function remoteAddress(client: Client): string {
-  const xff = client.req?.headers['x-forwarded-for'];
+export function remoteAddress(client: Client, trustProxy: boolean): string {
+  const xff = trustProxy ? client.req?.headers['x-forwarded-for'] : undefined;
   if (typeof xff === 'string' && xff.length > 0) return xff.split(',')[0]!.trim();
   const sock = (client.conn as { remoteAddress?: string }).remoteAddress ?? client.req?.socket.remoteAddress;
   return sock ?? 'unknown';
@@ -76,7 +76,7 @@ function closeReason(ctx: Context, client: Client): OfflineReason {
 
 export function makeAuthenticate(ctx: Context): NonNullable<AedesOptions['authenticate']> {
   return (client, rawUser, rawPassword, done) => {
-    const ip = remoteAddress(client);
+    const ip = remoteAddress(client, ctx.opts.trustProxy);
     const username = rawUser ?? '';
     const password = rawPassword?.toString('utf8') ?? '';
     const throttle = ctx.throttle;

@@ -21,6 +21,8 @@ export interface BrokerOptions {
   /** Don't print the first-run admin credential banner (tests capture it from the file). */
   quiet: boolean;
   logLevel: string;
+  /** Behind a reverse proxy: take client addresses from X-Forwarded-For, which anyone else could forge. */
+  trustProxy: boolean;
 }
 
 export const DEFAULTS: BrokerOptions = {
@@ -36,6 +38,7 @@ export const DEFAULTS: BrokerOptions = {
   fleetName: 'fleetbind',
   quiet: false,
   logLevel: 'info',
+  trustProxy: false,
 };
 
 const FLAGS = {
@@ -53,12 +56,19 @@ const FLAGS = {
   'public-url': 'FLEETBIND_PUBLIC_URL',
   'fleet-name': 'FLEETBIND_FLEET_NAME',
   'log-level': 'FLEETBIND_LOG_LEVEL',
+  'trust-proxy': 'FLEETBIND_TRUST_PROXY',
 } as const;
 
 function port(name: string, v: string): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`--${name} must be a port number (0-65535), got '${v}'`);
   return n;
+}
+
+function yesNo(name: string, v: string): boolean {
+  if (/^(1|true|yes)$/i.test(v)) return true;
+  if (/^(0|false|no)$/i.test(v)) return false;
+  throw new Error(`--${name} must be true or false, got '${v}'`);
 }
 
 function positive(name: string, v: string): number {
@@ -93,6 +103,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BrokerOpti
   set('public-url', (v) => (o.publicUrl = v));
   set('fleet-name', (v) => (o.fleetName = v));
   set('log-level', (v) => (o.logLevel = v));
+  set('trust-proxy', (v) => (o.trustProxy = yesNo('trust-proxy', v)));
   if (!values['public-url'] && !env.FLEETBIND_PUBLIC_URL) o.publicUrl = `http://localhost:${o.httpPort}`;
   if ((o.tlsCert === undefined) !== (o.tlsKey === undefined)) throw new Error('--tls-cert and --tls-key go together');
   if (o.adminToken !== undefined && o.adminToken.length < 16) throw new Error('FLEETBIND_ADMIN_TOKEN must be at least 16 characters');

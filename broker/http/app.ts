@@ -15,7 +15,7 @@ export function buildHttp(ctx: Context, startedAt: number): FastifyInstance {
     loggerInstance: ctx.log.child({ part: 'http' }),
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 64 * 1024,
-    trustProxy: true,
+    trustProxy: ctx.opts.trustProxy,
     ...tls,
   }) as unknown as FastifyInstance;
   app.setErrorHandler(errorHandler(ctx.log));
