@@ -23,6 +23,16 @@ export interface BrokerOptions {
   logLevel: string;
   /** Behind a reverse proxy: take client addresses from X-Forwarded-For, which anyone else could forge. */
   trustProxy: boolean;
+  /** Most unfinished jobs one device's queue holds; a submit over it is refused with QUEUE_FULL. */
+  queueCap: number;
+  /** How long to wait for a device's `accepted` before resending a cmd; doubles with each resend. */
+  jobAckTimeoutMs: number;
+  /** cmd sends before a job fails with NO_ACK (also bounds cancel and completion resends). */
+  jobAttempts: number;
+  /** How long a job may wait in its queue when the submit names no ttl. */
+  jobTtlMs: number;
+  /** How often queued jobs are checked against their TTL. */
+  jobSweepMs: number;
 }
 
 export const DEFAULTS: BrokerOptions = {
@@ -39,6 +49,11 @@ export const DEFAULTS: BrokerOptions = {
   quiet: false,
   logLevel: 'info',
   trustProxy: false,
+  queueCap: 20,
+  jobAckTimeoutMs: 5_000,
+  jobAttempts: 5,
+  jobTtlMs: 3600_000,
+  jobSweepMs: 1_000,
 };
 
 const FLAGS = {
@@ -57,6 +72,10 @@ const FLAGS = {
   'fleet-name': 'FLEETBIND_FLEET_NAME',
   'log-level': 'FLEETBIND_LOG_LEVEL',
   'trust-proxy': 'FLEETBIND_TRUST_PROXY',
+  'queue-cap': 'FLEETBIND_QUEUE_CAP',
+  'job-ack-timeout-ms': 'FLEETBIND_JOB_ACK_TIMEOUT_MS',
+  'job-attempts': 'FLEETBIND_JOB_ATTEMPTS',
+  'job-ttl-ms': 'FLEETBIND_JOB_TTL_MS',
 } as const;
 
 function port(name: string, v: string): number {
@@ -104,6 +123,10 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BrokerOpti
   set('fleet-name', (v) => (o.fleetName = v));
   set('log-level', (v) => (o.logLevel = v));
   set('trust-proxy', (v) => (o.trustProxy = yesNo('trust-proxy', v)));
+  set('queue-cap', (v) => (o.queueCap = positive('queue-cap', v)));
+  set('job-ack-timeout-ms', (v) => (o.jobAckTimeoutMs = positive('job-ack-timeout-ms', v)));
+  set('job-attempts', (v) => (o.jobAttempts = positive('job-attempts', v)));
+  set('job-ttl-ms', (v) => (o.jobTtlMs = positive('job-ttl-ms', v)));
   if (!values['public-url'] && !env.FLEETBIND_PUBLIC_URL) o.publicUrl = `http://localhost:${o.httpPort}`;
   if ((o.tlsCert === undefined) !== (o.tlsKey === undefined)) throw new Error('--tls-cert and --tls-key go together');
   if (o.adminToken !== undefined && o.adminToken.length < 16) throw new Error('FLEETBIND_ADMIN_TOKEN must be at least 16 characters');

@@ -14,6 +14,7 @@ import type { Database } from './store/schema';
 import type { BindingChange } from './store/bindings';
 import type { OfflineReason, Status } from '../protocol/messages';
 import type { Identity } from './identity';
+import type { Jobs } from './jobs/index';
 
 export interface BrokerEvents {
   /** A committed binding change, after the in-memory map was updated. */
@@ -39,6 +40,8 @@ export interface Context {
   events: EventEmitter<BrokerEvents>;
   /** Agent ops added by other parts (the job queue), beyond claim, release and list. */
   agentOps: Map<string, AgentOpHandler>;
+  /** The job system (set by startJobs before the node listens). */
+  jobs: Jobs;
   labelKey: string;
   /** Device secrets verified since start, as SHA-256 of the secret, so reconnects skip scrypt. */
   verifiedSecrets: Map<string, string>;

@@ -18,6 +18,7 @@ import { ClaimCodes } from './claim-codes';
 import { DEFAULTS, type BrokerOptions } from './config';
 import type { BrokerEvents, Context } from './context';
 import { buildHttp } from './http/app';
+import { startJobs } from './jobs/index';
 import { type Identity, identityOf } from './identity';
 import { createLogger } from './logger';
 import { Metrics } from './metrics';
@@ -140,6 +141,8 @@ export async function startBroker(options: Partial<BrokerOptions> = {}): Promise
     if (who?.kind === 'device') ctx.presence.registered(who.id, who.conn);
     if (who?.kind === 'agent') scheduleBindings(ctx, who.id, 0);
   });
+  const jobs = await startJobs(ctx);
+
   aedes.on('keepaliveTimeout', (client) => markCloseReason(client, 'keepalive'));
   aedes.on('clientError', (client, err) => log.debug({ clientId: client.id, err: err.message }, 'client error'));
   aedes.on('connectionError', (client, err) => log.debug({ clientId: client.id, err: err.message }, 'connection error'));
@@ -180,6 +183,7 @@ export async function startBroker(options: Partial<BrokerOptions> = {}): Promise
   const close = (): Promise<void> =>
     (closed ??= (async () => {
       ctx.closing = true;
+      await jobs.stop();
       tcp.close();
       tlsServer?.close();
       for (const t of ctx.bindingTimers.values()) clearTimeout(t);

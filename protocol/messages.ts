@@ -37,9 +37,12 @@ export interface BoundDevice {
 /** Retained on fb/v1/a/<agent>/bindings. */
 export interface Bindings { agent: string; devices: BoundDevice[]; at: number }
 
+/** position 0 is a job on the device (dispatched or running), 1 the next to go; eta is ms from the snapshot's `at` until done. */
 export interface QueuedJobView { job: string; kind: string; state: JobState; position: number; eta: number; progress?: number; agent: string }
+/** A job that reached a final state since the previous snapshot. */
+export interface EndedJobView { job: string; kind: string; state: JobState; at: number; error?: { code: string; message: string } }
 /** Published on fb/v1/d/<dev>/jobs on every change. */
-export interface JobsSnapshot { device: string; at: number; jobs: QueuedJobView[] }
+export interface JobsSnapshot { device: string; at: number; jobs: QueuedJobView[]; ended?: EndedJobView[] }
 
 export const AGENT_OPS = ['claim', 'release', 'list', 'submit', 'cancel', 'jobs'] as const;
 export const ADMIN_OPS = ['transfer', 'release', 'list'] as const;

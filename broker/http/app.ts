@@ -6,6 +6,7 @@ import { errorHandler } from './errors';
 import { agentRoutes } from './routes-agents';
 import { deviceRoutes } from './routes-devices';
 import { fleetRoutes } from './routes-fleet';
+import { jobRoutes } from './routes-jobs';
 import { opsRoutes } from './routes-ops';
 import { sessionRoutes } from './routes-session';
 
@@ -26,6 +27,7 @@ export function buildHttp(ctx: Context, startedAt: number): FastifyInstance {
   agentRoutes(app, ctx);
   deviceRoutes(app, ctx);
   fleetRoutes(app, ctx);
+  jobRoutes(app, ctx);
   opsRoutes(app, ctx, startedAt);
   return app;
 }

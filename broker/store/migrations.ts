@@ -1,6 +1,6 @@
 // Schema migrations, run at start-up on SQLite and PostgreSQL alike. Append only: never edit a
 // migration that has shipped; add a new one.
-import { type Kysely, type Migration, type MigrationProvider, sql } from 'kysely';
+import { type ColumnDefinitionBuilder, type Kysely, type Migration, type MigrationProvider, sql } from 'kysely';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -95,6 +95,84 @@ function initial(dialect: Dialect): Migration {
   };
 }
 
+function jobs(dialect: Dialect): Migration {
+  const time = dialect === 'postgres' ? 'bigint' : 'integer';
+  const serial = (c: ColumnDefinitionBuilder) => (dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement());
+  return {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('jobs')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('device', 'text', (c) => c.notNull())
+        .addColumn('agent', 'text', (c) => c.notNull())
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('params', 'text', (c) => c.notNull())
+        .addColumn('hold', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('seq', 'integer', (c) => c.notNull())
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('attempt', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('ttl_ms', time, (c) => c.notNull())
+        .addColumn('expires_at', time, (c) => c.notNull())
+        .addColumn('idempotency_key', 'text')
+        .addColumn('progress', 'integer')
+        .addColumn('result', 'text')
+        .addColumn('error_code', 'text')
+        .addColumn('error', 'text')
+        .addColumn('control', 'text')
+        .addColumn('control_reason', 'text')
+        .addColumn('retries', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('queued_at', time, (c) => c.notNull())
+        .addColumn('dispatched_at', time)
+        .addColumn('running_at', time)
+        .addColumn('done_at', time)
+        .addColumn('failed_at', time)
+        .addColumn('cancelled_at', time)
+        .addColumn('expired_at', time)
+        .addColumn('interrupted_at', time)
+        .addColumn('updated_at', time, (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('jobs_device_seq').on('jobs').columns(['device', 'seq']).unique().execute();
+      await db.schema.createIndex('jobs_device_state').on('jobs').columns(['device', 'state', 'seq']).execute();
+      await db.schema.createIndex('jobs_state_expiry').on('jobs').columns(['state', 'expires_at']).execute();
+      await db.schema.createIndex('jobs_agent').on('jobs').columns(['agent', 'device', 'seq']).execute();
+      // NULL keys are distinct on both SQLite and PostgreSQL, so jobs without a key never collide.
+      await db.schema.createIndex('jobs_idempotency').on('jobs').columns(['agent', 'idempotency_key']).unique().execute();
+      await db.schema
+        .createTable('job_events')
+        .addColumn('seq', dialect === 'postgres' ? 'bigserial' : 'integer', serial)
+        .addColumn('job', 'text', (c) => c.notNull())
+        .addColumn('at', time, (c) => c.notNull())
+        .addColumn('event', 'text', (c) => c.notNull())
+        .addColumn('detail', 'text', (c) => c.notNull().defaultTo('{}'))
+        .execute();
+      await db.schema.createIndex('job_events_job').on('job_events').columns(['job', 'seq']).execute();
+      await db.schema
+        .createTable('job_data')
+        .addColumn('seq', dialect === 'postgres' ? 'bigserial' : 'integer', serial)
+        .addColumn('job', 'text', (c) => c.notNull())
+        .addColumn('at', time, (c) => c.notNull())
+        .addColumn('stream', 'text', (c) => c.notNull())
+        .addColumn('payload', 'text', (c) => c.notNull())
+        .addColumn('encoding', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('job_data_job').on('job_data').columns(['job', 'seq']).execute();
+      await db.schema
+        .createTable('job_queues')
+        .addColumn('device', 'text', (c) => c.primaryKey())
+        .addColumn('next_seq', 'integer', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('job_durations')
+        .addColumn('device', 'text', (c) => c.notNull())
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('ewma_ms', 'integer', (c) => c.notNull())
+        .addColumn('samples', 'integer', (c) => c.notNull())
+        .addPrimaryKeyConstraint('job_durations_pk', ['device', 'kind'])
+        .execute();
+    },
+  };
+}
+
 export function migrationProvider(dialect: Dialect): MigrationProvider {
-  return { getMigrations: async () => ({ '0001-initial': initial(dialect) }) };
+  return { getMigrations: async () => ({ '0001-initial': initial(dialect), '0002-jobs': jobs(dialect) }) };
 }

@@ -1,0 +1,55 @@
+// Jobs over REST: look-up and listing for the owning agent or an admin, export of a job's history
+// and data, and completion of a held payment QR by the owning agent or a service (admin) token.
+import type { FastifyInstance } from 'fastify';
+import { ErrorCode, ProtocolError } from '../../protocol/errors';
+import { normaliseId } from '../../protocol/ids';
+import { JOB_STATES, type JobState } from '../../protocol/jobs';
+import type { Context } from '../context';
+import { exportFormat, exportJob } from '../jobs/export';
+import { principalOf } from './auth';
+
+function limitOf(v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > 1000) throw new ProtocolError(ErrorCode.BAD_REQUEST, 'limit must be an integer from 1 to 1000', 'limit');
+  return n;
+}
+
+function stateOf(v: string | undefined): JobState | undefined {
+  if (v === undefined) return undefined;
+  if (!(JOB_STATES as readonly string[]).includes(v)) throw new ProtocolError(ErrorCode.BAD_REQUEST, `state must be one of: ${JOB_STATES.join(', ')}`, 'state');
+  return v as JobState;
+}
+
+export function jobRoutes(app: FastifyInstance, ctx: Context): void {
+  const jobParam = (raw: string): string => normaliseId(raw, 'job id', 'id');
+
+  app.get<{ Querystring: { device?: string; agent?: string; state?: string; limit?: string } }>('/api/jobs', async (req) => {
+    const p = await principalOf(ctx, req);
+    const device = req.query.device === undefined ? undefined : normaliseId(req.query.device, 'device id', 'device');
+    const asked = req.query.agent === undefined ? undefined : normaliseId(req.query.agent, 'agent id', 'agent');
+    // An agent lists its own jobs only, whatever it asks for.
+    const agent = p.kind === 'agent' ? p.id : (asked ?? null);
+    const state = stateOf(req.query.state);
+    const limit = limitOf(req.query.limit);
+    return ctx.jobs.requests.list(agent, { ...(device ? { device } : {}), ...(state ? { state } : {}), ...(limit ? { limit } : {}) });
+  });
+
+  app.get<{ Params: { id: string } }>('/api/jobs/:id', async (req) => {
+    const p = await principalOf(ctx, req);
+    return ctx.jobs.requests.view(await ctx.jobs.requests.visible(p, jobParam(req.params.id)));
+  });
+
+  app.get<{ Params: { id: string }; Querystring: { format?: string } }>('/api/jobs/:id/export', async (req, reply) => {
+    const p = await principalOf(ctx, req);
+    const format = exportFormat(req.query.format);
+    const row = await ctx.jobs.requests.visible(p, jobParam(req.params.id));
+    const out = await exportJob(ctx.jobs.engine.db, row, format);
+    return reply.header('content-type', out.contentType).header('content-disposition', `attachment; filename="${out.filename}"`).send(out.body);
+  });
+
+  app.post<{ Params: { id: string } }>('/api/jobs/:id/complete', async (req) => {
+    const p = await principalOf(ctx, req);
+    return ctx.jobs.requests.complete(p, jobParam(req.params.id));
+  });
+}

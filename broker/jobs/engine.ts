@@ -1,0 +1,540 @@
+// The job lifecycle (DESIGN.md §6): dispatch in FIFO order up to the device's concurrency, cmd
+// resends with backoff until `accepted` (NO_ACK after the configured attempts), cancels and
+// completions confirmed by the device, the interrupted rule when a device drops, TTL expiry,
+// and a snapshot on fb/v1/d/<dev>/jobs after every change.
+import type { Transaction } from 'kysely';
+import { ErrorCode, ProtocolError } from '../../protocol/errors';
+import { JOB_KINDS, type JobState, isJobKind } from '../../protocol/jobs';
+import { type Ack, type Cmd, type JobsSnapshot, type QueuedJobView, type Status, parseAck } from '../../protocol/messages';
+import { deviceTopic } from '../../protocol/topics';
+import { parseJson } from '../../protocol/validate';
+import type { Context } from '../context';
+import { publishJson } from '../publisher';
+import type { BindingChange } from '../store/bindings';
+import { getDevice } from '../store/devices';
+import { type Active, DeviceQueue, clearTimer } from './device-queue';
+import { type Duration, type Slot, nextDuration, priorMs, schedule } from './eta';
+import { JobMetrics } from './metrics';
+import { type JobRow, type JobsDatabase, type JobsDb, jobsDb } from './schema';
+import {
+  ACTIVE_STATES,
+  activeJobs,
+  addData,
+  addEvent,
+  dataStats,
+  dueDevices,
+  dueJobs,
+  getJob,
+  loadDurations,
+  nextQueued,
+  openJobs,
+  patchJob,
+  reserveDevice,
+  saveDuration,
+  transition,
+  unreserveDevice,
+} from './store';
+import type { JobError } from './view';
+
+/** Device data kept per job run; beyond it, data is dropped and the history says so. */
+export const JOB_DATA_MAX_ROWS = 10_000;
+export const JOB_DATA_MAX_BYTES = 4 * 1024 * 1024;
+/** Resend delays grow from the ack timeout by doubling, up to this multiple of it. */
+const MAX_BACKOFF_FACTOR = 8;
+
+type Trx = Transaction<JobsDatabase>;
+export type Extra = (trx: Trx) => Promise<void>;
+
+/** Maps a device's error text ("BUSY: job x is running") to a code and message. */
+export function deviceError(text: string | undefined, fallback: string): JobError {
+  const m = /^([A-Z][A-Z_]{1,31}):\s*(.*)$/s.exec(text ?? '');
+  return m ? { code: m[1]!, message: m[2]! } : { code: fallback, message: text ?? 'the device gave no reason' };
+}
+
+export class JobEngine {
+  readonly db: JobsDb;
+  readonly metrics: JobMetrics;
+  private readonly queues = new Map<string, DeviceQueue>();
+  private sweepTimer: NodeJS.Timeout | null = null;
+  private sweeping = false;
+  private stopped = false;
+
+  constructor(private readonly ctx: Context) {
+    this.db = jobsDb(ctx.db);
+    this.metrics = new JobMetrics(ctx.metrics.registry);
+  }
+
+  queue(device: string): DeviceQueue {
+    let q = this.queues.get(device);
+    if (!q) this.queues.set(device, (q = new DeviceQueue(device)));
+    return q;
+  }
+
+  /** Runs fn in the device's order; the snapshot follows once the device's ops settle. */
+  run<T>(q: DeviceQueue, fn: () => Promise<T>): Promise<T> {
+    return q.run(fn, () => this.publishSnapshot(q));
+  }
+
+  /** For event-driven work: failures are logged, never thrown into an event emitter. */
+  private fire(q: DeviceQueue, what: string, fn: () => Promise<void>): void {
+    this.run(q, fn).catch((err: unknown) => this.ctx.log.error({ err, device: q.id, what }, 'job queue step failed'));
+  }
+
+  // ---- start and stop
+
+  /**
+   * After a restart nothing is on any device as far as this broker knows: jobs left dispatched
+   * or running follow the interrupted rule, pending cancels and completions take effect.
+   */
+  async recover(): Promise<void> {
+    const now = this.ctx.now();
+    const devices = new Set<string>();
+    for (const row of await activeJobs(this.db)) {
+      const q = this.queue(row.device);
+      devices.add(row.device);
+      await this.settleDropped(q, activeOf(row), now, 'broker-restart');
+    }
+    for (const row of await this.db.selectFrom('jobs').select('device').distinct().where('state', '=', 'queued').execute()) devices.add(row.device);
+    for (const device of devices) this.queue(device).dirty = true;
+    await Promise.all([...devices].map((d) => this.publishSnapshot(this.queue(d))));
+  }
+
+  start(): void {
+    const { events } = this.ctx;
+    events.on('hello', (device) => this.fire(this.queue(device), 'hello', () => this.deviceReady(this.queue(device))));
+    events.on('presence', (device, status) => this.onPresence(device, status));
+    events.on('ack', (device, payload) => this.onAck(device, payload));
+    events.on('evt', (device, stream, payload) => this.onEvt(device, stream, payload));
+    events.on('binding', (change) => this.onBinding(change));
+    this.sweepTimer = setInterval(() => this.sweep(), this.ctx.opts.jobSweepMs);
+    this.sweepTimer.unref();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    for (const q of this.queues.values()) for (const a of q.active.values()) clearTimer(a);
+    await Promise.all([...this.queues.values()].map((q) => q.idle()));
+  }
+
+  // ---- dispatch
+
+  /** Sends queued jobs to the device while it has free slots. */
+  async pump(q: DeviceQueue): Promise<void> {
+    while (q.ready && !this.stopped && q.active.size < q.concurrency) {
+      const job = await nextQueued(this.db, q.id);
+      if (!job) return;
+      const now = this.ctx.now();
+      if (Number(job.expires_at) <= now) {
+        await this.endQueued(q, job, 'expired', { code: 'EXPIRED', message: 'waited in the queue past its ttl' });
+        continue;
+      }
+      if (this.ctx.bindings.agentOf(q.id) !== job.agent) {
+        await this.endQueued(q, job, 'cancelled', unbound());
+        continue;
+      }
+      const attempt = Number(job.attempt) + 1;
+      const outcome = await this.db.transaction().execute(async (trx) => {
+        if (Number(job.hold) === 1) {
+          const r = await reserveDevice(trx, q.id, job.agent, job.id);
+          if (r !== 'ok') return r;
+        }
+        return (await transition(trx, job.id, ['queued'], 'dispatched', now, { attempt }, { attempt })) ? 'ok' : 'gone';
+      });
+      // Another held job has the device reserved: FIFO means everything behind it waits too.
+      if (outcome === 'reserved') return;
+      if (outcome === 'unbound') {
+        await this.endQueued(q, job, 'cancelled', unbound());
+        continue;
+      }
+      if (outcome === 'gone') continue;
+      const a = activeOf({ ...job, state: 'dispatched', attempt, dispatched_at: now });
+      q.active.set(a.id, a);
+      q.dirty = true;
+      this.sendCmd(q, a);
+    }
+  }
+
+  private backoff(sends: number): number {
+    const base = this.ctx.opts.jobAckTimeoutMs;
+    return Math.min(base * 2 ** (sends - 1), base * MAX_BACKOFF_FACTOR);
+  }
+
+  private publishCmd(q: DeviceQueue, a: Active, extra: Partial<Cmd> = {}): void {
+    const cmd: Cmd = { job: a.id, kind: a.kind, params: a.params, attempt: a.attempt, deadline: a.deadline, ...extra };
+    publishJson(this.ctx, deviceTopic(q.id, 'cmd'), cmd).catch((err: unknown) => this.ctx.log.error({ err, device: q.id, job: a.id }, 'publishing cmd failed'));
+  }
+
+  private sendCmd(q: DeviceQueue, a: Active): void {
+    a.sends++;
+    this.publishCmd(q, a);
+    a.timer = setTimeout(() => this.fire(q, 'ack timeout', () => this.ackTimedOut(q, a)), this.backoff(a.sends));
+    a.timer.unref();
+  }
+
+  private async ackTimedOut(q: DeviceQueue, a: Active): Promise<void> {
+    if (q.active.get(a.id) !== a || a.state !== 'dispatched' || a.control !== null) return;
+    a.timer = null;
+    if (a.sends >= this.ctx.opts.jobAttempts) {
+      await this.endActive(q, a, 'failed', { error: { code: ErrorCode.NO_ACK, message: `the device did not acknowledge the job after ${a.sends} attempts` } });
+      await this.pump(q);
+      return;
+    }
+    a.attempt++;
+    const now = this.ctx.now();
+    await this.db.transaction().execute(async (trx) => {
+      await patchJob(trx, a.id, { attempt: a.attempt }, now);
+      await addEvent(trx, a.id, now, 'resent', { attempt: a.attempt });
+    });
+    this.metrics.ackRetries.inc();
+    this.sendCmd(q, a);
+  }
+
+  // ---- cancel and completion of a job on the device
+
+  /** Asks the device to cancel or complete a job; the device's ack decides, resends until then. */
+  async requestControl(q: DeviceQueue, a: Active, type: 'cancel' | 'complete', reason: string, extra?: Extra): Promise<void> {
+    clearTimer(a);
+    a.control = { type, reason, sends: 0 };
+    const now = this.ctx.now();
+    await this.db.transaction().execute(async (trx) => {
+      await patchJob(trx, a.id, { control: type, control_reason: reason }, now);
+      await addEvent(trx, a.id, now, `${type}-requested`, { reason });
+      if (extra) await extra(trx);
+    });
+    q.dirty = true;
+    this.sendControl(q, a);
+  }
+
+  private sendControl(q: DeviceQueue, a: Active): void {
+    const c = a.control!;
+    c.sends++;
+    this.publishCmd(q, a, c.type === 'cancel' ? { cancel: true } : { complete: true });
+    a.timer = setTimeout(() => this.fire(q, `${c.type} timeout`, () => this.controlTimedOut(q, a)), this.backoff(c.sends));
+    a.timer.unref();
+  }
+
+  private async controlTimedOut(q: DeviceQueue, a: Active): Promise<void> {
+    const c = a.control;
+    if (q.active.get(a.id) !== a || c === null) return;
+    a.timer = null;
+    if (c.sends < this.ctx.opts.jobAttempts) {
+      this.metrics.ackRetries.inc();
+      this.sendControl(q, a);
+      return;
+    }
+    // The device stays silent; the decision stands without its confirmation.
+    await this.applyControl(q, a, { unconfirmed: true });
+    await this.pump(q);
+  }
+
+  private applyControl(q: DeviceQueue, a: Active, detail: Record<string, unknown>): Promise<void> {
+    const c = a.control!;
+    if (c.type === 'complete') return this.endActive(q, a, 'done', { result: { paid: true }, detail });
+    return this.endActive(q, a, 'cancelled', { error: cancelError(c.reason), detail });
+  }
+
+  // ---- device events
+
+  private onAck(device: string, payload: Buffer): void {
+    let ack: Ack;
+    try {
+      ack = parseAck(parseJson(payload.toString('utf8')));
+    } catch (err) {
+      if (!(err instanceof ProtocolError)) throw err;
+      this.ctx.log.warn({ device, code: err.code, field: err.field, reason: err.message }, 'malformed ack ignored');
+      return;
+    }
+    const q = this.queue(device);
+    this.fire(q, 'ack', () => this.applyAck(q, ack));
+  }
+
+  private async applyAck(q: DeviceQueue, ack: Ack): Promise<void> {
+    const a = q.active.get(ack.job);
+    if (!a) return this.lateAck(q, ack);
+    const now = this.ctx.now();
+    switch (ack.state) {
+      case 'accepted':
+      case 'progress': {
+        const progress = ack.progress === undefined ? undefined : Math.round(ack.progress);
+        if (a.state === 'dispatched') {
+          a.state = 'running';
+          if (a.control === null) clearTimer(a);
+          if (a.sends > 0) this.metrics.dispatchLatency.observe((now - a.startedAt) / 1000);
+          if (a.retries > 0) a.data = { ...(await dataStats(this.db, a.id)), truncated: false };
+          await transition(this.db, a.id, ['dispatched'], 'running', now, progress === undefined ? {} : { progress }, { attempt: a.attempt });
+          q.dirty = true;
+        } else if (progress !== undefined) {
+          await patchJob(this.db, a.id, { progress }, now);
+          q.dirty = true;
+        }
+        return;
+      }
+      case 'done':
+        await this.endActive(q, a, 'done', { result: ack.result });
+        break;
+      case 'cancelled':
+        await this.endActive(q, a, 'cancelled', { error: cancelError(a.control?.reason ?? 'DEVICE') });
+        break;
+      case 'failed':
+      case 'rejected': {
+        const error = deviceError(ack.error, ack.state === 'rejected' ? 'REJECTED' : 'FAILED');
+        await this.endActive(q, a, error.code === 'EXPIRED' ? 'expired' : 'failed', { error });
+        break;
+      }
+    }
+    await this.pump(q);
+  }
+
+  /** An ack for a job not on the device: recorded; a final word on a re-queued job ends it. */
+  private async lateAck(q: DeviceQueue, ack: Ack): Promise<void> {
+    const job = await getJob(this.db, ack.job);
+    if (!job || job.device !== q.id) {
+      this.ctx.log.warn({ device: q.id, job: ack.job, state: ack.state }, 'ack for a job this device was never given; ignored');
+      return;
+    }
+    const now = this.ctx.now();
+    // The device finished the job while it was away (its unsent final ack arrives on reconnect).
+    if (job.state === 'queued' && Number(job.attempt) > 0 && (ack.state === 'done' || ack.state === 'failed')) {
+      const error = ack.state === 'failed' ? deviceError(ack.error, 'FAILED') : undefined;
+      await this.endQueued(q, job, ack.state, error, { result: ack.result ?? null, late: true });
+      return;
+    }
+    await addEvent(this.db, job.id, now, 'late-ack', { state: ack.state, jobState: job.state });
+  }
+
+  private onEvt(device: string, stream: string, payload: Buffer): void {
+    const q = this.queues.get(device);
+    if (!q) return;
+    const running = [...q.active.values()].filter((a) => a.state === 'running');
+    if (running.length === 0) return;
+    const now = this.ctx.now();
+    const { text, encoding } = encodePayload(payload);
+    for (const a of running) {
+      if (a.data.rows >= JOB_DATA_MAX_ROWS || a.data.bytes + text.length > JOB_DATA_MAX_BYTES) {
+        if (!a.data.truncated) {
+          a.data.truncated = true;
+          addEvent(this.db, a.id, now, 'data-truncated', { rows: a.data.rows, bytes: a.data.bytes }).catch((err: unknown) => this.ctx.log.error({ err, job: a.id }, 'recording truncation failed'));
+        }
+        continue;
+      }
+      a.data.rows++;
+      a.data.bytes += text.length;
+      addData(this.db, a.id, now, stream, text, encoding).catch((err: unknown) => this.ctx.log.error({ err, job: a.id, stream }, 'storing device data failed'));
+    }
+  }
+
+  private onPresence(device: string, status: Status): void {
+    if (status.state === 'online') return;
+    const q = this.queues.get(device);
+    if (!q || (!q.ready && q.active.size === 0)) return;
+    this.fire(q, 'device dropped', () => this.deviceDropped(q, status.reason ?? 'socket'));
+  }
+
+  /** A hello on a new connection: whatever ran on the previous one was interrupted. */
+  private async deviceReady(q: DeviceQueue): Promise<void> {
+    if (q.active.size > 0) await this.deviceDropped(q, 'reconnected');
+    const row = await getDevice(this.ctx.db, q.id);
+    q.concurrency = Math.max(1, Number(row?.concurrency ?? 1));
+    q.ready = true;
+    q.dirty = true;
+    await this.pump(q);
+  }
+
+  private async deviceDropped(q: DeviceQueue, reason: string): Promise<void> {
+    q.ready = false;
+    const now = this.ctx.now();
+    for (const a of [...q.active.values()]) await this.settleDropped(q, a, now, reason);
+    q.dirty = true;
+  }
+
+  /**
+   * The interrupted rule. A pending cancel or completion takes effect. A job the device never
+   * accepted goes back to the head of its queue. A running job of an idempotent kind goes back
+   * too, to run again on reconnect; any other running job ends `interrupted`.
+   */
+  private async settleDropped(q: DeviceQueue, a: Active, now: number, reason: string): Promise<void> {
+    clearTimer(a);
+    if (a.control !== null) return this.applyControl(q, a, { deviceGone: reason });
+    if (a.state === 'running' && !(isJobKind(a.kind) && JOB_KINDS[a.kind].idempotent)) {
+      return this.endActive(q, a, 'interrupted', { error: { code: 'INTERRUPTED', message: `the device dropped (${reason}) while the job ran; '${a.kind}' is not safe to repeat` } });
+    }
+    q.active.delete(a.id);
+    const patch = a.state === 'running' ? { interrupted_at: now, retries: a.retries + 1, expires_at: now + a.ttlMs, progress: null } : {};
+    await transition(this.db, a.id, ACTIVE_STATES, 'queued', now, patch, { reason, interrupted: a.state === 'running' });
+    q.dirty = true;
+  }
+
+  private onBinding(change: BindingChange): void {
+    if (!change.changed) return;
+    const q = this.queue(change.device);
+    this.fire(q, 'binding change', async () => {
+      for (const job of await openJobs(this.db, q.id)) {
+        if (job.agent === change.to) continue;
+        if (job.state === 'queued') await this.endQueued(q, job, 'cancelled', unbound());
+        else {
+          const a = q.active.get(job.id);
+          if (a && a.control?.type !== 'cancel') await this.requestControl(q, a, 'cancel', ErrorCode.UNBOUND);
+        }
+      }
+      // The new holder sees the queue as it is now, replacing the retained snapshot.
+      q.dirty = true;
+      await this.pump(q);
+    });
+  }
+
+  private sweep(): void {
+    if (this.sweeping || this.stopped) return;
+    this.sweeping = true;
+    const now = this.ctx.now();
+    dueDevices(this.db, now)
+      .then((devices) => {
+        for (const device of devices) {
+          const q = this.queue(device);
+          this.fire(q, 'expiry', async () => {
+            for (const job of await dueJobs(this.db, q.id, now)) await this.endQueued(q, job, 'expired', { code: 'EXPIRED', message: 'waited in the queue past its ttl' });
+          });
+        }
+      })
+      .catch((err: unknown) => this.ctx.log.error({ err }, 'job expiry sweep failed'))
+      .finally(() => (this.sweeping = false));
+  }
+
+  // ---- endings
+
+  async endActive(q: DeviceQueue, a: Active, state: JobState, o: { result?: unknown; error?: JobError; detail?: Record<string, unknown> } = {}): Promise<void> {
+    clearTimer(a);
+    q.active.delete(a.id);
+    const now = this.ctx.now();
+    const durations = await this.durations(q);
+    let duration: Duration | undefined;
+    const ended = await this.db.transaction().execute(async (trx) => {
+      const ok = await transition(
+        trx,
+        a.id,
+        ACTIVE_STATES,
+        state,
+        now,
+        {
+          control: null,
+          result: o.result === undefined ? null : JSON.stringify(o.result),
+          error_code: o.error?.code ?? null,
+          error: o.error?.message ?? null,
+          ...(state === 'done' ? { progress: 100 } : {}),
+        },
+        { ...o.detail, ...(o.error ? { error: o.error } : {}) },
+      );
+      if (!ok) return false;
+      if (a.hold) await unreserveDevice(trx, q.id, a.id);
+      if (state === 'done') {
+        duration = nextDuration(durations.get(a.kind), now - a.startedAt);
+        await saveDuration(trx, q.id, a.kind, duration);
+      }
+      return true;
+    });
+    if (!ended) return;
+    if (duration) durations.set(a.kind, duration);
+    this.ended(q, a.id, a.agent, a.kind, state, now, o.error);
+  }
+
+  async endQueued(q: DeviceQueue, job: JobRow, state: JobState, error?: JobError, detail: Record<string, unknown> = {}, extra?: Extra): Promise<boolean> {
+    const now = this.ctx.now();
+    const ended = await this.db.transaction().execute(async (trx) => {
+      const patch = { error_code: error?.code ?? null, error: error?.message ?? null, ...('result' in detail ? { result: JSON.stringify(detail.result) } : {}) };
+      if (!(await transition(trx, job.id, ['queued'], state, now, patch, { ...detail, ...(error ? { error } : {}) }))) return false;
+      if (Number(job.hold) === 1) await unreserveDevice(trx, q.id, job.id);
+      if (extra) await extra(trx);
+      return true;
+    });
+    if (ended) this.ended(q, job.id, job.agent, job.kind, state, now, error);
+    return ended;
+  }
+
+  private ended(q: DeviceQueue, job: string, agent: string, kind: string, state: JobState, at: number, error?: JobError): void {
+    this.metrics.final(state);
+    q.ended.push({ agent, view: error ? { job, kind, state, at, error } : { job, kind, state, at } });
+    q.dirty = true;
+  }
+
+  // ---- positions, ETAs and snapshots
+
+  private async durations(q: DeviceQueue): Promise<Map<string, Duration>> {
+    q.durations ??= await loadDurations(this.db, q.id);
+    return q.durations;
+  }
+
+  /** Position and ETA of every unfinished job of the device. */
+  async layout(q: DeviceQueue, open?: JobRow[]): Promise<{ open: JobRow[]; slots: Map<string, Slot>; at: number }> {
+    const rows = open ?? (await openJobs(this.db, q.id));
+    const durations = await this.durations(q);
+    const at = this.ctx.now();
+    const jobs = rows.map((r) => ({ id: r.id, kind: r.kind, state: r.state, startedAt: q.active.get(r.id)?.startedAt ?? (r.dispatched_at === null ? null : Number(r.dispatched_at)) }));
+    const slots = schedule(jobs, q.concurrency, at, (kind) => durations.get(kind)?.ewmaMs ?? priorMs(kind));
+    return { open: rows, slots, at };
+  }
+
+  private async publishSnapshot(q: DeviceQueue): Promise<void> {
+    if (this.stopped) return;
+    try {
+      const { open, slots, at } = await this.layout(q);
+      const agent = this.ctx.bindings.agentOf(q.id);
+      this.metrics.queueDepth.observe(open.filter((j) => j.state === 'queued').length);
+      // Only the bound agent's jobs are shown; others' still count in positions and ETAs.
+      const jobs: QueuedJobView[] = open
+        .filter((j) => j.agent === agent)
+        .map((j) => {
+          const slot = slots.get(j.id)!;
+          const v: QueuedJobView = { job: j.id, kind: j.kind, state: j.state, position: slot.position, eta: Math.round(slot.eta), agent: j.agent };
+          if (j.progress !== null) v.progress = Number(j.progress);
+          return v;
+        });
+      const ended = q.ended.filter((e) => e.agent === agent).map((e) => e.view);
+      q.ended = [];
+      const snapshot: JobsSnapshot = { device: q.id, at, jobs, ...(ended.length > 0 ? { ended } : {}) };
+      await publishJson(this.ctx, deviceTopic(q.id, 'jobs'), snapshot, true);
+    } catch (err) {
+      this.ctx.log.error({ err, device: q.id }, 'publishing the jobs snapshot failed');
+    }
+  }
+}
+
+function unbound(): JobError {
+  return { code: ErrorCode.UNBOUND, message: 'the device was released or transferred; its jobs from the previous agent were cancelled' };
+}
+
+function cancelError(reason: string): JobError {
+  if (reason === ErrorCode.UNBOUND) return unbound();
+  if (reason === 'DEVICE') return { code: 'CANCELLED', message: 'cancelled on the device' };
+  return { code: 'CANCELLED', message: `cancelled by ${reason}` };
+}
+
+/** The in-memory form of a job that is on the device (or was, before a restart). */
+export function activeOf(row: JobRow): Active {
+  return {
+    id: row.id,
+    agent: row.agent,
+    kind: row.kind,
+    params: JSON.parse(row.params) as Record<string, unknown>,
+    hold: Number(row.hold) === 1,
+    state: row.state === 'running' ? 'running' : 'dispatched',
+    startedAt: Number(row.dispatched_at ?? row.queued_at),
+    attempt: Number(row.attempt),
+    sends: 0,
+    deadline: Number(row.expires_at),
+    ttlMs: Number(row.ttl_ms),
+    retries: Number(row.retries),
+    timer: null,
+    control: row.control === null ? null : { type: row.control, reason: row.control_reason ?? 'CANCELLED', sends: 0 },
+    data: { rows: 0, bytes: 0, truncated: false },
+  };
+}
+
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+function encodePayload(payload: Buffer): { text: string; encoding: 'utf8' | 'base64' } {
+  try {
+    return { text: UTF8.decode(payload), encoding: 'utf8' };
+  } catch {
+    return { text: payload.toString('base64'), encoding: 'base64' };
+  }
+}

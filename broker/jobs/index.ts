@@ -1,0 +1,33 @@
+// Wires the job system into a broker node: recovery after a restart, the agent ops submit,
+// cancel and jobs, the device event listeners and the expiry sweep.
+import type { AgentRequest } from '../../protocol/messages';
+import type { Context } from '../context';
+import { JobEngine } from './engine';
+import { JobRequests } from './requests';
+
+export interface Jobs {
+  engine: JobEngine;
+  requests: JobRequests;
+  stop(): Promise<void>;
+}
+
+type Op<O extends AgentRequest['op']> = Extract<AgentRequest, { op: O }>;
+
+export async function startJobs(ctx: Context): Promise<Jobs> {
+  const engine = new JobEngine(ctx);
+  await engine.recover();
+  const requests = new JobRequests(ctx, engine);
+  ctx.agentOps.set('submit', (_ctx, who, req) => {
+    const r = req as Op<'submit'>;
+    return requests.submit(who.id, { device: r.device, kind: r.kind, params: r.params, ...(r.ttl === undefined ? {} : { ttl: r.ttl }), ...(r.idempotencyKey === undefined ? {} : { idempotencyKey: r.idempotencyKey }) });
+  });
+  ctx.agentOps.set('cancel', (_ctx, who, req) => requests.cancel(who.id, (req as Op<'cancel'>).job));
+  ctx.agentOps.set('jobs', async (_ctx, who, req) => {
+    const r = req as Op<'jobs'>;
+    return { device: r.device, at: ctx.now(), jobs: await requests.list(who.id, { device: r.device, ...(r.limit === undefined ? {} : { limit: r.limit }) }) };
+  });
+  engine.start();
+  const jobs: Jobs = { engine, requests, stop: () => engine.stop() };
+  ctx.jobs = jobs;
+  return jobs;
+}

@@ -1,0 +1,179 @@
+// What agents, admins and payment backends ask of the job system: submit, cancel, list, look
+// up, and complete a held payment QR. Each refusal changes nothing and says why.
+import { randomUUID } from 'node:crypto';
+import { ErrorCode, ProtocolError } from '../../protocol/errors';
+import { JOB_KINDS, isJobKind, parseJobParams } from '../../protocol/jobs';
+import { appendAudit } from '../store/audit';
+import { getDevice } from '../store/devices';
+import type { Context } from '../context';
+import type { Extra, JobEngine } from './engine';
+import { type JobRow, asRegistry } from './schema';
+import { getJob, insertJob, jobByKey, listJobs } from './store';
+import { type JobView, jobView } from './view';
+
+export interface SubmitInput { device: string; kind: string; params: unknown; ttl?: number; idempotencyKey?: string }
+export interface SubmitResult { job: string; state: JobRow['state']; position: number | null; eta: number | null }
+
+const notFound = (id: string): ProtocolError => new ProtocolError(ErrorCode.NOT_FOUND, `no job ${id}`, 'job');
+
+function isUniqueViolation(err: unknown): boolean {
+  const e = err as { code?: string; message?: string };
+  return e.code === 'SQLITE_CONSTRAINT_UNIQUE' || e.code === '23505';
+}
+
+export class JobRequests {
+  constructor(
+    private readonly ctx: Context,
+    private readonly engine: JobEngine,
+  ) {}
+
+  private async result(row: JobRow): Promise<SubmitResult> {
+    const view = await this.view(row);
+    return { job: view.job, state: view.state, position: view.position, eta: view.eta };
+  }
+
+  /** A repeated idempotency key answers with the job it created, if the request matches it. */
+  private repeat(row: JobRow, s: SubmitInput): Promise<SubmitResult> {
+    if (row.device !== s.device || row.kind !== s.kind) {
+      throw new ProtocolError(ErrorCode.CONFLICT, `idempotencyKey was already used for job ${row.id} (${row.kind} on ${row.device})`, 'idempotencyKey');
+    }
+    this.engine.metrics.submitted.inc({ outcome: 'repeat' });
+    return this.result(row);
+  }
+
+  async submit(agent: string, s: SubmitInput): Promise<SubmitResult> {
+    try {
+      return await this.trySubmit(agent, s);
+    } catch (err) {
+      if (err instanceof ProtocolError) this.engine.metrics.submitted.inc({ outcome: err.code });
+      throw err;
+    }
+  }
+
+  private async trySubmit(agent: string, s: SubmitInput): Promise<SubmitResult> {
+    const key = s.idempotencyKey ?? null;
+    const db = this.engine.db;
+    if (key !== null) {
+      const existing = await jobByKey(db, agent, key);
+      if (existing) return this.repeat(existing, s);
+    }
+    const notBound = (): ProtocolError => new ProtocolError(ErrorCode.NOT_BOUND, `device ${s.device} is not bound to you`, 'device');
+    if (this.ctx.bindings.agentOf(s.device) !== agent) throw notBound();
+    if (!isJobKind(s.kind)) throw new ProtocolError(ErrorCode.UNSUPPORTED, `unknown job kind '${s.kind}' (known: ${Object.keys(JOB_KINDS).join(', ')})`, 'kind');
+    const device = await getDevice(this.ctx.db, s.device);
+    const caps = device ? (JSON.parse(device.caps) as string[]) : [];
+    if (!caps.includes(s.kind)) {
+      const announced = caps.length === 0 ? 'it has announced no capabilities yet' : `it announced: ${caps.join(', ')}`;
+      throw new ProtocolError(ErrorCode.UNSUPPORTED, `device ${s.device} does not run '${s.kind}' (${announced})`, 'kind');
+    }
+    const params = parseJobParams(s.kind, s.params);
+    const q = this.engine.queue(s.device);
+    return this.engine.run(q, async () => {
+      // A release or transfer may have committed while this submit waited its turn.
+      if (this.ctx.bindings.agentOf(s.device) !== agent) throw notBound();
+      const now = this.ctx.now();
+      const ttlMs = s.ttl === undefined ? this.ctx.opts.jobTtlMs : s.ttl * 1000;
+      const hold = s.kind === 'qr.show' && (params as { hold?: boolean }).hold === true;
+      let row: JobRow | 'full';
+      try {
+        row = await db.transaction().execute((trx) =>
+          insertJob(trx, { id: randomUUID(), device: s.device, agent, kind: s.kind, params: JSON.stringify(params), hold, ttlMs, idempotencyKey: key, now }, this.ctx.opts.queueCap),
+        );
+      } catch (err) {
+        // The same key raced in from another request: answer as a repeat.
+        const existing = key !== null && isUniqueViolation(err) ? await jobByKey(db, agent, key) : undefined;
+        if (existing) return this.repeat(existing, s);
+        throw err;
+      }
+      if (row === 'full') {
+        throw new ProtocolError(ErrorCode.QUEUE_FULL, `device ${s.device} already has ${this.ctx.opts.queueCap} unfinished jobs (its queue cap); submit again when one finishes`, 'device');
+      }
+      q.dirty = true;
+      this.engine.metrics.submitted.inc({ outcome: 'queued' });
+      this.ctx.log.debug({ job: row.id, device: s.device, agent, kind: s.kind }, 'job queued');
+      await this.engine.pump(q);
+      return this.result((await getJob(db, row.id))!);
+    });
+  }
+
+  /** The owner cancels: a queued job leaves the queue, a job on the device gets a cancel cmd. */
+  async cancel(agent: string, id: string): Promise<{ job: string; state: JobRow['state']; pending: 'cancel' | null }> {
+    const job = await getJob(this.engine.db, id);
+    if (!job || job.agent !== agent) throw notFound(id);
+    const q = this.engine.queue(job.device);
+    return this.engine.run(q, async () => {
+      const cur = (await getJob(this.engine.db, id))!;
+      const reason = `agent:${agent}`;
+      if (cur.state === 'queued') {
+        await this.engine.endQueued(q, cur, 'cancelled', { code: 'CANCELLED', message: `cancelled by ${reason}` });
+        return { job: id, state: 'cancelled', pending: null };
+      }
+      const a = q.active.get(id);
+      if (a) {
+        if (a.control?.type === 'complete') throw new ProtocolError(ErrorCode.CONFLICT, `job ${id} was paid and is being completed`, 'job');
+        if (a.control === null) await this.engine.requestControl(q, a, 'cancel', reason);
+        return { job: id, state: cur.state, pending: 'cancel' };
+      }
+      if (cur.state === 'cancelled') return { job: id, state: cur.state, pending: null };
+      throw new ProtocolError(ErrorCode.CONFLICT, `job ${id} already ended (${cur.state})`, 'job');
+    });
+  }
+
+  /** A caller's own jobs on a device, newest first, whether or not the device is still theirs. */
+  async list(agent: string | null, q: { device?: string; state?: JobRow['state']; limit?: number }): Promise<JobView[]> {
+    const rows = await listJobs(this.engine.db, { ...q, ...(agent === null ? {} : { agent }), limit: q.limit ?? 50 });
+    const layouts = new Map<string, Awaited<ReturnType<JobEngine['layout']>>>();
+    const out: JobView[] = [];
+    for (const r of rows) {
+      if (r.state !== 'queued' && r.state !== 'dispatched' && r.state !== 'running') {
+        out.push(jobView(r));
+        continue;
+      }
+      let layout = layouts.get(r.device);
+      if (!layout) layouts.set(r.device, (layout = await this.engine.layout(this.engine.queue(r.device))));
+      out.push(jobView(r, layout.slots.get(r.id)));
+    }
+    return out;
+  }
+
+  /** The job if the caller may see it (its agent, or an admin); NOT_FOUND otherwise. */
+  async visible(who: { kind: 'agent' | 'admin'; id: string }, id: string): Promise<JobRow> {
+    const row = await getJob(this.engine.db, id);
+    if (!row || (who.kind === 'agent' && row.agent !== who.id)) throw notFound(id);
+    return row;
+  }
+
+  async view(row: JobRow): Promise<JobView> {
+    if (row.state !== 'queued' && row.state !== 'dispatched' && row.state !== 'running') return jobView(row);
+    const { slots } = await this.engine.layout(this.engine.queue(row.device));
+    return jobView(row, slots.get(row.id));
+  }
+
+  /**
+   * A payment backend confirms a held qr.show: the device is told (cmd `complete: true`) and the
+   * job ends `done` when it acknowledges; the reservation ends with it. Audited.
+   */
+  async complete(who: { kind: 'agent' | 'admin'; id: string }, id: string): Promise<JobView> {
+    const job = await this.visible(who, id);
+    if (job.kind !== 'qr.show' || Number(job.hold) !== 1) throw new ProtocolError(ErrorCode.CONFLICT, `job ${id} is not a held qr.show; only those wait for completion`, 'job');
+    const q = this.engine.queue(job.device);
+    const actor = `${who.kind}:${who.id}`;
+    const audit: Extra = (trx) =>
+      appendAudit(asRegistry(trx), { at: this.ctx.now(), actor, action: 'job.complete', device: job.device, agent: job.agent, detail: { job: id } });
+    await this.engine.run(q, async () => {
+      const cur = (await getJob(this.engine.db, id))!;
+      if (cur.state === 'done') return;
+      if (cur.state === 'queued') {
+        await this.engine.endQueued(q, cur, 'done', undefined, { result: { paid: true }, by: actor }, audit);
+        return;
+      }
+      const a = q.active.get(id);
+      if (!a) throw new ProtocolError(ErrorCode.CONFLICT, `job ${id} already ended (${cur.state}); it cannot be completed`, 'job');
+      if (a.control?.type === 'complete') return;
+      if (a.control?.type === 'cancel') throw new ProtocolError(ErrorCode.CONFLICT, `job ${id} is being cancelled; it cannot be completed`, 'job');
+      await this.engine.requestControl(q, a, 'complete', actor, audit);
+    });
+    this.ctx.log.info({ job: id, device: job.device, actor }, 'held job completed');
+    return this.view((await getJob(this.engine.db, id))!);
+  }
+}

@@ -1,0 +1,211 @@
+// Job queries. Every state change is one conditional UPDATE on the current state plus its history
+// row, in one transaction; the conditions make a late or repeated change a no-op.
+import { type Transaction, sql } from 'kysely';
+import { FINAL_JOB_STATES, type JobState } from '../../protocol/jobs';
+import type { Duration } from './eta';
+import type { JobRow, JobsDatabase, JobsDb } from './schema';
+
+type Db = JobsDb | Transaction<JobsDatabase>;
+
+export const OPEN_STATES: readonly JobState[] = ['queued', 'dispatched', 'running'];
+export const ACTIVE_STATES: readonly JobState[] = ['dispatched', 'running'];
+export { FINAL_JOB_STATES };
+
+/** The per-state timestamp column each state sets. */
+export const STATE_TIME = {
+  queued: 'queued_at',
+  dispatched: 'dispatched_at',
+  running: 'running_at',
+  done: 'done_at',
+  failed: 'failed_at',
+  cancelled: 'cancelled_at',
+  expired: 'expired_at',
+  interrupted: 'interrupted_at',
+} as const satisfies Record<JobState, keyof JobRow>;
+
+export async function getJob(db: Db, id: string): Promise<JobRow | undefined> {
+  return db.selectFrom('jobs').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+export async function jobByKey(db: Db, agent: string, key: string): Promise<JobRow | undefined> {
+  return db.selectFrom('jobs').selectAll().where('agent', '=', agent).where('idempotency_key', '=', key).executeTakeFirst();
+}
+
+/** Unfinished jobs of a device in queue order. */
+export async function openJobs(db: Db, device: string): Promise<JobRow[]> {
+  return db.selectFrom('jobs').selectAll().where('device', '=', device).where('state', 'in', OPEN_STATES).orderBy('seq').execute();
+}
+
+export async function nextQueued(db: Db, device: string): Promise<JobRow | undefined> {
+  return db.selectFrom('jobs').selectAll().where('device', '=', device).where('state', '=', 'queued').orderBy('seq').limit(1).executeTakeFirst();
+}
+
+export async function activeJobs(db: Db): Promise<JobRow[]> {
+  return db.selectFrom('jobs').selectAll().where('state', 'in', ACTIVE_STATES).orderBy('device').orderBy('seq').execute();
+}
+
+export async function dueDevices(db: Db, now: number): Promise<string[]> {
+  const rows = await db.selectFrom('jobs').select('device').distinct().where('state', '=', 'queued').where('expires_at', '<=', now).execute();
+  return rows.map((r) => r.device);
+}
+
+export async function dueJobs(db: Db, device: string, now: number): Promise<JobRow[]> {
+  return db.selectFrom('jobs').selectAll().where('device', '=', device).where('state', '=', 'queued').where('expires_at', '<=', now).orderBy('seq').execute();
+}
+
+export interface JobQuery { device?: string; agent?: string; state?: JobState; limit: number }
+
+/** Newest first. */
+export async function listJobs(db: Db, q: JobQuery): Promise<JobRow[]> {
+  let query = db.selectFrom('jobs').selectAll().orderBy('queued_at', 'desc').orderBy('seq', 'desc').limit(q.limit);
+  if (q.device !== undefined) query = query.where('device', '=', q.device);
+  if (q.agent !== undefined) query = query.where('agent', '=', q.agent);
+  if (q.state !== undefined) query = query.where('state', '=', q.state);
+  return query.execute();
+}
+
+export async function addEvent(db: Db, job: string, at: number, event: string, detail: Record<string, unknown> = {}): Promise<void> {
+  await db.insertInto('job_events').values({ job, at, event, detail: JSON.stringify(detail) }).execute();
+}
+
+export interface NewJob {
+  id: string;
+  device: string;
+  agent: string;
+  kind: string;
+  params: string;
+  hold: boolean;
+  ttlMs: number;
+  idempotencyKey: string | null;
+  now: number;
+}
+
+/**
+ * Appends a job to its device's queue unless the queue holds `cap` unfinished jobs already.
+ * Bumping the queue row first serialises concurrent submits for one device (a row lock on
+ * PostgreSQL), so neither the order nor the cap can be raced.
+ */
+export async function insertJob(trx: Transaction<JobsDatabase>, j: NewJob, cap: number): Promise<JobRow | 'full'> {
+  await trx.insertInto('job_queues').values({ device: j.device, next_seq: 0 }).onConflict((oc) => oc.column('device').doNothing()).execute();
+  const q = await trx
+    .updateTable('job_queues')
+    .set({ next_seq: sql`next_seq + 1` })
+    .where('device', '=', j.device)
+    .returning('next_seq')
+    .executeTakeFirstOrThrow();
+  const open = await trx.selectFrom('jobs').select((eb) => eb.fn.countAll<number>().as('n')).where('device', '=', j.device).where('state', 'in', OPEN_STATES).executeTakeFirstOrThrow();
+  if (Number(open.n) >= cap) return 'full';
+  const row: JobRow = {
+    id: j.id,
+    device: j.device,
+    agent: j.agent,
+    kind: j.kind,
+    params: j.params,
+    hold: j.hold ? 1 : 0,
+    seq: Number(q.next_seq),
+    state: 'queued',
+    attempt: 0,
+    ttl_ms: j.ttlMs,
+    expires_at: j.now + j.ttlMs,
+    idempotency_key: j.idempotencyKey,
+    progress: null,
+    result: null,
+    error_code: null,
+    error: null,
+    control: null,
+    control_reason: null,
+    retries: 0,
+    queued_at: j.now,
+    dispatched_at: null,
+    running_at: null,
+    done_at: null,
+    failed_at: null,
+    cancelled_at: null,
+    expired_at: null,
+    interrupted_at: null,
+    updated_at: j.now,
+  };
+  await trx.insertInto('jobs').values(row).execute();
+  await addEvent(trx, j.id, j.now, 'queued', { agent: j.agent, kind: j.kind, seq: row.seq });
+  return row;
+}
+
+export type JobPatch = Partial<Omit<JobRow, 'id' | 'device' | 'agent' | 'kind' | 'params' | 'seq'>>;
+
+/**
+ * Moves a job from one of `from` to `to`, stamping the state's time (a job going back to its queue
+ * keeps its submit time); false if it was not in `from`.
+ */
+export async function transition(db: Db, id: string, from: readonly JobState[], to: JobState, now: number, patch: JobPatch = {}, detail: Record<string, unknown> = {}): Promise<boolean> {
+  const stamp = to === 'queued' ? {} : { [STATE_TIME[to]]: now };
+  const r = await db
+    .updateTable('jobs')
+    .set({ ...patch, ...stamp, state: to, updated_at: now })
+    .where('id', '=', id)
+    .where('state', 'in', from)
+    .executeTakeFirst();
+  if (Number(r.numUpdatedRows) === 0) return false;
+  await addEvent(db, id, now, to, detail);
+  return true;
+}
+
+export async function patchJob(db: Db, id: string, patch: JobPatch, now: number): Promise<void> {
+  await db.updateTable('jobs').set({ ...patch, updated_at: now }).where('id', '=', id).execute();
+}
+
+/**
+ * Reserves the device for a held job: only while the job's agent still holds the device, and
+ * no other job holds the reservation.
+ */
+export async function reserveDevice(db: Db, device: string, agent: string, job: string): Promise<'ok' | 'unbound' | 'reserved'> {
+  const r = await db
+    .updateTable('devices')
+    .set({ reserved_by_job: job })
+    .where('id', '=', device)
+    .where('agent_id', '=', agent)
+    .where((eb) => eb.or([eb('reserved_by_job', 'is', null), eb('reserved_by_job', '=', job)]))
+    .executeTakeFirst();
+  if (Number(r.numUpdatedRows) === 1) return 'ok';
+  const row = await db.selectFrom('devices').select(['agent_id']).where('id', '=', device).executeTakeFirst();
+  return row?.agent_id === agent ? 'reserved' : 'unbound';
+}
+
+export async function unreserveDevice(db: Db, device: string, job: string): Promise<void> {
+  await db.updateTable('devices').set({ reserved_by_job: null }).where('id', '=', device).where('reserved_by_job', '=', job).execute();
+}
+
+export async function loadDurations(db: Db, device: string): Promise<Map<string, Duration>> {
+  const rows = await db.selectFrom('job_durations').selectAll().where('device', '=', device).execute();
+  return new Map(rows.map((r) => [r.kind, { ewmaMs: Number(r.ewma_ms), samples: Number(r.samples) }]));
+}
+
+export async function saveDuration(db: Db, device: string, kind: string, d: Duration): Promise<void> {
+  await db
+    .insertInto('job_durations')
+    .values({ device, kind, ewma_ms: d.ewmaMs, samples: d.samples })
+    .onConflict((oc) => oc.columns(['device', 'kind']).doUpdateSet({ ewma_ms: d.ewmaMs, samples: d.samples }))
+    .execute();
+}
+
+export async function addData(db: Db, job: string, at: number, stream: string, payload: string, encoding: 'utf8' | 'base64'): Promise<void> {
+  await db.insertInto('job_data').values({ job, at, stream, payload, encoding }).execute();
+}
+
+export async function dataStats(db: Db, job: string): Promise<{ rows: number; bytes: number }> {
+  const r = await db
+    .selectFrom('job_data')
+    .select((eb) => [eb.fn.countAll<number>().as('rows'), eb.fn.coalesce(eb.fn.sum<number>(eb.fn('length', ['payload'])), eb.lit(0)).as('bytes')])
+    .where('job', '=', job)
+    .executeTakeFirstOrThrow();
+  return { rows: Number(r.rows), bytes: Number(r.bytes) };
+}
+
+export async function jobHistory(db: Db, job: string): Promise<{ at: number; event: string; detail: Record<string, unknown> }[]> {
+  const rows = await db.selectFrom('job_events').selectAll().where('job', '=', job).orderBy('seq').execute();
+  return rows.map((r) => ({ at: Number(r.at), event: r.event, detail: JSON.parse(r.detail) as Record<string, unknown> }));
+}
+
+export async function jobData(db: Db, job: string): Promise<{ at: number; stream: string; payload: string; encoding: 'utf8' | 'base64' }[]> {
+  const rows = await db.selectFrom('job_data').selectAll().where('job', '=', job).orderBy('seq').execute();
+  return rows.map((r) => ({ at: Number(r.at), stream: r.stream, payload: r.payload, encoding: r.encoding }));
+}

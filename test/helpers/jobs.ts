@@ -1,0 +1,75 @@
+// Job-test plumbing: an agent bound to a scripted device, watching the device's queue snapshots,
+// plus submit/cancel calls and waits on a job's stored state.
+import { randomBytes } from 'node:crypto';
+import type { MqttClient } from 'mqtt';
+import type { JobsSnapshot } from '../../protocol/messages';
+import { deviceTopic } from '../../protocol/topics';
+import type { TestBroker } from './broker';
+import { request } from './broker';
+import { JobDevice, type JobDeviceOptions } from './job-device';
+import { sleep, subscribe } from './mqtt';
+
+export interface Agent { client: MqttClient; id: string; token: string }
+
+export interface Watch {
+  agent: Agent;
+  device: JobDevice;
+  /** Every queue snapshot the agent received for the device, in order. */
+  snapshots: JobsSnapshot[];
+}
+
+export const uniq = (prefix: string): string => `${prefix}-${randomBytes(4).toString('hex')}`;
+
+export async function claim(agent: Agent, device: string): Promise<void> {
+  const r = await request(agent.client, { kind: 'agent', id: agent.id }, { op: 'claim', target: device });
+  if (!r.ok) throw new Error(`claim of ${device} by ${agent.id} failed: ${JSON.stringify(r.error)}`);
+}
+
+/** Starts recording the device's queue snapshots as this agent receives them. */
+export async function watchJobs(agent: Agent, device: string): Promise<JobsSnapshot[]> {
+  const snapshots: JobsSnapshot[] = [];
+  const topic = deviceTopic(device, 'jobs');
+  agent.client.on('message', (t, payload) => {
+    if (t === topic) snapshots.push(JSON.parse(payload.toString('utf8')) as JobsSnapshot);
+  });
+  await subscribe(agent.client, topic);
+  return snapshots;
+}
+
+/** A fresh agent that claims a fresh device (connected and scripted) and watches its queue. */
+export async function boundDevice(tb: TestBroker, opts: JobDeviceOptions = {}, agent?: Agent): Promise<Watch> {
+  const dev = await tb.provision();
+  const device = await JobDevice.connect(tb.broker.mqttUrl, dev, opts);
+  const a = agent ?? (await tb.agent(uniq('ag')));
+  await claim(a, dev.id);
+  return { agent: a, device, snapshots: await watchJobs(a, dev.id) };
+}
+
+export function submit(agent: Agent, body: Record<string, unknown>): Promise<any> {
+  return request(agent.client, { kind: 'agent', id: agent.id }, { op: 'submit', ...body });
+}
+
+export function cancel(agent: Agent, job: string): Promise<any> {
+  return request(agent.client, { kind: 'agent', id: agent.id }, { op: 'cancel', job });
+}
+
+/** Submits and expects it queued; returns the job id. */
+export async function submitOk(agent: Agent, body: Record<string, unknown>): Promise<string> {
+  const r = await submit(agent, body);
+  if (!r.ok) throw new Error(`submit failed: ${JSON.stringify(r.error)}`);
+  return r.result.job as string;
+}
+
+export const identify = (device: string, extra: Record<string, unknown> = {}): Record<string, unknown> => ({ device, kind: 'identify', params: { seconds: 1 }, ...extra });
+
+/** The job as REST shows it to `token`, once its state is one of `states`. */
+export async function jobIn(tb: TestBroker, id: string, states: string[], token = tb.adminToken, timeoutMs = 10_000): Promise<any> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const r = await tb.api('GET', `/api/jobs/${id}`, undefined, token);
+    if (r.status !== 200) throw new Error(`GET /api/jobs/${id} answered ${r.status} ${JSON.stringify(r.body)}`);
+    if (states.includes(r.body.state)) return r.body;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for job ${id} to be ${states.join(' or ')} (it is ${r.body.state})`);
+    await sleep(20);
+  }
+}
