@@ -45,7 +45,7 @@ export interface FleetStats {
 
 const SESSION_STATES: readonly CoreState[] = ['hello', 'ready', 'busy'];
 
-function fwVersion(): string {
+export function simFirmwareVersion(): string {
   const pkg = JSON.parse(readFileSync(join(import.meta.dirname, '..', '..', 'package.json'), 'utf8')) as { version: string };
   return `sim-${pkg.version}`;
 }
@@ -70,7 +70,7 @@ export class SimFleet {
   allConnectedAt: number | null = null;
 
   constructor(private readonly o: FleetOptions) {
-    const fw = fwVersion();
+    const fw = simFirmwareVersion();
     for (let n = 1; n <= o.devices; n++) {
       const machine = machineCode(o.machinesPrefix, n);
       const mac = simMac(machine);

@@ -13,8 +13,9 @@ export interface Attempt {
   username: string;
   /** When the CONNACK arrived, if it did. */
   readyAt?: number;
-  /** When the connection ended (not set for a close() of our own). */
+  /** When the connection ended, or the core closed it. */
   closedAt?: number;
+  /** Why it ended; absent when the core closed it. */
   close?: MqttCloseInfo;
 }
 
@@ -24,6 +25,7 @@ export class NodeMqtt implements Mqtt {
   /** All attempts ever made. */
   attemptCount = 0;
   private client: MqttClient | null = null;
+  private current: Attempt | null = null;
 
   connect(options: MqttConnectOptions, handlers: MqttHandlers): void {
     this.close();
@@ -31,6 +33,7 @@ export class NodeMqtt implements Mqtt {
     this.attemptCount++;
     this.attempts.push(attempt);
     if (this.attempts.length > ATTEMPT_HISTORY) this.attempts.shift();
+    this.current = attempt;
     const client = mqtt.connect({
       host: options.host,
       port: options.port,
@@ -85,6 +88,7 @@ export class NodeMqtt implements Mqtt {
     const client = this.client;
     if (!client) return;
     this.client = null;
+    if (this.current) this.current.closedAt = Date.now();
     // A DISCONNECT when there is a session, so the broker discards the will: this ending is deliberate.
     client.end(!client.connected);
   }

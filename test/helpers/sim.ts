@@ -1,0 +1,43 @@
+// Simulated fleets of the real firmware core for the integration suites.
+import { pino } from 'pino';
+import type { CoreOptions } from '../../firmware/core/core';
+import { SimFleet } from '../../host-tools/simulate/fleet';
+import type { ApiResult } from './broker';
+
+interface AdminApi {
+  api<T = any>(method: string, path: string, body?: unknown): Promise<ApiResult<T>>;
+}
+
+export async function enrollmentToken(b: AdminApi, uses: number): Promise<string> {
+  const r = await b.api<{ token: string }>('POST', '/api/enrollment-tokens', { uses, expiresIn: 600 });
+  if (r.status !== 201) throw new Error(`creating an enrollment token failed: ${r.status} ${JSON.stringify(r.body)}`);
+  return r.body.token;
+}
+
+export interface TestFleetOptions {
+  devices: number;
+  enrollToken?: string;
+  machinesPrefix: string;
+  stateDir?: string;
+  pngDir?: string;
+  core?: Partial<CoreOptions>;
+}
+
+export function startFleet(mqttUrl: string, o: TestFleetOptions): SimFleet {
+  const fleet = new SimFleet({ ...o, broker: mqttUrl, log: pino({ level: process.env.FLEETBIND_TEST_LOG ?? 'silent' }) });
+  fleet.start();
+  return fleet;
+}
+
+/** Polls until `check` resolves without throwing; rethrows its last error after timeoutMs. */
+export async function eventually<T>(check: () => Promise<T> | T, timeoutMs: number): Promise<T> {
+  const started = Date.now();
+  for (;;) {
+    try {
+      return await check();
+    } catch (e) {
+      if (Date.now() - started > timeoutMs) throw e;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}
