@@ -1,0 +1,204 @@
+// `npm run flash` end to end: the real CLI, esptool-js and the Web-Serial adapter, over a socat pty
+// to the ESP32 emulator, provisioning against a real broker. The emulated flash must hold exactly
+// the images at the partition table's offsets, the NVS must decode to the credentials, and the
+// secret in it must log the device in to the broker.
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { credentialEntries, type Credentials } from '../../host-tools/nvs/credentials';
+import { readNvsPartition } from '../../host-tools/nvs/reader';
+import { buildNvsPartition } from '../../host-tools/nvs/writer';
+import { deviceIdFromMac } from '../../protocol/ids';
+import { startRig, type EmulatorEvent, type Rig } from '../emulator/rig';
+import { connectDevice, TestBroker } from '../helpers/broker';
+import { skipUnlessTool } from '../helpers/tools';
+import { makeFakeBuild, type FakeBuild } from './fake-build';
+import { errorLines, runFlashCli } from './run-flash';
+
+const NVS = { offset: 0x9000, size: 0x6000 };
+const APP = 0x10000;
+const PSK = 'psk-that-must-not-leak';
+
+interface Ctx {
+  dir: string;
+  broker: TestBroker;
+  build: FakeBuild;
+  rigs: Rig[];
+}
+
+const test = suite<Ctx>('npm run flash, end to end');
+const hasSocat = skipUnlessTool('flash end-to-end tests', 'socat', 'socat');
+
+test.before(async (ctx) => {
+  if (!hasSocat) return;
+  ctx.dir = mkdtempSync(join(tmpdir(), 'fleetbind-flash-'));
+  ctx.broker = await TestBroker.start();
+  ctx.build = makeFakeBuild(ctx.dir);
+  ctx.rigs = [];
+});
+
+test.after(async (ctx) => {
+  if (!hasSocat) return;
+  for (const r of ctx.rigs) await r.stop();
+  await ctx.broker.stop();
+  rmSync(ctx.dir, { recursive: true, force: true });
+});
+
+async function rig(ctx: Ctx, options: Parameters<typeof startRig>[0]): Promise<Rig> {
+  const r = await startRig(options);
+  ctx.rigs.push(r);
+  return r;
+}
+
+function provisionArgs(ctx: Ctx, port: string): string[] {
+  return ['--port', port, '--broker', ctx.broker.broker.mqttUrl, '--broker-api', ctx.broker.broker.httpUrl, '--admin-token', ctx.broker.adminToken, '--build', ctx.build.dir];
+}
+
+function credentialsIn(flash: Uint8Array): Record<string, unknown> {
+  const entries = readNvsPartition(flash.subarray(NVS.offset, NVS.offset + NVS.size));
+  return Object.fromEntries(entries.filter((e) => e.namespace === 'fb').map((e) => [e.key, e.value]));
+}
+
+/** The whole 4 MB as it must be: erased, with each image at its place and nothing anywhere else. */
+function expectedFlash(build: FakeBuild, nvs: Uint8Array | null, withFirmware = true): Buffer {
+  const out = Buffer.alloc(4 * 1024 * 1024, 0xff);
+  if (withFirmware) {
+    out.set(build.bootloader, 0x1000);
+    out.set(build.partitionTable, 0x8000);
+    out.set(build.app, APP);
+  }
+  if (nvs) out.set(nvs, NVS.offset);
+  return out;
+}
+
+function assertSameFlash(actual: Uint8Array, expected: Buffer): void {
+  const a = Buffer.from(actual);
+  if (a.equals(expected)) return;
+  const at = a.findIndex((b, i) => b !== expected[i]);
+  assert.unreachable(`flash differs first at 0x${at.toString(16)}: got ${a.subarray(at, at + 8).toString('hex')}, expected ${expected.subarray(at, at + 8).toString('hex')}`);
+}
+
+const ops = (events: EmulatorEvent[]) => events.filter((e) => e.ev === 'command').map((e) => e.op as string);
+const resets = (events: EmulatorEvent[]) => events.filter((e) => e.ev === 'reset' || e.ev === 'boot').map((e) => (e.ev === 'boot' ? `boot:${e.mode}` : 'reset'));
+
+test('flashes, provisions and verifies a device; the flash holds exactly the images', async (ctx) => {
+  if (!hasSocat) return;
+  const mac = '24:0a:c4:aa:00:01';
+  const r = await rig(ctx, { mac });
+  const run = await runFlashCli([...provisionArgs(ctx, r.hostPath), '--machine', 'ct0700026', '--wifi', 'lab-net', '--psk', PSK], { tap: r.tapPath });
+  assert.is(run.code, 0, run.stderr);
+
+  const flash = await r.flash();
+  const creds = credentialsIn(flash);
+  const id = deviceIdFromMac(mac);
+  assert.equal({ ...creds, secret: typeof creds.secret }, { ssid: 'lab-net', psk: PSK, broker: ctx.broker.broker.mqttUrl, id, secret: 'string', machine: 'CT0700026' });
+  const expected: Credentials = { ssid: 'lab-net', psk: PSK, broker: ctx.broker.broker.mqttUrl, id, secret: creds.secret as string, machine: 'CT0700026' };
+  assertSameFlash(flash, expectedFlash(ctx.build, buildNvsPartition(credentialEntries(expected), NVS.size)));
+
+  const events = r.events();
+  const md5 = events.filter((e) => e.ev === 'command' && e.op === 'SPI_FLASH_MD5').map((e) => e.a);
+  assert.equal(md5, [0x1000, 0x8000, NVS.offset, APP], 'every image verified by MD5');
+  assert.equal(resets(events), ['reset', 'boot:download', 'reset', 'boot:spi'], 'reset into the ROM, then into the new firmware');
+  assert.ok(events.some((e) => e.ev === 'boot' && e.mode === 'spi' && e.bootloader === true));
+
+  const registered = await ctx.broker.api('GET', `/api/devices/${id}`);
+  assert.is(registered.status, 200);
+  assert.is(registered.body.machineCode, 'CT0700026');
+  const device = await connectDevice(ctx.broker.broker.mqttUrl, { id, secret: creds.secret as string, mac: mac.replace(/:/g, '') });
+  device.client.end(true);
+
+  assert.ok(run.logs.length > 0 && run.logs.every((l) => typeof l.level === 'number' && typeof l.msg === 'string'), 'stdout is pino JSON');
+  for (const out of [run.stdout, run.stderr]) {
+    assert.not.ok(out.includes(creds.secret as string), 'the device secret is never printed');
+    assert.not.ok(out.includes(PSK), 'nor the Wi-Fi passphrase');
+    assert.not.ok(out.includes(ctx.broker.adminToken), 'nor the admin token');
+  }
+  assert.match(run.stderr, /Done/);
+  assert.match(run.stderr, new RegExp(`device\\s+${id}`));
+  assert.match(run.stderr, /label\s+npm run labels -- --machines CT0700026/);
+  assert.match(run.stderr, /app @0x10000 .*100%.*ETA/, 'a progress line per image, with rate and ETA');
+});
+
+test('a write that fails part-way exits non-zero and removes the device from the registry again', async (ctx) => {
+  if (!hasSocat) return;
+  const mac = '24:0a:c4:aa:00:02';
+  const r = await rig(ctx, { mac, failWritesFrom: 0x30000 });
+  const run = await runFlashCli(provisionArgs(ctx, r.hostPath), { tap: r.tapPath });
+  assert.is(run.code, 1, run.stderr);
+  const errors = errorLines(run);
+  assert.is(errors.length, 1, run.stderr);
+  assert.match(errors[0]!, /writing flash on .* failed/);
+  assert.match(run.stderr, new RegExp(`removed ${deviceIdFromMac(mac)} from the registry`));
+  assert.ok(ops(r.events()).includes('FLASH_DEFL_DATA'), 'it did get as far as writing');
+  assert.is((await ctx.broker.api('GET', `/api/devices/${deviceIdFromMac(mac)}`)).status, 404);
+});
+
+test('a MAC already in the registry is refused with a hint, and --reprovision issues a new secret', async (ctx) => {
+  if (!hasSocat) return;
+  const mac = '24:0a:c4:aa:00:03';
+  const old = await ctx.broker.provision(mac.replace(/:/g, ''));
+  const r = await rig(ctx, { mac });
+  const refused = await runFlashCli(provisionArgs(ctx, r.hostPath), { tap: r.tapPath });
+  assert.is(refused.code, 1);
+  assert.match(errorLines(refused)[0]!, /already registered.*--reprovision/);
+  assert.not.ok(ops(r.events()).some((op) => op.startsWith('FLASH_')), 'nothing was written');
+
+  const again = await runFlashCli([...provisionArgs(ctx, r.hostPath), '--reprovision'], { tap: r.tapPath });
+  assert.is(again.code, 0, again.stderr);
+  const creds = credentialsIn(await r.flash());
+  assert.is(creds.id, old.id);
+  assert.is.not(creds.secret, old.secret);
+  const device = await connectDevice(ctx.broker.broker.mqttUrl, { id: old.id, secret: creds.secret as string, mac: old.mac });
+  device.client.end(true);
+});
+
+test('--nvs-only with an enrollment token rewrites only the NVS partition', async (ctx) => {
+  if (!hasSocat) return;
+  const r = await rig(ctx, { mac: '24:0a:c4:aa:00:04' });
+  const run = await runFlashCli(['--port', r.hostPath, '--broker', 'mqtt://fleet.example.com:1883', '--enroll-token', 'enroll-token-1', '--build', ctx.build.dir, '--nvs-only'], { tap: r.tapPath });
+  assert.is(run.code, 0, run.stderr);
+  assert.equal(ops(r.events()).filter((op) => op === 'FLASH_DEFL_BEGIN').length, 1);
+  const flash = await r.flash();
+  assert.equal(credentialsIn(flash), { broker: 'mqtt://fleet.example.com:1883', enroll: 'enroll-token-1' });
+  assertSameFlash(flash, expectedFlash(ctx.build, buildNvsPartition(credentialEntries({ broker: 'mqtt://fleet.example.com:1883', enroll: 'enroll-token-1' }), NVS.size), false));
+  assert.not.ok(run.stdout.includes('enroll-token-1') || run.stderr.includes('enroll-token-1'), 'the token is not printed');
+  assert.match(run.stderr, /registers itself on first boot/);
+});
+
+test('--monitor follows the console until the firmware says it registered', async (ctx) => {
+  if (!hasSocat) return;
+  const r = await rig(ctx, { mac: '24:0a:c4:aa:00:05', appOutput: 'fleetbind 1.0 starting\\nwifi: connected\\nmqtt: registered as esp32-240ac4aa0005\\n' });
+  const run = await runFlashCli(['--port', r.hostPath, '--broker', 'mqtt://fleet.example.com:1883', '--enroll-token', 't', '--build', ctx.build.dir, '--monitor'], { tap: r.tapPath });
+  assert.is(run.code, 0, run.stderr);
+  assert.match(run.stderr, /│ wifi: connected/);
+  assert.match(run.stderr, /console\s+mqtt: registered as esp32-240ac4aa0005/);
+});
+
+test('--monitor gives up with a clear line when the firmware never reports registering', async (ctx) => {
+  if (!hasSocat) return;
+  const r = await rig(ctx, { mac: '24:0a:c4:aa:00:06', appOutput: 'wifi: no network\\n' });
+  const run = await runFlashCli(['--port', r.hostPath, '--broker', 'mqtt://fleet.example.com:1883', '--enroll-token', 't', '--build', ctx.build.dir, '--monitor'], {
+    tap: r.tapPath,
+    env: { FLEETBIND_MONITOR_TIMEOUT_MS: '2000' },
+  });
+  assert.is(run.code, 1);
+  assert.match(errorLines(run)[0]!, /did not report that it registered.*flashing itself succeeded/);
+});
+
+test('--dry-run writes the images, the NVS binary and flash_args to a folder', async (ctx) => {
+  if (!hasSocat) return;
+  const out = join(ctx.dir, 'dry');
+  const run = await runFlashCli(['--dry-run', out, '--mac', '24:0a:c4:aa:00:07', '--machine', 'CT0700099', '--broker', 'mqtt://fleet.example.com:1883', '--enroll-token', 'tok', '--build', ctx.build.dir]);
+  assert.is(run.code, 0, run.stderr);
+  assert.is(readFileSync(join(out, 'flash_args'), 'utf8'), '0x1000 bootloader.bin\n0x8000 partition-table.bin\n0x9000 nvs.bin\n0x10000 xs_esp32.bin\n');
+  assert.ok(readFileSync(join(out, 'xs_esp32.bin')).equals(Buffer.from(ctx.build.app)));
+  const nvs = readFileSync(join(out, 'nvs.bin'));
+  assert.equal(credentialsIn(Buffer.concat([Buffer.alloc(NVS.offset), nvs])), { broker: 'mqtt://fleet.example.com:1883', enroll: 'tok', machine: 'CT0700099' });
+  assert.is(statSync(join(out, 'nvs.bin')).mode & 0o777, 0o600);
+  const manifest = JSON.parse(readFileSync(join(out, 'flash.json'), 'utf8'));
+  assert.is(manifest.deviceId, 'esp32-240ac4aa0007');
+});
+
+test.run();
