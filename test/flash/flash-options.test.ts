@@ -1,0 +1,66 @@
+// The flasher's command line: what it accepts, and that every mistake is refused up front, before
+// the device or the registry is touched, with a message that says what to do.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { FlashError } from '../../host-tools/flash/errors';
+import { ADMIN_TOKEN_ENV, defaultBuildDir, parseFlashOptions } from '../../host-tools/flash/options';
+
+const base = ['--port', '/dev/ttyUSB0', '--broker', 'mqtt://broker.example.com:1883'];
+const api = ['--broker-api', 'https://fleet.example.com/', '--admin-token', 'T'];
+
+function refused(argv: string[], pattern: RegExp, env: NodeJS.ProcessEnv = {}): void {
+  try {
+    parseFlashOptions(argv, env);
+  } catch (e) {
+    assert.instance(e, FlashError);
+    assert.is((e as FlashError).code, 'USAGE');
+    assert.match((e as Error).message, pattern);
+    return;
+  }
+  assert.unreachable(`accepted ${argv.join(' ')}`);
+}
+
+const test = suite('flash: options');
+
+test('provisioning through the admin API, with the defaults filled in', () => {
+  const o = parseFlashOptions([...base, ...api, '--machine', ' ct0700026 ', '--wifi', 'lab', '--psk', 'pw'], {});
+  assert.equal(o.identity, { kind: 'provision', brokerApi: 'https://fleet.example.com', adminToken: 'T', reprovision: false });
+  assert.is(o.machine, 'CT0700026');
+  assert.equal(o.wifi, { ssid: 'lab', psk: 'pw' });
+  assert.is(o.baud, 921600);
+  assert.is(o.build, defaultBuildDir());
+  assert.equal([o.erase, o.nvsOnly, o.monitor], [false, false, false]);
+});
+
+test('the admin token may come from the environment, so it stays out of the process list', () => {
+  const o = parseFlashOptions([...base, '--broker-api', 'http://127.0.0.1:8080'], { [ADMIN_TOKEN_ENV]: 'from-env' });
+  assert.equal(o.identity, { kind: 'provision', brokerApi: 'http://127.0.0.1:8080', adminToken: 'from-env', reprovision: false });
+});
+
+test('an enrollment token instead of the API; an open Wi-Fi network has no passphrase', () => {
+  const o = parseFlashOptions([...base, '--enroll-token', 'tok', '--wifi', 'guest'], {});
+  assert.equal(o.identity, { kind: 'enroll', token: 'tok' });
+  assert.equal(o.wifi, { ssid: 'guest' });
+});
+
+test('mistakes are refused with what to do', () => {
+  refused(['--broker', 'mqtt://b', ...api], /no serial port: pass --port/);
+  refused([...base], /say how the device gets its identity/);
+  refused([...base, '--broker-api', 'http://x'], /needs an admin token: --admin-token T or \$FLEETBIND_ADMIN_TOKEN/);
+  refused([...base, ...api, '--enroll-token', 't'], /either --enroll-token .* or --broker-api/);
+  refused([...base, '--enroll-token', 't', '--reprovision'], /--reprovision needs --broker-api/);
+  refused(['--port', 'p', ...api], /--broker is required/);
+  refused(['--port', 'p', '--broker', 'http://b', ...api], /mqtt:\/\/, mqtts:\/\/, ws:\/\/ or wss:\/\//);
+  refused([...base, '--broker-api', 'ftp://x', '--admin-token', 'T'], /http:\/\/ or https:\/\//);
+  refused([...base, ...api, '--psk', 'x'], /--psk given without --wifi/);
+  refused([...base, ...api, '--baud', '1000000'], /--baud must be one of/);
+  refused([...base, ...api, '--machine', 'bad code!'], /--machine: machine code must be/);
+  refused([...base, ...api, '--erase', '--nvs-only'], /--erase with --nvs-only/);
+  refused([...base, ...api, '--mac', '24:0a:c4:00:00:01'], /--mac is only for --dry-run/);
+  refused([...base, ...api, '--dry-run', 'out'], /either --port .* or --dry-run/);
+  refused(['--dry-run', 'out', '--broker', 'mqtt://b', ...api], /--dry-run with --broker-api needs --mac/);
+  refused(['--dry-run', 'out', '--broker', 'mqtt://b', '--enroll-token', 't', '--monitor'], /--monitor needs a device/);
+  refused([...base, ...api, '--colour'], /Unknown option '--colour'/);
+});
+
+test.run();
