@@ -1,0 +1,112 @@
+// The one client of the broker's admin REST API that the host tools share. Every failure becomes
+// an AdminApiError whose message is one line: unreachable, token refused, or the broker's own
+// {error:{code,message}} answer.
+import type { WireError } from '../../protocol/errors';
+import type { Connection } from './connection';
+import { ToolError } from './errors';
+import type { AgentView, AuditEntry, BindingView, DeviceView, EnrollmentTokenView, Label, NewEnrollmentToken, TransferResult } from './views';
+
+const TIMEOUT_MS = 15_000;
+
+export type AdminApiFailure = 'unreachable' | 'unauthorized' | 'refused' | 'bad-response';
+
+export class AdminApiError extends ToolError {
+  override name = 'AdminApiError';
+  constructor(
+    readonly failure: AdminApiFailure,
+    message: string,
+    readonly status: number | null = null,
+    readonly wire: WireError | null = null,
+  ) {
+    super(message);
+  }
+}
+
+export class AdminApi {
+  constructor(private readonly conn: Connection) {}
+
+  get baseUrl(): string {
+    return this.conn.baseUrl;
+  }
+
+  /** Sends one request; `what` completes "the broker refused to …" in error messages. */
+  async request<T>(method: string, path: string, what: string, body?: unknown): Promise<T> {
+    let res: Response;
+    try {
+      res = await fetch(this.conn.baseUrl + path, {
+        method,
+        headers: { authorization: `Bearer ${this.conn.token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        body: body === undefined ? null : JSON.stringify(body),
+        signal: AbortSignal.timeout(TIMEOUT_MS),
+      });
+    } catch (e) {
+      const cause = (e as { cause?: { code?: string; message?: string } }).cause;
+      const why = (e as Error).name === 'TimeoutError' ? `no answer within ${TIMEOUT_MS / 1000} s` : (cause?.code ?? cause?.message ?? (e as Error).message);
+      throw new AdminApiError('unreachable', `broker API at ${this.conn.baseUrl} is unreachable (${why})`);
+    }
+    const text = await res.text();
+    let json: unknown = null;
+    if (text !== '') {
+      try {
+        json = JSON.parse(text);
+      } catch {
+        throw new AdminApiError('bad-response', `${this.conn.baseUrl} answered ${method} ${path} with HTTP ${res.status} and a body that is not JSON; is --broker-api the fleetbind broker?`, res.status);
+      }
+    }
+    if (res.ok) return json as T;
+    const wire = (json as { error?: WireError } | null)?.error ?? null;
+    const detail = wire ? `${wire.code}: ${wire.message}` : `HTTP ${res.status}`;
+    if (res.status === 401) throw new AdminApiError('unauthorized', `the broker refused the admin token (${detail})`, res.status, wire);
+    if (res.status === 403) throw new AdminApiError('unauthorized', `the token is not an admin's; log in as admin:<name> or use the operator's admin token (${detail})`, res.status, wire);
+    throw new AdminApiError('refused', `the broker refused to ${what}: ${detail}`, res.status, wire);
+  }
+
+  label(code: string): Promise<Label> {
+    return this.request('GET', `/api/labels/${encodeURIComponent(code)}`, `sign a label for ${code}`);
+  }
+
+  labels(): Promise<Label[]> {
+    return this.request('GET', '/api/labels', 'list machine labels');
+  }
+
+  devices(agent?: string): Promise<DeviceView[]> {
+    return this.request('GET', `/api/devices${agent === undefined ? '' : `?agent=${encodeURIComponent(agent)}`}`, 'list devices');
+  }
+
+  agents(): Promise<AgentView[]> {
+    return this.request('GET', '/api/agents', 'list agents');
+  }
+
+  createAgent(a: { id: string; name: string; password: string; deviceLimit?: number }): Promise<AgentView> {
+    return this.request('POST', '/api/agents', `create agent ${a.id}`, a);
+  }
+
+  bindings(): Promise<BindingView[]> {
+    return this.request('GET', '/api/bindings', 'list bindings');
+  }
+
+  transfer(device: string, agent: string, reason: string, force: boolean): Promise<TransferResult> {
+    return this.request('POST', `/api/devices/${encodeURIComponent(device)}/transfer`, `transfer ${device} to ${agent}`, { agent, reason, force });
+  }
+
+  audit(q: { device?: string; agent?: string; limit?: number }): Promise<AuditEntry[]> {
+    const params = new URLSearchParams();
+    if (q.device !== undefined) params.set('device', q.device);
+    if (q.agent !== undefined) params.set('agent', q.agent);
+    if (q.limit !== undefined) params.set('limit', String(q.limit));
+    const query = params.size > 0 ? `?${params}` : '';
+    return this.request('GET', `/api/audit${query}`, 'read the audit log');
+  }
+
+  createEnrollmentToken(uses: number, expiresIn: string): Promise<NewEnrollmentToken> {
+    return this.request('POST', '/api/enrollment-tokens', 'create an enrollment token', { uses, expiresIn });
+  }
+
+  enrollmentTokens(): Promise<EnrollmentTokenView[]> {
+    return this.request('GET', '/api/enrollment-tokens', 'list enrollment tokens');
+  }
+
+  async revokeEnrollmentToken(id: string): Promise<void> {
+    await this.request('DELETE', `/api/enrollment-tokens/${encodeURIComponent(id)}`, `revoke enrollment token ${id}`);
+  }
+}

@@ -1,0 +1,47 @@
+// `npm run labels -- ...`: signed machine labels as A4 PDF sheets and one SVG or PNG per machine.
+// See options.ts for the flags. What was written is listed on stdout; a failure is one line on
+// stderr and a non-zero exit; everything is rendered before the first file is written, so a
+// broker error leaves no partial set behind.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { AdminApi } from '../api/admin-api';
+import { ToolError } from '../api/errors';
+import { runCli } from '../api/run-cli';
+import { fetchLabels } from './fetch-labels';
+import { labelContent } from './label-content';
+import { renderLabelPng } from './label-png';
+import { renderLabelSvg } from './label-svg';
+import { USAGE, parseLabelOptions } from './options';
+import { LABELS_PER_PAGE, renderSheetPdf } from './sheet-pdf';
+
+export const SHEET_FILE = 'labels.pdf';
+
+async function main(argv: string[]): Promise<void> {
+  const opts = parseLabelOptions(argv);
+  if (opts === 'help') {
+    console.log(USAGE);
+    return;
+  }
+  const labels = (await fetchLabels(new AdminApi(opts.connection), opts.selection)).map(labelContent);
+  const files: Array<[string, Buffer | string, string]> = [];
+  if (opts.formats.includes('pdf')) {
+    const pages = Math.ceil(labels.length / LABELS_PER_PAGE);
+    files.push([SHEET_FILE, await renderSheetPdf(labels, `${labels[0]!.fleet} machine labels`), `${pages} A4 page${pages === 1 ? '' : 's'}, ${LABELS_PER_PAGE} labels a page`]);
+  }
+  for (const l of labels) {
+    if (opts.formats.includes('svg')) files.push([`${l.code}.svg`, renderLabelSvg(l), l.url]);
+    if (opts.formats.includes('png')) files.push([`${l.code}.png`, renderLabelPng(l), l.url]);
+  }
+  try {
+    mkdirSync(opts.out, { recursive: true });
+    for (const [name, data] of files) writeFileSync(join(opts.out, name), data);
+  } catch (e) {
+    throw new ToolError(`cannot write labels to ${opts.out}: ${(e as Error).message}`);
+  }
+  const fleets = [...new Set(labels.map((l) => l.fleet))].join(', ');
+  console.log(`${labels.length} label${labels.length === 1 ? '' : 's'} for fleet ${fleets}:`);
+  const width = Math.max(...files.map(([name]) => join(opts.out, name).length));
+  for (const [name, , note] of files) console.log(`  ${join(opts.out, name).padEnd(width)}  ${note}`);
+}
+
+await runCli('labels', main, USAGE);

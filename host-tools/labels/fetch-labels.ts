@@ -1,0 +1,36 @@
+// The signed label URLs, from the broker: only it holds the fleet's label key, so nothing here
+// computes a signature. Each URL is checked to be a label of the code it was asked for.
+import { parseClaimTarget } from '../../protocol/claim-target';
+import type { AdminApi } from '../api/admin-api';
+import { ToolError } from '../api/errors';
+import type { Label } from '../api/views';
+import type { Selection } from './options';
+
+function checked(l: Label): Label {
+  let target;
+  try {
+    target = parseClaimTarget(l.url);
+  } catch {
+    target = null;
+  }
+  if (target?.kind !== 'label' || target.code !== l.code || (l.sig !== undefined && target.sig !== l.sig)) {
+    throw new ToolError(`the broker's label URL for ${l.code} is not a signed label of that code: ${JSON.stringify(l.url)}`);
+  }
+  return l;
+}
+
+export async function fetchLabels(api: AdminApi, selection: Selection): Promise<Label[]> {
+  let labels: Label[];
+  if (selection.kind === 'registry') {
+    labels = await api.labels();
+    if (labels.length === 0) throw new ToolError('no device in the registry has a machine code; nothing to print');
+  } else {
+    labels = await Promise.all(selection.codes.map((code) => api.label(code)));
+    const unknown = labels.filter((l) => l.device === null).map((l) => l.code);
+    if (unknown.length > 0) {
+      const which = unknown.length === 1 ? `machine code ${unknown[0]} is` : `machine codes ${unknown.join(', ')} are`;
+      throw new ToolError(`unknown ${which} not in the registry (no device serves ${unknown.length === 1 ? 'it' : 'them'}); provision with npm run flash -- --machine CODE`);
+    }
+  }
+  return labels.map(checked).sort((a, b) => a.code.localeCompare(b.code));
+}

@@ -1,0 +1,153 @@
+// `npm run labels` against a live broker: every QR it prints (PDF sheets through pdftoppm, SVG
+// through Chromium, PNG as is) decodes to the broker's signed URL, and an agent claims with it
+// over MQTT. A label with one character of its code or signature changed is refused.
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { TestBroker, connectAgent, request } from '../helpers/broker';
+import { end } from '../helpers/mqtt';
+import { runNpmScript } from '../helpers/npm-script';
+import { decodeAll, decodeOne, pdfPages, rasteriseSvgs, readPng } from '../helpers/qr-images';
+import { skipUnlessTool } from '../helpers/tools';
+
+const FLEET = 'Harbour Fleet';
+// 14 labels: a full first page of 12 and a second page of 2.
+const CODES = Array.from({ length: 14 }, (_, i) => `CT07000${26 + i}`);
+
+interface Ctx { broker: TestBroker; devices: Map<string, string>; tmp: string }
+
+const t = suite<Ctx>('labels CLI');
+t.before(async (ctx) => {
+  ctx.broker = await TestBroker.start({ fleetName: FLEET, publicUrl: 'https://fleet.example.com' });
+  ctx.devices = new Map();
+  for (const code of CODES) ctx.devices.set(code, (await ctx.broker.provision(undefined, code)).id);
+  await ctx.broker.provision(); // a device without a machine code gets no label
+  ctx.tmp = mkdtempSync(join(tmpdir(), 'fleetbind-labels-'));
+});
+t.after(async (ctx) => {
+  await ctx.broker.stop();
+  rmSync(ctx.tmp, { recursive: true, force: true });
+});
+
+const labels = (ctx: Ctx, args: string[], env: Record<string, string | undefined> = { FLEETBIND_ADMIN_TOKEN: ctx.broker.adminToken }) =>
+  runNpmScript('labels', [...args, '--broker-api', ctx.broker.broker.httpUrl], env);
+
+/** The code a decoded label URL names. */
+const codeOf = (url: string): string => /\/c\/([A-Z0-9_-]+)\.[0-9a-f]{16}$/.exec(url)?.[1] ?? `not a label URL: ${url}`;
+
+async function brokerUrls(broker: TestBroker): Promise<Map<string, string>> {
+  const r = await broker.api('GET', '/api/labels');
+  assert.is(r.status, 200);
+  return new Map((r.body as Array<{ code: string; url: string }>).map((l) => [l.code, l.url]));
+}
+
+t('every QR on the PDF sheets, the SVGs and the PNGs decodes to the signed URL and claims its device', async (ctx) => {
+  if (!skipUnlessTool('labels: decode the PDF sheet', 'pdftoppm', 'poppler-utils')) return;
+  if (!skipUnlessTool('labels: decode the SVG labels', 'chromium', 'chromium')) return;
+  const out = join(ctx.tmp, 'machines');
+  const run = await labels(ctx, ['--machines', CODES.map((c) => c.toLowerCase()).join(','), '--format', 'pdf,svg,png', '--out', out]);
+  assert.is(run.code, 0, run.stderr);
+  assert.match(run.stdout, `14 labels for fleet ${FLEET}`);
+  assert.match(run.stdout, '2 A4 pages');
+
+  const expected = await brokerUrls(ctx.broker);
+  const pages = await pdfPages(join(out, 'labels.pdf'));
+  assert.is(pages.length, 2);
+  const perPage = pages.map(decodeAll);
+  assert.equal(perPage.map((p) => p.length), [12, 2]);
+  const fromPdf = perPage.flat();
+  assert.equal(fromPdf.map(codeOf).sort(), [...CODES].sort());
+  for (const url of fromPdf) assert.is(url, expected.get(codeOf(url)), 'the QR holds the URL the broker signed');
+
+  const svgs = CODES.map((c) => readFileSync(join(out, `${c}.svg`), 'utf8'));
+  const svgUrls = (await rasteriseSvgs(svgs)).map(decodeOne);
+  const pngUrls = CODES.map((c) => decodeOne(readPng(readFileSync(join(out, `${c}.png`)))));
+  CODES.forEach((code, i) => {
+    assert.is(svgUrls[i], expected.get(code), `${code}.svg`);
+    assert.is(pngUrls[i], expected.get(code), `${code}.png`);
+    assert.ok(svgs[i]!.includes(`>${code}</text>`) && svgs[i]!.includes(`>${FLEET}</text>`), `${code}.svg shows the code and the fleet`);
+  });
+
+  const agent = await ctx.broker.createAgent('labeller', { deviceLimit: 50 });
+  const client = await connectAgent(ctx.broker.broker.mqttUrl, agent.id, await ctx.broker.login(agent.id, agent.password));
+  try {
+    for (const url of fromPdf) {
+      const r = await request(client, { kind: 'agent', id: agent.id }, { op: 'claim', target: url });
+      assert.ok(r.ok, `${url}: ${JSON.stringify(r)}`);
+      assert.is(r.result.device.id, ctx.devices.get(codeOf(url)));
+    }
+  } finally {
+    await end(client);
+  }
+  const bindings = await ctx.broker.api('GET', '/api/bindings');
+  assert.equal((bindings.body as Array<{ agent: string }>).filter((b) => b.agent === agent.id).length, CODES.length);
+});
+
+t('a decoded label with one character of its code or signature changed is refused with UNKNOWN_MACHINE', async (ctx) => {
+  const out = join(ctx.tmp, 'tamper');
+  const run = await labels(ctx, ['--machines', 'CT0700026', '--format', 'png', '--out', out]);
+  assert.is(run.code, 0, run.stderr);
+  const url = decodeOne(readPng(readFileSync(join(out, 'CT0700026.png'))));
+  assert.ok(url, 'the PNG holds a QR');
+  const m = /^(.*\/c\/)([A-Z0-9_-]+)\.([0-9a-f]{16})$/.exec(url!)!;
+  const flip = (s: string, i: number, a: string, b: string) => s.slice(0, i) + (s[i] === a ? b : a) + s.slice(i + 1);
+  const tampered = [
+    `${m[1]}${flip(m[2]!, 8, '6', '7')}.${m[3]}`, // CT0700027, a real machine, with CT0700026's signature
+    `${m[1]}${m[2]}.${flip(m[3]!, 0, 'a', 'b')}`,
+  ];
+  const mallory = await ctx.broker.agent('mallory');
+  try {
+    for (const target of tampered) {
+      const r = await request(mallory.client, { kind: 'agent', id: mallory.id }, { op: 'claim', target });
+      assert.is(r.ok, false, target);
+      assert.is(r.error.code, 'UNKNOWN_MACHINE', `${target}: ${JSON.stringify(r)}`);
+    }
+  } finally {
+    await end(mallory.client);
+  }
+  const devices = await ctx.broker.api('GET', '/api/devices?agent=mallory');
+  assert.equal(devices.body, [], 'a refused label binds nothing');
+});
+
+t('--from-registry prints every device that has a machine code, and only the formats asked for', async (ctx) => {
+  const out = join(ctx.tmp, 'registry');
+  const run = await labels(ctx, ['--from-registry', '--format', 'svg', '--out', out]);
+  assert.is(run.code, 0, run.stderr);
+  assert.equal(readdirSync(out).sort(), CODES.map((c) => `${c}.svg`).sort());
+});
+
+t('an unknown machine code, a bad token, an unreachable broker and a usage mistake each fail in one line', async (ctx) => {
+  const out = join(ctx.tmp, 'errors');
+  const unknown = await labels(ctx, ['--machines', 'CT0700026,CT0799999', '--out', out]);
+  assert.is(unknown.code, 1);
+  assert.equal(unknown.stderr.trim().split('\n'), ['labels: unknown machine code CT0799999 is not in the registry (no device serves it); provision with npm run flash -- --machine CODE']);
+  assert.not.ok(existsSync(out), 'nothing is written when a code is unknown');
+
+  const badToken = await labels(ctx, ['--from-registry', '--out', out, '--admin-token', 'not-the-token']);
+  assert.is(badToken.code, 1);
+  assert.match(badToken.stderr, /^labels: the broker refused the admin token \(UNAUTHORIZED: .+\)\n$/);
+
+  const noToken = await labels(ctx, ['--from-registry', '--out', out], { FLEETBIND_ADMIN_TOKEN: undefined });
+  assert.is(noToken.code, 2);
+  assert.match(noToken.stderr, /^labels: no admin token: pass --admin-token T or set \$FLEETBIND_ADMIN_TOKEN\n/);
+
+  const closedPort = await new Promise<number>((resolve) => {
+    const srv = createServer().listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
+  const unreachable = await runNpmScript('labels', ['--from-registry', '--out', out, '--broker-api', `http://127.0.0.1:${closedPort}`, '--admin-token', ctx.broker.adminToken]);
+  assert.is(unreachable.code, 1);
+  assert.is(unreachable.stderr, `labels: broker API at http://127.0.0.1:${closedPort} is unreachable (ECONNREFUSED)\n`);
+
+  const noSelection = await labels(ctx, ['--out', out]);
+  assert.is(noSelection.code, 2);
+  assert.match(noSelection.stderr, /^labels: say which labels to print: --machines CT0700026,CT0700027 or --from-registry\nusage: npm run labels/);
+  assert.not.ok(existsSync(out));
+});
+
+t.run();
