@@ -50,27 +50,32 @@ export class JobRequests {
     }
   }
 
-  private async trySubmit(agent: string, s: SubmitInput): Promise<SubmitResult> {
+
+  /**
+   * Enters the device's queue order before any await, so one agent's submits queue in the order
+   * they arrived.
+   */
+  private trySubmit(agent: string, s: SubmitInput): Promise<SubmitResult> {
     const key = s.idempotencyKey ?? null;
     const db = this.engine.db;
-    if (key !== null) {
-      const existing = await jobByKey(db, agent, key);
-      if (existing) return this.repeat(existing, s);
-    }
     const notBound = (): ProtocolError => new ProtocolError(ErrorCode.NOT_BOUND, `device ${s.device} is not bound to you`, 'device');
     if (this.ctx.bindings.agentOf(s.device) !== agent) throw notBound();
-    if (!isJobKind(s.kind)) throw new ProtocolError(ErrorCode.UNSUPPORTED, `unknown job kind '${s.kind}' (known: ${Object.keys(JOB_KINDS).join(', ')})`, 'kind');
-    const device = await getDevice(this.ctx.db, s.device);
-    const caps = device ? (JSON.parse(device.caps) as string[]) : [];
-    if (!caps.includes(s.kind)) {
-      const announced = caps.length === 0 ? 'it has announced no capabilities yet' : `it announced: ${caps.join(', ')}`;
-      throw new ProtocolError(ErrorCode.UNSUPPORTED, `device ${s.device} does not run '${s.kind}' (${announced})`, 'kind');
-    }
-    const params = parseJobParams(s.kind, s.params);
     const q = this.engine.queue(s.device);
     return this.engine.run(q, async () => {
+      if (key !== null) {
+        const existing = await jobByKey(db, agent, key);
+        if (existing) return this.repeat(existing, s);
+      }
       // A release or transfer may have committed while this submit waited its turn.
       if (this.ctx.bindings.agentOf(s.device) !== agent) throw notBound();
+      if (!isJobKind(s.kind)) throw new ProtocolError(ErrorCode.UNSUPPORTED, `unknown job kind '${s.kind}' (known: ${Object.keys(JOB_KINDS).join(', ')})`, 'kind');
+      const device = await getDevice(this.ctx.db, s.device);
+      const caps = device ? (JSON.parse(device.caps) as string[]) : [];
+      if (!caps.includes(s.kind)) {
+        const announced = caps.length === 0 ? 'it has announced no capabilities yet' : `it announced: ${caps.join(', ')}`;
+        throw new ProtocolError(ErrorCode.UNSUPPORTED, `device ${s.device} does not run '${s.kind}' (${announced})`, 'kind');
+      }
+      const params = parseJobParams(s.kind, s.params);
       const now = this.ctx.now();
       const ttlMs = s.ttl === undefined ? this.ctx.opts.jobTtlMs : s.ttl * 1000;
       const hold = s.kind === 'qr.show' && (params as { hold?: boolean }).hold === true;
@@ -80,7 +85,7 @@ export class JobRequests {
           insertJob(trx, { id: randomUUID(), device: s.device, agent, kind: s.kind, params: JSON.stringify(params), hold, ttlMs, idempotencyKey: key, now }, this.ctx.opts.queueCap),
         );
       } catch (err) {
-        // The same key raced in from another request: answer as a repeat.
+        // The same key raced in from a submit for another device: answer as a repeat.
         const existing = key !== null && isUniqueViolation(err) ? await jobByKey(db, agent, key) : undefined;
         if (existing) return this.repeat(existing, s);
         throw err;

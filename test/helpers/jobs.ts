@@ -11,6 +11,9 @@ import { sleep, subscribe } from './mqtt';
 
 export interface Agent { client: MqttClient; id: string; token: string }
 
+/** A broker in this process (TestBroker) or a child process (BrokerProcess). */
+export type HasApi = Pick<TestBroker, 'api' | 'adminToken'>;
+
 export interface Watch {
   agent: Agent;
   device: JobDevice;
@@ -63,13 +66,36 @@ export async function submitOk(agent: Agent, body: Record<string, unknown>): Pro
 export const identify = (device: string, extra: Record<string, unknown> = {}): Record<string, unknown> => ({ device, kind: 'identify', params: { seconds: 1 }, ...extra });
 
 /** The job as REST shows it to `token`, once its state is one of `states`. */
-export async function jobIn(tb: TestBroker, id: string, states: string[], token = tb.adminToken, timeoutMs = 10_000): Promise<any> {
+export async function jobIn(tb: HasApi, id: string, states: string[], token = tb.adminToken, timeoutMs = 10_000): Promise<any> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const r = await tb.api('GET', `/api/jobs/${id}`, undefined, token);
     if (r.status !== 200) throw new Error(`GET /api/jobs/${id} answered ${r.status} ${JSON.stringify(r.body)}`);
     if (states.includes(r.body.state)) return r.body;
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for job ${id} to be ${states.join(' or ')} (it is ${r.body.state})`);
+    await sleep(20);
+  }
+}
+
+/** A device's jobs as REST lists them to `token` (newest first), once `ready` holds for the list. */
+export async function jobsWhen(tb: HasApi, device: string, ready: (jobs: any[]) => boolean, token = tb.adminToken, timeoutMs = 10_000): Promise<any[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const r = await tb.api('GET', `/api/jobs?device=${device}&limit=1000`, undefined, token);
+    if (r.status !== 200) throw new Error(`GET /api/jobs answered ${r.status} ${JSON.stringify(r.body)}`);
+    if (ready(r.body)) return r.body;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms; jobs of ${device}: ${r.body.map((j: any) => j.state).join(',')}`);
+    await sleep(25);
+  }
+}
+
+/** Resolves once the broker no longer sees the device online (the drop was noticed). */
+export async function waitNotOnline(tb: HasApi, device: string, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const r = await tb.api('GET', `/api/devices/${device}`);
+    if (r.status === 200 && r.body.presence.state !== 'online') return;
+    if (Date.now() > deadline) throw new Error(`device ${device} still online after ${timeoutMs} ms`);
     await sleep(20);
   }
 }

@@ -1,0 +1,115 @@
+// Issue 3, scenarios 1 and 2: concurrent agents each get exactly their own jobs run once, in FIFO
+// order, on their own device; a full queue refuses the 21st job; positions and ETAs fall as jobs
+// finish, and once there is history the ETA is within ±50 % of the real remaining time.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import type { JobsSnapshot } from '../../protocol/messages';
+import { TestBroker } from '../helpers/broker';
+import { type Watch, boundDevice, jobIn, jobsWhen, submit } from '../helpers/jobs';
+import { end } from '../helpers/mqtt';
+import { waitUntil } from '../helpers/wait';
+
+let tb: TestBroker;
+const open: Watch[] = [];
+
+const s = suite('jobs: FIFO and ETA');
+s.before(async () => {
+  tb = await TestBroker.start();
+});
+s.after.each(async () => {
+  for (const w of open.splice(0)) {
+    await w.device.close();
+    await end(w.agent.client);
+  }
+});
+s.after(async () => {
+  await tb.stop();
+});
+
+s('three agents submit 20 jobs each at once: each runs once, on its own device, in FIFO order', async () => {
+  const watches = await Promise.all([0, 1, 2].map(() => boundDevice(tb, { durationMs: 5 })));
+  open.push(...watches);
+  const texts = (w: Watch): string[] => Array.from({ length: 20 }, (_, i) => `${w.agent.id}/${i}`);
+  for (const w of watches) w.agent.client.setMaxListeners(50);
+  const submitted = await Promise.all(
+    watches.map((w) => Promise.all(texts(w).map((text) => submit(w.agent, { device: w.device.id, kind: 'qr.show', params: { text, caption: 'order' } })))),
+  );
+  for (const answers of submitted) for (const r of answers) assert.ok(r.ok, JSON.stringify(r));
+
+  for (const [i, w] of watches.entries()) {
+    const ids = submitted[i]!.map((r) => r.result.job as string);
+    const list = await jobsWhen(tb, w.device.id, (jobs) => jobs.length === 20 && jobs.every((j) => j.state === 'done'), w.agent.token, 20_000);
+    assert.is(list.length, 20);
+    assert.equal(w.device.runs, ids, 'ran once each, in the order submitted');
+    const textOf = new Map(w.device.cmds.map((c) => [c.job, (c.params as { text: string }).text]));
+    assert.equal(w.device.runs.map((id) => textOf.get(id)), texts(w), 'the device saw its own agent\'s jobs in submit order');
+    for (const c of w.device.cmds) assert.ok(ids.includes(c.job), `device ${w.device.id} got a job that is not its agent's: ${c.job}`);
+    const seen = new Set(w.snapshots.flatMap((x) => [...x.jobs.map((j) => j.job), ...(x.ended ?? []).map((e) => e.job)]));
+    for (const id of seen) assert.ok(ids.includes(id), `agent ${w.agent.id} saw a job that is not its own: ${id}`);
+    for (const x of w.snapshots) for (const j of x.jobs) assert.is(j.agent, w.agent.id);
+  }
+});
+
+interface Sighting { at: number; position: number; eta: number }
+
+s('a 21st job gets QUEUE_FULL; positions and ETAs fall as jobs finish, and track the real remaining time', async () => {
+  const DURATION_MS = 200;
+  const w = await boundDevice(tb, { mode: 'hold', durationMs: DURATION_MS });
+  open.push(w);
+  // A held QR keeps the device busy while the queue fills; the identify jobs behind it then run
+  // at a steady pace.
+  const held = await submit(w.agent, { device: w.device.id, kind: 'qr.show', params: { text: 'pay', caption: 'hold the queue' } });
+  assert.ok(held.ok, JSON.stringify(held));
+  await waitUntil(() => w.device.isRunning(held.result.job), 5000, 'the QR on the device');
+  w.device.mode = 'run';
+  const ids: string[] = [];
+  for (let i = 0; i < 19; i++) {
+    const r = await submit(w.agent, { device: w.device.id, kind: 'identify', params: { seconds: 1 } });
+    assert.ok(r.ok, JSON.stringify(r));
+    ids.push(r.result.job);
+  }
+  const full = await submit(w.agent, { device: w.device.id, kind: 'identify', params: { seconds: 1 } });
+  assert.is(full.ok, false);
+  assert.is(full.error.code, 'QUEUE_FULL');
+  assert.is(full.error.field, 'device');
+  await w.device.ack({ job: held.result.job, state: 'done' });
+
+  const last = ids.at(-1)!;
+  await jobIn(tb, last, ['done'], w.agent.token, 30_000);
+  const doneAt = new Map<string, number>();
+  for (const id of ids) doneAt.set(id, (await jobIn(tb, id, ['done'], w.agent.token)).times.done);
+
+  const sightings = new Map<string, Sighting[]>();
+  for (const snap of w.snapshots as JobsSnapshot[]) {
+    for (const j of snap.jobs) {
+      let list = sightings.get(j.job);
+      if (!list) sightings.set(j.job, (list = []));
+      list.push({ at: snap.at, position: j.position, eta: j.eta });
+    }
+  }
+  for (const id of ids) {
+    const seen = sightings.get(id) ?? [];
+    assert.ok(seen.length > 0, `job ${id} appeared in a snapshot`);
+    for (let i = 1; i < seen.length; i++) {
+      assert.ok(seen[i]!.position <= seen[i - 1]!.position, `position of ${id} rose: ${seen.map((x) => x.position).join(',')}`);
+      if (seen[i]!.position < seen[i - 1]!.position) {
+        assert.ok(seen[i]!.eta < seen[i - 1]!.eta, `eta of ${id} did not fall when its position did: ${seen.map((x) => `${x.position}:${x.eta}`).join(' ')}`);
+      }
+    }
+  }
+  // With five real durations behind it, the estimate for each waiting job is checked against when
+  // it really finished.
+  const historyFrom = doneAt.get(ids[4]!)!;
+  let checked = 0;
+  for (const id of ids) {
+    for (const x of sightings.get(id) ?? []) {
+      if (x.at <= historyFrom || x.position < 1) continue;
+      const real = doneAt.get(id)! - x.at;
+      assert.ok(Math.abs(x.eta - real) <= real * 0.5, `job ${id} at position ${x.position}: eta ${x.eta} ms, really ${real} ms`);
+      checked++;
+    }
+  }
+  assert.ok(checked >= 20, `only ${checked} ETAs could be checked`);
+});
+
+s.run();
