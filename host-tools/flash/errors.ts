@@ -1,4 +1,6 @@
 // Every way `npm run flash` can fail, each with one line a person can act on.
+import { ToolError } from '../api/errors';
+
 export type FlashErrorCode =
   | 'USAGE'
   | 'NO_PORT'
@@ -17,19 +19,19 @@ export type FlashErrorCode =
   | 'MONITOR_TIMEOUT'
   | 'INTERRUPTED';
 
-export class FlashError extends Error {
-  override name = 'FlashError';
-  constructor(
-    readonly code: FlashErrorCode,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
 /** Usage errors exit 2 (as parseArgs conventions go), everything else 1, an interrupt 130. */
 export function exitCodeFor(code: FlashErrorCode): number {
   if (code === 'USAGE') return 2;
   if (code === 'INTERRUPTED') return 130;
   return 1;
+}
+
+export class FlashError extends ToolError {
+  override name = 'FlashError';
+  constructor(
+    readonly code: FlashErrorCode,
+    message: string,
+  ) {
+    super(message, exitCodeFor(code));
+  }
 }

@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { normaliseMac, normaliseMachineCode } from '../../protocol/ids';
 import { isProtocolError } from '../../protocol/errors';
+import { ADMIN_TOKEN_ENV, brokerApiUrl } from '../api/connection';
+import { ToolError } from '../api/errors';
 import { FlashError } from './errors';
 
 const root = join(import.meta.dirname, '..', '..');
@@ -19,7 +21,6 @@ export function defaultBuildDir(): string {
 export const DEFAULT_BAUD = 921600;
 export const ROM_BAUD = 115200;
 const BAUD_RATES = [115200, 230400, 460800, 921600, 1500000, 2000000];
-export const ADMIN_TOKEN_ENV = 'FLEETBIND_ADMIN_TOKEN';
 
 export type Identity =
   | { kind: 'provision'; brokerApi: string; adminToken: string; reprovision: boolean }
@@ -52,17 +53,6 @@ release/fleetbind, else .../debug/fleetbind). The admin token may also come from
 
 function usage(message: string): FlashError {
   return new FlashError('USAGE', message);
-}
-
-function httpUrl(text: string, flag: string): string {
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    throw usage(`${flag} must be a URL such as https://fleet.example.com, got ${JSON.stringify(text)}`);
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw usage(`${flag} must be an http:// or https:// URL`);
-  return url.href.replace(/\/$/, '');
 }
 
 function brokerUrl(text: string): string {
@@ -124,7 +114,14 @@ export function parseFlashOptions(argv: string[], env: NodeJS.ProcessEnv = proce
     identity = { kind: 'enroll', token: values['enroll-token'] };
   } else if (values['broker-api'] !== undefined) {
     if (!adminToken) throw usage(`--broker-api needs an admin token: --admin-token T or $${ADMIN_TOKEN_ENV}`);
-    identity = { kind: 'provision', brokerApi: httpUrl(values['broker-api'], '--broker-api'), adminToken, reprovision: values.reprovision };
+    let brokerApi: string;
+    try {
+      brokerApi = brokerApiUrl(values['broker-api']);
+    } catch (e) {
+      if (e instanceof ToolError) throw usage(e.message);
+      throw e;
+    }
+    identity = { kind: 'provision', brokerApi, adminToken, reprovision: values.reprovision };
   } else {
     throw usage('say how the device gets its identity: --broker-api URL --admin-token T (register it now) or --enroll-token T (it registers on first boot)');
   }

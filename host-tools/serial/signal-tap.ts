@@ -5,6 +5,7 @@
 // so the emulator has applied a signal change before the next byte is written. Real USB-serial
 // ports never need this; the flash CLI connects a tap only when FLEETBIND_SERIAL_TAP names a socket.
 import { createConnection, type Socket } from 'node:net';
+import { onLines } from './json-lines';
 
 export interface TapSignals {
   dtr: boolean;
@@ -27,7 +28,6 @@ export function connectSignalTap(socketPath: string): Promise<SignalTap> {
   return new Promise((resolve, reject) => {
     const socket: Socket = createConnection(socketPath);
     const waiting: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
-    let buffered = '';
     let closed: Error | null = null;
     let connected = false;
 
@@ -36,25 +36,18 @@ export function connectSignalTap(socketPath: string): Promise<SignalTap> {
       for (const w of waiting.splice(0)) w.reject(err);
     };
 
-    socket.setEncoding('utf8');
-    socket.on('data', (text: string) => {
-      buffered += text;
-      let nl: number;
-      while ((nl = buffered.indexOf('\n')) >= 0) {
-        const line = buffered.slice(0, nl);
-        buffered = buffered.slice(nl + 1);
-        const w = waiting.shift();
-        if (!w) continue;
-        let reply: TapReply;
-        try {
-          reply = JSON.parse(line) as TapReply;
-        } catch {
-          w.reject(new Error(`signal tap sent an unreadable reply: ${line}`));
-          continue;
-        }
-        if (reply.ok) w.resolve();
-        else w.reject(new Error(`signal tap refused the message: ${reply.error}`));
+    onLines(socket, (line) => {
+      const w = waiting.shift();
+      if (!w) return;
+      let reply: TapReply;
+      try {
+        reply = JSON.parse(line) as TapReply;
+      } catch {
+        w.reject(new Error(`signal tap sent an unreadable reply: ${line}`));
+        return;
       }
+      if (reply.ok) w.resolve();
+      else w.reject(new Error(`signal tap refused the message: ${reply.error}`));
     });
     socket.on('close', () => failAll(new Error(`signal tap ${socketPath} closed`)));
     socket.on('error', (err) => {

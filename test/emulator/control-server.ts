@@ -2,6 +2,7 @@
 // requests: {"dump": path} writes the flash image to a file. One JSON object per line in, one reply
 // line out, after the request has taken effect.
 import { createServer, type Server } from 'node:net';
+import { onLines } from '../../host-tools/serial/json-lines';
 import type { TapMessage, TapReply } from '../../host-tools/serial/signal-tap';
 
 export type ControlMessage = TapMessage | { dump: string };
@@ -12,26 +13,18 @@ export function startControlServer(
   log: (event: Record<string, unknown>) => void,
 ): Promise<Server> {
   const server = createServer((socket) => {
-    socket.setEncoding('utf8');
-    let buffered = '';
     let chain: Promise<void> = Promise.resolve();
-    socket.on('data', (text: string) => {
-      buffered += text;
-      let nl: number;
-      while ((nl = buffered.indexOf('\n')) >= 0) {
-        const line = buffered.slice(0, nl);
-        buffered = buffered.slice(nl + 1);
-        chain = chain.then(async () => {
-          let reply: TapReply;
-          try {
-            await handle(JSON.parse(line) as ControlMessage);
-            reply = { ok: true };
-          } catch (e) {
-            reply = { ok: false, error: e instanceof Error ? e.message : String(e) };
-          }
-          if (!socket.destroyed) socket.write(`${JSON.stringify(reply)}\n`);
-        });
-      }
+    onLines(socket, (line) => {
+      chain = chain.then(async () => {
+        let reply: TapReply;
+        try {
+          await handle(JSON.parse(line) as ControlMessage);
+          reply = { ok: true };
+        } catch (e) {
+          reply = { ok: false, error: e instanceof Error ? e.message : String(e) };
+        }
+        if (!socket.destroyed) socket.write(`${JSON.stringify(reply)}\n`);
+      });
     });
     socket.on('error', (err) => {
       log({ ev: 'control-error', message: err.message });

@@ -3,7 +3,8 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { FlashError } from '../../host-tools/flash/errors';
-import { ADMIN_TOKEN_ENV, defaultBuildDir, parseFlashOptions } from '../../host-tools/flash/options';
+import { ADMIN_TOKEN_ENV } from '../../host-tools/api/connection';
+import { defaultBuildDir, parseFlashOptions } from '../../host-tools/flash/options';
 
 const base = ['--port', '/dev/ttyUSB0', '--broker', 'mqtt://broker.example.com:1883'];
 const api = ['--broker-api', 'https://fleet.example.com/', '--admin-token', 'T'];

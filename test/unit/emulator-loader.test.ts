@@ -6,7 +6,8 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { CHIPS, ChipRegisters, parseMac, W25Q32_JEDEC_ID } from '../emulator/chip';
 import { FlashMemory } from '../emulator/flash-memory';
-import { Loader, OHAI, RomError, StubError } from '../emulator/loader';
+import { ROM, STUB } from '../emulator/dialects';
+import { Loader, OHAI } from '../emulator/loader';
 import { Op, dataChecksum, dataPayload, encodeCommand, parseResponse, u32le, type Response } from '../emulator/protocol';
 
 const STUB_TEXT_START = 0x40080000;
@@ -63,7 +64,7 @@ rom('SYNC is answered eight times with the ROM value and four status bytes', asy
     assert.is(r.value, 0x20120707);
     assert.equal([...r.body], [0, 0, 0, 0]);
   }
-  assert.equal(romStatus(await h.one(Op.SYNC, SYNC.subarray(0, 35))), [1, RomError.INVALID_MESSAGE, 0, 0]);
+  assert.equal(romStatus(await h.one(Op.SYNC, SYNC.subarray(0, 35))), [1, ROM.codes.length, 0, 0]);
 });
 
 rom('READ_REG gives the ESP32 magic and eFuse words holding the configured MAC', async () => {
@@ -95,7 +96,7 @@ rom('GET_SECURITY_INFO is unknown to the ESP32 ROM: eight "invalid message" repl
   assert.is(replies.length, 8);
   for (const r of replies) {
     assert.is.not(r.op, Op.GET_SECURITY_INFO);
-    assert.equal([...r.body], [1, RomError.INVALID_MESSAGE, 0, 0]);
+    assert.equal([...r.body], [1, ROM.codes.length, 0, 0]);
   }
 });
 
@@ -108,7 +109,7 @@ rom('MEM_DATA with a bad checksum is refused with the ROM checksum error', async
   const h = harness();
   await h.one(Op.MEM_BEGIN, u32le(4, 1, 0x1800, STUB_TEXT_START));
   const r = await h.one(Op.MEM_DATA, dataPayload(Uint8Array.of(1, 2, 3, 4), 0), 0x00);
-  assert.equal(romStatus(r), [1, RomError.CHECKSUM, 0, 0]);
+  assert.equal(romStatus(r), [1, ROM.codes.checksum, 0, 0]);
 });
 
 rom('jumping to an entry point outside loaded RAM crashes the chip: nothing answers any more', async () => {
@@ -135,7 +136,7 @@ rom('FLASH_BEGIN erases the region at once; FLASH_DATA writes whole blocks and c
   assert.ok(h.flash.bytes.subarray(0x20000, 0x21000).every((b) => b === 0xff), 'erased before data arrives');
   assert.ok(h.flash.bytes.subarray(0x21000, 0x22000).every((b) => b === 0x00), 'nothing beyond the region');
   const data = new Uint8Array(randomBytes(0x400));
-  assert.equal(romStatus(await h.one(Op.FLASH_DATA, dataPayload(data, 0), dataChecksum(data) ^ 1)), [1, RomError.CHECKSUM, 0, 0]);
+  assert.equal(romStatus(await h.one(Op.FLASH_DATA, dataPayload(data, 0), dataChecksum(data) ^ 1)), [1, ROM.codes.checksum, 0, 0]);
   assert.equal(romStatus(await h.block(Op.FLASH_DATA, data, 0)), [0, 0, 0, 0]);
   assert.equal([...h.flash.bytes.subarray(0x20000, 0x20400)], [...data]);
 });
@@ -175,7 +176,7 @@ stub('a data block with a bad checksum is refused with 0xC1', async () => {
   const h = harness();
   await h.startStub();
   await h.one(Op.FLASH_BEGIN, u32le(4, 1, 0x4000, 0x40000));
-  assert.equal(stubStatus(await h.one(Op.FLASH_DATA, dataPayload(Uint8Array.of(1, 2, 3, 4), 0), 0x12)), [StubError.BAD_DATA_CHECKSUM, 0]);
+  assert.equal(stubStatus(await h.one(Op.FLASH_DATA, dataPayload(Uint8Array.of(1, 2, 3, 4), 0), 0x12)), [STUB.codes.checksum, 0]);
 });
 
 stub('ending a write before all its data came is refused', async () => {
@@ -183,7 +184,7 @@ stub('ending a write before all its data came is refused', async () => {
   await h.startStub();
   await h.one(Op.FLASH_BEGIN, u32le(0x2000, 1, 0x4000, 0x40000));
   await h.block(Op.FLASH_DATA, new Uint8Array(0x1000), 0);
-  assert.equal(stubStatus(await h.one(Op.FLASH_END, u32le(1))), [StubError.BAD_DATA_LEN, 0]);
+  assert.equal(stubStatus(await h.one(Op.FLASH_END, u32le(1))), [STUB.codes.length, 0]);
 });
 
 stub('a failed flash write is acknowledged first and reported on the next command, which is skipped', async () => {
@@ -196,7 +197,7 @@ stub('a failed flash write is acknowledged first and reported on the next comman
   assert.equal(stubStatus(await h.block(Op.FLASH_DATA, a, 0)), [0, 0]);
   assert.equal(stubStatus(await h.block(Op.FLASH_DATA, b, 1)), [0, 0], 'acknowledged before the write fails');
   const next = await h.one(Op.READ_REG, u32le(0x40001000));
-  assert.equal(stubStatus(next), [StubError.FAILED_SPI_OP, 0]);
+  assert.equal(stubStatus(next), [STUB.codes['spi-write'], 0]);
   assert.is(next.value, 0, 'the command that carried the error was not executed');
   assert.is((await h.one(Op.READ_REG, u32le(0x40001000))).value, 0x00f01d83, 'and the one after works again');
   assert.ok(h.flash.bytes.subarray(0x4c000, 0x50000).every((x) => x === 0x11));
@@ -209,7 +210,7 @@ stub('corrupt compressed data is reported as an inflate error', async () => {
   await h.one(Op.FLASH_DEFL_BEGIN, u32le(0x1000, 1, 0x4000, 0x60000));
   const junk = Uint8Array.of(0x78, 0x9c, 0xff, 0xff, 0xff, 0xff, 0x00, 0x12);
   await h.block(Op.FLASH_DEFL_DATA, junk, 0);
-  assert.equal(stubStatus(await h.one(Op.FLASH_DEFL_END, u32le(1))), [StubError.INFLATE_ERROR, 0]);
+  assert.equal(stubStatus(await h.one(Op.FLASH_DEFL_END, u32le(1))), [STUB.codes.inflate, 0]);
 });
 
 stub('MD5 comes back as 16 raw bytes and two status bytes', async () => {
@@ -224,7 +225,7 @@ stub('ERASE_REGION takes sector-aligned regions only, and erases exactly them; E
   const h = harness();
   await h.startStub();
   h.flash.bytes.fill(0);
-  assert.equal(stubStatus(await h.one(Op.ERASE_REGION, u32le(0x1001, 0x1000))), [StubError.BAD_DATA_LEN, 0]);
+  assert.equal(stubStatus(await h.one(Op.ERASE_REGION, u32le(0x1001, 0x1000))), [STUB.codes.length, 0]);
   assert.equal(stubStatus(await h.one(Op.ERASE_REGION, u32le(0x1000, 0x2000))), [0, 0]);
   assert.ok(h.flash.bytes.subarray(0x1000, 0x3000).every((b) => b === 0xff));
   assert.is(h.flash.bytes[0xfff], 0);
@@ -260,7 +261,7 @@ stub('CHANGE_BAUDRATE replies at the old rate, then switches', async () => {
 stub('unknown commands get INVALID_COMMAND', async () => {
   const h = harness();
   await h.startStub();
-  assert.equal(stubStatus(await h.one(0x77)), [StubError.INVALID_COMMAND, 0]);
+  assert.equal(stubStatus(await h.one(0x77)), [STUB.codes.unknown, 0]);
 });
 
 stub.run();
