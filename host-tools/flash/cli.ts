@@ -17,7 +17,7 @@ function printSummary(progress: Progress, s: FlashSummary): void {
   if (s.chip) rows.push(['chip', s.chip]);
   if (s.dryRunDir) rows.push(['images', s.dryRunDir]);
   if (s.registeredLine) rows.push(['console', s.registeredLine]);
-  if (s.machineCode) rows.push(['label', `npm run labels -- --machines ${s.machineCode} --out labels`]);
+  if (s.machineCode) rows.push(['label', `npm run labels -- --machines ${s.machineCode} --out labels${s.brokerApi ? ` --broker-api ${s.brokerApi}` : ''}`]);
   progress.step(s.dryRunDir ? 'Dry run complete' : 'Done');
   for (const [k, v] of rows) progress.note(`${k.padEnd(8)} ${v}`);
 }

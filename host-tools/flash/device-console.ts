@@ -1,5 +1,5 @@
 // After flashing: reset the chip into the new firmware and, with --monitor, follow its console
-// until it says it has registered with the broker.
+// until it says it is online with the broker (or that it cannot get there).
 //
 // esptool-js 0.7.0's after('hard_reset') only releases RTS; it never asserts it first, so EN is
 // never pulled low and the chip keeps running the stub (test/flash/esptool-pins.test.ts). We drive
@@ -13,14 +13,17 @@ import { FlashError } from './errors';
 
 /** The firmware's console rate (ESP-IDF and Moddable release builds). */
 export const CONSOLE_BAUD = 115200;
-/** How the firmware reports that the broker accepted it. */
-export const REGISTERED_PATTERN = /\bregistered\b/i;
+/** The firmware's console log is "level msg key=value ..." (firmware/platform/log.ts); this line
+ * means the broker accepted its credentials and it is serving (firmware/core/core.ts). */
+export const REGISTERED_PATTERN = /^info online\b/;
+/** Lines after which the firmware will not get online without a person doing something. */
+export const STUCK_PATTERN = /^error (not provisioned|enrollment refused|the broker refused)/;
 const RESET_HOLD_MS = 100;
 
 export interface ConsoleOptions {
   tap?: SignalTap;
   onWarning(message: string): void;
-  /** Follow the console until REGISTERED_PATTERN or the timeout; null to reset only. */
+  /** Follow the console until REGISTERED_PATTERN, STUCK_PATTERN or the timeout; null to reset only. */
   monitor: { timeoutMs: number; onLine(line: string): void } | null;
 }
 
@@ -59,9 +62,9 @@ async function follow(reader: ReadableStreamDefaultReader<Uint8Array>, timeoutMs
     const timer = new AbortController();
     const chunk = await Promise.race([reader.read(), sleep(Math.max(0, left), null, { signal: timer.signal }).then(() => 'timeout' as const)]).finally(() => timer.abort());
     if (chunk === 'timeout') {
-      throw new FlashError('MONITOR_TIMEOUT', `the firmware did not report that it registered within ${Math.round(timeoutMs / 1000)} s (flashing itself succeeded)`);
+      throw new FlashError('MONITOR_TIMEOUT', `the firmware did not report being online within ${Math.round(timeoutMs / 1000)} s (flashing itself succeeded)`);
     }
-    if (chunk.done) throw new FlashError('MONITOR_TIMEOUT', 'the serial port closed before the firmware reported that it registered');
+    if (chunk.done) throw new FlashError('MONITOR_TIMEOUT', 'the serial port closed before the firmware reported being online');
     pending += decoder.decode(chunk.value, { stream: true });
     let nl: number;
     while ((nl = pending.search(/\r?\n/)) >= 0) {
@@ -69,6 +72,7 @@ async function follow(reader: ReadableStreamDefaultReader<Uint8Array>, timeoutMs
       pending = pending.slice(pending[nl] === '\r' ? nl + 2 : nl + 1);
       onLine(line);
       if (REGISTERED_PATTERN.test(line)) return line;
+      if (STUCK_PATTERN.test(line)) throw new FlashError('DEVICE_STUCK', `the firmware reports: ${line.trim()} (flashing itself succeeded)`);
     }
   }
 }

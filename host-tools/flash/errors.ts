@@ -17,6 +17,7 @@ export type FlashErrorCode =
   | 'FLASH_FAILED'
   | 'VERIFY_FAILED'
   | 'MONITOR_TIMEOUT'
+  | 'DEVICE_STUCK'
   | 'INTERRUPTED';
 
 /** Usage errors exit 2 (as parseArgs conventions go), everything else 1, an interrupt 130. */

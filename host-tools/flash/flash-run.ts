@@ -5,6 +5,7 @@
 import type { Logger } from 'pino';
 import { deviceIdFromMac, normaliseMac } from '../../protocol/ids';
 import { credentialEntries, type Credentials } from '../nvs/credentials';
+import { NvsError } from '../nvs/format';
 import { buildNvsPartition } from '../nvs/writer';
 import type { SignalTap } from '../serial/signal-tap';
 import { loadFirmwareBuild, type FirmwareBuild, type FlashImage } from './build-dir';
@@ -34,6 +35,8 @@ export interface FlashSummary {
   chip: string | null;
   dryRunDir: string | null;
   registeredLine: string | null;
+  /** Where the labels tool fetches the label's signature, when provisioning went through it. */
+  brokerApi: string | null;
 }
 
 const hex = (n: number): string => `0x${n.toString(16)}`;
@@ -43,6 +46,15 @@ function imagesToWrite(build: FirmwareBuild, nvs: FlashImage, nvsOnly: boolean):
   const all = [build.bootloader, build.partitionTable, nvs, build.app];
   if (build.otaData) all.push(build.otaData);
   return all.sort((a, b) => a.offset - b.offset);
+}
+
+function nvsImage(creds: Credentials, size: number): Uint8Array {
+  try {
+    return buildNvsPartition(credentialEntries(creds), size);
+  } catch (e) {
+    if (e instanceof NvsError) throw new FlashError('BUILD_INVALID', `the credentials do not fit the build's nvs partition: ${e.message}`);
+    throw e;
+  }
 }
 
 function flashBytes(size: string | null): number | null {
@@ -87,9 +99,11 @@ export async function runFlash(opts: FlashOptions, deps: FlashDeps): Promise<Fla
     chip: session?.chip.description ?? null,
     dryRunDir: null,
     registeredLine: null,
+    brokerApi: opts.identity.kind === 'provision' ? opts.identity.brokerApi : null,
   };
   try {
     const creds: Credentials = { broker: opts.broker };
+    if (!opts.wifi) warn('no --wifi: the firmware stops at boot until it has a Wi-Fi network');
     if (opts.wifi) {
       creds.ssid = opts.wifi.ssid;
       if (opts.wifi.psk !== undefined) creds.psk = opts.wifi.psk;
@@ -116,7 +130,7 @@ export async function runFlash(opts: FlashOptions, deps: FlashDeps): Promise<Fla
     const undo = provisioned && client ? rollbackFor(client, provisioned, deps) : null;
     const unregister = undo ? deps.onInterrupt(() => undo('interrupted')) : () => {};
     try {
-      const nvs: FlashImage = { name: 'nvs', offset: build.nvs.offset, data: buildNvsPartition(credentialEntries(creds), build.nvs.size), file: 'nvs.bin' };
+      const nvs: FlashImage = { name: 'nvs', offset: build.nvs.offset, data: nvsImage(creds, build.nvs.size), file: 'nvs.bin' };
       const images = imagesToWrite(build, nvs, opts.nvsOnly);
       if (opts.dryRun) {
         summary.dryRunDir = writeDryRun(opts.dryRun, SUPPORTED_CHIP, images, summary.deviceId, summary.machineCode);

@@ -145,9 +145,13 @@ test('a MAC already in the registry is refused with a hint, and --reprovision is
   assert.match(errorLines(refused)[0]!, /already registered.*--reprovision/);
   assert.not.ok(ops(r.events()).some((op) => op.startsWith('FLASH_')), 'nothing was written');
 
-  const again = await runFlashCli([...provisionArgs(ctx, r.hostPath), '--reprovision'], { tap: r.tapPath });
+  const again = await runFlashCli([...provisionArgs(ctx, r.hostPath), '--reprovision', '--erase'], { tap: r.tapPath });
   assert.is(again.code, 0, again.stderr);
-  const creds = credentialsIn(await r.flash());
+  const written = ops(r.events());
+  assert.ok(written.indexOf('ERASE_FLASH') >= 0 && written.indexOf('ERASE_FLASH') < written.indexOf('FLASH_DEFL_BEGIN'), '--erase erases the chip first');
+  const flash = await r.flash();
+  const creds = credentialsIn(flash);
+  assertSameFlash(flash, expectedFlash(ctx.build, buildNvsPartition(credentialEntries({ broker: ctx.broker.broker.mqttUrl, id: old.id, secret: creds.secret as string }), NVS.size)));
   assert.is(creds.id, old.id);
   assert.is.not(creds.secret, old.secret);
   const device = await connectDevice(ctx.broker.broker.mqttUrl, { id: old.id, secret: creds.secret as string, mac: old.mac });
@@ -167,24 +171,35 @@ test('--nvs-only with an enrollment token rewrites only the NVS partition', asyn
   assert.match(run.stderr, /registers itself on first boot/);
 });
 
-test('--monitor follows the console until the firmware says it registered', async (ctx) => {
+// The console lines are in the firmware's log format (firmware/platform/log.ts, core/core.ts).
+const monitorArgs = (ctx: Ctx, port: string): string[] => ['--port', port, '--broker', 'mqtt://fleet.example.com:1883', '--enroll-token', 't', '--build', ctx.build.dir, '--monitor'];
+
+test('--monitor follows the console until the firmware says it is online', async (ctx) => {
   if (!hasSocat) return;
-  const r = await rig(ctx, { mac: '24:0a:c4:aa:00:05', appOutput: 'fleetbind 1.0 starting\\nwifi: connected\\nmqtt: registered as esp32-240ac4aa0005\\n' });
-  const run = await runFlashCli(['--port', r.hostPath, '--broker', 'mqtt://fleet.example.com:1883', '--enroll-token', 't', '--build', ctx.build.dir, '--monitor'], { tap: r.tapPath });
+  const r = await rig(ctx, {
+    mac: '24:0a:c4:aa:00:05',
+    appOutput: 'info Wi-Fi up ssid="lab"\\ninfo enrolled deviceId="esp32-240ac4aa0005"\\ninfo online deviceId="esp32-240ac4aa0005"\\n',
+  });
+  const run = await runFlashCli(monitorArgs(ctx, r.hostPath), { tap: r.tapPath });
   assert.is(run.code, 0, run.stderr);
-  assert.match(run.stderr, /│ wifi: connected/);
-  assert.match(run.stderr, /console\s+mqtt: registered as esp32-240ac4aa0005/);
+  assert.match(run.stderr, /│ info Wi-Fi up ssid="lab"/);
+  assert.match(run.stderr, /console\s+info online deviceId="esp32-240ac4aa0005"/);
 });
 
-test('--monitor gives up with a clear line when the firmware never reports registering', async (ctx) => {
+test('--monitor stops with the firmware\'s own words when it cannot get online', async (ctx) => {
   if (!hasSocat) return;
-  const r = await rig(ctx, { mac: '24:0a:c4:aa:00:06', appOutput: 'wifi: no network\\n' });
-  const run = await runFlashCli(['--port', r.hostPath, '--broker', 'mqtt://fleet.example.com:1883', '--enroll-token', 't', '--build', ctx.build.dir, '--monitor'], {
-    tap: r.tapPath,
-    env: { FLEETBIND_MONITOR_TIMEOUT_MS: '2000' },
-  });
+  const r = await rig(ctx, { mac: '24:0a:c4:aa:00:08', appOutput: 'error the broker refused the enrollment token code="TOKEN_EXPIRED"\\n' });
+  const run = await runFlashCli(monitorArgs(ctx, r.hostPath), { tap: r.tapPath });
   assert.is(run.code, 1);
-  assert.match(errorLines(run)[0]!, /did not report that it registered.*flashing itself succeeded/);
+  assert.match(errorLines(run)[0]!, /the firmware reports: error the broker refused the enrollment token code="TOKEN_EXPIRED" \(flashing itself succeeded\)/);
+});
+
+test('--monitor gives up with a clear line when the firmware never gets online', async (ctx) => {
+  if (!hasSocat) return;
+  const r = await rig(ctx, { mac: '24:0a:c4:aa:00:06', appOutput: 'warn Wi-Fi down, retrying reason="no AP"\\n' });
+  const run = await runFlashCli(monitorArgs(ctx, r.hostPath), { tap: r.tapPath, env: { FLEETBIND_MONITOR_TIMEOUT_MS: '2000' } });
+  assert.is(run.code, 1);
+  assert.match(errorLines(run)[0]!, /did not report being online within 2 s \(flashing itself succeeded\)/);
 });
 
 test('--dry-run writes the images, the NVS binary and flash_args to a folder', async (ctx) => {

@@ -24,10 +24,10 @@ function refused(argv: string[], pattern: RegExp, env: NodeJS.ProcessEnv = {}): 
 const test = suite('flash: options');
 
 test('provisioning through the admin API, with the defaults filled in', () => {
-  const o = parseFlashOptions([...base, ...api, '--machine', ' ct0700026 ', '--wifi', 'lab', '--psk', 'pw'], {});
+  const o = parseFlashOptions([...base, ...api, '--machine', ' ct0700026 ', '--wifi', 'lab', '--psk', 'passw0rd'], {});
   assert.equal(o.identity, { kind: 'provision', brokerApi: 'https://fleet.example.com', adminToken: 'T', reprovision: false });
   assert.is(o.machine, 'CT0700026');
-  assert.equal(o.wifi, { ssid: 'lab', psk: 'pw' });
+  assert.equal(o.wifi, { ssid: 'lab', psk: 'passw0rd' });
   assert.is(o.baud, 921600);
   assert.is(o.build, defaultBuildDir());
   assert.equal([o.erase, o.nvsOnly, o.monitor], [false, false, false]);
@@ -54,6 +54,8 @@ test('mistakes are refused with what to do', () => {
   refused(['--port', 'p', '--broker', 'http://b', ...api], /mqtt:\/\/, mqtts:\/\/, ws:\/\/ or wss:\/\//);
   refused([...base, '--broker-api', 'ftp://x', '--admin-token', 'T'], /http:\/\/ or https:\/\//);
   refused([...base, ...api, '--psk', 'x'], /--psk given without --wifi/);
+  refused([...base, ...api, '--wifi', 'x'.repeat(33)], /an SSID is 1 to 32 bytes, this one is 33/);
+  refused([...base, ...api, '--wifi', 'lab', '--psk', 'short'], /--psk must be 8 to 63 printable ASCII characters, or 64 hex digits/);
   refused([...base, ...api, '--baud', '1000000'], /--baud must be one of/);
   refused([...base, ...api, '--machine', 'bad code!'], /--machine: machine code must be/);
   refused([...base, ...api, '--erase', '--nvs-only'], /--erase with --nvs-only/);
