@@ -12,7 +12,7 @@ import type { DeviceRow } from './store/schema';
 
 const unknownMachine = (): ProtocolError => new ProtocolError(ErrorCode.UNKNOWN_MACHINE, 'this label is not valid or the machine is unknown', 'target');
 
-async function resolveTarget(ctx: Context, t: ClaimTarget): Promise<{ row: DeviceRow; via: string }> {
+export async function resolveTarget(ctx: Context, t: ClaimTarget): Promise<{ row: DeviceRow; via: string }> {
   if (t.kind === 'label') {
     if (!verifyLabel(ctx.labelKey, t.code, t.sig)) throw unknownMachine();
     const row = await getDeviceByMachineCode(ctx.db, t.code);

@@ -4,11 +4,13 @@ import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import type { Context } from '../context';
 import { errorHandler } from './errors';
 import { agentRoutes } from './routes-agents';
+import { claimPreviewRoutes } from './routes-claim-preview';
 import { deviceRoutes } from './routes-devices';
 import { fleetRoutes } from './routes-fleet';
 import { jobRoutes } from './routes-jobs';
 import { opsRoutes } from './routes-ops';
 import { sessionRoutes } from './routes-session';
+import { webRoutes } from './routes-web';
 
 export function buildHttp(ctx: Context, startedAt: number): FastifyInstance {
   const tls = ctx.opts.tlsCert && ctx.opts.tlsKey ? { https: { cert: readFileSync(ctx.opts.tlsCert), key: readFileSync(ctx.opts.tlsKey) } } : {};
@@ -29,5 +31,7 @@ export function buildHttp(ctx: Context, startedAt: number): FastifyInstance {
   fleetRoutes(app, ctx);
   jobRoutes(app, ctx);
   opsRoutes(app, ctx, startedAt);
+  claimPreviewRoutes(app, ctx);
+  webRoutes(app, ctx);
   return app;
 }

@@ -1,0 +1,40 @@
+// What the claim screen shows before the agent presses Claim: the machine the scanned label (or
+// typed code) names, its model and presence, and whether it is free. It resolves targets exactly
+// as a claim does, so a forged label is "not valid" here too. Who holds a machine is shown to
+// admins only; an agent learns only "another agent, since".
+import type { FastifyInstance } from 'fastify';
+import { parseClaimTarget } from '../../protocol/claim-target';
+import { ErrorCode, ProtocolError } from '../../protocol/errors';
+import type { Status } from '../../protocol/messages';
+import { resolveTarget } from '../claims';
+import type { Context } from '../context';
+import { principalOf } from './auth';
+
+export interface ClaimPreview {
+  device: string;
+  machineCode: string | null;
+  model: string | null;
+  presence: Status;
+  /** 'you': already bound to the caller; 'other': bound to someone else; null: free. */
+  holder: 'you' | 'other' | null;
+  /** When the current binding started (ms), when there is one. */
+  since: number | null;
+}
+
+export function claimPreviewRoutes(app: FastifyInstance, ctx: Context): void {
+  app.get<{ Querystring: { target?: string } }>('/api/claim-preview', async (req) => {
+    const p = await principalOf(ctx, req);
+    if (req.query.target === undefined) throw new ProtocolError(ErrorCode.BAD_REQUEST, 'target is required (a label URL, a machine code or a device id)', 'target');
+    const { row } = await resolveTarget(ctx, parseClaimTarget(req.query.target));
+    const agent = row.agent_id;
+    const preview: ClaimPreview = {
+      device: row.id,
+      machineCode: row.machine_code,
+      model: row.model,
+      presence: ctx.presence.status(row.id),
+      holder: agent === null ? null : p.kind === 'agent' && agent === p.id ? 'you' : 'other',
+      since: row.bound_at === null ? null : Number(row.bound_at),
+    };
+    return p.kind === 'admin' ? { ...preview, agent } : preview;
+  });
+}

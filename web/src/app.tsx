@@ -1,0 +1,146 @@
+// The frame (header, navigation, connection state) and the routes. Signed-out visitors who open
+// a label URL are sent to sign in and then back to that machine's claim screen.
+import type { JSX } from 'preact';
+import { useEffect } from 'preact/hooks';
+import { A } from './components/ui';
+import { AdminLive } from './lib/admin-live';
+import { AgentLive } from './lib/agent-live';
+import type { LinkState } from './lib/link';
+import { live } from './lib/live';
+import { Observable, useObservable } from './lib/observable';
+import { match, navigate, usePath } from './lib/router';
+import { rememberReturnPath, session, signOut, takeReturnPath } from './lib/session';
+import { AdminAgents } from './screens/admin/agents';
+import { AdminDevice } from './screens/admin/device';
+import { Fleet } from './screens/admin/fleet';
+import { AdminTokens } from './screens/admin/tokens';
+import { Claim } from './screens/claim';
+import { DevicePage } from './screens/device';
+import { Devices } from './screens/devices';
+import { History } from './screens/history';
+import { JobPage } from './screens/job';
+import { Login } from './screens/login';
+import { Scan } from './screens/scan';
+
+const noLink = new Observable<LinkState>('closed');
+const LINK_TEXT: Record<LinkState, string> = { connecting: 'connecting…', online: 'online', reconnecting: 'reconnecting…', closed: 'offline' };
+
+function LinkBadge(props: { state: LinkState }): JSX.Element {
+  return (
+    <span class={`link link-${props.state}`} role="status" aria-live="polite" data-testid="link-state" data-state={props.state}>
+      <span class="dot" aria-hidden="true" />
+      {LINK_TEXT[props.state]}
+    </span>
+  );
+}
+
+function Header(props: { path: string }): JSX.Element {
+  const s = useObservable(session);
+  const l = useObservable(live);
+  const linkState = useObservable(l?.link.state ?? noLink);
+  const nav =
+    s?.kind === 'admin'
+      ? [
+          ['/admin', 'Fleet'],
+          ['/admin/agents', 'Agents'],
+          ['/admin/tokens', 'Tokens'],
+        ]
+      : [
+          ['/devices', 'My machines'],
+          ['/scan', 'Scan'],
+          ['/history', 'History'],
+        ];
+  const current = (href: string) => (props.path === href || (href !== '/admin' && props.path.startsWith(href + '/')) ? 'page' : undefined);
+  return (
+    <header class="top">
+      <a class="skip" href="#main">
+        Skip to content
+      </a>
+      <div class="bar">
+        <span class="brand">fleetbind</span>
+        {s && <LinkBadge state={linkState} />}
+        {s && (
+          <span class="who">
+            <span class="who-name">{s.name}</span>
+            <button type="button" class="link-button" onClick={() => void signOut('You signed out.')}>
+              Sign out
+            </button>
+          </span>
+        )}
+      </div>
+      {s && (
+        <nav aria-label="Main">
+          {nav.map(([href, label]) => (
+            <A key={href} href={href!} aria-current={current(href!)}>
+              {label}
+            </A>
+          ))}
+        </nav>
+      )}
+    </header>
+  );
+}
+
+
+function agentRoute(path: string): JSX.Element | null {
+  let m: Record<string, string> | null;
+  if (path === '/' || path === '/devices') return <Devices />;
+  if (path === '/scan') return <Scan />;
+  if (path === '/history') return <History />;
+  if ((m = match('/c/:label', path))) return <Claim target={`/c/${m.label}`} />;
+  if ((m = match('/claim/:target', path))) return <Claim target={m.target!} />;
+  if ((m = match('/devices/:id', path))) return <DevicePage id={m.id!} />;
+  if ((m = match('/devices/:id/jobs/:job', path))) return <JobPage device={m.id!} job={m.job!} />;
+  return null;
+}
+
+function adminRoute(path: string): JSX.Element | null {
+  let m: Record<string, string> | null;
+  if (path === '/' || path === '/admin') return <Fleet />;
+  if (path === '/admin/agents') return <AdminAgents />;
+  if (path === '/admin/tokens') return <AdminTokens />;
+  if ((m = match('/admin/devices/:id', path))) return <AdminDevice id={m.id!} />;
+  return null;
+}
+
+function NotFound(props: { home: string }): JSX.Element {
+  return (
+    <main id="main" class="page">
+      <h1 tabIndex={-1}>Page not found</h1>
+      <p>
+        There is nothing here. <A href={props.home}>Go to the start page</A>.
+      </p>
+    </main>
+  );
+}
+
+export function App(): JSX.Element {
+  const path = usePath();
+  const s = useObservable(session);
+  const l = useObservable(live);
+  const bare = path.split('?')[0]!;
+
+  useEffect(() => {
+    if (s === null && bare !== '/login') {
+      if (bare !== '/') rememberReturnPath(path);
+      navigate('/login', { replace: true });
+    }
+    if (s !== null && bare === '/login') {
+      // Back to what the person opened before signing in (a label URL), if it is for their kind.
+      const back = takeReturnPath();
+      const home = s.kind === 'admin' ? '/admin' : '/devices';
+      navigate(back !== null && (s.kind === 'admin') === back.startsWith('/admin') ? back : home, { replace: true });
+    }
+  }, [s, bare]);
+
+  let body: JSX.Element | null = null;
+  if (s === null || bare === '/login') body = <Login />;
+  else if (s.kind === 'agent' && l instanceof AgentLive) body = agentRoute(bare) ?? <NotFound home="/devices" />;
+  else if (s.kind === 'admin' && l instanceof AdminLive) body = adminRoute(bare) ?? <NotFound home="/admin" />;
+  return (
+    <>
+      <Header path={bare} />
+      {body}
+    </>
+  );
+}

@@ -1,0 +1,178 @@
+// One form per job kind: payment QR, identify, and serial send (advanced). Each validates its
+// params with the same schema the broker uses (protocol/jobs.ts) before sending.
+import type { JSX } from 'preact';
+import { useState } from 'preact/hooks';
+import { ProtocolError } from '../../../protocol/errors';
+import { type JobKind, parseJobParams } from '../../../protocol/jobs';
+import type { AgentLive } from '../lib/agent-live';
+import { navigate } from '../lib/router';
+import { errorText } from '../lib/words';
+import { QrPreview } from './qr';
+import { Alert, Field } from './ui';
+
+function useSubmit(agent: AgentLive, device: string) {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const fail = (err: unknown) => setError(err instanceof ProtocolError ? `Please check “${err.field ?? 'the form'}”: ${err.message}.` : errorText(err));
+  const send = async (kind: JobKind, params: Record<string, unknown>) => {
+    setBusy(true);
+    setError(null);
+    try {
+      parseJobParams(kind, params);
+      const job = await agent.submit(device, kind, params);
+      navigate(`/devices/${encodeURIComponent(device)}/jobs/${encodeURIComponent(job)}`);
+    } catch (err) {
+      fail(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return { busy, error, send, fail };
+}
+
+const toBase64 = (bytes: Uint8Array): string => btoa(String.fromCharCode(...bytes));
+
+function bytesOf(text: string, encoding: 'text' | 'hex'): Uint8Array {
+  if (encoding === 'text') return new TextEncoder().encode(text);
+  const hex = text.replace(/[\s:]/g, '');
+  if (!/^([0-9a-fA-F]{2})*$/.test(hex)) throw new ProtocolError('BAD_PARAMS', 'hex data must be pairs of hex digits, such as 1B 40 0A', 'data');
+  return Uint8Array.from(hex.match(/../g) ?? [], (h) => parseInt(h, 16));
+}
+
+export function paymentText(amount: string, currency: string, reference: string): string {
+  const q = new URLSearchParams({ amount, currency, ref: reference });
+  return `fleetbind:pay?${q.toString()}`;
+}
+
+export function PaymentForm(props: { agent: AgentLive; device: string }): JSX.Element {
+  const { busy, error, send, fail } = useSubmit(props.agent, props.device);
+  const [amount, setAmount] = useState('');
+  const [currency, setCurrency] = useState('EUR');
+  const [reference, setReference] = useState('');
+  const [link, setLink] = useState('');
+  const [minutes, setMinutes] = useState('5');
+  const [hold, setHold] = useState(false);
+  const text = link.trim() || paymentText(amount.trim(), currency.trim().toUpperCase(), reference.trim());
+  const ready = amount.trim() !== '' && reference.trim() !== '';
+
+  const submit = (e: Event) => {
+    e.preventDefault();
+    const value = Number(amount.replace(',', '.'));
+    if (!Number.isFinite(value) || value <= 0) {
+      fail(new ProtocolError('BAD_PARAMS', 'enter an amount greater than 0, such as 12.50', 'amount'));
+      return;
+    }
+    const mins = Number(minutes);
+    void send('qr.show', {
+      text,
+      caption: reference.trim().slice(0, 64),
+      amount: value,
+      currency: currency.trim().toUpperCase(),
+      ...(Number.isFinite(mins) && mins > 0 ? { expiresAt: Date.now() + Math.round(mins * 60_000) } : {}),
+      ...(hold ? { hold: true } : {}),
+    });
+  };
+
+  return (
+    <form class="stack" onSubmit={submit} aria-label="Payment QR">
+      <div class="two">
+        <Field id="pay-amount" label="Amount">
+          <input id="pay-amount" inputMode="decimal" required value={amount} onInput={(e) => setAmount(e.currentTarget.value)} />
+        </Field>
+        <Field id="pay-currency" label="Currency">
+          <input id="pay-currency" required maxLength={3} autocapitalize="characters" value={currency} onInput={(e) => setCurrency(e.currentTarget.value)} />
+        </Field>
+      </div>
+      <Field id="pay-reference" label="Reference" hint="Shown on the machine’s screen, for example the order number.">
+        <input id="pay-reference" required maxLength={64} value={reference} onInput={(e) => setReference(e.currentTarget.value)} aria-describedby="pay-reference-hint" />
+      </Field>
+      <Field id="pay-minutes" label="Valid for (minutes)">
+        <input id="pay-minutes" type="number" min={1} max={1440} value={minutes} onInput={(e) => setMinutes(e.currentTarget.value)} />
+      </Field>
+      <details>
+        <summary>Payment link (optional)</summary>
+        <Field id="pay-link" label="What the customer’s phone opens" hint="Leave empty to encode the amount, currency and reference.">
+          <input id="pay-link" value={link} onInput={(e) => setLink(e.currentTarget.value)} aria-describedby="pay-link-hint" />
+        </Field>
+      </details>
+      <div class="check">
+        <input id="pay-hold" type="checkbox" checked={hold} onChange={(e) => setHold(e.currentTarget.checked)} />
+        <label for="pay-hold">Keep this machine reserved until the payment is confirmed</label>
+      </div>
+      {ready && <QrPreview text={text} label={`Preview of the payment QR for ${amount} ${currency.toUpperCase()}, ${reference}`} />}
+      {error && <Alert>{error}</Alert>}
+      <button type="submit" class="primary" disabled={busy}>
+        {busy ? 'Sending…' : 'Show payment QR'}
+      </button>
+    </form>
+  );
+}
+
+export function IdentifyForm(props: { agent: AgentLive; device: string }): JSX.Element {
+  const { busy, error, send } = useSubmit(props.agent, props.device);
+  const [seconds, setSeconds] = useState('5');
+  return (
+    <form
+      class="stack"
+      aria-label="Identify"
+      onSubmit={(e) => {
+        e.preventDefault();
+        void send('identify', { seconds: Number(seconds) });
+      }}
+    >
+      <p class="hint">The machine blinks or beeps and shows its id, so you can find it.</p>
+      <Field id="identify-seconds" label="For how many seconds">
+        <input id="identify-seconds" type="number" min={1} max={60} required value={seconds} onInput={(e) => setSeconds(e.currentTarget.value)} />
+      </Field>
+      {error && <Alert>{error}</Alert>}
+      <button type="submit" class="primary" disabled={busy}>
+        {busy ? 'Sending…' : 'Identify'}
+      </button>
+    </form>
+  );
+}
+
+export function SerialForm(props: { agent: AgentLive; device: string }): JSX.Element {
+  const { busy, error, send, fail } = useSubmit(props.agent, props.device);
+  const [data, setData] = useState('');
+  const [encoding, setEncoding] = useState<'text' | 'hex'>('text');
+  const [timeoutMs, setTimeoutMs] = useState('2000');
+  const [expect, setExpect] = useState('');
+  const submit = (e: Event) => {
+    e.preventDefault();
+    try {
+      const params: Record<string, unknown> = { data: toBase64(bytesOf(data, encoding)), timeoutMs: Number(timeoutMs) };
+      if (expect !== '') params.expect = toBase64(bytesOf(expect, encoding));
+      void send('serial.send', params);
+    } catch (err) {
+      fail(err);
+    }
+  };
+  return (
+    <form class="stack" onSubmit={submit} aria-label="Serial send">
+      <p class="hint">Advanced: sends bytes to the attached machine over its serial port and shows the reply.</p>
+      <fieldset class="inline">
+        <legend>Data is</legend>
+        <label>
+          <input type="radio" name="serial-encoding" checked={encoding === 'text'} onChange={() => setEncoding('text')} /> text
+        </label>
+        <label>
+          <input type="radio" name="serial-encoding" checked={encoding === 'hex'} onChange={() => setEncoding('hex')} /> hex bytes
+        </label>
+      </fieldset>
+      <Field id="serial-data" label="Data to send">
+        <textarea id="serial-data" rows={3} required value={data} onInput={(e) => setData(e.currentTarget.value)} />
+      </Field>
+      <Field id="serial-expect" label="Wait for this reply (optional)">
+        <input id="serial-expect" value={expect} onInput={(e) => setExpect(e.currentTarget.value)} />
+      </Field>
+      <Field id="serial-timeout" label="Timeout (ms)">
+        <input id="serial-timeout" type="number" min={1} max={60000} required value={timeoutMs} onInput={(e) => setTimeoutMs(e.currentTarget.value)} />
+      </Field>
+      {error && <Alert>{error}</Alert>}
+      <button type="submit" class="primary" disabled={busy}>
+        {busy ? 'Sending…' : 'Send'}
+      </button>
+    </form>
+  );
+}

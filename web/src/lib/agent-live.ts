@@ -1,0 +1,233 @@
+// An agent's live view of its machines: bindings, presence and job queues, all from MQTT. After
+// every (re)connect it asks for its bindings and each machine's jobs again, so whatever changed
+// while it was away is caught up.
+import type { WireError } from '../../../protocol/errors';
+import type { JobState } from '../../../protocol/jobs';
+import type { Bindings, BoundDevice, JobsSnapshot, Status } from '../../../protocol/messages';
+import { agentTopic, deviceTopic, parseTopic } from '../../../protocol/topics';
+import { Link } from './link';
+import { Observable } from './observable';
+import { type Session, expireSession } from './session';
+
+export interface JobTrack {
+  job: string;
+  device: string;
+  kind: string;
+  state: JobState;
+  /** 0 on the machine, 1 next; null once the job ended. */
+  position: number | null;
+  /** ms until done, counted from etaAt (local clock). */
+  eta: number | null;
+  etaAt: number;
+  progress: number | null;
+  params: Record<string, unknown> | null;
+  result: unknown;
+  error: WireError | { code: string; message: string } | null;
+  /** When the job entered each state it has been in. */
+  times: Partial<Record<JobState, number>>;
+}
+
+/** A job as the broker's `jobs` op and the REST API describe it. */
+export interface JobView {
+  job: string;
+  device: string;
+  kind: string;
+  params: Record<string, unknown>;
+  state: JobState;
+  progress: number | null;
+  result: unknown;
+  error: { code: string; message: string } | null;
+  times: Partial<Record<JobState, number>>;
+  position: number | null;
+  eta: number | null;
+}
+
+export interface AgentState {
+  loaded: boolean;
+  devices: BoundDevice[];
+  status: Record<string, Status>;
+  /** Open jobs per device in queue order (from the latest snapshot). */
+  queues: Record<string, string[]>;
+  jobs: Record<string, JobTrack>;
+}
+
+const OPEN: readonly JobState[] = ['queued', 'dispatched', 'running'];
+export const isOpen = (s: JobState): boolean => OPEN.includes(s);
+
+function deviceTopics(id: string): string[] {
+  return [deviceTopic(id, 'status'), deviceTopic(id, 'jobs')];
+}
+
+export class AgentLive {
+  readonly state = new Observable<AgentState>({ loaded: false, devices: [], status: {}, queues: {}, jobs: {} });
+  readonly link: Link;
+
+  constructor(readonly session: Session) {
+    this.link = new Link(session, agentTopic(session.id, 'req'), agentTopic(session.id, 'res'), {
+      message: (topic, json) => this.onMessage(topic, json),
+      connected: () => void this.catchUp(),
+      refused: expireSession,
+    });
+    this.link.want([agentTopic(session.id, 'bindings')]);
+  }
+
+  start(): void {
+    this.link.start();
+  }
+
+  stop(): void {
+    this.link.end();
+  }
+
+  claim(target: string): Promise<{ device: BoundDevice; already: boolean }> {
+    return this.link.request('claim', { target });
+  }
+
+  async release(device: string): Promise<void> {
+    await this.link.request('release', { device });
+  }
+
+  async submit(device: string, kind: string, params: Record<string, unknown>): Promise<string> {
+    const r = await this.link.request<{ job: string; state: JobState; position: number | null; eta: number | null }>('submit', {
+      device,
+      kind,
+      params,
+      idempotencyKey: crypto.randomUUID(),
+    });
+    const now = Date.now();
+    this.patchJob(r.job, { job: r.job, device, kind, state: r.state, position: r.position, eta: r.eta, etaAt: now, progress: null, params, result: null, error: null, times: { [r.state]: now } });
+    return r.job;
+  }
+
+  async cancel(job: string): Promise<void> {
+    await this.link.request('cancel', { job });
+  }
+
+  /** The agent's own jobs on a device, newest first; also refreshes what the app knows of them. */
+  async history(device: string, limit = 50): Promise<JobView[]> {
+    const views = await this.link.request<JobView[]>('jobs', { device, limit });
+    const now = Date.now();
+    this.state.update((st) => {
+      const jobs = { ...st.jobs };
+      for (const v of views) {
+        jobs[v.job] = {
+          job: v.job,
+          device: v.device,
+          kind: v.kind,
+          state: v.state,
+          position: v.position,
+          eta: v.eta,
+          etaAt: now,
+          progress: v.progress,
+          params: v.params,
+          result: v.result,
+          error: v.error,
+          times: { ...jobs[v.job]?.times, ...v.times },
+        };
+      }
+      return { ...st, jobs };
+    });
+    return views;
+  }
+
+  private async catchUp(): Promise<void> {
+    try {
+      const b = await this.link.request<Bindings>('list');
+      this.applyBindings(b);
+      await Promise.all(b.devices.map((d) => this.history(d.id, 20)));
+    } catch (err) {
+      console.warn('catching up after connect failed', err);
+    }
+  }
+
+  private onMessage(topic: string, json: unknown): void {
+    const t = parseTopic(topic);
+    if (!t) return;
+    if (t.kind === 'agent' && t.leaf === 'bindings' && t.agent === this.session.id) this.applyBindings(json as Bindings);
+    else if (t.kind === 'device' && t.leaf === 'status') this.applyStatus(t.device, json as Status);
+    else if (t.kind === 'device' && t.leaf === 'jobs') this.applySnapshot(json as JobsSnapshot);
+  }
+
+  private applyBindings(b: Bindings): void {
+    const st = this.state.get();
+    const before = new Set(st.devices.map((d) => d.id));
+    const after = new Set(b.devices.map((d) => d.id));
+    const gone = [...before].filter((id) => !after.has(id));
+    this.link.drop(gone.flatMap(deviceTopics));
+    this.link.want(b.devices.flatMap((d) => deviceTopics(d.id)));
+    const status = { ...st.status };
+    const queues = { ...st.queues };
+    for (const id of gone) {
+      delete status[id];
+      delete queues[id];
+    }
+    for (const d of b.devices) {
+      const known = status[d.id];
+      if (!known || d.presence.since >= known.since) status[d.id] = d.presence;
+    }
+    this.state.set({ ...st, loaded: true, devices: b.devices, status, queues });
+  }
+
+  private applyStatus(device: string, s: Status): void {
+    const st = this.state.get();
+    if (!st.devices.some((d) => d.id === device)) return;
+    this.state.set({ ...st, status: { ...st.status, [device]: s } });
+  }
+
+  private applySnapshot(snap: JobsSnapshot): void {
+    const st = this.state.get();
+    if (!st.devices.some((d) => d.id === snap.device)) return;
+    const base = Math.min(snap.at, Date.now());
+    const jobs = { ...st.jobs };
+    for (const j of snap.jobs) {
+      const prev = jobs[j.job];
+      const times = { ...prev?.times };
+      if (times[j.state] === undefined) times[j.state] = snap.at;
+      jobs[j.job] = {
+        job: j.job,
+        device: snap.device,
+        kind: j.kind,
+        state: j.state,
+        position: j.position,
+        eta: j.eta,
+        etaAt: base,
+        progress: j.progress ?? prev?.progress ?? null,
+        params: prev?.params ?? null,
+        result: prev?.result ?? null,
+        error: null,
+        times,
+      };
+    }
+    for (const e of snap.ended ?? []) {
+      const prev = jobs[e.job];
+      jobs[e.job] = {
+        job: e.job,
+        device: snap.device,
+        kind: e.kind,
+        state: e.state,
+        position: null,
+        eta: null,
+        etaAt: base,
+        progress: e.state === 'done' ? 100 : (prev?.progress ?? null),
+        params: prev?.params ?? null,
+        result: prev?.result ?? null,
+        error: e.error ?? null,
+        times: { ...prev?.times, [e.state]: e.at },
+      };
+    }
+    const queue = [...snap.jobs].sort((a, b) => a.position - b.position).map((j) => j.job);
+    // A job that left the queue without an "ended" entry ended while this page was not looking.
+    const vanished = (st.queues[snap.device] ?? []).filter((id) => !queue.includes(id) && !(snap.ended ?? []).some((e) => e.job === id));
+    this.state.set({ ...st, jobs, queues: { ...st.queues, [snap.device]: queue } });
+    if (vanished.length > 0) this.history(snap.device, 20).catch((err: unknown) => console.warn('refreshing ended jobs failed', err));
+  }
+
+  private patchJob(id: string, track: JobTrack): void {
+    this.state.update((st) => {
+      const prev = st.jobs[id];
+      // A snapshot may already have moved the job on; keep the later state.
+      const merged = prev ? { ...track, ...prev, params: track.params ?? prev.params, times: { ...track.times, ...prev.times } } : track;
+      return { ...st, jobs: { ...st.jobs, [id]: merged } };
+    });
+  }
+}

@@ -1,0 +1,121 @@
+// Everything the app says to a person about errors, presence and time, in plain words.
+import type { OfflineReason, Status } from '../../../protocol/messages';
+import type { JobState } from '../../../protocol/jobs';
+import { ApiError } from './api';
+
+export function clock(ms: number): string {
+  return new Date(ms).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+}
+
+export function dateTime(ms: number): string {
+  return new Date(ms).toLocaleString([], { year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit' });
+}
+
+/** "10:42" today, "3 Mar 10:42" on another day. */
+export function since(ms: number): string {
+  const d = new Date(ms);
+  const today = new Date();
+  if (d.toDateString() === today.toDateString()) return clock(ms);
+  return `${d.toLocaleDateString([], { day: 'numeric', month: 'short' })} ${clock(ms)}`;
+}
+
+export function money(amount: number, currency: string): string {
+  try {
+    return new Intl.NumberFormat(undefined, { style: 'currency', currency }).format(amount);
+  } catch {
+    // Not an ISO 4217 code the browser knows: show it as typed.
+    return `${amount.toFixed(2)} ${currency}`;
+  }
+}
+
+export function duration(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 60) return `${s} s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m} min ${s % 60} s`;
+  return `${Math.floor(m / 60)} h ${m % 60} min`;
+}
+
+/** The error a person sees for a failed request. */
+export function errorText(err: unknown): string {
+  if (!(err instanceof ApiError)) return err instanceof Error ? `Something went wrong: ${err.message}` : 'Something went wrong.';
+  const e = err.wire;
+  switch (e.code) {
+    case 'BOUND_TO_OTHER':
+      return e.since === undefined
+        ? 'This machine is in use by another agent. Ask your supervisor to transfer it.'
+        : `This machine is in use by another agent since ${since(e.since)}. Ask your supervisor to transfer it.`;
+    case 'UNKNOWN_MACHINE':
+      return 'This label is not valid.';
+    case 'LIMIT': {
+      const n = /hold (\d+)/.exec(e.message)?.[1];
+      return n === undefined ? 'You already hold as many devices as you may (your limit).' : `You already hold ${n} devices (your limit).`;
+    }
+    case 'RESERVED':
+      return 'This machine is reserved by a job that is still running (for example a payment QR waiting for payment). Cancel or finish that job first.';
+    case 'NOT_BOUND':
+      return 'This machine is no longer yours. It may have been released or transferred.';
+    case 'QUEUE_FULL':
+      return 'This machine’s queue is full. Wait until a job finishes and try again.';
+    case 'UNSUPPORTED':
+      return `This machine cannot do that: ${e.message}.`;
+    case 'BAD_PARAMS':
+    case 'BAD_REQUEST':
+    case 'BAD_ID':
+      return `Please check ${e.field ? `“${e.field}”` : 'the form'}: ${e.message}.`;
+    case 'UNAUTHORIZED':
+      return e.message === 'wrong id or password' ? 'Wrong ID or password.' : 'Your session has expired. Please sign in again.';
+    case 'FORBIDDEN':
+      return e.message.includes('disabled') ? 'This account is disabled. Ask your supervisor.' : 'You are not allowed to do that.';
+    case 'RATE_LIMITED':
+      return `Too many attempts: ${e.message}.`;
+    case 'NOT_FOUND':
+      return `Not found: ${e.message}.`;
+    case 'UNAVAILABLE':
+      return `No connection: ${e.message}.`;
+    default:
+      return `${e.message.charAt(0).toUpperCase()}${e.message.slice(1)}.`;
+  }
+}
+
+const REASONS: Record<OfflineReason, string> = {
+  clean: 'it disconnected normally',
+  keepalive: 'it stopped responding',
+  socket: 'its connection was lost',
+  takeover: 'a newer connection replaced it',
+  kicked: 'an administrator disconnected it',
+  'broker-restart': 'the server restarted',
+  'never-connected': 'it has never connected',
+};
+
+export function presenceLabel(s: Status | undefined): string {
+  if (!s) return 'unknown';
+  return s.state;
+}
+
+export function presenceDetail(s: Status | undefined): string {
+  if (!s) return 'Waiting for the machine’s status…';
+  const at = s.since > 0 ? ` since ${since(s.since)}` : '';
+  switch (s.state) {
+    case 'online':
+      return `Online${at}`;
+    case 'reconnecting':
+      return `Reconnecting${at}${s.reason ? `: ${REASONS[s.reason]}` : ''}`;
+    case 'offline':
+      return `Offline${at}${s.reason ? `: ${REASONS[s.reason]}` : ''}`;
+  }
+}
+
+export const KIND_NAMES: Record<string, string> = { 'qr.show': 'Payment QR', identify: 'Identify', 'serial.send': 'Serial send' };
+export const kindName = (kind: string): string => KIND_NAMES[kind] ?? kind;
+
+export const STATE_NAMES: Record<JobState, string> = {
+  queued: 'Waiting in queue',
+  dispatched: 'Sent to machine',
+  running: 'Running',
+  done: 'Done',
+  failed: 'Failed',
+  cancelled: 'Cancelled',
+  expired: 'Expired',
+  interrupted: 'Interrupted',
+};

@@ -1,0 +1,155 @@
+// Agents: create (ids such as 263 are fine), reset a password, disable or enable.
+import type { JSX } from 'preact';
+import { useEffect, useState } from 'preact/hooks';
+import { Alert, Field, Page } from '../../components/ui';
+import { authed } from '../../lib/session';
+import { errorText } from '../../lib/words';
+
+interface AgentRow { id: string; name: string; disabled: boolean; deviceLimit: number | null; createdAt: number; devices: number }
+
+function ResetPassword(props: { agent: AgentRow; onDone(msg: string): void; onError(msg: string): void }): JSX.Element {
+  const [open, setOpen] = useState(false);
+  const [pw, setPw] = useState('');
+  const fid = `reset-${props.agent.id}`;
+  if (!open) {
+    return (
+      <button type="button" class="secondary small" onClick={() => setOpen(true)}>
+        Reset password
+      </button>
+    );
+  }
+  return (
+    <form
+      class="inline-form"
+      onSubmit={async (e) => {
+        e.preventDefault();
+        try {
+          await authed('PATCH', `/api/agents/${encodeURIComponent(props.agent.id)}`, { password: pw });
+          setOpen(false);
+          setPw('');
+          props.onDone(`New password set for ${props.agent.id}.`);
+        } catch (err) {
+          props.onError(errorText(err));
+        }
+      }}
+    >
+      <label for={fid}>New password for {props.agent.id}</label>
+      <input id={fid} type="password" autocomplete="new-password" minLength={8} required value={pw} onInput={(e) => setPw(e.currentTarget.value)} />
+      <button type="submit" class="primary small">
+        Save
+      </button>
+      <button type="button" class="secondary small" onClick={() => setOpen(false)}>
+        Cancel
+      </button>
+    </form>
+  );
+}
+
+export function AdminAgents(): JSX.Element {
+  const [rows, setRows] = useState<AgentRow[] | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [done, setDone] = useState<string | null>(null);
+  const [reload, setReload] = useState(0);
+  const [id, setId] = useState('');
+  const [name, setName] = useState('');
+  const [pw, setPw] = useState('');
+  const [limit, setLimit] = useState('');
+
+  useEffect(() => {
+    authed<AgentRow[]>('GET', '/api/agents').then(setRows, (err: unknown) => setError(errorText(err)));
+  }, [reload]);
+
+  const run = async (msg: string, fn: () => Promise<unknown>) => {
+    setError(null);
+    setDone(null);
+    try {
+      await fn();
+      setDone(msg);
+      setReload((n) => n + 1);
+    } catch (err) {
+      setError(errorText(err));
+    }
+  };
+
+  const create = (e: Event) => {
+    e.preventDefault();
+    const body: Record<string, unknown> = { id: id.trim(), name: name.trim(), password: pw };
+    if (limit.trim() !== '') body.deviceLimit = Number(limit);
+    void run(`Agent ${id.trim().toLowerCase()} created.`, async () => {
+      await authed('POST', '/api/agents', body);
+      setId('');
+      setName('');
+      setPw('');
+      setLimit('');
+    });
+  };
+
+  return (
+    <Page title="Agents">
+      {done && (
+        <Alert kind="ok" testid="admin-done">
+          {done}
+        </Alert>
+      )}
+      {error && <Alert testid="admin-error">{error}</Alert>}
+      <section class="card" aria-labelledby="new-agent-h">
+        <h2 id="new-agent-h">New agent</h2>
+        <form class="stack" onSubmit={create}>
+          <Field id="agent-id" label="Agent ID" hint="Letters, digits, '.', '_' or '-'; numbers such as 263 are fine.">
+            <input id="agent-id" required autocapitalize="none" value={id} onInput={(e) => setId(e.currentTarget.value)} aria-describedby="agent-id-hint" />
+          </Field>
+          <Field id="agent-name" label="Name">
+            <input id="agent-name" required value={name} onInput={(e) => setName(e.currentTarget.value)} />
+          </Field>
+          <Field id="agent-password" label="Password (at least 8 characters)">
+            <input id="agent-password" type="password" autocomplete="new-password" minLength={8} required value={pw} onInput={(e) => setPw(e.currentTarget.value)} />
+          </Field>
+          <Field id="agent-limit" label="Device limit (empty for the default)">
+            <input id="agent-limit" type="number" min={1} max={10000} value={limit} onInput={(e) => setLimit(e.currentTarget.value)} />
+          </Field>
+          <button type="submit" class="primary">
+            Create agent
+          </button>
+        </form>
+      </section>
+      <div class="table-wrap" role="region" aria-label="Agents" tabIndex={0}>
+        <table data-testid="agents">
+          <thead>
+            <tr>
+              <th scope="col">ID</th>
+              <th scope="col">Name</th>
+              <th scope="col">Machines</th>
+              <th scope="col">Status</th>
+              <th scope="col">Actions</th>
+            </tr>
+          </thead>
+          <tbody>
+            {(rows ?? []).map((a) => (
+              <tr key={a.id} data-agent={a.id}>
+                <th scope="row" class="mono">
+                  {a.id}
+                </th>
+                <td>{a.name}</td>
+                <td>
+                  {a.devices}
+                  {a.deviceLimit !== null && ` / ${a.deviceLimit}`}
+                </td>
+                <td data-testid="agent-status">{a.disabled ? 'disabled' : 'active'}</td>
+                <td class="actions">
+                  <ResetPassword agent={a} onDone={setDone} onError={setError} />
+                  <button
+                    type="button"
+                    class={a.disabled ? 'secondary small' : 'danger small'}
+                    onClick={() => void run(`Agent ${a.id} ${a.disabled ? 'enabled' : 'disabled'}.`, () => authed('PATCH', `/api/agents/${encodeURIComponent(a.id)}`, { disabled: !a.disabled }))}
+                  >
+                    {a.disabled ? 'Enable' : 'Disable'}
+                  </button>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </Page>
+  );
+}

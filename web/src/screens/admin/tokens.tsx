@@ -1,0 +1,112 @@
+// Enrollment tokens: create (shown once), list with their state, revoke.
+import type { JSX } from 'preact';
+import { useEffect, useState } from 'preact/hooks';
+import { Alert, Field, Page } from '../../components/ui';
+import { authed } from '../../lib/session';
+import { dateTime, errorText } from '../../lib/words';
+
+interface TokenView { id: string; usesTotal: number; usesLeft: number; expiresAt: number; createdAt: number; createdBy: string; revokedAt: number | null }
+
+function stateOf(t: TokenView): string {
+  if (t.revokedAt !== null) return 'revoked';
+  if (t.expiresAt <= Date.now()) return 'expired';
+  if (t.usesLeft <= 0) return 'used up';
+  return 'active';
+}
+
+export function AdminTokens(): JSX.Element {
+  const [rows, setRows] = useState<TokenView[] | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [created, setCreated] = useState<{ id: string; token: string } | null>(null);
+  const [uses, setUses] = useState('10');
+  const [expiresIn, setExpiresIn] = useState('24h');
+  const [reload, setReload] = useState(0);
+
+  useEffect(() => {
+    authed<TokenView[]>('GET', '/api/enrollment-tokens').then(setRows, (err: unknown) => setError(errorText(err)));
+  }, [reload]);
+
+  const create = async (e: Event) => {
+    e.preventDefault();
+    setError(null);
+    try {
+      const r = await authed<{ id: string; token: string }>('POST', '/api/enrollment-tokens', { uses: Number(uses), expiresIn: expiresIn.trim() });
+      setCreated(r);
+      setReload((n) => n + 1);
+    } catch (err) {
+      setError(errorText(err));
+    }
+  };
+
+  const revoke = async (id: string) => {
+    setError(null);
+    try {
+      await authed('DELETE', `/api/enrollment-tokens/${encodeURIComponent(id)}`);
+      setReload((n) => n + 1);
+    } catch (err) {
+      setError(errorText(err));
+    }
+  };
+
+  return (
+    <Page title="Enrollment tokens">
+      {error && <Alert testid="admin-error">{error}</Alert>}
+      <section class="card" aria-labelledby="new-token-h">
+        <h2 id="new-token-h">New token</h2>
+        <form class="stack" onSubmit={create}>
+          <div class="two">
+            <Field id="token-uses" label="Uses">
+              <input id="token-uses" type="number" min={1} max={100000} required value={uses} onInput={(e) => setUses(e.currentTarget.value)} />
+            </Field>
+            <Field id="token-expires" label="Expires in" hint="For example 30m, 12h, 7d.">
+              <input id="token-expires" required value={expiresIn} onInput={(e) => setExpiresIn(e.currentTarget.value)} aria-describedby="token-expires-hint" />
+            </Field>
+          </div>
+          <button type="submit" class="primary">
+            Create token
+          </button>
+        </form>
+        {created && (
+          <Alert kind="ok" testid="new-token">
+            Token {created.id} created. Copy it now; it is not shown again:
+            <code class="secret">{created.token}</code>
+          </Alert>
+        )}
+      </section>
+      <div class="table-wrap" role="region" aria-label="Enrollment tokens" tabIndex={0}>
+        <table data-testid="tokens">
+          <thead>
+            <tr>
+              <th scope="col">ID</th>
+              <th scope="col">State</th>
+              <th scope="col">Uses left</th>
+              <th scope="col">Expires</th>
+              <th scope="col">Actions</th>
+            </tr>
+          </thead>
+          <tbody>
+            {(rows ?? []).map((t) => (
+              <tr key={t.id} data-token={t.id}>
+                <th scope="row" class="mono">
+                  {t.id}
+                </th>
+                <td data-testid="token-state">{stateOf(t)}</td>
+                <td>
+                  {t.usesLeft} / {t.usesTotal}
+                </td>
+                <td>{dateTime(t.expiresAt)}</td>
+                <td>
+                  {stateOf(t) === 'active' && (
+                    <button type="button" class="danger small" onClick={() => void revoke(t.id)} aria-label={`Revoke token ${t.id}`}>
+                      Revoke
+                    </button>
+                  )}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </Page>
+  );
+}

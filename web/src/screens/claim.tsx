@@ -1,0 +1,98 @@
+// The claim screen: which machine a label or code names, its model and presence, then Claim.
+// Refusals are in plain words ("in use by another agent since 10:42", "label is not valid").
+import type { JSX } from 'preact';
+import { useEffect, useState } from 'preact/hooks';
+import { parseClaimTarget } from '../../../protocol/claim-target';
+import type { Status } from '../../../protocol/messages';
+import { A, Alert, Page, PresenceBadge } from '../components/ui';
+import { ApiError } from '../lib/api';
+import { useAgent } from '../lib/live';
+import { navigate } from '../lib/router';
+import { authed } from '../lib/session';
+import { errorText } from '../lib/words';
+
+interface Preview { device: string; machineCode: string | null; model: string | null; presence: Status; holder: 'you' | 'other' | null; since: number | null }
+
+function inUse(since: number | null): ApiError {
+  return new ApiError(409, { code: 'BOUND_TO_OTHER', message: 'in use by another agent', ...(since === null ? {} : { since }) });
+}
+
+export function Claim(props: { target: string }): JSX.Element {
+  const agent = useAgent();
+  const [preview, setPreview] = useState<Preview | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  let shownCode = props.target;
+  try {
+    const t = parseClaimTarget(props.target);
+    shownCode = t.kind === 'label' ? t.code : (t.code ?? t.device ?? props.target);
+  } catch {
+    shownCode = props.target.replace(/^\/c\//, '').split('.')[0] ?? props.target;
+  }
+
+  useEffect(() => {
+    setPreview(null);
+    setError(null);
+    let gone = false;
+    (async () => {
+      parseClaimTarget(props.target);
+      const p = await authed<Preview>('GET', `/api/claim-preview?target=${encodeURIComponent(props.target)}`);
+      if (gone) return;
+      setPreview(p);
+      if (p.holder === 'other') setError(errorText(inUse(p.since)));
+    })().catch((err: unknown) => {
+      if (!gone) setError(errorText(err));
+    });
+    return () => {
+      gone = true;
+    };
+  }, [props.target]);
+
+  const claim = async () => {
+    setBusy(true);
+    setError(null);
+    try {
+      const r = await agent.claim(props.target);
+      navigate(`/devices/${encodeURIComponent(r.device.id)}`);
+    } catch (err) {
+      setError(errorText(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const code = preview?.machineCode ?? shownCode;
+  return (
+    <Page title="Claim this machine" back={{ href: '/scan', label: 'Scan another' }}>
+      <section class="card machine" aria-label="Machine">
+        <p class="machine-code" data-testid="machine-code">
+          {code}
+        </p>
+        {preview && (
+          <dl class="facts">
+            <dt>Model</dt>
+            <dd data-testid="machine-model">{preview.model ?? 'not reported yet'}</dd>
+            <dt>Status</dt>
+            <dd>
+              <PresenceBadge status={preview.presence} detail />
+            </dd>
+            <dt>Device</dt>
+            <dd class="mono">{preview.device}</dd>
+          </dl>
+        )}
+        {!preview && !error && <p class="hint">Looking up the machine…</p>}
+      </section>
+      {error && <Alert testid="claim-error">{error}</Alert>}
+      {preview?.holder === 'you' && (
+        <Alert kind="ok" testid="claim-mine">
+          This machine is already yours. <A href={`/devices/${encodeURIComponent(preview.device)}`}>Open it</A>.
+        </Alert>
+      )}
+      {preview?.holder === null && (
+        <button type="button" class="primary big" onClick={claim} disabled={busy}>
+          {busy ? 'Claiming…' : 'Claim'}
+        </button>
+      )}
+    </Page>
+  );
+}

@@ -1,0 +1,58 @@
+// Job history per machine, newest first, with CSV and JSON export of each job.
+import type { JSX } from 'preact';
+import { useEffect, useState } from 'preact/hooks';
+import { ExportButtons } from '../components/export';
+import { A, Alert, Field, Page } from '../components/ui';
+import type { JobView } from '../lib/agent-live';
+import { useAgent } from '../lib/live';
+import { useObservable } from '../lib/observable';
+import { navigate, queryParam, usePath } from '../lib/router';
+import { STATE_NAMES, dateTime, errorText, kindName } from '../lib/words';
+
+export function History(): JSX.Element {
+  const agent = useAgent();
+  const st = useObservable(agent.state);
+  const linkState = useObservable(agent.link.state);
+  const path = usePath();
+  const device = queryParam(path, 'device') ?? st.devices[0]?.id ?? null;
+  const [views, setViews] = useState<JobView[] | null>(null);
+  const [error, setError] = useState<string | null>(null);
+
+  useEffect(() => {
+    if (device === null || linkState !== 'online') return;
+    setViews(null);
+    setError(null);
+    agent.history(device, 100).then(setViews, (err: unknown) => setError(errorText(err)));
+  }, [device, linkState]);
+
+  return (
+    <Page title="Job history">
+      <Field id="history-device" label="Machine">
+        <select id="history-device" value={device ?? ''} onChange={(e) => navigate(`/history?device=${encodeURIComponent(e.currentTarget.value)}`, { replace: true })}>
+          {device !== null && !st.devices.some((d) => d.id === device) && <option value={device}>{device}</option>}
+          {st.devices.map((d) => (
+            <option key={d.id} value={d.id}>
+              {d.machineCode ?? d.id}
+            </option>
+          ))}
+        </select>
+      </Field>
+      {device === null && <p>You hold no machines, so there is no history to show.</p>}
+      {error && <Alert>{error}</Alert>}
+      {views && views.length === 0 && <p>No jobs on this machine yet.</p>}
+      {views && views.length > 0 && (
+        <ul class="cards" data-testid="history">
+          {views.map((v) => (
+            <li key={v.job} class="card">
+              <p>
+                <A href={`/devices/${encodeURIComponent(v.device)}/jobs/${encodeURIComponent(v.job)}`}>{kindName(v.kind)}</A> · {STATE_NAMES[v.state]}
+              </p>
+              <p class="sub">{v.times.queued !== undefined && dateTime(v.times.queued)}</p>
+              <ExportButtons job={v.job} />
+            </li>
+          ))}
+        </ul>
+      )}
+    </Page>
+  );
+}
