@@ -2,7 +2,7 @@
 // and, separately, SIGKILLed in the middle of a burst of claims, then restarted on the same dir.
 // Its log output is checked for every secret the test handed it.
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
@@ -96,17 +96,22 @@ async function startIn(dir: string, adminToken: string): Promise<BrokerProcess> 
 }
 
 durable('SIGTERM exits 0; a restart on the same data dir has every binding and audit row, and clients see the same state', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'fleetbind-durable-'));
-  dirs.push(dir);
+  const parent = mkdtempSync(join(tmpdir(), 'fleetbind-durable-'));
+  dirs.push(parent);
+  // First run creates the data dir itself.
+  const dir = join(parent, 'nested', 'data');
   const adminToken = randomBytes(24).toString('hex');
   const secrets: string[] = [adminToken];
   const p1 = await startIn(dir, adminToken);
 
   // First run: the admin credential is written to the data dir and shown once on the terminal.
-  const initial = readFileSync(join(dir, 'initial-admin.txt'), 'utf8');
+  const credentialFile = join(dir, 'initial-admin.txt');
+  assert.is(statSync(credentialFile).mode & 0o777, 0o600);
+  const initial = readFileSync(credentialFile, 'utf8');
   const adminPassword = /password: (\S+)/.exec(initial)?.[1] ?? '';
   assert.ok(adminPassword.length >= 16, initial);
   assert.ok(p1.stderr.includes(adminPassword), 'the first-run banner shows the admin password');
+  assert.ok(p1.stderr.includes(credentialFile), 'the first-run banner says where the credential is kept');
   secrets.push(adminPassword);
   const adminLogin = await p1.api('POST', '/api/login', { id: 'admin:admin', password: adminPassword }, undefined);
   assert.is(adminLogin.status, 200, JSON.stringify(adminLogin.body));

@@ -8,6 +8,7 @@ import { ErrorCode } from '../../protocol/errors';
 import { type EnrollReply, parseEnrollReply } from '../../protocol/messages';
 import { enrollReplyTopic, enrollTopic } from '../../protocol/topics';
 import { TestBroker, connectDevice, randomMac, request } from '../helpers/broker';
+import { expectRestError } from '../helpers/errors';
 import { connect, connectRefused, end, publish, subscribe, waitClosed, waitFor } from '../helpers/mqtt';
 
 let tb: TestBroker;
@@ -124,13 +125,8 @@ suiteEnroll('a registered MAC is refused until an admin allows re-provisioning, 
   assert.is(await usesLeft(t.id), 3);
   const actions = ((await tb.api('GET', `/api/audit?device=${first.deviceId}`)).body as any[]).map((a) => a.action).reverse();
   assert.equal(actions, ['device.registered', 'device.reprovision_allowed', 'device.reprovisioned']);
-  expectNotFound(await tb.api('POST', '/api/devices/esp32-ffffffffffff/reprovision', {}));
+  expectRestError(await tb.api('POST', '/api/devices/esp32-ffffffffffff/reprovision', {}), 404, ErrorCode.NOT_FOUND, 'id');
 });
-
-function expectNotFound(r: { status: number; body: any }): void {
-  assert.is(r.status, 404, JSON.stringify(r.body));
-  assert.is(r.body.error.code, ErrorCode.NOT_FOUND);
-}
 
 suiteEnroll('a token with 3 uses enrolls exactly 3 of 8 devices enrolling at once', async () => {
   const t = await newToken(3);

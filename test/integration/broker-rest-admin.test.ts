@@ -9,6 +9,7 @@ import { ErrorCode } from '../../protocol/errors';
 import type { Bindings } from '../../protocol/messages';
 import { agentTopic, deviceTopic } from '../../protocol/topics';
 import { TestBroker, connectAgent, connectDevice, randomMac, request } from '../helpers/broker';
+import { expectRestError } from '../helpers/errors';
 import { metric } from '../helpers/metrics';
 import { connect, connectRefused, end, publish, recorder, subscribe, waitClosed, waitFor } from '../helpers/mqtt';
 import { waitUntil } from '../helpers/wait';
@@ -18,13 +19,6 @@ const clients: MqttClient[] = [];
 const track = <T extends MqttClient>(c: T): T => (clients.push(c), c);
 let n = 0;
 const fresh = (prefix: string): string => `${prefix}-${++n}-${randomBytes(2).toString('hex')}`;
-
-function expectError(r: { status: number; body: any }, status: number, code: string, field?: string): void {
-  assert.is(r.status, status, JSON.stringify(r.body));
-  assert.is(r.body.error.code, code, JSON.stringify(r.body));
-  assert.ok(typeof r.body.error.message === 'string' && r.body.error.message.length > 0);
-  if (field !== undefined) assert.is(r.body.error.field, field, JSON.stringify(r.body));
-}
 
 async function audit(query: string): Promise<{ seq: number; actor: string; action: string; device: string | null; agent: string | null; detail: any }[]> {
   const r = await tb.api('GET', `/api/audit?${query}`);
@@ -52,15 +46,15 @@ admin('agents: create, conflict, list, get, rename', async () => {
   assert.is(created.status, 201, JSON.stringify(created.body));
   assert.equal({ ...created.body, createdAt: 0 }, { id: 'crew.7', name: 'Crew Seven', disabled: false, deviceLimit: 3, createdAt: 0 });
   assert.not.ok(JSON.stringify(created.body).includes('crew-password'));
-  expectError(await tb.api('POST', '/api/agents', { id: 'CREW.7', name: 'Again', password: 'crew-password' }), 409, ErrorCode.CONFLICT, 'id');
+  expectRestError(await tb.api('POST', '/api/agents', { id: 'CREW.7', name: 'Again', password: 'crew-password' }), 409, ErrorCode.CONFLICT, 'id');
   const list = await tb.api('GET', '/api/agents');
   assert.ok(list.body.some((a: any) => a.id === 'crew.7' && a.devices === 0 && !('password_hash' in a) && !('passwordHash' in a)), JSON.stringify(list.body));
   assert.equal((await tb.api('GET', '/api/agents/crew.7')).body.devices, []);
-  expectError(await tb.api('GET', '/api/agents/nobody'), 404, ErrorCode.NOT_FOUND);
+  expectRestError(await tb.api('GET', '/api/agents/nobody'), 404, ErrorCode.NOT_FOUND);
   const renamed = await tb.api('PATCH', '/api/agents/crew.7', { name: 'Crew 7' });
   assert.is(renamed.body.name, 'Crew 7');
-  expectError(await tb.api('PATCH', '/api/agents/crew.7', {}), 400, ErrorCode.BAD_REQUEST);
-  expectError(await tb.api('PATCH', '/api/agents/nobody', { name: 'x' }), 404, ErrorCode.NOT_FOUND);
+  expectRestError(await tb.api('PATCH', '/api/agents/crew.7', {}), 400, ErrorCode.BAD_REQUEST);
+  expectRestError(await tb.api('PATCH', '/api/agents/nobody', { name: 'x' }), 404, ErrorCode.NOT_FOUND);
   const rows = await audit('agent=crew.7');
   assert.equal(rows.map((r) => r.action).reverse(), ['agent.created', 'agent.updated']);
   assert.ok(rows.every((r) => r.actor === 'admin:token'));
@@ -76,8 +70,8 @@ admin('disabling an agent closes its MQTT connection and stops it logging in, un
   await waitClosed(client);
   await waitClosed(ws);
   const login = await tb.api('POST', '/api/login', { id: a.id, password: a.password }, undefined);
-  expectError(login, 403, ErrorCode.FORBIDDEN);
-  expectError(await tb.api('GET', '/api/me', undefined, token), 401, ErrorCode.UNAUTHORIZED);
+  expectRestError(login, 403, ErrorCode.FORBIDDEN);
+  expectRestError(await tb.api('GET', '/api/me', undefined, token), 401, ErrorCode.UNAUTHORIZED);
   assert.match((await connectRefused(tb.broker.mqttUrl, { clientId: fresh('back'), username: `agent:${a.id}`, password: token })).message, /Bad username or password/);
   assert.is((await tb.api('PATCH', `/api/agents/${a.id}`, { disabled: false })).body.disabled, false);
   assert.ok(await tb.login(a.id, a.password));
@@ -92,7 +86,7 @@ admin('devices: provision, ALREADY_REGISTERED for a known MAC, reprovision:true 
   assert.ok(first.secret.length >= 32);
   const device = track((await connectDevice(tb.broker.mqttUrl, first)).client);
 
-  expectError(await tb.api('POST', '/api/devices', { mac: 'a4-cf-12-00-00-01' }), 409, ErrorCode.ALREADY_REGISTERED, 'mac');
+  expectRestError(await tb.api('POST', '/api/devices', { mac: 'a4-cf-12-00-00-01' }), 409, ErrorCode.ALREADY_REGISTERED, 'mac');
   assert.equal((await audit(`device=${first.id}`)).map((r) => r.action), ['device.registered'], 'the refusal wrote nothing');
 
   const again = await tb.api('POST', '/api/devices', { mac: 'a4cf12000001', reprovision: true });
@@ -108,11 +102,11 @@ admin('devices: provision, ALREADY_REGISTERED for a known MAC, reprovision:true 
   assert.equal([one.body.mac, one.body.model, one.body.agent, one.body.presence.state], ['a4cf12000001', 'test-board', null, 'online']);
   assert.not.ok(JSON.stringify(one.body).includes(again.body.secret));
   assert.ok((await tb.api('GET', '/api/devices')).body.some((d: any) => d.id === first.id));
-  expectError(await tb.api('GET', '/api/devices/esp32-ffffffffffff'), 404, ErrorCode.NOT_FOUND);
+  expectRestError(await tb.api('GET', '/api/devices/esp32-ffffffffffff'), 404, ErrorCode.NOT_FOUND);
 
   const code = `MC${randomBytes(3).toString('hex').toUpperCase()}`;
   assert.is((await tb.api('POST', '/api/devices', { mac: randomMac(), machineCode: code })).status, 201);
-  expectError(await tb.api('POST', '/api/devices', { mac: randomMac(), machineCode: code.toLowerCase() }), 409, ErrorCode.CONFLICT, 'machineCode');
+  expectRestError(await tb.api('POST', '/api/devices', { mac: randomMac(), machineCode: code.toLowerCase() }), 409, ErrorCode.CONFLICT, 'machineCode');
 });
 
 admin('an agent sees its own device over REST and nothing else', async () => {
@@ -122,7 +116,7 @@ admin('an agent sees its own device over REST and nothing else', async () => {
   const theirs = await tb.provision();
   assert.ok((await claim(agent, mine.id)).ok);
   assert.is((await tb.api('GET', `/api/devices/${mine.id}`, undefined, agent.token)).body.agent, agent.id);
-  expectError(await tb.api('GET', `/api/devices/${theirs.id}`, undefined, agent.token), 404, ErrorCode.NOT_FOUND);
+  expectRestError(await tb.api('GET', `/api/devices/${theirs.id}`, undefined, agent.token), 404, ErrorCode.NOT_FOUND);
 });
 
 admin('DELETE of a bound device is refused and rolls back; of a free one it removes and disconnects it', async () => {
@@ -132,7 +126,7 @@ admin('DELETE of a bound device is refused and rolls back; of a free one it remo
   const { client } = await tb.device(d);
   track(client);
   assert.ok((await claim(agent, d.id)).ok);
-  expectError(await tb.api('DELETE', `/api/devices/${d.id}`), 409, ErrorCode.CONFLICT);
+  expectRestError(await tb.api('DELETE', `/api/devices/${d.id}`), 409, ErrorCode.CONFLICT);
   const kept = await tb.api('GET', `/api/devices/${d.id}`);
   assert.equal([kept.status, kept.body.agent], [200, agent.id]);
   assert.ok(client.connected, 'a refused delete does not disconnect the device');
@@ -142,11 +136,11 @@ admin('DELETE of a bound device is refused and rolls back; of a free one it remo
   const del = await tb.api('DELETE', `/api/devices/${d.id}`, { reason: 'returned to vendor' });
   assert.is(del.status, 204, JSON.stringify(del.body));
   await waitClosed(client);
-  expectError(await tb.api('GET', `/api/devices/${d.id}`), 404, ErrorCode.NOT_FOUND);
+  expectRestError(await tb.api('GET', `/api/devices/${d.id}`), 404, ErrorCode.NOT_FOUND);
   const row = (await audit(`device=${d.id}`)).find((r) => r.action === 'device.deleted');
   assert.equal([row?.actor, row?.detail.reason, row?.detail.mac], ['admin:token', 'returned to vendor', d.mac]);
   assert.match((await connectRefused(tb.broker.mqttUrl, { clientId: d.id, username: d.id, password: d.secret })).message, /Bad username or password/);
-  expectError(await tb.api('DELETE', `/api/devices/${d.id}`), 404, ErrorCode.NOT_FOUND);
+  expectRestError(await tb.api('DELETE', `/api/devices/${d.id}`), 404, ErrorCode.NOT_FOUND);
   // The MAC is free again.
   assert.is((await tb.api('POST', '/api/devices', { mac: d.mac })).status, 201);
 });
@@ -164,8 +158,8 @@ admin('transfer moves a device with a reason: audited with actor and reason, bot
   const toLog = recorder(to.client);
   const config = waitFor(dev.client, (t, j) => t === deviceTopic(d.id, 'config') && j.agent?.id === to.id, 5000, 'config naming the new agent');
 
-  expectError(await tb.api('POST', `/api/devices/${d.id}/transfer`, { agent: to.id }), 400, ErrorCode.BAD_REQUEST, 'reason');
-  expectError(await tb.api('POST', `/api/devices/${d.id}/transfer`, { agent: 'no-such-agent', reason: 'x' }), 404, ErrorCode.NOT_FOUND, 'agent');
+  expectRestError(await tb.api('POST', `/api/devices/${d.id}/transfer`, { agent: to.id }), 400, ErrorCode.BAD_REQUEST, 'reason');
+  expectRestError(await tb.api('POST', `/api/devices/${d.id}/transfer`, { agent: 'no-such-agent', reason: 'x' }), 404, ErrorCode.NOT_FOUND, 'agent');
   const moved = await tb.api('POST', `/api/devices/${d.id}/transfer`, { agent: to.id.toUpperCase(), reason: 'night shift' });
   assert.is(moved.status, 200, JSON.stringify(moved.body));
   assert.equal(moved.body, { device: d.id, from: from.id, to: to.id, changed: true });
@@ -191,8 +185,8 @@ admin('release of a device held by a running job needs force, and the forced rel
   await tb.ctx.db.updateTable('devices').set({ reserved_by_job: 'job-held-1' }).where('id', '=', d.id).execute();
   const refused = await request(agent.client, { kind: 'agent', id: agent.id }, { op: 'release', device: d.id });
   assert.equal([refused.ok, refused.error.code], [false, ErrorCode.RESERVED], JSON.stringify(refused));
-  expectError(await tb.api('POST', `/api/devices/${d.id}/release`, { reason: 'stuck' }), 409, ErrorCode.RESERVED, 'device');
-  expectError(await tb.api('POST', `/api/devices/${d.id}/release`, {}), 400, ErrorCode.BAD_REQUEST, 'reason');
+  expectRestError(await tb.api('POST', `/api/devices/${d.id}/release`, { reason: 'stuck' }), 409, ErrorCode.RESERVED, 'device');
+  expectRestError(await tb.api('POST', `/api/devices/${d.id}/release`, {}), 400, ErrorCode.BAD_REQUEST, 'reason');
   assert.is((await tb.api('GET', `/api/devices/${d.id}`)).body.agent, agent.id);
   const forced = await tb.api('POST', `/api/devices/${d.id}/release`, { reason: 'customer left', force: true });
   assert.equal(forced.body, { device: d.id, from: agent.id, to: null, changed: true });
@@ -213,7 +207,7 @@ admin('enrollment tokens: create, list without the secret, revoke, and a revoked
   assert.equal([view.usesTotal, view.usesLeft, view.revokedAt, view.createdBy], [3, 3, null, 'admin:token']);
   assert.not.ok(JSON.stringify(list.body).includes(token), 'the token itself is shown once, at creation');
   assert.is((await tb.api('DELETE', `/api/enrollment-tokens/${id}`)).status, 204);
-  expectError(await tb.api('DELETE', `/api/enrollment-tokens/${id}`), 404, ErrorCode.NOT_FOUND);
+  expectRestError(await tb.api('DELETE', `/api/enrollment-tokens/${id}`), 404, ErrorCode.NOT_FOUND);
   assert.ok((await tb.api('GET', '/api/enrollment-tokens')).body.find((t: any) => t.id === id).revokedAt > 0);
   const actions = (await audit('limit=50')).filter((r) => r.detail.token === id).map((r) => r.action);
   assert.equal(actions, ['enroll_token.revoked', 'enroll_token.created']);

@@ -7,6 +7,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ErrorCode } from '../../protocol/errors';
 import { TestBroker, api, connectAgent } from '../helpers/broker';
+import { expectRestError } from '../helpers/errors';
 import { metric } from '../helpers/metrics';
 import { connectRefused, end, sleep } from '../helpers/mqtt';
 
@@ -18,12 +19,6 @@ const login = (b: TestBroker, id: unknown, password: string, headers: Record<str
     retryAfter: r.headers.get('retry-after'),
     body: (await r.json()) as any,
   }));
-
-function expectError(r: { status: number; body: any }, status: number, code: string): void {
-  assert.is(r.status, status, JSON.stringify(r.body));
-  assert.is(r.body.error.code, code, JSON.stringify(r.body));
-  assert.ok(typeof r.body.error.message === 'string' && r.body.error.message.length > 0);
-}
 
 const sessions = suite('REST sessions');
 sessions.before(async () => {
@@ -55,7 +50,7 @@ sessions('the first-run admin logs in as admin:admin with the password from init
   assert.is(r.body.kind, 'admin');
   assert.equal((await tb.api('GET', '/api/me', undefined, r.body.token)).body, { kind: 'admin', id: 'admin', name: 'admin', username: 'admin:admin' });
   assert.is((await tb.api('GET', '/api/agents', undefined, r.body.token)).status, 200, 'an admin session reaches admin routes');
-  expectError(await login(tb, 'admin:admin', `${password}x`), 401, ErrorCode.UNAUTHORIZED);
+  expectRestError(await login(tb, 'admin:admin', `${password}x`), 401, ErrorCode.UNAUTHORIZED);
 });
 
 sessions('logout ends the session for REST and for MQTT', async () => {
@@ -64,7 +59,7 @@ sessions('logout ends the session for REST and for MQTT', async () => {
   const client = await connectAgent(tb.broker.mqttUrl, 'leaver', token);
   await end(client);
   assert.is((await tb.api('POST', '/api/logout', undefined, token)).status, 204);
-  expectError(await tb.api('GET', '/api/me', undefined, token), 401, ErrorCode.UNAUTHORIZED);
+  expectRestError(await tb.api('GET', '/api/me', undefined, token), 401, ErrorCode.UNAUTHORIZED);
   const refused = await connectRefused(tb.broker.mqttUrl, { clientId: 'leaver-again', username: 'agent:leaver', password: token });
   assert.match(refused.message, /Bad username or password/);
 });
@@ -83,9 +78,9 @@ sessions('the operator admin token is an admin; agent tokens, no token and unkno
     ['GET', '/api/labels/CT1'],
     ['GET', '/api/bindings'],
   ] as [string, string, unknown?][]) {
-    expectError(await tb.api(method, path, body, token), 403, ErrorCode.FORBIDDEN);
-    expectError(await api(tb.broker.httpUrl, method, path, body), 401, ErrorCode.UNAUTHORIZED);
-    expectError(await tb.api(method, path, body, `${tb.adminToken}x`), 401, ErrorCode.UNAUTHORIZED);
+    expectRestError(await tb.api(method, path, body, token), 403, ErrorCode.FORBIDDEN);
+    expectRestError(await api(tb.broker.httpUrl, method, path, body), 401, ErrorCode.UNAUTHORIZED);
+    expectRestError(await tb.api(method, path, body, `${tb.adminToken}x`), 401, ErrorCode.UNAUTHORIZED);
   }
   assert.is((await tb.api('GET', '/api/agents/sneaky')).status, 404, 'the refused create created nothing');
 });
@@ -94,10 +89,10 @@ sessions('failed logins are rate-limited per username with 429 and retry-after; 
   const victim = await tb.createAgent('victim', { password: 'victim-password' });
   const bystander = await tb.createAgent('bystander', { password: 'bystander-password' });
   const before = metric((await tb.api('GET', '/metrics')).body, 'fleetbind_auth_failures_total', { kind: 'login', reason: 'rate-limited' });
-  for (let i = 0; i < 5; i++) expectError(await login(tb, 'victim', `guess-${i}`), 401, ErrorCode.UNAUTHORIZED);
+  for (let i = 0; i < 5; i++) expectRestError(await login(tb, 'victim', `guess-${i}`), 401, ErrorCode.UNAUTHORIZED);
   for (const password of ['guess-6', victim.password]) {
     const r = await login(tb, 'victim', password);
-    expectError(r, 429, ErrorCode.RATE_LIMITED);
+    expectRestError(r, 429, ErrorCode.RATE_LIMITED);
     assert.ok(Number(r.retryAfter) > 0, `retry-after: ${r.retryAfter}`);
   }
   // The MQTT side shares the limit: a connect as the throttled username is refused too.
@@ -129,7 +124,7 @@ idle('use keeps a session alive past the idle time; idleness ends it for REST an
   }
   await end(await connectAgent(short.broker.mqttUrl, 'dozy', r.body.token));
   await sleep(IDLE_MS * 1.5);
-  expectError(await short.api('GET', '/api/me', undefined, r.body.token), 401, ErrorCode.UNAUTHORIZED);
+  expectRestError(await short.api('GET', '/api/me', undefined, r.body.token), 401, ErrorCode.UNAUTHORIZED);
   const refused = await connectRefused(short.broker.mqttUrl, { clientId: 'dozy-2', username: 'agent:dozy', password: r.body.token });
   assert.match(refused.message, /Bad username or password/);
 });
@@ -146,12 +141,12 @@ const spoof = (): Record<string, string> => ({ 'x-forwarded-for': `10.${randomBy
 perIp('30 failures from one address block every username from it, whatever X-Forwarded-For says', async () => {
   ipb = await TestBroker.start();
   const a = await ipb.createAgent('honest', { password: 'honest-password' });
-  for (let i = 0; i < 30; i++) expectError(await login(ipb, `user-${i}`, 'wrong-password', spoof()), 401, ErrorCode.UNAUTHORIZED);
+  for (let i = 0; i < 30; i++) expectRestError(await login(ipb, `user-${i}`, 'wrong-password', spoof()), 401, ErrorCode.UNAUTHORIZED);
   const blocked = await login(ipb, 'honest', a.password);
-  expectError(blocked, 429, ErrorCode.RATE_LIMITED);
+  expectRestError(blocked, 429, ErrorCode.RATE_LIMITED);
   assert.ok(Number(blocked.retryAfter) > 0);
   // A client that claims to be somewhere else is still the same client, over REST and MQTT/WS.
-  expectError(await login(ipb, 'honest', a.password, spoof()), 429, ErrorCode.RATE_LIMITED);
+  expectRestError(await login(ipb, 'honest', a.password, spoof()), 429, ErrorCode.RATE_LIMITED);
   const ws = await connectRefused(ipb.broker.wsUrl, { clientId: 'ws-spoof', username: 'agent:honest', password: 'anything', wsOptions: { headers: spoof() } });
   assert.match(ws.message, /Not authorized/i);
   // The operator's admin token needs no login and still works.
@@ -162,8 +157,8 @@ perIp('behind a trusted proxy (--trust-proxy) the forwarded address is the one l
   ipb = await TestBroker.start({ trustProxy: true });
   const a = await ipb.createAgent('proxied', { password: 'proxied-password' });
   const mallory = { 'x-forwarded-for': '203.0.113.7' };
-  for (let i = 0; i < 30; i++) expectError(await login(ipb, `user-${i}`, 'wrong-password', mallory), 401, ErrorCode.UNAUTHORIZED);
-  expectError(await login(ipb, 'proxied', a.password, mallory), 429, ErrorCode.RATE_LIMITED);
+  for (let i = 0; i < 30; i++) expectRestError(await login(ipb, `user-${i}`, 'wrong-password', mallory), 401, ErrorCode.UNAUTHORIZED);
+  expectRestError(await login(ipb, 'proxied', a.password, mallory), 429, ErrorCode.RATE_LIMITED);
   assert.is((await login(ipb, 'proxied', a.password, { 'x-forwarded-for': '198.51.100.20' })).status, 200, 'another client behind the proxy is not blocked');
 });
 
