@@ -169,6 +169,15 @@ export class EspSession {
     return actual;
   }
 
+  /** Reads flash through the stub's READ_FLASH. */
+  async read(offset: number, length: number): Promise<Uint8Array> {
+    try {
+      return await this.loader.readFlash(offset, length);
+    } catch (e) {
+      throw new FlashError('FLASH_FAILED', `reading ${length} bytes of flash at 0x${offset.toString(16)} failed: ${(e as Error).message}`);
+    }
+  }
+
   async close(): Promise<void> {
     if (this.port.connected) await this.transport.disconnect();
   }

@@ -9,6 +9,7 @@ import { NvsError } from '../nvs/format';
 import { buildNvsPartition } from '../nvs/writer';
 import type { SignalTap } from '../serial/signal-tap';
 import { loadFirmwareBuild, type FirmwareBuild, type FlashImage } from './build-dir';
+import { DataSubtype, findPartition, parsePartitionTable, PartitionTableError, PartitionType } from './partition-table';
 import { resetIntoApp } from './device-console';
 import { writeDryRun } from './dry-run';
 import { EspSession, SUPPORTED_CHIP } from './esp-session';
@@ -62,35 +63,66 @@ function flashBytes(size: string | null): number | null {
   return m ? Number(m[1]) * (m[2] === 'MB' ? 1024 * 1024 : 1024) : null;
 }
 
+function credentialsFor(opts: FlashOptions, warn: (message: string) => void): Credentials {
+  const creds: Credentials = { broker: opts.broker };
+  if (opts.wifi) {
+    creds.ssid = opts.wifi.ssid;
+    if (opts.wifi.psk !== undefined) creds.psk = opts.wifi.psk;
+  } else {
+    warn('no --wifi: the firmware stops at boot until it has a Wi-Fi network');
+  }
+  if (opts.machine) creds.machine = opts.machine;
+  if (opts.identity.kind === 'enroll') creds.enroll = opts.identity.token;
+  return creds;
+}
+
+async function connect(port: string, opts: FlashOptions, deps: FlashDeps, warn: (message: string) => void): Promise<EspSession> {
+  deps.progress.step(`Connecting to ${port}`);
+  const session = await EspSession.open(port, { baud: opts.baud, log: deps.log, onWarning: warn, ...(deps.tap ? { tap: deps.tap } : {}) });
+  const c = session.chip;
+  deps.progress.note(`${c.description}, MAC ${c.mac}, ${c.flashSize ?? 'unknown size'} flash, ${c.crystalMHz} MHz crystal`);
+  deps.log.info({ chip: c.name, description: c.description, revision: c.revision, mac: normaliseMac(c.mac), flashSize: c.flashSize, baud: session.baud }, 'chip detected');
+  if (session.baud !== opts.baud) warn(`${opts.baud} baud did not work on ${port}; continuing at ${session.baud} baud`);
+  return session;
+}
+
+/** Refuses a device the build does not fit, before anything is registered or written. */
+async function checkDevice(session: EspSession, build: FirmwareBuild, nvsOnly: boolean): Promise<void> {
+  const capacity = flashBytes(session.chip.flashSize);
+  const end = Math.max(...build.partitions.map((p) => p.offset + p.size));
+  if (capacity !== null && end > capacity) {
+    throw new FlashError('BUILD_INVALID', `the build's partitions end at ${hex(end)}, beyond this device's ${session.chip.flashSize} flash`);
+  }
+  if (!nvsOnly) return;
+  // Only the NVS is written: it must go where the firmware already on the device looks for it.
+  const onDevice = await session.read(build.partitionTable.offset, build.partitionTable.data.length);
+  let partitions;
+  try {
+    partitions = parsePartitionTable(onDevice);
+  } catch (e) {
+    if (!(e instanceof PartitionTableError)) throw e;
+    throw new FlashError('BUILD_INVALID', `--nvs-only: the device has no readable partition table (${e.message}); flash the whole firmware first`);
+  }
+  if (partitions.length === 0) throw new FlashError('BUILD_INVALID', '--nvs-only: the device has no partition table (erased flash); flash the whole firmware first');
+  const nvs = findPartition(partitions, PartitionType.DATA, DataSubtype.NVS);
+  if (!nvs || nvs.offset !== build.nvs.offset || nvs.size !== build.nvs.size) {
+    throw new FlashError('BUILD_INVALID', `--nvs-only: the device's nvs partition ${nvs ? `(${hex(nvs.size)} bytes at ${hex(nvs.offset)})` : '(none)'} is not the build's (${hex(build.nvs.size)} bytes at ${hex(build.nvs.offset)}); flash the whole firmware`);
+  }
+}
+
 export async function runFlash(opts: FlashOptions, deps: FlashDeps): Promise<FlashSummary> {
   const { log, progress } = deps;
+  const warn = (message: string): void => {
+    progress.note(`warning: ${message}`);
+    log.warn(message);
+  };
   const build = loadFirmwareBuild(opts.build);
   progress.step(`Firmware build ${build.dir}`);
   progress.note(`app ${formatBytes(build.app.data.length)} at ${hex(build.app.offset)}, nvs ${formatBytes(build.nvs.size)} at ${hex(build.nvs.offset)}`);
   log.info({ build: build.dir, partitions: build.partitions }, 'firmware build loaded');
 
-  let session: EspSession | null = null;
-  let mac: string | null = opts.mac ?? null;
-  const warn = (message: string): void => {
-    progress.note(`warning: ${message}`);
-    log.warn(message);
-  };
-  if (opts.port) {
-    progress.step(`Connecting to ${opts.port}`);
-    session = await EspSession.open(opts.port, { baud: opts.baud, log, onWarning: warn, ...(deps.tap ? { tap: deps.tap } : {}) });
-    const c = session.chip;
-    mac = normaliseMac(c.mac);
-    progress.note(`${c.description}, MAC ${c.mac}, ${c.flashSize ?? 'unknown size'} flash, ${c.crystalMHz} MHz crystal`);
-    log.info({ chip: c.name, description: c.description, revision: c.revision, mac, flashSize: c.flashSize, baud: session.baud }, 'chip detected');
-    if (session.baud !== opts.baud) warn(`${opts.baud} baud did not work on ${opts.port}; continuing at ${session.baud} baud`);
-    const capacity = flashBytes(c.flashSize);
-    const end = Math.max(...build.partitions.map((p) => p.offset + p.size));
-    if (capacity !== null && end > capacity) {
-      await session.close();
-      throw new FlashError('BUILD_INVALID', `the build's partitions end at ${hex(end)}, beyond this device's ${c.flashSize} flash`);
-    }
-  }
-
+  const session = opts.port ? await connect(opts.port, opts, deps, warn) : null;
+  const mac = session ? normaliseMac(session.chip.mac) : (opts.mac ?? null);
   const summary: FlashSummary = {
     deviceId: mac ? deviceIdFromMac(mac) : null,
     provisioned: false,
@@ -102,46 +134,37 @@ export async function runFlash(opts: FlashOptions, deps: FlashDeps): Promise<Fla
     brokerApi: opts.identity.kind === 'provision' ? opts.identity.brokerApi : null,
   };
   try {
-    const creds: Credentials = { broker: opts.broker };
-    if (!opts.wifi) warn('no --wifi: the firmware stops at boot until it has a Wi-Fi network');
-    if (opts.wifi) {
-      creds.ssid = opts.wifi.ssid;
-      if (opts.wifi.psk !== undefined) creds.psk = opts.wifi.psk;
-    }
-    if (opts.machine) creds.machine = opts.machine;
-
-    let client: ProvisioningClient | null = null;
-    let provisioned: Provisioned | null = null;
+    if (session) await checkDevice(session, build, opts.nvsOnly);
+    const creds = credentialsFor(opts, warn);
+    let undo: ((why: string) => Promise<void>) | null = null;
     if (opts.identity.kind === 'provision') {
-      client = new ProvisioningClient(opts.identity.brokerApi, opts.identity.adminToken);
+      const client = new ProvisioningClient(opts.identity.brokerApi, opts.identity.adminToken);
       progress.step(`Registering MAC ${mac} with ${opts.identity.brokerApi}`);
-      provisioned = await client.register(mac!, opts.machine, opts.identity.reprovision);
+      const provisioned = await client.register(mac!, opts.machine, opts.identity.reprovision);
       creds.id = provisioned.id;
       creds.secret = provisioned.secret;
       summary.deviceId = provisioned.id;
       summary.provisioned = true;
       progress.note(`${provisioned.reprovisioned ? 'new secret for' : 'registered as'} ${provisioned.id}`);
       log.info({ device: provisioned.id, machineCode: opts.machine, reprovisioned: provisioned.reprovisioned }, 'device provisioned');
+      undo = rollbackFor(client, provisioned, deps);
     } else {
-      creds.enroll = opts.identity.token;
       progress.step('Using an enrollment token: the device registers itself on first boot');
     }
 
-    const undo = provisioned && client ? rollbackFor(client, provisioned, deps) : null;
     const unregister = undo ? deps.onInterrupt(() => undo('interrupted')) : () => {};
     try {
       const nvs: FlashImage = { name: 'nvs', offset: build.nvs.offset, data: nvsImage(creds, build.nvs.size), file: 'nvs.bin' };
       const images = imagesToWrite(build, nvs, opts.nvsOnly);
-      if (opts.dryRun) {
-        summary.dryRunDir = writeDryRun(opts.dryRun, SUPPORTED_CHIP, images, summary.deviceId, summary.machineCode);
+      if (!session) {
+        summary.dryRunDir = writeDryRun(opts.dryRun!, SUPPORTED_CHIP, images, summary.deviceId, summary.machineCode);
         progress.step(`Wrote ${images.length} images and flash_args to ${summary.dryRunDir}`);
         log.info({ dir: summary.dryRunDir, images: images.map((i) => ({ name: i.name, offset: i.offset, size: i.data.length })) }, 'dry run written');
-        unregister();
         return summary;
       }
-      await writeAndVerify(session!, images, opts.erase, deps);
+      await writeAndVerify(session, images, opts.erase, deps);
     } catch (e) {
-      if (undo) await undo(e instanceof Error ? e.message : String(e));
+      await undo?.(e instanceof Error ? e.message : String(e));
       throw e;
     } finally {
       unregister();
@@ -158,7 +181,7 @@ export async function runFlash(opts: FlashOptions, deps: FlashDeps): Promise<Fla
   });
   if (!reset.resetByLines) progress.note('press EN (RESET) on the board to start the firmware');
   summary.registeredLine = reset.registeredLine;
-  log.info({ device: summary.deviceId, machineCode: summary.machineCode, provisioned: summary.provisioned, registered: reset.registeredLine !== null }, 'flash complete');
+  log.info({ device: summary.deviceId, machineCode: summary.machineCode, provisioned: summary.provisioned, online: reset.registeredLine !== null }, 'flash complete');
   return summary;
 }
 

@@ -62,14 +62,12 @@ function credentialsIn(flash: Uint8Array): Record<string, unknown> {
 }
 
 /** The whole 4 MB as it must be: erased, with each image at its place and nothing anywhere else. */
-function expectedFlash(build: FakeBuild, nvs: Uint8Array | null, withFirmware = true): Buffer {
+function expectedFlash(build: FakeBuild, nvs: Uint8Array): Buffer {
   const out = Buffer.alloc(4 * 1024 * 1024, 0xff);
-  if (withFirmware) {
-    out.set(build.bootloader, 0x1000);
-    out.set(build.partitionTable, 0x8000);
-    out.set(build.app, APP);
-  }
-  if (nvs) out.set(nvs, NVS.offset);
+  out.set(build.bootloader, 0x1000);
+  out.set(build.partitionTable, 0x8000);
+  out.set(nvs, NVS.offset);
+  out.set(build.app, APP);
   return out;
 }
 
@@ -158,16 +156,29 @@ test('a MAC already in the registry is refused with a hint, and --reprovision is
   device.client.end(true);
 });
 
-test('--nvs-only with an enrollment token rewrites only the NVS partition', async (ctx) => {
+test('--nvs-only rewrites only the NVS partition, after checking the device has the same table', async (ctx) => {
   if (!hasSocat) return;
   const r = await rig(ctx, { mac: '24:0a:c4:aa:00:04' });
-  const run = await runFlashCli(['--port', r.hostPath, '--broker', 'mqtt://fleet.example.com:1883', '--enroll-token', 'enroll-token-1', '--build', ctx.build.dir, '--nvs-only'], { tap: r.tapPath });
+  const enrollArgs = (token: string): string[] => ['--port', r.hostPath, '--broker', 'mqtt://fleet.example.com:1883', '--enroll-token', token, '--build', ctx.build.dir];
+
+  const blank = await runFlashCli([...enrollArgs('enroll-token-1'), '--nvs-only'], { tap: r.tapPath });
+  assert.is(blank.code, 1);
+  assert.match(errorLines(blank)[0]!, /--nvs-only: the device has no partition table \(erased flash\); flash the whole firmware first/);
+  assert.not.ok(ops(r.events()).includes('FLASH_DEFL_BEGIN'));
+
+  assert.is((await runFlashCli(enrollArgs('enroll-token-1'), { tap: r.tapPath })).code, 0);
+  const mark = r.events().length;
+  const run = await runFlashCli([...enrollArgs('enroll-token-2'), '--nvs-only'], { tap: r.tapPath });
   assert.is(run.code, 0, run.stderr);
-  assert.equal(ops(r.events()).filter((op) => op === 'FLASH_DEFL_BEGIN').length, 1);
-  const flash = await r.flash();
-  assert.equal(credentialsIn(flash), { broker: 'mqtt://fleet.example.com:1883', enroll: 'enroll-token-1' });
-  assertSameFlash(flash, expectedFlash(ctx.build, buildNvsPartition(credentialEntries({ broker: 'mqtt://fleet.example.com:1883', enroll: 'enroll-token-1' }), NVS.size), false));
-  assert.not.ok(run.stdout.includes('enroll-token-1') || run.stderr.includes('enroll-token-1'), 'the token is not printed');
+  const second = r.events().slice(mark);
+  assert.ok(second.some((e) => e.ev === 'command' && e.op === 'READ_FLASH' && e.a === 0x8000), 'read the table on the device');
+  assert.equal(
+    second.filter((e) => e.ev === 'command' && e.op === 'FLASH_DEFL_BEGIN').map((e) => e.offset),
+    [NVS.offset],
+  );
+  const creds: Credentials = { broker: 'mqtt://fleet.example.com:1883', enroll: 'enroll-token-2' };
+  assertSameFlash(await r.flash(), expectedFlash(ctx.build, buildNvsPartition(credentialEntries(creds), NVS.size)));
+  assert.not.ok(run.stdout.includes('enroll-token-2') || run.stderr.includes('enroll-token-2'), 'the token is not printed');
   assert.match(run.stderr, /registers itself on first boot/);
 });
 
