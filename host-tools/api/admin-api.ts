@@ -98,7 +98,7 @@ export class AdminApi {
     return this.request('GET', `/api/audit${query}`, 'read the audit log');
   }
 
-  createEnrollmentToken(uses: number, expiresIn: string): Promise<NewEnrollmentToken> {
+  createEnrollmentToken(uses: number, expiresIn: string | number): Promise<NewEnrollmentToken> {
     return this.request('POST', '/api/enrollment-tokens', 'create an enrollment token', { uses, expiresIn });
   }
 

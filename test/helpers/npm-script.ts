@@ -1,13 +1,25 @@
-// Runs an npm script as a child process, the way an engineer would, and collects what it printed.
+// Runs an npm script as a child process and collects what it printed. By default the script's
+// command from package.json is run directly (`tsx file` as `node --import tsx file`), which is
+// what npm would run, without npm's second of start-up; `viaNpm` runs `npm run` itself.
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export interface ScriptRun { code: number | null; stdout: string; stderr: string }
 
 const root = join(import.meta.dirname, '..', '..');
 
-export function runNpmScript(script: string, args: string[], env: Record<string, string | undefined> = {}): Promise<ScriptRun> {
-  const child = spawn('npm', ['run', '--silent', script, '--', ...args], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+function scriptCommand(script: string, viaNpm: boolean): [string, string[]] {
+  if (viaNpm) return ['npm', ['run', '--silent', script, '--']];
+  const scripts = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
+  const words = scripts[script]?.split(/\s+/) ?? [];
+  if (words[0] !== 'tsx' || words.length < 2) throw new Error(`npm script ${script} is ${JSON.stringify(scripts[script])}, not "tsx <file>"`);
+  return [process.execPath, ['--import', 'tsx', ...words.slice(1)]];
+}
+
+export function runNpmScript(script: string, args: string[], env: Record<string, string | undefined> = {}, opts: { viaNpm?: boolean } = {}): Promise<ScriptRun> {
+  const [cmd, pre] = scriptCommand(script, opts.viaNpm === true);
+  const child = spawn(cmd, [...pre, ...args], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d) => (stdout += d));

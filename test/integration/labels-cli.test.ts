@@ -2,7 +2,6 @@
 // through Chromium, PNG as is) decodes to the broker's signed URL, and an agent claims with it
 // over MQTT. A label with one character of its code or signature changed is refused.
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
@@ -10,6 +9,7 @@ import * as assert from 'uvu/assert';
 import { TestBroker, connectAgent, request } from '../helpers/broker';
 import { end } from '../helpers/mqtt';
 import { runNpmScript } from '../helpers/npm-script';
+import { closedPort } from '../helpers/ports';
 import { decodeAll, decodeOne, pdfPages, rasteriseSvgs, readPng } from '../helpers/qr-images';
 import { skipUnlessTool } from '../helpers/tools';
 
@@ -32,8 +32,8 @@ t.after(async (ctx) => {
   rmSync(ctx.tmp, { recursive: true, force: true });
 });
 
-const labels = (ctx: Ctx, args: string[], env: Record<string, string | undefined> = { FLEETBIND_ADMIN_TOKEN: ctx.broker.adminToken }) =>
-  runNpmScript('labels', [...args, '--broker-api', ctx.broker.broker.httpUrl], env);
+const labels = (ctx: Ctx, args: string[], env: Record<string, string | undefined> = { FLEETBIND_ADMIN_TOKEN: ctx.broker.adminToken }, opts: { viaNpm?: boolean } = {}) =>
+  runNpmScript('labels', [...args, '--broker-api', ctx.broker.broker.httpUrl], env, opts);
 
 /** The code a decoded label URL names. */
 const codeOf = (url: string): string => /\/c\/([A-Z0-9_-]+)\.[0-9a-f]{16}$/.exec(url)?.[1] ?? `not a label URL: ${url}`;
@@ -48,7 +48,7 @@ t('every QR on the PDF sheets, the SVGs and the PNGs decodes to the signed URL a
   if (!skipUnlessTool('labels: decode the PDF sheet', 'pdftoppm', 'poppler-utils')) return;
   if (!skipUnlessTool('labels: decode the SVG labels', 'chromium', 'chromium')) return;
   const out = join(ctx.tmp, 'machines');
-  const run = await labels(ctx, ['--machines', CODES.map((c) => c.toLowerCase()).join(','), '--format', 'pdf,svg,png', '--out', out]);
+  const run = await labels(ctx, ['--machines', CODES.map((c) => c.toLowerCase()).join(','), '--format', 'pdf,svg,png', '--out', out], undefined, { viaNpm: true });
   assert.is(run.code, 0, run.stderr);
   assert.match(run.stdout, `14 labels for fleet ${FLEET}`);
   assert.match(run.stdout, '2 A4 pages');
@@ -134,15 +134,10 @@ t('an unknown machine code, a bad token, an unreachable broker and a usage mista
   assert.is(noToken.code, 2);
   assert.match(noToken.stderr, /^labels: no admin token: pass --admin-token T or set \$FLEETBIND_ADMIN_TOKEN\n/);
 
-  const closedPort = await new Promise<number>((resolve) => {
-    const srv = createServer().listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
-  const unreachable = await runNpmScript('labels', ['--from-registry', '--out', out, '--broker-api', `http://127.0.0.1:${closedPort}`, '--admin-token', ctx.broker.adminToken]);
+  const port = await closedPort();
+  const unreachable = await runNpmScript('labels', ['--from-registry', '--out', out, '--broker-api', `http://127.0.0.1:${port}`, '--admin-token', ctx.broker.adminToken]);
   assert.is(unreachable.code, 1);
-  assert.is(unreachable.stderr, `labels: broker API at http://127.0.0.1:${closedPort} is unreachable (ECONNREFUSED)\n`);
+  assert.is(unreachable.stderr, `labels: broker API at http://127.0.0.1:${port} is unreachable (ECONNREFUSED)\n`);
 
   const noSelection = await labels(ctx, ['--out', out]);
   assert.is(noSelection.code, 2);

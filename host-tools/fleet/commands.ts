@@ -1,0 +1,192 @@
+// The commands of `npm run fleet`: each names its positional arguments and options, calls the
+// admin API, and gives its result both as JSON and as text for a person.
+import { randomBytes } from 'node:crypto';
+import type { AdminApi } from '../api/admin-api';
+import { usageError } from '../api/errors';
+import type { DeviceView, EnrollmentTokenView } from '../api/views';
+import type { Status } from '../../protocol/messages';
+import { table, time } from './table';
+
+export interface Output { json: unknown; text: string }
+
+export interface Invocation { args: string[]; values: Record<string, string | boolean | undefined> }
+
+export interface Command {
+  name: string;
+  args: string[];
+  /** Option names (declared in OPTIONS) this command takes, with their usage text. */
+  options: Record<string, string>;
+  /** Options that must be given; the CLI checks them before run is called. */
+  required?: string[];
+  summary: string;
+  run(api: AdminApi, inv: Invocation): Promise<Output>;
+}
+
+/** Every option any command takes, for parseArgs; commands.options says which belongs where. */
+export const OPTIONS = {
+  agent: { type: 'string' },
+  device: { type: 'string' },
+  name: { type: 'string' },
+  password: { type: 'string' },
+  'device-limit': { type: 'string' },
+  reason: { type: 'string' },
+  force: { type: 'boolean' },
+  limit: { type: 'string' },
+  uses: { type: 'string' },
+  expires: { type: 'string' },
+} as const;
+
+const SHOWN_ONCE = 'shown once: it is stored only as a hash and cannot be shown again';
+
+function positiveInt(v: string | boolean | undefined, flag: string, max: number): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (typeof v !== 'string' || !/^\d+$/.test(v.trim()) || n < 1 || n > max) throw usageError(`${flag} must be a whole number from 1 to ${max}, got ${JSON.stringify(v)}`);
+  return n;
+}
+
+/** A required string option; the CLI has checked it is there. */
+const given = (v: string | boolean | undefined): string => String(v).trim();
+
+const presence = (p: Status | undefined): string => (p === undefined ? '-' : p.reason && p.state !== 'online' ? `${p.state} (${p.reason})` : p.state);
+
+function tokenState(t: EnrollmentTokenView, now: number): string {
+  if (t.revokedAt !== null) return 'revoked';
+  if (t.expiresAt <= now) return 'expired';
+  if (t.usesLeft <= 0) return 'used up';
+  return 'active';
+}
+
+const none = (what: string, text: string, json: unknown[]): Output => ({ json, text: json.length === 0 ? `no ${what}` : text });
+
+const deviceRows = (ds: DeviceView[]) => ds.map((d) => [d.id, d.machineCode, d.model, d.fw, d.agent, presence(d.presence), time(d.lastSeen)]);
+
+export const COMMANDS: Command[] = [
+  {
+    name: 'devices',
+    args: [],
+    options: { agent: '--agent ID   only the devices bound to this agent' },
+    summary: 'list devices with their machine code, binding and presence',
+    async run(api, { values }) {
+      const ds = await api.devices(values.agent as string | undefined);
+      return none('devices', table(['DEVICE', 'MACHINE', 'MODEL', 'FW', 'AGENT', 'PRESENCE', 'LAST SEEN'], deviceRows(ds)), ds);
+    },
+  },
+  {
+    name: 'agents',
+    args: [],
+    options: {},
+    summary: 'list agents with how many devices each holds',
+    async run(api) {
+      const as = await api.agents();
+      const rows = as.map((a) => [a.id, a.name, a.devices ?? 0, a.deviceLimit ?? 'default', a.disabled ? 'disabled' : 'active', time(a.createdAt)]);
+      return none('agents', table(['AGENT', 'NAME', 'DEVICES', 'LIMIT', 'STATUS', 'CREATED'], rows), as);
+    },
+  },
+  {
+    name: 'agent add',
+    args: ['id'],
+    options: {
+      name: '--name NAME          the name people see, such as "test vk"',
+      password: '--password P         the login password (default: a generated one, printed once)',
+      'device-limit': '--device-limit N     how many devices the agent may hold (default: the broker\'s)',
+    },
+    required: ['name'],
+    summary: 'create an agent login',
+    async run(api, { args, values }) {
+      const name = given(values.name);
+      const chosen = values.password as string | undefined;
+      const password = chosen ?? randomBytes(15).toString('base64url');
+      const deviceLimit = positiveInt(values['device-limit'], '--device-limit', 10_000);
+      const agent = await api.createAgent({ id: args[0]!, name, password, ...(deviceLimit === undefined ? {} : { deviceLimit }) });
+      const lines = [`created agent ${agent.id} (${agent.name})`];
+      if (chosen === undefined) lines.push(`password: ${password}`, `(${SHOWN_ONCE}; give it to the agent now)`);
+      return { json: chosen === undefined ? { ...agent, password } : agent, text: lines.join('\n') };
+    },
+  },
+  {
+    name: 'bindings',
+    args: [],
+    options: {},
+    summary: 'list which agent holds which device, since when',
+    async run(api) {
+      const bs = await api.bindings();
+      const rows = bs.map((b) => [b.device, b.machineCode, b.agent, time(b.boundAt), b.via, presence(b.presence)]);
+      return none('bindings', table(['DEVICE', 'MACHINE', 'AGENT', 'SINCE', 'VIA', 'PRESENCE'], rows), bs);
+    },
+  },
+  {
+    name: 'transfer',
+    args: ['device', 'agent'],
+    options: {
+      reason: '--reason TEXT   why, kept in the audit log',
+      force: '--force         even while a holding job reserves the device',
+    },
+    required: ['reason'],
+    summary: 'bind a device to another agent (audited)',
+    async run(api, { args, values }) {
+      const r = await api.transfer(args[0]!, args[1]!, given(values.reason), values.force === true);
+      const text = r.changed ? `transferred ${r.device} from ${r.from ?? 'nobody'} to ${r.to}` : `${r.device} is already bound to ${r.to}; nothing changed`;
+      return { json: r, text };
+    },
+  },
+  {
+    name: 'audit',
+    args: [],
+    options: {
+      device: '--device ID   only entries about this device',
+      agent: '--agent ID    only entries about this agent',
+      limit: '--limit N     at most N entries, newest first (default 200, at most 1000)',
+    },
+    summary: 'show the audit log, newest first',
+    async run(api, { values }) {
+      const limit = positiveInt(values.limit, '--limit', 1000);
+      const q: { device?: string; agent?: string; limit?: number } = {};
+      if (typeof values.device === 'string') q.device = values.device;
+      if (typeof values.agent === 'string') q.agent = values.agent;
+      if (limit !== undefined) q.limit = limit;
+      const es = await api.audit(q);
+      const rows = es.map((e) => [e.seq, time(e.at), e.actor, e.action, e.device, e.agent, Object.keys(e.detail).length === 0 ? '' : JSON.stringify(e.detail)]);
+      return none('audit entries', table(['SEQ', 'TIME', 'ACTOR', 'ACTION', 'DEVICE', 'AGENT', 'DETAIL'], rows), es);
+    },
+  },
+  {
+    name: 'enroll-token create',
+    args: [],
+    options: {
+      uses: '--uses N      how many devices may enroll with it',
+      expires: '--expires D   how long it is valid: 30m, 12h, 7d, 2w or seconds',
+    },
+    required: ['uses', 'expires'],
+    summary: 'create an enrollment token for self-registering devices',
+    async run(api, { values }) {
+      const uses = positiveInt(values.uses, '--uses', 100_000)!;
+      const expires = given(values.expires);
+      const t = await api.createEnrollmentToken(uses, /^\d+$/.test(expires) ? Number(expires) : expires);
+      const text = [`created enrollment token ${t.id}: ${t.uses} uses, expires ${time(t.expiresAt)}`, `token: ${t.token}`, `(${SHOWN_ONCE}; pass it to npm run flash -- --enroll-token)`].join('\n');
+      return { json: t, text };
+    },
+  },
+  {
+    name: 'enroll-token list',
+    args: [],
+    options: {},
+    summary: 'list enrollment tokens (never the tokens themselves)',
+    async run(api) {
+      const ts = await api.enrollmentTokens();
+      const now = Date.now();
+      const rows = ts.map((t) => [t.id, `${t.usesLeft}/${t.usesTotal}`, time(t.expiresAt), t.createdBy, tokenState(t, now)]);
+      return none('enrollment tokens', table(['ID', 'USES LEFT', 'EXPIRES', 'CREATED BY', 'STATE'], rows), ts);
+    },
+  },
+  {
+    name: 'enroll-token revoke',
+    args: ['id'],
+    options: {},
+    summary: 'revoke an enrollment token at once',
+    async run(api, { args }) {
+      await api.revokeEnrollmentToken(args[0]!);
+      return { json: { id: args[0], revoked: true }, text: `revoked enrollment token ${args[0]}` };
+    },
+  },
+];
