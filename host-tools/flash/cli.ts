@@ -7,6 +7,7 @@ import { createFlashLogger } from './logger';
 import { parseFlashOptions, USAGE } from './options';
 import { Progress } from './progress';
 
+/** How long --monitor waits for the firmware to get online; Wi-Fi plus broker usually take seconds. */
 const MONITOR_TIMEOUT_MS = Number(process.env.FLEETBIND_MONITOR_TIMEOUT_MS ?? 60_000);
 
 function printSummary(progress: Progress, s: FlashSummary): void {

@@ -47,26 +47,24 @@ export function parseCommand(frame: Uint8Array): Command | null {
   return { op: frame[1]!, size: view.getUint16(2, true), checksum: view.getUint32(4, true), data: frame.subarray(HEADER_SIZE) };
 }
 
-export function encodeCommand(op: number, data: Uint8Array = new Uint8Array(0), checksum = 0): Uint8Array {
-  const pkt = new Uint8Array(HEADER_SIZE + data.length);
+/** Header (direction, op, size, 32-bit word: checksum in a request, value in a response) and body. */
+function packet(direction: 0 | 1, op: number, word: number, body: Uint8Array): Uint8Array {
+  const pkt = new Uint8Array(HEADER_SIZE + body.length);
   const view = new DataView(pkt.buffer);
-  pkt[0] = 0x00;
+  pkt[0] = direction;
   pkt[1] = op;
-  view.setUint16(2, data.length, true);
-  view.setUint32(4, checksum >>> 0, true);
-  pkt.set(data, HEADER_SIZE);
+  view.setUint16(2, body.length, true);
+  view.setUint32(4, word >>> 0, true);
+  pkt.set(body, HEADER_SIZE);
   return pkt;
 }
 
+export function encodeCommand(op: number, data: Uint8Array = new Uint8Array(0), checksum = 0): Uint8Array {
+  return packet(0, op, checksum, data);
+}
+
 export function encodeResponse(op: number, value: number, body: Uint8Array): Uint8Array {
-  const pkt = new Uint8Array(HEADER_SIZE + body.length);
-  const view = new DataView(pkt.buffer);
-  pkt[0] = 0x01;
-  pkt[1] = op;
-  view.setUint16(2, body.length, true);
-  view.setUint32(4, value >>> 0, true);
-  pkt.set(body, HEADER_SIZE);
-  return pkt;
+  return packet(1, op, value, body);
 }
 
 export interface Response {

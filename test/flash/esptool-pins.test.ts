@@ -47,6 +47,11 @@ async function session(options: { baud: number; rig?: RigOptions; hideSetBaudRat
 }
 
 const after = (events: EmulatorEvent[], index: number): EmulatorEvent[] => events.slice(index);
+/** What happened from the CHANGE_BAUDRATE command up to the next command. */
+function aroundRateChange(events: EmulatorEvent[]): EmulatorEvent[] {
+  const from = events.findIndex((e) => e.ev === 'command' && e.op === 'CHANGE_BAUDRATE');
+  return events.slice(from, events.findIndex((e, i) => i > from && e.ev === 'command'));
+}
 const ops = (events: EmulatorEvent[]): unknown[] => events.filter((e) => e.ev === 'command').map((e) => e.op);
 const test = suite('esptool-js 0.7.0 pins');
 const hasSocat = skipUnlessTool('esptool-js pins', 'socat', 'socat');
@@ -91,9 +96,7 @@ test('a rate change uses setBaudRate() in place when the port has it', async () 
   const s = await session({ baud: 921600 });
   try {
     await s.loader.main();
-    const events = s.rig.events();
-    const from = events.findIndex((e) => e.ev === 'command' && e.op === 'CHANGE_BAUDRATE');
-    const between = events.slice(from, events.findIndex((e, i) => i > from && e.ev === 'command'));
+    const between = aroundRateChange(s.rig.events());
     assert.ok(between.some((e) => e.ev === 'host-baud' && e.baud === 921600));
     assert.not.ok(between.some((e) => e.ev === 'signals'), 'the port was not closed and reopened');
     assert.is(s.transport.baudrate, 921600);
@@ -107,9 +110,7 @@ test('without setBaudRate() the port is closed and reopened at the new rate', as
   const s = await session({ baud: 921600, hideSetBaudRate: true });
   try {
     await s.loader.main();
-    const events = s.rig.events();
-    const from = events.findIndex((e) => e.ev === 'command' && e.op === 'CHANGE_BAUDRATE');
-    const between = events.slice(from, events.findIndex((e, i) => i > from && e.ev === 'command'));
+    const between = aroundRateChange(s.rig.events());
     assert.equal(
       between.filter((e) => e.ev === 'signals').map((e) => [e.dtr, e.rts]),
       [
