@@ -57,7 +57,8 @@ export function agentRoutes(app: FastifyInstance, ctx: Context): void {
     if (limit !== undefined) patch.deviceLimit = limit;
     if (body.password !== undefined) patch.passwordHash = await hashSecret(password(body), PASSWORD_COST);
     await updateAgent(ctx.db, id, patch, actorOf(p), ctx.now());
-    if (disabled === true) ctx.kick((who) => who.kind === 'agent' && who.id === id, 'kicked');
+    // A disabled agent or a changed password ends every session, live connections included.
+    if (disabled === true || patch.passwordHash !== undefined) ctx.kick((who) => who.kind === 'agent' && who.id === id, 'kicked');
     return agentView((await getAgent(ctx.db, id))!);
   });
 }
