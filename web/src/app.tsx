@@ -46,7 +46,7 @@ function Header(props: { path: string }): JSX.Element {
           ['/admin/tokens', 'Tokens'],
         ]
       : [
-          ['/devices', 'My machines'],
+          ['/devices', 'Machines'],
           ['/scan', 'Scan'],
           ['/history', 'History'],
         ];
@@ -60,14 +60,16 @@ function Header(props: { path: string }): JSX.Element {
         <span class="brand">fleetbind</span>
         {s && <LinkBadge state={linkState} />}
         {s && (
-          <span class="who">
-            <span class="who-name">{s.name}</span>
-            <button type="button" class="link-button" onClick={() => void signOut('You signed out.')}>
-              Sign out
-            </button>
+          <span class="who" title={`Signed in as ${s.username}`}>
+            {s.name}
           </span>
         )}
       </div>
+      {s && linkState === 'reconnecting' && (
+        <p class="offline-note" data-testid="offline-note">
+          No connection to the server. Reconnecting by itself; what you see may be out of date until then.
+        </p>
+      )}
       {s && (
         <nav aria-label="Main">
           {nav.map(([href, label]) => (
@@ -75,6 +77,9 @@ function Header(props: { path: string }): JSX.Element {
               {label}
             </A>
           ))}
+          <button type="button" class="link-button" onClick={() => void signOut('You signed out.')}>
+            Sign out
+          </button>
         </nav>
       )}
     </header>

@@ -4,11 +4,11 @@ import type { JobState } from '../../../protocol/jobs';
 import { ApiError } from './api';
 
 export function clock(ms: number): string {
-  return new Date(ms).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+  return new Date(ms).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
 }
 
 export function dateTime(ms: number): string {
-  return new Date(ms).toLocaleString([], { year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit' });
+  return new Date(ms).toLocaleString([], { year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' });
 }
 
 /** "10:42" today, "3 Mar 10:42" on another day. */
@@ -49,7 +49,7 @@ export function errorText(err: unknown): string {
       return 'This label is not valid.';
     case 'LIMIT': {
       const n = /hold (\d+)/.exec(e.message)?.[1];
-      return n === undefined ? 'You already hold as many devices as you may (your limit).' : `You already hold ${n} devices (your limit).`;
+      return n === undefined ? 'You already hold as many devices as you may (your limit).' : `You already hold ${n} device${n === '1' ? '' : 's'} (your limit).`;
     }
     case 'RESERVED':
       return 'This machine is reserved by a job that is still running (for example a payment QR waiting for payment). Cancel or finish that job first.';

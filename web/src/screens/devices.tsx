@@ -71,12 +71,9 @@ export function Devices(): JSX.Element {
           const waiting = queue.filter((id) => (st.jobs[id]?.position ?? 0) > 0).length;
           return (
             <li key={d.id} class="card device" data-testid="device-card" data-device={d.id}>
-              <div class="row">
-                <A href={`/devices/${encodeURIComponent(d.id)}`} class="device-name">
-                  {d.machineCode ?? d.id}
-                </A>
-                <PresenceBadge status={st.status[d.id]} />
-              </div>
+              <A href={`/devices/${encodeURIComponent(d.id)}`} class="device-name">
+                {d.machineCode ?? d.id}
+              </A>
               <p class="sub">
                 {d.model ?? 'unknown model'} · <span class="mono">{d.id}</span>
               </p>

@@ -112,44 +112,32 @@ export function AdminAgents(): JSX.Element {
           </button>
         </form>
       </section>
-      <div class="table-wrap" role="region" aria-label="Agents" tabIndex={0}>
-        <table data-testid="agents">
-          <thead>
-            <tr>
-              <th scope="col">ID</th>
-              <th scope="col">Name</th>
-              <th scope="col">Machines</th>
-              <th scope="col">Status</th>
-              <th scope="col">Actions</th>
-            </tr>
-          </thead>
-          <tbody>
-            {(rows ?? []).map((a) => (
-              <tr key={a.id} data-agent={a.id}>
-                <th scope="row" class="mono">
-                  {a.id}
-                </th>
-                <td>{a.name}</td>
-                <td>
-                  {a.devices}
-                  {a.deviceLimit !== null && ` / ${a.deviceLimit}`}
-                </td>
-                <td data-testid="agent-status">{a.disabled ? 'disabled' : 'active'}</td>
-                <td class="actions">
-                  <ResetPassword agent={a} onDone={setDone} onError={setError} />
-                  <button
-                    type="button"
-                    class={a.disabled ? 'secondary small' : 'danger small'}
-                    onClick={() => void run(`Agent ${a.id} ${a.disabled ? 'enabled' : 'disabled'}.`, () => authed('PATCH', `/api/agents/${encodeURIComponent(a.id)}`, { disabled: !a.disabled }))}
-                  >
-                    {a.disabled ? 'Enable' : 'Disable'}
-                  </button>
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <ul class="cards" aria-label="Agents" data-testid="agents">
+        {(rows ?? []).map((a) => (
+          <li key={a.id} class="card" data-agent={a.id}>
+            <p class="row">
+              <strong class="mono">{a.id}</strong>
+              <span data-testid="agent-status" class={a.disabled ? 'state state-failed' : 'state state-done'}>
+                {a.disabled ? 'disabled' : 'active'}
+              </span>
+            </p>
+            <p class="sub">
+              {a.name} · {a.devices} machine{a.devices === 1 ? '' : 's'}
+              {a.deviceLimit !== null && ` (limit ${a.deviceLimit})`}
+            </p>
+            <div class="actions">
+              <ResetPassword agent={a} onDone={setDone} onError={setError} />
+              <button
+                type="button"
+                class={a.disabled ? 'secondary small' : 'danger small'}
+                onClick={() => void run(`Agent ${a.id} ${a.disabled ? 'enabled' : 'disabled'}.`, () => authed('PATCH', `/api/agents/${encodeURIComponent(a.id)}`, { disabled: !a.disabled }))}
+              >
+                {a.disabled ? 'Enable' : 'Disable'}
+              </button>
+            </div>
+          </li>
+        ))}
+      </ul>
     </Page>
   );
 }

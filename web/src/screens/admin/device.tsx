@@ -59,11 +59,19 @@ export function AdminDevice(props: { id: string }): JSX.Element {
   const id = encodeURIComponent(props.id);
   const transfer = (e: Event) => {
     e.preventDefault();
-    void act(`Transferred to ${to}.`, () => authed('POST', `/api/devices/${id}/transfer`, { agent: to, reason, force }));
+    void act(`Transferred to ${to.trim().toLowerCase()}.`, async () => {
+      await authed('POST', `/api/devices/${id}/transfer`, { agent: to, reason, force });
+      setTo('');
+      setReason('');
+      setForce(false);
+    });
   };
   const release = (e: Event) => {
     e.preventDefault();
-    void act('Released.', () => authed('POST', `/api/devices/${id}/release`, { reason: releaseReason, force: true }));
+    void act('Released.', async () => {
+      await authed('POST', `/api/devices/${id}/release`, { reason: releaseReason, force: true });
+      setReleaseReason('');
+    });
   };
 
   if (!dev) {

@@ -82,31 +82,30 @@ export function Fleet(): JSX.Element {
         <table data-testid="fleet">
           <thead>
             <tr>
-              <th scope="col">Device</th>
-              <th scope="col">Machine</th>
-              <th scope="col">Model</th>
-              <th scope="col">FW</th>
+              <th scope="col">Machine / device</th>
               <th scope="col">Presence</th>
               <th scope="col">Agent</th>
               <th scope="col">Since</th>
               <th scope="col">Queue</th>
+              <th scope="col">Model</th>
+              <th scope="col">FW</th>
             </tr>
           </thead>
           <tbody>
             {shown.map((r) => (
               <tr key={r.id} data-device={r.id}>
                 <th scope="row">
-                  <A href={`/admin/devices/${encodeURIComponent(r.id)}`}>{r.id}</A>
+                  <A href={`/admin/devices/${encodeURIComponent(r.id)}`}>{r.machineCode ?? r.id}</A>
+                  {r.machineCode !== null && <span class="cell-sub mono">{r.id}</span>}
                 </th>
-                <td>{r.machineCode ?? '—'}</td>
-                <td>{r.model ?? '—'}</td>
-                <td>{r.fw ?? '—'}</td>
                 <td>
                   <PresenceBadge status={r.presence} />
                 </td>
                 <td data-testid="fleet-agent">{r.agent ?? 'free'}</td>
                 <td>{r.boundAt !== null && r.agent !== null ? since(r.boundAt) : '—'}</td>
                 <td>{live.queueDepth[r.id] ?? 0}</td>
+                <td>{r.model ?? '—'}</td>
+                <td>{r.fw ?? '—'}</td>
               </tr>
             ))}
           </tbody>

@@ -73,40 +73,26 @@ export function AdminTokens(): JSX.Element {
           </Alert>
         )}
       </section>
-      <div class="table-wrap" role="region" aria-label="Enrollment tokens" tabIndex={0}>
-        <table data-testid="tokens">
-          <thead>
-            <tr>
-              <th scope="col">ID</th>
-              <th scope="col">State</th>
-              <th scope="col">Uses left</th>
-              <th scope="col">Expires</th>
-              <th scope="col">Actions</th>
-            </tr>
-          </thead>
-          <tbody>
-            {(rows ?? []).map((t) => (
-              <tr key={t.id} data-token={t.id}>
-                <th scope="row" class="mono">
-                  {t.id}
-                </th>
-                <td data-testid="token-state">{stateOf(t)}</td>
-                <td>
-                  {t.usesLeft} / {t.usesTotal}
-                </td>
-                <td>{dateTime(t.expiresAt)}</td>
-                <td>
-                  {stateOf(t) === 'active' && (
-                    <button type="button" class="danger small" onClick={() => void revoke(t.id)} aria-label={`Revoke token ${t.id}`}>
-                      Revoke
-                    </button>
-                  )}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <ul class="cards" aria-label="Enrollment tokens" data-testid="tokens">
+        {(rows ?? []).map((t) => (
+          <li key={t.id} class="card" data-token={t.id}>
+            <p class="row">
+              <strong class="mono">{t.id}</strong>
+              <span data-testid="token-state" class={stateOf(t) === 'active' ? 'state state-done' : 'state'}>
+                {stateOf(t)}
+              </span>
+            </p>
+            <p class="sub">
+              {t.usesLeft} / {t.usesTotal} uses left · expires {dateTime(t.expiresAt)}
+            </p>
+            {stateOf(t) === 'active' && (
+              <button type="button" class="danger small" onClick={() => void revoke(t.id)} aria-label={`Revoke token ${t.id}`}>
+                Revoke
+              </button>
+            )}
+          </li>
+        ))}
+      </ul>
     </Page>
   );
 }
