@@ -13,10 +13,23 @@ export const LABELS_PER_PAGE = SHEET_COLUMNS * SHEET_ROWS;
 
 type Doc = PDFKit.PDFDocument;
 
-function fitFontSize(doc: Doc, text: string, maxSize: number, width: number): number {
+const MIN_FONT_SIZE = 6;
+
+// The standard PDF fonts encode WinAnsi only; other characters would print as unrelated glyphs.
+const WIN_ANSI_EXTRA = '€‚ƒ„…†‡ˆ‰Š‹ŒŽ‘’“”•–—˜™š›œžŸ';
+const printable = (text: string): string => [...text].map((c) => (/[\x20-\x7e\xa0-\xff]/.test(c) || WIN_ANSI_EXTRA.includes(c) ? c : '?')).join('');
+
+/** Sets the font size for text to fit the width, shrinking it down to MIN_FONT_SIZE, then cutting it short. */
+function fitText(doc: Doc, raw: string, maxSize: number, width: number): string {
+  let text = printable(raw);
   doc.fontSize(maxSize);
   const w = doc.widthOfString(text);
-  return w <= width ? maxSize : (maxSize * width) / w;
+  if (w <= width) return text;
+  const size = Math.max(MIN_FONT_SIZE, (maxSize * width) / w);
+  doc.fontSize(size);
+  if (doc.widthOfString(text) <= width) return text;
+  while (text.length > 1 && doc.widthOfString(`${text}…`) > width) text = text.slice(0, -1);
+  return `${text}…`;
 }
 
 function drawLabel(doc: Doc, label: LabelContent, x: number, y: number, width: number, height: number): void {
@@ -24,15 +37,15 @@ function drawLabel(doc: Doc, label: LabelContent, x: number, y: number, width: n
   doc.save().dash(3, { space: 3 }).lineWidth(0.3).strokeColor('#999999').rect(x, y, width, height).stroke().undash().restore();
 
   doc.font('Helvetica').fillColor('black');
-  doc.fontSize(fitFontSize(doc, label.fleet, g.fleet.size, g.textWidth));
-  doc.text(label.fleet, x + (width - g.textWidth) / 2, y + g.fleet.y, { width: g.textWidth, align: 'center', lineBreak: false });
+  const fleet = fitText(doc, label.fleet, g.fleet.size, g.textWidth);
+  doc.text(fleet, x + (width - g.textWidth) / 2, y + g.fleet.y, { width: g.textWidth, align: 'center', lineBreak: false });
 
   for (const r of qrRects(g, label.qr)) doc.rect(x + r.x, y + r.y, r.w, r.h);
   doc.fill('black');
 
   doc.font('Helvetica-Bold');
-  doc.fontSize(fitFontSize(doc, label.code, g.code.maxSize, g.textWidth));
-  doc.text(label.code, x + (width - g.textWidth) / 2, y + g.code.y, { width: g.textWidth, align: 'center', lineBreak: false });
+  const code = fitText(doc, label.code, g.code.maxSize, g.textWidth);
+  doc.text(code, x + (width - g.textWidth) / 2, y + g.code.y, { width: g.textWidth, align: 'center', lineBreak: false });
 }
 
 /** The whole sheet set as PDF bytes: LABELS_PER_PAGE labels a page, left to right, top to bottom. */

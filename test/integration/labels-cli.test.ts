@@ -22,8 +22,8 @@ interface Ctx { broker: TestBroker; devices: Map<string, string>; tmp: string }
 const t = suite<Ctx>('labels CLI');
 t.before(async (ctx) => {
   ctx.broker = await TestBroker.start({ fleetName: FLEET, publicUrl: 'https://fleet.example.com' });
-  ctx.devices = new Map();
-  for (const code of CODES) ctx.devices.set(code, (await ctx.broker.provision(undefined, code)).id);
+  const devices = await Promise.all(CODES.map((code) => ctx.broker.provision(undefined, code)));
+  ctx.devices = new Map(CODES.map((code, i) => [code, devices[i]!.id]));
   await ctx.broker.provision(); // a device without a machine code gets no label
   ctx.tmp = mkdtempSync(join(tmpdir(), 'fleetbind-labels-'));
 });
