@@ -6,8 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import jsQR from 'jsqr';
-import { chromium } from 'playwright-core';
 import { PNG } from 'pngjs';
+import { launch } from '../web/browser';
 
 export interface Image { width: number; height: number; data: Uint8ClampedArray }
 
@@ -91,11 +91,9 @@ export async function pdfPages(pdfPath: string, dpi = 150): Promise<Image[]> {
   }
 }
 
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
-
 /** Each SVG document rasterised by headless Chromium, at `scale` device pixels per CSS pixel. */
 export async function rasteriseSvgs(svgs: string[], scale = 3): Promise<Image[]> {
-  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS });
+  const browser = await launch();
   try {
     const page = await browser.newPage({ deviceScaleFactor: scale });
     const out: Image[] = [];
