@@ -28,7 +28,7 @@ export function remoteAddress(client: Client, trustProxy: boolean): string {
 }
 
 async function identify(ctx: Context, client: Client, username: string, password: string): Promise<Identity | string> {
-  const conn = ctx.presence.nextConn();
+  const conn = await ctx.presence.nextConn();
   if (username === 'enroll') {
     const mac = client.id.startsWith('enroll-') ? client.id.slice(7) : '';
     if (!MAC_PATTERN.test(mac)) return 'enroll client id must be enroll-<12 lower-case hex digits>';
@@ -51,7 +51,8 @@ async function identify(ctx: Context, client: Client, username: string, password
   if (tryNormaliseId(username) !== username) return 'device id is not in canonical form';
   const row = await getDevice(ctx.db, username);
   if (!row) return 'unknown device';
-  const digest = tokenHash(password);
+  // Bound to the stored hash as well: re-provisioning (on any cluster node) invalidates it.
+  const digest = tokenHash(`${row.secret_hash}\n${password}`);
   if (ctx.verifiedSecrets.get(username) !== digest) {
     if (!(await verifySecret(password, row.secret_hash))) return 'wrong device secret';
     ctx.verifiedSecrets.set(username, digest);
@@ -86,8 +87,8 @@ export function makeAuthenticate(ctx: Context): NonNullable<AedesOptions['authen
       ctx.log.warn({ username, ip, retryAfterMs: wait }, 'mqtt connect rate-limited');
       return refuse(done, NOT_AUTHORIZED, 'too many failed attempts');
     }
-    identify(ctx, client, username, password).then(
-      (who) => {
+    identify(ctx, client, username, password)
+      .then(async (who) => {
         if (typeof who === 'string') {
           throttle.fail(username, ip, ctx.now());
           ctx.metrics.authFailures.inc({ kind: 'mqtt', reason: who });
@@ -98,18 +99,19 @@ export function makeAuthenticate(ctx: Context): NonNullable<AedesOptions['authen
         if (client.closed || (client.conn as { destroyed?: boolean }).destroyed) return refuse(done, NOT_AUTHORIZED, 'connection closed during authentication');
         setIdentity(client, who);
         ctx.metrics.connections[who.kind]++;
-        if (who.kind === 'device') ctx.presence.opened(who.id, who.conn);
         client.conn.once('close', () => {
           ctx.metrics.connections[who.kind]--;
           if (who.kind === 'device') ctx.presence.closed(who.id, who.conn, closeReason(ctx, client));
         });
+        // In a cluster this reaches Redis before the CONNACK, so the device's previous node
+        // already knows of this connection when Aedes there closes the old one.
+        if (who.kind === 'device') await ctx.presence.opened(who.id, who.conn);
         done(null, true);
-      },
-      (err: unknown) => {
+      })
+      .catch((err: unknown) => {
         ctx.log.error({ err, username }, 'authentication failed with an internal error');
         refuse(done, SERVER_UNAVAILABLE, 'server error');
-      },
-    );
+      });
   };
 }
 

@@ -9,15 +9,27 @@ export class ClaimCodes {
   private readonly byDevice = new Map<string, string>();
   private readonly byCode = new Map<string, string>();
 
+  /** onChange hears every code this node issues or drops (a cluster node shares them). */
+  constructor(private readonly onChange?: (device: string, code: string | null) => void) {}
+
   rotate(device: string): string {
-    this.drop(device);
     let code: string;
     do {
       code = Array.from({ length: 6 }, () => ALPHABET[randomInt(ALPHABET.length)]).join('');
     } while (this.byCode.has(code));
+    this.adopt(device, code);
+    this.onChange?.(device, code);
+    return code;
+  }
+
+  /** Records a code (or its end, null) without announcing it: one another node issued. */
+  adopt(device: string, code: string | null): void {
+    const old = this.byDevice.get(device);
+    if (old !== undefined) this.byCode.delete(old);
+    this.byDevice.delete(device);
+    if (code === null) return;
     this.byDevice.set(device, code);
     this.byCode.set(code, device);
-    return code;
   }
 
   deviceFor(code: string): string | undefined {
@@ -25,8 +37,8 @@ export class ClaimCodes {
   }
 
   drop(device: string): void {
-    const old = this.byDevice.get(device);
-    if (old !== undefined) this.byCode.delete(old);
-    this.byDevice.delete(device);
+    if (!this.byDevice.has(device)) return;
+    this.adopt(device, null);
+    this.onChange?.(device, null);
   }
 }

@@ -41,6 +41,7 @@ export function applyBindingChange(ctx: Context, change: BindingChange): void {
 export interface ClaimResult { device: BoundDevice; already: boolean }
 
 export async function claim(ctx: Context, agent: string, target: unknown, code?: string): Promise<ClaimResult> {
+  ctx.cluster?.health.assertAvailable('claim a device');
   let resolved: { row: DeviceRow; via: string };
   if (code !== undefined) {
     const id = ctx.claimCodes.deviceFor(code);
@@ -67,6 +68,7 @@ export async function claim(ctx: Context, agent: string, target: unknown, code?:
 }
 
 export async function release(ctx: Context, agent: string, device: string): Promise<{ device: string }> {
+  ctx.cluster?.health.assertAvailable('release a device');
   const change = await rebindDevice(ctx.db, { device, holder: agent, to: null, actor: `agent:${agent}`, force: false, now: ctx.now(), defaultLimit: ctx.opts.deviceLimit });
   applyBindingChange(ctx, change);
   ctx.log.info({ device, agent }, 'released');
@@ -77,6 +79,7 @@ export interface AdminRebind { actor: string; device: string; to: string | null;
 
 /** Transfer (to an agent) or forced release (to null): admin acts, audited with a reason. */
 export async function adminRebind(ctx: Context, a: AdminRebind): Promise<{ device: string; from: string | null; to: string | null; changed: boolean }> {
+  ctx.cluster?.health.assertAvailable(a.to === null ? 'release a device' : 'transfer a device');
   const change = await rebindDevice(ctx.db, { device: a.device, to: a.to, actor: a.actor, reason: a.reason, force: a.force, now: ctx.now(), defaultLimit: ctx.opts.deviceLimit });
   applyBindingChange(ctx, change);
   ctx.log.info({ device: a.device, from: change.from, to: a.to, actor: a.actor, forced: a.force }, a.to === null ? 'released by admin' : 'transferred');

@@ -33,6 +33,12 @@ export interface BrokerOptions {
   jobTtlMs: number;
   /** How often queued jobs are checked against their TTL. */
   jobSweepMs: number;
+  /** PostgreSQL registry (postgres://…) instead of the embedded SQLite file; required for a cluster. */
+  databaseUrl?: string;
+  /** Redis (redis://…) that joins this node to a cluster: MQTT routing, retained messages, presence. */
+  redisUrl?: string;
+  /** Namespace of every Redis key and channel, so several fleets can share one Redis. */
+  redisPrefix: string;
 }
 
 export const DEFAULTS: BrokerOptions = {
@@ -54,6 +60,7 @@ export const DEFAULTS: BrokerOptions = {
   jobAttempts: 5,
   jobTtlMs: 3600_000,
   jobSweepMs: 1_000,
+  redisPrefix: 'fleetbind:',
 };
 
 const FLAGS = {
@@ -76,6 +83,9 @@ const FLAGS = {
   'job-ack-timeout-ms': 'FLEETBIND_JOB_ACK_TIMEOUT_MS',
   'job-attempts': 'FLEETBIND_JOB_ATTEMPTS',
   'job-ttl-ms': 'FLEETBIND_JOB_TTL_MS',
+  'database-url': 'FLEETBIND_DATABASE_URL',
+  'redis-url': 'FLEETBIND_REDIS_URL',
+  'redis-prefix': 'FLEETBIND_REDIS_PREFIX',
 } as const;
 
 function port(name: string, v: string): number {
@@ -94,6 +104,17 @@ function positive(name: string, v: string): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n <= 0) throw new Error(`--${name} must be a positive integer, got '${v}'`);
   return n;
+}
+
+function url(name: string, v: string, schemes: string[]): string {
+  let scheme: string;
+  try {
+    scheme = new URL(v).protocol;
+  } catch {
+    throw new Error(`--${name} must be a URL (${schemes.map((s) => `${s}//…`).join(' or ')})`);
+  }
+  if (!schemes.includes(scheme)) throw new Error(`--${name} must start with ${schemes.map((s) => `${s}//`).join(' or ')}, got ${scheme}//`);
+  return v;
 }
 
 export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BrokerOptions {
@@ -127,6 +148,10 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BrokerOpti
   set('job-ack-timeout-ms', (v) => (o.jobAckTimeoutMs = positive('job-ack-timeout-ms', v)));
   set('job-attempts', (v) => (o.jobAttempts = positive('job-attempts', v)));
   set('job-ttl-ms', (v) => (o.jobTtlMs = positive('job-ttl-ms', v)));
+  set('database-url', (v) => (o.databaseUrl = url('database-url', v, ['postgres:', 'postgresql:'])));
+  set('redis-url', (v) => (o.redisUrl = url('redis-url', v, ['redis:', 'rediss:'])));
+  set('redis-prefix', (v) => (o.redisPrefix = v));
+  if (o.redisUrl !== undefined && o.databaseUrl === undefined) throw new Error('--redis-url needs --database-url too: cluster nodes share their registry in PostgreSQL');
   if (!values['public-url'] && !env.FLEETBIND_PUBLIC_URL) o.publicUrl = `http://localhost:${o.httpPort}`;
   if ((o.tlsCert === undefined) !== (o.tlsKey === undefined)) throw new Error('--tls-cert and --tls-key go together');
   if (o.adminToken !== undefined && o.adminToken.length < 16) throw new Error('FLEETBIND_ADMIN_TOKEN must be at least 16 characters');

@@ -4,6 +4,7 @@ import type { EventEmitter } from 'node:events';
 import type { Kysely } from 'kysely';
 import type { BindingMap } from './binding-map';
 import type { ClaimCodes } from './claim-codes';
+import type { ClusterNode } from './cluster/node';
 import type { BrokerOptions } from './config';
 import type { Logger } from './logger';
 import type { Metrics } from './metrics';
@@ -35,6 +36,8 @@ export interface Context {
   bindings: BindingMap;
   presence: Presence;
   claimCodes: ClaimCodes;
+  /** Shared backends (PostgreSQL, and Redis in a cluster) with their health; null on SQLite. */
+  cluster: ClusterNode | null;
   /** Failed logins (REST) and MQTT connects, per username and per IP. */
   throttle: LoginThrottle;
   events: EventEmitter<BrokerEvents>;
@@ -43,7 +46,7 @@ export interface Context {
   /** The job system (set by startJobs before the node listens). */
   jobs: Jobs;
   labelKey: string;
-  /** Device secrets verified since start, as SHA-256 of the secret, so reconnects skip scrypt. */
+  /** Device secrets verified since start, as SHA-256 of stored hash and secret, so reconnects skip scrypt. */
   verifiedSecrets: Map<string, string>;
   /** Agents whose retained bindings are due to be republished (see scheduleBindings). */
   bindingTimers: Map<string, NodeJS.Timeout>;

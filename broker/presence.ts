@@ -6,7 +6,22 @@ import type { OfflineReason, Status } from '../protocol/messages';
 
 export type PresenceListener = (device: string, status: Status) => void;
 
-export class Presence {
+/** What the broker asks of presence; a cluster node implements it on Redis (cluster/presence.ts). */
+export interface Presence {
+  nextConn(): number | Promise<number>;
+  /** Resolves once the connection counts for the device's presence everywhere it is read. */
+  opened(device: string, conn: number): void | Promise<void>;
+  registered(device: string, conn: number): void;
+  closed(device: string, conn: number, reason: OfflineReason): void;
+  afterRestart(seen: string[], neverSeen: string[]): void | Promise<void>;
+  status(device: string): Status;
+  isOnline(device: string): boolean;
+  forget(device: string): void;
+  stop(): void;
+}
+
+/** Presence of one node on its own, in memory. */
+export class LocalPresence implements Presence {
   private readonly live = new Map<string, Set<number>>();
   private readonly states = new Map<string, Status>();
   private readonly timers = new Map<string, NodeJS.Timeout>();

@@ -22,7 +22,8 @@ import { startJobs } from './jobs/index';
 import { type Identity, identityOf } from './identity';
 import { createLogger } from './logger';
 import { Metrics } from './metrics';
-import { Presence } from './presence';
+import { ClusterNode } from './cluster/node';
+import { LocalPresence, type PresenceListener } from './presence';
 import { publishStatus, scheduleBindings } from './publisher';
 import { LoginThrottle } from './rate-limit';
 import { handleEnroll, handleHello } from './registry';
@@ -76,10 +77,12 @@ export async function startBroker(options: Partial<BrokerOptions> = {}): Promise
   const opts: BrokerOptions = { ...DEFAULTS, ...options };
   const log = createLogger(opts.logLevel);
   mkdirSync(opts.dataDir, { recursive: true });
-  const registry = await openSqlite(join(opts.dataDir, 'fleetbind.db'));
-  const boot = await bootstrap(registry.db, opts.dataDir, Date.now());
+  // PostgreSQL (and, with Redis, a cluster) when configured; otherwise the embedded SQLite file.
+  const cluster = opts.databaseUrl === undefined ? null : await ClusterNode.open(opts, log);
+  const registry = cluster?.registry ?? (await openSqlite(join(opts.dataDir, 'fleetbind.db')));
+  const boot = await (cluster ? cluster.exclusive(() => bootstrap(registry.db, opts.dataDir, Date.now())) : bootstrap(registry.db, opts.dataDir, Date.now()));
   const metrics = new Metrics();
-  const bindings = new BindingMap();
+  const bindings = cluster?.bindings ?? new BindingMap();
   for (const b of await allBindings(registry.db)) bindings.apply(b.id, b.agent_id, Number(b.binding_version));
 
   const ctx = {
@@ -88,7 +91,8 @@ export async function startBroker(options: Partial<BrokerOptions> = {}): Promise
     log,
     metrics,
     bindings,
-    claimCodes: new ClaimCodes(),
+    claimCodes: cluster?.claimCodes ?? new ClaimCodes(),
+    cluster,
     throttle: new LoginThrottle(),
     events: new EventEmitter<BrokerEvents>(),
     agentOps: new Map(),
@@ -100,16 +104,18 @@ export async function startBroker(options: Partial<BrokerOptions> = {}): Promise
     now: Date.now,
   } as Omit<Context, 'aedes' | 'presence' | 'kick'> as Context;
 
-  ctx.presence = new Presence(opts.graceMs, (device, status) => {
+  const announce: PresenceListener = (device, status) => {
     if (ctx.closing) return;
     publishStatus(ctx, device, status).catch((err: unknown) => log.error({ err, device }, 'publishing status failed'));
     const agent = bindings.agentOf(device);
     if (agent !== null) scheduleBindings(ctx, agent);
     ctx.events.emit('presence', device, status);
-  });
+  };
+  ctx.presence = cluster?.presence(announce) ?? new LocalPresence(opts.graceMs, announce);
   const acl = new Acl(bindings, ctx.presence, metrics, log.child({ part: 'acl' }));
 
   const aedes = await Aedes.createBroker({
+    ...cluster?.aedesOptions(),
     authenticate: makeAuthenticate(ctx),
     authorizePublish: acl.authorizePublish,
     authorizeSubscribe: acl.authorizeSubscribe,
@@ -141,6 +147,7 @@ export async function startBroker(options: Partial<BrokerOptions> = {}): Promise
     if (who?.kind === 'device') ctx.presence.registered(who.id, who.conn);
     if (who?.kind === 'agent') scheduleBindings(ctx, who.id, 0);
   });
+  await cluster?.attach(ctx);
   const jobs = await startJobs(ctx);
 
   aedes.on('keepaliveTimeout', (client) => markCloseReason(client, 'keepalive'));
@@ -148,7 +155,7 @@ export async function startBroker(options: Partial<BrokerOptions> = {}): Promise
   aedes.on('connectionError', (client, err) => log.debug({ clientId: client.id, err: err.message }, 'connection error'));
 
   const devices = await listDevices(registry.db);
-  ctx.presence.afterRestart(
+  await ctx.presence.afterRestart(
     devices.filter((d) => d.last_seen !== null).map((d) => d.id),
     devices.filter((d) => d.last_seen === null).map((d) => d.id),
   );
@@ -191,7 +198,7 @@ export async function startBroker(options: Partial<BrokerOptions> = {}): Promise
       await new Promise<void>((resolve) => aedes.close(() => resolve()));
       for (const ws of wss.clients) ws.terminate();
       await http.close();
-      await registry.close();
+      await (cluster ?? registry).close();
       log.info('stopped');
     })());
 

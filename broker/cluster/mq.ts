@@ -1,0 +1,62 @@
+// MQTT traffic between nodes over Redis pub/sub (mqemitter-redis, channels under the fleet's
+// prefix), and Aedes' retained messages, subscriptions and wills in Redis
+// (aedes-persistence-redis). Messages and cluster events share one publishing connection, so
+// they reach every other node in the order they were sent.
+import MQEmitterRedis from 'mqemitter-redis';
+import aedesPersistenceRedis from 'aedes-persistence-redis';
+import type { RedisLinks } from './redis';
+
+export interface MqPacket { topic: string; payload: Buffer | string; [k: string]: unknown }
+type Done = (err?: Error) => void;
+
+export interface ClusterMq {
+  on(topic: string, listener: (packet: MqPacket, done: () => void) => void, done?: () => void): unknown;
+  removeListener(topic: string, listener: (packet: MqPacket, done: () => void) => void, done?: () => void): unknown;
+  emit(packet: MqPacket, done?: Done): void;
+  close(done: () => void): void;
+}
+
+interface PrefixedEmitter extends ClusterMq {
+  /** MQEmitter's own, node-local emit (mqemitter-redis keeps it as _emit). */
+  _emit(packet: MqPacket, done?: Done): void;
+}
+
+type PrefixCtor = new (prefix: string, opts: { pubConn: RedisLinks['pub']; subConn: RedisLinks['sub'] }) => PrefixedEmitter;
+
+export function createMq(links: RedisLinks, prefix: string): ClusterMq {
+  const Ctor = (MQEmitterRedis as unknown as { MQEmitterRedisPrefix: PrefixCtor }).MQEmitterRedisPrefix;
+  const mq = new Ctor(prefix, { pubConn: links.pub, subConn: links.sub });
+  const toRedis = mq.emit.bind(mq);
+  // While Redis is down the node keeps serving its own clients: a message is delivered locally
+  // only (other nodes could not get it anyway). Device traffic to agents is held back meanwhile
+  // (see BindingSync), because this node may have missed binding changes.
+  mq.emit = (packet: MqPacket, done?: Done): void => {
+    if (links.pub.status === 'ready') return toRedis(packet, done);
+    mq._emit({ ...packet, topic: prefix + packet.topic }, done);
+  };
+  // mqemitter-redis closes by QUIT and waits for both connections to end, which never happens
+  // while Redis is unreachable; then the connections are dropped.
+  const close = mq.close.bind(mq);
+  mq.close = (done: () => void): void => {
+    let finished = false;
+    const finish = (): void => {
+      if (finished) return;
+      finished = true;
+      clearTimeout(timer);
+      done();
+    };
+    const timer = setTimeout(() => {
+      links.pub.disconnect();
+      links.sub.disconnect();
+      finish();
+    }, 2_000);
+    close(finish);
+  };
+  return mq;
+}
+
+export type AedesPersistence = ReturnType<typeof aedesPersistenceRedis>;
+
+export function createPersistence(links: RedisLinks): AedesPersistence {
+  return aedesPersistenceRedis({ conn: links.persistence });
+}

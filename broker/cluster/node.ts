@@ -1,0 +1,193 @@
+// One broker node on shared backends. With a database URL the registry is PostgreSQL and its
+// health is watched; with a Redis URL too, the node joins a cluster: MQTT traffic, retained
+// messages, presence, binding changes and claim codes are shared with the other nodes.
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { type Kysely, sql } from 'kysely';
+import { BindingMap } from '../binding-map';
+import { ClaimCodes } from '../claim-codes';
+import type { BrokerOptions } from '../config';
+import type { Context } from '../context';
+import type { Logger } from '../logger';
+import type { Presence, PresenceListener } from '../presence';
+import type { Registry } from '../store/db';
+import { openPostgres, redactUrl } from '../store/postgres';
+import type { Database } from '../store/schema';
+import { BindingSync, SyncedBindingMap } from './bindings';
+import { ClaimCodeSync } from './claim-codes';
+import { Health } from './health';
+import { type AedesPersistence, type ClusterMq, createMq, createPersistence } from './mq';
+import { NodeLiveness } from './nodes';
+import { ClusterPresence } from './presence';
+import { withPresenceScripts } from './presence-scripts';
+import { type LinkName, type RedisLinks, closeLinks, connectRedis, linksDown, openLinks } from './redis';
+
+export const POSTGRES_CHECK = 'postgres';
+export const REDIS_CHECK = 'redis';
+/** Serialises first-run bootstrap (label key, first admin) between nodes starting together. */
+const STARTUP_LOCK = 0x66626e64;
+
+interface RedisParts {
+  links: RedisLinks;
+  mq: ClusterMq;
+  persistence: AedesPersistence;
+  map: SyncedBindingMap;
+  sync: BindingSync;
+  codes: ClaimCodeSync;
+  presence: ClusterPresence | null;
+  liveness: NodeLiveness | null;
+}
+
+async function openRedis(opts: BrokerOptions, url: string, node: string, db: Kysely<Database>, health: Health, log: Logger): Promise<RedisParts> {
+  const links = connectRedis(url, opts.redisPrefix);
+  await openLinks(links, url);
+  const mq = createMq(links, opts.redisPrefix);
+  const map = new SyncedBindingMap();
+  return {
+    links,
+    mq,
+    persistence: createPersistence(links),
+    map,
+    sync: new BindingSync({ mq, map, db, node, log, health }),
+    codes: new ClaimCodeSync(mq, links.command, node, log),
+    presence: null,
+    liveness: null,
+  };
+}
+
+export class ClusterNode {
+  readonly bindings: BindingMap;
+  readonly claimCodes: ClaimCodes;
+  private redisDown = false;
+  private recovering: Promise<void> | null = null;
+  private ctx: Context | null = null;
+
+  private constructor(
+    readonly id: string,
+    private readonly opts: BrokerOptions,
+    readonly registry: Registry,
+    readonly health: Health,
+    private readonly log: Logger,
+    private readonly redis: RedisParts | null,
+  ) {
+    this.bindings = redis ? redis.map : new BindingMap();
+    this.claimCodes = redis ? redis.codes.codes : new ClaimCodes();
+  }
+
+  static async open(opts: BrokerOptions, baseLog: Logger): Promise<ClusterNode> {
+    const url = opts.databaseUrl;
+    if (url === undefined) throw new Error('a cluster node needs --database-url');
+    const id = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+    const log = baseLog.child({ part: 'cluster', node: id });
+    const health = new Health(log);
+    const registry = await openPostgres(url, {
+      onIdleError: (err) => {
+        health.set(POSTGRES_CHECK, false, err.message);
+        void health.probeNow();
+      },
+    });
+    health.addProbe(POSTGRES_CHECK, async () => void (await sql`select 1`.execute(registry.db)));
+    let parts: RedisParts | null = null;
+    if (opts.redisUrl !== undefined) {
+      try {
+        parts = await openRedis(opts, opts.redisUrl, id, registry.db, health, log);
+      } catch (err) {
+        await registry.close();
+        throw err;
+      }
+      const links = parts.links;
+      health.addProbe(REDIS_CHECK, async () => {
+        const down = linksDown(links);
+        if (down.length > 0) throw new Error(`connection${down.length > 1 ? 's' : ''} ${down.join(', ')} not ready`);
+        await links.command.ping();
+      });
+    }
+    log.info({ database: redactUrl(url), redis: opts.redisUrl === undefined ? null : redactUrl(opts.redisUrl), prefix: opts.redisPrefix }, parts ? 'cluster node' : 'single node on PostgreSQL');
+    return new ClusterNode(id, opts, registry, health, log, parts);
+  }
+
+  get clustered(): boolean {
+    return this.redis !== null;
+  }
+
+  /** Aedes options that put its message routing and persistence on Redis. */
+  aedesOptions(): { id?: string; mq?: unknown; persistence?: unknown } {
+    return this.redis ? { id: this.id, mq: this.redis.mq, persistence: this.redis.persistence } : {};
+  }
+
+  /** Cluster-wide presence, or null when this node has no Redis (then presence is local). */
+  presence(listener: PresenceListener): Presence | null {
+    if (!this.redis) return null;
+    const p = new ClusterPresence({ redis: withPresenceScripts(this.redis.links.command), mq: this.redis.mq, node: this.id, graceMs: this.opts.graceMs, listener, log: this.log });
+    this.redis.presence = p;
+    return p;
+  }
+
+  /** Runs fn while no other node runs its own startup section. */
+  async exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    return this.registry.db.connection().execute(async (conn) => {
+      await sql`select pg_advisory_lock(${STARTUP_LOCK})`.execute(conn);
+      try {
+        return await fn();
+      } finally {
+        await sql`select pg_advisory_unlock(${STARTUP_LOCK})`.execute(conn);
+      }
+    });
+  }
+
+  async attach(ctx: Context): Promise<void> {
+    this.ctx = ctx;
+    this.health.start();
+    const r = this.redis;
+    if (!r) return;
+    await r.sync.start(ctx.events);
+    await r.codes.start();
+    if (r.presence) {
+      await r.presence.start();
+      const presence = r.presence;
+      r.liveness = new NodeLiveness(withPresenceScripts(r.links.command), this.id, this.log, (node) => presence.settleNode(node));
+      await r.liveness.start();
+    }
+    for (const [name, link] of Object.entries(r.links) as [LinkName, RedisLinks[LinkName]][]) {
+      link.on('error', (err: Error) => this.log.debug({ link: name, err: err.message }, 'redis connection error'));
+      link.on('close', () => this.linkDown(name));
+      link.on('ready', () => this.linkUp());
+    }
+  }
+
+  private linkDown(name: LinkName): void {
+    // Aedes quits the Redis connections when the node stops; that is no outage.
+    if (this.redisDown || this.ctx?.closing) return;
+    this.redisDown = true;
+    this.health.set(REDIS_CHECK, false, `connection ${name} lost`);
+    this.redis?.sync.suspend();
+  }
+
+  private linkUp(): void {
+    const r = this.redis;
+    if (!r || !this.redisDown || linksDown(r.links).length > 0 || this.recovering) return;
+    this.redisDown = false;
+    void this.health.probeNow();
+    this.recovering = (async () => {
+      await r.liveness?.beat();
+      await r.presence?.reconcile();
+      await r.codes.load();
+      await r.sync.resync();
+    })()
+      .catch((err: unknown) => this.log.error({ err }, 'recovering after a Redis outage failed; waiting for the next reconnect'))
+      .finally(() => (this.recovering = null));
+  }
+
+  /** After Aedes closed (it closes the MQTT emitter itself). */
+  async close(): Promise<void> {
+    this.health.stop();
+    const r = this.redis;
+    if (r) {
+      r.presence?.stop();
+      await r.liveness?.stop();
+      await r.persistence.destroy().catch((err: unknown) => this.log.debug({ err }, 'closing the Aedes persistence failed'));
+      closeLinks(r.links);
+    }
+    await this.registry.close();
+  }
+}

@@ -1,0 +1,119 @@
+// Presence as atomic Redis scripts, so every node reaches the same decision (DESIGN.md §5).
+// Per device: `live:<dev>` maps each open connection number to its node, `st` holds the
+// status JSON and `sc` "state:conn" for the comparisons. Numbers stay strings end to end: Lua
+// would round a 16-digit connection number if it converted it.
+import type { Redis } from 'ioredis';
+
+const STATUS = `
+local function status(state, conn, since, reason)
+  local s = '{"state":"' .. state .. '","conn":' .. conn .. ',"since":' .. since
+  if reason and reason ~= '' then s = s .. ',"reason":"' .. reason .. '"' end
+  return s .. '}'
+end
+local function current(sc, dev)
+  local cur = redis.call('HGET', sc, dev)
+  if not cur then return nil, nil end
+  return string.match(cur, '^(%a+):(%d+)$')
+end
+`;
+
+const SCRIPTS = {
+  /** KEYS conn; ARGV floor. Monotonic across a Redis that lost its data: never below wall time. */
+  fbNextConn: {
+    numberOfKeys: 1,
+    lua: `local v = redis.call('INCR', KEYS[1])
+if v < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) return ARGV[1] end
+return v`,
+  },
+  /** KEYS live, nodeconns; ARGV conn, node, member. */
+  fbOpened: {
+    numberOfKeys: 2,
+    lua: `redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('SADD', KEYS[2], ARGV[3])
+return 1`,
+  },
+  /** KEYS live, st, sc; ARGV dev, conn, since. Online unless the connection is gone or a newer one is online. */
+  fbRegistered: {
+    numberOfKeys: 3,
+    lua: `${STATUS}
+if redis.call('HEXISTS', KEYS[1], ARGV[2]) == 0 then return false end
+local state, conn = current(KEYS[3], ARGV[1])
+if state == 'online' and tonumber(conn) >= tonumber(ARGV[2]) then return false end
+local s = status('online', ARGV[2], ARGV[3])
+redis.call('HSET', KEYS[2], ARGV[1], s)
+redis.call('HSET', KEYS[3], ARGV[1], 'online:' .. ARGV[2])
+return s`,
+  },
+  /**
+   * KEYS live, nodeconns, st, sc; ARGV dev, conn, member, since, reason. Counts only when it was
+   * the device's last open connection anywhere in the cluster.
+   */
+  fbClosed: {
+    numberOfKeys: 4,
+    lua: `${STATUS}
+local removed = redis.call('HDEL', KEYS[1], ARGV[2])
+redis.call('SREM', KEYS[2], ARGV[3])
+if removed == 0 or redis.call('HLEN', KEYS[1]) > 0 then return false end
+local state, conn = current(KEYS[4], ARGV[1])
+if state ~= 'online' then return false end
+local s = status('reconnecting', conn, ARGV[4], ARGV[5])
+redis.call('HSET', KEYS[3], ARGV[1], s)
+redis.call('HSET', KEYS[4], ARGV[1], 'reconnecting:' .. conn)
+return s`,
+  },
+  /** KEYS st, sc; ARGV dev, conn, since. The grace window ran out with no new connection. */
+  fbExpire: {
+    numberOfKeys: 2,
+    lua: `${STATUS}
+local state, conn = current(KEYS[2], ARGV[1])
+if state ~= 'reconnecting' or conn ~= ARGV[2] then return false end
+local reason = string.match(redis.call('HGET', KEYS[1], ARGV[1]) or '', '"reason":"([%a-]+)"') or 'socket'
+local s = status('offline', conn, ARGV[3], reason)
+redis.call('HSET', KEYS[1], ARGV[1], s)
+redis.call('HSET', KEYS[2], ARGV[1], 'offline:' .. conn)
+return s`,
+  },
+  /** KEYS st, sc; ARGV dev, json, state, conn. Only where the cluster knows nothing of the device. */
+  fbInit: {
+    numberOfKeys: 2,
+    lua: `if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return false end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[3] .. ':' .. ARGV[4])
+return ARGV[2]`,
+  },
+  /** KEYS alive, reaping; ARGV reaper, ttl. Claims a node whose liveness key expired. */
+  fbClaimReap: {
+    numberOfKeys: 2,
+    lua: `if redis.call('EXISTS', KEYS[1]) == 1 then return false end
+return redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2])`,
+  },
+} as const;
+
+type Reply = Promise<string | null>;
+
+export interface PresenceRedis extends Redis {
+  fbNextConn(conn: string, floor: string): Promise<string | number>;
+  fbOpened(live: string, nodeconns: string, conn: string, node: string, member: string): Promise<number>;
+  fbRegistered(live: string, st: string, sc: string, dev: string, conn: string, since: string): Reply;
+  fbClosed(live: string, nodeconns: string, st: string, sc: string, dev: string, conn: string, member: string, since: string, reason: string): Reply;
+  fbExpire(st: string, sc: string, dev: string, conn: string, since: string): Reply;
+  fbInit(st: string, sc: string, dev: string, json: string, state: string, conn: string): Reply;
+  fbClaimReap(alive: string, reaping: string, reaper: string, ttlMs: string): Reply;
+}
+
+export function withPresenceScripts(redis: Redis): PresenceRedis {
+  for (const [name, s] of Object.entries(SCRIPTS)) redis.defineCommand(name, { numberOfKeys: s.numberOfKeys, lua: s.lua });
+  return redis as PresenceRedis;
+}
+
+export const keys = {
+  conn: 'conn',
+  st: 'st',
+  sc: 'sc',
+  nodes: 'nodes',
+  live: (dev: string) => `live:${dev}`,
+  nodeconns: (node: string) => `nodeconns:${node}`,
+  alive: (node: string) => `alive:${node}`,
+  reaping: (node: string) => `reaping:${node}`,
+  member: (conn: number | string, dev: string) => `${conn} ${dev}`,
+};
