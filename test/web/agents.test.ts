@@ -2,6 +2,7 @@
 // label URL, run a payment QR job and watch position, ETA, progress and done arrive live.
 // Neither page ever holds the other's machine, job or data: not in the DOM and not in any
 // WebSocket frame it received.
+import { readFileSync } from 'node:fs';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Browser } from 'playwright-core';
@@ -49,13 +50,14 @@ async function submitPayment(side: Side, base: string): Promise<string> {
   return jobIdOf(page.url());
 }
 
+const sides: Side[] = [];
+
 test('each agent claims by label, runs a payment QR live, and sees nothing of the other', async () => {
   if (!skipUnlessTool('web agents', 'chromium', 'chromium')) return;
   await ensureWebBuilt();
   tb = await TestBroker.start();
   const base = tb.broker.httpUrl;
   browser = await launch();
-  const sides: Side[] = [];
   for (const [id, code, reference] of [
     ['263', 'CT0700026', 'ORDER-AAA-1'],
     ['bea', 'CT0700027', 'ORDER-BBB-1'],
@@ -122,6 +124,36 @@ test('each agent claims by label, runs a payment QR live, and sees nothing of th
       assert.not.ok(framesContain(me.app.frames, secret), `${me.id}'s WebSocket received ${secret} of ${other.id}`);
     }
     assert.equal(me.app.errors, [], `${me.id}'s page logged errors`);
+  }
+});
+
+test('job history exports CSV and JSON; the agent screens fit 360 px', async () => {
+  if (!skipUnlessTool('web agents', 'chromium', 'chromium')) return;
+  const base = tb!.broker.httpUrl;
+  const { page } = sides[0]!.app;
+  const [, payment] = sides[0]!.jobs as [string, string];
+  await page.goto(`${base}/history?device=${sides[0]!.m.device.id}`);
+  const item = page.getByTestId('history').locator('li').filter({ has: page.getByRole('link', { name: 'Payment QR' }) });
+  await item.waitFor();
+  const [csv] = await Promise.all([page.waitForEvent('download'), item.getByRole('button', { name: `Export job ${payment} as CSV` }).click()]);
+  assert.is(csv.suggestedFilename(), `job-${payment}.csv`);
+  const csvText = readFileSync((await csv.path())!, 'utf8');
+  assert.ok(csvText.startsWith('record,at,time,name,encoding,value'), csvText.slice(0, 80));
+  assert.ok(csvText.includes(payment));
+  const [json] = await Promise.all([page.waitForEvent('download'), item.getByRole('button', { name: `Export job ${payment} as JSON` }).click()]);
+  const exported = JSON.parse(readFileSync((await json.path())!, 'utf8')) as { job: { job: string; state: string; params: { caption: string } } };
+  assert.is(exported.job.job, payment);
+  assert.is(exported.job.state, 'done');
+  assert.is(exported.job.params.caption, sides[0]!.reference);
+  await shot(page, 'history');
+
+  await page.setViewportSize({ width: 360, height: 740 });
+  const device = sides[0]!.m.device.id;
+  for (const path of ['/devices', `/devices/${device}`, `/devices/${device}/jobs/${payment}`, '/history', '/scan']) {
+    await page.goto(base + path);
+    await page.getByRole('heading', { level: 1 }).waitFor();
+    const width = (await page.evaluate('document.documentElement.scrollWidth')) as number;
+    assert.ok(width <= 360, `${path} is ${width} px wide at a 360 px viewport`);
   }
 });
 

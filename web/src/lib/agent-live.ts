@@ -105,7 +105,7 @@ export class AgentLive {
 
   /** The agent's own jobs on a device, newest first; also refreshes what the app knows of them. */
   async history(device: string, limit = 50): Promise<JobView[]> {
-    const views = await this.link.request<JobView[]>('jobs', { device, limit });
+    const { jobs: views } = await this.link.request<{ device: string; at: number; jobs: JobView[] }>('jobs', { device, limit });
     const now = Date.now();
     this.state.update((st) => {
       const jobs = { ...st.jobs };
@@ -136,7 +136,7 @@ export class AgentLive {
       this.applyBindings(b);
       await Promise.all(b.devices.map((d) => this.history(d.id, 20)));
     } catch (err) {
-      console.warn('catching up after connect failed', err);
+      console.error('catching up after connect failed', err);
     }
   }
 
@@ -219,7 +219,7 @@ export class AgentLive {
     // A job that left the queue without an "ended" entry ended while this page was not looking.
     const vanished = (st.queues[snap.device] ?? []).filter((id) => !queue.includes(id) && !(snap.ended ?? []).some((e) => e.job === id));
     this.state.set({ ...st, jobs, queues: { ...st.queues, [snap.device]: queue } });
-    if (vanished.length > 0) this.history(snap.device, 20).catch((err: unknown) => console.warn('refreshing ended jobs failed', err));
+    if (vanished.length > 0) this.history(snap.device, 20).catch((err: unknown) => console.error('refreshing ended jobs failed', err));
   }
 
   private patchJob(id: string, track: JobTrack): void {

@@ -7,7 +7,7 @@ import type { JobView } from '../lib/agent-live';
 import { useAgent } from '../lib/live';
 import { useObservable } from '../lib/observable';
 import { navigate, queryParam, usePath } from '../lib/router';
-import { STATE_NAMES, dateTime, errorText, kindName } from '../lib/words';
+import { STATE_NAMES, dateTime, errorText, kindName, money } from '../lib/words';
 
 export function History(): JSX.Element {
   const agent = useAgent();
@@ -47,6 +47,11 @@ export function History(): JSX.Element {
               <p>
                 <A href={`/devices/${encodeURIComponent(v.device)}/jobs/${encodeURIComponent(v.job)}`}>{kindName(v.kind)}</A> · {STATE_NAMES[v.state]}
               </p>
+              {v.kind === 'qr.show' && typeof v.params.amount === 'number' && (
+                <p>
+                  {money(v.params.amount, String(v.params.currency ?? ''))} · {String(v.params.caption ?? '')}
+                </p>
+              )}
               <p class="sub">{v.times.queued !== undefined && dateTime(v.times.queued)}</p>
               <ExportButtons job={v.job} />
             </li>
