@@ -2,7 +2,6 @@
 // resends with backoff until `accepted` (NO_ACK after the configured attempts), cancels and
 // completions confirmed by the device, the interrupted rule when a device drops, TTL expiry,
 // and a snapshot on fb/v1/d/<dev>/jobs after every change.
-import type { Transaction } from 'kysely';
 import { ErrorCode, ProtocolError } from '../../protocol/errors';
 import { JOB_KINDS, type JobState, isJobKind } from '../../protocol/jobs';
 import { type Ack, type Cmd, type JobsSnapshot, type QueuedJobView, type Status, parseAck } from '../../protocol/messages';
@@ -15,7 +14,7 @@ import { getDevice } from '../store/devices';
 import { type Active, DeviceQueue, clearTimer } from './device-queue';
 import { type Duration, type Slot, nextDuration, priorMs, schedule } from './eta';
 import { JobMetrics } from './metrics';
-import { type JobRow, type JobsDatabase, type JobsDb, jobsDb } from './schema';
+import { type JobRow, type JobsDb, jobsDb } from './schema';
 import {
   ACTIVE_STATES,
   activeJobs,
@@ -35,6 +34,7 @@ import {
   unreserveDevice,
 } from './store';
 import type { JobError } from './view';
+import { GroupWriter, type Trx } from './writer';
 
 /** Device data kept per job run; beyond it, data is dropped and the history says so. */
 export const JOB_DATA_MAX_ROWS = 10_000;
@@ -42,7 +42,6 @@ export const JOB_DATA_MAX_BYTES = 4 * 1024 * 1024;
 /** Resend delays grow from the ack timeout by doubling, up to this multiple of it. */
 const MAX_BACKOFF_FACTOR = 8;
 
-type Trx = Transaction<JobsDatabase>;
 export type Extra = (trx: Trx) => Promise<void>;
 
 /** Maps a device's error text ("BUSY: job x is running") to a code and message. */
@@ -54,6 +53,7 @@ export function deviceError(text: string | undefined, fallback: string): JobErro
 export class JobEngine {
   readonly db: JobsDb;
   readonly metrics: JobMetrics;
+  private readonly writer: GroupWriter;
   private readonly queues = new Map<string, DeviceQueue>();
   private sweepTimer: NodeJS.Timeout | null = null;
   private sweeping = false;
@@ -62,6 +62,12 @@ export class JobEngine {
   constructor(private readonly ctx: Context) {
     this.db = jobsDb(ctx.db);
     this.metrics = new JobMetrics(ctx.metrics.registry);
+    this.writer = new GroupWriter(this.db);
+  }
+
+  /** A write in the next group commit; resolves once it is durable. */
+  write<T>(fn: (trx: Trx) => Promise<T>): Promise<T> {
+    return this.writer.write(fn);
   }
 
   queue(device: string): DeviceQueue {
@@ -115,6 +121,7 @@ export class JobEngine {
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     for (const q of this.queues.values()) for (const a of q.active.values()) clearTimer(a);
     await Promise.all([...this.queues.values()].map((q) => q.idle()));
+    await this.writer.idle();
   }
 
   // ---- dispatch
@@ -134,7 +141,7 @@ export class JobEngine {
         continue;
       }
       const attempt = Number(job.attempt) + 1;
-      const outcome = await this.db.transaction().execute(async (trx) => {
+      const outcome = await this.write(async (trx) => {
         if (Number(job.hold) === 1) {
           const r = await reserveDevice(trx, q.id, job.agent, job.id);
           if (r !== 'ok') return r;
@@ -182,7 +189,7 @@ export class JobEngine {
     }
     a.attempt++;
     const now = this.ctx.now();
-    await this.db.transaction().execute(async (trx) => {
+    await this.write(async (trx) => {
       await patchJob(trx, a.id, { attempt: a.attempt }, now);
       await addEvent(trx, a.id, now, 'resent', { attempt: a.attempt });
     });
@@ -197,7 +204,7 @@ export class JobEngine {
     clearTimer(a);
     a.control = { type, reason, sends: 0 };
     const now = this.ctx.now();
-    await this.db.transaction().execute(async (trx) => {
+    await this.write(async (trx) => {
       await patchJob(trx, a.id, { control: type, control_reason: reason }, now);
       await addEvent(trx, a.id, now, `${type}-requested`, { reason });
       if (extra) await extra(trx);
@@ -262,10 +269,10 @@ export class JobEngine {
           if (a.control === null) clearTimer(a);
           if (a.sends > 0) this.metrics.dispatchLatency.observe((now - a.startedAt) / 1000);
           if (a.retries > 0) a.data = { ...(await dataStats(this.db, a.id)), truncated: false };
-          await transition(this.db, a.id, ['dispatched'], 'running', now, progress === undefined ? {} : { progress }, { attempt: a.attempt });
+          await this.write((trx) => transition(trx, a.id, ['dispatched'], 'running', now, progress === undefined ? {} : { progress }, { attempt: a.attempt }));
           q.dirty = true;
         } else if (progress !== undefined) {
-          await patchJob(this.db, a.id, { progress }, now);
+          await this.write((trx) => patchJob(trx, a.id, { progress }, now));
           q.dirty = true;
         }
         return;
@@ -300,7 +307,7 @@ export class JobEngine {
       await this.endQueued(q, job, ack.state, error, { result: ack.result ?? null, late: true });
       return;
     }
-    await addEvent(this.db, job.id, now, 'late-ack', { state: ack.state, jobState: job.state });
+    await this.write((trx) => addEvent(trx, job.id, now, 'late-ack', { state: ack.state, jobState: job.state }));
   }
 
   private onEvt(device: string, stream: string, payload: Buffer): void {
@@ -314,13 +321,13 @@ export class JobEngine {
       if (a.data.rows >= JOB_DATA_MAX_ROWS || a.data.bytes + text.length > JOB_DATA_MAX_BYTES) {
         if (!a.data.truncated) {
           a.data.truncated = true;
-          addEvent(this.db, a.id, now, 'data-truncated', { rows: a.data.rows, bytes: a.data.bytes }).catch((err: unknown) => this.ctx.log.error({ err, job: a.id }, 'recording truncation failed'));
+          this.write((trx) => addEvent(trx, a.id, now, 'data-truncated', { rows: a.data!.rows, bytes: a.data!.bytes })).catch((err: unknown) => this.ctx.log.error({ err, job: a.id }, 'recording truncation failed'));
         }
         continue;
       }
       a.data.rows++;
       a.data.bytes += text.length;
-      addData(this.db, a.id, now, stream, text, encoding).catch((err: unknown) => this.ctx.log.error({ err, job: a.id, stream }, 'storing device data failed'));
+      this.write((trx) => addData(trx, a.id, now, stream, text, encoding)).catch((err: unknown) => this.ctx.log.error({ err, job: a.id, stream }, 'storing device data failed'));
     }
   }
 
@@ -361,7 +368,7 @@ export class JobEngine {
     }
     q.active.delete(a.id);
     const patch = a.state === 'running' ? { interrupted_at: now, retries: a.retries + 1, expires_at: now + a.ttlMs, progress: null } : {};
-    await transition(this.db, a.id, ACTIVE_STATES, 'queued', now, patch, { reason, interrupted: a.state === 'running' });
+    await this.write((trx) => transition(trx, a.id, ACTIVE_STATES, 'queued', now, patch, { reason, interrupted: a.state === 'running' }));
     q.dirty = true;
   }
 
@@ -408,7 +415,7 @@ export class JobEngine {
     const now = this.ctx.now();
     const durations = await this.durations(q);
     let duration: Duration | undefined;
-    const ended = await this.db.transaction().execute(async (trx) => {
+    const ended = await this.write(async (trx) => {
       const ok = await transition(
         trx,
         a.id,
@@ -439,7 +446,7 @@ export class JobEngine {
 
   async endQueued(q: DeviceQueue, job: JobRow, state: JobState, error?: JobError, detail: Record<string, unknown> = {}, extra?: Extra): Promise<boolean> {
     const now = this.ctx.now();
-    const ended = await this.db.transaction().execute(async (trx) => {
+    const ended = await this.write(async (trx) => {
       const patch = { error_code: error?.code ?? null, error: error?.message ?? null, ...('result' in detail ? { result: JSON.stringify(detail.result) } : {}) };
       if (!(await transition(trx, job.id, ['queued'], state, now, patch, { ...detail, ...(error ? { error } : {}) }))) return false;
       if (Number(job.hold) === 1) await unreserveDevice(trx, q.id, job.id);

@@ -81,7 +81,7 @@ export class JobRequests {
       const hold = s.kind === 'qr.show' && (params as { hold?: boolean }).hold === true;
       let row: JobRow | 'full';
       try {
-        row = await db.transaction().execute((trx) =>
+        row = await this.engine.write((trx) =>
           insertJob(trx, { id: randomUUID(), device: s.device, agent, kind: s.kind, params: JSON.stringify(params), hold, ttlMs, idempotencyKey: key, now }, this.ctx.opts.queueCap),
         );
       } catch (err) {
