@@ -32,7 +32,8 @@ export interface Active {
 export class DeviceQueue {
   /** Said hello on its current connection and has not dropped since. */
   ready = false;
-  concurrency = 1;
+  /** What the device announced in its last hello; null until read from the registry. */
+  profile: { caps: readonly string[]; concurrency: number } | null = null;
   readonly active = new Map<string, Active>();
   durations: Map<string, Duration> | null = null;
   /** Jobs that ended since the last snapshot, with their agent (snapshots show the bound agent's only). */
@@ -43,6 +44,10 @@ export class DeviceQueue {
   private tail: Promise<void> = Promise.resolve();
 
   constructor(readonly id: string) {}
+
+  get concurrency(): number {
+    return this.profile?.concurrency ?? 1;
+  }
 
   /**
    * Runs fn after everything queued before it. When the last queued op finishes and something

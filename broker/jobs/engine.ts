@@ -1,62 +1,32 @@
 // The job lifecycle (DESIGN.md §6): dispatch in FIFO order up to the device's concurrency, cmd
 // resends with backoff until `accepted` (NO_ACK after the configured attempts), cancels and
-// completions confirmed by the device, the interrupted rule when a device drops, TTL expiry,
-// and a snapshot on fb/v1/d/<dev>/jobs after every change.
-import { ErrorCode, ProtocolError } from '../../protocol/errors';
-import { JOB_KINDS, type JobState, isJobKind } from '../../protocol/jobs';
-import { type Ack, type Cmd, type JobsSnapshot, type QueuedJobView, type Status, parseAck } from '../../protocol/messages';
+// completions confirmed by the device, the endings, and a snapshot with positions and ETAs on
+// fb/v1/d/<dev>/jobs after every change. Device events drive it through device-events.ts.
+import { ErrorCode } from '../../protocol/errors';
+import type { JobState } from '../../protocol/jobs';
+import type { Cmd, JobsSnapshot, QueuedJobView } from '../../protocol/messages';
 import { deviceTopic } from '../../protocol/topics';
-import { parseJson } from '../../protocol/validate';
 import type { Context } from '../context';
 import { publishJson } from '../publisher';
-import type { BindingChange } from '../store/bindings';
 import { getDevice } from '../store/devices';
 import { type Active, DeviceQueue, clearTimer } from './device-queue';
 import { type Duration, type Slot, nextDuration, priorMs, schedule } from './eta';
 import { JobMetrics } from './metrics';
 import { type JobRow, type JobsDb, jobsDb } from './schema';
-import {
-  ACTIVE_STATES,
-  activeJobs,
-  addData,
-  addEvent,
-  dataStats,
-  dueDevices,
-  dueJobs,
-  getJob,
-  loadDurations,
-  nextQueued,
-  openJobs,
-  patchJob,
-  reserveDevice,
-  saveDuration,
-  transition,
-  unreserveDevice,
-} from './store';
+import { ACTIVE_STATES, addEvent, loadDurations, nextQueued, openJobs, patchJob, reserveDevice, saveDuration, transition, unreserveDevice } from './store';
 import type { JobError } from './view';
 import { GroupWriter, type Trx } from './writer';
 
-/** Device data kept per job run; beyond it, data is dropped and the history says so. */
-export const JOB_DATA_MAX_ROWS = 10_000;
-export const JOB_DATA_MAX_BYTES = 4 * 1024 * 1024;
 /** Resend delays grow from the ack timeout by doubling, up to this multiple of it. */
 const MAX_BACKOFF_FACTOR = 8;
 
 export type Extra = (trx: Trx) => Promise<void>;
-
-/** Maps a device's error text ("BUSY: job x is running") to a code and message. */
-export function deviceError(text: string | undefined, fallback: string): JobError {
-  const m = /^([A-Z][A-Z_]{1,31}):\s*(.*)$/s.exec(text ?? '');
-  return m ? { code: m[1]!, message: m[2]! } : { code: fallback, message: text ?? 'the device gave no reason' };
-}
 
 export class JobEngine {
   readonly db: JobsDb;
   readonly metrics: JobMetrics;
   private readonly writer: GroupWriter;
   private readonly queues = new Map<string, DeviceQueue>();
-  private sweepTimer: NodeJS.Timeout | null = null;
-  private sweeping = false;
   private stopped = false;
 
   constructor(private readonly ctx: Context) {
@@ -81,44 +51,25 @@ export class JobEngine {
     return q.run(fn, () => this.publishSnapshot(q));
   }
 
+  /** Publishes the device's snapshot again, in the device's order. */
+  republish(q: DeviceQueue): Promise<void> {
+    return this.run(q, async () => {
+      q.dirty = true;
+    });
+  }
+
+  /** The device's queue if the engine has seen the device since it started. */
+  peek(device: string): DeviceQueue | undefined {
+    return this.queues.get(device);
+  }
+
   /** For event-driven work: failures are logged, never thrown into an event emitter. */
-  private fire(q: DeviceQueue, what: string, fn: () => Promise<void>): void {
+  fire(q: DeviceQueue, what: string, fn: () => Promise<void>): void {
     this.run(q, fn).catch((err: unknown) => this.ctx.log.error({ err, device: q.id, what }, 'job queue step failed'));
-  }
-
-  // ---- start and stop
-
-  /**
-   * After a restart nothing is on any device as far as this broker knows: jobs left dispatched
-   * or running follow the interrupted rule, pending cancels and completions take effect.
-   */
-  async recover(): Promise<void> {
-    const now = this.ctx.now();
-    const devices = new Set<string>();
-    for (const row of await activeJobs(this.db)) {
-      const q = this.queue(row.device);
-      devices.add(row.device);
-      await this.settleDropped(q, activeOf(row), now, 'broker-restart');
-    }
-    for (const row of await this.db.selectFrom('jobs').select('device').distinct().where('state', '=', 'queued').execute()) devices.add(row.device);
-    for (const device of devices) this.queue(device).dirty = true;
-    await Promise.all([...devices].map((d) => this.publishSnapshot(this.queue(d))));
-  }
-
-  start(): void {
-    const { events } = this.ctx;
-    events.on('hello', (device) => this.fire(this.queue(device), 'hello', () => this.deviceReady(this.queue(device))));
-    events.on('presence', (device, status) => this.onPresence(device, status));
-    events.on('ack', (device, payload) => this.onAck(device, payload));
-    events.on('evt', (device, stream, payload) => this.onEvt(device, stream, payload));
-    events.on('binding', (change) => this.onBinding(change));
-    this.sweepTimer = setInterval(() => this.sweep(), this.ctx.opts.jobSweepMs);
-    this.sweepTimer.unref();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.sweepTimer) clearInterval(this.sweepTimer);
     for (const q of this.queues.values()) for (const a of q.active.values()) clearTimer(a);
     await Promise.all([...this.queues.values()].map((q) => q.idle()));
     await this.writer.idle();
@@ -133,7 +84,7 @@ export class JobEngine {
       if (!job) return;
       const now = this.ctx.now();
       if (Number(job.expires_at) <= now) {
-        await this.endQueued(q, job, 'expired', { code: 'EXPIRED', message: 'waited in the queue past its ttl' });
+        await this.endQueued(q, job, 'expired', EXPIRED);
         continue;
       }
       if (this.ctx.bindings.agentOf(q.id) !== job.agent) {
@@ -235,176 +186,10 @@ export class JobEngine {
     await this.pump(q);
   }
 
-  private applyControl(q: DeviceQueue, a: Active, detail: Record<string, unknown>): Promise<void> {
+  applyControl(q: DeviceQueue, a: Active, detail: Record<string, unknown>): Promise<void> {
     const c = a.control!;
     if (c.type === 'complete') return this.endActive(q, a, 'done', { result: { paid: true }, detail });
     return this.endActive(q, a, 'cancelled', { error: cancelError(c.reason), detail });
-  }
-
-  // ---- device events
-
-  private onAck(device: string, payload: Buffer): void {
-    let ack: Ack;
-    try {
-      ack = parseAck(parseJson(payload.toString('utf8')));
-    } catch (err) {
-      if (!(err instanceof ProtocolError)) throw err;
-      this.ctx.log.warn({ device, code: err.code, field: err.field, reason: err.message }, 'malformed ack ignored');
-      return;
-    }
-    const q = this.queue(device);
-    this.fire(q, 'ack', () => this.applyAck(q, ack));
-  }
-
-  private async applyAck(q: DeviceQueue, ack: Ack): Promise<void> {
-    const a = q.active.get(ack.job);
-    if (!a) return this.lateAck(q, ack);
-    const now = this.ctx.now();
-    switch (ack.state) {
-      case 'accepted':
-      case 'progress': {
-        const progress = ack.progress === undefined ? undefined : Math.round(ack.progress);
-        if (a.state === 'dispatched') {
-          a.state = 'running';
-          if (a.control === null) clearTimer(a);
-          if (a.sends > 0) this.metrics.dispatchLatency.observe((now - a.startedAt) / 1000);
-          if (a.retries > 0) a.data = { ...(await dataStats(this.db, a.id)), truncated: false };
-          await this.write((trx) => transition(trx, a.id, ['dispatched'], 'running', now, progress === undefined ? {} : { progress }, { attempt: a.attempt }));
-          q.dirty = true;
-        } else if (progress !== undefined) {
-          await this.write((trx) => patchJob(trx, a.id, { progress }, now));
-          q.dirty = true;
-        }
-        return;
-      }
-      case 'done':
-        await this.endActive(q, a, 'done', { result: ack.result });
-        break;
-      case 'cancelled':
-        await this.endActive(q, a, 'cancelled', { error: cancelError(a.control?.reason ?? 'DEVICE') });
-        break;
-      case 'failed':
-      case 'rejected': {
-        const error = deviceError(ack.error, ack.state === 'rejected' ? 'REJECTED' : 'FAILED');
-        await this.endActive(q, a, error.code === 'EXPIRED' ? 'expired' : 'failed', { error });
-        break;
-      }
-    }
-    await this.pump(q);
-  }
-
-  /** An ack for a job not on the device: recorded; a final word on a re-queued job ends it. */
-  private async lateAck(q: DeviceQueue, ack: Ack): Promise<void> {
-    const job = await getJob(this.db, ack.job);
-    if (!job || job.device !== q.id) {
-      this.ctx.log.warn({ device: q.id, job: ack.job, state: ack.state }, 'ack for a job this device was never given; ignored');
-      return;
-    }
-    const now = this.ctx.now();
-    // The device finished the job while it was away (its unsent final ack arrives on reconnect).
-    if (job.state === 'queued' && Number(job.attempt) > 0 && (ack.state === 'done' || ack.state === 'failed')) {
-      const error = ack.state === 'failed' ? deviceError(ack.error, 'FAILED') : undefined;
-      await this.endQueued(q, job, ack.state, error, { result: ack.result ?? null, late: true });
-      return;
-    }
-    await this.write((trx) => addEvent(trx, job.id, now, 'late-ack', { state: ack.state, jobState: job.state }));
-  }
-
-  private onEvt(device: string, stream: string, payload: Buffer): void {
-    const q = this.queues.get(device);
-    if (!q) return;
-    const running = [...q.active.values()].filter((a) => a.state === 'running');
-    if (running.length === 0) return;
-    const now = this.ctx.now();
-    const { text, encoding } = encodePayload(payload);
-    for (const a of running) {
-      if (a.data.rows >= JOB_DATA_MAX_ROWS || a.data.bytes + text.length > JOB_DATA_MAX_BYTES) {
-        if (!a.data.truncated) {
-          a.data.truncated = true;
-          this.write((trx) => addEvent(trx, a.id, now, 'data-truncated', { rows: a.data!.rows, bytes: a.data!.bytes })).catch((err: unknown) => this.ctx.log.error({ err, job: a.id }, 'recording truncation failed'));
-        }
-        continue;
-      }
-      a.data.rows++;
-      a.data.bytes += text.length;
-      this.write((trx) => addData(trx, a.id, now, stream, text, encoding)).catch((err: unknown) => this.ctx.log.error({ err, job: a.id, stream }, 'storing device data failed'));
-    }
-  }
-
-  private onPresence(device: string, status: Status): void {
-    if (status.state === 'online') return;
-    const q = this.queues.get(device);
-    if (!q || (!q.ready && q.active.size === 0)) return;
-    this.fire(q, 'device dropped', () => this.deviceDropped(q, status.reason ?? 'socket'));
-  }
-
-  /** A hello on a new connection: whatever ran on the previous one was interrupted. */
-  private async deviceReady(q: DeviceQueue): Promise<void> {
-    if (q.active.size > 0) await this.deviceDropped(q, 'reconnected');
-    const row = await getDevice(this.ctx.db, q.id);
-    q.concurrency = Math.max(1, Number(row?.concurrency ?? 1));
-    q.ready = true;
-    q.dirty = true;
-    await this.pump(q);
-  }
-
-  private async deviceDropped(q: DeviceQueue, reason: string): Promise<void> {
-    q.ready = false;
-    const now = this.ctx.now();
-    for (const a of [...q.active.values()]) await this.settleDropped(q, a, now, reason);
-    q.dirty = true;
-  }
-
-  /**
-   * The interrupted rule. A pending cancel or completion takes effect. A job the device never
-   * accepted goes back to the head of its queue. A running job of an idempotent kind goes back
-   * too, to run again on reconnect; any other running job ends `interrupted`.
-   */
-  private async settleDropped(q: DeviceQueue, a: Active, now: number, reason: string): Promise<void> {
-    clearTimer(a);
-    if (a.control !== null) return this.applyControl(q, a, { deviceGone: reason });
-    if (a.state === 'running' && !(isJobKind(a.kind) && JOB_KINDS[a.kind].idempotent)) {
-      return this.endActive(q, a, 'interrupted', { error: { code: 'INTERRUPTED', message: `the device dropped (${reason}) while the job ran; '${a.kind}' is not safe to repeat` } });
-    }
-    q.active.delete(a.id);
-    const patch = a.state === 'running' ? { interrupted_at: now, retries: a.retries + 1, expires_at: now + a.ttlMs, progress: null } : {};
-    await this.write((trx) => transition(trx, a.id, ACTIVE_STATES, 'queued', now, patch, { reason, interrupted: a.state === 'running' }));
-    q.dirty = true;
-  }
-
-  private onBinding(change: BindingChange): void {
-    if (!change.changed) return;
-    const q = this.queue(change.device);
-    this.fire(q, 'binding change', async () => {
-      for (const job of await openJobs(this.db, q.id)) {
-        if (job.agent === change.to) continue;
-        if (job.state === 'queued') await this.endQueued(q, job, 'cancelled', unbound());
-        else {
-          const a = q.active.get(job.id);
-          if (a && a.control?.type !== 'cancel') await this.requestControl(q, a, 'cancel', ErrorCode.UNBOUND);
-        }
-      }
-      // The new holder sees the queue as it is now, replacing the retained snapshot.
-      q.dirty = true;
-      await this.pump(q);
-    });
-  }
-
-  private sweep(): void {
-    if (this.sweeping || this.stopped) return;
-    this.sweeping = true;
-    const now = this.ctx.now();
-    dueDevices(this.db, now)
-      .then((devices) => {
-        for (const device of devices) {
-          const q = this.queue(device);
-          this.fire(q, 'expiry', async () => {
-            for (const job of await dueJobs(this.db, q.id, now)) await this.endQueued(q, job, 'expired', { code: 'EXPIRED', message: 'waited in the queue past its ttl' });
-          });
-        }
-      })
-      .catch((err: unknown) => this.ctx.log.error({ err }, 'job expiry sweep failed'))
-      .finally(() => (this.sweeping = false));
   }
 
   // ---- endings
@@ -465,6 +250,15 @@ export class JobEngine {
 
   // ---- positions, ETAs and snapshots
 
+  /** The device's announced capabilities and concurrency, read once and again after each hello. */
+  async profile(q: DeviceQueue, refresh = false): Promise<NonNullable<DeviceQueue['profile']>> {
+    if (q.profile === null || refresh) {
+      const row = await getDevice(this.ctx.db, q.id);
+      q.profile = { caps: row ? (JSON.parse(row.caps) as string[]) : [], concurrency: Math.max(1, Number(row?.concurrency ?? 1)) };
+    }
+    return q.profile;
+  }
+
   private async durations(q: DeviceQueue): Promise<Map<string, Duration>> {
     q.durations ??= await loadDurations(this.db, q.id);
     return q.durations;
@@ -474,6 +268,7 @@ export class JobEngine {
   async layout(q: DeviceQueue, open?: JobRow[]): Promise<{ open: JobRow[]; slots: Map<string, Slot>; at: number }> {
     const rows = open ?? (await openJobs(this.db, q.id));
     const durations = await this.durations(q);
+    await this.profile(q);
     const at = this.ctx.now();
     const jobs = rows.map((r) => ({ id: r.id, kind: r.kind, state: r.state, startedAt: q.active.get(r.id)?.startedAt ?? (r.dispatched_at === null ? null : Number(r.dispatched_at)) }));
     const slots = schedule(jobs, q.concurrency, at, (kind) => durations.get(kind)?.ewmaMs ?? priorMs(kind));
@@ -505,11 +300,13 @@ export class JobEngine {
   }
 }
 
-function unbound(): JobError {
+export const EXPIRED: JobError = { code: 'EXPIRED', message: 'waited in the queue past its ttl' };
+
+export function unbound(): JobError {
   return { code: ErrorCode.UNBOUND, message: 'the device was released or transferred; its jobs from the previous agent were cancelled' };
 }
 
-function cancelError(reason: string): JobError {
+export function cancelError(reason: string): JobError {
   if (reason === ErrorCode.UNBOUND) return unbound();
   if (reason === 'DEVICE') return { code: 'CANCELLED', message: 'cancelled on the device' };
   return { code: 'CANCELLED', message: `cancelled by ${reason}` };
@@ -536,12 +333,3 @@ export function activeOf(row: JobRow): Active {
   };
 }
 
-const UTF8 = new TextDecoder('utf-8', { fatal: true });
-
-function encodePayload(payload: Buffer): { text: string; encoding: 'utf8' | 'base64' } {
-  try {
-    return { text: UTF8.decode(payload), encoding: 'utf8' };
-  } catch {
-    return { text: payload.toString('base64'), encoding: 'base64' };
-  }
-}

@@ -2,6 +2,7 @@
 // cancel and jobs, the device event listeners and the expiry sweep.
 import type { AgentRequest } from '../../protocol/messages';
 import type { Context } from '../context';
+import { DeviceEvents } from './device-events';
 import { JobEngine } from './engine';
 import { JobRequests } from './requests';
 
@@ -15,7 +16,8 @@ type Op<O extends AgentRequest['op']> = Extract<AgentRequest, { op: O }>;
 
 export async function startJobs(ctx: Context): Promise<Jobs> {
   const engine = new JobEngine(ctx);
-  await engine.recover();
+  const events = new DeviceEvents(ctx, engine);
+  await events.recover();
   const requests = new JobRequests(ctx, engine);
   ctx.agentOps.set('submit', (_ctx, who, req) => {
     const r = req as Op<'submit'>;
@@ -26,8 +28,15 @@ export async function startJobs(ctx: Context): Promise<Jobs> {
     const r = req as Op<'jobs'>;
     return { device: r.device, at: ctx.now(), jobs: await requests.list(who.id, { device: r.device, ...(r.limit === undefined ? {} : { limit: r.limit }) }) };
   });
-  engine.start();
-  const jobs: Jobs = { engine, requests, stop: () => engine.stop() };
+  events.start();
+  const jobs: Jobs = {
+    engine,
+    requests,
+    stop: () => {
+      events.stop();
+      return engine.stop();
+    },
+  };
   ctx.jobs = jobs;
   return jobs;
 }

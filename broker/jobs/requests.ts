@@ -4,7 +4,6 @@ import { randomUUID } from 'node:crypto';
 import { ErrorCode, ProtocolError } from '../../protocol/errors';
 import { JOB_KINDS, isJobKind, parseJobParams } from '../../protocol/jobs';
 import { appendAudit } from '../store/audit';
-import { getDevice } from '../store/devices';
 import type { Context } from '../context';
 import type { Extra, JobEngine } from './engine';
 import { type JobRow, asRegistry } from './schema';
@@ -69,8 +68,7 @@ export class JobRequests {
       // A release or transfer may have committed while this submit waited its turn.
       if (this.ctx.bindings.agentOf(s.device) !== agent) throw notBound();
       if (!isJobKind(s.kind)) throw new ProtocolError(ErrorCode.UNSUPPORTED, `unknown job kind '${s.kind}' (known: ${Object.keys(JOB_KINDS).join(', ')})`, 'kind');
-      const device = await getDevice(this.ctx.db, s.device);
-      const caps = device ? (JSON.parse(device.caps) as string[]) : [];
+      const { caps } = await this.engine.profile(q);
       if (!caps.includes(s.kind)) {
         const announced = caps.length === 0 ? 'it has announced no capabilities yet' : `it announced: ${caps.join(', ')}`;
         throw new ProtocolError(ErrorCode.UNSUPPORTED, `device ${s.device} does not run '${s.kind}' (${announced})`, 'kind');
@@ -97,7 +95,11 @@ export class JobRequests {
       this.engine.metrics.submitted.inc({ outcome: 'queued' });
       this.ctx.log.debug({ job: row.id, device: s.device, agent, kind: s.kind }, 'job queued');
       await this.engine.pump(q);
-      return this.result((await getJob(db, row.id))!);
+      const { open, slots } = await this.engine.layout(q);
+      const current = open.find((j) => j.id === row.id);
+      if (!current) return this.result((await getJob(db, row.id))!);
+      const slot = slots.get(row.id)!;
+      return { job: row.id, state: current.state, position: slot.position, eta: Math.round(slot.eta) };
     });
   }
 

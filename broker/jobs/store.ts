@@ -44,6 +44,11 @@ export async function activeJobs(db: Db): Promise<JobRow[]> {
   return db.selectFrom('jobs').selectAll().where('state', 'in', ACTIVE_STATES).orderBy('device').orderBy('seq').execute();
 }
 
+export async function queuedDevices(db: Db): Promise<string[]> {
+  const rows = await db.selectFrom('jobs').select('device').distinct().where('state', '=', 'queued').execute();
+  return rows.map((r) => r.device);
+}
+
 export async function dueDevices(db: Db, now: number): Promise<string[]> {
   const rows = await db.selectFrom('jobs').select('device').distinct().where('state', '=', 'queued').where('expires_at', '<=', now).execute();
   return rows.map((r) => r.device);
