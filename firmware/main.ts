@@ -22,7 +22,7 @@ import { ModdableWifi } from './platform/wifi';
 const board = readBoard();
 // The station interface has to exist before its MAC address can be read.
 if (WiFi.mode !== WiFi.Mode.station) WiFi.mode = WiFi.Mode.station;
-const mac = Net.get('MAC') ?? '';
+const mac = Net.get('MAC') || board.mac || '';
 const prefs = new NvsPrefs();
 const macId = ((): string => {
   try {

@@ -10,6 +10,8 @@ export interface Board {
   led: number | undefined;
   uart: UartConfig | undefined;
   sntp: string;
+  /** For targets whose network interface has no MAC to read (the desktop simulator): `mcconfig mac=...`. */
+  mac: string | undefined;
 }
 
 function integer(value: unknown, what: string): number | undefined {
@@ -30,5 +32,6 @@ export function readBoard(): Board {
     led: integer(config.led, 'led'),
     uart: port !== undefined && receive !== undefined && transmit !== undefined ? { port, receive, transmit, baud } : undefined,
     sntp: String(config.sntp ?? 'pool.ntp.org'),
+    mac: config.mac === undefined ? undefined : String(config.mac),
   };
 }
