@@ -118,6 +118,13 @@ export class JobEngine {
     return Math.min(base * 2 ** (sends - 1), base * MAX_BACKOFF_FACTOR);
   }
 
+  /** A stopping engine arms no new timers: nothing may run against a closed registry. */
+  private arm(a: Active, ms: number, fn: () => void): void {
+    if (this.stopped) return;
+    a.timer = setTimeout(fn, ms);
+    a.timer.unref();
+  }
+
   private publishCmd(q: DeviceQueue, a: Active, extra: Partial<Cmd> = {}): void {
     const cmd: Cmd = { job: a.id, kind: a.kind, params: a.params, attempt: a.attempt, deadline: a.deadline, ...extra };
     publishJson(this.ctx, deviceTopic(q.id, 'cmd'), cmd).catch((err: unknown) => this.ctx.log.error({ err, device: q.id, job: a.id }, 'publishing cmd failed'));
@@ -126,8 +133,7 @@ export class JobEngine {
   private sendCmd(q: DeviceQueue, a: Active): void {
     a.sends++;
     this.publishCmd(q, a);
-    a.timer = setTimeout(() => this.fire(q, 'ack timeout', () => this.ackTimedOut(q, a)), this.backoff(a.sends));
-    a.timer.unref();
+    this.arm(a, this.backoff(a.sends), () => this.fire(q, 'ack timeout', () => this.ackTimedOut(q, a)));
   }
 
   private async ackTimedOut(q: DeviceQueue, a: Active): Promise<void> {
@@ -168,8 +174,7 @@ export class JobEngine {
     const c = a.control!;
     c.sends++;
     this.publishCmd(q, a, c.type === 'cancel' ? { cancel: true } : { complete: true });
-    a.timer = setTimeout(() => this.fire(q, `${c.type} timeout`, () => this.controlTimedOut(q, a)), this.backoff(c.sends));
-    a.timer.unref();
+    this.arm(a, this.backoff(c.sends), () => this.fire(q, `${c.type} timeout`, () => this.controlTimedOut(q, a)));
   }
 
   private async controlTimedOut(q: DeviceQueue, a: Active): Promise<void> {

@@ -69,6 +69,8 @@ s('a transfer during queued work cancels the old agent\'s jobs with UNBOUND; the
     for (const j of x.jobs) assert.is(j.agent, b.id);
     for (const e of x.ended ?? []) assert.ok(![a1, a2, a3].includes(e.job), 'the new agent never sees the old agent\'s jobs');
   }
+  const seenByOld = w.snapshots.flatMap((x) => [...x.jobs.map((j) => j.job), ...(x.ended ?? []).map((e) => e.job)]);
+  assert.not.ok(seenByOld.includes(b1), 'the old agent no longer receives the device\'s queue');
   const theirs = await request(b.client, { kind: 'agent', id: b.id }, { op: 'cancel', job: a2 });
   assert.is(theirs.error.code, 'NOT_FOUND');
   const oldView = await request(w.agent.client, { kind: 'agent', id: w.agent.id }, { op: 'jobs', device: w.device.id });
