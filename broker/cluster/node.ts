@@ -2,6 +2,7 @@
 // health is watched; with a Redis URL too, the node joins a cluster: MQTT traffic, retained
 // messages, presence, binding changes and claim codes are shared with the other nodes.
 import { randomBytes } from 'node:crypto';
+import type { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
 import { type Kysely, sql } from 'kysely';
 import { BindingMap } from '../binding-map';
@@ -138,6 +139,9 @@ export class ClusterNode {
   async attach(ctx: Context): Promise<void> {
     this.ctx = ctx;
     this.health.start();
+    // Redis errors reach Aedes too (a publish whose connection broke); without a listener the
+    // emitter would throw them.
+    (ctx.aedes as unknown as EventEmitter).on('error', (err: Error) => this.log.warn({ err: err.message }, 'Aedes reported an error'));
     const r = this.redis;
     if (!r) return;
     await r.sync.start(ctx.events);

@@ -5,6 +5,16 @@ import type { Context } from '../context';
 
 export function opsRoutes(app: FastifyInstance, ctx: Context, startedAt: number): void {
   app.get('/healthz', async (_req, reply) => {
+    const uptimeMs = ctx.now() - startedAt;
+    const cluster = ctx.cluster;
+    if (cluster) {
+      // PostgreSQL and Redis are probed every second; answering from those probes keeps this
+      // quick while one of them hangs.
+      const checks = cluster.health.report();
+      const ok = cluster.health.isOk() && !ctx.closing;
+      const mode = cluster.clustered ? 'cluster' : 'postgres';
+      return reply.status(ok ? 200 : 503).send({ ok, mode, node: cluster.id, db: checks.postgres, checks, uptimeMs, connections: ctx.metrics.connections });
+    }
     let db = 'ok';
     try {
       await sql`select 1`.execute(ctx.db);
@@ -12,7 +22,7 @@ export function opsRoutes(app: FastifyInstance, ctx: Context, startedAt: number)
       db = `error: ${err instanceof Error ? err.message : String(err)}`;
     }
     const ok = db === 'ok' && !ctx.closing;
-    return reply.status(ok ? 200 : 503).send({ ok, db, uptimeMs: ctx.now() - startedAt, connections: ctx.metrics.connections });
+    return reply.status(ok ? 200 : 503).send({ ok, mode: 'single', db, uptimeMs, connections: ctx.metrics.connections });
   });
 
   app.get('/metrics', async (_req, reply) => {

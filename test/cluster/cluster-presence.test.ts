@@ -1,0 +1,122 @@
+// Presence across nodes (issue 7): connection numbers come from one counter, a device that moves
+// to another node is never shown offline by its old node's late disconnect, and the grace
+// window ends in `offline` even when the node that saw the drop is gone. Every status the bound
+// agent receives is recorded, so a single false message fails the test.
+import { randomBytes } from 'node:crypto';
+import type { MqttClient } from 'mqtt';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import type { Status } from '../../protocol/messages';
+import { deviceTopic } from '../../protocol/topics';
+import { type Backends, freshBackends, haveBackends } from '../helpers/backends';
+import { type TestBroker, connectDevice, request } from '../helpers/broker';
+import { TestCluster } from '../helpers/cluster';
+import { end, recorder, sleep, subscribe, waitClosed } from '../helpers/mqtt';
+import { waitUntil } from '../helpers/wait';
+import type { Dev } from '../scenarios/fleet';
+
+const GRACE_MS = 1500;
+
+interface Watched { d: Dev; device: MqttClient; agent: MqttClient; statuses(): Status[] }
+
+const clients: MqttClient[] = [];
+const track = <T extends MqttClient>(c: T): T => (clients.push(c), c);
+
+/** A device connected on deviceAt, bound to an agent on agentNode that records its statuses. */
+async function watched(cluster: TestCluster, deviceAt: TestBroker, agentNode: number): Promise<Watched> {
+  const d = await cluster.provision();
+  const device = track((await deviceAt.device(d)).client);
+  const a = await cluster.agent(`pa-${randomBytes(4).toString('hex')}`, { node: agentNode });
+  track(a.client);
+  const claimed = await request(a.client, { kind: 'agent', id: a.id }, { op: 'claim', target: d.id });
+  assert.ok(claimed.ok, JSON.stringify(claimed));
+  const log = recorder(a.client);
+  await subscribe(a.client, deviceTopic(d.id, 'status'));
+  const statuses = (): Status[] => log.filter((m) => m.topic === deviceTopic(d.id, 'status')).map((m) => m.json as Status);
+  await waitUntil(() => statuses().some((s) => s.state === 'online'), 5000, 'the retained online status');
+  return { d, device, agent: a.client, statuses };
+}
+
+const states = (list: Status[]): string => list.map((s) => (s.reason ? `${s.state}/${s.reason}` : s.state)).join(' → ');
+
+const t = suite<{ backends?: Backends | Error; cluster?: TestCluster }>('presence on a two-node cluster');
+t.before(async (c) => {
+  c.backends = await freshBackends();
+  if (!(c.backends instanceof Error)) c.cluster = await TestCluster.start(c.backends, 2, { graceMs: GRACE_MS });
+});
+t.after.each(async () => {
+  await end(...clients.splice(0));
+});
+t.after(async (c) => {
+  await c.cluster?.stop();
+  if (c.backends && !(c.backends instanceof Error)) await c.backends.drop();
+});
+
+function on(name: string, fn: (cluster: TestCluster, backends: Backends) => Promise<void>): void {
+  t(name, async (c) => {
+    if (!haveBackends(name, c.backends)) return;
+    await fn(c.cluster!, c.backends);
+  });
+}
+
+on('a device that moves from node 1 to node 2 stays online: the old connection closing on node 1 changes nothing', async (cluster) => {
+  const w = await watched(cluster, cluster.members[0]!, 0);
+  const first = w.statuses().find((s) => s.state === 'online')!;
+  const closed = waitClosed(w.device, 5000);
+  // The same client id connecting on node 2 takes over; Aedes on node 1 then closes the old one.
+  const moved = track((await connectDevice(cluster.members[1]!.broker.mqttUrl, w.d)).client);
+  await closed;
+  await waitUntil(() => w.statuses().find((s) => s.state === 'online' && s.conn > first.conn), 5000, 'online on the new connection');
+  await sleep(GRACE_MS + 700);
+  const seen = w.statuses();
+  assert.ok(seen.every((s) => s.state === 'online'), `the agent saw ${states(seen)}`);
+  const last = seen.at(-1)!;
+  assert.ok(last.conn > first.conn, 'the connection number grew across nodes');
+  for (const m of cluster.members) assert.equal(m.ctx.presence.status(w.d.id), last, 'every node shows the new connection online');
+  assert.ok(moved.connected);
+});
+
+on('connection numbers come from one counter: they grow across both nodes in the order of connecting', async (cluster) => {
+  const devs = await Promise.all([0, 1, 2, 3].map(() => cluster.provision()));
+  const conns: number[] = [];
+  for (const [i, d] of devs.entries()) {
+    track((await cluster.device(d, { node: i % 2 })).client);
+    await waitUntil(() => cluster.members.every((m) => m.ctx.presence.isOnline(d.id)), 5000, `${d.id} online on every node`);
+    conns.push(cluster.members[i % 2]!.ctx.presence.status(d.id).conn);
+  }
+  assert.equal([...conns].sort((a, b) => a - b), conns, `connection numbers ${conns.join(', ')}`);
+  assert.is(new Set(conns).size, conns.length);
+});
+
+on('a device that drops from node 1 and is back on node 2 within the grace window is reconnecting, then online, never offline', async (cluster) => {
+  const w = await watched(cluster, cluster.members[0]!, 1);
+  w.device.stream.destroy();
+  await waitUntil(() => w.statuses().find((s) => s.state === 'reconnecting'), 5000, 'reconnecting');
+  track((await connectDevice(cluster.members[1]!.broker.mqttUrl, w.d)).client);
+  await waitUntil(() => w.statuses().at(-1)?.state === 'online', 5000, 'online again');
+  await sleep(GRACE_MS + 700);
+  const seen = w.statuses().filter((s, i, all) => i === 0 || s.state !== all[i - 1]!.state);
+  assert.equal(seen.map((s) => s.state), ['online', 'reconnecting', 'online'], states(w.statuses()));
+  assert.is(seen[1]!.reason, 'socket');
+});
+
+on('a device that does not come back goes offline after the grace window, decided by another node: the node that saw the drop has stopped', async (cluster, backends) => {
+  // A third node holds the device; the agent is on node 2.
+  const extra = await TestCluster.start(backends, 1, { graceMs: GRACE_MS, adminToken: cluster.adminToken });
+  try {
+    const w = await watched(cluster, extra.members[0]!, 1);
+    w.device.stream.destroy();
+    const reconnecting = await waitUntil(() => w.statuses().find((s) => s.state === 'reconnecting'), 5000, 'reconnecting');
+    await extra.stop();
+    const offline = await waitUntil(() => w.statuses().find((s) => s.state === 'offline'), GRACE_MS + 5000, 'offline');
+    assert.is(offline.reason, 'socket');
+    assert.is(offline.conn, reconnecting.conn);
+    const seen = w.statuses().filter((s, i, all) => i === 0 || s.state !== all[i - 1]!.state || s.conn !== all[i - 1]!.conn);
+    assert.equal(seen.map((s) => s.state), ['online', 'reconnecting', 'offline'], states(w.statuses()));
+    for (const m of cluster.members) assert.is(m.ctx.presence.status(w.d.id).state, 'offline');
+  } finally {
+    await extra.stop();
+  }
+});
+
+t.run();

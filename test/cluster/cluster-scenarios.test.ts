@@ -1,0 +1,38 @@
+// Issue 7, tests 1 and 2: the single-node scenarios (isolation matrix, claim races, live
+// revocation) run unchanged on a two-node cluster, with agents and devices on both nodes.
+import { suite } from 'uvu';
+import { type Backends, freshBackends, haveBackends } from '../helpers/backends';
+import { TestCluster } from '../helpers/cluster';
+import { hundredAgentsOneDevice, manyAgentsManyDevices } from '../scenarios/claims-race';
+import { identityChecks, isolationMatrix } from '../scenarios/isolation';
+import { transferCutsOffOldAgent } from '../scenarios/revocation';
+
+const t = suite<{ backends?: Backends | Error; cluster?: TestCluster }>('scenarios on a two-node cluster');
+t.before(async (c) => {
+  c.backends = await freshBackends();
+  if (!(c.backends instanceof Error)) c.cluster = await TestCluster.start(c.backends);
+});
+t.after(async (c) => {
+  await c.cluster?.stop();
+  if (c.backends && !(c.backends instanceof Error)) await c.backends.drop();
+});
+
+function on(name: string, fn: (cluster: TestCluster) => Promise<void>): void {
+  t(name, async (c) => {
+    if (!haveBackends(name, c.backends)) return;
+    await fn(c.cluster!);
+  });
+}
+
+on('isolation matrix: agents over TCP, devices over TCP, on both nodes', (cluster) => isolationMatrix(cluster, 'tcp', 'tcp'));
+on('isolation matrix: agents over WebSocket, devices over TCP, on both nodes', (cluster) => isolationMatrix(cluster, 'ws', 'tcp'));
+on('isolation matrix: agents over TCP, devices over WebSocket, on both nodes', (cluster) => isolationMatrix(cluster, 'tcp', 'ws'));
+on('device and agent identities cannot be borrowed on either node', async (cluster) => {
+  for (const m of cluster.members) await identityChecks(cluster, m.broker.mqttUrl);
+});
+on('100 agents spread over both nodes claim one free device at once: exactly one wins', (cluster) => hundredAgentsOneDevice(cluster));
+on('200 agents on both nodes claim 50 devices at random: never two agents on a device, every ACL map agrees', (cluster) => manyAgentsManyDevices(cluster));
+on("cross-node revocation: A subscribed on node 1, the device and the admin's transfer on node 2", (cluster) =>
+  transferCutsOffOldAgent(cluster, cluster.members[1]!.broker.mqttUrl, cluster.adminToken));
+
+t.run();

@@ -1,0 +1,84 @@
+// State that several nodes must agree on beyond bindings: a claim code issued by one node works
+// on the other, a re-provisioned secret replaces the old one everywhere, a deleted device is
+// forgotten everywhere, and /healthz shows the shared backends.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { type Backends, freshBackends, haveBackends } from '../helpers/backends';
+import { connectDevice, request } from '../helpers/broker';
+import { TestCluster } from '../helpers/cluster';
+import { connectRefused, end } from '../helpers/mqtt';
+
+const t = suite<{ backends?: Backends | Error; cluster?: TestCluster }>('shared state on a two-node cluster');
+t.before(async (c) => {
+  c.backends = await freshBackends();
+  if (!(c.backends instanceof Error)) c.cluster = await TestCluster.start(c.backends);
+});
+t.after(async (c) => {
+  await c.cluster?.stop();
+  if (c.backends && !(c.backends instanceof Error)) await c.backends.drop();
+});
+
+function on(name: string, fn: (cluster: TestCluster) => Promise<void>): void {
+  t(name, async (c) => {
+    if (!haveBackends(name, c.backends)) return;
+    await fn(c.cluster!);
+  });
+}
+
+on('a claim code shown by a device on node 2 claims it for an agent on node 1', async (cluster) => {
+  const d = await cluster.provision();
+  const dev = await cluster.device(d, { node: 1 });
+  assert.type(dev.config.claimCode, 'string');
+  const a = await cluster.agent(`coder-${Date.now() % 100000}`, { node: 0 });
+  await cluster.flush();
+  const r = await request(a.client, { kind: 'agent', id: a.id }, { op: 'claim', code: dev.config.claimCode });
+  assert.ok(r.ok, JSON.stringify(r));
+  assert.is(r.result.device.id, d.id);
+  // Used once: the code is gone on both nodes.
+  await cluster.flush();
+  const again = await request(a.client, { kind: 'agent', id: a.id }, { op: 'claim', code: dev.config.claimCode });
+  assert.is(again.error?.code, 'UNKNOWN_MACHINE');
+  await end(a.client, dev.client);
+});
+
+on('re-provisioning on node 1 stops the old secret on node 2, which had it cached', async (cluster) => {
+  const d = await cluster.provision();
+  const first = await connectDevice(cluster.members[1]!.broker.mqttUrl, d);
+  await end(first.client);
+  const re = await cluster.api('POST', '/api/devices', { mac: d.mac, reprovision: true });
+  assert.is(re.status, 201, JSON.stringify(re.body));
+  const refused = await connectRefused(cluster.members[1]!.broker.mqttUrl, { clientId: d.id, username: d.id, password: d.secret });
+  assert.match(refused.message, /Bad username or password/);
+  const fresh = await connectDevice(cluster.members[1]!.broker.mqttUrl, { ...d, secret: re.body.secret });
+  await end(fresh.client);
+});
+
+on('a deleted device is forgotten on every node; provisioned again with its MAC and claimed, every ACL map follows', async (cluster) => {
+  const d = await cluster.provision();
+  const a = await cluster.agent(`del-${Date.now() % 100000}`, { node: 1 });
+  const who = { kind: 'agent' as const, id: a.id };
+  for (let i = 0; i < 3; i++) {
+    assert.ok((await request(a.client, who, { op: 'claim', target: d.id })).ok);
+    assert.ok((await request(a.client, who, { op: 'release', device: d.id })).ok);
+  }
+  assert.is((await cluster.api('DELETE', `/api/devices/${d.id}`, { reason: 'test' })).status, 204);
+  const again = await cluster.provision(d.mac);
+  assert.is(again.id, d.id);
+  const claimed = await request(a.client, who, { op: 'claim', target: d.id });
+  assert.ok(claimed.ok, JSON.stringify(claimed));
+  await cluster.flush();
+  assert.equal(cluster.aclAgentOf(d.id), [a.id, a.id]);
+  await end(a.client);
+});
+
+on('/healthz on every node reports cluster mode with PostgreSQL and Redis up', async (cluster) => {
+  for (const m of cluster.members) {
+    const h = await m.api('GET', '/healthz');
+    assert.is(h.status, 200, JSON.stringify(h.body));
+    assert.is(h.body.mode, 'cluster');
+    assert.equal(h.body.checks, { postgres: 'ok', redis: 'ok', 'binding map': 'ok' });
+    assert.is(h.body.node, m.ctx.cluster!.id);
+  }
+});
+
+t.run();

@@ -1,0 +1,102 @@
+// A cluster under test: N broker nodes in this process on one PostgreSQL database and one Redis
+// namespace. It implements Fleet, so the single-node scenarios run on it unchanged; `where.node`
+// picks the node, and anything not placed is spread over the nodes in turn.
+import { randomBytes } from 'node:crypto';
+import type { MqttClient } from 'mqtt';
+import type { ClusterMq } from '../../broker/cluster/mq';
+import type { BrokerOptions } from '../../broker/config';
+import type { Dev, Fleet, Where } from '../scenarios/fleet';
+import type { Backends } from './backends';
+import { type ApiResult, TestBroker } from './broker';
+import { waitUntil } from './wait';
+
+const BARRIER = '$SYS/fleetbind/test-barrier';
+
+export class TestCluster implements Fleet {
+  readonly name: string;
+  private turn = 0;
+  /** Barrier marks each node has received. */
+  private readonly seen: Set<string>[];
+
+  private constructor(
+    readonly members: TestBroker[],
+    readonly adminToken: string,
+  ) {
+    this.name = `${members.length}-node cluster`;
+    this.seen = members.map(() => new Set<string>());
+  }
+
+  /** Starts the nodes one after the other (the first one creates the schema and the admin). */
+  static async start(backends: Backends, nodes = 2, opts: Partial<BrokerOptions> = {}): Promise<TestCluster> {
+    const adminToken = opts.adminToken ?? randomBytes(24).toString('hex');
+    const members: TestBroker[] = [];
+    try {
+      for (let i = 0; i < nodes; i++) {
+        members.push(await TestBroker.start({ databaseUrl: backends.databaseUrl, redisUrl: backends.redisUrl, redisPrefix: backends.redisPrefix, adminToken, ...opts }));
+      }
+    } catch (err) {
+      await Promise.all(members.map((m) => m.stop()));
+      throw err;
+    }
+    const c = new TestCluster(members, adminToken);
+    await Promise.all(members.map((m, i) => new Promise<void>((resolve) => mqOf(m).on(BARRIER, (p, done) => (c.seen[i]!.add(p.payload.toString()), done()), resolve))));
+    return c;
+  }
+
+  get nodes(): number {
+    return this.members.length;
+  }
+
+  node(where: Where = {}): TestBroker {
+    return this.members[where.node ?? this.turn++ % this.members.length]!;
+  }
+
+  /**
+   * Returns once every node has received everything any node sent before the call (each node's
+   * mark follows its earlier messages on the same Redis connection), so the nodes' in-memory
+   * state can be compared.
+   */
+  async flush(): Promise<void> {
+    const marks = this.members.map((m, i) => {
+      const mark = `${i}-${randomBytes(6).toString('hex')}`;
+      mqOf(m).emit({ topic: BARRIER, payload: Buffer.from(mark) });
+      return mark;
+    });
+    await waitUntil(() => this.seen.every((s) => marks.every((mark) => s.has(mark))), 5_000, 'every node to see the barrier');
+    for (const s of this.seen) for (const mark of marks) s.delete(mark);
+  }
+
+  /** The REST API of the first node, after a flush. */
+  async api<T = any>(method: string, path: string, body?: unknown, token: string | undefined = this.adminToken): Promise<ApiResult<T>> {
+    await this.flush();
+    return this.members[0]!.api<T>(method, path, body, token);
+  }
+
+  createAgent(id: string | number, opts: { name?: string; password?: string; deviceLimit?: number } = {}): Promise<{ id: string; password: string }> {
+    return this.members[0]!.createAgent(id, opts);
+  }
+
+  agent(id: string, where: Where = {}): Promise<{ client: MqttClient; id: string; token: string }> {
+    return this.node(where).agent(id, where);
+  }
+
+  provision(mac?: string, machineCode?: string): Promise<Dev> {
+    return this.members[0]!.provision(mac, machineCode);
+  }
+
+  device(d: Dev, where: Where = {}, opts: { caps?: string[]; keepalive?: number } = {}): Promise<{ client: MqttClient; config: any }> {
+    return this.node(where).device(d, where, opts);
+  }
+
+  aclAgentOf(device: string): (string | null)[] {
+    return this.members.map((m) => m.ctx.bindings.agentOf(device));
+  }
+
+  async stop(): Promise<void> {
+    for (const m of [...this.members].reverse()) await m.stop();
+  }
+}
+
+function mqOf(m: TestBroker): ClusterMq {
+  return (m.ctx.aedes as unknown as { mq: ClusterMq }).mq;
+}
