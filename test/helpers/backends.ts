@@ -43,6 +43,8 @@ async function pgAdmin(): Promise<string> {
 
 async function redisReachable(url: string): Promise<void> {
   const r = new Redis(url, { lazyConnect: true, connectTimeout: 3_000, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  // The same error also rejects connect(); the listener keeps ioredis from printing it.
+  r.on('error', (err: Error) => void err);
   try {
     await r.connect();
     await r.ping();

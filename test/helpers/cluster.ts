@@ -3,6 +3,7 @@
 // picks the node, and anything not placed is spread over the nodes in turn.
 import { randomBytes } from 'node:crypto';
 import type { MqttClient } from 'mqtt';
+import * as assert from 'uvu/assert';
 import type { ClusterMq } from '../../broker/cluster/mq';
 import type { BrokerOptions } from '../../broker/config';
 import type { Dev, Fleet, Where } from '../scenarios/fleet';
@@ -99,4 +100,20 @@ export class TestCluster implements Fleet {
 
 function mqOf(m: TestBroker): ClusterMq {
   return (m.ctx.aedes as unknown as { mq: ClusterMq }).mq;
+}
+
+/**
+ * Every device's binding is `expected` in the database, in every node's ACL map, and in the audit
+ * log exactly as often as `claims` says (none lost, none duplicated).
+ */
+export async function expectBindings(cluster: TestCluster, expected: Map<string, string | null>, claims: Map<string, number>): Promise<void> {
+  await cluster.flush();
+  for (const [device, agent] of expected) {
+    const r = await cluster.api('GET', `/api/devices/${device}`);
+    assert.is(r.status, 200, JSON.stringify(r.body));
+    assert.is(r.body.agent, agent, `database binding of ${device}`);
+    assert.equal(cluster.aclAgentOf(device), cluster.members.map(() => agent), `ACL maps for ${device}`);
+    const audit = await cluster.api('GET', `/api/audit?device=${device}`);
+    assert.is(audit.body.filter((e: { action: string }) => e.action === 'claim').length, claims.get(device) ?? 0, `claim audit rows for ${device}`);
+  }
 }
