@@ -9,7 +9,7 @@ import type { Browser } from 'playwright-core';
 import { TestBroker } from '../helpers/broker';
 import { skipUnlessTool } from '../helpers/tools';
 import { waitUntil } from '../helpers/wait';
-import { type AppPage, framesContain, launch, openApp, shot, signIn, waitAttr, waitText } from './browser';
+import { type AppPage, PHONE, framesContain, launch, openApp, shot, signIn, waitAttr, waitText } from './browser';
 import { type Machine, jobIdOf, machine } from './fixtures';
 import { ensureWebBuilt } from './web-build';
 
@@ -155,6 +155,39 @@ test('job history exports CSV and JSON; the agent screens fit 360 px', async () 
     const width = (await page.evaluate('document.documentElement.scrollWidth')) as number;
     assert.ok(width <= 360, `${path} is ${width} px wide at a 360 px viewport`);
   }
+});
+
+test('a held payment QR reserves the machine until the agent confirms payment', async () => {
+  if (!skipUnlessTool('web agents', 'chromium', 'chromium')) return;
+  const base = tb!.broker.httpUrl;
+  const side = sides[0]!;
+  const { page } = side.app;
+  await page.setViewportSize(PHONE);
+  await page.goto(`${base}/devices/${side.m.device.id}`);
+  await page.getByLabel('Amount').fill('99');
+  await page.getByLabel('Reference').fill('HELD-1');
+  await page.getByLabel('Keep this machine reserved until the payment is confirmed').check();
+  await page.getByRole('button', { name: 'Show payment QR' }).click();
+  await page.waitForURL(`${base}/devices/${side.m.device.id}/jobs/*`);
+  const held = jobIdOf(page.url());
+  await waitAttr(page.getByTestId('job-state'), 'data-state', 'running');
+
+  await page.getByRole('link', { name: /Back to the machine/ }).click();
+  await page.getByRole('button', { name: 'Release' }).click();
+  await page.getByRole('button', { name: `Yes, release ${side.m.code}` }).click();
+  await waitText(page.getByRole('alert'), /^This machine is reserved by a job that is still running/);
+  assert.is((await tb!.api('GET', `/api/devices/${side.m.device.id}`)).body.agent, side.id, 'still bound');
+
+  await page.goto(`${base}/devices/${side.m.device.id}/jobs/${held}`);
+  await page.getByRole('button', { name: 'Payment received' }).click();
+  await waitAttr(page.getByTestId('job-state'), 'data-state', 'done');
+  await page.getByRole('link', { name: /Back to the machine/ }).click();
+  await page.getByRole('button', { name: 'Release' }).click();
+  await page.getByRole('button', { name: `Yes, release ${side.m.code}` }).click();
+  await page.waitForURL(`${base}/devices`);
+  await waitText(page.locator('main'), 'You hold no machines');
+  assert.is((await tb!.api('GET', `/api/devices/${side.m.device.id}`)).body.agent, null);
+  assert.equal(side.app.errors, []);
 });
 
 test.run();

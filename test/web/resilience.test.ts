@@ -63,6 +63,7 @@ test('the page reconnects by itself after a broker restart and catches up', asyn
   await tb.stop();
   await waitAttr(page.getByTestId('link-state'), 'data-state', 'reconnecting');
   assert.is(await page.getByTestId('link-state').textContent(), 'reconnecting…');
+  await waitText(page.getByTestId('offline-note'), 'Reconnecting by itself');
   await shot(page, 'reconnecting');
 
   tb = await TestBroker.start({ ...opts, mqttPort, httpPort });

@@ -27,8 +27,14 @@ export class Observable<T> {
 
 export function useObservable<T>(o: Observable<T>): T {
   const [, setTick] = useState(0);
-  useEffect(() => o.subscribe(() => setTick((n) => n + 1)), [o]);
-  return o.get();
+  const rendered = o.get();
+  useEffect(() => {
+    const unsubscribe = o.subscribe(() => setTick((n) => n + 1));
+    // Effects run after paint: a change that landed between render and here would be missed.
+    if (o.get() !== rendered) setTick((n) => n + 1);
+    return unsubscribe;
+  }, [o]);
+  return rendered;
 }
 
 /** Re-renders every `ms` (for countdowns and "since" times). */

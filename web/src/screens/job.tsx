@@ -9,6 +9,7 @@ import { Alert, Page } from '../components/ui';
 import { isOpen } from '../lib/agent-live';
 import { useAgent } from '../lib/live';
 import { useObservable } from '../lib/observable';
+import { authed } from '../lib/session';
 import { errorText, kindName, money } from '../lib/words';
 import { CancelButton } from './device';
 
@@ -35,6 +36,31 @@ function ResultView(props: { kind: string; result: unknown }): JSX.Element | nul
       <h2>Result</h2>
       <pre>{JSON.stringify(props.result, null, 2)}</pre>
     </div>
+  );
+}
+
+/** For a payment QR that reserves the machine: the agent confirms the customer paid (cash, card). */
+function PaidButton(props: { job: string }): JSX.Element {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const confirm = async () => {
+    setBusy(true);
+    setError(null);
+    try {
+      await authed('POST', `/api/jobs/${encodeURIComponent(props.job)}/complete`);
+    } catch (err) {
+      setError(errorText(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <>
+      <button type="button" class="primary" onClick={confirm} disabled={busy}>
+        {busy ? 'Confirming…' : 'Payment received'}
+      </button>
+      {error && <Alert>{error}</Alert>}
+    </>
   );
 }
 
@@ -68,15 +94,18 @@ export function JobPage(props: { device: string; job: string }): JSX.Element {
   return (
     <Page title={kindName(j.kind)} back={back}>
       <section class="card stack" aria-label="Job status" data-testid="job" data-job={j.job}>
-        <p>
-          <StateBadge job={j} /> <span class="sub">on {machine?.machineCode ?? j.device}</span>
-        </p>
-        {j.position !== null && <p data-testid="job-position">{positionText(j)}</p>}
+        <div aria-live="polite" class="stack">
+          <p>
+            <StateBadge job={j} /> <span class="sub">on {machine?.machineCode ?? j.device}</span>
+          </p>
+          {j.position !== null && <p data-testid="job-position">{positionText(j)}</p>}
+        </div>
         <p>
           <Eta job={j} />
         </p>
         <Progress job={j} />
         {j.error && <Alert>{`${j.error.code === 'UNBOUND' ? 'Cancelled because the machine left you' : 'Failed'}: ${j.error.message}`}</Alert>}
+        {isOpen(j.state) && p.hold === true && <PaidButton job={j.job} />}
         {isOpen(j.state) && <CancelButton job={j.job} />}
       </section>
       {j.kind === 'qr.show' && typeof p.text === 'string' && (
