@@ -68,6 +68,11 @@ export class SimFleet {
   private sessions = 0;
   /** ms since epoch when every device first had a session at the same time. */
   allConnectedAt: number | null = null;
+  /** ms since epoch when every device most recently came to have a session at the same time. */
+  lastAllConnectedAt: number | null = null;
+  /** Devices that enrolled in this run, and when the latest of them did. */
+  enrolled = 0;
+  lastEnrolledAt: number | null = null;
 
   constructor(private readonly o: FleetOptions) {
     const fw = simFirmwareVersion();
@@ -90,7 +95,7 @@ export class SimFleet {
           ...(o.print ? { print: o.print } : {}),
           ...(o.core ? { core: o.core } : {}),
           associateMs: () => 20 + Math.random() * 80,
-          onState: (_d, from, to) => this.onState(from, to),
+          onState: (d, from, to) => this.onState(d, from, to),
         }),
       );
     }
@@ -162,11 +167,18 @@ export class SimFleet {
     });
   }
 
-  private onState(from: CoreState, to: CoreState): void {
+  private onState(d: SimDevice, from: CoreState, to: CoreState): void {
+    if (from === 'enroll' && d.registered) {
+      this.enrolled++;
+      this.lastEnrolledAt = Date.now();
+    }
     this.states.set(from, (this.states.get(from) ?? 1) - 1);
     this.states.set(to, (this.states.get(to) ?? 0) + 1);
     this.sessions += Number(SESSION_STATES.includes(to)) - Number(SESSION_STATES.includes(from));
-    if (this.allConnectedAt === null && this.sessions === this.devices.length) this.allConnectedAt = Date.now();
+    if (this.sessions === this.devices.length) {
+      this.lastAllConnectedAt = Date.now();
+      this.allConnectedAt ??= this.lastAllConnectedAt;
+    }
   }
 
   private scheduleChaos(d: SimDevice, meanMs: number): void {
