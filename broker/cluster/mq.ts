@@ -2,6 +2,7 @@
 // prefix), and Aedes' retained messages, subscriptions and wills in Redis
 // (aedes-persistence-redis). Messages and cluster events share one publishing connection, so
 // they reach every other node in the order they were sent.
+import type { EventEmitter } from 'node:events';
 import MQEmitterRedis from 'mqemitter-redis';
 import aedesPersistenceRedis from 'aedes-persistence-redis';
 import type { RedisLinks } from './redis';
@@ -17,15 +18,18 @@ export interface ClusterMq {
 }
 
 interface PrefixedEmitter extends ClusterMq {
+  state: EventEmitter;
   /** MQEmitter's own, node-local emit (mqemitter-redis keeps it as _emit). */
   _emit(packet: MqPacket, done?: Done): void;
 }
 
 type PrefixCtor = new (prefix: string, opts: { pubConn: RedisLinks['pub']; subConn: RedisLinks['sub'] }) => PrefixedEmitter;
 
-export function createMq(links: RedisLinks, prefix: string): ClusterMq {
+export function createMq(links: RedisLinks, prefix: string, onError: (err: Error) => void): ClusterMq {
   const Ctor = (MQEmitterRedis as unknown as { MQEmitterRedisPrefix: PrefixCtor }).MQEmitterRedisPrefix;
   const mq = new Ctor(prefix, { pubConn: links.pub, subConn: links.sub });
+  // mqemitter-redis re-emits its connections' errors here; unheard, they would crash the node.
+  mq.state.on('error', onError);
   const toRedis = mq.emit.bind(mq);
   // While Redis is down the node keeps serving its own clients: a message is delivered locally
   // only (other nodes could not get it anyway). Device traffic to agents is held back meanwhile

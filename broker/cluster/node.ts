@@ -42,7 +42,7 @@ interface RedisParts {
 async function openRedis(opts: BrokerOptions, url: string, node: string, db: Kysely<Database>, health: Health, log: Logger): Promise<RedisParts> {
   const links = connectRedis(url, opts.redisPrefix);
   await openLinks(links, url);
-  const mq = createMq(links, opts.redisPrefix);
+  const mq = createMq(links, opts.redisPrefix, (err) => log.debug({ err: err.message }, 'redis pub/sub error'));
   const map = new SyncedBindingMap();
   return {
     links,
@@ -82,7 +82,7 @@ export class ClusterNode {
     const log = baseLog.child({ part: 'cluster', node: id });
     const health = new Health(log);
     const registry = await openPostgres(url, {
-      onIdleError: (err) => {
+      onConnectionError: (err) => {
         health.set(POSTGRES_CHECK, false, err.message);
         void health.probeNow();
       },

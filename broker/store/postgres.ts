@@ -30,8 +30,8 @@ export function redactUrl(url: string): string {
 export interface PostgresOptions {
   /** Pool size per node. */
   max?: number;
-  /** Called for errors of idle pooled connections (e.g. the server terminated them). */
-  onIdleError?: (err: Error) => void;
+  /** Called when a pooled connection fails (e.g. the server terminated it). */
+  onConnectionError?: (err: Error) => void;
 }
 
 export async function openPostgres(url: string, opts: PostgresOptions = {}): Promise<Registry & { pool: pg.Pool }> {
@@ -46,9 +46,11 @@ export async function openPostgres(url: string, opts: PostgresOptions = {}): Pro
         oid === INT8_OID || oid === NUMERIC_OID ? parseInt8 : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
     },
   });
-  // Without a listener an idle connection's error (server restart, pg_terminate_backend) would
-  // crash the process; the pool drops that connection and opens a new one on demand.
-  pool.on('error', (err) => opts.onIdleError?.(err));
+  // A connection's error (server restart, pg_terminate_backend) is an 'error' event; unheard it
+  // would crash the process. pg-pool listens only while a connection is idle, so each one gets
+  // its own listener too. The pool drops a broken connection and opens a new one on demand.
+  pool.on('error', (err) => opts.onConnectionError?.(err));
+  pool.on('connect', (client) => client.on('error', (err) => opts.onConnectionError?.(err)));
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   try {
     await sql`select 1`.execute(db);
