@@ -39,37 +39,42 @@ t('firmware/ type-checks against @moddable/typings', () => {
   assert.is(r.code, 0);
 });
 
-t('a wrong argument to Timer.set (from @moddable/typings) fails the check', () => {
-  const dir = brokenCopy('firmware/platform/timer.ts', 'Timer.set(() => callback(), Math.max(0, ms))', "Timer.set(callback(), Math.max(0, ms))");
-  try {
-    const r = typecheck(dir);
-    assert.is.not(r.code, 0);
-    assert.match(r.output, /firmware\/platform\/timer\.ts\(\d+,\d+\): error TS2345: Argument of type 'void' is not assignable to parameter of type 'TimerCallback'/);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+/** One deliberate mistake per Moddable API source: the SDK typings and our own mqtt declaration. */
+const MISTAKES = [
+  {
+    name: 'a wrong argument to Timer.set (@moddable/typings)',
+    file: 'firmware/platform/timer.ts',
+    from: 'Timer.set(() => callback(), Math.max(0, ms))',
+    to: 'Timer.set(callback(), Math.max(0, ms))',
+    diagnostic: /firmware\/platform\/timer\.ts\(\d+,\d+\): error TS2345: Argument of type 'void' is not assignable to parameter of type 'TimerCallback'/,
+  },
+  {
+    name: 'a wrong value type for Preference.set (@moddable/typings)',
+    file: 'firmware/platform/prefs.ts',
+    from: 'Preference.set(PREF_DOMAIN, key, value);',
+    to: 'Preference.set(PREF_DOMAIN, key, [value]);',
+    diagnostic: /firmware\/platform\/prefs\.ts\(\d+,\d+\): error TS2345: Argument of type 'string\[\]' is not assignable to parameter of type 'string \| number \| boolean \| ArrayBuffer'/,
+  },
+  {
+    name: 'a wrong option for the mqtt client (firmware/typings)',
+    file: 'firmware/platform/mqtt.ts',
+    from: 'timeout: options.keepalive * 1000,',
+    to: 'timeout: `${options.keepalive}s`,',
+    diagnostic: /firmware\/platform\/mqtt\.ts\(\d+,\d+\): error TS2322: Type 'string' is not assignable to type 'number'/,
+  },
+];
 
-t('a wrong value type for Preference.set fails the check', () => {
-  const dir = brokenCopy('firmware/platform/prefs.ts', 'Preference.set(PREF_DOMAIN, key, value);', 'Preference.set(PREF_DOMAIN, key, [value]);');
-  try {
-    const r = typecheck(dir);
-    assert.is.not(r.code, 0);
-    assert.match(r.output, /firmware\/platform\/prefs\.ts\(\d+,\d+\): error TS2345: Argument of type 'string\[\]' is not assignable to parameter of type 'string \| number \| boolean \| ArrayBuffer'/);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
-
-t('a wrong option for the mqtt client (firmware/typings) fails the check', () => {
-  const dir = brokenCopy('firmware/platform/mqtt.ts', 'timeout: options.keepalive * 1000,', 'timeout: `${options.keepalive}s`,');
-  try {
-    const r = typecheck(dir);
-    assert.is.not(r.code, 0);
-    assert.match(r.output, /firmware\/platform\/mqtt\.ts\(\d+,\d+\): error TS2322: Type 'string' is not assignable to type 'number'/);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+for (const m of MISTAKES) {
+  t(`${m.name} fails the check`, () => {
+    const dir = brokenCopy(m.file, m.from, m.to);
+    try {
+      const r = typecheck(dir);
+      assert.is.not(r.code, 0);
+      assert.match(r.output, m.diagnostic);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+}
 
 t.run();
