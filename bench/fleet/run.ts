@@ -31,12 +31,15 @@ if (!Number.isInteger(DEVICES) || DEVICES < 1) throw new Error(`--devices must b
 
 /** The broker's resident memory; a broker that died is reported with the end of its output. */
 function brokerRss(b: BrokerProcess): number {
-  const pid = b.child.pid!;
-  if (b.child.exitCode !== null || b.child.signalCode !== null) {
-    throw new Error(`the broker exited (${b.child.exitCode ?? b.child.signalCode}); its last output:\n${b.stderr.slice(-3000)}\n${b.stdout.slice(-3000)}`);
+  let status = '';
+  try {
+    status = readFileSync(`/proc/${b.child.pid}/status`, 'utf8');
+  } catch {
+    // Gone already; reported below.
   }
-  const m = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  if (!m) throw new Error(`no VmRSS for broker process ${pid}`);
+  const m = /^VmRSS:\s+(\d+) kB$/m.exec(status);
+  // An exited process has no status file, or no VmRSS while it is a zombie.
+  if (!m) throw new Error(`the broker process ${b.child.pid} has exited; its last output:\n${b.stderr.slice(-3000)}\n${b.stdout.slice(-1500)}`);
   return Number(m[1]) * 1024;
 }
 
