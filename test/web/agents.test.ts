@@ -190,4 +190,41 @@ test('a held payment QR reserves the machine until the agent confirms payment', 
   assert.equal(side.app.errors, []);
 });
 
+test('serial send shows the machine’s reply; a queued job can be cancelled', async () => {
+  if (!skipUnlessTool('web agents', 'chromium', 'chromium')) return;
+  const base = tb!.broker.httpUrl;
+  const side = sides[1]!;
+  const { page } = side.app;
+  const dev = side.m.device;
+  await page.goto(`${base}/devices/${dev.id}`);
+  await page.getByRole('radio', { name: 'Serial (advanced)' }).check();
+  await page.getByLabel('Data to send').fill('PING');
+  await page.getByRole('button', { name: 'Send' }).click();
+  await page.waitForURL(`${base}/devices/${dev.id}/jobs/*`);
+  const serial = jobIdOf(page.url());
+  await waitUntil(() => dev.runs.includes(serial), 5000, 'the serial job to run');
+  assert.equal(dev.cmds.find((c) => c.job === serial)?.params, { data: Buffer.from('PING').toString('base64'), timeoutMs: 2000 });
+  await dev.ack({ job: serial, state: 'done', result: { data: Buffer.from('PONG\r\n').toString('base64'), bytes: 6 } });
+  await waitText(page.getByTestId('serial-reply'), 'PONG');
+
+  // One identify on the machine, one waiting behind it: cancel the waiting one.
+  const ids: string[] = [];
+  for (let i = 0; i < 2; i++) {
+    await page.goto(`${base}/devices/${dev.id}`);
+    await page.getByRole('radio', { name: 'Identify' }).check();
+    await page.getByRole('button', { name: 'Identify' }).click();
+    await page.waitForURL(`${base}/devices/${dev.id}/jobs/*`);
+    ids.push(jobIdOf(page.url()));
+  }
+  await page.getByRole('link', { name: /Back to the machine/ }).click();
+  const queued = page.getByTestId('queue').locator(`li[data-job="${ids[1]}"]`);
+  await waitText(queued, 'Next in line');
+  await queued.getByRole('button', { name: 'Cancel job' }).click();
+  await queued.waitFor({ state: 'detached' });
+  assert.is((await tb!.api('GET', `/api/jobs/${ids[1]}`)).body.state, 'cancelled');
+  await dev.ack({ job: ids[0]!, state: 'done' });
+  await waitText(page.getByTestId('queue-empty'), 'No jobs');
+  assert.equal(side.app.errors, []);
+});
+
 test.run();

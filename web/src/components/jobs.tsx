@@ -60,7 +60,9 @@ export function JobLine(props: { job: JobTrack }): JSX.Element {
   const j = props.job;
   return (
     <span class="job-line">
-      <strong>{kindName(j.kind)}</strong> <StateBadge job={j} /> {j.position !== null && <span>{positionText(j)}</span>} <Eta job={j} />
+      <strong>{kindName(j.kind)}</strong> <StateBadge job={j} /> {j.position !== null && <span>{positionText(j)}</span>}
+      {isOpen(j.state) && j.eta !== null && <span aria-hidden="true">·</span>}
+      <Eta job={j} />
     </span>
   );
 }

@@ -51,6 +51,8 @@ export interface AgentState {
   jobs: Record<string, JobTrack>;
 }
 
+const latest = (times: Partial<Record<JobState, number>>): number => Math.max(0, ...Object.values(times));
+
 const OPEN: readonly JobState[] = ['queued', 'dispatched', 'running'];
 export const isOpen = (s: JobState): boolean => OPEN.includes(s);
 
@@ -110,6 +112,12 @@ export class AgentLive {
     this.state.update((st) => {
       const jobs = { ...st.jobs };
       for (const v of views) {
+        const prev = jobs[v.job];
+        // A snapshot that arrived after this list was read is newer; keep its live fields.
+        if (prev && latest(prev.times) > latest(v.times)) {
+          jobs[v.job] = { ...prev, params: v.params, result: v.result ?? prev.result, times: { ...prev.times, ...v.times } };
+          continue;
+        }
         jobs[v.job] = {
           job: v.job,
           device: v.device,
@@ -216,10 +224,11 @@ export class AgentLive {
       };
     }
     const queue = [...snap.jobs].sort((a, b) => a.position - b.position).map((j) => j.job);
-    // A job that left the queue without an "ended" entry ended while this page was not looking.
+    // Snapshots carry no results, and a job that left the queue without an "ended" entry ended
+    // while this page was not looking: both are read back from the job list.
     const vanished = (st.queues[snap.device] ?? []).filter((id) => !queue.includes(id) && !(snap.ended ?? []).some((e) => e.job === id));
     this.state.set({ ...st, jobs, queues: { ...st.queues, [snap.device]: queue } });
-    if (vanished.length > 0) this.history(snap.device, 20).catch((err: unknown) => console.error('refreshing ended jobs failed', err));
+    if (vanished.length > 0 || (snap.ended ?? []).length > 0) this.history(snap.device, 20).catch((err: unknown) => console.error('refreshing ended jobs failed', err));
   }
 
   private patchJob(id: string, track: JobTrack): void {

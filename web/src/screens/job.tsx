@@ -23,11 +23,13 @@ function decodeBase64(b64: string): string {
 function ResultView(props: { kind: string; result: unknown }): JSX.Element | null {
   if (props.result === null || props.result === undefined) return null;
   const r = props.result as Record<string, unknown>;
-  if (props.kind === 'serial.send' && typeof r.reply === 'string') {
+  // The firmware's serial.send answers {data: base64, bytes, truncated?}.
+  if (props.kind === 'serial.send' && typeof r.data === 'string') {
     return (
       <div>
         <h2>Reply</h2>
-        <pre data-testid="serial-reply">{decodeBase64(r.reply)}</pre>
+        <pre data-testid="serial-reply">{decodeBase64(r.data)}</pre>
+        {r.truncated === true && <p class="hint">The reply was cut short by the machine ({String(r.bytes)} bytes in all).</p>}
       </div>
     );
   }
