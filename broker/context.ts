@@ -5,6 +5,7 @@ import type { Kysely } from 'kysely';
 import type { BindingMap } from './binding-map';
 import type { ClaimCodes } from './claim-codes';
 import type { ClusterNode } from './cluster/node';
+import type { DispatchLease } from './jobs/lease';
 import type { BrokerOptions } from './config';
 import type { Logger } from './logger';
 import type { Metrics } from './metrics';
@@ -38,6 +39,8 @@ export interface Context {
   claimCodes: ClaimCodes;
   /** Shared backends (PostgreSQL, and Redis in a cluster) with their health; null on SQLite. */
   cluster: ClusterNode | null;
+  /** Which node dispatches each device's jobs (always this one on a single node). */
+  lease: DispatchLease;
   /** Failed logins (REST) and MQTT connects, per username and per IP. */
   throttle: LoginThrottle;
   events: EventEmitter<BrokerEvents>;

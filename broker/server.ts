@@ -19,6 +19,7 @@ import { DEFAULTS, type BrokerOptions } from './config';
 import type { BrokerEvents, Context } from './context';
 import { buildHttp } from './http/app';
 import { startJobs } from './jobs/index';
+import { LocalLease } from './jobs/lease';
 import { type Identity, identityOf } from './identity';
 import { createLogger } from './logger';
 import { Metrics } from './metrics';
@@ -93,6 +94,7 @@ export async function startBroker(options: Partial<BrokerOptions> = {}): Promise
     bindings,
     claimCodes: cluster?.claimCodes ?? new ClaimCodes(),
     cluster,
+    lease: cluster?.lease ?? new LocalLease(),
     throttle: new LoginThrottle(),
     events: new EventEmitter<BrokerEvents>(),
     agentOps: new Map(),

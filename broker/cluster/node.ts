@@ -9,6 +9,7 @@ import { BindingMap } from '../binding-map';
 import { ClaimCodes } from '../claim-codes';
 import type { BrokerOptions } from '../config';
 import type { Context } from '../context';
+import type { DispatchLease } from '../jobs/lease';
 import type { Logger } from '../logger';
 import type { Presence, PresenceListener } from '../presence';
 import type { Registry } from '../store/db';
@@ -20,7 +21,9 @@ import { Health } from './health';
 import { type AedesPersistence, type ClusterMq, createMq, createPersistence } from './mq';
 import { NodeLiveness } from './nodes';
 import { ClusterPresence } from './presence';
-import { withPresenceScripts } from './presence-scripts';
+import { ClusterLease } from './lease';
+import { NodeRpc } from './rpc';
+import { type ScriptedRedis, withScripts } from './scripts';
 import { type LinkName, type RedisLinks, closeLinks, connectRedis, linksDown, openLinks } from './redis';
 
 export const POSTGRES_CHECK = 'postgres';
@@ -30,11 +33,14 @@ const STARTUP_LOCK = 0x66626e64;
 
 interface RedisParts {
   links: RedisLinks;
+  redis: ScriptedRedis;
   mq: ClusterMq;
   persistence: AedesPersistence;
   map: SyncedBindingMap;
   sync: BindingSync;
   codes: ClaimCodeSync;
+  rpc: NodeRpc;
+  lease: ClusterLease;
   presence: ClusterPresence | null;
   liveness: NodeLiveness | null;
 }
@@ -44,13 +50,18 @@ async function openRedis(opts: BrokerOptions, url: string, node: string, db: Kys
   await openLinks(links, url);
   const mq = createMq(links, opts.redisPrefix, (err) => log.debug({ err: err.message }, 'redis pub/sub error'));
   const map = new SyncedBindingMap();
+  const redis = withScripts(links.command);
+  const rpc = new NodeRpc(mq, node, log);
   return {
     links,
+    redis,
     mq,
     persistence: createPersistence(links),
     map,
     sync: new BindingSync({ mq, map, db, node, log, health }),
     codes: new ClaimCodeSync(mq, links.command, node, log),
+    rpc,
+    lease: new ClusterLease(redis, rpc, node, log),
     presence: null,
     liveness: null,
   };
@@ -59,6 +70,8 @@ async function openRedis(opts: BrokerOptions, url: string, node: string, db: Kys
 export class ClusterNode {
   readonly bindings: BindingMap;
   readonly claimCodes: ClaimCodes;
+  /** Who dispatches each device's jobs; null without Redis (then this node does). */
+  readonly lease: DispatchLease | null;
   private redisDown = false;
   private recovering: Promise<void> | null = null;
   private ctx: Context | null = null;
@@ -73,6 +86,7 @@ export class ClusterNode {
   ) {
     this.bindings = redis ? redis.map : new BindingMap();
     this.claimCodes = redis ? redis.codes.codes : new ClaimCodes();
+    this.lease = redis?.lease ?? null;
   }
 
   static async open(opts: BrokerOptions, baseLog: Logger): Promise<ClusterNode> {
@@ -119,7 +133,7 @@ export class ClusterNode {
   /** Cluster-wide presence, or null when this node has no Redis (then presence is local). */
   presence(listener: PresenceListener): Presence | null {
     if (!this.redis) return null;
-    const p = new ClusterPresence({ redis: withPresenceScripts(this.redis.links.command), mq: this.redis.mq, node: this.id, graceMs: this.opts.graceMs, listener, log: this.log });
+    const p = new ClusterPresence({ redis: this.redis.redis, mq: this.redis.mq, node: this.id, graceMs: this.opts.graceMs, listener, log: this.log });
     this.redis.presence = p;
     return p;
   }
@@ -146,10 +160,14 @@ export class ClusterNode {
     if (!r) return;
     await r.sync.start(ctx.events);
     await r.codes.start();
+    await r.rpc.start();
     if (r.presence) {
       await r.presence.start();
       const presence = r.presence;
-      r.liveness = new NodeLiveness(withPresenceScripts(r.links.command), this.id, this.log, (node) => presence.settleNode(node));
+      r.liveness = new NodeLiveness(r.redis, this.id, this.log, async (node) => {
+        await presence.settleNode(node);
+        await r.lease.settleNode(node);
+      });
       await r.liveness.start();
     }
     for (const [name, link] of Object.entries(r.links) as [LinkName, RedisLinks[LinkName]][]) {

@@ -3,7 +3,7 @@
 // hands its connections back to presence, so its devices become `reconnecting`.
 import { EventEmitter } from 'node:events';
 import type { Logger } from '../logger';
-import { type PresenceRedis, keys } from './presence-scripts';
+import { type ScriptedRedis, keys } from './scripts';
 
 export interface LivenessOptions { beatMs: number; ttlMs: number }
 
@@ -15,7 +15,7 @@ export class NodeLiveness extends EventEmitter<{ dead: [node: string] }> {
   private sweeping = false;
 
   constructor(
-    private readonly redis: PresenceRedis,
+    private readonly redis: ScriptedRedis,
     readonly id: string,
     private readonly log: Logger,
     /** Settles a dead node's connections; the node stays listed until this succeeds. */

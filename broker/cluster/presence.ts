@@ -1,5 +1,5 @@
 // Cluster-wide presence (DESIGN.md §5). Connection numbers come from one Redis counter; the
-// online / reconnecting / offline decisions are atomic scripts on Redis (presence-scripts.ts),
+// online / reconnecting / offline decisions are atomic scripts on Redis (scripts.ts),
 // so a device that moved to another node is never shown offline by its old node's late
 // disconnect. The node whose script made a change announces it (retained status, bindings);
 // every node keeps a mirror for the per-message reads and runs the grace timers, so the
@@ -8,7 +8,7 @@ import type { OfflineReason, PresenceState, Status } from '../../protocol/messag
 import type { Logger } from '../logger';
 import type { Presence, PresenceListener } from '../presence';
 import type { ClusterMq, MqPacket } from './mq';
-import { type PresenceRedis, keys } from './presence-scripts';
+import { type ScriptedRedis, keys } from './scripts';
 
 export const PRESENCE_TOPIC = '$SYS/fleetbind/presence';
 
@@ -24,7 +24,7 @@ function isNewer(s: Status, than: Status | undefined): boolean {
 }
 
 export interface ClusterPresenceDeps {
-  redis: PresenceRedis;
+  redis: ScriptedRedis;
   mq: ClusterMq;
   node: string;
   graceMs: number;
@@ -40,7 +40,7 @@ export class ClusterPresence implements Presence {
   private readonly timers = new Map<string, NodeJS.Timeout>();
   /** This node's open device connections: device → conn → registered. */
   private readonly local = new Map<string, Map<number, boolean>>();
-  private readonly redis: PresenceRedis;
+  private readonly redis: ScriptedRedis;
   private readonly now: () => number;
   private stopped = false;
 

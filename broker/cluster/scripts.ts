@@ -1,7 +1,8 @@
-// Presence as atomic Redis scripts, so every node reaches the same decision (DESIGN.md §5).
-// Per device: `live:<dev>` maps each open connection number to its node, `st` holds the
-// status JSON and `sc` "state:conn" for the comparisons. Numbers stay strings end to end: Lua
-// would round a 16-digit connection number if it converted it.
+// Atomic Redis scripts, so every node reaches the same decision. Presence (DESIGN.md §5): per
+// device, `live:<dev>` maps each open connection number to its node, `st` holds the status JSON
+// and `sc` "state:conn" for the comparisons. Numbers stay strings end to end: Lua would round a
+// 16-digit connection number if it converted it. Dispatch leases: `leases` maps a device to the
+// node that dispatches its jobs, `nodeleases:<node>` lists a node's devices.
 import type { Redis } from 'ioredis';
 
 const STATUS = `
@@ -87,11 +88,27 @@ return ARGV[2]`,
     lua: `if redis.call('EXISTS', KEYS[1]) == 1 then return false end
 return redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2])`,
   },
+  /** KEYS leases, nodeleases:<node>; ARGV dev, node. Returns the previous holder. */
+  fbLeaseTake: {
+    numberOfKeys: 2,
+    lua: `local old = redis.call('HGET', KEYS[1], ARGV[1])
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('SADD', KEYS[2], ARGV[1])
+return old`,
+  },
+  /** KEYS leases, nodeleases:<node>; ARGV dev, node. Drops the lease if that node still holds it. */
+  fbLeaseDrop: {
+    numberOfKeys: 2,
+    lua: `redis.call('SREM', KEYS[2], ARGV[1])
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
+redis.call('HDEL', KEYS[1], ARGV[1])
+return 1`,
+  },
 } as const;
 
 type Reply = Promise<string | null>;
 
-export interface PresenceRedis extends Redis {
+export interface ScriptedRedis extends Redis {
   fbNextConn(conn: string, floor: string): Promise<string | number>;
   fbOpened(live: string, nodeconns: string, conn: string, node: string, member: string): Promise<number>;
   fbRegistered(live: string, st: string, sc: string, dev: string, conn: string, since: string): Reply;
@@ -99,11 +116,13 @@ export interface PresenceRedis extends Redis {
   fbExpire(st: string, sc: string, dev: string, conn: string, since: string): Reply;
   fbInit(st: string, sc: string, dev: string, json: string, state: string, conn: string): Reply;
   fbClaimReap(alive: string, reaping: string, reaper: string, ttlMs: string): Reply;
+  fbLeaseTake(leases: string, nodeleases: string, dev: string, node: string): Reply;
+  fbLeaseDrop(leases: string, nodeleases: string, dev: string, node: string): Promise<number>;
 }
 
-export function withPresenceScripts(redis: Redis): PresenceRedis {
+export function withScripts(redis: Redis): ScriptedRedis {
   for (const [name, s] of Object.entries(SCRIPTS)) redis.defineCommand(name, { numberOfKeys: s.numberOfKeys, lua: s.lua });
-  return redis as PresenceRedis;
+  return redis as ScriptedRedis;
 }
 
 export const keys = {
@@ -116,4 +135,6 @@ export const keys = {
   alive: (node: string) => `alive:${node}`,
   reaping: (node: string) => `reaping:${node}`,
   member: (conn: number | string, dev: string) => `${conn} ${dev}`,
+  leases: 'leases',
+  nodeleases: (node: string) => `nodeleases:${node}`,
 };

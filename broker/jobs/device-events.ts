@@ -50,6 +50,8 @@ export class DeviceEvents {
     const now = this.ctx.now();
     const devices = new Set<string>();
     for (const row of await activeJobs(e.db)) {
+      // In a cluster, jobs of a device that another live node dispatches are that node's.
+      if (!(await this.ctx.lease.orphaned(row.device))) continue;
       devices.add(row.device);
       await this.settleDropped(e.queue(row.device), activeOf(row), now, 'broker-restart');
     }
@@ -65,6 +67,12 @@ export class DeviceEvents {
     events.on('ack', (device, payload) => this.onAck(device, payload));
     events.on('evt', (device, stream, payload) => this.onEvt(device, stream, payload));
     events.on('binding', (change) => this.onBinding(change));
+    const inOrder = (device: string, fn: (q: DeviceQueue) => Promise<void>): Promise<void> => e.run(e.queue(device), () => fn(e.queue(device)));
+    const lease = this.ctx.lease;
+    lease.handle('release', (device: string) => inOrder(device, (q) => this.deviceDropped(q, 'reconnected')));
+    lease.handle('settle', (device: string) => inOrder(device, (q) => this.settleLeftovers(q, 'broker-restart')));
+    lease.handle('pump', (device: string) => inOrder(device, (q) => e.pump(q)));
+    lease.handle('binding', (change: BindingChange) => this.applyBinding(change));
     this.sweepTimer = setInterval(() => this.sweep(), this.ctx.opts.jobSweepMs);
     this.sweepTimer.unref();
   }
@@ -174,10 +182,19 @@ export class DeviceEvents {
   /** A hello on a new connection: whatever ran on the previous one was interrupted. */
   private async deviceReady(q: DeviceQueue): Promise<void> {
     if (q.active.size > 0) await this.deviceDropped(q, 'reconnected');
+    // In a cluster the device may come from another node, which lets go of it first; whatever
+    // the registry still shows on the device is settled here.
+    if (await this.ctx.lease.acquire(q.id)) await this.settleLeftovers(q, 'reconnected');
     await this.engine.profile(q, true);
     q.ready = true;
     q.dirty = true;
     await this.engine.pump(q);
+  }
+
+  /** Jobs the registry shows on the device that this node did not dispatch. */
+  private async settleLeftovers(q: DeviceQueue, reason: string): Promise<void> {
+    const now = this.ctx.now();
+    for (const row of await openJobs(this.engine.db, q.id)) if (row.state !== 'queued' && !q.active.has(row.id)) await this.settleDropped(q, activeOf(row), now, reason);
   }
 
   private async deviceDropped(q: DeviceQueue, reason: string): Promise<void> {
@@ -207,9 +224,15 @@ export class DeviceEvents {
 
   private onBinding(change: BindingChange): void {
     if (!change.changed) return;
+    this.ctx.lease
+      .onHolder(change.device, 'binding', [change], () => this.applyBinding(change))
+      .catch((err: unknown) => this.ctx.log.error({ err, device: change.device }, 'job queue step failed: binding change'));
+  }
+
+  private applyBinding(change: BindingChange): Promise<void> {
     const e = this.engine;
     const q = e.queue(change.device);
-    e.fire(q, 'binding change', async () => {
+    return e.run(q, async () => {
       for (const job of await openJobs(e.db, q.id)) {
         if (job.agent === change.to) continue;
         if (job.state === 'queued') await e.endQueued(q, job, 'cancelled', unbound());

@@ -13,6 +13,9 @@ import { type JobView, jobView } from './view';
 export interface SubmitInput { device: string; kind: string; params: unknown; ttl?: number; idempotencyKey?: string }
 export interface SubmitResult { job: string; state: JobRow['state']; position: number | null; eta: number | null }
 
+type Who = { kind: 'agent' | 'admin'; id: string };
+type CancelResult = { job: string; state: JobRow['state']; pending: 'cancel' | null };
+
 const notFound = (id: string): ProtocolError => new ProtocolError(ErrorCode.NOT_FOUND, `no job ${id}`, 'job');
 
 function isUniqueViolation(err: unknown): boolean {
@@ -24,7 +27,12 @@ export class JobRequests {
   constructor(
     private readonly ctx: Context,
     private readonly engine: JobEngine,
-  ) {}
+  ) {
+    // In a cluster these run on the node that dispatches the device (see lease.ts).
+    ctx.lease.handle('submit', (agent: string, s: SubmitInput) => this.trySubmit(agent, s));
+    ctx.lease.handle('cancel', (agent: string, id: string) => this.cancelHere(agent, id));
+    ctx.lease.handle('complete', (who: Who, id: string) => this.completeHere(who, id));
+  }
 
   private async result(row: JobRow): Promise<SubmitResult> {
     const view = await this.view(row);
@@ -42,7 +50,8 @@ export class JobRequests {
 
   async submit(agent: string, s: SubmitInput): Promise<SubmitResult> {
     try {
-      return await this.trySubmit(agent, s);
+      this.ctx.cluster?.health.assertAvailable('submit a job');
+      return await this.ctx.lease.onHolder(s.device, 'submit', [agent, s], () => this.trySubmit(agent, s));
     } catch (err) {
       if (err instanceof ProtocolError) this.engine.metrics.submitted.inc({ outcome: err.code });
       throw err;
@@ -104,7 +113,13 @@ export class JobRequests {
   }
 
   /** The owner cancels: a queued job leaves the queue, a job on the device gets a cancel cmd. */
-  async cancel(agent: string, id: string): Promise<{ job: string; state: JobRow['state']; pending: 'cancel' | null }> {
+  async cancel(agent: string, id: string): Promise<CancelResult> {
+    const job = await getJob(this.engine.db, id);
+    if (!job || job.agent !== agent) throw notFound(id);
+    return this.ctx.lease.onHolder(job.device, 'cancel', [agent, id], () => this.cancelHere(agent, id));
+  }
+
+  private async cancelHere(agent: string, id: string): Promise<CancelResult> {
     const job = await getJob(this.engine.db, id);
     if (!job || job.agent !== agent) throw notFound(id);
     const q = this.engine.queue(job.device);
@@ -160,7 +175,12 @@ export class JobRequests {
    * A payment backend confirms a held qr.show: the device is told (cmd `complete: true`) and the
    * job ends `done` when it acknowledges; the reservation ends with it. Audited.
    */
-  async complete(who: { kind: 'agent' | 'admin'; id: string }, id: string): Promise<JobView> {
+  async complete(who: Who, id: string): Promise<JobView> {
+    const job = await this.visible(who, id);
+    return this.ctx.lease.onHolder(job.device, 'complete', [who, id], () => this.completeHere(who, id));
+  }
+
+  private async completeHere(who: Who, id: string): Promise<JobView> {
     const job = await this.visible(who, id);
     if (job.kind !== 'qr.show' || Number(job.hold) !== 1) throw new ProtocolError(ErrorCode.CONFLICT, `job ${id} is not a held qr.show; only those wait for completion`, 'job');
     const q = this.engine.queue(job.device);

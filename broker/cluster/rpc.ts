@@ -1,0 +1,92 @@
+// Requests from one node to another over Redis: each node listens on its own channel, runs the
+// handler registered for the op and answers on the caller's channel. A ProtocolError thrown by
+// the handler reaches the caller as the same ProtocolError.
+import { randomUUID } from 'node:crypto';
+import { ErrorCode, ProtocolError, type WireError } from '../../protocol/errors';
+import type { Logger } from '../logger';
+import type { ClusterMq, MqPacket } from './mq';
+
+const TOPIC = '$SYS/fleetbind/rpc/';
+
+type Handler = (...args: any[]) => Promise<unknown>;
+type Wire =
+  | { k: 'req'; id: string; from: string; op: string; args: unknown[] }
+  | { k: 'res'; id: string; ok: true; result: unknown }
+  | { k: 'res'; id: string; ok: false; error: WireError };
+
+export class NodeRpc {
+  private readonly handlers = new Map<string, Handler>();
+  private readonly pending = new Map<string, { resolve: (v: unknown) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
+
+  constructor(
+    private readonly mq: ClusterMq,
+    private readonly node: string,
+    private readonly log: Logger,
+  ) {}
+
+  start(): Promise<void> {
+    return new Promise((resolve) => this.mq.on(TOPIC + this.node, this.onMessage, resolve));
+  }
+
+  handle(op: string, fn: Handler): void {
+    this.handlers.set(op, fn);
+  }
+
+  /** Runs the op's handler of this node directly. */
+  local(op: string, args: unknown[]): Promise<unknown> {
+    const fn = this.handlers.get(op);
+    if (!fn) return Promise.reject(new Error(`no handler for '${op}' on this node`));
+    return fn(...args);
+  }
+
+  call(node: string, op: string, args: unknown[], timeoutMs = 5_000): Promise<unknown> {
+    const id = randomUUID();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new RpcTimeout(`node ${node} did not answer '${op}' within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.pending.set(id, { resolve, reject, timer });
+      this.send(node, { k: 'req', id, from: this.node, op, args });
+    });
+  }
+
+  private send(node: string, w: Wire): void {
+    this.mq.emit({ topic: TOPIC + node, payload: Buffer.from(JSON.stringify(w)) }, (err) => {
+      if (err) this.log.warn({ err: err.message, node }, 'a request to another node could not be sent');
+    });
+  }
+
+  private readonly onMessage = (packet: MqPacket, done: () => void): void => {
+    done();
+    let w: Wire;
+    try {
+      w = JSON.parse(packet.payload.toString()) as Wire;
+    } catch (err) {
+      this.log.error({ err }, 'malformed request from another node');
+      return;
+    }
+    if (w.k === 'res') {
+      const p = this.pending.get(w.id);
+      if (!p) return;
+      this.pending.delete(w.id);
+      clearTimeout(p.timer);
+      if (w.ok) return p.resolve(w.result);
+      const { code, message, field, ...extra } = w.error;
+      p.reject(new ProtocolError(code, message, field, extra));
+      return;
+    }
+    this.local(w.op, w.args).then(
+      (result) => this.send(w.from, { k: 'res', id: w.id, ok: true, result: result ?? null }),
+      (err: unknown) => {
+        if (!(err instanceof ProtocolError)) this.log.error({ err, op: w.op, from: w.from }, 'a request from another node failed');
+        const error = err instanceof ProtocolError ? err.toWire() : { code: ErrorCode.INTERNAL, message: 'internal error on another node; nothing was changed' };
+        this.send(w.from, { k: 'res', id: w.id, ok: false, error });
+      },
+    );
+  };
+}
+
+export class RpcTimeout extends Error {
+  override readonly name = 'RpcTimeout';
+}
