@@ -4,10 +4,11 @@ import { randomBytes } from 'node:crypto';
 import type { MqttClient } from 'mqtt';
 import type { JobsSnapshot } from '../../protocol/messages';
 import { deviceTopic } from '../../protocol/topics';
-import type { TestBroker } from './broker';
-import { request } from './broker';
+import { type Test, suite } from 'uvu';
+import type { BrokerOptions } from '../../broker/config';
+import { TestBroker, request } from './broker';
 import { JobDevice, type JobDeviceOptions } from './job-device';
-import { sleep, subscribe } from './mqtt';
+import { end, sleep, subscribe } from './mqtt';
 
 export interface Agent { client: MqttClient; id: string; token: string }
 
@@ -98,4 +99,56 @@ export async function waitNotOnline(tb: HasApi, device: string, timeoutMs = 5000
     if (Date.now() > deadline) throw new Error(`device ${device} still online after ${timeoutMs} ms`);
     await sleep(20);
   }
+}
+
+/** A suite's broker and the devices and agents its tests opened, closed after each test. */
+export class JobEnv {
+  private broker: TestBroker | null = null;
+  private readonly watches: Watch[] = [];
+  private readonly agents: Agent[] = [];
+
+  get tb(): TestBroker {
+    if (!this.broker) throw new Error('the suite has not started its broker yet');
+    return this.broker;
+  }
+
+  async start(options: Partial<BrokerOptions>): Promise<void> {
+    this.broker = await TestBroker.start(options);
+  }
+
+  /** A fresh agent bound to a fresh scripted device, watching its queue. */
+  async watch(opts: JobDeviceOptions = {}): Promise<Watch> {
+    const w = await boundDevice(this.tb, opts);
+    this.watches.push(w);
+    return w;
+  }
+
+  async agent(): Promise<Agent> {
+    const a = await this.tb.agent(uniq('ag'));
+    this.agents.push(a);
+    return a;
+  }
+
+  async closeClients(): Promise<void> {
+    for (const w of this.watches.splice(0)) {
+      await w.device.close();
+      await end(w.agent.client);
+    }
+    await end(...this.agents.splice(0).map((a) => a.client));
+  }
+
+  async stop(): Promise<void> {
+    await this.broker?.stop();
+    this.broker = null;
+  }
+}
+
+/** A uvu suite with a broker on these options; clients are closed after each test. */
+export function jobSuite(name: string, options: Partial<BrokerOptions> = {}): { s: Test; env: JobEnv } {
+  const env = new JobEnv();
+  const s = suite(name);
+  s.before(() => env.start(options));
+  s.after.each(() => env.closeClients());
+  s.after(() => env.stop());
+  return { s, env };
 }

@@ -1,43 +1,14 @@
 // Issue 3, scenarios 5 and 6: a transfer cancels the previous agent's jobs with UNBOUND and the
 // new agent's first job runs next; a held payment QR reserves the device (release and transfer
 // refused with RESERVED) until it is completed, and an admin may force, audited.
-import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { TestBroker, request } from '../helpers/broker';
-import { type Agent, type Watch, boundDevice, identify, jobIn, submitOk, uniq, watchJobs } from '../helpers/jobs';
-import { end } from '../helpers/mqtt';
+import { request } from '../helpers/broker';
+import { type Agent, type Watch, identify, jobIn, jobSuite, submitOk, watchJobs } from '../helpers/jobs';
 import { waitUntil } from '../helpers/wait';
 
-let tb: TestBroker;
-const open: Watch[] = [];
-const agents: Agent[] = [];
-
-const s = suite('jobs: binding changes and reservations');
-s.before(async () => {
-  tb = await TestBroker.start({ jobAckTimeoutMs: 200 });
-});
-s.after.each(async () => {
-  for (const w of open.splice(0)) {
-    await w.device.close();
-    await end(w.agent.client);
-  }
-  for (const a of agents.splice(0)) await end(a.client);
-});
-s.after(async () => {
-  await tb.stop();
-});
-
-async function agent(): Promise<Agent> {
-  const a = await tb.agent(uniq('ag'));
-  agents.push(a);
-  return a;
-}
-
-async function watch(): Promise<Watch> {
-  const w = await boundDevice(tb, { mode: 'hold', durationMs: 10 });
-  open.push(w);
-  return w;
-}
+const { s, env } = jobSuite('jobs: binding changes and reservations', { jobAckTimeoutMs: 200 });
+const agent = (): Promise<Agent> => env.agent();
+const watch = (): Promise<Watch> => env.watch({ mode: 'hold', durationMs: 10 });
 
 const heldQr = (device: string) => ({ device, kind: 'qr.show', params: { text: 'https://pay.example/i/123', caption: 'Order 123', amount: 12.5, currency: 'EUR', hold: true } });
 
@@ -49,20 +20,20 @@ s('a transfer during queued work cancels the old agent\'s jobs with UNBOUND; the
   await waitUntil(() => w.device.isRunning(a1), 5000, 'the first job running');
   w.device.mode = 'run';
   const b = await agent();
-  const moved = await tb.api('POST', `/api/devices/${w.device.id}/transfer`, { agent: b.id, reason: 'shift change' });
+  const moved = await env.tb.api('POST', `/api/devices/${w.device.id}/transfer`, { agent: b.id, reason: 'shift change' });
   assert.is(moved.status, 200, JSON.stringify(moved.body));
 
   for (const id of [a2, a3]) {
-    const j = await jobIn(tb, id, ['cancelled'], w.agent.token);
+    const j = await jobIn(env.tb, id, ['cancelled'], w.agent.token);
     assert.is(j.error.code, 'UNBOUND');
   }
-  const running = await jobIn(tb, a1, ['cancelled'], w.agent.token);
+  const running = await jobIn(env.tb, a1, ['cancelled'], w.agent.token);
   assert.is(running.error.code, 'UNBOUND');
   assert.ok(w.device.cmds.some((c) => c.job === a1 && c.cancel === true), 'the device was told to stop the old agent\'s job');
 
   const bSnapshots = await watchJobs(b, w.device.id);
   const b1 = await submitOk(b, identify(w.device.id));
-  await jobIn(tb, b1, ['done'], b.token);
+  await jobIn(env.tb, b1, ['done'], b.token);
   assert.equal(w.device.runs, [a1, b1], 'after the old agent\'s job was stopped, the new agent\'s job ran next');
   assert.not.ok(w.device.cmds.some((c) => c.job === a2 || c.job === a3), 'the old agent\'s queued jobs never reached the device');
   for (const x of bSnapshots) {
@@ -81,33 +52,33 @@ s('a held qr.show reserves the device: release and transfer are refused with RES
   const w = await watch();
   const qr = await submitOk(w.agent, heldQr(w.device.id));
   await waitUntil(() => w.device.isRunning(qr), 5000, 'the QR on the device');
-  assert.is((await tb.api('GET', `/api/devices/${w.device.id}`)).body.reservedByJob, qr);
+  assert.is((await env.tb.api('GET', `/api/devices/${w.device.id}`)).body.reservedByJob, qr);
 
   const release = await request(w.agent.client, { kind: 'agent', id: w.agent.id }, { op: 'release', device: w.device.id });
   assert.is(release.ok, false);
   assert.is(release.error.code, 'RESERVED');
   const b = await agent();
-  const transfer = await tb.api('POST', `/api/devices/${w.device.id}/transfer`, { agent: b.id, reason: 'try' });
+  const transfer = await env.tb.api('POST', `/api/devices/${w.device.id}/transfer`, { agent: b.id, reason: 'try' });
   assert.is(transfer.status, 409);
   assert.is(transfer.body.error.code, 'RESERVED');
-  assert.is(tb.ctx.bindings.agentOf(w.device.id), w.agent.id);
+  assert.is(env.tb.ctx.bindings.agentOf(w.device.id), w.agent.id);
 
   const stranger = await agent();
-  assert.is((await tb.api('POST', `/api/jobs/${qr}/complete`, undefined, stranger.token)).status, 404);
-  const completed = await tb.api('POST', `/api/jobs/${qr}/complete`, undefined, w.agent.token);
+  assert.is((await env.tb.api('POST', `/api/jobs/${qr}/complete`, undefined, stranger.token)).status, 404);
+  const completed = await env.tb.api('POST', `/api/jobs/${qr}/complete`, undefined, w.agent.token);
   assert.is(completed.status, 200, JSON.stringify(completed.body));
-  const done = await jobIn(tb, qr, ['done'], w.agent.token);
+  const done = await jobIn(env.tb, qr, ['done'], w.agent.token);
   assert.equal(done.result, { paid: true });
   assert.ok(w.device.cmds.some((c) => c.job === qr && c.complete === true), 'the device was told the QR is paid');
-  assert.is((await tb.api('GET', `/api/devices/${w.device.id}`)).body.reservedByJob, null);
-  const again = await tb.api('POST', `/api/jobs/${qr}/complete`, undefined, w.agent.token);
+  assert.is((await env.tb.api('GET', `/api/devices/${w.device.id}`)).body.reservedByJob, null);
+  const again = await env.tb.api('POST', `/api/jobs/${qr}/complete`, undefined, w.agent.token);
   assert.is(again.status, 200, 'a payment backend repeating its confirmation is harmless');
 
-  const moved = await tb.api('POST', `/api/devices/${w.device.id}/transfer`, { agent: b.id, reason: 'paid, hand over' });
+  const moved = await env.tb.api('POST', `/api/devices/${w.device.id}/transfer`, { agent: b.id, reason: 'paid, hand over' });
   assert.is(moved.status, 200, JSON.stringify(moved.body));
   const released = await request(b.client, { kind: 'agent', id: b.id }, { op: 'release', device: w.device.id });
   assert.ok(released.ok, JSON.stringify(released));
-  const audit = await tb.api('GET', `/api/audit?device=${w.device.id}`);
+  const audit = await env.tb.api('GET', `/api/audit?device=${w.device.id}`);
   const completion = audit.body.find((e: any) => e.action === 'job.complete');
   assert.ok(completion, 'completion is audited');
   assert.is(completion.actor, `agent:${w.agent.id}`);
@@ -118,31 +89,31 @@ s('a service (admin) token completes a held job; completing anything else is ref
   const w = await watch();
   const plain = await submitOk(w.agent, identify(w.device.id));
   await waitUntil(() => w.device.isRunning(plain), 5000, 'identify running');
-  const refused = await tb.api('POST', `/api/jobs/${plain}/complete`);
+  const refused = await env.tb.api('POST', `/api/jobs/${plain}/complete`);
   assert.is(refused.status, 409);
   assert.is(refused.body.error.code, 'CONFLICT');
   await w.device.ack({ job: plain, state: 'done' });
   const qr = await submitOk(w.agent, heldQr(w.device.id));
   await waitUntil(() => w.device.isRunning(qr), 5000, 'the QR on the device');
-  const completed = await tb.api('POST', `/api/jobs/${qr}/complete`);
+  const completed = await env.tb.api('POST', `/api/jobs/${qr}/complete`);
   assert.is(completed.status, 200, JSON.stringify(completed.body));
-  await jobIn(tb, qr, ['done']);
+  await jobIn(env.tb, qr, ['done']);
 });
 
 s('an admin may force a release of a reserved device: audited, and the held job is cancelled', async () => {
   const w = await watch();
   const qr = await submitOk(w.agent, heldQr(w.device.id));
   await waitUntil(() => w.device.isRunning(qr), 5000, 'the QR on the device');
-  const forced = await tb.api('POST', `/api/devices/${w.device.id}/release`, { reason: 'customer left', force: true });
+  const forced = await env.tb.api('POST', `/api/devices/${w.device.id}/release`, { reason: 'customer left', force: true });
   assert.is(forced.status, 200, JSON.stringify(forced.body));
-  const job = await jobIn(tb, qr, ['cancelled'], w.agent.token);
+  const job = await jobIn(env.tb, qr, ['cancelled'], w.agent.token);
   assert.is(job.error.code, 'UNBOUND');
   assert.ok(w.device.cmds.some((c) => c.job === qr && c.cancel === true));
-  const audit = await tb.api('GET', `/api/audit?device=${w.device.id}`);
+  const audit = await env.tb.api('GET', `/api/audit?device=${w.device.id}`);
   const release = audit.body.find((e: any) => e.action === 'release');
   assert.is(release.detail.forced, true);
   assert.is(release.actor, 'admin:token');
-  assert.is((await tb.api('GET', `/api/devices/${w.device.id}`)).body.reservedByJob, null);
+  assert.is((await env.tb.api('GET', `/api/devices/${w.device.id}`)).body.reservedByJob, null);
 });
 
 s.run();

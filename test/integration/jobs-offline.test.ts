@@ -1,48 +1,26 @@
 // Issue 3, scenario 4: devices that go offline. A running job of an idempotent kind goes back to
 // the head of the queue and runs again on reconnect; a non-idempotent one ends `interrupted`;
 // queued jobs wait for the device and expire at their TTL.
-import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { TestBroker } from '../helpers/broker';
-import { type Watch, boundDevice, identify, jobIn, submitOk, waitNotOnline } from '../helpers/jobs';
-import { end } from '../helpers/mqtt';
+import { type Watch, identify, jobIn, jobSuite, submitOk, waitNotOnline } from '../helpers/jobs';
 import { waitUntil } from '../helpers/wait';
 
-let tb: TestBroker;
-const open: Watch[] = [];
+const { s, env } = jobSuite('jobs: offline devices', { jobAckTimeoutMs: 200, jobSweepMs: 100 });
 
-const s = suite('jobs: offline devices');
-s.before(async () => {
-  tb = await TestBroker.start({ jobAckTimeoutMs: 200, jobSweepMs: 100 });
-});
-s.after.each(async () => {
-  for (const w of open.splice(0)) {
-    await w.device.close();
-    await end(w.agent.client);
-  }
-});
-s.after(async () => {
-  await tb.stop();
-});
-
-async function watch(mode: 'hold' | 'run'): Promise<Watch> {
-  const w = await boundDevice(tb, { mode, durationMs: 10 });
-  open.push(w);
-  return w;
-}
+const watch = (mode: 'hold' | 'run'): Promise<Watch> => env.watch({ mode, durationMs: 10 });
 
 s('an idempotent job running when its device drops runs again on reconnect', async () => {
   const w = await watch('hold');
   const id = await submitOk(w.agent, identify(w.device.id));
   await waitUntil(() => w.device.isRunning(id), 5000, 'the job running');
   await w.device.drop();
-  const requeued = await jobIn(tb, id, ['queued'], w.agent.token);
+  const requeued = await jobIn(env.tb, id, ['queued'], w.agent.token);
   assert.type(requeued.times.interrupted, 'number');
   assert.is(requeued.retries, 1);
   assert.is(requeued.position, 1, 'back at the head of the queue');
   w.device.mode = 'run';
   await w.device.reconnect(true);
-  const done = await jobIn(tb, id, ['done'], w.agent.token);
+  const done = await jobIn(env.tb, id, ['done'], w.agent.token);
   assert.equal(w.device.runs, [id, id], 'it ran again after the reconnect');
   assert.equal(w.device.cmds.filter((c) => c.job === id).map((c) => c.attempt), [1, 2]);
   assert.ok(done.times.done > done.times.interrupted);
@@ -53,11 +31,11 @@ s('a device that reconnects with its job still running is simply told again, and
   const id = await submitOk(w.agent, identify(w.device.id));
   await waitUntil(() => w.device.isRunning(id), 5000, 'the job running');
   await w.device.drop();
-  await jobIn(tb, id, ['queued'], w.agent.token);
+  await jobIn(env.tb, id, ['queued'], w.agent.token);
   await w.device.reconnect(false);
   await waitUntil(() => w.device.cmds.filter((c) => c.job === id).length === 2, 5000, 'the cmd sent again');
   await w.device.ack({ job: id, state: 'done' });
-  await jobIn(tb, id, ['done'], w.agent.token);
+  await jobIn(env.tb, id, ['done'], w.agent.token);
   assert.equal(w.device.runs, [id], 'the device deduped the resend');
 });
 
@@ -67,12 +45,12 @@ s('a non-idempotent job running when its device drops ends interrupted and is no
   const next = await submitOk(w.agent, identify(w.device.id));
   await waitUntil(() => w.device.isRunning(send), 5000, 'serial.send running');
   await w.device.drop();
-  const interrupted = await jobIn(tb, send, ['interrupted'], w.agent.token);
+  const interrupted = await jobIn(env.tb, send, ['interrupted'], w.agent.token);
   assert.is(interrupted.error.code, 'INTERRUPTED');
   assert.type(interrupted.times.interrupted, 'number');
   w.device.mode = 'run';
   await w.device.reconnect(true);
-  await jobIn(tb, next, ['done'], w.agent.token);
+  await jobIn(env.tb, next, ['done'], w.agent.token);
   assert.equal(w.device.runs, [send, next], 'serial.send was not sent again');
   assert.equal(w.device.cmds.filter((c) => c.job === send).length, 1);
 });
@@ -80,19 +58,19 @@ s('a non-idempotent job running when its device drops ends interrupted and is no
 s('queued jobs wait while the device is offline, and expire at their TTL', async () => {
   const w = await watch('run');
   await w.device.drop();
-  await waitNotOnline(tb, w.device.id);
+  await waitNotOnline(env.tb, w.device.id);
   const short1 = await submitOk(w.agent, identify(w.device.id, { ttl: 1 }));
   const short2 = await submitOk(w.agent, identify(w.device.id, { ttl: 1 }));
   const patient = await submitOk(w.agent, identify(w.device.id, { ttl: 60 }));
   const waiting = await waitUntil(() => w.snapshots.find((x) => x.jobs.length === 3), 5000, 'a snapshot with the three waiting jobs');
   assert.equal(waiting.jobs.map((j) => [j.job, j.state, j.position]), [[short1, 'queued', 1], [short2, 'queued', 2], [patient, 'queued', 3]]);
   for (const id of [short1, short2]) {
-    const expired = await jobIn(tb, id, ['expired'], w.agent.token);
+    const expired = await jobIn(env.tb, id, ['expired'], w.agent.token);
     assert.ok(expired.times.expired - expired.times.queued >= 1000, `expired ${expired.times.expired - expired.times.queued} ms after it was queued, before its 1 s TTL`);
   }
-  assert.is((await jobIn(tb, patient, ['queued'], w.agent.token)).position, 1);
+  assert.is((await jobIn(env.tb, patient, ['queued'], w.agent.token)).position, 1);
   await w.device.reconnect();
-  await jobIn(tb, patient, ['done'], w.agent.token);
+  await jobIn(env.tb, patient, ['done'], w.agent.token);
   assert.equal(w.device.runs, [patient], 'the expired jobs never reached the device');
   assert.ok(w.snapshots.some((x) => x.ended?.some((e) => e.job === short1 && e.state === 'expired')));
 });

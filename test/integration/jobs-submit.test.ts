@@ -1,37 +1,17 @@
 // Submit, its refusals (nothing queued), idempotency keys, cancel of queued and running jobs, the
 // stored lifecycle and the job metrics, against a real broker with mqtt.js agents and devices.
-import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { TestBroker, request } from '../helpers/broker';
-import { type Watch, boundDevice, cancel, identify, jobIn, submit, submitOk } from '../helpers/jobs';
+import { request } from '../helpers/broker';
+import type { JobDeviceOptions } from '../helpers/job-device';
+import { type Watch, cancel, identify, jobIn, jobSuite, submit, submitOk } from '../helpers/jobs';
 import { metric } from '../helpers/metrics';
-import { end } from '../helpers/mqtt';
 import { waitUntil } from '../helpers/wait';
 
-let tb: TestBroker;
-const open: Watch[] = [];
-const watch = async (...args: Parameters<typeof boundDevice> extends [unknown, ...infer R] ? R : never): Promise<Watch> => {
-  const w = await boundDevice(tb, ...args);
-  open.push(w);
-  return w;
-};
-
-const s = suite('jobs: submit and cancel');
-s.before(async () => {
-  tb = await TestBroker.start({ queueCap: 3, jobAckTimeoutMs: 200, jobAttempts: 3 });
-});
-s.after.each(async () => {
-  for (const w of open.splice(0)) {
-    await w.device.close();
-    await end(w.agent.client);
-  }
-});
-s.after(async () => {
-  await tb.stop();
-});
+const { s, env } = jobSuite('jobs: submit and cancel', { queueCap: 3, jobAckTimeoutMs: 200, jobAttempts: 3 });
+const watch = (opts: JobDeviceOptions = {}): Promise<Watch> => env.watch(opts);
 
 async function openJobs(w: Watch): Promise<any[]> {
-  const r = await tb.api('GET', `/api/jobs?device=${w.device.id}`);
+  const r = await env.tb.api('GET', `/api/jobs?device=${w.device.id}`);
   return r.body.filter((j: any) => ['queued', 'dispatched', 'running'].includes(j.state));
 }
 
@@ -42,7 +22,7 @@ s('a job runs on the device and its lifecycle is stored with a time for each sta
   assert.type(r.result.job, 'string');
   assert.type(r.result.eta, 'number');
   assert.ok(r.result.position === 0 || r.result.position === 1, `position ${r.result.position}`);
-  const job = await jobIn(tb, r.result.job, ['done'], w.agent.token);
+  const job = await jobIn(env.tb, r.result.job, ['done'], w.agent.token);
   assert.equal(w.device.runs, [r.result.job]);
   assert.is(w.device.cmds[0]!.kind, 'identify');
   assert.equal(w.device.cmds[0]!.params, { seconds: 1 });
@@ -78,7 +58,7 @@ s('refusals name the problem and queue nothing: NOT_BOUND, UNSUPPORTED, BAD_PARA
   for (let i = 0; i < 3; i++) ids.push(await submitOk(w.agent, identify(w.device.id)));
   await expectRefused(identify(w.device.id), 'QUEUE_FULL', 'device');
   assert.equal((await openJobs(w)).map((j) => j.job).sort(), [...ids].sort(), 'the cap counts the job on the device too; nothing more was queued');
-  const text = (await tb.api('GET', '/metrics')).body as string;
+  const text = (await env.tb.api('GET', '/metrics')).body as string;
   assert.ok(metric(text, 'fleetbind_jobs_submitted_total', { outcome: 'QUEUE_FULL' }) >= 1);
   assert.ok(metric(text, 'fleetbind_jobs_submitted_total', { outcome: 'NOT_BOUND' }) >= 2);
 });
@@ -126,7 +106,7 @@ s('cancel: a queued job leaves the queue and positions shift; a running one is c
   const ra = await cancel(w.agent, a);
   assert.ok(ra.ok);
   assert.is(ra.result.pending, 'cancel');
-  const cancelled = await jobIn(tb, a, ['cancelled'], w.agent.token);
+  const cancelled = await jobIn(env.tb, a, ['cancelled'], w.agent.token);
   assert.is(cancelled.error.code, 'CANCELLED');
   assert.ok(w.device.cmds.some((cmd) => cmd.job === a && cmd.cancel === true), 'the device got a cancel cmd');
   assert.not.ok(w.device.isRunning(a));
@@ -158,8 +138,8 @@ s('jobs op lists the caller\'s jobs on a device with positions', async () => {
 s('metrics: jobs by final state, dispatch latency, ack retries and queue depth', async () => {
   const w = await watch({ durationMs: 5, dropFirst: true });
   const id = await submitOk(w.agent, identify(w.device.id));
-  await jobIn(tb, id, ['done']);
-  const text = (await tb.api('GET', '/metrics')).body as string;
+  await jobIn(env.tb, id, ['done']);
+  const text = (await env.tb.api('GET', '/metrics')).body as string;
   assert.ok(metric(text, 'fleetbind_jobs_finished_total', { state: 'done' }) >= 1);
   assert.ok(metric(text, 'fleetbind_job_ack_retries_total') >= 1);
   assert.ok(metric(text, 'fleetbind_job_dispatch_latency_seconds_count') >= 1);
