@@ -38,7 +38,7 @@ export class JobDevice {
   private readonly running = new Map<string, NodeJS.Timeout | null>();
 
   private constructor(
-    private readonly url: string,
+    private url: string,
     readonly dev: Dev,
     private readonly opts: JobDeviceOptions,
   ) {
@@ -74,8 +74,12 @@ export class JobDevice {
     this.client.end(true);
   }
 
-  /** Connects again; with reboot the device forgets what it ran (its dedupe ring and running jobs). */
-  async reconnect(reboot = false): Promise<void> {
+  /**
+   * Connects again (to another broker node when url is given); with reboot the device forgets
+   * what it ran (its dedupe ring and running jobs).
+   */
+  async reconnect(reboot = false, url = this.url): Promise<void> {
+    this.url = url;
     if (reboot) {
       for (const t of this.running.values()) if (t) clearTimeout(t);
       this.running.clear();
