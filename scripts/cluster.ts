@@ -9,7 +9,7 @@ import { createWriteStream, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { Redis } from 'ioredis';
+import { pingRedis } from '../broker/cluster/redis';
 
 const root = join(import.meta.dirname, '..');
 
@@ -65,15 +65,10 @@ async function ensureDatabase(url: string): Promise<void> {
 }
 
 async function checkRedis(url: string): Promise<void> {
-  const r = new Redis(url, { lazyConnect: true, connectTimeout: 3_000, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  r.on('error', (err: Error) => void err);
   try {
-    await r.connect();
-    await r.ping();
+    await pingRedis(url);
   } catch (err) {
     fail(`Redis is not reachable at ${url} (${(err as Error).message}). Start it (redis-server --daemonize yes) or install it (apt-get install redis-server).`);
-  } finally {
-    r.disconnect();
   }
 }
 

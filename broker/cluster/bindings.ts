@@ -13,7 +13,7 @@ import type { Logger } from '../logger';
 import { allBindings } from '../store/bindings';
 import type { Database } from '../store/schema';
 import type { Health } from './health';
-import type { ClusterMq, MqPacket } from './mq';
+import { type ClusterMq, listen, send } from './mq';
 
 export const BINDINGS_TOPIC = '$SYS/fleetbind/bindings';
 export const BINDING_MAP_CHECK = 'binding map';
@@ -52,7 +52,7 @@ export class BindingSync {
   constructor(private readonly d: BindingSyncDeps) {}
 
   async start(events: EventEmitter<BrokerEvents>): Promise<void> {
-    await new Promise<void>((resolve) => this.d.mq.on(BINDINGS_TOPIC, this.onMessage, resolve));
+    await listen<Wire>(this.d.mq, BINDINGS_TOPIC, this.d.log, 'binding change', (w) => this.onMessage(w));
     events.on('binding', (c) => this.send({ n: this.d.node, k: 'bind', d: c.device, a: c.to, v: c.version }));
     this.d.map.onForget = (device) => this.send({ n: this.d.node, k: 'forget', d: device });
     this.d.health.set(BINDING_MAP_CHECK, true);
@@ -115,19 +115,11 @@ export class BindingSync {
   }
 
   private send(w: Wire): void {
-    this.d.mq.emit({ topic: BINDINGS_TOPIC, payload: Buffer.from(JSON.stringify(w)) }, (err) => {
-      if (err) this.d.log.error({ err: err.message, change: w }, 'binding change could not be sent to the other nodes');
-    });
+    send(this.d.mq, BINDINGS_TOPIC, w, this.d.log, 'binding change');
   }
 
-  private readonly onMessage = (packet: MqPacket, done: () => void): void => {
-    let w: Wire;
-    try {
-      w = JSON.parse(packet.payload.toString()) as Wire;
-    } catch (err) {
-      this.d.log.error({ err }, 'malformed binding message from another node');
-      return done();
-    }
+  /** Applied synchronously on arrival: an MQTT message sent after the change is handled after it. */
+  private onMessage(w: Wire): void {
     if (w.k === 'resync') {
       this.echoes.get(w.r)?.();
       if (w.n !== this.d.node) this.reload().catch((err: unknown) => this.d.log.error({ err }, 'reloading bindings for another node failed'));
@@ -135,6 +127,5 @@ export class BindingSync {
       if (w.k === 'bind') this.d.map.apply(w.d, w.a, w.v);
       else this.d.map.forgetQuietly(w.d);
     }
-    done();
-  };
+  }
 }

@@ -4,7 +4,7 @@
 import type { Redis } from 'ioredis';
 import { ClaimCodes } from '../claim-codes';
 import type { Logger } from '../logger';
-import type { ClusterMq, MqPacket } from './mq';
+import { type ClusterMq, listen, send } from './mq';
 
 export const CLAIM_CODES_TOPIC = '$SYS/fleetbind/claim-codes';
 const HASH = 'claim-codes';
@@ -24,7 +24,9 @@ export class ClaimCodeSync {
   }
 
   async start(): Promise<void> {
-    await new Promise<void>((resolve) => this.mq.on(CLAIM_CODES_TOPIC, this.onMessage, resolve));
+    await listen<Wire>(this.mq, CLAIM_CODES_TOPIC, this.log, 'claim code', (w) => {
+      if (w.n !== this.node) this.codes.adopt(w.d, w.c);
+    });
     await this.load();
   }
 
@@ -35,16 +37,6 @@ export class ClaimCodeSync {
   private share(device: string, code: string | null): void {
     const stored = code === null ? this.redis.hdel(HASH, device) : this.redis.hset(HASH, device, code);
     stored.catch((err: unknown) => this.log.warn({ err: (err as Error).message, device }, 'claim code not stored in Redis'));
-    this.mq.emit({ topic: CLAIM_CODES_TOPIC, payload: Buffer.from(JSON.stringify({ n: this.node, d: device, c: code } satisfies Wire)) });
+    send(this.mq, CLAIM_CODES_TOPIC, { n: this.node, d: device, c: code } satisfies Wire, this.log, 'claim code');
   }
-
-  private readonly onMessage = (packet: MqPacket, done: () => void): void => {
-    done();
-    try {
-      const w = JSON.parse(packet.payload.toString()) as Wire;
-      if (w.n !== this.node) this.codes.adopt(w.d, w.c);
-    } catch (err) {
-      this.log.error({ err }, 'malformed claim code message from another node');
-    }
-  };
 }

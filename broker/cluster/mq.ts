@@ -5,7 +5,8 @@
 import type { EventEmitter } from 'node:events';
 import MQEmitterRedis from 'mqemitter-redis';
 import aedesPersistenceRedis from 'aedes-persistence-redis';
-import type { RedisLinks } from './redis';
+import type { Logger } from '../logger';
+import { type RedisLinks, guarded } from './redis';
 
 export interface MqPacket { topic: string; payload: Buffer | string; [k: string]: unknown }
 type Done = (err?: Error) => void;
@@ -27,7 +28,7 @@ type PrefixCtor = new (prefix: string, opts: { pubConn: RedisLinks['pub']; subCo
 
 export function createMq(links: RedisLinks, prefix: string, onError: (err: Error) => void): ClusterMq {
   const Ctor = (MQEmitterRedis as unknown as { MQEmitterRedisPrefix: PrefixCtor }).MQEmitterRedisPrefix;
-  const mq = new Ctor(prefix, { pubConn: links.pub, subConn: links.sub });
+  const mq = new Ctor(prefix, { pubConn: guarded(links.pub, onError), subConn: guarded(links.sub, onError) });
   // mqemitter-redis re-emits its connections' errors here; unheard, they would crash the node.
   mq.state.on('error', onError);
   const toRedis = mq.emit.bind(mq);
@@ -61,6 +62,37 @@ export function createMq(links: RedisLinks, prefix: string, onError: (err: Error
 
 export type AedesPersistence = ReturnType<typeof aedesPersistenceRedis>;
 
-export function createPersistence(links: RedisLinks): AedesPersistence {
-  return aedesPersistenceRedis({ conn: links.persistence });
+export function createPersistence(links: RedisLinks, onError: (err: Error) => void): AedesPersistence {
+  return aedesPersistenceRedis({ conn: guarded(links.persistence, onError) });
+}
+
+/**
+ * Listens for JSON messages other nodes send on a cluster topic ($SYS/…, which no MQTT client
+ * may publish or receive). Resolves once the subscription is in place.
+ */
+export function listen<T>(mq: ClusterMq, topic: string, log: Logger, what: string, onMessage: (msg: T) => void): Promise<void> {
+  return new Promise((resolve) =>
+    mq.on(
+      topic,
+      (packet, done) => {
+        done();
+        let msg: T;
+        try {
+          msg = JSON.parse(packet.payload.toString()) as T;
+        } catch (err) {
+          log.error({ err, topic }, `malformed ${what} from another node`);
+          return;
+        }
+        onMessage(msg);
+      },
+      resolve,
+    ),
+  );
+}
+
+/** Sends a JSON message to the nodes listening on a cluster topic. */
+export function send(mq: ClusterMq, topic: string, msg: unknown, log: Logger, what: string): void {
+  mq.emit({ topic, payload: Buffer.from(JSON.stringify(msg)) }, (err) => {
+    if (err) log.warn({ err: err.message, topic }, `${what} could not be sent to the other nodes`);
+  });
 }

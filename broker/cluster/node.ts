@@ -48,7 +48,8 @@ interface RedisParts {
 async function openRedis(opts: BrokerOptions, url: string, node: string, db: Kysely<Database>, health: Health, log: Logger): Promise<RedisParts> {
   const links = connectRedis(url, opts.redisPrefix);
   await openLinks(links, url);
-  const mq = createMq(links, opts.redisPrefix, (err) => log.debug({ err: err.message }, 'redis pub/sub error'));
+  const onError = (err: Error): void => log.debug({ err: err.message }, 'a Redis command failed');
+  const mq = createMq(links, opts.redisPrefix, onError);
   const map = new SyncedBindingMap();
   const redis = withScripts(links.command);
   const rpc = new NodeRpc(mq, node, log);
@@ -56,7 +57,7 @@ async function openRedis(opts: BrokerOptions, url: string, node: string, db: Kys
     links,
     redis,
     mq,
-    persistence: createPersistence(links),
+    persistence: createPersistence(links, onError),
     map,
     sync: new BindingSync({ mq, map, db, node, log, health }),
     codes: new ClaimCodeSync(mq, links.command, node, log),

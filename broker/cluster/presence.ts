@@ -7,7 +7,7 @@
 import type { OfflineReason, PresenceState, Status } from '../../protocol/messages';
 import type { Logger } from '../logger';
 import type { Presence, PresenceListener } from '../presence';
-import type { ClusterMq, MqPacket } from './mq';
+import { type ClusterMq, listen, send } from './mq';
 import { type ScriptedRedis, keys } from './scripts';
 
 export const PRESENCE_TOPIC = '$SYS/fleetbind/presence';
@@ -50,7 +50,11 @@ export class ClusterPresence implements Presence {
   }
 
   start(): Promise<void> {
-    return new Promise((resolve) => this.d.mq.on(PRESENCE_TOPIC, this.onMessage, resolve));
+    return listen<Wire>(this.d.mq, PRESENCE_TOPIC, this.d.log, 'presence change', (w) => {
+      if (w.n === this.d.node) return;
+      if (w.forget) this.dropLocal(w.d);
+      else if (w.s) this.apply(w.d, w.s);
+    });
   }
 
   async nextConn(): Promise<number> {
@@ -226,22 +230,6 @@ export class ClusterPresence implements Presence {
   }
 
   private broadcast(w: Wire): void {
-    this.d.mq.emit({ topic: PRESENCE_TOPIC, payload: Buffer.from(JSON.stringify(w)) }, (err) => {
-      if (err) this.d.log.warn({ err: err.message, device: w.d }, 'presence change could not be sent to the other nodes');
-    });
+    send(this.d.mq, PRESENCE_TOPIC, w, this.d.log, 'presence change');
   }
-
-  private readonly onMessage = (packet: MqPacket, done: () => void): void => {
-    done();
-    let w: Wire;
-    try {
-      w = JSON.parse(packet.payload.toString()) as Wire;
-    } catch (err) {
-      this.d.log.error({ err }, 'malformed presence message from another node');
-      return;
-    }
-    if (w.n === this.d.node) return;
-    if (w.forget) this.dropLocal(w.d);
-    else if (w.s) this.apply(w.d, w.s);
-  };
 }

@@ -45,3 +45,43 @@ export function closeLinks(links: RedisLinks): void {
 export function linksDown(links: RedisLinks): LinkName[] {
   return (Object.keys(links) as LinkName[]).filter((k) => links[k].status !== 'ready');
 }
+
+/** One PING on a short-lived connection that does not retry: is Redis there at all? */
+export async function pingRedis(url: string): Promise<void> {
+  const r = new Redis(url, { lazyConnect: true, connectTimeout: 3_000, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  // The same error also rejects connect(); the listener keeps ioredis from printing it.
+  r.on('error', (err: Error) => void err);
+  try {
+    await r.connect();
+    await r.ping();
+  } finally {
+    r.disconnect();
+  }
+}
+
+/**
+ * The connection as handed to a library: every command's promise also gets a handler that
+ * reports its failure. The libraries send some commands without waiting for them (Aedes'
+ * persistence drops a will's list entry that way); when Redis is unreachable those would end as
+ * unhandled rejections and stop the process. Callers that do wait still get the error.
+ */
+export function guarded(redis: Redis, onError: (err: Error) => void): Redis {
+  const wrappers = new Map<PropertyKey, (...args: unknown[]) => unknown>();
+  return new Proxy(redis, {
+    get(target, prop, receiver) {
+      const value = Reflect.get(target, prop, receiver) as unknown;
+      if (typeof value !== 'function') return value;
+      let wrapper = wrappers.get(prop);
+      if (!wrapper) {
+        const fn = value as (...a: unknown[]) => unknown;
+        wrapper = (...args: unknown[]) => {
+          const result = fn.apply(target, args);
+          if (result instanceof Promise) result.catch(onError);
+          return result;
+        };
+        wrappers.set(prop, wrapper);
+      }
+      return wrapper;
+    },
+  });
+}

@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { ErrorCode, ProtocolError, type WireError } from '../../protocol/errors';
 import type { Logger } from '../logger';
-import type { ClusterMq, MqPacket } from './mq';
+import { type ClusterMq, listen, send } from './mq';
 
 const TOPIC = '$SYS/fleetbind/rpc/';
 
@@ -25,7 +25,7 @@ export class NodeRpc {
   ) {}
 
   start(): Promise<void> {
-    return new Promise((resolve) => this.mq.on(TOPIC + this.node, this.onMessage, resolve));
+    return listen<Wire>(this.mq, TOPIC + this.node, this.log, 'request', (w) => this.onMessage(w));
   }
 
   handle(op: string, fn: Handler): void {
@@ -52,20 +52,10 @@ export class NodeRpc {
   }
 
   private send(node: string, w: Wire): void {
-    this.mq.emit({ topic: TOPIC + node, payload: Buffer.from(JSON.stringify(w)) }, (err) => {
-      if (err) this.log.warn({ err: err.message, node }, 'a request to another node could not be sent');
-    });
+    send(this.mq, TOPIC + node, w, this.log, w.k === 'req' ? 'a request' : 'an answer');
   }
 
-  private readonly onMessage = (packet: MqPacket, done: () => void): void => {
-    done();
-    let w: Wire;
-    try {
-      w = JSON.parse(packet.payload.toString()) as Wire;
-    } catch (err) {
-      this.log.error({ err }, 'malformed request from another node');
-      return;
-    }
+  private onMessage(w: Wire): void {
     if (w.k === 'res') {
       const p = this.pending.get(w.id);
       if (!p) return;
@@ -84,7 +74,7 @@ export class NodeRpc {
         this.send(w.from, { k: 'res', id: w.id, ok: false, error });
       },
     );
-  };
+  }
 }
 
 export class RpcTimeout extends Error {

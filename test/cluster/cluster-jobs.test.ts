@@ -2,11 +2,9 @@
 // nodes, so every submit, cancel, completion and binding change is made on one node and carried
 // out by the node that dispatches the device; and a device that moves between nodes keeps one
 // dispatcher.
-import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { type Backends, freshBackends, haveBackends } from '../helpers/backends';
 import { request } from '../helpers/broker';
-import { TestCluster } from '../helpers/cluster';
+import { type TestCluster, clusterSuite } from '../helpers/cluster';
 import { JobDevice, type JobDeviceOptions } from '../helpers/job-device';
 import { type Agent, type Watch, claim, identify, jobIn, jobsWhen, submit, submitOk, uniq, watchJobs } from '../helpers/jobs';
 import { end } from '../helpers/mqtt';
@@ -15,13 +13,11 @@ import { waitUntil } from '../helpers/wait';
 const ATTEMPTS = 3;
 const heldQr = (device: string) => ({ device, kind: 'qr.show', params: { text: 'https://pay.example/i/7', caption: 'Order 7', amount: 7, currency: 'EUR', hold: true } });
 
-let cluster: TestCluster;
-let backends: Backends | Error;
 const watches: Watch[] = [];
 const agents: Agent[] = [];
 
 /** A device on deviceNode bound to a fresh agent on the other node, watching its queue. */
-async function crossWatch(opts: JobDeviceOptions = {}, deviceNode = 0): Promise<Watch> {
+async function crossWatch(cluster: TestCluster, opts: JobDeviceOptions = {}, deviceNode = 0): Promise<Watch> {
   const dev = await cluster.provision();
   const device = await JobDevice.connect(cluster.members[deviceNode]!.broker.mqttUrl, dev, opts);
   const agent = await cluster.agent(uniq('ag'), { node: 1 - deviceNode });
@@ -31,17 +27,13 @@ async function crossWatch(opts: JobDeviceOptions = {}, deviceNode = 0): Promise<
   return w;
 }
 
-async function agentOn(node: number): Promise<Agent> {
+async function agentOn(cluster: TestCluster, node: number): Promise<Agent> {
   const a = await cluster.agent(uniq('ag'), { node });
   agents.push(a);
   return a;
 }
 
-const t = suite('jobs on a two-node cluster');
-t.before(async () => {
-  backends = await freshBackends();
-  if (!(backends instanceof Error)) cluster = await TestCluster.start(backends, 2, { jobAckTimeoutMs: 200, jobAttempts: ATTEMPTS, graceMs: 1000 });
-});
+const { t, on } = clusterSuite('jobs on a two-node cluster', { jobAckTimeoutMs: 200, jobAttempts: ATTEMPTS, graceMs: 1000 });
 t.after.each(async () => {
   for (const w of watches.splice(0)) {
     await w.device.close();
@@ -49,20 +41,9 @@ t.after.each(async () => {
   }
   await end(...agents.splice(0).map((a) => a.client));
 });
-t.after(async () => {
-  await cluster?.stop();
-  if (!(backends instanceof Error)) await backends.drop();
-});
 
-function on(name: string, fn: () => Promise<void>): void {
-  t(name, async () => {
-    if (!haveBackends(name, backends)) return;
-    await fn();
-  });
-}
-
-on('three agents submit 20 jobs each to devices on the other node at once: each runs once, on its own device, in FIFO order', async () => {
-  const ws = await Promise.all([0, 1, 0].map((node) => crossWatch({ durationMs: 5 }, node)));
+on('three agents submit 20 jobs each to devices on the other node at once: each runs once, on its own device, in FIFO order', async (cluster) => {
+  const ws = await Promise.all([0, 1, 0].map((node) => crossWatch(cluster, { durationMs: 5 }, node)));
   const texts = (w: Watch): string[] => Array.from({ length: 20 }, (_, i) => `${w.agent.id}/${i}`);
   for (const w of ws) w.agent.client.setMaxListeners(50);
   const answers = await Promise.all(ws.map((w) => Promise.all(texts(w).map((text) => submit(w.agent, { device: w.device.id, kind: 'qr.show', params: { text, caption: 'order' } })))));
@@ -76,21 +57,21 @@ on('three agents submit 20 jobs each to devices on the other node at once: each 
   }
 });
 
-on('a device that drops every first cmd runs each job once; one that never acks fails with NO_ACK', async () => {
-  const lossy = await crossWatch({ dropFirst: true, durationMs: 5 });
+on('a device that drops every first cmd runs each job once; one that never acks fails with NO_ACK', async (cluster) => {
+  const lossy = await crossWatch(cluster, { dropFirst: true, durationMs: 5 });
   const ids: string[] = [];
   for (let i = 0; i < 3; i++) ids.push(await submitOk(lossy.agent, identify(lossy.device.id)));
   for (const id of ids) assert.is((await jobIn(cluster, id, ['done'], lossy.agent.token)).attempt, 2);
   assert.equal(lossy.device.runs, ids);
-  const silent = await crossWatch({ mode: 'silent' }, 1);
+  const silent = await crossWatch(cluster, { mode: 'silent' }, 1);
   const id = await submitOk(silent.agent, identify(silent.device.id));
   const failed = await jobIn(cluster, id, ['failed'], silent.agent.token);
   assert.is(failed.error.code, 'NO_ACK');
   assert.equal(silent.device.cmds.filter((c) => c.job === id).map((c) => c.attempt), [1, 2, 3]);
 });
 
-on('a device that drops mid-job on node 1 and comes back on node 2: the idempotent job runs again there, a non-idempotent one ends interrupted', async () => {
-  const w = await crossWatch({ mode: 'hold' });
+on('a device that drops mid-job on node 1 and comes back on node 2: the idempotent job runs again there, a non-idempotent one ends interrupted', async (cluster) => {
+  const w = await crossWatch(cluster, { mode: 'hold' });
   const again = await submitOk(w.agent, identify(w.device.id));
   await waitUntil(() => w.device.isRunning(again), 5000, 'identify running');
   await w.device.drop();
@@ -112,13 +93,13 @@ on('a device that drops mid-job on node 1 and comes back on node 2: the idempote
   assert.equal(w.device.runs, [again, again, send, next], 'serial.send was not sent again');
 });
 
-on("a transfer made on node 1 for a device dispatched by node 2 cancels the old agent's jobs with UNBOUND; the new agent's job runs next", async () => {
-  const w = await crossWatch({ mode: 'hold', durationMs: 10 }, 1);
+on("a transfer made on node 1 for a device dispatched by node 2 cancels the old agent's jobs with UNBOUND; the new agent's job runs next", async (cluster) => {
+  const w = await crossWatch(cluster, { mode: 'hold', durationMs: 10 }, 1);
   const a1 = await submitOk(w.agent, identify(w.device.id));
   const a2 = await submitOk(w.agent, identify(w.device.id));
   await waitUntil(() => w.device.isRunning(a1), 5000, 'the first job running');
   w.device.mode = 'run';
-  const b = await agentOn(0);
+  const b = await agentOn(cluster, 0);
   const moved = await cluster.members[0]!.api('POST', `/api/devices/${w.device.id}/transfer`, { agent: b.id, reason: 'shift change' });
   assert.is(moved.status, 200, JSON.stringify(moved.body));
   for (const id of [a1, a2]) assert.is((await jobIn(cluster, id, ['cancelled'], w.agent.token)).error.code, 'UNBOUND');
@@ -128,8 +109,8 @@ on("a transfer made on node 1 for a device dispatched by node 2 cancels the old 
   assert.equal(w.device.runs, [a1, b1]);
 });
 
-on('a held QR on a device of node 2: release refused with RESERVED; completed over REST on node 1, the device is told and the job is done', async () => {
-  const w = await crossWatch({ mode: 'hold' }, 1);
+on('a held QR on a device of node 2: release refused with RESERVED; completed over REST on node 1, the device is told and the job is done', async (cluster) => {
+  const w = await crossWatch(cluster, { mode: 'hold' }, 1);
   const qr = await submitOk(w.agent, heldQr(w.device.id));
   await waitUntil(() => w.device.isRunning(qr), 5000, 'the QR on the device');
   const release = await request(w.agent.client, { kind: 'agent', id: w.agent.id }, { op: 'release', device: w.device.id });
@@ -142,8 +123,8 @@ on('a held QR on a device of node 2: release refused with RESERVED; completed ov
   assert.ok(released.ok, JSON.stringify(released));
 });
 
-on('a running job cancelled by its agent on the other node: the device gets the cancel and the job ends cancelled', async () => {
-  const w = await crossWatch({ mode: 'hold' });
+on('a running job cancelled by its agent on the other node: the device gets the cancel and the job ends cancelled', async (cluster) => {
+  const w = await crossWatch(cluster, { mode: 'hold' });
   const id = await submitOk(w.agent, identify(w.device.id));
   await waitUntil(() => w.device.isRunning(id), 5000, 'the job running');
   const r = await request(w.agent.client, { kind: 'agent', id: w.agent.id }, { op: 'cancel', job: id });
@@ -153,8 +134,8 @@ on('a running job cancelled by its agent on the other node: the device gets the 
   assert.ok(w.device.cmds.some((c) => c.job === id && c.cancel === true));
 });
 
-on('data a device on node 1 streams during a job is exported by its owner on node 2, and by nobody else', async () => {
-  const w = await crossWatch({ mode: 'hold' });
+on('data a device on node 1 streams during a job is exported by its owner on node 2, and by nobody else', async (cluster) => {
+  const w = await crossWatch(cluster, { mode: 'hold' });
   const id = await submitOk(w.agent, identify(w.device.id));
   await waitUntil(() => w.device.isRunning(id), 5000, 'the job running');
   await w.device.evt('weight', { grams: 12 });
@@ -164,7 +145,7 @@ on('data a device on node 1 streams during a job is exported by its owner on nod
   const exported = await cluster.members[1]!.api('GET', `/api/jobs/${id}/export?format=json`, undefined, w.agent.token);
   assert.is(exported.status, 200, JSON.stringify(exported.body));
   assert.equal(exported.body.data.map((d: any) => JSON.parse(d.payload)), [{ grams: 12 }, { grams: 13 }]);
-  const other = await agentOn(1);
+  const other = await agentOn(cluster, 1);
   assert.is((await cluster.members[1]!.api('GET', `/api/jobs/${id}/export?format=json`, undefined, other.token)).status, 404);
 });
 

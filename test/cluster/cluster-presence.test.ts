@@ -4,13 +4,11 @@
 // agent receives is recorded, so a single false message fails the test.
 import { randomBytes } from 'node:crypto';
 import type { MqttClient } from 'mqtt';
-import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Status } from '../../protocol/messages';
 import { deviceTopic } from '../../protocol/topics';
-import { type Backends, freshBackends, haveBackends } from '../helpers/backends';
 import { type TestBroker, connectDevice, request } from '../helpers/broker';
-import { TestCluster } from '../helpers/cluster';
+import { TestCluster, clusterSuite } from '../helpers/cluster';
 import { end, recorder, sleep, subscribe, waitClosed } from '../helpers/mqtt';
 import { waitUntil } from '../helpers/wait';
 import type { Dev } from '../scenarios/fleet';
@@ -39,25 +37,10 @@ async function watched(cluster: TestCluster, deviceAt: TestBroker, agentNode: nu
 
 const states = (list: Status[]): string => list.map((s) => (s.reason ? `${s.state}/${s.reason}` : s.state)).join(' → ');
 
-const t = suite<{ backends?: Backends | Error; cluster?: TestCluster }>('presence on a two-node cluster');
-t.before(async (c) => {
-  c.backends = await freshBackends();
-  if (!(c.backends instanceof Error)) c.cluster = await TestCluster.start(c.backends, 2, { graceMs: GRACE_MS });
-});
+const { t, on } = clusterSuite('presence on a two-node cluster', { graceMs: GRACE_MS });
 t.after.each(async () => {
   await end(...clients.splice(0));
 });
-t.after(async (c) => {
-  await c.cluster?.stop();
-  if (c.backends && !(c.backends instanceof Error)) await c.backends.drop();
-});
-
-function on(name: string, fn: (cluster: TestCluster, backends: Backends) => Promise<void>): void {
-  t(name, async (c) => {
-    if (!haveBackends(name, c.backends)) return;
-    await fn(c.cluster!, c.backends);
-  });
-}
 
 on('a device that moves from node 1 to node 2 stays online: the old connection closing on node 1 changes nothing', async (cluster) => {
   const w = await watched(cluster, cluster.members[0]!, 0);

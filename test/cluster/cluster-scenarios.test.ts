@@ -1,28 +1,11 @@
 // Issue 7, tests 1 and 2: the single-node scenarios (isolation matrix, claim races, live
 // revocation) run unchanged on a two-node cluster, with agents and devices on both nodes.
-import { suite } from 'uvu';
-import { type Backends, freshBackends, haveBackends } from '../helpers/backends';
-import { TestCluster } from '../helpers/cluster';
+import { clusterSuite } from '../helpers/cluster';
 import { hundredAgentsOneDevice, manyAgentsManyDevices } from '../scenarios/claims-race';
 import { identityChecks, isolationMatrix } from '../scenarios/isolation';
 import { transferCutsOffOldAgent } from '../scenarios/revocation';
 
-const t = suite<{ backends?: Backends | Error; cluster?: TestCluster }>('scenarios on a two-node cluster');
-t.before(async (c) => {
-  c.backends = await freshBackends();
-  if (!(c.backends instanceof Error)) c.cluster = await TestCluster.start(c.backends);
-});
-t.after(async (c) => {
-  await c.cluster?.stop();
-  if (c.backends && !(c.backends instanceof Error)) await c.backends.drop();
-});
-
-function on(name: string, fn: (cluster: TestCluster) => Promise<void>): void {
-  t(name, async (c) => {
-    if (!haveBackends(name, c.backends)) return;
-    await fn(c.cluster!);
-  });
-}
+const { t, on } = clusterSuite('scenarios on a two-node cluster');
 
 on('isolation matrix: agents over TCP, devices over TCP, on both nodes', (cluster) => isolationMatrix(cluster, 'tcp', 'tcp'));
 on('isolation matrix: agents over WebSocket, devices over TCP, on both nodes', (cluster) => isolationMatrix(cluster, 'ws', 'tcp'));

@@ -1,29 +1,12 @@
 // State that several nodes must agree on beyond bindings: a claim code issued by one node works
 // on the other, a re-provisioned secret replaces the old one everywhere, a deleted device is
 // forgotten everywhere, and /healthz shows the shared backends.
-import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { type Backends, freshBackends, haveBackends } from '../helpers/backends';
 import { connectDevice, request } from '../helpers/broker';
-import { TestCluster } from '../helpers/cluster';
+import { clusterSuite } from '../helpers/cluster';
 import { connectRefused, end } from '../helpers/mqtt';
 
-const t = suite<{ backends?: Backends | Error; cluster?: TestCluster }>('shared state on a two-node cluster');
-t.before(async (c) => {
-  c.backends = await freshBackends();
-  if (!(c.backends instanceof Error)) c.cluster = await TestCluster.start(c.backends);
-});
-t.after(async (c) => {
-  await c.cluster?.stop();
-  if (c.backends && !(c.backends instanceof Error)) await c.backends.drop();
-});
-
-function on(name: string, fn: (cluster: TestCluster) => Promise<void>): void {
-  t(name, async (c) => {
-    if (!haveBackends(name, c.backends)) return;
-    await fn(c.cluster!);
-  });
-}
+const { t, on } = clusterSuite('shared state on a two-node cluster');
 
 on('a claim code shown by a device on node 2 claims it for an agent on node 1', async (cluster) => {
   const d = await cluster.provision();

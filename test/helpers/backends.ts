@@ -4,6 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { Redis } from 'ioredis';
+import { pingRedis } from '../../broker/cluster/redis';
 
 const PG_ADMIN_URLS = process.env.FLEETBIND_TEST_PG_URL
   ? [process.env.FLEETBIND_TEST_PG_URL]
@@ -42,16 +43,10 @@ async function pgAdmin(): Promise<string> {
 }
 
 async function redisReachable(url: string): Promise<void> {
-  const r = new Redis(url, { lazyConnect: true, connectTimeout: 3_000, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  // The same error also rejects connect(); the listener keeps ioredis from printing it.
-  r.on('error', (err: Error) => void err);
   try {
-    await r.connect();
-    await r.ping();
+    await pingRedis(url);
   } catch (err) {
     throw new Error(`Redis is not reachable at ${url} (${(err as Error).message}). Start it (redis-server --daemonize yes) or install it (apt-get install redis-server), or set FLEETBIND_TEST_REDIS_URL.`);
-  } finally {
-    r.disconnect();
   }
 }
 

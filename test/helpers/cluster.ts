@@ -3,11 +3,12 @@
 // picks the node, and anything not placed is spread over the nodes in turn.
 import { randomBytes } from 'node:crypto';
 import type { MqttClient } from 'mqtt';
+import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { ClusterMq } from '../../broker/cluster/mq';
 import type { BrokerOptions } from '../../broker/config';
 import type { Dev, Fleet, Where } from '../scenarios/fleet';
-import type { Backends } from './backends';
+import { type Backends, freshBackends, haveBackends } from './backends';
 import { type ApiResult, TestBroker } from './broker';
 import { waitUntil } from './wait';
 
@@ -116,4 +117,26 @@ export async function expectBindings(cluster: TestCluster, expected: Map<string,
     const audit = await cluster.api('GET', `/api/audit?device=${device}`);
     assert.is(audit.body.filter((e: { action: string }) => e.action === 'claim').length, claims.get(device) ?? 0, `claim audit rows for ${device}`);
   }
+}
+
+/**
+ * A uvu suite on a fresh cluster (its own database and Redis prefix, removed afterwards). Tests
+ * added with `on` get the cluster; without PostgreSQL or Redis they are skipped with the reason.
+ */
+export function clusterSuite(name: string, opts: Partial<BrokerOptions> = {}, nodes = 2) {
+  const t = suite<{ backends?: Backends | Error; cluster?: TestCluster }>(name);
+  t.before(async (c) => {
+    c.backends = await freshBackends();
+    if (!(c.backends instanceof Error)) c.cluster = await TestCluster.start(c.backends, nodes, opts);
+  });
+  t.after(async (c) => {
+    await c.cluster?.stop();
+    if (c.backends && !(c.backends instanceof Error)) await c.backends.drop();
+  });
+  const on = (testName: string, fn: (cluster: TestCluster, backends: Backends) => Promise<void>): void =>
+    t(testName, async (c) => {
+      if (!haveBackends(testName, c.backends)) return;
+      await fn(c.cluster!, c.backends);
+    });
+  return { t, on };
 }
