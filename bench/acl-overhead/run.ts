@@ -12,51 +12,14 @@ import type { MqttClient } from 'mqtt';
 import { eventTopic } from '../../protocol/topics';
 import { TestBroker, connectAgent, connectDevice, request } from '../../test/helpers/broker';
 import { connect, end, subscribe } from '../../test/helpers/mqtt';
+import { type Pair, type Result, drive, median } from '../lib/load';
 
 const PUBLISHERS = Number(process.env.BENCH_PUBLISHERS ?? 50);
 const MESSAGES_PER_PUBLISHER = Number(process.env.BENCH_MESSAGES ?? 400);
 const WINDOW = 20;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 
-interface Pair { pub: MqttClient; sub: MqttClient; topic: string }
 interface Setup { name: string; pairs: Pair[]; close(): Promise<void> }
-interface Result { msgsPerSec: number; p50: number; p99: number }
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
-}
-
-/** Every publisher sends its messages with at most WINDOW in flight; latency is publish → delivery. */
-async function drive(pairs: Pair[]): Promise<Result> {
-  const latencies: number[] = [];
-  const total = pairs.length * MESSAGES_PER_PUBLISHER;
-  let received = 0;
-  const started = performance.now();
-  const done = new Promise<void>((resolve) => {
-    const subs = new Set(pairs.map((p) => p.sub));
-    for (const sub of subs) {
-      sub.removeAllListeners('message');
-      sub.on('message', (_t, payload) => {
-        latencies.push(performance.now() - Number(payload.toString('utf8', 0, payload.indexOf(0x7c))));
-        if (++received === total) resolve();
-      });
-    }
-  });
-  const pad = 'x'.repeat(64);
-  await Promise.all(
-    pairs.map(async (p) => {
-      for (let i = 0; i < MESSAGES_PER_PUBLISHER; i += WINDOW) {
-        const n = Math.min(WINDOW, MESSAGES_PER_PUBLISHER - i);
-        await Promise.all(Array.from({ length: n }, () => new Promise<void>((r) => p.pub.publish(p.topic, `${performance.now()}|${pad}`, { qos: 0 }, () => r()))));
-        await new Promise((r) => setImmediate(r));
-      }
-    }),
-  );
-  await done;
-  const secs = (performance.now() - started) / 1000;
-  latencies.sort((a, b) => a - b);
-  return { msgsPerSec: total / secs, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
-}
 
 async function bare(kind: 'fan-in' | 'p2p'): Promise<Setup> {
   const aedes = await Aedes.createBroker();
@@ -124,8 +87,6 @@ async function mosquitto(kind: 'fan-in' | 'p2p'): Promise<Setup | null> {
   return plainPairs('Mosquitto', 'mqtt://127.0.0.1:1883', kind, async () => {});
 }
 
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-
 for (const kind of ['fan-in', 'p2p'] as const) {
   process.stderr.write(`\n${kind}: ${PUBLISHERS} publishers x ${MESSAGES_PER_PUBLISHER} messages, ${ROUNDS} rounds\n`);
   const results: Record<string, Result[]> = {};
@@ -133,7 +94,7 @@ for (const kind of ['fan-in', 'p2p'] as const) {
     for (const make of [bare, fleetbind, mosquitto]) {
       const setup = await make(kind);
       if (!setup) continue;
-      const r = await drive(setup.pairs);
+      const r = await drive(setup.pairs, MESSAGES_PER_PUBLISHER, WINDOW);
       await setup.close();
       (results[setup.name] ??= []).push(r);
       process.stderr.write(`  round ${round} ${setup.name.padEnd(10)} ${r.msgsPerSec.toFixed(0).padStart(7)} msg/s  p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms\n`);
