@@ -15,7 +15,6 @@ import type { AgentOpHandler } from './requests';
 import type { Database } from './store/schema';
 import type { BindingChange } from './store/bindings';
 import type { OfflineReason, Status } from '../protocol/messages';
-import type { Identity } from './identity';
 import type { Jobs } from './jobs/index';
 
 export interface BrokerEvents {
@@ -27,6 +26,9 @@ export interface BrokerEvents {
   evt: [string, string, Buffer];
   presence: [string, Status];
 }
+
+/** Whose connections an admin act closes (a deleted or kicked device, a disabled agent). */
+export interface KickTarget { kind: 'device' | 'agent'; id: string }
 
 export interface Context {
   opts: BrokerOptions;
@@ -55,8 +57,8 @@ export interface Context {
   bindingTimers: Map<string, NodeJS.Timeout>;
   /** A real hash to verify against when a login names no known account (equal timing). */
   dummyHash: string;
-  /** Closes the matching connections, recording the reason for presence; returns how many. */
-  kick(match: (who: Identity) => boolean, reason: OfflineReason): number;
+  /** Closes the target's connections on every node, recording the reason for presence; resolves with how many. */
+  kick(target: KickTarget, reason: OfflineReason): Promise<number>;
   closing: boolean;
   now(): number;
 }

@@ -16,7 +16,7 @@ import { BindingMap } from './binding-map';
 import { bootstrap } from './bootstrap';
 import { ClaimCodes } from './claim-codes';
 import { DEFAULTS, type BrokerOptions } from './config';
-import type { BrokerEvents, Context } from './context';
+import type { BrokerEvents, Context, KickTarget } from './context';
 import { buildHttp } from './http/app';
 import { startJobs } from './jobs/index';
 import { LocalLease } from './jobs/lease';
@@ -131,11 +131,11 @@ export async function startBroker(options: Partial<BrokerOptions> = {}): Promise
     },
   });
   ctx.aedes = aedes;
-  ctx.kick = (match: (who: Identity) => boolean, reason: OfflineReason): number => {
+  const kickHere = (target: KickTarget, reason: OfflineReason): number => {
     let n = 0;
     for (const client of Object.values((aedes as unknown as { clients: Record<string, Client> }).clients)) {
       const who = identityOf(client);
-      if (who && match(who)) {
+      if (who && who.kind === target.kind && who.id === target.id) {
         markCloseReason(client, reason);
         client.close();
         n++;
@@ -143,13 +143,14 @@ export async function startBroker(options: Partial<BrokerOptions> = {}): Promise
     }
     return n;
   };
+  ctx.kick = async (target, reason) => kickHere(target, reason) + (cluster ? await cluster.kickElsewhere(target, reason) : 0);
 
   aedes.on('client', (client) => {
     const who = identityOf(client);
     if (who?.kind === 'device') ctx.presence.registered(who.id, who.conn);
     if (who?.kind === 'agent') scheduleBindings(ctx, who.id, 0);
   });
-  await cluster?.attach(ctx);
+  await cluster?.attach(ctx, kickHere);
   const jobs = await startJobs(ctx);
 
   aedes.on('keepaliveTimeout', (client) => markCloseReason(client, 'keepalive'));

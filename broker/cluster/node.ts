@@ -8,7 +8,8 @@ import { type Kysely, sql } from 'kysely';
 import { BindingMap } from '../binding-map';
 import { ClaimCodes } from '../claim-codes';
 import type { BrokerOptions } from '../config';
-import type { Context } from '../context';
+import type { Context, KickTarget } from '../context';
+import type { OfflineReason } from '../../protocol/messages';
 import type { DispatchLease } from '../jobs/lease';
 import type { Logger } from '../logger';
 import type { Presence, PresenceListener } from '../presence';
@@ -23,7 +24,7 @@ import { NodeLiveness } from './nodes';
 import { ClusterPresence } from './presence';
 import { ClusterLease } from './lease';
 import { NodeRpc } from './rpc';
-import { type ScriptedRedis, withScripts } from './scripts';
+import { type ScriptedRedis, keys, withScripts } from './scripts';
 import { type LinkName, type RedisLinks, closeLinks, connectRedis, linksDown, openLinks } from './redis';
 
 export const POSTGRES_CHECK = 'postgres';
@@ -151,7 +152,26 @@ export class ClusterNode {
     });
   }
 
-  async attach(ctx: Context): Promise<void> {
+  /** Closes the target's connections on the other live nodes; resolves with how many they closed. */
+  async kickElsewhere(target: KickTarget, reason: OfflineReason): Promise<number> {
+    const r = this.redis;
+    if (!r) return 0;
+    const others = (await r.redis.hkeys(keys.nodes)).filter((n) => n !== this.id);
+    const closed = await Promise.all(
+      others.map((node) =>
+        r.rpc.call(node, 'kick', [target, reason]).then(
+          (n) => Number(n),
+          (err: unknown) => {
+            this.log.warn({ node, target, err: (err as Error).message }, 'a node did not confirm closing connections');
+            return 0;
+          },
+        ),
+      ),
+    );
+    return closed.reduce((a, b) => a + b, 0);
+  }
+
+  async attach(ctx: Context, kickHere: (target: KickTarget, reason: OfflineReason) => number): Promise<void> {
     this.ctx = ctx;
     this.health.start();
     // Redis errors reach Aedes too (a publish whose connection broke); without a listener the
@@ -161,6 +181,7 @@ export class ClusterNode {
     if (!r) return;
     await r.sync.start(ctx.events);
     await r.codes.start();
+    r.rpc.handle('kick', async (target: KickTarget, reason: OfflineReason) => kickHere(target, reason));
     await r.rpc.start();
     if (r.presence) {
       await r.presence.start();

@@ -58,7 +58,7 @@ export function agentRoutes(app: FastifyInstance, ctx: Context): void {
     if (body.password !== undefined) patch.passwordHash = await hashSecret(password(body), PASSWORD_COST);
     await updateAgent(ctx.db, id, patch, actorOf(p), ctx.now());
     // A disabled agent or a changed password ends every session, live connections included.
-    if (disabled === true || patch.passwordHash !== undefined) ctx.kick((who) => who.kind === 'agent' && who.id === id, 'kicked');
+    if (disabled === true || patch.passwordHash !== undefined) await ctx.kick({ kind: 'agent', id }, 'kicked');
     return agentView((await getAgent(ctx.db, id))!);
   });
 }

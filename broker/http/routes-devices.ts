@@ -43,7 +43,7 @@ export function deviceRoutes(app: FastifyInstance, ctx: Context): void {
     const id = deviceParam(req.params.id);
     const reason = (req.body ? optStr(bodyOf(req.body), 'reason', { max: 500 }) : undefined) ?? 'deleted by admin';
     await deleteDevice(ctx.db, id, actorOf(p), ctx.now(), reason);
-    ctx.kick((who) => who.kind === 'device' && who.id === id, 'kicked');
+    await ctx.kick({ kind: 'device', id }, 'kicked');
     ctx.bindings.forget(id);
     ctx.presence.forget(id);
     ctx.verifiedSecrets.delete(id);
@@ -76,7 +76,7 @@ export function deviceRoutes(app: FastifyInstance, ctx: Context): void {
   app.post<{ Params: { id: string } }>('/api/devices/:id/kick', async (req) => {
     await requireAdmin(ctx, req);
     const id = deviceParam(req.params.id);
-    return { id, closed: ctx.kick((who) => who.kind === 'device' && who.id === id, 'kicked') };
+    return { id, closed: await ctx.kick({ kind: 'device', id }, 'kicked') };
   });
 
   app.get('/api/bindings', async (req) => {

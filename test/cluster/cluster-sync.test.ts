@@ -1,10 +1,11 @@
 // State that several nodes must agree on beyond bindings: a claim code issued by one node works
 // on the other, a re-provisioned secret replaces the old one everywhere, a deleted device is
-// forgotten everywhere, and /healthz shows the shared backends.
+// forgotten everywhere, an admin's kick or disable reaches every node, and /healthz shows the
+// shared backends.
 import * as assert from 'uvu/assert';
 import { connectDevice, request } from '../helpers/broker';
 import { clusterSuite } from '../helpers/cluster';
-import { connectRefused, end } from '../helpers/mqtt';
+import { connectRefused, end, waitClosed } from '../helpers/mqtt';
 
 const { t, on } = clusterSuite('shared state on a two-node cluster');
 
@@ -52,6 +53,21 @@ on('a deleted device is forgotten on every node; provisioned again with its MAC 
   await cluster.flush();
   assert.equal(cluster.aclAgentOf(d.id), [a.id, a.id]);
   await end(a.client);
+});
+
+on('an agent disabled on node 1 is disconnected on node 2; a device kicked on node 1 is disconnected on node 2', async (cluster) => {
+  const a = await cluster.agent(`off-${Date.now() % 100000}`, { node: 1 });
+  const closed = waitClosed(a.client, 5000);
+  const off = await cluster.members[0]!.api('PATCH', `/api/agents/${a.id}`, { disabled: true });
+  assert.is(off.status, 200, JSON.stringify(off.body));
+  await closed;
+  const d = await cluster.provision();
+  const dev = await cluster.device(d, { node: 1 });
+  const gone = waitClosed(dev.client, 5000);
+  const kicked = await cluster.members[0]!.api('POST', `/api/devices/${d.id}/kick`);
+  assert.equal(kicked.body, { id: d.id, closed: 1 });
+  await gone;
+  await end(a.client, dev.client);
 });
 
 on('/healthz on every node reports cluster mode with PostgreSQL and Redis up', async (cluster) => {
