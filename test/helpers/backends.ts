@@ -107,6 +107,7 @@ export function haveBackends(testName: string, b: Backends | Error | undefined):
   if (b !== undefined && !(b instanceof Error)) return true;
   const why = `${testName} needs PostgreSQL and Redis: ${b?.message ?? 'they were not set up'}`;
   if (process.env.CI === 'true') throw new Error(`missing service under CI: ${why}`);
-  console.log(`# skip: ${why}`);
+  // On a line of its own (uvu's progress dots precede it), where the test runner counts it.
+  console.log(`\n# skip: ${why}`);
   return false;
 }
