@@ -2,6 +2,12 @@
 declare module 'aedes-persistence-redis' {
   import type { Redis } from 'ioredis';
   /** An Aedes persistence on an existing connection (whose keyPrefix namespaces its keys). */
-  function aedesPersistenceRedis(opts: { conn: Redis }): { destroy(): Promise<void> };
+  function aedesPersistenceRedis(opts: { conn: Redis }): {
+    destroy(): Promise<void>;
+    putWill(client: unknown, packet: unknown): Promise<unknown>;
+    getWill(client: unknown): Promise<unknown>;
+    delWill(client: unknown): Promise<unknown>;
+    streamWill(brokers: unknown): AsyncIterable<unknown>;
+  };
   export = aedesPersistenceRedis;
 }

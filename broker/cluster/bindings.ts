@@ -48,6 +48,7 @@ export class BindingSync {
   private readonly echoes = new Map<string, () => void>();
   private reloading: Promise<void> | null = null;
   private reloadAgain = false;
+  private stopped = false;
 
   constructor(private readonly d: BindingSyncDeps) {}
 
@@ -70,7 +71,7 @@ export class BindingSync {
    * from the database, so no change committed meanwhile is missed. Retries until it succeeds.
    */
   async resync(): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
+    for (let attempt = 1; !this.stopped; attempt++) {
       try {
         const r = randomUUID();
         const echoed = new Promise<void>((resolve, reject) => {
@@ -86,9 +87,13 @@ export class BindingSync {
         return;
       } catch (err) {
         this.d.log.warn({ err: (err as Error).message, attempt }, 'binding map resync failed; retrying');
-        await new Promise((r) => setTimeout(r, Math.min(1_000 * attempt, 5_000)));
+        await new Promise((r) => setTimeout(r, Math.min(1_000 * attempt, 5_000)).unref());
       }
     }
+  }
+
+  stop(): void {
+    this.stopped = true;
   }
 
   /** Applies the database's bindings; a change made during the read is newer and wins anyway. */

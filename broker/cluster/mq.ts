@@ -3,6 +3,7 @@
 // (aedes-persistence-redis). Messages and cluster events share one publishing connection, so
 // they reach every other node in the order they were sent.
 import type { EventEmitter } from 'node:events';
+import { Readable } from 'node:stream';
 import MQEmitterRedis from 'mqemitter-redis';
 import aedesPersistenceRedis from 'aedes-persistence-redis';
 import type { Logger } from '../logger';
@@ -63,7 +64,15 @@ export function createMq(links: RedisLinks, prefix: string, onError: (err: Error
 export type AedesPersistence = ReturnType<typeof aedesPersistenceRedis>;
 
 export function createPersistence(links: RedisLinks, onError: (err: Error) => void): AedesPersistence {
-  return aedesPersistenceRedis({ conn: guarded(links.persistence, onError) });
+  const persistence = aedesPersistenceRedis({ conn: guarded(links.persistence, onError) });
+  // No will is ever published: the broker authors presence itself (DESIGN.md §5) and the ACL
+  // supersedes every will. Stored, they would cost three Redis writes per connect, and a dead
+  // node's wills would be retried by the others forever.
+  persistence.putWill = async () => undefined;
+  persistence.getWill = async () => null;
+  persistence.delWill = async () => null;
+  persistence.streamWill = () => Readable.from([]);
+  return persistence;
 }
 
 /**

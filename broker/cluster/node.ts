@@ -212,14 +212,23 @@ export class ClusterNode {
     if (!r || !this.redisDown || linksDown(r.links).length > 0 || this.recovering) return;
     this.redisDown = false;
     void this.health.probeNow();
-    this.recovering = (async () => {
-      await r.liveness?.beat();
-      await r.presence?.reconcile();
-      await r.codes.load();
-      await r.sync.resync();
-    })()
-      .catch((err: unknown) => this.log.error({ err }, 'recovering after a Redis outage failed; waiting for the next reconnect'))
-      .finally(() => (this.recovering = null));
+    this.recovering = this.recover(r).finally(() => (this.recovering = null));
+  }
+
+  /** Back on Redis: re-assert this node, then reload what it may have missed; retried until done. */
+  private async recover(r: RedisParts): Promise<void> {
+    for (let attempt = 1; !this.ctx?.closing; attempt++) {
+      try {
+        await r.liveness?.beat();
+        await r.presence?.reconcile();
+        await r.codes.load();
+        await r.sync.resync();
+        return;
+      } catch (err) {
+        this.log.warn({ err: (err as Error).message, attempt }, 'recovering after a Redis outage failed; retrying');
+        await new Promise((resolve) => setTimeout(resolve, Math.min(1_000 * attempt, 5_000)).unref());
+      }
+    }
   }
 
   /** After Aedes closed (it closes the MQTT emitter itself). */
@@ -227,6 +236,7 @@ export class ClusterNode {
     this.health.stop();
     const r = this.redis;
     if (r) {
+      r.sync.stop();
       r.presence?.stop();
       await r.liveness?.stop();
       await r.persistence.destroy().catch((err: unknown) => this.log.debug({ err }, 'closing the Aedes persistence failed'));
