@@ -23,6 +23,7 @@ import { LocalLease } from './jobs/lease';
 import { type Identity, identityOf } from './identity';
 import { createLogger } from './logger';
 import { Metrics } from './metrics';
+import { guardRecursion } from './mq-guard';
 import { ClusterNode } from './cluster/node';
 import { LocalPresence, type PresenceListener } from './presence';
 import { publishStatus, scheduleBindings } from './publisher';
@@ -130,6 +131,8 @@ export async function startBroker(options: Partial<BrokerOptions> = {}): Promise
       pending?.catch((err: unknown) => log.error({ err, topic: packet.topic }, 'handling a message failed'));
     },
   });
+  // Before any traffic: a connect burst must not overflow the stack draining the message queue.
+  guardRecursion((aedes as unknown as { mq: object }).mq);
   ctx.aedes = aedes;
   const kickHere = (target: KickTarget, reason: OfflineReason): number => {
     let n = 0;
