@@ -21,7 +21,7 @@ const PREFIX_PARTS = PREFIX.split('/');
 
 export class Acl {
   constructor(
-    private readonly bindings: BindingMap,
+    private readonly bindings: Pick<BindingMap, 'agentOf'>,
     private readonly presence: Presence,
     private readonly metrics: Metrics,
     private readonly log: Logger,

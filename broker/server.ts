@@ -115,7 +115,7 @@ export async function startBroker(options: Partial<BrokerOptions> = {}): Promise
     ctx.events.emit('presence', device, status);
   };
   ctx.presence = cluster?.presence(announce) ?? new LocalPresence(opts.graceMs, announce);
-  const acl = new Acl(bindings, ctx.presence, metrics, log.child({ part: 'acl' }));
+  const acl = new Acl(cluster?.aclBindings ?? bindings, ctx.presence, metrics, log.child({ part: 'acl' }));
 
   const aedes = await Aedes.createBroker({
     ...cluster?.aedesOptions(),

@@ -2,8 +2,8 @@
 // change goes out on the same Redis connection as the MQTT traffic, so another node applies it
 // before any message sent after it; versions make late or repeated changes harmless. When the
 // link to Redis breaks, the node may miss changes: until it has reloaded the map from the
-// database it treats every device as bound to no one, so no agent receives device traffic it
-// might no longer be entitled to.
+// database its ACL treats every device as bound to no one, so no agent receives device traffic
+// it might no longer be entitled to.
 import type { EventEmitter } from 'node:events';
 import type { Kysely } from 'kysely';
 import { randomUUID } from 'node:crypto';
@@ -25,12 +25,16 @@ type Wire =
   | { n: string; k: 'resync'; r: string };
 
 export class SyncedBindingMap extends BindingMap {
+  /** The map may be missing changes (Redis was unreachable) until the resync is done. */
   suspended = false;
   onForget: ((device: string) => void) | null = null;
 
-  override agentOf(device: string): string | null {
-    return this.suspended ? null : super.agentOf(device);
-  }
+  /**
+   * What the per-message ACL reads: while suspended no device is bound to anyone, so no agent
+   * receives device traffic it might no longer be entitled to. (The job system keeps reading
+   * the map itself: a suspension must not look like a release and cancel queued jobs.)
+   */
+  readonly forAcl = { agentOf: (device: string): string | null => (this.suspended ? null : this.agentOf(device)) };
 
   override forget(device: string): void {
     super.forget(device);

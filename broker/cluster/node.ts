@@ -72,6 +72,8 @@ async function openRedis(opts: BrokerOptions, url: string, node: string, db: Kys
 export class ClusterNode {
   readonly bindings: BindingMap;
   readonly claimCodes: ClaimCodes;
+  /** The binding map as the per-message ACL reads it (see SyncedBindingMap.forAcl). */
+  readonly aclBindings: Pick<BindingMap, 'agentOf'>;
   /** Who dispatches each device's jobs; null without Redis (then this node does). */
   readonly lease: DispatchLease | null;
   private redisDown = false;
@@ -87,6 +89,7 @@ export class ClusterNode {
     private readonly redis: RedisParts | null,
   ) {
     this.bindings = redis ? redis.map : new BindingMap();
+    this.aclBindings = redis ? redis.map.forAcl : this.bindings;
     this.claimCodes = redis ? redis.codes.codes : new ClaimCodes();
     this.lease = redis?.lease ?? null;
   }
