@@ -13,6 +13,7 @@ import type { Presence } from './presence';
 import type { LoginThrottle } from './rate-limit';
 import type { AgentOpHandler } from './requests';
 import type { Database } from './store/schema';
+import type { GroupWriter } from './store/group-writer';
 import type { BindingChange } from './store/bindings';
 import type { OfflineReason, Status } from '../protocol/messages';
 import type { Jobs } from './jobs/index';
@@ -33,6 +34,8 @@ export interface KickTarget { kind: 'device' | 'agent'; id: string }
 export interface Context {
   opts: BrokerOptions;
   db: Kysely<Database>;
+  /** Group commit for frequent small writes (hellos, enrollments). */
+  writer: GroupWriter<Database>;
   aedes: Aedes;
   log: Logger;
   metrics: Metrics;

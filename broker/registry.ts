@@ -5,7 +5,7 @@ import { deviceIdFromMac, normaliseMac, normaliseMachineCode } from '../protocol
 import { type EnrollReply, parseEnrollRequest, parseHello } from '../protocol/messages';
 import { enrollReplyTopic } from '../protocol/topics';
 import { parseJson } from '../protocol/validate';
-import { DEVICE_SECRET_COST, hashSecret, randomToken } from './auth/secrets';
+import { DEVICE_SECRET_COST, hashSecret, randomToken, tokenHash } from './auth/secrets';
 import type { Context } from './context';
 import type { Identity } from './identity';
 import { publishConfig, publishJson } from './publisher';
@@ -22,14 +22,12 @@ export async function provisionByAdmin(ctx: Context, req: ProvisionRequest, acto
   if (req.reprovision !== undefined && typeof req.reprovision !== 'boolean') throw new ProtocolError(ErrorCode.BAD_REQUEST, 'reprovision must be true or false', 'reprovision');
   const id = deviceIdFromMac(mac);
   const secret = randomToken(32);
-  const { reprovisioned } = await provisionDevice(
-    ctx.db,
-    { id, mac, machineCode, model: (req.model as string | undefined) ?? null, secretHash: await hashSecret(secret, DEVICE_SECRET_COST), reprovision: req.reprovision === true },
-    actor,
-    ctx.now(),
-    'admin',
-  );
-  ctx.verifiedSecrets.delete(id);
+  const secretHash = await hashSecret(secret, DEVICE_SECRET_COST);
+  const { reprovisioned } = await ctx.db
+    .transaction()
+    .execute((trx) => provisionDevice(trx, { id, mac, machineCode, model: (req.model as string | undefined) ?? null, secretHash, reprovision: req.reprovision === true }, actor, ctx.now(), 'admin'));
+  // We just chose the secret, so its first connect need not pay for scrypt again.
+  ctx.verifiedSecrets.set(id, tokenHash(secret));
   ctx.log.info({ device: id, machineCode, reprovisioned, actor }, 'device provisioned');
   return { id, secret, reprovisioned };
 }
@@ -41,15 +39,13 @@ export async function handleEnroll(ctx: Context, who: Extract<Identity, { kind: 
     if (req.mac !== who.mac) throw new ProtocolError(ErrorCode.FORBIDDEN, 'MAC in the request does not match the client id', 'mac');
     const id = deviceIdFromMac(req.mac);
     const secret = randomToken(32);
-    await provisionDevice(
-      ctx.db,
-      { id, mac: req.mac, machineCode: req.machine ?? null, model: req.model, fw: req.fw, secretHash: await hashSecret(secret, DEVICE_SECRET_COST) },
-      `enroll:${who.tokenId}`,
-      ctx.now(),
-      'enroll',
-      (trx) => consumeEnrollmentToken(trx, who.tokenId, ctx.now()),
-    );
-    ctx.verifiedSecrets.delete(id);
+    const secretHash = await hashSecret(secret, DEVICE_SECRET_COST);
+    // A fleet enrolling at once shares commits; the token use and the device are one commit.
+    await ctx.writer.write(async (trx) => {
+      await consumeEnrollmentToken(trx, who.tokenId, ctx.now());
+      await provisionDevice(trx, { id, mac: req.mac, machineCode: req.machine ?? null, model: req.model, fw: req.fw, secretHash }, `enroll:${who.tokenId}`, ctx.now(), 'enroll');
+    });
+    ctx.verifiedSecrets.set(id, tokenHash(secret));
     ctx.log.info({ device: id, token: who.tokenId }, 'device enrolled');
     reply = { ok: true, deviceId: id, secret };
   } catch (err) {
@@ -70,6 +66,7 @@ export async function handleHello(ctx: Context, device: string, payload: Buffer)
     return;
   }
   const update = { fw: hello.fw, model: hello.model, caps: hello.caps, concurrency: hello.concurrency ?? 1, ...(hello.machine ? { machineCode: hello.machine } : {}) };
-  await recordHello(ctx.db, device, update, ctx.now());
+  // After a broker restart the whole fleet says hello at once: share commits.
+  await ctx.writer.write((trx) => recordHello(trx, device, update, ctx.now()));
   await publishConfig(ctx, device);
 }

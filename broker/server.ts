@@ -32,6 +32,7 @@ import { handleEnroll, handleHello } from './registry';
 import { handleRequest } from './requests';
 import { allBindings } from './store/bindings';
 import { openSqlite } from './store/db';
+import { GroupWriter } from './store/group-writer';
 import { listDevices } from './store/devices';
 
 export interface RunningBroker {
@@ -90,6 +91,7 @@ export async function startBroker(options: Partial<BrokerOptions> = {}): Promise
   const ctx = {
     opts,
     db: registry.db,
+    writer: new GroupWriter(registry.db),
     log,
     metrics,
     bindings,

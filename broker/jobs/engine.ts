@@ -12,10 +12,14 @@ import { getDevice } from '../store/devices';
 import { type Active, DeviceQueue, clearTimer } from './device-queue';
 import { type Duration, type Slot, nextDuration, priorMs, schedule } from './eta';
 import { JobMetrics } from './metrics';
-import { type JobRow, type JobsDb, jobsDb } from './schema';
+import { type JobRow, type JobsDatabase, type JobsDb, jobsDb } from './schema';
+
 import { ACTIVE_STATES, addEvent, loadDurations, nextQueued, openJobs, patchJob, reserveDevice, saveDuration, transition, unreserveDevice } from './store';
 import type { JobError } from './view';
-import { GroupWriter, type Trx } from './writer';
+import type { Transaction } from 'kysely';
+import { GroupWriter } from '../store/group-writer';
+
+type Trx = Transaction<JobsDatabase>;
 
 /** Resend delays grow from the ack timeout by doubling, up to this multiple of it. */
 const MAX_BACKOFF_FACTOR = 8;
@@ -25,7 +29,7 @@ export type Extra = (trx: Trx) => Promise<void>;
 export class JobEngine {
   readonly db: JobsDb;
   readonly metrics: JobMetrics;
-  private readonly writer: GroupWriter;
+  private readonly writer: GroupWriter<JobsDatabase>;
   private readonly queues = new Map<string, DeviceQueue>();
   private stopped = false;
 

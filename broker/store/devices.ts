@@ -1,6 +1,6 @@
 // Device rows: provisioning, self-registration updates and look-ups. Binding columns are
 // written only by store/bindings.ts.
-import type { Kysely } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
 import { ErrorCode, ProtocolError } from '../../protocol/errors';
 import { appendAudit } from './audit';
 import type { Database, DeviceRow } from './schema';
@@ -72,69 +72,59 @@ export interface NewDevice {
 
 /**
  * Registers a device, or re-provisions it (new secret) when an admin allowed that. A MAC that is
- * registered and not released for re-provisioning is refused, and nothing changes.
+ * registered and not released for re-provisioning is refused, and nothing changes. Runs in the
+ * caller's transaction, so enrollment can take a token use in the same commit.
  */
-export async function provisionDevice(
-  db: Kysely<Database>,
-  d: NewDevice,
-  actor: string,
-  now: number,
-  via: 'admin' | 'enroll',
-  /** Runs first in the same transaction, e.g. taking one use of an enrollment token. */
-  first?: (trx: Kysely<Database>) => Promise<void>,
-): Promise<{ reprovisioned: boolean }> {
-  return db.transaction().execute(async (trx) => {
-    if (first) await first(trx);
-    const existing = await trx.selectFrom('devices').selectAll().where('mac', '=', d.mac).executeTakeFirst();
-    if (d.machineCode) {
-      const holder = await trx.selectFrom('devices').select(['id']).where('machine_code', '=', d.machineCode).executeTakeFirst();
-      if (holder && holder.id !== d.id) {
-        throw new ProtocolError(ErrorCode.CONFLICT, `machine code ${d.machineCode} already belongs to device ${holder.id}`, 'machineCode');
-      }
+export async function provisionDevice(trx: Transaction<Database>, d: NewDevice, actor: string, now: number, via: 'admin' | 'enroll'): Promise<{ reprovisioned: boolean }> {
+  const existing = await trx.selectFrom('devices').selectAll().where('mac', '=', d.mac).executeTakeFirst();
+  if (d.machineCode) {
+    const holder = await trx.selectFrom('devices').select(['id']).where('machine_code', '=', d.machineCode).executeTakeFirst();
+    if (holder && holder.id !== d.id) {
+      throw new ProtocolError(ErrorCode.CONFLICT, `machine code ${d.machineCode} already belongs to device ${holder.id}`, 'machineCode');
     }
-    if (existing) {
-      if (Number(existing.reprovision_allowed) !== 1 && d.reprovision !== true) {
-        throw new ProtocolError(ErrorCode.ALREADY_REGISTERED, `MAC ${d.mac} is already registered as ${existing.id}; an admin must allow re-provisioning first`, 'mac');
-      }
-      await trx
-        .updateTable('devices')
-        .set({
-          secret_hash: d.secretHash,
-          reprovision_allowed: 0,
-          machine_code: d.machineCode ?? existing.machine_code,
-          model: d.model ?? existing.model,
-          fw: d.fw ?? existing.fw,
-        })
-        .where('id', '=', existing.id)
-        .execute();
-      await appendAudit(trx, { at: now, actor, action: 'device.reprovisioned', device: existing.id, detail: { via, mac: d.mac } });
-      return { reprovisioned: true };
+  }
+  if (existing) {
+    if (Number(existing.reprovision_allowed) !== 1 && d.reprovision !== true) {
+      throw new ProtocolError(ErrorCode.ALREADY_REGISTERED, `MAC ${d.mac} is already registered as ${existing.id}; an admin must allow re-provisioning first`, 'mac');
     }
     await trx
-      .insertInto('devices')
-      .values({
-        id: d.id,
+      .updateTable('devices')
+      .set({
         secret_hash: d.secretHash,
-        mac: d.mac,
-        machine_code: d.machineCode ?? null,
-        model: d.model ?? null,
-        fw: d.fw ?? null,
-        caps: '[]',
-        concurrency: 1,
-        location: null,
-        agent_id: null,
-        bound_at: null,
-        bound_via: null,
-        reserved_by_job: null,
-        binding_version: 0,
         reprovision_allowed: 0,
-        created_at: now,
-        last_seen: null,
+        machine_code: d.machineCode ?? existing.machine_code,
+        model: d.model ?? existing.model,
+        fw: d.fw ?? existing.fw,
       })
+      .where('id', '=', existing.id)
       .execute();
-    await appendAudit(trx, { at: now, actor, action: 'device.registered', device: d.id, detail: { via, mac: d.mac, machineCode: d.machineCode ?? null } });
-    return { reprovisioned: false };
-  });
+    await appendAudit(trx, { at: now, actor, action: 'device.reprovisioned', device: existing.id, detail: { via, mac: d.mac } });
+    return { reprovisioned: true };
+  }
+  await trx
+    .insertInto('devices')
+    .values({
+      id: d.id,
+      secret_hash: d.secretHash,
+      mac: d.mac,
+      machine_code: d.machineCode ?? null,
+      model: d.model ?? null,
+      fw: d.fw ?? null,
+      caps: '[]',
+      concurrency: 1,
+      location: null,
+      agent_id: null,
+      bound_at: null,
+      bound_via: null,
+      reserved_by_job: null,
+      binding_version: 0,
+      reprovision_allowed: 0,
+      created_at: now,
+      last_seen: null,
+    })
+    .execute();
+  await appendAudit(trx, { at: now, actor, action: 'device.registered', device: d.id, detail: { via, mac: d.mac, machineCode: d.machineCode ?? null } });
+  return { reprovisioned: false };
 }
 
 export async function deleteDevice(db: Kysely<Database>, id: string, actor: string, now: number, reason: string): Promise<void> {

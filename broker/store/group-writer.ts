@@ -1,22 +1,21 @@
-// Group commit for job writes. With synchronous=FULL every commit waits for the disk (about 4 ms
-// here), so one commit per state change would cap the whole broker near 50 jobs/s. Writes from
-// all devices that arrive while a commit is under way go into the next transaction together;
-// each caller still resolves only after its own write is durable.
-import type { Transaction } from 'kysely';
-import type { JobsDatabase, JobsDb } from './schema';
+// Group commit. With synchronous=FULL every commit waits for the disk (about 4 ms here), so one
+// commit per write would cap the broker near 250 writes/s: 50 jobs/s, or 10,000 devices taking a
+// minute just to record their hellos after a restart. Writes that arrive while a commit is under
+// way go into the next transaction together; each caller still resolves only after its own write
+// is durable.
+import type { Kysely, Transaction } from 'kysely';
 
-export type Trx = Transaction<JobsDatabase>;
-type Write = { fn: (trx: Trx) => Promise<unknown>; resolve: (v: unknown) => void; reject: (err: unknown) => void };
+type Write<DB> = { fn: (trx: Transaction<DB>) => Promise<unknown>; resolve: (v: unknown) => void; reject: (err: unknown) => void };
 
-export class GroupWriter {
-  private pending: Write[] = [];
+export class GroupWriter<DB> {
+  private pending: Write<DB>[] = [];
   private scheduled = false;
   private chain: Promise<void> = Promise.resolve();
 
-  constructor(private readonly db: JobsDb) {}
+  constructor(private readonly db: Kysely<DB>) {}
 
   /** Runs fn in a transaction shared with other writes. fn must use only `trx`, never the db handle. */
-  write<T>(fn: (trx: Trx) => Promise<T>): Promise<T> {
+  write<T>(fn: (trx: Transaction<DB>) => Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       this.pending.push({ fn, resolve: resolve as (v: unknown) => void, reject });
       if (this.scheduled) return;
@@ -33,7 +32,7 @@ export class GroupWriter {
   }
 
   private async flush(): Promise<void> {
-    let batch: Write[] = [];
+    let batch: Write<DB>[] = [];
     try {
       const results = await this.db.transaction().execute(async (trx) => {
         // Taken once the connection is ours: writes that came in while reads held it join too.
