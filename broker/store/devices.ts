@@ -84,7 +84,10 @@ export async function provisionDevice(trx: Transaction<Database>, d: NewDevice, 
     }
   }
   if (existing) {
-    if (Number(existing.reprovision_allowed) !== 1 && d.reprovision !== true) {
+    // A device whose enrollment reply was lost retries with the same MAC; until it has connected
+    // as itself it never used its secret, so enrolling again (with a new secret) is safe.
+    const unfinishedEnrollment = via === 'enroll' && existing.registered_via === 'enroll' && existing.last_seen === null;
+    if (Number(existing.reprovision_allowed) !== 1 && d.reprovision !== true && !unfinishedEnrollment) {
       throw new ProtocolError(ErrorCode.ALREADY_REGISTERED, `MAC ${d.mac} is already registered as ${existing.id}; an admin must allow re-provisioning first`, 'mac');
     }
     await trx
@@ -98,7 +101,7 @@ export async function provisionDevice(trx: Transaction<Database>, d: NewDevice, 
       })
       .where('id', '=', existing.id)
       .execute();
-    await appendAudit(trx, { at: now, actor, action: 'device.reprovisioned', device: existing.id, detail: { via, mac: d.mac } });
+    await appendAudit(trx, { at: now, actor, action: unfinishedEnrollment ? 'device.reenrolled' : 'device.reprovisioned', device: existing.id, detail: { via, mac: d.mac } });
     return { reprovisioned: true };
   }
   await trx
@@ -121,6 +124,7 @@ export async function provisionDevice(trx: Transaction<Database>, d: NewDevice, 
       reprovision_allowed: 0,
       created_at: now,
       last_seen: null,
+      registered_via: via,
     })
     .execute();
   await appendAudit(trx, { at: now, actor, action: 'device.registered', device: d.id, detail: { via, mac: d.mac, machineCode: d.machineCode ?? null } });

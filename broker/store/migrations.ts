@@ -173,6 +173,13 @@ function jobs(dialect: Dialect): Migration {
   };
 }
 
+/** How a device was registered: an enrolled device that never connected may enroll again. */
+const registeredVia: Migration = {
+  async up(db: Kysely<any>) {
+    await db.schema.alterTable('devices').addColumn('registered_via', 'text', (c) => c.notNull().defaultTo('admin')).execute();
+  },
+};
+
 export function migrationProvider(dialect: Dialect): MigrationProvider {
-  return { getMigrations: async () => ({ '0001-initial': initial(dialect), '0002-jobs': jobs(dialect) }) };
+  return { getMigrations: async () => ({ '0001-initial': initial(dialect), '0002-jobs': jobs(dialect), '0003-registered-via': registeredVia }) };
 }

@@ -20,6 +20,8 @@ export interface DevicesTable {
   reprovision_allowed: number;
   created_at: number;
   last_seen: number | null;
+  /** 'admin' or 'enroll'. */
+  registered_via: string;
 }
 
 export interface AgentsTable {

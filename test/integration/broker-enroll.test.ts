@@ -94,6 +94,25 @@ suiteEnroll('an enrolling client can only use its own enroll topics', async () =
   assert.is(await usesLeft(t.id), 1, 'a refused publish used nothing');
 });
 
+suiteEnroll('a device whose enrollment reply was lost enrolls again until it first connects as itself', async () => {
+  const t = await newToken(5);
+  const mac = randomMac();
+  const lost = await enroll(t.token, mac);
+  assert.ok(lost.ok);
+  if (!lost.ok) return;
+  const retry = await enroll(t.token, mac);
+  assert.ok(retry.ok, JSON.stringify(retry));
+  if (!retry.ok) return;
+  assert.is(retry.deviceId, lost.deviceId);
+  assert.is.not(retry.secret, lost.secret);
+  assert.match((await connectRefused(tb.broker.mqttUrl, { clientId: lost.deviceId, username: lost.deviceId, password: lost.secret })).message, /Bad username or password/);
+  clients.push((await connectDevice(tb.broker.mqttUrl, { id: retry.deviceId, secret: retry.secret, mac })).client);
+  const late = await enroll(t.token, mac);
+  assert.equal(late.ok ? 'ok' : late.error.code, ErrorCode.ALREADY_REGISTERED, 'once connected, the identity is settled');
+  const actions = ((await tb.api('GET', `/api/audit?device=${lost.deviceId}`)).body as any[]).map((a) => a.action).reverse();
+  assert.equal(actions, ['device.registered', 'device.reenrolled']);
+});
+
 suiteEnroll('a registered MAC is refused until an admin allows re-provisioning, then it works once', async () => {
   const t = await newToken(5);
   const mac = randomMac();
@@ -101,6 +120,7 @@ suiteEnroll('a registered MAC is refused until an admin allows re-provisioning, 
   assert.ok(first.ok);
   if (!first.ok) return;
   assert.is(await usesLeft(t.id), 4);
+  clients.push((await connectDevice(tb.broker.mqttUrl, { id: first.deviceId, secret: first.secret, mac })).client);
 
   const again = await enroll(t.token, mac);
   assert.equal(again.ok ? 'ok' : again.error.code, ErrorCode.ALREADY_REGISTERED);
