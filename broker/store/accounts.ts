@@ -1,10 +1,9 @@
 // Agents, admins and login sessions.
 import type { Kysely } from 'kysely';
+import type { AgentView } from '../../protocol/rest';
 import { ErrorCode, ProtocolError } from '../../protocol/errors';
 import { appendAudit } from './audit';
 import type { AgentRow, Database, SessionRow } from './schema';
-
-export interface AgentView { id: string; name: string; disabled: boolean; deviceLimit: number | null; createdAt: number }
 
 export function agentView(r: AgentRow): AgentView {
   return { id: r.id, name: r.name, disabled: Number(r.disabled) === 1, deviceLimit: r.device_limit === null ? null : Number(r.device_limit), createdAt: Number(r.created_at) };

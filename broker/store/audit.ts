@@ -1,5 +1,6 @@
 // The append-only audit log. Writers call appendAudit inside the transaction that makes the change.
 import type { Kysely } from 'kysely';
+import type { AuditView } from '../../protocol/rest';
 import type { AuditRow, Database } from './schema';
 
 export interface AuditEntry {
@@ -19,8 +20,6 @@ export async function appendAudit(db: Kysely<Database>, e: AuditEntry): Promise<
 }
 
 export interface AuditQuery { device?: string; agent?: string; limit?: number; before?: number }
-
-export interface AuditView { seq: number; at: number; actor: string; action: string; device: string | null; agent: string | null; detail: Record<string, unknown> }
 
 export function auditView(r: AuditRow): AuditView {
   return { seq: Number(r.seq), at: Number(r.at), actor: r.actor, action: r.action, device: r.device, agent: r.agent, detail: JSON.parse(r.detail) as Record<string, unknown> };

@@ -1,28 +1,10 @@
 // Device rows: provisioning, self-registration updates and look-ups. Binding columns are
 // written only by store/bindings.ts.
 import type { Kysely, Transaction } from 'kysely';
+import type { DeviceView } from '../../protocol/rest';
 import { ErrorCode, ProtocolError } from '../../protocol/errors';
 import { appendAudit } from './audit';
 import type { Database, DeviceRow } from './schema';
-
-export interface DeviceView {
-  id: string;
-  mac: string;
-  machineCode: string | null;
-  model: string | null;
-  fw: string | null;
-  caps: string[];
-  concurrency: number;
-  location: string | null;
-  agent: string | null;
-  boundAt: number | null;
-  boundVia: string | null;
-  reservedByJob: string | null;
-  bindingVersion: number;
-  reprovisionAllowed: boolean;
-  createdAt: number;
-  lastSeen: number | null;
-}
 
 export function deviceView(r: DeviceRow): DeviceView {
   return {

@@ -1,12 +1,11 @@
 // Fleet enrollment tokens: expiring, limited-use. Only a hash of each token is stored.
 import { type Kysely, sql } from 'kysely';
+import type { EnrollmentTokenView } from '../../protocol/rest';
 import { ErrorCode, ProtocolError } from '../../protocol/errors';
 import { appendAudit } from './audit';
 import type { Database, EnrollmentTokenRow } from './schema';
 
-export interface TokenView { id: string; usesTotal: number; usesLeft: number; expiresAt: number; createdAt: number; createdBy: string; revokedAt: number | null }
-
-export function tokenView(r: EnrollmentTokenRow): TokenView {
+export function tokenView(r: EnrollmentTokenRow): EnrollmentTokenView {
   return {
     id: r.id,
     usesTotal: Number(r.uses_total),

@@ -4,7 +4,7 @@
 import type { WireError } from '../../protocol/errors';
 import type { Connection } from './connection';
 import { ToolError } from './errors';
-import type { AgentView, AuditEntry, BindingView, DeviceView, EnrollmentTokenView, Label, NewEnrollmentToken, TransferResult } from './views';
+import type { AgentListItem, AuditView, BindingView, DeviceWithPresence, EnrollmentTokenView, Label, NewEnrollmentToken, TransferResult } from '../../protocol/rest';
 
 const TIMEOUT_MS = 15_000;
 
@@ -69,15 +69,15 @@ export class AdminApi {
     return this.request('GET', '/api/labels', 'list machine labels');
   }
 
-  devices(agent?: string): Promise<DeviceView[]> {
+  devices(agent?: string): Promise<DeviceWithPresence[]> {
     return this.request('GET', `/api/devices${agent === undefined ? '' : `?agent=${encodeURIComponent(agent)}`}`, 'list devices');
   }
 
-  agents(): Promise<AgentView[]> {
+  agents(): Promise<AgentListItem[]> {
     return this.request('GET', '/api/agents', 'list agents');
   }
 
-  createAgent(a: { id: string; name: string; password: string; deviceLimit?: number }): Promise<AgentView> {
+  createAgent(a: { id: string; name: string; password: string; deviceLimit?: number }): Promise<AgentListItem> {
     return this.request('POST', '/api/agents', `create agent ${a.id}`, a);
   }
 
@@ -89,7 +89,7 @@ export class AdminApi {
     return this.request('POST', `/api/devices/${encodeURIComponent(device)}/transfer`, `transfer ${device} to ${agent}`, { agent, reason, force });
   }
 
-  audit(q: { device?: string; agent?: string; limit?: number }): Promise<AuditEntry[]> {
+  audit(q: { device?: string; agent?: string; limit?: number }): Promise<AuditView[]> {
     const params = new URLSearchParams();
     if (q.device !== undefined) params.set('device', q.device);
     if (q.agent !== undefined) params.set('agent', q.agent);

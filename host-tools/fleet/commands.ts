@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import type { AdminApi } from '../api/admin-api';
 import { usageError } from '../api/errors';
-import type { DeviceView, EnrollmentTokenView } from '../api/views';
+import type { DeviceWithPresence, EnrollmentTokenView } from '../../protocol/rest';
 import type { Status } from '../../protocol/messages';
 import { table, time } from './table';
 
@@ -59,7 +59,7 @@ function tokenState(t: EnrollmentTokenView, now: number): string {
 
 const none = (what: string, text: string, json: unknown[]): Output => ({ json, text: json.length === 0 ? `no ${what}` : text });
 
-const deviceRows = (ds: DeviceView[]) => ds.map((d) => [d.id, d.machineCode, d.model, d.fw, d.agent, presence(d.presence), time(d.lastSeen)]);
+const deviceRows = (ds: DeviceWithPresence[]) => ds.map((d) => [d.id, d.machineCode, d.model, d.fw, d.agent, presence(d.presence), time(d.lastSeen)]);
 
 export const COMMANDS: Command[] = [
   {

@@ -3,7 +3,7 @@
 import { parseClaimTarget } from '../../protocol/claim-target';
 import type { AdminApi } from '../api/admin-api';
 import { ToolError } from '../api/errors';
-import type { Label } from '../api/views';
+import type { Label } from '../../protocol/rest';
 import type { Selection } from './options';
 
 function checked(l: Label): Label {

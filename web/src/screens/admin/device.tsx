@@ -8,8 +8,8 @@ import { useObservable } from '../../lib/observable';
 import { authed } from '../../lib/session';
 import { dateTime, errorText, since } from '../../lib/words';
 import type { AdminDeviceView } from './fleet';
+import type { AuditView } from '../../../../protocol/rest';
 
-interface AuditView { seq: number; at: number; actor: string; action: string; device: string | null; agent: string | null; detail: Record<string, unknown> }
 interface AgentRow { id: string; name: string; disabled: boolean }
 
 function detailText(d: Record<string, unknown>): string {

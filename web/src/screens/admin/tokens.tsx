@@ -4,10 +4,10 @@ import { useEffect, useState } from 'preact/hooks';
 import { Alert, Field, Page } from '../../components/ui';
 import { authed } from '../../lib/session';
 import { dateTime, errorText } from '../../lib/words';
+import type { EnrollmentTokenView } from '../../../../protocol/rest';
 
-interface TokenView { id: string; usesTotal: number; usesLeft: number; expiresAt: number; createdAt: number; createdBy: string; revokedAt: number | null }
 
-function stateOf(t: TokenView): string {
+function stateOf(t: EnrollmentTokenView): string {
   if (t.revokedAt !== null) return 'revoked';
   if (t.expiresAt <= Date.now()) return 'expired';
   if (t.usesLeft <= 0) return 'used up';
@@ -15,7 +15,7 @@ function stateOf(t: TokenView): string {
 }
 
 export function AdminTokens(): JSX.Element {
-  const [rows, setRows] = useState<TokenView[] | null>(null);
+  const [rows, setRows] = useState<EnrollmentTokenView[] | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [created, setCreated] = useState<{ id: string; token: string } | null>(null);
   const [uses, setUses] = useState('10');
@@ -23,7 +23,7 @@ export function AdminTokens(): JSX.Element {
   const [reload, setReload] = useState(0);
 
   useEffect(() => {
-    authed<TokenView[]>('GET', '/api/enrollment-tokens').then(setRows, (err: unknown) => setError(errorText(err)));
+    authed<EnrollmentTokenView[]>('GET', '/api/enrollment-tokens').then(setRows, (err: unknown) => setError(errorText(err)));
   }, [reload]);
 
   const create = async (e: Event) => {

@@ -1,0 +1,40 @@
+// What the REST API answers: the shapes the broker writes and the host tools and web app read.
+import type { Status } from './messages';
+
+export interface DeviceView {
+  id: string;
+  mac: string;
+  machineCode: string | null;
+  model: string | null;
+  fw: string | null;
+  caps: string[];
+  concurrency: number;
+  location: string | null;
+  agent: string | null;
+  boundAt: number | null;
+  boundVia: string | null;
+  reservedByJob: string | null;
+  bindingVersion: number;
+  reprovisionAllowed: boolean;
+  createdAt: number;
+  lastSeen: number | null;
+}
+
+/** GET /api/devices and /api/devices/<id>. */
+export type DeviceWithPresence = DeviceView & { presence: Status };
+
+export interface AgentView { id: string; name: string; disabled: boolean; deviceLimit: number | null; createdAt: number }
+/** GET /api/agents: each agent with how many devices it holds. */
+export type AgentListItem = AgentView & { devices: number };
+
+export interface AuditView { seq: number; at: number; actor: string; action: string; device: string | null; agent: string | null; detail: Record<string, unknown> }
+
+export interface EnrollmentTokenView { id: string; usesTotal: number; usesLeft: number; expiresAt: number; createdAt: number; createdBy: string; revokedAt: number | null }
+/** POST /api/enrollment-tokens: the token itself is shown this once. */
+export interface NewEnrollmentToken { id: string; token: string; uses: number; expiresAt: number }
+
+export interface BindingView { device: string; machineCode: string | null; agent: string; boundAt: number; via: string | null; presence: Status }
+
+export interface TransferResult { device: string; from: string | null; to: string | null; changed: boolean }
+
+export interface Label { code: string; sig?: string; url: string; device: string | null; fleet: string }
