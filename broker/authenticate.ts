@@ -3,7 +3,7 @@
 import type { AedesOptions, Client } from 'aedes';
 import { MAC_PATTERN, tryNormaliseId } from '../protocol/ids';
 import type { OfflineReason } from '../protocol/messages';
-import { constantTimeEqual, tokenHash, verifySecret } from './auth/secrets';
+import { constantTimeEqual, tokenHash, verifiedSecretDigest, verifySecret } from './auth/secrets';
 import type { Context } from './context';
 import { type Identity, setIdentity } from './identity';
 import { useSession } from './store/accounts';
@@ -51,8 +51,7 @@ async function identify(ctx: Context, client: Client, username: string, password
   if (tryNormaliseId(username) !== username) return 'device id is not in canonical form';
   const row = await getDevice(ctx.db, username);
   if (!row) return 'unknown device';
-  // Bound to the stored hash as well: re-provisioning (on any cluster node) invalidates it.
-  const digest = tokenHash(`${row.secret_hash}\n${password}`);
+  const digest = verifiedSecretDigest(row.secret_hash, password);
   if (ctx.verifiedSecrets.get(username) !== digest) {
     if (!(await verifySecret(password, row.secret_hash))) return 'wrong device secret';
     ctx.verifiedSecrets.set(username, digest);

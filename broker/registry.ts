@@ -5,7 +5,7 @@ import { deviceIdFromMac, normaliseMac, normaliseMachineCode } from '../protocol
 import { type EnrollReply, parseEnrollRequest, parseHello } from '../protocol/messages';
 import { enrollReplyTopic } from '../protocol/topics';
 import { parseJson } from '../protocol/validate';
-import { DEVICE_SECRET_COST, hashSecret, randomToken, tokenHash } from './auth/secrets';
+import { DEVICE_SECRET_COST, hashSecret, randomToken, verifiedSecretDigest } from './auth/secrets';
 import type { Context } from './context';
 import type { Identity } from './identity';
 import { publishConfig, publishJson } from './publisher';
@@ -27,7 +27,7 @@ export async function provisionByAdmin(ctx: Context, req: ProvisionRequest, acto
     .transaction()
     .execute((trx) => provisionDevice(trx, { id, mac, machineCode, model: (req.model as string | undefined) ?? null, secretHash, reprovision: req.reprovision === true }, actor, ctx.now(), 'admin'));
   // We just chose the secret, so its first connect need not pay for scrypt again.
-  ctx.verifiedSecrets.set(id, tokenHash(secret));
+  ctx.verifiedSecrets.set(id, verifiedSecretDigest(secretHash, secret));
   ctx.log.info({ device: id, machineCode, reprovisioned, actor }, 'device provisioned');
   return { id, secret, reprovisioned };
 }
@@ -45,7 +45,7 @@ export async function handleEnroll(ctx: Context, who: Extract<Identity, { kind: 
       await consumeEnrollmentToken(trx, who.tokenId, ctx.now());
       await provisionDevice(trx, { id, mac: req.mac, machineCode: req.machine ?? null, model: req.model, fw: req.fw, secretHash }, `enroll:${who.tokenId}`, ctx.now(), 'enroll');
     });
-    ctx.verifiedSecrets.set(id, tokenHash(secret));
+    ctx.verifiedSecrets.set(id, verifiedSecretDigest(secretHash, secret));
     ctx.log.info({ device: id, token: who.tokenId }, 'device enrolled');
     reply = { ok: true, deviceId: id, secret };
   } catch (err) {

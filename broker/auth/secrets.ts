@@ -41,6 +41,14 @@ export function tokenHash(token: string): string {
   return createHash('sha256').update(token).digest('hex');
 }
 
+/**
+ * What Context.verifiedSecrets keeps for a device: bound to the stored hash as well as the
+ * secret, so re-provisioning (on any cluster node) invalidates it everywhere.
+ */
+export function verifiedSecretDigest(secretHash: string, secret: string): string {
+  return tokenHash(`${secretHash}\n${secret}`);
+}
+
 export function constantTimeEqual(a: string, b: string): boolean {
   const x = Buffer.from(a);
   const y = Buffer.from(b);
