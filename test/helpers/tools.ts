@@ -16,6 +16,7 @@ export function skipUnlessTool(testName: string, cmd: string, aptPackage: string
   if (hasTool(cmd)) return true;
   const why = `${testName} needs '${cmd}': apt-get install ${aptPackage}`;
   if (process.env.CI === 'true') throw new Error(`missing system tool under CI: ${why}`);
-  console.log(`# skip: ${why}`);
+  // Own line: uvu prints its progress marks without newlines.
+  console.log(`\n# skip: ${why}`);
   return false;
 }
