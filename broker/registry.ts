@@ -9,8 +9,8 @@ import { DEVICE_SECRET_COST, hashSecret, randomToken, verifiedSecretDigest } fro
 import type { Context } from './context';
 import type { Identity } from './identity';
 import { publishConfig, publishJson } from './publisher';
-import { consumeEnrollmentToken } from './store/enrollment';
-import { provisionDevice, recordHello } from './store/devices';
+import { checkEnrollmentToken, consumeEnrollmentToken } from './store/enrollment';
+import { getDeviceByMac, isUnfinishedEnrollment, provisionDevice, recordHello } from './store/devices';
 
 export interface ProvisionRequest { mac: unknown; machineCode?: unknown; model?: unknown; reprovision?: unknown }
 
@@ -42,7 +42,9 @@ export async function handleEnroll(ctx: Context, who: Extract<Identity, { kind: 
     const secretHash = await hashSecret(secret, DEVICE_SECRET_COST);
     // A fleet enrolling at once shares commits; the token use and the device are one commit.
     await ctx.writer.write(async (trx) => {
-      await consumeEnrollmentToken(trx, who.tokenId, ctx.now());
+      const earlier = await getDeviceByMac(trx, req.mac);
+      if (earlier && isUnfinishedEnrollment(earlier)) await checkEnrollmentToken(trx, who.tokenId, ctx.now());
+      else await consumeEnrollmentToken(trx, who.tokenId, ctx.now());
       await provisionDevice(trx, { id, mac: req.mac, machineCode: req.machine ?? null, model: req.model, fw: req.fw, secretHash }, `enroll:${who.tokenId}`, ctx.now(), 'enroll');
     });
     ctx.verifiedSecrets.set(id, verifiedSecretDigest(secretHash, secret));

@@ -53,12 +53,24 @@ export interface NewDevice {
 }
 
 /**
+ * An enrolled device that never connected as itself: its enrollment reply may have been lost, and
+ * it never used its secret, so it may enroll again (DESIGN.md §2).
+ */
+export function isUnfinishedEnrollment(row: DeviceRow): boolean {
+  return row.registered_via === 'enroll' && row.last_seen === null;
+}
+
+export async function getDeviceByMac(db: Kysely<Database>, mac: string): Promise<DeviceRow | undefined> {
+  return db.selectFrom('devices').selectAll().where('mac', '=', mac).executeTakeFirst();
+}
+
+/**
  * Registers a device, or re-provisions it (new secret) when an admin allowed that. A MAC that is
  * registered and not released for re-provisioning is refused, and nothing changes. Runs in the
  * caller's transaction, so enrollment can take a token use in the same commit.
  */
 export async function provisionDevice(trx: Transaction<Database>, d: NewDevice, actor: string, now: number, via: 'admin' | 'enroll'): Promise<{ reprovisioned: boolean }> {
-  const existing = await trx.selectFrom('devices').selectAll().where('mac', '=', d.mac).executeTakeFirst();
+  const existing = await getDeviceByMac(trx, d.mac);
   if (d.machineCode) {
     const holder = await trx.selectFrom('devices').select(['id']).where('machine_code', '=', d.machineCode).executeTakeFirst();
     if (holder && holder.id !== d.id) {
@@ -68,7 +80,7 @@ export async function provisionDevice(trx: Transaction<Database>, d: NewDevice, 
   if (existing) {
     // A device whose enrollment reply was lost retries with the same MAC; until it has connected
     // as itself it never used its secret, so enrolling again (with a new secret) is safe.
-    const unfinishedEnrollment = via === 'enroll' && existing.registered_via === 'enroll' && existing.last_seen === null;
+    const unfinishedEnrollment = via === 'enroll' && isUnfinishedEnrollment(existing);
     if (Number(existing.reprovision_allowed) !== 1 && d.reprovision !== true && !unfinishedEnrollment) {
       throw new ProtocolError(ErrorCode.ALREADY_REGISTERED, `MAC ${d.mac} is already registered as ${existing.id}; an admin must allow re-provisioning first`, 'mac');
     }

@@ -38,6 +38,14 @@ export function tokenProblem(t: EnrollmentTokenRow, now: number): ProtocolError 
   return null;
 }
 
+/** A retried enrollment of the same device uses no new use, but the token must still be live. */
+export async function checkEnrollmentToken(trx: Kysely<Database>, id: string, now: number): Promise<void> {
+  const t = await trx.selectFrom('enrollment_tokens').selectAll().where('id', '=', id).executeTakeFirst();
+  if (!t) throw new ProtocolError(ErrorCode.TOKEN_EXPIRED, 'enrollment token is no longer valid');
+  const problem = tokenProblem(t, now);
+  if (problem && problem.code !== ErrorCode.TOKEN_USED_UP) throw problem;
+}
+
 /** Takes one use of a token inside the caller's transaction; throws the specific reason if it can't. */
 export async function consumeEnrollmentToken(trx: Kysely<Database>, id: string, now: number): Promise<void> {
   const r = await trx

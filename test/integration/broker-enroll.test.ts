@@ -105,6 +105,7 @@ suiteEnroll('a device whose enrollment reply was lost enrolls again until it fir
   if (!retry.ok) return;
   assert.is(retry.deviceId, lost.deviceId);
   assert.is.not(retry.secret, lost.secret);
+  assert.is(await usesLeft(t.id), 4, 'the retry of one device takes no second use');
   assert.match((await connectRefused(tb.broker.mqttUrl, { clientId: lost.deviceId, username: lost.deviceId, password: lost.secret })).message, /Bad username or password/);
   clients.push((await connectDevice(tb.broker.mqttUrl, { id: retry.deviceId, secret: retry.secret, mac })).client);
   const late = await enroll(t.token, mac);
