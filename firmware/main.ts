@@ -1,7 +1,6 @@
 // Entry point of the Moddable app: builds the Platform from the adapters in platform/ and starts
 // the portable core. A board with a `screen` (set up by the board's manifest) gets the Poco
 // display; one without logs to the console and uses its status LED, if it has one.
-import Net from 'net';
 import WiFi from 'wifi';
 import type PixelsOut from 'commodetto/PixelsOut';
 import { createCore } from './core/core';
@@ -11,6 +10,7 @@ import { readBoard } from './platform/board';
 import { withClockSync } from './platform/clock';
 import { Led } from './platform/led';
 import { log } from './platform/log';
+import { stationMac } from './platform/mac';
 import { LogDisplay } from './platform/log-display';
 import { ModdableMqtt } from './platform/mqtt';
 import { PocoDisplay } from './platform/poco-display';
@@ -22,7 +22,7 @@ import { ModdableWifi } from './platform/wifi';
 const board = readBoard();
 // The station interface has to exist before its MAC address can be read.
 if (WiFi.mode !== WiFi.Mode.station) WiFi.mode = WiFi.Mode.station;
-const mac = Net.get('MAC') || board.mac || '';
+const mac = stationMac(board.mac);
 const prefs = new NvsPrefs();
 const macId = ((): string => {
   try {
