@@ -7,8 +7,7 @@ import { useAdmin } from '../../lib/live';
 import { useObservable } from '../../lib/observable';
 import { authed } from '../../lib/session';
 import { dateTime, errorText, since } from '../../lib/words';
-import type { AdminDeviceView } from './fleet';
-import type { AuditView } from '../../../../protocol/rest';
+import type { AuditView, DeviceWithPresence } from '../../../../protocol/rest';
 
 interface AgentRow { id: string; name: string; disabled: boolean }
 
@@ -22,7 +21,7 @@ function detailText(d: Record<string, unknown>): string {
 export function AdminDevice(props: { id: string }): JSX.Element {
   const admin = useAdmin();
   const live = useObservable(admin.state);
-  const [dev, setDev] = useState<AdminDeviceView | null>(null);
+  const [dev, setDev] = useState<DeviceWithPresence | null>(null);
   const [audit, setAudit] = useState<AuditView[]>([]);
   const [agents, setAgents] = useState<AgentRow[]>([]);
   const [error, setError] = useState<string | null>(null);
@@ -36,7 +35,7 @@ export function AdminDevice(props: { id: string }): JSX.Element {
   useEffect(() => {
     const id = encodeURIComponent(props.id);
     Promise.all([
-      authed<AdminDeviceView>('GET', `/api/devices/${id}`),
+      authed<DeviceWithPresence>('GET', `/api/devices/${id}`),
       authed<AuditView[]>('GET', `/api/audit?device=${id}&limit=100`),
       authed<AgentRow[]>('GET', '/api/agents'),
     ]).then(

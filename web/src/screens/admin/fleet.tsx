@@ -2,41 +2,24 @@
 // since when, and queue depth; filter by presence and binding, search by any of the names.
 import type { JSX } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
-import type { Status } from '../../../../protocol/messages';
+import type { DeviceWithPresence } from '../../../../protocol/rest';
 import { A, Alert, Field, Page, PresenceBadge } from '../../components/ui';
 import { useAdmin } from '../../lib/live';
 import { useObservable } from '../../lib/observable';
 import { authed } from '../../lib/session';
 import { errorText, since } from '../../lib/words';
 
-export interface AdminDeviceView {
-  id: string;
-  mac: string;
-  machineCode: string | null;
-  model: string | null;
-  fw: string | null;
-  caps: string[];
-  agent: string | null;
-  boundAt: number | null;
-  boundVia: string | null;
-  reservedByJob: string | null;
-  reprovisionAllowed: boolean;
-  createdAt: number;
-  lastSeen: number | null;
-  presence: Status;
-}
-
 export function Fleet(): JSX.Element {
   const admin = useAdmin();
   const live = useObservable(admin.state);
-  const [rows, setRows] = useState<AdminDeviceView[] | null>(null);
+  const [rows, setRows] = useState<DeviceWithPresence[] | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [q, setQ] = useState('');
   const [presence, setPresence] = useState('all');
   const [bound, setBound] = useState('all');
 
   useEffect(() => {
-    authed<AdminDeviceView[]>('GET', '/api/devices').then(
+    authed<DeviceWithPresence[]>('GET', '/api/devices').then(
       (r) => (setRows(r), setError(null)),
       (err: unknown) => setError(errorText(err)),
     );
