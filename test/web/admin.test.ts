@@ -7,7 +7,7 @@ import * as assert from 'uvu/assert';
 import type { Browser, Page } from 'playwright-core';
 import { TestBroker } from '../helpers/broker';
 import { skipUnlessTool } from '../helpers/tools';
-import { type AppPage, launch, openApp, shot, signIn, waitText } from './browser';
+import { type AppPage, launch, openSignedIn, shot, waitText } from './browser';
 import { type Machine, machine } from './fixtures';
 import { ensureWebBuilt } from './web-build';
 
@@ -24,12 +24,7 @@ test.after(async () => {
 
 const cards = (p: Page) => p.getByTestId('device-card');
 
-async function signedIn(t: TestBroker, b: Browser, id: string, password: string, home: string): Promise<AppPage> {
-  const app = await openApp(b, `${t.broker.httpUrl}/login`);
-  await signIn(app.page, id, password);
-  await app.page.waitForURL(t.broker.httpUrl + home);
-  return app;
-}
+const signedIn = (t: TestBroker, b: Browser, id: string, password: string, home: string): Promise<AppPage> => openSignedIn(b, t.broker.httpUrl, { id, password }, home);
 
 test('transfer moves the machine from A’s page to B’s; force release and re-provisioning', async () => {
   if (!skipUnlessTool('web admin', 'chromium', 'chromium')) return;

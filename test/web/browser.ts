@@ -42,6 +42,14 @@ export async function signIn(page: Page, id: string, password: string): Promise<
   await page.getByRole('button', { name: 'Sign in' }).click();
 }
 
+/** Opens the login page, signs in and waits until the app has moved on to `home`. */
+export async function openSignedIn(browser: Browser, baseUrl: string, who: { id: string; password: string }, home = '/devices'): Promise<AppPage> {
+  const app = await openApp(browser, `${baseUrl}/login`);
+  await signIn(app.page, who.id, who.password);
+  await app.page.waitForURL(baseUrl + home);
+  return app;
+}
+
 /** Saves what the phone-sized viewport shows under test/artifacts/ (not committed). */
 export async function shot(page: Page, name: string): Promise<string> {
   mkdirSync(artifacts, { recursive: true });

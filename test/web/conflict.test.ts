@@ -7,7 +7,7 @@ import type { Browser } from 'playwright-core';
 import { type TestBroker as TB, TestBroker, connectAgent, request } from '../helpers/broker';
 import { end } from '../helpers/mqtt';
 import { skipUnlessTool } from '../helpers/tools';
-import { type AppPage, launch, openApp, signIn, waitText } from './browser';
+import { type AppPage, launch, openSignedIn, waitText } from './browser';
 import { type Machine, machine } from './fixtures';
 import { ensureWebBuilt } from './web-build';
 
@@ -34,12 +34,7 @@ async function claimOverMqtt(t: TB, agent: { id: string; password: string }, tar
   }
 }
 
-async function agentPage(t: TB, b: Browser, agent: { id: string; password: string }): Promise<AppPage> {
-  const app = await openApp(b, `${t.broker.httpUrl}/login`);
-  await signIn(app.page, agent.id, agent.password);
-  await app.page.waitForURL(`${t.broker.httpUrl}/devices`);
-  return app;
-}
+const agentPage = (t: TB, b: Browser, agent: { id: string; password: string }): Promise<AppPage> => openSignedIn(b, t.broker.httpUrl, agent);
 
 test('B scanning A’s machine sees "in use", and nothing changes', async () => {
   if (!skipUnlessTool('web claim conflicts', 'chromium', 'chromium')) return;
