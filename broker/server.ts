@@ -11,6 +11,7 @@ import { parseTopicCached as parseTopic } from './topic-cache';
 import type { OfflineReason } from '../protocol/messages';
 import { Acl } from './acl';
 import { makeAuthenticate, markCloseReason } from './authenticate';
+import { IndexedMemoryPersistence } from './memory-persistence';
 import { PASSWORD_COST, hashSecret, randomToken } from './auth/secrets';
 import { BindingMap } from './binding-map';
 import { bootstrap } from './bootstrap';
@@ -120,6 +121,7 @@ export async function startBroker(options: Partial<BrokerOptions> = {}): Promise
   const acl = new Acl(cluster?.aclBindings ?? bindings, ctx.presence, metrics, log.child({ part: 'acl' }));
 
   const aedes = await Aedes.createBroker({
+    persistence: new IndexedMemoryPersistence(),
     ...cluster?.aedesOptions(),
     authenticate: makeAuthenticate(ctx),
     authorizePublish: acl.authorizePublish,
