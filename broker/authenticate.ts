@@ -27,7 +27,12 @@ export function remoteAddress(client: Client, trustProxy: boolean): string {
   return sock ?? 'unknown';
 }
 
-async function identify(ctx: Context, client: Client, username: string, password: string): Promise<Identity | string> {
+export function connectionGone(client: Client): boolean {
+  return client.closed || (client.conn as { destroyed?: boolean }).destroyed === true;
+}
+
+/** Who connects, why they may not (a string), or null when the connection went away meanwhile. */
+async function identify(ctx: Context, client: Client, username: string, password: string): Promise<Identity | string | null> {
   const conn = await ctx.presence.nextConn();
   if (username === 'enroll') {
     const mac = client.id.startsWith('enroll-') ? client.id.slice(7) : '';
@@ -53,7 +58,9 @@ async function identify(ctx: Context, client: Client, username: string, password
   if (!row) return 'unknown device';
   const digest = verifiedSecretDigest(row.secret_hash, password);
   if (ctx.verifiedSecrets.get(username) !== digest) {
-    if (!(await verifySecret(password, row.secret_hash))) return 'wrong device secret';
+    const ok = await ctx.hashes.run(() => verifySecret(password, row.secret_hash), () => !connectionGone(client));
+    if (ok === null) return null;
+    if (!ok) return 'wrong device secret';
     ctx.verifiedSecrets.set(username, digest);
   }
   return { kind: 'device', id: username, conn };
@@ -95,7 +102,7 @@ export function makeAuthenticate(ctx: Context): NonNullable<AedesOptions['authen
           return refuse(done, BAD_CREDENTIALS, who);
         }
         // The socket may have gone while we checked; then there is nothing to track.
-        if (client.closed || (client.conn as { destroyed?: boolean }).destroyed) return refuse(done, NOT_AUTHORIZED, 'connection closed during authentication');
+        if (who === null || connectionGone(client)) return refuse(done, NOT_AUTHORIZED, 'connection closed during authentication');
         setIdentity(client, who);
         ctx.metrics.connections[who.kind]++;
         client.conn.once('close', () => {

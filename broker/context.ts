@@ -8,6 +8,7 @@ import type { ClusterNode } from './cluster/node';
 import type { DispatchLease } from './jobs/lease';
 import type { BrokerOptions } from './config';
 import type { Logger } from './logger';
+import type { HashQueue } from './auth/hash-queue';
 import type { Metrics } from './metrics';
 import type { Presence } from './presence';
 import type { LoginThrottle } from './rate-limit';
@@ -54,6 +55,8 @@ export interface Context {
   /** The job system (set by startJobs before the node listens). */
   jobs: Jobs;
   labelKey: string;
+  /** Where device secrets are hashed and verified (enrollment, first connect after a start). */
+  hashes: HashQueue;
   /** Device secrets verified since start, as SHA-256 of stored hash and secret, so reconnects skip scrypt. */
   verifiedSecrets: Map<string, string>;
   /** Agents whose retained bindings are due to be republished (see scheduleBindings). */

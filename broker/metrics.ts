@@ -1,6 +1,7 @@
 // Prometheus metrics, one registry per broker instance. Per-message counts are plain numbers
 // read at scrape time, so the hot path pays an increment, not a label lookup.
 import { Counter, Gauge, Registry } from 'prom-client';
+import type { HashQueue } from './auth/hash-queue';
 
 export type ConnectionKind = 'device' | 'enroll' | 'agent' | 'admin';
 
@@ -14,9 +15,26 @@ export class Metrics {
   readonly authFailures: Counter<'kind' | 'reason'>;
   readonly requests: Counter<'op' | 'outcome'>;
 
-  constructor() {
+  constructor(hashes: HashQueue) {
     const registry = this.registry;
     const self = this;
+    new Gauge({
+      name: 'fleetbind_secret_hash_queue',
+      help: 'Device secret hashes waiting for a thread',
+      registers: [registry],
+      collect() {
+        this.set(hashes.depth);
+      },
+    });
+    new Counter({
+      name: 'fleetbind_secret_hashes_dropped_total',
+      help: 'Queued device secret hashes dropped because their connection had gone',
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(hashes.dropped);
+      },
+    });
     new Gauge({
       name: 'fleetbind_connections',
       help: 'Open MQTT connections by kind',

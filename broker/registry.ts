@@ -32,14 +32,17 @@ export async function provisionByAdmin(ctx: Context, req: ProvisionRequest, acto
   return { id, secret, reprovisioned };
 }
 
-export async function handleEnroll(ctx: Context, who: Extract<Identity, { kind: 'enroll' }>, payload: Buffer): Promise<void> {
+/** `connected` says whether the enrolling connection is still there to be answered. */
+export async function handleEnroll(ctx: Context, who: Extract<Identity, { kind: 'enroll' }>, payload: Buffer, connected: () => boolean): Promise<void> {
   let reply: EnrollReply;
   try {
     const req = parseEnrollRequest(parseJson(payload.toString('utf8')));
     if (req.mac !== who.mac) throw new ProtocolError(ErrorCode.FORBIDDEN, 'MAC in the request does not match the client id', 'mac');
     const id = deviceIdFromMac(req.mac);
     const secret = randomToken(32);
-    const secretHash = await hashSecret(secret, DEVICE_SECRET_COST);
+    const secretHash = await ctx.hashes.run(() => hashSecret(secret, DEVICE_SECRET_COST), connected);
+    // The device gave up waiting and will enroll again; nothing was written, so nothing is lost.
+    if (secretHash === null) return;
     // A fleet enrolling at once shares commits; the token use and the device are one commit.
     await ctx.writer.write(async (trx) => {
       const earlier = await getDeviceByMac(trx, req.mac);

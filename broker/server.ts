@@ -10,8 +10,9 @@ import { WebSocketServer, createWebSocketStream } from 'ws';
 import { parseTopicCached as parseTopic } from './topic-cache';
 import type { OfflineReason } from '../protocol/messages';
 import { Acl } from './acl';
-import { makeAuthenticate, markCloseReason } from './authenticate';
+import { connectionGone, makeAuthenticate, markCloseReason } from './authenticate';
 import { IndexedMemoryPersistence } from './memory-persistence';
+import { HashQueue } from './auth/hash-queue';
 import { PASSWORD_COST, hashSecret, randomToken } from './auth/secrets';
 import { BindingMap } from './binding-map';
 import { bootstrap } from './bootstrap';
@@ -59,7 +60,7 @@ function listen(server: Server, port: number, host: string): Promise<number> {
   ]);
 }
 
-function routeMessage(ctx: Context, who: Identity, topic: string, payload: Buffer): Promise<void> | void {
+function routeMessage(ctx: Context, client: Client, who: Identity, topic: string, payload: Buffer): Promise<void> | void {
   const t = parseTopic(topic);
   if (!t) return;
   switch (who.kind) {
@@ -70,7 +71,7 @@ function routeMessage(ctx: Context, who: Identity, topic: string, payload: Buffe
       if (t.leaf === 'evt') return void ctx.events.emit('evt', who.id, t.stream ?? '', payload);
       return;
     case 'enroll':
-      return handleEnroll(ctx, who, payload);
+      return handleEnroll(ctx, who, payload, () => !connectionGone(client));
     case 'agent':
     case 'admin':
       return handleRequest(ctx, who, payload);
@@ -85,7 +86,9 @@ export async function startBroker(options: Partial<BrokerOptions> = {}): Promise
   const cluster = opts.databaseUrl === undefined ? null : await ClusterNode.open(opts, log);
   const registry = cluster?.registry ?? (await openSqlite(join(opts.dataDir, 'fleetbind.db')));
   const boot = await (cluster ? cluster.exclusive(() => bootstrap(registry.db, opts.dataDir, Date.now())) : bootstrap(registry.db, opts.dataDir, Date.now()));
-  const metrics = new Metrics();
+  // As many hashes in flight as libuv has threads: more would only queue where they cannot be dropped.
+  const hashes = new HashQueue(Number(process.env.UV_THREADPOOL_SIZE ?? 4));
+  const metrics = new Metrics(hashes);
   const bindings = cluster?.bindings ?? new BindingMap();
   for (const b of await allBindings(registry.db)) bindings.apply(b.id, b.agent_id, Number(b.binding_version));
 
@@ -103,6 +106,7 @@ export async function startBroker(options: Partial<BrokerOptions> = {}): Promise
     events: new EventEmitter<BrokerEvents>(),
     agentOps: new Map(),
     labelKey: boot.labelKey,
+    hashes,
     verifiedSecrets: new Map<string, string>(),
     bindingTimers: new Map<string, NodeJS.Timeout>(),
     dummyHash: await hashSecret(randomToken(), PASSWORD_COST),
@@ -131,7 +135,7 @@ export async function startBroker(options: Partial<BrokerOptions> = {}): Promise
       done();
       const who = identityOf(client);
       if (!who || ctx.closing) return;
-      const pending = routeMessage(ctx, who, packet.topic, packet.payload as Buffer);
+      const pending = routeMessage(ctx, client, who, packet.topic, packet.payload as Buffer);
       pending?.catch((err: unknown) => log.error({ err, topic: packet.topic }, 'handling a message failed'));
     },
   });
