@@ -3,8 +3,11 @@
 // and restarted on the same ports. Prints devices registered per second, the time until all
 // are ready, the broker's RSS per connected device, and how long all took to come back.
 // Targets: all ready with broker RSS under 1 GiB, all back within 60 s of the restart.
+// Then the registered fleet reboots at once, and the same burst of plain device-like MQTT
+// clients runs against bare Aedes (as shipped, and with fleetbind's retained index) and
+// Mosquitto, so the figures come with peer ratios from the same run.
 //
-//   npm run bench:fleet -- [--devices 10000] [--ramp 0] [--timeout 900]
+//   npm run bench:fleet -- [--devices 10000] [--ramp 0] [--timeout 900] [--peer-deadline 180] [--no-peers]
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +17,8 @@ import { pino } from 'pino';
 import { SimFleet, type FleetStats } from '../../host-tools/simulate/fleet';
 import { progressLine } from '../../host-tools/simulate/progress';
 import { BrokerProcess } from '../../test/helpers/broker-process';
+import { metric } from '../../test/helpers/metrics';
+import { type BurstResult, burst, mosquittoPid, startBareAedes } from './peer';
 
 const GiB = 1024 ** 3;
 const { values } = parseArgs({
@@ -21,12 +26,15 @@ const { values } = parseArgs({
     devices: { type: 'string', default: '10000' },
     ramp: { type: 'string', default: '0' },
     timeout: { type: 'string', default: '900' },
+    'peer-deadline': { type: 'string', default: '180' },
+    'no-peers': { type: 'boolean', default: false },
   },
   strict: true,
 });
 const DEVICES = Number(values.devices);
 const RAMP_S = Number(values.ramp);
 const TIMEOUT_MS = Number(values.timeout) * 1000;
+const PEER_DEADLINE_MS = Number(values['peer-deadline']) * 1000;
 if (!Number.isInteger(DEVICES) || DEVICES < 1) throw new Error(`--devices must be a positive integer, got ${values.devices}`);
 
 /** The broker's resident memory; a broker that died is reported with the end of its output. */
@@ -46,6 +54,12 @@ function brokerRss(b: BrokerProcess): number {
 function openFilesLimit(): number {
   const m = /^Max open files\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
   return m ? Number(m[1]) : Infinity;
+}
+
+/** Hashes the broker skipped because the device had given up on that attempt. */
+async function droppedHashes(b: BrokerProcess): Promise<number> {
+  const r = await b.api<string>('GET', '/metrics');
+  return metric(r.body, 'fleetbind_secret_hashes_dropped_total');
 }
 
 const mib = (b: number): string => `${(b / 1024 ** 2).toFixed(0)} MiB`;
@@ -81,9 +95,43 @@ const limit = openFilesLimit();
 if (limit < DEVICES + 1024) console.warn(`warning: open files limit is ${limit}; ${DEVICES} devices need about ${DEVICES + 1024} (ulimit -n)`);
 
 const dataDir = mkdtempSync(join(tmpdir(), 'fleetbind-bench-fleet-'));
+// Devices keep their preferences in files, so the same registered fleet can boot again.
+const stateDir = join(dataDir, 'devices');
 const adminToken = randomBytes(24).toString('hex');
 let broker: BrokerProcess | null = null;
 let fleet: SimFleet | null = null;
+
+function newFleet(url: string, enrollToken?: string): SimFleet {
+  return new SimFleet({
+    devices: DEVICES,
+    broker: url,
+    ...(enrollToken ? { enrollToken } : {}),
+    machinesPrefix: 'BENCH-',
+    stateDir,
+    rampMs: RAMP_S * 1000,
+    log: pino({ level: 'silent' }),
+  });
+}
+
+interface PeerRow { name: string; result: BurstResult | null; why?: string }
+
+async function peerRun(name: string, start: () => Promise<{ url: string; pid: number | null; stop(): Promise<void> }>): Promise<PeerRow> {
+  let peer: Awaited<ReturnType<typeof start>> | null = null;
+  try {
+    peer = await start();
+    const result = await burst(peer.url, DEVICES, PEER_DEADLINE_MS, peer.pid, (done, elapsed) => {
+      if (tty) process.stdout.write(`\r${name} [${(elapsed / 1000).toFixed(0).padStart(4)} s] connected ${done}/${DEVICES}\x1b[K`);
+      else if (Math.round(elapsed / 1000) % 5 === 0) console.log(`${name} [${(elapsed / 1000).toFixed(0).padStart(4)} s] connected ${done}/${DEVICES}`);
+    });
+    if (tty) process.stdout.write('\n');
+    return { name, result };
+  } catch (err) {
+    return { name, result: null, why: (err as Error).message };
+  } finally {
+    await peer?.stop();
+  }
+}
+
 try {
   console.log(`bench:fleet: ${DEVICES} simulated devices${RAMP_S > 0 ? `, started over ${RAMP_S} s` : ''}; broker data in ${dataDir}`);
   broker = await BrokerProcess.start(dataDir, adminToken);
@@ -93,14 +141,7 @@ try {
   const token = await broker.api<{ token: string }>('POST', '/api/enrollment-tokens', { uses: DEVICES, expiresIn: 3600 });
   if (token.status !== 201) throw new Error(`creating the enrollment token failed: ${token.status} ${JSON.stringify(token.body)}`);
 
-  fleet = new SimFleet({
-    devices: DEVICES,
-    broker: broker.mqttUrl,
-    enrollToken: token.body.token,
-    machinesPrefix: 'BENCH-',
-    rampMs: RAMP_S * 1000,
-    log: pino({ level: 'silent' }),
-  });
+  fleet = newFleet(broker.mqttUrl, token.body.token);
   const started = Date.now();
   fleet.start();
   await until('enroll', fleet, started, broker, (s) => s.registered === DEVICES && s.connected === DEVICES);
@@ -110,6 +151,7 @@ try {
   await new Promise((r) => setTimeout(r, 3000));
   const readyRss = brokerRss(broker);
   const attemptsToReady = fleet.stats().connectAttempts;
+  const droppedEnrolling = await droppedHashes(broker);
 
   const killedAt = Date.now();
   await broker.stop('SIGKILL');
@@ -119,17 +161,60 @@ try {
   const upAt = Date.now();
   await until('back', fleet, upAt, broker, (s) => s.connected === DEVICES);
   const backMs = fleet.lastAllConnectedAt! - upAt;
-  const after = fleet.stats();
+  const backAfterKillMs = fleet.lastAllConnectedAt! - killedAt;
+  const attemptsToBack = fleet.stats().connectAttempts - attemptsToReady;
+  const droppedBack = await droppedHashes(broker);
+  fleet.stop();
+
+  // Like the peers below: every device starts its session at the same instant.
+  await new Promise((r) => setTimeout(r, 3000));
+  fleet = newFleet(broker.mqttUrl);
+  const bootedAt = Date.now();
+  fleet.start();
+  await until('reboot', fleet, bootedAt, broker, (s) => s.connected === DEVICES);
+  const rebootMs = fleet.allConnectedAt! - bootedAt;
+  const rebootAttempts = fleet.stats().connectAttempts;
+  await new Promise((r) => setTimeout(r, 3000));
+  const rebootRss = brokerRss(broker);
+  fleet.stop();
+  fleet = null;
+  await broker.kill();
+  broker = null;
+
+  const peers: PeerRow[] = [];
+  if (!values['no-peers']) {
+    const bare = (p: 'upstream' | 'indexed') => async () => {
+      const b = await startBareAedes(p);
+      return { url: b.url, pid: b.child.pid ?? null, stop: b.stop };
+    };
+    peers.push(await peerRun('bare Aedes', bare('upstream')));
+    peers.push(await peerRun('bare Aedes + retained trie', bare('indexed')));
+    const pid = mosquittoPid();
+    if (pid === null) peers.push({ name: 'Mosquitto', result: null, why: 'no Mosquitto pid file (/run/mosquitto/mosquitto.pid); is it running on 127.0.0.1:1883?' });
+    else peers.push(await peerRun('Mosquitto', async () => ({ url: 'mqtt://127.0.0.1:1883', pid, stop: async () => undefined })));
+  }
+
+  const rebootPerDevice = (rebootRss - idleRss) / DEVICES;
+  const peerLine = (row: PeerRow): string => {
+    const r = row.result;
+    if (!r) return `  ${row.name.padEnd(29)}not run: ${row.why}`;
+    const time = r.ms === null ? `not all within ${secs(PEER_DEADLINE_MS)} (${r.connected}/${DEVICES})` : `${secs(r.ms)}  → fleetbind takes ${(rebootMs / r.ms).toFixed(2)}×`;
+    const perClient = r.rssBytes === null || r.idleRssBytes === null ? null : (r.rssBytes - r.idleRssBytes) / DEVICES;
+    const mem = perClient === null ? '' : `; RSS ${mib(r.rssBytes!)} (idle ${mib(r.idleRssBytes!)}), ${(perClient / 1024).toFixed(1)} KiB per client over idle → fleetbind uses ${(rebootPerDevice / perClient).toFixed(2)}×`;
+    return `  ${row.name.padEnd(29)}${time}${mem}`;
+  };
 
   console.log(
     [
       '',
       `bench:fleet results (${DEVICES} devices, one broker process)`,
       `  registered/s                 ${(DEVICES / ((allRegisteredAt - started) / 1000)).toFixed(0)} (all registered after ${secs(allRegisteredAt - started)})`,
-      `  time until all ready         ${secs(readyMs)}  (${attemptsToReady} MQTT attempts)`,
+      `  time until all ready         ${secs(readyMs)}  (${attemptsToReady} MQTT attempts; ${droppedEnrolling} secret hashes skipped for abandoned attempts)`,
       `  broker RSS                   ${mib(readyRss)} (idle ${mib(idleRss)}), ${((readyRss - idleRss) / DEVICES / 1024).toFixed(1)} KiB per connected device over idle, ${(readyRss / DEVICES / 1024).toFixed(1)} KiB in all`,
-      `  back after restart           ${secs(backMs)} after the new broker listened (${secs(fleet.lastAllConnectedAt! - killedAt)} after the kill; ${after.connectAttempts - attemptsToReady} attempts)`,
+      `  back after restart           ${secs(backMs)} after the new broker listened (${secs(backAfterKillMs)} after the kill; ${attemptsToBack} attempts; ${droppedBack} secret checks skipped for abandoned attempts)`,
+      `  reboot, all at once          ${secs(rebootMs)} until all ${DEVICES} had a session (${rebootAttempts} attempts); broker RSS ${mib(rebootRss)}, ${(rebootPerDevice / 1024).toFixed(1)} KiB per device over idle`,
       `  targets                      RSS < 1 GiB: ${readyRss < GiB ? 'met' : 'MISSED'}; back within 60 s: ${backMs <= 60_000 ? 'met' : 'MISSED'}`,
+      ...(peers.length > 0 ? ['', `peers: ${DEVICES} plain clients at once (connect with will, subscribe config+cmd, retained status, hello)`, ...peers.map(peerLine)] : []),
     ].join('\n'),
   );
 } finally {

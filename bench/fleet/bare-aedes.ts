@@ -1,0 +1,18 @@
+// Bare Aedes for bench:fleet's peer run, in its own process like the fleetbind broker, so its
+// memory can be read alone. `--persistence upstream` is Aedes as shipped (aedes-persistence's
+// memory store); `indexed` swaps in fleetbind's retained trie and nothing else.
+//   node --import tsx bench/fleet/bare-aedes.ts --persistence upstream|indexed
+import { createServer, type AddressInfo } from 'node:net';
+import { parseArgs } from 'node:util';
+import { Aedes } from 'aedes';
+import { IndexedMemoryPersistence } from '../../broker/memory-persistence';
+import { guardRecursion } from '../../broker/mq-guard';
+
+const { values } = parseArgs({ options: { persistence: { type: 'string', default: 'upstream' } }, strict: true });
+if (values.persistence !== 'upstream' && values.persistence !== 'indexed') throw new Error(`--persistence must be upstream or indexed, got ${values.persistence}`);
+const aedes = await Aedes.createBroker(values.persistence === 'indexed' ? { persistence: new IndexedMemoryPersistence() } : {});
+// Without it upstream Aedes overflows its stack on a 10,000-client burst (mcollina/mqemitter#204).
+guardRecursion((aedes as unknown as { mq: object }).mq);
+const server = createServer((socket) => aedes.handle(socket));
+server.listen(0, '127.0.0.1', () => console.log(JSON.stringify({ port: (server.address() as AddressInfo).port })));
+process.on('SIGTERM', () => process.exit(0));
