@@ -1,7 +1,8 @@
 // scrypt runs on libuv's thread pool, whose queue cannot drop work. When a whole fleet connects
-// at once, devices give up on slow attempts and retry; hashing for every abandoned attempt as
-// well made the burst several times longer. Work waits here instead, no more of it in the pool
-// than the pool has threads, and is dropped unstarted once the connection it is for has gone.
+// at once, devices give up on slow attempts and retry, and the broker would still hash for every
+// attempt nobody waits for (1,088 of them while 10,000 devices came back in bench:fleet). Work
+// waits here instead, no more of it in the pool than the pool has threads, and is dropped
+// unstarted once the connection it is for has gone.
 
 export class HashQueue {
   private running = 0;
