@@ -114,6 +114,8 @@ export class JobRequests {
 
   /** The owner cancels: a queued job leaves the queue, a job on the device gets a cancel cmd. */
   async cancel(agent: string, id: string): Promise<CancelResult> {
+    // Before the lookup, so an outage reads as UNAVAILABLE rather than a failed query.
+    this.ctx.cluster?.health.assertAvailable('cancel a job');
     const job = await getJob(this.engine.db, id);
     if (!job || job.agent !== agent) throw notFound(id);
     return this.ctx.lease.onHolder(job.device, 'cancel', [agent, id], () => this.cancelHere(agent, id));
@@ -176,6 +178,7 @@ export class JobRequests {
    * job ends `done` when it acknowledges; the reservation ends with it. Audited.
    */
   async complete(who: Who, id: string): Promise<JobView> {
+    this.ctx.cluster?.health.assertAvailable('complete a job');
     const job = await this.visible(who, id);
     return this.ctx.lease.onHolder(job.device, 'complete', [who, id], () => this.completeHere(who, id));
   }

@@ -54,12 +54,20 @@ async function waitUp(cluster: TestCluster): Promise<void> {
   }
 }
 
-/** While something is down: an MQTT claim and a REST transfer are refused and change nothing. */
+/** While something is down: MQTT claims and job cancels, REST transfers and completions are refused and change nothing. */
 async function refusedDuringOutage(f: Bound, what: RegExp): Promise<void> {
   const r = await request(f.b.client, { kind: 'agent', id: f.b.id }, { op: 'claim', target: f.free.id }, 10_000);
   assert.is(r.ok, false, JSON.stringify(r));
   assert.is(r.error.code, 'UNAVAILABLE');
   assert.match(r.error.message, what);
+  const cancel = await request(f.b.client, { kind: 'agent', id: f.b.id }, { op: 'cancel', job: 'J-OUTAGE' }, 10_000);
+  assert.is(cancel.ok, false, JSON.stringify(cancel));
+  assert.is(cancel.error.code, 'UNAVAILABLE', JSON.stringify(cancel));
+  assert.match(cancel.error.message, what);
+  const complete = await f.cluster.members[0]!.api('POST', '/api/jobs/J-OUTAGE/complete');
+  assert.is(complete.status, 503, JSON.stringify(complete.body));
+  assert.is(complete.body.error.code, 'UNAVAILABLE');
+  assert.match(complete.body.error.message, what);
   const tr = await f.cluster.members[1]!.api('POST', `/api/devices/${f.d1.id}/transfer`, { agent: f.b.id, reason: 'during the outage' });
   assert.is(tr.status, 503, JSON.stringify(tr.body));
   assert.is(tr.body.error.code, 'UNAVAILABLE');
