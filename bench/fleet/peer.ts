@@ -17,6 +17,7 @@ export interface BurstResult {
 
 const root = join(import.meta.dirname, '..', '..');
 
+/** A process's resident memory, or null when it has exited (no status file, or a zombie without VmRSS). */
 export function rssOf(pid: number): number | null {
   try {
     const m = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));

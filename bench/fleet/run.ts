@@ -18,7 +18,7 @@ import { SimFleet, type FleetStats } from '../../host-tools/simulate/fleet';
 import { progressLine } from '../../host-tools/simulate/progress';
 import { BrokerProcess } from '../../test/helpers/broker-process';
 import { metric } from '../../test/helpers/metrics';
-import { type BurstResult, burst, mosquittoPid, startBareAedes } from './peer';
+import { type BurstResult, burst, mosquittoPid, rssOf, startBareAedes } from './peer';
 
 const GiB = 1024 ** 3;
 const { values } = parseArgs({
@@ -39,16 +39,9 @@ if (!Number.isInteger(DEVICES) || DEVICES < 1) throw new Error(`--devices must b
 
 /** The broker's resident memory; a broker that died is reported with the end of its output. */
 function brokerRss(b: BrokerProcess): number {
-  let status = '';
-  try {
-    status = readFileSync(`/proc/${b.child.pid}/status`, 'utf8');
-  } catch {
-    // Gone already; reported below.
-  }
-  const m = /^VmRSS:\s+(\d+) kB$/m.exec(status);
-  // An exited process has no status file, or no VmRSS while it is a zombie.
-  if (!m) throw new Error(`the broker process ${b.child.pid} has exited; its last output:\n${b.stderr.slice(-3000)}\n${b.stdout.slice(-1500)}`);
-  return Number(m[1]) * 1024;
+  const rss = rssOf(b.child.pid!);
+  if (rss === null) throw new Error(`the broker process ${b.child.pid} has exited; its last output:\n${b.stderr.slice(-3000)}\n${b.stdout.slice(-1500)}`);
+  return rss;
 }
 
 function openFilesLimit(): number {
@@ -200,7 +193,9 @@ try {
     if (!r) return `  ${row.name.padEnd(29)}not run: ${row.why}`;
     const time = r.ms === null ? `not all within ${secs(PEER_DEADLINE_MS)} (${r.connected}/${DEVICES})` : `${secs(r.ms)}  → fleetbind takes ${(rebootMs / r.ms).toFixed(2)}×`;
     const perClient = r.rssBytes === null || r.idleRssBytes === null ? null : (r.rssBytes - r.idleRssBytes) / DEVICES;
-    const mem = perClient === null ? '' : `; RSS ${mib(r.rssBytes!)} (idle ${mib(r.idleRssBytes!)}), ${(perClient / 1024).toFixed(1)} KiB per client over idle → fleetbind uses ${(rebootPerDevice / perClient).toFixed(2)}×`;
+    // A small burst may not grow a peer's resident memory at all; then there is no ratio to give.
+    const ratio = perClient !== null && perClient > 0 ? ` → fleetbind uses ${(rebootPerDevice / perClient).toFixed(2)}×` : ' (no measurable growth)';
+    const mem = perClient === null ? '' : `; RSS ${mib(r.rssBytes!)} (idle ${mib(r.idleRssBytes!)}), ${(perClient / 1024).toFixed(1)} KiB per client over idle${ratio}`;
     return `  ${row.name.padEnd(29)}${time}${mem}`;
   };
 
