@@ -113,8 +113,9 @@ async function peerRun(name: string, start: () => Promise<{ url: string; pid: nu
   try {
     peer = await start();
     const result = await burst(peer.url, DEVICES, PEER_DEADLINE_MS, peer.pid, (done, elapsed) => {
-      if (tty) process.stdout.write(`\r${name} [${(elapsed / 1000).toFixed(0).padStart(4)} s] connected ${done}/${DEVICES}\x1b[K`);
-      else if (Math.round(elapsed / 1000) % 5 === 0) console.log(`${name} [${(elapsed / 1000).toFixed(0).padStart(4)} s] connected ${done}/${DEVICES}`);
+      const line = `${name} [${(elapsed / 1000).toFixed(0).padStart(4)} s] connected ${done}/${DEVICES}`;
+      if (tty) process.stdout.write(`\r${line}\x1b[K`);
+      else if (Math.round(elapsed / 1000) % 5 === 0) console.log(line);
     });
     if (tty) process.stdout.write('\n');
     return { name, result };
@@ -187,6 +188,7 @@ try {
     else peers.push(await peerRun('Mosquitto', async () => ({ url: 'mqtt://127.0.0.1:1883', pid, stop: async () => undefined })));
   }
 
+  // Over the first broker's idle memory: the restarted one had devices arriving as it listened.
   const rebootPerDevice = (rebootRss - idleRss) / DEVICES;
   const peerLine = (row: PeerRow): string => {
     const r = row.result;
