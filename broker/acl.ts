@@ -1,4 +1,4 @@
-// Topic ACLs (DESIGN.md §3): deny by default, no wildcard in an id segment except for admins,
+// Topic ACLs (docs/architecture.md, ACL rules): deny by default, no wildcard in an id segment except for admins,
 // and the binding checked again on every delivered message. Only the in-memory binding map is
 // read here: no database query on the per-message path.
 import type { AedesOptions, AedesPublishPacket, Client, PublishPacket, Subscription } from 'aedes';

@@ -1,4 +1,4 @@
-// MQTT CONNECT authentication (DESIGN.md §2). Decides the connection's identity once; every
+// MQTT CONNECT authentication (docs/architecture.md, Identities). Decides the connection's identity once; every
 // later ACL check reads that identity.
 import type { AedesOptions, Client } from 'aedes';
 import { MAC_PATTERN, tryNormaliseId } from '../protocol/ids';

@@ -1,4 +1,4 @@
-// Truthful presence (DESIGN.md §5). A device is online while any of its authenticated
+// Truthful presence (docs/architecture.md, Presence). A device is online while any of its authenticated
 // connections is open; the close of an older connection after a takeover is stale and changes
 // nothing. After the last connection closes the device is "reconnecting" for the grace window,
 // then "offline" with the reason of that close.

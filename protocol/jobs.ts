@@ -1,4 +1,4 @@
-// Built-in job kinds and their parameter schemas (DESIGN.md §6). Shared by the broker
+// Built-in job kinds and their parameter schemas (docs/architecture.md, Jobs). Shared by the broker
 // (validates submits) and the firmware (validates commands before running them).
 import { ErrorCode, ProtocolError } from './errors';
 import { type Obj, object, optBool, optNum, optStr, num, str } from './validate';
@@ -18,7 +18,7 @@ export interface JobParamsByKind { 'qr.show': QrShowParams; identify: IdentifyPa
 export type JobKind = keyof JobParamsByKind;
 
 interface KindSpec<K extends JobKind> {
-  /** Safe to run again after an interruption (DESIGN.md §6). */
+  /** Safe to run again after an interruption (docs/architecture.md, Jobs). */
   idempotent: boolean;
   /** A prior for the ETA before any real durations are known, in ms. */
   typicalMs: number;

@@ -1,4 +1,4 @@
-// Message shapes on the wire (DESIGN.md §3) and the validators for those that cross a trust
+// Message shapes on the wire (docs/architecture.md, Topic tree) and the validators for those that cross a trust
 // boundary. The broker validates what devices and agents send; the firmware validates what
 // the broker sends.
 import { ErrorCode, ProtocolError, type WireError } from './errors';

@@ -1,4 +1,4 @@
-// The topic tree (DESIGN.md §3). Builders take already-normalised ids; the parser accepts
+// The topic tree (docs/architecture.md, Topic tree). Builders take already-normalised ids; the parser accepts
 // only canonical topics, so one device or agent can never be addressed by two spellings.
 import { ID_PATTERN, MAC_PATTERN } from './ids';
 
@@ -65,6 +65,6 @@ export function topicOf(p: ParsedTopic): string {
   }
 }
 
-/** Payload limits in bytes (DESIGN.md §3). */
+/** Payload limits in bytes (docs/architecture.md, ACL rules). */
 export const PAYLOAD_LIMIT_EVT = 16 * 1024;
 export const PAYLOAD_LIMIT_DEFAULT = 4 * 1024;

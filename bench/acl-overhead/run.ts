@@ -1,4 +1,4 @@
-// ACL overhead benchmark (issue 2): the same fan-in and point-to-point workloads against bare
+// ACL overhead benchmark: the same fan-in and point-to-point workloads against bare
 // Aedes and the fleetbind broker (auth + ACL + per-message forward checks), side by side in one
 // process, with Mosquitto on 127.0.0.1:1883 as an outside peer when it is running.
 // Prints msgs/s and p50/p99 latency for each, and the fleetbind/bare-Aedes ratio (target >= 0.90).

@@ -1,4 +1,4 @@
-// Cluster benchmark (issue 7): one node against two nodes on this machine, same workload:
+// Cluster benchmark: one node against two nodes on this machine, same workload:
 // point-to-point routing with the full ACL (each device publishes on its evt topic, the one
 // agent bound to it receives; the forward check runs on every message). Brokers are separate
 // processes (`npm start`), clients run here. Prints msgs/s and p50/p99 publish→delivery latency

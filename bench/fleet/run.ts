@@ -1,4 +1,4 @@
-// Fleet benchmark (issue 4): 10,000 simulated devices, each the real firmware core, enroll with
+// Fleet benchmark: 10,000 simulated devices, each the real firmware core, enroll with
 // one token and connect to one broker running as its own process, then the broker is killed
 // and restarted on the same ports. Prints devices registered per second, the time until all
 // are ready, the broker's RSS per connected device, and how long all took to come back.

@@ -1,4 +1,4 @@
-// Jobs benchmark (issue 3): a broker in its own process, 1000 devices (plain mqtt.js clients that
+// Jobs benchmark: a broker in its own process, 1000 devices (plain mqtt.js clients that
 // answer every cmd at once: accepted, then done) and 200 agents that keep one job in flight on
 // each of their devices for 20 s. Done is observed the way an agent sees it, in the device's
 // queue snapshot. Prints completed jobs/s and p50/p99 from submit to done.

@@ -65,7 +65,7 @@ export type AedesPersistence = ReturnType<typeof aedesPersistenceRedis>;
 
 export function createPersistence(links: RedisLinks, onError: (err: Error) => void): AedesPersistence {
   const persistence = aedesPersistenceRedis({ conn: guarded(links.persistence, onError) });
-  // No will is ever published: the broker authors presence itself (DESIGN.md §5) and the ACL
+  // No will is ever published: the broker authors presence itself (docs/architecture.md, Presence) and the ACL
   // supersedes every will. Stored, they would cost three Redis writes per connect, and a dead
   // node's wills would be retried by the others forever.
   persistence.putWill = async () => undefined;

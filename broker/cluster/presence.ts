@@ -1,4 +1,4 @@
-// Cluster-wide presence (DESIGN.md §5). Connection numbers come from one Redis counter; the
+// Cluster-wide presence (docs/architecture.md, Presence). Connection numbers come from one Redis counter; the
 // online / reconnecting / offline decisions are atomic scripts on Redis (scripts.ts),
 // so a device that moved to another node is never shown offline by its old node's late
 // disconnect. The node whose script made a change announces it (retained status, bindings);

@@ -1,4 +1,4 @@
-// Atomic Redis scripts, so every node reaches the same decision. Presence (DESIGN.md §5): per
+// Atomic Redis scripts, so every node reaches the same decision. Presence (docs/architecture.md, Presence): per
 // device, `live:<dev>` maps each open connection number to its node, `st` holds the status JSON
 // and `sc` "state:conn" for the comparisons. Numbers stay strings end to end: Lua would round a
 // 16-digit connection number if it converted it. Dispatch leases: `leases` maps a device to the

@@ -1,4 +1,4 @@
-// The job lifecycle (DESIGN.md §6): dispatch in FIFO order up to the device's concurrency, cmd
+// The job lifecycle (docs/architecture.md, Jobs): dispatch in FIFO order up to the device's concurrency, cmd
 // resends with backoff until `accepted` (NO_ACK after the configured attempts), cancels and
 // completions confirmed by the device, the endings, and a snapshot with positions and ETAs on
 // fb/v1/d/<dev>/jobs after every change. Device events drive it through device-events.ts.

@@ -1,4 +1,4 @@
-// The binding compare-and-set (DESIGN.md §4). Each change is one conditional UPDATE plus its audit
+// The binding compare-and-set (docs/architecture.md, Bindings). Each change is one conditional UPDATE plus its audit
 // row in the same transaction, and bumps binding_version so in-memory maps apply changes in order.
 import { type Kysely, sql } from 'kysely';
 import { ErrorCode, ProtocolError } from '../../protocol/errors';

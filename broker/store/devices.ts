@@ -54,7 +54,7 @@ export interface NewDevice {
 
 /**
  * An enrolled device that never connected as itself: its enrollment reply may have been lost, and
- * it never used its secret, so it may enroll again (DESIGN.md §2).
+ * it never used its secret, so it may enroll again (docs/architecture.md, Identities).
  */
 export function isUnfinishedEnrollment(row: DeviceRow): boolean {
   return row.registered_via === 'enroll' && row.last_seen === null;

@@ -1,4 +1,4 @@
-// The device: boot → (enroll) → wifi → mqtt → hello → ready ⇄ busy (DESIGN.md §7).
+// The device: boot → (enroll) → wifi → mqtt → hello → ready ⇄ busy (docs/architecture.md, Firmware).
 // Every Wi-Fi and MQTT loss goes through one backoff per layer, so the device comes back by
 // itself after a broker restart, a Wi-Fi drop or rotated credentials. Every callback from the
 // platform runs inside guard(): a bad message or a throwing adapter is logged, never fatal.
@@ -17,7 +17,7 @@ import { parseJson } from '../../protocol/validate';
 export type CoreState = 'boot' | 'unprovisioned' | 'wifi' | 'enroll' | 'mqtt' | 'hello' | 'ready' | 'busy' | 'stopped';
 
 export interface CoreOptions {
-  /** MQTT keepalive in seconds; never 0 (DESIGN.md §5). */
+  /** MQTT keepalive in seconds; never 0 (docs/architecture.md, Presence). */
   keepaliveS: number;
   wifiBackoff: BackoffOptions;
   mqttBackoff: BackoffOptions;

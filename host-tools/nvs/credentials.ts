@@ -1,5 +1,5 @@
-// The device's credentials as NVS entries: DESIGN.md §7, Moddable Preference domain `fb` is NVS
-// namespace `fb`, every value a string. Unset fields are left out, so the firmware sees them absent.
+// The device's credentials as NVS entries (docs/architecture.md, Firmware): the Moddable Preference
+// domain `fb` is NVS namespace `fb`, every value a string. Unset fields are left out, so the firmware sees them absent.
 import type { NvsEntry } from './format';
 
 export const CREDENTIALS_NAMESPACE = 'fb';

@@ -1,4 +1,4 @@
-// Issue 7, test 3: node 1 of two broker processes is killed with SIGKILL while devices on it
+// Node failover: node 1 of two broker processes is killed with SIGKILL while devices on it
 // run jobs and an agent on node 2 watches them. Node 2 finds node 1 dead and shows its devices
 // `reconnecting`; those that come back (to node 2) within the grace window turn `online` and are
 // never shown `offline`; one that stays away goes `offline` when the window ends. Every queued

@@ -1,4 +1,4 @@
-// Issue 7, test 5: the job scenarios of issue 3 with the agent and the device on different
+// Jobs across nodes: the job scenarios (test/integration/jobs-*) with the agent and the device on different
 // nodes, so every submit, cancel, completion and binding change is made on one node and carried
 // out by the node that dispatches the device; and a device that moves between nodes keeps one
 // dispatcher.

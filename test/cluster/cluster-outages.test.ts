@@ -1,4 +1,4 @@
-// Issue 7, test 4: a Redis restart and a PostgreSQL connection drop under a two-node cluster.
+// Backend outages: a Redis restart and a PostgreSQL connection drop under a two-node cluster.
 // During the outage /healthz says what is down and claims are refused with UNAVAILABLE (over
 // MQTT and REST); afterwards claims work again, traffic crosses nodes again, and no binding was
 // lost or duplicated. Redis is a private server, so restarting it disturbs no one else; the

@@ -1,4 +1,4 @@
-// Presence across nodes (issue 7): connection numbers come from one counter, a device that moves
+// Presence across nodes: connection numbers come from one counter, a device that moves
 // to another node is never shown offline by its old node's late disconnect, and the grace
 // window ends in `offline` even when the node that saw the drop is gone. Every status the bound
 // agent receives is recorded, so a single false message fails the test.

@@ -1,4 +1,4 @@
-// Issue 7, tests 1 and 2: the single-node scenarios (isolation matrix, claim races, live
+// Cluster scenarios: the single-node scenarios (isolation matrix, claim races, live
 // revocation) run unchanged on a two-node cluster, with agents and devices on both nodes.
 import { clusterSuite } from '../helpers/cluster';
 import { hundredAgentsOneDevice, manyAgentsManyDevices } from '../scenarios/claims-race';

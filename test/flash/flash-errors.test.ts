@@ -1,4 +1,4 @@
-// Every failure `npm run flash` names in the issue ends in one clear line and a non-zero exit, and
+// Every failure of `npm run flash` ends in one clear line and a non-zero exit, and
 // leaves the device and the registry as they were: no port, port busy, chip not detected, wrong
 // chip, build missing, broker unreachable. Also: the fall-back to 115200 when the link cannot do
 // the fast rate is said out loud.

@@ -1,4 +1,4 @@
-// Bad input (issue 2, item 6): each gets a specific error or a refused publish, changes nothing
+// Bad input: each gets a specific error or a refused publish, changes nothing
 // in the registry (devices, agents, tokens, audit, all read back over REST), and the broker keeps
 // serving: a fresh agent can still claim a fresh device afterwards.
 import { randomBytes } from 'node:crypto';

@@ -1,4 +1,4 @@
-// Durability (issue 2, item 7): the broker as a child process on a data dir, stopped with SIGTERM
+// Durability: the broker as a child process on a data dir, stopped with SIGTERM
 // and, separately, SIGKILLed in the middle of a burst of claims, then restarted on the same dir.
 // Its log output is checked for every secret the test handed it.
 import { randomBytes } from 'node:crypto';

@@ -1,4 +1,4 @@
-// Self-registration with a fleet enrollment token (DESIGN.md §2): the enrolling client gets its
+// Self-registration with a fleet enrollment token (docs/architecture.md, Identities): the enrolling client gets its
 // own id and secret on its private reply topic and is then an ordinary registered device.
 import { randomBytes } from 'node:crypto';
 import type { MqttClient } from 'mqtt';

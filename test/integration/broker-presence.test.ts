@@ -1,4 +1,4 @@
-// Presence as a bound agent sees it (DESIGN.md §5): every status message the agent receives is
+// Presence as a bound agent sees it (docs/architecture.md, Presence): every status message the agent receives is
 // recorded, so a takeover that flashes "offline" for one message fails the test.
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';

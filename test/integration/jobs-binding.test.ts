@@ -1,4 +1,4 @@
-// Issue 3, scenarios 5 and 6: a transfer cancels the previous agent's jobs with UNBOUND and the
+// Jobs and binding changes: a transfer cancels the previous agent's jobs with UNBOUND and the
 // new agent's first job runs next; a held payment QR reserves the device (release and transfer
 // refused with RESERVED) until it is completed, and an admin may force, audited.
 import * as assert from 'uvu/assert';

@@ -1,4 +1,4 @@
-// Issue 3, scenario 3: delivery over QoS 0. A device that loses every first cmd still runs each
+// Job delivery over QoS 0. A device that loses every first cmd still runs each
 // job exactly once (resend with attempt+1, device-side dedupe); a device that never answers fails
 // the job with NO_ACK after the configured number of attempts, and the queue moves on.
 import * as assert from 'uvu/assert';

@@ -1,4 +1,4 @@
-// Issue 3, scenario 7: device data (evt/<stream>) that arrives while a job runs is stored with the
+// Job data export: device data (evt/<stream>) that arrives while a job runs is stored with the
 // job; the owning agent exports the job's history and data as CSV and JSON, an admin can too, and
 // any other agent is told there is no such job.
 import { suite } from 'uvu';

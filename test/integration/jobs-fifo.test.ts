@@ -1,4 +1,4 @@
-// Issue 3, scenarios 1 and 2: concurrent agents each get exactly their own jobs run once, in FIFO
+// Job queues: concurrent agents each get exactly their own jobs run once, in FIFO
 // order, on their own device; a full queue refuses the 21st job; positions and ETAs fall as jobs
 // finish, and once there is history the ETA is within ±50 % of the real remaining time.
 import * as assert from 'uvu/assert';

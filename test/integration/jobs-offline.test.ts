@@ -1,4 +1,4 @@
-// Issue 3, scenario 4: devices that go offline. A running job of an idempotent kind goes back to
+// Jobs of devices that go offline. A running job of an idempotent kind goes back to
 // the head of the queue and runs again on reconnect; a non-idempotent one ends `interrupted`;
 // queued jobs wait for the device and expire at their TTL.
 import * as assert from 'uvu/assert';

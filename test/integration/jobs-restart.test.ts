@@ -1,4 +1,4 @@
-// Issue 3, scenario 8: the broker is killed with SIGKILL while jobs are queued. After a restart on
+// Jobs across a crash: the broker is killed with SIGKILL while jobs are queued. After a restart on
 // the same data dir every queue is intact (same jobs, same order), and the jobs that were running
 // follow the interrupted rule: idempotent kinds go back to the head of their queue, others end
 // `interrupted`. Then the devices reconnect and work through the queues in order.

@@ -1,4 +1,4 @@
-// Claim races (issue 2, test 2): many agents claim at the same instant; exactly one wins per
+// Claim races: many agents claim at the same instant; exactly one wins per
 // device, and the database and every node's ACL map agree.
 import * as assert from 'uvu/assert';
 import type { MqttClient } from 'mqtt';

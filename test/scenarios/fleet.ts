@@ -1,5 +1,5 @@
 // A fleet under test: one broker node or a cluster. Scenario code is written once against this
-// interface and run against every topology (DESIGN.md §9).
+// interface and run against every topology (docs/architecture.md, Testing approach).
 import type { MqttClient } from 'mqtt';
 import type { ApiResult } from '../helpers/broker';
 

@@ -1,4 +1,4 @@
-// Isolation matrix (issue 2, test 1): two agents, two devices, every topic of the tree. An agent
+// Isolation matrix: two agents, two devices, every topic of the tree. An agent
 // can neither subscribe to, publish to, nor receive anything of the other's device; a device
 // cannot publish as another device or on broker-only leaves.
 import * as assert from 'uvu/assert';

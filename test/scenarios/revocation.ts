@@ -1,4 +1,4 @@
-// Live revocation (issue 2, test 3): after a transfer the old agent receives nothing of the
+// Live revocation: after a transfer the old agent receives nothing of the
 // device from the very next message on, without reconnecting.
 import * as assert from 'uvu/assert';
 import { deviceTopic, eventTopic } from '../../protocol/topics';

@@ -1,4 +1,4 @@
-// The flashing tool's credentials, laid out as DESIGN.md §7 says: strings in namespace `fb`.
+// The flashing tool's credentials, laid out as docs/architecture.md, Firmware, says: strings in namespace `fb`.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';

@@ -40,7 +40,7 @@ const segments = (topic: string): string[] => topic.split('/');
 
 const build = suite('topics: builders');
 
-build('each builder gives the topic DESIGN.md names, which parses back to its structure', () => {
+build('each builder gives the topic docs/architecture.md names, which parses back to its structure', () => {
   const cases: [string, string, ParsedTopic][] = [
     ...DEVICE_LEAVES.map((leaf): [string, string, ParsedTopic] => [deviceTopic(DEV, leaf), `fb/v1/d/${DEV}/${leaf}`, { kind: 'device', device: DEV, leaf }]),
     [eventTopic(DEV, 'telemetry'), `fb/v1/d/${DEV}/evt/telemetry`, { kind: 'device', device: DEV, leaf: 'evt', stream: 'telemetry' }],

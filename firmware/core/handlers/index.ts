@@ -1,4 +1,4 @@
-// The built-in job kinds (DESIGN.md §6).
+// The built-in job kinds (docs/architecture.md, Jobs).
 import type { JobHandlers } from '../job-handler';
 import { identifyHandler } from './identify';
 import { qrShowHandler } from './qr-show';
