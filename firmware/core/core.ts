@@ -1,18 +1,24 @@
 // The device: boot → (enroll) → wifi → mqtt → hello → ready ⇄ busy (docs/architecture.md, Firmware).
-// Every Wi-Fi and MQTT loss goes through one backoff per layer, so the device comes back by
-// itself after a broker restart, a Wi-Fi drop or rotated credentials. Every callback from the
-// platform runs inside guard(): a bad message or a throwing adapter is logged, never fatal.
+// A small coordinator over three layers: the Wi-Fi link, the MQTT session and enrollment. Each
+// layer owns its own backoff, so the device comes back by itself after a broker restart, a
+// Wi-Fi drop or rotated credentials. Every callback from the platform runs inside a guard: a bad
+// message or a throwing adapter is logged, never fatal.
 import { errorSummary } from './error-summary';
-import { Backoff, DEFAULT_BACKOFF, checkBackoffOptions, type BackoffOptions } from './backoff';
+import { DEFAULT_BACKOFF, checkBackoffOptions, type BackoffOptions } from './backoff';
 import { parseBrokerAddress, type BrokerAddress } from './broker-address';
+import { Enrollment, type Identity } from './enrollment';
+import { guardWith, type Guard } from './guard';
 import { builtinHandlers } from './handlers/index';
 import type { JobHandlers } from './job-handler';
 import { JobRunner } from './job-runner';
-import type { Display, MqttCloseInfo, MqttConnectOptions, Platform, TimerHandle, WifiStatus } from './platform';
+import { MqttSession } from './mqtt-session';
+import type { MqttCloseInfo, MqttConnectOptions, Platform } from './platform';
+import { readMessage } from './read-message';
+import { Screen } from './screen';
+import { WifiLink } from './wifi-link';
 import { normaliseMac, normaliseMachineCode } from '../../protocol/ids';
-import { parseCmd, parseConfig, parseEnrollReply, type EnrollRequest, type Hello } from '../../protocol/messages';
-import { deviceTopic, enrollReplyTopic, enrollTopic } from '../../protocol/topics';
-import { parseJson } from '../../protocol/validate';
+import { parseCmd, parseConfig, type Hello } from '../../protocol/messages';
+import { deviceTopic } from '../../protocol/topics';
 
 export type CoreState = 'boot' | 'unprovisioned' | 'wifi' | 'enroll' | 'mqtt' | 'hello' | 'ready' | 'busy' | 'stopped';
 
@@ -63,42 +69,55 @@ export interface CoreStats {
   running: { job: string; kind: string } | null;
 }
 
-type Mode = 'device' | 'enroll';
-
 export class DeviceCore {
-  private readonly o: CoreOptions;
+  private readonly options: CoreOptions;
+  private readonly guard: Guard;
+  private readonly screen: Screen;
+  private readonly link: WifiLink;
+  private readonly session: MqttSession;
+  private readonly enrollment: Enrollment;
   private readonly runner: JobRunner;
-  private readonly wifiBackoff: Backoff;
-  private readonly mqttBackoff: Backoff;
   private current: CoreState = 'boot';
   private mac = '';
-  private ssid = '';
   private broker: BrokerAddress | null = null;
   private startedAt = 0;
-  private linkUp = false;
-  private session: 'none' | 'connecting' | 'open' = 'none';
-  private mode: Mode = 'device';
-  private sessionId: string | null = null;
-  /** The broker refused id+secret and a token is present: enroll instead. */
-  private credentialsRefused = false;
-  // Generations make callbacks from an abandoned attempt harmless.
-  private wifiGen = 0;
-  private mqttGen = 0;
-  private wifiTimer: TimerHandle | null = null;
-  private mqttTimer: TimerHandle | null = null;
+  /** The identity of the current (or last) session; its id is the device id once connected as the device. */
+  private identity: Identity | null = null;
 
   constructor(
-    private readonly p: Platform,
+    private readonly platform: Platform,
     options: Partial<CoreOptions> = {},
   ) {
-    this.o = { ...DEFAULT_CORE_OPTIONS, ...options };
-    if (!(this.o.keepaliveS >= 1)) throw new Error('keepaliveS must be at least 1 second: the broker must notice a dead device');
-    this.wifiBackoff = new Backoff(checkBackoffOptions(this.o.wifiBackoff, 'wifiBackoff'), () => p.random());
-    this.mqttBackoff = new Backoff(checkBackoffOptions(this.o.mqttBackoff, 'mqttBackoff'), () => p.random());
-    this.runner = new JobRunner(p, this.o.handlers ?? builtinHandlers(this.o.qrDisplayMs), p.facts.caps, this.o.dedupeSize, {
-      publishAck: (text) => this.sessionId !== null && this.mode === 'device' && this.publish(deviceTopic(this.sessionId, 'ack'), text),
+    const o = { ...DEFAULT_CORE_OPTIONS, ...options };
+    this.options = o;
+    if (!(o.keepaliveS >= 1)) throw new Error('keepaliveS must be at least 1 second: the broker must notice a dead device');
+    const wifiBackoff = checkBackoffOptions(o.wifiBackoff, 'wifiBackoff');
+    const mqttBackoff = checkBackoffOptions(o.mqttBackoff, 'mqttBackoff');
+    this.guard = guardWith(platform);
+    this.screen = new Screen(platform);
+    const changed = (): void => this.refresh();
+    this.session = new MqttSession(platform, { connectTimeoutMs: o.connectTimeoutMs, backoff: mqttBackoff }, this.screen, this.guard, {
+      canRetry: () => this.link.up,
+      retry: () => this.connectSession(),
+      changed,
+    });
+    this.link = new WifiLink(platform, { timeoutMs: o.wifiTimeoutMs, backoff: wifiBackoff }, this.screen, this.guard, {
+      up: () => this.connectSession(),
+      down: () => this.session.close(),
+      changed,
+    });
+    this.enrollment = new Enrollment(platform, this.session, { replyTimeoutMs: o.enrollReplyTimeoutMs }, () => {
+      this.session.close();
+      this.session.resetBackoff();
+      this.connectSession();
+    });
+    this.runner = new JobRunner(platform, o.handlers ?? builtinHandlers(o.qrDisplayMs), platform.facts.caps, o.dedupeSize, {
+      publishAck: (text) => {
+        const id = this.deviceId();
+        return id !== null && this.session.publish(deviceTopic(id, 'ack'), text);
+      },
       onBusy: (kind) => {
-        this.status(kind === null ? (this.session === 'open' ? 'Ready' : 'Offline') : `Busy: ${kind}`);
+        this.screen.status(kind === null ? (this.session.open ? 'Ready' : 'Offline') : `Busy: ${kind}`);
         this.refresh();
       },
     });
@@ -111,9 +130,9 @@ export class DeviceCore {
   stats(): CoreStats {
     return {
       state: this.current,
-      deviceId: this.sessionId,
-      wifiAttempts: this.wifiBackoff.attempts,
-      mqttAttempts: this.mqttBackoff.attempts,
+      deviceId: this.deviceId(),
+      wifiAttempts: this.link.attempts,
+      mqttAttempts: this.session.attempts,
       rememberedJobs: this.runner.remembered,
       running: this.runner.running,
     };
@@ -123,301 +142,134 @@ export class DeviceCore {
     if (this.current !== 'boot') throw new Error(`start() called in state ${this.current}; a core starts once`);
     this.guard('start', () => {
       this.startedAt = this.ticks();
-      this.status('Starting');
+      this.screen.status('Starting');
       try {
-        this.mac = normaliseMac(this.p.facts.mac);
+        this.mac = normaliseMac(this.platform.facts.mac);
       } catch {
         return this.halt('the platform reports no valid MAC address');
       }
-      const prefs = this.p.prefs;
+      const prefs = this.platform.prefs;
       const ssid = prefs.get('ssid');
       if (!ssid) return this.halt('no Wi-Fi network (pref ssid)');
-      this.ssid = ssid;
       this.broker = parseBrokerAddress(prefs.get('broker') ?? '');
       if (this.broker === null) return this.halt('no valid broker address (pref broker)');
-      if (this.credentials() === null) return this.halt('neither device credentials (id, secret) nor an enrollment token (enroll)');
-      this.connectWifi();
+      if (this.enrollment.identity() === null) return this.halt('neither device credentials (id, secret) nor an enrollment token (enroll)');
+      this.link.start(ssid);
     });
   }
 
   stop(): void {
     this.guard('stop', () => {
       this.runner.stop();
-      this.wifiGen++;
-      this.mqttGen++;
-      this.clearTimers();
-      if (this.session !== 'none') this.p.mqtt.close();
-      this.session = 'none';
-      this.sessionId = null;
-      if (this.current !== 'boot' && this.current !== 'unprovisioned') this.p.wifi.disconnect();
-      this.linkUp = false;
+      this.session.close();
+      this.identity = null;
+      this.link.stop(this.current !== 'boot' && this.current !== 'unprovisioned');
       this.set('stopped');
     });
   }
 
-  // ---- Wi-Fi ----
-
-  private connectWifi(): void {
-    const gen = ++this.wifiGen;
-    this.clearWifiTimer();
-    this.status('Connecting Wi-Fi');
-    this.refresh();
-    this.wifiTimer = this.p.setTimer(this.o.wifiTimeoutMs, () =>
-      this.guard('wifi timeout', () => gen === this.wifiGen && this.wifiLost(`no IP address within ${this.o.wifiTimeoutMs} ms`)),
-    );
-    this.p.wifi.connect(this.ssid, this.p.prefs.get('psk') ?? '', (status) => this.guard('wifi status', () => this.onWifi(gen, status)));
+  /** The device id while connected (or connecting) as the device itself. */
+  private deviceId(): string | null {
+    return this.identity?.mode === 'device' ? this.identity.id : null;
   }
 
-  private onWifi(gen: number, status: WifiStatus): void {
-    if (gen !== this.wifiGen) return;
-    if (status === 'gotip') {
-      if (this.linkUp) return;
-      this.linkUp = true;
-      this.clearWifiTimer();
-      this.wifiBackoff.reset();
-      this.p.log('info', 'Wi-Fi up', { ssid: this.ssid });
-      this.connectMqtt();
-    } else if (status === 'disconnected' || status === 'lostip') {
-      this.wifiLost(`Wi-Fi ${status}`);
-    }
-  }
-
-  private wifiLost(reason: string): void {
-    this.wifiGen++;
-    this.linkUp = false;
-    this.clearWifiTimer();
-    this.closeSession();
-    this.p.wifi.disconnect();
-    const delay = this.wifiBackoff.next();
-    this.p.log('warn', 'Wi-Fi down, retrying', { reason, retryInMs: delay, attempt: this.wifiBackoff.attempts });
-    this.status(`Wi-Fi down, retry in ${Math.ceil(delay / 1000)} s`);
-    this.refresh();
-    this.wifiTimer = this.p.setTimer(delay, () => this.guard('wifi retry', () => this.connectWifi()));
-  }
-
-  // ---- MQTT session ----
-
-  /** Which identity to connect with now, or null when there is none. */
-  private credentials(): { mode: Mode; id: string | null; password: string } | null {
-    const prefs = this.p.prefs;
-    const id = prefs.get('id');
-    const secret = prefs.get('secret');
-    const token = prefs.get('enroll');
-    if (id && secret && !(this.credentialsRefused && token)) return { mode: 'device', id, password: secret };
-    if (token) return { mode: 'enroll', id: null, password: token };
-    return null;
-  }
-
-  private connectMqtt(): void {
-    if (!this.linkUp || this.broker === null) return;
-    this.clearMqttTimer();
-    const creds = this.credentials();
-    if (creds === null) return this.halt('credentials disappeared from preferences');
-    const gen = ++this.mqttGen;
-    this.mode = creds.mode;
-    this.session = 'connecting';
-    this.sessionId = creds.id;
+  private connectSession(): void {
+    if (!this.link.up || this.broker === null) return;
+    const identity = this.enrollment.identity();
+    if (identity === null) return this.halt('credentials disappeared from preferences');
+    this.identity = identity;
     const options: MqttConnectOptions = {
       host: this.broker.host,
       port: this.broker.port,
       secure: this.broker.secure,
-      clientId: creds.id ?? `enroll-${this.mac}`,
-      username: creds.id ?? 'enroll',
-      password: creds.password,
-      keepalive: this.o.keepaliveS,
+      clientId: identity.id ?? `enroll-${this.mac}`,
+      username: identity.id ?? 'enroll',
+      password: identity.password,
+      keepalive: this.options.keepaliveS,
     };
-    if (creds.id !== null) options.will = { topic: deviceTopic(creds.id, 'status'), payload: OFFLINE, retain: true };
-    this.p.log('info', 'connecting to broker', { host: options.host, port: options.port, clientId: options.clientId, mode: creds.mode });
-    this.status(creds.mode === 'enroll' ? 'Enrolling' : 'Connecting broker');
+    if (identity.id !== null) options.will = { topic: deviceTopic(identity.id, 'status'), payload: OFFLINE, retain: true };
+    this.platform.log('info', 'connecting to broker', { host: options.host, port: options.port, clientId: options.clientId, mode: identity.mode });
+    this.screen.status(identity.mode === 'enroll' ? 'Enrolling' : 'Connecting broker');
     this.refresh();
-    this.mqttTimer = this.p.setTimer(this.o.connectTimeoutMs, () =>
-      this.guard('mqtt timeout', () => gen === this.mqttGen && this.sessionLost(`no CONNACK within ${this.o.connectTimeoutMs} ms`, true)),
-    );
-    this.p.mqtt.connect(options, {
-      onReady: () => this.guard('mqtt ready', () => gen === this.mqttGen && this.onReady()),
-      onMessage: (topic, payload) => this.guard('mqtt message', () => gen === this.mqttGen && this.onMessage(topic, payload)),
-      onClose: (info) => this.guard('mqtt close', () => gen === this.mqttGen && this.onClose(info)),
+    this.session.connect(options, {
+      ready: () => this.onReady(identity),
+      message: (topic, payload) => this.onMessage(identity, topic, payload),
+      closed: (info) => this.onClose(identity, info),
     });
   }
 
-  private onReady(): void {
-    this.clearMqttTimer();
-    this.session = 'open';
-    if (this.mode === 'enroll') {
-      const gen = this.mqttGen;
-      this.p.mqtt.subscribe(enrollReplyTopic(this.mac));
-      const request: EnrollRequest = { mac: this.mac, model: this.p.facts.model, fw: this.p.facts.fw };
-      const machine = this.machine();
-      if (machine !== undefined) request.machine = machine;
-      this.publish(enrollTopic(this.mac), JSON.stringify(request));
-      this.p.log('info', 'enrollment requested', { mac: this.mac });
-      this.mqttTimer = this.p.setTimer(this.o.enrollReplyTimeoutMs, () =>
-        this.guard('enroll timeout', () => gen === this.mqttGen && this.sessionLost(`no enrollment reply within ${this.o.enrollReplyTimeoutMs} ms`, true)),
-      );
+  private onReady(identity: Identity): void {
+    if (identity.mode === 'enroll') {
+      this.enrollment.request(this.mac, this.machine());
       this.refresh();
       return;
     }
-    const id = this.sessionId as string;
-    this.credentialsRefused = false;
-    this.p.mqtt.subscribe(deviceTopic(id, 'config'));
-    this.p.mqtt.subscribe(deviceTopic(id, 'cmd'));
-    this.publish(deviceTopic(id, 'status'), ONLINE, true);
+    const id = identity.id;
+    this.enrollment.accepted();
+    this.session.subscribe(deviceTopic(id, 'config'));
+    this.session.subscribe(deviceTopic(id, 'cmd'));
+    this.session.publish(deviceTopic(id, 'status'), ONLINE, true);
     this.set('hello');
-    const f = this.p.facts;
-    const hello: Hello = { fw: f.fw, model: f.model, mac: this.mac, caps: f.caps, boot: f.boot, uptime: Math.floor((this.ticks() - this.startedAt) / 1000) };
+    const facts = this.platform.facts;
+    const hello: Hello = { fw: facts.fw, model: facts.model, mac: this.mac, caps: facts.caps, boot: facts.boot, uptime: Math.floor((this.ticks() - this.startedAt) / 1000) };
     const machine = this.machine();
     if (machine !== undefined) hello.machine = machine;
-    this.publish(deviceTopic(id, 'hello'), JSON.stringify(hello));
-    this.mqttBackoff.reset();
-    this.p.log('info', 'online', { deviceId: id });
-    this.status(this.runner.running === null ? 'Ready' : `Busy: ${this.runner.running.kind}`);
+    this.session.publish(deviceTopic(id, 'hello'), JSON.stringify(hello));
+    this.session.resetBackoff();
+    this.platform.log('info', 'online', { deviceId: id });
+    this.screen.status(this.runner.running === null ? 'Ready' : `Busy: ${this.runner.running.kind}`);
     this.refresh();
     this.runner.flushUnsent();
   }
 
-  private onMessage(topic: string, payload: string): void {
-    if (payload.length > this.o.maxPayloadChars) {
-      this.p.log('warn', 'dropped an oversized message', { topic: topic.slice(0, 96), chars: payload.length, limit: this.o.maxPayloadChars });
+  private onMessage(identity: Identity, topic: string, payload: string): void {
+    const limit = this.options.maxPayloadChars;
+    if (payload.length > limit) {
+      this.platform.log('warn', 'dropped an oversized message', { topic: topic.slice(0, 96), chars: payload.length, limit });
       return;
     }
-    if (this.mode === 'enroll') {
-      if (topic === enrollReplyTopic(this.mac)) this.onEnrollReply(payload);
-      else this.p.log('warn', 'message on an unexpected topic while enrolling', { topic: topic.slice(0, 96) });
-      return;
-    }
-    const id = this.sessionId as string;
-    if (topic === deviceTopic(id, 'cmd')) this.onCmd(payload);
-    else if (topic === deviceTopic(id, 'config')) this.onConfig(payload);
-    else this.p.log('warn', 'message on an unexpected topic', { topic: topic.slice(0, 96) });
-  }
-
-  /** Parses a message from the broker with protocol/'s validator; a malformed one is logged and dropped. */
-  private read<T>(what: string, payload: string, parse: (value: unknown) => T): T | null {
-    try {
-      return parse(parseJson(payload));
-    } catch (e) {
-      this.p.log('warn', `ignored a malformed ${what}`, { error: errorSummary(e), chars: payload.length });
-      return null;
-    }
-  }
-
-  private onEnrollReply(payload: string): void {
-    const reply = this.read('enrollment reply', payload, parseEnrollReply);
-    if (reply === null) return;
-    if (!reply.ok) {
-      this.p.log('error', 'enrollment refused', { code: reply.error.code, message: reply.error.message.slice(0, 200) });
-      this.sessionLost(`enrollment refused: ${reply.error.code}`, true);
-      return;
-    }
-    const prefs = this.p.prefs;
-    prefs.set('id', reply.deviceId);
-    prefs.set('secret', reply.secret);
-    prefs.remove('enroll');
-    this.credentialsRefused = false;
-    this.p.log('info', 'enrolled', { deviceId: reply.deviceId });
-    this.closeSession();
-    this.mqttBackoff.reset();
-    this.connectMqtt();
+    if (identity.mode === 'enroll') return this.enrollment.onMessage(this.mac, topic, payload);
+    if (topic === deviceTopic(identity.id, 'cmd')) this.onCmd(payload);
+    else if (topic === deviceTopic(identity.id, 'config')) this.onConfig(payload);
+    else this.platform.log('warn', 'message on an unexpected topic', { topic: topic.slice(0, 96) });
   }
 
   private onCmd(payload: string): void {
-    const cmd = this.read('cmd', payload, parseCmd);
+    const cmd = readMessage(this.platform, 'cmd', payload, parseCmd);
     if (cmd !== null) this.runner.handle(cmd);
   }
 
   private onConfig(payload: string): void {
-    const config = this.read('config', payload, parseConfig);
+    const config = readMessage(this.platform, 'config', payload, parseConfig);
     if (config === null) return;
     const agent = config.agent;
-    this.show('agent', (d) => d.agent(agent === null ? null : agent.name, config.claimCode));
-    this.p.log('info', 'config', { agent: agent === null ? null : agent.id });
+    this.screen.show('agent', (d) => d.agent(agent === null ? null : agent.name, config.claimCode));
+    this.platform.log('info', 'config', { agent: agent === null ? null : agent.id });
   }
 
-  private onClose(info: MqttCloseInfo): void {
-    const refused = info.refused !== undefined && CREDENTIALS_REFUSED.includes(info.refused);
-    if (refused && this.mode === 'device') {
-      if (this.p.prefs.get('enroll')) {
-        this.credentialsRefused = true;
-        this.p.log('warn', 'the broker refused the stored credentials; enrolling again with the token', { code: info.refused });
-      } else {
-        this.p.log('error', 'the broker refused the stored credentials and there is no enrollment token', { code: info.refused });
-      }
-    } else if (refused) {
-      this.p.log('error', 'the broker refused the enrollment token', { code: info.refused });
-    }
-    this.sessionLost(info.reason ?? (info.refused !== undefined ? `CONNACK refused (${info.refused})` : 'connection closed'), false);
+  private onClose(identity: Identity, info: MqttCloseInfo): void {
+    if (info.refused !== undefined && CREDENTIALS_REFUSED.includes(info.refused)) this.enrollment.refused(identity.mode, info.refused);
+    this.session.lost(info.reason ?? (info.refused !== undefined ? `CONNACK refused (${info.refused})` : 'connection closed'), false);
   }
-
-  /** The session ended or must end; retry with backoff while the link is up. */
-  private sessionLost(reason: string, closeIt: boolean): void {
-    if (closeIt) this.closeSession();
-    else this.forgetSession();
-    if (!this.linkUp) return;
-    const delay = this.mqttBackoff.next();
-    this.p.log('warn', 'broker connection lost, retrying', { reason, retryInMs: delay, attempt: this.mqttBackoff.attempts });
-    this.status(`Broker offline, retry in ${Math.ceil(delay / 1000)} s`);
-    this.refresh();
-    this.mqttTimer = this.p.setTimer(delay, () => this.guard('mqtt retry', () => this.connectMqtt()));
-  }
-
-  /** Ends the session from our side (no onClose follows close()). */
-  private closeSession(): void {
-    const open = this.session !== 'none';
-    this.forgetSession();
-    if (open) this.p.mqtt.close();
-  }
-
-  private forgetSession(): void {
-    this.mqttGen++;
-    this.clearMqttTimer();
-    this.session = 'none';
-  }
-
-  private publish(topic: string, payload: string, retain = false): boolean {
-    if (this.session !== 'open') return false;
-    try {
-      this.p.mqtt.publish(topic, payload, retain);
-      return true;
-    } catch (e) {
-      // The socket may die between onClose events; the session's own close path will retry.
-      this.p.log('warn', 'publish failed', { topic: topic.slice(0, 96), error: errorSummary(e) });
-      return false;
-    }
-  }
-
-  private status(line: string): void {
-    this.show('status', (d) => d.status(line));
-  }
-
-  /** The screen is a courtesy: a broken display must never keep the device offline. */
-  private show(what: string, fn: (display: Display) => void): void {
-    try {
-      fn(this.p.display);
-    } catch (e) {
-      this.p.log('error', 'display adapter threw', { where: what, error: errorSummary(e) });
-    }
-  }
-
-  // ---- helpers ----
 
   private machine(): string | undefined {
-    const raw = this.p.prefs.get('machine');
+    const raw = this.platform.prefs.get('machine');
     if (!raw) return undefined;
     try {
       return normaliseMachineCode(raw, 'machine');
     } catch (e) {
-      this.p.log('warn', 'ignored an invalid machine code in preferences', { error: errorSummary(e) });
+      this.platform.log('warn', 'ignored an invalid machine code in preferences', { error: errorSummary(e) });
       return undefined;
     }
   }
 
   private ticks(): number {
-    return this.p.ticks ? this.p.ticks() : this.p.now();
+    return this.platform.ticks ? this.platform.ticks() : this.platform.now();
   }
 
   private halt(reason: string): void {
-    this.p.log('error', 'not provisioned', { reason });
-    this.status(`Not provisioned: ${reason}`);
+    this.platform.log('error', 'not provisioned', { reason });
+    this.screen.status(`Not provisioned: ${reason}`);
     this.set('unprovisioned');
   }
 
@@ -425,9 +277,9 @@ export class DeviceCore {
   private refresh(): void {
     if (this.current === 'stopped' || this.current === 'unprovisioned') return;
     let next: CoreState;
-    if (!this.linkUp) next = 'wifi';
-    else if (this.mode === 'enroll') next = 'enroll';
-    else if (this.session !== 'open') next = 'mqtt';
+    if (!this.link.up) next = 'wifi';
+    else if (this.identity?.mode === 'enroll') next = 'enroll';
+    else if (!this.session.open) next = 'mqtt';
     else next = this.runner.running === null ? 'ready' : 'busy';
     this.set(next);
   }
@@ -435,30 +287,7 @@ export class DeviceCore {
   private set(state: CoreState): void {
     if (state === this.current) return;
     this.current = state;
-    this.o.onState?.(state);
-  }
-
-  private guard(what: string, fn: () => unknown): void {
-    try {
-      fn();
-    } catch (e) {
-      this.p.log('error', 'core callback threw; carrying on', { where: what, error: errorSummary(e) });
-    }
-  }
-
-  private clearWifiTimer(): void {
-    if (this.wifiTimer !== null) this.p.clearTimer(this.wifiTimer);
-    this.wifiTimer = null;
-  }
-
-  private clearMqttTimer(): void {
-    if (this.mqttTimer !== null) this.p.clearTimer(this.mqttTimer);
-    this.mqttTimer = null;
-  }
-
-  private clearTimers(): void {
-    this.clearWifiTimer();
-    this.clearMqttTimer();
+    this.options.onState?.(state);
   }
 }
 

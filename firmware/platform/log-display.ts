@@ -1,7 +1,7 @@
 // The display of a board without a screen: every change goes to the log (the serial console),
 // and the status LED, if the board has one, is lit while a job's QR would be on screen.
 import type { Display, QrView } from '../core/platform';
-import { agentLine, captionLine, countdownLine, type Identify } from './display-text';
+import { agentLine, captionLine, countdownLine, type Identify } from '../core/display-text';
 import type { Led } from './led';
 
 export class LogDisplay implements Display, Identify {

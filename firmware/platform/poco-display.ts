@@ -8,7 +8,7 @@ import Resource from 'Resource';
 import qrCode from 'qrcode';
 import Timer from 'timer';
 import type { Display, QrView } from '../core/platform';
-import { agentLine, captionLine, countdownLine, type Identify } from './display-text';
+import { agentLine, captionLine, countdownLine, type Identify } from '../core/display-text';
 
 /** Built from $(MODDABLE)/examples/assets/fonts/OpenSans-Semibold-16 by the manifest. */
 export const FONT_RESOURCE = 'OpenSans-Semibold-16.bf4';

@@ -3,7 +3,7 @@
 // straight into a 128-byte transmit FIFO and throws "output full" past it, so requests (up to
 // 3 KiB) go out in pieces as onWritable reports room.
 import Serial from 'embedded:io/serial';
-import { SerialExchange, type ExchangeTimers } from './serial-exchange';
+import { SerialExchange, type ExchangeTimers } from '../core/serial-exchange';
 
 export interface UartConfig {
   /** UART number; 0 is the console, so the attached machine normally sits on 1 or 2. */

@@ -5,7 +5,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import QRCode from 'qrcode';
 import type { Display, QrView } from '../../firmware/core/platform';
-import { agentLine, captionLine, countdownLine, type Identify } from '../../firmware/platform/display-text';
+import { agentLine, captionLine, countdownLine, type Identify } from '../../firmware/core/display-text';
 
 export interface ShownQr {
   view: QrView;

@@ -3,7 +3,7 @@
 // FIFO read. The device side is the firmware's own SerialExchange, so the request/reply rules
 // (expected tail, timeout, size cap, one exchange at a time) are the ones the board runs.
 import type { TimerHandle } from '../../firmware/core/platform';
-import { SerialExchange } from '../../firmware/platform/serial-exchange';
+import { SerialExchange } from '../../firmware/core/serial-exchange';
 
 export interface EchoMachineOptions {
   baud: number;

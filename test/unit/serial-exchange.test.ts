@@ -1,9 +1,9 @@
 // The serial request/reply rules the board's UART adapter and the simulator's machine share
-// (firmware/platform/serial-exchange.ts), driven through the simulator's echo machine.
+// (firmware/core/serial-exchange.ts), driven through the simulator's echo machine.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { SerialRequest, SerialResult } from '../../firmware/core/platform';
-import { MAX_REPLY_BYTES, SerialExchange } from '../../firmware/platform/serial-exchange';
+import { MAX_REPLY_BYTES, SerialExchange } from '../../firmware/core/serial-exchange';
 import { echoMachine } from '../../host-tools/simulate/sim-machine';
 
 const bytes = (s: string): Uint8Array => new TextEncoder().encode(s);

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { agentLine, captionLine, countdownLine } from '../../firmware/platform/display-text';
+import { agentLine, captionLine, countdownLine } from '../../firmware/core/display-text';
 import { SimDisplay } from '../../host-tools/simulate/sim-display';
 import { decodeQrPng } from '../helpers/qr';
 

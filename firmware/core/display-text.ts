@@ -1,6 +1,6 @@
 // The words every display shows (screen, log, simulator terminal), so they all say the same
 // thing. Portable: no Moddable or Node imports.
-import type { QrView } from '../core/platform';
+import type { QrView } from './platform';
 
 /** Blink, flash or beep for the given seconds so someone can find the device; 0 stops. */
 export interface Identify {

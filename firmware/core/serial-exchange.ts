@@ -2,7 +2,7 @@
 // request, collect the reply until it ends with the expected bytes or the time is up. Shared by
 // the UART adapter and the simulator's machine model, so both keep the same rules. Portable:
 // no Moddable or Node imports.
-import type { Serial, SerialRequest, SerialResult, TimerHandle } from '../core/platform';
+import type { Serial, SerialRequest, SerialResult, TimerHandle } from './platform';
 
 /** A reply longer than this fails the exchange instead of growing without bound. */
 export const MAX_REPLY_BYTES = 4096;
