@@ -6,6 +6,7 @@
 import { errorSummary } from './error-summary';
 import { DEFAULT_BACKOFF, checkBackoffOptions, type BackoffOptions } from './backoff';
 import { parseBrokerAddress, type BrokerAddress } from './broker-address';
+import { deviceRandom } from './device-random';
 import { Enrollment, type Identity } from './enrollment';
 import { guardWith, type Guard } from './guard';
 import { builtinHandlers } from './handlers/index';
@@ -83,6 +84,8 @@ export class DeviceCore {
   private startedAt = 0;
   /** The identity of the current (or last) session; its id is the device id once connected as the device. */
   private identity: Identity | null = null;
+  /** Jitter for both backoffs; seeded per device once the MAC is known. */
+  private random: () => number;
 
   constructor(
     private readonly platform: Platform,
@@ -95,13 +98,15 @@ export class DeviceCore {
     const mqttBackoff = checkBackoffOptions(o.mqttBackoff, 'mqttBackoff');
     this.guard = guardWith(platform);
     this.screen = new Screen(platform);
+    this.random = () => platform.random();
+    const random = (): number => this.random();
     const changed = (): void => this.refresh();
-    this.session = new MqttSession(platform, { connectTimeoutMs: o.connectTimeoutMs, backoff: mqttBackoff }, this.screen, this.guard, {
+    this.session = new MqttSession(platform, { connectTimeoutMs: o.connectTimeoutMs, backoff: mqttBackoff, random }, this.screen, this.guard, {
       canRetry: () => this.link.up,
       retry: () => this.connectSession(),
       changed,
     });
-    this.link = new WifiLink(platform, { timeoutMs: o.wifiTimeoutMs, backoff: wifiBackoff }, this.screen, this.guard, {
+    this.link = new WifiLink(platform, { timeoutMs: o.wifiTimeoutMs, backoff: wifiBackoff, random }, this.screen, this.guard, {
       up: () => this.connectSession(),
       down: () => this.session.close(),
       changed,
@@ -148,6 +153,7 @@ export class DeviceCore {
       } catch {
         return this.halt('the platform reports no valid MAC address');
       }
+      this.random = deviceRandom(this.mac, this.platform.facts.boot, () => this.platform.random());
       const prefs = this.platform.prefs;
       const ssid = prefs.get('ssid');
       if (!ssid) return this.halt('no Wi-Fi network (pref ssid)');

@@ -11,6 +11,8 @@ export interface MqttSessionOptions {
   /** No CONNACK within this → drop and retry. */
   connectTimeoutMs: number;
   backoff: BackoffOptions;
+  /** Uniform in [0, 1), for the backoff's jitter. */
+  random(): number;
 }
 
 export interface SessionHandlers {
@@ -43,7 +45,7 @@ export class MqttSession {
     private readonly guard: Guard,
     private readonly events: MqttSessionEvents,
   ) {
-    this.backoff = new Backoff(options.backoff, () => platform.random());
+    this.backoff = new Backoff(options.backoff, () => options.random());
   }
 
   get open(): boolean {

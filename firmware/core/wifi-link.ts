@@ -9,6 +9,8 @@ export interface WifiLinkOptions {
   /** No IP address within this → drop and retry. */
   timeoutMs: number;
   backoff: BackoffOptions;
+  /** Uniform in [0, 1), for the backoff's jitter. */
+  random(): number;
 }
 
 export interface WifiLinkEvents {
@@ -35,7 +37,7 @@ export class WifiLink {
     private readonly guard: Guard,
     private readonly events: WifiLinkEvents,
   ) {
-    this.backoff = new Backoff(options.backoff, () => platform.random());
+    this.backoff = new Backoff(options.backoff, () => options.random());
   }
 
   get up(): boolean {

@@ -162,6 +162,27 @@ fleet('100 devices dropped at once reconnect spread across the backoff window', 
   assert.ok(Math.max(...perSlot.values()) <= 25, 'no 50 ms slot takes a quarter of the fleet');
 });
 
+fleet('a fleet whose random() repeats after every boot still spreads its retries: jitter is seeded by MAC and boot count', async () => {
+  const firstRetry = async (mac: string, boot: number): Promise<number> => {
+    const peer = new Peer(nodeDriver());
+    // The same seed everywhere models an unseeded Math.random (Moddable's lin build).
+    await peer.boot({ seed: 42, facts: { ...bootEvent().facts, mac, boot } });
+    await peer.online();
+    await peer.send({ type: 'mqtt.close', reason: 'broker restart' });
+    peer.fresh();
+    await peer.advance(1_000);
+    const connects = peer.of('mqtt.connect', peer.fresh());
+    assert.is(connects.length, 1);
+    return connects[0]!.at;
+  };
+  const byMac: number[] = [];
+  for (let i = 0; i < 20; i++) byMac.push(await firstRetry(`a4cf12b4c9${(0x10 + i).toString(16)}`, 7));
+  assert.ok(new Set(byMac).size >= 15, `20 MACs, same boot count and random(): ${new Set(byMac).size} distinct first retries`);
+  const byBoot: number[] = [];
+  for (let boot = 1; boot <= 20; boot++) byBoot.push(await firstRetry(MAC, boot));
+  assert.ok(new Set(byBoot).size >= 15, `one MAC over 20 boots: ${new Set(byBoot).size} distinct first retries`);
+});
+
 const robust = suite('firmware core: a failing adapter');
 
 robust('a throwing display is logged; the device still connects and runs jobs', () => {
