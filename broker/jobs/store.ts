@@ -8,6 +8,12 @@ import type { JobRow, JobsDatabase, JobsDb } from './schema';
 type Db = JobsDb | Transaction<JobsDatabase>;
 
 export const OPEN_STATES: readonly JobState[] = ['queued', 'dispatched', 'running'];
+/**
+ * OPEN_STATES as the literal condition of the jobs_open partial index (migration 0004): a planner
+ * can prove a query covered by a partial index only from the same constants, never from bound
+ * parameters.
+ */
+const OPEN_STATES_SQL = sql<boolean>`state in ('queued', 'dispatched', 'running')`;
 export const ACTIVE_STATES: readonly JobState[] = ['dispatched', 'running'];
 export { FINAL_JOB_STATES };
 
@@ -32,8 +38,17 @@ export async function jobByKey(db: Db, agent: string, key: string): Promise<JobR
 }
 
 /** Unfinished jobs of a device in queue order. */
+export function openJobsQuery(db: Db, device: string) {
+  return db.selectFrom('jobs').selectAll().where('device', '=', device).where(OPEN_STATES_SQL).orderBy('seq');
+}
+
 export async function openJobs(db: Db, device: string): Promise<JobRow[]> {
-  return db.selectFrom('jobs').selectAll().where('device', '=', device).where('state', 'in', OPEN_STATES).orderBy('seq').execute();
+  return openJobsQuery(db, device).execute();
+}
+
+/** How many unfinished jobs the device has (its queue cap counts these). */
+export function openCountQuery(db: Db, device: string) {
+  return db.selectFrom('jobs').select((eb) => eb.fn.countAll<number>().as('n')).where('device', '=', device).where(OPEN_STATES_SQL);
 }
 
 export async function nextQueued(db: Db, device: string): Promise<JobRow | undefined> {
@@ -98,7 +113,7 @@ export async function insertJob(trx: Transaction<JobsDatabase>, j: NewJob, cap: 
     .where('device', '=', j.device)
     .returning('next_seq')
     .executeTakeFirstOrThrow();
-  const open = await trx.selectFrom('jobs').select((eb) => eb.fn.countAll<number>().as('n')).where('device', '=', j.device).where('state', 'in', OPEN_STATES).executeTakeFirstOrThrow();
+  const open = await openCountQuery(trx, j.device).executeTakeFirstOrThrow();
   if (Number(open.n) >= cap) return 'full';
   const row: JobRow = {
     id: j.id,

@@ -180,6 +180,17 @@ const registeredVia: Migration = {
   },
 };
 
+/**
+ * The device's unfinished jobs, whatever its history: the open-jobs queries read a handful of
+ * rows instead of every job the device ever ran. Both SQLite and PostgreSQL take the partial
+ * index only when the query spells the same literal states (OPEN_STATES_SQL in jobs/store.ts).
+ */
+const openJobsIndex: Migration = {
+  async up(db: Kysely<any>) {
+    await sql`CREATE INDEX jobs_open ON jobs (device, seq) WHERE state IN ('queued', 'dispatched', 'running')`.execute(db);
+  },
+};
+
 export function migrationProvider(dialect: Dialect): MigrationProvider {
-  return { getMigrations: async () => ({ '0001-initial': initial(dialect), '0002-jobs': jobs(dialect), '0003-registered-via': registeredVia }) };
+  return { getMigrations: async () => ({ '0001-initial': initial(dialect), '0002-jobs': jobs(dialect), '0003-registered-via': registeredVia, '0004-perf-open-jobs-index': openJobsIndex }) };
 }
