@@ -1,7 +1,7 @@
 // Assembles and runs one broker node: registry, Aedes with auth and ACL, MQTT over TCP (and
 // TLS), HTTP(S) with MQTT over WebSocket on /mqtt, presence and the request handlers.
 import { once, EventEmitter } from 'node:events';
-import { createServer, type AddressInfo, type Server } from 'node:net';
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import { readFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -50,8 +50,14 @@ export interface RunningBroker {
   close(): Promise<void>;
 }
 
+/**
+ * Node's default backlog of 511 overflows when a few thousand devices reconnect at once, and an
+ * overflowed SYN costs the device a one-second retransmit. The kernel caps it at somaxconn.
+ */
+const LISTEN_BACKLOG = 8192;
+
 function listen(server: Server, port: number, host: string): Promise<number> {
-  server.listen(port, host);
+  server.listen({ port, host, backlog: LISTEN_BACKLOG });
   return Promise.race([
     once(server, 'listening').then(() => (server.address() as AddressInfo).port),
     once(server, 'error').then(([err]) => {
@@ -174,12 +180,14 @@ export async function startBroker(options: Partial<BrokerOptions> = {}): Promise
     devices.filter((d) => d.last_seen === null).map((d) => d.id),
   );
 
-  const tcp = createServer((socket) => aedes.handle(socket));
+  // MQTT is request/response in small packets: with Nagle on, a reply written behind an unacked
+  // one waits for the peer's delayed ACK (about 40 ms), on every hop of a job.
+  const tcp = createServer({ noDelay: true }, (socket) => aedes.handle(socket));
   const mqttPort = await listen(tcp, opts.mqttPort, opts.host);
   let tlsServer: Server | null = null;
   let mqttsPort: number | null = null;
   if (opts.tlsCert && opts.tlsKey) {
-    tlsServer = createTlsServer({ cert: readFileSync(opts.tlsCert), key: readFileSync(opts.tlsKey) }, (socket) => aedes.handle(socket));
+    tlsServer = createTlsServer({ cert: readFileSync(opts.tlsCert), key: readFileSync(opts.tlsKey) }, (socket) => aedes.handle(socket.setNoDelay(true)));
     mqttsPort = await listen(tlsServer, opts.mqttsPort, opts.host);
   }
 
@@ -191,9 +199,10 @@ export async function startBroker(options: Partial<BrokerOptions> = {}): Promise
       socket.destroy();
       return;
     }
+    (socket as Socket).setNoDelay(true);
     wss.handleUpgrade(req, socket, head, (ws) => aedes.handle(createWebSocketStream(ws), req));
   });
-  await http.listen({ port: opts.httpPort, host: opts.host });
+  await http.listen({ port: opts.httpPort, host: opts.host, backlog: LISTEN_BACKLOG });
   const httpPort = (http.server.address() as AddressInfo).port;
   const scheme = tlsServer ? 'https' : 'http';
   const local = opts.host === '0.0.0.0' || opts.host === '::' ? '127.0.0.1' : opts.host;
