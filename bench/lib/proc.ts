@@ -1,0 +1,19 @@
+// What a benchmark reads about another process from /proc: its CPU time, which a loaded machine
+// does not inflate the way it inflates wall-clock time.
+import { readFileSync } from 'node:fs';
+
+/** Linux reports utime and stime in clock ticks; USER_HZ is 100 on every architecture Node runs on. */
+const TICKS_PER_SECOND = 100;
+
+/** User plus system CPU time the process has used so far, in ms; null once it has exited. */
+export function cpuMsOf(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may contain spaces; the fields after its closing parenthesis do not.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS_PER_SECOND;
+  } catch {
+    return null;
+  }
+}
