@@ -3,6 +3,8 @@
 import type { AedesOptions, Client } from 'aedes';
 import { MAC_PATTERN, tryNormaliseId } from '../protocol/ids';
 import type { OfflineReason } from '../protocol/messages';
+import { agentFromToken, closeAtExpiry, noteRefusal } from './auth/jwt-agent';
+import { JwtVerifier, TokenRefused } from './auth/jwt';
 import { constantTimeEqual, tokenHash, verifiedSecretDigest, verifySecret } from './auth/secrets';
 import type { Context } from './context';
 import { type Identity, setIdentity } from './identity';
@@ -31,6 +33,25 @@ export function connectionGone(client: Client): boolean {
   return client.closed || (client.conn as { destroyed?: boolean }).destroyed === true;
 }
 
+// Refused identity-provider tokens don't count towards the failed-login throttle: they cannot be
+// guessed, and a web app retrying with an expired token must not lock its agent out once renewed.
+const TOKEN_REFUSED = 'token refused: ';
+const TOKEN_EXPIRY = Symbol('fleetbind.tokenExpiry');
+type WithExpiry = Client & { [TOKEN_EXPIRY]?: number };
+
+async function identifyByToken(ctx: Context, client: Client, jwt: JwtVerifier, id: string, token: string, conn: number): Promise<Identity | string> {
+  try {
+    const t = await agentFromToken(ctx, jwt, token);
+    if (t.agent !== id) throw new TokenRefused('agent-mismatch', `the token is for agent ${t.agent}, not ${id}`);
+    (client as WithExpiry)[TOKEN_EXPIRY] = t.expiresAt;
+    return { kind: 'agent', id, conn };
+  } catch (err) {
+    if (!(err instanceof TokenRefused)) throw err;
+    noteRefusal(ctx, 'mqtt', err, { username: `agent:${id}`, clientId: client.id });
+    return `${TOKEN_REFUSED}${err.reason}`;
+  }
+}
+
 /** Who connects, why they may not (a string), or null when the connection went away meanwhile. */
 async function identify(ctx: Context, client: Client, username: string, password: string): Promise<Identity | string | null> {
   const conn = await ctx.presence.nextConn();
@@ -48,6 +69,7 @@ async function identify(ctx: Context, client: Client, username: string, password
     const id = tryNormaliseId(username.slice(colon + 1));
     if ((kind !== 'agent' && kind !== 'admin') || id === null) return 'username must be agent:<id>, admin:<name>, enroll or a device id';
     if (kind === 'admin' && ctx.opts.adminToken !== undefined && constantTimeEqual(password, ctx.opts.adminToken)) return { kind: 'admin', id, conn };
+    if (kind === 'agent' && ctx.jwt !== null && JwtVerifier.looksLikeJwt(password)) return identifyByToken(ctx, client, ctx.jwt, id, password, conn);
     const session = await useSession(ctx.db, tokenHash(password), ctx.now(), ctx.opts.sessionIdleMs);
     if (!session || session.kind !== kind || session.subject !== id) return 'invalid or expired session token';
     return { kind, id, conn };
@@ -96,7 +118,7 @@ export function makeAuthenticate(ctx: Context): NonNullable<AedesOptions['authen
     identify(ctx, client, username, password)
       .then(async (who) => {
         if (typeof who === 'string') {
-          throttle.fail(username, ip, ctx.now());
+          if (!who.startsWith(TOKEN_REFUSED)) throttle.fail(username, ip, ctx.now());
           ctx.metrics.authFailures.inc({ kind: 'mqtt', reason: who });
           ctx.log.warn({ username, clientId: client.id, ip, reason: who }, 'mqtt connect refused');
           return refuse(done, BAD_CREDENTIALS, who);
@@ -104,6 +126,8 @@ export function makeAuthenticate(ctx: Context): NonNullable<AedesOptions['authen
         // The socket may have gone while we checked; then there is nothing to track.
         if (who === null || connectionGone(client)) return refuse(done, NOT_AUTHORIZED, 'connection closed during authentication');
         setIdentity(client, who);
+        const expiresAt = (client as WithExpiry)[TOKEN_EXPIRY];
+        if (who.kind === 'agent' && expiresAt !== undefined) closeAtExpiry(ctx, client, who.id, expiresAt);
         ctx.metrics.connections[who.kind]++;
         client.conn.once('close', () => {
           ctx.metrics.connections[who.kind]--;

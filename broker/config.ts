@@ -1,6 +1,7 @@
 // Broker options from CLI flags and FLEETBIND_* environment variables (flags win).
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import type { JwtOptions } from './auth/jwt';
 
 export interface BrokerOptions {
   dataDir: string;
@@ -39,6 +40,8 @@ export interface BrokerOptions {
   redisUrl?: string;
   /** Namespace of every Redis key and channel, so several fleets can share one Redis. */
   redisPrefix: string;
+  /** Agents log in with tokens from the operator's identity provider; undefined when off. */
+  jwt?: JwtOptions;
 }
 
 export const DEFAULTS: BrokerOptions = {
@@ -86,7 +89,19 @@ const FLAGS = {
   'database-url': 'FLEETBIND_DATABASE_URL',
   'redis-url': 'FLEETBIND_REDIS_URL',
   'redis-prefix': 'FLEETBIND_REDIS_PREFIX',
+  'jwt-issuer': 'FLEETBIND_JWT_ISSUER',
+  'jwt-audience': 'FLEETBIND_JWT_AUDIENCE',
+  'jwks-url': 'FLEETBIND_JWKS_URL',
+  'jwt-public-key': 'FLEETBIND_JWT_PUBLIC_KEY',
+  'jwt-secret': 'FLEETBIND_JWT_SECRET',
+  'jwt-agent-claim': 'FLEETBIND_JWT_AGENT_CLAIM',
+  'jwt-name-claim': 'FLEETBIND_JWT_NAME_CLAIM',
+  'jwt-auto-provision': 'FLEETBIND_JWT_AUTO_PROVISION',
+  'jwks-cooldown-ms': 'FLEETBIND_JWKS_COOLDOWN_MS',
 } as const;
+
+/** Flags given without a value (`--jwt-auto-provision`); their environment variables take true or false. */
+const SWITCHES: ReadonlySet<string> = new Set(['jwt-auto-provision']);
 
 function port(name: string, v: string): number {
   const n = Number(v);
@@ -117,13 +132,49 @@ function url(name: string, v: string, schemes: string[]): string {
   return v;
 }
 
+function jwtOptions(get: (k: keyof typeof FLAGS) => string | undefined): JwtOptions | undefined {
+  const given = (k: keyof typeof FLAGS): string | undefined => {
+    const v = get(k);
+    return v === undefined || v === '' ? undefined : v;
+  };
+  const sources = (['jwks-url', 'jwt-public-key', 'jwt-secret'] as const).filter((k) => given(k) !== undefined);
+  const issuer = given('jwt-issuer');
+  const audience = given('jwt-audience');
+  if (sources.length === 0) {
+    if (issuer !== undefined || audience !== undefined) throw new Error('--jwt-issuer and --jwt-audience need a key: --jwks-url, --jwt-public-key or --jwt-secret');
+    return undefined;
+  }
+  if (sources.length > 1) throw new Error(`use one of --jwks-url, --jwt-public-key and --jwt-secret, not ${sources.map((s) => `--${s}`).join(' and ')}`);
+  if (issuer === undefined || audience === undefined) throw new Error('identity-provider tokens need --jwt-issuer and --jwt-audience, so tokens minted for other services are refused');
+  const secret = given('jwt-secret');
+  if (secret !== undefined && secret.length < 32) throw new Error('--jwt-secret must be at least 32 characters (HS256 keys shorter than the hash are guessable)');
+  const jwksUrl = given('jwks-url');
+  const publicKey = given('jwt-public-key');
+  const autoProvision = given('jwt-auto-provision');
+  const cooldown = given('jwks-cooldown-ms');
+  return {
+    issuer,
+    audience,
+    ...(jwksUrl !== undefined ? { jwksUrl: url('jwks-url', jwksUrl, ['https:', 'http:']) } : {}),
+    ...(publicKey !== undefined ? { publicKeyFile: resolve(publicKey) } : {}),
+    ...(secret !== undefined ? { secret } : {}),
+    agentClaim: given('jwt-agent-claim') ?? 'sub',
+    nameClaim: given('jwt-name-claim') ?? 'name',
+    autoProvision: autoProvision === undefined ? false : yesNo('jwt-auto-provision', autoProvision),
+    jwksCooldownMs: cooldown === undefined ? 30_000 : positive('jwks-cooldown-ms', cooldown),
+  };
+}
+
 export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BrokerOptions {
   const { values } = parseArgs({
     args: argv,
-    options: Object.fromEntries(Object.keys(FLAGS).map((k) => [k, { type: 'string' as const }])),
+    options: Object.fromEntries(Object.keys(FLAGS).map((k) => [k, { type: SWITCHES.has(k) ? ('boolean' as const) : ('string' as const) }])),
     strict: true,
   });
-  const get = (k: keyof typeof FLAGS): string | undefined => (values[k] as string | undefined) ?? env[FLAGS[k]];
+  const get = (k: keyof typeof FLAGS): string | undefined => {
+    const v = values[k];
+    return v === true ? 'true' : ((v as string | undefined) ?? env[FLAGS[k]]);
+  };
   const o: BrokerOptions = { ...DEFAULTS };
   const set = <K extends keyof typeof FLAGS>(k: K, apply: (v: string) => void): void => {
     const v = get(k);
@@ -151,6 +202,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BrokerOpti
   set('database-url', (v) => (o.databaseUrl = url('database-url', v, ['postgres:', 'postgresql:'])));
   set('redis-url', (v) => (o.redisUrl = url('redis-url', v, ['redis:', 'rediss:'])));
   set('redis-prefix', (v) => (o.redisPrefix = v));
+  o.jwt = jwtOptions(get);
   if (o.redisUrl !== undefined && o.databaseUrl === undefined) throw new Error('--redis-url needs --database-url too: cluster nodes share their registry in PostgreSQL');
   if (!values['public-url'] && !env.FLEETBIND_PUBLIC_URL) o.publicUrl = `http://localhost:${o.httpPort}`;
   if ((o.tlsCert === undefined) !== (o.tlsKey === undefined)) throw new Error('--tls-cert and --tls-key go together');

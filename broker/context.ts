@@ -18,6 +18,7 @@ import type { GroupWriter } from './store/group-writer';
 import type { BindingChange } from './store/bindings';
 import type { OfflineReason, Status } from '../protocol/messages';
 import type { Jobs } from './jobs/index';
+import type { JwtVerifier } from './auth/jwt';
 
 export interface BrokerEvents {
   /** A committed binding change, after the in-memory map was updated. */
@@ -55,6 +56,8 @@ export interface Context {
   /** The job system (set by startJobs before the node listens). */
   jobs: Jobs;
   labelKey: string;
+  /** Verifies agents' tokens from the operator's identity provider; null when not configured. */
+  jwt: JwtVerifier | null;
   /** Where device secrets are hashed and verified (enrollment, first connect after a start). */
   hashes: HashQueue;
   /** Device secrets verified since start, as SHA-256 of stored hash and secret, so reconnects skip scrypt. */

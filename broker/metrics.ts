@@ -14,6 +14,7 @@ export class Metrics {
   readonly claims: Counter<'outcome'>;
   readonly authFailures: Counter<'kind' | 'reason'>;
   readonly requests: Counter<'op' | 'outcome'>;
+  readonly tokenRefusals: Counter<'via' | 'reason'>;
 
   constructor(hashes: HashQueue) {
     const registry = this.registry;
@@ -65,6 +66,7 @@ export class Metrics {
     this.aclDenials = new Counter({ name: 'fleetbind_acl_denials_total', help: 'Refused subscribes, publishes and forwards by rule', labelNames: ['rule'], registers: [registry] });
     this.claims = new Counter({ name: 'fleetbind_claims_total', help: 'Claim attempts by outcome', labelNames: ['outcome'], registers: [registry] });
     this.authFailures = new Counter({ name: 'fleetbind_auth_failures_total', help: 'Refused logins and MQTT connects', labelNames: ['kind', 'reason'], registers: [registry] });
+    this.tokenRefusals = new Counter({ name: 'fleetbind_token_refusals_total', help: 'Identity-provider tokens refused, by where (rest, mqtt, mqtt-live) and reason', labelNames: ['via', 'reason'], registers: [registry] });
     this.requests = new Counter({ name: 'fleetbind_requests_total', help: 'Agent and admin requests over MQTT by op and outcome', labelNames: ['op', 'outcome'], registers: [registry] });
   }
 }

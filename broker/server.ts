@@ -13,6 +13,7 @@ import { Acl } from './acl';
 import { connectionGone, makeAuthenticate, markCloseReason } from './authenticate';
 import { IndexedMemoryPersistence } from './memory-persistence';
 import { HashQueue } from './auth/hash-queue';
+import { JwtVerifier } from './auth/jwt';
 import { PASSWORD_COST, hashSecret, randomToken } from './auth/secrets';
 import { BindingMap } from './binding-map';
 import { bootstrap } from './bootstrap';
@@ -113,6 +114,7 @@ export async function startBroker(options: Partial<BrokerOptions> = {}): Promise
     agentOps: new Map(),
     labelKey: boot.labelKey,
     hashes,
+    jwt: opts.jwt ? await JwtVerifier.create(opts.jwt) : null,
     verifiedSecrets: new Map<string, string>(),
     bindingTimers: new Map<string, NodeJS.Timeout>(),
     dummyHash: await hashSecret(randomToken(), PASSWORD_COST),

@@ -36,7 +36,33 @@ export interface WireError {
   since?: number;
   /** BOUND_TO_OTHER: the holder, shown to admins only. */
   agent?: string;
+  /** UNAUTHORIZED, FORBIDDEN or UNAVAILABLE for an identity-provider token: which check refused it. */
+  reason?: TokenRefusal;
 }
+
+/**
+ * Why a token from the operator's identity provider was refused (see docs/architecture.md,
+ * "Agent identity from the operator's identity provider"). Each has its own word, so a client and
+ * the metrics can tell them apart.
+ */
+export const TOKEN_REFUSALS = [
+  'alg-none',
+  'alg-not-allowed',
+  'bad-signature',
+  'unknown-key',
+  'wrong-issuer',
+  'wrong-audience',
+  'expired',
+  'not-yet-valid',
+  'missing-claim',
+  'malformed',
+  'bad-agent-id',
+  'agent-mismatch',
+  'unknown-agent',
+  'agent-disabled',
+  'jwks-unavailable',
+] as const;
+export type TokenRefusal = (typeof TOKEN_REFUSALS)[number];
 
 export class ProtocolError extends Error {
   readonly code: ErrorCode;

@@ -2,6 +2,8 @@
 import type { FastifyRequest } from 'fastify';
 import { ErrorCode, ProtocolError } from '../../protocol/errors';
 import { constantTimeEqual, tokenHash } from '../auth/secrets';
+import { agentFromToken, noteRefusal, restError } from '../auth/jwt-agent';
+import { JwtVerifier, TokenRefused } from '../auth/jwt';
 import type { Context } from '../context';
 import { useSession } from '../store/accounts';
 
@@ -12,6 +14,15 @@ export async function principalOf(ctx: Context, req: FastifyRequest): Promise<Pr
   const token = typeof header === 'string' && header.startsWith('Bearer ') ? header.slice(7).trim() : '';
   if (token === '') throw new ProtocolError(ErrorCode.UNAUTHORIZED, 'missing bearer token');
   if (ctx.opts.adminToken !== undefined && constantTimeEqual(token, ctx.opts.adminToken)) return { kind: 'admin', id: 'token', tokenHash: null };
+  if (ctx.jwt !== null && JwtVerifier.looksLikeJwt(token)) {
+    try {
+      return { kind: 'agent', id: (await agentFromToken(ctx, ctx.jwt, token)).agent, tokenHash: null };
+    } catch (err) {
+      if (!(err instanceof TokenRefused)) throw err;
+      noteRefusal(ctx, 'rest', err, { ip: req.ip, route: req.routeOptions.url });
+      throw restError(err);
+    }
+  }
   const hash = tokenHash(token);
   const s = await useSession(ctx.db, hash, ctx.now(), ctx.opts.sessionIdleMs);
   if (!s) throw new ProtocolError(ErrorCode.UNAUTHORIZED, 'session expired or unknown; log in again');

@@ -45,7 +45,11 @@ export function minutesText(ms: number): string {
 }
 
 export async function signIn(id: string, password: string): Promise<Session> {
-  const s = await request<Session>('POST', '/api/login', { id, password });
+  return adoptSession(await request<Session>('POST', '/api/login', { id, password }));
+}
+
+/** Makes `s` the signed-in session (from a login, or from an identity-provider token). */
+export function adoptSession(s: Session): Session {
   lastActivity = Date.now();
   lastServerTouch = lastActivity;
   localStorage.setItem(ACTIVITY_KEY, String(lastActivity));
