@@ -1,14 +1,15 @@
 // Entry point of the Moddable app: builds the Platform from the adapters in platform/ and starts
 // the portable core. A board with a `screen` (set up by the board's manifest) gets the Poco
-// display; one without logs to the console and uses its status LED, if it has one.
+// display; one without logs to the console and uses its status LED, if its platform has one.
+// The LED and the UART are optional per platform (the desktop lin build has neither by default).
 import WiFi from 'wifi';
+import { openStatusLed } from 'fleetbind/status-led';
 import type PixelsOut from 'commodetto/PixelsOut';
 import { createCore } from './core/core';
 import { deviceIdFromMac } from '../protocol/ids';
 import type { Platform } from './core/platform';
 import { readBoard } from './platform/board';
 import { withClockSync } from './platform/clock';
-import { Led } from './platform/led';
 import { log } from './platform/log';
 import { stationMac } from './platform/mac';
 import { LogDisplay } from './platform/log-display';
@@ -36,7 +37,7 @@ const now = (): number => Date.now();
 const screen = (globalThis as { screen?: PixelsOut }).screen;
 const display = screen
   ? new PocoDisplay(screen, now, deviceId)
-  : new LogDisplay(now, deviceId, board.led === undefined ? undefined : new Led(board.led));
+  : new LogDisplay(now, deviceId, openStatusLed(board.led));
 const serial = board.uart ? openUart(board.uart, { setTimer, clearTimer }) : undefined;
 
 const platform: Platform = {

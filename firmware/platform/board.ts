@@ -21,16 +21,23 @@ function integer(value: unknown, what: string): number | undefined {
   return n;
 }
 
-export function readBoard(): Board {
+/** `uartDevice` (lin) or all of `uartPort`, `uartReceive`, `uartTransmit`; anything else is no UART. */
+function readUart(): UartConfig | undefined {
+  const baud = integer(config.uartBaud, 'uartBaud') ?? 9600;
+  const device = config.uartDevice;
+  if (typeof device === 'string' && device !== '' && device !== 'none') return { device, baud };
   const port = integer(config.uartPort, 'uartPort');
   const receive = integer(config.uartReceive, 'uartReceive');
   const transmit = integer(config.uartTransmit, 'uartTransmit');
-  const baud = integer(config.uartBaud, 'uartBaud') ?? 9600;
+  return port !== undefined && receive !== undefined && transmit !== undefined ? { port, receive, transmit, baud } : undefined;
+}
+
+export function readBoard(): Board {
   return {
     model: String(config.model ?? 'esp32'),
     fw: String(config.fw ?? 'dev'),
     led: integer(config.led, 'led'),
-    uart: port !== undefined && receive !== undefined && transmit !== undefined ? { port, receive, transmit, baud } : undefined,
+    uart: readUart(),
     sntp: String(config.sntp ?? 'pool.ntp.org'),
     mac: config.mac === undefined ? undefined : String(config.mac),
   };

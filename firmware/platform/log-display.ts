@@ -2,13 +2,13 @@
 // and the status LED, if the board has one, is lit while a job's QR would be on screen.
 import type { Display, QrView } from '../core/platform';
 import { agentLine, captionLine, countdownLine, type Identify } from '../core/display-text';
-import type { Led } from './led';
+import type { StatusLed } from './status-led';
 
 export class LogDisplay implements Display, Identify {
   constructor(
     private readonly now: () => number,
     private readonly deviceId: () => string,
-    private readonly led?: Led,
+    private readonly led?: StatusLed,
   ) {}
 
   status(line: string): void {

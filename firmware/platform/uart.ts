@@ -5,12 +5,23 @@
 import Serial from 'embedded:io/serial';
 import { SerialExchange, type ExchangeTimers } from '../core/serial-exchange';
 
-export interface UartConfig {
-  /** UART number; 0 is the console, so the attached machine normally sits on 1 or 2. */
-  port: number;
-  receive: number;
-  transmit: number;
-  baud: number;
+/** An ESP32 UART on two GPIOs, or (lin) a serial device such as /dev/ttyUSB0. */
+export type UartConfig =
+  | {
+      /** UART number; 0 is the console, so the attached machine normally sits on 1 or 2. */
+      port: number;
+      receive: number;
+      transmit: number;
+      baud: number;
+    }
+  | { device: string; baud: number };
+
+type Pins = { port: number; receive: number; transmit: number };
+
+/** The lin driver opens a device path instead of pins; @moddable/typings only describes the pin form. */
+function where(config: UartConfig): Pins {
+  if ('device' in config) return { device: config.device } as unknown as Pins;
+  return { port: config.port, receive: config.receive, transmit: config.transmit };
 }
 
 export function openUart(config: UartConfig, timers: ExchangeTimers): SerialExchange {
@@ -25,9 +36,7 @@ export function openUart(config: UartConfig, timers: ExchangeTimers): SerialExch
     room -= count;
   };
   const serial = new Serial({
-    port: config.port,
-    receive: config.receive,
-    transmit: config.transmit,
+    ...where(config),
     baud: config.baud,
     format: 'buffer',
     onReadable(count) {

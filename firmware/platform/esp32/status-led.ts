@@ -1,8 +1,9 @@
-// A status LED on a GPIO, for boards without a screen.
+// A status LED on an ESP32 GPIO, for boards without a screen.
 import Digital from 'embedded:io/digital';
 import Timer from 'timer';
+import type { OpenStatusLed, StatusLed } from '../status-led';
 
-export class Led {
+class Led implements StatusLed {
   private readonly io: Digital;
   private blinker: Timer | undefined;
   private steady: 0 | 1 = 0;
@@ -12,13 +13,12 @@ export class Led {
     this.io.write(0);
   }
 
-  /** The level the LED returns to after blinking. */
   set(on: boolean): void {
     this.steady = on ? 1 : 0;
     if (!this.blinker) this.io.write(this.steady);
   }
 
-  /** Blinks at 2 Hz for the given seconds, then returns to the steady level; 0 stops at once. */
+  /** At 2 Hz. */
   blink(seconds: number): void {
     Timer.clear(this.blinker);
     this.blinker = undefined;
@@ -41,3 +41,5 @@ export class Led {
     }
   }
 }
+
+export const openStatusLed: OpenStatusLed = (pin) => (pin === undefined ? undefined : new Led(pin));
