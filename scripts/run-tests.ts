@@ -1,12 +1,19 @@
 // Runs every test/**/*.test.ts in its own Node process (uvu suites), then prints one
-// summary line "N passed, N failed, N skipped" that CI reads.
+// summary line "N passed, N failed, N skipped" that CI reads. A test skipped at run time (see
+// test/helpers/suite.ts) prints its own "# skip:" line: it is counted as skipped, not passed, and
+// under CI=true as failed. `--dir DIR` runs the tests under DIR instead of test/.
 import { spawn } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { availableParallelism } from 'node:os';
+import { parseArgs } from 'node:util';
+import { SKIP_MARK } from '../test/helpers/suite';
 
 const root = join(import.meta.dirname, '..');
-const filters = process.argv.slice(2);
+const args = parseArgs({ options: { dir: { type: 'string' } }, allowPositionals: true });
+const filters = args.positionals;
+const testDir = resolve(args.values.dir ?? join(root, 'test'));
+const ci = process.env.CI === 'true';
 
 function findTests(dir: string): string[] {
   const out: string[] = [];
@@ -19,18 +26,31 @@ function findTests(dir: string): string[] {
   return out;
 }
 
-interface FileResult { file: string; passed: number; failed: number; skipped: number; ms: number; output: string; code: number | null }
+interface FileResult { file: string; passed: number; failed: number; skipped: number; skips: string[]; ms: number; output: string; code: number | null }
+interface Counts { passed: number; failed: number; skipped: number; skips: string[]; problem?: string }
 
-// uvu prints "Total: N / Passed: N / Skipped: N"; a test that calls skipUnlessTool prints "# skip: ...".
-function parse(output: string): { total: number; passed: number; skipped: number } | null {
+// uvu prints "Total: N / Passed: N / Skipped: N" for the whole file. Its "Passed" includes tests
+// skipped at run time, each of which printed one SKIP_MARK line; its "Skipped" are tests marked
+// `.skip` in the source.
+function count(output: string, code: number | null, underCi: boolean): Counts {
   const plain = output.replace(/\x1b\[[0-9;]*m/g, '');
-  const totals = [...plain.matchAll(/^\s*Total:\s+(\d+)/gm)];
-  const passes = [...plain.matchAll(/^\s*Passed:\s+(\d+)/gm)];
-  if (totals.length === 0 || passes.length === 0) return null;
-  const total = Number(totals.at(-1)![1]);
-  const passed = Number(passes.at(-1)![1]);
-  const skipped = (plain.match(/^# skip: /gm) ?? []).length;
-  return { total, passed, skipped };
+  const last = (label: string): number | null => {
+    const m = [...plain.matchAll(new RegExp(`^\\s*${label}:\\s+(\\d+)`, 'gm'))].at(-1);
+    return m ? Number(m[1]) : null;
+  };
+  const total = last('Total');
+  const uvuPassed = last('Passed');
+  const marked = last('Skipped') ?? 0;
+  const skips = plain.split('\n').filter((l) => l.startsWith(SKIP_MARK)).map((l) => l.slice(SKIP_MARK.length));
+  if (total === null || uvuPassed === null) return { passed: 0, failed: 1, skipped: 0, skips, problem: 'no uvu totals in the output' };
+  if (skips.length > uvuPassed) return { passed: 0, failed: 1, skipped: 0, skips, problem: `${skips.length} skip lines but only ${uvuPassed} tests passed` };
+  let failed = total - uvuPassed + (code !== 0 && total === uvuPassed ? 1 : 0);
+  let skipped = skips.length + marked;
+  if (underCi) {
+    failed += skipped;
+    skipped = 0;
+  }
+  return { passed: uvuPassed - skips.length, failed, skipped, skips };
 }
 
 function runFile(file: string): Promise<FileResult> {
@@ -51,19 +71,14 @@ function runFile(file: string): Promise<FileResult> {
     }, limitMs);
     child.on('close', (code) => {
       clearTimeout(timer);
-      const r = parse(output);
-      const ms = Date.now() - started;
-      if (!r) {
-        resolve({ file, passed: 0, failed: 1, skipped: 0, ms, output, code });
-        return;
-      }
-      const failed = r.total - r.passed + (code !== 0 && r.total === r.passed ? 1 : 0);
-      resolve({ file, passed: r.passed - r.skipped, failed, skipped: r.skipped, ms, output, code });
+      const c = count(output, code, ci);
+      if (c.problem) output += `\n[run-tests] ${c.problem}\n`;
+      resolve({ file, ...c, ms: Date.now() - started, output, code });
     });
   });
 }
 
-const files = findTests(join(root, 'test')).filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)));
+const files = findTests(testDir).filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)));
 const parallel = Math.max(1, Math.min(Number(process.env.FLEETBIND_TEST_JOBS ?? availableParallelism()), 4));
 const results: FileResult[] = [];
 let next = 0;
@@ -80,5 +95,6 @@ async function worker(): Promise<void> {
 await Promise.all(Array.from({ length: parallel }, worker));
 const sum = (k: 'passed' | 'failed' | 'skipped') => results.reduce((n, r) => n + r[k], 0);
 const failed = sum('failed');
+for (const r of results) for (const why of r.skips) console.log(`${ci ? 'FAILED (CI=true, nothing may skip)' : 'skipped'}: ${relative(root, r.file)}: ${why}`);
 console.log(`${sum('passed')} passed, ${failed} failed, ${sum('skipped')} skipped`);
 process.exitCode = failed > 0 || files.length === 0 ? 1 : 0;

@@ -7,11 +7,11 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { suite } from 'uvu';
+import { suite } from '../helpers/suite';
 import * as assert from 'uvu/assert';
 import type { Status } from '../../protocol/messages';
 import { deviceTopic } from '../../protocol/topics';
-import { type Backends, freshBackends, haveBackends } from '../helpers/backends';
+import { type Backends, freshBackends, requireBackends } from '../helpers/backends';
 import { connectAgent, connectDevice, randomMac, request } from '../helpers/broker';
 import { BrokerProcess } from '../helpers/broker-process';
 import { JobDevice } from '../helpers/job-device';
@@ -42,7 +42,7 @@ t.after(async (c) => {
 
 const NAME = 'SIGKILL node 1: devices come back on node 2 reconnecting → online, never offline; the one that stays away goes offline; every job runs once';
 t(NAME, async (c) => {
-  if (!haveBackends(NAME, c.backends)) return;
+  requireBackends(c.backends);
   const [n1, n2] = c.nodes as [BrokerProcess, BrokerProcess];
   const provision = async (): Promise<Dev> => {
     const mac = randomMac();

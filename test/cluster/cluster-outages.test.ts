@@ -3,16 +3,16 @@
 // MQTT and REST); afterwards claims work again, traffic crosses nodes again, and no binding was
 // lost or duplicated. Redis is a private server, so restarting it disturbs no one else; the
 // database is closed to new connections and its backends terminated.
-import { suite } from 'uvu';
+import { suite } from '../helpers/suite';
 import * as assert from 'uvu/assert';
 import { eventTopic } from '../../protocol/topics';
-import { type Backends, adminQuery, freshBackends, haveBackends } from '../helpers/backends';
+import { type Backends, adminQuery, freshBackends, requireBackends } from '../helpers/backends';
 import { type TestBroker, request } from '../helpers/broker';
 import { TestCluster, expectBindings } from '../helpers/cluster';
 import { connectRefused, end, publish, sleep, subscribe, waitFor } from '../helpers/mqtt';
 import { PrivateRedis } from '../helpers/redis-server';
 import { eventually } from '../helpers/sim';
-import { hasTool, skipUnlessTool } from '../helpers/tools';
+import { requireTool } from '../helpers/tools';
 import type { Dev } from '../scenarios/fleet';
 
 type Agent = Awaited<ReturnType<TestCluster['agent']>>;
@@ -99,7 +99,7 @@ async function worksAfterwards(f: Bound): Promise<void> {
 
 const redisSuite = suite<{ redis?: PrivateRedis; backends?: Backends | Error; cluster?: TestCluster }>('Redis restart under a two-node cluster');
 redisSuite.before(async (c) => {
-  if (!hasTool('redis-server')) return;
+  requireTool('redis-server', 'redis-server');
   c.redis = await PrivateRedis.start();
   c.backends = await freshBackends(c.redis.url);
   if (!(c.backends instanceof Error)) c.cluster = await TestCluster.start(c.backends, 2, { graceMs: 30_000 });
@@ -112,7 +112,7 @@ redisSuite.after(async (c) => {
 
 const REDIS_TEST = 'claims are UNAVAILABLE while Redis restarts, work afterwards, and no binding is lost or duplicated';
 redisSuite(REDIS_TEST, async (c) => {
-  if (!skipUnlessTool(REDIS_TEST, 'redis-server', 'redis-server') || !haveBackends(REDIS_TEST, c.backends)) return;
+  requireBackends(c.backends);
   const f = await boundFleet(c.cluster!, 'rr');
   await c.redis!.stop();
   await waitDown(f.cluster, 'redis');
@@ -146,7 +146,7 @@ pgSuite.after(async (c) => {
 
 const PG_TEST = 'claims are UNAVAILABLE while PostgreSQL refuses connections, work afterwards, and no binding is lost or duplicated';
 pgSuite(PG_TEST, async (c) => {
-  if (!haveBackends(PG_TEST, c.backends)) return;
+  requireBackends(c.backends);
   const { adminUrl, database } = c.backends;
   const f = await boundFleet(c.cluster!, 'pg');
   await adminQuery(adminUrl, `alter database ${database} allow_connections false`);

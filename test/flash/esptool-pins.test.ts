@@ -7,12 +7,12 @@
 //   test/unit/serial-web-serial-port.test.ts);
 // - when the link cannot carry the fast rate, it resets the chip and carries on at 115200.
 import { ESPLoader, Transport } from 'esptool-js';
-import { suite } from 'uvu';
+import { suite } from '../helpers/suite';
 import * as assert from 'uvu/assert';
 import { connectSignalTap, type SignalTap } from '../../host-tools/serial/signal-tap';
 import { NodeWebSerialPort } from '../../host-tools/serial/web-serial-port';
 import { startRig, type EmulatorEvent, type Rig, type RigOptions } from '../emulator/rig';
-import { skipUnlessTool } from '../helpers/tools';
+import { requireTool } from '../helpers/tools';
 
 interface Session {
   rig: Rig;
@@ -54,10 +54,9 @@ function aroundRateChange(events: EmulatorEvent[]): EmulatorEvent[] {
 }
 const ops = (events: EmulatorEvent[]): unknown[] => events.filter((e) => e.ev === 'command').map((e) => e.op);
 const test = suite('esptool-js 0.7.0 pins');
-const hasSocat = skipUnlessTool('esptool-js pins', 'socat', 'socat');
 
 test('main() uploads the flasher stub even when nothing asks for it', async () => {
-  if (!hasSocat) return;
+  requireTool('socat', 'socat');
   const s = await session({ baud: 115200 });
   try {
     await s.loader.main();
@@ -71,7 +70,7 @@ test('main() uploads the flasher stub even when nothing asks for it', async () =
 });
 
 test("after('hard_reset') never pulls EN low: the chip stays in the stub; a custom sequence does reset it", async () => {
-  if (!hasSocat) return;
+  requireTool('socat', 'socat');
   const s = await session({ baud: 115200 });
   try {
     await s.loader.main();
@@ -92,7 +91,7 @@ test("after('hard_reset') never pulls EN low: the chip stays in the stub; a cust
 });
 
 test('a rate change uses setBaudRate() in place when the port has it', async () => {
-  if (!hasSocat) return;
+  requireTool('socat', 'socat');
   const s = await session({ baud: 921600 });
   try {
     await s.loader.main();
@@ -106,7 +105,7 @@ test('a rate change uses setBaudRate() in place when the port has it', async () 
 });
 
 test('without setBaudRate() the port is closed and reopened at the new rate', async () => {
-  if (!hasSocat) return;
+  requireTool('socat', 'socat');
   const s = await session({ baud: 921600, hideSetBaudRate: true });
   try {
     await s.loader.main();
@@ -126,7 +125,7 @@ test('without setBaudRate() the port is closed and reopened at the new rate', as
 });
 
 test('when the link cannot carry the fast rate, it resets the chip and carries on at 115200', async () => {
-  if (!hasSocat) return;
+  requireTool('socat', 'socat');
   const s = await session({ baud: 921600, rig: { maxBaud: 115200 } });
   try {
     await s.loader.main();

@@ -5,7 +5,7 @@
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { suite } from 'uvu';
+import { suite } from '../helpers/suite';
 import * as assert from 'uvu/assert';
 import { credentialEntries, type Credentials } from '../../host-tools/nvs/credentials';
 import { readNvsPartition } from '../../host-tools/nvs/reader';
@@ -13,7 +13,7 @@ import { buildNvsPartition } from '../../host-tools/nvs/writer';
 import { deviceIdFromMac } from '../../protocol/ids';
 import { startRig, type EmulatorEvent, type Rig } from '../emulator/rig';
 import { connectDevice, TestBroker } from '../helpers/broker';
-import { skipUnlessTool } from '../helpers/tools';
+import { requireTool } from '../helpers/tools';
 import { makeFakeBuild, type FakeBuild } from './fake-build';
 import { errorLines, runFlashCli } from './run-flash';
 
@@ -29,10 +29,9 @@ interface Ctx {
 }
 
 const test = suite<Ctx>('npm run flash, end to end');
-const hasSocat = skipUnlessTool('flash end-to-end tests', 'socat', 'socat');
 
 test.before(async (ctx) => {
-  if (!hasSocat) return;
+  requireTool('socat', 'socat');
   ctx.dir = mkdtempSync(join(tmpdir(), 'fleetbind-flash-'));
   ctx.broker = await TestBroker.start();
   ctx.build = makeFakeBuild(ctx.dir);
@@ -40,7 +39,7 @@ test.before(async (ctx) => {
 });
 
 test.after(async (ctx) => {
-  if (!hasSocat) return;
+  if (ctx.dir === undefined) return; // skipped: socat is missing
   for (const r of ctx.rigs) await r.stop();
   await ctx.broker.stop();
   rmSync(ctx.dir, { recursive: true, force: true });
@@ -82,7 +81,6 @@ const ops = (events: EmulatorEvent[]) => events.filter((e) => e.ev === 'command'
 const resets = (events: EmulatorEvent[]) => events.filter((e) => e.ev === 'reset' || e.ev === 'boot').map((e) => (e.ev === 'boot' ? `boot:${e.mode}` : 'reset'));
 
 test('flashes, provisions and verifies a device; the flash holds exactly the images', async (ctx) => {
-  if (!hasSocat) return;
   const mac = '24:0a:c4:aa:00:01';
   const r = await rig(ctx, { mac });
   const run = await runFlashCli([...provisionArgs(ctx, r.hostPath), '--machine', 'ct0700026', '--wifi', 'lab-net', '--psk', PSK], { tap: r.tapPath });
@@ -120,7 +118,6 @@ test('flashes, provisions and verifies a device; the flash holds exactly the ima
 });
 
 test('a write that fails part-way exits non-zero and removes the device from the registry again', async (ctx) => {
-  if (!hasSocat) return;
   const mac = '24:0a:c4:aa:00:02';
   const r = await rig(ctx, { mac, failWritesFrom: 0x30000 });
   const run = await runFlashCli(provisionArgs(ctx, r.hostPath), { tap: r.tapPath });
@@ -134,7 +131,6 @@ test('a write that fails part-way exits non-zero and removes the device from the
 });
 
 test('a MAC already in the registry is refused with a hint, and --reprovision issues a new secret', async (ctx) => {
-  if (!hasSocat) return;
   const mac = '24:0a:c4:aa:00:03';
   const old = await ctx.broker.provision(mac.replace(/:/g, ''));
   const r = await rig(ctx, { mac });
@@ -157,7 +153,6 @@ test('a MAC already in the registry is refused with a hint, and --reprovision is
 });
 
 test('--nvs-only rewrites only the NVS partition, after checking the device has the same table', async (ctx) => {
-  if (!hasSocat) return;
   const r = await rig(ctx, { mac: '24:0a:c4:aa:00:04' });
   const enrollArgs = (token: string): string[] => ['--port', r.hostPath, '--broker', 'mqtt://fleet.example.com:1883', '--enroll-token', token, '--build', ctx.build.dir];
 
@@ -186,7 +181,6 @@ test('--nvs-only rewrites only the NVS partition, after checking the device has 
 const monitorArgs = (ctx: Ctx, port: string): string[] => ['--port', port, '--broker', 'mqtt://fleet.example.com:1883', '--enroll-token', 't', '--build', ctx.build.dir, '--monitor'];
 
 test('--monitor follows the console until the firmware says it is online', async (ctx) => {
-  if (!hasSocat) return;
   const r = await rig(ctx, {
     mac: '24:0a:c4:aa:00:05',
     appOutput: 'info Wi-Fi up ssid="lab"\\ninfo enrolled deviceId="esp32-240ac4aa0005"\\ninfo online deviceId="esp32-240ac4aa0005"\\n',
@@ -198,7 +192,6 @@ test('--monitor follows the console until the firmware says it is online', async
 });
 
 test('--monitor stops with the firmware\'s own words when it cannot get online', async (ctx) => {
-  if (!hasSocat) return;
   const r = await rig(ctx, { mac: '24:0a:c4:aa:00:08', appOutput: 'error the broker refused the enrollment token code="TOKEN_EXPIRED"\\n' });
   const run = await runFlashCli(monitorArgs(ctx, r.hostPath), { tap: r.tapPath });
   assert.is(run.code, 1);
@@ -206,7 +199,6 @@ test('--monitor stops with the firmware\'s own words when it cannot get online',
 });
 
 test('--monitor gives up with a clear line when the firmware never gets online', async (ctx) => {
-  if (!hasSocat) return;
   const r = await rig(ctx, { mac: '24:0a:c4:aa:00:06', appOutput: 'warn Wi-Fi down, retrying reason="no AP"\\n' });
   const run = await runFlashCli(monitorArgs(ctx, r.hostPath), { tap: r.tapPath, env: { FLEETBIND_MONITOR_TIMEOUT_MS: '2000' } });
   assert.is(run.code, 1);
@@ -214,7 +206,6 @@ test('--monitor gives up with a clear line when the firmware never gets online',
 });
 
 test('--dry-run writes the images, the NVS binary and flash_args to a folder', async (ctx) => {
-  if (!hasSocat) return;
   const out = join(ctx.dir, 'dry');
   const run = await runFlashCli(['--dry-run', out, '--mac', '24:0a:c4:aa:00:07', '--machine', 'CT0700099', '--broker', 'mqtt://fleet.example.com:1883', '--enroll-token', 'tok', '--build', ctx.build.dir]);
   assert.is(run.code, 0, run.stderr);

@@ -7,11 +7,11 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SerialPort } from 'serialport';
-import { suite } from 'uvu';
+import { suite } from '../helpers/suite';
 import * as assert from 'uvu/assert';
 import { startPtyPair } from '../emulator/pty-pair';
 import { startRig, type EmulatorEvent } from '../emulator/rig';
-import { skipUnlessTool } from '../helpers/tools';
+import { requireTool } from '../helpers/tools';
 import { makeFakeBuild, type FakeBuild } from './fake-build';
 import { errorLines, runFlashCli, type FlashRun } from './run-flash';
 
@@ -21,7 +21,6 @@ interface Ctx {
 }
 
 const test = suite<Ctx>('npm run flash: failures');
-const hasSocat = skipUnlessTool('flash failure tests', 'socat', 'socat');
 
 test.before((ctx) => {
   ctx.dir = mkdtempSync(join(tmpdir(), 'fleetbind-flash-err-'));
@@ -64,7 +63,7 @@ test('no such port', async (ctx) => {
 });
 
 test('port busy', async (ctx) => {
-  if (!hasSocat) return;
+  requireTool('socat', 'socat');
   const r = await startRig();
   const holder = new SerialPort({ path: r.hostPath, baudRate: 115200, autoOpen: false });
   try {
@@ -79,7 +78,7 @@ test('port busy', async (ctx) => {
 });
 
 test('chip not detected: nothing answers on the port', async (ctx) => {
-  if (!hasSocat) return;
+  requireTool('socat', 'socat');
   const dir = mkdtempSync(join(tmpdir(), 'fleetbind-silent-'));
   const pair = await startPtyPair(dir);
   try {
@@ -92,7 +91,7 @@ test('chip not detected: nothing answers on the port', async (ctx) => {
 });
 
 test('wrong chip: an ESP32-C3 is refused before anything is uploaded to it', async (ctx) => {
-  if (!hasSocat) return;
+  requireTool('socat', 'socat');
   const r = await startRig({ chip: 'esp32c3' });
   try {
     const run = await runFlashCli(['--port', r.hostPath, ...enroll, '--build', ctx.build.dir], { tap: r.tapPath });
@@ -104,7 +103,7 @@ test('wrong chip: an ESP32-C3 is refused before anything is uploaded to it', asy
 });
 
 test('build missing: refused before the device is touched', async (ctx) => {
-  if (!hasSocat) return;
+  requireTool('socat', 'socat');
   const r = await startRig();
   try {
     const run = await runFlashCli(['--port', r.hostPath, ...enroll, '--build', join(ctx.dir, 'no-build')], { tap: r.tapPath });
@@ -116,7 +115,7 @@ test('build missing: refused before the device is touched', async (ctx) => {
 });
 
 test('broker unreachable: nothing is written to the device', async (ctx) => {
-  if (!hasSocat) return;
+  requireTool('socat', 'socat');
   const r = await startRig();
   const port = await closedPort();
   try {
@@ -132,7 +131,7 @@ test('broker unreachable: nothing is written to the device', async (ctx) => {
 });
 
 test('a link that cannot carry 921600 baud falls back to 115200 and says so', async (ctx) => {
-  if (!hasSocat) return;
+  requireTool('socat', 'socat');
   const r = await startRig({ maxBaud: 115200 });
   try {
     const run = await runFlashCli(['--port', r.hostPath, ...enroll, '--build', ctx.build.dir], { tap: r.tapPath });

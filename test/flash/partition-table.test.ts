@@ -2,10 +2,10 @@
 // ESP-IDF's gen_esp32part.py (struct '<2sBBLL16sL', MD5 entry, 0xFF to 0xC00), run in Python.
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { suite } from 'uvu';
+import { suite } from '../helpers/suite';
 import * as assert from 'uvu/assert';
 import { bootApp, buildPartitionTable, parsePartitionTable, PartitionType, AppSubtype, type Partition } from '../../host-tools/flash/partition-table';
-import { skipUnlessTool } from '../helpers/tools';
+import { requireTool } from '../helpers/tools';
 import { FAKE_PARTITIONS } from './fake-build';
 
 const GEN_ESP32PART_TO_BINARY = `
@@ -20,7 +20,7 @@ sys.stdout.buffer.write(result)
 const test = suite('flash: partition tables');
 
 test("builds byte-for-byte what gen_esp32part.py's to_binary() builds", () => {
-  if (!skipUnlessTool('partition table reference', 'python3', 'python3')) return;
+  requireTool('python3', 'python3');
   const parts: Partition[] = [...FAKE_PARTITIONS, { label: 'storage', type: 0x01, subtype: 0x82, offset: 0x350000, size: 0x20000, flags: 1 }];
   const py = spawnSync('python3', ['-c', GEN_ESP32PART_TO_BINARY], { input: JSON.stringify(parts) });
   assert.is(py.status, 0, py.stderr.toString());

@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { Redis } from 'ioredis';
 import { pingRedis } from '../../broker/cluster/redis';
+import { Unavailable } from './suite';
 
 const PG_ADMIN_URLS = process.env.FLEETBIND_TEST_PG_URL
   ? [process.env.FLEETBIND_TEST_PG_URL]
@@ -102,12 +103,7 @@ export async function freshBackends(redisUrl = TEST_REDIS_URL): Promise<Backends
   };
 }
 
-/** True when the backends are there. Otherwise prints `# skip:` (fails under CI=true). */
-export function haveBackends(testName: string, b: Backends | Error | undefined): b is Backends {
-  if (b !== undefined && !(b instanceof Error)) return true;
-  const why = `${testName} needs PostgreSQL and Redis: ${b?.message ?? 'they were not set up'}`;
-  if (process.env.CI === 'true') throw new Error(`missing service under CI: ${why}`);
-  // On a line of its own (uvu's progress dots precede it), where the test runner counts it.
-  console.log(`\n# skip: ${why}`);
-  return false;
+/** Throws Unavailable (a counted skip, a failure under CI=true) unless the backends are there. */
+export function requireBackends(b: Backends | Error | undefined): asserts b is Backends {
+  if (b === undefined || b instanceof Error) throw new Unavailable(`needs PostgreSQL and Redis: ${b?.message ?? 'they were not set up'}`);
 }

@@ -3,12 +3,12 @@
 // picks the node, and anything not placed is spread over the nodes in turn.
 import { randomBytes } from 'node:crypto';
 import type { MqttClient } from 'mqtt';
-import { suite } from 'uvu';
+import { suite } from './suite';
 import * as assert from 'uvu/assert';
 import type { ClusterMq } from '../../broker/cluster/mq';
 import type { BrokerOptions } from '../../broker/config';
 import type { Dev, Fleet, Where } from '../scenarios/fleet';
-import { type Backends, freshBackends, haveBackends } from './backends';
+import { type Backends, freshBackends, requireBackends } from './backends';
 import { type ApiResult, TestBroker } from './broker';
 import { waitUntil } from './wait';
 
@@ -135,7 +135,7 @@ export function clusterSuite(name: string, opts: Partial<BrokerOptions> = {}, no
   });
   const on = (testName: string, fn: (cluster: TestCluster, backends: Backends) => Promise<void>): void =>
     t(testName, async (c) => {
-      if (!haveBackends(testName, c.backends)) return;
+      requireBackends(c.backends);
       await fn(c.cluster!, c.backends);
     });
   return { t, on };

@@ -1,6 +1,7 @@
-// System tools some suites need. Outside CI a missing tool skips (and is counted as skipped);
-// under CI=true it is a failure that names the Debian package to install.
+// System tools some suites need. A missing tool skips the test that needs it, counted as skipped
+// (see suite.ts); under CI=true it is a failure that names the Debian package to install.
 import { execFileSync } from 'node:child_process';
+import { Unavailable } from './suite';
 
 export function hasTool(cmd: string): boolean {
   try {
@@ -11,12 +12,7 @@ export function hasTool(cmd: string): boolean {
   }
 }
 
-/** Returns true when the tool is there. Call at the top of a test and return early when false. */
-export function skipUnlessTool(testName: string, cmd: string, aptPackage: string): boolean {
-  if (hasTool(cmd)) return true;
-  const why = `${testName} needs '${cmd}': apt-get install ${aptPackage}`;
-  if (process.env.CI === 'true') throw new Error(`missing system tool under CI: ${why}`);
-  // Own line: uvu prints its progress marks without newlines.
-  console.log(`\n# skip: ${why}`);
-  return false;
+/** Throws Unavailable when the tool is not on PATH; call at the top of a test or `before` hook. */
+export function requireTool(cmd: string, aptPackage: string): void {
+  if (!hasTool(cmd)) throw new Unavailable(`needs '${cmd}': apt-get install ${aptPackage}`);
 }

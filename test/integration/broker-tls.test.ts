@@ -7,12 +7,12 @@ import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { MqttClient } from 'mqtt';
-import { suite } from 'uvu';
+import { suite } from '../helpers/suite';
 import * as assert from 'uvu/assert';
 import { agentTopic, deviceTopic, eventTopic } from '../../protocol/topics';
 import { type ApiResult, TestBroker, randomMac, request } from '../helpers/broker';
 import { connect, end, publish, subscribe, waitFor } from '../helpers/mqtt';
-import { skipUnlessTool } from '../helpers/tools';
+import { requireTool } from '../helpers/tools';
 
 const tls = suite('TLS');
 let dir = '';
@@ -43,7 +43,7 @@ tls.after(async () => {
 });
 
 tls('MQTT over TLS, HTTPS and WSS with a self-signed certificate', async () => {
-  if (!skipUnlessTool('broker TLS', 'openssl', 'openssl')) return;
+  requireTool('openssl', 'openssl');
   dir = mkdtempSync(join(tmpdir(), 'fleetbind-tls-'));
   const key = join(dir, 'k');
   const cert = join(dir, 'c');

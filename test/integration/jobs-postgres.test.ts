@@ -1,9 +1,9 @@
 // The job system on the PostgreSQL registry (one node, no Redis): the same queries must hold on
 // the database cluster mode uses. Submit and run, idempotency keys, cancel, a held QR's
 // reservation and completion, export, and recovery after a restart on the same database.
-import { suite } from 'uvu';
+import { suite } from '../helpers/suite';
 import * as assert from 'uvu/assert';
-import { type Backends, freshBackends, haveBackends } from '../helpers/backends';
+import { type Backends, freshBackends, requireBackends } from '../helpers/backends';
 import { TestBroker, request } from '../helpers/broker';
 import { type Watch, boundDevice, cancel, identify, jobIn, jobsWhen, submit, submitOk } from '../helpers/jobs';
 import { JobDevice } from '../helpers/job-device';
@@ -31,7 +31,7 @@ t.after(async (c) => {
 
 function on(name: string, fn: (b: Backends) => Promise<void>): void {
   t(name, async (c) => {
-    if (!haveBackends(name, c.backends)) return;
+    requireBackends(c.backends);
     await fn(c.backends);
   });
 }

@@ -4,14 +4,14 @@
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { suite } from 'uvu';
+import { suite } from '../helpers/suite';
 import * as assert from 'uvu/assert';
 import { TestBroker, connectAgent, request } from '../helpers/broker';
 import { end } from '../helpers/mqtt';
 import { runNpmScript } from '../helpers/npm-script';
 import { closedPort } from '../helpers/ports';
 import { decodeAll, decodeOne, pdfPages, rasteriseSvgs, readPng } from '../helpers/qr-images';
-import { skipUnlessTool } from '../helpers/tools';
+import { requireTool } from '../helpers/tools';
 
 const FLEET = 'Harbour Fleet';
 // 14 labels: a full first page of 12 and a second page of 2.
@@ -45,8 +45,8 @@ async function brokerUrls(broker: TestBroker): Promise<Map<string, string>> {
 }
 
 t('every QR on the PDF sheets, the SVGs and the PNGs decodes to the signed URL and claims its device', async (ctx) => {
-  if (!skipUnlessTool('labels: decode the PDF sheet', 'pdftoppm', 'poppler-utils')) return;
-  if (!skipUnlessTool('labels: decode the SVG labels', 'chromium', 'chromium')) return;
+  requireTool('pdftoppm', 'poppler-utils');
+  requireTool('chromium', 'chromium');
   const out = join(ctx.tmp, 'machines');
   const run = await labels(ctx, ['--machines', CODES.map((c) => c.toLowerCase()).join(','), '--format', 'pdf,svg,png', '--out', out], undefined, { viaNpm: true });
   assert.is(run.code, 0, run.stderr);

@@ -6,14 +6,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Server } from 'node:net';
 import { SerialPort } from 'serialport';
-import { suite } from 'uvu';
+import { suite } from '../helpers/suite';
 import * as assert from 'uvu/assert';
 import { SerialPortOpenError } from '../../host-tools/serial/open-error';
 import { connectSignalTap, type TapMessage } from '../../host-tools/serial/signal-tap';
 import { NodeWebSerialPort } from '../../host-tools/serial/web-serial-port';
 import { startControlServer } from '../emulator/control-server';
 import { startPtyPair, type PtyPair } from '../emulator/pty-pair';
-import { skipUnlessTool } from '../helpers/tools';
+import { requireTool } from '../helpers/tools';
 
 interface Ctx {
   dir: string;
@@ -23,7 +23,6 @@ interface Ctx {
 }
 
 const test = suite<Ctx>('serial: NodeWebSerialPort on a pty');
-const hasSocat = skipUnlessTool('serial adapter tests', 'socat', 'socat');
 
 function call(fn: (cb: (err: Error | null) => void) => void): Promise<void> {
   return new Promise((resolve, reject) => fn((err) => (err ? reject(err) : resolve())));
@@ -45,8 +44,9 @@ const until = async (check: () => boolean): Promise<void> => {
   for (let i = 0; i < 200 && !check(); i++) await new Promise((r) => setTimeout(r, 10));
 };
 
+test.before(() => requireTool('socat', 'socat'));
+
 test.before.each(async (ctx) => {
-  if (!hasSocat) return;
   ctx.dir = mkdtempSync(join(tmpdir(), 'fleetbind-serial-'));
   ctx.pair = await startPtyPair(ctx.dir);
   ctx.peer = new SerialPort({ path: ctx.pair.b, baudRate: 115200, autoOpen: false });
@@ -56,14 +56,12 @@ test.before.each(async (ctx) => {
 });
 
 test.after.each(async (ctx) => {
-  if (!hasSocat) return;
   if (ctx.peer.isOpen) await call((cb) => ctx.peer.close(cb));
   await ctx.pair.stop();
   rmSync(ctx.dir, { recursive: true, force: true });
 });
 
 test('bytes go both ways through writable and readable', async (ctx) => {
-  if (!hasSocat) return;
   const port = new NodeWebSerialPort(ctx.pair.a);
   await port.open({ baudRate: 115200 });
   const writer = port.writable!.getWriter();
@@ -82,7 +80,6 @@ test('bytes go both ways through writable and readable', async (ctx) => {
 });
 
 test('a cancelled readable is replaced by a fresh one on the next access, and data keeps flowing', async (ctx) => {
-  if (!hasSocat) return;
   const port = new NodeWebSerialPort(ctx.pair.a);
   await port.open({ baudRate: 115200 });
   const first = port.readable!;
@@ -97,7 +94,6 @@ test('a cancelled readable is replaced by a fresh one on the next access, and da
 });
 
 test('close() refuses while a stream is locked, as the spec says', async (ctx) => {
-  if (!hasSocat) return;
   const port = new NodeWebSerialPort(ctx.pair.a);
   await port.open({ baudRate: 115200 });
   const reader = port.readable!.getReader();
@@ -114,7 +110,6 @@ test('close() refuses while a stream is locked, as the spec says', async (ctx) =
 });
 
 test('a pty has no DTR/RTS: setSignals warns once and reports that signals do not reach the device', async (ctx) => {
-  if (!hasSocat) return;
   const warnings: string[] = [];
   const port = new NodeWebSerialPort(ctx.pair.a, { onWarning: (w) => warnings.push(w) });
   await port.open({ baudRate: 115200 });
@@ -128,7 +123,6 @@ test('a pty has no DTR/RTS: setSignals warns once and reports that signals do no
 });
 
 test('the tap receives the rate on open, every line change merged with the current state, and the drop on close', async (ctx) => {
-  if (!hasSocat) return;
   const seen: TapMessage[] = [];
   const server: Server = await startControlServer(
     join(ctx.dir, 'tap.sock'),
@@ -158,7 +152,6 @@ test('the tap receives the rate on open, every line change merged with the curre
 });
 
 test('open failures say what is wrong: no such port, port busy', async (ctx) => {
-  if (!hasSocat) return;
   try {
     await new NodeWebSerialPort(join(ctx.dir, 'nothing-here')).open({ baudRate: 115200 });
     assert.unreachable('opened a missing port');
@@ -177,7 +170,6 @@ test('open failures say what is wrong: no such port, port busy', async (ctx) => 
 });
 
 test('pinned: serialport update() discards input waiting in the OS (why setBaudRate keeps a read pending)', async (ctx) => {
-  if (!hasSocat) return;
   // A port that has never been read from leaves incoming bytes in the OS queue.
   const held = async (changeRate: boolean): Promise<string> => {
     const port = new SerialPort({ path: ctx.pair.a, baudRate: 115200, autoOpen: false });
@@ -198,7 +190,6 @@ test('pinned: serialport update() discards input waiting in the OS (why setBaudR
 });
 
 test('setBaudRate keeps bytes already received and written', async (ctx) => {
-  if (!hasSocat) return;
   const port = new NodeWebSerialPort(ctx.pair.a);
   await port.open({ baudRate: 115200 });
   const reader = port.readable!.getReader();

@@ -2,11 +2,11 @@
 // (audit trail, transfer with a reason, forced release, re-provisioning), agents (create 263,
 // reset a password, disable) and enrollment tokens (create, list, revoke). A transfer moves
 // the machine from A's open page to B's, live.
-import { suite } from 'uvu';
+import { suite } from '../helpers/suite';
 import * as assert from 'uvu/assert';
 import type { Browser, Page } from 'playwright-core';
 import { TestBroker } from '../helpers/broker';
-import { skipUnlessTool } from '../helpers/tools';
+import { requireTool } from '../helpers/tools';
 import { type AppPage, launch, openSignedIn, shot, waitText } from './browser';
 import { type Machine, machine } from './fixtures';
 import { ensureWebBuilt } from './web-build';
@@ -27,7 +27,7 @@ const cards = (p: Page) => p.getByTestId('device-card');
 const signedIn = (t: TestBroker, b: Browser, id: string, password: string, home: string): Promise<AppPage> => openSignedIn(b, t.broker.httpUrl, { id, password }, home);
 
 test('transfer moves the machine from A’s page to B’s; force release and re-provisioning', async () => {
-  if (!skipUnlessTool('web admin', 'chromium', 'chromium')) return;
+  requireTool('chromium', 'chromium');
   await ensureWebBuilt();
   tb = await TestBroker.start();
   browser = await launch();
@@ -95,7 +95,7 @@ test('transfer moves the machine from A’s page to B’s; force release and re-
 });
 
 test('agents: create 263, reset its password, disable it; tokens: create, list, revoke', async () => {
-  if (!skipUnlessTool('web admin', 'chromium', 'chromium')) return;
+  requireTool('chromium', 'chromium');
   const t = tb!;
   const first = t.broker.firstAdmin!;
   const admin = await signedIn(t, browser!, first.username, first.password, '/admin');

@@ -3,11 +3,11 @@
 // Neither page ever holds the other's machine, job or data: not in the DOM and not in any
 // WebSocket frame it received.
 import { readFileSync } from 'node:fs';
-import { suite } from 'uvu';
+import { suite } from '../helpers/suite';
 import * as assert from 'uvu/assert';
 import type { Browser } from 'playwright-core';
 import { TestBroker } from '../helpers/broker';
-import { skipUnlessTool } from '../helpers/tools';
+import { requireTool } from '../helpers/tools';
 import { waitUntil } from '../helpers/wait';
 import { type AppPage, PHONE, framesContain, launch, openApp, shot, signIn, waitAttr, waitText } from './browser';
 import { type Machine, jobIdOf, machine } from './fixtures';
@@ -53,7 +53,7 @@ async function submitPayment(side: Side, base: string): Promise<string> {
 const sides: Side[] = [];
 
 test('each agent claims by label, runs a payment QR live, and sees nothing of the other', async () => {
-  if (!skipUnlessTool('web agents', 'chromium', 'chromium')) return;
+  requireTool('chromium', 'chromium');
   await ensureWebBuilt();
   tb = await TestBroker.start();
   const base = tb.broker.httpUrl;
@@ -128,7 +128,7 @@ test('each agent claims by label, runs a payment QR live, and sees nothing of th
 });
 
 test('job history exports CSV and JSON; the agent screens fit 360 px', async () => {
-  if (!skipUnlessTool('web agents', 'chromium', 'chromium')) return;
+  requireTool('chromium', 'chromium');
   const base = tb!.broker.httpUrl;
   const { page } = sides[0]!.app;
   const [, payment] = sides[0]!.jobs as [string, string];
@@ -158,7 +158,7 @@ test('job history exports CSV and JSON; the agent screens fit 360 px', async () 
 });
 
 test('a held payment QR reserves the machine until the agent confirms payment', async () => {
-  if (!skipUnlessTool('web agents', 'chromium', 'chromium')) return;
+  requireTool('chromium', 'chromium');
   const base = tb!.broker.httpUrl;
   const side = sides[0]!;
   const { page } = side.app;
@@ -191,7 +191,7 @@ test('a held payment QR reserves the machine until the agent confirms payment', 
 });
 
 test('serial send shows the machine’s reply; a queued job can be cancelled', async () => {
-  if (!skipUnlessTool('web agents', 'chromium', 'chromium')) return;
+  requireTool('chromium', 'chromium');
   const base = tb!.broker.httpUrl;
   const side = sides[1]!;
   const { page } = side.app;

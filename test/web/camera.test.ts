@@ -4,13 +4,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { suite } from 'uvu';
+import { suite } from '../helpers/suite';
 import * as assert from 'uvu/assert';
 import type { Browser } from 'playwright-core';
 import { labelContent } from '../../host-tools/labels/label-content';
 import { renderLabelPng } from '../../host-tools/labels/label-png';
 import { TestBroker } from '../helpers/broker';
-import { skipUnlessTool } from '../helpers/tools';
+import { requireTool } from '../helpers/tools';
 import { launch, openApp, shot, signIn, waitAttr, waitText } from './browser';
 import { machine } from './fixtures';
 import { ensureWebBuilt } from './web-build';
@@ -30,7 +30,7 @@ test.after(async () => {
 const FAKE_CAMERA = ['--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream'];
 
 test('the camera decodes a real label and lands on that machine’s claim screen', async () => {
-  if (!skipUnlessTool('web camera scan', 'chromium', 'chromium')) return;
+  requireTool('chromium', 'chromium');
   await ensureWebBuilt();
   tb = await TestBroker.start();
   const base = tb.broker.httpUrl;

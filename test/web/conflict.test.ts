@@ -1,12 +1,12 @@
 // Claim refusals in plain words, and nothing changes: a machine another agent holds (seen on
 // the claim screen, and when it is taken between looking and pressing Claim), a forged label,
 // and the agent's device limit.
-import { suite } from 'uvu';
+import { suite } from '../helpers/suite';
 import * as assert from 'uvu/assert';
 import type { Browser } from 'playwright-core';
 import { type TestBroker as TB, TestBroker, connectAgent, request } from '../helpers/broker';
 import { end } from '../helpers/mqtt';
-import { skipUnlessTool } from '../helpers/tools';
+import { requireTool } from '../helpers/tools';
 import { type AppPage, launch, openSignedIn, waitText } from './browser';
 import { type Machine, machine } from './fixtures';
 import { ensureWebBuilt } from './web-build';
@@ -37,7 +37,7 @@ async function claimOverMqtt(t: TB, agent: { id: string; password: string }, tar
 const agentPage = (t: TB, b: Browser, agent: { id: string; password: string }): Promise<AppPage> => openSignedIn(b, t.broker.httpUrl, agent);
 
 test('B scanning A’s machine sees "in use", and nothing changes', async () => {
-  if (!skipUnlessTool('web claim conflicts', 'chromium', 'chromium')) return;
+  requireTool('chromium', 'chromium');
   await ensureWebBuilt();
   tb = await TestBroker.start();
   browser = await launch();
@@ -82,7 +82,7 @@ test('B scanning A’s machine sees "in use", and nothing changes', async () => 
 });
 
 test('a forged label is "not valid", and the device limit is named', async () => {
-  if (!skipUnlessTool('web claim conflicts', 'chromium', 'chromium')) return;
+  requireTool('chromium', 'chromium');
   const t = tb!;
   const base = t.broker.httpUrl;
   const c = await t.createAgent('c-1', { deviceLimit: 1 });

@@ -4,11 +4,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { suite } from 'uvu';
+import { suite } from '../helpers/suite';
 import * as assert from 'uvu/assert';
 import type { Browser } from 'playwright-core';
 import { TestBroker } from '../helpers/broker';
-import { skipUnlessTool } from '../helpers/tools';
+import { requireTool } from '../helpers/tools';
 import { waitUntil } from '../helpers/wait';
 import { launch, openApp, shot, signIn, waitAttr, waitText } from './browser';
 import { type Machine, jobIdOf, machine } from './fixtures';
@@ -28,7 +28,7 @@ test.after(async () => {
 });
 
 test('the page reconnects by itself after a broker restart and catches up', async () => {
-  if (!skipUnlessTool('web broker restart', 'chromium', 'chromium')) return;
+  requireTool('chromium', 'chromium');
   await ensureWebBuilt();
   // A long grace window keeps the device "reconnecting" until the test brings it back.
   const opts = { dataDir, adminToken: 'restart-test-admin-token-0123456789', graceMs: 60_000 };

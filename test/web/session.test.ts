@@ -1,11 +1,11 @@
 // Sessions in the browser: activity keeps one alive past the idle window (the broker's idle
 // clock too), inactivity ends it with a message that says why, and Sign out ends it on the
 // broker as well.
-import { suite } from 'uvu';
+import { suite } from '../helpers/suite';
 import * as assert from 'uvu/assert';
 import type { Browser, Page } from 'playwright-core';
 import { TestBroker } from '../helpers/broker';
-import { skipUnlessTool } from '../helpers/tools';
+import { requireTool } from '../helpers/tools';
 import { launch, openApp, signIn, waitAttr, waitText } from './browser';
 import { ensureWebBuilt } from './web-build';
 
@@ -22,7 +22,7 @@ test.after(async () => {
 const storedToken = (page: Page): Promise<string> => page.evaluate('JSON.parse(localStorage.getItem("fleetbind.session")).token') as Promise<string>;
 
 test('activity keeps the session; inactivity ends it with a clear message', async () => {
-  if (!skipUnlessTool('web sessions', 'chromium', 'chromium')) return;
+  requireTool('chromium', 'chromium');
   await ensureWebBuilt();
   tb = await TestBroker.start({ sessionIdleMs: IDLE_MS });
   browser = await launch();
@@ -48,7 +48,7 @@ test('activity keeps the session; inactivity ends it with a clear message', asyn
 });
 
 test('Sign out ends the session on the broker', async () => {
-  if (!skipUnlessTool('web sessions', 'chromium', 'chromium')) return;
+  requireTool('chromium', 'chromium');
   const t = tb!;
   const base = t.broker.httpUrl;
   const agent = await t.createAgent('out-1');

@@ -4,14 +4,14 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { suite } from 'uvu';
+import { suite } from '../helpers/suite';
 import * as assert from 'uvu/assert';
 import type { Browser } from 'playwright-core';
 import type { SimFleet } from '../../host-tools/simulate/fleet';
 import { TestBroker } from '../helpers/broker';
 import { decodeQrPng } from '../helpers/qr';
 import { enrollmentToken, startFleet } from '../helpers/sim';
-import { skipUnlessTool } from '../helpers/tools';
+import { requireTool } from '../helpers/tools';
 import { waitUntil } from '../helpers/wait';
 import { launch, openApp, signIn, waitAttr, waitText } from './browser';
 import { jobIdOf } from './fixtures';
@@ -31,7 +31,7 @@ test.after(async () => {
 });
 
 test('identify and a payment QR on the real firmware core, driven from the app', async () => {
-  if (!skipUnlessTool('web simulated device', 'chromium', 'chromium')) return;
+  requireTool('chromium', 'chromium');
   await ensureWebBuilt();
   tb = await TestBroker.start();
   const base = tb.broker.httpUrl;
