@@ -1,4 +1,4 @@
-// One emulated ESP32 board as its USB-serial port sees it: reset circuit, boot ROM, the loaders,
+// One emulated ESP32-family board (ESP32, S3 or C3: chip.ts) as its USB-serial port sees it: reset circuit, boot ROM, the loaders,
 // 4 MB of flash, and the UART line rate. It has no I/O of its own: bytes from the host go in
 // through receive(), bytes to the host and log events come out through the callbacks.
 import { ChipRegisters, type ChipConfig } from './chip';
@@ -23,10 +23,6 @@ export interface DeviceIo {
   log(event: Record<string, unknown>): void;
 }
 
-const ROM_BANNER = 'ets Jul 29 2019 12:21:46\r\n\r\n';
-const DOWNLOAD_BOOT = 'rst:0x1 (POWERON_RESET),boot:0x3 (DOWNLOAD_BOOT(UART0/UART1/SDIO_REI_REO_V2))\r\nwaiting for download\r\n';
-const SPI_BOOT = 'rst:0x1 (POWERON_RESET),boot:0x13 (SPI_FAST_FLASH_BOOT)\r\nconfigsip: 0, SPIWP:0xee\r\n';
-const BOOTLOADER_OFFSET = 0x1000;
 const IMAGE_MAGIC = 0xe9;
 /** The console rate of the ROM and of firmware built with the default configuration. */
 export const CONSOLE_BAUD = 115200;
@@ -157,16 +153,16 @@ export class EmulatedDevice {
     this.loader = loader;
     this.regs.uartBaud = CONSOLE_BAUD;
     this.io.log({ ev: 'boot', mode: 'download' });
-    if (announce) this.output(Buffer.from(ROM_BANNER + DOWNLOAD_BOOT));
+    if (announce) this.output(Buffer.from(this.config.identity.banner.download));
   }
 
   private bootFromFlash(): void {
     this.state = 'app';
     this.chipBaud = CONSOLE_BAUD;
-    const header = this.flash.read(BOOTLOADER_OFFSET, 4);
+    const header = this.flash.read(this.config.identity.bootloaderOffset, 4);
     const valid = header[0] === IMAGE_MAGIC;
     this.io.log({ ev: 'boot', mode: 'spi', bootloader: valid });
-    let text = ROM_BANNER + SPI_BOOT;
+    let text = this.config.identity.banner.spi;
     if (valid) text += this.config.appOutput;
     else text += `invalid header: 0x${Buffer.from(header).readUInt32LE(0).toString(16).padStart(8, '0')}\r\n`;
     this.output(Buffer.from(text));

@@ -1,7 +1,7 @@
 // The ESP32 emulator process: sits on one end of a pty pair (socat) where a USB-serial port would
 // be, and behaves like a board with an auto-reset circuit behind it. Usage:
 //   node --import tsx test/emulator/emulator.ts --port PTY [--control SOCK] [--log FILE]
-//     [--dump FILE] [--mac 24:0a:c4:12:34:56] [--chip esp32|esp32c3] [--initial app|download]
+//     [--dump FILE] [--mac 24:0a:c4:12:34:56] [--chip esp32|esp32s3|esp32c3] [--initial app|download]
 //     [--fail-writes-from ADDR] [--max-baud N] [--flash-size BYTES] [--app-output TEXT]
 // Every command, signal change and boot is appended to --log as one JSON object per line. The
 // flash is written to --dump when the process is told to stop (SIGTERM/SIGINT) and on {"dump"}.
