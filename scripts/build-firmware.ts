@@ -1,4 +1,5 @@
 // npm run build:firmware -- [--target esp32/moddable_two] [--release] [--out DIR] [--fw VERSION]
+// --release also writes a release artefact to DIR/release (scripts/firmware-artefact.ts).
 // Wraps the Moddable SDK's mcconfig: builds the root manifest.json for one ESP32 board and
 // shows progress, without flashing (`npm run flash` writes the images). Needs $MODDABLE (the
 // SDK with its host tools built) and, for ESP32, ESP-IDF in $IDF_PATH.
@@ -6,8 +7,9 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { delimiter, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { writeFirmwareArtefact } from './firmware-artefact';
 
-const TARGETS = ['esp32', 'esp32/moddable_two', 'esp32/m5stack'];
+const TARGETS = ['esp32', 'esp32/moddable_two', 'esp32/m5stack', 'esp32/esp32s3', 'esp32/esp32c3'];
 const root = join(import.meta.dirname, '..');
 
 const HOW_TO_INSTALL = `The Moddable SDK is not set up: $MODDABLE is not set. Building the firmware needs the SDK and, for ESP32, Espressif's ESP-IDF. Install them once as described in https://github.com/Moddable-OpenSource/moddable/blob/public/documentation/Moddable%20SDK%20-%20Getting%20Started.md and https://github.com/Moddable-OpenSource/moddable/blob/public/documentation/devices/esp32.md: clone https://github.com/Moddable-OpenSource/moddable to ~/Projects/moddable, export MODDABLE=~/Projects/moddable and add $MODDABLE/build/bin/lin/release to PATH, build the host tools with "cd $MODDABLE/build/makefiles/lin && make" (Debian/Ubuntu need gcc, make, libgtk-3-dev and libglib2.0-dev), then install the ESP-IDF version that documentation names into ~/esp32/esp-idf, run its install.sh, and "source $IDF_PATH/export.sh" in the shell you build from. Then run npm run build:firmware again.`;
@@ -108,5 +110,9 @@ child.on('close', (code) => {
   for (const name of ['bootloader.bin', 'partition-table.bin', 'xs_esp32.bin']) {
     const path = join(binDir, name);
     console.log(`  ${name.padEnd(20)} ${existsSync(path) ? `${statSync(path).size} bytes` : 'missing'}`);
+  }
+  if (values.release) {
+    const artefact = writeFirmwareArtefact(binDir, join(out, 'release'), { name: 'fleetbind', version: fw });
+    console.log(`build:firmware: release artefact for the ${artefact.build.chipFamily} in ${artefact.dir} (manifest.json; npm run flash -- --build ${artefact.dir})`);
   }
 });

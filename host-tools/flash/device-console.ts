@@ -5,11 +5,11 @@
 // never pulled low and the chip keeps running the stub (test/flash/esptool-pins.test.ts). We drive
 // the lines ourselves instead: EN low (RTS asserted, DTR not) for 100 ms, then released while IO0
 // is high, which boots from flash — esptool.py's HardReset. The port is reopened at the console
-// rate first, so nothing the firmware prints after the reset is missed.
-import { setTimeout as sleep } from 'node:timers/promises';
-import type { SignalTap } from '../serial/signal-tap';
-import { NodeWebSerialPort } from '../serial/web-serial-port';
+// rate first, so nothing the firmware prints after the reset is missed. Runs in the browser too.
+import type { FlashPort } from './esp-session';
 import { FlashError } from './errors';
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** The firmware's console rate (ESP-IDF and Moddable release builds). */
 export const CONSOLE_BAUD = 115200;
@@ -21,8 +21,6 @@ export const STUCK_PATTERN = /^error (not provisioned|enrollment refused|the bro
 const RESET_HOLD_MS = 100;
 
 export interface ConsoleOptions {
-  tap?: SignalTap;
-  onWarning(message: string): void;
   /** Follow the console until REGISTERED_PATTERN, STUCK_PATTERN or the timeout; null to reset only. */
   monitor: { timeoutMs: number; onLine(line: string): void } | null;
 }
@@ -33,15 +31,15 @@ export interface ResetResult {
   registeredLine: string | null;
 }
 
-export async function resetIntoApp(path: string, options: ConsoleOptions): Promise<ResetResult> {
-  const port = new NodeWebSerialPort(path, { onWarning: options.onWarning, ...(options.tap ? { tap: options.tap } : {}) });
+export async function resetIntoApp(flashPort: FlashPort, options: ConsoleOptions): Promise<ResetResult> {
+  const { port } = flashPort;
   await port.open({ baudRate: CONSOLE_BAUD });
   const reader = options.monitor ? port.readable!.getReader() : null;
   try {
     await port.setSignals({ dataTerminalReady: false, requestToSend: true });
     await sleep(RESET_HOLD_MS);
     await port.setSignals({ requestToSend: false });
-    const result: ResetResult = { resetByLines: port.signalsReachDevice, registeredLine: null };
+    const result: ResetResult = { resetByLines: flashPort.signalsReachDevice(), registeredLine: null };
     if (reader && options.monitor) result.registeredLine = await follow(reader, options.monitor.timeoutMs, options.monitor.onLine);
     return result;
   } finally {
@@ -59,8 +57,9 @@ async function follow(reader: ReadableStreamDefaultReader<Uint8Array>, timeoutMs
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const left = deadline - Date.now();
-    const timer = new AbortController();
-    const chunk = await Promise.race([reader.read(), sleep(Math.max(0, left), null, { signal: timer.signal }).then(() => 'timeout' as const)]).finally(() => timer.abort());
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), Math.max(0, left))));
+    const chunk = await Promise.race([reader.read(), timeout]).finally(() => clearTimeout(timer));
     if (chunk === 'timeout') {
       throw new FlashError('MONITOR_TIMEOUT', `the firmware did not report being online within ${Math.round(timeoutMs / 1000)} s (flashing itself succeeded)`);
     }

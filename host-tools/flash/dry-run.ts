@@ -2,7 +2,7 @@
 // an esptool.py argument file (`esptool.py --chip esp32 write_flash @flash_args`).
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { FlashImage } from './build-dir';
+import type { FlashImage } from './firmware-images';
 
 export interface DryRunManifest {
   chip: string;

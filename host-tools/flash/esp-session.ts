@@ -1,16 +1,26 @@
-// Talking to the ESP32's serial loader through esptool-js: connect and identify the chip, run the
+/// <reference types="w3c-web-serial" />
+// Talking to a chip's serial loader through esptool-js: connect and identify the chip, run the
 // flasher stub at the requested rate, write images, and ask the chip for the MD5 of what it holds.
-import { createHash } from 'node:crypto';
+// The port is a W3C Web Serial SerialPort: the browser's own (navigator.serial) or, from Node,
+// host-tools/serial/web-serial-port.ts; nothing here depends on which.
+import { md5 } from '@noble/hashes/legacy';
+import { bytesToHex } from '@noble/hashes/utils';
 import { ESPError, ESPLoader, Transport, UnexpectedChipIdError, UnexpectedChipMagicError, type IEspLoaderTerminal } from 'esptool-js';
-import type { Logger } from 'pino';
 import { SerialPortOpenError } from '../serial/open-error';
-import type { SignalTap } from '../serial/signal-tap';
-import { NodeWebSerialPort } from '../serial/web-serial-port';
-import type { FlashImage } from './build-dir';
 import { FlashError } from './errors';
-import { ROM_BAUD } from './options';
+import type { FlashImage } from './firmware-images';
+import type { FlashLog } from './flash-log';
 
-export const SUPPORTED_CHIP = 'ESP32';
+/** The rate every ESP32-family ROM starts its UART at. */
+export const ROM_BAUD = 115200;
+
+/** A Web Serial port, and whether its DTR/RTS reach the chip (a pty's do not; false means press EN). */
+export interface FlashPort {
+  port: SerialPort;
+  /** How messages name it: a path, or "the selected port". */
+  label: string;
+  signalsReachDevice(): boolean;
+}
 
 export interface ChipInfo {
   name: string;
@@ -25,16 +35,16 @@ export interface ChipInfo {
 
 export interface SessionOptions {
   baud: number;
-  log: Logger;
-  tap?: SignalTap;
-  onWarning(message: string): void;
+  log: FlashLog;
+  /** Chips the firmware is built for; any other is refused before anything is uploaded to it. */
+  chips: string[];
 }
 
 /** esptool-js traces to console.log unconditionally in places (readLoop exit); keep stdout for JSON logs. */
 class LoggedTransport extends Transport {
   constructor(
     device: SerialPort,
-    private readonly log: Logger,
+    private readonly log: FlashLog,
   ) {
     super(device, false, true);
   }
@@ -44,7 +54,7 @@ class LoggedTransport extends Transport {
   }
 }
 
-function terminalFor(log: Logger): IEspLoaderTerminal {
+function terminalFor(log: FlashLog): IEspLoaderTerminal {
   let partial = '';
   return {
     clean: () => {},
@@ -75,7 +85,7 @@ export function paddedImage(data: Uint8Array): Uint8Array {
 
 export class EspSession {
   private constructor(
-    private readonly port: NodeWebSerialPort,
+    private readonly port: FlashPort,
     private readonly transport: Transport,
     private readonly loader: ESPLoader,
     readonly chip: ChipInfo,
@@ -87,17 +97,17 @@ export class EspSession {
   }
 
   get path(): string {
-    return this.port.path;
+    return this.port.label;
   }
 
-  static async open(path: string, options: SessionOptions): Promise<EspSession> {
-    const port = new NodeWebSerialPort(path, { onWarning: options.onWarning, ...(options.tap ? { tap: options.tap } : {}) });
-    const transport = new LoggedTransport(port, options.log);
+  static async open(port: FlashPort, options: SessionOptions): Promise<EspSession> {
+    const path = port.label;
+    const transport = new LoggedTransport(port.port, options.log);
     const loader = new ESPLoader({ transport, baudrate: options.baud, romBaudrate: ROM_BAUD, terminal: terminalFor(options.log) });
     try {
       await loader.detectChip('default_reset');
-      if (loader.chip.CHIP_NAME !== SUPPORTED_CHIP) {
-        throw new FlashError('WRONG_CHIP', `the device on ${path} is an ${loader.chip.CHIP_NAME}; this firmware is built for the ${SUPPORTED_CHIP}`);
+      if (!options.chips.includes(loader.chip.CHIP_NAME)) {
+        throw new FlashError('WRONG_CHIP', `the device on ${path} is an ${loader.chip.CHIP_NAME}; this firmware is built for the ${options.chips.join(', ')}`);
       }
       const c = loader.chip;
       const revision = c.getChipRevision ? await c.getChipRevision(loader) : null;
@@ -120,14 +130,14 @@ export class EspSession {
       }
       return new EspSession(port, transport, loader, info);
     } catch (e) {
-      if (port.connected) await transport.disconnect().catch((err: Error) => options.log.warn({ err }, 'closing the port after a failed connect'));
+      if (port.port.connected) await transport.disconnect().catch((err: Error) => options.log.warn({ err }, 'closing the port after a failed connect'));
       if (e instanceof FlashError) throw e;
       if (e instanceof SerialPortOpenError) throw openFailure(e);
       if (e instanceof UnexpectedChipMagicError || e instanceof UnexpectedChipIdError) {
-        throw new FlashError('WRONG_CHIP', `the device on ${path} is not an ESP32 (${e.message})`);
+        throw new FlashError('WRONG_CHIP', `the device on ${path} is no chip esptool-js knows (${e.message})`);
       }
       if (e instanceof ESPError && /Failed to connect/i.test(e.message)) {
-        const hint = port.signalsReachDevice
+        const hint = port.signalsReachDevice()
           ? 'check the cable and that nothing else resets the board; without auto-reset, hold BOOT, press EN, and retry'
           : 'this port cannot reset the chip: hold BOOT, press EN, and retry';
         throw new FlashError('CHIP_NOT_DETECTED', `no ESP32 answered on ${path}: ${hint}`);
@@ -156,7 +166,7 @@ export class EspSession {
   /** Compares the chip's MD5 of each image's region with the image; throws on the first mismatch. */
   async verify(image: FlashImage): Promise<string> {
     const padded = paddedImage(image.data);
-    const expected = createHash('md5').update(padded).digest('hex');
+    const expected = bytesToHex(md5(padded));
     let actual: string;
     try {
       actual = await this.loader.flashMd5sum(image.offset, padded.length);
@@ -179,6 +189,6 @@ export class EspSession {
   }
 
   async close(): Promise<void> {
-    if (this.port.connected) await this.transport.disconnect();
+    if (this.port.port.connected) await this.transport.disconnect();
   }
 }

@@ -7,19 +7,21 @@ import { normaliseMac, normaliseMachineCode } from '../../protocol/ids';
 import { isProtocolError } from '../../protocol/errors';
 import { ADMIN_TOKEN_ENV, brokerApiUrl } from '../api/connection';
 import { ToolError } from '../api/errors';
+import { CHIP_FAMILIES } from './chips';
 import { FlashError } from './errors';
 
 const root = join(import.meta.dirname, '..', '..');
 /** Where `npm run build:firmware` puts its default target's images (scripts/build-firmware.ts). */
 const BUILD_OUTPUT = join(root, 'dist', 'firmware', 'bin', 'esp32', 'moddable_two');
 
-/** The release build if there is one, else the debug build (build:firmware's default). */
+/** The release artefact if there is one, else the release build, else the debug build (build:firmware's default). */
 export function defaultBuildDir(): string {
+  const artefact = join(root, 'dist', 'firmware', 'release');
+  if (existsSync(join(artefact, 'manifest.json'))) return artefact;
   const release = join(BUILD_OUTPUT, 'release', 'fleetbind');
   return existsSync(release) ? release : join(BUILD_OUTPUT, 'debug', 'fleetbind');
 }
 export const DEFAULT_BAUD = 921600;
-export const ROM_BAUD = 115200;
 const BAUD_RATES = [115200, 230400, 460800, 921600, 1500000, 2000000];
 
 export type Identity =
@@ -32,6 +34,8 @@ export interface FlashOptions {
   dryRun?: string;
   /** The MAC to provision for in a dry run, where no chip is there to be asked. */
   mac?: string;
+  /** Which build of a multi-chip artefact a dry run writes (esptool-js's chip name). */
+  chip?: string;
   machine?: string;
   wifi?: { ssid: string; psk?: string };
   broker: string;
@@ -43,16 +47,27 @@ export interface FlashOptions {
   monitor: boolean;
 }
 
-export const USAGE = `usage: npm run flash -- --port PORT --broker mqtt://HOST:1883
+export const USAGE = `usage: npm run flash -- --port PORT|auto --broker mqtt://HOST:1883
          (--broker-api URL --admin-token T [--reprovision] | --enroll-token T)
          [--machine CODE] [--wifi SSID [--psk PSK]] [--build DIR] [--erase] [--baud 921600]
          [--nvs-only] [--monitor]
-       npm run flash -- --dry-run DIR [--mac MAC] ...   (write the images to DIR instead of a port)
---build defaults to npm run build:firmware's output (dist/firmware/bin/esp32/moddable_two/
-release/fleetbind, else .../debug/fleetbind). The admin token may also come from $${ADMIN_TOKEN_ENV}.`;
+       npm run flash -- --dry-run DIR [--mac MAC] [--chip ESP32|ESP32-S3|ESP32-C3] ...
+                                                   (write the images to DIR instead of a port)
+--port auto takes the only USB serial port. --build is a Moddable build folder or a release
+artefact (its folder or manifest.json, from npm run build:firmware -- --release); it defaults to
+npm run build:firmware's output (the artefact in dist/firmware/release, else dist/firmware/bin/
+esp32/moddable_two/release/fleetbind, else .../debug/fleetbind). The admin token may also come from $${ADMIN_TOKEN_ENV}.`;
 
 function usage(message: string): FlashError {
   return new FlashError('USAGE', message);
+}
+
+/** esp32s3, ESP32-S3 and esp32-s3 all name the ESP32-S3. */
+function chipOption(text: string): string {
+  const wanted = text.toLowerCase().replace(/-/g, '');
+  const chip = CHIP_FAMILIES.find((c) => c.name.toLowerCase().replace(/-/g, '') === wanted);
+  if (!chip) throw usage(`--chip must be one of ${CHIP_FAMILIES.map((c) => c.name).join(', ')}, got ${JSON.stringify(text)}`);
+  return chip.name;
 }
 
 function brokerUrl(text: string): string {
@@ -88,6 +103,7 @@ export function parseFlashOptions(argv: string[], env: NodeJS.ProcessEnv = proce
         'nvs-only': { type: 'boolean', default: false },
         'dry-run': { type: 'string' },
         mac: { type: 'string' },
+        chip: { type: 'string' },
         reprovision: { type: 'boolean', default: false },
         monitor: { type: 'boolean', default: false },
       },
@@ -99,6 +115,7 @@ export function parseFlashOptions(argv: string[], env: NodeJS.ProcessEnv = proce
   if (values.port && values['dry-run']) throw usage('use either --port (flash a device) or --dry-run DIR (write the images to a folder), not both');
   if (!values.port && !values['dry-run']) throw usage('no serial port: pass --port /dev/ttyUSB0 (or --dry-run DIR)');
   if (values.mac && !values['dry-run']) throw usage('--mac is only for --dry-run; with --port the MAC is read from the chip');
+  if (values.chip && !values['dry-run']) throw usage('--chip is only for --dry-run; with --port the chip is read from its ROM');
   if (values['dry-run'] && values.monitor) throw usage('--monitor needs a device; it cannot be used with --dry-run');
   if (values['nvs-only'] && values.erase) throw usage('--erase with --nvs-only would leave the device without firmware; use one of them');
 
@@ -162,6 +179,7 @@ export function parseFlashOptions(argv: string[], env: NodeJS.ProcessEnv = proce
   if (values.port) options.port = values.port;
   if (values['dry-run']) options.dryRun = values['dry-run'];
   if (mac) options.mac = mac;
+  if (values.chip !== undefined) options.chip = chipOption(values.chip);
   if (machine) options.machine = machine;
   if (values.wifi !== undefined) options.wifi = values.psk === undefined ? { ssid: values.wifi } : { ssid: values.wifi, psk: values.psk };
   return options;

@@ -1,14 +1,12 @@
 // ESP-IDF partition tables in their binary form (what gen_esp32part.py writes as
 // partition-table.bin): 32-byte entries `<2sBBLL16sL` (magic AA 50, type, subtype, offset, size,
 // NUL-padded label, flags), optionally an MD5 entry (EB EB, 14 x FF, then the MD5 of every entry
-// before it), then 0xFF padding to 0xC00 bytes.
-import { createHash } from 'node:crypto';
+// before it), then 0xFF padding to 0xC00 bytes. Runs in the browser too.
+import { md5 as md5Hash } from '@noble/hashes/legacy';
 
 export const ENTRY_SIZE = 32;
 export const MAX_TABLE_LENGTH = 0xc00;
 export const PARTITION_TABLE_OFFSET = 0x8000;
-/** The ESP32 ROM loads the second-stage bootloader from here; it is not in the table. */
-export const BOOTLOADER_OFFSET = 0x1000;
 
 export const PartitionType = { APP: 0x00, DATA: 0x01 } as const;
 export const AppSubtype = { FACTORY: 0x00, OTA_0: 0x10, TEST: 0x20 } as const;
@@ -32,13 +30,13 @@ const MD5_MAGIC = [0xeb, 0xeb];
 
 export function parsePartitionTable(bytes: Uint8Array): Partition[] {
   const partitions: Partition[] = [];
-  const md5 = createHash('md5');
+  const md5 = md5Hash.create();
   for (let at = 0; at + ENTRY_SIZE <= bytes.length && at < MAX_TABLE_LENGTH; at += ENTRY_SIZE) {
     const entry = bytes.subarray(at, at + ENTRY_SIZE);
     if (entry.every((b) => b === 0xff)) return partitions;
     if (entry[0] === MD5_MAGIC[0] && entry[1] === MD5_MAGIC[1]) {
-      const expected = md5.copy().digest();
-      if (!expected.equals(entry.subarray(16))) {
+      const expected = md5.clone().digest();
+      if (!expected.every((b, i) => b === entry[16 + i])) {
         throw new PartitionTableError(`partition table MD5 does not match its entries (entry at 0x${at.toString(16)})`);
       }
       continue;
@@ -65,7 +63,7 @@ export function parsePartitionTable(bytes: Uint8Array): Partition[] {
 /** Writes a table the way gen_esp32part.py does (with the MD5 entry). */
 export function buildPartitionTable(partitions: Partition[]): Uint8Array {
   const out = new Uint8Array(MAX_TABLE_LENGTH).fill(0xff);
-  const md5 = createHash('md5');
+  const md5 = md5Hash.create();
   let at = 0;
   for (const p of partitions) {
     const label = new TextEncoder().encode(p.label);

@@ -1,14 +1,9 @@
 // The broker's admin REST API as the flasher uses it: register a device by MAC (getting its id and
 // a fresh secret, once), and delete it again when flashing fails so no half-provisioned entry stays.
+// It runs in the browser too, with the signed-in admin's session token.
 import { AdminApi, AdminApiError } from '../api/admin-api';
 import { FlashError } from './errors';
-
-export interface Provisioned {
-  id: string;
-  secret: string;
-  /** The MAC was registered before: this rotated its secret rather than creating the device. */
-  reprovisioned: boolean;
-}
+import type { Provisioned, Registry } from './flash-device';
 
 function flashErrorOf(e: unknown): unknown {
   if (!(e instanceof AdminApiError)) return e;
@@ -19,7 +14,7 @@ function flashErrorOf(e: unknown): unknown {
   return new FlashError('BROKER_REFUSED', e.message);
 }
 
-export class ProvisioningClient {
+export class ProvisioningClient implements Registry {
   private readonly api: AdminApi;
 
   constructor(baseUrl: string, adminToken: string) {

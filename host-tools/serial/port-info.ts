@@ -30,15 +30,17 @@ async function readHex(path: string): Promise<number | null> {
   }
 }
 
-async function linuxUsbIds(path: string): Promise<UsbIds> {
+/** The USB ids of the tty named `name` (ttyUSB0), from sysfs under `sysRoot`. */
+export async function ttyUsbIds(name: string, sysRoot = '/sys'): Promise<UsbIds> {
   let dir: string;
   try {
-    dir = await realpath(join('/sys/class/tty', basename(await canonical(path)), 'device'));
+    dir = await realpath(join(sysRoot, 'class', 'tty', name, 'device'));
   } catch {
     return {}; // not a device with a sysfs node: a pty, for instance
   }
+  const top = await canonical(sysRoot);
   // The tty's device is a USB interface; idVendor/idProduct live on the USB device above it.
-  for (; dir !== '/' && dir.startsWith('/sys/'); dir = dirname(dir)) {
+  for (; dir !== '/' && dir.startsWith(`${top}/`); dir = dirname(dir)) {
     const vendor = await readHex(join(dir, 'idVendor'));
     const product = await readHex(join(dir, 'idProduct'));
     if (vendor !== null && product !== null) return { usbVendorId: vendor, usbProductId: product };
@@ -59,5 +61,5 @@ async function listedUsbIds(path: string): Promise<UsbIds> {
 }
 
 export function lookUpUsbIds(path: string): Promise<UsbIds> {
-  return process.platform === 'linux' ? linuxUsbIds(path) : listedUsbIds(path);
+  return process.platform === 'linux' ? canonical(path).then((p) => ttyUsbIds(basename(p))) : listedUsbIds(path);
 }
