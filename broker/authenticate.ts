@@ -1,5 +1,5 @@
-// MQTT CONNECT authentication (docs/architecture.md, Identities). Decides the connection's identity once; every
-// later ACL check reads that identity.
+// MQTT CONNECT authentication (docs/architecture.md, Identities). Decides the connection's
+// identity once; every later ACL check reads that identity.
 import type { AedesOptions, Client } from 'aedes';
 import { MAC_PATTERN, tryNormaliseId } from '../protocol/ids';
 import type { OfflineReason } from '../protocol/messages';
@@ -11,13 +11,16 @@ import { type Identity, setIdentity } from './identity';
 import { useSession } from './store/accounts';
 import { getDevice } from './store/devices';
 import { findEnrollmentToken } from './store/enrollment';
+import { credentialKey } from './live-credentials';
+import { WarnLimiter, clip } from './warn-limit';
 
 type Done = Parameters<NonNullable<AedesOptions['authenticate']>>[3];
+const IDENTIFIER_REJECTED = 2;
 const BAD_CREDENTIALS = 4;
 const NOT_AUTHORIZED = 5;
 const SERVER_UNAVAILABLE = 3;
 
-function refuse(done: Done, code: 3 | 4 | 5, message: string): void {
+function refuse(done: Done, code: 2 | 3 | 4 | 5, message: string): void {
   const err = Object.assign(new Error(message), { returnCode: code });
   done(err as Parameters<Done>[0], null);
 }
@@ -33,59 +36,80 @@ export function connectionGone(client: Client): boolean {
   return client.closed || (client.conn as { destroyed?: boolean }).destroyed === true;
 }
 
-// Refused identity-provider tokens don't count towards the failed-login throttle: they cannot be
-// guessed, and a web app retrying with an expired token must not lock its agent out once renewed.
-const TOKEN_REFUSED = 'token refused: ';
+/** `counts`: whether it is a failed login for the throttle. */
+type Refusal = { code: 2 | 4; reason: string; counts: boolean };
+// A wrong client id is refused before any credential is checked: nothing was guessed.
+const badId = (reason: string): Refusal => ({ code: IDENTIFIER_REJECTED, reason, counts: false });
+const badCredentials = (reason: string): Refusal => ({ code: BAD_CREDENTIALS, reason, counts: true });
+
 const TOKEN_EXPIRY = Symbol('fleetbind.tokenExpiry');
 type WithExpiry = Client & { [TOKEN_EXPIRY]?: number };
 
-async function identifyByToken(ctx: Context, client: Client, jwt: JwtVerifier, id: string, token: string, conn: number): Promise<Identity | string> {
+// Refused identity-provider tokens don't count towards the failed-login throttle: they cannot be
+// guessed, and a web app retrying with an expired token must not lock its agent out once renewed.
+async function identifyByToken(ctx: Context, client: Client, jwt: JwtVerifier, id: string, token: string, conn: number): Promise<Identity | Refusal> {
   try {
     const t = await agentFromToken(ctx, jwt, token);
     if (t.agent !== id) throw new TokenRefused('agent-mismatch', `the token is for agent ${t.agent}, not ${id}`);
     (client as WithExpiry)[TOKEN_EXPIRY] = t.expiresAt;
-    return { kind: 'agent', id, conn };
+    return { kind: 'agent', id, conn, credential: credentialKey.identityToken(tokenHash(token)), expiresAt: t.expiresAt };
   } catch (err) {
     if (!(err instanceof TokenRefused)) throw err;
-    noteRefusal(ctx, 'mqtt', err, { username: `agent:${id}`, clientId: client.id });
-    return `${TOKEN_REFUSED}${err.reason}`;
+    noteRefusal(ctx, 'mqtt', err, { username: `agent:${id}`, clientId: clip(client.id) });
+    return { code: BAD_CREDENTIALS, reason: `token refused: ${err.reason}`, counts: false };
   }
 }
 
-/** Who connects, why they may not (a string), or null when the connection went away meanwhile. */
-async function identify(ctx: Context, client: Client, username: string, password: string): Promise<Identity | string | null> {
+/**
+ * Who is trying to connect, as the throttle counts failures: the client id's identity for an
+ * enrollment, the username otherwise (clipped: it is client-chosen).
+ */
+function subjectOf(client: Client, username: string): string {
+  if (username === 'enroll') return `enroll:${clip(client.id.replace(/^enroll-/, ''), 32)}`;
+  return username.includes(':') ? clip(username, 80) : `device:${clip(username, 80)}`;
+}
+
+/** Who connects, why they may not, or null when the connection went away meanwhile. */
+async function identify(ctx: Context, client: Client, username: string, password: string): Promise<Identity | Refusal | null> {
   const conn = await ctx.presence.nextConn();
   if (username === 'enroll') {
     const mac = client.id.startsWith('enroll-') ? client.id.slice(7) : '';
-    if (!MAC_PATTERN.test(mac)) return 'enroll client id must be enroll-<12 lower-case hex digits>';
+    if (!MAC_PATTERN.test(mac)) return badId('enroll client id must be enroll-<12 lower-case hex digits>');
     const token = await findEnrollmentToken(ctx.db, tokenHash(password));
     // A known but expired or used-up token still connects, so the device is told exactly why on
     // its reply topic; it can do nothing else.
-    return token ? { kind: 'enroll', mac, tokenId: token.id, conn } : 'unknown enrollment token';
+    return token ? { kind: 'enroll', mac, tokenId: token.id, conn, credential: credentialKey.enrollmentToken(token.id) } : badCredentials('unknown enrollment token');
   }
   const colon = username.indexOf(':');
   if (colon > 0) {
     const kind = username.slice(0, colon);
     const id = tryNormaliseId(username.slice(colon + 1));
-    if ((kind !== 'agent' && kind !== 'admin') || id === null) return 'username must be agent:<id>, admin:<name>, enroll or a device id';
-    if (kind === 'admin' && ctx.opts.adminToken !== undefined && constantTimeEqual(password, ctx.opts.adminToken)) return { kind: 'admin', id, conn };
+    if ((kind !== 'agent' && kind !== 'admin') || id === null) return badCredentials('username must be agent:<id>, admin:<name>, enroll or a device id');
+    // The client id carries the identity, so no one can take over (or resume the session of)
+    // another identity's client id: a device's, an enrollment's or another agent's.
+    const prefix = `${kind}:${id}:`;
+    if (!client.id.startsWith(prefix) || client.id.length === prefix.length) return badId(`client id must be ${prefix}<anything>`);
+    if (kind === 'admin' && ctx.opts.adminToken !== undefined && constantTimeEqual(password, ctx.opts.adminToken)) {
+      return { kind: 'admin', id, conn, credential: credentialKey.adminToken, expiresAt: Number.POSITIVE_INFINITY };
+    }
     if (kind === 'agent' && ctx.jwt !== null && JwtVerifier.looksLikeJwt(password)) return identifyByToken(ctx, client, ctx.jwt, id, password, conn);
-    const session = await useSession(ctx.db, tokenHash(password), ctx.now(), ctx.opts.sessionIdleMs);
-    if (!session || session.kind !== kind || session.subject !== id) return 'invalid or expired session token';
-    return { kind, id, conn };
+    const hash = tokenHash(password);
+    const session = await useSession(ctx.db, hash, ctx.now(), ctx.opts.sessionIdleMs);
+    if (!session || session.kind !== kind || session.subject !== id) return badCredentials('invalid or expired session token');
+    return { kind, id, conn, credential: credentialKey.session(hash), expiresAt: ctx.now() + ctx.opts.sessionIdleMs };
   }
-  if (username !== client.id) return 'device client id must equal its username';
-  if (tryNormaliseId(username) !== username) return 'device id is not in canonical form';
+  if (username !== client.id) return badId('device client id must equal its username');
+  if (tryNormaliseId(username) !== username) return badCredentials('device id is not in canonical form');
   const row = await getDevice(ctx.db, username);
-  if (!row) return 'unknown device';
+  if (!row) return badCredentials('unknown device');
   const digest = verifiedSecretDigest(row.secret_hash, password);
   if (ctx.verifiedSecrets.get(username) !== digest) {
     const ok = await ctx.hashes.run(() => verifySecret(password, row.secret_hash), () => !connectionGone(client));
     if (ok === null) return null;
-    if (!ok) return 'wrong device secret';
+    if (!ok) return badCredentials('wrong device secret');
     ctx.verifiedSecrets.set(username, digest);
   }
-  return { kind: 'device', id: username, conn };
+  return { kind: 'device', id: username, conn, credential: credentialKey.deviceSecret(username, row.secret_hash) };
 }
 
 const CLOSE_REASON = Symbol('fleetbind.closeReason');
@@ -104,32 +128,43 @@ function closeReason(ctx: Context, client: Client): OfflineReason {
 }
 
 export function makeAuthenticate(ctx: Context): NonNullable<AedesOptions['authenticate']> {
+  const warnings = new WarnLimiter();
+  const warn = (ip: string, fields: Record<string, unknown>, msg: string): void => {
+    const take = warnings.take(ip, ctx.now());
+    if (take) ctx.log.warn({ ...fields, ip, ...(take.suppressed > 0 ? { suppressed: take.suppressed } : {}) }, msg);
+  };
   return (client, rawUser, rawPassword, done) => {
     const ip = remoteAddress(client, ctx.opts.trustProxy);
     const username = rawUser ?? '';
     const password = rawPassword?.toString('utf8') ?? '';
     const throttle = ctx.throttle;
-    const wait = throttle.retryAfterMs(username, ip, ctx.now());
+    const subject = subjectOf(client, username);
+    // Human passwords are guessable: their subject has a ceiling, and their address is limited
+    // before checking. Device secrets and tokens are not: only (subject, address) blocks them.
+    const guessable = username.startsWith('agent:') || username.startsWith('admin:');
+    const wait = throttle.retryAfterMs(subject, ip, ctx.now(), { address: guessable, subject: guessable });
     if (wait > 0) {
       ctx.metrics.authFailures.inc({ kind: 'mqtt', reason: 'rate-limited' });
-      ctx.log.warn({ username, ip, retryAfterMs: wait }, 'mqtt connect rate-limited');
+      warn(ip, { username: clip(username), retryAfterMs: wait }, 'mqtt connect rate-limited');
       return refuse(done, NOT_AUTHORIZED, 'too many failed attempts');
     }
     identify(ctx, client, username, password)
       .then(async (who) => {
-        if (typeof who === 'string') {
-          if (!who.startsWith(TOKEN_REFUSED)) throttle.fail(username, ip, ctx.now());
-          ctx.metrics.authFailures.inc({ kind: 'mqtt', reason: who });
-          ctx.log.warn({ username, clientId: client.id, ip, reason: who }, 'mqtt connect refused');
-          return refuse(done, BAD_CREDENTIALS, who);
+        if (who !== null && 'reason' in who) {
+          if (who.counts) throttle.fail(subject, ip, ctx.now());
+          ctx.metrics.authFailures.inc({ kind: 'mqtt', reason: who.reason });
+          warn(ip, { username: clip(username), clientId: clip(client.id), reason: who.reason }, 'mqtt connect refused');
+          return refuse(done, who.code, who.reason);
         }
         // The socket may have gone while we checked; then there is nothing to track.
         if (who === null || connectionGone(client)) return refuse(done, NOT_AUTHORIZED, 'connection closed during authentication');
+        if (!ctx.credentials.add(who.credential, client)) return refuse(done, BAD_CREDENTIALS, 'credential revoked');
         setIdentity(client, who);
         const expiresAt = (client as WithExpiry)[TOKEN_EXPIRY];
         if (who.kind === 'agent' && expiresAt !== undefined) closeAtExpiry(ctx, client, who.id, expiresAt);
         ctx.metrics.connections[who.kind]++;
         client.conn.once('close', () => {
+          ctx.credentials.remove(who.credential, client);
           ctx.metrics.connections[who.kind]--;
           if (who.kind === 'device') ctx.presence.closed(who.id, who.conn, closeReason(ctx, client));
         });
@@ -139,9 +174,8 @@ export function makeAuthenticate(ctx: Context): NonNullable<AedesOptions['authen
         done(null, true);
       })
       .catch((err: unknown) => {
-        ctx.log.error({ err, username }, 'authentication failed with an internal error');
+        ctx.log.error({ err, username: clip(username) }, 'authentication failed with an internal error');
         refuse(done, SERVER_UNAVAILABLE, 'server error');
       });
   };
 }
-

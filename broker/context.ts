@@ -12,6 +12,7 @@ import type { HashQueue } from './auth/hash-queue';
 import type { Metrics } from './metrics';
 import type { Presence } from './presence';
 import type { LoginThrottle } from './rate-limit';
+import type { LiveCredentials } from './live-credentials';
 import type { AgentOpHandler } from './requests';
 import type { Database } from './store/schema';
 import type { GroupWriter } from './store/group-writer';
@@ -30,8 +31,11 @@ export interface BrokerEvents {
   presence: [string, Status];
 }
 
-/** Whose connections an admin act closes (a deleted or kicked device, a disabled agent). */
-export interface KickTarget { kind: 'device' | 'agent'; id: string }
+/**
+ * Whose connections an act closes: a deleted or kicked device, an agent, or every connection that
+ * authenticated with a credential that died (`id` is its key, see live-credentials.ts).
+ */
+export interface KickTarget { kind: 'device' | 'agent' | 'credential'; id: string }
 
 export interface Context {
   opts: BrokerOptions;
@@ -48,8 +52,10 @@ export interface Context {
   cluster: ClusterNode | null;
   /** Which node dispatches each device's jobs (always this one on a single node). */
   lease: DispatchLease;
-  /** Failed logins (REST) and MQTT connects, per username and per IP. */
+  /** Failed logins (REST) and MQTT connects, per subject and address (rate-limit.ts). */
   throttle: LoginThrottle;
+  /** This node's live connections by the credential they authenticated with. */
+  credentials: LiveCredentials;
   events: EventEmitter<BrokerEvents>;
   /** Agent ops added by other parts (the job queue), beyond claim, release and list. */
   agentOps: Map<string, AgentOpHandler>;

@@ -1,11 +1,12 @@
 // Who an MQTT connection is, decided once at authentication and read on every message.
 import type { Client } from 'aedes';
 
+/** `credential` is the key of what the connection authenticated with (live-credentials.ts). */
 export type Identity =
-  | { kind: 'device'; id: string; conn: number }
-  | { kind: 'enroll'; mac: string; tokenId: string; conn: number }
-  | { kind: 'agent'; id: string; conn: number }
-  | { kind: 'admin'; id: string; conn: number };
+  | { kind: 'device'; id: string; conn: number; credential: string }
+  | { kind: 'enroll'; mac: string; tokenId: string; conn: number; credential: string }
+  | { kind: 'agent'; id: string; conn: number; credential: string; expiresAt: number }
+  | { kind: 'admin'; id: string; conn: number; credential: string; expiresAt: number };
 
 const IDENTITY = Symbol('fleetbind.identity');
 type Tagged = Client & { [IDENTITY]?: Identity };

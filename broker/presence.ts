@@ -1,7 +1,8 @@
 // Truthful presence (docs/architecture.md, Presence). A device is online while any of its authenticated
 // connections is open; the close of an older connection after a takeover is stale and changes
 // nothing. After the last connection closes the device is "reconnecting" for the grace window,
-// then "offline" with the reason of that close.
+// then "offline" with the reason of that close. A connection that replaces an online one is
+// "online" with reason "takeover".
 import type { OfflineReason, Status } from '../protocol/messages';
 
 export type PresenceListener = (device: string, status: Status) => void;
@@ -56,7 +57,8 @@ export class LocalPresence implements Presence {
     this.timers.delete(device);
     const cur = this.states.get(device);
     if (cur?.state === 'online' && cur.conn >= conn) return;
-    this.set(device, { state: 'online', conn, since: this.now() });
+    // A newer connection while the device was online: it replaced its own connection.
+    this.set(device, { state: 'online', conn, since: this.now(), ...(cur?.state === 'online' ? { reason: 'takeover' as const } : {}) });
   }
 
   /** Returns false when the close was stale (another connection of the device is still open). */

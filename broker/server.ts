@@ -31,6 +31,8 @@ import { ClusterNode } from './cluster/node';
 import { LocalPresence, type PresenceListener } from './presence';
 import { publishStatus, scheduleBindings } from './publisher';
 import { LoginThrottle } from './rate-limit';
+import { LiveCredentials } from './live-credentials';
+import { SessionExpiry } from './session-expiry';
 import { handleEnroll, handleHello } from './registry';
 import { handleRequest } from './requests';
 import { allBindings } from './store/bindings';
@@ -110,6 +112,7 @@ export async function startBroker(options: Partial<BrokerOptions> = {}): Promise
     cluster,
     lease: cluster?.lease ?? new LocalLease(),
     throttle: new LoginThrottle(),
+    credentials: new LiveCredentials(),
     events: new EventEmitter<BrokerEvents>(),
     agentOps: new Map(),
     labelKey: boot.labelKey,
@@ -152,6 +155,14 @@ export async function startBroker(options: Partial<BrokerOptions> = {}): Promise
   ctx.aedes = aedes;
   const kickHere = (target: KickTarget, reason: OfflineReason): number => {
     let n = 0;
+    if (target.kind === 'credential') {
+      for (const client of ctx.credentials.revoke(target.id)) {
+        markCloseReason(client, reason);
+        client.close();
+        n++;
+      }
+      return n;
+    }
     for (const client of Object.values((aedes as unknown as { clients: Record<string, Client> }).clients)) {
       const who = identityOf(client);
       if (who && who.kind === target.kind && who.id === target.id) {
@@ -163,11 +174,14 @@ export async function startBroker(options: Partial<BrokerOptions> = {}): Promise
     return n;
   };
   ctx.kick = async (target, reason) => kickHere(target, reason) + (cluster ? await cluster.kickElsewhere(target, reason) : 0);
+  // Every node ends its own connections whose session expired: the expiry is in the shared store.
+  const expiry = new SessionExpiry(ctx, (key) => kickHere({ kind: 'credential', id: key }, 'kicked'));
 
   aedes.on('client', (client) => {
     const who = identityOf(client);
     if (who?.kind === 'device') ctx.presence.registered(who.id, who.conn);
     if (who?.kind === 'agent') scheduleBindings(ctx, who.id, 0);
+    if (who?.kind === 'agent' || who?.kind === 'admin') expiry.track(who.credential, who.expiresAt);
   });
   await cluster?.attach(ctx, kickHere);
   const jobs = await startJobs(ctx);
@@ -215,6 +229,7 @@ export async function startBroker(options: Partial<BrokerOptions> = {}): Promise
   const close = (): Promise<void> =>
     (closed ??= (async () => {
       ctx.closing = true;
+      expiry.stop();
       await jobs.stop();
       tcp.close();
       tlsServer?.close();

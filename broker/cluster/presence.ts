@@ -74,8 +74,9 @@ export class ClusterPresence implements Presence {
     conns.set(conn, true);
     // The device's own status publish may be handled before the script answers; it must already
     // read online here.
-    const online: Status = { state: 'online', conn, since: this.now() };
-    if (isNewer(online, this.mirror.get(device))) this.pending.set(device, online);
+    const prev = this.mirror.get(device);
+    const online: Status = { state: 'online', conn, since: this.now(), ...(prev?.state === 'online' ? { reason: 'takeover' as const } : {}) };
+    if (isNewer(online, prev)) this.pending.set(device, online);
     const script = this.redis.fbRegistered(keys.live(device), keys.st, keys.sc, device, String(conn), String(online.since));
     this.run('registered', device, script.finally(() => this.pending.get(device) === online && this.pending.delete(device)));
   }

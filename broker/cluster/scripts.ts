@@ -33,14 +33,17 @@ return v`,
 redis.call('SADD', KEYS[2], ARGV[3])
 return 1`,
   },
-  /** KEYS live, st, sc; ARGV dev, conn, since. Online unless the connection is gone or a newer one is online. */
+  /**
+   * KEYS live, st, sc; ARGV dev, conn, since. Online unless the connection is gone or a newer one is
+   * online; replacing an online connection is a takeover.
+   */
   fbRegistered: {
     numberOfKeys: 3,
     lua: `${STATUS}
 if redis.call('HEXISTS', KEYS[1], ARGV[2]) == 0 then return false end
 local state, conn = current(KEYS[3], ARGV[1])
 if state == 'online' and tonumber(conn) >= tonumber(ARGV[2]) then return false end
-local s = status('online', ARGV[2], ARGV[3])
+local s = status('online', ARGV[2], ARGV[3], state == 'online' and 'takeover' or nil)
 redis.call('HSET', KEYS[2], ARGV[1], s)
 redis.call('HSET', KEYS[3], ARGV[1], 'online:' .. ARGV[2])
 return s`,

@@ -4,6 +4,7 @@ import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import type { Context } from '../context';
 import { errorHandler } from './errors';
 import { agentRoutes } from './routes-agents';
+import { blockRoutes } from './routes-blocks';
 import { claimPreviewRoutes } from './routes-claim-preview';
 import { deviceRoutes } from './routes-devices';
 import { fleetRoutes } from './routes-fleet';
@@ -27,6 +28,7 @@ export function buildHttp(ctx: Context, startedAt: number): FastifyInstance {
   });
   sessionRoutes(app, ctx);
   agentRoutes(app, ctx);
+  blockRoutes(app, ctx);
   deviceRoutes(app, ctx);
   fleetRoutes(app, ctx);
   jobRoutes(app, ctx);

@@ -7,6 +7,8 @@ import { PASSWORD_COST, hashSecret } from '../auth/secrets';
 import type { Context } from '../context';
 import { type AgentPatch, agentView, createAgent, getAgent, listAgents, updateAgent } from '../store/accounts';
 import { actorOf, requireAdmin } from './auth';
+import { credentialKey } from '../live-credentials';
+import { clearBlocks } from './routes-blocks';
 import { bodyOf } from './body';
 
 function deviceLimit(body: Obj): number | null | undefined {
@@ -56,9 +58,17 @@ export function agentRoutes(app: FastifyInstance, ctx: Context): void {
     if (disabled !== undefined) patch.disabled = disabled;
     if (limit !== undefined) patch.deviceLimit = limit;
     if (body.password !== undefined) patch.passwordHash = await hashSecret(password(body), PASSWORD_COST);
-    await updateAgent(ctx.db, id, patch, actorOf(p), ctx.now());
+    const ended = await updateAgent(ctx.db, id, patch, actorOf(p), ctx.now());
     // A disabled agent or a changed password ends every session, live connections included.
-    if (disabled === true || patch.passwordHash !== undefined) await ctx.kick({ kind: 'agent', id }, 'kicked');
+    for (const hash of ended) await ctx.kick({ kind: 'credential', id: credentialKey.session(hash) }, 'kicked');
     return agentView((await getAgent(ctx.db, id))!);
+  });
+
+  app.post<{ Params: { id: string } }>('/api/agents/:id/unlock', async (req) => {
+    const p = await requireAdmin(ctx, req);
+    const id = normaliseId(req.params.id, 'agent id', 'id');
+    if (!(await getAgent(ctx.db, id))) throw new ProtocolError(ErrorCode.NOT_FOUND, `no agent ${id}`, 'id');
+    const cleared = await clearBlocks(ctx, { subject: `agent:${id}` }, actorOf(p));
+    return { id, cleared };
   });
 }

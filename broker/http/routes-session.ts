@@ -7,6 +7,7 @@ import { randomToken, tokenHash, verifySecret } from '../auth/secrets';
 import type { Context } from '../context';
 import { createSession, deleteSession, getAdmin, getAgent } from '../store/accounts';
 import { appendAudit } from '../store/audit';
+import { credentialKey } from '../live-credentials';
 import { principalOf } from './auth';
 import { bodyOf } from './body';
 
@@ -19,7 +20,9 @@ export function sessionRoutes(app: FastifyInstance, ctx: Context): void {
     const password = str(body, 'password', { min: 1, max: 256 });
     const user = `${isAdmin ? 'admin' : 'agent'}:${id}`;
     const now = ctx.now();
-    const wait = ctx.throttle.retryAfterMs(user, req.ip, now);
+    // Per (user, address) and per address, and a higher ceiling per user: an attacker elsewhere
+    // cannot lock the user out (rate-limit.ts).
+    const wait = ctx.throttle.retryAfterMs(user, req.ip, now, { address: true, subject: true });
     if (wait > 0) {
       ctx.metrics.authFailures.inc({ kind: 'login', reason: 'rate-limited' });
       reply.header('retry-after', Math.ceil(wait / 1000));
@@ -32,6 +35,7 @@ export function sessionRoutes(app: FastifyInstance, ctx: Context): void {
       ctx.throttle.fail(user, req.ip, now);
       ctx.metrics.authFailures.inc({ kind: 'login', reason: 'bad-credentials' });
       ctx.log.warn({ user, ip: req.ip }, 'login refused');
+      await appendAudit(ctx.db, { at: now, actor: user, action: 'login.failed', agent: isAdmin || !row ? null : id, detail: { ip: req.ip } });
       throw new ProtocolError(ErrorCode.UNAUTHORIZED, 'wrong id or password');
     }
     if (!isAdmin && 'disabled' in row && Number(row.disabled) === 1) throw new ProtocolError(ErrorCode.FORBIDDEN, 'this agent is disabled; ask your supervisor');
@@ -45,7 +49,11 @@ export function sessionRoutes(app: FastifyInstance, ctx: Context): void {
 
   app.post('/api/logout', async (req, reply) => {
     const p = await principalOf(ctx, req);
-    if (p.tokenHash !== null) await deleteSession(ctx.db, p.tokenHash);
+    if (p.tokenHash !== null) {
+      await deleteSession(ctx.db, p.tokenHash);
+      // The session's live MQTT connections end with it, on every node.
+      await ctx.kick({ kind: 'credential', id: credentialKey.session(p.tokenHash) }, 'kicked');
+    }
     return reply.status(204).send();
   });
 

@@ -28,8 +28,9 @@ export async function createAgent(
 
 export interface AgentPatch { name?: string; passwordHash?: string; disabled?: boolean; deviceLimit?: number | null }
 
-export async function updateAgent(db: Kysely<Database>, id: string, p: AgentPatch, actor: string, now: number): Promise<void> {
-  await db.transaction().execute(async (trx) => {
+/** Returns the token hashes of the sessions it ended (a disabled agent, a changed password). */
+export async function updateAgent(db: Kysely<Database>, id: string, p: AgentPatch, actor: string, now: number): Promise<string[]> {
+  return db.transaction().execute(async (trx) => {
     const set: Partial<AgentRow> = {};
     if (p.name !== undefined) set.name = p.name;
     if (p.passwordHash !== undefined) set.password_hash = p.passwordHash;
@@ -38,12 +39,16 @@ export async function updateAgent(db: Kysely<Database>, id: string, p: AgentPatc
     if (Object.keys(set).length === 0) throw new ProtocolError(ErrorCode.BAD_REQUEST, 'nothing to change');
     const r = await trx.updateTable('agents').set(set).where('id', '=', id).executeTakeFirst();
     if (Number(r.numUpdatedRows) === 0) throw new ProtocolError(ErrorCode.NOT_FOUND, `no agent ${id}`, 'id');
+    let ended: string[] = [];
     if (p.disabled === true || p.passwordHash !== undefined) {
+      const q = trx.selectFrom('sessions').select('token_hash').where('kind', '=', 'agent').where('subject', '=', id);
+      ended = (await q.execute()).map((r) => r.token_hash);
       await trx.deleteFrom('sessions').where('kind', '=', 'agent').where('subject', '=', id).execute();
     }
     const changed = Object.keys(p).filter((k) => k !== 'passwordHash');
     if (p.passwordHash !== undefined) changed.push('password');
     await appendAudit(trx, { at: now, actor, action: 'agent.updated', agent: id, detail: { changed, disabled: p.disabled ?? null } });
+    return ended;
   });
 }
 
@@ -73,6 +78,11 @@ export async function createAdmin(db: Kysely<Database>, name: string, passwordHa
 
 export async function createSession(db: Kysely<Database>, s: SessionRow): Promise<void> {
   await db.insertInto('sessions').values(s).execute();
+}
+
+/** The session row as stored, without sliding its expiry. */
+export async function findSession(db: Kysely<Database>, hash: string): Promise<SessionRow | undefined> {
+  return db.selectFrom('sessions').selectAll().where('token_hash', '=', hash).executeTakeFirst();
 }
 
 /** Returns the live session for a token hash and slides its idle expiry; undefined if expired. */

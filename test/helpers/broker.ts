@@ -44,7 +44,7 @@ export async function request(client: MqttClient, who: { kind: 'agent' | 'admin'
 }
 
 export async function connectAgent(url: string, id: string, token: string): Promise<MqttClient> {
-  const client = await connect(url, { clientId: `agent-${id}-${randomBytes(3).toString('hex')}`, username: `agent:${id}`, password: token });
+  const client = await connect(url, { clientId: `agent:${id}:${randomBytes(3).toString('hex')}`, username: `agent:${id}`, password: token });
   await subscribe(client, [agentTopic(id, 'res'), agentTopic(id, 'bindings')]);
   return client;
 }

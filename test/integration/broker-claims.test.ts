@@ -60,7 +60,7 @@ t('admins see who holds a device; agents do not', async ({ broker }) => {
   const d = await broker.provision();
   const a = await broker.agent('holder');
   assert.ok((await request(a.client, { kind: 'agent', id: a.id }, { op: 'claim', target: d.id })).ok);
-  const admin = await connect(broker.broker.mqttUrl, { clientId: 'ops-1', username: 'admin:ops', password: broker.adminToken });
+  const admin = await connect(broker.broker.mqttUrl, { clientId: 'admin:ops:1', username: 'admin:ops', password: broker.adminToken });
   await subscribe(admin, 'fb/v1/admin/ops/res');
   const r = await request(admin, { kind: 'admin', id: 'ops' }, { op: 'transfer', device: d.id, agent: 'nobody-here', reason: 'test' });
   assert.is(r.error.code, 'NOT_FOUND');

@@ -98,6 +98,7 @@ presence('a takeover never shows offline or reconnecting, on status or bindings'
   const seq = w.statuses();
   assert.ok(seq.length >= 2, `expected the takeovers' online statuses, got ${states(seq)}`);
   assert.ok(seq.every((s) => s.state === 'online'), states(seq));
+  assert.is(seq.at(-1)!.reason, 'takeover', `the newest online status says the device replaced its own connection: ${states(seq)}`);
   const conns = seq.map((s) => s.conn);
   assert.equal(conns, [...conns].sort((a, b) => a - b), 'connection numbers only grow');
   assert.ok(w.bindingPresence().every((p) => p.state === 'online'), states(w.bindingPresence()));

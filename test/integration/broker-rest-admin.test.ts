@@ -72,7 +72,7 @@ admin('disabling an agent closes its MQTT connection and stops it logging in, un
   const login = await tb.api('POST', '/api/login', { id: a.id, password: a.password }, undefined);
   expectRestError(login, 403, ErrorCode.FORBIDDEN);
   expectRestError(await tb.api('GET', '/api/me', undefined, token), 401, ErrorCode.UNAUTHORIZED);
-  assert.match((await connectRefused(tb.broker.mqttUrl, { clientId: fresh('back'), username: `agent:${a.id}`, password: token })).message, /Bad username or password/);
+  assert.match((await connectRefused(tb.broker.mqttUrl, { clientId: `agent:${a.id}:${fresh('back')}`, username: `agent:${a.id}`, password: token })).message, /Bad username or password/);
   assert.is((await tb.api('PATCH', `/api/agents/${a.id}`, { disabled: false })).body.disabled, false);
   assert.ok(await tb.login(a.id, a.password));
 });

@@ -60,7 +60,7 @@ sessions('logout ends the session for REST and for MQTT', async () => {
   await end(client);
   assert.is((await tb.api('POST', '/api/logout', undefined, token)).status, 204);
   expectRestError(await tb.api('GET', '/api/me', undefined, token), 401, ErrorCode.UNAUTHORIZED);
-  const refused = await connectRefused(tb.broker.mqttUrl, { clientId: 'leaver-again', username: 'agent:leaver', password: token });
+  const refused = await connectRefused(tb.broker.mqttUrl, { clientId: 'agent:leaver:again', username: 'agent:leaver', password: token });
   assert.match(refused.message, /Bad username or password/);
 });
 
@@ -96,7 +96,7 @@ sessions('failed logins are rate-limited per username with 429 and retry-after; 
     assert.ok(Number(r.retryAfter) > 0, `retry-after: ${r.retryAfter}`);
   }
   // The MQTT side shares the limit: a connect as the throttled username is refused too.
-  const refused = await connectRefused(tb.broker.mqttUrl, { clientId: 'victim-mqtt', username: 'agent:victim', password: 'whatever' });
+  const refused = await connectRefused(tb.broker.mqttUrl, { clientId: 'agent:victim:mqtt', username: 'agent:victim', password: 'whatever' });
   assert.match(refused.message, /Not authorized/i);
   assert.is((await login(tb, 'bystander', bystander.password)).status, 200);
   const after = metric((await tb.api('GET', '/metrics')).body, 'fleetbind_auth_failures_total', { kind: 'login', reason: 'rate-limited' });
@@ -125,7 +125,7 @@ idle('use keeps a session alive past the idle time; idleness ends it for REST an
   await end(await connectAgent(short.broker.mqttUrl, 'dozy', r.body.token));
   await sleep(IDLE_MS * 1.5);
   expectRestError(await short.api('GET', '/api/me', undefined, r.body.token), 401, ErrorCode.UNAUTHORIZED);
-  const refused = await connectRefused(short.broker.mqttUrl, { clientId: 'dozy-2', username: 'agent:dozy', password: r.body.token });
+  const refused = await connectRefused(short.broker.mqttUrl, { clientId: 'agent:dozy:2', username: 'agent:dozy', password: r.body.token });
   assert.match(refused.message, /Bad username or password/);
 });
 
@@ -147,7 +147,7 @@ perIp('30 failures from one address block every username from it, whatever X-For
   assert.ok(Number(blocked.retryAfter) > 0);
   // A client that claims to be somewhere else is still the same client, over REST and MQTT/WS.
   expectRestError(await login(ipb, 'honest', a.password, spoof()), 429, ErrorCode.RATE_LIMITED);
-  const ws = await connectRefused(ipb.broker.wsUrl, { clientId: 'ws-spoof', username: 'agent:honest', password: 'anything', wsOptions: { headers: spoof() } });
+  const ws = await connectRefused(ipb.broker.wsUrl, { clientId: 'agent:honest:ws-spoof', username: 'agent:honest', password: 'anything', wsOptions: { headers: spoof() } });
   assert.match(ws.message, /Not authorized/i);
   // The operator's admin token needs no login and still works.
   assert.is((await ipb.api('GET', '/api/agents')).status, 200);

@@ -85,7 +85,7 @@ tls('MQTT over TLS, HTTPS and WSS with a self-signed certificate', async () => {
   assert.is(((await config).json as { agent: unknown }).agent, null);
 
   // The agent over WSS claims it and receives its events.
-  const agent = await connect(wsUrl, { clientId: 'tls-agent-1', username: 'agent:tls-agent', password: login.body.token, ca });
+  const agent = await connect(wsUrl, { clientId: 'agent:tls-agent:1', username: 'agent:tls-agent', password: login.body.token, ca });
   clients.push(agent);
   await subscribe(agent, agentTopic('tls-agent', 'res'));
   const claimed = await request(agent, { kind: 'agent', id: 'tls-agent' }, { op: 'claim', target: deviceId });
@@ -97,7 +97,7 @@ tls('MQTT over TLS, HTTPS and WSS with a self-signed certificate', async () => {
   assert.is((await httpsApi('GET', `/api/devices/${deviceId}`, undefined, login.body.token)).body.agent, 'tls-agent');
 
   // Plain MQTT over TCP keeps working next to TLS.
-  const plain = await connect(tb.broker.mqttUrl, { clientId: 'tls-agent-2', username: 'agent:tls-agent', password: login.body.token });
+  const plain = await connect(tb.broker.mqttUrl, { clientId: 'agent:tls-agent:2', username: 'agent:tls-agent', password: login.body.token });
   clients.push(plain);
   assert.ok(plain.connected);
 });

@@ -135,7 +135,7 @@ export async function identityChecks(fleet: Fleet, url: string): Promise<void> {
   const db = await fleet.provision();
   await assertRefused(connect(url, { clientId: db.id, username: da.id, password: da.secret }));
   await assertRefused(connect(url, { clientId: da.id, username: da.id, password: db.secret }));
-  await assertRefused(connect(url, { clientId: 'x', username: 'agent:nobody', password: 'nothing' }));
+  await assertRefused(connect(url, { clientId: 'agent:nobody:x', username: 'agent:nobody', password: 'nothing' }));
   await assertRefused(connect(url, { clientId: 'y' }));
 }
 

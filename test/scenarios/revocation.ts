@@ -21,7 +21,7 @@ export async function transferCutsOffOldAgent(fleet: Fleet, adminUrl: string, ad
   const seenByA = recorder(a.client);
   let reconnects = 0;
   a.client.on('connect', () => reconnects++);
-  const admin = await connect(adminUrl, { clientId: `ops-${Math.random().toString(36).slice(2, 6)}`, username: 'admin:ops', password: adminToken });
+  const admin = await connect(adminUrl, { clientId: `admin:ops:${Math.random().toString(36).slice(2, 6)}`, username: 'admin:ops', password: adminToken });
   await subscribe(admin, 'fb/v1/admin/ops/res');
   const aBindings = waitFor(a.client, (t, j) => t.endsWith(`/a/${a.id}/bindings`) && j.devices.length === 0, 3000, "A's bindings without the device");
   const t = await request(admin, { kind: 'admin', id: 'ops' }, { op: 'transfer', device: d.id, agent: b.id, reason: 'revocation test' });

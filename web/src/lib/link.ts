@@ -41,7 +41,7 @@ export class Link {
     const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
     const rand = Math.random().toString(36).slice(2, 10);
     const client = mqtt.connect(`${scheme}://${location.host}/mqtt`, {
-      clientId: `web-${this.session.kind}-${this.session.id}-${rand}`,
+      clientId: `${this.session.kind}:${this.session.id}:web-${rand}`,
       username: this.session.username,
       password: this.session.token,
       protocolVersion: 4,

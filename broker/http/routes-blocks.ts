@@ -1,0 +1,33 @@
+// Admins see and clear login blocks (rate-limit.ts): who is blocked from where, and for how long.
+import type { FastifyInstance } from 'fastify';
+import { ErrorCode, ProtocolError } from '../../protocol/errors';
+import { optStr } from '../../protocol/validate';
+import type { Context } from '../context';
+import { appendAudit } from '../store/audit';
+import { actorOf, requireAdmin } from './auth';
+import { bodyOf } from './body';
+
+/** Clears the matching blocks on this node and audits who did it; returns how many were cleared. */
+export async function clearBlocks(ctx: Context, match: { subject?: string; address?: string }, actor: string): Promise<number> {
+  const cleared = ctx.throttle.clear(match);
+  const agent = match.subject?.startsWith('agent:') ? match.subject.slice(6) : null;
+  await appendAudit(ctx.db, { at: ctx.now(), actor, action: 'login_blocks.cleared', agent, detail: { ...match, cleared } });
+  ctx.log.info({ ...match, cleared, actor }, 'login blocks cleared');
+  return cleared;
+}
+
+export function blockRoutes(app: FastifyInstance, ctx: Context): void {
+  app.get('/api/blocks', async (req) => {
+    await requireAdmin(ctx, req);
+    return ctx.throttle.blocks(ctx.now());
+  });
+
+  app.post('/api/blocks/clear', async (req) => {
+    const p = await requireAdmin(ctx, req);
+    const body = bodyOf(req.body);
+    const subject = optStr(body, 'subject', { min: 1, max: 200 });
+    const address = optStr(body, 'address', { min: 1, max: 100 });
+    if (subject === undefined && address === undefined) throw new ProtocolError(ErrorCode.BAD_REQUEST, 'name a subject (e.g. agent:263, device:esp32-…), an address, or both');
+    return { cleared: await clearBlocks(ctx, { ...(subject === undefined ? {} : { subject }), ...(address === undefined ? {} : { address }) }, actorOf(p)) };
+  });
+}
