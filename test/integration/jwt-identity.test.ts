@@ -33,7 +33,7 @@ async function refusals(b: TestBroker, via: string, reason: TokenRefusal): Promi
 /** MQTT refuses the token and counts it under its reason. */
 async function expectMqttRefused(b: TestBroker, token: string, reason: TokenRefusal, username: string): Promise<void> {
   const before = await refusals(b, 'mqtt', reason);
-  const err = await connectRefused(b.broker.mqttUrl, { clientId: `jwt-${randomBytes(3).toString('hex')}`, username, password: token });
+  const err = await connectRefused(b.broker.mqttUrl, { clientId: `${username}:jwt-${randomBytes(3).toString('hex')}`, username, password: token });
   assert.match(err.message, /Bad username or password|Not authorized/);
   assert.is(await refusals(b, 'mqtt', reason), before + 1, `MQTT refusal counted as ${reason}`);
 }
