@@ -2,16 +2,15 @@
 // esptool-js identifies each one, reads its MAC and description, runs the chip's own flasher stub
 // and reads the flash id, touching no register the model does not know.
 import { ESPLoader, Transport } from 'esptool-js';
-import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { connectSignalTap } from '../../host-tools/serial/signal-tap';
 import { NodeWebSerialPort } from '../../host-tools/serial/web-serial-port';
 import { startRig } from '../emulator/rig';
-import { skipUnlessTool } from '../helpers/tools';
+import { suite } from '../helpers/suite';
+import { requireTool } from '../helpers/tools';
 
 const silent = { clean() {}, write() {}, writeLine() {} };
 const test = suite('esptool-js identifies each emulated chip');
-const hasSocat = skipUnlessTool('esptool-js chips', 'socat', 'socat');
 
 const CASES = [
   { chip: 'esp32', name: 'ESP32', description: /^ESP32-D0WD-V3 \(revision 3\)$/, mac: '24:0a:c4:00:00:11' },
@@ -21,7 +20,7 @@ const CASES = [
 
 for (const c of CASES) {
   test(`${c.name}: detected, described, stub running, flash id read`, async () => {
-    if (!hasSocat) return;
+    requireTool('socat', 'socat');
     const rig = await startRig({ chip: c.chip, mac: c.mac });
     const tap = await connectSignalTap(rig.tapPath);
     const transport = new Transport(new NodeWebSerialPort(rig.hostPath, { tap }));

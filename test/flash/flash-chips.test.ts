@@ -6,14 +6,14 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parseArtefactManifest } from '../../host-tools/flash/artefact-manifest';
 import { credentialEntries } from '../../host-tools/nvs/credentials';
 import { buildNvsPartition } from '../../host-tools/nvs/writer';
 import { writeFirmwareArtefact } from '../../scripts/firmware-artefact';
 import { startRig } from '../emulator/rig';
-import { skipUnlessTool } from '../helpers/tools';
+import { suite } from '../helpers/suite';
+import { requireTool } from '../helpers/tools';
 import { makeFakeBuild, type FakeBuild } from './fake-build';
 import { errorLines, runFlashCli } from './run-flash';
 
@@ -32,7 +32,6 @@ interface Ctx {
 }
 
 const test = suite<Ctx>('flash: three chips from a release artefact');
-const hasSocat = skipUnlessTool('flash chip tests', 'socat', 'socat');
 
 test.before((ctx) => {
   ctx.dir = mkdtempSync(join(tmpdir(), 'fleetbind-chips-'));
@@ -78,7 +77,7 @@ test('the artefact is an ESP Web Tools manifest with one build per chip, parts a
 
 for (const c of CHIPS) {
   test(`${c.name}: npm run flash from the artefact writes its images, bootloader at 0x${c.bootloader.toString(16)}`, async (ctx) => {
-    if (!hasSocat) return;
+    requireTool('socat', 'socat');
     const rig = await startRig({ chip: c.emulator, mac: '24:0a:c4:cc:00:01' });
     try {
       const run = await runFlashCli(['--port', rig.hostPath, '--broker', BROKER, '--enroll-token', TOKEN, '--wifi', 'lab', '--psk', 'lab-passphrase', '--build', ctx.artefact], {
@@ -101,7 +100,7 @@ for (const c of CHIPS) {
 }
 
 test('a chip the artefact has no build for is refused before anything is uploaded to it', async (ctx) => {
-  if (!hasSocat) return;
+  requireTool('socat', 'socat');
   const only = join(ctx.dir, 'esp32-only');
   writeFirmwareArtefact(ctx.builds.ESP32!.dir, only, { name: 'fleetbind', version: '1.2.3' });
   const rig = await startRig({ chip: 'esp32s3' });

@@ -5,11 +5,11 @@
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { listUsbSerialPorts } from '../../host-tools/serial/port-list';
 import { startRig } from '../emulator/rig';
-import { skipUnlessTool } from '../helpers/tools';
+import { suite } from '../helpers/suite';
+import { requireTool } from '../helpers/tools';
 import { makeFakeBuild, type FakeBuild } from './fake-build';
 import { errorLines, runFlashCli } from './run-flash';
 
@@ -19,7 +19,6 @@ interface Ctx {
 }
 
 const test = suite<Ctx>('flash: finding the port');
-const hasSocat = skipUnlessTool('flash port tests', 'socat', 'socat');
 const enroll = ['--broker', 'mqtt://fleet.example.com:1883', '--enroll-token', 'tok'];
 
 test.before((ctx) => {
@@ -62,7 +61,7 @@ test('the listing has each USB serial port with its ids and a guess, and leaves 
 });
 
 test('--port auto flashes the only USB serial port', async (ctx) => {
-  if (!hasSocat) return;
+  requireTool('socat', 'socat');
   const rig = await startRig({ chip: 'esp32' });
   try {
     const m = machine(ctx, 'one', [{ tty: 'ttyUSB0', vid: '1a86', pid: '55d4', node: rig.hostPath }]);
