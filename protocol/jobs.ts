@@ -11,7 +11,18 @@ const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$
 const CURRENCY = /^[A-Z]{3}$/;
 const P = ErrorCode.BAD_PARAMS;
 
-export interface QrShowParams { text: string; caption: string; amount?: number; currency?: string; expiresAt?: number; hold?: boolean }
+export interface QrShowParams {
+  text: string;
+  caption: string;
+  amount?: number;
+  currency?: string;
+  /** Absolute end (ms since epoch): if it has passed before the QR is displayed, the QR is never shown. */
+  expiresAt?: number;
+  /** How long the QR stays valid once displayed, measured by the device on its uptime clock. */
+  expiresInSeconds?: number;
+  /** A payment QR that reserves the device: done only when the payment is confirmed. */
+  hold?: boolean;
+}
 export interface IdentifyParams { seconds: number }
 export interface SerialSendParams { data: string; timeoutMs: number; expect?: string }
 export interface JobParamsByKind { 'qr.show': QrShowParams; identify: IdentifyParams; 'serial.send': SerialSendParams }
@@ -41,6 +52,7 @@ export const JOB_KINDS: { [K in JobKind]: KindSpec<K> } = {
         amount: optNum(p, 'amount', { min: 0, max: 1e9, code: P }),
         currency: optStr(p, 'currency', { pattern: CURRENCY, code: P }),
         expiresAt: optNum(p, 'expiresAt', { min: 0, integer: true, code: P }),
+        expiresInSeconds: optNum(p, 'expiresInSeconds', { min: 1, max: 86_400, integer: true, code: P }),
         hold: optBool(p, 'hold', P),
       }),
   },

@@ -1,4 +1,5 @@
 // What the REST API answers: the shapes the broker writes and the host tools and web app read.
+import type { JobState } from './jobs';
 import type { Status } from './messages';
 
 export interface DeviceView {
@@ -38,3 +39,16 @@ export interface BindingView { device: string; machineCode: string | null; agent
 export interface TransferResult { device: string; from: string | null; to: string | null; changed: boolean }
 
 export interface Label { code: string; sig?: string; url: string; device: string | null; fleet: string }
+
+/** GET /api/jobs: the part of a job the host tools read. */
+export interface JobListItem {
+  job: string;
+  device: string;
+  agent: string;
+  kind: string;
+  params: Record<string, unknown>;
+  state: JobState;
+  hold: boolean;
+  error: { code: string; message: string } | null;
+  times: Partial<Record<JobState, number>>;
+}

@@ -8,7 +8,7 @@ import { parseJson } from '../../protocol/validate';
 import type { Context } from '../context';
 import type { BindingChange } from '../store/bindings';
 import { type Active, type DeviceQueue, clearTimer } from './device-queue';
-import { EXPIRED, type JobEngine, activeOf, cancelError, unbound } from './engine';
+import { type JobEngine, expiredInQueue, activeOf, cancelError, unbound } from './engine';
 import { ACTIVE_STATES, activeJobs, addData, addEvent, dataStats, dueDevices, dueJobs, getJob, openJobs, patchJob, queuedDevices, transition } from './store';
 import type { JobError } from './view';
 
@@ -144,7 +144,7 @@ export class DeviceEvents {
     // The device finished the job while it was away (its unsent final ack arrives on reconnect).
     if (job.state === 'queued' && Number(job.attempt) > 0 && (ack.state === 'done' || ack.state === 'failed')) {
       const error = ack.state === 'failed' ? deviceError(ack.error, 'FAILED') : undefined;
-      await e.endQueued(q, job, ack.state, error, { result: ack.result ?? null, late: true });
+      await e.endQueued(q, job, error?.code === 'EXPIRED' ? 'expired' : ack.state, error, { result: ack.result ?? null, late: true });
       return;
     }
     await e.write((trx) => addEvent(trx, job.id, now, 'late-ack', { state: ack.state, jobState: job.state }));
@@ -257,7 +257,7 @@ export class DeviceEvents {
         for (const device of devices) {
           const q = e.queue(device);
           e.fire(q, 'expiry', async () => {
-            for (const job of await dueJobs(e.db, q.id, now)) await e.endQueued(q, job, 'expired', EXPIRED);
+            for (const job of await dueJobs(e.db, q.id, now)) await e.endQueued(q, job, 'expired', expiredInQueue(job));
           });
         }
       })

@@ -88,7 +88,7 @@ export class JobEngine {
       if (!job) return;
       const now = this.ctx.now();
       if (Number(job.expires_at) <= now) {
-        await this.endQueued(q, job, 'expired', EXPIRED);
+        await this.endQueued(q, job, 'expired', expiredInQueue(job));
         continue;
       }
       if (this.ctx.bindings.agentOf(q.id) !== job.agent) {
@@ -309,7 +309,14 @@ export class JobEngine {
   }
 }
 
-export const EXPIRED: JobError = { code: 'EXPIRED', message: 'waited in the queue past its ttl' };
+/** Why a queued job expired: a QR's own expiresAt (it was never shown), or the queue's ttl. */
+export function expiredInQueue(job: Pick<JobRow, 'kind' | 'params' | 'expires_at'>): JobError {
+  const qrExpiresAt = job.kind === 'qr.show' ? (JSON.parse(job.params) as { expiresAt?: unknown }).expiresAt : undefined;
+  if (typeof qrExpiresAt === 'number' && qrExpiresAt <= Number(job.expires_at)) {
+    return { code: 'EXPIRED', message: 'its expiresAt passed while it waited in the queue; the QR was never shown' };
+  }
+  return { code: 'EXPIRED', message: 'waited in the queue past its ttl' };
+}
 
 export function unbound(): JobError {
   return { code: ErrorCode.UNBOUND, message: 'the device was released or transferred; its jobs from the previous agent were cancelled' };

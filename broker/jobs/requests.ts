@@ -84,7 +84,10 @@ export class JobRequests {
       }
       const params = parseJobParams(s.kind, s.params);
       const now = this.ctx.now();
-      const ttlMs = s.ttl === undefined ? this.ctx.opts.jobTtlMs : s.ttl * 1000;
+      const queueTtlMs = s.ttl === undefined ? this.ctx.opts.jobTtlMs : s.ttl * 1000;
+      // A QR whose absolute expiresAt passes while it waits is never shown: it leaves the queue then.
+      const expiresAt = (params as { expiresAt?: number }).expiresAt;
+      const ttlMs = expiresAt === undefined ? queueTtlMs : Math.max(0, Math.min(queueTtlMs, expiresAt - now));
       const hold = s.kind === 'qr.show' && (params as { hold?: boolean }).hold === true;
       let row: JobRow | 'full';
       try {

@@ -4,7 +4,7 @@
 import type { WireError } from '../../protocol/errors';
 import type { Connection } from './connection';
 import { ToolError } from './errors';
-import type { AgentListItem, AuditView, BindingView, DeviceWithPresence, EnrollmentTokenView, Label, NewEnrollmentToken, TransferResult } from '../../protocol/rest';
+import type { AgentListItem, AuditView, BindingView, JobListItem, DeviceWithPresence, EnrollmentTokenView, Label, NewEnrollmentToken, TransferResult } from '../../protocol/rest';
 
 const TIMEOUT_MS = 15_000;
 
@@ -96,6 +96,15 @@ export class AdminApi {
     if (q.limit !== undefined) params.set('limit', String(q.limit));
     const query = params.size > 0 ? `?${params}` : '';
     return this.request('GET', `/api/audit${query}`, 'read the audit log');
+  }
+
+  jobs(q: { device?: string; agent?: string; limit?: number }): Promise<JobListItem[]> {
+    const params = new URLSearchParams();
+    if (q.device !== undefined) params.set('device', q.device);
+    if (q.agent !== undefined) params.set('agent', q.agent);
+    if (q.limit !== undefined) params.set('limit', String(q.limit));
+    const query = params.size > 0 ? `?${params}` : '';
+    return this.request('GET', `/api/jobs${query}`, 'list jobs');
   }
 
   createEnrollmentToken(uses: number, expiresIn: string | number): Promise<NewEnrollmentToken> {

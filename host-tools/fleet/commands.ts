@@ -3,6 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import type { AdminApi } from '../api/admin-api';
 import { usageError } from '../api/errors';
+import { kindWords, statusWords } from '../../protocol/job-words';
 import type { DeviceWithPresence, EnrollmentTokenView } from '../../protocol/rest';
 import type { Status } from '../../protocol/messages';
 import { table, time } from './table';
@@ -148,6 +149,26 @@ export const COMMANDS: Command[] = [
       const es = await api.audit(q);
       const rows = es.map((e) => [e.seq, time(e.at), e.actor, e.action, e.device, e.agent, Object.keys(e.detail).length === 0 ? '' : JSON.stringify(e.detail)]);
       return none('audit entries', table(['SEQ', 'TIME', 'ACTOR', 'ACTION', 'DEVICE', 'AGENT', 'DETAIL'], rows), es);
+    },
+  },
+  {
+    name: 'jobs',
+    args: [],
+    options: {
+      device: '--device ID   only the jobs of this device',
+      agent: '--agent ID    only the jobs of this agent',
+      limit: '--limit N     at most N jobs, newest first (default 50, at most 1000)',
+    },
+    summary: 'list jobs with what each is and its status in words',
+    async run(api, { values }) {
+      const limit = positiveInt(values.limit, '--limit', 1000);
+      const q: { device?: string; agent?: string; limit?: number } = {};
+      if (typeof values.device === 'string') q.device = values.device;
+      if (typeof values.agent === 'string') q.agent = values.agent;
+      if (limit !== undefined) q.limit = limit;
+      const js = await api.jobs(q);
+      const rows = js.map((j) => [j.job, j.device, j.agent, kindWords(j.kind, j.hold), statusWords(j), time(j.times.queued ?? null)]);
+      return none('jobs', table(['JOB', 'DEVICE', 'AGENT', 'WHAT', 'STATUS', 'QUEUED'], rows), js);
     },
   },
   {

@@ -154,6 +154,40 @@ export const scenarios: Record<string, Scenario> = {
     peer.assertHealthy();
   },
 
+  async 'qr.show validity counts from display; only a confirmed payment is done'(peer) {
+    await peer.boot();
+    await peer.online();
+    peer.fresh();
+    // Held, valid 20 s from display: it expires unpaid, never done.
+    await peer.cmd('v-1', 'qr.show', { text: 'pay:v1', caption: 'Pay', hold: true, expiresInSeconds: 20 });
+    const shownAt = (await peer.stats()).now;
+    const shown = peer.fresh();
+    assert.equal(peer.of('display.showQr', shown).map((c) => c.view.expiresAt), [shownAt + 20_000], 'the countdown runs from display');
+    await peer.advance(19_999);
+    assert.equal(peer.acks('v-1', peer.fresh()), [], 'still valid until 20 s after display');
+    await peer.advance(1);
+    const expired = peer.fresh();
+    assert.equal(peer.acks('v-1', expired), [{ job: 'v-1', state: 'failed', error: 'EXPIRED: not paid; the QR expired before the payment was confirmed' }]);
+    assert.is(peer.of('display.clearQr', expired).length, 1);
+
+    // Not held: done with `shown`, and a completion cannot turn it into a payment.
+    await peer.cmd('v-2', 'qr.show', { text: 'menu', caption: 'Menu', expiresInSeconds: 5 });
+    await peer.cmd('v-2', 'qr.show', {}, { complete: true });
+    assert.is(peer.of('display.paid', peer.fresh()).length, 0);
+    await peer.advance(5_000);
+    assert.equal(peer.acks('v-2', peer.fresh()), [{ job: 'v-2', state: 'done', result: { shown: true } }]);
+
+    // An absolute expiresAt already past when the job starts: EXPIRED, and never on screen.
+    const now = (await peer.stats()).now;
+    await peer.cmd('v-3', 'qr.show', { text: 'pay:v3', caption: 'Pay', hold: true, expiresAt: now - 1 });
+    const late = peer.fresh();
+    assert.is(peer.of('display.showQr', late).length, 0);
+    assert.equal(peer.ackStates('v-3', late), ['accepted', 'failed']);
+    assert.match(peer.acks('v-3', late)[1]!.error ?? '', /^EXPIRED: expiresAt passed before the QR could be shown/);
+    assert.is(peer.lastState(), 'ready');
+    peer.assertHealthy();
+  },
+
   async 'a resent cmd is re-acked accepted and never runs twice'(peer) {
     await peer.boot();
     await peer.online();

@@ -3,7 +3,8 @@ import type { JSX } from 'preact';
 import { JOB_STATES } from '../../../protocol/jobs';
 import { type JobTrack, isOpen } from '../lib/agent-live';
 import { useTick } from '../lib/observable';
-import { STATE_NAMES, clock, duration, kindName } from '../lib/words';
+import { STATE_WORDS } from '../../../protocol/job-words';
+import { clock, duration, jobKindText, jobStatusText } from '../lib/words';
 
 export function positionText(j: JobTrack): string {
   if (j.position === null) return '';
@@ -23,7 +24,7 @@ export function Eta(props: { job: JobTrack }): JSX.Element | null {
 export function StateBadge(props: { job: JobTrack }): JSX.Element {
   return (
     <span class={`state state-${props.job.state}`} data-testid="job-state" data-state={props.job.state}>
-      {STATE_NAMES[props.job.state]}
+      {jobStatusText(props.job)}
     </span>
   );
 }
@@ -49,7 +50,7 @@ export function Timeline(props: { job: JobTrack }): JSX.Element {
     <ol class="timeline" aria-label="Timeline" data-testid="job-timeline">
       {steps.map((s) => (
         <li key={s} data-state={s}>
-          <time dateTime={new Date(props.job.times[s]!).toISOString()}>{clock(props.job.times[s]!)}</time> {STATE_NAMES[s]}
+          <time dateTime={new Date(props.job.times[s]!).toISOString()}>{clock(props.job.times[s]!)}</time> {s === props.job.state ? jobStatusText(props.job) : STATE_WORDS[s]}
         </li>
       ))}
     </ol>
@@ -60,7 +61,7 @@ export function JobLine(props: { job: JobTrack }): JSX.Element {
   const j = props.job;
   return (
     <span class="job-line">
-      <strong>{kindName(j.kind)}</strong> <StateBadge job={j} /> {j.position !== null && <span>{positionText(j)}</span>}
+      <strong>{jobKindText(j)}</strong> <StateBadge job={j} /> {j.position !== null && <span>{positionText(j)}</span>}
       {isOpen(j.state) && j.eta !== null && <span aria-hidden="true">·</span>}
       <Eta job={j} />
     </span>

@@ -1,6 +1,7 @@
 // Everything the app says to a person about errors, presence and time, in plain words.
 import type { OfflineReason, Status } from '../../../protocol/messages';
 import type { JobState } from '../../../protocol/jobs';
+import { kindWords, statusWords } from '../../../protocol/job-words';
 import { ApiError } from './api';
 
 export function clock(ms: number): string {
@@ -106,16 +107,7 @@ export function presenceDetail(s: Status | undefined): string {
   }
 }
 
-export const KIND_NAMES: Record<string, string> = { 'qr.show': 'Payment QR', identify: 'Identify', 'serial.send': 'Serial send' };
-export const kindName = (kind: string): string => KIND_NAMES[kind] ?? kind;
-
-export const STATE_NAMES: Record<JobState, string> = {
-  queued: 'Waiting in queue',
-  dispatched: 'Sent to machine',
-  running: 'Running',
-  done: 'Done',
-  failed: 'Failed',
-  cancelled: 'Cancelled',
-  expired: 'Expired',
-  interrupted: 'Interrupted',
-};
+/** A job's kind and status in the shared words (protocol/job-words.ts). */
+export const jobKindText = (j: { kind: string; params: Record<string, unknown> | null }): string => kindWords(j.kind, j.params?.hold === true);
+export const jobStatusText = (j: { kind: string; state: JobState; params: Record<string, unknown> | null; error: { code: string } | null }): string =>
+  statusWords({ kind: j.kind, state: j.state, hold: j.params?.hold === true, error: j.error });

@@ -7,7 +7,7 @@ import type { JobView } from '../lib/agent-live';
 import { useAgent } from '../lib/live';
 import { useObservable } from '../lib/observable';
 import { navigate, queryParam, usePath } from '../lib/router';
-import { STATE_NAMES, dateTime, errorText, kindName, money } from '../lib/words';
+import { dateTime, errorText, jobKindText, jobStatusText, money } from '../lib/words';
 
 export function History(): JSX.Element {
   const agent = useAgent();
@@ -45,7 +45,7 @@ export function History(): JSX.Element {
           {views.map((v) => (
             <li key={v.job} class="card">
               <p>
-                <A href={`/devices/${encodeURIComponent(v.device)}/jobs/${encodeURIComponent(v.job)}`}>{kindName(v.kind)}</A> · {STATE_NAMES[v.state]}
+                <A href={`/devices/${encodeURIComponent(v.device)}/jobs/${encodeURIComponent(v.job)}`}>{jobKindText(v)}</A> · <span data-testid="history-status">{jobStatusText(v)}</span>
               </p>
               {v.kind === 'qr.show' && typeof v.params.amount === 'number' && (
                 <p>

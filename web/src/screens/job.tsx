@@ -10,7 +10,7 @@ import { isOpen } from '../lib/agent-live';
 import { useAgent } from '../lib/live';
 import { useObservable } from '../lib/observable';
 import { authed } from '../lib/session';
-import { errorText, kindName, money } from '../lib/words';
+import { errorText, jobKindText, jobStatusText, money } from '../lib/words';
 import { CancelButton } from './device';
 
 function decodeBase64(b64: string): string {
@@ -94,7 +94,7 @@ export function JobPage(props: { device: string; job: string }): JSX.Element {
   const p = j.params ?? {};
   const machine = st.devices.find((d) => d.id === j.device);
   return (
-    <Page title={kindName(j.kind)} back={back}>
+    <Page title={jobKindText(j)} back={back}>
       <section class="card stack" aria-label="Job status" data-testid="job" data-job={j.job}>
         <div aria-live="polite" class="stack">
           <p>
@@ -106,7 +106,7 @@ export function JobPage(props: { device: string; job: string }): JSX.Element {
           <Eta job={j} />
         </p>
         <Progress job={j} />
-        {j.error && <Alert>{`${j.error.code === 'UNBOUND' ? 'Cancelled because the machine left you' : 'Failed'}: ${j.error.message}`}</Alert>}
+        {j.error && <Alert>{`${jobStatusText(j)}: ${j.error.message}`}</Alert>}
         {isOpen(j.state) && p.hold === true && <PaidButton job={j.job} />}
         {isOpen(j.state) && <CancelButton job={j.job} />}
       </section>
