@@ -23,10 +23,10 @@ export const STATE_WORDS: Record<JobState, string> = {
   interrupted: 'Interrupted',
 };
 
-const KIND_WORDS: Record<string, string> = { identify: 'Identify', 'serial.send': 'Serial send' };
+const KIND_WORDS: Record<string, string> = { 'qr.show': 'Payment QR', identify: 'Identify', 'serial.send': 'Serial send' };
 
-export function kindWords(kind: string, hold = false): string {
-  if (kind === 'qr.show') return hold ? 'Payment QR' : 'QR code';
+/** What a job is. Whether a payment QR was paid is its status's to say, never its kind's. */
+export function kindWords(kind: string): string {
   return KIND_WORDS[kind] ?? kind;
 }
 

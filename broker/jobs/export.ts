@@ -24,7 +24,7 @@ function csvRow(fields: (string | number)[]): string {
 
 export async function exportJob(db: JobsDb, row: JobRow, format: ExportFormat): Promise<{ contentType: string; filename: string; body: string }> {
   const job = jobView(row);
-  const words = { what: kindWords(job.kind, job.hold), status: statusWords(job) };
+  const words = { what: kindWords(job.kind), status: statusWords(job) };
   const history = await jobHistory(db, row.id);
   const data = await jobData(db, row.id);
   if (format === 'json') {

@@ -167,7 +167,7 @@ export const COMMANDS: Command[] = [
       if (typeof values.agent === 'string') q.agent = values.agent;
       if (limit !== undefined) q.limit = limit;
       const js = await api.jobs(q);
-      const rows = js.map((j) => [j.job, j.device, j.agent, kindWords(j.kind, j.hold), statusWords(j), time(j.times.queued ?? null)]);
+      const rows = js.map((j) => [j.job, j.device, j.agent, kindWords(j.kind), statusWords(j), time(j.times.queued ?? null)]);
       return none('jobs', table(['JOB', 'DEVICE', 'AGENT', 'WHAT', 'STATUS', 'QUEUED'], rows), js);
     },
   },

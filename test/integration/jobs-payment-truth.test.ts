@@ -84,11 +84,11 @@ t('a held QR shown late is valid from display, expires unpaid, and only a confir
   assert.is(statusWords(d), 'Paid');
 
   // The fleet CLI says the same.
-  const cli = await runNpmScript('fleet', ['jobs', '--device', device.deviceId, '--broker-api', b.broker.httpUrl], { FLEETBIND_ADMIN_TOKEN: b.adminToken });
+  const cli = await runNpmScript('fleet', ['jobs', '--device', String(device.deviceId), '--broker-api', b.broker.httpUrl], { FLEETBIND_ADMIN_TOKEN: b.adminToken });
   assert.is(cli.code, 0, cli.stderr);
   const line = (job: string): string => cli.stdout.split('\n').find((l) => l.startsWith(job)) ?? '';
   assert.match(line(held), /Payment QR\s+Expired – not paid/);
-  assert.match(line(plain), /QR code\s+Shown/);
+  assert.match(line(plain), /Payment QR\s+Shown/);
   assert.match(line(paid), /Payment QR\s+Paid/);
   await end(agent.client);
 });

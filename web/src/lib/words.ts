@@ -108,6 +108,6 @@ export function presenceDetail(s: Status | undefined): string {
 }
 
 /** A job's kind and status in the shared words (protocol/job-words.ts). */
-export const jobKindText = (j: { kind: string; params: Record<string, unknown> | null }): string => kindWords(j.kind, j.params?.hold === true);
+export const jobKindText = (j: { kind: string }): string => kindWords(j.kind);
 export const jobStatusText = (j: { kind: string; state: JobState; params: Record<string, unknown> | null; error: { code: string } | null }): string =>
   statusWords({ kind: j.kind, state: j.state, hold: j.params?.hold === true, error: j.error });
