@@ -1,6 +1,6 @@
 // Broker options from CLI flags and FLEETBIND_* environment variables (flags win).
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
+import { defineCli, parseCli } from '../host-tools/cli/args';
 import type { JwtOptions } from './auth/jwt';
 
 export interface BrokerOptions {
@@ -66,42 +66,44 @@ export const DEFAULTS: BrokerOptions = {
   redisPrefix: 'fleetbind:',
 };
 
-const FLAGS = {
-  'data-dir': 'FLEETBIND_DATA_DIR',
-  host: 'FLEETBIND_HOST',
-  'mqtt-port': 'FLEETBIND_MQTT_PORT',
-  'http-port': 'FLEETBIND_HTTP_PORT',
-  'mqtts-port': 'FLEETBIND_MQTTS_PORT',
-  'tls-cert': 'FLEETBIND_TLS_CERT',
-  'tls-key': 'FLEETBIND_TLS_KEY',
-  'admin-token': 'FLEETBIND_ADMIN_TOKEN',
-  'grace-ms': 'FLEETBIND_GRACE_MS',
-  'session-idle-ms': 'FLEETBIND_SESSION_IDLE_MS',
-  'device-limit': 'FLEETBIND_DEVICE_LIMIT',
-  'public-url': 'FLEETBIND_PUBLIC_URL',
-  'fleet-name': 'FLEETBIND_FLEET_NAME',
-  'log-level': 'FLEETBIND_LOG_LEVEL',
-  'trust-proxy': 'FLEETBIND_TRUST_PROXY',
-  'queue-cap': 'FLEETBIND_QUEUE_CAP',
-  'job-ack-timeout-ms': 'FLEETBIND_JOB_ACK_TIMEOUT_MS',
-  'job-attempts': 'FLEETBIND_JOB_ATTEMPTS',
-  'job-ttl-ms': 'FLEETBIND_JOB_TTL_MS',
-  'database-url': 'FLEETBIND_DATABASE_URL',
-  'redis-url': 'FLEETBIND_REDIS_URL',
-  'redis-prefix': 'FLEETBIND_REDIS_PREFIX',
-  'jwt-issuer': 'FLEETBIND_JWT_ISSUER',
-  'jwt-audience': 'FLEETBIND_JWT_AUDIENCE',
-  'jwks-url': 'FLEETBIND_JWKS_URL',
-  'jwt-public-key': 'FLEETBIND_JWT_PUBLIC_KEY',
-  'jwt-secret': 'FLEETBIND_JWT_SECRET',
-  'jwt-agent-claim': 'FLEETBIND_JWT_AGENT_CLAIM',
-  'jwt-name-claim': 'FLEETBIND_JWT_NAME_CLAIM',
-  'jwt-auto-provision': 'FLEETBIND_JWT_AUTO_PROVISION',
-  'jwks-cooldown-ms': 'FLEETBIND_JWKS_COOLDOWN_MS',
-} as const;
-
-/** Flags given without a value (`--jwt-auto-provision`); their environment variables take true or false. */
-const SWITCHES: ReadonlySet<string> = new Set(['jwt-auto-provision']);
+export const BROKER_CLI = defineCli({
+  command: 'npm start --',
+  usage: ['[options]'],
+  summary: 'Runs one fleetbind broker node: MQTT for devices and agents, the admin API and web app over HTTP, and MQTT over WebSocket at /mqtt. Every option may also come from its FLEETBIND_* variable; a flag wins.',
+  options: {
+    'data-dir': { type: 'string', value: 'DIR', env: 'FLEETBIND_DATA_DIR', help: `where the SQLite registry and initial-admin.txt live (default ${DEFAULTS.dataDir})` },
+    host: { type: 'string', value: 'ADDR', env: 'FLEETBIND_HOST', help: `address to listen on (default ${DEFAULTS.host}, every interface)` },
+    'mqtt-port': { type: 'string', value: 'PORT', env: 'FLEETBIND_MQTT_PORT', help: `plain MQTT port (default ${DEFAULTS.mqttPort})` },
+    'http-port': { type: 'string', value: 'PORT', env: 'FLEETBIND_HTTP_PORT', help: `HTTP port of the web app, admin API and MQTT over WebSocket (default ${DEFAULTS.httpPort})` },
+    'mqtts-port': { type: 'string', value: 'PORT', env: 'FLEETBIND_MQTTS_PORT', help: `MQTT over TLS port, used with --tls-cert and --tls-key (default ${DEFAULTS.mqttsPort})` },
+    'tls-cert': { type: 'string', value: 'FILE', env: 'FLEETBIND_TLS_CERT', help: 'PEM certificate (chain) for MQTTS and HTTPS' },
+    'tls-key': { type: 'string', value: 'FILE', env: 'FLEETBIND_TLS_KEY', help: 'PEM private key that goes with --tls-cert' },
+    'admin-token': { type: 'string', value: 'TOKEN', env: 'FLEETBIND_ADMIN_TOKEN', help: 'accepted as an admin bearer token and admin MQTT password, for automation (16 characters or more)' },
+    'grace-ms': { type: 'string', value: 'MS', env: 'FLEETBIND_GRACE_MS', help: `how long a dropped device stays "reconnecting" before it is offline (default ${DEFAULTS.graceMs})` },
+    'session-idle-ms': { type: 'string', value: 'MS', env: 'FLEETBIND_SESSION_IDLE_MS', help: `a login session ends after this long unused (default ${DEFAULTS.sessionIdleMs})` },
+    'device-limit': { type: 'string', value: 'N', env: 'FLEETBIND_DEVICE_LIMIT', help: `devices one agent may hold, unless set per agent (default ${DEFAULTS.deviceLimit})` },
+    'public-url': { type: 'string', value: 'URL', env: 'FLEETBIND_PUBLIC_URL', help: 'the address phones open: printed into machine labels and claim links (default http://localhost:<http-port>, which a phone cannot reach)' },
+    'fleet-name': { type: 'string', value: 'NAME', env: 'FLEETBIND_FLEET_NAME', help: `the fleet's name on labels and in the web app (default ${DEFAULTS.fleetName})` },
+    'log-level': { type: 'string', value: 'LEVEL', env: 'FLEETBIND_LOG_LEVEL', help: `pino log level: fatal, error, warn, info, debug or trace (default ${DEFAULTS.logLevel})` },
+    'trust-proxy': { type: 'string', value: 'BOOL', env: 'FLEETBIND_TRUST_PROXY', help: 'true behind a reverse proxy: take client addresses from X-Forwarded-For (default false)' },
+    'queue-cap': { type: 'string', value: 'N', env: 'FLEETBIND_QUEUE_CAP', help: `most unfinished jobs one device's queue holds (default ${DEFAULTS.queueCap})` },
+    'job-ack-timeout-ms': { type: 'string', value: 'MS', env: 'FLEETBIND_JOB_ACK_TIMEOUT_MS', help: `wait this long for a device to accept a job before resending; doubles each time (default ${DEFAULTS.jobAckTimeoutMs})` },
+    'job-attempts': { type: 'string', value: 'N', env: 'FLEETBIND_JOB_ATTEMPTS', help: `sends of a job before it fails with NO_ACK (default ${DEFAULTS.jobAttempts})` },
+    'job-ttl-ms': { type: 'string', value: 'MS', env: 'FLEETBIND_JOB_TTL_MS', help: `how long a job may wait in its queue when the submit names no ttl (default ${DEFAULTS.jobTtlMs})` },
+    'database-url': { type: 'string', value: 'URL', env: 'FLEETBIND_DATABASE_URL', help: 'postgres://… registry instead of the SQLite file; needed for a cluster' },
+    'redis-url': { type: 'string', value: 'URL', env: 'FLEETBIND_REDIS_URL', help: 'redis://… that joins this node to a cluster (needs --database-url)' },
+    'jwt-issuer': { type: 'string', value: 'ISS', env: 'FLEETBIND_JWT_ISSUER', help: "agents may log in with your identity provider's tokens: the issuer they must name" },
+    'jwt-audience': { type: 'string', value: 'AUD', env: 'FLEETBIND_JWT_AUDIENCE', help: 'the audience identity-provider tokens must name' },
+    'jwks-url': { type: 'string', value: 'URL', env: 'FLEETBIND_JWKS_URL', help: "the identity provider's JWKS, for its token signatures (one of the three key sources)" },
+    'jwt-public-key': { type: 'string', value: 'FILE', env: 'FLEETBIND_JWT_PUBLIC_KEY', help: 'a PEM public key instead of --jwks-url' },
+    'jwt-secret': { type: 'string', value: 'SECRET', env: 'FLEETBIND_JWT_SECRET', help: 'an HS256 secret of 32 characters or more instead of a key' },
+    'jwt-agent-claim': { type: 'string', value: 'CLAIM', env: 'FLEETBIND_JWT_AGENT_CLAIM', help: 'the claim holding the agent id (default sub)' },
+    'jwt-name-claim': { type: 'string', value: 'CLAIM', env: 'FLEETBIND_JWT_NAME_CLAIM', help: 'the claim naming an agent created on first login (default name)' },
+    'jwt-auto-provision': { type: 'boolean', env: 'FLEETBIND_JWT_AUTO_PROVISION', help: 'create the agent on its first valid token (the variable takes true or false)' },
+    'jwks-cooldown-ms': { type: 'string', value: 'MS', env: 'FLEETBIND_JWKS_COOLDOWN_MS', help: 'least time between two JWKS fetches caused by an unknown key id (default 30000)' },
+    'redis-prefix': { type: 'string', value: 'PREFIX', env: 'FLEETBIND_REDIS_PREFIX', help: `namespace of every Redis key, so fleets can share a Redis (default ${DEFAULTS.redisPrefix})` },
+  },
+});
 
 function port(name: string, v: string): number {
   const n = Number(v);
@@ -132,8 +134,10 @@ function url(name: string, v: string, schemes: string[]): string {
   return v;
 }
 
-function jwtOptions(get: (k: keyof typeof FLAGS) => string | undefined): JwtOptions | undefined {
-  const given = (k: keyof typeof FLAGS): string | undefined => {
+type Flag = keyof typeof BROKER_CLI.options;
+
+function jwtOptions(get: (k: Flag) => string | undefined): JwtOptions | undefined {
+  const given = (k: Flag): string | undefined => {
     const v = get(k);
     return v === undefined || v === '' ? undefined : v;
   };
@@ -165,18 +169,15 @@ function jwtOptions(get: (k: keyof typeof FLAGS) => string | undefined): JwtOpti
   };
 }
 
+/** The broker's options from flags and FLEETBIND_* variables. A mistake throws an Error naming the flag. */
 export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BrokerOptions {
-  const { values } = parseArgs({
-    args: argv,
-    options: Object.fromEntries(Object.keys(FLAGS).map((k) => [k, { type: SWITCHES.has(k) ? ('boolean' as const) : ('string' as const) }])),
-    strict: true,
-  });
-  const get = (k: keyof typeof FLAGS): string | undefined => {
+  const { values } = parseCli(BROKER_CLI, argv, env);
+  const get = (k: Flag): string | undefined => {
     const v = values[k];
-    return v === true ? 'true' : ((v as string | undefined) ?? env[FLAGS[k]]);
+    return v === true ? 'true' : v === false ? undefined : v;
   };
   const o: BrokerOptions = { ...DEFAULTS };
-  const set = <K extends keyof typeof FLAGS>(k: K, apply: (v: string) => void): void => {
+  const set = (k: Flag, apply: (v: string) => void): void => {
     const v = get(k);
     if (v !== undefined && v !== '') apply(v);
   };
@@ -204,7 +205,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BrokerOpti
   set('redis-prefix', (v) => (o.redisPrefix = v));
   o.jwt = jwtOptions(get);
   if (o.redisUrl !== undefined && o.databaseUrl === undefined) throw new Error('--redis-url needs --database-url too: cluster nodes share their registry in PostgreSQL');
-  if (!values['public-url'] && !env.FLEETBIND_PUBLIC_URL) o.publicUrl = `http://localhost:${o.httpPort}`;
+  if (!values['public-url']) o.publicUrl = `http://localhost:${o.httpPort}`;
   if ((o.tlsCert === undefined) !== (o.tlsKey === undefined)) throw new Error('--tls-cert and --tls-key go together');
   if (o.adminToken !== undefined && o.adminToken.length < 16) throw new Error('FLEETBIND_ADMIN_TOKEN must be at least 16 characters');
   return o;

@@ -1,9 +1,14 @@
 // `npm start`: one broker node from flags and FLEETBIND_* variables; stops cleanly on SIGINT/SIGTERM.
-import { parseOptions } from './config';
+import { helpText, wantsHelp } from '../host-tools/cli/args';
+import { BROKER_CLI, parseOptions } from './config';
 import { startBroker } from './server';
 
 let options;
 try {
+  if (wantsHelp(process.argv.slice(2))) {
+    process.stdout.write(`${helpText(BROKER_CLI)}\n`);
+    process.exit(0);
+  }
   options = parseOptions(process.argv.slice(2), process.env);
 } catch (err) {
   process.stderr.write(`fleetbind: ${(err as Error).message}\n`);

@@ -1,4 +1,4 @@
-// npm run build:firmware -- [--target esp32/moddable_two] [--release] [--out DIR] [--fw VERSION]
+// npm run build:firmware -- [--target esp32/moddable_two] [--release] [--out DIR] [--fw VERSION] (--help)
 // --release also writes a release artefact to DIR/release (scripts/firmware-artefact.ts).
 // Wraps the Moddable SDK's mcconfig: builds the root manifest.json for one ESP32 board and
 // shows progress, without flashing (`npm run flash` writes the images). Needs $MODDABLE (the
@@ -6,7 +6,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { delimiter, join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
+import { defineCli, readCli } from '../host-tools/cli/args';
 import { writeFirmwareArtefact } from './firmware-artefact';
 
 const TARGETS = ['esp32', 'esp32/moddable_two', 'esp32/m5stack', 'esp32/esp32s3', 'esp32/esp32c3'];
@@ -19,15 +19,19 @@ function fail(message: string): never {
   process.exit(1);
 }
 
-const { values } = parseArgs({
-  options: {
-    target: { type: 'string', default: 'esp32/moddable_two' },
-    release: { type: 'boolean', default: false },
-    out: { type: 'string', default: join(root, 'dist', 'firmware') },
-    fw: { type: 'string' },
-  },
-  strict: true,
-});
+const { values } = readCli(
+  defineCli({
+    command: 'npm run build:firmware --',
+    usage: ['[--target esp32/moddable_two] [--release] [--out DIR] [--fw VERSION]'],
+    summary: "Builds the firmware for one ESP32 board with the Moddable SDK's mcconfig, without flashing it (npm run flash writes the images). Needs $MODDABLE and, for ESP32, ESP-IDF in $IDF_PATH.",
+    options: {
+      target: { type: 'string', value: 'TARGET', default: 'esp32/moddable_two', help: `the board: ${TARGETS.join(', ')}` },
+      release: { type: 'boolean', default: false, help: 'a release build (no debugger connection, smaller), and a release artefact in DIR/release that npm run flash can write without the SDK' },
+      out: { type: 'string', value: 'DIR', default: 'dist/firmware', help: 'where mcconfig puts its build tree; the images land in DIR/bin/<target>/<debug|release>/fleetbind' },
+      fw: { type: 'string', value: 'VERSION', help: 'the version the firmware reports (default package.json version + git commit)' },
+    },
+  }),
+);
 const target = values.target;
 if (!TARGETS.includes(target)) fail(`--target must be one of ${TARGETS.join(', ')}; got "${target}"`);
 
@@ -49,7 +53,7 @@ function defaultFw(): string {
   return sha.status === 0 ? `${version}+${sha.stdout.trim()}` : version;
 }
 const fw = values.fw ?? defaultFw();
-const out = resolve(values.out);
+const out = resolve(root, values.out);
 const variant = values.release ? 'release' : 'debug';
 const binDir = join(out, 'bin', ...target.split('/'), variant, 'fleetbind');
 mkdirSync(out, { recursive: true });

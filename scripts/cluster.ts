@@ -7,9 +7,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { pingRedis } from '../broker/cluster/redis';
+import { defineCli, readCli } from '../host-tools/cli/args';
 
 const root = join(import.meta.dirname, '..');
 
@@ -18,17 +18,21 @@ function fail(message: string): never {
   process.exit(1);
 }
 
-const { values } = parseArgs({
-  options: {
-    nodes: { type: 'string', default: '2' },
-    'mqtt-port': { type: 'string', default: '18831' },
-    'http-port': { type: 'string', default: '18081' },
-    'database-url': { type: 'string', default: process.env.FLEETBIND_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/fleetbind_local' },
-    'redis-url': { type: 'string', default: process.env.FLEETBIND_REDIS_URL ?? 'redis://127.0.0.1:6379' },
-    'redis-prefix': { type: 'string', default: 'fleetbind-local:' },
-  },
-  strict: true,
-});
+const { values } = readCli(
+  defineCli({
+    command: 'npm run cluster --',
+    usage: ['[--nodes 2] [--mqtt-port 18831] [--http-port 18081] [--database-url URL] [--redis-url URL] [--redis-prefix P]'],
+    summary: 'Starts a local cluster to try out: N broker nodes on this machine sharing PostgreSQL (the database is created if missing) and Redis. Node i listens on the given ports + i; logs go to data/cluster/node-<i>.log; Ctrl-C stops every node.',
+    options: {
+      nodes: { type: 'string', value: 'N', default: '2', help: 'how many broker nodes, 1 to 16' },
+      'mqtt-port': { type: 'string', value: 'PORT', default: '18831', help: 'MQTT port of node 1; node i gets PORT + i - 1' },
+      'http-port': { type: 'string', value: 'PORT', default: '18081', help: 'HTTP port of node 1; node i gets PORT + i - 1' },
+      'database-url': { type: 'string', value: 'URL', env: 'FLEETBIND_DATABASE_URL', default: 'postgres://postgres@127.0.0.1:5432/fleetbind_local', help: 'the PostgreSQL database the nodes share' },
+      'redis-url': { type: 'string', value: 'URL', env: 'FLEETBIND_REDIS_URL', default: 'redis://127.0.0.1:6379', help: 'the Redis the nodes share' },
+      'redis-prefix': { type: 'string', value: 'PREFIX', default: 'fleetbind-local:', help: 'namespace of the cluster\'s Redis keys' },
+    },
+  }),
+);
 
 const count = Number(values.nodes);
 if (!Number.isInteger(count) || count < 1 || count > 16) fail(`--nodes must be a whole number from 1 to 16, got '${values.nodes}'`);

@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { defineCli, readCli } from '../../host-tools/cli/args';
 import { eventTopic } from '../../protocol/topics';
 import { type Backends, freshBackends } from '../../test/helpers/backends';
 import { connectAgent, connectDevice, randomMac, request } from '../../test/helpers/broker';
@@ -15,10 +16,22 @@ import { BrokerProcess } from '../../test/helpers/broker-process';
 import { end, subscribe } from '../../test/helpers/mqtt';
 import { type Pair, type Result, drive, median } from '../lib/load';
 
-const PAIRS = Number(process.env.BENCH_PAIRS ?? 50);
-const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 400);
+const { values } = readCli(
+  defineCli({
+    command: 'npm run bench:cluster --',
+    usage: ['[--pairs 50] [--messages 400] [--rounds 3]'],
+    summary: 'Point-to-point routing with the full ACL on one broker node against two (PostgreSQL and Redis on 127.0.0.1). Prints msgs/s and p50/p99 publish-to-delivery latency per topology, and the cost of cross-node delivery as ratios.',
+    options: {
+      pairs: { type: 'string', value: 'N', env: 'BENCH_PAIRS', default: '50', help: 'device/agent pairs' },
+      messages: { type: 'string', value: 'N', env: 'BENCH_MESSAGES', default: '400', help: 'messages each device sends' },
+      rounds: { type: 'string', value: 'N', env: 'BENCH_ROUNDS', default: '3', help: 'rounds per topology; the median is reported' },
+    },
+  }),
+);
+const PAIRS = Number(values.pairs);
+const MESSAGES = Number(values.messages);
 const WINDOW = 20;
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const ROUNDS = Number(values.rounds);
 const ADMIN = randomBytes(24).toString('hex');
 
 interface Topology { name: string; nodes: number; cluster: boolean; place(i: number): { device: number; agent: number } }

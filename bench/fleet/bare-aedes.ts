@@ -3,12 +3,19 @@
 // memory store); `indexed` swaps in fleetbind's retained trie and nothing else.
 //   node --import tsx bench/fleet/bare-aedes.ts --persistence upstream|indexed
 import { createServer, type AddressInfo } from 'node:net';
-import { parseArgs } from 'node:util';
 import { Aedes } from 'aedes';
+import { defineCli, readCli } from '../../host-tools/cli/args';
 import { IndexedMemoryPersistence } from '../../broker/memory-persistence';
 import { guardRecursion } from '../../broker/mq-guard';
 
-const { values } = parseArgs({ options: { persistence: { type: 'string', default: 'upstream' } }, strict: true });
+const { values } = readCli(
+  defineCli({
+    command: 'node --import tsx bench/fleet/bare-aedes.ts',
+    usage: ['--persistence upstream|indexed'],
+    summary: 'Bare Aedes on an ephemeral port of 127.0.0.1 for bench:fleet; prints {"port":N} once listening.',
+    options: { persistence: { type: 'string', value: 'KIND', default: 'upstream', help: 'upstream: Aedes as shipped; indexed: with fleetbind\'s retained index' } },
+  }),
+);
 if (values.persistence !== 'upstream' && values.persistence !== 'indexed') throw new Error(`--persistence must be upstream or indexed, got ${values.persistence}`);
 const aedes = await Aedes.createBroker(values.persistence === 'indexed' ? { persistence: new IndexedMemoryPersistence() } : {});
 // Without it upstream Aedes overflows its stack on a 10,000-client burst (mcollina/mqemitter#204).

@@ -12,7 +12,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { parseArgs } from 'node:util';
+import { defineCli, readCli } from '../../host-tools/cli/args';
 import { pino } from 'pino';
 import { SimFleet, type FleetStats } from '../../host-tools/simulate/fleet';
 import { progressLine } from '../../host-tools/simulate/progress';
@@ -21,16 +21,20 @@ import { metric } from '../../test/helpers/metrics';
 import { type BurstResult, burst, mosquittoPid, rssOf, startBareAedes } from './peer';
 
 const GiB = 1024 ** 3;
-const { values } = parseArgs({
-  options: {
-    devices: { type: 'string', default: '10000' },
-    ramp: { type: 'string', default: '0' },
-    timeout: { type: 'string', default: '900' },
-    'peer-deadline': { type: 'string', default: '180' },
-    'no-peers': { type: 'boolean', default: false },
-  },
-  strict: true,
-});
+const { values } = readCli(
+  defineCli({
+    command: 'npm run bench:fleet --',
+    usage: ['[--devices 10000] [--ramp 0] [--timeout 900] [--peer-deadline 180] [--no-peers]'],
+    summary: 'Simulated devices (the real firmware core) enroll with one token against a broker in its own process, which is then killed and restarted; then the same reboot burst runs against bare Aedes and Mosquitto. Prints registrations/s, time to all ready, RSS per device, recovery time and peer ratios.',
+    options: {
+      devices: { type: 'string', value: 'N', default: '10000', help: 'how many devices' },
+      ramp: { type: 'string', value: 'S', default: '0', help: 'start the devices spread over S seconds' },
+      timeout: { type: 'string', value: 'S', default: '900', help: 'give up on the fleet getting ready after S seconds' },
+      'peer-deadline': { type: 'string', value: 'S', default: '180', help: 'give up on a peer broker\'s burst after S seconds' },
+      'no-peers': { type: 'boolean', default: false, help: 'skip the bare Aedes and Mosquitto runs' },
+    },
+  }),
+);
 const DEVICES = Number(values.devices);
 const RAMP_S = Number(values.ramp);
 const TIMEOUT_MS = Number(values.timeout) * 1000;

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { defineCli, readCli } from '../../host-tools/cli/args';
 import type { MqttClient } from 'mqtt';
 import type { Cmd, JobsSnapshot } from '../../protocol/messages';
 import { agentTopic, deviceTopic } from '../../protocol/topics';
@@ -17,14 +17,18 @@ import { BrokerProcess } from '../../test/helpers/broker-process';
 import { end, publish, subscribe } from '../../test/helpers/mqtt';
 import type { Dev } from '../../test/scenarios/fleet';
 
-const { values } = parseArgs({
-  options: {
-    devices: { type: 'string', default: '1000' },
-    agents: { type: 'string', default: '200' },
-    seconds: { type: 'string', default: '20' },
-  },
-  strict: true,
-});
+const { values } = readCli(
+  defineCli({
+    command: 'npm run bench:jobs --',
+    usage: ['[--devices 1000] [--agents 200] [--seconds 20]'],
+    summary: 'A broker in its own process; devices answer every job at once while agents keep one job in flight on each of their devices. Prints completed jobs/s and submit-to-done p50/p99, beside the broker\'s CPU time.',
+    options: {
+      devices: { type: 'string', value: 'N', default: '1000', help: 'simulated devices (plain MQTT clients)' },
+      agents: { type: 'string', value: 'N', default: '200', help: 'agents, each holding devices/agents devices' },
+      seconds: { type: 'string', value: 'S', default: '20', help: 'how long jobs are submitted' },
+    },
+  }),
+);
 const DEVICES = Number(values.devices);
 const AGENTS = Number(values.agents);
 const SECONDS = Number(values.seconds);

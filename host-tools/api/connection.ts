@@ -7,14 +7,11 @@ export const ADMIN_TOKEN_ENV = 'FLEETBIND_ADMIN_TOKEN';
 export const BROKER_API_ENV = 'FLEETBIND_BROKER_API';
 export const DEFAULT_BROKER_API = 'http://localhost:8080';
 
-/** parseArgs options shared by every CLI that talks to the admin API. */
-export const connectionOptions = {
-  'broker-api': { type: 'string' },
-  'admin-token': { type: 'string' },
+/** Options of every CLI that talks to the admin API (see host-tools/cli/args.ts). */
+export const CONNECTION_OPTIONS = {
+  'broker-api': { type: 'string', value: 'URL', help: `the broker's HTTP API (default ${DEFAULT_BROKER_API})`, env: BROKER_API_ENV },
+  'admin-token': { type: 'string', value: 'T', help: 'an admin session token or the operator\'s admin token', env: ADMIN_TOKEN_ENV },
 } as const;
-
-export const CONNECTION_USAGE = `--broker-api URL   the broker's HTTP API (default $${BROKER_API_ENV} or ${DEFAULT_BROKER_API})
-  --admin-token T    an admin session token or the operator's admin token (default $${ADMIN_TOKEN_ENV})`;
 
 export interface Connection { baseUrl: string; token: string }
 

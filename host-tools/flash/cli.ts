@@ -4,7 +4,8 @@ import { connectSignalTap, SERIAL_TAP_ENV, type SignalTap } from '../serial/sign
 import { exitCodeFor, FlashError } from './errors';
 import { runFlash, type FlashSummary } from './flash-run';
 import { createFlashLogger } from './logger';
-import { parseFlashOptions, USAGE } from './options';
+import { FLASH_CLI, parseFlashOptions } from './options';
+import { helpText, wantsHelp } from '../cli/args';
 import { Progress } from './progress';
 
 /** How long --monitor waits for the firmware to get online; Wi-Fi plus broker usually take seconds. */
@@ -34,6 +35,10 @@ async function main(): Promise<number> {
   };
   process.on('SIGINT', onSigint);
   try {
+    if (wantsHelp(process.argv.slice(2))) {
+      process.stdout.write(`${helpText(FLASH_CLI)}\n`);
+      return 0;
+    }
     const opts = parseFlashOptions(process.argv.slice(2));
     const tapPath = process.env[SERIAL_TAP_ENV];
     if (tapPath && opts.port) tap = await connectSignalTap(tapPath);
@@ -55,7 +60,7 @@ async function main(): Promise<number> {
     progress.done();
     if (e instanceof FlashError) {
       process.stderr.write(`flash: ${e.message}\n`);
-      if (e.code === 'USAGE') process.stderr.write(`${USAGE}\n`);
+      if (e.code === 'USAGE') process.stderr.write(`(${FLASH_CLI.command} --help lists the options)\n`);
       log.error({ code: e.code }, e.message);
       return exitCodeFor(e.code);
     }

@@ -2,11 +2,11 @@
 // anything touches the device or the registry.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { normaliseMac, normaliseMachineCode } from '../../protocol/ids';
 import { isProtocolError } from '../../protocol/errors';
 import { ADMIN_TOKEN_ENV, brokerApiUrl } from '../api/connection';
 import { ToolError } from '../api/errors';
+import { defineCli, parseCli } from '../cli/args';
 import { CHIP_FAMILIES } from './chips';
 import { FlashError } from './errors';
 
@@ -47,16 +47,33 @@ export interface FlashOptions {
   monitor: boolean;
 }
 
-export const USAGE = `usage: npm run flash -- --port PORT|auto --broker mqtt://HOST:1883
-         (--broker-api URL --admin-token T [--reprovision] | --enroll-token T)
-         [--machine CODE] [--wifi SSID [--psk PSK]] [--build DIR] [--erase] [--baud 921600]
-         [--nvs-only] [--monitor]
-       npm run flash -- --dry-run DIR [--mac MAC] [--chip ESP32|ESP32-S3|ESP32-C3] ...
-                                                   (write the images to DIR instead of a port)
---port auto takes the only USB serial port. --build is a Moddable build folder or a release
-artefact (its folder or manifest.json, from npm run build:firmware -- --release); it defaults to
-npm run build:firmware's output (the artefact in dist/firmware/release, else dist/firmware/bin/
-esp32/moddable_two/release/fleetbind, else .../debug/fleetbind). The admin token may also come from $${ADMIN_TOKEN_ENV}.`;
+export const FLASH_CLI = defineCli({
+  command: 'npm run flash --',
+  usage: [
+    '--port PORT|auto --broker mqtt://HOST:1883 (--broker-api URL --admin-token T [--reprovision] | --enroll-token T) [options]',
+    '--dry-run DIR [--mac MAC] [--chip ESP32|ESP32-S3|ESP32-C3] ...   (write the images to DIR instead of a port)',
+  ],
+  summary: 'Flashes the firmware and a provisioning NVS partition onto an ESP32 over USB serial, and registers the device (or gives it an enrollment token).',
+  options: {
+    port: { type: 'string', value: 'PORT', help: 'the serial port of the device, such as /dev/ttyUSB0; auto takes the only USB serial port' },
+    broker: { type: 'string', value: 'URL', help: 'the MQTT URL the device connects to: mqtt://, mqtts://, ws:// or wss://' },
+    'broker-api': { type: 'string', value: 'URL', help: 'register the device now through this broker\'s admin API' },
+    'admin-token': { type: 'string', value: 'T', env: ADMIN_TOKEN_ENV, help: 'an admin session token or the operator\'s admin token, for --broker-api' },
+    reprovision: { type: 'boolean', default: false, help: 'give an already registered device a new secret' },
+    'enroll-token': { type: 'string', value: 'T', help: 'instead of --broker-api: the device registers itself with this token on first boot' },
+    machine: { type: 'string', value: 'CODE', help: 'the machine code printed on the label, such as CT0700026' },
+    wifi: { type: 'string', value: 'SSID', help: 'the Wi-Fi network the device joins' },
+    psk: { type: 'string', value: 'PSK', help: 'its passphrase (8 to 63 characters) or 64 hex digits' },
+    build: { type: 'string', value: 'DIR', help: 'a Moddable build folder or a release artefact (its folder or manifest.json, from npm run build:firmware -- --release); default npm run build:firmware\'s output: the artefact in dist/firmware/release, else dist/firmware/bin/esp32/moddable_two/release/fleetbind, else .../debug/fleetbind' },
+    erase: { type: 'boolean', default: false, help: 'erase the whole flash first' },
+    baud: { type: 'string', value: 'RATE', default: String(DEFAULT_BAUD), help: `serial speed while flashing: ${BAUD_RATES.join(', ')}` },
+    'nvs-only': { type: 'boolean', default: false, help: 'write only the NVS partition (new credentials or Wi-Fi), not the firmware' },
+    monitor: { type: 'boolean', default: false, help: 'after flashing, follow the device\'s console until it is online' },
+    'dry-run': { type: 'string', value: 'DIR', help: 'write the images to DIR instead of flashing a device' },
+    mac: { type: 'string', value: 'MAC', help: 'with --dry-run: the MAC to provision for' },
+    chip: { type: 'string', value: 'CHIP', help: `with --dry-run: which build of a multi-chip artefact to write: ${CHIP_FAMILIES.map((c) => c.name).join(', ')}` },
+  },
+});
 
 function usage(message: string): FlashError {
   return new FlashError('USAGE', message);
@@ -84,32 +101,10 @@ function brokerUrl(text: string): string {
 export function parseFlashOptions(argv: string[], env: NodeJS.ProcessEnv = process.env): FlashOptions {
   let values;
   try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        port: { type: 'string' },
-        machine: { type: 'string' },
-        wifi: { type: 'string' },
-        psk: { type: 'string' },
-        broker: { type: 'string' },
-        'enroll-token': { type: 'string' },
-        'broker-api': { type: 'string' },
-        'admin-token': { type: 'string' },
-        build: { type: 'string' },
-        erase: { type: 'boolean', default: false },
-        baud: { type: 'string', default: String(DEFAULT_BAUD) },
-        'nvs-only': { type: 'boolean', default: false },
-        'dry-run': { type: 'string' },
-        mac: { type: 'string' },
-        chip: { type: 'string' },
-        reprovision: { type: 'boolean', default: false },
-        monitor: { type: 'boolean', default: false },
-      },
-    }));
+    ({ values } = parseCli(FLASH_CLI, argv, env));
   } catch (e) {
-    throw usage((e as Error).message);
+    if (e instanceof ToolError) throw usage(e.message);
+    throw e;
   }
 
   if (values.port && values['dry-run']) throw usage('use either --port (flash a device) or --dry-run DIR (write the images to a folder), not both');
@@ -130,7 +125,7 @@ export function parseFlashOptions(argv: string[], env: NodeJS.ProcessEnv = proce
     throw usage('--psk must be 8 to 63 printable ASCII characters, or 64 hex digits');
   }
 
-  const adminToken = values['admin-token'] ?? env[ADMIN_TOKEN_ENV];
+  const adminToken = values['admin-token'];
   let identity: Identity;
   if (values['enroll-token'] !== undefined) {
     if (values['broker-api'] !== undefined) throw usage('use either --enroll-token (the device registers itself) or --broker-api (register it now), not both');

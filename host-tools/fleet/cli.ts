@@ -1,11 +1,11 @@
 // `npm run fleet -- <command> [args] [options]`: fleet administration over the broker's admin REST
 // API. Results go to stdout as a table (or JSON with --json); a failure is one line on stderr and
 // a non-zero exit (2 for a usage mistake).
-import { parseArgs } from 'node:util';
 import { AdminApi } from '../api/admin-api';
-import { CONNECTION_USAGE, connectionOptions, resolveConnection } from '../api/connection';
+import { CONNECTION_OPTIONS, resolveConnection } from '../api/connection';
 import { usageError } from '../api/errors';
 import { runCli } from '../api/run-cli';
+import { defineCli, helpText, parseCli } from '../cli/args';
 import { COMMANDS, type Command, OPTIONS } from './commands';
 
 /** "--name NAME" from an option's usage line "--name NAME   what it is". */
@@ -16,15 +16,14 @@ function synopsis(c: Command): string {
   return [c.name, ...c.args.map((a) => `<${a}>`), ...opts].join(' ');
 }
 
-const USAGE = [
-  'usage: npm run fleet -- <command> [args] [--json] [--broker-api URL] [--admin-token T]',
-  '',
-  ...COMMANDS.map((c) => `  ${synopsis(c).padEnd(64)} ${c.summary}`),
-  '',
-  '  --json             print the result as JSON',
-  `  ${CONNECTION_USAGE}`,
-  '  npm run fleet -- <command> --help   shows the options of one command',
-].join('\n');
+const FLEET_CLI = defineCli({
+  command: 'npm run fleet --',
+  usage: ['<command> [args] [options]', '<command> --help'],
+  summary: 'Fleet administration over the broker\'s admin API. Results go to stdout as a table, or JSON with --json.',
+  options: { ...OPTIONS, ...CONNECTION_OPTIONS, json: { type: 'boolean', help: 'print the result as JSON' } },
+  freePositionals: true,
+  notes: ['commands:', ...COMMANDS.map((c) => `  ${synopsis(c).padEnd(64)} ${c.summary}`), '', 'npm run fleet -- <command> --help shows the options of one command.'],
+});
 
 function commandHelp(c: Command): string {
   return [`usage: npm run fleet -- ${synopsis(c)} [--json]`, `  ${c.summary}`, ...Object.values(c.options).map((o) => `  ${o}`)].join('\n');
@@ -44,30 +43,18 @@ function findCommand(positionals: string[]): { command: Command; args: string[] 
 }
 
 async function main(argv: string[]): Promise<void> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: true,
-      tokens: true,
-      options: { ...OPTIONS, ...connectionOptions, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
-    });
-  } catch (e) {
-    throw usageError((e as Error).message);
-  }
-  const { values, positionals, tokens } = parsed;
-  if (positionals.length === 0 && (values.help || argv.length === 0)) {
-    console.log(USAGE);
+  const { values, positionals, help, given } = parseCli(FLEET_CLI, argv);
+  if (positionals.length === 0 && (help || argv.length === 0)) {
+    console.log(helpText(FLEET_CLI));
     return;
   }
   const { command, args } = findCommand(positionals);
-  if (values.help) {
+  if (help) {
     console.log(commandHelp(command));
     return;
   }
-  for (const t of tokens) {
-    if (t.kind === 'option' && t.name in OPTIONS && !(t.name in command.options)) throw usageError(`${t.rawName} is not an option of "${command.name}"`);
+  for (const t of given) {
+    if (t.name in OPTIONS && !(t.name in command.options)) throw usageError(`${t.rawName} is not an option of "${command.name}"`);
   }
   if (args.length !== command.args.length) {
     const want = command.args.length === 0 ? 'no arguments' : command.args.map((a) => `<${a}>`).join(' ');
@@ -82,4 +69,4 @@ async function main(argv: string[]): Promise<void> {
   console.log(values.json ? JSON.stringify(out.json, null, 2) : out.text);
 }
 
-await runCli('fleet', main, 'usage: npm run fleet -- <command> ...   (npm run fleet -- --help lists the commands)');
+await runCli('fleet', main, '(npm run fleet -- --help lists the commands)');

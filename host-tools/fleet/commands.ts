@@ -23,18 +23,18 @@ export interface Command {
   run(api: AdminApi, inv: Invocation): Promise<Output>;
 }
 
-/** Every option any command takes, for parseArgs; commands.options says which belongs where. */
+/** Every option any command takes; commands.options says which belongs where, with its meaning there. */
 export const OPTIONS = {
-  agent: { type: 'string' },
-  device: { type: 'string' },
-  name: { type: 'string' },
-  password: { type: 'string' },
-  'device-limit': { type: 'string' },
-  reason: { type: 'string' },
-  force: { type: 'boolean' },
-  limit: { type: 'string' },
-  uses: { type: 'string' },
-  expires: { type: 'string' },
+  agent: { type: 'string', value: 'ID', help: 'an agent id (devices, audit: only those of this agent)' },
+  device: { type: 'string', value: 'ID', help: 'a device id or machine code (audit: only entries about it)' },
+  name: { type: 'string', value: 'NAME', help: 'the name people see (agent add)' },
+  password: { type: 'string', value: 'P', help: 'a login password (agent add)' },
+  'device-limit': { type: 'string', value: 'N', help: 'how many devices an agent may hold (agent add)' },
+  reason: { type: 'string', value: 'TEXT', help: 'why, kept in the audit log (transfer)' },
+  force: { type: 'boolean', help: 'even while a holding job reserves the device (transfer)' },
+  limit: { type: 'string', value: 'N', help: 'at most N entries (audit)' },
+  uses: { type: 'string', value: 'N', help: 'how many devices may enroll with the token (enroll-token create)' },
+  expires: { type: 'string', value: 'D', help: 'how long the token is valid: 30m, 12h, 7d, 2w or seconds (enroll-token create)' },
 } as const;
 
 const SHOWN_ONCE = 'shown once: it is stored only as a hash and cannot be shown again';

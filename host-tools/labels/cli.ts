@@ -11,7 +11,8 @@ import { fetchLabels } from './fetch-labels';
 import { labelContent } from './label-content';
 import { renderLabelPng } from './label-png';
 import { renderLabelSvg } from './label-svg';
-import { USAGE, parseLabelOptions } from './options';
+import { LABELS_CLI, parseLabelOptions } from './options';
+import { helpText } from '../cli/args';
 import { LABELS_PER_PAGE, renderSheetPdf } from './sheet-pdf';
 
 export const SHEET_FILE = 'labels.pdf';
@@ -19,7 +20,7 @@ export const SHEET_FILE = 'labels.pdf';
 async function main(argv: string[]): Promise<void> {
   const opts = parseLabelOptions(argv);
   if (opts === 'help') {
-    console.log(USAGE);
+    console.log(helpText(LABELS_CLI));
     return;
   }
   const labels = (await fetchLabels(new AdminApi(opts.connection), opts.selection)).map(labelContent);
@@ -44,4 +45,4 @@ async function main(argv: string[]): Promise<void> {
   for (const [name, , note] of files) console.log(`  ${join(opts.out, name).padEnd(width)}  ${note}`);
 }
 
-await runCli('labels', main, USAGE);
+await runCli('labels', main, `(${LABELS_CLI.command} --help lists the options)`);

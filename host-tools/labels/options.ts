@@ -1,44 +1,33 @@
 // Command-line options of `npm run labels`, all checked before the broker is asked anything.
-import { parseArgs } from 'node:util';
 import { isProtocolError } from '../../protocol/errors';
 import { normaliseMachineCode } from '../../protocol/ids';
-import { CONNECTION_USAGE, type Connection, connectionOptions, resolveConnection } from '../api/connection';
+import { CONNECTION_OPTIONS, type Connection, resolveConnection } from '../api/connection';
 import { usageError } from '../api/errors';
+import { defineCli, parseCli } from '../cli/args';
 
 export const FORMATS = ['pdf', 'svg', 'png'] as const;
 export type Format = (typeof FORMATS)[number];
 
-export const USAGE = `usage: npm run labels -- (--machines CODE[,CODE...] | --from-registry) --out DIR [--format pdf,svg]
-  --machines CODES   machine codes to print, comma-separated (the option may repeat)
-  --from-registry    every device in the registry that has a machine code
-  --format LIST      any of pdf (A4 sheets), svg, png (one file per machine); default pdf,svg
-  --out DIR          folder for labels.pdf and CODE.svg / CODE.png (created if missing)
-  ${CONNECTION_USAGE}`;
+export const LABELS_CLI = defineCli({
+  command: 'npm run labels --',
+  usage: ['(--machines CODE[,CODE...] | --from-registry) --out DIR [--format pdf,svg] [options]'],
+  summary: 'Prints signed machine labels: A4 PDF sheets, and one SVG or PNG per machine. Each label\'s QR code opens the claim page at the broker\'s public URL.',
+  options: {
+    machines: { type: 'string', multiple: true, value: 'CODES', help: 'machine codes to print, comma-separated (the option may repeat)' },
+    'from-registry': { type: 'boolean', default: false, help: 'every device in the registry that has a machine code' },
+    format: { type: 'string', value: 'LIST', default: 'pdf,svg', help: 'any of pdf (A4 sheets), svg, png (one file per machine)' },
+    out: { type: 'string', value: 'DIR', help: 'folder for labels.pdf and CODE.svg / CODE.png (created if missing)' },
+    ...CONNECTION_OPTIONS,
+  },
+});
 
 export type Selection = { kind: 'machines'; codes: string[] } | { kind: 'registry' };
 
 export interface LabelOptions { selection: Selection; formats: Format[]; out: string; connection: Connection }
 
 export function parseLabelOptions(argv: string[], env: NodeJS.ProcessEnv = process.env): LabelOptions | 'help' {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        machines: { type: 'string', multiple: true },
-        'from-registry': { type: 'boolean', default: false },
-        format: { type: 'string', default: 'pdf,svg' },
-        out: { type: 'string' },
-        help: { type: 'boolean', short: 'h', default: false },
-        ...connectionOptions,
-      },
-    }));
-  } catch (e) {
-    throw usageError((e as Error).message);
-  }
-  if (values.help) return 'help';
+  const { values, help } = parseCli(LABELS_CLI, argv, env);
+  if (help) return 'help';
 
   let selection: Selection;
   if (values.machines !== undefined && values['from-registry']) throw usageError('use either --machines CODES or --from-registry, not both');

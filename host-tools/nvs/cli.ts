@@ -2,11 +2,23 @@
 // Mirrors `nvs_partition_gen.py generate` (format version 2, no encryption). Errors are one line
 // on stderr with a non-zero exit, and no output file is left behind.
 import { writeFileSync } from 'node:fs';
+import { defineCli, readCli } from '../cli/args';
 import { readNvsCsv } from './csv';
 import { NvsError } from './format';
 import { buildNvsImage } from './writer';
 
-const USAGE = 'usage: npm run nvs -- generate <input.csv> <output.bin> <size>   (size in bytes, decimal or 0x-hex, a multiple of 0x1000, at least 0x3000)';
+const NVS_CLI = defineCli({
+  command: 'npm run nvs --',
+  usage: ['generate <input.csv> <output.bin> <size>'],
+  summary: "Builds an NVS partition image from a CSV, like ESP-IDF's nvs_partition_gen.py generate (format version 2, no encryption).",
+  options: {},
+  positionals: {
+    generate: 'the command (the only one)',
+    '<input.csv>': 'key,type,encoding,value rows, as nvs_partition_gen.py reads them',
+    '<output.bin>': 'the image to write; nothing is written on an error',
+    '<size>': 'the partition size in bytes, decimal or 0x-hex, a multiple of 0x1000, at least 0x3000',
+  },
+});
 
 export function parseSize(text: string): number {
   const size = /^0x[0-9a-f]+$/i.test(text) ? parseInt(text.slice(2), 16) : /^\d+$/.test(text) ? Number(text) : NaN;
@@ -15,13 +27,9 @@ export function parseSize(text: string): number {
 }
 
 function main(argv: string[]): number {
-  const [command, input, output, size, ...extra] = argv;
-  if (command === '--help' || command === '-h') {
-    console.log(USAGE);
-    return 0;
-  }
-  if (command !== 'generate' || !input || !output || !size || extra.length > 0) {
-    console.error(`nvs: ${command && command !== 'generate' ? `unknown command "${command}"; ` : ''}${USAGE}`);
+  const [command, input, output, size] = readCli(NVS_CLI, argv).positionals as [string, string, string, string];
+  if (command !== 'generate') {
+    console.error(`nvs: unknown command "${command}" (${NVS_CLI.command} --help lists the commands)`);
     return 2;
   }
   const records = readNvsCsv(input);

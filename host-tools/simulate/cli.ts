@@ -1,9 +1,7 @@
-// npm run simulate -- --devices N [--broker mqtt://127.0.0.1:1883] [--enroll-token T]
-//   [--machines-prefix SIM-] [--state-dir DIR] [--png-dir DIR] [--chaos] [--duration S]
-//   [--ramp S] [--log-level warn]
+// npm run simulate -- --devices N ... (SIMULATE_CLI below lists the options).
 // Runs N instances of the real firmware core against a local broker and shows their progress.
-import { parseArgs } from 'node:util';
 import { pino } from 'pino';
+import { defineCli, readCli } from '../cli/args';
 import { parseBrokerAddress } from '../../firmware/core/broker-address';
 import { SimFleet } from './fleet';
 import { progressLine, summary } from './progress';
@@ -27,26 +25,24 @@ function number(name: string, raw: string | undefined, min: number, fallback?: n
   return v;
 }
 
-let args;
-try {
-  args = parseArgs({
-    options: {
-      devices: { type: 'string' },
-      broker: { type: 'string', default: 'mqtt://127.0.0.1:1883' },
-      'enroll-token': { type: 'string' },
-      'machines-prefix': { type: 'string', default: 'SIM-' },
-      'state-dir': { type: 'string' },
-      'png-dir': { type: 'string' },
-      chaos: { type: 'boolean', default: false },
-      duration: { type: 'string' },
-      ramp: { type: 'string' },
-      'log-level': { type: 'string', default: 'warn' },
-    },
-    strict: true,
-  }).values;
-} catch (e) {
-  fail((e as Error).message);
-}
+const SIMULATE_CLI = defineCli({
+  command: 'npm run simulate --',
+  usage: ['--devices N [--enroll-token T | --state-dir DIR] [options]'],
+  summary: 'Runs N copies of the real firmware core against a broker on this machine and shows their progress: Wi-Fi, enrollment, connection, claim.',
+  options: {
+    devices: { type: 'string', value: 'N', required: true, help: 'how many devices to simulate' },
+    broker: { type: 'string', value: 'URL', default: 'mqtt://127.0.0.1:1883', help: 'the broker\'s plain MQTT address; must be on this machine' },
+    'enroll-token': { type: 'string', value: 'T', help: 'enrollment token new devices register with (an admin creates one: npm run fleet -- enroll-token create --uses N --expires 1h)' },
+    'machines-prefix': { type: 'string', value: 'PREFIX', default: 'SIM-', help: 'machine codes are PREFIX plus a number' },
+    'state-dir': { type: 'string', value: 'DIR', help: 'keep each device\'s credentials here, so a later run reconnects as the same devices' },
+    'png-dir': { type: 'string', value: 'DIR', help: 'write each device\'s claim QR code here as a PNG' },
+    chaos: { type: 'boolean', default: false, help: 'drop Wi-Fi and connections at random (about every 30 s per device)' },
+    duration: { type: 'string', value: 'S', help: 'stop after S seconds and print the summary (default: run until Ctrl-C)' },
+    ramp: { type: 'string', value: 'S', default: '0', help: 'start the devices spread over S seconds' },
+    'log-level': { type: 'string', value: 'LEVEL', default: 'warn', help: 'pino level of the JSON log on stderr' },
+  },
+});
+const args = readCli(SIMULATE_CLI).values;
 
 const devices = Math.floor(number('devices', args.devices, 1));
 const durationS = args.duration === undefined ? undefined : number('duration', args.duration, 1);
