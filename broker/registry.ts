@@ -8,6 +8,7 @@ import { parseJson } from '../protocol/validate';
 import { DEVICE_SECRET_COST, hashSecret, randomToken, verifiedSecretDigest } from './auth/secrets';
 import type { Context } from './context';
 import type { Identity } from './identity';
+import { credentialKey } from './live-credentials';
 import { publishConfig, publishJson } from './publisher';
 import { checkEnrollmentToken, consumeEnrollmentToken } from './store/enrollment';
 import { getDeviceByMac, isUnfinishedEnrollment, provisionDevice, recordHello } from './store/devices';
@@ -23,13 +24,21 @@ export async function provisionByAdmin(ctx: Context, req: ProvisionRequest, acto
   const id = deviceIdFromMac(mac);
   const secret = randomToken(32);
   const secretHash = await hashSecret(secret, DEVICE_SECRET_COST);
-  const { reprovisioned } = await ctx.db
+  const { reprovisioned, previousSecretHash } = await ctx.db
     .transaction()
     .execute((trx) => provisionDevice(trx, { id, mac, machineCode, model: (req.model as string | undefined) ?? null, secretHash, reprovision: req.reprovision === true }, actor, ctx.now(), 'admin'));
   // We just chose the secret, so its first connect need not pay for scrypt again.
   ctx.verifiedSecrets.set(id, verifiedSecretDigest(secretHash, secret));
+  await retireSecret(ctx, id, previousSecretHash);
   ctx.log.info({ device: id, machineCode, reprovisioned, actor }, 'device provisioned');
   return { id, secret, reprovisioned };
+}
+
+/** A device got a new secret: every connection that authenticated with the old one ends, on every node. */
+async function retireSecret(ctx: Context, device: string, previousSecretHash: string | null): Promise<void> {
+  if (previousSecretHash === null) return;
+  const closed = await ctx.kick({ kind: 'credential', id: credentialKey.deviceSecret(device, previousSecretHash) }, 'kicked');
+  if (closed > 0) ctx.log.info({ device, closed }, 'connections with the old device secret closed');
 }
 
 /** `connected` says whether the enrolling connection is still there to be answered. */
@@ -44,13 +53,14 @@ export async function handleEnroll(ctx: Context, who: Extract<Identity, { kind: 
     // The device gave up waiting and will enroll again; nothing was written, so nothing is lost.
     if (secretHash === null) return;
     // A fleet enrolling at once shares commits; the token use and the device are one commit.
-    await ctx.writer.write(async (trx) => {
+    const { previousSecretHash } = await ctx.writer.write(async (trx) => {
       const earlier = await getDeviceByMac(trx, req.mac);
       if (earlier && isUnfinishedEnrollment(earlier)) await checkEnrollmentToken(trx, who.tokenId, ctx.now());
       else await consumeEnrollmentToken(trx, who.tokenId, ctx.now());
-      await provisionDevice(trx, { id, mac: req.mac, machineCode: req.machine ?? null, model: req.model, fw: req.fw, secretHash }, `enroll:${who.tokenId}`, ctx.now(), 'enroll');
+      return provisionDevice(trx, { id, mac: req.mac, machineCode: req.machine ?? null, model: req.model, fw: req.fw, secretHash }, `enroll:${who.tokenId}`, ctx.now(), 'enroll');
     });
     ctx.verifiedSecrets.set(id, verifiedSecretDigest(secretHash, secret));
+    await retireSecret(ctx, id, previousSecretHash);
     ctx.log.info({ device: id, token: who.tokenId }, 'device enrolled');
     reply = { ok: true, deviceId: id, secret };
   } catch (err) {

@@ -69,7 +69,7 @@ export async function getDeviceByMac(db: Kysely<Database>, mac: string): Promise
  * registered and not released for re-provisioning is refused, and nothing changes. Runs in the
  * caller's transaction, so enrollment can take a token use in the same commit.
  */
-export async function provisionDevice(trx: Transaction<Database>, d: NewDevice, actor: string, now: number, via: 'admin' | 'enroll'): Promise<{ reprovisioned: boolean }> {
+export async function provisionDevice(trx: Transaction<Database>, d: NewDevice, actor: string, now: number, via: 'admin' | 'enroll'): Promise<{ reprovisioned: boolean; previousSecretHash: string | null }> {
   const existing = await getDeviceByMac(trx, d.mac);
   if (d.machineCode) {
     const holder = await trx.selectFrom('devices').select(['id']).where('machine_code', '=', d.machineCode).executeTakeFirst();
@@ -96,7 +96,7 @@ export async function provisionDevice(trx: Transaction<Database>, d: NewDevice, 
       .where('id', '=', existing.id)
       .execute();
     await appendAudit(trx, { at: now, actor, action: unfinishedEnrollment ? 'device.reenrolled' : 'device.reprovisioned', device: existing.id, detail: { via, mac: d.mac } });
-    return { reprovisioned: true };
+    return { reprovisioned: true, previousSecretHash: existing.secret_hash };
   }
   await trx
     .insertInto('devices')
@@ -122,7 +122,7 @@ export async function provisionDevice(trx: Transaction<Database>, d: NewDevice, 
     })
     .execute();
   await appendAudit(trx, { at: now, actor, action: 'device.registered', device: d.id, detail: { via, mac: d.mac, machineCode: d.machineCode ?? null } });
-  return { reprovisioned: false };
+  return { reprovisioned: false, previousSecretHash: null };
 }
 
 export async function deleteDevice(db: Kysely<Database>, id: string, actor: string, now: number, reason: string): Promise<void> {

@@ -3,7 +3,7 @@
 // forgotten everywhere, an admin's kick or disable reaches every node, and /healthz shows the
 // shared backends.
 import * as assert from 'uvu/assert';
-import { connectDevice, request } from '../helpers/broker';
+import { connectAgent, connectDevice, request } from '../helpers/broker';
 import { clusterSuite } from '../helpers/cluster';
 import { connectRefused, end, waitClosed } from '../helpers/mqtt';
 
@@ -35,6 +35,19 @@ on('re-provisioning on node 1 stops the old secret on node 2, which had it cache
   assert.match(refused.message, /Bad username or password/);
   const fresh = await connectDevice(cluster.members[1]!.broker.mqttUrl, { ...d, secret: re.body.secret });
   await end(fresh.client);
+});
+
+on('re-provisioning on node 1 closes the live connection with the old secret on node 2; logout on node 1 closes the session on node 2', async (cluster) => {
+  const d = await cluster.provision();
+  const old = await connectDevice(cluster.members[1]!.broker.mqttUrl, d);
+  const re = await cluster.members[0]!.api('POST', '/api/devices', { mac: d.mac, reprovision: true });
+  assert.is(re.status, 201, JSON.stringify(re.body));
+  await waitClosed(old.client, 1000);
+  const a = await cluster.createAgent(`leaver-${Date.now() % 100000}`);
+  const token = await cluster.members[0]!.login(a.id, a.password);
+  const live = await connectAgent(cluster.members[1]!.broker.wsUrl, a.id, token);
+  assert.is((await cluster.members[0]!.api('POST', '/api/logout', undefined, token)).status, 204);
+  await waitClosed(live, 1000);
 });
 
 on('a deleted device is forgotten on every node; provisioned again with its MAC and claimed, every ACL map follows', async (cluster) => {
