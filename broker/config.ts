@@ -2,6 +2,7 @@
 import { resolve } from 'node:path';
 import { defineCli, parseCli } from '../host-tools/cli/args';
 import type { JwtOptions } from './auth/jwt';
+import type { WebhookOptions } from './webhooks/deliverer';
 
 export interface BrokerOptions {
   dataDir: string;
@@ -42,6 +43,7 @@ export interface BrokerOptions {
   redisPrefix: string;
   /** Agents log in with tokens from the operator's identity provider; undefined when off. */
   jwt?: JwtOptions;
+  webhooks: WebhookOptions;
 }
 
 export const DEFAULTS: BrokerOptions = {
@@ -64,6 +66,7 @@ export const DEFAULTS: BrokerOptions = {
   jobTtlMs: 3600_000,
   jobSweepMs: 1_000,
   redisPrefix: 'fleetbind:',
+  webhooks: { allowPrivate: false, backoffMs: 5_000, retryForMs: 24 * 3600_000, disableAfterMs: 24 * 3600_000, timeoutMs: 10_000 },
 };
 
 export const BROKER_CLI = defineCli({
@@ -101,6 +104,11 @@ export const BROKER_CLI = defineCli({
     'jwt-name-claim': { type: 'string', value: 'CLAIM', env: 'FLEETBIND_JWT_NAME_CLAIM', help: 'the claim naming an agent created on first login (default name)' },
     'jwt-auto-provision': { type: 'boolean', env: 'FLEETBIND_JWT_AUTO_PROVISION', help: 'create the agent on its first valid token (the variable takes true or false)' },
     'jwks-cooldown-ms': { type: 'string', value: 'MS', env: 'FLEETBIND_JWKS_COOLDOWN_MS', help: 'least time between two JWKS fetches caused by an unknown key id (default 30000)' },
+    'webhooks-allow-private': { type: 'boolean', env: 'FLEETBIND_WEBHOOKS_ALLOW_PRIVATE', help: 'allow webhook URLs on loopback, private and link-local addresses (the variable takes true or false)' },
+    'webhooks-backoff-ms': { type: 'string', value: 'MS', env: 'FLEETBIND_WEBHOOKS_BACKOFF_MS', help: `first webhook retry delay; doubles per failure up to an hour, with jitter (default ${DEFAULTS.webhooks.backoffMs})` },
+    'webhooks-retry-for-ms': { type: 'string', value: 'MS', env: 'FLEETBIND_WEBHOOKS_RETRY_FOR_MS', help: `give a failing webhook delivery up after this long (default ${DEFAULTS.webhooks.retryForMs})` },
+    'webhooks-disable-after-ms': { type: 'string', value: 'MS', env: 'FLEETBIND_WEBHOOKS_DISABLE_AFTER_MS', help: `disable an endpoint whose deliveries all failed for this long (default ${DEFAULTS.webhooks.disableAfterMs})` },
+    'webhooks-timeout-ms': { type: 'string', value: 'MS', env: 'FLEETBIND_WEBHOOKS_TIMEOUT_MS', help: `how long a webhook receiver may take to answer (default ${DEFAULTS.webhooks.timeoutMs})` },
     'redis-prefix': { type: 'string', value: 'PREFIX', env: 'FLEETBIND_REDIS_PREFIX', help: `namespace of every Redis key, so fleets can share a Redis (default ${DEFAULTS.redisPrefix})` },
   },
 });
@@ -204,6 +212,12 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BrokerOpti
   set('redis-url', (v) => (o.redisUrl = url('redis-url', v, ['redis:', 'rediss:'])));
   set('redis-prefix', (v) => (o.redisPrefix = v));
   o.jwt = jwtOptions(get);
+  o.webhooks = { ...DEFAULTS.webhooks };
+  set('webhooks-allow-private', (v) => (o.webhooks.allowPrivate = yesNo('webhooks-allow-private', v)));
+  set('webhooks-backoff-ms', (v) => (o.webhooks.backoffMs = positive('webhooks-backoff-ms', v)));
+  set('webhooks-retry-for-ms', (v) => (o.webhooks.retryForMs = positive('webhooks-retry-for-ms', v)));
+  set('webhooks-disable-after-ms', (v) => (o.webhooks.disableAfterMs = positive('webhooks-disable-after-ms', v)));
+  set('webhooks-timeout-ms', (v) => (o.webhooks.timeoutMs = positive('webhooks-timeout-ms', v)));
   if (o.redisUrl !== undefined && o.databaseUrl === undefined) throw new Error('--redis-url needs --database-url too: cluster nodes share their registry in PostgreSQL');
   if (!values['public-url']) o.publicUrl = `http://localhost:${o.httpPort}`;
   if ((o.tlsCert === undefined) !== (o.tlsKey === undefined)) throw new Error('--tls-cert and --tls-key go together');

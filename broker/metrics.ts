@@ -15,6 +15,7 @@ export class Metrics {
   readonly authFailures: Counter<'kind' | 'reason'>;
   readonly requests: Counter<'op' | 'outcome'>;
   readonly tokenRefusals: Counter<'via' | 'reason'>;
+  readonly webhookAttempts: Counter<'outcome'>;
 
   constructor(hashes: HashQueue) {
     const registry = this.registry;
@@ -67,6 +68,7 @@ export class Metrics {
     this.claims = new Counter({ name: 'fleetbind_claims_total', help: 'Claim attempts by outcome', labelNames: ['outcome'], registers: [registry] });
     this.authFailures = new Counter({ name: 'fleetbind_auth_failures_total', help: 'Refused logins and MQTT connects', labelNames: ['kind', 'reason'], registers: [registry] });
     this.tokenRefusals = new Counter({ name: 'fleetbind_token_refusals_total', help: 'Identity-provider tokens refused, by where (rest, mqtt, mqtt-live) and reason', labelNames: ['via', 'reason'], registers: [registry] });
+    this.webhookAttempts = new Counter({ name: 'fleetbind_webhook_attempts_total', help: 'Webhook delivery attempts by outcome (delivered, failed)', labelNames: ['outcome'], registers: [registry] });
     this.requests = new Counter({ name: 'fleetbind_requests_total', help: 'Agent and admin requests over MQTT by op and outcome', labelNames: ['op', 'outcome'], registers: [registry] });
   }
 }

@@ -39,6 +39,8 @@ import { allBindings } from './store/bindings';
 import { openSqlite } from './store/db';
 import { GroupWriter } from './store/group-writer';
 import { listDevices } from './store/devices';
+import { Deliverer } from './webhooks/deliverer';
+import { recordEvent } from './webhooks/outbox';
 
 export interface RunningBroker {
   mqttPort: number;
@@ -131,6 +133,9 @@ export async function startBroker(options: Partial<BrokerOptions> = {}): Promise
     const agent = bindings.agentOf(device);
     if (agent !== null) scheduleBindings(ctx, agent);
     ctx.events.emit('presence', device, status);
+    // Presence lives in memory (Redis in a cluster), not in a registry transaction; exactly one
+    // node announces each change, and that node writes its event.
+    ctx.writer.write((trx) => recordEvent(trx, 'device.presence', { device, ...status }, status.since)).catch((err: unknown) => log.error({ err, device }, 'recording a presence event failed'));
   };
   ctx.presence = cluster?.presence(announce) ?? new LocalPresence(opts.graceMs, announce);
   const acl = new Acl(cluster?.aclBindings ?? bindings, ctx.presence, metrics, log.child({ part: 'acl' }));
@@ -185,6 +190,8 @@ export async function startBroker(options: Partial<BrokerOptions> = {}): Promise
   });
   await cluster?.attach(ctx, kickHere);
   const jobs = await startJobs(ctx);
+  const deliverer = new Deliverer(ctx, registry.dialect, opts.webhooks);
+  await deliverer.start();
 
   aedes.on('keepaliveTimeout', (client) => markCloseReason(client, 'keepalive'));
   aedes.on('clientError', (client, err) => log.debug({ clientId: client.id, err: err.message }, 'client error'));
@@ -231,6 +238,7 @@ export async function startBroker(options: Partial<BrokerOptions> = {}): Promise
       ctx.closing = true;
       expiry.stop();
       await jobs.stop();
+      await deliverer.stop();
       tcp.close();
       tlsServer?.close();
       for (const t of ctx.bindingTimers.values()) clearTimeout(t);

@@ -52,3 +52,33 @@ export interface JobListItem {
   error: { code: string; message: string } | null;
   times: Partial<Record<JobState, number>>;
 }
+
+/** GET /api/webhooks: an endpoint without its secret. */
+export interface WebhookView {
+  id: string;
+  url: string;
+  events: string[];
+  enabled: boolean;
+  createdAt: number;
+  createdBy: string;
+  failingSince: number | null;
+  disabledAt: number | null;
+  disabledReason: string | null;
+}
+/** POST /api/webhooks: the secret is shown this once when the broker generated it. */
+export type NewWebhook = WebhookView & { secret?: string };
+
+export interface WebhookAttemptView { at: number; status: number | null; error: string | null; latencyMs: number }
+/** GET /api/webhooks/<id>/deliveries: newest first, each with its attempts. */
+export interface WebhookDeliveryView {
+  seq: number;
+  event: string;
+  type: string;
+  state: 'pending' | 'delivered' | 'failed' | 'disabled';
+  attempts: WebhookAttemptView[];
+  createdAt: number;
+  nextAt: number | null;
+  deliveredAt: number | null;
+  lastStatus: number | null;
+  lastError: string | null;
+}

@@ -12,6 +12,7 @@ import { jobRoutes } from './routes-jobs';
 import { opsRoutes } from './routes-ops';
 import { sessionRoutes } from './routes-session';
 import { webRoutes } from './routes-web';
+import { webhookRoutes } from './routes-webhooks';
 
 export function buildHttp(ctx: Context, startedAt: number): FastifyInstance {
   const tls = ctx.opts.tlsCert && ctx.opts.tlsKey ? { https: { cert: readFileSync(ctx.opts.tlsCert), key: readFileSync(ctx.opts.tlsKey) } } : {};
@@ -34,6 +35,7 @@ export function buildHttp(ctx: Context, startedAt: number): FastifyInstance {
   jobRoutes(app, ctx);
   opsRoutes(app, ctx, startedAt);
   claimPreviewRoutes(app, ctx);
+  webhookRoutes(app, ctx);
   webRoutes(app, ctx);
   return app;
 }

@@ -18,3 +18,11 @@ export function durationSeconds(v: unknown, field: string): number {
   }
   throw new ProtocolError(ErrorCode.BAD_REQUEST, `${field} must be a positive number of seconds or a duration such as 30m, 12h, 7d`, field);
 }
+
+/** A positive integer from a query string or path segment, at most `max`. */
+export function optInt(v: string | undefined, field: string, max: number): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > max) throw new ProtocolError(ErrorCode.BAD_REQUEST, `${field} must be an integer from 1 to ${max}`, field);
+  return n;
+}

@@ -1,6 +1,5 @@
 // Audit log, enrollment tokens and signed machine labels.
 import type { FastifyInstance } from 'fastify';
-import { ErrorCode, ProtocolError } from '../../protocol/errors';
 import { normaliseId, normaliseMachineCode } from '../../protocol/ids';
 import { num } from '../../protocol/validate';
 import { randomToken, tokenHash } from '../auth/secrets';
@@ -10,14 +9,7 @@ import { listAudit } from '../store/audit';
 import { getDeviceByMachineCode, listDevices } from '../store/devices';
 import { createEnrollmentToken, listEnrollmentTokens, revokeEnrollmentToken, tokenView } from '../store/enrollment';
 import { actorOf, requireAdmin } from './auth';
-import { bodyOf, durationSeconds } from './body';
-
-function optInt(v: string | undefined, field: string, max: number): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1 || n > max) throw new ProtocolError(ErrorCode.BAD_REQUEST, `${field} must be an integer from 1 to ${max}`, field);
-  return n;
-}
+import { bodyOf, durationSeconds, optInt } from './body';
 
 export function fleetRoutes(app: FastifyInstance, ctx: Context): void {
   app.get<{ Querystring: { device?: string; agent?: string; limit?: string; before?: string } }>('/api/audit', async (req) => {

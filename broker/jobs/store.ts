@@ -2,6 +2,7 @@
 // row, in one transaction; the conditions make a late or repeated change a no-op.
 import { type Transaction, sql } from 'kysely';
 import { FINAL_JOB_STATES, type JobState } from '../../protocol/jobs';
+import { recordEvent } from '../webhooks/outbox';
 import type { Duration } from './eta';
 import type { JobRow, JobsDatabase, JobsDb } from './schema';
 
@@ -146,7 +147,9 @@ export async function insertJob(trx: Transaction<JobsDatabase>, j: NewJob, cap: 
     updated_at: j.now,
   };
   await trx.insertInto('jobs').values(row).execute();
-  await addEvent(trx, j.id, j.now, 'queued', { agent: j.agent, kind: j.kind, seq: row.seq });
+  const detail = { agent: j.agent, kind: j.kind, seq: row.seq };
+  await addEvent(trx, j.id, j.now, 'queued', detail);
+  await recordEvent(trx, 'job.state', { job: j.id, device: j.device, agent: j.agent, kind: j.kind, state: 'queued', detail }, j.now);
   return row;
 }
 
@@ -158,14 +161,16 @@ export type JobPatch = Partial<Omit<JobRow, 'id' | 'device' | 'agent' | 'kind' |
  */
 export async function transition(db: Db, id: string, from: readonly JobState[], to: JobState, now: number, patch: JobPatch = {}, detail: Record<string, unknown> = {}): Promise<boolean> {
   const stamp = to === 'queued' ? {} : { [STATE_TIME[to]]: now };
-  const r = await db
+  const moved = await db
     .updateTable('jobs')
     .set({ ...patch, ...stamp, state: to, updated_at: now })
     .where('id', '=', id)
     .where('state', 'in', from)
+    .returning(['device', 'agent', 'kind'])
     .executeTakeFirst();
-  if (Number(r.numUpdatedRows) === 0) return false;
+  if (moved === undefined) return false;
   await addEvent(db, id, now, to, detail);
+  await recordEvent(db, 'job.state', { job: id, ...moved, state: to, detail }, now);
   return true;
 }
 

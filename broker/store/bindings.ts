@@ -2,6 +2,7 @@
 // row in the same transaction, and bumps binding_version so in-memory maps apply changes in order.
 import { type Kysely, sql } from 'kysely';
 import { ErrorCode, ProtocolError } from '../../protocol/errors';
+import { recordEvent } from '../webhooks/outbox';
 import { appendAudit } from './audit';
 import type { Database, DeviceRow } from './schema';
 
@@ -56,6 +57,7 @@ export async function claimDevice(db: Kysely<Database>, c: ClaimInput): Promise<
       throw new ProtocolError(ErrorCode.LIMIT, `you already hold ${limit} device${limit === 1 ? '' : 's'} (your limit)`, 'target', {});
     }
     await appendAudit(trx, { at: c.now, actor: `agent:${c.agent}`, action: 'claim', device: c.device, agent: c.agent, detail: { via: c.via, version: Number(row.binding_version) } });
+    await recordEvent(trx, 'binding.changed', { device: c.device, action: 'claim', from: null, to: c.agent, via: c.via, actor: `agent:${c.agent}`, version: Number(row.binding_version) }, c.now);
     return { device: c.device, from: null, to: c.agent, version: Number(row.binding_version), at: c.now, changed: true, row };
   });
 }
@@ -118,6 +120,7 @@ export async function rebindDevice(db: Kysely<Database>, u: UnbindInput): Promis
       agent: u.to ?? before.agent_id,
       detail: { from: before.agent_id, to: u.to, reason: u.reason ?? null, forced: u.force && before.reserved_by_job !== null, version: version + 1 },
     });
+    await recordEvent(trx, 'binding.changed', { device: u.device, action, from: before.agent_id, to: u.to, via: u.to === null ? null : 'transfer', actor: u.actor, version: version + 1 }, u.now);
     const row = await reread(trx, u.device);
     return { device: u.device, from: before.agent_id, to: u.to, version: version + 1, at: u.now, changed: true, row };
   });

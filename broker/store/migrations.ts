@@ -191,6 +191,63 @@ const openJobsIndex: Migration = {
   },
 };
 
+/** Webhook endpoints, the outbox of events and its deliveries (docs/architecture.md, "Webhooks"). */
+function webhooks(dialect: Dialect): Migration {
+  const time = dialect === 'postgres' ? 'bigint' : 'integer';
+  const serial = (c: ColumnDefinitionBuilder) => (dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement());
+  const seq = dialect === 'postgres' ? 'bigserial' : 'integer';
+  return {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('webhooks')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('url', 'text', (c) => c.notNull())
+        .addColumn('events', 'text', (c) => c.notNull())
+        .addColumn('secret', 'text', (c) => c.notNull())
+        .addColumn('enabled', 'integer', (c) => c.notNull().defaultTo(1))
+        .addColumn('created_at', time, (c) => c.notNull())
+        .addColumn('created_by', 'text', (c) => c.notNull())
+        .addColumn('failing_since', time)
+        .addColumn('disabled_at', time)
+        .addColumn('disabled_reason', 'text')
+        .execute();
+      await db.schema
+        .createTable('webhook_events')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('type', 'text', (c) => c.notNull())
+        .addColumn('at', time, (c) => c.notNull())
+        .addColumn('data', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('webhook_deliveries')
+        .addColumn('seq', seq, serial)
+        .addColumn('webhook', 'text', (c) => c.notNull())
+        .addColumn('event', 'text', (c) => c.notNull())
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('next_at', time, (c) => c.notNull())
+        .addColumn('locked_until', time)
+        .addColumn('created_at', time, (c) => c.notNull())
+        .addColumn('delivered_at', time)
+        .addColumn('last_status', 'integer')
+        .addColumn('last_error', 'text')
+        .execute();
+      await db.schema.createIndex('webhook_deliveries_due').on('webhook_deliveries').columns(['state', 'next_at']).execute();
+      await db.schema.createIndex('webhook_deliveries_webhook').on('webhook_deliveries').columns(['webhook', 'seq']).execute();
+      await db.schema
+        .createTable('webhook_attempts')
+        .addColumn('seq', seq, serial)
+        .addColumn('delivery', 'bigint', (c) => c.notNull())
+        .addColumn('at', time, (c) => c.notNull())
+        .addColumn('status', 'integer')
+        .addColumn('error', 'text')
+        .addColumn('latency_ms', 'integer', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('webhook_attempts_delivery').on('webhook_attempts').columns(['delivery', 'seq']).execute();
+    },
+  };
+}
+
 export function migrationProvider(dialect: Dialect): MigrationProvider {
-  return { getMigrations: async () => ({ '0001-initial': initial(dialect), '0002-jobs': jobs(dialect), '0003-registered-via': registeredVia, '0004-perf-open-jobs-index': openJobsIndex }) };
+  return { getMigrations: async () => ({ '0001-initial': initial(dialect), '0002-jobs': jobs(dialect), '0003-registered-via': registeredVia, '0004-perf-open-jobs-index': openJobsIndex, '0005-idp-webhooks': webhooks(dialect) }) };
 }

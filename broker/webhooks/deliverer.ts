@@ -1,0 +1,173 @@
+// Delivers the outbox at least once: claims due deliveries (FOR UPDATE SKIP LOCKED on PostgreSQL,
+// so in a cluster exactly one node takes each), POSTs them signed, and records each attempt.
+// Failures retry with exponential backoff and jitter until --webhooks-retry-for-ms; an endpoint
+// failing for --webhooks-disable-after-ms is disabled, audited and logged as an error
+// (docs/architecture.md, "Webhooks").
+import { sql } from 'kysely';
+import { Gauge } from 'prom-client';
+import type { Context } from '../context';
+import { appendAudit } from '../store/audit';
+import type { Dialect } from '../store/migrations';
+import { postEvent, type PostResult } from './post';
+import { type WebhookEventsTable, type WebhooksTable, webhooksDb } from './schema';
+import { signatureHeader } from './signature';
+
+export interface WebhookOptions {
+  allowPrivate: boolean;
+  /** First retry delay; each further one doubles, up to an hour, with jitter. */
+  backoffMs: number;
+  retryForMs: number;
+  disableAfterMs: number;
+  timeoutMs: number;
+}
+
+const POLL_MS = 100;
+const BATCH = 64;
+const MAX_BACKOFF_MS = 3600_000;
+
+interface Claimed { seq: number; webhook: string; event: string; attempts: number; created_at: number }
+
+/** Delay before attempt n+1 after n failed ones: base·2^(n-1), capped, scaled by a random 0.5-1. */
+export function backoffMs(base: number, failed: number): number {
+  const raw = Math.min(MAX_BACKOFF_MS, base * 2 ** Math.min(30, failed - 1));
+  return Math.round(raw * (0.5 + Math.random() / 2));
+}
+
+export class Deliverer {
+  private timer: NodeJS.Timeout | null = null;
+  private stopped = false;
+  private readonly inFlight = new Set<Promise<void>>();
+  private ticking: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly ctx: Context,
+    private readonly dialect: Dialect,
+    private readonly o: WebhookOptions,
+  ) {
+    const db = this.db;
+    new Gauge({
+      name: 'fleetbind_webhook_outbox_depth',
+      help: 'Webhook deliveries waiting to be delivered (pending, due or backing off)',
+      registers: [ctx.metrics.registry],
+      async collect() {
+        const r = await db.selectFrom('webhook_deliveries').select((eb) => eb.fn.countAll<number>().as('n')).where('state', '=', 'pending').executeTakeFirstOrThrow();
+        this.set(Number(r.n));
+      },
+    });
+  }
+
+  private get db() {
+    return webhooksDb(this.ctx.db);
+  }
+
+  async start(): Promise<void> {
+    // One SQLite node owns every delivery: locks left by a crash are its own, free them now.
+    if (this.dialect === 'sqlite') await this.db.updateTable('webhook_deliveries').set({ locked_until: null }).where('locked_until', 'is not', null).execute();
+    this.schedule(0);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.ticking;
+    await Promise.all(this.inFlight);
+  }
+
+  private schedule(ms: number): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.ticking = this.tick().catch((err: unknown) => this.ctx.log.error({ err }, 'webhook delivery round failed'));
+    }, ms);
+  }
+
+  private async tick(): Promise<void> {
+    const room = BATCH - this.inFlight.size;
+    let claimed: Claimed[] = [];
+    if (room > 0 && !this.ctx.closing) {
+      try {
+        claimed = await this.claim(room);
+      } catch (err) {
+        this.ctx.log.warn({ err: (err as Error).message }, 'claiming webhook deliveries failed; retrying');
+      }
+    }
+    if (claimed.length > 0) {
+      const events = await this.db.selectFrom('webhook_events').selectAll().where('id', 'in', [...new Set(claimed.map((c) => c.event))]).execute();
+      const hooks = await this.db.selectFrom('webhooks').selectAll().where('id', 'in', [...new Set(claimed.map((c) => c.webhook))]).execute();
+      const eventById = new Map(events.map((e) => [e.id, e]));
+      const hookById = new Map(hooks.map((h) => [h.id, h]));
+      for (const c of claimed) {
+        const p = this.deliver(c, hookById.get(c.webhook), eventById.get(c.event))
+          .catch((err: unknown) => this.ctx.log.error({ err, delivery: c.seq }, 'recording a webhook delivery failed'))
+          .finally(() => this.inFlight.delete(p));
+        this.inFlight.add(p);
+      }
+    }
+    // A full batch suggests more is due: come back at once rather than after the poll interval.
+    this.schedule(claimed.length === room && room > 0 ? 0 : POLL_MS);
+  }
+
+  private async claim(limit: number): Promise<Claimed[]> {
+    const now = this.ctx.now();
+    const lockUntil = now + this.o.timeoutMs + 5_000;
+    const skipLocked = this.dialect === 'postgres' ? sql`FOR UPDATE SKIP LOCKED` : sql``;
+    const r = await sql<Claimed>`
+      UPDATE webhook_deliveries SET locked_until = ${lockUntil}
+      WHERE seq IN (
+        SELECT seq FROM webhook_deliveries
+        WHERE state = 'pending' AND next_at <= ${now} AND (locked_until IS NULL OR locked_until <= ${now})
+        ORDER BY seq LIMIT ${limit} ${skipLocked}
+      )
+      RETURNING seq, webhook, event, attempts, created_at`.execute(this.ctx.db);
+    return r.rows.map((row) => ({ seq: Number(row.seq), webhook: row.webhook, event: row.event, attempts: Number(row.attempts), created_at: Number(row.created_at) }));
+  }
+
+  private async deliver(c: Claimed, hook: WebhooksTable | undefined, ev: WebhookEventsTable | undefined): Promise<void> {
+    if (!hook || Number(hook.enabled) !== 1 || !ev) {
+      await this.ctx.writer.write((trx) => webhooksDb(trx).updateTable('webhook_deliveries').set({ state: 'disabled', locked_until: null }).where('seq', '=', c.seq).execute());
+      return;
+    }
+    // The stored data is already JSON: splice it in rather than parse and re-serialise.
+    const body = `{"id":${JSON.stringify(ev.id)},"type":${JSON.stringify(ev.type)},"time":${JSON.stringify(new Date(Number(ev.at)).toISOString())},"data":${ev.data}}`;
+    const headers = {
+      'fleetbind-signature': signatureHeader(hook.secret, body, Math.floor(this.ctx.now() / 1000)),
+      'fleetbind-event-id': ev.id,
+      'fleetbind-event-type': ev.type,
+      'fleetbind-delivery': String(c.seq),
+      'fleetbind-attempt': String(c.attempts + 1),
+    };
+    const result = await postEvent(hook.url, body, headers, this.o.timeoutMs, this.o.allowPrivate);
+    await this.record(c, hook, result);
+  }
+
+  private async record(c: Claimed, hook: WebhooksTable, r: PostResult): Promise<void> {
+    const now = this.ctx.now();
+    const ok = r.status !== null && r.status >= 200 && r.status < 300;
+    const attempts = c.attempts + 1;
+    const error = ok ? null : (r.error ?? `HTTP ${r.status}`);
+    this.ctx.metrics.webhookAttempts.inc({ outcome: ok ? 'delivered' : 'failed' });
+    const disabled = await this.ctx.writer.write(async (trx) => {
+      const w = webhooksDb(trx);
+      await w.insertInto('webhook_attempts').values({ delivery: c.seq, at: now, status: r.status, error, latency_ms: r.latencyMs }).execute();
+      if (ok) {
+        await w.updateTable('webhook_deliveries').set({ state: 'delivered', attempts, delivered_at: now, last_status: r.status, last_error: null, locked_until: null }).where('seq', '=', c.seq).execute();
+        await w.updateTable('webhooks').set({ failing_since: null }).where('id', '=', hook.id).where('failing_since', 'is not', null).execute();
+        return false;
+      }
+      const giveUp = now - c.created_at >= this.o.retryForMs;
+      await w
+        .updateTable('webhook_deliveries')
+        .set({ state: giveUp ? 'failed' : 'pending', attempts, next_at: now + backoffMs(this.o.backoffMs, attempts), last_status: r.status, last_error: error, locked_until: null })
+        .where('seq', '=', c.seq)
+        .execute();
+      await w.updateTable('webhooks').set({ failing_since: now }).where('id', '=', hook.id).where('failing_since', 'is', null).execute();
+      const cur = await w.selectFrom('webhooks').select(['enabled', 'failing_since']).where('id', '=', hook.id).executeTakeFirst();
+      if (!cur || Number(cur.enabled) !== 1 || cur.failing_since === null || now - Number(cur.failing_since) < this.o.disableAfterMs) return false;
+      const reason = `every delivery failed for ${Math.round((now - Number(cur.failing_since)) / 1000)} s (last: ${error})`;
+      await w.updateTable('webhooks').set({ enabled: 0, disabled_at: now, disabled_reason: reason }).where('id', '=', hook.id).execute();
+      await w.updateTable('webhook_deliveries').set({ state: 'disabled' }).where('webhook', '=', hook.id).where('state', '=', 'pending').execute();
+      await appendAudit(trx, { at: now, actor: 'broker', action: 'webhook.disabled', detail: { webhook: hook.id, url: hook.url, reason } });
+      return true;
+    });
+    if (disabled) this.ctx.log.error({ webhook: hook.id, url: hook.url }, 'webhook endpoint disabled after failing too long');
+  }
+}
