@@ -20,7 +20,7 @@ let idp: TestIdp;
 let tb: TestBroker;
 
 function jwtOpts(over: Partial<JwtOptions>): JwtOptions {
-  return { issuer: idp.issuer, audience: idp.audience, agentClaim: 'sub', nameClaim: 'name', autoProvision: true, jwksCooldownMs: 1500, ...over };
+  return { issuer: idp.issuer, audience: idp.audience, agentClaim: 'sub', nameClaim: 'name', autoProvision: true, jwksCooldownMs: 4000, ...over };
 }
 
 const me = (b: TestBroker, token: string) => b.api('GET', '/api/me', undefined, token);
@@ -83,8 +83,8 @@ identity('key rotation: an unknown kid fetches the JWKS once, rate-limited, and 
   assert.is((await me(tb, oldToken)).status, 200);
   const fetchesBefore = idp.fetches;
   const k2 = await idp.rotate('k2');
-  // The cooldown after the last fetch (1.5 s here) may still run; wait it out, as time would.
-  await new Promise((r) => setTimeout(r, 1600));
+  // The cooldown after the last fetch (4 s here) may still run; wait it out, as time would.
+  await new Promise((r) => setTimeout(r, 4100));
   const newToken = await idp.sign({ sub: 'rotor', key: k2 });
   assert.is((await me(tb, newToken)).status, 200, 'a token signed with the rotated-in key verifies');
   assert.is(idp.fetches, fetchesBefore + 1, 'one refetch for the new kid');
