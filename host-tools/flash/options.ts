@@ -9,6 +9,7 @@ import { ToolError } from '../api/errors';
 import { defineCli, parseCli } from '../cli/args';
 import { CHIP_FAMILIES } from './chips';
 import { FlashError } from './errors';
+import { wifiProblem } from './wifi';
 
 const root = join(import.meta.dirname, '..', '..');
 /** Where `npm run build:firmware` puts its default target's images (scripts/build-firmware.ts). */
@@ -117,12 +118,8 @@ export function parseFlashOptions(argv: string[], env: NodeJS.ProcessEnv = proce
   if (!values.broker) throw usage('--broker is required: the MQTT URL the device connects to, such as mqtt://broker.example.com:1883');
   if (values.psk !== undefined && values.wifi === undefined) throw usage('--psk given without --wifi SSID');
   if (values.wifi !== undefined) {
-    const ssidBytes = Buffer.byteLength(values.wifi);
-    if (ssidBytes === 0 || ssidBytes > 32) throw usage(`--wifi: an SSID is 1 to 32 bytes, this one is ${ssidBytes}`);
-  }
-  // WPA2-PSK takes a passphrase of 8 to 63 printable ASCII characters, or the key as 64 hex digits.
-  if (values.psk !== undefined && !/^[\x20-\x7e]{8,63}$/.test(values.psk) && !/^[0-9a-fA-F]{64}$/.test(values.psk)) {
-    throw usage('--psk must be 8 to 63 printable ASCII characters, or 64 hex digits');
+    const problem = wifiProblem(values.wifi, values.psk);
+    if (problem) throw usage(problem.startsWith('an SSID') ? `--wifi: ${problem}` : `--psk: ${problem}`);
   }
 
   const adminToken = values['admin-token'];

@@ -55,7 +55,7 @@ test('mistakes are refused with what to do', () => {
   refused([...base, '--broker-api', 'ftp://x', '--admin-token', 'T'], /http:\/\/ or https:\/\//);
   refused([...base, ...api, '--psk', 'x'], /--psk given without --wifi/);
   refused([...base, ...api, '--wifi', 'x'.repeat(33)], /an SSID is 1 to 32 bytes, this one is 33/);
-  refused([...base, ...api, '--wifi', 'lab', '--psk', 'short'], /--psk must be 8 to 63 printable ASCII characters, or 64 hex digits/);
+  refused([...base, ...api, '--wifi', 'lab', '--psk', 'short'], /--psk: the passphrase must be 8 to 63 printable ASCII characters, or 64 hex digits/);
   refused([...base, ...api, '--baud', '1000000'], /--baud must be one of/);
   refused([...base, ...api, '--machine', 'bad code!'], /--machine: machine code must be/);
   refused([...base, ...api, '--erase', '--nvs-only'], /--erase with --nvs-only/);

@@ -9,7 +9,7 @@ import { sleep } from '../helpers/mqtt';
 
 const root = join(import.meta.dirname, '..', '..');
 const dist = join(root, 'web', 'dist', 'index.html');
-const SOURCES = ['web/src', 'web/public', 'web/index.html', 'web/vite.config.ts', 'protocol'];
+const SOURCES = ['web/src', 'web/public', 'web/index.html', 'web/vite.config.ts', 'protocol', 'host-tools'];
 
 function newest(path: string): number {
   const s = statSync(path);

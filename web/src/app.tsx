@@ -12,6 +12,7 @@ import { match, navigate, usePath } from './lib/router';
 import { rememberReturnPath, session, signOut, takeReturnPath } from './lib/session';
 import { AdminAgents } from './screens/admin/agents';
 import { AdminDevice } from './screens/admin/device';
+import { AdminFlash } from './screens/admin/flash';
 import { Fleet } from './screens/admin/fleet';
 import { AdminTokens } from './screens/admin/tokens';
 import { Claim } from './screens/claim';
@@ -44,6 +45,7 @@ function Header(props: { path: string }): JSX.Element {
           ['/admin', 'Fleet'],
           ['/admin/agents', 'Agents'],
           ['/admin/tokens', 'Tokens'],
+          ['/admin/flash', 'Flash'],
         ]
       : [
           ['/devices', 'Machines'],
@@ -104,6 +106,7 @@ function adminRoute(path: string): JSX.Element | null {
   if (path === '/' || path === '/admin') return <Fleet />;
   if (path === '/admin/agents') return <AdminAgents />;
   if (path === '/admin/tokens') return <AdminTokens />;
+  if (path === '/admin/flash') return <AdminFlash />;
   if ((m = match('/admin/devices/:id', path))) return <AdminDevice id={m.id!} />;
   return null;
 }
