@@ -78,7 +78,8 @@ export async function startRig(options: RigOptions = {}): Promise<Rig> {
     await waitFor('the emulator to start', () => {
       if (emulator.exitCode !== null) throw new Error(`emulator exited: ${out}`);
       return out.includes('ready');
-    });
+      // Starting node with tsx on a machine running many suites at once can take well over 10 s.
+    }, 60_000);
   } catch (e) {
     await stop();
     throw e;
