@@ -32,6 +32,11 @@ export function remoteAddress(client: Client, trustProxy: boolean): string {
   return sock ?? 'unknown';
 }
 
+/** TLS on the MQTT socket itself, or on the HTTPS connection a WebSocket came in on. */
+function encrypted(client: Client): boolean {
+  return (client.conn as { encrypted?: boolean }).encrypted === true || (client.req?.socket as { encrypted?: boolean } | undefined)?.encrypted === true;
+}
+
 export function connectionGone(client: Client): boolean {
   return client.closed || (client.conn as { destroyed?: boolean }).destroyed === true;
 }
@@ -163,6 +168,10 @@ export function makeAuthenticate(ctx: Context): NonNullable<AedesOptions['authen
         const expiresAt = (client as WithExpiry)[TOKEN_EXPIRY];
         if (who.kind === 'agent' && expiresAt !== undefined) closeAtExpiry(ctx, client, who.id, expiresAt);
         ctx.metrics.connections[who.kind]++;
+        if ((who.kind === 'device' || who.kind === 'enroll') && !encrypted(client)) {
+          ctx.metrics.plaintextDeviceConnections.inc({ kind: who.kind });
+          ctx.log.warn({ kind: who.kind, clientId: client.id, ip }, 'device connected without TLS: its secret or enrollment token crossed the network in clear');
+        }
         client.conn.once('close', () => {
           ctx.credentials.remove(who.credential, client);
           ctx.metrics.connections[who.kind]--;

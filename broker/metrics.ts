@@ -16,6 +16,7 @@ export class Metrics {
   readonly requests: Counter<'op' | 'outcome'>;
   readonly tokenRefusals: Counter<'via' | 'reason'>;
   readonly webhookAttempts: Counter<'outcome'>;
+  readonly plaintextDeviceConnections: Counter<'kind'>;
 
   constructor(hashes: HashQueue) {
     const registry = this.registry;
@@ -69,6 +70,12 @@ export class Metrics {
     this.authFailures = new Counter({ name: 'fleetbind_auth_failures_total', help: 'Refused logins and MQTT connects', labelNames: ['kind', 'reason'], registers: [registry] });
     this.tokenRefusals = new Counter({ name: 'fleetbind_token_refusals_total', help: 'Identity-provider tokens refused, by where (rest, mqtt, mqtt-live) and reason', labelNames: ['via', 'reason'], registers: [registry] });
     this.webhookAttempts = new Counter({ name: 'fleetbind_webhook_attempts_total', help: 'Webhook delivery attempts by outcome (delivered, failed)', labelNames: ['outcome'], registers: [registry] });
+    this.plaintextDeviceConnections = new Counter({
+      name: 'fleetbind_plaintext_device_connections_total',
+      help: 'Device and enrollment connections accepted without TLS (their secret or token crossed in clear)',
+      labelNames: ['kind'],
+      registers: [registry],
+    });
     this.requests = new Counter({ name: 'fleetbind_requests_total', help: 'Agent and admin requests over MQTT by op and outcome', labelNames: ['op', 'outcome'], registers: [registry] });
   }
 }

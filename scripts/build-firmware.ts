@@ -1,15 +1,20 @@
-// npm run build:firmware -- [--target esp32/moddable_two] [--release] [--out DIR] [--fw VERSION] (--help)
-// --release also writes a release artefact to DIR/release (scripts/firmware-artefact.ts).
-// Wraps the Moddable SDK's mcconfig: builds the root manifest.json for one ESP32 board and
-// shows progress, without flashing (`npm run flash` writes the images). Needs $MODDABLE (the
-// SDK with its host tools built) and, for ESP32, ESP-IDF in $IDF_PATH.
+// npm run build:firmware -- [--target esp32/moddable_two] [--debug | --release] [--out DIR] [--fw VERSION] [--config KEY=VALUE]... (--help)
+// A release build is the default; --release also writes a release artefact to DIR/release
+// (scripts/firmware-artefact.ts). Wraps the Moddable SDK's mcconfig: builds the root
+// manifest.json for one board (or lin, the desktop) and shows progress, without flashing (`npm
+// run flash` writes the images). Needs $MODDABLE (the SDK with its host tools built) and, for
+// ESP32, ESP-IDF in $IDF_PATH. Pin settings are checked against the board before anything is
+// compiled.
 import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { delimiter, join, resolve } from 'node:path';
 import { defineCli, readCli } from '../host-tools/cli/args';
+import { RESERVED_PINS, pinConflicts, type BoardConfig } from './board-pins';
 import { writeFirmwareArtefact } from './firmware-artefact';
 
-const TARGETS = ['esp32', 'esp32/moddable_two', 'esp32/m5stack', 'esp32/esp32s3', 'esp32/esp32c3'];
+const TARGETS = Object.keys(RESERVED_PINS);
 const root = join(import.meta.dirname, '..');
 
 const HOW_TO_INSTALL = `The Moddable SDK is not set up: $MODDABLE is not set. Building the firmware needs the SDK and, for ESP32, Espressif's ESP-IDF. Install them once as described in https://github.com/Moddable-OpenSource/moddable/blob/public/documentation/Moddable%20SDK%20-%20Getting%20Started.md and https://github.com/Moddable-OpenSource/moddable/blob/public/documentation/devices/esp32.md: clone https://github.com/Moddable-OpenSource/moddable to ~/Projects/moddable, export MODDABLE=~/Projects/moddable and add $MODDABLE/build/bin/lin/release to PATH, build the host tools with "cd $MODDABLE/build/makefiles/lin && make" (Debian/Ubuntu need gcc, make, libgtk-3-dev and libglib2.0-dev), then install the ESP-IDF version that documentation names into ~/esp32/esp-idf, run its install.sh, and "source $IDF_PATH/export.sh" in the shell you build from. Then run npm run build:firmware again.`;
@@ -22,11 +27,13 @@ function fail(message: string): never {
 const { values } = readCli(
   defineCli({
     command: 'npm run build:firmware --',
-    usage: ['[--target esp32/moddable_two] [--release] [--out DIR] [--fw VERSION]'],
-    summary: "Builds the firmware for one ESP32 board with the Moddable SDK's mcconfig, without flashing it (npm run flash writes the images). Needs $MODDABLE and, for ESP32, ESP-IDF in $IDF_PATH.",
+    usage: ['[--target esp32/moddable_two] [--debug | --release] [--out DIR] [--fw VERSION] [--config KEY=VALUE]...'],
+    summary: "Builds the firmware for one board (or lin, the desktop) with the Moddable SDK's mcconfig, without flashing it (npm run flash writes the images). A release build unless --debug. Needs $MODDABLE and, for ESP32, ESP-IDF in $IDF_PATH.",
     options: {
-      target: { type: 'string', value: 'TARGET', default: 'esp32/moddable_two', help: `the board: ${TARGETS.join(', ')}` },
-      release: { type: 'boolean', default: false, help: 'a release build (no debugger connection, smaller), and a release artefact in DIR/release that npm run flash can write without the SDK' },
+      target: { type: 'string', value: 'TARGET', default: 'esp32/moddable_two', help: `the board: ${TARGETS.join(', ')}; lin is the desktop build, run with the SDK's mcsim` },
+      debug: { type: 'boolean', default: false, help: 'a debug build (xsbug connection, instrumentation) instead of the default release build' },
+      release: { type: 'boolean', default: false, help: 'also write a release artefact in DIR/release that npm run flash can write without the SDK' },
+      config: { type: 'string', multiple: true, value: 'KEY=VALUE', help: "override one of the board's manifest settings: uartReceive=4, uartTransmit=5, uartDevice=/dev/ttyUSB0 (lin), led=none, mac=02fb00000001 (lin); pins the board uses for flash, PSRAM or its display are refused" },
       out: { type: 'string', value: 'DIR', default: 'dist/firmware', help: 'where mcconfig puts its build tree; the images land in DIR/bin/<target>/<debug|release>/fleetbind' },
       fw: { type: 'string', value: 'VERSION', help: 'the version the firmware reports (default package.json version + git commit)' },
     },
@@ -34,6 +41,27 @@ const { values } = readCli(
 );
 const target = values.target;
 if (!TARGETS.includes(target)) fail(`--target must be one of ${TARGETS.join(', ')}; got "${target}"`);
+if (values.debug && values.release) fail('--debug and --release do not go together: the release artefact is made from a release build');
+const lin = target === 'lin';
+if (lin && values.release) fail('--release writes an ESP32 flashing artefact; the lin build has none');
+
+const overrides: BoardConfig = {};
+for (const pair of values.config ?? []) {
+  const m = /^([A-Za-z][A-Za-z0-9]*)=(.*)$/.exec(pair);
+  if (!m) fail(`--config takes KEY=VALUE, got "${pair}"`);
+  overrides[m[1]!] = m[2]!;
+}
+// The desktop has no MAC to read; one derived from the host name keeps its identity across builds.
+if (lin && overrides.mac === undefined) overrides.mac = `02${createHash('sha256').update(hostname()).digest('hex').slice(0, 10)}`;
+
+interface Manifest {
+  config: BoardConfig;
+  platforms: Record<string, { config?: BoardConfig }>;
+}
+const manifest = JSON.parse(readFileSync(join(root, 'manifest.json'), 'utf8')) as Manifest;
+const board: BoardConfig = { ...manifest.config, ...manifest.platforms[target]?.config, ...overrides };
+const conflicts = pinConflicts(target, board);
+if (conflicts.length > 0) fail(`build:firmware: refusing the pin settings for ${target}:\n  ${conflicts.join('\n  ')}\nSee the wiring table in the README.`);
 
 const moddable = process.env.MODDABLE;
 if (!moddable) fail(HOW_TO_INSTALL);
@@ -43,7 +71,7 @@ const hostDir = join(moddable, 'build', 'bin', process.platform === 'darwin' ? '
 const PATH = [join(root, 'node_modules', '.bin'), hostDir, process.env.PATH ?? ''].join(delimiter);
 const onPath = (cmd: string): boolean => spawnSync('sh', ['-c', `command -v ${cmd}`], { env: { ...process.env, PATH }, stdio: 'ignore' }).status === 0;
 if (!onPath('mcconfig')) fail(`mcconfig is neither on PATH nor in ${hostDir}: the SDK's host tools are not built. Run "cd $MODDABLE/build/makefiles/${process.platform === 'darwin' ? 'mac' : 'lin'} && make".`);
-if (!process.env.IDF_PATH || !existsSync(join(process.env.IDF_PATH, 'tools', 'idf.py'))) {
+if (!lin && (!process.env.IDF_PATH || !existsSync(join(process.env.IDF_PATH, 'tools', 'idf.py')))) {
   fail(`ESP-IDF is not set up${process.env.IDF_PATH ? ` ($IDF_PATH is ${process.env.IDF_PATH}, which has no tools/idf.py)` : ' ($IDF_PATH is not set)'}. Install the ESP-IDF version named in https://github.com/Moddable-OpenSource/moddable/blob/public/documentation/devices/esp32.md and run "source $IDF_PATH/export.sh" before building.`);
 }
 
@@ -54,12 +82,13 @@ function defaultFw(): string {
 }
 const fw = values.fw ?? defaultFw();
 const out = resolve(root, values.out);
-const variant = values.release ? 'release' : 'debug';
-const binDir = join(out, 'bin', ...target.split('/'), variant, 'fleetbind');
+const variant = values.debug ? 'debug' : 'release';
+// mcconfig puts the lin build under bin/lin/mc/<variant>.
+const binDir = lin ? join(out, 'bin', 'lin', 'mc', variant, 'fleetbind') : join(out, 'bin', ...target.split('/'), variant, 'fleetbind');
 mkdirSync(out, { recursive: true });
 
 // mcconfig runs tsc from PATH; the project's own TypeScript goes first so it compiles what CI checks.
-const args = [...(values.release ? [] : ['-d']), '-m', '-t', 'build', '-o', out, '-p', target, join(root, 'manifest.json'), `fw=${fw}`];
+const args = [...(values.debug ? ['-d'] : []), '-m', '-t', 'build', '-o', out, '-p', target, join(root, 'manifest.json'), `fw=${fw}`, ...Object.entries(overrides).map(([k, v]) => `${k}=${String(v)}`)];
 console.log(`build:firmware: mcconfig ${args.join(' ')}`);
 
 // Progress from the steps mcconfig's makefiles announce ("# tsc x.ts", "# xsc ...", ESP-IDF's "[n/m]").
@@ -111,7 +140,8 @@ child.on('close', (code) => {
   if (tty) process.stdout.write('\n');
   if (code !== 0) fail(`build:firmware: mcconfig failed (exit ${code}) for ${target}; its last lines:\n${tail.join('\n')}`);
   console.log(`build:firmware: ${target} fw=${fw} built in ${((Date.now() - started) / 1000).toFixed(0)} s; images in ${binDir}:`);
-  for (const name of ['bootloader.bin', 'partition-table.bin', 'xs_esp32.bin']) {
+  if (lin) console.log(`Run it with: $MODDABLE/build/bin/lin/release/mcsim ${join(binDir, 'mc.so')} (see the README's lin section for its preferences)`);
+  for (const name of lin ? ['mc.so'] : ['bootloader.bin', 'partition-table.bin', 'xs_esp32.bin']) {
     const path = join(binDir, name);
     console.log(`  ${name.padEnd(20)} ${existsSync(path) ? `${statSync(path).size} bytes` : 'missing'}`);
   }

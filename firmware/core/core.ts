@@ -16,6 +16,7 @@ import { MqttSession } from './mqtt-session';
 import type { MqttCloseInfo, MqttConnectOptions, Platform } from './platform';
 import { readMessage } from './read-message';
 import { Screen } from './screen';
+import { chooseTransport, type Transport } from './transport';
 import { WifiLink } from './wifi-link';
 import { normaliseMac, normaliseMachineCode } from '../../protocol/ids';
 import { parseCmd, parseConfig, type Hello } from '../../protocol/messages';
@@ -81,6 +82,7 @@ export class DeviceCore {
   private current: CoreState = 'boot';
   private mac = '';
   private broker: BrokerAddress | null = null;
+  private transport: Transport = { secure: false };
   private startedAt = 0;
   /** The identity of the current (or last) session; its id is the device id once connected as the device. */
   private identity: Identity | null = null;
@@ -160,6 +162,10 @@ export class DeviceCore {
       this.broker = parseBrokerAddress(prefs.get('broker') ?? '');
       if (this.broker === null) return this.halt('no valid broker address (pref broker)');
       if (this.enrollment.identity() === null) return this.halt('neither device credentials (id, secret) nor an enrollment token (enroll)');
+      const transport = chooseTransport(this.broker, prefs.get('ca'), prefs.get('insecure'));
+      if (typeof transport === 'string') return this.halt(transport);
+      this.transport = transport;
+      if (!transport.secure) this.platform.log('warn', 'plain MQTT: the device secret crosses the network in clear (insecure=1)', { broker: this.broker.host });
       this.link.start(ssid);
     });
   }
@@ -187,12 +193,13 @@ export class DeviceCore {
     const options: MqttConnectOptions = {
       host: this.broker.host,
       port: this.broker.port,
-      secure: this.broker.secure,
+      secure: this.transport.secure,
       clientId: identity.id ?? `enroll-${this.mac}`,
       username: identity.id ?? 'enroll',
       password: identity.password,
       keepalive: this.options.keepaliveS,
     };
+    if (this.transport.secure) options.ca = this.transport.ca;
     if (identity.id !== null) options.will = { topic: deviceTopic(identity.id, 'status'), payload: OFFLINE, retain: true };
     this.platform.log('info', 'connecting to broker', { host: options.host, port: options.port, clientId: options.clientId, mode: identity.mode });
     this.screen.status(identity.mode === 'enroll' ? 'Enrolling' : 'Connecting broker');

@@ -12,7 +12,7 @@ export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export type LogFields = Record<string, string | number | boolean | null | undefined>;
 
 /** Keys in the Preference domain `fb` (ESP32 NVS namespace `fb`), all `str` entries. */
-export type PrefKey = 'ssid' | 'psk' | 'broker' | 'id' | 'secret' | 'enroll' | 'machine';
+export type PrefKey = 'ssid' | 'psk' | 'broker' | 'id' | 'secret' | 'enroll' | 'machine' | 'ca' | 'insecure';
 export const PREF_DOMAIN = 'fb';
 
 export interface Prefs {
@@ -46,6 +46,8 @@ export interface MqttConnectOptions {
   port: number;
   /** TLS (mqtts://). */
   secure: boolean;
+  /** With `secure`: DER of the CA certificate the server must chain to; any other server is refused. */
+  ca?: Uint8Array;
   clientId: string;
   username: string;
   password: string;

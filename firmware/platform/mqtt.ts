@@ -4,8 +4,10 @@
 // top: the CONNACK return code of a refusal, and exactly one onClose per connect(), never one
 // after close(). The CONNACK deadline is the core's; it ends a silent attempt with close().
 // The client calls onReady and onMessage inside a try/catch that discards exceptions, so the
-// adapter traces them instead of losing them.
+// adapter traces them instead of losing them. mqtts:// runs over Moddable's SecureSocket, which
+// trusts only the CA certificate the core passes (from NVS) and checks the server name.
 import Client from 'mqtt';
+import SecureSocket from 'securesocket';
 import Timer from 'timer';
 import type { Mqtt, MqttCloseInfo, MqttConnectOptions, MqttHandlers } from '../core/platform';
 
@@ -42,14 +44,15 @@ export class ModdableMqtt implements Mqtt {
 
   connect(options: MqttConnectOptions, handlers: MqttHandlers): void {
     this.close();
-    if (options.secure) {
+    if (options.secure && options.ca === undefined) {
       // Reported asynchronously, like every other ending, so the core's state is settled first.
       this.refusal = Timer.set(() => {
         this.refusal = undefined;
-        handlers.onClose({ reason: 'mqtts:// is not supported by this firmware build (no TLS); use mqtt://' });
+        handlers.onClose({ reason: 'mqtts:// without a CA certificate: refusing to trust any server' });
       });
       return;
     }
+    const ca = options.ca;
     const client = new ReportingClient({
       host: options.host,
       port: options.port,
@@ -57,6 +60,7 @@ export class ModdableMqtt implements Mqtt {
       user: options.username,
       password: options.password,
       timeout: options.keepalive * 1000,
+      ...(ca ? { Socket: SecureSocket, secure: { certificate: Uint8Array.from(ca).buffer, verify: true, protocolVersion: 0x303 } } : {}),
       ...(options.will ? { will: { topic: options.will.topic, message: options.will.payload, retain: options.will.retain, quality: 0 as const } } : {}),
     });
     this.client = client;

@@ -9,7 +9,7 @@ import { EspSession, type FlashPort } from './esp-session';
 import { FlashError } from './errors';
 import type { FirmwareBuild, FlashImage } from './firmware-images';
 import type { FlashLog } from './flash-log';
-import { credentialsFor, flashBytes, imagesToWrite, nvsImageFor } from './flash-plan';
+import { credentialsFor, flashBytes, imagesToWrite, nvsImageFor, type CredentialInput } from './flash-plan';
 import { builtFor, pickBuild } from './pick-build';
 import { DataSubtype, findPartition, parsePartitionTable, PartitionTableError, PartitionType } from './partition-table';
 
@@ -39,6 +39,7 @@ export type DeviceIdentity = { kind: 'provision'; registry: Registry; reprovisio
 export interface FlashRequest {
   builds: FirmwareBuild[];
   broker: string;
+  trust: CredentialInput['trust'];
   identity: DeviceIdentity;
   wifi?: { ssid: string; psk?: string };
   machine?: string;
@@ -85,7 +86,7 @@ export async function flashDevice(port: FlashPort, req: FlashRequest, env: Flash
     await checkDevice(session, build, req.nvsOnly);
 
     const mac = normaliseMac(c.mac);
-    const creds = credentialsFor({ broker: req.broker, ...(req.wifi ? { wifi: req.wifi } : {}), ...(req.machine ? { machine: req.machine } : {}), ...(req.identity.kind === 'enroll' ? { enrollToken: req.identity.token } : {}) }, warn);
+    const creds = credentialsFor({ broker: req.broker, trust: req.trust, ...(req.wifi ? { wifi: req.wifi } : {}), ...(req.machine ? { machine: req.machine } : {}), ...(req.identity.kind === 'enroll' ? { enrollToken: req.identity.token } : {}) }, warn);
     summary = { deviceId: deviceIdFromMac(mac), provisioned: false, mac, chip: c.description, build, images: [], resetByLines: false, registeredLine: null };
     let undo: ((why: string) => Promise<void>) | null = null;
     if (req.identity.kind === 'provision') {

@@ -8,6 +8,8 @@ import type { FirmwareBuild, FlashImage } from './firmware-images';
 
 export interface CredentialInput {
   broker: string;
+  /** The CA certificate (PEM) the broker must chain to, or plain MQTT allowed. */
+  trust: { ca: string } | { insecure: true };
   wifi?: { ssid: string; psk?: string };
   machine?: string;
   enrollToken?: string;
@@ -15,6 +17,8 @@ export interface CredentialInput {
 
 export function credentialsFor(input: CredentialInput, warn: (message: string) => void): Credentials {
   const creds: Credentials = { broker: input.broker };
+  if ('ca' in input.trust) creds.ca = input.trust.ca;
+  else creds.insecure = '1';
   if (input.wifi) {
     creds.ssid = input.wifi.ssid;
     if (input.wifi.psk !== undefined) creds.psk = input.wifi.psk;

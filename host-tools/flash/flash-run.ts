@@ -73,6 +73,7 @@ export async function runFlash(opts: FlashOptions, deps: FlashDeps): Promise<Fla
     {
       builds,
       broker: opts.broker,
+      trust: opts.trust,
       identity,
       ...(opts.wifi ? { wifi: opts.wifi } : {}),
       ...(opts.machine ? { machine: opts.machine } : {}),
@@ -118,7 +119,7 @@ async function dryRun(opts: FlashOptions, builds: FirmwareBuild[], deps: FlashDe
   if (!build) {
     throw new FlashError('USAGE', opts.chip ? `the firmware has no ${opts.chip} build (it has ${builtFor(builds)})` : `the firmware has builds for ${builtFor(builds)}: say which with --chip`);
   }
-  const creds = credentialsFor({ broker: opts.broker, ...(opts.wifi ? { wifi: opts.wifi } : {}), ...(opts.machine ? { machine: opts.machine } : {}), ...(opts.identity.kind === 'enroll' ? { enrollToken: opts.identity.token } : {}) }, warn);
+  const creds = credentialsFor({ broker: opts.broker, trust: opts.trust, ...(opts.wifi ? { wifi: opts.wifi } : {}), ...(opts.machine ? { machine: opts.machine } : {}), ...(opts.identity.kind === 'enroll' ? { enrollToken: opts.identity.token } : {}) }, warn);
   const summary: FlashSummary = {
     deviceId: opts.mac ? deviceIdFromMac(opts.mac) : null,
     provisioned: false,

@@ -1,7 +1,8 @@
 // Command-line options of `npm run flash`, checked up front so that a mistake is reported before
 // anything touches the device or the registry.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { pemCertificate } from '../../firmware/core/transport';
 import { normaliseMac, normaliseMachineCode } from '../../protocol/ids';
 import { isProtocolError } from '../../protocol/errors';
 import { ADMIN_TOKEN_ENV, brokerApiUrl } from '../api/connection';
@@ -29,6 +30,12 @@ export type Identity =
   | { kind: 'provision'; brokerApi: string; adminToken: string; reprovision: boolean }
   | { kind: 'enroll'; token: string };
 
+/** How the device trusts the broker: the CA certificate (PEM) it must chain to, or plain MQTT said out loud. */
+export type Trust = { ca: string } | { insecure: true };
+
+/** ESP-IDF's NVS string limit, which the CA certificate must fit. */
+const MAX_CA_BYTES = 4000;
+
 export interface FlashOptions {
   /** Absent only for --dry-run. */
   port?: string;
@@ -40,6 +47,7 @@ export interface FlashOptions {
   machine?: string;
   wifi?: { ssid: string; psk?: string };
   broker: string;
+  trust: Trust;
   identity: Identity;
   build: string;
   erase: boolean;
@@ -51,13 +59,15 @@ export interface FlashOptions {
 export const FLASH_CLI = defineCli({
   command: 'npm run flash --',
   usage: [
-    '--port PORT|auto --broker mqtt://HOST:1883 (--broker-api URL --admin-token T [--reprovision] | --enroll-token T) [options]',
+    '--port PORT|auto (--broker mqtts://HOST:8883 --ca CA.pem | --broker mqtt://HOST:1883 --insecure) (--broker-api URL --admin-token T [--reprovision] | --enroll-token T) [options]',
     '--dry-run DIR [--mac MAC] [--chip ESP32|ESP32-S3|ESP32-C3] ...   (write the images to DIR instead of a port)',
   ],
   summary: 'Flashes the firmware and a provisioning NVS partition onto an ESP32 over USB serial, and registers the device (or gives it an enrollment token).',
   options: {
     port: { type: 'string', value: 'PORT', help: 'the serial port of the device, such as /dev/ttyUSB0; auto takes the only USB serial port' },
     broker: { type: 'string', value: 'URL', help: 'the MQTT URL the device connects to: mqtt://, mqtts://, ws:// or wss://' },
+    ca: { type: 'string', value: 'FILE', help: 'with mqtts://: the PEM CA certificate the broker\'s certificate must chain to; the device trusts nothing else' },
+    insecure: { type: 'boolean', default: false, help: 'with mqtt://: allow plain MQTT, so the device secret crosses the network in clear' },
     'broker-api': { type: 'string', value: 'URL', help: 'register the device now through this broker\'s admin API' },
     'admin-token': { type: 'string', value: 'T', env: ADMIN_TOKEN_ENV, help: 'an admin session token or the operator\'s admin token, for --broker-api' },
     reprovision: { type: 'boolean', default: false, help: 'give an already registered device a new secret' },
@@ -86,6 +96,27 @@ function chipOption(text: string): string {
   const chip = CHIP_FAMILIES.find((c) => c.name.toLowerCase().replace(/-/g, '') === wanted);
   if (!chip) throw usage(`--chip must be one of ${CHIP_FAMILIES.map((c) => c.name).join(', ')}, got ${JSON.stringify(text)}`);
   return chip.name;
+}
+
+/** The device refuses plain MQTT unless told `insecure=1`, and trusts only the CA it is given. */
+function trustFor(broker: string, caPath: string | undefined, insecure: boolean): Trust {
+  const secure = broker.startsWith('mqtts:') || broker.startsWith('wss:');
+  if (caPath !== undefined && insecure) throw usage('use either --ca (TLS) or --insecure (plain MQTT), not both');
+  if (!secure) {
+    if (caPath !== undefined) throw usage('--ca goes with an mqtts:// --broker; this one is plain');
+    if (!insecure) throw usage('a plain --broker sends the device secret in clear: use mqtts:// with --ca CA.pem, or say --insecure');
+    return { insecure: true };
+  }
+  if (caPath === undefined) throw usage('an mqtts:// --broker needs --ca CA.pem: the device trusts only the CA certificate it is given');
+  let pem: string;
+  try {
+    pem = readFileSync(caPath, 'utf8');
+  } catch (e) {
+    throw usage(`--ca: cannot read ${caPath}: ${(e as Error).message}`);
+  }
+  if (pemCertificate(pem) === null) throw usage(`--ca: ${caPath} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`);
+  if (Buffer.byteLength(pem) > MAX_CA_BYTES) throw usage(`--ca: ${caPath} is ${Buffer.byteLength(pem)} bytes; NVS strings hold at most ${MAX_CA_BYTES}, so give only the CA certificate`);
+  return { ca: pem };
 }
 
 function brokerUrl(text: string): string {
@@ -159,8 +190,10 @@ export function parseFlashOptions(argv: string[], env: NodeJS.ProcessEnv = proce
     throw usage('--dry-run with --broker-api needs --mac: the registry keys devices by MAC');
   }
 
+  const broker = brokerUrl(values.broker);
   const options: FlashOptions = {
-    broker: brokerUrl(values.broker),
+    broker,
+    trust: trustFor(broker, values.ca, values.insecure),
     identity,
     build: values.build ?? defaultBuildDir(),
     erase: values.erase,

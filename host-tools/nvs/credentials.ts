@@ -12,10 +12,14 @@ export interface Credentials {
   secret?: string;
   enroll?: string;
   machine?: string;
+  /** PEM of the CA the broker's certificate must chain to. */
+  ca?: string;
+  /** '1' allows plain mqtt://. */
+  insecure?: string;
 }
 
 /** Written in this order, which is also the order of the reference images in test/fixtures/nvs. */
-const KEYS = ['ssid', 'psk', 'broker', 'id', 'secret', 'enroll', 'machine'] as const;
+const KEYS = ['ssid', 'psk', 'broker', 'id', 'secret', 'enroll', 'machine', 'ca', 'insecure'] as const;
 
 export function credentialEntries(c: Credentials): NvsEntry[] {
   return KEYS.filter((k) => c[k] !== undefined).map((key) => ({

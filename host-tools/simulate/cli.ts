@@ -1,5 +1,6 @@
 // npm run simulate -- --devices N ... (SIMULATE_CLI below lists the options).
 // Runs N instances of the real firmware core against a local broker and shows their progress.
+import { readFileSync } from 'node:fs';
 import { pino } from 'pino';
 import { defineCli, readCli } from '../cli/args';
 import { parseBrokerAddress } from '../../firmware/core/broker-address';
@@ -31,7 +32,8 @@ const SIMULATE_CLI = defineCli({
   summary: 'Runs N copies of the real firmware core against a broker on this machine and shows their progress: Wi-Fi, enrollment, connection, claim.',
   options: {
     devices: { type: 'string', value: 'N', required: true, help: 'how many devices to simulate' },
-    broker: { type: 'string', value: 'URL', default: 'mqtt://127.0.0.1:1883', help: 'the broker\'s plain MQTT address; must be on this machine' },
+    broker: { type: 'string', value: 'URL', default: 'mqtt://127.0.0.1:1883', help: 'the broker\'s MQTT address, mqtt:// (the devices get insecure=1) or mqtts:// with --ca; must be on this machine' },
+    ca: { type: 'string', value: 'FILE', help: 'with an mqtts:// --broker: the PEM CA certificate the devices trust, and nothing else' },
     'enroll-token': { type: 'string', value: 'T', help: 'enrollment token new devices register with (an admin creates one: npm run fleet -- enroll-token create --uses N --expires 1h)' },
     'machines-prefix': { type: 'string', value: 'PREFIX', default: 'SIM-', help: 'machine codes are PREFIX plus a number' },
     'state-dir': { type: 'string', value: 'DIR', help: 'keep each device\'s credentials here, so a later run reconnects as the same devices' },
@@ -49,7 +51,15 @@ const durationS = args.duration === undefined ? undefined : number('duration', a
 const rampS = number('ramp', args.ramp, 0, 0);
 const address = parseBrokerAddress(args.broker);
 if (address === null) fail(`--broker must look like mqtt://127.0.0.1:1883, got '${args.broker}'`);
-if (address.secure) fail('--broker must be mqtt://: simulated devices speak plain MQTT, like the firmware');
+if (address.secure !== (args.ca !== undefined)) fail('--ca FILE goes with an mqtts:// --broker, and an mqtts:// --broker needs --ca: devices trust only the CA they are given');
+const ca = ((): string | undefined => {
+  if (args.ca === undefined) return undefined;
+  try {
+    return readFileSync(args.ca, 'utf8');
+  } catch (e) {
+    fail(`--ca: cannot read ${args.ca}: ${(e as Error).message}`);
+  }
+})();
 // A fleet of simulated devices is a load generator; it only ever points at a broker on this machine.
 if (!LOCAL_HOSTS.includes(address.host)) fail(`--broker must be on this machine (${LOCAL_HOSTS.join(', ')}), got '${address.host}'`);
 
@@ -67,7 +77,8 @@ let fleet: SimFleet;
 try {
   fleet = new SimFleet({
     devices,
-    broker: `mqtt://${address.host.includes(':') ? `[${address.host}]` : address.host}:${address.port}`,
+    broker: `${address.secure ? 'mqtts' : 'mqtt'}://${address.host.includes(':') ? `[${address.host}]` : address.host}:${address.port}`,
+    ...(ca === undefined ? {} : { ca }),
     machinesPrefix: args['machines-prefix'],
     log,
     print,

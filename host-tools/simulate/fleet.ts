@@ -12,8 +12,10 @@ import { FilePrefs, MemoryPrefs } from './sim-prefs';
 
 export interface FleetOptions {
   devices: number;
-  /** mqtt://host:port as the devices store it in their `broker` preference. */
+  /** mqtt://host:port or mqtts://host:port as the devices store it in their `broker` preference. */
   broker: string;
+  /** PEM of the broker's CA, provisioned as pref `ca`; without it the devices use plain MQTT (insecure=1). */
+  ca?: string;
   enrollToken?: string;
   /** Machine codes are <prefix><n>, n from 1, four digits at least. */
   machinesPrefix: string;
@@ -82,8 +84,16 @@ export class SimFleet {
       const initial: Partial<Record<PrefKey, string>> = { ssid: 'fleetbind-sim', psk: '', broker: o.broker, machine };
       if (o.enrollToken) initial.enroll = o.enrollToken;
       const prefs = o.stateDir ? new FilePrefs(join(o.stateDir, `${machine}.json`), initial) : new MemoryPrefs(initial);
-      // The broker address always follows the command line, also for devices restored from --state-dir.
+      // The broker address and how to trust it always follow the command line, also for devices
+      // restored from --state-dir.
       prefs.set('broker', o.broker);
+      if (o.ca === undefined) {
+        prefs.remove('ca');
+        prefs.set('insecure', '1');
+      } else {
+        prefs.set('ca', o.ca);
+        prefs.remove('insecure');
+      }
       this.devices.push(
         new SimDevice({
           label: machine,

@@ -1,6 +1,7 @@
 // Platform MQTT for a simulated device on mqtt.js: MQTT 3.1.1, QoS 0, clean session, no
 // automatic reconnect (the core reconnects), like Moddable's client. It records when each
 // connection attempt started and ended, so tests and the fleet display can see the backoff.
+import { isIP } from 'node:net';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { Mqtt, MqttCloseInfo, MqttConnectOptions, MqttHandlers } from '../../firmware/core/platform';
 
@@ -17,6 +18,12 @@ export interface Attempt {
   closedAt?: number;
   /** Why it ended; absent when the core closed it. */
   close?: MqttCloseInfo;
+}
+
+/** Node's TLS takes CA certificates as PEM; the core hands over DER. */
+function pemOf(der: Uint8Array): string {
+  const lines = Buffer.from(der).toString('base64').match(/.{1,64}/g) ?? [];
+  return `-----BEGIN CERTIFICATE-----\n${lines.join('\n')}\n-----END CERTIFICATE-----\n`;
 }
 
 export class NodeMqtt implements Mqtt {
@@ -38,6 +45,8 @@ export class NodeMqtt implements Mqtt {
       host: options.host,
       port: options.port,
       protocol: options.secure ? 'mqtts' : 'mqtt',
+      // Like the firmware's SecureSocket: trust only the provisioned CA, and check the server's name.
+      ...(options.secure ? { ca: options.ca ? pemOf(options.ca) : [], rejectUnauthorized: true, ...(isIP(options.host) ? {} : { servername: options.host }) } : {}),
       protocolVersion: 4,
       clientId: options.clientId,
       username: options.username,

@@ -154,7 +154,7 @@ test('a MAC already in the registry is refused with a hint, and --reprovision is
 
 test('--nvs-only rewrites only the NVS partition, after checking the device has the same table', async (ctx) => {
   const r = await rig(ctx, { mac: '24:0a:c4:aa:00:04' });
-  const enrollArgs = (token: string): string[] => ['--port', r.hostPath, '--broker', 'mqtt://fleet.example.com:1883', '--enroll-token', token, '--build', ctx.build.dir];
+  const enrollArgs = (token: string): string[] => ['--port', r.hostPath, '--broker', 'mqtt://fleet.example.com:1883', '--insecure', '--enroll-token', token, '--build', ctx.build.dir];
 
   const blank = await runFlashCli([...enrollArgs('enroll-token-1'), '--nvs-only'], { tap: r.tapPath });
   assert.is(blank.code, 1);
@@ -178,7 +178,7 @@ test('--nvs-only rewrites only the NVS partition, after checking the device has 
 });
 
 // The console lines are in the firmware's log format (firmware/platform/log.ts, core/core.ts).
-const monitorArgs = (ctx: Ctx, port: string): string[] => ['--port', port, '--broker', 'mqtt://fleet.example.com:1883', '--enroll-token', 't', '--build', ctx.build.dir, '--monitor'];
+const monitorArgs = (ctx: Ctx, port: string): string[] => ['--port', port, '--broker', 'mqtt://fleet.example.com:1883', '--insecure', '--enroll-token', 't', '--build', ctx.build.dir, '--monitor'];
 
 test('--monitor follows the console until the firmware says it is online', async (ctx) => {
   const r = await rig(ctx, {
@@ -207,15 +207,24 @@ test('--monitor gives up with a clear line when the firmware never gets online',
 
 test('--dry-run writes the images, the NVS binary and flash_args to a folder', async (ctx) => {
   const out = join(ctx.dir, 'dry');
-  const run = await runFlashCli(['--dry-run', out, '--mac', '24:0a:c4:aa:00:07', '--machine', 'CT0700099', '--broker', 'mqtt://fleet.example.com:1883', '--enroll-token', 'tok', '--build', ctx.build.dir]);
+  const run = await runFlashCli(['--dry-run', out, '--mac', '24:0a:c4:aa:00:07', '--machine', 'CT0700099', '--broker', 'mqtt://fleet.example.com:1883', '--insecure', '--enroll-token', 'tok', '--build', ctx.build.dir]);
   assert.is(run.code, 0, run.stderr);
   assert.is(readFileSync(join(out, 'flash_args'), 'utf8'), '0x1000 bootloader.bin\n0x8000 partition-table.bin\n0x9000 nvs.bin\n0x10000 xs_esp32.bin\n');
   assert.ok(readFileSync(join(out, 'xs_esp32.bin')).equals(Buffer.from(ctx.build.app)));
   const nvs = readFileSync(join(out, 'nvs.bin'));
-  assert.equal(credentialsIn(Buffer.concat([Buffer.alloc(NVS.offset), nvs])), { broker: 'mqtt://fleet.example.com:1883', enroll: 'tok', machine: 'CT0700099' });
+  assert.equal(credentialsIn(Buffer.concat([Buffer.alloc(NVS.offset), nvs])), { broker: 'mqtt://fleet.example.com:1883', enroll: 'tok', machine: 'CT0700099', insecure: '1' });
   assert.is(statSync(join(out, 'nvs.bin')).mode & 0o777, 0o600);
   const manifest = JSON.parse(readFileSync(join(out, 'flash.json'), 'utf8'));
   assert.is(manifest.deviceId, 'esp32-240ac4aa0007');
+});
+
+test('--dry-run with mqtts:// and --ca puts the whole CA certificate into NVS, and no insecure entry', async (ctx) => {
+  const out = join(ctx.dir, 'dry-tls');
+  const ca = join(import.meta.dirname, '..', 'fixtures', 'tls', 'test-ca.pem');
+  const run = await runFlashCli(['--dry-run', out, '--mac', '24:0a:c4:aa:00:08', '--broker', 'mqtts://fleet.example.com:8883', '--ca', ca, '--enroll-token', 'tok', '--build', ctx.build.dir]);
+  assert.is(run.code, 0, run.stderr);
+  const nvs = readFileSync(join(out, 'nvs.bin'));
+  assert.equal(credentialsIn(Buffer.concat([Buffer.alloc(NVS.offset), nvs])), { broker: 'mqtts://fleet.example.com:8883', enroll: 'tok', ca: readFileSync(ca, 'utf8') });
 });
 
 test.run();

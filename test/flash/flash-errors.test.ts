@@ -31,7 +31,7 @@ test.after((ctx) => {
   rmSync(ctx.dir, { recursive: true, force: true });
 });
 
-const enroll = ['--broker', 'mqtt://fleet.example.com:1883', '--enroll-token', 'tok'];
+const enroll = ['--broker', 'mqtt://fleet.example.com:1883', '--insecure', '--enroll-token', 'tok'];
 
 function oneError(run: FlashRun, code: number, pattern: RegExp): void {
   assert.is(run.code, code, run.stderr);
@@ -52,7 +52,7 @@ async function closedPort(): Promise<number> {
 }
 
 test('usage mistakes exit 2 with the usage text', async (ctx) => {
-  const run = await runFlashCli(['--port', '/dev/null', '--broker', 'mqtt://b:1883', '--build', ctx.build.dir]);
+  const run = await runFlashCli(['--port', '/dev/null', '--broker', 'mqtt://b:1883', '--insecure', '--build', ctx.build.dir]);
   oneError(run, 2, /say how the device gets its identity/);
   assert.match(run.stderr, /npm run flash -- --help lists the options/);
 });
@@ -120,7 +120,7 @@ test('broker unreachable: nothing is written to the device', async (ctx) => {
   const port = await closedPort();
   try {
     const run = await runFlashCli(
-      ['--port', r.hostPath, '--broker', 'mqtt://127.0.0.1:1883', '--broker-api', `http://127.0.0.1:${port}`, '--admin-token', 'x', '--build', ctx.build.dir],
+      ['--port', r.hostPath, '--broker', 'mqtt://127.0.0.1:1883', '--insecure', '--broker-api', `http://127.0.0.1:${port}`, '--admin-token', 'x', '--build', ctx.build.dir],
       { tap: r.tapPath },
     );
     oneError(run, 1, new RegExp(`broker API at http://127.0.0.1:${port} is unreachable \\(ECONNREFUSED\\)`));

@@ -1,12 +1,14 @@
 // The flasher's command line: what it accepts, and that every mistake is refused up front, before
 // the device or the registry is touched, with a message that says what to do.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { FlashError } from '../../host-tools/flash/errors';
 import { ADMIN_TOKEN_ENV } from '../../host-tools/api/connection';
 import { defaultBuildDir, parseFlashOptions } from '../../host-tools/flash/options';
 
-const base = ['--port', '/dev/ttyUSB0', '--broker', 'mqtt://broker.example.com:1883'];
+const base = ['--port', '/dev/ttyUSB0', '--broker', 'mqtt://broker.example.com:1883', '--insecure'];
 const api = ['--broker-api', 'https://fleet.example.com/', '--admin-token', 'T'];
 
 function refused(argv: string[], pattern: RegExp, env: NodeJS.ProcessEnv = {}): void {
@@ -44,8 +46,23 @@ test('an enrollment token instead of the API; an open Wi-Fi network has no passp
   assert.equal(o.wifi, { ssid: 'guest' });
 });
 
+const CA = join(import.meta.dirname, '..', 'fixtures', 'tls', 'test-ca.pem');
+
+test('trust: mqtts:// carries the CA certificate to NVS; plain mqtt:// only when --insecure says so', () => {
+  const secure = parseFlashOptions(['--port', 'p', '--broker', 'mqtts://fleet.example.com:8883', '--ca', CA, ...api], {});
+  assert.equal(secure.trust, { ca: readFileSync(CA, 'utf8') });
+  assert.equal(parseFlashOptions([...base, ...api], {}).trust, { insecure: true });
+  const plain = ['--port', 'p', '--broker', 'mqtt://b:1883', ...api];
+  refused(plain, /sends the device secret in clear: use mqtts:\/\/ with --ca CA\.pem, or say --insecure/);
+  refused(['--port', 'p', '--broker', 'mqtts://b', ...api], /needs --ca CA\.pem/);
+  refused([...plain, '--ca', CA], /--ca goes with an mqtts:\/\/ --broker/);
+  refused(['--port', 'p', '--broker', 'mqtts://b', '--ca', CA, '--insecure', ...api], /either --ca .* or --insecure/);
+  refused(['--port', 'p', '--broker', 'mqtts://b', '--ca', join(import.meta.dirname, 'flash-options.test.ts'), ...api], /holds no PEM certificate/);
+  refused(['--port', 'p', '--broker', 'mqtts://b', '--ca', '/nonexistent/ca.pem', ...api], /--ca: cannot read/);
+});
+
 test('mistakes are refused with what to do', () => {
-  refused(['--broker', 'mqtt://b', ...api], /no serial port: pass --port/);
+  refused(['--broker', 'mqtt://b', '--insecure', ...api], /no serial port: pass --port/);
   refused([...base], /say how the device gets its identity/);
   refused([...base, '--broker-api', 'http://x'], /needs an admin token: --admin-token T or \$FLEETBIND_ADMIN_TOKEN/);
   refused([...base, ...api, '--enroll-token', 't'], /either --enroll-token .* or --broker-api/);
@@ -61,8 +78,8 @@ test('mistakes are refused with what to do', () => {
   refused([...base, ...api, '--erase', '--nvs-only'], /--erase with --nvs-only/);
   refused([...base, ...api, '--mac', '24:0a:c4:00:00:01'], /--mac is only for --dry-run/);
   refused([...base, ...api, '--dry-run', 'out'], /either --port .* or --dry-run/);
-  refused(['--dry-run', 'out', '--broker', 'mqtt://b', ...api], /--dry-run with --broker-api needs --mac/);
-  refused(['--dry-run', 'out', '--broker', 'mqtt://b', '--enroll-token', 't', '--monitor'], /--monitor needs a device/);
+  refused(['--dry-run', 'out', '--broker', 'mqtt://b', '--insecure', ...api], /--dry-run with --broker-api needs --mac/);
+  refused(['--dry-run', 'out', '--broker', 'mqtt://b', '--insecure', '--enroll-token', 't', '--monitor'], /--monitor needs a device/);
   refused([...base, ...api, '--colour'], /Unknown option '--colour'/);
 });
 

@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { request as httpsRequest } from 'node:https';
 import type { MqttClient } from 'mqtt';
 import type { BrokerOptions } from '../../broker/config';
 import { type RunningBroker, startBroker } from '../../broker/server';
@@ -26,6 +27,30 @@ export async function api<T = any>(baseUrl: string, method: string, path: string
     parsed = text;
   }
   return { status: res.status, body: parsed as T };
+}
+
+/** REST over HTTPS, trusting only the given CA (or self-signed certificate). */
+export function httpsApi<T = any>(baseUrl: string, ca: Buffer | string, method: string, path: string, body?: unknown, token?: string): Promise<ApiResult<T>> {
+  const url = new URL(path, baseUrl);
+  const payload = body === undefined ? undefined : JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(url, { method, ca, headers: { ...(payload ? { 'content-type': 'application/json' } : {}), ...(token ? { authorization: `Bearer ${token}` } : {}) } }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (text += d));
+      res.on('end', () => {
+        let parsed: unknown = text;
+        try {
+          parsed = text === '' ? null : JSON.parse(text);
+        } catch {
+          parsed = text;
+        }
+        resolve({ status: res.statusCode ?? 0, body: parsed as T });
+      });
+    });
+    req.on('error', reject);
+    req.end(payload);
+  });
 }
 
 export function randomMac(): string {

@@ -21,6 +21,8 @@ export interface TestFleetOptions {
   stateDir?: string;
   pngDir?: string;
   core?: Partial<CoreOptions>;
+  /** PEM of the broker's CA, for an mqtts:// url. */
+  ca?: string;
 }
 
 export function startFleet(mqttUrl: string, o: TestFleetOptions): SimFleet {

@@ -3,14 +3,13 @@
 // every client verifies the server against it.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { MqttClient } from 'mqtt';
 import { suite } from '../helpers/suite';
 import * as assert from 'uvu/assert';
 import { agentTopic, deviceTopic, eventTopic } from '../../protocol/topics';
-import { type ApiResult, TestBroker, randomMac, request } from '../helpers/broker';
+import { type ApiResult, TestBroker, httpsApi as httpsApiWith, randomMac, request } from '../helpers/broker';
 import { connect, end, publish, subscribe, waitFor } from '../helpers/mqtt';
 import { requireTool } from '../helpers/tools';
 
@@ -22,18 +21,7 @@ const clients: MqttClient[] = [];
 
 /** REST over HTTPS, trusting only the test's own certificate. */
 function httpsApi(method: string, path: string, body?: unknown, token?: string): Promise<ApiResult> {
-  const url = new URL(path, tb!.broker.httpUrl);
-  const payload = body === undefined ? undefined : JSON.stringify(body);
-  return new Promise((resolve, reject) => {
-    const req = httpsRequest(url, { method, ca, headers: { ...(payload ? { 'content-type': 'application/json' } : {}), ...(token ? { authorization: `Bearer ${token}` } : {}) } }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (text += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text === '' ? null : JSON.parse(text) }));
-    });
-    req.on('error', reject);
-    req.end(payload);
-  });
+  return httpsApiWith(tb!.broker.httpUrl, ca, method, path, body, token);
 }
 
 tls.after(async () => {

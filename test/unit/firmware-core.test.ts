@@ -18,7 +18,7 @@ for (const [what, prefs, reason] of [
   ['no ssid', { broker: 'broker.local', id: DEVICE, secret: SECRET }, /Wi-Fi network/],
   ['no broker', { ssid: 'lab', id: DEVICE, secret: SECRET }, /broker address/],
   ['a bad broker', { ssid: 'lab', broker: 'http://x', id: DEVICE, secret: SECRET }, /broker address/],
-  ['no credentials', { ssid: 'lab', broker: 'broker.local', id: DEVICE }, /enrollment token/],
+  ['no credentials', { ssid: 'lab', broker: 'broker.local', insecure: '1', id: DEVICE }, /enrollment token/],
 ] as const) {
   provisioning(`${what}: stays unprovisioned, says why, touches no radio`, async () => {
     const peer = new Peer(nodeDriver());
@@ -54,7 +54,7 @@ timeouts('no IP address in time → Wi-Fi is dropped and retried with backoff', 
 
 timeouts('no CONNACK in time, or no enrollment reply in time → closed and retried', async () => {
   const peer = new Peer(nodeDriver());
-  await peer.boot({ prefs: { ssid: 'lab', broker: 'b.local', enroll: 'tok-0123456789' }, options: { connectTimeoutMs: 5_000, enrollReplyTimeoutMs: 7_000, mqttBackoff: TEST_BACKOFF } });
+  await peer.boot({ prefs: { ssid: 'lab', broker: 'b.local', insecure: '1', enroll: 'tok-0123456789' }, options: { connectTimeoutMs: 5_000, enrollReplyTimeoutMs: 7_000, mqttBackoff: TEST_BACKOFF } });
   await peer.send({ type: 'wifi', status: 'gotip' });
   peer.fresh();
   await peer.advance(5_000);

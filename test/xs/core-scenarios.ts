@@ -53,7 +53,7 @@ export const scenarios: Record<string, Scenario> = {
   },
 
   async 'hello: subscribes, publishes retained online, then a valid hello'(peer) {
-    await peer.boot({ prefs: { ssid: 'lab', broker: 'broker.local', id: DEVICE, secret: SECRET, machine: 'ct0700026' } });
+    await peer.boot({ prefs: { ssid: 'lab', broker: 'broker.local', insecure: '1', id: DEVICE, secret: SECRET, machine: 'ct0700026' } });
     await peer.advance(5_000);
     await peer.online();
     const calls = peer.fresh();
@@ -292,7 +292,7 @@ export const scenarios: Record<string, Scenario> = {
   },
 
   async 'enrollment: token → enroll client → stores id and secret → reconnects as itself'(peer) {
-    await peer.boot({ prefs: { ssid: 'lab', broker: 'mqtt://broker.local', enroll: 'tok-0123456789', machine: 'CT0700026' }, options: { mqttBackoff: TEST_BACKOFF } });
+    await peer.boot({ prefs: { ssid: 'lab', broker: 'mqtt://broker.local', insecure: '1', enroll: 'tok-0123456789', machine: 'CT0700026' }, options: { mqttBackoff: TEST_BACKOFF } });
     await peer.send({ type: 'wifi', status: 'gotip' });
     const c1 = peer.of('mqtt.connect', peer.fresh());
     assert.equal(c1.map((c) => c.options), [
@@ -332,7 +332,7 @@ export const scenarios: Record<string, Scenario> = {
   },
 
   async 'rotated credentials: a refused CONNACK falls back to enrollment when a token is present'(peer) {
-    await peer.boot({ prefs: { ssid: 'lab', broker: 'broker.local', id: DEVICE, secret: SECRET, enroll: 'tok-new-0001' }, options: { mqttBackoff: TEST_BACKOFF } });
+    await peer.boot({ prefs: { ssid: 'lab', broker: 'broker.local', insecure: '1', id: DEVICE, secret: SECRET, enroll: 'tok-new-0001' }, options: { mqttBackoff: TEST_BACKOFF } });
     await peer.send({ type: 'wifi', status: 'gotip' });
     assert.equal(peer.of('mqtt.connect', peer.fresh()).map((c) => c.options.username), [DEVICE], 'the stored secret comes first');
     await peer.send({ type: 'mqtt.close', refused: 5 });

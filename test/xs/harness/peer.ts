@@ -16,7 +16,7 @@ export const T0 = 1_700_000_000_000;
 export function bootEvent(over: Partial<BootEvent> = {}): BootEvent {
   return {
     type: 'boot',
-    prefs: { ssid: 'lab', psk: 'wifi-pass', broker: 'mqtt://broker.local:1884', id: DEVICE, secret: SECRET },
+    prefs: { ssid: 'lab', psk: 'wifi-pass', broker: 'mqtt://broker.local:1884', insecure: '1', id: DEVICE, secret: SECRET },
     facts: { mac: 'A4:CF:12:B4:C9:E0', model: 'moddable_two', fw: '0.1.0', caps: ['qr.show', 'identify'], boot: 7 },
     seed: 42,
     startAt: T0,

@@ -114,7 +114,8 @@ export class ScriptedPlatform implements Platform {
         if (!(options.keepalive > 0)) emit({ op: 'violation', message: 'mqtt.connect without keepalive' });
         this.mqttState = 'connecting';
         this.mqttHandlers = handlers;
-        emit({ op: 'mqtt.connect', options: { ...options } });
+        const { ca, ...rest } = options;
+        emit({ op: 'mqtt.connect', options: ca === undefined ? rest : { ...rest, ca: toHex(ca) } });
       },
       publish: (topic, payload, retain = false) => {
         if (this.mqttState !== 'open') emit({ op: 'violation', message: `mqtt.publish on ${topic} with no open connection` });

@@ -46,7 +46,8 @@ export type PlatformCall = { at: number } & (
   | { op: 'state'; state: CoreState }
   | { op: 'wifi.connect'; ssid: string }
   | { op: 'wifi.disconnect' }
-  | { op: 'mqtt.connect'; options: MqttConnectOptions }
+  /** `ca` as hex, so it survives JSON. */
+  | { op: 'mqtt.connect'; options: Omit<MqttConnectOptions, 'ca'> & { ca?: string } }
   | { op: 'mqtt.publish'; topic: string; payload: string; retain: boolean }
   | { op: 'mqtt.subscribe'; topic: string }
   | { op: 'mqtt.close' }
