@@ -38,6 +38,12 @@ export class DeviceQueue {
   durations: Map<string, Duration> | null = null;
   /** Jobs that ended since the last snapshot, with their agent (snapshots show the bound agent's only). */
   ended: { agent: string; view: EndedJobView }[] = [];
+  /**
+   * Unfinished jobs of the device, counted here so an over-cap submit is refused without a
+   * transaction; null until read from the registry (and always in a cluster, where other nodes
+   * may have changed the queue since).
+   */
+  open: number | null = null;
   /** Something changed since the last snapshot. */
   dirty = false;
   private pending = 0;

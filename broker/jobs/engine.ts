@@ -14,10 +14,10 @@ import { type Duration, type Slot, nextDuration, priorMs, schedule } from './eta
 import { JobMetrics } from './metrics';
 import { type JobRow, type JobsDatabase, type JobsDb, jobsDb } from './schema';
 
-import { ACTIVE_STATES, addEvent, loadDurations, nextQueued, openJobs, patchJob, reserveDevice, saveDuration, transition, unreserveDevice } from './store';
+import { ACTIVE_STATES, addEvent, loadDurations, nextQueued, openCountQuery, openJobs, patchJob, reserveDevice, saveDuration, transition, unreserveDevice } from './store';
 import type { JobError } from './view';
 import type { Transaction } from 'kysely';
-import { GroupWriter } from '../store/group-writer';
+import type { GroupWriter } from '../store/group-writer';
 
 type Trx = Transaction<JobsDatabase>;
 
@@ -36,7 +36,8 @@ export class JobEngine {
   constructor(private readonly ctx: Context) {
     this.db = jobsDb(ctx.db);
     this.metrics = new JobMetrics(ctx.metrics.registry);
-    this.writer = new GroupWriter(this.db);
+    // The registry's one writer: job changes share their commit (and its fsync) with hellos.
+    this.writer = ctx.writer as unknown as GroupWriter<JobsDatabase>;
   }
 
   /** A write in the next group commit; resolves once it is durable. */
@@ -253,8 +254,22 @@ export class JobEngine {
 
   private ended(q: DeviceQueue, job: string, agent: string, kind: string, state: JobState, at: number, error?: JobError): void {
     this.metrics.final(state);
+    this.countOpen(q, -1);
     q.ended.push({ agent, view: error ? { job, kind, state, at, error } : { job, kind, state, at } });
     q.dirty = true;
+  }
+
+  /** How many unfinished jobs the device has: kept in memory on a single node, read in a cluster. */
+  async openCount(q: DeviceQueue): Promise<number> {
+    if (q.open !== null) return q.open;
+    const n = Number((await openCountQuery(this.db, q.id).executeTakeFirstOrThrow()).n);
+    if (this.ctx.cluster === null) q.open = n;
+    return n;
+  }
+
+  /** A job of the device was queued (submit) or ended. */
+  countOpen(q: DeviceQueue, delta: 1 | -1): void {
+    if (q.open !== null) q.open += delta;
   }
 
   // ---- positions, ETAs and snapshots

@@ -83,6 +83,8 @@ export class JobRequests {
         throw new ProtocolError(ErrorCode.UNSUPPORTED, `device ${s.device} does not run '${s.kind}' (${announced})`, 'kind');
       }
       const params = parseJobParams(s.kind, s.params);
+      // Under overload most submits find the queue full: refuse those before any write.
+      if ((await this.engine.openCount(q)) >= this.ctx.opts.queueCap) throw this.queueFull(s.device);
       const now = this.ctx.now();
       const queueTtlMs = s.ttl === undefined ? this.ctx.opts.jobTtlMs : s.ttl * 1000;
       // A QR whose absolute expiresAt passes while it waits is never shown: it leaves the queue then.
@@ -100,9 +102,8 @@ export class JobRequests {
         if (existing) return this.repeat(existing, s);
         throw err;
       }
-      if (row === 'full') {
-        throw new ProtocolError(ErrorCode.QUEUE_FULL, `device ${s.device} already has ${this.ctx.opts.queueCap} unfinished jobs (its queue cap); submit again when one finishes`, 'device');
-      }
+      if (row === 'full') throw this.queueFull(s.device);
+      this.engine.countOpen(q, 1);
       q.dirty = true;
       this.engine.metrics.submitted.inc({ outcome: 'queued' });
       this.ctx.log.debug({ job: row.id, device: s.device, agent, kind: s.kind }, 'job queued');
@@ -113,6 +114,10 @@ export class JobRequests {
       const slot = slots.get(row.id)!;
       return { job: row.id, state: current.state, position: slot.position, eta: Math.round(slot.eta) };
     });
+  }
+
+  private queueFull(device: string): ProtocolError {
+    return new ProtocolError(ErrorCode.QUEUE_FULL, `device ${device} already has ${this.ctx.opts.queueCap} unfinished jobs (its queue cap); submit again when one finishes`, 'device');
   }
 
   /** The owner cancels: a queued job leaves the queue, a job on the device gets a cancel cmd. */

@@ -107,11 +107,10 @@ export interface NewJob {
  * PostgreSQL), so neither the order nor the cap can be raced.
  */
 export async function insertJob(trx: Transaction<JobsDatabase>, j: NewJob, cap: number): Promise<JobRow | 'full'> {
-  await trx.insertInto('job_queues').values({ device: j.device, next_seq: 0 }).onConflict((oc) => oc.column('device').doNothing()).execute();
   const q = await trx
-    .updateTable('job_queues')
-    .set({ next_seq: sql`next_seq + 1` })
-    .where('device', '=', j.device)
+    .insertInto('job_queues')
+    .values({ device: j.device, next_seq: 1 })
+    .onConflict((oc) => oc.column('device').doUpdateSet({ next_seq: sql`job_queues.next_seq + 1` }))
     .returning('next_seq')
     .executeTakeFirstOrThrow();
   const open = await openCountQuery(trx, j.device).executeTakeFirstOrThrow();

@@ -5,6 +5,7 @@ import { request } from '../helpers/broker';
 import type { JobDeviceOptions } from '../helpers/job-device';
 import { type Watch, cancel, identify, jobIn, jobSuite, submit, submitOk } from '../helpers/jobs';
 import { metric } from '../helpers/metrics';
+import { jobsDb } from '../../broker/jobs/schema';
 import { waitUntil } from '../helpers/wait';
 
 const { s, env } = jobSuite('jobs: submit and cancel', { queueCap: 3, jobAckTimeoutMs: 200, jobAttempts: 3 });
@@ -61,6 +62,26 @@ s('refusals name the problem and queue nothing: NOT_BOUND, UNSUPPORTED, BAD_PARA
   const text = (await env.tb.api('GET', '/metrics')).body as string;
   assert.ok(metric(text, 'fleetbind_jobs_submitted_total', { outcome: 'QUEUE_FULL' }) >= 1);
   assert.ok(metric(text, 'fleetbind_jobs_submitted_total', { outcome: 'NOT_BOUND' }) >= 2);
+});
+
+s('over-cap submits are refused before any write: the queue\'s sequence does not move, and the cap still holds after jobs end', async () => {
+  const w = await watch({ mode: 'hold', caps: ['identify'] });
+  const db = jobsDb(env.tb.broker.ctx.db);
+  const nextSeq = async (): Promise<number> => Number((await db.selectFrom('job_queues').select('next_seq').where('device', '=', w.device.id).executeTakeFirstOrThrow()).next_seq);
+  const ids = [];
+  for (let i = 0; i < 3; i++) ids.push(await submitOk(w.agent, identify(w.device.id)));
+  const seq = await nextSeq();
+  for (let i = 0; i < 5; i++) {
+    const r = await submit(w.agent, identify(w.device.id));
+    assert.is(r.error?.code, 'QUEUE_FULL', JSON.stringify(r));
+  }
+  assert.is(await nextSeq(), seq, 'refused submits wrote nothing');
+  // One ends: exactly one more fits.
+  const c = await cancel(w.agent, ids[2]!);
+  assert.ok(c.ok, JSON.stringify(c));
+  await submitOk(w.agent, identify(w.device.id));
+  assert.is((await submit(w.agent, identify(w.device.id))).error?.code, 'QUEUE_FULL');
+  assert.is((await openJobs(w)).length, 3);
 });
 
 s('the same idempotencyKey from the same agent returns the same job; another agent gets its own', async () => {
