@@ -9,9 +9,9 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import SQLite from 'better-sqlite3';
 import type { MqttClient } from 'mqtt';
+import { defineCli, readCli } from '../../host-tools/cli/args';
 import type { JobsSnapshot } from '../../protocol/messages';
 import { agentTopic } from '../../protocol/topics';
 import { BrokerProcess } from '../../test/helpers/broker-process';
@@ -19,14 +19,18 @@ import { end } from '../../test/helpers/mqtt';
 import { cpuMsOf } from '../lib/proc';
 import { type AgentRun, connectFleet, log, provisionFleet } from './fleet';
 
-const { values } = parseArgs({
-  options: {
-    devices: { type: 'string', default: '50' },
-    jobs: { type: 'string', default: '3000' },
-    history: { type: 'string', default: '0,25000,50000,100000' },
-  },
-  strict: true,
-});
+const { values } = readCli(
+  defineCli({
+    command: 'npm run bench:jobs-history --',
+    usage: ['[--devices 50] [--jobs 3000] [--history 0,25000,50000,100000]'],
+    summary: 'A broker in its own process runs the same job load at growing job histories; prints the broker\'s CPU time per job at each, and its ratio to the empty registry.',
+    options: {
+      devices: { type: 'string', value: 'N', default: '50', help: 'devices answering at once, one job in flight on each' },
+      jobs: { type: 'string', value: 'N', default: '3000', help: 'jobs measured at each history size' },
+      history: { type: 'string', value: 'LIST', default: '0,25000,50000,100000', help: 'finished jobs in the registry for each round, rising' },
+    },
+  }),
+);
 const DEVICES = Number(values.devices);
 const JOBS = Number(values.jobs);
 const HISTORY = values.history.split(',').map(Number);
