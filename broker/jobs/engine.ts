@@ -17,7 +17,7 @@ import { type JobRow, type JobsDatabase, type JobsDb, jobsDb } from './schema';
 import { ACTIVE_STATES, addEvent, loadDurations, nextQueued, openCountQuery, openJobs, patchJob, reserveDevice, saveDuration, transition, unreserveDevice } from './store';
 import type { JobError } from './view';
 import type { Transaction } from 'kysely';
-import type { GroupWriter } from '../store/group-writer';
+import { GroupWriter } from '../store/group-writer';
 
 type Trx = Transaction<JobsDatabase>;
 
@@ -36,8 +36,9 @@ export class JobEngine {
   constructor(private readonly ctx: Context) {
     this.db = jobsDb(ctx.db);
     this.metrics = new JobMetrics(ctx.metrics.registry);
-    // The registry's one writer: job changes share their commit (and its fsync) with hellos.
-    this.writer = ctx.writer as unknown as GroupWriter<JobsDatabase>;
+    // On SQLite, the registry's one writer: job changes share their commit (and its fsync) with
+    // hellos and claims. PostgreSQL commits on a pool of connections, so jobs keep their own.
+    this.writer = ctx.cluster === null ? (ctx.writer as unknown as GroupWriter<JobsDatabase>) : new GroupWriter(this.db);
   }
 
   /** A write in the next group commit; resolves once it is durable. */
