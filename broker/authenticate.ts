@@ -5,7 +5,8 @@ import { MAC_PATTERN, tryNormaliseId } from '../protocol/ids';
 import type { OfflineReason } from '../protocol/messages';
 import { agentFromToken, closeAtExpiry, noteRefusal } from './auth/jwt-agent';
 import { JwtVerifier, TokenRefused } from './auth/jwt';
-import { constantTimeEqual, tokenHash, verifiedSecretDigest, verifySecret } from './auth/secrets';
+import { verifyDeviceSecret } from './auth/device-login';
+import { constantTimeEqual, tokenHash } from './auth/secrets';
 import type { Context } from './context';
 import { type Identity, setIdentity } from './identity';
 import { useSession } from './store/accounts';
@@ -107,14 +108,10 @@ async function identify(ctx: Context, client: Client, username: string, password
   if (tryNormaliseId(username) !== username) return badCredentials('device id is not in canonical form');
   const row = await getDevice(ctx.db, username);
   if (!row) return badCredentials('unknown device');
-  const digest = verifiedSecretDigest(row.secret_hash, password);
-  if (ctx.verifiedSecrets.get(username) !== digest) {
-    const ok = await ctx.hashes.run(() => verifySecret(password, row.secret_hash), () => !connectionGone(client));
-    if (ok === null) return null;
-    if (!ok) return badCredentials('wrong device secret');
-    ctx.verifiedSecrets.set(username, digest);
-  }
-  return { kind: 'device', id: username, conn, credential: credentialKey.deviceSecret(username, row.secret_hash) };
+  const stored = await verifyDeviceSecret(ctx, row, password, () => !connectionGone(client));
+  if (stored === null) return null;
+  if (stored === false) return badCredentials('wrong device secret');
+  return { kind: 'device', id: username, conn, credential: credentialKey.deviceSecret(username, stored) };
 }
 
 const CLOSE_REASON = Symbol('fleetbind.closeReason');

@@ -64,10 +64,10 @@ export interface Context {
   labelKey: string;
   /** Verifies agents' tokens from the operator's identity provider; null when not configured. */
   jwt: JwtVerifier | null;
-  /** Where device secrets are hashed and verified (enrollment, first connect after a start). */
+  /** Where scrypt device hashes from older brokers are verified, once per device (auth/device-login.ts). */
   hashes: HashQueue;
-  /** Device secrets verified since start, as SHA-256 of stored hash and secret, so reconnects skip scrypt. */
-  verifiedSecrets: Map<string, string>;
+  /** The server key device secrets are stored under (HMAC-SHA-256; see auth/device-secrets.ts). */
+  deviceKey: Buffer;
   /** Agents whose retained bindings are due to be republished (see scheduleBindings). */
   bindingTimers: Map<string, NodeJS.Timeout>;
   /** A real hash to verify against when a login names no known account (equal timing). */

@@ -5,7 +5,8 @@ import { deviceIdFromMac, normaliseMac, normaliseMachineCode } from '../protocol
 import { type EnrollReply, parseEnrollRequest, parseHello } from '../protocol/messages';
 import { enrollReplyTopic } from '../protocol/topics';
 import { parseJson } from '../protocol/validate';
-import { DEVICE_SECRET_COST, hashSecret, randomToken, verifiedSecretDigest } from './auth/secrets';
+import { deviceSecretHash } from './auth/device-secrets';
+import { randomToken } from './auth/secrets';
 import type { Context } from './context';
 import type { Identity } from './identity';
 import { credentialKey } from './live-credentials';
@@ -23,12 +24,10 @@ export async function provisionByAdmin(ctx: Context, req: ProvisionRequest, acto
   if (req.reprovision !== undefined && typeof req.reprovision !== 'boolean') throw new ProtocolError(ErrorCode.BAD_REQUEST, 'reprovision must be true or false', 'reprovision');
   const id = deviceIdFromMac(mac);
   const secret = randomToken(32);
-  const secretHash = await hashSecret(secret, DEVICE_SECRET_COST);
+  const secretHash = deviceSecretHash(ctx.deviceKey, id, secret);
   const { reprovisioned, previousSecretHash } = await ctx.db
     .transaction()
     .execute((trx) => provisionDevice(trx, { id, mac, machineCode, model: (req.model as string | undefined) ?? null, secretHash, reprovision: req.reprovision === true }, actor, ctx.now(), 'admin'));
-  // We just chose the secret, so its first connect need not pay for scrypt again.
-  ctx.verifiedSecrets.set(id, verifiedSecretDigest(secretHash, secret));
   await retireSecret(ctx, id, previousSecretHash);
   ctx.log.info({ device: id, machineCode, reprovisioned, actor }, 'device provisioned');
   return { id, secret, reprovisioned };
@@ -49,9 +48,9 @@ export async function handleEnroll(ctx: Context, who: Extract<Identity, { kind: 
     if (req.mac !== who.mac) throw new ProtocolError(ErrorCode.FORBIDDEN, 'MAC in the request does not match the client id', 'mac');
     const id = deviceIdFromMac(req.mac);
     const secret = randomToken(32);
-    const secretHash = await ctx.hashes.run(() => hashSecret(secret, DEVICE_SECRET_COST), connected);
     // The device gave up waiting and will enroll again; nothing was written, so nothing is lost.
-    if (secretHash === null) return;
+    if (!connected()) return;
+    const secretHash = deviceSecretHash(ctx.deviceKey, id, secret);
     // A fleet enrolling at once shares commits; the token use and the device are one commit.
     const { previousSecretHash } = await ctx.writer.write(async (trx) => {
       const earlier = await getDeviceByMac(trx, req.mac);
@@ -59,7 +58,6 @@ export async function handleEnroll(ctx: Context, who: Extract<Identity, { kind: 
       else await consumeEnrollmentToken(trx, who.tokenId, ctx.now());
       return provisionDevice(trx, { id, mac: req.mac, machineCode: req.machine ?? null, model: req.model, fw: req.fw, secretHash }, `enroll:${who.tokenId}`, ctx.now(), 'enroll');
     });
-    ctx.verifiedSecrets.set(id, verifiedSecretDigest(secretHash, secret));
     await retireSecret(ctx, id, previousSecretHash);
     ctx.log.info({ device: id, token: who.tokenId }, 'device enrolled');
     reply = { ok: true, deviceId: id, secret };

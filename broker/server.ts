@@ -12,6 +12,7 @@ import type { OfflineReason } from '../protocol/messages';
 import { Acl } from './acl';
 import { connectionGone, makeAuthenticate, markCloseReason } from './authenticate';
 import { IndexedMemoryPersistence } from './memory-persistence';
+import { deviceSecretKey } from './auth/device-key';
 import { HashQueue } from './auth/hash-queue';
 import { JwtVerifier } from './auth/jwt';
 import { PASSWORD_COST, hashSecret, randomToken } from './auth/secrets';
@@ -120,7 +121,7 @@ export async function startBroker(options: Partial<BrokerOptions> = {}): Promise
     labelKey: boot.labelKey,
     hashes,
     jwt: opts.jwt ? await JwtVerifier.create(opts.jwt) : null,
-    verifiedSecrets: new Map<string, string>(),
+    deviceKey: await deviceSecretKey(registry.db, opts.dataDir, cluster !== null),
     bindingTimers: new Map<string, NodeJS.Timeout>(),
     dummyHash: await hashSecret(randomToken(), PASSWORD_COST),
     closing: false,

@@ -1,4 +1,5 @@
-// scrypt runs on libuv's thread pool, whose queue cannot drop work. When a whole fleet connects
+// scrypt (for a device, only while its stored hash still dates from an older broker) runs on
+// libuv's thread pool, whose queue cannot drop work. When a whole fleet connects
 // at once, devices give up on slow attempts and retry, and the broker would still hash for every
 // attempt nobody waits for (1,088 of them while 10,000 devices came back in bench:fleet). Work
 // waits here instead, no more of it in the pool than the pool has threads, and is dropped

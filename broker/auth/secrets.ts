@@ -1,16 +1,12 @@
-// Hashing of passwords, device secrets and bearer tokens. Passwords and device secrets use scrypt
-// (stored as scrypt$N$r$p$salt$hash); random bearer tokens use SHA-256, which is enough for
-// 256-bit random values and lets the registry look a token up by its hash.
+// Hashing of passwords and bearer tokens. Passwords use scrypt (stored as scrypt$N$r$p$salt$hash),
+// as did device secrets before they moved to a keyed hash (auth/device-secrets.ts); random bearer
+// tokens use SHA-256, which is enough for 256-bit random values and lets the registry look a token
+// up by its hash.
 import { createHash, randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
 
 export interface ScryptCost { N: number; r: number; p: number }
 /** Human-chosen passwords: costly to brute-force. */
 export const PASSWORD_COST: ScryptCost = { N: 16384, r: 8, p: 1 };
-/**
- * Device secrets are 256-bit random, so scrypt's cost protects little; a lower N keeps a whole
- * fleet reconnecting after a broker restart within the one-minute target.
- */
-export const DEVICE_SECRET_COST: ScryptCost = { N: 2048, r: 8, p: 1 };
 
 function scryptAsync(secret: string, salt: Buffer, c: ScryptCost): Promise<Buffer> {
   return new Promise((resolve, reject) =>
@@ -39,14 +35,6 @@ export function randomToken(bytes = 32): string {
 
 export function tokenHash(token: string): string {
   return createHash('sha256').update(token).digest('hex');
-}
-
-/**
- * What Context.verifiedSecrets keeps for a device: bound to the stored hash as well as the
- * secret, so re-provisioning (on any cluster node) invalidates it everywhere.
- */
-export function verifiedSecretDigest(secretHash: string, secret: string): string {
-  return tokenHash(`${secretHash}\n${secret}`);
 }
 
 export function constantTimeEqual(a: string, b: string): boolean {

@@ -46,7 +46,6 @@ export function deviceRoutes(app: FastifyInstance, ctx: Context): void {
     await ctx.kick({ kind: 'device', id }, 'kicked');
     ctx.bindings.forget(id);
     ctx.presence.forget(id);
-    ctx.verifiedSecrets.delete(id);
     return reply.status(204).send();
   });
 

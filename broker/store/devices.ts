@@ -31,6 +31,12 @@ export async function getDevice(db: Kysely<Database>, id: string): Promise<Devic
   return db.selectFrom('devices').selectAll().where('id', '=', id).executeTakeFirst();
 }
 
+/** Swaps the stored secret hash if it is still `from`; false if the device or its hash changed. */
+export async function replaceSecretHash(db: Kysely<Database>, id: string, from: string, to: string): Promise<boolean> {
+  const r = await db.updateTable('devices').set({ secret_hash: to }).where('id', '=', id).where('secret_hash', '=', from).executeTakeFirst();
+  return Number(r.numUpdatedRows) === 1;
+}
+
 export async function getDeviceByMachineCode(db: Kysely<Database>, code: string): Promise<DeviceRow | undefined> {
   return db.selectFrom('devices').selectAll().where('machine_code', '=', code).executeTakeFirst();
 }
