@@ -56,7 +56,11 @@ export async function claim(ctx: Context, agent: string, target: unknown, code?:
     resolved = await resolveTarget(ctx, parseClaimTarget(target));
   }
   try {
-    const change = await claimDevice(ctx.db, { device: resolved.row.id, agent, via: resolved.via, now: ctx.now(), defaultLimit: ctx.opts.deviceLimit });
+    const claimed = { device: resolved.row.id, agent, via: resolved.via, now: ctx.now(), defaultLimit: ctx.opts.deviceLimit };
+    // On SQLite a burst of claims shares one commit. On PostgreSQL each claim keeps its own
+    // transaction: two nodes' batches could lock the same devices in opposite orders.
+    const change = await (ctx.cluster === null ? ctx.writer.write((trx) => claimDevice(trx, claimed)) : ctx.db.transaction().execute((trx) => claimDevice(trx, claimed)));
+    if (change instanceof ProtocolError) throw change;
     ctx.metrics.claims.inc({ outcome: change.changed ? 'claimed' : 'already' });
     applyBindingChange(ctx, change);
     if (change.changed) ctx.log.info({ device: change.device, agent, via: resolved.via, version: change.version }, 'claimed');

@@ -33,33 +33,43 @@ function boundToOther(row: DeviceRow): ProtocolError {
 
 export interface ClaimInput { device: string; agent: string; via: string; now: number; defaultLimit: number }
 
-export async function claimDevice(db: Kysely<Database>, c: ClaimInput): Promise<BindingChange> {
-  return db.transaction().execute(async (trx) => {
-    // Touching the agent row first serialises one agent's concurrent claims, so the device
-    // limit below cannot be overrun on PostgreSQL either.
-    const touched = await trx.updateTable('agents').set({ claim_seq: sql`claim_seq + 1` }).where('id', '=', c.agent).where('disabled', '=', 0).executeTakeFirst();
-    if (Number(touched.numUpdatedRows) === 0) throw new ProtocolError(ErrorCode.FORBIDDEN, `agent ${c.agent} does not exist or is disabled`);
-    const won = await trx
+/**
+ * The claim compare-and-set, inside the caller's transaction (a group commit). A refusal is
+ * returned, not thrown, and writes nothing that stays: a throw would roll back every other claim
+ * sharing the commit.
+ */
+export async function claimDevice(trx: Kysely<Database>, c: ClaimInput): Promise<BindingChange | ProtocolError> {
+  const agent = await trx.selectFrom('agents').select(['device_limit', 'disabled']).where('id', '=', c.agent).executeTakeFirst();
+  if (!agent || Number(agent.disabled) !== 0) return new ProtocolError(ErrorCode.FORBIDDEN, `agent ${c.agent} does not exist or is disabled`);
+  const won = await trx
+    .updateTable('devices')
+    .set({ agent_id: c.agent, bound_at: c.now, bound_via: c.via, binding_version: sql`binding_version + 1` })
+    .where('id', '=', c.device)
+    .where('agent_id', 'is', null)
+    .executeTakeFirst();
+  const row = await trx.selectFrom('devices').selectAll().where('id', '=', c.device).executeTakeFirst();
+  if (!row) return new ProtocolError(ErrorCode.NOT_FOUND, `no device ${c.device}`, 'device');
+  if (Number(won.numUpdatedRows) === 0) {
+    if (row.agent_id === c.agent) return { device: c.device, from: c.agent, to: c.agent, version: Number(row.binding_version), at: Number(row.bound_at), changed: false, row };
+    return boundToOther(row);
+  }
+  // Touching the agent row serialises one agent's concurrent claims on PostgreSQL (a row lock held
+  // to commit), so the count below sees every claim of this agent that committed before.
+  await trx.updateTable('agents').set({ claim_seq: sql`claim_seq + 1` }).where('id', '=', c.agent).execute();
+  const limit = agent.device_limit === null ? c.defaultLimit : Number(agent.device_limit);
+  const held = await trx.selectFrom('devices').select((eb) => eb.fn.countAll<number>().as('n')).where('agent_id', '=', c.agent).executeTakeFirstOrThrow();
+  if (Number(held.n) > limit) {
+    // Undo this claim's update in place; the rest of the commit stands.
+    await trx
       .updateTable('devices')
-      .set({ agent_id: c.agent, bound_at: c.now, bound_via: c.via, binding_version: sql`binding_version + 1` })
+      .set({ agent_id: null, bound_at: null, bound_via: null, binding_version: sql`binding_version - 1` })
       .where('id', '=', c.device)
-      .where('agent_id', 'is', null)
-      .executeTakeFirst();
-    const row = await reread(trx, c.device);
-    if (Number(won.numUpdatedRows) === 0) {
-      if (row.agent_id === c.agent) return { device: c.device, from: c.agent, to: c.agent, version: Number(row.binding_version), at: Number(row.bound_at), changed: false, row };
-      throw boundToOther(row);
-    }
-    const agent = await trx.selectFrom('agents').select('device_limit').where('id', '=', c.agent).executeTakeFirstOrThrow();
-    const limit = agent.device_limit === null ? c.defaultLimit : Number(agent.device_limit);
-    const held = await trx.selectFrom('devices').select((eb) => eb.fn.countAll<number>().as('n')).where('agent_id', '=', c.agent).executeTakeFirstOrThrow();
-    if (Number(held.n) > limit) {
-      throw new ProtocolError(ErrorCode.LIMIT, `you already hold ${limit} device${limit === 1 ? '' : 's'} (your limit)`, 'target', {});
-    }
-    await appendAudit(trx, { at: c.now, actor: `agent:${c.agent}`, action: 'claim', device: c.device, agent: c.agent, detail: { via: c.via, version: Number(row.binding_version) } });
-    await recordEvent(trx, 'binding.changed', { device: c.device, action: 'claim', from: null, to: c.agent, via: c.via, actor: `agent:${c.agent}`, version: Number(row.binding_version) }, c.now);
-    return { device: c.device, from: null, to: c.agent, version: Number(row.binding_version), at: c.now, changed: true, row };
-  });
+      .execute();
+    return new ProtocolError(ErrorCode.LIMIT, `you already hold ${limit} device${limit === 1 ? '' : 's'} (your limit)`, 'target', {});
+  }
+  await appendAudit(trx, { at: c.now, actor: `agent:${c.agent}`, action: 'claim', device: c.device, agent: c.agent, detail: { via: c.via, version: Number(row.binding_version) } });
+  await recordEvent(trx, 'binding.changed', { device: c.device, action: 'claim', from: null, to: c.agent, via: c.via, actor: `agent:${c.agent}`, version: Number(row.binding_version) }, c.now);
+  return { device: c.device, from: null, to: c.agent, version: Number(row.binding_version), at: c.now, changed: true, row };
 }
 
 export interface UnbindInput {
