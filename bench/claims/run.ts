@@ -86,7 +86,7 @@ let broker: BrokerProcess | null = null;
 const agents: Agent[] = [];
 
 try {
-  broker = await BrokerProcess.start(dir, admin, ['--log-level', 'warn', '--jwt-issuer', ISSUER, '--jwt-audience', AUDIENCE, '--jwt-secret', secret, '--jwt-auto-provision']);
+  broker = await BrokerProcess.start(dir, admin, ['--log-level', 'info', '--jwt-issuer', ISSUER, '--jwt-audience', AUDIENCE, '--jwt-secret', secret, '--jwt-auto-provision']);
   const bp = broker;
   log(`broker pid ${bp.child.pid}; ${AGENTS} agents, ${CONTENDERS} contenders, ${ROUNDS} rounds`);
   const devices = await pool('provisioning devices', Array.from({ length: AGENTS }), 16, async () => {
