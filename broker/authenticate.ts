@@ -43,7 +43,7 @@ export function connectionGone(client: Client): boolean {
 }
 
 /** `counts`: whether it is a failed login for the throttle. */
-type Refusal = { code: 2 | 4; reason: string; counts: boolean };
+type Refusal = { code: 2 | 4 | 5; reason: string; counts: boolean };
 // A wrong client id is refused before any credential is checked: nothing was guessed.
 const badId = (reason: string): Refusal => ({ code: IDENTIFIER_REJECTED, reason, counts: false });
 const badCredentials = (reason: string): Refusal => ({ code: BAD_CREDENTIALS, reason, counts: true });
@@ -75,6 +75,8 @@ function subjectOf(client: Client, username: string): string {
   return username.includes(':') ? clip(username, 80) : `device:${clip(username, 80)}`;
 }
 
+export const enrollTokenSubject = (tokenId: string): string => `enroll-token:${tokenId}`;
+
 /** Who connects, why they may not, or null when the connection went away meanwhile. */
 async function identify(ctx: Context, client: Client, username: string, password: string): Promise<Identity | Refusal | null> {
   const conn = await ctx.presence.nextConn();
@@ -84,7 +86,10 @@ async function identify(ctx: Context, client: Client, username: string, password
     const token = await findEnrollmentToken(ctx.db, tokenHash(password));
     // A known but expired or used-up token still connects, so the device is told exactly why on
     // its reply topic; it can do nothing else.
-    return token ? { kind: 'enroll', mac, tokenId: token.id, conn, credential: credentialKey.enrollmentToken(token.id) } : badCredentials('unknown enrollment token');
+    if (!token) return badCredentials('unknown enrollment token');
+    // A token whose enrollments keep being refused (someone re-enrolling known MACs) pauses.
+    if (ctx.throttle.subjectBlockedFor(enrollTokenSubject(token.id), ctx.now()) > 0) return { code: NOT_AUTHORIZED, reason: 'enrollment token throttled', counts: false };
+    return { kind: 'enroll', mac, tokenId: token.id, conn, credential: credentialKey.enrollmentToken(token.id) };
   }
   const colon = username.indexOf(':');
   if (colon > 0) {

@@ -4,13 +4,14 @@
 // - a human password (REST login, agent and admin MQTT): (subject, address) and address block
 //   before the password is checked, and the subject alone only at a much higher ceiling;
 // - a device secret or enrollment token (random, not guessable): only (subject, address) blocks;
-//   a blocked address still gets its credentials checked, and a correct one is never refused.
+//   a blocked address still gets its credentials checked, and a correct one is never refused;
+// - enrollment requests refused by the broker count against their token (subject only).
 // A fixed window per key is enough to stop guessing; successful logins don't count.
+import type { LoginBlockView as Block } from '../protocol/rest';
 
 export interface Limits { perSubjectAddress: number; perAddress: number; perSubject: number; windowMs: number }
 export const DEFAULT_LIMITS: Limits = { perSubjectAddress: 5, perAddress: 30, perSubject: 50, windowMs: 5 * 60_000 };
 
-export interface Block { subject: string | null; address: string | null; failures: number; retryAfterMs: number }
 
 interface Window { start: number; count: number; subject: string | null; address: string | null }
 
@@ -31,6 +32,15 @@ export class LoginThrottle {
     this.count(addressKey(address), null, address, now);
     this.count(subjectKey(subject), subject, null, now);
     if (this.windows.size > 100_000) this.prune(now);
+  }
+
+  /** A failure that belongs to no address (a refused enrollment counts against its token). */
+  failSubject(subject: string, now: number): void {
+    this.count(subjectKey(subject), subject, null, now);
+  }
+
+  subjectBlockedFor(subject: string, now: number): number {
+    return this.blockedFor(subjectKey(subject), this.limits.perSubject, now);
   }
 
   /** Keys at or over their limit now, for admins. */

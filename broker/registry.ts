@@ -10,6 +10,7 @@ import { randomToken } from './auth/secrets';
 import type { Context } from './context';
 import type { Identity } from './identity';
 import { credentialKey } from './live-credentials';
+import { enrollTokenSubject } from './authenticate';
 import { publishConfig, publishJson } from './publisher';
 import { checkEnrollmentToken, consumeEnrollmentToken } from './store/enrollment';
 import { getDeviceByMac, isUnfinishedEnrollment, provisionDevice, recordHello } from './store/devices';
@@ -64,6 +65,7 @@ export async function handleEnroll(ctx: Context, who: Extract<Identity, { kind: 
   } catch (err) {
     if (!(err instanceof ProtocolError)) throw err;
     ctx.log.warn({ mac: who.mac, code: err.code, reason: err.message }, 'enrollment refused');
+    ctx.throttle.failSubject(enrollTokenSubject(who.tokenId), ctx.now());
     reply = { ok: false, error: err.toWire() };
   }
   await publishJson(ctx, enrollReplyTopic(who.mac), reply);

@@ -82,3 +82,6 @@ export interface WebhookDeliveryView {
   lastStatus: number | null;
   lastError: string | null;
 }
+
+/** A login block (GET /api/blocks): failures of a subject from an address, of an address, or of a subject. */
+export interface LoginBlockView { subject: string | null; address: string | null; failures: number; retryAfterMs: number }

@@ -4,7 +4,7 @@
 import type { WireError } from '../../protocol/errors';
 import type { Connection } from './connection';
 import { ToolError } from './errors';
-import type { AgentListItem, AuditView, BindingView, JobListItem, DeviceWithPresence, EnrollmentTokenView, Label, NewEnrollmentToken, TransferResult } from '../../protocol/rest';
+import type { AgentListItem, AuditView, BindingView, JobListItem, DeviceWithPresence, EnrollmentTokenView, Label, LoginBlockView, NewEnrollmentToken, TransferResult } from '../../protocol/rest';
 
 const TIMEOUT_MS = 15_000;
 
@@ -113,6 +113,18 @@ export class AdminApi {
 
   enrollmentTokens(): Promise<EnrollmentTokenView[]> {
     return this.request('GET', '/api/enrollment-tokens', 'list enrollment tokens');
+  }
+
+  unlockAgent(id: string): Promise<{ id: string; cleared: number }> {
+    return this.request('POST', `/api/agents/${encodeURIComponent(id)}/unlock`, `unlock agent ${id}`);
+  }
+
+  blocks(): Promise<LoginBlockView[]> {
+    return this.request('GET', '/api/blocks', 'list login blocks');
+  }
+
+  clearBlocks(match: { subject?: string; address?: string }): Promise<{ cleared: number }> {
+    return this.request('POST', '/api/blocks/clear', 'clear login blocks', match);
   }
 
   async revokeEnrollmentToken(id: string): Promise<void> {

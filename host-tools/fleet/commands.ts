@@ -35,6 +35,8 @@ export const OPTIONS = {
   limit: { type: 'string', value: 'N', help: 'at most N entries (audit)' },
   uses: { type: 'string', value: 'N', help: 'how many devices may enroll with the token (enroll-token create)' },
   expires: { type: 'string', value: 'D', help: 'how long the token is valid: 30m, 12h, 7d, 2w or seconds (enroll-token create)' },
+  subject: { type: 'string', value: 'S', help: 'who is blocked: agent:ID, admin:NAME, device:ID, enroll:MAC (blocks clear)' },
+  address: { type: 'string', value: 'IP', help: 'the source address that is blocked (blocks clear)' },
 } as const;
 
 const SHOWN_ONCE = 'shown once: it is stored only as a hash and cannot be shown again';
@@ -103,6 +105,43 @@ export const COMMANDS: Command[] = [
       const lines = [`created agent ${agent.id} (${agent.name})`];
       if (chosen === undefined) lines.push(`password: ${password}`, `(${SHOWN_ONCE}; give it to the agent now)`);
       return { json: chosen === undefined ? { ...agent, password } : agent, text: lines.join('\n') };
+    },
+  },
+  {
+    name: 'agent unlock',
+    args: ['id'],
+    options: {},
+    summary: "clear the agent's failed-login blocks, from every address (audited)",
+    async run(api, { args }) {
+      const r = await api.unlockAgent(args[0]!);
+      return { json: r, text: `unlocked agent ${r.id} (${r.cleared} block${r.cleared === 1 ? '' : 's'} cleared)` };
+    },
+  },
+  {
+    name: 'blocks',
+    args: [],
+    options: {},
+    summary: 'list failed-login blocks: who, from where, how many failures, how long still',
+    async run(api) {
+      const bs = await api.blocks();
+      const rows = bs.map((b) => [b.subject ?? '(any)', b.address ?? '(any)', b.failures, `${Math.ceil(b.retryAfterMs / 1000)} s`]);
+      return none('blocks', table(['SUBJECT', 'ADDRESS', 'FAILURES', 'BLOCKED FOR'], rows), bs);
+    },
+  },
+  {
+    name: 'blocks clear',
+    args: [],
+    options: {
+      subject: '--subject S    agent:ID, admin:NAME, device:ID or enroll:MAC',
+      address: '--address IP   a source address',
+    },
+    summary: 'clear failed-login blocks of a subject, an address, or both (audited)',
+    async run(api, { values }) {
+      const subject = values.subject as string | undefined;
+      const address = values.address as string | undefined;
+      if (subject === undefined && address === undefined) throw usageError('blocks clear needs --subject, --address or both');
+      const r = await api.clearBlocks({ ...(subject === undefined ? {} : { subject }), ...(address === undefined ? {} : { address }) });
+      return { json: r, text: `cleared ${r.cleared} block${r.cleared === 1 ? '' : 's'}` };
     },
   },
   {

@@ -1,10 +1,16 @@
 // mqtt.js helpers for tests: connect with a clear failure, wait for matching messages, and
 // make request/response calls on the agent and admin request topics.
-import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import { connect as tcpConnect } from 'node:net';
+import mqtt, { type IClientOptions, MqttClient } from 'mqtt';
 
-export function connect(url: string, opts: IClientOptions): Promise<MqttClient> {
+/** `localAddress` (mqtt:// only) connects from another loopback address, such as 127.0.0.2. */
+export function connect(url: string, opts: IClientOptions & { localAddress?: string }): Promise<MqttClient> {
   return new Promise((resolve, reject) => {
-    const client = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: 5000, protocolVersion: 4, ...opts });
+    const { localAddress, ...rest } = opts;
+    const options: IClientOptions = { reconnectPeriod: 0, connectTimeout: 5000, protocolVersion: 4, ...rest };
+    const u = new URL(url);
+    const client =
+      localAddress === undefined ? mqtt.connect(url, options) : new MqttClient(() => tcpConnect({ host: u.hostname, port: Number(u.port), localAddress }), options);
     const fail = (err: Error): void => {
       client.end(true);
       reject(err);
@@ -19,7 +25,7 @@ export function connect(url: string, opts: IClientOptions): Promise<MqttClient> 
 }
 
 /** Resolves with the connack error (e.g. "Connection refused: Bad username or password"), or rejects if it connected. */
-export function connectRefused(url: string, opts: IClientOptions): Promise<Error> {
+export function connectRefused(url: string, opts: IClientOptions & { localAddress?: string }): Promise<Error> {
   return connect(url, opts).then(
     (c) => {
       c.end(true);

@@ -77,6 +77,21 @@ t('agent add with a generated password prints it once, and it logs in; agents li
   assert.is(oneLine(dup), 'fleet: the broker refused to create agent 263: CONFLICT: agent 263 already exists');
 });
 
+t('blocks lists a locked-out agent; agent unlock clears it and the agent logs in again; blocks clear by address', async ({ broker }) => {
+  await broker.createAgent('guessed', { password: 'right-password' });
+  for (let i = 0; i < 5; i++) assert.is((await broker.api('POST', '/api/login', { id: 'guessed', password: `wrong-${i}` }, undefined)).status, 401);
+  assert.is((await broker.api('POST', '/api/login', { id: 'guessed', password: 'right-password' }, undefined)).status, 429);
+  const table = rows(await ok(broker, ['blocks']));
+  assert.equal(table[0], ['SUBJECT', 'ADDRESS', 'FAILURES', 'BLOCKED FOR']);
+  assert.ok(table.some((r) => r[0] === 'agent:guessed' && r[2] === '5'), JSON.stringify(table));
+  assert.match(await ok(broker, ['agent', 'unlock', 'guessed']), /^unlocked agent guessed \(\d+ blocks? cleared\)$/m);
+  assert.is((await broker.api('POST', '/api/login', { id: 'guessed', password: 'right-password' }, undefined)).status, 200);
+  assert.equal(await json(broker, ['blocks', 'clear', '--address', '192.0.2.99']), { cleared: 0 });
+  const usage = await fleet(broker, ['blocks', 'clear']);
+  assert.is(usage.code, 2);
+  assert.match(oneLine(usage), /--subject, --address or both/);
+});
+
 t('devices and bindings show the registry; transfer moves a device, audited with its reason', async ({ broker }) => {
   const d1 = await broker.provision(undefined, 'CT0700101');
   const d2 = await broker.provision();
@@ -164,7 +179,7 @@ t('a bad token, an unreachable broker and usage mistakes each fail in one line w
 
   const usage: Array<[string[], string]> = [
     [['frobnicate'], 'fleet: unknown command "frobnicate"'],
-    [['agent', 'remove', '263'], 'fleet: unknown command "agent remove"; did you mean agent add?'],
+    [['agent', 'remove', '263'], 'fleet: unknown command "agent remove"; did you mean agent add or agent unlock?'],
     [['agent', 'add', '264'], 'fleet: "agent add" needs --name NAME (the name people see, such as "test vk")'],
     [['transfer', 'esp32-000000000000'], 'fleet: "transfer" takes <device> <agent>, got "esp32-000000000000"'],
     [['devices', '--reason', 'x'], 'fleet: --reason is not an option of "devices"'],

@@ -139,4 +139,23 @@ test('agents: create 263, reset its password, disable it; tokens: create, list, 
   assert.equal(admin.errors, []);
 });
 
+test('agents: an agent locked out by failed logins shows it, and Unlock logins lets it in again', async () => {
+  requireTool('chromium', 'chromium');
+  const t = tb!;
+  await t.createAgent('locked-1', { password: 'locked-password-1' });
+  for (let i = 0; i < 5; i++) assert.is((await t.api('POST', '/api/login', { id: 'locked-1', password: `wrong-${i}` }, undefined)).status, 401);
+  assert.is((await t.api('POST', '/api/login', { id: 'locked-1', password: 'locked-password-1' }, undefined)).status, 429);
+  const first = t.broker.firstAdmin!;
+  const { page } = await signedIn(t, browser!, first.username, first.password, '/admin');
+  await page.getByRole('navigation').getByRole('link', { name: 'Agents' }).click();
+  const row = page.locator('li[data-agent="locked-1"]');
+  await waitText(row.getByTestId('agent-blocked'), 'Logins blocked after 5 failed attempts from 127.0.0.1');
+  await row.scrollIntoViewIfNeeded();
+  await shot(page, 'admin-agent-locked');
+  await row.getByRole('button', { name: 'Unlock logins' }).click();
+  await waitText(page.getByTestId('admin-done'), 'Agent locked-1 unlocked.');
+  assert.is(await row.getByRole('button', { name: 'Unlock logins' }).count(), 0, 'the button goes once the blocks are cleared');
+  assert.is((await t.api('POST', '/api/login', { id: 'locked-1', password: 'locked-password-1' }, undefined)).status, 200);
+});
+
 test.run();

@@ -1,7 +1,9 @@
-// Agents: create (ids such as 263 are fine), reset a password, disable or enable.
+// Agents: create (ids such as 263 are fine), reset a password, disable or enable, and unlock an
+// agent whose logins are blocked after failed attempts.
 import type { JSX } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { Alert, Field, Page } from '../../components/ui';
+import type { LoginBlockView } from '../../../../protocol/rest';
 import { authed } from '../../lib/session';
 import { errorText } from '../../lib/words';
 
@@ -47,6 +49,7 @@ function ResetPassword(props: { agent: AgentRow; onDone(msg: string): void; onEr
 
 export function AdminAgents(): JSX.Element {
   const [rows, setRows] = useState<AgentRow[] | null>(null);
+  const [blocks, setBlocks] = useState<LoginBlockView[]>([]);
   const [error, setError] = useState<string | null>(null);
   const [done, setDone] = useState<string | null>(null);
   const [reload, setReload] = useState(0);
@@ -57,6 +60,7 @@ export function AdminAgents(): JSX.Element {
 
   useEffect(() => {
     authed<AgentRow[]>('GET', '/api/agents').then(setRows, (err: unknown) => setError(errorText(err)));
+    authed<LoginBlockView[]>('GET', '/api/blocks').then(setBlocks, (err: unknown) => setError(errorText(err)));
   }, [reload]);
 
   const run = async (msg: string, fn: () => Promise<unknown>) => {
@@ -113,7 +117,9 @@ export function AdminAgents(): JSX.Element {
         </form>
       </section>
       <ul class="cards" aria-label="Agents" data-testid="agents">
-        {(rows ?? []).map((a) => (
+        {(rows ?? []).map((a) => {
+          const blocked = blocks.filter((b) => b.subject === `agent:${a.id}`);
+          return (
           <li key={a.id} class="card" data-agent={a.id}>
             <p class="row">
               <strong class="mono">{a.id}</strong>
@@ -125,6 +131,12 @@ export function AdminAgents(): JSX.Element {
               {a.name} · {a.devices} machine{a.devices === 1 ? '' : 's'}
               {a.deviceLimit !== null && ` (limit ${a.deviceLimit})`}
             </p>
+            {blocked.length > 0 && (
+              <p class="sub" data-testid="agent-blocked">
+                Logins blocked after {Math.max(...blocked.map((b) => b.failures))} failed attempts
+                {blocked.some((b) => b.address !== null) && ` from ${blocked.flatMap((b) => (b.address === null ? [] : [b.address])).join(', ')}`}
+              </p>
+            )}
             <div class="actions">
               <ResetPassword agent={a} onDone={setDone} onError={setError} />
               <button
@@ -134,9 +146,15 @@ export function AdminAgents(): JSX.Element {
               >
                 {a.disabled ? 'Enable' : 'Disable'}
               </button>
+              {blocked.length > 0 && (
+                <button type="button" class="secondary small" onClick={() => void run(`Agent ${a.id} unlocked.`, () => authed('POST', `/api/agents/${encodeURIComponent(a.id)}/unlock`))}>
+                  Unlock logins
+                </button>
+              )}
             </div>
           </li>
-        ))}
+          );
+        })}
       </ul>
     </Page>
   );
