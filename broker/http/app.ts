@@ -1,7 +1,9 @@
 // The HTTP(S) server: REST API, health, metrics. MQTT over WebSocket shares its port (/mqtt).
 import { readFileSync } from 'node:fs';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
+import { ErrorCode } from '../../protocol/errors';
 import type { Context } from '../context';
+import { parseJsonBody } from './body';
 import { errorHandler } from './errors';
 import { agentRoutes } from './routes-agents';
 import { blockRoutes } from './routes-blocks';
@@ -14,6 +16,8 @@ import { sessionRoutes } from './routes-session';
 import { webRoutes } from './routes-web';
 import { webhookRoutes } from './routes-webhooks';
 
+const DOT_SEGMENT = /(^|\/)(\.|%2e){1,2}(\/|$)/i;
+
 export function buildHttp(ctx: Context, startedAt: number): FastifyInstance {
   const tls = ctx.opts.tlsCert && ctx.opts.tlsKey ? { https: { cert: readFileSync(ctx.opts.tlsCert), key: readFileSync(ctx.opts.tlsKey) } } : {};
   const app = Fastify({
@@ -24,6 +28,22 @@ export function buildHttp(ctx: Context, startedAt: number): FastifyInstance {
     ...tls,
   }) as unknown as FastifyInstance;
   app.setErrorHandler(errorHandler(ctx.log));
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+    try {
+      done(null, parseJsonBody(body as string));
+    } catch (err) {
+      done(err as Error, undefined);
+    }
+  });
+  // A path with '.' or '..' segments names nothing here; say so, rather than let the static file
+  // server answer a bare "Forbidden".
+  app.addHook('onRequest', async (req, reply) => {
+    const path = req.raw.url?.split('?')[0] ?? '';
+    if (DOT_SEGMENT.test(path)) {
+      await reply.status(400).send({ error: { code: ErrorCode.BAD_REQUEST, message: "path must not contain '.' or '..' segments" } });
+    }
+  });
   app.setNotFoundHandler((req, reply) => {
     void reply.status(404).send({ error: { code: 'NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0]}` } });
   });

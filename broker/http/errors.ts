@@ -21,6 +21,8 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   INTERNAL: 500,
 };
 
+const CODE_OF_STATUS: Partial<Record<number, ErrorCode>> = { 401: ErrorCode.UNAUTHORIZED, 403: ErrorCode.FORBIDDEN, 404: ErrorCode.NOT_FOUND, 413: ErrorCode.TOO_LARGE, 429: ErrorCode.RATE_LIMITED };
+
 export function httpStatus(code: ErrorCode): number {
   return STATUS[code] ?? 400;
 }
@@ -37,7 +39,9 @@ export function errorHandler(log: Logger) {
       status = 413;
     } else if ('statusCode' in err && typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
       const invalidJson = 'code' in err && (err.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || err.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || err instanceof SyntaxError);
-      wire = { code: ErrorCode.BAD_REQUEST, message: invalidJson ? 'request body is not valid JSON' : err.message };
+      const message = invalidJson ? 'request body is not valid JSON' : err.message;
+      // Code, status and message agree: a 403 or 404 from the framework says so in its code.
+      wire = { code: CODE_OF_STATUS[err.statusCode] ?? ErrorCode.BAD_REQUEST, message };
       status = err.statusCode;
     } else {
       log.error({ err, url: req.url, method: req.method }, 'request failed with an internal error');

@@ -3,6 +3,7 @@
 // serving: a fresh agent can still claim a fresh device afterwards.
 import { randomBytes } from 'node:crypto';
 import type { MqttClient } from 'mqtt';
+import { request as httpRequest } from 'node:http';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ErrorCode } from '../../protocol/errors';
@@ -284,6 +285,17 @@ bad('REST: bodies that are not JSON, have wrong types or are too large', async (
     assert.equal([r.status, r.body.error.code, r.body.error.field], [400, ErrorCode.BAD_REQUEST, 'uses']);
     r = await post('/api/enrollment-tokens', JSON.stringify({ uses: 5, expiresIn: 'soon' }));
     assert.equal([r.status, r.body.error.code, r.body.error.field], [400, ErrorCode.BAD_REQUEST, 'expiresIn']);
+    // Every duration is bounded; a body with a prototype key says so; code, status and message agree.
+    for (const expiresIn of ['999999999999d', '367d', 10 ** 12]) {
+      r = await post('/api/enrollment-tokens', JSON.stringify({ uses: 5, expiresIn }));
+      assert.equal([r.status, r.body.error.code, r.body.error.field], [400, ErrorCode.BAD_REQUEST, 'expiresIn'], JSON.stringify(r.body));
+      assert.match(r.body.error.message, /at most/);
+    }
+    r = await post('/api/agents', '{"__proto__":{"admin":true},"id":"proto","name":"n","password":"password1"}');
+    assert.equal([r.status, r.body.error.code, r.body.error.field], [400, ErrorCode.BAD_REQUEST, '__proto__'], JSON.stringify(r.body));
+    assert.match(r.body.error.message, /must not contain the key "__proto__"/);
+    r = await post('/api/agents', '{"id":"proto","name":"n","password":"password1","x":{"constructor":{"prototype":{}}}}');
+    assert.equal([r.status, r.body.error.field], [400, 'x.constructor.prototype'], JSON.stringify(r.body));
     r = await post('/api/agents', JSON.stringify({ id: 'huge', name: 'n', password: 'password1', pad: 'x'.repeat(70 * 1024) }));
     assert.equal([r.status, r.body.error.code], [413, ErrorCode.TOO_LARGE]);
     r = await post('/api/agents', 'id=x', 'text/plain');
@@ -291,6 +303,23 @@ bad('REST: bodies that are not JSON, have wrong types or are too large', async (
     assert.type(r.body.error.code, 'string');
   });
   await stillServes();
+});
+
+bad('a path with "." or ".." segments is refused with 400 BAD_REQUEST that says so', async () => {
+  const u = new URL(tb.broker.httpUrl);
+  for (const path of ['/api/devices/./esp32-a4cf12b4c9e0', '/api/devices/../agents', '/./api/agents', '/assets/%2e%2e/%2e%2e/etc/passwd']) {
+    const r = await new Promise<{ status: number; body: any }>((resolve, reject) => {
+      const req = httpRequest({ host: u.hostname, port: u.port, path, headers: { authorization: `Bearer ${tb.adminToken}` } }, (res) => {
+        let text = '';
+        res.on('data', (c: Buffer) => (text += c.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) }));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    assert.equal([r.status, r.body.error.code], [400, ErrorCode.BAD_REQUEST], `${path}: ${JSON.stringify(r.body)}`);
+    assert.match(r.body.error.message, /'\.' or '\.\.' segments/);
+  }
 });
 
 const enroll = suite('bad enrollment');
