@@ -6,11 +6,20 @@ import { spawn } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { availableParallelism } from 'node:os';
-import { parseArgs } from 'node:util';
+import { defineCli, readCli } from '../host-tools/cli/args';
 import { SKIP_MARK } from '../test/helpers/suite';
 
 const root = join(import.meta.dirname, '..');
-const args = parseArgs({ options: { dir: { type: 'string' } }, allowPositionals: true });
+const args = readCli(
+  defineCli({
+    command: 'npm test --',
+    usage: ['[--dir DIR] [FILTER ...]'],
+    summary: 'Runs every test/**/*.test.ts in its own Node process and prints one summary line "N passed, N failed, N skipped". Under CI=true a skipped test counts as failed.',
+    options: { dir: { type: 'string', value: 'DIR', help: 'run the tests under DIR instead of test/' } },
+    positionals: { 'FILTER ...': 'run only the test files whose path contains one of these' },
+    freePositionals: true,
+  }),
+);
 const filters = args.positionals;
 const testDir = resolve(args.values.dir ?? join(root, 'test'));
 const ci = process.env.CI === 'true';
