@@ -9,6 +9,9 @@ import { countAdmins, createAdmin } from './store/accounts';
 import { ensureKv } from './store/kv';
 import type { Database } from './store/schema';
 
+/** Where the first-run admin credential is kept, in the data dir. */
+export const INITIAL_ADMIN_FILE = 'initial-admin.txt';
+
 export interface Bootstrap { labelKey: string; firstAdmin: { username: string; password: string; file: string } | null }
 
 export async function bootstrap(db: Kysely<Database>, dataDir: string, now: number): Promise<Bootstrap> {
@@ -16,7 +19,7 @@ export async function bootstrap(db: Kysely<Database>, dataDir: string, now: numb
   if ((await countAdmins(db)) > 0) return { labelKey, firstAdmin: null };
   const password = randomToken(18);
   await createAdmin(db, 'admin', await hashSecret(password, PASSWORD_COST), 'system:first-run', now);
-  const file = join(dataDir, 'initial-admin.txt');
+  const file = join(dataDir, INITIAL_ADMIN_FILE);
   writeFileSync(file, `username: admin:admin\npassword: ${password}\n`, { mode: 0o600 });
   return { labelKey, firstAdmin: { username: 'admin:admin', password, file } };
 }

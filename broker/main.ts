@@ -2,6 +2,8 @@
 import { helpText, wantsHelp } from '../host-tools/cli/args';
 import { BROKER_CLI, parseOptions } from './config';
 import { startBroker } from './server';
+import { StartError } from './start-errors';
+import { startupBanner } from './startup-banner';
 
 let options;
 try {
@@ -15,14 +17,17 @@ try {
   process.exit(2);
 }
 
-const broker = await startBroker(options);
-if (broker.firstAdmin && !options.quiet) {
-  // Shown once, on the terminal only; the log never carries it.
-  process.stderr.write(
-    `\nFirst run: created the admin login\n  username: ${broker.firstAdmin.username}\n  password: ${broker.firstAdmin.password}\n` +
-      `It is also in ${broker.firstAdmin.file} (mode 600). Log in with POST /api/login {"id":"admin:admin","password":...}.\n\n`,
-  );
+let broker;
+try {
+  broker = await startBroker(options);
+} catch (err) {
+  // A start mistake (port in use, unwritable data dir, unreadable TLS file) is one line; anything else keeps its stack.
+  process.stderr.write(`fleetbind: ${err instanceof StartError ? err.message : ((err as Error).stack ?? String(err))}\n`);
+  process.exit(1);
 }
+// The log stays JSON on stdout; this summary for the person at the terminal goes to stderr, and
+// the first-run password in it never reaches the log.
+if (!options.quiet) process.stderr.write(startupBanner(broker, options));
 
 let stopping = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {

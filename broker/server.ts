@@ -3,7 +3,6 @@
 import { once, EventEmitter } from 'node:events';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
-import { readFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Aedes, type Client } from 'aedes';
 import { WebSocketServer, createWebSocketStream } from 'ws';
@@ -17,7 +16,7 @@ import { HashQueue } from './auth/hash-queue';
 import { JwtVerifier } from './auth/jwt';
 import { PASSWORD_COST, hashSecret, randomToken } from './auth/secrets';
 import { BindingMap } from './binding-map';
-import { bootstrap } from './bootstrap';
+import { INITIAL_ADMIN_FILE, bootstrap } from './bootstrap';
 import { ClaimCodes } from './claim-codes';
 import { DEFAULTS, type BrokerOptions } from './config';
 import type { BrokerEvents, Context, KickTarget } from './context';
@@ -42,6 +41,10 @@ import { GroupWriter } from './store/group-writer';
 import { listDevices } from './store/devices';
 import { Deliverer } from './webhooks/deliverer';
 import { recordEvent } from './webhooks/outbox';
+import { existsSync } from 'node:fs';
+import { unreachableFromPhone } from '../host-tools/cli/public-url';
+import { adminHasLoggedIn } from './store/audit';
+import { checkDataDir, listenError, readTlsFiles } from './start-errors';
 
 export interface RunningBroker {
   mqttPort: number;
@@ -51,6 +54,10 @@ export interface RunningBroker {
   wsUrl: string;
   httpUrl: string;
   firstAdmin: { username: string; password: string; file: string } | null;
+  /** Until the first admin login: the file holding the first-run admin credential, if it is still there. */
+  initialAdminFile: string | null;
+  /** Why a phone cannot open the public URL printed on labels, or null when it can. */
+  publicUrlProblem: string | null;
   /** For the broker's own tests and benchmarks; nothing else may reach inside. */
   ctx: Context;
   close(): Promise<void>;
@@ -62,14 +69,15 @@ export interface RunningBroker {
  */
 const LISTEN_BACKLOG = 8192;
 
-function listen(server: Server, port: number, host: string): Promise<number> {
+function listen(server: Server, port: number, host: string, what: string, flag: string): Promise<number> {
   server.listen({ port, host, backlog: LISTEN_BACKLOG });
-  return Promise.race([
-    once(server, 'listening').then(() => (server.address() as AddressInfo).port),
-    once(server, 'error').then(([err]) => {
-      throw new Error(`cannot listen on ${host}:${port}: ${(err as Error).message}`);
-    }),
-  ]);
+  // once() rejects with the 'error' event while it waits for 'listening'.
+  return once(server, 'listening').then(
+    () => (server.address() as AddressInfo).port,
+    (err: unknown) => {
+      throw listenError(what, flag, host, port, err);
+    },
+  );
 }
 
 function routeMessage(ctx: Context, client: Client, who: Identity, topic: string, payload: Buffer): Promise<void> | void {
@@ -93,7 +101,9 @@ function routeMessage(ctx: Context, client: Client, who: Identity, topic: string
 export async function startBroker(options: Partial<BrokerOptions> = {}): Promise<RunningBroker> {
   const opts: BrokerOptions = { ...DEFAULTS, ...options };
   const log = createLogger(opts.logLevel);
-  mkdirSync(opts.dataDir, { recursive: true });
+  // Files first: a mistake in them is reported before anything is created or listens.
+  checkDataDir(opts.dataDir);
+  const tls = opts.tlsCert && opts.tlsKey ? readTlsFiles(opts.tlsCert, opts.tlsKey) : null;
   // PostgreSQL (and, with Redis, a cluster) when configured; otherwise the embedded SQLite file.
   const cluster = opts.databaseUrl === undefined ? null : await ClusterNode.open(opts, log);
   const registry = cluster?.registry ?? (await openSqlite(join(opts.dataDir, 'fleetbind.db')));
@@ -207,12 +217,12 @@ export async function startBroker(options: Partial<BrokerOptions> = {}): Promise
   // MQTT is request/response in small packets: with Nagle on, a reply written behind an unacked
   // one waits for the peer's delayed ACK (about 40 ms), on every hop of a job.
   const tcp = createServer({ noDelay: true }, (socket) => aedes.handle(socket));
-  const mqttPort = await listen(tcp, opts.mqttPort, opts.host);
+  const mqttPort = await listen(tcp, opts.mqttPort, opts.host, 'MQTT', '--mqtt-port');
   let tlsServer: Server | null = null;
   let mqttsPort: number | null = null;
-  if (opts.tlsCert && opts.tlsKey) {
-    tlsServer = createTlsServer({ cert: readFileSync(opts.tlsCert), key: readFileSync(opts.tlsKey) }, (socket) => aedes.handle(socket.setNoDelay(true)));
-    mqttsPort = await listen(tlsServer, opts.mqttsPort, opts.host);
+  if (tls) {
+    tlsServer = createTlsServer(tls, (socket) => aedes.handle(socket.setNoDelay(true)));
+    mqttsPort = await listen(tlsServer, opts.mqttsPort, opts.host, 'MQTTS', '--mqtts-port');
   }
 
   const startedAt = Date.now();
@@ -226,12 +236,20 @@ export async function startBroker(options: Partial<BrokerOptions> = {}): Promise
     (socket as Socket).setNoDelay(true);
     wss.handleUpgrade(req, socket, head, (ws) => aedes.handle(createWebSocketStream(ws), req));
   });
-  await http.listen({ port: opts.httpPort, host: opts.host, backlog: LISTEN_BACKLOG });
+  try {
+    await http.listen({ port: opts.httpPort, host: opts.host, backlog: LISTEN_BACKLOG });
+  } catch (err) {
+    throw listenError('HTTP', '--http-port', opts.host, opts.httpPort, err);
+  }
   const httpPort = (http.server.address() as AddressInfo).port;
   const scheme = tlsServer ? 'https' : 'http';
   const local = opts.host === '0.0.0.0' || opts.host === '::' ? '127.0.0.1' : opts.host;
 
   log.info({ mqttPort, httpPort, mqttsPort, dataDir: opts.dataDir, devices: devices.length }, 'listening');
+  const publicUrlProblem = unreachableFromPhone(opts.publicUrl);
+  if (publicUrlProblem) log.warn({ publicUrl: opts.publicUrl }, `labels and claim links point at ${opts.publicUrl}, which a phone cannot open (${publicUrlProblem}); set --public-url`);
+  const adminFile = join(opts.dataDir, INITIAL_ADMIN_FILE);
+  const initialAdminFile = !(await adminHasLoggedIn(registry.db)) && existsSync(adminFile) ? adminFile : null;
 
   let closed: Promise<void> | null = null;
   const close = (): Promise<void> =>
@@ -259,6 +277,8 @@ export async function startBroker(options: Partial<BrokerOptions> = {}): Promise
     wsUrl: `${scheme === 'https' ? 'wss' : 'ws'}://${local}:${httpPort}/mqtt`,
     httpUrl: `${scheme}://${local}:${httpPort}`,
     firstAdmin: boot.firstAdmin,
+    initialAdminFile,
+    publicUrlProblem,
     ctx,
     close,
   };

@@ -32,3 +32,9 @@ export async function listAudit(db: Kysely<Database>, q: AuditQuery): Promise<Au
   if (q.before !== undefined) query = query.where('seq', '<', q.before);
   return (await query.execute()).map(auditView);
 }
+
+/** Whether any admin has ever logged in: until then the broker keeps pointing at the first-run credential. */
+export async function adminHasLoggedIn(db: Kysely<Database>): Promise<boolean> {
+  const row = await db.selectFrom('audit').select('seq').where('action', '=', 'login').where('actor', 'like', 'admin:%').limit(1).executeTakeFirst();
+  return row !== undefined;
+}
