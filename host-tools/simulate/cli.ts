@@ -4,8 +4,9 @@ import { readFileSync } from 'node:fs';
 import { pino } from 'pino';
 import { defineCli, readCli } from '../cli/args';
 import { parseBrokerAddress } from '../../firmware/core/broker-address';
+import { DEFAULT_CORE_OPTIONS } from '../../firmware/core/core';
 import { SimFleet } from './fleet';
-import { progressLine, summary } from './progress';
+import { deadEnd, progressLine, summary } from './progress';
 
 const LOCAL_HOSTS = ['127.0.0.1', 'localhost', '::1'];
 /** With --chaos, each device loses its Wi-Fi or its connection about this often. */
@@ -106,7 +107,10 @@ const allReadyMs = (): number | null => (fleet.allConnectedAt === null ? null : 
 
 const tick = setInterval(
   () => {
-    const line = progressLine(fleet.stats(), Date.now() - started);
+    const stats = fleet.stats();
+    const stuck = deadEnd(stats, args.broker, DEFAULT_CORE_OPTIONS.enrollReplyTimeoutMs);
+    if (stuck !== null) return finish(stuck);
+    const line = progressLine(stats, Date.now() - started);
     if (tty) {
       process.stdout.write(`\r${line}\x1b[K`);
       lineShown = true;
@@ -118,16 +122,20 @@ const tick = setInterval(
 );
 
 let finished = false;
-function finish(): void {
+/** Ends the run with its summary; `failure` is why it could not get anywhere (exit 1). */
+function finish(failure?: string): void {
   if (finished) return;
   finished = true;
   clearInterval(tick);
   const s = fleet.stats();
   fleet.stop();
   print(`\n${summary(s, { elapsedMs: Date.now() - started, allReadyMs: allReadyMs() })}`);
+  if (failure !== undefined) process.stderr.write(`simulate: ${failure}\n`);
+  // Also the code when the loop empties before the timer below fires.
+  process.exitCode = failure === undefined ? 0 : 1;
   // Sockets close asynchronously; give DISCONNECTs a moment to leave, then exit.
-  setTimeout(() => process.exit(0), 500).unref();
+  setTimeout(() => process.exit(), 500).unref();
 }
-if (durationS !== undefined) setTimeout(finish, durationS * 1000);
-process.on('SIGINT', finish);
-process.on('SIGTERM', finish);
+if (durationS !== undefined) setTimeout(() => finish(), durationS * 1000);
+process.on('SIGINT', () => finish());
+process.on('SIGTERM', () => finish());

@@ -40,6 +40,11 @@ export class SimDevice {
   /** Acks this device published, by state. */
   readonly acks: Record<AckState, number> = { accepted: 0, progress: 0, done: 0, failed: 0, rejected: 0, cancelled: 0 };
   state: CoreState = 'boot';
+  /** Why the broker will not give this device an identity, from what its firmware logged; null while none. */
+  problem: string | null = null;
+  /** Enrollment replies received (accepted or refused), and enrollment sessions that got none in time. */
+  enrollReplies = 0;
+  enrollTimeouts = 0;
   private readonly timers = new Set<NodeJS.Timeout>();
 
   constructor(o: SimDeviceOptions) {
@@ -59,7 +64,10 @@ export class SimDevice {
       random: () => Math.random(),
       setTimer: (ms, callback): TimerHandle => this.setTimer(ms, callback),
       clearTimer: (handle) => this.clearTimer(handle as NodeJS.Timeout),
-      log: (level, msg, fields) => o.log[level](fields ?? {}, msg),
+      log: (level, msg, fields) => {
+        this.observe(msg, fields ?? {});
+        o.log[level](fields ?? {}, msg);
+      },
       prefs: o.prefs,
       wifi: this.wifi,
       mqtt: this.countingAcks(this.mqtt),
@@ -108,6 +116,21 @@ export class SimDevice {
   private clearTimer(t: NodeJS.Timeout): void {
     clearTimeout(t);
     this.timers.delete(t);
+  }
+
+  /** Reads the enrollment outcome from the firmware's own log lines (firmware/core/enrollment.ts). */
+  private observe(msg: string, fields: Record<string, unknown>): void {
+    if (msg === 'enrolled') {
+      this.enrollReplies++;
+      this.problem = null;
+    } else if (msg === 'enrollment refused') {
+      this.enrollReplies++;
+      this.problem = `enrollment refused: ${String(fields.code)} (${String(fields.message)})`;
+    } else if (msg === 'the broker refused the enrollment token') {
+      this.problem = 'the broker refused the enrollment token at connect (unknown token)';
+    } else if (msg === 'broker connection lost, retrying' && String(fields.reason).startsWith('no enrollment reply')) {
+      this.enrollTimeouts++;
+    }
   }
 
   /** Counts the acks the core publishes; everything passes through unchanged. */

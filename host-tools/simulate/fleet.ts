@@ -43,6 +43,11 @@ export interface FleetStats {
   connectAttempts: number;
   chaos: { wifiDrops: number; connectionBreaks: number };
   acks: { accepted: number; done: number; failed: number; rejected: number };
+  /** Devices without an identity by why the broker refused them one (an expired or used-up token…). */
+  problems: Record<string, number>;
+  enrollReplies: number;
+  /** Enrollment sessions that got no reply in time: no fleetbind broker is answering if none ever did. */
+  enrollTimeouts: number;
 }
 
 const SESSION_STATES: readonly CoreState[] = ['hello', 'ready', 'busy'];
@@ -140,9 +145,15 @@ export class SimFleet {
   stats(): FleetStats {
     let registered = 0;
     let attempts = 0;
+    let enrollReplies = 0;
+    let enrollTimeouts = 0;
+    const problems: Record<string, number> = {};
     const acks = { accepted: 0, done: 0, failed: 0, rejected: 0 };
     for (const d of this.devices) {
       if (d.registered) registered++;
+      else if (d.problem !== null) problems[d.problem] = (problems[d.problem] ?? 0) + 1;
+      enrollReplies += d.enrollReplies;
+      enrollTimeouts += d.enrollTimeouts;
       attempts += d.mqtt.attemptCount;
       acks.accepted += d.acks.accepted;
       acks.done += d.acks.done;
@@ -160,6 +171,9 @@ export class SimFleet {
       connectAttempts: attempts,
       chaos: { ...this.chaos },
       acks,
+      problems,
+      enrollReplies,
+      enrollTimeouts,
     };
   }
 

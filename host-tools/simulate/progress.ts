@@ -30,5 +30,22 @@ export function summary(s: FleetStats, t: RunTimes): string {
     `  MQTT attempts  ${n(s.connectAttempts)}`,
     `  jobs           accepted ${n(s.acks.accepted)}, done ${n(s.acks.done)}, failed ${n(s.acks.failed)}, rejected ${n(s.acks.rejected)}`,
     `  chaos          ${n(s.chaos.wifiDrops)} Wi-Fi drops, ${n(s.chaos.connectionBreaks)} broken connections`,
+    ...Object.entries(s.problems).map(([why, count]) => `  refused        ${n(count)} device${count === 1 ? '' : 's'}: ${why}`),
   ].join('\n');
+}
+
+/**
+ * Why the run cannot get anywhere, or null while it can: nobody answers enrollment (the address is
+ * some other MQTT broker), or the broker refused every device an identity.
+ */
+export function deadEnd(s: FleetStats, broker: string, enrollReplyTimeoutMs: number): string | null {
+  if (s.enrollTimeouts > 0 && s.enrollReplies === 0 && s.registered === 0) {
+    return (
+      `no fleetbind broker answered at ${broker}: devices connected and asked to enroll, and no enrollment reply came within ${enrollReplyTimeoutMs / 1000} s. ` +
+      'Something else listens there (Mosquitto, or another MQTT broker); start fleetbind with npm start and pass its MQTT address with --broker.'
+    );
+  }
+  const refused = Object.values(s.problems).reduce((a, b) => a + b, 0);
+  if (s.registered === 0 && refused === s.devices) return `the broker refused every device an identity: ${Object.keys(s.problems).join('; ')}`;
+  return null;
 }
