@@ -198,3 +198,19 @@ export function parseEnrollReply(v: unknown): EnrollReply {
   const code = str({ 'error.code': e.code }, 'error.code', SHORT) as WireError['code'];
   return { ok: false, error: { code, message: str({ 'error.message': e.message }, 'error.message', { max: 500 }) } };
 }
+
+/**
+ * The job a device event (`d/<dev>/evt/<stream>`) belongs to, when the device names it: a JSON
+ * object payload with a string `job`. Any other payload names none; the broker then files it
+ * under the device's only running job, if there is exactly one.
+ */
+export function eventJob(text: string): string | null {
+  if (!text.startsWith('{')) return null;
+  try {
+    const v: unknown = JSON.parse(text);
+    const job = v !== null && typeof v === 'object' ? (v as { job?: unknown }).job : undefined;
+    return typeof job === 'string' && job.length > 0 && job.length <= 64 ? job : null;
+  } catch {
+    return null;
+  }
+}

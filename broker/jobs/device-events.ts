@@ -3,7 +3,7 @@
 // Each turns into steps in the device's order on the engine.
 import { ErrorCode, ProtocolError } from '../../protocol/errors';
 import { JOB_KINDS, isJobKind } from '../../protocol/jobs';
-import { type Ack, type Status, parseAck } from '../../protocol/messages';
+import { type Ack, type Status, eventJob, parseAck } from '../../protocol/messages';
 import { parseJson } from '../../protocol/validate';
 import type { Context } from '../context';
 import type { BindingChange } from '../store/bindings';
@@ -150,26 +150,33 @@ export class DeviceEvents {
     await e.write((trx) => addEvent(trx, job.id, now, 'late-ack', { state: ack.state, jobState: job.state }));
   }
 
+  /**
+   * An event belongs to at most one job: the running job it names, or else the only running job.
+   * Only the current holder's jobs qualify, so nothing published after a binding change is filed
+   * under the previous holder's job.
+   */
   private onEvt(device: string, stream: string, payload: Buffer): void {
     const q = this.engine.peek(device);
-    const running = q ? [...q.active.values()].filter((a) => a.state === 'running') : [];
-    if (running.length === 0) return;
-    const now = this.ctx.now();
+    if (!q) return;
+    const holder = this.ctx.bindings.agentOf(device);
+    const running = [...q.active.values()].filter((a) => a.state === 'running' && a.agent === holder && a.control?.type !== 'cancel');
     const { text, encoding } = encodePayload(payload);
-    const failed = (what: string, job: string) => (err: unknown) => this.ctx.log.error({ err, job, stream }, what);
-    for (const a of running) {
-      const d = a.data;
-      if (d.rows >= JOB_DATA_MAX_ROWS || d.bytes + text.length > JOB_DATA_MAX_BYTES) {
-        if (!d.truncated) {
-          d.truncated = true;
-          this.engine.write((trx) => addEvent(trx, a.id, now, 'data-truncated', { rows: d.rows, bytes: d.bytes })).catch(failed('recording truncation failed', a.id));
-        }
-        continue;
+    const named = encoding === 'utf8' ? eventJob(text) : null;
+    const a = named !== null ? running.find((r) => r.id === named) : running.length === 1 ? running[0] : undefined;
+    if (!a) return;
+    const now = this.ctx.now();
+    const failed = (what: string) => (err: unknown) => this.ctx.log.error({ err, job: a.id, stream }, what);
+    const d = a.data;
+    if (d.rows >= JOB_DATA_MAX_ROWS || d.bytes + text.length > JOB_DATA_MAX_BYTES) {
+      if (!d.truncated) {
+        d.truncated = true;
+        this.engine.write((trx) => addEvent(trx, a.id, now, 'data-truncated', { rows: d.rows, bytes: d.bytes })).catch(failed('recording truncation failed'));
       }
-      d.rows++;
-      d.bytes += text.length;
-      this.engine.write((trx) => addData(trx, a.id, now, stream, text, encoding)).catch(failed('storing device data failed', a.id));
+      return;
     }
+    d.rows++;
+    d.bytes += text.length;
+    this.engine.write((trx) => addData(trx, a.id, now, stream, text, encoding)).catch(failed('storing device data failed'));
   }
 
   private onPresence(device: string, status: Status): void {
@@ -237,8 +244,9 @@ export class DeviceEvents {
         if (job.agent === change.to) continue;
         if (job.state === 'queued') await e.endQueued(q, job, 'cancelled', unbound());
         else {
+          // Effective at once: the device is told to stop, and its later ack changes nothing.
           const a = q.active.get(job.id);
-          if (a && a.control?.type !== 'cancel') await e.requestControl(q, a, 'cancel', ErrorCode.UNBOUND);
+          if (a) await e.cancelNow(q, a, ErrorCode.UNBOUND);
         }
       }
       // The new holder sees the queue as it is now, replacing the retained snapshot.

@@ -176,6 +176,14 @@ export class JobEngine {
     this.sendControl(q, a);
   }
 
+  /** A cancel that needs no confirmation (a binding change): the device is told once, the job ends now. */
+  async cancelNow(q: DeviceQueue, a: Active, reason: string): Promise<void> {
+    clearTimer(a);
+    a.control = { type: 'cancel', reason, sends: 1 };
+    this.publishCmd(q, a, { cancel: true });
+    await this.endActive(q, a, 'cancelled', { error: cancelError(reason), detail: { atBroker: true } });
+  }
+
   private sendControl(q: DeviceQueue, a: Active): void {
     const c = a.control!;
     c.sends++;
