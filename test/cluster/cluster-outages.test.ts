@@ -11,7 +11,7 @@ import { type TestBroker, request } from '../helpers/broker';
 import { TestCluster, expectBindings } from '../helpers/cluster';
 import { connectRefused, end, publish, sleep, subscribe, waitFor } from '../helpers/mqtt';
 import { PrivateRedis } from '../helpers/redis-server';
-import { eventually } from '../helpers/sim';
+import { eventually } from '../helpers/wait';
 import { requireTool } from '../helpers/tools';
 import type { Dev } from '../scenarios/fleet';
 

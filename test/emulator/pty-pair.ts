@@ -3,19 +3,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { waitUntil } from '../helpers/wait';
 
 export interface PtyPair {
   a: string;
   b: string;
   stop(): Promise<void>;
-}
-
-export async function waitFor(what: string, check: () => boolean, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 export function exited(child: ChildProcess): Promise<void> {
@@ -29,10 +22,11 @@ export async function startPtyPair(dir: string): Promise<PtyPair> {
   const socat = spawn('socat', ['-d', '-d', `pty,raw,echo=0,link=${a}`, `pty,raw,echo=0,link=${b}`], { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   socat.stderr!.on('data', (d) => (log += d));
-  await waitFor(`socat to create ${a} and ${b}`, () => {
+  const created = (): boolean => {
     if (socat.exitCode !== null) throw new Error(`socat exited: ${log}`);
     return existsSync(a) && existsSync(b);
-  });
+  };
+  await waitUntil(created, 10_000, `socat to create ${a} and ${b}`, 20);
   return {
     a,
     b,

@@ -5,7 +5,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { exited, startPtyPair, waitFor } from './pty-pair';
+import { waitUntil } from '../helpers/wait';
+import { exited, startPtyPair } from './pty-pair';
 
 export interface RigOptions {
   mac?: string;
@@ -75,11 +76,12 @@ export async function startRig(options: RigOptions = {}): Promise<Rig> {
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    await waitFor('the emulator to start', () => {
+    const ready = (): boolean => {
       if (emulator.exitCode !== null) throw new Error(`emulator exited: ${out}`);
       return out.includes('ready');
-      // Starting node with tsx on a machine running many suites at once can take well over 10 s.
-    }, 60_000);
+    };
+    // Starting node with tsx on a machine running many suites at once can take well over 10 s.
+    await waitUntil(ready, 60_000, 'the emulator to start', 20);
   } catch (e) {
     await stop();
     throw e;

@@ -86,9 +86,12 @@ export async function connectDevice(url: string, d: Dev, opts: { caps?: string[]
   await subscribe(client, [deviceTopic(d.id, 'config'), deviceTopic(d.id, 'cmd')]);
   const config = waitFor(client, (t) => t === deviceTopic(d.id, 'config'), 5000, 'config');
   await publish(client, deviceTopic(d.id, 'status'), { state: 'online' }, { retain: true });
-  await publish(client, deviceTopic(d.id, 'hello'), { fw: '1.0.0', model: 'test-board', mac: d.mac, caps: opts.caps ?? ['qr.show', 'identify', 'serial.send'], boot: 1, uptime: 0 });
+  await publish(client, deviceTopic(d.id, 'hello'), helloOf(d, opts.caps));
   return { client, config: (await config).json };
 }
+
+/** The hello a test device sends on connect. */
+export const helloOf = (d: Dev, caps = ['qr.show', 'identify', 'serial.send']): Record<string, unknown> => ({ fw: '1.0.0', model: 'test-board', mac: d.mac, caps, boot: 1, uptime: 0 });
 
 export class TestBroker implements Fleet {
   readonly name = 'single node';
@@ -137,6 +140,9 @@ export class TestBroker implements Fleet {
   aclAgentOf(device: string): (string | null)[] {
     return [this.broker.ctx.bindings.agentOf(device)];
   }
+
+  /** One node has no traffic between nodes to wait for. */
+  async flush(): Promise<void> {}
 
   /** Creates, logs in and connects an agent, subscribed to its res and bindings topics. */
   async agent(id: string, where: Where = {}): Promise<{ client: MqttClient; id: string; token: string }> {

@@ -4,11 +4,13 @@ import { randomBytes } from 'node:crypto';
 import type { MqttClient } from 'mqtt';
 import type { JobsSnapshot } from '../../protocol/messages';
 import { deviceTopic } from '../../protocol/topics';
-import { type Test, suite } from 'uvu';
+import type { Test } from 'uvu';
 import type { BrokerOptions } from '../../broker/config';
 import { TestBroker, request } from './broker';
 import { JobDevice, type JobDeviceOptions } from './job-device';
-import { end, sleep, subscribe } from './mqtt';
+import { end, subscribe } from './mqtt';
+import { suite } from './suite';
+import { waitUntil } from './wait';
 
 export interface Agent { client: MqttClient; id: string; token: string }
 
@@ -68,37 +70,35 @@ export const identify = (device: string, extra: Record<string, unknown> = {}): R
 
 /** The job as REST shows it to `token`, once its state is one of `states`. */
 export async function jobIn(tb: HasApi, id: string, states: string[], token = tb.adminToken, timeoutMs = 10_000): Promise<any> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
+  let last: string | undefined;
+  const job = async (): Promise<any> => {
     const r = await tb.api('GET', `/api/jobs/${id}`, undefined, token);
     if (r.status !== 200) throw new Error(`GET /api/jobs/${id} answered ${r.status} ${JSON.stringify(r.body)}`);
-    if (states.includes(r.body.state)) return r.body;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for job ${id} to be ${states.join(' or ')} (it is ${r.body.state})`);
-    await sleep(20);
-  }
+    last = r.body.state;
+    return states.includes(r.body.state) && r.body;
+  };
+  return waitUntil(job, timeoutMs, () => `job ${id} to be ${states.join(' or ')} (it is ${last})`, 20);
 }
 
 /** A device's jobs as REST lists them to `token` (newest first), once `ready` holds for the list. */
 export async function jobsWhen(tb: HasApi, device: string, ready: (jobs: any[]) => boolean, token = tb.adminToken, timeoutMs = 10_000): Promise<any[]> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
+  let last: any[] = [];
+  const jobs = async (): Promise<any[] | false> => {
     const r = await tb.api('GET', `/api/jobs?device=${device}&limit=1000`, undefined, token);
     if (r.status !== 200) throw new Error(`GET /api/jobs answered ${r.status} ${JSON.stringify(r.body)}`);
-    if (ready(r.body)) return r.body;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms; jobs of ${device}: ${r.body.map((j: any) => j.state).join(',')}`);
-    await sleep(25);
-  }
+    last = r.body;
+    return ready(r.body) && r.body;
+  };
+  return waitUntil(jobs, timeoutMs, () => `the jobs of ${device}; they are ${last.map((j) => j.state).join(',')}`, 25);
 }
 
 /** Resolves once the broker no longer sees the device online (the drop was noticed). */
 export async function waitNotOnline(tb: HasApi, device: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
+  const notOnline = async (): Promise<boolean> => {
     const r = await tb.api('GET', `/api/devices/${device}`);
-    if (r.status === 200 && r.body.presence.state !== 'online') return;
-    if (Date.now() > deadline) throw new Error(`device ${device} still online after ${timeoutMs} ms`);
-    await sleep(20);
-  }
+    return r.status === 200 && r.body.presence.state !== 'online';
+  };
+  await waitUntil(notOnline, timeoutMs, `device ${device} not to be online`, 20);
 }
 
 /** A suite's broker and the devices and agents its tests opened, closed after each test. */

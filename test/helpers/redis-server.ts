@@ -8,7 +8,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { sleep } from './mqtt';
+import { waitUntil } from './wait';
 
 async function freePort(): Promise<number> {
   const s = createServer();
@@ -47,22 +47,23 @@ export class PrivateRedis {
     child.stdout!.on('data', (d: Buffer) => (this.output += d.toString()));
     child.stderr!.on('data', (d: Buffer) => (this.output += d.toString()));
     this.child = child;
-    const deadline = Date.now() + 10_000;
-    for (;;) {
+    let last = 'no answer yet';
+    const answers = async (): Promise<boolean> => {
       if (child.exitCode !== null) throw new Error(`redis-server exited (${child.exitCode}) on port ${this.port}:\n${this.output}`);
       const probe = new Redis(this.url, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
       // The same error also rejects connect(); the listener keeps ioredis from printing it.
       probe.on('error', (err: Error) => void err);
       try {
         await probe.connect();
-        if ((await probe.ping()) === 'PONG') return;
+        return (await probe.ping()) === 'PONG';
       } catch (err) {
-        if (Date.now() > deadline) throw new Error(`redis-server on port ${this.port} did not answer within 10 s: ${(err as Error).message}\n${this.output}`);
+        last = (err as Error).message;
+        return false;
       } finally {
         probe.disconnect();
       }
-      await sleep(50);
-    }
+    };
+    await waitUntil(answers, 10_000, () => `redis-server on port ${this.port} to answer: ${last}\n${this.output}`, 50);
   }
 
   /** Stops the server (it finishes its append-only file first). */

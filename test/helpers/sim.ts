@@ -30,16 +30,3 @@ export function startFleet(mqttUrl: string, o: TestFleetOptions): SimFleet {
   fleet.start();
   return fleet;
 }
-
-/** Polls until `check` resolves without throwing; rethrows its last error after timeoutMs. */
-export async function eventually<T>(check: () => Promise<T> | T, timeoutMs: number): Promise<T> {
-  const started = Date.now();
-  for (;;) {
-    try {
-      return await check();
-    } catch (e) {
-      if (Date.now() - started > timeoutMs) throw e;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-}

@@ -2,7 +2,8 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { deviceTopic, eventTopic } from '../../protocol/topics';
 import { TestBroker, request } from '../helpers/broker';
-import { end, publish, recorder, sleep, subscribe, waitFor } from '../helpers/mqtt';
+import { barrier } from '../helpers/barrier';
+import { connect, end, publish, recorder, subscribe, waitFor } from '../helpers/mqtt';
 import { transferCutsOffOldAgent } from '../scenarios/revocation';
 
 const t = suite<{ broker: TestBroker }>('revocation, single node');
@@ -25,10 +26,13 @@ t('a release cuts the releasing agent off too, retained status included', async 
   await status;
   assert.ok((await request(a.client, who, { op: 'release', device: d.id })).ok);
   const seen = recorder(a.client);
+  // An admin sees every device, so the device's barrier marker has a receiver after the release.
+  const admin = await connect(broker.broker.mqttUrl, { clientId: 'ops-release', username: 'admin:ops', password: broker.adminToken });
+  assert.equal(await subscribe(admin, [eventTopic(d.id, 'x')]), [0]);
   await publish(dev.client, eventTopic(d.id, 'x'), { after: true });
-  await sleep(300);
+  await barrier(broker, [{ marker: { from: dev.client, topic: eventTopic(d.id, 'x'), to: admin } }], [{ agent: a }]);
   assert.equal(seen.filter((m) => m.topic.includes(d.id)), []);
-  await end(a.client, dev.client);
+  await end(a.client, dev.client, admin);
 });
 
 t.run();

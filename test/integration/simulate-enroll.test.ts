@@ -10,7 +10,8 @@ import { SIM_CAPS, SIM_MODEL } from '../../host-tools/simulate/device';
 import { simFirmwareVersion, type SimFleet } from '../../host-tools/simulate/fleet';
 import { deviceIdFromMac } from '../../protocol/ids';
 import { TestBroker } from '../helpers/broker';
-import { enrollmentToken, eventually, startFleet } from '../helpers/sim';
+import { enrollmentToken, startFleet } from '../helpers/sim';
+import { eventually } from '../helpers/wait';
 
 const DEVICES = 3;
 const t = suite('simulated devices enroll');

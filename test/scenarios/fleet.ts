@@ -17,5 +17,7 @@ export interface Fleet {
   device(d: Dev, where?: Where): Promise<{ client: MqttClient; config: any }>;
   /** The agent each node's in-memory ACL map holds for a device. */
   aclAgentOf(device: string): (string | null)[];
+  /** Resolves once every node has received what any node sent before the call. */
+  flush(): Promise<void>;
   stop(): Promise<void>;
 }

@@ -5,7 +5,8 @@ import * as assert from 'uvu/assert';
 import type { MqttClient } from 'mqtt';
 import { agentTopic, adminTopic, deviceTopic, enrollReplyTopic, enrollTopic, eventTopic } from '../../protocol/topics';
 import { request } from '../helpers/broker';
-import { connect, end, publish, recorder, sleep, subscribe, waitClosed } from '../helpers/mqtt';
+import { barrier } from '../helpers/barrier';
+import { connect, end, publish, recorder, subscribe, waitClosed } from '../helpers/mqtt';
 import type { Dev, Fleet, Transport } from './fleet';
 
 const DEVICE_LEAVES = ['hello', 'status', 'config', 'cmd', 'ack', 'jobs'] as const;
@@ -80,6 +81,8 @@ export async function isolationMatrix(fleet: Fleet, agentTransport: Transport, d
     assert.is(granted, 128, `agent A was granted its device's ${leaf}`);
   }
   assert.equal(await subscribe(a.client, [`fb/v1/d/${da.id}/#`]), [0]);
+  // B watches its own device's data only so that device B's barrier marker has a receiver.
+  assert.equal(await subscribe(b.client, [eventTopic(db.id, 'telemetry')]), [0]);
 
   // Traffic on every leaf of both devices and B's agent tree.
   for (const dev of [{ c: devA, d: da }, { c: devB, d: db }]) {
@@ -89,7 +92,11 @@ export async function isolationMatrix(fleet: Fleet, agentTransport: Transport, d
     await publish(dev.c, deviceTopic(dev.d.id, 'status'), { state: 'online' }, { retain: true });
   }
   await request(b.client, { kind: 'agent', id: b.id }, { op: 'list' });
-  await sleep(300);
+  await barrier(
+    fleet,
+    [{ marker: { from: devA, topic: eventTopic(da.id, 'telemetry'), to: a.client } }, { marker: { from: devB, topic: eventTopic(db.id, 'telemetry'), to: b.client } }],
+    [{ agent: a }],
+  );
 
   const leaked = seenByA.filter((m) => m.topic.includes(db.id) || m.topic.includes(`/a/${b.id}/`) || m.text.includes(db.id));
   assert.equal(leaked, [], `agent A received B's traffic: ${JSON.stringify(leaked.slice(0, 3))}`);
@@ -109,7 +116,8 @@ export async function isolationMatrix(fleet: Fleet, agentTransport: Transport, d
     await closed;
     await end(c.client);
   }
-  await sleep(200);
+  // Each forger's connection was closed by the broker, so its publish has been handled.
+  await barrier(fleet, [], [{ device: { client: devB, dev: db } }, { agent: b }]);
   assert.equal(seenByDevB.filter((m) => m.text.includes('j-evil') || m.text.includes('mallory')), [], 'device B received a forged message');
   assert.equal(seenByB.filter((m) => m.text.includes('j-evil')), [], 'agent B received a forged message');
 
@@ -122,7 +130,9 @@ export async function isolationMatrix(fleet: Fleet, agentTransport: Transport, d
     await closed;
     await end(client);
   }
-  await sleep(200);
+  // Each forger connected with device A's id and so took device A's connection over: only agent
+  // A is left to receive anything.
+  await barrier(fleet, [], [{ agent: a }]);
   assert.equal(seenByA.filter((m) => m.text.includes('j-evil')), [], 'agent A received a device forgery');
   assert.equal(seenByDevA.filter((m) => m.text.includes('j-evil')), [], 'device A received a forgery');
   assert.equal(fleet.aclAgentOf(db.id), Array(fleet.nodes).fill(b.id));

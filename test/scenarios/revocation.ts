@@ -3,7 +3,8 @@
 import * as assert from 'uvu/assert';
 import { deviceTopic, eventTopic } from '../../protocol/topics';
 import { request } from '../helpers/broker';
-import { connect, end, publish, recorder, sleep, subscribe, waitFor } from '../helpers/mqtt';
+import { barrier } from '../helpers/barrier';
+import { connect, end, publish, recorder, subscribe, waitFor } from '../helpers/mqtt';
 import type { Fleet } from './fleet';
 
 export async function transferCutsOffOldAgent(fleet: Fleet, adminUrl: string, adminToken: string): Promise<void> {
@@ -33,7 +34,7 @@ export async function transferCutsOffOldAgent(fleet: Fleet, adminUrl: string, ad
   await publish(dev.client, eventTopic(d.id, 'data'), { n: 2 });
   await publish(dev.client, deviceTopic(d.id, 'status'), { state: 'online' }, { retain: true });
   await toB;
-  await sleep(300);
+  await barrier(fleet, [{ marker: { from: dev.client, topic: eventTopic(d.id, 'data'), to: b.client } }], [{ agent: a }]);
   const leaked = seenByA.filter((m) => m.topic.includes(d.id));
   assert.equal(leaked, [], `A received after the transfer: ${JSON.stringify(leaked)}`);
   assert.ok(a.client.connected, 'A stays connected');

@@ -14,6 +14,7 @@ import { NodeWebSerialPort } from '../../host-tools/serial/web-serial-port';
 import { startControlServer } from '../emulator/control-server';
 import { startPtyPair, type PtyPair } from '../emulator/pty-pair';
 import { requireTool } from '../helpers/tools';
+import { waitUntil } from '../helpers/wait';
 
 interface Ctx {
   dir: string;
@@ -40,10 +41,6 @@ async function readAtLeast(reader: ReadableStreamDefaultReader<Uint8Array>, n: n
   return Buffer.concat(chunks);
 }
 
-const until = async (check: () => boolean): Promise<void> => {
-  for (let i = 0; i < 200 && !check(); i++) await new Promise((r) => setTimeout(r, 10));
-};
-
 test.before(() => requireTool('socat', 'socat'));
 
 test.before.each(async (ctx) => {
@@ -67,7 +64,7 @@ test('bytes go both ways through writable and readable', async (ctx) => {
   const writer = port.writable!.getWriter();
   await writer.write(Uint8Array.from([0xc0, 0x00, 0x08, 0xc0]));
   writer.releaseLock();
-  await until(() => Buffer.concat(ctx.received).length >= 4);
+  await waitUntil(() => Buffer.concat(ctx.received).length >= 4, 2000, 'the peer to receive 4 bytes');
   assert.equal([...Buffer.concat(ctx.received)], [0xc0, 0x00, 0x08, 0xc0]);
 
   const reader = port.readable!.getReader();
@@ -181,7 +178,7 @@ test('pinned: serialport update() discards input waiting in the OS (why setBaudR
     const got: Buffer[] = [];
     port.on('data', (d: Buffer) => got.push(d));
     ctx.peer.write(Buffer.from('|next'));
-    await until(() => Buffer.concat(got).toString().endsWith('|next'));
+    await waitUntil(() => Buffer.concat(got).toString().endsWith('|next'), 2000, "'|next' at the port");
     await call((cb) => port.close(cb));
     return Buffer.concat(got).toString();
   };
@@ -202,7 +199,7 @@ test('setBaudRate keeps bytes already received and written', async (ctx) => {
   await port.setBaudRate(921600);
   ctx.peer.write(Buffer.from('|after'));
   assert.is((await readAtLeast(reader, 12)).toString(), 'before|after');
-  await until(() => Buffer.concat(ctx.received).length >= 3);
+  await waitUntil(() => Buffer.concat(ctx.received).length >= 3, 2000, 'the peer to receive 3 bytes');
   assert.is(Buffer.concat(ctx.received).toString(), 'out');
   reader.releaseLock();
   await port.close();

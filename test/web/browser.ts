@@ -3,6 +3,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Browser, type BrowserContext, type Locator, type Page, chromium } from 'playwright-core';
+import { waitUntil } from '../helpers/wait';
 
 export const CHROMIUM = '/usr/bin/chromium';
 const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'];
@@ -67,27 +68,21 @@ export function framesContain(frames: Buffer[], text: string): boolean {
 /** Waits until some element the locator matches has text matching `want`; returns that text. */
 export async function waitText(loc: Locator, want: string | RegExp, timeoutMs = 5000): Promise<string> {
   const ok = (t: string) => (typeof want === 'string' ? t.includes(want) : want.test(t));
-  const deadline = Date.now() + timeoutMs;
   let seen: string[] = [];
-  for (;;) {
+  const hit = async (): Promise<string | undefined> => {
     seen = await loc.allTextContents();
-    const hit = seen.find(ok);
-    if (hit !== undefined) return hit;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${String(want)}; saw ${JSON.stringify(seen)}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+    return seen.find(ok);
+  };
+  return waitUntil(hit, timeoutMs, () => `${String(want)}; saw ${JSON.stringify(seen)}`, 50);
 }
 
 /** Waits until the first element the locator matches has attribute `name` equal to `value`. */
 export async function waitAttr(loc: Locator, name: string, value: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
   let last: string | null = null;
-  for (;;) {
-    if ((await loc.count()) > 0) {
-      last = await loc.first().getAttribute(name);
-      if (last === value) return;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${name}="${value}" (last: ${String(last)})`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  const matches = async (): Promise<boolean> => {
+    if ((await loc.count()) === 0) return false;
+    last = await loc.first().getAttribute(name);
+    return last === value;
+  };
+  await waitUntil(matches, timeoutMs, () => `${name}="${value}" (last: ${String(last)})`, 50);
 }

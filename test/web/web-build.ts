@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, rmdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { sleep } from '../helpers/mqtt';
+import { waitUntil } from '../helpers/wait';
 
 const root = join(import.meta.dirname, '..', '..');
 const dist = join(root, 'web', 'dist', 'index.html');
@@ -22,18 +22,17 @@ const stale = (): boolean => !existsSync(dist) || Math.max(...SOURCES.map((p) =>
 export async function ensureWebBuilt(): Promise<void> {
   if (!stale()) return;
   const lock = join(tmpdir(), 'fleetbind-web-build.lock');
-  const deadline = Date.now() + 180_000;
-  for (;;) {
+  const locked = (): boolean => {
     try {
       mkdirSync(lock);
-      break;
+      return true;
     } catch {
-      // Another test file is building; a lock older than the deadline is a crashed build.
+      // Another test file is building; a lock older than the wait is a crashed build.
       if (Date.now() - statSync(lock).mtimeMs > 180_000) rmdirSync(lock);
-      if (Date.now() > deadline) throw new Error(`waited 180 s for ${lock}; remove it if no build is running`);
-      await sleep(250);
+      return false;
     }
-  }
+  };
+  await waitUntil(locked, 180_000, `${lock} (remove it if no build is running)`, 250);
   try {
     if (stale()) execFileSync(process.execPath, [join(root, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--config', 'web/vite.config.ts', '--logLevel', 'warn'], { cwd: root, stdio: 'inherit' });
   } finally {
