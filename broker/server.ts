@@ -10,7 +10,7 @@ import { parseTopicCached as parseTopic } from './topic-cache';
 import type { OfflineReason } from '../protocol/messages';
 import { Acl } from './acl';
 import { connectionGone, makeAuthenticate, markCloseReason } from './authenticate';
-import { IndexedMemoryPersistence } from './memory-persistence';
+import { IndexedMemoryPersistence } from './upstream/memory-persistence';
 import { deviceSecretKey } from './auth/device-key';
 import { HashQueue } from './auth/hash-queue';
 import { JwtVerifier } from './auth/jwt';
@@ -26,7 +26,8 @@ import { LocalLease } from './jobs/lease';
 import { type Identity, identityOf } from './identity';
 import { createLogger } from './logger';
 import { Metrics } from './metrics';
-import { guardRecursion } from './mq-guard';
+import { aedesInternals } from './upstream/aedes';
+import { guardRecursion } from './upstream/mq-guard';
 import { ClusterNode } from './cluster/node';
 import { LocalPresence, type PresenceListener } from './presence';
 import { publishStatus, scheduleBindings } from './publisher';
@@ -167,7 +168,8 @@ export async function startBroker(options: Partial<BrokerOptions> = {}): Promise
     },
   });
   // Before any traffic: a connect burst must not overflow the stack draining the message queue.
-  guardRecursion((aedes as unknown as { mq: object }).mq);
+  const internals = aedesInternals(aedes);
+  guardRecursion(internals.mq);
   ctx.aedes = aedes;
   const kickHere = (target: KickTarget, reason: OfflineReason): number => {
     let n = 0;
@@ -179,7 +181,7 @@ export async function startBroker(options: Partial<BrokerOptions> = {}): Promise
       }
       return n;
     }
-    for (const client of Object.values((aedes as unknown as { clients: Record<string, Client> }).clients)) {
+    for (const client of internals.clients()) {
       const who = identityOf(client);
       if (who && who.kind === target.kind && who.id === target.id) {
         markCloseReason(client, reason);

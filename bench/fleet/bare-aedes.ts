@@ -5,8 +5,9 @@
 import { createServer, type AddressInfo } from 'node:net';
 import { Aedes } from 'aedes';
 import { defineCli, readCli } from '../../host-tools/cli/args';
-import { IndexedMemoryPersistence } from '../../broker/memory-persistence';
-import { guardRecursion } from '../../broker/mq-guard';
+import { IndexedMemoryPersistence } from '../../broker/upstream/memory-persistence';
+import { aedesInternals } from '../../broker/upstream/aedes';
+import { guardRecursion } from '../../broker/upstream/mq-guard';
 
 const { values } = readCli(
   defineCli({
@@ -19,7 +20,7 @@ const { values } = readCli(
 if (values.persistence !== 'upstream' && values.persistence !== 'indexed') throw new Error(`--persistence must be upstream or indexed, got ${values.persistence}`);
 const aedes = await Aedes.createBroker(values.persistence === 'indexed' ? { persistence: new IndexedMemoryPersistence() } : {});
 // Without it upstream Aedes overflows its stack on a 10,000-client burst (mcollina/mqemitter#204).
-guardRecursion((aedes as unknown as { mq: object }).mq);
+guardRecursion(aedesInternals(aedes).mq);
 const server = createServer((socket) => aedes.handle(socket));
 server.listen(0, '127.0.0.1', () => console.log(JSON.stringify({ port: (server.address() as AddressInfo).port })));
 process.on('SIGTERM', () => process.exit(0));

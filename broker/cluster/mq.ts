@@ -2,15 +2,11 @@
 // prefix), and Aedes' retained messages, subscriptions and wills in Redis
 // (aedes-persistence-redis). Messages and cluster events share one publishing connection, so
 // they reach every other node in the order they were sent.
-import type { EventEmitter } from 'node:events';
 import { Readable } from 'node:stream';
-import MQEmitterRedis from 'mqemitter-redis';
 import aedesPersistenceRedis from 'aedes-persistence-redis';
 import type { Logger } from '../logger';
+import { type Done, type MqPacket, prefixedEmitter } from '../upstream/mqemitter-redis';
 import { type RedisLinks, guarded } from './redis';
-
-export interface MqPacket { topic: string; payload: Buffer | string; [k: string]: unknown }
-type Done = (err?: Error) => void;
 
 export interface ClusterMq {
   on(topic: string, listener: (packet: MqPacket, done: () => void) => void, done?: () => void): unknown;
@@ -19,17 +15,8 @@ export interface ClusterMq {
   close(done: () => void): void;
 }
 
-interface PrefixedEmitter extends ClusterMq {
-  state: EventEmitter;
-  /** MQEmitter's own, node-local emit (mqemitter-redis keeps it as _emit). */
-  _emit(packet: MqPacket, done?: Done): void;
-}
-
-type PrefixCtor = new (prefix: string, opts: { pubConn: RedisLinks['pub']; subConn: RedisLinks['sub'] }) => PrefixedEmitter;
-
 export function createMq(links: RedisLinks, prefix: string, onError: (err: Error) => void): ClusterMq {
-  const Ctor = (MQEmitterRedis as unknown as { MQEmitterRedisPrefix: PrefixCtor }).MQEmitterRedisPrefix;
-  const mq = new Ctor(prefix, { pubConn: guarded(links.pub, onError), subConn: guarded(links.sub, onError) });
+  const mq = prefixedEmitter(prefix, guarded(links.pub, onError), guarded(links.sub, onError));
   // mqemitter-redis re-emits its connections' errors here; unheard, they would crash the node.
   mq.state.on('error', onError);
   const toRedis = mq.emit.bind(mq);

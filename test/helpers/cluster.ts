@@ -6,6 +6,7 @@ import type { MqttClient } from 'mqtt';
 import { suite } from './suite';
 import * as assert from 'uvu/assert';
 import type { ClusterMq } from '../../broker/cluster/mq';
+import { aedesInternals } from '../../broker/upstream/aedes';
 import type { BrokerOptions } from '../../broker/config';
 import type { Dev, Fleet, Where } from '../scenarios/fleet';
 import { type Backends, freshBackends, requireBackends } from './backends';
@@ -100,7 +101,7 @@ export class TestCluster implements Fleet {
 }
 
 function mqOf(m: TestBroker): ClusterMq {
-  return (m.ctx.aedes as unknown as { mq: ClusterMq }).mq;
+  return aedesInternals(m.ctx.aedes).mq as ClusterMq;
 }
 
 /**

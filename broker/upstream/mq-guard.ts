@@ -20,7 +20,7 @@ export function guardRecursion<T extends object>(mq: T): T {
   const e = mq as unknown as Emitter & { [GUARDED]?: true };
   if (e[GUARDED]) return mq;
   if (typeof e._do !== 'function' || typeof e._parallel !== 'function' || typeof e._matcher?.match !== 'function') {
-    throw new Error('mqemitter internals changed: review broker/mq-guard.ts against the installed version');
+    throw new Error('mqemitter internals changed (_do, _parallel, _matcher): review broker/upstream/mq-guard.ts against the installed version');
   }
   let depth = 0;
   e._do = function guardedDo(this: Emitter, message: { topic: string }, callback: unknown) {
