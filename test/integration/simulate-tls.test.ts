@@ -11,7 +11,8 @@ import * as assert from 'uvu/assert';
 import type { SimFleet } from '../../host-tools/simulate/fleet';
 import { TestBroker, httpsApi } from '../helpers/broker';
 import { metric } from '../helpers/metrics';
-import { enrollmentToken as tokenVia, eventually, startFleet } from '../helpers/sim';
+import { enrollmentToken as tokenVia, startFleet } from '../helpers/sim';
+import { eventually } from '../helpers/wait';
 import { requireTool } from '../helpers/tools';
 
 const test = suite('simulator over TLS');

@@ -19,10 +19,10 @@ bindings.apply('d1', 'a1', 1);
 bindings.apply('d2', 'a2', 1);
 const acl = new Acl(bindings, new LocalPresence(1000, () => {}), new Metrics(new HashQueue(1)), createLogger('silent'));
 
-const device = (id: string): Identity => ({ kind: 'device', id, conn: 1 });
-const agent = (id: string): Identity => ({ kind: 'agent', id, conn: 1 });
-const admin: Identity = { kind: 'admin', id: 'ops', conn: 1 };
-const enroll: Identity = { kind: 'enroll', mac: 'a4cf12b4c9e0', tokenId: 'et-1', conn: 1 };
+const device = (id: string): Identity => ({ kind: 'device', id, conn: 1, credential: `device:${id}` });
+const agent = (id: string): Identity => ({ kind: 'agent', id, conn: 1, credential: `session:${id}`, expiresAt: Infinity });
+const admin: Identity = { kind: 'admin', id: 'ops', conn: 1, credential: 'session:ops', expiresAt: Infinity };
+const enroll: Identity = { kind: 'enroll', mac: 'a4cf12b4c9e0', tokenId: 'et-1', conn: 1, credential: 'enroll:et-1' };
 const packet = (topic: string, size = 10, retain = false): PublishPacket => ({ cmd: 'publish', topic, payload: Buffer.alloc(size), qos: 0, retain, dup: false });
 
 const t = suite('ACL rule functions');
