@@ -27,7 +27,7 @@ t('a release cuts the releasing agent off too, retained status included', async 
   assert.ok((await request(a.client, who, { op: 'release', device: d.id })).ok);
   const seen = recorder(a.client);
   // An admin sees every device, so the device's barrier marker has a receiver after the release.
-  const admin = await connect(broker.broker.mqttUrl, { clientId: 'ops-release', username: 'admin:ops', password: broker.adminToken });
+  const admin = await connect(broker.broker.mqttUrl, { clientId: 'admin:ops:release', username: 'admin:ops', password: broker.adminToken });
   assert.equal(await subscribe(admin, [eventTopic(d.id, 'x')]), [0]);
   await publish(dev.client, eventTopic(d.id, 'x'), { after: true });
   await barrier(broker, [{ marker: { from: dev.client, topic: eventTopic(d.id, 'x'), to: admin } }], [{ agent: a }]);
