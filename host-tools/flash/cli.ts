@@ -13,14 +13,14 @@ const MONITOR_TIMEOUT_MS = Number(process.env.FLEETBIND_MONITOR_TIMEOUT_MS ?? 60
 
 function printSummary(progress: Progress, s: FlashSummary): void {
   const rows: Array<[string, string]> = [];
-  if (s.deviceId) rows.push(['device', s.provisioned ? s.deviceId : `${s.deviceId} (registers itself on first boot)`]);
+  if (s.deviceId) rows.push(['device', s.dryRun ? `${s.deviceId} (not registered: dry run)` : s.provisioned ? s.deviceId : `${s.deviceId} (registers itself on first boot)`]);
   if (s.machineCode) rows.push(['machine', s.machineCode]);
   if (s.mac) rows.push(['MAC', s.mac.match(/../g)!.join(':')]);
   if (s.chip) rows.push(['chip', s.chip]);
-  if (s.dryRunDir) rows.push(['images', s.dryRunDir]);
+  if (s.outDir) rows.push(['images', s.outDir]);
   if (s.registeredLine) rows.push(['console', s.registeredLine]);
   if (s.machineCode) rows.push(['label', `npm run labels -- --machines ${s.machineCode} --out labels${s.brokerApi ? ` --broker-api ${s.brokerApi}` : ''}`]);
-  progress.step(s.dryRunDir ? 'Dry run complete' : 'Done');
+  progress.step(s.dryRun ? 'Dry run complete: nothing was changed' : s.outDir ? 'Images written' : 'Done');
   for (const [k, v] of rows) progress.note(`${k.padEnd(8)} ${v}`);
 }
 

@@ -9,6 +9,7 @@ import { EspSession, type FlashPort } from './esp-session';
 import { FlashError } from './errors';
 import type { FirmwareBuild, FlashImage } from './firmware-images';
 import type { FlashLog } from './flash-log';
+import type { Credentials } from '../nvs/credentials';
 import { credentialsFor, flashBytes, imagesToWrite, nvsImageFor, type CredentialInput } from './flash-plan';
 import { builtFor, pickBuild } from './pick-build';
 import { DataSubtype, findPartition, parsePartitionTable, PartitionTableError, PartitionType } from './partition-table';
@@ -31,6 +32,8 @@ export interface Provisioned {
 /** The broker's device registry as flashing uses it (provisioning.ts, over the admin REST API). */
 export interface Registry {
   register(mac: string, machineCode: string | undefined, reprovision: boolean): Promise<Provisioned>;
+  /** What register would do, read-only: throws as register would refuse, else says whether it would rotate a secret. */
+  check(mac: string, reprovision: boolean): Promise<{ id: string; exists: boolean }>;
   remove(id: string, reason: string): Promise<void>;
 }
 
@@ -47,6 +50,8 @@ export interface FlashRequest {
   nvsOnly: boolean;
   baud: number;
   monitor: { timeoutMs: number; onLine(line: string): void } | null;
+  /** Connect, identify and check, then stop: nothing is registered, written or erased. */
+  dryRun?: boolean;
 }
 
 export interface FlashEnv {
@@ -88,40 +93,70 @@ export async function flashDevice(port: FlashPort, req: FlashRequest, env: Flash
     const mac = normaliseMac(c.mac);
     const creds = credentialsFor({ broker: req.broker, trust: req.trust, ...(req.wifi ? { wifi: req.wifi } : {}), ...(req.machine ? { machine: req.machine } : {}), ...(req.identity.kind === 'enroll' ? { enrollToken: req.identity.token } : {}) }, warn);
     summary = { deviceId: deviceIdFromMac(mac), provisioned: false, mac, chip: c.description, build, images: [], resetByLines: false, registeredLine: null };
-    let undo: ((why: string) => Promise<void>) | null = null;
-    if (req.identity.kind === 'provision') {
-      reporter.step(`Registering MAC ${mac}`);
-      const provisioned = await req.identity.registry.register(mac, req.machine, req.identity.reprovision);
-      creds.id = provisioned.id;
-      creds.secret = provisioned.secret;
-      summary.deviceId = provisioned.id;
-      summary.provisioned = true;
-      reporter.note(`${provisioned.reprovisioned ? 'new secret for' : 'registered as'} ${provisioned.id}`);
-      log.info({ device: provisioned.id, machineCode: req.machine, reprovisioned: provisioned.reprovisioned }, 'device provisioned');
-      undo = rollbackFor(req.identity.registry, provisioned, env);
-    } else {
-      reporter.step('Using an enrollment token: the device registers itself on first boot');
-    }
-    const unregister = undo ? env.onInterrupt(() => undo('interrupted')) : () => {};
-    try {
-      summary.images = imagesToWrite(build, nvsImageFor(creds, build), req.nvsOnly);
-      await writeAndVerify(session, summary.images, req.erase, env);
-    } catch (e) {
-      await undo?.(e instanceof Error ? e.message : String(e));
-      throw e;
-    } finally {
-      unregister();
-    }
+    if (req.dryRun === true) summary.images = await planWithoutChanges(req, mac, creds, build, env);
+    else summary.images = await provisionAndWrite(session, req, mac, creds, build, summary, env);
   } finally {
     await session.close();
   }
 
-  reporter.step('Resetting into the firmware');
-  const reset = await resetIntoApp(port, { monitor: req.monitor });
+  reporter.step(req.dryRun === true ? 'Resetting into the firmware that was there' : 'Resetting into the firmware');
+  const reset = await resetIntoApp(port, { monitor: req.dryRun === true ? null : req.monitor });
   if (!reset.resetByLines) reporter.note('press EN (RESET) on the board to start the firmware');
   summary.resetByLines = reset.resetByLines;
   summary.registeredLine = reset.registeredLine;
   return summary;
+}
+
+/** Registers the device (or prepares enrollment), then writes and verifies; a failure rolls the registration back. */
+async function provisionAndWrite(session: EspSession, req: FlashRequest, mac: string, creds: Credentials, build: FirmwareBuild, summary: DeviceSummary, env: FlashEnv): Promise<FlashImage[]> {
+  const { reporter, log } = env;
+  let undo: ((why: string) => Promise<void>) | null = null;
+  if (req.identity.kind === 'provision') {
+    reporter.step(`Registering MAC ${mac}`);
+    const provisioned = await req.identity.registry.register(mac, req.machine, req.identity.reprovision);
+    creds.id = provisioned.id;
+    creds.secret = provisioned.secret;
+    summary.deviceId = provisioned.id;
+    summary.provisioned = true;
+    reporter.note(`${provisioned.reprovisioned ? 'new secret for' : 'registered as'} ${provisioned.id}`);
+    log.info({ device: provisioned.id, machineCode: req.machine, reprovisioned: provisioned.reprovisioned }, 'device provisioned');
+    undo = rollbackFor(req.identity.registry, provisioned, env);
+  } else {
+    reporter.step('Using an enrollment token: the device registers itself on first boot');
+  }
+  const unregister = undo ? env.onInterrupt(() => undo('interrupted')) : () => {};
+  try {
+    const images = imagesToWrite(build, nvsImageFor(creds, build), req.nvsOnly);
+    await writeAndVerify(session, images, req.erase, env);
+    return images;
+  } catch (e) {
+    await undo?.(e instanceof Error ? e.message : String(e));
+    throw e;
+  } finally {
+    unregister();
+  }
+}
+
+/**
+ * A dry run's plan: the registry is only read (a MAC it already holds is refused as the real run
+ * would refuse it), and the NVS image is built in memory with a stand-in secret so its fit is
+ * checked. Nothing is registered, written or kept.
+ */
+export async function planWithoutChanges(req: Pick<FlashRequest, 'identity' | 'erase' | 'nvsOnly'>, mac: string, creds: Credentials, build: FirmwareBuild, env: FlashEnv): Promise<FlashImage[]> {
+  const { reporter } = env;
+  if (req.identity.kind === 'provision') {
+    const r = await req.identity.registry.check(mac, req.identity.reprovision);
+    reporter.note(r.exists ? `would give ${r.id} a new secret (--reprovision)` : `would register MAC ${mac} as ${r.id}`);
+    creds.id = r.id;
+    // As long as a real one (32 random bytes, base64url), so the NVS image is checked at full size.
+    creds.secret = 'x'.repeat(43);
+  } else {
+    reporter.note('would write the enrollment token: the device registers itself on first boot');
+  }
+  const images = imagesToWrite(build, nvsImageFor(creds, build), req.nvsOnly);
+  for (const i of images) reporter.note(`would write ${i.name.padEnd(16)} ${hex(i.offset).padEnd(8)} ${i.data.length} bytes${req.erase ? ' (after erasing the flash)' : ''}`);
+  reporter.step('Dry run: nothing was changed (registry, device and files are as they were)');
+  return images;
 }
 
 /** Refuses a device the build does not fit, before anything is registered or written. */

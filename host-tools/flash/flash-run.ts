@@ -1,15 +1,16 @@
 // The steps of `npm run flash`: load the build (a Moddable build folder or a release artefact),
-// then either write the images to a folder (--dry-run) or flash the device on the port through the
-// shared steps in flash-device.ts, over the Node Web-Serial adapter.
+// then write the images to a folder (--out), or flash the device on the port through the shared
+// steps in flash-device.ts over the Node Web-Serial adapter; --dry-run only says what either would
+// do and changes nothing.
 import { deviceIdFromMac } from '../../protocol/ids';
 import { describePorts, listUsbSerialPorts } from '../serial/port-list';
 import type { SignalTap } from '../serial/signal-tap';
 import { NodeWebSerialPort } from '../serial/web-serial-port';
 import { loadFirmwareBuilds } from './build-dir';
-import { writeDryRun } from './dry-run';
+import { writeImagesTo } from './out-dir';
 import type { FlashPort } from './esp-session';
 import { FlashError } from './errors';
-import { flashDevice, type DeviceIdentity, type FlashReporter } from './flash-device';
+import { flashDevice, planWithoutChanges, type DeviceIdentity, type FlashReporter } from './flash-device';
 import type { FlashLog } from './flash-log';
 import { credentialsFor, imagesToWrite, nvsImageFor } from './flash-plan';
 import type { FirmwareBuild } from './firmware-images';
@@ -34,7 +35,8 @@ export interface FlashSummary {
   machineCode: string | null;
   mac: string | null;
   chip: string | null;
-  dryRunDir: string | null;
+  outDir: string | null;
+  dryRun: boolean;
   registeredLine: string | null;
   /** Where the labels tool fetches the label's signature, when provisioning went through it. */
   brokerApi: string | null;
@@ -61,7 +63,7 @@ export async function runFlash(opts: FlashOptions, deps: FlashDeps): Promise<Fla
   log.info({ build: builds.map((b) => ({ source: b.source, chip: b.chip.name, partitions: b.partitions })) }, 'firmware build loaded');
   const brokerApi = opts.identity.kind === 'provision' ? opts.identity.brokerApi : null;
 
-  if (!opts.port) return dryRun(opts, builds, deps, warn);
+  if (!opts.port) return withoutPort(opts, builds, deps, warn);
 
   const identity: DeviceIdentity =
     opts.identity.kind === 'provision'
@@ -81,20 +83,23 @@ export async function runFlash(opts: FlashOptions, deps: FlashDeps): Promise<Fla
       nvsOnly: opts.nvsOnly,
       baud: opts.baud,
       monitor: opts.monitor ? { timeoutMs: deps.monitorTimeoutMs, onLine: (line) => progress.note(`│ ${line}`) } : null,
+      dryRun: opts.dryRun,
     },
     { log, reporter: progress, warn, onInterrupt: deps.onInterrupt },
   ).catch(async (e: unknown) => {
     if (e instanceof FlashError && e.code === 'NO_PORT') throw new FlashError('NO_PORT', `${e.message}; ${describePorts(await listUsbSerialPorts())}`);
     throw e;
   });
-  log.info({ device: result.deviceId, machineCode: opts.machine, provisioned: result.provisioned, online: result.registeredLine !== null }, 'flash complete');
+  if (opts.dryRun) log.info({ device: result.deviceId, machineCode: opts.machine }, 'dry run: nothing changed');
+  else log.info({ device: result.deviceId, machineCode: opts.machine, provisioned: result.provisioned, online: result.registeredLine !== null }, 'flash complete');
   return {
     deviceId: result.deviceId,
     provisioned: result.provisioned,
     machineCode: opts.machine ?? null,
     mac: result.mac,
     chip: result.chip,
-    dryRunDir: null,
+    outDir: null,
+    dryRun: opts.dryRun,
     registeredLine: result.registeredLine,
     brokerApi,
   };
@@ -112,8 +117,11 @@ export async function resolvePort(port: string, progress: FlashReporter): Promis
   throw new FlashError('USAGE', `--port auto: ${ports.length} USB serial ports, pick one with --port: ${describePorts(ports)}`);
 }
 
-/** --dry-run: the images for the MAC given, written to a folder; with --broker-api, registered first. */
-async function dryRun(opts: FlashOptions, builds: FirmwareBuild[], deps: FlashDeps, warn: (message: string) => void): Promise<FlashSummary> {
+/**
+ * No port: --out writes the images for the MAC given to a folder (registering it first with
+ * --broker-api); --dry-run only says what that would do.
+ */
+async function withoutPort(opts: FlashOptions, builds: FirmwareBuild[], deps: FlashDeps, warn: (message: string) => void): Promise<FlashSummary> {
   const { progress, log } = deps;
   const build = opts.chip ? builds.find((b) => b.chip.name === opts.chip) : builds.length === 1 ? builds[0] : undefined;
   if (!build) {
@@ -126,14 +134,25 @@ async function dryRun(opts: FlashOptions, builds: FirmwareBuild[], deps: FlashDe
     machineCode: opts.machine ?? null,
     mac: opts.mac ?? null,
     chip: null,
-    dryRunDir: null,
+    outDir: null,
+    dryRun: opts.dryRun,
     registeredLine: null,
     brokerApi: opts.identity.kind === 'provision' ? opts.identity.brokerApi : null,
   };
-  if (opts.identity.kind === 'provision') {
-    const client = new ProvisioningClient(opts.identity.brokerApi, opts.identity.adminToken);
-    progress.step(`Registering MAC ${opts.mac} with ${opts.identity.brokerApi}`);
-    const provisioned = await client.register(opts.mac!, opts.machine, opts.identity.reprovision);
+  const identity: DeviceIdentity =
+    opts.identity.kind === 'provision'
+      ? { kind: 'provision', registry: new ProvisioningClient(opts.identity.brokerApi, opts.identity.adminToken), reprovision: opts.identity.reprovision }
+      : { kind: 'enroll', token: opts.identity.token };
+  if (opts.dryRun) {
+    if (opts.mac === undefined && identity.kind === 'enroll') progress.note('no --port or --mac: the device id is known once the chip is read');
+    const request = { identity, erase: opts.erase, nvsOnly: opts.nvsOnly };
+    await planWithoutChanges(request, opts.mac ?? '000000000000', creds, build, { log, reporter: progress, warn, onInterrupt: deps.onInterrupt });
+    log.info({ device: summary.deviceId, machineCode: summary.machineCode }, 'dry run: nothing changed');
+    return summary;
+  }
+  if (identity.kind === 'provision') {
+    progress.step(`Registering MAC ${opts.mac} with ${summary.brokerApi}`);
+    const provisioned = await identity.registry.register(opts.mac!, opts.machine, identity.reprovision);
     creds.id = provisioned.id;
     creds.secret = provisioned.secret;
     summary.deviceId = provisioned.id;
@@ -143,8 +162,8 @@ async function dryRun(opts: FlashOptions, builds: FirmwareBuild[], deps: FlashDe
     progress.step('Using an enrollment token: the device registers itself on first boot');
   }
   const images = imagesToWrite(build, nvsImageFor(creds, build), opts.nvsOnly);
-  summary.dryRunDir = writeDryRun(opts.dryRun!, build.chip.name, images, summary.deviceId, summary.machineCode);
-  progress.step(`Wrote ${images.length} images and flash_args to ${summary.dryRunDir}`);
-  log.info({ dir: summary.dryRunDir, images: images.map((i) => ({ name: i.name, offset: i.offset, size: i.data.length })) }, 'dry run written');
+  summary.outDir = writeImagesTo(opts.out!, build.chip.name, images, summary.deviceId, summary.machineCode);
+  progress.step(`Wrote ${images.length} images and flash_args to ${summary.outDir}`);
+  log.info({ dir: summary.outDir, images: images.map((i) => ({ name: i.name, offset: i.offset, size: i.data.length })) }, 'images written');
   return summary;
 }

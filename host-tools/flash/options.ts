@@ -37,12 +37,15 @@ export type Trust = { ca: string } | { insecure: true };
 const MAX_CA_BYTES = 4000;
 
 export interface FlashOptions {
-  /** Absent only for --dry-run. */
+  /** Absent for --out and for a dry run without a device. */
   port?: string;
-  dryRun?: string;
-  /** The MAC to provision for in a dry run, where no chip is there to be asked. */
+  /** --out DIR: write the images to a folder instead of a port (a real run: it provisions). */
+  out?: string;
+  /** --dry-run: say what would happen and change nothing: not the registry, the device or any file. */
+  dryRun: boolean;
+  /** The MAC to provision for without a port, where no chip is there to be asked. */
   mac?: string;
-  /** Which build of a multi-chip artefact a dry run writes (esptool-js's chip name). */
+  /** Which build of a multi-chip artefact to use without a port (esptool-js's chip name). */
   chip?: string;
   machine?: string;
   wifi?: { ssid: string; psk?: string };
@@ -60,7 +63,8 @@ export const FLASH_CLI = defineCli({
   command: 'npm run flash --',
   usage: [
     '--port PORT|auto (--broker mqtts://HOST:8883 --ca CA.pem | --broker mqtt://HOST:1883 --insecure) (--broker-api URL --admin-token T [--reprovision] | --enroll-token T) [options]',
-    '--dry-run DIR [--mac MAC] [--chip ESP32|ESP32-S3|ESP32-C3] ...   (write the images to DIR instead of a port)',
+    '--out DIR [--mac MAC] [--chip ESP32|ESP32-S3|ESP32-C3] ...   (write the images to DIR instead of a port)',
+    '--dry-run (--port PORT | --mac MAC) ...   (say what would happen; change nothing anywhere)',
   ],
   summary: 'Flashes the firmware and a provisioning NVS partition onto an ESP32 over USB serial, and registers the device (or gives it an enrollment token).',
   options: {
@@ -80,9 +84,10 @@ export const FLASH_CLI = defineCli({
     baud: { type: 'string', value: 'RATE', default: String(DEFAULT_BAUD), help: `serial speed while flashing: ${BAUD_RATES.join(', ')}` },
     'nvs-only': { type: 'boolean', default: false, help: 'write only the NVS partition (new credentials or Wi-Fi), not the firmware' },
     monitor: { type: 'boolean', default: false, help: 'after flashing, follow the device\'s console until it is online' },
-    'dry-run': { type: 'string', value: 'DIR', help: 'write the images to DIR instead of flashing a device' },
-    mac: { type: 'string', value: 'MAC', help: 'with --dry-run: the MAC to provision for' },
-    chip: { type: 'string', value: 'CHIP', help: `with --dry-run: which build of a multi-chip artefact to write: ${CHIP_FAMILIES.map((c) => c.name).join(', ')}` },
+    'dry-run': { type: 'boolean', default: false, help: 'say what would be registered and written, and change nothing: not the registry, the device or any file' },
+    out: { type: 'string', value: 'DIR', help: 'write the images to DIR instead of flashing a device (a real run: with --broker-api it registers the device)' },
+    mac: { type: 'string', value: 'MAC', help: 'without --port (--out, --dry-run): the MAC to provision for' },
+    chip: { type: 'string', value: 'CHIP', help: `without --port: which build of a multi-chip artefact to use: ${CHIP_FAMILIES.map((c) => c.name).join(', ')}` },
   },
 });
 
@@ -139,11 +144,13 @@ export function parseFlashOptions(argv: string[], env: NodeJS.ProcessEnv = proce
     throw e;
   }
 
-  if (values.port && values['dry-run']) throw usage('use either --port (flash a device) or --dry-run DIR (write the images to a folder), not both');
-  if (!values.port && !values['dry-run']) throw usage('no serial port: pass --port /dev/ttyUSB0 (or --dry-run DIR)');
-  if (values.mac && !values['dry-run']) throw usage('--mac is only for --dry-run; with --port the MAC is read from the chip');
-  if (values.chip && !values['dry-run']) throw usage('--chip is only for --dry-run; with --port the chip is read from its ROM');
-  if (values['dry-run'] && values.monitor) throw usage('--monitor needs a device; it cannot be used with --dry-run');
+  if (values.port && values.out) throw usage('use either --port (flash a device) or --out DIR (write the images to a folder), not both');
+  if (values['dry-run'] && values.out) throw usage('--dry-run writes nothing, so it takes no --out DIR');
+  const portless = values.out !== undefined || (values['dry-run'] && !values.port);
+  if (!values.port && !portless) throw usage('no serial port: pass --port /dev/ttyUSB0 (or --out DIR, or --dry-run)');
+  if (values.mac && !portless) throw usage('--mac is only for --out or --dry-run without a port; with --port the MAC is read from the chip');
+  if (values.chip && !portless) throw usage('--chip is only for --out or --dry-run without a port; with --port the chip is read from its ROM');
+  if (values.monitor && (portless || values['dry-run'])) throw usage('--monitor needs a device being flashed; it cannot be used with --out or --dry-run');
   if (values['nvs-only'] && values.erase) throw usage('--erase with --nvs-only would leave the device without firmware; use one of them');
 
   if (!values.broker) throw usage('--broker is required: the MQTT URL the device connects to, such as mqtt://broker.example.com:1883');
@@ -186,8 +193,8 @@ export function parseFlashOptions(argv: string[], env: NodeJS.ProcessEnv = proce
     if (isProtocolError(e)) throw usage(`${e.field === 'mac' ? '--mac' : '--machine'}: ${e.message}`);
     throw e;
   }
-  if (values['dry-run'] && identity.kind === 'provision' && !mac) {
-    throw usage('--dry-run with --broker-api needs --mac: the registry keys devices by MAC');
+  if (portless && identity.kind === 'provision' && !mac) {
+    throw usage(`${values.out ? '--out' : '--dry-run'} with --broker-api needs --mac: the registry keys devices by MAC`);
   }
 
   const broker = brokerUrl(values.broker);
@@ -200,9 +207,10 @@ export function parseFlashOptions(argv: string[], env: NodeJS.ProcessEnv = proce
     baud,
     nvsOnly: values['nvs-only'],
     monitor: values.monitor,
+    dryRun: values['dry-run'],
   };
   if (values.port) options.port = values.port;
-  if (values['dry-run']) options.dryRun = values['dry-run'];
+  if (values.out) options.out = values.out;
   if (mac) options.mac = mac;
   if (values.chip !== undefined) options.chip = chipOption(values.chip);
   if (machine) options.machine = machine;

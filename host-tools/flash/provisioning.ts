@@ -2,6 +2,7 @@
 // a fresh secret, once), and delete it again when flashing fails so no half-provisioned entry stays.
 // It runs in the browser too, with the signed-in admin's session token.
 import { AdminApi, AdminApiError } from '../api/admin-api';
+import { deviceIdFromMac } from '../../protocol/ids';
 import { FlashError } from './errors';
 import type { Provisioned, Registry } from './flash-device';
 
@@ -35,6 +36,18 @@ export class ProvisioningClient implements Registry {
       throw new FlashError('BROKER_REFUSED', `the broker's reply to registering MAC ${mac} has no device id and secret`);
     }
     return { id: r.id, secret: r.secret, reprovisioned: r.reprovisioned === true };
+  }
+
+  async check(mac: string, reprovision: boolean): Promise<{ id: string; exists: boolean }> {
+    const id = deviceIdFromMac(mac);
+    try {
+      await this.api.request('GET', `/api/devices/${encodeURIComponent(id)}`, `look up ${id}`);
+    } catch (e) {
+      if (e instanceof AdminApiError && e.status === 404) return { id, exists: false };
+      throw flashErrorOf(e);
+    }
+    if (!reprovision) throw new FlashError('ALREADY_REGISTERED', `MAC ${mac} is already registered as ${id}; to give it a new secret, run again with --reprovision`);
+    return { id, exists: true };
   }
 
   async remove(id: string, reason: string): Promise<void> {

@@ -117,10 +117,10 @@ test('a chip the artefact has no build for is refused before anything is uploade
 
 test('a dry run of a multi-chip artefact needs --chip, and writes that chip\'s images', async (ctx) => {
   const out = join(ctx.dir, 'dry');
-  const without = await runFlashCli(['--dry-run', out, '--broker', BROKER, '--enroll-token', TOKEN, '--build', ctx.artefact]);
+  const without = await runFlashCli(['--out', out, '--broker', BROKER, '--enroll-token', TOKEN, '--build', ctx.artefact]);
   assert.is(without.code, 2, without.stderr);
   assert.match(errorLines(without)[0]!, /builds for ESP32, ESP32-S3, ESP32-C3: say which with --chip/);
-  const run = await runFlashCli(['--dry-run', out, '--chip', 'esp32c3', '--broker', BROKER, '--enroll-token', TOKEN, '--build', ctx.artefact]);
+  const run = await runFlashCli(['--out', out, '--chip', 'esp32c3', '--broker', BROKER, '--enroll-token', TOKEN, '--build', ctx.artefact]);
   assert.is(run.code, 0, run.stderr);
   const plan = JSON.parse(readFileSync(join(out, 'flash.json'), 'utf8')) as { chip: string; images: Array<{ name: string; offset: string }> };
   assert.is(plan.chip, 'ESP32-C3');

@@ -2,7 +2,8 @@
 // to the ESP32 emulator, provisioning against a real broker. The emulated flash must hold exactly
 // the images at the partition table's offsets, the NVS must decode to the credentials, and the
 // secret in it must log the device in to the broker.
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from '../helpers/suite';
@@ -205,9 +206,58 @@ test('--monitor gives up with a clear line when the firmware never gets online',
   assert.match(errorLines(run)[0]!, /did not report being online within 2 s \(flashing itself succeeded\)/);
 });
 
-test('--dry-run writes the images, the NVS binary and flash_args to a folder', async (ctx) => {
+/** Every file under dir with its size and mtime, and the repository's untracked and ignored entries. */
+function localFiles(dir: string): string[] {
+  const files = readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => {
+      const path = join(e.parentPath, e.name);
+      const st = statSync(path);
+      return `${path} ${st.size} ${st.mtimeMs}`;
+    });
+  const repo = execFileSync('git', ['status', '--porcelain', '--ignored'], { cwd: join(import.meta.dirname, '..', '..'), encoding: 'utf8' });
+  return [...files.sort(), repo];
+}
+
+/** What the broker holds that a flash could change: devices and the audit log. */
+async function registry(ctx: Ctx): Promise<unknown> {
+  return { devices: (await ctx.broker.api('GET', '/api/devices')).body, audit: (await ctx.broker.api('GET', '/api/audit?limit=1000')).body };
+}
+
+test('--dry-run changes nothing: not the registry, not the device\'s flash, not local files', async (ctx) => {
+  const mac = '24:0a:c4:aa:00:09';
+  const r = await rig(ctx, { mac });
+  // Something on the device first, so an unchanged flash means more than an erased one.
+  assert.is((await runFlashCli(['--port', r.hostPath, '--broker', 'mqtt://fleet.example.com:1883', '--insecure', '--enroll-token', 'first', '--build', ctx.build.dir], { tap: r.tapPath })).code, 0);
+  const flashBefore = Buffer.from(await r.flash());
+  const registryBefore = await registry(ctx);
+  const filesBefore = localFiles(ctx.dir);
+
+  const run = await runFlashCli([...provisionArgs(ctx, r.hostPath), '--machine', 'CT0700098', '--dry-run'], { tap: r.tapPath });
+  assert.is(run.code, 0, run.stderr);
+  assert.match(run.stderr, new RegExp(`would register MAC ${mac.replace(/:/g, '')} as ${deviceIdFromMac(mac)}`));
+  assert.match(run.stderr, /nothing was changed/);
+  assert.ok(Buffer.from(await r.flash()).equals(flashBefore), 'the flash is as it was');
+  assert.not.ok(ops(r.events()).slice(-40).some((op) => op.startsWith('FLASH_') || op === 'ERASE_FLASH' || op === 'ERASE_REGION'), 'nothing was written or erased');
+  assert.equal(await registry(ctx), registryBefore, 'the registry and the audit log are as they were');
+  assert.equal(localFiles(ctx.dir), filesBefore, 'no local file was written');
+
+  // The real run afterwards is not refused with "already registered".
+  const real = await runFlashCli([...provisionArgs(ctx, r.hostPath), '--machine', 'CT0700098'], { tap: r.tapPath });
+  assert.is(real.code, 0, real.stderr);
+  assert.is((await ctx.broker.api('GET', `/api/devices/${deviceIdFromMac(mac)}`)).status, 200);
+
+  // A dry run for a MAC that is registered says the real run would be refused, and still changes nothing.
+  const registered = await registry(ctx);
+  const again = await runFlashCli([...provisionArgs(ctx, r.hostPath), '--dry-run'], { tap: r.tapPath });
+  assert.is(again.code, 1);
+  assert.match(errorLines(again)[0]!, /already registered.*--reprovision/);
+  assert.equal(await registry(ctx), registered);
+});
+
+test('--out writes the images, the NVS binary and flash_args to a folder', async (ctx) => {
   const out = join(ctx.dir, 'dry');
-  const run = await runFlashCli(['--dry-run', out, '--mac', '24:0a:c4:aa:00:07', '--machine', 'CT0700099', '--broker', 'mqtt://fleet.example.com:1883', '--insecure', '--enroll-token', 'tok', '--build', ctx.build.dir]);
+  const run = await runFlashCli(['--out', out, '--mac', '24:0a:c4:aa:00:07', '--machine', 'CT0700099', '--broker', 'mqtt://fleet.example.com:1883', '--insecure', '--enroll-token', 'tok', '--build', ctx.build.dir]);
   assert.is(run.code, 0, run.stderr);
   assert.is(readFileSync(join(out, 'flash_args'), 'utf8'), '0x1000 bootloader.bin\n0x8000 partition-table.bin\n0x9000 nvs.bin\n0x10000 xs_esp32.bin\n');
   assert.ok(readFileSync(join(out, 'xs_esp32.bin')).equals(Buffer.from(ctx.build.app)));

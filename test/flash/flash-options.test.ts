@@ -76,10 +76,13 @@ test('mistakes are refused with what to do', () => {
   refused([...base, ...api, '--baud', '1000000'], /--baud must be one of/);
   refused([...base, ...api, '--machine', 'bad code!'], /--machine: machine code must be/);
   refused([...base, ...api, '--erase', '--nvs-only'], /--erase with --nvs-only/);
-  refused([...base, ...api, '--mac', '24:0a:c4:00:00:01'], /--mac is only for --dry-run/);
-  refused([...base, ...api, '--dry-run', 'out'], /either --port .* or --dry-run/);
-  refused(['--dry-run', 'out', '--broker', 'mqtt://b', '--insecure', ...api], /--dry-run with --broker-api needs --mac/);
-  refused(['--dry-run', 'out', '--broker', 'mqtt://b', '--insecure', '--enroll-token', 't', '--monitor'], /--monitor needs a device/);
+  refused([...base, ...api, '--mac', '24:0a:c4:00:00:01'], /--mac is only for --out or --dry-run without a port/);
+  refused([...base, ...api, '--out', 'out'], /either --port .* or --out DIR/);
+  refused(['--out', 'out', '--broker', 'mqtt://b', '--insecure', ...api], /--out with --broker-api needs --mac/);
+  refused(['--dry-run', '--broker', 'mqtt://b', '--insecure', ...api], /--dry-run with --broker-api needs --mac/);
+  refused(['--dry-run', '--out', 'out', '--broker', 'mqtt://b', '--insecure', ...api], /--dry-run writes nothing/);
+  refused(['--out', 'out', '--broker', 'mqtt://b', '--insecure', '--enroll-token', 't', '--monitor'], /--monitor needs a device/);
+  refused([...base, ...api, '--dry-run', '--monitor'], /--monitor needs a device/);
   refused([...base, ...api, '--colour'], /Unknown option '--colour'/);
 });
 

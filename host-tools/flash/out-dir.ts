@@ -1,17 +1,17 @@
-// --dry-run DIR: the images a flash would write, as files, plus where each goes — as JSON, and as
+// --out DIR: the images a flash would write, as files, plus where each goes — as JSON, and as
 // an esptool.py argument file (`esptool.py --chip esp32 write_flash @flash_args`).
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { FlashImage } from './firmware-images';
 
-export interface DryRunManifest {
+export interface ImagesManifest {
   chip: string;
   deviceId: string | null;
   machineCode: string | null;
   images: Array<{ name: string; file: string; offset: string; size: number }>;
 }
 
-export function writeDryRun(dir: string, chip: string, images: FlashImage[], deviceId: string | null, machineCode: string | null): string {
+export function writeImagesTo(dir: string, chip: string, images: FlashImage[], deviceId: string | null, machineCode: string | null): string {
   const out = resolve(dir);
   mkdirSync(out, { recursive: true });
   for (const image of images) {
@@ -20,7 +20,7 @@ export function writeDryRun(dir: string, chip: string, images: FlashImage[], dev
     // The NVS image holds the device secret or the enrollment token.
     if (image.name === 'nvs') chmodSync(path, 0o600);
   }
-  const manifest: DryRunManifest = {
+  const manifest: ImagesManifest = {
     chip,
     deviceId,
     machineCode,
