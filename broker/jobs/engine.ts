@@ -303,7 +303,13 @@ export class JobEngine {
     const durations = await this.durations(q);
     await this.profile(q);
     const at = this.ctx.now();
-    const jobs = rows.map((r) => ({ id: r.id, kind: r.kind, state: r.state, startedAt: q.active.get(r.id)?.startedAt ?? (r.dispatched_at === null ? null : Number(r.dispatched_at)) }));
+    const jobs = rows.map((r) => ({
+      id: r.id,
+      kind: r.kind,
+      state: r.state,
+      startedAt: q.active.get(r.id)?.startedAt ?? (r.dispatched_at === null ? null : Number(r.dispatched_at)),
+      params: q.active.get(r.id)?.params ?? (JSON.parse(r.params) as Record<string, unknown>),
+    }));
     const slots = schedule(jobs, q.concurrency, at, (kind) => durations.get(kind)?.ewmaMs ?? priorMs(kind));
     return { open: rows, slots, at };
   }

@@ -3,7 +3,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parseOptions } from '../../broker/config';
-import { EWMA_ALPHA, type Duration, nextDuration, priorMs, schedule } from '../../broker/jobs/eta';
+import { EWMA_ALPHA, type Duration, knownMs, nextDuration, priorMs, schedule } from '../../broker/jobs/eta';
 import { JOB_KINDS } from '../../protocol/jobs';
 
 const ewma = suite('jobs: duration estimate');
@@ -36,6 +36,21 @@ ewma('the prior is the kind\'s typical duration', () => {
 
 const sched = suite('jobs: positions and ETAs');
 const dur = (kind: string): number => ({ a: 100, b: 1000 })[kind] ?? 0;
+
+sched('a held QR counts until its expiry, from display; the jobs behind it add that time', () => {
+  const now = 1_000_000;
+  const jobs = [
+    { id: 'pay', kind: 'qr.show', state: 'running', startedAt: now - 30_000, params: { hold: true, expiresInSeconds: 300 } },
+    { id: 'next', kind: 'identify', state: 'queued', startedAt: null, params: { seconds: 5 } },
+    { id: 'late', kind: 'qr.show', state: 'queued', startedAt: null, params: { expiresAt: now + 200_000 } },
+  ];
+  // History says QRs take 28 s; the params say more, and they win.
+  const slots = schedule(jobs, 1, now, () => 28_000);
+  assert.equal(slots.get('pay'), { position: 0, eta: 270_000 });
+  assert.equal(slots.get('next'), { position: 1, eta: 275_000 });
+  assert.equal(slots.get('late'), { position: 2, eta: 275_000 }, 'a QR whose expiresAt passes before it starts takes no time');
+  assert.is(knownMs({ kind: 'serial.send', params: {} }, now), null, 'history decides what params do not say');
+});
 
 sched('one slot: the running job keeps what remains of its duration, queued jobs follow in order', () => {
   const now = 10_000;
