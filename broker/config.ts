@@ -1,6 +1,7 @@
 // Broker options from CLI flags and FLEETBIND_* environment variables (flags win).
 import { resolve } from 'node:path';
 import { defineCli, parseCli } from '../host-tools/cli/args';
+import { PAYMENT_TEMPLATES, type PaymentTemplate, isPaymentTemplate } from '../protocol/payment/templates';
 import type { JwtOptions } from './auth/jwt';
 import type { WebhookOptions } from './webhooks/deliverer';
 
@@ -44,6 +45,10 @@ export interface BrokerOptions {
   /** Agents log in with tokens from the operator's identity provider; undefined when off. */
   jwt?: JwtOptions;
   webhooks: WebhookOptions;
+  /** A real fleet (--production, FLEETBIND_PRODUCTION or NODE_ENV=production): placeholder payment QRs are refused. */
+  production: boolean;
+  /** The fleet's payment payload format for qr.show jobs with an amount that name none themselves. */
+  paymentTemplate?: PaymentTemplate;
 }
 
 export const DEFAULTS: BrokerOptions = {
@@ -67,6 +72,7 @@ export const DEFAULTS: BrokerOptions = {
   jobSweepMs: 1_000,
   redisPrefix: 'fleetbind:',
   webhooks: { allowPrivate: false, backoffMs: 5_000, retryForMs: 24 * 3600_000, disableAfterMs: 24 * 3600_000, timeoutMs: 10_000 },
+  production: false,
 };
 
 export const BROKER_CLI = defineCli({
@@ -109,6 +115,8 @@ export const BROKER_CLI = defineCli({
     'webhooks-retry-for-ms': { type: 'string', value: 'MS', env: 'FLEETBIND_WEBHOOKS_RETRY_FOR_MS', help: `give a failing webhook delivery up after this long (default ${DEFAULTS.webhooks.retryForMs})` },
     'webhooks-disable-after-ms': { type: 'string', value: 'MS', env: 'FLEETBIND_WEBHOOKS_DISABLE_AFTER_MS', help: `disable an endpoint whose deliveries all failed for this long (default ${DEFAULTS.webhooks.disableAfterMs})` },
     'webhooks-timeout-ms': { type: 'string', value: 'MS', env: 'FLEETBIND_WEBHOOKS_TIMEOUT_MS', help: `how long a webhook receiver may take to answer (default ${DEFAULTS.webhooks.timeoutMs})` },
+    production: { type: 'boolean', env: 'FLEETBIND_PRODUCTION', help: 'a real fleet: placeholder payment QRs (fleetbind:pay?…) are refused; also on when NODE_ENV=production (the variable takes true or false)' },
+    'payment-template': { type: 'string', value: 'NAME', env: 'FLEETBIND_PAYMENT_TEMPLATE', help: `the payment QR format of payment jobs that name none: ${PAYMENT_TEMPLATES.join(', ')}` },
     'redis-prefix': { type: 'string', value: 'PREFIX', env: 'FLEETBIND_REDIS_PREFIX', help: `namespace of every Redis key, so fleets can share a Redis (default ${DEFAULTS.redisPrefix})` },
   },
 });
@@ -218,6 +226,12 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BrokerOpti
   set('webhooks-retry-for-ms', (v) => (o.webhooks.retryForMs = positive('webhooks-retry-for-ms', v)));
   set('webhooks-disable-after-ms', (v) => (o.webhooks.disableAfterMs = positive('webhooks-disable-after-ms', v)));
   set('webhooks-timeout-ms', (v) => (o.webhooks.timeoutMs = positive('webhooks-timeout-ms', v)));
+  o.production = env.NODE_ENV === 'production';
+  set('production', (v) => (o.production = yesNo('production', v)));
+  set('payment-template', (v) => {
+    if (!isPaymentTemplate(v)) throw new Error(`--payment-template must be one of ${PAYMENT_TEMPLATES.join(', ')}, got '${v}'`);
+    o.paymentTemplate = v;
+  });
   if (o.redisUrl !== undefined && o.databaseUrl === undefined) throw new Error('--redis-url needs --database-url too: cluster nodes share their registry in PostgreSQL');
   if (!values['public-url']) o.publicUrl = `http://localhost:${o.httpPort}`;
   if ((o.tlsCert === undefined) !== (o.tlsKey === undefined)) throw new Error('--tls-cert and --tls-key go together');

@@ -1,7 +1,8 @@
 // Built-in job kinds and their parameter schemas (docs/architecture.md, Jobs). Shared by the broker
 // (validates submits) and the firmware (validates commands before running them).
 import { ErrorCode, ProtocolError } from './errors';
-import { type Obj, object, optBool, optNum, optStr, num, str } from './validate';
+import { PAYMENT_TEMPLATES, type PaymentTemplate, checkPaymentText } from './payment/templates';
+import { type Obj, object, oneOf, optBool, optNum, optStr, num, str } from './validate';
 
 export const JOB_STATES = ['queued', 'dispatched', 'running', 'done', 'failed', 'cancelled', 'expired', 'interrupted'] as const;
 export type JobState = (typeof JOB_STATES)[number];
@@ -22,6 +23,8 @@ export interface QrShowParams {
   expiresInSeconds?: number;
   /** A payment QR that reserves the device: done only when the payment is confirmed. */
   hold?: boolean;
+  /** The payment payload format `text` must follow (protocol/payment/templates.ts). */
+  template?: PaymentTemplate;
 }
 export interface IdentifyParams { seconds: number }
 export interface SerialSendParams { data: string; timeoutMs: number; expect?: string }
@@ -45,16 +48,21 @@ export const JOB_KINDS: { [K in JobKind]: KindSpec<K> } = {
   'qr.show': {
     idempotent: true,
     typicalMs: 30_000,
-    parse: (p) =>
-      defined({
-        text: str(p, 'text', { min: 1, max: 1024, code: P }),
+    parse: (p) => {
+      const template = p.template === undefined ? undefined : oneOf(p, 'template', PAYMENT_TEMPLATES, P);
+      const text = str(p, 'text', { min: 1, max: 1024, code: P });
+      if (template !== undefined) checkPaymentText(template, text);
+      return defined({
+        text,
         caption: str(p, 'caption', { max: 64, code: P }),
         amount: optNum(p, 'amount', { min: 0, max: 1e9, code: P }),
         currency: optStr(p, 'currency', { pattern: CURRENCY, code: P }),
         expiresAt: optNum(p, 'expiresAt', { min: 0, integer: true, code: P }),
         expiresInSeconds: optNum(p, 'expiresInSeconds', { min: 1, max: 86_400, integer: true, code: P }),
         hold: optBool(p, 'hold', P),
-      }),
+        template,
+      });
+    },
   },
   identify: {
     idempotent: true,

@@ -24,6 +24,12 @@ function stateOf(v: string | undefined): JobState | undefined {
 export function jobRoutes(app: FastifyInstance, ctx: Context): void {
   const jobParam = (raw: string): string => normaliseId(raw, 'job id', 'id');
 
+  // The job form offers the fleet's payment template first, and the placeholder only outside production.
+  app.get('/api/payment-settings', async (req) => {
+    await principalOf(ctx, req);
+    return { template: ctx.opts.paymentTemplate ?? null, production: ctx.opts.production };
+  });
+
   app.get<{ Querystring: { device?: string; agent?: string; state?: string; limit?: string } }>('/api/jobs', async (req) => {
     const p = await principalOf(ctx, req);
     const device = req.query.device === undefined ? undefined : normaliseId(req.query.device, 'device id', 'device');

@@ -2,7 +2,8 @@
 // up, and complete a held payment QR. Each refusal changes nothing and says why.
 import { randomUUID } from 'node:crypto';
 import { ErrorCode, ProtocolError } from '../../protocol/errors';
-import { JOB_KINDS, isJobKind, parseJobParams } from '../../protocol/jobs';
+import { JOB_KINDS, type QrShowParams, isJobKind, parseJobParams } from '../../protocol/jobs';
+import { PAYMENT_TEMPLATES, PLACEHOLDER_PREFIX, checkPaymentText, isPlaceholderPayment } from '../../protocol/payment/templates';
 import { appendAudit } from '../store/audit';
 import type { Context } from '../context';
 import type { Extra, JobEngine } from './engine';
@@ -83,6 +84,7 @@ export class JobRequests {
         throw new ProtocolError(ErrorCode.UNSUPPORTED, `device ${s.device} does not run '${s.kind}' (${announced})`, 'kind');
       }
       const params = parseJobParams(s.kind, s.params);
+      if (s.kind === 'qr.show') this.checkPayment(params as QrShowParams);
       // Under overload most submits find the queue full: refuse those before any write.
       if ((await this.engine.openCount(q)) >= this.ctx.opts.queueCap) throw this.queueFull(s.device);
       const now = this.ctx.now();
@@ -118,6 +120,24 @@ export class JobRequests {
 
   private queueFull(device: string): ProtocolError {
     return new ProtocolError(ErrorCode.QUEUE_FULL, `device ${device} already has ${this.ctx.opts.queueCap} unfinished jobs (its queue cap); submit again when one finishes`, 'device');
+  }
+
+  /**
+   * A payment QR's text must be one a wallet can read: the placeholder scheme is refused in
+   * production and warned about otherwise; a QR with an amount follows the fleet's template
+   * unless it names its own (docs/architecture.md, Jobs).
+   */
+  private checkPayment(p: QrShowParams): void {
+    const { production, paymentTemplate } = this.ctx.opts;
+    if (isPlaceholderPayment(p.text)) {
+      const why = `no wallet or bank app can read the placeholder ${PLACEHOLDER_PREFIX}…; use a payment template (${PAYMENT_TEMPLATES.join(', ')})`;
+      if (production) throw new ProtocolError(ErrorCode.BAD_PARAMS, `refused in production: ${why}`, 'text');
+      this.ctx.log.warn({ template: paymentTemplate ?? null }, `PLACEHOLDER PAYMENT QR: ${why}. It would be refused in production.`);
+    }
+    if (p.template === undefined && p.amount !== undefined && paymentTemplate !== undefined) {
+      checkPaymentText(paymentTemplate, p.text);
+      p.template = paymentTemplate;
+    }
   }
 
   /** The owner cancels: a queued job leaves the queue, a job on the device gets a cancel cmd. */
