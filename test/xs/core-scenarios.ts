@@ -184,6 +184,16 @@ export const scenarios: Record<string, Scenario> = {
     assert.is(peer.of('display.showQr', late).length, 0);
     assert.equal(peer.ackStates('v-3', late), ['accepted', 'failed']);
     assert.match(peer.acks('v-3', late)[1]!.error ?? '', /^EXPIRED: expiresAt passed before the QR could be shown/);
+
+    // The payment template is checked on the device too, with the same protocol code.
+    const pix = '00020126580014br.gov.bcb.pix0136123e4567-e12b-12d1-a456-4266554400005204000053039865802BR5913Fulano de Tal6008BRASILIA62070503***6304';
+    await peer.cmd('v-4', 'qr.show', { text: `${pix}1D3D`, caption: 'PIX', template: 'emvco', expiresInSeconds: 1 });
+    await peer.advance(1_000);
+    assert.equal(peer.ackStates('v-4', peer.fresh()), ['accepted', 'progress', 'done']);
+    await peer.cmd('v-5', 'qr.show', { text: `${pix}1D3E`, caption: 'PIX', template: 'emvco' });
+    const wrong = peer.acks('v-5', peer.fresh());
+    assert.equal(wrong.map((a) => a.state), ['rejected']);
+    assert.match(wrong[0]!.error ?? '', /the CRC is 1D3E, but the payload's CRC-16\/CCITT is 1D3D/);
     assert.is(peer.lastState(), 'ready');
     peer.assertHealthy();
   },

@@ -7,6 +7,7 @@ import { type JobKind, parseJobParams } from '../../../protocol/jobs';
 import type { AgentLive } from '../lib/agent-live';
 import { navigate } from '../lib/router';
 import { errorText } from '../lib/words';
+import { type PaymentFormat, PaymentFields, type PaymentSettings, type PaymentValues, defaultFormat, paymentText, usePaymentSettings } from './payment-fields';
 import { QrPreview } from './qr';
 import { Alert, Field } from './ui';
 
@@ -39,36 +40,51 @@ function bytesOf(text: string, encoding: 'text' | 'hex'): Uint8Array {
   return Uint8Array.from(hex.match(/../g) ?? [], (h) => parseInt(h, 16));
 }
 
-export function paymentText(amount: string, currency: string, reference: string): string {
-  const q = new URLSearchParams({ amount, currency, ref: reference });
-  return `fleetbind:pay?${q.toString()}`;
+export function PaymentForm(props: { agent: AgentLive; device: string }): JSX.Element {
+  const settings = usePaymentSettings();
+  return settings === null ? <p class="hint">Loading the payment formats…</p> : <PaymentFormWith {...props} settings={settings} />;
 }
 
-export function PaymentForm(props: { agent: AgentLive; device: string }): JSX.Element {
+function PaymentFormWith(props: { agent: AgentLive; device: string; settings: PaymentSettings }): JSX.Element {
   const { busy, error, send, fail } = useSubmit(props.agent, props.device);
+  const [format, setFormat] = useState<PaymentFormat>(defaultFormat(props.settings));
+  const [values, setValues] = useState<PaymentValues>({});
   const [amount, setAmount] = useState('');
   const [currency, setCurrency] = useState('EUR');
   const [reference, setReference] = useState('');
-  const [link, setLink] = useState('');
   const [minutes, setMinutes] = useState('5');
   const [hold, setHold] = useState(false);
-  const text = link.trim() || paymentText(amount.trim(), currency.trim().toUpperCase(), reference.trim());
-  const ready = amount.trim() !== '' && reference.trim() !== '';
+  const value = Number(amount.replace(',', '.'));
+  const common = { amount: value, currency: format === 'epc' ? 'EUR' : currency.trim().toUpperCase(), reference: reference.trim() };
+  let text: string | null = null;
+  try {
+    text = amount.trim() !== '' && reference.trim() !== '' ? paymentText(format, values, common) : null;
+  } catch {
+    text = null;
+  }
 
   const submit = (e: Event) => {
     e.preventDefault();
-    const value = Number(amount.replace(',', '.'));
     if (!Number.isFinite(value) || value <= 0) {
       fail(new ProtocolError('BAD_PARAMS', 'enter an amount greater than 0, such as 12.50', 'amount'));
       return;
     }
+    let qr: string;
+    try {
+      qr = paymentText(format, values, common);
+    } catch (err) {
+      fail(err);
+      return;
+    }
     const mins = Number(minutes);
     void send('qr.show', {
-      text,
+      text: qr,
       caption: reference.trim().slice(0, 64),
       amount: value,
-      currency: currency.trim().toUpperCase(),
-      ...(Number.isFinite(mins) && mins > 0 ? { expiresAt: Date.now() + Math.round(mins * 60_000) } : {}),
+      currency: common.currency,
+      ...(format === 'placeholder' ? {} : { template: format }),
+      // Validity counts from when the machine shows the QR, not from now.
+      ...(Number.isFinite(mins) && mins > 0 ? { expiresInSeconds: Math.round(mins * 60) } : {}),
       ...(hold ? { hold: true } : {}),
     });
   };
@@ -80,26 +96,21 @@ export function PaymentForm(props: { agent: AgentLive; device: string }): JSX.El
           <input id="pay-amount" inputMode="decimal" required value={amount} onInput={(e) => setAmount(e.currentTarget.value)} />
         </Field>
         <Field id="pay-currency" label="Currency">
-          <input id="pay-currency" required maxLength={3} autocapitalize="characters" value={currency} onInput={(e) => setCurrency(e.currentTarget.value)} />
+          <input id="pay-currency" required maxLength={3} autocapitalize="characters" value={format === 'epc' ? 'EUR' : currency} disabled={format === 'epc'} onInput={(e) => setCurrency(e.currentTarget.value)} />
         </Field>
       </div>
       <Field id="pay-reference" label="Reference" hint="Shown on the machine’s screen, for example the order number.">
         <input id="pay-reference" required maxLength={64} value={reference} onInput={(e) => setReference(e.currentTarget.value)} aria-describedby="pay-reference-hint" />
       </Field>
-      <Field id="pay-minutes" label="Valid for (minutes)">
+      <PaymentFields settings={props.settings} format={format} setFormat={setFormat} values={values} setValue={(k, v) => setValues({ ...values, [k]: v })} />
+      <Field id="pay-minutes" label="Valid for (minutes, from when the machine shows it)">
         <input id="pay-minutes" type="number" min={1} max={1440} value={minutes} onInput={(e) => setMinutes(e.currentTarget.value)} />
       </Field>
-      <details>
-        <summary>Payment link (optional)</summary>
-        <Field id="pay-link" label="What the customer’s phone opens" hint="Leave empty to encode the amount, currency and reference.">
-          <input id="pay-link" value={link} onInput={(e) => setLink(e.currentTarget.value)} aria-describedby="pay-link-hint" />
-        </Field>
-      </details>
       <div class="check">
         <input id="pay-hold" type="checkbox" checked={hold} onChange={(e) => setHold(e.currentTarget.checked)} />
         <label for="pay-hold">Keep this machine reserved until the payment is confirmed</label>
       </div>
-      {ready && <QrPreview text={text} label={`Preview of the payment QR for ${amount} ${currency.toUpperCase()}, ${reference}`} />}
+      {text !== null && <QrPreview text={text} label={`Preview of the payment QR for ${amount} ${common.currency}, ${reference}`} />}
       {error && <Alert>{error}</Alert>}
       <button type="submit" class="primary" disabled={busy}>
         {busy ? 'Sending…' : 'Show payment QR'}
