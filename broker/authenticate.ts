@@ -10,7 +10,7 @@ import { constantTimeEqual, tokenHash } from './auth/secrets';
 import type { Context } from './context';
 import { type Identity, setIdentity } from './identity';
 import { useSession } from './store/accounts';
-import { getDevice } from './store/devices';
+import { getDevice, touchLastSeen } from './store/devices';
 import { findEnrollmentToken } from './store/enrollment';
 import { credentialKey } from './live-credentials';
 import { WarnLimiter, clip } from './warn-limit';
@@ -116,6 +116,8 @@ async function identify(ctx: Context, client: Client, username: string, password
   const stored = await verifyDeviceSecret(ctx, row, password, () => !connectionGone(client));
   if (stored === null) return null;
   if (stored === false) return badCredentials('wrong device secret');
+  // The first successful authentication ends the enrollment window, whatever the hello says.
+  if (row.last_seen === null) await touchLastSeen(ctx.db, username, ctx.now());
   return { kind: 'device', id: username, conn, credential: credentialKey.deviceSecret(username, stored) };
 }
 

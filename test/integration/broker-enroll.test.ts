@@ -114,6 +114,26 @@ suiteEnroll('a device whose enrollment reply was lost enrolls again until it fir
   assert.equal(actions, ['device.registered', 'device.reenrolled']);
 });
 
+for (const transport of ['tcp', 'ws'] as const) {
+  suiteEnroll(`${transport}: the first successful connect with the issued secret ends the enrollment window, even with an invalid hello`, async () => {
+    const t = await newToken(5);
+    const mac = randomMac();
+    const first = await enroll(t.token, mac);
+    assert.ok(first.ok);
+    if (!first.ok) return;
+    const url = transport === 'ws' ? tb.broker.wsUrl : tb.broker.mqttUrl;
+    const device = await connect(url, { clientId: first.deviceId, username: first.deviceId, password: first.secret });
+    clients.push(device);
+    // A hello that never validates (a firmware string far too long) must not keep the window open.
+    await publish(device, `fb/v1/d/${first.deviceId}/hello`, { fw: 'x'.repeat(300), model: 'm', mac, caps: [], boot: 1, uptime: 0 });
+    const thief = await enroll(t.token, mac);
+    assert.equal(thief.ok ? 'ok' : thief.error.code, ErrorCode.ALREADY_REGISTERED, 'another fleet-token holder cannot take the identity');
+    assert.ok(device.connected, "the device's own connection stays");
+    await end(device);
+    clients.push((await connectDevice(url, { id: first.deviceId, secret: first.secret, mac })).client);
+  });
+}
+
 suiteEnroll('a registered MAC is refused until an admin allows re-provisioning, then it works once', async () => {
   const t = await newToken(5);
   const mac = randomMac();
