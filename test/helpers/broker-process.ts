@@ -37,10 +37,16 @@ export class BrokerProcess {
     const p = new BrokerProcess(child, adminToken);
     let exit: Exit | null = null;
     void p.exited.then((e) => (exit = e));
-    await waitUntil(() => {
-      if (exit) throw new Error(`broker exited (${JSON.stringify(exit)}) before listening:\n${p.stderr}\n${p.stdout}`);
-      return p.listening();
-    }, 30_000, 'the broker to log "listening"');
+    try {
+      await waitUntil(() => {
+        if (exit) throw new Error(`broker exited (${JSON.stringify(exit)}) before listening:\n${p.stderr}\n${p.stdout}`);
+        return p.listening();
+      }, 30_000, 'the broker to log "listening"');
+    } catch (err) {
+      // Nobody gets a handle on a broker that never listened: end it here, or it outlives the run.
+      await p.kill();
+      throw err;
+    }
     return p;
   }
 
