@@ -22,23 +22,25 @@ export function respond(ctx: Context, who: Identity, body: Response): Promise<vo
   throw new Error(`no response topic for ${who.kind}`);
 }
 
-export async function configFor(ctx: Context, row: DeviceRow): Promise<Config> {
+/** `helloSentAt`: the `sentAt` of the hello this config answers, echoed for the device's round-trip compensation. */
+export async function configFor(ctx: Context, row: DeviceRow, helloSentAt?: number): Promise<Config> {
   let agent: Config['agent'] = null;
   if (row.agent_id !== null) {
     const a = await getAgent(ctx.db, row.agent_id);
     agent = { id: row.agent_id, name: a?.name ?? row.agent_id };
   }
-  const config: Config = { agent, settings: { keepalive: 30 } };
+  // The broker is the device's clock on sites without internet (docs/architecture.md, Firmware).
+  const config: Config = { agent, settings: { keepalive: 30 }, time: helloSentAt === undefined ? { now: ctx.now() } : { now: ctx.now(), hello: helloSentAt } };
   if (row.machine_code !== null) config.machine = row.machine_code;
   if (agent === null) config.claimCode = ctx.claimCodes.rotate(row.id);
   else ctx.claimCodes.drop(row.id);
   return config;
 }
 
-export async function publishConfig(ctx: Context, device: string): Promise<void> {
+export async function publishConfig(ctx: Context, device: string, helloSentAt?: number): Promise<void> {
   const row = await getDevice(ctx.db, device);
   if (!row) return;
-  await publishJson(ctx, deviceTopic(device, 'config'), await configFor(ctx, row));
+  await publishJson(ctx, deviceTopic(device, 'config'), await configFor(ctx, row, helloSentAt));
 }
 
 export function publishStatus(ctx: Context, device: string, status: Status): Promise<void> {

@@ -83,5 +83,5 @@ export async function handleHello(ctx: Context, device: string, payload: Buffer)
   const update = { fw: hello.fw, model: hello.model, caps: hello.caps, concurrency: hello.concurrency ?? 1, ...(hello.machine ? { machineCode: hello.machine } : {}) };
   // After a broker restart the whole fleet says hello at once: share commits.
   await ctx.writer.write((trx) => recordHello(trx, device, update, ctx.now()));
-  await publishConfig(ctx, device);
+  await publishConfig(ctx, device, hello.sentAt);
 }

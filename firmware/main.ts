@@ -9,7 +9,7 @@ import { createCore } from './core/core';
 import { deviceIdFromMac } from '../protocol/ids';
 import type { Platform } from './core/platform';
 import { readBoard } from './platform/board';
-import { withClockSync } from './platform/clock';
+import { setClock, withClockSync } from './platform/clock';
 import { log } from './platform/log';
 import { stationMac } from './platform/mac';
 import { LogDisplay } from './platform/log-display';
@@ -42,12 +42,13 @@ const serial = board.uart ? openUart(board.uart, { setTimer, clearTimer }) : und
 
 const platform: Platform = {
   now,
+  setClock,
   random: () => Math.random(),
   setTimer,
   clearTimer,
   log,
   prefs,
-  wifi: withClockSync(new ModdableWifi(), board.sntp),
+  wifi: withClockSync(new ModdableWifi(), () => prefs.get('sntp') ?? board.sntp),
   mqtt: new ModdableMqtt(),
   display,
   ...(serial ? { serial } : {}),

@@ -14,8 +14,14 @@ export type OfflineReason = (typeof OFFLINE_REASONS)[number];
 /** Retained on fb/v1/d/<dev>/status. The broker is the author: it knows the grace window. */
 export interface Status { state: PresenceState; conn: number; since: number; reason?: OfflineReason }
 
-export interface Hello { fw: string; model: string; mac: string; caps: string[]; boot: number; uptime: number; concurrency?: number; machine?: string }
-export interface Config { agent: { id: string; name: string } | null; claimCode?: string; machine?: string; settings: Record<string, unknown> }
+/**
+ * `sentAt`: the device's uptime in ms when it sent the hello, echoed back in `config.time.hello` so the
+ * device can subtract the round trip when it sets its clock from `config.time.now`.
+ */
+export interface Hello { fw: string; model: string; mac: string; caps: string[]; boot: number; uptime: number; concurrency?: number; machine?: string; sentAt?: number }
+/** The broker's clock (ms since epoch) when it sent the config, and the hello's `sentAt` it answers. */
+export interface BrokerTime { now: number; hello?: number }
+export interface Config { agent: { id: string; name: string } | null; claimCode?: string; machine?: string; settings: Record<string, unknown>; time?: BrokerTime }
 /**
  * `cancel: true` stops the job; `complete: true` tells the device that a held job was completed
  * from outside (a payment backend confirmed a held `qr.show`), so it shows "Paid" and acks done.
@@ -140,6 +146,8 @@ export function parseHello(v: unknown): Hello {
   const concurrency = optNum(o, 'concurrency', { min: 1, max: 8, integer: true });
   if (concurrency !== undefined) h.concurrency = concurrency;
   if (o.machine !== undefined && o.machine !== null && o.machine !== '') h.machine = normaliseMachineCode(o.machine, 'machine');
+  const sentAt = optNum(o, 'sentAt', { min: 0, integer: true });
+  if (sentAt !== undefined) h.sentAt = sentAt;
   return h;
 }
 
@@ -188,6 +196,13 @@ export function parseConfig(v: unknown): Config {
   const machine = optStr(o, 'machine', { max: 32 });
   if (claimCode !== undefined) c.claimCode = claimCode;
   if (machine !== undefined) c.machine = machine;
+  if (o.time !== undefined) {
+    const t = object(o.time, 'time');
+    const time: BrokerTime = { now: num({ 'time.now': t.now }, 'time.now', { min: 0, integer: true }) };
+    const hello = optNum({ 'time.hello': t.hello }, 'time.hello', { min: 0, integer: true });
+    if (hello !== undefined) time.hello = hello;
+    c.time = time;
+  }
   return c;
 }
 

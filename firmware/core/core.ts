@@ -86,6 +86,8 @@ export class DeviceCore {
   private startedAt = 0;
   /** The identity of the current (or last) session; its id is the device id once connected as the device. */
   private identity: Identity | null = null;
+  /** Uptime ms of this session's hello, to measure the round trip of the config that answers it. */
+  private helloSentAt: number | null = null;
   /** Jitter for both backoffs; seeded per device once the MAC is known. */
   private random: () => number;
 
@@ -224,7 +226,9 @@ export class DeviceCore {
     this.session.publish(deviceTopic(id, 'status'), ONLINE, true);
     this.set('hello');
     const facts = this.platform.facts;
-    const hello: Hello = { fw: facts.fw, model: facts.model, mac: this.mac, caps: facts.caps, boot: facts.boot, uptime: Math.floor((this.ticks() - this.startedAt) / 1000) };
+    const sentAt = Math.floor(this.ticks() - this.startedAt);
+    this.helloSentAt = sentAt;
+    const hello: Hello = { fw: facts.fw, model: facts.model, mac: this.mac, caps: facts.caps, boot: facts.boot, uptime: Math.floor(sentAt / 1000), sentAt };
     const machine = this.machine();
     if (machine !== undefined) hello.machine = machine;
     this.session.publish(deviceTopic(id, 'hello'), JSON.stringify(hello));
@@ -255,9 +259,29 @@ export class DeviceCore {
   private onConfig(payload: string): void {
     const config = readMessage(this.platform, 'config', payload, parseConfig);
     if (config === null) return;
+    if (config.time?.hello !== undefined && config.time.hello === this.helloSentAt) this.setClock(config.time.now, config.time.hello);
+    const sntp = config.settings.sntp;
+    if (typeof sntp === 'string' && sntp !== this.platform.prefs.get('sntp')) {
+      this.platform.prefs.set('sntp', sntp);
+      this.platform.log('info', 'SNTP server changed by the broker', { sntp });
+    }
     const agent = config.agent;
     this.screen.show('agent', (d) => d.agent(agent === null ? null : agent.name, config.claimCode));
     this.platform.log('info', 'config', { agent: agent === null ? null : agent.id });
+  }
+
+  /**
+   * Sets the clock from the broker's, plus half the round trip since the hello it answers: a site
+   * without internet has no SNTP, and certificate dates and QR countdowns need real time.
+   */
+  private setClock(brokerNow: number, helloSentAt: number): void {
+    this.helloSentAt = null;
+    const roundTripMs = this.ticks() - this.startedAt - helloSentAt;
+    if (!this.platform.setClock || roundTripMs < 0) return;
+    const now = brokerNow + Math.round(roundTripMs / 2);
+    const driftMs = now - this.platform.now();
+    this.platform.setClock(now);
+    this.platform.log('info', 'clock set from the broker', { roundTripMs, driftMs });
   }
 
   private onClose(identity: Identity, info: MqttCloseInfo): void {

@@ -12,7 +12,7 @@ export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export type LogFields = Record<string, string | number | boolean | null | undefined>;
 
 /** Keys in the Preference domain `fb` (ESP32 NVS namespace `fb`), all `str` entries. */
-export type PrefKey = 'ssid' | 'psk' | 'broker' | 'id' | 'secret' | 'enroll' | 'machine' | 'ca' | 'insecure';
+export type PrefKey = 'ssid' | 'psk' | 'broker' | 'id' | 'secret' | 'enroll' | 'machine' | 'ca' | 'insecure' | 'sntp';
 export const PREF_DOMAIN = 'fb';
 
 export interface Prefs {
@@ -141,6 +141,8 @@ export interface Platform {
    * when absent the core falls back to now().
    */
   ticks?(): number;
+  /** Sets the wall clock (ms since epoch) from the broker's time; absent where the host owns the clock. */
+  setClock?(ms: number): void;
   /** Uniform in [0, 1). */
   random(): number;
   setTimer(ms: number, callback: () => void): TimerHandle;

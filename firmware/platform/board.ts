@@ -38,7 +38,7 @@ export function readBoard(): Board {
     fw: String(config.fw ?? 'dev'),
     led: integer(config.led, 'led'),
     uart: readUart(),
-    sntp: String(config.sntp ?? 'pool.ntp.org'),
+    sntp: String(config.sntp ?? 'none'),
     mac: config.mac === undefined ? undefined : String(config.mac),
   };
 }

@@ -1,5 +1,6 @@
-// An ESP32 boots at 1970 and has no battery-backed clock; job deadlines and QR countdowns need
-// real time, so the clock is set once per boot over SNTP when the network first comes up.
+// An ESP32 boots at 1970 and has no battery-backed clock. The broker sets it after every hello
+// (the core's setClock); SNTP is optional, for sites with internet access: the `sntp` preference
+// (which the broker's desired settings can change) or the build's `sntp`, "none" for off.
 import SNTP from 'sntp';
 import Time from 'time';
 import type { Wifi } from '../core/platform';
@@ -13,9 +14,14 @@ export function clockIsSet(): boolean {
 
 let pending = false;
 
-/** Asks `host` for the time unless the clock is set or a request is under way; call on every new IP. */
+/** Sets the clock from ms since epoch. */
+export function setClock(ms: number): void {
+  Time.set(Math.round(ms / 1000));
+}
+
+/** Asks `host` for the time unless SNTP is off, the clock is set or a request is under way; call on every new IP. */
 export function syncClock(host: string): void {
-  if (clockIsSet() || pending) return;
+  if (host === '' || host === 'none' || clockIsSet() || pending) return;
   pending = true;
   new SNTP({ host }, (message, value) => {
     if (message === SNTP.time && value !== undefined) {
@@ -29,12 +35,12 @@ export function syncClock(host: string): void {
   });
 }
 
-/** Wraps Wi-Fi so every new IP address also sets the clock, if it is not set yet. */
-export function withClockSync(wifi: Wifi, host: string): Wifi {
+/** Wraps Wi-Fi so every new IP address also asks SNTP for the time, if it is on and the clock is not set yet. */
+export function withClockSync(wifi: Wifi, host: () => string): Wifi {
   return {
     connect: (ssid, psk, onStatus) =>
       wifi.connect(ssid, psk, (status) => {
-        if (status === 'gotip') syncClock(host);
+        if (status === 'gotip') syncClock(host());
         onStatus(status);
       }),
     disconnect: () => wifi.disconnect(),

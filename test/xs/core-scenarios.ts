@@ -64,7 +64,7 @@ export const scenarios: Record<string, Scenario> = {
     assert.is(hellos.length, 1);
     assert.is(hellos[0]!.retain, false);
     const hello = parseHello(JSON.parse(hellos[0]!.payload));
-    assert.equal(hello, { fw: '0.1.0', model: 'moddable_two', mac: MAC, caps: ['qr.show', 'identify'], boot: 7, uptime: 5, machine: 'CT0700026' });
+    assert.equal(hello, { fw: '0.1.0', model: 'moddable_two', mac: MAC, caps: ['qr.show', 'identify'], boot: 7, uptime: 5, machine: 'CT0700026', sentAt: 5_000 });
     const order = calls.filter((c) => c.op === 'mqtt.subscribe' || c.op === 'mqtt.publish').map((c) => c.op);
     assert.equal(order, ['mqtt.subscribe', 'mqtt.subscribe', 'mqtt.publish', 'mqtt.publish'], 'subscribed before announcing itself');
     assert.is(peer.lastState(), 'ready');

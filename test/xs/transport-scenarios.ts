@@ -1,11 +1,16 @@
 // How the device reaches the broker, written once and run on Node and under XS (core.test.ts):
-// TLS with the CA certificate from NVS, plain MQTT only with insecure=1, and a clean stop.
+// TLS with the CA certificate from NVS, plain MQTT only with insecure=1, a clean stop, and the
+// clock taken from the broker.
 // The scripted MQTT plays the secure socket: a server that does not chain to the CA ends the
 // connection during the handshake, which the adapter reports as a close with a reason.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as assert from 'uvu/assert';
-import { DEVICE, SECRET, type Peer } from './harness/peer';
+import { parseHello } from '../../protocol/messages';
+import { deviceTopic } from '../../protocol/topics';
+import { DEVICE, SECRET, T0, bootEvent, type Peer } from './harness/peer';
+
+const bootPrefs = (): ReturnType<typeof bootEvent>['prefs'] => bootEvent().prefs;
 import { TEST_BACKOFF, type Scenario } from './core-scenarios';
 
 const CA_PEM = readFileSync(join(import.meta.dirname, '..', 'fixtures', 'tls', 'test-ca.pem'), 'utf8');
@@ -77,5 +82,35 @@ export const transportScenarios: Record<string, Scenario> = {
     );
     assert.is(peer.lastState(), 'stopped');
     assert.is((await peer.stats()).pendingTimers, 0);
+  },
+
+  async 'clock: a device that boots at 1970 takes the broker time from the config answering its hello, plus half the round trip'(peer) {
+    await peer.boot({ startAt: 0 });
+    await peer.advance(5_000);
+    await peer.online();
+    const helloCall = peer.of('mqtt.publish').find((c) => c.topic === deviceTopic(DEVICE, 'hello'));
+    const hello = parseHello(JSON.parse(helloCall!.payload));
+    assert.is(hello.sentAt, 5_000, 'uptime ms at sending');
+    await peer.advance(400);
+    await peer.deliver('config', { agent: null, settings: {}, time: { now: T0, hello: hello.sentAt } });
+    assert.is((await peer.stats()).now, T0 + 200, 'the broker time plus half the 400 ms round trip');
+    assert.equal(peer.logs('info', 'clock set from the broker').map((l) => l.fields?.roundTripMs), [400]);
+
+    // A later config (a claim) carries the time but answers no hello: the clock stays.
+    await peer.advance(1_000);
+    await peer.deliver('config', { agent: null, settings: {}, time: { now: T0 + 999_999 } });
+    await peer.deliver('config', { agent: null, settings: {}, time: { now: T0 + 999_999, hello: hello.sentAt } });
+    assert.is((await peer.stats()).now, T0 + 1_200);
+    peer.assertHealthy();
+  },
+
+  async 'clock: SNTP is optional; its server comes from NVS and the broker can change it in desired settings'(peer) {
+    await peer.boot({ prefs: { ...bootPrefs(), sntp: 'none' } });
+    await peer.online();
+    await peer.deliver('config', { agent: null, settings: { sntp: 'ntp.site.lan' } });
+    assert.is((await peer.stats()).prefs.sntp, 'ntp.site.lan');
+    await peer.deliver('config', { agent: null, settings: { sntp: 'ntp.site.lan' } });
+    assert.is(peer.of('prefs.set').filter((c) => c.key === 'sntp').length, 1, 'stored once, not on every config');
+    peer.assertHealthy();
   },
 };
