@@ -4,7 +4,7 @@ import { JOB_STATES } from '../../../protocol/jobs';
 import { type JobTrack, isOpen } from '../lib/agent-live';
 import { useTick } from '../lib/observable';
 import { STATE_WORDS } from '../../../protocol/job-words';
-import { clock, duration, jobKindText, jobStatusText } from '../lib/words';
+import { clock, duration, jobKindText, jobStatusText, jobSummary } from '../lib/words';
 
 export function positionText(j: JobTrack): string {
   if (j.position === null) return '';
@@ -61,7 +61,7 @@ export function JobLine(props: { job: JobTrack }): JSX.Element {
   const j = props.job;
   return (
     <span class="job-line">
-      <strong>{jobKindText(j)}</strong> <StateBadge job={j} /> {j.position !== null && <span>{positionText(j)}</span>}
+      <strong>{jobKindText(j)}</strong> {jobSummary(j) !== '' && <span data-testid="job-summary">{jobSummary(j)}</span>} <StateBadge job={j} /> {j.position !== null && <span>{positionText(j)}</span>}
       {isOpen(j.state) && j.eta !== null && <span aria-hidden="true">·</span>}
       <Eta job={j} />
     </span>

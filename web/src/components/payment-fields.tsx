@@ -85,7 +85,7 @@ export function PaymentFields(props: { settings: PaymentSettings; format: Paymen
       <fieldset class="stack" data-testid="payment-format">
         <legend>Payment format</legend>
         {formats.map((f) => (
-          <label key={f}>
+          <label key={f} class="choice">
             <input type="radio" name="payment-format" value={f} checked={props.format === f} onChange={() => props.setFormat(f)} />{' '}
             {f === 'placeholder' ? 'Test placeholder (no wallet or bank app can read it)' : PAYMENT_TEMPLATE_NAMES[f]}
             {f === props.settings.template && ' – this fleet’s format'}

@@ -56,6 +56,8 @@ const latest = (times: Partial<Record<JobState, number>>): number => Math.max(0,
 const OPEN: readonly JobState[] = ['queued', 'dispatched', 'running'];
 export const isOpen = (s: JobState): boolean => OPEN.includes(s);
 
+const UNBOUND = { code: 'UNBOUND', message: 'the machine was released or transferred, so this job was cancelled' };
+
 function deviceTopics(id: string): string[] {
   return [deviceTopic(id, 'status'), deviceTopic(id, 'jobs')];
 }
@@ -165,15 +167,21 @@ export class AgentLive {
     this.link.want(b.devices.flatMap((d) => deviceTopics(d.id)));
     const status = { ...st.status };
     const queues = { ...st.queues };
+    const jobs = { ...st.jobs };
     for (const id of gone) {
       delete status[id];
       delete queues[id];
+      // The broker cancels this agent's jobs on a device that left it and stops telling it about
+      // them, so every open view says so at once instead of showing a job that still runs.
+      for (const j of Object.values(jobs)) {
+        if (j.device === id && isOpen(j.state)) jobs[j.job] = { ...j, state: 'cancelled', position: null, eta: null, error: UNBOUND, times: { ...j.times, cancelled: Date.now() } };
+      }
     }
     for (const d of b.devices) {
       const known = status[d.id];
       if (!known || d.presence.since >= known.since) status[d.id] = d.presence;
     }
-    this.state.set({ ...st, loaded: true, devices: b.devices, status, queues });
+    this.state.set({ ...st, loaded: true, devices: b.devices, status, queues, jobs });
   }
 
   private applyStatus(device: string, s: Status): void {

@@ -111,3 +111,15 @@ export function presenceDetail(s: Status | undefined): string {
 export const jobKindText = (j: { kind: string }): string => kindWords(j.kind);
 export const jobStatusText = (j: { kind: string; state: JobState; params: Record<string, unknown> | null; error: { code: string } | null }): string =>
   statusWords({ kind: j.kind, state: j.state, hold: j.params?.hold === true, error: j.error });
+
+/** What a job is, in a few words: amount and reference for a payment, the key params otherwise. */
+export function jobSummary(j: { kind: string; params: Record<string, unknown> | null }): string {
+  const p = j.params ?? {};
+  if (j.kind === 'qr.show') {
+    const amount = typeof p.amount === 'number' ? money(p.amount, String(p.currency ?? '')) : null;
+    return [amount, typeof p.caption === 'string' && p.caption !== '' ? p.caption : null].filter((x) => x !== null).join(' · ');
+  }
+  if (j.kind === 'identify' && typeof p.seconds === 'number') return `for ${p.seconds} s`;
+  if (j.kind === 'serial.send' && typeof p.data === 'string') return `${Math.floor((p.data.length * 3) / 4) - (p.data.match(/=+$/)?.[0].length ?? 0)} bytes`;
+  return '';
+}

@@ -5,16 +5,18 @@ import { useState } from 'preact/hooks';
 import type { BoundDevice } from '../../../protocol/messages';
 import { JobLine } from '../components/jobs';
 import { A, Alert, Page, PresenceBadge } from '../components/ui';
-import type { AgentLive } from '../lib/agent-live';
+import { type AgentLive, isOpen } from '../lib/agent-live';
 import { useAgent } from '../lib/live';
 import { useObservable } from '../lib/observable';
-import { errorText } from '../lib/words';
+import { errorText, jobKindText, jobStatusText, jobSummary } from '../lib/words';
 
 export function ReleaseButton(props: { agent: AgentLive; device: BoundDevice; onDone?: () => void }): JSX.Element {
   const [confirming, setConfirming] = useState(false);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const name = props.device.machineCode ?? props.device.id;
+  const st = useObservable(props.agent.state);
+  const open = (st.queues[props.device.id] ?? []).map((id) => st.jobs[id]).filter((j) => j !== undefined && isOpen(j.state));
   const release = async () => {
     setBusy(true);
     setError(null);
@@ -37,6 +39,18 @@ export function ReleaseButton(props: { agent: AgentLive; device: BoundDevice; on
       ) : (
         <div class="confirm" role="group" aria-label={`Release ${name}?`}>
           <p>Release {name}? Another agent can then claim it.</p>
+          {open.length > 0 && (
+            <>
+              <p>Releasing cancels {open.length === 1 ? 'this job' : `these ${open.length} jobs`}:</p>
+              <ul data-testid="release-cancels">
+                {open.map((j) => (
+                  <li key={j.job}>
+                    {jobKindText(j)} {jobSummary(j)} ({jobStatusText(j)})
+                  </li>
+                ))}
+              </ul>
+            </>
+          )}
           <button type="button" class="danger" onClick={release} disabled={busy}>
             {busy ? 'Releasing…' : `Yes, release ${name}`}
           </button>

@@ -6,6 +6,7 @@ import { A, Alert, Field, Page } from '../components/ui';
 import type { JobView } from '../lib/agent-live';
 import { useAgent } from '../lib/live';
 import { useObservable } from '../lib/observable';
+import { authed } from '../lib/session';
 import { navigate, queryParam, usePath } from '../lib/router';
 import { dateTime, errorText, jobKindText, jobStatusText, money } from '../lib/words';
 
@@ -19,27 +20,31 @@ export function History(): JSX.Element {
   const [error, setError] = useState<string | null>(null);
 
   useEffect(() => {
-    if (device === null || linkState !== 'online') return;
+    if (!st.loaded || linkState !== 'online') return;
     setViews(null);
     setError(null);
-    agent.history(device, 100).then(setViews, (err: unknown) => setError(errorText(err)));
-  }, [device, linkState]);
+    // Without a machine (all released), the agent's own jobs on every machine, from the job list.
+    const load = device === null ? authed<JobView[]>('GET', '/api/jobs?limit=100') : agent.history(device, 100);
+    load.then(setViews, (err: unknown) => setError(errorText(err)));
+  }, [device, linkState, st.loaded]);
 
   return (
     <Page title="Job history">
-      <Field id="history-device" label="Machine">
-        <select id="history-device" value={device ?? ''} onChange={(e) => navigate(`/history?device=${encodeURIComponent(e.currentTarget.value)}`, { replace: true })}>
-          {device !== null && !st.devices.some((d) => d.id === device) && <option value={device}>{device}</option>}
-          {st.devices.map((d) => (
-            <option key={d.id} value={d.id}>
-              {d.machineCode ?? d.id}
-            </option>
-          ))}
-        </select>
-      </Field>
-      {device === null && <p>You hold no machines, so there is no history to show.</p>}
+      {device !== null && (
+        <Field id="history-device" label="Machine">
+          <select id="history-device" value={device ?? ''} onChange={(e) => navigate(`/history?device=${encodeURIComponent(e.currentTarget.value)}`, { replace: true })}>
+            {device !== null && !st.devices.some((d) => d.id === device) && <option value={device}>{device}</option>}
+            {st.devices.map((d) => (
+              <option key={d.id} value={d.id}>
+                {d.machineCode ?? d.id}
+              </option>
+            ))}
+          </select>
+        </Field>
+      )}
+      {device === null && <p>You hold no machines now. These are your jobs on the machines you held.</p>}
       {error && <Alert>{error}</Alert>}
-      {views && views.length === 0 && <p>No jobs on this machine yet.</p>}
+      {views && views.length === 0 && <p>{device === null ? 'You have no jobs yet.' : 'No jobs on this machine yet.'}</p>}
       {views && views.length > 0 && (
         <ul class="cards" data-testid="history">
           {views.map((v) => (
