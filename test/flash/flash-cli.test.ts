@@ -52,7 +52,7 @@ async function rig(ctx: Ctx, options: Parameters<typeof startRig>[0]): Promise<R
 }
 
 function provisionArgs(ctx: Ctx, port: string): string[] {
-  return ['--port', port, '--broker', ctx.broker.broker.mqttUrl, '--broker-api', ctx.broker.broker.httpUrl, '--admin-token', ctx.broker.adminToken, '--build', ctx.build.dir];
+  return ['--port', port, '--broker', ctx.broker.broker.mqttUrl, '--insecure', '--broker-api', ctx.broker.broker.httpUrl, '--admin-token', ctx.broker.adminToken, '--build', ctx.build.dir];
 }
 
 function credentialsIn(flash: Uint8Array): Record<string, unknown> {
@@ -266,10 +266,10 @@ test('--out writes the images, the NVS binary and flash_args to a folder', async
   assert.is(manifest.deviceId, 'esp32-240ac4aa0007');
 });
 
-test('--dry-run with mqtts:// and --ca puts the whole CA certificate into NVS, and no insecure entry', async (ctx) => {
+test('--out with mqtts:// and --ca puts the whole CA certificate into NVS, and no insecure entry', async (ctx) => {
   const out = join(ctx.dir, 'dry-tls');
   const ca = join(import.meta.dirname, '..', 'fixtures', 'tls', 'test-ca.pem');
-  const run = await runFlashCli(['--dry-run', out, '--mac', '24:0a:c4:aa:00:08', '--broker', 'mqtts://fleet.example.com:8883', '--ca', ca, '--enroll-token', 'tok', '--build', ctx.build.dir]);
+  const run = await runFlashCli(['--out', out, '--mac', '24:0a:c4:aa:00:08', '--broker', 'mqtts://fleet.example.com:8883', '--ca', ca, '--enroll-token', 'tok', '--build', ctx.build.dir]);
   assert.is(run.code, 0, run.stderr);
   const nvs = readFileSync(join(out, 'nvs.bin'));
   assert.equal(credentialsIn(Buffer.concat([Buffer.alloc(NVS.offset), nvs])), { broker: 'mqtts://fleet.example.com:8883', enroll: 'tok', ca: readFileSync(ca, 'utf8') });
