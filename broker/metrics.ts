@@ -1,9 +1,12 @@
 // Prometheus metrics, one registry per broker instance. Per-message counts are plain numbers
 // read at scrape time, so the hot path pays an increment, not a label lookup.
-import { Counter, Gauge, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { HashQueue } from './auth/hash-queue';
 
 export type ConnectionKind = 'device' | 'enroll' | 'agent' | 'admin';
+
+/** The fleet as a scrape sees it: devices by presence state, and how many are registered and bound. */
+export interface FleetCounts { byPresence: Record<string, number>; registered: number; bound: number }
 
 export class Metrics {
   readonly registry = new Registry();
@@ -17,6 +20,8 @@ export class Metrics {
   readonly tokenRefusals: Counter<'via' | 'reason'>;
   readonly webhookAttempts: Counter<'outcome'>;
   readonly plaintextDeviceConnections: Counter<'kind'>;
+  readonly httpRequests: Counter<'method' | 'route' | 'status'>;
+  readonly httpDuration: Histogram<'method' | 'route'>;
 
   constructor(hashes: HashQueue) {
     const registry = this.registry;
@@ -77,5 +82,49 @@ export class Metrics {
       registers: [registry],
     });
     this.requests = new Counter({ name: 'fleetbind_requests_total', help: 'Agent and admin requests over MQTT by op and outcome', labelNames: ['op', 'outcome'], registers: [registry] });
+    // Routes are the registered patterns (/api/devices/:id), so the label set stays small.
+    this.httpRequests = new Counter({ name: 'fleetbind_http_requests_total', help: 'HTTP requests by method, route pattern and status', labelNames: ['method', 'route', 'status'], registers: [registry] });
+    this.httpDuration = new Histogram({
+      name: 'fleetbind_http_request_duration_seconds',
+      help: 'HTTP response time by method and route pattern',
+      labelNames: ['method', 'route'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [registry],
+    });
+    collectDefaultMetrics({ register: registry });
+  }
+
+  /** Counts the fleet at each scrape (a registry query), rather than keeping counters in step with every change. */
+  watchFleet(count: () => Promise<FleetCounts>): void {
+    const registry = this.registry;
+    let pending: Promise<FleetCounts> | null = null;
+    // The three gauges share one count per scrape.
+    const counts = (): Promise<FleetCounts> => (pending ??= count().finally(() => setImmediate(() => (pending = null))));
+    new Gauge({
+      name: 'fleetbind_devices',
+      help: 'Registered devices by presence state (online, reconnecting, offline, ...)',
+      labelNames: ['presence'],
+      registers: [registry],
+      async collect() {
+        this.reset();
+        for (const [presence, n] of Object.entries((await counts()).byPresence)) this.set({ presence }, n);
+      },
+    });
+    new Gauge({
+      name: 'fleetbind_devices_registered',
+      help: 'Devices in the registry',
+      registers: [registry],
+      async collect() {
+        this.set((await counts()).registered);
+      },
+    });
+    new Gauge({
+      name: 'fleetbind_devices_bound',
+      help: 'Devices bound to an agent',
+      registers: [registry],
+      async collect() {
+        this.set((await counts()).bound);
+      },
+    });
   }
 }

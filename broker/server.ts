@@ -39,7 +39,7 @@ import { handleRequest } from './requests';
 import { allBindings } from './store/bindings';
 import { openSqlite } from './store/db';
 import { GroupWriter } from './store/group-writer';
-import { listDevices } from './store/devices';
+import { deviceAgents, listDevices } from './store/devices';
 import { Deliverer } from './webhooks/deliverer';
 import { recordEvent } from './webhooks/outbox';
 import { existsSync } from 'node:fs';
@@ -150,6 +150,15 @@ export async function startBroker(options: Partial<BrokerOptions> = {}): Promise
     ctx.writer.write((trx) => recordEvent(trx, 'device.presence', { device, ...status }, status.since)).catch((err: unknown) => log.error({ err, device }, 'recording a presence event failed'));
   };
   ctx.presence = cluster?.presence(announce) ?? new LocalPresence(opts.graceMs, announce);
+  metrics.watchFleet(async () => {
+    const rows = await deviceAgents(registry.db);
+    const byPresence: Record<string, number> = {};
+    for (const r of rows) {
+      const state = ctx.presence.status(r.id).state;
+      byPresence[state] = (byPresence[state] ?? 0) + 1;
+    }
+    return { byPresence, registered: rows.length, bound: rows.filter((r) => r.agent_id !== null).length };
+  });
   const acl = new Acl(cluster?.aclBindings ?? bindings, ctx.presence, metrics, log.child({ part: 'acl' }));
 
   const aedes = await Aedes.createBroker({

@@ -44,6 +44,11 @@ export function buildHttp(ctx: Context, startedAt: number): FastifyInstance {
       await reply.status(400).send({ error: { code: ErrorCode.BAD_REQUEST, message: "path must not contain '.' or '..' segments" } });
     }
   });
+  app.addHook('onResponse', async (req, reply) => {
+    const route = req.routeOptions.url ?? 'unmatched';
+    ctx.metrics.httpRequests.inc({ method: req.method, route, status: String(reply.statusCode) });
+    ctx.metrics.httpDuration.observe({ method: req.method, route }, reply.elapsedTime / 1000);
+  });
   app.setNotFoundHandler((req, reply) => {
     void reply.status(404).send({ error: { code: 'NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0]}` } });
   });

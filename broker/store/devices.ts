@@ -47,6 +47,11 @@ export async function listDevices(db: Kysely<Database>, agent?: string): Promise
   return q.execute();
 }
 
+/** Every device's id and agent, and nothing else: what a metrics scrape counts. */
+export function deviceAgents(db: Kysely<Database>): Promise<Array<{ id: string; agent_id: string | null }>> {
+  return db.selectFrom('devices').select(['id', 'agent_id']).execute();
+}
+
 export interface NewDevice {
   id: string;
   mac: string;
