@@ -13,6 +13,7 @@ import { renderLabelPng } from './label-png';
 import { renderLabelSvg } from './label-svg';
 import { LABELS_CLI, parseLabelOptions } from './options';
 import { helpText } from '../cli/args';
+import { suggestedPublicUrl, unreachableFromPhone } from '../cli/public-url';
 import { LABELS_PER_PAGE, renderSheetPdf } from './sheet-pdf';
 
 export const SHEET_FILE = 'labels.pdf';
@@ -24,6 +25,13 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   const labels = (await fetchLabels(new AdminApi(opts.connection), opts.selection)).map(labelContent);
+  const problem = unreachableFromPhone(labels[0]!.url);
+  if (problem && !opts.allowLocal) {
+    const origin = new URL(labels[0]!.url).origin;
+    throw new ToolError(
+      `the labels would point at ${origin}, which a phone cannot open (${problem}). Restart the broker with --public-url set to an address phones reach, such as ${suggestedPublicUrl(Number(new URL(origin).port) || 8080)} (or FLEETBIND_PUBLIC_URL), or pass --allow-local to print them anyway`,
+    );
+  }
   const files: Array<[string, Buffer | string, string]> = [];
   if (opts.formats.includes('pdf')) {
     const pages = Math.ceil(labels.length / LABELS_PER_PAGE);

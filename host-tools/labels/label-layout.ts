@@ -1,6 +1,7 @@
 // Where the parts of one label go, in points, for a label of a given size: the fleet name at the
-// top, the QR in the middle, the machine code in large text under it. The PDF sheet and the SVG
-// share it, so a label looks the same in both.
+// top, the QR in the middle with "Scan to claim" under it, the machine code in large text, and
+// the URL to type when there is no camera at the bottom. The PDF sheet and the SVG share it, so a
+// label looks the same in both.
 import { QUIET_ZONE, darkRuns, type QrMatrix } from './qr-matrix';
 
 export interface LabelGeometry {
@@ -8,7 +9,9 @@ export interface LabelGeometry {
   height: number;
   fleet: { y: number; size: number };
   qr: { x: number; y: number; size: number; module: number };
+  caption: { y: number; size: number };
   code: { y: number; maxSize: number };
+  url: { y: number; size: number };
   /** Width the text may take, centred. */
   textWidth: number;
 }
@@ -16,9 +19,12 @@ export interface LabelGeometry {
 export function labelGeometry(width: number, height: number, m: QrMatrix): LabelGeometry {
   const pad = Math.min(width, height) * 0.06;
   const fleetSize = height * 0.055;
-  const codeMax = height * 0.13;
+  const codeMax = height * 0.11;
+  const captionSize = height * 0.045;
+  const urlSize = height * 0.032;
   const qrTop = pad + fleetSize * 1.3;
-  const qrRoom = Math.min(width - 2 * pad, height - qrTop - codeMax * 1.25 - pad);
+  const below = captionSize * 1.3 + codeMax * 1.15 + urlSize * 1.3;
+  const qrRoom = Math.min(width - 2 * pad, height - qrTop - below - pad);
   const module = qrRoom / (m.size + 2 * QUIET_ZONE);
   const qrSize = module * (m.size + 2 * QUIET_ZONE);
   return {
@@ -26,7 +32,9 @@ export function labelGeometry(width: number, height: number, m: QrMatrix): Label
     height,
     fleet: { y: pad, size: fleetSize },
     qr: { x: (width - qrSize) / 2, y: qrTop, size: qrSize, module },
-    code: { y: qrTop + qrSize + codeMax * 0.1, maxSize: codeMax },
+    caption: { y: qrTop + qrSize, size: captionSize },
+    code: { y: qrTop + qrSize + captionSize * 1.3, maxSize: codeMax },
+    url: { y: qrTop + qrSize + captionSize * 1.3 + codeMax * 1.15, size: urlSize },
     textWidth: width - 2 * pad,
   };
 }

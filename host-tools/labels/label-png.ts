@@ -2,7 +2,7 @@
 // the QR modules are exact multiples of the pixel grid.
 import { PNG } from 'pngjs';
 import { GLYPH_ADVANCE, GLYPH_HEIGHT, glyph, textWidth } from './bitmap-font';
-import type { LabelContent } from './label-content';
+import { LABEL_CAPTION, type LabelContent } from './label-content';
 import { QUIET_ZONE, darkRuns } from './qr-matrix';
 
 const MODULE_PX = 8;
@@ -55,10 +55,13 @@ export function renderLabelPng(label: LabelContent): Buffer {
   const fleetScale = scaleFor(fleet, room, MAX_FLEET_SCALE);
   const codeScale = scaleFor(label.code, room, MAX_CODE_SCALE);
   const qrTop = PAD + GLYPH_HEIGHT * fleetScale;
-  const codeTop = qrTop + qrPx;
+  const captionScale = scaleFor(LABEL_CAPTION, room, MAX_FLEET_SCALE);
+  const captionTop = qrTop + qrPx;
+  const codeTop = captionTop + GLYPH_HEIGHT * captionScale + PAD / 2;
   const canvas = new Canvas(width, codeTop + GLYPH_HEIGHT * codeScale + PAD);
   canvas.text(fleet, PAD, fleetScale);
   for (const r of darkRuns(label.qr)) canvas.fill(PAD + (r.col + QUIET_ZONE) * MODULE_PX, qrTop + (r.row + QUIET_ZONE) * MODULE_PX, r.length * MODULE_PX, MODULE_PX);
+  canvas.text(LABEL_CAPTION, captionTop, captionScale);
   canvas.text(label.code, codeTop, codeScale);
   return PNG.sync.write(canvas.png, { colorType: 0, inputColorType: 6 });
 }

@@ -17,13 +17,14 @@ export const LABELS_CLI = defineCli({
     'from-registry': { type: 'boolean', default: false, help: 'every device in the registry that has a machine code' },
     format: { type: 'string', value: 'LIST', default: 'pdf,svg', help: 'any of pdf (A4 sheets), svg, png (one file per machine)' },
     out: { type: 'string', value: 'DIR', help: 'folder for labels.pdf and CODE.svg / CODE.png (created if missing)' },
+    'allow-local': { type: 'boolean', default: false, help: "print even when the broker's public URL is localhost or another address a phone cannot open" },
     ...CONNECTION_OPTIONS,
   },
 });
 
 export type Selection = { kind: 'machines'; codes: string[] } | { kind: 'registry' };
 
-export interface LabelOptions { selection: Selection; formats: Format[]; out: string; connection: Connection }
+export interface LabelOptions { selection: Selection; formats: Format[]; out: string; allowLocal: boolean; connection: Connection }
 
 export function parseLabelOptions(argv: string[], env: NodeJS.ProcessEnv = process.env): LabelOptions | 'help' {
   const { values, help } = parseCli(LABELS_CLI, argv, env);
@@ -54,5 +55,5 @@ export function parseLabelOptions(argv: string[], env: NodeJS.ProcessEnv = proce
   if (formats.length === 0 || unknown.length > 0) throw usageError(`--format must list some of ${FORMATS.join(', ')}; got ${JSON.stringify(values.format)}`);
   if (!values.out) throw usageError('--out DIR is required: the folder the labels are written to');
 
-  return { selection, formats: [...new Set(formats)] as Format[], out: values.out, connection: resolveConnection(values, env) };
+  return { selection, formats: [...new Set(formats)] as Format[], out: values.out, allowLocal: values['allow-local'], connection: resolveConnection(values, env) };
 }

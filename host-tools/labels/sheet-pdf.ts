@@ -2,7 +2,7 @@
 // where to cut; everything else is black on white so the QR prints with full contrast.
 import PDFDocument from 'pdfkit';
 import { labelGeometry, qrRects } from './label-layout';
-import type { LabelContent } from './label-content';
+import { LABEL_CAPTION, type LabelContent } from './label-content';
 
 const MM = 72 / 25.4;
 const A4 = { width: 210 * MM, height: 297 * MM };
@@ -43,9 +43,15 @@ function drawLabel(doc: Doc, label: LabelContent, x: number, y: number, width: n
   for (const r of qrRects(g, label.qr)) doc.rect(x + r.x, y + r.y, r.w, r.h);
   doc.fill('black');
 
+  doc.font('Helvetica');
+  doc.text(fitText(doc, LABEL_CAPTION, g.caption.size, g.textWidth), x + (width - g.textWidth) / 2, y + g.caption.y, { width: g.textWidth, align: 'center', lineBreak: false });
+
   doc.font('Helvetica-Bold');
   const code = fitText(doc, label.code, g.code.maxSize, g.textWidth);
   doc.text(code, x + (width - g.textWidth) / 2, y + g.code.y, { width: g.textWidth, align: 'center', lineBreak: false });
+
+  doc.font('Helvetica');
+  doc.text(fitText(doc, label.shortUrl, g.url.size, g.textWidth), x + (width - g.textWidth) / 2, y + g.url.y, { width: g.textWidth, align: 'center', lineBreak: false });
 }
 
 /** The whole sheet set as PDF bytes: LABELS_PER_PAGE labels a page, left to right, top to bottom. */

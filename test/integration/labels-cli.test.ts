@@ -145,4 +145,27 @@ t('an unknown machine code, a bad token, an unreachable broker and a usage mista
   assert.not.ok(existsSync(out));
 });
 
+t('a broker whose public URL is localhost: labels are refused with how to set it, unless --allow-local', async (ctx) => {
+  const local = await TestBroker.start({ publicUrl: 'http://localhost:8080' });
+  try {
+    await local.provision(undefined, 'LOC0001');
+    const out = join(ctx.tmp, 'local');
+    const env = { FLEETBIND_ADMIN_TOKEN: local.adminToken };
+    const refused = await runNpmScript('labels', ['--machines', 'LOC0001', '--format', 'svg', '--out', out, '--broker-api', local.broker.httpUrl], env);
+    assert.is(refused.code, 1);
+    assert.match(
+      refused.stderr,
+      /^labels: the labels would point at http:\/\/localhost:8080, which a phone cannot open \(localhost is this machine's loopback address\)\. Restart the broker with --public-url set to an address phones reach, such as http:\/\/\S+:8080 \(or FLEETBIND_PUBLIC_URL\), or pass --allow-local to print them anyway\n$/,
+    );
+    assert.not.ok(existsSync(out), 'nothing is written when refused');
+    const allowed = await runNpmScript('labels', ['--machines', 'LOC0001', '--format', 'svg', '--out', out, '--allow-local', '--broker-api', local.broker.httpUrl], env);
+    assert.is(allowed.code, 0, allowed.stderr);
+    const svg = readFileSync(join(out, 'LOC0001.svg'), 'utf8');
+    assert.match(svg, />Scan to claim</);
+    assert.match(svg, />localhost:8080\/c\/LOC0001\.[0-9a-f]{16}</);
+  } finally {
+    await local.stop();
+  }
+});
+
 t.run();
