@@ -96,6 +96,11 @@ export function rememberReturnPath(path: string): void {
   sessionStorage.setItem(RETURN_KEY, path);
 }
 
+/** Where the person goes after signing in, without forgetting it. */
+export function peekReturnPath(): string | null {
+  return sessionStorage.getItem(RETURN_KEY);
+}
+
 export function takeReturnPath(): string | null {
   const p = sessionStorage.getItem(RETURN_KEY);
   sessionStorage.removeItem(RETURN_KEY);

@@ -23,12 +23,20 @@ export function Claim(props: { target: string }): JSX.Element {
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   let shownCode = props.target;
+  let typed = false;
   try {
     const t = parseClaimTarget(props.target);
     shownCode = t.kind === 'label' ? t.code : (t.code ?? t.device ?? props.target);
+    typed = t.kind !== 'label';
   } catch {
     shownCode = props.target.replace(/^\/c\//, '').split('.')[0] ?? props.target;
   }
+
+  // A typed code that names no machine is not a bad label: say what is wrong and what to do.
+  const claimError = (err: unknown): string =>
+    typed && err instanceof ApiError && err.wire.code === 'UNKNOWN_MACHINE' && err.wire.field !== 'code'
+      ? `There is no machine with the code ${shownCode}. Check the code printed on the machine, or scan its label.`
+      : errorText(err);
 
   useEffect(() => {
     setPreview(null);
@@ -41,7 +49,7 @@ export function Claim(props: { target: string }): JSX.Element {
       setPreview(p);
       if (p.holder === 'other') setError(errorText(inUse(p.since)));
     })().catch((err: unknown) => {
-      if (!gone) setError(errorText(err));
+      if (!gone) setError(claimError(err));
     });
     return () => {
       gone = true;
@@ -55,7 +63,7 @@ export function Claim(props: { target: string }): JSX.Element {
       const r = await agent.claim(props.target);
       navigate(`/devices/${encodeURIComponent(r.device.id)}`);
     } catch (err) {
-      setError(errorText(err));
+      setError(claimError(err));
     } finally {
       setBusy(false);
     }

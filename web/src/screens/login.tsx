@@ -3,11 +3,25 @@ import type { JSX } from 'preact';
 import { useState } from 'preact/hooks';
 import { Alert, Field, Page } from '../components/ui';
 import { useObservable } from '../lib/observable';
-import { signIn, signInNotice } from '../lib/session';
+import { parseClaimTarget } from '../../../protocol/claim-target';
+import { peekReturnPath, signIn, signInNotice } from '../lib/session';
 import { errorText } from '../lib/words';
+
+/** The machine code of a claim label the person opened before signing in, if that is where they go next. */
+function claimingCode(): string | null {
+  const back = peekReturnPath();
+  if (back === null || !back.startsWith('/c/')) return null;
+  try {
+    const t = parseClaimTarget(back);
+    return t.kind === 'label' ? t.code : null;
+  } catch {
+    return null;
+  }
+}
 
 export function Login(): JSX.Element {
   const notice = useObservable(signInNotice);
+  const claiming = claimingCode();
   const [id, setId] = useState('');
   const [password, setPassword] = useState('');
   const [error, setError] = useState<string | null>(null);
@@ -28,7 +42,7 @@ export function Login(): JSX.Element {
   };
 
   return (
-    <Page title="Sign in">
+    <Page title={claiming === null ? 'Sign in' : `Sign in to claim ${claiming}`}>
       {notice && (
         <Alert kind="info" testid="signin-notice">
           {notice}
