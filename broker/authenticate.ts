@@ -1,5 +1,6 @@
 // MQTT CONNECT authentication (docs/architecture.md, Identities). Decides the connection's
 // identity once; every later ACL check reads that identity.
+import type { IncomingMessage } from 'node:http';
 import type { AedesOptions, Client } from 'aedes';
 import { MAC_PATTERN, tryNormaliseId } from '../protocol/ids';
 import type { OfflineReason } from '../protocol/messages';
@@ -26,11 +27,16 @@ function refuse(done: Done, code: 2 | 3 | 4 | 5, message: string): void {
   done(err as Parameters<Done>[0], null);
 }
 
-export function remoteAddress(client: Client, trustProxy: boolean): string {
-  const xff = trustProxy ? client.req?.headers['x-forwarded-for'] : undefined;
+/** The client's address from the HTTP upgrade request (WebSocket): X-Forwarded-For only behind a trusted proxy. */
+export function requestAddress(req: IncomingMessage, trustProxy: boolean): string {
+  const xff = trustProxy ? req.headers['x-forwarded-for'] : undefined;
   if (typeof xff === 'string' && xff.length > 0) return xff.split(',')[0]!.trim();
-  const sock = (client.conn as { remoteAddress?: string }).remoteAddress ?? client.req?.socket.remoteAddress;
-  return sock ?? 'unknown';
+  return req.socket.remoteAddress ?? 'unknown';
+}
+
+export function remoteAddress(client: Client, trustProxy: boolean): string {
+  if (client.req) return requestAddress(client.req, trustProxy);
+  return (client.conn as { remoteAddress?: string }).remoteAddress ?? 'unknown';
 }
 
 /** TLS on the MQTT socket itself, or on the HTTPS connection a WebSocket came in on. */

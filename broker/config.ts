@@ -26,6 +26,8 @@ export interface BrokerOptions {
   logLevel: string;
   /** Behind a reverse proxy: take client addresses from X-Forwarded-For, which anyone else could forge. */
   trustProxy: boolean;
+  /** Connections per source address that have not finished CONNECT yet; more are closed at once. */
+  preAuthPerAddress: number;
   /** Most unfinished jobs one device's queue holds; a submit over it is refused with QUEUE_FULL. */
   queueCap: number;
   /** How long to wait for a device's `accepted` before resending a cmd; doubles with each resend. */
@@ -65,6 +67,7 @@ export const DEFAULTS: BrokerOptions = {
   quiet: false,
   logLevel: 'info',
   trustProxy: false,
+  preAuthPerAddress: 1024,
   queueCap: 20,
   jobAckTimeoutMs: 5_000,
   jobAttempts: 5,
@@ -95,6 +98,7 @@ export const BROKER_CLI = defineCli({
     'fleet-name': { type: 'string', value: 'NAME', env: 'FLEETBIND_FLEET_NAME', help: `the fleet's name on labels and in the web app (default ${DEFAULTS.fleetName})` },
     'log-level': { type: 'string', value: 'LEVEL', env: 'FLEETBIND_LOG_LEVEL', help: `pino log level: fatal, error, warn, info, debug or trace (default ${DEFAULTS.logLevel})` },
     'trust-proxy': { type: 'string', value: 'BOOL', env: 'FLEETBIND_TRUST_PROXY', help: 'true behind a reverse proxy: take client addresses from X-Forwarded-For (default false)' },
+    'pre-auth-per-address': { type: 'string', value: 'N', env: 'FLEETBIND_PRE_AUTH_PER_ADDRESS', help: `connections per source address still before CONNACK; more are closed at once (default ${DEFAULTS.preAuthPerAddress})` },
     'queue-cap': { type: 'string', value: 'N', env: 'FLEETBIND_QUEUE_CAP', help: `most unfinished jobs one device's queue holds (default ${DEFAULTS.queueCap})` },
     'job-ack-timeout-ms': { type: 'string', value: 'MS', env: 'FLEETBIND_JOB_ACK_TIMEOUT_MS', help: `wait this long for a device to accept a job before resending; doubles each time (default ${DEFAULTS.jobAckTimeoutMs})` },
     'job-attempts': { type: 'string', value: 'N', env: 'FLEETBIND_JOB_ATTEMPTS', help: `sends of a job before it fails with NO_ACK (default ${DEFAULTS.jobAttempts})` },
@@ -212,6 +216,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BrokerOpti
   set('fleet-name', (v) => (o.fleetName = v));
   set('log-level', (v) => (o.logLevel = v));
   set('trust-proxy', (v) => (o.trustProxy = yesNo('trust-proxy', v)));
+  set('pre-auth-per-address', (v) => (o.preAuthPerAddress = positive('pre-auth-per-address', v)));
   set('queue-cap', (v) => (o.queueCap = positive('queue-cap', v)));
   set('job-ack-timeout-ms', (v) => (o.jobAckTimeoutMs = positive('job-ack-timeout-ms', v)));
   set('job-attempts', (v) => (o.jobAttempts = positive('job-attempts', v)));

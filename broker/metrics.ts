@@ -17,6 +17,7 @@ export class Metrics {
   readonly claims: Counter<'outcome'>;
   readonly authFailures: Counter<'kind' | 'reason'>;
   readonly requests: Counter<'op' | 'outcome'>;
+  readonly guardRefusals: Counter<'reason'>;
   readonly tokenRefusals: Counter<'via' | 'reason'>;
   readonly webhookAttempts: Counter<'outcome'>;
   readonly plaintextDeviceConnections: Counter<'kind'>;
@@ -81,6 +82,7 @@ export class Metrics {
       labelNames: ['kind'],
       registers: [registry],
     });
+    this.guardRefusals = new Counter({ name: 'fleetbind_connection_guard_refusals_total', help: 'Connections closed before Aedes buffered them: oversize packets, too many unauthenticated per address', labelNames: ['reason'], registers: [registry] });
     this.requests = new Counter({ name: 'fleetbind_requests_total', help: 'Agent and admin requests over MQTT by op and outcome', labelNames: ['op', 'outcome'], registers: [registry] });
     // Routes are the registered patterns (/api/devices/:id), so the label set stays small.
     this.httpRequests = new Counter({ name: 'fleetbind_http_requests_total', help: 'HTTP requests by method, route pattern and status', labelNames: ['method', 'route', 'status'], registers: [registry] });

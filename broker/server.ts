@@ -9,7 +9,9 @@ import { WebSocketServer, createWebSocketStream } from 'ws';
 import { parseTopicCached as parseTopic } from './topic-cache';
 import type { OfflineReason } from '../protocol/messages';
 import { Acl } from './acl';
-import { connectionGone, makeAuthenticate, markCloseReason } from './authenticate';
+import { CONNECT_DEADLINE_MS, ConnectionGuard, type GuardedStream } from './connection-guard';
+import { WarnLimiter } from './warn-limit';
+import { connectionGone, makeAuthenticate, markCloseReason, requestAddress } from './authenticate';
 import { IndexedMemoryPersistence } from './upstream/memory-persistence';
 import { deviceSecretKey } from './auth/device-key';
 import { HashQueue } from './auth/hash-queue';
@@ -162,6 +164,7 @@ export async function startBroker(options: Partial<BrokerOptions> = {}): Promise
   const acl = new Acl(cluster?.aclBindings ?? bindings, ctx.presence, metrics, log.child({ part: 'acl' }));
 
   const aedes = await Aedes.createBroker({
+    connectTimeout: CONNECT_DEADLINE_MS,
     persistence: new IndexedMemoryPersistence(),
     ...cluster?.aedesOptions(),
     authenticate: makeAuthenticate(ctx),
@@ -204,7 +207,19 @@ export async function startBroker(options: Partial<BrokerOptions> = {}): Promise
   // Every node ends its own connections whose session expired: the expiry is in the shared store.
   const expiry = new SessionExpiry(ctx, (key) => kickHere({ kind: 'credential', id: key }, 'kicked'));
 
+  const guardWarnings = new WarnLimiter();
+  const guard = new ConnectionGuard(opts.preAuthPerAddress, {
+    oversize(address, announced, authenticated) {
+      metrics.guardRefusals.inc({ reason: authenticated ? 'oversize' : 'oversize-before-connack' });
+      if (guardWarnings.take(address, ctx.now())) log.warn({ ip: address, announced, authenticated }, 'connection closed: packet over the size limit');
+    },
+    overCap(address) {
+      metrics.guardRefusals.inc({ reason: 'unauthenticated-per-address' });
+      if (guardWarnings.take(address, ctx.now())) log.warn({ ip: address }, 'connection refused: too many unauthenticated connections from this address');
+    },
+  });
   aedes.on('client', (client) => {
+    (client.conn as Partial<GuardedStream>).authenticated?.();
     const who = identityOf(client);
     if (who?.kind === 'device') ctx.presence.registered(who.id, who.conn);
     if (who?.kind === 'agent') scheduleBindings(ctx, who.id, 0);
@@ -227,12 +242,18 @@ export async function startBroker(options: Partial<BrokerOptions> = {}): Promise
 
   // MQTT is request/response in small packets: with Nagle on, a reply written behind an unacked
   // one waits for the peer's delayed ACK (about 40 ms), on every hop of a job.
-  const tcp = createServer({ noDelay: true }, (socket) => aedes.handle(socket));
+  const tcp = createServer({ noDelay: true }, (socket) => {
+    const guarded = guard.wrap(socket, socket.remoteAddress ?? 'unknown');
+    if (guarded) aedes.handle(guarded);
+  });
   const mqttPort = await listen(tcp, opts.mqttPort, opts.host, 'MQTT', '--mqtt-port');
   let tlsServer: Server | null = null;
   let mqttsPort: number | null = null;
   if (tls) {
-    tlsServer = createTlsServer(tls, (socket) => aedes.handle(socket.setNoDelay(true)));
+    tlsServer = createTlsServer(tls, (socket) => {
+      const guarded = guard.wrap(socket.setNoDelay(true), socket.remoteAddress ?? 'unknown');
+      if (guarded) aedes.handle(guarded);
+    });
     mqttsPort = await listen(tlsServer, opts.mqttsPort, opts.host, 'MQTTS', '--mqtts-port');
   }
 
@@ -245,7 +266,10 @@ export async function startBroker(options: Partial<BrokerOptions> = {}): Promise
       return;
     }
     (socket as Socket).setNoDelay(true);
-    wss.handleUpgrade(req, socket, head, (ws) => aedes.handle(createWebSocketStream(ws), req));
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      const guarded = guard.wrap(createWebSocketStream(ws), requestAddress(req, opts.trustProxy));
+      if (guarded) aedes.handle(guarded, req);
+    });
   });
   try {
     await http.listen({ port: opts.httpPort, host: opts.host, backlog: LISTEN_BACKLOG });

@@ -1,0 +1,137 @@
+// One small layer in front of aedes.handle (docs/architecture.md, Pre-login protection). Aedes'
+// parser buffers a whole packet before looking at it, so a client could announce a 256 MB CONNECT
+// and stream it in. This layer reads each packet's fixed header as bytes arrive and closes the
+// connection as soon as a packet announces more than the limit: a few KiB before CONNACK, the
+// payload limits plus header room after. It also caps unauthenticated connections per address
+// and stops reading from a client whose outgoing queue is over a bound (back-pressure).
+import { Duplex } from 'node:stream';
+import { PAYLOAD_LIMIT_EVT } from '../protocol/topics';
+
+/** Before CONNACK: a CONNECT with a long client id, username, password and will still fits. */
+export const PRE_AUTH_PACKET_MAX = 8 * 1024;
+/** After CONNACK: the largest payload (evt) plus room for topic and header. */
+export const POST_AUTH_PACKET_MAX = PAYLOAD_LIMIT_EVT + 2 * 1024;
+/** A socket that has not sent CONNECT by then is closed (Aedes' connectTimeout). */
+export const CONNECT_DEADLINE_MS = 10_000;
+/** Bytes queued towards a client before reading from it pauses. */
+export const OUTGOING_BOUND = 1024 * 1024;
+
+export interface GuardEvents {
+  oversize(address: string, announced: number, authenticated: boolean): void;
+  overCap(address: string): void;
+}
+
+export class ConnectionGuard {
+  private readonly pending = new Map<string, number>();
+  constructor(
+    private readonly perAddress: number,
+    private readonly report: GuardEvents,
+  ) {}
+
+  /** Returns the stream to hand to Aedes, or null when the address has too many unauthenticated connections. */
+  wrap(inner: Duplex, address: string): GuardedStream | null {
+    const n = this.pending.get(address) ?? 0;
+    if (n >= this.perAddress) {
+      this.report.overCap(address);
+      inner.destroy();
+      return null;
+    }
+    this.pending.set(address, n + 1);
+    return new GuardedStream(inner, address, this.report, () => {
+      const left = (this.pending.get(address) ?? 1) - 1;
+      if (left <= 0) this.pending.delete(address);
+      else this.pending.set(address, left);
+    });
+  }
+}
+
+export class GuardedStream extends Duplex {
+  private authed = false;
+  private released = false;
+  /** Bytes of the fixed header read so far, and bytes of the current packet still to pass. */
+  private header: number[] = [];
+  private remaining = 0;
+
+  constructor(
+    private readonly inner: Duplex,
+    readonly remoteAddress: string,
+    private readonly report: GuardEvents,
+    private readonly release: () => void,
+  ) {
+    super({ allowHalfOpen: false });
+    inner.on('data', (chunk: Buffer) => this.onData(chunk));
+    inner.on('end', () => this.push(null));
+    inner.on('drain', () => this.readableLength < this.readableHighWaterMark && this.inner.resume());
+    inner.on('error', (err) => this.destroy(err));
+    inner.on('close', () => this.destroy());
+  }
+
+  /** The connection passed authentication: larger packets are allowed, and it no longer counts as pending. */
+  authenticated(): void {
+    this.authed = true;
+    this.free();
+  }
+
+  private free(): void {
+    if (this.released) return;
+    this.released = true;
+    this.release();
+  }
+
+  private onData(chunk: Buffer): void {
+    if (!this.inspect(chunk)) {
+      this.inner.destroy();
+      return;
+    }
+    const more = this.push(chunk);
+    if (!more || this.inner.writableLength > OUTGOING_BOUND) this.inner.pause();
+  }
+
+  /** Walks the packet framing; false when a packet announces more than allowed. */
+  private inspect(chunk: Buffer): boolean {
+    let i = 0;
+    while (i < chunk.length) {
+      if (this.remaining > 0) {
+        const take = Math.min(this.remaining, chunk.length - i);
+        this.remaining -= take;
+        i += take;
+        continue;
+      }
+      const byte = chunk[i++]!;
+      this.header.push(byte);
+      if (this.header.length === 1 || (byte & 0x80) !== 0) {
+        if (this.header.length > 5) return false;
+        continue;
+      }
+      let length = 0;
+      for (let k = this.header.length - 1; k >= 1; k--) length = length * 128 + (this.header[k]! & 0x7f);
+      this.header = [];
+      const max = this.authed ? POST_AUTH_PACKET_MAX : PRE_AUTH_PACKET_MAX;
+      if (length > max) {
+        this.report.oversize(this.remoteAddress, length, this.authed);
+        return false;
+      }
+      this.remaining = length;
+    }
+    return true;
+  }
+
+  override _read(): void {
+    if (this.inner.writableLength <= OUTGOING_BOUND) this.inner.resume();
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    if (this.inner.write(chunk)) cb();
+    else this.inner.once('drain', () => cb());
+  }
+
+  override _final(cb: (err?: Error | null) => void): void {
+    this.inner.end(cb);
+  }
+
+  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    this.free();
+    this.inner.destroy();
+    cb(err);
+  }
+}
