@@ -40,8 +40,20 @@ export interface TransferResult { device: string; from: string | null; to: strin
 
 export interface Label { code: string; sig?: string; url: string; device: string | null; fleet: string }
 
-/** GET /api/jobs: the part of a job the host tools read. */
-export interface JobListItem {
+/** GET /api/claim-preview: what the claim screen shows (admins also get `agent`). */
+export interface ClaimPreview {
+  device: string;
+  machineCode: string | null;
+  model: string | null;
+  presence: Status;
+  /** 'you': already bound to the caller; 'other': bound to someone else; null: free. */
+  holder: 'you' | 'other' | null;
+  /** When the current binding started (ms), when there is one. */
+  since: number | null;
+}
+
+/** GET /api/jobs/<id>, GET /api/jobs and the agents' `jobs` op: a job with its queue position. */
+export interface JobView {
   job: string;
   device: string;
   agent: string;
@@ -49,9 +61,24 @@ export interface JobListItem {
   params: Record<string, unknown>;
   state: JobState;
   hold: boolean;
+  attempt: number;
+  retries: number;
+  progress: number | null;
+  result: unknown;
   error: { code: string; message: string } | null;
+  /** A cancel or completion sent to the device and not yet acknowledged. */
+  pending: 'cancel' | 'complete' | null;
+  idempotencyKey: string | null;
+  expiresAt: number;
+  /** When the job last entered each state it has been in. */
   times: Partial<Record<JobState, number>>;
+  /** For unfinished jobs: 0 on the device, 1 next; eta in ms from now until done. */
+  position: number | null;
+  eta: number | null;
 }
+
+/** GET /api/jobs: the part of a job the host tools read. */
+export type JobListItem = Pick<JobView, 'job' | 'device' | 'agent' | 'kind' | 'params' | 'state' | 'hold' | 'error' | 'times'>;
 
 /** GET /api/webhooks: an endpoint without its secret. */
 export interface WebhookView {

@@ -5,21 +5,10 @@
 import type { FastifyInstance } from 'fastify';
 import { parseClaimTarget } from '../../protocol/claim-target';
 import { ErrorCode, ProtocolError } from '../../protocol/errors';
-import type { Status } from '../../protocol/messages';
+import type { ClaimPreview } from '../../protocol/rest';
 import { resolveTarget } from '../claims';
 import type { Context } from '../context';
 import { principalOf } from './auth';
-
-export interface ClaimPreview {
-  device: string;
-  machineCode: string | null;
-  model: string | null;
-  presence: Status;
-  /** 'you': already bound to the caller; 'other': bound to someone else; null: free. */
-  holder: 'you' | 'other' | null;
-  /** When the current binding started (ms), when there is one. */
-  since: number | null;
-}
 
 export function claimPreviewRoutes(app: FastifyInstance, ctx: Context): void {
   app.get<{ Querystring: { target?: string } }>('/api/claim-preview', async (req) => {

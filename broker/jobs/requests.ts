@@ -9,7 +9,8 @@ import type { Context } from '../context';
 import type { Extra, JobEngine } from './engine';
 import { type JobRow, asRegistry } from './schema';
 import { getJob, insertJob, jobByKey, listJobs } from './store';
-import { type JobView, jobView } from './view';
+import type { JobView } from '../../protocol/rest';
+import { jobView } from './view';
 
 export interface SubmitInput { device: string; kind: string; params: unknown; ttl?: number; idempotencyKey?: string }
 export interface SubmitResult { job: string; state: JobRow['state']; position: number | null; eta: number | null }

@@ -1,35 +1,12 @@
 // How jobs look to agents, admins and the REST API. Times are converted with Number() because
 // PostgreSQL returns bigint columns as strings.
 import { JOB_STATES, type JobState } from '../../protocol/jobs';
+import type { JobView } from '../../protocol/rest';
 import type { Slot } from './eta';
 import type { JobRow } from './schema';
 import { STATE_TIME } from './store';
 
-export interface JobError { code: string; message: string }
-
-export interface JobView {
-  job: string;
-  device: string;
-  agent: string;
-  kind: string;
-  params: Record<string, unknown>;
-  state: JobState;
-  hold: boolean;
-  attempt: number;
-  retries: number;
-  progress: number | null;
-  result: unknown;
-  error: JobError | null;
-  /** A cancel or completion sent to the device and not yet acknowledged. */
-  pending: 'cancel' | 'complete' | null;
-  idempotencyKey: string | null;
-  expiresAt: number;
-  /** When the job last entered each state it has been in. */
-  times: Partial<Record<JobState, number>>;
-  /** For unfinished jobs: 0 on the device, 1 next; eta in ms from now until done. */
-  position: number | null;
-  eta: number | null;
-}
+export type JobError = NonNullable<JobView['error']>;
 
 const n = (v: number | string | null): number | null => (v === null ? null : Number(v));
 

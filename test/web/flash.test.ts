@@ -113,7 +113,7 @@ for (const c of CHIPS) {
   test(`${c.name}: the page writes the same bytes as npm run flash, with a progress bar and MD5 verify`, async (ctx) => {
     const mac = '24:0a:c4:ee:00:01';
     const cliRig = await rig(ctx, c.emulator, mac);
-    const cli = await runFlashCli(['--port', cliRig.hostPath, '--broker', BROKER, '--enroll-token', TOKEN, '--wifi', WIFI.ssid, '--psk', WIFI.psk, '--build', ctx.artefact], { tap: cliRig.tapPath });
+    const cli = await runFlashCli(['--port', cliRig.hostPath, '--broker', BROKER, '--insecure', '--enroll-token', TOKEN, '--wifi', WIFI.ssid, '--psk', WIFI.psk, '--build', ctx.artefact], { tap: cliRig.tapPath });
     assert.is(cli.code, 0, cli.stderr);
     const byCli = await cliRig.flash();
 
@@ -130,7 +130,7 @@ for (const c of CHIPS) {
     const build = ctx.builds[c.name]!;
     expected.set(build.bootloader, c.bootloader);
     expected.set(build.partitionTable, 0x8000);
-    expected.set(buildNvsPartition(credentialEntries({ ssid: WIFI.ssid, psk: WIFI.psk, broker: BROKER, enroll: TOKEN }), 0x6000), 0x9000);
+    expected.set(buildNvsPartition(credentialEntries({ ssid: WIFI.ssid, psk: WIFI.psk, broker: BROKER, enroll: TOKEN, insecure: '1' }), 0x6000), 0x9000);
     expected.set(build.app, 0x10000);
     assert.ok(Buffer.from(byWeb).equals(Buffer.from(byCli)), `the page's flash differs from the CLI's ${firstDifference(byWeb, byCli)}`);
     assert.ok(Buffer.from(byWeb).equals(expected), `the page's flash differs from the expected images ${firstDifference(byWeb, expected)}`);
@@ -165,7 +165,7 @@ test('the page provisions the device with the admin session: the secret in its f
 
   const flash = await webRig.flash();
   const creds = Object.fromEntries(readNvsPartition(flash.subarray(0x9000, 0xf000)).filter((e) => e.namespace === 'fb').map((e) => [e.key, e.value]));
-  assert.equal({ ...creds, secret: typeof creds.secret }, { ssid: WIFI.ssid, psk: WIFI.psk, broker, id, secret: 'string', machine: 'CT0700088' });
+  assert.equal({ ...creds, secret: typeof creds.secret }, { ssid: WIFI.ssid, psk: WIFI.psk, broker, id, secret: 'string', machine: 'CT0700088', insecure: '1' });
   const registered = await ctx.tb!.api('GET', `/api/devices/${id}`);
   assert.is(registered.status, 200);
   assert.is(registered.body.machineCode, 'CT0700088');

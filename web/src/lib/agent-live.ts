@@ -4,6 +4,7 @@
 import type { WireError } from '../../../protocol/errors';
 import type { JobState } from '../../../protocol/jobs';
 import type { Bindings, BoundDevice, JobsSnapshot, Status } from '../../../protocol/messages';
+import type { JobView } from '../../../protocol/rest';
 import { agentTopic, deviceTopic, parseTopic } from '../../../protocol/topics';
 import { Link } from './link';
 import { Observable } from './observable';
@@ -25,21 +26,6 @@ export interface JobTrack {
   error: WireError | { code: string; message: string } | null;
   /** When the job entered each state it has been in. */
   times: Partial<Record<JobState, number>>;
-}
-
-/** A job as the broker's `jobs` op and the REST API describe it. */
-export interface JobView {
-  job: string;
-  device: string;
-  kind: string;
-  params: Record<string, unknown>;
-  state: JobState;
-  progress: number | null;
-  result: unknown;
-  error: { code: string; message: string } | null;
-  times: Partial<Record<JobState, number>>;
-  position: number | null;
-  eta: number | null;
 }
 
 export interface AgentState {

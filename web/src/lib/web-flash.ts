@@ -24,6 +24,16 @@ const consoleLog: FlashLog = {
   error: (obj, msg) => console.error(msg, obj),
 };
 
+/**
+ * The page has no CA certificate to give the device, so it flashes for a plain mqtt:// broker
+ * only, which the admin typed (insecure=1, as `npm run flash -- --insecure`); an mqtts:// broker
+ * needs `npm run flash -- --ca CA.pem`.
+ */
+function trustFor(broker: string): { insecure: true } {
+  if (broker.startsWith('mqtt://')) return { insecure: true };
+  throw new Error(`the Flash page cannot give the device a CA certificate for ${broker}: use npm run flash -- --broker ${broker} --ca CA.pem`);
+}
+
 export async function flashInBrowser(port: SerialPort, builds: FirmwareBuild[], form: WebFlashForm, token: string, reporter: FlashReporter & { warn(message: string): void }): Promise<DeviceSummary> {
   const identity: DeviceIdentity =
     form.identity.kind === 'provision'
@@ -34,6 +44,7 @@ export async function flashInBrowser(port: SerialPort, builds: FirmwareBuild[], 
     {
       builds,
       broker: form.broker,
+      trust: trustFor(form.broker),
       identity,
       ...(form.wifi ? { wifi: form.wifi } : {}),
       ...(form.machine ? { machine: form.machine } : {}),

@@ -3,7 +3,7 @@
 import type { JSX } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { parseClaimTarget } from '../../../protocol/claim-target';
-import type { Status } from '../../../protocol/messages';
+import type { ClaimPreview } from '../../../protocol/rest';
 import { A, Alert, Page, PresenceBadge } from '../components/ui';
 import { ApiError } from '../lib/api';
 import { useAgent } from '../lib/live';
@@ -11,7 +11,6 @@ import { navigate } from '../lib/router';
 import { authed } from '../lib/session';
 import { errorText } from '../lib/words';
 
-interface Preview { device: string; machineCode: string | null; model: string | null; presence: Status; holder: 'you' | 'other' | null; since: number | null }
 
 function inUse(since: number | null): ApiError {
   return new ApiError(409, { code: 'BOUND_TO_OTHER', message: 'in use by another agent', ...(since === null ? {} : { since }) });
@@ -19,7 +18,7 @@ function inUse(since: number | null): ApiError {
 
 export function Claim(props: { target: string }): JSX.Element {
   const agent = useAgent();
-  const [preview, setPreview] = useState<Preview | null>(null);
+  const [preview, setPreview] = useState<ClaimPreview | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   let shownCode = props.target;
@@ -44,7 +43,7 @@ export function Claim(props: { target: string }): JSX.Element {
     let gone = false;
     (async () => {
       parseClaimTarget(props.target);
-      const p = await authed<Preview>('GET', `/api/claim-preview?target=${encodeURIComponent(props.target)}`);
+      const p = await authed<ClaimPreview>('GET', `/api/claim-preview?target=${encodeURIComponent(props.target)}`);
       if (gone) return;
       setPreview(p);
       if (p.holder === 'other') setError(errorText(inUse(p.since)));

@@ -3,7 +3,7 @@ import type { JSX } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { ExportButtons } from '../components/export';
 import { A, Alert, Field, Page } from '../components/ui';
-import type { JobView } from '../lib/agent-live';
+import type { JobView } from '../../../protocol/rest';
 import { useAgent } from '../lib/live';
 import { useObservable } from '../lib/observable';
 import { authed } from '../lib/session';

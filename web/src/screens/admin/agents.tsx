@@ -3,13 +3,12 @@
 import type { JSX } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { Alert, Field, Page } from '../../components/ui';
-import type { LoginBlockView } from '../../../../protocol/rest';
+import type { AgentListItem, LoginBlockView } from '../../../../protocol/rest';
 import { authed } from '../../lib/session';
 import { errorText } from '../../lib/words';
 
-interface AgentRow { id: string; name: string; disabled: boolean; deviceLimit: number | null; createdAt: number; devices: number }
 
-function ResetPassword(props: { agent: AgentRow; onDone(msg: string): void; onError(msg: string): void }): JSX.Element {
+function ResetPassword(props: { agent: AgentListItem; onDone(msg: string): void; onError(msg: string): void }): JSX.Element {
   const [open, setOpen] = useState(false);
   const [pw, setPw] = useState('');
   const fid = `reset-${props.agent.id}`;
@@ -48,7 +47,7 @@ function ResetPassword(props: { agent: AgentRow; onDone(msg: string): void; onEr
 }
 
 export function AdminAgents(): JSX.Element {
-  const [rows, setRows] = useState<AgentRow[] | null>(null);
+  const [rows, setRows] = useState<AgentListItem[] | null>(null);
   const [blocks, setBlocks] = useState<LoginBlockView[]>([]);
   const [error, setError] = useState<string | null>(null);
   const [done, setDone] = useState<string | null>(null);
@@ -59,7 +58,7 @@ export function AdminAgents(): JSX.Element {
   const [limit, setLimit] = useState('');
 
   useEffect(() => {
-    authed<AgentRow[]>('GET', '/api/agents').then(setRows, (err: unknown) => setError(errorText(err)));
+    authed<AgentListItem[]>('GET', '/api/agents').then(setRows, (err: unknown) => setError(errorText(err)));
     authed<LoginBlockView[]>('GET', '/api/blocks').then(setBlocks, (err: unknown) => setError(errorText(err)));
   }, [reload]);
 

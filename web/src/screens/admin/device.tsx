@@ -7,9 +7,8 @@ import { useAdmin } from '../../lib/live';
 import { useObservable } from '../../lib/observable';
 import { authed } from '../../lib/session';
 import { dateTime, errorText, since } from '../../lib/words';
-import type { AuditView, DeviceWithPresence } from '../../../../protocol/rest';
+import type { AgentListItem, AuditView, DeviceWithPresence } from '../../../../protocol/rest';
 
-interface AgentRow { id: string; name: string; disabled: boolean }
 
 function detailText(d: Record<string, unknown>): string {
   return Object.entries(d)
@@ -23,7 +22,7 @@ export function AdminDevice(props: { id: string }): JSX.Element {
   const live = useObservable(admin.state);
   const [dev, setDev] = useState<DeviceWithPresence | null>(null);
   const [audit, setAudit] = useState<AuditView[]>([]);
-  const [agents, setAgents] = useState<AgentRow[]>([]);
+  const [agents, setAgents] = useState<AgentListItem[]>([]);
   const [error, setError] = useState<string | null>(null);
   const [done, setDone] = useState<string | null>(null);
   const [to, setTo] = useState('');
@@ -37,7 +36,7 @@ export function AdminDevice(props: { id: string }): JSX.Element {
     Promise.all([
       authed<DeviceWithPresence>('GET', `/api/devices/${id}`),
       authed<AuditView[]>('GET', `/api/audit?device=${id}&limit=100`),
-      authed<AgentRow[]>('GET', '/api/agents'),
+      authed<AgentListItem[]>('GET', '/api/agents'),
     ]).then(
       ([d, a, ag]) => (setDev(d), setAudit(a), setAgents(ag)),
       (err: unknown) => setError(errorText(err)),
