@@ -53,7 +53,12 @@ export async function claim(ctx: Context, agent: string, target: unknown, code?:
     }
     resolved = { row, via: 'claim-code' };
   } else {
-    resolved = await resolveTarget(ctx, parseClaimTarget(target));
+    const t = parseClaimTarget(target);
+    // Before the look-up, so a refused claim does not even tell whether the machine exists.
+    if (ctx.opts.requireSignedLabel && t.kind !== 'label') {
+      throw new ProtocolError(ErrorCode.FORBIDDEN, 'this fleet requires proof of presence: scan the machine\'s label, or type the claim code shown on its screen; a typed machine code or device id is not accepted', 'target');
+    }
+    resolved = await resolveTarget(ctx, t);
   }
   try {
     const claimed = { device: resolved.row.id, agent, via: resolved.via, now: ctx.now(), defaultLimit: ctx.opts.deviceLimit };

@@ -51,6 +51,8 @@ export interface BrokerOptions {
   production: boolean;
   /** The fleet's payment payload format for qr.show jobs with an amount that name none themselves. */
   paymentTemplate?: PaymentTemplate;
+  /** Claims need proof of presence: a signed label or the device's on-screen claim code, never a typed machine code or device id. */
+  requireSignedLabel: boolean;
 }
 
 export const DEFAULTS: BrokerOptions = {
@@ -76,6 +78,7 @@ export const DEFAULTS: BrokerOptions = {
   redisPrefix: 'fleetbind:',
   webhooks: { allowPrivate: false, backoffMs: 5_000, retryForMs: 24 * 3600_000, disableAfterMs: 24 * 3600_000, timeoutMs: 10_000 },
   production: false,
+  requireSignedLabel: false,
 };
 
 export const BROKER_CLI = defineCli({
@@ -120,6 +123,7 @@ export const BROKER_CLI = defineCli({
     'webhooks-disable-after-ms': { type: 'string', value: 'MS', env: 'FLEETBIND_WEBHOOKS_DISABLE_AFTER_MS', help: `disable an endpoint whose deliveries all failed for this long (default ${DEFAULTS.webhooks.disableAfterMs})` },
     'webhooks-timeout-ms': { type: 'string', value: 'MS', env: 'FLEETBIND_WEBHOOKS_TIMEOUT_MS', help: `how long a webhook receiver may take to answer (default ${DEFAULTS.webhooks.timeoutMs})` },
     production: { type: 'boolean', env: 'FLEETBIND_PRODUCTION', help: 'a real fleet: placeholder payment QRs (fleetbind:pay?…) are refused; also on when NODE_ENV=production (the variable takes true or false)' },
+    'require-signed-label': { type: 'boolean', env: 'FLEETBIND_REQUIRE_SIGNED_LABEL', help: 'claims need proof of presence: the signed label or the on-screen claim code; a typed machine code or device id is refused (the variable takes true or false)' },
     'payment-template': { type: 'string', value: 'NAME', env: 'FLEETBIND_PAYMENT_TEMPLATE', help: `the payment QR format of payment jobs that name none: ${PAYMENT_TEMPLATES.join(', ')}` },
     'redis-prefix': { type: 'string', value: 'PREFIX', env: 'FLEETBIND_REDIS_PREFIX', help: `namespace of every Redis key, so fleets can share a Redis (default ${DEFAULTS.redisPrefix})` },
   },
@@ -233,6 +237,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BrokerOpti
   set('webhooks-timeout-ms', (v) => (o.webhooks.timeoutMs = positive('webhooks-timeout-ms', v)));
   o.production = env.NODE_ENV === 'production';
   set('production', (v) => (o.production = yesNo('production', v)));
+  set('require-signed-label', (v) => (o.requireSignedLabel = yesNo('require-signed-label', v)));
   set('payment-template', (v) => {
     if (!isPaymentTemplate(v)) throw new Error(`--payment-template must be one of ${PAYMENT_TEMPLATES.join(', ')}, got '${v}'`);
     o.paymentTemplate = v;
