@@ -4,6 +4,7 @@ import { ErrorCode, ProtocolError } from '../../protocol/errors';
 import { normaliseId } from '../../protocol/ids';
 import { type Obj, optBool, optStr, str } from '../../protocol/validate';
 import { PASSWORD_COST, hashSecret } from '../auth/secrets';
+import { adminRebind } from '../claims';
 import type { Context } from '../context';
 import { type AgentPatch, agentView, createAgent, getAgent, listAgents, updateAgent } from '../store/accounts';
 import { actorOf, requireAdmin } from './auth';
@@ -61,6 +62,11 @@ export function agentRoutes(app: FastifyInstance, ctx: Context): void {
     const ended = await updateAgent(ctx.db, id, patch, actorOf(p), ctx.now());
     // A disabled agent or a changed password ends every session, live connections included.
     for (const hash of ended) await ctx.kick({ kind: 'credential', id: credentialKey.session(hash) }, 'kicked');
+    // A disabled agent keeps no devices: each is released (forced, so a held job is cancelled),
+    // audited as the admin's act, and free to be claimed by someone on duty.
+    if (disabled === true) {
+      for (const device of ctx.bindings.devicesOf(id)) await adminRebind(ctx, { actor: actorOf(p), device, to: null, reason: `agent ${id} disabled`, force: true });
+    }
     return agentView((await getAgent(ctx.db, id))!);
   });
 

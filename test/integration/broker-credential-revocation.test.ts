@@ -114,4 +114,17 @@ revoke('a thief holding the old secret receives no job command after re-provisio
   await publish(owner, deviceTopic(d.id, 'ack'), { job: sub.result.job, state: 'accepted' });
 });
 
+revoke('disabling an agent releases its devices, audited with the admin and the reason', async () => {
+  const agent = await tb.agent(fresh('leaving-'));
+  track(agent.client);
+  const d = await tb.provision();
+  track((await tb.device(d)).client);
+  assert.ok((await request(agent.client, { kind: 'agent', id: agent.id }, { op: 'claim', target: d.id })).ok);
+  const r = await tb.api('PATCH', `/api/agents/${agent.id}`, { disabled: true });
+  assert.is(r.status, 200, JSON.stringify(r.body));
+  assert.is((await tb.api('GET', `/api/devices/${d.id}`)).body.agent, null, 'the device is free');
+  const audit = (await tb.api('GET', `/api/audit?device=${d.id}&limit=5`)).body as any[];
+  assert.ok(audit.some((e) => e.actor === 'admin:token' && JSON.stringify(e.detail).includes(`agent ${agent.id} disabled`)), JSON.stringify(audit));
+});
+
 revoke.run();
