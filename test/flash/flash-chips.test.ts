@@ -80,13 +80,13 @@ for (const c of CHIPS) {
     requireTool('socat', 'socat');
     const rig = await startRig({ chip: c.emulator, mac: '24:0a:c4:cc:00:01' });
     try {
-      const run = await runFlashCli(['--port', rig.hostPath, '--broker', BROKER, '--enroll-token', TOKEN, '--wifi', 'lab', '--psk', 'lab-passphrase', '--build', ctx.artefact], {
+      const run = await runFlashCli(['--port', rig.hostPath, '--broker', BROKER, '--insecure', '--enroll-token', TOKEN, '--wifi', 'lab', '--psk', 'lab-passphrase', '--build', ctx.artefact], {
         tap: rig.tapPath,
         env: { MODDABLE: '', IDF_PATH: '' },
       });
       assert.is(run.code, 0, run.stderr);
       assert.match(run.stderr, new RegExp(`using the ${c.name} build of ESP32, ESP32-S3, ESP32-C3`));
-      const nvs = buildNvsPartition(credentialEntries({ ssid: 'lab', psk: 'lab-passphrase', broker: BROKER, enroll: TOKEN }), 0x6000);
+      const nvs = buildNvsPartition(credentialEntries({ ssid: 'lab', psk: 'lab-passphrase', broker: BROKER, enroll: TOKEN, insecure: '1' }), 0x6000);
       const expected = expectedFlash(ctx.builds[c.name]!, c.bootloader, nvs);
       const flash = await rig.flash();
       assert.ok(Buffer.from(flash).equals(expected), `flash differs first at ${firstDifference(flash, expected)}`);
@@ -105,7 +105,7 @@ test('a chip the artefact has no build for is refused before anything is uploade
   writeFirmwareArtefact(ctx.builds.ESP32!.dir, only, { name: 'fleetbind', version: '1.2.3' });
   const rig = await startRig({ chip: 'esp32s3' });
   try {
-    const run = await runFlashCli(['--port', rig.hostPath, '--broker', BROKER, '--enroll-token', TOKEN, '--build', only], { tap: rig.tapPath });
+    const run = await runFlashCli(['--port', rig.hostPath, '--broker', BROKER, '--insecure', '--enroll-token', TOKEN, '--build', only], { tap: rig.tapPath });
     assert.is(run.code, 1, run.stderr);
     assert.equal(errorLines(run).length, 1, run.stderr);
     assert.match(errorLines(run)[0]!, /is an ESP32-S3; this firmware is built for the ESP32$/);
@@ -117,10 +117,10 @@ test('a chip the artefact has no build for is refused before anything is uploade
 
 test('a dry run of a multi-chip artefact needs --chip, and writes that chip\'s images', async (ctx) => {
   const out = join(ctx.dir, 'dry');
-  const without = await runFlashCli(['--out', out, '--broker', BROKER, '--enroll-token', TOKEN, '--build', ctx.artefact]);
+  const without = await runFlashCli(['--out', out, '--broker', BROKER, '--insecure', '--enroll-token', TOKEN, '--build', ctx.artefact]);
   assert.is(without.code, 2, without.stderr);
   assert.match(errorLines(without)[0]!, /builds for ESP32, ESP32-S3, ESP32-C3: say which with --chip/);
-  const run = await runFlashCli(['--out', out, '--chip', 'esp32c3', '--broker', BROKER, '--enroll-token', TOKEN, '--build', ctx.artefact]);
+  const run = await runFlashCli(['--out', out, '--chip', 'esp32c3', '--broker', BROKER, '--insecure', '--enroll-token', TOKEN, '--build', ctx.artefact]);
   assert.is(run.code, 0, run.stderr);
   const plan = JSON.parse(readFileSync(join(out, 'flash.json'), 'utf8')) as { chip: string; images: Array<{ name: string; offset: string }> };
   assert.is(plan.chip, 'ESP32-C3');

@@ -89,8 +89,8 @@ test('flashes, provisions and verifies a device; the flash holds exactly the ima
   const flash = await r.flash();
   const creds = credentialsIn(flash);
   const id = deviceIdFromMac(mac);
-  assert.equal({ ...creds, secret: typeof creds.secret }, { ssid: 'lab-net', psk: PSK, broker: ctx.broker.broker.mqttUrl, id, secret: 'string', machine: 'CT0700026' });
-  const expected: Credentials = { ssid: 'lab-net', psk: PSK, broker: ctx.broker.broker.mqttUrl, id, secret: creds.secret as string, machine: 'CT0700026' };
+  assert.equal({ ...creds, secret: typeof creds.secret }, { ssid: 'lab-net', psk: PSK, broker: ctx.broker.broker.mqttUrl, id, secret: 'string', machine: 'CT0700026', insecure: '1' });
+  const expected: Credentials = { ssid: 'lab-net', psk: PSK, broker: ctx.broker.broker.mqttUrl, id, secret: creds.secret as string, machine: 'CT0700026', insecure: '1' };
   assertSameFlash(flash, expectedFlash(ctx.build, buildNvsPartition(credentialEntries(expected), NVS.size)));
 
   const events = r.events();
@@ -145,7 +145,7 @@ test('a MAC already in the registry is refused with a hint, and --reprovision is
   assert.ok(written.indexOf('ERASE_FLASH') >= 0 && written.indexOf('ERASE_FLASH') < written.indexOf('FLASH_DEFL_BEGIN'), '--erase erases the chip first');
   const flash = await r.flash();
   const creds = credentialsIn(flash);
-  assertSameFlash(flash, expectedFlash(ctx.build, buildNvsPartition(credentialEntries({ broker: ctx.broker.broker.mqttUrl, id: old.id, secret: creds.secret as string }), NVS.size)));
+  assertSameFlash(flash, expectedFlash(ctx.build, buildNvsPartition(credentialEntries({ broker: ctx.broker.broker.mqttUrl, id: old.id, secret: creds.secret as string, insecure: '1' }), NVS.size)));
   assert.is(creds.id, old.id);
   assert.is.not(creds.secret, old.secret);
   const device = await connectDevice(ctx.broker.broker.mqttUrl, { id: old.id, secret: creds.secret as string, mac: old.mac });
@@ -171,7 +171,7 @@ test('--nvs-only rewrites only the NVS partition, after checking the device has 
     second.filter((e) => e.ev === 'command' && e.op === 'FLASH_DEFL_BEGIN').map((e) => e.offset),
     [NVS.offset],
   );
-  const creds: Credentials = { broker: 'mqtt://fleet.example.com:1883', enroll: 'enroll-token-2' };
+  const creds: Credentials = { broker: 'mqtt://fleet.example.com:1883', enroll: 'enroll-token-2', insecure: '1' };
   assertSameFlash(await r.flash(), expectedFlash(ctx.build, buildNvsPartition(credentialEntries(creds), NVS.size)));
   assert.not.ok(run.stdout.includes('enroll-token-2') || run.stderr.includes('enroll-token-2'), 'the token is not printed');
   assert.match(run.stderr, /registers itself on first boot/);
