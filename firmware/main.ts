@@ -6,6 +6,8 @@ import WiFi from 'wifi';
 import { openStatusLed } from 'fleetbind/status-led';
 import type PixelsOut from 'commodetto/PixelsOut';
 import { createCore } from './core/core';
+import type { ImprovService } from './core/improv';
+import { attachImprov } from './core/improv-device';
 import { deviceIdFromMac } from '../protocol/ids';
 import type { Platform } from './core/platform';
 import { readBoard } from './platform/board';
@@ -17,7 +19,7 @@ import { ModdableMqtt } from './platform/mqtt';
 import { PocoDisplay } from './platform/poco-display';
 import { countBoot, NvsPrefs } from './platform/prefs';
 import { clearTimer, setTimer } from './platform/timer';
-import { openUart } from './platform/uart';
+import { openSerial, openUart } from './platform/uart';
 import { ModdableWifi } from './platform/wifi';
 
 const board = readBoard();
@@ -63,4 +65,11 @@ const platform: Platform = {
 };
 
 log('info', 'fleetbind firmware starting', { model: board.model, fw: board.fw, boot: platform.facts.boot, screen: screen !== undefined, uart: serial !== undefined });
-createCore(platform).start();
+const core = createCore(platform);
+// Improv Wi-Fi on the console UART: a network can be given after flashing (npm run flash -- improv).
+let improv: ImprovService | null = null;
+if (board.improv) {
+  const send = openSerial(board.improv, (bytes) => improv?.receive(bytes));
+  improv = attachImprov(core, platform, send);
+}
+core.start();

@@ -90,6 +90,8 @@ export class DeviceCore {
   private helloSentAt: number | null = null;
   /** Jitter for both backoffs; seeded per device once the MAC is known. */
   private random: () => number;
+  /** Told how the first attempt on a network given through joinWifi() went. */
+  private joining: ((ok: boolean) => void) | null = null;
 
   constructor(
     private readonly platform: Platform,
@@ -111,8 +113,14 @@ export class DeviceCore {
       changed,
     });
     this.link = new WifiLink(platform, { timeoutMs: o.wifiTimeoutMs, backoff: wifiBackoff, random }, this.screen, this.guard, {
-      up: () => this.connectSession(),
-      down: () => this.session.close(),
+      up: () => {
+        this.settleJoin(true);
+        this.connectSession();
+      },
+      down: () => {
+        this.settleJoin(false);
+        this.session.close();
+      },
       changed,
     });
     this.enrollment = new Enrollment(platform, this.session, { replyTimeoutMs: o.enrollReplyTimeoutMs }, () => {
@@ -158,6 +166,41 @@ export class DeviceCore {
         return this.halt('the platform reports no valid MAC address');
       }
       this.random = deviceRandom(this.mac, this.platform.facts.boot, () => this.platform.random());
+      this.begin();
+    });
+  }
+
+  /**
+   * A new Wi-Fi network, given over Improv after flashing: stored in preferences, and joined at
+   * once (also by a device that stopped at boot for want of one). `done` says whether the first
+   * attempt got an IP address; after a failure the link keeps retrying as it always does.
+   */
+  joinWifi(ssid: string, psk: string, done: (ok: boolean) => void): void {
+    if (this.current === 'boot' || this.current === 'stopped') return done(false);
+    this.guard('join Wi-Fi', () => {
+      const prefs = this.platform.prefs;
+      prefs.set('ssid', ssid);
+      if (psk === '') prefs.remove('psk');
+      else prefs.set('psk', psk);
+      this.settleJoin(false);
+      this.joining = done;
+      this.session.close();
+      this.identity = null;
+      this.link.stop(this.current !== 'unprovisioned');
+      this.current = 'boot';
+      this.begin();
+    });
+  }
+
+  private settleJoin(ok: boolean): void {
+    const done = this.joining;
+    this.joining = null;
+    done?.(ok);
+  }
+
+  /** Checks the preferences and starts the Wi-Fi link, or stops as unprovisioned. */
+  private begin(): void {
+    this.guard('begin', () => {
       const prefs = this.platform.prefs;
       const ssid = prefs.get('ssid');
       if (!ssid) return this.halt('no Wi-Fi network (pref ssid)');
@@ -305,6 +348,7 @@ export class DeviceCore {
   }
 
   private halt(reason: string): void {
+    this.settleJoin(false);
     this.platform.log('error', 'not provisioned', { reason });
     this.screen.status(`Not provisioned: ${reason}`);
     this.set('unprovisioned');

@@ -9,6 +9,8 @@ export interface Board {
   /** GPIO of a status LED, or undefined when the board has none (or uses the pin otherwise). */
   led: number | undefined;
   uart: UartConfig | undefined;
+  /** The console UART, on which the firmware answers Improv Wi-Fi (firmware/core/improv.ts); undefined for none. */
+  improv: UartConfig | undefined;
   sntp: string;
   /** For targets whose network interface has no MAC to read (the desktop simulator): `mcconfig mac=...`. */
   mac: string | undefined;
@@ -32,12 +34,21 @@ function readUart(): UartConfig | undefined {
   return port !== undefined && receive !== undefined && transmit !== undefined ? { port, receive, transmit, baud } : undefined;
 }
 
+/** `improvPort`, `improvReceive`, `improvTransmit`: UART0 at the console rate, shared with the log. */
+function readImprov(): UartConfig | undefined {
+  const port = integer(config.improvPort, 'improvPort');
+  const receive = integer(config.improvReceive, 'improvReceive');
+  const transmit = integer(config.improvTransmit, 'improvTransmit');
+  return port !== undefined && receive !== undefined && transmit !== undefined ? { port, receive, transmit, baud: 115200 } : undefined;
+}
+
 export function readBoard(): Board {
   return {
     model: String(config.model ?? 'esp32'),
     fw: String(config.fw ?? 'dev'),
     led: integer(config.led, 'led'),
     uart: readUart(),
+    improv: readImprov(),
     sntp: String(config.sntp ?? 'none'),
     mac: config.mac === undefined ? undefined : String(config.mac),
   };

@@ -24,7 +24,8 @@ function where(config: UartConfig): Pins {
   return { port: config.port, receive: config.receive, transmit: config.transmit };
 }
 
-export function openUart(config: UartConfig, timers: ExchangeTimers): SerialExchange {
+/** Opens the UART; received bytes go to `onBytes`; the returned function queues bytes to send. */
+export function openSerial(config: UartConfig, onBytes: (bytes: Uint8Array) => void): (bytes: Uint8Array) => void {
   let outgoing: Uint8Array = new Uint8Array(0);
   let sent = 0;
   let room = 0;
@@ -41,18 +42,26 @@ export function openUart(config: UartConfig, timers: ExchangeTimers): SerialExch
     format: 'buffer',
     onReadable(count) {
       const bytes = this.read(count);
-      if (bytes) exchange.receive(new Uint8Array(bytes));
+      if (bytes) onBytes(new Uint8Array(bytes));
     },
     onWritable(count) {
       room = count;
       pump(this);
     },
   });
-  const exchange = new SerialExchange(timers, (bytes) => {
-    if (sent < outgoing.length) throw new Error('previous request still being sent');
-    outgoing = bytes;
+  return (bytes) => {
+    const rest = outgoing.subarray(sent);
+    const next = new Uint8Array(rest.length + bytes.length);
+    next.set(rest, 0);
+    next.set(bytes, rest.length);
+    outgoing = next;
     sent = 0;
     pump(serial);
-  });
+  };
+}
+
+export function openUart(config: UartConfig, timers: ExchangeTimers): SerialExchange {
+  const send = openSerial(config, (bytes) => exchange.receive(bytes));
+  const exchange = new SerialExchange(timers, send);
   return exchange;
 }

@@ -1,10 +1,11 @@
-// `npm run flash -- ...`: see options.ts for the flags and flash-run.ts for the steps. Human output
+// `npm run flash -- ...` and `npm run flash -- improv ...`: see options.ts for the flags and
+// flash-run.ts for the steps. Human output
 // goes to stderr, JSON logs to stdout; any failure is one line on stderr and a non-zero exit.
 import { connectSignalTap, SERIAL_TAP_ENV, type SignalTap } from '../serial/signal-tap';
 import { exitCodeFor, FlashError } from './errors';
-import { runFlash, type FlashSummary } from './flash-run';
+import { runFlash, runImprov, type FlashSummary } from './flash-run';
 import { createFlashLogger } from './logger';
-import { FLASH_CLI, parseFlashOptions } from './options';
+import { FLASH_CLI, IMPROV_CLI, parseFlashOptions, parseImprovOptions } from './options';
 import { helpText, wantsHelp } from '../cli/args';
 import { Progress } from './progress';
 
@@ -34,12 +35,22 @@ async function main(): Promise<number> {
     void (undo ?? (() => Promise.resolve()))().finally(() => process.exit(exitCodeFor('INTERRUPTED')));
   };
   process.on('SIGINT', onSigint);
+  const argv = process.argv.slice(2);
+  const improv = argv[0] === 'improv';
   try {
-    if (wantsHelp(process.argv.slice(2))) {
-      process.stdout.write(`${helpText(FLASH_CLI)}\n`);
+    if (wantsHelp(argv)) {
+      process.stdout.write(`${helpText(improv ? IMPROV_CLI : FLASH_CLI)}\n`);
       return 0;
     }
-    const opts = parseFlashOptions(process.argv.slice(2));
+    if (improv) {
+      const opts = parseImprovOptions(argv.slice(1));
+      const tapPath = process.env[SERIAL_TAP_ENV];
+      if (tapPath) tap = await connectSignalTap(tapPath);
+      await runImprov(opts, { log, progress, ...(tap ? { tap } : {}) });
+      progress.step('Done');
+      return 0;
+    }
+    const opts = parseFlashOptions(argv);
     const tapPath = process.env[SERIAL_TAP_ENV];
     if (tapPath && opts.port) tap = await connectSignalTap(tapPath);
     const summary = await runFlash(opts, {
@@ -60,7 +71,7 @@ async function main(): Promise<number> {
     progress.done();
     if (e instanceof FlashError) {
       process.stderr.write(`flash: ${e.message}\n`);
-      if (e.code === 'USAGE') process.stderr.write(`(${FLASH_CLI.command} --help lists the options)\n`);
+      if (e.code === 'USAGE') process.stderr.write(`(${(improv ? IMPROV_CLI : FLASH_CLI).command} --help lists the options)\n`);
       log.error({ code: e.code }, e.message);
       return exitCodeFor(e.code);
     }

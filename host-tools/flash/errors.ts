@@ -18,6 +18,8 @@ export type FlashErrorCode =
   | 'VERIFY_FAILED'
   | 'MONITOR_TIMEOUT'
   | 'DEVICE_STUCK'
+  | 'IMPROV_FAILED'
+  | 'IMPROV_TIMEOUT'
   | 'INTERRUPTED';
 
 /** Usage errors exit 2 (as parseArgs conventions go), everything else 1, an interrupt 130. */

@@ -14,7 +14,8 @@ import { flashDevice, planWithoutChanges, type DeviceIdentity, type FlashReporte
 import type { FlashLog } from './flash-log';
 import { credentialsFor, imagesToWrite, nvsImageFor } from './flash-plan';
 import type { FirmwareBuild } from './firmware-images';
-import type { FlashOptions } from './options';
+import { improvSetWifi } from './improv-client';
+import type { FlashOptions, ImprovOptions } from './options';
 import { builtFor } from './pick-build';
 import { formatBytes } from './progress';
 import { ProvisioningClient } from './provisioning';
@@ -77,7 +78,7 @@ export async function runFlash(opts: FlashOptions, deps: FlashDeps): Promise<Fla
       broker: opts.broker,
       trust: opts.trust,
       identity,
-      ...(opts.wifi ? { wifi: opts.wifi } : {}),
+      ...(opts.wifi && !opts.improv ? { wifi: opts.wifi } : {}),
       ...(opts.machine ? { machine: opts.machine } : {}),
       erase: opts.erase,
       nvsOnly: opts.nvsOnly,
@@ -92,6 +93,7 @@ export async function runFlash(opts: FlashOptions, deps: FlashDeps): Promise<Fla
   });
   if (opts.dryRun) log.info({ device: result.deviceId, machineCode: opts.machine }, 'dry run: nothing changed');
   else log.info({ device: result.deviceId, machineCode: opts.machine, provisioned: result.provisioned, online: result.registeredLine !== null }, 'flash complete');
+  if (opts.improv && opts.wifi && !opts.dryRun) await runImprov({ port: path, wifi: { ssid: opts.wifi.ssid, psk: opts.wifi.psk ?? '' }, timeoutMs: deps.monitorTimeoutMs }, deps);
   return {
     deviceId: result.deviceId,
     provisioned: result.provisioned,
@@ -103,6 +105,20 @@ export async function runFlash(opts: FlashOptions, deps: FlashDeps): Promise<Fla
     registeredLine: result.registeredLine,
     brokerApi,
   };
+}
+
+/** `npm run flash -- improv`, and --improv after a flash: the network, given over Improv Wi-Fi. */
+export async function runImprov(opts: ImprovOptions, deps: Pick<FlashDeps, 'log' | 'progress' | 'tap'>): Promise<void> {
+  const { progress, log } = deps;
+  const warn = (message: string): void => {
+    progress.note(`warning: ${message}`);
+    log.warn(message);
+  };
+  const path = await resolvePort(opts.port, progress);
+  progress.step(`Giving the device on ${path} the Wi-Fi network ${JSON.stringify(opts.wifi.ssid)} over Improv`);
+  const { info } = await improvSetWifi(nodeFlashPort(path, warn, deps.tap).port, path, opts.wifi.ssid, opts.wifi.psk, { timeoutMs: opts.timeoutMs });
+  progress.note(`${info.name} (${info.firmware} ${info.version} on ${info.chip}) joined ${JSON.stringify(opts.wifi.ssid)}`);
+  log.info({ device: info.name, fw: info.version, ssid: opts.wifi.ssid }, 'Wi-Fi set over Improv');
 }
 
 /** `--port auto`: the only USB serial port there is; with none or several, say which exist. */

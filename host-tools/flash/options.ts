@@ -57,6 +57,8 @@ export interface FlashOptions {
   baud: number;
   nvsOnly: boolean;
   monitor: boolean;
+  /** Give the device --wifi over Improv after flashing, rather than in its NVS. */
+  improv: boolean;
 }
 
 export const FLASH_CLI = defineCli({
@@ -84,6 +86,7 @@ export const FLASH_CLI = defineCli({
     baud: { type: 'string', value: 'RATE', default: String(DEFAULT_BAUD), help: `serial speed while flashing: ${BAUD_RATES.join(', ')}` },
     'nvs-only': { type: 'boolean', default: false, help: 'write only the NVS partition (new credentials or Wi-Fi), not the firmware' },
     monitor: { type: 'boolean', default: false, help: 'after flashing, follow the device\'s console until it is online' },
+    improv: { type: 'boolean', default: false, help: 'after flashing, give the device --wifi over Improv Wi-Fi (serial) instead of writing it into its NVS' },
     'dry-run': { type: 'boolean', default: false, help: 'say what would be registered and written, and change nothing: not the registry, the device or any file' },
     out: { type: 'string', value: 'DIR', help: 'write the images to DIR instead of flashing a device (a real run: with --broker-api it registers the device)' },
     mac: { type: 'string', value: 'MAC', help: 'without --port (--out, --dry-run): the MAC to provision for' },
@@ -152,6 +155,7 @@ export function parseFlashOptions(argv: string[], env: NodeJS.ProcessEnv = proce
   if (values.chip && !portless) throw usage('--chip is only for --out or --dry-run without a port; with --port the chip is read from its ROM');
   if (values.monitor && (portless || values['dry-run'])) throw usage('--monitor needs a device being flashed; it cannot be used with --out or --dry-run');
   if (values['nvs-only'] && values.erase) throw usage('--erase with --nvs-only would leave the device without firmware; use one of them');
+  if (values.improv && (portless || values['dry-run'] || values.wifi === undefined)) throw usage('--improv needs a device (--port) and the network to give it (--wifi SSID [--psk PSK])');
 
   if (!values.broker) throw usage('--broker is required: the MQTT URL the device connects to, such as mqtt://broker.example.com:1883');
   if (values.psk !== undefined && values.wifi === undefined) throw usage('--psk given without --wifi SSID');
@@ -207,6 +211,7 @@ export function parseFlashOptions(argv: string[], env: NodeJS.ProcessEnv = proce
     baud,
     nvsOnly: values['nvs-only'],
     monitor: values.monitor,
+    improv: values.improv,
     dryRun: values['dry-run'],
   };
   if (values.port) options.port = values.port;
@@ -216,4 +221,37 @@ export function parseFlashOptions(argv: string[], env: NodeJS.ProcessEnv = proce
   if (machine) options.machine = machine;
   if (values.wifi !== undefined) options.wifi = values.psk === undefined ? { ssid: values.wifi } : { ssid: values.wifi, psk: values.psk };
   return options;
+}
+
+export const IMPROV_CLI = defineCli({
+  command: 'npm run flash -- improv',
+  usage: ['--port PORT|auto --wifi SSID [--psk PSK]'],
+  summary: 'Gives a device running the fleetbind firmware its Wi-Fi network over Improv Wi-Fi (serial), without flashing; it joins at once and keeps the network.',
+  options: {
+    port: { type: 'string', value: 'PORT', required: true, help: 'the serial port of the device, such as /dev/ttyUSB0; auto takes the only USB serial port' },
+    wifi: { type: 'string', value: 'SSID', required: true, help: 'the Wi-Fi network the device joins' },
+    psk: { type: 'string', value: 'PSK', help: 'its passphrase (8 to 63 characters) or 64 hex digits; none for an open network' },
+    timeout: { type: 'string', value: 'S', default: '60', help: 'how long to wait for the device to answer and join, in seconds' },
+  },
+});
+
+export interface ImprovOptions {
+  port: string;
+  wifi: { ssid: string; psk: string };
+  timeoutMs: number;
+}
+
+export function parseImprovOptions(argv: string[], env: NodeJS.ProcessEnv = process.env): ImprovOptions {
+  let values;
+  try {
+    ({ values } = parseCli(IMPROV_CLI, argv, env));
+  } catch (e) {
+    if (e instanceof ToolError) throw usage(e.message);
+    throw e;
+  }
+  const problem = wifiProblem(values.wifi!, values.psk);
+  if (problem) throw usage(problem.startsWith('an SSID') ? `--wifi: ${problem}` : `--psk: ${problem}`);
+  const timeout = Number(values.timeout);
+  if (!Number.isFinite(timeout) || timeout <= 0) throw usage(`--timeout must be a number of seconds, got ${JSON.stringify(values.timeout)}`);
+  return { port: values.port!, wifi: { ssid: values.wifi!, psk: values.psk ?? '' }, timeoutMs: timeout * 1000 };
 }

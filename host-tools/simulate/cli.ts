@@ -6,6 +6,7 @@ import { defineCli, readCli } from '../cli/args';
 import { parseBrokerAddress } from '../../firmware/core/broker-address';
 import { DEFAULT_CORE_OPTIONS } from '../../firmware/core/core';
 import { SimFleet } from './fleet';
+import { openImprovSerial, type ImprovSerial } from './sim-improv';
 import { deadEnd, progressLine, summary } from './progress';
 
 const LOCAL_HOSTS = ['127.0.0.1', 'localhost', '::1'];
@@ -43,6 +44,8 @@ const SIMULATE_CLI = defineCli({
     duration: { type: 'string', value: 'S', help: 'stop after S seconds and print the summary (default: run until Ctrl-C)' },
     ramp: { type: 'string', value: 'S', default: '0', help: 'start the devices spread over S seconds' },
     'log-level': { type: 'string', value: 'LEVEL', default: 'warn', help: 'pino level of the JSON log on stderr' },
+    'improv-serial': { type: 'string', value: 'PATH', help: 'the first device starts without Wi-Fi settings and answers Improv Wi-Fi on this serial port (a pty from socat), for npm run flash -- improv' },
+    'access-point': { type: 'string', value: 'SSID:PSK', help: 'the only Wi-Fi network the simulated devices can join (default: any)' },
   },
 });
 const args = readCli(SIMULATE_CLI).values;
@@ -74,7 +77,21 @@ function print(text: string): void {
   process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
 }
 
+let accessPoint: { ssid: string; psk: string } | undefined;
+if (args['access-point'] !== undefined) {
+  const colon = args['access-point'].indexOf(':');
+  accessPoint = colon < 0 ? { ssid: args['access-point'], psk: '' } : { ssid: args['access-point'].slice(0, colon), psk: args['access-point'].slice(colon + 1) };
+  if (accessPoint.ssid === '') fail('--access-point needs an SSID: SSID or SSID:PSK');
+}
+let improvSerial: ImprovSerial | undefined;
 let fleet: SimFleet;
+if (args['improv-serial'] !== undefined) {
+  try {
+    improvSerial = await openImprovSerial(args['improv-serial'], () => fleet?.devices[0]?.improv ?? null, (err) => log.error({ err }, 'Improv serial port failed'));
+  } catch (e) {
+    fail((e as Error).message);
+  }
+}
 try {
   fleet = new SimFleet({
     devices,
@@ -88,6 +105,8 @@ try {
     ...(args['state-dir'] ? { stateDir: args['state-dir'] } : {}),
     ...(args['png-dir'] ? { pngDir: args['png-dir'] } : {}),
     ...(args.chaos ? { chaosMeanMs: CHAOS_MEAN_MS } : {}),
+    ...(accessPoint ? { accessPoint } : {}),
+    ...(improvSerial ? { improvSend: improvSerial.write } : {}),
   });
 } catch (e) {
   fail((e as Error).message);
@@ -129,6 +148,7 @@ function finish(failure?: string): void {
   clearInterval(tick);
   const s = fleet.stats();
   fleet.stop();
+  void improvSerial?.close();
   print(`\n${summary(s, { elapsedMs: Date.now() - started, allReadyMs: allReadyMs() })}`);
   if (failure !== undefined) process.stderr.write(`simulate: ${failure}\n`);
   // Also the code when the loop empties before the timer below fires.

@@ -3,6 +3,8 @@
 // and counts what the core does through them.
 import type { Logger } from 'pino';
 import { createCore, type CoreOptions, type CoreState, type DeviceCore } from '../../firmware/core/core';
+import type { ImprovService } from '../../firmware/core/improv';
+import { attachImprov } from '../../firmware/core/improv-device';
 import type { Mqtt, Platform, TimerHandle } from '../../firmware/core/platform';
 import type { AckState } from '../../protocol/messages';
 import { echoMachine } from './sim-machine';
@@ -26,6 +28,10 @@ export interface SimDeviceOptions {
   core?: Partial<CoreOptions>;
   /** Wi-Fi association time, ms. */
   associateMs: () => number;
+  /** The only network the radio can join; without it, any. */
+  accessPoint?: { ssid: string; psk: string };
+  /** Where Improv packets go out: the device's console UART. */
+  improvSend?: (bytes: Uint8Array) => void;
   onState?: (device: SimDevice, from: CoreState, to: CoreState) => void;
 }
 
@@ -37,6 +43,8 @@ export class SimDevice {
   readonly wifi: SimWifi;
   readonly display: SimDisplay;
   readonly core: DeviceCore;
+  /** Improv on the console UART, when the device has one attached. */
+  readonly improv: ImprovService | null;
   /** Acks this device published, by state. */
   readonly acks: Record<AckState, number> = { accepted: 0, progress: 0, done: 0, failed: 0, rejected: 0, cancelled: 0 };
   state: CoreState = 'boot';
@@ -51,7 +59,7 @@ export class SimDevice {
     this.label = o.label;
     this.mac = o.mac;
     this.prefs = o.prefs;
-    this.wifi = new SimWifi(o.associateMs);
+    this.wifi = new SimWifi(o.associateMs, o.accessPoint);
     this.display = new SimDisplay({
       label: o.label,
       ...(o.pngDir ? { pngDir: o.pngDir } : {}),
@@ -84,6 +92,7 @@ export class SimDevice {
         o.onState?.(this, from, to);
       },
     });
+    this.improv = o.improvSend ? attachImprov(this.core, platform, o.improvSend) : null;
   }
 
   start(): void {

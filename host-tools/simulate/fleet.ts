@@ -29,6 +29,10 @@ export interface FleetOptions {
   log: Logger;
   print?: (text: string) => void;
   core?: Partial<CoreOptions>;
+  /** The only network the simulated radios can join; without it, any. */
+  accessPoint?: { ssid: string; psk: string };
+  /** The first device answers Improv through this, and starts without Wi-Fi settings, as one flashed without any. */
+  improvSend?: (bytes: Uint8Array) => void;
 }
 
 export interface FleetStats {
@@ -86,7 +90,8 @@ export class SimFleet {
     for (let n = 1; n <= o.devices; n++) {
       const machine = machineCode(o.machinesPrefix, n);
       const mac = simMac(machine);
-      const initial: Partial<Record<PrefKey, string>> = { ssid: 'fleetbind-sim', psk: '', broker: o.broker, machine };
+      const improv = n === 1 && o.improvSend !== undefined;
+      const initial: Partial<Record<PrefKey, string>> = improv ? { broker: o.broker, machine } : { ssid: o.accessPoint?.ssid ?? 'fleetbind-sim', psk: o.accessPoint?.psk ?? '', broker: o.broker, machine };
       if (o.enrollToken) initial.enroll = o.enrollToken;
       const prefs = o.stateDir ? new FilePrefs(join(o.stateDir, `${machine}.json`), initial) : new MemoryPrefs(initial);
       // The broker address and how to trust it always follow the command line, also for devices
@@ -110,6 +115,8 @@ export class SimFleet {
           ...(o.print ? { print: o.print } : {}),
           ...(o.core ? { core: o.core } : {}),
           associateMs: () => 20 + Math.random() * 80,
+          ...(o.accessPoint ? { accessPoint: o.accessPoint } : {}),
+          ...(improv ? { improvSend: o.improvSend! } : {}),
           onState: (d, from, to) => this.onState(d, from, to),
         }),
       );
