@@ -2,7 +2,6 @@
 // anything touches the device or the registry.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { pemCertificate } from '../../firmware/core/transport';
 import { normaliseMac, normaliseMachineCode } from '../../protocol/ids';
 import { isProtocolError } from '../../protocol/errors';
 import { ADMIN_TOKEN_ENV, brokerApiUrl } from '../api/connection';
@@ -10,6 +9,9 @@ import { ToolError } from '../api/errors';
 import { defineCli, parseCli } from '../cli/args';
 import { CHIP_FAMILIES } from './chips';
 import { FlashError } from './errors';
+import { checkTrust, isSecureBroker, MAX_CA_BYTES, type Trust, type TrustProblem } from './trust';
+
+export type { Trust } from './trust';
 import { wifiProblem } from './wifi';
 
 const root = join(import.meta.dirname, '..', '..');
@@ -29,12 +31,6 @@ const BAUD_RATES = [115200, 230400, 460800, 921600, 1500000, 2000000];
 export type Identity =
   | { kind: 'provision'; brokerApi: string; adminToken: string; reprovision: boolean }
   | { kind: 'enroll'; token: string };
-
-/** How the device trusts the broker: the CA certificate (PEM) it must chain to, or plain MQTT said out loud. */
-export type Trust = { ca: string } | { insecure: true };
-
-/** ESP-IDF's NVS string limit, which the CA certificate must fit. */
-const MAX_CA_BYTES = 4000;
 
 export interface FlashOptions {
   /** Absent for --out and for a dry run without a device. */
@@ -108,23 +104,28 @@ function chipOption(text: string): string {
 
 /** The device refuses plain MQTT unless told `insecure=1`, and trusts only the CA it is given. */
 function trustFor(broker: string, caPath: string | undefined, insecure: boolean): Trust {
-  const secure = broker.startsWith('mqtts:') || broker.startsWith('wss:');
-  if (caPath !== undefined && insecure) throw usage('use either --ca (TLS) or --insecure (plain MQTT), not both');
-  if (!secure) {
-    if (caPath !== undefined) throw usage('--ca goes with an mqtts:// --broker; this one is plain');
-    if (!insecure) throw usage('a plain --broker sends the device secret in clear: use mqtts:// with --ca CA.pem, or say --insecure');
-    return { insecure: true };
+  let pem: string | undefined;
+  if (caPath !== undefined && !insecure && isSecureBroker(broker)) {
+    try {
+      pem = readFileSync(caPath, 'utf8');
+    } catch (e) {
+      throw usage(`--ca: cannot read ${caPath}: ${(e as Error).message}`);
+    }
+  } else if (caPath !== undefined) {
+    // Refused below whatever the file holds; only that one was given counts.
+    pem = '';
   }
-  if (caPath === undefined) throw usage('an mqtts:// --broker needs --ca CA.pem: the device trusts only the CA certificate it is given');
-  let pem: string;
-  try {
-    pem = readFileSync(caPath, 'utf8');
-  } catch (e) {
-    throw usage(`--ca: cannot read ${caPath}: ${(e as Error).message}`);
-  }
-  if (pemCertificate(pem) === null) throw usage(`--ca: ${caPath} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`);
-  if (Buffer.byteLength(pem) > MAX_CA_BYTES) throw usage(`--ca: ${caPath} is ${Buffer.byteLength(pem)} bytes; NVS strings hold at most ${MAX_CA_BYTES}, so give only the CA certificate`);
-  return { ca: pem };
+  const trust = checkTrust(broker, pem, insecure);
+  if (typeof trust !== 'string') return trust;
+  const problems: Record<TrustProblem, string> = {
+    'ca-and-insecure': 'use either --ca (TLS) or --insecure (plain MQTT), not both',
+    'ca-on-plain': '--ca goes with an mqtts:// --broker; this one is plain',
+    'plain-not-allowed': 'a plain --broker sends the device secret in clear: use mqtts:// with --ca CA.pem, or say --insecure',
+    'no-ca': 'an mqtts:// --broker needs --ca CA.pem: the device trusts only the CA certificate it is given',
+    'not-pem': `--ca: ${caPath} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`,
+    'ca-too-big': `--ca: ${caPath} is ${pem === undefined ? 0 : Buffer.byteLength(pem)} bytes; NVS strings hold at most ${MAX_CA_BYTES}, so give only the CA certificate`,
+  };
+  throw usage(problems[trust]);
 }
 
 function brokerUrl(text: string): string {

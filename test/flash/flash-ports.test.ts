@@ -19,7 +19,7 @@ interface Ctx {
 }
 
 const test = suite<Ctx>('flash: finding the port');
-const enroll = ['--broker', 'mqtt://fleet.example.com:1883', '--enroll-token', 'tok'];
+const enroll = ['--broker', 'mqtt://fleet.example.com:1883', '--insecure', '--enroll-token', 'tok'];
 
 test.before((ctx) => {
   ctx.dir = mkdtempSync(join(tmpdir(), 'fleetbind-ports-'));

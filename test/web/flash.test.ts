@@ -95,6 +95,7 @@ async function flashPage(ctx: Ctx, bridge: SerialBridge, width?: number): Promis
 
 async function fill(page: Page, fields: { broker: string; enroll?: string; machine?: string }): Promise<void> {
   await page.getByLabel('Broker URL').fill(fields.broker);
+  await page.getByLabel('Allow plain MQTT (no TLS: the device secret travels in clear)').check();
   if (fields.enroll !== undefined) {
     await page.getByLabel('It registers itself with an enrollment token').check();
     await page.getByRole('textbox', { name: 'Enrollment token' }).fill(fields.enroll);

@@ -6,9 +6,11 @@ import { flashDevice, type DeviceIdentity, type DeviceSummary, type FlashReporte
 import type { FirmwareBuild } from '../../../host-tools/flash/firmware-images';
 import type { FlashLog } from '../../../host-tools/flash/flash-log';
 import { ProvisioningClient } from '../../../host-tools/flash/provisioning';
+import type { Trust } from '../../../host-tools/flash/trust';
 
 export interface WebFlashForm {
   broker: string;
+  trust: Trust;
   identity: { kind: 'provision'; reprovision: boolean } | { kind: 'enroll'; token: string };
   wifi?: { ssid: string; psk?: string };
   machine?: string;
@@ -24,16 +26,6 @@ const consoleLog: FlashLog = {
   error: (obj, msg) => console.error(msg, obj),
 };
 
-/**
- * The page has no CA certificate to give the device, so it flashes for a plain mqtt:// broker
- * only, which the admin typed (insecure=1, as `npm run flash -- --insecure`); an mqtts:// broker
- * needs `npm run flash -- --ca CA.pem`.
- */
-function trustFor(broker: string): { insecure: true } {
-  if (broker.startsWith('mqtt://')) return { insecure: true };
-  throw new Error(`the Flash page cannot give the device a CA certificate for ${broker}: use npm run flash -- --broker ${broker} --ca CA.pem`);
-}
-
 export async function flashInBrowser(port: SerialPort, builds: FirmwareBuild[], form: WebFlashForm, token: string, reporter: FlashReporter & { warn(message: string): void }): Promise<DeviceSummary> {
   const identity: DeviceIdentity =
     form.identity.kind === 'provision'
@@ -44,7 +36,7 @@ export async function flashInBrowser(port: SerialPort, builds: FirmwareBuild[], 
     {
       builds,
       broker: form.broker,
-      trust: trustFor(form.broker),
+      trust: form.trust,
       identity,
       ...(form.wifi ? { wifi: form.wifi } : {}),
       ...(form.machine ? { machine: form.machine } : {}),

@@ -8,6 +8,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { ToolError } from '../../../../host-tools/api/errors';
 import type { DeviceSummary } from '../../../../host-tools/flash/flash-device';
 import type { FirmwareBuild } from '../../../../host-tools/flash/firmware-images';
+import { checkTrust, isSecureBroker, MAX_CA_BYTES, type TrustProblem } from '../../../../host-tools/flash/trust';
 import { wifiProblem } from '../../../../host-tools/flash/wifi';
 import { normaliseMachineCode } from '../../../../protocol/ids';
 import { isProtocolError } from '../../../../protocol/errors';
@@ -24,6 +25,15 @@ function problemText(err: unknown): string {
   return errorText(err);
 }
 
+const TRUST_TEXT: Record<TrustProblem, string> = {
+  'ca-and-insecure': 'Give either the CA certificate or allow plain MQTT, not both.',
+  'ca-on-plain': 'A CA certificate goes with an mqtts:// broker URL; this one is plain.',
+  'plain-not-allowed': 'With a plain mqtt:// broker the device secret travels in clear: use mqtts:// with the CA certificate, or allow plain MQTT.',
+  'no-ca': 'An mqtts:// broker needs its CA certificate: the device trusts only the certificate it is given.',
+  'not-pem': 'The CA file holds no PEM certificate (-----BEGIN CERTIFICATE-----).',
+  'ca-too-big': `The CA file is larger than the ${MAX_CA_BYTES} bytes the device can store; give only the CA certificate.`,
+};
+
 interface Bar {
   label: string;
   total: number;
@@ -34,6 +44,8 @@ export function AdminFlash(): JSX.Element {
   const folder = useRef<HTMLInputElement>(null);
   const [builds, setBuilds] = useState<FirmwareBuild[] | null>(null);
   const [broker, setBroker] = useState(`mqtt://${location.hostname}:1883`);
+  const [caPem, setCaPem] = useState<string | undefined>(undefined);
+  const [insecure, setInsecure] = useState(false);
   const [identity, setIdentity] = useState<'provision' | 'enroll'>('provision');
   const [reprovision, setReprovision] = useState(false);
   const [token, setToken] = useState('');
@@ -81,6 +93,9 @@ export function AdminFlash(): JSX.Element {
     const problem = wifi ? wifiProblem(wifi.ssid, wifi.psk) : null;
     if (problem) return setError(`Wi-Fi: ${problem}.`);
     if (identity === 'enroll' && token.trim() === '') return setError('Enter the enrollment token, or register the device now.');
+    const secure = isSecureBroker(broker.trim());
+    const trust = checkTrust(broker.trim(), secure ? caPem : undefined, !secure && insecure);
+    if (typeof trust === 'string') return setError(TRUST_TEXT[trust]);
     const s = session.get();
     if (!s) return setError('Your session has ended; sign in again.');
     let picked: SerialPort;
@@ -100,6 +115,7 @@ export function AdminFlash(): JSX.Element {
         builds,
         {
           broker: broker.trim(),
+          trust,
           identity: identity === 'provision' ? { kind: 'provision', reprovision } : { kind: 'enroll', token: token.trim() },
           ...(wifi ? { wifi } : {}),
           ...(machineCode ? { machine: machineCode } : {}),
@@ -151,6 +167,15 @@ export function AdminFlash(): JSX.Element {
         <Field id="flash-broker" label="Broker URL" hint="The MQTT URL the device connects to.">
           <input id="flash-broker" required value={broker} onInput={(e) => setBroker(e.currentTarget.value)} aria-describedby="flash-broker-hint" />
         </Field>
+        {isSecureBroker(broker.trim()) ? (
+          <Field id="flash-ca" label="Broker's CA certificate (PEM)" hint="The device trusts only this certificate.">
+            <input id="flash-ca" type="file" accept=".pem,.crt" aria-describedby="flash-ca-hint" onChange={(e) => void e.currentTarget.files?.[0]?.text().then(setCaPem)} />
+          </Field>
+        ) : (
+          <label class="choice">
+            <input type="checkbox" checked={insecure} onChange={(e) => setInsecure(e.currentTarget.checked)} /> Allow plain MQTT (no TLS: the device secret travels in clear)
+          </label>
+        )}
         <fieldset class="choices">
           <legend>Identity</legend>
           <label>
