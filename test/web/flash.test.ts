@@ -2,7 +2,8 @@
 // ESP32-S3 and an ESP32-C3: the page's navigator.serial is serial-shim.ts, whose port reaches the
 // emulator's pty through serial-bridge.ts with every DTR/RTS change carried to its signal tap. For
 // each chip the page must leave exactly the bytes `npm run flash` leaves for the same inputs; the
-// page's own provisioning must give the device a secret the broker accepts.
+// page's own provisioning must give the device a secret the broker accepts. Its Improv panel must
+// give a simulated device (no network yet, answering Improv on a pty) its Wi-Fi network.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +19,8 @@ import { startRig, type Rig } from '../emulator/rig';
 import { makeFakeBuild, type FakeBuild } from '../flash/fake-build';
 import { runFlashCli } from '../flash/run-flash';
 import { connectDevice, TestBroker } from '../helpers/broker';
+import { LAB, startImprovSim } from '../helpers/improv-sim';
+import { waitUntil } from '../helpers/wait';
 import { suite } from '../helpers/suite';
 import { requireTool } from '../helpers/tools';
 import { type AppPage, launch, openSignedIn, shot, waitText } from './browser';
@@ -174,6 +177,24 @@ test('the page provisions the device with the admin session: the secret in its f
   device.client.end(true);
   const log = (await app.page.getByTestId('flash-log').textContent()) ?? '';
   assert.not.ok(log.includes(creds.secret as string), 'the secret is not shown');
+  assert.equal(app.errors, []);
+});
+
+test('Wi-Fi over Improv from the page: a wrong passphrase is refused, the right one gets the device on line', async (ctx) => {
+  const sim = await startImprovSim(ctx.tb!, ctx.dir, 'WIMP-');
+  ctx.cleanup.push(() => sim.stop());
+  const bridge = await startSerialBridge(sim.port);
+  ctx.cleanup.push(() => bridge.close());
+  const app = await flashPage(ctx, bridge);
+  const page = app.page;
+  await page.getByLabel('Network (SSID)').fill(LAB.ssid);
+  await page.getByLabel('Passphrase', { exact: true }).fill('not-the-passphrase');
+  await page.getByRole('button', { name: 'Send Wi-Fi over Improv' }).click();
+  await waitText(page.getByTestId('improv-error'), 'could not join the network', 60_000);
+  await page.getByLabel('Passphrase', { exact: true }).fill(LAB.psk);
+  await page.getByRole('button', { name: 'Send Wi-Fi over Improv' }).click();
+  await waitText(page.getByTestId('improv-done'), `joined ${LAB.ssid}.`, 60_000);
+  await waitUntil(async () => (await ctx.tb!.api<Array<{ machineCode: string | null }>>('GET', '/api/devices')).body.some((d) => d.machineCode === 'WIMP-0001'), 30_000, 'the device to enroll');
   assert.equal(app.errors, []);
 });
 

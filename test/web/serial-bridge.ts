@@ -25,9 +25,10 @@ export interface SerialBridge {
   close(): Promise<void>;
 }
 
-export async function startSerialBridge(hostPath: string, tapPath: string): Promise<SerialBridge> {
-  const tap = await connectSignalTap(tapPath);
-  const port = new NodeWebSerialPort(hostPath, { tap });
+/** `tapPath`: the emulator's signal tap; without one (a simulator's pty) line changes reach nothing, as on a pty. */
+export async function startSerialBridge(hostPath: string, tapPath?: string): Promise<SerialBridge> {
+  const tap = tapPath ? await connectSignalTap(tapPath) : undefined;
+  const port = new NodeWebSerialPort(hostPath, tap ? { tap } : {});
   const requests: SerialBridge['requests'] = [];
   const server = new WebSocketServer({ host: '127.0.0.1', port: 0 });
   await once(server, 'listening');
@@ -102,7 +103,7 @@ export async function startSerialBridge(hostPath: string, tapPath: string): Prom
         await reader?.cancel();
         await port.close();
       }
-      tap.close();
+      tap?.close();
     },
   };
 }

@@ -15,6 +15,7 @@ import { isProtocolError } from '../../../../protocol/errors';
 import { Alert, Field, Page } from '../../components/ui';
 import { session } from '../../lib/session';
 import { errorText } from '../../lib/words';
+import { ImprovPanel } from './improv-panel';
 
 const BAUDS = [115200, 230400, 460800, 921600];
 const hasWebSerial = (): boolean => 'serial' in navigator;
@@ -244,6 +245,7 @@ export function AdminFlash(): JSX.Element {
           {done.provisioned ? '; it is registered.' : '; it registers itself on first boot.'}
         </Alert>
       )}
+      <ImprovPanel busy={busy} />
     </Page>
   );
 }
