@@ -127,6 +127,22 @@ export class AdminApi {
     return this.request('POST', '/api/blocks/clear', 'clear login blocks', match);
   }
 
+  release(device: string, reason: string, force: boolean): Promise<TransferResult> {
+    return this.request('POST', `/api/devices/${encodeURIComponent(device)}/release`, `release ${device}`, { reason, force });
+  }
+
+  kickDevice(device: string): Promise<{ id: string; closed: number }> {
+    return this.request('POST', `/api/devices/${encodeURIComponent(device)}/kick`, `kick ${device}`);
+  }
+
+  async deleteDevice(device: string, reason: string): Promise<void> {
+    await this.request('DELETE', `/api/devices/${encodeURIComponent(device)}`, `delete ${device}`, { reason });
+  }
+
+  updateAgent(id: string, patch: { disabled?: boolean; password?: string }): Promise<AgentListItem> {
+    return this.request('PATCH', `/api/agents/${encodeURIComponent(id)}`, `change agent ${id}`, patch);
+  }
+
   async revokeEnrollmentToken(id: string): Promise<void> {
     await this.request('DELETE', `/api/enrollment-tokens/${encodeURIComponent(id)}`, `revoke enrollment token ${id}`);
   }

@@ -2,7 +2,7 @@
 // admin API, and gives its result both as JSON and as text for a person.
 import { randomBytes } from 'node:crypto';
 import type { AdminApi } from '../api/admin-api';
-import { usageError } from '../api/errors';
+import { ToolError, usageError } from '../api/errors';
 import { kindWords, statusWords } from '../../protocol/job-words';
 import type { DeviceWithPresence, EnrollmentTokenView } from '../../protocol/rest';
 import type { Status } from '../../protocol/messages';
@@ -58,6 +58,18 @@ function tokenState(t: EnrollmentTokenView, now: number): string {
   if (t.expiresAt <= now) return 'expired';
   if (t.usesLeft <= 0) return 'used up';
   return 'active';
+}
+
+/** A device named by its id or its machine code, as printed on its label. */
+async function lookupDevice(api: AdminApi, name: string): Promise<DeviceWithPresence | undefined> {
+  const wanted = name.trim().toUpperCase();
+  return (await api.devices()).find((x) => x.id === name.trim() || (x.machineCode !== null && x.machineCode.toUpperCase() === wanted));
+}
+
+async function findDevice(api: AdminApi, name: string): Promise<DeviceWithPresence> {
+  const d = await lookupDevice(api, name);
+  if (!d) throw new ToolError(`no device has the id or machine code ${JSON.stringify(name)}`);
+  return d;
 }
 
 const none = (what: string, text: string, json: unknown[]): Output => ({ json, text: json.length === 0 ? `no ${what}` : text });
@@ -118,6 +130,74 @@ export const COMMANDS: Command[] = [
     },
   },
   {
+    name: 'agent list',
+    args: [],
+    options: {},
+    summary: 'the same as agents',
+    run: (api, inv) => COMMANDS.find((c) => c.name === 'agents')!.run(api, inv),
+  },
+  {
+    name: 'agent disable',
+    args: ['id'],
+    options: {},
+    summary: 'disable an agent: its sessions and connections end at once (audited)',
+    async run(api, { args }) {
+      const a = await api.updateAgent(args[0]!, { disabled: true });
+      return { json: a, text: `disabled agent ${a.id}; its sessions and connections were ended` };
+    },
+  },
+  {
+    name: 'agent passwd',
+    args: ['id'],
+    options: { password: '--password P   the new password (default: a generated one, printed once)' },
+    summary: "set an agent's password; its sessions end (audited)",
+    async run(api, { args, values }) {
+      const chosen = values.password as string | undefined;
+      const password = chosen ?? randomBytes(15).toString('base64url');
+      const a = await api.updateAgent(args[0]!, { password });
+      const lines = [`changed the password of agent ${a.id}; its sessions were ended`];
+      if (chosen === undefined) lines.push(`password: ${password}`, `(${SHOWN_ONCE}; give it to the agent now)`);
+      return { json: chosen === undefined ? { ...a, password } : a, text: lines.join('\n') };
+    },
+  },
+  {
+    name: 'device rm',
+    args: ['device'],
+    options: { reason: '--reason TEXT   why, kept in the audit log' },
+    summary: 'delete a device (by id or machine code): its binding ends and it is disconnected (audited)',
+    async run(api, { args, values }) {
+      const d = await findDevice(api, args[0]!);
+      await api.deleteDevice(d.id, (values.reason as string | undefined) ?? 'deleted with npm run fleet');
+      return { json: { id: d.id, deleted: true }, text: `deleted device ${d.id}${d.machineCode ? ` (${d.machineCode})` : ''}` };
+    },
+  },
+  {
+    name: 'device kick',
+    args: ['device'],
+    options: {},
+    summary: 'close a device\'s connections (by id or machine code); it reconnects by itself',
+    async run(api, { args }) {
+      const d = await findDevice(api, args[0]!);
+      const r = await api.kickDevice(d.id);
+      return { json: r, text: `closed ${r.closed} connection${r.closed === 1 ? '' : 's'} of ${r.id}` };
+    },
+  },
+  {
+    name: 'device release',
+    args: ['device'],
+    options: {
+      reason: '--reason TEXT   why, kept in the audit log',
+      force: '--force         even while a holding job reserves the device',
+    },
+    required: ['reason'],
+    summary: 'unbind a device (by id or machine code) from its agent (audited)',
+    async run(api, { args, values }) {
+      const d = await findDevice(api, args[0]!);
+      const r = await api.release(d.id, given(values.reason), values.force === true);
+      return { json: r, text: r.changed ? `released ${r.device} from ${r.from ?? 'nobody'}` : `${r.device} was not bound; nothing changed` };
+    },
+  },
+  {
     name: 'blocks',
     args: [],
     options: {},
@@ -165,7 +245,8 @@ export const COMMANDS: Command[] = [
     required: ['reason'],
     summary: 'bind a device to another agent (audited)',
     async run(api, { args, values }) {
-      const r = await api.transfer(args[0]!, args[1]!, given(values.reason), values.force === true);
+      // An unknown name goes to the broker as given, which says why it refuses it.
+      const r = await api.transfer((await lookupDevice(api, args[0]!))?.id ?? args[0]!, args[1]!, given(values.reason), values.force === true);
       const text = r.changed ? `transferred ${r.device} from ${r.from ?? 'nobody'} to ${r.to}` : `${r.device} is already bound to ${r.to}; nothing changed`;
       return { json: r, text };
     },

@@ -179,7 +179,7 @@ t('a bad token, an unreachable broker and usage mistakes each fail in one line w
 
   const usage: Array<[string[], string]> = [
     [['frobnicate'], 'fleet: unknown command "frobnicate"'],
-    [['agent', 'remove', '263'], 'fleet: unknown command "agent remove"; did you mean agent add or agent unlock?'],
+    [['agent', 'remove', '263'], 'fleet: unknown command "agent remove"; did you mean agent add or agent unlock or agent list or agent disable or agent passwd?'],
     [['agent', 'add', '264'], 'fleet: "agent add" needs --name NAME (the name people see, such as "test vk")'],
     [['transfer', 'esp32-000000000000'], 'fleet: "transfer" takes <device> <agent>, got "esp32-000000000000"'],
     [['devices', '--reason', 'x'], 'fleet: --reason is not an option of "devices"'],
@@ -194,6 +194,39 @@ t('a bad token, an unreachable broker and usage mistakes each fail in one line w
   assert.is(noToken.code, 2);
   assert.is(oneLine(noToken), 'fleet: no admin token: pass --admin-token T or set $FLEETBIND_ADMIN_TOKEN');
   assert.equal((await broker.api('GET', '/api/agents/264')).status, 404, 'a refused command changes nothing');
+});
+
+t('device release, kick and rm take a machine code; agent disable and passwd change the agent (all audited)', async ({ broker }) => {
+  const dev = await broker.provision(undefined, 'FLT0001');
+  await broker.createAgent('fl-agent');
+  assert.match(await ok(broker, ['transfer', 'flt0001', 'fl-agent', '--reason', 'by machine code']), /^transferred /);
+  assert.is((await broker.api('GET', `/api/devices/${dev.id}`)).body.agent, 'fl-agent');
+  assert.match(await ok(broker, ['device', 'release', 'FLT0001', '--reason', 'shift over']), new RegExp(`^released ${dev.id} from fl-agent`));
+  assert.is((await broker.api('GET', `/api/devices/${dev.id}`)).body.agent, null);
+
+  const { client } = await broker.device(dev);
+  try {
+    assert.match(await ok(broker, ['device', 'kick', 'FLT0001']), new RegExp(`^closed 1 connection of ${dev.id}`));
+  } finally {
+    await end(client);
+  }
+  assert.match(await ok(broker, ['device', 'rm', 'FLT0001', '--reason', 'scrapped']), new RegExp(`^deleted device ${dev.id} \\(FLT0001\\)`));
+  assert.is((await broker.api('GET', `/api/devices/${dev.id}`)).status, 404);
+  const gone = await fleet(broker, ['device', 'kick', 'FLT0001']);
+  assert.is(gone.code, 1);
+  assert.is(oneLine(gone), 'fleet: no device has the id or machine code "FLT0001"');
+
+  const passwd = await ok(broker, ['agent', 'passwd', 'fl-agent']);
+  const password = /^password: (\S+)$/m.exec(passwd)![1]!;
+  const login = await broker.api('POST', '/api/login', { id: 'fl-agent', password }, undefined);
+  assert.is(login.status, 200, JSON.stringify(login.body));
+  assert.match(await ok(broker, ['agent', 'disable', 'fl-agent']), /^disabled agent fl-agent/);
+  assert.is((await broker.api('GET', '/api/agents/fl-agent')).body.disabled, true);
+  const listed = await json<Array<{ id: string }>>(broker, ['agent', 'list']);
+  assert.ok(listed.some((a) => a.id === 'fl-agent'));
+  const audit = await json<Array<{ action: string }>>(broker, ['audit', '--limit', '50']);
+  const actions = audit.map((e) => e.action);
+  for (const a of ['device.delete', 'agent.update']) assert.ok(actions.some((x) => x.startsWith(a.split('.')[0]!)), `${a} not audited: ${actions.join(', ')}`);
 });
 
 t.run();
