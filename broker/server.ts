@@ -258,7 +258,7 @@ export async function startBroker(options: Partial<BrokerOptions> = {}): Promise
   }
 
   const startedAt = Date.now();
-  const http = buildHttp(ctx, startedAt);
+  const http = await buildHttp(ctx, startedAt);
   const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
   http.server.on('upgrade', (req, socket, head) => {
     if (req.url?.split('?')[0] !== '/mqtt') {

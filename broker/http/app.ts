@@ -5,6 +5,7 @@ import { ErrorCode } from '../../protocol/errors';
 import type { Context } from '../context';
 import { parseJsonBody } from './body';
 import { errorHandler } from './errors';
+import { openApiRoutes, registerOpenApi } from './openapi';
 import { agentRoutes } from './routes-agents';
 import { blockRoutes } from './routes-blocks';
 import { claimPreviewRoutes } from './routes-claim-preview';
@@ -18,15 +19,19 @@ import { webhookRoutes } from './routes-webhooks';
 
 const DOT_SEGMENT = /(^|\/)(\.|%2e){1,2}(\/|$)/i;
 
-export function buildHttp(ctx: Context, startedAt: number): FastifyInstance {
+export async function buildHttp(ctx: Context, startedAt: number): Promise<FastifyInstance> {
   const tls = ctx.opts.tlsCert && ctx.opts.tlsKey ? { https: { cert: readFileSync(ctx.opts.tlsCert), key: readFileSync(ctx.opts.tlsKey) } } : {};
   const app = Fastify({
     loggerInstance: ctx.log.child({ part: 'http' }),
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 64 * 1024,
     trustProxy: ctx.opts.trustProxy,
+    // Types are checked as sent: "true" is not a boolean. Query strings are declared as strings.
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false } },
     ...tls,
   }) as unknown as FastifyInstance;
+  // Response schemas document the API; JSON.stringify keeps every field a handler returns.
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
   app.setErrorHandler(errorHandler(ctx.log));
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
@@ -52,6 +57,8 @@ export function buildHttp(ctx: Context, startedAt: number): FastifyInstance {
   app.setNotFoundHandler((req, reply) => {
     void reply.status(404).send({ error: { code: 'NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0]}` } });
   });
+  // Registered before the routes, so its onRoute hook sees every one of them.
+  await registerOpenApi(app, ctx);
   sessionRoutes(app, ctx);
   agentRoutes(app, ctx);
   blockRoutes(app, ctx);
@@ -61,6 +68,7 @@ export function buildHttp(ctx: Context, startedAt: number): FastifyInstance {
   opsRoutes(app, ctx, startedAt);
   claimPreviewRoutes(app, ctx);
   webhookRoutes(app, ctx);
+  openApiRoutes(app, ctx);
   webRoutes(app, ctx);
   return app;
 }

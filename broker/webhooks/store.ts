@@ -14,7 +14,7 @@ export function webhookView(r: WebhooksTable): WebhookView {
   return {
     id: r.id,
     url: r.url,
-    events: JSON.parse(r.events) as string[],
+    events: JSON.parse(r.events) as WebhookView['events'],
     enabled: Number(r.enabled) === 1,
     createdAt: Number(r.created_at),
     createdBy: r.created_by,

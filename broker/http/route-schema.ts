@@ -1,0 +1,39 @@
+// One route's schema for fastify (request validation) and @fastify/swagger (the OpenAPI document),
+// built from the shapes in protocol/rest-schemas.ts. Responses are documentation: the broker
+// serialises with JSON.stringify (app.ts), so a schema can never silently drop a field.
+import type { FastifySchema } from 'fastify';
+import { ErrorResponseSchema } from '../../protocol/rest-schemas';
+
+type Json = Record<string, unknown>;
+
+export interface RouteDoc {
+  summary: string;
+  tag: string;
+  /** Who may call it: anyone, any session (agent or admin), or admins only. */
+  auth: 'none' | 'session' | 'admin';
+  params?: readonly string[];
+  query?: Record<string, Json>;
+  body?: Json;
+  /** Success responses by status; null for an empty 204. */
+  response: Record<number, Json | null>;
+}
+
+export function routeSchema(d: RouteDoc): FastifySchema {
+  const response: Record<string, unknown> = {};
+  for (const [status, schema] of Object.entries(d.response)) response[status] = schema === null ? { description: 'No content', type: 'null' } : schema;
+  response['4xx'] = { description: 'refused: {error:{code, message, field?}}', ...ErrorResponseSchema };
+  response['5xx'] = { description: 'unavailable or internal error', ...ErrorResponseSchema };
+  return {
+    summary: d.summary,
+    tags: [d.tag],
+    ...(d.auth === 'none' ? {} : { security: [{ bearer: [] }], description: d.auth === 'admin' ? 'Admins only (an admin session or the admin token).' : 'Any session: an agent (its own things only) or an admin.' }),
+    ...(d.params ? { params: { type: 'object', required: [...d.params], properties: Object.fromEntries(d.params.map((p) => [p, { type: 'string' }])) } } : {}),
+    ...(d.query ? { querystring: { type: 'object', properties: d.query } } : {}),
+    ...(d.body ? { body: d.body } : {}),
+    response,
+  };
+}
+
+export const arrayOf = (items: Json): Json => ({ type: 'array', items });
+/** A query parameter: strings on the wire, parsed and checked by the handler. */
+export const q = (description: string): Json => ({ type: 'string', description });

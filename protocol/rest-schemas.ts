@@ -1,0 +1,305 @@
+// The REST API's shapes as JSON Schema, the one source for three things: the TypeScript types in
+// protocol/rest.ts (derived with json-schema-to-ts, types only, so this file stays plain data that
+// XS can load), the broker's request validation and the OpenAPI document
+// (docs/architecture.md, "API descriptions").
+import { JOB_STATES } from './jobs';
+import { OFFLINE_REASONS, PRESENCE_STATES } from './messages';
+import { TOKEN_REFUSALS } from './errors';
+import { WEBHOOK_EVENTS } from './webhooks';
+
+const str = { type: 'string' } as const;
+const ms = { type: 'integer', description: 'ms since the epoch' } as const;
+const msOrNull = { type: ['integer', 'null'], description: 'ms since the epoch' } as const;
+const strOrNull = { type: ['string', 'null'] } as const;
+/** Ids accept numbers too (263 and "263" are one agent); the server normalises them. */
+const idInput = { type: ['string', 'integer'], description: 'an id: trimmed and lower-cased, [a-z0-9][a-z0-9._-]{0,63}; a non-negative integer is taken as its decimal string' } as const;
+
+export const StatusSchema = {
+  type: 'object',
+  required: ['state', 'conn', 'since'],
+  properties: { state: { type: 'string', enum: PRESENCE_STATES }, conn: { type: 'integer' }, since: ms, reason: { type: 'string', enum: OFFLINE_REASONS } },
+} as const;
+
+export const ErrorResponseSchema = {
+  type: 'object',
+  required: ['error'],
+  properties: {
+    error: {
+      type: 'object',
+      required: ['code', 'message'],
+      properties: {
+        code: str,
+        message: str,
+        field: { type: 'string', description: 'the input field that was wrong' },
+        since: ms,
+        agent: str,
+        reason: { type: 'string', enum: TOKEN_REFUSALS, description: 'why an identity-provider token was refused' },
+      },
+    },
+  },
+} as const;
+
+export const DeviceViewSchema = {
+  type: 'object',
+  required: ['id', 'mac', 'machineCode', 'model', 'fw', 'caps', 'concurrency', 'location', 'agent', 'boundAt', 'boundVia', 'reservedByJob', 'bindingVersion', 'reprovisionAllowed', 'createdAt', 'lastSeen'],
+  properties: {
+    id: str,
+    mac: str,
+    machineCode: strOrNull,
+    model: strOrNull,
+    fw: strOrNull,
+    caps: { type: 'array', items: str },
+    concurrency: { type: 'integer' },
+    location: strOrNull,
+    agent: strOrNull,
+    boundAt: msOrNull,
+    boundVia: strOrNull,
+    reservedByJob: strOrNull,
+    bindingVersion: { type: 'integer' },
+    reprovisionAllowed: { type: 'boolean' },
+    createdAt: ms,
+    lastSeen: msOrNull,
+  },
+} as const;
+
+export const DeviceWithPresenceSchema = {
+  ...DeviceViewSchema,
+  required: [...DeviceViewSchema.required, 'presence'],
+  properties: { ...DeviceViewSchema.properties, presence: StatusSchema },
+} as const;
+
+export const AgentViewSchema = {
+  type: 'object',
+  required: ['id', 'name', 'disabled', 'deviceLimit', 'createdAt'],
+  properties: { id: str, name: str, disabled: { type: 'boolean' }, deviceLimit: { type: ['integer', 'null'] }, createdAt: ms },
+} as const;
+
+export const AgentListItemSchema = {
+  ...AgentViewSchema,
+  required: [...AgentViewSchema.required, 'devices'],
+  properties: { ...AgentViewSchema.properties, devices: { type: 'integer', description: 'how many devices the agent holds' } },
+} as const;
+
+export const AgentDetailSchema = {
+  ...AgentViewSchema,
+  required: [...AgentViewSchema.required, 'devices'],
+  properties: { ...AgentViewSchema.properties, devices: { type: 'array', items: str, description: 'the devices the agent holds' } },
+} as const;
+
+export const AuditViewSchema = {
+  type: 'object',
+  required: ['seq', 'at', 'actor', 'action', 'device', 'agent', 'detail'],
+  properties: { seq: { type: 'integer' }, at: ms, actor: str, action: str, device: strOrNull, agent: strOrNull, detail: { type: 'object', additionalProperties: true } },
+} as const;
+
+export const EnrollmentTokenViewSchema = {
+  type: 'object',
+  required: ['id', 'usesTotal', 'usesLeft', 'expiresAt', 'createdAt', 'createdBy', 'revokedAt'],
+  properties: { id: str, usesTotal: { type: 'integer' }, usesLeft: { type: 'integer' }, expiresAt: ms, createdAt: ms, createdBy: str, revokedAt: msOrNull },
+} as const;
+
+export const NewEnrollmentTokenSchema = {
+  type: 'object',
+  required: ['id', 'token', 'uses', 'expiresAt'],
+  properties: { id: str, token: { type: 'string', description: 'shown this once' }, uses: { type: 'integer' }, expiresAt: ms },
+} as const;
+
+export const BindingViewSchema = {
+  type: 'object',
+  required: ['device', 'machineCode', 'agent', 'boundAt', 'via', 'presence'],
+  properties: { device: str, machineCode: strOrNull, agent: str, boundAt: ms, via: strOrNull, presence: StatusSchema },
+} as const;
+
+export const TransferResultSchema = {
+  type: 'object',
+  required: ['device', 'from', 'to', 'changed'],
+  properties: { device: str, from: strOrNull, to: strOrNull, changed: { type: 'boolean' } },
+} as const;
+
+export const LabelSchema = {
+  type: 'object',
+  required: ['code', 'url', 'device', 'fleet'],
+  properties: { code: str, sig: str, url: str, device: strOrNull, fleet: str },
+} as const;
+
+const jobTimes = { type: 'object', properties: Object.fromEntries(JOB_STATES.map((s) => [s, ms])) as { [K in (typeof JOB_STATES)[number]]: typeof ms } } as const;
+const jobError = { type: ['object', 'null'], required: ['code', 'message'], properties: { code: str, message: str } } as const;
+
+export const JobListItemSchema = {
+  type: 'object',
+  required: ['job', 'device', 'agent', 'kind', 'params', 'state', 'hold', 'error', 'times'],
+  properties: {
+    job: str,
+    device: str,
+    agent: str,
+    kind: str,
+    params: { type: 'object', additionalProperties: true },
+    state: { type: 'string', enum: JOB_STATES },
+    hold: { type: 'boolean' },
+    error: jobError,
+    times: jobTimes,
+  },
+} as const;
+
+/** GET /api/jobs/<id>: the whole job, with its place in the queue while it waits. */
+export const JobViewSchema = {
+  ...JobListItemSchema,
+  required: [...JobListItemSchema.required, 'attempt', 'retries', 'progress', 'result', 'pending', 'idempotencyKey', 'expiresAt', 'position', 'eta'],
+  properties: {
+    ...JobListItemSchema.properties,
+    attempt: { type: 'integer' },
+    retries: { type: 'integer' },
+    progress: { type: ['number', 'null'] },
+    result: { description: 'what the device answered, any JSON' },
+    pending: { type: ['string', 'null'], enum: ['cancel', 'complete', null] },
+    idempotencyKey: strOrNull,
+    expiresAt: ms,
+    position: { type: ['integer', 'null'] },
+    eta: { type: ['integer', 'null'], description: 'ms until the job is expected to finish' },
+    history: { type: 'array', items: { type: 'object', required: ['at', 'event'], properties: { at: ms, event: str, detail: { type: 'object', additionalProperties: true } } } },
+  },
+} as const;
+
+const webhookEvent = { type: 'string', enum: WEBHOOK_EVENTS } as const;
+
+export const WebhookViewSchema = {
+  type: 'object',
+  required: ['id', 'url', 'events', 'enabled', 'createdAt', 'createdBy', 'failingSince', 'disabledAt', 'disabledReason'],
+  properties: {
+    id: str,
+    url: str,
+    events: { type: 'array', items: webhookEvent },
+    enabled: { type: 'boolean' },
+    createdAt: ms,
+    createdBy: str,
+    failingSince: msOrNull,
+    disabledAt: msOrNull,
+    disabledReason: strOrNull,
+  },
+} as const;
+
+export const NewWebhookSchema = {
+  ...WebhookViewSchema,
+  properties: { ...WebhookViewSchema.properties, secret: { type: 'string', description: 'the generated signing secret, shown this once (absent when the request gave one)' } },
+} as const;
+
+export const WebhookAttemptViewSchema = {
+  type: 'object',
+  required: ['at', 'status', 'error', 'latencyMs'],
+  properties: { at: ms, status: { type: ['integer', 'null'] }, error: strOrNull, latencyMs: { type: 'integer' } },
+} as const;
+
+export const WebhookDeliveryViewSchema = {
+  type: 'object',
+  required: ['seq', 'event', 'type', 'state', 'attempts', 'createdAt', 'nextAt', 'deliveredAt', 'lastStatus', 'lastError'],
+  properties: {
+    seq: { type: 'integer' },
+    event: str,
+    type: str,
+    state: { type: 'string', enum: ['pending', 'delivered', 'failed', 'disabled'] },
+    attempts: { type: 'array', items: WebhookAttemptViewSchema },
+    createdAt: ms,
+    nextAt: msOrNull,
+    deliveredAt: msOrNull,
+    lastStatus: { type: ['integer', 'null'] },
+    lastError: strOrNull,
+  },
+} as const;
+
+export const LoginBlockViewSchema = {
+  type: 'object',
+  required: ['subject', 'address', 'failures', 'retryAfterMs'],
+  properties: { subject: strOrNull, address: strOrNull, failures: { type: 'integer' }, retryAfterMs: { type: 'integer' } },
+} as const;
+
+export const ClaimPreviewSchema = {
+  type: 'object',
+  required: ['device', 'machineCode', 'model', 'presence', 'holder', 'since'],
+  properties: {
+    device: str,
+    machineCode: strOrNull,
+    model: strOrNull,
+    presence: StatusSchema,
+    holder: { type: ['string', 'null'], enum: ['you', 'other', null], description: "'you': bound to the caller; 'other': to someone else; null: free" },
+    since: msOrNull,
+    agent: { type: ['string', 'null'], description: 'the holder, shown to admins only' },
+  },
+} as const;
+
+export const SessionSchema = {
+  type: 'object',
+  required: ['token', 'kind', 'id', 'name', 'username', 'expiresAt', 'idleTimeoutMs'],
+  properties: { token: str, kind: { type: 'string', enum: ['agent', 'admin'] }, id: str, name: str, username: str, expiresAt: ms, idleTimeoutMs: { type: 'integer' } },
+} as const;
+
+export const MeSchema = {
+  type: 'object',
+  required: ['kind', 'id', 'name', 'username'],
+  properties: { kind: { type: 'string', enum: ['agent', 'admin'] }, id: str, name: str, username: str },
+} as const;
+
+// ---- request bodies
+
+export const LoginBodySchema = {
+  type: 'object',
+  required: ['id', 'password'],
+  properties: { id: { ...idInput, description: 'an agent id, or admin:<name>' }, password: { type: 'string', minLength: 1, maxLength: 256 } },
+} as const;
+
+export const CreateAgentBodySchema = {
+  type: 'object',
+  required: ['id', 'name', 'password'],
+  properties: { id: idInput, name: { type: 'string', minLength: 1, maxLength: 128 }, password: { type: 'string', minLength: 8, maxLength: 256 }, deviceLimit: { type: ['integer', 'null'], minimum: 1, maximum: 10000 } },
+} as const;
+
+export const PatchAgentBodySchema = {
+  type: 'object',
+  properties: { name: { type: 'string', minLength: 1, maxLength: 128 }, password: { type: 'string', minLength: 8, maxLength: 256 }, disabled: { type: 'boolean' }, deviceLimit: { type: ['integer', 'null'], minimum: 1, maximum: 10000 } },
+} as const;
+
+export const ProvisionBodySchema = {
+  type: 'object',
+  required: ['mac'],
+  properties: { mac: { type: 'string', description: '12 hex digits, any usual notation' }, machineCode: { type: ['string', 'integer'] }, model: str, reprovision: { type: 'boolean' } },
+} as const;
+
+export const ProvisionedSchema = {
+  type: 'object',
+  required: ['id', 'secret'],
+  properties: { id: str, secret: { type: 'string', description: 'shown this once' } },
+  additionalProperties: true,
+} as const;
+
+export const TransferBodySchema = {
+  type: 'object',
+  required: ['agent', 'reason'],
+  properties: { agent: idInput, reason: { type: 'string', minLength: 1, maxLength: 500 }, force: { type: 'boolean' } },
+} as const;
+
+export const ReleaseBodySchema = {
+  type: 'object',
+  required: ['reason'],
+  properties: { reason: { type: 'string', minLength: 1, maxLength: 500 }, force: { type: 'boolean' } },
+} as const;
+
+export const ReprovisionBodySchema = { type: 'object', properties: { allowed: { type: 'boolean' } } } as const;
+export const DeleteDeviceBodySchema = { type: 'object', properties: { reason: { type: 'string', maxLength: 500 } } } as const;
+
+export const EnrollmentTokenBodySchema = {
+  type: 'object',
+  required: ['uses', 'expiresIn'],
+  properties: { uses: { type: 'integer', minimum: 1, maximum: 100000 }, expiresIn: { type: ['integer', 'string'], description: 'seconds, or a duration such as 30m, 12h, 7d' } },
+} as const;
+
+export const ClearBlocksBodySchema = { type: 'object', properties: { subject: { type: 'string', minLength: 1, maxLength: 200 }, address: { type: 'string', minLength: 1, maxLength: 100 } } } as const;
+
+export const CreateWebhookBodySchema = {
+  type: 'object',
+  required: ['url', 'events'],
+  properties: { url: { type: 'string', minLength: 1, maxLength: 2048 }, events: { type: 'array', minItems: 1, items: str }, secret: { type: 'string', minLength: 16, maxLength: 256 } },
+} as const;
+
+export const PatchWebhookBodySchema = {
+  type: 'object',
+  properties: { url: { type: 'string', minLength: 1, maxLength: 2048 }, events: { type: 'array', minItems: 1, items: str }, secret: { type: 'string', minLength: 16, maxLength: 256 }, enabled: { type: 'boolean' } },
+} as const;
