@@ -283,7 +283,6 @@ export const ReleaseBodySchema = {
 } as const;
 
 export const ReprovisionBodySchema = { type: 'object', properties: { allowed: { type: 'boolean' } } } as const;
-export const DeleteDeviceBodySchema = { type: 'object', properties: { reason: { type: 'string', maxLength: 500 } } } as const;
 
 export const EnrollmentTokenBodySchema = {
   type: 'object',

@@ -27,7 +27,7 @@ export async function buildHttp(ctx: Context, startedAt: number): Promise<Fastif
     bodyLimit: 64 * 1024,
     trustProxy: ctx.opts.trustProxy,
     // Types are checked as sent: "true" is not a boolean. Query strings are declared as strings.
-    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false } },
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allowUnionTypes: true } },
     ...tls,
   }) as unknown as FastifyInstance;
   // Response schemas document the API; JSON.stringify keeps every field a handler returns.

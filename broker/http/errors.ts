@@ -27,6 +27,22 @@ export function httpStatus(code: ErrorCode): number {
   return STATUS[code] ?? 400;
 }
 
+interface SchemaIssue { instancePath: string; keyword: string; message?: string; params: Record<string, unknown> }
+
+/** Fields that carry ids keep the BAD_ID code the handlers' normaliser gives them. */
+const ID_FIELDS = new Set(['id', 'agent', 'device', 'mac', 'machineCode']);
+
+/** A schema failure as the API's own error: BAD_REQUEST (BAD_ID for ids) naming the field. */
+function schemaError(issues: SchemaIssue[], context: string | undefined): WireError {
+  const e = issues[0]!;
+  const path = e.instancePath.split('/').filter(Boolean);
+  if (e.keyword === 'required' && typeof e.params.missingProperty === 'string') path.push(e.params.missingProperty);
+  const field = path.join('.') || (context === 'body' ? 'body' : (context ?? 'request'));
+  const what = e.keyword === 'required' ? 'is required' : (e.message ?? 'is invalid');
+  const code = ID_FIELDS.has(field) && e.keyword === 'type' ? ErrorCode.BAD_ID : ErrorCode.BAD_REQUEST;
+  return { code, message: `${field} ${what}`, field };
+}
+
 export function errorHandler(log: Logger) {
   return (err: FastifyError | Error, req: FastifyRequest, reply: FastifyReply): void => {
     let wire: WireError;
@@ -34,6 +50,9 @@ export function errorHandler(log: Logger) {
     if (err instanceof ProtocolError) {
       wire = err.toWire();
       status = httpStatus(err.code);
+    } else if ('validation' in err && Array.isArray(err.validation) && err.validation.length > 0) {
+      wire = schemaError(err.validation as SchemaIssue[], (err as { validationContext?: string }).validationContext);
+      status = 400;
     } else if ('code' in err && err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
       wire = { code: ErrorCode.TOO_LARGE, message: 'request body is too large' };
       status = 413;

@@ -11,7 +11,20 @@ import { routeSchema } from './route-schema';
 
 const VERSION = '0.1.0';
 
+export interface RegisteredRoute { method: string; url: string; hidden: boolean }
+const ROUTES = Symbol('fleetbind.routes');
+
+/** Every route registered on the app (for the test that holds the document to all of them). */
+export function registeredRoutes(app: FastifyInstance): RegisteredRoute[] {
+  return (app as unknown as { [ROUTES]: RegisteredRoute[] })[ROUTES];
+}
+
 export async function registerOpenApi(app: FastifyInstance, ctx: Context): Promise<void> {
+  const routes: RegisteredRoute[] = [];
+  (app as unknown as { [ROUTES]: RegisteredRoute[] })[ROUTES] = routes;
+  app.addHook('onRoute', (r) => {
+    for (const method of [r.method].flat()) routes.push({ method, url: r.url, hidden: (r.schema as { hide?: boolean } | undefined)?.hide === true });
+  });
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',

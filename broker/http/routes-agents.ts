@@ -1,5 +1,7 @@
 // Admin management of agents. Ids go through the one normaliser, so 263 and "263" are one agent.
 import type { FastifyInstance } from 'fastify';
+import { AgentDetailSchema, AgentListItemSchema, AgentViewSchema, CreateAgentBodySchema, PatchAgentBodySchema } from '../../protocol/rest-schemas';
+import { arrayOf, routeSchema } from './route-schema';
 import { ErrorCode, ProtocolError } from '../../protocol/errors';
 import { normaliseId } from '../../protocol/ids';
 import { type Obj, optBool, optStr, str } from '../../protocol/validate';
@@ -22,7 +24,7 @@ function deviceLimit(body: Obj): number | null | undefined {
 const password = (body: Obj): string => str(body, 'password', { min: 8, max: 256 });
 
 export function agentRoutes(app: FastifyInstance, ctx: Context): void {
-  app.post('/api/agents', async (req, reply) => {
+  app.post('/api/agents', { schema: routeSchema({ summary: 'Create an agent', tag: 'agents', auth: 'admin', body: CreateAgentBodySchema, response: { 201: AgentViewSchema } }) }, async (req, reply) => {
     const p = await requireAdmin(ctx, req);
     const body = bodyOf(req.body);
     const id = normaliseId(body.id, 'agent id', 'id');
@@ -33,13 +35,13 @@ export function agentRoutes(app: FastifyInstance, ctx: Context): void {
     return reply.status(201).send(agentView((await getAgent(ctx.db, id))!));
   });
 
-  app.get('/api/agents', async (req) => {
+  app.get('/api/agents', { schema: routeSchema({ summary: 'Every agent with how many devices it holds', tag: 'agents', auth: 'admin', response: { 200: arrayOf(AgentListItemSchema) } }) }, async (req) => {
     await requireAdmin(ctx, req);
     const rows = await listAgents(ctx.db);
     return rows.map((r) => ({ ...agentView(r), devices: ctx.bindings.devicesOf(r.id).length }));
   });
 
-  app.get<{ Params: { id: string } }>('/api/agents/:id', async (req) => {
+  app.get<{ Params: { id: string } }>('/api/agents/:id', { schema: routeSchema({ summary: 'One agent with its devices', tag: 'agents', auth: 'admin', params: ['id'], response: { 200: AgentDetailSchema } }) }, async (req) => {
     await requireAdmin(ctx, req);
     const id = normaliseId(req.params.id, 'agent id', 'id');
     const row = await getAgent(ctx.db, id);
@@ -47,7 +49,7 @@ export function agentRoutes(app: FastifyInstance, ctx: Context): void {
     return { ...agentView(row), devices: ctx.bindings.devicesOf(id) };
   });
 
-  app.patch<{ Params: { id: string } }>('/api/agents/:id', async (req) => {
+  app.patch<{ Params: { id: string } }>('/api/agents/:id', { schema: routeSchema({ summary: 'Rename, re-password, disable or re-limit an agent; disabling or a new password closes its sessions', tag: 'agents', auth: 'admin', params: ['id'], body: PatchAgentBodySchema, response: { 200: AgentViewSchema } }) }, async (req) => {
     const p = await requireAdmin(ctx, req);
     const id = normaliseId(req.params.id, 'agent id', 'id');
     const body = bodyOf(req.body);
@@ -70,7 +72,7 @@ export function agentRoutes(app: FastifyInstance, ctx: Context): void {
     return agentView((await getAgent(ctx.db, id))!);
   });
 
-  app.post<{ Params: { id: string } }>('/api/agents/:id/unlock', async (req) => {
+  app.post<{ Params: { id: string } }>('/api/agents/:id/unlock', { schema: routeSchema({ summary: "Clear the agent's failed-login blocks", tag: 'agents', auth: 'admin', params: ['id'], response: { 200: { type: 'object', required: ['id', 'cleared'], properties: { id: { type: 'string' }, cleared: { type: 'integer' } } } } }) }, async (req) => {
     const p = await requireAdmin(ctx, req);
     const id = normaliseId(req.params.id, 'agent id', 'id');
     if (!(await getAgent(ctx.db, id))) throw new ProtocolError(ErrorCode.NOT_FOUND, `no agent ${id}`, 'id');

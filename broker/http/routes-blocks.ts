@@ -1,5 +1,7 @@
 // Admins see and clear login blocks (rate-limit.ts): who is blocked from where, and for how long.
 import type { FastifyInstance } from 'fastify';
+import { ClearBlocksBodySchema } from '../../protocol/rest-schemas';
+import { arrayOf, routeSchema } from './route-schema';
 import { ErrorCode, ProtocolError } from '../../protocol/errors';
 import { optStr } from '../../protocol/validate';
 import type { Context } from '../context';
@@ -17,12 +19,12 @@ export async function clearBlocks(ctx: Context, match: { subject?: string; addre
 }
 
 export function blockRoutes(app: FastifyInstance, ctx: Context): void {
-  app.get('/api/blocks', async (req) => {
+  app.get('/api/blocks', { schema: routeSchema({ summary: 'Current failed-login blocks on this node', tag: 'agents', auth: 'admin', response: { 200: arrayOf({ type: 'object', additionalProperties: true }) } }) }, async (req) => {
     await requireAdmin(ctx, req);
     return ctx.throttle.blocks(ctx.now());
   });
 
-  app.post('/api/blocks/clear', async (req) => {
+  app.post('/api/blocks/clear', { schema: routeSchema({ summary: 'Clear login blocks by subject, address or both', tag: 'agents', auth: 'admin', body: ClearBlocksBodySchema, response: { 200: { type: 'object', required: ['cleared'], properties: { cleared: { type: 'integer' } } } } }) }, async (req) => {
     const p = await requireAdmin(ctx, req);
     const body = bodyOf(req.body);
     const subject = optStr(body, 'subject', { min: 1, max: 200 });

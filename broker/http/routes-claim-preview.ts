@@ -3,6 +3,8 @@
 // as a claim does, so a forged label is "not valid" here too. Who holds a machine is shown to
 // admins only; an agent learns only "another agent, since".
 import type { FastifyInstance } from 'fastify';
+import { StatusSchema } from '../../protocol/rest-schemas';
+import { q, routeSchema } from './route-schema';
 import { parseClaimTarget } from '../../protocol/claim-target';
 import { ErrorCode, ProtocolError } from '../../protocol/errors';
 import type { ClaimPreview } from '../../protocol/rest';
@@ -11,7 +13,32 @@ import type { Context } from '../context';
 import { principalOf } from './auth';
 
 export function claimPreviewRoutes(app: FastifyInstance, ctx: Context): void {
-  app.get<{ Querystring: { target?: string } }>('/api/claim-preview', async (req) => {
+  app.get<{ Querystring: { target?: string } }>(
+    '/api/claim-preview',
+    {
+      schema: routeSchema({
+        summary: 'What a claim of this label, machine code or device id would bind',
+        tag: 'devices',
+        auth: 'session',
+        query: { target: q('a label URL, a machine code or a device id') },
+        response: {
+          200: {
+            type: 'object',
+            required: ['device', 'machineCode', 'model', 'presence', 'holder', 'since'],
+            properties: {
+              device: { type: 'string' },
+              machineCode: { type: ['string', 'null'] },
+              model: { type: ['string', 'null'] },
+              presence: StatusSchema,
+              holder: { type: ['string', 'null'], enum: ['you', 'other', null] },
+              since: { type: ['integer', 'null'] },
+              agent: { type: ['string', 'null'], description: 'the holder, shown to admins only' },
+            },
+          },
+        },
+      }),
+    },
+    async (req) => {
     const p = await principalOf(ctx, req);
     if (req.query.target === undefined) throw new ProtocolError(ErrorCode.BAD_REQUEST, 'target is required (a label URL, a machine code or a device id)', 'target');
     const { row } = await resolveTarget(ctx, parseClaimTarget(req.query.target));

@@ -1,5 +1,7 @@
 // Audit log, enrollment tokens and signed machine labels.
 import type { FastifyInstance } from 'fastify';
+import { AuditViewSchema, EnrollmentTokenBodySchema, EnrollmentTokenViewSchema, LabelSchema, NewEnrollmentTokenSchema } from '../../protocol/rest-schemas';
+import { arrayOf, q, routeSchema } from './route-schema';
 import { normaliseId, normaliseMachineCode } from '../../protocol/ids';
 import { num } from '../../protocol/validate';
 import { randomToken, tokenHash } from '../auth/secrets';
@@ -12,7 +14,7 @@ import { actorOf, requireAdmin } from './auth';
 import { bodyOf, durationSeconds, optInt } from './body';
 
 export function fleetRoutes(app: FastifyInstance, ctx: Context): void {
-  app.get<{ Querystring: { device?: string; agent?: string; limit?: string; before?: string } }>('/api/audit', async (req) => {
+  app.get<{ Querystring: { device?: string; agent?: string; limit?: string; before?: string } }>('/api/audit', { schema: routeSchema({ summary: 'The append-only audit log, newest first', tag: 'fleet', auth: 'admin', query: { device: q('device id'), agent: q('agent id'), limit: q('1-1000, default 200'), before: q('entries before this seq') }, response: { 200: arrayOf(AuditViewSchema) } }) }, async (req) => {
     await requireAdmin(ctx, req);
     const q = req.query;
     const query: Parameters<typeof listAudit>[1] = {};
@@ -25,7 +27,7 @@ export function fleetRoutes(app: FastifyInstance, ctx: Context): void {
     return listAudit(ctx.db, query);
   });
 
-  app.post('/api/enrollment-tokens', async (req, reply) => {
+  app.post('/api/enrollment-tokens', { schema: routeSchema({ summary: 'Create a fleet enrollment token (shown once)', tag: 'fleet', auth: 'admin', body: EnrollmentTokenBodySchema, response: { 201: NewEnrollmentTokenSchema } }) }, async (req, reply) => {
     const p = await requireAdmin(ctx, req);
     const body = bodyOf(req.body);
     const uses = num(body, 'uses', { min: 1, max: 100_000, integer: true });
@@ -36,25 +38,25 @@ export function fleetRoutes(app: FastifyInstance, ctx: Context): void {
     return reply.status(201).send({ id, token, uses, expiresAt });
   });
 
-  app.get('/api/enrollment-tokens', async (req) => {
+  app.get('/api/enrollment-tokens', { schema: routeSchema({ summary: 'Every enrollment token', tag: 'fleet', auth: 'admin', response: { 200: arrayOf(EnrollmentTokenViewSchema) } }) }, async (req) => {
     await requireAdmin(ctx, req);
     return (await listEnrollmentTokens(ctx.db)).map(tokenView);
   });
 
-  app.delete<{ Params: { id: string } }>('/api/enrollment-tokens/:id', async (req, reply) => {
+  app.delete<{ Params: { id: string } }>('/api/enrollment-tokens/:id', { schema: routeSchema({ summary: 'Revoke an enrollment token', tag: 'fleet', auth: 'admin', params: ['id'], response: { 204: null } }) }, async (req, reply) => {
     const p = await requireAdmin(ctx, req);
     await revokeEnrollmentToken(ctx.db, normaliseId(req.params.id, 'token id', 'id'), actorOf(p), ctx.now());
     return reply.status(204).send();
   });
 
-  app.get<{ Params: { code: string } }>('/api/labels/:code', async (req) => {
+  app.get<{ Params: { code: string } }>('/api/labels/:code', { schema: routeSchema({ summary: 'The signed claim URL of a machine code', tag: 'fleet', auth: 'admin', params: ['code'], response: { 200: LabelSchema } }) }, async (req) => {
     await requireAdmin(ctx, req);
     const code = normaliseMachineCode(req.params.code, 'code');
     const device = await getDeviceByMachineCode(ctx.db, code);
     return { code, sig: labelSignature(ctx.labelKey, code), url: labelUrl(ctx.opts.publicUrl, ctx.labelKey, code), device: device?.id ?? null, fleet: ctx.opts.fleetName };
   });
 
-  app.get('/api/labels', async (req) => {
+  app.get('/api/labels', { schema: routeSchema({ summary: 'Labels of every device with a machine code', tag: 'fleet', auth: 'admin', response: { 200: arrayOf(LabelSchema) } }) }, async (req) => {
     await requireAdmin(ctx, req);
     const rows = (await listDevices(ctx.db)).filter((r) => r.machine_code !== null);
     return rows.map((r) => ({ code: r.machine_code!, device: r.id, url: labelUrl(ctx.opts.publicUrl, ctx.labelKey, r.machine_code!), fleet: ctx.opts.fleetName }));

@@ -1,6 +1,8 @@
 // Jobs over REST: look-up and listing for the owning agent or an admin, export of a job's history
 // and data, and completion of a held payment QR by the owning agent or a service (admin) token.
 import type { FastifyInstance } from 'fastify';
+import { JobListItemSchema, JobViewSchema } from '../../protocol/rest-schemas';
+import { arrayOf, q, routeSchema } from './route-schema';
 import { ErrorCode, ProtocolError } from '../../protocol/errors';
 import { normaliseId } from '../../protocol/ids';
 import { JOB_STATES, type JobState } from '../../protocol/jobs';
@@ -25,12 +27,12 @@ export function jobRoutes(app: FastifyInstance, ctx: Context): void {
   const jobParam = (raw: string): string => normaliseId(raw, 'job id', 'id');
 
   // The job form offers the fleet's payment template first, and the placeholder only outside production.
-  app.get('/api/payment-settings', async (req) => {
+  app.get('/api/payment-settings', { schema: routeSchema({ summary: "The fleet's payment QR template for the job form, and whether this is production", tag: 'jobs', auth: 'session', response: { 200: { type: 'object', required: ['template', 'production'], properties: { template: { type: ['string', 'null'] }, production: { type: 'boolean' } } } } }) }, async (req) => {
     await principalOf(ctx, req);
     return { template: ctx.opts.paymentTemplate ?? null, production: ctx.opts.production };
   });
 
-  app.get<{ Querystring: { device?: string; agent?: string; state?: string; limit?: string } }>('/api/jobs', async (req) => {
+  app.get<{ Querystring: { device?: string; agent?: string; state?: string; limit?: string } }>('/api/jobs', { schema: routeSchema({ summary: 'Jobs, newest first (an agent sees its own)', tag: 'jobs', auth: 'session', query: { device: q('device id'), agent: q('agent id (admins)'), state: q('a job state'), limit: q('1-1000') }, response: { 200: arrayOf(JobListItemSchema) } }) }, async (req) => {
     const p = await principalOf(ctx, req);
     const device = req.query.device === undefined ? undefined : normaliseId(req.query.device, 'device id', 'device');
     const asked = req.query.agent === undefined ? undefined : normaliseId(req.query.agent, 'agent id', 'agent');
@@ -41,12 +43,12 @@ export function jobRoutes(app: FastifyInstance, ctx: Context): void {
     return ctx.jobs.requests.list(agent, { ...(device ? { device } : {}), ...(state ? { state } : {}), ...(limit ? { limit } : {}) });
   });
 
-  app.get<{ Params: { id: string } }>('/api/jobs/:id', async (req) => {
+  app.get<{ Params: { id: string } }>('/api/jobs/:id', { schema: routeSchema({ summary: 'One job with its state timeline', tag: 'jobs', auth: 'session', params: ['id'], response: { 200: JobViewSchema } }) }, async (req) => {
     const p = await principalOf(ctx, req);
     return ctx.jobs.requests.view(await ctx.jobs.requests.visible(p, jobParam(req.params.id)));
   });
 
-  app.get<{ Params: { id: string }; Querystring: { format?: string } }>('/api/jobs/:id/export', async (req, reply) => {
+  app.get<{ Params: { id: string }; Querystring: { format?: string } }>('/api/jobs/:id/export', { schema: routeSchema({ summary: "The job's history and streamed data as a download", tag: 'jobs', auth: 'session', params: ['id'], query: { format: q('csv or json') }, response: { 200: { description: 'CSV or JSON file', type: 'string' } } }) }, async (req, reply) => {
     const p = await principalOf(ctx, req);
     const format = exportFormat(req.query.format);
     const row = await ctx.jobs.requests.visible(p, jobParam(req.params.id));
@@ -54,7 +56,7 @@ export function jobRoutes(app: FastifyInstance, ctx: Context): void {
     return reply.header('content-type', out.contentType).header('content-disposition', `attachment; filename="${out.filename}"`).send(out.body);
   });
 
-  app.post<{ Params: { id: string } }>('/api/jobs/:id/complete', async (req) => {
+  app.post<{ Params: { id: string } }>('/api/jobs/:id/complete', { schema: routeSchema({ summary: 'Confirm a held payment QR: the device shows Paid and the job is done', tag: 'jobs', auth: 'session', params: ['id'], response: { 200: JobViewSchema } }) }, async (req) => {
     const p = await principalOf(ctx, req);
     return ctx.jobs.requests.complete(p, jobParam(req.params.id));
   });

@@ -2,9 +2,10 @@
 import type { FastifyInstance } from 'fastify';
 import { sql } from 'kysely';
 import type { Context } from '../context';
+import { routeSchema } from './route-schema';
 
 export function opsRoutes(app: FastifyInstance, ctx: Context, startedAt: number): void {
-  app.get('/healthz', async (_req, reply) => {
+  app.get('/healthz', { schema: routeSchema({ summary: 'Health of this node and its backends', tag: 'ops', auth: 'none', response: { 200: { type: 'object', required: ['ok', 'mode', 'uptimeMs', 'connections'], properties: { ok: { type: 'boolean' }, mode: { type: 'string', enum: ['single', 'postgres', 'cluster'] }, node: { type: 'string' }, db: { type: 'string' }, checks: { type: 'object', additionalProperties: true }, uptimeMs: { type: 'integer' }, connections: { type: 'object', additionalProperties: { type: 'integer' } } } } } }) }, async (_req, reply) => {
     const uptimeMs = ctx.now() - startedAt;
     const cluster = ctx.cluster;
     if (cluster) {
@@ -25,7 +26,7 @@ export function opsRoutes(app: FastifyInstance, ctx: Context, startedAt: number)
     return reply.status(ok ? 200 : 503).send({ ok, mode: 'single', db, uptimeMs, connections: ctx.metrics.connections });
   });
 
-  app.get('/metrics', async (_req, reply) => {
+  app.get('/metrics', { schema: routeSchema({ summary: 'Prometheus metrics (text exposition format)', tag: 'ops', auth: 'none', response: { 200: { description: 'Prometheus text', type: 'string' } } }) }, async (_req, reply) => {
     reply.header('content-type', ctx.metrics.registry.contentType);
     return ctx.metrics.registry.metrics();
   });

@@ -1,5 +1,7 @@
 // Login, logout and "who am I" for agents and admins.
 import type { FastifyInstance } from 'fastify';
+import { LoginBodySchema, MeSchema, SessionSchema } from '../../protocol/rest-schemas';
+import { routeSchema } from './route-schema';
 import { ErrorCode, ProtocolError } from '../../protocol/errors';
 import { normaliseId } from '../../protocol/ids';
 import { str } from '../../protocol/validate';
@@ -12,7 +14,7 @@ import { principalOf } from './auth';
 import { bodyOf } from './body';
 
 export function sessionRoutes(app: FastifyInstance, ctx: Context): void {
-  app.post('/api/login', async (req, reply) => {
+  app.post('/api/login', { schema: routeSchema({ summary: 'Log in as an agent (its id) or an admin (admin:<name>)', tag: 'session', auth: 'none', body: LoginBodySchema, response: { 200: SessionSchema } }) }, async (req, reply) => {
     const body = bodyOf(req.body);
     const rawId = body.id;
     const isAdmin = typeof rawId === 'string' && rawId.trim().toLowerCase().startsWith('admin:');
@@ -47,7 +49,7 @@ export function sessionRoutes(app: FastifyInstance, ctx: Context): void {
     return { token, kind: isAdmin ? 'admin' : 'agent', id, name, username: user, expiresAt, idleTimeoutMs: ctx.opts.sessionIdleMs };
   });
 
-  app.post('/api/logout', async (req, reply) => {
+  app.post('/api/logout', { schema: routeSchema({ summary: 'End this session', tag: 'session', auth: 'session', response: { 204: null } }) }, async (req, reply) => {
     const p = await principalOf(ctx, req);
     if (p.tokenHash !== null) {
       await deleteSession(ctx.db, p.tokenHash);
@@ -57,7 +59,7 @@ export function sessionRoutes(app: FastifyInstance, ctx: Context): void {
     return reply.status(204).send();
   });
 
-  app.get('/api/me', async (req) => {
+  app.get('/api/me', { schema: routeSchema({ summary: 'Who this token is', tag: 'session', auth: 'session', response: { 200: MeSchema } }) }, async (req) => {
     const p = await principalOf(ctx, req);
     const name = p.kind === 'agent' ? ((await getAgent(ctx.db, p.id))?.name ?? p.id) : p.id;
     return { kind: p.kind, id: p.id, name, username: `${p.kind}:${p.id}` };

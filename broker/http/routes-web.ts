@@ -12,12 +12,15 @@ export const WEB_ROOT = join(import.meta.dirname, '..', '..', 'web', 'dist');
 /** Client-side routes of the app; each answers with the app shell. */
 const APP_PATHS = ['/login', '/scan', '/c/*', '/claim/*', '/devices', '/devices/*', '/history', '/admin', '/admin/*'];
 
+/** The web app's pages are not part of the REST API description. */
+const APP_SHELL = { schema: { hide: true } };
+
 export function webRoutes(app: FastifyInstance, ctx: Context): void {
   if (!existsSync(join(WEB_ROOT, 'index.html'))) {
     ctx.log.warn({ root: WEB_ROOT }, 'the web app is not built; run npm run build:web');
     const notBuilt = (_req: unknown, reply: FastifyReply) =>
       reply.status(503).type('text/plain; charset=utf-8').send('The fleetbind web app is not built on this server. Run `npm run build:web` and restart.\n');
-    for (const path of ['/', ...APP_PATHS]) app.get(path, notBuilt);
+    for (const path of ['/', ...APP_PATHS]) app.get(path, APP_SHELL, notBuilt);
     return;
   }
   void app.register(fastifyStatic, {
@@ -31,5 +34,5 @@ export function webRoutes(app: FastifyInstance, ctx: Context): void {
     },
   });
   const shell = (_req: unknown, reply: FastifyReply) => reply.header('cache-control', 'no-cache').sendFile('index.html');
-  for (const path of APP_PATHS) app.get(path, shell);
+  for (const path of APP_PATHS) app.get(path, APP_SHELL, shell);
 }

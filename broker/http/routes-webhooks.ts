@@ -1,5 +1,7 @@
 // Admin registration of webhook endpoints, their delivery history and redelivery.
 import type { FastifyInstance } from 'fastify';
+import { CreateWebhookBodySchema, NewWebhookSchema, PatchWebhookBodySchema, WebhookDeliveryViewSchema, WebhookViewSchema } from '../../protocol/rest-schemas';
+import { arrayOf, q, routeSchema } from './route-schema';
 import { ErrorCode, ProtocolError } from '../../protocol/errors';
 import { type Obj, optBool, optStr } from '../../protocol/validate';
 import { WEBHOOK_EVENTS } from '../../protocol/webhooks';
@@ -28,7 +30,7 @@ async function url(ctx: Context, value: string): Promise<string> {
 const secretOpts = { min: 16, max: 256 };
 
 export function webhookRoutes(app: FastifyInstance, ctx: Context): void {
-  app.post('/api/webhooks', async (req, reply) => {
+  app.post('/api/webhooks', { schema: routeSchema({ summary: 'Register a webhook endpoint', tag: 'webhooks', auth: 'admin', body: CreateWebhookBodySchema, response: { 201: NewWebhookSchema } }) }, async (req, reply) => {
     const p = await requireAdmin(ctx, req);
     const body = bodyOf(req.body);
     const target = await url(ctx, optStr(body, 'url', { min: 1, max: 2048 }) ?? '');
@@ -40,17 +42,17 @@ export function webhookRoutes(app: FastifyInstance, ctx: Context): void {
     return reply.status(201).send({ ...webhookView(row), ...(given === undefined ? { secret } : {}) });
   });
 
-  app.get('/api/webhooks', async (req) => {
+  app.get('/api/webhooks', { schema: routeSchema({ summary: 'Every webhook endpoint (without secrets)', tag: 'webhooks', auth: 'admin', response: { 200: arrayOf(WebhookViewSchema) } }) }, async (req) => {
     await requireAdmin(ctx, req);
     return (await listWebhooks(ctx.db)).map(webhookView);
   });
 
-  app.get<{ Params: { id: string } }>('/api/webhooks/:id', async (req) => {
+  app.get<{ Params: { id: string } }>('/api/webhooks/:id', { schema: routeSchema({ summary: 'One webhook endpoint', tag: 'webhooks', auth: 'admin', params: ['id'], response: { 200: WebhookViewSchema } }) }, async (req) => {
     await requireAdmin(ctx, req);
     return webhookView(await getWebhook(ctx.db, req.params.id));
   });
 
-  app.patch<{ Params: { id: string } }>('/api/webhooks/:id', async (req) => {
+  app.patch<{ Params: { id: string } }>('/api/webhooks/:id', { schema: routeSchema({ summary: 'Change, re-enable or disable an endpoint', tag: 'webhooks', auth: 'admin', params: ['id'], body: PatchWebhookBodySchema, response: { 200: WebhookViewSchema } }) }, async (req) => {
     const p = await requireAdmin(ctx, req);
     const body = bodyOf(req.body);
     const patch: WebhookPatch = {};
@@ -65,19 +67,19 @@ export function webhookRoutes(app: FastifyInstance, ctx: Context): void {
     return webhookView(await getWebhook(ctx.db, req.params.id));
   });
 
-  app.delete<{ Params: { id: string } }>('/api/webhooks/:id', async (req, reply) => {
+  app.delete<{ Params: { id: string } }>('/api/webhooks/:id', { schema: routeSchema({ summary: 'Remove an endpoint; its pending deliveries are dropped', tag: 'webhooks', auth: 'admin', params: ['id'], response: { 204: null } }) }, async (req, reply) => {
     const p = await requireAdmin(ctx, req);
     await deleteWebhook(ctx.db, req.params.id, actorOf(p), ctx.now());
     return reply.status(204).send();
   });
 
-  app.get<{ Params: { id: string }; Querystring: { limit?: string; before?: string } }>('/api/webhooks/:id/deliveries', async (req) => {
+  app.get<{ Params: { id: string }; Querystring: { limit?: string; before?: string } }>('/api/webhooks/:id/deliveries', { schema: routeSchema({ summary: 'Deliveries newest first, with attempts, status codes and latencies', tag: 'webhooks', auth: 'admin', params: ['id'], query: { limit: q('1-1000, default 100'), before: q('deliveries before this seq') }, response: { 200: arrayOf(WebhookDeliveryViewSchema) } }) }, async (req) => {
     await requireAdmin(ctx, req);
     await getWebhook(ctx.db, req.params.id);
     return listDeliveries(ctx.db, req.params.id, optInt(req.query.limit, 'limit', 1000) ?? 100, optInt(req.query.before, 'before', Number.MAX_SAFE_INTEGER));
   });
 
-  app.post<{ Params: { id: string; seq: string } }>('/api/webhooks/:id/deliveries/:seq/redeliver', async (req, reply) => {
+  app.post<{ Params: { id: string; seq: string } }>('/api/webhooks/:id/deliveries/:seq/redeliver', { schema: routeSchema({ summary: 'Queue a delivery again now', tag: 'webhooks', auth: 'admin', params: ['id', 'seq'], response: { 202: { type: 'object', required: ['delivery', 'state'], properties: { delivery: { type: 'integer' }, state: { type: 'string', enum: ['pending'] } } } } }) }, async (req, reply) => {
     const p = await requireAdmin(ctx, req);
     const seq = optInt(req.params.seq, 'seq', Number.MAX_SAFE_INTEGER)!;
     await redeliver(ctx.db, req.params.id, seq, actorOf(p), ctx.now());
