@@ -1,6 +1,6 @@
 // Admins see and clear login blocks (rate-limit.ts): who is blocked from where, and for how long.
 import type { FastifyInstance } from 'fastify';
-import { ClearBlocksBodySchema } from '../../protocol/rest-schemas';
+import { ClearBlocksBodySchema, LoginBlockViewSchema } from '../../protocol/rest-schemas';
 import { arrayOf, routeSchema } from './route-schema';
 import { ErrorCode, ProtocolError } from '../../protocol/errors';
 import { optStr } from '../../protocol/validate';
@@ -19,7 +19,7 @@ export async function clearBlocks(ctx: Context, match: { subject?: string; addre
 }
 
 export function blockRoutes(app: FastifyInstance, ctx: Context): void {
-  app.get('/api/blocks', { schema: routeSchema({ summary: 'Current failed-login blocks on this node', tag: 'agents', auth: 'admin', response: { 200: arrayOf({ type: 'object', additionalProperties: true }) } }) }, async (req) => {
+  app.get('/api/blocks', { schema: routeSchema({ summary: 'Current failed-login blocks on this node', tag: 'agents', auth: 'admin', response: { 200: arrayOf(LoginBlockViewSchema) } }) }, async (req) => {
     await requireAdmin(ctx, req);
     return ctx.throttle.blocks(ctx.now());
   });

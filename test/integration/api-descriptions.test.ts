@@ -100,7 +100,7 @@ t('the reference page at /api/docs is served by the broker itself (no CDN)', asy
     assert.is(r.status, 200, `asset ${a} is served`);
   }
   const spec = await fetch(`${tb.broker.httpUrl}/api/docs/json`);
-  assert.is((await spec.json()).openapi, '3.1.0', 'the page reads the same document');
+  assert.is(((await spec.json()) as { openapi: string }).openapi, '3.1.0', 'the page reads the same document');
 });
 
 t('the AsyncAPI 3 document of the topic tree is generated from protocol/ and validates', async () => {
