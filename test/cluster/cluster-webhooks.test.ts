@@ -25,7 +25,13 @@ on('1,000 events made on both nodes are each delivered exactly once', async (clu
       await Promise.all(
         devices.map(async (device, i) => {
           const node = cluster.members[(round + i) % 2]!;
-          const r = await node.api('POST', `/api/devices/${device}/transfer`, { agent: agents[round % 2], reason: `round ${round}` });
+          let r = await node.api('POST', `/api/devices/${device}/transfer`, { agent: agents[round % 2], reason: `round ${round}` });
+          // A loaded machine can make a node's health probe miss PostgreSQL for a moment; the node
+          // then refuses with 503 and changes nothing, and the client tries again as told.
+          for (let tries = 0; r.status === 503 && tries < 20; tries++) {
+            await new Promise((ok) => setTimeout(ok, 250));
+            r = await node.api('POST', `/api/devices/${device}/transfer`, { agent: agents[round % 2], reason: `round ${round}` });
+          }
           if (r.status !== 200) throw new Error(`transfer ${round} of ${device} on node ${(round + i) % 2}: ${r.status} ${JSON.stringify(r.body)}`);
         }),
       );
