@@ -566,9 +566,12 @@ export interface paths {
         /** @description Default Response */
         200: {
           content: {
-            "application/json": {
-                [key: string]: unknown;
-              }[];
+            "application/json": ({
+                subject: string | null;
+                address: string | null;
+                failures: number;
+                retryAfterMs: number;
+              })[];
           };
         };
         /** @description refused: {error:{code, message, field?}} */
@@ -941,20 +944,13 @@ export interface paths {
       };
     };
     /**
-     * Delete an unbound device
+     * Delete an unbound device; an optional JSON body {reason} goes into the audit log
      * @description Admins only (an admin session or the admin token).
      */
     delete: {
       parameters: {
         path: {
           id: string;
-        };
-      };
-      requestBody: {
-        content: {
-          "application/json": {
-            reason?: string;
-          };
         };
       };
       responses: {
@@ -1743,6 +1739,67 @@ export interface paths {
                 device: string | null;
                 fleet: string;
               })[];
+          };
+        };
+        /** @description refused: {error:{code, message, field?}} */
+        "4XX": {
+          content: {
+            "application/json": {
+              error: {
+                code: string;
+                message: string;
+                /** @description the input field that was wrong */
+                field?: string;
+                /** @description ms since the epoch */
+                since?: number;
+                agent?: string;
+                /**
+                 * @description why an identity-provider token was refused
+                 * @enum {string}
+                 */
+                reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+              };
+            };
+          };
+        };
+        /** @description unavailable or internal error */
+        "5XX": {
+          content: {
+            "application/json": {
+              error: {
+                code: string;
+                message: string;
+                /** @description the input field that was wrong */
+                field?: string;
+                /** @description ms since the epoch */
+                since?: number;
+                agent?: string;
+                /**
+                 * @description why an identity-provider token was refused
+                 * @enum {string}
+                 */
+                reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+              };
+            };
+          };
+        };
+      };
+    };
+  };
+  "/api/payment-settings": {
+    /**
+     * The fleet's payment QR template for the job form, and whether this is production
+     * @description Any session: an agent (its own things only) or an admin.
+     */
+    get: {
+      responses: {
+        /** @description Default Response */
+        200: {
+          content: {
+            "application/json": {
+              template: string | null;
+              production: boolean;
+            };
           };
         };
         /** @description refused: {error:{code, message, field?}} */
