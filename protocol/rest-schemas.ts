@@ -16,6 +16,7 @@ const idInput = { type: ['string', 'integer'], description: 'an id: trimmed and 
 
 export const StatusSchema = {
   type: 'object',
+  additionalProperties: false,
   required: ['state', 'conn', 'since'],
   properties: { state: { type: 'string', enum: PRESENCE_STATES }, conn: { type: 'integer' }, since: ms, reason: { type: 'string', enum: OFFLINE_REASONS } },
 } as const;
@@ -122,7 +123,7 @@ export const LabelSchema = {
   properties: { code: str, sig: str, url: str, device: strOrNull, fleet: str },
 } as const;
 
-const jobTimes = { type: 'object', properties: Object.fromEntries(JOB_STATES.map((s) => [s, ms])) as { [K in (typeof JOB_STATES)[number]]: typeof ms } } as const;
+const jobTimes = { type: 'object', additionalProperties: false, properties: Object.fromEntries(JOB_STATES.map((s) => [s, ms])) as { [K in (typeof JOB_STATES)[number]]: typeof ms } } as const;
 const jobError = { type: ['object', 'null'], required: ['code', 'message'], properties: { code: str, message: str } } as const;
 
 export const JobListItemSchema = {

@@ -3,7 +3,7 @@
 // as a claim does, so a forged label is "not valid" here too. Who holds a machine is shown to
 // admins only; an agent learns only "another agent, since".
 import type { FastifyInstance } from 'fastify';
-import { StatusSchema } from '../../protocol/rest-schemas';
+import { ClaimPreviewSchema } from '../../protocol/rest-schemas';
 import { q, routeSchema } from './route-schema';
 import { parseClaimTarget } from '../../protocol/claim-target';
 import { ErrorCode, ProtocolError } from '../../protocol/errors';
@@ -21,21 +21,7 @@ export function claimPreviewRoutes(app: FastifyInstance, ctx: Context): void {
         tag: 'devices',
         auth: 'session',
         query: { target: q('a label URL, a machine code or a device id') },
-        response: {
-          200: {
-            type: 'object',
-            required: ['device', 'machineCode', 'model', 'presence', 'holder', 'since'],
-            properties: {
-              device: { type: 'string' },
-              machineCode: { type: ['string', 'null'] },
-              model: { type: ['string', 'null'] },
-              presence: StatusSchema,
-              holder: { type: ['string', 'null'], enum: ['you', 'other', null] },
-              since: { type: ['integer', 'null'] },
-              agent: { type: ['string', 'null'], description: 'the holder, shown to admins only' },
-            },
-          },
-        },
+        response: { 200: ClaimPreviewSchema },
       }),
     },
     async (req) => {

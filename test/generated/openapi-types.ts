@@ -1998,18 +1998,19 @@ export interface paths {
                 /** @description ms since the epoch */
                 interrupted?: number;
               };
-              attempt?: number;
-              retries?: number;
-              progress?: number | null;
-              result?: unknown;
+              attempt: number;
+              retries: number;
+              progress: number | null;
+              /** @description what the device answered, any JSON */
+              result: unknown;
               /** @enum {string|null} */
-              pending?: "cancel" | "complete" | null;
-              idempotencyKey?: string | null;
+              pending: "cancel" | "complete" | null;
+              idempotencyKey: string | null;
               /** @description ms since the epoch */
-              expiresAt?: number;
-              position?: number | null;
+              expiresAt: number;
+              position: number | null;
               /** @description ms until the job is expected to finish */
-              eta?: number | null;
+              eta: number | null;
               history?: {
                   /** @description ms since the epoch */
                   at: number;
@@ -2181,18 +2182,19 @@ export interface paths {
                 /** @description ms since the epoch */
                 interrupted?: number;
               };
-              attempt?: number;
-              retries?: number;
-              progress?: number | null;
-              result?: unknown;
+              attempt: number;
+              retries: number;
+              progress: number | null;
+              /** @description what the device answered, any JSON */
+              result: unknown;
               /** @enum {string|null} */
-              pending?: "cancel" | "complete" | null;
-              idempotencyKey?: string | null;
+              pending: "cancel" | "complete" | null;
+              idempotencyKey: string | null;
               /** @description ms since the epoch */
-              expiresAt?: number;
-              position?: number | null;
+              expiresAt: number;
+              position: number | null;
               /** @description ms until the job is expected to finish */
-              eta?: number | null;
+              eta: number | null;
               history?: {
                   /** @description ms since the epoch */
                   at: number;
@@ -2401,8 +2403,12 @@ export interface paths {
                 /** @enum {string} */
                 reason?: "clean" | "keepalive" | "socket" | "takeover" | "kicked" | "broker-restart" | "never-connected";
               };
-              /** @enum {string|null} */
+              /**
+               * @description 'you': bound to the caller; 'other': to someone else; null: free
+               * @enum {string|null}
+               */
               holder: "you" | "other" | null;
+              /** @description ms since the epoch */
               since: number | null;
               /** @description the holder, shown to admins only */
               agent?: string | null;
