@@ -109,7 +109,7 @@ async function once(withWebhooks: boolean, rx: Receiver | null): Promise<Run> {
   const dir = mkdtempSync(join(tmpdir(), 'fleetbind-bench-webhooks-'));
   const admin = randomBytes(24).toString('hex');
   const clients: MqttClient[] = [];
-  const bp = await BrokerProcess.start(dir, admin, ['--log-level', 'warn', '--device-limit', String(Math.ceil(DEVICES / AGENTS)), '--webhooks-allow-private']);
+  const bp = await BrokerProcess.start(dir, admin, ['--log-level', 'info', '--device-limit', String(Math.ceil(DEVICES / AGENTS)), '--webhooks-allow-private']);
   try {
     if (withWebhooks && rx) {
       const r = await bp.api('POST', '/api/webhooks', { url: rx.url, events: ['job.state', 'binding.changed'], secret: randomBytes(16).toString('hex') });
