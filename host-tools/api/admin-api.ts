@@ -127,6 +127,10 @@ export class AdminApi {
     return this.request('POST', '/api/blocks/clear', 'clear login blocks', match);
   }
 
+  login(user: string, password: string): Promise<{ token: string; kind: string; username: string; expiresAt: number; idleTimeoutMs: number }> {
+    return this.request('POST', '/api/login', `log in ${user}`, { id: user, password });
+  }
+
   release(device: string, reason: string, force: boolean): Promise<TransferResult> {
     return this.request('POST', `/api/devices/${encodeURIComponent(device)}/release`, `release ${device}`, { reason, force });
   }

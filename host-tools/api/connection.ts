@@ -2,6 +2,7 @@
 // The token is an admin session token (POST /api/login as admin:<name>) or the operator's
 // FLEETBIND_ADMIN_TOKEN; either way it only ever goes into the Authorization header.
 import { usageError } from './errors';
+import { loadSession } from './session-file';
 
 export const ADMIN_TOKEN_ENV = 'FLEETBIND_ADMIN_TOKEN';
 export const BROKER_API_ENV = 'FLEETBIND_BROKER_API';
@@ -27,7 +28,9 @@ export function brokerApiUrl(text: string, flag = '--broker-api'): string {
 }
 
 export function resolveConnection(values: { 'broker-api'?: string | undefined; 'admin-token'?: string | undefined }, env: NodeJS.ProcessEnv = process.env): Connection {
-  const token = (values['admin-token'] ?? env[ADMIN_TOKEN_ENV] ?? '').trim();
-  if (token === '') throw usageError(`no admin token: pass --admin-token T or set $${ADMIN_TOKEN_ENV}`);
-  return { baseUrl: brokerApiUrl(values['broker-api'] ?? env[BROKER_API_ENV] ?? DEFAULT_BROKER_API), token };
+  const baseUrl = brokerApiUrl(values['broker-api'] ?? env[BROKER_API_ENV] ?? DEFAULT_BROKER_API);
+  // A session saved by `npm run fleet -- login` for this broker, when no token is given.
+  const token = (values['admin-token'] ?? env[ADMIN_TOKEN_ENV] ?? loadSession(baseUrl, env)?.token ?? '').trim();
+  if (token === '') throw usageError(`no admin token: run npm run fleet -- login, pass --admin-token T or set $${ADMIN_TOKEN_ENV}`);
+  return { baseUrl, token };
 }

@@ -2,7 +2,7 @@
 // API. Results go to stdout as a table (or JSON with --json); a failure is one line on stderr and
 // a non-zero exit (2 for a usage mistake).
 import { AdminApi } from '../api/admin-api';
-import { CONNECTION_OPTIONS, resolveConnection } from '../api/connection';
+import { CONNECTION_OPTIONS, DEFAULT_BROKER_API, brokerApiUrl, resolveConnection } from '../api/connection';
 import { usageError } from '../api/errors';
 import { runCli } from '../api/run-cli';
 import { defineCli, helpText, parseCli } from '../cli/args';
@@ -64,7 +64,7 @@ async function main(argv: string[]): Promise<void> {
     const v = values[name as keyof typeof values];
     if (typeof v !== 'string' || v.trim() === '') throw usageError(`"${command.name}" needs ${command.options[name]!.replace(/\s{2,}/, ' (')})`);
   }
-  const api = new AdminApi(resolveConnection(values));
+  const api = new AdminApi(command.anonymous ? { baseUrl: brokerApiUrl(values['broker-api'] ?? DEFAULT_BROKER_API), token: '' } : resolveConnection(values));
   const out = await command.run(api, { args, values });
   console.log(values.json ? JSON.stringify(out.json, null, 2) : out.text);
 }

@@ -3,6 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import type { AdminApi } from '../api/admin-api';
 import { ToolError, usageError } from '../api/errors';
+import { saveSession } from '../api/session-file';
 import { kindWords, statusWords } from '../../protocol/job-words';
 import type { DeviceWithPresence, EnrollmentTokenView } from '../../protocol/rest';
 import type { Status } from '../../protocol/messages';
@@ -17,6 +18,8 @@ export interface Command {
   args: string[];
   /** Option names (declared in OPTIONS) this command takes, with their usage text. */
   options: Record<string, string>;
+  /** Runs without an admin token (logging in is how one gets it). */
+  anonymous?: boolean;
   /** Options that must be given; the CLI checks them before run is called. */
   required?: string[];
   summary: string;
@@ -25,6 +28,7 @@ export interface Command {
 
 /** Every option any command takes; commands.options says which belongs where, with its meaning there. */
 export const OPTIONS = {
+  user: { type: 'string', value: 'USER', help: 'who logs in: admin:NAME (login)' },
   agent: { type: 'string', value: 'ID', help: 'an agent id (devices, audit: only those of this agent)' },
   device: { type: 'string', value: 'ID', help: 'a device id or machine code (audit: only entries about it)' },
   name: { type: 'string', value: 'NAME', help: 'the name people see (agent add)' },
@@ -77,6 +81,25 @@ const none = (what: string, text: string, json: unknown[]): Output => ({ json, t
 const deviceRows = (ds: DeviceWithPresence[]) => ds.map((d) => [d.id, d.machineCode, d.model, d.fw, d.agent, presence(d.presence), time(d.lastSeen)]);
 
 export const COMMANDS: Command[] = [
+  {
+    name: 'login',
+    args: [],
+    options: {
+      user: '--user USER     admin:NAME, such as admin:admin (its first password is in the data dir\'s initial-admin.txt)',
+      password: '--password P   the password (default $FLEETBIND_PASSWORD)',
+    },
+    required: ['user'],
+    anonymous: true,
+    summary: 'log in as an admin and keep the session for the next commands (in the config dir, mode 600)',
+    async run(api, { values }) {
+      const password = (values.password as string | undefined) ?? process.env.FLEETBIND_PASSWORD;
+      if (!password) throw usageError('login needs --password P or $FLEETBIND_PASSWORD');
+      const s = await api.login(given(values.user), password);
+      if (s.kind !== 'admin') throw new ToolError(`${s.username} is an agent; npm run fleet needs an admin login (admin:NAME)`);
+      const file = saveSession({ brokerApi: api.baseUrl, token: s.token, username: s.username, expiresAt: s.expiresAt }, process.env);
+      return { json: { username: s.username, expiresAt: s.expiresAt, file }, text: `logged in to ${api.baseUrl} as ${s.username}; the session is in ${file} (mode 600) until ${time(s.expiresAt)} or ${Math.round(s.idleTimeoutMs / 3600_000)} h unused` };
+    },
+  },
   {
     name: 'devices',
     args: [],

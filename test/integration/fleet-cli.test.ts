@@ -1,6 +1,9 @@
 // `npm run fleet` as a child process against a live broker: what it prints is what the registry
 // holds, what it changes is changed (and audited), a printed password or token really works, and
 // every failure is one line with a non-zero exit.
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { enrollReplyTopic, enrollTopic } from '../../protocol/topics';
@@ -192,7 +195,7 @@ t('a bad token, an unreachable broker and usage mistakes each fail in one line w
   });
   const noToken = await fleet(broker, ['devices'], { FLEETBIND_ADMIN_TOKEN: undefined });
   assert.is(noToken.code, 2);
-  assert.is(oneLine(noToken), 'fleet: no admin token: pass --admin-token T or set $FLEETBIND_ADMIN_TOKEN');
+  assert.is(oneLine(noToken), 'fleet: no admin token: run npm run fleet -- login, pass --admin-token T or set $FLEETBIND_ADMIN_TOKEN');
   assert.equal((await broker.api('GET', '/api/agents/264')).status, 404, 'a refused command changes nothing');
 });
 
@@ -227,6 +230,28 @@ t('device release, kick and rm take a machine code; agent disable and passwd cha
   const audit = await json<Array<{ action: string }>>(broker, ['audit', '--limit', '50']);
   const actions = audit.map((e) => e.action);
   for (const a of ['device.delete', 'agent.update']) assert.ok(actions.some((x) => x.startsWith(a.split('.')[0]!)), `${a} not audited: ${actions.join(', ')}`);
+});
+
+t('login keeps an admin session in the config dir (mode 600) that later commands use without a token', async ({ broker }) => {
+  const config = mkdtempSync(join(tmpdir(), 'fleetbind-config-'));
+  try {
+    const env = { FLEETBIND_ADMIN_TOKEN: undefined, XDG_CONFIG_HOME: config };
+    const password = broker.broker.firstAdmin!.password;
+    const bad = await fleet(broker, ['login', '--user', 'admin:admin', '--password', 'wrong-password'], env);
+    assert.is(bad.code, 1);
+    assert.match(oneLine(bad), /^fleet: .*UNAUTHORIZED/);
+    const login = await fleet(broker, ['login', '--user', 'admin:admin', '--password', password], env);
+    assert.is(login.code, 0, login.stderr);
+    const file = join(config, 'fleetbind', 'session.json');
+    assert.match(login.stdout, new RegExp(`^logged in to ${broker.broker.httpUrl.replace(/[.]/g, '\\.')} as admin:admin; the session is in ${file.replace(/[.]/g, '\\.')} \\(mode 600\\)`));
+    assert.is(statSync(file).mode & 0o777, 0o600);
+    assert.not.ok(login.stdout.includes(JSON.parse(readFileSync(file, 'utf8')).token), 'the token was printed');
+    const devices = await fleet(broker, ['devices', '--json'], env);
+    assert.is(devices.code, 0, devices.stderr);
+    assert.ok(Array.isArray(JSON.parse(devices.stdout)));
+  } finally {
+    rmSync(config, { recursive: true, force: true });
+  }
 });
 
 t.run();

@@ -132,7 +132,7 @@ t('an unknown machine code, a bad token, an unreachable broker and a usage mista
 
   const noToken = await labels(ctx, ['--from-registry', '--out', out], { FLEETBIND_ADMIN_TOKEN: undefined });
   assert.is(noToken.code, 2);
-  assert.match(noToken.stderr, /^labels: no admin token: pass --admin-token T or set \$FLEETBIND_ADMIN_TOKEN\n/);
+  assert.match(noToken.stderr, /^labels: no admin token: run npm run fleet -- login, pass --admin-token T or set \$FLEETBIND_ADMIN_TOKEN\n/);
 
   const port = await closedPort();
   const unreachable = await runNpmScript('labels', ['--from-registry', '--out', out, '--broker-api', `http://127.0.0.1:${port}`, '--admin-token', ctx.broker.adminToken]);
