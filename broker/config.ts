@@ -28,6 +28,14 @@ export interface BrokerOptions {
   trustProxy: boolean;
   /** Connections per source address that have not finished CONNECT yet; more are closed at once. */
   preAuthPerAddress: number;
+  /** Agent requests per second, sustained, on one connection (docs/architecture.md, Request rate limits). */
+  requestRate: number;
+  /** Agent requests one connection may send at once before the sustained rate applies. */
+  requestBurst: number;
+  /** Agent requests per second, sustained, over all of one agent's connections on every node. */
+  agentRequestRate: number;
+  /** Agent requests one agent may send at once over all its connections. */
+  agentRequestBurst: number;
   /** Most unfinished jobs one device's queue holds; a submit over it is refused with QUEUE_FULL. */
   queueCap: number;
   /** How long to wait for a device's `accepted` before resending a cmd; doubles with each resend. */
@@ -70,6 +78,10 @@ export const DEFAULTS: BrokerOptions = {
   logLevel: 'info',
   trustProxy: false,
   preAuthPerAddress: 1024,
+  requestRate: 20,
+  requestBurst: 40,
+  agentRequestRate: 20,
+  agentRequestBurst: 40,
   queueCap: 20,
   jobAckTimeoutMs: 5_000,
   jobAttempts: 5,
@@ -102,6 +114,10 @@ export const BROKER_CLI = defineCli({
     'log-level': { type: 'string', value: 'LEVEL', env: 'FLEETBIND_LOG_LEVEL', help: `pino log level: fatal, error, warn, info, debug or trace (default ${DEFAULTS.logLevel})` },
     'trust-proxy': { type: 'string', value: 'BOOL', env: 'FLEETBIND_TRUST_PROXY', help: 'true behind a reverse proxy: take client addresses from X-Forwarded-For (default false)' },
     'pre-auth-per-address': { type: 'string', value: 'N', env: 'FLEETBIND_PRE_AUTH_PER_ADDRESS', help: `connections per source address still before CONNACK; more are closed at once (default ${DEFAULTS.preAuthPerAddress})` },
+    'request-rate': { type: 'string', value: 'N', env: 'FLEETBIND_REQUEST_RATE', help: `agent requests per second on one connection; more are answered RATE_LIMITED (default ${DEFAULTS.requestRate})` },
+    'request-burst': { type: 'string', value: 'N', env: 'FLEETBIND_REQUEST_BURST', help: `agent requests one connection may send at once (default ${DEFAULTS.requestBurst})` },
+    'agent-request-rate': { type: 'string', value: 'N', env: 'FLEETBIND_AGENT_REQUEST_RATE', help: `requests per second per agent, over all its connections and nodes (default ${DEFAULTS.agentRequestRate})` },
+    'agent-request-burst': { type: 'string', value: 'N', env: 'FLEETBIND_AGENT_REQUEST_BURST', help: `requests one agent may send at once over all its connections (default ${DEFAULTS.agentRequestBurst})` },
     'queue-cap': { type: 'string', value: 'N', env: 'FLEETBIND_QUEUE_CAP', help: `most unfinished jobs one device's queue holds (default ${DEFAULTS.queueCap})` },
     'job-ack-timeout-ms': { type: 'string', value: 'MS', env: 'FLEETBIND_JOB_ACK_TIMEOUT_MS', help: `wait this long for a device to accept a job before resending; doubles each time (default ${DEFAULTS.jobAckTimeoutMs})` },
     'job-attempts': { type: 'string', value: 'N', env: 'FLEETBIND_JOB_ATTEMPTS', help: `sends of a job before it fails with NO_ACK (default ${DEFAULTS.jobAttempts})` },
@@ -221,6 +237,10 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BrokerOpti
   set('log-level', (v) => (o.logLevel = v));
   set('trust-proxy', (v) => (o.trustProxy = yesNo('trust-proxy', v)));
   set('pre-auth-per-address', (v) => (o.preAuthPerAddress = positive('pre-auth-per-address', v)));
+  set('request-rate', (v) => (o.requestRate = positive('request-rate', v)));
+  set('request-burst', (v) => (o.requestBurst = positive('request-burst', v)));
+  set('agent-request-rate', (v) => (o.agentRequestRate = positive('agent-request-rate', v)));
+  set('agent-request-burst', (v) => (o.agentRequestBurst = positive('agent-request-burst', v)));
   set('queue-cap', (v) => (o.queueCap = positive('queue-cap', v)));
   set('job-ack-timeout-ms', (v) => (o.jobAckTimeoutMs = positive('job-ack-timeout-ms', v)));
   set('job-attempts', (v) => (o.jobAttempts = positive('job-attempts', v)));

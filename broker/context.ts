@@ -13,6 +13,7 @@ import type { Metrics } from './metrics';
 import type { Presence } from './presence';
 import type { LoginThrottle } from './rate-limit';
 import type { LiveCredentials } from './live-credentials';
+import type { RequestLimiter } from './request-limit';
 import type { AgentOpHandler } from './requests';
 import type { Database } from './store/schema';
 import type { GroupWriter } from './store/group-writer';
@@ -54,6 +55,8 @@ export interface Context {
   lease: DispatchLease;
   /** Failed logins (REST) and MQTT connects, per subject and address (rate-limit.ts). */
   throttle: LoginThrottle;
+  /** Agent request rate limits, per connection and per agent (request-limit.ts). */
+  requestLimits: RequestLimiter;
   /** This node's live connections by the credential they authenticated with. */
   credentials: LiveCredentials;
   events: EventEmitter<BrokerEvents>;

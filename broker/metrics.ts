@@ -18,6 +18,7 @@ export class Metrics {
   readonly authFailures: Counter<'kind' | 'reason'>;
   readonly requests: Counter<'op' | 'outcome'>;
   readonly guardRefusals: Counter<'reason'>;
+  readonly rateLimited: Counter<'scope'>;
   readonly tokenRefusals: Counter<'via' | 'reason'>;
   readonly webhookAttempts: Counter<'outcome'>;
   readonly plaintextDeviceConnections: Counter<'kind'>;
@@ -82,6 +83,7 @@ export class Metrics {
       labelNames: ['kind'],
       registers: [registry],
     });
+    this.rateLimited = new Counter({ name: 'fleetbind_requests_rate_limited_total', help: 'Agent requests answered RATE_LIMITED, by the bucket that refused them (connection, agent)', labelNames: ['scope'], registers: [registry] });
     this.guardRefusals = new Counter({ name: 'fleetbind_connection_guard_refusals_total', help: 'Connections closed before Aedes buffered them: oversize packets, too many unauthenticated per address', labelNames: ['reason'], registers: [registry] });
     this.requests = new Counter({ name: 'fleetbind_requests_total', help: 'Agent and admin requests over MQTT by op and outcome', labelNames: ['op', 'outcome'], registers: [registry] });
     // Routes are the registered patterns (/api/devices/:id), so the label set stays small.

@@ -50,11 +50,22 @@ function toWire(err: ProtocolError, forAdmin: boolean): WireError {
   return wire;
 }
 
-export async function handleRequest(ctx: Context, who: AgentWho | AdminWho, payload: Buffer): Promise<void> {
+/** Refuses an agent's request over its rate limits (docs/architecture.md, Request rate limits). */
+async function checkRate(ctx: Context, who: AgentWho, connection: object): Promise<void> {
+  const refused = await ctx.requestLimits.take(connection, who.id, Date.now());
+  if (!refused) return;
+  ctx.metrics.rateLimited.inc({ scope: refused.scope });
+  const per = refused.scope === 'agent' ? 'this agent' : 'this connection';
+  throw new ProtocolError(ErrorCode.RATE_LIMITED, `too many requests on ${per}; try again in ${refused.retryAfterMs} ms`, undefined, { retryAfterMs: refused.retryAfterMs });
+}
+
+/** `connection` identifies the MQTT connection the request came on, for its own rate limit. */
+export async function handleRequest(ctx: Context, who: AgentWho | AdminWho, payload: Buffer, connection: object): Promise<void> {
   let raw: unknown = null;
   let op = 'invalid';
   try {
     raw = parseJson(payload.toString('utf8'));
+    if (who.kind === 'agent') await checkRate(ctx, who, connection);
     let result: unknown;
     if (who.kind === 'agent') {
       const req = parseAgentRequest(raw);

@@ -37,6 +37,7 @@ import { LoginThrottle } from './rate-limit';
 import { LiveCredentials } from './live-credentials';
 import { SessionExpiry } from './session-expiry';
 import { handleEnroll, handleHello } from './registry';
+import { RequestLimiter } from './request-limit';
 import { handleRequest } from './requests';
 import { allBindings } from './store/bindings';
 import { openSqlite } from './store/db';
@@ -97,7 +98,7 @@ function routeMessage(ctx: Context, client: Client, who: Identity, topic: string
       return handleEnroll(ctx, who, payload, () => !connectionGone(client));
     case 'agent':
     case 'admin':
-      return handleRequest(ctx, who, payload);
+      return handleRequest(ctx, who, payload, client);
   }
 }
 
@@ -128,6 +129,7 @@ export async function startBroker(options: Partial<BrokerOptions> = {}): Promise
     cluster,
     lease: cluster?.lease ?? new LocalLease(),
     throttle: new LoginThrottle(),
+    requestLimits: new RequestLimiter(opts, cluster?.sharedRequestBucket() ?? null, log),
     credentials: new LiveCredentials(),
     events: new EventEmitter<BrokerEvents>(),
     agentOps: new Map(),

@@ -36,6 +36,8 @@ export interface WireError {
   since?: number;
   /** BOUND_TO_OTHER: the holder, shown to admins only. */
   agent?: string;
+  /** RATE_LIMITED: how long to wait before the next request is answered. */
+  retryAfterMs?: number;
   /** UNAUTHORIZED, FORBIDDEN or UNAVAILABLE for an identity-provider token: which check refused it. */
   reason?: TokenRefusal;
 }

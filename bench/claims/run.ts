@@ -17,7 +17,7 @@ import { randomMac } from '../../test/helpers/broker';
 import { BrokerProcess } from '../../test/helpers/broker-process';
 import { end, subscribe } from '../../test/helpers/mqtt';
 import { median } from '../lib/load';
-import { cpuMsOf } from '../lib/proc';
+import { cpuMsOf, UNLIMITED_REQUESTS } from '../lib/proc';
 import { log, pool } from '../jobs/fleet';
 
 const { values } = readCli(
@@ -86,7 +86,7 @@ let broker: BrokerProcess | null = null;
 const agents: Agent[] = [];
 
 try {
-  broker = await BrokerProcess.start(dir, admin, ['--log-level', 'info', '--jwt-issuer', ISSUER, '--jwt-audience', AUDIENCE, '--jwt-secret', secret, '--jwt-auto-provision']);
+  broker = await BrokerProcess.start(dir, admin, ['--log-level', 'info', '--jwt-issuer', ISSUER, '--jwt-audience', AUDIENCE, '--jwt-secret', secret, '--jwt-auto-provision', ...UNLIMITED_REQUESTS]);
   const bp = broker;
   log(`broker pid ${bp.child.pid}; ${AGENTS} agents, ${CONTENDERS} contenders, ${ROUNDS} rounds`);
   const devices = await pool('provisioning devices', Array.from({ length: AGENTS }), 16, async () => {

@@ -15,6 +15,7 @@ import { connectAgent, connectDevice, randomMac, request } from '../../test/help
 import { BrokerProcess } from '../../test/helpers/broker-process';
 import { end, subscribe } from '../../test/helpers/mqtt';
 import { type Pair, type Result, drive, median } from '../lib/load';
+import { UNLIMITED_REQUESTS } from '../lib/proc';
 
 const { values } = readCli(
   defineCli({
@@ -49,7 +50,7 @@ async function setUp(t: Topology, backends: Backends): Promise<{ pairs: Pair[]; 
   const nodes: BrokerProcess[] = [];
   for (let i = 0; i < t.nodes; i++) {
     dirs.push(mkdtempSync(join(tmpdir(), 'fleetbind-bench-cluster-')));
-    nodes.push(await BrokerProcess.start(dirs[i]!, ADMIN, flags));
+    nodes.push(await BrokerProcess.start(dirs[i]!, ADMIN, [...flags, ...UNLIMITED_REQUESTS]));
   }
   const api = nodes[0]!;
   const run = randomBytes(3).toString('hex');

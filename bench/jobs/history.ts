@@ -16,7 +16,7 @@ import type { JobsSnapshot } from '../../protocol/messages';
 import { agentTopic } from '../../protocol/topics';
 import { BrokerProcess } from '../../test/helpers/broker-process';
 import { end } from '../../test/helpers/mqtt';
-import { cpuMsOf } from '../lib/proc';
+import { cpuMsOf, UNLIMITED_REQUESTS } from '../lib/proc';
 import { type AgentRun, connectFleet, log, provisionFleet } from './fleet';
 
 const { values } = readCli(
@@ -91,7 +91,7 @@ let broker: BrokerProcess | null = null;
 const rows: { history: number; jobsPerSec: number; cpuUsPerJob: number }[] = [];
 
 try {
-  broker = await BrokerProcess.start(dir, admin, ['--log-level', 'info', '--device-limit', String(DEVICES)]);
+  broker = await BrokerProcess.start(dir, admin, ['--log-level', 'info', '--device-limit', String(DEVICES), ...UNLIMITED_REQUESTS]);
   const fleet = await provisionFleet(broker, DEVICES, 1);
   let filled = 0;
   let runs: AgentRun[] = [];
@@ -104,7 +104,7 @@ try {
       log(`writing ${history - filled} finished jobs (history ${history})`);
       fillHistory(join(dir, 'fleetbind.db'), fleet.devs.map((d) => d.id), filled, history);
       filled = history;
-      broker = await BrokerProcess.start(dir, admin, ['--log-level', 'info', '--device-limit', String(DEVICES)]);
+      broker = await BrokerProcess.start(dir, admin, ['--log-level', 'info', '--device-limit', String(DEVICES), ...UNLIMITED_REQUESTS]);
     }
     const bp = broker!;
     if (clients.length === 0) runs = await connectFleet(bp, fleet, clients);

@@ -20,7 +20,7 @@ import { agentTopic } from '../../protocol/topics';
 import { BrokerProcess } from '../../test/helpers/broker-process';
 import { end } from '../../test/helpers/mqtt';
 import { percentile } from '../lib/load';
-import { cpuMsOf } from '../lib/proc';
+import { cpuMsOf, UNLIMITED_REQUESTS } from '../lib/proc';
 import { type AgentRun, connectFleet, log, provisionFleet } from './fleet';
 
 const { values } = readCli(
@@ -152,7 +152,7 @@ let broker: BrokerProcess | null = null;
 
 try {
   const nodeFlags = values['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', resolve(values['cpu-prof'])] : [];
-  broker = await BrokerProcess.start(dir, admin, ['--log-level', 'info', '--device-limit', String(Math.ceil(DEVICES / AGENTS))], nodeFlags);
+  broker = await BrokerProcess.start(dir, admin, ['--log-level', 'info', '--device-limit', String(Math.ceil(DEVICES / AGENTS)), ...UNLIMITED_REQUESTS], nodeFlags);
   const bp = broker;
   log(`broker pid ${bp.child.pid} on ${bp.mqttUrl}; ${DEVICES} devices, ${AGENTS} agents, ${SECONDS} s per phase`);
   const runs = await connectFleet(bp, await provisionFleet(bp, DEVICES, AGENTS), clients);

@@ -17,3 +17,6 @@ export function cpuMsOf(pid: number): number | null {
     return null;
   }
 }
+
+/** Broker flags that lift the agent request rate limits: a benchmark measures throughput, not the limiter. */
+export const UNLIMITED_REQUESTS = ['--request-rate', '1000000', '--request-burst', '1000000', '--agent-request-rate', '1000000', '--agent-request-burst', '1000000'];

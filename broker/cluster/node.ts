@@ -135,6 +135,16 @@ export class ClusterNode {
     return this.redis ? { id: this.id, mq: this.redis.mq, persistence: this.redis.persistence } : {};
   }
 
+  /**
+   * Takes a token from an agent's request bucket shared by every node (docs/architecture.md,
+   * Request rate limits); null when this node has no Redis. Resolves 0, or the wait in ms.
+   */
+  sharedRequestBucket(): ((agent: string, rate: number, burst: number) => Promise<number>) | null {
+    const parts = this.redis;
+    if (!parts) return null;
+    return async (agent, rate, burst) => Number(await parts.redis.fbTakeToken(keys.requestBucket(agent), String(rate), String(burst)));
+  }
+
   /** Cluster-wide presence, or null when this node has no Redis (then presence is local). */
   presence(listener: PresenceListener): Presence | null {
     if (!this.redis) return null;

@@ -19,6 +19,25 @@ end
 `;
 
 const SCRIPTS = {
+  /**
+   * KEYS bucket; ARGV rate (per second), burst. A token bucket on Redis's clock, so every node
+   * refills it alike; returns 0 when a token was taken, else the milliseconds until one is there.
+   */
+  fbTakeToken: {
+    numberOfKeys: 1,
+    lua: `local rate = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local b = redis.call('HMGET', KEYS[1], 't', 'n')
+local last = tonumber(b[1]) or now
+local tokens = math.min(burst, (tonumber(b[2]) or burst) + (now - last) * rate / 1000)
+local wait = 0
+if tokens >= 1 then tokens = tokens - 1 else wait = math.ceil((1 - tokens) * 1000 / rate) end
+redis.call('HSET', KEYS[1], 't', now, 'n', tostring(tokens))
+redis.call('PEXPIRE', KEYS[1], math.ceil(burst * 1000 / rate) + 1000)
+return wait`,
+  },
   /** KEYS conn; ARGV floor. Monotonic across a Redis that lost its data: never below wall time. */
   fbNextConn: {
     numberOfKeys: 1,
@@ -112,6 +131,7 @@ return 1`,
 type Reply = Promise<string | null>;
 
 export interface ScriptedRedis extends Redis {
+  fbTakeToken(bucket: string, rate: string, burst: string): Promise<number>;
   fbNextConn(conn: string, floor: string): Promise<string | number>;
   fbOpened(live: string, nodeconns: string, conn: string, node: string, member: string): Promise<number>;
   fbRegistered(live: string, st: string, sc: string, dev: string, conn: string, since: string): Reply;
@@ -139,5 +159,6 @@ export const keys = {
   reaping: (node: string) => `reaping:${node}`,
   member: (conn: number | string, dev: string) => `${conn} ${dev}`,
   leases: 'leases',
+  requestBucket: (agent: string) => `reqbucket:${agent}`,
   nodeleases: (node: string) => `nodeleases:${node}`,
 };
