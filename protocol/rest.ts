@@ -44,3 +44,19 @@ export type WebhookDeliveryView = FromSchema<typeof S.WebhookDeliveryViewSchema>
 
 /** A login block (GET /api/blocks): failures of a subject from an address, of an address, or of a subject. */
 export type LoginBlockView = FromSchema<typeof S.LoginBlockViewSchema>;
+
+/** A transfer request (docs/architecture.md, "Transfer requests"); who asked and who held the machine are shown to admins only. */
+export interface TransferRequestView {
+  id: string;
+  device: string;
+  machineCode: string | null;
+  state: 'open' | 'approved' | 'declined';
+  note: string | null;
+  createdAt: number;
+  decidedAt: number | null;
+  reason: string | null;
+  /** Admins only. */
+  agent?: string;
+  holder?: string | null;
+  decidedBy?: string | null;
+}

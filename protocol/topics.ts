@@ -21,6 +21,8 @@ export const deviceTopic = (device: string, leaf: Exclude<DeviceLeaf, 'evt'>): s
 export const eventTopic = (device: string, stream: string): string => `${PREFIX}/d/${device}/evt/${stream}`;
 export const agentTopic = (agent: string, leaf: AgentLeaf): string => `${PREFIX}/a/${agent}/${leaf}`;
 export const adminTopic = (admin: string, leaf: AdminLeaf): string => `${PREFIX}/admin/${admin}/${leaf}`;
+/** Transfer requests and their decisions, for admins only (outside every agent's and admin's own tree). */
+export const adminTransferTopic = `${PREFIX}/admin/transfer-requests`;
 export const enrollTopic = (mac: string): string => `${PREFIX}/enroll/${mac}`;
 export const enrollReplyTopic = (mac: string): string => `${PREFIX}/enroll/${mac}/reply`;
 

@@ -14,6 +14,7 @@ import { fleetRoutes } from './routes-fleet';
 import { jobRoutes } from './routes-jobs';
 import { opsRoutes } from './routes-ops';
 import { sessionRoutes } from './routes-session';
+import { transferRequestRoutes } from './routes-transfer-requests';
 import { webRoutes } from './routes-web';
 import { webhookRoutes } from './routes-webhooks';
 
@@ -68,6 +69,7 @@ export async function buildHttp(ctx: Context, startedAt: number): Promise<Fastif
   opsRoutes(app, ctx, startedAt);
   claimPreviewRoutes(app, ctx);
   webhookRoutes(app, ctx);
+  transferRequestRoutes(app, ctx);
   openApiRoutes(app, ctx);
   webRoutes(app, ctx);
   return app;

@@ -11,6 +11,7 @@ import { type JobRow, asRegistry } from './schema';
 import { getJob, insertJob, jobByKey, listJobs } from './store';
 import type { JobView } from '../../protocol/rest';
 import { jobView } from './view';
+import { isUniqueViolation } from '../store/db';
 
 export interface SubmitInput { device: string; kind: string; params: unknown; ttl?: number; idempotencyKey?: string }
 export interface SubmitResult { job: string; state: JobRow['state']; position: number | null; eta: number | null }
@@ -19,11 +20,6 @@ type Who = { kind: 'agent' | 'admin'; id: string };
 type CancelResult = { job: string; state: JobRow['state']; pending: 'cancel' | null };
 
 const notFound = (id: string): ProtocolError => new ProtocolError(ErrorCode.NOT_FOUND, `no job ${id}`, 'job');
-
-function isUniqueViolation(err: unknown): boolean {
-  const e = err as { code?: string; message?: string };
-  return e.code === 'SQLITE_CONSTRAINT_UNIQUE' || e.code === '23505';
-}
 
 export class JobRequests {
   constructor(

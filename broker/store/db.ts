@@ -35,3 +35,9 @@ export async function openSqlite(file: string): Promise<Registry> {
   await migrate(db, 'sqlite');
   return { db, dialect: 'sqlite', close: () => db.destroy() };
 }
+
+/** A unique index refused the row, on SQLite or PostgreSQL. */
+export function isUniqueViolation(err: unknown): boolean {
+  const e = err as { code?: string };
+  return e.code === 'SQLITE_CONSTRAINT_UNIQUE' || e.code === '23505';
+}

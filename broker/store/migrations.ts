@@ -248,6 +248,31 @@ function webhooks(dialect: Dialect): Migration {
   };
 }
 
+/** Agents' requests for a machine another agent holds (docs/architecture.md, "Transfer requests"). */
+function transferRequests(dialect: Dialect): Migration {
+  const time = dialect === 'postgres' ? 'bigint' : 'integer';
+  return {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('transfer_requests')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('device', 'text', (c) => c.notNull())
+        .addColumn('agent', 'text', (c) => c.notNull())
+        .addColumn('holder', 'text')
+        .addColumn('note', 'text')
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('created_at', time, (c) => c.notNull())
+        .addColumn('decided_at', time)
+        .addColumn('decided_by', 'text')
+        .addColumn('reason', 'text')
+        .execute();
+      // One open request per machine and agent, held by the database against concurrent asks.
+      await sql`create unique index transfer_requests_open on transfer_requests (device, agent) where state = 'open'`.execute(db);
+      await db.schema.createIndex('transfer_requests_state').on('transfer_requests').columns(['state', 'created_at']).execute();
+    },
+  };
+}
+
 export function migrationProvider(dialect: Dialect): MigrationProvider {
-  return { getMigrations: async () => ({ '0001-initial': initial(dialect), '0002-jobs': jobs(dialect), '0003-registered-via': registeredVia, '0004-perf-open-jobs-index': openJobsIndex, '0005-idp-webhooks': webhooks(dialect) }) };
+  return { getMigrations: async () => ({ '0001-initial': initial(dialect), '0002-jobs': jobs(dialect), '0003-registered-via': registeredVia, '0004-perf-open-jobs-index': openJobsIndex, '0005-idp-webhooks': webhooks(dialect), '0006-xfer-transfer-requests': transferRequests(dialect) }) };
 }

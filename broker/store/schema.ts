@@ -76,6 +76,21 @@ export interface KvTable {
   value: string;
 }
 
+export interface TransferRequestsTable {
+  id: string;
+  device: string;
+  agent: string;
+  /** Who held the machine when it was asked for; shown to admins only. */
+  holder: string | null;
+  note: string | null;
+  /** 'open', 'approved' or 'declined'. */
+  state: string;
+  created_at: number;
+  decided_at: number | null;
+  decided_by: string | null;
+  reason: string | null;
+}
+
 export interface Database {
   devices: DevicesTable;
   agents: AgentsTable;
@@ -84,6 +99,7 @@ export interface Database {
   enrollment_tokens: EnrollmentTokensTable;
   audit: AuditTable;
   kv: KvTable;
+  transfer_requests: TransferRequestsTable;
 }
 
 export type DeviceRow = Selectable<DevicesTable>;
@@ -92,3 +108,4 @@ export type AuditRow = Selectable<AuditTable>;
 export type NewAudit = Insertable<AuditTable>;
 export type EnrollmentTokenRow = Selectable<EnrollmentTokensTable>;
 export type SessionRow = Selectable<SessionsTable>;
+export type TransferRequestRow = Selectable<TransferRequestsTable>;

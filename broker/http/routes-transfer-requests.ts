@@ -1,0 +1,44 @@
+// Transfer requests over REST (docs/architecture.md, "Transfer requests"): agents ask and see their
+// own; admins list all and approve or decline.
+import type { FastifyInstance } from 'fastify';
+import { ErrorCode, ProtocolError } from '../../protocol/errors';
+import { optStr } from '../../protocol/validate';
+import type { Context } from '../context';
+import { TRANSFER_STATES, type TransferState, listTransferRequests } from '../store/transfer-requests';
+import { decideTransfer, requestIdOf, requestTransfer, transferRequestView } from '../transfer-requests';
+import { actorOf, principalOf, requireAdmin } from './auth';
+import { bodyOf } from './body';
+
+function stateOf(raw: string | undefined): TransferState | undefined {
+  if (raw === undefined) return undefined;
+  if (!(TRANSFER_STATES as readonly string[]).includes(raw)) throw new ProtocolError(ErrorCode.BAD_PARAMS, `state must be one of ${TRANSFER_STATES.join(', ')}`, 'state');
+  return raw as TransferState;
+}
+
+export function transferRequestRoutes(app: FastifyInstance, ctx: Context): void {
+  app.post('/api/transfer-requests', async (req, reply) => {
+    const p = await principalOf(ctx, req);
+    if (p.kind !== 'agent') throw new ProtocolError(ErrorCode.FORBIDDEN, 'only agents ask for transfers; admins transfer directly');
+    const body = bodyOf(req.body);
+    const target = body.device ?? body.code;
+    if (target === undefined) throw new ProtocolError(ErrorCode.BAD_REQUEST, 'device or code is required (the machine to ask for)', 'device');
+    const note = optStr(body, 'note', { max: 500 }) ?? null;
+    return reply.status(201).send(await requestTransfer(ctx, p.id, target, note));
+  });
+
+  app.get<{ Querystring: { state?: string } }>('/api/transfer-requests', async (req) => {
+    const p = await principalOf(ctx, req);
+    const state = stateOf(req.query.state);
+    const admin = p.kind === 'admin';
+    const rows = await listTransferRequests(ctx.db, { state, agent: admin ? undefined : p.id });
+    return Promise.all(rows.map((r) => transferRequestView(ctx, r, admin)));
+  });
+
+  for (const action of ['approve', 'decline'] as const) {
+    app.post<{ Params: { id: string } }>(`/api/transfer-requests/:id/${action}`, async (req) => {
+      const p = await requireAdmin(ctx, req);
+      const reason = (req.body ? optStr(bodyOf(req.body), 'reason', { max: 500 }) : undefined) ?? null;
+      return decideTransfer(ctx, requestIdOf(req.params.id), action === 'approve', actorOf(p), reason);
+    });
+  }
+}
