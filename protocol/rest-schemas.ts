@@ -303,3 +303,28 @@ export const PatchWebhookBodySchema = {
   type: 'object',
   properties: { url: { type: 'string', minLength: 1, maxLength: 2048 }, events: { type: 'array', minItems: 1, items: str }, secret: { type: 'string', minLength: 16, maxLength: 256 }, enabled: { type: 'boolean' } },
 } as const;
+
+export const TransferRequestViewSchema = {
+  type: 'object',
+  required: ['id', 'device', 'machineCode', 'state', 'note', 'createdAt', 'decidedAt', 'reason'],
+  properties: {
+    id: str,
+    device: str,
+    machineCode: strOrNull,
+    state: { type: 'string', enum: ['open', 'approved', 'declined'] },
+    note: strOrNull,
+    createdAt: ms,
+    decidedAt: msOrNull,
+    reason: strOrNull,
+    agent: { type: 'string', description: 'who asked; shown to admins only' },
+    holder: { type: ['string', 'null'], description: 'who held the machine when it was asked for; shown to admins only' },
+    decidedBy: { type: ['string', 'null'], description: 'shown to admins only' },
+  },
+} as const;
+
+export const CreateTransferRequestBodySchema = {
+  type: 'object',
+  properties: { device: idInput, code: { type: 'string', minLength: 1, maxLength: 512, description: 'a machine code or label URL' }, note: { type: 'string', maxLength: 500 } },
+} as const;
+
+export const DecideTransferRequestBodySchema = { type: 'object', properties: { reason: { type: 'string', maxLength: 500 } } } as const;

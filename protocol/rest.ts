@@ -46,17 +46,4 @@ export type WebhookDeliveryView = FromSchema<typeof S.WebhookDeliveryViewSchema>
 export type LoginBlockView = FromSchema<typeof S.LoginBlockViewSchema>;
 
 /** A transfer request (docs/architecture.md, "Transfer requests"); who asked and who held the machine are shown to admins only. */
-export interface TransferRequestView {
-  id: string;
-  device: string;
-  machineCode: string | null;
-  state: 'open' | 'approved' | 'declined';
-  note: string | null;
-  createdAt: number;
-  decidedAt: number | null;
-  reason: string | null;
-  /** Admins only. */
-  agent?: string;
-  holder?: string | null;
-  decidedBy?: string | null;
-}
+export type TransferRequestView = FromSchema<typeof S.TransferRequestViewSchema>;

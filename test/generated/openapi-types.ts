@@ -2988,6 +2988,349 @@ export interface paths {
       };
     };
   };
+  "/api/transfer-requests": {
+    /**
+     * Transfer requests, newest first (an agent sees its own)
+     * @description Any session: an agent (its own things only) or an admin.
+     */
+    get: {
+      parameters: {
+        query?: {
+          /** @description open, approved or declined */
+          state?: string;
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        200: {
+          content: {
+            "application/json": ({
+                id: string;
+                device: string;
+                machineCode: string | null;
+                /** @enum {string} */
+                state: "open" | "approved" | "declined";
+                note: string | null;
+                /** @description ms since the epoch */
+                createdAt: number;
+                /** @description ms since the epoch */
+                decidedAt: number | null;
+                reason: string | null;
+                /** @description who asked; shown to admins only */
+                agent?: string;
+                /** @description who held the machine when it was asked for; shown to admins only */
+                holder?: string | null;
+                /** @description shown to admins only */
+                decidedBy?: string | null;
+              })[];
+          };
+        };
+        /** @description refused: {error:{code, message, field?}} */
+        "4XX": {
+          content: {
+            "application/json": {
+              error: {
+                code: string;
+                message: string;
+                /** @description the input field that was wrong */
+                field?: string;
+                /** @description ms since the epoch */
+                since?: number;
+                agent?: string;
+                /**
+                 * @description why an identity-provider token was refused
+                 * @enum {string}
+                 */
+                reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+              };
+            };
+          };
+        };
+        /** @description unavailable or internal error */
+        "5XX": {
+          content: {
+            "application/json": {
+              error: {
+                code: string;
+                message: string;
+                /** @description the input field that was wrong */
+                field?: string;
+                /** @description ms since the epoch */
+                since?: number;
+                agent?: string;
+                /**
+                 * @description why an identity-provider token was refused
+                 * @enum {string}
+                 */
+                reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+              };
+            };
+          };
+        };
+      };
+    };
+    /**
+     * Ask for a machine another agent holds (agents only)
+     * @description Any session: an agent (its own things only) or an admin.
+     */
+    post: {
+      requestBody: {
+        content: {
+          "application/json": {
+            /** @description an id: trimmed and lower-cased, [a-z0-9][a-z0-9._-]{0,63}; a non-negative integer is taken as its decimal string */
+            device?: string | number;
+            /** @description a machine code or label URL */
+            code?: string;
+            note?: string;
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        201: {
+          content: {
+            "application/json": {
+              id: string;
+              device: string;
+              machineCode: string | null;
+              /** @enum {string} */
+              state: "open" | "approved" | "declined";
+              note: string | null;
+              /** @description ms since the epoch */
+              createdAt: number;
+              /** @description ms since the epoch */
+              decidedAt: number | null;
+              reason: string | null;
+              /** @description who asked; shown to admins only */
+              agent?: string;
+              /** @description who held the machine when it was asked for; shown to admins only */
+              holder?: string | null;
+              /** @description shown to admins only */
+              decidedBy?: string | null;
+            };
+          };
+        };
+        /** @description refused: {error:{code, message, field?}} */
+        "4XX": {
+          content: {
+            "application/json": {
+              error: {
+                code: string;
+                message: string;
+                /** @description the input field that was wrong */
+                field?: string;
+                /** @description ms since the epoch */
+                since?: number;
+                agent?: string;
+                /**
+                 * @description why an identity-provider token was refused
+                 * @enum {string}
+                 */
+                reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+              };
+            };
+          };
+        };
+        /** @description unavailable or internal error */
+        "5XX": {
+          content: {
+            "application/json": {
+              error: {
+                code: string;
+                message: string;
+                /** @description the input field that was wrong */
+                field?: string;
+                /** @description ms since the epoch */
+                since?: number;
+                agent?: string;
+                /**
+                 * @description why an identity-provider token was refused
+                 * @enum {string}
+                 */
+                reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+              };
+            };
+          };
+        };
+      };
+    };
+  };
+  "/api/transfer-requests/{id}/approve": {
+    /**
+     * Approve a transfer request: the machine is transferred to the requester
+     * @description Admins only (an admin session or the admin token).
+     */
+    post: {
+      parameters: {
+        path: {
+          id: string;
+        };
+      };
+      requestBody: {
+        content: {
+          "application/json": {
+            reason?: string;
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        200: {
+          content: {
+            "application/json": {
+              id: string;
+              device: string;
+              machineCode: string | null;
+              /** @enum {string} */
+              state: "open" | "approved" | "declined";
+              note: string | null;
+              /** @description ms since the epoch */
+              createdAt: number;
+              /** @description ms since the epoch */
+              decidedAt: number | null;
+              reason: string | null;
+              /** @description who asked; shown to admins only */
+              agent?: string;
+              /** @description who held the machine when it was asked for; shown to admins only */
+              holder?: string | null;
+              /** @description shown to admins only */
+              decidedBy?: string | null;
+            };
+          };
+        };
+        /** @description refused: {error:{code, message, field?}} */
+        "4XX": {
+          content: {
+            "application/json": {
+              error: {
+                code: string;
+                message: string;
+                /** @description the input field that was wrong */
+                field?: string;
+                /** @description ms since the epoch */
+                since?: number;
+                agent?: string;
+                /**
+                 * @description why an identity-provider token was refused
+                 * @enum {string}
+                 */
+                reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+              };
+            };
+          };
+        };
+        /** @description unavailable or internal error */
+        "5XX": {
+          content: {
+            "application/json": {
+              error: {
+                code: string;
+                message: string;
+                /** @description the input field that was wrong */
+                field?: string;
+                /** @description ms since the epoch */
+                since?: number;
+                agent?: string;
+                /**
+                 * @description why an identity-provider token was refused
+                 * @enum {string}
+                 */
+                reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+              };
+            };
+          };
+        };
+      };
+    };
+  };
+  "/api/transfer-requests/{id}/decline": {
+    /**
+     * Decline a transfer request
+     * @description Admins only (an admin session or the admin token).
+     */
+    post: {
+      parameters: {
+        path: {
+          id: string;
+        };
+      };
+      requestBody: {
+        content: {
+          "application/json": {
+            reason?: string;
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        200: {
+          content: {
+            "application/json": {
+              id: string;
+              device: string;
+              machineCode: string | null;
+              /** @enum {string} */
+              state: "open" | "approved" | "declined";
+              note: string | null;
+              /** @description ms since the epoch */
+              createdAt: number;
+              /** @description ms since the epoch */
+              decidedAt: number | null;
+              reason: string | null;
+              /** @description who asked; shown to admins only */
+              agent?: string;
+              /** @description who held the machine when it was asked for; shown to admins only */
+              holder?: string | null;
+              /** @description shown to admins only */
+              decidedBy?: string | null;
+            };
+          };
+        };
+        /** @description refused: {error:{code, message, field?}} */
+        "4XX": {
+          content: {
+            "application/json": {
+              error: {
+                code: string;
+                message: string;
+                /** @description the input field that was wrong */
+                field?: string;
+                /** @description ms since the epoch */
+                since?: number;
+                agent?: string;
+                /**
+                 * @description why an identity-provider token was refused
+                 * @enum {string}
+                 */
+                reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+              };
+            };
+          };
+        };
+        /** @description unavailable or internal error */
+        "5XX": {
+          content: {
+            "application/json": {
+              error: {
+                code: string;
+                message: string;
+                /** @description the input field that was wrong */
+                field?: string;
+                /** @description ms since the epoch */
+                since?: number;
+                agent?: string;
+                /**
+                 * @description why an identity-provider token was refused
+                 * @enum {string}
+                 */
+                reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+              };
+            };
+          };
+        };
+      };
+    };
+  };
   "/api/openapi.json": {
     /** This OpenAPI 3.1 document */
     get: {
