@@ -63,8 +63,11 @@ export async function claim(ctx: Context, agent: string, target: unknown, code?:
   try {
     const claimed = { device: resolved.row.id, agent, via: resolved.via, now: ctx.now(), defaultLimit: ctx.opts.deviceLimit };
     // On SQLite a burst of claims shares one commit. On PostgreSQL each claim keeps its own
-    // transaction: two nodes' batches could lock the same devices in opposite orders.
-    const change = await (ctx.cluster === null ? ctx.writer.write((trx) => claimDevice(trx, claimed)) : ctx.db.transaction().execute((trx) => claimDevice(trx, claimed)));
+    // transaction (two nodes' batches could lock the same devices in opposite orders), and the
+    // gate keeps a burst of them from taking every pooled connection.
+    const change = await (ctx.cluster === null
+      ? ctx.writer.write((trx) => claimDevice(trx, claimed))
+      : ctx.claimGate.run(() => ctx.db.transaction().execute((trx) => claimDevice(trx, claimed))));
     if (change instanceof ProtocolError) throw change;
     ctx.metrics.claims.inc({ outcome: change.changed ? 'claimed' : 'already' });
     applyBindingChange(ctx, change);

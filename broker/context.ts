@@ -17,6 +17,7 @@ import type { RequestLimiter } from './request-limit';
 import type { AgentOpHandler } from './requests';
 import type { Database } from './store/schema';
 import type { GroupWriter } from './store/group-writer';
+import type { TxGate } from './store/tx-gate';
 import type { BindingChange } from './store/bindings';
 import type { OfflineReason, Status } from '../protocol/messages';
 import type { Jobs } from './jobs/index';
@@ -43,6 +44,8 @@ export interface Context {
   db: Kysely<Database>;
   /** Group commit for frequent small writes (hellos, enrollments). */
   writer: GroupWriter<Database>;
+  /** On PostgreSQL, how many claim transactions run at once (see claims.ts). */
+  claimGate: TxGate;
   aedes: Aedes;
   log: Logger;
   metrics: Metrics;

@@ -42,6 +42,8 @@ import { handleRequest } from './requests';
 import { allBindings } from './store/bindings';
 import { openSqlite } from './store/db';
 import { GroupWriter } from './store/group-writer';
+import { POOL_SIZE } from './store/postgres';
+import { TxGate } from './store/tx-gate';
 import { deviceAgents, listDevices } from './store/devices';
 import { Deliverer } from './webhooks/deliverer';
 import { recordEvent } from './webhooks/outbox';
@@ -72,6 +74,9 @@ export interface RunningBroker {
  * overflowed SYN costs the device a one-second retransmit. The kernel caps it at somaxconn.
  */
 const LISTEN_BACKLOG = 8192;
+// A burst of claims on PostgreSQL gets under half of the node's pool; the rest stays free for the
+// other work a claim sets off (binding sync, job queues, config) and for the health probe.
+const CLAIM_TRANSACTIONS = Math.floor(POOL_SIZE / 2) - 1;
 
 function listen(server: Server, port: number, host: string, what: string, flag: string): Promise<number> {
   server.listen({ port, host, backlog: LISTEN_BACKLOG });
@@ -122,6 +127,7 @@ export async function startBroker(options: Partial<BrokerOptions> = {}): Promise
     opts,
     db: registry.db,
     writer: new GroupWriter(registry.db),
+    claimGate: new TxGate(CLAIM_TRANSACTIONS),
     log,
     metrics,
     bindings,

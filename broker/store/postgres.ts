@@ -27,6 +27,9 @@ export function redactUrl(url: string): string {
   }
 }
 
+/** Connections per node unless PostgresOptions.max says otherwise. */
+export const POOL_SIZE = 10;
+
 export interface PostgresOptions {
   /** Pool size per node. */
   max?: number;
@@ -37,7 +40,7 @@ export interface PostgresOptions {
 export async function openPostgres(url: string, opts: PostgresOptions = {}): Promise<Registry & { pool: pg.Pool }> {
   const pool = new pg.Pool({
     connectionString: url,
-    max: opts.max ?? 10,
+    max: opts.max ?? POOL_SIZE,
     connectionTimeoutMillis: 5_000,
     idleTimeoutMillis: 30_000,
     // Per pool rather than the global pg.types, so nothing else in the process is affected.
