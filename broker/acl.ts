@@ -7,6 +7,8 @@ type AuthorizeSubscribeHandler = NonNullable<AedesOptions['authorizeSubscribe']>
 type AuthorizePublishHandler = NonNullable<AedesOptions['authorizePublish']>;
 type AuthorizeForwardHandler = NonNullable<AedesOptions['authorizeForward']>;
 import { ID_PATTERN } from '../protocol/ids';
+import { type RequestId, requestIdOf } from '../protocol/messages';
+import { parseJson } from '../protocol/validate';
 import { PAYLOAD_LIMIT_DEFAULT, PAYLOAD_LIMIT_EVT, PREFIX } from '../protocol/topics';
 import { parseTopicCached as parseTopic } from './topic-cache';
 import type { BindingMap } from './binding-map';
@@ -18,6 +20,25 @@ import type { Presence } from './presence';
 /** Leaves of a device's tree that its bound agent may see. */
 const AGENT_VISIBLE = new Set(['status', 'jobs', 'evt']);
 const PREFIX_PARTS = PREFIX.split('/');
+
+// Oversize agent and admin requests are let through emptied, so that the sender is answered
+// TOO_LARGE on its res topic instead of being disconnected; the emptied payload carries the
+// request's id (when the JSON parsed) to the handler. Keyed by the payload buffer, which Aedes
+// hands on unchanged to `published`.
+const oversize = new WeakMap<Buffer, RequestId>();
+
+/** The id of an oversize request that authorizePublish emptied (null when it had none), else undefined. */
+export function oversizeRequestId(payload: Buffer): RequestId | undefined {
+  return oversize.has(payload) ? oversize.get(payload)! : undefined;
+}
+
+function idOfOversize(payload: Buffer): RequestId {
+  try {
+    return requestIdOf(parseJson(payload.toString('utf8')));
+  } catch {
+    return null;
+  }
+}
 
 export class Acl {
   constructor(
@@ -71,6 +92,13 @@ export class Acl {
       return callback(new Error('not authenticated'));
     }
     const rule = this.publishRule(who, packet);
+    if (rule === 'payload-size' && (who.kind === 'agent' || who.kind === 'admin')) {
+      this.deny(`publish:${rule}`, who, packet.topic);
+      const emptied = Buffer.alloc(0);
+      oversize.set(emptied, idOfOversize(packet.payload as Buffer));
+      packet.payload = emptied;
+      return callback(null);
+    }
     if (rule !== null) {
       this.deny(`publish:${rule}`, who, packet.topic);
       return callback(new Error(`publish refused: ${rule}`));

@@ -1,7 +1,8 @@
 // Agent and admin requests over MQTT (fb/v1/a/<agent>/req, fb/v1/admin/<name>/req). Every request
 // gets exactly one response: a result, or a specific error that changed nothing.
 import { ErrorCode, ProtocolError, type WireError } from '../protocol/errors';
-import { type AdminRequest, type AgentRequest, parseAdminRequest, parseAgentRequest, requestIdOf } from '../protocol/messages';
+import { type AdminRequest, type AgentRequest, type RequestId, parseAdminRequest, parseAgentRequest, requestIdOf } from '../protocol/messages';
+import { PAYLOAD_LIMIT_DEFAULT } from '../protocol/topics';
 import { parseJson } from '../protocol/validate';
 import { adminRebind, claim, release } from './claims';
 import type { Context } from './context';
@@ -59,11 +60,18 @@ async function checkRate(ctx: Context, who: AgentWho, connection: object): Promi
   throw new ProtocolError(ErrorCode.RATE_LIMITED, `too many requests on ${per}; try again in ${refused.retryAfterMs} ms`, undefined, { retryAfterMs: refused.retryAfterMs });
 }
 
-/** `connection` identifies the MQTT connection the request came on, for its own rate limit. */
-export async function handleRequest(ctx: Context, who: AgentWho | AdminWho, payload: Buffer, connection: object): Promise<void> {
+/**
+ * `connection` identifies the MQTT connection the request came on, for its own rate limit;
+ * `oversizeId` is set (to the request's id, or null) when the ACL emptied an oversize request.
+ */
+export async function handleRequest(ctx: Context, who: AgentWho | AdminWho, payload: Buffer, connection: object, oversizeId?: RequestId): Promise<void> {
   let raw: unknown = null;
   let op = 'invalid';
   try {
+    if (oversizeId !== undefined) {
+      raw = { id: oversizeId };
+      throw new ProtocolError(ErrorCode.TOO_LARGE, `request over the ${PAYLOAD_LIMIT_DEFAULT}-byte payload limit; nothing was done`);
+    }
     raw = parseJson(payload.toString('utf8'));
     if (who.kind === 'agent') await checkRate(ctx, who, connection);
     let result: unknown;

@@ -8,7 +8,7 @@ import { Aedes, type Client } from 'aedes';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import { parseTopicCached as parseTopic } from './topic-cache';
 import type { OfflineReason } from '../protocol/messages';
-import { Acl } from './acl';
+import { Acl, oversizeRequestId } from './acl';
 import { CONNECT_DEADLINE_MS, ConnectionGuard, type GuardedStream } from './connection-guard';
 import { WarnLimiter } from './warn-limit';
 import { connectionGone, makeAuthenticate, markCloseReason, requestAddress } from './authenticate';
@@ -103,7 +103,7 @@ function routeMessage(ctx: Context, client: Client, who: Identity, topic: string
       return handleEnroll(ctx, who, payload, () => !connectionGone(client));
     case 'agent':
     case 'admin':
-      return handleRequest(ctx, who, payload, client);
+      return handleRequest(ctx, who, payload, client, oversizeRequestId(payload));
   }
 }
 

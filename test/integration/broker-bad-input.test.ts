@@ -179,7 +179,7 @@ bad('a forged or unknown label signature gets UNKNOWN_MACHINE', async () => {
   await stillServes();
 });
 
-bad('a request over 4 KiB closes the connection and is counted; exactly 4 KiB is served', async () => {
+bad('a request over 4 KiB is answered TOO_LARGE with its id and counted, and the connection stays; exactly 4 KiB is served', async () => {
   const a = await tb.agent(fresh('big'));
   track(a.client);
   const pad = (size: number, id: string): string => {
@@ -189,7 +189,13 @@ bad('a request over 4 KiB closes the connection and is counted; exactly 4 KiB is
   const atLimit = pad(PAYLOAD_LIMIT_DEFAULT, 'at-limit');
   assert.is(Buffer.byteLength(atLimit), PAYLOAD_LIMIT_DEFAULT);
   assert.ok((await rawRequest(a.client, a.id, atLimit, 'at-limit')).ok);
-  await unchanged('an oversize request', () => refusedPublish(a.client, 'publish:payload-size', agentTopic(a.id, 'req'), pad(PAYLOAD_LIMIT_DEFAULT + 1, 'over')));
+  await unchanged('an oversize request', async () => {
+    const before = await denials('publish:payload-size');
+    const r = await rawRequest(a.client, a.id, pad(PAYLOAD_LIMIT_DEFAULT + 1, 'over'), 'over');
+    assert.is(r.error?.code, 'TOO_LARGE', JSON.stringify(r));
+    assert.is(await denials('publish:payload-size'), before + 1, 'publish:payload-size denial counted');
+  });
+  assert.ok((await rawRequest(a.client, a.id, atLimit, 'at-limit')).ok, 'the same connection is still served');
   await stillServes();
 });
 
