@@ -66,6 +66,11 @@ export class GuardedStream extends Duplex {
     inner.on('close', () => this.destroy());
   }
 
+  /** Aedes sees this stream, not the socket: a TLS socket's flag must show through for the plaintext-device check. */
+  get encrypted(): boolean {
+    return (this.inner as { encrypted?: boolean }).encrypted === true;
+  }
+
   /** The connection passed authentication: larger packets are allowed, and it no longer counts as pending. */
   authenticated(): void {
     this.authed = true;
