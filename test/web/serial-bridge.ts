@@ -58,13 +58,19 @@ export async function startSerialBridge(hostPath: string, tapPath?: string): Pro
         writer.releaseLock();
       }
     } else {
-      await reader?.cancel();
-      await pumping;
-      reader?.releaseLock();
-      reader = null;
-      await port.close();
+      await closePort();
     }
   };
+
+  // The page's own close and the test's clean-up both end here; the reader lock must go before the port closes.
+  async function closePort(): Promise<void> {
+    if (!port.connected) return;
+    await reader?.cancel();
+    await pumping;
+    reader?.releaseLock();
+    reader = null;
+    await port.close();
+  }
 
   server.on('connection', (ws) => {
     let chain: Promise<void> = Promise.resolve();
@@ -99,10 +105,7 @@ export async function startSerialBridge(hostPath: string, tapPath?: string): Pro
     async close() {
       for (const c of server.clients) c.terminate();
       await new Promise((r) => server.close(r));
-      if (port.connected) {
-        await reader?.cancel();
-        await port.close();
-      }
+      await closePort();
       tap?.close();
     },
   };
