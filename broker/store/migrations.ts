@@ -274,5 +274,14 @@ function transferRequests(dialect: Dialect): Migration {
 }
 
 export function migrationProvider(dialect: Dialect): MigrationProvider {
-  return { getMigrations: async () => ({ '0001-initial': initial(dialect), '0002-jobs': jobs(dialect), '0003-registered-via': registeredVia, '0004-perf-open-jobs-index': openJobsIndex, '0005-idp-webhooks': webhooks(dialect), '0006-xfer-transfer-requests': transferRequests(dialect) }) };
+  return {
+    getMigrations: async () => ({
+      '0001-initial': initial(dialect),
+      '0002-jobs': jobs(dialect),
+      '0003-registered-via': registeredVia,
+      '0004-perf-open-jobs-index': openJobsIndex,
+      '0005-idp-webhooks': webhooks(dialect),
+      '0006-xfer-transfer-requests': transferRequests(dialect),
+    }),
+  };
 }
