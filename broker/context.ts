@@ -22,6 +22,8 @@ import type { BindingChange } from './store/bindings';
 import type { OfflineReason, Status } from '../protocol/messages';
 import type { Jobs } from './jobs/index';
 import type { JwtVerifier } from './auth/jwt';
+import type { BlobStore } from './blobs/store';
+import type { BlobUrls } from './blobs/signed-url';
 
 export interface BrokerEvents {
   /** A committed binding change, after the in-memory map was updated. */
@@ -68,6 +70,10 @@ export interface Context {
   /** The job system (set by startJobs before the node listens). */
   jobs: Jobs;
   labelKey: string;
+  /** Content-addressed blobs: files on a SQLite node, PostgreSQL otherwise (blobs/store.ts). */
+  blobs: BlobStore;
+  /** Signs and checks the short-lived blob URLs devices and browsers fetch with. */
+  blobUrls: BlobUrls;
   /** Verifies agents' tokens from the operator's identity provider; null when not configured. */
   jwt: JwtVerifier | null;
   /** Where scrypt device hashes from older brokers are verified, once per device (auth/device-login.ts). */

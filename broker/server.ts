@@ -51,6 +51,8 @@ import { existsSync } from 'node:fs';
 import { unreachableFromPhone } from '../host-tools/cli/public-url';
 import { adminHasLoggedIn } from './store/audit';
 import { checkDataDir, listenError, readTlsFiles } from './start-errors';
+import { openBlobStore } from './blobs/open';
+import { BlobUrls } from './blobs/signed-url';
 
 export interface RunningBroker {
   mqttPort: number;
@@ -140,6 +142,8 @@ export async function startBroker(options: Partial<BrokerOptions> = {}): Promise
     events: new EventEmitter<BrokerEvents>(),
     agentOps: new Map(),
     labelKey: boot.labelKey,
+    blobs: await openBlobStore(registry, opts.dataDir, log),
+    blobUrls: new BlobUrls(boot.labelKey),
     hashes,
     jwt: opts.jwt ? await JwtVerifier.create(opts.jwt) : null,
     deviceKey: await deviceSecretKey(registry.db, opts.dataDir, cluster !== null),

@@ -24,6 +24,10 @@ export const ErrorCode = {
   ALREADY_REGISTERED: 'ALREADY_REGISTERED',
   UNAVAILABLE: 'UNAVAILABLE',
   INTERNAL: 'INTERNAL',
+  /** A signed URL's signature does not match what it names. */
+  BAD_SIGNATURE: 'BAD_SIGNATURE',
+  /** A signed URL whose time is up. */
+  LINK_EXPIRED: 'LINK_EXPIRED',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

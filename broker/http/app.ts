@@ -7,6 +7,7 @@ import { parseJsonBody } from './body';
 import { errorHandler } from './errors';
 import { openApiRoutes, registerOpenApi } from './openapi';
 import { agentRoutes } from './routes-agents';
+import { blobRoutes } from './routes-blobs';
 import { blockRoutes } from './routes-blocks';
 import { claimPreviewRoutes } from './routes-claim-preview';
 import { deviceRoutes } from './routes-devices';
@@ -70,6 +71,7 @@ export async function buildHttp(ctx: Context, startedAt: number): Promise<Fastif
   claimPreviewRoutes(app, ctx);
   webhookRoutes(app, ctx);
   transferRequestRoutes(app, ctx);
+  blobRoutes(app, ctx);
   openApiRoutes(app, ctx);
   webRoutes(app, ctx);
   return app;

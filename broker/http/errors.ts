@@ -19,6 +19,8 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   RATE_LIMITED: 429,
   UNAVAILABLE: 503,
   INTERNAL: 500,
+  BAD_SIGNATURE: 403,
+  LINK_EXPIRED: 410,
 };
 
 const CODE_OF_STATUS: Partial<Record<number, ErrorCode>> = { 401: ErrorCode.UNAUTHORIZED, 403: ErrorCode.FORBIDDEN, 404: ErrorCode.NOT_FOUND, 413: ErrorCode.TOO_LARGE, 429: ErrorCode.RATE_LIMITED };

@@ -273,6 +273,33 @@ function transferRequests(dialect: Dialect): Migration {
   };
 }
 
+/**
+ * Content-addressed blobs in the database (docs/architecture.md, "Blobs"). Used when the registry
+ * is on PostgreSQL; a SQLite node keeps its blobs as files and leaves these tables empty.
+ */
+function blobs(dialect: Dialect): Migration {
+  const time = dialect === 'postgres' ? 'bigint' : 'integer';
+  return {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('blobs')
+        .addColumn('sha256', 'text', (c) => c.primaryKey())
+        .addColumn('size', time, (c) => c.notNull())
+        .addColumn('content', 'text', (c) => c.notNull().unique())
+        .addColumn('created_at', time, (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('blob_chunks')
+        .addColumn('content', 'text', (c) => c.notNull())
+        .addColumn('idx', 'integer', (c) => c.notNull())
+        .addColumn('data', dialect === 'postgres' ? 'bytea' : 'blob', (c) => c.notNull())
+        .addColumn('created_at', time, (c) => c.notNull())
+        .addPrimaryKeyConstraint('blob_chunks_pk', ['content', 'idx'])
+        .execute();
+    },
+  };
+}
+
 export function migrationProvider(dialect: Dialect): MigrationProvider {
   return {
     getMigrations: async () => ({
@@ -282,6 +309,7 @@ export function migrationProvider(dialect: Dialect): MigrationProvider {
       '0004-perf-open-jobs-index': openJobsIndex,
       '0005-idp-webhooks': webhooks(dialect),
       '0006-xfer-transfer-requests': transferRequests(dialect),
+      '0009-orders-blobs': blobs(dialect),
     }),
   };
 }

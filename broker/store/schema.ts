@@ -91,6 +91,22 @@ export interface TransferRequestsTable {
   reason: string | null;
 }
 
+/** A complete blob in PostgreSQL: its chunks are those whose content is this row's content. */
+export interface BlobsTable {
+  sha256: string;
+  size: number;
+  /** The upload's own id, which its chunks were written under before its hash was known. */
+  content: string;
+  created_at: number;
+}
+
+export interface BlobChunksTable {
+  content: string;
+  idx: number;
+  data: Buffer;
+  created_at: number;
+}
+
 export interface Database {
   devices: DevicesTable;
   agents: AgentsTable;
@@ -100,6 +116,8 @@ export interface Database {
   audit: AuditTable;
   kv: KvTable;
   transfer_requests: TransferRequestsTable;
+  blobs: BlobsTable;
+  blob_chunks: BlobChunksTable;
 }
 
 export type DeviceRow = Selectable<DevicesTable>;

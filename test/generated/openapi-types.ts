@@ -3331,6 +3331,80 @@ export interface paths {
       };
     };
   };
+  "/api/blobs/{sha}": {
+    /** A blob by signed URL, with HTTP Range */
+    get: {
+      parameters: {
+        query?: {
+          /** @description expiry, seconds since the epoch */
+          exp?: string;
+          /** @description signature over sha, exp and type */
+          sig?: string;
+          /** @description served as: png, jpeg, webp, bin (default bin) */
+          type?: string;
+        };
+        path: {
+          sha: string;
+        };
+      };
+      responses: {
+        /** @description the blob (or the asked range of it) */
+        200: {
+          content: {
+            "application/json": string;
+          };
+        };
+        /** @description the blob (or the asked range of it) */
+        206: {
+          content: {
+            "application/json": string;
+          };
+        };
+        /** @description refused: {error:{code, message, field?}} */
+        "4XX": {
+          content: {
+            "application/json": {
+              error: {
+                code: string;
+                message: string;
+                /** @description the input field that was wrong */
+                field?: string;
+                /** @description ms since the epoch */
+                since?: number;
+                agent?: string;
+                /**
+                 * @description why an identity-provider token was refused
+                 * @enum {string}
+                 */
+                reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+              };
+            };
+          };
+        };
+        /** @description unavailable or internal error */
+        "5XX": {
+          content: {
+            "application/json": {
+              error: {
+                code: string;
+                message: string;
+                /** @description the input field that was wrong */
+                field?: string;
+                /** @description ms since the epoch */
+                since?: number;
+                agent?: string;
+                /**
+                 * @description why an identity-provider token was refused
+                 * @enum {string}
+                 */
+                reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+              };
+            };
+          };
+        };
+      };
+    };
+  };
   "/api/openapi.json": {
     /** This OpenAPI 3.1 document */
     get: {
