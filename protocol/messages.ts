@@ -4,6 +4,7 @@
 import { ErrorCode, ProtocolError, type WireError } from './errors';
 import { normaliseId, normaliseMac, normaliseMachineCode } from './ids';
 import type { JobState } from './jobs';
+import { parseOtaReport, type OtaReport } from './ota';
 import { type Obj, object, optNum, optStr, num, oneOf, optBool, str, strArray } from './validate';
 
 export const PRESENCE_STATES = ['online', 'reconnecting', 'offline'] as const;
@@ -18,7 +19,7 @@ export interface Status { state: PresenceState; conn: number; since: number; rea
  * `sentAt`: the device's uptime in ms when it sent the hello, echoed back in `config.time.hello` so the
  * device can subtract the round trip when it sets its clock from `config.time.now`.
  */
-export interface Hello { fw: string; model: string; mac: string; caps: string[]; boot: number; uptime: number; concurrency?: number; machine?: string; sentAt?: number }
+export interface Hello { fw: string; model: string; mac: string; caps: string[]; boot: number; uptime: number; concurrency?: number; machine?: string; sentAt?: number; ota?: OtaReport }
 /** The broker's clock (ms since epoch) when it sent the config, and the hello's `sentAt` it answers. */
 export interface BrokerTime { now: number; hello?: number }
 export interface Config { agent: { id: string; name: string } | null; claimCode?: string; machine?: string; settings: Record<string, unknown>; time?: BrokerTime }
@@ -148,6 +149,7 @@ export function parseHello(v: unknown): Hello {
   if (o.machine !== undefined && o.machine !== null && o.machine !== '') h.machine = normaliseMachineCode(o.machine, 'machine');
   const sentAt = optNum(o, 'sentAt', { min: 0, integer: true });
   if (sentAt !== undefined) h.sentAt = sentAt;
+  if (o.ota !== undefined) h.ota = parseOtaReport(o.ota);
   return h;
 }
 

@@ -13,6 +13,7 @@ import { builtinHandlers } from './handlers/index';
 import type { JobHandlers } from './job-handler';
 import { JobRunner } from './job-runner';
 import { MqttSession } from './mqtt-session';
+import { OtaTrial } from './ota-trial';
 import type { MqttCloseInfo, MqttConnectOptions, Platform } from './platform';
 import { readMessage } from './read-message';
 import { Screen } from './screen';
@@ -41,6 +42,8 @@ export interface CoreOptions {
   maxPayloadChars: number;
   /** How long a QR without expiry or hold stays up. */
   qrDisplayMs: number;
+  /** How long a new image may take to reach the broker before it rolls back. */
+  otaTrialMs: number;
   handlers?: JobHandlers;
   onState?: (state: CoreState) => void;
 }
@@ -55,6 +58,7 @@ export const DEFAULT_CORE_OPTIONS: CoreOptions = {
   dedupeSize: 32,
   maxPayloadChars: 8_192,
   qrDisplayMs: 60_000,
+  otaTrialMs: 5 * 60_000,
 };
 
 /** MQTT 3.1.1 CONNACK codes that mean "these credentials are wrong", not "try later". */
@@ -79,6 +83,7 @@ export class DeviceCore {
   private readonly session: MqttSession;
   private readonly enrollment: Enrollment;
   private readonly runner: JobRunner;
+  private readonly trial: OtaTrial;
   private current: CoreState = 'boot';
   private mac = '';
   private broker: BrokerAddress | null = null;
@@ -128,6 +133,7 @@ export class DeviceCore {
       this.session.resetBackoff();
       this.connectSession();
     });
+    this.trial = new OtaTrial(platform, o.otaTrialMs);
     this.runner = new JobRunner(platform, o.handlers ?? builtinHandlers(o.qrDisplayMs), platform.facts.caps, o.dedupeSize, {
       publishAck: (text) => {
         const id = this.deviceId();
@@ -166,6 +172,7 @@ export class DeviceCore {
         return this.halt('the platform reports no valid MAC address');
       }
       this.random = deviceRandom(this.mac, this.platform.facts.boot, () => this.platform.random());
+      this.trial.boot();
       this.begin();
     });
   }
@@ -274,7 +281,9 @@ export class DeviceCore {
     const hello: Hello = { fw: facts.fw, model: facts.model, mac: this.mac, caps: facts.caps, boot: facts.boot, uptime: Math.floor(sentAt / 1000), sentAt };
     const machine = this.machine();
     if (machine !== undefined) hello.machine = machine;
-    this.session.publish(deviceTopic(id, 'hello'), JSON.stringify(hello));
+    const ota = this.trial.reached();
+    if (ota !== null) hello.ota = ota;
+    if (this.session.publish(deviceTopic(id, 'hello'), JSON.stringify(hello)) && ota !== null) this.trial.reported();
     this.session.resetBackoff();
     this.platform.log('info', 'online', { deviceId: id });
     this.screen.status(this.runner.running === null ? 'Ready' : `Busy: ${this.runner.running.kind}`);

@@ -3,8 +3,7 @@
 // rejects what this device cannot run. Acks are published through the core, which knows
 // whether a session is up; a final ack that could not go out is kept for the next session.
 import type { Ack, Cmd } from '../../protocol/messages';
-import { isJobKind, parseJobParams, type JobKind } from '../../protocol/jobs';
-import type { JobContext, JobHandler, JobHandlers, JobRun } from './job-handler';
+import { isDeviceKind, parseDeviceParams, type DeviceKind, type JobContext, type JobHandler, type JobHandlers, type JobRun } from './job-handler';
 import { JobRing, type RingEntry } from './job-ring';
 import type { Platform } from './platform';
 import { errorSummary, MAX_ERROR_CHARS } from './error-summary';
@@ -21,7 +20,7 @@ export interface RunnerHooks {
 
 interface Running {
   job: string;
-  kind: JobKind;
+  kind: DeviceKind;
   entry: RingEntry;
   run: JobRun | null;
   over: boolean;
@@ -91,16 +90,16 @@ export class JobRunner {
       this.finish(entry, { job: cmd.job, state: 'rejected', error: refusal });
       return;
     }
-    let params: ReturnType<typeof parseJobParams>;
+    const kind = cmd.kind as DeviceKind;
+    let params: ReturnType<typeof parseDeviceParams>;
     try {
-      params = parseJobParams(cmd.kind, cmd.params);
+      params = parseDeviceParams(kind, cmd.params);
     } catch (e) {
       const error = errorSummary(e);
       this.platform.log('warn', 'job rejected', { job: cmd.job, kind: cmd.kind, error });
       this.finish(entry, { job: cmd.job, state: 'rejected', error });
       return;
     }
-    const kind = cmd.kind as JobKind;
     const r: Running = { job: cmd.job, kind, entry, run: null, over: false };
     this.current = r;
     entry.accepted = true;
@@ -116,7 +115,7 @@ export class JobRunner {
 
   private refusal(cmd: Cmd): string | null {
     const kind = cmd.kind;
-    if (!isJobKind(kind) || this.handlers[kind] === undefined || !this.caps.includes(kind)) {
+    if (!isDeviceKind(kind) || this.handlers[kind] === undefined || !this.caps.includes(kind)) {
       return `UNSUPPORTED: this device does not run '${kind.slice(0, 32)}'`;
     }
     if (!(this.handlers[kind] as JobHandler).available(this.platform)) return `UNSUPPORTED: this board lacks what '${kind}' needs`;

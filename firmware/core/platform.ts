@@ -12,7 +12,14 @@ export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export type LogFields = Record<string, string | number | boolean | null | undefined>;
 
 /** Keys in the Preference domain `fb` (ESP32 NVS namespace `fb`), all `str` entries. */
-export type PrefKey = 'ssid' | 'psk' | 'broker' | 'id' | 'secret' | 'enroll' | 'machine' | 'ca' | 'insecure' | 'sntp';
+export type PrefKey =
+  | 'ssid' | 'psk' | 'broker' | 'id' | 'secret' | 'enroll' | 'machine' | 'ca' | 'insecure' | 'sntp'
+  /** Release public keys (base64 of 32 bytes, comma-separated), written at flash time. */
+  | 'otakey'
+  /** The update in flight across a restart (JSON, ota-trial.ts). */
+  | 'ota'
+  /** Lowest version this device may still install (anti-rollback floor). */
+  | 'otafloor';
 export const PREF_DOMAIN = 'fb';
 
 export interface Prefs {
@@ -122,6 +129,44 @@ export interface Serial {
   send(request: SerialRequest, done: (result: SerialResult) => void): { abort(): void };
 }
 
+/** One HTTP GET of an update image from a byte offset (`Range: bytes=<offset>-` when offset > 0). */
+export interface OtaFetchHandlers {
+  /** The response's status: 200 for the whole image, 206 for the rest from the offset asked for. */
+  onStatus(status: number): void;
+  onData(chunk: Uint8Array): void;
+  /** The body ended; `error` says why when the connection failed first. Called at most once. */
+  onEnd(error?: string): void;
+}
+
+/** The partition a new image is written into. */
+export interface OtaSlot {
+  write(chunk: Uint8Array): void;
+  /** Abandons the image; the running one stays the boot image. */
+  cancel(): void;
+  /** Makes the written image the one the next restart boots, on trial. */
+  complete(): void;
+}
+
+/**
+ * Firmware updates: Moddable's `ota` module plus HTTP on the device, a file in the simulator.
+ * An image booted after complete() is on trial: unless it calls markValid() before the next
+ * restart, the bootloader boots the previous image again.
+ */
+export interface Ota {
+  /** Bytes the update partition holds. */
+  capacity(): number;
+  fetch(url: string, offset: number, handlers: OtaFetchHandlers): { abort(): void };
+  /** Erases the update partition and opens it for an image of `size` bytes. */
+  begin(size: number): OtaSlot;
+  /** Restarts the device into its boot image. */
+  restart(): void;
+  /** True while the running image is on trial. */
+  onTrial(): boolean;
+  markValid(): void;
+  /** Gives up on the image on trial and restarts into the previous one. */
+  rollback(): void;
+}
+
 export interface DeviceFacts {
   /** 12 lower-case hex digits. */
   mac: string;
@@ -153,6 +198,8 @@ export interface Platform {
   mqtt: Mqtt;
   display: Display;
   serial?: Serial;
+  /** Firmware updates; absent on platforms that cannot update themselves. */
+  ota?: Ota;
   /** Blink or beep for the given seconds; 0 stops at once. */
   identify(seconds: number): void;
   facts: DeviceFacts;

@@ -47,6 +47,15 @@ export class ScriptedHost {
       case 'serial.reply':
         p.serialReply(event.ok ? { ok: true, data: fromHex(event.data) } : { ok: false, error: event.error });
         return null;
+      case 'ota.status':
+        p.otaStatus(event.status);
+        return null;
+      case 'ota.data':
+        p.otaData(fromHex(event.data));
+        return null;
+      case 'ota.end':
+        p.otaEnd(event.error);
+        return null;
       case 'stop':
         core.stop();
         return null;

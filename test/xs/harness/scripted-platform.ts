@@ -9,6 +9,8 @@ import type {
   LogLevel,
   MqttConnectOptions,
   MqttHandlers,
+  Ota,
+  OtaFetchHandlers,
   Platform,
   PrefKey,
   Prefs,
@@ -18,6 +20,7 @@ import type {
   TimerHandle,
   WifiStatus,
 } from '../../../firmware/core/platform';
+import { Sha256 } from '../../../firmware/core/sha256';
 import type { PlatformCall } from './wire';
 
 type CallBody = PlatformCall extends infer C ? (C extends PlatformCall ? Omit<C, 'at'> : never) : never;
@@ -68,17 +71,28 @@ export class ScriptedPlatform implements Platform {
   private mqttState: 'idle' | 'connecting' | 'open' = 'idle';
   private mqttHandlers: MqttHandlers | null = null;
   private serialDone: ((r: SerialResult) => void) | null = null;
+  private otaFetch: OtaFetchHandlers | null = null;
+  /** The update partition's bytes as written, hashed to show what complete() made bootable. */
+  private otaImage: { hash: Sha256; written: number; size: number } | null = null;
 
   readonly prefs: Prefs;
   readonly wifi: Platform['wifi'];
   readonly mqtt: Platform['mqtt'];
   readonly display: Platform['display'];
   readonly serial: Platform['serial'];
+  readonly ota: Ota | undefined;
   readonly facts: DeviceFacts;
 
   constructor(
     private readonly emitCall: (call: PlatformCall) => void,
-    init: { prefs: Partial<Record<PrefKey, string>>; facts: DeviceFacts; seed: number; startAt: number; serial: boolean },
+    init: {
+      prefs: Partial<Record<PrefKey, string>>;
+      facts: DeviceFacts;
+      seed: number;
+      startAt: number;
+      serial: boolean;
+      ota?: { capacity: number; onTrial: boolean };
+    },
   ) {
     this.wallAtBoot = init.startAt;
     this.rand = seededRandom(init.seed);
@@ -156,6 +170,68 @@ export class ScriptedPlatform implements Platform {
           },
         }
       : undefined;
+    this.ota = init.ota === undefined ? undefined : this.scriptedOta(init.ota.capacity, init.ota.onTrial, emit);
+  }
+
+  private scriptedOta(capacity: number, trial: boolean, emit: (c: CallBody) => void): Ota {
+    let onTrial = trial;
+    return {
+      capacity: () => capacity,
+      fetch: (url, offset, handlers) => {
+        if (this.otaFetch !== null) emit({ op: 'violation', message: 'ota.fetch while another fetch is in flight' });
+        if (this.otaImage === null) emit({ op: 'violation', message: 'ota.fetch with no update partition open' });
+        this.otaFetch = handlers;
+        emit({ op: 'ota.fetch', url, offset });
+        return {
+          abort: () => {
+            if (this.otaFetch === handlers) this.otaFetch = null;
+            emit({ op: 'ota.abort' });
+          },
+        };
+      },
+      begin: (size) => {
+        if (size > capacity) emit({ op: 'violation', message: `ota.begin(${size}) beyond the partition's ${capacity} bytes` });
+        const image = { hash: new Sha256(), written: 0, size };
+        this.otaImage = image;
+        emit({ op: 'ota.begin', size });
+        const open = (what: string): boolean => {
+          if (this.otaImage === image) return true;
+          emit({ op: 'violation', message: `ota.${what} on a partition that is no longer open` });
+          return false;
+        };
+        return {
+          write: (chunk) => {
+            if (!open('write')) return;
+            image.written += chunk.length;
+            image.hash.update(chunk);
+            if (image.written > size) emit({ op: 'violation', message: `ota.write beyond the ${size} bytes begun` });
+            emit({ op: 'ota.write', bytes: chunk.length, total: image.written });
+          },
+          cancel: () => {
+            if (!open('cancel')) return;
+            this.otaImage = null;
+            emit({ op: 'ota.cancel' });
+          },
+          complete: () => {
+            if (!open('complete')) return;
+            this.otaImage = null;
+            if (image.written !== size) emit({ op: 'violation', message: `ota.complete after ${image.written} of ${size} bytes` });
+            emit({ op: 'ota.complete', sha256: toHex(image.hash.digest()) });
+          },
+        };
+      },
+      restart: () => emit({ op: 'ota.restart' }),
+      onTrial: () => onTrial,
+      markValid: () => {
+        if (!onTrial) emit({ op: 'violation', message: 'ota.markValid on an image that is not on trial' });
+        onTrial = false;
+        emit({ op: 'ota.markValid' });
+      },
+      rollback: () => {
+        if (!onTrial) emit({ op: 'violation', message: 'ota.rollback on an image that is not on trial' });
+        emit({ op: 'ota.rollback' });
+      },
+    };
   }
 
   now(): number {
@@ -246,6 +322,25 @@ export class ScriptedPlatform implements Platform {
     if (done === null) throw new Error('test script error: serial reply with no exchange in flight');
     this.serialDone = null;
     done(result);
+  }
+
+  otaStatus(status: number): void {
+    const f = this.otaFetch;
+    if (f === null) throw new Error('test script error: HTTP status with no fetch in flight');
+    f.onStatus(status);
+  }
+
+  otaData(chunk: Uint8Array): void {
+    const f = this.otaFetch;
+    if (f === null) throw new Error('test script error: HTTP data with no fetch in flight');
+    f.onData(chunk);
+  }
+
+  otaEnd(error?: string): void {
+    const f = this.otaFetch;
+    if (f === null) throw new Error('test script error: HTTP end with no fetch in flight');
+    this.otaFetch = null;
+    f.onEnd(error);
   }
 
   private emit(c: CallBody): void {

@@ -15,6 +15,8 @@ export interface BootEvent {
   /** Virtual wall clock at boot, ms since epoch. */
   startAt: number;
   serial: boolean;
+  /** An update partition of this many bytes; `onTrial` when this boot is into a new image not yet marked valid. */
+  ota?: { capacity: number; onTrial: boolean };
   options?: PlainCoreOptions;
 }
 
@@ -30,6 +32,10 @@ export type HarnessEvent =
   | { type: 'mqtt.close'; refused?: number; reason?: string }
   | { type: 'serial.reply'; ok: true; data: string }
   | { type: 'serial.reply'; ok: false; error: string }
+  /** The image server's answer to the fetch in flight: status, body bytes (hex), end or drop. */
+  | { type: 'ota.status'; status: number }
+  | { type: 'ota.data'; data: string }
+  | { type: 'ota.end'; error?: string }
   | { type: 'stop' }
   | { type: 'stats' };
 
@@ -59,6 +65,16 @@ export type PlatformCall = { at: number } & (
   | { op: 'serial.send'; data: string; timeoutMs: number; expect?: string }
   | { op: 'serial.abort' }
   | { op: 'identify'; seconds: number }
+  | { op: 'ota.fetch'; url: string; offset: number }
+  | { op: 'ota.abort' }
+  | { op: 'ota.begin'; size: number }
+  /** Bytes written so far into the update partition, after this write. */
+  | { op: 'ota.write'; bytes: number; total: number }
+  | { op: 'ota.cancel' }
+  | { op: 'ota.complete'; sha256: string }
+  | { op: 'ota.restart' }
+  | { op: 'ota.markValid' }
+  | { op: 'ota.rollback' }
   | { op: 'prefs.set'; key: PrefKey; value: string }
   | { op: 'prefs.remove'; key: PrefKey }
   /** The core broke the Platform contract (e.g. published with no open connection). */
