@@ -1,6 +1,7 @@
 // The node's Redis connections. Commands fail at once while Redis is unreachable (no offline
 // queue), so a caller gets an error it can report instead of a request that hangs; every
 // connection keeps reconnecting by itself.
+import { Readable } from 'node:stream';
 import { Redis } from 'ioredis';
 import { redactUrl } from '../store/postgres';
 
@@ -63,7 +64,10 @@ export async function pingRedis(url: string): Promise<void> {
  * The connection as handed to a library: every command's promise also gets a handler that
  * reports its failure. The libraries send some commands without waiting for them (Aedes'
  * persistence drops a will's list entry that way); when Redis is unreachable those would end as
- * unhandled rejections and stop the process. Callers that do wait still get the error.
+ * unhandled rejections and stop the process. Callers that do wait still get the error. Scan
+ * streams are covered the same way: Aedes' persistence reads retained messages through one, and
+ * when the connection closes under a scan that a client has already left, the stream's error
+ * event had no listener and stopped the node (seen at cluster shutdown).
  */
 export function guarded(redis: Redis, onError: (err: Error) => void): Redis {
   const wrappers = new Map<PropertyKey, (...args: unknown[]) => unknown>();
@@ -77,6 +81,7 @@ export function guarded(redis: Redis, onError: (err: Error) => void): Redis {
         wrapper = (...args: unknown[]) => {
           const result = fn.apply(target, args);
           if (result instanceof Promise) result.catch(onError);
+          else if (result instanceof Readable) result.on('error', onError);
           return result;
         };
         wrappers.set(prop, wrapper);
