@@ -24,6 +24,12 @@ export interface WebhookOptions {
 const POLL_MS = 100;
 const BATCH = 64;
 const MAX_BACKOFF_MS = 3600_000;
+/**
+ * How long a claim outlives the POST's timeout. It must also cover recording the outcome, which
+ * waits for a group commit: on a loaded cluster that took over 5 s, the lock lapsed, and the other
+ * node delivered the same event again. A dead node's deliveries wait this much longer, no more.
+ */
+const CLAIM_GRACE_MS = 60_000;
 
 interface Claimed { seq: number; webhook: string; event: string; attempts: number; created_at: number }
 
@@ -108,7 +114,7 @@ export class Deliverer {
 
   private async claim(limit: number): Promise<Claimed[]> {
     const now = this.ctx.now();
-    const lockUntil = now + this.o.timeoutMs + 5_000;
+    const lockUntil = now + this.o.timeoutMs + CLAIM_GRACE_MS;
     const skipLocked = this.dialect === 'postgres' ? sql`FOR UPDATE SKIP LOCKED` : sql``;
     const r = await sql<Claimed>`
       UPDATE webhook_deliveries SET locked_until = ${lockUntil}
