@@ -15,6 +15,7 @@ import { fleetRoutes } from './routes-fleet';
 import { jobRoutes } from './routes-jobs';
 import { opsRoutes } from './routes-ops';
 import { sessionRoutes } from './routes-session';
+import { labelFileRoutes } from './routes-label-files';
 import { transferRequestRoutes } from './routes-transfer-requests';
 import { webRoutes } from './routes-web';
 import { webhookRoutes } from './routes-webhooks';
@@ -72,6 +73,7 @@ export async function buildHttp(ctx: Context, startedAt: number): Promise<Fastif
   webhookRoutes(app, ctx);
   transferRequestRoutes(app, ctx);
   blobRoutes(app, ctx);
+  labelFileRoutes(app, ctx);
   openApiRoutes(app, ctx);
   webRoutes(app, ctx);
   return app;

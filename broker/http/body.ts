@@ -53,9 +53,9 @@ export function parseJsonBody(text: string): unknown {
 }
 
 /** A positive integer from a query string or path segment, at most `max`. */
-export function optInt(v: string | undefined, field: string, max: number): number | undefined {
+export function optInt(v: string | undefined, field: string, max: number, min = 1): number | undefined {
   if (v === undefined) return undefined;
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 1 || n > max) throw new ProtocolError(ErrorCode.BAD_REQUEST, `${field} must be an integer from 1 to ${max}`, field);
+  if (v.trim() === '' || !Number.isInteger(n) || n < min || n > max) throw new ProtocolError(ErrorCode.BAD_REQUEST, `${field} must be an integer from ${min} to ${max}`, field);
   return n;
 }

@@ -4,6 +4,7 @@ import { AuditViewSchema, EnrollmentTokenBodySchema, EnrollmentTokenViewSchema, 
 import { arrayOf, q, routeSchema } from './route-schema';
 import { normaliseId, normaliseMachineCode } from '../../protocol/ids';
 import { num } from '../../protocol/validate';
+import { ErrorCode, ProtocolError } from '../../protocol/errors';
 import { randomToken, tokenHash } from '../auth/secrets';
 import type { Context } from '../context';
 import { labelSignature, labelUrl } from '../labels';
@@ -13,8 +14,15 @@ import { createEnrollmentToken, listEnrollmentTokens, revokeEnrollmentToken, tok
 import { actorOf, requireAdmin } from './auth';
 import { bodyOf, durationSeconds, optInt } from './body';
 
+/** Actions are dotted lower-case words (transfer, device.kick, job.cancel); anything else names none. */
+function auditAction(v: string): string {
+  const a = v.trim();
+  if (!/^[a-z][a-z0-9_.-]{0,63}$/.test(a)) throw new ProtocolError(ErrorCode.BAD_REQUEST, 'action must be one audit action, such as transfer or device.kick', 'action');
+  return a;
+}
+
 export function fleetRoutes(app: FastifyInstance, ctx: Context): void {
-  app.get<{ Querystring: { device?: string; agent?: string; limit?: string; before?: string } }>('/api/audit', { schema: routeSchema({ summary: 'The append-only audit log, newest first', tag: 'fleet', auth: 'admin', query: { device: q('device id'), agent: q('agent id'), limit: q('1-1000, default 200'), before: q('entries before this seq') }, response: { 200: arrayOf(AuditViewSchema) } }) }, async (req) => {
+  app.get<{ Querystring: { device?: string; agent?: string; action?: string; limit?: string; before?: string; after?: string } }>('/api/audit', { schema: routeSchema({ summary: 'The append-only audit log, newest first (oldest first after a cursor)', tag: 'fleet', auth: 'admin', query: { device: q('device id'), agent: q('agent id'), action: q('one action, such as transfer or device.kick'), limit: q('1-1000, default 200'), before: q('entries before this seq'), after: q('entries after this seq, oldest first: a follower passes the last seq it has seen') }, response: { 200: arrayOf(AuditViewSchema) } }) }, async (req) => {
     await requireAdmin(ctx, req);
     const q = req.query;
     const query: Parameters<typeof listAudit>[1] = {};
@@ -22,8 +30,11 @@ export function fleetRoutes(app: FastifyInstance, ctx: Context): void {
     if (q.agent !== undefined) query.agent = normaliseId(q.agent, 'agent id', 'agent');
     const limit = optInt(q.limit, 'limit', 1000);
     const before = optInt(q.before, 'before', Number.MAX_SAFE_INTEGER);
+    const after = optInt(q.after, 'after', Number.MAX_SAFE_INTEGER, 0);
+    if (q.action !== undefined) query.action = auditAction(q.action);
     if (limit !== undefined) query.limit = limit;
     if (before !== undefined) query.before = before;
+    if (after !== undefined) query.after = after;
     return listAudit(ctx.db, query);
   });
 

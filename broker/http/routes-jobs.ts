@@ -1,5 +1,5 @@
 // Jobs over REST: look-up and listing for the owning agent or an admin, export of a job's history
-// and data, and completion of a held payment QR by the owning agent or a service (admin) token.
+// and data, cancelling by the owning agent or an admin, and completion of a held payment QR by the owning agent or a service (admin) token.
 import type { FastifyInstance } from 'fastify';
 import { JobListItemSchema, JobViewSchema } from '../../protocol/rest-schemas';
 import { arrayOf, q, routeSchema } from './route-schema';
@@ -54,6 +54,13 @@ export function jobRoutes(app: FastifyInstance, ctx: Context): void {
     const row = await ctx.jobs.requests.visible(p, jobParam(req.params.id));
     const out = await exportJob(ctx.jobs.engine.db, row, format);
     return reply.header('content-type', out.contentType).header('content-disposition', `attachment; filename="${out.filename}"`).send(out.body);
+  });
+
+  app.post<{ Params: { id: string } }>('/api/jobs/:id/cancel', { schema: routeSchema({ summary: 'Cancel a job: a queued one leaves the queue, one on the device is told to stop (pending cancel until it acknowledges). Its agent or an admin (audited as job.cancel)', tag: 'jobs', auth: 'session', params: ['id'], response: { 200: JobViewSchema } }) }, async (req) => {
+    const p = await principalOf(ctx, req);
+    const id = jobParam(req.params.id);
+    await ctx.jobs.requests.cancel(p, id);
+    return ctx.jobs.requests.view(await ctx.jobs.requests.visible(p, id));
   });
 
   app.post<{ Params: { id: string } }>('/api/jobs/:id/complete', { schema: routeSchema({ summary: 'Confirm a held payment QR: the device shows Paid and the job is done', tag: 'jobs', auth: 'session', params: ['id'], response: { 200: JobViewSchema } }) }, async (req) => {

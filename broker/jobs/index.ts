@@ -23,7 +23,7 @@ export async function startJobs(ctx: Context): Promise<Jobs> {
     const r = req as Op<'submit'>;
     return requests.submit(who.id, { device: r.device, kind: r.kind, params: r.params, ...(r.ttl === undefined ? {} : { ttl: r.ttl }), ...(r.idempotencyKey === undefined ? {} : { idempotencyKey: r.idempotencyKey }) });
   });
-  ctx.agentOps.set('cancel', (_ctx, who, req) => requests.cancel(who.id, (req as Op<'cancel'>).job));
+  ctx.agentOps.set('cancel', (_ctx, who, req) => requests.cancel({ kind: 'agent', id: who.id }, (req as Op<'cancel'>).job));
   ctx.agentOps.set('jobs', async (_ctx, who, req) => {
     const r = req as Op<'jobs'>;
     return { device: r.device, at: ctx.now(), jobs: await requests.list(who.id, { device: r.device, ...(r.limit === undefined ? {} : { limit: r.limit }) }) };

@@ -28,7 +28,7 @@ export class JobRequests {
   ) {
     // In a cluster these run on the node that dispatches the device (see lease.ts).
     ctx.lease.handle('submit', (agent: string, s: SubmitInput) => this.trySubmit(agent, s));
-    ctx.lease.handle('cancel', (agent: string, id: string) => this.cancelHere(agent, id));
+    ctx.lease.handle('cancel', (who: Who, id: string) => this.cancelHere(who, id));
     ctx.lease.handle('complete', (who: Who, id: string) => this.completeHere(who, id));
   }
 
@@ -137,30 +137,35 @@ export class JobRequests {
     }
   }
 
-  /** The owner cancels: a queued job leaves the queue, a job on the device gets a cancel cmd. */
-  async cancel(agent: string, id: string): Promise<CancelResult> {
+  /**
+   * The owner or an admin cancels: a queued job leaves the queue, a job on the device gets a
+   * cancel cmd. An admin's cancel is audited (job.cancel), since it ends another person's job.
+   */
+  async cancel(who: Who, id: string): Promise<CancelResult> {
     // Before the lookup, so an outage reads as UNAVAILABLE rather than a failed query.
     this.ctx.cluster?.health.assertAvailable('cancel a job');
-    const job = await getJob(this.engine.db, id);
-    if (!job || job.agent !== agent) throw notFound(id);
-    return this.ctx.lease.onHolder(job.device, 'cancel', [agent, id], () => this.cancelHere(agent, id));
+    const job = await this.visible(who, id);
+    return this.ctx.lease.onHolder(job.device, 'cancel', [who, id], () => this.cancelHere(who, id));
   }
 
-  private async cancelHere(agent: string, id: string): Promise<CancelResult> {
-    const job = await getJob(this.engine.db, id);
-    if (!job || job.agent !== agent) throw notFound(id);
+  private async cancelHere(who: Who, id: string): Promise<CancelResult> {
+    const job = await this.visible(who, id);
     const q = this.engine.queue(job.device);
+    const reason = `${who.kind}:${who.id}`;
+    const audit: Extra | undefined =
+      who.kind === 'admin'
+        ? (trx) => appendAudit(asRegistry(trx), { at: this.ctx.now(), actor: reason, action: 'job.cancel', device: job.device, agent: job.agent, detail: { job: id } })
+        : undefined;
     return this.engine.run(q, async () => {
       const cur = (await getJob(this.engine.db, id))!;
-      const reason = `agent:${agent}`;
       if (cur.state === 'queued') {
-        await this.engine.endQueued(q, cur, 'cancelled', { code: 'CANCELLED', message: `cancelled by ${reason}` });
+        await this.engine.endQueued(q, cur, 'cancelled', { code: 'CANCELLED', message: `cancelled by ${reason}` }, {}, audit);
         return { job: id, state: 'cancelled', pending: null };
       }
       const a = q.active.get(id);
       if (a) {
         if (a.control?.type === 'complete') throw new ProtocolError(ErrorCode.CONFLICT, `job ${id} was paid and is being completed`, 'job');
-        if (a.control === null) await this.engine.requestControl(q, a, 'cancel', reason);
+        if (a.control === null) await this.engine.requestControl(q, a, 'cancel', reason, audit);
         return { job: id, state: cur.state, pending: 'cancel' };
       }
       if (cur.state === 'cancelled') return { job: id, state: cur.state, pending: null };

@@ -19,17 +19,23 @@ export async function appendAudit(db: Kysely<Database>, e: AuditEntry): Promise<
     .execute();
 }
 
-export interface AuditQuery { device?: string; agent?: string; limit?: number; before?: number }
+export interface AuditQuery { device?: string; agent?: string; action?: string; limit?: number; before?: number; after?: number }
 
 export function auditView(r: AuditRow): AuditView {
   return { seq: Number(r.seq), at: Number(r.at), actor: r.actor, action: r.action, device: r.device, agent: r.agent, detail: JSON.parse(r.detail) as Record<string, unknown> };
 }
 
+/**
+ * Newest first; with `after` (a follower's cursor) oldest first instead, so a burst larger than
+ * the limit is read in order over several calls rather than its oldest part skipped.
+ */
 export async function listAudit(db: Kysely<Database>, q: AuditQuery): Promise<AuditView[]> {
-  let query = db.selectFrom('audit').selectAll().orderBy('seq', 'desc').limit(Math.min(q.limit ?? 200, 1000));
+  let query = db.selectFrom('audit').selectAll().orderBy('seq', q.after === undefined ? 'desc' : 'asc').limit(Math.min(q.limit ?? 200, 1000));
   if (q.device !== undefined) query = query.where('device', '=', q.device);
   if (q.agent !== undefined) query = query.where('agent', '=', q.agent);
+  if (q.action !== undefined) query = query.where('action', '=', q.action);
   if (q.before !== undefined) query = query.where('seq', '<', q.before);
+  if (q.after !== undefined) query = query.where('seq', '>', q.after);
   return (await query.execute()).map(auditView);
 }
 

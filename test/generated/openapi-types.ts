@@ -1372,7 +1372,7 @@ export interface paths {
   };
   "/api/audit": {
     /**
-     * The append-only audit log, newest first
+     * The append-only audit log, newest first (oldest first after a cursor)
      * @description Admins only (an admin session or the admin token).
      */
     get: {
@@ -1382,10 +1382,14 @@ export interface paths {
           device?: string;
           /** @description agent id */
           agent?: string;
+          /** @description one action, such as transfer or device.kick */
+          action?: string;
           /** @description 1-1000, default 200 */
           limit?: string;
           /** @description entries before this seq */
           before?: string;
+          /** @description entries after this seq, oldest first: a follower passes the last seq it has seen */
+          after?: string;
         };
       };
       responses: {
@@ -2087,6 +2091,123 @@ export interface paths {
         200: {
           content: {
             "application/json": string;
+          };
+        };
+        /** @description refused: {error:{code, message, field?}} */
+        "4XX": {
+          content: {
+            "application/json": {
+              error: {
+                code: string;
+                message: string;
+                /** @description the input field that was wrong */
+                field?: string;
+                /** @description ms since the epoch */
+                since?: number;
+                agent?: string;
+                /**
+                 * @description why an identity-provider token was refused
+                 * @enum {string}
+                 */
+                reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+              };
+            };
+          };
+        };
+        /** @description unavailable or internal error */
+        "5XX": {
+          content: {
+            "application/json": {
+              error: {
+                code: string;
+                message: string;
+                /** @description the input field that was wrong */
+                field?: string;
+                /** @description ms since the epoch */
+                since?: number;
+                agent?: string;
+                /**
+                 * @description why an identity-provider token was refused
+                 * @enum {string}
+                 */
+                reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+              };
+            };
+          };
+        };
+      };
+    };
+  };
+  "/api/jobs/{id}/cancel": {
+    /**
+     * Cancel a job: a queued one leaves the queue, one on the device is told to stop (pending cancel until it acknowledges). Its agent or an admin (audited as job.cancel)
+     * @description Any session: an agent (its own things only) or an admin.
+     */
+    post: {
+      parameters: {
+        path: {
+          id: string;
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        200: {
+          content: {
+            "application/json": {
+              job: string;
+              device: string;
+              agent: string;
+              kind: string;
+              params: {
+                [key: string]: unknown;
+              };
+              /** @enum {string} */
+              state: "queued" | "dispatched" | "running" | "done" | "failed" | "cancelled" | "expired" | "interrupted";
+              hold: boolean;
+              error: {
+                code: string;
+                message: string;
+              } | null;
+              times: {
+                /** @description ms since the epoch */
+                queued?: number;
+                /** @description ms since the epoch */
+                dispatched?: number;
+                /** @description ms since the epoch */
+                running?: number;
+                /** @description ms since the epoch */
+                done?: number;
+                /** @description ms since the epoch */
+                failed?: number;
+                /** @description ms since the epoch */
+                cancelled?: number;
+                /** @description ms since the epoch */
+                expired?: number;
+                /** @description ms since the epoch */
+                interrupted?: number;
+              };
+              attempt: number;
+              retries: number;
+              progress: number | null;
+              /** @description what the device answered, any JSON */
+              result: unknown;
+              /** @enum {string|null} */
+              pending: "cancel" | "complete" | null;
+              idempotencyKey: string | null;
+              /** @description ms since the epoch */
+              expiresAt: number;
+              position: number | null;
+              /** @description ms until the job is expected to finish */
+              eta: number | null;
+              history?: {
+                  /** @description ms since the epoch */
+                  at: number;
+                  event: string;
+                  detail?: {
+                    [key: string]: unknown;
+                  };
+                }[];
+            };
           };
         };
         /** @description refused: {error:{code, message, field?}} */
@@ -3356,6 +3477,73 @@ export interface paths {
         };
         /** @description the blob (or the asked range of it) */
         206: {
+          content: {
+            "application/json": string;
+          };
+        };
+        /** @description refused: {error:{code, message, field?}} */
+        "4XX": {
+          content: {
+            "application/json": {
+              error: {
+                code: string;
+                message: string;
+                /** @description the input field that was wrong */
+                field?: string;
+                /** @description ms since the epoch */
+                since?: number;
+                agent?: string;
+                /**
+                 * @description why an identity-provider token was refused
+                 * @enum {string}
+                 */
+                reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+              };
+            };
+          };
+        };
+        /** @description unavailable or internal error */
+        "5XX": {
+          content: {
+            "application/json": {
+              error: {
+                code: string;
+                message: string;
+                /** @description the input field that was wrong */
+                field?: string;
+                /** @description ms since the epoch */
+                since?: number;
+                agent?: string;
+                /**
+                 * @description why an identity-provider token was refused
+                 * @enum {string}
+                 */
+                reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+              };
+            };
+          };
+        };
+      };
+    };
+  };
+  "/api/devices/{id}/label": {
+    /**
+     * The device's signed claim label as a file to print (one label; PDF on an A4 sheet)
+     * @description Admins only (an admin session or the admin token).
+     */
+    get: {
+      parameters: {
+        query?: {
+          /** @description png (default), pdf or svg */
+          format?: string;
+        };
+        path: {
+          id: string;
+        };
+      };
+      responses: {
+        /** @description PNG, PDF or SVG file */
+        200: {
           content: {
             "application/json": string;
           };
