@@ -7,8 +7,8 @@ import { type Obj, object, optStr, num, oneOf, parseJson, str, strArray } from '
 /** The cmd kind of an update. Not a job kind: agents cannot submit it; only a rollout sends it. */
 export const OTA_KIND = 'ota';
 
-/** x.y.z with an optional -suffix; compared numerically part by part, the suffix ignored. */
-const VERSION = /^\d{1,6}\.\d{1,6}\.\d{1,6}(?:-[0-9A-Za-z.-]{1,32})?$/;
+/** x.y.z with an optional -prerelease or +build suffix; compared numerically part by part, the suffix ignored. */
+const VERSION = /^\d{1,6}\.\d{1,6}\.\d{1,6}(?:[-+][0-9A-Za-z.+-]{1,40})?$/;
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 const MODEL = /^[A-Za-z0-9_.-]{1,64}$/;
@@ -78,8 +78,8 @@ export function parseOtaParams(v: unknown): OtaParams {
 
 /** -1, 0 or 1 as `a` is older than, the same as or newer than `b`. */
 export function compareVersions(a: string, b: string): number {
-  const pa = a.split('-')[0]!.split('.').map(Number);
-  const pb = b.split('-')[0]!.split('.').map(Number);
+  const pa = a.split(/[-+]/)[0]!.split('.').map(Number);
+  const pb = b.split(/[-+]/)[0]!.split('.').map(Number);
   for (let i = 0; i < 3; i++) {
     const d = (pa[i] ?? 0) - (pb[i] ?? 0);
     if (d !== 0) return d < 0 ? -1 : 1;

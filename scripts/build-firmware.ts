@@ -13,6 +13,9 @@ import { delimiter, join, resolve } from 'node:path';
 import { defineCli, readCli } from '../host-tools/cli/args';
 import { RESERVED_PINS, pinConflicts, type BoardConfig } from './board-pins';
 import { writeFirmwareArtefact } from './firmware-artefact';
+import { BUILD_FILES } from '../host-tools/flash/firmware-images';
+import { writeOtaRelease } from '../host-tools/release/ota-release';
+import { isVersion } from '../protocol/ota';
 
 const TARGETS = Object.keys(RESERVED_PINS);
 const root = join(import.meta.dirname, '..');
@@ -36,6 +39,8 @@ const { values } = readCli(
       config: { type: 'string', multiple: true, value: 'KEY=VALUE', help: "override one of the board's manifest settings: uartReceive=4, uartTransmit=5, uartDevice=/dev/ttyUSB0 (lin), led=none, mac=02fb00000001 (lin); pins the board uses for flash, PSRAM or its display are refused" },
       out: { type: 'string', value: 'DIR', default: 'dist/firmware', help: 'where mcconfig puts its build tree; the images land in DIR/bin/<target>/<debug|release>/fleetbind' },
       fw: { type: 'string', value: 'VERSION', help: 'the version the firmware reports (default package.json version + git commit)' },
+    'min-version': { type: 'string', value: 'VERSION', help: 'with --release: the update manifest\'s minVersion; a device that installs it refuses older releases afterwards' },
+    notes: { type: 'string', value: 'TEXT', help: 'with --release: release notes for the update manifest' },
     },
   }),
 );
@@ -81,6 +86,7 @@ function defaultFw(): string {
   return sha.status === 0 ? `${version}+${sha.stdout.trim()}` : version;
 }
 const fw = values.fw ?? defaultFw();
+if (values.release && !isVersion(fw)) fail(`--release needs a version of the form x.y.z (optionally -pre or +build) for the update manifest; got "${fw}"`);
 const out = resolve(root, values.out);
 const variant = values.debug ? 'debug' : 'release';
 // mcconfig puts the lin build under bin/lin/mc/<variant>.
@@ -148,5 +154,13 @@ child.on('close', (code) => {
   if (values.release) {
     const artefact = writeFirmwareArtefact(binDir, join(out, 'release'), { name: 'fleetbind', version: fw });
     console.log(`build:firmware: release artefact for the ${artefact.build.chipFamily} in ${artefact.dir} (manifest.json; npm run flash -- --build ${artefact.dir})`);
+    const model = String(board.model);
+    const ota = writeOtaRelease(readFileSync(join(binDir, BUILD_FILES.app)), join(out, 'release', 'ota', model), {
+      version: fw,
+      models: [model],
+      ...(values['min-version'] === undefined ? {} : { minVersion: values['min-version'] }),
+      ...(values.notes === undefined ? {} : { notes: values.notes }),
+    });
+    console.log(`build:firmware: update release ${fw} for ${model} in ${ota.dir} (app.bin, manifest.json); sign it with npm run release -- sign --dir ${ota.dir}`);
   }
 });

@@ -46,6 +46,7 @@ export interface FlashRequest {
   identity: DeviceIdentity;
   wifi?: { ssid: string; psk?: string };
   machine?: string;
+  releaseKeys?: string;
   erase: boolean;
   nvsOnly: boolean;
   baud: number;
@@ -91,7 +92,7 @@ export async function flashDevice(port: FlashPort, req: FlashRequest, env: Flash
     await checkDevice(session, build, req.nvsOnly);
 
     const mac = normaliseMac(c.mac);
-    const creds = credentialsFor({ broker: req.broker, trust: req.trust, ...(req.wifi ? { wifi: req.wifi } : {}), ...(req.machine ? { machine: req.machine } : {}), ...(req.identity.kind === 'enroll' ? { enrollToken: req.identity.token } : {}) }, warn);
+    const creds = credentialsFor({ broker: req.broker, trust: req.trust, ...(req.wifi ? { wifi: req.wifi } : {}), ...(req.machine ? { machine: req.machine } : {}), ...(req.identity.kind === 'enroll' ? { enrollToken: req.identity.token } : {}), ...(req.releaseKeys ? { releaseKeys: req.releaseKeys } : {}) }, warn);
     summary = { deviceId: deviceIdFromMac(mac), provisioned: false, mac, chip: c.description, build, images: [], resetByLines: false, registeredLine: null };
     if (req.dryRun === true) summary.images = await planWithoutChanges(req, mac, creds, build, env);
     else summary.images = await provisionAndWrite(session, req, mac, creds, build, summary, env);

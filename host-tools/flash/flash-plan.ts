@@ -13,6 +13,8 @@ export interface CredentialInput {
   wifi?: { ssid: string; psk?: string };
   machine?: string;
   enrollToken?: string;
+  /** Release public keys (base64, comma-separated) for firmware updates (docs/architecture.md, Over-the-air updates). */
+  releaseKeys?: string;
 }
 
 export function credentialsFor(input: CredentialInput, warn: (message: string) => void): Credentials {
@@ -27,6 +29,7 @@ export function credentialsFor(input: CredentialInput, warn: (message: string) =
   }
   if (input.machine) creds.machine = input.machine;
   if (input.enrollToken !== undefined) creds.enroll = input.enrollToken;
+  if (input.releaseKeys !== undefined) creds.otakey = input.releaseKeys;
   return creds;
 }
 

@@ -80,6 +80,7 @@ export async function runFlash(opts: FlashOptions, deps: FlashDeps): Promise<Fla
       identity,
       ...(opts.wifi && !opts.improv ? { wifi: opts.wifi } : {}),
       ...(opts.machine ? { machine: opts.machine } : {}),
+      ...(opts.releaseKeys ? { releaseKeys: opts.releaseKeys } : {}),
       erase: opts.erase,
       nvsOnly: opts.nvsOnly,
       baud: opts.baud,
@@ -143,7 +144,7 @@ async function withoutPort(opts: FlashOptions, builds: FirmwareBuild[], deps: Fl
   if (!build) {
     throw new FlashError('USAGE', opts.chip ? `the firmware has no ${opts.chip} build (it has ${builtFor(builds)})` : `the firmware has builds for ${builtFor(builds)}: say which with --chip`);
   }
-  const creds = credentialsFor({ broker: opts.broker, trust: opts.trust, ...(opts.wifi ? { wifi: opts.wifi } : {}), ...(opts.machine ? { machine: opts.machine } : {}), ...(opts.identity.kind === 'enroll' ? { enrollToken: opts.identity.token } : {}) }, warn);
+  const creds = credentialsFor({ broker: opts.broker, trust: opts.trust, ...(opts.wifi ? { wifi: opts.wifi } : {}), ...(opts.machine ? { machine: opts.machine } : {}), ...(opts.identity.kind === 'enroll' ? { enrollToken: opts.identity.token } : {}), ...(opts.releaseKeys ? { releaseKeys: opts.releaseKeys } : {}) }, warn);
   const summary: FlashSummary = {
     deviceId: opts.mac ? deviceIdFromMac(opts.mac) : null,
     provisioned: false,

@@ -13,6 +13,7 @@ import { checkTrust, isSecureBroker, MAX_CA_BYTES, type Trust, type TrustProblem
 
 export type { Trust } from './trust';
 import { wifiProblem } from './wifi';
+import { publicKeyBase64 } from '../release/keys';
 
 const root = join(import.meta.dirname, '..', '..');
 /** Where `npm run build:firmware` puts its default target's images (scripts/build-firmware.ts). */
@@ -44,6 +45,8 @@ export interface FlashOptions {
   /** Which build of a multi-chip artefact to use without a port (esptool-js's chip name). */
   chip?: string;
   machine?: string;
+  /** Release public keys for firmware updates, written into NVS (`otakey`). */
+  releaseKeys?: string;
   wifi?: { ssid: string; psk?: string };
   broker: string;
   trust: Trust;
@@ -75,6 +78,7 @@ export const FLASH_CLI = defineCli({
     reprovision: { type: 'boolean', default: false, help: 'give an already registered device a new secret' },
     'enroll-token': { type: 'string', value: 'T', help: 'instead of --broker-api: the device registers itself with this token on first boot' },
     machine: { type: 'string', value: 'CODE', help: 'the machine code printed on the label, such as CT0700026' },
+    'release-key': { type: 'string', multiple: true, value: 'KEY', env: 'FLEETBIND_RELEASE_PUBLIC_KEY', help: 'a release public key the device trusts for firmware updates: base64 of 32 bytes, or the .pub file npm run release -- keygen wrote; repeat for several' },
     wifi: { type: 'string', value: 'SSID', help: 'the Wi-Fi network the device joins' },
     psk: { type: 'string', value: 'PSK', help: 'its passphrase (8 to 63 characters) or 64 hex digits' },
     build: { type: 'string', value: 'DIR', help: 'a Moddable build folder or a release artefact (its folder or manifest.json, from npm run build:firmware -- --release); default npm run build:firmware\'s output: the artefact in dist/firmware/release, else dist/firmware/bin/esp32/moddable_two/release/fleetbind, else .../debug/fleetbind' },
@@ -92,6 +96,16 @@ export const FLASH_CLI = defineCli({
 
 function usage(message: string): FlashError {
   return new FlashError('USAGE', message);
+}
+
+/** A release public key as the device stores it: base64 of its 32 bytes, given as such or as keygen's .pub file. */
+function releaseKeyOption(text: string): string {
+  const value = existsSync(text) ? readFileSync(text, 'utf8').trim() : text.trim();
+  try {
+    return publicKeyBase64(value);
+  } catch (e) {
+    throw usage(`--release-key ${JSON.stringify(text.slice(0, 64))}: ${e instanceof Error ? e.message : String(e)}`);
+  }
 }
 
 /** esp32s3, ESP32-S3 and esp32-s3 all name the ESP32-S3. */
@@ -220,6 +234,8 @@ export function parseFlashOptions(argv: string[], env: NodeJS.ProcessEnv = proce
   if (mac) options.mac = mac;
   if (values.chip !== undefined) options.chip = chipOption(values.chip);
   if (machine) options.machine = machine;
+  const releaseKeys = (values['release-key'] ?? []).map(releaseKeyOption);
+  if (releaseKeys.length > 0) options.releaseKeys = releaseKeys.join(',');
   if (values.wifi !== undefined) options.wifi = values.psk === undefined ? { ssid: values.wifi } : { ssid: values.wifi, psk: values.psk };
   return options;
 }

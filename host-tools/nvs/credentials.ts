@@ -16,10 +16,12 @@ export interface Credentials {
   ca?: string;
   /** '1' allows plain mqtt://. */
   insecure?: string;
+  /** Release public keys the device trusts for updates: base64 of 32 bytes each, comma-separated. */
+  otakey?: string;
 }
 
 /** Written in this order, which is also the order of the reference images in test/fixtures/nvs. */
-const KEYS = ['ssid', 'psk', 'broker', 'id', 'secret', 'enroll', 'machine', 'ca', 'insecure'] as const;
+const KEYS = ['ssid', 'psk', 'broker', 'id', 'secret', 'enroll', 'machine', 'ca', 'insecure', 'otakey'] as const;
 
 export function credentialEntries(c: Credentials): NvsEntry[] {
   return KEYS.filter((k) => c[k] !== undefined).map((key) => ({
