@@ -38,10 +38,11 @@ export class BrokerProcess {
     let exit: Exit | null = null;
     void p.exited.then((e) => (exit = e));
     try {
+      // tsx compiles the whole broker on a cold start: on a loaded 2-core machine that took over 30 s.
       await waitUntil(() => {
         if (exit) throw new Error(`broker exited (${JSON.stringify(exit)}) before listening:\n${p.stderr}\n${p.stdout}`);
         return p.listening();
-      }, 30_000, 'the broker to log "listening"');
+      }, 90_000, 'the broker to log "listening"');
     } catch (err) {
       // Nobody gets a handle on a broker that never listened: end it here, or it outlives the run.
       await p.kill();
