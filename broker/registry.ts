@@ -80,7 +80,7 @@ export async function handleHello(ctx: Context, device: string, payload: Buffer)
     ctx.log.warn({ device, code: err.code, field: err.field, reason: err.message }, 'malformed hello ignored');
     return;
   }
-  const update = { fw: hello.fw, model: hello.model, caps: hello.caps, concurrency: hello.concurrency ?? 1, ...(hello.machine ? { machineCode: hello.machine } : {}) };
+  const update = { fw: hello.fw, model: hello.model, caps: hello.caps, concurrency: hello.concurrency ?? 1, ...(hello.machine ? { machineCode: hello.machine } : {}), ...(hello.screen ? { screen: hello.screen } : {}) };
   // After a broker restart the whole fleet says hello at once: share commits.
   await ctx.writer.write((trx) => recordHello(trx, device, update, ctx.now()));
   await publishConfig(ctx, device, hello.sentAt);

@@ -61,6 +61,7 @@ const platform: Platform = {
     fw: board.fw,
     caps: serial ? ['qr.show', 'identify', 'serial.send'] : ['qr.show', 'identify'],
     boot: countBoot(),
+    ...(screen ? { screen: { width: screen.width, height: screen.height } } : {}),
   },
 };
 

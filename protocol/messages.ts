@@ -5,6 +5,7 @@ import { ErrorCode, ProtocolError, type WireError } from './errors';
 import { normaliseId, normaliseMac, normaliseMachineCode } from './ids';
 import type { JobState } from './jobs';
 import { parseOtaReport, type OtaReport } from './ota';
+import type { ScreenSize } from './screen-fit';
 import { type Obj, object, optNum, optStr, num, oneOf, optBool, str, strArray } from './validate';
 
 export const PRESENCE_STATES = ['online', 'reconnecting', 'offline'] as const;
@@ -16,10 +17,11 @@ export type OfflineReason = (typeof OFFLINE_REASONS)[number];
 export interface Status { state: PresenceState; conn: number; since: number; reason?: OfflineReason }
 
 /**
+ * `screen`: the display's pixels, on a device that has one; the broker checks each qr.show against it.
  * `sentAt`: the device's uptime in ms when it sent the hello, echoed back in `config.time.hello` so the
  * device can subtract the round trip when it sets its clock from `config.time.now`.
  */
-export interface Hello { fw: string; model: string; mac: string; caps: string[]; boot: number; uptime: number; concurrency?: number; machine?: string; sentAt?: number; ota?: OtaReport }
+export interface Hello { fw: string; model: string; mac: string; caps: string[]; boot: number; uptime: number; concurrency?: number; machine?: string; sentAt?: number; ota?: OtaReport; screen?: ScreenSize }
 /** The broker's clock (ms since epoch) when it sent the config, and the hello's `sentAt` it answers. */
 export interface BrokerTime { now: number; hello?: number }
 export interface Config { agent: { id: string; name: string } | null; claimCode?: string; machine?: string; settings: Record<string, unknown>; time?: BrokerTime }
@@ -150,6 +152,11 @@ export function parseHello(v: unknown): Hello {
   const sentAt = optNum(o, 'sentAt', { min: 0, integer: true });
   if (sentAt !== undefined) h.sentAt = sentAt;
   if (o.ota !== undefined) h.ota = parseOtaReport(o.ota);
+  if (o.screen !== undefined) {
+    const s = object(o.screen, 'screen');
+    const px = { min: 1, max: 4096, integer: true };
+    h.screen = { width: num({ 'screen.width': s.width }, 'screen.width', px), height: num({ 'screen.height': s.height }, 'screen.height', px) };
+  }
   return h;
 }
 

@@ -76,6 +76,10 @@ const hostDir = join(moddable, 'build', 'bin', process.platform === 'darwin' ? '
 const PATH = [join(root, 'node_modules', '.bin'), hostDir, process.env.PATH ?? ''].join(delimiter);
 const onPath = (cmd: string): boolean => spawnSync('sh', ['-c', `command -v ${cmd}`], { env: { ...process.env, PATH }, stdio: 'ignore' }).status === 0;
 if (!onPath('mcconfig')) fail(`mcconfig is neither on PATH nor in ${hostDir}: the SDK's host tools are not built. Run "cd $MODDABLE/build/makefiles/${process.platform === 'darwin' ? 'mac' : 'lin'} && make".`);
+// The display font (Latin-1 and the currency signs) is rendered from the SDK's TrueType OpenSans at build time.
+if (!process.env.FONTBM && !onPath('fontbm')) {
+  fail('fontbm is not on PATH (nor named by $FONTBM): mcconfig renders the display font with it from the SDK\'s OpenSans TrueType. Build it from https://github.com/vladimirgamalyan/fontbm (cmake, libfreetype-dev) and put it on PATH; see "Creating fonts for Moddable applications" in the SDK documentation.');
+}
 if (!lin && (!process.env.IDF_PATH || !existsSync(join(process.env.IDF_PATH, 'tools', 'idf.py')))) {
   fail(`ESP-IDF is not set up${process.env.IDF_PATH ? ` ($IDF_PATH is ${process.env.IDF_PATH}, which has no tools/idf.py)` : ' ($IDF_PATH is not set)'}. Install the ESP-IDF version named in https://github.com/Moddable-OpenSource/moddable/blob/public/documentation/devices/esp32.md and run "source $IDF_PATH/export.sh" before building.`);
 }

@@ -8,6 +8,7 @@ import type { Cmd, JobsSnapshot, QueuedJobView } from '../../protocol/messages';
 import { deviceTopic } from '../../protocol/topics';
 import type { Context } from '../context';
 import { publishJson } from '../publisher';
+import { getDeviceScreen } from '../store/device-screens';
 import { getDevice } from '../store/devices';
 import { type Active, DeviceQueue, clearTimer } from './device-queue';
 import { type Duration, type Slot, nextDuration, priorMs, schedule } from './eta';
@@ -287,7 +288,8 @@ export class JobEngine {
   async profile(q: DeviceQueue, refresh = false): Promise<NonNullable<DeviceQueue['profile']>> {
     if (q.profile === null || refresh) {
       const row = await getDevice(this.ctx.db, q.id);
-      q.profile = { caps: row ? (JSON.parse(row.caps) as string[]) : [], concurrency: Math.max(1, Number(row?.concurrency ?? 1)) };
+      const screen = row ? await getDeviceScreen(this.ctx.db, q.id) : null;
+      q.profile = { caps: row ? (JSON.parse(row.caps) as string[]) : [], concurrency: Math.max(1, Number(row?.concurrency ?? 1)), screen };
     }
     return q.profile;
   }

@@ -12,6 +12,7 @@ import { getJob, insertJob, jobByKey, listJobs } from './store';
 import type { JobView } from '../../protocol/rest';
 import { jobView } from './view';
 import { isUniqueViolation } from '../store/db';
+import { checkFitsScreen } from './screen-check';
 
 export interface SubmitInput { device: string; kind: string; params: unknown; ttl?: number; idempotencyKey?: string }
 export interface SubmitResult { job: string; state: JobRow['state']; position: number | null; eta: number | null }
@@ -75,13 +76,16 @@ export class JobRequests {
       // A release or transfer may have committed while this submit waited its turn.
       if (this.ctx.bindings.agentOf(s.device) !== agent) throw notBound();
       if (!isJobKind(s.kind)) throw new ProtocolError(ErrorCode.UNSUPPORTED, `unknown job kind '${s.kind}' (known: ${Object.keys(JOB_KINDS).join(', ')})`, 'kind');
-      const { caps } = await this.engine.profile(q);
+      const { caps, screen } = await this.engine.profile(q);
       if (!caps.includes(s.kind)) {
         const announced = caps.length === 0 ? 'it has announced no capabilities yet' : `it announced: ${caps.join(', ')}`;
         throw new ProtocolError(ErrorCode.UNSUPPORTED, `device ${s.device} does not run '${s.kind}' (${announced})`, 'kind');
       }
       const params = parseJobParams(s.kind, s.params);
-      if (s.kind === 'qr.show') this.checkPayment(params as QrShowParams);
+      if (s.kind === 'qr.show') {
+        this.checkPayment(params as QrShowParams);
+        if (screen !== null) checkFitsScreen(s.device, screen, params as QrShowParams);
+      }
       // Under overload most submits find the queue full: refuse those before any write.
       if ((await this.engine.openCount(q)) >= this.ctx.opts.queueCap) throw this.queueFull(s.device);
       const now = this.ctx.now();

@@ -3,7 +3,9 @@
 import type { Kysely, Transaction } from 'kysely';
 import type { DeviceView } from '../../protocol/rest';
 import { ErrorCode, ProtocolError } from '../../protocol/errors';
+import type { ScreenSize } from '../../protocol/screen-fit';
 import { appendAudit } from './audit';
+import { setDeviceScreen } from './device-screens';
 import type { Database, DeviceRow } from './schema';
 
 export function deviceView(r: DeviceRow): DeviceView {
@@ -142,6 +144,7 @@ export async function deleteDevice(db: Kysely<Database>, id: string, actor: stri
     if (!row) throw new ProtocolError(ErrorCode.NOT_FOUND, `no device ${id}`, 'id');
     if (row.agent_id !== null) throw new ProtocolError(ErrorCode.CONFLICT, `device ${id} is bound to an agent; release or transfer it first`, 'id');
     await trx.deleteFrom('devices').where('id', '=', id).execute();
+    await setDeviceScreen(trx, id, undefined);
     await appendAudit(trx, { at: now, actor, action: 'device.deleted', device: id, detail: { mac: row.mac, reason } });
   });
 }
@@ -154,11 +157,12 @@ export async function setReprovisionAllowed(db: Kysely<Database>, id: string, al
   });
 }
 
-export interface HelloUpdate { fw: string; model: string; caps: string[]; concurrency: number; machineCode?: string }
+export interface HelloUpdate { fw: string; model: string; caps: string[]; concurrency: number; machineCode?: string; screen?: ScreenSize }
 
 /** Self-registration on every connect. A machine code the device reports is adopted only if free. */
 export async function recordHello(db: Kysely<Database>, id: string, h: HelloUpdate, now: number): Promise<DeviceRow | undefined> {
   await db.updateTable('devices').set({ fw: h.fw, model: h.model, caps: JSON.stringify(h.caps), concurrency: h.concurrency, last_seen: now }).where('id', '=', id).execute();
+  await setDeviceScreen(db, id, h.screen);
   if (h.machineCode) {
     const holder = await getDeviceByMachineCode(db, h.machineCode);
     if (!holder) await db.updateTable('devices').set({ machine_code: h.machineCode }).where('id', '=', id).where('machine_code', 'is', null).execute();

@@ -281,6 +281,7 @@ export class DeviceCore {
     const hello: Hello = { fw: facts.fw, model: facts.model, mac: this.mac, caps: facts.caps, boot: facts.boot, uptime: Math.floor(sentAt / 1000), sentAt };
     const machine = this.machine();
     if (machine !== undefined) hello.machine = machine;
+    if (facts.screen !== undefined) hello.screen = { width: facts.screen.width, height: facts.screen.height };
     const ota = this.trial.reached();
     if (ota !== null) hello.ota = ota;
     if (this.session.publish(deviceTopic(id, 'hello'), JSON.stringify(hello)) && ota !== null) this.trial.reported();

@@ -1,5 +1,6 @@
 // The words every display shows (screen, log, simulator terminal), so they all say the same
 // thing. Portable: no Moddable or Node imports.
+import { captionText } from '../../protocol/screen-fit';
 import type { QrView } from './platform';
 
 /** Blink, flash or beep for the given seconds so someone can find the device; 0 stops. */
@@ -12,10 +13,9 @@ export function agentLine(name: string | null, claimCode?: string): string {
   return claimCode ? `Claim code: ${claimCode}` : 'Not claimed';
 }
 
+/** The caption and amount under a QR, with the currency's sign (the broker judges its length with the same words). */
 export function captionLine(view: QrView): string {
-  if (view.amount === undefined) return view.caption;
-  const amount = `${view.amount.toFixed(2)}${view.currency ? ' ' + view.currency : ''}`;
-  return view.caption ? `${view.caption}  ${amount}` : amount;
+  return captionText(view.caption, view.amount, view.currency);
 }
 
 /** "Expires in 4:05", "Expired", or "" when the QR has no expiry. */

@@ -4,6 +4,7 @@
 //
 // Everything is callback style so it maps one-to-one onto Moddable's event-driven modules and
 // needs nothing XS lacks. Payloads cross this interface as strings; adapters decode bytes.
+import type { ScreenSize } from '../../protocol/screen-fit';
 
 /** Opaque handle returned by setTimer; only ever passed back to clearTimer. */
 export type TimerHandle = unknown;
@@ -176,6 +177,8 @@ export interface DeviceFacts {
   caps: string[];
   /** Boot counter. */
   boot: number;
+  /** The display's pixels, announced in hello so the broker refuses a QR it could not draw; absent without a screen. */
+  screen?: ScreenSize;
 }
 
 export interface Platform {

@@ -9,12 +9,14 @@ import qrCode from 'qrcode';
 import Timer from 'timer';
 import type { Display, QrView } from '../core/platform';
 import { agentLine, captionLine, countdownLine, type Identify } from '../core/display-text';
+import { fontText } from '../core/font-text';
+import { QR_MAX_VERSION, TEXT_LINE_PX, TEXT_MARGIN_PX as MARGIN, qrArea, qrScale } from '../../protocol/screen-fit';
 
-/** Built from $(MODDABLE)/examples/assets/fonts/OpenSans-Semibold-16 by the manifest. */
+/**
+ * Built by mcconfig (fontbm) from the SDK's OpenSans-Semibold TrueType at 16 px, with the blocks
+ * and characters of core/font-text.ts (manifest.json, `resources`).
+ */
 export const FONT_RESOURCE = 'OpenSans-Semibold-16.bf4';
-const MARGIN = 4;
-/** QR codes up to version 40 (the largest), enough for the 1024 characters a qr.show allows. */
-const QR_MAX_VERSION = 40;
 
 interface Shown {
   view: QrView;
@@ -42,7 +44,9 @@ export class PocoDisplay implements Display, Identify {
   ) {
     this.poco = new Poco(screen, { displayListLength: 4096 });
     this.font = parseBMF(new Resource(FONT_RESOURCE));
-    this.line = this.font.height + 4;
+    // The broker judges what fits with the same line height (protocol/screen-fit.ts).
+    if (this.font.height > TEXT_LINE_PX) throw new Error(`font is ${this.font.height} px high; a text line has ${TEXT_LINE_PX}`);
+    this.line = TEXT_LINE_PX;
     const c = (r: number, g: number, b: number): number => this.poco.makeColor(r, g, b);
     this.colors = { ink: c(0, 0, 0), paper: c(255, 255, 255), bar: c(0, 48, 96), barInk: c(255, 255, 255), good: c(0, 128, 0), alert: c(192, 0, 0) };
     this.drawAll();
@@ -60,9 +64,11 @@ export class PocoDisplay implements Display, Identify {
 
   showQr(view: QrView): void {
     const code = qrCode({ input: view.text, maxVersion: QR_MAX_VERSION });
-    const body = this.body();
-    const scale = Math.idiv(Math.min(body.width, body.height), code.size);
-    if (scale < 1) throw new Error(`QR code of ${code.size} modules does not fit a ${body.width}x${body.height} area`);
+    const scale = qrScale(this.poco, code.size);
+    if (scale < 1) {
+      const body = this.body();
+      throw new Error(`QR code of ${code.size} modules does not fit a ${body.width}x${body.height} area`);
+    }
     this.shown = { view, code, scale };
     this.isPaid = false;
     this.stopTicker();
@@ -101,8 +107,7 @@ export class PocoDisplay implements Display, Identify {
   }
 
   private body(): { x: number; y: number; width: number; height: number } {
-    const top = 2 * this.line;
-    return { x: 0, y: top, width: this.poco.width, height: this.poco.height - top - 2 * this.line };
+    return { x: 0, y: 2 * this.line, ...qrArea(this.poco) };
   }
 
   private drawAll(): void {
@@ -115,9 +120,9 @@ export class PocoDisplay implements Display, Identify {
     const { poco, font, line, colors } = this;
     poco.begin(0, 0, poco.width, 2 * line);
     poco.fillRectangle(colors.bar, 0, 0, poco.width, line);
-    poco.drawText(this.statusText, font, colors.barInk, MARGIN, 2, poco.width - 2 * MARGIN);
+    poco.drawText(fontText(this.statusText), font, colors.barInk, MARGIN, 2, poco.width - 2 * MARGIN);
     poco.fillRectangle(colors.paper, 0, line, poco.width, line);
-    poco.drawText(this.agentText, font, colors.ink, MARGIN, line + 2, poco.width - 2 * MARGIN);
+    poco.drawText(fontText(this.agentText), font, colors.ink, MARGIN, line + 2, poco.width - 2 * MARGIN);
     poco.end();
   }
 
@@ -149,14 +154,15 @@ export class PocoDisplay implements Display, Identify {
     poco.fillRectangle(colors.paper, 0, top, poco.width, 2 * line);
     const view = this.shown?.view;
     if (view) {
-      poco.drawText(captionLine(view), font, colors.ink, MARGIN, top + 2, poco.width - 2 * MARGIN);
+      poco.drawText(fontText(captionLine(view)), font, colors.ink, MARGIN, top + 2, poco.width - 2 * MARGIN);
       const countdown = this.isPaid ? '' : countdownLine(view, this.now());
       if (countdown) poco.drawText(countdown, font, colors.alert, MARGIN, top + line + 2, poco.width - 2 * MARGIN);
     }
     poco.end();
   }
 
-  private centre(text: string, color: number, y: number): void {
+  private centre(raw: string, color: number, y: number): void {
+    const text = fontText(raw);
     const width = Math.min(this.poco.getTextWidth(text, this.font), this.poco.width - 2 * MARGIN);
     this.poco.drawText(text, this.font, color, (this.poco.width - width) >> 1, y, this.poco.width - 2 * MARGIN);
   }

@@ -75,7 +75,7 @@ export async function connectAgent(url: string, id: string, token: string): Prom
 }
 
 /** Connects a device as the firmware does: subscribe config and cmd, publish status, hello; waits for config. */
-export async function connectDevice(url: string, d: Dev, opts: { caps?: string[]; keepalive?: number } = {}): Promise<{ client: MqttClient; config: any }> {
+export async function connectDevice(url: string, d: Dev, opts: { caps?: string[]; keepalive?: number; screen?: { width: number; height: number } } = {}): Promise<{ client: MqttClient; config: any }> {
   const client = await connect(url, {
     clientId: d.id,
     username: d.id,
@@ -86,7 +86,7 @@ export async function connectDevice(url: string, d: Dev, opts: { caps?: string[]
   await subscribe(client, [deviceTopic(d.id, 'config'), deviceTopic(d.id, 'cmd')]);
   const config = waitFor(client, (t) => t === deviceTopic(d.id, 'config'), 5000, 'config');
   await publish(client, deviceTopic(d.id, 'status'), { state: 'online' }, { retain: true });
-  await publish(client, deviceTopic(d.id, 'hello'), helloOf(d, opts.caps));
+  await publish(client, deviceTopic(d.id, 'hello'), { ...helloOf(d, opts.caps), ...(opts.screen ? { screen: opts.screen } : {}) });
   return { client, config: (await config).json };
 }
 

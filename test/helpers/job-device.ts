@@ -22,6 +22,8 @@ export interface JobDeviceOptions {
   /** Ignore the first cmd of every job (a lost QoS 0 message). */
   dropFirst?: boolean;
   caps?: string[];
+  /** Announced in hello: the broker checks each qr.show against it. */
+  screen?: { width: number; height: number };
 }
 
 export class JobDevice {
@@ -40,7 +42,7 @@ export class JobDevice {
   private constructor(
     private url: string,
     readonly dev: Dev,
-    private readonly opts: JobDeviceOptions,
+    readonly opts: JobDeviceOptions,
   ) {
     this.mode = opts.mode ?? 'run';
     this.durationMs = opts.durationMs ?? 20;
@@ -58,7 +60,7 @@ export class JobDevice {
   }
 
   private async open(): Promise<void> {
-    const { client } = await connectDevice(this.url, this.dev, this.opts.caps ? { caps: this.opts.caps } : {});
+    const { client } = await connectDevice(this.url, this.dev, { ...(this.opts.caps ? { caps: this.opts.caps } : {}), ...(this.opts.screen ? { screen: this.opts.screen } : {}) });
     this.client = client;
     client.on('message', (topic, payload) => {
       if (topic !== deviceTopic(this.dev.id, 'cmd')) return;

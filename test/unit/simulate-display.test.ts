@@ -40,7 +40,7 @@ t('without a PNG directory the QR is printed to the terminal with its caption', 
   d.showQr({ text: 'hello', caption: 'Coffee', amount: 4.2, currency: 'EUR' });
   await d.qr!.rendered;
   assert.is(printed.length, 1);
-  assert.ok(printed[0]!.startsWith('SIM-0003: Coffee  4.20 EUR'), printed[0]);
+  assert.ok(printed[0]!.startsWith('SIM-0003: Coffee  4.20 €'), printed[0]);
   assert.ok(printed[0]!.includes('▄') || printed[0]!.includes('█'), 'no QR blocks printed');
 });
 
