@@ -89,10 +89,13 @@ export class AdminApi {
     return this.request('POST', `/api/devices/${encodeURIComponent(device)}/transfer`, `transfer ${device} to ${agent}`, { agent, reason, force });
   }
 
-  audit(q: { device?: string; agent?: string; limit?: number }): Promise<AuditView[]> {
+  /** Newest first; with `after` (a cursor) only later entries, oldest first. */
+  audit(q: { device?: string; agent?: string; action?: string; limit?: number; after?: number }): Promise<AuditView[]> {
     const params = new URLSearchParams();
     if (q.device !== undefined) params.set('device', q.device);
     if (q.agent !== undefined) params.set('agent', q.agent);
+    if (q.action !== undefined) params.set('action', q.action);
+    if (q.after !== undefined) params.set('after', String(q.after));
     if (q.limit !== undefined) params.set('limit', String(q.limit));
     const query = params.size > 0 ? `?${params}` : '';
     return this.request('GET', `/api/audit${query}`, 'read the audit log');

@@ -42,6 +42,20 @@ function findCommand(positionals: string[]): { command: Command; args: string[] 
   throw usageError(`unknown command "${first}"`);
 }
 
+/** Runs a follower until Ctrl-C (or SIGTERM), which ends it cleanly with exit 0. */
+async function follow(fn: NonNullable<Command['follow']>, api: AdminApi, inv: Parameters<Command['run']>[1], json: boolean): Promise<void> {
+  const stop = new AbortController();
+  const onSignal = (): void => stop.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    await fn(api, inv, (o, text) => console.log(json ? JSON.stringify(o) : text), stop.signal);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
 async function main(argv: string[]): Promise<void> {
   const { values, positionals, help, given } = parseCli(FLEET_CLI, argv);
   if (positionals.length === 0 && (help || argv.length === 0)) {
@@ -65,6 +79,11 @@ async function main(argv: string[]): Promise<void> {
     if (typeof v !== 'string' || v.trim() === '') throw usageError(`"${command.name}" needs ${command.options[name]!.replace(/\s{2,}/, ' (')})`);
   }
   const api = new AdminApi(command.anonymous ? { baseUrl: brokerApiUrl(values['broker-api'] ?? DEFAULT_BROKER_API), token: '' } : resolveConnection(values));
+  if (values.follow === true) {
+    if (!command.follow) throw usageError(`"${command.name}" cannot --follow`);
+    await follow(command.follow.bind(command), api, { args, values }, values.json === true);
+    return;
+  }
   const out = await command.run(api, { args, values });
   console.log(values.json ? JSON.stringify(out.json, null, 2) : out.text);
 }

@@ -5,7 +5,7 @@ import type { AdminApi } from '../api/admin-api';
 import { ToolError, usageError } from '../api/errors';
 import { saveSession } from '../api/session-file';
 import { kindWords, statusWords } from '../../protocol/job-words';
-import type { DeviceWithPresence, EnrollmentTokenView } from '../../protocol/rest';
+import type { AuditView, DeviceWithPresence, EnrollmentTokenView } from '../../protocol/rest';
 import type { Status } from '../../protocol/messages';
 import { table, time } from './table';
 
@@ -24,6 +24,8 @@ export interface Command {
   required?: string[];
   summary: string;
   run(api: AdminApi, inv: Invocation): Promise<Output>;
+  /** With --follow: prints what is there, then each new entry as it comes, until the signal aborts. */
+  follow?(api: AdminApi, inv: Invocation, print: (json: unknown, text: string) => void, signal: AbortSignal): Promise<void>;
 }
 
 /** Every option any command takes; commands.options says which belongs where, with its meaning there. */
@@ -37,6 +39,8 @@ export const OPTIONS = {
   reason: { type: 'string', value: 'TEXT', help: 'why, kept in the audit log (transfer)' },
   force: { type: 'boolean', help: 'even while a holding job reserves the device (transfer)' },
   limit: { type: 'string', value: 'N', help: 'at most N entries (audit)' },
+  action: { type: 'string', value: 'A', help: 'one audit action, such as transfer or job.cancel (audit)' },
+  follow: { type: 'boolean', help: 'keep printing new entries as they are written, until Ctrl-C (audit)' },
   uses: { type: 'string', value: 'N', help: 'how many devices may enroll with the token (enroll-token create)' },
   expires: { type: 'string', value: 'D', help: 'how long the token is valid: 30m, 12h, 7d, 2w or seconds (enroll-token create)' },
   subject: { type: 'string', value: 'S', help: 'who is blocked: agent:ID, admin:NAME, device:ID, enroll:MAC (blocks clear)' },
@@ -77,6 +81,37 @@ async function findDevice(api: AdminApi, name: string): Promise<DeviceWithPresen
 }
 
 const none = (what: string, text: string, json: unknown[]): Output => ({ json, text: json.length === 0 ? `no ${what}` : text });
+
+/** How often `audit --follow` asks for new rows, and how many it shows first. */
+const FOLLOW_POLL_MS = Number(process.env.FLEETBIND_FOLLOW_POLL_MS ?? 1000);
+const FOLLOW_BACKLOG = 20;
+
+function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+function auditQuery(values: Invocation['values']): { device?: string; agent?: string; action?: string; limit?: number } {
+  const limit = positiveInt(values.limit, '--limit', 1000);
+  const q: { device?: string; agent?: string; action?: string; limit?: number } = {};
+  if (typeof values.device === 'string') q.device = values.device;
+  if (typeof values.agent === 'string') q.agent = values.agent;
+  if (typeof values.action === 'string') q.action = values.action;
+  if (limit !== undefined) q.limit = limit;
+  return q;
+}
+
+const auditDetail = (e: AuditView): string => (Object.keys(e.detail).length === 0 ? '' : JSON.stringify(e.detail));
+const auditRow = (e: AuditView) => [e.seq, time(e.at), e.actor, e.action, e.device, e.agent, auditDetail(e)];
+const auditLine = (e: AuditView): string =>
+  [e.seq, time(e.at), e.actor, e.action, e.device ? `device=${e.device}` : '', e.agent ? `agent=${e.agent}` : '', auditDetail(e)].filter((v) => v !== '').join('  ');
 
 const deviceRows = (ds: DeviceWithPresence[]) => ds.map((d) => [d.id, d.machineCode, d.model, d.fw, d.agent, presence(d.presence), time(d.lastSeen)]);
 
@@ -280,18 +315,32 @@ export const COMMANDS: Command[] = [
     options: {
       device: '--device ID   only entries about this device',
       agent: '--agent ID    only entries about this agent',
-      limit: '--limit N     at most N entries, newest first (default 200, at most 1000)',
+      action: '--action A    only this action, such as transfer, device.deleted or job.cancel',
+      limit: '--limit N     at most N entries, newest first (default 200, at most 1000; with --follow the last 20 first)',
+      follow: '--follow      then print each new entry as it is written (one line each; --json: one object a line) until Ctrl-C',
     },
-    summary: 'show the audit log, newest first',
+    summary: 'show the audit log, newest first, or follow it live',
     async run(api, { values }) {
-      const limit = positiveInt(values.limit, '--limit', 1000);
-      const q: { device?: string; agent?: string; limit?: number } = {};
-      if (typeof values.device === 'string') q.device = values.device;
-      if (typeof values.agent === 'string') q.agent = values.agent;
-      if (limit !== undefined) q.limit = limit;
-      const es = await api.audit(q);
-      const rows = es.map((e) => [e.seq, time(e.at), e.actor, e.action, e.device, e.agent, Object.keys(e.detail).length === 0 ? '' : JSON.stringify(e.detail)]);
+      const es = await api.audit(auditQuery(values));
+      const rows = es.map(auditRow);
       return none('audit entries', table(['SEQ', 'TIME', 'ACTOR', 'ACTION', 'DEVICE', 'AGENT', 'DETAIL'], rows), es);
+    },
+    async follow(api, { values }, print, signal) {
+      const q = auditQuery(values);
+      // The latest few oldest first, then a cursor: each poll asks only for rows after the last seen.
+      const recent = (await api.audit({ ...q, limit: q.limit ?? FOLLOW_BACKLOG })).reverse();
+      for (const e of recent) print(e, auditLine(e));
+      let cursor = recent.at(-1)?.seq ?? (await api.audit({ limit: 1 }))[0]?.seq ?? 0;
+      while (!signal.aborted) {
+        await abortableSleep(FOLLOW_POLL_MS, signal);
+        if (signal.aborted) break;
+        for (;;) {
+          const next = await api.audit({ ...q, limit: 1000, after: cursor });
+          for (const e of next) print(e, auditLine(e));
+          if (next.length > 0) cursor = next.at(-1)!.seq;
+          if (next.length < 1000 || signal.aborted) break;
+        }
+      }
     },
   },
   {
