@@ -19,6 +19,8 @@ export interface CoreDriver {
 export interface XsCoreDriver extends CoreDriver {
   /** Collects garbage inside XS and returns the heap slots still in use. */
   heapAfterGc(): Promise<number>;
+  /** Heap slots in use after the last command, garbage included (no collection). */
+  heapNow(): number;
 }
 
 /** JSON round trip, so the Node engine sees exactly what crosses the XS bridge. */
@@ -52,6 +54,7 @@ export async function xsDriver(bundle?: BundleOptions): Promise<XsCoreDriver> {
       return JSON.parse(decoder.decode(reply)) as StatsReply | null;
     },
     close: () => worker.close(),
+    heapNow: () => worker.heapCount,
     heapAfterGc: async () => {
       await worker.evaluate('gc()');
       return worker.heapCount;
