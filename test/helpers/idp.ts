@@ -24,6 +24,8 @@ export interface TokenSpec {
 
 export class TestIdp {
   fetches = 0;
+  /** When each fetch arrived (Date.now()), to check the broker's rate limit on refetches. */
+  fetchedAt: number[] = [];
   keys: SigningKey[] = [];
   readonly issuer = 'https://idp.test.example';
   readonly audience = 'fleetbind-test';
@@ -41,6 +43,7 @@ export class TestIdp {
         return;
       }
       self.fetches++;
+      self.fetchedAt.push(Date.now());
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: self.keys.map((k) => k.publicJwk) }));
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
