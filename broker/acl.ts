@@ -18,7 +18,7 @@ import type { Metrics } from './metrics';
 import type { Presence } from './presence';
 
 /** Leaves of a device's tree that its bound agent may see. */
-const AGENT_VISIBLE = new Set(['status', 'jobs', 'evt']);
+const AGENT_VISIBLE = new Set(['status', 'jobs', 'evt', 'shadow']);
 const PREFIX_PARTS = PREFIX.split('/');
 
 // Oversize agent and admin requests are let through emptied, so that the sender is answered
@@ -74,7 +74,7 @@ export class Acl {
       case 'enroll':
         return ns === 'enroll' && id === who.mac && rest.length === 1 && rest[0] === 'reply' ? null : 'enroll-scope';
       case 'agent':
-        if (ns === 'a') return id === who.id && rest.length === 1 && ['res', 'bindings', '+', '#'].includes(rest[0]!) ? null : 'agent-scope';
+        if (ns === 'a') return id === who.id && rest.length === 1 && ['res', 'bindings', 'alerts', '+', '#'].includes(rest[0]!) ? null : 'agent-scope';
         if (ns !== 'd') return 'agent-scope';
         if (!ID_PATTERN.test(id)) return 'bad-id';
         if (this.bindings.agentOf(id) !== who.id) return 'not-bound';
@@ -120,7 +120,7 @@ export class Acl {
       case 'device':
         if (t.kind !== 'device' || t.device !== who.id) return 'device-scope';
         if (t.leaf === 'evt') return size > PAYLOAD_LIMIT_EVT ? 'payload-size' : null;
-        if (t.leaf !== 'hello' && t.leaf !== 'status' && t.leaf !== 'ack') return 'device-leaf';
+        if (t.leaf !== 'hello' && t.leaf !== 'status' && t.leaf !== 'ack' && t.leaf !== 'state') return 'device-leaf';
         return size > PAYLOAD_LIMIT_DEFAULT ? 'payload-size' : null;
       case 'enroll':
         if (t.kind !== 'enroll' || t.reply || t.mac !== who.mac) return 'enroll-scope';
@@ -164,6 +164,6 @@ export class Acl {
 function agentDeviceFilterOk(rest: string[]): boolean {
   const [a, b, ...more] = rest;
   if (more.length > 0 || a === undefined) return false;
-  if (b === undefined) return a === 'status' || a === 'jobs' || a === '+' || a === '#';
+  if (b === undefined) return a === 'status' || a === 'jobs' || a === 'shadow' || a === '+' || a === '#';
   return a === 'evt' && (b === '+' || b === '#' || (ID_PATTERN.test(b) && !b.includes('..')));
 }

@@ -4,6 +4,7 @@ import { defineCli, parseCli } from '../host-tools/cli/args';
 import { PAYMENT_TEMPLATES, type PaymentTemplate, isPaymentTemplate } from '../protocol/payment/templates';
 import type { JwtOptions } from './auth/jwt';
 import type { WebhookOptions } from './webhooks/deliverer';
+import { MACHINE_DEFAULTS, type MachineOptions } from './machines/options';
 
 export interface BrokerOptions {
   dataDir: string;
@@ -55,6 +56,7 @@ export interface BrokerOptions {
   /** Agents log in with tokens from the operator's identity provider; undefined when off. */
   jwt?: JwtOptions;
   webhooks: WebhookOptions;
+  machines: MachineOptions;
   /** A real fleet (--production, FLEETBIND_PRODUCTION or NODE_ENV=production): placeholder payment QRs are refused. */
   production: boolean;
   /** The fleet's payment payload format for qr.show jobs with an amount that name none themselves. */
@@ -89,6 +91,7 @@ export const DEFAULTS: BrokerOptions = {
   jobSweepMs: 1_000,
   redisPrefix: 'fleetbind:',
   webhooks: { allowPrivate: false, backoffMs: 5_000, retryForMs: 24 * 3600_000, disableAfterMs: 24 * 3600_000, timeoutMs: 10_000 },
+  machines: MACHINE_DEFAULTS,
   production: false,
   requireSignedLabel: false,
 };
@@ -138,6 +141,10 @@ export const BROKER_CLI = defineCli({
     'webhooks-retry-for-ms': { type: 'string', value: 'MS', env: 'FLEETBIND_WEBHOOKS_RETRY_FOR_MS', help: `give a failing webhook delivery up after this long (default ${DEFAULTS.webhooks.retryForMs})` },
     'webhooks-disable-after-ms': { type: 'string', value: 'MS', env: 'FLEETBIND_WEBHOOKS_DISABLE_AFTER_MS', help: `disable an endpoint whose deliveries all failed for this long (default ${DEFAULTS.webhooks.disableAfterMs})` },
     'webhooks-timeout-ms': { type: 'string', value: 'MS', env: 'FLEETBIND_WEBHOOKS_TIMEOUT_MS', help: `how long a webhook receiver may take to answer (default ${DEFAULTS.webhooks.timeoutMs})` },
+    'machines-low-percent': { type: 'string', value: 'N', env: 'FLEETBIND_MACHINES_LOW_PERCENT', help: `a consumable under this level raises a low alert, unless the device's alerts.inkLowPercent says otherwise (default ${MACHINE_DEFAULTS.lowPercent})` },
+    'machines-offline-alert-ms': { type: 'string', value: 'MS', env: 'FLEETBIND_MACHINES_OFFLINE_ALERT_MS', help: `a machine offline this long raises an alert (default ${MACHINE_DEFAULTS.offlineAlertMs})` },
+    'machines-history-days': { type: 'string', value: 'N', env: 'FLEETBIND_MACHINES_HISTORY_DAYS', help: `consumable and counter history kept this many days (default ${MACHINE_DEFAULTS.historyRetentionMs / 86_400_000})` },
+    'machines-state-rate': { type: 'string', value: 'N', env: 'FLEETBIND_MACHINES_STATE_RATE', help: `state reports per second one device may send, sustained (default ${MACHINE_DEFAULTS.stateRate})` },
     production: { type: 'boolean', env: 'FLEETBIND_PRODUCTION', help: 'a real fleet: placeholder payment QRs (fleetbind:pay?…) are refused; also on when NODE_ENV=production (the variable takes true or false)' },
     'require-signed-label': { type: 'boolean', env: 'FLEETBIND_REQUIRE_SIGNED_LABEL', help: 'claims need proof of presence: the signed label or the on-screen claim code; a typed machine code or device id is refused (the variable takes true or false)' },
     'payment-template': { type: 'string', value: 'NAME', env: 'FLEETBIND_PAYMENT_TEMPLATE', help: `the payment QR format of payment jobs that name none: ${PAYMENT_TEMPLATES.join(', ')}` },
@@ -255,6 +262,11 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BrokerOpti
   set('webhooks-retry-for-ms', (v) => (o.webhooks.retryForMs = positive('webhooks-retry-for-ms', v)));
   set('webhooks-disable-after-ms', (v) => (o.webhooks.disableAfterMs = positive('webhooks-disable-after-ms', v)));
   set('webhooks-timeout-ms', (v) => (o.webhooks.timeoutMs = positive('webhooks-timeout-ms', v)));
+  o.machines = { ...MACHINE_DEFAULTS };
+  set('machines-low-percent', (v) => (o.machines.lowPercent = positive('machines-low-percent', v)));
+  set('machines-offline-alert-ms', (v) => (o.machines.offlineAlertMs = positive('machines-offline-alert-ms', v)));
+  set('machines-history-days', (v) => (o.machines.historyRetentionMs = positive('machines-history-days', v) * 86_400_000));
+  set('machines-state-rate', (v) => (o.machines.stateRate = positive('machines-state-rate', v)));
   o.production = env.NODE_ENV === 'production';
   set('production', (v) => (o.production = yesNo('production', v)));
   set('require-signed-label', (v) => (o.requireSignedLabel = yesNo('require-signed-label', v)));

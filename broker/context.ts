@@ -21,6 +21,8 @@ import type { TxGate } from './store/tx-gate';
 import type { BindingChange } from './store/bindings';
 import type { OfflineReason, Status } from '../protocol/messages';
 import type { Jobs } from './jobs/index';
+import type { JobState } from '../protocol/jobs';
+import type { Machines } from './machines/index';
 import type { JwtVerifier } from './auth/jwt';
 import type { BlobStore } from './blobs/store';
 import type { BlobUrls } from './blobs/signed-url';
@@ -33,6 +35,8 @@ export interface BrokerEvents {
   ack: [string, Buffer];
   evt: [string, string, Buffer];
   presence: [string, Status];
+  /** A job that ran on the device ended (done, failed, cancelled, …). */
+  jobEnded: [string, JobState];
 }
 
 /**
@@ -69,6 +73,8 @@ export interface Context {
   agentOps: Map<string, AgentOpHandler>;
   /** The job system (set by startJobs before the node listens). */
   jobs: Jobs;
+  /** Machine shadows, settings and alerts (set by startMachines before the node listens). */
+  machines: Machines;
   labelKey: string;
   /** Content-addressed blobs: files on a SQLite node, PostgreSQL otherwise (blobs/store.ts). */
   blobs: BlobStore;

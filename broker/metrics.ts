@@ -3,6 +3,8 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { HashQueue } from './auth/hash-queue';
 
+const KNOWN_CONSUMABLES = new Set(['ink.c', 'ink.m', 'ink.y', 'ink.k', 'paper']);
+
 export type ConnectionKind = 'device' | 'enroll' | 'agent' | 'admin';
 
 /** The fleet as a scrape sees it: devices by presence state, and how many are registered and bound. */
@@ -24,6 +26,9 @@ export class Metrics {
   readonly plaintextDeviceConnections: Counter<'kind'>;
   readonly httpRequests: Counter<'method' | 'route' | 'status'>;
   readonly httpDuration: Histogram<'method' | 'route'>;
+  readonly stateReports: Counter;
+  readonly stateRefusals: Counter<'reason'>;
+  readonly alerts: Counter<'kind' | 'event'>;
 
   constructor(hashes: HashQueue) {
     const registry = this.registry;
@@ -95,7 +100,42 @@ export class Metrics {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers: [registry],
     });
+    this.stateReports = new Counter({ name: 'fleetbind_state_reports_total', help: 'Machine state reports merged into a shadow (ones that changed something)', registers: [registry] });
+    this.stateRefusals = new Counter({ name: 'fleetbind_state_refusals_total', help: 'Machine state reports refused, by reason (json, schema, rate); oversize ones count as acl payload-size', labelNames: ['reason'], registers: [registry] });
+    this.alerts = new Counter({ name: 'fleetbind_alerts_total', help: 'Machine alerts by kind and event (raised, cleared)', labelNames: ['kind', 'event'], registers: [registry] });
     collectDefaultMetrics({ register: registry });
+  }
+
+  /**
+   * Machines by derived status and a histogram of consumable levels, counted at each scrape. The
+   * labels are closed lists (statuses, and consumable names outside a known few become `other`),
+   * so a fleet of any size has a bounded number of series.
+   */
+  watchMachines(count: () => Promise<{ byStatus: Record<string, number>; levels: Array<{ name: string; level: number }> }>): void {
+    const registry = this.registry;
+    let pending: ReturnType<typeof count> | null = null;
+    const counts = (): ReturnType<typeof count> => (pending ??= count().finally(() => setImmediate(() => (pending = null))));
+    new Gauge({
+      name: 'fleetbind_machines',
+      help: 'Machines by derived status (offline, reconnecting, idle, busy, error, maintenance, attention)',
+      labelNames: ['status'],
+      registers: [registry],
+      async collect() {
+        this.reset();
+        for (const [status, n] of Object.entries((await counts()).byStatus)) this.set({ status }, n);
+      },
+    });
+    new Histogram({
+      name: 'fleetbind_consumable_level_percent',
+      help: 'Current consumable levels across the fleet (ink.c, ink.m, ink.y, ink.k, paper, other), rebuilt at each scrape',
+      labelNames: ['consumable'],
+      buckets: [5, 10, 15, 25, 50, 75, 100],
+      registers: [registry],
+      async collect() {
+        this.reset();
+        for (const l of (await counts()).levels) this.observe({ consumable: KNOWN_CONSUMABLES.has(l.name) ? l.name : 'other' }, l.level);
+      },
+    });
   }
 
   /** Counts the fleet at each scrape (a registry query), rather than keeping counters in step with every change. */

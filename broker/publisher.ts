@@ -32,6 +32,8 @@ export async function configFor(ctx: Context, row: DeviceRow, helloSentAt?: numb
   // The broker is the device's clock on sites without internet (docs/architecture.md, Firmware).
   const config: Config = { agent, settings: { keepalive: 30 }, time: helloSentAt === undefined ? { now: ctx.now() } : { now: ctx.now(), hello: helloSentAt } };
   if (row.machine_code !== null) config.machine = row.machine_code;
+  const delta = await ctx.machines.shadows.deltaFor(row.id);
+  if (delta) config.delta = delta;
   if (agent === null) config.claimCode = ctx.claimCodes.rotate(row.id);
   else ctx.claimCodes.drop(row.id);
   return config;

@@ -24,6 +24,7 @@ import { DEFAULTS, type BrokerOptions } from './config';
 import type { BrokerEvents, Context, KickTarget } from './context';
 import { buildHttp } from './http/app';
 import { startJobs } from './jobs/index';
+import { startMachines } from './machines/index';
 import { LocalLease } from './jobs/lease';
 import { type Identity, identityOf } from './identity';
 import { createLogger } from './logger';
@@ -100,6 +101,7 @@ function routeMessage(ctx: Context, client: Client, who: Identity, topic: string
       if (t.leaf === 'hello') return handleHello(ctx, who.id, payload).then(() => void ctx.events.emit('hello', who.id));
       if (t.leaf === 'ack') return void ctx.events.emit('ack', who.id, payload);
       if (t.leaf === 'evt') return void ctx.events.emit('evt', who.id, t.stream ?? '', payload);
+      if (t.leaf === 'state') return ctx.machines.shadows.report(who.id, payload);
       return;
     case 'enroll':
       return handleEnroll(ctx, who, payload, () => !connectionGone(client));
@@ -239,6 +241,7 @@ export async function startBroker(options: Partial<BrokerOptions> = {}): Promise
   });
   await cluster?.attach(ctx, kickHere);
   const jobs = await startJobs(ctx);
+  const machines = await startMachines(ctx);
   const deliverer = new Deliverer(ctx, registry.dialect, opts.webhooks);
   await deliverer.start();
 
@@ -304,6 +307,7 @@ export async function startBroker(options: Partial<BrokerOptions> = {}): Promise
       ctx.closing = true;
       expiry.stop();
       await jobs.stop();
+      machines.stop();
       await deliverer.stop();
       tcp.close();
       tlsServer?.close();

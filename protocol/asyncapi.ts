@@ -3,8 +3,9 @@
 // (docs/architecture.md, "API descriptions"). Operations are from the broker's side: it
 // `receive`s what clients publish and `send`s what it publishes. Plain data: runs on XS too.
 import { JOB_STATES } from './jobs';
+import { MACHINE_STATES } from './machine-state';
 import { ACK_STATES, ADMIN_OPS, AGENT_OPS, OFFLINE_REASONS, PRESENCE_STATES } from './messages';
-import { ErrorResponseSchema, StatusSchema } from './rest-schemas';
+import { AlertViewSchema, ErrorResponseSchema, ShadowSchema, StatusSchema } from './rest-schemas';
 import { ADMIN_LEAVES, AGENT_LEAVES, DEVICE_LEAVES, PAYLOAD_LIMIT_DEFAULT, PAYLOAD_LIMIT_EVT, PREFIX } from './topics';
 
 type Json = Record<string, unknown>;
@@ -21,6 +22,8 @@ const DEVICE: Record<DeviceLeafOrEvt, { from: 'client' | 'broker'; retained?: bo
   cmd: { from: 'broker', summary: 'A job for the device; resent with attempt+1 until accepted', payload: obj({ job: str, kind: str, params: { type: 'object' }, attempt: { type: 'integer' }, deadline: { type: 'integer' }, cancel: { type: 'boolean' }, complete: { type: 'boolean' } }, ['job', 'kind', 'params', 'attempt', 'deadline']) },
   ack: { from: 'client', summary: "The device's answer to a cmd", payload: obj({ job: str, state: { type: 'string', enum: ACK_STATES }, progress: { type: 'number' }, result: {}, error: str }, ['job', 'state']) },
   jobs: { from: 'broker', retained: true, summary: "The device's queue: each job's state, position and ETA", payload: obj({ device: str, at: { type: 'integer' }, jobs: { type: 'array', items: obj({ job: str, kind: str, state: { type: 'string', enum: JOB_STATES }, position: { type: 'integer' }, eta: { type: 'integer' } }) } }, ['device', 'at', 'jobs']) },
+  state: { from: 'client', summary: `A JSON merge patch of the machine's reported state: machine {status: ${MACHINE_STATES.join('|')}, error?, job?}, consumables {name: {level 0-100, unit?}}, counters {name: integer}, settings (applied); null removes a field`, payload: { type: 'object', properties: { machine: { type: ['object', 'null'] }, consumables: { type: ['object', 'null'] }, counters: { type: ['object', 'null'] }, settings: { type: ['object', 'null'] } }, additionalProperties: false } },
+  shadow: { from: 'broker', retained: true, summary: 'The merged shadow: version, reported state, desired settings and their delta, per-field times (bound or leasing agent, admins)', payload: ShadowSchema as unknown as Json },
   evt: { from: 'client', summary: `Device data streams (up to ${PAYLOAD_LIMIT_EVT} bytes)`, payload: {} },
 };
 
@@ -46,6 +49,10 @@ export function asyncApiDocument(o: { version: string; mqttUrl: string }): Json 
     add(`device-${leaf}`, address, params, d.from, d.summary, d.payload, d.retained ? ' (retained)' : '');
   }
   for (const leaf of AGENT_LEAVES) {
+    if (leaf === 'alerts') {
+      add('agent-alerts', `${PREFIX}/a/{agent}/alerts`, { agent: idParam('agent id') }, 'broker', "An alert on one of the agent's machines was raised, cleared or acknowledged", obj({ event: { type: 'string', enum: ['raised', 'cleared', 'acked'] }, alert: AlertViewSchema as unknown as Json }, ['event', 'alert']));
+      continue;
+    }
     const payload = leaf === 'req' ? requestPayload(AGENT_OPS) : leaf === 'res' ? responsePayload : obj({ agent: str, devices: { type: 'array', items: { type: 'object' } }, at: { type: 'integer' } }, ['agent', 'devices', 'at']);
     add(`agent-${leaf}`, `${PREFIX}/a/{agent}/${leaf}`, { agent: idParam('agent id') }, leaf === 'req' ? 'client' : 'broker', leaf === 'req' ? `Agent requests: ${AGENT_OPS.join(', ')}` : leaf === 'res' ? 'Answers to agent requests' : "The agent's devices with presence (retained)", payload);
   }

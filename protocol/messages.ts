@@ -6,6 +6,7 @@ import { normaliseId, normaliseMac, normaliseMachineCode } from './ids';
 import type { JobState } from './jobs';
 import { parseOtaReport, type OtaReport } from './ota';
 import type { ScreenSize } from './screen-fit';
+import type { SettingsDelta } from './machine-state';
 import { type Obj, object, optNum, optStr, num, oneOf, optBool, str, strArray } from './validate';
 
 export const PRESENCE_STATES = ['online', 'reconnecting', 'offline'] as const;
@@ -24,7 +25,8 @@ export interface Status { state: PresenceState; conn: number; since: number; rea
 export interface Hello { fw: string; model: string; mac: string; caps: string[]; boot: number; uptime: number; concurrency?: number; machine?: string; sentAt?: number; ota?: OtaReport; screen?: ScreenSize }
 /** The broker's clock (ms since epoch) when it sent the config, and the hello's `sentAt` it answers. */
 export interface BrokerTime { now: number; hello?: number }
-export interface Config { agent: { id: string; name: string } | null; claimCode?: string; machine?: string; settings: Record<string, unknown>; time?: BrokerTime }
+/** `delta`: desired settings the device has yet to apply, with their version (docs/architecture.md, Machine state). */
+export interface Config { agent: { id: string; name: string } | null; claimCode?: string; machine?: string; settings: Record<string, unknown>; time?: BrokerTime; delta?: SettingsDelta }
 /**
  * `cancel: true` stops the job; `complete: true` tells the device that a held job was completed
  * from outside (a payment backend confirmed a held `qr.show`), so it shows "Paid" and acks done.
@@ -53,7 +55,7 @@ export interface EndedJobView { job: string; kind: string; state: JobState; at: 
 /** Published on fb/v1/d/<dev>/jobs on every change. */
 export interface JobsSnapshot { device: string; at: number; jobs: QueuedJobView[]; ended?: EndedJobView[] }
 
-export const AGENT_OPS = ['claim', 'release', 'list', 'submit', 'cancel', 'jobs'] as const;
+export const AGENT_OPS = ['claim', 'release', 'list', 'submit', 'cancel', 'jobs', 'settings'] as const;
 export const ADMIN_OPS = ['transfer', 'release', 'list'] as const;
 export type RequestId = string | number | null;
 
@@ -63,7 +65,8 @@ export type AgentRequest =
   | { id: RequestId; op: 'list' }
   | { id: RequestId; op: 'submit'; device: string; kind: string; params: unknown; ttl?: number; idempotencyKey?: string }
   | { id: RequestId; op: 'cancel'; job: string }
-  | { id: RequestId; op: 'jobs'; device: string; limit?: number };
+  | { id: RequestId; op: 'jobs'; device: string; limit?: number }
+  | { id: RequestId; op: 'settings'; device: string; settings: unknown; version?: number };
 
 export type AdminRequest =
   | { id: RequestId; op: 'transfer'; device: string; agent: string; reason: string; force?: boolean }
@@ -112,6 +115,11 @@ export function parseAgentRequest(v: unknown): AgentRequest {
     case 'jobs': {
       const limit = optNum(o, 'limit', { min: 1, max: 1000, integer: true });
       return limit === undefined ? { id, op, device: device(o) } : { id, op, device: device(o), limit };
+    }
+    case 'settings': {
+      // The settings themselves are checked against protocol/machine-state.ts by the broker.
+      const version = optNum(o, 'version', { min: 0, integer: true });
+      return version === undefined ? { id, op, device: device(o), settings: o.settings } : { id, op, device: device(o), settings: o.settings, version };
     }
     default:
       throw new ProtocolError(ErrorCode.UNKNOWN_OP, `unknown op '${op.slice(0, 32)}'`, 'op');
@@ -211,6 +219,11 @@ export function parseConfig(v: unknown): Config {
     const hello = optNum({ 'time.hello': t.hello }, 'time.hello', { min: 0, integer: true });
     if (hello !== undefined) time.hello = hello;
     c.time = time;
+  }
+  if (o.delta !== undefined) {
+    const d = object(o.delta, 'delta');
+    // Settings are not checked here: the device applies those it knows and skips the rest (a newer broker may know more).
+    c.delta = { version: num({ 'delta.version': d.version }, 'delta.version', { min: 1, integer: true }), settings: object(d.settings, 'delta.settings') as SettingsDelta['settings'] };
   }
   return c;
 }

@@ -3,6 +3,7 @@
 // XS can load), the broker's request validation and the OpenAPI document
 // (docs/architecture.md, "API descriptions").
 import { JOB_STATES } from './jobs';
+import { MACHINE_STATES, MACHINE_STATUSES } from './machine-state';
 import { OFFLINE_REASONS, PRESENCE_STATES } from './messages';
 import { TOKEN_REFUSALS } from './errors';
 import { WEBHOOK_EVENTS } from './webhooks';
@@ -328,3 +329,94 @@ export const CreateTransferRequestBodySchema = {
 } as const;
 
 export const DecideTransferRequestBodySchema = { type: 'object', properties: { reason: { type: 'string', maxLength: 500 } } } as const;
+
+// ---- Machines (docs/architecture.md, "Machine state")
+
+const settingValue = { type: ['string', 'number', 'boolean'] } as const;
+const consumable = { type: 'object', additionalProperties: false, required: ['level'], properties: { level: { type: 'number', minimum: 0, maximum: 100 }, unit: str } } as const;
+const consumables = { type: 'object', additionalProperties: consumable, description: 'by name: ink.c, ink.m, ink.y, ink.k, paper, …' } as const;
+
+export const ShadowSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['device', 'version', 'desiredVersion', 'reported', 'desired', 'delta', 'metadata', 'updatedAt'],
+  properties: {
+    device: str,
+    version: { type: 'integer', description: 'bumped by every accepted change, reported or desired' },
+    desiredVersion: { type: 'integer', description: 'bumped by every change of the desired settings' },
+    reported: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        machine: { type: 'object', additionalProperties: false, properties: { status: { type: 'string', enum: MACHINE_STATES }, error: { type: 'object', additionalProperties: false, required: ['code', 'message'], properties: { code: str, message: str } }, job: str } },
+        consumables,
+        counters: { type: 'object', additionalProperties: { type: 'integer' } },
+        settings: { type: 'object', additionalProperties: settingValue },
+      },
+    },
+    desired: { type: 'object', additionalProperties: settingValue },
+    delta: { type: 'object', additionalProperties: settingValue, description: 'desired settings the device has not reported as applied' },
+    metadata: { type: 'object', additionalProperties: { type: 'integer' }, description: 'when each field last changed (ms), by path' },
+    updatedAt: ms,
+  },
+} as const;
+
+export const AlertViewSchema = {
+  type: 'object',
+  required: ['id', 'device', 'kind', 'subject', 'state', 'message', 'raisedAt', 'clearedAt', 'ackedAt', 'ackedBy'],
+  properties: {
+    id: str,
+    device: str,
+    kind: { type: 'string', enum: ['consumable-low', 'machine-error', 'offline', 'job-failures'] },
+    subject: { type: 'string', description: "what it is about: a consumable's name, 'machine', 'presence' or 'jobs'" },
+    state: { type: 'string', enum: ['open', 'cleared'] },
+    message: str,
+    raisedAt: ms,
+    clearedAt: msOrNull,
+    ackedAt: msOrNull,
+    ackedBy: strOrNull,
+  },
+} as const;
+
+export const MachineViewSchema = {
+  type: 'object',
+  required: ['code', 'device', 'name', 'location', 'machineStatus', 'presence', 'currentJob', 'queueLength', 'consumables', 'openAlerts'],
+  properties: {
+    code: { ...strOrNull, description: 'the machine code (CT0700026), when it has one' },
+    device: str,
+    name: { type: 'string', description: 'the machine code, else the device id' },
+    location: strOrNull,
+    machineStatus: { type: 'string', enum: MACHINE_STATUSES },
+    presence: StatusSchema,
+    currentJob: strOrNull,
+    queueLength: { type: 'integer', description: 'unfinished jobs, the running one included' },
+    consumables,
+    openAlerts: { type: 'integer' },
+    agent: { type: 'string', description: 'admins only: who holds it' },
+  },
+} as const;
+
+export const MachineDetailSchema = {
+  type: 'object',
+  required: [...MachineViewSchema.required, 'shadow', 'alerts'],
+  properties: { ...MachineViewSchema.properties, shadow: { oneOf: [ShadowSchema, { type: 'null' }] }, alerts: { type: 'array', items: AlertViewSchema } },
+} as const;
+
+export const QueuePositionSchema = {
+  type: 'object',
+  required: ['job', 'device', 'state', 'position', 'eta'],
+  properties: { job: str, device: str, state: { type: 'string', enum: JOB_STATES }, position: { type: ['integer', 'null'], description: '0 while it runs; null once it ended' }, eta: { ...msOrNull, description: 'when it is expected to end' } },
+} as const;
+
+export const HistorySampleSchema = { type: 'object', required: ['field', 'at', 'value'], properties: { field: str, at: ms, value: { type: 'number' } } } as const;
+
+export const SettingsBodySchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['settings'],
+  properties: {
+    settings: { type: 'object', additionalProperties: { type: ['string', 'number', 'boolean', 'null'] }, description: '{key: value}; null removes a desired setting' },
+    version: { type: 'integer', description: 'the desired version last read; a change made since is refused with CONFLICT' },
+    agentEditable: { type: 'array', items: str, description: 'admins only: settings the bound agent may change' },
+  },
+} as const;

@@ -47,3 +47,13 @@ export type LoginBlockView = FromSchema<typeof S.LoginBlockViewSchema>;
 
 /** A transfer request (docs/architecture.md, "Transfer requests"); who asked and who held the machine are shown to admins only. */
 export type TransferRequestView = FromSchema<typeof S.TransferRequestViewSchema>;
+
+/** A machine's shadow: reported state, desired settings and their delta (docs/architecture.md, "Machine state"). */
+export type ShadowView = FromSchema<typeof S.ShadowSchema>;
+export type AlertView = FromSchema<typeof S.AlertViewSchema>;
+/** GET /api/machines: one row per machine, in the printing operators' terms. */
+export type MachineView = FromSchema<typeof S.MachineViewSchema>;
+/** GET /api/machines/<code>: the row plus the shadow and the machine's alerts. */
+export type MachineDetail = FromSchema<typeof S.MachineDetailSchema>;
+export type QueuePosition = FromSchema<typeof S.QueuePositionSchema>;
+export type HistorySample = FromSchema<typeof S.HistorySampleSchema>;

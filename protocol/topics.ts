@@ -4,9 +4,9 @@ import { ID_PATTERN, MAC_PATTERN } from './ids';
 
 export const PREFIX = 'fb/v1';
 
-export const DEVICE_LEAVES = ['hello', 'status', 'config', 'cmd', 'ack', 'jobs'] as const;
+export const DEVICE_LEAVES = ['hello', 'status', 'config', 'cmd', 'ack', 'jobs', 'state', 'shadow'] as const;
 export type DeviceLeaf = (typeof DEVICE_LEAVES)[number] | 'evt';
-export const AGENT_LEAVES = ['req', 'res', 'bindings'] as const;
+export const AGENT_LEAVES = ['req', 'res', 'bindings', 'alerts'] as const;
 export type AgentLeaf = (typeof AGENT_LEAVES)[number];
 export const ADMIN_LEAVES = ['req', 'res'] as const;
 export type AdminLeaf = (typeof ADMIN_LEAVES)[number];
@@ -23,6 +23,8 @@ export const agentTopic = (agent: string, leaf: AgentLeaf): string => `${PREFIX}
 export const adminTopic = (admin: string, leaf: AdminLeaf): string => `${PREFIX}/admin/${admin}/${leaf}`;
 /** Transfer requests and their decisions, for admins only (outside every agent's and admin's own tree). */
 export const adminTransferTopic = `${PREFIX}/admin/transfer-requests`;
+/** Alerts raised, cleared and acknowledged on every machine, for admins only. */
+export const adminAlertsTopic = `${PREFIX}/admin/alerts`;
 export const enrollTopic = (mac: string): string => `${PREFIX}/enroll/${mac}`;
 export const enrollReplyTopic = (mac: string): string => `${PREFIX}/enroll/${mac}/reply`;
 

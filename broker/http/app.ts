@@ -13,6 +13,7 @@ import { claimPreviewRoutes } from './routes-claim-preview';
 import { deviceRoutes } from './routes-devices';
 import { fleetRoutes } from './routes-fleet';
 import { jobRoutes } from './routes-jobs';
+import { machineRoutes } from './routes-machines';
 import { opsRoutes } from './routes-ops';
 import { sessionRoutes } from './routes-session';
 import { labelFileRoutes } from './routes-label-files';
@@ -68,6 +69,7 @@ export async function buildHttp(ctx: Context, startedAt: number): Promise<Fastif
   deviceRoutes(app, ctx);
   fleetRoutes(app, ctx);
   jobRoutes(app, ctx);
+  machineRoutes(app, ctx);
   opsRoutes(app, ctx, startedAt);
   claimPreviewRoutes(app, ctx);
   webhookRoutes(app, ctx);

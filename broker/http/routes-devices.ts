@@ -48,6 +48,7 @@ export function deviceRoutes(app: FastifyInstance, ctx: Context): void {
     await ctx.kick({ kind: 'device', id }, 'kicked');
     ctx.bindings.forget(id);
     ctx.presence.forget(id);
+    ctx.machines.shadows.forget(id);
     return reply.status(204).send();
   });
 

@@ -247,6 +247,7 @@ export class JobEngine {
     if (!ended) return;
     if (duration) durations.set(a.kind, duration);
     this.ended(q, a.id, a.agent, a.kind, state, now, o.error);
+    this.ctx.events.emit('jobEnded', q.id, state);
   }
 
   async endQueued(q: DeviceQueue, job: JobRow, state: JobState, error?: JobError, detail: Record<string, unknown> = {}, extra?: Extra): Promise<boolean> {

@@ -47,6 +47,12 @@ export async function openJobs(db: Db, device: string): Promise<JobRow[]> {
   return openJobsQuery(db, device).execute();
 }
 
+/** Unfinished jobs of many devices at once, in queue order (the machine list). */
+export async function openJobsOf(db: Db, devices: string[]): Promise<Array<Pick<JobRow, 'device' | 'id' | 'state'>>> {
+  if (devices.length === 0) return [];
+  return db.selectFrom('jobs').select(['device', 'id', 'state']).where('device', 'in', devices).where(OPEN_STATES_SQL).orderBy('seq').execute();
+}
+
 /** How many unfinished jobs the device has (its queue cap counts these). */
 export function openCountQuery(db: Db, device: string) {
   return db.selectFrom('jobs').select((eb) => eb.fn.countAll<number>().as('n')).where('device', '=', device).where(OPEN_STATES_SQL);

@@ -145,6 +145,10 @@ export async function deleteDevice(db: Kysely<Database>, id: string, actor: stri
     if (row.agent_id !== null) throw new ProtocolError(ErrorCode.CONFLICT, `device ${id} is bound to an agent; release or transfer it first`, 'id');
     await trx.deleteFrom('devices').where('id', '=', id).execute();
     await setDeviceScreen(trx, id, undefined);
+    // A device provisioned again under this id starts with no machine state of its predecessor.
+    await trx.deleteFrom('machine_shadows').where('device', '=', id).execute();
+    await trx.deleteFrom('machine_history').where('device', '=', id).execute();
+    await trx.deleteFrom('alerts').where('device', '=', id).execute();
     await appendAudit(trx, { at: now, actor, action: 'device.deleted', device: id, detail: { mac: row.mac, reason } });
   });
 }

@@ -300,6 +300,53 @@ function blobs(dialect: Dialect): Migration {
   };
 }
 
+/** Machine shadows, their sampled history and alerts (docs/architecture.md, "Machine state"). */
+function machines(dialect: Dialect): Migration {
+  const time = dialect === 'postgres' ? 'bigint' : 'integer';
+  return {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('machine_shadows')
+        .addColumn('device', 'text', (c) => c.primaryKey())
+        .addColumn('version', 'integer', (c) => c.notNull())
+        .addColumn('desired_version', 'integer', (c) => c.notNull())
+        .addColumn('reported', 'text', (c) => c.notNull())
+        .addColumn('desired', 'text', (c) => c.notNull())
+        .addColumn('metadata', 'text', (c) => c.notNull())
+        .addColumn('agent_editable', 'text', (c) => c.notNull().defaultTo('[]'))
+        .addColumn('updated_at', time, (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('machine_history')
+        .addColumn('device', 'text', (c) => c.notNull())
+        .addColumn('field', 'text', (c) => c.notNull())
+        .addColumn('at', time, (c) => c.notNull())
+        .addColumn('value', 'double precision', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('machine_history_series').on('machine_history').columns(['device', 'field', 'at']).execute();
+      await db.schema.createIndex('machine_history_at').on('machine_history').column('at').execute();
+      await db.schema
+        .createTable('alerts')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('device', 'text', (c) => c.notNull())
+        .addColumn('agent', 'text')
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('subject', 'text', (c) => c.notNull())
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('message', 'text', (c) => c.notNull())
+        .addColumn('raised_at', time, (c) => c.notNull())
+        .addColumn('cleared_at', time)
+        .addColumn('acked_at', time)
+        .addColumn('acked_by', 'text')
+        .execute();
+      // One open alert per machine, kind and subject, held by the database against concurrent raises.
+      await sql`create unique index alerts_open on alerts (device, kind, subject) where state = 'open'`.execute(db);
+      await db.schema.createIndex('alerts_device').on('alerts').columns(['device', 'raised_at']).execute();
+      await db.schema.createIndex('alerts_state').on('alerts').columns(['state', 'raised_at']).execute();
+    },
+  };
+}
+
 export function migrationProvider(dialect: Dialect): MigrationProvider {
   return {
     getMigrations: async () => ({
@@ -309,6 +356,7 @@ export function migrationProvider(dialect: Dialect): MigrationProvider {
       '0004-perf-open-jobs-index': openJobsIndex,
       '0005-idp-webhooks': webhooks(dialect),
       '0006-xfer-transfer-requests': transferRequests(dialect),
+      '0008-machines-shadows': machines(dialect),
       '0009-orders-blobs': blobs(dialect),
     }),
   };

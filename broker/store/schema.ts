@@ -107,6 +107,46 @@ export interface BlobChunksTable {
   created_at: number;
 }
 
+export interface MachineShadowsTable {
+  device: string;
+  version: number;
+  desired_version: number;
+  /** JSON: the reported state document. */
+  reported: string;
+  /** JSON: desired settings. */
+  desired: string;
+  /** JSON: when each field last changed. */
+  metadata: string;
+  /** JSON: setting keys the bound agent may change. */
+  agent_editable: string;
+  updated_at: number;
+}
+
+export interface MachineHistoryTable {
+  device: string;
+  /** `consumables.ink.c`, `counters.prints`. */
+  field: string;
+  at: number;
+  value: number;
+}
+
+export interface AlertsTable {
+  id: string;
+  device: string;
+  /** Who held the machine when it was raised (who is told). */
+  agent: string | null;
+  kind: string;
+  /** What it is about: a consumable's name, or the kind again. */
+  subject: string;
+  /** 'open' or 'cleared'. */
+  state: string;
+  message: string;
+  raised_at: number;
+  cleared_at: number | null;
+  acked_at: number | null;
+  acked_by: string | null;
+}
+
 export interface Database {
   devices: DevicesTable;
   agents: AgentsTable;
@@ -118,6 +158,9 @@ export interface Database {
   transfer_requests: TransferRequestsTable;
   blobs: BlobsTable;
   blob_chunks: BlobChunksTable;
+  machine_shadows: MachineShadowsTable;
+  machine_history: MachineHistoryTable;
+  alerts: AlertsTable;
 }
 
 export type DeviceRow = Selectable<DevicesTable>;
@@ -127,3 +170,5 @@ export type NewAudit = Insertable<AuditTable>;
 export type EnrollmentTokenRow = Selectable<EnrollmentTokensTable>;
 export type SessionRow = Selectable<SessionsTable>;
 export type TransferRequestRow = Selectable<TransferRequestsTable>;
+export type MachineShadowRow = Selectable<MachineShadowsTable>;
+export type AlertRow = Selectable<AlertsTable>;

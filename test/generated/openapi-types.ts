@@ -4,6 +4,11 @@
  */
 
 
+/** OneOf type helpers */
+type Without<T, U> = { [P in Exclude<keyof T, keyof U>]?: never };
+type XOR<T, U> = (T | U) extends object ? (Without<T, U> & U) | (Without<U, T> & T) : T | U;
+type OneOf<T extends any[]> = T extends [infer Only] ? Only : T extends [infer A, infer B, ...infer Rest] ? OneOf<[XOR<A, B>, ...Rest]> : never;
+
 export interface paths {
   "/api/login": {
     /** Log in as an agent (its id) or an admin (admin:<name>) */
@@ -2324,6 +2329,683 @@ export interface paths {
                     [key: string]: unknown;
                   };
                 }[];
+            };
+          };
+        };
+        /** @description refused: {error:{code, message, field?}} */
+        "4XX": {
+          content: {
+            "application/json": {
+              error: {
+                code: string;
+                message: string;
+                /** @description the input field that was wrong */
+                field?: string;
+                /** @description ms since the epoch */
+                since?: number;
+                agent?: string;
+                /**
+                 * @description why an identity-provider token was refused
+                 * @enum {string}
+                 */
+                reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+              };
+            };
+          };
+        };
+        /** @description unavailable or internal error */
+        "5XX": {
+          content: {
+            "application/json": {
+              error: {
+                code: string;
+                message: string;
+                /** @description the input field that was wrong */
+                field?: string;
+                /** @description ms since the epoch */
+                since?: number;
+                agent?: string;
+                /**
+                 * @description why an identity-provider token was refused
+                 * @enum {string}
+                 */
+                reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+              };
+            };
+          };
+        };
+      };
+    };
+  };
+  "/api/machines": {
+    /**
+     * Machines with derived status, current job, queue length and consumables (an agent sees its own)
+     * @description Any session: an agent (its own things only) or an admin.
+     */
+    get: {
+      responses: {
+        /** @description Default Response */
+        200: {
+          content: {
+            "application/json": ({
+                /** @description the machine code (CT0700026), when it has one */
+                code: string | null;
+                device: string;
+                /** @description the machine code, else the device id */
+                name: string;
+                location: string | null;
+                /** @enum {string} */
+                machineStatus: "offline" | "reconnecting" | "idle" | "busy" | "error" | "maintenance" | "attention";
+                presence: {
+                  /** @enum {string} */
+                  state: "online" | "reconnecting" | "offline";
+                  conn: number;
+                  /** @description ms since the epoch */
+                  since: number;
+                  /** @enum {string} */
+                  reason?: "clean" | "keepalive" | "socket" | "takeover" | "kicked" | "broker-restart" | "never-connected";
+                };
+                currentJob: string | null;
+                /** @description unfinished jobs, the running one included */
+                queueLength: number;
+                /** @description by name: ink.c, ink.m, ink.y, ink.k, paper, … */
+                consumables: {
+                  [key: string]: {
+                    level: number;
+                    unit?: string;
+                  };
+                };
+                openAlerts: number;
+                /** @description admins only: who holds it */
+                agent?: string;
+              })[];
+          };
+        };
+        /** @description refused: {error:{code, message, field?}} */
+        "4XX": {
+          content: {
+            "application/json": {
+              error: {
+                code: string;
+                message: string;
+                /** @description the input field that was wrong */
+                field?: string;
+                /** @description ms since the epoch */
+                since?: number;
+                agent?: string;
+                /**
+                 * @description why an identity-provider token was refused
+                 * @enum {string}
+                 */
+                reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+              };
+            };
+          };
+        };
+        /** @description unavailable or internal error */
+        "5XX": {
+          content: {
+            "application/json": {
+              error: {
+                code: string;
+                message: string;
+                /** @description the input field that was wrong */
+                field?: string;
+                /** @description ms since the epoch */
+                since?: number;
+                agent?: string;
+                /**
+                 * @description why an identity-provider token was refused
+                 * @enum {string}
+                 */
+                reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+              };
+            };
+          };
+        };
+      };
+    };
+  };
+  "/api/machines/{code}": {
+    /**
+     * One machine by machine code or device id, with its shadow and alerts
+     * @description Any session: an agent (its own things only) or an admin.
+     */
+    get: {
+      parameters: {
+        path: {
+          code: string;
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        200: {
+          content: {
+            "application/json": {
+              /** @description the machine code (CT0700026), when it has one */
+              code: string | null;
+              device: string;
+              /** @description the machine code, else the device id */
+              name: string;
+              location: string | null;
+              /** @enum {string} */
+              machineStatus: "offline" | "reconnecting" | "idle" | "busy" | "error" | "maintenance" | "attention";
+              presence: {
+                /** @enum {string} */
+                state: "online" | "reconnecting" | "offline";
+                conn: number;
+                /** @description ms since the epoch */
+                since: number;
+                /** @enum {string} */
+                reason?: "clean" | "keepalive" | "socket" | "takeover" | "kicked" | "broker-restart" | "never-connected";
+              };
+              currentJob: string | null;
+              /** @description unfinished jobs, the running one included */
+              queueLength: number;
+              /** @description by name: ink.c, ink.m, ink.y, ink.k, paper, … */
+              consumables: {
+                [key: string]: {
+                  level: number;
+                  unit?: string;
+                };
+              };
+              openAlerts: number;
+              /** @description admins only: who holds it */
+              agent?: string;
+              shadow: OneOf<[{
+                device: string;
+                /** @description bumped by every accepted change, reported or desired */
+                version: number;
+                /** @description bumped by every change of the desired settings */
+                desiredVersion: number;
+                reported: {
+                  machine?: {
+                    /** @enum {string} */
+                    status?: "idle" | "busy" | "error" | "maintenance";
+                    error?: {
+                      code: string;
+                      message: string;
+                    };
+                    job?: string;
+                  };
+                  /** @description by name: ink.c, ink.m, ink.y, ink.k, paper, … */
+                  consumables?: {
+                    [key: string]: {
+                      level: number;
+                      unit?: string;
+                    };
+                  };
+                  counters?: {
+                    [key: string]: number;
+                  };
+                  settings?: {
+                    [key: string]: string | number | boolean;
+                  };
+                };
+                desired: {
+                  [key: string]: string | number | boolean;
+                };
+                /** @description desired settings the device has not reported as applied */
+                delta: {
+                  [key: string]: string | number | boolean;
+                };
+                /** @description when each field last changed (ms), by path */
+                metadata: {
+                  [key: string]: number;
+                };
+                /** @description ms since the epoch */
+                updatedAt: number;
+              }, null]>;
+              alerts: ({
+                  id: string;
+                  device: string;
+                  /** @enum {string} */
+                  kind: "consumable-low" | "machine-error" | "offline" | "job-failures";
+                  /** @description what it is about: a consumable's name, 'machine', 'presence' or 'jobs' */
+                  subject: string;
+                  /** @enum {string} */
+                  state: "open" | "cleared";
+                  message: string;
+                  /** @description ms since the epoch */
+                  raisedAt: number;
+                  /** @description ms since the epoch */
+                  clearedAt: number | null;
+                  /** @description ms since the epoch */
+                  ackedAt: number | null;
+                  ackedBy: string | null;
+                })[];
+            };
+          };
+        };
+        /** @description refused: {error:{code, message, field?}} */
+        "4XX": {
+          content: {
+            "application/json": {
+              error: {
+                code: string;
+                message: string;
+                /** @description the input field that was wrong */
+                field?: string;
+                /** @description ms since the epoch */
+                since?: number;
+                agent?: string;
+                /**
+                 * @description why an identity-provider token was refused
+                 * @enum {string}
+                 */
+                reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+              };
+            };
+          };
+        };
+        /** @description unavailable or internal error */
+        "5XX": {
+          content: {
+            "application/json": {
+              error: {
+                code: string;
+                message: string;
+                /** @description the input field that was wrong */
+                field?: string;
+                /** @description ms since the epoch */
+                since?: number;
+                agent?: string;
+                /**
+                 * @description why an identity-provider token was refused
+                 * @enum {string}
+                 */
+                reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+              };
+            };
+          };
+        };
+      };
+    };
+  };
+  "/api/machines/{code}/queue/{jobId}": {
+    /**
+     * A job's position and ETA in the machine's queue
+     * @description Any session: an agent (its own things only) or an admin.
+     */
+    get: {
+      parameters: {
+        path: {
+          code: string;
+          jobId: string;
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        200: {
+          content: {
+            "application/json": {
+              job: string;
+              device: string;
+              /** @enum {string} */
+              state: "queued" | "dispatched" | "running" | "done" | "failed" | "cancelled" | "expired" | "interrupted";
+              /** @description 0 while it runs; null once it ended */
+              position: number | null;
+              /** @description when it is expected to end */
+              eta: number | null;
+            };
+          };
+        };
+        /** @description refused: {error:{code, message, field?}} */
+        "4XX": {
+          content: {
+            "application/json": {
+              error: {
+                code: string;
+                message: string;
+                /** @description the input field that was wrong */
+                field?: string;
+                /** @description ms since the epoch */
+                since?: number;
+                agent?: string;
+                /**
+                 * @description why an identity-provider token was refused
+                 * @enum {string}
+                 */
+                reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+              };
+            };
+          };
+        };
+        /** @description unavailable or internal error */
+        "5XX": {
+          content: {
+            "application/json": {
+              error: {
+                code: string;
+                message: string;
+                /** @description the input field that was wrong */
+                field?: string;
+                /** @description ms since the epoch */
+                since?: number;
+                agent?: string;
+                /**
+                 * @description why an identity-provider token was refused
+                 * @enum {string}
+                 */
+                reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+              };
+            };
+          };
+        };
+      };
+    };
+  };
+  "/api/machines/{code}/history": {
+    /**
+     * Sampled consumable levels and counters, oldest first
+     * @description Any session: an agent (its own things only) or an admin.
+     */
+    get: {
+      parameters: {
+        query?: {
+          /** @description ms since the epoch (default 24 h ago) */
+          from?: string;
+          /** @description ms since the epoch (default now) */
+          to?: string;
+          /** @description one series, e.g. consumables.ink.c or counters.prints */
+          field?: string;
+        };
+        path: {
+          code: string;
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        200: {
+          content: {
+            "application/json": {
+                field: string;
+                /** @description ms since the epoch */
+                at: number;
+                value: number;
+              }[];
+          };
+        };
+        /** @description refused: {error:{code, message, field?}} */
+        "4XX": {
+          content: {
+            "application/json": {
+              error: {
+                code: string;
+                message: string;
+                /** @description the input field that was wrong */
+                field?: string;
+                /** @description ms since the epoch */
+                since?: number;
+                agent?: string;
+                /**
+                 * @description why an identity-provider token was refused
+                 * @enum {string}
+                 */
+                reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+              };
+            };
+          };
+        };
+        /** @description unavailable or internal error */
+        "5XX": {
+          content: {
+            "application/json": {
+              error: {
+                code: string;
+                message: string;
+                /** @description the input field that was wrong */
+                field?: string;
+                /** @description ms since the epoch */
+                since?: number;
+                agent?: string;
+                /**
+                 * @description why an identity-provider token was refused
+                 * @enum {string}
+                 */
+                reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+              };
+            };
+          };
+        };
+      };
+    };
+  };
+  "/api/alerts": {
+    /**
+     * Alerts, newest first (an agent sees its machines' alerts)
+     * @description Any session: an agent (its own things only) or an admin.
+     */
+    get: {
+      parameters: {
+        query?: {
+          /** @description open or cleared */
+          state?: string;
+          /** @description machine code or device id */
+          device?: string;
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        200: {
+          content: {
+            "application/json": ({
+                id: string;
+                device: string;
+                /** @enum {string} */
+                kind: "consumable-low" | "machine-error" | "offline" | "job-failures";
+                /** @description what it is about: a consumable's name, 'machine', 'presence' or 'jobs' */
+                subject: string;
+                /** @enum {string} */
+                state: "open" | "cleared";
+                message: string;
+                /** @description ms since the epoch */
+                raisedAt: number;
+                /** @description ms since the epoch */
+                clearedAt: number | null;
+                /** @description ms since the epoch */
+                ackedAt: number | null;
+                ackedBy: string | null;
+              })[];
+          };
+        };
+        /** @description refused: {error:{code, message, field?}} */
+        "4XX": {
+          content: {
+            "application/json": {
+              error: {
+                code: string;
+                message: string;
+                /** @description the input field that was wrong */
+                field?: string;
+                /** @description ms since the epoch */
+                since?: number;
+                agent?: string;
+                /**
+                 * @description why an identity-provider token was refused
+                 * @enum {string}
+                 */
+                reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+              };
+            };
+          };
+        };
+        /** @description unavailable or internal error */
+        "5XX": {
+          content: {
+            "application/json": {
+              error: {
+                code: string;
+                message: string;
+                /** @description the input field that was wrong */
+                field?: string;
+                /** @description ms since the epoch */
+                since?: number;
+                agent?: string;
+                /**
+                 * @description why an identity-provider token was refused
+                 * @enum {string}
+                 */
+                reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+              };
+            };
+          };
+        };
+      };
+    };
+  };
+  "/api/alerts/{id}/ack": {
+    /**
+     * Acknowledge an alert (audited by who and when)
+     * @description Admins only (an admin session or the admin token).
+     */
+    post: {
+      parameters: {
+        path: {
+          id: string;
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        200: {
+          content: {
+            "application/json": {
+              id: string;
+              device: string;
+              /** @enum {string} */
+              kind: "consumable-low" | "machine-error" | "offline" | "job-failures";
+              /** @description what it is about: a consumable's name, 'machine', 'presence' or 'jobs' */
+              subject: string;
+              /** @enum {string} */
+              state: "open" | "cleared";
+              message: string;
+              /** @description ms since the epoch */
+              raisedAt: number;
+              /** @description ms since the epoch */
+              clearedAt: number | null;
+              /** @description ms since the epoch */
+              ackedAt: number | null;
+              ackedBy: string | null;
+            };
+          };
+        };
+        /** @description refused: {error:{code, message, field?}} */
+        "4XX": {
+          content: {
+            "application/json": {
+              error: {
+                code: string;
+                message: string;
+                /** @description the input field that was wrong */
+                field?: string;
+                /** @description ms since the epoch */
+                since?: number;
+                agent?: string;
+                /**
+                 * @description why an identity-provider token was refused
+                 * @enum {string}
+                 */
+                reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+              };
+            };
+          };
+        };
+        /** @description unavailable or internal error */
+        "5XX": {
+          content: {
+            "application/json": {
+              error: {
+                code: string;
+                message: string;
+                /** @description the input field that was wrong */
+                field?: string;
+                /** @description ms since the epoch */
+                since?: number;
+                agent?: string;
+                /**
+                 * @description why an identity-provider token was refused
+                 * @enum {string}
+                 */
+                reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+              };
+            };
+          };
+        };
+      };
+    };
+  };
+  "/api/devices/{id}/settings": {
+    /**
+     * Change desired settings; the device is sent the delta. Agents: only agent-editable settings of their own machines
+     * @description Any session: an agent (its own things only) or an admin.
+     */
+    patch: {
+      parameters: {
+        path: {
+          id: string;
+        };
+      };
+      requestBody: {
+        content: {
+          "application/json": {
+            /** @description {key: value}; null removes a desired setting */
+            settings: {
+              [key: string]: string | number | boolean | null;
+            };
+            /** @description the desired version last read; a change made since is refused with CONFLICT */
+            version?: number;
+            /** @description admins only: settings the bound agent may change */
+            agentEditable?: string[];
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        200: {
+          content: {
+            "application/json": {
+              device: string;
+              /** @description bumped by every accepted change, reported or desired */
+              version: number;
+              /** @description bumped by every change of the desired settings */
+              desiredVersion: number;
+              reported: {
+                machine?: {
+                  /** @enum {string} */
+                  status?: "idle" | "busy" | "error" | "maintenance";
+                  error?: {
+                    code: string;
+                    message: string;
+                  };
+                  job?: string;
+                };
+                /** @description by name: ink.c, ink.m, ink.y, ink.k, paper, … */
+                consumables?: {
+                  [key: string]: {
+                    level: number;
+                    unit?: string;
+                  };
+                };
+                counters?: {
+                  [key: string]: number;
+                };
+                settings?: {
+                  [key: string]: string | number | boolean;
+                };
+              };
+              desired: {
+                [key: string]: string | number | boolean;
+              };
+              /** @description desired settings the device has not reported as applied */
+              delta: {
+                [key: string]: string | number | boolean;
+              };
+              /** @description when each field last changed (ms), by path */
+              metadata: {
+                [key: string]: number;
+              };
+              /** @description ms since the epoch */
+              updatedAt: number;
             };
           };
         };

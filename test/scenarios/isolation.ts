@@ -9,7 +9,7 @@ import { barrier } from '../helpers/barrier';
 import { connect, end, publish, recorder, subscribe, waitClosed } from '../helpers/mqtt';
 import type { Dev, Fleet, Transport } from './fleet';
 
-const DEVICE_LEAVES = ['hello', 'status', 'config', 'cmd', 'ack', 'jobs'] as const;
+const DEVICE_LEAVES = ['hello', 'status', 'config', 'cmd', 'ack', 'jobs', 'state', 'shadow'] as const;
 
 /** Every topic and filter an agent might try on someone else's device or agent. */
 function foreignFilters(dev: string, otherAgent: string, mac: string): string[] {
@@ -22,7 +22,10 @@ function foreignFilters(dev: string, otherAgent: string, mac: string): string[] 
     `fb/v1/d/${dev}/#`,
     agentTopic(otherAgent, 'res'),
     agentTopic(otherAgent, 'bindings'),
+    agentTopic(otherAgent, 'alerts'),
     agentTopic(otherAgent, 'req'),
+    'fb/v1/d/+/shadow',
+    'fb/v1/a/+/alerts',
     `fb/v1/a/${otherAgent}/#`,
     'fb/v1/d/+/status',
     'fb/v1/d/+/evt/#',
@@ -75,8 +78,8 @@ export async function isolationMatrix(fleet: Fleet, agentTransport: Transport, d
     const [granted] = await subscribe(a.client, filter);
     assert.is(granted, 128, `agent A was granted ${filter}`);
   }
-  // A's own device: only status, jobs and evt are visible; broker-only and device-only leaves are refused.
-  for (const leaf of ['hello', 'config', 'cmd', 'ack'] as const) {
+  // A's own device: only status, jobs, shadow and evt are visible; broker-only and device-only leaves are refused.
+  for (const leaf of ['hello', 'config', 'cmd', 'ack', 'state'] as const) {
     const [granted] = await subscribe(a.client, deviceTopic(da.id, leaf));
     assert.is(granted, 128, `agent A was granted its device's ${leaf}`);
   }
@@ -89,6 +92,7 @@ export async function isolationMatrix(fleet: Fleet, agentTransport: Transport, d
     await publish(dev.c, deviceTopic(dev.d.id, 'hello'), { fw: '1.0.0', model: 'test-board', mac: dev.d.mac, caps: ['qr.show'], boot: 2, uptime: 1 });
     await publish(dev.c, deviceTopic(dev.d.id, 'ack'), { job: 'j-none', state: 'done' });
     await publish(dev.c, eventTopic(dev.d.id, 'telemetry'), { t: 21.5, from: dev.d.id });
+    await publish(dev.c, deviceTopic(dev.d.id, 'state'), { machine: { status: 'idle' }, consumables: { 'ink.k': { level: 50 } } });
     await publish(dev.c, deviceTopic(dev.d.id, 'status'), { state: 'online' }, { retain: true });
   }
   await request(b.client, { kind: 'agent', id: b.id }, { op: 'list' });
@@ -102,7 +106,7 @@ export async function isolationMatrix(fleet: Fleet, agentTransport: Transport, d
   assert.equal(leaked, [], `agent A received B's traffic: ${JSON.stringify(leaked.slice(0, 3))}`);
   const ownLeaves = new Set(seenByA.filter((m) => m.topic.includes(da.id)).map((m) => m.topic.split('/').slice(4).join('/')));
   assert.ok(ownLeaves.has('evt/telemetry') && ownLeaves.has('status'), `A should see its device's evt and status, saw ${[...ownLeaves]}`);
-  for (const leaf of ownLeaves) assert.ok(['status', 'jobs', 'evt/telemetry'].includes(leaf), `A received its device's ${leaf}`);
+  for (const leaf of ownLeaves) assert.ok(['status', 'jobs', 'shadow', 'evt/telemetry'].includes(leaf), `A received its device's ${leaf}`);
 
   // Publishing on B's device topics, B's agent topics, or broker-only topics closes A's connection
   // and delivers nothing. Each attempt on a fresh connection.
@@ -122,7 +126,7 @@ export async function isolationMatrix(fleet: Fleet, agentTransport: Transport, d
   assert.equal(seenByB.filter((m) => m.text.includes('j-evil')), [], 'agent B received a forged message');
 
   // A device cannot publish as another device, nor on broker-only leaves of its own tree.
-  const devForbidden = [deviceTopic(db.id, 'hello'), deviceTopic(db.id, 'status'), deviceTopic(db.id, 'ack'), eventTopic(db.id, 'telemetry'), deviceTopic(da.id, 'cmd'), deviceTopic(da.id, 'config'), deviceTopic(da.id, 'jobs'), agentTopic(a.id, 'res'), agentTopic(a.id, 'bindings')];
+  const devForbidden = [deviceTopic(db.id, 'hello'), deviceTopic(db.id, 'status'), deviceTopic(db.id, 'state'), deviceTopic(da.id, 'shadow'), deviceTopic(db.id, 'ack'), eventTopic(db.id, 'telemetry'), deviceTopic(da.id, 'cmd'), deviceTopic(da.id, 'config'), deviceTopic(da.id, 'jobs'), agentTopic(a.id, 'res'), agentTopic(a.id, 'bindings')];
   for (const topic of devForbidden) {
     const { client } = await fleet.device(da, { transport: deviceTransport });
     const closed = waitClosed(client, 5000);

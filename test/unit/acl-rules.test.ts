@@ -100,6 +100,12 @@ t('forward: checked against the binding on every message', () => {
     [agent('a1'), 'fb/v1/d/d1/jobs', true],
     [agent('a1'), 'fb/v1/d/d1/evt/telemetry', true],
     [agent('a1'), 'fb/v1/d/d1/hello', false],
+    [agent('a1'), 'fb/v1/d/d1/shadow', true],
+    [agent('a1'), 'fb/v1/d/d1/state', false],
+    [agent('a1'), 'fb/v1/d/d2/shadow', false],
+    [agent('a1'), 'fb/v1/a/a1/alerts', true],
+    [agent('a1'), 'fb/v1/a/a2/alerts', false],
+    [device('d1'), 'fb/v1/d/d1/shadow', false],
     [agent('a1'), 'fb/v1/d/d1/cmd', false],
     [agent('a1'), 'fb/v1/d/d2/status', false],
     [agent('a1'), 'fb/v1/d/d3/status', false],
@@ -126,13 +132,13 @@ t('property: no one but an admin gets a wildcard in the namespace or id segment'
   fc.assert(fc.property(nonAdmin, wild, (who, filter) => acl.subscribeRule(who, filter) !== null));
 });
 
-t('property: an agent receives a device topic only of a device bound to it, and only status, jobs and evt', () => {
+t('property: an agent receives a device topic only of a device bound to it, and only status, jobs, shadow and evt', () => {
   fc.assert(
     fc.property(id, id, fc.constantFrom(...DEVICE_LEAVES, 'evt/x'), fc.boolean(), (a, dev, l, bound) => {
       const map = new BindingMap();
       map.apply(dev, bound ? a : `${a}-other`, 1);
       const check = new Acl(map, new LocalPresence(1000, () => {}), new Metrics(new HashQueue(1)), createLogger('silent'));
-      const visible = bound && (l === 'status' || l === 'jobs' || l.startsWith('evt/'));
+      const visible = bound && (l === 'status' || l === 'jobs' || l === 'shadow' || l.startsWith('evt/'));
       return check.mayReceive(agent(a), `fb/v1/d/${dev}/${l}`) === visible;
     }),
   );
@@ -143,7 +149,7 @@ t("property: a device publishes only on its own tree, and never on the broker's 
     fc.property(id, id, fc.constantFrom(...DEVICE_LEAVES, 'evt/x'), (self, other, l) => {
       const own = acl.publishRule(device(self), packet(`fb/v1/d/${self}/${l}`));
       const foreign = acl.publishRule(device(self), packet(`fb/v1/d/${other}/${l}`));
-      const allowed = l === 'hello' || l === 'status' || l === 'ack' || l === 'evt/x';
+      const allowed = l === 'hello' || l === 'status' || l === 'ack' || l === 'state' || l === 'evt/x';
       return (own === null) === allowed && (self === other || foreign === 'device-scope');
     }),
   );

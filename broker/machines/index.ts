@@ -1,0 +1,67 @@
+// Wires machine state into a broker node (docs/architecture.md, Machine state): shadows, alerts
+// fed by reports, presence and job endings, the history pruning job and the machine metrics.
+import { machineStatus } from '../../protocol/machine-state';
+import type { AgentRequest } from '../../protocol/messages';
+import type { Context } from '../context';
+import { deviceAgents } from '../store/devices';
+import { Alerts } from './alerts';
+import { MachineShadows } from './shadows';
+import { pruneHistory } from './store';
+
+export interface Machines {
+  shadows: MachineShadows;
+  alerts: Alerts;
+  /** Deletes history older than the retention; resolves with how many samples went. */
+  prune(): Promise<number>;
+  stop(): void;
+}
+
+const PRUNE_EVERY_MS = 3600_000;
+
+export async function startMachines(ctx: Context): Promise<Machines> {
+  const shadows = new MachineShadows(ctx);
+  const alerts = new Alerts(ctx);
+  await alerts.start();
+  // Agents change the settings an admin made agent-editable over MQTT too (op `settings`).
+  ctx.agentOps.set('settings', (_ctx, who, req) => {
+    const r = req as Extract<AgentRequest, { op: 'settings' }>;
+    return shadows.setDesired(r.device, { kind: 'agent', id: who.id }, { settings: r.settings, ...(r.version === undefined ? {} : { version: r.version }) });
+  });
+  shadows.onReport((device, before, after) => alerts.onReported(device, before, after));
+  ctx.events.on('presence', (device, status) => alerts.onPresence(device, status));
+  ctx.events.on('jobEnded', (device, state) => {
+    if (state === 'done' || state === 'failed') alerts.onJobEnded(device, state === 'failed');
+  });
+  const prune = async (): Promise<number> => {
+    const n = await pruneHistory(ctx.db, ctx.now() - ctx.opts.machines.historyRetentionMs);
+    if (n > 0) ctx.log.info({ samples: n }, 'machine history pruned');
+    return n;
+  };
+  void prune().catch((err: unknown) => ctx.log.error({ err }, 'pruning machine history failed'));
+  const timer = setInterval(() => void prune().catch((err: unknown) => ctx.log.error({ err }, 'pruning machine history failed')), PRUNE_EVERY_MS);
+  timer.unref();
+  ctx.metrics.watchMachines(async () => {
+    const devices = await deviceAgents(ctx.db);
+    const all = await shadows.shadows(devices.map((d) => d.id));
+    const byStatus: Record<string, number> = {};
+    const levels: Array<{ name: string; level: number }> = [];
+    for (const d of devices) {
+      const reported = all.get(d.id)?.reported ?? null;
+      const status = machineStatus(ctx.presence.status(d.id).state, reported, ctx.opts.machines.lowPercent);
+      byStatus[status] = (byStatus[status] ?? 0) + 1;
+      for (const [name, c] of Object.entries(reported?.consumables ?? {})) levels.push({ name, level: c.level });
+    }
+    return { byStatus, levels };
+  });
+  const machines: Machines = {
+    shadows,
+    alerts,
+    prune,
+    stop: () => {
+      clearInterval(timer);
+      alerts.stop();
+    },
+  };
+  ctx.machines = machines;
+  return machines;
+}
