@@ -66,7 +66,7 @@ const platform: Platform = {
 };
 
 log('info', 'fleetbind firmware starting', { model: board.model, fw: board.fw, boot: platform.facts.boot, screen: screen !== undefined, uart: serial !== undefined });
-const core = createCore(platform);
+const core = createCore(platform, { machinePollMs: serial ? board.machinePollMs : 0 });
 // Improv Wi-Fi on the console UART: a network can be given after flashing (npm run flash -- improv).
 let improv: ImprovService | null = null;
 if (board.improv) {

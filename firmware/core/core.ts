@@ -12,7 +12,10 @@ import { guardWith, type Guard } from './guard';
 import { builtinHandlers } from './handlers/index';
 import type { JobHandlers } from './job-handler';
 import { JobRunner } from './job-runner';
+import { DeviceSettings } from './device-settings';
+import { MachineLink } from './machine-link';
 import { MqttSession } from './mqtt-session';
+import { StateReporter } from './state-reporter';
 import { OtaTrial } from './ota-trial';
 import type { MqttCloseInfo, MqttConnectOptions, Platform } from './platform';
 import { readMessage } from './read-message';
@@ -21,6 +24,7 @@ import { chooseTransport, type Transport } from './transport';
 import { WifiLink } from './wifi-link';
 import { normaliseMac, normaliseMachineCode } from '../../protocol/ids';
 import { parseCmd, parseConfig, type Hello } from '../../protocol/messages';
+import type { ReportedState, SettingValue, SettingsDelta } from '../../protocol/machine-state';
 import { deviceTopic } from '../../protocol/topics';
 
 export type CoreState = 'boot' | 'unprovisioned' | 'wifi' | 'enroll' | 'mqtt' | 'hello' | 'ready' | 'busy' | 'stopped';
@@ -44,6 +48,12 @@ export interface CoreOptions {
   qrDisplayMs: number;
   /** How long a new image may take to reach the broker before it rolls back. */
   otaTrialMs: number;
+  /** Least time between two state reports; changes in between are coalesced into one. */
+  stateMinIntervalMs: number;
+  /** The whole state is reported at least this often. */
+  stateReportMs: number;
+  /** How often the attached machine is asked for its status over serial; 0 when there is none to ask. */
+  machinePollMs: number;
   handlers?: JobHandlers;
   onState?: (state: CoreState) => void;
 }
@@ -59,6 +69,9 @@ export const DEFAULT_CORE_OPTIONS: CoreOptions = {
   maxPayloadChars: 8_192,
   qrDisplayMs: 60_000,
   otaTrialMs: 5 * 60_000,
+  stateMinIntervalMs: 1_000,
+  stateReportMs: 5 * 60_000,
+  machinePollMs: 0,
 };
 
 /** MQTT 3.1.1 CONNACK codes that mean "these credentials are wrong", not "try later". */
@@ -84,6 +97,9 @@ export class DeviceCore {
   private readonly enrollment: Enrollment;
   private readonly runner: JobRunner;
   private readonly trial: OtaTrial;
+  private readonly reporter: StateReporter;
+  private readonly settings: DeviceSettings;
+  private readonly machineLink: MachineLink | null;
   private current: CoreState = 'boot';
   private mac = '';
   private broker: BrokerAddress | null = null;
@@ -144,6 +160,28 @@ export class DeviceCore {
         this.refresh();
       },
     });
+    this.reporter = new StateReporter(platform, { minIntervalMs: o.stateMinIntervalMs, periodMs: o.stateReportMs }, {
+      publish: (text) => {
+        const id = this.deviceId();
+        return id !== null && this.session.open && this.session.publish(deviceTopic(id, 'state'), text);
+      },
+    });
+    this.settings = new DeviceSettings(platform);
+    const applied = this.settings.current;
+    if (Object.keys(applied).length > 0) this.reporter.update({ settings: applied });
+    this.machineLink = o.machinePollMs > 0 && platform.serial !== undefined
+      ? new MachineLink(platform, o.machinePollMs, { busy: () => this.runner.running?.kind === 'serial.send', status: (patch) => this.reporter.update(patch) })
+      : null;
+  }
+
+  /** The machine state as the device last knew it (what it reports). */
+  reportedState(): ReportedState {
+    return this.reporter.current;
+  }
+
+  /** The settings the device runs with, and the desired version they came from. */
+  appliedSettings(): { version: number; settings: Record<string, SettingValue> } {
+    return { version: this.settings.appliedVersion, settings: this.settings.current };
   }
 
   get state(): CoreState {
@@ -173,6 +211,7 @@ export class DeviceCore {
       }
       this.random = deviceRandom(this.mac, this.platform.facts.boot, () => this.platform.random());
       this.trial.boot();
+      this.machineLink?.start();
       this.begin();
     });
   }
@@ -225,6 +264,8 @@ export class DeviceCore {
   stop(): void {
     this.guard('stop', () => {
       this.runner.stop();
+      this.machineLink?.stop();
+      this.reporter.stop();
       this.session.close();
       this.identity = null;
       this.link.stop(this.current !== 'boot' && this.current !== 'unprovisioned');
@@ -290,6 +331,7 @@ export class DeviceCore {
     this.screen.status(this.runner.running === null ? 'Ready' : `Busy: ${this.runner.running.kind}`);
     this.refresh();
     this.runner.flushUnsent();
+    this.reporter.connected();
   }
 
   private onMessage(identity: Identity, topic: string, payload: string): void {
@@ -318,9 +360,21 @@ export class DeviceCore {
       this.platform.prefs.set('sntp', sntp);
       this.platform.log('info', 'SNTP server changed by the broker', { sntp });
     }
+    if (config.delta !== undefined) this.applySettings(config.delta);
     const agent = config.agent;
     this.screen.show('agent', (d) => d.agent(agent === null ? null : agent.name, config.claimCode));
     this.platform.log('info', 'config', { agent: agent === null ? null : agent.id });
+  }
+
+  private applySettings(delta: SettingsDelta): void {
+    const changed = this.settings.apply(delta);
+    if (changed === null) return;
+    if (Object.keys(changed).length > 0) this.reporter.update({ settings: changed });
+    // Settings it already runs with are reported again: the broker still lists them, so it missed the report.
+    const current = this.settings.current;
+    const echo: Record<string, SettingValue> = {};
+    for (const k of Object.keys(delta.settings)) if (current[k] !== undefined && !(k in changed)) echo[k] = current[k]!;
+    if (Object.keys(echo).length > 0) this.reporter.resend({ settings: echo });
   }
 
   /**
@@ -338,6 +392,7 @@ export class DeviceCore {
   }
 
   private onClose(identity: Identity, info: MqttCloseInfo): void {
+    this.reporter.disconnected();
     if (info.refused !== undefined && CREDENTIALS_REFUSED.includes(info.refused)) this.enrollment.refused(identity.mode, info.refused);
     this.session.lost(info.reason ?? (info.refused !== undefined ? `CONNACK refused (${info.refused})` : 'connection closed'), false);
   }

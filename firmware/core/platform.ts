@@ -17,6 +17,8 @@ export type PrefKey =
   | 'ssid' | 'psk' | 'broker' | 'id' | 'secret' | 'enroll' | 'machine' | 'ca' | 'insecure' | 'sntp'
   /** Release public keys (base64 of 32 bytes, comma-separated), written at flash time. */
   | 'otakey'
+  /** Applied settings (JSON) and the desired version they came with (device-settings.ts). */
+  | 'settings' | 'setver'
   /** The update in flight across a restart (JSON, ota-trial.ts). */
   | 'ota'
   /** Lowest version this device may still install (anti-rollback floor). */
@@ -112,6 +114,8 @@ export interface Display {
   clearQr(): void;
   /** Payment confirmed for the QR on screen. */
   paid(): void;
+  /** Backlight in percent (setting `display.brightness`); boards without a dimmable screen leave it out. */
+  brightness?(percent: number): void;
 }
 
 export interface SerialRequest {

@@ -14,6 +14,8 @@ export interface Board {
   sntp: string;
   /** For targets whose network interface has no MAC to read (the desktop simulator): `mcconfig mac=...`. */
   mac: string | undefined;
+  /** How often the machine on the UART is asked for its status (`machinePollMs`); 0 when it is not a printer that answers STATUS. */
+  machinePollMs: number;
 }
 
 function integer(value: unknown, what: string): number | undefined {
@@ -51,5 +53,6 @@ export function readBoard(): Board {
     improv: readImprov(),
     sntp: String(config.sntp ?? 'none'),
     mac: config.mac === undefined ? undefined : String(config.mac),
+    machinePollMs: integer(config.machinePollMs, 'machinePollMs') ?? 0,
   };
 }

@@ -78,7 +78,7 @@ export class Peer {
     return calls.filter((c): c is CallOf<O> => c.op === op);
   }
 
-  published(leaf: 'ack' | 'hello' | 'status', calls: readonly PlatformCall[] = this.d.calls, device = DEVICE): CallOf<'mqtt.publish'>[] {
+  published(leaf: 'ack' | 'hello' | 'status' | 'state', calls: readonly PlatformCall[] = this.d.calls, device = DEVICE): CallOf<'mqtt.publish'>[] {
     return this.of('mqtt.publish', calls).filter((c) => c.topic === deviceTopic(device, leaf));
   }
 
