@@ -77,6 +77,7 @@ export class StateReporter {
     }
     mergePatches(this.pending, delta);
     this.schedule();
+    if (this.online && this.periodTimer === null) this.armPeriod();
     return true;
   }
 
@@ -132,8 +133,11 @@ export class StateReporter {
     this.sent++;
   }
 
+  /** Only a device with something to report keeps a timer for it. */
   private armPeriod(): void {
     if (this.periodTimer !== null) this.platform.clearTimer(this.periodTimer);
+    this.periodTimer = null;
+    if (Object.keys(this.state).length === 0) return;
     this.periodTimer = this.platform.setTimer(this.options.periodMs, () => {
       this.periodTimer = null;
       if (!this.online) return;
