@@ -49,6 +49,8 @@ export interface BrokerOptions {
   jobSweepMs: number;
   /** PostgreSQL registry (postgres://…) instead of the embedded SQLite file; required for a cluster. */
   databaseUrl?: string;
+  /** A backup to restore before starting (main.ts); the data dir or database must be empty. */
+  restore?: string;
   /** Redis (redis://…) that joins this node to a cluster: MQTT routing, retained messages, presence. */
   redisUrl?: string;
   /** Namespace of every Redis key and channel, so several fleets can share one Redis. */
@@ -148,6 +150,7 @@ export const BROKER_CLI = defineCli({
     production: { type: 'boolean', env: 'FLEETBIND_PRODUCTION', help: 'a real fleet: placeholder payment QRs (fleetbind:pay?…) are refused; also on when NODE_ENV=production (the variable takes true or false)' },
     'require-signed-label': { type: 'boolean', env: 'FLEETBIND_REQUIRE_SIGNED_LABEL', help: 'claims need proof of presence: the signed label or the on-screen claim code; a typed machine code or device id is refused (the variable takes true or false)' },
     'payment-template': { type: 'string', value: 'NAME', env: 'FLEETBIND_PAYMENT_TEMPLATE', help: `the payment QR format of payment jobs that name none: ${PAYMENT_TEMPLATES.join(', ')}` },
+    restore: { type: 'string', value: 'FILE', help: 'first restore this backup (npm run fleet -- backup FILE) into the empty data dir, or the empty database of --database-url, then start' },
     'redis-prefix': { type: 'string', value: 'PREFIX', env: 'FLEETBIND_REDIS_PREFIX', help: `namespace of every Redis key, so fleets can share a Redis (default ${DEFAULTS.redisPrefix})` },
   },
 });
@@ -252,6 +255,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BrokerOpti
   set('job-ack-timeout-ms', (v) => (o.jobAckTimeoutMs = positive('job-ack-timeout-ms', v)));
   set('job-attempts', (v) => (o.jobAttempts = positive('job-attempts', v)));
   set('job-ttl-ms', (v) => (o.jobTtlMs = positive('job-ttl-ms', v)));
+  set('restore', (v) => (o.restore = resolve(v)));
   set('database-url', (v) => (o.databaseUrl = url('database-url', v, ['postgres:', 'postgresql:'])));
   set('redis-url', (v) => (o.redisUrl = url('redis-url', v, ['redis:', 'rediss:'])));
   set('redis-prefix', (v) => (o.redisPrefix = v));

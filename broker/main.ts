@@ -2,6 +2,7 @@
 import { helpText, wantsHelp } from '../host-tools/cli/args';
 import { BROKER_CLI, parseOptions } from './config';
 import { startBroker } from './server';
+import { restoreBackup } from './store/backup';
 import { StartError } from './start-errors';
 import { startupBanner } from './startup-banner';
 
@@ -19,6 +20,10 @@ try {
 
 let broker;
 try {
+  if (options.restore !== undefined) {
+    await restoreBackup(options.restore, options.dataDir, options.databaseUrl);
+    process.stderr.write(`fleetbind: restored ${options.restore}\n`);
+  }
   broker = await startBroker(options);
 } catch (err) {
   // A start mistake (port in use, unwritable data dir, unreadable TLS file) is one line; anything else keeps its stack.

@@ -15,6 +15,7 @@ import { fleetRoutes } from './routes-fleet';
 import { jobRoutes } from './routes-jobs';
 import { machineRoutes } from './routes-machines';
 import { opsRoutes } from './routes-ops';
+import { backupRoutes } from './routes-backup';
 import { sessionRoutes } from './routes-session';
 import { labelFileRoutes } from './routes-label-files';
 import { transferRequestRoutes } from './routes-transfer-requests';
@@ -71,6 +72,7 @@ export async function buildHttp(ctx: Context, startedAt: number): Promise<Fastif
   jobRoutes(app, ctx);
   machineRoutes(app, ctx);
   opsRoutes(app, ctx, startedAt);
+  backupRoutes(app, ctx);
   claimPreviewRoutes(app, ctx);
   webhookRoutes(app, ctx);
   transferRequestRoutes(app, ctx);

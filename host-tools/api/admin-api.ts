@@ -7,6 +7,7 @@ import { ToolError } from './errors';
 import type { AgentListItem, AuditView, BindingView, JobListItem, DeviceWithPresence, EnrollmentTokenView, Label, LoginBlockView, NewEnrollmentToken, TransferResult } from '../../protocol/rest';
 
 const TIMEOUT_MS = 15_000;
+const BACKUP_TIMEOUT_MS = 30 * 60_000;
 
 export type AdminApiFailure = 'unreachable' | 'unauthorized' | 'refused' | 'bad-response';
 
@@ -29,36 +30,53 @@ export class AdminApi {
     return this.conn.baseUrl;
   }
 
-  /** Sends one request; `what` completes "the broker refused to …" in error messages. */
-  async request<T>(method: string, path: string, what: string, body?: unknown): Promise<T> {
+  /** Sends one request and answers its response when it is a success; `what` completes "the broker refused to …". */
+  private async send(method: string, path: string, what: string, body: unknown, timeoutMs: number): Promise<Response> {
     let res: Response;
     try {
       res = await fetch(this.conn.baseUrl + path, {
         method,
         headers: { authorization: `Bearer ${this.conn.token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
         body: body === undefined ? null : JSON.stringify(body),
-        signal: AbortSignal.timeout(TIMEOUT_MS),
+        signal: AbortSignal.timeout(timeoutMs),
       });
     } catch (e) {
       const cause = (e as { cause?: { code?: string; message?: string } }).cause;
-      const why = (e as Error).name === 'TimeoutError' ? `no answer within ${TIMEOUT_MS / 1000} s` : (cause?.code ?? cause?.message ?? (e as Error).message);
+      const why = (e as Error).name === 'TimeoutError' ? `no answer within ${timeoutMs / 1000} s` : (cause?.code ?? cause?.message ?? (e as Error).message);
       throw new AdminApiError('unreachable', `broker API at ${this.conn.baseUrl} is unreachable (${why})`);
     }
+    if (res.ok) return res;
     const text = await res.text();
-    let json: unknown = null;
-    if (text !== '') {
-      try {
-        json = JSON.parse(text);
-      } catch {
-        throw new AdminApiError('bad-response', `${this.conn.baseUrl} answered ${method} ${path} with HTTP ${res.status} and a body that is not JSON; is --broker-api the fleetbind broker?`, res.status);
-      }
+    let wire: WireError | null = null;
+    try {
+      wire = (JSON.parse(text) as { error?: WireError } | null)?.error ?? null;
+    } catch {
+      wire = null;
     }
-    if (res.ok) return json as T;
-    const wire = (json as { error?: WireError } | null)?.error ?? null;
     const detail = wire ? `${wire.code}: ${wire.message}` : `HTTP ${res.status}`;
     if (res.status === 401) throw new AdminApiError('unauthorized', `the broker refused the admin token (${detail})`, res.status, wire);
     if (res.status === 403) throw new AdminApiError('unauthorized', `the token is not an admin's; log in as admin:<name> or use the operator's admin token (${detail})`, res.status, wire);
     throw new AdminApiError('refused', `the broker refused to ${what}: ${detail}`, res.status, wire);
+  }
+
+  /** Sends one request; `what` completes "the broker refused to …" in error messages. */
+  async request<T>(method: string, path: string, what: string, body?: unknown): Promise<T> {
+    const res = await this.send(method, path, what, body, TIMEOUT_MS);
+    const text = await res.text();
+    if (text === '') return null as T;
+    try {
+      return JSON.parse(text) as T;
+    } catch {
+      throw new AdminApiError('bad-response', `${this.conn.baseUrl} answered ${method} ${path} with HTTP ${res.status} and a body that is not JSON; is --broker-api the fleetbind broker?`, res.status);
+    }
+  }
+
+  /** A consistent backup of the registry, streamed as the broker takes it (large fleets take minutes). */
+  async backup(): Promise<{ body: ReadableStream<Uint8Array>; filename: string }> {
+    const res = await this.send('GET', '/api/backup', 'take a backup', undefined, BACKUP_TIMEOUT_MS);
+    const filename = /filename="([^"]+)"/.exec(res.headers.get('content-disposition') ?? '')?.[1] ?? 'fleetbind-backup';
+    if (!res.body) throw new AdminApiError('bad-response', 'the broker answered the backup with an empty body', res.status);
+    return { body: res.body, filename };
   }
 
   label(code: string): Promise<Label> {

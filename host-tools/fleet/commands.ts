@@ -1,6 +1,9 @@
 // The commands of `npm run fleet`: each names its positional arguments and options, calls the
 // admin API, and gives its result both as JSON and as text for a person.
 import { randomBytes } from 'node:crypto';
+import { createWriteStream, existsSync, renameSync, rmSync, statSync } from 'node:fs';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { AdminApi } from '../api/admin-api';
 import { ToolError, usageError } from '../api/errors';
 import { saveSession } from '../api/session-file';
@@ -116,6 +119,31 @@ const auditLine = (e: AuditView): string =>
 const deviceRows = (ds: DeviceWithPresence[]) => ds.map((d) => [d.id, d.machineCode, d.model, d.fw, d.agent, presence(d.presence), time(d.lastSeen)]);
 
 export const COMMANDS: Command[] = [
+  {
+    name: 'backup',
+    args: ['file'],
+    options: {},
+    summary: 'save a consistent backup of the registry, taken while the broker runs (restore: npm start -- --restore FILE)',
+    async run(api, { args }) {
+      const file = args[0]!;
+      if (existsSync(file)) throw usageError(`${file} exists; a backup never overwrites a file`);
+      const started = Date.now();
+      const { body } = await api.backup();
+      // Written aside and renamed at the end: a download cut short never looks like a backup.
+      const partial = `${file}.partial`;
+      try {
+        // Mode 600: it holds credential hashes and the device secret key.
+        await pipeline(Readable.fromWeb(body as import('node:stream/web').ReadableStream<Uint8Array>), createWriteStream(partial, { mode: 0o600, flags: 'wx' }));
+      } catch (err) {
+        rmSync(partial, { force: true });
+        throw new ToolError(`the backup did not arrive whole (${(err as Error).message}); ${file} was not written`);
+      }
+      renameSync(partial, file);
+      const bytes = statSync(file).size;
+      const ms = Date.now() - started;
+      return { json: { file, bytes, ms }, text: `backup saved to ${file} (${bytes} bytes in ${ms} ms); restore it with npm start -- --restore ${file} --data-dir <empty dir>` };
+    },
+  },
   {
     name: 'login',
     args: [],

@@ -3177,6 +3177,64 @@ export interface paths {
       };
     };
   };
+  "/api/backup": {
+    /**
+     * A consistent backup of the registry, taken while the broker runs (SQLite file, or pg_dump custom format)
+     * @description Admins only (an admin session or the admin token).
+     */
+    get: {
+      responses: {
+        /** @description the backup file */
+        200: {
+          content: {
+            "application/json": string;
+          };
+        };
+        /** @description refused: {error:{code, message, field?}} */
+        "4XX": {
+          content: {
+            "application/json": {
+              error: {
+                code: string;
+                message: string;
+                /** @description the input field that was wrong */
+                field?: string;
+                /** @description ms since the epoch */
+                since?: number;
+                agent?: string;
+                /**
+                 * @description why an identity-provider token was refused
+                 * @enum {string}
+                 */
+                reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+              };
+            };
+          };
+        };
+        /** @description unavailable or internal error */
+        "5XX": {
+          content: {
+            "application/json": {
+              error: {
+                code: string;
+                message: string;
+                /** @description the input field that was wrong */
+                field?: string;
+                /** @description ms since the epoch */
+                since?: number;
+                agent?: string;
+                /**
+                 * @description why an identity-provider token was refused
+                 * @enum {string}
+                 */
+                reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+              };
+            };
+          };
+        };
+      };
+    };
+  };
   "/api/claim-preview": {
     /**
      * What a claim of this label, machine code or device id would bind
