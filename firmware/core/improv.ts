@@ -4,6 +4,8 @@
 // low byte of the sum of every byte before it); this side ends each with a newline so they do
 // not run into console log lines. Pure: bytes in through receive(), bytes out through `send`,
 // Wi-Fi joined through `join`, so it runs the same on XS, in the simulator and in tests.
+import { utf8Decode, utf8Encode } from './utf8';
+
 export const IMPROV_HEADER = [0x49, 0x4d, 0x50, 0x52, 0x4f, 0x56]; // "IMPROV"
 export const IMPROV_VERSION = 1;
 
@@ -36,12 +38,10 @@ export function encodeImprov(type: number, data: Uint8Array): Uint8Array {
   return out;
 }
 
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
 
 /** Length-prefixed strings, as RPC data and results carry them. */
 export function encodeStrings(strings: string[]): Uint8Array {
-  const parts = strings.map((s) => encoder.encode(s));
+  const parts = strings.map((s) => utf8Encode(s));
   const out = new Uint8Array(parts.reduce((n, p) => n + 1 + p.length, 0));
   let at = 0;
   for (const p of parts) {
@@ -59,7 +59,7 @@ export function decodeStrings(data: Uint8Array): string[] | null {
   for (let at = 0; at < data.length; ) {
     const n = data[at++]!;
     if (at + n > data.length) return null;
-    out.push(decoder.decode(data.subarray(at, at + n)));
+    out.push(utf8Decode(data.subarray(at, at + n)));
     at += n;
   }
   return out;

@@ -13,14 +13,13 @@ import type { JobContext, JobHandler } from '../job-handler';
 import { writePending } from '../ota-pending';
 import type { Ota, OtaSlot, Platform } from '../platform';
 import { Sha256 } from '../sha256';
+import { utf8Encode } from '../utf8';
 
 /** Resumes after a dropped download, each after twice the previous pause. */
 export const OTA_RESUMES = 5;
 const RESUME_BASE_MS = 2_000;
 /** Time for the `done` ack to leave before the restart cuts the connection. */
 const RESTART_DELAY_MS = 1_000;
-
-const encoder = new TextEncoder();
 
 function releaseKeys(platform: Platform): Uint8Array[] {
   const raw = platform.prefs.get('otakey') ?? '';
@@ -54,7 +53,7 @@ function refusal(p: OtaParams, platform: Platform, ota: Ota): { error: string } 
   } catch {
     return { error: 'BAD_SIGNATURE: the signature is not base64' };
   }
-  const message = encoder.encode(p.manifest);
+  const message = utf8Encode(p.manifest);
   if (!keys.some((key) => ed25519Verify(sig, message, key))) return { error: 'BAD_SIGNATURE: the manifest is not signed by a release key this device trusts' };
   let manifest: ReleaseManifest;
   try {

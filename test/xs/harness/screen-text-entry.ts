@@ -1,5 +1,5 @@
 // Runs inside xsnap-worker: the screen-text scenario on XS, its transcript returned as JSON.
+import { utf8Encode } from '../../../firmware/core/utf8';
 import { runScreenTextScenario } from '../screen-text-scenario';
 
-const encoder = new TextEncoder();
-(globalThis as unknown as { handleCommand: (m: ArrayBuffer) => ArrayBuffer }).handleCommand = () => encoder.encode(JSON.stringify(runScreenTextScenario())).buffer as ArrayBuffer;
+(globalThis as unknown as { handleCommand: (m: ArrayBuffer) => ArrayBuffer }).handleCommand = () => utf8Encode(JSON.stringify(runScreenTextScenario())).buffer as ArrayBuffer;
