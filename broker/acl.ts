@@ -46,6 +46,8 @@ export class Acl {
     private readonly presence: Presence,
     private readonly metrics: Metrics,
     private readonly log: Logger,
+    /** The customer session that owns an order, or null (a database read, at subscribe only). */
+    private readonly orderOwner: (order: string) => Promise<string | null> = async () => null,
   ) {}
 
   private deny(rule: string, who: Identity | undefined, topic: string): void {
@@ -57,9 +59,29 @@ export class Acl {
     const who = identityOf(client);
     const rule = who ? this.subscribeRule(who, sub.topic) : 'unauthenticated';
     if (rule === null) return callback(null, sub);
+    if (rule === 'not-own-order' && who?.kind === 'customer') return this.customerSubscribe(who, sub, callback);
     this.deny(`subscribe:${rule}`, who, sub.topic);
     callback(null, null);
   };
+
+  /** An order placed after the customer connected: its owner is read once, then remembered on the connection. */
+  private customerSubscribe(who: Extract<Identity, { kind: 'customer' }>, sub: Subscription, callback: Parameters<AuthorizeSubscribeHandler>[2]): void {
+    const order = sub.topic.split('/')[3]!;
+    this.orderOwner(order).then(
+      (owner) => {
+        if (owner === who.id) {
+          who.orders.add(order);
+          return callback(null, sub);
+        }
+        this.deny('subscribe:not-own-order', who, sub.topic);
+        callback(null, null);
+      },
+      (err: unknown) => {
+        this.log.error({ err, order }, 'looking up an order owner failed');
+        callback(null, null);
+      },
+    );
+  }
 
   /** Returns null when allowed, else the name of the rule that refused it. */
   subscribeRule(who: Identity, filter: string): string | null {
@@ -79,6 +101,10 @@ export class Acl {
         if (!ID_PATTERN.test(id)) return 'bad-id';
         if (this.bindings.agentOf(id) !== who.id) return 'not-bound';
         return agentDeviceFilterOk(rest) ? null : 'agent-scope';
+      case 'customer':
+        // Only fb/v1/o/<order>, exactly, for an order of its own.
+        if (ns !== 'o' || rest.length !== 0 || !ID_PATTERN.test(id) || id.includes('..')) return 'customer-scope';
+        return who.orders.has(id) ? null : 'not-own-order';
     }
   }
 
@@ -131,6 +157,9 @@ export class Acl {
       case 'admin':
         if (t.kind !== 'admin' || t.admin !== who.id || t.leaf !== 'req') return 'admin-scope';
         return size > PAYLOAD_LIMIT_DEFAULT ? 'payload-size' : null;
+      case 'customer':
+        // A customer acts over REST only; over MQTT it listens.
+        return 'customer-scope';
     }
   }
 
@@ -156,6 +185,8 @@ export class Acl {
       case 'agent':
         if (t.kind === 'agent') return t.agent === who.id && t.leaf !== 'req';
         return t.kind === 'device' && AGENT_VISIBLE.has(t.leaf) && this.bindings.agentOf(t.device) === who.id;
+      case 'customer':
+        return t.kind === 'order' && who.orders.has(t.order);
     }
   }
 }

@@ -11,6 +11,7 @@ import { constantTimeEqual, tokenHash } from './auth/secrets';
 import type { Context } from './context';
 import { type Identity, setIdentity } from './identity';
 import { useSession } from './store/accounts';
+import { useCustomerSession } from './orders/sessions';
 import { getDevice, touchLastSeen } from './store/devices';
 import { findEnrollmentToken } from './store/enrollment';
 import { credentialKey } from './live-credentials';
@@ -97,6 +98,7 @@ async function identify(ctx: Context, client: Client, username: string, password
     if (ctx.throttle.subjectBlockedFor(enrollTokenSubject(token.id), ctx.now()) > 0) return { code: NOT_AUTHORIZED, reason: 'enrollment token throttled', counts: false };
     return { kind: 'enroll', mac, tokenId: token.id, conn, credential: credentialKey.enrollmentToken(token.id) };
   }
+  if (username.startsWith('customer:')) return identifyCustomer(ctx, client, username.slice(9), password, conn);
   const colon = username.indexOf(':');
   if (colon > 0) {
     const kind = username.slice(0, colon);
@@ -125,6 +127,20 @@ async function identify(ctx: Context, client: Client, username: string, password
   // The first successful authentication ends the enrollment window, whatever the hello says.
   if (row.last_seen === null) await touchLastSeen(ctx.db, username, ctx.now());
   return { kind: 'device', id: username, conn, credential: credentialKey.deviceSecret(username, stored) };
+}
+
+/** A walk-up customer: customer:<session> with the session's token; the connection ends with the session. */
+async function identifyCustomer(ctx: Context, client: Client, rawId: string, token: string, conn: number): Promise<Identity | Refusal> {
+  const id = tryNormaliseId(rawId);
+  if (id === null) return badCredentials('username must be customer:<session>');
+  const prefix = `customer:${id}:`;
+  if (!client.id.startsWith(prefix) || client.id.length === prefix.length) return badId(`client id must be ${prefix}<anything>`);
+  try {
+    const s = await useCustomerSession(ctx.db, token, ctx.now(), id);
+    return { kind: 'customer', id, device: s.device, conn, credential: credentialKey.customerSession(id), expiresAt: s.expiresAt, orders: new Set() };
+  } catch (err) {
+    return badCredentials(err instanceof Error ? err.message : 'invalid customer session');
+  }
 }
 
 const CLOSE_REASON = Symbol('fleetbind.closeReason');
@@ -177,6 +193,12 @@ export function makeAuthenticate(ctx: Context): NonNullable<AedesOptions['authen
         setIdentity(client, who);
         const expiresAt = (client as WithExpiry)[TOKEN_EXPIRY];
         if (who.kind === 'agent' && expiresAt !== undefined) closeAtExpiry(ctx, client, who.id, expiresAt);
+        // A customer's connection lasts no longer than its session would without a request; the page reconnects (and so renews it) while open.
+        if (who.kind === 'customer') {
+          const end = setTimeout(() => (markCloseReason(client, 'kicked'), client.close()), Math.max(0, who.expiresAt - ctx.now()));
+          end.unref();
+          client.conn.once('close', () => clearTimeout(end));
+        }
         ctx.metrics.connections[who.kind]++;
         if ((who.kind === 'device' || who.kind === 'enroll') && !encrypted(client)) {
           ctx.metrics.plaintextDeviceConnections.inc({ kind: who.kind });

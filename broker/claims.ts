@@ -5,6 +5,7 @@ import { ErrorCode, ProtocolError } from '../protocol/errors';
 import type { BoundDevice } from '../protocol/messages';
 import type { Context } from './context';
 import { verifyLabel } from './labels';
+import { verifyOrderLabel } from './orders/labels';
 import { boundDevice, publishConfig, scheduleBindings } from './publisher';
 import { type BindingChange, claimDevice, rebindDevice } from './store/bindings';
 import { getDevice, getDeviceByMachineCode } from './store/devices';
@@ -14,7 +15,11 @@ const unknownMachine = (): ProtocolError => new ProtocolError(ErrorCode.UNKNOWN_
 
 export async function resolveTarget(ctx: Context, t: ClaimTarget): Promise<{ row: DeviceRow; via: string }> {
   if (t.kind === 'label') {
-    if (!verifyLabel(ctx.labelKey, t.code, t.sig)) throw unknownMachine();
+    if (!verifyLabel(ctx.labelKey, t.code, t.sig)) {
+      // An order label names the machine truly but grants no claim: say which label it is.
+      if (verifyOrderLabel(ctx.labelKey, t.code, t.sig)) throw new ProtocolError(ErrorCode.WRONG_LABEL, "this is the machine's walk-up order label; scan its claim label", 'target');
+      throw unknownMachine();
+    }
     const row = await getDeviceByMachineCode(ctx.db, t.code);
     if (!row) throw unknownMachine();
     return { row, via: 'label' };

@@ -5,6 +5,7 @@ import { PAYMENT_TEMPLATES, type PaymentTemplate, isPaymentTemplate } from '../p
 import type { JwtOptions } from './auth/jwt';
 import type { WebhookOptions } from './webhooks/deliverer';
 import { MACHINE_DEFAULTS, type MachineOptions } from './machines/options';
+import { ORDER_DEFAULTS, type OrderOptions } from './orders/options';
 
 export interface BrokerOptions {
   dataDir: string;
@@ -65,6 +66,8 @@ export interface BrokerOptions {
   paymentTemplate?: PaymentTemplate;
   /** Claims need proof of presence: a signed label or the device's on-screen claim code, never a typed machine code or device id. */
   requireSignedLabel: boolean;
+  /** Walk-up orders: upload limits, customer sessions, rate limits. */
+  orders: OrderOptions;
 }
 
 export const DEFAULTS: BrokerOptions = {
@@ -96,6 +99,7 @@ export const DEFAULTS: BrokerOptions = {
   machines: MACHINE_DEFAULTS,
   production: false,
   requireSignedLabel: false,
+  orders: ORDER_DEFAULTS,
 };
 
 export const BROKER_CLI = defineCli({
@@ -138,6 +142,10 @@ export const BROKER_CLI = defineCli({
     'jwt-name-claim': { type: 'string', value: 'CLAIM', env: 'FLEETBIND_JWT_NAME_CLAIM', help: 'the claim naming an agent created on first login (default name)' },
     'jwt-auto-provision': { type: 'boolean', env: 'FLEETBIND_JWT_AUTO_PROVISION', help: 'create the agent on its first valid token (the variable takes true or false)' },
     'jwks-cooldown-ms': { type: 'string', value: 'MS', env: 'FLEETBIND_JWKS_COOLDOWN_MS', help: 'least time between two JWKS fetches caused by an unknown key id (default 30000)' },
+    'order-upload-max-bytes': { type: 'string', value: 'N', env: 'FLEETBIND_ORDER_UPLOAD_MAX_BYTES', help: `largest walk-up design upload in bytes (default ${DEFAULTS.orders.uploadMaxBytes})` },
+    'order-session-idle-ms': { type: 'string', value: 'MS', env: 'FLEETBIND_ORDER_SESSION_IDLE_MS', help: `a walk-up customer session ends after this long without a request (default ${DEFAULTS.orders.sessionIdleMs})` },
+    'orders-per-hour': { type: 'string', value: 'N', env: 'FLEETBIND_ORDERS_PER_HOUR', help: `walk-up orders per hour per customer session and per address; more are answered 429 (default ${DEFAULTS.orders.ordersPerHour})` },
+    'uploads-per-hour': { type: 'string', value: 'N', env: 'FLEETBIND_UPLOADS_PER_HOUR', help: `walk-up design uploads per hour per customer session and per address (default ${DEFAULTS.orders.uploadsPerHour})` },
     'webhooks-allow-private': { type: 'boolean', env: 'FLEETBIND_WEBHOOKS_ALLOW_PRIVATE', help: 'allow webhook URLs on loopback, private and link-local addresses (the variable takes true or false)' },
     'webhooks-backoff-ms': { type: 'string', value: 'MS', env: 'FLEETBIND_WEBHOOKS_BACKOFF_MS', help: `first webhook retry delay; doubles per failure up to an hour, with jitter (default ${DEFAULTS.webhooks.backoffMs})` },
     'webhooks-retry-for-ms': { type: 'string', value: 'MS', env: 'FLEETBIND_WEBHOOKS_RETRY_FOR_MS', help: `give a failing webhook delivery up after this long (default ${DEFAULTS.webhooks.retryForMs})` },
@@ -260,6 +268,11 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BrokerOpti
   set('redis-url', (v) => (o.redisUrl = url('redis-url', v, ['redis:', 'rediss:'])));
   set('redis-prefix', (v) => (o.redisPrefix = v));
   o.jwt = jwtOptions(get);
+  o.orders = { ...DEFAULTS.orders };
+  set('order-upload-max-bytes', (v) => (o.orders.uploadMaxBytes = positive('order-upload-max-bytes', v)));
+  set('order-session-idle-ms', (v) => (o.orders.sessionIdleMs = positive('order-session-idle-ms', v)));
+  set('orders-per-hour', (v) => (o.orders.ordersPerHour = positive('orders-per-hour', v)));
+  set('uploads-per-hour', (v) => (o.orders.uploadsPerHour = positive('uploads-per-hour', v)));
   o.webhooks = { ...DEFAULTS.webhooks };
   set('webhooks-allow-private', (v) => (o.webhooks.allowPrivate = yesNo('webhooks-allow-private', v)));
   set('webhooks-backoff-ms', (v) => (o.webhooks.backoffMs = positive('webhooks-backoff-ms', v)));

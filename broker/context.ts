@@ -19,13 +19,14 @@ import type { Database } from './store/schema';
 import type { GroupWriter } from './store/group-writer';
 import type { TxGate } from './store/tx-gate';
 import type { BindingChange } from './store/bindings';
-import type { OfflineReason, Status } from '../protocol/messages';
+import type { EndedJobView, OfflineReason, QueuedJobView, Status } from '../protocol/messages';
 import type { Jobs } from './jobs/index';
 import type { JobState } from '../protocol/jobs';
 import type { Machines } from './machines/index';
 import type { JwtVerifier } from './auth/jwt';
 import type { BlobStore } from './blobs/store';
 import type { BlobUrls } from './blobs/signed-url';
+import type { Orders } from './orders/service';
 
 export interface BrokerEvents {
   /** A committed binding change, after the in-memory map was updated. */
@@ -37,6 +38,8 @@ export interface BrokerEvents {
   presence: [string, Status];
   /** A job that ran on the device ended (done, failed, cancelled, …). */
   jobEnded: [string, JobState];
+  /** A device's queue changed: every unfinished job (all agents') and those that just ended. */
+  queue: [{ device: string; at: number; jobs: QueuedJobView[]; ended: EndedJobView[] }];
 }
 
 /**
@@ -80,6 +83,10 @@ export interface Context {
   blobs: BlobStore;
   /** Signs and checks the short-lived blob URLs devices and browsers fetch with. */
   blobUrls: BlobUrls;
+  /** Walk-up orders: customer sessions, uploads, print orders (orders/service.ts). */
+  orders: Orders;
+  /** Origin that signed blob URLs sent to devices start with. */
+  blobBaseUrl: string;
   /** Verifies agents' tokens from the operator's identity provider; null when not configured. */
   jwt: JwtVerifier | null;
   /** Where scrypt device hashes from older brokers are verified, once per device (auth/device-login.ts). */

@@ -6,7 +6,9 @@ export type Identity =
   | { kind: 'device'; id: string; conn: number; credential: string }
   | { kind: 'enroll'; mac: string; tokenId: string; conn: number; credential: string }
   | { kind: 'agent'; id: string; conn: number; credential: string; expiresAt: number }
-  | { kind: 'admin'; id: string; conn: number; credential: string; expiresAt: number };
+  | { kind: 'admin'; id: string; conn: number; credential: string; expiresAt: number }
+  /** A walk-up customer session (docs/architecture.md, "Walk-up orders"); `orders` are the order topics it was let subscribe to. */
+  | { kind: 'customer'; id: string; device: string; conn: number; credential: string; expiresAt: number; orders: Set<string> };
 
 const IDENTITY = Symbol('fleetbind.identity');
 type Tagged = Client & { [IDENTITY]?: Identity };

@@ -14,6 +14,7 @@ export const credentialKey = {
   /** A token from the operator's identity provider; it ends at its own expiry (auth/jwt-agent.ts). */
   identityToken: (hash: string): string => `idp-token:${hash}`,
   enrollmentToken: (tokenId: string): string => `enroll-token:${tokenId}`,
+  customerSession: (sessionId: string): string => `customer:${sessionId}`,
 };
 
 /** How long a revoked key is remembered, so a connection that was authenticating meanwhile is closed too. */

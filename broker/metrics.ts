@@ -5,7 +5,7 @@ import type { HashQueue } from './auth/hash-queue';
 
 const KNOWN_CONSUMABLES = new Set(['ink.c', 'ink.m', 'ink.y', 'ink.k', 'paper']);
 
-export type ConnectionKind = 'device' | 'enroll' | 'agent' | 'admin';
+export type ConnectionKind = 'device' | 'enroll' | 'agent' | 'admin' | 'customer';
 
 /** The fleet as a scrape sees it: devices by presence state, and how many are registered and bound. */
 export interface FleetCounts { byPresence: Record<string, number>; registered: number; bound: number }
@@ -14,7 +14,7 @@ export class Metrics {
   readonly registry = new Registry();
   messagesIn = 0;
   messagesOut = 0;
-  readonly connections: Record<ConnectionKind, number> = { device: 0, enroll: 0, agent: 0, admin: 0 };
+  readonly connections: Record<ConnectionKind, number> = { device: 0, enroll: 0, agent: 0, admin: 0, customer: 0 };
   readonly aclDenials: Counter<'rule'>;
   readonly claims: Counter<'outcome'>;
   readonly authFailures: Counter<'kind' | 'reason'>;

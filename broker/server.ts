@@ -54,6 +54,9 @@ import { adminHasLoggedIn } from './store/audit';
 import { checkDataDir, listenError, readTlsFiles } from './start-errors';
 import { openBlobStore } from './blobs/open';
 import { BlobUrls } from './blobs/signed-url';
+import { Orders } from './orders/service';
+import { orderOwner } from './orders/sessions';
+import { publishOrderUpdates } from './orders/updates';
 
 export interface RunningBroker {
   mqttPort: number;
@@ -146,6 +149,7 @@ export async function startBroker(options: Partial<BrokerOptions> = {}): Promise
     labelKey: boot.labelKey,
     blobs: await openBlobStore(registry, opts.dataDir, log),
     blobUrls: new BlobUrls(boot.labelKey),
+    blobBaseUrl: opts.publicUrl,
     hashes,
     jwt: opts.jwt ? await JwtVerifier.create(opts.jwt) : null,
     deviceKey: await deviceSecretKey(registry.db, opts.dataDir, cluster !== null),
@@ -175,7 +179,7 @@ export async function startBroker(options: Partial<BrokerOptions> = {}): Promise
     }
     return { byPresence, registered: rows.length, bound: rows.filter((r) => r.agent_id !== null).length };
   });
-  const acl = new Acl(cluster?.aclBindings ?? bindings, ctx.presence, metrics, log.child({ part: 'acl' }));
+  const acl = new Acl(cluster?.aclBindings ?? bindings, ctx.presence, metrics, log.child({ part: 'acl' }), (order) => orderOwner(registry.db, order));
 
   const aedes = await Aedes.createBroker({
     connectTimeout: CONNECT_DEADLINE_MS,
@@ -242,6 +246,8 @@ export async function startBroker(options: Partial<BrokerOptions> = {}): Promise
   await cluster?.attach(ctx, kickHere);
   const jobs = await startJobs(ctx);
   const machines = await startMachines(ctx);
+  ctx.orders = new Orders(ctx);
+  const stopOrderUpdates = publishOrderUpdates(ctx, ctx.orders);
   const deliverer = new Deliverer(ctx, registry.dialect, opts.webhooks);
   await deliverer.start();
 
@@ -294,6 +300,8 @@ export async function startBroker(options: Partial<BrokerOptions> = {}): Promise
   const httpPort = (http.server.address() as AddressInfo).port;
   const scheme = tlsServer ? 'https' : 'http';
   const local = opts.host === '0.0.0.0' || opts.host === '::' ? '127.0.0.1' : opts.host;
+  // Devices fetch designs from the public URL when one was given, else from where this node listens.
+  ctx.blobBaseUrl = (options.publicUrl ?? `${scheme}://${local}:${httpPort}`).replace(/\/+$/, '');
 
   log.info({ mqttPort, httpPort, mqttsPort, dataDir: opts.dataDir, devices: devices.length }, 'listening');
   const publicUrlProblem = unreachableFromPhone(opts.publicUrl);
@@ -306,6 +314,7 @@ export async function startBroker(options: Partial<BrokerOptions> = {}): Promise
     (closed ??= (async () => {
       ctx.closing = true;
       expiry.stop();
+      stopOrderUpdates();
       await jobs.stop();
       machines.stop();
       await deliverer.stop();

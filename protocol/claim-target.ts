@@ -33,6 +33,7 @@ export function parseClaimTarget(raw: unknown): ClaimTarget {
   const text = String(raw).trim();
   // Only the URL path names the machine: a query or fragment may itself contain "/c/".
   const path = text.split(/[?#]/)[0] ?? '';
+  if (path.includes('/o/')) throw new ProtocolError(ErrorCode.WRONG_LABEL, "this is the machine's walk-up order label; scan its claim label", 'target');
   const at = path.lastIndexOf('/c/');
   if (at >= 0) {
     // A label URL is a label or nothing; a mangled one must not fall back to a plain name.

@@ -28,6 +28,18 @@ export const ErrorCode = {
   BAD_SIGNATURE: 'BAD_SIGNATURE',
   /** A signed URL whose time is up. */
   LINK_EXPIRED: 'LINK_EXPIRED',
+  /** A label of another purpose: a claim label where an order label was asked for, or the reverse. */
+  WRONG_LABEL: 'WRONG_LABEL',
+  /** A walk-up customer session that timed out or was ended. */
+  SESSION_EXPIRED: 'SESSION_EXPIRED',
+  /** A walk-up customer session used for a machine other than its own. */
+  WRONG_MACHINE: 'WRONG_MACHINE',
+  /** The machine takes no orders now (maintenance, orders off, or no operator). */
+  NOT_TAKING_ORDERS: 'NOT_TAKING_ORDERS',
+  /** An upload that is not a PNG, JPEG or WebP image by its bytes, or does not decode as one. */
+  BAD_IMAGE: 'BAD_IMAGE',
+  /** An image that would decode to far more pixels than its size allows (a decompression bomb). */
+  IMAGE_BOMB: 'IMAGE_BOMB',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

@@ -23,7 +23,7 @@ export const STATE_WORDS: Record<JobState, string> = {
   interrupted: 'Interrupted',
 };
 
-const KIND_WORDS: Record<string, string> = { 'qr.show': 'Payment QR', identify: 'Identify', 'serial.send': 'Serial send' };
+const KIND_WORDS: Record<string, string> = { 'qr.show': 'Payment QR', identify: 'Identify', 'serial.send': 'Serial send', print: 'Print order' };
 
 /** What a job is. Whether a payment QR was paid is its status's to say, never its kind's. */
 export function kindWords(kind: string): string {

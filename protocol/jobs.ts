@@ -11,6 +11,9 @@ export const FINAL_JOB_STATES: readonly JobState[] = ['done', 'failed', 'cancell
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 const CURRENCY = /^[A-Z]{3}$/;
 const P = ErrorCode.BAD_PARAMS;
+const SHA256 = /^[0-9a-f]{64}$/;
+/** A design the device can stream: the broker's upload limit is far below this. */
+export const PRINT_MAX_BYTES = 64 * 1024 * 1024;
 
 export interface QrShowParams {
   text: string;
@@ -28,7 +31,12 @@ export interface QrShowParams {
 }
 export interface IdentifyParams { seconds: number }
 export interface SerialSendParams { data: string; timeoutMs: number; expect?: string }
-export interface JobParamsByKind { 'qr.show': QrShowParams; identify: IdentifyParams; 'serial.send': SerialSendParams }
+/**
+ * A walk-up order's print (docs/architecture.md, "Walk-up orders"): the design is a blob the
+ * device fetches by `url`, a short-lived signed URL the broker adds to each cmd it sends.
+ */
+export interface PrintParams { design: string; size: number; copies: number; model: string; url?: string }
+export interface JobParamsByKind { 'qr.show': QrShowParams; identify: IdentifyParams; 'serial.send': SerialSendParams; print: PrintParams }
 export type JobKind = keyof JobParamsByKind;
 
 interface KindSpec<K extends JobKind> {
@@ -77,6 +85,18 @@ export const JOB_KINDS: { [K in JobKind]: KindSpec<K> } = {
         data: str(p, 'data', { min: 1, max: 4096, pattern: BASE64, code: P }),
         timeoutMs: num(p, 'timeoutMs', { min: 1, max: 60_000, integer: true, code: P }),
         expect: optStr(p, 'expect', { min: 1, max: 256, pattern: BASE64, code: P }),
+      }),
+  },
+  print: {
+    idempotent: false,
+    typicalMs: 60_000,
+    parse: (p) =>
+      defined({
+        design: str(p, 'design', { pattern: SHA256, code: P }),
+        size: num(p, 'size', { min: 1, max: PRINT_MAX_BYTES, integer: true, code: P }),
+        copies: num(p, 'copies', { min: 1, max: 20, integer: true, code: P }),
+        model: str(p, 'model', { min: 1, max: 64, code: P }),
+        url: optStr(p, 'url', { min: 1, max: 1024, code: P }),
       }),
   },
 };

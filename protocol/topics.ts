@@ -15,7 +15,8 @@ export type ParsedTopic =
   | { kind: 'device'; device: string; leaf: DeviceLeaf; stream?: string }
   | { kind: 'agent'; agent: string; leaf: AgentLeaf }
   | { kind: 'admin'; admin: string; leaf: AdminLeaf }
-  | { kind: 'enroll'; mac: string; reply: boolean };
+  | { kind: 'enroll'; mac: string; reply: boolean }
+  | { kind: 'order'; order: string };
 
 export const deviceTopic = (device: string, leaf: Exclude<DeviceLeaf, 'evt'>): string => `${PREFIX}/d/${device}/${leaf}`;
 export const eventTopic = (device: string, stream: string): string => `${PREFIX}/d/${device}/evt/${stream}`;
@@ -25,6 +26,8 @@ export const adminTopic = (admin: string, leaf: AdminLeaf): string => `${PREFIX}
 export const adminTransferTopic = `${PREFIX}/admin/transfer-requests`;
 /** Alerts raised, cleared and acknowledged on every machine, for admins only. */
 export const adminAlertsTopic = `${PREFIX}/admin/alerts`;
+/** One walk-up order's state, for the customer session that placed it (docs/architecture.md, "Walk-up orders"). */
+export const orderTopic = (order: string): string => `${PREFIX}/o/${order}`;
 export const enrollTopic = (mac: string): string => `${PREFIX}/enroll/${mac}`;
 export const enrollReplyTopic = (mac: string): string => `${PREFIX}/enroll/${mac}/reply`;
 
@@ -46,6 +49,8 @@ export function parseTopic(topic: string): ParsedTopic | null {
       return s.length === 3 && isId(id) && isOneOf(AGENT_LEAVES, leaf) ? { kind: 'agent', agent: id, leaf } : null;
     case 'admin':
       return s.length === 3 && isId(id) && isOneOf(ADMIN_LEAVES, leaf) ? { kind: 'admin', admin: id, leaf } : null;
+    case 'o':
+      return s.length === 2 && isId(id) ? { kind: 'order', order: id } : null;
     case 'enroll':
       if (id === undefined || !MAC_PATTERN.test(id)) return null;
       if (s.length === 2) return { kind: 'enroll', mac: id, reply: false };
@@ -66,6 +71,8 @@ export function topicOf(p: ParsedTopic): string {
       return adminTopic(p.admin, p.leaf);
     case 'enroll':
       return p.reply ? enrollReplyTopic(p.mac) : enrollTopic(p.mac);
+    case 'order':
+      return orderTopic(p.order);
   }
 }
 

@@ -139,6 +139,11 @@ export class ClusterNode {
    * Takes a token from an agent's request bucket shared by every node (docs/architecture.md,
    * Request rate limits); null when this node has no Redis. Resolves 0, or the wait in ms.
    */
+  /** This node's Redis command connection (keys under the fleet's prefix), or null without Redis. */
+  commandRedis(): ScriptedRedis | null {
+    return this.redis?.redis ?? null;
+  }
+
   sharedRequestBucket(): ((agent: string, rate: number, burst: number) => Promise<number>) | null {
     const parts = this.redis;
     if (!parts) return null;

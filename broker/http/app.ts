@@ -8,6 +8,10 @@ import { errorHandler } from './errors';
 import { openApiRoutes, registerOpenApi } from './openapi';
 import { agentRoutes } from './routes-agents';
 import { blobRoutes } from './routes-blobs';
+import { machineOrderRoutes } from './routes-machine-orders';
+import { orderRoutes } from './routes-orders';
+import multipart from '@fastify/multipart';
+import rateLimit from '@fastify/rate-limit';
 import { blockRoutes } from './routes-blocks';
 import { claimPreviewRoutes } from './routes-claim-preview';
 import { deviceRoutes } from './routes-devices';
@@ -64,6 +68,9 @@ export async function buildHttp(ctx: Context, startedAt: number): Promise<Fastif
   });
   // Registered before the routes, so its onRoute hook sees every one of them.
   await registerOpenApi(app, ctx);
+  // Walk-up order uploads and their limits (routes-orders.ts); limits count cluster-wide on Redis.
+  await app.register(multipart);
+  await app.register(rateLimit, { global: false, nameSpace: 'order-rate:', ...(ctx.cluster?.commandRedis() ? { redis: ctx.cluster.commandRedis() } : {}) });
   sessionRoutes(app, ctx);
   agentRoutes(app, ctx);
   blockRoutes(app, ctx);
@@ -78,6 +85,8 @@ export async function buildHttp(ctx: Context, startedAt: number): Promise<Fastif
   transferRequestRoutes(app, ctx);
   blobRoutes(app, ctx);
   labelFileRoutes(app, ctx);
+  orderRoutes(app, ctx);
+  machineOrderRoutes(app, ctx);
   openApiRoutes(app, ctx);
   webRoutes(app, ctx);
   return app;

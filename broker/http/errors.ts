@@ -21,6 +21,12 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   INTERNAL: 500,
   BAD_SIGNATURE: 403,
   LINK_EXPIRED: 410,
+  WRONG_LABEL: 400,
+  SESSION_EXPIRED: 401,
+  WRONG_MACHINE: 403,
+  NOT_TAKING_ORDERS: 409,
+  BAD_IMAGE: 415,
+  IMAGE_BOMB: 422,
 };
 
 const CODE_OF_STATUS: Partial<Record<number, ErrorCode>> = { 401: ErrorCode.UNAUTHORIZED, 403: ErrorCode.FORBIDDEN, 404: ErrorCode.NOT_FOUND, 413: ErrorCode.TOO_LARGE, 429: ErrorCode.RATE_LIMITED };

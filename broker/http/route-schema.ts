@@ -10,13 +10,19 @@ export interface RouteDoc {
   summary: string;
   tag: string;
   /** Who may call it: anyone, any session (agent or admin), or admins only. */
-  auth: 'none' | 'session' | 'admin';
+  auth: 'none' | 'session' | 'admin' | 'customer';
   params?: readonly string[];
   query?: Record<string, Json>;
   body?: Json;
   /** Success responses by status; null for an empty 204. */
   response: Record<number, Json | null>;
 }
+
+const AUTH_WORDS = {
+  admin: 'Admins only (an admin session or the admin token).',
+  session: 'Any session: an agent (its own things only) or an admin.',
+  customer: 'A walk-up customer session token (POST /api/orders/sessions), for its own session only.',
+} as const;
 
 export function routeSchema(d: RouteDoc): FastifySchema {
   const response: Record<string, unknown> = {};
@@ -26,7 +32,7 @@ export function routeSchema(d: RouteDoc): FastifySchema {
   return {
     summary: d.summary,
     tags: [d.tag],
-    ...(d.auth === 'none' ? {} : { security: [{ bearer: [] }], description: d.auth === 'admin' ? 'Admins only (an admin session or the admin token).' : 'Any session: an agent (its own things only) or an admin.' }),
+    ...(d.auth === 'none' ? {} : { security: [{ bearer: [] }], description: AUTH_WORDS[d.auth] }),
     ...(d.params ? { params: { type: 'object', required: [...d.params], properties: Object.fromEntries(d.params.map((p) => [p, { type: 'string' }])) } } : {}),
     ...(d.query ? { querystring: { type: 'object', properties: d.query } } : {}),
     ...(d.body ? { body: d.body } : {}),

@@ -9,6 +9,7 @@ import { deviceTopic } from '../../protocol/topics';
 import type { Context } from '../context';
 import { publishJson } from '../publisher';
 import { getDeviceScreen } from '../store/device-screens';
+import { withFetchUrl } from '../orders/fetch-url';
 import { getDevice } from '../store/devices';
 import { type Active, DeviceQueue, clearTimer } from './device-queue';
 import { type Duration, type Slot, nextDuration, priorMs, schedule } from './eta';
@@ -133,7 +134,7 @@ export class JobEngine {
   }
 
   private publishCmd(q: DeviceQueue, a: Active, extra: Partial<Cmd> = {}): void {
-    const cmd: Cmd = { job: a.id, kind: a.kind, params: a.params, attempt: a.attempt, deadline: a.deadline, ...extra };
+    const cmd: Cmd = { job: a.id, kind: a.kind, params: a.kind === 'print' ? withFetchUrl(this.ctx, a.params) : a.params, attempt: a.attempt, deadline: a.deadline, ...extra };
     publishJson(this.ctx, deviceTopic(q.id, 'cmd'), cmd).catch((err: unknown) => this.ctx.log.error({ err, device: q.id, job: a.id }, 'publishing cmd failed'));
   }
 
@@ -323,17 +324,19 @@ export class JobEngine {
       const { open, slots, at } = await this.layout(q);
       const agent = this.ctx.bindings.agentOf(q.id);
       this.metrics.queueDepth.observe(open.filter((j) => j.state === 'queued').length);
-      // Only the bound agent's jobs are shown; others' still count in positions and ETAs.
-      const jobs: QueuedJobView[] = open
-        .filter((j) => j.agent === agent)
-        .map((j) => {
-          const slot = slots.get(j.id)!;
-          const v: QueuedJobView = { job: j.id, kind: j.kind, state: j.state, position: slot.position, eta: Math.round(slot.eta), agent: j.agent };
-          if (j.progress !== null) v.progress = Number(j.progress);
-          return v;
-        });
-      const ended = q.ended.filter((e) => e.agent === agent).map((e) => e.view);
+      const all: QueuedJobView[] = open.map((j) => {
+        const slot = slots.get(j.id)!;
+        const v: QueuedJobView = { job: j.id, kind: j.kind, state: j.state, position: slot.position, eta: Math.round(slot.eta), agent: j.agent };
+        if (j.progress !== null) v.progress = Number(j.progress);
+        return v;
+      });
+      const allEnded = q.ended;
       q.ended = [];
+      // Walk-up orders follow their own jobs from here (orders/updates.ts).
+      this.ctx.events.emit('queue', { device: q.id, at, jobs: all, ended: allEnded.map((e) => e.view) });
+      // Only the bound agent's jobs are shown; others' still count in positions and ETAs.
+      const jobs = all.filter((j) => j.agent === agent);
+      const ended = allEnded.filter((e) => e.agent === agent).map((e) => e.view);
       const snapshot: JobsSnapshot = { device: q.id, at, jobs, ...(ended.length > 0 ? { ended } : {}) };
       await publishJson(this.ctx, deviceTopic(q.id, 'jobs'), snapshot, true);
     } catch (err) {

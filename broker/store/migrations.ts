@@ -347,6 +347,59 @@ function machines(dialect: Dialect): Migration {
   };
 }
 
+/**
+ * Walk-up orders (docs/architecture.md, "Walk-up orders"): which machines take orders, anonymous
+ * customer sessions bound to one machine (the token stored only as its hash), and each order's
+ * design, owned by its session. An order's id is its print job's id.
+ */
+function orders(dialect: Dialect): Migration {
+  const time = dialect === 'postgres' ? 'bigint' : 'integer';
+  return {
+    async up(db: Kysely<any>) {
+      await db.schema.alterTable('devices').addColumn('orders_enabled', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+      await db.schema.alterTable('devices').addColumn('orders_maintenance', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+      await db.schema
+        .createTable('customer_sessions')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('token_hash', 'text', (c) => c.notNull().unique())
+        .addColumn('device', 'text', (c) => c.notNull())
+        .addColumn('created_at', time, (c) => c.notNull())
+        .addColumn('last_used_at', time, (c) => c.notNull())
+        .addColumn('idle_ms', time, (c) => c.notNull())
+        .addColumn('ends_at', time, (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('orders')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('session', 'text', (c) => c.notNull())
+        .addColumn('device', 'text', (c) => c.notNull())
+        .addColumn('design', 'text', (c) => c.notNull())
+        .addColumn('thumb', 'text', (c) => c.notNull())
+        .addColumn('copies', 'integer', (c) => c.notNull())
+        .addColumn('created_at', time, (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('orders_session').on('orders').columns(['session', 'created_at']).execute();
+      await db.schema.createIndex('orders_device').on('orders').columns(['device', 'created_at']).execute();
+      await db.schema
+        .createTable('designs')
+        .addColumn('sha256', 'text', (c) => c.primaryKey())
+        .addColumn('thumb', 'text', (c) => c.notNull())
+        .addColumn('size', time, (c) => c.notNull())
+        .addColumn('width', 'integer', (c) => c.notNull())
+        .addColumn('height', 'integer', (c) => c.notNull())
+        .addColumn('created_at', time, (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('session_designs')
+        .addColumn('session', 'text', (c) => c.notNull())
+        .addColumn('design', 'text', (c) => c.notNull())
+        .addColumn('created_at', time, (c) => c.notNull())
+        .addPrimaryKeyConstraint('session_designs_pk', ['session', 'design'])
+        .execute();
+    },
+  };
+}
+
 export function migrationProvider(dialect: Dialect): MigrationProvider {
   return {
     getMigrations: async () => ({
@@ -358,6 +411,7 @@ export function migrationProvider(dialect: Dialect): MigrationProvider {
       '0006-xfer-transfer-requests': transferRequests(dialect),
       '0008-machines-shadows': machines(dialect),
       '0009-orders-blobs': blobs(dialect),
+      '0009-orders-sessions': orders(dialect),
     }),
   };
 }

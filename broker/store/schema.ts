@@ -22,6 +22,10 @@ export interface DevicesTable {
   last_seen: number | null;
   /** 'admin' or 'enroll'. */
   registered_via: string;
+  /** 1 when an admin lets walk-up customers order on this machine. */
+  orders_enabled: Generated<number>;
+  /** 1 while the operator has the machine in maintenance: orders are refused. */
+  orders_maintenance: Generated<number>;
 }
 
 export interface AgentsTable {
@@ -147,6 +151,45 @@ export interface AlertsTable {
   acked_by: string | null;
 }
 
+export interface CustomerSessionsTable {
+  id: string;
+  token_hash: string;
+  device: string;
+  created_at: number;
+  last_used_at: number;
+  idle_ms: number;
+  /** The latest it may live, however active. */
+  ends_at: number;
+}
+
+export interface OrdersTable {
+  /** The print job's id. */
+  id: string;
+  session: string;
+  device: string;
+  design: string;
+  thumb: string;
+  copies: number;
+  created_at: number;
+}
+
+/** A processed upload: the print-ready blob and its thumbnail. */
+export interface DesignsTable {
+  sha256: string;
+  thumb: string;
+  size: number;
+  width: number;
+  height: number;
+  created_at: number;
+}
+
+/** Which session uploaded which design: a session may order only its own uploads. */
+export interface SessionDesignsTable {
+  session: string;
+  design: string;
+  created_at: number;
+}
+
 export interface Database {
   devices: DevicesTable;
   agents: AgentsTable;
@@ -161,6 +204,10 @@ export interface Database {
   machine_shadows: MachineShadowsTable;
   machine_history: MachineHistoryTable;
   alerts: AlertsTable;
+  customer_sessions: CustomerSessionsTable;
+  orders: OrdersTable;
+  designs: DesignsTable;
+  session_designs: SessionDesignsTable;
 }
 
 export type DeviceRow = Selectable<DevicesTable>;

@@ -4333,6 +4333,673 @@ export interface paths {
       };
     };
   };
+  "/api/orders/sessions": {
+    /** Open a walk-up order session from a scanned order label */
+    post: {
+      requestBody: {
+        content: {
+          "application/json": {
+            /** @description the order label: its URL, /o/CODE.SIG or CODE.SIG */
+            label: string;
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        201: {
+          content: {
+            "application/json": {
+              session: string;
+              /** @description bearer token; MQTT password of customer:<session> */
+              token: string;
+              /** @description ms since the epoch */
+              expiresAt: number;
+              idleMs: number;
+              machine: {
+                code: string;
+                model: string | null;
+                /** @enum {string} */
+                status: "idle" | "busy" | "offline" | "maintenance" | "closed";
+                queueLength: number;
+              };
+            };
+          };
+        };
+        /** @description refused: {error:{code, message, field?}} */
+        "4XX": {
+          content: {
+            "application/json": {
+              error: {
+                code: string;
+                message: string;
+                /** @description the input field that was wrong */
+                field?: string;
+                /** @description ms since the epoch */
+                since?: number;
+                agent?: string;
+                /**
+                 * @description why an identity-provider token was refused
+                 * @enum {string}
+                 */
+                reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+              };
+            };
+          };
+        };
+        /** @description unavailable or internal error */
+        "5XX": {
+          content: {
+            "application/json": {
+              error: {
+                code: string;
+                message: string;
+                /** @description the input field that was wrong */
+                field?: string;
+                /** @description ms since the epoch */
+                since?: number;
+                agent?: string;
+                /**
+                 * @description why an identity-provider token was refused
+                 * @enum {string}
+                 */
+                reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+              };
+            };
+          };
+        };
+      };
+    };
+  };
+  "/api/orders/{session}": {
+    /**
+     * The session: its machine and its own orders (counts as activity)
+     * @description A walk-up customer session token (POST /api/orders/sessions), for its own session only.
+     */
+    get: {
+      parameters: {
+        path: {
+          session: string;
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        200: {
+          content: {
+            "application/json": {
+              session: string;
+              /** @description ms since the epoch */
+              expiresAt: number;
+              machine: {
+                code: string;
+                model: string | null;
+                /** @enum {string} */
+                status: "idle" | "busy" | "offline" | "maintenance" | "closed";
+                queueLength: number;
+              };
+              orders: ({
+                  order: string;
+                  machine: string;
+                  /** @enum {string} */
+                  state: "queued" | "dispatched" | "running" | "done" | "failed" | "cancelled" | "expired" | "interrupted";
+                  /** @description 0 while printing, 1 for next; null once ended */
+                  position: number | null;
+                  /** @description ms until expected done */
+                  eta: number | null;
+                  progress: number | null;
+                  copies: number;
+                  error: {
+                    code: string;
+                    message: string;
+                  } | null;
+                  /** @description signed path of the thumbnail (PNG) */
+                  thumb: string;
+                  /** @description ms since the epoch */
+                  createdAt: number;
+                  device?: string;
+                  session?: string;
+                })[];
+            };
+          };
+        };
+        /** @description refused: {error:{code, message, field?}} */
+        "4XX": {
+          content: {
+            "application/json": {
+              error: {
+                code: string;
+                message: string;
+                /** @description the input field that was wrong */
+                field?: string;
+                /** @description ms since the epoch */
+                since?: number;
+                agent?: string;
+                /**
+                 * @description why an identity-provider token was refused
+                 * @enum {string}
+                 */
+                reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+              };
+            };
+          };
+        };
+        /** @description unavailable or internal error */
+        "5XX": {
+          content: {
+            "application/json": {
+              error: {
+                code: string;
+                message: string;
+                /** @description the input field that was wrong */
+                field?: string;
+                /** @description ms since the epoch */
+                since?: number;
+                agent?: string;
+                /**
+                 * @description why an identity-provider token was refused
+                 * @enum {string}
+                 */
+                reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+              };
+            };
+          };
+        };
+      };
+    };
+  };
+  "/api/orders/{session}/designs": {
+    /**
+     * Upload a design (multipart, one file: PNG, JPEG or WebP)
+     * @description A walk-up customer session token (POST /api/orders/sessions), for its own session only.
+     */
+    post: {
+      parameters: {
+        path: {
+          session: string;
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        201: {
+          content: {
+            "application/json": {
+              /** @description sha256 of the print-ready image */
+              design: string;
+              size: number;
+              width: number;
+              height: number;
+              thumb: string;
+            };
+          };
+        };
+        /** @description refused: {error:{code, message, field?}} */
+        "4XX": {
+          content: {
+            "application/json": {
+              error: {
+                code: string;
+                message: string;
+                /** @description the input field that was wrong */
+                field?: string;
+                /** @description ms since the epoch */
+                since?: number;
+                agent?: string;
+                /**
+                 * @description why an identity-provider token was refused
+                 * @enum {string}
+                 */
+                reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+              };
+            };
+          };
+        };
+        /** @description unavailable or internal error */
+        "5XX": {
+          content: {
+            "application/json": {
+              error: {
+                code: string;
+                message: string;
+                /** @description the input field that was wrong */
+                field?: string;
+                /** @description ms since the epoch */
+                since?: number;
+                agent?: string;
+                /**
+                 * @description why an identity-provider token was refused
+                 * @enum {string}
+                 */
+                reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+              };
+            };
+          };
+        };
+      };
+    };
+  };
+  "/api/orders/{session}/orders": {
+    /**
+     * Order a print of an uploaded design on the session's machine
+     * @description A walk-up customer session token (POST /api/orders/sessions), for its own session only.
+     */
+    post: {
+      parameters: {
+        path: {
+          session: string;
+        };
+      };
+      requestBody: {
+        content: {
+          "application/json": {
+            design: string;
+            copies?: number;
+            /** @description optional: the machine code the customer believes it orders on */
+            machine?: string;
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        201: {
+          content: {
+            "application/json": {
+              order: string;
+              machine: string;
+              /** @enum {string} */
+              state: "queued" | "dispatched" | "running" | "done" | "failed" | "cancelled" | "expired" | "interrupted";
+              /** @description 0 while printing, 1 for next; null once ended */
+              position: number | null;
+              /** @description ms until expected done */
+              eta: number | null;
+              progress: number | null;
+              copies: number;
+              error: {
+                code: string;
+                message: string;
+              } | null;
+              /** @description signed path of the thumbnail (PNG) */
+              thumb: string;
+              /** @description ms since the epoch */
+              createdAt: number;
+              device?: string;
+              session?: string;
+            };
+          };
+        };
+        /** @description refused: {error:{code, message, field?}} */
+        "4XX": {
+          content: {
+            "application/json": {
+              error: {
+                code: string;
+                message: string;
+                /** @description the input field that was wrong */
+                field?: string;
+                /** @description ms since the epoch */
+                since?: number;
+                agent?: string;
+                /**
+                 * @description why an identity-provider token was refused
+                 * @enum {string}
+                 */
+                reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+              };
+            };
+          };
+        };
+        /** @description unavailable or internal error */
+        "5XX": {
+          content: {
+            "application/json": {
+              error: {
+                code: string;
+                message: string;
+                /** @description the input field that was wrong */
+                field?: string;
+                /** @description ms since the epoch */
+                since?: number;
+                agent?: string;
+                /**
+                 * @description why an identity-provider token was refused
+                 * @enum {string}
+                 */
+                reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+              };
+            };
+          };
+        };
+      };
+    };
+  };
+  "/api/orders/{session}/orders/{order}/cancel": {
+    /**
+     * Cancel one of its own orders while it waits
+     * @description A walk-up customer session token (POST /api/orders/sessions), for its own session only.
+     */
+    post: {
+      parameters: {
+        path: {
+          session: string;
+          order: string;
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        200: {
+          content: {
+            "application/json": {
+              order: string;
+              machine: string;
+              /** @enum {string} */
+              state: "queued" | "dispatched" | "running" | "done" | "failed" | "cancelled" | "expired" | "interrupted";
+              /** @description 0 while printing, 1 for next; null once ended */
+              position: number | null;
+              /** @description ms until expected done */
+              eta: number | null;
+              progress: number | null;
+              copies: number;
+              error: {
+                code: string;
+                message: string;
+              } | null;
+              /** @description signed path of the thumbnail (PNG) */
+              thumb: string;
+              /** @description ms since the epoch */
+              createdAt: number;
+              device?: string;
+              session?: string;
+            };
+          };
+        };
+        /** @description refused: {error:{code, message, field?}} */
+        "4XX": {
+          content: {
+            "application/json": {
+              error: {
+                code: string;
+                message: string;
+                /** @description the input field that was wrong */
+                field?: string;
+                /** @description ms since the epoch */
+                since?: number;
+                agent?: string;
+                /**
+                 * @description why an identity-provider token was refused
+                 * @enum {string}
+                 */
+                reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+              };
+            };
+          };
+        };
+        /** @description unavailable or internal error */
+        "5XX": {
+          content: {
+            "application/json": {
+              error: {
+                code: string;
+                message: string;
+                /** @description the input field that was wrong */
+                field?: string;
+                /** @description ms since the epoch */
+                since?: number;
+                agent?: string;
+                /**
+                 * @description why an identity-provider token was refused
+                 * @enum {string}
+                 */
+                reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+              };
+            };
+          };
+        };
+      };
+    };
+  };
+  "/api/machine-orders": {
+    /**
+     * Walk-up orders on the caller's machines (all machines for an admin), newest first
+     * @description Any session: an agent (its own things only) or an admin.
+     */
+    get: {
+      parameters: {
+        query?: {
+          /** @description only this device */
+          device?: string;
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        200: {
+          content: {
+            "application/json": ({
+                order: string;
+                machine: string;
+                /** @enum {string} */
+                state: "queued" | "dispatched" | "running" | "done" | "failed" | "cancelled" | "expired" | "interrupted";
+                /** @description 0 while printing, 1 for next; null once ended */
+                position: number | null;
+                /** @description ms until expected done */
+                eta: number | null;
+                progress: number | null;
+                copies: number;
+                error: {
+                  code: string;
+                  message: string;
+                } | null;
+                /** @description signed path of the thumbnail (PNG) */
+                thumb: string;
+                /** @description ms since the epoch */
+                createdAt: number;
+                device?: string;
+                session?: string;
+              })[];
+          };
+        };
+        /** @description refused: {error:{code, message, field?}} */
+        "4XX": {
+          content: {
+            "application/json": {
+              error: {
+                code: string;
+                message: string;
+                /** @description the input field that was wrong */
+                field?: string;
+                /** @description ms since the epoch */
+                since?: number;
+                agent?: string;
+                /**
+                 * @description why an identity-provider token was refused
+                 * @enum {string}
+                 */
+                reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+              };
+            };
+          };
+        };
+        /** @description unavailable or internal error */
+        "5XX": {
+          content: {
+            "application/json": {
+              error: {
+                code: string;
+                message: string;
+                /** @description the input field that was wrong */
+                field?: string;
+                /** @description ms since the epoch */
+                since?: number;
+                agent?: string;
+                /**
+                 * @description why an identity-provider token was refused
+                 * @enum {string}
+                 */
+                reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+              };
+            };
+          };
+        };
+      };
+    };
+  };
+  "/api/machine-orders/{order}/cancel": {
+    /**
+     * Cancel a walk-up order on your machine, waiting or printing (audited)
+     * @description Any session: an agent (its own things only) or an admin.
+     */
+    post: {
+      parameters: {
+        path: {
+          order: string;
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        200: {
+          content: {
+            "application/json": {
+              order: string;
+              machine: string;
+              /** @enum {string} */
+              state: "queued" | "dispatched" | "running" | "done" | "failed" | "cancelled" | "expired" | "interrupted";
+              /** @description 0 while printing, 1 for next; null once ended */
+              position: number | null;
+              /** @description ms until expected done */
+              eta: number | null;
+              progress: number | null;
+              copies: number;
+              error: {
+                code: string;
+                message: string;
+              } | null;
+              /** @description signed path of the thumbnail (PNG) */
+              thumb: string;
+              /** @description ms since the epoch */
+              createdAt: number;
+              device?: string;
+              session?: string;
+            };
+          };
+        };
+        /** @description refused: {error:{code, message, field?}} */
+        "4XX": {
+          content: {
+            "application/json": {
+              error: {
+                code: string;
+                message: string;
+                /** @description the input field that was wrong */
+                field?: string;
+                /** @description ms since the epoch */
+                since?: number;
+                agent?: string;
+                /**
+                 * @description why an identity-provider token was refused
+                 * @enum {string}
+                 */
+                reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+              };
+            };
+          };
+        };
+        /** @description unavailable or internal error */
+        "5XX": {
+          content: {
+            "application/json": {
+              error: {
+                code: string;
+                message: string;
+                /** @description the input field that was wrong */
+                field?: string;
+                /** @description ms since the epoch */
+                since?: number;
+                agent?: string;
+                /**
+                 * @description why an identity-provider token was refused
+                 * @enum {string}
+                 */
+                reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+              };
+            };
+          };
+        };
+      };
+    };
+  };
+  "/api/devices/{id}/order-settings": {
+    /**
+     * Open a machine to walk-up orders (admin) or put it in maintenance (its agent or an admin); audited
+     * @description Any session: an agent (its own things only) or an admin.
+     */
+    post: {
+      parameters: {
+        path: {
+          id: string;
+        };
+      };
+      requestBody: {
+        content: {
+          "application/json": {
+            /** @description admins only */
+            enabled?: boolean;
+            maintenance?: boolean;
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        200: {
+          content: {
+            "application/json": {
+              device: string;
+              enabled: boolean;
+              maintenance: boolean;
+            };
+          };
+        };
+        /** @description refused: {error:{code, message, field?}} */
+        "4XX": {
+          content: {
+            "application/json": {
+              error: {
+                code: string;
+                message: string;
+                /** @description the input field that was wrong */
+                field?: string;
+                /** @description ms since the epoch */
+                since?: number;
+                agent?: string;
+                /**
+                 * @description why an identity-provider token was refused
+                 * @enum {string}
+                 */
+                reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+              };
+            };
+          };
+        };
+        /** @description unavailable or internal error */
+        "5XX": {
+          content: {
+            "application/json": {
+              error: {
+                code: string;
+                message: string;
+                /** @description the input field that was wrong */
+                field?: string;
+                /** @description ms since the epoch */
+                since?: number;
+                agent?: string;
+                /**
+                 * @description why an identity-provider token was refused
+                 * @enum {string}
+                 */
+                reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+              };
+            };
+          };
+        };
+      };
+    };
+  };
   "/api/openapi.json": {
     /** This OpenAPI 3.1 document */
     get: {

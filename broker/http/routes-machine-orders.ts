@@ -1,0 +1,32 @@
+// The operator's side of walk-up orders (docs/architecture.md, "Walk-up orders"): every order on
+// the machines the agent holds, cancel any of them (audited), put a machine in maintenance;
+// admins also open or close a machine to orders.
+import type { FastifyInstance } from 'fastify';
+import { normaliseId } from '../../protocol/ids';
+import { OrderSettingsBodySchema, OrderSettingsSchema, OrderViewSchema } from '../../protocol/order-schemas';
+import type { Context } from '../context';
+import { principalOf } from './auth';
+import { arrayOf, q, routeSchema } from './route-schema';
+
+export function machineOrderRoutes(app: FastifyInstance, ctx: Context): void {
+  app.get<{ Querystring: { device?: string } }>(
+    '/api/machine-orders',
+    { schema: routeSchema({ summary: "Walk-up orders on the caller's machines (all machines for an admin), newest first", tag: 'orders', auth: 'session', query: { device: q('only this device') }, response: { 200: arrayOf(OrderViewSchema) } }) },
+    async (req) => {
+      const p = await principalOf(ctx, req);
+      return ctx.orders.forOperator(p, req.query.device === undefined ? undefined : normaliseId(req.query.device, 'device id', 'device'));
+    },
+  );
+
+  app.post<{ Params: { order: string } }>(
+    '/api/machine-orders/:order/cancel',
+    { schema: routeSchema({ summary: 'Cancel a walk-up order on your machine, waiting or printing (audited)', tag: 'orders', auth: 'session', params: ['order'], response: { 200: OrderViewSchema } }) },
+    async (req) => ctx.orders.operatorCancel(await principalOf(ctx, req), req.params.order),
+  );
+
+  app.post<{ Params: { id: string }; Body: { enabled?: boolean; maintenance?: boolean } }>(
+    '/api/devices/:id/order-settings',
+    { schema: routeSchema({ summary: 'Open a machine to walk-up orders (admin) or put it in maintenance (its agent or an admin); audited', tag: 'orders', auth: 'session', params: ['id'], body: OrderSettingsBodySchema, response: { 200: OrderSettingsSchema } }) },
+    async (req) => ctx.orders.settings(await principalOf(ctx, req), normaliseId(req.params.id, 'device id', 'id'), req.body),
+  );
+}
