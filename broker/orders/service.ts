@@ -161,7 +161,8 @@ export class Orders {
     const job = await getJob(jobsDb(this.ctx.db), id);
     if (!job) throw noOrder(id);
     if (job.state !== 'queued') throw new ProtocolError(ErrorCode.CONFLICT, `order ${id} is ${job.state}; only a waiting order can be cancelled`, 'order');
-    await this.ctx.jobs.requests.cancel(job.agent, id);
+    // On behalf of the job's owner, the machine's agent: the customer may withdraw only its own waiting order.
+    await this.ctx.jobs.requests.cancel({ kind: 'agent', id: job.agent }, id);
     return this.view(o);
   }
 
@@ -205,7 +206,7 @@ export class Orders {
     if (!o || (who.kind === 'agent' && this.ctx.bindings.agentOf(o.device) !== who.id)) throw new ProtocolError(ErrorCode.NOT_FOUND, `no order ${id}`, 'order');
     const job = await getJob(jobsDb(this.ctx.db), id);
     if (!job) throw new ProtocolError(ErrorCode.NOT_FOUND, `no order ${id}`, 'order');
-    await this.ctx.jobs.requests.cancel(job.agent, id);
+    await this.ctx.jobs.requests.cancel(who.kind === 'admin' ? who : { kind: 'agent', id: job.agent }, id);
     await appendAudit(this.ctx.db, { at: this.ctx.now(), actor: `${who.kind}:${who.id}`, action: 'order.cancel', device: o.device, agent: job.agent, detail: { order: id, session: o.session } });
     return this.view(o);
   }
