@@ -1,8 +1,15 @@
-// Where the parts of one label go, in points, for a label of a given size: the fleet name at the
-// top, the QR in the middle with "Scan to claim" under it, the machine code in large text, and
-// the URL to type when there is no camera at the bottom. The PDF sheet and the SVG share it, so a
-// label looks the same in both.
+// Where the parts of one label go, for a label of a given size (points, or pixels for the PNG):
+// the fleet name at the top, the QR in the middle with "Scan to claim" under it, the machine code
+// in large text, and the URL to type when there is no camera at the bottom. The PDF sheet, the
+// SVG and the PNG share it, so a label looks the same in all three.
 import { QUIET_ZONE, darkRuns, type QrMatrix } from './qr-matrix';
+
+/** One label alone (SVG, PNG): about a cell of the A4 sheet of 3 × 4. */
+export const LABEL_WIDTH_MM = 63;
+export const LABEL_HEIGHT_MM = 69;
+const PT_PER_MM = 72 / 25.4;
+export const LABEL_WIDTH_PT = LABEL_WIDTH_MM * PT_PER_MM;
+export const LABEL_HEIGHT_PT = LABEL_HEIGHT_MM * PT_PER_MM;
 
 export interface LabelGeometry {
   width: number;

@@ -1,8 +1,10 @@
-// A4 sheets of labels in a grid, as a PDF with vector QR codes (pdfkit). Light dashed lines mark
-// where to cut; everything else is black on white so the QR prints with full contrast.
+// A4 sheets of labels in a grid, as a PDF with vector QR codes (pdfkit) and the labels' font
+// embedded (label-font.ts). Light dashed lines mark where to cut; everything else is black on
+// white so the QR prints with full contrast.
 import PDFDocument from 'pdfkit';
 import { labelGeometry, qrRects } from './label-layout';
 import { LABEL_CAPTION, type LabelContent } from './label-content';
+import { FONT_FILES, type FontWeight, fitLine } from './label-font';
 
 const MM = 72 / 25.4;
 const A4 = { width: 210 * MM, height: 297 * MM };
@@ -13,45 +15,23 @@ export const LABELS_PER_PAGE = SHEET_COLUMNS * SHEET_ROWS;
 
 type Doc = PDFKit.PDFDocument;
 
-const MIN_FONT_SIZE = 6;
-
-// The standard PDF fonts encode WinAnsi only; other characters would print as unrelated glyphs.
-const WIN_ANSI_EXTRA = '€‚ƒ„…†‡ˆ‰Š‹ŒŽ‘’“”•–—˜™š›œžŸ';
-const printable = (text: string): string => [...text].map((c) => (/[\x20-\x7e\xa0-\xff]/.test(c) || WIN_ANSI_EXTRA.includes(c) ? c : '?')).join('');
-
-/** Sets the font size for text to fit the width, shrinking it down to MIN_FONT_SIZE, then cutting it short. */
-function fitText(doc: Doc, raw: string, maxSize: number, width: number): string {
-  let text = printable(raw);
-  doc.fontSize(maxSize);
-  const w = doc.widthOfString(text);
-  if (w <= width) return text;
-  const size = Math.max(MIN_FONT_SIZE, (maxSize * width) / w);
-  doc.fontSize(size);
-  if (doc.widthOfString(text) <= width) return text;
-  while (text.length > 1 && doc.widthOfString(`${text}…`) > width) text = text.slice(0, -1);
-  return `${text}…`;
+/** One line centred in the label's text width, in the labels' font at the size fitLine chose. */
+function line(doc: Doc, text: string, maxSize: number, weight: FontWeight, x: number, y: number, width: number): void {
+  const fitted = fitLine(text, maxSize, width, weight);
+  doc.font(FONT_FILES[weight]).fontSize(fitted.size).text(fitted.text, x, y, { width, align: 'center', lineBreak: false });
 }
 
 function drawLabel(doc: Doc, label: LabelContent, x: number, y: number, width: number, height: number): void {
   const g = labelGeometry(width, height, label.qr);
   doc.save().dash(3, { space: 3 }).lineWidth(0.3).strokeColor('#999999').rect(x, y, width, height).stroke().undash().restore();
-
-  doc.font('Helvetica').fillColor('black');
-  const fleet = fitText(doc, label.fleet, g.fleet.size, g.textWidth);
-  doc.text(fleet, x + (width - g.textWidth) / 2, y + g.fleet.y, { width: g.textWidth, align: 'center', lineBreak: false });
-
+  const left = x + (width - g.textWidth) / 2;
+  doc.fillColor('black');
+  line(doc, label.fleet, g.fleet.size, 'regular', left, y + g.fleet.y, g.textWidth);
   for (const r of qrRects(g, label.qr)) doc.rect(x + r.x, y + r.y, r.w, r.h);
   doc.fill('black');
-
-  doc.font('Helvetica');
-  doc.text(fitText(doc, LABEL_CAPTION, g.caption.size, g.textWidth), x + (width - g.textWidth) / 2, y + g.caption.y, { width: g.textWidth, align: 'center', lineBreak: false });
-
-  doc.font('Helvetica-Bold');
-  const code = fitText(doc, label.code, g.code.maxSize, g.textWidth);
-  doc.text(code, x + (width - g.textWidth) / 2, y + g.code.y, { width: g.textWidth, align: 'center', lineBreak: false });
-
-  doc.font('Helvetica');
-  doc.text(fitText(doc, label.shortUrl, g.url.size, g.textWidth), x + (width - g.textWidth) / 2, y + g.url.y, { width: g.textWidth, align: 'center', lineBreak: false });
+  line(doc, LABEL_CAPTION, g.caption.size, 'regular', left, y + g.caption.y, g.textWidth);
+  line(doc, label.code, g.code.maxSize, 'bold', left, y + g.code.y, g.textWidth);
+  line(doc, label.shortUrl, g.url.size, 'regular', left, y + g.url.y, g.textWidth);
 }
 
 /** The whole sheet set as PDF bytes: LABELS_PER_PAGE labels a page, left to right, top to bottom. */

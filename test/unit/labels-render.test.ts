@@ -1,7 +1,8 @@
-// The pieces the label renderers share: QR runs, the PNG bitmap font, and the fleet CLI's tables.
+// The pieces the label renderers share: QR runs, the labels' font and its fitting, and the fleet
+// CLI's tables.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { GLYPH_HEIGHT, GLYPH_WIDTH, glyph, glyphChars, textWidth } from '../../host-tools/labels/bitmap-font';
+import { MIN_FONT_SIZE, fitLine, printable, textWidth } from '../../host-tools/labels/label-font';
 import { darkRuns, qrMatrix } from '../../host-tools/labels/qr-matrix';
 import { table, time } from '../../host-tools/fleet/table';
 
@@ -22,18 +23,17 @@ t('dark runs cover exactly the dark modules of the QR, without overlap', () => {
   }
 });
 
-t('every glyph is 5x7 ink or blank, and the machine-code characters all look different', () => {
-  for (const ch of glyphChars()) {
-    const g = glyph(ch);
-    assert.is(g.length, GLYPH_HEIGHT, ch);
-    for (const line of g) assert.ok(new RegExp(`^[#.]{${GLYPH_WIDTH}}$`).test(line), `${ch}: ${line}`);
-  }
-  const codeChars = [...'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_'];
-  const shapes = codeChars.map((c) => glyph(c).join('/'));
-  assert.is(new Set(shapes).size, codeChars.length);
-  assert.equal(glyph('a'), glyph('A'), 'lower case is drawn as upper case');
-  assert.equal(glyph('é'), glyph('?'), 'anything else as ?');
-  assert.is(textWidth('CT07'), 4 * 6 - 1);
+t('one font measures text for every label format: lines fit the width, shrink, and are cut short last', () => {
+  assert.ok(textWidth('CT0700026', 20, 'bold') > textWidth('CT0700026', 20, 'regular'), 'bold is wider');
+  assert.is(textWidth('MM', 10, 'regular'), 2 * textWidth('M', 10, 'regular'));
+  assert.equal(fitLine('CT07', 30, 500, 'bold'), { text: 'CT07', size: 30 }, 'short text keeps its size');
+  const shrunk = fitLine('fleet.example.com/c/CT0700026.8dd19e87ccf25b77', 12, 150, 'regular');
+  assert.ok(shrunk.size < 12 && shrunk.size >= MIN_FONT_SIZE, String(shrunk.size));
+  assert.ok(textWidth(shrunk.text, shrunk.size, 'regular') <= 150 + 1e-9);
+  const cut = fitLine('x'.repeat(400), 12, 100, 'regular');
+  assert.is(cut.size, MIN_FONT_SIZE);
+  assert.ok(cut.text.endsWith('…') && textWidth(cut.text, cut.size, 'regular') <= 100, cut.text);
+  assert.is(printable('Flotte Zürich 東', 'regular'), 'Flotte Zürich ?', 'a character without a glyph prints as ?');
 });
 
 t('tables align columns, show absent values as -, and times in UTC', () => {
