@@ -10,9 +10,13 @@ import { live } from './lib/live';
 import { Observable, useObservable } from './lib/observable';
 import { match, navigate, usePath } from './lib/router';
 import { rememberReturnPath, session, signOut, takeReturnPath } from './lib/session';
+import { AdminAddDevice } from './screens/admin/add-device';
 import { AdminAgents } from './screens/admin/agents';
+import { AdminAudit } from './screens/admin/audit';
+import { AdminDashboard } from './screens/admin/dashboard';
 import { AdminDevice } from './screens/admin/device';
 import { AdminFlash } from './screens/admin/flash';
+import { AdminJobsPage } from './screens/admin/jobs';
 import { Fleet } from './screens/admin/fleet';
 import { AdminTokens } from './screens/admin/tokens';
 import { Claim } from './screens/claim';
@@ -42,7 +46,10 @@ function Header(props: { path: string }): JSX.Element {
   const nav =
     s?.kind === 'admin'
       ? [
+          ['/admin/dashboard', 'Dashboard'],
           ['/admin', 'Fleet'],
+          ['/admin/jobs', 'Jobs'],
+          ['/admin/audit', 'Audit'],
           ['/admin/agents', 'Agents'],
           ['/admin/tokens', 'Tokens'],
           ['/admin/flash', 'Flash'],
@@ -107,6 +114,10 @@ function adminRoute(path: string): JSX.Element | null {
   if (path === '/admin/agents') return <AdminAgents />;
   if (path === '/admin/tokens') return <AdminTokens />;
   if (path === '/admin/flash') return <AdminFlash />;
+  if (path === '/admin/dashboard') return <AdminDashboard />;
+  if (path === '/admin/jobs') return <AdminJobsPage />;
+  if (path === '/admin/audit') return <AdminAudit />;
+  if (path === '/admin/devices/new') return <AdminAddDevice />;
   if ((m = match('/admin/devices/:id', path))) return <AdminDevice id={m.id!} />;
   return null;
 }

@@ -1,21 +1,20 @@
-// One device for an admin: details, live presence, transfer with a reason, forced release,
-// re-provisioning allowed, and its audit trail.
+// One device for an admin: details, live presence, transfer to an agent picked by search, forced
+// release, its jobs with cancel, kick and delete, its claim label, re-provisioning allowed, and
+// its audit trail.
 import type { JSX } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
+import { AdminJobs } from '../../components/admin-jobs';
+import { AgentPicker } from '../../components/agent-picker';
+import { AuditEntries } from '../../components/audit-entries';
+import { LabelDownloads } from '../../components/label-downloads';
 import { Alert, Field, Page, PresenceBadge } from '../../components/ui';
+import { navigate } from '../../lib/router';
 import { useAdmin } from '../../lib/live';
 import { useObservable } from '../../lib/observable';
 import { authed } from '../../lib/session';
-import { dateTime, errorText, since } from '../../lib/words';
+import { errorText, since } from '../../lib/words';
 import type { AgentListItem, AuditView, DeviceWithPresence } from '../../../../protocol/rest';
 
-
-function detailText(d: Record<string, unknown>): string {
-  return Object.entries(d)
-    .filter(([, v]) => v !== null && v !== undefined && v !== '')
-    .map(([k, v]) => `${k}: ${typeof v === 'object' ? JSON.stringify(v) : String(v)}`)
-    .join(', ');
-}
 
 export function AdminDevice(props: { id: string }): JSX.Element {
   const admin = useAdmin();
@@ -29,6 +28,8 @@ export function AdminDevice(props: { id: string }): JSX.Element {
   const [reason, setReason] = useState('');
   const [force, setForce] = useState(false);
   const [releaseReason, setReleaseReason] = useState('');
+  const [deleting, setDeleting] = useState(false);
+  const [deleteReason, setDeleteReason] = useState('');
   const [reload, setReload] = useState(0);
 
   useEffect(() => {
@@ -57,7 +58,11 @@ export function AdminDevice(props: { id: string }): JSX.Element {
   const id = encodeURIComponent(props.id);
   const transfer = (e: Event) => {
     e.preventDefault();
-    void act(`Transferred to ${to.trim().toLowerCase()}.`, async () => {
+    if (to === '') {
+      setError('Choose the agent to transfer to from the list.');
+      return;
+    }
+    void act(`Transferred to ${to}.`, async () => {
       await authed('POST', `/api/devices/${id}/transfer`, { agent: to, reason, force });
       setTo('');
       setReason('');
@@ -70,6 +75,18 @@ export function AdminDevice(props: { id: string }): JSX.Element {
       await authed('POST', `/api/devices/${id}/release`, { reason: releaseReason, force: true });
       setReleaseReason('');
     });
+  };
+
+  const kick = () => void act('Its connection was closed; it reconnects by itself.', () => authed('POST', `/api/devices/${id}/kick`));
+  const remove = async (e: Event) => {
+    e.preventDefault();
+    setError(null);
+    try {
+      await authed('DELETE', `/api/devices/${id}`, deleteReason.trim() ? { reason: deleteReason.trim() } : undefined);
+      navigate('/admin');
+    } catch (err) {
+      setError(errorText(err));
+    }
   };
 
   if (!dev) {
@@ -113,16 +130,7 @@ export function AdminDevice(props: { id: string }): JSX.Element {
       <section class="card" aria-labelledby="transfer-h">
         <h2 id="transfer-h">Transfer</h2>
         <form class="stack" onSubmit={transfer}>
-          <Field id="transfer-agent" label="To agent">
-            <input id="transfer-agent" list="agent-ids" required value={to} onInput={(e) => setTo(e.currentTarget.value)} autocapitalize="none" />
-            <datalist id="agent-ids">
-              {agents.filter((a) => !a.disabled && a.id !== dev.agent).map((a) => (
-                <option key={a.id} value={a.id}>
-                  {a.name}
-                </option>
-              ))}
-            </datalist>
-          </Field>
+          <AgentPicker id="transfer-agent" label="To agent" agents={agents.filter((a) => !a.disabled && a.id !== dev.agent)} value={to} onChange={setTo} />
           <Field id="transfer-reason" label="Reason (kept in the audit trail)">
             <input id="transfer-reason" required value={reason} onInput={(e) => setReason(e.currentTarget.value)} />
           </Field>
@@ -148,6 +156,48 @@ export function AdminDevice(props: { id: string }): JSX.Element {
           </form>
         </section>
       )}
+      <section class="card" aria-labelledby="jobs-h">
+        <h2 id="jobs-h">Jobs</h2>
+        <AdminJobs device={dev.id} limit={20} />
+      </section>
+      {dev.machineCode && (
+        <section class="card" aria-labelledby="label-h">
+          <h2 id="label-h">Claim label</h2>
+          <LabelDownloads device={dev.id} code={dev.machineCode} preview />
+        </section>
+      )}
+      <section class="card" aria-labelledby="connection-h">
+        <h2 id="connection-h">Connection</h2>
+        <p class="hint">Kicking closes its connection now; the device reconnects by itself (its presence reason reads kicked).</p>
+        <button type="button" class="secondary" onClick={kick}>
+          Kick
+        </button>
+      </section>
+      <section class="card" aria-labelledby="delete-h">
+        <h2 id="delete-h">Delete</h2>
+        {dev.agent ? (
+          <p class="hint">Release it from {dev.agent} first; a bound device is not deleted.</p>
+        ) : !deleting ? (
+          <button type="button" class="danger" onClick={() => setDeleting(true)}>
+            Delete device…
+          </button>
+        ) : (
+          <form class="stack" onSubmit={(e) => void remove(e)}>
+            <p>It is disconnected and removed; its secret stops working. Its audit trail stays.</p>
+            <Field id="delete-reason" label="Reason (kept in the audit trail)">
+              <input id="delete-reason" value={deleteReason} onInput={(e) => setDeleteReason(e.currentTarget.value)} />
+            </Field>
+            <div class="actions">
+              <button type="submit" class="danger">
+                Delete {dev.machineCode ?? dev.id}
+              </button>
+              <button type="button" class="secondary" onClick={() => setDeleting(false)}>
+                Keep it
+              </button>
+            </div>
+          </form>
+        )}
+      </section>
       <section class="card" aria-labelledby="reprov-h">
         <h2 id="reprov-h">Re-provisioning</h2>
         <p>{dev.reprovisionAllowed ? 'This device may be provisioned again (for example after a board swap).' : 'Provisioning this MAC again is refused.'}</p>
@@ -161,15 +211,7 @@ export function AdminDevice(props: { id: string }): JSX.Element {
       </section>
       <section class="card" aria-labelledby="audit-h">
         <h2 id="audit-h">Audit trail</h2>
-        <ol class="audit" data-testid="audit">
-          {audit.map((a) => (
-            <li key={a.seq}>
-              <time dateTime={new Date(a.at).toISOString()}>{dateTime(a.at)}</time> <strong>{a.action}</strong> by {a.actor}
-              {a.agent && <> · agent {a.agent}</>}
-              {Object.keys(a.detail).length > 0 && <span class="sub"> · {detailText(a.detail)}</span>}
-            </li>
-          ))}
-        </ol>
+        <AuditEntries rows={audit} />
       </section>
     </Page>
   );

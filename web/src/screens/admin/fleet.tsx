@@ -34,6 +34,11 @@ export function Fleet(): JSX.Element {
 
   return (
     <Page title="Fleet">
+      <p class="actions">
+        <A class="button secondary small" href="/admin/devices/new">
+          Add device
+        </A>
+      </p>
       <form class="filters" role="search" onSubmit={(e) => e.preventDefault()}>
         <Field id="fleet-q" label="Search">
           <input id="fleet-q" type="search" placeholder="device, machine code, agent, model" value={q} onInput={(e) => setQ(e.currentTarget.value)} />
