@@ -6,6 +6,8 @@ import type { Serial, SerialRequest, SerialResult, TimerHandle } from './platfor
 
 /** A reply longer than this fails the exchange instead of growing without bound. */
 export const MAX_REPLY_BYTES = 4096;
+/** The error of a send while another exchange is in flight; the sender may try again shortly. */
+export const SERIAL_BUSY = 'serial port busy with another exchange';
 
 export interface ExchangeTimers {
   setTimer(ms: number, callback: () => void): TimerHandle;
@@ -40,7 +42,7 @@ export class SerialExchange implements Serial {
     if (this.pending) {
       let aborted = false;
       this.timers.setTimer(0, () => {
-        if (!aborted) done({ ok: false, error: 'serial port busy with another exchange' });
+        if (!aborted) done({ ok: false, error: SERIAL_BUSY });
       });
       return { abort: () => (aborted = true) };
     }

@@ -5,6 +5,7 @@ import { pino } from 'pino';
 import { defineCli, readCli } from '../cli/args';
 import { parseBrokerAddress } from '../../firmware/core/broker-address';
 import { DEFAULT_CORE_OPTIONS } from '../../firmware/core/core';
+import { PRINTER_DEFAULTS, type PrinterOptions } from './sim-printer';
 import { SimFleet } from './fleet';
 import { openImprovSerial, type ImprovSerial } from './sim-improv';
 import { deadEnd, progressLine, summary } from './progress';
@@ -46,6 +47,9 @@ const SIMULATE_CLI = defineCli({
     'log-level': { type: 'string', value: 'LEVEL', default: 'warn', help: 'pino level of the JSON log on stderr' },
     'improv-serial': { type: 'string', value: 'PATH', help: 'the first device starts without Wi-Fi settings and answers Improv Wi-Fi on this serial port (a pty from socat), for npm run flash -- improv' },
     'access-point': { type: 'string', value: 'SSID:PSK', help: 'the only Wi-Fi network the simulated devices can join (default: any)' },
+    printer: { type: 'boolean', default: false, help: 'each device drives a printer on its UART that uses ink and may jam; the firmware reports its state (serial.send "PRINT 5\\n" prints five pages)' },
+    'jam-probability': { type: 'string', value: 'P', help: `with --printer: chance (0-1) that a print job jams (default ${PRINTER_DEFAULTS.jamProbability})` },
+    'ink-per-page': { type: 'string', value: 'N', help: `with --printer: ink percentage points a page uses (default ${PRINTER_DEFAULTS.inkPerPage})` },
   },
 });
 const args = readCli(SIMULATE_CLI).values;
@@ -77,6 +81,13 @@ function print(text: string): void {
   process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
 }
 
+const printer: PrinterOptions = {
+  ...PRINTER_DEFAULTS,
+  ...(args['jam-probability'] === undefined ? {} : { jamProbability: number('jam-probability', args['jam-probability'], 0, 0) }),
+  ...(args['ink-per-page'] === undefined ? {} : { inkPerPage: number('ink-per-page', args['ink-per-page'], 0, 0) }),
+};
+if (printer.jamProbability > 1) fail('--jam-probability must be from 0 to 1');
+
 let accessPoint: { ssid: string; psk: string } | undefined;
 if (args['access-point'] !== undefined) {
   const colon = args['access-point'].indexOf(':');
@@ -107,6 +118,7 @@ try {
     ...(args.chaos ? { chaosMeanMs: CHAOS_MEAN_MS } : {}),
     ...(accessPoint ? { accessPoint } : {}),
     ...(improvSerial ? { improvSend: improvSerial.write } : {}),
+    ...(args.printer ? { printer } : {}),
   });
 } catch (e) {
   fail((e as Error).message);

@@ -8,6 +8,7 @@ import { attachImprov } from '../../firmware/core/improv-device';
 import type { Mqtt, Platform, TimerHandle } from '../../firmware/core/platform';
 import type { AckState } from '../../protocol/messages';
 import { echoMachine } from './sim-machine';
+import { type PrinterOptions, SimPrinter } from './sim-printer';
 import { NodeMqtt } from './sim-mqtt';
 import { SimDisplay } from './sim-display';
 import type { MemoryPrefs } from './sim-prefs';
@@ -33,7 +34,12 @@ export interface SimDeviceOptions {
   /** Where Improv packets go out: the device's console UART. */
   improvSend?: (bytes: Uint8Array) => void;
   onState?: (device: SimDevice, from: CoreState, to: CoreState) => void;
+  /** A printer on the UART instead of the echoing machine; the core polls its status. */
+  printer?: PrinterOptions;
 }
+
+/** How often a simulated device asks its printer for its status, unless the core options say otherwise. */
+const PRINTER_POLL_MS = 2_000;
 
 export class SimDevice {
   readonly label: string;
@@ -43,6 +49,8 @@ export class SimDevice {
   readonly wifi: SimWifi;
   readonly display: SimDisplay;
   readonly core: DeviceCore;
+  /** The printer on the UART, when the device has one. */
+  readonly printer: SimPrinter | null;
   /** Improv on the console UART, when the device has one attached. */
   readonly improv: ImprovService | null;
   /** Acks this device published, by state. */
@@ -67,6 +75,7 @@ export class SimDevice {
       onError: (what, err) => o.log.error({ err }, `display failed ${what}`),
     });
     const display = this.display;
+    this.printer = o.printer ? new SimPrinter(o.printer) : null;
     const platform: Platform = {
       now: () => Date.now(),
       random: () => Math.random(),
@@ -80,11 +89,12 @@ export class SimDevice {
       wifi: this.wifi,
       mqtt: this.countingAcks(this.mqtt),
       display,
-      serial: echoMachine({ baud: 9600, turnaroundMs: 5 }),
+      serial: this.printer?.exchange ?? echoMachine({ baud: 9600, turnaroundMs: 5 }),
       identify: (seconds) => display.identify(seconds),
       facts: { mac: o.mac, model: SIM_MODEL, fw: o.fw, caps: SIM_CAPS, boot: 1 },
     };
     this.core = createCore(platform, {
+      ...(this.printer ? { machinePollMs: PRINTER_POLL_MS } : {}),
       ...o.core,
       onState: (to) => {
         const from = this.state;

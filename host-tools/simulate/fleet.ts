@@ -8,6 +8,7 @@ import type { CoreOptions, CoreState } from '../../firmware/core/core';
 import type { PrefKey } from '../../firmware/core/platform';
 import { normaliseMachineCode } from '../../protocol/ids';
 import { SimDevice } from './device';
+import type { PrinterOptions } from './sim-printer';
 import { FilePrefs, MemoryPrefs } from './sim-prefs';
 
 export interface FleetOptions {
@@ -31,6 +32,8 @@ export interface FleetOptions {
   core?: Partial<CoreOptions>;
   /** The only network the simulated radios can join; without it, any. */
   accessPoint?: { ssid: string; psk: string };
+  /** Every device has a printer on its UART (sim-printer.ts). */
+  printer?: PrinterOptions;
   /** The first device answers Improv through this, and starts without Wi-Fi settings, as one flashed without any. */
   improvSend?: (bytes: Uint8Array) => void;
 }
@@ -117,6 +120,7 @@ export class SimFleet {
           associateMs: () => 20 + Math.random() * 80,
           ...(o.accessPoint ? { accessPoint: o.accessPoint } : {}),
           ...(improv ? { improvSend: o.improvSend! } : {}),
+          ...(o.printer ? { printer: o.printer } : {}),
           onState: (d, from, to) => this.onState(d, from, to),
         }),
       );

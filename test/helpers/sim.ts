@@ -2,6 +2,7 @@
 import { pino } from 'pino';
 import type { CoreOptions } from '../../firmware/core/core';
 import { SimFleet } from '../../host-tools/simulate/fleet';
+import type { PrinterOptions } from '../../host-tools/simulate/sim-printer';
 import type { ApiResult } from './broker';
 
 interface AdminApi {
@@ -23,6 +24,7 @@ export interface TestFleetOptions {
   core?: Partial<CoreOptions>;
   /** PEM of the broker's CA, for an mqtts:// url. */
   ca?: string;
+  printer?: PrinterOptions;
 }
 
 export function startFleet(mqttUrl: string, o: TestFleetOptions): SimFleet {
