@@ -32,6 +32,11 @@ export class ClaimCodes {
     this.byCode.set(code, device);
   }
 
+  /** The device's current code, if it has one, left as it is. */
+  codeOf(device: string): string | undefined {
+    return this.byDevice.get(device);
+  }
+
   deviceFor(code: string): string | undefined {
     return this.byCode.get(code.trim().toUpperCase());
   }

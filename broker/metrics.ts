@@ -21,6 +21,8 @@ export class Metrics {
   readonly requests: Counter<'op' | 'outcome'>;
   readonly guardRefusals: Counter<'reason'>;
   readonly rateLimited: Counter<'scope'>;
+  readonly helloRefusals: Counter<'reason'>;
+  readonly machineCodeRefusals: Counter<'via' | 'reason'>;
   readonly tokenRefusals: Counter<'via' | 'reason'>;
   readonly webhookAttempts: Counter<'outcome'>;
   readonly plaintextDeviceConnections: Counter<'kind'>;
@@ -88,6 +90,8 @@ export class Metrics {
       labelNames: ['kind'],
       registers: [registry],
     });
+    this.helloRefusals = new Counter({ name: 'fleetbind_hello_refusals_total', help: 'Device hellos answered with an error on their config topic: invalid, or a refused machine code (machine-not-allowed, machine-taken, machine-differs)', labelNames: ['reason'], registers: [registry] });
+    this.machineCodeRefusals = new Counter({ name: 'fleetbind_machine_code_refusals_total', help: 'Machine codes announced by devices and refused, by where (enroll, hello) and why (not-allowed, taken, differs)', labelNames: ['via', 'reason'], registers: [registry] });
     this.rateLimited = new Counter({ name: 'fleetbind_requests_rate_limited_total', help: 'Agent requests answered RATE_LIMITED, by the bucket that refused them (connection, agent)', labelNames: ['scope'], registers: [registry] });
     this.guardRefusals = new Counter({ name: 'fleetbind_connection_guard_refusals_total', help: 'Connections closed before Aedes buffered them: oversize packets, too many unauthenticated per address', labelNames: ['reason'], registers: [registry] });
     this.requests = new Counter({ name: 'fleetbind_requests_total', help: 'Agent and admin requests over MQTT by op and outcome', labelNames: ['op', 'outcome'], registers: [registry] });

@@ -1,5 +1,6 @@
 // Everything the broker itself publishes: device config, retained presence and bindings,
 // and responses to requests.
+import type { WireError } from '../protocol/errors';
 import type { Config, Bindings, BoundDevice, Response, Status } from '../protocol/messages';
 import { agentTopic, adminTopic, deviceTopic } from '../protocol/topics';
 import type { Context } from './context';
@@ -22,27 +23,38 @@ export function respond(ctx: Context, who: Identity, body: Response): Promise<vo
   throw new Error(`no response topic for ${who.kind}`);
 }
 
-/** `helloSentAt`: the `sentAt` of the hello this config answers, echoed for the device's round-trip compensation. */
-export async function configFor(ctx: Context, row: DeviceRow, helloSentAt?: number): Promise<Config> {
+/**
+ * What a config answers besides the binding: `helloSentAt`, the `sentAt` of the hello it answers,
+ * echoed for the device's round-trip compensation; `error`, what the broker refused in that hello;
+ * `keepClaimCode`, answer a hello that changed nothing without rotating the claim code on screen.
+ */
+export interface ConfigAnswer { helloSentAt?: number; error?: WireError; keepClaimCode?: boolean }
+
+export async function configFor(ctx: Context, row: DeviceRow, answer: ConfigAnswer = {}): Promise<Config> {
   let agent: Config['agent'] = null;
   if (row.agent_id !== null) {
     const a = await getAgent(ctx.db, row.agent_id);
     agent = { id: row.agent_id, name: a?.name ?? row.agent_id };
   }
+  const { helloSentAt } = answer;
   // The broker is the device's clock on sites without internet (docs/architecture.md, Firmware).
   const config: Config = { agent, settings: { keepalive: 30 }, time: helloSentAt === undefined ? { now: ctx.now() } : { now: ctx.now(), hello: helloSentAt } };
   if (row.machine_code !== null) config.machine = row.machine_code;
   const delta = await ctx.machines.shadows.deltaFor(row.id);
   if (delta) config.delta = delta;
-  if (agent === null) config.claimCode = ctx.claimCodes.rotate(row.id);
-  else ctx.claimCodes.drop(row.id);
+  if (agent !== null) ctx.claimCodes.drop(row.id);
+  else {
+    const claimCode = answer.keepClaimCode === true ? ctx.claimCodes.codeOf(row.id) : ctx.claimCodes.rotate(row.id);
+    if (claimCode !== undefined) config.claimCode = claimCode;
+  }
+  if (answer.error !== undefined) config.error = answer.error;
   return config;
 }
 
-export async function publishConfig(ctx: Context, device: string, helloSentAt?: number): Promise<void> {
+export async function publishConfig(ctx: Context, device: string, answer: ConfigAnswer = {}): Promise<void> {
   const row = await getDevice(ctx.db, device);
   if (!row) return;
-  await publishJson(ctx, deviceTopic(device, 'config'), await configFor(ctx, row, helloSentAt));
+  await publishJson(ctx, deviceTopic(device, 'config'), await configFor(ctx, row, answer));
 }
 
 export function publishStatus(ctx: Context, device: string, status: Status): Promise<void> {

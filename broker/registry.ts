@@ -13,7 +13,7 @@ import { credentialKey } from './live-credentials';
 import { enrollTokenSubject } from './authenticate';
 import { publishConfig, publishJson } from './publisher';
 import { checkEnrollmentToken, consumeEnrollmentToken } from './store/enrollment';
-import { getDeviceByMac, isUnfinishedEnrollment, provisionDevice, recordHello } from './store/devices';
+import { announceMachineCode, getDeviceByMac, isUnfinishedEnrollment, type MachineRefusal, provisionDevice, recordHello } from './store/devices';
 
 export interface ProvisionRequest { mac: unknown; machineCode?: unknown; model?: unknown; reprovision?: unknown }
 
@@ -53,12 +53,16 @@ export async function handleEnroll(ctx: Context, who: Extract<Identity, { kind: 
     if (!connected()) return;
     const secretHash = deviceSecretHash(ctx.deviceKey, id, secret);
     // A fleet enrolling at once shares commits; the token use and the device are one commit.
-    const { previousSecretHash } = await ctx.writer.write(async (trx) => {
+    const actor = `enroll:${who.tokenId}`;
+    const { previousSecretHash, machineRefusal } = await ctx.writer.write(async (trx) => {
       const earlier = await getDeviceByMac(trx, req.mac);
-      if (earlier && isUnfinishedEnrollment(earlier)) await checkEnrollmentToken(trx, who.tokenId, ctx.now());
-      else await consumeEnrollmentToken(trx, who.tokenId, ctx.now());
-      return provisionDevice(trx, { id, mac: req.mac, machineCode: req.machine ?? null, model: req.model, fw: req.fw, secretHash }, `enroll:${who.tokenId}`, ctx.now(), 'enroll');
+      const token = earlier && isUnfinishedEnrollment(earlier) ? await checkEnrollmentToken(trx, who.tokenId, ctx.now()) : await consumeEnrollmentToken(trx, who.tokenId, ctx.now());
+      const provisioned = await provisionDevice(trx, { id, mac: req.mac, model: req.model, fw: req.fw, secretHash, mayAnnounceMachine: token.allowMachineCodes }, actor, ctx.now(), 'enroll');
+      // A refused code does not refuse the enrollment: the device learns why at its hello.
+      const refusal = req.machine === undefined ? null : await announceMachineCode(trx, id, req.machine, actor, ctx.now());
+      return { ...provisioned, machineRefusal: refusal };
     });
+    if (machineRefusal) machineRefused(ctx, id, 'enroll', machineRefusal);
     await retireSecret(ctx, id, previousSecretHash);
     ctx.log.info({ device: id, token: who.tokenId }, 'device enrolled');
     reply = { ok: true, deviceId: id, secret };
@@ -71,17 +75,37 @@ export async function handleEnroll(ctx: Context, who: Extract<Identity, { kind: 
   await publishJson(ctx, enrollReplyTopic(who.mac), reply);
 }
 
+function machineRefused(ctx: Context, device: string, via: 'enroll' | 'hello', refusal: { reason: MachineRefusal; error: ProtocolError }): void {
+  ctx.metrics.machineCodeRefusals.inc({ via, reason: refusal.reason });
+  ctx.log.warn({ device, via, reason: refusal.reason, code: refusal.error.code, message: refusal.error.message }, 'machine code announcement refused');
+}
+
+/**
+ * Every hello is answered with the device's config. A malformed hello changes nothing: its config
+ * says why (`error`) and keeps the claim code on screen. A refused machine code is answered the
+ * same way, while the rest of the hello is recorded.
+ */
 export async function handleHello(ctx: Context, device: string, payload: Buffer): Promise<void> {
   let hello;
   try {
     hello = parseHello(parseJson(payload.toString('utf8')));
   } catch (err) {
     if (!(err instanceof ProtocolError)) throw err;
-    ctx.log.warn({ device, code: err.code, field: err.field, reason: err.message }, 'malformed hello ignored');
+    ctx.metrics.helloRefusals.inc({ reason: 'invalid' });
+    ctx.log.warn({ device, code: err.code, field: err.field, reason: err.message }, 'malformed hello refused');
+    await publishConfig(ctx, device, { error: err.toWire(), keepClaimCode: true });
     return;
   }
-  const update = { fw: hello.fw, model: hello.model, caps: hello.caps, concurrency: hello.concurrency ?? 1, ...(hello.machine ? { machineCode: hello.machine } : {}), ...(hello.screen ? { screen: hello.screen } : {}) };
+  const update = { fw: hello.fw, model: hello.model, caps: hello.caps, concurrency: hello.concurrency ?? 1, ...(hello.screen ? { screen: hello.screen } : {}) };
+  const machine = hello.machine;
   // After a broker restart the whole fleet says hello at once: share commits.
-  await ctx.writer.write((trx) => recordHello(trx, device, update, ctx.now()));
-  await publishConfig(ctx, device, hello.sentAt);
+  const refusal = await ctx.writer.write(async (trx) => {
+    await recordHello(trx, device, update, ctx.now());
+    return machine === undefined ? null : announceMachineCode(trx, device, machine, device, ctx.now());
+  });
+  if (refusal) {
+    ctx.metrics.helloRefusals.inc({ reason: `machine-${refusal.reason}` });
+    machineRefused(ctx, device, 'hello', refusal);
+  }
+  await publishConfig(ctx, device, { ...(hello.sentAt === undefined ? {} : { helloSentAt: hello.sentAt }), ...(refusal ? { error: refusal.error.toWire() } : {}) });
 }

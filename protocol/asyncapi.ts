@@ -18,7 +18,11 @@ const wireError = (ErrorResponseSchema.properties.error as unknown) as Json;
 const DEVICE: Record<DeviceLeafOrEvt, { from: 'client' | 'broker'; retained?: boolean; summary: string; payload: Json }> = {
   hello: { from: 'client', summary: 'The device announces itself on every connect', payload: obj({ fw: str, model: str, mac: str, caps: { type: 'array', items: str }, boot: { type: 'integer' }, uptime: { type: 'integer' }, concurrency: { type: 'integer' }, machine: str, screen: obj({ width: { type: 'integer' }, height: { type: 'integer' } }, ['width', 'height']) }, ['fw', 'model', 'mac', 'caps', 'boot', 'uptime']) },
   status: { from: 'broker', retained: true, summary: 'Presence, written by the broker (the device may publish online; its LWT says offline)', payload: { ...StatusSchema, properties: { ...StatusSchema.properties, reason: { type: 'string', enum: OFFLINE_REASONS } } } },
-  config: { from: 'broker', summary: 'Who holds the device, its claim code and settings', payload: obj({ agent: { type: ['object', 'null'], properties: { id: str, name: str } }, claimCode: str, machine: str, settings: { type: 'object' } }, ['agent', 'settings']) },
+  config: {
+    from: 'broker',
+    summary: 'Who holds the device, its claim code and settings; answers every hello, with `error` when the broker refused it or its machine code',
+    payload: obj({ agent: { type: ['object', 'null'], properties: { id: str, name: str } }, claimCode: str, machine: str, settings: { type: 'object' }, error: obj({ code: str, message: str, field: str }, ['code', 'message']) }, ['agent', 'settings']),
+  },
   cmd: { from: 'broker', summary: 'A job for the device; resent with attempt+1 until accepted', payload: obj({ job: str, kind: str, params: { type: 'object' }, attempt: { type: 'integer' }, deadline: { type: 'integer' }, cancel: { type: 'boolean' }, complete: { type: 'boolean' } }, ['job', 'kind', 'params', 'attempt', 'deadline']) },
   ack: { from: 'client', summary: "The device's answer to a cmd", payload: obj({ job: str, state: { type: 'string', enum: ACK_STATES }, progress: { type: 'number' }, result: {}, error: str }, ['job', 'state']) },
   jobs: { from: 'broker', retained: true, summary: "The device's queue: each job's state, position and ETA", payload: obj({ device: str, at: { type: 'integer' }, jobs: { type: 'array', items: obj({ job: str, kind: str, state: { type: 'string', enum: JOB_STATES }, position: { type: 'integer' }, eta: { type: 'integer' } }) } }, ['device', 'at', 'jobs']) },

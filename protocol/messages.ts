@@ -25,8 +25,12 @@ export interface Status { state: PresenceState; conn: number; since: number; rea
 export interface Hello { fw: string; model: string; mac: string; caps: string[]; boot: number; uptime: number; concurrency?: number; machine?: string; sentAt?: number; ota?: OtaReport; screen?: ScreenSize }
 /** The broker's clock (ms since epoch) when it sent the config, and the hello's `sentAt` it answers. */
 export interface BrokerTime { now: number; hello?: number }
-/** `delta`: desired settings the device has yet to apply, with their version (docs/architecture.md, Machine state). */
-export interface Config { agent: { id: string; name: string } | null; claimCode?: string; machine?: string; settings: Record<string, unknown>; time?: BrokerTime; delta?: SettingsDelta }
+/**
+ * `delta`: desired settings the device has yet to apply, with their version (docs/architecture.md, Machine state).
+ * `error`: what the broker refused in the hello this config answers (a malformed hello, a machine
+ * code the device may not announce); the rest of the config is the broker's view, unchanged by it.
+ */
+export interface Config { agent: { id: string; name: string } | null; claimCode?: string; machine?: string; settings: Record<string, unknown>; time?: BrokerTime; delta?: SettingsDelta; error?: WireError }
 /**
  * `cancel: true` stops the job; `complete: true` tells the device that a held job was completed
  * from outside (a payment backend confirmed a held `qr.show`), so it shows "Paid" and acks done.
@@ -225,15 +229,27 @@ export function parseConfig(v: unknown): Config {
     // Settings are not checked here: the device applies those it knows and skips the rest (a newer broker may know more).
     c.delta = { version: num({ 'delta.version': d.version }, 'delta.version', { min: 1, integer: true }), settings: object(d.settings, 'delta.settings') as SettingsDelta['settings'] };
   }
+  if (o.error !== undefined) c.error = parseWireError(o.error);
   return c;
+}
+
+/** An error object the broker sent ({code, message, field?}); the code is kept as sent, so a newer broker's code still reads. */
+function parseWireError(v: unknown): WireError {
+  const e = object(v, 'error');
+  const error: WireError = {
+    code: str({ 'error.code': e.code }, 'error.code', SHORT) as WireError['code'],
+    message: str({ 'error.message': e.message }, 'error.message', { max: 500 }),
+  };
+  const field = optStr({ 'error.field': e.field }, 'error.field', SHORT);
+  if (field !== undefined) error.field = field;
+  return error;
 }
 
 export function parseEnrollReply(v: unknown): EnrollReply {
   const o = object(v, 'reply');
   if (o.ok === true) return { ok: true, deviceId: normaliseId(o.deviceId, 'deviceId', 'deviceId'), secret: str(o, 'secret', { min: 16, max: 128 }) };
-  const e = object(o.error, 'error');
-  const code = str({ 'error.code': e.code }, 'error.code', SHORT) as WireError['code'];
-  return { ok: false, error: { code, message: str({ 'error.message': e.message }, 'error.message', { max: 500 }) } };
+  const { code, message } = parseWireError(o.error);
+  return { ok: false, error: { code, message } };
 }
 
 /**

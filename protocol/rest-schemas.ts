@@ -96,14 +96,14 @@ export const AuditViewSchema = {
 
 export const EnrollmentTokenViewSchema = {
   type: 'object',
-  required: ['id', 'usesTotal', 'usesLeft', 'expiresAt', 'createdAt', 'createdBy', 'revokedAt'],
-  properties: { id: str, usesTotal: { type: 'integer' }, usesLeft: { type: 'integer' }, expiresAt: ms, createdAt: ms, createdBy: str, revokedAt: msOrNull },
+  required: ['id', 'usesTotal', 'usesLeft', 'expiresAt', 'createdAt', 'createdBy', 'revokedAt', 'allowMachineCodes'],
+  properties: { id: str, usesTotal: { type: 'integer' }, usesLeft: { type: 'integer' }, expiresAt: ms, createdAt: ms, createdBy: str, revokedAt: msOrNull, allowMachineCodes: { type: 'boolean', description: 'devices enrolled with it may announce a machine code that no device has' } },
 } as const;
 
 export const NewEnrollmentTokenSchema = {
   type: 'object',
-  required: ['id', 'token', 'uses', 'expiresAt'],
-  properties: { id: str, token: { type: 'string', description: 'shown this once' }, uses: { type: 'integer' }, expiresAt: ms },
+  required: ['id', 'token', 'uses', 'expiresAt', 'allowMachineCodes'],
+  properties: { id: str, token: { type: 'string', description: 'shown this once' }, uses: { type: 'integer' }, expiresAt: ms, allowMachineCodes: { type: 'boolean' } },
 } as const;
 
 export const BindingViewSchema = {
@@ -289,7 +289,11 @@ export const ReprovisionBodySchema = { type: 'object', properties: { allowed: { 
 export const EnrollmentTokenBodySchema = {
   type: 'object',
   required: ['uses', 'expiresIn'],
-  properties: { uses: { type: 'integer', minimum: 1, maximum: 100000 }, expiresIn: { type: ['integer', 'string'], description: 'seconds, or a duration such as 30m, 12h, 7d' } },
+  properties: {
+    uses: { type: 'integer', minimum: 1, maximum: 100000 },
+    expiresIn: { type: ['integer', 'string'], description: 'seconds, or a duration such as 30m, 12h, 7d' },
+    allowMachineCodes: { type: 'boolean', description: 'devices enrolled with it may announce a machine code that no device has yet (default false)' },
+  },
 } as const;
 
 export const ClearBlocksBodySchema = { type: 'object', properties: { subject: { type: 'string', minLength: 1, maxLength: 200 }, address: { type: 'string', minLength: 1, maxLength: 100 } } } as const;

@@ -136,7 +136,7 @@ try {
   const { port: mqttPort } = new URL(broker.mqttUrl);
   const { port: httpPort } = new URL(broker.httpUrl);
   const idleRss = brokerRss(broker);
-  const token = await broker.api<{ token: string }>('POST', '/api/enrollment-tokens', { uses: DEVICES, expiresIn: 3600 });
+  const token = await broker.api<{ token: string }>('POST', '/api/enrollment-tokens', { uses: DEVICES, expiresIn: 3600, allowMachineCodes: true });
   if (token.status !== 201) throw new Error(`creating the enrollment token failed: ${token.status} ${JSON.stringify(token.body)}`);
 
   fleet = newFleet(broker.mqttUrl, token.body.token);

@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { AuditViewSchema, EnrollmentTokenBodySchema, EnrollmentTokenViewSchema, LabelSchema, NewEnrollmentTokenSchema } from '../../protocol/rest-schemas';
 import { arrayOf, q, routeSchema } from './route-schema';
 import { normaliseId, normaliseMachineCode } from '../../protocol/ids';
-import { num } from '../../protocol/validate';
+import { num, optBool } from '../../protocol/validate';
 import { ErrorCode, ProtocolError } from '../../protocol/errors';
 import { randomToken, tokenHash } from '../auth/secrets';
 import type { Context } from '../context';
@@ -43,10 +43,11 @@ export function fleetRoutes(app: FastifyInstance, ctx: Context): void {
     const body = bodyOf(req.body);
     const uses = num(body, 'uses', { min: 1, max: 100_000, integer: true });
     const expiresAt = ctx.now() + durationSeconds(body.expiresIn, 'expiresIn') * 1000;
+    const allowMachineCodes = optBool(body, 'allowMachineCodes') ?? false;
     const token = randomToken(24);
     const id = `et-${randomToken(6).toLowerCase().replace(/[^a-z0-9]/g, '')}`;
-    await createEnrollmentToken(ctx.db, { id, hash: tokenHash(token), uses, expiresAt }, actorOf(p), ctx.now());
-    return reply.status(201).send({ id, token, uses, expiresAt });
+    await createEnrollmentToken(ctx.db, { id, hash: tokenHash(token), uses, expiresAt, allowMachineCodes }, actorOf(p), ctx.now());
+    return reply.status(201).send({ id, token, uses, expiresAt, allowMachineCodes });
   });
 
   app.get('/api/enrollment-tokens', { schema: routeSchema({ summary: 'Every enrollment token', tag: 'fleet', auth: 'admin', response: { 200: arrayOf(EnrollmentTokenViewSchema) } }) }, async (req) => {

@@ -63,6 +63,8 @@ export interface NewDevice {
   fw?: string | null;
   /** An admin asks to re-provision in the same act (flash --reprovision); audited like any other. */
   reprovision?: boolean;
+  /** Enrolled with a token that allows announcing a machine code (docs/architecture.md, Identities). */
+  mayAnnounceMachine?: boolean;
 }
 
 /**
@@ -102,13 +104,18 @@ export async function provisionDevice(trx: Transaction<Database>, d: NewDevice, 
       .set({
         secret_hash: d.secretHash,
         reprovision_allowed: 0,
+        reprovision_allowed_by: null,
         machine_code: d.machineCode ?? existing.machine_code,
         model: d.model ?? existing.model,
         fw: d.fw ?? existing.fw,
+        ...(via === 'enroll' ? { may_announce_machine: d.mayAnnounceMachine === true ? 1 : 0 } : {}),
       })
       .where('id', '=', existing.id)
       .execute();
-    await appendAudit(trx, { at: now, actor, action: unfinishedEnrollment ? 'device.reenrolled' : 'device.reprovisioned', device: existing.id, detail: { via, mac: d.mac } });
+    // The audit names the admin whose allowance this used: the one who set it earlier, or the actor
+    // who asked in the same act. A retried unfinished enrollment needed no one's allowance.
+    const allowedBy = Number(existing.reprovision_allowed) === 1 ? existing.reprovision_allowed_by : d.reprovision === true ? actor : null;
+    await appendAudit(trx, { at: now, actor, action: unfinishedEnrollment ? 'device.reenrolled' : 'device.reprovisioned', device: existing.id, detail: { via, mac: d.mac, allowedBy } });
     return { reprovisioned: true, previousSecretHash: existing.secret_hash };
   }
   await trx
@@ -132,6 +139,8 @@ export async function provisionDevice(trx: Transaction<Database>, d: NewDevice, 
       created_at: now,
       last_seen: null,
       registered_via: via,
+      may_announce_machine: d.mayAnnounceMachine === true ? 1 : 0,
+      reprovision_allowed_by: null,
     })
     .execute();
   await appendAudit(trx, { at: now, actor, action: 'device.registered', device: d.id, detail: { via, mac: d.mac, machineCode: d.machineCode ?? null } });
@@ -155,23 +164,49 @@ export async function deleteDevice(db: Kysely<Database>, id: string, actor: stri
 
 export async function setReprovisionAllowed(db: Kysely<Database>, id: string, allowed: boolean, actor: string, now: number): Promise<void> {
   await db.transaction().execute(async (trx) => {
-    const r = await trx.updateTable('devices').set({ reprovision_allowed: allowed ? 1 : 0 }).where('id', '=', id).executeTakeFirst();
+    const r = await trx.updateTable('devices').set({ reprovision_allowed: allowed ? 1 : 0, reprovision_allowed_by: allowed ? actor : null }).where('id', '=', id).executeTakeFirst();
     if (Number(r.numUpdatedRows) === 0) throw new ProtocolError(ErrorCode.NOT_FOUND, `no device ${id}`, 'id');
     await appendAudit(trx, { at: now, actor, action: allowed ? 'device.reprovision_allowed' : 'device.reprovision_revoked', device: id });
   });
 }
 
-export interface HelloUpdate { fw: string; model: string; caps: string[]; concurrency: number; machineCode?: string; screen?: ScreenSize }
+export interface HelloUpdate { fw: string; model: string; caps: string[]; concurrency: number; screen?: ScreenSize }
 
-/** Self-registration on every connect. A machine code the device reports is adopted only if free. */
-export async function recordHello(db: Kysely<Database>, id: string, h: HelloUpdate, now: number): Promise<DeviceRow | undefined> {
+/** Self-registration on every connect. A machine code the device announces goes through announceMachineCode. */
+export async function recordHello(db: Kysely<Database>, id: string, h: HelloUpdate, now: number): Promise<void> {
   await db.updateTable('devices').set({ fw: h.fw, model: h.model, caps: JSON.stringify(h.caps), concurrency: h.concurrency, last_seen: now }).where('id', '=', id).execute();
   await setDeviceScreen(db, id, h.screen);
-  if (h.machineCode) {
-    const holder = await getDeviceByMachineCode(db, h.machineCode);
-    if (!holder) await db.updateTable('devices').set({ machine_code: h.machineCode }).where('id', '=', id).where('machine_code', 'is', null).execute();
+}
+
+/** Why a device's announced machine code was refused; the metric's label. */
+export type MachineRefusal = 'not-allowed' | 'taken' | 'differs';
+
+/**
+ * A device announces the machine code it serves (in enroll or hello). It is adopted only when the
+ * device was enrolled with a token that allows announcing codes, it has no code yet, and no other
+ * device has this one (docs/architecture.md, Identities: machine codes); a code the device
+ * already has is no news. A refusal is audited and returned; it changes nothing else.
+ */
+export async function announceMachineCode(trx: Transaction<Database>, id: string, code: string, actor: string, now: number): Promise<{ reason: MachineRefusal; error: ProtocolError } | null> {
+  const row = await getDevice(trx, id);
+  if (!row || row.machine_code === code) return null;
+  const holder = await getDeviceByMachineCode(trx, code);
+  let refusal: { reason: MachineRefusal; error: ProtocolError } | null = null;
+  if (Number(row.may_announce_machine) !== 1) {
+    refusal = { reason: 'not-allowed', error: new ProtocolError(ErrorCode.FORBIDDEN, `device ${id} may not announce machine code ${code}: it was not enrolled with a token that allows machine codes; an admin assigns the code`, 'machine') };
+  } else if (row.machine_code !== null) {
+    refusal = { reason: 'differs', error: new ProtocolError(ErrorCode.CONFLICT, `device ${id} already serves machine ${row.machine_code}; only an admin changes it to ${code}`, 'machine') };
+  } else if (holder) {
+    // The device is not told which device holds the code; the audit row is.
+    refusal = { reason: 'taken', error: new ProtocolError(ErrorCode.CONFLICT, `machine code ${code} already belongs to another device`, 'machine') };
   }
-  return getDevice(db, id);
+  if (refusal) {
+    await appendAudit(trx, { at: now, actor, action: 'device.machine_refused', device: id, detail: { code, reason: refusal.reason, holder: holder?.id ?? null } });
+    return refusal;
+  }
+  await trx.updateTable('devices').set({ machine_code: code }).where('id', '=', id).where('machine_code', 'is', null).execute();
+  await appendAudit(trx, { at: now, actor, action: 'device.machine_announced', device: id, detail: { code } });
+  return null;
 }
 
 export async function touchLastSeen(db: Kysely<Database>, id: string, now: number): Promise<void> {

@@ -14,16 +14,19 @@ export function tokenView(r: EnrollmentTokenRow): EnrollmentTokenView {
     createdAt: Number(r.created_at),
     createdBy: r.created_by,
     revokedAt: r.revoked_at === null ? null : Number(r.revoked_at),
+    allowMachineCodes: Number(r.allow_machine_codes) === 1,
   };
 }
 
-export async function createEnrollmentToken(db: Kysely<Database>, t: { id: string; hash: string; uses: number; expiresAt: number }, actor: string, now: number): Promise<void> {
+export interface NewEnrollmentToken { id: string; hash: string; uses: number; expiresAt: number; allowMachineCodes: boolean }
+
+export async function createEnrollmentToken(db: Kysely<Database>, t: NewEnrollmentToken, actor: string, now: number): Promise<void> {
   await db.transaction().execute(async (trx) => {
     await trx
       .insertInto('enrollment_tokens')
-      .values({ id: t.id, token_hash: t.hash, uses_total: t.uses, uses_left: t.uses, expires_at: t.expiresAt, created_at: now, created_by: actor, revoked_at: null })
+      .values({ id: t.id, token_hash: t.hash, uses_total: t.uses, uses_left: t.uses, expires_at: t.expiresAt, created_at: now, created_by: actor, revoked_at: null, allow_machine_codes: t.allowMachineCodes ? 1 : 0 })
       .execute();
-    await appendAudit(trx, { at: now, actor, action: 'enroll_token.created', detail: { token: t.id, uses: t.uses, expiresAt: t.expiresAt } });
+    await appendAudit(trx, { at: now, actor, action: 'enroll_token.created', detail: { token: t.id, uses: t.uses, expiresAt: t.expiresAt, allowMachineCodes: t.allowMachineCodes } });
   });
 }
 
@@ -38,16 +41,23 @@ export function tokenProblem(t: EnrollmentTokenRow, now: number): ProtocolError 
   return null;
 }
 
-/** A retried enrollment of the same device uses no new use, but the token must still be live. */
-export async function checkEnrollmentToken(trx: Kysely<Database>, id: string, now: number): Promise<void> {
+/**
+ * A retried enrollment of the same device uses no new use, but the token must still be live.
+ * Returns whether the token lets its devices announce a machine code.
+ */
+export async function checkEnrollmentToken(trx: Kysely<Database>, id: string, now: number): Promise<{ allowMachineCodes: boolean }> {
   const t = await trx.selectFrom('enrollment_tokens').selectAll().where('id', '=', id).executeTakeFirst();
   if (!t) throw new ProtocolError(ErrorCode.TOKEN_EXPIRED, 'enrollment token is no longer valid');
   const problem = tokenProblem(t, now);
   if (problem && problem.code !== ErrorCode.TOKEN_USED_UP) throw problem;
+  return { allowMachineCodes: Number(t.allow_machine_codes) === 1 };
 }
 
-/** Takes one use of a token inside the caller's transaction; throws the specific reason if it can't. */
-export async function consumeEnrollmentToken(trx: Kysely<Database>, id: string, now: number): Promise<void> {
+/**
+ * Takes one use of a token inside the caller's transaction; throws the specific reason if it can't.
+ * Returns whether the token lets its devices announce a machine code.
+ */
+export async function consumeEnrollmentToken(trx: Kysely<Database>, id: string, now: number): Promise<{ allowMachineCodes: boolean }> {
   const r = await trx
     .updateTable('enrollment_tokens')
     .set({ uses_left: sql`uses_left - 1` })
@@ -55,8 +65,9 @@ export async function consumeEnrollmentToken(trx: Kysely<Database>, id: string, 
     .where('uses_left', '>', 0)
     .where('expires_at', '>', now)
     .where('revoked_at', 'is', null)
+    .returning('allow_machine_codes')
     .executeTakeFirst();
-  if (Number(r.numUpdatedRows) === 1) return;
+  if (r) return { allowMachineCodes: Number(r.allow_machine_codes) === 1 };
   const t = await trx.selectFrom('enrollment_tokens').selectAll().where('id', '=', id).executeTakeFirst();
   throw (t && tokenProblem(t, now)) ?? new ProtocolError(ErrorCode.TOKEN_EXPIRED, 'enrollment token is no longer valid');
 }

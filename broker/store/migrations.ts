@@ -400,6 +400,19 @@ function orders(dialect: Dialect): Migration {
   };
 }
 
+/**
+ * Machine codes announced by devices (docs/architecture.md, Identities: machine codes): an
+ * enrollment token may allow the devices it enrolls to announce one, and the device keeps that
+ * allowance. Who allowed a re-provisioning is kept so its audit row can name them.
+ */
+const machineAnnouncements: Migration = {
+  async up(db: Kysely<any>) {
+    await db.schema.alterTable('enrollment_tokens').addColumn('allow_machine_codes', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+    await db.schema.alterTable('devices').addColumn('may_announce_machine', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+    await db.schema.alterTable('devices').addColumn('reprovision_allowed_by', 'text').execute();
+  },
+};
+
 export function migrationProvider(dialect: Dialect): MigrationProvider {
   return {
     getMigrations: async () => ({
@@ -412,6 +425,7 @@ export function migrationProvider(dialect: Dialect): MigrationProvider {
       '0008-machines-shadows': machines(dialect),
       '0009-orders-blobs': blobs(dialect),
       '0009-orders-sessions': orders(dialect),
+      '0011-security-machine-announcements': machineAnnouncements,
     }),
   };
 }

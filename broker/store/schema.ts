@@ -26,6 +26,10 @@ export interface DevicesTable {
   orders_enabled: Generated<number>;
   /** 1 while the operator has the machine in maintenance: orders are refused. */
   orders_maintenance: Generated<number>;
+  /** 1 when the device was enrolled with a token that allows announcing a machine code. */
+  may_announce_machine: number;
+  /** The admin who set `reprovision_allowed`, named in the re-provisioning's audit row. */
+  reprovision_allowed_by: string | null;
 }
 
 export interface AgentsTable {
@@ -63,6 +67,8 @@ export interface EnrollmentTokensTable {
   created_at: number;
   created_by: string;
   revoked_at: number | null;
+  /** 1: devices enrolled with this token may announce a machine code that no device has. */
+  allow_machine_codes: number;
 }
 
 export interface AuditTable {

@@ -7,6 +7,7 @@ import { errorSummary } from './error-summary';
 import { DEFAULT_BACKOFF, checkBackoffOptions, type BackoffOptions } from './backoff';
 import { parseBrokerAddress, type BrokerAddress } from './broker-address';
 import { deviceRandom } from './device-random';
+import { refusalLine } from './display-text';
 import { Enrollment, type Identity } from './enrollment';
 import { guardWith, type Guard } from './guard';
 import { builtinHandlers } from './handlers/index';
@@ -364,6 +365,13 @@ export class DeviceCore {
     const agent = config.agent;
     this.screen.show('agent', (d) => d.agent(agent === null ? null : agent.name, config.claimCode));
     this.platform.log('info', 'config', { agent: agent === null ? null : agent.id });
+    // The broker refused the hello, or its machine code: someone must fix the firmware or the
+    // enrollment, so say it where a technician looks (docs/architecture.md, Topic tree).
+    const error = config.error;
+    if (error !== undefined) {
+      this.platform.log('warn', 'the broker refused the hello', { code: error.code, message: error.message, field: error.field ?? null });
+      this.screen.status(refusalLine(error));
+    }
   }
 
   private applySettings(delta: SettingsDelta): void {

@@ -13,6 +13,11 @@ export function agentLine(name: string | null, claimCode?: string): string {
   return claimCode ? `Claim code: ${claimCode}` : 'Not claimed';
 }
 
+/** What the broker refused in the hello: the field when it names one, and its error code. */
+export function refusalLine(error: { code: string; field?: string }): string {
+  return `Refused ${error.field ?? 'hello'}: ${error.code}`;
+}
+
 /** The caption and amount under a QR, with the currency's sign (the broker judges its length with the same words). */
 export function captionLine(view: QrView): string {
   return captionText(view.caption, view.amount, view.currency);

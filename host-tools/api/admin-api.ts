@@ -128,8 +128,9 @@ export class AdminApi {
     return this.request('GET', `/api/jobs${query}`, 'list jobs');
   }
 
-  createEnrollmentToken(uses: number, expiresIn: string | number): Promise<NewEnrollmentToken> {
-    return this.request('POST', '/api/enrollment-tokens', 'create an enrollment token', { uses, expiresIn });
+  /** `allowMachineCodes`: devices enrolled with it may announce a machine code that no device has yet. */
+  createEnrollmentToken(uses: number, expiresIn: string | number, allowMachineCodes = false): Promise<NewEnrollmentToken> {
+    return this.request('POST', '/api/enrollment-tokens', 'create an enrollment token', { uses, expiresIn, allowMachineCodes });
   }
 
   enrollmentTokens(): Promise<EnrollmentTokenView[]> {

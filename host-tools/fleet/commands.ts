@@ -46,6 +46,7 @@ export const OPTIONS = {
   follow: { type: 'boolean', help: 'keep printing new entries as they are written, until Ctrl-C (audit)' },
   uses: { type: 'string', value: 'N', help: 'how many devices may enroll with the token (enroll-token create)' },
   expires: { type: 'string', value: 'D', help: 'how long the token is valid: 30m, 12h, 7d, 2w or seconds (enroll-token create)' },
+  'allow-machine-codes': { type: 'boolean', help: 'devices enrolled with the token may announce a machine code no device has (enroll-token create)' },
   subject: { type: 'string', value: 'S', help: 'who is blocked: agent:ID, admin:NAME, device:ID, enroll:MAC (blocks clear)' },
   address: { type: 'string', value: 'IP', help: 'the source address that is blocked (blocks clear)' },
 } as const;
@@ -57,6 +58,16 @@ function positiveInt(v: string | boolean | undefined, flag: string, max: number)
   const n = Number(v);
   if (typeof v !== 'string' || !/^\d+$/.test(v.trim()) || n < 1 || n > max) throw usageError(`${flag} must be a whole number from 1 to ${max}, got ${JSON.stringify(v)}`);
   return n;
+}
+
+/** The --device, --agent and --limit filter that the list commands (audit, jobs) share. */
+function listFilter(values: Invocation['values']): { device?: string; agent?: string; limit?: number } {
+  const limit = positiveInt(values.limit, '--limit', 1000);
+  const q: { device?: string; agent?: string; limit?: number } = {};
+  if (typeof values.device === 'string') q.device = values.device;
+  if (typeof values.agent === 'string') q.agent = values.agent;
+  if (limit !== undefined) q.limit = limit;
+  return q;
 }
 
 /** A required string option; the CLI has checked it is there. */
@@ -102,12 +113,8 @@ function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
 }
 
 function auditQuery(values: Invocation['values']): { device?: string; agent?: string; action?: string; limit?: number } {
-  const limit = positiveInt(values.limit, '--limit', 1000);
-  const q: { device?: string; agent?: string; action?: string; limit?: number } = {};
-  if (typeof values.device === 'string') q.device = values.device;
-  if (typeof values.agent === 'string') q.agent = values.agent;
+  const q: { device?: string; agent?: string; action?: string; limit?: number } = listFilter(values);
   if (typeof values.action === 'string') q.action = values.action;
-  if (limit !== undefined) q.limit = limit;
   return q;
 }
 
@@ -381,12 +388,7 @@ export const COMMANDS: Command[] = [
     },
     summary: 'list jobs with what each is and its status in words',
     async run(api, { values }) {
-      const limit = positiveInt(values.limit, '--limit', 1000);
-      const q: { device?: string; agent?: string; limit?: number } = {};
-      if (typeof values.device === 'string') q.device = values.device;
-      if (typeof values.agent === 'string') q.agent = values.agent;
-      if (limit !== undefined) q.limit = limit;
-      const js = await api.jobs(q);
+      const js = await api.jobs(listFilter(values));
       const rows = js.map((j) => [j.job, j.device, j.agent, kindWords(j.kind), statusWords(j), time(j.times.queued ?? null)]);
       return none('jobs', table(['JOB', 'DEVICE', 'AGENT', 'WHAT', 'STATUS', 'QUEUED'], rows), js);
     },
@@ -397,14 +399,16 @@ export const COMMANDS: Command[] = [
     options: {
       uses: '--uses N      how many devices may enroll with it',
       expires: '--expires D   how long it is valid: 30m, 12h, 7d, 2w or seconds',
+      'allow-machine-codes': '--allow-machine-codes   devices enrolled with it may announce a machine code that no device has yet',
     },
     required: ['uses', 'expires'],
     summary: 'create an enrollment token for self-registering devices',
     async run(api, { values }) {
       const uses = positiveInt(values.uses, '--uses', 100_000)!;
       const expires = given(values.expires);
-      const t = await api.createEnrollmentToken(uses, /^\d+$/.test(expires) ? Number(expires) : expires);
-      const text = [`created enrollment token ${t.id}: ${t.uses} uses, expires ${time(t.expiresAt)}`, `token: ${t.token}`, `(${SHOWN_ONCE}; pass it to npm run flash -- --enroll-token)`].join('\n');
+      const t = await api.createEnrollmentToken(uses, /^\d+$/.test(expires) ? Number(expires) : expires, values['allow-machine-codes'] === true);
+      const codes = t.allowMachineCodes ? '; its devices may announce machine codes' : '';
+      const text = [`created enrollment token ${t.id}: ${t.uses} uses, expires ${time(t.expiresAt)}${codes}`, `token: ${t.token}`, `(${SHOWN_ONCE}; pass it to npm run flash -- --enroll-token)`].join('\n');
       return { json: t, text };
     },
   },
@@ -416,8 +420,8 @@ export const COMMANDS: Command[] = [
     async run(api) {
       const ts = await api.enrollmentTokens();
       const now = Date.now();
-      const rows = ts.map((t) => [t.id, `${t.usesLeft}/${t.usesTotal}`, time(t.expiresAt), t.createdBy, tokenState(t, now)]);
-      return none('enrollment tokens', table(['ID', 'USES LEFT', 'EXPIRES', 'CREATED BY', 'STATE'], rows), ts);
+      const rows = ts.map((t) => [t.id, `${t.usesLeft}/${t.usesTotal}`, time(t.expiresAt), t.createdBy, tokenState(t, now), t.allowMachineCodes ? 'yes' : 'no']);
+      return none('enrollment tokens', table(['ID', 'USES LEFT', 'EXPIRES', 'CREATED BY', 'STATE', 'MACHINE CODES'], rows), ts);
     },
   },
   {

@@ -127,7 +127,7 @@ const missing = fleet.unprovisioned();
 if (missing.length > 0) {
   fail(
     `${missing.length} device(s) (${missing.slice(0, 3).join(', ')}${missing.length > 3 ? ', ...' : ''}) have neither credentials nor an enrollment token. ` +
-      'Pass --enroll-token (an admin creates one with POST /api/enrollment-tokens {"uses":N,"expiresIn":3600}), or --state-dir of a run in which they registered.',
+      'Pass --enroll-token (an admin creates one with POST /api/enrollment-tokens {"uses":N,"expiresIn":3600,"allowMachineCodes":true}, so they may announce their machine codes), or --state-dir of a run in which they registered.',
   );
 }
 

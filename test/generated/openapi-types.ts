@@ -1481,6 +1481,8 @@ export interface paths {
                 createdBy: string;
                 /** @description ms since the epoch */
                 revokedAt: number | null;
+                /** @description devices enrolled with it may announce a machine code that no device has */
+                allowMachineCodes: boolean;
               })[];
           };
         };
@@ -1539,6 +1541,8 @@ export interface paths {
             uses: number;
             /** @description seconds, or a duration such as 30m, 12h, 7d */
             expiresIn: number | string;
+            /** @description devices enrolled with it may announce a machine code that no device has yet (default false) */
+            allowMachineCodes?: boolean;
           };
         };
       };
@@ -1553,6 +1557,7 @@ export interface paths {
               uses: number;
               /** @description ms since the epoch */
               expiresAt: number;
+              allowMachineCodes: boolean;
             };
           };
         };

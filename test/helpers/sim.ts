@@ -10,7 +10,8 @@ interface AdminApi {
 }
 
 export async function enrollmentToken(b: AdminApi, uses: number): Promise<string> {
-  const r = await b.api<{ token: string }>('POST', '/api/enrollment-tokens', { uses, expiresIn: 600 });
+  // Simulated devices announce their machine codes (SIM-0001, …), which the token must allow.
+  const r = await b.api<{ token: string }>('POST', '/api/enrollment-tokens', { uses, expiresIn: 600, allowMachineCodes: true });
   if (r.status !== 201) throw new Error(`creating an enrollment token failed: ${r.status} ${JSON.stringify(r.body)}`);
   return r.body.token;
 }

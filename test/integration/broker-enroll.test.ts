@@ -14,8 +14,8 @@ import { connect, connectRefused, end, publish, subscribe, waitClosed, waitFor }
 let tb: TestBroker;
 const clients: MqttClient[] = [];
 
-async function newToken(uses: number): Promise<{ id: string; token: string }> {
-  const r = await tb.api('POST', '/api/enrollment-tokens', { uses, expiresIn: '1h' });
+async function newToken(uses: number, allowMachineCodes = false): Promise<{ id: string; token: string }> {
+  const r = await tb.api('POST', '/api/enrollment-tokens', { uses, expiresIn: '1h', allowMachineCodes });
   assert.is(r.status, 201, JSON.stringify(r.body));
   return r.body;
 }
@@ -54,7 +54,8 @@ suiteEnroll.after(async () => {
 });
 
 suiteEnroll('a device enrolls over WebSocket, connects as itself, is listed and audited, and can be claimed', async () => {
-  const t = await newToken(2);
+  // Announcing the machine code needs a token that allows it (broker-hello-answers.test.ts has the refusals).
+  const t = await newToken(2, true);
   const mac = randomMac();
   const code = `EN${randomBytes(3).toString('hex').toUpperCase()}`;
   const r = await enroll(t.token, mac, { url: tb.broker.wsUrl, machine: code });
@@ -72,9 +73,10 @@ suiteEnroll('a device enrolls over WebSocket, connects as itself, is listed and 
 
   const listed = (await tb.api('GET', '/api/devices')).body.find((d: any) => d.id === r.deviceId);
   assert.equal([listed?.mac, listed?.machineCode, listed?.fw, listed?.presence.state], [mac, code, '1.0.0', 'online']);
-  const audit = (await tb.api('GET', `/api/audit?device=${r.deviceId}`)).body as any[];
-  assert.is(audit.length, 1);
+  const audit = ((await tb.api('GET', `/api/audit?device=${r.deviceId}`)).body as any[]).reverse();
+  assert.equal(audit.map((a) => a.action), ['device.registered', 'device.machine_announced']);
   assert.equal([audit[0].action, audit[0].actor, audit[0].detail.via, audit[0].detail.mac], ['device.registered', `enroll:${t.id}`, 'enroll', mac]);
+  assert.equal([audit[1].actor, audit[1].detail.code], [`enroll:${t.id}`, code]);
   assert.not.ok(JSON.stringify(audit).includes(r.secret));
 
   const agent = await tb.agent(`enroll-agent-${randomBytes(2).toString('hex')}`);
@@ -112,6 +114,8 @@ suiteEnroll('a device whose enrollment reply was lost enrolls again until it fir
   assert.equal(late.ok ? 'ok' : late.error.code, ErrorCode.ALREADY_REGISTERED, 'once connected, the identity is settled');
   const actions = ((await tb.api('GET', `/api/audit?device=${lost.deviceId}`)).body as any[]).map((a) => a.action).reverse();
   assert.equal(actions, ['device.registered', 'device.reenrolled']);
+  const reenrolled = ((await tb.api('GET', `/api/audit?device=${lost.deviceId}`)).body as any[])[0];
+  assert.is(reenrolled.detail.allowedBy, null, 'a lost reply needs no admin');
 });
 
 for (const transport of ['tcp', 'ws'] as const) {
@@ -164,8 +168,11 @@ suiteEnroll('a registered MAC is refused until an admin allows re-provisioning, 
   const once = await enroll(t.token, mac);
   assert.equal(once.ok ? 'ok' : once.error.code, ErrorCode.ALREADY_REGISTERED, 'the permission is used up');
   assert.is(await usesLeft(t.id), 3);
-  const actions = ((await tb.api('GET', `/api/audit?device=${first.deviceId}`)).body as any[]).map((a) => a.action).reverse();
-  assert.equal(actions, ['device.registered', 'device.reprovision_allowed', 'device.reprovisioned']);
+  const entries = ((await tb.api('GET', `/api/audit?device=${first.deviceId}`)).body as any[]).reverse();
+  assert.equal(entries.map((a) => a.action), ['device.registered', 'device.reprovision_allowed', 'device.reprovisioned']);
+  // The re-enrollment is the token's act, and its row names the admin whose allowance it used.
+  assert.equal([entries[2].actor, entries[2].detail.allowedBy], [`enroll:${t.id}`, entries[1].actor]);
+  assert.match(entries[1].actor, /^admin:/);
   expectRestError(await tb.api('POST', '/api/devices/esp32-ffffffffffff/reprovision', {}), 404, ErrorCode.NOT_FOUND, 'id');
 });
 

@@ -155,6 +155,11 @@ t('enroll-token create prints a token that enrolls a device; list shows it; revo
   const table = rows(await ok(broker, ['enroll-token', 'list']));
   assert.equal(table.find((r) => r[0] === id)?.[1], '49/50');
   assert.is(table.find((r) => r[0] === id)?.[4], 'active');
+  assert.is(table.find((r) => r[0] === id)?.[5], 'no', 'machine codes are not allowed unless asked for');
+  const coded = await ok(broker, ['enroll-token', 'create', '--uses', '1', '--expires', '1h', '--allow-machine-codes']);
+  const codedId = /^created enrollment token (\S+): 1 uses, expires .*; its devices may announce machine codes$/m.exec(coded)?.[1];
+  assert.ok(codedId, coded);
+  assert.is(rows(await ok(broker, ['enroll-token', 'list'])).find((r) => r[0] === codedId)?.[5], 'yes');
 
   assert.is((await ok(broker, ['enroll-token', 'revoke', id!])).trim(), `revoked enrollment token ${id}`);
   assert.is(rows(await ok(broker, ['enroll-token', 'list'])).find((r) => r[0] === id)?.[4], 'revoked');

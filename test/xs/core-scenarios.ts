@@ -102,6 +102,29 @@ export const scenarios: Record<string, Scenario> = {
     peer.assertHealthy();
   },
 
+  async 'config with an error: the refused hello is logged and shown; the binding still applies'(peer) {
+    await peer.boot();
+    await peer.online();
+    peer.fresh();
+    const error = { code: 'FORBIDDEN', message: 'device esp32-x may not announce machine code CT0700026', field: 'machine' };
+    await peer.deliver('config', { agent: null, claimCode: 'K7P2QX', settings: {}, error });
+    const calls = peer.fresh();
+    assert.equal(peer.of('display.agent', calls).map((c) => [c.name, c.claimCode]), [[null, 'K7P2QX']]);
+    assert.equal(peer.logs('warn', 'the broker refused the hello', calls).map((l) => l.fields), [{ code: 'FORBIDDEN', message: error.message, field: 'machine' }]);
+    assert.equal(peer.of('display.status', calls).map((c) => c.line), ['Refused machine: FORBIDDEN']);
+
+    await peer.deliver('config', { agent: null, settings: {}, error: { code: 'BAD_REQUEST', message: 'fw must be at most 64 characters' } });
+    assert.equal(peer.of('display.status', peer.fresh()).map((c) => c.line), ['Refused hello: BAD_REQUEST']);
+    await peer.deliver('config', { agent: null, settings: {}, error: { code: 'BAD_REQUEST' } });
+    const malformed = peer.fresh();
+    assert.is(peer.logs('warn', 'ignored a malformed config', malformed).length, 1, 'an error without a message is malformed');
+    assert.is(peer.of('display.status', malformed).length, 0);
+    await peer.deliver('config', { agent: { id: 263, name: 'Ada Lovelace' }, settings: {} });
+    assert.is(peer.logs('warn', 'the broker refused the hello', peer.fresh()).length, 0, 'a config without an error says nothing of one');
+    assert.is((await peer.stats()).stats.state, 'ready');
+    peer.assertHealthy();
+  },
+
   async 'qr.show: accepted, progress, shown until expiresAt, then done'(peer) {
     await peer.boot();
     await peer.online();

@@ -20,6 +20,7 @@ export function AdminTokens(): JSX.Element {
   const [created, setCreated] = useState<{ id: string; token: string } | null>(null);
   const [uses, setUses] = useState('10');
   const [expiresIn, setExpiresIn] = useState('24h');
+  const [allowMachineCodes, setAllowMachineCodes] = useState(false);
   const [reload, setReload] = useState(0);
 
   useEffect(() => {
@@ -30,7 +31,7 @@ export function AdminTokens(): JSX.Element {
     e.preventDefault();
     setError(null);
     try {
-      const r = await authed<{ id: string; token: string }>('POST', '/api/enrollment-tokens', { uses: Number(uses), expiresIn: expiresIn.trim() });
+      const r = await authed<{ id: string; token: string }>('POST', '/api/enrollment-tokens', { uses: Number(uses), expiresIn: expiresIn.trim(), allowMachineCodes });
       setCreated(r);
       setReload((n) => n + 1);
     } catch (err) {
@@ -62,6 +63,10 @@ export function AdminTokens(): JSX.Element {
               <input id="token-expires" required value={expiresIn} onInput={(e) => setExpiresIn(e.currentTarget.value)} aria-describedby="token-expires-hint" />
             </Field>
           </div>
+          <label class="choice">
+            <input id="token-machine-codes" type="checkbox" checked={allowMachineCodes} onChange={(e) => setAllowMachineCodes(e.currentTarget.checked)} /> Devices enrolled with it may announce
+            their machine code (only a code no device has yet)
+          </label>
           <button type="submit" class="primary">
             Create token
           </button>
@@ -84,6 +89,7 @@ export function AdminTokens(): JSX.Element {
             </p>
             <p class="sub">
               {t.usesLeft} / {t.usesTotal} uses left · expires {dateTime(t.expiresAt)}
+              {t.allowMachineCodes && ' · may announce machine codes'}
             </p>
             {stateOf(t) === 'active' && (
               <button type="button" class="danger small" onClick={() => void revoke(t.id)} aria-label={`Revoke token ${t.id}`}>
