@@ -95,7 +95,7 @@ async function identify(ctx: Context, client: Client, username: string, password
     // its reply topic; it can do nothing else.
     if (!token) return badCredentials('unknown enrollment token');
     // A token whose enrollments keep being refused (someone re-enrolling known MACs) pauses.
-    if (ctx.throttle.subjectBlockedFor(enrollTokenSubject(token.id), ctx.now()) > 0) return { code: NOT_AUTHORIZED, reason: 'enrollment token throttled', counts: false };
+    if ((await ctx.throttle.subjectBlockedFor(enrollTokenSubject(token.id), ctx.now())) > 0) return { code: NOT_AUTHORIZED, reason: 'enrollment token throttled', counts: false };
     return { kind: 'enroll', mac, tokenId: token.id, conn, credential: credentialKey.enrollmentToken(token.id) };
   }
   if (username.startsWith('customer:')) return identifyCustomer(ctx, client, username.slice(9), password, conn);
@@ -173,16 +173,19 @@ export function makeAuthenticate(ctx: Context): NonNullable<AedesOptions['authen
     // Human passwords are guessable: their subject has a ceiling, and their address is limited
     // before checking. Device secrets and tokens are not: only (subject, address) blocks them.
     const guessable = username.startsWith('agent:') || username.startsWith('admin:');
-    const wait = throttle.retryAfterMs(subject, ip, ctx.now(), { address: guessable, subject: guessable });
-    if (wait > 0) {
-      ctx.metrics.authFailures.inc({ kind: 'mqtt', reason: 'rate-limited' });
-      warn(ip, { username: clip(username), retryAfterMs: wait }, 'mqtt connect rate-limited');
-      return refuse(done, NOT_AUTHORIZED, 'too many failed attempts');
-    }
-    identify(ctx, client, username, password)
+    throttle
+      .retryAfterMs(subject, ip, ctx.now(), { address: guessable, subject: guessable })
+      .then(async (wait) => {
+        if (wait === 0) return identify(ctx, client, username, password);
+        ctx.metrics.authFailures.inc({ kind: 'mqtt', reason: 'rate-limited' });
+        warn(ip, { username: clip(username), retryAfterMs: wait }, 'mqtt connect rate-limited');
+        refuse(done, NOT_AUTHORIZED, 'too many failed attempts');
+        return undefined;
+      })
       .then(async (who) => {
+        if (who === undefined) return;
         if (who !== null && 'reason' in who) {
-          if (who.counts) throttle.fail(subject, ip, ctx.now());
+          if (who.counts) await throttle.fail(subject, ip, ctx.now());
           ctx.metrics.authFailures.inc({ kind: 'mqtt', reason: who.reason });
           warn(ip, { username: clip(username), clientId: clip(client.id), reason: who.reason }, 'mqtt connect refused');
           return refuse(done, who.code, who.reason);

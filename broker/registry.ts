@@ -69,7 +69,7 @@ export async function handleEnroll(ctx: Context, who: Extract<Identity, { kind: 
   } catch (err) {
     if (!(err instanceof ProtocolError)) throw err;
     ctx.log.warn({ mac: who.mac, code: err.code, reason: err.message }, 'enrollment refused');
-    ctx.throttle.failSubject(enrollTokenSubject(who.tokenId), ctx.now());
+    await ctx.throttle.failSubject(enrollTokenSubject(who.tokenId), ctx.now());
     reply = { ok: false, error: err.toWire() };
   }
   await publishJson(ctx, enrollReplyTopic(who.mac), reply);

@@ -141,7 +141,7 @@ export async function startBroker(options: Partial<BrokerOptions> = {}): Promise
     claimCodes: cluster?.claimCodes ?? new ClaimCodes(),
     cluster,
     lease: cluster?.lease ?? new LocalLease(),
-    throttle: new LoginThrottle(),
+    throttle: new LoginThrottle(cluster?.sharedLoginWindows() ?? null, log),
     requestLimits: new RequestLimiter(opts, cluster?.sharedRequestBucket() ?? null, log),
     credentials: new LiveCredentials(),
     events: new EventEmitter<BrokerEvents>(),

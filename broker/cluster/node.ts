@@ -25,6 +25,7 @@ import { ClusterPresence } from './presence';
 import { ClusterLease } from './lease';
 import { NodeRpc } from './rpc';
 import { type ScriptedRedis, keys, withScripts } from './scripts';
+import { RedisLoginWindows } from './login-windows';
 import { type LinkName, type RedisLinks, closeLinks, connectRedis, linksDown, openLinks } from './redis';
 
 export const POSTGRES_CHECK = 'postgres';
@@ -148,6 +149,11 @@ export class ClusterNode {
     const parts = this.redis;
     if (!parts) return null;
     return async (agent, rate, burst) => Number(await parts.redis.fbTakeToken(keys.requestBucket(agent), String(rate), String(burst)));
+  }
+
+  /** Failed-login windows shared by every node (docs/architecture.md, Identities: lockouts); null without Redis. */
+  sharedLoginWindows(): RedisLoginWindows | null {
+    return this.redis ? new RedisLoginWindows(this.redis.redis, this.opts.redisPrefix) : null;
   }
 
   /** Cluster-wide presence, or null when this node has no Redis (then presence is local). */

@@ -38,6 +38,28 @@ redis.call('HSET', KEYS[1], 't', now, 'n', tostring(tokens))
 redis.call('PEXPIRE', KEYS[1], math.ceil(burst * 1000 / rate) + 1000)
 return wait`,
   },
+  /**
+   * KEYS window; ARGV now, windowMs, subject, address (each '=' + value, or '' for none). One
+   * failed login in a fixed window shared by every node (docs/architecture.md, Identities:
+   * lockouts): a window that has run out starts again at 1. The key expires with its window.
+   */
+  fbLoginFail: {
+    numberOfKeys: 1,
+    lua: `local now = tonumber(ARGV[1])
+local windowMs = tonumber(ARGV[2])
+local start = tonumber(redis.call('HGET', KEYS[1], 's'))
+if not start or now - start >= windowMs then
+  redis.call('DEL', KEYS[1])
+  redis.call('HSET', KEYS[1], 's', ARGV[1], 'n', 1)
+  if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'sub', string.sub(ARGV[3], 2)) end
+  if ARGV[4] ~= '' then redis.call('HSET', KEYS[1], 'adr', string.sub(ARGV[4], 2)) end
+  start = now
+else
+  redis.call('HINCRBY', KEYS[1], 'n', 1)
+end
+redis.call('PEXPIRE', KEYS[1], math.max(1, start + windowMs - now))
+return 1`,
+  },
   /** KEYS conn; ARGV floor. Monotonic across a Redis that lost its data: never below wall time. */
   fbNextConn: {
     numberOfKeys: 1,
@@ -133,6 +155,7 @@ type Reply = Promise<string | null>;
 export interface ScriptedRedis extends Redis {
   fbTakeToken(bucket: string, rate: string, burst: string): Promise<number>;
   fbNextConn(conn: string, floor: string): Promise<string | number>;
+  fbLoginFail(window: string, now: string, windowMs: string, subject: string, address: string): Promise<number>;
   fbOpened(live: string, nodeconns: string, conn: string, node: string, member: string): Promise<number>;
   fbRegistered(live: string, st: string, sc: string, dev: string, conn: string, since: string): Reply;
   fbClosed(live: string, nodeconns: string, st: string, sc: string, dev: string, conn: string, member: string, since: string, reason: string): Reply;
@@ -160,5 +183,8 @@ export const keys = {
   member: (conn: number | string, dev: string) => `${conn} ${dev}`,
   leases: 'leases',
   requestBucket: (agent: string) => `reqbucket:${agent}`,
+  /** A failed-login window; `key` is the throttle's own (rate-limit.ts). */
+  loginWindow: (key: string) => `loginfail:${key}`,
+  loginWindowPrefix: 'loginfail:',
   nodeleases: (node: string) => `nodeleases:${node}`,
 };

@@ -9,9 +9,9 @@ import { appendAudit } from '../store/audit';
 import { actorOf, requireAdmin } from './auth';
 import { bodyOf } from './body';
 
-/** Clears the matching blocks on this node and audits who did it; returns how many were cleared. */
+/** Clears the matching blocks (on every node in a cluster) and audits who did it; returns how many were cleared. */
 export async function clearBlocks(ctx: Context, match: { subject?: string; address?: string }, actor: string): Promise<number> {
-  const cleared = ctx.throttle.clear(match);
+  const cleared = await ctx.throttle.clear(match);
   const agent = match.subject?.startsWith('agent:') ? match.subject.slice(6) : null;
   await appendAudit(ctx.db, { at: ctx.now(), actor, action: 'login_blocks.cleared', agent, detail: { ...match, cleared } });
   ctx.log.info({ ...match, cleared, actor }, 'login blocks cleared');
@@ -19,9 +19,9 @@ export async function clearBlocks(ctx: Context, match: { subject?: string; addre
 }
 
 export function blockRoutes(app: FastifyInstance, ctx: Context): void {
-  app.get('/api/blocks', { schema: routeSchema({ summary: 'Current failed-login blocks on this node', tag: 'agents', auth: 'admin', response: { 200: arrayOf(LoginBlockViewSchema) } }) }, async (req) => {
+  app.get('/api/blocks', { schema: routeSchema({ summary: 'Current failed-login blocks (of the whole cluster)', tag: 'agents', auth: 'admin', response: { 200: arrayOf(LoginBlockViewSchema) } }) }, async (req) => {
     await requireAdmin(ctx, req);
-    return ctx.throttle.blocks(ctx.now());
+    return await ctx.throttle.blocks(ctx.now());
   });
 
   app.post('/api/blocks/clear', { schema: routeSchema({ summary: 'Clear login blocks by subject, address or both', tag: 'agents', auth: 'admin', body: ClearBlocksBodySchema, response: { 200: { type: 'object', required: ['cleared'], properties: { cleared: { type: 'integer' } } } } }) }, async (req) => {

@@ -24,7 +24,7 @@ export function sessionRoutes(app: FastifyInstance, ctx: Context): void {
     const now = ctx.now();
     // Per (user, address) and per address, and a higher ceiling per user: an attacker elsewhere
     // cannot lock the user out (rate-limit.ts).
-    const wait = ctx.throttle.retryAfterMs(user, req.ip, now, { address: true, subject: true });
+    const wait = await ctx.throttle.retryAfterMs(user, req.ip, now, { address: true, subject: true });
     if (wait > 0) {
       ctx.metrics.authFailures.inc({ kind: 'login', reason: 'rate-limited' });
       reply.header('retry-after', Math.ceil(wait / 1000));
@@ -34,7 +34,7 @@ export function sessionRoutes(app: FastifyInstance, ctx: Context): void {
     // Verify against a real hash even for unknown ids, so timing does not reveal which ids exist.
     const ok = await verifySecret(password, row?.password_hash ?? ctx.dummyHash);
     if (!row || !ok) {
-      ctx.throttle.fail(user, req.ip, now);
+      await ctx.throttle.fail(user, req.ip, now);
       ctx.metrics.authFailures.inc({ kind: 'login', reason: 'bad-credentials' });
       ctx.log.warn({ user, ip: req.ip }, 'login refused');
       await appendAudit(ctx.db, { at: now, actor: user, action: 'login.failed', agent: isAdmin || !row ? null : id, detail: { ip: req.ip } });

@@ -563,7 +563,7 @@ export interface paths {
   };
   "/api/blocks": {
     /**
-     * Current failed-login blocks on this node
+     * Current failed-login blocks (of the whole cluster)
      * @description Admins only (an admin session or the admin token).
      */
     get: {
