@@ -4,6 +4,7 @@
 // The LED and the UART are optional per platform (the desktop lin build has neither by default).
 import WiFi from 'wifi';
 import { openStatusLed } from 'fleetbind/status-led';
+import { watchStopSignal } from 'fleetbind/stop-signal';
 import type PixelsOut from 'commodetto/PixelsOut';
 import { createCore } from './core/core';
 import type { ImprovService } from './core/improv';
@@ -74,3 +75,8 @@ if (board.improv) {
   improv = attachImprov(core, platform, send);
 }
 core.start();
+// The desktop build stops cleanly on SIGTERM/SIGINT: a DISCONNECT, so the broker records a clean offline.
+watchStopSignal((signal) => {
+  log('info', 'stopping on request', { signal });
+  core.stop();
+});
