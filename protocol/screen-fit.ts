@@ -8,7 +8,7 @@ export interface ScreenSize {
   height: number;
 }
 
-/** Height of one text line: the firmware's font (21 px line height) plus spacing. */
+/** Height of one text line: the firmware's font (22 px line height as fontbm renders it) plus spacing. */
 export const TEXT_LINE_PX = 25;
 /** Lines above the QR (status, agent) and below it (caption, countdown). */
 export const TEXT_LINES = 4;
