@@ -26,6 +26,7 @@ import { History } from './screens/history';
 import { JobPage } from './screens/job';
 import { Login } from './screens/login';
 import { Scan } from './screens/scan';
+import { OrderPage } from './order/order-page';
 
 const noLink = new Observable<LinkState>('closed');
 const LINK_TEXT: Record<LinkState, string> = { connecting: 'connecting…', online: 'online', reconnecting: 'reconnecting…', closed: 'offline' };
@@ -139,7 +140,10 @@ export function App(): JSX.Element {
   const l = useObservable(live);
   const bare = path.split('?')[0]!;
 
+  // A walk-up customer's page needs no sign-in: the order label is its own permission.
+  const orderLabel = match('/o/:label', bare);
   useEffect(() => {
+    if (orderLabel) return;
     if (s === null && bare !== '/login') {
       if (bare !== '/') rememberReturnPath(path);
       navigate('/login', { replace: true });
@@ -152,6 +156,7 @@ export function App(): JSX.Element {
     }
   }, [s, bare]);
 
+  if (orderLabel) return <OrderPage label={`/o/${orderLabel.label}`} />;
   let body: JSX.Element | null = null;
   if (s === null || bare === '/login') body = <Login />;
   else if (s.kind === 'agent' && l instanceof AgentLive) body = agentRoute(bare) ?? <NotFound home="/devices" />;

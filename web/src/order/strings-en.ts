@@ -1,0 +1,43 @@
+// The customer page's words in English: one table, keyed like every other language's.
+export const en = {
+  lang: 'English',
+  title: 'Print your phone case',
+  machine: 'Machine',
+  status: { idle: 'Ready', busy: 'Printing', offline: 'Offline for now – orders wait', maintenance: 'In maintenance', closed: 'Not taking orders' },
+  queueLength: (n: number) => (n === 0 ? 'No one waiting' : n === 1 ? '1 order waiting' : `${n} orders waiting`),
+  choose: 'Choose your design',
+  chooseHint: 'A photo or picture: PNG, JPEG or WebP, up to 10 MB.',
+  preview: 'Your design',
+  submit: 'Order print',
+  sending: 'Sending…',
+  another: 'Order another',
+  yourOrders: 'Your orders',
+  state: {
+    queued: (pos: number, min: number) => `In line: number ${pos}, about ${min} min`,
+    printing: (pct: number | null) => (pct === null ? 'Printing…' : `Printing… ${Math.round(pct)} %`),
+    done: 'Done! Pick up your case at the machine.',
+    failed: (why: string) => `Failed: ${why}`,
+    cancelled: 'Cancelled',
+    expired: 'Expired – the machine did not get to it in time',
+  },
+  cancel: 'Cancel order',
+  notify: 'Tell me when it is done',
+  notifyOn: 'You will be told when it is done.',
+  notifyDone: 'Your phone case is printed.',
+  opening: 'Opening the machine…',
+  ended: 'This order page has ended. Scan the code on the machine again.',
+  errors: {
+    UNKNOWN_MACHINE: 'This code is not valid. Scan the code on the machine again.',
+    WRONG_LABEL: 'This is the operator’s code. Scan the order code on the machine.',
+    NOT_TAKING_ORDERS: 'The machine takes no orders right now.',
+    SESSION_EXPIRED: 'This order page has ended. Scan the code on the machine again.',
+    TOO_LARGE: 'The file is too big. Choose one up to 10 MB.',
+    BAD_IMAGE: 'This file is not a picture we can print. Choose a PNG, JPEG or WebP.',
+    IMAGE_BOMB: 'This picture is too large to print. Choose a smaller one.',
+    RATE_LIMITED: 'Too many orders for now. Try again later.',
+    QUEUE_FULL: 'The machine’s line is full. Try again in a few minutes.',
+    other: 'Something went wrong. Try again.',
+  },
+};
+
+export type Strings = typeof en;

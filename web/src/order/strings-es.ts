@@ -1,0 +1,43 @@
+// The customer page's words in Spanish: one table, keyed like the English one.
+import type { Strings } from './strings-en';
+
+export const es: Strings = {
+  lang: 'Español',
+  title: 'Imprime tu funda',
+  machine: 'Máquina',
+  status: { idle: 'Lista', busy: 'Imprimiendo', offline: 'Sin conexión por ahora – los pedidos esperan', maintenance: 'En mantenimiento', closed: 'No acepta pedidos' },
+  queueLength: (n: number) => (n === 0 ? 'Nadie esperando' : n === 1 ? '1 pedido en espera' : `${n} pedidos en espera`),
+  choose: 'Elige tu diseño',
+  chooseHint: 'Una foto o imagen: PNG, JPEG o WebP, hasta 10 MB.',
+  preview: 'Tu diseño',
+  submit: 'Pedir impresión',
+  sending: 'Enviando…',
+  another: 'Pedir otra',
+  yourOrders: 'Tus pedidos',
+  state: {
+    queued: (pos: number, min: number) => `En fila: número ${pos}, unos ${min} min`,
+    printing: (pct: number | null) => (pct === null ? 'Imprimiendo…' : `Imprimiendo… ${Math.round(pct)} %`),
+    done: '¡Listo! Recoge tu funda en la máquina.',
+    failed: (why: string) => `Falló: ${why}`,
+    cancelled: 'Cancelado',
+    expired: 'Caducado – la máquina no llegó a tiempo',
+  },
+  cancel: 'Cancelar pedido',
+  notify: 'Avísame cuando esté lista',
+  notifyOn: 'Te avisaremos cuando esté lista.',
+  notifyDone: 'Tu funda está impresa.',
+  opening: 'Abriendo la máquina…',
+  ended: 'Esta página de pedido terminó. Escanea de nuevo el código de la máquina.',
+  errors: {
+    UNKNOWN_MACHINE: 'Este código no es válido. Escanea de nuevo el código de la máquina.',
+    WRONG_LABEL: 'Este es el código del operador. Escanea el código de pedidos de la máquina.',
+    NOT_TAKING_ORDERS: 'La máquina no acepta pedidos ahora.',
+    SESSION_EXPIRED: 'Esta página de pedido terminó. Escanea de nuevo el código de la máquina.',
+    TOO_LARGE: 'El archivo es demasiado grande. Elige uno de hasta 10 MB.',
+    BAD_IMAGE: 'Este archivo no es una imagen que podamos imprimir. Elige PNG, JPEG o WebP.',
+    IMAGE_BOMB: 'Esta imagen es demasiado grande para imprimir. Elige una más pequeña.',
+    RATE_LIMITED: 'Demasiados pedidos por ahora. Inténtalo más tarde.',
+    QUEUE_FULL: 'La fila de la máquina está llena. Inténtalo en unos minutos.',
+    other: 'Algo salió mal. Inténtalo de nuevo.',
+  },
+};
