@@ -68,6 +68,14 @@ export interface BrokerOptions {
   requireSignedLabel: boolean;
   /** Walk-up orders: upload limits, customer sessions, rate limits. */
   orders: OrderOptions;
+  /** Release public keys (base64 of 32 bytes) a firmware release must be signed by (docs/architecture.md, Over-the-air updates). */
+  releasePublicKeys: string[];
+  /** How often the node driving a rollout looks at it: sends, resends, soak and wave ends. */
+  otaTickMs: number;
+  /** How long a device may take to accept an `ota` cmd before it is sent again. */
+  otaAckTimeoutMs: number;
+  /** How long the signed image URL in an `ota` cmd stays valid. */
+  otaUrlTtlMs: number;
 }
 
 export const DEFAULTS: BrokerOptions = {
@@ -100,6 +108,10 @@ export const DEFAULTS: BrokerOptions = {
   production: false,
   requireSignedLabel: false,
   orders: ORDER_DEFAULTS,
+  releasePublicKeys: [],
+  otaTickMs: 2_000,
+  otaAckTimeoutMs: 15_000,
+  otaUrlTtlMs: 3600_000,
 };
 
 export const BROKER_CLI = defineCli({
@@ -150,6 +162,10 @@ export const BROKER_CLI = defineCli({
     'webhooks-backoff-ms': { type: 'string', value: 'MS', env: 'FLEETBIND_WEBHOOKS_BACKOFF_MS', help: `first webhook retry delay; doubles per failure up to an hour, with jitter (default ${DEFAULTS.webhooks.backoffMs})` },
     'webhooks-retry-for-ms': { type: 'string', value: 'MS', env: 'FLEETBIND_WEBHOOKS_RETRY_FOR_MS', help: `give a failing webhook delivery up after this long (default ${DEFAULTS.webhooks.retryForMs})` },
     'webhooks-disable-after-ms': { type: 'string', value: 'MS', env: 'FLEETBIND_WEBHOOKS_DISABLE_AFTER_MS', help: `disable an endpoint whose deliveries all failed for this long (default ${DEFAULTS.webhooks.disableAfterMs})` },
+    'release-public-keys': { type: 'string', value: 'KEYS', env: 'FLEETBIND_RELEASE_PUBLIC_KEYS', help: 'firmware releases must be signed by one of these Ed25519 public keys (base64 of 32 bytes, comma-separated; npm run release -- keygen prints one); without any, every release upload is refused' },
+    'ota-tick-ms': { type: 'string', value: 'MS', env: 'FLEETBIND_OTA_TICK_MS', help: `how often a rollout is driven: sends, resends, soak and wave ends (default ${DEFAULTS.otaTickMs})` },
+    'ota-ack-timeout-ms': { type: 'string', value: 'MS', env: 'FLEETBIND_OTA_ACK_TIMEOUT_MS', help: `wait this long for a device to accept an update before sending it again (default ${DEFAULTS.otaAckTimeoutMs})` },
+    'ota-url-ttl-ms': { type: 'string', value: 'MS', env: 'FLEETBIND_OTA_URL_TTL_MS', help: `how long the signed image URL sent with an update stays valid (default ${DEFAULTS.otaUrlTtlMs})` },
     'webhooks-timeout-ms': { type: 'string', value: 'MS', env: 'FLEETBIND_WEBHOOKS_TIMEOUT_MS', help: `how long a webhook receiver may take to answer (default ${DEFAULTS.webhooks.timeoutMs})` },
     'machines-low-percent': { type: 'string', value: 'N', env: 'FLEETBIND_MACHINES_LOW_PERCENT', help: `a consumable under this level raises a low alert, unless the device's alerts.inkLowPercent says otherwise (default ${MACHINE_DEFAULTS.lowPercent})` },
     'machines-offline-alert-ms': { type: 'string', value: 'MS', env: 'FLEETBIND_MACHINES_OFFLINE_ALERT_MS', help: `a machine offline this long raises an alert (default ${MACHINE_DEFAULTS.offlineAlertMs})` },
@@ -286,6 +302,11 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BrokerOpti
   set('machines-state-rate', (v) => (o.machines.stateRate = positive('machines-state-rate', v)));
   o.production = env.NODE_ENV === 'production';
   set('production', (v) => (o.production = yesNo('production', v)));
+  set('release-public-keys', (v) => (o.releasePublicKeys = v.split(',').map((k) => k.trim()).filter((k) => k !== '')));
+  for (const k of o.releasePublicKeys) if (Buffer.from(k, 'base64').length !== 32) throw new Error(`--release-public-keys: ${JSON.stringify(k.slice(0, 60))} is not base64 of 32 bytes`);
+  set('ota-tick-ms', (v) => (o.otaTickMs = positive('ota-tick-ms', v)));
+  set('ota-ack-timeout-ms', (v) => (o.otaAckTimeoutMs = positive('ota-ack-timeout-ms', v)));
+  set('ota-url-ttl-ms', (v) => (o.otaUrlTtlMs = positive('ota-url-ttl-ms', v)));
   set('require-signed-label', (v) => (o.requireSignedLabel = yesNo('require-signed-label', v)));
   set('payment-template', (v) => {
     if (!isPaymentTemplate(v)) throw new Error(`--payment-template must be one of ${PAYMENT_TEMPLATES.join(', ')}, got '${v}'`);

@@ -20,9 +20,11 @@ import type { GroupWriter } from './store/group-writer';
 import type { TxGate } from './store/tx-gate';
 import type { BindingChange } from './store/bindings';
 import type { EndedJobView, OfflineReason, QueuedJobView, Status } from '../protocol/messages';
+import type { OtaReport } from '../protocol/ota';
 import type { Jobs } from './jobs/index';
 import type { JobState } from '../protocol/jobs';
 import type { Machines } from './machines/index';
+import type { Ota } from './ota/index';
 import type { JwtVerifier } from './auth/jwt';
 import type { BlobStore } from './blobs/store';
 import type { BlobUrls } from './blobs/signed-url';
@@ -34,6 +36,8 @@ export interface BrokerEvents {
   /** A device said hello and was sent its config: it is ready for commands. */
   hello: [string];
   ack: [string, Buffer];
+  /** A device's hello reported the outcome of its last update (docs/architecture.md, Over-the-air updates). */
+  ota: [string, OtaReport];
   evt: [string, string, Buffer];
   presence: [string, Status];
   /** A job that ran on the device ended (done, failed, cancelled, …). */
@@ -78,6 +82,8 @@ export interface Context {
   jobs: Jobs;
   /** Machine shadows, settings and alerts (set by startMachines before the node listens). */
   machines: Machines;
+  /** Firmware releases and rollouts (set by startOta before the node listens). */
+  ota: Ota;
   labelKey: string;
   /** Content-addressed blobs: files on a SQLite node, PostgreSQL otherwise (blobs/store.ts). */
   blobs: BlobStore;

@@ -108,4 +108,5 @@ export async function handleHello(ctx: Context, device: string, payload: Buffer)
     machineRefused(ctx, device, 'hello', refusal);
   }
   await publishConfig(ctx, device, { ...(hello.sentAt === undefined ? {} : { helloSentAt: hello.sentAt }), ...(refusal ? { error: refusal.error.toWire() } : {}) });
+  if (hello.ota !== undefined) ctx.events.emit('ota', device, hello.ota);
 }

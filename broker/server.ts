@@ -25,6 +25,7 @@ import type { BrokerEvents, Context, KickTarget } from './context';
 import { buildHttp } from './http/app';
 import { startJobs } from './jobs/index';
 import { startMachines } from './machines/index';
+import { startOta } from './ota/index';
 import { LocalLease } from './jobs/lease';
 import { type Identity, identityOf } from './identity';
 import { createLogger } from './logger';
@@ -248,6 +249,7 @@ export async function startBroker(options: Partial<BrokerOptions> = {}): Promise
   const machines = await startMachines(ctx);
   ctx.orders = new Orders(ctx);
   const stopOrderUpdates = publishOrderUpdates(ctx, ctx.orders);
+  const ota = startOta(ctx);
   const deliverer = new Deliverer(ctx, registry.dialect, opts.webhooks);
   await deliverer.start();
 
@@ -315,6 +317,7 @@ export async function startBroker(options: Partial<BrokerOptions> = {}): Promise
       ctx.closing = true;
       expiry.stop();
       stopOrderUpdates();
+      await ota.stop();
       await jobs.stop();
       machines.stop();
       await deliverer.stop();

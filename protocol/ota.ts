@@ -6,6 +6,8 @@ import { type Obj, object, optStr, num, oneOf, parseJson, str, strArray } from '
 
 /** The cmd kind of an update. Not a job kind: agents cannot submit it; only a rollout sends it. */
 export const OTA_KIND = 'ota';
+/** Every `ota` cmd's job id starts so (`ota.<rollout>.<try>`), which keeps them apart from queued jobs. */
+export const OTA_JOB_PREFIX = 'ota.';
 
 /** x.y.z with an optional -prerelease or +build suffix; compared numerically part by part, the suffix ignored. */
 const VERSION = /^\d{1,6}\.\d{1,6}\.\d{1,6}(?:[-+][0-9A-Za-z.+-]{1,40})?$/;
@@ -117,3 +119,40 @@ export const ROLLOUT_DEVICE_STATES = ['pending', 'sent', 'downloading', 'install
 export type RolloutDeviceState = (typeof ROLLOUT_DEVICE_STATES)[number];
 export const ROLLOUT_STATES = ['running', 'paused', 'cancelled', 'done'] as const;
 export type RolloutState = (typeof ROLLOUT_STATES)[number];
+
+export type RolloutTarget = { all: true } | { location: string } | { model: string } | { devices: string[] };
+
+export interface RolloutRequest {
+  release: string;
+  target: RolloutTarget;
+  /** Cumulative percents of the target, increasing, ending at 100. */
+  waves: number[];
+  waveSoakMinutes: number;
+  maxFailurePercent: number;
+}
+
+export function parseRolloutRequest(v: unknown): RolloutRequest {
+  const o = object(v, 'body');
+  const t = object(o.target, 'target');
+  let target: RolloutTarget;
+  if (t.all === true) target = { all: true };
+  else if (typeof t.location === 'string') target = { location: str(t, 'location', { min: 1, max: 64 }) };
+  else if (typeof t.model === 'string') target = { model: str(t, 'model', { pattern: MODEL }) };
+  else if (Array.isArray(t.devices)) target = { devices: strArray(t, 'devices', { maxItems: 10_000, item: { min: 1, max: 64 } }) };
+  else throw new ProtocolError(ErrorCode.BAD_REQUEST, 'target is {all: true}, {location}, {model} or {devices: [...]}', 'target');
+  const waves = o.waves === undefined ? [1, 10, 50, 100] : o.waves;
+  if (!Array.isArray(waves) || waves.length === 0 || waves.length > 20) throw new ProtocolError(ErrorCode.BAD_REQUEST, 'waves is a list of 1 to 20 percents', 'waves');
+  let last = 0;
+  for (const w of waves) {
+    if (typeof w !== 'number' || !(w > last) || w > 100) throw new ProtocolError(ErrorCode.BAD_REQUEST, 'waves must increase, each above 0 and at most 100', 'waves');
+    last = w;
+  }
+  if (last !== 100) throw new ProtocolError(ErrorCode.BAD_REQUEST, 'the last wave must be 100 (the whole target)', 'waves');
+  return {
+    release: str(o, 'release', { pattern: VERSION }),
+    target,
+    waves: waves as number[],
+    waveSoakMinutes: o.waveSoakMinutes === undefined ? 30 : num(o, 'waveSoakMinutes', { min: 0, max: 10_080 }),
+    maxFailurePercent: o.maxFailurePercent === undefined ? 5 : num(o, 'maxFailurePercent', { min: 0, max: 100 }),
+  };
+}

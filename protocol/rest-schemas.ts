@@ -424,3 +424,61 @@ export const SettingsBodySchema = {
     agentEditable: { type: 'array', items: str, description: 'admins only: settings the bound agent may change' },
   },
 } as const;
+
+const deviceStateCounts = {
+  type: 'object',
+  description: 'devices by state: pending, sent, downloading, installed, confirmed, failed, rolled-back, skipped-busy',
+  additionalProperties: { type: 'integer' },
+} as const;
+
+export const ReleaseViewSchema = {
+  type: 'object',
+  required: ['version', 'models', 'size', 'sha256', 'createdAt', 'createdBy', 'devices'],
+  properties: {
+    version: str,
+    models: { type: 'array', items: str },
+    size: { type: 'integer' },
+    sha256: str,
+    minVersion: str,
+    notes: str,
+    createdAt: ms,
+    createdBy: str,
+    devices: { type: 'integer', description: 'devices that report this version now' },
+  },
+} as const;
+
+export const RolloutViewSchema = {
+  type: 'object',
+  required: ['id', 'release', 'target', 'state', 'wave', 'waves', 'counts', 'total', 'waveSoakMinutes', 'maxFailurePercent', 'reason', 'createdAt', 'createdBy', 'updatedAt', 'driver'],
+  properties: {
+    id: str,
+    release: str,
+    target: { type: 'object', description: '{all: true}, {location}, {model} or {devices: [...]}' },
+    state: { type: 'string', enum: ['running', 'paused', 'cancelled', 'done'] },
+    wave: { type: 'integer', description: 'index of the wave being sent' },
+    waves: { type: 'array', items: { type: 'object', required: ['percent', 'devices', 'counts'], properties: { percent: { type: 'number' }, devices: { type: 'integer' }, counts: deviceStateCounts } } },
+    counts: deviceStateCounts,
+    total: { type: 'integer' },
+    waveSoakMinutes: { type: 'number' },
+    maxFailurePercent: { type: 'number' },
+    reason: strOrNull,
+    createdAt: ms,
+    createdBy: str,
+    updatedAt: ms,
+    driver: { type: ['string', 'null'], description: 'the node driving it' },
+  },
+} as const;
+
+export const RolloutCreateBodySchema = {
+  type: 'object',
+  required: ['release', 'target'],
+  properties: {
+    release: { type: 'string', description: 'the release version' },
+    target: { type: 'object', description: '{all: true}, {location}, {model} or {devices: [...]}' },
+    waves: { type: 'array', items: { type: 'number' }, description: 'cumulative percents, increasing, ending at 100 (default [1, 10, 50, 100])' },
+    waveSoakMinutes: { type: 'number', description: 'wait after a wave settles before the next (default 30)' },
+    maxFailurePercent: { type: 'number', description: 'a wave failing more than this pauses the rollout (default 5)' },
+  },
+} as const;
+
+export const RolloutControlBodySchema = { type: 'object', properties: { reason: { type: 'string', maxLength: 500 } } } as const;

@@ -12,6 +12,7 @@ import { machineOrderRoutes } from './routes-machine-orders';
 import { orderRoutes } from './routes-orders';
 import multipart from '@fastify/multipart';
 import rateLimit from '@fastify/rate-limit';
+import { otaRoutes } from './routes-ota';
 import { blockRoutes } from './routes-blocks';
 import { claimPreviewRoutes } from './routes-claim-preview';
 import { deviceRoutes } from './routes-devices';
@@ -84,6 +85,7 @@ export async function buildHttp(ctx: Context, startedAt: number): Promise<Fastif
   webhookRoutes(app, ctx);
   transferRequestRoutes(app, ctx);
   blobRoutes(app, ctx);
+  otaRoutes(app, ctx);
   labelFileRoutes(app, ctx);
   orderRoutes(app, ctx);
   machineOrderRoutes(app, ctx);

@@ -4,6 +4,7 @@
 import { ErrorCode, ProtocolError } from '../../protocol/errors';
 import { JOB_KINDS, isJobKind } from '../../protocol/jobs';
 import { type Ack, type Status, eventJob, parseAck } from '../../protocol/messages';
+import { OTA_JOB_PREFIX } from '../../protocol/ota';
 import { parseJson } from '../../protocol/validate';
 import type { Context } from '../context';
 import type { BindingChange } from '../store/bindings';
@@ -90,6 +91,8 @@ export class DeviceEvents {
       this.ctx.log.warn({ device, code: err.code, field: err.field, reason: err.message }, 'malformed ack ignored');
       return;
     }
+    // Updates answer to their rollout (broker/ota/), not to the job queue.
+    if (ack.job.startsWith(OTA_JOB_PREFIX)) return;
     const q = this.engine.queue(device);
     this.engine.fire(q, 'ack', () => this.applyAck(q, ack));
   }

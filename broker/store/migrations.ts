@@ -413,6 +413,64 @@ const machineAnnouncements: Migration = {
   },
 };
 
+/** Firmware releases and staged rollouts (docs/architecture.md, Over-the-air updates). */
+function otaRollouts(dialect: Dialect): Migration {
+  const time = dialect === 'postgres' ? 'bigint' : 'integer';
+  return {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('releases')
+        .addColumn('version', 'text', (c) => c.primaryKey())
+        .addColumn('models', 'text', (c) => c.notNull())
+        .addColumn('size', time, (c) => c.notNull())
+        .addColumn('sha256', 'text', (c) => c.notNull())
+        .addColumn('min_version', 'text')
+        .addColumn('notes', 'text')
+        .addColumn('manifest', 'text', (c) => c.notNull())
+        .addColumn('sig', 'text', (c) => c.notNull())
+        .addColumn('created_at', time, (c) => c.notNull())
+        .addColumn('created_by', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('rollouts')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('release', 'text', (c) => c.notNull())
+        .addColumn('target', 'text', (c) => c.notNull())
+        .addColumn('waves', 'text', (c) => c.notNull())
+        .addColumn('wave_soak_ms', time, (c) => c.notNull())
+        .addColumn('max_failure_percent', 'real', (c) => c.notNull())
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('wave', 'integer', (c) => c.notNull())
+        .addColumn('wave_settled_at', time)
+        .addColumn('reason', 'text')
+        .addColumn('created_at', time, (c) => c.notNull())
+        .addColumn('created_by', 'text', (c) => c.notNull())
+        .addColumn('updated_at', time, (c) => c.notNull())
+        .addColumn('driver', 'text')
+        .addColumn('lease_until', time)
+        .execute();
+      await db.schema
+        .createTable('rollout_devices')
+        .addColumn('rollout', 'text', (c) => c.notNull())
+        .addColumn('device', 'text', (c) => c.notNull())
+        .addColumn('position', 'integer', (c) => c.notNull())
+        .addColumn('wave', 'integer', (c) => c.notNull())
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('job', 'text')
+        .addColumn('tries', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('sends', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('sent_at', time)
+        .addColumn('progress', 'integer')
+        .addColumn('error', 'text')
+        .addColumn('updated_at', time, (c) => c.notNull())
+        .addPrimaryKeyConstraint('rollout_devices_pk', ['rollout', 'device'])
+        .execute();
+      await db.schema.createIndex('rollout_devices_job').on('rollout_devices').column('job').execute();
+      await db.schema.createIndex('rollout_devices_wave').on('rollout_devices').columns(['rollout', 'wave', 'state']).execute();
+    },
+  };
+}
+
 export function migrationProvider(dialect: Dialect): MigrationProvider {
   return {
     getMigrations: async () => ({
@@ -425,6 +483,7 @@ export function migrationProvider(dialect: Dialect): MigrationProvider {
       '0008-machines-shadows': machines(dialect),
       '0009-orders-blobs': blobs(dialect),
       '0009-orders-sessions': orders(dialect),
+      '0010-ota-releases-rollouts': otaRollouts(dialect),
       '0011-security-machine-announcements': machineAnnouncements,
     }),
   };

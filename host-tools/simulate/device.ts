@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { createCore, type CoreOptions, type CoreState, type DeviceCore } from '../../firmware/core/core';
 import type { ImprovService } from '../../firmware/core/improv';
 import { attachImprov } from '../../firmware/core/improv-device';
-import type { Mqtt, Platform, TimerHandle } from '../../firmware/core/platform';
+import type { Mqtt, Ota, Platform, TimerHandle } from '../../firmware/core/platform';
 import type { AckState } from '../../protocol/messages';
 import { echoMachine } from './sim-machine';
 import { type PrinterOptions, SimPrinter } from './sim-printer';
@@ -31,6 +31,8 @@ export interface SimDeviceOptions {
   associateMs: () => number;
   /** The only network the radio can join; without it, any. */
   accessPoint?: { ssid: string; psk: string };
+  /** The update partition (sim-ota.ts); the device then announces `ota`. */
+  ota?: Ota;
   /** Where Improv packets go out: the device's console UART. */
   improvSend?: (bytes: Uint8Array) => void;
   onState?: (device: SimDevice, from: CoreState, to: CoreState) => void;
@@ -44,6 +46,8 @@ const PRINTER_POLL_MS = 2_000;
 export class SimDevice {
   readonly label: string;
   readonly mac: string;
+  readonly fw: string;
+  readonly ota: Ota | undefined;
   readonly prefs: MemoryPrefs;
   readonly mqtt = new NodeMqtt();
   readonly wifi: SimWifi;
@@ -66,6 +70,8 @@ export class SimDevice {
   constructor(o: SimDeviceOptions) {
     this.label = o.label;
     this.mac = o.mac;
+    this.fw = o.fw;
+    this.ota = o.ota;
     this.prefs = o.prefs;
     this.wifi = new SimWifi(o.associateMs, o.accessPoint);
     this.display = new SimDisplay({
@@ -91,7 +97,8 @@ export class SimDevice {
       display,
       serial: this.printer?.exchange ?? echoMachine({ baud: 9600, turnaroundMs: 5 }),
       identify: (seconds) => display.identify(seconds),
-      facts: { mac: o.mac, model: SIM_MODEL, fw: o.fw, caps: SIM_CAPS, boot: 1 },
+      ...(o.ota ? { ota: o.ota } : {}),
+      facts: { mac: o.mac, model: SIM_MODEL, fw: o.fw, caps: o.ota ? [...SIM_CAPS, 'ota'] : SIM_CAPS, boot: 1 },
     };
     this.core = createCore(platform, {
       ...(this.printer ? { machinePollMs: PRINTER_POLL_MS } : {}),

@@ -7,8 +7,10 @@ import type { Logger } from 'pino';
 import type { CoreOptions, CoreState } from '../../firmware/core/core';
 import type { PrefKey } from '../../firmware/core/platform';
 import { normaliseMachineCode } from '../../protocol/ids';
+import { readPending } from '../../firmware/core/ota-pending';
 import { SimDevice } from './device';
 import type { PrinterOptions } from './sim-printer';
+import { SimOta } from './sim-ota';
 import { FilePrefs, MemoryPrefs } from './sim-prefs';
 
 export interface FleetOptions {
@@ -36,6 +38,8 @@ export interface FleetOptions {
   printer?: PrinterOptions;
   /** The first device answers Improv through this, and starts without Wi-Fi settings, as one flashed without any. */
   improvSend?: (bytes: Uint8Array) => void;
+  /** Devices take firmware updates (sim-ota.ts): partition size, where images go, which devices get corrupted bytes. */
+  ota?: { capacity: number; dir?: string; corrupt?: (label: string) => boolean; releaseKeys?: string };
 }
 
 export interface FleetStats {
@@ -80,6 +84,8 @@ export class SimFleet {
   private readonly startTimers: NodeJS.Timeout[] = [];
   private readonly chaos = { wifiDrops: 0, connectionBreaks: 0 };
   private sessions = 0;
+  /** Restarts after updates (and rollbacks). */
+  restarts = 0;
   /** ms since epoch when every device first had a session at the same time. */
   allConnectedAt: number | null = null;
   /** ms since epoch when every device most recently came to have a session at the same time. */
@@ -107,25 +113,59 @@ export class SimFleet {
         prefs.set('ca', o.ca);
         prefs.remove('insecure');
       }
-      this.devices.push(
-        new SimDevice({
-          label: machine,
-          mac,
-          fw,
-          prefs,
-          log: o.log.child({ device: machine }),
-          ...(o.pngDir ? { pngDir: o.pngDir } : {}),
-          ...(o.print ? { print: o.print } : {}),
-          ...(o.core ? { core: o.core } : {}),
-          associateMs: () => 20 + Math.random() * 80,
-          ...(o.accessPoint ? { accessPoint: o.accessPoint } : {}),
-          ...(improv ? { improvSend: o.improvSend! } : {}),
-          ...(o.printer ? { printer: o.printer } : {}),
-          onState: (d, from, to) => this.onState(d, from, to),
-        }),
-      );
+      if (o.ota?.releaseKeys !== undefined) prefs.set('otakey', o.ota.releaseKeys);
+      this.devices.push(this.makeDevice(this.devices.length, machine, mac, fw, prefs, improv, false));
     }
     this.states.set('boot', this.devices.length);
+  }
+
+  private makeDevice(index: number, machine: string, mac: string, fw: string, prefs: MemoryPrefs, improv: boolean, onTrial: boolean): SimDevice {
+    const o = this.o;
+    const u = o.ota;
+    const ota =
+      u === undefined
+        ? undefined
+        : new SimOta({
+            capacity: u.capacity,
+            ...(u.dir === undefined ? {} : { dir: u.dir }),
+            label: machine,
+            onTrial,
+            corrupt: () => u.corrupt?.(machine) ?? false,
+            restart: (rollback) => setImmediate(() => this.restart(index, rollback)),
+          });
+    return new SimDevice({
+      label: machine,
+      mac,
+      fw,
+      prefs,
+      log: o.log.child({ device: machine }),
+      ...(o.pngDir ? { pngDir: o.pngDir } : {}),
+      ...(o.print ? { print: o.print } : {}),
+      ...(o.core ? { core: o.core } : {}),
+      associateMs: () => 20 + Math.random() * 80,
+      ...(o.accessPoint ? { accessPoint: o.accessPoint } : {}),
+      ...(improv ? { improvSend: o.improvSend! } : {}),
+      ...(o.printer ? { printer: o.printer } : {}),
+      ...(ota ? { ota } : {}),
+      onState: (d, from, to) => this.onState(d, from, to),
+    });
+  }
+
+  /**
+   * The device restarts after an update: the same preferences boot again, into the version the
+   * core recorded as pending (or, after a rollback, the one it came from).
+   */
+  private restart(index: number, rollback: boolean): void {
+    const old = this.devices[index];
+    if (old === undefined) return;
+    old.stop();
+    this.onState(old, old.state, 'boot');
+    const pending = readPending(old.prefs);
+    const fw = pending === null ? old.fw : rollback ? pending.from : pending.version;
+    const next = this.makeDevice(index, old.label, old.mac, fw, old.prefs, false, !rollback && pending !== null);
+    this.devices[index] = next;
+    this.restarts++;
+    next.start();
   }
 
   /** Devices that have neither credentials nor a token would halt at once; name them. */

@@ -4271,6 +4271,739 @@ export interface paths {
       };
     };
   };
+  "/api/releases": {
+    /**
+     * Firmware releases, newest first, with how many devices run each
+     * @description Admins only (an admin session or the admin token).
+     */
+    get: {
+      responses: {
+        /** @description Default Response */
+        200: {
+          content: {
+            "application/json": {
+                version: string;
+                models: string[];
+                size: number;
+                sha256: string;
+                minVersion?: string;
+                notes?: string;
+                /** @description ms since the epoch */
+                createdAt: number;
+                createdBy: string;
+                /** @description devices that report this version now */
+                devices: number;
+              }[];
+          };
+        };
+        /** @description refused: {error:{code, message, field?}} */
+        "4XX": {
+          content: {
+            "application/json": {
+              error: {
+                code: string;
+                message: string;
+                /** @description the input field that was wrong */
+                field?: string;
+                /** @description ms since the epoch */
+                since?: number;
+                agent?: string;
+                /**
+                 * @description why an identity-provider token was refused
+                 * @enum {string}
+                 */
+                reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+              };
+            };
+          };
+        };
+        /** @description unavailable or internal error */
+        "5XX": {
+          content: {
+            "application/json": {
+              error: {
+                code: string;
+                message: string;
+                /** @description the input field that was wrong */
+                field?: string;
+                /** @description ms since the epoch */
+                since?: number;
+                agent?: string;
+                /**
+                 * @description why an identity-provider token was refused
+                 * @enum {string}
+                 */
+                reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+              };
+            };
+          };
+        };
+      };
+    };
+    /**
+     * Upload a signed firmware release (multipart/form-data: manifest, sig, image)
+     * @description Admins only (an admin session or the admin token).
+     */
+    post: {
+      responses: {
+        /** @description Default Response */
+        201: {
+          content: {
+            "application/json": {
+              version: string;
+              models: string[];
+              size: number;
+              sha256: string;
+              minVersion?: string;
+              notes?: string;
+              /** @description ms since the epoch */
+              createdAt: number;
+              createdBy: string;
+              /** @description devices that report this version now */
+              devices: number;
+            };
+          };
+        };
+        /** @description refused: {error:{code, message, field?}} */
+        "4XX": {
+          content: {
+            "application/json": {
+              error: {
+                code: string;
+                message: string;
+                /** @description the input field that was wrong */
+                field?: string;
+                /** @description ms since the epoch */
+                since?: number;
+                agent?: string;
+                /**
+                 * @description why an identity-provider token was refused
+                 * @enum {string}
+                 */
+                reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+              };
+            };
+          };
+        };
+        /** @description unavailable or internal error */
+        "5XX": {
+          content: {
+            "application/json": {
+              error: {
+                code: string;
+                message: string;
+                /** @description the input field that was wrong */
+                field?: string;
+                /** @description ms since the epoch */
+                since?: number;
+                agent?: string;
+                /**
+                 * @description why an identity-provider token was refused
+                 * @enum {string}
+                 */
+                reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+              };
+            };
+          };
+        };
+      };
+    };
+  };
+  "/api/rollouts": {
+    /**
+     * Rollouts, newest first, with counts by state per wave
+     * @description Admins only (an admin session or the admin token).
+     */
+    get: {
+      responses: {
+        /** @description Default Response */
+        200: {
+          content: {
+            "application/json": ({
+                id: string;
+                release: string;
+                /** @description {all: true}, {location}, {model} or {devices: [...]} */
+                target: Record<string, never>;
+                /** @enum {string} */
+                state: "running" | "paused" | "cancelled" | "done";
+                /** @description index of the wave being sent */
+                wave: number;
+                waves: {
+                    percent: number;
+                    devices: number;
+                    /** @description devices by state: pending, sent, downloading, installed, confirmed, failed, rolled-back, skipped-busy */
+                    counts: {
+                      [key: string]: number;
+                    };
+                  }[];
+                /** @description devices by state: pending, sent, downloading, installed, confirmed, failed, rolled-back, skipped-busy */
+                counts: {
+                  [key: string]: number;
+                };
+                total: number;
+                waveSoakMinutes: number;
+                maxFailurePercent: number;
+                reason: string | null;
+                /** @description ms since the epoch */
+                createdAt: number;
+                createdBy: string;
+                /** @description ms since the epoch */
+                updatedAt: number;
+                /** @description the node driving it */
+                driver: string | null;
+              })[];
+          };
+        };
+        /** @description refused: {error:{code, message, field?}} */
+        "4XX": {
+          content: {
+            "application/json": {
+              error: {
+                code: string;
+                message: string;
+                /** @description the input field that was wrong */
+                field?: string;
+                /** @description ms since the epoch */
+                since?: number;
+                agent?: string;
+                /**
+                 * @description why an identity-provider token was refused
+                 * @enum {string}
+                 */
+                reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+              };
+            };
+          };
+        };
+        /** @description unavailable or internal error */
+        "5XX": {
+          content: {
+            "application/json": {
+              error: {
+                code: string;
+                message: string;
+                /** @description the input field that was wrong */
+                field?: string;
+                /** @description ms since the epoch */
+                since?: number;
+                agent?: string;
+                /**
+                 * @description why an identity-provider token was refused
+                 * @enum {string}
+                 */
+                reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+              };
+            };
+          };
+        };
+      };
+    };
+    /**
+     * Start a staged rollout of a release
+     * @description Admins only (an admin session or the admin token).
+     */
+    post: {
+      requestBody: {
+        content: {
+          "application/json": {
+            /** @description the release version */
+            release: string;
+            /** @description {all: true}, {location}, {model} or {devices: [...]} */
+            target: Record<string, never>;
+            /** @description cumulative percents, increasing, ending at 100 (default [1, 10, 50, 100]) */
+            waves?: number[];
+            /** @description wait after a wave settles before the next (default 30) */
+            waveSoakMinutes?: number;
+            /** @description a wave failing more than this pauses the rollout (default 5) */
+            maxFailurePercent?: number;
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        201: {
+          content: {
+            "application/json": {
+              id: string;
+              release: string;
+              /** @description {all: true}, {location}, {model} or {devices: [...]} */
+              target: Record<string, never>;
+              /** @enum {string} */
+              state: "running" | "paused" | "cancelled" | "done";
+              /** @description index of the wave being sent */
+              wave: number;
+              waves: {
+                  percent: number;
+                  devices: number;
+                  /** @description devices by state: pending, sent, downloading, installed, confirmed, failed, rolled-back, skipped-busy */
+                  counts: {
+                    [key: string]: number;
+                  };
+                }[];
+              /** @description devices by state: pending, sent, downloading, installed, confirmed, failed, rolled-back, skipped-busy */
+              counts: {
+                [key: string]: number;
+              };
+              total: number;
+              waveSoakMinutes: number;
+              maxFailurePercent: number;
+              reason: string | null;
+              /** @description ms since the epoch */
+              createdAt: number;
+              createdBy: string;
+              /** @description ms since the epoch */
+              updatedAt: number;
+              /** @description the node driving it */
+              driver: string | null;
+            };
+          };
+        };
+        /** @description refused: {error:{code, message, field?}} */
+        "4XX": {
+          content: {
+            "application/json": {
+              error: {
+                code: string;
+                message: string;
+                /** @description the input field that was wrong */
+                field?: string;
+                /** @description ms since the epoch */
+                since?: number;
+                agent?: string;
+                /**
+                 * @description why an identity-provider token was refused
+                 * @enum {string}
+                 */
+                reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+              };
+            };
+          };
+        };
+        /** @description unavailable or internal error */
+        "5XX": {
+          content: {
+            "application/json": {
+              error: {
+                code: string;
+                message: string;
+                /** @description the input field that was wrong */
+                field?: string;
+                /** @description ms since the epoch */
+                since?: number;
+                agent?: string;
+                /**
+                 * @description why an identity-provider token was refused
+                 * @enum {string}
+                 */
+                reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+              };
+            };
+          };
+        };
+      };
+    };
+  };
+  "/api/rollouts/{id}": {
+    /**
+     * One rollout with counts by state per wave
+     * @description Admins only (an admin session or the admin token).
+     */
+    get: {
+      parameters: {
+        path: {
+          id: string;
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        200: {
+          content: {
+            "application/json": {
+              id: string;
+              release: string;
+              /** @description {all: true}, {location}, {model} or {devices: [...]} */
+              target: Record<string, never>;
+              /** @enum {string} */
+              state: "running" | "paused" | "cancelled" | "done";
+              /** @description index of the wave being sent */
+              wave: number;
+              waves: {
+                  percent: number;
+                  devices: number;
+                  /** @description devices by state: pending, sent, downloading, installed, confirmed, failed, rolled-back, skipped-busy */
+                  counts: {
+                    [key: string]: number;
+                  };
+                }[];
+              /** @description devices by state: pending, sent, downloading, installed, confirmed, failed, rolled-back, skipped-busy */
+              counts: {
+                [key: string]: number;
+              };
+              total: number;
+              waveSoakMinutes: number;
+              maxFailurePercent: number;
+              reason: string | null;
+              /** @description ms since the epoch */
+              createdAt: number;
+              createdBy: string;
+              /** @description ms since the epoch */
+              updatedAt: number;
+              /** @description the node driving it */
+              driver: string | null;
+            };
+          };
+        };
+        /** @description refused: {error:{code, message, field?}} */
+        "4XX": {
+          content: {
+            "application/json": {
+              error: {
+                code: string;
+                message: string;
+                /** @description the input field that was wrong */
+                field?: string;
+                /** @description ms since the epoch */
+                since?: number;
+                agent?: string;
+                /**
+                 * @description why an identity-provider token was refused
+                 * @enum {string}
+                 */
+                reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+              };
+            };
+          };
+        };
+        /** @description unavailable or internal error */
+        "5XX": {
+          content: {
+            "application/json": {
+              error: {
+                code: string;
+                message: string;
+                /** @description the input field that was wrong */
+                field?: string;
+                /** @description ms since the epoch */
+                since?: number;
+                agent?: string;
+                /**
+                 * @description why an identity-provider token was refused
+                 * @enum {string}
+                 */
+                reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+              };
+            };
+          };
+        };
+      };
+    };
+  };
+  "/api/rollouts/{id}/pause": {
+    /**
+     * Pause a rollout: nothing more is sent until it is resumed
+     * @description Admins only (an admin session or the admin token).
+     */
+    post: {
+      parameters: {
+        path: {
+          id: string;
+        };
+      };
+      requestBody: {
+        content: {
+          "application/json": {
+            reason?: string;
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        200: {
+          content: {
+            "application/json": {
+              id: string;
+              release: string;
+              /** @description {all: true}, {location}, {model} or {devices: [...]} */
+              target: Record<string, never>;
+              /** @enum {string} */
+              state: "running" | "paused" | "cancelled" | "done";
+              /** @description index of the wave being sent */
+              wave: number;
+              waves: {
+                  percent: number;
+                  devices: number;
+                  /** @description devices by state: pending, sent, downloading, installed, confirmed, failed, rolled-back, skipped-busy */
+                  counts: {
+                    [key: string]: number;
+                  };
+                }[];
+              /** @description devices by state: pending, sent, downloading, installed, confirmed, failed, rolled-back, skipped-busy */
+              counts: {
+                [key: string]: number;
+              };
+              total: number;
+              waveSoakMinutes: number;
+              maxFailurePercent: number;
+              reason: string | null;
+              /** @description ms since the epoch */
+              createdAt: number;
+              createdBy: string;
+              /** @description ms since the epoch */
+              updatedAt: number;
+              /** @description the node driving it */
+              driver: string | null;
+            };
+          };
+        };
+        /** @description refused: {error:{code, message, field?}} */
+        "4XX": {
+          content: {
+            "application/json": {
+              error: {
+                code: string;
+                message: string;
+                /** @description the input field that was wrong */
+                field?: string;
+                /** @description ms since the epoch */
+                since?: number;
+                agent?: string;
+                /**
+                 * @description why an identity-provider token was refused
+                 * @enum {string}
+                 */
+                reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+              };
+            };
+          };
+        };
+        /** @description unavailable or internal error */
+        "5XX": {
+          content: {
+            "application/json": {
+              error: {
+                code: string;
+                message: string;
+                /** @description the input field that was wrong */
+                field?: string;
+                /** @description ms since the epoch */
+                since?: number;
+                agent?: string;
+                /**
+                 * @description why an identity-provider token was refused
+                 * @enum {string}
+                 */
+                reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+              };
+            };
+          };
+        };
+      };
+    };
+  };
+  "/api/rollouts/{id}/resume": {
+    /**
+     * Resume a paused rollout
+     * @description Admins only (an admin session or the admin token).
+     */
+    post: {
+      parameters: {
+        path: {
+          id: string;
+        };
+      };
+      requestBody: {
+        content: {
+          "application/json": {
+            reason?: string;
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        200: {
+          content: {
+            "application/json": {
+              id: string;
+              release: string;
+              /** @description {all: true}, {location}, {model} or {devices: [...]} */
+              target: Record<string, never>;
+              /** @enum {string} */
+              state: "running" | "paused" | "cancelled" | "done";
+              /** @description index of the wave being sent */
+              wave: number;
+              waves: {
+                  percent: number;
+                  devices: number;
+                  /** @description devices by state: pending, sent, downloading, installed, confirmed, failed, rolled-back, skipped-busy */
+                  counts: {
+                    [key: string]: number;
+                  };
+                }[];
+              /** @description devices by state: pending, sent, downloading, installed, confirmed, failed, rolled-back, skipped-busy */
+              counts: {
+                [key: string]: number;
+              };
+              total: number;
+              waveSoakMinutes: number;
+              maxFailurePercent: number;
+              reason: string | null;
+              /** @description ms since the epoch */
+              createdAt: number;
+              createdBy: string;
+              /** @description ms since the epoch */
+              updatedAt: number;
+              /** @description the node driving it */
+              driver: string | null;
+            };
+          };
+        };
+        /** @description refused: {error:{code, message, field?}} */
+        "4XX": {
+          content: {
+            "application/json": {
+              error: {
+                code: string;
+                message: string;
+                /** @description the input field that was wrong */
+                field?: string;
+                /** @description ms since the epoch */
+                since?: number;
+                agent?: string;
+                /**
+                 * @description why an identity-provider token was refused
+                 * @enum {string}
+                 */
+                reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+              };
+            };
+          };
+        };
+        /** @description unavailable or internal error */
+        "5XX": {
+          content: {
+            "application/json": {
+              error: {
+                code: string;
+                message: string;
+                /** @description the input field that was wrong */
+                field?: string;
+                /** @description ms since the epoch */
+                since?: number;
+                agent?: string;
+                /**
+                 * @description why an identity-provider token was refused
+                 * @enum {string}
+                 */
+                reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+              };
+            };
+          };
+        };
+      };
+    };
+  };
+  "/api/rollouts/{id}/cancel": {
+    /**
+     * Cancel a rollout: nothing more is sent; devices already updated keep the release
+     * @description Admins only (an admin session or the admin token).
+     */
+    post: {
+      parameters: {
+        path: {
+          id: string;
+        };
+      };
+      requestBody: {
+        content: {
+          "application/json": {
+            reason?: string;
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        200: {
+          content: {
+            "application/json": {
+              id: string;
+              release: string;
+              /** @description {all: true}, {location}, {model} or {devices: [...]} */
+              target: Record<string, never>;
+              /** @enum {string} */
+              state: "running" | "paused" | "cancelled" | "done";
+              /** @description index of the wave being sent */
+              wave: number;
+              waves: {
+                  percent: number;
+                  devices: number;
+                  /** @description devices by state: pending, sent, downloading, installed, confirmed, failed, rolled-back, skipped-busy */
+                  counts: {
+                    [key: string]: number;
+                  };
+                }[];
+              /** @description devices by state: pending, sent, downloading, installed, confirmed, failed, rolled-back, skipped-busy */
+              counts: {
+                [key: string]: number;
+              };
+              total: number;
+              waveSoakMinutes: number;
+              maxFailurePercent: number;
+              reason: string | null;
+              /** @description ms since the epoch */
+              createdAt: number;
+              createdBy: string;
+              /** @description ms since the epoch */
+              updatedAt: number;
+              /** @description the node driving it */
+              driver: string | null;
+            };
+          };
+        };
+        /** @description refused: {error:{code, message, field?}} */
+        "4XX": {
+          content: {
+            "application/json": {
+              error: {
+                code: string;
+                message: string;
+                /** @description the input field that was wrong */
+                field?: string;
+                /** @description ms since the epoch */
+                since?: number;
+                agent?: string;
+                /**
+                 * @description why an identity-provider token was refused
+                 * @enum {string}
+                 */
+                reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+              };
+            };
+          };
+        };
+        /** @description unavailable or internal error */
+        "5XX": {
+          content: {
+            "application/json": {
+              error: {
+                code: string;
+                message: string;
+                /** @description the input field that was wrong */
+                field?: string;
+                /** @description ms since the epoch */
+                since?: number;
+                agent?: string;
+                /**
+                 * @description why an identity-provider token was refused
+                 * @enum {string}
+                 */
+                reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+              };
+            };
+          };
+        };
+      };
+    };
+  };
   "/api/devices/{id}/label": {
     /**
      * The device's signed claim label as a file to print (one label; PDF on an A4 sheet)

@@ -1,7 +1,7 @@
 // Simulated fleets of the real firmware core for the integration suites.
 import { pino } from 'pino';
 import type { CoreOptions } from '../../firmware/core/core';
-import { SimFleet } from '../../host-tools/simulate/fleet';
+import { SimFleet, type FleetOptions } from '../../host-tools/simulate/fleet';
 import type { PrinterOptions } from '../../host-tools/simulate/sim-printer';
 import type { ApiResult } from './broker';
 
@@ -26,6 +26,8 @@ export interface TestFleetOptions {
   /** PEM of the broker's CA, for an mqtts:// url. */
   ca?: string;
   printer?: PrinterOptions;
+  /** Devices take firmware updates (host-tools/simulate/sim-ota.ts). */
+  ota?: FleetOptions['ota'];
 }
 
 export function startFleet(mqttUrl: string, o: TestFleetOptions): SimFleet {
