@@ -57,3 +57,8 @@ export type MachineView = FromSchema<typeof S.MachineViewSchema>;
 export type MachineDetail = FromSchema<typeof S.MachineDetailSchema>;
 export type QueuePosition = FromSchema<typeof S.QueuePositionSchema>;
 export type HistorySample = FromSchema<typeof S.HistorySampleSchema>;
+
+/** A firmware release (docs/architecture.md, Over-the-air updates). */
+export type ReleaseView = FromSchema<typeof S.ReleaseViewSchema>;
+/** A rollout with its counts by device state, overall and per wave. */
+export type RolloutView = FromSchema<typeof S.RolloutViewSchema>;

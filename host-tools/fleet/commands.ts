@@ -10,6 +10,7 @@ import { saveSession } from '../api/session-file';
 import { kindWords, statusWords } from '../../protocol/job-words';
 import type { AuditView, DeviceWithPresence, EnrollmentTokenView } from '../../protocol/rest';
 import type { Status } from '../../protocol/messages';
+import { ROLLOUT_COMMANDS } from './rollouts';
 import { table, time } from './table';
 
 export interface Output { json: unknown; text: string }
@@ -39,11 +40,11 @@ export const OPTIONS = {
   name: { type: 'string', value: 'NAME', help: 'the name people see (agent add)' },
   password: { type: 'string', value: 'P', help: 'a login password (agent add)' },
   'device-limit': { type: 'string', value: 'N', help: 'how many devices an agent may hold (agent add)' },
-  reason: { type: 'string', value: 'TEXT', help: 'why, kept in the audit log (transfer)' },
+  reason: { type: 'string', value: 'TEXT', help: 'why, kept in the audit log (transfer, rollout pause|resume|cancel)' },
   force: { type: 'boolean', help: 'even while a holding job reserves the device (transfer)' },
   limit: { type: 'string', value: 'N', help: 'at most N entries (audit)' },
   action: { type: 'string', value: 'A', help: 'one audit action, such as transfer or job.cancel (audit)' },
-  follow: { type: 'boolean', help: 'keep printing new entries as they are written, until Ctrl-C (audit)' },
+  follow: { type: 'boolean', help: 'keep printing new entries as they are written, until Ctrl-C (audit); redraw progress until done (rollouts)' },
   uses: { type: 'string', value: 'N', help: 'how many devices may enroll with the token (enroll-token create)' },
   expires: { type: 'string', value: 'D', help: 'how long the token is valid: 30m, 12h, 7d, 2w or seconds (enroll-token create)' },
   'allow-machine-codes': { type: 'boolean', help: 'devices enrolled with the token may announce a machine code no device has (enroll-token create)' },
@@ -434,4 +435,5 @@ export const COMMANDS: Command[] = [
       return { json: { id: args[0], revoked: true }, text: `revoked enrollment token ${args[0]}` };
     },
   },
+  ...ROLLOUT_COMMANDS,
 ];

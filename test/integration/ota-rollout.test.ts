@@ -7,6 +7,7 @@ import { otaDb } from '../../broker/ota/schema';
 import { rawPublicKey } from '../../host-tools/release/keys';
 import type { SimFleet } from '../../host-tools/simulate/fleet';
 import { TestBroker } from '../helpers/broker';
+import { runNpmScript } from '../helpers/npm-script';
 import { claim, submit } from '../helpers/jobs';
 import { enrollmentToken, startFleet } from '../helpers/sim';
 import { suite } from '../helpers/suite';
@@ -99,6 +100,9 @@ test('waves 10/50/100 with no failures: every device confirms the new version, i
   // Waves went in order: nobody of a later wave was updated before every device of an earlier one settled.
   const rows = await otaDb(tb.ctx.db).selectFrom('rollout_devices').select(['wave', 'tries']).where('rollout', '=', created.body.id).execute();
   assert.ok(rows.every((r) => r.tries === 1), 'one try each');
+  const cli = await runNpmScript('fleet', ['rollouts', '--broker-api', tb.broker.httpUrl], { FLEETBIND_ADMIN_TOKEN: tb.adminToken });
+  assert.is(cli.code, 0, cli.stderr);
+  assert.match(cli.stdout, new RegExp(`${created.body.id}  1\\.1\\.0 +\\[█{30}\\] ${DEVICES}/${DEVICES} confirmed  done`));
 });
 
 test('20 % failures in wave 2 pause the rollout before wave 3; no device of wave 3 gets the command; resume and cancel are audited', async () => {
@@ -138,6 +142,7 @@ test('a device holding a payment QR is not updated until the hold ends', async (
   const job = await submit(agent, { device: held.deviceId, kind: 'qr.show', params: { text: 'https://pay.example/ota', caption: 'Pay', hold: true } });
   assert.ok(job.ok, JSON.stringify(job));
   await waitUntil(() => held.state === 'busy', 10_000, 'the device shows the held QR');
+  const before = held.fw;
   assert.is((await upload(pack('1.3.0', randomBytes(50_000)))).status, 201);
   const created = await tb.api('POST', '/api/rollouts', { release: '1.3.0', target: { devices: [held.deviceId, fleet.devices[1]!.deviceId] }, waves: [100], waveSoakMinutes: 0, maxFailurePercent: 50 });
   assert.is(created.status, 201);
@@ -146,7 +151,7 @@ test('a device holding a payment QR is not updated until the hold ends', async (
   await waitUntil(async () => (await tb.api('GET', `/api/rollouts/${id}`)).body.counts.confirmed === 1, 60_000, 'the idle device confirms', 100);
   assert.is((await row()).state, 'skipped-busy');
   assert.is((await row()).tries, 0, 'never sent while held');
-  assert.is(held.fw, '1.1.0');
+  assert.is(held.fw, before);
   const paid = await tb.api('POST', `/api/jobs/${job.result.job}/complete`, {});
   assert.is(paid.status, 200, JSON.stringify(paid.body));
   const done = await rolloutDone(id, ['done'], 60_000);
