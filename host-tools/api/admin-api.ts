@@ -4,7 +4,7 @@
 import type { WireError } from '../../protocol/errors';
 import type { Connection } from './connection';
 import { ToolError } from './errors';
-import type { AgentListItem, AuditView, BindingView, JobListItem, DeviceWithPresence, EnrollmentTokenView, Label, LoginBlockView, NewEnrollmentToken, TransferResult } from '../../protocol/rest';
+import type { AgentListItem, AuditView, BindingView, JobListItem, DeviceWithPresence, EnrollmentTokenView, Label, LoginBlockView, MachineView, NewEnrollmentToken, ShadowView, TransferResult } from '../../protocol/rest';
 
 const TIMEOUT_MS = 15_000;
 const BACKUP_TIMEOUT_MS = 30 * 60_000;
@@ -89,6 +89,14 @@ export class AdminApi {
 
   devices(agent?: string): Promise<DeviceWithPresence[]> {
     return this.request('GET', `/api/devices${agent === undefined ? '' : `?agent=${encodeURIComponent(agent)}`}`, 'list devices');
+  }
+
+  machines(): Promise<MachineView[]> {
+    return this.request('GET', '/api/machines', 'list machines');
+  }
+
+  setSettings(device: string, settings: Record<string, string | number | boolean | null>): Promise<ShadowView> {
+    return this.request('PATCH', `/api/devices/${encodeURIComponent(device)}/settings`, `change the settings of ${device}`, { settings });
   }
 
   agents(): Promise<AgentListItem[]> {

@@ -11,7 +11,10 @@ import { kindWords, statusWords } from '../../protocol/job-words';
 import type { AuditView, DeviceWithPresence, EnrollmentTokenView } from '../../protocol/rest';
 import type { Status } from '../../protocol/messages';
 import { ROLLOUT_COMMANDS } from './rollouts';
-import { table, time } from './table';
+import { bar, table, time } from './table';
+import { SETTING_KEYS, type SettingValue, settingFromText } from '../../protocol/machine-state';
+
+const INKS = ['c', 'm', 'y', 'k'] as const;
 
 export interface Output { json: unknown; text: string }
 
@@ -179,6 +182,48 @@ export const COMMANDS: Command[] = [
     async run(api, { values }) {
       const ds = await api.devices(values.agent as string | undefined);
       return none('devices', table(['DEVICE', 'MACHINE', 'MODEL', 'FW', 'AGENT', 'PRESENCE', 'LAST SEEN'], deviceRows(ds)), ds);
+    },
+  },
+  {
+    name: 'machines',
+    args: [],
+    options: {},
+    summary: 'list machines: status, current job, queue, ink bars (C M Y K) and open alerts',
+    async run(api) {
+      const ms = await api.machines();
+      const rows = ms.map((m) => [
+        m.code ?? m.device,
+        m.machineStatus,
+        m.agent ?? null,
+        m.currentJob,
+        m.queueLength,
+        ...INKS.map((c) => bar(m.consumables[`ink.${c}`]?.level)),
+        m.consumables.paper === undefined ? null : `${Math.round(m.consumables.paper.level)}%`,
+        m.openAlerts,
+      ]);
+      return none('machines', table(['MACHINE', 'STATUS', 'AGENT', 'JOB', 'QUEUE', 'CYAN', 'MAGENTA', 'YELLOW', 'BLACK', 'PAPER', 'ALERTS'], rows), ms);
+    },
+  },
+  {
+    name: 'settings',
+    args: ['device', 'key=value'],
+    options: {},
+    summary: `change a desired setting of a device (${SETTING_KEYS.join(', ')}; key= removes it); the device is sent the change`,
+    async run(api, { args }) {
+      const [device, pair] = args as [string, string];
+      const eq = pair.indexOf('=');
+      if (eq < 1) throw usageError(`the setting must be key=value, got ${JSON.stringify(pair)}`);
+      const key = pair.slice(0, eq);
+      const text = pair.slice(eq + 1);
+      let value: SettingValue | null;
+      try {
+        value = text === '' ? null : settingFromText(key, text);
+      } catch (e) {
+        throw usageError((e as Error).message);
+      }
+      const s = await api.setSettings(device, { [key]: value });
+      const pending = Object.entries(s.delta).map(([k, v]) => `${k}=${String(v)}`);
+      return { json: s, text: `${device}: desired settings version ${s.desiredVersion}; ${pending.length === 0 ? 'the device already runs with them' : `waiting for the device to apply ${pending.join(', ')}`}` };
     },
   },
   {

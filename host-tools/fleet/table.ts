@@ -13,3 +13,10 @@ export function table(headers: string[], rows: Row[]): string {
 export function time(ms: number | null | undefined): string {
   return ms === null || ms === undefined || ms === 0 ? '-' : `${new Date(ms).toISOString().slice(0, 19).replace('T', ' ')}Z`;
 }
+
+/** A level 0-100 as a bar of `cells` blocks, e.g. "███░░ 62". */
+export function bar(level: number | undefined, cells = 5): string {
+  if (level === undefined) return '-';
+  const full = Math.round((Math.max(0, Math.min(100, level)) / 100) * cells);
+  return `${'█'.repeat(full)}${'░'.repeat(cells - full)} ${String(Math.round(level)).padStart(3)}`;
+}
