@@ -15,7 +15,7 @@ import type { Context } from '../context';
 import { jobsDb } from '../jobs/schema';
 import { publishJson } from '../publisher';
 import type { OtaMetrics } from './metrics';
-import { controlRollout } from './rollouts';
+import { controlRollout, driverLeaseMs } from './rollouts';
 import { otaDb, type RolloutsTable } from './schema';
 
 /** Sends of one try before a device that stays online without answering counts as failed. */
@@ -63,7 +63,7 @@ export class RolloutEngine {
   /** One pass over the running rollouts this node drives (or may take over). */
   async tick(): Promise<void> {
     const now = this.ctx.now();
-    const leaseMs = Math.max(3 * this.ctx.opts.otaTickMs, 5_000);
+    const leaseMs = driverLeaseMs(this.ctx.opts);
     const running = await this.db.selectFrom('rollouts').select('id').where('state', '=', 'running').execute();
     for (const { id } of running) {
       const took = await this.db

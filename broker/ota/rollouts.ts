@@ -38,6 +38,13 @@ function zeroCounts(): Record<RolloutDeviceState, number> {
   return Object.fromEntries(ROLLOUT_DEVICE_STATES.map((s) => [s, 0])) as Record<RolloutDeviceState, number>;
 }
 
+export const LOCAL_NODE = 'local';
+
+/** How long a driver's lease holds without renewal: a few ticks, so a dead driver is replaced soon. */
+export function driverLeaseMs(opts: { otaTickMs: number }): number {
+  return Math.max(3 * opts.otaTickMs, 5_000);
+}
+
 /** The stable random order: the same rollout orders the same devices the same way on every node. */
 function orderKey(rollout: string, device: string): string {
   return createHash('sha256').update(`${rollout}\n${device}`).digest('hex');
@@ -84,8 +91,9 @@ export async function createRollout(ctx: Context, actor: string, req: RolloutReq
     created_at: now,
     created_by: actor,
     updated_at: now,
-    driver: null,
-    lease_until: null,
+    // The node that creates a rollout drives it first; another takes over if this one dies.
+    driver: ctx.cluster?.id ?? LOCAL_NODE,
+    lease_until: now + driverLeaseMs(ctx.opts),
   };
   const db = otaDb(ctx.db);
   await db.transaction().execute(async (trx) => {
