@@ -20,6 +20,7 @@ import { ModdableMqtt } from './platform/mqtt';
 import { PocoDisplay } from './platform/poco-display';
 import { countBoot, NvsPrefs } from './platform/prefs';
 import { clearTimer, setTimer } from './platform/timer';
+import { moddableHttp } from './platform/http';
 import { openSerial, openUart } from './platform/uart';
 import { ModdableWifi } from './platform/wifi';
 
@@ -54,13 +55,13 @@ const platform: Platform = {
   wifi: withClockSync(new ModdableWifi(), () => prefs.get('sntp') ?? board.sntp),
   mqtt: new ModdableMqtt(),
   display,
-  ...(serial ? { serial } : {}),
+  ...(serial ? { serial, http: moddableHttp } : {}),
   identify: (seconds) => display.identify(seconds),
   facts: {
     mac,
     model: board.model,
     fw: board.fw,
-    caps: serial ? ['qr.show', 'identify', 'serial.send'] : ['qr.show', 'identify'],
+    caps: serial ? ['qr.show', 'identify', 'serial.send', 'print'] : ['qr.show', 'identify'],
     boot: countBoot(),
     ...(screen ? { screen: { width: screen.width, height: screen.height } } : {}),
   },

@@ -172,6 +172,21 @@ export interface Ota {
   rollback(): void;
 }
 
+/** What one ranged HTTP GET reports, in this order: status, data (any number), end (once). */
+export interface HttpGetHandlers {
+  /** 206 for the range asked for; 200 means the server sent the whole body instead. */
+  onStatus(status: number): void;
+  onData(chunk: Uint8Array): void;
+  /** The body ended; `error` says why when the connection failed first. */
+  onEnd(error?: string): void;
+}
+
+/** HTTP for fetching blobs in bounded pieces: Moddable's `http` Request on the device, fetch in the simulator. */
+export interface Http {
+  /** GET of bytes [start, end] (inclusive) with `Range: bytes=start-end`. */
+  get(url: string, range: { start: number; end: number }, handlers: HttpGetHandlers): { abort(): void };
+}
+
 export interface DeviceFacts {
   /** 12 lower-case hex digits. */
   mac: string;
@@ -207,6 +222,8 @@ export interface Platform {
   serial?: Serial;
   /** Firmware updates; absent on platforms that cannot update themselves. */
   ota?: Ota;
+  /** Ranged HTTP GETs (walk-up order designs); absent where the board has no HTTP client. */
+  http?: Http;
   /** Blink or beep for the given seconds; 0 stops at once. */
   identify(seconds: number): void;
   facts: DeviceFacts;

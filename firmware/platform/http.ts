@@ -1,0 +1,38 @@
+// Ranged HTTP GETs on the device (docs/architecture.md, "Walk-up orders"): Moddable's `http`
+// Request with `Range: bytes=start-end`, the body handed on fragment by fragment so the core
+// holds no more than the window it asked for.
+import { Request } from 'http';
+import type { Http, HttpGetHandlers } from '../core/platform';
+
+/** Splits an http:// URL into what Moddable's Request takes. */
+function target(url: string): { host: string; port: number; path: string } {
+  const m = /^http:\/\/([^/:]+)(?::(\d+))?(\/.*)?$/.exec(url);
+  if (m === null) throw new Error(`unsupported design URL (http:// only): ${url.slice(0, 64)}`);
+  return { host: m[1]!, port: m[2] === undefined ? 80 : Number(m[2]), path: m[3] ?? '/' };
+}
+
+function get(url: string, range: { start: number; end: number }, handlers: HttpGetHandlers): { abort(): void } {
+  const { host, port, path } = target(url);
+  const request = new Request({ host, port, path, headers: ['Range', `bytes=${range.start}-${range.end}`], response: ArrayBuffer });
+  let ended = false;
+  const end = (error?: string): void => {
+    if (ended) return;
+    ended = true;
+    handlers.onEnd(error);
+  };
+  request.callback = function (message, value) {
+    if (message === Request.status) handlers.onStatus(value as number);
+    // @moddable/typings gives Request.responseFragment the value of headersComplete (3); http.js's is 4.
+    else if (message === 4) handlers.onData(new Uint8Array(request.read(ArrayBuffer)));
+    else if (message === Request.responseComplete) end();
+    else if (message < 0) end(`HTTP error ${String(value ?? '')}`.trim());
+  };
+  return {
+    abort() {
+      ended = true;
+      request.close();
+    },
+  };
+}
+
+export const moddableHttp: Http = { get };
