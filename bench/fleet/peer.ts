@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
+import { cpuMsOf } from '../lib/proc';
 
 export interface BurstResult {
   ms: number | null;
@@ -13,6 +14,8 @@ export interface BurstResult {
   /** The peer's resident memory before the burst and with every client connected. */
   idleRssBytes: number | null;
   rssBytes: number | null;
+  /** The peer process's CPU time (user + system) from the first connect until all held their subscriptions. */
+  cpuMs: number | null;
 }
 
 const root = join(import.meta.dirname, '..', '..');
@@ -35,6 +38,7 @@ export async function burst(url: string, n: number, deadlineMs: number, pid: num
   const started = Date.now();
   const idleRssBytes = pid === null ? null : rssOf(pid);
   let rssBytes: number | null = null;
+  const cpu0 = pid === null ? null : cpuMsOf(pid);
   try {
     const all = new Promise<void>((resolve) => {
       for (let i = 0; i < n; i++) {
@@ -64,10 +68,12 @@ export async function burst(url: string, n: number, deadlineMs: number, pid: num
     const finished = await Promise.race([all.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), deadlineMs))]);
     clearInterval(ticker);
     const ms = Date.now() - started;
+    const cpu1 = pid === null ? null : cpuMsOf(pid);
+    const cpuMs = cpu0 === null || cpu1 === null ? null : cpu1 - cpu0;
     // Settle as bench:fleet does before reading memory.
     await new Promise((r) => setTimeout(r, 3000));
     if (pid !== null) rssBytes = rssOf(pid);
-    return { ms: finished ? ms : null, connected: done, idleRssBytes, rssBytes };
+    return { ms: finished ? ms : null, connected: done, idleRssBytes, rssBytes, cpuMs };
   } finally {
     // A DISCONNECT discards the wills, then the retained statuses go, so a peer that keeps
     // its retained store on disk (Mosquitto's persistence) is left as it was found.

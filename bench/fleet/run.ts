@@ -18,6 +18,7 @@ import { SimFleet, type FleetStats } from '../../host-tools/simulate/fleet';
 import { progressLine } from '../../host-tools/simulate/progress';
 import { BrokerProcess } from '../../test/helpers/broker-process';
 import { metric } from '../../test/helpers/metrics';
+import { cpuMsOf } from '../lib/proc';
 import { type BurstResult, burst, mosquittoPid, rssOf, startBareAedes } from './peer';
 
 const GiB = 1024 ** 3;
@@ -168,8 +169,10 @@ try {
   await new Promise((r) => setTimeout(r, 3000));
   fleet = newFleet(broker.mqttUrl);
   const bootedAt = Date.now();
+  const rebootCpu0 = cpuMsOf(broker.child.pid!)!;
   fleet.start();
   await until('reboot', fleet, bootedAt, broker, (s) => s.connected === DEVICES);
+  const rebootCpuMs = cpuMsOf(broker.child.pid!)! - rebootCpu0;
   const rebootMs = fleet.allConnectedAt! - bootedAt;
   const rebootAttempts = fleet.stats().connectAttempts;
   await new Promise((r) => setTimeout(r, 3000));
@@ -202,7 +205,8 @@ try {
     // A small burst may not grow a peer's resident memory at all; then there is no ratio to give.
     const ratio = perClient !== null && perClient > 0 ? ` → fleetbind uses ${(rebootPerDevice / perClient).toFixed(2)}×` : ' (no measurable growth)';
     const mem = perClient === null ? '' : `; RSS ${mib(r.rssBytes!)} (idle ${mib(r.idleRssBytes!)}), ${(perClient / 1024).toFixed(1)} KiB per client over idle${ratio}`;
-    return `  ${row.name.padEnd(29)}${time}${mem}`;
+    const cpu = r.cpuMs === null ? '' : `; CPU ${((r.cpuMs * 1000) / DEVICES).toFixed(0)} µs per client${r.cpuMs > 0 ? ` → fleetbind ${(rebootCpuMs / r.cpuMs).toFixed(2)}×` : ''}`;
+    return `  ${row.name.padEnd(29)}${time}${mem}${cpu}`;
   };
 
   console.log(
@@ -213,7 +217,7 @@ try {
       `  time until all ready         ${secs(readyMs)}  (${attemptsToReady} MQTT attempts; ${droppedEnrolling} secret hashes skipped for abandoned attempts)`,
       `  broker RSS                   ${mib(readyRss)} (idle ${mib(idleRss)}), ${((readyRss - idleRss) / DEVICES / 1024).toFixed(1)} KiB per connected device over idle, ${(readyRss / DEVICES / 1024).toFixed(1)} KiB in all`,
       `  back after restart           ${secs(backMs)} after the new broker listened (${secs(backAfterKillMs)} after the kill; ${attemptsToBack} attempts; ${droppedBack} secret checks skipped for abandoned attempts)`,
-      `  reboot, all at once          ${secs(rebootMs)} until all ${DEVICES} had a session (${rebootAttempts} attempts); broker RSS ${mib(rebootRss)}, ${(rebootPerDevice / 1024).toFixed(1)} KiB per device over idle`,
+      `  reboot, all at once          ${secs(rebootMs)} until all ${DEVICES} had a session (${rebootAttempts} attempts); broker RSS ${mib(rebootRss)}, ${(rebootPerDevice / 1024).toFixed(1)} KiB per device over idle; broker CPU ${((rebootCpuMs * 1000) / DEVICES).toFixed(0)} µs per device`,
       `  targets                      RSS < 1 GiB: ${readyRss < GiB ? 'met' : 'MISSED'}; back within 60 s: ${backMs <= 60_000 ? 'met' : 'MISSED'}`,
       ...(peers.length > 0 ? ['', `peers: ${DEVICES} plain clients at once (connect with will, subscribe config+cmd, retained status, hello)`, ...peers.map(peerLine)] : []),
     ].join('\n'),
