@@ -1,6 +1,7 @@
 // `npm run flash -- ...` and `npm run flash -- improv ...`: see options.ts for the flags and
-// flash-run.ts for the steps. Human output
-// goes to stderr, JSON logs to stdout; any failure is one line on stderr and a non-zero exit.
+// flash-run.ts for the steps. Progress, the summary and logs go to stderr; stdout carries only the
+// result, as one JSON object when it is not a terminal; any failure is one line on stderr and a
+// non-zero exit.
 import { connectSignalTap, SERIAL_TAP_ENV, type SignalTap } from '../serial/signal-tap';
 import { exitCodeFor, FlashError } from './errors';
 import { runFlash, runImprov, type FlashSummary } from './flash-run';
@@ -23,6 +24,8 @@ function printSummary(progress: Progress, s: FlashSummary): void {
   if (s.machineCode) rows.push(['label', `npm run labels -- --machines ${s.machineCode} --out labels${s.brokerApi ? ` --broker-api ${s.brokerApi}` : ''}`]);
   progress.step(s.dryRun ? 'Dry run complete: nothing was changed' : s.outDir ? 'Images written' : 'Done');
   for (const [k, v] of rows) progress.note(`${k.padEnd(8)} ${v}`);
+  // A terminal has just shown these rows; a pipe or script gets them as one JSON object.
+  if (!process.stdout.isTTY) process.stdout.write(`${JSON.stringify(s)}\n`);
 }
 
 async function main(): Promise<number> {

@@ -1,7 +1,9 @@
-// Structured logs (JSON lines on stdout) for machines; humans read the progress on stderr. Device
+// Structured logs on stderr (JSON lines, or readable lines on a terminal: cli/log-stream.ts), next
+// to the progress people read; stdout carries only the result (cli.ts). Device
 // secrets, Wi-Fi passphrases, enrollment and admin tokens are never handed to the logger; the
 // redaction below is a second line of defence should one ever be.
 import pino, { type Logger } from 'pino';
+import { logStream } from '../cli/log-stream';
 
 export const REDACTED_KEYS = ['secret', 'psk', 'token', 'adminToken', 'enrollToken', 'enroll'];
 
@@ -12,6 +14,6 @@ export function createFlashLogger(level = process.env.LOG_LEVEL ?? 'info'): Logg
       level,
       redact: { paths: [...REDACTED_KEYS, ...REDACTED_KEYS.map((k) => `*.${k}`)], censor: '[redacted]' },
     },
-    pino.destination({ fd: 1, sync: true }),
+    logStream(2),
   );
 }

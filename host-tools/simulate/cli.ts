@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { pino } from 'pino';
 import { defineCli, readCli } from '../cli/args';
+import { logStream } from '../cli/log-stream';
 import { parseBrokerAddress } from '../../firmware/core/broker-address';
 import { DEFAULT_CORE_OPTIONS } from '../../firmware/core/core';
 import { PRINTER_DEFAULTS, type PrinterOptions } from './sim-printer';
@@ -71,7 +72,7 @@ const ca = ((): string | undefined => {
 // A fleet of simulated devices is a load generator; it only ever points at a broker on this machine.
 if (!LOCAL_HOSTS.includes(address.host)) fail(`--broker must be on this machine (${LOCAL_HOSTS.join(', ')}), got '${address.host}'`);
 
-const log = pino({ level: args['log-level'], base: { svc: 'simulate' } }, pino.destination(2));
+const log = pino({ level: args['log-level'], base: { svc: 'simulate' } }, logStream(2));
 const tty = process.stdout.isTTY === true;
 let lineShown = false;
 /** Writes above the live progress line, which is redrawn on the next tick. */

@@ -105,7 +105,8 @@ test('flashes, provisions and verifies a device; the flash holds exactly the ima
   const device = await connectDevice(ctx.broker.broker.mqttUrl, { id, secret: creds.secret as string, mac: mac.replace(/:/g, '') });
   device.client.end(true);
 
-  assert.ok(run.logs.length > 0 && run.logs.every((l) => typeof l.level === 'number' && typeof l.msg === 'string'), 'stdout is pino JSON');
+  assert.ok(run.logs.length > 0 && run.logs.every((l) => typeof l.level === 'number' && typeof l.msg === 'string'), 'the logs on stderr are pino JSON');
+  assert.equal({ deviceId: run.result?.deviceId, machineCode: run.result?.machineCode, provisioned: run.result?.provisioned }, { deviceId: id, machineCode: 'CT0700026', provisioned: true }, 'stdout is the result alone');
   for (const out of [run.stdout, run.stderr]) {
     assert.not.ok(out.includes(creds.secret as string), 'the device secret is never printed');
     assert.not.ok(out.includes(PSK), 'nor the Wi-Fi passphrase');
