@@ -15,6 +15,6 @@ export function createLogger(level = process.env.FLEETBIND_LOG_LEVEL ?? 'info'):
         censor: '[redacted]',
       },
     },
-    logStream(1),
+    logStream(1, { sync: false }),
   );
 }

@@ -13,8 +13,11 @@ export function logFormat(fd: 1 | 2, env: NodeJS.ProcessEnv = process.env): LogF
   return isatty(fd) ? 'pretty' : 'json';
 }
 
-/** A synchronous stream to fd 1 or 2, so the last lines before an exit are never lost. */
-export function logStream(fd: 1 | 2, env: NodeJS.ProcessEnv = process.env): DestinationStream {
-  if (logFormat(fd, env) === 'json') return pino.destination({ fd, sync: true });
-  return pretty({ destination: fd, sync: true, colorize: isatty(fd), translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,svc', singleLine: true });
+/**
+ * A stream to fd 1 or 2. The tools write synchronously, so the last lines before an exit are never
+ * lost; the broker asynchronously (pino's default), so a busy broker never waits on its log.
+ */
+export function logStream(fd: 1 | 2, opts: { sync: boolean }, env: NodeJS.ProcessEnv = process.env): DestinationStream {
+  if (logFormat(fd, env) === 'json') return pino.destination({ fd, sync: opts.sync });
+  return pretty({ destination: fd, sync: opts.sync, colorize: isatty(fd), translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,svc', singleLine: true });
 }

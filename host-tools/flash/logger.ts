@@ -14,6 +14,6 @@ export function createFlashLogger(level = process.env.LOG_LEVEL ?? 'info'): Logg
       level,
       redact: { paths: [...REDACTED_KEYS, ...REDACTED_KEYS.map((k) => `*.${k}`)], censor: '[redacted]' },
     },
-    logStream(2),
+    logStream(2, { sync: true }),
   );
 }

@@ -72,7 +72,7 @@ const ca = ((): string | undefined => {
 // A fleet of simulated devices is a load generator; it only ever points at a broker on this machine.
 if (!LOCAL_HOSTS.includes(address.host)) fail(`--broker must be on this machine (${LOCAL_HOSTS.join(', ')}), got '${address.host}'`);
 
-const log = pino({ level: args['log-level'], base: { svc: 'simulate' } }, logStream(2));
+const log = pino({ level: args['log-level'], base: { svc: 'simulate' } }, logStream(2, { sync: true }));
 const tty = process.stdout.isTTY === true;
 let lineShown = false;
 /** Writes above the live progress line, which is redrawn on the next tick. */
