@@ -48,6 +48,10 @@ export interface BrokerOptions {
   jobTtlMs: number;
   /** How often queued jobs are checked against their TTL. */
   jobSweepMs: number;
+  /** How long a pool lease outlives its job, so the same agent's next job goes to the same device (docs/architecture.md, Locations and pools). */
+  leaseLingerMs: number;
+  /** A hybrid submit goes to the agent's primary device while it is online and has fewer unfinished jobs than this. */
+  primaryBusyAt: number;
   /** PostgreSQL registry (postgres://…) instead of the embedded SQLite file; required for a cluster. */
   databaseUrl?: string;
   /** A backup to restore before starting (main.ts); the data dir or database must be empty. */
@@ -102,6 +106,8 @@ export const DEFAULTS: BrokerOptions = {
   jobAttempts: 5,
   jobTtlMs: 3600_000,
   jobSweepMs: 1_000,
+  leaseLingerMs: 0,
+  primaryBusyAt: 1,
   redisPrefix: 'fleetbind:',
   webhooks: { allowPrivate: false, backoffMs: 5_000, retryForMs: 24 * 3600_000, disableAfterMs: 24 * 3600_000, timeoutMs: 10_000 },
   machines: MACHINE_DEFAULTS,
@@ -143,6 +149,8 @@ export const BROKER_CLI = defineCli({
     'job-ack-timeout-ms': { type: 'string', value: 'MS', env: 'FLEETBIND_JOB_ACK_TIMEOUT_MS', help: `wait this long for a device to accept a job before resending; doubles each time (default ${DEFAULTS.jobAckTimeoutMs})` },
     'job-attempts': { type: 'string', value: 'N', env: 'FLEETBIND_JOB_ATTEMPTS', help: `sends of a job before it fails with NO_ACK (default ${DEFAULTS.jobAttempts})` },
     'job-ttl-ms': { type: 'string', value: 'MS', env: 'FLEETBIND_JOB_TTL_MS', help: `how long a job may wait in its queue when the submit names no ttl (default ${DEFAULTS.jobTtlMs})` },
+    'lease-linger-ms': { type: 'string', value: 'MS', env: 'FLEETBIND_LEASE_LINGER_MS', help: `a pool lease lasts this long past its job, for the same agent's next job (default ${DEFAULTS.leaseLingerMs})` },
+    'primary-busy-at': { type: 'string', value: 'N', env: 'FLEETBIND_PRIMARY_BUSY_AT', help: `a hybrid submit falls back to the pool when the primary device has this many unfinished jobs (default ${DEFAULTS.primaryBusyAt})` },
     'database-url': { type: 'string', value: 'URL', env: 'FLEETBIND_DATABASE_URL', help: 'postgres://… registry instead of the SQLite file; needed for a cluster' },
     'redis-url': { type: 'string', value: 'URL', env: 'FLEETBIND_REDIS_URL', help: 'redis://… that joins this node to a cluster (needs --database-url)' },
     'jwt-issuer': { type: 'string', value: 'ISS', env: 'FLEETBIND_JWT_ISSUER', help: "agents may log in with your identity provider's tokens: the issuer they must name" },
@@ -194,6 +202,12 @@ function yesNo(name: string, v: string): boolean {
 function positive(name: string, v: string): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n <= 0) throw new Error(`--${name} must be a positive integer, got '${v}'`);
+  return n;
+}
+
+function nonNegative(name: string, v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`--${name} must be an integer of 0 or more, got '${v}'`);
   return n;
 }
 
@@ -280,6 +294,8 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BrokerOpti
   set('job-attempts', (v) => (o.jobAttempts = positive('job-attempts', v)));
   set('job-ttl-ms', (v) => (o.jobTtlMs = positive('job-ttl-ms', v)));
   set('restore', (v) => (o.restore = resolve(v)));
+  set('lease-linger-ms', (v) => (o.leaseLingerMs = nonNegative('lease-linger-ms', v)));
+  set('primary-busy-at', (v) => (o.primaryBusyAt = positive('primary-busy-at', v)));
   set('database-url', (v) => (o.databaseUrl = url('database-url', v, ['postgres:', 'postgresql:'])));
   set('redis-url', (v) => (o.redisUrl = url('redis-url', v, ['redis:', 'rediss:'])));
   set('redis-prefix', (v) => (o.redisPrefix = v));

@@ -25,6 +25,7 @@ import type { Jobs } from './jobs/index';
 import type { JobState } from '../protocol/jobs';
 import type { Machines } from './machines/index';
 import type { Ota } from './ota/index';
+import type { Pools } from './pools/pools';
 import type { JwtVerifier } from './auth/jwt';
 import type { BlobStore } from './blobs/store';
 import type { BlobUrls } from './blobs/signed-url';
@@ -44,6 +45,8 @@ export interface BrokerEvents {
   jobEnded: [string, JobState];
   /** A device's queue changed: every unfinished job (all agents') and those that just ended. */
   queue: [{ device: string; at: number; jobs: QueuedJobView[]; ended: EndedJobView[] }];
+  /** A job reached a final state: device, agent, job (a pool lease may end with it). */
+  jobFinal: [string, string, string];
 }
 
 /**
@@ -84,6 +87,8 @@ export interface Context {
   machines: Machines;
   /** Firmware releases and rollouts (set by startOta before the node listens). */
   ota: Ota;
+  /** Locations' pools and their leases (set by startPools after the job system). */
+  pools: Pools;
   labelKey: string;
   /** Content-addressed blobs: files on a SQLite node, PostgreSQL otherwise (blobs/store.ts). */
   blobs: BlobStore;

@@ -26,6 +26,7 @@ import { buildHttp } from './http/app';
 import { startJobs } from './jobs/index';
 import { startMachines } from './machines/index';
 import { startOta } from './ota/index';
+import { startPools } from './pools/pools';
 import { LocalLease } from './jobs/lease';
 import { type Identity, identityOf } from './identity';
 import { createLogger } from './logger';
@@ -250,6 +251,7 @@ export async function startBroker(options: Partial<BrokerOptions> = {}): Promise
   ctx.orders = new Orders(ctx);
   const stopOrderUpdates = publishOrderUpdates(ctx, ctx.orders);
   const ota = startOta(ctx);
+  const pools = await startPools(ctx);
   const deliverer = new Deliverer(ctx, registry.dialect, opts.webhooks);
   await deliverer.start();
 
@@ -318,6 +320,7 @@ export async function startBroker(options: Partial<BrokerOptions> = {}): Promise
       expiry.stop();
       stopOrderUpdates();
       await ota.stop();
+      await pools.stop();
       await jobs.stop();
       machines.stop();
       await deliverer.stop();

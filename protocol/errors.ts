@@ -19,6 +19,10 @@ export const ErrorCode = {
   QUEUE_FULL: 'QUEUE_FULL',
   NO_ACK: 'NO_ACK',
   UNBOUND: 'UNBOUND',
+  /** A submit that names no device, pool or primary, or names them ambiguously (docs/architecture.md, Locations and pools). */
+  BAD_TARGET: 'BAD_TARGET',
+  /** No device of the pool can take the job at this instant: every capable one is offline. */
+  NO_DEVICE_AVAILABLE: 'NO_DEVICE_AVAILABLE',
   TOKEN_EXPIRED: 'TOKEN_EXPIRED',
   TOKEN_USED_UP: 'TOKEN_USED_UP',
   ALREADY_REGISTERED: 'ALREADY_REGISTERED',
@@ -54,9 +58,16 @@ export interface WireError {
   agent?: string;
   /** RATE_LIMITED: how long to wait before the next request is answered. */
   retryAfterMs?: number;
+  /** NO_DEVICE_AVAILABLE: the pool's capable devices at that instant. */
+  counts?: PoolCounts;
+  /** BAD_TARGET: what the agent may name instead. */
+  options?: { devices: string[]; pools: string[]; primary: string | null };
   /** UNAUTHORIZED, FORBIDDEN or UNAVAILABLE for an identity-provider token: which check refused it. */
   reason?: TokenRefusal;
 }
+
+/** How a pool's devices that can run a kind stand at one instant. */
+export interface PoolCounts { location: string; online: number; busy: number; offline: number }
 
 /**
  * Why a token from the operator's identity provider was refused (see docs/architecture.md,

@@ -67,10 +67,20 @@ export type AgentRequest =
   | { id: RequestId; op: 'claim'; target?: unknown; code?: string }
   | { id: RequestId; op: 'release'; device: string }
   | { id: RequestId; op: 'list' }
-  | { id: RequestId; op: 'submit'; device: string; kind: string; params: unknown; ttl?: number; idempotencyKey?: string }
+  | ({ id: RequestId; op: 'submit' } & SubmitTarget & { kind: string; params: unknown; ttl?: number; idempotencyKey?: string })
   | { id: RequestId; op: 'cancel'; job: string }
   | { id: RequestId; op: 'jobs'; device: string; limit?: number }
   | { id: RequestId; op: 'settings'; device: string; settings: unknown; version?: number };
+
+/**
+ * Where a submit goes (docs/architecture.md, Locations and pools): a device, a location's pool,
+ * or the agent's primary device; `fallback: 'pool'` sends the job to the pool while the device
+ * (or primary) is offline or busy. The broker never picks a target the submit did not name.
+ */
+export interface SubmitTarget { device?: string; pool?: string; primary?: true; fallback?: 'pool' }
+/** How a job that named no device found one: the pool, or the primary (or the pool instead of it, and why). */
+export const ROUTES = ['pool', 'primary', 'primary-offline', 'primary-busy'] as const;
+export type Route = (typeof ROUTES)[number];
 
 export type AdminRequest =
   | { id: RequestId; op: 'transfer'; device: string; agent: string; reason: string; force?: boolean }
@@ -91,6 +101,21 @@ export function requestIdOf(v: unknown): RequestId {
   return null;
 }
 
+function submitTarget(o: Obj): SubmitTarget {
+  const t: SubmitTarget = {};
+  if (o.device !== undefined) t.device = device(o);
+  if (o.pool !== undefined) t.pool = normaliseId(o.pool, 'location id', 'pool');
+  if (o.primary !== undefined) {
+    if (o.primary !== true) throw new ProtocolError(ErrorCode.BAD_TARGET, 'primary must be true when given', 'primary');
+    t.primary = true;
+  }
+  if (o.fallback !== undefined) {
+    if (o.fallback !== 'pool') throw new ProtocolError(ErrorCode.BAD_TARGET, "fallback must be 'pool' when given", 'fallback');
+    t.fallback = 'pool';
+  }
+  return t;
+}
+
 export function parseAgentRequest(v: unknown): AgentRequest {
   const o = object(v, 'request');
   const id = requestIdOf(o);
@@ -107,7 +132,7 @@ export function parseAgentRequest(v: unknown): AgentRequest {
     case 'list':
       return { id, op };
     case 'submit': {
-      const r: AgentRequest = { id, op, device: device(o), kind: str(o, 'kind', SHORT), params: o.params ?? {} };
+      const r: AgentRequest = { id, op, ...submitTarget(o), kind: str(o, 'kind', SHORT), params: o.params ?? {} };
       const ttl = optNum(o, 'ttl', { min: 1, max: 7 * 24 * 3600, integer: true });
       const key = optStr(o, 'idempotencyKey', { min: 1, max: 128 });
       if (ttl !== undefined) r.ttl = ttl;

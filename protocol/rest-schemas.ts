@@ -4,7 +4,7 @@
 // (docs/architecture.md, "API descriptions").
 import { JOB_STATES } from './jobs';
 import { MACHINE_STATES, MACHINE_STATUSES } from './machine-state';
-import { OFFLINE_REASONS, PRESENCE_STATES } from './messages';
+import { OFFLINE_REASONS, PRESENCE_STATES, ROUTES } from './messages';
 import { TOKEN_REFUSALS } from './errors';
 import { WEBHOOK_EVENTS } from './webhooks';
 
@@ -36,6 +36,18 @@ export const ErrorResponseSchema = {
         since: ms,
         agent: str,
         reason: { type: 'string', enum: TOKEN_REFUSALS, description: 'why an identity-provider token was refused' },
+        counts: {
+          type: 'object',
+          description: "NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant",
+          required: ['location', 'online', 'busy', 'offline'],
+          properties: { location: str, online: { type: 'integer' }, busy: { type: 'integer' }, offline: { type: 'integer' } },
+        },
+        options: {
+          type: 'object',
+          description: 'BAD_TARGET: what the agent may name instead',
+          required: ['devices', 'pools', 'primary'],
+          properties: { devices: { type: 'array', items: str }, pools: { type: 'array', items: str }, primary: strOrNull },
+        },
       },
     },
   },
@@ -43,7 +55,7 @@ export const ErrorResponseSchema = {
 
 export const DeviceViewSchema = {
   type: 'object',
-  required: ['id', 'mac', 'machineCode', 'model', 'fw', 'caps', 'concurrency', 'location', 'agent', 'boundAt', 'boundVia', 'reservedByJob', 'bindingVersion', 'reprovisionAllowed', 'createdAt', 'lastSeen'],
+  required: ['id', 'mac', 'machineCode', 'model', 'fw', 'caps', 'concurrency', 'location', 'mode', 'agent', 'boundAt', 'boundVia', 'reservedByJob', 'bindingVersion', 'reprovisionAllowed', 'createdAt', 'lastSeen'],
   properties: {
     id: str,
     mac: str,
@@ -53,6 +65,7 @@ export const DeviceViewSchema = {
     caps: { type: 'array', items: str },
     concurrency: { type: 'integer' },
     location: strOrNull,
+    mode: { type: 'string', enum: ['owned', 'pool'], description: 'owned: claimed for keeps; pool: leased per job to agents of its location' },
     agent: strOrNull,
     boundAt: msOrNull,
     boundVia: strOrNull,
@@ -140,6 +153,8 @@ export const JobListItemSchema = {
     hold: { type: 'boolean' },
     error: jobError,
     times: jobTimes,
+    pool: { type: 'string', description: "the location whose pool the job came through; absent when the submit named its device" },
+    route: { type: 'string', enum: ROUTES, description: 'how the job found its device (docs/architecture.md, Locations and pools)' },
   },
 } as const;
 
@@ -256,7 +271,15 @@ export const CreateAgentBodySchema = {
 
 export const PatchAgentBodySchema = {
   type: 'object',
-  properties: { name: { type: 'string', minLength: 1, maxLength: 128 }, password: { type: 'string', minLength: 8, maxLength: 256 }, disabled: { type: 'boolean' }, deviceLimit: { type: ['integer', 'null'], minimum: 1, maximum: 10000 } },
+  properties: {
+    name: { type: 'string', minLength: 1, maxLength: 128 },
+    password: { type: 'string', minLength: 8, maxLength: 256 },
+    disabled: { type: 'boolean' },
+    deviceLimit: { type: ['integer', 'null'], minimum: 1, maximum: 10000 },
+    locations: { type: 'array', maxItems: 100, items: idInput, description: 'the locations the agent belongs to (replaces the list)' },
+    primary: { type: ['string', 'integer', 'null'], description: 'the owned device a `primary: true` submit names; null for none' },
+    fallback: { type: ['string', 'null'], enum: ['pool', null], description: "'pool': a primary submit goes to the pool while the primary is offline or busy" },
+  },
 } as const;
 
 export const ProvisionBodySchema = {
@@ -482,3 +505,77 @@ export const RolloutCreateBodySchema = {
 } as const;
 
 export const RolloutControlBodySchema = { type: 'object', properties: { reason: { type: 'string', maxLength: 500 } } } as const;
+// ---- locations and pools (docs/architecture.md, Locations and pools)
+
+export const CreateLocationBodySchema = {
+  type: 'object',
+  required: ['id', 'name'],
+  properties: { id: idInput, name: { type: 'string', minLength: 1, maxLength: 128 } },
+} as const;
+
+export const LocationViewSchema = {
+  type: 'object',
+  required: ['id', 'name', 'createdAt'],
+  properties: { id: str, name: str, createdAt: ms },
+} as const;
+
+export const LocationListItemSchema = {
+  ...LocationViewSchema,
+  required: [...LocationViewSchema.required, 'devices', 'free', 'waiting'],
+  properties: {
+    ...LocationViewSchema.properties,
+    devices: { type: 'integer', description: 'pool devices' },
+    free: { type: 'integer', description: 'pool devices online and not leased' },
+    waiting: { type: 'integer', description: 'jobs in the pool queue' },
+  },
+} as const;
+
+const LeaseOfDeviceSchema = {
+  type: ['object', 'null'],
+  required: ['since'],
+  properties: { since: ms, agent: { type: 'string', description: "the lessee; shown to admins and to the lessee only" }, job: { type: 'string', description: 'shown to admins and to the lessee only' } },
+} as const;
+
+export const PoolQueueItemSchema = {
+  type: 'object',
+  required: ['job', 'kind', 'position', 'eta', 'queuedAt'],
+  properties: { job: str, kind: str, position: { type: 'integer' }, eta: { type: 'integer', description: 'ms until a device is expected to take it' }, queuedAt: ms, agent: { type: 'string', description: 'shown to admins and to the job\'s agent only' } },
+} as const;
+
+export const LocationDetailSchema = {
+  ...LocationViewSchema,
+  required: [...LocationViewSchema.required, 'devices', 'queue'],
+  properties: {
+    ...LocationViewSchema.properties,
+    members: { type: 'array', items: str, description: 'agents of the location; admins only' },
+    devices: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['id', 'machineCode', 'mode', 'caps', 'presence', 'lease'],
+        properties: { id: str, machineCode: strOrNull, mode: { type: 'string', enum: ['owned', 'pool'] }, caps: { type: 'array', items: str }, presence: StatusSchema, lease: LeaseOfDeviceSchema, agent: { type: ['string', 'null'], description: 'an owned device\'s holder; admins only' } },
+      },
+    },
+    queue: { type: 'array', items: PoolQueueItemSchema },
+  },
+} as const;
+
+export const LeaseViewSchema = {
+  type: 'object',
+  required: ['id', 'device', 'agent', 'location', 'job', 'startedAt', 'endedAt', 'endReason'],
+  properties: { id: str, device: str, agent: str, location: str, job: str, startedAt: ms, endedAt: msOrNull, endReason: strOrNull },
+} as const;
+
+export const PatchDeviceBodySchema = {
+  type: 'object',
+  properties: {
+    location: { type: ['string', 'integer', 'null'], description: 'the location the device is placed at; null for none' },
+    mode: { type: 'string', enum: ['owned', 'pool'], description: 'refused while the device is bound, leased or has unfinished jobs' },
+  },
+} as const;
+
+export const LocationLabelSchema = {
+  type: 'object',
+  required: ['location', 'name', 'url', 'fleet'],
+  properties: { location: str, name: str, fleet: str, url: { type: 'string', description: 'https://<host>/p/<location>.<sig>: selects the pool for the scanning agent\'s next job' } },
+} as const;

@@ -62,3 +62,11 @@ export type HistorySample = FromSchema<typeof S.HistorySampleSchema>;
 export type ReleaseView = FromSchema<typeof S.ReleaseViewSchema>;
 /** A rollout with its counts by device state, overall and per wave. */
 export type RolloutView = FromSchema<typeof S.RolloutViewSchema>;
+/** GET /api/locations (docs/architecture.md, Locations and pools). */
+export type LocationListItem = FromSchema<typeof S.LocationListItemSchema>;
+/** GET /api/locations/<id>: devices with mode, lease and presence, and the pool queue. */
+export type LocationDetail = FromSchema<typeof S.LocationDetailSchema>;
+/** GET /api/leases. */
+export type LeaseView = FromSchema<typeof S.LeaseViewSchema>;
+/** GET /api/locations/<id>/label. */
+export type LocationLabel = FromSchema<typeof S.LocationLabelSchema>;

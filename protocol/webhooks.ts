@@ -11,7 +11,8 @@ export const SIGNATURE_HEADER = 'fleetbind-signature';
 
 export interface BindingChangedData {
   device: string;
-  action: 'claim' | 'release' | 'transfer';
+  /** 'lease' and 'lease-end': a pool device serving an agent for a job (docs/architecture.md, Locations and pools). */
+  action: 'claim' | 'release' | 'transfer' | 'lease' | 'lease-end';
   from: string | null;
   to: string | null;
   via: string | null;

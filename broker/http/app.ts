@@ -24,6 +24,7 @@ import { backupRoutes } from './routes-backup';
 import { sessionRoutes } from './routes-session';
 import { labelFileRoutes } from './routes-label-files';
 import { transferRequestRoutes } from './routes-transfer-requests';
+import { locationRoutes } from './routes-locations';
 import { webRoutes } from './routes-web';
 import { webhookRoutes } from './routes-webhooks';
 
@@ -89,6 +90,7 @@ export async function buildHttp(ctx: Context, startedAt: number): Promise<Fastif
   labelFileRoutes(app, ctx);
   orderRoutes(app, ctx);
   machineOrderRoutes(app, ctx);
+  locationRoutes(app, ctx);
   openApiRoutes(app, ctx);
   webRoutes(app, ctx);
   return app;

@@ -15,6 +15,7 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   NOT_BOUND: 409,
   LIMIT: 409,
   QUEUE_FULL: 409,
+  NO_DEVICE_AVAILABLE: 409,
   TOO_LARGE: 413,
   RATE_LIMITED: 429,
   UNAVAILABLE: 503,

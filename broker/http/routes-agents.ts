@@ -13,6 +13,20 @@ import { actorOf, requireAdmin } from './auth';
 import { credentialKey } from '../live-credentials';
 import { clearBlocks } from './routes-blocks';
 import { bodyOf } from './body';
+import { type PoolSettings, setAgentLocations, setPoolSettings } from '../store/locations';
+
+/** Locations, primary device and fallback (docs/architecture.md, Locations and pools); each change audited. */
+async function patchPoolMembership(ctx: Context, agent: string, body: Obj, actor: string): Promise<void> {
+  if (body.locations !== undefined) {
+    if (!Array.isArray(body.locations)) throw new ProtocolError(ErrorCode.BAD_REQUEST, 'locations must be a list of location ids', 'locations');
+    const ids = [...new Set(body.locations.map((l) => normaliseId(l, 'location id', 'locations')))];
+    await setAgentLocations(ctx.db, agent, ids, actor, ctx.now());
+  }
+  const settings: Partial<PoolSettings> = {};
+  if (body.primary !== undefined) settings.primary = body.primary === null ? null : normaliseId(body.primary, 'device id', 'primary');
+  if (body.fallback !== undefined) settings.fallback = body.fallback === 'pool' ? 'pool' : null;
+  if (Object.keys(settings).length > 0) await setPoolSettings(ctx.db, agent, settings, actor, ctx.now());
+}
 
 function deviceLimit(body: Obj): number | null | undefined {
   const v = body.deviceLimit;
@@ -61,7 +75,9 @@ export function agentRoutes(app: FastifyInstance, ctx: Context): void {
     if (disabled !== undefined) patch.disabled = disabled;
     if (limit !== undefined) patch.deviceLimit = limit;
     if (body.password !== undefined) patch.passwordHash = await hashSecret(password(body), PASSWORD_COST);
-    const ended = await updateAgent(ctx.db, id, patch, actorOf(p), ctx.now());
+    const poolOnly = Object.keys(patch).length === 0 && ['locations', 'primary', 'fallback'].some((k) => body[k] !== undefined);
+    const ended = poolOnly ? [] : await updateAgent(ctx.db, id, patch, actorOf(p), ctx.now());
+    await patchPoolMembership(ctx, id, body, actorOf(p));
     // A disabled agent or a changed password ends every session, live connections included.
     for (const hash of ended) await ctx.kick({ kind: 'credential', id: credentialKey.session(hash) }, 'kicked');
     // A disabled agent keeps no devices: each is released (forced, so a held job is cancelled),

@@ -269,6 +269,7 @@ export class JobEngine {
     this.countOpen(q, -1);
     q.ended.push({ agent, view: error ? { job, kind, state, at, error } : { job, kind, state, at } });
     q.dirty = true;
+    this.ctx.events.emit('jobFinal', q.id, agent, job);
   }
 
   /** How many unfinished jobs the device has: kept in memory on a single node, read in a cluster. */

@@ -1,5 +1,5 @@
-// Wires the job system into a broker node: recovery after a restart, the agent ops submit,
-// cancel and jobs, the device event listeners and the expiry sweep.
+// Wires the job system into a broker node: recovery after a restart, the agent ops cancel and
+// jobs (submit is routed by the pools, broker/pools/pools.ts, to a device, a pool or the primary), the device event listeners and the expiry sweep.
 import type { AgentRequest } from '../../protocol/messages';
 import type { Context } from '../context';
 import { DeviceEvents } from './device-events';
@@ -19,10 +19,6 @@ export async function startJobs(ctx: Context): Promise<Jobs> {
   const events = new DeviceEvents(ctx, engine);
   await events.recover();
   const requests = new JobRequests(ctx, engine);
-  ctx.agentOps.set('submit', (_ctx, who, req) => {
-    const r = req as Op<'submit'>;
-    return requests.submit(who.id, { device: r.device, kind: r.kind, params: r.params, ...(r.ttl === undefined ? {} : { ttl: r.ttl }), ...(r.idempotencyKey === undefined ? {} : { idempotencyKey: r.idempotencyKey }) });
-  });
   ctx.agentOps.set('cancel', (_ctx, who, req) => requests.cancel({ kind: 'agent', id: who.id }, (req as Op<'cancel'>).job));
   ctx.agentOps.set('jobs', async (_ctx, who, req) => {
     const r = req as Op<'jobs'>;

@@ -8,17 +8,28 @@ import { appendAudit } from '../store/audit';
 import type { Context } from '../context';
 import type { Extra, JobEngine } from './engine';
 import { type JobRow, asRegistry } from './schema';
-import { getJob, insertJob, jobByKey, listJobs } from './store';
+import { type JobVia, getJob, insertJob, jobByKey, listJobs } from './store';
 import type { JobView } from '../../protocol/rest';
 import { jobView } from './view';
 import { isUniqueViolation } from '../store/db';
 import { checkFitsScreen } from './screen-check';
 
-export interface SubmitInput { device: string; kind: string; params: unknown; ttl?: number; idempotencyKey?: string }
+export interface SubmitInput { device: string; kind: string; params: unknown; ttl?: number; idempotencyKey?: string; via?: JobVia }
 export interface SubmitResult { job: string; state: JobRow['state']; position: number | null; eta: number | null }
 
 type Who = { kind: 'agent' | 'admin'; id: string };
 type CancelResult = { job: string; state: JobRow['state']; pending: 'cancel' | null };
+
+/** How long a job may wait for its device: its ttl (seconds) or the fleet's default, cut short by a QR's absolute expiresAt. */
+export function queueTtlMs(params: unknown, ttl: number | undefined, defaultMs: number, now: number): number {
+  const queueTtl = ttl === undefined ? defaultMs : ttl * 1000;
+  // A QR whose absolute expiresAt passes while it waits is never shown: it leaves the queue then.
+  const expiresAt = (params as { expiresAt?: number }).expiresAt;
+  return expiresAt === undefined ? queueTtl : Math.max(0, Math.min(queueTtl, expiresAt - now));
+}
+
+/** A held qr.show reserves its device until it is paid, expires or is cancelled. */
+export const isHeld = (kind: string, params: unknown): boolean => kind === 'qr.show' && (params as { hold?: boolean }).hold === true;
 
 const notFound = (id: string): ProtocolError => new ProtocolError(ErrorCode.NOT_FOUND, `no job ${id}`, 'job');
 
@@ -89,15 +100,12 @@ export class JobRequests {
       // Under overload most submits find the queue full: refuse those before any write.
       if ((await this.engine.openCount(q)) >= this.ctx.opts.queueCap) throw this.queueFull(s.device);
       const now = this.ctx.now();
-      const queueTtlMs = s.ttl === undefined ? this.ctx.opts.jobTtlMs : s.ttl * 1000;
-      // A QR whose absolute expiresAt passes while it waits is never shown: it leaves the queue then.
-      const expiresAt = (params as { expiresAt?: number }).expiresAt;
-      const ttlMs = expiresAt === undefined ? queueTtlMs : Math.max(0, Math.min(queueTtlMs, expiresAt - now));
-      const hold = s.kind === 'qr.show' && (params as { hold?: boolean }).hold === true;
+      const ttlMs = queueTtlMs(params, s.ttl, this.ctx.opts.jobTtlMs, now);
+      const hold = isHeld(s.kind, params);
       let row: JobRow | 'full';
       try {
         row = await this.engine.write((trx) =>
-          insertJob(trx, { id: randomUUID(), device: s.device, agent, kind: s.kind, params: JSON.stringify(params), hold, ttlMs, idempotencyKey: key, now }, this.ctx.opts.queueCap),
+          insertJob(trx, { id: randomUUID(), device: s.device, agent, kind: s.kind, params: JSON.stringify(params), hold, ttlMs, idempotencyKey: key, now, ...(s.via ? { via: s.via } : {}) }, this.ctx.opts.queueCap),
         );
       } catch (err) {
         // The same key raced in from a submit for another device: answer as a repeat.
@@ -128,7 +136,7 @@ export class JobRequests {
    * production and warned about otherwise; a QR with an amount follows the fleet's template
    * unless it names its own (docs/architecture.md, Jobs).
    */
-  private checkPayment(p: QrShowParams): void {
+  checkPayment(p: QrShowParams): void {
     const { production, paymentTemplate } = this.ctx.opts;
     if (isPlaceholderPayment(p.text)) {
       const why = `no wallet or bank app can read the placeholder ${PLACEHOLDER_PREFIX}…; use a payment template (${PAYMENT_TEMPLATES.join(', ')})`;

@@ -40,6 +40,10 @@ export interface JobsTable {
   expired_at: number | null;
   interrupted_at: number | null;
   updated_at: number;
+  /** The location whose pool the job came through (docs/architecture.md, Locations and pools); null when it named its device. */
+  pool?: string | null;
+  /** How the job found its device: 'pool', 'primary', 'primary-offline', 'primary-busy'; null when it named its device. */
+  route?: string | null;
 }
 
 export interface JobEventsTable {

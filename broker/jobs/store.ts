@@ -95,6 +95,9 @@ export async function addEvent(db: Db, job: string, at: number, event: string, d
   await db.insertInto('job_events').values({ job, at, event, detail: JSON.stringify(detail) }).execute();
 }
 
+/** How a job that named no device found one: through a location's pool, or the agent's primary (pool null). */
+export interface JobVia { pool: string | null; route: string }
+
 export interface NewJob {
   id: string;
   device: string;
@@ -105,6 +108,8 @@ export interface NewJob {
   ttlMs: number;
   idempotencyKey: string | null;
   now: number;
+  /** Set when the job came through a location's pool (docs/architecture.md, Locations and pools). */
+  via?: JobVia;
 }
 
 /**
@@ -150,9 +155,10 @@ export async function insertJob(trx: Transaction<JobsDatabase>, j: NewJob, cap: 
     expired_at: null,
     interrupted_at: null,
     updated_at: j.now,
+    ...(j.via ? { pool: j.via.pool, route: j.via.route } : {}),
   };
   await trx.insertInto('jobs').values(row).execute();
-  const detail = { agent: j.agent, kind: j.kind, seq: row.seq };
+  const detail = { agent: j.agent, kind: j.kind, seq: row.seq, ...(j.via ? { pool: j.via.pool, route: j.via.route } : {}) };
   await addEvent(trx, j.id, j.now, 'queued', detail);
   await recordEvent(trx, 'job.state', { job: j.id, device: j.device, agent: j.agent, kind: j.kind, state: 'queued', detail }, j.now);
   return row;

@@ -2,6 +2,7 @@
 // PostgreSQL returns bigint columns as strings.
 import { JOB_STATES, type JobState } from '../../protocol/jobs';
 import type { JobView } from '../../protocol/rest';
+import type { Route } from '../../protocol/messages';
 import type { Slot } from './eta';
 import type { JobRow } from './schema';
 import { STATE_TIME } from './store';
@@ -35,5 +36,7 @@ export function jobView(r: JobRow, slot?: Slot): JobView {
     times,
     position: slot?.position ?? null,
     eta: slot === undefined ? null : Math.round(slot.eta),
+    ...(r.pool ? { pool: r.pool } : {}),
+    ...(r.route ? { route: r.route as Route } : {}),
   };
 }

@@ -46,9 +46,12 @@ export async function claimDevice(trx: Kysely<Database>, c: ClaimInput): Promise
     .set({ agent_id: c.agent, bound_at: c.now, bound_via: c.via, binding_version: sql`binding_version + 1` })
     .where('id', '=', c.device)
     .where('agent_id', 'is', null)
+    .where('mode', '=', 'owned')
     .executeTakeFirst();
   const row = await trx.selectFrom('devices').selectAll().where('id', '=', c.device).executeTakeFirst();
   if (!row) return new ProtocolError(ErrorCode.NOT_FOUND, `no device ${c.device}`, 'device');
+  // A pool device serves whoever submits to its pool, one job at a time; nobody claims it for keeps.
+  if (row.mode === 'pool') return new ProtocolError(ErrorCode.FORBIDDEN, `this machine belongs to the pool at ${row.location ?? 'its location'}; submit to the pool instead of claiming it`, 'target');
   if (Number(won.numUpdatedRows) === 0) {
     if (row.agent_id === c.agent) return { device: c.device, from: c.agent, to: c.agent, version: Number(row.binding_version), at: Number(row.bound_at), changed: false, row };
     return boundToOther(row);
@@ -57,7 +60,8 @@ export async function claimDevice(trx: Kysely<Database>, c: ClaimInput): Promise
   // to commit), so the count below sees every claim of this agent that committed before.
   await trx.updateTable('agents').set({ claim_seq: sql`claim_seq + 1` }).where('id', '=', c.agent).execute();
   const limit = agent.device_limit === null ? c.defaultLimit : Number(agent.device_limit);
-  const held = await trx.selectFrom('devices').select((eb) => eb.fn.countAll<number>().as('n')).where('agent_id', '=', c.agent).executeTakeFirstOrThrow();
+  // Leases are per job and do not count towards the agent's limit of devices it holds.
+  const held = await trx.selectFrom('devices').select((eb) => eb.fn.countAll<number>().as('n')).where('agent_id', '=', c.agent).where('mode', '=', 'owned').executeTakeFirstOrThrow();
   if (Number(held.n) > limit) {
     // Undo this claim's update in place; the rest of the commit stands.
     await trx
@@ -92,6 +96,10 @@ export async function rebindDevice(db: Kysely<Database>, u: UnbindInput): Promis
     if (u.holder !== undefined && before.agent_id !== u.holder) {
       throw new ProtocolError(ErrorCode.NOT_BOUND, `device ${u.device} is not bound to you`, 'device');
     }
+    // A pool device is leased per job; only a forced release (an admin, or a disabled agent) ends a lease early.
+    if (before.mode === 'pool' && (u.to !== null || !u.force)) {
+      throw new ProtocolError(ErrorCode.CONFLICT, `device ${u.device} is a pool device at ${before.location ?? 'its location'}: it is leased per job and cannot be ${u.to === null ? 'released (its lease ends with its job; cancel the job)' : 'transferred'}`, 'device');
+    }
     if (before.agent_id === u.to) {
       return { device: u.device, from: before.agent_id, to: u.to, version: Number(before.binding_version), at: Number(before.bound_at ?? u.now), changed: false, row: before };
     }
@@ -102,7 +110,7 @@ export async function rebindDevice(db: Kysely<Database>, u: UnbindInput): Promis
       const target = await trx.selectFrom('agents').select(['disabled', 'device_limit']).where('id', '=', u.to).executeTakeFirst();
       if (!target || Number(target.disabled) === 1) throw new ProtocolError(ErrorCode.NOT_FOUND, `no active agent ${u.to}`, 'agent');
       const limit = target.device_limit === null ? u.defaultLimit : Number(target.device_limit);
-      const held = await trx.selectFrom('devices').select((eb) => eb.fn.countAll<number>().as('n')).where('agent_id', '=', u.to).executeTakeFirstOrThrow();
+      const held = await trx.selectFrom('devices').select((eb) => eb.fn.countAll<number>().as('n')).where('agent_id', '=', u.to).where('mode', '=', 'owned').executeTakeFirstOrThrow();
       if (Number(held.n) >= limit && !u.force) throw new ProtocolError(ErrorCode.LIMIT, `agent ${u.to} already holds ${limit} devices (their limit)`, 'agent');
     }
     const version = Number(before.binding_version);

@@ -15,7 +15,9 @@ export interface Registry {
 }
 
 export async function migrate(db: Kysely<Database>, dialect: Dialect): Promise<void> {
-  const migrator = new Migrator({ db, provider: migrationProvider(dialect) });
+  // Features land side by side, each with its own migration number, so a registry may already
+  // hold a later number when an earlier one arrives: apply it then rather than refuse to start.
+  const migrator = new Migrator({ db, provider: migrationProvider(dialect), allowUnorderedMigrations: true });
   const { error, results } = await migrator.migrateToLatest();
   const failed = results?.find((r) => r.status === 'Error');
   if (error || failed) {

@@ -18,6 +18,7 @@ export function deviceView(r: DeviceRow): DeviceView {
     caps: JSON.parse(r.caps) as string[],
     concurrency: Number(r.concurrency),
     location: r.location,
+    mode: r.mode === 'pool' ? 'pool' : 'owned',
     agent: r.agent_id,
     boundAt: r.bound_at === null ? null : Number(r.bound_at),
     boundVia: r.bound_via,

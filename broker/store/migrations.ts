@@ -471,6 +471,75 @@ function otaRollouts(dialect: Dialect): Migration {
   };
 }
 
+/**
+ * Locations, pool devices and their leases, the pool queue (docs/architecture.md, Locations and
+ * pools). A lease is also the device's binding (devices.agent_id, bound_via 'lease'); its row
+ * here keeps the history, and the partial unique index holds "one open lease per device".
+ */
+function pools(dialect: Dialect): Migration {
+  const time = dialect === 'postgres' ? 'bigint' : 'integer';
+  const serial = (c: ColumnDefinitionBuilder) => (dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement());
+  const seq = dialect === 'postgres' ? 'bigserial' : 'integer';
+  return {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('locations')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('created_at', time, (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('agent_locations')
+        .addColumn('agent_id', 'text', (c) => c.notNull())
+        .addColumn('location_id', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('agent_locations_pk', ['agent_id', 'location_id'])
+        .execute();
+      await db.schema
+        .createTable('agent_pool_settings')
+        .addColumn('agent_id', 'text', (c) => c.primaryKey())
+        .addColumn('primary_device', 'text')
+        .addColumn('fallback', 'text')
+        .execute();
+      await db.schema.alterTable('devices').addColumn('mode', 'text', (c) => c.notNull().defaultTo('owned')).execute();
+      await db.schema.createIndex('devices_location').on('devices').columns(['location', 'mode']).execute();
+      await db.schema.alterTable('jobs').addColumn('pool', 'text').execute();
+      await db.schema.alterTable('jobs').addColumn('route', 'text').execute();
+      await db.schema
+        .createTable('leases')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('device', 'text', (c) => c.notNull())
+        .addColumn('agent', 'text', (c) => c.notNull())
+        .addColumn('location', 'text', (c) => c.notNull())
+        .addColumn('job', 'text', (c) => c.notNull())
+        .addColumn('version', 'integer', (c) => c.notNull())
+        .addColumn('started_at', time, (c) => c.notNull())
+        .addColumn('ended_at', time)
+        .addColumn('end_reason', 'text')
+        .execute();
+      await sql`create unique index leases_open on leases (device) where ended_at is null`.execute(db);
+      await db.schema.createIndex('leases_location').on('leases').columns(['location', 'started_at']).execute();
+      await db.schema
+        .createTable('pool_queue')
+        .addColumn('seq', seq, serial)
+        .addColumn('id', 'text', (c) => c.notNull().unique())
+        .addColumn('location', 'text', (c) => c.notNull())
+        .addColumn('agent', 'text', (c) => c.notNull())
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('params', 'text', (c) => c.notNull())
+        .addColumn('hold', 'integer', (c) => c.notNull())
+        .addColumn('ttl_ms', time, (c) => c.notNull())
+        .addColumn('route', 'text', (c) => c.notNull())
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('device', 'text')
+        .addColumn('queued_at', time, (c) => c.notNull())
+        .addColumn('expires_at', time, (c) => c.notNull())
+        .addColumn('decided_at', time)
+        .execute();
+      await sql`create index pool_queue_waiting on pool_queue (location, seq) where state = 'waiting'`.execute(db);
+    },
+  };
+}
+
 export function migrationProvider(dialect: Dialect): MigrationProvider {
   return {
     getMigrations: async () => ({
@@ -480,6 +549,7 @@ export function migrationProvider(dialect: Dialect): MigrationProvider {
       '0004-perf-open-jobs-index': openJobsIndex,
       '0005-idp-webhooks': webhooks(dialect),
       '0006-xfer-transfer-requests': transferRequests(dialect),
+      '0007-pools-locations-leases': pools(dialect),
       '0008-machines-shadows': machines(dialect),
       '0009-orders-blobs': blobs(dialect),
       '0009-orders-sessions': orders(dialect),

@@ -17,6 +17,8 @@ export interface DevicesTable {
   bound_via: string | null;
   reserved_by_job: string | null;
   binding_version: number;
+  /** 'owned' (claimed for keeps) or 'pool' (leased per job); docs/architecture.md, Locations and pools. */
+  mode: Generated<string>;
   reprovision_allowed: number;
   created_at: number;
   last_seen: number | null;
@@ -196,6 +198,59 @@ export interface SessionDesignsTable {
   created_at: number;
 }
 
+export interface LocationsTable {
+  id: string;
+  name: string;
+  created_at: number;
+}
+
+export interface AgentLocationsTable {
+  agent_id: string;
+  location_id: string;
+}
+
+export interface AgentPoolSettingsTable {
+  agent_id: string;
+  /** The owned device a `primary: true` submit names. */
+  primary_device: string | null;
+  /** 'pool': a primary submit goes to the primary's pool while the primary is offline or busy. */
+  fallback: string | null;
+}
+
+export interface LeasesTable {
+  id: string;
+  device: string;
+  agent: string;
+  location: string;
+  /** The job the lease was made for. */
+  job: string;
+  /** The device's binding_version the lease started at. */
+  version: number;
+  started_at: number;
+  ended_at: number | null;
+  /** 'job-ended', 'orphaned', 'forced'. */
+  end_reason: string | null;
+}
+
+export interface PoolQueueTable {
+  seq: Generated<number>;
+  /** The job id the job will have once a device takes it. */
+  id: string;
+  location: string;
+  agent: string;
+  kind: string;
+  params: string;
+  hold: number;
+  ttl_ms: number;
+  route: string;
+  /** 'waiting', 'assigned', 'cancelled' or 'expired'. */
+  state: string;
+  device: string | null;
+  queued_at: number;
+  expires_at: number;
+  decided_at: number | null;
+}
+
 export interface Database {
   devices: DevicesTable;
   agents: AgentsTable;
@@ -205,6 +260,11 @@ export interface Database {
   audit: AuditTable;
   kv: KvTable;
   transfer_requests: TransferRequestsTable;
+  locations: LocationsTable;
+  agent_locations: AgentLocationsTable;
+  agent_pool_settings: AgentPoolSettingsTable;
+  leases: LeasesTable;
+  pool_queue: PoolQueueTable;
   blobs: BlobsTable;
   blob_chunks: BlobChunksTable;
   machine_shadows: MachineShadowsTable;
@@ -225,3 +285,6 @@ export type SessionRow = Selectable<SessionsTable>;
 export type TransferRequestRow = Selectable<TransferRequestsTable>;
 export type MachineShadowRow = Selectable<MachineShadowsTable>;
 export type AlertRow = Selectable<AlertsTable>;
+export type LocationRow = Selectable<LocationsTable>;
+export type LeaseRow = Selectable<LeasesTable>;
+export type PoolEntryRow = Selectable<PoolQueueTable>;

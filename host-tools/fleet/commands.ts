@@ -8,7 +8,7 @@ import type { AdminApi } from '../api/admin-api';
 import { ToolError, usageError } from '../api/errors';
 import { saveSession } from '../api/session-file';
 import { kindWords, statusWords } from '../../protocol/job-words';
-import type { AuditView, DeviceWithPresence, EnrollmentTokenView } from '../../protocol/rest';
+import type { AuditView, DeviceWithPresence, EnrollmentTokenView, LeaseView, LocationDetail, LocationListItem } from '../../protocol/rest';
 import type { Status } from '../../protocol/messages';
 import { ROLLOUT_COMMANDS } from './rollouts';
 import { bar, table, time } from './table';
@@ -53,6 +53,7 @@ export const OPTIONS = {
   'allow-machine-codes': { type: 'boolean', help: 'devices enrolled with the token may announce a machine code no device has (enroll-token create)' },
   subject: { type: 'string', value: 'S', help: 'who is blocked: agent:ID, admin:NAME, device:ID, enroll:MAC (blocks clear)' },
   address: { type: 'string', value: 'IP', help: 'the source address that is blocked (blocks clear)' },
+  location: { type: 'string', value: 'ID', help: 'a location id (locations, leases)' },
 } as const;
 
 const SHOWN_ONCE = 'shown once: it is stored only as a hash and cannot be shown again';
@@ -224,6 +225,33 @@ export const COMMANDS: Command[] = [
       const s = await api.setSettings(device, { [key]: value });
       const pending = Object.entries(s.delta).map(([k, v]) => `${k}=${String(v)}`);
       return { json: s, text: `${device}: desired settings version ${s.desiredVersion}; ${pending.length === 0 ? 'the device already runs with them' : `waiting for the device to apply ${pending.join(', ')}`}` };
+    },
+  },
+  {
+    name: 'locations',
+    args: [],
+    options: { location: '--location ID   one location in detail: its devices with mode, lease and presence, and its pool queue' },
+    summary: 'list locations with their pools (devices, free, waiting), or one in detail',
+    async run(api, { values }) {
+      if (values.location !== undefined) {
+        const l = await api.request<LocationDetail>('GET', `/api/locations/${encodeURIComponent(String(values.location).trim())}`, 'show the location');
+        const devices = table(['DEVICE', 'MACHINE', 'MODE', 'LEASED TO', 'JOB', 'SINCE', 'PRESENCE'], l.devices.map((d) => [d.id, d.machineCode ?? '-', d.mode, d.lease?.agent ?? (d.mode === 'owned' ? (d.agent ?? '-') : '-'), d.lease?.job ?? '-', time(d.lease?.since), presence(d.presence)]));
+        const queue = l.queue.length === 0 ? 'pool queue: empty' : `pool queue:\n${table(['#', 'JOB', 'AGENT', 'KIND', 'ETA', 'QUEUED'], l.queue.map((x) => [x.position, x.job, x.agent ?? '-', x.kind, `${Math.round(x.eta / 1000)} s`, time(x.queuedAt)]))}`;
+        return { json: l, text: `${l.id} (${l.name}); agents: ${(l.members ?? []).join(', ') || 'none'}\n${devices}\n${queue}` };
+      }
+      const ls = await api.request<LocationListItem[]>('GET', '/api/locations', 'list locations');
+      return none('locations', table(['LOCATION', 'NAME', 'POOL DEVICES', 'FREE', 'WAITING', 'CREATED'], ls.map((l) => [l.id, l.name, l.devices, l.free, l.waiting, time(l.createdAt)])), ls);
+    },
+  },
+  {
+    name: 'leases',
+    args: [],
+    options: { location: '--location ID   only the leases of this location' },
+    summary: 'list live pool leases: which agent each pool device serves, for which job, since when',
+    async run(api, { values }) {
+      const q = values.location === undefined ? '' : `?location=${encodeURIComponent(String(values.location).trim())}`;
+      const ls = await api.request<LeaseView[]>('GET', `/api/leases${q}`, 'list leases');
+      return none('live leases', table(['DEVICE', 'AGENT', 'LOCATION', 'JOB', 'SINCE'], ls.map((l) => [l.device, l.agent, l.location, l.job, time(l.startedAt)])), ls);
     },
   },
   {

@@ -1,4 +1,4 @@
-// `npm run labels -- ...`: signed machine labels as A4 PDF sheets and one SVG or PNG per machine.
+// `npm run labels -- ...`: signed machine or location labels as A4 PDF sheets and one SVG or PNG each.
 // See options.ts for the flags. What was written is listed on stdout; a failure is one line on
 // stderr and a non-zero exit; everything is rendered before the first file is written, so a
 // broker error leaves no partial set behind.
@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import { AdminApi } from '../api/admin-api';
 import { ToolError } from '../api/errors';
 import { runCli } from '../api/run-cli';
-import { fetchLabels } from './fetch-labels';
-import { labelContent } from './label-content';
+import { fetchLabels, fetchLocationLabels } from './fetch-labels';
+import { LOCATION_CAPTION, labelContent } from './label-content';
 import { renderLabelPng } from './label-png';
 import { renderLabelSvg } from './label-svg';
 import { LABELS_CLI, parseLabelOptions } from './options';
@@ -24,7 +24,11 @@ async function main(argv: string[]): Promise<void> {
     console.log(helpText(LABELS_CLI));
     return;
   }
-  const labels = (await fetchLabels(new AdminApi(opts.connection), opts.selection)).map(labelContent);
+  const api = new AdminApi(opts.connection);
+  const labels =
+    opts.selection.kind === 'locations'
+      ? (await fetchLocationLabels(api, opts.selection.ids)).map((l) => labelContent(l, LOCATION_CAPTION))
+      : (await fetchLabels(api, opts.selection)).map((l) => labelContent(l));
   const problem = unreachableFromPhone(labels[0]!.url);
   if (problem && !opts.allowLocal) {
     const origin = new URL(labels[0]!.url).origin;

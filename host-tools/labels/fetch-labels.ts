@@ -1,9 +1,10 @@
 // The signed label URLs, from the broker: only it holds the fleet's label key, so nothing here
 // computes a signature. Each URL is checked to be a label of the code it was asked for.
 import { parseClaimTarget } from '../../protocol/claim-target';
+import { parsePoolLabel } from '../../protocol/pool-label';
 import type { AdminApi } from '../api/admin-api';
 import { ToolError } from '../api/errors';
-import type { Label } from '../../protocol/rest';
+import type { Label, LocationLabel } from '../../protocol/rest';
 import type { Selection } from './options';
 
 function checked(l: Label): Label {
@@ -19,7 +20,7 @@ function checked(l: Label): Label {
   return l;
 }
 
-export async function fetchLabels(api: AdminApi, selection: Selection): Promise<Label[]> {
+export async function fetchLabels(api: AdminApi, selection: Exclude<Selection, { kind: 'locations' }>): Promise<Label[]> {
   let labels: Label[];
   if (selection.kind === 'registry') {
     labels = await api.labels();
@@ -33,4 +34,21 @@ export async function fetchLabels(api: AdminApi, selection: Selection): Promise<
     }
   }
   return labels.map(checked).sort((a, b) => a.code.localeCompare(b.code));
+}
+
+/** Location labels, each checked to be a /p/ label of the location it was asked for. */
+export async function fetchLocationLabels(api: AdminApi, ids: string[]): Promise<{ code: string; url: string; fleet: string }[]> {
+  const out = [];
+  for (const id of ids) {
+    const l = await api.request<LocationLabel>('GET', `/api/locations/${encodeURIComponent(id)}/label`, `sign a label for location ${id}`);
+    let parsed;
+    try {
+      parsed = parsePoolLabel(l.url);
+    } catch {
+      parsed = null;
+    }
+    if (parsed?.location !== id || !/\/p\//.test(l.url)) throw new ToolError(`the broker's label URL for location ${id} is not a location label of it: ${JSON.stringify(l.url)}`);
+    out.push({ code: id, url: l.url, fleet: l.fleet });
+  }
+  return out;
 }

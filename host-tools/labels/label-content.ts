@@ -2,8 +2,10 @@
 // fleet name, with the QR matrix of the URL.
 import { qrMatrix, type QrMatrix } from './qr-matrix';
 
-/** What a label asks of whoever finds it. */
+/** What a machine label asks of whoever finds it. */
 export const LABEL_CAPTION = 'Scan to claim';
+/** What a location label offers (docs/architecture.md, Locations and pools): the pool, no claim. */
+export const LOCATION_CAPTION = 'Scan: any free machine';
 
 export interface LabelContent {
   code: string;
@@ -11,9 +13,11 @@ export interface LabelContent {
   /** The URL to type without a camera: no scheme, nothing else dropped (the signature is the label). */
   shortUrl: string;
   fleet: string;
+  /** The line above the code: what scanning does. */
+  caption: string;
   qr: QrMatrix;
 }
 
-export function labelContent(l: { code: string; url: string; fleet: string }): LabelContent {
-  return { code: l.code, url: l.url, shortUrl: l.url.replace(/^https?:\/\//, ''), fleet: l.fleet, qr: qrMatrix(l.url) };
+export function labelContent(l: { code: string; url: string; fleet: string }, caption = LABEL_CAPTION): LabelContent {
+  return { code: l.code, url: l.url, shortUrl: l.url.replace(/^https?:\/\//, ''), fleet: l.fleet, caption, qr: qrMatrix(l.url) };
 }

@@ -2,7 +2,7 @@
 // font (label-font.ts): fleet name, QR, "Scan to claim", machine code and the short URL. The QR
 // is snapped to whole pixels a module so it scans as sharply as the vector one.
 import { PNG } from 'pngjs';
-import { LABEL_CAPTION, type LabelContent } from './label-content';
+import type { LabelContent } from './label-content';
 import { type FontWeight, ascent, fitLine, textWidth } from './label-font';
 import { LABEL_HEIGHT_PT, LABEL_WIDTH_PT, labelGeometry } from './label-layout';
 import { QUIET_ZONE, darkRuns } from './qr-matrix';
@@ -33,7 +33,7 @@ export function renderLabelPng(label: LabelContent): Buffer {
     drawText(img, fitted.text, (width - textWidth(fitted.text, fitted.size, weight)) / 2, top + ascent(fitted.size, weight), fitted.size, weight);
   };
   line(label.fleet, g.fleet.y, g.fleet.size, 'regular');
-  line(LABEL_CAPTION, g.caption.y, g.caption.size, 'regular');
+  line(label.caption, g.caption.y, g.caption.size, 'regular');
   line(label.code, g.code.y, g.code.maxSize, 'bold');
   line(label.shortUrl, g.url.y, g.url.size, 'regular');
 

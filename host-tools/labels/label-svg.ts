@@ -2,7 +2,7 @@
 // sized with the labels' font (DejaVu Sans), which the SVG names first; a viewer without it
 // falls back to a similar sans-serif.
 import { LABEL_HEIGHT_MM, LABEL_HEIGHT_PT, LABEL_WIDTH_MM, LABEL_WIDTH_PT, labelGeometry, qrRects } from './label-layout';
-import { LABEL_CAPTION, type LabelContent } from './label-content';
+import type { LabelContent } from './label-content';
 import { ascent, fitLine } from './label-font';
 
 function xml(text: string): string {
@@ -20,7 +20,7 @@ export function renderLabelSvg(label: LabelContent): string {
     .join('');
   const fleet = fitLine(label.fleet, g.fleet.size, g.textWidth, 'regular');
   const code = fitLine(label.code, g.code.maxSize, g.textWidth, 'bold');
-  const caption = fitLine(LABEL_CAPTION, g.caption.size, g.textWidth, 'regular');
+  const caption = fitLine(label.caption, g.caption.size, g.textWidth, 'regular');
   const url = fitLine(label.shortUrl, g.url.size, g.textWidth, 'regular');
   const font = "'DejaVu Sans', Verdana, sans-serif";
   return [

@@ -1,6 +1,6 @@
 // Command-line options of `npm run labels`, all checked before the broker is asked anything.
 import { isProtocolError } from '../../protocol/errors';
-import { normaliseMachineCode } from '../../protocol/ids';
+import { normaliseMachineCode, tryNormaliseId } from '../../protocol/ids';
 import { CONNECTION_OPTIONS, type Connection, resolveConnection } from '../api/connection';
 import { usageError } from '../api/errors';
 import { defineCli, parseCli } from '../cli/args';
@@ -10,11 +10,12 @@ export type Format = (typeof FORMATS)[number];
 
 export const LABELS_CLI = defineCli({
   command: 'npm run labels --',
-  usage: ['(--machines CODE[,CODE...] | --from-registry) --out DIR [--format pdf,svg] [options]'],
-  summary: 'Prints signed machine labels: A4 PDF sheets, and one SVG or PNG per machine. Each label\'s QR code opens the claim page at the broker\'s public URL.',
+  usage: ['(--machines CODE[,CODE...] | --from-registry | --location ID[,ID...]) --out DIR [--format pdf,svg] [options]'],
+  summary: 'Prints signed labels: A4 PDF sheets, and one SVG or PNG per label. A machine label\'s QR code opens the claim page at the broker\'s public URL; a location label\'s (/p/<location>.<sig>) selects that location\'s pool for the next job, with no claim.',
   options: {
     machines: { type: 'string', multiple: true, value: 'CODES', help: 'machine codes to print, comma-separated (the option may repeat)' },
     'from-registry': { type: 'boolean', default: false, help: 'every device in the registry that has a machine code' },
+    location: { type: 'string', multiple: true, value: 'IDS', help: "location labels instead: each selects that location's pool (comma-separated; the option may repeat)" },
     format: { type: 'string', value: 'LIST', default: 'pdf,svg', help: 'any of pdf (A4 sheets), svg, png (one file per machine)' },
     out: { type: 'string', value: 'DIR', help: 'folder for labels.pdf and CODE.svg / CODE.png (created if missing)' },
     'allow-local': { type: 'boolean', default: false, help: "print even when the broker's public URL is localhost or another address a phone cannot open" },
@@ -22,7 +23,7 @@ export const LABELS_CLI = defineCli({
   },
 });
 
-export type Selection = { kind: 'machines'; codes: string[] } | { kind: 'registry' };
+export type Selection = { kind: 'machines'; codes: string[] } | { kind: 'registry' } | { kind: 'locations'; ids: string[] };
 
 export interface LabelOptions { selection: Selection; formats: Format[]; out: string; allowLocal: boolean; connection: Connection }
 
@@ -31,8 +32,17 @@ export function parseLabelOptions(argv: string[], env: NodeJS.ProcessEnv = proce
   if (help) return 'help';
 
   let selection: Selection;
-  if (values.machines !== undefined && values['from-registry']) throw usageError('use either --machines CODES or --from-registry, not both');
-  if (values.machines !== undefined) {
+  if ([values.machines !== undefined, values['from-registry'], values.location !== undefined].filter(Boolean).length > 1) throw usageError('use one of --machines CODES, --from-registry or --location IDS');
+  if (values.location !== undefined) {
+    const raw = values.location.flatMap((v) => v.split(',')).map((v) => v.trim()).filter((v) => v !== '');
+    if (raw.length === 0) throw usageError('--location is empty: give location ids such as hall-1');
+    const ids = raw.map((id) => {
+      const n = tryNormaliseId(id);
+      if (n === null) throw usageError(`--location: ${JSON.stringify(id)} is not a location id`);
+      return n;
+    });
+    selection = { kind: 'locations', ids: [...new Set(ids)] };
+  } else if (values.machines !== undefined) {
     const raw = values.machines.flatMap((v) => v.split(',')).map((v) => v.trim()).filter((v) => v !== '');
     if (raw.length === 0) throw usageError('--machines is empty: give machine codes such as CT0700026,CT0700027');
     const codes = raw.map((c) => {
@@ -47,7 +57,7 @@ export function parseLabelOptions(argv: string[], env: NodeJS.ProcessEnv = proce
   } else if (values['from-registry']) {
     selection = { kind: 'registry' };
   } else {
-    throw usageError('say which labels to print: --machines CT0700026,CT0700027 or --from-registry');
+    throw usageError('say which labels to print: --machines CT0700026,CT0700027, --from-registry or --location hall-1');
   }
 
   const formats = values.format.split(',').map((f) => f.trim().toLowerCase()).filter((f) => f !== '');

@@ -3,7 +3,7 @@
 // white so the QR prints with full contrast.
 import PDFDocument from 'pdfkit';
 import { labelGeometry, qrRects } from './label-layout';
-import { LABEL_CAPTION, type LabelContent } from './label-content';
+import type { LabelContent } from './label-content';
 import { FONT_FILES, type FontWeight, fitLine } from './label-font';
 
 const MM = 72 / 25.4;
@@ -29,7 +29,7 @@ function drawLabel(doc: Doc, label: LabelContent, x: number, y: number, width: n
   line(doc, label.fleet, g.fleet.size, 'regular', left, y + g.fleet.y, g.textWidth);
   for (const r of qrRects(g, label.qr)) doc.rect(x + r.x, y + r.y, r.w, r.h);
   doc.fill('black');
-  line(doc, LABEL_CAPTION, g.caption.size, 'regular', left, y + g.caption.y, g.textWidth);
+  line(doc, label.caption, g.caption.size, 'regular', left, y + g.caption.y, g.textWidth);
   line(doc, label.code, g.code.maxSize, 'bold', left, y + g.code.y, g.textWidth);
   line(doc, label.shortUrl, g.url.size, 'regular', left, y + g.url.y, g.textWidth);
 }

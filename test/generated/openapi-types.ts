@@ -56,6 +56,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -77,6 +90,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -112,6 +138,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -133,6 +172,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -176,6 +228,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -197,6 +262,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -243,6 +321,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -264,6 +355,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -317,6 +421,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -338,6 +455,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -389,6 +519,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -410,6 +553,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -433,6 +589,15 @@ export interface paths {
             password?: string;
             disabled?: boolean;
             deviceLimit?: number | null;
+            /** @description the locations the agent belongs to (replaces the list) */
+            locations?: (string | number)[];
+            /** @description the owned device a `primary: true` submit names; null for none */
+            primary?: string | number | null;
+            /**
+             * @description 'pool': a primary submit goes to the pool while the primary is offline or busy
+             * @enum {string|null}
+             */
+            fallback?: "pool" | null;
           };
         };
       };
@@ -467,6 +632,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -488,6 +666,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -533,6 +724,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -554,6 +758,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -596,6 +813,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -617,6 +847,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -664,6 +907,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -685,6 +941,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -717,6 +986,11 @@ export interface paths {
                 caps: string[];
                 concurrency: number;
                 location: string | null;
+                /**
+                 * @description owned: claimed for keeps; pool: leased per job to agents of its location
+                 * @enum {string}
+                 */
+                mode: "owned" | "pool";
                 agent: string | null;
                 /** @description ms since the epoch */
                 boundAt: number | null;
@@ -757,6 +1031,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -778,6 +1065,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -829,6 +1129,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -850,6 +1163,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -881,6 +1207,11 @@ export interface paths {
               caps: string[];
               concurrency: number;
               location: string | null;
+              /**
+               * @description owned: claimed for keeps; pool: leased per job to agents of its location
+               * @enum {string}
+               */
+              mode: "owned" | "pool";
               agent: string | null;
               /** @description ms since the epoch */
               boundAt: number | null;
@@ -921,6 +1252,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -942,6 +1286,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -980,6 +1337,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -1001,6 +1371,153 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
+              };
+            };
+          };
+        };
+      };
+    };
+    /**
+     * Place a device at a location and set its mode (owned or pool; audited); a mode switch is refused while the device is bound, leased or has unfinished jobs
+     * @description Admins only (an admin session or the admin token).
+     */
+    patch: {
+      parameters: {
+        path: {
+          id: string;
+        };
+      };
+      requestBody: {
+        content: {
+          "application/json": {
+            /** @description the location the device is placed at; null for none */
+            location?: string | number | null;
+            /**
+             * @description refused while the device is bound, leased or has unfinished jobs
+             * @enum {string}
+             */
+            mode?: "owned" | "pool";
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        200: {
+          content: {
+            "application/json": {
+              id: string;
+              mac: string;
+              machineCode: string | null;
+              model: string | null;
+              fw: string | null;
+              caps: string[];
+              concurrency: number;
+              location: string | null;
+              /**
+               * @description owned: claimed for keeps; pool: leased per job to agents of its location
+               * @enum {string}
+               */
+              mode: "owned" | "pool";
+              agent: string | null;
+              /** @description ms since the epoch */
+              boundAt: number | null;
+              boundVia: string | null;
+              reservedByJob: string | null;
+              bindingVersion: number;
+              reprovisionAllowed: boolean;
+              /** @description ms since the epoch */
+              createdAt: number;
+              /** @description ms since the epoch */
+              lastSeen: number | null;
+              presence: {
+                /** @enum {string} */
+                state: "online" | "reconnecting" | "offline";
+                conn: number;
+                /** @description ms since the epoch */
+                since: number;
+                /** @enum {string} */
+                reason?: "clean" | "keepalive" | "socket" | "takeover" | "kicked" | "broker-restart" | "never-connected";
+              };
+            };
+          };
+        };
+        /** @description refused: {error:{code, message, field?}} */
+        "4XX": {
+          content: {
+            "application/json": {
+              error: {
+                code: string;
+                message: string;
+                /** @description the input field that was wrong */
+                field?: string;
+                /** @description ms since the epoch */
+                since?: number;
+                agent?: string;
+                /**
+                 * @description why an identity-provider token was refused
+                 * @enum {string}
+                 */
+                reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
+              };
+            };
+          };
+        };
+        /** @description unavailable or internal error */
+        "5XX": {
+          content: {
+            "application/json": {
+              error: {
+                code: string;
+                message: string;
+                /** @description the input field that was wrong */
+                field?: string;
+                /** @description ms since the epoch */
+                since?: number;
+                agent?: string;
+                /**
+                 * @description why an identity-provider token was refused
+                 * @enum {string}
+                 */
+                reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -1058,6 +1575,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -1079,6 +1609,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -1134,6 +1677,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -1155,6 +1711,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -1207,6 +1776,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -1228,6 +1810,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -1273,6 +1868,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -1294,6 +1902,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -1347,6 +1968,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -1368,6 +2002,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -1432,6 +2079,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -1453,6 +2113,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -1503,6 +2176,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -1524,6 +2210,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -1578,6 +2277,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -1599,6 +2311,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -1639,6 +2364,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -1660,6 +2398,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -1708,6 +2459,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -1729,6 +2493,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -1772,6 +2549,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -1793,6 +2583,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -1833,6 +2636,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -1854,6 +2670,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -1916,6 +2745,13 @@ export interface paths {
                   /** @description ms since the epoch */
                   interrupted?: number;
                 };
+                /** @description the location whose pool the job came through; absent when the submit named its device */
+                pool?: string;
+                /**
+                 * @description how the job found its device (docs/architecture.md, Locations and pools)
+                 * @enum {string}
+                 */
+                route?: "pool" | "primary" | "primary-offline" | "primary-busy";
               })[];
           };
         };
@@ -1936,6 +2772,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -1957,6 +2806,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -2012,6 +2874,13 @@ export interface paths {
                 /** @description ms since the epoch */
                 interrupted?: number;
               };
+              /** @description the location whose pool the job came through; absent when the submit named its device */
+              pool?: string;
+              /**
+               * @description how the job found its device (docs/architecture.md, Locations and pools)
+               * @enum {string}
+               */
+              route?: "pool" | "primary" | "primary-offline" | "primary-busy";
               attempt: number;
               retries: number;
               progress: number | null;
@@ -2053,6 +2922,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -2074,6 +2956,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -2120,6 +3015,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -2141,6 +3049,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -2196,6 +3117,13 @@ export interface paths {
                 /** @description ms since the epoch */
                 interrupted?: number;
               };
+              /** @description the location whose pool the job came through; absent when the submit named its device */
+              pool?: string;
+              /**
+               * @description how the job found its device (docs/architecture.md, Locations and pools)
+               * @enum {string}
+               */
+              route?: "pool" | "primary" | "primary-offline" | "primary-busy";
               attempt: number;
               retries: number;
               progress: number | null;
@@ -2237,6 +3165,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -2258,6 +3199,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -2313,6 +3267,13 @@ export interface paths {
                 /** @description ms since the epoch */
                 interrupted?: number;
               };
+              /** @description the location whose pool the job came through; absent when the submit named its device */
+              pool?: string;
+              /**
+               * @description how the job found its device (docs/architecture.md, Locations and pools)
+               * @enum {string}
+               */
+              route?: "pool" | "primary" | "primary-offline" | "primary-busy";
               attempt: number;
               retries: number;
               progress: number | null;
@@ -2354,6 +3315,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -2375,6 +3349,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -2443,6 +3430,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -2464,6 +3464,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -2599,6 +3612,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -2620,6 +3646,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -2672,6 +3711,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -2693,6 +3745,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -2748,6 +3813,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -2769,6 +3847,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -2831,6 +3922,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -2852,6 +3956,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -2911,6 +4028,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -2932,6 +4062,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -3031,6 +4174,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -3052,6 +4208,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -3099,6 +4268,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -3120,6 +4302,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -3154,6 +4349,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -3175,6 +4383,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -3212,6 +4433,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -3233,6 +4467,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -3298,6 +4545,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -3319,6 +4579,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -3369,6 +4642,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -3390,6 +4676,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -3449,6 +4748,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -3470,6 +4782,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -3525,6 +4850,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -3546,6 +4884,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -3584,6 +4935,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -3605,6 +4969,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -3668,6 +5045,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -3689,6 +5079,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -3758,6 +5161,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -3779,6 +5195,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -3826,6 +5255,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -3847,6 +5289,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -3908,6 +5363,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -3929,6 +5397,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -3993,6 +5474,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -4014,6 +5508,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -4081,6 +5588,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -4102,6 +5622,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -4169,6 +5702,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -4190,6 +5736,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -4243,6 +5802,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -4264,6 +5836,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -4313,6 +5898,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -4334,6 +5932,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -4381,6 +5992,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -4402,6 +6026,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -4471,6 +6108,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -4492,6 +6142,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -4575,6 +6238,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -4596,6 +6272,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -4670,6 +6359,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -4691,6 +6393,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -4772,6 +6487,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -4793,6 +6521,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -4874,6 +6615,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -4895,6 +6649,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -4976,6 +6743,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -4997,6 +6777,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -5043,6 +6836,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -5064,6 +6870,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -5120,6 +6939,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -5141,6 +6973,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -5216,6 +7061,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -5237,6 +7095,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -5286,6 +7157,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -5307,6 +7191,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -5380,6 +7277,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -5401,6 +7311,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -5465,6 +7388,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -5486,6 +7422,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -5550,6 +7499,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -5571,6 +7533,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -5634,6 +7609,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -5655,6 +7643,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -5710,6 +7711,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -5731,6 +7745,637 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
+              };
+            };
+          };
+        };
+      };
+    };
+  };
+  "/api/locations": {
+    /**
+     * Locations with their pools at a glance (an agent sees its own)
+     * @description Any session: an agent (its own things only) or an admin.
+     */
+    get: {
+      responses: {
+        /** @description Default Response */
+        200: {
+          content: {
+            "application/json": {
+                id: string;
+                name: string;
+                /** @description ms since the epoch */
+                createdAt: number;
+                /** @description pool devices */
+                devices: number;
+                /** @description pool devices online and not leased */
+                free: number;
+                /** @description jobs in the pool queue */
+                waiting: number;
+              }[];
+          };
+        };
+        /** @description refused: {error:{code, message, field?}} */
+        "4XX": {
+          content: {
+            "application/json": {
+              error: {
+                code: string;
+                message: string;
+                /** @description the input field that was wrong */
+                field?: string;
+                /** @description ms since the epoch */
+                since?: number;
+                agent?: string;
+                /**
+                 * @description why an identity-provider token was refused
+                 * @enum {string}
+                 */
+                reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
+              };
+            };
+          };
+        };
+        /** @description unavailable or internal error */
+        "5XX": {
+          content: {
+            "application/json": {
+              error: {
+                code: string;
+                message: string;
+                /** @description the input field that was wrong */
+                field?: string;
+                /** @description ms since the epoch */
+                since?: number;
+                agent?: string;
+                /**
+                 * @description why an identity-provider token was refused
+                 * @enum {string}
+                 */
+                reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
+              };
+            };
+          };
+        };
+      };
+    };
+    /**
+     * Create a location (audited)
+     * @description Admins only (an admin session or the admin token).
+     */
+    post: {
+      requestBody: {
+        content: {
+          "application/json": {
+            /** @description an id: trimmed and lower-cased, [a-z0-9][a-z0-9._-]{0,63}; a non-negative integer is taken as its decimal string */
+            id: string | number;
+            name: string;
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        201: {
+          content: {
+            "application/json": {
+              id: string;
+              name: string;
+              /** @description ms since the epoch */
+              createdAt: number;
+            };
+          };
+        };
+        /** @description refused: {error:{code, message, field?}} */
+        "4XX": {
+          content: {
+            "application/json": {
+              error: {
+                code: string;
+                message: string;
+                /** @description the input field that was wrong */
+                field?: string;
+                /** @description ms since the epoch */
+                since?: number;
+                agent?: string;
+                /**
+                 * @description why an identity-provider token was refused
+                 * @enum {string}
+                 */
+                reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
+              };
+            };
+          };
+        };
+        /** @description unavailable or internal error */
+        "5XX": {
+          content: {
+            "application/json": {
+              error: {
+                code: string;
+                message: string;
+                /** @description the input field that was wrong */
+                field?: string;
+                /** @description ms since the epoch */
+                since?: number;
+                agent?: string;
+                /**
+                 * @description why an identity-provider token was refused
+                 * @enum {string}
+                 */
+                reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
+              };
+            };
+          };
+        };
+      };
+    };
+  };
+  "/api/locations/{id}": {
+    /**
+     * A location's devices with mode, lease and presence, and its pool queue (an agent sees its own locations, and who holds what only where it is itself)
+     * @description Any session: an agent (its own things only) or an admin.
+     */
+    get: {
+      parameters: {
+        path: {
+          id: string;
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        200: {
+          content: {
+            "application/json": {
+              id: string;
+              name: string;
+              /** @description ms since the epoch */
+              createdAt: number;
+              /** @description agents of the location; admins only */
+              members?: string[];
+              devices: ({
+                  id: string;
+                  machineCode: string | null;
+                  /** @enum {string} */
+                  mode: "owned" | "pool";
+                  caps: string[];
+                  presence: {
+                    /** @enum {string} */
+                    state: "online" | "reconnecting" | "offline";
+                    conn: number;
+                    /** @description ms since the epoch */
+                    since: number;
+                    /** @enum {string} */
+                    reason?: "clean" | "keepalive" | "socket" | "takeover" | "kicked" | "broker-restart" | "never-connected";
+                  };
+                  lease: {
+                    /** @description ms since the epoch */
+                    since: number;
+                    /** @description the lessee; shown to admins and to the lessee only */
+                    agent?: string;
+                    /** @description shown to admins and to the lessee only */
+                    job?: string;
+                  } | null;
+                  /** @description an owned device's holder; admins only */
+                  agent?: string | null;
+                })[];
+              queue: {
+                  job: string;
+                  kind: string;
+                  position: number;
+                  /** @description ms until a device is expected to take it */
+                  eta: number;
+                  /** @description ms since the epoch */
+                  queuedAt: number;
+                  /** @description shown to admins and to the job's agent only */
+                  agent?: string;
+                }[];
+            };
+          };
+        };
+        /** @description refused: {error:{code, message, field?}} */
+        "4XX": {
+          content: {
+            "application/json": {
+              error: {
+                code: string;
+                message: string;
+                /** @description the input field that was wrong */
+                field?: string;
+                /** @description ms since the epoch */
+                since?: number;
+                agent?: string;
+                /**
+                 * @description why an identity-provider token was refused
+                 * @enum {string}
+                 */
+                reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
+              };
+            };
+          };
+        };
+        /** @description unavailable or internal error */
+        "5XX": {
+          content: {
+            "application/json": {
+              error: {
+                code: string;
+                message: string;
+                /** @description the input field that was wrong */
+                field?: string;
+                /** @description ms since the epoch */
+                since?: number;
+                agent?: string;
+                /**
+                 * @description why an identity-provider token was refused
+                 * @enum {string}
+                 */
+                reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
+              };
+            };
+          };
+        };
+      };
+    };
+  };
+  "/api/locations/{id}/label": {
+    /**
+     * The location's signed label URL (/p/<location>.<sig>)
+     * @description Admins only (an admin session or the admin token).
+     */
+    get: {
+      parameters: {
+        path: {
+          id: string;
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        200: {
+          content: {
+            "application/json": {
+              location: string;
+              name: string;
+              fleet: string;
+              /** @description https://<host>/p/<location>.<sig>: selects the pool for the scanning agent's next job */
+              url: string;
+            };
+          };
+        };
+        /** @description refused: {error:{code, message, field?}} */
+        "4XX": {
+          content: {
+            "application/json": {
+              error: {
+                code: string;
+                message: string;
+                /** @description the input field that was wrong */
+                field?: string;
+                /** @description ms since the epoch */
+                since?: number;
+                agent?: string;
+                /**
+                 * @description why an identity-provider token was refused
+                 * @enum {string}
+                 */
+                reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
+              };
+            };
+          };
+        };
+        /** @description unavailable or internal error */
+        "5XX": {
+          content: {
+            "application/json": {
+              error: {
+                code: string;
+                message: string;
+                /** @description the input field that was wrong */
+                field?: string;
+                /** @description ms since the epoch */
+                since?: number;
+                agent?: string;
+                /**
+                 * @description why an identity-provider token was refused
+                 * @enum {string}
+                 */
+                reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
+              };
+            };
+          };
+        };
+      };
+    };
+  };
+  "/api/locations/resolve-label": {
+    /**
+     * Check a scanned location label: the pool it selects for your next job (nothing is claimed)
+     * @description Any session: an agent (its own things only) or an admin.
+     */
+    post: {
+      requestBody: {
+        content: {
+          "application/json": {
+            label: string;
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        200: {
+          content: {
+            "application/json": {
+              id: string;
+              name: string;
+              /** @description ms since the epoch */
+              createdAt: number;
+            };
+          };
+        };
+        /** @description refused: {error:{code, message, field?}} */
+        "4XX": {
+          content: {
+            "application/json": {
+              error: {
+                code: string;
+                message: string;
+                /** @description the input field that was wrong */
+                field?: string;
+                /** @description ms since the epoch */
+                since?: number;
+                agent?: string;
+                /**
+                 * @description why an identity-provider token was refused
+                 * @enum {string}
+                 */
+                reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
+              };
+            };
+          };
+        };
+        /** @description unavailable or internal error */
+        "5XX": {
+          content: {
+            "application/json": {
+              error: {
+                code: string;
+                message: string;
+                /** @description the input field that was wrong */
+                field?: string;
+                /** @description ms since the epoch */
+                since?: number;
+                agent?: string;
+                /**
+                 * @description why an identity-provider token was refused
+                 * @enum {string}
+                 */
+                reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
+              };
+            };
+          };
+        };
+      };
+    };
+  };
+  "/api/leases": {
+    /**
+     * Live pool leases (or, with ended=true, the latest ended ones too)
+     * @description Admins only (an admin session or the admin token).
+     */
+    get: {
+      parameters: {
+        query?: {
+          /** @description only this location */
+          location?: string;
+          /** @description true: include ended leases (the latest 500) */
+          ended?: string;
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        200: {
+          content: {
+            "application/json": ({
+                id: string;
+                device: string;
+                agent: string;
+                location: string;
+                job: string;
+                /** @description ms since the epoch */
+                startedAt: number;
+                /** @description ms since the epoch */
+                endedAt: number | null;
+                endReason: string | null;
+              })[];
+          };
+        };
+        /** @description refused: {error:{code, message, field?}} */
+        "4XX": {
+          content: {
+            "application/json": {
+              error: {
+                code: string;
+                message: string;
+                /** @description the input field that was wrong */
+                field?: string;
+                /** @description ms since the epoch */
+                since?: number;
+                agent?: string;
+                /**
+                 * @description why an identity-provider token was refused
+                 * @enum {string}
+                 */
+                reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
+              };
+            };
+          };
+        };
+        /** @description unavailable or internal error */
+        "5XX": {
+          content: {
+            "application/json": {
+              error: {
+                code: string;
+                message: string;
+                /** @description the input field that was wrong */
+                field?: string;
+                /** @description ms since the epoch */
+                since?: number;
+                agent?: string;
+                /**
+                 * @description why an identity-provider token was refused
+                 * @enum {string}
+                 */
+                reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -5767,6 +8412,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -5788,6 +8446,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -5824,6 +8495,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };
@@ -5845,6 +8529,19 @@ export interface paths {
                  * @enum {string}
                  */
                 reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
               };
             };
           };

@@ -259,4 +259,29 @@ t('login keeps an admin session in the config dir (mode 600) that later commands
   }
 });
 
+t('locations and leases: a location in detail with its pool devices, and the live lease of a pool job', async ({ broker }) => {
+  assert.is((await broker.api('POST', '/api/locations', { id: 'bay-2', name: 'Bay two' })).status, 201);
+  const dev = await broker.provision();
+  const { client: device } = await broker.device(dev);
+  assert.is((await broker.api('PATCH', `/api/devices/${dev.id}`, { location: 'bay-2', mode: 'pool' })).status, 200);
+  const a = await broker.agent('bay-worker');
+  assert.is((await broker.api('PATCH', `/api/agents/${a.id}`, { locations: ['bay-2'] })).status, 200);
+  const r = await request(a.client, { kind: 'agent', id: a.id }, { op: 'submit', pool: 'bay-2', kind: 'identify', params: { seconds: 1 } });
+  assert.ok(r.ok, JSON.stringify(r));
+  try {
+    const list = rows(await ok(broker, ['locations']));
+    assert.equal(list[0]!.slice(0, 5), ['LOCATION', 'NAME', 'POOL DEVICES', 'FREE', 'WAITING']);
+    assert.equal(list.find((x) => x[0] === 'bay-2')!.slice(0, 5), ['bay-2', 'Bay two', '1', '0', '0']);
+    const detail = await ok(broker, ['locations', '--location', 'bay-2']);
+    assert.match(detail, `${dev.id}`);
+    assert.match(detail, /pool\s+bay-worker/);
+    const leases = rows(await ok(broker, ['leases', '--location', 'bay-2']));
+    assert.equal(leases[1]!.slice(0, 4), [dev.id, 'bay-worker', 'bay-2', r.result.job]);
+    const asJson = await json(broker, ['leases']);
+    assert.ok(asJson.some((l: any) => l.device === dev.id && l.agent === 'bay-worker'));
+  } finally {
+    await end(device, a.client);
+  }
+});
+
 t.run();

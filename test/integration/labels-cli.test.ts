@@ -86,6 +86,36 @@ t('every QR on the PDF sheets, the SVGs and the PNGs decodes to the signed URL a
   assert.equal((bindings.body as Array<{ agent: string }>).filter((b) => b.agent === agent.id).length, CODES.length);
 });
 
+t('--location prints a location label whose QR selects that pool for a member agent, and is no machine label', async (ctx) => {
+  requireTool('pdftoppm', 'poppler-utils');
+  const b = ctx.broker;
+  assert.is((await b.api('POST', '/api/locations', { id: 'hall-1', name: 'Hall one' })).status, 201);
+  const out = join(ctx.tmp, 'locations');
+  const run = await labels(ctx, ['--location', 'HALL-1', '--format', 'pdf,png', '--out', out]);
+  assert.is(run.code, 0, run.stderr);
+  assert.match(run.stdout, `1 label for fleet ${FLEET}`);
+  const fromPdf = (await pdfPages(join(out, 'labels.pdf'))).flatMap(decodeAll);
+  const fromPng = decodeOne(readPng(readFileSync(join(out, 'hall-1.png'))))!;
+  assert.equal(fromPdf, [fromPng]);
+  assert.match(fromPng, /^https:\/\/fleet\.example\.com\/p\/hall-1\.[0-9a-f]{16}$/);
+  const agent = await b.createAgent('walker');
+  const token = await b.login(agent.id, agent.password);
+  assert.is((await b.api('PATCH', `/api/agents/${agent.id}`, { locations: ['hall-1'] })).status, 200);
+  const resolved = await b.api('POST', '/api/locations/resolve-label', { label: fromPng }, token);
+  assert.is(resolved.status, 200, JSON.stringify(resolved.body));
+  assert.is(resolved.body.id, 'hall-1');
+  const client = await connectAgent(b.broker.mqttUrl, agent.id, token);
+  try {
+    const claimed = await request(client, { kind: 'agent', id: agent.id }, { op: 'claim', target: fromPng });
+    assert.is(claimed.ok, false, 'a location label claims nothing');
+  } finally {
+    await end(client);
+  }
+  const unknown = await labels(ctx, ['--location', 'no-such-hall', '--out', join(ctx.tmp, 'none')]);
+  assert.is.not(unknown.code, 0);
+  assert.match(unknown.stderr, /no location no-such-hall/);
+});
+
 t('a decoded label with one character of its code or signature changed is refused with UNKNOWN_MACHINE', async (ctx) => {
   const out = join(ctx.tmp, 'tamper');
   const run = await labels(ctx, ['--machines', 'CT0700026', '--format', 'png', '--out', out]);
@@ -141,7 +171,7 @@ t('an unknown machine code, a bad token, an unreachable broker and a usage mista
 
   const noSelection = await labels(ctx, ['--out', out]);
   assert.is(noSelection.code, 2);
-  assert.match(noSelection.stderr, /^labels: say which labels to print: --machines CT0700026,CT0700027 or --from-registry\n\(npm run labels -- --help lists the options\)\n$/);
+  assert.match(noSelection.stderr, /^labels: say which labels to print: --machines CT0700026,CT0700027, --from-registry or --location hall-1\n\(npm run labels -- --help lists the options\)\n$/);
   assert.not.ok(existsSync(out));
 });
 

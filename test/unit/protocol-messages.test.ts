@@ -43,6 +43,9 @@ agent('parses each op and normalises ids', () => {
     idempotencyKey: 'k1',
   });
   assert.equal(parseAgentRequest({ id: 6, op: 'cancel', job: 'J-1' }), { id: 6, op: 'cancel', job: 'j-1' });
+  assert.equal(parseAgentRequest({ id: 7, op: 'submit', pool: ' Hall-1 ', kind: 'identify' }), { id: 7, op: 'submit', pool: 'hall-1', kind: 'identify', params: {} });
+  assert.equal(parseAgentRequest({ id: 8, op: 'submit', primary: true, fallback: 'pool', kind: 'identify' }), { id: 8, op: 'submit', primary: true, fallback: 'pool', kind: 'identify', params: {} });
+  assert.equal(parseAgentRequest({ id: 9, op: 'submit', kind: 'identify' }), { id: 9, op: 'submit', kind: 'identify', params: {} }, 'a submit with no target parses; the broker answers BAD_TARGET with the options');
   assert.equal(parseAgentRequest({ id: 7, op: 'jobs', device: DEV }), { id: 7, op: 'jobs', device: DEV });
   assert.equal(parseAgentRequest({ id: 8, op: 'jobs', device: 263, limit: 50 }), { id: 8, op: 'jobs', device: '263', limit: 50 });
 });
@@ -75,6 +78,9 @@ agent('names the wrong field of each op', () => {
   for (const ttl of [0, 1.5, 7 * 24 * 3600 + 1, '60']) expectProtocolError(() => parseAgentRequest({ op: 'submit', device: DEV, kind: 'identify', ttl }), BAD_REQUEST, 'ttl');
   for (const key of ['', 'k'.repeat(129), 5]) expectProtocolError(() => parseAgentRequest({ op: 'submit', device: DEV, kind: 'identify', idempotencyKey: key }), BAD_REQUEST, 'idempotencyKey');
   expectProtocolError(() => parseAgentRequest({ op: 'cancel', job: '' }), BAD_ID, 'job');
+  expectProtocolError(() => parseAgentRequest({ op: 'submit', pool: 'a/b', kind: 'identify' }), BAD_ID, 'pool');
+  expectProtocolError(() => parseAgentRequest({ op: 'submit', primary: false, kind: 'identify' }), 'BAD_TARGET', 'primary');
+  expectProtocolError(() => parseAgentRequest({ op: 'submit', device: DEV, fallback: 'any', kind: 'identify' }), 'BAD_TARGET', 'fallback');
   for (const limit of [0, 1001, 2.5]) expectProtocolError(() => parseAgentRequest({ op: 'jobs', device: DEV, limit }), BAD_REQUEST, 'limit');
 });
 

@@ -1,0 +1,462 @@
+// Locations' shared device pools (docs/architecture.md, Locations and pools): where a submit goes
+// (a named device, a pool, or the agent's primary with the pool as fallback), leases of free pool
+// devices, the FIFO pool queue with positions and ETAs, and the end of a lease when its job ends.
+// A lease is a binding: the same compare-and-set, audit row and binding map as a claim, so the
+// ACL sees the lessee exactly as it sees an owner, and a lease's end cuts it off the same way.
+import { randomUUID } from 'node:crypto';
+import type { Transaction } from 'kysely';
+import { ErrorCode, type PoolCounts, ProtocolError } from '../../protocol/errors';
+import { JOB_KINDS, type QrShowParams, isJobKind, parseJobParams } from '../../protocol/jobs';
+import type { AgentRequest, Route } from '../../protocol/messages';
+import { agentTopic } from '../../protocol/topics';
+import { applyBindingChange } from '../claims';
+import type { Context } from '../context';
+import { priorMs } from '../jobs/eta';
+import { type SubmitResult, isHeld, queueTtlMs } from '../jobs/requests';
+import { type JobsDatabase, asRegistry } from '../jobs/schema';
+import { insertJob } from '../jobs/store';
+import { publishJson } from '../publisher';
+import type { BindingChange } from '../store/bindings';
+import { closeOrphanedLeases, decide, dueEntries, endLease, enqueue, idleLeases, locationsWaiting, poolEntry, startLease, unassign, waiting, waitingCount } from '../store/leases';
+import { isMember, locationsOf, poolDevices, poolSettingsOf } from '../store/locations';
+import type { DeviceRow, PoolEntryRow } from '../store/schema';
+import { PoolMetrics } from './metrics';
+
+type Trx = Transaction<JobsDatabase>;
+type Submit = Extract<AgentRequest, { op: 'submit' }>;
+
+/** What a submit answers: the job, and for a pool or primary submit where it went and why. */
+export interface RoutedResult extends SubmitResult {
+  device: string | null;
+  pool?: string;
+  route?: Route;
+}
+
+/** One of the agent's jobs waiting in a pool queue, as the agent sees it. */
+export interface PoolQueueItem { job: string; kind: string; position: number; eta: number }
+
+const EWMA_WEIGHT = 0.2;
+
+const capsOf = (d: DeviceRow): string[] => JSON.parse(d.caps) as string[];
+
+function shuffle<T>(xs: T[]): T[] {
+  for (let i = xs.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [xs[i], xs[j]] = [xs[j]!, xs[i]!];
+  }
+  return xs;
+}
+
+export class Pools {
+  readonly metrics: PoolMetrics;
+  private readonly draining = new Map<string, Promise<void>>();
+  private readonly drainAgain = new Set<string>();
+  private readonly lingers = new Map<string, NodeJS.Timeout>();
+  /** Per location, the agents last told about its queue: they hear when their jobs leave it. */
+  private readonly told = new Map<string, Set<string>>();
+  /** Per location, an average of how long its leases lasted (the pool's throughput for ETAs). */
+  private readonly leaseMs = new Map<string, number>();
+  private sweepTimer: NodeJS.Timeout | null = null;
+  private sweeping = false;
+  private stopped = false;
+
+  constructor(private readonly ctx: Context) {
+    this.metrics = new PoolMetrics(ctx.metrics.registry);
+  }
+
+  async start(): Promise<void> {
+    this.ctx.events.on('jobFinal', (device, agent) => this.onJobEnded(device, agent));
+    this.ctx.events.on('hello', (device) => this.onHello(device));
+    // After a restart: leases whose job ended while the broker was down, and waiting jobs.
+    await this.sweep();
+    this.sweepTimer = setInterval(() => void this.sweep(), this.ctx.opts.jobSweepMs);
+    this.sweepTimer.unref();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    for (const t of this.lingers.values()) clearTimeout(t);
+    await Promise.all([...this.draining.values()]);
+  }
+
+  // ---- where a submit goes
+
+  async submit(agent: string, r: Submit): Promise<RoutedResult> {
+    const named = [r.device, r.pool, r.primary].filter((x) => x !== undefined).length;
+    if (named === 0) throw await this.badTarget(agent, 'a submit names its target: a device, a pool, or primary');
+    let device = r.device;
+    let fallback = r.fallback;
+    if (r.primary === true) {
+      if (r.device !== undefined) throw await this.badTarget(agent, 'name either a device or primary, not both');
+      const settings = await poolSettingsOf(this.ctx.db, agent);
+      if (settings.primary === null) throw await this.badTarget(agent, 'you have no primary device set');
+      device = settings.primary;
+      fallback ??= settings.fallback ?? undefined;
+    }
+    if (device !== undefined && r.pool !== undefined && fallback !== 'pool') throw await this.badTarget(agent, "name either a device or a pool (or both with fallback: 'pool')");
+    if (device === undefined && fallback === 'pool') throw await this.badTarget(agent, "fallback: 'pool' needs a device or primary to fall back from");
+    const job = { kind: r.kind, params: r.params, ...(r.ttl === undefined ? {} : { ttl: r.ttl }), ...(r.idempotencyKey === undefined ? {} : { idempotencyKey: r.idempotencyKey }) };
+    if (device === undefined) return this.poolSubmit(agent, r.pool!, 'pool', job);
+    if (fallback !== 'pool') {
+      const res = await this.ctx.jobs.requests.submit(agent, { device, ...job });
+      return { ...res, device };
+    }
+    return this.hybrid(agent, device, r.pool, job);
+  }
+
+  private async badTarget(agent: string, why: string): Promise<ProtocolError> {
+    const [devices, pools, settings] = await Promise.all([this.ownedDevices(agent), locationsOf(this.ctx.db, agent), poolSettingsOf(this.ctx.db, agent)]);
+    const list = (xs: string[]): string => (xs.length === 0 ? 'none' : xs.join(', '));
+    return new ProtocolError(ErrorCode.BAD_TARGET, `${why}; nothing was queued. Your devices: ${list(devices)}; your pools: ${list(pools)}; primary: ${settings.primary ?? 'none'}`, 'device', {
+      options: { devices, pools, primary: settings.primary },
+    });
+  }
+
+  private async ownedDevices(agent: string): Promise<string[]> {
+    const rows = await this.ctx.db.selectFrom('devices').select('id').where('agent_id', '=', agent).where('mode', '=', 'owned').orderBy('id').execute();
+    return rows.map((x) => x.id);
+  }
+
+  /** The primary takes the job while it is online and not busy; otherwise the pool does, and says why. */
+  private async hybrid(agent: string, device: string, pool: string | undefined, job: JobInput): Promise<RoutedResult> {
+    if (this.ctx.bindings.agentOf(device) !== agent) throw new ProtocolError(ErrorCode.NOT_BOUND, `device ${device} is not bound to you`, 'device');
+    const row = await this.ctx.db.selectFrom('devices').select(['location', 'mode']).where('id', '=', device).executeTakeFirst();
+    const location = pool ?? row?.location ?? null;
+    if (location === null) throw await this.badTarget(agent, `device ${device} has no location to fall back to; name a pool`);
+    const online = this.ctx.presence.isOnline(device);
+    const open = online ? await this.ctx.jobs.engine.openCount(this.ctx.jobs.engine.queue(device)) : 0;
+    if (online && open < this.ctx.opts.primaryBusyAt) {
+      const res = await this.ctx.jobs.requests.submit(agent, { device, ...job, via: { pool: null, route: 'primary' } });
+      return { ...res, device, route: 'primary' };
+    }
+    return this.poolSubmit(agent, location, online ? 'primary-busy' : 'primary-offline', job);
+  }
+
+  // ---- pool submits
+
+  /** How the capable devices of a pool stand now. */
+  private counts(location: string, capable: DeviceRow[]): PoolCounts {
+    let online = 0;
+    let busy = 0;
+    for (const d of capable) {
+      if (!this.ctx.presence.isOnline(d.id)) continue;
+      online++;
+      if (d.agent_id !== null) busy++;
+    }
+    return { location, online, busy, offline: capable.length - online };
+  }
+
+  private async poolSubmit(agent: string, location: string, route: Route, job: JobInput): Promise<RoutedResult> {
+    const { ctx } = this;
+    ctx.cluster?.health.assertAvailable('submit a job');
+    // Membership first: an agent outside the location learns nothing about it, not even whether it exists.
+    if (!(await isMember(ctx.db, agent, location))) throw new ProtocolError(ErrorCode.FORBIDDEN, `you do not belong to location ${location}`, 'pool');
+    if (!isJobKind(job.kind)) throw new ProtocolError(ErrorCode.UNSUPPORTED, `unknown job kind '${job.kind}' (known: ${Object.keys(JOB_KINDS).join(', ')})`, 'kind');
+    const devices = await poolDevices(ctx.db, location);
+    const capable = devices.filter((d) => capsOf(d).includes(job.kind));
+    if (capable.length === 0) {
+      const runs = [...new Set(devices.flatMap(capsOf))];
+      throw new ProtocolError(ErrorCode.UNSUPPORTED, `no device in the pool at ${location} runs '${job.kind}' (${devices.length === 0 ? 'the pool has no devices' : `its devices run: ${runs.join(', ') || 'nothing announced yet'}`})`, 'kind');
+    }
+    const params = parseJobParams(job.kind, job.params);
+    if (job.kind === 'qr.show') ctx.jobs.requests.checkPayment(params as QrShowParams);
+    const counts = this.counts(location, capable);
+    if (counts.online === 0) {
+      this.metrics.noDevice.inc({ location: this.metrics.location(location) });
+      throw new ProtocolError(ErrorCode.NO_DEVICE_AVAILABLE, `no device at ${location} can take '${job.kind}' now: all ${counts.offline} that run it are offline`, 'pool', { counts });
+    }
+    const now = ctx.now();
+    const via = { pool: location, route };
+    // Linger: the agent's own idle lease here takes its next job.
+    for (const d of capable) {
+      if (d.bound_via !== 'lease' || ctx.bindings.agentOf(d.id) !== agent || !ctx.presence.isOnline(d.id)) continue;
+      const q = ctx.jobs.engine.queue(d.id);
+      if ((await ctx.jobs.engine.openCount(q)) > 0) continue;
+      this.clearLinger(d.id);
+      const res = await ctx.jobs.requests.submit(agent, { device: d.id, ...job, via });
+      return { ...res, device: d.id, pool: location, route };
+    }
+    const id = randomUUID();
+    const entry = { id, location, agent, kind: job.kind, params: JSON.stringify(params), hold: isHeld(job.kind, params), ttlMs: queueTtlMs(params, job.ttl, ctx.opts.jobTtlMs, now), route, now };
+    const free = shuffle(capable.filter((d) => d.agent_id === null && ctx.presence.isOnline(d.id)));
+    const outcome = await this.tx(async (trx) => {
+      // FIFO: while anyone waits here, a new job queues behind them.
+      if (free.length > 0 && (await waitingCount(asRegistry(trx), location)) === 0) {
+        for (const d of free) {
+          const change = await startLease(asRegistry(trx), { lease: randomUUID(), device: d.id, agent, location, job: id, route, now });
+          if (change === null) continue;
+          await insertJob(trx, { id, device: d.id, agent, kind: job.kind, params: entry.params, hold: entry.hold, ttlMs: entry.ttlMs, idempotencyKey: null, now, via }, ctx.opts.queueCap);
+          return change;
+        }
+      }
+      await enqueue(asRegistry(trx), entry);
+      return null;
+    });
+    if (outcome !== null) {
+      this.leased(outcome, location);
+      return { ...(await this.placed(id, outcome.device)), device: outcome.device, pool: location, route };
+    }
+    ctx.log.debug({ job: id, location, agent }, 'job waits in the pool queue');
+    await this.drain(location);
+    const now2 = await poolEntry(ctx.db, id);
+    if (now2?.state === 'assigned' && now2.device !== null) return { ...(await this.placed(id, now2.device)), device: now2.device, pool: location, route };
+    const mine = (await this.queueOf(location)).find((x) => x.job === id);
+    return { job: id, state: 'queued', position: mine?.position ?? null, eta: mine?.eta ?? null, device: null, pool: location, route };
+  }
+
+  /** A write: the group commit on SQLite; on PostgreSQL its own transaction, gated like claims. */
+  private tx<T>(fn: (trx: Trx) => Promise<T>): Promise<T> {
+    const e = this.ctx.jobs.engine;
+    return this.ctx.cluster === null ? e.write(fn) : this.ctx.claimGate.run(() => e.db.transaction().execute(fn));
+  }
+
+  /** A lease committed with its job: the binding map and notifications, the device's queue count. */
+  private leased(change: BindingChange, location: string): void {
+    const e = this.ctx.jobs.engine;
+    e.countOpen(e.queue(change.device), 1);
+    applyBindingChange(this.ctx, change);
+    this.metrics.leasesStarted.inc({ location: this.metrics.location(location) });
+    this.ctx.log.info({ device: change.device, agent: change.to, location, version: change.version }, 'leased');
+  }
+
+  /** The job's place on the device it was given. */
+  private async placed(job: string, device: string): Promise<SubmitResult> {
+    const e = this.ctx.jobs.engine;
+    const { open, slots } = await e.layout(e.queue(device));
+    const row = open.find((j) => j.id === job);
+    const slot = slots.get(job);
+    if (!row || !slot) {
+      const done = await e.db.selectFrom('jobs').select('state').where('id', '=', job).executeTakeFirst();
+      return { job, state: done?.state ?? 'queued', position: null, eta: null };
+    }
+    return { job, state: row.state, position: slot.position, eta: Math.round(slot.eta) };
+  }
+
+  // ---- the pool queue
+
+  /**
+   * Gives waiting jobs free devices, oldest first. A job no free device can run keeps its place
+   * while younger jobs of other kinds go ahead. One drain per location at a time on this node;
+   * across nodes the conditional updates decide, so a job is given one device and a device one job.
+   */
+  drain(location: string): Promise<void> {
+    const running = this.draining.get(location);
+    if (running) {
+      this.drainAgain.add(location);
+      return running;
+    }
+    const p = (async () => {
+      do {
+        this.drainAgain.delete(location);
+        await this.drainOnce(location);
+      } while (this.drainAgain.has(location) && !this.stopped);
+    })()
+      .catch((err: unknown) => this.ctx.log.error({ err, location }, 'draining the pool queue failed'))
+      .finally(() => this.draining.delete(location));
+    this.draining.set(location, p);
+    return p;
+  }
+
+  private async drainOnce(location: string): Promise<void> {
+    const { ctx } = this;
+    for (;;) {
+      if (this.stopped) return;
+      const entries = await waiting(ctx.db, location, 200);
+      if (entries.length === 0) break;
+      const free = shuffle((await poolDevices(ctx.db, location)).filter((d) => d.agent_id === null && ctx.presence.isOnline(d.id)));
+      if (free.length === 0) break;
+      let progressed = false;
+      for (const entry of entries) {
+        if (free.length === 0) break;
+        for (;;) {
+          const i = free.findIndex((d) => capsOf(d).includes(entry.kind));
+          if (i < 0) break;
+          const d = free.splice(i, 1)[0]!;
+          const got = await this.assign(entry, d.id);
+          if (got === 'taken') continue;
+          progressed = got === 'assigned' || progressed;
+          break;
+        }
+      }
+      if (!progressed) break;
+    }
+    await this.publishQueue(location);
+  }
+
+  private async assign(entry: PoolEntryRow, device: string): Promise<'assigned' | 'gone' | 'taken'> {
+    const { ctx } = this;
+    const now = ctx.now();
+    const route = entry.route;
+    const outcome = await this.tx(async (trx) => {
+      const reg = asRegistry(trx);
+      if (!(await decide(reg, entry.id, 'assigned', now, device))) return 'gone' as const;
+      const change = await startLease(reg, { lease: randomUUID(), device, agent: entry.agent, location: entry.location, job: entry.id, route, now });
+      if (change === null) {
+        await unassign(reg, entry.id);
+        return 'taken' as const;
+      }
+      const ttlMs = Math.max(1, Number(entry.expires_at) - now);
+      await insertJob(trx, { id: entry.id, device, agent: entry.agent, kind: entry.kind, params: entry.params, hold: Number(entry.hold) === 1, ttlMs, idempotencyKey: null, now, via: { pool: entry.location, route } }, ctx.opts.queueCap);
+      return change;
+    });
+    if (typeof outcome === 'string') return outcome;
+    this.leased(outcome, entry.location);
+    this.metrics.waitSeconds.observe({ location: this.metrics.location(entry.location) }, (now - Number(entry.queued_at)) / 1000);
+    this.tell(entry.agent, { event: 'pool.assigned', job: entry.id, location: entry.location, device, route });
+    return 'assigned';
+  }
+
+  /** Positions and ETAs of the location's waiting jobs, from the pool's recent throughput. */
+  async queueOf(location: string): Promise<(PoolQueueItem & { agent: string; queuedAt: number })[]> {
+    const entries = await waiting(this.ctx.db, location);
+    const devices = await poolDevices(this.ctx.db, location);
+    const online = Math.max(1, devices.filter((d) => this.ctx.presence.isOnline(d.id)).length);
+    return entries.map((e, i) => {
+      const per = this.leaseMs.get(location) ?? priorMs(e.kind);
+      return { job: e.id, kind: e.kind, agent: e.agent, queuedAt: Number(e.queued_at), position: i + 1, eta: Math.round(Math.ceil((i + 1) / online) * per) };
+    });
+  }
+
+  /** Tells each agent with jobs in the location's queue (or who had some) where they stand. */
+  async publishQueue(location: string): Promise<void> {
+    const items = await this.queueOf(location);
+    this.metrics.queueDepth.set({ location: this.metrics.location(location) }, items.length);
+    const byAgent = new Map<string, PoolQueueItem[]>();
+    for (const it of items) {
+      const list = byAgent.get(it.agent) ?? [];
+      list.push({ job: it.job, kind: it.kind, position: it.position, eta: it.eta });
+      byAgent.set(it.agent, list);
+    }
+    const before = this.told.get(location) ?? new Set<string>();
+    const at = this.ctx.now();
+    for (const agent of new Set([...before, ...byAgent.keys()])) this.tell(agent, { event: 'pool.queue', location, at, jobs: byAgent.get(agent) ?? [] });
+    this.told.set(location, new Set(byAgent.keys()));
+  }
+
+  /** Unretained, without an id, on the agent's res topic (docs/architecture.md, Locations and pools). */
+  private tell(agent: string, body: Record<string, unknown>): void {
+    publishJson(this.ctx, agentTopic(agent, 'res'), body).catch((err: unknown) => this.ctx.log.error({ err, agent }, 'telling an agent about its pool job failed'));
+  }
+
+  /** The agent cancels a job still waiting in a pool queue; false if it is not one. */
+  async cancelWaiting(agent: string, job: string): Promise<boolean> {
+    const entry = await poolEntry(this.ctx.db, job);
+    if (!entry || entry.agent !== agent || entry.state !== 'waiting') return false;
+    const done = await this.tx((trx) => decide(asRegistry(trx), job, 'cancelled', this.ctx.now()));
+    if (!done) return false;
+    await this.publishQueue(entry.location);
+    return true;
+  }
+
+  // ---- lease ends
+
+  private onJobEnded(device: string, agent: string): void {
+    if (this.ctx.bindings.agentOf(device) !== agent || this.stopped) return;
+    const linger = this.ctx.opts.leaseLingerMs;
+    if (linger === 0) {
+      void this.endLease(device, agent);
+      return;
+    }
+    this.clearLinger(device);
+    const t = setTimeout(() => {
+      this.lingers.delete(device);
+      void this.endLease(device, agent);
+    }, linger);
+    t.unref();
+    this.lingers.set(device, t);
+  }
+
+  private clearLinger(device: string): void {
+    const t = this.lingers.get(device);
+    if (t) clearTimeout(t);
+    this.lingers.delete(device);
+  }
+
+  /**
+   * Ends the agent's lease of the device if the device has no unfinished job (the conditional
+   * UPDATE decides), after the device's last snapshot went out, so the agent sees how its job ended.
+   */
+  private async endLease(device: string, agent: string): Promise<void> {
+    const { ctx } = this;
+    try {
+      // Most jobs run on owned devices: one read, no write, tells them apart.
+      const row = await ctx.db.selectFrom('devices').select(['agent_id', 'bound_via']).where('id', '=', device).executeTakeFirst();
+      if (row?.agent_id !== agent || row.bound_via !== 'lease') return;
+      await ctx.jobs.engine.queue(device).idle();
+      if (this.stopped) return;
+      const ended = await this.tx((trx) => endLease(asRegistry(trx), { device, agent, reason: 'job-ended', actor: 'broker', now: ctx.now() }));
+      if (ended === null) return;
+      applyBindingChange(ctx, ended.change);
+      const location = ended.lease?.location ?? ended.change.row.location;
+      if (ended.lease) {
+        const ms = ctx.now() - Number(ended.lease.started_at);
+        const cur = this.leaseMs.get(ended.lease.location);
+        this.leaseMs.set(ended.lease.location, cur === undefined ? ms : cur + EWMA_WEIGHT * (ms - cur));
+      }
+      if (location !== null) {
+        this.metrics.leasesEnded.inc({ location: this.metrics.location(location), reason: 'job-ended' });
+        ctx.log.info({ device, agent, location, version: ended.change.version }, 'lease ended');
+        await this.drain(location);
+      }
+    } catch (err) {
+      ctx.log.error({ err, device, agent }, 'ending a lease failed');
+    }
+  }
+
+  private onHello(device: string): void {
+    this.ctx.db
+      .selectFrom('devices')
+      .select(['location', 'mode'])
+      .where('id', '=', device)
+      .executeTakeFirst()
+      .then((row) => (row?.mode === 'pool' && row.location !== null ? this.drain(row.location) : undefined))
+      .catch((err: unknown) => this.ctx.log.error({ err, device }, 'draining the pool after a hello failed'));
+  }
+
+  /**
+   * Every sweep: waiting jobs past their ttl expire; leases whose job ended and whose linger
+   * passed end (their timers are gone after a restart or on a node that died); lease rows whose
+   * device was released by force are closed; every location with waiting jobs is drained, so a
+   * device freed on another node is used here too.
+   */
+  private async sweep(): Promise<void> {
+    if (this.sweeping || this.stopped) return;
+    this.sweeping = true;
+    const { ctx } = this;
+    try {
+      const now = ctx.now();
+      for (const e of await dueEntries(ctx.db, now)) {
+        if (!(await this.tx((trx) => decide(asRegistry(trx), e.id, 'expired', now)))) continue;
+        this.tell(e.agent, { event: 'pool.ended', job: e.id, location: e.location, state: 'expired', error: { code: 'EXPIRED', message: 'waited in the pool queue past its ttl; no device took it' } });
+        await this.publishQueue(e.location);
+      }
+      for (const l of await idleLeases(ctx.db, now - ctx.opts.leaseLingerMs - 1_000)) {
+        if (!this.lingers.has(l.device)) await this.endLease(l.device, l.agent);
+      }
+      const orphans = await closeOrphanedLeases(ctx.db, now);
+      if (orphans > 0) ctx.log.warn({ orphans }, 'closed lease rows whose device was released by force');
+      await Promise.all((await locationsWaiting(ctx.db)).map((l) => this.drain(l)));
+    } catch (err) {
+      ctx.log.error({ err }, 'pool sweep failed');
+    } finally {
+      this.sweeping = false;
+    }
+  }
+}
+
+interface JobInput { kind: string; params: unknown; ttl?: number; idempotencyKey?: string }
+
+export async function startPools(ctx: Context): Promise<Pools> {
+  const pools = new Pools(ctx);
+  ctx.pools = pools;
+  ctx.agentOps.set('submit', (_ctx, who, req) => pools.submit(who.id, req as Submit));
+  const jobsCancel = ctx.agentOps.get('cancel')!;
+  ctx.agentOps.set('cancel', async (c, who, req) => {
+    const job = (req as Extract<AgentRequest, { op: 'cancel' }>).job;
+    if (await pools.cancelWaiting(who.id, job)) return { job, state: 'cancelled', pending: null };
+    return jobsCancel(c, who, req);
+  });
+  await pools.start();
+  return pools;
+}

@@ -1,0 +1,142 @@
+// The lease compare-and-set (docs/architecture.md, Locations and pools). A lease is the device's
+// binding, like a claim: one conditional UPDATE of devices.agent_id (only a free pool device of
+// that location), its history row in `leases`, an audit row and the webhook event, in the
+// caller's transaction. Ending it is the reverse UPDATE, conditional on the binding version and on
+// the device having no unfinished job. The pool queue's rows change the same way.
+import { type Kysely, sql } from 'kysely';
+import { recordEvent } from '../webhooks/outbox';
+import { appendAudit } from './audit';
+import type { BindingChange } from './bindings';
+import { noOpenJobs } from './locations';
+import type { Database, LeaseRow, PoolEntryRow } from './schema';
+
+export interface LeaseInput { lease: string; device: string; agent: string; location: string; job: string; route: string; now: number }
+
+/**
+ * Leases a free pool device at the location to the agent; null (and nothing written) when the
+ * device is no longer free.
+ */
+export async function startLease(trx: Kysely<Database>, l: LeaseInput): Promise<BindingChange | null> {
+  const won = await trx
+    .updateTable('devices')
+    .set({ agent_id: l.agent, bound_at: l.now, bound_via: 'lease', binding_version: sql`binding_version + 1` })
+    .where('id', '=', l.device)
+    .where('agent_id', 'is', null)
+    .where('mode', '=', 'pool')
+    .where('location', '=', l.location)
+    .executeTakeFirst();
+  if (Number(won.numUpdatedRows) === 0) return null;
+  const row = (await trx.selectFrom('devices').selectAll().where('id', '=', l.device).executeTakeFirst())!;
+  const version = Number(row.binding_version);
+  await trx.insertInto('leases').values({ id: l.lease, device: l.device, agent: l.agent, location: l.location, job: l.job, version, started_at: l.now, ended_at: null, end_reason: null }).execute();
+  await appendAudit(trx, { at: l.now, actor: `agent:${l.agent}`, action: 'lease.start', device: l.device, agent: l.agent, detail: { lease: l.lease, location: l.location, job: l.job, route: l.route, version } });
+  await recordEvent(trx, 'binding.changed', { device: l.device, action: 'lease', from: null, to: l.agent, via: 'lease', actor: `agent:${l.agent}`, version }, l.now);
+  return { device: l.device, from: null, to: l.agent, version, at: l.now, changed: true, row };
+}
+
+export interface EndLeaseInput { device: string; agent: string; reason: string; actor: string; now: number; force?: boolean }
+
+/**
+ * Ends the agent's lease of the device: only while it still holds it by lease and (unless forced)
+ * no job is unfinished on the device. Null when nothing changed.
+ */
+export async function endLease(trx: Kysely<Database>, e: EndLeaseInput): Promise<{ change: BindingChange; lease: LeaseRow | undefined } | null> {
+  const before = await trx.selectFrom('devices').selectAll().where('id', '=', e.device).executeTakeFirst();
+  if (!before || before.agent_id !== e.agent || before.bound_via !== 'lease') return null;
+  const version = Number(before.binding_version);
+  let q = trx
+    .updateTable('devices')
+    .set({ agent_id: null, bound_at: null, bound_via: null, reserved_by_job: null, binding_version: version + 1 })
+    .where('id', '=', e.device)
+    .where('binding_version', '=', version);
+  if (e.force !== true) q = q.where(noOpenJobs(e.device));
+  const done = await q.executeTakeFirst();
+  if (Number(done.numUpdatedRows) === 0) return null;
+  const lease = await trx.selectFrom('leases').selectAll().where('device', '=', e.device).where('ended_at', 'is', null).executeTakeFirst();
+  await trx.updateTable('leases').set({ ended_at: e.now, end_reason: e.reason }).where('device', '=', e.device).where('ended_at', 'is', null).execute();
+  await appendAudit(trx, { at: e.now, actor: e.actor, action: 'lease.end', device: e.device, agent: e.agent, detail: { lease: lease?.id ?? null, location: lease?.location ?? before.location, reason: e.reason, version: version + 1 } });
+  await recordEvent(trx, 'binding.changed', { device: e.device, action: 'lease-end', from: e.agent, to: null, via: null, actor: e.actor, version: version + 1 }, e.now);
+  const row = (await trx.selectFrom('devices').selectAll().where('id', '=', e.device).executeTakeFirst())!;
+  return { change: { device: e.device, from: e.agent, to: null, version: version + 1, at: e.now, changed: true, row }, lease };
+}
+
+/** Lease rows still open whose device is no longer leased to their agent (a forced release). */
+export async function closeOrphanedLeases(db: Kysely<Database>, now: number): Promise<number> {
+  const orphans = await db
+    .selectFrom('leases')
+    .innerJoin('devices', 'devices.id', 'leases.device')
+    .select(['leases.id', 'leases.device', 'leases.agent', 'leases.location'])
+    .where('leases.ended_at', 'is', null)
+    .where((eb) => eb.or([eb('devices.agent_id', 'is', null), eb('devices.agent_id', '!=', eb.ref('leases.agent')), eb('devices.bound_via', 'is', null), eb('devices.bound_via', '!=', 'lease')]))
+    .execute();
+  for (const o of orphans) {
+    await db.transaction().execute(async (trx) => {
+      const r = await trx.updateTable('leases').set({ ended_at: now, end_reason: 'orphaned' }).where('id', '=', o.id).where('ended_at', 'is', null).executeTakeFirst();
+      if (Number(r.numUpdatedRows) === 1) await appendAudit(trx, { at: now, actor: 'broker', action: 'lease.end', device: o.device, agent: o.agent, detail: { lease: o.id, location: o.location, reason: 'orphaned' } });
+    });
+  }
+  return orphans.length;
+}
+
+export async function openLeases(db: Kysely<Database>, location?: string): Promise<LeaseRow[]> {
+  let q = db.selectFrom('leases').selectAll().where('ended_at', 'is', null).orderBy('started_at');
+  if (location !== undefined) q = q.where('location', '=', location);
+  return q.execute();
+}
+
+/** Open leases with no unfinished job on their device, whose last job ended before `idleSince`. */
+export async function idleLeases(db: Kysely<Database>, idleSince: number): Promise<LeaseRow[]> {
+  return db
+    .selectFrom('leases')
+    .selectAll()
+    .where('ended_at', 'is', null)
+    .where(sql<boolean>`not exists (select 1 from jobs where jobs.device = leases.device and (jobs.state in ('queued', 'dispatched', 'running') or jobs.updated_at > ${idleSince}))`)
+    .execute();
+}
+
+// ---- the pool queue
+
+export interface NewPoolEntry { id: string; location: string; agent: string; kind: string; params: string; hold: boolean; ttlMs: number; route: string; now: number }
+
+export async function enqueue(trx: Kysely<Database>, e: NewPoolEntry): Promise<PoolEntryRow> {
+  const row = await trx
+    .insertInto('pool_queue')
+    .values({ id: e.id, location: e.location, agent: e.agent, kind: e.kind, params: e.params, hold: e.hold ? 1 : 0, ttl_ms: e.ttlMs, route: e.route, state: 'waiting', device: null, queued_at: e.now, expires_at: e.now + e.ttlMs, decided_at: null })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+  await appendAudit(trx, { at: e.now, actor: `agent:${e.agent}`, action: 'pool.queued', agent: e.agent, detail: { job: e.id, location: e.location, kind: e.kind, route: e.route } });
+  return row;
+}
+
+/** Waiting entries of a location in FIFO order. */
+export async function waiting(db: Kysely<Database>, location: string, limit = 1000): Promise<PoolEntryRow[]> {
+  return db.selectFrom('pool_queue').selectAll().where('location', '=', location).where('state', '=', 'waiting').orderBy('seq').limit(limit).execute();
+}
+
+export async function waitingCount(db: Kysely<Database>, location: string): Promise<number> {
+  const r = await db.selectFrom('pool_queue').select((eb) => eb.fn.countAll<number>().as('n')).where('location', '=', location).where('state', '=', 'waiting').executeTakeFirstOrThrow();
+  return Number(r.n);
+}
+
+export async function locationsWaiting(db: Kysely<Database>): Promise<string[]> {
+  return (await db.selectFrom('pool_queue').select('location').distinct().where('state', '=', 'waiting').execute()).map((r) => r.location);
+}
+
+export async function poolEntry(db: Kysely<Database>, id: string): Promise<PoolEntryRow | undefined> {
+  return db.selectFrom('pool_queue').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+/** Puts an entry this transaction just assigned back in its place (its device was taken meanwhile). */
+export async function unassign(trx: Kysely<Database>, id: string): Promise<void> {
+  await trx.updateTable('pool_queue').set({ state: 'waiting', device: null, decided_at: null }).where('id', '=', id).where('state', '=', 'assigned').execute();
+}
+
+/** Moves a waiting entry on (assigned to a device, cancelled, expired); false if it was not waiting. */
+export async function decide(trx: Kysely<Database>, id: string, state: 'assigned' | 'cancelled' | 'expired', now: number, device: string | null = null): Promise<boolean> {
+  const r = await trx.updateTable('pool_queue').set({ state, device, decided_at: now }).where('id', '=', id).where('state', '=', 'waiting').executeTakeFirst();
+  return Number(r.numUpdatedRows) === 1;
+}
+
+export async function dueEntries(db: Kysely<Database>, now: number): Promise<PoolEntryRow[]> {
+  return db.selectFrom('pool_queue').selectAll().where('state', '=', 'waiting').where('expires_at', '<=', now).orderBy('seq').execute();
+}
