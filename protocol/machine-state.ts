@@ -212,6 +212,13 @@ export function settingsDelta(desired: Record<string, SettingValue>, reported: R
   return delta;
 }
 
+const CONSUMABLE_WORDS: Record<string, string> = { 'ink.c': 'Cyan ink', 'ink.m': 'Magenta ink', 'ink.y': 'Yellow ink', 'ink.k': 'Black ink', paper: 'Paper' };
+
+/** What people call a consumable: "Black ink" for `ink.k`; other names as they are. */
+export function consumableWords(name: string): string {
+  return CONSUMABLE_WORDS[name] ?? name;
+}
+
 /** The level under which a consumable counts as low: the device's own setting, else the fleet default. */
 export function lowThreshold(reported: ReportedState, fleetDefault: number): number {
   const own = reported.settings?.['alerts.inkLowPercent'];

@@ -4,7 +4,7 @@
 // told on `fb/v1/a/<agent>/alerts`, admins on `fb/v1/admin/alerts`.
 import { randomUUID } from 'node:crypto';
 import type { AlertView } from '../../protocol/rest';
-import { type ReportedState, lowThreshold } from '../../protocol/machine-state';
+import { type ReportedState, consumableWords, lowThreshold } from '../../protocol/machine-state';
 import type { Status } from '../../protocol/messages';
 import { adminAlertsTopic, agentTopic } from '../../protocol/topics';
 import type { Context } from '../context';
@@ -58,7 +58,7 @@ export class Alerts {
     const names = new Set([...Object.keys(before.consumables ?? {}), ...Object.keys(after.consumables ?? {})]);
     for (const name of names) {
       const c = after.consumables?.[name];
-      if (c !== undefined && c.level < low) this.raise(device, 'consumable-low', name, `${name} is at ${c.level}% (under ${low}%)`);
+      if (c !== undefined && c.level < low) this.raise(device, 'consumable-low', name, `${consumableWords(name)} is at ${c.level}% (under ${low}%)`);
       // Hysteresis: a level hovering at the threshold neither clears nor re-raises.
       else if (c === undefined || c.level >= low + hysteresisPercent) this.clear(device, 'consumable-low', name);
     }

@@ -4,11 +4,11 @@
 import type { WireError } from '../../../protocol/errors';
 import type { JobState } from '../../../protocol/jobs';
 import type { Bindings, BoundDevice, JobsSnapshot, Status } from '../../../protocol/messages';
-import type { JobView } from '../../../protocol/rest';
+import type { AlertView, JobView, ShadowView } from '../../../protocol/rest';
 import { agentTopic, deviceTopic, parseTopic } from '../../../protocol/topics';
 import { Link } from './link';
 import { Observable } from './observable';
-import { type Session, expireSession } from './session';
+import { type Session, authed, expireSession } from './session';
 
 export interface JobTrack {
   job: string;
@@ -35,6 +35,10 @@ export interface AgentState {
   /** Open jobs per device in queue order (from the latest snapshot). */
   queues: Record<string, string[]>;
   jobs: Record<string, JobTrack>;
+  /** Each held machine's shadow (reported state, settings), from d/<dev>/shadow. */
+  shadows: Record<string, ShadowView>;
+  /** Open alerts per machine, from a/<agent>/alerts. */
+  alerts: Record<string, AlertView[]>;
 }
 
 const latest = (times: Partial<Record<JobState, number>>): number => Math.max(0, ...Object.values(times));
@@ -45,11 +49,11 @@ export const isOpen = (s: JobState): boolean => OPEN.includes(s);
 const UNBOUND = { code: 'UNBOUND', message: 'the machine was released or transferred, so this job was cancelled' };
 
 function deviceTopics(id: string): string[] {
-  return [deviceTopic(id, 'status'), deviceTopic(id, 'jobs')];
+  return [deviceTopic(id, 'status'), deviceTopic(id, 'jobs'), deviceTopic(id, 'shadow')];
 }
 
 export class AgentLive {
-  readonly state = new Observable<AgentState>({ loaded: false, devices: [], status: {}, queues: {}, jobs: {} });
+  readonly state = new Observable<AgentState>({ loaded: false, devices: [], status: {}, queues: {}, jobs: {}, shadows: {}, alerts: {} });
   readonly link: Link;
 
   constructor(readonly session: Session) {
@@ -58,7 +62,7 @@ export class AgentLive {
       connected: () => void this.catchUp(),
       refused: expireSession,
     });
-    this.link.want([agentTopic(session.id, 'bindings')]);
+    this.link.want([agentTopic(session.id, 'bindings'), agentTopic(session.id, 'alerts')]);
   }
 
   start(): void {
@@ -130,7 +134,7 @@ export class AgentLive {
     try {
       const b = await this.link.request<Bindings>('list');
       this.applyBindings(b);
-      await Promise.all(b.devices.map((d) => this.history(d.id, 20)));
+      await Promise.all([...b.devices.map((d) => this.history(d.id, 20)), this.loadAlerts()]);
     } catch (err) {
       console.error('catching up after connect failed', err);
     }
@@ -142,6 +146,31 @@ export class AgentLive {
     if (t.kind === 'agent' && t.leaf === 'bindings' && t.agent === this.session.id) this.applyBindings(json as Bindings);
     else if (t.kind === 'device' && t.leaf === 'status') this.applyStatus(t.device, json as Status);
     else if (t.kind === 'device' && t.leaf === 'jobs') this.applySnapshot(json as JobsSnapshot);
+    else if (t.kind === 'device' && t.leaf === 'shadow') this.applyShadow(json as ShadowView);
+    else if (t.kind === 'agent' && t.leaf === 'alerts' && t.agent === this.session.id) this.applyAlert(json as { event: string; alert: AlertView });
+  }
+
+  /** Open alerts of the agent's machines, read once per connection; events keep them current. */
+  private async loadAlerts(): Promise<void> {
+    const open = await authed<AlertView[]>('GET', '/api/alerts?state=open');
+    const alerts: Record<string, AlertView[]> = {};
+    for (const a of open) alerts[a.device] = [...(alerts[a.device] ?? []), a];
+    this.state.set({ ...this.state.get(), alerts });
+  }
+
+  private applyShadow(s: ShadowView): void {
+    const st = this.state.get();
+    if (!st.devices.some((d) => d.id === s.device)) return;
+    const prev = st.shadows[s.device];
+    if (prev && prev.version > s.version) return;
+    this.state.set({ ...st, shadows: { ...st.shadows, [s.device]: s } });
+  }
+
+  private applyAlert(e: { event: string; alert: AlertView }): void {
+    const st = this.state.get();
+    const others = (st.alerts[e.alert.device] ?? []).filter((a) => a.id !== e.alert.id);
+    const mine = e.alert.state === 'open' ? [...others, e.alert] : others;
+    this.state.set({ ...st, alerts: { ...st.alerts, [e.alert.device]: mine } });
   }
 
   private applyBindings(b: Bindings): void {
@@ -154,9 +183,13 @@ export class AgentLive {
     const status = { ...st.status };
     const queues = { ...st.queues };
     const jobs = { ...st.jobs };
+    const shadows = { ...st.shadows };
+    const alerts = { ...st.alerts };
     for (const id of gone) {
       delete status[id];
       delete queues[id];
+      delete shadows[id];
+      delete alerts[id];
       // The broker cancels this agent's jobs on a device that left it and stops telling it about
       // them, so every open view says so at once instead of showing a job that still runs.
       for (const j of Object.values(jobs)) {
@@ -167,7 +200,7 @@ export class AgentLive {
       const known = status[d.id];
       if (!known || d.presence.since >= known.since) status[d.id] = d.presence;
     }
-    this.state.set({ ...st, loaded: true, devices: b.devices, status, queues, jobs });
+    this.state.set({ ...st, loaded: true, devices: b.devices, status, queues, jobs, shadows, alerts });
   }
 
   private applyStatus(device: string, s: Status): void {

@@ -1,9 +1,10 @@
-// "My machines": every machine the agent holds, with live presence, the current job, the
-// queue length, and Release.
+// "My machines": every machine the agent holds, with live presence, what the machine is doing
+// (status, ink, alerts), the current job, the queue length, and Release.
 import type { JSX } from 'preact';
 import { useState } from 'preact/hooks';
 import type { BoundDevice } from '../../../protocol/messages';
 import { JobLine } from '../components/jobs';
+import { MachineState } from '../components/machine-state';
 import { A, Alert, Page, PresenceBadge } from '../components/ui';
 import { type AgentLive, isOpen } from '../lib/agent-live';
 import { useAgent } from '../lib/live';
@@ -94,6 +95,7 @@ export function Devices(): JSX.Element {
               <p class="sub" data-testid="presence-detail">
                 <PresenceBadge status={st.status[d.id]} detail />
               </p>
+              <MachineState presence={st.status[d.id]} shadow={st.shadows[d.id]} alerts={st.alerts[d.id]} />
               <p data-testid="current-job">{current ? <JobLine job={current} /> : 'No job running'}</p>
               <p data-testid="queue-length">{waiting === 0 ? 'Queue empty' : `${waiting} job${waiting === 1 ? '' : 's'} waiting`}</p>
               <div class="actions">
