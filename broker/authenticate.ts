@@ -164,7 +164,20 @@ export function makeAuthenticate(ctx: Context): NonNullable<AedesOptions['authen
     const take = warnings.take(ip, ctx.now());
     if (take) ctx.log.warn({ ...fields, ip, ...(take.suppressed > 0 ? { suppressed: take.suppressed } : {}) }, msg);
   };
-  return (client, rawUser, rawPassword, done) => {
+  // Shedding (docs/architecture.md, Shutdown and overload): past this many CONNECTs under way, a
+  // new one is told "server unavailable" at once and retries later, instead of joining a queue in
+  // which every client, accepted ones included, waits until it times out.
+  let pending = 0;
+  return (client, rawUser, rawPassword, finish) => {
+    if (ctx.closing || pending >= ctx.opts.maxPendingAuth) {
+      ctx.metrics.authFailures.inc({ kind: 'mqtt', reason: ctx.closing ? 'closing' : 'overloaded' });
+      return refuse(finish, SERVER_UNAVAILABLE, ctx.closing ? 'the broker is shutting down' : 'too many connections authenticating; retry');
+    }
+    pending++;
+    const done: Done = (err, ok) => {
+      pending--;
+      finish(err, ok);
+    };
     const ip = remoteAddress(client, ctx.opts.trustProxy);
     const username = rawUser ?? '';
     const password = rawPassword?.toString('utf8') ?? '';

@@ -30,6 +30,8 @@ export interface BrokerOptions {
   trustProxy: boolean;
   /** Connections per source address that have not finished CONNECT yet; more are closed at once. */
   preAuthPerAddress: number;
+  /** CONNECTs being authenticated at once; more are answered CONNACK 3 (server unavailable) at once. */
+  maxPendingAuth: number;
   /** Agent requests per second, sustained, on one connection (docs/architecture.md, Request rate limits). */
   requestRate: number;
   /** Agent requests one connection may send at once before the sustained rate applies. */
@@ -97,6 +99,7 @@ export const DEFAULTS: BrokerOptions = {
   logLevel: 'info',
   trustProxy: false,
   preAuthPerAddress: 1024,
+  maxPendingAuth: 2000,
   requestRate: 20,
   requestBurst: 40,
   agentRequestRate: 20,
@@ -141,6 +144,7 @@ export const BROKER_CLI = defineCli({
     'log-level': { type: 'string', value: 'LEVEL', env: 'FLEETBIND_LOG_LEVEL', help: `pino log level: fatal, error, warn, info, debug or trace (default ${DEFAULTS.logLevel})` },
     'trust-proxy': { type: 'string', value: 'BOOL', env: 'FLEETBIND_TRUST_PROXY', help: 'true behind a reverse proxy: take client addresses from X-Forwarded-For (default false)' },
     'pre-auth-per-address': { type: 'string', value: 'N', env: 'FLEETBIND_PRE_AUTH_PER_ADDRESS', help: `connections per source address still before CONNACK; more are closed at once (default ${DEFAULTS.preAuthPerAddress})` },
+    'max-pending-auth': { type: 'string', value: 'N', env: 'FLEETBIND_MAX_PENDING_AUTH', help: `CONNECTs authenticated at once; more are refused at once with CONNACK 3 (server unavailable) and retry, instead of everyone timing out (default ${DEFAULTS.maxPendingAuth})` },
     'request-rate': { type: 'string', value: 'N', env: 'FLEETBIND_REQUEST_RATE', help: `agent requests per second on one connection; more are answered RATE_LIMITED (default ${DEFAULTS.requestRate})` },
     'request-burst': { type: 'string', value: 'N', env: 'FLEETBIND_REQUEST_BURST', help: `agent requests one connection may send at once (default ${DEFAULTS.requestBurst})` },
     'agent-request-rate': { type: 'string', value: 'N', env: 'FLEETBIND_AGENT_REQUEST_RATE', help: `requests per second per agent, over all its connections and nodes (default ${DEFAULTS.agentRequestRate})` },
@@ -285,6 +289,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BrokerOpti
   set('log-level', (v) => (o.logLevel = v));
   set('trust-proxy', (v) => (o.trustProxy = yesNo('trust-proxy', v)));
   set('pre-auth-per-address', (v) => (o.preAuthPerAddress = positive('pre-auth-per-address', v)));
+  set('max-pending-auth', (v) => (o.maxPendingAuth = positive('max-pending-auth', v)));
   set('request-rate', (v) => (o.requestRate = positive('request-rate', v)));
   set('request-burst', (v) => (o.requestBurst = positive('request-burst', v)));
   set('agent-request-rate', (v) => (o.agentRequestRate = positive('agent-request-rate', v)));

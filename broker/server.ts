@@ -316,23 +316,33 @@ export async function startBroker(options: Partial<BrokerOptions> = {}): Promise
   let closed: Promise<void> | null = null;
   const close = (): Promise<void> =>
     (closed ??= (async () => {
+      // The drain (docs/architecture.md, Shutdown and overload): accept nothing new, tell every
+      // agent its devices here are restarting while it can still hear it, let work in flight
+      // reach the registry, then close.
+      const started = ctx.now();
+      tcp.close();
+      tlsServer?.close();
       ctx.closing = true;
       expiry.stop();
       stopOrderUpdates();
       await ota.stop();
       await pools.stop();
+      const restarting = [...internals.clients()].map(identityOf).filter((w) => w?.kind === 'device');
+      await Promise.all(
+        restarting.map((w) => publishStatus(ctx, w!.id, { state: 'reconnecting', conn: w!.conn, since: started, reason: 'broker-restart' }).catch((err: unknown) => log.error({ err, device: w!.id }, 'publishing broker-restart presence failed'))),
+      );
       await jobs.stop();
       machines.stop();
       await deliverer.stop();
-      tcp.close();
-      tlsServer?.close();
       for (const t of ctx.bindingTimers.values()) clearTimeout(t);
       ctx.presence.stop();
       await new Promise<void>((resolve) => aedes.close(() => resolve()));
       for (const ws of wss.clients) ws.terminate();
       await http.close();
+      // Requests that were under way when their connections closed still commit (or fail) before the registry closes.
+      await ctx.writer.idle();
       await (cluster ?? registry).close();
-      log.info('stopped');
+      log.info({ devices: restarting.length, ms: ctx.now() - started }, 'stopped');
     })());
 
   return {
