@@ -7,18 +7,26 @@
 //
 // `npm run test:model -- --runs N --seed S [--path P] [--steps K]` for long runs; in CI the
 // default is 200 runs, one in twenty of them with restarts (each restart costs seconds).
-import { parseArgs } from 'node:util';
 import fc from 'fast-check';
+import { defineCli, readCli } from '../../host-tools/cli/args';
 import { suite } from '../helpers/suite';
 import { AGENTS, DEVICES, commandArbitrary } from './commands';
 import { Model } from './model';
 import { System, ownTopics } from './system';
 
-const { values: args } = parseArgs({
-  args: process.argv.slice(2),
-  options: { runs: { type: 'string' }, seed: { type: 'string' }, path: { type: 'string' }, steps: { type: 'string' } },
-  strict: false,
-});
+const { values: args } = readCli(
+  defineCli({
+    command: 'npm run test:model --',
+    usage: ['[--runs N] [--seed S] [--path P] [--steps K]'],
+    summary: 'The model test of the whole broker: random histories with injected faults, checked after every step against a reference model.',
+    options: {
+      runs: { type: 'string', value: 'N', help: 'runs in all (default 200; one in twenty with SIGKILL restarts)' },
+      seed: { type: 'string', value: 'S', help: 'the seed of the first property (the second uses S+1); printed on failure' },
+      path: { type: 'string', value: 'P', help: "replay one failing run: fast-check's path from a failure report" },
+      steps: { type: 'string', value: 'K', help: 'at most K steps a run (default 12)' },
+    },
+  }),
+);
 const runs = Number(args.runs ?? 200);
 const seed = args.seed === undefined ? Date.now() % 2 ** 31 : Number(args.seed);
 const steps = Number(args.steps ?? 12);
