@@ -8,6 +8,7 @@ import { attachImprov } from '../../firmware/core/improv-device';
 import type { Mqtt, Ota, Platform, TimerHandle } from '../../firmware/core/platform';
 import type { AckState } from '../../protocol/messages';
 import { echoMachine } from './sim-machine';
+import { nodeHttp } from './sim-http';
 import { type PrinterOptions, SimPrinter } from './sim-printer';
 import { NodeMqtt } from './sim-mqtt';
 import { SimDisplay } from './sim-display';
@@ -96,9 +97,11 @@ export class SimDevice {
       mqtt: this.countingAcks(this.mqtt),
       display,
       serial: this.printer?.exchange ?? echoMachine({ baud: 9600, turnaroundMs: 5 }),
+      // A printer takes walk-up order designs, fetched over HTTP like the board does.
+      ...(this.printer ? { http: nodeHttp } : {}),
       identify: (seconds) => display.identify(seconds),
       ...(o.ota ? { ota: o.ota } : {}),
-      facts: { mac: o.mac, model: SIM_MODEL, fw: o.fw, caps: o.ota ? [...SIM_CAPS, 'ota'] : SIM_CAPS, boot: 1 },
+      facts: { mac: o.mac, model: SIM_MODEL, fw: o.fw, caps: [...SIM_CAPS, ...(o.ota ? ['ota'] : []), ...(this.printer ? ['print'] : [])], boot: 1 },
     };
     this.core = createCore(platform, {
       ...(this.printer ? { machinePollMs: PRINTER_POLL_MS } : {}),

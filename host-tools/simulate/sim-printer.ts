@@ -5,6 +5,7 @@
 // SerialExchange, as on the board; replies go out at the line's baud rate like echoMachine's.
 import type { TimerHandle } from '../../firmware/core/platform';
 import { SerialExchange } from '../../firmware/core/serial-exchange';
+import { DesignReceiver } from './sim-design';
 
 export interface PrinterOptions {
   /** Chance (0-1) that a print job jams the paper path. */
@@ -37,11 +38,13 @@ export class SimPrinter {
   private busyUntil = 0;
   private job: string | null = null;
   private readonly random: () => number;
+  /** Walk-up order designs streamed in by the print handler, checked by sha256. */
+  readonly design = new DesignReceiver();
 
   constructor(private readonly o: PrinterOptions = PRINTER_DEFAULTS) {
     this.random = o.random ?? Math.random;
     this.exchange = new SerialExchange(timers, (bytes) => {
-      const reply = this.command(Buffer.from(bytes).toString('latin1').trim());
+      const reply = this.design.accepts(bytes) ?? this.command(Buffer.from(bytes).toString('latin1').trim());
       // Unref'd: a printer still talking must not keep a stopped simulator alive.
       setTimeout(() => this.exchange.receive(Buffer.from(`${reply}\n`, 'latin1')), 2).unref();
     });
