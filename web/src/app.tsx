@@ -18,6 +18,7 @@ import { AdminDevice } from './screens/admin/device';
 import { AdminFlash } from './screens/admin/flash';
 import { AdminJobsPage } from './screens/admin/jobs';
 import { Fleet } from './screens/admin/fleet';
+import { AdminRollouts } from './screens/admin/rollouts';
 import { AdminTokens } from './screens/admin/tokens';
 import { Claim } from './screens/claim';
 import { DevicePage } from './screens/device';
@@ -54,6 +55,7 @@ function Header(props: { path: string }): JSX.Element {
           ['/admin/agents', 'Agents'],
           ['/admin/tokens', 'Tokens'],
           ['/admin/flash', 'Flash'],
+          ['/admin/rollouts', 'Rollouts'],
         ]
       : [
           ['/devices', 'Machines'],
@@ -115,6 +117,7 @@ function adminRoute(path: string): JSX.Element | null {
   if (path === '/admin/agents') return <AdminAgents />;
   if (path === '/admin/tokens') return <AdminTokens />;
   if (path === '/admin/flash') return <AdminFlash />;
+  if (path === '/admin/rollouts') return <AdminRollouts />;
   if (path === '/admin/dashboard') return <AdminDashboard />;
   if (path === '/admin/jobs') return <AdminJobsPage />;
   if (path === '/admin/audit') return <AdminAudit />;
