@@ -5,7 +5,7 @@
 // design fetched by its signed URL in 16 KiB Range windows, as the firmware's print handler does.
 //
 //   npm run bench:orders -- [--customers 200] [--machines 20] [--mib 2]
-import { parseArgs } from 'node:util';
+import { defineCli, readCli } from '../../host-tools/cli/args';
 import { ORDER_DEFAULTS } from '../../broker/orders/options';
 import { PRINT_WINDOW_BYTES } from '../../firmware/core/handlers/print';
 import { TestBroker } from '../../test/helpers/broker';
@@ -13,7 +13,18 @@ import { end } from '../../test/helpers/mqtt';
 import { type Machine, noisyImage, openCustomer, order, orderLabel, orderMachine, upload } from '../../test/helpers/orders';
 import { percentile } from '../lib/load';
 
-const { values } = parseArgs({ options: { customers: { type: 'string', default: '200' }, machines: { type: 'string', default: '20' }, mib: { type: 'string', default: '2' } } });
+const { values } = readCli(
+  defineCli({
+    command: 'npm run bench:orders --',
+    usage: ['[--customers 200] [--machines 20] [--mib 2]'],
+    summary: 'Customers upload designs and order on machines at once against a broker in this process; prints uploads/s, upload latency p50/p99, RSS and the device fetch throughput.',
+    options: {
+      customers: { type: 'string', value: 'N', default: '200', help: 'customers, each uploading one design and ordering it' },
+      machines: { type: 'string', value: 'N', default: '20', help: 'machines open to orders, shared by the customers in turn' },
+      mib: { type: 'string', value: 'MIB', default: '2', help: 'size of each design in MiB (incompressible PNG)' },
+    },
+  }),
+);
 const customers = Number(values.customers);
 const machineCount = Number(values.machines);
 const mib = Number(values.mib);

@@ -10,21 +10,26 @@
 // xsnap reports slots only. Chunks (strings, byte code outside flash, buffers) and the stack are
 // measured on a Moddable lin build with the instrumentation module; the README gives that run.
 //
-//   npx tsx bench/xs-budget/run.ts [--jobs 600] [--reconnects 200] [--margin 1.25]
+//   npm run bench:xs-budget -- [--jobs 600] [--reconnects 200] [--margin 1.25]
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
+import { defineCli, readCli } from '../../host-tools/cli/args';
 import { xsDriver, type XsCoreDriver } from '../../test/xs/harness/drivers';
 import { Peer, bootEvent } from '../../test/xs/harness/peer';
 import { repoPath } from '../../test/xs/harness/bundle';
 import { coreModules } from '../lib/firmware-modules';
 
-const { values } = parseArgs({
-  options: {
-    jobs: { type: 'string', default: '600' },
-    reconnects: { type: 'string', default: '200' },
-    margin: { type: 'string', default: '1.25' },
-  },
-});
+const { values } = readCli(
+  defineCli({
+    command: 'npm run bench:xs-budget --',
+    usage: ['[--jobs 600] [--reconnects 200] [--margin 1.25]'],
+    summary: "Runs the firmware core under XS through its worst cases and prints the slot heap's live and in-use peaks against each board's creation sizes; exits 1 over budget.",
+    options: {
+      jobs: { type: 'string', value: 'N', default: '600', help: 'qr.show jobs with the largest QR text' },
+      reconnects: { type: 'string', value: 'N', default: '200', help: 'reconnects, with Wi-Fi drops among them' },
+      margin: { type: 'string', value: 'X', default: '1.25', help: 'headroom the live peak must leave under each budget' },
+    },
+  }),
+);
 const JOBS = Number(values.jobs);
 const RECONNECTS = Number(values.reconnects);
 const MARGIN = Number(values.margin);
