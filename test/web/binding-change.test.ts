@@ -4,39 +4,21 @@
 // history stays readable once it holds no machine. In Chromium, with screenshots.
 import { suite } from '../helpers/suite';
 import * as assert from 'uvu/assert';
-import type { Browser } from 'playwright-core';
-import { TestBroker } from '../helpers/broker';
-import { requireTool } from '../helpers/tools';
 import { waitUntil } from '../helpers/wait';
-import { launch, openApp, shot, signIn, waitAttr, waitText } from './browser';
-import { type Machine, jobIdOf, machine } from './fixtures';
-import { ensureWebBuilt } from './web-build';
+import { openApp, shot, signIn, waitAttr, waitText } from './browser';
+import { WebRig, jobIdOf, pressClaim } from './fixtures';
 
 const test = suite('web: binding change');
-let tb: TestBroker | null = null;
-let browser: Browser | null = null;
-let m: Machine | null = null;
-
-test.after(async () => {
-  await browser?.close();
-  await m?.device.close();
-  await tb?.stop();
-});
+const rig = new WebRig();
+test.after(() => rig.stop());
 
 test('queue rows say what each job is; release names the jobs; a transfer updates the open job page; history survives', async () => {
-  requireTool('chromium', 'chromium');
-  await ensureWebBuilt();
-  tb = await TestBroker.start();
-  const base = tb.broker.httpUrl;
-  const agent = await tb.createAgent('bc-1');
+  const { tb, browser, base, agent, m } = await rig.start({ agent: 'bc-1', code: 'CT0700061' });
   const other = await tb.createAgent('bc-2');
-  m = await machine(tb, 'CT0700061');
-  browser = await launch();
   const app = await openApp(browser, base + m.labelPath);
   const { page } = app;
   await signIn(page, agent.id, agent.password);
-  await page.getByRole('button', { name: 'Claim' }).click();
-  await page.waitForURL(`${base}/devices/${m.device.id}`);
+  await pressClaim(page, base, m);
 
   await page.getByRole('radio', { name: 'Payment QR' }).check();
   await page.getByLabel('Amount').fill('12.50');
@@ -44,7 +26,7 @@ test('queue rows say what each job is; release names the jobs; a transfer update
   await page.getByRole('button', { name: 'Show payment QR' }).click();
   await page.waitForURL(`${base}/devices/${m.device.id}/jobs/*`);
   const payment = jobIdOf(page.url());
-  await waitUntil(() => m!.device.runs.includes(payment), 5000, 'the payment job to run');
+  await waitUntil(() => m.device.runs.includes(payment), 5000, 'the payment job to run');
   await page.getByRole('link', { name: /Back to the machine/ }).click();
   await page.getByRole('radio', { name: 'Identify' }).check();
   await page.getByRole('button', { name: 'Identify' }).click();

@@ -3,32 +3,15 @@
 // claim that machine, then goes on to the claim.
 import { suite } from '../helpers/suite';
 import * as assert from 'uvu/assert';
-import type { Browser } from 'playwright-core';
-import { TestBroker } from '../helpers/broker';
-import { requireTool } from '../helpers/tools';
-import { launch, openApp, shot, signIn, waitText } from './browser';
-import { type Machine, machine } from './fixtures';
-import { ensureWebBuilt } from './web-build';
+import { openApp, shot, signIn, waitText } from './browser';
+import { WebRig, pressClaim } from './fixtures';
 
 const test = suite('web: claim words');
-let tb: TestBroker | null = null;
-let browser: Browser | null = null;
-let m: Machine | null = null;
-
-test.after(async () => {
-  await browser?.close();
-  await m?.device.close();
-  await tb?.stop();
-});
+const rig = new WebRig();
+test.after(() => rig.stop());
 
 test('a typed unknown code says there is no such machine; a signed-out label asks to sign in to claim it, then claims', async () => {
-  requireTool('chromium', 'chromium');
-  await ensureWebBuilt();
-  tb = await TestBroker.start();
-  const base = tb.broker.httpUrl;
-  const agent = await tb.createAgent('cw-1');
-  m = await machine(tb, 'CT0700026');
-  browser = await launch();
+  const { browser, base, agent, m } = await rig.start({ agent: 'cw-1', code: 'CT0700026' });
 
   const app = await openApp(browser, base + m.labelPath);
   const { page } = app;
@@ -37,8 +20,7 @@ test('a typed unknown code says there is no such machine; a signed-out label ask
   await shot(page, 'claim-sign-in-to-claim');
   await signIn(page, agent.id, agent.password);
   await page.waitForURL(base + m.labelPath);
-  await page.getByRole('button', { name: 'Claim' }).click();
-  await page.waitForURL(`${base}/devices/${m.device.id}`);
+  await pressClaim(page, base, m);
 
   await page.goto(`${base}/claim/CT9999999`);
   const error = await waitText(page.getByTestId('claim-error'), 'no machine');

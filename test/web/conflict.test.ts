@@ -4,11 +4,10 @@
 import { suite } from '../helpers/suite';
 import * as assert from 'uvu/assert';
 import type { Browser } from 'playwright-core';
-import { type TestBroker as TB, TestBroker, connectAgent, request } from '../helpers/broker';
-import { end } from '../helpers/mqtt';
+import { type TestBroker as TB, TestBroker } from '../helpers/broker';
 import { requireTool } from '../helpers/tools';
 import { type AppPage, launch, openSignedIn, waitText } from './browser';
-import { type Machine, machine } from './fixtures';
+import { type Machine, claimOverMqtt, machine } from './fixtures';
 import { ensureWebBuilt } from './web-build';
 
 const test = suite('web: claim conflicts');
@@ -23,16 +22,6 @@ test.after(async () => {
 });
 
 const IN_USE = /^This machine is in use by another agent since \d\d:\d\d\. Ask your supervisor to transfer it\.$/;
-
-async function claimOverMqtt(t: TB, agent: { id: string; password: string }, target: string): Promise<void> {
-  const client = await connectAgent(t.broker.wsUrl, agent.id, await t.login(agent.id, agent.password));
-  try {
-    const r = await request(client, { kind: 'agent', id: agent.id }, { op: 'claim', target });
-    assert.ok(r.ok, JSON.stringify(r));
-  } finally {
-    await end(client);
-  }
-}
 
 const agentPage = (t: TB, b: Browser, agent: { id: string; password: string }): Promise<AppPage> => openSignedIn(b, t.broker.httpUrl, agent);
 

@@ -6,42 +6,30 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from '../helpers/suite';
 import * as assert from 'uvu/assert';
-import type { Browser } from 'playwright-core';
 import { TestBroker } from '../helpers/broker';
-import { requireTool } from '../helpers/tools';
 import { waitUntil } from '../helpers/wait';
-import { launch, openApp, shot, signIn, waitAttr, waitText } from './browser';
-import { type Machine, jobIdOf, machine } from './fixtures';
-import { ensureWebBuilt } from './web-build';
+import { openApp, shot, signIn, waitAttr, waitText } from './browser';
+import { WebRig, jobIdOf, pressClaim } from './fixtures';
 
 const test = suite('web: broker restart');
 const dataDir = mkdtempSync(join(tmpdir(), 'fleetbind-web-restart-'));
-let tb: TestBroker | null = null;
-let browser: Browser | null = null;
-let m: Machine | null = null;
+const rig = new WebRig();
 
 test.after(async () => {
-  await browser?.close();
-  await m?.device.close();
-  await tb?.stop();
+  await rig.stop();
   rmSync(dataDir, { recursive: true, force: true });
 });
 
 test('the page reconnects by itself after a broker restart and catches up', async () => {
-  requireTool('chromium', 'chromium');
-  await ensureWebBuilt();
   // A long grace window keeps the device "reconnecting" until the test brings it back.
   const opts = { dataDir, adminToken: 'restart-test-admin-token-0123456789', graceMs: 60_000 };
-  tb = await TestBroker.start(opts);
-  const base = tb.broker.httpUrl;
-  const agent = await tb.createAgent('rs-1');
-  m = await machine(tb, 'CT0700051');
-  browser = await launch();
+  const started = await rig.start({ agent: 'rs-1', code: 'CT0700051', broker: opts });
+  const { browser, base, agent, m } = started;
+  let tb = started.tb;
   const app = await openApp(browser, base + m.labelPath);
   const { page } = app;
   await signIn(page, agent.id, agent.password);
-  await page.getByRole('button', { name: 'Claim' }).click();
-  await page.waitForURL(`${base}/devices/${m.device.id}`);
+  await pressClaim(page, base, m);
   await page.getByRole('radio', { name: 'Identify' }).check();
   await page.getByRole('button', { name: 'Identify' }).click();
   await page.waitForURL(`${base}/devices/${m.device.id}/jobs/*`);
@@ -54,7 +42,7 @@ test('the page reconnects by itself after a broker restart and catches up', asyn
   await page.waitForURL(`${base}/devices/${m.device.id}/jobs/*`);
   const payment = jobIdOf(page.url());
   await waitText(page.getByTestId('job-position'), 'Next in line');
-  await waitUntil(() => m!.device.runs.includes(identify), 5000, 'the identify job to run');
+  await waitUntil(() => m.device.runs.includes(identify), 5000, 'the identify job to run');
   await page.goto(`${base}/devices`);
   await waitAttr(page.getByTestId('link-state'), 'data-state', 'online');
   await waitAttr(page.getByTestId('presence'), 'data-state', 'online');
@@ -66,7 +54,7 @@ test('the page reconnects by itself after a broker restart and catches up', asyn
   await waitText(page.getByTestId('offline-note'), 'Reconnecting by itself');
   await shot(page, 'reconnecting');
 
-  tb = await TestBroker.start({ ...opts, mqttPort, httpPort });
+  tb = rig.tb = await TestBroker.start({ ...opts, mqttPort, httpPort });
   await waitAttr(page.getByTestId('link-state'), 'data-state', 'online', 15_000);
   // The restarted broker does not know yet whether the device is back: it says so, with the reason.
   await waitAttr(page.getByTestId('presence'), 'data-state', 'reconnecting');
@@ -78,9 +66,9 @@ test('the page reconnects by itself after a broker restart and catches up', asyn
   await m.device.reconnect();
   await waitAttr(page.getByTestId('presence'), 'data-state', 'online');
   // The interrupted identify job is idempotent, so it is sent again; the device finishes it.
-  await waitUntil(() => m!.device.cmds.slice(cmdsBefore).some((c) => c.job === identify), 10_000, 'the identify job to be resent');
+  await waitUntil(() => m.device.cmds.slice(cmdsBefore).some((c) => c.job === identify), 10_000, 'the identify job to be resent');
   await m.device.ack({ job: identify, state: 'done' });
-  await waitUntil(() => m!.device.runs.includes(payment), 10_000, 'the payment job to run');
+  await waitUntil(() => m.device.runs.includes(payment), 10_000, 'the payment job to run');
   await waitText(card.getByTestId('current-job'), 'Payment QR');
 
   await page.goto(`${base}/devices/${m.device.id}/jobs/${payment}`);

@@ -1,7 +1,7 @@
 // An admin's live feed: every device's presence and queue depth, and a tick whenever any
 // agent's bindings change so the fleet screens reload from the REST API.
 import type { JobsSnapshot, Status } from '../../../protocol/messages';
-import { PREFIX, adminTopic, parseTopic } from '../../../protocol/topics';
+import { PREFIX, adminTopic, adminTransferTopic, parseTopic } from '../../../protocol/topics';
 import { Link } from './link';
 import { Observable } from './observable';
 import { type Session, expireSession } from './session';
@@ -11,10 +11,12 @@ export interface AdminState {
   queueDepth: Record<string, number>;
   /** Changes whenever a binding changes anywhere; screens reload when it does. */
   bindingsTick: number;
+  /** Changes whenever a transfer request is made or decided; the request list reloads. */
+  transfersTick: number;
 }
 
 export class AdminLive {
-  readonly state = new Observable<AdminState>({ status: {}, queueDepth: {}, bindingsTick: 0 });
+  readonly state = new Observable<AdminState>({ status: {}, queueDepth: {}, bindingsTick: 0, transfersTick: 0 });
   readonly link: Link;
   private reloadTimer: ReturnType<typeof setTimeout> | null = null;
 
@@ -24,7 +26,7 @@ export class AdminLive {
       connected: () => this.bump(),
       refused: expireSession,
     });
-    this.link.want([`${PREFIX}/d/+/status`, `${PREFIX}/d/+/jobs`, `${PREFIX}/a/+/bindings`]);
+    this.link.want([`${PREFIX}/d/+/status`, `${PREFIX}/d/+/jobs`, `${PREFIX}/a/+/bindings`, adminTransferTopic]);
   }
 
   start(): void {
@@ -37,9 +39,13 @@ export class AdminLive {
   }
 
   private onMessage(topic: string, json: unknown): void {
+    const st = this.state.get();
+    if (topic === adminTransferTopic) {
+      this.state.set({ ...st, transfersTick: st.transfersTick + 1 });
+      return;
+    }
     const t = parseTopic(topic);
     if (!t) return;
-    const st = this.state.get();
     if (t.kind === 'device' && t.leaf === 'status') this.state.set({ ...st, status: { ...st.status, [t.device]: json as Status } });
     else if (t.kind === 'device' && t.leaf === 'jobs') this.state.set({ ...st, queueDepth: { ...st.queueDepth, [t.device]: (json as JobsSnapshot).jobs.length } });
     else if (t.kind === 'agent' && t.leaf === 'bindings') this.bump();

@@ -4,7 +4,7 @@
 import type { WireError } from '../../../protocol/errors';
 import type { JobState } from '../../../protocol/jobs';
 import type { Bindings, BoundDevice, JobsSnapshot, Status } from '../../../protocol/messages';
-import type { AlertView, JobView, ShadowView } from '../../../protocol/rest';
+import type { AlertView, JobView, ShadowView, TransferRequestView } from '../../../protocol/rest';
 import { agentTopic, deviceTopic, parseTopic } from '../../../protocol/topics';
 import { Link } from './link';
 import { Observable } from './observable';
@@ -54,6 +54,8 @@ function deviceTopics(id: string): string[] {
 
 export class AgentLive {
   readonly state = new Observable<AgentState>({ loaded: false, devices: [], status: {}, queues: {}, jobs: {}, shadows: {}, alerts: {} });
+  /** The latest decision an admin made on one of this agent's transfer requests. */
+  readonly transferDecided = new Observable<TransferRequestView | null>(null);
   readonly link: Link;
 
   constructor(readonly session: Session) {
@@ -144,6 +146,7 @@ export class AgentLive {
     const t = parseTopic(topic);
     if (!t) return;
     if (t.kind === 'agent' && t.leaf === 'bindings' && t.agent === this.session.id) this.applyBindings(json as Bindings);
+    else if (t.kind === 'agent' && t.leaf === 'res' && (json as { event?: unknown }).event === 'transfer.decided') this.transferDecided.set((json as { request: TransferRequestView }).request);
     else if (t.kind === 'device' && t.leaf === 'status') this.applyStatus(t.device, json as Status);
     else if (t.kind === 'device' && t.leaf === 'jobs') this.applySnapshot(json as JobsSnapshot);
     else if (t.kind === 'device' && t.leaf === 'shadow') this.applyShadow(json as ShadowView);

@@ -79,7 +79,10 @@ export class Link {
         console.warn(`ignoring a message on ${topic} that is not JSON`);
         return;
       }
-      if (topic === this.resTopic) this.settle(json as Response);
+      // An answer carries its request's id; anything else on the res topic is an event for the
+      // handlers (e.g. {event: "transfer.decided"}, docs/architecture.md, Transfer requests).
+      const answer = topic === this.resTopic && json !== null && typeof json === 'object' && 'id' in json;
+      if (answer) this.settle(json as Response);
       else this.handlers.message(topic, json);
     });
   }

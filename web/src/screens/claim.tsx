@@ -4,6 +4,7 @@ import type { JSX } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { parseClaimTarget } from '../../../protocol/claim-target';
 import type { ClaimPreview } from '../../../protocol/rest';
+import { AskTransfer } from '../components/ask-transfer';
 import { A, Alert, Page, PresenceBadge } from '../components/ui';
 import { ApiError } from '../lib/api';
 import { useAgent } from '../lib/live';
@@ -21,6 +22,9 @@ export function Claim(props: { target: string }): JSX.Element {
   const [preview, setPreview] = useState<ClaimPreview | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  // Looks the machine up again: after a refused claim, or when a transfer to this agent was approved.
+  const [lookups, setLookups] = useState(0);
+  const [transferred, setTransferred] = useState(false);
   let shownCode = props.target;
   let typed = false;
   try {
@@ -53,7 +57,7 @@ export function Claim(props: { target: string }): JSX.Element {
     return () => {
       gone = true;
     };
-  }, [props.target]);
+  }, [props.target, lookups]);
 
   const claim = async () => {
     setBusy(true);
@@ -63,6 +67,8 @@ export function Claim(props: { target: string }): JSX.Element {
       navigate(`/devices/${encodeURIComponent(r.device.id)}`);
     } catch (err) {
       setError(claimError(err));
+      // Taken by another agent meanwhile: look again, so the screen offers to ask for it.
+      if (err instanceof ApiError && err.wire.code === 'BOUND_TO_OTHER') setLookups((n) => n + 1);
     } finally {
       setBusy(false);
     }
@@ -90,9 +96,10 @@ export function Claim(props: { target: string }): JSX.Element {
         {!preview && !error && <p class="hint">Looking up the machine…</p>}
       </section>
       {error && <Alert testid="claim-error">{error}</Alert>}
+      {preview?.holder === 'other' && <AskTransfer device={preview.device} machine={code} onApproved={() => (setTransferred(true), setLookups((n) => n + 1))} />}
       {preview?.holder === 'you' && (
         <Alert kind="ok" testid="claim-mine">
-          This machine is already yours. <A href={`/devices/${encodeURIComponent(preview.device)}`}>Open it</A>.
+          {transferred ? 'An admin approved your transfer request: this machine is yours now.' : 'This machine is already yours.'} <A href={`/devices/${encodeURIComponent(preview.device)}`}>Open it</A>.
         </Alert>
       )}
       {preview?.holder === null && (

@@ -8,6 +8,7 @@ import { useAdmin } from '../../lib/live';
 import { useObservable } from '../../lib/observable';
 import { authed } from '../../lib/session';
 import { errorText, since } from '../../lib/words';
+import { TransferRequests } from './transfer-requests';
 
 export function Fleet(): JSX.Element {
   const admin = useAdmin();
@@ -39,6 +40,7 @@ export function Fleet(): JSX.Element {
           Add device
         </A>
       </p>
+      <TransferRequests />
       <form class="filters" role="search" onSubmit={(e) => e.preventDefault()}>
         <Field id="fleet-q" label="Search">
           <input id="fleet-q" type="search" placeholder="device, machine code, agent, model" value={q} onInput={(e) => setQ(e.currentTarget.value)} />
