@@ -7,13 +7,18 @@ import type { Http, HttpGetHandlers } from '../core/platform';
 /** Splits an http:// URL into what Moddable's Request takes. */
 function target(url: string): { host: string; port: number; path: string } {
   const m = /^http:\/\/([^/:]+)(?::(\d+))?(\/.*)?$/.exec(url);
-  if (m === null) throw new Error(`unsupported design URL (http:// only): ${url.slice(0, 64)}`);
+  if (m === null) throw new Error(`unsupported URL (http:// only): ${url.slice(0, 64)}`);
   return { host: m[1]!, port: m[2] === undefined ? 80 : Number(m[2]), path: m[3] ?? '/' };
 }
 
-function get(url: string, range: { start: number; end: number }, handlers: HttpGetHandlers): { abort(): void } {
+/**
+ * A GET whose body is handed on fragment by fragment; `range` is the Range header's value, or
+ * null for the whole body. Designs (bounded windows) and firmware images (the rest from an offset)
+ * both come through here.
+ */
+export function streamGet(url: string, range: string | null, handlers: HttpGetHandlers): { abort(): void } {
   const { host, port, path } = target(url);
-  const request = new Request({ host, port, path, headers: ['Range', `bytes=${range.start}-${range.end}`], response: ArrayBuffer });
+  const request = new Request({ host, port, path, headers: range === null ? [] : ['Range', range], response: ArrayBuffer });
   let ended = false;
   const end = (error?: string): void => {
     if (ended) return;
@@ -35,4 +40,4 @@ function get(url: string, range: { start: number; end: number }, handlers: HttpG
   };
 }
 
-export const moddableHttp: Http = { get };
+export const moddableHttp: Http = { get: (url, range, handlers) => streamGet(url, `bytes=${range.start}-${range.end}`, handlers) };

@@ -28,7 +28,7 @@ declare module 'system' {
  * The trial state of the running image: ESP-IDF's app rollback (CONFIG_BOOTLOADER_APP_ROLLBACK_ENABLE),
  * esp_ota_get_state_partition / esp_ota_mark_app_valid_cancel_rollback /
  * esp_ota_mark_app_invalid_rollback_and_reboot. The Moddable SDK exposes none of these; this is
- * the binding firmware/platform/ota.ts expects (docs/architecture.md, Over-the-air updates).
+ * the binding firmware/platform/esp32/ota.ts expects (docs/architecture.md, Over-the-air updates).
  */
 declare module 'fleetbind/ota-trial' {
   export function pendingVerify(): boolean;
