@@ -341,6 +341,8 @@ export class Pools {
 
   /** The agent cancels a job still waiting in a pool queue; false if it is not one. */
   async cancelWaiting(agent: string, job: string): Promise<boolean> {
+    // Every cancel looks here first, so the outage answer must come from here too.
+    this.ctx.cluster?.health.assertAvailable('cancel a job');
     const entry = await poolEntry(this.ctx.db, job);
     if (!entry || entry.agent !== agent || entry.state !== 'waiting') return false;
     const done = await this.tx((trx) => decide(asRegistry(trx), job, 'cancelled', this.ctx.now()));
