@@ -33,6 +33,17 @@ export function randomToken(bytes = 32): string {
   return randomBytes(bytes).toString('base64url');
 }
 
+/**
+ * A generated password a person will paste into a shell or a form. base64url may begin with '-',
+ * which a command line then reads as an option (`--password -x…` fails), so that draw is redrawn.
+ */
+export function randomPassword(bytes = 15): string {
+  for (;;) {
+    const password = randomToken(bytes);
+    if (!password.startsWith('-')) return password;
+  }
+}
+
 export function tokenHash(token: string): string {
   return createHash('sha256').update(token).digest('hex');
 }

@@ -247,7 +247,7 @@ admin('/healthz reports the database and connections', async () => {
   assert.is(r.status, 200);
   assert.equal([r.body.ok, r.body.db], [true, 'ok']);
   assert.ok(r.body.uptimeMs >= 0);
-  assert.equal(Object.keys(r.body.connections).sort(), ['admin', 'agent', 'device', 'enroll']);
+  assert.equal(Object.keys(r.body.connections).sort(), ['admin', 'agent', 'customer', 'device', 'enroll']);
 });
 
 admin('/metrics: connections by kind, ACL denials by rule, claims by outcome, messages in and out', async () => {

@@ -97,6 +97,9 @@ s('after SIGKILL leases and the pool queue come back consistent, and no lease is
 
   // The devices come back: the freed one takes the waiting job, the other runs its job again.
   for (const d of devices) await d.reconnect(true, bp.mqttUrl);
+  // A job still in the pool queue is not yet a job of any device (GET /api/jobs answers 404):
+  // wait for the queue to hand it over, then follow it as a device job.
+  await waitUntil(async () => (await ok(bp!.api('GET', '/api/locations/hall'))).queue.length === 0, 20_000, 'the pool queue to hand the waiting job to the freed device');
   await jobIn(bp, waiting.result.job, ['running'], undefined, 20_000);
   const placed = await ok(bp.api('GET', `/api/jobs/${waiting.result.job}`));
   assert.is(placed.device, serial.result.device);

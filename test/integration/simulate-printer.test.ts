@@ -70,11 +70,13 @@ t('print jobs use ink; the machine list shows every level; low ink alerts once a
   printer.jamProbability = 1;
   const jam = await request(agent.client, who, { op: 'submit', device: device.deviceId, kind: 'serial.send', params: { data: b64('PRINT 1\n'), timeoutMs: 2000, expect: b64('\n') } });
   assert.ok(jam.ok);
-  const jammed = await waitUntil(async () => {
+  // The status follows the shadow at once; the error alert is raised just after it, so wait for both.
+  let last: unknown;
+  await waitUntil(async () => {
     const m = await machineRow();
-    return m?.machineStatus === 'error' ? m : undefined;
-  }, 20_000, 'the jam reported');
-  assert.is(jammed.openAlerts, 1);
+    last = m;
+    return m?.machineStatus === 'error' && m.openAlerts === 1;
+  }, 20_000, () => `the jam reported with one open alert (last: ${JSON.stringify(last)})`);
   printer.jamProbability = 0;
   const clear = await request(agent.client, who, { op: 'submit', device: device.deviceId, kind: 'serial.send', params: { data: b64('CLEAR\n'), timeoutMs: 2000, expect: b64('\n') } });
   assert.ok(clear.ok);

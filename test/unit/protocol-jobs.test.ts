@@ -16,11 +16,13 @@ function refusesEach(kind: string, minimal: Obj, cases: [Obj, string][]): void {
 const kinds = suite('jobs: kinds');
 
 kinds('the built-in kinds, and which may be retried after an interruption', () => {
-  assert.equal(Object.keys(JOB_KINDS).sort(), ['identify', 'qr.show', 'serial.send']);
+  assert.equal(Object.keys(JOB_KINDS).sort(), ['identify', 'print', 'qr.show', 'serial.send']);
   assert.is(JOB_KINDS['qr.show'].idempotent, true);
   assert.is(JOB_KINDS.identify.idempotent, true);
   // Bytes sent to a machine may have had an effect; never resend them blindly.
   assert.is(JOB_KINDS['serial.send'].idempotent, false);
+  // A print that was interrupted may have used paper and ink already: the customer decides.
+  assert.is(JOB_KINDS.print.idempotent, false);
   for (const spec of Object.values(JOB_KINDS)) assert.ok(spec.typicalMs > 0);
 });
 
