@@ -4,12 +4,11 @@ import { randomBytes } from 'node:crypto';
 import type { MqttClient } from 'mqtt';
 import type { JobsSnapshot } from '../../protocol/messages';
 import { deviceTopic } from '../../protocol/topics';
-import type { Test } from 'uvu';
+import { type Suite, suite } from './suite';
 import type { BrokerOptions } from '../../broker/config';
 import { TestBroker, request } from './broker';
 import { JobDevice, type JobDeviceOptions } from './job-device';
 import { end, subscribe } from './mqtt';
-import { suite } from './suite';
 import { waitUntil } from './wait';
 
 export interface Agent { client: MqttClient; id: string; token: string }
@@ -144,7 +143,7 @@ export class JobEnv {
 }
 
 /** A uvu suite with a broker on these options; clients are closed after each test. */
-export function jobSuite(name: string, options: Partial<BrokerOptions> = {}): { s: Test; env: JobEnv } {
+export function jobSuite(name: string, options: Partial<BrokerOptions> = {}): { s: Suite<Record<string, any>>; env: JobEnv } {
   const env = new JobEnv();
   const s = suite(name);
   s.before(() => env.start(options));

@@ -13,7 +13,13 @@ export const SKIP_MARK = '# skip: ';
 
 type Hook<T> = Test<T>['before'];
 
-export function suite<T = Record<string, any>>(name: string, context?: T): Test<T> {
+/**
+ * A uvu suite without `only` and `skip`: a test is skipped only when it finds something missing
+ * (requireTool, requireBackends), never because it was marked, and none is focused by accident.
+ */
+export type Suite<T> = ((name: string, test: Callback<T>) => void) & Omit<Test<T>, 'only' | 'skip'>;
+
+export function suite<T = Record<string, any>>(name: string, context?: T): Suite<T> {
   const inner = uvuSuite<T>(name, context);
   // Set when a `before` hook found something missing: then every test of the suite is skipped.
   let missing: Unavailable | null = null;
@@ -46,9 +52,7 @@ export function suite<T = Record<string, any>>(name: string, context?: T): Test<
   const after = ((fn: Callback<T>) => inner.after(fn)) as Hook<T>;
   after.each = (fn) => inner.after.each(unlessMissing(fn));
 
-  const t = ((testName: string, fn: Callback<T>) => inner(testName, wrap(testName, fn))) as Test<T>;
-  t.only = (testName, fn) => inner.only(testName, wrap(testName, fn));
-  t.skip = (testName, fn) => inner.skip(testName, fn);
+  const t = ((testName: string, fn: Callback<T>) => inner(testName, wrap(testName, fn))) as Suite<T>;
   t.before = before;
   t.after = after;
   t.run = () => inner.run();
