@@ -38,15 +38,21 @@ export function AdminAudit(): JSX.Element {
     if (before !== null) q.set('before', String(before));
     setRows(null);
     setFresh(0);
+    // A quick change of filters can have two lists in flight; only the latest one is shown.
+    let latest = true;
     authed<AuditView[]>('GET', `/api/audit?${q}`).then(
-      (r) => (setRows(r), setError(null)),
-      (err: unknown) => setError(errorText(err)),
+      (r) => latest && (setRows(r), setError(null)),
+      (err: unknown) => latest && setError(errorText(err)),
     );
+    return () => {
+      latest = false;
+    };
   }, [device, agent, action, before]);
 
   // Live on the first page only: older pages stay as they were when opened.
   useEffect(() => {
     if (before !== null) return;
+    let current = true;
     const timer = setInterval(() => {
       const shown = rowsRef.current;
       if (shown === null || document.hidden) return;
@@ -54,14 +60,22 @@ export function AdminAudit(): JSX.Element {
       q.set('after', String(shown[0]?.seq ?? 0));
       authed<AuditView[]>('GET', `/api/audit?${q}`).then(
         (r) => {
-          if (r.length === 0) return;
-          setRows((cur) => [...[...r].reverse(), ...(cur ?? [])].slice(0, PAGE));
-          setFresh((n) => n + r.length);
+          if (!current || r.length === 0) return;
+          // The list may have been reloaded while this poll was out: add only rows newer than it.
+          setRows((cur) => {
+            const newest = cur?.[0]?.seq ?? 0;
+            const added = r.filter((x) => x.seq > newest).reverse();
+            if (added.length > 0) setFresh((n) => n + added.length);
+            return [...added, ...(cur ?? [])].slice(0, PAGE);
+          });
         },
         () => undefined,
       );
     }, POLL_MS);
-    return () => clearInterval(timer);
+    return () => {
+      current = false;
+      clearInterval(timer);
+    };
   }, [device, agent, action, before]);
 
   const apply = (set: (v: string) => void) => (e: Event) => {
@@ -71,15 +85,16 @@ export function AdminAudit(): JSX.Element {
   const oldest = rows?.[rows.length - 1]?.seq;
   return (
     <Page title="Audit log">
+      {/* Uncontrolled: a list arriving while someone types would otherwise reset the box to the applied filter. */}
       <form class="filters" role="search" onSubmit={(e) => e.preventDefault()}>
         <Field id="audit-device" label="Device id">
-          <input id="audit-device" type="search" autocapitalize="none" value={device} onChange={apply(setDevice)} />
+          <input id="audit-device" type="search" autocapitalize="none" defaultValue={device} onChange={apply(setDevice)} />
         </Field>
         <Field id="audit-agent" label="Agent id">
-          <input id="audit-agent" type="search" autocapitalize="none" value={agent} onChange={apply(setAgent)} />
+          <input id="audit-agent" type="search" autocapitalize="none" defaultValue={agent} onChange={apply(setAgent)} />
         </Field>
         <Field id="audit-action" label="Action" hint="For example transfer, claim, job.cancel, device.deleted.">
-          <input id="audit-action" type="search" autocapitalize="none" list="audit-actions" value={action} onChange={apply(setAction)} aria-describedby="audit-action-hint" />
+          <input id="audit-action" type="search" autocapitalize="none" list="audit-actions" defaultValue={action} onChange={apply(setAction)} aria-describedby="audit-action-hint" />
           <datalist id="audit-actions">
             {[...new Set((rows ?? []).map((r) => r.action))].sort().map((a) => (
               <option key={a} value={a} />
