@@ -160,6 +160,7 @@ function closeReason(ctx: Context, client: Client): OfflineReason {
 
 export function makeAuthenticate(ctx: Context): NonNullable<AedesOptions['authenticate']> {
   const warnings = new WarnLimiter();
+  const plaintextWarnings = new WarnLimiter();
   const warn = (ip: string, fields: Record<string, unknown>, msg: string): void => {
     const take = warnings.take(ip, ctx.now());
     if (take) ctx.log.warn({ ...fields, ip, ...(take.suppressed > 0 ? { suppressed: take.suppressed } : {}) }, msg);
@@ -218,7 +219,10 @@ export function makeAuthenticate(ctx: Context): NonNullable<AedesOptions['authen
         ctx.metrics.connections[who.kind]++;
         if ((who.kind === 'device' || who.kind === 'enroll') && !encrypted(client)) {
           ctx.metrics.plaintextDeviceConnections.inc({ kind: who.kind });
-          ctx.log.warn({ kind: who.kind, clientId: client.id, ip }, 'device connected without TLS: its secret or enrollment token crossed the network in clear');
+          // Every such connection is counted; a fleet rebooting over plain MQTT would otherwise
+          // write a log line per device, a large share of a connect's CPU in a storm.
+          const take = plaintextWarnings.take(ip, ctx.now());
+          if (take) ctx.log.warn({ kind: who.kind, clientId: client.id, ip, ...(take.suppressed > 0 ? { suppressed: take.suppressed } : {}) }, 'device connected without TLS: its secret or enrollment token crossed the network in clear');
         }
         client.conn.once('close', () => {
           ctx.credentials.remove(who.credential, client);

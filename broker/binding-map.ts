@@ -10,6 +10,10 @@ export class BindingMap {
     return this.map.get(device)?.agent ?? null;
   }
 
+  bindingOf(device: string): Binding | undefined {
+    return this.map.get(device);
+  }
+
   /** Applies a change if it is newer than what we hold; returns whether it was applied. */
   apply(device: string, agent: string | null, version: number): boolean {
     const cur = this.map.get(device);

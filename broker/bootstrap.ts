@@ -4,7 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
-import { PASSWORD_COST, hashSecret, randomPassword } from './auth/secrets';
+import { PASSWORD_COST, hashSecret, randomToken } from './auth/secrets';
 import { countAdmins, createAdmin } from './store/accounts';
 import { ensureKv } from './store/kv';
 import type { Database } from './store/schema';
@@ -17,7 +17,7 @@ export interface Bootstrap { labelKey: string; firstAdmin: { username: string; p
 export async function bootstrap(db: Kysely<Database>, dataDir: string, now: number): Promise<Bootstrap> {
   const labelKey = await ensureKv(db, 'label_key', randomBytes(32).toString('hex'));
   if ((await countAdmins(db)) > 0) return { labelKey, firstAdmin: null };
-  const password = randomPassword(18);
+  const password = randomToken(18);
   await createAdmin(db, 'admin', await hashSecret(password, PASSWORD_COST), 'system:first-run', now);
   const file = join(dataDir, INITIAL_ADMIN_FILE);
   writeFileSync(file, `username: admin:admin\npassword: ${password}\n`, { mode: 0o600 });

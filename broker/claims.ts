@@ -2,13 +2,14 @@
 // in-memory ACL map, then the notifications (device config, both agents' bindings).
 import { type ClaimTarget, parseClaimTarget } from '../protocol/claim-target';
 import { ErrorCode, ProtocolError } from '../protocol/errors';
-import type { BoundDevice } from '../protocol/messages';
+import type { BoundDevice, JobsSnapshot } from '../protocol/messages';
+import { deviceTopic } from '../protocol/topics';
 import type { Context } from './context';
 import { verifyLabel } from './labels';
 import { verifyOrderLabel } from './orders/labels';
-import { boundDevice, publishConfig, scheduleBindings } from './publisher';
+import { boundDevice, publishConfigOf, publishJson, scheduleBindings } from './publisher';
 import { type BindingChange, claimDevice, rebindDevice } from './store/bindings';
-import { getDevice, getDeviceByMachineCode } from './store/devices';
+import { getDevice, getDeviceByCodeOrId, getDeviceByMachineCode } from './store/devices';
 import type { DeviceRow } from './store/schema';
 
 const unknownMachine = (): ProtocolError => new ProtocolError(ErrorCode.UNKNOWN_MACHINE, 'this label is not valid or the machine is unknown', 'target');
@@ -24,23 +25,25 @@ export async function resolveTarget(ctx: Context, t: ClaimTarget): Promise<{ row
     if (!row) throw unknownMachine();
     return { row, via: 'label' };
   }
-  if (t.code !== null) {
-    const row = await getDeviceByMachineCode(ctx.db, t.code);
-    if (row) return { row, via: 'machine-code' };
-  }
-  if (t.device !== null) {
-    const row = await getDevice(ctx.db, t.device);
-    if (row) return { row, via: 'device-id' };
-  }
-  throw unknownMachine();
+  const row = await getDeviceByCodeOrId(ctx.db, t.code, t.device);
+  if (!row) throw unknownMachine();
+  return { row, via: t.code !== null && row.machine_code === t.code ? 'machine-code' : 'device-id' };
 }
 
 export function applyBindingChange(ctx: Context, change: BindingChange): void {
   if (!change.changed) return;
   ctx.bindings.apply(change.device, change.to, change.version);
+  // The retained queue snapshot lists the previous holder's jobs until the device's queue step
+  // publishes the new one; a new holder subscribing in between must not be handed it
+  // (docs/architecture.md, Jobs). Published before the change goes out, so the step's comes after.
+  if (change.from !== null) {
+    const empty: JobsSnapshot = { device: change.device, at: ctx.now(), jobs: [] };
+    publishJson(ctx, deviceTopic(change.device, 'jobs'), empty, true).catch((err: unknown) => ctx.log.error({ err, device: change.device }, 'replacing the jobs snapshot failed'));
+  }
   ctx.events.emit('binding', change);
   for (const agent of new Set([change.from, change.to])) if (agent !== null) scheduleBindings(ctx, agent, 0);
-  publishConfig(ctx, change.device).catch((err: unknown) => ctx.log.error({ err, device: change.device }, 'publishing config failed'));
+  // The row committed with the change: the config needs no read of its own.
+  publishConfigOf(ctx, change.row).catch((err: unknown) => ctx.log.error({ err, device: change.device }, 'publishing config failed'));
 }
 
 export interface ClaimResult { device: BoundDevice; already: boolean }
@@ -66,7 +69,7 @@ export async function claim(ctx: Context, agent: string, target: unknown, code?:
     resolved = await resolveTarget(ctx, t);
   }
   try {
-    const claimed = { device: resolved.row.id, agent, via: resolved.via, now: ctx.now(), defaultLimit: ctx.opts.deviceLimit };
+    const claimed = { device: resolved.row.id, agent, via: resolved.via, now: ctx.now(), defaultLimit: ctx.opts.deviceLimit, lockAgent: ctx.cluster !== null };
     // On SQLite a burst of claims shares one commit. On PostgreSQL each claim keeps its own
     // transaction (two nodes' batches could lock the same devices in opposite orders), and the
     // gate keeps a burst of them from taking every pooled connection.

@@ -3,9 +3,18 @@ import { resolve } from 'node:path';
 import { defineCli, parseCli } from '../host-tools/cli/args';
 import { PAYMENT_TEMPLATES, type PaymentTemplate, isPaymentTemplate } from '../protocol/payment/templates';
 import type { JwtOptions } from './auth/jwt';
-import type { WebhookOptions } from './webhooks/deliverer';
+import type { Clock } from './clock';
 import { MACHINE_DEFAULTS, type MachineOptions } from './machines/options';
 import { ORDER_DEFAULTS, type OrderOptions } from './orders/options';
+
+export interface WebhookOptions {
+  allowPrivate: boolean;
+  /** First retry delay; each further one doubles, up to an hour, with jitter. */
+  backoffMs: number;
+  retryForMs: number;
+  disableAfterMs: number;
+  timeoutMs: number;
+}
 
 export interface BrokerOptions {
   dataDir: string;
@@ -60,6 +69,8 @@ export interface BrokerOptions {
   restore?: string;
   /** Redis (redis://…) that joins this node to a cluster: MQTT routing, retained messages, presence. */
   redisUrl?: string;
+  /** The broker's clock (broker/clock.ts); not a flag: a test passes one it moves on itself. */
+  clock?: Clock;
   /** Namespace of every Redis key and channel, so several fleets can share one Redis. */
   redisPrefix: string;
   /** Agents log in with tokens from the operator's identity provider; undefined when off. */
@@ -169,6 +180,7 @@ export const BROKER_CLI = defineCli({
     'order-upload-max-bytes': { type: 'string', value: 'N', env: 'FLEETBIND_ORDER_UPLOAD_MAX_BYTES', help: `largest walk-up design upload in bytes (default ${DEFAULTS.orders.uploadMaxBytes})` },
     'order-session-idle-ms': { type: 'string', value: 'MS', env: 'FLEETBIND_ORDER_SESSION_IDLE_MS', help: `a walk-up customer session ends after this long without a request (default ${DEFAULTS.orders.sessionIdleMs})` },
     'orders-per-hour': { type: 'string', value: 'N', env: 'FLEETBIND_ORDERS_PER_HOUR', help: `walk-up orders per hour per customer session and per address; more are answered 429 (default ${DEFAULTS.orders.ordersPerHour})` },
+    'upload-bytes-per-hour': { type: 'string', value: 'SESSION,MACHINE,ADDRESS', env: 'FLEETBIND_UPLOAD_BYTES_PER_HOUR', help: `bytes of walk-up design uploads per hour per customer session, per machine and per address (default ${Object.values(DEFAULTS.orders.uploadBytesPerHour).join(',')})` },
     'uploads-per-hour': { type: 'string', value: 'N', env: 'FLEETBIND_UPLOADS_PER_HOUR', help: `walk-up design uploads per hour per customer session and per address (default ${DEFAULTS.orders.uploadsPerHour})` },
     'webhooks-allow-private': { type: 'boolean', env: 'FLEETBIND_WEBHOOKS_ALLOW_PRIVATE', help: 'allow webhook URLs on loopback, private and link-local addresses (the variable takes true or false)' },
     'webhooks-backoff-ms': { type: 'string', value: 'MS', env: 'FLEETBIND_WEBHOOKS_BACKOFF_MS', help: `first webhook retry delay; doubles per failure up to an hour, with jitter (default ${DEFAULTS.webhooks.backoffMs})` },
@@ -183,6 +195,7 @@ export const BROKER_CLI = defineCli({
     'machines-offline-alert-ms': { type: 'string', value: 'MS', env: 'FLEETBIND_MACHINES_OFFLINE_ALERT_MS', help: `a machine offline this long raises an alert (default ${MACHINE_DEFAULTS.offlineAlertMs})` },
     'machines-history-days': { type: 'string', value: 'N', env: 'FLEETBIND_MACHINES_HISTORY_DAYS', help: `consumable and counter history kept this many days (default ${MACHINE_DEFAULTS.historyRetentionMs / 86_400_000})` },
     'machines-state-rate': { type: 'string', value: 'N', env: 'FLEETBIND_MACHINES_STATE_RATE', help: `state reports per second one device may send, sustained (default ${MACHINE_DEFAULTS.stateRate})` },
+    'machines-device-metrics': { type: 'boolean', env: 'FLEETBIND_MACHINES_DEVICE_METRICS', help: 'also export each machine\'s status and consumable levels with a device label (one series per machine; off by default to keep cardinality bounded; the variable takes true or false)' },
     production: { type: 'boolean', env: 'FLEETBIND_PRODUCTION', help: 'a real fleet: placeholder payment QRs (fleetbind:pay?…) are refused; also on when NODE_ENV=production (the variable takes true or false)' },
     'require-signed-label': { type: 'boolean', env: 'FLEETBIND_REQUIRE_SIGNED_LABEL', help: 'claims need proof of presence: the signed label or the on-screen claim code; a typed machine code or device id is refused (the variable takes true or false)' },
     'payment-template': { type: 'string', value: 'NAME', env: 'FLEETBIND_PAYMENT_TEMPLATE', help: `the payment QR format of payment jobs that name none: ${PAYMENT_TEMPLATES.join(', ')}` },
@@ -310,6 +323,11 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BrokerOpti
   set('order-session-idle-ms', (v) => (o.orders.sessionIdleMs = positive('order-session-idle-ms', v)));
   set('orders-per-hour', (v) => (o.orders.ordersPerHour = positive('orders-per-hour', v)));
   set('uploads-per-hour', (v) => (o.orders.uploadsPerHour = positive('uploads-per-hour', v)));
+  set('upload-bytes-per-hour', (v) => {
+    const [session, machine, address] = v.split(',').map((n) => positive('upload-bytes-per-hour', n));
+    if (address === undefined || v.split(',').length !== 3) throw new Error('--upload-bytes-per-hour takes three numbers: SESSION,MACHINE,ADDRESS');
+    o.orders.uploadBytesPerHour = { session: session!, machine: machine!, address };
+  });
   o.webhooks = { ...DEFAULTS.webhooks };
   set('webhooks-allow-private', (v) => (o.webhooks.allowPrivate = yesNo('webhooks-allow-private', v)));
   set('webhooks-backoff-ms', (v) => (o.webhooks.backoffMs = positive('webhooks-backoff-ms', v)));
@@ -321,6 +339,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BrokerOpti
   set('machines-offline-alert-ms', (v) => (o.machines.offlineAlertMs = positive('machines-offline-alert-ms', v)));
   set('machines-history-days', (v) => (o.machines.historyRetentionMs = positive('machines-history-days', v) * 86_400_000));
   set('machines-state-rate', (v) => (o.machines.stateRate = positive('machines-state-rate', v)));
+  set('machines-device-metrics', (v) => (o.machines.deviceMetrics = yesNo('machines-device-metrics', v)));
   o.production = env.NODE_ENV === 'production';
   set('production', (v) => (o.production = yesNo('production', v)));
   set('release-public-keys', (v) => (o.releasePublicKeys = v.split(',').map((k) => k.trim()).filter((k) => k !== '')));

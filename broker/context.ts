@@ -14,15 +14,12 @@ import type { Presence } from './presence';
 import type { LoginThrottle } from './rate-limit';
 import type { LiveCredentials } from './live-credentials';
 import type { RequestLimiter } from './request-limit';
-import type { AgentOpHandler } from './requests';
 import type { Database } from './store/schema';
 import type { GroupWriter } from './store/group-writer';
 import type { TxGate } from './store/tx-gate';
-import type { BindingChange } from './store/bindings';
-import type { EndedJobView, OfflineReason, QueuedJobView, Status } from '../protocol/messages';
-import type { OtaReport } from '../protocol/ota';
+import type { OfflineReason } from '../protocol/messages';
+import type { BrokerEvents, KickTarget } from './events';
 import type { Jobs } from './jobs/index';
-import type { JobState } from '../protocol/jobs';
 import type { Machines } from './machines/index';
 import type { Ota } from './ota/index';
 import type { Pools } from './pools/pools';
@@ -31,29 +28,6 @@ import type { BlobStore } from './blobs/store';
 import type { BlobUrls } from './blobs/signed-url';
 import type { Orders } from './orders/service';
 
-export interface BrokerEvents {
-  /** A committed binding change, after the in-memory map was updated. */
-  binding: [BindingChange];
-  /** A device said hello and was sent its config: it is ready for commands. */
-  hello: [string];
-  ack: [string, Buffer];
-  /** A device's hello reported the outcome of its last update (docs/architecture.md, Over-the-air updates). */
-  ota: [string, OtaReport];
-  evt: [string, string, Buffer];
-  presence: [string, Status];
-  /** A job that ran on the device ended (done, failed, cancelled, …). */
-  jobEnded: [string, JobState];
-  /** A device's queue changed: every unfinished job (all agents') and those that just ended. */
-  queue: [{ device: string; at: number; jobs: QueuedJobView[]; ended: EndedJobView[] }];
-  /** A job reached a final state: device, agent, job (a pool lease may end with it). */
-  jobFinal: [string, string, string];
-}
-
-/**
- * Whose connections an act closes: a deleted or kicked device, an agent, or every connection that
- * authenticated with a credential that died (`id` is its key, see live-credentials.ts).
- */
-export interface KickTarget { kind: 'device' | 'agent' | 'credential'; id: string }
 
 export interface Context {
   opts: BrokerOptions;
@@ -79,8 +53,6 @@ export interface Context {
   /** This node's live connections by the credential they authenticated with. */
   credentials: LiveCredentials;
   events: EventEmitter<BrokerEvents>;
-  /** Agent ops added by other parts (the job queue), beyond claim, release and list. */
-  agentOps: Map<string, AgentOpHandler>;
   /** The job system (set by startJobs before the node listens). */
   jobs: Jobs;
   /** Machine shadows, settings and alerts (set by startMachines before the node listens). */

@@ -1,6 +1,6 @@
 // Prometheus metrics, one registry per broker instance. Per-message counts are plain numbers
 // read at scrape time, so the hot path pays an increment, not a label lookup.
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, Summary, collectDefaultMetrics } from 'prom-client';
 import type { HashQueue } from './auth/hash-queue';
 
 const KNOWN_CONSUMABLES = new Set(['ink.c', 'ink.m', 'ink.y', 'ink.k', 'paper']);
@@ -28,13 +28,26 @@ export class Metrics {
   readonly plaintextDeviceConnections: Counter<'kind'>;
   readonly httpRequests: Counter<'method' | 'route' | 'status'>;
   readonly httpDuration: Histogram<'method' | 'route'>;
+  readonly designProcessing: Summary;
   readonly stateReports: Counter;
+  readonly shadowWrites: Counter;
   readonly stateRefusals: Counter<'reason'>;
   readonly alerts: Counter<'kind' | 'event'>;
 
-  constructor(hashes: HashQueue) {
+  constructor(hashes: HashQueue, statements?: () => number) {
     const registry = this.registry;
     const self = this;
+    if (statements) {
+      new Counter({
+        name: 'fleetbind_sql_statements_total',
+        help: 'SQL statements run on the SQLite registry (the cost of a job or claim is mostly these)',
+        registers: [registry],
+        collect() {
+          this.reset();
+          this.inc(statements());
+        },
+      });
+    }
     new Gauge({
       name: 'fleetbind_secret_hash_queue',
       help: 'Device secret hashes waiting for a thread',
@@ -104,8 +117,10 @@ export class Metrics {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers: [registry],
     });
-    this.stateReports = new Counter({ name: 'fleetbind_state_reports_total', help: 'Machine state reports merged into a shadow (ones that changed something)', registers: [registry] });
+    this.stateReports = new Counter({ name: 'fleetbind_state_reports_total', help: 'Machine state reports merged into a stored shadow (ones that changed something)', registers: [registry] });
+    this.shadowWrites = new Counter({ name: 'fleetbind_shadow_writes_total', help: 'Shadow rows written; reports that arrive while the previous write is pending share one', registers: [registry] });
     this.stateRefusals = new Counter({ name: 'fleetbind_state_refusals_total', help: 'Machine state reports refused, by reason (json, schema, rate); oversize ones count as acl payload-size', labelNames: ['reason'], registers: [registry] });
+    this.designProcessing = new Summary({ name: 'fleetbind_design_processing_seconds', help: 'Walk-up design uploads made print-ready (sniff, decode, fit, re-encode, thumbnail with sharp), refused ones included', percentiles: [0.5, 0.9, 0.99], registers: [registry] });
     this.alerts = new Counter({ name: 'fleetbind_alerts_total', help: 'Machine alerts by kind and event (raised, cleared)', labelNames: ['kind', 'event'], registers: [registry] });
     collectDefaultMetrics({ register: registry });
   }
@@ -115,7 +130,7 @@ export class Metrics {
    * labels are closed lists (statuses, and consumable names outside a known few become `other`),
    * so a fleet of any size has a bounded number of series.
    */
-  watchMachines(count: () => Promise<{ byStatus: Record<string, number>; levels: Array<{ name: string; level: number }> }>): void {
+  watchMachines(count: () => Promise<{ byStatus: Record<string, number>; levels: Array<{ device: string; name: string; level: number }>; statuses: Array<{ device: string; status: string }> }>, perDevice: boolean): void {
     const registry = this.registry;
     let pending: ReturnType<typeof count> | null = null;
     const counts = (): ReturnType<typeof count> => (pending ??= count().finally(() => setImmediate(() => (pending = null))));
@@ -138,6 +153,27 @@ export class Metrics {
       async collect() {
         this.reset();
         for (const l of (await counts()).levels) this.observe({ consumable: KNOWN_CONSUMABLES.has(l.name) ? l.name : 'other' }, l.level);
+      },
+    });
+    if (!perDevice) return;
+    new Gauge({
+      name: 'fleetbind_machine_status',
+      help: "1 for each machine's derived status (--machines-device-metrics: one series per machine)",
+      labelNames: ['device', 'status'],
+      registers: [registry],
+      async collect() {
+        this.reset();
+        for (const m of (await counts()).statuses) this.set({ device: m.device, status: m.status }, 1);
+      },
+    });
+    new Gauge({
+      name: 'fleetbind_machine_consumable_level_percent',
+      help: "Each machine's consumable levels (--machines-device-metrics: one series per machine and consumable)",
+      labelNames: ['device', 'consumable'],
+      registers: [registry],
+      async collect() {
+        this.reset();
+        for (const l of (await counts()).levels) this.set({ device: l.device, consumable: l.name }, l.level);
       },
     });
   }

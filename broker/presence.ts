@@ -4,6 +4,7 @@
 // then "offline" with the reason of that close. A connection that replaces an online one is
 // "online" with reason "takeover".
 import type { OfflineReason, Status } from '../protocol/messages';
+import { type Clock, type Timer, systemClock } from './clock';
 
 export type PresenceListener = (device: string, status: Status) => void;
 
@@ -21,21 +22,31 @@ export interface Presence {
   stop(): void;
 }
 
-/** Presence of one node on its own, in memory. */
+/**
+ * Presence of one node on its own, in memory. Per device it keeps the open connection's number
+ * (a set only while a takeover overlaps two) and its status; the grace windows share one timer,
+ * since every window is equally long and so they end in the order they began.
+ */
 export class LocalPresence implements Presence {
-  private readonly live = new Map<string, Set<number>>();
+  private readonly live = new Map<string, number | Set<number>>();
   private readonly states = new Map<string, Status>();
-  private readonly timers = new Map<string, NodeJS.Timeout>();
+  /** Devices in their grace window and when it ends, in the order the windows end. */
+  private readonly graceEnds = new Map<string, number>();
+  private graceTimer: Timer | null = null;
   private counter: number;
 
   constructor(
     private readonly graceMs: number,
     private readonly listener: PresenceListener,
-    private readonly now: () => number = Date.now,
+    private readonly clock: Clock = systemClock,
     /** Connection numbers stay monotonic across restarts of this node by starting at wall time. */
     firstConn: number = Date.now() * 1000,
   ) {
     this.counter = firstConn;
+  }
+
+  private now(): number {
+    return this.clock.now();
   }
 
   nextConn(): number {
@@ -44,28 +55,36 @@ export class LocalPresence implements Presence {
 
   /** A connection passed authentication; from now its close is judged against newer ones. */
   opened(device: string, conn: number): void {
-    let set = this.live.get(device);
-    if (!set) this.live.set(device, (set = new Set()));
-    set.add(conn);
+    const cur = this.live.get(device);
+    if (cur === undefined) this.live.set(device, conn);
+    else if (typeof cur === 'number') this.live.set(device, new Set([cur, conn]));
+    else cur.add(conn);
   }
 
   /** The connection is registered with the broker: the device is online. */
   registered(device: string, conn: number): void {
-    if (!this.live.get(device)?.has(conn)) return;
-    const timer = this.timers.get(device);
-    if (timer) clearTimeout(timer);
-    this.timers.delete(device);
-    const cur = this.states.get(device);
-    if (cur?.state === 'online' && cur.conn >= conn) return;
+    const cur = this.live.get(device);
+    if (cur === undefined || (typeof cur === 'number' ? cur !== conn : !cur.has(conn))) return;
+    this.graceEnds.delete(device);
+    const state = this.states.get(device);
+    if (state?.state === 'online' && state.conn >= conn) return;
     // A newer connection while the device was online: it replaced its own connection.
-    this.set(device, { state: 'online', conn, since: this.now(), ...(cur?.state === 'online' ? { reason: 'takeover' as const } : {}) });
+    this.set(device, { state: 'online', conn, since: this.now(), ...(state?.state === 'online' ? { reason: 'takeover' as const } : {}) });
   }
 
   /** Returns false when the close was stale (another connection of the device is still open). */
   closed(device: string, conn: number, reason: OfflineReason): boolean {
-    const set = this.live.get(device);
-    if (!set || !set.delete(conn)) return false;
-    if (set.size > 0) return false;
+    const cur = this.live.get(device);
+    if (cur === undefined) return false;
+    if (typeof cur === 'number') {
+      if (cur !== conn) return false;
+    } else {
+      if (!cur.delete(conn)) return false;
+      if (cur.size > 0) {
+        if (cur.size === 1) this.live.set(device, cur.values().next().value!);
+        return false;
+      }
+    }
     this.live.delete(device);
     if (this.states.get(device)?.state !== 'online') return true;
     this.set(device, { state: 'reconnecting', conn, since: this.now(), reason });
@@ -96,29 +115,38 @@ export class LocalPresence implements Presence {
   }
 
   forget(device: string): void {
-    const timer = this.timers.get(device);
-    if (timer) clearTimeout(timer);
-    this.timers.delete(device);
+    this.graceEnds.delete(device);
     this.states.delete(device);
     this.live.delete(device);
   }
 
   stop(): void {
-    for (const t of this.timers.values()) clearTimeout(t);
-    this.timers.clear();
+    this.graceTimer?.cancel();
+    this.graceTimer = null;
+    this.graceEnds.clear();
   }
 
   private startGrace(device: string): void {
-    const old = this.timers.get(device);
-    if (old) clearTimeout(old);
-    const timer = setTimeout(() => {
-      this.timers.delete(device);
+    // Deleted first, so the device moves to the end: the windows stay in the order they end.
+    this.graceEnds.delete(device);
+    this.graceEnds.set(device, this.now() + this.graceMs);
+    if (!this.graceTimer) this.armGrace(this.graceMs);
+  }
+
+  private armGrace(delayMs: number): void {
+    this.graceTimer = this.clock.after(Math.max(0, delayMs), () => this.endGraces());
+  }
+
+  private endGraces(): void {
+    this.graceTimer = null;
+    const now = this.now();
+    for (const [device, end] of this.graceEnds) {
+      if (end > now) return this.armGrace(end - now);
+      this.graceEnds.delete(device);
       const cur = this.states.get(device);
-      if (cur?.state !== 'reconnecting') return;
-      this.set(device, { state: 'offline', conn: cur.conn, since: this.now(), reason: cur.reason ?? 'socket' });
-    }, this.graceMs);
-    timer.unref();
-    this.timers.set(device, timer);
+      if (cur?.state !== 'reconnecting') continue;
+      this.set(device, { state: 'offline', conn: cur.conn, since: now, reason: cur.reason ?? 'socket' });
+    }
   }
 
   private set(device: string, s: Status): void {

@@ -17,6 +17,13 @@ export function publishJson(ctx: Context, topic: string, body: unknown, retain =
   });
 }
 
+/** An empty retained message: the broker forgets the topic's retained one. */
+export function clearRetained(ctx: Context, topic: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    ctx.aedes.publish({ cmd: 'publish', topic, payload: Buffer.alloc(0), qos: 0, retain: true, dup: false }, (err?: Error) => (err ? reject(err) : resolve()));
+  });
+}
+
 export function respond(ctx: Context, who: Identity, body: Response): Promise<void> {
   if (who.kind === 'agent') return publishJson(ctx, agentTopic(who.id, 'res'), body);
   if (who.kind === 'admin') return publishJson(ctx, adminTopic(who.id, 'res'), body);
@@ -53,8 +60,11 @@ export async function configFor(ctx: Context, row: DeviceRow, answer: ConfigAnsw
 
 export async function publishConfig(ctx: Context, device: string, answer: ConfigAnswer = {}): Promise<void> {
   const row = await getDevice(ctx.db, device);
-  if (!row) return;
-  await publishJson(ctx, deviceTopic(device, 'config'), await configFor(ctx, row, answer));
+  if (row) await publishConfigOf(ctx, row, answer);
+}
+
+export async function publishConfigOf(ctx: Context, row: DeviceRow, answer: ConfigAnswer = {}): Promise<void> {
+  await publishJson(ctx, deviceTopic(row.id, 'config'), await configFor(ctx, row, answer));
 }
 
 export function publishStatus(ctx: Context, device: string, status: Status): Promise<void> {
@@ -62,7 +72,8 @@ export function publishStatus(ctx: Context, device: string, status: Status): Pro
 }
 
 export function boundDevice(ctx: Context, row: DeviceRow): BoundDevice {
-  return { id: row.id, machineCode: row.machine_code, model: row.model, boundAt: Number(row.bound_at), presence: ctx.presence.status(row.id) };
+  const lease = row.bound_via === 'lease' && row.location !== null ? { lease: { location: row.location } } : {};
+  return { id: row.id, machineCode: row.machine_code, model: row.model, boundAt: Number(row.bound_at), presence: ctx.presence.status(row.id), ...lease };
 }
 
 export async function bindingsOf(ctx: Context, agent: string): Promise<Bindings> {

@@ -1,48 +1,12 @@
 // Agent and admin requests over MQTT (fb/v1/a/<agent>/req, fb/v1/admin/<name>/req). Every request
 // gets exactly one response: a result, or a specific error that changed nothing.
 import { ErrorCode, ProtocolError, type WireError } from '../protocol/errors';
-import { type AdminRequest, type AgentRequest, type RequestId, parseAdminRequest, parseAgentRequest, requestIdOf } from '../protocol/messages';
+import { type RequestId, parseAdminRequest, parseAgentRequest, requestIdOf } from '../protocol/messages';
 import { PAYLOAD_LIMIT_DEFAULT } from '../protocol/topics';
 import { parseJson } from '../protocol/validate';
-import { adminRebind, claim, release } from './claims';
+import { type AdminWho, type AgentWho, runAdmin, runAgent } from './agent-ops';
 import type { Context } from './context';
-import type { Identity } from './identity';
-import { bindingsOf, boundDevice, respond } from './publisher';
-import { listDevices } from './store/devices';
-
-type AgentWho = Extract<Identity, { kind: 'agent' }>;
-type AdminWho = Extract<Identity, { kind: 'admin' }>;
-
-/** Handlers for ops that other parts of the broker add (the job queue adds submit, cancel, jobs). */
-export type AgentOpHandler = (ctx: Context, who: AgentWho, req: AgentRequest) => Promise<unknown>;
-
-async function runAgent(ctx: Context, who: AgentWho, req: AgentRequest): Promise<unknown> {
-  switch (req.op) {
-    case 'claim':
-      return claim(ctx, who.id, req.target, req.code);
-    case 'release':
-      return release(ctx, who.id, req.device);
-    case 'list':
-      return bindingsOf(ctx, who.id);
-    default: {
-      const handler = ctx.agentOps.get(req.op);
-      if (!handler) throw new ProtocolError(ErrorCode.UNKNOWN_OP, `op '${req.op}' is not available on this broker`, 'op');
-      return handler(ctx, who, req);
-    }
-  }
-}
-
-async function runAdmin(ctx: Context, who: AdminWho, req: AdminRequest): Promise<unknown> {
-  const actor = `admin:${who.id}`;
-  switch (req.op) {
-    case 'transfer':
-      return adminRebind(ctx, { actor, device: req.device, to: req.agent, reason: req.reason, force: req.force === true });
-    case 'release':
-      return adminRebind(ctx, { actor, device: req.device, to: null, reason: req.reason, force: req.force === true });
-    case 'list':
-      return (await listDevices(ctx.db)).map((r) => ({ ...boundDevice(ctx, r), agent: r.agent_id }));
-  }
-}
+import { respond } from './publisher';
 
 function toWire(err: ProtocolError, forAdmin: boolean): WireError {
   const wire = err.toWire();

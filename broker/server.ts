@@ -21,7 +21,8 @@ import { BindingMap } from './binding-map';
 import { INITIAL_ADMIN_FILE, bootstrap } from './bootstrap';
 import { ClaimCodes } from './claim-codes';
 import { DEFAULTS, type BrokerOptions } from './config';
-import type { BrokerEvents, Context, KickTarget } from './context';
+import type { Context } from './context';
+import type { BrokerEvents, KickTarget } from './events';
 import { buildHttp } from './http/app';
 import { startJobs } from './jobs/index';
 import { startMachines } from './machines/index';
@@ -33,8 +34,11 @@ import { createLogger } from './logger';
 import { Metrics } from './metrics';
 import { aedesInternals } from './upstream/aedes';
 import { guardRecursion } from './upstream/mq-guard';
+import { numberAtEmit } from './upstream/emit-order';
 import { ClusterNode } from './cluster/node';
-import { LocalPresence, type PresenceListener } from './presence';
+import { systemClock } from './clock';
+import { LocalPresence } from './presence';
+import { presenceAnnouncer } from './presence-announce';
 import { publishStatus, scheduleBindings } from './publisher';
 import { LoginThrottle } from './rate-limit';
 import { LiveCredentials } from './live-credentials';
@@ -49,7 +53,6 @@ import { POOL_SIZE } from './store/postgres';
 import { TxGate } from './store/tx-gate';
 import { deviceAgents, listDevices } from './store/devices';
 import { Deliverer } from './webhooks/deliverer';
-import { recordEvent } from './webhooks/outbox';
 import { existsSync } from 'node:fs';
 import { unreachableFromPhone } from '../host-tools/cli/public-url';
 import { adminHasLoggedIn } from './store/audit';
@@ -128,7 +131,7 @@ export async function startBroker(options: Partial<BrokerOptions> = {}): Promise
   const boot = await (cluster ? cluster.exclusive(() => bootstrap(registry.db, opts.dataDir, Date.now())) : bootstrap(registry.db, opts.dataDir, Date.now()));
   // As many hashes in flight as libuv has threads: more would only queue where they cannot be dropped.
   const hashes = new HashQueue(Number(process.env.UV_THREADPOOL_SIZE ?? 4));
-  const metrics = new Metrics(hashes);
+  const metrics = new Metrics(hashes, registry.statements);
   const bindings = cluster?.bindings ?? new BindingMap();
   for (const b of await allBindings(registry.db)) bindings.apply(b.id, b.agent_id, Number(b.binding_version));
 
@@ -147,7 +150,6 @@ export async function startBroker(options: Partial<BrokerOptions> = {}): Promise
     requestLimits: new RequestLimiter(opts, cluster?.sharedRequestBucket() ?? null, log),
     credentials: new LiveCredentials(),
     events: new EventEmitter<BrokerEvents>(),
-    agentOps: new Map(),
     labelKey: boot.labelKey,
     blobs: await openBlobStore(registry, opts.dataDir, log),
     blobUrls: new BlobUrls(boot.labelKey),
@@ -158,20 +160,11 @@ export async function startBroker(options: Partial<BrokerOptions> = {}): Promise
     bindingTimers: new Map<string, NodeJS.Timeout>(),
     dummyHash: await hashSecret(randomToken(), PASSWORD_COST),
     closing: false,
-    now: Date.now,
+    now: (opts.clock ?? systemClock).now,
   } as Omit<Context, 'aedes' | 'presence' | 'kick'> as Context;
 
-  const announce: PresenceListener = (device, status) => {
-    if (ctx.closing) return;
-    publishStatus(ctx, device, status).catch((err: unknown) => log.error({ err, device }, 'publishing status failed'));
-    const agent = bindings.agentOf(device);
-    if (agent !== null) scheduleBindings(ctx, agent);
-    ctx.events.emit('presence', device, status);
-    // Presence lives in memory (Redis in a cluster), not in a registry transaction; exactly one
-    // node announces each change, and that node writes its event.
-    ctx.writer.write((trx) => recordEvent(trx, 'device.presence', { device, ...status }, status.since)).catch((err: unknown) => log.error({ err, device }, 'recording a presence event failed'));
-  };
-  ctx.presence = cluster?.presence(announce) ?? new LocalPresence(opts.graceMs, announce);
+  const announce = presenceAnnouncer(ctx);
+  ctx.presence = cluster?.presence(announce) ?? new LocalPresence(opts.graceMs, announce, opts.clock);
   metrics.watchFleet(async () => {
     const rows = await deviceAgents(registry.db);
     const byPresence: Record<string, number> = {};
@@ -202,6 +195,7 @@ export async function startBroker(options: Partial<BrokerOptions> = {}): Promise
   // Before any traffic: a connect burst must not overflow the stack draining the message queue.
   const internals = aedesInternals(aedes);
   guardRecursion(internals.mq);
+  numberAtEmit(aedes);
   ctx.aedes = aedes;
   const kickHere = (target: KickTarget, reason: OfflineReason): number => {
     let n = 0;

@@ -21,6 +21,7 @@ import { PocoDisplay } from './platform/poco-display';
 import { countBoot, NvsPrefs } from './platform/prefs';
 import { clearTimer, setTimer } from './platform/timer';
 import { moddableHttp } from './platform/http';
+import { moddableOta } from './platform/ota';
 import { openSerial, openUart } from './platform/uart';
 import { ModdableWifi } from './platform/wifi';
 
@@ -56,19 +57,20 @@ const platform: Platform = {
   mqtt: new ModdableMqtt(),
   display,
   ...(serial ? { serial, http: moddableHttp } : {}),
+  ota: moddableOta,
   identify: (seconds) => display.identify(seconds),
   facts: {
     mac,
     model: board.model,
     fw: board.fw,
-    caps: serial ? ['qr.show', 'identify', 'serial.send', 'print'] : ['qr.show', 'identify'],
+    caps: serial ? ['qr.show', 'identify', 'serial.send', 'print', 'ota'] : ['qr.show', 'identify', 'ota'],
     boot: countBoot(),
     ...(screen ? { screen: { width: screen.width, height: screen.height } } : {}),
   },
 };
 
 log('info', 'fleetbind firmware starting', { model: board.model, fw: board.fw, boot: platform.facts.boot, screen: screen !== undefined, uart: serial !== undefined });
-const core = createCore(platform, { machinePollMs: serial ? board.machinePollMs : 0 });
+const core = createCore(platform, { machinePollMs: serial ? board.machinePollMs : 0, ...(board.otaTrialMs === undefined ? {} : { otaTrialMs: board.otaTrialMs }) });
 // Improv Wi-Fi on the console UART: a network can be given after flashing (npm run flash -- improv).
 let improv: ImprovService | null = null;
 if (board.improv) {

@@ -5,8 +5,9 @@
 import { JOB_STATES } from './jobs';
 import { MACHINE_STATES } from './machine-state';
 import { ACK_STATES, ADMIN_OPS, AGENT_OPS, OFFLINE_REASONS, PRESENCE_STATES } from './messages';
-import { AlertViewSchema, ErrorResponseSchema, ShadowSchema, StatusSchema } from './rest-schemas';
-import { ADMIN_LEAVES, AGENT_LEAVES, DEVICE_LEAVES, PAYLOAD_LIMIT_DEFAULT, PAYLOAD_LIMIT_EVT, PREFIX } from './topics';
+import { ROLLOUT_ALERT_KINDS } from './ota';
+import { AlertViewSchema, ErrorResponseSchema, ShadowSchema, StatusSchema, TransferRequestViewSchema } from './rest-schemas';
+import { ADMIN_LEAVES, AGENT_LEAVES, DEVICE_LEAVES, PAYLOAD_LIMIT_DEFAULT, PAYLOAD_LIMIT_EVT, PREFIX, adminAlertsTopic, adminTransferTopic } from './topics';
 
 type Json = Record<string, unknown>;
 type DeviceLeafOrEvt = (typeof DEVICE_LEAVES)[number] | 'evt';
@@ -63,6 +64,17 @@ export function asyncApiDocument(o: { version: string; mqttUrl: string }): Json 
   for (const leaf of ADMIN_LEAVES) {
     add(`admin-${leaf}`, `${PREFIX}/admin/{admin}/${leaf}`, { admin: idParam('admin name') }, leaf === 'req' ? 'client' : 'broker', leaf === 'req' ? `Admin requests: ${ADMIN_OPS.join(', ')}` : 'Answers to admin requests', leaf === 'req' ? requestPayload(ADMIN_OPS) : responsePayload);
   }
+  add('admin-transfer-requests', adminTransferTopic, {}, 'broker', 'Transfer requests asked and decided, for every admin', obj({ event: str, request: TransferRequestViewSchema as unknown as Json }, ['event', 'request']));
+  const int = { type: 'integer' };
+  add('admin-alerts', adminAlertsTopic, {}, 'broker', 'Alerts for every admin: machine alerts raised, cleared or acknowledged; a rollout that paused itself or finished with failures; a webhook endpoint disabled after failing too long', {
+    oneOf: [
+      obj({ event: { type: 'string', enum: ['raised', 'cleared', 'acked'] }, alert: AlertViewSchema as unknown as Json }, ['event', 'alert']),
+      obj({ event: { const: 'rollout' }, kind: { type: 'string', enum: ROLLOUT_ALERT_KINDS }, rollout: str, release: str, wave: int, failed: int, rolledBack: int, message: str, at: int }, ['event', 'kind', 'rollout', 'release', 'wave', 'failed', 'rolledBack', 'message', 'at']),
+      obj({ event: { const: 'webhook' }, kind: { const: 'webhook-disabled' }, webhook: str, url: str, message: str, at: int }, ['event', 'kind', 'webhook', 'url', 'message', 'at']),
+    ],
+  });
+  const orNull = (t: string): Json => ({ type: [t, 'null'] });
+  add('order', `${PREFIX}/o/{order}`, { order: idParam('order id (the print job id)') }, 'broker', "A walk-up order's state, for the customer session that placed it (retained until the order ends)", obj({ order: str, state: { type: 'string', enum: JOB_STATES }, position: orNull('integer'), eta: orNull('integer'), progress: orNull('number'), error: { type: ['object', 'null'], properties: { code: str, message: str } }, machine: obj({ status: { type: 'string', description: 'idle, busy, offline, maintenance or closed' }, queueLength: int }, ['status', 'queueLength']), at: int }, ['order', 'state', 'position', 'eta', 'progress', 'error', 'machine', 'at']));
   add('enroll', `${PREFIX}/enroll/{mac}`, { mac: { description: '12 lower-case hex digits' } }, 'client', 'An enrolling device asks for its id and secret', obj({ mac: str, model: str, fw: str, machine: str }, ['mac', 'model', 'fw']));
   add('enroll-reply', `${PREFIX}/enroll/{mac}/reply`, { mac: { description: '12 lower-case hex digits' } }, 'broker', 'The enrolled device id and secret, or why not', { oneOf: [obj({ ok: { const: true }, deviceId: str, secret: str }, ['ok', 'deviceId', 'secret']), obj({ ok: { const: false }, error: wireError }, ['ok', 'error'])] });
   return {

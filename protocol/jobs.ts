@@ -88,7 +88,10 @@ export const JOB_KINDS: { [K in JobKind]: KindSpec<K> } = {
       }),
   },
   print: {
-    idempotent: false,
+    // Sent again under the same job id, which the device remembers: a print still running
+    // carries on where it was, a finished one answers with its ending. A device that lost it
+    // starts over, and the machine prints only at END, so nothing is printed twice.
+    idempotent: true,
     typicalMs: 60_000,
     parse: (p) =>
       defined({
@@ -102,7 +105,7 @@ export const JOB_KINDS: { [K in JobKind]: KindSpec<K> } = {
 };
 
 export function isJobKind(kind: unknown): kind is JobKind {
-  return typeof kind === 'string' && Object.prototype.hasOwnProperty.call(JOB_KINDS, kind);
+  return typeof kind === 'string' && Object.hasOwn(JOB_KINDS, kind);
 }
 
 /** Validates params for a kind; throws UNSUPPORTED for unknown kinds and BAD_PARAMS naming the field. */

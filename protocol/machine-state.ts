@@ -65,6 +65,8 @@ export interface Shadow {
   /** When each field last changed: `machine.status`, `consumables.ink.c`, `settings.display.brightness`, `desired.…`. */
   metadata: Record<string, number>;
   updatedAt: number;
+  /** The fleet's low level for consumables (the broker's --machines-low-percent); a machine's own `alerts.inkLowPercent` setting wins (lowThreshold). */
+  lowPercent: number;
 }
 
 /** What `config` carries of the settings: the delta and the desired version it belongs to. */
@@ -226,12 +228,12 @@ export function lowThreshold(reported: ReportedState, fleetDefault: number): num
 }
 
 /** Derived status (docs/architecture.md, Machine state): presence first, then the machine's own word. */
-export function machineStatus(presence: 'online' | 'reconnecting' | 'offline', reported: ReportedState | null, lowPercent: number): MachineStatus {
+export function machineStatus(presence: 'online' | 'reconnecting' | 'offline', reported: ReportedState | null, lowPercent: number, jobRunning = false): MachineStatus {
   if (presence !== 'online') return presence;
   const m = reported?.machine;
   if (m?.status === 'error') return 'error';
   if (m?.status === 'maintenance') return 'maintenance';
-  if (m?.status === 'busy' || m?.job !== undefined) return 'busy';
+  if (jobRunning || m?.status === 'busy' || m?.job !== undefined) return 'busy';
   const low = reported ? lowThreshold(reported, lowPercent) : lowPercent;
   for (const c of Object.values(reported?.consumables ?? {})) if (c.level < low) return 'attention';
   return 'idle';

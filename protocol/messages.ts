@@ -48,6 +48,8 @@ export interface BoundDevice {
   model: string | null;
   boundAt: number;
   presence: Status;
+  /** Present while the device serves the agent through a pool lease, for the lease's job only. */
+  lease?: { location: string };
 }
 /** Retained on fb/v1/a/<agent>/bindings. */
 export interface Bindings { agent: string; devices: BoundDevice[]; at: number }
@@ -60,7 +62,7 @@ export interface EndedJobView { job: string; kind: string; state: JobState; at: 
 export interface JobsSnapshot { device: string; at: number; jobs: QueuedJobView[]; ended?: EndedJobView[] }
 
 export const AGENT_OPS = ['claim', 'release', 'list', 'submit', 'cancel', 'jobs', 'settings'] as const;
-export const ADMIN_OPS = ['transfer', 'release', 'list'] as const;
+export const ADMIN_OPS = ['transfer', 'release', 'list', 'settings'] as const;
 export type RequestId = string | number | null;
 
 export type AgentRequest =
@@ -71,6 +73,9 @@ export type AgentRequest =
   | { id: RequestId; op: 'cancel'; job: string }
   | { id: RequestId; op: 'jobs'; device: string; limit?: number }
   | { id: RequestId; op: 'settings'; device: string; settings: unknown; version?: number };
+/** The closed set of agent ops: parseAgentRequest refuses any other op string. */
+export type AgentOp = AgentRequest['op'];
+export type AgentRequestFor<O extends AgentOp> = Extract<AgentRequest, { op: O }>;
 
 /**
  * Where a submit goes (docs/architecture.md, Locations and pools): a device, a location's pool,
@@ -85,7 +90,10 @@ export type Route = (typeof ROUTES)[number];
 export type AdminRequest =
   | { id: RequestId; op: 'transfer'; device: string; agent: string; reason: string; force?: boolean }
   | { id: RequestId; op: 'release'; device: string; reason: string; force?: boolean }
-  | { id: RequestId; op: 'list' };
+  | { id: RequestId; op: 'list' }
+  | { id: RequestId; op: 'settings'; device: string; settings: unknown; version?: number; agentEditable?: unknown };
+export type AdminOp = AdminRequest['op'];
+export type AdminRequestFor<O extends AdminOp> = Extract<AdminRequest, { op: O }>;
 
 export type Response = { id: RequestId; ok: true; result: unknown } | { id: RequestId; ok: false; error: WireError };
 
@@ -168,6 +176,11 @@ export function parseAdminRequest(v: unknown): AdminRequest {
       return { id, op, device: device(o), reason: str(o, 'reason', { min: 1, max: 500 }), ...(force === undefined ? {} : { force }) };
     case 'list':
       return { id, op };
+    case 'settings': {
+      // As the agents' op, plus which settings the holder may change; both checked by the broker.
+      const version = optNum(o, 'version', { min: 0, integer: true });
+      return { id, op, device: device(o), settings: o.settings, ...(version === undefined ? {} : { version }), ...(o.agentEditable === undefined ? {} : { agentEditable: o.agentEditable }) };
+    }
     default:
       throw new ProtocolError(ErrorCode.UNKNOWN_OP, `unknown op '${op.slice(0, 32)}'`, 'op');
   }

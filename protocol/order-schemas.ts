@@ -55,6 +55,27 @@ export const UploadedDesignSchema = {
   properties: { design: { type: 'string', description: 'sha256 of the print-ready image' }, size: { type: 'integer' }, width: { type: 'integer' }, height: { type: 'integer' }, thumb: str },
 } as const;
 
+/** The upload's multipart/form-data body: one part named `file`. */
+export const designUploadBody = (maxBytes: number) =>
+  ({
+    type: 'object',
+    required: ['file'],
+    properties: {
+      file: {
+        type: 'string',
+        format: 'binary',
+        contentMediaType: 'application/octet-stream',
+        description: `the design, at most ${maxBytes} bytes: a PNG, JPEG or WebP image, judged by its content (not its name or Content-Type)`,
+      },
+    },
+  }) as const;
+
+export const MoveOrderBodySchema = {
+  type: 'object',
+  required: ['position'],
+  properties: { position: { type: 'integer', minimum: 1, description: 'the place among the waiting orders of its machine: 1 is the next to print' } },
+} as const;
+
 export const OpenSessionBodySchema = {
   type: 'object',
   required: ['label'],

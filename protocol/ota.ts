@@ -122,6 +122,27 @@ export type RolloutState = (typeof ROLLOUT_STATES)[number];
 
 export type RolloutTarget = { all: true } | { location: string } | { model: string } | { devices: string[] };
 
+/**
+ * When a rollout may send new commands: daily from `start` to `end` (HH:MM, 24 h) on the wall
+ * clock of `timeZone` (IANA, default UTC); an `end` before `start` runs past midnight.
+ */
+export interface RolloutWindow {
+  start: string;
+  end: string;
+  timeZone: string;
+}
+
+const HH_MM = /^([01]\d|2[0-3]):[0-5]\d$/;
+
+/** The window's shape; its time zone is checked by the broker (broker/ota/window.ts), which has Intl. */
+export function parseRolloutWindow(v: unknown): RolloutWindow {
+  const o = object(v, 'window');
+  const start = str(o, 'start', { pattern: HH_MM });
+  const end = str(o, 'end', { pattern: HH_MM });
+  if (start === end) throw new ProtocolError(ErrorCode.BAD_REQUEST, 'window start and end must differ (leave window out to send at any time)', 'window');
+  return { start, end, timeZone: optStr(o, 'timeZone', { min: 1, max: 64 }) ?? 'UTC' };
+}
+
 export interface RolloutRequest {
   release: string;
   target: RolloutTarget;
@@ -129,6 +150,8 @@ export interface RolloutRequest {
   waves: number[];
   waveSoakMinutes: number;
   maxFailurePercent: number;
+  /** New commands go out only inside it; absent, at any time. */
+  window?: RolloutWindow;
 }
 
 export function parseRolloutRequest(v: unknown): RolloutRequest {
@@ -154,5 +177,26 @@ export function parseRolloutRequest(v: unknown): RolloutRequest {
     waves: waves as number[],
     waveSoakMinutes: o.waveSoakMinutes === undefined ? 30 : num(o, 'waveSoakMinutes', { min: 0, max: 10_080 }),
     maxFailurePercent: o.maxFailurePercent === undefined ? 5 : num(o, 'maxFailurePercent', { min: 0, max: 100 }),
+    ...(o.window === undefined || o.window === null ? {} : { window: parseRolloutWindow(o.window) }),
   };
+}
+
+/**
+ * What admins are told on `fb/v1/admin/alerts` (beside machine alerts, whose `event` is
+ * raised/cleared/acked) when a rollout needs a person: it paused itself because a wave failed too
+ * often, or it finished with devices that failed or rolled back.
+ */
+export const ROLLOUT_ALERT_KINDS = ['rollout-paused', 'rollout-finished-with-failures'] as const;
+export type RolloutAlertKind = (typeof ROLLOUT_ALERT_KINDS)[number];
+export interface RolloutAlert {
+  event: 'rollout';
+  kind: RolloutAlertKind;
+  rollout: string;
+  release: string;
+  /** Index of the wave it stopped in or finished with. */
+  wave: number;
+  failed: number;
+  rolledBack: number;
+  message: string;
+  at: number;
 }

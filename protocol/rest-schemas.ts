@@ -6,6 +6,7 @@ import { JOB_STATES } from './jobs';
 import { MACHINE_STATES, MACHINE_STATUSES } from './machine-state';
 import { OFFLINE_REASONS, PRESENCE_STATES, ROUTES } from './messages';
 import { TOKEN_REFUSALS } from './errors';
+import { PAYMENT_TEMPLATES } from './payment/templates';
 import { WEBHOOK_EVENTS } from './webhooks';
 
 const str = { type: 'string' } as const;
@@ -97,8 +98,8 @@ export const AgentListItemSchema = {
 
 export const AgentDetailSchema = {
   ...AgentViewSchema,
-  required: [...AgentViewSchema.required, 'devices'],
-  properties: { ...AgentViewSchema.properties, devices: { type: 'array', items: str, description: 'the devices the agent holds' } },
+  required: [...AgentViewSchema.required, 'devices', 'locations'],
+  properties: { ...AgentViewSchema.properties, devices: { type: 'array', items: str, description: 'the devices the agent holds' }, locations: { type: 'array', items: str, description: 'the locations whose pools the agent may use' } },
 } as const;
 
 export const AuditViewSchema = {
@@ -123,6 +124,17 @@ export const BindingViewSchema = {
   type: 'object',
   required: ['device', 'machineCode', 'agent', 'boundAt', 'via', 'presence'],
   properties: { device: str, machineCode: strOrNull, agent: str, boundAt: ms, via: strOrNull, presence: StatusSchema },
+} as const;
+
+/** GET /api/binding-map: one node's in-memory binding map (docs/architecture.md, Backends). */
+export const BindingMapSchema = {
+  type: 'object',
+  required: ['node', 'suspended', 'entries'],
+  properties: {
+    node: strOrNull,
+    suspended: { type: 'boolean' },
+    entries: { type: 'array', items: { type: 'object', required: ['device', 'agent', 'version'], properties: { device: str, agent: strOrNull, version: { type: 'integer' } } } },
+  },
 } as const;
 
 export const TransferResultSchema = {
@@ -158,12 +170,13 @@ export const JobListItemSchema = {
   },
 } as const;
 
-/** GET /api/jobs/<id>: the whole job, with its place in the queue while it waits. */
+/** GET /api/jobs/<id>: the whole job, with its place in the queue (the device's, or its pool's) while it waits. */
 export const JobViewSchema = {
   ...JobListItemSchema,
   required: [...JobListItemSchema.required, 'attempt', 'retries', 'progress', 'result', 'pending', 'idempotencyKey', 'expiresAt', 'position', 'eta'],
   properties: {
     ...JobListItemSchema.properties,
+    device: { type: ['string', 'null'], description: 'null while a pool job waits in its pool queue for a device' },
     attempt: { type: 'integer' },
     retries: { type: 'integer' },
     progress: { type: ['number', 'null'] },
@@ -253,6 +266,13 @@ export const MeSchema = {
   type: 'object',
   required: ['kind', 'id', 'name', 'username'],
   properties: { kind: { type: 'string', enum: ['agent', 'admin'] }, id: str, name: str, username: str },
+} as const;
+
+/** GET /api/payment-settings: the fleet's payment QR template for the job form, and whether this is production. */
+export const PaymentSettingsSchema = {
+  type: 'object',
+  required: ['template', 'production'],
+  properties: { template: { type: ['string', 'null'], enum: [...PAYMENT_TEMPLATES, null] }, production: { type: 'boolean' } },
 } as const;
 
 // ---- request bodies
@@ -366,7 +386,7 @@ const consumables = { type: 'object', additionalProperties: consumable, descript
 export const ShadowSchema = {
   type: 'object',
   additionalProperties: false,
-  required: ['device', 'version', 'desiredVersion', 'reported', 'desired', 'delta', 'metadata', 'updatedAt'],
+  required: ['device', 'version', 'desiredVersion', 'reported', 'desired', 'delta', 'metadata', 'updatedAt', 'lowPercent'],
   properties: {
     device: str,
     version: { type: 'integer', description: 'bumped by every accepted change, reported or desired' },
@@ -385,6 +405,7 @@ export const ShadowSchema = {
     delta: { type: 'object', additionalProperties: settingValue, description: 'desired settings the device has not reported as applied' },
     metadata: { type: 'object', additionalProperties: { type: 'integer' }, description: 'when each field last changed (ms), by path' },
     updatedAt: ms,
+    lowPercent: { type: 'number', description: "the fleet's low level for consumables (--machines-low-percent); the machine's own alerts.inkLowPercent setting wins" },
   },
 } as const;
 
@@ -470,9 +491,16 @@ export const ReleaseViewSchema = {
   },
 } as const;
 
+const rolloutWindow = {
+  type: 'object',
+  description: 'new commands go out only daily from start to end (HH:MM; an end before the start runs past midnight) on the clock of timeZone (IANA, default UTC); absent or null: at any time',
+  required: ['start', 'end'],
+  properties: { start: { type: 'string', pattern: '^([01][0-9]|2[0-3]):[0-5][0-9]$' }, end: { type: 'string', pattern: '^([01][0-9]|2[0-3]):[0-5][0-9]$' }, timeZone: { type: 'string' } },
+} as const;
+
 export const RolloutViewSchema = {
   type: 'object',
-  required: ['id', 'release', 'target', 'state', 'wave', 'waves', 'counts', 'total', 'waveSoakMinutes', 'maxFailurePercent', 'reason', 'createdAt', 'createdBy', 'updatedAt', 'driver'],
+  required: ['id', 'release', 'target', 'state', 'wave', 'waves', 'counts', 'total', 'waveSoakMinutes', 'maxFailurePercent', 'reason', 'createdAt', 'createdBy', 'updatedAt', 'driver', 'window'],
   properties: {
     id: str,
     release: str,
@@ -489,6 +517,29 @@ export const RolloutViewSchema = {
     createdBy: str,
     updatedAt: ms,
     driver: { type: ['string', 'null'], description: 'the node driving it' },
+    window: { ...rolloutWindow, type: ['object', 'null'] },
+  },
+} as const;
+
+/** GET /api/devices/<id>/ota. */
+export const DeviceOtaSchema = {
+  type: 'object',
+  required: ['device', 'fw', 'pendingFw', 'pending', 'last'],
+  properties: {
+    device: str,
+    fw: { ...strOrNull, description: 'the version the device last reported in hello' },
+    pendingFw: { ...strOrNull, description: 'the release on its way to the device, until it confirms or gives up' },
+    pending: {
+      type: ['object', 'null'],
+      required: ['rollout', 'release', 'state', 'progress', 'updatedAt'],
+      properties: { rollout: str, release: str, state: { type: 'string', enum: ['sent', 'downloading', 'installed'] }, progress: { type: ['integer', 'null'], description: 'percent downloaded' }, updatedAt: ms },
+    },
+    last: {
+      type: ['object', 'null'],
+      description: 'how the latest finished update ended',
+      required: ['rollout', 'release', 'outcome', 'reason', 'at'],
+      properties: { rollout: str, release: str, outcome: { type: 'string', enum: ['confirmed', 'failed', 'rolled-back'] }, reason: { ...strOrNull, description: 'why it failed or rolled back' }, at: ms },
+    },
   },
 } as const;
 
@@ -501,6 +552,7 @@ export const RolloutCreateBodySchema = {
     waves: { type: 'array', items: { type: 'number' }, description: 'cumulative percents, increasing, ending at 100 (default [1, 10, 50, 100])' },
     waveSoakMinutes: { type: 'number', description: 'wait after a wave settles before the next (default 30)' },
     maxFailurePercent: { type: 'number', description: 'a wave failing more than this pauses the rollout (default 5)' },
+    window: rolloutWindow,
   },
 } as const;
 

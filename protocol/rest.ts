@@ -60,6 +60,8 @@ export type HistorySample = FromSchema<typeof S.HistorySampleSchema>;
 
 /** A firmware release (docs/architecture.md, Over-the-air updates). */
 export type ReleaseView = FromSchema<typeof S.ReleaseViewSchema>;
+/** GET /api/devices/<id>/ota: the version a device runs, the one on its way, and its last update's outcome. */
+export type DeviceOta = FromSchema<typeof S.DeviceOtaSchema>;
 /** A rollout with its counts by device state, overall and per wave. */
 export type RolloutView = FromSchema<typeof S.RolloutViewSchema>;
 /** GET /api/locations (docs/architecture.md, Locations and pools). */
@@ -70,3 +72,13 @@ export type LocationDetail = FromSchema<typeof S.LocationDetailSchema>;
 export type LeaseView = FromSchema<typeof S.LeaseViewSchema>;
 /** GET /api/locations/<id>/label. */
 export type LocationLabel = FromSchema<typeof S.LocationLabelSchema>;
+/** POST /api/login: the session token and who it is for. */
+export type Session = FromSchema<typeof S.SessionSchema>;
+/** GET /api/me: who a token is. */
+export type Me = FromSchema<typeof S.MeSchema>;
+/** GET /api/payment-settings. */
+export type PaymentSettings = FromSchema<typeof S.PaymentSettingsSchema>;
+/** GET /api/agents/<id>: the agent with its devices and locations. */
+export type AgentDetail = FromSchema<typeof S.AgentDetailSchema>;
+/** POST /api/locations and /api/locations/resolve-label. */
+export type LocationView = FromSchema<typeof S.LocationViewSchema>;

@@ -2,9 +2,10 @@
 // POST of `{id, type, time, data}` signed in the `Fleetbind-Signature` header.
 import type { JobState } from './jobs';
 import type { Status } from './messages';
+import type { RolloutState } from './ota';
+import type { AlertView } from './rest';
 
-/** alert.raised, alert.cleared and rollout.state join this list, and the same outbox, when alerts and rollouts exist. */
-export const WEBHOOK_EVENTS = ['binding.changed', 'job.state', 'device.presence'] as const;
+export const WEBHOOK_EVENTS = ['binding.changed', 'job.state', 'device.presence', 'alert.raised', 'alert.cleared', 'rollout.state'] as const;
 export type WebhookEventType = (typeof WEBHOOK_EVENTS)[number];
 
 export const SIGNATURE_HEADER = 'fleetbind-signature';
@@ -32,10 +33,27 @@ export interface JobStateData {
 
 export type DevicePresenceData = Status & { device: string };
 
+/** The alert as the REST API shows it, plus the agent holding the machine when it changed (null when free). */
+export type AlertData = AlertView & { agent: string | null };
+
+export interface RolloutStateData {
+  rollout: string;
+  release: string;
+  state: RolloutState;
+  /** The wave now being sent or soaked, from 0. */
+  wave: number;
+  /** Why it was paused or cancelled: an admin's words or the failure-rate check's. */
+  reason: string | null;
+  actor: string;
+}
+
 export interface WebhookDataByType {
   'binding.changed': BindingChangedData;
   'job.state': JobStateData;
   'device.presence': DevicePresenceData;
+  'alert.raised': AlertData;
+  'alert.cleared': AlertData;
+  'rollout.state': RolloutStateData;
 }
 
 export interface WebhookPayload<T extends WebhookEventType = WebhookEventType> {
@@ -44,4 +62,17 @@ export interface WebhookPayload<T extends WebhookEventType = WebhookEventType> {
   /** ISO 8601, when the change was committed. */
   time: string;
   data: WebhookDataByType[T];
+}
+
+/**
+ * What admins are told on `fb/v1/admin/alerts` (beside machine and rollout alerts, told apart by
+ * `event`) when an endpoint is disabled after failing for --webhooks-disable-after-ms.
+ */
+export interface WebhookAlert {
+  event: 'webhook';
+  kind: 'webhook-disabled';
+  webhook: string;
+  url: string;
+  message: string;
+  at: number;
 }

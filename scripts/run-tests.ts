@@ -42,6 +42,7 @@ interface Counts { passed: number; failed: number; skipped: number; skips: strin
 // skipped at run time, each of which printed one SKIP_MARK line; its "Skipped" are tests marked
 // `.skip` in the source.
 function count(output: string, code: number | null, underCi: boolean): Counts {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: ESC starts the colour codes being removed.
   const plain = output.replace(/\x1b\[[0-9;]*m/g, '');
   const last = (label: string): number | null => {
     const m = [...plain.matchAll(new RegExp(`^\\s*${label}:\\s+(\\d+)`, 'gm'))].at(-1);
@@ -87,7 +88,8 @@ function runFile(file: string): Promise<FileResult> {
   });
 }
 
-const files = findTests(testDir).filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)));
+// Matched against the path inside the checkout: the checkout's own folder name must not match every file.
+const files = findTests(testDir).filter((f) => filters.length === 0 || filters.some((x) => relative(root, f).includes(x)));
 const parallel = Math.max(1, Math.min(Number(process.env.FLEETBIND_TEST_JOBS ?? availableParallelism()), 4));
 const results: FileResult[] = [];
 let next = 0;

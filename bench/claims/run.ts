@@ -1,34 +1,40 @@
 // Claims benchmark: a broker in its own process, N agents (signed in with HS256 identity-provider
-// tokens, so no password hashing stands in the way) connected over MQTT. Two bursts:
+// tokens, so no password hashing stands in the way) on raw MQTT clients (bench/lib/raw-mqtt.ts).
+// Two bursts:
 //   spread: every agent claims a different free device at the same moment;
 //   contended: --contenders agents claim one device at the same moment (exactly one may win).
-// Prints the time until the last answer and the broker's CPU time per claim (/proc/<pid>/stat).
+// The peers (bare Aedes, and Mosquitto when it runs on 127.0.0.1:1883, each in its own process)
+// move the same request and answer: N clients each publish one request at the same moment on a
+// topic they subscribe to. Rounds interleave the brokers. Prints medians of the time until the
+// last answer and each broker's CPU time per claim (/proc/<pid>/stat), with fleetbind's ratios.
 //
-//   npm run bench:claims -- [--agents 1000] [--contenders 100] [--rounds 3]
+//   npm run bench:claims -- [--agents 1000] [--contenders 100] [--rounds 3] [--cpu-prof dir]
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { SignJWT } from 'jose';
-import mqtt, { type MqttClient } from 'mqtt';
 import { defineCli, readCli } from '../../host-tools/cli/args';
 import { agentTopic } from '../../protocol/topics';
 import { randomMac } from '../../test/helpers/broker';
 import { BrokerProcess } from '../../test/helpers/broker-process';
-import { end, subscribe } from '../../test/helpers/mqtt';
 import { median } from '../lib/load';
+import { mosquittoPid, type PeerProcess, startBareAedes } from '../lib/peers';
 import { cpuMsOf, UNLIMITED_REQUESTS } from '../lib/proc';
+import { RawClient } from '../lib/raw-mqtt';
 import { log, pool } from '../jobs/fleet';
 
 const { values } = readCli(
   defineCli({
     command: 'npm run bench:claims --',
-    usage: ['[--agents 1000] [--contenders 100] [--rounds 3]'],
-    summary: 'Agents claim devices at the same moment: each a different device, then many on one. Prints the time to the last answer and the broker\'s CPU time per claim.',
+    usage: ['[--agents 1000] [--contenders 100] [--rounds 3] [--cpu-prof DIR]'],
+    summary: 'Agents claim devices at the same moment: each a different device, then many on one; bare Aedes and Mosquitto move the same requests and answers. Rounds interleave the brokers. Prints the time to the last answer and each broker\'s CPU time per claim, with fleetbind\'s ratios.',
     options: {
       agents: { type: 'string', value: 'N', default: '1000', help: 'agents, each claiming its own free device in the spread burst' },
       contenders: { type: 'string', value: 'N', default: '100', help: 'agents claiming one device at once in the contended burst' },
       rounds: { type: 'string', value: 'N', default: '3', help: 'rounds of each burst (devices are released between rounds); medians are printed' },
+      'no-peers': { type: 'boolean', help: 'measure fleetbind alone' },
+      'cpu-prof': { type: 'string', value: 'DIR', help: 'write the fleetbind broker\'s V8 CPU profile into DIR when it stops' },
     },
   }),
 );
@@ -42,22 +48,18 @@ const ISSUER = 'https://idp.bench.invalid';
 const AUDIENCE = 'fleetbind-bench';
 const secret = randomBytes(32).toString('hex');
 
-interface Agent { id: string; client: MqttClient; answers: Map<string, (body: any) => void> }
+interface Agent { id: string; client: RawClient; answers: Map<string, (body: any) => void> }
 
 async function connectAgent(url: string, id: string): Promise<Agent> {
   const token = await new SignJWT({ sub: id }).setProtectedHeader({ alg: 'HS256' }).setIssuer(ISSUER).setAudience(AUDIENCE).setExpirationTime('1h').sign(new TextEncoder().encode(secret));
-  const client = mqtt.connect(url, { clientId: `agent:${id}:bench`, username: `agent:${id}`, password: token, reconnectPeriod: 0, connectTimeout: 60_000 });
-  await new Promise<void>((resolve, reject) => {
-    client.once('connect', () => resolve());
-    client.once('error', reject);
-  });
+  const client = await RawClient.connect(url, { clientId: `agent:${id}:bench`, username: `agent:${id}`, password: token });
   const a: Agent = { id, client, answers: new Map() };
-  client.on('message', (_t, payload) => {
+  client.onPublish = (_t, payload) => {
     const body = JSON.parse(payload.toString('utf8'));
     a.answers.get(body.id)?.(body);
     a.answers.delete(body.id);
-  });
-  await subscribe(client, agentTopic(id, 'res'));
+  };
+  await client.subscribe([agentTopic(id, 'res')]);
   return a;
 }
 
@@ -71,22 +73,58 @@ function ask(a: Agent, body: Record<string, unknown>): Promise<any> {
 interface Burst { lastMs: number; cpuUsPerClaim: number; won: number }
 
 /** All claims leave at once; resolves when every one is answered. */
-async function burst(bp: BrokerProcess, pairs: [Agent, string][]): Promise<Burst> {
-  const cpu0 = cpuMsOf(bp.child.pid!)!;
+async function burst(pid: number, pairs: [Agent, string][]): Promise<Burst> {
+  const cpu0 = cpuMsOf(pid)!;
   const t0 = performance.now();
   const answers = await Promise.all(pairs.map(([a, device]) => ask(a, { op: 'claim', target: device })));
   const lastMs = performance.now() - t0;
-  const cpuMs = cpuMsOf(bp.child.pid!)! - cpu0;
+  const cpuMs = cpuMsOf(pid)! - cpu0;
   return { lastMs, cpuUsPerClaim: (cpuMs * 1000) / pairs.length, won: answers.filter((r) => r.ok).length };
+}
+
+/** A bare broker's share of a claim: one request in, one answer out, on each of n clients at once. */
+interface Echo { name: string; pid: number; clients: RawClient[]; burst(): Promise<Burst> }
+
+async function echoPeer(name: string, url: string, pid: number, n: number): Promise<Echo> {
+  const run = randomBytes(3).toString('hex');
+  const waiting: (() => void)[] = [];
+  const clients = await pool(`${name}: connecting clients`, Array.from({ length: n }, (_, i) => i), 20, async (i) => {
+    const c = await RawClient.connect(url, { clientId: `claims-${run}-${i}` });
+    const topic = `bench/${run}/a/${i}/req`;
+    c.onPublish = () => waiting[i]?.();
+    await c.subscribe([topic]);
+    return c;
+  });
+  const requests = clients.map((_, i) => JSON.stringify({ id: `r${i}`, op: 'claim', target: `device-${i}` }));
+  return {
+    name,
+    pid,
+    clients,
+    burst: async () => {
+      const cpu0 = cpuMsOf(pid)!;
+      const t0 = performance.now();
+      await Promise.all(
+        clients.map((c, i) => {
+          const echoed = new Promise<void>((r) => (waiting[i] = r));
+          c.publish(`bench/${run}/a/${i}/req`, requests[i]!);
+          return echoed;
+        }),
+      );
+      const lastMs = performance.now() - t0;
+      return { lastMs, cpuUsPerClaim: ((cpuMsOf(pid)! - cpu0) * 1000) / n, won: n };
+    },
+  };
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'fleetbind-bench-claims-'));
 const admin = randomBytes(24).toString('hex');
 let broker: BrokerProcess | null = null;
 const agents: Agent[] = [];
+const echoes: Echo[] = [];
+const peers: PeerProcess[] = [];
 
 try {
-  broker = await BrokerProcess.start(dir, admin, ['--log-level', 'info', '--jwt-issuer', ISSUER, '--jwt-audience', AUDIENCE, '--jwt-secret', secret, '--jwt-auto-provision', ...UNLIMITED_REQUESTS]);
+  broker = await BrokerProcess.start(dir, admin, ['--log-level', 'info', '--jwt-issuer', ISSUER, '--jwt-audience', AUDIENCE, '--jwt-secret', secret, '--jwt-auto-provision', ...UNLIMITED_REQUESTS], values['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', resolve(values['cpu-prof'])] : []);
   const bp = broker;
   log(`broker pid ${bp.child.pid}; ${AGENTS} agents, ${CONTENDERS} contenders, ${ROUNDS} rounds`);
   const devices = await pool('provisioning devices', Array.from({ length: AGENTS }), 16, async () => {
@@ -95,6 +133,14 @@ try {
     return r.body.id as string;
   });
   agents.push(...(await pool('connecting agents', Array.from({ length: AGENTS }, (_, i) => `claimer-${i}`), 20, (id) => connectAgent(bp.mqttUrl, id))));
+  if (!values['no-peers']) {
+    const bare = await startBareAedes('upstream');
+    peers.push(bare);
+    echoes.push(await echoPeer('bare Aedes', bare.url, bare.child.pid!, AGENTS));
+    const mosquitto = mosquittoPid();
+    if (mosquitto !== null) echoes.push(await echoPeer('Mosquitto', 'mqtt://127.0.0.1:1883', mosquitto, AGENTS));
+    else log('Mosquitto is not running on 127.0.0.1:1883; it is left out');
+  }
 
   const releaseAll = async (): Promise<void> => {
     for (const d of devices) {
@@ -104,12 +150,18 @@ try {
   };
   const spread: Burst[] = [];
   const contended: Burst[] = [];
+  const echoed = new Map<string, Burst[]>(echoes.map((e) => [e.name, []]));
   for (let round = 1; round <= ROUNDS; round++) {
-    const s = await burst(bp, agents.map((a, i) => [a, devices[i]!]));
+    const s = await burst(bp.child.pid!, agents.map((a, i) => [a, devices[i]!]));
     if (s.won !== AGENTS) throw new Error(`spread burst: ${s.won} of ${AGENTS} claims won; every device was free`);
     spread.push(s);
     await releaseAll();
-    const c = await burst(bp, agents.slice(0, CONTENDERS).map((a) => [a, devices[round % devices.length]!]));
+    for (const e of echoes) {
+      const b = await e.burst();
+      echoed.get(e.name)!.push(b);
+      log(`round ${round}: ${e.name} last answer ${b.lastMs.toFixed(0)} ms, ${b.cpuUsPerClaim.toFixed(0)} µs CPU per request and answer`);
+    }
+    const c = await burst(bp.child.pid!, agents.slice(0, CONTENDERS).map((a) => [a, devices[round % devices.length]!]));
     if (c.won !== 1) throw new Error(`contended burst: ${c.won} winners; exactly one may win`);
     contended.push(c);
     await releaseAll();
@@ -117,11 +169,22 @@ try {
   }
   const med = (bs: Burst[], k: 'lastMs' | 'cpuUsPerClaim'): string => median(bs.map((b) => b[k])).toFixed(0);
   console.log('');
-  console.log(`claims benchmark: medians of ${ROUNDS} rounds (the machine may be loaded: compare CPU per claim)`);
+  console.log(`claims benchmark: medians of ${ROUNDS} interleaved rounds (the machine may be loaded: compare CPU per claim and the ratios; Mosquitto's CPU includes anyone else using it)`);
   console.log(`  ${AGENTS} agents, each a different free device   last answer ${med(spread, 'lastMs').padStart(6)} ms   broker CPU ${med(spread, 'cpuUsPerClaim').padStart(5)} µs/claim   all won`);
   console.log(`  ${CONTENDERS} agents, one device                   last answer ${med(contended, 'lastMs').padStart(6)} ms   broker CPU ${med(contended, 'cpuUsPerClaim').padStart(5)} µs/claim   exactly 1 winner every round`);
+  for (const e of echoes) {
+    const bs = echoed.get(e.name)!;
+    // /proc counts CPU in 10 ms ticks: a peer that used less over the whole burst reads 0.
+    const cpu = median(bs.map((b) => b.cpuUsPerClaim));
+    const tick = `under ${(10_000 / AGENTS).toFixed(0)}`;
+    console.log(`  ${e.name.padEnd(10)} ${AGENTS} requests and answers at once   last answer ${med(bs, 'lastMs').padStart(6)} ms   broker CPU ${(cpu > 0 ? cpu.toFixed(0) : tick).padStart(5)} µs/claim`);
+    const lastRatio = (median(spread.map((b) => b.lastMs)) / median(bs.map((b) => b.lastMs))).toFixed(1);
+    const cpuRatio = cpu > 0 ? `${(median(spread.map((b) => b.cpuUsPerClaim)) / cpu).toFixed(1)}×` : `over ${(median(spread.map((b) => b.cpuUsPerClaim)) / (10_000 / AGENTS)).toFixed(0)}×`;
+    console.log(`    fleetbind spread / ${e.name}: CPU per claim ${cpuRatio}, last answer ${lastRatio}×`);
+  }
 } finally {
-  await end(...agents.map((a) => a.client));
+  await Promise.all([...agents.map((a) => a.client), ...echoes.flatMap((e) => e.clients)].map((c) => c.end()));
+  await Promise.all(peers.map((p) => p.stop()));
   if (broker) await broker.stop('SIGTERM');
   rmSync(dir, { recursive: true, force: true });
 }

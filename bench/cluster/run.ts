@@ -2,7 +2,8 @@
 // point-to-point routing with the full ACL (each device publishes on its evt topic, the one
 // agent bound to it receives; the forward check runs on every message). Brokers are separate
 // processes (`npm start`), clients run here. Prints msgs/s and p50/p99 publish→delivery latency
-// per topology, and the cost of cross-node delivery as ratios.
+// per topology, the brokers' CPU time per message (from /proc, which a loaded machine distorts
+// less than wall time), and the cost of cross-node delivery as ratios.
 // Needs PostgreSQL and Redis on 127.0.0.1 (a fresh database and key prefix, removed afterwards).
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -15,7 +16,7 @@ import { connectAgent, connectDevice, randomMac, request } from '../../test/help
 import { BrokerProcess } from '../../test/helpers/broker-process';
 import { end, subscribe } from '../../test/helpers/mqtt';
 import { type Pair, type Result, drive, median } from '../lib/load';
-import { UNLIMITED_REQUESTS } from '../lib/proc';
+import { UNLIMITED_REQUESTS, cpuMsOf } from '../lib/proc';
 
 const { values } = readCli(
   defineCli({
@@ -44,7 +45,9 @@ const TOPOLOGIES: Topology[] = [
   { name: 'two nodes, cross-node', nodes: 2, cluster: true, place: (i) => ({ device: i % 2, agent: 1 - (i % 2) }) },
 ];
 
-async function setUp(t: Topology, backends: Backends): Promise<{ pairs: Pair[]; close(): Promise<void> }> {
+interface Run extends Result { cpuUsPerMsg: number }
+
+async function setUp(t: Topology, backends: Backends): Promise<{ pairs: Pair[]; cpuMs(): number; close(): Promise<void> }> {
   const flags = t.cluster ? ['--database-url', backends.databaseUrl, '--redis-url', backends.redisUrl, '--redis-prefix', `${backends.redisPrefix}${randomBytes(3).toString('hex')}:`] : [];
   const dirs: string[] = [];
   const nodes: BrokerProcess[] = [];
@@ -82,6 +85,7 @@ async function setUp(t: Topology, backends: Backends): Promise<{ pairs: Pair[]; 
   }
   return {
     pairs,
+    cpuMs: () => nodes.reduce((sum, n) => sum + (cpuMsOf(n.child.pid!) ?? NaN), 0),
     async close() {
       await end(...pairs.flatMap((p) => [p.pub, p.sub]));
       for (const n of nodes) await n.stop('SIGTERM');
@@ -95,33 +99,39 @@ if (backends instanceof Error) {
   console.error(`bench:cluster needs PostgreSQL and Redis: ${backends.message}`);
   process.exit(1);
 }
-const summary = new Map<string, Result>();
+const summary = new Map<string, Run>();
 try {
   process.stderr.write(`point-to-point, full ACL: ${PAIRS} device→agent pairs x ${MESSAGES} messages, ${ROUNDS} rounds per topology\n`);
   for (const t of TOPOLOGIES) {
     const setup = await setUp(t, backends);
-    const results: Result[] = [];
+    const results: Run[] = [];
     try {
       for (let round = 1; round <= ROUNDS; round++) {
-        const r = await drive(setup.pairs, MESSAGES, WINDOW);
+        const cpuBefore = setup.cpuMs();
+        const r = { ...(await drive(setup.pairs, MESSAGES, WINDOW)), cpuUsPerMsg: ((setup.cpuMs() - cpuBefore) * 1000) / (PAIRS * MESSAGES) };
         results.push(r);
-        process.stderr.write(`  ${t.name.padEnd(24)} round ${round}: ${r.msgsPerSec.toFixed(0).padStart(7)} msg/s  p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms\n`);
+        process.stderr.write(`  ${t.name.padEnd(24)} round ${round}: ${r.msgsPerSec.toFixed(0).padStart(7)} msg/s  p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms  ${r.cpuUsPerMsg.toFixed(0)} µs CPU/msg\n`);
       }
     } finally {
       await setup.close();
     }
-    summary.set(t.name, { msgsPerSec: median(results.map((r) => r.msgsPerSec)), p50: median(results.map((r) => r.p50)), p99: median(results.map((r) => r.p99)) });
+    summary.set(t.name, {
+      msgsPerSec: median(results.map((r) => r.msgsPerSec)),
+      p50: median(results.map((r) => r.p50)),
+      p99: median(results.map((r) => r.p99)),
+      cpuUsPerMsg: median(results.map((r) => r.cpuUsPerMsg)),
+    });
   }
 } finally {
   await backends.drop();
 }
 
 console.log(`\npoint-to-point with full ACL (median of ${ROUNDS} rounds, ${PAIRS} pairs x ${MESSAGES} messages)`);
-for (const [name, s] of summary) console.log(`  ${name.padEnd(24)} ${s.msgsPerSec.toFixed(0).padStart(7)} msg/s   p50 ${s.p50.toFixed(2)} ms   p99 ${s.p99.toFixed(2)} ms`);
+for (const [name, s] of summary) console.log(`  ${name.padEnd(24)} ${s.msgsPerSec.toFixed(0).padStart(7)} msg/s   p50 ${s.p50.toFixed(2)} ms   p99 ${s.p99.toFixed(2)} ms   broker CPU ${s.cpuUsPerMsg.toFixed(0)} µs/msg`);
 const ratio = (a: string, b: string): string => {
   const x = summary.get(a)!;
   const y = summary.get(b)!;
-  return `throughput ${(x.msgsPerSec / y.msgsPerSec).toFixed(2)}x, p99 ${(x.p99 / y.p99).toFixed(2)}x`;
+  return `throughput ${(x.msgsPerSec / y.msgsPerSec).toFixed(2)}x, p99 ${(x.p99 / y.p99).toFixed(2)}x, CPU per message ${(x.cpuUsPerMsg / y.cpuUsPerMsg).toFixed(2)}x`;
 };
 console.log(`  cross-node vs same-node (two nodes): ${ratio('two nodes, cross-node', 'two nodes, same node')}`);
 console.log(`  two nodes cross-node vs one node in cluster mode: ${ratio('two nodes, cross-node', 'one node, cluster mode')}`);

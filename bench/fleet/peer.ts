@@ -2,11 +2,8 @@
 // (connect with a retained will, subscribe to its config and cmd topics, publish a retained
 // status and a hello), all at once, against bare Aedes and Mosquitto. No firmware core, no
 // auth, no registry: the floor fleetbind's own connect burst is compared with.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
-import { cpuMsOf } from '../lib/proc';
+import { cpuMsOf, rssOf } from '../lib/proc';
 
 export interface BurstResult {
   ms: number | null;
@@ -16,18 +13,6 @@ export interface BurstResult {
   rssBytes: number | null;
   /** The peer process's CPU time (user + system) from the first connect until all held their subscriptions. */
   cpuMs: number | null;
-}
-
-const root = join(import.meta.dirname, '..', '..');
-
-/** A process's resident memory, or null when it has exited (no status file, or a zombie without VmRSS). */
-export function rssOf(pid: number): number | null {
-  try {
-    const m = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) * 1024 : null;
-  } catch {
-    return null;
-  }
 }
 
 /** Connects `n` device-like clients at once; resolves when all hold their subscriptions, or at the deadline. */
@@ -90,41 +75,4 @@ async function clearRetained(url: string, topics: string[]): Promise<void> {
   });
   for (const topic of topics) client.publish(topic, '', { qos: 0, retain: true });
   await new Promise<void>((r) => client.end(false, {}, () => r()));
-}
-
-/** Bare Aedes in a child process; resolves once it listens. */
-export async function startBareAedes(persistence: 'upstream' | 'indexed'): Promise<{ url: string; child: ChildProcess; stop(): Promise<void> }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/fleet/bare-aedes.ts', '--persistence', persistence], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
-  const port = await new Promise<number>((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString('utf8');
-      const m = /"port":(\d+)/.exec(out);
-      if (m) resolve(Number(m[1]));
-    });
-    child.once('exit', (code) => reject(new Error(`bare Aedes exited with ${code} before listening`)));
-  });
-  return {
-    url: `mqtt://127.0.0.1:${port}`,
-    child,
-    stop: () =>
-      new Promise<void>((r) => {
-        if (child.exitCode !== null) return r();
-        child.once('exit', () => r());
-        child.kill('SIGTERM');
-      }),
-  };
-}
-
-/** Mosquitto's pid when one is listening as the machine's peer (the brief's 127.0.0.1:1883). */
-export function mosquittoPid(): number | null {
-  for (const file of ['/run/mosquitto/mosquitto.pid', '/var/run/mosquitto.pid']) {
-    try {
-      const pid = Number(readFileSync(file, 'utf8').trim());
-      if (pid > 0 && rssOf(pid) !== null) return pid;
-    } catch {
-      // Not this location; try the next.
-    }
-  }
-  return null;
 }

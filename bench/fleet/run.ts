@@ -18,8 +18,9 @@ import { SimFleet, type FleetStats } from '../../host-tools/simulate/fleet';
 import { progressLine } from '../../host-tools/simulate/progress';
 import { BrokerProcess } from '../../test/helpers/broker-process';
 import { metric } from '../../test/helpers/metrics';
-import { cpuMsOf } from '../lib/proc';
-import { type BurstResult, burst, mosquittoPid, rssOf, startBareAedes } from './peer';
+import { mosquittoPid, startBareAedes } from '../lib/peers';
+import { cpuMsOf, rssOf } from '../lib/proc';
+import { type BurstResult, burst } from './peer';
 
 const GiB = 1024 ** 3;
 const { values } = readCli(

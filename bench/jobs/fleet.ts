@@ -34,8 +34,8 @@ export async function pool<T, R>(what: string, items: T[], limit: number, fn: (i
   return out;
 }
 
-/** A device that answers every cmd at once, as the firmware would for an instant job. */
-async function answeringDevice(url: string, d: Dev): Promise<MqttClient> {
+/** A device that answers every cmd at once, as the firmware would for an instant job; onCmd sees each new job arrive. */
+export async function answeringDevice(url: string, d: Dev, onCmd?: (job: string) => void): Promise<MqttClient> {
   const { client } = await connectDevice(url, d, { caps: ['identify'] });
   const cmdTopic = deviceTopic(d.id, 'cmd');
   const ack = deviceTopic(d.id, 'ack');
@@ -43,6 +43,7 @@ async function answeringDevice(url: string, d: Dev): Promise<MqttClient> {
     if (topic !== cmdTopic) return;
     const cmd = JSON.parse(payload.toString('utf8')) as Cmd;
     if (cmd.cancel || cmd.complete) return;
+    onCmd?.(cmd.job);
     client.publish(ack, JSON.stringify({ job: cmd.job, state: 'accepted' }));
     client.publish(ack, JSON.stringify({ job: cmd.job, state: 'done' }));
   });
@@ -72,7 +73,7 @@ export async function provisionFleet(bp: BrokerProcess, devices: number, agents:
   return { devs, agents: logins };
 }
 
-async function claimOne(client: MqttClient, agent: string, device: string): Promise<void> {
+export async function claimOne(client: MqttClient, agent: string, device: string): Promise<void> {
   const rid = `claim-${device}`;
   const answered = new Promise<any>((resolve) => {
     const on = (topic: string, payload: Buffer): void => {

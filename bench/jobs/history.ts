@@ -1,8 +1,9 @@
-// Jobs with a long history (issue "lean and fast", jobs): CPU per job must not grow with the jobs
-// a device has already finished. A broker in its own process runs the same load (every device
-// answering at once, one job in flight on each) at growing history sizes; the history is written
-// straight into the stopped broker's SQLite file between rounds. Prints the broker's CPU time per
-// completed job (from /proc/<pid>/stat) at each size, and its ratio to the empty registry.
+// Jobs with a long history: CPU per job must not grow with the jobs a device has already finished.
+// A broker in its own process runs the same load (every device answering at once, one job in
+// flight on each) at growing history sizes; the history is written straight into the stopped
+// broker's SQLite file between rounds. Devices and the agent are raw MQTT clients
+// (bench/jobs/rig.ts). Prints the broker's CPU time per completed job (from /proc/<pid>/stat) at
+// each size, and its ratio to the empty registry.
 //
 //   npm run bench:jobs-history -- [--devices 50] [--jobs 3000] [--history 0,25000,50000,100000]
 import { randomBytes } from 'node:crypto';
@@ -10,14 +11,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
-import type { MqttClient } from 'mqtt';
 import { defineCli, readCli } from '../../host-tools/cli/args';
-import type { JobsSnapshot } from '../../protocol/messages';
-import { agentTopic } from '../../protocol/topics';
 import { BrokerProcess } from '../../test/helpers/broker-process';
-import { end } from '../../test/helpers/mqtt';
 import { cpuMsOf, UNLIMITED_REQUESTS } from '../lib/proc';
-import { type AgentRun, connectFleet, log, provisionFleet } from './fleet';
+import { log, provisionFleet } from './fleet';
+import { fleetbindRig, type JobRig } from './rig';
 
 const { values } = readCli(
   defineCli({
@@ -54,39 +52,27 @@ function fillHistory(file: string, devices: string[], from: number, to: number):
 }
 
 /** Keeps one job in flight per device until `jobs` have completed; resolves with the completions' wall time. */
-function drive(runs: AgentRun[], jobs: number): Promise<{ completed: number; ms: number }> {
+function drive(rig: JobRig, jobs: number): Promise<{ completed: number; ms: number }> {
   const started = performance.now();
   let completed = 0;
   let submitted = 0;
   return new Promise((resolve, reject) => {
-    for (const r of runs) {
-      let seq = 0;
-      const submitTo = (device: string): void => {
-        if (submitted >= jobs) return;
-        submitted++;
-        r.client.publish(agentTopic(r.id, 'req'), JSON.stringify({ id: `h${++seq}`, op: 'submit', device, kind: 'identify', params: { seconds: 1 } }));
-      };
-      r.client.removeAllListeners('message');
-      r.client.on('message', (topic, payload) => {
-        const body = JSON.parse(payload.toString('utf8'));
-        if (topic === agentTopic(r.id, 'res')) {
-          if (!body.ok) reject(new Error(`submit refused: ${JSON.stringify(body.error)}`));
-          return;
-        }
-        for (const e of (body as JobsSnapshot).ended ?? []) {
-          if (e.state !== 'done') return reject(new Error(`job ${e.job} ended ${e.state}`));
-          if (++completed === jobs) resolve({ completed, ms: performance.now() - started });
-          submitTo((body as JobsSnapshot).device);
-        }
+    const submitTo = (device: string): void => {
+      if (submitted >= jobs) return;
+      submitted++;
+      rig.submit(device, (outcome) => {
+        if (outcome !== 'done') return reject(new Error(`a job on ${device} ended ${outcome}`));
+        if (++completed === jobs) resolve({ completed, ms: performance.now() - started });
+        submitTo(device);
       });
-      for (const d of r.devices) submitTo(d);
-    }
+    };
+    rig.devices.forEach(submitTo);
   });
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'fleetbind-bench-history-'));
 const admin = randomBytes(24).toString('hex');
-let clients: MqttClient[] = [];
+let rig: JobRig | null = null;
 let broker: BrokerProcess | null = null;
 const rows: { history: number; jobsPerSec: number; cpuUsPerJob: number }[] = [];
 
@@ -94,11 +80,10 @@ try {
   broker = await BrokerProcess.start(dir, admin, ['--log-level', 'info', '--device-limit', String(DEVICES), ...UNLIMITED_REQUESTS]);
   const fleet = await provisionFleet(broker, DEVICES, 1);
   let filled = 0;
-  let runs: AgentRun[] = [];
   for (const history of HISTORY) {
     if (history > filled) {
-      await end(...clients);
-      clients = [];
+      await rig?.close();
+      rig = null;
       await broker.stop('SIGTERM');
       broker = null;
       log(`writing ${history - filled} finished jobs (history ${history})`);
@@ -107,11 +92,11 @@ try {
       broker = await BrokerProcess.start(dir, admin, ['--log-level', 'info', '--device-limit', String(DEVICES), ...UNLIMITED_REQUESTS]);
     }
     const bp = broker!;
-    if (clients.length === 0) runs = await connectFleet(bp, fleet, clients);
+    rig ??= await fleetbindRig(bp, fleet);
     // A warm-up round, so the measured one sees a settled process.
-    await drive(runs, DEVICES * 4);
+    await drive(rig, DEVICES * 4);
     const cpuBefore = cpuMsOf(bp.child.pid!)!;
-    const r = await drive(runs, JOBS);
+    const r = await drive(rig, JOBS);
     const cpuMs = cpuMsOf(bp.child.pid!)! - cpuBefore;
     rows.push({ history, jobsPerSec: (r.completed * 1000) / r.ms, cpuUsPerJob: (cpuMs * 1000) / r.completed });
     log(`history ${history}: ${r.completed} jobs, ${((r.completed * 1000) / r.ms).toFixed(0)} jobs/s, ${((cpuMs * 1000) / r.completed).toFixed(0)} µs broker CPU per job`);
@@ -121,7 +106,7 @@ try {
   console.log('  history   jobs/s   broker CPU/job   × empty');
   for (const r of rows) console.log(`  ${String(r.history).padStart(7)}  ${r.jobsPerSec.toFixed(0).padStart(7)}  ${r.cpuUsPerJob.toFixed(0).padStart(11)} µs  ${(r.cpuUsPerJob / rows[0]!.cpuUsPerJob).toFixed(2).padStart(7)}`);
 } finally {
-  await end(...clients);
+  await rig?.close();
   if (broker) await broker.stop('SIGTERM');
   rmSync(dir, { recursive: true, force: true });
 }

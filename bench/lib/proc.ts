@@ -18,5 +18,15 @@ export function cpuMsOf(pid: number): number | null {
   }
 }
 
+/** A process's resident memory, or null when it has exited (no status file, or a zombie without VmRSS). */
+export function rssOf(pid: number): number | null {
+  try {
+    const m = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : null;
+  } catch {
+    return null;
+  }
+}
+
 /** Broker flags that lift the agent request rate limits: a benchmark measures throughput, not the limiter. */
 export const UNLIMITED_REQUESTS = ['--request-rate', '1000000', '--request-burst', '1000000', '--agent-request-rate', '1000000', '--agent-request-burst', '1000000'];

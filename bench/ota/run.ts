@@ -15,8 +15,7 @@ import { rawPublicKey } from '../../host-tools/release/keys';
 import { SimFleet } from '../../host-tools/simulate/fleet';
 import { BrokerProcess } from '../../test/helpers/broker-process';
 import { closedPort } from '../../test/helpers/ports';
-import { rssOf } from '../fleet/peer';
-import { cpuMsOf } from '../lib/proc';
+import { cpuMsOf, rssOf } from '../lib/proc';
 
 const { values } = readCli(
   defineCli({

@@ -6,7 +6,7 @@ import { ErrorCode, ProtocolError } from '../../protocol/errors';
 import type { Context } from '../context';
 import { markCloseReason } from '../authenticate';
 import { createAgent, getAgent } from '../store/accounts';
-import { JwtVerifier, TokenRefused } from './jwt';
+import { type JwtVerifier, TokenRefused } from './jwt';
 
 /** Stored as the password hash of an agent created from a token: no password verifies against it. */
 export const NO_PASSWORD = '!identity-provider';

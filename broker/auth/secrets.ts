@@ -29,18 +29,16 @@ export async function verifySecret(secret: string, stored: string): Promise<bool
   return actual.length === expected.length && timingSafeEqual(actual, expected);
 }
 
-export function randomToken(bytes = 32): string {
-  return randomBytes(bytes).toString('base64url');
-}
-
 /**
- * A generated password a person will paste into a shell or a form. base64url may begin with '-',
- * which a command line then reads as an option (`--password -x…` fails), so that draw is redrawn.
+ * A random value in base64url. Every one may be pasted into a shell: passwords, enrollment tokens
+ * (`simulate --enroll-token`, `flash`), API and webhook secrets. base64url may begin with '-',
+ * which a command line then reads as an option (`--enroll-token -x…` fails), so that draw is
+ * redrawn (one draw in 64, which costs under 0.03 bits of the value's entropy).
  */
-export function randomPassword(bytes = 15): string {
+export function randomToken(bytes = 32): string {
   for (;;) {
-    const password = randomToken(bytes);
-    if (!password.startsWith('-')) return password;
+    const token = randomBytes(bytes).toString('base64url');
+    if (!token.startsWith('-')) return token;
   }
 }
 

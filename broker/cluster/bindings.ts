@@ -8,7 +8,7 @@ import type { EventEmitter } from 'node:events';
 import type { Kysely } from 'kysely';
 import { randomUUID } from 'node:crypto';
 import { BindingMap } from '../binding-map';
-import type { BrokerEvents } from '../context';
+import type { BrokerEvents } from '../events';
 import type { Logger } from '../logger';
 import { allBindings } from '../store/bindings';
 import type { Database } from '../store/schema';

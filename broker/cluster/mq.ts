@@ -59,6 +59,14 @@ export function createPersistence(links: RedisLinks, onError: (err: Error) => vo
   persistence.getWill = async () => null;
   persistence.delWill = async () => null;
   persistence.streamWill = () => Readable.from([]);
+  // Aedes pipes the retained stream of a SUBSCRIBE without an error listener, and the persistence
+  // wraps the scan in a stream of its own, so the connection's guard never sees a scan failing while
+  // Redis is unreachable: unheard, the error would stop the node. The subscriber gets no retained
+  // messages that time, and the failure is reported like every other Redis error.
+  const retained = persistence.createRetainedStream.bind(persistence);
+  const retainedCombi = persistence.createRetainedStreamCombi.bind(persistence);
+  persistence.createRetainedStream = (pattern) => retained(pattern).on('error', onError);
+  persistence.createRetainedStreamCombi = (patterns) => retainedCombi(patterns).on('error', onError);
   return persistence;
 }
 

@@ -8,7 +8,8 @@ import { type Kysely, sql } from 'kysely';
 import { BindingMap } from '../binding-map';
 import { ClaimCodes } from '../claim-codes';
 import type { BrokerOptions } from '../config';
-import type { Context, KickTarget } from '../context';
+import type { Context } from '../context';
+import type { KickTarget } from '../events';
 import type { OfflineReason } from '../../protocol/messages';
 import type { DispatchLease } from '../jobs/lease';
 import type { Logger } from '../logger';
@@ -19,7 +20,7 @@ import type { Database } from '../store/schema';
 import { BindingSync, SyncedBindingMap } from './bindings';
 import { ClaimCodeSync } from './claim-codes';
 import { Health } from './health';
-import { type AedesPersistence, type ClusterMq, createMq, createPersistence } from './mq';
+import { type AedesPersistence, type ClusterMq, createMq, createPersistence, listen, send } from './mq';
 import { NodeLiveness } from './nodes';
 import { ClusterPresence } from './presence';
 import { ClusterLease } from './lease';
@@ -95,6 +96,11 @@ export class ClusterNode {
     this.lease = redis?.lease ?? null;
   }
 
+  /** The binding map may be missing changes (Redis was unreachable): the ACL holds device traffic back. */
+  get bindingsSuspended(): boolean {
+    return this.redis?.map.suspended ?? false;
+  }
+
   static async open(opts: BrokerOptions, baseLog: Logger): Promise<ClusterNode> {
     const url = opts.databaseUrl;
     if (url === undefined) throw new Error('a cluster node needs --database-url');
@@ -136,15 +142,30 @@ export class ClusterNode {
     return this.redis ? { id: this.id, mq: this.redis.mq, persistence: this.redis.persistence } : {};
   }
 
-  /**
-   * Takes a token from an agent's request bucket shared by every node (docs/architecture.md,
-   * Request rate limits); null when this node has no Redis. Resolves 0, or the wait in ms.
-   */
   /** This node's Redis command connection (keys under the fleet's prefix), or null without Redis. */
   commandRedis(): ScriptedRedis | null {
     return this.redis?.redis ?? null;
   }
 
+  /**
+   * A channel between the nodes on `topic`, for caches that must follow changes made elsewhere:
+   * resolves, once listening, with the sender (this node's own messages never come back), or
+   * null without Redis. It shares the Redis connection with MQTT traffic, so a message sent
+   * before a publish is handled on every node before that publish is delivered.
+   */
+  async channel<T>(topic: string, what: string, onMessage: (msg: T) => void): Promise<((msg: T) => void) | null> {
+    const parts = this.redis;
+    if (!parts) return null;
+    await listen<{ n: string; m: T }>(parts.mq, topic, this.log, what, (w) => {
+      if (w.n !== this.id) onMessage(w.m);
+    });
+    return (m) => send(parts.mq, topic, { n: this.id, m }, this.log, what);
+  }
+
+  /**
+   * Takes a token from an agent's request bucket shared by every node (docs/architecture.md,
+   * Request rate limits); null when this node has no Redis. Resolves 0, or the wait in ms.
+   */
   sharedRequestBucket(): ((agent: string, rate: number, burst: number) => Promise<number>) | null {
     const parts = this.redis;
     if (!parts) return null;
@@ -159,7 +180,7 @@ export class ClusterNode {
   /** Cluster-wide presence, or null when this node has no Redis (then presence is local). */
   presence(listener: PresenceListener): Presence | null {
     if (!this.redis) return null;
-    const p = new ClusterPresence({ redis: this.redis.redis, mq: this.redis.mq, node: this.id, graceMs: this.opts.graceMs, listener, log: this.log });
+    const p = new ClusterPresence({ redis: this.redis.redis, mq: this.redis.mq, node: this.id, graceMs: this.opts.graceMs, listener, log: this.log, ...(this.opts.clock ? { clock: this.opts.clock } : {}) });
     this.redis.presence = p;
     return p;
   }

@@ -5,6 +5,7 @@
 // every node keeps a mirror for the per-message reads and runs the grace timers, so the
 // offline decision is taken even when the node that saw the disconnect has died since.
 import type { OfflineReason, PresenceState, Status } from '../../protocol/messages';
+import { type Clock, type Timer, systemClock } from '../clock';
 import type { Logger } from '../logger';
 import type { Presence, PresenceListener } from '../presence';
 import { type ClusterMq, listen, send } from './mq';
@@ -30,23 +31,28 @@ export interface ClusterPresenceDeps {
   graceMs: number;
   listener: PresenceListener;
   log: Logger;
-  now?: () => number;
+  /** The broker's clock (broker/clock.ts): a test ends grace windows by moving it on. */
+  clock?: Clock;
 }
 
 export class ClusterPresence implements Presence {
   private readonly mirror = new Map<string, Status>();
   /** Online as this node sees it while the script that makes it so is on its way. */
   private readonly pending = new Map<string, Status>();
-  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly timers = new Map<string, Timer>();
   /** This node's open device connections: device → conn → registered. */
   private readonly local = new Map<string, Map<number, boolean>>();
   private readonly redis: ScriptedRedis;
-  private readonly now: () => number;
+  private readonly clock: Clock;
   private stopped = false;
 
   constructor(private readonly d: ClusterPresenceDeps) {
     this.redis = d.redis;
-    this.now = d.now ?? Date.now;
+    this.clock = d.clock ?? systemClock;
+  }
+
+  private now(): number {
+    return this.clock.now();
   }
 
   start(): Promise<void> {
@@ -122,9 +128,20 @@ export class ClusterPresence implements Presence {
     this.broadcast({ n: this.d.node, d: device, forget: true });
   }
 
+  /**
+   * Resolves once every script this node sent before the call has been answered and its answer
+   * applied: a round trip on the same Redis connection, then the callbacks that apply the earlier
+   * answers (a few promise steps each). A test proves with it that no presence decision is still
+   * on its way.
+   */
+  async settled(): Promise<void> {
+    await this.redis.ping();
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+
   stop(): void {
     this.stopped = true;
-    for (const t of this.timers.values()) clearTimeout(t);
+    for (const t of this.timers.values()) t.cancel();
     this.timers.clear();
   }
 
@@ -210,17 +227,15 @@ export class ClusterPresence implements Presence {
     if (this.stopped) return;
     // Every node runs the timer; the script lets exactly one of them turn the device offline.
     const delay = Math.max(0, s.since + this.d.graceMs - this.now()) + Math.floor(Math.random() * 50);
-    const timer = setTimeout(() => {
+    const timer = this.clock.after(delay, () => {
       this.timers.delete(device);
       this.run('expiry', device, this.redis.fbExpire(keys.st, keys.sc, device, String(s.conn), String(this.now())));
-    }, delay);
-    timer.unref();
+    });
     this.timers.set(device, timer);
   }
 
   private clearTimer(device: string): void {
-    const t = this.timers.get(device);
-    if (t) clearTimeout(t);
+    this.timers.get(device)?.cancel();
     this.timers.delete(device);
   }
 

@@ -8,6 +8,7 @@ import { type ClusterMq, listen, send } from './mq';
 
 const TOPIC = '$SYS/fleetbind/rpc/';
 
+// biome-ignore lint/suspicious/noExplicitAny: cross-node calls are not typed per operation yet (docs/architecture.md, Jobs).
 type Handler = (...args: any[]) => Promise<unknown>;
 type Wire =
   | { k: 'req'; id: string; from: string; op: string; args: unknown[] }
@@ -36,7 +37,9 @@ export class NodeRpc {
   local(op: string, args: unknown[]): Promise<unknown> {
     const fn = this.handlers.get(op);
     if (!fn) return Promise.reject(new Error(`no handler for '${op}' on this node`));
-    return fn(...args);
+    // A handler may throw before its first await (submit does, to keep queue order): that must
+    // reach the caller as a rejection, not escape into the Redis reader and end the process.
+    return new Promise((resolve) => resolve(fn(...args)));
   }
 
   call(node: string, op: string, args: unknown[], timeoutMs = 5_000): Promise<unknown> {

@@ -59,6 +59,8 @@ export function errorHandler(log: Logger) {
     if (err instanceof ProtocolError) {
       wire = err.toWire();
       status = httpStatus(err.code);
+      // A refusal that says how long to wait says it in the header clients know too.
+      if (wire.retryAfterMs !== undefined && !reply.hasHeader('retry-after')) reply.header('retry-after', Math.max(1, Math.ceil(wire.retryAfterMs / 1000)));
     } else if ('validation' in err && Array.isArray(err.validation) && err.validation.length > 0) {
       wire = schemaError(err.validation as SchemaIssue[], (err as { validationContext?: string }).validationContext);
       status = 400;

@@ -7,7 +7,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
 import { asyncApiDocument } from '../../protocol/asyncapi';
 import type { Context } from '../context';
-import { routeSchema } from './route-schema';
+import { MULTIPART_DOC, routeSchema } from './route-schema';
 
 const VERSION = '0.1.0';
 
@@ -26,6 +26,13 @@ export async function registerOpenApi(app: FastifyInstance, ctx: Context): Promi
     for (const method of [r.method].flat()) routes.push({ method, url: r.url, hidden: (r.schema as { hide?: boolean } | undefined)?.hide === true });
   });
   await app.register(swagger, {
+    // A multipart body is documented as the request body, though fastify never validates it.
+    transform: ({ schema, url }) => {
+      const multipart = (schema as Record<string, unknown> | undefined)?.[MULTIPART_DOC];
+      if (multipart === undefined) return { schema, url };
+      const { [MULTIPART_DOC]: _doc, ...rest } = schema as Record<string, unknown>;
+      return { schema: { ...rest, consumes: ['multipart/form-data'], body: multipart } as typeof schema, url };
+    },
     openapi: {
       openapi: '3.1.0',
       info: {

@@ -14,6 +14,11 @@ export interface RouteDoc {
   params?: readonly string[];
   query?: Record<string, Json>;
   body?: Json;
+  /**
+   * A multipart/form-data body, for the document only: @fastify/multipart reads such a body in the
+   * handler, so fastify must not validate it (openapi.ts moves it into the document's requestBody).
+   */
+  multipart?: Json;
   /** Success responses by status; null for an empty 204. */
   response: Record<number, Json | null>;
 }
@@ -23,6 +28,9 @@ const AUTH_WORDS = {
   session: 'Any session: an agent (its own things only) or an admin.',
   customer: 'A walk-up customer session token (POST /api/orders/sessions), for its own session only.',
 } as const;
+
+/** The schema key a multipart body waits under until the OpenAPI document is built. */
+export const MULTIPART_DOC = 'x-multipart-body';
 
 export function routeSchema(d: RouteDoc): FastifySchema {
   const response: Record<string, unknown> = {};
@@ -36,6 +44,7 @@ export function routeSchema(d: RouteDoc): FastifySchema {
     ...(d.params ? { params: { type: 'object', required: [...d.params], properties: Object.fromEntries(d.params.map((p) => [p, { type: 'string' }])) } } : {}),
     ...(d.query ? { querystring: { type: 'object', properties: d.query } } : {}),
     ...(d.body ? { body: d.body } : {}),
+    ...(d.multipart ? { [MULTIPART_DOC]: d.multipart } : {}),
     response,
   };
 }

@@ -13,7 +13,7 @@ import { actorOf, requireAdmin } from './auth';
 import { credentialKey } from '../live-credentials';
 import { clearBlocks } from './routes-blocks';
 import { bodyOf } from './body';
-import { type PoolSettings, setAgentLocations, setPoolSettings } from '../store/locations';
+import { type PoolSettings, locationsOf, setAgentLocations, setPoolSettings } from '../store/locations';
 
 /** Locations, primary device and fallback (docs/architecture.md, Locations and pools); each change audited. */
 async function patchPoolMembership(ctx: Context, agent: string, body: Obj, actor: string): Promise<void> {
@@ -55,12 +55,12 @@ export function agentRoutes(app: FastifyInstance, ctx: Context): void {
     return rows.map((r) => ({ ...agentView(r), devices: ctx.bindings.devicesOf(r.id).length }));
   });
 
-  app.get<{ Params: { id: string } }>('/api/agents/:id', { schema: routeSchema({ summary: 'One agent with its devices', tag: 'agents', auth: 'admin', params: ['id'], response: { 200: AgentDetailSchema } }) }, async (req) => {
+  app.get<{ Params: { id: string } }>('/api/agents/:id', { schema: routeSchema({ summary: 'One agent with its devices and locations', tag: 'agents', auth: 'admin', params: ['id'], response: { 200: AgentDetailSchema } }) }, async (req) => {
     await requireAdmin(ctx, req);
     const id = normaliseId(req.params.id, 'agent id', 'id');
     const row = await getAgent(ctx.db, id);
     if (!row) throw new ProtocolError(ErrorCode.NOT_FOUND, `no agent ${id}`, 'id');
-    return { ...agentView(row), devices: ctx.bindings.devicesOf(id) };
+    return { ...agentView(row), devices: ctx.bindings.devicesOf(id), locations: await locationsOf(ctx.db, id) };
   });
 
   app.patch<{ Params: { id: string } }>('/api/agents/:id', { schema: routeSchema({ summary: 'Rename, re-password, disable or re-limit an agent; disabling or a new password closes its sessions', tag: 'agents', auth: 'admin', params: ['id'], body: PatchAgentBodySchema, response: { 200: AgentViewSchema } }) }, async (req) => {

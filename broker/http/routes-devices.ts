@@ -45,6 +45,7 @@ export function deviceRoutes(app: FastifyInstance, ctx: Context): void {
     const id = deviceParam(req.params.id);
     const reason = (req.body ? optStr(bodyOf(req.body), 'reason', { max: 500 }) : undefined) ?? 'deleted by admin';
     await deleteDevice(ctx.db, id, actorOf(p), ctx.now(), reason);
+    ctx.pools.devicesChanged();
     await ctx.kick({ kind: 'device', id }, 'kicked');
     ctx.bindings.forget(id);
     ctx.presence.forget(id);

@@ -8,6 +8,7 @@ import { ErrorCode, ProtocolError } from '../../protocol/errors';
 import { randomToken, tokenHash } from '../auth/secrets';
 import type { Context } from '../context';
 import { labelSignature, labelUrl } from '../labels';
+import { orderLabelSignature, orderLabelUrl } from '../orders/labels';
 import { listAudit } from '../store/audit';
 import { getDeviceByMachineCode, listDevices } from '../store/devices';
 import { createEnrollmentToken, listEnrollmentTokens, revokeEnrollmentToken, tokenView } from '../store/enrollment';
@@ -72,5 +73,22 @@ export function fleetRoutes(app: FastifyInstance, ctx: Context): void {
     await requireAdmin(ctx, req);
     const rows = (await listDevices(ctx.db)).filter((r) => r.machine_code !== null);
     return rows.map((r) => ({ code: r.machine_code!, device: r.id, url: labelUrl(ctx.opts.publicUrl, ctx.labelKey, r.machine_code!), fleet: ctx.opts.fleetName }));
+  });
+
+  // Order labels (/o/<code>.<sig>) are signed in their own domain, so one never claims and a
+  // claim label never orders (docs/architecture.md, "Walk-up orders").
+  app.get<{ Params: { code: string } }>('/api/order-labels/:code', { schema: routeSchema({ summary: 'The signed walk-up order URL of a machine that takes orders', tag: 'fleet', auth: 'admin', params: ['code'], response: { 200: LabelSchema } }) }, async (req) => {
+    await requireAdmin(ctx, req);
+    const code = normaliseMachineCode(req.params.code, 'code');
+    const device = await getDeviceByMachineCode(ctx.db, code);
+    if (!device) throw new ProtocolError(ErrorCode.NOT_FOUND, `no device serves machine code ${code}`, 'code');
+    if (Number(device.orders_enabled) !== 1) throw new ProtocolError(ErrorCode.NOT_TAKING_ORDERS, `machine ${code} does not take walk-up orders; an admin opens it with POST /api/devices/${device.id}/order-settings {"enabled": true}`, 'code');
+    return { code, sig: orderLabelSignature(ctx.labelKey, code), url: orderLabelUrl(ctx.opts.publicUrl, ctx.labelKey, code), device: device.id, fleet: ctx.opts.fleetName };
+  });
+
+  app.get('/api/order-labels', { schema: routeSchema({ summary: 'Order labels of every machine that takes walk-up orders', tag: 'fleet', auth: 'admin', response: { 200: arrayOf(LabelSchema) } }) }, async (req) => {
+    await requireAdmin(ctx, req);
+    const rows = (await listDevices(ctx.db)).filter((r) => r.machine_code !== null && Number(r.orders_enabled) === 1);
+    return rows.map((r) => ({ code: r.machine_code!, device: r.id, url: orderLabelUrl(ctx.opts.publicUrl, ctx.labelKey, r.machine_code!), fleet: ctx.opts.fleetName }));
   });
 }

@@ -1,7 +1,7 @@
 // Jobs over REST: look-up and listing for the owning agent or an admin, export of a job's history
 // and data, cancelling by the owning agent or an admin, and completion of a held payment QR by the owning agent or a service (admin) token.
 import type { FastifyInstance } from 'fastify';
-import { JobListItemSchema, JobViewSchema } from '../../protocol/rest-schemas';
+import { JobListItemSchema, JobViewSchema, PaymentSettingsSchema } from '../../protocol/rest-schemas';
 import { arrayOf, q, routeSchema } from './route-schema';
 import { ErrorCode, ProtocolError } from '../../protocol/errors';
 import { normaliseId } from '../../protocol/ids';
@@ -27,7 +27,7 @@ export function jobRoutes(app: FastifyInstance, ctx: Context): void {
   const jobParam = (raw: string): string => normaliseId(raw, 'job id', 'id');
 
   // The job form offers the fleet's payment template first, and the placeholder only outside production.
-  app.get('/api/payment-settings', { schema: routeSchema({ summary: "The fleet's payment QR template for the job form, and whether this is production", tag: 'jobs', auth: 'session', response: { 200: { type: 'object', required: ['template', 'production'], properties: { template: { type: ['string', 'null'] }, production: { type: 'boolean' } } } } }) }, async (req) => {
+  app.get('/api/payment-settings', { schema: routeSchema({ summary: "The fleet's payment QR template for the job form, and whether this is production", tag: 'jobs', auth: 'session', response: { 200: PaymentSettingsSchema } }) }, async (req) => {
     await principalOf(ctx, req);
     return { template: ctx.opts.paymentTemplate ?? null, production: ctx.opts.production };
   });
@@ -45,7 +45,11 @@ export function jobRoutes(app: FastifyInstance, ctx: Context): void {
 
   app.get<{ Params: { id: string } }>('/api/jobs/:id', { schema: routeSchema({ summary: 'One job with its state timeline', tag: 'jobs', auth: 'session', params: ['id'], response: { 200: JobViewSchema } }) }, async (req) => {
     const p = await principalOf(ctx, req);
-    return ctx.jobs.requests.view(await ctx.jobs.requests.visible(p, jobParam(req.params.id)));
+    const id = jobParam(req.params.id);
+    // A pool job no device has taken yet lives in its pool queue, not among the jobs.
+    const waiting = await ctx.pools.view(p, id);
+    if (waiting !== undefined) return waiting;
+    return ctx.jobs.requests.view(await ctx.jobs.requests.visible(p, id));
   });
 
   app.get<{ Params: { id: string }; Querystring: { format?: string } }>('/api/jobs/:id/export', { schema: routeSchema({ summary: "The job's history and streamed data as a download", tag: 'jobs', auth: 'session', params: ['id'], query: { format: q('csv or json') }, response: { 200: { description: 'CSV or JSON file', type: 'string' } } }) }, async (req, reply) => {
@@ -59,6 +63,7 @@ export function jobRoutes(app: FastifyInstance, ctx: Context): void {
   app.post<{ Params: { id: string } }>('/api/jobs/:id/cancel', { schema: routeSchema({ summary: 'Cancel a job: a queued one leaves the queue, one on the device is told to stop (pending cancel until it acknowledges). Its agent or an admin (audited as job.cancel)', tag: 'jobs', auth: 'session', params: ['id'], response: { 200: JobViewSchema } }) }, async (req) => {
     const p = await principalOf(ctx, req);
     const id = jobParam(req.params.id);
+    if (await ctx.pools.cancelWaiting(p, id)) return (await ctx.pools.view(p, id))!;
     await ctx.jobs.requests.cancel(p, id);
     return ctx.jobs.requests.view(await ctx.jobs.requests.visible(p, id));
   });

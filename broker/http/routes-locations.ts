@@ -127,6 +127,7 @@ export function locationRoutes(app: FastifyInstance, ctx: Context): void {
     const location = body.location === undefined ? undefined : body.location === null ? null : normaliseId(body.location, 'location id', 'location');
     const mode = body.mode as DeviceMode | undefined;
     const row = await placeDevice(ctx.db, id, { ...(location === undefined ? {} : { location }), ...(mode === undefined ? {} : { mode }) }, actorOf(p), ctx.now());
+    ctx.pools.devicesChanged();
     if (row.mode === 'pool' && row.location !== null) void ctx.pools.drain(row.location);
     return { ...deviceView(row), presence: ctx.presence.status(row.id) };
   });

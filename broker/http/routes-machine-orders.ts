@@ -1,9 +1,10 @@
 // The operator's side of walk-up orders (docs/architecture.md, "Walk-up orders"): every order on
-// the machines the agent holds, cancel any of them (audited), put a machine in maintenance;
+// the machines the agent holds, cancel any of them or move a waiting one in its queue (audited),
+// put a machine in maintenance;
 // admins also open or close a machine to orders.
 import type { FastifyInstance } from 'fastify';
 import { normaliseId } from '../../protocol/ids';
-import { OrderSettingsBodySchema, OrderSettingsSchema, OrderViewSchema } from '../../protocol/order-schemas';
+import { MoveOrderBodySchema, OrderSettingsBodySchema, OrderSettingsSchema, OrderViewSchema } from '../../protocol/order-schemas';
 import type { Context } from '../context';
 import { principalOf } from './auth';
 import { arrayOf, q, routeSchema } from './route-schema';
@@ -22,6 +23,18 @@ export function machineOrderRoutes(app: FastifyInstance, ctx: Context): void {
     '/api/machine-orders/:order/cancel',
     { schema: routeSchema({ summary: 'Cancel a walk-up order on your machine, waiting or printing (audited)', tag: 'orders', auth: 'session', params: ['order'], response: { 200: OrderViewSchema } }) },
     async (req) => ctx.orders.operatorCancel(await principalOf(ctx, req), req.params.order),
+  );
+
+  app.post<{ Params: { order: string }; Body: { position: number } }>(
+    '/api/machine-orders/:order/move',
+    { schema: routeSchema({ summary: 'Move a waiting walk-up order to another place in its machine queue (1 = next to print; audited)', tag: 'orders', auth: 'session', params: ['order'], body: MoveOrderBodySchema, response: { 200: OrderViewSchema } }) },
+    async (req) => ctx.orders.operatorMove(await principalOf(ctx, req), req.params.order, req.body.position),
+  );
+
+  app.get<{ Params: { id: string } }>(
+    '/api/devices/:id/order-settings',
+    { schema: routeSchema({ summary: 'Whether a machine takes walk-up orders and is in maintenance (its agent or an admin)', tag: 'orders', auth: 'session', params: ['id'], response: { 200: OrderSettingsSchema } }) },
+    async (req) => ctx.orders.settingsOf(await principalOf(ctx, req), normaliseId(req.params.id, 'device id', 'id')),
   );
 
   app.post<{ Params: { id: string }; Body: { enabled?: boolean; maintenance?: boolean } }>(

@@ -1,7 +1,9 @@
-// Health and Prometheus metrics for operators.
+// Health, Prometheus metrics and the node's binding map for operators.
 import type { FastifyInstance } from 'fastify';
 import { sql } from 'kysely';
 import type { Context } from '../context';
+import { BindingMapSchema } from '../../protocol/rest-schemas';
+import { requireAdmin } from './auth';
 import { routeSchema } from './route-schema';
 
 export function opsRoutes(app: FastifyInstance, ctx: Context, startedAt: number): void {
@@ -29,5 +31,14 @@ export function opsRoutes(app: FastifyInstance, ctx: Context, startedAt: number)
   app.get('/metrics', { schema: routeSchema({ summary: 'Prometheus metrics (text exposition format)', tag: 'ops', auth: 'none', response: { 200: { description: 'Prometheus text', type: 'string' } } }) }, async (_req, reply) => {
     reply.header('content-type', ctx.metrics.registry.contentType);
     return ctx.metrics.registry.metrics();
+  });
+
+  // Each node of a cluster keeps its own copy (docs/architecture.md, Backends); comparing them
+  // with the database is how an operator, or the cluster model test, sees one that went astray.
+  app.get('/api/binding-map', { schema: routeSchema({ summary: "This node's in-memory binding map, as its per-message ACL reads it", tag: 'ops', auth: 'admin', response: { 200: BindingMapSchema } }) }, async (req) => {
+    await requireAdmin(ctx, req);
+    const suspended = ctx.cluster?.bindingsSuspended ?? false;
+    const entries = [...ctx.bindings.entries()].map(([device, b]) => ({ device, agent: suspended ? null : b.agent, version: b.version }));
+    return { node: ctx.cluster?.id ?? null, suspended, entries };
   });
 }

@@ -4,9 +4,11 @@
 import type { FastifyInstance } from 'fastify';
 import { ErrorCode, ProtocolError } from '../../protocol/errors';
 import { MAX_IMAGE_BYTES, MAX_MANIFEST_CHARS, parseRolloutRequest } from '../../protocol/ota';
-import { ReleaseViewSchema, RolloutControlBodySchema, RolloutCreateBodySchema, RolloutViewSchema } from '../../protocol/rest-schemas';
+import { DeviceOtaSchema, ReleaseViewSchema, RolloutControlBodySchema, RolloutCreateBodySchema, RolloutViewSchema } from '../../protocol/rest-schemas';
+import { normaliseId } from '../../protocol/ids';
 import { optStr } from '../../protocol/validate';
 import type { Context } from '../context';
+import { deviceOta } from '../ota/device-ota';
 import { createRelease, listReleases } from '../ota/releases';
 import { controlRollout, createRollout, listRollouts, rolloutView } from '../ota/rollouts';
 import { actorOf, requireAdmin } from './auth';
@@ -68,6 +70,14 @@ export function otaRoutes(app: FastifyInstance, ctx: Context): void {
     await requireAdmin(ctx, req);
     const view = await rolloutView(ctx, rolloutId(req.params.id));
     if (view === null) throw new ProtocolError(ErrorCode.NOT_FOUND, `no rollout ${req.params.id}`, 'id');
+    return view;
+  });
+
+  app.get<{ Params: { id: string } }>('/api/devices/:id/ota', { schema: routeSchema({ summary: "A device's firmware: the version it runs, the release on its way and how its last update ended", tag: 'ota', auth: 'admin', params: ['id'], response: { 200: DeviceOtaSchema } }) }, async (req) => {
+    await requireAdmin(ctx, req);
+    const id = normaliseId(req.params.id, 'device id', 'id');
+    const view = await deviceOta(ctx, id);
+    if (view === null) throw new ProtocolError(ErrorCode.NOT_FOUND, `no device ${id}`, 'id');
     return view;
   });
 

@@ -10,7 +10,7 @@ import type { Context } from '../context';
 import type { BindingChange } from '../store/bindings';
 import { type Active, type DeviceQueue, clearTimer } from './device-queue';
 import { type JobEngine, expiredInQueue, activeOf, cancelError, unbound } from './engine';
-import { ACTIVE_STATES, activeJobs, addData, addEvent, dataStats, dueDevices, dueJobs, getJob, openJobs, patchJob, queuedDevices, transition } from './store';
+import { ACTIVE_STATES, activeJobs, addData, addEvent, dataStats, dueDevices, dueJobs, getJob, openJobs, patchJob, queuedDevices, transition, transitionSet } from './store';
 import type { JobError } from './view';
 
 /** Device data kept per job run; beyond it, data is dropped and the history says so. */
@@ -111,10 +111,14 @@ export class DeviceEvents {
           if (a.control === null) clearTimer(a);
           e.metrics.dispatchLatency.observe((now - a.startedAt) / 1000);
           if (a.retries > 0) a.data = { ...(await dataStats(e.db, a.id)), truncated: false };
-          await e.write((trx) => transition(trx, a.id, ['dispatched'], 'running', now, progress === undefined ? {} : { progress }, { attempt: a.attempt }));
+          const patch = progress === undefined ? {} : { progress };
+          const moved = await e.write((trx) => transition(trx, a.id, ['dispatched'], 'running', now, patch, { attempt: a.attempt }));
+          if (moved) e.changed(q, a.id, transitionSet('running', now, patch));
+          else e.forget(q);
           q.dirty = true;
         } else if (progress !== undefined) {
           await e.write((trx) => patchJob(trx, a.id, { progress }, now));
+          e.changed(q, a.id, { progress, updated_at: now });
           q.dirty = true;
         }
         return;
@@ -161,13 +165,20 @@ export class DeviceEvents {
   private onEvt(device: string, stream: string, payload: Buffer): void {
     const q = this.engine.peek(device);
     if (!q) return;
+    // The holder as the event arrived; the job it belongs to once the device's earlier messages
+    // are applied: an event sent right after the device's 'accepted' often arrives before the
+    // broker has marked that job running, and was dropped from the job's data.
     const holder = this.ctx.bindings.agentOf(device);
+    const now = this.ctx.now();
+    this.engine.fire(q, 'evt', async () => this.fileEvt(q, holder, now, stream, payload));
+  }
+
+  private fileEvt(q: DeviceQueue, holder: string | null, now: number, stream: string, payload: Buffer): void {
     const running = [...q.active.values()].filter((a) => a.state === 'running' && a.agent === holder && a.control?.type !== 'cancel');
     const { text, encoding } = encodePayload(payload);
     const named = encoding === 'utf8' ? eventJob(text) : null;
     const a = named !== null ? running.find((r) => r.id === named) : running.length === 1 ? running[0] : undefined;
     if (!a) return;
-    const now = this.ctx.now();
     const failed = (what: string) => (err: unknown) => this.ctx.log.error({ err, job: a.id, stream }, what);
     const d = a.data;
     if (d.rows >= JOB_DATA_MAX_ROWS || d.bytes + text.length > JOB_DATA_MAX_BYTES) {
@@ -228,7 +239,9 @@ export class DeviceEvents {
     }
     q.active.delete(a.id);
     const patch = a.state === 'running' ? { interrupted_at: now, retries: a.retries + 1, expires_at: now + a.ttlMs, progress: null } : {};
-    await e.write((trx) => transition(trx, a.id, ACTIVE_STATES, 'queued', now, patch, { reason, interrupted: a.state === 'running' }));
+    const moved = await e.write((trx) => transition(trx, a.id, ACTIVE_STATES, 'queued', now, patch, { reason, interrupted: a.state === 'running' }));
+    if (moved) e.changed(q, a.id, transitionSet('queued', now, patch));
+    else e.forget(q);
     q.dirty = true;
   }
 
@@ -243,8 +256,9 @@ export class DeviceEvents {
     const e = this.engine;
     const q = e.queue(change.device);
     return e.run(q, async () => {
+      const holder = this.holderNow(change);
       for (const job of await openJobs(e.db, q.id)) {
-        if (job.agent === change.to) continue;
+        if (job.agent === holder) continue;
         if (job.state === 'queued') await e.endQueued(q, job, 'cancelled', unbound());
         else {
           // Effective at once: the device is told to stop, and its later ack changes nothing.
@@ -256,6 +270,17 @@ export class DeviceEvents {
       q.dirty = true;
       await e.pump(q);
     });
+  }
+
+  /**
+   * Who holds the device when its queue reaches a binding change. The step may run after later
+   * changes were committed (a lease ended, then a pool submit leased the device again and put its
+   * job on it): the binding map's newer holder keeps its jobs. On another node of a cluster the
+   * map may not have the change yet, and the change itself is the newer word.
+   */
+  private holderNow(change: BindingChange): string | null {
+    const now = this.ctx.bindings.bindingOf(change.device);
+    return now !== undefined && now.version >= change.version ? now.agent : change.to;
   }
 
   private sweep(): void {

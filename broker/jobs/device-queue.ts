@@ -4,6 +4,7 @@
 import type { EndedJobView } from '../../protocol/messages';
 import type { ScreenSize } from '../../protocol/screen-fit';
 import type { Duration } from './eta';
+import type { JobRow } from './schema';
 
 export interface Control { type: 'cancel' | 'complete'; reason: string; sends: number }
 
@@ -12,6 +13,8 @@ export interface Active {
   id: string;
   agent: string;
   kind: string;
+  /** The location whose pool the job came through; null when it named its device. */
+  pool: string | null;
   params: Record<string, unknown>;
   hold: boolean;
   state: 'dispatched' | 'running';
@@ -40,11 +43,14 @@ export class DeviceQueue {
   /** Jobs that ended since the last snapshot, with their agent (snapshots show the bound agent's only). */
   ended: { agent: string; view: EndedJobView }[] = [];
   /**
-   * Unfinished jobs of the device, counted here so an over-cap submit is refused without a
-   * transaction; null until read from the registry (and always in a cluster, where other nodes
-   * may have changed the queue since).
+   * Unfinished jobs of the device in queue order, as committed: read from the registry once, then
+   * kept up to date by the engine after each of its changes commits, so dispatch, positions,
+   * snapshots and the queue cap need no read. Null until read, and always in a cluster, where
+   * other nodes may have changed the queue since.
    */
-  open: number | null = null;
+  rows: readonly JobRow[] | null = null;
+  /** Counts changes to the device's jobs, so a read that overlapped one is not kept as `rows`. */
+  changes = 0;
   /** Something changed since the last snapshot. */
   dirty = false;
   private pending = 0;
@@ -58,7 +64,7 @@ export class DeviceQueue {
 
   /**
    * Runs fn after everything queued before it. When the last queued op finishes and something
-   * changed, `settle` runs (the snapshot), so a burst of changes gives one snapshot.
+   * changed, `settle` runs (the snapshot) on the next turn, so a burst of changes gives one snapshot.
    */
   run<T>(fn: () => Promise<T>, settle: () => Promise<void>): Promise<T> {
     this.pending++;
@@ -77,6 +83,10 @@ export class DeviceQueue {
 
   private async after(settle: () => Promise<void>): Promise<void> {
     this.pending--;
+    if (this.pending > 0 || !this.dirty) return;
+    // One turn of the event loop first: steps queued meanwhile share the snapshot, and the answer
+    // to the step that just ended goes out before it.
+    await new Promise<void>((r) => setImmediate(r));
     if (this.pending > 0 || !this.dirty) return;
     this.dirty = false;
     await settle();

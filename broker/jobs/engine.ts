@@ -16,7 +16,7 @@ import { type Duration, type Slot, nextDuration, priorMs, schedule } from './eta
 import { JobMetrics } from './metrics';
 import { type JobRow, type JobsDatabase, type JobsDb, jobsDb } from './schema';
 
-import { ACTIVE_STATES, addEvent, loadDurations, nextQueued, openCountQuery, openJobs, patchJob, reserveDevice, saveDuration, transition, unreserveDevice } from './store';
+import { ACTIVE_STATES, type JobPatch, addEvent, loadDurations, nextQueued, openCountQuery, openJobs, patchJob, reserveDevice, saveDuration, transition, transitionSet, unreserveDevice } from './store';
 import type { JobError } from './view';
 import type { Transaction } from 'kysely';
 import { GroupWriter } from '../store/group-writer';
@@ -88,7 +88,7 @@ export class JobEngine {
   /** Sends queued jobs to the device while it has free slots. */
   async pump(q: DeviceQueue): Promise<void> {
     while (q.ready && !this.stopped && q.active.size < q.concurrency) {
-      const job = await nextQueued(this.db, q.id);
+      const job = this.ctx.cluster === null ? (await this.openJobs(q)).find((j) => j.state === 'queued') : await nextQueued(this.db, q.id);
       if (!job) return;
       const now = this.ctx.now();
       if (Number(job.expires_at) <= now) {
@@ -113,7 +113,11 @@ export class JobEngine {
         await this.endQueued(q, job, 'cancelled', unbound());
         continue;
       }
-      if (outcome === 'gone') continue;
+      if (outcome === 'gone') {
+        this.forget(q);
+        continue;
+      }
+      this.changed(q, job.id, transitionSet('dispatched', now, { attempt }));
       const a = activeOf({ ...job, state: 'dispatched', attempt, dispatched_at: now });
       q.active.set(a.id, a);
       q.dirty = true;
@@ -158,6 +162,7 @@ export class JobEngine {
       await patchJob(trx, a.id, { attempt: a.attempt }, now);
       await addEvent(trx, a.id, now, 'resent', { attempt: a.attempt });
     });
+    this.changed(q, a.id, { attempt: a.attempt, updated_at: now });
     this.metrics.ackRetries.inc();
     this.sendCmd(q, a);
   }
@@ -174,6 +179,7 @@ export class JobEngine {
       await addEvent(trx, a.id, now, `${type}-requested`, { reason });
       if (extra) await extra(trx);
     });
+    this.changed(q, a.id, { control: type, control_reason: reason, updated_at: now });
     q.dirty = true;
     this.sendControl(q, a);
   }
@@ -245,9 +251,12 @@ export class JobEngine {
       }
       return true;
     });
-    if (!ended) return;
+    if (!ended) {
+      this.forget(q);
+      return;
+    }
     if (duration) durations.set(a.kind, duration);
-    this.ended(q, a.id, a.agent, a.kind, state, now, o.error);
+    this.ended(q, a.id, a.agent, a.kind, a.pool, state, now, o.error);
     this.ctx.events.emit('jobEnded', q.id, state);
   }
 
@@ -260,29 +269,64 @@ export class JobEngine {
       if (extra) await extra(trx);
       return true;
     });
-    if (ended) this.ended(q, job.id, job.agent, job.kind, state, now, error);
+    if (ended) this.ended(q, job.id, job.agent, job.kind, job.pool ?? null, state, now, error);
+    else this.forget(q);
     return ended;
   }
 
-  private ended(q: DeviceQueue, job: string, agent: string, kind: string, state: JobState, at: number, error?: JobError): void {
+  private ended(q: DeviceQueue, job: string, agent: string, kind: string, pool: string | null, state: JobState, at: number, error?: JobError): void {
     this.metrics.final(state);
-    this.countOpen(q, -1);
+    this.changed(q, job, null);
     q.ended.push({ agent, view: error ? { job, kind, state, at, error } : { job, kind, state, at } });
     q.dirty = true;
-    this.ctx.events.emit('jobFinal', q.id, agent, job);
+    this.ctx.events.emit('jobFinal', q.id, agent, job, pool);
   }
 
-  /** How many unfinished jobs the device has: kept in memory on a single node, read in a cluster. */
+  // ---- the device's unfinished jobs (DeviceQueue.rows)
+
+  /** Unfinished jobs of the device in queue order: kept in memory on a single node, read in a cluster. */
+  async openJobs(q: DeviceQueue): Promise<readonly JobRow[]> {
+    if (q.rows !== null) return q.rows;
+    const changes = q.changes;
+    const rows = await openJobs(this.db, q.id);
+    // A change that committed while the read waited may be missing from it.
+    if (this.ctx.cluster === null && changes === q.changes) q.rows = rows;
+    return rows;
+  }
+
+  /** How many unfinished jobs the device has. */
   async openCount(q: DeviceQueue): Promise<number> {
-    if (q.open !== null) return q.open;
-    const n = Number((await openCountQuery(this.db, q.id).executeTakeFirstOrThrow()).n);
-    if (this.ctx.cluster === null) q.open = n;
-    return n;
+    if (this.ctx.cluster === null) return (await this.openJobs(q)).length;
+    return Number((await openCountQuery(this.db, q.id).executeTakeFirstOrThrow()).n);
   }
 
-  /** A job of the device was queued (submit) or ended. */
-  countOpen(q: DeviceQueue, delta: 1 | -1): void {
-    if (q.open !== null) q.open += delta;
+  /** A job this node queued on the device has committed. Repeating it changes nothing. */
+  queued(q: DeviceQueue, row: JobRow): void {
+    q.changes++;
+    if (q.rows !== null && !q.rows.some((r) => r.id === row.id)) q.rows = [...q.rows, row];
+  }
+
+  /**
+   * A committed change to one of the device's unfinished jobs: the columns it set, or null when
+   * the job ended. Each sets values rather than adding to them, so applying it to a list read
+   * after the commit changes nothing.
+   */
+  changed(q: DeviceQueue, id: string, set: JobPatch | null): void {
+    q.changes++;
+    if (q.rows === null) return;
+    const i = q.rows.findIndex((r) => r.id === id);
+    if (i < 0) {
+      if (set !== null) this.forget(q);
+      return;
+    }
+    // A new list, so a caller still reading the old one sees it unchanged.
+    q.rows = set === null ? q.rows.filter((r) => r.id !== id) : q.rows.map((r, j) => (j === i ? { ...r, ...set } : r));
+  }
+
+  /** The device's jobs changed in a way not mirrored here (a pool's lease, a reorder): read them again. */
+  forget(q: DeviceQueue): void {
+    q.changes++;
+    q.rows = null;
   }
 
   // ---- positions, ETAs and snapshots
@@ -303,8 +347,8 @@ export class JobEngine {
   }
 
   /** Position and ETA of every unfinished job of the device. */
-  async layout(q: DeviceQueue, open?: JobRow[]): Promise<{ open: JobRow[]; slots: Map<string, Slot>; at: number }> {
-    const rows = open ?? (await openJobs(this.db, q.id));
+  async layout(q: DeviceQueue): Promise<{ open: readonly JobRow[]; slots: Map<string, Slot>; at: number }> {
+    const rows = await this.openJobs(q);
     const durations = await this.durations(q);
     await this.profile(q);
     const at = this.ctx.now();
@@ -371,6 +415,7 @@ export function activeOf(row: JobRow): Active {
     id: row.id,
     agent: row.agent,
     kind: row.kind,
+    pool: row.pool ?? null,
     params: JSON.parse(row.params) as Record<string, unknown>,
     hold: Number(row.hold) === 1,
     state: row.state === 'running' ? 'running' : 'dispatched',

@@ -1,6 +1,5 @@
-// Wires the job system into a broker node: recovery after a restart, the agent ops cancel and
-// jobs (submit is routed by the pools, broker/pools/pools.ts, to a device, a pool or the primary), the device event listeners and the expiry sweep.
-import type { AgentRequest } from '../../protocol/messages';
+// Wires the job system into a broker node: recovery after a restart, the device event listeners
+// and the expiry sweep. Its agent ops are in broker/agent-ops.ts.
 import type { Context } from '../context';
 import { DeviceEvents } from './device-events';
 import { JobEngine } from './engine';
@@ -12,18 +11,11 @@ export interface Jobs {
   stop(): Promise<void>;
 }
 
-type Op<O extends AgentRequest['op']> = Extract<AgentRequest, { op: O }>;
-
 export async function startJobs(ctx: Context): Promise<Jobs> {
   const engine = new JobEngine(ctx);
   const events = new DeviceEvents(ctx, engine);
   await events.recover();
   const requests = new JobRequests(ctx, engine);
-  ctx.agentOps.set('cancel', (_ctx, who, req) => requests.cancel({ kind: 'agent', id: who.id }, (req as Op<'cancel'>).job));
-  ctx.agentOps.set('jobs', async (_ctx, who, req) => {
-    const r = req as Op<'jobs'>;
-    return { device: r.device, at: ctx.now(), jobs: await requests.list(who.id, { device: r.device, ...(r.limit === undefined ? {} : { limit: r.limit }) }) };
-  });
   events.start();
   const jobs: Jobs = {
     engine,

@@ -2,6 +2,7 @@
 // always this one (LocalLease); in a cluster (cluster/lease.ts) it is the node the device said
 // hello on, and work that needs the dispatcher (a submit's dispatch, a cancel or completion of a
 // job on the device, a binding change) is run there.
+// biome-ignore lint/suspicious/noExplicitAny: cross-node calls are not typed per operation yet (docs/architecture.md, Jobs).
 export type LeaseHandler = (...args: any[]) => Promise<unknown>;
 
 /** What the job system does for the lease: set up by DeviceEvents and JobRequests. */
@@ -14,7 +15,9 @@ export type LeaseOp =
   | 'binding'
   | 'submit'
   | 'cancel'
-  | 'complete';
+  | 'complete'
+  /** Reordering the device's waiting jobs. */
+  | 'move';
 
 export interface DispatchLease {
   /**

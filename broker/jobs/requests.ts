@@ -8,7 +8,7 @@ import { appendAudit } from '../store/audit';
 import type { Context } from '../context';
 import type { Extra, JobEngine } from './engine';
 import { type JobRow, asRegistry } from './schema';
-import { type JobVia, getJob, insertJob, jobByKey, listJobs } from './store';
+import { type JobVia, addEvent, getJob, insertJob, jobByKey, listJobs, openJobs } from './store';
 import type { JobView } from '../../protocol/rest';
 import { jobView } from './view';
 import { isUniqueViolation } from '../store/db';
@@ -42,6 +42,7 @@ export class JobRequests {
     ctx.lease.handle('submit', (agent: string, s: SubmitInput) => this.trySubmit(agent, s));
     ctx.lease.handle('cancel', (who: Who, id: string) => this.cancelHere(who, id));
     ctx.lease.handle('complete', (who: Who, id: string) => this.completeHere(who, id));
+    ctx.lease.handle('move', (who: Who, id: string, position: number) => this.moveHere(who, id, position));
   }
 
   private async result(row: JobRow): Promise<SubmitResult> {
@@ -114,7 +115,7 @@ export class JobRequests {
         throw err;
       }
       if (row === 'full') throw this.queueFull(s.device);
-      this.engine.countOpen(q, 1);
+      this.engine.queued(q, row);
       q.dirty = true;
       this.engine.metrics.submitted.inc({ outcome: 'queued' });
       this.ctx.log.debug({ job: row.id, device: s.device, agent, kind: s.kind }, 'job queued');
@@ -247,5 +248,46 @@ export class JobRequests {
     });
     this.ctx.log.info({ job: id, device: job.device, actor }, 'held job completed');
     return this.view((await getJob(this.engine.db, id))!);
+  }
+
+  /**
+   * Moves a waiting job to `position` among its device's waiting jobs (1 = next to go); the others
+   * keep their order. Queue order is the operator's to change, so every move is audited (job.move).
+   */
+  async move(who: Who, id: string, position: number): Promise<{ job: string; position: number }> {
+    this.ctx.cluster?.health.assertAvailable('reorder a queue');
+    const job = await this.visible(who, id);
+    return this.ctx.lease.onHolder(job.device, 'move', [who, id, position], () => this.moveHere(who, id, position));
+  }
+
+  private async moveHere(who: Who, id: string, position: number): Promise<{ job: string; position: number }> {
+    const job = await this.visible(who, id);
+    const q = this.engine.queue(job.device);
+    return this.engine.run(q, async () => {
+      const queued = (await openJobs(this.engine.db, job.device)).filter((j) => j.state === 'queued');
+      const from = queued.findIndex((j) => j.id === id);
+      if (from < 0) throw new ProtocolError(ErrorCode.CONFLICT, `job ${id} is no longer waiting; only a waiting job can be moved`, 'job');
+      if (!Number.isInteger(position) || position < 1 || position > queued.length) {
+        throw new ProtocolError(ErrorCode.BAD_REQUEST, `position is a whole number from 1 to ${queued.length} (the waiting jobs on this machine)`, 'position');
+      }
+      if (from + 1 === position) return { job: id, position };
+      const seqs = queued.map((j) => Number(j.seq));
+      const order = queued.map((j) => j.id);
+      order.splice(from, 1);
+      order.splice(position - 1, 0, id);
+      const now = this.ctx.now();
+      const actor = `${who.kind}:${who.id}`;
+      await this.engine.write(async (trx) => {
+        // (device, seq) is unique: the moved jobs wait on negative numbers, then take their places.
+        for (let i = 0; i < order.length; i++) await trx.updateTable('jobs').set({ seq: -seqs[i]! }).where('id', '=', order[i]!).execute();
+        for (let i = 0; i < order.length; i++) await trx.updateTable('jobs').set({ seq: seqs[i]!, updated_at: now }).where('id', '=', order[i]!).execute();
+        await addEvent(trx, id, now, 'moved', { from: from + 1, to: position, by: actor });
+        await appendAudit(asRegistry(trx), { at: now, actor, action: 'job.move', device: job.device, agent: job.agent, detail: { job: id, from: from + 1, to: position } });
+      });
+      this.engine.forget(q);
+      q.dirty = true;
+      this.ctx.log.info({ job: id, device: job.device, from: from + 1, to: position, actor }, 'queued job moved');
+      return { job: id, position };
+    });
   }
 }

@@ -1,10 +1,11 @@
 // Job queries. Every state change is one conditional UPDATE on the current state plus its history
 // row, in one transaction; the conditions make a late or repeated change a no-op.
-import { type Transaction, sql } from 'kysely';
+import { type Insertable, type Transaction, sql } from 'kysely';
 import { FINAL_JOB_STATES, type JobState } from '../../protocol/jobs';
+import { insertAtCommit } from '../store/commit-inserts';
 import { recordEvent } from '../webhooks/outbox';
 import type { Duration } from './eta';
-import type { JobRow, JobsDatabase, JobsDb } from './schema';
+import type { JobEventsTable, JobRow, JobsDatabase, JobsDb } from './schema';
 
 type Db = JobsDb | Transaction<JobsDatabase>;
 
@@ -92,7 +93,7 @@ export async function listJobs(db: Db, q: JobQuery): Promise<JobRow[]> {
 }
 
 export async function addEvent(db: Db, job: string, at: number, event: string, detail: Record<string, unknown> = {}): Promise<void> {
-  await db.insertInto('job_events').values({ job, at, event, detail: JSON.stringify(detail) }).execute();
+  await insertAtCommit(db, 'job_events', { job, at, event, detail: JSON.stringify(detail) } satisfies Insertable<JobEventsTable>);
 }
 
 /** How a job that named no device found one: through a location's pool, or the agent's primary (pool null). */
@@ -166,15 +167,17 @@ export async function insertJob(trx: Transaction<JobsDatabase>, j: NewJob, cap: 
 
 export type JobPatch = Partial<Omit<JobRow, 'id' | 'device' | 'agent' | 'kind' | 'params' | 'seq'>>;
 
-/**
- * Moves a job from one of `from` to `to`, stamping the state's time (a job going back to its queue
- * keeps its submit time); false if it was not in `from`.
- */
-export async function transition(db: Db, id: string, from: readonly JobState[], to: JobState, now: number, patch: JobPatch = {}, detail: Record<string, unknown> = {}): Promise<boolean> {
+/** The columns a move to `to` sets: the patch, the state's time (a job going back to its queue keeps its submit time), the state. */
+export function transitionSet(to: JobState, now: number, patch: JobPatch = {}): JobPatch {
   const stamp = to === 'queued' ? {} : { [STATE_TIME[to]]: now };
+  return { ...patch, ...stamp, state: to, updated_at: now };
+}
+
+/** Moves a job from one of `from` to `to` (transitionSet); false if it was not in `from`. */
+export async function transition(db: Db, id: string, from: readonly JobState[], to: JobState, now: number, patch: JobPatch = {}, detail: Record<string, unknown> = {}): Promise<boolean> {
   const moved = await db
     .updateTable('jobs')
-    .set({ ...patch, ...stamp, state: to, updated_at: now })
+    .set(transitionSet(to, now, patch))
     .where('id', '=', id)
     .where('state', 'in', from)
     .returning(['device', 'agent', 'kind'])

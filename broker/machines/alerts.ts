@@ -10,6 +10,7 @@ import { adminAlertsTopic, agentTopic } from '../../protocol/topics';
 import type { Context } from '../context';
 import { publishJson } from '../publisher';
 import type { AlertRow } from '../store/schema';
+import { recordEvent } from '../webhooks/outbox';
 import { ackAlert, clearAlert, insertAlert, openAlerts } from './store';
 
 export const ALERT_KINDS = ['consumable-low', 'machine-error', 'offline', 'job-failures'] as const;
@@ -31,6 +32,7 @@ export function alertView(r: AlertRow): AlertView {
 }
 
 const key = (kind: string, subject: string): string => `${kind}\u0000${subject}`;
+const ALERTS_TOPIC = '$SYS/fleetbind/alerts';
 
 export class Alerts {
   /** Open alerts per device, so a report that changes nothing alarming costs no query. */
@@ -40,9 +42,15 @@ export class Alerts {
   /** One device's raises and clears run in order. */
   private readonly chains = new Map<string, Promise<void>>();
 
+  /** Tells the other nodes an alert opened or closed here; null on one node. */
+  private tellNodes: ((msg: { d: string; k: string; open: boolean }) => void) | null = null;
+
   constructor(private readonly ctx: Context) {}
 
   async start(): Promise<void> {
+    // A device's reports and presence may be handled by another node after it reconnects there:
+    // every node follows which alerts are open, so the one raised here is cleared there.
+    this.tellNodes = (await this.ctx.cluster?.channel<{ d: string; k: string; open: boolean }>(ALERTS_TOPIC, 'alert change', ({ d, k, open }) => this.mark(d, k, open))) ?? null;
     for (const r of await openAlerts(this.ctx.db)) this.mark(r.device, key(r.kind, r.subject), true);
   }
 
@@ -127,7 +135,13 @@ export class Alerts {
     this.mark(device, k, true);
     this.run(device, async () => {
       const row: AlertRow = { id: randomUUID(), device, agent: this.ctx.bindings.agentOf(device), kind, subject, state: 'open', message, raised_at: this.ctx.now(), cleared_at: null, acked_at: null, acked_by: null };
-      if (!(await this.ctx.writer.write((trx) => insertAlert(trx, row)))) return;
+      const inserted = await this.ctx.writer.write(async (trx) => {
+        if (!(await insertAlert(trx, row))) return false;
+        await recordEvent(trx, 'alert.raised', { ...alertView(row), agent: row.agent }, row.raised_at);
+        return true;
+      });
+      if (!inserted) return;
+      this.tellNodes?.({ d: device, k, open: true });
       this.ctx.metrics.alerts.inc({ kind, event: 'raised' });
       await this.tell(row, 'raised');
     });
@@ -138,8 +152,14 @@ export class Alerts {
     if (!this.isOpen(device, k)) return;
     this.mark(device, k, false);
     this.run(device, async () => {
-      const row = await this.ctx.writer.write((trx) => clearAlert(trx, device, kind, subject, this.ctx.now()));
+      const at = this.ctx.now();
+      const row = await this.ctx.writer.write(async (trx) => {
+        const cleared = await clearAlert(trx, device, kind, subject, at);
+        if (cleared) await recordEvent(trx, 'alert.cleared', { ...alertView(cleared), agent: this.ctx.bindings.agentOf(device) }, at);
+        return cleared;
+      });
       if (!row) return;
+      this.tellNodes?.({ d: device, k, open: false });
       this.ctx.metrics.alerts.inc({ kind, event: 'cleared' });
       await this.tell(row, 'cleared');
     });

@@ -1,7 +1,6 @@
 // Wires machine state into a broker node (docs/architecture.md, Machine state): shadows, alerts
 // fed by reports, presence and job endings, the history pruning job and the machine metrics.
 import { machineStatus } from '../../protocol/machine-state';
-import type { AgentRequest } from '../../protocol/messages';
 import type { Context } from '../context';
 import { deviceAgents } from '../store/devices';
 import { Alerts } from './alerts';
@@ -21,12 +20,8 @@ const PRUNE_EVERY_MS = 3600_000;
 export async function startMachines(ctx: Context): Promise<Machines> {
   const shadows = new MachineShadows(ctx);
   const alerts = new Alerts(ctx);
+  await shadows.start();
   await alerts.start();
-  // Agents change the settings an admin made agent-editable over MQTT too (op `settings`).
-  ctx.agentOps.set('settings', (_ctx, who, req) => {
-    const r = req as Extract<AgentRequest, { op: 'settings' }>;
-    return shadows.setDesired(r.device, { kind: 'agent', id: who.id }, { settings: r.settings, ...(r.version === undefined ? {} : { version: r.version }) });
-  });
   shadows.onReport((device, before, after) => alerts.onReported(device, before, after));
   ctx.events.on('presence', (device, status) => alerts.onPresence(device, status));
   ctx.events.on('jobEnded', (device, state) => {
@@ -43,16 +38,19 @@ export async function startMachines(ctx: Context): Promise<Machines> {
   ctx.metrics.watchMachines(async () => {
     const devices = await deviceAgents(ctx.db);
     const all = await shadows.shadows(devices.map((d) => d.id));
+    const running = new Set((await ctx.jobs.engine.db.selectFrom('jobs').select('device').where('state', 'in', ['dispatched', 'running']).execute()).map((j) => j.device));
     const byStatus: Record<string, number> = {};
-    const levels: Array<{ name: string; level: number }> = [];
+    const levels: Array<{ device: string; name: string; level: number }> = [];
+    const statuses: Array<{ device: string; status: string }> = [];
     for (const d of devices) {
       const reported = all.get(d.id)?.reported ?? null;
-      const status = machineStatus(ctx.presence.status(d.id).state, reported, ctx.opts.machines.lowPercent);
+      const status = machineStatus(ctx.presence.status(d.id).state, reported, ctx.opts.machines.lowPercent, running.has(d.id));
       byStatus[status] = (byStatus[status] ?? 0) + 1;
-      for (const [name, c] of Object.entries(reported?.consumables ?? {})) levels.push({ name, level: c.level });
+      statuses.push({ device: d.id, status });
+      for (const [name, c] of Object.entries(reported?.consumables ?? {})) levels.push({ device: d.id, name, level: c.level });
     }
-    return { byStatus, levels };
-  });
+    return { byStatus, levels, statuses };
+  }, ctx.opts.machines.deviceMetrics);
   const machines: Machines = {
     shadows,
     alerts,

@@ -17,6 +17,8 @@ export interface MachineOptions {
   /** State reports per second one device may send, sustained, and at once; more are refused (`rate`). */
   stateRate: number;
   stateBurst: number;
+  /** Export per-machine series (a `device` label) too; off, the machine metrics have bounded labels. */
+  deviceMetrics: boolean;
 }
 
 export const MACHINE_DEFAULTS: MachineOptions = {
@@ -29,4 +31,5 @@ export const MACHINE_DEFAULTS: MachineOptions = {
   historyRetentionMs: 30 * 24 * 3600_000,
   stateRate: 2,
   stateBurst: 10,
+  deviceMetrics: false,
 };

@@ -23,8 +23,10 @@ import type { Context } from '../context';
 import { publishConfig, publishJson } from '../publisher';
 import { appendAudit } from '../store/audit';
 import { getDevice } from '../store/devices';
-import type { MachineShadowRow } from '../store/schema';
+import type { Transaction } from 'kysely';
+import type { Database, MachineShadowRow } from '../store/schema';
 import { WarnLimiter } from '../warn-limit';
+import { ShadowWrites } from './shadow-writes';
 import { type Sample, insertSamples, loadShadow, loadShadows, storeShadow } from './store';
 
 interface Entry {
@@ -42,6 +44,7 @@ export type StateRefusal = 'json' | 'schema' | 'rate';
 export type ReportListener = (device: string, before: ReportedState, after: ReportedState) => void;
 
 const CAS_ATTEMPTS = 5;
+const SHADOWS_TOPIC = '$SYS/fleetbind/shadows';
 
 function entryOf(row: MachineShadowRow): Entry {
   return {
@@ -55,7 +58,7 @@ function entryOf(row: MachineShadowRow): Entry {
 
 const emptyRow = (device: string, at: number): MachineShadowRow => ({ device, version: 0, desired_version: 0, reported: '{}', desired: '{}', metadata: '{}', agent_editable: '[]', updated_at: at });
 
-export function shadowView(e: Entry): Shadow {
+export function shadowView(e: Entry, lowPercent: number): Shadow {
   return {
     device: e.row.device,
     version: Number(e.row.version),
@@ -65,6 +68,7 @@ export function shadowView(e: Entry): Shadow {
     delta: settingsDelta(e.desired, e.reported),
     metadata: e.metadata,
     updatedAt: Number(e.row.updated_at),
+    lowPercent,
   };
 }
 
@@ -82,10 +86,27 @@ export class MachineShadows {
   private readonly chains = new Map<string, Promise<unknown>>();
   private readonly buckets = new Map<string, { tokens: number; at: number }>();
   private readonly lastSample = new Map<string, number>();
+  /** Reports not yet taken up by a write, per device, oldest first. */
+  private readonly waiting = new Map<string, StatePatch[]>();
   private readonly warnings = new WarnLimiter();
   private readonly listeners: ReportListener[] = [];
 
-  constructor(private readonly ctx: Context) {}
+  /** Tells the other nodes a device's shadow changed, so they drop their cached copy; null on one node. */
+  private tellNodes: ((msg: { d: string; v: number }) => void) | null = null;
+
+  private readonly batch: ShadowWrites;
+
+  constructor(private readonly ctx: Context) {
+    this.batch = new ShadowWrites(ctx.writer);
+  }
+
+  async start(): Promise<void> {
+    this.tellNodes =
+      (await this.ctx.cluster?.channel<{ d: string; v: number }>(SHADOWS_TOPIC, 'shadow change', ({ d, v }) => {
+        const cached = this.cache.get(d);
+        if (cached && Number(cached.row.version) < v) this.cache.delete(d);
+      })) ?? null;
+  }
 
   onReport(l: ReportListener): void {
     this.listeners.push(l);
@@ -101,13 +122,25 @@ export class MachineShadows {
       const e = err as ProtocolError;
       return this.refuse(device, e.message === 'payload is not valid JSON' ? 'json' : 'schema', e.message, e.field);
     }
-    return this.serial(device, () => this.applyReport(device, patch));
+    // Reports that arrive while the device's previous change is still being written are merged
+    // into one write and one shadow: under load the broker does less work, not more.
+    const waiting = this.waiting.get(device);
+    if (waiting) {
+      waiting.push(patch);
+      return Promise.resolve();
+    }
+    this.waiting.set(device, [patch]);
+    return this.serial(device, () => {
+      const patches = this.waiting.get(device) ?? [];
+      this.waiting.delete(device);
+      return this.applyReport(device, patches);
+    });
   }
 
   /** The shadow as agents see it, or null when the device never reported nor was given settings. */
   async shadow(device: string): Promise<Shadow | null> {
     const e = await this.entry(device, false);
-    return e.row.version === 0 ? null : shadowView(e);
+    return e.row.version === 0 ? null : shadowView(e, this.ctx.opts.machines.lowPercent);
   }
 
   /** Shadows of many devices, one query for those not cached. */
@@ -117,7 +150,7 @@ export class MachineShadows {
     for (const row of await loadShadows(this.ctx.db, missing)) this.cache.set(row.device, entryOf(row));
     for (const d of devices) {
       const e = this.cache.get(d);
-      if (e && e.row.version !== 0) out.set(d, shadowView(e));
+      if (e && e.row.version !== 0) out.set(d, shadowView(e, this.ctx.opts.machines.lowPercent));
     }
     return out;
   }
@@ -141,40 +174,40 @@ export class MachineShadows {
     if (who.kind === 'agent' && editable !== undefined) throw new ProtocolError(ErrorCode.FORBIDDEN, 'only an admin decides which settings agents may change', 'agentEditable');
     const view = await this.serial(device, async () => {
       for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
-        const cur = await this.entry(device, true);
-        if (change.version !== undefined && change.version !== Number(cur.row.desired_version)) {
-          throw new ProtocolError(ErrorCode.CONFLICT, `the desired settings are at version ${cur.row.desired_version}, not ${change.version}; read them again`, 'version');
-        }
-        if (who.kind === 'agent') {
-          const refused = Object.keys(patch).filter((k) => !cur.agentEditable.includes(k));
-          if (refused.length > 0) throw new ProtocolError(ErrorCode.FORBIDDEN, `an admin has not made ${refused.join(', ')} agent-editable`, `settings.${refused[0]}`);
-        }
-        const at = this.ctx.now();
-        const desired = { ...cur.desired };
-        const metadata = { ...cur.metadata };
-        for (const [k, v] of Object.entries(patch)) {
-          if (v === null) delete desired[k];
-          else desired[k] = v;
-          metadata[`desired.${k}`] = at;
-        }
-        const next: MachineShadowRow = {
-          ...cur.row,
-          version: Number(cur.row.version) + 1,
-          desired_version: Number(cur.row.desired_version) + 1,
-          desired: JSON.stringify(desired),
-          metadata: JSON.stringify(metadata),
-          agent_editable: editable === undefined ? cur.row.agent_editable : JSON.stringify(editable),
-          updated_at: at,
-        };
         const stored = await this.ctx.writer.write(async (trx) => {
-          if (!(await storeShadow(trx, next, Number(cur.row.version)))) return false;
+          // Read under the row lock in the writing transaction: a report handled meanwhile on
+          // another node waits for it instead of failing the compare-and-set again and again.
+          const cur = await this.locked(trx, device);
+          if (change.version !== undefined && change.version !== Number(cur.row.desired_version)) {
+            throw new ProtocolError(ErrorCode.CONFLICT, `the desired settings are at version ${cur.row.desired_version}, not ${change.version}; read them again`, 'version');
+          }
+          if (who.kind === 'agent') {
+            const refused = Object.keys(patch).filter((k) => !cur.agentEditable.includes(k));
+            if (refused.length > 0) throw new ProtocolError(ErrorCode.FORBIDDEN, `an admin has not made ${refused.join(', ')} agent-editable`, `settings.${refused[0]}`);
+          }
+          const at = this.ctx.now();
+          const desired = { ...cur.desired };
+          const metadata = { ...cur.metadata };
+          for (const [k, v] of Object.entries(patch)) {
+            if (v === null) delete desired[k];
+            else desired[k] = v;
+            metadata[`desired.${k}`] = at;
+          }
+          const next: MachineShadowRow = {
+            ...cur.row,
+            version: Number(cur.row.version) + 1,
+            desired_version: Number(cur.row.desired_version) + 1,
+            desired: JSON.stringify(desired),
+            metadata: JSON.stringify(metadata),
+            agent_editable: editable === undefined ? cur.row.agent_editable : JSON.stringify(editable),
+            updated_at: at,
+          };
+          if (!(await storeShadow(trx, next, Number(cur.row.version)))) return null;
           await appendAudit(trx, { at, actor: `${who.kind}:${who.id}`, action: 'settings.desired', device, detail: { settings: patch, version: next.desired_version, ...(editable ? { agentEditable: editable } : {}) } });
-          return true;
+          return next;
         });
         if (!stored) continue;
-        const e = entryOf(next);
-        this.cache.set(device, e);
-        return shadowView(e);
+        return shadowView(this.stored(stored), this.ctx.opts.machines.lowPercent);
       }
       throw new ProtocolError(ErrorCode.CONFLICT, 'the shadow kept changing; try again', 'version');
     });
@@ -187,34 +220,73 @@ export class MachineShadows {
   forget(device: string): void {
     this.cache.delete(device);
     this.buckets.delete(device);
+    this.waiting.delete(device);
     this.lastSample.delete(device);
   }
 
-  private async applyReport(device: string, patch: StatePatch): Promise<void> {
+  private async applyReport(device: string, patches: StatePatch[]): Promise<void> {
     for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
-      // After a lost compare-and-set the cached copy is stale: read the stored one.
-      const cur = await this.entry(device, attempt > 0);
-      const at = this.ctx.now();
-      const metadata = { ...cur.metadata };
-      const { state, changed } = mergeState(cur.reported, patch, metadata, at);
-      if (changed.length === 0) return;
-      const next: MachineShadowRow = { ...cur.row, version: Number(cur.row.version) + 1, reported: JSON.stringify(state), metadata: JSON.stringify(metadata), updated_at: at };
-      const samples = this.samples(device, state, changed, at);
-      const stored = await this.ctx.writer.write(async (trx) => {
-        if (!(await storeShadow(trx, next, Number(cur.row.version)))) return false;
-        await insertSamples(trx, samples);
-        return true;
-      });
-      if (!stored) continue;
-      if (samples.length > 0) this.lastSample.set(device, at);
-      const e = entryOf(next);
-      this.cache.set(device, e);
-      this.ctx.metrics.stateReports.inc();
-      await this.publish(shadowView(e));
-      for (const l of this.listeners) l(device, cur.reported, state);
+      // The cached copy first; after a lost compare-and-set (another node changed the shadow),
+      // the stored one, read under the row lock in the writing transaction.
+      const cached = attempt === 0 ? await this.entry(device, false) : null;
+      let done: { cur: Entry; next: MachineShadowRow | null; samples: Sample[] } | null;
+      if (cached) {
+        const m = this.merged(device, cached, patches);
+        if (m === null) return;
+        done = (await this.batch.write(m.next, m.samples)) ? { cur: cached, ...m } : null;
+      } else {
+        done = await this.ctx.writer.write(async (trx) => {
+          const cur = await this.locked(trx, device);
+          const m = this.merged(device, cur, patches);
+          if (m === null) return { cur, next: null, samples: [] };
+          if (!(await storeShadow(trx, m.next, Number(cur.row.version)))) return null;
+          await insertSamples(trx, m.samples);
+          return { cur, ...m };
+        });
+      }
+      if (!done) continue;
+      if (!done.next) return;
+      if (done.samples.length > 0) this.lastSample.set(device, Number(done.next.updated_at));
+      const e = this.stored(done.next);
+      this.ctx.metrics.stateReports.inc(patches.length);
+      this.ctx.metrics.shadowWrites.inc();
+      await this.publish(shadowView(e, this.ctx.opts.machines.lowPercent));
+      for (const l of this.listeners) l(device, done.cur.reported, e.reported);
       return;
     }
     this.ctx.log.warn({ device }, 'state report dropped: the shadow kept changing under it');
+  }
+
+  /** The row the patches, in order, make of `cur`, with the history samples it takes; null when they change nothing. */
+  private merged(device: string, cur: Entry, patches: StatePatch[]): { next: MachineShadowRow; samples: Sample[] } | null {
+    const at = this.ctx.now();
+    const metadata = { ...cur.metadata };
+    let state = cur.reported;
+    const changed = new Set<string>();
+    for (const patch of patches) {
+      const m = mergeState(state, patch, metadata, at);
+      state = m.state;
+      for (const c of m.changed) changed.add(c);
+    }
+    if (changed.size === 0) return null;
+    return {
+      next: { ...cur.row, version: Number(cur.row.version) + 1, reported: JSON.stringify(state), metadata: JSON.stringify(metadata), updated_at: at },
+      samples: this.samples(device, state, [...changed], at),
+    };
+  }
+
+  /** The stored shadow, locked until `trx` ends when other nodes may write it. */
+  private async locked(trx: Transaction<Database>, device: string): Promise<Entry> {
+    const row = await loadShadow(trx, device, this.ctx.cluster !== null);
+    return entryOf(row ?? emptyRow(device, this.ctx.now()));
+  }
+
+  /** A committed row: cached here, and every other node told to drop its copy. */
+  private stored(row: MachineShadowRow): Entry {
+    const e = entryOf(row);
+    this.cache.set(row.device, e);
+    this.tellNodes?.({ d: row.device, v: Number(row.version) });
+    return e;
   }
 
   /** Consumables and counters, at most once per sample interval per device, and only when one of them changed. */

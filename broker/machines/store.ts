@@ -7,8 +7,10 @@ import type { AlertRow, Database, MachineShadowRow } from '../store/schema';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
-export function loadShadow(db: Db, device: string): Promise<MachineShadowRow | undefined> {
-  return db.selectFrom('machine_shadows').selectAll().where('device', '=', device).executeTakeFirst();
+/** `lock` (PostgreSQL only) holds the row until the transaction ends, so no other node changes it meanwhile. */
+export function loadShadow(db: Db, device: string, lock = false): Promise<MachineShadowRow | undefined> {
+  const q = db.selectFrom('machine_shadows').selectAll().where('device', '=', device);
+  return (lock ? q.forUpdate() : q).executeTakeFirst();
 }
 
 export function loadShadows(db: Db, devices: string[]): Promise<MachineShadowRow[]> {

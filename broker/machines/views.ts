@@ -21,7 +21,7 @@ function row(ctx: Context, d: DeviceRow, shadow: Shadow | undefined, jobs: Array
     device: d.id,
     name: d.machine_code ?? d.id,
     location: d.location,
-    machineStatus: machineStatus(presence.state, shadow?.reported ?? null, ctx.opts.machines.lowPercent),
+    machineStatus: machineStatus(presence.state, shadow?.reported ?? null, ctx.opts.machines.lowPercent, running !== undefined),
     presence,
     currentJob: running?.id ?? shadow?.reported.machine?.job ?? null,
     queueLength: jobs.length,

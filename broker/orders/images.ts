@@ -5,6 +5,7 @@
 import sharp, { type Metadata } from 'sharp';
 import { ErrorCode, ProtocolError } from '../../protocol/errors';
 import type { PrintFormat } from './print-formats';
+import { withoutPngChunks } from './png-chunks';
 
 export type ImageType = 'png' | 'jpeg' | 'webp';
 
@@ -61,10 +62,11 @@ export async function processDesign(input: Buffer, format: PrintFormat, limits: 
       .raw()
       .toBuffer({ resolveWithObject: true });
     // Encoded from bare pixels: withDensity on the decoded image would carry its EXIF along.
-    const fitted = await sharp(data, { raw: { width: info.width, height: info.height, channels: info.channels } })
+    const tagged = await sharp(data, { raw: { width: info.width, height: info.height, channels: info.channels } })
       .withDensity(format.dpi)
       .png({ compressionLevel: 6 })
       .toBuffer();
+    const fitted = withoutPngChunks(tagged, ['eXIf']);
     const thumb = await sharp(fitted).resize(THUMB_PX, THUMB_PX, { fit: 'inside' }).png().toBuffer();
     return { print: fitted, thumb, width: format.width, height: format.height };
   } catch (err) {

@@ -15,6 +15,8 @@ export interface OrderOptions {
   ordersPerHour: number;
   /** Design uploads per hour, per customer session and per client address. */
   uploadsPerHour: number;
+  /** Bytes of design uploads per hour, per customer session, per machine and per client address. */
+  uploadBytesPerHour: { session: number; machine: number; address: number };
   /** How long a signed design URL sent to a device stays valid. */
   fetchUrlTtlMs: number;
 }
@@ -27,5 +29,6 @@ export const ORDER_DEFAULTS: OrderOptions = {
   maxRatio: 2000,
   ordersPerHour: 10,
   uploadsPerHour: 30,
+  uploadBytesPerHour: { session: 100 * 1024 * 1024, machine: 2 * 1024 * 1024 * 1024, address: 300 * 1024 * 1024 },
   fetchUrlTtlMs: 15 * 60_000,
 };

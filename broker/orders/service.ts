@@ -17,6 +17,8 @@ import { processDesign } from './images';
 import { verifyOrderLabel } from './labels';
 import { printFormatOf } from './print-formats';
 import { type CustomerSession, openSession, useCustomerSession } from './sessions';
+import { SessionHourly } from './session-hourly';
+import { UploadBytes } from './upload-bytes';
 
 /** How long the thumbnail URLs handed to pages stay valid. */
 const THUMB_URL_TTL_MS = 60 * 60_000;
@@ -25,7 +27,18 @@ const unknownMachine = (): ProtocolError => new ProtocolError(ErrorCode.UNKNOWN_
 const noOrder = (id: string): ProtocolError => new ProtocolError(ErrorCode.NOT_FOUND, `no order ${id} in this session`, 'order');
 
 export class Orders {
-  constructor(private readonly ctx: Context) {}
+  /** Upload bytes per hour per session, machine and address (cluster-wide on Redis). */
+  readonly uploadBytes: UploadBytes;
+  /** Uploads and orders per hour per session, counted once its token is checked. */
+  readonly uploadsHourly: SessionHourly;
+  readonly ordersHourly: SessionHourly;
+
+  constructor(private readonly ctx: Context) {
+    const redis = ctx.cluster?.commandRedis() ?? null;
+    this.uploadBytes = new UploadBytes(ctx.opts.orders.uploadBytesPerHour, redis);
+    this.uploadsHourly = new SessionHourly('uploads', ctx.opts.orders.uploadsPerHour, redis);
+    this.ordersHourly = new SessionHourly('orders', ctx.opts.orders.ordersPerHour, redis);
+  }
 
   /** Opens a customer session from a scanned order label. */
   async open(label: unknown): Promise<OpenedSession> {
@@ -100,7 +113,8 @@ export class Orders {
   async upload(s: CustomerSession, file: Buffer): Promise<UploadedDesign> {
     const row = await this.device(s);
     const o = this.ctx.opts.orders;
-    const p = await processDesign(file, printFormatOf(row.model), { maxPixels: o.maxPixels, maxRatio: o.maxRatio });
+    const end = this.ctx.metrics.designProcessing.startTimer();
+    const p = await processDesign(file, printFormatOf(row.model), { maxPixels: o.maxPixels, maxRatio: o.maxRatio }).finally(end);
     const design = await this.ctx.blobs.put(p.print, { maxBytes: 4 * o.uploadMaxBytes + p.print.length });
     const thumb = await this.ctx.blobs.put(p.thumb, { maxBytes: p.thumb.length });
     const now = this.ctx.now();
@@ -196,8 +210,7 @@ export class Orders {
       });
       await this.ctx.jobs.engine.republish(this.ctx.jobs.engine.queue(device));
     }
-    const now = (await getDevice(this.ctx.db, device))!;
-    return { device, enabled: Number(now.orders_enabled) === 1, maintenance: Number(now.orders_maintenance) === 1 };
+    return this.settingsOf(who, device);
   }
 
   /** An operator cancels any order on its machine, waiting or printing. Audited. */
@@ -209,5 +222,23 @@ export class Orders {
     await this.ctx.jobs.requests.cancel(who.kind === 'admin' ? who : { kind: 'agent', id: job.agent }, id);
     await appendAudit(this.ctx.db, { at: this.ctx.now(), actor: `${who.kind}:${who.id}`, action: 'order.cancel', device: o.device, agent: job.agent, detail: { order: id, session: o.session } });
     return this.view(o);
+  }
+
+  /** An operator moves a waiting order to another place in its machine's queue (audited job.move). */
+  async operatorMove(who: { kind: 'agent' | 'admin'; id: string }, id: string, position: unknown): Promise<OrderView> {
+    const o = await this.ctx.db.selectFrom('orders').selectAll().where('id', '=', id).executeTakeFirst();
+    if (!o || (who.kind === 'agent' && this.ctx.bindings.agentOf(o.device) !== who.id)) throw new ProtocolError(ErrorCode.NOT_FOUND, `no order ${id}`, 'order');
+    if (typeof position !== 'number') throw new ProtocolError(ErrorCode.BAD_REQUEST, 'position is a whole number (1 = next to print)', 'position');
+    const job = await getJob(jobsDb(this.ctx.db), id);
+    if (!job) throw new ProtocolError(ErrorCode.NOT_FOUND, `no order ${id}`, 'order');
+    await this.ctx.jobs.requests.move(who.kind === 'admin' ? who : { kind: 'agent', id: job.agent }, id, position);
+    return this.view(o);
+  }
+
+  /** Whether a machine takes orders and is in maintenance, for its operator or an admin. */
+  async settingsOf(who: { kind: 'agent' | 'admin'; id: string }, device: string): Promise<{ device: string; enabled: boolean; maintenance: boolean }> {
+    const row = await getDevice(this.ctx.db, device);
+    if (!row || (who.kind === 'agent' && this.ctx.bindings.agentOf(device) !== who.id)) throw new ProtocolError(ErrorCode.NOT_FOUND, `no device ${device}`, 'device');
+    return { device, enabled: Number(row.orders_enabled) === 1, maintenance: Number(row.orders_maintenance) === 1 };
   }
 }

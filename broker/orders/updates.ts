@@ -1,10 +1,13 @@
 // Publishes each walk-up order's state on fb/v1/o/<order> (retained) whenever its machine's queue
 // changes (docs/architecture.md, "Walk-up orders"). The payload names only that order and the
-// machine's public status, so a customer learns nothing of anyone else's orders.
+// machine's public status, so a customer learns nothing of anyone else's orders. When the order
+// ends (done, failed, cancelled, expired, interrupted) its retained message is cleared and the
+// ending goes to whoever follows it now: the retained store keeps no topic per finished order.
 import type { OrderUpdate } from '../../protocol/orders';
 import { orderTopic } from '../../protocol/topics';
-import type { BrokerEvents, Context } from '../context';
-import { publishJson } from '../publisher';
+import type { Context } from '../context';
+import type { BrokerEvents } from '../events';
+import { clearRetained, publishJson } from '../publisher';
 import { getDevice } from '../store/devices';
 import type { Orders } from './service';
 
@@ -27,7 +30,7 @@ export function publishOrderUpdates(ctx: Context, orders: Orders): () => void {
       }
       for (const j of ended) {
         const u: OrderUpdate = { order: j.job, state: j.state, position: null, eta: null, progress: j.state === 'done' ? 100 : null, error: j.error ?? null, machine, at: j.at };
-        sends.push(publishJson(ctx, orderTopic(j.job), u, true));
+        sends.push(clearRetained(ctx, orderTopic(j.job)).then(() => publishJson(ctx, orderTopic(j.job), u, false)));
       }
       await Promise.all(sends);
     })().catch((err: unknown) => ctx.log.error({ err, device: e.device }, 'publishing order updates failed'));

@@ -6,14 +6,18 @@
 //
 // Acks and hello reports are applied by whichever node the device is connected to, straight to
 // the rows; the driver only reads them.
+import { sql } from 'kysely';
 import { ErrorCode, ProtocolError } from '../../protocol/errors';
 import { type Ack, parseAck } from '../../protocol/messages';
-import { OTA_JOB_PREFIX, OTA_KIND, type OtaParams, type OtaReport, type RolloutDeviceState } from '../../protocol/ota';
+import { OTA_JOB_PREFIX, OTA_KIND, type OtaParams, type OtaReport, type RolloutDeviceState, type RolloutWindow } from '../../protocol/ota';
 import { deviceTopic } from '../../protocol/topics';
 import { parseJson } from '../../protocol/validate';
 import type { Context } from '../context';
 import { jobsDb } from '../jobs/schema';
 import { publishJson } from '../publisher';
+import { recordEvent } from '../webhooks/outbox';
+import { alertIfFinishedWithFailures, alertRollout } from './alerts';
+import { inWindow } from './window';
 import type { OtaMetrics } from './metrics';
 import { controlRollout, driverLeaseMs } from './rollouts';
 import { otaDb, type RolloutsTable } from './schema';
@@ -83,7 +87,7 @@ export class RolloutEngine {
     const waves = JSON.parse(r.waves) as number[];
     if (await this.failingWave(r)) return;
     await this.resend(r, now);
-    await this.dispatch(r, now);
+    if (r.send_window === null || inWindow(JSON.parse(r.send_window) as RolloutWindow, now)) await this.dispatch(r, now);
     const open = await this.db
       .selectFrom('rollout_devices')
       .select((eb) => eb.fn.countAll<number>().as('n'))
@@ -99,14 +103,21 @@ export class RolloutEngine {
     }
     if (now < Number(r.wave_settled_at) + Number(r.wave_soak_ms)) return;
     const last = r.wave >= waves.length - 1;
-    await this.db
-      .updateTable('rollouts')
-      .set(last ? { state: 'done', updated_at: now } : { wave: r.wave + 1, wave_settled_at: null, updated_at: now })
-      .where('id', '=', r.id)
-      .where('state', '=', 'running')
-      .where('wave', '=', r.wave)
-      .execute();
+    const moved = await this.db.transaction().execute(async (trx) => {
+      const u = await trx
+        .updateTable('rollouts')
+        .set(last ? { state: 'done', updated_at: now } : { wave: r.wave + 1, wave_settled_at: null, updated_at: now })
+        .where('id', '=', r.id)
+        .where('state', '=', 'running')
+        .where('wave', '=', r.wave)
+        .executeTakeFirst();
+      if (Number(u.numUpdatedRows) === 0) return false;
+      await recordEvent(trx, 'rollout.state', { rollout: r.id, release: r.release, state: last ? 'done' : 'running', wave: last ? r.wave : r.wave + 1, reason: null, actor: SYSTEM_ACTOR }, now);
+      return true;
+    });
+    if (!moved) return;
     this.ctx.log.info({ rollout: r.id, wave: r.wave }, last ? 'rollout done' : 'rollout wave soaked; next wave');
+    if (last) await alertIfFinishedWithFailures(this.ctx, r);
   }
 
   /** Pauses the rollout, with an alert and an audit row, once the current wave fails too often. */
@@ -134,7 +145,7 @@ export class RolloutEngine {
       throw e;
     }
     this.metrics.autoPauses.inc();
-    this.ctx.log.error({ alert: 'rollout.paused', rollout: r.id, release: r.release, reason }, 'ALERT: rollout paused itself');
+    await alertRollout(this.ctx, r, 'rollout-paused', `rollout ${r.id} of ${r.release} paused itself: ${reason}`);
     return true;
   }
 
@@ -187,14 +198,28 @@ export class RolloutEngine {
     }
   }
 
-  /** Devices with a queued, dispatched or running job (a held payment QR is running). */
+  /**
+   * Devices that are not idle: a queued, dispatched or running job (a held payment QR is running;
+   * a walk-up print order is a job too), or a walk-up customer session still live on the machine,
+   * whose customer is at it and about to order.
+   */
   private async busyDevices(devices: string[]): Promise<Set<string>> {
     const busy = new Set<string>();
     const db = jobsDb(this.ctx.db);
+    const now = this.ctx.now();
     for (let at = 0; at < devices.length; at += 500) {
       const chunk = devices.slice(at, at + 500);
       const rows = await db.selectFrom('jobs').select('device').distinct().where('device', 'in', chunk).where('state', 'in', OPEN_JOB_STATES).execute();
       for (const row of rows) busy.add(row.device);
+      const customers = await this.ctx.db
+        .selectFrom('customer_sessions')
+        .select('device')
+        .distinct()
+        .where('device', 'in', chunk)
+        .where('ends_at', '>', now)
+        .where(sql<boolean>`last_used_at + idle_ms > ${now}`)
+        .execute();
+      for (const row of customers) busy.add(row.device);
     }
     return busy;
   }

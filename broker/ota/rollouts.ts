@@ -4,11 +4,13 @@
 // Driving it (sending, soak, auto-pause) is the engine's job (engine.ts).
 import { createHash, randomBytes } from 'node:crypto';
 import { ErrorCode, ProtocolError } from '../../protocol/errors';
-import { ROLLOUT_DEVICE_STATES, type RolloutDeviceState, type RolloutRequest, type RolloutState, type RolloutTarget } from '../../protocol/ota';
+import { ROLLOUT_DEVICE_STATES, type RolloutDeviceState, type RolloutRequest, type RolloutState, type RolloutTarget, type RolloutWindow } from '../../protocol/ota';
 import type { Context } from '../context';
 import { appendAudit } from '../store/audit';
+import { recordEvent } from '../webhooks/outbox';
 import { getRelease } from './releases';
 import { otaDb, registryOf, type RolloutsTable } from './schema';
+import { checkWindow } from './window';
 
 export interface RolloutWaveView {
   percent: number;
@@ -32,6 +34,8 @@ export interface RolloutView {
   createdBy: string;
   updatedAt: number;
   driver: string | null;
+  /** Daily send window; null sends at any time. */
+  window: RolloutWindow | null;
 }
 
 function zeroCounts(): Record<RolloutDeviceState, number> {
@@ -70,6 +74,7 @@ async function targetDevices(ctx: Context, target: RolloutTarget, models: string
 }
 
 export async function createRollout(ctx: Context, actor: string, req: RolloutRequest): Promise<RolloutView> {
+  if (req.window !== undefined) checkWindow(req.window);
   const release = await getRelease(ctx, req.release);
   if (release === undefined) throw new ProtocolError(ErrorCode.NOT_FOUND, `no release ${req.release}`, 'release');
   const models = JSON.parse(release.models) as string[];
@@ -94,6 +99,7 @@ export async function createRollout(ctx: Context, actor: string, req: RolloutReq
     // The node that creates a rollout drives it first; another takes over if this one dies.
     driver: ctx.cluster?.id ?? LOCAL_NODE,
     lease_until: now + driverLeaseMs(ctx.opts),
+    send_window: req.window === undefined ? null : JSON.stringify(req.window),
   };
   const db = otaDb(ctx.db);
   await db.transaction().execute(async (trx) => {
@@ -116,6 +122,7 @@ export async function createRollout(ctx: Context, actor: string, req: RolloutReq
       await trx.insertInto('rollout_devices').values(batch).execute();
     }
     await appendAudit(registryOf(trx), { at: now, actor, action: 'rollout.created', detail: { rollout: id, release: release.version, devices: devices.length, waves: req.waves } });
+    await recordEvent(trx, 'rollout.state', { rollout: id, release: release.version, state: 'running', wave: 0, reason: null, actor }, now);
   });
   ctx.log.info({ rollout: id, release: release.version, devices: devices.length, waves: req.waves, actor }, 'rollout created');
   return (await rolloutView(ctx, id))!;
@@ -161,6 +168,7 @@ export async function rolloutView(ctx: Context, id: string): Promise<RolloutView
     createdBy: r.created_by,
     updatedAt: Number(r.updated_at),
     driver: r.driver,
+    window: r.send_window === null ? null : (JSON.parse(r.send_window) as RolloutWindow),
   };
 }
 
@@ -191,9 +199,11 @@ export async function controlRollout(ctx: Context, id: string, action: keyof typ
       .set({ state: to, reason: action === 'resume' ? null : reason, updated_at: now, ...(action === 'resume' ? { wave_settled_at: null } : {}) })
       .where('id', '=', id)
       .where('state', 'in', from)
+      .returning(['release', 'wave'])
       .executeTakeFirst();
-    if (Number(r.numUpdatedRows) === 0) return false;
+    if (r === undefined) return false;
     await appendAudit(registryOf(trx), { at: now, actor, action: `rollout.${action === 'pause' ? 'paused' : action === 'resume' ? 'resumed' : 'cancelled'}`, detail: { rollout: id, ...(reason === null ? {} : { reason }) } });
+    await recordEvent(trx, 'rollout.state', { rollout: id, release: r.release, state: to, wave: Number(r.wave), reason: action === 'resume' ? null : reason, actor }, now);
     return true;
   });
   const view = await rolloutView(ctx, id);

@@ -42,6 +42,8 @@ export interface RolloutsTable {
   /** The node driving it, and until when its lease holds. */
   driver: string | null;
   lease_until: number | null;
+  /** JSON of the daily send window, or null to send at any time (migration 0015). */
+  send_window: string | null;
 }
 
 export interface RolloutDevicesTable {

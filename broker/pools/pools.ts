@@ -7,23 +7,29 @@ import { randomUUID } from 'node:crypto';
 import type { Transaction } from 'kysely';
 import { ErrorCode, type PoolCounts, ProtocolError } from '../../protocol/errors';
 import { JOB_KINDS, type QrShowParams, isJobKind, parseJobParams } from '../../protocol/jobs';
-import type { AgentRequest, Route } from '../../protocol/messages';
+import type { AgentRequestFor, Route } from '../../protocol/messages';
 import { agentTopic } from '../../protocol/topics';
 import { applyBindingChange } from '../claims';
+import { appendAudit } from '../store/audit';
 import type { Context } from '../context';
 import { priorMs } from '../jobs/eta';
 import { type SubmitResult, isHeld, queueTtlMs } from '../jobs/requests';
 import { type JobsDatabase, asRegistry } from '../jobs/schema';
-import { insertJob } from '../jobs/store';
+import { insertJob, jobByKey } from '../jobs/store';
+import { isUniqueViolation } from '../store/db';
 import { publishJson } from '../publisher';
 import type { BindingChange } from '../store/bindings';
-import { closeOrphanedLeases, decide, dueEntries, endLease, enqueue, idleLeases, locationsWaiting, poolEntry, startLease, unassign, waiting, waitingCount } from '../store/leases';
-import { isMember, locationsOf, poolDevices, poolSettingsOf } from '../store/locations';
-import type { DeviceRow, PoolEntryRow } from '../store/schema';
+import { closeOrphanedLeases, decide, dueEntries, endLease, enqueue, idleLeases, locationsWaiting, oldestWaitingFor, poolEntry, poolEntryByKey, startLease, unassign, waiting, waitingCount } from '../store/leases';
+import { isMember, locationsOf, poolSettingsOf } from '../store/locations';
+import type { PoolEntryRow } from '../store/schema';
+import type { JobView } from '../../protocol/rest';
+import { Coalesced } from '../coalesced';
 import { PoolMetrics } from './metrics';
+import { type PoolDevice, PoolDeviceCache } from './pool-devices';
+import { waitingJobView } from './waiting-view';
 
 type Trx = Transaction<JobsDatabase>;
-type Submit = Extract<AgentRequest, { op: 'submit' }>;
+type Submit = AgentRequestFor<'submit'>;
 
 /** What a submit answers: the job, and for a pool or primary submit where it went and why. */
 export interface RoutedResult extends SubmitResult {
@@ -37,8 +43,6 @@ export interface PoolQueueItem { job: string; kind: string; position: number; et
 
 const EWMA_WEIGHT = 0.2;
 
-const capsOf = (d: DeviceRow): string[] => JSON.parse(d.caps) as string[];
-
 function shuffle<T>(xs: T[]): T[] {
   for (let i = xs.length - 1; i > 0; i--) {
     const j = Math.floor(Math.random() * (i + 1));
@@ -49,8 +53,9 @@ function shuffle<T>(xs: T[]): T[] {
 
 export class Pools {
   readonly metrics: PoolMetrics;
-  private readonly draining = new Map<string, Promise<void>>();
-  private readonly drainAgain = new Set<string>();
+  private readonly devices: PoolDeviceCache;
+  private readonly draining = new Coalesced<string>(() => this.stopped);
+  private readonly publishing = new Coalesced<string>(() => this.stopped);
   private readonly lingers = new Map<string, NodeJS.Timeout>();
   /** Per location, the agents last told about its queue: they hear when their jobs leave it. */
   private readonly told = new Map<string, Set<string>>();
@@ -62,10 +67,11 @@ export class Pools {
 
   constructor(private readonly ctx: Context) {
     this.metrics = new PoolMetrics(ctx.metrics.registry);
+    this.devices = new PoolDeviceCache(ctx.db);
   }
 
   async start(): Promise<void> {
-    this.ctx.events.on('jobFinal', (device, agent) => this.onJobEnded(device, agent));
+    this.ctx.events.on('jobFinal', (device, agent, _job, pool) => this.onJobEnded(device, agent, pool !== null));
     this.ctx.events.on('hello', (device) => this.onHello(device));
     // After a restart: leases whose job ended while the broker was down, and waiting jobs.
     await this.sweep();
@@ -77,7 +83,13 @@ export class Pools {
     this.stopped = true;
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     for (const t of this.lingers.values()) clearTimeout(t);
-    await Promise.all([...this.draining.values()]);
+    await this.draining.idle();
+    await this.publishing.idle();
+  }
+
+  /** A device was placed, moved, switched mode or deleted: the pools are read again. */
+  devicesChanged(): void {
+    this.devices.forget();
   }
 
   // ---- where a submit goes
@@ -97,12 +109,38 @@ export class Pools {
     if (device !== undefined && r.pool !== undefined && fallback !== 'pool') throw await this.badTarget(agent, "name either a device or a pool (or both with fallback: 'pool')");
     if (device === undefined && fallback === 'pool') throw await this.badTarget(agent, "fallback: 'pool' needs a device or primary to fall back from");
     const job = { kind: r.kind, params: r.params, ...(r.ttl === undefined ? {} : { ttl: r.ttl }), ...(r.idempotencyKey === undefined ? {} : { idempotencyKey: r.idempotencyKey }) };
+    if (r.idempotencyKey !== undefined) {
+      const again = await this.repeat(agent, r.idempotencyKey, r.kind);
+      if (again !== null) return again;
+    }
     if (device === undefined) return this.poolSubmit(agent, r.pool!, 'pool', job);
     if (fallback !== 'pool') {
       const res = await this.ctx.jobs.requests.submit(agent, { device, ...job });
       return { ...res, device };
     }
     return this.hybrid(agent, device, r.pool, job);
+  }
+
+  /**
+   * A repeated idempotency key answers with the pool job it made, wherever that job is now: still
+   * waiting in the pool queue or on the device it was given. A key first used for a named device
+   * is left to the device's own check, which knows which device that was.
+   */
+  private async repeat(agent: string, key: string, kind: string): Promise<RoutedResult | null> {
+    const conflict = (id: string, was: string): ProtocolError => new ProtocolError(ErrorCode.CONFLICT, `idempotencyKey was already used for job ${id} (${was})`, 'idempotencyKey');
+    const row = await jobByKey(this.ctx.jobs.engine.db, agent, key);
+    if (row !== undefined) {
+      if (row.pool === null) return null;
+      if (row.kind !== kind) throw conflict(row.id, `${row.kind} at ${row.pool}`);
+      this.ctx.jobs.engine.metrics.submitted.inc({ outcome: 'repeat' });
+      return { ...(await this.placed(row.id, row.device)), device: row.device, pool: row.pool, ...(row.route ? { route: row.route as Route } : {}) };
+    }
+    const entry = await poolEntryByKey(this.ctx.db, agent, key);
+    if (entry === undefined) return null;
+    if (entry.kind !== kind) throw conflict(entry.id, `${entry.kind} at ${entry.location}`);
+    this.ctx.jobs.engine.metrics.submitted.inc({ outcome: 'repeat' });
+    const view = await this.waitingView(entry);
+    return { job: entry.id, state: view?.state ?? 'queued', position: view?.position ?? null, eta: view?.eta ?? null, device: null, pool: entry.location, route: entry.route as Route };
   }
 
   private async badTarget(agent: string, why: string): Promise<ProtocolError> {
@@ -135,14 +173,14 @@ export class Pools {
 
   // ---- pool submits
 
-  /** How the capable devices of a pool stand now. */
-  private counts(location: string, capable: DeviceRow[]): PoolCounts {
+  /** How the capable devices of a pool stand now (a pool device that is bound is leased). */
+  private counts(location: string, capable: PoolDevice[]): PoolCounts {
     let online = 0;
     let busy = 0;
     for (const d of capable) {
       if (!this.ctx.presence.isOnline(d.id)) continue;
       online++;
-      if (d.agent_id !== null) busy++;
+      if (this.ctx.bindings.agentOf(d.id) !== null) busy++;
     }
     return { location, online, busy, offline: capable.length - online };
   }
@@ -153,15 +191,22 @@ export class Pools {
     // Membership first: an agent outside the location learns nothing about it, not even whether it exists.
     if (!(await isMember(ctx.db, agent, location))) throw new ProtocolError(ErrorCode.FORBIDDEN, `you do not belong to location ${location}`, 'pool');
     if (!isJobKind(job.kind)) throw new ProtocolError(ErrorCode.UNSUPPORTED, `unknown job kind '${job.kind}' (known: ${Object.keys(JOB_KINDS).join(', ')})`, 'kind');
-    const devices = await poolDevices(ctx.db, location);
-    const capable = devices.filter((d) => capsOf(d).includes(job.kind));
+    let devices = await this.devices.of(location);
+    let capable = devices.filter((d) => d.caps.includes(job.kind));
+    let counts = this.counts(location, capable);
+    if (counts.online === 0) {
+      // A refusal is read from the registry, not from memory that may predate a placement.
+      this.devices.forget(location);
+      devices = await this.devices.of(location);
+      capable = devices.filter((d) => d.caps.includes(job.kind));
+      counts = this.counts(location, capable);
+    }
     if (capable.length === 0) {
-      const runs = [...new Set(devices.flatMap(capsOf))];
+      const runs = [...new Set(devices.flatMap((d) => d.caps))];
       throw new ProtocolError(ErrorCode.UNSUPPORTED, `no device in the pool at ${location} runs '${job.kind}' (${devices.length === 0 ? 'the pool has no devices' : `its devices run: ${runs.join(', ') || 'nothing announced yet'}`})`, 'kind');
     }
     const params = parseJobParams(job.kind, job.params);
     if (job.kind === 'qr.show') ctx.jobs.requests.checkPayment(params as QrShowParams);
-    const counts = this.counts(location, capable);
     if (counts.online === 0) {
       this.metrics.noDevice.inc({ location: this.metrics.location(location) });
       throw new ProtocolError(ErrorCode.NO_DEVICE_AVAILABLE, `no device at ${location} can take '${job.kind}' now: all ${counts.offline} that run it are offline`, 'pool', { counts });
@@ -170,7 +215,7 @@ export class Pools {
     const via = { pool: location, route };
     // Linger: the agent's own idle lease here takes its next job.
     for (const d of capable) {
-      if (d.bound_via !== 'lease' || ctx.bindings.agentOf(d.id) !== agent || !ctx.presence.isOnline(d.id)) continue;
+      if (ctx.bindings.agentOf(d.id) !== agent || !ctx.presence.isOnline(d.id)) continue;
       const q = ctx.jobs.engine.queue(d.id);
       if ((await ctx.jobs.engine.openCount(q)) > 0) continue;
       this.clearLinger(d.id);
@@ -178,21 +223,28 @@ export class Pools {
       return { ...res, device: d.id, pool: location, route };
     }
     const id = randomUUID();
-    const entry = { id, location, agent, kind: job.kind, params: JSON.stringify(params), hold: isHeld(job.kind, params), ttlMs: queueTtlMs(params, job.ttl, ctx.opts.jobTtlMs, now), route, now };
-    const free = shuffle(capable.filter((d) => d.agent_id === null && ctx.presence.isOnline(d.id)));
+    const key = job.idempotencyKey ?? null;
+    const entry = { id, location, agent, kind: job.kind, params: JSON.stringify(params), hold: isHeld(job.kind, params), ttlMs: queueTtlMs(params, job.ttl, ctx.opts.jobTtlMs, now), route, now, idempotencyKey: key };
+    const free = shuffle(this.freeOf(capable));
     const outcome = await this.tx(async (trx) => {
       // FIFO: while anyone waits here, a new job queues behind them.
       if (free.length > 0 && (await waitingCount(asRegistry(trx), location)) === 0) {
         for (const d of free) {
           const change = await startLease(asRegistry(trx), { lease: randomUUID(), device: d.id, agent, location, job: id, route, now });
           if (change === null) continue;
-          await insertJob(trx, { id, device: d.id, agent, kind: job.kind, params: entry.params, hold: entry.hold, ttlMs: entry.ttlMs, idempotencyKey: null, now, via }, ctx.opts.queueCap);
+          await insertJob(trx, { id, device: d.id, agent, kind: job.kind, params: entry.params, hold: entry.hold, ttlMs: entry.ttlMs, idempotencyKey: key, now, via }, ctx.opts.queueCap);
           return change;
         }
       }
       await enqueue(asRegistry(trx), entry);
       return null;
+    }).catch(async (err: unknown) => {
+      // The same key raced in from another submit (on this node or another): answer as a repeat.
+      const again = key !== null && isUniqueViolation(err) ? await this.repeat(agent, key, job.kind) : null;
+      if (again === null) throw err;
+      return again;
     });
+    if (outcome !== null && 'job' in outcome) return outcome;
     if (outcome !== null) {
       this.leased(outcome, location);
       return { ...(await this.placed(id, outcome.device)), device: outcome.device, pool: location, route };
@@ -205,6 +257,11 @@ export class Pools {
     return { job: id, state: 'queued', position: mine?.position ?? null, eta: mine?.eta ?? null, device: null, pool: location, route };
   }
 
+  /** The pool devices among these that are free (unbound) and online now, by this node's binding map. */
+  private freeOf(devices: readonly PoolDevice[]): PoolDevice[] {
+    return devices.filter((d) => this.ctx.bindings.agentOf(d.id) === null && this.ctx.presence.isOnline(d.id));
+  }
+
   /** A write: the group commit on SQLite; on PostgreSQL its own transaction, gated like claims. */
   private tx<T>(fn: (trx: Trx) => Promise<T>): Promise<T> {
     const e = this.ctx.jobs.engine;
@@ -214,7 +271,7 @@ export class Pools {
   /** A lease committed with its job: the binding map and notifications, the device's queue count. */
   private leased(change: BindingChange, location: string): void {
     const e = this.ctx.jobs.engine;
-    e.countOpen(e.queue(change.device), 1);
+    e.forget(e.queue(change.device));
     applyBindingChange(this.ctx, change);
     this.metrics.leasesStarted.inc({ location: this.metrics.location(location) });
     this.ctx.log.info({ device: change.device, agent: change.to, location, version: change.version }, 'leased');
@@ -241,21 +298,7 @@ export class Pools {
    * across nodes the conditional updates decide, so a job is given one device and a device one job.
    */
   drain(location: string): Promise<void> {
-    const running = this.draining.get(location);
-    if (running) {
-      this.drainAgain.add(location);
-      return running;
-    }
-    const p = (async () => {
-      do {
-        this.drainAgain.delete(location);
-        await this.drainOnce(location);
-      } while (this.drainAgain.has(location) && !this.stopped);
-    })()
-      .catch((err: unknown) => this.ctx.log.error({ err, location }, 'draining the pool queue failed'))
-      .finally(() => this.draining.delete(location));
-    this.draining.set(location, p);
-    return p;
+    return this.draining.run(location, () => this.drainOnce(location).catch((err: unknown) => this.ctx.log.error({ err, location }, 'draining the pool queue failed')));
   }
 
   private async drainOnce(location: string): Promise<void> {
@@ -264,13 +307,13 @@ export class Pools {
       if (this.stopped) return;
       const entries = await waiting(ctx.db, location, 200);
       if (entries.length === 0) break;
-      const free = shuffle((await poolDevices(ctx.db, location)).filter((d) => d.agent_id === null && ctx.presence.isOnline(d.id)));
+      const free = shuffle(this.freeOf(await this.devices.of(location)));
       if (free.length === 0) break;
       let progressed = false;
       for (const entry of entries) {
         if (free.length === 0) break;
         for (;;) {
-          const i = free.findIndex((d) => capsOf(d).includes(entry.kind));
+          const i = free.findIndex((d) => d.caps.includes(entry.kind));
           if (i < 0) break;
           const d = free.splice(i, 1)[0]!;
           const got = await this.assign(entry, d.id);
@@ -285,32 +328,48 @@ export class Pools {
   }
 
   private async assign(entry: PoolEntryRow, device: string): Promise<'assigned' | 'gone' | 'taken'> {
-    const { ctx } = this;
-    const now = ctx.now();
-    const route = entry.route;
-    const outcome = await this.tx(async (trx) => {
-      const reg = asRegistry(trx);
-      if (!(await decide(reg, entry.id, 'assigned', now, device))) return 'gone' as const;
-      const change = await startLease(reg, { lease: randomUUID(), device, agent: entry.agent, location: entry.location, job: entry.id, route, now });
-      if (change === null) {
-        await unassign(reg, entry.id);
-        return 'taken' as const;
-      }
-      const ttlMs = Math.max(1, Number(entry.expires_at) - now);
-      await insertJob(trx, { id: entry.id, device, agent: entry.agent, kind: entry.kind, params: entry.params, hold: Number(entry.hold) === 1, ttlMs, idempotencyKey: null, now, via: { pool: entry.location, route } }, ctx.opts.queueCap);
-      return change;
+    let now = 0;
+    const outcome = await this.tx((trx) => {
+      now = this.ctx.now();
+      return this.take(trx, entry, device, now);
     });
+    if (outcome === 'taken') this.devices.forget(entry.location);
     if (typeof outcome === 'string') return outcome;
-    this.leased(outcome, entry.location);
-    this.metrics.waitSeconds.observe({ location: this.metrics.location(entry.location) }, (now - Number(entry.queued_at)) / 1000);
-    this.tell(entry.agent, { event: 'pool.assigned', job: entry.id, location: entry.location, device, route });
+    this.assigned(entry, outcome, now);
     return 'assigned';
+  }
+
+  /**
+   * A waiting entry takes a device, in the caller's transaction: the entry's conditional UPDATE,
+   * the lease's, and the job's insert under the entry's id. `now` is read inside that transaction,
+   * after the read that chose the entry, never before the claim gate's wait: an entry chosen after
+   * an older one's decision committed then records a later decided_at, so decided_at follows the
+   * order decisions committed in (docs/architecture.md, Testing approach).
+   */
+  private async take(trx: Trx, entry: PoolEntryRow, device: string, now: number): Promise<BindingChange | 'gone' | 'taken'> {
+    const reg = asRegistry(trx);
+    if (!(await decide(reg, entry.id, 'assigned', now, device))) return 'gone';
+    const change = await startLease(reg, { lease: randomUUID(), device, agent: entry.agent, location: entry.location, job: entry.id, route: entry.route, now });
+    if (change === null) {
+      await unassign(reg, entry.id);
+      return 'taken';
+    }
+    const ttlMs = Math.max(1, Number(entry.expires_at) - now);
+    await insertJob(trx, { id: entry.id, device, agent: entry.agent, kind: entry.kind, params: entry.params, hold: Number(entry.hold) === 1, ttlMs, idempotencyKey: entry.idempotency_key, now, via: { pool: entry.location, route: entry.route } }, this.ctx.opts.queueCap);
+    return change;
+  }
+
+  /** A waiting entry's lease committed: the binding map, the metrics, and its agent is told. */
+  private assigned(entry: PoolEntryRow, change: BindingChange, now: number): void {
+    this.leased(change, entry.location);
+    this.metrics.waitSeconds.observe({ location: this.metrics.location(entry.location) }, (now - Number(entry.queued_at)) / 1000);
+    this.tell(entry.agent, { event: 'pool.assigned', job: entry.id, location: entry.location, device: change.device, route: entry.route });
   }
 
   /** Positions and ETAs of the location's waiting jobs, from the pool's recent throughput. */
   async queueOf(location: string): Promise<(PoolQueueItem & { agent: string; queuedAt: number })[]> {
     const entries = await waiting(this.ctx.db, location);
-    const devices = await poolDevices(this.ctx.db, location);
+    const devices = await this.devices.of(location);
     const online = Math.max(1, devices.filter((d) => this.ctx.presence.isOnline(d.id)).length);
     return entries.map((e, i) => {
       const per = this.leaseMs.get(location) ?? priorMs(e.kind);
@@ -318,8 +377,15 @@ export class Pools {
     });
   }
 
-  /** Tells each agent with jobs in the location's queue (or who had some) where they stand. */
-  async publishQueue(location: string): Promise<void> {
+  /**
+   * Tells each agent with jobs in the location's queue (or who had some) where they stand. Like a
+   * device's snapshot, a burst of changes gives one message per agent, reflecting all of them.
+   */
+  publishQueue(location: string): Promise<void> {
+    return this.publishing.run(location, () => this.publishQueueOnce(location).catch((err: unknown) => this.ctx.log.error({ err, location }, 'publishing the pool queue failed')));
+  }
+
+  private async publishQueueOnce(location: string): Promise<void> {
     const items = await this.queueOf(location);
     this.metrics.queueDepth.set({ location: this.metrics.location(location) }, items.length);
     const byAgent = new Map<string, PoolQueueItem[]>();
@@ -339,31 +405,53 @@ export class Pools {
     publishJson(this.ctx, agentTopic(agent, 'res'), body).catch((err: unknown) => this.ctx.log.error({ err, agent }, 'telling an agent about its pool job failed'));
   }
 
-  /** The agent cancels a job still waiting in a pool queue; false if it is not one. */
-  async cancelWaiting(agent: string, job: string): Promise<boolean> {
+  /** A pool job no device has taken yet, if the caller (its agent, or an admin) may see it. */
+  async view(who: { kind: 'agent' | 'admin'; id: string }, job: string): Promise<JobView | undefined> {
+    const entry = await poolEntry(this.ctx.db, job);
+    if (!entry || (who.kind === 'agent' && entry.agent !== who.id)) return undefined;
+    return this.waitingView(entry);
+  }
+
+  private async waitingView(entry: PoolEntryRow): Promise<JobView | undefined> {
+    const place = entry.state === 'waiting' ? (await this.queueOf(entry.location)).find((x) => x.job === entry.id) : undefined;
+    return waitingJobView(entry, place);
+  }
+
+  /**
+   * Its agent or an admin cancels a job still waiting in a pool queue (an admin's cancel is
+   * audited as job.cancel); false if it is not one.
+   */
+  async cancelWaiting(who: { kind: 'agent' | 'admin'; id: string }, job: string): Promise<boolean> {
     // Every cancel looks here first, so the outage answer must come from here too.
     this.ctx.cluster?.health.assertAvailable('cancel a job');
     const entry = await poolEntry(this.ctx.db, job);
-    if (!entry || entry.agent !== agent || entry.state !== 'waiting') return false;
-    const done = await this.tx((trx) => decide(asRegistry(trx), job, 'cancelled', this.ctx.now()));
+    if (!entry || (who.kind === 'agent' && entry.agent !== who.id) || entry.state !== 'waiting') return false;
+    const now = this.ctx.now();
+    const done = await this.tx(async (trx) => {
+      if (!(await decide(asRegistry(trx), job, 'cancelled', now))) return false;
+      if (who.kind === 'admin') await appendAudit(asRegistry(trx), { at: now, actor: `admin:${who.id}`, action: 'job.cancel', agent: entry.agent, detail: { job, pool: entry.location } });
+      return true;
+    });
     if (!done) return false;
+    if (who.kind === 'admin') this.tell(entry.agent, { event: 'pool.ended', job, location: entry.location, state: 'cancelled', error: { code: 'CANCELLED', message: `cancelled by admin:${who.id}` } });
     await this.publishQueue(entry.location);
     return true;
   }
 
   // ---- lease ends
 
-  private onJobEnded(device: string, agent: string): void {
+  /** `leased`: the job came through a pool, so its device is known to be leased. */
+  private onJobEnded(device: string, agent: string, leased: boolean): void {
     if (this.ctx.bindings.agentOf(device) !== agent || this.stopped) return;
     const linger = this.ctx.opts.leaseLingerMs;
     if (linger === 0) {
-      void this.endLease(device, agent);
+      void this.endLease(device, agent, leased);
       return;
     }
     this.clearLinger(device);
     const t = setTimeout(() => {
       this.lingers.delete(device);
-      void this.endLease(device, agent);
+      void this.endLease(device, agent, leased);
     }, linger);
     t.unref();
     this.lingers.set(device, t);
@@ -378,29 +466,54 @@ export class Pools {
   /**
    * Ends the agent's lease of the device if the device has no unfinished job (the conditional
    * UPDATE decides), after the device's last snapshot went out, so the agent sees how its job ended.
+   * In the same transaction an online device goes to the oldest waiting job of its location that
+   * it can run: the handover costs one commit, and the binding goes from one lessee straight to
+   * the next.
    */
-  private async endLease(device: string, agent: string): Promise<void> {
+  private async endLease(device: string, agent: string, leased: boolean): Promise<void> {
     const { ctx } = this;
     try {
-      // Most jobs run on owned devices: one read, no write, tells them apart.
-      const row = await ctx.db.selectFrom('devices').select(['agent_id', 'bound_via']).where('id', '=', device).executeTakeFirst();
-      if (row?.agent_id !== agent || row.bound_via !== 'lease') return;
+      if (!leased) {
+        // A job that named its device: most run on owned devices, and one read tells them apart.
+        const row = await ctx.db.selectFrom('devices').select(['agent_id', 'bound_via']).where('id', '=', device).executeTakeFirst();
+        if (row?.agent_id !== agent || row.bound_via !== 'lease') return;
+      }
       await ctx.jobs.engine.queue(device).idle();
       if (this.stopped) return;
-      const ended = await this.tx((trx) => endLease(asRegistry(trx), { device, agent, reason: 'job-ended', actor: 'broker', now: ctx.now() }));
-      if (ended === null) return;
-      applyBindingChange(ctx, ended.change);
+      const online = ctx.presence.isOnline(device);
+      const now = ctx.now();
+      const outcome = await this.tx(async (trx) => {
+        const ended = await endLease(asRegistry(trx), { device, agent, reason: 'job-ended', actor: 'broker', now });
+        if (ended === null) return null;
+        const { row } = ended.change;
+        if (!online || row.mode !== 'pool' || row.location === null) return { ended, next: null, lost: false };
+        const entry = await oldestWaitingFor(asRegistry(trx), row.location, JSON.parse(row.caps) as string[]);
+        if (entry === undefined) return { ended, next: null, lost: false };
+        const at = ctx.now();
+        const change = await this.take(trx, entry, device, at);
+        return typeof change === 'string' ? { ended, next: null, lost: true } : { ended, next: { entry, change, at }, lost: false };
+      });
+      if (outcome === null) return;
+      const { ended, next } = outcome;
       const location = ended.lease?.location ?? ended.change.row.location;
       if (ended.lease) {
-        const ms = ctx.now() - Number(ended.lease.started_at);
+        const ms = now - Number(ended.lease.started_at);
         const cur = this.leaseMs.get(ended.lease.location);
         this.leaseMs.set(ended.lease.location, cur === undefined ? ms : cur + EWMA_WEIGHT * (ms - cur));
       }
       if (location !== null) {
         this.metrics.leasesEnded.inc({ location: this.metrics.location(location), reason: 'job-ended' });
         ctx.log.info({ device, agent, location, version: ended.change.version }, 'lease ended');
-        await this.drain(location);
       }
+      if (next !== null) {
+        // One change from the old lessee to the new: the ended lessee has no unfinished job here.
+        this.assigned(next.entry, { ...next.change, from: agent }, next.at);
+        await this.publishQueue(next.entry.location);
+        return;
+      }
+      applyBindingChange(ctx, ended.change);
+      // Another node took that entry meanwhile: a younger one may still suit the device.
+      if (outcome.lost && location !== null) await this.drain(location);
     } catch (err) {
       ctx.log.error({ err, device, agent }, 'ending a lease failed');
     }
@@ -412,7 +525,12 @@ export class Pools {
       .select(['location', 'mode'])
       .where('id', '=', device)
       .executeTakeFirst()
-      .then((row) => (row?.mode === 'pool' && row.location !== null ? this.drain(row.location) : undefined))
+      .then((row) => {
+        if (row?.mode !== 'pool' || row.location === null) return;
+        // A hello may announce other capabilities.
+        this.devices.forget(row.location);
+        return this.drain(row.location);
+      })
       .catch((err: unknown) => this.ctx.log.error({ err, device }, 'draining the pool after a hello failed'));
   }
 
@@ -427,6 +545,8 @@ export class Pools {
     this.sweeping = true;
     const { ctx } = this;
     try {
+      // Placements made on other nodes of a cluster reach this node's pools from here.
+      this.devices.forget();
       const now = ctx.now();
       for (const e of await dueEntries(ctx.db, now)) {
         if (!(await this.tx((trx) => decide(asRegistry(trx), e.id, 'expired', now)))) continue;
@@ -434,7 +554,7 @@ export class Pools {
         await this.publishQueue(e.location);
       }
       for (const l of await idleLeases(ctx.db, now - ctx.opts.leaseLingerMs - 1_000)) {
-        if (!this.lingers.has(l.device)) await this.endLease(l.device, l.agent);
+        if (!this.lingers.has(l.device)) await this.endLease(l.device, l.agent, true);
       }
       const orphans = await closeOrphanedLeases(ctx.db, now);
       if (orphans > 0) ctx.log.warn({ orphans }, 'closed lease rows whose device was released by force');
@@ -452,13 +572,6 @@ interface JobInput { kind: string; params: unknown; ttl?: number; idempotencyKey
 export async function startPools(ctx: Context): Promise<Pools> {
   const pools = new Pools(ctx);
   ctx.pools = pools;
-  ctx.agentOps.set('submit', (_ctx, who, req) => pools.submit(who.id, req as Submit));
-  const jobsCancel = ctx.agentOps.get('cancel')!;
-  ctx.agentOps.set('cancel', async (c, who, req) => {
-    const job = (req as Extract<AgentRequest, { op: 'cancel' }>).job;
-    if (await pools.cancelWaiting(who.id, job)) return { job, state: 'cancelled', pending: null };
-    return jobsCancel(c, who, req);
-  });
   await pools.start();
   return pools;
 }

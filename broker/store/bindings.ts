@@ -31,7 +31,19 @@ function boundToOther(row: DeviceRow): ProtocolError {
   });
 }
 
-export interface ClaimInput { device: string; agent: string; via: string; now: number; defaultLimit: number }
+export interface ClaimInput {
+  device: string;
+  agent: string;
+  via: string;
+  now: number;
+  defaultLimit: number;
+  /**
+   * Lock the agent's row before counting its devices: where claims commit side by side
+   * (PostgreSQL), so the count sees every claim of this agent that committed before. A group
+   * commit on SQLite runs its claims one after another on the only connection and needs no lock.
+   */
+  lockAgent: boolean;
+}
 
 /**
  * The claim compare-and-set, inside the caller's transaction (a group commit). A refusal is
@@ -39,30 +51,40 @@ export interface ClaimInput { device: string; agent: string; via: string; now: n
  * sharing the commit.
  */
 export async function claimDevice(trx: Kysely<Database>, c: ClaimInput): Promise<BindingChange | ProtocolError> {
-  const agent = await trx.selectFrom('agents').select(['device_limit', 'disabled']).where('id', '=', c.agent).executeTakeFirst();
+  const agent = await trx
+    .selectFrom('agents')
+    .select(['device_limit', 'disabled'])
+    .select((eb) => eb.selectFrom('devices').select(eb.fn.countAll<number>().as('n')).where('agent_id', '=', c.agent).where('mode', '=', 'owned').as('held'))
+    .where('id', '=', c.agent)
+    .executeTakeFirst();
   if (!agent || Number(agent.disabled) !== 0) return new ProtocolError(ErrorCode.FORBIDDEN, `agent ${c.agent} does not exist or is disabled`);
-  const won = await trx
+  // The row as committed comes back with the update, so a won claim reads nothing more.
+  const row = await trx
     .updateTable('devices')
     .set({ agent_id: c.agent, bound_at: c.now, bound_via: c.via, binding_version: sql`binding_version + 1` })
     .where('id', '=', c.device)
     .where('agent_id', 'is', null)
     .where('mode', '=', 'owned')
+    .returningAll()
     .executeTakeFirst();
-  const row = await trx.selectFrom('devices').selectAll().where('id', '=', c.device).executeTakeFirst();
-  if (!row) return new ProtocolError(ErrorCode.NOT_FOUND, `no device ${c.device}`, 'device');
-  // A pool device serves whoever submits to its pool, one job at a time; nobody claims it for keeps.
-  if (row.mode === 'pool') return new ProtocolError(ErrorCode.FORBIDDEN, `this machine belongs to the pool at ${row.location ?? 'its location'}; submit to the pool instead of claiming it`, 'target');
-  if (Number(won.numUpdatedRows) === 0) {
-    if (row.agent_id === c.agent) return { device: c.device, from: c.agent, to: c.agent, version: Number(row.binding_version), at: Number(row.bound_at), changed: false, row };
-    return boundToOther(row);
+  if (!row) {
+    const current = await trx.selectFrom('devices').selectAll().where('id', '=', c.device).executeTakeFirst();
+    if (!current) return new ProtocolError(ErrorCode.NOT_FOUND, `no device ${c.device}`, 'device');
+    // A pool device serves whoever submits to its pool, one job at a time; nobody claims it for keeps.
+    if (current.mode === 'pool') return new ProtocolError(ErrorCode.FORBIDDEN, `this machine belongs to the pool at ${current.location ?? 'its location'}; submit to the pool instead of claiming it`, 'target');
+    if (current.agent_id === c.agent) return { device: c.device, from: c.agent, to: c.agent, version: Number(current.binding_version), at: Number(current.bound_at), changed: false, row: current };
+    return boundToOther(current);
   }
-  // Touching the agent row serialises one agent's concurrent claims on PostgreSQL (a row lock held
-  // to commit), so the count below sees every claim of this agent that committed before.
-  await trx.updateTable('agents').set({ claim_seq: sql`claim_seq + 1` }).where('id', '=', c.agent).execute();
   const limit = agent.device_limit === null ? c.defaultLimit : Number(agent.device_limit);
   // Leases are per job and do not count towards the agent's limit of devices it holds.
-  const held = await trx.selectFrom('devices').select((eb) => eb.fn.countAll<number>().as('n')).where('agent_id', '=', c.agent).where('mode', '=', 'owned').executeTakeFirstOrThrow();
-  if (Number(held.n) > limit) {
+  let held = Number(agent.held) + 1;
+  if (c.lockAgent) {
+    // Touching the agent row serialises one agent's concurrent claims (a row lock held to commit).
+    await trx.updateTable('agents').set({ claim_seq: sql`claim_seq + 1` }).where('id', '=', c.agent).execute();
+    const counted = await trx.selectFrom('devices').select((eb) => eb.fn.countAll<number>().as('n')).where('agent_id', '=', c.agent).where('mode', '=', 'owned').executeTakeFirstOrThrow();
+    held = Number(counted.n);
+  }
+  if (held > limit) {
     // Undo this claim's update in place; the rest of the commit stands.
     await trx
       .updateTable('devices')
@@ -71,9 +93,10 @@ export async function claimDevice(trx: Kysely<Database>, c: ClaimInput): Promise
       .execute();
     return new ProtocolError(ErrorCode.LIMIT, `you already hold ${limit} device${limit === 1 ? '' : 's'} (your limit)`, 'target', {});
   }
-  await appendAudit(trx, { at: c.now, actor: `agent:${c.agent}`, action: 'claim', device: c.device, agent: c.agent, detail: { via: c.via, version: Number(row.binding_version) } });
-  await recordEvent(trx, 'binding.changed', { device: c.device, action: 'claim', from: null, to: c.agent, via: c.via, actor: `agent:${c.agent}`, version: Number(row.binding_version) }, c.now);
-  return { device: c.device, from: null, to: c.agent, version: Number(row.binding_version), at: c.now, changed: true, row };
+  const version = Number(row.binding_version);
+  await appendAudit(trx, { at: c.now, actor: `agent:${c.agent}`, action: 'claim', device: c.device, agent: c.agent, detail: { via: c.via, version } });
+  await recordEvent(trx, 'binding.changed', { device: c.device, action: 'claim', from: null, to: c.agent, via: c.via, actor: `agent:${c.agent}`, version }, c.now);
+  return { device: c.device, from: null, to: c.agent, version, at: c.now, changed: true, row };
 }
 
 export interface UnbindInput {

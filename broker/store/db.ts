@@ -3,14 +3,17 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, Migrator, SqliteDialect } from 'kysely';
+import { Kysely, Migrator } from 'kysely';
 import { type Dialect, migrationProvider } from './migrations';
 import type { Database } from './schema';
+import { QueuedSqliteDialect } from './sqlite-dialect';
 import { cachingStatements } from './statement-cache';
 
 export interface Registry {
   db: Kysely<Database>;
   dialect: Dialect;
+  /** SQL statements run since the registry opened (SQLite only: a cluster's pool does not count them). */
+  statements?: () => number;
   close(): Promise<void>;
 }
 
@@ -33,9 +36,10 @@ export async function openSqlite(file: string): Promise<Registry> {
   sqlite.pragma('synchronous = FULL');
   sqlite.pragma('busy_timeout = 5000');
   sqlite.pragma('foreign_keys = ON');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: cachingStatements(sqlite) }) });
+  const statements = cachingStatements(sqlite);
+  const db = new Kysely<Database>({ dialect: new QueuedSqliteDialect(statements) });
   await migrate(db, 'sqlite');
-  return { db, dialect: 'sqlite', close: () => db.destroy() };
+  return { db, dialect: 'sqlite', statements: () => statements.executed, close: () => db.destroy() };
 }
 
 /** A unique index refused the row, on SQLite or PostgreSQL. */

@@ -44,6 +44,21 @@ export async function getDeviceByMachineCode(db: Kysely<Database>, code: string)
   return db.selectFrom('devices').selectAll().where('machine_code', '=', code).executeTakeFirst();
 }
 
+/**
+ * The device a plain claim target names, in one read: the one with that machine code, else the
+ * one with that id (protocol/claim-target.ts: the code is tried first).
+ */
+export async function getDeviceByCodeOrId(db: Kysely<Database>, code: string | null, id: string | null): Promise<DeviceRow | undefined> {
+  if (code === null && id === null) return undefined;
+  const rows = await db
+    .selectFrom('devices')
+    .selectAll()
+    .where((eb) => eb.or([...(code === null ? [] : [eb('machine_code', '=', code)]), ...(id === null ? [] : [eb('id', '=', id)])]))
+    .limit(2)
+    .execute();
+  return rows.find((r) => code !== null && r.machine_code === code) ?? rows[0];
+}
+
 export async function listDevices(db: Kysely<Database>, agent?: string): Promise<DeviceRow[]> {
   let q = db.selectFrom('devices').selectAll().orderBy('id');
   if (agent !== undefined) q = q.where('agent_id', '=', agent);

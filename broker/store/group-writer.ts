@@ -2,8 +2,9 @@
 // commit per write would cap the broker near 250 writes/s: 50 jobs/s, or 10,000 devices taking a
 // minute just to record their hellos after a restart. Writes that arrive while a commit is under
 // way go into the next transaction together; each caller still resolves only after its own write
-// is durable.
+// is durable. History rows the writes leave for the end go in together (commit-inserts.ts).
 import type { Kysely, Transaction } from 'kysely';
+import { withCommitInserts } from './commit-inserts';
 
 type Write<DB> = { fn: (trx: Transaction<DB>) => Promise<unknown>; resolve: (v: unknown) => void; reject: (err: unknown) => void };
 
@@ -39,11 +40,13 @@ export class GroupWriter<DB> {
         this.scheduled = false;
         batch = this.pending;
         this.pending = [];
-        const out: unknown[] = [];
-        for (const w of batch) out.push(await w.fn(trx));
-        return out;
+        return withCommitInserts(trx, async () => {
+          const out: unknown[] = [];
+          for (const w of batch) out.push(await w.fn(trx));
+          return out;
+        });
       });
-      batch.forEach((w, i) => w.resolve(results[i]));
+      for (const [i, w] of batch.entries()) w.resolve(results[i]);
     } catch (err) {
       if (batch.length === 0) {
         // The transaction did not even begin: take the waiting writes, so none is stranded.
@@ -55,7 +58,7 @@ export class GroupWriter<DB> {
       // One write failed and rolled back the batch: run each alone, so only that one fails.
       for (const w of batch) {
         try {
-          w.resolve(await this.db.transaction().execute((trx) => w.fn(trx)));
+          w.resolve(await this.db.transaction().execute((trx) => withCommitInserts(trx, () => w.fn(trx))));
         } catch (e) {
           w.reject(e);
         }

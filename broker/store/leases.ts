@@ -17,16 +17,16 @@ export interface LeaseInput { lease: string; device: string; agent: string; loca
  * device is no longer free.
  */
 export async function startLease(trx: Kysely<Database>, l: LeaseInput): Promise<BindingChange | null> {
-  const won = await trx
+  const row = await trx
     .updateTable('devices')
     .set({ agent_id: l.agent, bound_at: l.now, bound_via: 'lease', binding_version: sql`binding_version + 1` })
     .where('id', '=', l.device)
     .where('agent_id', 'is', null)
     .where('mode', '=', 'pool')
     .where('location', '=', l.location)
+    .returningAll()
     .executeTakeFirst();
-  if (Number(won.numUpdatedRows) === 0) return null;
-  const row = (await trx.selectFrom('devices').selectAll().where('id', '=', l.device).executeTakeFirst())!;
+  if (row === undefined) return null;
   const version = Number(row.binding_version);
   await trx.insertInto('leases').values({ id: l.lease, device: l.device, agent: l.agent, location: l.location, job: l.job, version, started_at: l.now, ended_at: null, end_reason: null }).execute();
   await appendAudit(trx, { at: l.now, actor: `agent:${l.agent}`, action: 'lease.start', device: l.device, agent: l.agent, detail: { lease: l.lease, location: l.location, job: l.job, route: l.route, version } });
@@ -50,13 +50,11 @@ export async function endLease(trx: Kysely<Database>, e: EndLeaseInput): Promise
     .where('id', '=', e.device)
     .where('binding_version', '=', version);
   if (e.force !== true) q = q.where(noOpenJobs(e.device));
-  const done = await q.executeTakeFirst();
-  if (Number(done.numUpdatedRows) === 0) return null;
-  const lease = await trx.selectFrom('leases').selectAll().where('device', '=', e.device).where('ended_at', 'is', null).executeTakeFirst();
-  await trx.updateTable('leases').set({ ended_at: e.now, end_reason: e.reason }).where('device', '=', e.device).where('ended_at', 'is', null).execute();
+  const row = await q.returningAll().executeTakeFirst();
+  if (row === undefined) return null;
+  const lease = await trx.updateTable('leases').set({ ended_at: e.now, end_reason: e.reason }).where('device', '=', e.device).where('ended_at', 'is', null).returningAll().executeTakeFirst();
   await appendAudit(trx, { at: e.now, actor: e.actor, action: 'lease.end', device: e.device, agent: e.agent, detail: { lease: lease?.id ?? null, location: lease?.location ?? before.location, reason: e.reason, version: version + 1 } });
   await recordEvent(trx, 'binding.changed', { device: e.device, action: 'lease-end', from: e.agent, to: null, via: null, actor: e.actor, version: version + 1 }, e.now);
-  const row = (await trx.selectFrom('devices').selectAll().where('id', '=', e.device).executeTakeFirst())!;
   return { change: { device: e.device, from: e.agent, to: null, version: version + 1, at: e.now, changed: true, row }, lease };
 }
 
@@ -96,12 +94,12 @@ export async function idleLeases(db: Kysely<Database>, idleSince: number): Promi
 
 // ---- the pool queue
 
-export interface NewPoolEntry { id: string; location: string; agent: string; kind: string; params: string; hold: boolean; ttlMs: number; route: string; now: number }
+export interface NewPoolEntry { id: string; location: string; agent: string; kind: string; params: string; hold: boolean; ttlMs: number; route: string; now: number; idempotencyKey: string | null }
 
 export async function enqueue(trx: Kysely<Database>, e: NewPoolEntry): Promise<PoolEntryRow> {
   const row = await trx
     .insertInto('pool_queue')
-    .values({ id: e.id, location: e.location, agent: e.agent, kind: e.kind, params: e.params, hold: e.hold ? 1 : 0, ttl_ms: e.ttlMs, route: e.route, state: 'waiting', device: null, queued_at: e.now, expires_at: e.now + e.ttlMs, decided_at: null })
+    .values({ id: e.id, location: e.location, agent: e.agent, kind: e.kind, params: e.params, hold: e.hold ? 1 : 0, ttl_ms: e.ttlMs, route: e.route, state: 'waiting', device: null, queued_at: e.now, expires_at: e.now + e.ttlMs, decided_at: null, idempotency_key: e.idempotencyKey })
     .returningAll()
     .executeTakeFirstOrThrow();
   await appendAudit(trx, { at: e.now, actor: `agent:${e.agent}`, action: 'pool.queued', agent: e.agent, detail: { job: e.id, location: e.location, kind: e.kind, route: e.route } });
@@ -111,6 +109,12 @@ export async function enqueue(trx: Kysely<Database>, e: NewPoolEntry): Promise<P
 /** Waiting entries of a location in FIFO order. */
 export async function waiting(db: Kysely<Database>, location: string, limit = 1000): Promise<PoolEntryRow[]> {
   return db.selectFrom('pool_queue').selectAll().where('location', '=', location).where('state', '=', 'waiting').orderBy('seq').limit(limit).execute();
+}
+
+/** The oldest waiting entry of a location that a device running these kinds can take. */
+export async function oldestWaitingFor(db: Kysely<Database>, location: string, kinds: readonly string[]): Promise<PoolEntryRow | undefined> {
+  if (kinds.length === 0) return undefined;
+  return db.selectFrom('pool_queue').selectAll().where('location', '=', location).where('state', '=', 'waiting').where('kind', 'in', kinds).orderBy('seq').limit(1).executeTakeFirst();
 }
 
 export async function waitingCount(db: Kysely<Database>, location: string): Promise<number> {
@@ -124,6 +128,10 @@ export async function locationsWaiting(db: Kysely<Database>): Promise<string[]> 
 
 export async function poolEntry(db: Kysely<Database>, id: string): Promise<PoolEntryRow | undefined> {
   return db.selectFrom('pool_queue').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+export async function poolEntryByKey(db: Kysely<Database>, agent: string, key: string): Promise<PoolEntryRow | undefined> {
+  return db.selectFrom('pool_queue').selectAll().where('agent', '=', agent).where('idempotency_key', '=', key).executeTakeFirst();
 }
 
 /** Puts an entry this transaction just assigned back in its place (its device was taken meanwhile). */

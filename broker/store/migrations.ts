@@ -413,6 +413,21 @@ const machineAnnouncements: Migration = {
   },
 };
 
+/** A pool submit's idempotency key, kept while the job waits for a device (docs/architecture.md, Locations and pools). */
+const poolIdempotency: Migration = {
+  async up(db: Kysely<any>) {
+    await db.schema.alterTable('pool_queue').addColumn('idempotency_key', 'text').execute();
+    await db.schema.createIndex('pool_queue_idempotency').on('pool_queue').columns(['agent', 'idempotency_key']).unique().execute();
+  },
+};
+
+/** A rollout's daily send window (docs/architecture.md, Over-the-air updates); null sends at any time. */
+const rolloutWindow: Migration = {
+  async up(db: Kysely<any>) {
+    await db.schema.alterTable('rollouts').addColumn('send_window', 'text').execute();
+  },
+};
+
 /** Firmware releases and staged rollouts (docs/architecture.md, Over-the-air updates). */
 function otaRollouts(dialect: Dialect): Migration {
   const time = dialect === 'postgres' ? 'bigint' : 'integer';
@@ -555,6 +570,8 @@ export function migrationProvider(dialect: Dialect): MigrationProvider {
       '0009-orders-sessions': orders(dialect),
       '0010-ota-releases-rollouts': otaRollouts(dialect),
       '0011-security-machine-announcements': machineAnnouncements,
+      '0012-pools-idempotency': poolIdempotency,
+      '0015-ota-rollout-window': rolloutWindow,
     }),
   };
 }

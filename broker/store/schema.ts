@@ -249,6 +249,7 @@ export interface PoolQueueTable {
   queued_at: number;
   expires_at: number;
   decided_at: number | null;
+  idempotency_key: string | null;
 }
 
 export interface Database {

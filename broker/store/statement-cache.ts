@@ -8,15 +8,23 @@ import type { SqliteDatabase } from 'kysely';
 
 const MAX_STATEMENTS = 500;
 
+/** Kysely asks for a statement once per execution, so `executed` counts the statements run. */
+export type CachingDatabase = SqliteDatabase & { readonly executed: number };
+
 /**
  * The database as Kysely's SqliteDialect sees it, reusing prepared statements. Safe because
  * Kysely runs one statement at a time on its single connection and reads each to the end.
  */
-export function cachingStatements(db: SQLite.Database): SqliteDatabase {
+export function cachingStatements(db: SQLite.Database): CachingDatabase {
   const cache = new Map<string, SQLite.Statement>();
+  let executed = 0;
   return {
     close: () => db.close(),
+    get executed() {
+      return executed;
+    },
     prepare(sql: string) {
+      executed++;
       let stmt = cache.get(sql);
       if (stmt) {
         // Map keeps insertion order: re-inserting marks it recently used.

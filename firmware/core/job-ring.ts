@@ -45,7 +45,7 @@ export class JobRing {
     const out: RingEntry[] = [];
     for (let i = 0; i < this.capacity; i++) {
       const e = this.entries[(this.cursor + i) % this.capacity];
-      if (e !== undefined && e.unsent) out.push(e);
+      if (e?.unsent) out.push(e);
     }
     return out;
   }

@@ -16,6 +16,8 @@ export interface Board {
   mac: string | undefined;
   /** How often the machine on the UART is asked for its status (`machinePollMs`); 0 when it is not a printer that answers STATUS. */
   machinePollMs: number;
+  /** How long a new image may take to reach the broker before it rolls back (`otaTrialMs`); undefined for the core's default. */
+  otaTrialMs: number | undefined;
 }
 
 function integer(value: unknown, what: string): number | undefined {
@@ -54,5 +56,6 @@ export function readBoard(): Board {
     sntp: String(config.sntp ?? 'none'),
     mac: config.mac === undefined ? undefined : String(config.mac),
     machinePollMs: integer(config.machinePollMs, 'machinePollMs') ?? 0,
+    otaTrialMs: integer(config.otaTrialMs, 'otaTrialMs'),
   };
 }

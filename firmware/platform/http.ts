@@ -18,14 +18,16 @@ function target(url: string): { host: string; port: number; path: string } {
  */
 export function streamGet(url: string, range: string | null, handlers: HttpGetHandlers): { abort(): void } {
   const { host, port, path } = target(url);
-  const request = new Request({ host, port, path, headers: range === null ? [] : ['Range', range], response: ArrayBuffer });
+  // No `response` option: with one, http.js gathers the whole body in memory and never calls back
+  // with a fragment (seen on the lin build: an update image never arrived).
+  const request = new Request({ host, port, path, headers: range === null ? [] : ['Range', range] });
   let ended = false;
   const end = (error?: string): void => {
     if (ended) return;
     ended = true;
     handlers.onEnd(error);
   };
-  request.callback = function (message, value) {
+  request.callback = (message, value) => {
     if (message === Request.status) handlers.onStatus(value as number);
     // @moddable/typings gives Request.responseFragment the value of headersComplete (3); http.js's is 4.
     else if (message === 4) handlers.onData(new Uint8Array(request.read(ArrayBuffer)));

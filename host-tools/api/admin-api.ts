@@ -79,12 +79,13 @@ export class AdminApi {
     return { body: res.body, filename };
   }
 
-  label(code: string): Promise<Label> {
-    return this.request('GET', `/api/labels/${encodeURIComponent(code)}`, `sign a label for ${code}`);
+  /** A machine's claim label, or its walk-up order label. */
+  label(code: string, purpose: 'claim' | 'order' = 'claim'): Promise<Label> {
+    return this.request('GET', `/api/${purpose === 'order' ? 'order-labels' : 'labels'}/${encodeURIComponent(code)}`, `sign ${purpose === 'order' ? 'an order' : 'a'} label for ${code}`);
   }
 
-  labels(): Promise<Label[]> {
-    return this.request('GET', '/api/labels', 'list machine labels');
+  labels(purpose: 'claim' | 'order' = 'claim'): Promise<Label[]> {
+    return this.request('GET', purpose === 'order' ? '/api/order-labels' : '/api/labels', `list machine ${purpose === 'order' ? 'order ' : ''}labels`);
   }
 
   devices(agent?: string): Promise<DeviceWithPresence[]> {

@@ -9,7 +9,7 @@ import { saveSession } from '../api/session-file';
 import { kindWords, statusWords } from '../../protocol/job-words';
 import type { AuditView, DeviceWithPresence, EnrollmentTokenView, LeaseView, LocationDetail, LocationListItem } from '../../protocol/rest';
 import type { Status } from '../../protocol/messages';
-import { randomPassword } from '../../broker/auth/secrets';
+import { randomToken } from '../../broker/auth/secrets';
 import { ROLLOUT_COMMANDS } from './rollouts';
 import { bar, table, time } from './table';
 import { SETTING_KEYS, type SettingValue, settingFromText } from '../../protocol/machine-state';
@@ -278,7 +278,7 @@ export const COMMANDS: Command[] = [
     async run(api, { args, values }) {
       const name = given(values.name);
       const chosen = values.password as string | undefined;
-      const password = chosen ?? randomPassword();
+      const password = chosen ?? randomToken(15);
       const deviceLimit = positiveInt(values['device-limit'], '--device-limit', 10_000);
       const agent = await api.createAgent({ id: args[0]!, name, password, ...(deviceLimit === undefined ? {} : { deviceLimit }) });
       const lines = [`created agent ${agent.id} (${agent.name})`];
@@ -320,7 +320,7 @@ export const COMMANDS: Command[] = [
     summary: "set an agent's password; its sessions end (audited)",
     async run(api, { args, values }) {
       const chosen = values.password as string | undefined;
-      const password = chosen ?? randomPassword();
+      const password = chosen ?? randomToken(15);
       const a = await api.updateAgent(args[0]!, { password });
       const lines = [`changed the password of agent ${a.id}; its sessions were ended`];
       if (chosen === undefined) lines.push(`password: ${password}`, `(${SHOWN_ONCE}; give it to the agent now)`);

@@ -1,4 +1,4 @@
-// `npm run labels -- ...`: signed machine or location labels as A4 PDF sheets and one SVG or PNG each.
+// `npm run labels -- ...`: signed machine (claim or walk-up order) or location labels as A4 PDF sheets and one SVG or PNG each.
 // See options.ts for the flags. What was written is listed on stdout; a failure is one line on
 // stderr and a non-zero exit; everything is rendered before the first file is written, so a
 // broker error leaves no partial set behind.
@@ -8,7 +8,7 @@ import { AdminApi } from '../api/admin-api';
 import { ToolError } from '../api/errors';
 import { runCli } from '../api/run-cli';
 import { fetchLabels, fetchLocationLabels } from './fetch-labels';
-import { LOCATION_CAPTION, labelContent } from './label-content';
+import { LABEL_CAPTION, LOCATION_CAPTION, ORDER_CAPTION, labelContent } from './label-content';
 import { renderLabelPng } from './label-png';
 import { renderLabelSvg } from './label-svg';
 import { LABELS_CLI, parseLabelOptions } from './options';
@@ -28,7 +28,7 @@ async function main(argv: string[]): Promise<void> {
   const labels =
     opts.selection.kind === 'locations'
       ? (await fetchLocationLabels(api, opts.selection.ids)).map((l) => labelContent(l, LOCATION_CAPTION))
-      : (await fetchLabels(api, opts.selection)).map((l) => labelContent(l));
+      : (await fetchLabels(api, opts.selection)).map((l) => labelContent(l, opts.selection.kind !== 'locations' && opts.selection.purpose === 'order' ? ORDER_CAPTION : LABEL_CAPTION));
   const problem = unreachableFromPhone(labels[0]!.url);
   if (problem && !opts.allowLocal) {
     const origin = new URL(labels[0]!.url).origin;

@@ -4,6 +4,8 @@ import { qrMatrix, type QrMatrix } from './qr-matrix';
 
 /** What a machine label asks of whoever finds it. */
 export const LABEL_CAPTION = 'Scan to claim';
+/** What a walk-up order label offers a customer (docs/architecture.md, "Walk-up orders"). */
+export const ORDER_CAPTION = 'Scan to order a print';
 /** What a location label offers (docs/architecture.md, Locations and pools): the pool, no claim. */
 export const LOCATION_CAPTION = 'Scan: any free machine';
 

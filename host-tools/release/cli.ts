@@ -59,7 +59,7 @@ async function main(argv: string[]): Promise<void> {
         chmodSync(out, 0o600);
         writeFileSync(`${out}.pub`, `${publicBase64}\n`);
         console.log(`release: private key in ${out} (mode 600; keep it off the broker), public key in ${out}.pub:\n${publicBase64}`);
-        console.log('Give the public key to npm run flash -- --release-key and to the broker (--release-public-key).');
+        console.log('Give the public key to npm run flash -- --release-key and to the broker (--release-public-keys).');
         return;
       }
       case 'pack': {

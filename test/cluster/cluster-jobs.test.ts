@@ -74,6 +74,9 @@ on('a device that drops mid-job on node 1 and comes back on node 2: the idempote
   const w = await crossWatch(cluster, { mode: 'hold' });
   const again = await submitOk(w.agent, identify(w.device.id));
   await waitUntil(() => w.device.isRunning(again), 5000, 'identify running');
+  // The device's 'accepted' may still be on its way: a job dropped before the broker marks it running
+  // was never started, and goes back to the queue without counting a retry.
+  await jobIn(cluster, again, ['running'], w.agent.token);
   await w.device.drop();
   assert.is((await jobIn(cluster, again, ['queued'], w.agent.token)).retries, 1);
   w.device.mode = 'run';
@@ -85,6 +88,7 @@ on('a device that drops mid-job on node 1 and comes back on node 2: the idempote
   const send = await submitOk(w.agent, { device: w.device.id, kind: 'serial.send', params: { data: 'aGVsbG8=', timeoutMs: 500 } });
   const next = await submitOk(w.agent, identify(w.device.id));
   await waitUntil(() => w.device.isRunning(send), 5000, 'serial.send running on node 2');
+  await jobIn(cluster, send, ['running'], w.agent.token);
   await w.device.drop();
   assert.is((await jobIn(cluster, send, ['interrupted'], w.agent.token)).error.code, 'INTERRUPTED');
   w.device.mode = 'run';
@@ -107,6 +111,18 @@ on("a transfer made on node 1 for a device dispatched by node 2 cancels the old 
   const b1 = await submitOk(b, identify(w.device.id));
   await jobIn(cluster, b1, ['done'], b.token);
   assert.equal(w.device.runs, [a1, b1]);
+});
+
+// Found by the cluster model test: the dispatcher's submit handler refuses an agent that does not
+// hold the device before its first await, and that throw escaped the node's Redis reader and ended it.
+on('a submit forwarded to the dispatching node by an agent that does not hold the device is refused NOT_BOUND, and that node runs on', async (cluster) => {
+  const w = await crossWatch(cluster, { durationMs: 10 });
+  const other = await agentOn(cluster, 1);
+  const r = await submit(other, identify(w.device.id));
+  assert.is(r.error?.code, 'NOT_BOUND', JSON.stringify(r));
+  const id = await submitOk(w.agent, identify(w.device.id));
+  await jobIn(cluster, id, ['done'], w.agent.token);
+  assert.equal(w.device.runs, [id]);
 });
 
 on('a held QR on a device of node 2: release refused with RESERVED; completed over REST on node 1, the device is told and the job is done', async (cluster) => {

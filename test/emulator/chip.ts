@@ -59,7 +59,7 @@ export const CHIPS: Record<string, ChipIdentity> = {
       // ESP32-D0WD-V3 rev 3: word3 rev bit0 (bit 15) and package 1 (bits 9..11), word5 rev bit1
       // (bit 20), APB date bit 31; word4 carries an ADC reference; coding scheme none.
       const [low, high] = macWords(mac);
-      [0, low, high, 0x8200, 0x1100, 0x00100000, 0].forEach((word, i) => regs.set(0x3ff5a000 + 4 * i, word));
+      for (const [i, word] of [0, low, high, 0x8200, 0x1100, 0x00100000, 0].entries()) regs.set(0x3ff5a000 + 4 * i, word);
       regs.set(0x3ff66000 + 0x7c, 0x96042000);
       return regs;
     },

@@ -94,7 +94,7 @@ export function words(data: Uint8Array, count: number): number[] {
 export function u32le(...values: number[]): Uint8Array {
   const out = new Uint8Array(values.length * 4);
   const view = new DataView(out.buffer);
-  values.forEach((v, i) => view.setUint32(i * 4, v >>> 0, true));
+  for (const [i, v] of values.entries()) view.setUint32(i * 4, v >>> 0, true);
   return out;
 }
 

@@ -477,7 +477,7 @@ export interface paths {
   };
   "/api/agents/{id}": {
     /**
-     * One agent with its devices
+     * One agent with its devices and locations
      * @description Admins only (an admin session or the admin token).
      */
     get: {
@@ -499,6 +499,8 @@ export interface paths {
               createdAt: number;
               /** @description the devices the agent holds */
               devices: string[];
+              /** @description the locations whose pools the agent may use */
+              locations: string[];
             };
           };
         };
@@ -2603,6 +2605,191 @@ export interface paths {
       };
     };
   };
+  "/api/order-labels/{code}": {
+    /**
+     * The signed walk-up order URL of a machine that takes orders
+     * @description Admins only (an admin session or the admin token).
+     */
+    get: {
+      parameters: {
+        path: {
+          code: string;
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        200: {
+          content: {
+            "application/json": {
+              code: string;
+              sig?: string;
+              url: string;
+              device: string | null;
+              fleet: string;
+            };
+          };
+        };
+        /** @description refused: {error:{code, message, field?}} */
+        "4XX": {
+          content: {
+            "application/json": {
+              error: {
+                code: string;
+                message: string;
+                /** @description the input field that was wrong */
+                field?: string;
+                /** @description ms since the epoch */
+                since?: number;
+                agent?: string;
+                /**
+                 * @description why an identity-provider token was refused
+                 * @enum {string}
+                 */
+                reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
+              };
+            };
+          };
+        };
+        /** @description unavailable or internal error */
+        "5XX": {
+          content: {
+            "application/json": {
+              error: {
+                code: string;
+                message: string;
+                /** @description the input field that was wrong */
+                field?: string;
+                /** @description ms since the epoch */
+                since?: number;
+                agent?: string;
+                /**
+                 * @description why an identity-provider token was refused
+                 * @enum {string}
+                 */
+                reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
+              };
+            };
+          };
+        };
+      };
+    };
+  };
+  "/api/order-labels": {
+    /**
+     * Order labels of every machine that takes walk-up orders
+     * @description Admins only (an admin session or the admin token).
+     */
+    get: {
+      responses: {
+        /** @description Default Response */
+        200: {
+          content: {
+            "application/json": ({
+                code: string;
+                sig?: string;
+                url: string;
+                device: string | null;
+                fleet: string;
+              })[];
+          };
+        };
+        /** @description refused: {error:{code, message, field?}} */
+        "4XX": {
+          content: {
+            "application/json": {
+              error: {
+                code: string;
+                message: string;
+                /** @description the input field that was wrong */
+                field?: string;
+                /** @description ms since the epoch */
+                since?: number;
+                agent?: string;
+                /**
+                 * @description why an identity-provider token was refused
+                 * @enum {string}
+                 */
+                reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
+              };
+            };
+          };
+        };
+        /** @description unavailable or internal error */
+        "5XX": {
+          content: {
+            "application/json": {
+              error: {
+                code: string;
+                message: string;
+                /** @description the input field that was wrong */
+                field?: string;
+                /** @description ms since the epoch */
+                since?: number;
+                agent?: string;
+                /**
+                 * @description why an identity-provider token was refused
+                 * @enum {string}
+                 */
+                reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
+              };
+            };
+          };
+        };
+      };
+    };
+  };
   "/api/payment-settings": {
     /**
      * The fleet's payment QR template for the job form, and whether this is production
@@ -2614,7 +2801,8 @@ export interface paths {
         200: {
           content: {
             "application/json": {
-              template: string | null;
+              /** @enum {string|null} */
+              template: "emvco" | "epc" | "link" | null;
               production: boolean;
             };
           };
@@ -2843,7 +3031,8 @@ export interface paths {
           content: {
             "application/json": {
               job: string;
-              device: string;
+              /** @description null while a pool job waits in its pool queue for a device */
+              device: string | null;
               agent: string;
               kind: string;
               params: {
@@ -3086,7 +3275,8 @@ export interface paths {
           content: {
             "application/json": {
               job: string;
-              device: string;
+              /** @description null while a pool job waits in its pool queue for a device */
+              device: string | null;
               agent: string;
               kind: string;
               params: {
@@ -3236,7 +3426,8 @@ export interface paths {
           content: {
             "application/json": {
               job: string;
-              device: string;
+              /** @description null while a pool job waits in its pool queue for a device */
+              device: string | null;
               agent: string;
               kind: string;
               params: {
@@ -3573,6 +3764,8 @@ export interface paths {
                 };
                 /** @description ms since the epoch */
                 updatedAt: number;
+                /** @description the fleet's low level for consumables (--machines-low-percent); the machine's own alerts.inkLowPercent setting wins */
+                lowPercent: number;
               }, null]>;
               alerts: ({
                   id: string;
@@ -4154,6 +4347,8 @@ export interface paths {
               };
               /** @description ms since the epoch */
               updatedAt: number;
+              /** @description the fleet's low level for consumables (--machines-low-percent); the machine's own alerts.inkLowPercent setting wins */
+              lowPercent: number;
             };
           };
         };
@@ -4330,6 +4525,98 @@ export interface paths {
         200: {
           content: {
             "application/json": string;
+          };
+        };
+        /** @description refused: {error:{code, message, field?}} */
+        "4XX": {
+          content: {
+            "application/json": {
+              error: {
+                code: string;
+                message: string;
+                /** @description the input field that was wrong */
+                field?: string;
+                /** @description ms since the epoch */
+                since?: number;
+                agent?: string;
+                /**
+                 * @description why an identity-provider token was refused
+                 * @enum {string}
+                 */
+                reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
+              };
+            };
+          };
+        };
+        /** @description unavailable or internal error */
+        "5XX": {
+          content: {
+            "application/json": {
+              error: {
+                code: string;
+                message: string;
+                /** @description the input field that was wrong */
+                field?: string;
+                /** @description ms since the epoch */
+                since?: number;
+                agent?: string;
+                /**
+                 * @description why an identity-provider token was refused
+                 * @enum {string}
+                 */
+                reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
+              };
+            };
+          };
+        };
+      };
+    };
+  };
+  "/api/binding-map": {
+    /**
+     * This node's in-memory binding map, as its per-message ACL reads it
+     * @description Admins only (an admin session or the admin token).
+     */
+    get: {
+      responses: {
+        /** @description Default Response */
+        200: {
+          content: {
+            "application/json": {
+              node: string | null;
+              suspended: boolean;
+              entries: ({
+                  device: string;
+                  agent: string | null;
+                  version: number;
+                })[];
+            };
           };
         };
         /** @description refused: {error:{code, message, field?}} */
@@ -4612,7 +4899,7 @@ export interface paths {
             "application/json": ({
                 id: string;
                 url: string;
-                events: ("binding.changed" | "job.state" | "device.presence")[];
+                events: ("binding.changed" | "job.state" | "device.presence" | "alert.raised" | "alert.cleared" | "rollout.state")[];
                 enabled: boolean;
                 /** @description ms since the epoch */
                 createdAt: number;
@@ -4716,7 +5003,7 @@ export interface paths {
             "application/json": {
               id: string;
               url: string;
-              events: ("binding.changed" | "job.state" | "device.presence")[];
+              events: ("binding.changed" | "job.state" | "device.presence" | "alert.raised" | "alert.cleared" | "rollout.state")[];
               enabled: boolean;
               /** @description ms since the epoch */
               createdAt: number;
@@ -4820,7 +5107,7 @@ export interface paths {
             "application/json": {
               id: string;
               url: string;
-              events: ("binding.changed" | "job.state" | "device.presence")[];
+              events: ("binding.changed" | "job.state" | "device.presence" | "alert.raised" | "alert.cleared" | "rollout.state")[];
               enabled: boolean;
               /** @description ms since the epoch */
               createdAt: number;
@@ -5015,7 +5302,7 @@ export interface paths {
             "application/json": {
               id: string;
               url: string;
-              events: ("binding.changed" | "job.state" | "device.presence")[];
+              events: ("binding.changed" | "job.state" | "device.presence" | "alert.raised" | "alert.cleared" | "rollout.state")[];
               enabled: boolean;
               /** @description ms since the epoch */
               createdAt: number;
@@ -6088,6 +6375,12 @@ export interface paths {
                 updatedAt: number;
                 /** @description the node driving it */
                 driver: string | null;
+                /** @description new commands go out only daily from start to end (HH:MM; an end before the start runs past midnight) on the clock of timeZone (IANA, default UTC); absent or null: at any time */
+                window: {
+                  start: string;
+                  end: string;
+                  timeZone?: string;
+                } | null;
               })[];
           };
         };
@@ -6179,6 +6472,12 @@ export interface paths {
             waveSoakMinutes?: number;
             /** @description a wave failing more than this pauses the rollout (default 5) */
             maxFailurePercent?: number;
+            /** @description new commands go out only daily from start to end (HH:MM; an end before the start runs past midnight) on the clock of timeZone (IANA, default UTC); absent or null: at any time */
+            window?: {
+              start: string;
+              end: string;
+              timeZone?: string;
+            };
           };
         };
       };
@@ -6218,6 +6517,12 @@ export interface paths {
               updatedAt: number;
               /** @description the node driving it */
               driver: string | null;
+              /** @description new commands go out only daily from start to end (HH:MM; an end before the start runs past midnight) on the clock of timeZone (IANA, default UTC); absent or null: at any time */
+              window: {
+                start: string;
+                end: string;
+                timeZone?: string;
+              } | null;
             };
           };
         };
@@ -6339,6 +6644,128 @@ export interface paths {
               updatedAt: number;
               /** @description the node driving it */
               driver: string | null;
+              /** @description new commands go out only daily from start to end (HH:MM; an end before the start runs past midnight) on the clock of timeZone (IANA, default UTC); absent or null: at any time */
+              window: {
+                start: string;
+                end: string;
+                timeZone?: string;
+              } | null;
+            };
+          };
+        };
+        /** @description refused: {error:{code, message, field?}} */
+        "4XX": {
+          content: {
+            "application/json": {
+              error: {
+                code: string;
+                message: string;
+                /** @description the input field that was wrong */
+                field?: string;
+                /** @description ms since the epoch */
+                since?: number;
+                agent?: string;
+                /**
+                 * @description why an identity-provider token was refused
+                 * @enum {string}
+                 */
+                reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
+              };
+            };
+          };
+        };
+        /** @description unavailable or internal error */
+        "5XX": {
+          content: {
+            "application/json": {
+              error: {
+                code: string;
+                message: string;
+                /** @description the input field that was wrong */
+                field?: string;
+                /** @description ms since the epoch */
+                since?: number;
+                agent?: string;
+                /**
+                 * @description why an identity-provider token was refused
+                 * @enum {string}
+                 */
+                reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
+              };
+            };
+          };
+        };
+      };
+    };
+  };
+  "/api/devices/{id}/ota": {
+    /**
+     * A device's firmware: the version it runs, the release on its way and how its last update ended
+     * @description Admins only (an admin session or the admin token).
+     */
+    get: {
+      parameters: {
+        path: {
+          id: string;
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        200: {
+          content: {
+            "application/json": {
+              device: string;
+              /** @description the version the device last reported in hello */
+              fw: string | null;
+              /** @description the release on its way to the device, until it confirms or gives up */
+              pendingFw: string | null;
+              pending: ({
+                rollout: string;
+                release: string;
+                /** @enum {string} */
+                state: "sent" | "downloading" | "installed";
+                /** @description percent downloaded */
+                progress: number | null;
+                /** @description ms since the epoch */
+                updatedAt: number;
+              }) | null;
+              /** @description how the latest finished update ended */
+              last: ({
+                rollout: string;
+                release: string;
+                /** @enum {string} */
+                outcome: "confirmed" | "failed" | "rolled-back";
+                /** @description why it failed or rolled back */
+                reason: string | null;
+                /** @description ms since the epoch */
+                at: number;
+              }) | null;
             };
           };
         };
@@ -6467,6 +6894,12 @@ export interface paths {
               updatedAt: number;
               /** @description the node driving it */
               driver: string | null;
+              /** @description new commands go out only daily from start to end (HH:MM; an end before the start runs past midnight) on the clock of timeZone (IANA, default UTC); absent or null: at any time */
+              window: {
+                start: string;
+                end: string;
+                timeZone?: string;
+              } | null;
             };
           };
         };
@@ -6595,6 +7028,12 @@ export interface paths {
               updatedAt: number;
               /** @description the node driving it */
               driver: string | null;
+              /** @description new commands go out only daily from start to end (HH:MM; an end before the start runs past midnight) on the clock of timeZone (IANA, default UTC); absent or null: at any time */
+              window: {
+                start: string;
+                end: string;
+                timeZone?: string;
+              } | null;
             };
           };
         };
@@ -6723,6 +7162,12 @@ export interface paths {
               updatedAt: number;
               /** @description the node driving it */
               driver: string | null;
+              /** @description new commands go out only daily from start to end (HH:MM; an end before the start runs past midnight) on the clock of timeZone (IANA, default UTC); absent or null: at any time */
+              window: {
+                start: string;
+                end: string;
+                timeZone?: string;
+              } | null;
             };
           };
         };
@@ -7124,6 +7569,17 @@ export interface paths {
       parameters: {
         path: {
           session: string;
+        };
+      };
+      requestBody: {
+        content: {
+          "multipart/form-data": {
+            /**
+             * Format: binary
+             * @description the design, at most 10485760 bytes: a PNG, JPEG or WebP image, judged by its content (not its name or Content-Type)
+             */
+            file: string;
+          };
         };
       };
       responses: {
@@ -7663,7 +8119,216 @@ export interface paths {
       };
     };
   };
+  "/api/machine-orders/{order}/move": {
+    /**
+     * Move a waiting walk-up order to another place in its machine queue (1 = next to print; audited)
+     * @description Any session: an agent (its own things only) or an admin.
+     */
+    post: {
+      parameters: {
+        path: {
+          order: string;
+        };
+      };
+      requestBody: {
+        content: {
+          "application/json": {
+            /** @description the place among the waiting orders of its machine: 1 is the next to print */
+            position: number;
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        200: {
+          content: {
+            "application/json": {
+              order: string;
+              machine: string;
+              /** @enum {string} */
+              state: "queued" | "dispatched" | "running" | "done" | "failed" | "cancelled" | "expired" | "interrupted";
+              /** @description 0 while printing, 1 for next; null once ended */
+              position: number | null;
+              /** @description ms until expected done */
+              eta: number | null;
+              progress: number | null;
+              copies: number;
+              error: {
+                code: string;
+                message: string;
+              } | null;
+              /** @description signed path of the thumbnail (PNG) */
+              thumb: string;
+              /** @description ms since the epoch */
+              createdAt: number;
+              device?: string;
+              session?: string;
+            };
+          };
+        };
+        /** @description refused: {error:{code, message, field?}} */
+        "4XX": {
+          content: {
+            "application/json": {
+              error: {
+                code: string;
+                message: string;
+                /** @description the input field that was wrong */
+                field?: string;
+                /** @description ms since the epoch */
+                since?: number;
+                agent?: string;
+                /**
+                 * @description why an identity-provider token was refused
+                 * @enum {string}
+                 */
+                reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
+              };
+            };
+          };
+        };
+        /** @description unavailable or internal error */
+        "5XX": {
+          content: {
+            "application/json": {
+              error: {
+                code: string;
+                message: string;
+                /** @description the input field that was wrong */
+                field?: string;
+                /** @description ms since the epoch */
+                since?: number;
+                agent?: string;
+                /**
+                 * @description why an identity-provider token was refused
+                 * @enum {string}
+                 */
+                reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
+              };
+            };
+          };
+        };
+      };
+    };
+  };
   "/api/devices/{id}/order-settings": {
+    /**
+     * Whether a machine takes walk-up orders and is in maintenance (its agent or an admin)
+     * @description Any session: an agent (its own things only) or an admin.
+     */
+    get: {
+      parameters: {
+        path: {
+          id: string;
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        200: {
+          content: {
+            "application/json": {
+              device: string;
+              enabled: boolean;
+              maintenance: boolean;
+            };
+          };
+        };
+        /** @description refused: {error:{code, message, field?}} */
+        "4XX": {
+          content: {
+            "application/json": {
+              error: {
+                code: string;
+                message: string;
+                /** @description the input field that was wrong */
+                field?: string;
+                /** @description ms since the epoch */
+                since?: number;
+                agent?: string;
+                /**
+                 * @description why an identity-provider token was refused
+                 * @enum {string}
+                 */
+                reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
+              };
+            };
+          };
+        };
+        /** @description unavailable or internal error */
+        "5XX": {
+          content: {
+            "application/json": {
+              error: {
+                code: string;
+                message: string;
+                /** @description the input field that was wrong */
+                field?: string;
+                /** @description ms since the epoch */
+                since?: number;
+                agent?: string;
+                /**
+                 * @description why an identity-provider token was refused
+                 * @enum {string}
+                 */
+                reason?: "alg-none" | "alg-not-allowed" | "bad-signature" | "unknown-key" | "wrong-issuer" | "wrong-audience" | "expired" | "not-yet-valid" | "missing-claim" | "malformed" | "bad-agent-id" | "agent-mismatch" | "unknown-agent" | "agent-disabled" | "jwks-unavailable";
+                /** @description NO_DEVICE_AVAILABLE: the pool's devices that run the kind, at that instant */
+                counts?: {
+                  location: string;
+                  online: number;
+                  busy: number;
+                  offline: number;
+                };
+                /** @description BAD_TARGET: what the agent may name instead */
+                options?: {
+                  devices: string[];
+                  pools: string[];
+                  primary: string | null;
+                };
+              };
+            };
+          };
+        };
+      };
+    };
     /**
      * Open a machine to walk-up orders (admin) or put it in maintenance (its agent or an admin); audited
      * @description Any session: an agent (its own things only) or an admin.

@@ -25,12 +25,13 @@ export class BrokerProcess {
 
   /**
    * Starts `broker/main.ts` on 127.0.0.1 with ephemeral ports; the admin token goes in
-   * FLEETBIND_ADMIN_TOKEN. `nodeFlags` go to Node itself (a benchmark's --cpu-prof).
+   * FLEETBIND_ADMIN_TOKEN. `nodeFlags` go to Node itself (a benchmark's --cpu-prof); `checkout`
+   * is the source tree to run (a benchmark's broker from before a change).
    */
-  static async start(dataDir: string, adminToken: string, flags: string[] = [], nodeFlags: string[] = []): Promise<BrokerProcess> {
+  static async start(dataDir: string, adminToken: string, flags: string[] = [], nodeFlags: string[] = [], checkout = root): Promise<BrokerProcess> {
     // Node runs tsx directly (not through npx), so signals reach the broker itself.
     const child = spawn(process.execPath, [...nodeFlags, '--import', 'tsx', 'broker/main.ts', '--data-dir', dataDir, '--mqtt-port', '0', '--http-port', '0', '--host', '127.0.0.1', '--grace-ms', '1000', ...flags], {
-      cwd: root,
+      cwd: checkout,
       env: { ...process.env, FLEETBIND_ADMIN_TOKEN: adminToken, FLEETBIND_LOG_LEVEL: 'info' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

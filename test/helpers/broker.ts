@@ -68,14 +68,33 @@ export async function request(client: MqttClient, who: { kind: 'agent' | 'admin'
   return (await res).json;
 }
 
-export async function connectAgent(url: string, id: string, token: string): Promise<MqttClient> {
+/**
+ * `attach` gets the client once it is connected, before it subscribes: a listener added there
+ * misses nothing. One added after this resolves can miss a message that came in the same TCP read
+ * as the last one awaited here, since mqtt.js emits every packet of a read before awaiting code resumes.
+ */
+export type Attach = (client: MqttClient) => void;
+
+export async function connectAgent(url: string, id: string, token: string, attach?: Attach): Promise<MqttClient> {
   const client = await connect(url, { clientId: `agent:${id}:${randomBytes(3).toString('hex')}`, username: `agent:${id}`, password: token });
+  attach?.(client);
   await subscribe(client, [agentTopic(id, 'res'), agentTopic(id, 'bindings')]);
   return client;
 }
 
-/** Connects a device as the firmware does: subscribe config and cmd, publish status, hello; waits for config. */
-export async function connectDevice(url: string, d: Dev, opts: { caps?: string[]; keepalive?: number; screen?: { width: number; height: number } } = {}): Promise<{ client: MqttClient; config: any }> {
+/** Connects an admin as `admin:ops` with the operator's admin token, subscribed to its res topic. */
+export async function connectAdmin(url: string, adminToken: string): Promise<MqttClient> {
+  const client = await connect(url, { clientId: `admin:ops:${randomBytes(3).toString('hex')}`, username: 'admin:ops', password: adminToken });
+  await subscribe(client, adminTopic('ops', 'res'));
+  return client;
+}
+
+/**
+ * Connects a device as the firmware does: subscribe config and cmd, publish status, hello; waits
+ * for config. A cmd for a queued job can follow config in the same TCP read: listen for it in
+ * `attach` (see Attach).
+ */
+export async function connectDevice(url: string, d: Dev, opts: { caps?: string[]; keepalive?: number; screen?: { width: number; height: number }; attach?: Attach } = {}): Promise<{ client: MqttClient; config: any }> {
   const client = await connect(url, {
     clientId: d.id,
     username: d.id,
@@ -83,6 +102,7 @@ export async function connectDevice(url: string, d: Dev, opts: { caps?: string[]
     keepalive: opts.keepalive ?? 30,
     will: { topic: deviceTopic(d.id, 'status'), payload: Buffer.from(JSON.stringify({ state: 'offline' })), qos: 0, retain: true },
   });
+  opts.attach?.(client);
   await subscribe(client, [deviceTopic(d.id, 'config'), deviceTopic(d.id, 'cmd')]);
   const config = waitFor(client, (t) => t === deviceTopic(d.id, 'config'), 5000, 'config');
   await publish(client, deviceTopic(d.id, 'status'), { state: 'online' }, { retain: true });

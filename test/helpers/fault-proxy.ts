@@ -1,15 +1,21 @@
 // A TCP proxy that a test controls, to break the network between clients and the broker on
 // purpose: drop one client's connection (as a Wi-Fi loss would: no DISCONNECT, no FIN from the
-// client), drop all of them, or delay every byte in both directions. Its target can move, so
-// clients keep one address while the broker behind it restarts on a new port.
+// client), drop all of them, hold bytes in both directions and deliver them merged, or cut every
+// connection and refuse new ones for a while (an outage of the server behind it, which may be
+// PostgreSQL or Redis as well as the broker). Its target can move, so clients keep one address
+// while the broker behind it restarts on a new port.
 import { type AddressInfo, type Server, type Socket, createServer, connect } from 'node:net';
 import { once } from 'node:events';
 
 interface Pipe { client: Socket; upstream: Socket }
 
-/** Bytes for one direction, held until their due time; order is kept whatever the delay. */
+/**
+ * Bytes for one direction, held for up to the delay and then delivered together in one write, as
+ * a slow link that also merges segments does: the receiver then reads several packets at once.
+ * Order is kept whatever the delay.
+ */
 class DelayLine {
-  private readonly queue: { due: number; chunk: Buffer }[] = [];
+  private readonly held: Buffer[] = [];
   private timer: NodeJS.Timeout | null = null;
 
   constructor(
@@ -19,36 +25,32 @@ class DelayLine {
 
   push(chunk: Buffer): void {
     const delay = this.delayMs();
-    if (delay === 0 && this.queue.length === 0) {
+    if (delay === 0 && this.held.length === 0) {
       this.out.write(chunk);
       return;
     }
-    this.queue.push({ due: Date.now() + delay, chunk });
-    this.arm();
+    this.held.push(chunk);
+    this.timer ??= setTimeout(() => this.flush(), delay);
   }
 
-  private arm(): void {
-    if (this.timer || this.queue.length === 0) return;
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      const now = Date.now();
-      while (this.queue.length > 0 && this.queue[0]!.due <= now) this.out.write(this.queue.shift()!.chunk);
-      this.arm();
-    }, Math.max(0, this.queue[0]!.due - Date.now()));
+  private flush(): void {
+    this.timer = null;
+    this.out.write(Buffer.concat(this.held.splice(0)));
   }
 
   clear(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    this.queue.length = 0;
+    this.held.length = 0;
   }
 }
 
 export class FaultProxy {
   private readonly pipes = new Set<Pipe>();
   private delay = 0;
+  private refusing = false;
   /** Counts of faults injected, for the run's figures. */
-  readonly injected = { drops: 0, delays: 0 };
+  readonly injected = { drops: 0, delays: 0, outages: 0 };
 
   private constructor(
     private readonly server: Server,
@@ -77,7 +79,7 @@ export class FaultProxy {
     this.targetPort = port;
   }
 
-  /** Every byte in both directions waits this long (0: none). */
+  /** Bytes in both directions are held up to this long and then delivered together (0: at once). */
   setDelay(ms: number): void {
     if (ms > 0) this.injected.delays++;
     this.delay = ms;
@@ -99,6 +101,16 @@ export class FaultProxy {
     return false;
   }
 
+  /**
+   * Starts an outage (every connection cut, new ones closed as soon as they are accepted, so the
+   * client sees its connection reset) or ends it (new connections go through again).
+   */
+  outage(on: boolean): void {
+    if (on && !this.refusing) this.injected.outages++;
+    this.refusing = on;
+    if (on) this.dropAll();
+  }
+
   dropAll(): void {
     for (const p of [...this.pipes]) this.cut(p);
   }
@@ -115,6 +127,10 @@ export class FaultProxy {
   }
 
   private accept(client: Socket): void {
+    if (this.refusing) {
+      client.destroy();
+      return;
+    }
     const upstream = connect({ host: '127.0.0.1', port: this.targetPort, noDelay: true });
     const pipe: Pipe = { client, upstream };
     this.pipes.add(pipe);

@@ -60,19 +60,24 @@ export class JobDevice {
   }
 
   private async open(): Promise<void> {
-    const { client } = await connectDevice(this.url, this.dev, { ...(this.opts.caps ? { caps: this.opts.caps } : {}), ...(this.opts.screen ? { screen: this.opts.screen } : {}) });
-    this.client = client;
-    client.on('message', (topic, payload) => {
-      if (topic !== deviceTopic(this.dev.id, 'cmd')) return;
-      this.onCmd(JSON.parse(payload.toString('utf8')) as Cmd);
-    });
+    const attach = (client: MqttClient): void => {
+      this.client = client;
+      client.on('message', (topic, payload) => {
+        if (topic !== deviceTopic(this.dev.id, 'cmd')) return;
+        this.onCmd(JSON.parse(payload.toString('utf8')) as Cmd);
+      });
+    };
+    await connectDevice(this.url, this.dev, { ...(this.opts.caps ? { caps: this.opts.caps } : {}), ...(this.opts.screen ? { screen: this.opts.screen } : {}), attach });
   }
 
   /** Drops the connection abruptly (no DISCONNECT), as a power cut or Wi-Fi loss would. */
   async drop(): Promise<void> {
-    const closed = new Promise<void>((r) => this.client.once('close', () => r()));
-    this.client.stream.destroy();
-    await closed;
+    // Already closed (the broker ended it): no second 'close' will come.
+    if (this.client.connected) {
+      const closed = new Promise<void>((r) => this.client.once('close', () => r()));
+      this.client.stream.destroy();
+      await closed;
+    }
     this.client.end(true);
   }
 

@@ -58,7 +58,7 @@ export function recorder(client: MqttClient): Received[] {
   const log: Received[] = [];
   client.on('message', (topic, payload, packet) => {
     const text = payload.toString('utf8');
-    let json: unknown = undefined;
+    let json: unknown;
     try {
       json = JSON.parse(text);
     } catch {
@@ -104,6 +104,6 @@ export function waitClosed(client: MqttClient, timeoutMs = 5000): Promise<void> 
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-export function end(...clients: (MqttClient | undefined)[]): Promise<void[]> {
-  return Promise.all(clients.map((c) => (c ? new Promise<void>((r) => c.end(true, {}, () => r())) : Promise.resolve())));
+export async function end(...clients: (MqttClient | undefined)[]): Promise<void> {
+  await Promise.all(clients.map((c) => (c ? new Promise<void>((r) => c.end(true, {}, () => r())) : Promise.resolve())));
 }

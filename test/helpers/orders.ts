@@ -63,3 +63,11 @@ export function customerApi(baseUrl: string, c: Customer, method: string, path: 
 export function connectCustomer(wsUrl: string, c: Customer): Promise<MqttClient> {
   return connect(wsUrl, { clientId: `customer:${c.session}:${randomBytes(3).toString('hex')}`, username: `customer:${c.session}`, password: c.token, reconnectPeriod: 0 });
 }
+
+/** What the broker's retained store holds for a topic: what a new subscriber would be sent. */
+export async function retainedOn(tb: TestBroker, topic: string): Promise<string[]> {
+  const { persistence } = tb.ctx.aedes as unknown as { persistence: { createRetainedStreamCombi(patterns: string[]): AsyncIterable<{ payload: Buffer }> } };
+  const out: string[] = [];
+  for await (const p of persistence.createRetainedStreamCombi([topic])) out.push(p.payload.toString());
+  return out;
+}

@@ -1,22 +1,41 @@
-// What must hold in any registry the broker wrote, read from the SQLite file itself: open jobs
-// belong to the device's holder, no job reached two final states, every binding has its audit
-// row. Used on restored backups and sampled during soak runs.
+// What must hold in any registry the broker wrote, read from the database itself (the SQLite file,
+// or PostgreSQL): open jobs belong to the device's holder, no job reached two final states, every
+// binding has its audit row. Used on restored backups and sampled during soak runs.
 import SQLite from 'better-sqlite3';
+import pg from 'pg';
 import { FINAL_JOB_STATES } from '../../protocol/jobs';
+
+// The final states are the protocol's own constants, so they go in as literals.
+const FINALS = FINAL_JOB_STATES.map((st) => `'${st}'`).join(',');
+const CHECKS: { sql: string; says: (id: string) => string }[] = [
+  {
+    sql: "SELECT j.id AS id FROM jobs j JOIN devices d ON d.id = j.device WHERE j.state IN ('queued', 'dispatched', 'running') AND (d.agent_id IS NULL OR d.agent_id <> j.agent)",
+    says: (id) => `open job ${id} is not its device holder's`,
+  },
+  { sql: `SELECT job AS id FROM job_events WHERE event IN (${FINALS}) GROUP BY job HAVING count(*) > 1`, says: (id) => `job ${id} reached two final states` },
+  {
+    sql: 'SELECT d.id AS id FROM devices d WHERE d.agent_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM audit a WHERE a.device = d.id AND a.agent = d.agent_id)',
+    says: (id) => `binding of ${id} has no audit row`,
+  },
+];
 
 export function registryViolations(file: string): string[] {
   const db = new SQLite(file, { readonly: true, fileMustExist: true });
   try {
-    const out: string[] = [];
-    const strays = db.prepare("SELECT j.id FROM jobs j JOIN devices d ON d.id = j.device WHERE j.state IN ('queued', 'dispatched', 'running') AND (d.agent_id IS NULL OR d.agent_id <> j.agent)").all() as { id: string }[];
-    out.push(...strays.map((r) => `open job ${r.id} is not its device holder's`));
-    const finals = FINAL_JOB_STATES.map(() => '?').join(',');
-    const twice = db.prepare(`SELECT job FROM job_events WHERE event IN (${finals}) GROUP BY job HAVING count(*) > 1`).all(...FINAL_JOB_STATES) as { job: string }[];
-    out.push(...twice.map((r) => `job ${r.job} reached two final states`));
-    const unaudited = db.prepare('SELECT d.id FROM devices d WHERE d.agent_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM audit a WHERE a.device = d.id AND a.agent = d.agent_id)').all() as { id: string }[];
-    out.push(...unaudited.map((r) => `binding of ${r.id} has no audit row`));
-    return out;
+    return CHECKS.flatMap((c) => (db.prepare(c.sql).all() as { id: string }[]).map((r) => c.says(r.id)));
   } finally {
     db.close();
+  }
+}
+
+export async function registryViolationsPg(databaseUrl: string): Promise<string[]> {
+  const c = new pg.Client({ connectionString: databaseUrl });
+  await c.connect();
+  try {
+    const out: string[] = [];
+    for (const check of CHECKS) out.push(...(await c.query<{ id: string }>(check.sql)).rows.map((r) => check.says(r.id)));
+    return out;
+  } finally {
+    await c.end();
   }
 }

@@ -26,6 +26,8 @@ export interface TestFleetOptions {
   /** PEM of the broker's CA, for an mqtts:// url. */
   ca?: string;
   printer?: PrinterOptions;
+  /** Starts spread evenly over this many ms, so a large fleet does not storm the broker with CONNECTs. */
+  rampMs?: number;
   /** Devices take firmware updates (host-tools/simulate/sim-ota.ts). */
   ota?: FleetOptions['ota'];
 }

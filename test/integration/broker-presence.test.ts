@@ -10,11 +10,14 @@ import * as assert from 'uvu/assert';
 import type { Status } from '../../protocol/messages';
 import { agentTopic, deviceTopic } from '../../protocol/topics';
 import { TestBroker, connectAgent, connectDevice, request } from '../helpers/broker';
-import { type Received, end, recorder, sleep, subscribe, waitClosed } from '../helpers/mqtt';
+import { ManualClock } from '../helpers/manual-clock';
+import { type Received, end, recorder, subscribe, waitClosed } from '../helpers/mqtt';
 import { waitUntil } from '../helpers/wait';
 import type { Dev } from '../scenarios/fleet';
 
 const GRACE_MS = 1000;
+/** The broker's clock: the test ends grace windows by moving it on, never by sleeping. */
+const clock = new ManualClock();
 
 interface Watched {
   d: Dev;
@@ -59,9 +62,23 @@ const states = (list: Status[]): string => list.map((s) => (s.reason ? `${s.stat
 /** Drops repeats: a device's own status publish is rewritten to the broker's current status. */
 const transitions = (list: Status[]): Status[] => list.filter((s, i) => i === 0 || s.state !== list[i - 1]!.state || s.conn !== list[i - 1]!.conn);
 
-/** A drop then the grace window: reconnecting with the reason, then offline with the same reason. */
+/**
+ * Everything the broker published to the agent before this has arrived: its `list` answer goes
+ * out after the statuses of any presence change already made. Returns the device's presence in it.
+ */
+async function settled(agent: Watched['agent'], device: string): Promise<Status> {
+  const r = await request(agent.client, { kind: 'agent', id: agent.id }, { op: 'list' });
+  assert.ok(r.ok, JSON.stringify(r));
+  return (r.result.devices as { id: string; presence: Status }[]).find((x) => x.id === device)!.presence;
+}
+
+/** A drop then the grace window: reconnecting with the reason, then offline with the same reason (not before the window ends). */
 async function expectDropped(w: Watched, reason: Status['reason']): Promise<void> {
   const reconnecting = await waitStatus(w, 'reconnecting', reason);
+  clock.advance(GRACE_MS / 2);
+  assert.is((await settled(w.agent, w.d.id)).state, 'reconnecting', 'half way through the grace window');
+  assert.not.ok(w.statuses().some((s) => s.state === 'offline'), `offline inside the grace window: ${states(w.statuses())}`);
+  clock.advance(GRACE_MS / 2);
   const offline = await waitStatus(w, 'offline', reason);
   const seq = transitions(w.statuses());
   assert.equal(seq.map((s) => s.state), ['online', 'reconnecting', 'offline'], states(w.statuses()));
@@ -75,7 +92,7 @@ async function expectDropped(w: Watched, reason: Status['reason']): Promise<void
 
 const presence = suite('presence');
 presence.before(async () => {
-  tb = await TestBroker.start({ graceMs: GRACE_MS });
+  tb = await TestBroker.start({ graceMs: GRACE_MS, clock });
 });
 presence.after.each(async () => {
   await end(...clients.splice(0));
@@ -93,8 +110,9 @@ presence('a takeover never shows offline or reconnecting, on status or bindings'
   await waitClosed(first);
   for (const c of takers.slice(0, -1)) await waitClosed(c);
   assert.ok(takers.at(-1)!.connected, 'the newest connection is the one left open');
-  // Long enough for a wrongly started grace window to run out.
-  await sleep(GRACE_MS * 2);
+  // Past the end of a wrongly started grace window, and its status (if any) delivered.
+  clock.advance(GRACE_MS * 2);
+  assert.is((await settled(w.agent, w.d.id)).state, 'online');
   const seq = w.statuses();
   assert.ok(seq.length >= 2, `expected the takeovers' online statuses, got ${states(seq)}`);
   assert.ok(seq.every((s) => s.state === 'online'), states(seq));
@@ -158,7 +176,8 @@ presence('coming back inside the grace window goes reconnecting → online, neve
   await waitStatus(w, 'reconnecting', 'socket');
   track((await tb.device(w.d)).client);
   await waitUntil(() => w.statuses().at(-1)?.state === 'online' && w.statuses().at(-1), 5000, 'online again');
-  await sleep(GRACE_MS * 2);
+  clock.advance(GRACE_MS * 2);
+  assert.is((await settled(w.agent, w.d.id)).state, 'online');
   const seq = transitions(w.statuses());
   assert.equal(seq.map((s) => s.state), ['online', 'reconnecting', 'online'], states(w.statuses()));
   assert.ok(seq[2]!.conn > seq[0]!.conn, 'the new connection has a higher number');
@@ -184,7 +203,8 @@ restart('devices seen before are reconnecting/broker-restart for the grace windo
     await b.stop();
     await end(...live.splice(0));
 
-    b = await TestBroker.start({ dataDir, adminToken, graceMs: GRACE_MS });
+    const restartClock = new ManualClock();
+    b = await TestBroker.start({ dataDir, adminToken, graceMs: GRACE_MS, clock: restartClock });
     const restarted = b;
     const client = await connectAgent(restarted.broker.mqttUrl, agent.id, agent.token);
     live.push(client);
@@ -208,8 +228,11 @@ restart('devices seen before are reconnecting/broker-restart for the grace windo
     }
 
     live.push((await connectDevice(restarted.broker.mqttUrl, back)).client);
+    // Past the end of both windows; the `list` answer comes after the statuses that ended them.
+    restartClock.advance(GRACE_MS * 2);
+    const listed = await request(client, { kind: 'agent', id: agent.id }, { op: 'list' });
+    assert.ok(listed.ok, JSON.stringify(listed));
     await waitUntil(() => statusOf(gone).find((s) => s.state === 'offline'), 5000, 'the device that did not come back going offline');
-    await sleep(GRACE_MS);
     assert.equal(transitions(statusOf(back)).map((s) => s.state), ['reconnecting', 'online'], states(statusOf(back)));
     assert.equal(statusOf(gone).map((s) => `${s.state}/${s.reason}`), ['reconnecting/broker-restart', 'offline/broker-restart']);
     await waitUntil(() => {

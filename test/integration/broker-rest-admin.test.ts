@@ -242,6 +242,26 @@ admin('a label from GET /api/labels/:code claims its machine over MQTT', async (
   assert.equal([row?.agent, row?.detail.via], [agent.id, 'label']);
 });
 
+admin('GET /api/binding-map shows the claim and the release in this node\'s map, to admins only', async () => {
+  const d = await tb.provision();
+  const agent = await tb.agent(fresh('mapped'));
+  track(agent.client);
+  const entry = async (): Promise<{ device: string; agent: string | null; version: number } | undefined> => {
+    const r = await tb.api('GET', '/api/binding-map');
+    assert.is(r.status, 200, JSON.stringify(r.body));
+    assert.equal([r.body.node, r.body.suspended], [null, false]);
+    return r.body.entries.find((e: { device: string }) => e.device === d.id);
+  };
+  assert.is(await entry(), undefined);
+  assert.ok((await claim(agent, d.id)).ok);
+  const claimed = await entry();
+  assert.equal([claimed?.agent, claimed?.version], [agent.id, 1]);
+  assert.ok((await request(agent.client, { kind: 'agent', id: agent.id }, { op: 'release', device: d.id })).ok);
+  const released = await entry();
+  assert.equal([released?.agent, released?.version], [null, 2]);
+  await expectRestError(await tb.api('GET', '/api/binding-map', undefined, agent.token), 403, ErrorCode.FORBIDDEN);
+});
+
 admin('/healthz reports the database and connections', async () => {
   const r = await tb.api('GET', '/healthz', undefined, undefined);
   assert.is(r.status, 200);

@@ -9,7 +9,8 @@ import { ErrorCode } from '../../protocol/errors';
 import { TestBroker, api, connectAgent } from '../helpers/broker';
 import { expectRestError } from '../helpers/errors';
 import { metric } from '../helpers/metrics';
-import { connectRefused, end, sleep } from '../helpers/mqtt';
+import { ManualClock } from '../helpers/manual-clock';
+import { connectRefused, end } from '../helpers/mqtt';
 
 let tb: TestBroker;
 
@@ -106,8 +107,10 @@ sessions('failed logins are rate-limited per username with 429 and retry-after; 
 const idle = suite('REST session idle expiry');
 let short: TestBroker;
 const IDLE_MS = 1000;
+/** The test moves the broker's clock past the idle time instead of sleeping. */
+const clock = new ManualClock();
 idle.before(async () => {
-  short = await TestBroker.start({ sessionIdleMs: IDLE_MS });
+  short = await TestBroker.start({ sessionIdleMs: IDLE_MS, clock });
 });
 idle.after(async () => {
   await short.stop();
@@ -119,11 +122,11 @@ idle('use keeps a session alive past the idle time; idleness ends it for REST an
   assert.is(r.body.idleTimeoutMs, IDLE_MS);
   // Each use slides the expiry; together they outlast one idle period.
   for (let i = 0; i < 3; i++) {
-    await sleep(IDLE_MS * 0.4);
+    clock.advance(IDLE_MS * 0.4);
     assert.is((await short.api('GET', '/api/me', undefined, r.body.token)).status, 200, `use ${i + 1}`);
   }
   await end(await connectAgent(short.broker.mqttUrl, 'dozy', r.body.token));
-  await sleep(IDLE_MS * 1.5);
+  clock.advance(IDLE_MS * 1.5);
   expectRestError(await short.api('GET', '/api/me', undefined, r.body.token), 401, ErrorCode.UNAUTHORIZED);
   const refused = await connectRefused(short.broker.mqttUrl, { clientId: 'agent:dozy:2', username: 'agent:dozy', password: r.body.token });
   assert.match(refused.message, /Bad username or password/);

@@ -2,6 +2,7 @@
 // new agent's first job runs next; a held payment QR reserves the device (release and transfer
 // refused with RESERVED) until it is completed, and an admin may force, audited.
 import * as assert from 'uvu/assert';
+import type { BindingChange } from '../../broker/store/bindings';
 import { request } from '../helpers/broker';
 import { type Agent, type Watch, identify, jobIn, jobSuite, submitOk, watchJobs } from '../helpers/jobs';
 import { waitUntil } from '../helpers/wait';
@@ -46,6 +47,34 @@ s('a transfer during queued work cancels the old agent\'s jobs with UNBOUND; the
   assert.is(theirs.error.code, 'NOT_FOUND');
   const oldView = await request(w.agent.client, { kind: 'agent', id: w.agent.id }, { op: 'jobs', device: w.device.id });
   assert.equal(oldView.result.jobs.map((j: any) => [j.job, j.state]).sort(), [[a1, 'cancelled'], [a2, 'cancelled'], [a3, 'cancelled']].sort(), 'the old agent can still see how its jobs ended');
+});
+
+s("a new holder that subscribes before the device's queue has caught up with the transfer gets an empty snapshot, never the old agent's jobs", async () => {
+  const w = await watch();
+  const old = [await submitOk(w.agent, identify(w.device.id)), await submitOk(w.agent, identify(w.device.id))];
+  await waitUntil(() => w.snapshots.some((x) => x.jobs.length === 2), 5000, "the old agent's two jobs in the retained snapshot");
+  // A slow step (a loaded disk) ahead of the transfer's step in the device's order: the queue
+  // cannot publish its new snapshot until the new holder has subscribed.
+  const { engine } = env.tb.ctx.jobs;
+  let release = (): void => {};
+  const slow = new Promise<void>((resolve) => (release = resolve));
+  const holdQueue = (change: BindingChange): void => {
+    if (change.device !== w.device.id) return;
+    env.tb.ctx.events.off('binding', holdQueue);
+    engine.run(engine.queue(w.device.id), () => slow).catch((err: unknown) => assert.unreachable(String(err)));
+  };
+  env.tb.ctx.events.prependListener('binding', holdQueue);
+  const b = await agent();
+  try {
+    const moved = await env.tb.api('POST', `/api/devices/${w.device.id}/transfer`, { agent: b.id, reason: 'shift change' });
+    assert.is(moved.status, 200, JSON.stringify(moved.body));
+    const seen = await watchJobs(b, w.device.id);
+    await waitUntil(() => seen.length > 0, 5000, 'the retained snapshot for the new holder');
+    assert.equal(seen[0]!.jobs, [], "the retained snapshot the new holder got first lists none of the old agent's jobs");
+  } finally {
+    release();
+  }
+  for (const id of old) assert.is((await jobIn(env.tb, id, ['cancelled'], w.agent.token)).error.code, 'UNBOUND');
 });
 
 s('a held qr.show reserves the device: release and transfer are refused with RESERVED until it is completed', async () => {

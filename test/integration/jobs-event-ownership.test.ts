@@ -73,4 +73,15 @@ s('an event naming another job than the running one is filed under no job', asyn
   assert.equal(await dataOf(j, w.agent.token), [{ job: j, t: 2 }, { t: 3 }]);
 });
 
+s('data the device sends right after accepting a job is the job\'s, though it arrives before the broker has the job running', async () => {
+  const w = await env.watch({ mode: 'silent' });
+  const j = await submitOk(w.agent, identify(w.device.id));
+  await waitUntil(() => w.device.cmds.some((c) => c.job === j), 5000, 'the cmd at the device');
+  // As the firmware does: the accepted ack and the first reading leave in one burst.
+  await Promise.all([w.device.ack({ job: j, state: 'accepted' }), w.device.evt('telemetry', { t: 1 })]);
+  await w.device.ack({ job: j, state: 'done', result: { ok: true } });
+  await jobIn(env.tb, j, ['done']);
+  assert.equal(await dataOf(j, w.agent.token), [{ t: 1 }]);
+});
+
 s.run();

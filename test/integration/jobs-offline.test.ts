@@ -1,6 +1,7 @@
 // Jobs of devices that go offline. A running job of an idempotent kind goes back to
 // the head of the queue and runs again on reconnect; a non-idempotent one ends `interrupted`;
-// queued jobs wait for the device and expire at their TTL.
+// queued jobs wait for the device and expire at their TTL. Each drop waits until the broker has the job
+// running: one dropped before its 'accepted' arrived was never started and goes back without a retry.
 import * as assert from 'uvu/assert';
 import { type Watch, identify, jobIn, jobSuite, submitOk, waitNotOnline } from '../helpers/jobs';
 import { waitUntil } from '../helpers/wait';
@@ -13,6 +14,7 @@ s('an idempotent job running when its device drops runs again on reconnect', asy
   const w = await watch('hold');
   const id = await submitOk(w.agent, identify(w.device.id));
   await waitUntil(() => w.device.isRunning(id), 5000, 'the job running');
+  await jobIn(env.tb, id, ['running'], w.agent.token);
   await w.device.drop();
   const requeued = await jobIn(env.tb, id, ['queued'], w.agent.token);
   assert.type(requeued.times.interrupted, 'number');
@@ -30,6 +32,7 @@ s('a device that reconnects with its job still running is simply told again, and
   const w = await watch('hold');
   const id = await submitOk(w.agent, identify(w.device.id));
   await waitUntil(() => w.device.isRunning(id), 5000, 'the job running');
+  await jobIn(env.tb, id, ['running'], w.agent.token);
   await w.device.drop();
   await jobIn(env.tb, id, ['queued'], w.agent.token);
   await w.device.reconnect(false);
@@ -44,6 +47,7 @@ s('a non-idempotent job running when its device drops ends interrupted and is no
   const send = await submitOk(w.agent, { device: w.device.id, kind: 'serial.send', params: { data: 'aGVsbG8=', timeoutMs: 500 } });
   const next = await submitOk(w.agent, identify(w.device.id));
   await waitUntil(() => w.device.isRunning(send), 5000, 'serial.send running');
+  await jobIn(env.tb, send, ['running'], w.agent.token);
   await w.device.drop();
   const interrupted = await jobIn(env.tb, send, ['interrupted'], w.agent.token);
   assert.is(interrupted.error.code, 'INTERRUPTED');

@@ -2,7 +2,7 @@
 // agent 263 logs in over REST and MQTT with its token and claims a device, keys rotate, an
 // expired token closes the live connection, and every bad token is refused with its own reason.
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SignJWT, base64url } from 'jose';
@@ -11,10 +11,12 @@ import * as assert from 'uvu/assert';
 import type { JwtOptions } from '../../broker/auth/jwt';
 import { ErrorCode, type TokenRefusal } from '../../protocol/errors';
 import { TestBroker, connectAgent, request } from '../helpers/broker';
+import { BrokerProcess } from '../helpers/broker-process';
 import { expectRestError } from '../helpers/errors';
 import { TestIdp, signingKey } from '../helpers/idp';
 import { metric } from '../helpers/metrics';
 import { connectRefused, end, waitClosed } from '../helpers/mqtt';
+import { waitUntil } from '../helpers/wait';
 
 let idp: TestIdp;
 let tb: TestBroker;
@@ -177,6 +179,28 @@ sources('a PEM public key (Ed25519) verifies EdDSA tokens only', async () => {
   await expectRefused(b, await idp.sign({ sub: 'ed-agent' }), 'alg-not-allowed', 'agent:ed-agent');
 });
 
+sources('ES256: a P-256 key from the JWKS and from a PEM file verifies ES256 tokens; an RS256 token against the PEM is refused', async () => {
+  const es = await signingKey('es1', 'ES256');
+  const rs = idp.keys[0]!;
+  idp.keys = [es, rs];
+  try {
+    const b = await TestBroker.start({ jwt: jwtOpts({ jwksUrl: idp.jwksUrl }) });
+    extra.push(b);
+    assert.is((await me(b, await idp.sign({ sub: 'es-agent', key: es }))).body.id, 'es-agent');
+    assert.is((await me(b, await idp.sign({ sub: 'rs-agent', key: rs }))).body.id, 'rs-agent', 'both keys of the JWKS verify');
+  } finally {
+    idp.keys = [rs];
+  }
+  const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+  const file = join(mkdtempSync(join(tmpdir(), 'fleetbind-jwt-')), 'idp-p256.pem');
+  writeFileSync(file, publicKey.export({ type: 'spki', format: 'pem' }));
+  const b = await TestBroker.start({ jwt: jwtOpts({ publicKeyFile: file }) });
+  extra.push(b);
+  const token = await new SignJWT({ sub: 'es-pem' }).setProtectedHeader({ alg: 'ES256' }).setIssuer(idp.issuer).setAudience(idp.audience).setExpirationTime('10m').sign(privateKey);
+  assert.is((await me(b, token)).body.id, 'es-pem');
+  await expectRefused(b, await idp.sign({ sub: 'es-pem' }), 'alg-not-allowed', 'agent:es-pem');
+});
+
 sources('an unreachable JWKS answers 503 with jwks-unavailable', async () => {
   const b = await TestBroker.start({ jwt: jwtOpts({ jwksUrl: 'http://127.0.0.1:9/jwks.json' }) });
   extra.push(b);
@@ -184,3 +208,32 @@ sources('an unreachable JWKS answers 503 with jwks-unavailable', async () => {
 });
 
 sources.run();
+
+const logged = suite('JWT refusals in the log');
+
+logged('a refused token is logged with its reason and where it came from, never the token itself', async () => {
+  const secret = randomBytes(32).toString('hex');
+  const dataDir = mkdtempSync(join(tmpdir(), 'fleetbind-jwt-log-'));
+  const b = await BrokerProcess.start(dataDir, randomBytes(24).toString('hex'), ['--jwt-issuer', 'https://idp.log.example', '--jwt-audience', 'fleet', '--jwt-secret', secret]);
+  try {
+    const sign = (aud: string, expiresIn: string) => new SignJWT({ sub: '263' }).setProtectedHeader({ alg: 'HS256' }).setIssuer('https://idp.log.example').setAudience(aud).setExpirationTime(expiresIn).sign(new TextEncoder().encode(secret));
+    const wrong = await sign('another-service', '10m');
+    const expired = await sign('fleet', '-1m');
+    assert.is((await fetch(`${b.httpUrl}/api/me`, { headers: { authorization: `Bearer ${wrong}` } })).status, 401);
+    await connectRefused(b.mqttUrl, { clientId: 'agent:263:log', username: 'agent:263', password: expired });
+    const refusals = await waitUntil(() => {
+      const lines = b.logLines().filter((l) => l.msg === 'identity-provider token refused');
+      return lines.length >= 2 ? lines : undefined;
+    }, 10_000, 'both refusals logged');
+    assert.equal(refusals.map((l) => [l.via, l.reason]).sort(), [['mqtt', 'expired'], ['rest', 'wrong-audience']]);
+    for (const t of [wrong, expired]) {
+      assert.not.ok(b.stdout.includes(t.split('.')[2]!) || b.stderr.includes(t.split('.')[2]!), 'no token signature in the log');
+      assert.not.ok(b.stdout.includes(t.split('.')[1]!), 'no token payload in the log');
+    }
+  } finally {
+    await b.kill();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+logged.run();

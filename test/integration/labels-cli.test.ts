@@ -116,6 +116,44 @@ t('--location prints a location label whose QR selects that pool for a member ag
   assert.match(unknown.stderr, /no location no-such-hall/);
 });
 
+t('--orders prints walk-up order labels: each QR opens a customer session on its machine and claims nothing; a machine not taking orders is refused', async (ctx) => {
+  requireTool('pdftoppm', 'poppler-utils');
+  const b = ctx.broker;
+  const open = CODES.slice(0, 2);
+  for (const code of open) {
+    const r = await b.api('POST', `/api/devices/${ctx.devices.get(code)}/order-settings`, { enabled: true });
+    assert.is(r.status, 200, JSON.stringify(r.body));
+  }
+  const out = join(ctx.tmp, 'orders');
+  const run = await labels(ctx, ['--from-registry', '--orders', '--format', 'pdf,png', '--out', out]);
+  assert.is(run.code, 0, run.stderr);
+  assert.match(run.stdout, `2 labels for fleet ${FLEET}`);
+  const fromPdf = (await pdfPages(join(out, 'labels.pdf'))).flatMap(decodeAll).sort();
+  const fromPng = open.map((code) => decodeOne(readPng(readFileSync(join(out, `${code}.png`))))!);
+  assert.equal(fromPdf, [...fromPng].sort());
+  const claims = await brokerUrls(b);
+  const agent = await b.agent('order-label-claimer');
+  try {
+    for (const [i, url] of fromPng.entries()) {
+      assert.match(url, new RegExp(`^https://fleet\\.example\\.com/o/${open[i]}\\.[0-9a-f]{16}$`));
+      assert.is.not(url.split('/o/')[1]!.split('.')[1], claims.get(open[i]!)!.split('.').at(-1), 'signed apart from the claim label');
+      const session = await b.api('POST', '/api/orders/sessions', { label: url }, undefined);
+      assert.is(session.status, 201, JSON.stringify(session.body));
+      const claimed = await request(agent.client, { kind: 'agent', id: agent.id }, { op: 'claim', target: url });
+      assert.is(claimed.ok, false, `an order label claims nothing: ${JSON.stringify(claimed)}`);
+    }
+  } finally {
+    await end(agent.client);
+  }
+  const closed = await labels(ctx, ['--machines', CODES[5]!, '--orders', '--out', join(ctx.tmp, 'closed')]);
+  assert.is.not(closed.code, 0);
+  assert.match(closed.stderr, `machine ${CODES[5]} does not take walk-up orders`);
+  assert.not.ok(existsSync(join(ctx.tmp, 'closed')), 'nothing written');
+  const withLocation = await labels(ctx, ['--location', 'hall-1', '--orders', '--out', join(ctx.tmp, 'bad')]);
+  assert.is(withLocation.code, 2, withLocation.stderr);
+  assert.match(withLocation.stderr, '--orders prints machine labels');
+});
+
 t('a decoded label with one character of its code or signature changed is refused with UNKNOWN_MACHINE', async (ctx) => {
   const out = join(ctx.tmp, 'tamper');
   const run = await labels(ctx, ['--machines', 'CT0700026', '--format', 'png', '--out', out]);

@@ -13,6 +13,7 @@ import { waitUntil } from '../helpers/wait';
 
 const root = join(import.meta.dirname, '..', '..');
 const t = suite('log format');
+// biome-ignore lint/suspicious/noControlCharactersInRegex: ESC starts the colour codes being removed.
 const plain = (s: string): string => s.replace(/\x1b\[[0-9;]*m/g, '').replace(/\r/g, '');
 const PRETTY_LINE = /^\[\d\d:\d\d:\d\d\.\d{3}\] (INFO|WARN|ERROR|DEBUG)\b/;
 

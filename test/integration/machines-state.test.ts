@@ -5,7 +5,7 @@
 import * as assert from 'uvu/assert';
 import type { MqttClient } from 'mqtt';
 import { agentTopic, deviceTopic } from '../../protocol/topics';
-import { TestBroker, request } from '../helpers/broker';
+import { TestBroker, connectAdmin, request } from '../helpers/broker';
 import { barrier } from '../helpers/barrier';
 import { metric } from '../helpers/metrics';
 import { end, publish, recorder, subscribe, waitClosed, waitFor } from '../helpers/mqtt';
@@ -14,7 +14,7 @@ import { waitUntil } from '../helpers/wait';
 
 const t = suite<{ tb: TestBroker }>('machines: state, shadow, alerts and settings');
 t.before(async (ctx) => {
-  ctx.tb = await TestBroker.start({ machines: { lowPercent: 15, hysteresisPercent: 5, offlineAlertMs: 600_000, failureRate: 0.5, failureWindow: 10, historySampleMs: 0, historyRetentionMs: 30 * 86_400_000, stateRate: 50, stateBurst: 50 } });
+  ctx.tb = await TestBroker.start({ machines: { lowPercent: 15, hysteresisPercent: 5, offlineAlertMs: 600_000, failureRate: 0.5, failureWindow: 10, historySampleMs: 0, historyRetentionMs: 30 * 86_400_000, stateRate: 50, stateBurst: 50, deviceMetrics: true } });
 });
 t.after(async ({ tb }) => tb.stop());
 
@@ -94,6 +94,9 @@ t('ink falls as the printer works: one low-ink alert, cleared once after a refil
   assert.ok(metric(metrics, 'fleetbind_alerts_total', { kind: 'consumable-low', event: 'raised' }) >= 1);
   assert.ok(metric(metrics, 'fleetbind_machines', { status: 'idle' }) >= 1);
   assert.ok(metric(metrics, 'fleetbind_consumable_level_percent_count', { consumable: 'ink.k' }) >= 1);
+  // This broker runs with --machines-device-metrics: one series per machine as well.
+  assert.is(metric(metrics, 'fleetbind_machine_consumable_level_percent', { device: dev.id, consumable: 'ink.k' }), 100);
+  assert.is(metric(metrics, 'fleetbind_machine_status', { device: dev.id, status: 'idle' }), 1);
   await end(agent.client, device);
 });
 
@@ -178,7 +181,33 @@ t('desired settings reach an offline device when it reconnects; the delta emptie
   await end(agent.client, back.client);
 });
 
-t('bad reports (wrong types, unknown fields, oversize, a flood) are refused and counted, change nothing, and the broker keeps serving', async ({ tb }) => {
+t('an admin over MQTT sets desired settings and what the holder may edit; the device gets the delta; stale versions and bad values are refused', async ({ tb }) => {
+  const { dev, agent, device } = await heldMachine(tb);
+  const admin = await connectAdmin(tb.broker.mqttUrl, tb.adminToken);
+  const who = { kind: 'admin' as const, id: 'ops' };
+  const configs = recorder(device);
+  const set = await request(admin, who, { op: 'settings', device: dev.id, settings: { 'display.brightness': 55 }, version: 0, agentEditable: ['display.brightness'] });
+  assert.ok(set.ok, JSON.stringify(set));
+  assert.is(set.result.desiredVersion, 1);
+  assert.equal(set.result.delta, { 'display.brightness': 55 });
+  await waitUntil(() => configs.some((m) => m.topic === deviceTopic(dev.id, 'config') && (m.json as any).delta?.version === 1), 10_000, 'the delta in config');
+  const stale = await request(admin, who, { op: 'settings', device: dev.id, settings: { 'display.brightness': 5 }, version: 0 });
+  assert.is(stale.error?.code, 'CONFLICT');
+  const bad = await request(admin, who, { op: 'settings', device: dev.id, settings: { 'display.brightness': 'bright' } });
+  assert.is(bad.error?.code, 'BAD_PARAMS');
+  const badEditable = await request(admin, who, { op: 'settings', device: dev.id, settings: {}, agentEditable: ['wifi.psk'] });
+  assert.is(badEditable.error?.code, 'BAD_PARAMS');
+  const missing = await request(admin, who, { op: 'settings', device: 'esp32-000000000000', settings: { 'display.brightness': 5 } });
+  assert.is(missing.error?.code, 'NOT_FOUND');
+  // The admin made brightness agent-editable: the holder may change it now, and only it.
+  const byAgent = await request(agent.client, { kind: 'agent', id: agent.id }, { op: 'settings', device: dev.id, settings: { 'display.brightness': 65 }, version: 1 });
+  assert.ok(byAgent.ok, JSON.stringify(byAgent));
+  const audit = await tb.api('GET', `/api/audit?device=${dev.id}`);
+  assert.equal(audit.body.filter((e: any) => e.action === 'settings.desired').map((e: any) => e.actor).sort(), [`agent:${agent.id}`, 'admin:ops'].sort());
+  await end(admin, agent.client, device);
+});
+
+t('bad reports (wrong types, unknown fields, oversize, a flood) are refused, logged with the reason and counted, change nothing, and the broker keeps serving', async ({ tb }) => {
   const { dev, agent, device } = await heldMachine(tb);
   await subscribe(agent.client, deviceTopic(dev.id, 'shadow'));
   await report(device, dev.id, { machine: { status: 'idle' }, consumables: { paper: { level: 50 } } });
@@ -197,7 +226,19 @@ t('bad reports (wrong types, unknown fields, oversize, a flood) are refused and 
     { settings: { 'wifi.psk': 'x' } },
     { consumables: Object.fromEntries(Array.from({ length: 17 }, (_, i) => [`c${i}`, { level: 1 }])) },
   ];
-  for (const b of bad) await report(device, dev.id, typeof b === 'string' ? b : b);
+  // The broker's logger is silent here: what it would write is caught at its warn call.
+  const logged: Array<Record<string, unknown>> = [];
+  const warn = tb.ctx.log.warn;
+  tb.ctx.log.warn = ((obj: Record<string, unknown>, msg?: string) => {
+    if (msg === 'state report refused') logged.push(obj);
+  }) as typeof warn;
+  try {
+    for (const b of bad) await report(device, dev.id, typeof b === 'string' ? b : b);
+    await waitUntil(() => logged.length >= 2 || undefined, 15_000, 'the refusals logged');
+  } finally {
+    tb.ctx.log.warn = warn;
+  }
+  assert.equal(logged.slice(0, 2).map((l) => [l.device, l.reason, l.error]), [[dev.id, 'json', 'payload is not valid JSON'], [dev.id, 'schema', 'state must be a JSON object']], 'each refusal logged with its reason');
   await barrier(tb, [{ device: { client: device, dev } }], [{ agent }]);
   await waitUntil(async () => metric((await tb.api<string>('GET', '/metrics')).body, 'fleetbind_state_refusals_total', { reason: 'schema' }) - metric(before, 'fleetbind_state_refusals_total', { reason: 'schema' }) >= bad.length - 1 || undefined, 15_000, 'schema refusals counted');
   const after = (await tb.api<string>('GET', '/metrics')).body;

@@ -5,6 +5,7 @@
 // claimed; a forged location label is refused.
 import * as assert from 'uvu/assert';
 import { deviceTopic, eventTopic } from '../../protocol/topics';
+import type { BindingChange } from '../../broker/store/bindings';
 import { request } from '../helpers/broker';
 import { type Agent, claim, jobIn, jobSuite, submit } from '../helpers/jobs';
 import { JobDevice } from '../helpers/job-device';
@@ -72,6 +73,40 @@ s('a pool submit leases a free device, names it, and the lease ends with the job
   assert.ok(audit.some((x: any) => x.action === 'lease.start') && audit.some((x: any) => x.action === 'lease.end'), 'lease start and end are audited');
 });
 
+s('a lease that ends without a handover leaves the next lessee\'s job alone when the device queue reaches that binding change late', async () => {
+  const { loc, devs, ags } = await setup(1, 2, { mode: 'hold' });
+  const [a, b] = [ags[0]!, ags[1]!];
+  const dev = devs[0]!;
+  const r1 = await poolSubmit(a, loc);
+  assert.ok(r1.ok, JSON.stringify(r1));
+  await waitUntil(() => dev.isRunning(r1.result.job), 10_000, 'the first lessee\'s job on the device');
+
+  // A slow step (a loaded disk, a long snapshot) ahead of the lease end's binding step in the
+  // device's order: it is held until the next lessee's pool job has been committed to the device.
+  const { engine } = env.tb.ctx.jobs;
+  let release = (): void => {};
+  const slow = new Promise<void>((resolve) => (release = resolve));
+  const holdQueue = (change: BindingChange): void => {
+    if (change.device !== dev.id || change.to !== null) return;
+    env.tb.ctx.events.off('binding', holdQueue);
+    engine.run(engine.queue(dev.id), () => slow).catch((err: unknown) => assert.unreachable(String(err)));
+  };
+  env.tb.ctx.events.prependListener('binding', holdQueue);
+
+  dev.mode = 'run';
+  await dev.ack({ job: r1.result.job, state: 'done', result: { ok: true } });
+  await waitUntil(() => leaseOf(dev.id) === null, 10_000, 'the lease to end with no one waiting');
+  const r2 = await poolSubmit(b, loc);
+  assert.ok(r2.ok, JSON.stringify(r2));
+  assert.is(r2.result.device, dev.id, 'the freed device takes the next lessee\'s job');
+  assert.is(leaseOf(dev.id), b.id);
+  release();
+
+  const j = await jobIn(env.tb, r2.result.job, ['done', 'cancelled', 'failed', 'expired', 'interrupted'], b.token);
+  assert.is(j.state, 'done', `the next lessee's job ran (it ended ${j.state}: ${JSON.stringify(j.error)})`);
+  assert.is((await jobIn(env.tb, r1.result.job, ['done'], a.token)).state, 'done');
+});
+
 s('a held qr.show keeps its lease until it is paid', async () => {
   const { loc, ags } = await setup(1, 1, { mode: 'hold' });
   const a = ags[0]!;
@@ -117,7 +152,7 @@ s('when every device is busy, jobs wait in the pool queue FIFO across agents wit
       for (const q of queued) {
         if (order.includes(q.job)) continue;
         const r = await env.tb.api('GET', `/api/jobs/${q.job}`, undefined, env.tb.adminToken);
-        if (r.status === 200) return r.body;
+        if (r.status === 200 && r.body.device !== null) return r.body;
       }
       return undefined;
     }, 10_000, 'a waiting job to get a device');
@@ -145,6 +180,51 @@ s('a waiting job can be cancelled and leaves the queue', async () => {
   const detail = await ok(env.tb.api('GET', `/api/locations/${loc}`));
   assert.is(detail.queue.length, 0);
   assert.ok(r1.ok);
+});
+
+s('a waiting pool job is a job at GET /api/jobs/<id> with its pool place; an idempotencyKey answers the same job waiting and placed; an admin cancels one waiting', async () => {
+  const { loc, devs, ags } = await setup(1, 3, { mode: 'hold' });
+  const [a, b, c] = ags as [Agent, Agent, Agent];
+  const busy = await poolSubmit(a, loc);
+  assert.ok(busy.ok && busy.result.device === devs[0]!.id, JSON.stringify(busy));
+  const first = await poolSubmit(b, loc, { idempotencyKey: 'k-1' });
+  assert.ok(first.ok && first.result.device === null, JSON.stringify(first));
+  const view = await ok(env.tb.api('GET', `/api/jobs/${first.result.job}`, undefined, b.token));
+  assert.equal([view.job, view.device, view.agent, view.state, view.pool, view.route, view.position, view.idempotencyKey], [first.result.job, null, b.id, 'queued', loc, 'pool', 1, 'k-1']);
+  assert.ok(view.eta > 0 && view.times.queued > 0, JSON.stringify(view));
+  assert.is((await env.tb.api('GET', `/api/jobs/${first.result.job}`, undefined, a.token)).status, 404, "another agent does not see it");
+
+  // The same key again while it waits: the same job, nothing new queued.
+  const queuedBefore = await stateSnapshot(env.tb.ctx.db, loc);
+  const again = await poolSubmit(b, loc, { idempotencyKey: 'k-1' });
+  assert.ok(again.ok, JSON.stringify(again));
+  assert.equal([again.result.job, again.result.device, again.result.state, again.result.position], [first.result.job, null, 'queued', 1]);
+  assert.is(await stateSnapshot(env.tb.ctx.db, loc), queuedBefore, 'a repeated key changes nothing');
+  const clash = await poolSubmit(b, loc, { idempotencyKey: 'k-1', kind: 'serial.send', params: { data: 'x' } });
+  assert.is(clash.ok, false);
+  assert.is(clash.error.code, 'CONFLICT');
+
+  // An admin cancels another waiting job over REST; it reads as cancelled from then on.
+  const doomed = await poolSubmit(c, loc);
+  assert.is(doomed.result.position, 2);
+  const cancelled = await ok(env.tb.api('POST', `/api/jobs/${doomed.result.job}/cancel`, undefined, env.tb.adminToken));
+  assert.equal([cancelled.state, cancelled.device, cancelled.error.code], ['cancelled', null, 'CANCELLED']);
+  assert.is((await ok(env.tb.api('GET', `/api/jobs/${doomed.result.job}`, undefined, c.token))).state, 'cancelled');
+
+  // The device frees up: the waiting job is placed, and the key still answers with it.
+  await devs[0]!.ack({ job: busy.result.job, state: 'done', result: {} });
+  const placed = await waitUntil(async () => {
+    const r = await ok(env.tb.api('GET', `/api/jobs/${first.result.job}`, undefined, b.token));
+    return r.device !== null ? r : undefined;
+  }, 10_000, 'the waiting job to get the device');
+  assert.equal([placed.device, placed.pool, placed.idempotencyKey], [devs[0]!.id, loc, 'k-1']);
+  const third = await poolSubmit(b, loc, { idempotencyKey: 'k-1' });
+  assert.ok(third.ok, JSON.stringify(third));
+  assert.equal([third.result.job, third.result.device, third.result.pool], [first.result.job, devs[0]!.id, loc]);
+  await waitUntil(() => devs[0]!.isRunning(first.result.job), 10_000, 'the job on its device');
+  await devs[0]!.ack({ job: first.result.job, state: 'done', result: {} });
+  await jobIn(env.tb, first.result.job, ['done'], b.token);
+  assert.equal(devs[0]!.runs, [busy.result.job, first.result.job], 'each ran once; the cancelled job never ran');
 });
 
 s('hybrid: the primary takes jobs while healthy; offline or busy it falls back to the pool, saying why; back online it takes them again', async () => {

@@ -17,7 +17,7 @@ let b: TestBroker;
 let fleet: SimFleet | undefined;
 
 t.before(async () => {
-  b = await TestBroker.start({ machines: { lowPercent: 15, hysteresisPercent: 5, offlineAlertMs: 600_000, failureRate: 0.5, failureWindow: 10, historySampleMs: 0, historyRetentionMs: 86_400_000, stateRate: 50, stateBurst: 50 } });
+  b = await TestBroker.start({ machines: { lowPercent: 15, hysteresisPercent: 5, offlineAlertMs: 600_000, failureRate: 0.5, failureWindow: 10, historySampleMs: 0, historyRetentionMs: 86_400_000, stateRate: 50, stateBurst: 50, deviceMetrics: false } });
 });
 t.after(async () => {
   fleet?.stop();

@@ -1,7 +1,8 @@
-// The reference model of one broker (docs/architecture.md, Bindings and Jobs) in plain TS: who
-// holds each device, what each job's state is, which jobs each device was sent, and what each
-// agent has subscribed to. Commands change it with the rules the broker promises; the test then
-// checks the real broker against it.
+// The reference model of one broker (docs/architecture.md, Bindings, Jobs, and Locations and
+// pools) in plain TS: who holds each device (owned devices by claim, pool devices by lease), what
+// each job's state is, the pool queue, which jobs each device was sent, and what each agent has
+// subscribed to. Commands change it with the rules the broker promises; the test then checks the
+// real broker against it.
 import type { JobState } from '../../protocol/jobs';
 
 export type Kind = 'identify' | 'serial.send';
@@ -10,15 +11,20 @@ const ACTIVE: readonly JobState[] = ['dispatched', 'running'];
 /** Kinds that go back to the queue when their device drops while they run (protocol/jobs.ts). */
 const IDEMPOTENT: Record<Kind, boolean> = { identify: true, 'serial.send': false };
 
-export interface ModelJob { id: string; device: number; agent: number; kind: Kind; state: JobState; seq: number }
+/** A job; a pool job has no device while it waits in the pool queue (`waited` says it did). */
+export interface ModelJob { id: string; device: number | null; agent: number; kind: Kind; state: JobState; seq: number; pool: boolean; waited: boolean }
 export interface ModelDevice {
   connected: boolean;
-  /** Index of the agent that holds it, or null. */
+  /** Index of the agent that holds it (the lessee of a pool device), or null. */
   holder: number | null;
+  /** The kinds a pool device runs; null for an owned device. */
+  pool: readonly Kind[] | null;
   /** Every job the broker sent to the device to run (not cancels), in order, resends included. */
   dispatches: string[];
 }
 export interface ModelAgent { connected: boolean; subs: Set<string> }
+/** An agent's release of a device, answered ok in this step: the id of its answer. */
+export interface Cut { agent: number; device: number; answer: string }
 
 export class Model {
   readonly devices: ModelDevice[];
@@ -27,12 +33,22 @@ export class Model {
   private seq = 0;
   /** Holders before the step now running, for the entitlement check (see entitled()). */
   holdersBefore: (number | null)[];
+  /**
+   * Releases answered ok in the step now running. The broker changes the binding before it
+   * publishes the answer, and writes each client's messages in the order it authorised them, so
+   * nothing of the device may reach the agent after that answer (see check.ts, entitlement).
+   */
+  cuts: Cut[] = [];
   /** Steps taken and faults injected in this run. */
   steps = 0;
   faults = 0;
 
-  constructor(devices: number, agents: number, ownTopics: (agent: number) => string[]) {
-    this.devices = Array.from({ length: devices }, () => ({ connected: true, holder: null, dispatches: [] }));
+  /** `owned` owned devices, then one pool device per entry of `poolCaps`, running those kinds. */
+  constructor(owned: number, agents: number, ownTopics: (agent: number) => string[], poolCaps: readonly (readonly Kind[])[]) {
+    this.devices = [
+      ...Array.from({ length: owned }, () => ({ connected: true, holder: null, pool: null, dispatches: [] })),
+      ...poolCaps.map((caps) => ({ connected: true, holder: null, pool: caps, dispatches: [] })),
+    ];
     this.agents = Array.from({ length: agents }, (_, i) => ({ connected: true, subs: new Set(ownTopics(i)) }));
     this.holdersBefore = this.devices.map(() => null);
   }
@@ -41,6 +57,7 @@ export class Model {
   beginStep(): void {
     this.steps++;
     this.holdersBefore = this.devices.map((d) => d.holder);
+    this.cuts = [];
   }
 
   /** Agent `a` may have been sent device `d`'s messages during this step: it held d before or after it. */
@@ -71,10 +88,16 @@ export class Model {
     this.pump(d);
   }
 
+  /** Agent `a` released device `d`, answered by the response with id `answer`. */
+  release(a: number, d: number, answer: string): void {
+    this.rebind(d, null);
+    this.cuts.push({ agent: a, device: d, answer });
+  }
+
   // ---- jobs
 
   submit(id: string, d: number, a: number, kind: Kind): ModelJob {
-    const job: ModelJob = { id, device: d, agent: a, kind, state: 'queued', seq: ++this.seq };
+    const job: ModelJob = { id, device: d, agent: a, kind, state: 'queued', seq: ++this.seq, pool: false, waited: false };
     this.jobs.set(id, job);
     this.pump(d);
     return job;
@@ -92,11 +115,17 @@ export class Model {
 
   /** What an agent's cancel answers, and the job's state after it. */
   cancel(job: ModelJob): { ok: boolean; code?: string } {
+    if (job.device === null) {
+      if (job.state !== 'queued') return { ok: false, code: 'NOT_FOUND' };
+      job.state = 'cancelled';
+      return { ok: true };
+    }
     if (job.state === 'queued' || ACTIVE.includes(job.state)) {
       // An active job's device confirms at once (the test device acks every cancel).
       const wasActive = job.state !== 'queued';
       job.state = 'cancelled';
       if (wasActive) this.pump(job.device);
+      this.settle(job.device);
       return { ok: true };
     }
     if (job.state === 'cancelled') return { ok: true };
@@ -106,8 +135,64 @@ export class Model {
   finish(d: number, state: 'running' | 'done' | 'failed'): ModelJob {
     const job = this.active(d)!;
     job.state = state;
-    if (state !== 'running') this.pump(d);
+    if (state !== 'running') {
+      this.pump(d);
+      this.settle(d);
+    }
     return job;
+  }
+
+  // ---- pools
+
+  /** The pool queue: waiting pool jobs, oldest first. */
+  waiting(): ModelJob[] {
+    return [...this.jobs.values()].filter((j) => j.device === null && j.state === 'queued').sort((x, y) => x.seq - y.seq);
+  }
+
+  /** A free (unleased), connected pool device that runs the kind. */
+  private freeFor(kind: Kind): number | undefined {
+    const i = this.devices.findIndex((d) => d.pool?.includes(kind) && d.connected && d.holder === null);
+    return i < 0 ? undefined : i;
+  }
+
+  /**
+   * Where a pool submit goes: refused with no capable device online; else a free capable device,
+   * at once if nobody waits, or by the drain that follows its joining the queue (no free device
+   * runs any job already waiting, so it is the only one a free device can take); else the pool
+   * queue (null).
+   */
+  poolPlace(kind: Kind): 'refused' | number | null {
+    if (!this.devices.some((d) => d.pool?.includes(kind) && d.connected)) return 'refused';
+    return this.freeFor(kind) ?? null;
+  }
+
+  poolSubmit(id: string, a: number, kind: Kind, d: number | null): ModelJob {
+    const job: ModelJob = { id, device: null, agent: a, kind, state: 'queued', seq: ++this.seq, pool: true, waited: d === null || this.waiting().length > 0 };
+    this.jobs.set(id, job);
+    if (d !== null) this.lease(job, d);
+    return job;
+  }
+
+  private lease(job: ModelJob, d: number): void {
+    job.device = d;
+    this.devices[d]!.holder = job.agent;
+    this.pump(d);
+  }
+
+  /** FIFO: each waiting job, oldest first, takes a free device that runs it; one that none runs keeps its place. */
+  drain(): void {
+    for (const job of this.waiting()) {
+      const d = this.freeFor(job.kind);
+      if (d !== undefined) this.lease(job, d);
+    }
+  }
+
+  /** A lease ends when its device has no unfinished job; the freed device goes to the pool queue. */
+  private settle(d: number): void {
+    const dev = this.devices[d]!;
+    if (dev.pool === null || dev.holder === null || this.openJobs(d).length > 0) return;
+    dev.holder = null;
+    this.drain();
   }
 
   /**
@@ -118,13 +203,17 @@ export class Model {
     this.devices[d]!.connected = false;
     const job = this.active(d);
     if (!job) return;
-    if (job.state === 'running' && !IDEMPOTENT[job.kind]) job.state = 'interrupted';
-    else job.state = 'queued';
+    if (job.state === 'running' && !IDEMPOTENT[job.kind]) {
+      job.state = 'interrupted';
+      this.settle(d);
+    } else job.state = 'queued';
   }
 
+  /** Back online: its queue moves, and a free pool device takes the oldest waiting job it runs. */
   deviceBack(d: number): void {
     this.devices[d]!.connected = true;
     this.pump(d);
+    if (this.devices[d]!.pool !== null) this.drain();
   }
 }
 

@@ -59,6 +59,7 @@ const MISTAKES = [
     name: 'a wrong option for the mqtt client (firmware/typings)',
     file: 'firmware/platform/mqtt.ts',
     from: 'timeout: options.keepalive * 1000,',
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: the text is source code spliced into the firmware.
     to: 'timeout: `${options.keepalive}s`,',
     diagnostic: /firmware\/platform\/mqtt\.ts\(\d+,\d+\): error TS2322: Type 'string' is not assignable to type 'number'/,
   },

@@ -9,7 +9,7 @@ import { JOB_KINDS } from '../../protocol/jobs';
 const ewma = suite('jobs: duration estimate');
 
 ewma('the first real duration replaces the prior; early samples average, later ones weigh EWMA_ALPHA', () => {
-  let d: Duration | undefined = undefined;
+  let d: Duration | undefined;
   d = nextDuration(d, 200);
   assert.equal(d, { ewmaMs: 200, samples: 1 });
   d = nextDuration(d, 400);
@@ -21,7 +21,7 @@ ewma('the first real duration replaces the prior; early samples average, later o
 });
 
 ewma('a steady workload converges and a change of pace is followed', () => {
-  let d: Duration | undefined = undefined;
+  let d: Duration | undefined;
   for (let i = 0; i < 30; i++) d = nextDuration(d, 150);
   assert.is(d!.ewmaMs, 150);
   for (let i = 0; i < 30; i++) d = nextDuration(d, 600);

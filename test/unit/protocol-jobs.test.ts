@@ -21,8 +21,8 @@ kinds('the built-in kinds, and which may be retried after an interruption', () =
   assert.is(JOB_KINDS.identify.idempotent, true);
   // Bytes sent to a machine may have had an effect; never resend them blindly.
   assert.is(JOB_KINDS['serial.send'].idempotent, false);
-  // A print that was interrupted may have used paper and ink already: the customer decides.
-  assert.is(JOB_KINDS.print.idempotent, false);
+  // A print goes back to its device under the same job id, which the device dedupes: it resumes.
+  assert.is(JOB_KINDS.print.idempotent, true);
   for (const spec of Object.values(JOB_KINDS)) assert.ok(spec.typicalMs > 0);
 });
 

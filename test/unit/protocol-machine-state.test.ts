@@ -73,6 +73,8 @@ t('derived status: presence first, then error, maintenance, busy, then a low con
   assert.is(machineStatus('online', { machine: { status: 'error' }, consumables: { 'ink.k': { level: 1 } } }, 15), 'error');
   assert.is(machineStatus('online', { machine: { status: 'maintenance' } }, 15), 'maintenance');
   assert.is(machineStatus('online', { machine: { status: 'idle', job: 'j' } }, 15), 'busy');
+  assert.is(machineStatus('online', { machine: { status: 'idle' } }, 15, true), 'busy', 'a job of the queue running on the device');
+  assert.is(machineStatus('online', null, 15, true), 'busy', 'a device that reports no state, running a job');
   assert.is(machineStatus('online', { machine: { status: 'idle' }, consumables: { 'ink.k': { level: 14 } } }, 15), 'attention');
   assert.is(machineStatus('online', { consumables: { 'ink.k': { level: 14 } }, settings: { 'alerts.inkLowPercent': 10 } }, 15), 'idle', "the device's own threshold wins");
 });

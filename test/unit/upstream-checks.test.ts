@@ -3,6 +3,7 @@
 import { Aedes } from 'aedes';
 import * as assert from 'uvu/assert';
 import { aedesInternals } from '../../broker/upstream/aedes';
+import { numberAtEmit } from '../../broker/upstream/emit-order';
 import { guardRecursion } from '../../broker/upstream/mq-guard';
 import { suite } from '../helpers/suite';
 
@@ -22,6 +23,22 @@ t('an aedes without them is refused with the file to review', () => {
 
 t('an emitter without the drain internals is refused with the file to review', () => {
   assert.throws(() => guardRecursion({ on() {}, emit() {} }), /mqemitter internals changed .*review broker\/upstream\/mq-guard\.ts/);
+});
+
+t('the installed aedes numbers messages where the broker renumbers them at emit; one without is refused', async () => {
+  const aedes = await Aedes.createBroker();
+  numberAtEmit(aedes);
+  const numbered: number[] = [];
+  aedes.subscribe('x/#', (packet: { brokerCounter: number }, cb: () => void) => {
+    numbered.push(packet.brokerCounter);
+    cb();
+  }, () => undefined);
+  await new Promise<void>((res) => aedes.publish({ cmd: 'publish', topic: 'x/retained', payload: Buffer.from('1'), qos: 0, retain: true, dup: false }, () => res()));
+  await new Promise<void>((res) => aedes.publish({ cmd: 'publish', topic: 'x/plain', payload: Buffer.from('2'), qos: 0, retain: false, dup: false }, () => res()));
+  assert.is(numbered.length, 2);
+  assert.ok(numbered[0]! < numbered[1]!, `numbers follow emit order: ${numbered}`);
+  await new Promise<void>((res) => aedes.close(() => res()));
+  assert.throws(() => numberAtEmit({ mq: { emit() {} } }), /aedes internals changed \(counter, id, mq\.emit\): review broker\/upstream\/emit-order\.ts/);
 });
 
 t.run();

@@ -149,7 +149,7 @@ test('job history exports CSV and JSON; the agent screens fit 360 px', async () 
 
   await page.setViewportSize({ width: 360, height: 740 });
   const device = sides[0]!.m.device.id;
-  for (const path of ['/devices', `/devices/${device}`, `/devices/${device}/jobs/${payment}`, '/history', '/scan']) {
+  for (const path of ['/devices', `/devices/${device}`, `/devices/${device}/jobs/${payment}`, '/history', '/orders', '/scan']) {
     await page.goto(base + path);
     await page.getByRole('heading', { level: 1 }).waitFor();
     const width = (await page.evaluate('document.documentElement.scrollWidth')) as number;

@@ -23,8 +23,9 @@ export interface AppPage {
   errors: string[];
 }
 
-export async function openApp(browser: Browser, url: string, opts: { width?: number } = {}): Promise<AppPage> {
+export async function openApp(browser: Browser, url: string, opts: { width?: number; setup?: (context: BrowserContext) => Promise<void> } = {}): Promise<AppPage> {
   const context = await browser.newContext({ viewport: { width: opts.width ?? PHONE.width, height: PHONE.height }, deviceScaleFactor: 1, acceptDownloads: true });
+  await opts.setup?.(context);
   const page = await context.newPage();
   const frames: Buffer[] = [];
   const errors: string[] = [];

@@ -6,8 +6,9 @@ import * as assert from 'uvu/assert';
 import type { Browser } from 'playwright-core';
 import type { MqttClient } from 'mqtt';
 import { deviceTopic } from '../../protocol/topics';
-import { TestBroker, connectDevice } from '../helpers/broker';
-import { end, publish } from '../helpers/mqtt';
+import { MACHINE_DEFAULTS } from '../../broker/machines/options';
+import { TestBroker, connectAgent, connectDevice, request } from '../helpers/broker';
+import { end, publish, waitFor } from '../helpers/mqtt';
 import { requireTool } from '../helpers/tools';
 import { launch, openSignedIn, shot, waitAttr, waitText } from './browser';
 import { ensureWebBuilt } from './web-build';
@@ -26,7 +27,8 @@ test.after(async () => {
 test('status, ink bars and a low-ink alert on the agent\'s machine, live, at phone and desktop size', async () => {
   requireTool('chromium', 'chromium');
   await ensureWebBuilt();
-  tb = await TestBroker.start();
+  // The fleet's low level is 25 %, not the default 15: the cards must use the broker's.
+  tb = await TestBroker.start({ machines: { ...MACHINE_DEFAULTS, lowPercent: 25 } });
   const base = tb.broker.httpUrl;
   const agent = await tb.createAgent('ink-1');
   const dev = await tb.provision(undefined, 'CT0700401');
@@ -40,6 +42,19 @@ test('status, ink bars and a low-ink alert on the agent\'s machine, live, at pho
   const card = phone.page.getByTestId('device-card').first();
   await waitAttr(card.getByTestId('machine-status'), 'data-status', 'idle', 15_000);
   await waitText(card.getByTestId('machine-status'), 'Ready');
+
+  // A job of the agent's on the machine makes it busy though the machine itself still says idle.
+  const mqttAgent = await connectAgent(tb.broker.mqttUrl, agent.id, await tb.login(agent.id, agent.password));
+  const cmd = waitFor(device, (t) => t === deviceTopic(dev.id, 'cmd'), 10_000, 'the job at the machine');
+  const submitted = await request(mqttAgent, { kind: 'agent', id: agent.id }, { op: 'submit', device: dev.id, kind: 'identify', params: { seconds: 5 } });
+  assert.ok(submitted.ok, JSON.stringify(submitted));
+  const job = submitted.result.job as string;
+  await cmd;
+  await publish(device, deviceTopic(dev.id, 'ack'), { job, state: 'accepted' });
+  await waitAttr(card.getByTestId('machine-status'), 'data-status', 'busy', 15_000);
+  await publish(device, deviceTopic(dev.id, 'ack'), { job, state: 'done' });
+  await waitAttr(card.getByTestId('machine-status'), 'data-status', 'idle', 15_000);
+  await end(mqttAgent);
   await waitAttr(card.locator('[data-ink="ink.k"]'), 'data-level', '30', 15_000);
   assert.is(await card.getByTestId('ink').count(), 4);
   assert.is(await card.getByRole('meter', { name: 'Magenta ink' }).getAttribute('aria-valuenow'), '64');
@@ -67,6 +82,11 @@ test('status, ink bars and a low-ink alert on the agent\'s machine, live, at pho
   await publish(device, deviceTopic(dev.id, 'state'), { consumables: { 'ink.k': { level: 100 } } });
   await waitAttr(card.getByTestId('machine-status'), 'data-status', 'idle', 15_000);
   await phone.page.getByTestId('machine-alert').waitFor({ state: 'detached', timeout: 15_000 });
+  // 20 % is low by the fleet's 25 %, though not by the default 15 %.
+  await publish(device, deviceTopic(dev.id, 'state'), { consumables: { 'ink.k': { level: 20 } } });
+  await waitAttr(card.getByTestId('machine-status'), 'data-status', 'attention', 15_000);
+  await waitAttr(card.locator('[data-ink="ink.k"]'), 'data-level', '20', 15_000);
+  assert.ok(await card.locator('[data-ink="ink.k"]').evaluate((el) => el.classList.contains('low')), "the bar is marked low by the fleet's level");
   assert.equal([...phone.errors, ...desktop.errors], [], 'no errors in the pages');
   console.log(`screenshots: ${phoneShot} ${deskShot}`);
 });

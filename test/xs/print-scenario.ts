@@ -11,11 +11,22 @@ import { utf8Decode, utf8Encode } from '../../firmware/core/utf8';
 
 export interface PrintTranscript {
   outcome: { done?: unknown; failed?: string };
-  /** [start, end] of every Range asked for. */
-  ranges: [number, number][];
+  /** [start, end] of every Range asked for, with a count when asked for several times in a row. */
+  ranges: [number, number, number?][];
   progress: number[];
   /** The printer's own view: commands in order (DATA counted), bytes received, its verdict. */
   printer: { commands: string[]; bytes: number; sha256: string; verdict: string | null };
+}
+
+/** Repeats of one range in a row (refused retries during an outage) shown once, with their count. */
+function collapse(ranges: [number, number][]): [number, number, number?][] {
+  const out: [number, number, number?][] = [];
+  for (const r of ranges) {
+    const last = out.at(-1);
+    if (last && last[0] === r[0] && last[1] === r[1]) last[2] = (last[2] ?? 1) + 1;
+    else out.push([r[0], r[1]]);
+  }
+  return out;
 }
 
 function hex(bytes: Uint8Array): string {
@@ -34,7 +45,11 @@ export function design(size: number): Uint8Array {
   return out;
 }
 
-export function runPrintScenario(opts: { corrupt?: boolean } = {}): PrintTranscript {
+/**
+ * `outageMs`: from the cut on, the server refuses connections for this long (a broker restarting;
+ * Infinity for one that never comes back).
+ */
+export function runPrintScenario(opts: { corrupt?: boolean; outageMs?: number } = {}): PrintTranscript {
   const bytes = design(PRINT_WINDOW_BYTES * 2 + 7_000);
   const sha = hex(new Sha256().update(bytes).digest());
   // Virtual time: timers run in order of their due time, nothing real waits.
@@ -53,15 +68,23 @@ export function runPrintScenario(opts: { corrupt?: boolean } = {}): PrintTranscr
 
   const ranges: [number, number][] = [];
   let dropped = false;
+  let cutAt = -1;
   const http: Http = {
     get(_url, range, h) {
       ranges.push([range.start, range.end]);
       let aborted = false;
+      if (opts.outageMs !== undefined && cutAt >= 0 && now - cutAt < opts.outageMs) {
+        setTimer(1, () => !aborted && h.onEnd('connection refused'));
+        return { abort: () => (aborted = true) };
+      }
       const body = bytes.slice(range.start, range.end + 1);
       if (opts.corrupt && range.start === 0) body[100] = body[100]! ^ 0xff;
       // The second window's first try breaks after 5000 bytes.
       const cut = !dropped && range.start === PRINT_WINDOW_BYTES ? 5_000 : body.length;
-      if (cut < body.length) dropped = true;
+      if (cut < body.length) {
+        dropped = true;
+        cutAt = now;
+      }
       setTimer(1, () => !aborted && h.onStatus(206));
       for (let at = 0; at < cut; at += 3_000) setTimer(2, () => !aborted && h.onData(body.subarray(at, Math.min(cut, at + 3_000))));
       setTimer(3, () => !aborted && h.onEnd(cut < body.length ? 'connection reset' : undefined));
@@ -111,7 +134,7 @@ export function runPrintScenario(opts: { corrupt?: boolean } = {}): PrintTranscr
 
   const outcome: PrintTranscript['outcome'] = {};
   const progress: number[] = [];
-  const platform = { setTimer, clearTimer, http, serial, log: () => {} } as unknown as Platform;
+  const platform = { setTimer, clearTimer, now: () => now, http, serial, log: () => {} } as unknown as Platform;
   const ctx: JobContext = {
     platform,
     job: 'job-1',
@@ -129,5 +152,5 @@ export function runPrintScenario(opts: { corrupt?: boolean } = {}): PrintTranscr
   }
   const all = new Sha256();
   for (const r of printer.received) all.update(r);
-  return { outcome, ranges, progress, printer: { commands: printer.commands.filter((x, i, l) => x !== 'DATA' || l[i - 1] !== 'DATA'), bytes: printer.bytes, sha256: hex(all.digest()), verdict: printer.verdict } };
+  return { outcome, ranges: collapse(ranges), progress, printer: { commands: printer.commands.filter((x, i, l) => x !== 'DATA' || l[i - 1] !== 'DATA'), bytes: printer.bytes, sha256: hex(all.digest()), verdict: printer.verdict } };
 }

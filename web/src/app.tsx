@@ -11,12 +11,15 @@ import { Observable, useObservable } from './lib/observable';
 import { match, navigate, usePath } from './lib/router';
 import { rememberReturnPath, session, signOut, takeReturnPath } from './lib/session';
 import { AdminAddDevice } from './screens/admin/add-device';
+import { AdminAlerts } from './screens/admin/alerts';
 import { AdminAgents } from './screens/admin/agents';
 import { AdminAudit } from './screens/admin/audit';
 import { AdminDashboard } from './screens/admin/dashboard';
 import { AdminDevice } from './screens/admin/device';
 import { AdminFlash } from './screens/admin/flash';
 import { AdminJobsPage } from './screens/admin/jobs';
+import { AdminLocation } from './screens/admin/location';
+import { AdminLocations } from './screens/admin/locations';
 import { Fleet } from './screens/admin/fleet';
 import { AdminRollouts } from './screens/admin/rollouts';
 import { AdminTokens } from './screens/admin/tokens';
@@ -25,7 +28,10 @@ import { DevicePage } from './screens/device';
 import { Devices } from './screens/devices';
 import { History } from './screens/history';
 import { JobPage } from './screens/job';
+import { PoolJobPage } from './screens/pool-job';
+import { PoolLabel, PoolPage, Pools } from './screens/pools';
 import { Login } from './screens/login';
+import { Orders } from './screens/orders';
 import { Scan } from './screens/scan';
 import { OrderPage } from './order/order-page';
 
@@ -51,15 +57,19 @@ function Header(props: { path: string }): JSX.Element {
           ['/admin/dashboard', 'Dashboard'],
           ['/admin', 'Fleet'],
           ['/admin/jobs', 'Jobs'],
+          ['/admin/alerts', 'Alerts'],
           ['/admin/audit', 'Audit'],
           ['/admin/agents', 'Agents'],
+          ['/admin/locations', 'Locations'],
           ['/admin/tokens', 'Tokens'],
           ['/admin/flash', 'Flash'],
           ['/admin/rollouts', 'Rollouts'],
         ]
       : [
           ['/devices', 'Machines'],
+          ['/pools', 'Any machine'],
           ['/scan', 'Scan'],
+          ['/orders', 'Orders'],
           ['/history', 'History'],
         ];
   const current = (href: string) => (props.path === href || (href !== '/admin' && props.path.startsWith(href + '/')) ? 'page' : undefined);
@@ -83,7 +93,7 @@ function Header(props: { path: string }): JSX.Element {
         </p>
       )}
       {s && (
-        <nav aria-label="Main">
+        <nav aria-label="Main" class={nav.length > 5 ? 'scrolls' : 'wraps'}>
           {nav.map(([href, label]) => (
             <A key={href} href={href!} aria-current={current(href!)}>
               {label}
@@ -104,6 +114,11 @@ function agentRoute(path: string): JSX.Element | null {
   if (path === '/' || path === '/devices') return <Devices />;
   if (path === '/scan') return <Scan />;
   if (path === '/history') return <History />;
+  if (path === '/orders') return <Orders />;
+  if (path === '/pools') return <Pools />;
+  if ((m = match('/pools/:location', path))) return <PoolPage location={m.location!} />;
+  if ((m = match('/pool-jobs/:job', path))) return <PoolJobPage job={m.job!} />;
+  if ((m = match('/p/:label', path))) return <PoolLabel label={`/p/${m.label}`} />;
   if ((m = match('/c/:label', path))) return <Claim target={`/c/${m.label}`} />;
   if ((m = match('/claim/:target', path))) return <Claim target={m.target!} />;
   if ((m = match('/devices/:id', path))) return <DevicePage id={m.id!} />;
@@ -120,7 +135,10 @@ function adminRoute(path: string): JSX.Element | null {
   if (path === '/admin/rollouts') return <AdminRollouts />;
   if (path === '/admin/dashboard') return <AdminDashboard />;
   if (path === '/admin/jobs') return <AdminJobsPage />;
+  if (path === '/admin/alerts') return <AdminAlerts />;
   if (path === '/admin/audit') return <AdminAudit />;
+  if (path === '/admin/locations') return <AdminLocations />;
+  if ((m = match('/admin/locations/:id', path))) return <AdminLocation id={m.id!} />;
   if (path === '/admin/devices/new') return <AdminAddDevice />;
   if ((m = match('/admin/devices/:id', path))) return <AdminDevice id={m.id!} />;
   return null;

@@ -1,7 +1,8 @@
 // print: a walk-up order's design streamed to the machine (docs/architecture.md, "Walk-up
 // orders"). The design is fetched by its signed URL in windows of WINDOW bytes with HTTP Range,
 // so the heap holds one window at a time; a window that fails part way resumes from the byte it
-// reached. Each window goes to the machine over the serial exchange in CHUNK-byte frames, one
+// reached. A fetch that keeps failing is tried again with capped backoff until no byte has
+// arrived for PRINT_FETCH_STALL_MS, long enough to ride out a broker restart. Each window goes to the machine over the serial exchange in CHUNK-byte frames, one
 // frame per exchange, so the machine's ACK is the flow control:
 //   DESIGN <size> <copies> <sha256>\n   → READY
 //   DATA <n>\n<n bytes>                  → ACK
@@ -16,8 +17,10 @@ import { utf8Decode, utf8Encode } from '../utf8';
 
 export const PRINT_WINDOW_BYTES = 16 * 1024;
 export const PRINT_CHUNK_BYTES = 512;
-/** Fetch attempts per window before the job fails. */
-export const PRINT_FETCH_ATTEMPTS = 5;
+/** With no byte fetched for this long the job fails; a restarting broker is back well within it. */
+export const PRINT_FETCH_STALL_MS = 120_000;
+/** Retries back off from 100 ms by doubling, up to this. */
+export const PRINT_FETCH_MAX_BACKOFF_MS = 5_000;
 const EXCHANGE_TIMEOUT_MS = 5_000;
 const NEWLINE = utf8Encode('\n');
 /** The machine-state poll may hold the port for a moment; then the frame is sent again. */
@@ -43,6 +46,8 @@ class PrintRun {
   private window = new Uint8Array(0);
   private got = 0;
   private attempts = 0;
+  /** When this window last made progress (or began). */
+  private progressAt = 0;
   private readonly hash = new Sha256();
   private fetch: { abort(): void } | null = null;
   private exchange: { abort(): void } | null = null;
@@ -105,6 +110,7 @@ class PrintRun {
     if (this.window.length !== length) this.window = new Uint8Array(length);
     this.got = 0;
     this.attempts = 0;
+    this.progressAt = this.ctx.platform.now();
     this.request();
   }
 
@@ -130,6 +136,10 @@ class PrintRun {
         const room = this.window.length - this.got;
         this.window.set(c.length > room ? c.subarray(0, room) : c, this.got);
         this.got += Math.min(room, c.length);
+        if (c.length > 0) {
+          this.progressAt = this.ctx.platform.now();
+          this.attempts = 1;
+        }
       },
       onEnd: (error) => {
         this.fetch = null;
@@ -138,9 +148,10 @@ class PrintRun {
         const bad = status !== 206 && status !== 200;
         if (!bad && this.got === this.window.length) return this.streamWindow(0);
         if (status === 403 || status === 404 || status === 410) return this.fail(`FETCH: the design URL answered ${status}`);
-        if (this.attempts >= PRINT_FETCH_ATTEMPTS) return this.fail(`FETCH: ${error ?? `status ${status}`} after ${this.attempts} attempts`);
+        const stalled = this.ctx.platform.now() - this.progressAt;
+        if (stalled >= PRINT_FETCH_STALL_MS) return this.fail(`FETCH: ${error ?? `status ${status}`}; nothing fetched for ${Math.round(stalled / 1000)} s after ${this.attempts} attempts`);
         this.ctx.platform.log('warn', 'design fetch interrupted; resuming with Range', { at: this.offset + this.got, error: error ?? `status ${status}` });
-        this.timer = this.ctx.platform.setTimer(100 * 2 ** (this.attempts - 1), () => this.request());
+        this.timer = this.ctx.platform.setTimer(Math.min(100 * 2 ** Math.min(this.attempts - 1, 16), PRINT_FETCH_MAX_BACKOFF_MS), () => this.request());
       },
     });
   }

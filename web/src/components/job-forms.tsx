@@ -1,17 +1,24 @@
-// One form per job kind: payment QR, identify, and serial send (advanced). Each validates its
-// params with the same schema the broker uses (protocol/jobs.ts) before sending.
+// One form per job kind: payment QR, identify, and serial send (advanced), for a machine the agent
+// holds or for any free machine of a pool. Each validates its params with the same schema the
+// broker uses (protocol/jobs.ts) before sending.
 import type { JSX } from 'preact';
 import { useState } from 'preact/hooks';
 import { ProtocolError } from '../../../protocol/errors';
 import { type JobKind, parseJobParams } from '../../../protocol/jobs';
-import type { AgentLive } from '../lib/agent-live';
+import type { AgentLive, SubmitTo } from '../lib/agent-live';
 import { navigate } from '../lib/router';
 import { errorText } from '../lib/words';
-import { type PaymentFormat, PaymentFields, type PaymentSettings, type PaymentValues, defaultFormat, paymentText, usePaymentSettings } from './payment-fields';
+import type { PaymentSettings } from '../../../protocol/rest';
+import { type PaymentFormat, PaymentFields, type PaymentValues, defaultFormat, paymentText, usePaymentSettings } from './payment-fields';
 import { QrPreview } from './qr';
 import { Alert, Field } from './ui';
 
-function useSubmit(agent: AgentLive, device: string) {
+/** Where the app goes once a job is submitted: a pool job's own page shows which machine took it. */
+export function submittedPath(to: SubmitTo, job: string): string {
+  return 'pool' in to ? `/pool-jobs/${encodeURIComponent(job)}` : `/devices/${encodeURIComponent(to.device)}/jobs/${encodeURIComponent(job)}`;
+}
+
+function useSubmit(agent: AgentLive, to: SubmitTo) {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const fail = (err: unknown) => setError(err instanceof ProtocolError ? `Please check “${err.field ?? 'the form'}”: ${err.message}.` : errorText(err));
@@ -20,8 +27,8 @@ function useSubmit(agent: AgentLive, device: string) {
     setError(null);
     try {
       parseJobParams(kind, params);
-      const job = await agent.submit(device, kind, params);
-      navigate(`/devices/${encodeURIComponent(device)}/jobs/${encodeURIComponent(job)}`);
+      const { job } = await agent.submit(to, kind, params);
+      navigate(submittedPath(to, job));
     } catch (err) {
       fail(err);
     } finally {
@@ -40,13 +47,13 @@ function bytesOf(text: string, encoding: 'text' | 'hex'): Uint8Array {
   return Uint8Array.from(hex.match(/../g) ?? [], (h) => parseInt(h, 16));
 }
 
-export function PaymentForm(props: { agent: AgentLive; device: string }): JSX.Element {
+export function PaymentForm(props: { agent: AgentLive; to: SubmitTo }): JSX.Element {
   const settings = usePaymentSettings();
   return settings === null ? <p class="hint">Loading the payment formats…</p> : <PaymentFormWith {...props} settings={settings} />;
 }
 
-function PaymentFormWith(props: { agent: AgentLive; device: string; settings: PaymentSettings }): JSX.Element {
-  const { busy, error, send, fail } = useSubmit(props.agent, props.device);
+function PaymentFormWith(props: { agent: AgentLive; to: SubmitTo; settings: PaymentSettings }): JSX.Element {
+  const { busy, error, send, fail } = useSubmit(props.agent, props.to);
   const [format, setFormat] = useState<PaymentFormat>(defaultFormat(props.settings));
   const [values, setValues] = useState<PaymentValues>({});
   const [amount, setAmount] = useState('');
@@ -119,8 +126,8 @@ function PaymentFormWith(props: { agent: AgentLive; device: string; settings: Pa
   );
 }
 
-export function IdentifyForm(props: { agent: AgentLive; device: string }): JSX.Element {
-  const { busy, error, send } = useSubmit(props.agent, props.device);
+export function IdentifyForm(props: { agent: AgentLive; to: SubmitTo }): JSX.Element {
+  const { busy, error, send } = useSubmit(props.agent, props.to);
   const [seconds, setSeconds] = useState('5');
   return (
     <form
@@ -143,8 +150,8 @@ export function IdentifyForm(props: { agent: AgentLive; device: string }): JSX.E
   );
 }
 
-export function SerialForm(props: { agent: AgentLive; device: string }): JSX.Element {
-  const { busy, error, send, fail } = useSubmit(props.agent, props.device);
+export function SerialForm(props: { agent: AgentLive; to: SubmitTo }): JSX.Element {
+  const { busy, error, send, fail } = useSubmit(props.agent, props.to);
   const [data, setData] = useState('');
   const [encoding, setEncoding] = useState<'text' | 'hex'>('text');
   const [timeoutMs, setTimeoutMs] = useState('2000');
@@ -185,5 +192,32 @@ export function SerialForm(props: { agent: AgentLive; device: string }): JSX.Ele
         {busy ? 'Sending…' : 'Send'}
       </button>
     </form>
+  );
+}
+
+const FORMS = [
+  ['qr.show', 'Payment QR'],
+  ['identify', 'Identify'],
+  ['serial.send', 'Serial (advanced)'],
+] as const;
+
+/** The kind picker and the form of the kind picked, for a machine or for a pool. */
+export function NewJobForms(props: { agent: AgentLive; to: SubmitTo }): JSX.Element {
+  const [kind, setKind] = useState<(typeof FORMS)[number][0]>('qr.show');
+  return (
+    <>
+      <fieldset class="segments">
+        <legend>Kind of job</legend>
+        {FORMS.map(([k, label]) => (
+          <label key={k} class={kind === k ? 'on' : ''}>
+            <input type="radio" name="job-kind" value={k} checked={kind === k} onChange={() => setKind(k)} />
+            {label}
+          </label>
+        ))}
+      </fieldset>
+      {kind === 'qr.show' && <PaymentForm agent={props.agent} to={props.to} />}
+      {kind === 'identify' && <IdentifyForm agent={props.agent} to={props.to} />}
+      {kind === 'serial.send' && <SerialForm agent={props.agent} to={props.to} />}
+    </>
   );
 }

@@ -4,9 +4,7 @@ import type { JSX } from 'preact';
 import { type MachineStatus, lowThreshold, machineStatus } from '../../../protocol/machine-state';
 import type { Status } from '../../../protocol/messages';
 import type { AlertView, ShadowView } from '../../../protocol/rest';
-
-/** The fleet's default low threshold; a machine's own `alerts.inkLowPercent` wins. */
-const LOW_PERCENT = 15;
+import type { AgentState } from '../lib/agent-live';
 
 const STATUS_WORDS: Record<MachineStatus, string> = {
   offline: 'Offline',
@@ -25,11 +23,20 @@ const INKS = [
   ['ink.k', 'Black'],
 ] as const;
 
-export function MachineState(props: { presence: Status | undefined; shadow: ShadowView | undefined; alerts: AlertView[] | undefined }): JSX.Element | null {
+/** Whether one of the device's jobs is on the machine now, from the agent's live queue snapshot. */
+export function jobOnMachine(st: Pick<AgentState, 'queues' | 'jobs'>, device: string): boolean {
+  return (st.queues[device] ?? []).some((id) => st.jobs[id]?.state === 'dispatched' || st.jobs[id]?.state === 'running');
+}
+
+export function MachineState(props: { presence: Status | undefined; shadow: ShadowView | undefined; alerts: AlertView[] | undefined; jobRunning: boolean }): JSX.Element | null {
   const { shadow } = props;
   const reported = shadow?.reported ?? null;
-  const status = machineStatus(props.presence?.state ?? 'offline', reported, LOW_PERCENT);
-  const low = reported ? lowThreshold(reported, LOW_PERCENT) : LOW_PERCENT;
+  // A job of the queue on the machine counts as busy even when the machine reports no state, as
+  // the broker's machine list has it (protocol/machine-state.ts machineStatus).
+  // The broker's threshold comes with the shadow; with no shadow there is nothing to call low.
+  const fleetLow = shadow?.lowPercent ?? 0;
+  const status = machineStatus(props.presence?.state ?? 'offline', reported, fleetLow, props.jobRunning);
+  const low = reported ? lowThreshold(reported, fleetLow) : fleetLow;
   const consumables = reported?.consumables ?? {};
   const inks = INKS.filter(([name]) => consumables[name] !== undefined);
   const alerts = props.alerts ?? [];

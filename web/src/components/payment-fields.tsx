@@ -6,12 +6,12 @@ import { useEffect, useState } from 'preact/hooks';
 import { encodeEmvco } from '../../../protocol/payment/emvco';
 import { encodeEpc } from '../../../protocol/payment/epc';
 import { PAYMENT_TEMPLATES, PAYMENT_TEMPLATE_NAMES, type PaymentTemplate } from '../../../protocol/payment/templates';
+import type { PaymentSettings } from '../../../protocol/rest';
 import { authed } from '../lib/session';
 import { Field } from './ui';
 
 export type PaymentFormat = PaymentTemplate | 'placeholder';
 
-export interface PaymentSettings { template: PaymentTemplate | null; production: boolean }
 
 export function usePaymentSettings(): PaymentSettings | null {
   const [settings, setSettings] = useState<PaymentSettings | null>(null);

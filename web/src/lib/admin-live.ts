@@ -1,7 +1,7 @@
 // An admin's live feed: every device's presence and queue depth, and a tick whenever any
 // agent's bindings change so the fleet screens reload from the REST API.
 import type { JobsSnapshot, Status } from '../../../protocol/messages';
-import { PREFIX, adminTopic, adminTransferTopic, parseTopic } from '../../../protocol/topics';
+import { PREFIX, adminAlertsTopic, adminTopic, adminTransferTopic, parseTopic } from '../../../protocol/topics';
 import { Link } from './link';
 import { Observable } from './observable';
 import { type Session, expireSession } from './session';
@@ -13,10 +13,12 @@ export interface AdminState {
   bindingsTick: number;
   /** Changes whenever a transfer request is made or decided; the request list reloads. */
   transfersTick: number;
+  /** Changes whenever an alert is raised, cleared or acknowledged; the alert list reloads. */
+  alertsTick: number;
 }
 
 export class AdminLive {
-  readonly state = new Observable<AdminState>({ status: {}, queueDepth: {}, bindingsTick: 0, transfersTick: 0 });
+  readonly state = new Observable<AdminState>({ status: {}, queueDepth: {}, bindingsTick: 0, transfersTick: 0, alertsTick: 0 });
   readonly link: Link;
   private reloadTimer: ReturnType<typeof setTimeout> | null = null;
 
@@ -26,7 +28,7 @@ export class AdminLive {
       connected: () => this.bump(),
       refused: expireSession,
     });
-    this.link.want([`${PREFIX}/d/+/status`, `${PREFIX}/d/+/jobs`, `${PREFIX}/a/+/bindings`, adminTransferTopic]);
+    this.link.want([`${PREFIX}/d/+/status`, `${PREFIX}/d/+/jobs`, `${PREFIX}/a/+/bindings`, adminTransferTopic, adminAlertsTopic]);
   }
 
   start(): void {
@@ -42,6 +44,10 @@ export class AdminLive {
     const st = this.state.get();
     if (topic === adminTransferTopic) {
       this.state.set({ ...st, transfersTick: st.transfersTick + 1 });
+      return;
+    }
+    if (topic === adminAlertsTopic) {
+      this.state.set({ ...st, alertsTick: st.alertsTick + 1 });
       return;
     }
     const t = parseTopic(topic);

@@ -28,6 +28,35 @@ export interface JobTrack {
   times: Partial<Record<JobState, number>>;
 }
 
+/** A job submitted to a location's pool, from the submit until a machine takes it (or it ends waiting). */
+export interface PoolJobTrack {
+  job: string;
+  location: string;
+  kind: string;
+  /** waiting in the pool queue; assigned to `device`; expired or cancelled while waiting. */
+  state: 'waiting' | 'assigned' | 'expired' | 'cancelled';
+  device: string | null;
+  route: string | null;
+  /** 1 is the next job a free machine takes. */
+  position: number | null;
+  /** ms until a machine is expected to take it, counted from etaAt (local clock). */
+  eta: number | null;
+  etaAt: number;
+}
+
+/** Where a submit goes: a machine the agent holds, or any free machine of a location's pool. */
+export type SubmitTo = { device: string } | { pool: string };
+
+interface PoolEvent {
+  event: 'pool.queue' | 'pool.assigned' | 'pool.ended';
+  location: string;
+  job?: string;
+  device?: string;
+  route?: string;
+  state?: 'expired' | 'cancelled';
+  jobs?: { job: string; kind: string; position: number; eta: number }[];
+}
+
 export interface AgentState {
   loaded: boolean;
   devices: BoundDevice[];
@@ -39,6 +68,7 @@ export interface AgentState {
   shadows: Record<string, ShadowView>;
   /** Open alerts per machine, from a/<agent>/alerts. */
   alerts: Record<string, AlertView[]>;
+  poolJobs: Record<string, PoolJobTrack>;
 }
 
 const latest = (times: Partial<Record<JobState, number>>): number => Math.max(0, ...Object.values(times));
@@ -53,7 +83,7 @@ function deviceTopics(id: string): string[] {
 }
 
 export class AgentLive {
-  readonly state = new Observable<AgentState>({ loaded: false, devices: [], status: {}, queues: {}, jobs: {}, shadows: {}, alerts: {} });
+  readonly state = new Observable<AgentState>({ loaded: false, devices: [], status: {}, queues: {}, jobs: {}, shadows: {}, alerts: {}, poolJobs: {} });
   /** The latest decision an admin made on one of this agent's transfer requests. */
   readonly transferDecided = new Observable<TransferRequestView | null>(null);
   readonly link: Link;
@@ -83,20 +113,39 @@ export class AgentLive {
     await this.link.request('release', { device });
   }
 
-  async submit(device: string, kind: string, params: Record<string, unknown>): Promise<string> {
-    const r = await this.link.request<{ job: string; state: JobState; position: number | null; eta: number | null }>('submit', {
-      device,
+  /** Submits a job; the answer names the machine that took it (null while it waits in a pool queue). */
+  async submit(to: SubmitTo, kind: string, params: Record<string, unknown>): Promise<{ job: string; device: string | null }> {
+    const r = await this.link.request<{ job: string; state: JobState; position: number | null; eta: number | null; device?: string | null; route?: string }>('submit', {
+      ...to,
       kind,
       params,
       idempotencyKey: crypto.randomUUID(),
     });
     const now = Date.now();
-    this.patchJob(r.job, { job: r.job, device, kind, state: r.state, position: r.position, eta: r.eta, etaAt: now, progress: null, params, result: null, error: null, times: { [r.state]: now } });
-    return r.job;
+    const device = 'device' in to ? to.device : (r.device ?? null);
+    if ('pool' in to) {
+      const track: PoolJobTrack = { job: r.job, location: to.pool, kind, state: device === null ? 'waiting' : 'assigned', device, route: r.route ?? null, position: device === null ? r.position : null, eta: device === null ? r.eta : null, etaAt: now };
+      this.state.update((st) => ({ ...st, poolJobs: { ...st.poolJobs, [r.job]: { ...track, ...st.poolJobs[r.job] } } }));
+    }
+    if (device !== null) this.patchJob(r.job, { job: r.job, device, kind, state: r.state, position: r.position, eta: r.eta, etaAt: now, progress: null, params, result: null, error: null, times: { [r.state]: now } });
+    return { job: r.job, device };
+  }
+
+  /** A pool job the app did not submit in this session (a reload): read once from the job record. */
+  async followPoolJob(job: string): Promise<void> {
+    const v = await authed<JobView>('GET', `/api/jobs/${encodeURIComponent(job)}`);
+    if (v.pool === undefined) return;
+    const state = v.device !== null ? 'assigned' : v.state === 'queued' ? 'waiting' : v.state === 'cancelled' ? 'cancelled' : 'expired';
+    const track: PoolJobTrack = { job, location: v.pool, kind: v.kind, state, device: v.device, route: v.route ?? null, position: v.device === null ? v.position : null, eta: v.device === null ? v.eta : null, etaAt: Date.now() };
+    this.state.update((st) => ({ ...st, poolJobs: { ...st.poolJobs, [job]: track } }));
   }
 
   async cancel(job: string): Promise<void> {
     await this.link.request('cancel', { job });
+    this.state.update((st) => {
+      const p = st.poolJobs[job];
+      return p?.state === 'waiting' ? { ...st, poolJobs: { ...st.poolJobs, [job]: { ...p, state: 'cancelled', position: null, eta: null } } } : st;
+    });
   }
 
   /** The agent's own jobs on a device, newest first; also refreshes what the app knows of them. */
@@ -106,6 +155,8 @@ export class AgentLive {
     this.state.update((st) => {
       const jobs = { ...st.jobs };
       for (const v of views) {
+        // A pool job still waiting for a device is followed through its pool.queue events.
+        if (v.device === null) continue;
         const prev = jobs[v.job];
         // A snapshot that arrived after this list was read is newer; keep its live fields.
         if (prev && latest(prev.times) > latest(v.times)) {
@@ -136,8 +187,12 @@ export class AgentLive {
     try {
       const b = await this.link.request<Bindings>('list');
       this.applyBindings(b);
-      await Promise.all([...b.devices.map((d) => this.history(d.id, 20)), this.loadAlerts()]);
+      // A pool job may have been given a machine while the link was down.
+      const waiting = Object.values(this.state.get().poolJobs).filter((p) => p.state === 'waiting');
+      await Promise.all([...b.devices.map((d) => this.history(d.id, 20)), this.loadAlerts(), ...waiting.map((p) => this.followPoolJob(p.job))]);
     } catch (err) {
+      // Stopped on purpose (signed out, or a renewed token replaced this connection): nothing failed.
+      if (this.link.state.get() === 'closed') return;
       console.error('catching up after connect failed', err);
     }
   }
@@ -146,6 +201,7 @@ export class AgentLive {
     const t = parseTopic(topic);
     if (!t) return;
     if (t.kind === 'agent' && t.leaf === 'bindings' && t.agent === this.session.id) this.applyBindings(json as Bindings);
+    else if (t.kind === 'agent' && t.leaf === 'res' && String((json as { event?: unknown }).event).startsWith('pool.')) this.applyPoolEvent(json as PoolEvent);
     else if (t.kind === 'agent' && t.leaf === 'res' && (json as { event?: unknown }).event === 'transfer.decided') this.transferDecided.set((json as { request: TransferRequestView }).request);
     else if (t.kind === 'device' && t.leaf === 'status') this.applyStatus(t.device, json as Status);
     else if (t.kind === 'device' && t.leaf === 'jobs') this.applySnapshot(json as JobsSnapshot);
@@ -159,6 +215,27 @@ export class AgentLive {
     const alerts: Record<string, AlertView[]> = {};
     for (const a of open) alerts[a.device] = [...(alerts[a.device] ?? []), a];
     this.state.set({ ...this.state.get(), alerts });
+  }
+
+  private applyPoolEvent(e: PoolEvent): void {
+    const now = Date.now();
+    this.state.update((st) => {
+      const poolJobs = { ...st.poolJobs };
+      if (e.event === 'pool.queue') {
+        for (const q of e.jobs ?? []) {
+          const prev = poolJobs[q.job];
+          if (prev && prev.state !== 'waiting') continue;
+          poolJobs[q.job] = { job: q.job, location: e.location, kind: q.kind, state: 'waiting', device: null, route: prev?.route ?? null, position: q.position, eta: q.eta, etaAt: now };
+        }
+      } else if (e.job !== undefined) {
+        const prev = poolJobs[e.job] ?? { job: e.job, location: e.location, kind: '', device: null, route: null, etaAt: now };
+        poolJobs[e.job] =
+          e.event === 'pool.assigned'
+            ? { ...prev, state: 'assigned', device: e.device ?? null, route: e.route ?? prev.route, position: null, eta: null }
+            : { ...prev, state: e.state ?? 'expired', position: null, eta: null };
+      }
+      return { ...st, poolJobs };
+    });
   }
 
   private applyShadow(s: ShadowView): void {

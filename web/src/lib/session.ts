@@ -3,17 +3,10 @@
 // active, the broker's idle clock is reset through /api/me, since an open MQTT connection alone
 // does not count as use.
 import { ApiError, request } from './api';
+import type { Session } from '../../../protocol/rest';
 import { Observable } from './observable';
 
-export interface Session {
-  token: string;
-  kind: 'agent' | 'admin';
-  id: string;
-  name: string;
-  username: string;
-  expiresAt: number;
-  idleTimeoutMs: number;
-}
+export type { Session };
 
 const SESSION_KEY = 'fleetbind.session';
 const ACTIVITY_KEY = 'fleetbind.lastActivity';

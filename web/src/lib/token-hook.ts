@@ -7,6 +7,7 @@
 //                                   { expiresAt }); answer it by calling setToken with a new token
 // The broker closes a live connection when its token expires, so a portal that never renews sees
 // its agent signed out at expiry.
+import type { Me } from '../../../protocol/rest';
 import { request } from './api';
 import { adoptSession, expireSession, session } from './session';
 
@@ -24,7 +25,7 @@ function expiryOf(jwt: string): number {
 
 export async function setToken(jwt: string): Promise<void> {
   const expiresAt = expiryOf(jwt);
-  const who = await request<{ kind: 'agent' | 'admin'; id: string; name: string; username: string }>('GET', '/api/me', undefined, jwt);
+  const who = await request<Me>('GET', '/api/me', undefined, jwt);
   // The identity provider decides how long the agent stays signed in, not the idle timer.
   adoptSession({ token: jwt, ...who, expiresAt, idleTimeoutMs: Number.MAX_SAFE_INTEGER });
   clearTimeout(warnTimer);

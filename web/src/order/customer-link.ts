@@ -1,6 +1,7 @@
 // The customer's MQTT-over-WebSocket connection (customer:<session>): it may subscribe only to
 // its own orders' topics (docs/architecture.md, "Walk-up orders"). Reconnects by itself and
-// subscribes again; the broker's retained message brings each order's latest state.
+// subscribes again; the broker's retained message brings each open order's latest state (an
+// ended order has none: the page's periodic refresh brings its ending).
 import mqtt, { type MqttClient } from 'mqtt';
 import type { OrderUpdate } from '../../../protocol/orders';
 
@@ -31,6 +32,8 @@ export class CustomerLink {
       if (this.wanted.size > 0) client.subscribe([...this.wanted], { qos: 0 });
     });
     client.on('message', (_topic, payload) => {
+      // The broker clearing an ended order's retained message: nothing to show.
+      if (payload.length === 0) return;
       try {
         this.onUpdate(JSON.parse(payload.toString()) as OrderUpdate);
       } catch {

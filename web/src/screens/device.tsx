@@ -2,20 +2,16 @@
 // job kind, and Release. If the machine is released or transferred away, the page says so.
 import type { JSX } from 'preact';
 import { useState } from 'preact/hooks';
+import { HistoryChart } from '../components/history-chart';
 import { JobLine } from '../components/jobs';
-import { IdentifyForm, PaymentForm, SerialForm } from '../components/job-forms';
+import { MachineState, jobOnMachine } from '../components/machine-state';
+import { NewJobForms } from '../components/job-forms';
 import { A, Alert, Page, PresenceBadge } from '../components/ui';
 import { useAgent } from '../lib/live';
 import { useObservable } from '../lib/observable';
 import { navigate } from '../lib/router';
 import { errorText } from '../lib/words';
 import { ReleaseButton } from './devices';
-
-const FORMS = [
-  ['qr.show', 'Payment QR'],
-  ['identify', 'Identify'],
-  ['serial.send', 'Serial (advanced)'],
-] as const;
 
 export function CancelButton(props: { job: string }): JSX.Element {
   const agent = useAgent();
@@ -49,7 +45,6 @@ export function CancelButton(props: { job: string }): JSX.Element {
 export function DevicePage(props: { id: string }): JSX.Element {
   const agent = useAgent();
   const st = useObservable(agent.state);
-  const [kind, setKind] = useState<(typeof FORMS)[number][0]>('qr.show');
   const d = st.devices.find((x) => x.id === props.id);
   if (!d) {
     return (
@@ -74,6 +69,12 @@ export function DevicePage(props: { id: string }): JSX.Element {
         <p class="sub">
           {d.model ?? 'unknown model'} · <span class="mono">{d.id}</span>
         </p>
+      </section>
+      <section class="card" aria-labelledby="machine-h">
+        <h2 id="machine-h">Machine</h2>
+        <MachineState presence={st.status[d.id]} shadow={st.shadows[d.id]} alerts={st.alerts[d.id]} jobRunning={jobOnMachine(st, d.id)} />
+        <h3>Levels, last 7 days</h3>
+        <HistoryChart machine={d.id} version={st.shadows[d.id]?.version} />
       </section>
       <section class="card" aria-labelledby="queue-h">
         <h2 id="queue-h">Jobs</h2>
@@ -100,22 +101,17 @@ export function DevicePage(props: { id: string }): JSX.Element {
       </section>
       <section class="card" aria-labelledby="new-job-h">
         <h2 id="new-job-h">New job</h2>
-        <fieldset class="segments">
-          <legend>Kind of job</legend>
-          {FORMS.map(([k, label]) => (
-            <label key={k} class={kind === k ? 'on' : ''}>
-              <input type="radio" name="job-kind" value={k} checked={kind === k} onChange={() => setKind(k)} />
-              {label}
-            </label>
-          ))}
-        </fieldset>
-        {kind === 'qr.show' && <PaymentForm agent={agent} device={d.id} />}
-        {kind === 'identify' && <IdentifyForm agent={agent} device={d.id} />}
-        {kind === 'serial.send' && <SerialForm agent={agent} device={d.id} />}
+        <NewJobForms agent={agent} to={{ device: d.id }} />
       </section>
-      <section class="card" aria-label="Release">
-        <ReleaseButton agent={agent} device={d} onDone={() => navigate('/devices')} />
-      </section>
+      {d.lease ? (
+        <section class="card" aria-label="Lease">
+          <p data-testid="lease-note">You have this machine from the pool at {d.lease.location} for your job. It goes back to the pool when the job ends.</p>
+        </section>
+      ) : (
+        <section class="card" aria-label="Release">
+          <ReleaseButton agent={agent} device={d} onDone={() => navigate('/devices')} />
+        </section>
+      )}
     </Page>
   );
 }

@@ -1,10 +1,11 @@
-// "My machines": every machine the agent holds, with live presence, what the machine is doing
-// (status, ink, alerts), the current job, the queue length, and Release.
+// "My machines": every machine the agent holds (claimed, or leased from a pool for one job), with
+// live presence, what the machine is doing (status, ink, alerts), the current job, the queue
+// length, and Release for a claimed one.
 import type { JSX } from 'preact';
 import { useState } from 'preact/hooks';
 import type { BoundDevice } from '../../../protocol/messages';
 import { JobLine } from '../components/jobs';
-import { MachineState } from '../components/machine-state';
+import { MachineState, jobOnMachine } from '../components/machine-state';
 import { A, Alert, Page, PresenceBadge } from '../components/ui';
 import { type AgentLive, isOpen } from '../lib/agent-live';
 import { useAgent } from '../lib/live';
@@ -95,14 +96,19 @@ export function Devices(): JSX.Element {
               <p class="sub" data-testid="presence-detail">
                 <PresenceBadge status={st.status[d.id]} detail />
               </p>
-              <MachineState presence={st.status[d.id]} shadow={st.shadows[d.id]} alerts={st.alerts[d.id]} />
+              <MachineState presence={st.status[d.id]} shadow={st.shadows[d.id]} alerts={st.alerts[d.id]} jobRunning={jobOnMachine(st, d.id)} />
               <p data-testid="current-job">{current ? <JobLine job={current} /> : 'No job running'}</p>
               <p data-testid="queue-length">{waiting === 0 ? 'Queue empty' : `${waiting} job${waiting === 1 ? '' : 's'} waiting`}</p>
+              {d.lease && (
+                <p class="lease" data-testid="lease-badge">
+                  From the pool at {d.lease.location}, for your job only
+                </p>
+              )}
               <div class="actions">
                 <A href={`/devices/${encodeURIComponent(d.id)}`} class="button primary">
                   Open
                 </A>
-                <ReleaseButton agent={agent} device={d} />
+                {!d.lease && <ReleaseButton agent={agent} device={d} />}
               </div>
             </li>
           );

@@ -50,7 +50,7 @@ export function History(): JSX.Element {
           {views.map((v) => (
             <li key={v.job} class="card">
               <p>
-                <A href={`/devices/${encodeURIComponent(v.device)}/jobs/${encodeURIComponent(v.job)}`}>{jobKindText(v)}</A> · <span data-testid="history-status">{jobStatusText(v)}</span>
+                {v.device === null ? jobKindText(v) : <A href={`/devices/${encodeURIComponent(v.device)}/jobs/${encodeURIComponent(v.job)}`}>{jobKindText(v)}</A>} · <span data-testid="history-status">{jobStatusText(v)}</span>
               </p>
               {v.kind === 'qr.show' && typeof v.params.amount === 'number' && (
                 <p>

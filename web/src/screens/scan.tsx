@@ -1,13 +1,24 @@
 // Point the camera at a machine's label: frames are decoded live with jsQR, and a label opens
-// that machine's claim screen. A machine code can be typed instead.
+// that machine's claim screen (a location label, that location's pool). A machine code can be
+// typed instead.
 import type { JSX } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { parseClaimTarget } from '../../../protocol/claim-target';
+import { parsePoolLabel, poolLabelPath } from '../../../protocol/pool-label';
 import { Alert, Field, Page } from '../components/ui';
 import { navigate } from '../lib/router';
 
-/** Where scanned or typed text leads: label URLs keep their /c/ path, anything else /claim/. */
+/**
+ * Where scanned or typed text leads: a location label to its pool (the broker checks it), machine
+ * label URLs keep their /c/ path, anything else /claim/.
+ */
 export function claimPathFor(text: string): string {
+  try {
+    const l = parsePoolLabel(text);
+    if (text.includes('/p/')) return poolLabelPath(l.location, l.sig);
+  } catch {
+    // Not a location label: read it as a machine's.
+  }
   try {
     const t = parseClaimTarget(text);
     if (t.kind === 'label') return `/c/${t.code}.${t.sig}`;

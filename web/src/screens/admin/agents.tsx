@@ -5,6 +5,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { Alert, Field, Page } from '../../components/ui';
 import type { AgentListItem, LoginBlockView } from '../../../../protocol/rest';
 import { authed } from '../../lib/session';
+import { useAction } from '../../lib/use-action';
 import { errorText } from '../../lib/words';
 
 
@@ -49,9 +50,7 @@ function ResetPassword(props: { agent: AgentListItem; onDone(msg: string): void;
 export function AdminAgents(): JSX.Element {
   const [rows, setRows] = useState<AgentListItem[] | null>(null);
   const [blocks, setBlocks] = useState<LoginBlockView[]>([]);
-  const [error, setError] = useState<string | null>(null);
-  const [done, setDone] = useState<string | null>(null);
-  const [reload, setReload] = useState(0);
+  const { error, setError, done, setDone, reload, run } = useAction();
   const [id, setId] = useState('');
   const [name, setName] = useState('');
   const [pw, setPw] = useState('');
@@ -62,17 +61,6 @@ export function AdminAgents(): JSX.Element {
     authed<LoginBlockView[]>('GET', '/api/blocks').then(setBlocks, (err: unknown) => setError(errorText(err)));
   }, [reload]);
 
-  const run = async (msg: string, fn: () => Promise<unknown>) => {
-    setError(null);
-    setDone(null);
-    try {
-      await fn();
-      setDone(msg);
-      setReload((n) => n + 1);
-    } catch (err) {
-      setError(errorText(err));
-    }
-  };
 
   const create = (e: Event) => {
     e.preventDefault();

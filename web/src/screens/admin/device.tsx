@@ -6,12 +6,14 @@ import { useEffect, useState } from 'preact/hooks';
 import { AdminJobs } from '../../components/admin-jobs';
 import { AgentPicker } from '../../components/agent-picker';
 import { AuditEntries } from '../../components/audit-entries';
+import { HistoryChart } from '../../components/history-chart';
 import { LabelDownloads } from '../../components/label-downloads';
 import { Alert, Field, Page, PresenceBadge } from '../../components/ui';
 import { navigate } from '../../lib/router';
 import { useAdmin } from '../../lib/live';
 import { useObservable } from '../../lib/observable';
 import { authed } from '../../lib/session';
+import { useAction } from '../../lib/use-action';
 import { errorText, since } from '../../lib/words';
 import type { AgentListItem, AuditView, DeviceWithPresence } from '../../../../protocol/rest';
 
@@ -22,15 +24,13 @@ export function AdminDevice(props: { id: string }): JSX.Element {
   const [dev, setDev] = useState<DeviceWithPresence | null>(null);
   const [audit, setAudit] = useState<AuditView[]>([]);
   const [agents, setAgents] = useState<AgentListItem[]>([]);
-  const [error, setError] = useState<string | null>(null);
-  const [done, setDone] = useState<string | null>(null);
+  const { error, setError, done, reload, run: act } = useAction();
   const [to, setTo] = useState('');
   const [reason, setReason] = useState('');
   const [force, setForce] = useState(false);
   const [releaseReason, setReleaseReason] = useState('');
   const [deleting, setDeleting] = useState(false);
   const [deleteReason, setDeleteReason] = useState('');
-  const [reload, setReload] = useState(0);
 
   useEffect(() => {
     const id = encodeURIComponent(props.id);
@@ -44,17 +44,6 @@ export function AdminDevice(props: { id: string }): JSX.Element {
     );
   }, [props.id, live.bindingsTick, reload]);
 
-  const act = async (what: string, fn: () => Promise<unknown>) => {
-    setError(null);
-    setDone(null);
-    try {
-      await fn();
-      setDone(what);
-      setReload((n) => n + 1);
-    } catch (err) {
-      setError(errorText(err));
-    }
-  };
   const id = encodeURIComponent(props.id);
   const transfer = (e: Event) => {
     e.preventDefault();
@@ -159,6 +148,10 @@ export function AdminDevice(props: { id: string }): JSX.Element {
       <section class="card" aria-labelledby="jobs-h">
         <h2 id="jobs-h">Jobs</h2>
         <AdminJobs device={dev.id} limit={20} />
+      </section>
+      <section class="card" aria-labelledby="levels-h">
+        <h2 id="levels-h">Levels, last 7 days</h2>
+        <HistoryChart machine={dev.id} version={undefined} />
       </section>
       {dev.machineCode && (
         <section class="card" aria-labelledby="label-h">

@@ -71,9 +71,9 @@ export function AdminRollouts(): JSX.Element {
               ))}
             </ul>
             <div class="row">
-              {r.state === 'running' && <button onClick={() => act(r.id, 'pause')}>Pause</button>}
-              {r.state === 'paused' && <button onClick={() => act(r.id, 'resume')}>Resume</button>}
-              {(r.state === 'running' || r.state === 'paused') && <button onClick={() => act(r.id, 'cancel')}>Cancel</button>}
+              {r.state === 'running' && <button type="button" onClick={() => act(r.id, 'pause')}>Pause</button>}
+              {r.state === 'paused' && <button type="button" onClick={() => act(r.id, 'resume')}>Resume</button>}
+              {(r.state === 'running' || r.state === 'paused') && <button type="button" onClick={() => act(r.id, 'cancel')}>Cancel</button>}
             </div>
           </section>
         );

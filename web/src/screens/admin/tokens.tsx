@@ -4,7 +4,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { Alert, Field, Page } from '../../components/ui';
 import { authed } from '../../lib/session';
 import { dateTime, errorText } from '../../lib/words';
-import type { EnrollmentTokenView } from '../../../../protocol/rest';
+import type { EnrollmentTokenView, NewEnrollmentToken } from '../../../../protocol/rest';
 
 
 function stateOf(t: EnrollmentTokenView): string {
@@ -31,7 +31,7 @@ export function AdminTokens(): JSX.Element {
     e.preventDefault();
     setError(null);
     try {
-      const r = await authed<{ id: string; token: string }>('POST', '/api/enrollment-tokens', { uses: Number(uses), expiresIn: expiresIn.trim(), allowMachineCodes });
+      const r = await authed<NewEnrollmentToken>('POST', '/api/enrollment-tokens', { uses: Number(uses), expiresIn: expiresIn.trim(), allowMachineCodes });
       setCreated(r);
       setReload((n) => n + 1);
     } catch (err) {

@@ -1,7 +1,7 @@
-// Bare Aedes for bench:fleet's peer run, in its own process like the fleetbind broker, so its
-// memory can be read alone. `--persistence upstream` is Aedes as shipped (aedes-persistence's
+// Bare Aedes as a benchmark peer, in its own process like the fleetbind broker, so its memory
+// and CPU time can be read alone. `--persistence upstream` is Aedes as shipped (aedes-persistence's
 // memory store); `indexed` swaps in fleetbind's retained trie and nothing else.
-//   node --import tsx bench/fleet/bare-aedes.ts --persistence upstream|indexed
+//   node --import tsx bench/lib/bare-aedes.ts --persistence upstream|indexed
 import { createServer, type AddressInfo } from 'node:net';
 import { Aedes } from 'aedes';
 import { defineCli, readCli } from '../../host-tools/cli/args';
@@ -11,9 +11,9 @@ import { guardRecursion } from '../../broker/upstream/mq-guard';
 
 const { values } = readCli(
   defineCli({
-    command: 'node --import tsx bench/fleet/bare-aedes.ts',
+    command: 'node --import tsx bench/lib/bare-aedes.ts',
     usage: ['--persistence upstream|indexed'],
-    summary: 'Bare Aedes on an ephemeral port of 127.0.0.1 for bench:fleet; prints {"port":N} once listening.',
+    summary: 'Bare Aedes on an ephemeral port of 127.0.0.1 for the benchmarks\' peer runs; prints {"port":N} once listening.',
     options: { persistence: { type: 'string', value: 'KIND', default: 'upstream', help: 'upstream: Aedes as shipped; indexed: with fleetbind\'s retained index' } },
   }),
 );
@@ -21,6 +21,7 @@ if (values.persistence !== 'upstream' && values.persistence !== 'indexed') throw
 const aedes = await Aedes.createBroker(values.persistence === 'indexed' ? { persistence: new IndexedMemoryPersistence() } : {});
 // Without it upstream Aedes overflows its stack on a 10,000-client burst (mcollina/mqemitter#204).
 guardRecursion(aedesInternals(aedes).mq);
-const server = createServer((socket) => aedes.handle(socket));
-server.listen(0, '127.0.0.1', () => console.log(JSON.stringify({ port: (server.address() as AddressInfo).port })));
+// The socket options fleetbind's listener has (broker/server.ts), so latencies compare like for like.
+const server = createServer({ noDelay: true }, (socket) => aedes.handle(socket));
+server.listen({ port: 0, host: '127.0.0.1', backlog: 8192 }, () => console.log(JSON.stringify({ port: (server.address() as AddressInfo).port })));
 process.on('SIGTERM', () => process.exit(0));

@@ -1,0 +1,48 @@
+// Rows a group commit inserts together at the end of its transaction. A job step writes a history
+// row (job_events) beside its state change; with hundreds of steps in one commit, one multi-row
+// INSERT per table replaces an INSERT per step. The rows commit with the steps that made them,
+// in the order they were made.
+import type { Kysely } from 'kysely';
+
+type Row = Record<string, unknown>;
+type Rows = Map<string, Row[]>;
+/** Any registry handle, seen as tables of plain rows: the caller's table and row types were checked where it names them. */
+type Tables = Kysely<Record<string, Row>>;
+
+const deferred = new WeakMap<object, Rows>();
+
+/** Rows per INSERT at most. Sizes are powers of two, so a few statement texts serve every batch. */
+const MAX_ROWS = 256;
+
+/** Inserts the row in db's transaction: with the others at its end in a group commit, else now. */
+export async function insertAtCommit<DB>(db: Kysely<DB>, table: keyof DB & string, row: Row): Promise<void> {
+  const rows = deferred.get(db);
+  if (rows === undefined) {
+    await (db as unknown as Tables).insertInto(table).values(row).execute();
+    return;
+  }
+  let list = rows.get(table);
+  if (list === undefined) rows.set(table, (list = []));
+  list.push(row);
+}
+
+/** Runs fn in the transaction trx, then inserts the rows fn left for the end. */
+export async function withCommitInserts<DB, T>(trx: Kysely<DB>, fn: () => Promise<T>): Promise<T> {
+  const rows: Rows = new Map();
+  deferred.set(trx, rows);
+  try {
+    const out = await fn();
+    deferred.delete(trx);
+    for (const [table, list] of rows) {
+      for (let i = 0; i < list.length; ) {
+        let n = MAX_ROWS;
+        while (n > list.length - i) n /= 2;
+        await (trx as unknown as Tables).insertInto(table).values(list.slice(i, i + n)).execute();
+        i += n;
+      }
+    }
+    return out;
+  } finally {
+    deferred.delete(trx);
+  }
+}
