@@ -32,7 +32,8 @@ export async function openApp(browser: Browser, url: string, opts: { width?: num
   page.on('websocket', (ws) => ws.on('framereceived', (f) => frames.push(typeof f.payload === 'string' ? Buffer.from(f.payload) : f.payload)));
   page.on('pageerror', (err) => errors.push(`pageerror: ${err.message}`));
   page.on('console', (m) => {
-    if (m.type() === 'error') errors.push(`console: ${m.text()}`);
+    // A failed resource's message does not name it; its location does.
+    if (m.type() === 'error') errors.push(`console: ${m.text()}${m.location().url ? ` at ${new URL(m.location().url).pathname}` : ''}`);
   });
   await page.goto(url);
   return { context, page, frames, errors };

@@ -144,7 +144,7 @@ test('two agents get two different free machines and see which; a third job show
   assert.is((await tb.api('GET', '/api/leases')).body.length, 0, 'a label claims nothing');
   for (const p of [pa, pb]) assert.equal(p.errors.filter((e) => !e.includes('status of 404')), [], 'no errors in the agents\' pages');
   // The browser logs the refused switch's answer; nothing else went wrong on the admin's page.
-  assert.equal(admin.errors, ['console: Failed to load resource: the server responded with a status of 409 (Conflict)']);
+  assert.equal(admin.errors, [`console: Failed to load resource: the server responded with a status of 409 (Conflict) at /api/devices/${devA}`]);
 });
 
 test.run();
