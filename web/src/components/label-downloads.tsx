@@ -21,11 +21,14 @@ export function LabelDownloads(props: { device: string; code: string; preview?: 
     let url: string | null = null;
     let gone = false;
     fetch(path, { headers: { authorization: `Bearer ${s.token}` } })
-      .then((r) => (r.ok ? r.blob() : null))
-      .then((b) => {
-        if (b && !gone) setSrc((url = URL.createObjectURL(b)));
+      .then(async (r) => {
+        if (!r.ok) throw new Error(`The label preview could not be loaded (HTTP ${r.status}).`);
+        const b = await r.blob();
+        if (!gone) setSrc((url = URL.createObjectURL(b)));
       })
-      .catch(() => undefined);
+      .catch((err: unknown) => {
+        if (!gone) setError(errorText(err));
+      });
     return () => {
       gone = true;
       if (url) URL.revokeObjectURL(url);

@@ -2,7 +2,7 @@
 // release, its jobs with cancel, kick and delete, its claim label, re-provisioning allowed, and
 // its audit trail.
 import type { JSX } from 'preact';
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { AdminJobs } from '../../components/admin-jobs';
 import { AgentPicker } from '../../components/agent-picker';
 import { AuditEntries } from '../../components/audit-entries';
@@ -31,10 +31,15 @@ export function AdminDevice(props: { id: string }): JSX.Element {
   const [releaseReason, setReleaseReason] = useState('');
   const [deleting, setDeleting] = useState(false);
   const [deleteReason, setDeleteReason] = useState('');
+  // A delete waits for the read in flight and stops new ones: a read answered after the delete
+  // would ask for a device that no longer exists.
+  const loading = useRef<Promise<unknown>>(Promise.resolve());
+  const removing = useRef(false);
 
   useEffect(() => {
+    if (removing.current) return;
     const id = encodeURIComponent(props.id);
-    Promise.all([
+    loading.current = Promise.all([
       authed<DeviceWithPresence>('GET', `/api/devices/${id}`),
       authed<AuditView[]>('GET', `/api/audit?device=${id}&limit=100`),
       authed<AgentListItem[]>('GET', '/api/agents'),
@@ -70,10 +75,13 @@ export function AdminDevice(props: { id: string }): JSX.Element {
   const remove = async (e: Event) => {
     e.preventDefault();
     setError(null);
+    removing.current = true;
+    await loading.current;
     try {
       await authed('DELETE', `/api/devices/${id}`, deleteReason.trim() ? { reason: deleteReason.trim() } : undefined);
       navigate('/admin');
     } catch (err) {
+      removing.current = false;
       setError(errorText(err));
     }
   };
