@@ -4,6 +4,7 @@ import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import { ErrorCode } from '../../protocol/errors';
 import type { Context } from '../context';
 import { parseJsonBody } from './body';
+import { installScopes } from './scopes';
 import { errorHandler } from './errors';
 import { openApiRoutes, registerOpenApi } from './openapi';
 import { agentRoutes } from './routes-agents';
@@ -68,30 +69,33 @@ export async function buildHttp(ctx: Context, startedAt: number): Promise<Fastif
   app.setNotFoundHandler((req, reply) => {
     void reply.status(404).send({ error: { code: 'NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0]}` } });
   });
-  // Registered before the routes, so its onRoute hook sees every one of them.
+  // Registered before the routes, so their onRoute hooks see every one of them.
+  installScopes(app);
   await registerOpenApi(app, ctx);
   // Walk-up order uploads and their limits (routes-orders.ts); limits count cluster-wide on Redis.
   await app.register(multipart);
   await app.register(rateLimit, { global: false, nameSpace: 'order-rate:', ...(ctx.cluster?.commandRedis() ? { redis: ctx.cluster.commandRedis() } : {}) });
-  sessionRoutes(app, ctx);
-  agentRoutes(app, ctx);
-  blockRoutes(app, ctx);
-  deviceRoutes(app, ctx);
-  fleetRoutes(app, ctx);
-  jobRoutes(app, ctx);
-  machineRoutes(app, ctx);
-  opsRoutes(app, ctx, startedAt);
-  backupRoutes(app, ctx);
-  claimPreviewRoutes(app, ctx);
-  webhookRoutes(app, ctx);
-  transferRequestRoutes(app, ctx);
-  blobRoutes(app, ctx);
-  otaRoutes(app, ctx);
-  labelFileRoutes(app, ctx);
-  orderRoutes(app, ctx);
-  machineOrderRoutes(app, ctx);
-  locationRoutes(app, ctx);
-  openApiRoutes(app, ctx);
-  webRoutes(app, ctx);
+  // Each routes file is a plugin; the order is the OpenAPI document's. Who may call each route is
+  // its scope's hook (scopes.ts).
+  await app.register(sessionRoutes, { ctx });
+  await app.register(agentRoutes, { ctx });
+  await app.register(blockRoutes, { ctx });
+  await app.register(deviceRoutes, { ctx });
+  await app.register(fleetRoutes, { ctx });
+  await app.register(jobRoutes, { ctx });
+  await app.register(machineRoutes, { ctx });
+  await app.register(opsRoutes, { ctx, startedAt });
+  await app.register(backupRoutes, { ctx });
+  await app.register(claimPreviewRoutes, { ctx });
+  await app.register(webhookRoutes, { ctx });
+  await app.register(transferRequestRoutes, { ctx });
+  await app.register(blobRoutes, { ctx });
+  await app.register(otaRoutes, { ctx });
+  await app.register(labelFileRoutes, { ctx });
+  await app.register(orderRoutes, { ctx });
+  await app.register(machineOrderRoutes, { ctx });
+  await app.register(locationRoutes, { ctx });
+  await app.register(openApiRoutes, { ctx });
+  await app.register(webRoutes, { ctx });
   return app;
 }

@@ -9,9 +9,14 @@ import { useSession } from '../store/accounts';
 
 export interface Principal { kind: 'agent' | 'admin'; id: string; tokenHash: string | null }
 
-export async function principalOf(ctx: Context, req: FastifyRequest): Promise<Principal> {
+/** The request's bearer token, or '' when it has none. */
+export function bearerToken(req: FastifyRequest): string {
   const header = req.headers.authorization;
-  const token = typeof header === 'string' && header.startsWith('Bearer ') ? header.slice(7).trim() : '';
+  return typeof header === 'string' && header.startsWith('Bearer ') ? header.slice(7).trim() : '';
+}
+
+export async function principalOf(ctx: Context, req: FastifyRequest): Promise<Principal> {
+  const token = bearerToken(req);
   if (token === '') throw new ProtocolError(ErrorCode.UNAUTHORIZED, 'missing bearer token');
   if (ctx.opts.adminToken !== undefined && constantTimeEqual(token, ctx.opts.adminToken)) return { kind: 'admin', id: 'token', tokenHash: null };
   if (ctx.jwt !== null && JwtVerifier.looksLikeJwt(token)) {

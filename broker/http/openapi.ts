@@ -8,6 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import { asyncApiDocument } from '../../protocol/asyncapi';
 import type { Context } from '../context';
 import { MULTIPART_DOC, routeSchema } from './route-schema';
+import type { RoutesOptions } from './scopes';
 
 const VERSION = '0.1.0';
 
@@ -51,7 +52,7 @@ export async function registerOpenApi(app: FastifyInstance, ctx: Context): Promi
   await app.register(swaggerUi, { routePrefix: '/api/docs' });
 }
 
-export function openApiRoutes(app: FastifyInstance, ctx: Context): void {
+export async function openApiRoutes(app: FastifyInstance, { ctx }: RoutesOptions): Promise<void> {
   const anyObject = { type: 'object', additionalProperties: true };
   app.get('/api/openapi.json', { schema: routeSchema({ summary: 'This OpenAPI 3.1 document', tag: 'meta', auth: 'none', response: { 200: anyObject } }) }, async () => app.swagger());
   app.get('/api/asyncapi.json', { schema: routeSchema({ summary: 'The AsyncAPI 3 document of the MQTT topic tree', tag: 'meta', auth: 'none', response: { 200: anyObject } }) }, async () =>

@@ -29,6 +29,17 @@ const AUTH_WORDS = {
   customer: 'A walk-up customer session token (POST /api/orders/sessions), for its own session only.',
 } as const;
 
+/**
+ * Where a route's schema keeps who may call it (a symbol: neither Ajv nor the OpenAPI document
+ * reads it); scopes.ts holds each route to it.
+ */
+export const DECLARED_AUTH = Symbol('fleetbind.auth');
+
+/** Who a route built with routeSchema says may call it; undefined for a route built without it. */
+export function declaredAuth(schema: unknown): RouteDoc['auth'] | undefined {
+  return (schema as { [DECLARED_AUTH]?: RouteDoc['auth'] } | undefined)?.[DECLARED_AUTH];
+}
+
 /** The schema key a multipart body waits under until the OpenAPI document is built. */
 export const MULTIPART_DOC = 'x-multipart-body';
 
@@ -46,7 +57,8 @@ export function routeSchema(d: RouteDoc): FastifySchema {
     ...(d.body ? { body: d.body } : {}),
     ...(d.multipart ? { [MULTIPART_DOC]: d.multipart } : {}),
     response,
-  };
+    [DECLARED_AUTH]: d.auth,
+  } as FastifySchema;
 }
 
 export const arrayOf = (items: Json): Json => ({ type: 'array', items });

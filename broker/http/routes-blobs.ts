@@ -5,12 +5,12 @@
 import type { FastifyInstance } from 'fastify';
 import { parseRange } from '../blobs/range';
 import { BLOB_TYPES, type SignedBlobQuery } from '../blobs/signed-url';
-import type { Context } from '../context';
 import { q, routeSchema } from './route-schema';
+import type { RoutesOptions } from './scopes';
 
 const bytes = { description: 'the blob (or the asked range of it)', type: 'string', format: 'binary' };
 
-export function blobRoutes(app: FastifyInstance, ctx: Context): void {
+export async function blobRoutes(app: FastifyInstance, { ctx }: RoutesOptions): Promise<void> {
   app.get<{ Params: { sha: string }; Querystring: SignedBlobQuery }>(
     '/api/blobs/:sha',
     {

@@ -6,8 +6,9 @@ import { ErrorCode, ProtocolError } from '../../protocol/errors';
 import { optStr } from '../../protocol/validate';
 import type { Context } from '../context';
 import { appendAudit } from '../store/audit';
-import { actorOf, requireAdmin } from './auth';
+import { actorOf } from './auth';
 import { bodyOf } from './body';
+import { type RoutesOptions, inScope } from './scopes';
 
 /** Clears the matching blocks (on every node in a cluster) and audits who did it; returns how many were cleared. */
 export async function clearBlocks(ctx: Context, match: { subject?: string; address?: string }, actor: string): Promise<number> {
@@ -18,18 +19,19 @@ export async function clearBlocks(ctx: Context, match: { subject?: string; addre
   return cleared;
 }
 
-export function blockRoutes(app: FastifyInstance, ctx: Context): void {
-  app.get('/api/blocks', { schema: routeSchema({ summary: 'Current failed-login blocks (of the whole cluster)', tag: 'agents', auth: 'admin', response: { 200: arrayOf(LoginBlockViewSchema) } }) }, async (req) => {
-    await requireAdmin(ctx, req);
-    return await ctx.throttle.blocks(ctx.now());
-  });
+export async function blockRoutes(app: FastifyInstance, { ctx }: RoutesOptions): Promise<void> {
+  await inScope(app, ctx, 'admin', (admin) => {
+    admin.get('/api/blocks', { schema: routeSchema({ summary: 'Current failed-login blocks (of the whole cluster)', tag: 'agents', auth: 'admin', response: { 200: arrayOf(LoginBlockViewSchema) } }) }, async () => {
+      return await ctx.throttle.blocks(ctx.now());
+    });
 
-  app.post('/api/blocks/clear', { schema: routeSchema({ summary: 'Clear login blocks by subject, address or both', tag: 'agents', auth: 'admin', body: ClearBlocksBodySchema, response: { 200: { type: 'object', required: ['cleared'], properties: { cleared: { type: 'integer' } } } } }) }, async (req) => {
-    const p = await requireAdmin(ctx, req);
-    const body = bodyOf(req.body);
-    const subject = optStr(body, 'subject', { min: 1, max: 200 });
-    const address = optStr(body, 'address', { min: 1, max: 100 });
-    if (subject === undefined && address === undefined) throw new ProtocolError(ErrorCode.BAD_REQUEST, 'name a subject (e.g. agent:263, device:esp32-…), an address, or both');
-    return { cleared: await clearBlocks(ctx, { ...(subject === undefined ? {} : { subject }), ...(address === undefined ? {} : { address }) }, actorOf(p)) };
+    admin.post('/api/blocks/clear', { schema: routeSchema({ summary: 'Clear login blocks by subject, address or both', tag: 'agents', auth: 'admin', body: ClearBlocksBodySchema, response: { 200: { type: 'object', required: ['cleared'], properties: { cleared: { type: 'integer' } } } } }) }, async (req) => {
+      const p = req.principal;
+      const body = bodyOf(req.body);
+      const subject = optStr(body, 'subject', { min: 1, max: 200 });
+      const address = optStr(body, 'address', { min: 1, max: 100 });
+      if (subject === undefined && address === undefined) throw new ProtocolError(ErrorCode.BAD_REQUEST, 'name a subject (e.g. agent:263, device:esp32-…), an address, or both');
+      return { cleared: await clearBlocks(ctx, { ...(subject === undefined ? {} : { subject }), ...(address === undefined ? {} : { address }) }, actorOf(p)) };
+    });
   });
 }

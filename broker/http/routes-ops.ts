@@ -1,12 +1,11 @@
 // Health, Prometheus metrics and the node's binding map for operators.
 import type { FastifyInstance } from 'fastify';
 import { sql } from 'kysely';
-import type { Context } from '../context';
 import { BindingMapSchema } from '../../protocol/rest-schemas';
-import { requireAdmin } from './auth';
 import { routeSchema } from './route-schema';
+import { type RoutesOptions, inScope } from './scopes';
 
-export function opsRoutes(app: FastifyInstance, ctx: Context, startedAt: number): void {
+export async function opsRoutes(app: FastifyInstance, { ctx, startedAt }: RoutesOptions & { startedAt: number }): Promise<void> {
   app.get('/healthz', { schema: routeSchema({ summary: 'Health of this node and its backends', tag: 'ops', auth: 'none', response: { 200: { type: 'object', required: ['ok', 'mode', 'uptimeMs', 'connections'], properties: { ok: { type: 'boolean' }, mode: { type: 'string', enum: ['single', 'postgres', 'cluster'] }, node: { type: 'string' }, db: { type: 'string' }, checks: { type: 'object', additionalProperties: true }, uptimeMs: { type: 'integer' }, connections: { type: 'object', additionalProperties: { type: 'integer' } } } } } }) }, async (_req, reply) => {
     const uptimeMs = ctx.now() - startedAt;
     const cluster = ctx.cluster;
@@ -33,12 +32,13 @@ export function opsRoutes(app: FastifyInstance, ctx: Context, startedAt: number)
     return ctx.metrics.registry.metrics();
   });
 
-  // Each node of a cluster keeps its own copy (docs/architecture.md, Backends); comparing them
-  // with the database is how an operator, or the cluster model test, sees one that went astray.
-  app.get('/api/binding-map', { schema: routeSchema({ summary: "This node's in-memory binding map, as its per-message ACL reads it", tag: 'ops', auth: 'admin', response: { 200: BindingMapSchema } }) }, async (req) => {
-    await requireAdmin(ctx, req);
-    const suspended = ctx.cluster?.bindingsSuspended ?? false;
-    const entries = [...ctx.bindings.entries()].map(([device, b]) => ({ device, agent: suspended ? null : b.agent, version: b.version }));
-    return { node: ctx.cluster?.id ?? null, suspended, entries };
+  await inScope(app, ctx, 'admin', (admin) => {
+    // Each node of a cluster keeps its own copy (docs/architecture.md, Backends); comparing them
+    // with the database is how an operator, or the cluster model test, sees one that went astray.
+    admin.get('/api/binding-map', { schema: routeSchema({ summary: "This node's in-memory binding map, as its per-message ACL reads it", tag: 'ops', auth: 'admin', response: { 200: BindingMapSchema } }) }, async () => {
+      const suspended = ctx.cluster?.bindingsSuspended ?? false;
+      const entries = [...ctx.bindings.entries()].map(([device, b]) => ({ device, agent: suspended ? null : b.agent, version: b.version }));
+      return { node: ctx.cluster?.id ?? null, suspended, entries };
+    });
   });
 }

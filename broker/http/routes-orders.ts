@@ -6,22 +6,10 @@
 import type { FastifyInstance, FastifyRequest, onRequestHookHandler } from 'fastify';
 import { ErrorCode, ProtocolError } from '../../protocol/errors';
 import { designUploadBody, OpenSessionBodySchema, OpenedSessionSchema, PlaceOrderBodySchema, OrderViewSchema, SessionStateSchema, UploadedDesignSchema } from '../../protocol/order-schemas';
-import type { Context } from '../context';
-import type { CustomerSession } from '../orders/sessions';
 import { routeSchema } from './route-schema';
+import { type RoutesOptions, inScope } from './scopes';
 
 const HOUR_MS = 3600_000;
-
-function bearer(req: FastifyRequest): string {
-  const header = req.headers.authorization;
-  const token = typeof header === 'string' && header.startsWith('Bearer ') ? header.slice(7).trim() : '';
-  if (token === '') throw new ProtocolError(ErrorCode.UNAUTHORIZED, 'missing bearer token (the order session token)');
-  return token;
-}
-
-function customerOf(ctx: Context, req: FastifyRequest<{ Params: { session: string } }>): Promise<CustomerSession> {
-  return ctx.orders.use(bearer(req), req.params.session);
-}
 
 /** A per-hour limit keyed by the client address; the session's own count is kept after its token is checked (orders/session-hourly.ts). */
 function hourly(app: FastifyInstance, name: string, max: number): onRequestHookHandler {
@@ -30,7 +18,7 @@ function hourly(app: FastifyInstance, name: string, max: number): onRequestHookH
   return app.rateLimit({ max, timeWindow: HOUR_MS, hook: 'onRequest', errorResponseBuilder: refuse, groupId: `${name}-ip`, keyGenerator: (req) => `${name}:ip:${req.ip}` }) as unknown as onRequestHookHandler;
 }
 
-export function orderRoutes(app: FastifyInstance, ctx: Context): void {
+export async function orderRoutes(app: FastifyInstance, { ctx }: RoutesOptions): Promise<void> {
   const o = ctx.opts.orders;
   app.post<{ Body: { label: string } }>(
     '/api/orders/sessions',
@@ -41,57 +29,59 @@ export function orderRoutes(app: FastifyInstance, ctx: Context): void {
     async (req, reply) => reply.status(201).send(await ctx.orders.open(req.body.label)),
   );
 
-  app.get<{ Params: { session: string } }>(
-    '/api/orders/:session',
-    { schema: routeSchema({ summary: 'The session: its machine and its own orders (counts as activity)', tag: 'orders', auth: 'customer', params: ['session'], response: { 200: SessionStateSchema } }) },
-    async (req) => ctx.orders.state(await customerOf(ctx, req)),
-  );
+  await inScope(app, ctx, 'customer', (customer) => {
+    customer.get<{ Params: { session: string } }>(
+      '/api/orders/:session',
+      { schema: routeSchema({ summary: 'The session: its machine and its own orders (counts as activity)', tag: 'orders', auth: 'customer', params: ['session'], response: { 200: SessionStateSchema } }) },
+      async (req) => ctx.orders.state(req.customer),
+    );
 
-  app.post<{ Params: { session: string } }>(
-    '/api/orders/:session/designs',
-    {
-      schema: routeSchema({
-        summary: 'Upload a design (multipart, one file: PNG, JPEG or WebP)',
-        tag: 'orders',
-        auth: 'customer',
-        params: ['session'],
-        multipart: designUploadBody(o.uploadMaxBytes),
-        response: { 201: UploadedDesignSchema },
-      }),
-      bodyLimit: o.uploadMaxBytes + 64 * 1024,
-      onRequest: hourly(app, 'uploads', o.uploadsPerHour),
-    },
-    async (req, reply) => {
-      const s = await customerOf(ctx, req);
-      await ctx.orders.uploadsHourly.take(s.id);
-      if (!req.isMultipart()) throw new ProtocolError(ErrorCode.BAD_REQUEST, 'send the design as multipart/form-data with one file', 'file');
-      const part = await req.file({ limits: { fileSize: o.uploadMaxBytes, files: 1, fields: 4, parts: 5 } });
-      if (!part) throw new ProtocolError(ErrorCode.BAD_REQUEST, 'no file in the upload', 'file');
-      const bytes = await part.toBuffer().catch((err: { code?: string }) => {
-        if (err.code === 'FST_REQ_FILE_TOO_LARGE') throw new ProtocolError(ErrorCode.TOO_LARGE, `the design is larger than ${o.uploadMaxBytes} bytes`, 'file');
-        throw err;
-      });
-      await ctx.orders.uploadBytes.take({ session: s.id, machine: s.device, address: req.ip }, bytes.length);
-      return reply.status(201).send(await ctx.orders.upload(s, bytes));
-    },
-  );
+    customer.post<{ Params: { session: string } }>(
+      '/api/orders/:session/designs',
+      {
+        schema: routeSchema({
+          summary: 'Upload a design (multipart, one file: PNG, JPEG or WebP)',
+          tag: 'orders',
+          auth: 'customer',
+          params: ['session'],
+          multipart: designUploadBody(o.uploadMaxBytes),
+          response: { 201: UploadedDesignSchema },
+        }),
+        bodyLimit: o.uploadMaxBytes + 64 * 1024,
+        onRequest: hourly(app, 'uploads', o.uploadsPerHour),
+      },
+      async (req, reply) => {
+        const s = req.customer;
+        await ctx.orders.uploadsHourly.take(s.id);
+        if (!req.isMultipart()) throw new ProtocolError(ErrorCode.BAD_REQUEST, 'send the design as multipart/form-data with one file', 'file');
+        const part = await req.file({ limits: { fileSize: o.uploadMaxBytes, files: 1, fields: 4, parts: 5 } });
+        if (!part) throw new ProtocolError(ErrorCode.BAD_REQUEST, 'no file in the upload', 'file');
+        const bytes = await part.toBuffer().catch((err: { code?: string }) => {
+          if (err.code === 'FST_REQ_FILE_TOO_LARGE') throw new ProtocolError(ErrorCode.TOO_LARGE, `the design is larger than ${o.uploadMaxBytes} bytes`, 'file');
+          throw err;
+        });
+        await ctx.orders.uploadBytes.take({ session: s.id, machine: s.device, address: req.ip }, bytes.length);
+        return reply.status(201).send(await ctx.orders.upload(s, bytes));
+      },
+    );
 
-  app.post<{ Params: { session: string }; Body: { design: string; copies?: number; machine?: string } }>(
-    '/api/orders/:session/orders',
-    {
-      schema: routeSchema({ summary: "Order a print of an uploaded design on the session's machine", tag: 'orders', auth: 'customer', params: ['session'], body: PlaceOrderBodySchema, response: { 201: OrderViewSchema } }),
-      onRequest: hourly(app, 'orders', o.ordersPerHour),
-    },
-    async (req, reply) => {
-      const s = await customerOf(ctx, req);
-      await ctx.orders.ordersHourly.take(s.id);
-      return reply.status(201).send(await ctx.orders.submit(s, req.body));
-    },
-  );
+    customer.post<{ Params: { session: string }; Body: { design: string; copies?: number; machine?: string } }>(
+      '/api/orders/:session/orders',
+      {
+        schema: routeSchema({ summary: "Order a print of an uploaded design on the session's machine", tag: 'orders', auth: 'customer', params: ['session'], body: PlaceOrderBodySchema, response: { 201: OrderViewSchema } }),
+        onRequest: hourly(app, 'orders', o.ordersPerHour),
+      },
+      async (req, reply) => {
+        const s = req.customer;
+        await ctx.orders.ordersHourly.take(s.id);
+        return reply.status(201).send(await ctx.orders.submit(s, req.body));
+      },
+    );
 
-  app.post<{ Params: { session: string; order: string } }>(
-    '/api/orders/:session/orders/:order/cancel',
-    { schema: routeSchema({ summary: 'Cancel one of its own orders while it waits', tag: 'orders', auth: 'customer', params: ['session', 'order'], response: { 200: OrderViewSchema } }) },
-    async (req) => ctx.orders.cancel(await customerOf(ctx, req), req.params.order),
-  );
+    customer.post<{ Params: { session: string; order: string } }>(
+      '/api/orders/:session/orders/:order/cancel',
+      { schema: routeSchema({ summary: 'Cancel one of its own orders while it waits', tag: 'orders', auth: 'customer', params: ['session', 'order'], response: { 200: OrderViewSchema } }) },
+      async (req) => ctx.orders.cancel(req.customer, req.params.order),
+    );
+  });
 }

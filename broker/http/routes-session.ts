@@ -6,14 +6,13 @@ import { ErrorCode, ProtocolError } from '../../protocol/errors';
 import { normaliseId } from '../../protocol/ids';
 import { str } from '../../protocol/validate';
 import { randomToken, tokenHash, verifySecret } from '../auth/secrets';
-import type { Context } from '../context';
 import { createSession, deleteSession, getAdmin, getAgent } from '../store/accounts';
 import { appendAudit } from '../store/audit';
 import { credentialKey } from '../live-credentials';
-import { principalOf } from './auth';
 import { bodyOf } from './body';
+import { type RoutesOptions, inScope } from './scopes';
 
-export function sessionRoutes(app: FastifyInstance, ctx: Context): void {
+export async function sessionRoutes(app: FastifyInstance, { ctx }: RoutesOptions): Promise<void> {
   app.post('/api/login', { schema: routeSchema({ summary: 'Log in as an agent (its id) or an admin (admin:<name>)', tag: 'session', auth: 'none', body: LoginBodySchema, response: { 200: SessionSchema } }) }, async (req, reply) => {
     const body = bodyOf(req.body);
     const rawId = body.id;
@@ -49,19 +48,21 @@ export function sessionRoutes(app: FastifyInstance, ctx: Context): void {
     return { token, kind: isAdmin ? 'admin' : 'agent', id, name, username: user, expiresAt, idleTimeoutMs: ctx.opts.sessionIdleMs };
   });
 
-  app.post('/api/logout', { schema: routeSchema({ summary: 'End this session', tag: 'session', auth: 'session', response: { 204: null } }) }, async (req, reply) => {
-    const p = await principalOf(ctx, req);
-    if (p.tokenHash !== null) {
-      await deleteSession(ctx.db, p.tokenHash);
-      // The session's live MQTT connections end with it, on every node.
-      await ctx.kick({ kind: 'credential', id: credentialKey.session(p.tokenHash) }, 'kicked');
-    }
-    return reply.status(204).send();
-  });
+  await inScope(app, ctx, 'session', (session) => {
+    session.post('/api/logout', { schema: routeSchema({ summary: 'End this session', tag: 'session', auth: 'session', response: { 204: null } }) }, async (req, reply) => {
+      const p = req.principal;
+      if (p.tokenHash !== null) {
+        await deleteSession(ctx.db, p.tokenHash);
+        // The session's live MQTT connections end with it, on every node.
+        await ctx.kick({ kind: 'credential', id: credentialKey.session(p.tokenHash) }, 'kicked');
+      }
+      return reply.status(204).send();
+    });
 
-  app.get('/api/me', { schema: routeSchema({ summary: 'Who this token is', tag: 'session', auth: 'session', response: { 200: MeSchema } }) }, async (req) => {
-    const p = await principalOf(ctx, req);
-    const name = p.kind === 'agent' ? ((await getAgent(ctx.db, p.id))?.name ?? p.id) : p.id;
-    return { kind: p.kind, id: p.id, name, username: `${p.kind}:${p.id}` };
+    session.get('/api/me', { schema: routeSchema({ summary: 'Who this token is', tag: 'session', auth: 'session', response: { 200: MeSchema } }) }, async (req) => {
+      const p = req.principal;
+      const name = p.kind === 'agent' ? ((await getAgent(ctx.db, p.id))?.name ?? p.id) : p.id;
+      return { kind: p.kind, id: p.id, name, username: `${p.kind}:${p.id}` };
+    });
   });
 }

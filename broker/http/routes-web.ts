@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import fastifyStatic from '@fastify/static';
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import type { Context } from '../context';
+import type { RoutesOptions } from './scopes';
 
 export const WEB_ROOT = join(import.meta.dirname, '..', '..', 'web', 'dist');
 
@@ -15,7 +15,7 @@ const APP_PATHS = ['/login', '/scan', '/c/*', '/o/*', '/p/*', '/claim/*', '/devi
 /** The web app's pages are not part of the REST API description. */
 const APP_SHELL = { schema: { hide: true } };
 
-export function webRoutes(app: FastifyInstance, ctx: Context): void {
+export async function webRoutes(app: FastifyInstance, { ctx }: RoutesOptions): Promise<void> {
   if (!existsSync(join(WEB_ROOT, 'index.html'))) {
     ctx.log.warn({ root: WEB_ROOT }, 'the web app is not built; run npm run build:web');
     const notBuilt = (_req: unknown, reply: FastifyReply) =>
@@ -23,7 +23,7 @@ export function webRoutes(app: FastifyInstance, ctx: Context): void {
     for (const path of ['/', ...APP_PATHS]) app.get(path, APP_SHELL, notBuilt);
     return;
   }
-  void app.register(fastifyStatic, {
+  await app.register(fastifyStatic, {
     root: WEB_ROOT,
     prefix: '/',
     index: ['index.html'],
