@@ -9,7 +9,7 @@ type Json = Record<string, unknown>;
 export interface RouteDoc {
   summary: string;
   tag: string;
-  /** Who may call it: anyone, any session (agent or admin), or admins only. */
+  /** Who may call it: anyone, any session (agent or admin), admins only, or a walk-up customer; the route must be registered in that scope (scopes.ts). */
   auth: 'none' | 'session' | 'admin' | 'customer';
   params?: readonly string[];
   query?: Record<string, Json>;
