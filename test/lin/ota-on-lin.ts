@@ -9,7 +9,7 @@
 // model alone in ota-model.test.ts); without one it fails with the reason.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
@@ -44,11 +44,17 @@ if (missing !== null) {
   // Kept between runs: after the first, each image is an incremental build of a few seconds.
   const out = join(tmpdir(), 'fleetbind-lin-ota-build');
 
+  // What a run saw, printed at the end: the record of a run on a real SDK (README, lin section).
+  const seen: string[] = [];
+  const since = (start: number): string => `${((Date.now() - start) / 1000).toFixed(1)} s`;
+
   async function build(version: string, trialMs: number): Promise<string> {
+    const start = Date.now();
     const b = await runNpmScript('build:firmware', ['--target', 'lin', '--out', out, '--fw', version, '--config', `otaTrialMs=${trialMs}`]);
     assert.is(b.code, 0, b.stdout + b.stderr);
     const image = join(tmp, `${version}.so`);
     copyFileSync(join(out, 'bin', 'lin', 'mc', 'release', 'fleetbind', 'mc.so'), image);
+    seen.push(`built ${version} (otaTrialMs=${trialMs}): mc.so ${statSync(image).size} bytes in ${since(start)}`);
     return image;
   }
 
@@ -66,10 +72,11 @@ if (missing !== null) {
   }
 
   async function rollout(version: string, deviceId: string, states: string[]): Promise<any> {
+    const start = Date.now();
     const created = await tb!.api('POST', '/api/rollouts', { release: version, target: { devices: [deviceId] }, waves: [100], waveSoakMinutes: 0, maxFailurePercent: 50 });
     assert.is(created.status, 201, JSON.stringify(created.body));
     let last: unknown;
-    return waitUntil(
+    const ended = (await waitUntil(
       async () => {
         last = (await tb!.api('GET', `/api/rollouts/${created.body.id}`)).body;
         return states.includes((last as { state: string }).state) ? last : undefined;
@@ -77,7 +84,9 @@ if (missing !== null) {
       300_000,
       () => `rollout of ${version} to reach ${states.join('/')}: ${JSON.stringify(last)}\n${lines.slice(-20).join('\n')}`,
       500,
-    );
+    )) as { state: string; counts: Record<string, number> };
+    seen.push(`rollout of ${version}: ${ended.state} in ${since(start)}, counts ${JSON.stringify(ended.counts)}`);
+    return ended;
   }
 
   const logged = (text: string, timeoutMs = 120_000): Promise<string> =>
@@ -142,6 +151,9 @@ if (missing !== null) {
     const alert = await waitUntil(() => alerts.map((m) => m.json as any).find((j) => j.event === 'rollout' && j.kind === 'rollout-paused'), 10_000, 'the rollout-paused alert');
     assert.is(alert.rolledBack, 1);
     await end(admin);
+    seen.push(`otadata at the end:\n    ${otadata().trimEnd().split('\n').join('\n    ')}`);
+    seen.push(`the device's OTA log lines:\n    ${lines.filter((l) => /update|trial|rolling back|restart/i.test(l)).join('\n    ')}`);
+    console.log(`lin OTA on ${mcsim}:\n  ${seen.join('\n  ')}`);
   });
 
   test.run();
