@@ -16,6 +16,7 @@ import { getDevice, touchLastSeen } from './store/devices';
 import { findEnrollmentToken } from './store/enrollment';
 import { credentialKey } from './live-credentials';
 import { WarnLimiter, clip } from './warn-limit';
+import { endedWithDisconnect } from './upstream/aedes';
 
 type Done = Parameters<NonNullable<AedesOptions['authenticate']>>[3];
 const IDENTIFIER_REJECTED = 2;
@@ -144,7 +145,7 @@ async function identifyCustomer(ctx: Context, client: Client, rawId: string, tok
 }
 
 const CLOSE_REASON = Symbol('fleetbind.closeReason');
-type Marked = Client & { [CLOSE_REASON]?: OfflineReason; _disconnected?: boolean };
+type Marked = Client & { [CLOSE_REASON]?: OfflineReason };
 
 /** Records why the broker is about to close a connection (keepalive, kicked). */
 export function markCloseReason(client: Client, reason: OfflineReason): void {
@@ -155,7 +156,7 @@ function closeReason(ctx: Context, client: Client): OfflineReason {
   const m = client as Marked;
   if (ctx.closing) return 'broker-restart';
   if (m[CLOSE_REASON]) return m[CLOSE_REASON];
-  return m._disconnected ? 'clean' : 'socket';
+  return endedWithDisconnect(client) ? 'clean' : 'socket';
 }
 
 export function makeAuthenticate(ctx: Context): NonNullable<AedesOptions['authenticate']> {

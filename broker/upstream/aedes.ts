@@ -20,3 +20,12 @@ export function aedesInternals(aedes: Aedes): AedesInternals {
   }
   return { mq, clients: () => Object.values(raw.clients!) };
 }
+
+/**
+ * Whether the client ended with an MQTT DISCONNECT rather than a dropped socket. Aedes records it
+ * only in its private `_disconnected` (it uses it to skip the will); no event or public flag says
+ * so. upstream-checks.test.ts proves the installed version still sets it.
+ */
+export function endedWithDisconnect(client: Client): boolean {
+  return (client as Client & { _disconnected?: unknown })._disconnected === true;
+}
