@@ -1,4 +1,6 @@
-// What the broker's parts share. Built once in server.ts and passed down explicitly.
+// What the broker's parts share, in the phases a node is built in (docs/architecture.md, How a node
+// starts): the node's own services, then MQTT, then the job system and the features on it. Built
+// once by broker/start/ and passed down explicitly.
 import type { Aedes } from 'aedes';
 import type { EventEmitter } from 'node:events';
 import type { Kysely } from 'kysely';
@@ -29,18 +31,17 @@ import type { BlobUrls } from './blobs/signed-url';
 import type { Orders } from './orders/service';
 
 
-export interface Context {
+/** Phase 1: the registry and the node's own services, before anything listens or connects. */
+export interface CoreContext {
   opts: BrokerOptions;
   db: Kysely<Database>;
   /** Group commit for frequent small writes (hellos, enrollments). */
   writer: GroupWriter<Database>;
   /** On PostgreSQL, how many claim transactions run at once (see claims.ts). */
   claimGate: TxGate;
-  aedes: Aedes;
   log: Logger;
   metrics: Metrics;
   bindings: BindingMap;
-  presence: Presence;
   claimCodes: ClaimCodes;
   /** Shared backends (PostgreSQL, and Redis in a cluster) with their health; null on SQLite. */
   cluster: ClusterNode | null;
@@ -53,21 +54,11 @@ export interface Context {
   /** This node's live connections by the credential they authenticated with. */
   credentials: LiveCredentials;
   events: EventEmitter<BrokerEvents>;
-  /** The job system (set by startJobs before the node listens). */
-  jobs: Jobs;
-  /** Machine shadows, settings and alerts (set by startMachines before the node listens). */
-  machines: Machines;
-  /** Firmware releases and rollouts (set by startOta before the node listens). */
-  ota: Ota;
-  /** Locations' pools and their leases (set by startPools after the job system). */
-  pools: Pools;
   labelKey: string;
   /** Content-addressed blobs: files on a SQLite node, PostgreSQL otherwise (blobs/store.ts). */
   blobs: BlobStore;
   /** Signs and checks the short-lived blob URLs devices and browsers fetch with. */
   blobUrls: BlobUrls;
-  /** Walk-up orders: customer sessions, uploads, print orders (orders/service.ts). */
-  orders: Orders;
   /** Origin that signed blob URLs sent to devices start with. */
   blobBaseUrl: string;
   /** Verifies agents' tokens from the operator's identity provider; null when not configured. */
@@ -80,8 +71,31 @@ export interface Context {
   bindingTimers: Map<string, NodeJS.Timeout>;
   /** A real hash to verify against when a login names no known account (equal timing). */
   dummyHash: string;
-  /** Closes the target's connections on every node, recording the reason for presence; resolves with how many. */
-  kick(target: KickTarget, reason: OfflineReason): Promise<number>;
   closing: boolean;
   now(): number;
 }
+
+/** Phase 2: MQTT exists (broker/start/mqtt.ts). */
+export interface MqttContext extends CoreContext {
+  aedes: Aedes;
+  presence: Presence;
+  /** Closes the target's connections on every node, recording the reason for presence; resolves with how many. */
+  kick(target: KickTarget, reason: OfflineReason): Promise<number>;
+}
+
+/** Phase 3: the job system and the features built on it; what every request handler sees. */
+export interface Context extends MqttContext {
+  /** The job system (startJobs). */
+  jobs: Jobs;
+  /** Machine shadows, settings and alerts (startMachines). */
+  machines: Machines;
+  /** Firmware releases and rollouts (startOta). */
+  ota: Ota;
+  /** Locations' pools and their leases (startPools, after the job system). */
+  pools: Pools;
+  /** Walk-up orders: customer sessions, uploads, print orders (orders/service.ts). */
+  orders: Orders;
+}
+
+/** The parts filled in after the node's own services, each by the start step that builds it. */
+export type LatePart = Exclude<keyof Context, keyof CoreContext>;

@@ -21,7 +21,7 @@ if (values.persistence !== 'upstream' && values.persistence !== 'indexed') throw
 const aedes = await Aedes.createBroker(values.persistence === 'indexed' ? { persistence: new IndexedMemoryPersistence() } : {});
 // Without it upstream Aedes overflows its stack on a 10,000-client burst (mcollina/mqemitter#204).
 guardRecursion(aedesInternals(aedes).mq);
-// The socket options fleetbind's listener has (broker/server.ts), so latencies compare like for like.
+// The socket options fleetbind's listener has (broker/start/listeners.ts), so latencies compare like for like.
 const server = createServer({ noDelay: true }, (socket) => aedes.handle(socket));
 server.listen({ port: 0, host: '127.0.0.1', backlog: 8192 }, () => console.log(JSON.stringify({ port: (server.address() as AddressInfo).port })));
 process.on('SIGTERM', () => process.exit(0));
