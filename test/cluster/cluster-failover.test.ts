@@ -73,7 +73,7 @@ t(NAME, async (c) => {
     for (let i = 0; i < 3; i++) list.push(await submitOk(agent, identify(d.id)));
     jobs.set(d.id, list);
   }
-  await waitUntil(() => returning.every((d) => d.runs.length === 1), 5000, 'the first job running on every device');
+  await waitUntil(() => returning.every((d) => d.runs.length === 1), 30_000, 'the first job running on every device');
 
   assert.equal(await n1.stop('SIGKILL'), { code: null, signal: 'SIGKILL' });
   await waitUntil(() => ids.every((id) => statuses(id).some((s) => s.state === 'reconnecting')), 15_000, 'node 2 to show every device of node 1 reconnecting');
