@@ -257,7 +257,7 @@ export class DeviceEvents {
     const q = e.queue(change.device);
     return e.run(q, async () => {
       const holder = this.holderNow(change);
-      for (const job of await openJobs(e.db, q.id)) {
+      for (const job of await e.openJobs(q)) {
         if (job.agent === holder) continue;
         if (job.state === 'queued') await e.endQueued(q, job, 'cancelled', unbound());
         else {

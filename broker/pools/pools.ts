@@ -19,13 +19,14 @@ import { insertJob, jobByKey } from '../jobs/store';
 import { isUniqueViolation } from '../store/db';
 import { publishJson } from '../publisher';
 import type { BindingChange } from '../store/bindings';
-import { closeOrphanedLeases, decide, dueEntries, endLease, enqueue, idleLeases, locationsWaiting, oldestWaitingFor, poolEntry, poolEntryByKey, startLease, unassign, waiting, waitingCount } from '../store/leases';
+import { anyWaiting, closeOrphanedLeases, decide, dueEntries, endLease, enqueue, idleLeases, locationsWaiting, oldestWaitingFor, poolEntry, poolEntryByKey, startLease, unassign } from '../store/leases';
 import { isMember, locationsOf, poolSettingsOf } from '../store/locations';
 import type { PoolEntryRow } from '../store/schema';
 import type { JobView } from '../../protocol/rest';
 import { Coalesced } from '../coalesced';
 import { PoolMetrics } from './metrics';
 import { type PoolDevice, PoolDeviceCache } from './pool-devices';
+import { WaitingLines } from './waiting-line';
 import { waitingJobView } from './waiting-view';
 
 type Trx = Transaction<JobsDatabase>;
@@ -42,6 +43,8 @@ export interface RoutedResult extends SubmitResult {
 export interface PoolQueueItem { job: string; kind: string; position: number; eta: number }
 
 const EWMA_WEIGHT = 0.2;
+/** Positions and ETAs go to the first this many waiting jobs of a location. */
+const SHOWN = 1000;
 
 function shuffle<T>(xs: T[]): T[] {
   for (let i = xs.length - 1; i > 0; i--) {
@@ -57,8 +60,12 @@ export class Pools {
   private readonly draining = new Coalesced<string>(() => this.stopped);
   private readonly publishing = new Coalesced<string>(() => this.stopped);
   private readonly lingers = new Map<string, NodeJS.Timeout>();
-  /** Per location, the agents last told about its queue: they hear when their jobs leave it. */
-  private readonly told = new Map<string, Set<string>>();
+  /**
+   * Per location, what each agent was last told about its jobs in the queue: an agent hears again
+   * when that changes, and when its jobs have left the queue.
+   */
+  private readonly told = new Map<string, Map<string, string>>();
+  private readonly lines: WaitingLines;
   /** Per location, an average of how long its leases lasted (the pool's throughput for ETAs). */
   private readonly leaseMs = new Map<string, number>();
   private sweepTimer: NodeJS.Timeout | null = null;
@@ -68,6 +75,7 @@ export class Pools {
   constructor(private readonly ctx: Context) {
     this.metrics = new PoolMetrics(ctx.metrics.registry);
     this.devices = new PoolDeviceCache(ctx.db);
+    this.lines = new WaitingLines(ctx.db, ctx.cluster === null);
   }
 
   async start(): Promise<void> {
@@ -228,7 +236,7 @@ export class Pools {
     const free = shuffle(this.freeOf(capable));
     const outcome = await this.tx(async (trx) => {
       // FIFO: while anyone waits here, a new job queues behind them.
-      if (free.length > 0 && (await waitingCount(asRegistry(trx), location)) === 0) {
+      if (free.length > 0 && !(await anyWaiting(asRegistry(trx), location))) {
         for (const d of free) {
           const change = await startLease(asRegistry(trx), { lease: randomUUID(), device: d.id, agent, location, job: id, route, now });
           if (change === null) continue;
@@ -236,25 +244,29 @@ export class Pools {
           return change;
         }
       }
-      await enqueue(asRegistry(trx), entry);
-      return null;
+      return { queued: await enqueue(asRegistry(trx), entry) };
     }).catch(async (err: unknown) => {
       // The same key raced in from another submit (on this node or another): answer as a repeat.
       const again = key !== null && isUniqueViolation(err) ? await this.repeat(agent, key, job.kind) : null;
       if (again === null) throw err;
       return again;
     });
-    if (outcome !== null && 'job' in outcome) return outcome;
-    if (outcome !== null) {
+    if ('job' in outcome) return outcome;
+    if ('device' in outcome) {
       this.leased(outcome, location);
       return { ...(await this.placed(id, outcome.device)), device: outcome.device, pool: location, route };
     }
+    this.lines.added(outcome.queued);
     ctx.log.debug({ job: id, location, agent }, 'job waits in the pool queue');
     await this.drain(location);
-    const now2 = await poolEntry(ctx.db, id);
-    if (now2?.state === 'assigned' && now2.device !== null) return { ...(await this.placed(id, now2.device)), device: now2.device, pool: location, route };
-    const mine = (await this.queueOf(location)).find((x) => x.job === id);
-    return { job: id, state: 'queued', position: mine?.position ?? null, eta: mine?.eta ?? null, device: null, pool: location, route };
+    // On a single node the queue in memory says whether it still waits; otherwise, or once it left, the registry does.
+    let place = this.lines.inMemory ? await this.placeOf(outcome.queued) : undefined;
+    if (place === undefined) {
+      const now2 = await poolEntry(ctx.db, id);
+      if (now2?.state === 'assigned' && now2.device !== null) return { ...(await this.placed(id, now2.device)), device: now2.device, pool: location, route };
+      place = now2 === undefined ? undefined : await this.placeOf(now2);
+    }
+    return { job: id, state: 'queued', position: place?.position ?? null, eta: place?.eta ?? null, device: null, pool: location, route };
   }
 
   /** The pool devices among these that are free (unbound) and online now, by this node's binding map. */
@@ -302,15 +314,13 @@ export class Pools {
   }
 
   private async drainOnce(location: string): Promise<void> {
-    const { ctx } = this;
     for (;;) {
       if (this.stopped) return;
-      const entries = await waiting(ctx.db, location, 200);
-      if (entries.length === 0) break;
+      // Free devices first: with none (most of a busy pool's drains) no entry is read.
       const free = shuffle(this.freeOf(await this.devices.of(location)));
       if (free.length === 0) break;
       let progressed = false;
-      for (const entry of entries) {
+      for await (const entry of this.lines.walk(location, free.length)) {
         if (free.length === 0) break;
         for (;;) {
           const i = free.findIndex((d) => d.caps.includes(entry.kind));
@@ -334,6 +344,8 @@ export class Pools {
       return this.take(trx, entry, device, now);
     });
     if (outcome === 'taken') this.devices.forget(entry.location);
+    // Gone: another step decided the entry first (and keeps the queue in memory current itself).
+    if (outcome === 'gone') this.lines.removed(entry.location, entry.id);
     if (typeof outcome === 'string') return outcome;
     this.assigned(entry, outcome, now);
     return 'assigned';
@@ -361,6 +373,7 @@ export class Pools {
 
   /** A waiting entry's lease committed: the binding map, the metrics, and its agent is told. */
   private assigned(entry: PoolEntryRow, change: BindingChange, now: number): void {
+    this.lines.removed(entry.location, entry.id);
     this.leased(change, entry.location);
     this.metrics.waitSeconds.observe({ location: this.metrics.location(entry.location) }, (now - Number(entry.queued_at)) / 1000);
     this.tell(entry.agent, { event: 'pool.assigned', job: entry.id, location: entry.location, device: change.device, route: entry.route });
@@ -368,13 +381,28 @@ export class Pools {
 
   /** Positions and ETAs of the location's waiting jobs, from the pool's recent throughput. */
   async queueOf(location: string): Promise<(PoolQueueItem & { agent: string; queuedAt: number })[]> {
-    const entries = await waiting(this.ctx.db, location);
+    const entries = (await this.lines.of(location)).slice(0, SHOWN);
+    const online = await this.onlineAt(location);
+    return entries.map((e, i) => ({ job: e.id, kind: e.kind, agent: e.agent, queuedAt: Number(e.queued_at), position: i + 1, eta: this.eta(e, i + 1, online) }));
+  }
+
+  /** A waiting entry's position and ETA (as queueOf gives them), without reading the whole queue. */
+  private async placeOf(entry: PoolEntryRow): Promise<{ position: number; eta: number } | undefined> {
+    const position = await this.lines.placeOf(entry);
+    if (position === null || position > SHOWN) return undefined;
+    return { position, eta: this.eta(entry, position, await this.onlineAt(entry.location)) };
+  }
+
+  /** How many of the location's pool devices are online (at least 1: the ETA's divisor). */
+  private async onlineAt(location: string): Promise<number> {
     const devices = await this.devices.of(location);
-    const online = Math.max(1, devices.filter((d) => this.ctx.presence.isOnline(d.id)).length);
-    return entries.map((e, i) => {
-      const per = this.leaseMs.get(location) ?? priorMs(e.kind);
-      return { job: e.id, kind: e.kind, agent: e.agent, queuedAt: Number(e.queued_at), position: i + 1, eta: Math.round(Math.ceil((i + 1) / online) * per) };
-    });
+    return Math.max(1, devices.filter((d) => this.ctx.presence.isOnline(d.id)).length);
+  }
+
+  /** `ceil(position / online devices) ×` the location's average lease length (before any, the kind's typical duration). */
+  private eta(e: PoolEntryRow, position: number, online: number): number {
+    const per = this.leaseMs.get(e.location) ?? priorMs(e.kind);
+    return Math.round(Math.ceil(position / online) * per);
   }
 
   /**
@@ -386,6 +414,8 @@ export class Pools {
   }
 
   private async publishQueueOnce(location: string): Promise<void> {
+    // The changes of this event-loop turn (a group commit's handovers, a burst of submits) share one run.
+    await new Promise((resolve) => setImmediate(resolve));
     const items = await this.queueOf(location);
     this.metrics.queueDepth.set({ location: this.metrics.location(location) }, items.length);
     const byAgent = new Map<string, PoolQueueItem[]>();
@@ -394,10 +424,17 @@ export class Pools {
       list.push({ job: it.job, kind: it.kind, position: it.position, eta: it.eta });
       byAgent.set(it.agent, list);
     }
-    const before = this.told.get(location) ?? new Set<string>();
+    const before = this.told.get(location) ?? new Map<string, string>();
+    const now = new Map<string, string>();
     const at = this.ctx.now();
-    for (const agent of new Set([...before, ...byAgent.keys()])) this.tell(agent, { event: 'pool.queue', location, at, jobs: byAgent.get(agent) ?? [] });
-    this.told.set(location, new Set(byAgent.keys()));
+    // Only agents whose jobs' positions or ETAs changed hear, and those whose jobs left the queue.
+    for (const [agent, jobs] of byAgent) {
+      const said = JSON.stringify(jobs);
+      now.set(agent, said);
+      if (before.get(agent) !== said) this.tell(agent, { event: 'pool.queue', location, at, jobs });
+    }
+    for (const agent of before.keys()) if (!byAgent.has(agent)) this.tell(agent, { event: 'pool.queue', location, at, jobs: [] });
+    this.told.set(location, now);
   }
 
   /** Unretained, without an id, on the agent's res topic (docs/architecture.md, Locations and pools). */
@@ -413,8 +450,7 @@ export class Pools {
   }
 
   private async waitingView(entry: PoolEntryRow): Promise<JobView | undefined> {
-    const place = entry.state === 'waiting' ? (await this.queueOf(entry.location)).find((x) => x.job === entry.id) : undefined;
-    return waitingJobView(entry, place);
+    return waitingJobView(entry, entry.state === 'waiting' ? await this.placeOf(entry) : undefined);
   }
 
   /**
@@ -433,6 +469,7 @@ export class Pools {
       return true;
     });
     if (!done) return false;
+    this.lines.removed(entry.location, job);
     if (who.kind === 'admin') this.tell(entry.agent, { event: 'pool.ended', job, location: entry.location, state: 'cancelled', error: { code: 'CANCELLED', message: `cancelled by admin:${who.id}` } });
     await this.publishQueue(entry.location);
     return true;
@@ -550,6 +587,7 @@ export class Pools {
       const now = ctx.now();
       for (const e of await dueEntries(ctx.db, now)) {
         if (!(await this.tx((trx) => decide(asRegistry(trx), e.id, 'expired', now)))) continue;
+        this.lines.removed(e.location, e.id);
         this.tell(e.agent, { event: 'pool.ended', job: e.id, location: e.location, state: 'expired', error: { code: 'EXPIRED', message: 'waited in the pool queue past its ttl; no device took it' } });
         await this.publishQueue(e.location);
       }

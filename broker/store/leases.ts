@@ -106,15 +106,37 @@ export async function enqueue(trx: Kysely<Database>, e: NewPoolEntry): Promise<P
   return row;
 }
 
-/** Waiting entries of a location in FIFO order. */
-export async function waiting(db: Kysely<Database>, location: string, limit = 1000): Promise<PoolEntryRow[]> {
-  return db.selectFrom('pool_queue').selectAll().where('location', '=', location).where('state', '=', 'waiting').orderBy('seq').limit(limit).execute();
+function waitingAt(db: Kysely<Database>, location: string) {
+  return db.selectFrom('pool_queue').where('location', '=', location).where('state', '=', 'waiting');
+}
+
+/** Waiting entries of a location in FIFO order; `after` starts past that seq (a page of a longer queue). */
+export async function waiting(db: Kysely<Database>, location: string, limit = 1000, after?: number): Promise<PoolEntryRow[]> {
+  let q = waitingAt(db, location).selectAll();
+  if (after !== undefined) q = q.where('seq', '>', after);
+  return q.orderBy('seq').limit(limit).execute();
+}
+
+/** Every waiting entry of a location in FIFO order (a single node's in-memory pool queue is read from this). */
+export async function allWaiting(db: Kysely<Database>, location: string): Promise<PoolEntryRow[]> {
+  return waitingAt(db, location).selectAll().orderBy('seq').execute();
+}
+
+/** The waiting entry's place in its location's queue: how many waiting entries are as old or older. */
+export async function placeInQueue(db: Kysely<Database>, location: string, seq: number): Promise<number> {
+  const r = await waitingAt(db, location).select((eb) => eb.fn.countAll<number>().as('n')).where('seq', '<=', seq).executeTakeFirstOrThrow();
+  return Number(r.n);
 }
 
 /** The oldest waiting entry of a location that a device running these kinds can take. */
 export async function oldestWaitingFor(db: Kysely<Database>, location: string, kinds: readonly string[]): Promise<PoolEntryRow | undefined> {
   if (kinds.length === 0) return undefined;
   return db.selectFrom('pool_queue').selectAll().where('location', '=', location).where('state', '=', 'waiting').where('kind', 'in', kinds).orderBy('seq').limit(1).executeTakeFirst();
+}
+
+/** Whether anyone waits in the location's queue (one index entry read, where a count reads them all). */
+export async function anyWaiting(db: Kysely<Database>, location: string): Promise<boolean> {
+  return (await waitingAt(db, location).select('seq').limit(1).executeTakeFirst()) !== undefined;
 }
 
 export async function waitingCount(db: Kysely<Database>, location: string): Promise<number> {
