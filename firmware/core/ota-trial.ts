@@ -7,6 +7,11 @@ import { compareVersions, type OtaReport } from '../../protocol/ota';
 import { readPending, writePending, type PendingUpdate } from './ota-pending';
 import type { Platform, TimerHandle } from './platform';
 
+/** The trial time as the reason gives it: seconds, or milliseconds for a trial under one (a test's). */
+function trialTime(ms: number): string {
+  return ms < 1_000 ? `${ms} ms` : `${Math.round(ms / 1_000)} s`;
+}
+
 export class OtaTrial {
   private pending: PendingUpdate | null = null;
   private timer: TimerHandle | null = null;
@@ -26,7 +31,7 @@ export class OtaTrial {
     this.platform.log('info', 'running a new image on trial', { version: pending.version, trialMs: this.trialMs });
     this.timer = this.platform.setTimer(this.trialMs, () => {
       this.timer = null;
-      const reason = `the new image did not reach the broker within ${Math.round(this.trialMs / 1000)} s`;
+      const reason = `the new image did not reach the broker within ${trialTime(this.trialMs)}`;
       this.platform.log('error', 'giving up on the new image; rolling back', { version: pending.version, reason });
       writePending(this.platform.prefs, { ...pending, reason });
       ota.rollback();

@@ -177,6 +177,17 @@ export const otaScenarios: Record<string, OtaScenario> = {
     peer.assertHealthy();
   },
 
+  async 'a trial shorter than a second gives its time in milliseconds in the reason, not as 0 s'(peer, restart) {
+    await onlineDevice(peer);
+    const prefs = await install(peer, release());
+    const trial = await restart();
+    await trial.boot(bootWith(prefs, { facts: { mac: 'A4:CF:12:B4:C9:E0', model: MODEL, fw: '0.2.0', caps: ['qr.show', 'identify', 'ota'], boot: 8 }, ota: { capacity: 64 * 1024, onTrial: true }, options: { otaTrialMs: 1 } }));
+    await trial.advance(1);
+    assert.is(trial.of('ota.rollback').length, 1);
+    assert.is(JSON.parse((await trial.stats()).prefs.ota!).reason, 'the new image did not reach the broker within 1 ms');
+    trial.assertHealthy();
+  },
+
   async 'a new image that never reaches the broker rolls back, and the old one reports it'(peer, restart) {
     await onlineDevice(peer);
     const prefs = await install(peer, release());
