@@ -24,7 +24,7 @@ import { waitUntil } from '../helpers/wait';
 
 const moddable = process.env.MODDABLE;
 const mcsim = moddable === undefined ? '' : join(moddable, 'build', 'bin', 'lin', 'release', 'mcsim');
-const missing = moddable === undefined ? '$MODDABLE is not set' : !existsSync(mcsim) ? `${mcsim} is not built` : !hasTool('xvfb-run') ? 'xvfb-run is not installed' : null;
+const missing = moddable === undefined ? '$MODDABLE is not set' : !existsSync(mcsim) ? `${mcsim} is not built (cd $MODDABLE/build/makefiles/lin && make, with $MODDABLE/build/bin/lin/release on PATH)` : !hasTool('xvfb-run') ? 'xvfb-run is not installed' : null;
 
 if (missing !== null) {
   console.error(`lin OTA: cannot run on the real Moddable lin build: ${missing}`);
