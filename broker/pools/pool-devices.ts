@@ -2,8 +2,9 @@
 // or a lease's end picks its candidates without a query (docs/architecture.md, Locations and
 // pools). Only a hint: whether a candidate is free comes from the binding map, and the lease's
 // conditional UPDATE decides. Forgotten when a placement or a hello may have changed it, when a
-// candidate turns out not to be one, and at every pool sweep (a cluster's other nodes place
-// devices too).
+// candidate turns out not to be one, and at every pool sweep. In a cluster nothing is kept: another
+// node may have placed a device a moment ago, and a node that did not know it would let a job wait
+// beside a free device until its next sweep.
 import type { Kysely } from 'kysely';
 import { poolDevices } from '../store/locations';
 import type { Database } from '../store/schema';
@@ -13,13 +14,18 @@ export interface PoolDevice { id: string; caps: readonly string[] }
 export class PoolDeviceCache {
   private readonly byLocation = new Map<string, Promise<PoolDevice[]>>();
 
-  constructor(private readonly db: Kysely<Database>) {}
+  constructor(
+    private readonly db: Kysely<Database>,
+    /** False when other nodes share the registry: every call reads it. */
+    private readonly kept: boolean,
+  ) {}
 
-  /** The location's pool devices in id order; read once, then from memory until forgotten. */
+  /** The location's pool devices in id order; on a single node read once, then from memory until forgotten. */
   of(location: string): Promise<PoolDevice[]> {
+    if (!this.kept) return this.read(location);
     let p = this.byLocation.get(location);
     if (p === undefined) {
-      p = poolDevices(this.db, location).then((rows) => rows.map((d) => ({ id: d.id, caps: JSON.parse(d.caps) as string[] })));
+      p = this.read(location);
       this.byLocation.set(location, p);
       // A failed read is not kept: the next caller reads again.
       const mine = p;
@@ -28,6 +34,10 @@ export class PoolDeviceCache {
       });
     }
     return p;
+  }
+
+  private async read(location: string): Promise<PoolDevice[]> {
+    return (await poolDevices(this.db, location)).map((d) => ({ id: d.id, caps: JSON.parse(d.caps) as string[] }));
   }
 
   /** Drops one location, or all of them. */

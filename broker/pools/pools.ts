@@ -74,7 +74,7 @@ export class Pools {
 
   constructor(private readonly ctx: Context) {
     this.metrics = new PoolMetrics(ctx.metrics.registry);
-    this.devices = new PoolDeviceCache(ctx.db);
+    this.devices = new PoolDeviceCache(ctx.db, ctx.cluster === null);
     this.lines = new WaitingLines(ctx.db, ctx.cluster === null);
   }
 
