@@ -10,7 +10,7 @@
 //
 //   npm run bench:claims -- [--agents 1000] [--contenders 100] [--rounds 3] [--cpu-prof dir]
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { SignJWT } from 'jose';
@@ -72,13 +72,19 @@ function ask(a: Agent, body: Record<string, unknown>): Promise<any> {
 
 interface Burst { lastMs: number; cpuUsPerClaim: number; won: number }
 
+/** Each burst's span on the monotonic clock (µs), which V8's CPU profile timestamps also use. */
+const burstSpans: [number, number][] = [];
+const monoUs = (): number => Number(process.hrtime.bigint() / 1000n);
+
 /** All claims leave at once; resolves when every one is answered. */
 async function burst(pid: number, pairs: [Agent, string][]): Promise<Burst> {
   const cpu0 = cpuMsOf(pid)!;
   const t0 = performance.now();
+  const span0 = monoUs();
   const answers = await Promise.all(pairs.map(([a, device]) => ask(a, { op: 'claim', target: device })));
   const lastMs = performance.now() - t0;
   const cpuMs = cpuMsOf(pid)! - cpu0;
+  burstSpans.push([span0, monoUs()]);
   return { lastMs, cpuUsPerClaim: (cpuMs * 1000) / pairs.length, won: answers.filter((r) => r.ok).length };
 }
 
@@ -186,5 +192,9 @@ try {
   await Promise.all([...agents.map((a) => a.client), ...echoes.flatMap((e) => e.clients)].map((c) => c.end()));
   await Promise.all(peers.map((p) => p.stop()));
   if (broker) await broker.stop('SIGTERM');
+  if (values['cpu-prof']) {
+    // profile-top's --spans: the profile's samples taken during the claim bursts only.
+    writeFileSync(join(resolve(values['cpu-prof']), 'bursts.json'), JSON.stringify(burstSpans));
+  }
   rmSync(dir, { recursive: true, force: true });
 }
