@@ -3,6 +3,7 @@
 import { type Insertable, type Transaction, sql } from 'kysely';
 import { FINAL_JOB_STATES, type JobState } from '../../protocol/jobs';
 import { insertAtCommit } from '../store/commit-inserts';
+import { prepared } from '../store/prepared';
 import { recordEvent } from '../webhooks/outbox';
 import type { Duration } from './eta';
 import type { JobEventsTable, JobRow, JobsDatabase, JobsDb } from './schema';
@@ -44,8 +45,11 @@ export function openJobsQuery(db: Db, device: string) {
   return db.selectFrom('jobs').selectAll().where('device', '=', device).where(OPEN_STATES_SQL).orderBy('seq');
 }
 
+// Compiled once (prepared.ts): each binding change and each queue step of a device reads them.
+const openJobsByDevice = prepared((db: Db, p: { device: string }) => openJobsQuery(db, p.device));
+
 export async function openJobs(db: Db, device: string): Promise<JobRow[]> {
-  return openJobsQuery(db, device).execute();
+  return (await openJobsByDevice(db, { device })).rows;
 }
 
 /** Unfinished jobs of many devices at once, in queue order (the machine list). */

@@ -3,6 +3,7 @@ import type { Kysely } from 'kysely';
 import type { AgentView } from '../../protocol/rest';
 import { ErrorCode, ProtocolError } from '../../protocol/errors';
 import { appendAudit } from './audit';
+import { first, prepared } from './prepared';
 import type { AgentRow, Database, SessionRow } from './schema';
 
 export function agentView(r: AgentRow): AgentView {
@@ -52,8 +53,11 @@ export async function updateAgent(db: Kysely<Database>, id: string, p: AgentPatc
   });
 }
 
+// Compiled once (prepared.ts): each binding change reads the agent for the device's config.
+const agentById = prepared((db: Kysely<Database>, p: { id: string }) => db.selectFrom('agents').selectAll().where('id', '=', p.id));
+
 export async function getAgent(db: Kysely<Database>, id: string): Promise<AgentRow | undefined> {
-  return db.selectFrom('agents').selectAll().where('id', '=', id).executeTakeFirst();
+  return first(agentById(db, { id }));
 }
 
 export async function listAgents(db: Kysely<Database>): Promise<AgentRow[]> {

@@ -1,6 +1,7 @@
 // The append-only audit log. Writers call appendAudit inside the transaction that makes the change.
 import type { Kysely } from 'kysely';
 import type { AuditView } from '../../protocol/rest';
+import { prepared } from './prepared';
 import type { AuditRow, Database } from './schema';
 
 export interface AuditEntry {
@@ -12,11 +13,13 @@ export interface AuditEntry {
   detail?: Record<string, unknown>;
 }
 
+// Compiled once (prepared.ts): every change of the registry writes one.
+const insertAudit = prepared((db: Kysely<Database>, p: { at: number; actor: string; action: string; device: string | null; agent: string | null; detail: string }) =>
+  db.insertInto('audit').values({ at: p.at, actor: p.actor, action: p.action, device: p.device, agent: p.agent, detail: p.detail }),
+);
+
 export async function appendAudit(db: Kysely<Database>, e: AuditEntry): Promise<void> {
-  await db
-    .insertInto('audit')
-    .values({ at: e.at, actor: e.actor, action: e.action, device: e.device ?? null, agent: e.agent ?? null, detail: JSON.stringify(e.detail ?? {}) })
-    .execute();
+  await insertAudit(db, { at: e.at, actor: e.actor, action: e.action, device: e.device ?? null, agent: e.agent ?? null, detail: JSON.stringify(e.detail ?? {}) });
 }
 
 export interface AuditQuery { device?: string; agent?: string; action?: string; limit?: number; before?: number; after?: number }

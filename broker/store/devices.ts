@@ -6,6 +6,7 @@ import { ErrorCode, ProtocolError } from '../../protocol/errors';
 import type { ScreenSize } from '../../protocol/screen-fit';
 import { appendAudit } from './audit';
 import { setDeviceScreen } from './device-screens';
+import { first, prepared } from './prepared';
 import type { Database, DeviceRow } from './schema';
 
 export function deviceView(r: DeviceRow): DeviceView {
@@ -30,8 +31,20 @@ export function deviceView(r: DeviceRow): DeviceView {
   };
 }
 
+// Compiled once (prepared.ts): claims, hellos and binding changes read devices by id and by agent.
+const byId = prepared((db: Kysely<Database>, p: { id: string }) => db.selectFrom('devices').selectAll().where('id', '=', p.id));
+const byCodeOrId = prepared((db: Kysely<Database>, p: { code: string; id: string }) =>
+  db
+    .selectFrom('devices')
+    .selectAll()
+    .where((eb) => eb.or([eb('machine_code', '=', p.code), eb('id', '=', p.id)]))
+    .limit(2),
+);
+const byCode = prepared((db: Kysely<Database>, p: { code: string }) => db.selectFrom('devices').selectAll().where('machine_code', '=', p.code).limit(2));
+const ofAgent = prepared((db: Kysely<Database>, p: { agent: string }) => db.selectFrom('devices').selectAll().where('agent_id', '=', p.agent).orderBy('id'));
+
 export async function getDevice(db: Kysely<Database>, id: string): Promise<DeviceRow | undefined> {
-  return db.selectFrom('devices').selectAll().where('id', '=', id).executeTakeFirst();
+  return first(byId(db, { id }));
 }
 
 /** Swaps the stored secret hash if it is still `from`; false if the device or its hash changed. */
@@ -50,19 +63,13 @@ export async function getDeviceByMachineCode(db: Kysely<Database>, code: string)
  */
 export async function getDeviceByCodeOrId(db: Kysely<Database>, code: string | null, id: string | null): Promise<DeviceRow | undefined> {
   if (code === null && id === null) return undefined;
-  const rows = await db
-    .selectFrom('devices')
-    .selectAll()
-    .where((eb) => eb.or([...(code === null ? [] : [eb('machine_code', '=', code)]), ...(id === null ? [] : [eb('id', '=', id)])]))
-    .limit(2)
-    .execute();
+  const { rows } = await (code === null ? byId(db, { id: id! }) : id === null ? byCode(db, { code }) : byCodeOrId(db, { code, id }));
   return rows.find((r) => code !== null && r.machine_code === code) ?? rows[0];
 }
 
 export async function listDevices(db: Kysely<Database>, agent?: string): Promise<DeviceRow[]> {
-  let q = db.selectFrom('devices').selectAll().orderBy('id');
-  if (agent !== undefined) q = q.where('agent_id', '=', agent);
-  return q.execute();
+  if (agent !== undefined) return (await ofAgent(db, { agent })).rows;
+  return db.selectFrom('devices').selectAll().orderBy('id').execute();
 }
 
 /** Every device's id and agent, and nothing else: what a metrics scrape counts. */

@@ -16,7 +16,10 @@ export type CachingDatabase = SqliteDatabase & { readonly executed: number };
  * Kysely runs one statement at a time on its single connection and reads each to the end.
  */
 export function cachingStatements(db: SQLite.Database): CachingDatabase {
-  const cache = new Map<string, SQLite.Statement>();
+  // Each entry notes when it was last used; the oldest goes when the cache is full. Moving the
+  // entry to the end of the Map on each use instead (a delete and a set) was 3 % of the busy
+  // time in bench:claims.
+  const cache = new Map<string, { stmt: SQLite.Statement; used: number }>();
   let executed = 0;
   return {
     close: () => db.close(),
@@ -25,16 +28,18 @@ export function cachingStatements(db: SQLite.Database): CachingDatabase {
     },
     prepare(sql: string) {
       executed++;
-      let stmt = cache.get(sql);
-      if (stmt) {
-        // Map keeps insertion order: re-inserting marks it recently used.
-        cache.delete(sql);
-      } else {
-        stmt = db.prepare(sql);
-        if (cache.size >= MAX_STATEMENTS) cache.delete(cache.keys().next().value!);
+      let entry = cache.get(sql);
+      if (entry) entry.used = executed;
+      else {
+        if (cache.size >= MAX_STATEMENTS) {
+          let oldest: string | undefined;
+          let at = Infinity;
+          for (const [k, e] of cache) if (e.used < at) [oldest, at] = [k, e.used];
+          cache.delete(oldest!);
+        }
+        cache.set(sql, (entry = { stmt: db.prepare(sql), used: executed }));
       }
-      cache.set(sql, stmt);
-      return stmt as unknown as ReturnType<SqliteDatabase['prepare']>;
+      return entry.stmt as unknown as ReturnType<SqliteDatabase['prepare']>;
     },
   };
 }
