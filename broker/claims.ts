@@ -43,7 +43,7 @@ export function applyBindingChange(ctx: Context, change: BindingChange): void {
   ctx.events.emit('binding', change);
   for (const agent of new Set([change.from, change.to])) if (agent !== null) scheduleBindings(ctx, agent, 0);
   // The row committed with the change: the config needs no read of its own.
-  publishConfigOf(ctx, change.row).catch((err: unknown) => ctx.log.error({ err, device: change.device }, 'publishing config failed'));
+  publishConfigOf(ctx, change.row, change.toName === undefined ? {} : { agentName: change.toName }).catch((err: unknown) => ctx.log.error({ err, device: change.device }, 'publishing config failed'));
 }
 
 export interface ClaimResult { device: BoundDevice; already: boolean }

@@ -35,13 +35,19 @@ export function respond(ctx: Context, who: Identity, body: Response): Promise<vo
  * echoed for the device's round-trip compensation; `error`, what the broker refused in that hello;
  * `keepClaimCode`, answer a hello that changed nothing without rotating the claim code on screen.
  */
-export interface ConfigAnswer { helloSentAt?: number; error?: WireError; keepClaimCode?: boolean }
+export interface ConfigAnswer {
+  helloSentAt?: number;
+  error?: WireError;
+  keepClaimCode?: boolean;
+  /** The bound agent's name, when the caller has just read it (a claim): the config reads nothing then. */
+  agentName?: string;
+}
 
 export async function configFor(ctx: Context, row: DeviceRow, answer: ConfigAnswer = {}): Promise<Config> {
   let agent: Config['agent'] = null;
   if (row.agent_id !== null) {
-    const a = await getAgent(ctx.db, row.agent_id);
-    agent = { id: row.agent_id, name: a?.name ?? row.agent_id };
+    const name = answer.agentName ?? (await getAgent(ctx.db, row.agent_id))?.name;
+    agent = { id: row.agent_id, name: name ?? row.agent_id };
   }
   const { helloSentAt } = answer;
   // The broker is the device's clock on sites without internet (docs/architecture.md, Firmware).

@@ -16,6 +16,8 @@ export interface BindingChange {
   /** False for an idempotent repeat that changed nothing. */
   changed: boolean;
   row: DeviceRow;
+  /** The new holder's name, when the change read it (a claim). */
+  toName?: string;
 }
 
 async function reread(trx: Kysely<Database>, device: string): Promise<DeviceRow> {
@@ -55,7 +57,7 @@ export interface ClaimInput {
 const claimantQuery = prepared((db: Kysely<Database>, p: { agent: string }) =>
   db
     .selectFrom('agents')
-    .select(['device_limit', 'disabled'])
+    .select(['name', 'device_limit', 'disabled'])
     .select((eb) => eb.selectFrom('devices').select(eb.fn.countAll<number>().as('n')).where('agent_id', '=', p.agent).where('mode', '=', 'owned').as('held'))
     .where('id', '=', p.agent),
 );
@@ -104,7 +106,7 @@ export async function claimDevice(trx: Kysely<Database>, c: ClaimInput): Promise
   const version = Number(row.binding_version);
   await appendAudit(trx, { at: c.now, actor: `agent:${c.agent}`, action: 'claim', device: c.device, agent: c.agent, detail: { via: c.via, version } });
   await recordEvent(trx, 'binding.changed', { device: c.device, action: 'claim', from: null, to: c.agent, via: c.via, actor: `agent:${c.agent}`, version }, c.now);
-  return { device: c.device, from: null, to: c.agent, version, at: c.now, changed: true, row };
+  return { device: c.device, from: null, to: c.agent, version, at: c.now, changed: true, row, toName: agent.name };
 }
 
 export interface UnbindInput {
