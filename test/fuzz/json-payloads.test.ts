@@ -13,6 +13,7 @@ import { JobDevice } from '../helpers/job-device';
 import { type Agent, claim, identify, jobIn, submitOk } from '../helpers/jobs';
 import { end, publish, recorder, subscribe } from '../helpers/mqtt';
 import { barrier } from '../helpers/barrier';
+import { waitUntil } from '../helpers/wait';
 import { suite } from '../helpers/suite';
 
 const SEED = Number(process.env.FUZZ_SEED ?? Date.now() % 2 ** 31);
@@ -109,6 +110,10 @@ s(`agent requests, device acks, hellos and events with random fields (seed ${SEE
   for (const junk of ['', '{', 'null', '[1,2]', '"x"', '{"op":"submit"}']) await publish(a.client, agentTopic(a.id, 'req'), junk);
   const devicePayloads = fc.sample(fc.tuple(fc.constantFrom('ack', 'hello', 'evt'), fc.oneof(fc.jsonValue().map((v) => JSON.stringify(v)), fc.string())), { numRuns: 150, seed: SEED + 1 });
   for (const [leaf, payload] of devicePayloads) await publish(device.client, leaf === 'evt' ? eventTopic(dev.id, 'fuzz') : deviceTopic(dev.id, leaf as 'ack' | 'hello'), payload);
+  // A request's answer can follow the barrier: those that touch the registry answer after their
+  // commit. Each must come, and exactly once (a second barrier catches a late copy).
+  const answered = (): Set<string> => new Set(seen.filter((m) => m.topic === agentTopic(a.id, 'res')).map((m) => (m.json as { id?: unknown })?.id).filter((x): x is string => typeof x === 'string'));
+  await waitUntil(() => ids.every((id) => answered().has(id)), 30_000, () => `an answer to every request (missing: ${ids.filter((id) => !answered().has(id)).join(', ')})`);
   await barrier(tb, [{ device: { client: device.client, dev } }], [{ agent: a }]);
 
   const answers = seen.filter((m) => m.topic === agentTopic(a.id, 'res') && typeof (m.json as { id?: unknown })?.id === 'string' && ids.includes((m.json as { id: string }).id));
