@@ -33,7 +33,11 @@ const agentOps: AgentOps = {
   }),
   // Agents change the settings an admin made agent-editable.
   settings: (ctx, who, req) =>
-    ctx.machines.shadows.setDesired(req.device, { kind: 'agent', id: who.id }, { settings: req.settings, ...(req.version === undefined ? {} : { version: req.version }) }),
+    ctx.machines.shadows.setDesired(
+      req.device,
+      { kind: 'agent', id: who.id },
+      { settings: req.settings, ...(req.version === undefined ? {} : { version: req.version }) },
+    ),
 };
 
 const adminOps: AdminOps = {
@@ -41,11 +45,15 @@ const adminOps: AdminOps = {
   release: (ctx, who, req) => adminRebind(ctx, { actor: `admin:${who.id}`, device: req.device, to: null, reason: req.reason, force: req.force === true }),
   list: async (ctx) => (await listDevices(ctx.db)).map((r) => ({ ...boundDevice(ctx, r), agent: r.agent_id })),
   settings: (ctx, who, req) =>
-    ctx.machines.shadows.setDesired(req.device, { kind: 'admin', id: who.id }, {
-      settings: req.settings,
-      ...(req.version === undefined ? {} : { version: req.version }),
-      ...(req.agentEditable === undefined ? {} : { agentEditable: req.agentEditable }),
-    }),
+    ctx.machines.shadows.setDesired(
+      req.device,
+      { kind: 'admin', id: who.id },
+      {
+        settings: req.settings,
+        ...(req.version === undefined ? {} : { version: req.version }),
+        ...(req.agentEditable === undefined ? {} : { agentEditable: req.agentEditable }),
+      },
+    ),
 };
 
 // The op and its request arrive as one value; naming the op's type lets the compiler pair each

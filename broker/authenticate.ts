@@ -96,7 +96,8 @@ async function identify(ctx: Context, client: Client, username: string, password
     // its reply topic; it can do nothing else.
     if (!token) return badCredentials('unknown enrollment token');
     // A token whose enrollments keep being refused (someone re-enrolling known MACs) pauses.
-    if ((await ctx.throttle.subjectBlockedFor(enrollTokenSubject(token.id), ctx.now())) > 0) return { code: NOT_AUTHORIZED, reason: 'enrollment token throttled', counts: false };
+    if ((await ctx.throttle.subjectBlockedFor(enrollTokenSubject(token.id), ctx.now())) > 0)
+      return { code: NOT_AUTHORIZED, reason: 'enrollment token throttled', counts: false };
     return { kind: 'enroll', mac, tokenId: token.id, conn, credential: credentialKey.enrollmentToken(token.id) };
   }
   if (username.startsWith('customer:')) return identifyCustomer(ctx, client, username.slice(9), password, conn);
@@ -223,7 +224,11 @@ export function makeAuthenticate(ctx: Context): NonNullable<AedesOptions['authen
           // Every such connection is counted; a fleet rebooting over plain MQTT would otherwise
           // write a log line per device, a large share of a connect's CPU in a storm.
           const take = plaintextWarnings.take(ip, ctx.now());
-          if (take) ctx.log.warn({ kind: who.kind, clientId: client.id, ip, ...(take.suppressed > 0 ? { suppressed: take.suppressed } : {}) }, 'device connected without TLS: its secret or enrollment token crossed the network in clear');
+          if (take)
+            ctx.log.warn(
+              { kind: who.kind, clientId: client.id, ip, ...(take.suppressed > 0 ? { suppressed: take.suppressed } : {}) },
+              'device connected without TLS: its secret or enrollment token crossed the network in clear',
+            );
         }
         client.conn.once('close', () => {
           ctx.credentials.remove(who.credential, client);

@@ -1,7 +1,10 @@
 // The in-memory binding map that every per-message ACL check reads. It is updated in the same
 // step that commits a binding change; versions make late or repeated updates harmless, which is
 // what lets cluster nodes apply changes arriving over Redis in any order.
-export interface Binding { agent: string | null; version: number }
+export interface Binding {
+  agent: string | null;
+  version: number;
+}
 
 export class BindingMap {
   private readonly map = new Map<string, Binding>();

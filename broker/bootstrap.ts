@@ -12,7 +12,10 @@ import type { Database } from './store/schema';
 /** Where the first-run admin credential is kept, in the data dir. */
 export const INITIAL_ADMIN_FILE = 'initial-admin.txt';
 
-export interface Bootstrap { labelKey: string; firstAdmin: { username: string; password: string; file: string } | null }
+export interface Bootstrap {
+  labelKey: string;
+  firstAdmin: { username: string; password: string; file: string } | null;
+}
 
 export async function bootstrap(db: Kysely<Database>, dataDir: string, now: number): Promise<Bootstrap> {
   const labelKey = await ensureKv(db, 'label_key', randomBytes(32).toString('hex'));

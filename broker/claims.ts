@@ -18,7 +18,8 @@ export async function resolveTarget(ctx: Context, t: ClaimTarget): Promise<{ row
   if (t.kind === 'label') {
     if (!verifyLabel(ctx.labelKey, t.code, t.sig)) {
       // An order label names the machine truly but grants no claim: say which label it is.
-      if (verifyOrderLabel(ctx.labelKey, t.code, t.sig)) throw new ProtocolError(ErrorCode.WRONG_LABEL, "this is the machine's walk-up order label; scan its claim label", 'target');
+      if (verifyOrderLabel(ctx.labelKey, t.code, t.sig))
+        throw new ProtocolError(ErrorCode.WRONG_LABEL, "this is the machine's walk-up order label; scan its claim label", 'target');
       throw unknownMachine();
     }
     const row = await getDeviceByMachineCode(ctx.db, t.code);
@@ -38,15 +39,22 @@ export function applyBindingChange(ctx: Context, change: BindingChange): void {
   // (docs/architecture.md, Jobs). Published before the change goes out, so the step's comes after.
   if (change.from !== null) {
     const empty: JobsSnapshot = { device: change.device, at: ctx.now(), jobs: [] };
-    publishJson(ctx, deviceTopic(change.device, 'jobs'), empty, true).catch((err: unknown) => ctx.log.error({ err, device: change.device }, 'replacing the jobs snapshot failed'));
+    publishJson(ctx, deviceTopic(change.device, 'jobs'), empty, true).catch((err: unknown) =>
+      ctx.log.error({ err, device: change.device }, 'replacing the jobs snapshot failed'),
+    );
   }
   ctx.events.emit('binding', change);
   for (const agent of new Set([change.from, change.to])) if (agent !== null) scheduleBindings(ctx, agent, 0);
   // The row committed with the change: the config needs no read of its own.
-  publishConfigOf(ctx, change.row, change.toName === undefined ? {} : { agentName: change.toName }).catch((err: unknown) => ctx.log.error({ err, device: change.device }, 'publishing config failed'));
+  publishConfigOf(ctx, change.row, change.toName === undefined ? {} : { agentName: change.toName }).catch((err: unknown) =>
+    ctx.log.error({ err, device: change.device }, 'publishing config failed'),
+  );
 }
 
-export interface ClaimResult { device: BoundDevice; already: boolean }
+export interface ClaimResult {
+  device: BoundDevice;
+  already: boolean;
+}
 
 export async function claim(ctx: Context, agent: string, target: unknown, code?: string): Promise<ClaimResult> {
   ctx.cluster?.health.assertAvailable('claim a device');
@@ -54,7 +62,8 @@ export async function claim(ctx: Context, agent: string, target: unknown, code?:
   if (code !== undefined) {
     const id = ctx.claimCodes.deviceFor(code);
     const row = id === undefined ? undefined : await getDevice(ctx.db, id);
-    if (!row) throw new ProtocolError(ErrorCode.UNKNOWN_MACHINE, 'this claim code is not valid (it changes after each use; read it off the screen again)', 'code');
+    if (!row)
+      throw new ProtocolError(ErrorCode.UNKNOWN_MACHINE, 'this claim code is not valid (it changes after each use; read it off the screen again)', 'code');
     if (target !== undefined) {
       const named = await resolveTarget(ctx, parseClaimTarget(target));
       if (named.row.id !== row.id) throw new ProtocolError(ErrorCode.UNKNOWN_MACHINE, 'this claim code belongs to another machine', 'code');
@@ -64,7 +73,11 @@ export async function claim(ctx: Context, agent: string, target: unknown, code?:
     const t = parseClaimTarget(target);
     // Before the look-up, so a refused claim does not even tell whether the machine exists.
     if (ctx.opts.requireSignedLabel && t.kind !== 'label') {
-      throw new ProtocolError(ErrorCode.FORBIDDEN, 'this fleet requires proof of presence: scan the machine\'s label, or type the claim code shown on its screen; a typed machine code or device id is not accepted', 'target');
+      throw new ProtocolError(
+        ErrorCode.FORBIDDEN,
+        "this fleet requires proof of presence: scan the machine's label, or type the claim code shown on its screen; a typed machine code or device id is not accepted",
+        'target',
+      );
     }
     resolved = await resolveTarget(ctx, t);
   }
@@ -89,18 +102,40 @@ export async function claim(ctx: Context, agent: string, target: unknown, code?:
 
 export async function release(ctx: Context, agent: string, device: string): Promise<{ device: string }> {
   ctx.cluster?.health.assertAvailable('release a device');
-  const change = await rebindDevice(ctx.db, { device, holder: agent, to: null, actor: `agent:${agent}`, force: false, now: ctx.now(), defaultLimit: ctx.opts.deviceLimit });
+  const change = await rebindDevice(ctx.db, {
+    device,
+    holder: agent,
+    to: null,
+    actor: `agent:${agent}`,
+    force: false,
+    now: ctx.now(),
+    defaultLimit: ctx.opts.deviceLimit,
+  });
   applyBindingChange(ctx, change);
   ctx.log.info({ device, agent }, 'released');
   return { device };
 }
 
-export interface AdminRebind { actor: string; device: string; to: string | null; reason: string; force: boolean }
+export interface AdminRebind {
+  actor: string;
+  device: string;
+  to: string | null;
+  reason: string;
+  force: boolean;
+}
 
 /** Transfer (to an agent) or forced release (to null): admin acts, audited with a reason. */
 export async function adminRebind(ctx: Context, a: AdminRebind): Promise<{ device: string; from: string | null; to: string | null; changed: boolean }> {
   ctx.cluster?.health.assertAvailable(a.to === null ? 'release a device' : 'transfer a device');
-  const change = await rebindDevice(ctx.db, { device: a.device, to: a.to, actor: a.actor, reason: a.reason, force: a.force, now: ctx.now(), defaultLimit: ctx.opts.deviceLimit });
+  const change = await rebindDevice(ctx.db, {
+    device: a.device,
+    to: a.to,
+    actor: a.actor,
+    reason: a.reason,
+    force: a.force,
+    now: ctx.now(),
+    defaultLimit: ctx.opts.deviceLimit,
+  });
   applyBindingChange(ctx, change);
   ctx.log.info({ device: a.device, from: change.from, to: a.to, actor: a.actor, forced: a.force }, a.to === null ? 'released by admin' : 'transferred');
   return { device: a.device, from: change.from, to: a.to, changed: change.changed };

@@ -2,7 +2,9 @@
 // (docs/architecture.md, Presence). Production uses the system's; a test passes one it moves on
 // itself, so a grace window or an idle timeout ends when the test says, not after a sleep.
 
-export interface Timer { cancel(): void }
+export interface Timer {
+  cancel(): void;
+}
 
 export interface Clock {
   now(): number;

@@ -137,70 +137,330 @@ export const DEFAULTS: BrokerOptions = {
 export const BROKER_CLI = defineCli({
   command: 'npm start --',
   usage: ['[options]'],
-  summary: 'Runs one fleetbind broker node: MQTT for devices and agents, the admin API and web app over HTTP, and MQTT over WebSocket at /mqtt. Every option may also come from its FLEETBIND_* variable; a flag wins.',
+  summary:
+    'Runs one fleetbind broker node: MQTT for devices and agents, the admin API and web app over HTTP, and MQTT over WebSocket at /mqtt. Every option may also come from its FLEETBIND_* variable; a flag wins.',
   options: {
-    'data-dir': { type: 'string', value: 'DIR', env: 'FLEETBIND_DATA_DIR', help: `where the SQLite registry and initial-admin.txt live (default ${DEFAULTS.dataDir})` },
+    'data-dir': {
+      type: 'string',
+      value: 'DIR',
+      env: 'FLEETBIND_DATA_DIR',
+      help: `where the SQLite registry and initial-admin.txt live (default ${DEFAULTS.dataDir})`,
+    },
     host: { type: 'string', value: 'ADDR', env: 'FLEETBIND_HOST', help: `address to listen on (default ${DEFAULTS.host}, every interface)` },
     'mqtt-port': { type: 'string', value: 'PORT', env: 'FLEETBIND_MQTT_PORT', help: `plain MQTT port (default ${DEFAULTS.mqttPort})` },
-    'http-port': { type: 'string', value: 'PORT', env: 'FLEETBIND_HTTP_PORT', help: `HTTP port of the web app, admin API and MQTT over WebSocket (default ${DEFAULTS.httpPort})` },
-    'mqtts-port': { type: 'string', value: 'PORT', env: 'FLEETBIND_MQTTS_PORT', help: `MQTT over TLS port, used with --tls-cert and --tls-key (default ${DEFAULTS.mqttsPort})` },
+    'http-port': {
+      type: 'string',
+      value: 'PORT',
+      env: 'FLEETBIND_HTTP_PORT',
+      help: `HTTP port of the web app, admin API and MQTT over WebSocket (default ${DEFAULTS.httpPort})`,
+    },
+    'mqtts-port': {
+      type: 'string',
+      value: 'PORT',
+      env: 'FLEETBIND_MQTTS_PORT',
+      help: `MQTT over TLS port, used with --tls-cert and --tls-key (default ${DEFAULTS.mqttsPort})`,
+    },
     'tls-cert': { type: 'string', value: 'FILE', env: 'FLEETBIND_TLS_CERT', help: 'PEM certificate (chain) for MQTTS and HTTPS' },
     'tls-key': { type: 'string', value: 'FILE', env: 'FLEETBIND_TLS_KEY', help: 'PEM private key that goes with --tls-cert' },
-    'admin-token': { type: 'string', value: 'TOKEN', env: 'FLEETBIND_ADMIN_TOKEN', help: 'accepted as an admin bearer token and admin MQTT password, for automation (16 characters or more)' },
-    'grace-ms': { type: 'string', value: 'MS', env: 'FLEETBIND_GRACE_MS', help: `how long a dropped device stays "reconnecting" before it is offline (default ${DEFAULTS.graceMs})` },
-    'session-idle-ms': { type: 'string', value: 'MS', env: 'FLEETBIND_SESSION_IDLE_MS', help: `a login session ends after this long unused (default ${DEFAULTS.sessionIdleMs})` },
-    'device-limit': { type: 'string', value: 'N', env: 'FLEETBIND_DEVICE_LIMIT', help: `devices one agent may hold, unless set per agent (default ${DEFAULTS.deviceLimit})` },
-    'public-url': { type: 'string', value: 'URL', env: 'FLEETBIND_PUBLIC_URL', help: 'the address phones open: printed into machine labels and claim links (default http://localhost:<http-port>, which a phone cannot reach)' },
-    'fleet-name': { type: 'string', value: 'NAME', env: 'FLEETBIND_FLEET_NAME', help: `the fleet's name on labels and in the web app (default ${DEFAULTS.fleetName})` },
-    'log-level': { type: 'string', value: 'LEVEL', env: 'FLEETBIND_LOG_LEVEL', help: `pino log level: fatal, error, warn, info, debug or trace (default ${DEFAULTS.logLevel})` },
-    'trust-proxy': { type: 'string', value: 'BOOL', env: 'FLEETBIND_TRUST_PROXY', help: 'true behind a reverse proxy: take client addresses from X-Forwarded-For (default false)' },
-    'pre-auth-per-address': { type: 'string', value: 'N', env: 'FLEETBIND_PRE_AUTH_PER_ADDRESS', help: `connections per source address still before CONNACK; more are closed at once (default ${DEFAULTS.preAuthPerAddress})` },
-    'max-pending-auth': { type: 'string', value: 'N', env: 'FLEETBIND_MAX_PENDING_AUTH', help: `CONNECTs authenticated at once; more are refused at once with CONNACK 3 (server unavailable) and retry, instead of everyone timing out (default ${DEFAULTS.maxPendingAuth})` },
-    'request-rate': { type: 'string', value: 'N', env: 'FLEETBIND_REQUEST_RATE', help: `agent requests per second on one connection; more are answered RATE_LIMITED (default ${DEFAULTS.requestRate})` },
-    'request-burst': { type: 'string', value: 'N', env: 'FLEETBIND_REQUEST_BURST', help: `agent requests one connection may send at once (default ${DEFAULTS.requestBurst})` },
-    'agent-request-rate': { type: 'string', value: 'N', env: 'FLEETBIND_AGENT_REQUEST_RATE', help: `requests per second per agent, over all its connections and nodes (default ${DEFAULTS.agentRequestRate})` },
-    'agent-request-burst': { type: 'string', value: 'N', env: 'FLEETBIND_AGENT_REQUEST_BURST', help: `requests one agent may send at once over all its connections (default ${DEFAULTS.agentRequestBurst})` },
-    'queue-cap': { type: 'string', value: 'N', env: 'FLEETBIND_QUEUE_CAP', help: `most unfinished jobs one device's queue holds (default ${DEFAULTS.queueCap})` },
-    'job-ack-timeout-ms': { type: 'string', value: 'MS', env: 'FLEETBIND_JOB_ACK_TIMEOUT_MS', help: `wait this long for a device to accept a job before resending; doubles each time (default ${DEFAULTS.jobAckTimeoutMs})` },
-    'job-attempts': { type: 'string', value: 'N', env: 'FLEETBIND_JOB_ATTEMPTS', help: `sends of a job before it fails with NO_ACK (default ${DEFAULTS.jobAttempts})` },
-    'job-ttl-ms': { type: 'string', value: 'MS', env: 'FLEETBIND_JOB_TTL_MS', help: `how long a job may wait in its queue when the submit names no ttl (default ${DEFAULTS.jobTtlMs})` },
-    'lease-linger-ms': { type: 'string', value: 'MS', env: 'FLEETBIND_LEASE_LINGER_MS', help: `a pool lease lasts this long past its job, for the same agent's next job (default ${DEFAULTS.leaseLingerMs})` },
-    'primary-busy-at': { type: 'string', value: 'N', env: 'FLEETBIND_PRIMARY_BUSY_AT', help: `a hybrid submit falls back to the pool when the primary device has this many unfinished jobs (default ${DEFAULTS.primaryBusyAt})` },
-    'database-url': { type: 'string', value: 'URL', env: 'FLEETBIND_DATABASE_URL', help: 'postgres://… registry instead of the SQLite file; needed for a cluster' },
+    'admin-token': {
+      type: 'string',
+      value: 'TOKEN',
+      env: 'FLEETBIND_ADMIN_TOKEN',
+      help: 'accepted as an admin bearer token and admin MQTT password, for automation (16 characters or more)',
+    },
+    'grace-ms': {
+      type: 'string',
+      value: 'MS',
+      env: 'FLEETBIND_GRACE_MS',
+      help: `how long a dropped device stays "reconnecting" before it is offline (default ${DEFAULTS.graceMs})`,
+    },
+    'session-idle-ms': {
+      type: 'string',
+      value: 'MS',
+      env: 'FLEETBIND_SESSION_IDLE_MS',
+      help: `a login session ends after this long unused (default ${DEFAULTS.sessionIdleMs})`,
+    },
+    'device-limit': {
+      type: 'string',
+      value: 'N',
+      env: 'FLEETBIND_DEVICE_LIMIT',
+      help: `devices one agent may hold, unless set per agent (default ${DEFAULTS.deviceLimit})`,
+    },
+    'public-url': {
+      type: 'string',
+      value: 'URL',
+      env: 'FLEETBIND_PUBLIC_URL',
+      help: 'the address phones open: printed into machine labels and claim links (default http://localhost:<http-port>, which a phone cannot reach)',
+    },
+    'fleet-name': {
+      type: 'string',
+      value: 'NAME',
+      env: 'FLEETBIND_FLEET_NAME',
+      help: `the fleet's name on labels and in the web app (default ${DEFAULTS.fleetName})`,
+    },
+    'log-level': {
+      type: 'string',
+      value: 'LEVEL',
+      env: 'FLEETBIND_LOG_LEVEL',
+      help: `pino log level: fatal, error, warn, info, debug or trace (default ${DEFAULTS.logLevel})`,
+    },
+    'trust-proxy': {
+      type: 'string',
+      value: 'BOOL',
+      env: 'FLEETBIND_TRUST_PROXY',
+      help: 'true behind a reverse proxy: take client addresses from X-Forwarded-For (default false)',
+    },
+    'pre-auth-per-address': {
+      type: 'string',
+      value: 'N',
+      env: 'FLEETBIND_PRE_AUTH_PER_ADDRESS',
+      help: `connections per source address still before CONNACK; more are closed at once (default ${DEFAULTS.preAuthPerAddress})`,
+    },
+    'max-pending-auth': {
+      type: 'string',
+      value: 'N',
+      env: 'FLEETBIND_MAX_PENDING_AUTH',
+      help: `CONNECTs authenticated at once; more are refused at once with CONNACK 3 (server unavailable) and retry, instead of everyone timing out (default ${DEFAULTS.maxPendingAuth})`,
+    },
+    'request-rate': {
+      type: 'string',
+      value: 'N',
+      env: 'FLEETBIND_REQUEST_RATE',
+      help: `agent requests per second on one connection; more are answered RATE_LIMITED (default ${DEFAULTS.requestRate})`,
+    },
+    'request-burst': {
+      type: 'string',
+      value: 'N',
+      env: 'FLEETBIND_REQUEST_BURST',
+      help: `agent requests one connection may send at once (default ${DEFAULTS.requestBurst})`,
+    },
+    'agent-request-rate': {
+      type: 'string',
+      value: 'N',
+      env: 'FLEETBIND_AGENT_REQUEST_RATE',
+      help: `requests per second per agent, over all its connections and nodes (default ${DEFAULTS.agentRequestRate})`,
+    },
+    'agent-request-burst': {
+      type: 'string',
+      value: 'N',
+      env: 'FLEETBIND_AGENT_REQUEST_BURST',
+      help: `requests one agent may send at once over all its connections (default ${DEFAULTS.agentRequestBurst})`,
+    },
+    'queue-cap': {
+      type: 'string',
+      value: 'N',
+      env: 'FLEETBIND_QUEUE_CAP',
+      help: `most unfinished jobs one device's queue holds (default ${DEFAULTS.queueCap})`,
+    },
+    'job-ack-timeout-ms': {
+      type: 'string',
+      value: 'MS',
+      env: 'FLEETBIND_JOB_ACK_TIMEOUT_MS',
+      help: `wait this long for a device to accept a job before resending; doubles each time (default ${DEFAULTS.jobAckTimeoutMs})`,
+    },
+    'job-attempts': {
+      type: 'string',
+      value: 'N',
+      env: 'FLEETBIND_JOB_ATTEMPTS',
+      help: `sends of a job before it fails with NO_ACK (default ${DEFAULTS.jobAttempts})`,
+    },
+    'job-ttl-ms': {
+      type: 'string',
+      value: 'MS',
+      env: 'FLEETBIND_JOB_TTL_MS',
+      help: `how long a job may wait in its queue when the submit names no ttl (default ${DEFAULTS.jobTtlMs})`,
+    },
+    'lease-linger-ms': {
+      type: 'string',
+      value: 'MS',
+      env: 'FLEETBIND_LEASE_LINGER_MS',
+      help: `a pool lease lasts this long past its job, for the same agent's next job (default ${DEFAULTS.leaseLingerMs})`,
+    },
+    'primary-busy-at': {
+      type: 'string',
+      value: 'N',
+      env: 'FLEETBIND_PRIMARY_BUSY_AT',
+      help: `a hybrid submit falls back to the pool when the primary device has this many unfinished jobs (default ${DEFAULTS.primaryBusyAt})`,
+    },
+    'database-url': {
+      type: 'string',
+      value: 'URL',
+      env: 'FLEETBIND_DATABASE_URL',
+      help: 'postgres://… registry instead of the SQLite file; needed for a cluster',
+    },
     'redis-url': { type: 'string', value: 'URL', env: 'FLEETBIND_REDIS_URL', help: 'redis://… that joins this node to a cluster (needs --database-url)' },
-    'jwt-issuer': { type: 'string', value: 'ISS', env: 'FLEETBIND_JWT_ISSUER', help: "agents may log in with your identity provider's tokens: the issuer they must name" },
+    'jwt-issuer': {
+      type: 'string',
+      value: 'ISS',
+      env: 'FLEETBIND_JWT_ISSUER',
+      help: "agents may log in with your identity provider's tokens: the issuer they must name",
+    },
     'jwt-audience': { type: 'string', value: 'AUD', env: 'FLEETBIND_JWT_AUDIENCE', help: 'the audience identity-provider tokens must name' },
-    'jwks-url': { type: 'string', value: 'URL', env: 'FLEETBIND_JWKS_URL', help: "the identity provider's JWKS, for its token signatures (one of the three key sources)" },
+    'jwks-url': {
+      type: 'string',
+      value: 'URL',
+      env: 'FLEETBIND_JWKS_URL',
+      help: "the identity provider's JWKS, for its token signatures (one of the three key sources)",
+    },
     'jwt-public-key': { type: 'string', value: 'FILE', env: 'FLEETBIND_JWT_PUBLIC_KEY', help: 'a PEM public key instead of --jwks-url' },
     'jwt-secret': { type: 'string', value: 'SECRET', env: 'FLEETBIND_JWT_SECRET', help: 'an HS256 secret of 32 characters or more instead of a key' },
     'jwt-agent-claim': { type: 'string', value: 'CLAIM', env: 'FLEETBIND_JWT_AGENT_CLAIM', help: 'the claim holding the agent id (default sub)' },
-    'jwt-name-claim': { type: 'string', value: 'CLAIM', env: 'FLEETBIND_JWT_NAME_CLAIM', help: 'the claim naming an agent created on first login (default name)' },
-    'jwt-auto-provision': { type: 'boolean', env: 'FLEETBIND_JWT_AUTO_PROVISION', help: 'create the agent on its first valid token (the variable takes true or false)' },
-    'jwks-cooldown-ms': { type: 'string', value: 'MS', env: 'FLEETBIND_JWKS_COOLDOWN_MS', help: 'least time between two JWKS fetches caused by an unknown key id (default 30000)' },
-    'order-upload-max-bytes': { type: 'string', value: 'N', env: 'FLEETBIND_ORDER_UPLOAD_MAX_BYTES', help: `largest walk-up design upload in bytes (default ${DEFAULTS.orders.uploadMaxBytes})` },
-    'order-session-idle-ms': { type: 'string', value: 'MS', env: 'FLEETBIND_ORDER_SESSION_IDLE_MS', help: `a walk-up customer session ends after this long without a request (default ${DEFAULTS.orders.sessionIdleMs})` },
-    'orders-per-hour': { type: 'string', value: 'N', env: 'FLEETBIND_ORDERS_PER_HOUR', help: `walk-up orders per hour per customer session and per address; more are answered 429 (default ${DEFAULTS.orders.ordersPerHour})` },
-    'upload-bytes-per-hour': { type: 'string', value: 'SESSION,MACHINE,ADDRESS', env: 'FLEETBIND_UPLOAD_BYTES_PER_HOUR', help: `bytes of walk-up design uploads per hour per customer session, per machine and per address (default ${Object.values(DEFAULTS.orders.uploadBytesPerHour).join(',')})` },
-    'uploads-per-hour': { type: 'string', value: 'N', env: 'FLEETBIND_UPLOADS_PER_HOUR', help: `walk-up design uploads per hour per customer session and per address (default ${DEFAULTS.orders.uploadsPerHour})` },
-    'webhooks-allow-private': { type: 'boolean', env: 'FLEETBIND_WEBHOOKS_ALLOW_PRIVATE', help: 'allow webhook URLs on loopback, private and link-local addresses (the variable takes true or false)' },
-    'webhooks-backoff-ms': { type: 'string', value: 'MS', env: 'FLEETBIND_WEBHOOKS_BACKOFF_MS', help: `first webhook retry delay; doubles per failure up to an hour, with jitter (default ${DEFAULTS.webhooks.backoffMs})` },
-    'webhooks-retry-for-ms': { type: 'string', value: 'MS', env: 'FLEETBIND_WEBHOOKS_RETRY_FOR_MS', help: `give a failing webhook delivery up after this long (default ${DEFAULTS.webhooks.retryForMs})` },
-    'webhooks-disable-after-ms': { type: 'string', value: 'MS', env: 'FLEETBIND_WEBHOOKS_DISABLE_AFTER_MS', help: `disable an endpoint whose deliveries all failed for this long (default ${DEFAULTS.webhooks.disableAfterMs})` },
-    'release-public-keys': { type: 'string', value: 'KEYS', env: 'FLEETBIND_RELEASE_PUBLIC_KEYS', help: 'firmware releases must be signed by one of these Ed25519 public keys (base64 of 32 bytes, comma-separated; npm run release -- keygen prints one); without any, every release upload is refused' },
-    'ota-tick-ms': { type: 'string', value: 'MS', env: 'FLEETBIND_OTA_TICK_MS', help: `how often a rollout is driven: sends, resends, soak and wave ends (default ${DEFAULTS.otaTickMs})` },
-    'ota-ack-timeout-ms': { type: 'string', value: 'MS', env: 'FLEETBIND_OTA_ACK_TIMEOUT_MS', help: `wait this long for a device to accept an update before sending it again (default ${DEFAULTS.otaAckTimeoutMs})` },
-    'ota-url-ttl-ms': { type: 'string', value: 'MS', env: 'FLEETBIND_OTA_URL_TTL_MS', help: `how long the signed image URL sent with an update stays valid (default ${DEFAULTS.otaUrlTtlMs})` },
-    'webhooks-timeout-ms': { type: 'string', value: 'MS', env: 'FLEETBIND_WEBHOOKS_TIMEOUT_MS', help: `how long a webhook receiver may take to answer (default ${DEFAULTS.webhooks.timeoutMs})` },
-    'machines-low-percent': { type: 'string', value: 'N', env: 'FLEETBIND_MACHINES_LOW_PERCENT', help: `a consumable under this level raises a low alert, unless the device's alerts.inkLowPercent says otherwise (default ${MACHINE_DEFAULTS.lowPercent})` },
-    'machines-offline-alert-ms': { type: 'string', value: 'MS', env: 'FLEETBIND_MACHINES_OFFLINE_ALERT_MS', help: `a machine offline this long raises an alert (default ${MACHINE_DEFAULTS.offlineAlertMs})` },
-    'machines-history-days': { type: 'string', value: 'N', env: 'FLEETBIND_MACHINES_HISTORY_DAYS', help: `consumable and counter history kept this many days (default ${MACHINE_DEFAULTS.historyRetentionMs / 86_400_000})` },
-    'machines-state-rate': { type: 'string', value: 'N', env: 'FLEETBIND_MACHINES_STATE_RATE', help: `state reports per second one device may send, sustained (default ${MACHINE_DEFAULTS.stateRate})` },
-    'machines-device-metrics': { type: 'boolean', env: 'FLEETBIND_MACHINES_DEVICE_METRICS', help: 'also export each machine\'s status and consumable levels with a device label (one series per machine; off by default to keep cardinality bounded; the variable takes true or false)' },
-    production: { type: 'boolean', env: 'FLEETBIND_PRODUCTION', help: 'a real fleet: placeholder payment QRs (fleetbind:pay?…) are refused; also on when NODE_ENV=production (the variable takes true or false)' },
-    'require-signed-label': { type: 'boolean', env: 'FLEETBIND_REQUIRE_SIGNED_LABEL', help: 'claims need proof of presence: the signed label or the on-screen claim code; a typed machine code or device id is refused (the variable takes true or false)' },
-    'payment-template': { type: 'string', value: 'NAME', env: 'FLEETBIND_PAYMENT_TEMPLATE', help: `the payment QR format of payment jobs that name none: ${PAYMENT_TEMPLATES.join(', ')}` },
-    restore: { type: 'string', value: 'FILE', help: 'first restore this backup (npm run fleet -- backup FILE) into the empty data dir, or the empty database of --database-url, then start' },
-    'redis-prefix': { type: 'string', value: 'PREFIX', env: 'FLEETBIND_REDIS_PREFIX', help: `namespace of every Redis key, so fleets can share a Redis (default ${DEFAULTS.redisPrefix})` },
+    'jwt-name-claim': {
+      type: 'string',
+      value: 'CLAIM',
+      env: 'FLEETBIND_JWT_NAME_CLAIM',
+      help: 'the claim naming an agent created on first login (default name)',
+    },
+    'jwt-auto-provision': {
+      type: 'boolean',
+      env: 'FLEETBIND_JWT_AUTO_PROVISION',
+      help: 'create the agent on its first valid token (the variable takes true or false)',
+    },
+    'jwks-cooldown-ms': {
+      type: 'string',
+      value: 'MS',
+      env: 'FLEETBIND_JWKS_COOLDOWN_MS',
+      help: 'least time between two JWKS fetches caused by an unknown key id (default 30000)',
+    },
+    'order-upload-max-bytes': {
+      type: 'string',
+      value: 'N',
+      env: 'FLEETBIND_ORDER_UPLOAD_MAX_BYTES',
+      help: `largest walk-up design upload in bytes (default ${DEFAULTS.orders.uploadMaxBytes})`,
+    },
+    'order-session-idle-ms': {
+      type: 'string',
+      value: 'MS',
+      env: 'FLEETBIND_ORDER_SESSION_IDLE_MS',
+      help: `a walk-up customer session ends after this long without a request (default ${DEFAULTS.orders.sessionIdleMs})`,
+    },
+    'orders-per-hour': {
+      type: 'string',
+      value: 'N',
+      env: 'FLEETBIND_ORDERS_PER_HOUR',
+      help: `walk-up orders per hour per customer session and per address; more are answered 429 (default ${DEFAULTS.orders.ordersPerHour})`,
+    },
+    'upload-bytes-per-hour': {
+      type: 'string',
+      value: 'SESSION,MACHINE,ADDRESS',
+      env: 'FLEETBIND_UPLOAD_BYTES_PER_HOUR',
+      help: `bytes of walk-up design uploads per hour per customer session, per machine and per address (default ${Object.values(DEFAULTS.orders.uploadBytesPerHour).join(',')})`,
+    },
+    'uploads-per-hour': {
+      type: 'string',
+      value: 'N',
+      env: 'FLEETBIND_UPLOADS_PER_HOUR',
+      help: `walk-up design uploads per hour per customer session and per address (default ${DEFAULTS.orders.uploadsPerHour})`,
+    },
+    'webhooks-allow-private': {
+      type: 'boolean',
+      env: 'FLEETBIND_WEBHOOKS_ALLOW_PRIVATE',
+      help: 'allow webhook URLs on loopback, private and link-local addresses (the variable takes true or false)',
+    },
+    'webhooks-backoff-ms': {
+      type: 'string',
+      value: 'MS',
+      env: 'FLEETBIND_WEBHOOKS_BACKOFF_MS',
+      help: `first webhook retry delay; doubles per failure up to an hour, with jitter (default ${DEFAULTS.webhooks.backoffMs})`,
+    },
+    'webhooks-retry-for-ms': {
+      type: 'string',
+      value: 'MS',
+      env: 'FLEETBIND_WEBHOOKS_RETRY_FOR_MS',
+      help: `give a failing webhook delivery up after this long (default ${DEFAULTS.webhooks.retryForMs})`,
+    },
+    'webhooks-disable-after-ms': {
+      type: 'string',
+      value: 'MS',
+      env: 'FLEETBIND_WEBHOOKS_DISABLE_AFTER_MS',
+      help: `disable an endpoint whose deliveries all failed for this long (default ${DEFAULTS.webhooks.disableAfterMs})`,
+    },
+    'release-public-keys': {
+      type: 'string',
+      value: 'KEYS',
+      env: 'FLEETBIND_RELEASE_PUBLIC_KEYS',
+      help: 'firmware releases must be signed by one of these Ed25519 public keys (base64 of 32 bytes, comma-separated; npm run release -- keygen prints one); without any, every release upload is refused',
+    },
+    'ota-tick-ms': {
+      type: 'string',
+      value: 'MS',
+      env: 'FLEETBIND_OTA_TICK_MS',
+      help: `how often a rollout is driven: sends, resends, soak and wave ends (default ${DEFAULTS.otaTickMs})`,
+    },
+    'ota-ack-timeout-ms': {
+      type: 'string',
+      value: 'MS',
+      env: 'FLEETBIND_OTA_ACK_TIMEOUT_MS',
+      help: `wait this long for a device to accept an update before sending it again (default ${DEFAULTS.otaAckTimeoutMs})`,
+    },
+    'ota-url-ttl-ms': {
+      type: 'string',
+      value: 'MS',
+      env: 'FLEETBIND_OTA_URL_TTL_MS',
+      help: `how long the signed image URL sent with an update stays valid (default ${DEFAULTS.otaUrlTtlMs})`,
+    },
+    'webhooks-timeout-ms': {
+      type: 'string',
+      value: 'MS',
+      env: 'FLEETBIND_WEBHOOKS_TIMEOUT_MS',
+      help: `how long a webhook receiver may take to answer (default ${DEFAULTS.webhooks.timeoutMs})`,
+    },
+    'machines-low-percent': {
+      type: 'string',
+      value: 'N',
+      env: 'FLEETBIND_MACHINES_LOW_PERCENT',
+      help: `a consumable under this level raises a low alert, unless the device's alerts.inkLowPercent says otherwise (default ${MACHINE_DEFAULTS.lowPercent})`,
+    },
+    'machines-offline-alert-ms': {
+      type: 'string',
+      value: 'MS',
+      env: 'FLEETBIND_MACHINES_OFFLINE_ALERT_MS',
+      help: `a machine offline this long raises an alert (default ${MACHINE_DEFAULTS.offlineAlertMs})`,
+    },
+    'machines-history-days': {
+      type: 'string',
+      value: 'N',
+      env: 'FLEETBIND_MACHINES_HISTORY_DAYS',
+      help: `consumable and counter history kept this many days (default ${MACHINE_DEFAULTS.historyRetentionMs / 86_400_000})`,
+    },
+    'machines-state-rate': {
+      type: 'string',
+      value: 'N',
+      env: 'FLEETBIND_MACHINES_STATE_RATE',
+      help: `state reports per second one device may send, sustained (default ${MACHINE_DEFAULTS.stateRate})`,
+    },
+    'machines-device-metrics': {
+      type: 'boolean',
+      env: 'FLEETBIND_MACHINES_DEVICE_METRICS',
+      help: "also export each machine's status and consumable levels with a device label (one series per machine; off by default to keep cardinality bounded; the variable takes true or false)",
+    },
+    production: {
+      type: 'boolean',
+      env: 'FLEETBIND_PRODUCTION',
+      help: 'a real fleet: placeholder payment QRs (fleetbind:pay?…) are refused; also on when NODE_ENV=production (the variable takes true or false)',
+    },
+    'require-signed-label': {
+      type: 'boolean',
+      env: 'FLEETBIND_REQUIRE_SIGNED_LABEL',
+      help: 'claims need proof of presence: the signed label or the on-screen claim code; a typed machine code or device id is refused (the variable takes true or false)',
+    },
+    'payment-template': {
+      type: 'string',
+      value: 'NAME',
+      env: 'FLEETBIND_PAYMENT_TEMPLATE',
+      help: `the payment QR format of payment jobs that name none: ${PAYMENT_TEMPLATES.join(', ')}`,
+    },
+    restore: {
+      type: 'string',
+      value: 'FILE',
+      help: 'first restore this backup (npm run fleet -- backup FILE) into the empty data dir, or the empty database of --database-url, then start',
+    },
+    'redis-prefix': {
+      type: 'string',
+      value: 'PREFIX',
+      env: 'FLEETBIND_REDIS_PREFIX',
+      help: `namespace of every Redis key, so fleets can share a Redis (default ${DEFAULTS.redisPrefix})`,
+    },
   },
 });
 
@@ -250,13 +510,16 @@ function jwtOptions(get: (k: Flag) => string | undefined): JwtOptions | undefine
   const issuer = given('jwt-issuer');
   const audience = given('jwt-audience');
   if (sources.length === 0) {
-    if (issuer !== undefined || audience !== undefined) throw new Error('--jwt-issuer and --jwt-audience need a key: --jwks-url, --jwt-public-key or --jwt-secret');
+    if (issuer !== undefined || audience !== undefined)
+      throw new Error('--jwt-issuer and --jwt-audience need a key: --jwks-url, --jwt-public-key or --jwt-secret');
     return undefined;
   }
   if (sources.length > 1) throw new Error(`use one of --jwks-url, --jwt-public-key and --jwt-secret, not ${sources.map((s) => `--${s}`).join(' and ')}`);
-  if (issuer === undefined || audience === undefined) throw new Error('identity-provider tokens need --jwt-issuer and --jwt-audience, so tokens minted for other services are refused');
+  if (issuer === undefined || audience === undefined)
+    throw new Error('identity-provider tokens need --jwt-issuer and --jwt-audience, so tokens minted for other services are refused');
   const secret = given('jwt-secret');
-  if (secret !== undefined && secret.length < 32) throw new Error('--jwt-secret must be at least 32 characters (HS256 keys shorter than the hash are guessable)');
+  if (secret !== undefined && secret.length < 32)
+    throw new Error('--jwt-secret must be at least 32 characters (HS256 keys shorter than the hash are guessable)');
   const jwksUrl = given('jwks-url');
   const publicKey = given('jwt-public-key');
   const autoProvision = given('jwt-auto-provision');
@@ -342,8 +605,16 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BrokerOpti
   set('machines-device-metrics', (v) => (o.machines.deviceMetrics = yesNo('machines-device-metrics', v)));
   o.production = env.NODE_ENV === 'production';
   set('production', (v) => (o.production = yesNo('production', v)));
-  set('release-public-keys', (v) => (o.releasePublicKeys = v.split(',').map((k) => k.trim()).filter((k) => k !== '')));
-  for (const k of o.releasePublicKeys) if (Buffer.from(k, 'base64').length !== 32) throw new Error(`--release-public-keys: ${JSON.stringify(k.slice(0, 60))} is not base64 of 32 bytes`);
+  set(
+    'release-public-keys',
+    (v) =>
+      (o.releasePublicKeys = v
+        .split(',')
+        .map((k) => k.trim())
+        .filter((k) => k !== '')),
+  );
+  for (const k of o.releasePublicKeys)
+    if (Buffer.from(k, 'base64').length !== 32) throw new Error(`--release-public-keys: ${JSON.stringify(k.slice(0, 60))} is not base64 of 32 bytes`);
   set('ota-tick-ms', (v) => (o.otaTickMs = positive('ota-tick-ms', v)));
   set('ota-ack-timeout-ms', (v) => (o.otaAckTimeoutMs = positive('ota-ack-timeout-ms', v)));
   set('ota-url-ttl-ms', (v) => (o.otaUrlTtlMs = positive('ota-url-ttl-ms', v)));
@@ -352,7 +623,8 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BrokerOpti
     if (!isPaymentTemplate(v)) throw new Error(`--payment-template must be one of ${PAYMENT_TEMPLATES.join(', ')}, got '${v}'`);
     o.paymentTemplate = v;
   });
-  if (o.redisUrl !== undefined && o.databaseUrl === undefined) throw new Error('--redis-url needs --database-url too: cluster nodes share their registry in PostgreSQL');
+  if (o.redisUrl !== undefined && o.databaseUrl === undefined)
+    throw new Error('--redis-url needs --database-url too: cluster nodes share their registry in PostgreSQL');
   if (!values['public-url']) o.publicUrl = `http://localhost:${o.httpPort}`;
   if ((o.tlsCert === undefined) !== (o.tlsKey === undefined)) throw new Error('--tls-cert and --tls-key go together');
   if (o.adminToken !== undefined && o.adminToken.length < 16) throw new Error('FLEETBIND_ADMIN_TOKEN must be at least 16 characters');

@@ -30,7 +30,6 @@ import type { BlobStore } from './blobs/store';
 import type { BlobUrls } from './blobs/signed-url';
 import type { Orders } from './orders/service';
 
-
 /** Phase 1: the registry and the node's own services, before anything listens or connects. */
 export interface CoreContext {
   opts: BrokerOptions;

@@ -27,4 +27,7 @@ export interface BrokerEvents {
  * Whose connections an act closes: a deleted or kicked device, an agent, or every connection that
  * authenticated with a credential that died (`id` is its key, see live-credentials.ts).
  */
-export interface KickTarget { kind: 'device' | 'agent' | 'credential'; id: string }
+export interface KickTarget {
+  kind: 'device' | 'agent' | 'credential';
+  id: string;
+}

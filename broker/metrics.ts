@@ -8,7 +8,11 @@ const KNOWN_CONSUMABLES = new Set(['ink.c', 'ink.m', 'ink.y', 'ink.k', 'paper'])
 export type ConnectionKind = 'device' | 'enroll' | 'agent' | 'admin' | 'customer';
 
 /** The fleet as a scrape sees it: devices by presence state, and how many are registered and bound. */
-export interface FleetCounts { byPresence: Record<string, number>; registered: number; bound: number }
+export interface FleetCounts {
+  byPresence: Record<string, number>;
+  registered: number;
+  bound: number;
+}
 
 export class Metrics {
   readonly registry = new Registry();
@@ -92,24 +96,74 @@ export class Metrics {
         this.inc(self.messagesOut);
       },
     });
-    this.aclDenials = new Counter({ name: 'fleetbind_acl_denials_total', help: 'Refused subscribes, publishes and forwards by rule', labelNames: ['rule'], registers: [registry] });
+    this.aclDenials = new Counter({
+      name: 'fleetbind_acl_denials_total',
+      help: 'Refused subscribes, publishes and forwards by rule',
+      labelNames: ['rule'],
+      registers: [registry],
+    });
     this.claims = new Counter({ name: 'fleetbind_claims_total', help: 'Claim attempts by outcome', labelNames: ['outcome'], registers: [registry] });
-    this.authFailures = new Counter({ name: 'fleetbind_auth_failures_total', help: 'Refused logins and MQTT connects', labelNames: ['kind', 'reason'], registers: [registry] });
-    this.tokenRefusals = new Counter({ name: 'fleetbind_token_refusals_total', help: 'Identity-provider tokens refused, by where (rest, mqtt, mqtt-live) and reason', labelNames: ['via', 'reason'], registers: [registry] });
-    this.webhookAttempts = new Counter({ name: 'fleetbind_webhook_attempts_total', help: 'Webhook delivery attempts by outcome (delivered, failed)', labelNames: ['outcome'], registers: [registry] });
+    this.authFailures = new Counter({
+      name: 'fleetbind_auth_failures_total',
+      help: 'Refused logins and MQTT connects',
+      labelNames: ['kind', 'reason'],
+      registers: [registry],
+    });
+    this.tokenRefusals = new Counter({
+      name: 'fleetbind_token_refusals_total',
+      help: 'Identity-provider tokens refused, by where (rest, mqtt, mqtt-live) and reason',
+      labelNames: ['via', 'reason'],
+      registers: [registry],
+    });
+    this.webhookAttempts = new Counter({
+      name: 'fleetbind_webhook_attempts_total',
+      help: 'Webhook delivery attempts by outcome (delivered, failed)',
+      labelNames: ['outcome'],
+      registers: [registry],
+    });
     this.plaintextDeviceConnections = new Counter({
       name: 'fleetbind_plaintext_device_connections_total',
       help: 'Device and enrollment connections accepted without TLS (their secret or token crossed in clear)',
       labelNames: ['kind'],
       registers: [registry],
     });
-    this.helloRefusals = new Counter({ name: 'fleetbind_hello_refusals_total', help: 'Device hellos answered with an error on their config topic: invalid, or a refused machine code (machine-not-allowed, machine-taken, machine-differs)', labelNames: ['reason'], registers: [registry] });
-    this.machineCodeRefusals = new Counter({ name: 'fleetbind_machine_code_refusals_total', help: 'Machine codes announced by devices and refused, by where (enroll, hello) and why (not-allowed, taken, differs)', labelNames: ['via', 'reason'], registers: [registry] });
-    this.rateLimited = new Counter({ name: 'fleetbind_requests_rate_limited_total', help: 'Agent requests answered RATE_LIMITED, by the bucket that refused them (connection, agent)', labelNames: ['scope'], registers: [registry] });
-    this.guardRefusals = new Counter({ name: 'fleetbind_connection_guard_refusals_total', help: 'Connections closed before Aedes buffered them: oversize packets, too many unauthenticated per address', labelNames: ['reason'], registers: [registry] });
-    this.requests = new Counter({ name: 'fleetbind_requests_total', help: 'Agent and admin requests over MQTT by op and outcome', labelNames: ['op', 'outcome'], registers: [registry] });
+    this.helloRefusals = new Counter({
+      name: 'fleetbind_hello_refusals_total',
+      help: 'Device hellos answered with an error on their config topic: invalid, or a refused machine code (machine-not-allowed, machine-taken, machine-differs)',
+      labelNames: ['reason'],
+      registers: [registry],
+    });
+    this.machineCodeRefusals = new Counter({
+      name: 'fleetbind_machine_code_refusals_total',
+      help: 'Machine codes announced by devices and refused, by where (enroll, hello) and why (not-allowed, taken, differs)',
+      labelNames: ['via', 'reason'],
+      registers: [registry],
+    });
+    this.rateLimited = new Counter({
+      name: 'fleetbind_requests_rate_limited_total',
+      help: 'Agent requests answered RATE_LIMITED, by the bucket that refused them (connection, agent)',
+      labelNames: ['scope'],
+      registers: [registry],
+    });
+    this.guardRefusals = new Counter({
+      name: 'fleetbind_connection_guard_refusals_total',
+      help: 'Connections closed before Aedes buffered them: oversize packets, too many unauthenticated per address',
+      labelNames: ['reason'],
+      registers: [registry],
+    });
+    this.requests = new Counter({
+      name: 'fleetbind_requests_total',
+      help: 'Agent and admin requests over MQTT by op and outcome',
+      labelNames: ['op', 'outcome'],
+      registers: [registry],
+    });
     // Routes are the registered patterns (/api/devices/:id), so the label set stays small.
-    this.httpRequests = new Counter({ name: 'fleetbind_http_requests_total', help: 'HTTP requests by method, route pattern and status', labelNames: ['method', 'route', 'status'], registers: [registry] });
+    this.httpRequests = new Counter({
+      name: 'fleetbind_http_requests_total',
+      help: 'HTTP requests by method, route pattern and status',
+      labelNames: ['method', 'route', 'status'],
+      registers: [registry],
+    });
     this.httpDuration = new Histogram({
       name: 'fleetbind_http_request_duration_seconds',
       help: 'HTTP response time by method and route pattern',
@@ -117,11 +171,34 @@ export class Metrics {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers: [registry],
     });
-    this.stateReports = new Counter({ name: 'fleetbind_state_reports_total', help: 'Machine state reports merged into a stored shadow (ones that changed something)', registers: [registry] });
-    this.shadowWrites = new Counter({ name: 'fleetbind_shadow_writes_total', help: 'Shadow rows written; reports that arrive while the previous write is pending share one', registers: [registry] });
-    this.stateRefusals = new Counter({ name: 'fleetbind_state_refusals_total', help: 'Machine state reports refused, by reason (json, schema, rate); oversize ones count as acl payload-size', labelNames: ['reason'], registers: [registry] });
-    this.designProcessing = new Summary({ name: 'fleetbind_design_processing_seconds', help: 'Walk-up design uploads made print-ready (sniff, decode, fit, re-encode, thumbnail with sharp), refused ones included', percentiles: [0.5, 0.9, 0.99], registers: [registry] });
-    this.alerts = new Counter({ name: 'fleetbind_alerts_total', help: 'Machine alerts by kind and event (raised, cleared)', labelNames: ['kind', 'event'], registers: [registry] });
+    this.stateReports = new Counter({
+      name: 'fleetbind_state_reports_total',
+      help: 'Machine state reports merged into a stored shadow (ones that changed something)',
+      registers: [registry],
+    });
+    this.shadowWrites = new Counter({
+      name: 'fleetbind_shadow_writes_total',
+      help: 'Shadow rows written; reports that arrive while the previous write is pending share one',
+      registers: [registry],
+    });
+    this.stateRefusals = new Counter({
+      name: 'fleetbind_state_refusals_total',
+      help: 'Machine state reports refused, by reason (json, schema, rate); oversize ones count as acl payload-size',
+      labelNames: ['reason'],
+      registers: [registry],
+    });
+    this.designProcessing = new Summary({
+      name: 'fleetbind_design_processing_seconds',
+      help: 'Walk-up design uploads made print-ready (sniff, decode, fit, re-encode, thumbnail with sharp), refused ones included',
+      percentiles: [0.5, 0.9, 0.99],
+      registers: [registry],
+    });
+    this.alerts = new Counter({
+      name: 'fleetbind_alerts_total',
+      help: 'Machine alerts by kind and event (raised, cleared)',
+      labelNames: ['kind', 'event'],
+      registers: [registry],
+    });
     collectDefaultMetrics({ register: registry });
   }
 
@@ -130,7 +207,14 @@ export class Metrics {
    * labels are closed lists (statuses, and consumable names outside a known few become `other`),
    * so a fleet of any size has a bounded number of series.
    */
-  watchMachines(count: () => Promise<{ byStatus: Record<string, number>; levels: Array<{ device: string; name: string; level: number }>; statuses: Array<{ device: string; status: string }> }>, perDevice: boolean): void {
+  watchMachines(
+    count: () => Promise<{
+      byStatus: Record<string, number>;
+      levels: Array<{ device: string; name: string; level: number }>;
+      statuses: Array<{ device: string; status: string }>;
+    }>,
+    perDevice: boolean,
+  ): void {
     const registry = this.registry;
     let pending: ReturnType<typeof count> | null = null;
     const counts = (): ReturnType<typeof count> => (pending ??= count().finally(() => setImmediate(() => (pending = null))));

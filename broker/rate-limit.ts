@@ -12,12 +12,26 @@
 import type { LoginBlockView as Block } from '../protocol/rest';
 import type { Logger } from './logger';
 
-export interface Limits { perSubjectAddress: number; perAddress: number; perSubject: number; windowMs: number }
+export interface Limits {
+  perSubjectAddress: number;
+  perAddress: number;
+  perSubject: number;
+  windowMs: number;
+}
 export const DEFAULT_LIMITS: Limits = { perSubjectAddress: 5, perAddress: 30, perSubject: 50, windowMs: 5 * 60_000 };
 
 /** One key's failures: since when (the window's start) and how many, and whom they name. */
-export interface Window { start: number; count: number; subject: string | null; address: string | null }
-export interface Failure { key: string; subject: string | null; address: string | null }
+export interface Window {
+  start: number;
+  count: number;
+  subject: string | null;
+  address: string | null;
+}
+export interface Failure {
+  key: string;
+  subject: string | null;
+  address: string | null;
+}
 
 /** Where the windows are kept: this node's memory, or Redis for the whole cluster. */
 export interface FailureWindows {

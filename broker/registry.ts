@@ -15,20 +15,35 @@ import { publishConfig, publishJson } from './publisher';
 import { checkEnrollmentToken, consumeEnrollmentToken } from './store/enrollment';
 import { announceMachineCode, getDeviceByMac, isUnfinishedEnrollment, type MachineRefusal, provisionDevice, recordHello } from './store/devices';
 
-export interface ProvisionRequest { mac: unknown; machineCode?: unknown; model?: unknown; reprovision?: unknown }
+export interface ProvisionRequest {
+  mac: unknown;
+  machineCode?: unknown;
+  model?: unknown;
+  reprovision?: unknown;
+}
 
 /** Admin provisioning (used by `npm run flash`): returns the new secret exactly once. */
 export async function provisionByAdmin(ctx: Context, req: ProvisionRequest, actor: string): Promise<{ id: string; secret: string; reprovisioned: boolean }> {
   const mac = normaliseMac(req.mac);
   const machineCode = req.machineCode === undefined || req.machineCode === null || req.machineCode === '' ? null : normaliseMachineCode(req.machineCode);
-  if (req.model !== undefined && (typeof req.model !== 'string' || req.model.length > 64)) throw new ProtocolError(ErrorCode.BAD_REQUEST, 'model must be a string of at most 64 characters', 'model');
-  if (req.reprovision !== undefined && typeof req.reprovision !== 'boolean') throw new ProtocolError(ErrorCode.BAD_REQUEST, 'reprovision must be true or false', 'reprovision');
+  if (req.model !== undefined && (typeof req.model !== 'string' || req.model.length > 64))
+    throw new ProtocolError(ErrorCode.BAD_REQUEST, 'model must be a string of at most 64 characters', 'model');
+  if (req.reprovision !== undefined && typeof req.reprovision !== 'boolean')
+    throw new ProtocolError(ErrorCode.BAD_REQUEST, 'reprovision must be true or false', 'reprovision');
   const id = deviceIdFromMac(mac);
   const secret = randomToken(32);
   const secretHash = deviceSecretHash(ctx.deviceKey, id, secret);
   const { reprovisioned, previousSecretHash } = await ctx.db
     .transaction()
-    .execute((trx) => provisionDevice(trx, { id, mac, machineCode, model: (req.model as string | undefined) ?? null, secretHash, reprovision: req.reprovision === true }, actor, ctx.now(), 'admin'));
+    .execute((trx) =>
+      provisionDevice(
+        trx,
+        { id, mac, machineCode, model: (req.model as string | undefined) ?? null, secretHash, reprovision: req.reprovision === true },
+        actor,
+        ctx.now(),
+        'admin',
+      ),
+    );
   await retireSecret(ctx, id, previousSecretHash);
   ctx.log.info({ device: id, machineCode, reprovisioned, actor }, 'device provisioned');
   return { id, secret, reprovisioned };
@@ -56,8 +71,17 @@ export async function handleEnroll(ctx: Context, who: Extract<Identity, { kind: 
     const actor = `enroll:${who.tokenId}`;
     const { previousSecretHash, machineRefusal } = await ctx.writer.write(async (trx) => {
       const earlier = await getDeviceByMac(trx, req.mac);
-      const token = earlier && isUnfinishedEnrollment(earlier) ? await checkEnrollmentToken(trx, who.tokenId, ctx.now()) : await consumeEnrollmentToken(trx, who.tokenId, ctx.now());
-      const provisioned = await provisionDevice(trx, { id, mac: req.mac, model: req.model, fw: req.fw, secretHash, mayAnnounceMachine: token.allowMachineCodes }, actor, ctx.now(), 'enroll');
+      const token =
+        earlier && isUnfinishedEnrollment(earlier)
+          ? await checkEnrollmentToken(trx, who.tokenId, ctx.now())
+          : await consumeEnrollmentToken(trx, who.tokenId, ctx.now());
+      const provisioned = await provisionDevice(
+        trx,
+        { id, mac: req.mac, model: req.model, fw: req.fw, secretHash, mayAnnounceMachine: token.allowMachineCodes },
+        actor,
+        ctx.now(),
+        'enroll',
+      );
       // A refused code does not refuse the enrollment: the device learns why at its hello.
       const refusal = req.machine === undefined ? null : await announceMachineCode(trx, id, req.machine, actor, ctx.now());
       return { ...provisioned, machineRefusal: refusal };
@@ -107,6 +131,9 @@ export async function handleHello(ctx: Context, device: string, payload: Buffer)
     ctx.metrics.helloRefusals.inc({ reason: `machine-${refusal.reason}` });
     machineRefused(ctx, device, 'hello', refusal);
   }
-  await publishConfig(ctx, device, { ...(hello.sentAt === undefined ? {} : { helloSentAt: hello.sentAt }), ...(refusal ? { error: refusal.error.toWire() } : {}) });
+  await publishConfig(ctx, device, {
+    ...(hello.sentAt === undefined ? {} : { helloSentAt: hello.sentAt }),
+    ...(refusal ? { error: refusal.error.toWire() } : {}),
+  });
   if (hello.ota !== undefined) ctx.events.emit('ota', device, hello.ota);
 }

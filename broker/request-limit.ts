@@ -4,14 +4,26 @@
 // is refused without a round trip to Redis.
 import type { Logger } from './logger';
 
-export interface RequestLimits { requestRate: number; requestBurst: number; agentRequestRate: number; agentRequestBurst: number }
+export interface RequestLimits {
+  requestRate: number;
+  requestBurst: number;
+  agentRequestRate: number;
+  agentRequestBurst: number;
+}
 export type SharedBucket = (agent: string, rate: number, burst: number) => Promise<number>;
-export interface Refusal { scope: 'connection' | 'agent'; retryAfterMs: number }
+export interface Refusal {
+  scope: 'connection' | 'agent';
+  retryAfterMs: number;
+}
 
 class TokenBucket {
   private tokens: number;
   private last: number;
-  constructor(private readonly rate: number, private readonly burst: number, now: number) {
+  constructor(
+    private readonly rate: number,
+    private readonly burst: number,
+    now: number,
+  ) {
     this.tokens = burst;
     this.last = now;
   }

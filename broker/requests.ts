@@ -21,7 +21,9 @@ async function checkRate(ctx: Context, who: AgentWho, connection: object): Promi
   if (!refused) return;
   ctx.metrics.rateLimited.inc({ scope: refused.scope });
   const per = refused.scope === 'agent' ? 'this agent' : 'this connection';
-  throw new ProtocolError(ErrorCode.RATE_LIMITED, `too many requests on ${per}; try again in ${refused.retryAfterMs} ms`, undefined, { retryAfterMs: refused.retryAfterMs });
+  throw new ProtocolError(ErrorCode.RATE_LIMITED, `too many requests on ${per}; try again in ${refused.retryAfterMs} ms`, undefined, {
+    retryAfterMs: refused.retryAfterMs,
+  });
 }
 
 /**

@@ -70,7 +70,11 @@ export async function startBroker(options: Partial<BrokerOptions> = {}): Promise
 
   log.info({ mqttPort, httpPort, mqttsPort, dataDir: opts.dataDir, devices: devices.length }, 'listening');
   const publicUrlProblem = unreachableFromPhone(opts.publicUrl);
-  if (publicUrlProblem) log.warn({ publicUrl: opts.publicUrl }, `labels and claim links point at ${opts.publicUrl}, which a phone cannot open (${publicUrlProblem}); set --public-url`);
+  if (publicUrlProblem)
+    log.warn(
+      { publicUrl: opts.publicUrl },
+      `labels and claim links point at ${opts.publicUrl}, which a phone cannot open (${publicUrlProblem}); set --public-url`,
+    );
   const adminFile = join(opts.dataDir, INITIAL_ADMIN_FILE);
   const initialAdminFile = !(await adminHasLoggedIn(registry.db)) && existsSync(adminFile) ? adminFile : null;
 

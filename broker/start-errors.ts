@@ -17,7 +17,9 @@ export function listenError(what: string, flag: string, host: string, port: numb
         `the ${what} port ${port} on ${host} is already in use${what === 'MQTT' ? ', probably by Mosquitto or another broker' : ' by another program'} (ss -ltnp 'sport = :${port}' shows which); stop it or choose another port with ${flag}`,
       );
     case 'EACCES':
-      return new StartError(`not allowed to listen on ${what} port ${port}: ports below 1024 need root or CAP_NET_BIND_SERVICE; choose a port above 1023 with ${flag}`);
+      return new StartError(
+        `not allowed to listen on ${what} port ${port}: ports below 1024 need root or CAP_NET_BIND_SERVICE; choose a port above 1023 with ${flag}`,
+      );
     case 'EADDRNOTAVAIL':
       return new StartError(`cannot listen on ${host}: it is not an address of this machine; choose another with --host (0.0.0.0 is every interface)`);
     default:
@@ -31,7 +33,12 @@ export function checkDataDir(dir: string): void {
     mkdirSync(dir, { recursive: true });
     accessSync(dir, constants.W_OK);
   } catch (err) {
-    const why = code(err) === 'ENOTDIR' ? 'part of the path is a file' : code(err) === 'EROFS' ? 'it is on a read-only file system' : `${code(err) || (err as Error).message}: no permission to write there`;
+    const why =
+      code(err) === 'ENOTDIR'
+        ? 'part of the path is a file'
+        : code(err) === 'EROFS'
+          ? 'it is on a read-only file system'
+          : `${code(err) || (err as Error).message}: no permission to write there`;
     throw new StartError(`cannot write the data directory ${dir} (${why}); fix its owner or permissions, or choose another with --data-dir`);
   }
 }
@@ -42,7 +49,14 @@ export function readTlsFiles(certFile: string, keyFile: string): { cert: Buffer;
     try {
       return readFileSync(file);
     } catch (err) {
-      const why = code(err) === 'ENOENT' ? 'no such file' : code(err) === 'EACCES' ? 'permission denied: the broker\'s user may not read it' : code(err) === 'EISDIR' ? 'it is a directory' : code(err) || (err as Error).message;
+      const why =
+        code(err) === 'ENOENT'
+          ? 'no such file'
+          : code(err) === 'EACCES'
+            ? "permission denied: the broker's user may not read it"
+            : code(err) === 'EISDIR'
+              ? 'it is a directory'
+              : code(err) || (err as Error).message;
       throw new StartError(`cannot read the TLS ${what} ${file} (${why}); fix it or pass another with ${flag}`);
     }
   };
@@ -51,7 +65,9 @@ export function readTlsFiles(certFile: string, keyFile: string): { cert: Buffer;
   try {
     createSecureContext({ cert, key });
   } catch (err) {
-    throw new StartError(`the TLS certificate ${certFile} and key ${keyFile} are not a usable PEM pair (${(err as Error).message}); check --tls-cert and --tls-key`);
+    throw new StartError(
+      `the TLS certificate ${certFile} and key ${keyFile} are not a usable PEM pair (${(err as Error).message}); check --tls-cert and --tls-key`,
+    );
   }
   return { cert, key };
 }

@@ -35,7 +35,11 @@ export function startupBanner(b: RunningBroker, opts: BrokerOptions): string {
       `It is also in ${b.firstAdmin.file} (mode 600). Log in at ${scheme}://${hosts.at(-1)}:${b.httpPort}/ or with POST /api/login {"id":"admin:admin","password":...}.`,
     );
   } else if (b.initialAdminFile) {
-    lines.push('', `No admin has logged in yet: the first admin login (admin:admin) and its password are in ${b.initialAdminFile}.`, 'This reminder stops after the first admin login.');
+    lines.push(
+      '',
+      `No admin has logged in yet: the first admin login (admin:admin) and its password are in ${b.initialAdminFile}.`,
+      'This reminder stops after the first admin login.',
+    );
   }
   return `${lines.join('\n')}\n\n`;
 }

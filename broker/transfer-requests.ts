@@ -17,7 +17,16 @@ import { decideTransferRequest, getTransferRequest, insertTransferRequest, openT
 
 export async function transferRequestView(ctx: Context, r: TransferRequestRow, forAdmin: boolean): Promise<TransferRequestView> {
   const machineCode = (await getDevice(ctx.db, r.device))?.machine_code ?? null;
-  const base: TransferRequestView = { id: r.id, device: r.device, machineCode, state: r.state as TransferRequestView['state'], note: r.note, createdAt: Number(r.created_at), decidedAt: r.decided_at === null ? null : Number(r.decided_at), reason: r.reason };
+  const base: TransferRequestView = {
+    id: r.id,
+    device: r.device,
+    machineCode,
+    state: r.state as TransferRequestView['state'],
+    note: r.note,
+    createdAt: Number(r.created_at),
+    decidedAt: r.decided_at === null ? null : Number(r.decided_at),
+    reason: r.reason,
+  };
   return forAdmin ? { ...base, agent: r.agent, holder: r.holder, decidedBy: r.decided_by } : base;
 }
 

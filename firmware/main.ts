@@ -40,9 +40,7 @@ const macId = ((): string => {
 const deviceId = (): string => prefs.get('id') ?? macId;
 const now = (): number => Date.now();
 const screen = (globalThis as { screen?: PixelsOut }).screen;
-const display = screen
-  ? new PocoDisplay(screen, now, deviceId)
-  : new LogDisplay(now, deviceId, openStatusLed(board.led));
+const display = screen ? new PocoDisplay(screen, now, deviceId) : new LogDisplay(now, deviceId, openStatusLed(board.led));
 const serial = board.uart ? openUart(board.uart, { setTimer, clearTimer }) : undefined;
 
 const platform: Platform = {
@@ -69,8 +67,17 @@ const platform: Platform = {
   },
 };
 
-log('info', 'fleetbind firmware starting', { model: board.model, fw: board.fw, boot: platform.facts.boot, screen: screen !== undefined, uart: serial !== undefined });
-const core = createCore(platform, { machinePollMs: serial ? board.machinePollMs : 0, ...(board.otaTrialMs === undefined ? {} : { otaTrialMs: board.otaTrialMs }) });
+log('info', 'fleetbind firmware starting', {
+  model: board.model,
+  fw: board.fw,
+  boot: platform.facts.boot,
+  screen: screen !== undefined,
+  uart: serial !== undefined,
+});
+const core = createCore(platform, {
+  machinePollMs: serial ? board.machinePollMs : 0,
+  ...(board.otaTrialMs === undefined ? {} : { otaTrialMs: board.otaTrialMs }),
+});
 // Improv Wi-Fi on the console UART: a network can be given after flashing (npm run flash -- improv).
 let improv: ImprovService | null = null;
 if (board.improv) {

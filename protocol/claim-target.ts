@@ -7,9 +7,7 @@ import { normaliseMachineCode, tryNormaliseId } from './ids';
 export const LABEL_SIG_PATTERN = /^[0-9a-f]{16}$/;
 
 /** A plain name may be a machine code, a device id, or both spellings of one; the broker tries the code first. */
-export type ClaimTarget =
-  | { kind: 'label'; code: string; sig: string }
-  | { kind: 'plain'; code: string | null; device: string | null };
+export type ClaimTarget = { kind: 'label'; code: string; sig: string } | { kind: 'plain'; code: string | null; device: string | null };
 
 const BAD_TARGET = 'target must be a machine code, a label or a device id';
 const invalidLabel = (): ProtocolError => new ProtocolError(ErrorCode.UNKNOWN_MACHINE, 'this label is not valid', 'target');

@@ -67,7 +67,12 @@ export interface WireError {
 }
 
 /** How a pool's devices that can run a kind stand at one instant. */
-export interface PoolCounts { location: string; online: number; busy: number; offline: number }
+export interface PoolCounts {
+  location: string;
+  online: number;
+  busy: number;
+  offline: number;
+}
 
 /**
  * Why a token from the operator's identity provider was refused (see docs/architecture.md,

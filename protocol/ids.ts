@@ -53,7 +53,10 @@ export function normaliseMachineCode(value: unknown, field = 'machineCode'): str
 /** MAC addresses in any usual notation become 12 lower-case hex digits. */
 export function normaliseMac(value: unknown, field = 'mac'): string {
   if (typeof value !== 'string') throw new ProtocolError(ErrorCode.BAD_ID, 'MAC address must be a string', field);
-  const mac = value.trim().toLowerCase().replace(/[:\-.]/g, '');
+  const mac = value
+    .trim()
+    .toLowerCase()
+    .replace(/[:\-.]/g, '');
   if (!MAC_PATTERN.test(mac)) throw new ProtocolError(ErrorCode.BAD_ID, 'MAC address must be 12 hex digits', field);
   return mac;
 }

@@ -29,14 +29,31 @@ export interface QrShowParams {
   /** The payment payload format `text` must follow (protocol/payment/templates.ts). */
   template?: PaymentTemplate;
 }
-export interface IdentifyParams { seconds: number }
-export interface SerialSendParams { data: string; timeoutMs: number; expect?: string }
+export interface IdentifyParams {
+  seconds: number;
+}
+export interface SerialSendParams {
+  data: string;
+  timeoutMs: number;
+  expect?: string;
+}
 /**
  * A walk-up order's print (docs/architecture.md, "Walk-up orders"): the design is a blob the
  * device fetches by `url`, a short-lived signed URL the broker adds to each cmd it sends.
  */
-export interface PrintParams { design: string; size: number; copies: number; model: string; url?: string }
-export interface JobParamsByKind { 'qr.show': QrShowParams; identify: IdentifyParams; 'serial.send': SerialSendParams; print: PrintParams }
+export interface PrintParams {
+  design: string;
+  size: number;
+  copies: number;
+  model: string;
+  url?: string;
+}
+export interface JobParamsByKind {
+  'qr.show': QrShowParams;
+  identify: IdentifyParams;
+  'serial.send': SerialSendParams;
+  print: PrintParams;
+}
 export type JobKind = keyof JobParamsByKind;
 
 interface KindSpec<K extends JobKind> {

@@ -40,9 +40,19 @@ const MAX_ERROR_MESSAGE = 200;
 const MAX_UNIT = 8;
 const MAX_JOB_ID = 64;
 
-export interface MachineError { code: string; message: string }
-export interface ReportedMachine { status?: MachineState; error?: MachineError; job?: string }
-export interface Consumable { level: number; unit?: string }
+export interface MachineError {
+  code: string;
+  message: string;
+}
+export interface ReportedMachine {
+  status?: MachineState;
+  error?: MachineError;
+  job?: string;
+}
+export interface Consumable {
+  level: number;
+  unit?: string;
+}
 export interface ReportedState {
   machine?: ReportedMachine;
   consumables?: Record<string, Consumable>;
@@ -70,7 +80,10 @@ export interface Shadow {
 }
 
 /** What `config` carries of the settings: the delta and the desired version it belongs to. */
-export interface SettingsDelta { version: number; settings: Record<string, SettingValue> }
+export interface SettingsDelta {
+  version: number;
+  settings: Record<string, SettingValue>;
+}
 
 const refuse = (message: string, field: string): never => {
   throw new ProtocolError(ErrorCode.BAD_PARAMS, message, field);
@@ -122,15 +135,19 @@ function checkSettingsPatch(v: unknown, field: string): void {
 function checkMachine(v: unknown): void {
   if (!isObject(v)) return refuse('machine must be an object', 'machine');
   checkKeys(v, ['status', 'error', 'job'], 'machine');
-  if (v.status !== undefined && !(MACHINE_STATES as readonly unknown[]).includes(v.status)) refuse(`machine.status must be one of: ${MACHINE_STATES.join(', ')}`, 'machine.status');
+  if (v.status !== undefined && !(MACHINE_STATES as readonly unknown[]).includes(v.status))
+    refuse(`machine.status must be one of: ${MACHINE_STATES.join(', ')}`, 'machine.status');
   if (v.error !== undefined && v.error !== null) {
     const e = v.error;
     if (!isObject(e)) return refuse('machine.error must be an object', 'machine.error');
     checkKeys(e, ['code', 'message'], 'machine.error');
-    if (typeof e.code !== 'string' || e.code.length === 0 || e.code.length > MAX_ERROR_CODE) refuse(`machine.error.code must be a string of 1-${MAX_ERROR_CODE} characters`, 'machine.error.code');
-    if (typeof e.message !== 'string' || e.message.length > MAX_ERROR_MESSAGE) refuse(`machine.error.message must be a string of at most ${MAX_ERROR_MESSAGE} characters`, 'machine.error.message');
+    if (typeof e.code !== 'string' || e.code.length === 0 || e.code.length > MAX_ERROR_CODE)
+      refuse(`machine.error.code must be a string of 1-${MAX_ERROR_CODE} characters`, 'machine.error.code');
+    if (typeof e.message !== 'string' || e.message.length > MAX_ERROR_MESSAGE)
+      refuse(`machine.error.message must be a string of at most ${MAX_ERROR_MESSAGE} characters`, 'machine.error.message');
   }
-  if (v.job !== undefined && v.job !== null && (typeof v.job !== 'string' || v.job.length === 0 || v.job.length > MAX_JOB_ID)) refuse(`machine.job must be a string of 1-${MAX_JOB_ID} characters`, 'machine.job');
+  if (v.job !== undefined && v.job !== null && (typeof v.job !== 'string' || v.job.length === 0 || v.job.length > MAX_JOB_ID))
+    refuse(`machine.job must be a string of 1-${MAX_JOB_ID} characters`, 'machine.job');
 }
 
 function checkNamed(v: unknown, field: string, max: number, each: (value: unknown, f: string) => void): void {
@@ -146,8 +163,10 @@ function checkNamed(v: unknown, field: string, max: number, each: (value: unknow
 function checkConsumable(v: unknown, field: string): void {
   if (!isObject(v)) return refuse(`${field} must be an object`, field);
   checkKeys(v, ['level', 'unit'], field);
-  if (typeof v.level !== 'number' || !Number.isFinite(v.level) || v.level < 0 || v.level > 100) refuse(`${field}.level must be a number from 0 to 100`, `${field}.level`);
-  if (v.unit !== undefined && (typeof v.unit !== 'string' || v.unit.length > MAX_UNIT)) refuse(`${field}.unit must be a string of at most ${MAX_UNIT} characters`, `${field}.unit`);
+  if (typeof v.level !== 'number' || !Number.isFinite(v.level) || v.level < 0 || v.level > 100)
+    refuse(`${field}.level must be a number from 0 to 100`, `${field}.level`);
+  if (v.unit !== undefined && (typeof v.unit !== 'string' || v.unit.length > MAX_UNIT))
+    refuse(`${field}.unit must be a string of at most ${MAX_UNIT} characters`, `${field}.unit`);
 }
 
 function checkCounter(v: unknown, field: string): void {
@@ -228,7 +247,12 @@ export function lowThreshold(reported: ReportedState, fleetDefault: number): num
 }
 
 /** Derived status (docs/architecture.md, Machine state): presence first, then the machine's own word. */
-export function machineStatus(presence: 'online' | 'reconnecting' | 'offline', reported: ReportedState | null, lowPercent: number, jobRunning = false): MachineStatus {
+export function machineStatus(
+  presence: 'online' | 'reconnecting' | 'offline',
+  reported: ReportedState | null,
+  lowPercent: number,
+  jobRunning = false,
+): MachineStatus {
   if (presence !== 'online') return presence;
   const m = reported?.machine;
   if (m?.status === 'error') return 'error';

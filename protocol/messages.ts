@@ -15,31 +15,78 @@ export const OFFLINE_REASONS = ['clean', 'keepalive', 'socket', 'takeover', 'kic
 export type OfflineReason = (typeof OFFLINE_REASONS)[number];
 
 /** Retained on fb/v1/d/<dev>/status. The broker is the author: it knows the grace window. */
-export interface Status { state: PresenceState; conn: number; since: number; reason?: OfflineReason }
+export interface Status {
+  state: PresenceState;
+  conn: number;
+  since: number;
+  reason?: OfflineReason;
+}
 
 /**
  * `screen`: the display's pixels, on a device that has one; the broker checks each qr.show against it.
  * `sentAt`: the device's uptime in ms when it sent the hello, echoed back in `config.time.hello` so the
  * device can subtract the round trip when it sets its clock from `config.time.now`.
  */
-export interface Hello { fw: string; model: string; mac: string; caps: string[]; boot: number; uptime: number; concurrency?: number; machine?: string; sentAt?: number; ota?: OtaReport; screen?: ScreenSize }
+export interface Hello {
+  fw: string;
+  model: string;
+  mac: string;
+  caps: string[];
+  boot: number;
+  uptime: number;
+  concurrency?: number;
+  machine?: string;
+  sentAt?: number;
+  ota?: OtaReport;
+  screen?: ScreenSize;
+}
 /** The broker's clock (ms since epoch) when it sent the config, and the hello's `sentAt` it answers. */
-export interface BrokerTime { now: number; hello?: number }
+export interface BrokerTime {
+  now: number;
+  hello?: number;
+}
 /**
  * `delta`: desired settings the device has yet to apply, with their version (docs/architecture.md, Machine state).
  * `error`: what the broker refused in the hello this config answers (a malformed hello, a machine
  * code the device may not announce); the rest of the config is the broker's view, unchanged by it.
  */
-export interface Config { agent: { id: string; name: string } | null; claimCode?: string; machine?: string; settings: Record<string, unknown>; time?: BrokerTime; delta?: SettingsDelta; error?: WireError }
+export interface Config {
+  agent: { id: string; name: string } | null;
+  claimCode?: string;
+  machine?: string;
+  settings: Record<string, unknown>;
+  time?: BrokerTime;
+  delta?: SettingsDelta;
+  error?: WireError;
+}
 /**
  * `cancel: true` stops the job; `complete: true` tells the device that a held job was completed
  * from outside (a payment backend confirmed a held `qr.show`), so it shows "Paid" and acks done.
  */
-export interface Cmd { job: string; kind: string; params: Obj; attempt: number; deadline: number; cancel?: boolean; complete?: boolean }
+export interface Cmd {
+  job: string;
+  kind: string;
+  params: Obj;
+  attempt: number;
+  deadline: number;
+  cancel?: boolean;
+  complete?: boolean;
+}
 export const ACK_STATES = ['accepted', 'progress', 'done', 'failed', 'rejected', 'cancelled'] as const;
 export type AckState = (typeof ACK_STATES)[number];
-export interface Ack { job: string; state: AckState; progress?: number; result?: unknown; error?: string }
-export interface EnrollRequest { mac: string; model: string; fw: string; machine?: string }
+export interface Ack {
+  job: string;
+  state: AckState;
+  progress?: number;
+  result?: unknown;
+  error?: string;
+}
+export interface EnrollRequest {
+  mac: string;
+  model: string;
+  fw: string;
+  machine?: string;
+}
 export type EnrollReply = { ok: true; deviceId: string; secret: string } | { ok: false; error: WireError };
 
 export interface BoundDevice {
@@ -52,14 +99,37 @@ export interface BoundDevice {
   lease?: { location: string };
 }
 /** Retained on fb/v1/a/<agent>/bindings. */
-export interface Bindings { agent: string; devices: BoundDevice[]; at: number }
+export interface Bindings {
+  agent: string;
+  devices: BoundDevice[];
+  at: number;
+}
 
 /** position 0 is a job on the device (dispatched or running), 1 the next to go; eta is ms from the snapshot's `at` until done. */
-export interface QueuedJobView { job: string; kind: string; state: JobState; position: number; eta: number; progress?: number; agent: string }
+export interface QueuedJobView {
+  job: string;
+  kind: string;
+  state: JobState;
+  position: number;
+  eta: number;
+  progress?: number;
+  agent: string;
+}
 /** A job that reached a final state since the previous snapshot. */
-export interface EndedJobView { job: string; kind: string; state: JobState; at: number; error?: { code: string; message: string } }
+export interface EndedJobView {
+  job: string;
+  kind: string;
+  state: JobState;
+  at: number;
+  error?: { code: string; message: string };
+}
 /** Published on fb/v1/d/<dev>/jobs on every change. */
-export interface JobsSnapshot { device: string; at: number; jobs: QueuedJobView[]; ended?: EndedJobView[] }
+export interface JobsSnapshot {
+  device: string;
+  at: number;
+  jobs: QueuedJobView[];
+  ended?: EndedJobView[];
+}
 
 export const AGENT_OPS = ['claim', 'release', 'list', 'submit', 'cancel', 'jobs', 'settings'] as const;
 export const ADMIN_OPS = ['transfer', 'release', 'list', 'settings'] as const;
@@ -82,7 +152,12 @@ export type AgentRequestFor<O extends AgentOp> = Extract<AgentRequest, { op: O }
  * or the agent's primary device; `fallback: 'pool'` sends the job to the pool while the device
  * (or primary) is offline or busy. The broker never picks a target the submit did not name.
  */
-export interface SubmitTarget { device?: string; pool?: string; primary?: true; fallback?: 'pool' }
+export interface SubmitTarget {
+  device?: string;
+  pool?: string;
+  primary?: true;
+  fallback?: 'pool';
+}
 /** How a job that named no device found one: the pool, or the primary (or the pool instead of it, and why). */
 export const ROUTES = ['pool', 'primary', 'primary-offline', 'primary-busy'] as const;
 export type Route = (typeof ROUTES)[number];
@@ -171,7 +246,14 @@ export function parseAdminRequest(v: unknown): AdminRequest {
   const force = optBool(o, 'force');
   switch (op) {
     case 'transfer':
-      return { id, op, device: device(o), agent: normaliseId(o.agent, 'agent', 'agent'), reason: str(o, 'reason', { min: 1, max: 500 }), ...(force === undefined ? {} : { force }) };
+      return {
+        id,
+        op,
+        device: device(o),
+        agent: normaliseId(o.agent, 'agent', 'agent'),
+        reason: str(o, 'reason', { min: 1, max: 500 }),
+        ...(force === undefined ? {} : { force }),
+      };
     case 'release':
       return { id, op, device: device(o), reason: str(o, 'reason', { min: 1, max: 500 }), ...(force === undefined ? {} : { force }) };
     case 'list':
@@ -179,7 +261,14 @@ export function parseAdminRequest(v: unknown): AdminRequest {
     case 'settings': {
       // As the agents' op, plus which settings the holder may change; both checked by the broker.
       const version = optNum(o, 'version', { min: 0, integer: true });
-      return { id, op, device: device(o), settings: o.settings, ...(version === undefined ? {} : { version }), ...(o.agentEditable === undefined ? {} : { agentEditable: o.agentEditable }) };
+      return {
+        id,
+        op,
+        device: device(o),
+        settings: o.settings,
+        ...(version === undefined ? {} : { version }),
+        ...(o.agentEditable === undefined ? {} : { agentEditable: o.agentEditable }),
+      };
     }
     default:
       throw new ProtocolError(ErrorCode.UNKNOWN_OP, `unknown op '${op.slice(0, 32)}'`, 'op');
@@ -265,7 +354,10 @@ export function parseConfig(v: unknown): Config {
   if (o.delta !== undefined) {
     const d = object(o.delta, 'delta');
     // Settings are not checked here: the device applies those it knows and skips the rest (a newer broker may know more).
-    c.delta = { version: num({ 'delta.version': d.version }, 'delta.version', { min: 1, integer: true }), settings: object(d.settings, 'delta.settings') as SettingsDelta['settings'] };
+    c.delta = {
+      version: num({ 'delta.version': d.version }, 'delta.version', { min: 1, integer: true }),
+      settings: object(d.settings, 'delta.settings') as SettingsDelta['settings'],
+    };
   }
   if (o.error !== undefined) c.error = parseWireError(o.error);
   return c;

@@ -6,7 +6,10 @@ import { LABEL_SIG_PATTERN } from './claim-target';
 import { ErrorCode, ProtocolError } from './errors';
 import { normaliseMachineCode } from './ids';
 
-export interface OrderLabel { code: string; sig: string }
+export interface OrderLabel {
+  code: string;
+  sig: string;
+}
 
 const invalid = (): ProtocolError => new ProtocolError(ErrorCode.UNKNOWN_MACHINE, 'this order label is not valid', 'label');
 

@@ -40,7 +40,13 @@ export const OrderViewSchema = {
 export const OpenedSessionSchema = {
   type: 'object',
   required: ['session', 'token', 'expiresAt', 'idleMs', 'machine'],
-  properties: { session: str, token: { type: 'string', description: 'bearer token; MQTT password of customer:<session>' }, expiresAt: ms, idleMs: { type: 'integer' }, machine: MachinePublicSchema },
+  properties: {
+    session: str,
+    token: { type: 'string', description: 'bearer token; MQTT password of customer:<session>' },
+    expiresAt: ms,
+    idleMs: { type: 'integer' },
+    machine: MachinePublicSchema,
+  },
 } as const;
 
 export const SessionStateSchema = {
@@ -52,7 +58,13 @@ export const SessionStateSchema = {
 export const UploadedDesignSchema = {
   type: 'object',
   required: ['design', 'size', 'width', 'height', 'thumb'],
-  properties: { design: { type: 'string', description: 'sha256 of the print-ready image' }, size: { type: 'integer' }, width: { type: 'integer' }, height: { type: 'integer' }, thumb: str },
+  properties: {
+    design: { type: 'string', description: 'sha256 of the print-ready image' },
+    size: { type: 'integer' },
+    width: { type: 'integer' },
+    height: { type: 'integer' },
+    thumb: str,
+  },
 } as const;
 
 /** The upload's multipart/form-data body: one part named `file`. */
@@ -85,7 +97,11 @@ export const OpenSessionBodySchema = {
 export const PlaceOrderBodySchema = {
   type: 'object',
   required: ['design'],
-  properties: { design: str, copies: { type: 'integer', minimum: 1, maximum: 20 }, machine: { type: 'string', description: 'optional: the machine code the customer believes it orders on' } },
+  properties: {
+    design: str,
+    copies: { type: 'integer', minimum: 1, maximum: 20 },
+    machine: { type: 'string', description: 'optional: the machine code the customer believes it orders on' },
+  },
 } as const;
 
 export const OrderSettingsBodySchema = {

@@ -13,7 +13,10 @@ export interface MachinePublic {
   queueLength: number;
 }
 
-export interface OrderError { code: string; message: string }
+export interface OrderError {
+  code: string;
+  message: string;
+}
 
 export interface OrderView {
   order: string;

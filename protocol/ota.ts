@@ -100,7 +100,12 @@ export function isVersion(v: string): boolean {
  */
 export const OTA_OUTCOMES = ['confirmed', 'rolled-back'] as const;
 export type OtaOutcome = (typeof OTA_OUTCOMES)[number];
-export interface OtaReport { job: string; version: string; outcome: OtaOutcome; reason?: string }
+export interface OtaReport {
+  job: string;
+  version: string;
+  outcome: OtaOutcome;
+  reason?: string;
+}
 
 export function parseOtaReport(v: unknown): OtaReport {
   const o = object(v, 'ota');
@@ -164,10 +169,12 @@ export function parseRolloutRequest(v: unknown): RolloutRequest {
   else if (Array.isArray(t.devices)) target = { devices: strArray(t, 'devices', { maxItems: 10_000, item: { min: 1, max: 64 } }) };
   else throw new ProtocolError(ErrorCode.BAD_REQUEST, 'target is {all: true}, {location}, {model} or {devices: [...]}', 'target');
   const waves = o.waves === undefined ? [1, 10, 50, 100] : o.waves;
-  if (!Array.isArray(waves) || waves.length === 0 || waves.length > 20) throw new ProtocolError(ErrorCode.BAD_REQUEST, 'waves is a list of 1 to 20 percents', 'waves');
+  if (!Array.isArray(waves) || waves.length === 0 || waves.length > 20)
+    throw new ProtocolError(ErrorCode.BAD_REQUEST, 'waves is a list of 1 to 20 percents', 'waves');
   let last = 0;
   for (const w of waves) {
-    if (typeof w !== 'number' || !(w > last) || w > 100) throw new ProtocolError(ErrorCode.BAD_REQUEST, 'waves must increase, each above 0 and at most 100', 'waves');
+    if (typeof w !== 'number' || !(w > last) || w > 100)
+      throw new ProtocolError(ErrorCode.BAD_REQUEST, 'waves must increase, each above 0 and at most 100', 'waves');
     last = w;
   }
   if (last !== 100) throw new ProtocolError(ErrorCode.BAD_REQUEST, 'the last wave must be 100 (the whole target)', 'waves');

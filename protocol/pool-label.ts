@@ -6,7 +6,10 @@ import { ErrorCode, ProtocolError } from './errors';
 import { tryNormaliseId } from './ids';
 import { LABEL_SIG_PATTERN } from './claim-target';
 
-export interface PoolLabel { location: string; sig: string }
+export interface PoolLabel {
+  location: string;
+  sig: string;
+}
 
 const invalid = (): ProtocolError => new ProtocolError(ErrorCode.UNKNOWN_MACHINE, 'this location label is not valid', 'label');
 

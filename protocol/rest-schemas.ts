@@ -14,7 +14,10 @@ const ms = { type: 'integer', description: 'ms since the epoch' } as const;
 const msOrNull = { type: ['integer', 'null'], description: 'ms since the epoch' } as const;
 const strOrNull = { type: ['string', 'null'] } as const;
 /** Ids accept numbers too (263 and "263" are one agent); the server normalises them. */
-const idInput = { type: ['string', 'integer'], description: 'an id: trimmed and lower-cased, [a-z0-9][a-z0-9._-]{0,63}; a non-negative integer is taken as its decimal string' } as const;
+const idInput = {
+  type: ['string', 'integer'],
+  description: 'an id: trimmed and lower-cased, [a-z0-9][a-z0-9._-]{0,63}; a non-negative integer is taken as its decimal string',
+} as const;
 
 export const StatusSchema = {
   type: 'object',
@@ -56,7 +59,25 @@ export const ErrorResponseSchema = {
 
 export const DeviceViewSchema = {
   type: 'object',
-  required: ['id', 'mac', 'machineCode', 'model', 'fw', 'caps', 'concurrency', 'location', 'mode', 'agent', 'boundAt', 'boundVia', 'reservedByJob', 'bindingVersion', 'reprovisionAllowed', 'createdAt', 'lastSeen'],
+  required: [
+    'id',
+    'mac',
+    'machineCode',
+    'model',
+    'fw',
+    'caps',
+    'concurrency',
+    'location',
+    'mode',
+    'agent',
+    'boundAt',
+    'boundVia',
+    'reservedByJob',
+    'bindingVersion',
+    'reprovisionAllowed',
+    'createdAt',
+    'lastSeen',
+  ],
   properties: {
     id: str,
     mac: str,
@@ -99,25 +120,52 @@ export const AgentListItemSchema = {
 export const AgentDetailSchema = {
   ...AgentViewSchema,
   required: [...AgentViewSchema.required, 'devices', 'locations'],
-  properties: { ...AgentViewSchema.properties, devices: { type: 'array', items: str, description: 'the devices the agent holds' }, locations: { type: 'array', items: str, description: 'the locations whose pools the agent may use' } },
+  properties: {
+    ...AgentViewSchema.properties,
+    devices: { type: 'array', items: str, description: 'the devices the agent holds' },
+    locations: { type: 'array', items: str, description: 'the locations whose pools the agent may use' },
+  },
 } as const;
 
 export const AuditViewSchema = {
   type: 'object',
   required: ['seq', 'at', 'actor', 'action', 'device', 'agent', 'detail'],
-  properties: { seq: { type: 'integer' }, at: ms, actor: str, action: str, device: strOrNull, agent: strOrNull, detail: { type: 'object', additionalProperties: true } },
+  properties: {
+    seq: { type: 'integer' },
+    at: ms,
+    actor: str,
+    action: str,
+    device: strOrNull,
+    agent: strOrNull,
+    detail: { type: 'object', additionalProperties: true },
+  },
 } as const;
 
 export const EnrollmentTokenViewSchema = {
   type: 'object',
   required: ['id', 'usesTotal', 'usesLeft', 'expiresAt', 'createdAt', 'createdBy', 'revokedAt', 'allowMachineCodes'],
-  properties: { id: str, usesTotal: { type: 'integer' }, usesLeft: { type: 'integer' }, expiresAt: ms, createdAt: ms, createdBy: str, revokedAt: msOrNull, allowMachineCodes: { type: 'boolean', description: 'devices enrolled with it may announce a machine code that no device has' } },
+  properties: {
+    id: str,
+    usesTotal: { type: 'integer' },
+    usesLeft: { type: 'integer' },
+    expiresAt: ms,
+    createdAt: ms,
+    createdBy: str,
+    revokedAt: msOrNull,
+    allowMachineCodes: { type: 'boolean', description: 'devices enrolled with it may announce a machine code that no device has' },
+  },
 } as const;
 
 export const NewEnrollmentTokenSchema = {
   type: 'object',
   required: ['id', 'token', 'uses', 'expiresAt', 'allowMachineCodes'],
-  properties: { id: str, token: { type: 'string', description: 'shown this once' }, uses: { type: 'integer' }, expiresAt: ms, allowMachineCodes: { type: 'boolean' } },
+  properties: {
+    id: str,
+    token: { type: 'string', description: 'shown this once' },
+    uses: { type: 'integer' },
+    expiresAt: ms,
+    allowMachineCodes: { type: 'boolean' },
+  },
 } as const;
 
 export const BindingViewSchema = {
@@ -133,7 +181,10 @@ export const BindingMapSchema = {
   properties: {
     node: strOrNull,
     suspended: { type: 'boolean' },
-    entries: { type: 'array', items: { type: 'object', required: ['device', 'agent', 'version'], properties: { device: str, agent: strOrNull, version: { type: 'integer' } } } },
+    entries: {
+      type: 'array',
+      items: { type: 'object', required: ['device', 'agent', 'version'], properties: { device: str, agent: strOrNull, version: { type: 'integer' } } },
+    },
   },
 } as const;
 
@@ -149,7 +200,11 @@ export const LabelSchema = {
   properties: { code: str, sig: str, url: str, device: strOrNull, fleet: str },
 } as const;
 
-const jobTimes = { type: 'object', additionalProperties: false, properties: Object.fromEntries(JOB_STATES.map((s) => [s, ms])) as { [K in (typeof JOB_STATES)[number]]: typeof ms } } as const;
+const jobTimes = {
+  type: 'object',
+  additionalProperties: false,
+  properties: Object.fromEntries(JOB_STATES.map((s) => [s, ms])) as { [K in (typeof JOB_STATES)[number]]: typeof ms },
+} as const;
 const jobError = { type: ['object', 'null'], required: ['code', 'message'], properties: { code: str, message: str } } as const;
 
 export const JobListItemSchema = {
@@ -165,7 +220,7 @@ export const JobListItemSchema = {
     hold: { type: 'boolean' },
     error: jobError,
     times: jobTimes,
-    pool: { type: 'string', description: "the location whose pool the job came through; absent when the submit named its device" },
+    pool: { type: 'string', description: 'the location whose pool the job came through; absent when the submit named its device' },
     route: { type: 'string', enum: ROUTES, description: 'how the job found its device (docs/architecture.md, Locations and pools)' },
   },
 } as const;
@@ -186,7 +241,10 @@ export const JobViewSchema = {
     expiresAt: ms,
     position: { type: ['integer', 'null'] },
     eta: { type: ['integer', 'null'], description: 'ms until the job is expected to finish' },
-    history: { type: 'array', items: { type: 'object', required: ['at', 'event'], properties: { at: ms, event: str, detail: { type: 'object', additionalProperties: true } } } },
+    history: {
+      type: 'array',
+      items: { type: 'object', required: ['at', 'event'], properties: { at: ms, event: str, detail: { type: 'object', additionalProperties: true } } },
+    },
   },
 } as const;
 
@@ -210,7 +268,10 @@ export const WebhookViewSchema = {
 
 export const NewWebhookSchema = {
   ...WebhookViewSchema,
-  properties: { ...WebhookViewSchema.properties, secret: { type: 'string', description: 'the generated signing secret, shown this once (absent when the request gave one)' } },
+  properties: {
+    ...WebhookViewSchema.properties,
+    secret: { type: 'string', description: 'the generated signing secret, shown this once (absent when the request gave one)' },
+  },
 } as const;
 
 export const WebhookAttemptViewSchema = {
@@ -259,7 +320,15 @@ export const ClaimPreviewSchema = {
 export const SessionSchema = {
   type: 'object',
   required: ['token', 'kind', 'id', 'name', 'username', 'expiresAt', 'idleTimeoutMs'],
-  properties: { token: str, kind: { type: 'string', enum: ['agent', 'admin'] }, id: str, name: str, username: str, expiresAt: ms, idleTimeoutMs: { type: 'integer' } },
+  properties: {
+    token: str,
+    kind: { type: 'string', enum: ['agent', 'admin'] },
+    id: str,
+    name: str,
+    username: str,
+    expiresAt: ms,
+    idleTimeoutMs: { type: 'integer' },
+  },
 } as const;
 
 export const MeSchema = {
@@ -286,7 +355,12 @@ export const LoginBodySchema = {
 export const CreateAgentBodySchema = {
   type: 'object',
   required: ['id', 'name', 'password'],
-  properties: { id: idInput, name: { type: 'string', minLength: 1, maxLength: 128 }, password: { type: 'string', minLength: 8, maxLength: 256 }, deviceLimit: { type: ['integer', 'null'], minimum: 1, maximum: 10000 } },
+  properties: {
+    id: idInput,
+    name: { type: 'string', minLength: 1, maxLength: 128 },
+    password: { type: 'string', minLength: 8, maxLength: 256 },
+    deviceLimit: { type: ['integer', 'null'], minimum: 1, maximum: 10000 },
+  },
 } as const;
 
 export const PatchAgentBodySchema = {
@@ -305,7 +379,12 @@ export const PatchAgentBodySchema = {
 export const ProvisionBodySchema = {
   type: 'object',
   required: ['mac'],
-  properties: { mac: { type: 'string', description: '12 hex digits, any usual notation' }, machineCode: { type: ['string', 'integer'] }, model: str, reprovision: { type: 'boolean' } },
+  properties: {
+    mac: { type: 'string', description: '12 hex digits, any usual notation' },
+    machineCode: { type: ['string', 'integer'] },
+    model: str,
+    reprovision: { type: 'boolean' },
+  },
 } as const;
 
 export const ProvisionedSchema = {
@@ -339,17 +418,29 @@ export const EnrollmentTokenBodySchema = {
   },
 } as const;
 
-export const ClearBlocksBodySchema = { type: 'object', properties: { subject: { type: 'string', minLength: 1, maxLength: 200 }, address: { type: 'string', minLength: 1, maxLength: 100 } } } as const;
+export const ClearBlocksBodySchema = {
+  type: 'object',
+  properties: { subject: { type: 'string', minLength: 1, maxLength: 200 }, address: { type: 'string', minLength: 1, maxLength: 100 } },
+} as const;
 
 export const CreateWebhookBodySchema = {
   type: 'object',
   required: ['url', 'events'],
-  properties: { url: { type: 'string', minLength: 1, maxLength: 2048 }, events: { type: 'array', minItems: 1, items: str }, secret: { type: 'string', minLength: 16, maxLength: 256 } },
+  properties: {
+    url: { type: 'string', minLength: 1, maxLength: 2048 },
+    events: { type: 'array', minItems: 1, items: str },
+    secret: { type: 'string', minLength: 16, maxLength: 256 },
+  },
 } as const;
 
 export const PatchWebhookBodySchema = {
   type: 'object',
-  properties: { url: { type: 'string', minLength: 1, maxLength: 2048 }, events: { type: 'array', minItems: 1, items: str }, secret: { type: 'string', minLength: 16, maxLength: 256 }, enabled: { type: 'boolean' } },
+  properties: {
+    url: { type: 'string', minLength: 1, maxLength: 2048 },
+    events: { type: 'array', minItems: 1, items: str },
+    secret: { type: 'string', minLength: 16, maxLength: 256 },
+    enabled: { type: 'boolean' },
+  },
 } as const;
 
 export const TransferRequestViewSchema = {
@@ -372,7 +463,11 @@ export const TransferRequestViewSchema = {
 
 export const CreateTransferRequestBodySchema = {
   type: 'object',
-  properties: { device: idInput, code: { type: 'string', minLength: 1, maxLength: 512, description: 'a machine code or label URL' }, note: { type: 'string', maxLength: 500 } },
+  properties: {
+    device: idInput,
+    code: { type: 'string', minLength: 1, maxLength: 512, description: 'a machine code or label URL' },
+    note: { type: 'string', maxLength: 500 },
+  },
 } as const;
 
 export const DecideTransferRequestBodySchema = { type: 'object', properties: { reason: { type: 'string', maxLength: 500 } } } as const;
@@ -380,7 +475,12 @@ export const DecideTransferRequestBodySchema = { type: 'object', properties: { r
 // ---- Machines (docs/architecture.md, "Machine state")
 
 const settingValue = { type: ['string', 'number', 'boolean'] } as const;
-const consumable = { type: 'object', additionalProperties: false, required: ['level'], properties: { level: { type: 'number', minimum: 0, maximum: 100 }, unit: str } } as const;
+const consumable = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['level'],
+  properties: { level: { type: 'number', minimum: 0, maximum: 100 }, unit: str },
+} as const;
 const consumables = { type: 'object', additionalProperties: consumable, description: 'by name: ink.c, ink.m, ink.y, ink.k, paper, …' } as const;
 
 export const ShadowSchema = {
@@ -395,7 +495,15 @@ export const ShadowSchema = {
       type: 'object',
       additionalProperties: false,
       properties: {
-        machine: { type: 'object', additionalProperties: false, properties: { status: { type: 'string', enum: MACHINE_STATES }, error: { type: 'object', additionalProperties: false, required: ['code', 'message'], properties: { code: str, message: str } }, job: str } },
+        machine: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            status: { type: 'string', enum: MACHINE_STATES },
+            error: { type: 'object', additionalProperties: false, required: ['code', 'message'], properties: { code: str, message: str } },
+            job: str,
+          },
+        },
         consumables,
         counters: { type: 'object', additionalProperties: { type: 'integer' } },
         settings: { type: 'object', additionalProperties: settingValue },
@@ -405,7 +513,10 @@ export const ShadowSchema = {
     delta: { type: 'object', additionalProperties: settingValue, description: 'desired settings the device has not reported as applied' },
     metadata: { type: 'object', additionalProperties: { type: 'integer' }, description: 'when each field last changed (ms), by path' },
     updatedAt: ms,
-    lowPercent: { type: 'number', description: "the fleet's low level for consumables (--machines-low-percent); the machine's own alerts.inkLowPercent setting wins" },
+    lowPercent: {
+      type: 'number',
+      description: "the fleet's low level for consumables (--machines-low-percent); the machine's own alerts.inkLowPercent setting wins",
+    },
   },
 } as const;
 
@@ -453,17 +564,31 @@ export const MachineDetailSchema = {
 export const QueuePositionSchema = {
   type: 'object',
   required: ['job', 'device', 'state', 'position', 'eta'],
-  properties: { job: str, device: str, state: { type: 'string', enum: JOB_STATES }, position: { type: ['integer', 'null'], description: '0 while it runs; null once it ended' }, eta: { ...msOrNull, description: 'when it is expected to end' } },
+  properties: {
+    job: str,
+    device: str,
+    state: { type: 'string', enum: JOB_STATES },
+    position: { type: ['integer', 'null'], description: '0 while it runs; null once it ended' },
+    eta: { ...msOrNull, description: 'when it is expected to end' },
+  },
 } as const;
 
-export const HistorySampleSchema = { type: 'object', required: ['field', 'at', 'value'], properties: { field: str, at: ms, value: { type: 'number' } } } as const;
+export const HistorySampleSchema = {
+  type: 'object',
+  required: ['field', 'at', 'value'],
+  properties: { field: str, at: ms, value: { type: 'number' } },
+} as const;
 
 export const SettingsBodySchema = {
   type: 'object',
   additionalProperties: false,
   required: ['settings'],
   properties: {
-    settings: { type: 'object', additionalProperties: { type: ['string', 'number', 'boolean', 'null'] }, description: '{key: value}; null removes a desired setting' },
+    settings: {
+      type: 'object',
+      additionalProperties: { type: ['string', 'number', 'boolean', 'null'] },
+      description: '{key: value}; null removes a desired setting',
+    },
     version: { type: 'integer', description: 'the desired version last read; a change made since is refused with CONFLICT' },
     agentEditable: { type: 'array', items: str, description: 'admins only: settings the bound agent may change' },
   },
@@ -493,21 +618,50 @@ export const ReleaseViewSchema = {
 
 const rolloutWindow = {
   type: 'object',
-  description: 'new commands go out only daily from start to end (HH:MM; an end before the start runs past midnight) on the clock of timeZone (IANA, default UTC); absent or null: at any time',
+  description:
+    'new commands go out only daily from start to end (HH:MM; an end before the start runs past midnight) on the clock of timeZone (IANA, default UTC); absent or null: at any time',
   required: ['start', 'end'],
-  properties: { start: { type: 'string', pattern: '^([01][0-9]|2[0-3]):[0-5][0-9]$' }, end: { type: 'string', pattern: '^([01][0-9]|2[0-3]):[0-5][0-9]$' }, timeZone: { type: 'string' } },
+  properties: {
+    start: { type: 'string', pattern: '^([01][0-9]|2[0-3]):[0-5][0-9]$' },
+    end: { type: 'string', pattern: '^([01][0-9]|2[0-3]):[0-5][0-9]$' },
+    timeZone: { type: 'string' },
+  },
 } as const;
 
 export const RolloutViewSchema = {
   type: 'object',
-  required: ['id', 'release', 'target', 'state', 'wave', 'waves', 'counts', 'total', 'waveSoakMinutes', 'maxFailurePercent', 'reason', 'createdAt', 'createdBy', 'updatedAt', 'driver', 'window'],
+  required: [
+    'id',
+    'release',
+    'target',
+    'state',
+    'wave',
+    'waves',
+    'counts',
+    'total',
+    'waveSoakMinutes',
+    'maxFailurePercent',
+    'reason',
+    'createdAt',
+    'createdBy',
+    'updatedAt',
+    'driver',
+    'window',
+  ],
   properties: {
     id: str,
     release: str,
     target: { type: 'object', description: '{all: true}, {location}, {model} or {devices: [...]}' },
     state: { type: 'string', enum: ['running', 'paused', 'cancelled', 'done'] },
     wave: { type: 'integer', description: 'index of the wave being sent' },
-    waves: { type: 'array', items: { type: 'object', required: ['percent', 'devices', 'counts'], properties: { percent: { type: 'number' }, devices: { type: 'integer' }, counts: deviceStateCounts } } },
+    waves: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['percent', 'devices', 'counts'],
+        properties: { percent: { type: 'number' }, devices: { type: 'integer' }, counts: deviceStateCounts },
+      },
+    },
     counts: deviceStateCounts,
     total: { type: 'integer' },
     waveSoakMinutes: { type: 'number' },
@@ -532,13 +686,25 @@ export const DeviceOtaSchema = {
     pending: {
       type: ['object', 'null'],
       required: ['rollout', 'release', 'state', 'progress', 'updatedAt'],
-      properties: { rollout: str, release: str, state: { type: 'string', enum: ['sent', 'downloading', 'installed'] }, progress: { type: ['integer', 'null'], description: 'percent downloaded' }, updatedAt: ms },
+      properties: {
+        rollout: str,
+        release: str,
+        state: { type: 'string', enum: ['sent', 'downloading', 'installed'] },
+        progress: { type: ['integer', 'null'], description: 'percent downloaded' },
+        updatedAt: ms,
+      },
     },
     last: {
       type: ['object', 'null'],
       description: 'how the latest finished update ended',
       required: ['rollout', 'release', 'outcome', 'reason', 'at'],
-      properties: { rollout: str, release: str, outcome: { type: 'string', enum: ['confirmed', 'failed', 'rolled-back'] }, reason: { ...strOrNull, description: 'why it failed or rolled back' }, at: ms },
+      properties: {
+        rollout: str,
+        release: str,
+        outcome: { type: 'string', enum: ['confirmed', 'failed', 'rolled-back'] },
+        reason: { ...strOrNull, description: 'why it failed or rolled back' },
+        at: ms,
+      },
     },
   },
 } as const;
@@ -585,13 +751,24 @@ export const LocationListItemSchema = {
 const LeaseOfDeviceSchema = {
   type: ['object', 'null'],
   required: ['since'],
-  properties: { since: ms, agent: { type: 'string', description: "the lessee; shown to admins and to the lessee only" }, job: { type: 'string', description: 'shown to admins and to the lessee only' } },
+  properties: {
+    since: ms,
+    agent: { type: 'string', description: 'the lessee; shown to admins and to the lessee only' },
+    job: { type: 'string', description: 'shown to admins and to the lessee only' },
+  },
 } as const;
 
 export const PoolQueueItemSchema = {
   type: 'object',
   required: ['job', 'kind', 'position', 'eta', 'queuedAt'],
-  properties: { job: str, kind: str, position: { type: 'integer' }, eta: { type: 'integer', description: 'ms until a device is expected to take it' }, queuedAt: ms, agent: { type: 'string', description: 'shown to admins and to the job\'s agent only' } },
+  properties: {
+    job: str,
+    kind: str,
+    position: { type: 'integer' },
+    eta: { type: 'integer', description: 'ms until a device is expected to take it' },
+    queuedAt: ms,
+    agent: { type: 'string', description: "shown to admins and to the job's agent only" },
+  },
 } as const;
 
 export const LocationDetailSchema = {
@@ -605,7 +782,15 @@ export const LocationDetailSchema = {
       items: {
         type: 'object',
         required: ['id', 'machineCode', 'mode', 'caps', 'presence', 'lease'],
-        properties: { id: str, machineCode: strOrNull, mode: { type: 'string', enum: ['owned', 'pool'] }, caps: { type: 'array', items: str }, presence: StatusSchema, lease: LeaseOfDeviceSchema, agent: { type: ['string', 'null'], description: 'an owned device\'s holder; admins only' } },
+        properties: {
+          id: str,
+          machineCode: strOrNull,
+          mode: { type: 'string', enum: ['owned', 'pool'] },
+          caps: { type: 'array', items: str },
+          presence: StatusSchema,
+          lease: LeaseOfDeviceSchema,
+          agent: { type: ['string', 'null'], description: "an owned device's holder; admins only" },
+        },
       },
     },
     queue: { type: 'array', items: PoolQueueItemSchema },
@@ -629,5 +814,10 @@ export const PatchDeviceBodySchema = {
 export const LocationLabelSchema = {
   type: 'object',
   required: ['location', 'name', 'url', 'fleet'],
-  properties: { location: str, name: str, fleet: str, url: { type: 'string', description: 'https://<host>/p/<location>.<sig>: selects the pool for the scanning agent\'s next job' } },
+  properties: {
+    location: str,
+    name: str,
+    fleet: str,
+    url: { type: 'string', description: "https://<host>/p/<location>.<sig>: selects the pool for the scanning agent's next job" },
+  },
 } as const;

@@ -33,8 +33,13 @@ export function qrScale(screen: ScreenSize, modules: number): number {
 }
 
 // Error correction level M, as Moddable's qrcode module encodes (qrcodegen, Ecc_MEDIUM); index = version.
-const ECC_CODEWORDS_PER_BLOCK = [-1, 10, 16, 26, 18, 24, 16, 18, 22, 22, 26, 30, 22, 22, 24, 24, 28, 28, 26, 26, 26, 26, 28, 28, 28, 28, 28, 28, 28, 28, 28, 28, 28, 28, 28, 28, 28, 28, 28, 28, 28];
-const ECC_BLOCKS = [-1, 1, 1, 1, 2, 2, 4, 4, 4, 5, 5, 5, 8, 9, 9, 10, 10, 11, 13, 14, 16, 17, 17, 18, 20, 21, 23, 25, 26, 28, 29, 31, 33, 35, 37, 38, 40, 43, 45, 47, 49];
+const ECC_CODEWORDS_PER_BLOCK = [
+  -1, 10, 16, 26, 18, 24, 16, 18, 22, 22, 26, 30, 22, 22, 24, 24, 28, 28, 26, 26, 26, 26, 28, 28, 28, 28, 28, 28, 28, 28, 28, 28, 28, 28, 28, 28, 28, 28, 28,
+  28, 28,
+];
+const ECC_BLOCKS = [
+  -1, 1, 1, 1, 2, 2, 4, 4, 4, 5, 5, 5, 8, 9, 9, 10, 10, 11, 13, 14, 16, 17, 17, 18, 20, 21, 23, 25, 26, 28, 29, 31, 33, 35, 37, 38, 40, 43, 45, 47, 49,
+];
 const ALPHANUMERIC = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:';
 
 function rawDataModules(version: number): number {
@@ -129,6 +134,10 @@ export function qrMisfit(screen: ScreenSize, q: QrContent): { field: 'text' | 'c
   }
   const line = captionText(q.caption, q.amount, q.currency);
   const room = lineChars(screen);
-  if (line.length > room) return { field: 'caption', reason: `the caption line '${line.slice(0, 80)}' has ${line.length} characters; the device's ${screen.width} px wide screen shows ${room}` };
+  if (line.length > room)
+    return {
+      field: 'caption',
+      reason: `the caption line '${line.slice(0, 80)}' has ${line.length} characters; the device's ${screen.width} px wide screen shows ${room}`,
+    };
   return null;
 }

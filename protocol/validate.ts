@@ -18,7 +18,12 @@ export function object(v: unknown, field = 'payload', code: ErrorCode = ErrorCod
   return v as Obj;
 }
 
-interface StrOpts { min?: number; max?: number; pattern?: RegExp; code?: ErrorCode }
+interface StrOpts {
+  min?: number;
+  max?: number;
+  pattern?: RegExp;
+  code?: ErrorCode;
+}
 export function str(o: Obj, key: string, opts: StrOpts = {}): string {
   const v = o[key];
   const code = opts.code ?? ErrorCode.BAD_REQUEST;
@@ -32,7 +37,12 @@ export function optStr(o: Obj, key: string, opts: StrOpts = {}): string | undefi
   return o[key] === undefined ? undefined : str(o, key, opts);
 }
 
-interface NumOpts { min?: number; max?: number; integer?: boolean; code?: ErrorCode }
+interface NumOpts {
+  min?: number;
+  max?: number;
+  integer?: boolean;
+  code?: ErrorCode;
+}
 export function num(o: Obj, key: string, opts: NumOpts = {}): number {
   const v = o[key];
   const code = opts.code ?? ErrorCode.BAD_REQUEST;

@@ -7,12 +7,31 @@ const FLASH: Record<number, string> = { 6: 'SPI flash', 7: 'SPI flash', 8: 'SPI 
 /** On WROVER modules (PSRAM) GPIO 16 and 17 are the PSRAM's clock and chip select. */
 const PSRAM: Record<number, string> = { 16: 'PSRAM (WROVER module)', 17: 'PSRAM (WROVER module)' };
 const M5STACK: Record<number, string> = {
-  14: 'display CS', 18: 'display SCK', 19: 'display MISO', 21: 'I2C SDA', 22: 'I2C SCL', 23: 'display MOSI', 25: 'speaker', 27: 'display DC', 32: 'display backlight', 33: 'display reset',
+  14: 'display CS',
+  18: 'display SCK',
+  19: 'display MISO',
+  21: 'I2C SDA',
+  22: 'I2C SCL',
+  23: 'display MOSI',
+  25: 'speaker',
+  27: 'display DC',
+  32: 'display backlight',
+  33: 'display reset',
 };
 
 export const RESERVED_PINS: Record<string, Record<number, string>> = {
   esp32: FLASH,
-  'esp32/moddable_two': { ...FLASH, 2: 'display DC', 12: 'display MISO', 13: 'display MOSI', 14: 'display SCK', 15: 'display CS', 18: 'display backlight', 21: 'touch SDA', 22: 'touch SCL' },
+  'esp32/moddable_two': {
+    ...FLASH,
+    2: 'display DC',
+    12: 'display MISO',
+    13: 'display MOSI',
+    14: 'display SCK',
+    15: 'display CS',
+    18: 'display backlight',
+    21: 'touch SDA',
+    22: 'touch SCL',
+  },
   'esp32/m5stack': { ...FLASH, ...M5STACK },
   'esp32/m5stack_fire': { ...FLASH, ...PSRAM, ...M5STACK },
   // ESP32-S3: GPIO 26–32 are the SPI flash (and octal PSRAM on some modules).
@@ -38,7 +57,11 @@ export function pinConflicts(target: string, config: BoardConfig): string[] {
   const reserved = RESERVED_PINS[target] ?? {};
   const problems: string[] = [];
   const used = new Map<number, string>();
-  for (const [key, what] of [['uartReceive', 'UART RX'], ['uartTransmit', 'UART TX'], ['led', 'status LED']] as const) {
+  for (const [key, what] of [
+    ['uartReceive', 'UART RX'],
+    ['uartTransmit', 'UART TX'],
+    ['led', 'status LED'],
+  ] as const) {
     const p = pin(config[key]);
     if (p === undefined) continue;
     if (target === 'lin') {

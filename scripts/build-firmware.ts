@@ -31,16 +31,36 @@ const { values } = readCli(
   defineCli({
     command: 'npm run build:firmware --',
     usage: ['[--target esp32/moddable_two] [--debug | --release] [--out DIR] [--fw VERSION] [--config KEY=VALUE]...'],
-    summary: "Builds the firmware for one board (or lin, the desktop) with the Moddable SDK's mcconfig, without flashing it (npm run flash writes the images). A release build unless --debug. Needs $MODDABLE and, for ESP32, ESP-IDF in $IDF_PATH.",
+    summary:
+      "Builds the firmware for one board (or lin, the desktop) with the Moddable SDK's mcconfig, without flashing it (npm run flash writes the images). A release build unless --debug. Needs $MODDABLE and, for ESP32, ESP-IDF in $IDF_PATH.",
     options: {
-      target: { type: 'string', value: 'TARGET', default: 'esp32/moddable_two', help: `the board: ${TARGETS.join(', ')}; lin is the desktop build, run with the SDK's mcsim` },
+      target: {
+        type: 'string',
+        value: 'TARGET',
+        default: 'esp32/moddable_two',
+        help: `the board: ${TARGETS.join(', ')}; lin is the desktop build, run with the SDK's mcsim`,
+      },
       debug: { type: 'boolean', default: false, help: 'a debug build (xsbug connection, instrumentation) instead of the default release build' },
       release: { type: 'boolean', default: false, help: 'also write a release artefact in DIR/release that npm run flash can write without the SDK' },
-      config: { type: 'string', multiple: true, value: 'KEY=VALUE', help: "override one of the board's manifest settings: uartReceive=4, uartTransmit=5, uartDevice=/dev/ttyUSB0 (lin), led=none, mac=02fb00000001 (lin); pins the board uses for flash, PSRAM or its display are refused" },
-      out: { type: 'string', value: 'DIR', default: 'dist/firmware', help: 'where mcconfig puts its build tree; the images land in DIR/bin/<target>/<debug|release>/fleetbind' },
+      config: {
+        type: 'string',
+        multiple: true,
+        value: 'KEY=VALUE',
+        help: "override one of the board's manifest settings: uartReceive=4, uartTransmit=5, uartDevice=/dev/ttyUSB0 (lin), led=none, mac=02fb00000001 (lin); pins the board uses for flash, PSRAM or its display are refused",
+      },
+      out: {
+        type: 'string',
+        value: 'DIR',
+        default: 'dist/firmware',
+        help: 'where mcconfig puts its build tree; the images land in DIR/bin/<target>/<debug|release>/fleetbind',
+      },
       fw: { type: 'string', value: 'VERSION', help: 'the version the firmware reports (default package.json version + git commit)' },
-    'min-version': { type: 'string', value: 'VERSION', help: 'with --release: the update manifest\'s minVersion; a device that installs it refuses older releases afterwards' },
-    notes: { type: 'string', value: 'TEXT', help: 'with --release: release notes for the update manifest' },
+      'min-version': {
+        type: 'string',
+        value: 'VERSION',
+        help: "with --release: the update manifest's minVersion; a device that installs it refuses older releases afterwards",
+      },
+      notes: { type: 'string', value: 'TEXT', help: 'with --release: release notes for the update manifest' },
     },
   }),
 );
@@ -70,18 +90,26 @@ if (conflicts.length > 0) fail(`build:firmware: refusing the pin settings for ${
 
 const moddable = process.env.MODDABLE;
 if (!moddable) fail(HOW_TO_INSTALL);
-if (!existsSync(join(moddable, 'tools', 'mcconfig.js'))) fail(`$MODDABLE is ${moddable}, which is not a Moddable SDK checkout (no tools/mcconfig.js there). Point $MODDABLE at the SDK's root directory.`);
+if (!existsSync(join(moddable, 'tools', 'mcconfig.js')))
+  fail(`$MODDABLE is ${moddable}, which is not a Moddable SDK checkout (no tools/mcconfig.js there). Point $MODDABLE at the SDK's root directory.`);
 
 const hostDir = join(moddable, 'build', 'bin', process.platform === 'darwin' ? 'mac' : 'lin', 'release');
 const PATH = [join(root, 'node_modules', '.bin'), hostDir, process.env.PATH ?? ''].join(delimiter);
 const onPath = (cmd: string): boolean => spawnSync('sh', ['-c', `command -v ${cmd}`], { env: { ...process.env, PATH }, stdio: 'ignore' }).status === 0;
-if (!onPath('mcconfig')) fail(`mcconfig is neither on PATH nor in ${hostDir}: the SDK's host tools are not built. Run "cd $MODDABLE/build/makefiles/${process.platform === 'darwin' ? 'mac' : 'lin'} && make".`);
+if (!onPath('mcconfig'))
+  fail(
+    `mcconfig is neither on PATH nor in ${hostDir}: the SDK's host tools are not built. Run "cd $MODDABLE/build/makefiles/${process.platform === 'darwin' ? 'mac' : 'lin'} && make".`,
+  );
 // The display font (Latin-1 and the currency signs) is rendered from the SDK's TrueType OpenSans at build time.
 if (!process.env.FONTBM && !onPath('fontbm')) {
-  fail('fontbm is not on PATH (nor named by $FONTBM): mcconfig renders the display font with it from the SDK\'s OpenSans TrueType. Build it from https://github.com/vladimirgamalyan/fontbm (cmake, libfreetype-dev) and put it on PATH; see "Creating fonts for Moddable applications" in the SDK documentation.');
+  fail(
+    'fontbm is not on PATH (nor named by $FONTBM): mcconfig renders the display font with it from the SDK\'s OpenSans TrueType. Build it from https://github.com/vladimirgamalyan/fontbm (cmake, libfreetype-dev) and put it on PATH; see "Creating fonts for Moddable applications" in the SDK documentation.',
+  );
 }
 if (!lin && (!process.env.IDF_PATH || !existsSync(join(process.env.IDF_PATH, 'tools', 'idf.py')))) {
-  fail(`ESP-IDF is not set up${process.env.IDF_PATH ? ` ($IDF_PATH is ${process.env.IDF_PATH}, which has no tools/idf.py)` : ' ($IDF_PATH is not set)'}. Install the ESP-IDF version named in https://github.com/Moddable-OpenSource/moddable/blob/public/documentation/devices/esp32.md and run "source $IDF_PATH/export.sh" before building.`);
+  fail(
+    `ESP-IDF is not set up${process.env.IDF_PATH ? ` ($IDF_PATH is ${process.env.IDF_PATH}, which has no tools/idf.py)` : ' ($IDF_PATH is not set)'}. Install the ESP-IDF version named in https://github.com/Moddable-OpenSource/moddable/blob/public/documentation/devices/esp32.md and run "source $IDF_PATH/export.sh" before building.`,
+  );
 }
 
 function defaultFw(): string {
@@ -98,7 +126,19 @@ const binDir = lin ? join(out, 'bin', 'lin', 'mc', variant, 'fleetbind') : join(
 mkdirSync(out, { recursive: true });
 
 // mcconfig runs tsc from PATH; the project's own TypeScript goes first so it compiles what CI checks.
-const args = [...(values.debug ? ['-d'] : []), '-m', '-t', 'build', '-o', out, '-p', target, join(root, 'manifest.json'), `fw=${fw}`, ...Object.entries(overrides).map(([k, v]) => `${k}=${String(v)}`)];
+const args = [
+  ...(values.debug ? ['-d'] : []),
+  '-m',
+  '-t',
+  'build',
+  '-o',
+  out,
+  '-p',
+  target,
+  join(root, 'manifest.json'),
+  `fw=${fw}`,
+  ...Object.entries(overrides).map(([k, v]) => `${k}=${String(v)}`),
+];
 console.log(`build:firmware: mcconfig ${args.join(' ')}`);
 
 // Progress from the steps mcconfig's makefiles announce ("# tsc x.ts", "# xsc ...", ESP-IDF's "[n/m]").
@@ -157,7 +197,9 @@ child.on('close', (code) => {
   }
   if (values.release) {
     const artefact = writeFirmwareArtefact(binDir, join(out, 'release'), { name: 'fleetbind', version: fw });
-    console.log(`build:firmware: release artefact for the ${artefact.build.chipFamily} in ${artefact.dir} (manifest.json; npm run flash -- --build ${artefact.dir})`);
+    console.log(
+      `build:firmware: release artefact for the ${artefact.build.chipFamily} in ${artefact.dir} (manifest.json; npm run flash -- --build ${artefact.dir})`,
+    );
     const model = String(board.model);
     const ota = writeOtaRelease(readFileSync(join(binDir, BUILD_FILES.app)), join(out, 'release', 'ota', model), {
       version: fw,
@@ -165,6 +207,8 @@ child.on('close', (code) => {
       ...(values['min-version'] === undefined ? {} : { minVersion: values['min-version'] }),
       ...(values.notes === undefined ? {} : { notes: values.notes }),
     });
-    console.log(`build:firmware: update release ${fw} for ${model} in ${ota.dir} (app.bin, manifest.json); sign it with npm run release -- sign --dir ${ota.dir}`);
+    console.log(
+      `build:firmware: update release ${fw} for ${model} in ${ota.dir} (app.bin, manifest.json); sign it with npm run release -- sign --dir ${ota.dir}`,
+    );
   }
 });

@@ -44,4 +44,8 @@ await build({
   logLevel: 'warning',
 });
 chmodSync(join(out, 'broker', 'main.js'), 0o755);
-console.log(`build: ${Object.keys(BUILD_ENTRIES).map((e) => `dist/${e}.js`).join(', ')} in ${Date.now() - started} ms`);
+console.log(
+  `build: ${Object.keys(BUILD_ENTRIES)
+    .map((e) => `dist/${e}.js`)
+    .join(', ')} in ${Date.now() - started} ms`,
+);

@@ -22,14 +22,21 @@ const { values } = readCli(
   defineCli({
     command: 'npm run cluster --',
     usage: ['[--nodes 2] [--mqtt-port 18831] [--http-port 18081] [--database-url URL] [--redis-url URL] [--redis-prefix P]'],
-    summary: 'Starts a local cluster to try out: N broker nodes on this machine sharing PostgreSQL (the database is created if missing) and Redis. Node i listens on the given ports + i; logs go to data/cluster/node-<i>.log; Ctrl-C stops every node.',
+    summary:
+      'Starts a local cluster to try out: N broker nodes on this machine sharing PostgreSQL (the database is created if missing) and Redis. Node i listens on the given ports + i; logs go to data/cluster/node-<i>.log; Ctrl-C stops every node.',
     options: {
       nodes: { type: 'string', value: 'N', default: '2', help: 'how many broker nodes, 1 to 16' },
       'mqtt-port': { type: 'string', value: 'PORT', default: '18831', help: 'MQTT port of node 1; node i gets PORT + i - 1' },
       'http-port': { type: 'string', value: 'PORT', default: '18081', help: 'HTTP port of node 1; node i gets PORT + i - 1' },
-      'database-url': { type: 'string', value: 'URL', env: 'FLEETBIND_DATABASE_URL', default: 'postgres://postgres@127.0.0.1:5432/fleetbind_local', help: 'the PostgreSQL database the nodes share' },
+      'database-url': {
+        type: 'string',
+        value: 'URL',
+        env: 'FLEETBIND_DATABASE_URL',
+        default: 'postgres://postgres@127.0.0.1:5432/fleetbind_local',
+        help: 'the PostgreSQL database the nodes share',
+      },
       'redis-url': { type: 'string', value: 'URL', env: 'FLEETBIND_REDIS_URL', default: 'redis://127.0.0.1:6379', help: 'the Redis the nodes share' },
-      'redis-prefix': { type: 'string', value: 'PREFIX', default: 'fleetbind-local:', help: 'namespace of the cluster\'s Redis keys' },
+      'redis-prefix': { type: 'string', value: 'PREFIX', default: 'fleetbind-local:', help: "namespace of the cluster's Redis keys" },
     },
   }),
 );
@@ -38,7 +45,10 @@ const count = Number(values.nodes);
 if (!Number.isInteger(count) || count < 1 || count > 16) fail(`--nodes must be a whole number from 1 to 16, got '${values.nodes}'`);
 const mqttBase = Number(values['mqtt-port']);
 const httpBase = Number(values['http-port']);
-for (const [name, p] of [['mqtt-port', mqttBase], ['http-port', httpBase]] as const) {
+for (const [name, p] of [
+  ['mqtt-port', mqttBase],
+  ['http-port', httpBase],
+] as const) {
   if (!Number.isInteger(p) || p < 1 || p + count > 65535) fail(`--${name} must be a port number, got '${values[name]}'`);
 }
 const databaseUrl = values['database-url'];
@@ -55,7 +65,9 @@ async function ensureDatabase(url: string): Promise<void> {
   try {
     await c.connect();
   } catch (err) {
-    fail(`PostgreSQL is not reachable at ${target.host} (${(err as Error).message}). Start it (pg_ctlcluster <version> main start) or install it (apt-get install postgresql).`);
+    fail(
+      `PostgreSQL is not reachable at ${target.host} (${(err as Error).message}). Start it (pg_ctlcluster <version> main start) or install it (apt-get install postgresql).`,
+    );
   }
   try {
     const exists = await c.query('select 1 from pg_database where datname = $1', [name]);
@@ -119,8 +131,24 @@ for (let i = 0; i < count; i++) {
   const out = createWriteStream(log, { flags: 'a' });
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', 'broker/main.ts', '--data-dir', join(dir, `node-${i + 1}`), '--host', '127.0.0.1', '--mqtt-port', String(mqttBase + i), '--http-port', String(httpBase + i)],
-    { cwd: root, env: { ...process.env, FLEETBIND_DATABASE_URL: databaseUrl, FLEETBIND_REDIS_URL: redisUrl, FLEETBIND_REDIS_PREFIX: values['redis-prefix'] }, stdio: ['ignore', 'pipe', 'pipe'] },
+    [
+      '--import',
+      'tsx',
+      'broker/main.ts',
+      '--data-dir',
+      join(dir, `node-${i + 1}`),
+      '--host',
+      '127.0.0.1',
+      '--mqtt-port',
+      String(mqttBase + i),
+      '--http-port',
+      String(httpBase + i),
+    ],
+    {
+      cwd: root,
+      env: { ...process.env, FLEETBIND_DATABASE_URL: databaseUrl, FLEETBIND_REDIS_URL: redisUrl, FLEETBIND_REDIS_PREFIX: values['redis-prefix'] },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
   );
   children.push(child);
   child.stdout!.pipe(out);
@@ -134,9 +162,15 @@ for (let i = 0; i < count; i++) {
   await healthy(httpBase + i, child, log);
 }
 
-console.log(`\nfleetbind cluster: ${count} node${count > 1 ? 's' : ''} on ${new URL(databaseUrl).host}${new URL(databaseUrl).pathname} (PostgreSQL) and ${redisUrl} (Redis, prefix ${values['redis-prefix']})`);
+console.log(
+  `\nfleetbind cluster: ${count} node${count > 1 ? 's' : ''} on ${new URL(databaseUrl).host}${new URL(databaseUrl).pathname} (PostgreSQL) and ${redisUrl} (Redis, prefix ${values['redis-prefix']})`,
+);
 for (let i = 0; i < count; i++) {
-  console.log(`  node ${i + 1}: MQTT mqtt://127.0.0.1:${mqttBase + i}   HTTP + MQTT over WebSocket http://127.0.0.1:${httpBase + i} (ws://127.0.0.1:${httpBase + i}/mqtt)   log ${join('data', 'cluster', `node-${i + 1}.log`)}`);
+  console.log(
+    `  node ${i + 1}: MQTT mqtt://127.0.0.1:${mqttBase + i}   HTTP + MQTT over WebSocket http://127.0.0.1:${httpBase + i} (ws://127.0.0.1:${httpBase + i}/mqtt)   log ${join('data', 'cluster', `node-${i + 1}.log`)}`,
+  );
 }
-console.log(`Connect devices and agents to any node (in production: one address behind a TCP load balancer). Health: curl http://127.0.0.1:${httpBase}/healthz`);
+console.log(
+  `Connect devices and agents to any node (in production: one address behind a TCP load balancer). Health: curl http://127.0.0.1:${httpBase}/healthz`,
+);
 console.log('Ctrl-C stops every node.');

@@ -8,7 +8,6 @@ import { join, resolve } from 'node:path';
 import { ARTEFACT_MANIFEST, parseArtefactManifest, type ArtefactManifest, type ManifestBuild } from '../host-tools/flash/artefact-manifest';
 import { loadFirmwareBuilds } from '../host-tools/flash/build-dir';
 
-
 export interface WrittenArtefact {
   dir: string;
   manifest: ArtefactManifest;
@@ -36,4 +35,3 @@ export function writeFirmwareArtefact(buildDir: string, outDir: string, release:
   writeFileSync(manifestPath, `${JSON.stringify(manifest, null, 2)}\n`);
   return { dir, manifest, build: entry };
 }
-

@@ -14,7 +14,8 @@ const args = readCli(
   defineCli({
     command: 'npm test --',
     usage: ['[--dir DIR] [FILTER ...]'],
-    summary: 'Runs every test/**/*.test.ts in its own Node process and prints one summary line "N passed, N failed, N skipped". Under CI=true a skipped test counts as failed.',
+    summary:
+      'Runs every test/**/*.test.ts in its own Node process and prints one summary line "N passed, N failed, N skipped". Under CI=true a skipped test counts as failed.',
     options: { dir: { type: 'string', value: 'DIR', help: 'run the tests under DIR instead of test/' } },
     positionals: { 'FILTER ...': 'run only the test files whose path contains one of these' },
     freePositionals: true,
@@ -35,8 +36,23 @@ function findTests(dir: string): string[] {
   return out;
 }
 
-interface FileResult { file: string; passed: number; failed: number; skipped: number; skips: string[]; ms: number; output: string; code: number | null }
-interface Counts { passed: number; failed: number; skipped: number; skips: string[]; problem?: string }
+interface FileResult {
+  file: string;
+  passed: number;
+  failed: number;
+  skipped: number;
+  skips: string[];
+  ms: number;
+  output: string;
+  code: number | null;
+}
+interface Counts {
+  passed: number;
+  failed: number;
+  skipped: number;
+  skips: string[];
+  problem?: string;
+}
 
 // uvu prints "Total: N / Passed: N / Skipped: N" for the whole file. Its "Passed" includes tests
 // skipped at run time, each of which printed one SKIP_MARK line; its "Skipped" are tests marked
@@ -51,7 +67,10 @@ function count(output: string, code: number | null, underCi: boolean): Counts {
   const total = last('Total');
   const uvuPassed = last('Passed');
   const marked = last('Skipped') ?? 0;
-  const skips = plain.split('\n').filter((l) => l.startsWith(SKIP_MARK)).map((l) => l.slice(SKIP_MARK.length));
+  const skips = plain
+    .split('\n')
+    .filter((l) => l.startsWith(SKIP_MARK))
+    .map((l) => l.slice(SKIP_MARK.length));
   if (total === null || uvuPassed === null) return { passed: 0, failed: 1, skipped: 0, skips, problem: 'no uvu totals in the output' };
   if (skips.length > uvuPassed) return { passed: 0, failed: 1, skipped: 0, skips, problem: `${skips.length} skip lines but only ${uvuPassed} tests passed` };
   let failed = total - uvuPassed + (code !== 0 && total === uvuPassed ? 1 : 0);

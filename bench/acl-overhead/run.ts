@@ -19,7 +19,8 @@ const { values } = readCli(
   defineCli({
     command: 'npm run bench:acl --',
     usage: ['[--publishers 50] [--messages 400] [--rounds 3]'],
-    summary: 'Fan-in and point-to-point workloads against bare Aedes and the fleetbind broker (auth, ACL and forward checks), with Mosquitto on 127.0.0.1:1883 as a peer when it runs. Prints msgs/s, p50/p99 latency and the fleetbind/bare-Aedes ratio.',
+    summary:
+      'Fan-in and point-to-point workloads against bare Aedes and the fleetbind broker (auth, ACL and forward checks), with Mosquitto on 127.0.0.1:1883 as a peer when it runs. Prints msgs/s, p50/p99 latency and the fleetbind/bare-Aedes ratio.',
     options: {
       publishers: { type: 'string', value: 'N', env: 'BENCH_PUBLISHERS', default: '50', help: 'publishing devices' },
       messages: { type: 'string', value: 'N', env: 'BENCH_MESSAGES', default: '400', help: 'messages each publisher sends' },
@@ -32,7 +33,11 @@ const MESSAGES_PER_PUBLISHER = Number(values.messages);
 const WINDOW = 20;
 const ROUNDS = Number(values.rounds);
 
-interface Setup { name: string; pairs: Pair[]; close(): Promise<void> }
+interface Setup {
+  name: string;
+  pairs: Pair[];
+  close(): Promise<void>;
+}
 
 async function bare(kind: 'fan-in' | 'p2p'): Promise<Setup> {
   const aedes = await Aedes.createBroker();
@@ -57,10 +62,14 @@ async function plainPairs(name: string, url: string, kind: 'fan-in' | 'p2p', clo
     await subscribe(sub, `fb/v1/d/bench-${run}-${i}/evt/#`);
     pairs.push({ pub, sub, topic });
   }
-  return { name, pairs, close: async () => {
-    await end(...new Set(pairs.flatMap((p) => [p.pub, p.sub])));
-    await close();
-  } };
+  return {
+    name,
+    pairs,
+    close: async () => {
+      await end(...new Set(pairs.flatMap((p) => [p.pub, p.sub])));
+      await close();
+    },
+  };
 }
 
 async function fleetbind(kind: 'fan-in' | 'p2p'): Promise<Setup> {
@@ -83,11 +92,15 @@ async function fleetbind(kind: 'fan-in' | 'p2p'): Promise<Setup> {
     await subscribe(sub, `fb/v1/d/${d.id}/evt/#`);
     pairs.push({ pub, sub, topic: eventTopic(d.id, 'data') });
   }
-  return { name: 'fleetbind', pairs, close: async () => {
-    await end(...new Set(pairs.flatMap((p) => [p.pub, p.sub])));
-    await tb.stop();
-    rmSync(dataDir, { recursive: true, force: true });
-  } };
+  return {
+    name: 'fleetbind',
+    pairs,
+    close: async () => {
+      await end(...new Set(pairs.flatMap((p) => [p.pub, p.sub])));
+      await tb.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
 }
 
 async function mosquitto(kind: 'fan-in' | 'p2p'): Promise<Setup | null> {
@@ -110,16 +123,24 @@ for (const kind of ['fan-in', 'p2p'] as const) {
       const r = await drive(setup.pairs, MESSAGES_PER_PUBLISHER, WINDOW);
       await setup.close();
       (results[setup.name] ??= []).push(r);
-      process.stderr.write(`  round ${round} ${setup.name.padEnd(10)} ${r.msgsPerSec.toFixed(0).padStart(7)} msg/s  p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms\n`);
+      process.stderr.write(
+        `  round ${round} ${setup.name.padEnd(10)} ${r.msgsPerSec.toFixed(0).padStart(7)} msg/s  p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms\n`,
+      );
     }
   }
   const summary = Object.fromEntries(
-    Object.entries(results).map(([name, rs]) => [name, { msgsPerSec: median(rs.map((r) => r.msgsPerSec)), p50: median(rs.map((r) => r.p50)), p99: median(rs.map((r) => r.p99)) }]),
+    Object.entries(results).map(([name, rs]) => [
+      name,
+      { msgsPerSec: median(rs.map((r) => r.msgsPerSec)), p50: median(rs.map((r) => r.p50)), p99: median(rs.map((r) => r.p99)) },
+    ]),
   );
   console.log(`\n${kind} (median of ${ROUNDS} rounds)`);
-  for (const [name, s] of Object.entries(summary)) console.log(`  ${name.padEnd(10)} ${s.msgsPerSec.toFixed(0).padStart(7)} msg/s   p50 ${s.p50.toFixed(2)} ms   p99 ${s.p99.toFixed(2)} ms`);
+  for (const [name, s] of Object.entries(summary))
+    console.log(`  ${name.padEnd(10)} ${s.msgsPerSec.toFixed(0).padStart(7)} msg/s   p50 ${s.p50.toFixed(2)} ms   p99 ${s.p99.toFixed(2)} ms`);
   const fb = summary.fleetbind!;
   const base = summary['bare Aedes']!;
-  console.log(`  fleetbind / bare Aedes: throughput ratio ${(fb.msgsPerSec / base.msgsPerSec).toFixed(3)} (target >= 0.90), p99 ratio ${(fb.p99 / base.p99).toFixed(2)}`);
+  console.log(
+    `  fleetbind / bare Aedes: throughput ratio ${(fb.msgsPerSec / base.msgsPerSec).toFixed(3)} (target >= 0.90), p99 ratio ${(fb.p99 / base.p99).toFixed(2)}`,
+  );
   if (summary.Mosquitto) console.log(`  fleetbind / Mosquitto: throughput ratio ${(fb.msgsPerSec / summary.Mosquitto.msgsPerSec).toFixed(3)}`);
 }

@@ -26,7 +26,8 @@ const { values } = readCli(
   defineCli({
     command: 'npm run bench:backup --',
     usage: ['[--devices 10000] [--jobs 100000] [--agents 100]'],
-    summary: 'Backs up a registry of that many devices and finished jobs while the broker runs, restores it into a fresh data dir, and prints sizes, times and the broker stall.',
+    summary:
+      'Backs up a registry of that many devices and finished jobs while the broker runs, restores it into a fresh data dir, and prints sizes, times and the broker stall.',
     options: {
       devices: { type: 'string', value: 'N', default: '10000', help: 'devices in the registry (half of them bound)' },
       jobs: { type: 'string', value: 'N', default: '100000', help: 'finished jobs, each with three history events' },
@@ -37,7 +38,8 @@ const { values } = readCli(
 const DEVICES = Number(values.devices);
 const JOBS = Number(values.jobs);
 const AGENTS = Number(values.agents);
-for (const [name, v] of Object.entries({ devices: DEVICES, jobs: JOBS, agents: AGENTS })) if (!Number.isInteger(v) || v < 1) throw new Error(`--${name} must be a positive integer`);
+for (const [name, v] of Object.entries({ devices: DEVICES, jobs: JOBS, agents: AGENTS }))
+  if (!Number.isInteger(v) || v < 1) throw new Error(`--${name} must be a positive integer`);
 
 const ADMIN = randomBytes(24).toString('hex');
 const root = mkdtempSync(join(tmpdir(), 'fleetbind-bench-backup-'));
@@ -54,7 +56,12 @@ process.on('exit', () => {
 bp = await BrokerProcess.start(live, ADMIN);
 const made = await bp.api('POST', '/api/devices', { mac: randomMac(), model: 'test-board' });
 if (made.status !== 201) throw new Error(`provisioning the template device: ${made.status} ${JSON.stringify(made.body)}`);
-const agentMade = await bp.api('POST', '/api/agents', { id: 'bench-template', name: 'template', password: `pw-${randomBytes(8).toString('hex')}`, deviceLimit: 10_000 });
+const agentMade = await bp.api('POST', '/api/agents', {
+  id: 'bench-template',
+  name: 'template',
+  password: `pw-${randomBytes(8).toString('hex')}`,
+  deviceLimit: 10_000,
+});
 if (agentMade.status !== 201) throw new Error(`creating the template agent: ${agentMade.status} ${JSON.stringify(agentMade.body)}`);
 await bp.stop('SIGTERM');
 bp = null;
@@ -65,7 +72,12 @@ const filled = Date.now();
   const db = new SQLite(join(live, 'fleetbind.db'));
   const device = db.prepare('SELECT * FROM devices WHERE id = ?').get(made.body.id) as Record<string, unknown>;
   const agent = db.prepare('SELECT * FROM agents WHERE id = ?').get('bench-template') as Record<string, unknown>;
-  const insert = (table: string, row: Record<string, unknown>) => db.prepare(`INSERT INTO ${table} (${Object.keys(row).join(', ')}) VALUES (${Object.keys(row).map(() => '?').join(', ')})`);
+  const insert = (table: string, row: Record<string, unknown>) =>
+    db.prepare(
+      `INSERT INTO ${table} (${Object.keys(row).join(', ')}) VALUES (${Object.keys(row)
+        .map(() => '?')
+        .join(', ')})`,
+    );
   const now = Date.now();
   const agentIds = Array.from({ length: AGENTS }, (_, i) => `bench-${i}`);
   const bound: { id: string; holder: string }[] = [];
@@ -79,7 +91,17 @@ const filled = Date.now();
       const id = `esp32-${mac}`;
       const holder = i % 2 === 0 ? agentIds[i % AGENTS]! : null;
       if (holder) bound.push({ id, holder });
-      addDevice.run(...Object.values({ ...device, id, mac, agent_id: holder, bound_at: holder ? now : null, bound_via: holder ? 'device-id' : null, binding_version: holder ? 1 : 0 }));
+      addDevice.run(
+        ...Object.values({
+          ...device,
+          id,
+          mac,
+          agent_id: holder,
+          bound_at: holder ? now : null,
+          bound_via: holder ? 'device-id' : null,
+          binding_version: holder ? 1 : 0,
+        }),
+      );
       audit.run(now, 'admin:bench', 'provision', id, null, '{}');
       if (holder) audit.run(now, `agent:${holder}`, 'claim', id, holder, '{}');
     }
@@ -143,10 +165,18 @@ const counts = await bp.api('GET', '/api/devices?limit=1');
 await bp.stop('SIGTERM');
 bp = null;
 const check = new SQLite(join(restored, 'fleetbind.db'), { readonly: true });
-const rows = Object.fromEntries(['devices', 'agents', 'jobs', 'job_events', 'audit'].map((t) => [t, (check.prepare(`SELECT count(*) AS n FROM ${t}`).get() as { n: number }).n]));
+const rows = Object.fromEntries(
+  ['devices', 'agents', 'jobs', 'job_events', 'audit'].map((t) => [t, (check.prepare(`SELECT count(*) AS n FROM ${t}`).get() as { n: number }).n]),
+);
 check.close();
 
 console.log(`registry: ${DEVICES + 1} devices, ${AGENTS + 1} agents, ${JOBS} jobs (${JOBS * 3} events): ${mib(registryBytes)} MiB`);
-console.log(`backup:   ${mib(backupBytes)} MiB (${((backupBytes / registryBytes) * 100).toFixed(0)} % of the registry) in ${(backupMs / 1000).toFixed(2)} s end to end (fleet CLI start-up included), ${serverMs ?? '?'} ms in the broker, broker CPU ${cpuMs.toFixed(0)} ms`);
-console.log(`stall:    worst GET /api/devices/<id> ${Math.max(...probeMs).toFixed(0)} ms during the backup (${probeMs.length} probes), ${idleWorst.toFixed(0)} ms before it`);
-console.log(`restore:  ${(restoreMs / 1000).toFixed(2)} s from start to listening (tsx start-up included); rows after it: ${JSON.stringify(rows)} (${rows.jobs === JOBS && rows.devices === DEVICES + 1 ? 'all there' : 'ROWS MISSING'}); GET /api/devices ${counts.status}`);
+console.log(
+  `backup:   ${mib(backupBytes)} MiB (${((backupBytes / registryBytes) * 100).toFixed(0)} % of the registry) in ${(backupMs / 1000).toFixed(2)} s end to end (fleet CLI start-up included), ${serverMs ?? '?'} ms in the broker, broker CPU ${cpuMs.toFixed(0)} ms`,
+);
+console.log(
+  `stall:    worst GET /api/devices/<id> ${Math.max(...probeMs).toFixed(0)} ms during the backup (${probeMs.length} probes), ${idleWorst.toFixed(0)} ms before it`,
+);
+console.log(
+  `restore:  ${(restoreMs / 1000).toFixed(2)} s from start to listening (tsx start-up included); rows after it: ${JSON.stringify(rows)} (${rows.jobs === JOBS && rows.devices === DEVICES + 1 ? 'all there' : 'ROWS MISSING'}); GET /api/devices ${counts.status}`,
+);

@@ -30,31 +30,42 @@ const { values } = readCli(
   defineCli({
     command: 'npm run bench:claims --',
     usage: ['[--agents 1000] [--contenders 100] [--rounds 3] [--before REF] [--cpu-prof DIR]'],
-    summary: 'Agents claim devices at the same moment: each a different device, then many on one; bare Aedes and Mosquitto move the same requests and answers. Rounds interleave the brokers. Prints the time to the last answer and each broker\'s CPU time per claim, with fleetbind\'s ratios.',
+    summary:
+      "Agents claim devices at the same moment: each a different device, then many on one; bare Aedes and Mosquitto move the same requests and answers. Rounds interleave the brokers. Prints the time to the last answer and each broker's CPU time per claim, with fleetbind's ratios.",
     options: {
       agents: { type: 'string', value: 'N', default: '1000', help: 'agents, each claiming its own free device in the spread burst' },
       contenders: { type: 'string', value: 'N', default: '100', help: 'agents claiming one device at once in the contended burst' },
       rounds: { type: 'string', value: 'N', default: '3', help: 'rounds of each burst (devices are released between rounds); medians are printed' },
       before: { type: 'string', value: 'REF', help: 'also run fleetbind as of this commit (same dependencies), in the same rounds' },
       'no-peers': { type: 'boolean', help: 'measure fleetbind alone' },
-      'cpu-prof': { type: 'string', value: 'DIR', help: 'write the fleetbind broker\'s V8 CPU profile into DIR when it stops' },
+      'cpu-prof': { type: 'string', value: 'DIR', help: "write the fleetbind broker's V8 CPU profile into DIR when it stops" },
     },
   }),
 );
 const AGENTS = Number(values.agents);
 const CONTENDERS = Number(values.contenders);
 const ROUNDS = Number(values.rounds);
-if (!Number.isInteger(AGENTS) || AGENTS < 1 || !Number.isInteger(CONTENDERS) || CONTENDERS < 2 || CONTENDERS > AGENTS) throw new Error('--agents >= --contenders >= 2');
+if (!Number.isInteger(AGENTS) || AGENTS < 1 || !Number.isInteger(CONTENDERS) || CONTENDERS < 2 || CONTENDERS > AGENTS)
+  throw new Error('--agents >= --contenders >= 2');
 if (!Number.isInteger(ROUNDS) || ROUNDS < 1) throw new Error('--rounds must be a positive integer');
 
 const ISSUER = 'https://idp.bench.invalid';
 const AUDIENCE = 'fleetbind-bench';
 const secret = randomBytes(32).toString('hex');
 
-interface Agent { id: string; client: RawClient; answers: Map<string, (body: any) => void> }
+interface Agent {
+  id: string;
+  client: RawClient;
+  answers: Map<string, (body: any) => void>;
+}
 
 async function connectAgent(url: string, id: string): Promise<Agent> {
-  const token = await new SignJWT({ sub: id }).setProtectedHeader({ alg: 'HS256' }).setIssuer(ISSUER).setAudience(AUDIENCE).setExpirationTime('1h').sign(new TextEncoder().encode(secret));
+  const token = await new SignJWT({ sub: id })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setIssuer(ISSUER)
+    .setAudience(AUDIENCE)
+    .setExpirationTime('1h')
+    .sign(new TextEncoder().encode(secret));
   const client = await RawClient.connect(url, { clientId: `agent:${id}:bench`, username: `agent:${id}`, password: token });
   const a: Agent = { id, client, answers: new Map() };
   client.onPublish = (_t, payload) => {
@@ -73,7 +84,12 @@ function ask(a: Agent, body: Record<string, unknown>): Promise<any> {
   return answered;
 }
 
-interface Burst { lastMs: number; cpuUsPerClaim: number; won: number; sqlPerClaim: number }
+interface Burst {
+  lastMs: number;
+  cpuUsPerClaim: number;
+  won: number;
+  sqlPerClaim: number;
+}
 
 /** Each burst's span on the monotonic clock (µs), which V8's CPU profile timestamps also use. */
 const burstSpans: [number, number][] = [];
@@ -101,18 +117,28 @@ async function burst(rig: { bp: BrokerProcess; profiled: boolean }, pairs: [Agen
 }
 
 /** A bare broker's share of a claim: one request in, one answer out, on each of n clients at once. */
-interface Echo { name: string; pid: number; clients: RawClient[]; burst(): Promise<Burst> }
+interface Echo {
+  name: string;
+  pid: number;
+  clients: RawClient[];
+  burst(): Promise<Burst>;
+}
 
 async function echoPeer(name: string, url: string, pid: number, n: number): Promise<Echo> {
   const run = randomBytes(3).toString('hex');
   const waiting: (() => void)[] = [];
-  const clients = await pool(`${name}: connecting clients`, Array.from({ length: n }, (_, i) => i), 20, async (i) => {
-    const c = await RawClient.connect(url, { clientId: `claims-${run}-${i}` });
-    const topic = `bench/${run}/a/${i}/req`;
-    c.onPublish = () => waiting[i]?.();
-    await c.subscribe([topic]);
-    return c;
-  });
+  const clients = await pool(
+    `${name}: connecting clients`,
+    Array.from({ length: n }, (_, i) => i),
+    20,
+    async (i) => {
+      const c = await RawClient.connect(url, { clientId: `claims-${run}-${i}` });
+      const topic = `bench/${run}/a/${i}/req`;
+      c.onPublish = () => waiting[i]?.();
+      await c.subscribe([topic]);
+      return c;
+    },
+  );
   const requests = clients.map((_, i) => JSON.stringify({ id: `r${i}`, op: 'claim', target: `device-${i}` }));
   return {
     name,
@@ -143,14 +169,26 @@ const peers: PeerProcess[] = [];
 let before: Checkout | null = null;
 
 /** A fleetbind broker with its own registry, devices and agents. */
-interface Rig { name: string; bp: BrokerProcess; devices: string[]; agents: Agent[]; profiled: boolean }
+interface Rig {
+  name: string;
+  bp: BrokerProcess;
+  devices: string[];
+  agents: Agent[];
+  profiled: boolean;
+}
 
 async function fleetbind(name: string, checkout?: string): Promise<Rig> {
   const dir = mkdtempSync(join(tmpdir(), 'fleetbind-bench-claims-'));
   dirs.push(dir);
   // Only the current code is profiled: its bursts' spans go beside the profile.
   const profiled = values['cpu-prof'] !== undefined && checkout === undefined;
-  const bp = await BrokerProcess.start(dir, admin, ['--log-level', 'info', '--jwt-issuer', ISSUER, '--jwt-audience', AUDIENCE, '--jwt-secret', secret, '--jwt-auto-provision', ...UNLIMITED_REQUESTS], profiled ? ['--cpu-prof', '--cpu-prof-dir', resolve(values['cpu-prof']!)] : [], checkout);
+  const bp = await BrokerProcess.start(
+    dir,
+    admin,
+    ['--log-level', 'info', '--jwt-issuer', ISSUER, '--jwt-audience', AUDIENCE, '--jwt-secret', secret, '--jwt-auto-provision', ...UNLIMITED_REQUESTS],
+    profiled ? ['--cpu-prof', '--cpu-prof-dir', resolve(values['cpu-prof']!)] : [],
+    checkout,
+  );
   brokers.push(bp);
   log(`${name} pid ${bp.child.pid}`);
   const devices = await pool(`${name}: provisioning devices`, Array.from({ length: AGENTS }), 16, async () => {
@@ -158,14 +196,20 @@ async function fleetbind(name: string, checkout?: string): Promise<Rig> {
     if (r.status !== 201) throw new Error(`provisioning failed: ${r.status} ${JSON.stringify(r.body)}`);
     return r.body.id as string;
   });
-  const agents = await pool(`${name}: connecting agents`, Array.from({ length: AGENTS }, (_, i) => `claimer-${i}`), 20, (id) => connectAgent(bp.mqttUrl, id));
+  const agents = await pool(
+    `${name}: connecting agents`,
+    Array.from({ length: AGENTS }, (_, i) => `claimer-${i}`),
+    20,
+    (id) => connectAgent(bp.mqttUrl, id),
+  );
   return { name, bp, devices, agents, profiled };
 }
 
 async function releaseAll(rig: Rig): Promise<void> {
   for (const d of rig.devices) {
     const r = await rig.bp.api('POST', `/api/devices/${d}/release`, { reason: 'bench round', force: true });
-    if (r.status !== 200 && r.status !== 204 && r.body?.error?.code !== 'NOT_BOUND') throw new Error(`release of ${d} failed: ${r.status} ${JSON.stringify(r.body)}`);
+    if (r.status !== 200 && r.status !== 204 && r.body?.error?.code !== 'NOT_BOUND')
+      throw new Error(`release of ${d} failed: ${r.status} ${JSON.stringify(r.body)}`);
   }
 }
 
@@ -190,7 +234,10 @@ try {
   const echoed = new Map<string, Burst[]>(echoes.map((e) => [e.name, []]));
   for (let round = 1; round <= ROUNDS; round++) {
     for (const rig of rigs) {
-      const s = await burst(rig, rig.agents.map((a, i) => [a, rig.devices[i]!]));
+      const s = await burst(
+        rig,
+        rig.agents.map((a, i) => [a, rig.devices[i]!]),
+      );
       if (s.won !== AGENTS) throw new Error(`${rig.name} spread burst: ${s.won} of ${AGENTS} claims won; every device was free`);
       spread.get(rig.name)!.push(s);
       await releaseAll(rig);
@@ -201,33 +248,49 @@ try {
       log(`round ${round}: ${e.name} last answer ${b.lastMs.toFixed(0)} ms, ${b.cpuUsPerClaim.toFixed(0)} µs CPU per request and answer`);
     }
     for (const rig of rigs) {
-      const c = await burst(rig, rig.agents.slice(0, CONTENDERS).map((a) => [a, rig.devices[round % rig.devices.length]!]));
+      const c = await burst(
+        rig,
+        rig.agents.slice(0, CONTENDERS).map((a) => [a, rig.devices[round % rig.devices.length]!]),
+      );
       if (c.won !== 1) throw new Error(`${rig.name} contended burst: ${c.won} winners; exactly one may win`);
       contended.get(rig.name)!.push(c);
       await releaseAll(rig);
       const s = spread.get(rig.name)!.at(-1)!;
-      log(`round ${round}: ${rig.name} spread last answer ${s.lastMs.toFixed(0)} ms, ${s.cpuUsPerClaim.toFixed(0)} µs CPU/claim, ${s.sqlPerClaim.toFixed(1)} SQL/claim; contended ${c.lastMs.toFixed(0)} ms, ${c.cpuUsPerClaim.toFixed(0)} µs CPU/claim, 1 winner`);
+      log(
+        `round ${round}: ${rig.name} spread last answer ${s.lastMs.toFixed(0)} ms, ${s.cpuUsPerClaim.toFixed(0)} µs CPU/claim, ${s.sqlPerClaim.toFixed(1)} SQL/claim; contended ${c.lastMs.toFixed(0)} ms, ${c.cpuUsPerClaim.toFixed(0)} µs CPU/claim, 1 winner`,
+      );
     }
   }
   const med = (bs: Burst[], k: 'lastMs' | 'cpuUsPerClaim'): string => median(bs.map((b) => b[k])).toFixed(0);
   const sqlOf = (bs: Burst[]): string => `${median(bs.map((b) => b.sqlPerClaim)).toFixed(1)} SQL/claim`;
   console.log('');
-  console.log(`claims benchmark: medians of ${ROUNDS} interleaved rounds (the machine may be loaded: compare CPU per claim and the ratios; Mosquitto's CPU includes anyone else using it)`);
+  console.log(
+    `claims benchmark: medians of ${ROUNDS} interleaved rounds (the machine may be loaded: compare CPU per claim and the ratios; Mosquitto's CPU includes anyone else using it)`,
+  );
   for (const rig of rigs) {
     console.log(`  ${rig.name}`);
-    console.log(`    ${AGENTS} agents, each a different free device   last answer ${med(spread.get(rig.name)!, 'lastMs').padStart(6)} ms   broker CPU ${med(spread.get(rig.name)!, 'cpuUsPerClaim').padStart(5)} µs/claim   ${sqlOf(spread.get(rig.name)!)}   all won`);
-    console.log(`    ${CONTENDERS} agents, one device                   last answer ${med(contended.get(rig.name)!, 'lastMs').padStart(6)} ms   broker CPU ${med(contended.get(rig.name)!, 'cpuUsPerClaim').padStart(5)} µs/claim   ${sqlOf(contended.get(rig.name)!)}   exactly 1 winner every round`);
+    console.log(
+      `    ${AGENTS} agents, each a different free device   last answer ${med(spread.get(rig.name)!, 'lastMs').padStart(6)} ms   broker CPU ${med(spread.get(rig.name)!, 'cpuUsPerClaim').padStart(5)} µs/claim   ${sqlOf(spread.get(rig.name)!)}   all won`,
+    );
+    console.log(
+      `    ${CONTENDERS} agents, one device                   last answer ${med(contended.get(rig.name)!, 'lastMs').padStart(6)} ms   broker CPU ${med(contended.get(rig.name)!, 'cpuUsPerClaim').padStart(5)} µs/claim   ${sqlOf(contended.get(rig.name)!)}   exactly 1 winner every round`,
+    );
   }
   for (const e of echoes) {
     const bs = echoed.get(e.name)!;
     // /proc counts CPU in 10 ms ticks: a peer that used less over the whole burst reads 0.
     const cpu = median(bs.map((b) => b.cpuUsPerClaim));
     const tick = `under ${(10_000 / AGENTS).toFixed(0)}`;
-    console.log(`  ${e.name.padEnd(10)} ${AGENTS} requests and answers at once   last answer ${med(bs, 'lastMs').padStart(6)} ms   broker CPU ${(cpu > 0 ? cpu.toFixed(0) : tick).padStart(5)} µs/claim`);
+    console.log(
+      `  ${e.name.padEnd(10)} ${AGENTS} requests and answers at once   last answer ${med(bs, 'lastMs').padStart(6)} ms   broker CPU ${(cpu > 0 ? cpu.toFixed(0) : tick).padStart(5)} µs/claim`,
+    );
     for (const rig of rigs) {
       const sp = spread.get(rig.name)!;
       const lastRatio = (median(sp.map((b) => b.lastMs)) / median(bs.map((b) => b.lastMs))).toFixed(1);
-      const cpuRatio = cpu > 0 ? `${(median(sp.map((b) => b.cpuUsPerClaim)) / cpu).toFixed(1)}×` : `over ${(median(sp.map((b) => b.cpuUsPerClaim)) / (10_000 / AGENTS)).toFixed(0)}×`;
+      const cpuRatio =
+        cpu > 0
+          ? `${(median(sp.map((b) => b.cpuUsPerClaim)) / cpu).toFixed(1)}×`
+          : `over ${(median(sp.map((b) => b.cpuUsPerClaim)) / (10_000 / AGENTS)).toFixed(0)}×`;
       console.log(`    ${rig.name} spread / ${e.name}: CPU per claim ${cpuRatio}, last answer ${lastRatio}×`);
     }
   }

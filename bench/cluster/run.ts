@@ -22,7 +22,8 @@ const { values } = readCli(
   defineCli({
     command: 'npm run bench:cluster --',
     usage: ['[--pairs 50] [--messages 400] [--rounds 3]'],
-    summary: 'Point-to-point routing with the full ACL on one broker node against two (PostgreSQL and Redis on 127.0.0.1). Prints msgs/s and p50/p99 publish-to-delivery latency per topology, and the cost of cross-node delivery as ratios.',
+    summary:
+      'Point-to-point routing with the full ACL on one broker node against two (PostgreSQL and Redis on 127.0.0.1). Prints msgs/s and p50/p99 publish-to-delivery latency per topology, and the cost of cross-node delivery as ratios.',
     options: {
       pairs: { type: 'string', value: 'N', env: 'BENCH_PAIRS', default: '50', help: 'device/agent pairs' },
       messages: { type: 'string', value: 'N', env: 'BENCH_MESSAGES', default: '400', help: 'messages each device sends' },
@@ -36,7 +37,12 @@ const WINDOW = 20;
 const ROUNDS = Number(values.rounds);
 const ADMIN = randomBytes(24).toString('hex');
 
-interface Topology { name: string; nodes: number; cluster: boolean; place(i: number): { device: number; agent: number } }
+interface Topology {
+  name: string;
+  nodes: number;
+  cluster: boolean;
+  place(i: number): { device: number; agent: number };
+}
 
 const TOPOLOGIES: Topology[] = [
   { name: 'one node, SQLite', nodes: 1, cluster: false, place: () => ({ device: 0, agent: 0 }) },
@@ -45,10 +51,14 @@ const TOPOLOGIES: Topology[] = [
   { name: 'two nodes, cross-node', nodes: 2, cluster: true, place: (i) => ({ device: i % 2, agent: 1 - (i % 2) }) },
 ];
 
-interface Run extends Result { cpuUsPerMsg: number }
+interface Run extends Result {
+  cpuUsPerMsg: number;
+}
 
 async function setUp(t: Topology, backends: Backends): Promise<{ pairs: Pair[]; cpuMs(): number; close(): Promise<void> }> {
-  const flags = t.cluster ? ['--database-url', backends.databaseUrl, '--redis-url', backends.redisUrl, '--redis-prefix', `${backends.redisPrefix}${randomBytes(3).toString('hex')}:`] : [];
+  const flags = t.cluster
+    ? ['--database-url', backends.databaseUrl, '--redis-url', backends.redisUrl, '--redis-prefix', `${backends.redisPrefix}${randomBytes(3).toString('hex')}:`]
+    : [];
   const dirs: string[] = [];
   const nodes: BrokerProcess[] = [];
   for (let i = 0; i < t.nodes; i++) {
@@ -110,7 +120,9 @@ try {
         const cpuBefore = setup.cpuMs();
         const r = { ...(await drive(setup.pairs, MESSAGES, WINDOW)), cpuUsPerMsg: ((setup.cpuMs() - cpuBefore) * 1000) / (PAIRS * MESSAGES) };
         results.push(r);
-        process.stderr.write(`  ${t.name.padEnd(24)} round ${round}: ${r.msgsPerSec.toFixed(0).padStart(7)} msg/s  p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms  ${r.cpuUsPerMsg.toFixed(0)} µs CPU/msg\n`);
+        process.stderr.write(
+          `  ${t.name.padEnd(24)} round ${round}: ${r.msgsPerSec.toFixed(0).padStart(7)} msg/s  p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms  ${r.cpuUsPerMsg.toFixed(0)} µs CPU/msg\n`,
+        );
       }
     } finally {
       await setup.close();
@@ -127,7 +139,10 @@ try {
 }
 
 console.log(`\npoint-to-point with full ACL (median of ${ROUNDS} rounds, ${PAIRS} pairs x ${MESSAGES} messages)`);
-for (const [name, s] of summary) console.log(`  ${name.padEnd(24)} ${s.msgsPerSec.toFixed(0).padStart(7)} msg/s   p50 ${s.p50.toFixed(2)} ms   p99 ${s.p99.toFixed(2)} ms   broker CPU ${s.cpuUsPerMsg.toFixed(0)} µs/msg`);
+for (const [name, s] of summary)
+  console.log(
+    `  ${name.padEnd(24)} ${s.msgsPerSec.toFixed(0).padStart(7)} msg/s   p50 ${s.p50.toFixed(2)} ms   p99 ${s.p99.toFixed(2)} ms   broker CPU ${s.cpuUsPerMsg.toFixed(0)} µs/msg`,
+  );
 const ratio = (a: string, b: string): string => {
   const x = summary.get(a)!;
   const y = summary.get(b)!;

@@ -16,7 +16,13 @@ export interface BurstResult {
 }
 
 /** Connects `n` device-like clients at once; resolves when all hold their subscriptions, or at the deadline. */
-export async function burst(url: string, n: number, deadlineMs: number, pid: number | null, progress: (done: number, elapsedMs: number) => void): Promise<BurstResult> {
+export async function burst(
+  url: string,
+  n: number,
+  deadlineMs: number,
+  pid: number | null,
+  progress: (done: number, elapsedMs: number) => void,
+): Promise<BurstResult> {
   const run = Math.random().toString(36).slice(2, 8);
   const clients: MqttClient[] = [];
   let done = 0;
@@ -63,7 +69,10 @@ export async function burst(url: string, n: number, deadlineMs: number, pid: num
     // A DISCONNECT discards the wills, then the retained statuses go, so a peer that keeps
     // its retained store on disk (Mosquitto's persistence) is left as it was found.
     await Promise.all(clients.map((c) => new Promise<void>((r) => (c.connected ? c.end(false, {}, () => r()) : c.end(true, {}, () => r())))));
-    await clearRetained(url, Array.from({ length: n }, (_, i) => `peer-${run}/${i}/status`));
+    await clearRetained(
+      url,
+      Array.from({ length: n }, (_, i) => `peer-${run}/${i}/status`),
+    );
   }
 }
 

@@ -27,12 +27,13 @@ const { values } = readCli(
   defineCli({
     command: 'npm run bench:fleet --',
     usage: ['[--devices 10000] [--ramp 0] [--timeout 900] [--peer-deadline 180] [--no-peers]'],
-    summary: 'Simulated devices (the real firmware core) enroll with one token against a broker in its own process, which is then killed and restarted; then the same reboot burst runs against bare Aedes and Mosquitto. Prints registrations/s, time to all ready, RSS per device, recovery time and peer ratios.',
+    summary:
+      'Simulated devices (the real firmware core) enroll with one token against a broker in its own process, which is then killed and restarted; then the same reboot burst runs against bare Aedes and Mosquitto. Prints registrations/s, time to all ready, RSS per device, recovery time and peer ratios.',
     options: {
       devices: { type: 'string', value: 'N', default: '10000', help: 'how many devices' },
       ramp: { type: 'string', value: 'S', default: '0', help: 'start the devices spread over S seconds' },
       timeout: { type: 'string', value: 'S', default: '900', help: 'give up on the fleet getting ready after S seconds' },
-      'peer-deadline': { type: 'string', value: 'S', default: '180', help: 'give up on a peer broker\'s burst after S seconds' },
+      'peer-deadline': { type: 'string', value: 'S', default: '180', help: "give up on a peer broker's burst after S seconds" },
       'no-peers': { type: 'boolean', default: false, help: 'skip the bare Aedes and Mosquitto runs' },
     },
   }),
@@ -112,7 +113,11 @@ function newFleet(url: string, enrollToken?: string): SimFleet {
   });
 }
 
-interface PeerRow { name: string; result: BurstResult | null; why?: string }
+interface PeerRow {
+  name: string;
+  result: BurstResult | null;
+  why?: string;
+}
 
 async function peerRun(name: string, start: () => Promise<{ url: string; pid: number | null; stop(): Promise<void> }>): Promise<PeerRow> {
   let peer: Awaited<ReturnType<typeof start>> | null = null;
@@ -192,7 +197,8 @@ try {
     peers.push(await peerRun('bare Aedes', bare('upstream')));
     peers.push(await peerRun('bare Aedes + retained trie', bare('indexed')));
     const pid = mosquittoPid();
-    if (pid === null) peers.push({ name: 'Mosquitto', result: null, why: 'no Mosquitto pid file (/run/mosquitto/mosquitto.pid); is it running on 127.0.0.1:1883?' });
+    if (pid === null)
+      peers.push({ name: 'Mosquitto', result: null, why: 'no Mosquitto pid file (/run/mosquitto/mosquitto.pid); is it running on 127.0.0.1:1883?' });
     else peers.push(await peerRun('Mosquitto', async () => ({ url: 'mqtt://127.0.0.1:1883', pid, stop: async () => undefined })));
   }
 
@@ -201,12 +207,19 @@ try {
   const peerLine = (row: PeerRow): string => {
     const r = row.result;
     if (!r) return `  ${row.name.padEnd(29)}not run: ${row.why}`;
-    const time = r.ms === null ? `not all within ${secs(PEER_DEADLINE_MS)} (${r.connected}/${DEVICES})` : `${secs(r.ms)}  → fleetbind takes ${(rebootMs / r.ms).toFixed(2)}×`;
+    const time =
+      r.ms === null
+        ? `not all within ${secs(PEER_DEADLINE_MS)} (${r.connected}/${DEVICES})`
+        : `${secs(r.ms)}  → fleetbind takes ${(rebootMs / r.ms).toFixed(2)}×`;
     const perClient = r.rssBytes === null || r.idleRssBytes === null ? null : (r.rssBytes - r.idleRssBytes) / DEVICES;
     // A small burst may not grow a peer's resident memory at all; then there is no ratio to give.
     const ratio = perClient !== null && perClient > 0 ? ` → fleetbind uses ${(rebootPerDevice / perClient).toFixed(2)}×` : ' (no measurable growth)';
-    const mem = perClient === null ? '' : `; RSS ${mib(r.rssBytes!)} (idle ${mib(r.idleRssBytes!)}), ${(perClient / 1024).toFixed(1)} KiB per client over idle${ratio}`;
-    const cpu = r.cpuMs === null ? '' : `; CPU ${((r.cpuMs * 1000) / DEVICES).toFixed(0)} µs per client${r.cpuMs > 0 ? ` → fleetbind ${(rebootCpuMs / r.cpuMs).toFixed(2)}×` : ''}`;
+    const mem =
+      perClient === null ? '' : `; RSS ${mib(r.rssBytes!)} (idle ${mib(r.idleRssBytes!)}), ${(perClient / 1024).toFixed(1)} KiB per client over idle${ratio}`;
+    const cpu =
+      r.cpuMs === null
+        ? ''
+        : `; CPU ${((r.cpuMs * 1000) / DEVICES).toFixed(0)} µs per client${r.cpuMs > 0 ? ` → fleetbind ${(rebootCpuMs / r.cpuMs).toFixed(2)}×` : ''}`;
     return `  ${row.name.padEnd(29)}${time}${mem}${cpu}`;
   };
 
@@ -220,7 +233,9 @@ try {
       `  back after restart           ${secs(backMs)} after the new broker listened (${secs(backAfterKillMs)} after the kill; ${attemptsToBack} attempts; ${droppedBack} secret checks skipped for abandoned attempts)`,
       `  reboot, all at once          ${secs(rebootMs)} until all ${DEVICES} had a session (${rebootAttempts} attempts); broker RSS ${mib(rebootRss)}, ${(rebootPerDevice / 1024).toFixed(1)} KiB per device over idle; broker CPU ${((rebootCpuMs * 1000) / DEVICES).toFixed(0)} µs per device`,
       `  targets                      RSS < 1 GiB: ${readyRss < GiB ? 'met' : 'MISSED'}; back within 60 s: ${backMs <= 60_000 ? 'met' : 'MISSED'}`,
-      ...(peers.length > 0 ? ['', `peers: ${DEVICES} plain clients at once (connect with will, subscribe config+cmd, retained status, hello)`, ...peers.map(peerLine)] : []),
+      ...(peers.length > 0
+        ? ['', `peers: ${DEVICES} plain clients at once (connect with will, subscribe config+cmd, retained status, hello)`, ...peers.map(peerLine)]
+        : []),
     ].join('\n'),
   );
 } finally {

@@ -50,9 +50,19 @@ export async function answeringDevice(url: string, d: Dev, onCmd?: (job: string)
   return client;
 }
 
-export interface AgentLogin { id: string; token: string }
-export interface AgentRun { client: MqttClient; id: string; devices: string[] }
-export interface Fleet { devs: Dev[]; agents: AgentLogin[] }
+export interface AgentLogin {
+  id: string;
+  token: string;
+}
+export interface AgentRun {
+  client: MqttClient;
+  id: string;
+  devices: string[];
+}
+export interface Fleet {
+  devs: Dev[];
+  agents: AgentLogin[];
+}
 
 /** Registers the devices and agents; agent i gets every device j with j % agents === i. */
 export async function provisionFleet(bp: BrokerProcess, devices: number, agents: number): Promise<Fleet> {
@@ -62,14 +72,19 @@ export async function provisionFleet(bp: BrokerProcess, devices: number, agents:
     if (r.status !== 201) throw new Error(`provisioning failed: ${r.status} ${JSON.stringify(r.body)}`);
     return { id: r.body.id, secret: r.body.secret, mac };
   });
-  const logins = await pool('creating and logging in agents', Array.from({ length: agents }, (_, i) => `bench-${i}`), 8, async (id) => {
-    const password = `pw-${randomBytes(8).toString('hex')}`;
-    const created = await bp.api('POST', '/api/agents', { id, name: id, password });
-    if (created.status !== 201) throw new Error(`creating agent ${id} failed: ${created.status} ${JSON.stringify(created.body)}`);
-    const login = await bp.api('POST', '/api/login', { id, password }, undefined);
-    if (login.status !== 200) throw new Error(`login ${id} failed: ${login.status}`);
-    return { id, token: login.body.token as string };
-  });
+  const logins = await pool(
+    'creating and logging in agents',
+    Array.from({ length: agents }, (_, i) => `bench-${i}`),
+    8,
+    async (id) => {
+      const password = `pw-${randomBytes(8).toString('hex')}`;
+      const created = await bp.api('POST', '/api/agents', { id, name: id, password });
+      if (created.status !== 201) throw new Error(`creating agent ${id} failed: ${created.status} ${JSON.stringify(created.body)}`);
+      const login = await bp.api('POST', '/api/login', { id, password }, undefined);
+      if (login.status !== 200) throw new Error(`login ${id} failed: ${login.status}`);
+      return { id, token: login.body.token as string };
+    },
+  );
   return { devs, agents: logins };
 }
 
@@ -99,7 +114,10 @@ export async function connectFleet(bp: BrokerProcess, fleet: Fleet, clients: Mqt
     clients.push(client);
     const mine = fleet.devs.filter((_, j) => j % fleet.agents.length === i).map((d) => d.id);
     for (const device of mine) await claimOne(client, a.id, device);
-    await subscribe(client, mine.map((d) => deviceTopic(d, 'jobs')));
+    await subscribe(
+      client,
+      mine.map((d) => deviceTopic(d, 'jobs')),
+    );
     return { client, id: a.id, devices: mine };
   });
 }

@@ -21,7 +21,8 @@ const { values } = readCli(
   defineCli({
     command: 'npm run bench:jobs-history --',
     usage: ['[--devices 50] [--jobs 3000] [--history 0,25000,50000,100000]'],
-    summary: 'A broker in its own process runs the same job load at growing job histories; prints the broker\'s CPU time per job at each, and its ratio to the empty registry.',
+    summary:
+      "A broker in its own process runs the same job load at growing job histories; prints the broker's CPU time per job at each, and its ratio to the empty registry.",
     options: {
       devices: { type: 'string', value: 'N', default: '50', help: 'devices answering at once, one job in flight on each' },
       jobs: { type: 'string', value: 'N', default: '3000', help: 'jobs measured at each history size' },
@@ -33,7 +34,8 @@ const DEVICES = Number(values.devices);
 const JOBS = Number(values.jobs);
 const HISTORY = values.history.split(',').map(Number);
 if (!(DEVICES >= 1) || !(JOBS >= DEVICES)) throw new Error('--devices must be >= 1 and --jobs >= --devices');
-if (HISTORY.some((h, i) => !Number.isInteger(h) || h < 0 || (i > 0 && h < HISTORY[i - 1]!))) throw new Error('--history must be non-negative integers in rising order');
+if (HISTORY.some((h, i) => !Number.isInteger(h) || h < 0 || (i > 0 && h < HISTORY[i - 1]!)))
+  throw new Error('--history must be non-negative integers in rising order');
 
 /** Finished jobs spread over the devices, older than any real job (negative seq). */
 function fillHistory(file: string, devices: string[], from: number, to: number): void {
@@ -87,7 +89,12 @@ try {
       await broker.stop('SIGTERM');
       broker = null;
       log(`writing ${history - filled} finished jobs (history ${history})`);
-      fillHistory(join(dir, 'fleetbind.db'), fleet.devs.map((d) => d.id), filled, history);
+      fillHistory(
+        join(dir, 'fleetbind.db'),
+        fleet.devs.map((d) => d.id),
+        filled,
+        history,
+      );
       filled = history;
       broker = await BrokerProcess.start(dir, admin, ['--log-level', 'info', '--device-limit', String(DEVICES), ...UNLIMITED_REQUESTS]);
     }
@@ -99,12 +106,17 @@ try {
     const r = await drive(rig, JOBS);
     const cpuMs = cpuMsOf(bp.child.pid!)! - cpuBefore;
     rows.push({ history, jobsPerSec: (r.completed * 1000) / r.ms, cpuUsPerJob: (cpuMs * 1000) / r.completed });
-    log(`history ${history}: ${r.completed} jobs, ${((r.completed * 1000) / r.ms).toFixed(0)} jobs/s, ${((cpuMs * 1000) / r.completed).toFixed(0)} µs broker CPU per job`);
+    log(
+      `history ${history}: ${r.completed} jobs, ${((r.completed * 1000) / r.ms).toFixed(0)} jobs/s, ${((cpuMs * 1000) / r.completed).toFixed(0)} µs broker CPU per job`,
+    );
   }
   console.log('');
   console.log(`jobs with history: ${DEVICES} devices answering at once, ${JOBS} jobs measured per size (the machine may be loaded: compare CPU, not time)`);
   console.log('  history   jobs/s   broker CPU/job   × empty');
-  for (const r of rows) console.log(`  ${String(r.history).padStart(7)}  ${r.jobsPerSec.toFixed(0).padStart(7)}  ${r.cpuUsPerJob.toFixed(0).padStart(11)} µs  ${(r.cpuUsPerJob / rows[0]!.cpuUsPerJob).toFixed(2).padStart(7)}`);
+  for (const r of rows)
+    console.log(
+      `  ${String(r.history).padStart(7)}  ${r.jobsPerSec.toFixed(0).padStart(7)}  ${r.cpuUsPerJob.toFixed(0).padStart(11)} µs  ${(r.cpuUsPerJob / rows[0]!.cpuUsPerJob).toFixed(2).padStart(7)}`,
+    );
 } finally {
   await rig?.close();
   if (broker) await broker.stop('SIGTERM');

@@ -23,30 +23,38 @@ export async function peerRig(name: string, url: string, pid: number, devices: n
     return c;
   });
   const waiting = new Map<string, (o: Outcome, at: number) => void>();
-  const agentClients = await pool(`${name}: connecting agents`, Array.from({ length: agents }, (_, i) => i), 20, async (i) => {
-    const c = await RawClient.connect(url, { clientId: `peer-agent-${run}-${i}` });
-    c.onPublish = (_t, payload) => {
-      const at = performance.now();
-      const ack = JSON.parse(payload.toString('utf8')) as { job: string; state: string };
-      if (ack.state !== 'done') return;
-      const w = waiting.get(ack.job);
-      waiting.delete(ack.job);
-      w?.('done', at);
-    };
-    const mine = ids.filter((_, j) => j % agents === i);
-    if (mine.length > 0) await c.subscribe(mine.map((d) => topic(d, 'ack')));
-    return c;
-  });
+  const agentClients = await pool(
+    `${name}: connecting agents`,
+    Array.from({ length: agents }, (_, i) => i),
+    20,
+    async (i) => {
+      const c = await RawClient.connect(url, { clientId: `peer-agent-${run}-${i}` });
+      c.onPublish = (_t, payload) => {
+        const at = performance.now();
+        const ack = JSON.parse(payload.toString('utf8')) as { job: string; state: string };
+        if (ack.state !== 'done') return;
+        const w = waiting.get(ack.job);
+        waiting.delete(ack.job);
+        w?.('done', at);
+      };
+      const mine = ids.filter((_, j) => j % agents === i);
+      if (mine.length > 0) await c.subscribe(mine.map((d) => topic(d, 'ack')));
+      return c;
+    },
+  );
   let seq = 0;
   const submitters = new Map(
     ids.map((device, j) => {
       const agent = agentClients[j % agents]!;
       const packet = splicer(topic(device, 'cmd'), '{"id":"', `","op":"submit","device":"${device}","kind":"identify","params":{"seconds":1}}`);
-      return [device, (ended: (o: Outcome, at: number) => void) => {
-        const id = `p${++seq}`;
-        waiting.set(id, ended);
-        agent.write(packet(id));
-      }] as const;
+      return [
+        device,
+        (ended: (o: Outcome, at: number) => void) => {
+          const id = `p${++seq}`;
+          waiting.set(id, ended);
+          agent.write(packet(id));
+        },
+      ] as const;
     }),
   );
   return {

@@ -59,7 +59,11 @@ interface Agent {
 }
 
 async function connectAgent(url: string, login: AgentLogin, devices: string[]): Promise<Agent> {
-  const client = await RawClient.connect(url, { clientId: `agent:${login.id}:${randomBytes(3).toString('hex')}`, username: `agent:${login.id}`, password: login.token });
+  const client = await RawClient.connect(url, {
+    clientId: `agent:${login.id}:${randomBytes(3).toString('hex')}`,
+    username: `agent:${login.id}`,
+    password: login.token,
+  });
   const res = agentTopic(login.id, 'res');
   const a: Agent = { id: login.id, client, devices, answers: new Map(), onSnapshot: () => undefined };
   client.onPublish = (topic, payload) => {
@@ -89,7 +93,11 @@ export async function fleetbindRig(bp: BrokerProcess, fleet: Fleet): Promise<Job
   const url = bp.mqttUrl;
   const devices = await pool('connecting devices', fleet.devs, 50, (d) => answeringDevice(url, d));
   const agents = await pool('connecting agents and claiming', fleet.agents, 20, (login, i) =>
-    connectAgent(url, login, fleet.devs.filter((_, j) => j % fleet.agents.length === i).map((d) => d.id)),
+    connectAgent(
+      url,
+      login,
+      fleet.devs.filter((_, j) => j % fleet.agents.length === i).map((d) => d.id),
+    ),
   );
   const submitters = new Map<string, (ended: (o: Outcome, at: number) => void) => void>();
   for (const a of agents) {

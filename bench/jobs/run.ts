@@ -31,7 +31,8 @@ const { values } = readCli(
   defineCli({
     command: 'npm run bench:jobs --',
     usage: ['[--devices 1000] [--agents 100] [--seconds 10] [--rate 500] [--rounds 3] [--before REF] [--cpu-prof DIR]'],
-    summary: 'fleetbind, bare Aedes and Mosquitto (when on 127.0.0.1:1883) in their own processes; raw MQTT devices answer every job at once. Saturation: one job in flight on every device. Fixed rate: jobs offered at --rate. Rounds interleave the brokers. Prints medians of jobs/s, submit-to-done p50/p99 and each broker\'s CPU time per job, with fleetbind\'s ratios.',
+    summary:
+      "fleetbind, bare Aedes and Mosquitto (when on 127.0.0.1:1883) in their own processes; raw MQTT devices answer every job at once. Saturation: one job in flight on every device. Fixed rate: jobs offered at --rate. Rounds interleave the brokers. Prints medians of jobs/s, submit-to-done p50/p99 and each broker's CPU time per job, with fleetbind's ratios.",
     options: {
       devices: { type: 'string', value: 'N', default: '1000', help: 'simulated devices (raw MQTT clients)' },
       agents: { type: 'string', value: 'N', default: '100', help: 'agents, each holding devices/agents devices' },
@@ -40,7 +41,7 @@ const { values } = readCli(
       rounds: { type: 'string', value: 'N', default: '3', help: 'rounds; each runs both phases on every broker, and medians are printed' },
       'no-peers': { type: 'boolean', help: 'measure fleetbind alone' },
       before: { type: 'string', value: 'REF', help: 'also run fleetbind as of this commit (same dependencies), in the same rounds' },
-      'cpu-prof': { type: 'string', value: 'DIR', help: 'write each fleetbind broker\'s V8 CPU profile into DIR (a subdirectory per broker) when it stops' },
+      'cpu-prof': { type: 'string', value: 'DIR', help: "write each fleetbind broker's V8 CPU profile into DIR (a subdirectory per broker) when it stops" },
     },
   }),
 );
@@ -49,12 +50,23 @@ const AGENTS = Number(values.agents);
 const SECONDS = Number(values.seconds);
 const RATE = Number(values.rate);
 const ROUNDS = Number(values.rounds);
-if (!Number.isInteger(DEVICES) || !Number.isInteger(AGENTS) || AGENTS < 1 || DEVICES < AGENTS) throw new Error('--devices and --agents must be integers with devices >= agents >= 1');
+if (!Number.isInteger(DEVICES) || !Number.isInteger(AGENTS) || AGENTS < 1 || DEVICES < AGENTS)
+  throw new Error('--devices and --agents must be integers with devices >= agents >= 1');
 if (!(SECONDS > 0)) throw new Error(`--seconds must be positive, got ${values.seconds}`);
 if (!(RATE > 0)) throw new Error(`--rate must be positive, got ${values.rate}`);
 if (!Number.isInteger(ROUNDS) || ROUNDS < 1) throw new Error(`--rounds must be a positive integer, got ${values.rounds}`);
 
-interface Phase { jobsPerSec: number; done: number; failed: number; refused: number; p50: number; p99: number; cpuUsPerJob: number; genUsPerJob: number; sqlPerJob: number }
+interface Phase {
+  jobsPerSec: number;
+  done: number;
+  failed: number;
+  refused: number;
+  p50: number;
+  p99: number;
+  cpuUsPerJob: number;
+  genUsPerJob: number;
+  sqlPerJob: number;
+}
 type Mode = 'saturate' | 'rate';
 
 /** Submits jobs for `seconds`, each timed from its publish to the agent seeing it end. */
@@ -98,7 +110,9 @@ async function phase(rig: JobRig, seconds: number, mode: Mode): Promise<Phase> {
   }
   let last = 0;
   const progress = setInterval(() => {
-    log(`  ${rig.name} ${mode === 'saturate' ? 'saturation' : `${RATE} jobs/s`} ${((performance.now() - started) / 1000).toFixed(0)} s: ${done} done (${((done - last) / 2).toFixed(0)} jobs/s now), ${inFlight} in flight, ${failed} failed, ${refused} refused`);
+    log(
+      `  ${rig.name} ${mode === 'saturate' ? 'saturation' : `${RATE} jobs/s`} ${((performance.now() - started) / 1000).toFixed(0)} s: ${done} done (${((done - last) / 2).toFixed(0)} jobs/s now), ${inFlight} in flight, ${failed} failed, ${refused} refused`,
+    );
     last = done;
   }, 2000);
   await new Promise((r) => setTimeout(r, seconds * 1000));
@@ -116,7 +130,17 @@ async function phase(rig: JobRig, seconds: number, mode: Mode): Promise<Phase> {
   if (inFlight > 0) log(`  ${rig.name}: ${inFlight} jobs still in flight 30 s after the phase ended`);
   latencies.sort((a, b) => a - b);
   const per = (us: number): number => us / Math.max(1, completed);
-  return { jobsPerSec: completed / elapsed, done: completed, failed, refused, p50: percentile(latencies, 50), p99: percentile(latencies, 99), cpuUsPerJob: per(cpuMs * 1000), genUsPerJob: per(gen.user + gen.system), sqlPerJob: per(sql) };
+  return {
+    jobsPerSec: completed / elapsed,
+    done: completed,
+    failed,
+    refused,
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    cpuUsPerJob: per(cpuMs * 1000),
+    genUsPerJob: per(gen.user + gen.system),
+    sqlPerJob: per(sql),
+  };
 }
 
 const dirs: string[] = [];
@@ -131,7 +155,13 @@ async function fleetbind(name: string, checkout?: string): Promise<JobRig> {
   const dir = mkdtempSync(join(tmpdir(), 'fleetbind-bench-jobs-'));
   dirs.push(dir);
   const nodeFlags = values['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', join(resolve(values['cpu-prof']), name.replace(/\W+/g, '-'))] : [];
-  const bp = await BrokerProcess.start(dir, admin, ['--log-level', 'info', '--device-limit', String(Math.ceil(DEVICES / AGENTS)), ...UNLIMITED_REQUESTS], nodeFlags, checkout);
+  const bp = await BrokerProcess.start(
+    dir,
+    admin,
+    ['--log-level', 'info', '--device-limit', String(Math.ceil(DEVICES / AGENTS)), ...UNLIMITED_REQUESTS],
+    nodeFlags,
+    checkout,
+  );
   brokers.push(bp);
   log(`${name} pid ${bp.child.pid} on ${bp.mqttUrl}`);
   return { ...(await fleetbindRig(bp, await provisionFleet(bp, DEVICES, AGENTS))), name };
@@ -159,7 +189,9 @@ try {
       for (const rig of rigs) {
         const p = await phase(rig, SECONDS, mode);
         results.get(rig.name)![mode].push(p);
-        log(`round ${round} ${rig.name} ${mode === 'saturate' ? 'saturation' : `${RATE} jobs/s`}: ${p.jobsPerSec.toFixed(0)} jobs/s, p50 ${p.p50.toFixed(1)} ms, p99 ${p.p99.toFixed(1)} ms, broker ${p.cpuUsPerJob.toFixed(0)} µs CPU/job${Number.isNaN(p.sqlPerJob) ? '' : `, ${p.sqlPerJob.toFixed(1)} SQL statements/job`}, generator ${p.genUsPerJob.toFixed(0)} µs/job`);
+        log(
+          `round ${round} ${rig.name} ${mode === 'saturate' ? 'saturation' : `${RATE} jobs/s`}: ${p.jobsPerSec.toFixed(0)} jobs/s, p50 ${p.p50.toFixed(1)} ms, p99 ${p.p99.toFixed(1)} ms, broker ${p.cpuUsPerJob.toFixed(0)} µs CPU/job${Number.isNaN(p.sqlPerJob) ? '' : `, ${p.sqlPerJob.toFixed(1)} SQL statements/job`}, generator ${p.genUsPerJob.toFixed(0)} µs/job`,
+        );
       }
     }
   }
@@ -167,10 +199,12 @@ try {
   const med = (ps: Phase[], k: keyof Phase): number => median(ps.map((p) => p[k]));
   console.log('');
   console.log(`jobs benchmark: ${DEVICES} devices answering at once, ${AGENTS} agents, ${SECONDS} s per phase, medians of ${ROUNDS} interleaved rounds`);
-  console.log('(the machine may be loaded: compare CPU per job and the ratios; Mosquitto\'s CPU includes anyone else using it)');
+  console.log("(the machine may be loaded: compare CPU per job and the ratios; Mosquitto's CPU includes anyone else using it)");
   for (const mode of ['saturate', 'rate'] as const) {
     console.log(`  ${mode === 'saturate' ? 'saturation: one job in flight on every device' : `fixed rate: ${RATE} jobs/s offered`}`);
-    console.log(`    ${'broker'.padEnd(17)} ${'jobs/s'.padStart(7)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'CPU/job'.padStart(10)} ${'SQL/job'.padStart(8)} ${'gen CPU/job'.padStart(12)}   done / failed / refused (all rounds)`);
+    console.log(
+      `    ${'broker'.padEnd(17)} ${'jobs/s'.padStart(7)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'CPU/job'.padStart(10)} ${'SQL/job'.padStart(8)} ${'gen CPU/job'.padStart(12)}   done / failed / refused (all rounds)`,
+    );
     for (const [name, r] of results) {
       const ps = r[mode];
       const sum = (k: 'done' | 'failed' | 'refused'): number => ps.reduce((a, p) => a + p[k], 0);
@@ -181,7 +215,9 @@ try {
     const fb = results.get('fleetbind')![mode];
     for (const [name, r] of results) {
       if (name === 'fleetbind') continue;
-      console.log(`    fleetbind / ${name}: CPU per job ${(med(fb, 'cpuUsPerJob') / med(r[mode], 'cpuUsPerJob')).toFixed(1)}×, jobs/s ${(med(fb, 'jobsPerSec') / med(r[mode], 'jobsPerSec')).toFixed(2)}×, p99 ${(med(fb, 'p99') / med(r[mode], 'p99')).toFixed(1)}×`);
+      console.log(
+        `    fleetbind / ${name}: CPU per job ${(med(fb, 'cpuUsPerJob') / med(r[mode], 'cpuUsPerJob')).toFixed(1)}×, jobs/s ${(med(fb, 'jobsPerSec') / med(r[mode], 'jobsPerSec')).toFixed(2)}×, p99 ${(med(fb, 'p99') / med(r[mode], 'p99')).toFixed(1)}×`,
+      );
     }
   }
   for (const bp of brokers) {

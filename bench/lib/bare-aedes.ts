@@ -14,10 +14,13 @@ const { values } = readCli(
     command: 'node --import tsx bench/lib/bare-aedes.ts',
     usage: ['--persistence upstream|indexed'],
     summary: 'Bare Aedes on an ephemeral port of 127.0.0.1 for the benchmarks\' peer runs; prints {"port":N} once listening.',
-    options: { persistence: { type: 'string', value: 'KIND', default: 'upstream', help: 'upstream: Aedes as shipped; indexed: with fleetbind\'s retained index' } },
+    options: {
+      persistence: { type: 'string', value: 'KIND', default: 'upstream', help: "upstream: Aedes as shipped; indexed: with fleetbind's retained index" },
+    },
   }),
 );
-if (values.persistence !== 'upstream' && values.persistence !== 'indexed') throw new Error(`--persistence must be upstream or indexed, got ${values.persistence}`);
+if (values.persistence !== 'upstream' && values.persistence !== 'indexed')
+  throw new Error(`--persistence must be upstream or indexed, got ${values.persistence}`);
 const aedes = await Aedes.createBroker(values.persistence === 'indexed' ? { persistence: new IndexedMemoryPersistence() } : {});
 // Without it upstream Aedes overflows its stack on a 10,000-client burst (mcollina/mqemitter#204).
 guardRecursion(aedesInternals(aedes).mq);

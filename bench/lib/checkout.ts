@@ -8,7 +8,11 @@ import { join } from 'node:path';
 
 const root = join(import.meta.dirname, '..', '..');
 
-export interface Checkout { dir: string; commit: string; remove(): void }
+export interface Checkout {
+  dir: string;
+  commit: string;
+  remove(): void;
+}
 
 export function checkoutOf(ref: string): Checkout {
   const commit = execFileSync('git', ['rev-parse', '--short', ref], { cwd: root, encoding: 'utf8' }).trim();

@@ -8,7 +8,16 @@ const root = resolve(import.meta.dirname, '..', '..');
 const ENTRIES = ['firmware/core/core.ts', 'firmware/core/improv-device.ts', 'firmware/core/display-text.ts', 'firmware/core/font-text.ts'];
 
 export async function coreModules(): Promise<string[]> {
-  const r = await build({ entryPoints: ENTRIES.map((e) => resolve(root, e)), bundle: true, write: false, metafile: true, format: 'esm', platform: 'neutral', outdir: '/nonexistent', logLevel: 'silent' });
+  const r = await build({
+    entryPoints: ENTRIES.map((e) => resolve(root, e)),
+    bundle: true,
+    write: false,
+    metafile: true,
+    format: 'esm',
+    platform: 'neutral',
+    outdir: '/nonexistent',
+    logLevel: 'silent',
+  });
   return Object.keys(r.metafile.inputs)
     .map((p) => relative(root, resolve(root, p)).replace(/\.ts$/, ''))
     .sort();

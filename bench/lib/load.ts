@@ -2,8 +2,16 @@
 // in flight; throughput and publish→delivery latency are measured at the subscribers.
 import type { MqttClient } from 'mqtt';
 
-export interface Pair { pub: MqttClient; sub: MqttClient; topic: string }
-export interface Result { msgsPerSec: number; p50: number; p99: number }
+export interface Pair {
+  pub: MqttClient;
+  sub: MqttClient;
+  topic: string;
+}
+export interface Result {
+  msgsPerSec: number;
+  p50: number;
+  p99: number;
+}
 
 export function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
@@ -37,7 +45,9 @@ export async function drive(pairs: Pair[], messages: number, window: number): Pr
     pairs.map(async (p) => {
       for (let i = 0; i < messages; i += window) {
         const n = Math.min(window, messages - i);
-        await Promise.all(Array.from({ length: n }, () => new Promise<void>((r) => p.pub.publish(p.topic, `${performance.now()}|${pad}`, { qos: 0 }, () => r()))));
+        await Promise.all(
+          Array.from({ length: n }, () => new Promise<void>((r) => p.pub.publish(p.topic, `${performance.now()}|${pad}`, { qos: 0 }, () => r()))),
+        );
         await new Promise((r) => setImmediate(r));
       }
     }),

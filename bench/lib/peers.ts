@@ -7,11 +7,18 @@ import { rssOf } from './proc';
 
 const root = join(import.meta.dirname, '..', '..');
 
-export interface PeerProcess { url: string; child: ChildProcess; stop(): Promise<void> }
+export interface PeerProcess {
+  url: string;
+  child: ChildProcess;
+  stop(): Promise<void>;
+}
 
 /** Bare Aedes in a child process; resolves once it listens. */
 export async function startBareAedes(persistence: 'upstream' | 'indexed'): Promise<PeerProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/lib/bare-aedes.ts', '--persistence', persistence], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/lib/bare-aedes.ts', '--persistence', persistence], {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const port = await new Promise<number>((resolve, reject) => {
     let out = '';
     child.stdout!.on('data', (d: Buffer) => {

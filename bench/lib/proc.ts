@@ -29,4 +29,13 @@ export function rssOf(pid: number): number | null {
 }
 
 /** Broker flags that lift the agent request rate limits: a benchmark measures throughput, not the limiter. */
-export const UNLIMITED_REQUESTS = ['--request-rate', '1000000', '--request-burst', '1000000', '--agent-request-rate', '1000000', '--agent-request-burst', '1000000'];
+export const UNLIMITED_REQUESTS = [
+  '--request-rate',
+  '1000000',
+  '--request-burst',
+  '1000000',
+  '--agent-request-rate',
+  '1000000',
+  '--agent-request-burst',
+  '1000000',
+];

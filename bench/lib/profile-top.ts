@@ -7,8 +7,17 @@
 //   npx tsx bench/lib/profile-top.ts <file.cpuprofile> [top=20] [spans.json]
 import { readFileSync } from 'node:fs';
 
-interface Node { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; children?: number[] }
-interface Profile { nodes: Node[]; startTime: number; samples: number[]; timeDeltas: number[] }
+interface Node {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  children?: number[];
+}
+interface Profile {
+  nodes: Node[];
+  startTime: number;
+  samples: number[];
+  timeDeltas: number[];
+}
 
 const [file, topArg, spansFile] = process.argv.slice(2);
 if (!file) throw new Error('usage: profile-top <file.cpuprofile> [top] [spans.json]');

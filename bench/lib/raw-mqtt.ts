@@ -65,7 +65,12 @@ export class RawClient {
     return new Promise<void>((resolve, reject) => {
       if (this.closed) return reject(this.closed);
       this.subacks.set(id, { resolve, reject });
-      this.socket.write(subscribePacket(id, topics.map((topic) => ({ topic, qos: 0 }))));
+      this.socket.write(
+        subscribePacket(
+          id,
+          topics.map((topic) => ({ topic, qos: 0 })),
+        ),
+      );
     });
   }
 

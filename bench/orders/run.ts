@@ -26,7 +26,8 @@ const { values } = readCli(
   defineCli({
     command: 'npm run bench:orders --',
     usage: ['[--customers 200] [--machines 20] [--mib 2]'],
-    summary: "Customers upload designs and order on machines at once against a broker in its own process; prints uploads/s, the broker's sharp processing p50/p99, upload latency p50/p99, broker RSS and the device fetch throughput.",
+    summary:
+      "Customers upload designs and order on machines at once against a broker in its own process; prints uploads/s, the broker's sharp processing p50/p99, upload latency p50/p99, broker RSS and the device fetch throughput.",
     options: {
       customers: { type: 'string', value: 'N', default: '200', help: 'customers, each uploading one design and ordering it' },
       machines: { type: 'string', value: 'N', default: '20', help: 'machines open to orders, shared by the customers in turn' },
@@ -42,10 +43,19 @@ const dir = mkdtempSync(join(tmpdir(), 'fleetbind-bench-orders-'));
 const admin = randomBytes(24).toString('hex');
 const unlimited = String(2 ** 40);
 const bp = await BrokerProcess.start(dir, admin, [
-  '--queue-cap', '1000', '--device-limit', '1000', '--orders-per-hour', '100000', '--uploads-per-hour', '100000',
-  '--order-upload-max-bytes', String(Math.ceil((mib + 1) * 1024 * 1024)),
+  '--queue-cap',
+  '1000',
+  '--device-limit',
+  '1000',
+  '--orders-per-hour',
+  '100000',
+  '--uploads-per-hour',
+  '100000',
+  '--order-upload-max-bytes',
+  String(Math.ceil((mib + 1) * 1024 * 1024)),
   // Every bench customer uploads from this one address: the per-address byte budget would refuse the burst.
-  '--upload-bytes-per-hour', `${unlimited},${unlimited},${unlimited}`,
+  '--upload-bytes-per-hour',
+  `${unlimited},${unlimited},${unlimited}`,
 ]);
 // A run that throws still ends its broker.
 process.once('exit', () => bp.child.kill('SIGKILL'));
@@ -97,12 +107,18 @@ latencies.sort((a, b) => a - b);
 const metrics = (await bp.api<string>('GET', '/metrics')).body;
 const processing = (q: string): string => (metric(metrics, 'fleetbind_design_processing_seconds', { quantile: q }) * 1000).toFixed(0);
 console.log(`uploads+orders: ${customers} in ${seconds.toFixed(1)} s = ${(customers / seconds).toFixed(1)} uploads/s`);
-console.log(`broker processing per upload (sharp): p50 ${processing('0.5')} ms, p99 ${processing('0.99')} ms (${metric(metrics, 'fleetbind_design_processing_seconds_count')} uploads)`);
+console.log(
+  `broker processing per upload (sharp): p50 ${processing('0.5')} ms, p99 ${processing('0.99')} ms (${metric(metrics, 'fleetbind_design_processing_seconds_count')} uploads)`,
+);
 console.log(`upload latency as customers saw it: p50 ${percentile(latencies, 50).toFixed(0)} ms, p99 ${percentile(latencies, 99).toFixed(0)} ms`);
 console.log(`broker RSS after the burst: ${((rssOf(bp.child.pid!) ?? 0) / 1048576).toFixed(0)} MiB`);
 
 // Each machine runs its first order: fetch that design by the signed URL its device was sent.
-const sent = await Promise.all(machines.map((m) => waitUntil(() => m.device.cmds.find((c) => c.kind === 'print' && typeof c.params.url === 'string'), 60_000, 'a print cmd at every machine')));
+const sent = await Promise.all(
+  machines.map((m) =>
+    waitUntil(() => m.device.cmds.find((c) => c.kind === 'print' && typeof c.params.url === 'string'), 60_000, 'a print cmd at every machine'),
+  ),
+);
 let bytes = 0;
 const f0 = performance.now();
 for (const cmd of sent) {
@@ -116,7 +132,9 @@ for (const cmd of sent) {
   }
 }
 const fetchSeconds = (performance.now() - f0) / 1000;
-console.log(`device fetch: ${sent.length} designs, ${(bytes / 1048576).toFixed(1)} MiB in ${PRINT_WINDOW_BYTES / 1024} KiB windows: ${(bytes / 1048576 / fetchSeconds).toFixed(1)} MiB/s`);
+console.log(
+  `device fetch: ${sent.length} designs, ${(bytes / 1048576).toFixed(1)} MiB in ${PRINT_WINDOW_BYTES / 1024} KiB windows: ${(bytes / 1048576 / fetchSeconds).toFixed(1)} MiB/s`,
+);
 
 for (const m of machines) await m.device.close();
 await end(agent);

@@ -21,7 +21,8 @@ const { values } = readCli(
   defineCli({
     command: 'npm run bench:ota --',
     usage: ['[--devices 2000] [--image-kib 1536] [--timeout 900]'],
-    summary: 'Simulated devices download one release in a single 100 % wave from one broker process; prints MiB/s, broker CPU and RSS, and the time for the wave to finish.',
+    summary:
+      'Simulated devices download one release in a single 100 % wave from one broker process; prints MiB/s, broker CPU and RSS, and the time for the wave to finish.',
     options: {
       devices: { type: 'string', value: 'N', default: '2000', help: 'how many devices' },
       'image-kib': { type: 'string', value: 'KIB', default: '1536', help: 'image size in KiB' },
@@ -39,17 +40,41 @@ const PUB = rawPublicKey(keys.publicKey).toString('base64');
 const ADMIN = randomBytes(24).toString('hex');
 const dir = mkdtempSync(join(tmpdir(), 'fleetbind-bench-ota-'));
 const port = await closedPort();
-const broker = await BrokerProcess.start(dir, ADMIN, ['--http-port', String(port), '--public-url', `http://127.0.0.1:${port}`, '--release-public-keys', PUB, '--ota-tick-ms', '500', '--ota-ack-timeout-ms', '30000']);
+const broker = await BrokerProcess.start(dir, ADMIN, [
+  '--http-port',
+  String(port),
+  '--public-url',
+  `http://127.0.0.1:${port}`,
+  '--release-public-keys',
+  PUB,
+  '--ota-tick-ms',
+  '500',
+  '--ota-ack-timeout-ms',
+  '30000',
+]);
 const pid = broker.child.pid!;
 let fleet: SimFleet | null = null;
 try {
   const token = await broker.api('POST', '/api/enrollment-tokens', { uses: DEVICES, expiresIn: 3600 });
-  fleet = new SimFleet({ devices: DEVICES, broker: broker.mqttUrl, enrollToken: token.body.token, machinesPrefix: 'BOTA', rampMs: 10_000, log: pino({ level: 'silent' }), ota: { capacity: 4 * MiB, releaseKeys: PUB } });
+  fleet = new SimFleet({
+    devices: DEVICES,
+    broker: broker.mqttUrl,
+    enrollToken: token.body.token,
+    machinesPrefix: 'BOTA',
+    rampMs: 10_000,
+    log: pino({ level: 'silent' }),
+    ota: { capacity: 4 * MiB, releaseKeys: PUB },
+  });
   fleet.start();
   await fleet.waitFor((s) => s.registered === DEVICES && s.connected === DEVICES, TIMEOUT_MS, 'the fleet enrolled and online');
   console.log(`bench:ota: ${DEVICES} devices online`);
 
-  const manifest = JSON.stringify({ version: '9.0.0', models: ['fleetbind-sim'], size: IMAGE.length, sha256: createHash('sha256').update(IMAGE).digest('hex') });
+  const manifest = JSON.stringify({
+    version: '9.0.0',
+    models: ['fleetbind-sim'],
+    size: IMAGE.length,
+    sha256: createHash('sha256').update(IMAGE).digest('hex'),
+  });
   const form = new FormData();
   form.append('manifest', manifest);
   form.append('sig', sign(null, Buffer.from(manifest), keys.privateKey).toString('base64'));
@@ -60,7 +85,13 @@ try {
   const cpu0 = cpuMsOf(pid)!;
   let peakRss = rssOf(pid) ?? 0;
   const started = Date.now();
-  const created = await broker.api('POST', '/api/rollouts', { release: '9.0.0', target: { all: true }, waves: [100], waveSoakMinutes: 0, maxFailurePercent: 100 });
+  const created = await broker.api('POST', '/api/rollouts', {
+    release: '9.0.0',
+    target: { all: true },
+    waves: [100],
+    waveSoakMinutes: 0,
+    maxFailurePercent: 100,
+  });
   if (created.status !== 201) throw new Error(`rollout failed: ${created.status} ${JSON.stringify(created.body)}`);
   const id = created.body.id as string;
   let view: any = created.body;

@@ -34,7 +34,7 @@ const { values } = readCli(
       devices: { type: 'string', value: 'N', default: '20', help: 'pool devices per location (and as many owned devices)' },
       agents: { type: 'string', value: 'N', default: '100', help: 'agents per location; each submits one job per round' },
       rounds: { type: 'string', value: 'N', default: '3', help: 'rounds of each kind, interleaved; medians are printed' },
-      'cpu-prof': { type: 'string', value: 'DIR', help: 'write the broker\'s V8 CPU profile into DIR when it stops' },
+      'cpu-prof': { type: 'string', value: 'DIR', help: "write the broker's V8 CPU profile into DIR when it stops" },
     },
   }),
 );
@@ -42,10 +42,23 @@ const LOCATIONS = Number(values.locations);
 const DEVICES = Number(values.devices);
 const AGENTS = Number(values.agents);
 const ROUNDS = Number(values.rounds);
-for (const [k, v] of Object.entries({ locations: LOCATIONS, devices: DEVICES, agents: AGENTS, rounds: ROUNDS })) if (!Number.isInteger(v) || v < 1) throw new Error(`--${k} must be a positive integer`);
+for (const [k, v] of Object.entries({ locations: LOCATIONS, devices: DEVICES, agents: AGENTS, rounds: ROUNDS }))
+  if (!Number.isInteger(v) || v < 1) throw new Error(`--${k} must be a positive integer`);
 
-interface Agent { id: string; client: MqttClient; location: string; owned: string | null; answers: Map<string, (body: any) => void> }
-interface Round { p50: number; p99: number; jobsPerSec: number; cpuUsPerJob: number; handover: number[] }
+interface Agent {
+  id: string;
+  client: MqttClient;
+  location: string;
+  owned: string | null;
+  answers: Map<string, (body: any) => void>;
+}
+interface Round {
+  p50: number;
+  p99: number;
+  jobsPerSec: number;
+  cpuUsPerJob: number;
+  handover: number[];
+}
 
 const cmdAt = new Map<string, { at: number; device: string }>();
 const doneAt = new Map<string, number>();
@@ -110,7 +123,12 @@ let broker: BrokerProcess | null = null;
 const clients: MqttClient[] = [];
 
 try {
-  broker = await BrokerProcess.start(dir, admin, ['--log-level', 'info', '--queue-cap', String(AGENTS * LOCATIONS), ...UNLIMITED_REQUESTS], values['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', resolve(values['cpu-prof'])] : []);
+  broker = await BrokerProcess.start(
+    dir,
+    admin,
+    ['--log-level', 'info', '--queue-cap', String(AGENTS * LOCATIONS), ...UNLIMITED_REQUESTS],
+    values['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', resolve(values['cpu-prof'])] : [],
+  );
   const bp = broker;
   const poolCount = LOCATIONS * DEVICES;
   log(`broker pid ${bp.child.pid}; ${LOCATIONS} locations × ${DEVICES} pool devices × ${AGENTS} agents, ${poolCount} owned devices, ${ROUNDS} rounds`);
@@ -157,13 +175,21 @@ try {
   const pools: Round[] = [];
   const owneds: Round[] = [];
   for (let n = 1; n <= ROUNDS; n++) {
-    const p = await round(bp, agents.map((a) => [a, { pool: a.location }]));
+    const p = await round(
+      bp,
+      agents.map((a) => [a, { pool: a.location }]),
+    );
     await leasesGone();
     pools.push(p);
     // The same number of jobs, spread over the owned devices by their owners.
-    const o = await round(bp, agents.map((_, i) => owners[i % owners.length]!).map((a) => [a, { device: a.owned! }]));
+    const o = await round(
+      bp,
+      agents.map((_, i) => owners[i % owners.length]!).map((a) => [a, { device: a.owned! }]),
+    );
     owneds.push(o);
-    log(`round ${n}/${ROUNDS}: pool p50 ${p.p50.toFixed(1)} p99 ${p.p99.toFixed(1)} ms, ${p.jobsPerSec.toFixed(0)} jobs/s, ${p.cpuUsPerJob.toFixed(0)} µs CPU/job; owned p50 ${o.p50.toFixed(1)} p99 ${o.p99.toFixed(1)} ms, ${o.jobsPerSec.toFixed(0)} jobs/s, ${o.cpuUsPerJob.toFixed(0)} µs CPU/job`);
+    log(
+      `round ${n}/${ROUNDS}: pool p50 ${p.p50.toFixed(1)} p99 ${p.p99.toFixed(1)} ms, ${p.jobsPerSec.toFixed(0)} jobs/s, ${p.cpuUsPerJob.toFixed(0)} µs CPU/job; owned p50 ${o.p50.toFixed(1)} p99 ${o.p99.toFixed(1)} ms, ${o.jobsPerSec.toFixed(0)} jobs/s, ${o.cpuUsPerJob.toFixed(0)} µs CPU/job`,
+    );
   }
   const med = (rs: Round[], k: 'p50' | 'p99' | 'jobsPerSec' | 'cpuUsPerJob'): number => median(rs.map((r) => r[k]));
   const handover = pools.flatMap((r) => r.handover).sort((x, y) => x - y);
@@ -171,12 +197,18 @@ try {
     `  ${name.padEnd(6)} dispatch p50 ${med(rs, 'p50').toFixed(1).padStart(8)} ms  p99 ${med(rs, 'p99').toFixed(1).padStart(8)} ms   ${med(rs, 'jobsPerSec').toFixed(0).padStart(6)} jobs/s   broker CPU ${med(rs, 'cpuUsPerJob').toFixed(0).padStart(6)} µs/job`;
   const jobs = LOCATIONS * AGENTS;
   console.log('');
-  console.log(`pool benchmark: ${LOCATIONS} locations × ${DEVICES} devices × ${AGENTS} agents; ${jobs} jobs per round on ${poolCount} devices either way; medians of ${ROUNDS} rounds`);
+  console.log(
+    `pool benchmark: ${LOCATIONS} locations × ${DEVICES} devices × ${AGENTS} agents; ${jobs} jobs per round on ${poolCount} devices either way; medians of ${ROUNDS} rounds`,
+  );
   console.log(line('pool', pools));
   console.log(line('owned', owneds));
-  console.log(`  lease handover (a pool device's done → its next cmd): p50 ${percentile(handover, 50).toFixed(1)} ms  p99 ${percentile(handover, 99).toFixed(1)} ms over ${handover.length} handovers`);
+  console.log(
+    `  lease handover (a pool device's done → its next cmd): p50 ${percentile(handover, 50).toFixed(1)} ms  p99 ${percentile(handover, 99).toFixed(1)} ms over ${handover.length} handovers`,
+  );
   const ratio = med(pools, 'p99') / med(owneds, 'p99');
-  console.log(`  pool/owned: dispatch p99 ${ratio.toFixed(2)}× (target ≤ 1.5×), p50 ${(med(pools, 'p50') / med(owneds, 'p50')).toFixed(2)}×, jobs/s ${(med(pools, 'jobsPerSec') / med(owneds, 'jobsPerSec')).toFixed(2)}×, CPU/job ${(med(pools, 'cpuUsPerJob') / med(owneds, 'cpuUsPerJob')).toFixed(2)}×`);
+  console.log(
+    `  pool/owned: dispatch p99 ${ratio.toFixed(2)}× (target ≤ 1.5×), p50 ${(med(pools, 'p50') / med(owneds, 'p50')).toFixed(2)}×, jobs/s ${(med(pools, 'jobsPerSec') / med(owneds, 'jobsPerSec')).toFixed(2)}×, CPU/job ${(med(pools, 'cpuUsPerJob') / med(owneds, 'cpuUsPerJob')).toFixed(2)}×`,
+  );
 } finally {
   await end(...clients);
   if (broker) await broker.stop('SIGTERM');

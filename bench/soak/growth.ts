@@ -3,7 +3,10 @@
 // of MiB, and the last sample minus the first says more about where in a swing each fell than
 // about a leak. The least-squares line through every sample after warm-up, from its value at the
 // first sample's time to its value at the last, is the trend; it is given as a share of the mean.
-export interface Point { t: number; v: number }
+export interface Point {
+  t: number;
+  v: number;
+}
 
 export function trendGrowth(points: Point[]): number {
   const n = points.length;

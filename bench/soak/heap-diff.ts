@@ -36,7 +36,11 @@ export function readHeapSnapshot(file: string): HeapCensus {
 export function diffByConstructor(before: HeapCensus, after: HeapCensus): { name: string; count: number; bytes: number }[] {
   const names = new Set([...before.keys(), ...after.keys()]);
   return [...names]
-    .map((name) => ({ name, count: (after.get(name)?.count ?? 0) - (before.get(name)?.count ?? 0), bytes: (after.get(name)?.bytes ?? 0) - (before.get(name)?.bytes ?? 0) }))
+    .map((name) => ({
+      name,
+      count: (after.get(name)?.count ?? 0) - (before.get(name)?.count ?? 0),
+      bytes: (after.get(name)?.bytes ?? 0) - (before.get(name)?.bytes ?? 0),
+    }))
     .filter((r) => r.count !== 0 || r.bytes !== 0)
     .sort((x, y) => y.bytes - x.bytes);
 }

@@ -32,13 +32,18 @@ const { values } = readCli(
   defineCli({
     command: 'npm run soak --',
     usage: ['[--minutes 60] [--devices 2000] [--agents 100] [--sample 30] [--heap-snapshots DIR]'],
-    summary: 'A broker process under churn (reconnects, claims, releases, transfers, jobs) for a while; prints RSS, heap, event-loop lag p99, handles and registry size over time, samples the registry invariants, and gives a verdict on growth after warm-up.',
+    summary:
+      'A broker process under churn (reconnects, claims, releases, transfers, jobs) for a while; prints RSS, heap, event-loop lag p99, handles and registry size over time, samples the registry invariants, and gives a verdict on growth after warm-up.',
     options: {
       minutes: { type: 'string', value: 'M', default: '60', help: 'how long to run' },
       devices: { type: 'string', value: 'N', default: '2000', help: 'simulated devices' },
       agents: { type: 'string', value: 'N', default: '100', help: 'agents' },
       sample: { type: 'string', value: 'S', default: '30', help: 'seconds between samples' },
-      'heap-snapshots': { type: 'string', value: 'DIR', help: 'write broker heap snapshots after warm-up and at the end into DIR, and print their difference by constructor' },
+      'heap-snapshots': {
+        type: 'string',
+        value: 'DIR',
+        help: 'write broker heap snapshots after warm-up and at the end into DIR, and print their difference by constructor',
+      },
     },
   }),
 );
@@ -54,18 +59,28 @@ const dir = mkdtempSync(join(tmpdir(), 'fleetbind-soak-'));
 const SNAPSHOTS = values['heap-snapshots'];
 if (SNAPSHOTS !== undefined) mkdirSync(SNAPSHOTS, { recursive: true });
 const nodeFlags = SNAPSHOTS === undefined ? [] : ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${SNAPSHOTS}`];
-const bp = await BrokerProcess.start(dir, ADMIN, ['--request-rate', '1000', '--request-burst', '1000', '--agent-request-rate', '1000', '--agent-request-burst', '1000'], nodeFlags);
+const bp = await BrokerProcess.start(
+  dir,
+  ADMIN,
+  ['--request-rate', '1000', '--request-burst', '1000', '--agent-request-rate', '1000', '--agent-request-burst', '1000'],
+  nodeFlags,
+);
 // A run that throws part way must not leave its broker behind.
 process.on('exit', () => bp.child.kill('SIGKILL'));
 const pick = <T>(xs: T[]): T => xs[Math.floor(Math.random() * xs.length)]!;
 
 // Set-up in parallel: each provisioning and each first login hashes a secret, and one at a time
 // 2,000 devices took longer than the run.
-const devs: Dev[] = await pool('provisioning', Array.from({ length: DEVICES }, () => randomMac()), 16, async (mac) => {
-  const r = await bp.api('POST', '/api/devices', { mac, model: 'test-board' });
-  if (r.status !== 201) throw new Error(`provisioning: ${r.status} ${JSON.stringify(r.body)}`);
-  return { id: r.body.id, secret: r.body.secret, mac };
-});
+const devs: Dev[] = await pool(
+  'provisioning',
+  Array.from({ length: DEVICES }, () => randomMac()),
+  16,
+  async (mac) => {
+    const r = await bp.api('POST', '/api/devices', { mac, model: 'test-board' });
+    if (r.status !== 201) throw new Error(`provisioning: ${r.status} ${JSON.stringify(r.body)}`);
+    return { id: r.body.id, secret: r.body.secret, mac };
+  },
+);
 const devices: (JobDevice | null)[] = await pool('connecting', devs, 16, (d) => JobDevice.connect(bp.mqttUrl, d, { durationMs: 50 }));
 const agents: { client: Awaited<ReturnType<typeof connectAgent>>; id: string; token: string }[] = [];
 for (let i = 0; i < AGENTS; i++) {
@@ -107,7 +122,9 @@ async function churn(): Promise<void> {
         }
       } else if (roll < 0.9) {
         const h = holders.get(d.id) ?? a;
-        ops.jobs += (await request(h.client, { kind: 'agent', id: h.id }, { op: 'submit', device: d.id, kind: 'identify', params: { seconds: 1 } }, 30_000)).ok ? 1 : 0;
+        ops.jobs += (await request(h.client, { kind: 'agent', id: h.id }, { op: 'submit', device: d.id, kind: 'identify', params: { seconds: 1 } }, 30_000)).ok
+          ? 1
+          : 0;
       } else if (devices[i]) {
         const dev = devices[i]!;
         devices[i] = null;
@@ -123,7 +140,17 @@ async function churn(): Promise<void> {
   }
 }
 
-interface Sample { t: number; rss: number; heap: number; heapTotal: number; external: number; lagP99: number; handles: number; db: number; violations: number }
+interface Sample {
+  t: number;
+  rss: number;
+  heap: number;
+  heapTotal: number;
+  external: number;
+  lagP99: number;
+  handles: number;
+  db: number;
+  violations: number;
+}
 const samples: Sample[] = [];
 const dbSize = (): number => ['fleetbind.db', 'fleetbind.db-wal'].reduce((n, f) => n + (statSync(join(dir, f), { throwIfNoEntry: false })?.size ?? 0), 0);
 const started = Date.now();
@@ -174,7 +201,9 @@ async function sampler(): Promise<void> {
       snapped = true;
       await heapSnapshot();
     }
-    console.log(`t=${s.t}s rss=${mib(s.rss)}MiB heap=${mib(s.heap)}/${mib(s.heapTotal)}MiB outside_heap=${mib(s.rss - s.heapTotal)}MiB external=${mib(s.external)}MiB lag_p99=${(s.lagP99 * 1000).toFixed(1)}ms handles=${s.handles} db=${(s.db / 2 ** 20).toFixed(1)}MiB violations=${s.violations} ops=${JSON.stringify(ops)}`);
+    console.log(
+      `t=${s.t}s rss=${mib(s.rss)}MiB heap=${mib(s.heap)}/${mib(s.heapTotal)}MiB outside_heap=${mib(s.rss - s.heapTotal)}MiB external=${mib(s.external)}MiB lag_p99=${(s.lagP99 * 1000).toFixed(1)}ms handles=${s.handles} db=${(s.db / 2 ** 20).toFixed(1)}MiB violations=${s.violations} ops=${JSON.stringify(ops)}`,
+    );
   }
 }
 
@@ -194,11 +223,14 @@ console.log(
     `max lag p99 ${(Math.max(...samples.map((s) => s.lagP99)) * 1000).toFixed(1)} ms, invariant violations ${violations}, ops ${JSON.stringify(ops)}: ${verdict}`,
 );
 if (SNAPSHOTS !== undefined && snapped) {
-  const files = readdirSync(SNAPSHOTS).filter((f) => f.endsWith('.heapsnapshot')).sort();
+  const files = readdirSync(SNAPSHOTS)
+    .filter((f) => f.endsWith('.heapsnapshot'))
+    .sort();
   const endFile = await heapSnapshot();
   const startFile = join(SNAPSHOTS, files[0]!);
   console.log(`heap growth by constructor, ${startFile} -> ${endFile}:`);
-  for (const row of diffByConstructor(readHeapSnapshot(startFile), readHeapSnapshot(endFile)).slice(0, 25)) console.log(`  ${row.name}: ${row.count >= 0 ? '+' : ''}${row.count} objects, ${row.bytes >= 0 ? '+' : ''}${(row.bytes / 1024).toFixed(0)} KiB`);
+  for (const row of diffByConstructor(readHeapSnapshot(startFile), readHeapSnapshot(endFile)).slice(0, 25))
+    console.log(`  ${row.name}: ${row.count >= 0 ? '+' : ''}${row.count} objects, ${row.bytes >= 0 ? '+' : ''}${(row.bytes / 1024).toFixed(0)} KiB`);
 }
 for (const d of devices) await d?.close();
 await end(...agents.map((a) => a.client));

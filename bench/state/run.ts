@@ -28,7 +28,8 @@ const { values } = readCli(
   defineCli({
     command: 'npm run bench:state --',
     usage: ['[--devices 5000] [--agents 50] [--seconds 60] [--cpu-prof DIR]'],
-    summary: 'Devices report machine state once per second for --seconds, then send the same payloads as plain evt; prints broker CPU per report, report-to-agent p50/p99, reports stored and shadow rows written per second for both.',
+    summary:
+      'Devices report machine state once per second for --seconds, then send the same payloads as plain evt; prints broker CPU per report, report-to-agent p50/p99, reports stored and shadow rows written per second for both.',
     options: {
       devices: { type: 'string', value: 'N', default: '5000', help: 'reporting devices (plain MQTT clients)' },
       agents: { type: 'string', value: 'N', default: '50', help: 'agents, each holding devices/agents devices and subscribed to their shadows' },
@@ -40,10 +41,19 @@ const { values } = readCli(
 const DEVICES = Number(values.devices);
 const AGENTS = Number(values.agents);
 const SECONDS = Number(values.seconds);
-if (!Number.isInteger(DEVICES) || !Number.isInteger(AGENTS) || AGENTS < 1 || DEVICES < AGENTS) throw new Error('--devices and --agents must be integers with devices >= agents >= 1');
+if (!Number.isInteger(DEVICES) || !Number.isInteger(AGENTS) || AGENTS < 1 || DEVICES < AGENTS)
+  throw new Error('--devices and --agents must be integers with devices >= agents >= 1');
 if (!(SECONDS > 0)) throw new Error(`--seconds must be positive, got ${values.seconds}`);
 
-interface Phase { sent: number; received: number; p50: number; p99: number; cpuUsPerReport: number; storedPerSec: number; writesPerSec: number }
+interface Phase {
+  sent: number;
+  received: number;
+  p50: number;
+  p99: number;
+  cpuUsPerReport: number;
+  storedPerSec: number;
+  writesPerSec: number;
+}
 
 async function phase(bp: BrokerProcess, devices: Array<{ id: string; client: MqttClient }>, agents: MqttClient[], kind: 'state' | 'evt'): Promise<Phase> {
   /** Per device, the reports not yet seen by its agent: [sequence, sent at], oldest first. */
@@ -77,7 +87,11 @@ async function phase(bp: BrokerProcess, devices: Array<{ id: string; client: Mqt
     for (; sent < due; sent++) {
       const d = devices[sent % devices.length]!;
       const n = ++seq;
-      const body = JSON.stringify({ machine: { status: n % 7 === 0 ? 'busy' : 'idle' }, consumables: { 'ink.k': { level: n % 100 } }, counters: { prints: n } });
+      const body = JSON.stringify({
+        machine: { status: n % 7 === 0 ? 'busy' : 'idle' },
+        consumables: { 'ink.k': { level: n % 100 } },
+        counters: { prints: n },
+      });
       const waiting = sentAt.get(d.id) ?? [];
       waiting.push([n, performance.now()]);
       sentAt.set(d.id, waiting);
@@ -87,7 +101,9 @@ async function phase(bp: BrokerProcess, devices: Array<{ id: string; client: Mqt
   }, 5);
   let last = 0;
   const progress = setInterval(() => {
-    log(`  ${kind} ${((performance.now() - started) / 1000).toFixed(0)} s: ${sent} sent, ${latencies.length} delivered (${((latencies.length - last) / 5).toFixed(0)}/s now)`);
+    log(
+      `  ${kind} ${((performance.now() - started) / 1000).toFixed(0)} s: ${sent} sent, ${latencies.length} delivered (${((latencies.length - last) / 5).toFixed(0)}/s now)`,
+    );
     last = latencies.length;
   }, 5000);
   await new Promise((r) => setTimeout(r, SECONDS * 1000));
@@ -101,7 +117,15 @@ async function phase(bp: BrokerProcess, devices: Array<{ id: string; client: Mqt
   const stored = metric(metricsAfter, 'fleetbind_state_reports_total') - metric(metricsBefore, 'fleetbind_state_reports_total');
   const writes = metric(metricsAfter, 'fleetbind_shadow_writes_total') - metric(metricsBefore, 'fleetbind_shadow_writes_total');
   latencies.sort((a, b) => a - b);
-  return { sent, received: latencies.length, p50: percentile(latencies, 50), p99: percentile(latencies, 99), cpuUsPerReport: (cpuMs * 1000) / Math.max(1, sent), storedPerSec: stored / elapsed, writesPerSec: writes / elapsed };
+  return {
+    sent,
+    received: latencies.length,
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    cpuUsPerReport: (cpuMs * 1000) / Math.max(1, sent),
+    storedPerSec: stored / elapsed,
+    writesPerSec: writes / elapsed,
+  };
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'fleetbind-bench-state-'));
@@ -110,14 +134,23 @@ const clients: MqttClient[] = [];
 let broker: BrokerProcess | null = null;
 try {
   const nodeFlags = values['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', resolve(values['cpu-prof'])] : [];
-  broker = await BrokerProcess.start(dir, admin, ['--log-level', 'info', '--device-limit', String(Math.ceil(DEVICES / AGENTS)), ...UNLIMITED_REQUESTS], nodeFlags);
+  broker = await BrokerProcess.start(
+    dir,
+    admin,
+    ['--log-level', 'info', '--device-limit', String(Math.ceil(DEVICES / AGENTS)), ...UNLIMITED_REQUESTS],
+    nodeFlags,
+  );
   const bp = broker;
   log(`broker pid ${bp.child.pid} on ${bp.mqttUrl}; ${DEVICES} devices, ${AGENTS} agents, ${SECONDS} s per phase`);
   const fleet = await provisionFleet(bp, DEVICES, AGENTS);
   const runs = await connectFleet(bp, fleet, clients);
   // connectFleet connects the devices first, in fleet order.
   const devices = fleet.devs.map((d, i) => ({ id: d.id, client: clients[i]! }));
-  for (const r of runs) await subscribe(r.client, r.devices.flatMap((d) => [deviceTopic(d, 'shadow'), eventTopic(d, 'telemetry')]));
+  for (const r of runs)
+    await subscribe(
+      r.client,
+      r.devices.flatMap((d) => [deviceTopic(d, 'shadow'), eventTopic(d, 'telemetry')]),
+    );
   const agents = runs.map((r) => r.client);
 
   log('state: every device reports a state patch once per second');
@@ -128,8 +161,12 @@ try {
   const row = (name: string, p: Phase): string =>
     `  ${name.padEnd(6)} ${String(p.sent).padStart(8)} ${String(p.received).padStart(9)}  ${p.p50.toFixed(1).padStart(8)} ${p.p99.toFixed(1).padStart(8)}  ${p.cpuUsPerReport.toFixed(0).padStart(8)} µs  ${p.storedPerSec.toFixed(0).padStart(9)} ${p.writesPerSec.toFixed(0).padStart(8)}`;
   console.log('');
-  console.log(`state benchmark: ${DEVICES} devices reporting once per second, ${AGENTS} agents, ${SECONDS} s per phase (compare CPU per report; wall time moves with the machine's load)`);
-  console.log(`  ${'kind'.padEnd(6)} ${'sent'.padStart(8)} ${'delivered'.padStart(9)}  ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)}  ${'CPU/report'.padStart(11)}  ${'stored/s'.padStart(9)} ${'writes/s'.padStart(8)}`);
+  console.log(
+    `state benchmark: ${DEVICES} devices reporting once per second, ${AGENTS} agents, ${SECONDS} s per phase (compare CPU per report; wall time moves with the machine's load)`,
+  );
+  console.log(
+    `  ${'kind'.padEnd(6)} ${'sent'.padStart(8)} ${'delivered'.padStart(9)}  ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)}  ${'CPU/report'.padStart(11)}  ${'stored/s'.padStart(9)} ${'writes/s'.padStart(8)}`,
+  );
   console.log(row('state', state));
   console.log(row('evt', evt));
   const errors = bp.logLines().filter((l) => Number(l.level) >= 50);

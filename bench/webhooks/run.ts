@@ -26,7 +26,8 @@ const { values } = readCli(
   defineCli({
     command: 'npm run bench:webhooks --',
     usage: ['[--devices 200] [--agents 20] [--seconds 60] [--rate 500]'],
-    summary: 'Jobs at a fixed rate without and with one webhook endpoint: delivery latency p50/p99 (commit to receiver), outbox depth over time, broker CPU per job.',
+    summary:
+      'Jobs at a fixed rate without and with one webhook endpoint: delivery latency p50/p99 (commit to receiver), outbox depth over time, broker CPU per job.',
     options: {
       devices: { type: 'string', value: 'N', default: '200', help: 'simulated devices that answer every job at once' },
       agents: { type: 'string', value: 'N', default: '20', help: 'agents, each holding devices/agents devices' },
@@ -39,9 +40,15 @@ const DEVICES = Number(values.devices);
 const AGENTS = Number(values.agents);
 const SECONDS = Number(values.seconds);
 const RATE = Number(values.rate);
-if (!Number.isInteger(DEVICES) || !Number.isInteger(AGENTS) || AGENTS < 1 || DEVICES < AGENTS) throw new Error('--devices and --agents must be integers with devices >= agents >= 1');
+if (!Number.isInteger(DEVICES) || !Number.isInteger(AGENTS) || AGENTS < 1 || DEVICES < AGENTS)
+  throw new Error('--devices and --agents must be integers with devices >= agents >= 1');
 
-interface Receiver { url: string; latencies: number[]; events: number; close(): Promise<void> }
+interface Receiver {
+  url: string;
+  latencies: number[];
+  events: number;
+  close(): Promise<void>;
+}
 
 async function receiver(): Promise<Receiver> {
   const r: Receiver = { url: '', latencies: [], events: 0, close: async () => {} };
@@ -62,7 +69,13 @@ async function receiver(): Promise<Receiver> {
   return r;
 }
 
-interface Run { submitted: number; done: number; refused: number; cpuUsPerJob: number; depth: number[] }
+interface Run {
+  submitted: number;
+  done: number;
+  refused: number;
+  cpuUsPerJob: number;
+  depth: number[];
+}
 
 /** Offers RATE jobs/s over the devices (open loop) for SECONDS; counts the ones that end done. */
 async function drive(bp: BrokerProcess, runs: AgentRun[]): Promise<Run> {
@@ -93,7 +106,10 @@ async function drive(bp: BrokerProcess, runs: AgentRun[]): Promise<Run> {
     const due = Math.min(RATE * SECONDS, Math.floor(((performance.now() - started) / 1000) * RATE));
     for (; submitted < due; submitted++) {
       const t = targets[submitted % targets.length]!;
-      t.run.client.publish(agentTopic(t.run.id, 'req'), JSON.stringify({ id: `s${submitted}`, op: 'submit', device: t.device, kind: 'identify', params: { seconds: 1 } }));
+      t.run.client.publish(
+        agentTopic(t.run.id, 'req'),
+        JSON.stringify({ id: `s${submitted}`, op: 'submit', device: t.device, kind: 'identify', params: { seconds: 1 } }),
+      );
     }
   }, 2);
   await new Promise((r) => setTimeout(r, SECONDS * 1000));
@@ -133,12 +149,15 @@ try {
   const lat = [...rx.latencies].sort((a, b) => a - b);
   console.log('');
   console.log(`webhooks benchmark: ${RATE} jobs/s offered for ${SECONDS} s, ${DEVICES} devices answering at once, one endpoint on loopback`);
-  const row = (name: string, r: Run): string => `  ${name.padEnd(18)} ${String(r.submitted).padStart(7)} ${String(r.done).padStart(7)} ${(r.done / SECONDS).toFixed(0).padStart(7)} ${r.cpuUsPerJob.toFixed(0).padStart(9)} µs   ${r.refused} refused`;
+  const row = (name: string, r: Run): string =>
+    `  ${name.padEnd(18)} ${String(r.submitted).padStart(7)} ${String(r.done).padStart(7)} ${(r.done / SECONDS).toFixed(0).padStart(7)} ${r.cpuUsPerJob.toFixed(0).padStart(9)} µs   ${r.refused} refused`;
   console.log(`  ${'run'.padEnd(18)} ${'offered'.padStart(7)} ${'done'.padStart(7)} ${'jobs/s'.padStart(7)} ${'CPU/job'.padStart(12)}`);
   console.log(row('without webhooks', plain));
   console.log(row('with webhooks', hooked));
   console.log(`  broker CPU per job with webhooks: ${(hooked.cpuUsPerJob / plain.cpuUsPerJob).toFixed(2)}x without`);
-  console.log(`  deliveries: ${rx.events} (job.state per state change), commit → receiver p50 ${percentile(lat, 50)} ms, p99 ${percentile(lat, 99)} ms, max ${lat.at(-1)} ms`);
+  console.log(
+    `  deliveries: ${rx.events} (job.state per state change), commit → receiver p50 ${percentile(lat, 50)} ms, p99 ${percentile(lat, 99)} ms, max ${lat.at(-1)} ms`,
+  );
   console.log(`  outbox depth every 5 s: ${hooked.depth.join(', ')}`);
 } finally {
   await rx.close();

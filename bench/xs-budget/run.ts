@@ -22,7 +22,8 @@ const { values } = readCli(
   defineCli({
     command: 'npm run bench:xs-budget --',
     usage: ['[--jobs 600] [--reconnects 200] [--margin 1.25]'],
-    summary: "Runs the firmware core under XS through its worst cases and prints the slot heap's live and in-use peaks against each board's creation sizes; exits 1 over budget.",
+    summary:
+      "Runs the firmware core under XS through its worst cases and prints the slot heap's live and in-use peaks against each board's creation sizes; exits 1 over budget.",
     options: {
       jobs: { type: 'string', value: 'N', default: '600', help: 'qr.show jobs with the largest QR text' },
       reconnects: { type: 'string', value: 'N', default: '200', help: 'reconnects, with Wi-Fi drops among them' },
@@ -136,18 +137,31 @@ for (const p of phases) console.log(`  ${p.name}`.padEnd(64) + String(p.live).pa
 const base = phases[0]!.live;
 const livePeak = Math.max(...phases.map((p) => p.live));
 const coreLive = livePeak - base;
-console.log(`\nthe core's own live slots at worst: ${coreLive} (${((coreLive * SLOT_BYTES) / 1024).toFixed(1)} KiB at ${SLOT_BYTES} bytes a slot), over the ${base} of the bare engine and bundle`);
+console.log(
+  `\nthe core's own live slots at worst: ${coreLive} (${((coreLive * SLOT_BYTES) / 1024).toFixed(1)} KiB at ${SLOT_BYTES} bytes a slot), over the ${base} of the bare engine and bundle`,
+);
 console.log(`with a margin of ${MARGIN}: ${Math.ceil(coreLive * MARGIN)} slots\n`);
 let over = false;
-console.log('  board'.padEnd(24) + 'heap.initial'.padStart(14) + 'core share'.padStart(12) + 'chunk.initial'.padStart(15) + 'stack'.padStart(8) + 'static'.padStart(9));
+console.log(
+  '  board'.padEnd(24) + 'heap.initial'.padStart(14) + 'core share'.padStart(12) + 'chunk.initial'.padStart(15) + 'stack'.padStart(8) + 'static'.padStart(9),
+);
 for (const board of boards) {
   const b = budgetOf(board);
   const share = b.slots === null ? 'none set' : `${Math.round((coreLive / b.slots) * 100)} %`;
   if (b.slots !== null && coreLive * MARGIN > b.slots) over = true;
-  console.log(`  ${board}`.padEnd(24) + String(b.slots ?? '-').padStart(14) + share.padStart(12) + String(b.chunks ?? '-').padStart(15) + String(b.stack ?? '-').padStart(8) + String(b.static ?? '-').padStart(9));
+  console.log(
+    `  ${board}`.padEnd(24) +
+      String(b.slots ?? '-').padStart(14) +
+      share.padStart(12) +
+      String(b.chunks ?? '-').padStart(15) +
+      String(b.stack ?? '-').padStart(8) +
+      String(b.static ?? '-').padStart(9),
+  );
 }
 const notPreloaded = (await coreModules()).filter((m) => !(manifest.preload ?? []).includes(m));
-console.log(`\npreloaded (run from flash): ${(manifest.preload ?? []).length} modules; core modules not preloaded: ${notPreloaded.length === 0 ? 'none' : notPreloaded.join(', ')}`);
+console.log(
+  `\npreloaded (run from flash): ${(manifest.preload ?? []).length} modules; core modules not preloaded: ${notPreloaded.length === 0 ? 'none' : notPreloaded.join(', ')}`,
+);
 if (over) {
   console.error(`\nover budget: the core needs ${Math.ceil(coreLive * MARGIN)} slots with the margin, more than a board's heap.initial`);
   process.exit(1);

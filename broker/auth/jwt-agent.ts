@@ -11,7 +11,10 @@ import { type JwtVerifier, TokenRefused } from './jwt';
 /** Stored as the password hash of an agent created from a token: no password verifies against it. */
 export const NO_PASSWORD = '!identity-provider';
 
-export interface TokenAgent { agent: string; expiresAt: number }
+export interface TokenAgent {
+  agent: string;
+  expiresAt: number;
+}
 
 async function provision(ctx: Context, agent: string, name: string | null): Promise<void> {
   try {
@@ -59,12 +62,15 @@ export function closeAtExpiry(ctx: Context, client: Client, agent: string, expir
       timer = setTimeout(arm, MAX_TIMER_MS);
       return;
     }
-    timer = setTimeout(() => {
-      ctx.metrics.tokenRefusals.inc({ via: 'mqtt-live', reason: 'expired' });
-      ctx.log.info({ agent, clientId: client.id }, 'identity-provider token expired; connection closed');
-      markCloseReason(client, 'kicked');
-      client.close();
-    }, Math.max(0, wait));
+    timer = setTimeout(
+      () => {
+        ctx.metrics.tokenRefusals.inc({ via: 'mqtt-live', reason: 'expired' });
+        ctx.log.info({ agent, clientId: client.id }, 'identity-provider token expired; connection closed');
+        markCloseReason(client, 'kicked');
+        client.close();
+      },
+      Math.max(0, wait),
+    );
   };
   arm();
   client.conn.once('close', () => clearTimeout(timer));

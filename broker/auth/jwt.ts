@@ -74,9 +74,11 @@ function refusalOf(err: unknown, viaJwks: boolean): TokenRefused {
     if (err.claim === 'nbf' || err.claim === 'iat') return new TokenRefused('not-yet-valid', 'the token is not valid yet');
     return new TokenRefused('malformed', `the token's "${err.claim}" claim is invalid`);
   }
-  if (err instanceof errors.JOSEAlgNotAllowed || err instanceof errors.JOSENotSupported) return new TokenRefused('alg-not-allowed', 'the token is signed with an algorithm this key does not allow');
+  if (err instanceof errors.JOSEAlgNotAllowed || err instanceof errors.JOSENotSupported)
+    return new TokenRefused('alg-not-allowed', 'the token is signed with an algorithm this key does not allow');
   if (err instanceof errors.JWSSignatureVerificationFailed) return new TokenRefused('bad-signature', 'the token signature does not verify');
-  if (err instanceof errors.JWKSNoMatchingKey || err instanceof errors.JWKSMultipleMatchingKeys) return new TokenRefused('unknown-key', 'no key of the identity provider matches the token');
+  if (err instanceof errors.JWKSNoMatchingKey || err instanceof errors.JWKSMultipleMatchingKeys)
+    return new TokenRefused('unknown-key', 'no key of the identity provider matches the token');
   if (err instanceof errors.JWSInvalid || err instanceof errors.JWTInvalid) return new TokenRefused('malformed', 'the token is not a well-formed JWT');
   // Anything else while resolving a remote key is the JWKS endpoint failing (timeout, HTTP error, bad JSON).
   if (viaJwks) return new TokenRefused('jwks-unavailable', 'the identity provider keys could not be fetched');
@@ -125,9 +127,7 @@ export class JwtVerifier {
     let payload: JWTPayload;
     try {
       const verified =
-        typeof this.key === 'function'
-          ? await jwtVerify(token, this.key, this.verifyOptions())
-          : await jwtVerify(token, this.key, this.verifyOptions());
+        typeof this.key === 'function' ? await jwtVerify(token, this.key, this.verifyOptions()) : await jwtVerify(token, this.key, this.verifyOptions());
       payload = verified.payload;
     } catch (err) {
       throw refusalOf(err, typeof this.key === 'function');

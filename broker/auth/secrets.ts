@@ -4,7 +4,11 @@
 // up by its hash.
 import { createHash, randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
 
-export interface ScryptCost { N: number; r: number; p: number }
+export interface ScryptCost {
+  N: number;
+  r: number;
+  p: number;
+}
 /** Human-chosen passwords: costly to brute-force. */
 export const PASSWORD_COST: ScryptCost = { N: 16384, r: 8, p: 1 };
 

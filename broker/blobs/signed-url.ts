@@ -21,7 +21,10 @@ export interface SignedBlobQuery {
 export class BlobUrls {
   private readonly key: Buffer;
 
-  constructor(labelKey: string, private readonly now: () => number = Date.now) {
+  constructor(
+    labelKey: string,
+    private readonly now: () => number = Date.now,
+  ) {
     this.key = createHmac('sha256', Buffer.from(labelKey, 'hex')).update('fleetbind blob url v1').digest();
   }
 
@@ -40,13 +43,15 @@ export class BlobUrls {
   /** The content type a valid URL serves the blob as; refuses a missing, forged or expired signature. */
   verify(sha256: string, q: SignedBlobQuery): BlobType {
     checkSha(sha256);
-    if (q.exp === undefined || q.sig === undefined) throw new ProtocolError(ErrorCode.BAD_SIGNATURE, 'a blob URL needs exp and sig; ask for a fresh one', q.exp === undefined ? 'exp' : 'sig');
+    if (q.exp === undefined || q.sig === undefined)
+      throw new ProtocolError(ErrorCode.BAD_SIGNATURE, 'a blob URL needs exp and sig; ask for a fresh one', q.exp === undefined ? 'exp' : 'sig');
     if (!/^[0-9]{1,12}$/.test(q.exp)) throw new ProtocolError(ErrorCode.BAD_REQUEST, 'exp is seconds since the epoch', 'exp');
     const type = (q.type ?? 'bin') as BlobType;
     if (!Object.hasOwn(BLOB_TYPES, type)) throw new ProtocolError(ErrorCode.BAD_REQUEST, `type is one of ${Object.keys(BLOB_TYPES).join(', ')}`, 'type');
     const exp = Number(q.exp);
     // The signature first: an altered exp is a forgery, not an expiry.
-    if (!constantTimeEqual(this.sign(sha256, exp, type), q.sig)) throw new ProtocolError(ErrorCode.BAD_SIGNATURE, 'the blob URL signature does not match', 'sig');
+    if (!constantTimeEqual(this.sign(sha256, exp, type), q.sig))
+      throw new ProtocolError(ErrorCode.BAD_SIGNATURE, 'the blob URL signature does not match', 'sig');
     if (exp * 1000 <= this.now()) throw new ProtocolError(ErrorCode.LINK_EXPIRED, 'the blob URL has expired; ask for a fresh one', 'exp');
     return type;
   }

@@ -46,7 +46,14 @@ export class SyncedBindingMap extends BindingMap {
   }
 }
 
-export interface BindingSyncDeps { mq: ClusterMq; map: SyncedBindingMap; db: Kysely<Database>; node: string; log: Logger; health: Health }
+export interface BindingSyncDeps {
+  mq: ClusterMq;
+  map: SyncedBindingMap;
+  db: Kysely<Database>;
+  node: string;
+  log: Logger;
+  health: Health;
+}
 
 export class BindingSync {
   private readonly echoes = new Map<string, () => void>();

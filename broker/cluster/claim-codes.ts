@@ -9,7 +9,11 @@ import { type ClusterMq, listen, send } from './mq';
 export const CLAIM_CODES_TOPIC = '$SYS/fleetbind/claim-codes';
 const HASH = 'claim-codes';
 
-interface Wire { n: string; d: string; c: string | null }
+interface Wire {
+  n: string;
+  d: string;
+  c: string | null;
+}
 
 export class ClaimCodeSync {
   readonly codes: ClaimCodes;

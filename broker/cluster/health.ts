@@ -6,9 +6,15 @@ import { EventEmitter } from 'node:events';
 import { ErrorCode, ProtocolError } from '../../protocol/errors';
 import type { Logger } from '../logger';
 
-export interface CheckState { ok: boolean; since: number; error?: string }
+export interface CheckState {
+  ok: boolean;
+  since: number;
+  error?: string;
+}
 
-export interface HealthEvents { change: [name: string, state: CheckState] }
+export interface HealthEvents {
+  change: [name: string, state: CheckState];
+}
 
 const PROBE_TIMEOUT_MS = 2_000;
 

@@ -47,7 +47,8 @@ export class ClusterLease implements DispatchLease {
         return (await this.rpc.call(holder, op, args)) as T;
       } catch (err) {
         if (!(err instanceof RpcTimeout)) throw err;
-        if (await this.alive(holder)) throw new ProtocolError(ErrorCode.UNAVAILABLE, `the node that dispatches device ${device} did not answer; try again`, 'device');
+        if (await this.alive(holder))
+          throw new ProtocolError(ErrorCode.UNAVAILABLE, `the node that dispatches device ${device} did not answer; try again`, 'device');
         this.log.warn({ device, holder, op }, 'the dispatcher died during a request; running it here');
       }
     }

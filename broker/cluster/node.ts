@@ -129,7 +129,10 @@ export class ClusterNode {
         await links.command.ping();
       });
     }
-    log.info({ database: redactUrl(url), redis: opts.redisUrl === undefined ? null : redactUrl(opts.redisUrl), prefix: opts.redisPrefix }, parts ? 'cluster node' : 'single node on PostgreSQL');
+    log.info(
+      { database: redactUrl(url), redis: opts.redisUrl === undefined ? null : redactUrl(opts.redisUrl), prefix: opts.redisPrefix },
+      parts ? 'cluster node' : 'single node on PostgreSQL',
+    );
     return new ClusterNode(id, opts, registry, health, log, parts);
   }
 
@@ -180,7 +183,15 @@ export class ClusterNode {
   /** Cluster-wide presence, or null when this node has no Redis (then presence is local). */
   presence(listener: PresenceListener): Presence | null {
     if (!this.redis) return null;
-    const p = new ClusterPresence({ redis: this.redis.redis, mq: this.redis.mq, node: this.id, graceMs: this.opts.graceMs, listener, log: this.log, ...(this.opts.clock ? { clock: this.opts.clock } : {}) });
+    const p = new ClusterPresence({
+      redis: this.redis.redis,
+      mq: this.redis.mq,
+      node: this.id,
+      graceMs: this.opts.graceMs,
+      listener,
+      log: this.log,
+      ...(this.opts.clock ? { clock: this.opts.clock } : {}),
+    });
     this.redis.presence = p;
     return p;
   }

@@ -5,7 +5,10 @@ import { EventEmitter } from 'node:events';
 import type { Logger } from '../logger';
 import { type ScriptedRedis, keys } from './scripts';
 
-export interface LivenessOptions { beatMs: number; ttlMs: number }
+export interface LivenessOptions {
+  beatMs: number;
+  ttlMs: number;
+}
 
 export const LIVENESS_DEFAULTS: LivenessOptions = { beatMs: 1_000, ttlMs: 3_000 };
 

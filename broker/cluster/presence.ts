@@ -13,7 +13,12 @@ import { type ScriptedRedis, keys } from './scripts';
 
 export const PRESENCE_TOPIC = '$SYS/fleetbind/presence';
 
-interface Wire { n: string; d: string; s?: Status; forget?: true }
+interface Wire {
+  n: string;
+  d: string;
+  s?: Status;
+  forget?: true;
+}
 
 const NEVER: Status = { state: 'offline', conn: 0, since: 0, reason: 'never-connected' };
 const RANK: Record<PresenceState, number> = { online: 0, reconnecting: 1, offline: 2 };
@@ -84,7 +89,11 @@ export class ClusterPresence implements Presence {
     const online: Status = { state: 'online', conn, since: this.now(), ...(prev?.state === 'online' ? { reason: 'takeover' as const } : {}) };
     if (isNewer(online, prev)) this.pending.set(device, online);
     const script = this.redis.fbRegistered(keys.live(device), keys.st, keys.sc, device, String(conn), String(online.since));
-    this.run('registered', device, script.finally(() => this.pending.get(device) === online && this.pending.delete(device)));
+    this.run(
+      'registered',
+      device,
+      script.finally(() => this.pending.get(device) === online && this.pending.delete(device)),
+    );
   }
 
   closed(device: string, conn: number, reason: OfflineReason): void {
@@ -180,7 +189,17 @@ export class ClusterPresence implements Presence {
   }
 
   private async closeScript(device: string, conn: number, node: string, reason: OfflineReason): Promise<Status | null> {
-    const s = await this.redis.fbClosed(keys.live(device), keys.nodeconns(node), keys.st, keys.sc, device, String(conn), keys.member(conn, device), String(this.now()), reason);
+    const s = await this.redis.fbClosed(
+      keys.live(device),
+      keys.nodeconns(node),
+      keys.st,
+      keys.sc,
+      device,
+      String(conn),
+      keys.member(conn, device),
+      String(this.now()),
+      reason,
+    );
     return s === null ? null : (JSON.parse(s) as Status);
   }
 

@@ -73,7 +73,8 @@ export class NodeRpc {
       (result) => this.send(w.from, { k: 'res', id: w.id, ok: true, result: result ?? null }),
       (err: unknown) => {
         if (!(err instanceof ProtocolError)) this.log.error({ err, op: w.op, from: w.from }, 'a request from another node failed');
-        const error = err instanceof ProtocolError ? err.toWire() : { code: ErrorCode.INTERNAL, message: 'internal error on another node; nothing was changed' };
+        const error =
+          err instanceof ProtocolError ? err.toWire() : { code: ErrorCode.INTERNAL, message: 'internal error on another node; nothing was changed' };
         this.send(w.from, { k: 'res', id: w.id, ok: false, error });
       },
     );

@@ -7,7 +7,11 @@ import { JwtVerifier, TokenRefused } from '../auth/jwt';
 import type { Context } from '../context';
 import { useSession } from '../store/accounts';
 
-export interface Principal { kind: 'agent' | 'admin'; id: string; tokenHash: string | null }
+export interface Principal {
+  kind: 'agent' | 'admin';
+  id: string;
+  tokenHash: string | null;
+}
 
 /** The request's bearer token, or '' when it has none. */
 export function bearerToken(req: FastifyRequest): string {

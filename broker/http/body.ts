@@ -20,7 +20,8 @@ export function durationSeconds(v: unknown, field: string, max = MAX_DURATION_SE
     const m = /^(\d{1,12})\s*([smhdw])$/.exec(v.trim());
     if (m && Number(m[1]) > 0) seconds = Number(m[1]) * UNITS[m[2]!]!;
   }
-  if (seconds === null) throw new ProtocolError(ErrorCode.BAD_REQUEST, `${field} must be a positive number of seconds or a duration such as 30m, 12h, 7d`, field);
+  if (seconds === null)
+    throw new ProtocolError(ErrorCode.BAD_REQUEST, `${field} must be a positive number of seconds or a duration such as 30m, 12h, 7d`, field);
   if (seconds > max) throw new ProtocolError(ErrorCode.BAD_REQUEST, `${field} must be at most ${max} seconds (${Math.floor(max / 86400)} days)`, field);
   return seconds;
 }
@@ -56,6 +57,7 @@ export function parseJsonBody(text: string): unknown {
 export function optInt(v: string | undefined, field: string, max: number, min = 1): number | undefined {
   if (v === undefined) return undefined;
   const n = Number(v);
-  if (v.trim() === '' || !Number.isInteger(n) || n < min || n > max) throw new ProtocolError(ErrorCode.BAD_REQUEST, `${field} must be an integer from ${min} to ${max}`, field);
+  if (v.trim() === '' || !Number.isInteger(n) || n < min || n > max)
+    throw new ProtocolError(ErrorCode.BAD_REQUEST, `${field} must be an integer from ${min} to ${max}`, field);
   return n;
 }

@@ -30,13 +30,24 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   IMAGE_BOMB: 422,
 };
 
-const CODE_OF_STATUS: Partial<Record<number, ErrorCode>> = { 401: ErrorCode.UNAUTHORIZED, 403: ErrorCode.FORBIDDEN, 404: ErrorCode.NOT_FOUND, 413: ErrorCode.TOO_LARGE, 429: ErrorCode.RATE_LIMITED };
+const CODE_OF_STATUS: Partial<Record<number, ErrorCode>> = {
+  401: ErrorCode.UNAUTHORIZED,
+  403: ErrorCode.FORBIDDEN,
+  404: ErrorCode.NOT_FOUND,
+  413: ErrorCode.TOO_LARGE,
+  429: ErrorCode.RATE_LIMITED,
+};
 
 export function httpStatus(code: ErrorCode): number {
   return STATUS[code] ?? 400;
 }
 
-interface SchemaIssue { instancePath: string; keyword: string; message?: string; params: Record<string, unknown> }
+interface SchemaIssue {
+  instancePath: string;
+  keyword: string;
+  message?: string;
+  params: Record<string, unknown>;
+}
 
 /** Fields that carry ids keep the BAD_ID code the handlers' normaliser gives them. */
 const ID_FIELDS = new Set(['id', 'agent', 'device', 'mac', 'machineCode']);
@@ -68,7 +79,8 @@ export function errorHandler(log: Logger) {
       wire = { code: ErrorCode.TOO_LARGE, message: 'request body is too large' };
       status = 413;
     } else if ('statusCode' in err && typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
-      const invalidJson = 'code' in err && (err.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || err.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || err instanceof SyntaxError);
+      const invalidJson =
+        'code' in err && (err.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || err.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || err instanceof SyntaxError);
       const message = invalidJson ? 'request body is not valid JSON' : err.message;
       // Code, status and message agree: a 403 or 404 from the framework says so in its code.
       wire = { code: CODE_OF_STATUS[err.statusCode] ?? ErrorCode.BAD_REQUEST, message };

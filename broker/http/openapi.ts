@@ -12,7 +12,11 @@ import type { RoutesOptions } from './scopes';
 
 const VERSION = '0.1.0';
 
-export interface RegisteredRoute { method: string; url: string; hidden: boolean }
+export interface RegisteredRoute {
+  method: string;
+  url: string;
+  hidden: boolean;
+}
 const ROUTES = Symbol('fleetbind.routes');
 
 /** Every route registered on the app (for the test that holds the document to all of them). */
@@ -54,8 +58,14 @@ export async function registerOpenApi(app: FastifyInstance, ctx: Context): Promi
 
 export async function openApiRoutes(app: FastifyInstance, { ctx }: RoutesOptions): Promise<void> {
   const anyObject = { type: 'object', additionalProperties: true };
-  app.get('/api/openapi.json', { schema: routeSchema({ summary: 'This OpenAPI 3.1 document', tag: 'meta', auth: 'none', response: { 200: anyObject } }) }, async () => app.swagger());
-  app.get('/api/asyncapi.json', { schema: routeSchema({ summary: 'The AsyncAPI 3 document of the MQTT topic tree', tag: 'meta', auth: 'none', response: { 200: anyObject } }) }, async () =>
-    asyncApiDocument({ version: VERSION, mqttUrl: `mqtt://${new URL(ctx.opts.publicUrl).hostname}:${ctx.opts.mqttPort}` }),
+  app.get(
+    '/api/openapi.json',
+    { schema: routeSchema({ summary: 'This OpenAPI 3.1 document', tag: 'meta', auth: 'none', response: { 200: anyObject } }) },
+    async () => app.swagger(),
+  );
+  app.get(
+    '/api/asyncapi.json',
+    { schema: routeSchema({ summary: 'The AsyncAPI 3 document of the MQTT topic tree', tag: 'meta', auth: 'none', response: { 200: anyObject } }) },
+    async () => asyncApiDocument({ version: VERSION, mqttUrl: `mqtt://${new URL(ctx.opts.publicUrl).hostname}:${ctx.opts.mqttPort}` }),
   );
 }

@@ -19,7 +19,11 @@ export async function blobRoutes(app: FastifyInstance, { ctx }: RoutesOptions): 
         tag: 'blobs',
         auth: 'none',
         params: ['sha'],
-        query: { exp: q('expiry, seconds since the epoch'), sig: q('signature over sha, exp and type'), type: q(`served as: ${Object.keys(BLOB_TYPES).join(', ')} (default bin)`) },
+        query: {
+          exp: q('expiry, seconds since the epoch'),
+          sig: q('signature over sha, exp and type'),
+          type: q(`served as: ${Object.keys(BLOB_TYPES).join(', ')} (default bin)`),
+        },
         response: { 200: bytes, 206: bytes },
       }),
     },
@@ -32,7 +36,10 @@ export async function blobRoutes(app: FastifyInstance, { ctx }: RoutesOptions): 
       const ifRange = req.headers['if-range'];
       const answer = ifRange !== undefined && ifRange !== `"${info.sha256}"` ? ({ kind: 'all' } as const) : parseRange(req.headers.range, info.size);
       if (answer.kind === 'unsatisfiable') {
-        return reply.status(416).header('content-range', `bytes */${info.size}`).send({ error: { code: 'BAD_REQUEST', message: `range outside the blob's ${info.size} bytes`, field: 'range' } });
+        return reply
+          .status(416)
+          .header('content-range', `bytes */${info.size}`)
+          .send({ error: { code: 'BAD_REQUEST', message: `range outside the blob's ${info.size} bytes`, field: 'range' } });
       }
       void reply
         .header('content-type', BLOB_TYPES[type])
@@ -42,7 +49,10 @@ export async function blobRoutes(app: FastifyInstance, { ctx }: RoutesOptions): 
         .header('cache-control', `private, max-age=${Math.max(0, Math.floor((exp - ctx.now()) / 1000))}, immutable`);
       if (answer.kind === 'part') {
         const { start, end } = answer.range;
-        void reply.status(206).header('content-range', `bytes ${start}-${end}/${info.size}`).header('content-length', end - start + 1);
+        void reply
+          .status(206)
+          .header('content-range', `bytes ${start}-${end}/${info.size}`)
+          .header('content-length', end - start + 1);
         return reply.send(await ctx.blobs.read(info.sha256, answer.range));
       }
       void reply.header('content-length', info.size);

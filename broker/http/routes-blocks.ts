@@ -21,17 +21,43 @@ export async function clearBlocks(ctx: Context, match: { subject?: string; addre
 
 export async function blockRoutes(app: FastifyInstance, { ctx }: RoutesOptions): Promise<void> {
   await inScope(app, ctx, 'admin', (admin) => {
-    admin.get('/api/blocks', { schema: routeSchema({ summary: 'Current failed-login blocks (of the whole cluster)', tag: 'agents', auth: 'admin', response: { 200: arrayOf(LoginBlockViewSchema) } }) }, async () => {
-      return await ctx.throttle.blocks(ctx.now());
-    });
+    admin.get(
+      '/api/blocks',
+      {
+        schema: routeSchema({
+          summary: 'Current failed-login blocks (of the whole cluster)',
+          tag: 'agents',
+          auth: 'admin',
+          response: { 200: arrayOf(LoginBlockViewSchema) },
+        }),
+      },
+      async () => {
+        return await ctx.throttle.blocks(ctx.now());
+      },
+    );
 
-    admin.post('/api/blocks/clear', { schema: routeSchema({ summary: 'Clear login blocks by subject, address or both', tag: 'agents', auth: 'admin', body: ClearBlocksBodySchema, response: { 200: { type: 'object', required: ['cleared'], properties: { cleared: { type: 'integer' } } } } }) }, async (req) => {
-      const p = req.principal;
-      const body = bodyOf(req.body);
-      const subject = optStr(body, 'subject', { min: 1, max: 200 });
-      const address = optStr(body, 'address', { min: 1, max: 100 });
-      if (subject === undefined && address === undefined) throw new ProtocolError(ErrorCode.BAD_REQUEST, 'name a subject (e.g. agent:263, device:esp32-…), an address, or both');
-      return { cleared: await clearBlocks(ctx, { ...(subject === undefined ? {} : { subject }), ...(address === undefined ? {} : { address }) }, actorOf(p)) };
-    });
+    admin.post(
+      '/api/blocks/clear',
+      {
+        schema: routeSchema({
+          summary: 'Clear login blocks by subject, address or both',
+          tag: 'agents',
+          auth: 'admin',
+          body: ClearBlocksBodySchema,
+          response: { 200: { type: 'object', required: ['cleared'], properties: { cleared: { type: 'integer' } } } },
+        }),
+      },
+      async (req) => {
+        const p = req.principal;
+        const body = bodyOf(req.body);
+        const subject = optStr(body, 'subject', { min: 1, max: 200 });
+        const address = optStr(body, 'address', { min: 1, max: 100 });
+        if (subject === undefined && address === undefined)
+          throw new ProtocolError(ErrorCode.BAD_REQUEST, 'name a subject (e.g. agent:263, device:esp32-…), an address, or both');
+        return {
+          cleared: await clearBlocks(ctx, { ...(subject === undefined ? {} : { subject }), ...(address === undefined ? {} : { address }) }, actorOf(p)),
+        };
+      },
+    );
   });
 }

@@ -26,7 +26,8 @@ export async function claimPreviewRoutes(app: FastifyInstance, { ctx }: RoutesOp
       },
       async (req) => {
         const p = req.principal;
-        if (req.query.target === undefined) throw new ProtocolError(ErrorCode.BAD_REQUEST, 'target is required (a label URL, a machine code or a device id)', 'target');
+        if (req.query.target === undefined)
+          throw new ProtocolError(ErrorCode.BAD_REQUEST, 'target is required (a label URL, a machine code or a device id)', 'target');
         const { row } = await resolveTarget(ctx, parseClaimTarget(req.query.target));
         const agent = row.agent_id;
         const preview: ClaimPreview = {

@@ -18,7 +18,8 @@ const CONTENT_TYPES: Record<LabelFormat, string> = { png: 'image/png', pdf: 'app
 
 function formatOf(v: string | undefined): LabelFormat {
   const f = (v ?? 'png').trim().toLowerCase();
-  if (!(LABEL_FORMATS as readonly string[]).includes(f)) throw new ProtocolError(ErrorCode.BAD_REQUEST, `format must be one of: ${LABEL_FORMATS.join(', ')}`, 'format');
+  if (!(LABEL_FORMATS as readonly string[]).includes(f))
+    throw new ProtocolError(ErrorCode.BAD_REQUEST, `format must be one of: ${LABEL_FORMATS.join(', ')}`, 'format');
   return f as LabelFormat;
 }
 
@@ -26,7 +27,16 @@ export async function labelFileRoutes(app: FastifyInstance, { ctx }: RoutesOptio
   await inScope(app, ctx, 'admin', (admin) => {
     admin.get<{ Params: { id: string }; Querystring: { format?: string } }>(
       '/api/devices/:id/label',
-      { schema: routeSchema({ summary: "The device's signed claim label as a file to print (one label; PDF on an A4 sheet)", tag: 'devices', auth: 'admin', params: ['id'], query: { format: q('png (default), pdf or svg') }, response: { 200: { description: 'PNG, PDF or SVG file', type: 'string' } } }) },
+      {
+        schema: routeSchema({
+          summary: "The device's signed claim label as a file to print (one label; PDF on an A4 sheet)",
+          tag: 'devices',
+          auth: 'admin',
+          params: ['id'],
+          query: { format: q('png (default), pdf or svg') },
+          response: { 200: { description: 'PNG, PDF or SVG file', type: 'string' } },
+        }),
+      },
       async (req, reply) => {
         const format = formatOf(req.query.format);
         const id = normaliseId(req.params.id, 'device id', 'id');
@@ -35,8 +45,17 @@ export async function labelFileRoutes(app: FastifyInstance, { ctx }: RoutesOptio
         const code = device.machine_code;
         if (code === null) throw new ProtocolError(ErrorCode.CONFLICT, `device ${id} has no machine code, so it has no label; provision it with one`, 'id');
         const label = labelContent({ code, url: labelUrl(ctx.opts.publicUrl, ctx.labelKey, code), fleet: ctx.opts.fleetName });
-        const body = format === 'png' ? renderLabelPng(label) : format === 'svg' ? renderLabelSvg(label) : await renderSheetPdf([label], `${ctx.opts.fleetName} label ${code}`);
-        return reply.header('content-type', CONTENT_TYPES[format]).header('content-disposition', `attachment; filename="${code}.${format}"`).header('cache-control', 'no-store').send(body);
+        const body =
+          format === 'png'
+            ? renderLabelPng(label)
+            : format === 'svg'
+              ? renderLabelSvg(label)
+              : await renderSheetPdf([label], `${ctx.opts.fleetName} label ${code}`);
+        return reply
+          .header('content-type', CONTENT_TYPES[format])
+          .header('content-disposition', `attachment; filename="${code}.${format}"`)
+          .header('cache-control', 'no-store')
+          .send(body);
       },
     );
   });

@@ -28,7 +28,12 @@ export async function otaRoutes(app: FastifyInstance, { ctx }: RoutesOptions): P
       '/api/releases',
       {
         schema: {
-          ...routeSchema({ summary: 'Upload a signed firmware release (multipart/form-data: manifest, sig, image)', tag: 'ota', auth: 'admin', response: { 201: ReleaseViewSchema } }),
+          ...routeSchema({
+            summary: 'Upload a signed firmware release (multipart/form-data: manifest, sig, image)',
+            tag: 'ota',
+            auth: 'admin',
+            response: { 201: ReleaseViewSchema },
+          }),
           consumes: ['multipart/form-data'],
         },
       },
@@ -39,7 +44,8 @@ export async function otaRoutes(app: FastifyInstance, { ctx }: RoutesOptions): P
         let image: Buffer | null = null;
         for await (const part of req.parts({ limits: { fileSize: MAX_IMAGE_BYTES, files: 1, fields: 4, fieldSize: MAX_MANIFEST_CHARS * 2, parts: 5 } })) {
           if (part.type === 'file') {
-            if (part.fieldname !== 'image') throw new ProtocolError(ErrorCode.BAD_REQUEST, `unexpected file field ${part.fieldname.slice(0, 32)}`, part.fieldname);
+            if (part.fieldname !== 'image')
+              throw new ProtocolError(ErrorCode.BAD_REQUEST, `unexpected file field ${part.fieldname.slice(0, 32)}`, part.fieldname);
             image = await part.toBuffer();
           } else if (typeof part.value === 'string') {
             fields[part.fieldname] = part.value;
@@ -52,39 +58,105 @@ export async function otaRoutes(app: FastifyInstance, { ctx }: RoutesOptions): P
       },
     );
 
-    admin.get('/api/releases', { schema: routeSchema({ summary: 'Firmware releases, newest first, with how many devices run each', tag: 'ota', auth: 'admin', response: { 200: arrayOf(ReleaseViewSchema) } }) }, async () => {
-      return listReleases(ctx);
-    });
+    admin.get(
+      '/api/releases',
+      {
+        schema: routeSchema({
+          summary: 'Firmware releases, newest first, with how many devices run each',
+          tag: 'ota',
+          auth: 'admin',
+          response: { 200: arrayOf(ReleaseViewSchema) },
+        }),
+      },
+      async () => {
+        return listReleases(ctx);
+      },
+    );
 
-    admin.post('/api/rollouts', { schema: routeSchema({ summary: 'Start a staged rollout of a release', tag: 'ota', auth: 'admin', body: RolloutCreateBodySchema, response: { 201: RolloutViewSchema } }) }, async (req, reply) => {
-      const p = req.principal;
-      return reply.status(201).send(await createRollout(ctx, actorOf(p), parseRolloutRequest(bodyOf(req.body))));
-    });
+    admin.post(
+      '/api/rollouts',
+      {
+        schema: routeSchema({
+          summary: 'Start a staged rollout of a release',
+          tag: 'ota',
+          auth: 'admin',
+          body: RolloutCreateBodySchema,
+          response: { 201: RolloutViewSchema },
+        }),
+      },
+      async (req, reply) => {
+        const p = req.principal;
+        return reply.status(201).send(await createRollout(ctx, actorOf(p), parseRolloutRequest(bodyOf(req.body))));
+      },
+    );
 
-    admin.get('/api/rollouts', { schema: routeSchema({ summary: 'Rollouts, newest first, with counts by state per wave', tag: 'ota', auth: 'admin', response: { 200: arrayOf(RolloutViewSchema) } }) }, async () => {
-      return listRollouts(ctx);
-    });
+    admin.get(
+      '/api/rollouts',
+      {
+        schema: routeSchema({
+          summary: 'Rollouts, newest first, with counts by state per wave',
+          tag: 'ota',
+          auth: 'admin',
+          response: { 200: arrayOf(RolloutViewSchema) },
+        }),
+      },
+      async () => {
+        return listRollouts(ctx);
+      },
+    );
 
-    admin.get<{ Params: { id: string } }>('/api/rollouts/:id', { schema: routeSchema({ summary: 'One rollout with counts by state per wave', tag: 'ota', auth: 'admin', params: ['id'], response: { 200: RolloutViewSchema } }) }, async (req) => {
-      const view = await rolloutView(ctx, rolloutId(req.params.id));
-      if (view === null) throw new ProtocolError(ErrorCode.NOT_FOUND, `no rollout ${req.params.id}`, 'id');
-      return view;
-    });
+    admin.get<{ Params: { id: string } }>(
+      '/api/rollouts/:id',
+      {
+        schema: routeSchema({
+          summary: 'One rollout with counts by state per wave',
+          tag: 'ota',
+          auth: 'admin',
+          params: ['id'],
+          response: { 200: RolloutViewSchema },
+        }),
+      },
+      async (req) => {
+        const view = await rolloutView(ctx, rolloutId(req.params.id));
+        if (view === null) throw new ProtocolError(ErrorCode.NOT_FOUND, `no rollout ${req.params.id}`, 'id');
+        return view;
+      },
+    );
 
-    admin.get<{ Params: { id: string } }>('/api/devices/:id/ota', { schema: routeSchema({ summary: "A device's firmware: the version it runs, the release on its way and how its last update ended", tag: 'ota', auth: 'admin', params: ['id'], response: { 200: DeviceOtaSchema } }) }, async (req) => {
-      const id = normaliseId(req.params.id, 'device id', 'id');
-      const view = await deviceOta(ctx, id);
-      if (view === null) throw new ProtocolError(ErrorCode.NOT_FOUND, `no device ${id}`, 'id');
-      return view;
-    });
+    admin.get<{ Params: { id: string } }>(
+      '/api/devices/:id/ota',
+      {
+        schema: routeSchema({
+          summary: "A device's firmware: the version it runs, the release on its way and how its last update ended",
+          tag: 'ota',
+          auth: 'admin',
+          params: ['id'],
+          response: { 200: DeviceOtaSchema },
+        }),
+      },
+      async (req) => {
+        const id = normaliseId(req.params.id, 'device id', 'id');
+        const view = await deviceOta(ctx, id);
+        if (view === null) throw new ProtocolError(ErrorCode.NOT_FOUND, `no device ${id}`, 'id');
+        return view;
+      },
+    );
 
     for (const action of ['pause', 'resume', 'cancel'] as const) {
-      const summary = { pause: 'Pause a rollout: nothing more is sent until it is resumed', resume: 'Resume a paused rollout', cancel: 'Cancel a rollout: nothing more is sent; devices already updated keep the release' }[action];
-      admin.post<{ Params: { id: string } }>(`/api/rollouts/:id/${action}`, { schema: routeSchema({ summary, tag: 'ota', auth: 'admin', params: ['id'], body: RolloutControlBodySchema, response: { 200: RolloutViewSchema } }) }, async (req) => {
-        const p = req.principal;
-        const reason = (req.body ? optStr(bodyOf(req.body), 'reason', { max: 500 }) : undefined) ?? null;
-        return controlRollout(ctx, rolloutId(req.params.id), action, actorOf(p), reason);
-      });
+      const summary = {
+        pause: 'Pause a rollout: nothing more is sent until it is resumed',
+        resume: 'Resume a paused rollout',
+        cancel: 'Cancel a rollout: nothing more is sent; devices already updated keep the release',
+      }[action];
+      admin.post<{ Params: { id: string } }>(
+        `/api/rollouts/:id/${action}`,
+        { schema: routeSchema({ summary, tag: 'ota', auth: 'admin', params: ['id'], body: RolloutControlBodySchema, response: { 200: RolloutViewSchema } }) },
+        async (req) => {
+          const p = req.principal;
+          const reason = (req.body ? optStr(bodyOf(req.body), 'reason', { max: 500 }) : undefined) ?? null;
+          return controlRollout(ctx, rolloutId(req.params.id), action, actorOf(p), reason);
+        },
+      );
     }
   });
 }

@@ -10,7 +10,23 @@ import type { RoutesOptions } from './scopes';
 export const WEB_ROOT = join(import.meta.dirname, '..', '..', 'web', 'dist');
 
 /** Client-side routes of the app; each answers with the app shell. */
-const APP_PATHS = ['/login', '/scan', '/c/*', '/o/*', '/p/*', '/claim/*', '/devices', '/devices/*', '/history', '/orders', '/pools', '/pools/*', '/pool-jobs/*', '/admin', '/admin/*'];
+const APP_PATHS = [
+  '/login',
+  '/scan',
+  '/c/*',
+  '/o/*',
+  '/p/*',
+  '/claim/*',
+  '/devices',
+  '/devices/*',
+  '/history',
+  '/orders',
+  '/pools',
+  '/pools/*',
+  '/pool-jobs/*',
+  '/admin',
+  '/admin/*',
+];
 
 /** The web app's pages are not part of the REST API description. */
 const APP_SHELL = { schema: { hide: true } };

@@ -24,13 +24,18 @@ declare module 'fastify' {
 export type Scope = Exclude<RouteDoc['auth'], 'none'>;
 
 /** What every routes plugin (routes-*.ts) is registered with. */
-export interface RoutesOptions { ctx: Context }
+export interface RoutesOptions {
+  ctx: Context;
+}
 
 const SCOPE = Symbol('fleetbind.scope');
 const PRINCIPAL = Symbol('fleetbind.principal');
 const CUSTOMER = Symbol('fleetbind.customer');
 
-interface Slots { [PRINCIPAL]: Principal | null; [CUSTOMER]: CustomerSession | null }
+interface Slots {
+  [PRINCIPAL]: Principal | null;
+  [CUSTOMER]: CustomerSession | null;
+}
 const slots = (req: FastifyRequest): Slots => req as unknown as Slots;
 
 function customerToken(req: FastifyRequest): string {

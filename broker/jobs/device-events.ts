@@ -10,7 +10,21 @@ import type { Context } from '../context';
 import type { BindingChange } from '../store/bindings';
 import { type Active, type DeviceQueue, clearTimer } from './device-queue';
 import { type JobEngine, expiredInQueue, activeOf, cancelError, unbound } from './engine';
-import { ACTIVE_STATES, activeJobs, addData, addEvent, dataStats, dueDevices, dueJobs, getJob, openJobs, patchJob, queuedDevices, transition, transitionSet } from './store';
+import {
+  ACTIVE_STATES,
+  activeJobs,
+  addData,
+  addEvent,
+  dataStats,
+  dueDevices,
+  dueJobs,
+  getJob,
+  openJobs,
+  patchJob,
+  queuedDevices,
+  transition,
+  transitionSet,
+} from './store';
 import type { JobError } from './view';
 
 /** Device data kept per job run; beyond it, data is dropped and the history says so. */
@@ -215,7 +229,8 @@ export class DeviceEvents {
   /** Jobs the registry shows on the device that this node did not dispatch. */
   private async settleLeftovers(q: DeviceQueue, reason: string): Promise<void> {
     const now = this.ctx.now();
-    for (const row of await openJobs(this.engine.db, q.id)) if (row.state !== 'queued' && !q.active.has(row.id)) await this.settleDropped(q, activeOf(row), now, reason);
+    for (const row of await openJobs(this.engine.db, q.id))
+      if (row.state !== 'queued' && !q.active.has(row.id)) await this.settleDropped(q, activeOf(row), now, reason);
   }
 
   private async deviceDropped(q: DeviceQueue, reason: string): Promise<void> {
@@ -235,7 +250,9 @@ export class DeviceEvents {
     clearTimer(a);
     if (a.control !== null) return e.applyControl(q, a, { deviceGone: reason });
     if (a.state === 'running' && !(isJobKind(a.kind) && JOB_KINDS[a.kind].idempotent)) {
-      return e.endActive(q, a, 'interrupted', { error: { code: 'INTERRUPTED', message: `the device dropped (${reason}) while the job ran; '${a.kind}' is not safe to repeat` } });
+      return e.endActive(q, a, 'interrupted', {
+        error: { code: 'INTERRUPTED', message: `the device dropped (${reason}) while the job ran; '${a.kind}' is not safe to repeat` },
+      });
     }
     q.active.delete(a.id);
     const patch = a.state === 'running' ? { interrupted_at: now, retries: a.retries + 1, expires_at: now + a.ttlMs, progress: null } : {};

@@ -6,7 +6,11 @@ import type { ScreenSize } from '../../protocol/screen-fit';
 import type { Duration } from './eta';
 import type { JobRow } from './schema';
 
-export interface Control { type: 'cancel' | 'complete'; reason: string; sends: number }
+export interface Control {
+  type: 'cancel' | 'complete';
+  reason: string;
+  sends: number;
+}
 
 /** A job on the device (dispatched or running). */
 export interface Active {

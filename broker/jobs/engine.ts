@@ -16,7 +16,21 @@ import { type Duration, type Slot, nextDuration, priorMs, schedule } from './eta
 import { JobMetrics } from './metrics';
 import { type JobRow, type JobsDatabase, type JobsDb, jobsDb } from './schema';
 
-import { ACTIVE_STATES, type JobPatch, addEvent, loadDurations, nextQueued, openCountQuery, openJobs, patchJob, reserveDevice, saveDuration, transition, transitionSet, unreserveDevice } from './store';
+import {
+  ACTIVE_STATES,
+  type JobPatch,
+  addEvent,
+  loadDurations,
+  nextQueued,
+  openCountQuery,
+  openJobs,
+  patchJob,
+  reserveDevice,
+  saveDuration,
+  transition,
+  transitionSet,
+  unreserveDevice,
+} from './store';
 import type { JobError } from './view';
 import type { Transaction } from 'kysely';
 import { GroupWriter } from '../store/group-writer';
@@ -138,7 +152,14 @@ export class JobEngine {
   }
 
   private publishCmd(q: DeviceQueue, a: Active, extra: Partial<Cmd> = {}): void {
-    const cmd: Cmd = { job: a.id, kind: a.kind, params: a.kind === 'print' ? withFetchUrl(this.ctx, a.params) : a.params, attempt: a.attempt, deadline: a.deadline, ...extra };
+    const cmd: Cmd = {
+      job: a.id,
+      kind: a.kind,
+      params: a.kind === 'print' ? withFetchUrl(this.ctx, a.params) : a.params,
+      attempt: a.attempt,
+      deadline: a.deadline,
+      ...extra,
+    };
     publishJson(this.ctx, deviceTopic(q.id, 'cmd'), cmd).catch((err: unknown) => this.ctx.log.error({ err, device: q.id, job: a.id }, 'publishing cmd failed'));
   }
 
@@ -263,7 +284,11 @@ export class JobEngine {
   async endQueued(q: DeviceQueue, job: JobRow, state: JobState, error?: JobError, detail: Record<string, unknown> = {}, extra?: Extra): Promise<boolean> {
     const now = this.ctx.now();
     const ended = await this.write(async (trx) => {
-      const patch = { error_code: error?.code ?? null, error: error?.message ?? null, ...('result' in detail ? { result: JSON.stringify(detail.result) } : {}) };
+      const patch = {
+        error_code: error?.code ?? null,
+        error: error?.message ?? null,
+        ...('result' in detail ? { result: JSON.stringify(detail.result) } : {}),
+      };
       if (!(await transition(trx, job.id, ['queued'], state, now, patch, { ...detail, ...(error ? { error } : {}) }))) return false;
       if (Number(job.hold) === 1) await unreserveDevice(trx, q.id, job.id);
       if (extra) await extra(trx);
@@ -430,4 +455,3 @@ export function activeOf(row: JobRow): Active {
     data: { rows: 0, bytes: 0, truncated: false },
   };
 }
-

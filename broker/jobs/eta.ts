@@ -5,7 +5,10 @@ import { JOB_KINDS, isJobKind } from '../../protocol/jobs';
 
 export const EWMA_ALPHA = 0.2;
 
-export interface Duration { ewmaMs: number; samples: number }
+export interface Duration {
+  ewmaMs: number;
+  samples: number;
+}
 
 export function nextDuration(prev: Duration | undefined, sampleMs: number): Duration {
   const samples = (prev?.samples ?? 0) + 1;
@@ -18,7 +21,13 @@ export function priorMs(kind: string): number {
   return isJobKind(kind) ? JOB_KINDS[kind].typicalMs : 10_000;
 }
 
-export interface Schedulable { id: string; kind: string; state: string; startedAt: number | null; params?: Record<string, unknown> }
+export interface Schedulable {
+  id: string;
+  kind: string;
+  state: string;
+  startedAt: number | null;
+  params?: Record<string, unknown>;
+}
 
 /**
  * A job's duration when its params say it, from when it starts: an identify lasts its seconds; a
@@ -35,7 +44,10 @@ export function knownMs(j: Pick<Schedulable, 'kind' | 'params'>, startAt: number
   if (typeof p.expiresAt === 'number') bounds.push(p.expiresAt - startAt);
   return bounds.length === 0 ? null : Math.max(0, Math.min(...bounds));
 }
-export interface Slot { position: number; eta: number }
+export interface Slot {
+  position: number;
+  eta: number;
+}
 
 /**
  * List scheduling over the device's slots: jobs on the device keep their slot for what remains of

@@ -20,7 +20,12 @@ export class JobMetrics {
       registers,
     });
     this.finished = new Counter({ name: 'fleetbind_jobs_finished_total', help: 'Jobs by final state', labelNames: ['state'], registers });
-    this.submitted = new Counter({ name: 'fleetbind_jobs_submitted_total', help: 'Submits by outcome (queued, repeat, or the refusal code)', labelNames: ['outcome'], registers });
+    this.submitted = new Counter({
+      name: 'fleetbind_jobs_submitted_total',
+      help: 'Submits by outcome (queued, repeat, or the refusal code)',
+      labelNames: ['outcome'],
+      registers,
+    });
     this.dispatchLatency = new Histogram({
       name: 'fleetbind_job_dispatch_latency_seconds',
       help: 'From a job leaving its queue (first cmd) to the device accepting it',

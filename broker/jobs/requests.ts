@@ -14,8 +14,20 @@ import { jobView } from './view';
 import { isUniqueViolation } from '../store/db';
 import { checkFitsScreen } from './screen-check';
 
-export interface SubmitInput { device: string; kind: string; params: unknown; ttl?: number; idempotencyKey?: string; via?: JobVia }
-export interface SubmitResult { job: string; state: JobRow['state']; position: number | null; eta: number | null }
+export interface SubmitInput {
+  device: string;
+  kind: string;
+  params: unknown;
+  ttl?: number;
+  idempotencyKey?: string;
+  via?: JobVia;
+}
+export interface SubmitResult {
+  job: string;
+  state: JobRow['state'];
+  position: number | null;
+  eta: number | null;
+}
 
 type Who = { kind: 'agent' | 'admin'; id: string };
 type CancelResult = { job: string; state: JobRow['state']; pending: 'cancel' | null };
@@ -69,7 +81,6 @@ export class JobRequests {
     }
   }
 
-
   /**
    * Enters the device's queue order before any await, so one agent's submits queue in the order
    * they arrived.
@@ -87,7 +98,8 @@ export class JobRequests {
       }
       // A release or transfer may have committed while this submit waited its turn.
       if (this.ctx.bindings.agentOf(s.device) !== agent) throw notBound();
-      if (!isJobKind(s.kind)) throw new ProtocolError(ErrorCode.UNSUPPORTED, `unknown job kind '${s.kind}' (known: ${Object.keys(JOB_KINDS).join(', ')})`, 'kind');
+      if (!isJobKind(s.kind))
+        throw new ProtocolError(ErrorCode.UNSUPPORTED, `unknown job kind '${s.kind}' (known: ${Object.keys(JOB_KINDS).join(', ')})`, 'kind');
       const { caps, screen } = await this.engine.profile(q);
       if (!caps.includes(s.kind)) {
         const announced = caps.length === 0 ? 'it has announced no capabilities yet' : `it announced: ${caps.join(', ')}`;
@@ -106,7 +118,22 @@ export class JobRequests {
       let row: JobRow | 'full';
       try {
         row = await this.engine.write((trx) =>
-          insertJob(trx, { id: randomUUID(), device: s.device, agent, kind: s.kind, params: JSON.stringify(params), hold, ttlMs, idempotencyKey: key, now, ...(s.via ? { via: s.via } : {}) }, this.ctx.opts.queueCap),
+          insertJob(
+            trx,
+            {
+              id: randomUUID(),
+              device: s.device,
+              agent,
+              kind: s.kind,
+              params: JSON.stringify(params),
+              hold,
+              ttlMs,
+              idempotencyKey: key,
+              now,
+              ...(s.via ? { via: s.via } : {}),
+            },
+            this.ctx.opts.queueCap,
+          ),
         );
       } catch (err) {
         // The same key raced in from a submit for another device: answer as a repeat.
@@ -129,7 +156,11 @@ export class JobRequests {
   }
 
   private queueFull(device: string): ProtocolError {
-    return new ProtocolError(ErrorCode.QUEUE_FULL, `device ${device} already has ${this.ctx.opts.queueCap} unfinished jobs (its queue cap); submit again when one finishes`, 'device');
+    return new ProtocolError(
+      ErrorCode.QUEUE_FULL,
+      `device ${device} already has ${this.ctx.opts.queueCap} unfinished jobs (its queue cap); submit again when one finishes`,
+      'device',
+    );
   }
 
   /**
@@ -167,7 +198,8 @@ export class JobRequests {
     const reason = `${who.kind}:${who.id}`;
     const audit: Extra | undefined =
       who.kind === 'admin'
-        ? (trx) => appendAudit(asRegistry(trx), { at: this.ctx.now(), actor: reason, action: 'job.cancel', device: job.device, agent: job.agent, detail: { job: id } })
+        ? (trx) =>
+            appendAudit(asRegistry(trx), { at: this.ctx.now(), actor: reason, action: 'job.cancel', device: job.device, agent: job.agent, detail: { job: id } })
         : undefined;
     return this.engine.run(q, async () => {
       const cur = (await getJob(this.engine.db, id))!;
@@ -228,7 +260,8 @@ export class JobRequests {
 
   private async completeHere(who: Who, id: string): Promise<JobView> {
     const job = await this.visible(who, id);
-    if (job.kind !== 'qr.show' || Number(job.hold) !== 1) throw new ProtocolError(ErrorCode.CONFLICT, `job ${id} is not a held qr.show; only those wait for completion`, 'job');
+    if (job.kind !== 'qr.show' || Number(job.hold) !== 1)
+      throw new ProtocolError(ErrorCode.CONFLICT, `job ${id} is not a held qr.show; only those wait for completion`, 'job');
     const q = this.engine.queue(job.device);
     const actor = `${who.kind}:${who.id}`;
     const audit: Extra = (trx) =>
@@ -282,7 +315,14 @@ export class JobRequests {
         for (let i = 0; i < order.length; i++) await trx.updateTable('jobs').set({ seq: -seqs[i]! }).where('id', '=', order[i]!).execute();
         for (let i = 0; i < order.length; i++) await trx.updateTable('jobs').set({ seq: seqs[i]!, updated_at: now }).where('id', '=', order[i]!).execute();
         await addEvent(trx, id, now, 'moved', { from: from + 1, to: position, by: actor });
-        await appendAudit(asRegistry(trx), { at: now, actor, action: 'job.move', device: job.device, agent: job.agent, detail: { job: id, from: from + 1, to: position } });
+        await appendAudit(asRegistry(trx), {
+          at: now,
+          actor,
+          action: 'job.move',
+          device: job.device,
+          agent: job.agent,
+          detail: { job: id, from: from + 1, to: position },
+        });
       });
       this.engine.forget(q);
       q.dirty = true;

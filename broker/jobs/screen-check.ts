@@ -6,6 +6,11 @@ import type { QrShowParams } from '../../protocol/jobs';
 import { qrMisfit, type ScreenSize } from '../../protocol/screen-fit';
 
 export function checkFitsScreen(device: string, screen: ScreenSize, p: QrShowParams): void {
-  const misfit = qrMisfit(screen, { text: p.text, caption: p.caption, ...(p.amount === undefined ? {} : { amount: p.amount }), ...(p.currency === undefined ? {} : { currency: p.currency }) });
+  const misfit = qrMisfit(screen, {
+    text: p.text,
+    caption: p.caption,
+    ...(p.amount === undefined ? {} : { amount: p.amount }),
+    ...(p.currency === undefined ? {} : { currency: p.currency }),
+  });
   if (misfit !== null) throw new ProtocolError(ErrorCode.BAD_PARAMS, `device ${device}: ${misfit.reason}`, misfit.field);
 }

@@ -60,7 +60,11 @@ export async function openJobsOf(db: Db, devices: string[]): Promise<Array<Pick<
 
 /** How many unfinished jobs the device has (its queue cap counts these). */
 export function openCountQuery(db: Db, device: string) {
-  return db.selectFrom('jobs').select((eb) => eb.fn.countAll<number>().as('n')).where('device', '=', device).where(OPEN_STATES_SQL);
+  return db
+    .selectFrom('jobs')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('device', '=', device)
+    .where(OPEN_STATES_SQL);
 }
 
 export async function nextQueued(db: Db, device: string): Promise<JobRow | undefined> {
@@ -85,7 +89,12 @@ export async function dueJobs(db: Db, device: string, now: number): Promise<JobR
   return db.selectFrom('jobs').selectAll().where('device', '=', device).where('state', '=', 'queued').where('expires_at', '<=', now).orderBy('seq').execute();
 }
 
-export interface JobQuery { device?: string; agent?: string; state?: JobState; limit: number }
+export interface JobQuery {
+  device?: string;
+  agent?: string;
+  state?: JobState;
+  limit: number;
+}
 
 /** Newest first. */
 export async function listJobs(db: Db, q: JobQuery): Promise<JobRow[]> {
@@ -101,7 +110,10 @@ export async function addEvent(db: Db, job: string, at: number, event: string, d
 }
 
 /** How a job that named no device found one: through a location's pool, or the agent's primary (pool null). */
-export interface JobVia { pool: string | null; route: string }
+export interface JobVia {
+  pool: string | null;
+  route: string;
+}
 
 export interface NewJob {
   id: string;
@@ -178,7 +190,15 @@ export function transitionSet(to: JobState, now: number, patch: JobPatch = {}): 
 }
 
 /** Moves a job from one of `from` to `to` (transitionSet); false if it was not in `from`. */
-export async function transition(db: Db, id: string, from: readonly JobState[], to: JobState, now: number, patch: JobPatch = {}, detail: Record<string, unknown> = {}): Promise<boolean> {
+export async function transition(
+  db: Db,
+  id: string,
+  from: readonly JobState[],
+  to: JobState,
+  now: number,
+  patch: JobPatch = {},
+  detail: Record<string, unknown> = {},
+): Promise<boolean> {
   const moved = await db
     .updateTable('jobs')
     .set(transitionSet(to, now, patch))
@@ -193,7 +213,11 @@ export async function transition(db: Db, id: string, from: readonly JobState[], 
 }
 
 export async function patchJob(db: Db, id: string, patch: JobPatch, now: number): Promise<void> {
-  await db.updateTable('jobs').set({ ...patch, updated_at: now }).where('id', '=', id).execute();
+  await db
+    .updateTable('jobs')
+    .set({ ...patch, updated_at: now })
+    .where('id', '=', id)
+    .execute();
 }
 
 /**

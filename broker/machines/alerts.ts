@@ -50,7 +50,9 @@ export class Alerts {
   async start(): Promise<void> {
     // A device's reports and presence may be handled by another node after it reconnects there:
     // every node follows which alerts are open, so the one raised here is cleared there.
-    this.tellNodes = (await this.ctx.cluster?.channel<{ d: string; k: string; open: boolean }>(ALERTS_TOPIC, 'alert change', ({ d, k, open }) => this.mark(d, k, open))) ?? null;
+    this.tellNodes =
+      (await this.ctx.cluster?.channel<{ d: string; k: string; open: boolean }>(ALERTS_TOPIC, 'alert change', ({ d, k, open }) => this.mark(d, k, open))) ??
+      null;
     for (const r of await openAlerts(this.ctx.db)) this.mark(r.device, key(r.kind, r.subject), true);
   }
 
@@ -87,7 +89,8 @@ export class Alerts {
     const wait = Math.max(0, status.since + this.ctx.opts.machines.offlineAlertMs - this.ctx.now());
     const t = setTimeout(() => {
       this.offlineTimers.delete(device);
-      if (this.ctx.presence.status(device).state === 'offline') this.raise(device, 'offline', 'presence', `offline since ${new Date(status.since).toISOString()}`);
+      if (this.ctx.presence.status(device).state === 'offline')
+        this.raise(device, 'offline', 'presence', `offline since ${new Date(status.since).toISOString()}`);
     }, wait);
     t.unref();
     this.offlineTimers.set(device, t);
@@ -134,7 +137,19 @@ export class Alerts {
     if (this.isOpen(device, k)) return;
     this.mark(device, k, true);
     this.run(device, async () => {
-      const row: AlertRow = { id: randomUUID(), device, agent: this.ctx.bindings.agentOf(device), kind, subject, state: 'open', message, raised_at: this.ctx.now(), cleared_at: null, acked_at: null, acked_by: null };
+      const row: AlertRow = {
+        id: randomUUID(),
+        device,
+        agent: this.ctx.bindings.agentOf(device),
+        kind,
+        subject,
+        state: 'open',
+        message,
+        raised_at: this.ctx.now(),
+        cleared_at: null,
+        acked_at: null,
+        acked_by: null,
+      };
       const inserted = await this.ctx.writer.write(async (trx) => {
         if (!(await insertAlert(trx, row))) return false;
         await recordEvent(trx, 'alert.raised', { ...alertView(row), agent: row.agent }, row.raised_at);

@@ -38,7 +38,9 @@ export async function startMachines(ctx: Context): Promise<Machines> {
   ctx.metrics.watchMachines(async () => {
     const devices = await deviceAgents(ctx.db);
     const all = await shadows.shadows(devices.map((d) => d.id));
-    const running = new Set((await ctx.jobs.engine.db.selectFrom('jobs').select('device').where('state', 'in', ['dispatched', 'running']).execute()).map((j) => j.device));
+    const running = new Set(
+      (await ctx.jobs.engine.db.selectFrom('jobs').select('device').where('state', 'in', ['dispatched', 'running']).execute()).map((j) => j.device),
+    );
     const byStatus: Record<string, number> = {};
     const levels: Array<{ device: string; name: string; level: number }> = [];
     const statuses: Array<{ device: string; status: string }> = [];

@@ -9,7 +9,12 @@ import type { GroupWriter } from '../store/group-writer';
 import type { Database, MachineShadowRow } from '../store/schema';
 import type { Sample } from './store';
 
-interface Pending { row: MachineShadowRow; samples: Sample[]; resolve: (stored: boolean) => void; reject: (err: unknown) => void }
+interface Pending {
+  row: MachineShadowRow;
+  samples: Sample[];
+  resolve: (stored: boolean) => void;
+  reject: (err: unknown) => void;
+}
 
 /** Rows per statement: 8 parameters a row stays far under SQLite's and PostgreSQL's limits. */
 const CHUNK = 500;
@@ -79,6 +84,10 @@ async function store(trx: Transaction<Database>, batch: Pending[]): Promise<Set<
     for (const r of stored) won.add(r.device);
   }
   const samples = batch.filter((p) => won.has(p.row.device)).flatMap((p) => p.samples);
-  for (let i = 0; i < samples.length; i += CHUNK) await trx.insertInto('machine_history').values(samples.slice(i, i + CHUNK)).execute();
+  for (let i = 0; i < samples.length; i += CHUNK)
+    await trx
+      .insertInto('machine_history')
+      .values(samples.slice(i, i + CHUNK))
+      .execute();
   return won;
 }

@@ -56,7 +56,16 @@ function entryOf(row: MachineShadowRow): Entry {
   };
 }
 
-const emptyRow = (device: string, at: number): MachineShadowRow => ({ device, version: 0, desired_version: 0, reported: '{}', desired: '{}', metadata: '{}', agent_editable: '[]', updated_at: at });
+const emptyRow = (device: string, at: number): MachineShadowRow => ({
+  device,
+  version: 0,
+  desired_version: 0,
+  reported: '{}',
+  desired: '{}',
+  metadata: '{}',
+  agent_editable: '[]',
+  updated_at: at,
+});
 
 export function shadowView(e: Entry, lowPercent: number): Shadow {
   return {
@@ -168,10 +177,12 @@ export class MachineShadows {
    */
   async setDesired(device: string, who: { kind: 'agent' | 'admin'; id: string }, change: DesiredChange): Promise<Shadow> {
     const row = await getDevice(this.ctx.db, device);
-    if (!row || (who.kind === 'agent' && this.ctx.bindings.agentOf(device) !== who.id)) throw new ProtocolError(ErrorCode.NOT_FOUND, `no device ${device}`, 'device');
+    if (!row || (who.kind === 'agent' && this.ctx.bindings.agentOf(device) !== who.id))
+      throw new ProtocolError(ErrorCode.NOT_FOUND, `no device ${device}`, 'device');
     const patch = parseSettingsPatch(change.settings);
     const editable = change.agentEditable === undefined ? undefined : editableKeys(change.agentEditable);
-    if (who.kind === 'agent' && editable !== undefined) throw new ProtocolError(ErrorCode.FORBIDDEN, 'only an admin decides which settings agents may change', 'agentEditable');
+    if (who.kind === 'agent' && editable !== undefined)
+      throw new ProtocolError(ErrorCode.FORBIDDEN, 'only an admin decides which settings agents may change', 'agentEditable');
     const view = await this.serial(device, async () => {
       for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
         const stored = await this.ctx.writer.write(async (trx) => {
@@ -179,11 +190,16 @@ export class MachineShadows {
           // another node waits for it instead of failing the compare-and-set again and again.
           const cur = await this.locked(trx, device);
           if (change.version !== undefined && change.version !== Number(cur.row.desired_version)) {
-            throw new ProtocolError(ErrorCode.CONFLICT, `the desired settings are at version ${cur.row.desired_version}, not ${change.version}; read them again`, 'version');
+            throw new ProtocolError(
+              ErrorCode.CONFLICT,
+              `the desired settings are at version ${cur.row.desired_version}, not ${change.version}; read them again`,
+              'version',
+            );
           }
           if (who.kind === 'agent') {
             const refused = Object.keys(patch).filter((k) => !cur.agentEditable.includes(k));
-            if (refused.length > 0) throw new ProtocolError(ErrorCode.FORBIDDEN, `an admin has not made ${refused.join(', ')} agent-editable`, `settings.${refused[0]}`);
+            if (refused.length > 0)
+              throw new ProtocolError(ErrorCode.FORBIDDEN, `an admin has not made ${refused.join(', ')} agent-editable`, `settings.${refused[0]}`);
           }
           const at = this.ctx.now();
           const desired = { ...cur.desired };
@@ -203,7 +219,13 @@ export class MachineShadows {
             updated_at: at,
           };
           if (!(await storeShadow(trx, next, Number(cur.row.version)))) return null;
-          await appendAudit(trx, { at, actor: `${who.kind}:${who.id}`, action: 'settings.desired', device, detail: { settings: patch, version: next.desired_version, ...(editable ? { agentEditable: editable } : {}) } });
+          await appendAudit(trx, {
+            at,
+            actor: `${who.kind}:${who.id}`,
+            action: 'settings.desired',
+            device,
+            detail: { settings: patch, version: next.desired_version, ...(editable ? { agentEditable: editable } : {}) },
+          });
           return next;
         });
         if (!stored) continue;
@@ -347,6 +369,7 @@ export class MachineShadows {
 }
 
 function editableKeys(v: unknown): string[] {
-  if (!Array.isArray(v) || v.some((k) => typeof k !== 'string' || !SETTINGS[k])) throw new ProtocolError(ErrorCode.BAD_PARAMS, `agentEditable must be an array of setting names (known: ${SETTING_KEYS.join(', ')})`, 'agentEditable');
+  if (!Array.isArray(v) || v.some((k) => typeof k !== 'string' || !SETTINGS[k]))
+    throw new ProtocolError(ErrorCode.BAD_PARAMS, `agentEditable must be an array of setting names (known: ${SETTING_KEYS.join(', ')})`, 'agentEditable');
   return [...new Set(v as string[])];
 }

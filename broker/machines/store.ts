@@ -34,7 +34,12 @@ export async function storeShadow(db: Db, row: MachineShadowRow, expected: numbe
   return Number(r.numUpdatedRows) === 1;
 }
 
-export interface Sample { device: string; field: string; at: number; value: number }
+export interface Sample {
+  device: string;
+  field: string;
+  at: number;
+  value: number;
+}
 
 export async function insertSamples(db: Db, samples: Sample[]): Promise<void> {
   if (samples.length > 0) await db.insertInto('machine_history').values(samples).execute();
@@ -74,7 +79,14 @@ export async function insertAlert(db: Db, row: AlertRow): Promise<boolean> {
 
 /** Clears the open alert of that kind and subject; the cleared row, or undefined when none was open. */
 export async function clearAlert(db: Db, device: string, kind: string, subject: string, at: number): Promise<AlertRow | undefined> {
-  const open = await db.selectFrom('alerts').selectAll().where('device', '=', device).where('kind', '=', kind).where('subject', '=', subject).where('state', '=', 'open').executeTakeFirst();
+  const open = await db
+    .selectFrom('alerts')
+    .selectAll()
+    .where('device', '=', device)
+    .where('kind', '=', kind)
+    .where('subject', '=', subject)
+    .where('state', '=', 'open')
+    .executeTakeFirst();
   if (!open) return undefined;
   const r = await db.updateTable('alerts').set({ state: 'cleared', cleared_at: at }).where('id', '=', open.id).where('state', '=', 'open').executeTakeFirst();
   return Number(r.numUpdatedRows) === 1 ? { ...open, state: 'cleared', cleared_at: at } : undefined;
@@ -84,7 +96,11 @@ export function openAlerts(db: Db): Promise<AlertRow[]> {
   return db.selectFrom('alerts').selectAll().where('state', '=', 'open').execute();
 }
 
-export interface AlertFilter { devices?: string[]; state?: 'open' | 'cleared'; limit: number }
+export interface AlertFilter {
+  devices?: string[];
+  state?: 'open' | 'cleared';
+  limit: number;
+}
 
 export function listAlerts(db: Db, f: AlertFilter): Promise<AlertRow[]> {
   let q = db.selectFrom('alerts').selectAll();

@@ -13,7 +13,14 @@ import { listAlerts } from './store';
 
 export type Viewer = { kind: 'agent' | 'admin'; id: string };
 
-function row(ctx: Context, d: DeviceRow, shadow: Shadow | undefined, jobs: Array<{ id: string; state: string }>, openAlerts: number, viewer: Viewer): MachineView {
+function row(
+  ctx: Context,
+  d: DeviceRow,
+  shadow: Shadow | undefined,
+  jobs: Array<{ id: string; state: string }>,
+  openAlerts: number,
+  viewer: Viewer,
+): MachineView {
   const presence = ctx.presence.status(d.id);
   const running = jobs.find((j) => j.state === 'running' || j.state === 'dispatched');
   const v: MachineView = {
@@ -34,7 +41,11 @@ function row(ctx: Context, d: DeviceRow, shadow: Shadow | undefined, jobs: Array
 
 async function views(ctx: Context, devices: DeviceRow[], viewer: Viewer): Promise<MachineView[]> {
   const ids = devices.map((d) => d.id);
-  const [shadows, jobs, alerts] = await Promise.all([ctx.machines.shadows.shadows(ids), openJobsOf(ctx.jobs.engine.db, ids), listAlerts(ctx.db, { devices: ids, state: 'open', limit: 10_000 })]);
+  const [shadows, jobs, alerts] = await Promise.all([
+    ctx.machines.shadows.shadows(ids),
+    openJobsOf(ctx.jobs.engine.db, ids),
+    listAlerts(ctx.db, { devices: ids, state: 'open', limit: 10_000 }),
+  ]);
   const jobsBy = new Map<string, Array<{ id: string; state: string }>>();
   for (const j of jobs) jobsBy.set(j.device, [...(jobsBy.get(j.device) ?? []), j]);
   const alertsBy = new Map<string, number>();
@@ -54,7 +65,8 @@ export async function listMachines(ctx: Context, viewer: Viewer): Promise<Machin
 export async function machineFor(ctx: Context, viewer: Viewer, codeOrId: string): Promise<DeviceRow> {
   const byCode = /^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/.test(codeOrId) ? await getDeviceByMachineCode(ctx.db, normaliseMachineCode(codeOrId)) : undefined;
   const d = byCode ?? (await getDevice(ctx.db, normaliseId(codeOrId, 'machine code or device id', 'code')));
-  if (!d || (viewer.kind === 'agent' && ctx.bindings.agentOf(d.id) !== viewer.id)) throw new ProtocolError(ErrorCode.NOT_FOUND, `no machine ${codeOrId.slice(0, 64)}`, 'code');
+  if (!d || (viewer.kind === 'agent' && ctx.bindings.agentOf(d.id) !== viewer.id))
+    throw new ProtocolError(ErrorCode.NOT_FOUND, `no machine ${codeOrId.slice(0, 64)}`, 'code');
   return d;
 }
 

@@ -41,7 +41,8 @@ export async function processDesign(input: Buffer, format: PrintFormat, limits: 
   } catch {
     throw badImage(`the file starts like a ${type.toUpperCase()} but is not a valid one`);
   }
-  if (meta.format !== type && !(type === 'jpeg' && meta.format === 'jpeg')) throw badImage(`the file starts like a ${type.toUpperCase()} but reads as ${String(meta.format)}`);
+  if (meta.format !== type && !(type === 'jpeg' && meta.format === 'jpeg'))
+    throw badImage(`the file starts like a ${type.toUpperCase()} but reads as ${String(meta.format)}`);
   const w = meta.width ?? 0;
   const h = meta.height ?? 0;
   if (w === 0 || h === 0) throw badImage('the image has no pixels');
@@ -51,7 +52,11 @@ export async function processDesign(input: Buffer, format: PrintFormat, limits: 
   }
   const ratio = (pixels * 4) / input.length;
   if (ratio > limits.maxRatio) {
-    throw new ProtocolError(ErrorCode.IMAGE_BOMB, `the image would decode to ${Math.round(ratio)} times its file size; at most ${limits.maxRatio} is accepted`, 'file');
+    throw new ProtocolError(
+      ErrorCode.IMAGE_BOMB,
+      `the image would decode to ${Math.round(ratio)} times its file size; at most ${limits.maxRatio} is accepted`,
+      'file',
+    );
   }
   try {
     // failOn 'error': a truncated or corrupt body is refused rather than printed half grey.

@@ -46,7 +46,8 @@ export class Orders {
     const key = this.ctx.labelKey;
     if (!verifyOrderLabel(key, l.code, l.sig)) {
       // Said apart from a forgery, so the customer knows to look for the other label.
-      if (verifyLabel(key, l.code, l.sig)) throw new ProtocolError(ErrorCode.WRONG_LABEL, 'this is a claim label; scan the order label on the machine', 'label');
+      if (verifyLabel(key, l.code, l.sig))
+        throw new ProtocolError(ErrorCode.WRONG_LABEL, 'this is a claim label; scan the order label on the machine', 'label');
       throw unknownMachine();
     }
     const row = await getDeviceByMachineCode(this.ctx.db, l.code);
@@ -72,7 +73,12 @@ export class Orders {
   async machine(row: DeviceRow): Promise<MachinePublic> {
     const open = await openJobs(jobsDb(this.ctx.db), row.id);
     const busy = open.some((j) => j.state !== 'queued');
-    return { code: row.machine_code ?? row.id, model: row.model, status: this.statusOf(row, busy), queueLength: open.filter((j) => j.state === 'queued').length };
+    return {
+      code: row.machine_code ?? row.id,
+      model: row.model,
+      status: this.statusOf(row, busy),
+      queueLength: open.filter((j) => j.state === 'queued').length,
+    };
   }
 
   statusOf(row: Pick<DeviceRow, 'id' | 'orders_enabled' | 'orders_maintenance'>, busy: boolean): MachineStatus {
@@ -136,11 +142,13 @@ export class Orders {
     if (body.machine !== undefined) {
       const code = normaliseMachineCode(body.machine, 'machine');
       const row = await getDevice(this.ctx.db, s.device);
-      if (code !== (row?.machine_code ?? null)) throw new ProtocolError(ErrorCode.WRONG_MACHINE, 'this order session belongs to another machine; scan this machine\'s own label', 'machine');
+      if (code !== (row?.machine_code ?? null))
+        throw new ProtocolError(ErrorCode.WRONG_MACHINE, "this order session belongs to another machine; scan this machine's own label", 'machine');
     }
     if (typeof body.design !== 'string') throw new ProtocolError(ErrorCode.BAD_REQUEST, 'design is required (the id an upload answered)', 'design');
     const copies = body.copies ?? 1;
-    if (typeof copies !== 'number' || !Number.isInteger(copies) || copies < 1 || copies > 20) throw new ProtocolError(ErrorCode.BAD_REQUEST, 'copies is a whole number from 1 to 20', 'copies');
+    if (typeof copies !== 'number' || !Number.isInteger(copies) || copies < 1 || copies > 20)
+      throw new ProtocolError(ErrorCode.BAD_REQUEST, 'copies is a whole number from 1 to 20', 'copies');
     const owned = await this.ctx.db
       .selectFrom('session_designs')
       .innerJoin('designs', 'designs.sha256', 'session_designs.design')
@@ -151,7 +159,8 @@ export class Orders {
     if (!owned) throw new ProtocolError(ErrorCode.NOT_FOUND, 'no such design uploaded in this session', 'design');
     const row = await this.device(s);
     const status = this.statusOf(row, false);
-    if (status === 'maintenance') throw new ProtocolError(ErrorCode.NOT_TAKING_ORDERS, 'the machine is in maintenance; it takes no orders right now', 'machine');
+    if (status === 'maintenance')
+      throw new ProtocolError(ErrorCode.NOT_TAKING_ORDERS, 'the machine is in maintenance; it takes no orders right now', 'machine');
     if (status === 'closed') throw new ProtocolError(ErrorCode.NOT_TAKING_ORDERS, 'the machine takes no orders right now', 'machine');
     const agent = this.ctx.bindings.agentOf(row.id)!;
     const params: PrintParams = { design: owned.sha256, size: Number(owned.size), copies, model: row.model ?? 'unknown' };
@@ -194,19 +203,33 @@ export class Orders {
   }
 
   /** Admins open or close a machine to orders; its operator (or an admin) puts it in maintenance. Audited. */
-  async settings(who: { kind: 'agent' | 'admin'; id: string }, device: string, s: { enabled?: unknown; maintenance?: unknown }): Promise<{ device: string; enabled: boolean; maintenance: boolean }> {
+  async settings(
+    who: { kind: 'agent' | 'admin'; id: string },
+    device: string,
+    s: { enabled?: unknown; maintenance?: unknown },
+  ): Promise<{ device: string; enabled: boolean; maintenance: boolean }> {
     const row = await getDevice(this.ctx.db, device);
-    if (!row || (who.kind === 'agent' && this.ctx.bindings.agentOf(device) !== who.id)) throw new ProtocolError(ErrorCode.NOT_FOUND, `no device ${device}`, 'device');
+    if (!row || (who.kind === 'agent' && this.ctx.bindings.agentOf(device) !== who.id))
+      throw new ProtocolError(ErrorCode.NOT_FOUND, `no device ${device}`, 'device');
     if (s.enabled !== undefined && typeof s.enabled !== 'boolean') throw new ProtocolError(ErrorCode.BAD_REQUEST, 'enabled is true or false', 'enabled');
-    if (s.maintenance !== undefined && typeof s.maintenance !== 'boolean') throw new ProtocolError(ErrorCode.BAD_REQUEST, 'maintenance is true or false', 'maintenance');
-    if (s.enabled !== undefined && who.kind !== 'admin') throw new ProtocolError(ErrorCode.FORBIDDEN, 'only an admin opens or closes a machine to walk-up orders', 'enabled');
+    if (s.maintenance !== undefined && typeof s.maintenance !== 'boolean')
+      throw new ProtocolError(ErrorCode.BAD_REQUEST, 'maintenance is true or false', 'maintenance');
+    if (s.enabled !== undefined && who.kind !== 'admin')
+      throw new ProtocolError(ErrorCode.FORBIDDEN, 'only an admin opens or closes a machine to walk-up orders', 'enabled');
     const patch: { orders_enabled?: number; orders_maintenance?: number } = {};
     if (s.enabled !== undefined) patch.orders_enabled = s.enabled ? 1 : 0;
     if (s.maintenance !== undefined) patch.orders_maintenance = s.maintenance ? 1 : 0;
     if (Object.keys(patch).length > 0) {
       await this.ctx.db.transaction().execute(async (trx) => {
         await trx.updateTable('devices').set(patch).where('id', '=', device).execute();
-        await appendAudit(trx, { at: this.ctx.now(), actor: `${who.kind}:${who.id}`, action: 'orders.settings', device, agent: row.agent_id, detail: { ...s } });
+        await appendAudit(trx, {
+          at: this.ctx.now(),
+          actor: `${who.kind}:${who.id}`,
+          action: 'orders.settings',
+          device,
+          agent: row.agent_id,
+          detail: { ...s },
+        });
       });
       await this.ctx.jobs.engine.republish(this.ctx.jobs.engine.queue(device));
     }
@@ -220,7 +243,14 @@ export class Orders {
     const job = await getJob(jobsDb(this.ctx.db), id);
     if (!job) throw new ProtocolError(ErrorCode.NOT_FOUND, `no order ${id}`, 'order');
     await this.ctx.jobs.requests.cancel(who.kind === 'admin' ? who : { kind: 'agent', id: job.agent }, id);
-    await appendAudit(this.ctx.db, { at: this.ctx.now(), actor: `${who.kind}:${who.id}`, action: 'order.cancel', device: o.device, agent: job.agent, detail: { order: id, session: o.session } });
+    await appendAudit(this.ctx.db, {
+      at: this.ctx.now(),
+      actor: `${who.kind}:${who.id}`,
+      action: 'order.cancel',
+      device: o.device,
+      agent: job.agent,
+      detail: { order: id, session: o.session },
+    });
     return this.view(o);
   }
 
@@ -238,7 +268,8 @@ export class Orders {
   /** Whether a machine takes orders and is in maintenance, for its operator or an admin. */
   async settingsOf(who: { kind: 'agent' | 'admin'; id: string }, device: string): Promise<{ device: string; enabled: boolean; maintenance: boolean }> {
     const row = await getDevice(this.ctx.db, device);
-    if (!row || (who.kind === 'agent' && this.ctx.bindings.agentOf(device) !== who.id)) throw new ProtocolError(ErrorCode.NOT_FOUND, `no device ${device}`, 'device');
+    if (!row || (who.kind === 'agent' && this.ctx.bindings.agentOf(device) !== who.id))
+      throw new ProtocolError(ErrorCode.NOT_FOUND, `no device ${device}`, 'device');
     return { device, enabled: Number(row.orders_enabled) === 1, maintenance: Number(row.orders_maintenance) === 1 };
   }
 }

@@ -27,7 +27,12 @@ export class SessionHourly {
       await this.limiter.consume(session, 1);
     } catch (err) {
       if (!(err instanceof RateLimiterRes)) throw err;
-      throw new ProtocolError(ErrorCode.RATE_LIMITED, `at most ${this.max} ${this.what} an hour; try again in ${Math.ceil(err.msBeforeNext / 1000)} s`, undefined, { retryAfterMs: err.msBeforeNext });
+      throw new ProtocolError(
+        ErrorCode.RATE_LIMITED,
+        `at most ${this.max} ${this.what} an hour; try again in ${Math.ceil(err.msBeforeNext / 1000)} s`,
+        undefined,
+        { retryAfterMs: err.msBeforeNext },
+      );
     }
   }
 }

@@ -14,10 +14,19 @@ export interface CustomerSession {
   expiresAt: number;
 }
 
-export async function openSession(db: Kysely<Database>, device: string, now: number, idleMs: number, maxMs: number): Promise<CustomerSession & { token: string }> {
+export async function openSession(
+  db: Kysely<Database>,
+  device: string,
+  now: number,
+  idleMs: number,
+  maxMs: number,
+): Promise<CustomerSession & { token: string }> {
   const id = randomBytes(8).toString('hex');
   const token = randomToken();
-  await db.insertInto('customer_sessions').values({ id, token_hash: tokenHash(token), device, created_at: now, last_used_at: now, idle_ms: idleMs, ends_at: now + maxMs }).execute();
+  await db
+    .insertInto('customer_sessions')
+    .values({ id, token_hash: tokenHash(token), device, created_at: now, last_used_at: now, idle_ms: idleMs, ends_at: now + maxMs })
+    .execute();
   return { id, device, token, expiresAt: Math.min(now + idleMs, now + maxMs) };
 }
 

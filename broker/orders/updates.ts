@@ -29,7 +29,16 @@ export function publishOrderUpdates(ctx: Context, orders: Orders): () => void {
         sends.push(publishJson(ctx, orderTopic(j.job), u, true));
       }
       for (const j of ended) {
-        const u: OrderUpdate = { order: j.job, state: j.state, position: null, eta: null, progress: j.state === 'done' ? 100 : null, error: j.error ?? null, machine, at: j.at };
+        const u: OrderUpdate = {
+          order: j.job,
+          state: j.state,
+          position: null,
+          eta: null,
+          progress: j.state === 'done' ? 100 : null,
+          error: j.error ?? null,
+          machine,
+          at: j.at,
+        };
         sends.push(clearRetained(ctx, orderTopic(j.job)).then(() => publishJson(ctx, orderTopic(j.job), u, false)));
       }
       await Promise.all(sends);

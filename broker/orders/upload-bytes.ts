@@ -26,7 +26,9 @@ export class UploadBytes {
   async take(keys: Record<UploadScope, string>, bytes: number): Promise<void> {
     const results = await Promise.allSettled(this.limiters.map((l) => l.limiter.consume(keys[l.scope], bytes)));
     const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected' && !(r.reason instanceof RateLimiterRes));
-    const refusals = results.flatMap((r, i) => (r.status === 'rejected' && r.reason instanceof RateLimiterRes ? [{ ...this.limiters[i]!, waitMs: r.reason.msBeforeNext }] : []));
+    const refusals = results.flatMap((r, i) =>
+      r.status === 'rejected' && r.reason instanceof RateLimiterRes ? [{ ...this.limiters[i]!, waitMs: r.reason.msBeforeNext }] : [],
+    );
     if (!failure && refusals.length === 0) return;
     // consume() counts what it refuses too: give back everything this upload took, refused or not.
     await Promise.all(this.limiters.map((l, i) => (results[i] === failure ? undefined : l.limiter.reward(keys[l.scope], bytes))));

@@ -22,7 +22,16 @@ async function failures(ctx: Context, rollout: string): Promise<{ failed: number
 }
 
 export async function alertRollout(ctx: Context, r: RolloutsTable, kind: RolloutAlertKind, message: string): Promise<RolloutAlert> {
-  const alert: RolloutAlert = { event: 'rollout', kind, rollout: r.id, release: r.release, wave: r.wave, ...(await failures(ctx, r.id)), message, at: ctx.now() };
+  const alert: RolloutAlert = {
+    event: 'rollout',
+    kind,
+    rollout: r.id,
+    release: r.release,
+    wave: r.wave,
+    ...(await failures(ctx, r.id)),
+    message,
+    at: ctx.now(),
+  };
   ctx.log.error({ alert: kind, rollout: r.id, release: r.release, wave: r.wave, failed: alert.failed, rolledBack: alert.rolledBack }, `ALERT: ${message}`);
   await publishJson(ctx, adminAlertsTopic, alert);
   return alert;
@@ -32,5 +41,10 @@ export async function alertRollout(ctx: Context, r: RolloutsTable, kind: Rollout
 export async function alertIfFinishedWithFailures(ctx: Context, r: RolloutsTable): Promise<void> {
   const { failed, rolledBack } = await failures(ctx, r.id);
   if (failed + rolledBack === 0) return;
-  await alertRollout(ctx, r, 'rollout-finished-with-failures', `rollout ${r.id} of ${r.release} finished with ${failed} failed and ${rolledBack} rolled-back devices`);
+  await alertRollout(
+    ctx,
+    r,
+    'rollout-finished-with-failures',
+    `rollout ${r.id} of ${r.release} finished with ${failed} failed and ${rolledBack} rolled-back devices`,
+  );
 }

@@ -17,7 +17,14 @@ export async function deviceOta(ctx: Context, device: string): Promise<DeviceOta
   const tries = await otaDb(ctx.db)
     .selectFrom('rollout_devices')
     .innerJoin('rollouts', 'rollouts.id', 'rollout_devices.rollout')
-    .select(['rollout_devices.rollout', 'rollouts.release', 'rollout_devices.state', 'rollout_devices.progress', 'rollout_devices.error', 'rollout_devices.updated_at'])
+    .select([
+      'rollout_devices.rollout',
+      'rollouts.release',
+      'rollout_devices.state',
+      'rollout_devices.progress',
+      'rollout_devices.error',
+      'rollout_devices.updated_at',
+    ])
     .where('rollout_devices.device', '=', device)
     .where('rollout_devices.state', 'in', [...IN_FLIGHT, ...FINAL])
     .orderBy('rollout_devices.updated_at', 'desc')
@@ -29,7 +36,25 @@ export async function deviceOta(ctx: Context, device: string): Promise<DeviceOta
     device,
     fw: row.fw,
     pendingFw: pending?.release ?? null,
-    pending: pending === undefined ? null : { rollout: pending.rollout, release: pending.release, state: pending.state as 'sent' | 'downloading' | 'installed', progress: pending.progress, updatedAt: Number(pending.updated_at) },
-    last: last === undefined ? null : { rollout: last.rollout, release: last.release, outcome: last.state as 'confirmed' | 'failed' | 'rolled-back', reason: last.error, at: Number(last.updated_at) },
+    pending:
+      pending === undefined
+        ? null
+        : {
+            rollout: pending.rollout,
+            release: pending.release,
+            state: pending.state as 'sent' | 'downloading' | 'installed',
+            progress: pending.progress,
+            updatedAt: Number(pending.updated_at),
+          },
+    last:
+      last === undefined
+        ? null
+        : {
+            rollout: last.rollout,
+            release: last.release,
+            outcome: last.state as 'confirmed' | 'failed' | 'rolled-back',
+            reason: last.error,
+            at: Number(last.updated_at),
+          },
   };
 }

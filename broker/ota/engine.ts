@@ -36,8 +36,10 @@ function rolloutOfJob(job: string): string | null {
 export class RolloutEngine {
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
-  private readonly onAck = (device: string, payload: Buffer): void => void this.applyAck(device, payload).catch((err: unknown) => this.ctx.log.error({ err, device }, 'applying an update ack failed'));
-  private readonly onReport = (device: string, report: OtaReport): void => void this.applyReport(device, report).catch((err: unknown) => this.ctx.log.error({ err, device }, 'applying an update report failed'));
+  private readonly onAck = (device: string, payload: Buffer): void =>
+    void this.applyAck(device, payload).catch((err: unknown) => this.ctx.log.error({ err, device }, 'applying an update ack failed'));
+  private readonly onReport = (device: string, report: OtaReport): void =>
+    void this.applyReport(device, report).catch((err: unknown) => this.ctx.log.error({ err, device }, 'applying an update report failed'));
 
   constructor(
     private readonly ctx: Context,
@@ -49,7 +51,10 @@ export class RolloutEngine {
     this.ctx.events.on('ack', this.onAck);
     this.ctx.events.on('ota', this.onReport);
     this.timer = setInterval(() => {
-      if (this.running === null) this.running = this.tick().catch((err: unknown) => this.ctx.log.error({ err }, 'driving rollouts failed')).finally(() => (this.running = null));
+      if (this.running === null)
+        this.running = this.tick()
+          .catch((err: unknown) => this.ctx.log.error({ err }, 'driving rollouts failed'))
+          .finally(() => (this.running = null));
     }, this.ctx.opts.otaTickMs);
   }
 
@@ -112,7 +117,12 @@ export class RolloutEngine {
         .where('wave', '=', r.wave)
         .executeTakeFirst();
       if (Number(u.numUpdatedRows) === 0) return false;
-      await recordEvent(trx, 'rollout.state', { rollout: r.id, release: r.release, state: last ? 'done' : 'running', wave: last ? r.wave : r.wave + 1, reason: null, actor: SYSTEM_ACTOR }, now);
+      await recordEvent(
+        trx,
+        'rollout.state',
+        { rollout: r.id, release: r.release, state: last ? 'done' : 'running', wave: last ? r.wave : r.wave + 1, reason: null, actor: SYSTEM_ACTOR },
+        now,
+      );
       return true;
     });
     if (!moved) return;
@@ -159,7 +169,12 @@ export class RolloutEngine {
       .where('sent_at', '<', now - this.ctx.opts.otaAckTimeoutMs)
       .execute();
     for (const d of due) {
-      const base = this.db.updateTable('rollout_devices').where('rollout', '=', r.id).where('device', '=', d.device).where('state', '=', 'sent').where('job', '=', d.job);
+      const base = this.db
+        .updateTable('rollout_devices')
+        .where('rollout', '=', r.id)
+        .where('device', '=', d.device)
+        .where('state', '=', 'sent')
+        .where('job', '=', d.job);
       if (!this.ctx.presence.isOnline(d.device)) {
         // Offline: it never got it, or lost it; a fresh try once it is back.
         await base.set({ state: 'pending', job: null, updated_at: now }).execute();
@@ -254,7 +269,10 @@ export class RolloutEngine {
       case 'accepted':
       case 'progress':
         to = 'downloading';
-        moved = await row.where('state', 'in', ['sent', 'downloading']).set({ state: to, progress: ack.progress ?? 0, updated_at: now }).executeTakeFirst();
+        moved = await row
+          .where('state', 'in', ['sent', 'downloading'])
+          .set({ state: to, progress: ack.progress ?? 0, updated_at: now })
+          .executeTakeFirst();
         break;
       case 'done': {
         const unchanged = typeof ack.result === 'object' && ack.result !== null && (ack.result as { unchanged?: unknown }).unchanged === true;
@@ -267,7 +285,10 @@ export class RolloutEngine {
       case 'cancelled': {
         const error = (ack.error ?? `${ack.state.toUpperCase()}: no reason given`).slice(0, 500);
         to = /^BUSY\b/.test(error) ? 'skipped-busy' : 'failed';
-        moved = await row.where('state', 'in', ['sent', 'downloading']).set({ state: to, error, ...(to === 'skipped-busy' ? { job: null } : {}), updated_at: now }).executeTakeFirst();
+        moved = await row
+          .where('state', 'in', ['sent', 'downloading'])
+          .set({ state: to, error, ...(to === 'skipped-busy' ? { job: null } : {}), updated_at: now })
+          .executeTakeFirst();
         break;
       }
     }

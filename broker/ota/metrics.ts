@@ -13,9 +13,18 @@ export class OtaMetrics {
 
   constructor(registry: Registry, db: Kysely<Database>) {
     const registers = [registry];
-    this.outcomes = new Counter({ name: 'fleetbind_ota_outcomes_total', help: 'Update outcomes seen by this node: confirmed, failed, rolled-back', labelNames: ['outcome'], registers });
+    this.outcomes = new Counter({
+      name: 'fleetbind_ota_outcomes_total',
+      help: 'Update outcomes seen by this node: confirmed, failed, rolled-back',
+      labelNames: ['outcome'],
+      registers,
+    });
     this.sent = new Counter({ name: 'fleetbind_ota_commands_sent_total', help: 'ota cmds sent by this node, resends included', registers });
-    this.autoPauses = new Counter({ name: 'fleetbind_rollout_auto_pauses_total', help: 'Rollouts that paused themselves because a wave failed too often', registers });
+    this.autoPauses = new Counter({
+      name: 'fleetbind_rollout_auto_pauses_total',
+      help: 'Rollouts that paused themselves because a wave failed too often',
+      registers,
+    });
     new Gauge({
       name: 'fleetbind_devices_by_firmware',
       help: 'Registered devices by the firmware version they last reported',
@@ -23,7 +32,11 @@ export class OtaMetrics {
       registers,
       async collect() {
         this.reset();
-        const rows = await db.selectFrom('devices').select(['fw', (eb) => eb.fn.countAll<number>().as('n')]).groupBy('fw').execute();
+        const rows = await db
+          .selectFrom('devices')
+          .select(['fw', (eb) => eb.fn.countAll<number>().as('n')])
+          .groupBy('fw')
+          .execute();
         for (const r of rows) this.set({ fw: r.fw ?? 'unknown' }, Number(r.n));
       },
     });
@@ -33,7 +46,11 @@ export class OtaMetrics {
       labelNames: ['state'],
       registers,
       async collect() {
-        const rows = await otaDb(db).selectFrom('rollouts').select(['state', (eb) => eb.fn.countAll<number>().as('n')]).groupBy('state').execute();
+        const rows = await otaDb(db)
+          .selectFrom('rollouts')
+          .select(['state', (eb) => eb.fn.countAll<number>().as('n')])
+          .groupBy('state')
+          .execute();
         const by = new Map(rows.map((r) => [r.state, Number(r.n)]));
         for (const state of ROLLOUT_STATES) this.set({ state }, by.get(state) ?? 0);
       },

@@ -24,7 +24,8 @@ export interface ReleaseView extends ReleaseManifest {
 }
 
 export async function createRelease(ctx: Context, keys: ReleaseKeys, actor: string, u: ReleaseUpload): Promise<ReleaseView> {
-  if (keys.count === 0) throw new ProtocolError(ErrorCode.UNAVAILABLE, 'no release public key is configured (--release-public-keys): no release can be accepted');
+  if (keys.count === 0)
+    throw new ProtocolError(ErrorCode.UNAVAILABLE, 'no release public key is configured (--release-public-keys): no release can be accepted');
   // The signature first: nothing an unsigned upload says is believed, not even its version.
   if (!/^[A-Za-z0-9+/]{86}==$/.test(u.sig) || !keys.verifies(u.manifest, u.sig)) {
     throw new ProtocolError(ErrorCode.BAD_SIGNATURE, 'the manifest is not signed by a configured release key', 'sig');
@@ -56,14 +57,23 @@ export async function createRelease(ctx: Context, keys: ReleaseKeys, actor: stri
   };
   await db.transaction().execute(async (trx) => {
     await trx.insertInto('releases').values(row).execute();
-    await appendAudit(registryOf(trx), { at: now, actor, action: 'release.created', detail: { version: manifest.version, sha256: manifest.sha256, models: manifest.models } });
+    await appendAudit(registryOf(trx), {
+      at: now,
+      actor,
+      action: 'release.created',
+      detail: { version: manifest.version, sha256: manifest.sha256, models: manifest.models },
+    });
   });
   ctx.log.info({ version: manifest.version, size: manifest.size, actor }, 'firmware release accepted');
   return releaseView(row, await countOn(ctx, manifest.version));
 }
 
 async function countOn(ctx: Context, version: string): Promise<number> {
-  const r = await ctx.db.selectFrom('devices').select((eb) => eb.fn.countAll<number>().as('n')).where('fw', '=', version).executeTakeFirst();
+  const r = await ctx.db
+    .selectFrom('devices')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('fw', '=', version)
+    .executeTakeFirst();
   return Number(r?.n ?? 0);
 }
 
@@ -73,13 +83,25 @@ export async function getRelease(ctx: Context, version: string): Promise<Release
 
 export async function listReleases(ctx: Context): Promise<ReleaseView[]> {
   const rows = await otaDb(ctx.db).selectFrom('releases').selectAll().orderBy('created_at', 'desc').execute();
-  const counts = await ctx.db.selectFrom('devices').select(['fw', (eb) => eb.fn.countAll<number>().as('n')]).groupBy('fw').execute();
+  const counts = await ctx.db
+    .selectFrom('devices')
+    .select(['fw', (eb) => eb.fn.countAll<number>().as('n')])
+    .groupBy('fw')
+    .execute();
   const byFw = new Map(counts.map((c) => [c.fw, Number(c.n)]));
   return rows.map((r) => releaseView(r, byFw.get(r.version) ?? 0));
 }
 
 export function releaseView(r: ReleasesTable, devices: number): ReleaseView {
-  const v: ReleaseView = { version: r.version, models: JSON.parse(r.models) as string[], size: Number(r.size), sha256: r.sha256, createdAt: Number(r.created_at), createdBy: r.created_by, devices };
+  const v: ReleaseView = {
+    version: r.version,
+    models: JSON.parse(r.models) as string[],
+    size: Number(r.size),
+    sha256: r.sha256,
+    createdAt: Number(r.created_at),
+    createdBy: r.created_by,
+    devices,
+  };
   if (r.min_version !== null) v.minVersion = r.min_version;
   if (r.notes !== null) v.notes = r.notes;
   return v;

@@ -4,7 +4,14 @@
 // Driving it (sending, soak, auto-pause) is the engine's job (engine.ts).
 import { createHash, randomBytes } from 'node:crypto';
 import { ErrorCode, ProtocolError } from '../../protocol/errors';
-import { ROLLOUT_DEVICE_STATES, type RolloutDeviceState, type RolloutRequest, type RolloutState, type RolloutTarget, type RolloutWindow } from '../../protocol/ota';
+import {
+  ROLLOUT_DEVICE_STATES,
+  type RolloutDeviceState,
+  type RolloutRequest,
+  type RolloutState,
+  type RolloutTarget,
+  type RolloutWindow,
+} from '../../protocol/ota';
 import type { Context } from '../context';
 import { appendAudit } from '../store/audit';
 import { recordEvent } from '../webhooks/outbox';
@@ -80,7 +87,12 @@ export async function createRollout(ctx: Context, actor: string, req: RolloutReq
   const models = JSON.parse(release.models) as string[];
   const id = `r${randomBytes(5).toString('hex')}`;
   const devices = (await targetDevices(ctx, req.target, models, release.version)).sort((a, b) => (orderKey(id, a) < orderKey(id, b) ? -1 : 1));
-  if (devices.length === 0) throw new ProtocolError(ErrorCode.BAD_REQUEST, `no device in the target runs a model this release is for (${models.join(', ')}) on another version`, 'target');
+  if (devices.length === 0)
+    throw new ProtocolError(
+      ErrorCode.BAD_REQUEST,
+      `no device in the target runs a model this release is for (${models.join(', ')}) on another version`,
+      'target',
+    );
   const now = ctx.now();
   const row: RolloutsTable = {
     id,
@@ -121,7 +133,12 @@ export async function createRollout(ctx: Context, actor: string, req: RolloutReq
       }));
       await trx.insertInto('rollout_devices').values(batch).execute();
     }
-    await appendAudit(registryOf(trx), { at: now, actor, action: 'rollout.created', detail: { rollout: id, release: release.version, devices: devices.length, waves: req.waves } });
+    await appendAudit(registryOf(trx), {
+      at: now,
+      actor,
+      action: 'rollout.created',
+      detail: { rollout: id, release: release.version, devices: devices.length, waves: req.waves },
+    });
     await recordEvent(trx, 'rollout.state', { rollout: id, release: release.version, state: 'running', wave: 0, reason: null, actor }, now);
   });
   ctx.log.info({ rollout: id, release: release.version, devices: devices.length, waves: req.waves, actor }, 'rollout created');
@@ -202,8 +219,18 @@ export async function controlRollout(ctx: Context, id: string, action: keyof typ
       .returning(['release', 'wave'])
       .executeTakeFirst();
     if (r === undefined) return false;
-    await appendAudit(registryOf(trx), { at: now, actor, action: `rollout.${action === 'pause' ? 'paused' : action === 'resume' ? 'resumed' : 'cancelled'}`, detail: { rollout: id, ...(reason === null ? {} : { reason }) } });
-    await recordEvent(trx, 'rollout.state', { rollout: id, release: r.release, state: to, wave: Number(r.wave), reason: action === 'resume' ? null : reason, actor }, now);
+    await appendAudit(registryOf(trx), {
+      at: now,
+      actor,
+      action: `rollout.${action === 'pause' ? 'paused' : action === 'resume' ? 'resumed' : 'cancelled'}`,
+      detail: { rollout: id, ...(reason === null ? {} : { reason }) },
+    });
+    await recordEvent(
+      trx,
+      'rollout.state',
+      { rollout: id, release: r.release, state: to, wave: Number(r.wave), reason: action === 'resume' ? null : reason, actor },
+      now,
+    );
     return true;
   });
   const view = await rolloutView(ctx, id);

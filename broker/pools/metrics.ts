@@ -14,7 +14,12 @@ export class PoolMetrics {
   private readonly labels = new Set<string>();
 
   constructor(registry: Registry) {
-    this.queueDepth = new Gauge({ name: 'fleetbind_pool_queue_depth', help: 'Jobs waiting in a location\'s pool queue', labelNames: ['location'], registers: [registry] });
+    this.queueDepth = new Gauge({
+      name: 'fleetbind_pool_queue_depth',
+      help: "Jobs waiting in a location's pool queue",
+      labelNames: ['location'],
+      registers: [registry],
+    });
     this.waitSeconds = new Histogram({
       name: 'fleetbind_pool_wait_seconds',
       help: 'How long a job waited in its pool queue before a device took it',
@@ -23,8 +28,18 @@ export class PoolMetrics {
       registers: [registry],
     });
     this.leasesStarted = new Counter({ name: 'fleetbind_leases_started_total', help: 'Pool leases started', labelNames: ['location'], registers: [registry] });
-    this.leasesEnded = new Counter({ name: 'fleetbind_leases_ended_total', help: 'Pool leases ended, by reason (job-ended, orphaned)', labelNames: ['location', 'reason'], registers: [registry] });
-    this.noDevice = new Counter({ name: 'fleetbind_pool_no_device_total', help: 'Pool submits answered NO_DEVICE_AVAILABLE', labelNames: ['location'], registers: [registry] });
+    this.leasesEnded = new Counter({
+      name: 'fleetbind_leases_ended_total',
+      help: 'Pool leases ended, by reason (job-ended, orphaned)',
+      labelNames: ['location', 'reason'],
+      registers: [registry],
+    });
+    this.noDevice = new Counter({
+      name: 'fleetbind_pool_no_device_total',
+      help: 'Pool submits answered NO_DEVICE_AVAILABLE',
+      labelNames: ['location'],
+      registers: [registry],
+    });
   }
 
   /** The location's label, or "other" once MAX_LOCATION_LABELS locations have their own. */

@@ -9,7 +9,10 @@ import type { Kysely } from 'kysely';
 import { poolDevices } from '../store/locations';
 import type { Database } from '../store/schema';
 
-export interface PoolDevice { id: string; caps: readonly string[] }
+export interface PoolDevice {
+  id: string;
+  caps: readonly string[];
+}
 
 export class PoolDeviceCache {
   private readonly byLocation = new Map<string, Promise<PoolDevice[]>>();

@@ -19,7 +19,21 @@ import { insertJob, jobByKey } from '../jobs/store';
 import { isUniqueViolation } from '../store/db';
 import { publishJson } from '../publisher';
 import type { BindingChange } from '../store/bindings';
-import { anyWaiting, closeOrphanedLeases, decide, dueEntries, endLease, enqueue, idleLeases, locationsWaiting, oldestWaitingFor, poolEntry, poolEntryByKey, startLease, unassign } from '../store/leases';
+import {
+  anyWaiting,
+  closeOrphanedLeases,
+  decide,
+  dueEntries,
+  endLease,
+  enqueue,
+  idleLeases,
+  locationsWaiting,
+  oldestWaitingFor,
+  poolEntry,
+  poolEntryByKey,
+  startLease,
+  unassign,
+} from '../store/leases';
 import { isMember, locationsOf, poolSettingsOf } from '../store/locations';
 import type { PoolEntryRow } from '../store/schema';
 import type { JobView } from '../../protocol/rest';
@@ -40,7 +54,12 @@ export interface RoutedResult extends SubmitResult {
 }
 
 /** One of the agent's jobs waiting in a pool queue, as the agent sees it. */
-export interface PoolQueueItem { job: string; kind: string; position: number; eta: number }
+export interface PoolQueueItem {
+  job: string;
+  kind: string;
+  position: number;
+  eta: number;
+}
 
 const EWMA_WEIGHT = 0.2;
 /** Positions and ETAs go to the first this many waiting jobs of a location. */
@@ -114,9 +133,15 @@ export class Pools {
       device = settings.primary;
       fallback ??= settings.fallback ?? undefined;
     }
-    if (device !== undefined && r.pool !== undefined && fallback !== 'pool') throw await this.badTarget(agent, "name either a device or a pool (or both with fallback: 'pool')");
+    if (device !== undefined && r.pool !== undefined && fallback !== 'pool')
+      throw await this.badTarget(agent, "name either a device or a pool (or both with fallback: 'pool')");
     if (device === undefined && fallback === 'pool') throw await this.badTarget(agent, "fallback: 'pool' needs a device or primary to fall back from");
-    const job = { kind: r.kind, params: r.params, ...(r.ttl === undefined ? {} : { ttl: r.ttl }), ...(r.idempotencyKey === undefined ? {} : { idempotencyKey: r.idempotencyKey }) };
+    const job = {
+      kind: r.kind,
+      params: r.params,
+      ...(r.ttl === undefined ? {} : { ttl: r.ttl }),
+      ...(r.idempotencyKey === undefined ? {} : { idempotencyKey: r.idempotencyKey }),
+    };
     if (r.idempotencyKey !== undefined) {
       const again = await this.repeat(agent, r.idempotencyKey, r.kind);
       if (again !== null) return again;
@@ -135,7 +160,8 @@ export class Pools {
    * is left to the device's own check, which knows which device that was.
    */
   private async repeat(agent: string, key: string, kind: string): Promise<RoutedResult | null> {
-    const conflict = (id: string, was: string): ProtocolError => new ProtocolError(ErrorCode.CONFLICT, `idempotencyKey was already used for job ${id} (${was})`, 'idempotencyKey');
+    const conflict = (id: string, was: string): ProtocolError =>
+      new ProtocolError(ErrorCode.CONFLICT, `idempotencyKey was already used for job ${id} (${was})`, 'idempotencyKey');
     const row = await jobByKey(this.ctx.jobs.engine.db, agent, key);
     if (row !== undefined) {
       if (row.pool === null) return null;
@@ -148,15 +174,28 @@ export class Pools {
     if (entry.kind !== kind) throw conflict(entry.id, `${entry.kind} at ${entry.location}`);
     this.ctx.jobs.engine.metrics.submitted.inc({ outcome: 'repeat' });
     const view = await this.waitingView(entry);
-    return { job: entry.id, state: view?.state ?? 'queued', position: view?.position ?? null, eta: view?.eta ?? null, device: null, pool: entry.location, route: entry.route as Route };
+    return {
+      job: entry.id,
+      state: view?.state ?? 'queued',
+      position: view?.position ?? null,
+      eta: view?.eta ?? null,
+      device: null,
+      pool: entry.location,
+      route: entry.route as Route,
+    };
   }
 
   private async badTarget(agent: string, why: string): Promise<ProtocolError> {
     const [devices, pools, settings] = await Promise.all([this.ownedDevices(agent), locationsOf(this.ctx.db, agent), poolSettingsOf(this.ctx.db, agent)]);
     const list = (xs: string[]): string => (xs.length === 0 ? 'none' : xs.join(', '));
-    return new ProtocolError(ErrorCode.BAD_TARGET, `${why}; nothing was queued. Your devices: ${list(devices)}; your pools: ${list(pools)}; primary: ${settings.primary ?? 'none'}`, 'device', {
-      options: { devices, pools, primary: settings.primary },
-    });
+    return new ProtocolError(
+      ErrorCode.BAD_TARGET,
+      `${why}; nothing was queued. Your devices: ${list(devices)}; your pools: ${list(pools)}; primary: ${settings.primary ?? 'none'}`,
+      'device',
+      {
+        options: { devices, pools, primary: settings.primary },
+      },
+    );
   }
 
   private async ownedDevices(agent: string): Promise<string[]> {
@@ -198,7 +237,8 @@ export class Pools {
     ctx.cluster?.health.assertAvailable('submit a job');
     // Membership first: an agent outside the location learns nothing about it, not even whether it exists.
     if (!(await isMember(ctx.db, agent, location))) throw new ProtocolError(ErrorCode.FORBIDDEN, `you do not belong to location ${location}`, 'pool');
-    if (!isJobKind(job.kind)) throw new ProtocolError(ErrorCode.UNSUPPORTED, `unknown job kind '${job.kind}' (known: ${Object.keys(JOB_KINDS).join(', ')})`, 'kind');
+    if (!isJobKind(job.kind))
+      throw new ProtocolError(ErrorCode.UNSUPPORTED, `unknown job kind '${job.kind}' (known: ${Object.keys(JOB_KINDS).join(', ')})`, 'kind');
     let devices = await this.devices.of(location);
     let capable = devices.filter((d) => d.caps.includes(job.kind));
     let counts = this.counts(location, capable);
@@ -211,13 +251,22 @@ export class Pools {
     }
     if (capable.length === 0) {
       const runs = [...new Set(devices.flatMap((d) => d.caps))];
-      throw new ProtocolError(ErrorCode.UNSUPPORTED, `no device in the pool at ${location} runs '${job.kind}' (${devices.length === 0 ? 'the pool has no devices' : `its devices run: ${runs.join(', ') || 'nothing announced yet'}`})`, 'kind');
+      throw new ProtocolError(
+        ErrorCode.UNSUPPORTED,
+        `no device in the pool at ${location} runs '${job.kind}' (${devices.length === 0 ? 'the pool has no devices' : `its devices run: ${runs.join(', ') || 'nothing announced yet'}`})`,
+        'kind',
+      );
     }
     const params = parseJobParams(job.kind, job.params);
     if (job.kind === 'qr.show') ctx.jobs.requests.checkPayment(params as QrShowParams);
     if (counts.online === 0) {
       this.metrics.noDevice.inc({ location: this.metrics.location(location) });
-      throw new ProtocolError(ErrorCode.NO_DEVICE_AVAILABLE, `no device at ${location} can take '${job.kind}' now: all ${counts.offline} that run it are offline`, 'pool', { counts });
+      throw new ProtocolError(
+        ErrorCode.NO_DEVICE_AVAILABLE,
+        `no device at ${location} can take '${job.kind}' now: all ${counts.offline} that run it are offline`,
+        'pool',
+        { counts },
+      );
     }
     const now = ctx.now();
     const via = { pool: location, route };
@@ -232,7 +281,18 @@ export class Pools {
     }
     const id = randomUUID();
     const key = job.idempotencyKey ?? null;
-    const entry = { id, location, agent, kind: job.kind, params: JSON.stringify(params), hold: isHeld(job.kind, params), ttlMs: queueTtlMs(params, job.ttl, ctx.opts.jobTtlMs, now), route, now, idempotencyKey: key };
+    const entry = {
+      id,
+      location,
+      agent,
+      kind: job.kind,
+      params: JSON.stringify(params),
+      hold: isHeld(job.kind, params),
+      ttlMs: queueTtlMs(params, job.ttl, ctx.opts.jobTtlMs, now),
+      route,
+      now,
+      idempotencyKey: key,
+    };
     const free = shuffle(this.freeOf(capable));
     const outcome = await this.tx(async (trx) => {
       // FIFO: while anyone waits here, a new job queues behind them.
@@ -240,7 +300,11 @@ export class Pools {
         for (const d of free) {
           const change = await startLease(asRegistry(trx), { lease: randomUUID(), device: d.id, agent, location, job: id, route, now });
           if (change === null) continue;
-          await insertJob(trx, { id, device: d.id, agent, kind: job.kind, params: entry.params, hold: entry.hold, ttlMs: entry.ttlMs, idempotencyKey: key, now, via }, ctx.opts.queueCap);
+          await insertJob(
+            trx,
+            { id, device: d.id, agent, kind: job.kind, params: entry.params, hold: entry.hold, ttlMs: entry.ttlMs, idempotencyKey: key, now, via },
+            ctx.opts.queueCap,
+          );
           return change;
         }
       }
@@ -310,7 +374,9 @@ export class Pools {
    * across nodes the conditional updates decide, so a job is given one device and a device one job.
    */
   drain(location: string): Promise<void> {
-    return this.draining.run(location, () => this.drainOnce(location).catch((err: unknown) => this.ctx.log.error({ err, location }, 'draining the pool queue failed')));
+    return this.draining.run(location, () =>
+      this.drainOnce(location).catch((err: unknown) => this.ctx.log.error({ err, location }, 'draining the pool queue failed')),
+    );
   }
 
   private async drainOnce(location: string): Promise<void> {
@@ -367,7 +433,22 @@ export class Pools {
       return 'taken';
     }
     const ttlMs = Math.max(1, Number(entry.expires_at) - now);
-    await insertJob(trx, { id: entry.id, device, agent: entry.agent, kind: entry.kind, params: entry.params, hold: Number(entry.hold) === 1, ttlMs, idempotencyKey: entry.idempotency_key, now, via: { pool: entry.location, route: entry.route } }, this.ctx.opts.queueCap);
+    await insertJob(
+      trx,
+      {
+        id: entry.id,
+        device,
+        agent: entry.agent,
+        kind: entry.kind,
+        params: entry.params,
+        hold: Number(entry.hold) === 1,
+        ttlMs,
+        idempotencyKey: entry.idempotency_key,
+        now,
+        via: { pool: entry.location, route: entry.route },
+      },
+      this.ctx.opts.queueCap,
+    );
     return change;
   }
 
@@ -383,7 +464,14 @@ export class Pools {
   async queueOf(location: string): Promise<(PoolQueueItem & { agent: string; queuedAt: number })[]> {
     const entries = (await this.lines.of(location)).slice(0, SHOWN);
     const online = await this.onlineAt(location);
-    return entries.map((e, i) => ({ job: e.id, kind: e.kind, agent: e.agent, queuedAt: Number(e.queued_at), position: i + 1, eta: this.eta(e, i + 1, online) }));
+    return entries.map((e, i) => ({
+      job: e.id,
+      kind: e.kind,
+      agent: e.agent,
+      queuedAt: Number(e.queued_at),
+      position: i + 1,
+      eta: this.eta(e, i + 1, online),
+    }));
   }
 
   /** A waiting entry's position and ETA (as queueOf gives them), without reading the whole queue. */
@@ -410,7 +498,9 @@ export class Pools {
    * device's snapshot, a burst of changes gives one message per agent, reflecting all of them.
    */
   publishQueue(location: string): Promise<void> {
-    return this.publishing.run(location, () => this.publishQueueOnce(location).catch((err: unknown) => this.ctx.log.error({ err, location }, 'publishing the pool queue failed')));
+    return this.publishing.run(location, () =>
+      this.publishQueueOnce(location).catch((err: unknown) => this.ctx.log.error({ err, location }, 'publishing the pool queue failed')),
+    );
   }
 
   private async publishQueueOnce(location: string): Promise<void> {
@@ -439,7 +529,9 @@ export class Pools {
 
   /** Unretained, without an id, on the agent's res topic (docs/architecture.md, Locations and pools). */
   private tell(agent: string, body: Record<string, unknown>): void {
-    publishJson(this.ctx, agentTopic(agent, 'res'), body).catch((err: unknown) => this.ctx.log.error({ err, agent }, 'telling an agent about its pool job failed'));
+    publishJson(this.ctx, agentTopic(agent, 'res'), body).catch((err: unknown) =>
+      this.ctx.log.error({ err, agent }, 'telling an agent about its pool job failed'),
+    );
   }
 
   /** A pool job no device has taken yet, if the caller (its agent, or an admin) may see it. */
@@ -465,12 +557,26 @@ export class Pools {
     const now = this.ctx.now();
     const done = await this.tx(async (trx) => {
       if (!(await decide(asRegistry(trx), job, 'cancelled', now))) return false;
-      if (who.kind === 'admin') await appendAudit(asRegistry(trx), { at: now, actor: `admin:${who.id}`, action: 'job.cancel', agent: entry.agent, detail: { job, pool: entry.location } });
+      if (who.kind === 'admin')
+        await appendAudit(asRegistry(trx), {
+          at: now,
+          actor: `admin:${who.id}`,
+          action: 'job.cancel',
+          agent: entry.agent,
+          detail: { job, pool: entry.location },
+        });
       return true;
     });
     if (!done) return false;
     this.lines.removed(entry.location, job);
-    if (who.kind === 'admin') this.tell(entry.agent, { event: 'pool.ended', job, location: entry.location, state: 'cancelled', error: { code: 'CANCELLED', message: `cancelled by admin:${who.id}` } });
+    if (who.kind === 'admin')
+      this.tell(entry.agent, {
+        event: 'pool.ended',
+        job,
+        location: entry.location,
+        state: 'cancelled',
+        error: { code: 'CANCELLED', message: `cancelled by admin:${who.id}` },
+      });
     await this.publishQueue(entry.location);
     return true;
   }
@@ -588,7 +694,13 @@ export class Pools {
       for (const e of await dueEntries(ctx.db, now)) {
         if (!(await this.tx((trx) => decide(asRegistry(trx), e.id, 'expired', now)))) continue;
         this.lines.removed(e.location, e.id);
-        this.tell(e.agent, { event: 'pool.ended', job: e.id, location: e.location, state: 'expired', error: { code: 'EXPIRED', message: 'waited in the pool queue past its ttl; no device took it' } });
+        this.tell(e.agent, {
+          event: 'pool.ended',
+          job: e.id,
+          location: e.location,
+          state: 'expired',
+          error: { code: 'EXPIRED', message: 'waited in the pool queue past its ttl; no device took it' },
+        });
         await this.publishQueue(e.location);
       }
       for (const l of await idleLeases(ctx.db, now - ctx.opts.leaseLingerMs - 1_000)) {
@@ -605,7 +717,12 @@ export class Pools {
   }
 }
 
-interface JobInput { kind: string; params: unknown; ttl?: number; idempotencyKey?: string }
+interface JobInput {
+  kind: string;
+  params: unknown;
+  ttl?: number;
+  idempotencyKey?: string;
+}
 
 export async function startPools(ctx: Context): Promise<Pools> {
   const pools = new Pools(ctx);

@@ -39,7 +39,13 @@ function listen(server: Server, port: number, host: string, what: string, flag: 
   );
 }
 
-export async function listenAll(ctx: Context, aedes: Aedes, guard: ConnectionGuard, tls: { cert: Buffer; key: Buffer } | null, startedAt: number): Promise<NodeListeners> {
+export async function listenAll(
+  ctx: Context,
+  aedes: Aedes,
+  guard: ConnectionGuard,
+  tls: { cert: Buffer; key: Buffer } | null,
+  startedAt: number,
+): Promise<NodeListeners> {
   const { opts } = ctx;
   // MQTT is request/response in small packets: with Nagle on, a reply written behind an unacked
   // one waits for the peer's delayed ACK (about 40 ms), on every hop of a job.

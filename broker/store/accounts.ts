@@ -7,7 +7,13 @@ import { first, prepared } from './prepared';
 import type { AgentRow, Database, SessionRow } from './schema';
 
 export function agentView(r: AgentRow): AgentView {
-  return { id: r.id, name: r.name, disabled: Number(r.disabled) === 1, deviceLimit: r.device_limit === null ? null : Number(r.device_limit), createdAt: Number(r.created_at) };
+  return {
+    id: r.id,
+    name: r.name,
+    disabled: Number(r.disabled) === 1,
+    deviceLimit: r.device_limit === null ? null : Number(r.device_limit),
+    createdAt: Number(r.created_at),
+  };
 }
 
 export async function createAgent(
@@ -27,7 +33,12 @@ export async function createAgent(
   });
 }
 
-export interface AgentPatch { name?: string; passwordHash?: string; disabled?: boolean; deviceLimit?: number | null }
+export interface AgentPatch {
+  name?: string;
+  passwordHash?: string;
+  disabled?: boolean;
+  deviceLimit?: number | null;
+}
 
 /** Returns the token hashes of the sessions it ended (a disabled agent, a changed password). */
 export async function updateAgent(db: Kysely<Database>, id: string, p: AgentPatch, actor: string, now: number): Promise<string[]> {
@@ -69,7 +80,10 @@ export async function getAdmin(db: Kysely<Database>, name: string): Promise<{ na
 }
 
 export async function countAdmins(db: Kysely<Database>): Promise<number> {
-  const r = await db.selectFrom('admins').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+  const r = await db
+    .selectFrom('admins')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .executeTakeFirstOrThrow();
   return Number(r.n);
 }
 
@@ -97,7 +111,11 @@ export async function useSession(db: Kysely<Database>, hash: string, now: number
     await db.deleteFrom('sessions').where('token_hash', '=', hash).execute();
     return undefined;
   }
-  await db.updateTable('sessions').set({ last_used_at: now, expires_at: now + idleMs }).where('token_hash', '=', hash).execute();
+  await db
+    .updateTable('sessions')
+    .set({ last_used_at: now, expires_at: now + idleMs })
+    .where('token_hash', '=', hash)
+    .execute();
   return s;
 }
 

@@ -14,18 +14,41 @@ export interface AuditEntry {
 }
 
 // Compiled once (prepared.ts): every change of the registry writes one.
-const insertAudit = prepared((db: Kysely<Database>, p: { at: number; actor: string; action: string; device: string | null; agent: string | null; detail: string }) =>
-  db.insertInto('audit').values({ at: p.at, actor: p.actor, action: p.action, device: p.device, agent: p.agent, detail: p.detail }),
+const insertAudit = prepared(
+  (db: Kysely<Database>, p: { at: number; actor: string; action: string; device: string | null; agent: string | null; detail: string }) =>
+    db.insertInto('audit').values({ at: p.at, actor: p.actor, action: p.action, device: p.device, agent: p.agent, detail: p.detail }),
 );
 
 export async function appendAudit(db: Kysely<Database>, e: AuditEntry): Promise<void> {
-  await insertAudit(db, { at: e.at, actor: e.actor, action: e.action, device: e.device ?? null, agent: e.agent ?? null, detail: JSON.stringify(e.detail ?? {}) });
+  await insertAudit(db, {
+    at: e.at,
+    actor: e.actor,
+    action: e.action,
+    device: e.device ?? null,
+    agent: e.agent ?? null,
+    detail: JSON.stringify(e.detail ?? {}),
+  });
 }
 
-export interface AuditQuery { device?: string; agent?: string; action?: string; limit?: number; before?: number; after?: number }
+export interface AuditQuery {
+  device?: string;
+  agent?: string;
+  action?: string;
+  limit?: number;
+  before?: number;
+  after?: number;
+}
 
 export function auditView(r: AuditRow): AuditView {
-  return { seq: Number(r.seq), at: Number(r.at), actor: r.actor, action: r.action, device: r.device, agent: r.agent, detail: JSON.parse(r.detail) as Record<string, unknown> };
+  return {
+    seq: Number(r.seq),
+    at: Number(r.at),
+    actor: r.actor,
+    action: r.action,
+    device: r.device,
+    agent: r.agent,
+    detail: JSON.parse(r.detail) as Record<string, unknown>,
+  };
 }
 
 /**
@@ -33,7 +56,11 @@ export function auditView(r: AuditRow): AuditView {
  * the limit is read in order over several calls rather than its oldest part skipped.
  */
 export async function listAudit(db: Kysely<Database>, q: AuditQuery): Promise<AuditView[]> {
-  let query = db.selectFrom('audit').selectAll().orderBy('seq', q.after === undefined ? 'desc' : 'asc').limit(Math.min(q.limit ?? 200, 1000));
+  let query = db
+    .selectFrom('audit')
+    .selectAll()
+    .orderBy('seq', q.after === undefined ? 'desc' : 'asc')
+    .limit(Math.min(q.limit ?? 200, 1000));
   if (q.device !== undefined) query = query.where('device', '=', q.device);
   if (q.agent !== undefined) query = query.where('agent', '=', q.agent);
   if (q.action !== undefined) query = query.where('action', '=', q.action);

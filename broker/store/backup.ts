@@ -85,12 +85,16 @@ export function pgDump(databaseUrl: string): { stream: Readable; done: Promise<v
 
 /** Restores a pg_dump backup into the (empty) database; the broker then migrates it as usual. */
 export function pgRestore(file: string, databaseUrl: string): Promise<void> {
-  const child = spawn('pg_restore', ['--no-owner', '--exit-on-error', '--single-transaction', '--dbname', databaseUrl, file], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn('pg_restore', ['--no-owner', '--exit-on-error', '--single-transaction', '--dbname', databaseUrl, file], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
   return new Promise<void>((resolve, reject) => {
     child.once('error', (err) => reject(new StartError(`--restore: pg_restore could not run (${err.message}); install postgresql-client`)));
-    child.once('exit', (code) => (code === 0 ? resolve() : reject(new StartError(`--restore: pg_restore failed (exit ${code}): ${stderr.trim().slice(0, 500)}`))));
+    child.once('exit', (code) =>
+      code === 0 ? resolve() : reject(new StartError(`--restore: pg_restore failed (exit ${code}): ${stderr.trim().slice(0, 500)}`)),
+    );
   });
 }
 

@@ -81,8 +81,22 @@ export async function claimDevice(trx: Kysely<Database>, c: ClaimInput): Promise
     const current = await first(deviceQuery(trx, { device: c.device }));
     if (!current) return new ProtocolError(ErrorCode.NOT_FOUND, `no device ${c.device}`, 'device');
     // A pool device serves whoever submits to its pool, one job at a time; nobody claims it for keeps.
-    if (current.mode === 'pool') return new ProtocolError(ErrorCode.FORBIDDEN, `this machine belongs to the pool at ${current.location ?? 'its location'}; submit to the pool instead of claiming it`, 'target');
-    if (current.agent_id === c.agent) return { device: c.device, from: c.agent, to: c.agent, version: Number(current.binding_version), at: Number(current.bound_at), changed: false, row: current };
+    if (current.mode === 'pool')
+      return new ProtocolError(
+        ErrorCode.FORBIDDEN,
+        `this machine belongs to the pool at ${current.location ?? 'its location'}; submit to the pool instead of claiming it`,
+        'target',
+      );
+    if (current.agent_id === c.agent)
+      return {
+        device: c.device,
+        from: c.agent,
+        to: c.agent,
+        version: Number(current.binding_version),
+        at: Number(current.bound_at),
+        changed: false,
+        row: current,
+      };
     return boundToOther(current);
   }
   const limit = agent.device_limit === null ? c.defaultLimit : Number(agent.device_limit);
@@ -91,7 +105,12 @@ export async function claimDevice(trx: Kysely<Database>, c: ClaimInput): Promise
   if (c.lockAgent) {
     // Touching the agent row serialises one agent's concurrent claims (a row lock held to commit).
     await trx.updateTable('agents').set({ claim_seq: sql`claim_seq + 1` }).where('id', '=', c.agent).execute();
-    const counted = await trx.selectFrom('devices').select((eb) => eb.fn.countAll<number>().as('n')).where('agent_id', '=', c.agent).where('mode', '=', 'owned').executeTakeFirstOrThrow();
+    const counted = await trx
+      .selectFrom('devices')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('agent_id', '=', c.agent)
+      .where('mode', '=', 'owned')
+      .executeTakeFirstOrThrow();
     held = Number(counted.n);
   }
   if (held > limit) {
@@ -105,7 +124,12 @@ export async function claimDevice(trx: Kysely<Database>, c: ClaimInput): Promise
   }
   const version = Number(row.binding_version);
   await appendAudit(trx, { at: c.now, actor: `agent:${c.agent}`, action: 'claim', device: c.device, agent: c.agent, detail: { via: c.via, version } });
-  await recordEvent(trx, 'binding.changed', { device: c.device, action: 'claim', from: null, to: c.agent, via: c.via, actor: `agent:${c.agent}`, version }, c.now);
+  await recordEvent(
+    trx,
+    'binding.changed',
+    { device: c.device, action: 'claim', from: null, to: c.agent, via: c.via, actor: `agent:${c.agent}`, version },
+    c.now,
+  );
   return { device: c.device, from: null, to: c.agent, version, at: c.now, changed: true, row, toName: agent.name };
 }
 
@@ -131,10 +155,22 @@ export async function rebindDevice(db: Kysely<Database>, u: UnbindInput): Promis
     }
     // A pool device is leased per job; only a forced release (an admin, or a disabled agent) ends a lease early.
     if (before.mode === 'pool' && (u.to !== null || !u.force)) {
-      throw new ProtocolError(ErrorCode.CONFLICT, `device ${u.device} is a pool device at ${before.location ?? 'its location'}: it is leased per job and cannot be ${u.to === null ? 'released (its lease ends with its job; cancel the job)' : 'transferred'}`, 'device');
+      throw new ProtocolError(
+        ErrorCode.CONFLICT,
+        `device ${u.device} is a pool device at ${before.location ?? 'its location'}: it is leased per job and cannot be ${u.to === null ? 'released (its lease ends with its job; cancel the job)' : 'transferred'}`,
+        'device',
+      );
     }
     if (before.agent_id === u.to) {
-      return { device: u.device, from: before.agent_id, to: u.to, version: Number(before.binding_version), at: Number(before.bound_at ?? u.now), changed: false, row: before };
+      return {
+        device: u.device,
+        from: before.agent_id,
+        to: u.to,
+        version: Number(before.binding_version),
+        at: Number(before.bound_at ?? u.now),
+        changed: false,
+        row: before,
+      };
     }
     if (before.reserved_by_job !== null && !u.force) {
       throw new ProtocolError(ErrorCode.RESERVED, `device ${u.device} is reserved by job ${before.reserved_by_job} until it completes`, 'device');
@@ -143,7 +179,12 @@ export async function rebindDevice(db: Kysely<Database>, u: UnbindInput): Promis
       const target = await trx.selectFrom('agents').select(['disabled', 'device_limit']).where('id', '=', u.to).executeTakeFirst();
       if (!target || Number(target.disabled) === 1) throw new ProtocolError(ErrorCode.NOT_FOUND, `no active agent ${u.to}`, 'agent');
       const limit = target.device_limit === null ? u.defaultLimit : Number(target.device_limit);
-      const held = await trx.selectFrom('devices').select((eb) => eb.fn.countAll<number>().as('n')).where('agent_id', '=', u.to).where('mode', '=', 'owned').executeTakeFirstOrThrow();
+      const held = await trx
+        .selectFrom('devices')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .where('agent_id', '=', u.to)
+        .where('mode', '=', 'owned')
+        .executeTakeFirstOrThrow();
       if (Number(held.n) >= limit && !u.force) throw new ProtocolError(ErrorCode.LIMIT, `agent ${u.to} already holds ${limit} devices (their limit)`, 'agent');
     }
     const version = Number(before.binding_version);
@@ -171,7 +212,12 @@ export async function rebindDevice(db: Kysely<Database>, u: UnbindInput): Promis
       agent: u.to ?? before.agent_id,
       detail: { from: before.agent_id, to: u.to, reason: u.reason ?? null, forced: u.force && before.reserved_by_job !== null, version: version + 1 },
     });
-    await recordEvent(trx, 'binding.changed', { device: u.device, action, from: before.agent_id, to: u.to, via: u.to === null ? null : 'transfer', actor: u.actor, version: version + 1 }, u.now);
+    await recordEvent(
+      trx,
+      'binding.changed',
+      { device: u.device, action, from: before.agent_id, to: u.to, via: u.to === null ? null : 'transfer', actor: u.actor, version: version + 1 },
+      u.now,
+    );
     const row = await reread(trx, u.device);
     return { device: u.device, from: before.agent_id, to: u.to, version: version + 1, at: u.now, changed: true, row };
   });

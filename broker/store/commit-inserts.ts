@@ -37,7 +37,10 @@ export async function withCommitInserts<DB, T>(trx: Kysely<DB>, fn: () => Promis
       for (let i = 0; i < list.length; ) {
         let n = MAX_ROWS;
         while (n > list.length - i) n /= 2;
-        await (trx as unknown as Tables).insertInto(table).values(list.slice(i, i + n)).execute();
+        await (trx as unknown as Tables)
+          .insertInto(table)
+          .values(list.slice(i, i + n))
+          .execute();
         i += n;
       }
     }

@@ -107,7 +107,13 @@ export async function getDeviceByMac(db: Kysely<Database>, mac: string): Promise
  * registered and not released for re-provisioning is refused, and nothing changes. Runs in the
  * caller's transaction, so enrollment can take a token use in the same commit.
  */
-export async function provisionDevice(trx: Transaction<Database>, d: NewDevice, actor: string, now: number, via: 'admin' | 'enroll'): Promise<{ reprovisioned: boolean; previousSecretHash: string | null }> {
+export async function provisionDevice(
+  trx: Transaction<Database>,
+  d: NewDevice,
+  actor: string,
+  now: number,
+  via: 'admin' | 'enroll',
+): Promise<{ reprovisioned: boolean; previousSecretHash: string | null }> {
   const existing = await getDeviceByMac(trx, d.mac);
   if (d.machineCode) {
     const holder = await trx.selectFrom('devices').select(['id']).where('machine_code', '=', d.machineCode).executeTakeFirst();
@@ -120,7 +126,11 @@ export async function provisionDevice(trx: Transaction<Database>, d: NewDevice, 
     // as itself it never used its secret, so enrolling again (with a new secret) is safe.
     const unfinishedEnrollment = via === 'enroll' && isUnfinishedEnrollment(existing);
     if (Number(existing.reprovision_allowed) !== 1 && d.reprovision !== true && !unfinishedEnrollment) {
-      throw new ProtocolError(ErrorCode.ALREADY_REGISTERED, `MAC ${d.mac} is already registered as ${existing.id}; an admin must allow re-provisioning first`, 'mac');
+      throw new ProtocolError(
+        ErrorCode.ALREADY_REGISTERED,
+        `MAC ${d.mac} is already registered as ${existing.id}; an admin must allow re-provisioning first`,
+        'mac',
+      );
     }
     await trx
       .updateTable('devices')
@@ -138,7 +148,13 @@ export async function provisionDevice(trx: Transaction<Database>, d: NewDevice, 
     // The audit names the admin whose allowance this used: the one who set it earlier, or the actor
     // who asked in the same act. A retried unfinished enrollment needed no one's allowance.
     const allowedBy = Number(existing.reprovision_allowed) === 1 ? existing.reprovision_allowed_by : d.reprovision === true ? actor : null;
-    await appendAudit(trx, { at: now, actor, action: unfinishedEnrollment ? 'device.reenrolled' : 'device.reprovisioned', device: existing.id, detail: { via, mac: d.mac, allowedBy } });
+    await appendAudit(trx, {
+      at: now,
+      actor,
+      action: unfinishedEnrollment ? 'device.reenrolled' : 'device.reprovisioned',
+      device: existing.id,
+      detail: { via, mac: d.mac, allowedBy },
+    });
     return { reprovisioned: true, previousSecretHash: existing.secret_hash };
   }
   await trx
@@ -187,17 +203,31 @@ export async function deleteDevice(db: Kysely<Database>, id: string, actor: stri
 
 export async function setReprovisionAllowed(db: Kysely<Database>, id: string, allowed: boolean, actor: string, now: number): Promise<void> {
   await db.transaction().execute(async (trx) => {
-    const r = await trx.updateTable('devices').set({ reprovision_allowed: allowed ? 1 : 0, reprovision_allowed_by: allowed ? actor : null }).where('id', '=', id).executeTakeFirst();
+    const r = await trx
+      .updateTable('devices')
+      .set({ reprovision_allowed: allowed ? 1 : 0, reprovision_allowed_by: allowed ? actor : null })
+      .where('id', '=', id)
+      .executeTakeFirst();
     if (Number(r.numUpdatedRows) === 0) throw new ProtocolError(ErrorCode.NOT_FOUND, `no device ${id}`, 'id');
     await appendAudit(trx, { at: now, actor, action: allowed ? 'device.reprovision_allowed' : 'device.reprovision_revoked', device: id });
   });
 }
 
-export interface HelloUpdate { fw: string; model: string; caps: string[]; concurrency: number; screen?: ScreenSize }
+export interface HelloUpdate {
+  fw: string;
+  model: string;
+  caps: string[];
+  concurrency: number;
+  screen?: ScreenSize;
+}
 
 /** Self-registration on every connect. A machine code the device announces goes through announceMachineCode. */
 export async function recordHello(db: Kysely<Database>, id: string, h: HelloUpdate, now: number): Promise<void> {
-  await db.updateTable('devices').set({ fw: h.fw, model: h.model, caps: JSON.stringify(h.caps), concurrency: h.concurrency, last_seen: now }).where('id', '=', id).execute();
+  await db
+    .updateTable('devices')
+    .set({ fw: h.fw, model: h.model, caps: JSON.stringify(h.caps), concurrency: h.concurrency, last_seen: now })
+    .where('id', '=', id)
+    .execute();
   await setDeviceScreen(db, id, h.screen);
 }
 
@@ -210,21 +240,43 @@ export type MachineRefusal = 'not-allowed' | 'taken' | 'differs';
  * device has this one (docs/architecture.md, Identities: machine codes); a code the device
  * already has is no news. A refusal is audited and returned; it changes nothing else.
  */
-export async function announceMachineCode(trx: Transaction<Database>, id: string, code: string, actor: string, now: number): Promise<{ reason: MachineRefusal; error: ProtocolError } | null> {
+export async function announceMachineCode(
+  trx: Transaction<Database>,
+  id: string,
+  code: string,
+  actor: string,
+  now: number,
+): Promise<{ reason: MachineRefusal; error: ProtocolError } | null> {
   const row = await getDevice(trx, id);
   if (!row || row.machine_code === code) return null;
   const holder = await getDeviceByMachineCode(trx, code);
   let refusal: { reason: MachineRefusal; error: ProtocolError } | null = null;
   if (Number(row.may_announce_machine) !== 1) {
-    refusal = { reason: 'not-allowed', error: new ProtocolError(ErrorCode.FORBIDDEN, `device ${id} may not announce machine code ${code}: it was not enrolled with a token that allows machine codes; an admin assigns the code`, 'machine') };
+    refusal = {
+      reason: 'not-allowed',
+      error: new ProtocolError(
+        ErrorCode.FORBIDDEN,
+        `device ${id} may not announce machine code ${code}: it was not enrolled with a token that allows machine codes; an admin assigns the code`,
+        'machine',
+      ),
+    };
   } else if (row.machine_code !== null) {
-    refusal = { reason: 'differs', error: new ProtocolError(ErrorCode.CONFLICT, `device ${id} already serves machine ${row.machine_code}; only an admin changes it to ${code}`, 'machine') };
+    refusal = {
+      reason: 'differs',
+      error: new ProtocolError(ErrorCode.CONFLICT, `device ${id} already serves machine ${row.machine_code}; only an admin changes it to ${code}`, 'machine'),
+    };
   } else if (holder) {
     // The device is not told which device holds the code; the audit row is.
     refusal = { reason: 'taken', error: new ProtocolError(ErrorCode.CONFLICT, `machine code ${code} already belongs to another device`, 'machine') };
   }
   if (refusal) {
-    await appendAudit(trx, { at: now, actor, action: 'device.machine_refused', device: id, detail: { code, reason: refusal.reason, holder: holder?.id ?? null } });
+    await appendAudit(trx, {
+      at: now,
+      actor,
+      action: 'device.machine_refused',
+      device: id,
+      detail: { code, reason: refusal.reason, holder: holder?.id ?? null },
+    });
     return refusal;
   }
   await trx.updateTable('devices').set({ machine_code: code }).where('id', '=', id).where('machine_code', 'is', null).execute();

@@ -18,15 +18,36 @@ export function tokenView(r: EnrollmentTokenRow): EnrollmentTokenView {
   };
 }
 
-export interface NewEnrollmentToken { id: string; hash: string; uses: number; expiresAt: number; allowMachineCodes: boolean }
+export interface NewEnrollmentToken {
+  id: string;
+  hash: string;
+  uses: number;
+  expiresAt: number;
+  allowMachineCodes: boolean;
+}
 
 export async function createEnrollmentToken(db: Kysely<Database>, t: NewEnrollmentToken, actor: string, now: number): Promise<void> {
   await db.transaction().execute(async (trx) => {
     await trx
       .insertInto('enrollment_tokens')
-      .values({ id: t.id, token_hash: t.hash, uses_total: t.uses, uses_left: t.uses, expires_at: t.expiresAt, created_at: now, created_by: actor, revoked_at: null, allow_machine_codes: t.allowMachineCodes ? 1 : 0 })
+      .values({
+        id: t.id,
+        token_hash: t.hash,
+        uses_total: t.uses,
+        uses_left: t.uses,
+        expires_at: t.expiresAt,
+        created_at: now,
+        created_by: actor,
+        revoked_at: null,
+        allow_machine_codes: t.allowMachineCodes ? 1 : 0,
+      })
       .execute();
-    await appendAudit(trx, { at: now, actor, action: 'enroll_token.created', detail: { token: t.id, uses: t.uses, expiresAt: t.expiresAt, allowMachineCodes: t.allowMachineCodes } });
+    await appendAudit(trx, {
+      at: now,
+      actor,
+      action: 'enroll_token.created',
+      detail: { token: t.id, uses: t.uses, expiresAt: t.expiresAt, allowMachineCodes: t.allowMachineCodes },
+    });
   });
 }
 
@@ -36,7 +57,8 @@ export async function findEnrollmentToken(db: Kysely<Database>, hash: string): P
 
 export function tokenProblem(t: EnrollmentTokenRow, now: number): ProtocolError | null {
   if (t.revoked_at !== null) return new ProtocolError(ErrorCode.TOKEN_EXPIRED, 'enrollment token was revoked');
-  if (Number(t.expires_at) <= now) return new ProtocolError(ErrorCode.TOKEN_EXPIRED, `enrollment token expired at ${new Date(Number(t.expires_at)).toISOString()}`);
+  if (Number(t.expires_at) <= now)
+    return new ProtocolError(ErrorCode.TOKEN_EXPIRED, `enrollment token expired at ${new Date(Number(t.expires_at)).toISOString()}`);
   if (Number(t.uses_left) <= 0) return new ProtocolError(ErrorCode.TOKEN_USED_UP, 'enrollment token has no uses left');
   return null;
 }

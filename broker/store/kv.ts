@@ -9,6 +9,10 @@ export async function getKv(db: Kysely<Database>, key: string): Promise<string |
 
 /** Stores value unless the key exists; returns whichever value is stored (first writer wins). */
 export async function ensureKv(db: Kysely<Database>, key: string, value: string): Promise<string> {
-  await db.insertInto('kv').values({ key, value }).onConflict((oc) => oc.column('key').doNothing()).execute();
+  await db
+    .insertInto('kv')
+    .values({ key, value })
+    .onConflict((oc) => oc.column('key').doNothing())
+    .execute();
   return (await getKv(db, key)) as string;
 }

@@ -10,7 +10,15 @@ import type { BindingChange } from './bindings';
 import { noOpenJobs } from './locations';
 import type { Database, LeaseRow, PoolEntryRow } from './schema';
 
-export interface LeaseInput { lease: string; device: string; agent: string; location: string; job: string; route: string; now: number }
+export interface LeaseInput {
+  lease: string;
+  device: string;
+  agent: string;
+  location: string;
+  job: string;
+  route: string;
+  now: number;
+}
 
 /**
  * Leases a free pool device at the location to the agent; null (and nothing written) when the
@@ -28,13 +36,35 @@ export async function startLease(trx: Kysely<Database>, l: LeaseInput): Promise<
     .executeTakeFirst();
   if (row === undefined) return null;
   const version = Number(row.binding_version);
-  await trx.insertInto('leases').values({ id: l.lease, device: l.device, agent: l.agent, location: l.location, job: l.job, version, started_at: l.now, ended_at: null, end_reason: null }).execute();
-  await appendAudit(trx, { at: l.now, actor: `agent:${l.agent}`, action: 'lease.start', device: l.device, agent: l.agent, detail: { lease: l.lease, location: l.location, job: l.job, route: l.route, version } });
-  await recordEvent(trx, 'binding.changed', { device: l.device, action: 'lease', from: null, to: l.agent, via: 'lease', actor: `agent:${l.agent}`, version }, l.now);
+  await trx
+    .insertInto('leases')
+    .values({ id: l.lease, device: l.device, agent: l.agent, location: l.location, job: l.job, version, started_at: l.now, ended_at: null, end_reason: null })
+    .execute();
+  await appendAudit(trx, {
+    at: l.now,
+    actor: `agent:${l.agent}`,
+    action: 'lease.start',
+    device: l.device,
+    agent: l.agent,
+    detail: { lease: l.lease, location: l.location, job: l.job, route: l.route, version },
+  });
+  await recordEvent(
+    trx,
+    'binding.changed',
+    { device: l.device, action: 'lease', from: null, to: l.agent, via: 'lease', actor: `agent:${l.agent}`, version },
+    l.now,
+  );
   return { device: l.device, from: null, to: l.agent, version, at: l.now, changed: true, row };
 }
 
-export interface EndLeaseInput { device: string; agent: string; reason: string; actor: string; now: number; force?: boolean }
+export interface EndLeaseInput {
+  device: string;
+  agent: string;
+  reason: string;
+  actor: string;
+  now: number;
+  force?: boolean;
+}
 
 /**
  * Ends the agent's lease of the device: only while it still holds it by lease and (unless forced)
@@ -52,9 +82,27 @@ export async function endLease(trx: Kysely<Database>, e: EndLeaseInput): Promise
   if (e.force !== true) q = q.where(noOpenJobs(e.device));
   const row = await q.returningAll().executeTakeFirst();
   if (row === undefined) return null;
-  const lease = await trx.updateTable('leases').set({ ended_at: e.now, end_reason: e.reason }).where('device', '=', e.device).where('ended_at', 'is', null).returningAll().executeTakeFirst();
-  await appendAudit(trx, { at: e.now, actor: e.actor, action: 'lease.end', device: e.device, agent: e.agent, detail: { lease: lease?.id ?? null, location: lease?.location ?? before.location, reason: e.reason, version: version + 1 } });
-  await recordEvent(trx, 'binding.changed', { device: e.device, action: 'lease-end', from: e.agent, to: null, via: null, actor: e.actor, version: version + 1 }, e.now);
+  const lease = await trx
+    .updateTable('leases')
+    .set({ ended_at: e.now, end_reason: e.reason })
+    .where('device', '=', e.device)
+    .where('ended_at', 'is', null)
+    .returningAll()
+    .executeTakeFirst();
+  await appendAudit(trx, {
+    at: e.now,
+    actor: e.actor,
+    action: 'lease.end',
+    device: e.device,
+    agent: e.agent,
+    detail: { lease: lease?.id ?? null, location: lease?.location ?? before.location, reason: e.reason, version: version + 1 },
+  });
+  await recordEvent(
+    trx,
+    'binding.changed',
+    { device: e.device, action: 'lease-end', from: e.agent, to: null, via: null, actor: e.actor, version: version + 1 },
+    e.now,
+  );
   return { change: { device: e.device, from: e.agent, to: null, version: version + 1, at: e.now, changed: true, row }, lease };
 }
 
@@ -65,12 +113,32 @@ export async function closeOrphanedLeases(db: Kysely<Database>, now: number): Pr
     .innerJoin('devices', 'devices.id', 'leases.device')
     .select(['leases.id', 'leases.device', 'leases.agent', 'leases.location'])
     .where('leases.ended_at', 'is', null)
-    .where((eb) => eb.or([eb('devices.agent_id', 'is', null), eb('devices.agent_id', '!=', eb.ref('leases.agent')), eb('devices.bound_via', 'is', null), eb('devices.bound_via', '!=', 'lease')]))
+    .where((eb) =>
+      eb.or([
+        eb('devices.agent_id', 'is', null),
+        eb('devices.agent_id', '!=', eb.ref('leases.agent')),
+        eb('devices.bound_via', 'is', null),
+        eb('devices.bound_via', '!=', 'lease'),
+      ]),
+    )
     .execute();
   for (const o of orphans) {
     await db.transaction().execute(async (trx) => {
-      const r = await trx.updateTable('leases').set({ ended_at: now, end_reason: 'orphaned' }).where('id', '=', o.id).where('ended_at', 'is', null).executeTakeFirst();
-      if (Number(r.numUpdatedRows) === 1) await appendAudit(trx, { at: now, actor: 'broker', action: 'lease.end', device: o.device, agent: o.agent, detail: { lease: o.id, location: o.location, reason: 'orphaned' } });
+      const r = await trx
+        .updateTable('leases')
+        .set({ ended_at: now, end_reason: 'orphaned' })
+        .where('id', '=', o.id)
+        .where('ended_at', 'is', null)
+        .executeTakeFirst();
+      if (Number(r.numUpdatedRows) === 1)
+        await appendAudit(trx, {
+          at: now,
+          actor: 'broker',
+          action: 'lease.end',
+          device: o.device,
+          agent: o.agent,
+          detail: { lease: o.id, location: o.location, reason: 'orphaned' },
+        });
     });
   }
   return orphans.length;
@@ -88,21 +156,55 @@ export async function idleLeases(db: Kysely<Database>, idleSince: number): Promi
     .selectFrom('leases')
     .selectAll()
     .where('ended_at', 'is', null)
-    .where(sql<boolean>`not exists (select 1 from jobs where jobs.device = leases.device and (jobs.state in ('queued', 'dispatched', 'running') or jobs.updated_at > ${idleSince}))`)
+    .where(
+      sql<boolean>`not exists (select 1 from jobs where jobs.device = leases.device and (jobs.state in ('queued', 'dispatched', 'running') or jobs.updated_at > ${idleSince}))`,
+    )
     .execute();
 }
 
 // ---- the pool queue
 
-export interface NewPoolEntry { id: string; location: string; agent: string; kind: string; params: string; hold: boolean; ttlMs: number; route: string; now: number; idempotencyKey: string | null }
+export interface NewPoolEntry {
+  id: string;
+  location: string;
+  agent: string;
+  kind: string;
+  params: string;
+  hold: boolean;
+  ttlMs: number;
+  route: string;
+  now: number;
+  idempotencyKey: string | null;
+}
 
 export async function enqueue(trx: Kysely<Database>, e: NewPoolEntry): Promise<PoolEntryRow> {
   const row = await trx
     .insertInto('pool_queue')
-    .values({ id: e.id, location: e.location, agent: e.agent, kind: e.kind, params: e.params, hold: e.hold ? 1 : 0, ttl_ms: e.ttlMs, route: e.route, state: 'waiting', device: null, queued_at: e.now, expires_at: e.now + e.ttlMs, decided_at: null, idempotency_key: e.idempotencyKey })
+    .values({
+      id: e.id,
+      location: e.location,
+      agent: e.agent,
+      kind: e.kind,
+      params: e.params,
+      hold: e.hold ? 1 : 0,
+      ttl_ms: e.ttlMs,
+      route: e.route,
+      state: 'waiting',
+      device: null,
+      queued_at: e.now,
+      expires_at: e.now + e.ttlMs,
+      decided_at: null,
+      idempotency_key: e.idempotencyKey,
+    })
     .returningAll()
     .executeTakeFirstOrThrow();
-  await appendAudit(trx, { at: e.now, actor: `agent:${e.agent}`, action: 'pool.queued', agent: e.agent, detail: { job: e.id, location: e.location, kind: e.kind, route: e.route } });
+  await appendAudit(trx, {
+    at: e.now,
+    actor: `agent:${e.agent}`,
+    action: 'pool.queued',
+    agent: e.agent,
+    detail: { job: e.id, location: e.location, kind: e.kind, route: e.route },
+  });
   return row;
 }
 
@@ -124,14 +226,25 @@ export async function allWaiting(db: Kysely<Database>, location: string): Promis
 
 /** The waiting entry's place in its location's queue: how many waiting entries are as old or older. */
 export async function placeInQueue(db: Kysely<Database>, location: string, seq: number): Promise<number> {
-  const r = await waitingAt(db, location).select((eb) => eb.fn.countAll<number>().as('n')).where('seq', '<=', seq).executeTakeFirstOrThrow();
+  const r = await waitingAt(db, location)
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('seq', '<=', seq)
+    .executeTakeFirstOrThrow();
   return Number(r.n);
 }
 
 /** The oldest waiting entry of a location that a device running these kinds can take. */
 export async function oldestWaitingFor(db: Kysely<Database>, location: string, kinds: readonly string[]): Promise<PoolEntryRow | undefined> {
   if (kinds.length === 0) return undefined;
-  return db.selectFrom('pool_queue').selectAll().where('location', '=', location).where('state', '=', 'waiting').where('kind', 'in', kinds).orderBy('seq').limit(1).executeTakeFirst();
+  return db
+    .selectFrom('pool_queue')
+    .selectAll()
+    .where('location', '=', location)
+    .where('state', '=', 'waiting')
+    .where('kind', 'in', kinds)
+    .orderBy('seq')
+    .limit(1)
+    .executeTakeFirst();
 }
 
 /** Whether anyone waits in the location's queue (one index entry read, where a count reads them all). */
@@ -140,7 +253,12 @@ export async function anyWaiting(db: Kysely<Database>, location: string): Promis
 }
 
 export async function waitingCount(db: Kysely<Database>, location: string): Promise<number> {
-  const r = await db.selectFrom('pool_queue').select((eb) => eb.fn.countAll<number>().as('n')).where('location', '=', location).where('state', '=', 'waiting').executeTakeFirstOrThrow();
+  const r = await db
+    .selectFrom('pool_queue')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('location', '=', location)
+    .where('state', '=', 'waiting')
+    .executeTakeFirstOrThrow();
   return Number(r.n);
 }
 
@@ -162,7 +280,13 @@ export async function unassign(trx: Kysely<Database>, id: string): Promise<void>
 }
 
 /** Moves a waiting entry on (assigned to a device, cancelled, expired); false if it was not waiting. */
-export async function decide(trx: Kysely<Database>, id: string, state: 'assigned' | 'cancelled' | 'expired', now: number, device: string | null = null): Promise<boolean> {
+export async function decide(
+  trx: Kysely<Database>,
+  id: string,
+  state: 'assigned' | 'cancelled' | 'expired',
+  now: number,
+  device: string | null = null,
+): Promise<boolean> {
   const r = await trx.updateTable('pool_queue').set({ state, device, decided_at: now }).where('id', '=', id).where('state', '=', 'waiting').executeTakeFirst();
   return Number(r.numUpdatedRows) === 1;
 }

@@ -10,11 +10,17 @@ export const DEVICE_MODES = ['owned', 'pool'] as const;
 export type DeviceMode = (typeof DEVICE_MODES)[number];
 
 /** The literal condition "the device has no unfinished job" (the jobs table is not in the registry's types). */
-export const noOpenJobs = (device: string) => sql<boolean>`not exists (select 1 from jobs where jobs.device = ${device} and jobs.state in ('queued', 'dispatched', 'running'))`;
+export const noOpenJobs = (device: string) =>
+  sql<boolean>`not exists (select 1 from jobs where jobs.device = ${device} and jobs.state in ('queued', 'dispatched', 'running'))`;
 
 export async function createLocation(db: Kysely<Database>, l: { id: string; name: string }, actor: string, now: number): Promise<LocationRow> {
   return db.transaction().execute(async (trx) => {
-    const won = await trx.insertInto('locations').values({ id: l.id, name: l.name, created_at: now }).onConflict((oc) => oc.column('id').doNothing()).returning('id').executeTakeFirst();
+    const won = await trx
+      .insertInto('locations')
+      .values({ id: l.id, name: l.name, created_at: now })
+      .onConflict((oc) => oc.column('id').doNothing())
+      .returning('id')
+      .executeTakeFirst();
     if (won === undefined) throw new ProtocolError(ErrorCode.CONFLICT, `location ${l.id} already exists`, 'id');
     await appendAudit(trx, { at: now, actor, action: 'location.create', detail: { location: l.id, name: l.name } });
     return { id: l.id, name: l.name, created_at: now };
@@ -54,19 +60,27 @@ async function requireLocations(db: Kysely<Database>, ids: readonly string[]): P
 /** Replaces the agent's locations; audited with what was added and removed. */
 export async function setAgentLocations(db: Kysely<Database>, agent: string, locations: readonly string[], actor: string, now: number): Promise<void> {
   await db.transaction().execute(async (trx) => {
-    if (!(await trx.selectFrom('agents').select('id').where('id', '=', agent).executeTakeFirst())) throw new ProtocolError(ErrorCode.NOT_FOUND, `no agent ${agent}`, 'id');
+    if (!(await trx.selectFrom('agents').select('id').where('id', '=', agent).executeTakeFirst()))
+      throw new ProtocolError(ErrorCode.NOT_FOUND, `no agent ${agent}`, 'id');
     await requireLocations(trx, locations);
     const before = (await trx.selectFrom('agent_locations').select('location_id').where('agent_id', '=', agent).execute()).map((r) => r.location_id);
     const added = locations.filter((l) => !before.includes(l));
     const removed = before.filter((l) => !locations.includes(l));
     if (added.length === 0 && removed.length === 0) return;
     if (removed.length > 0) await trx.deleteFrom('agent_locations').where('agent_id', '=', agent).where('location_id', 'in', removed).execute();
-    if (added.length > 0) await trx.insertInto('agent_locations').values(added.map((l) => ({ agent_id: agent, location_id: l }))).execute();
+    if (added.length > 0)
+      await trx
+        .insertInto('agent_locations')
+        .values(added.map((l) => ({ agent_id: agent, location_id: l })))
+        .execute();
     await appendAudit(trx, { at: now, actor, action: 'agent.locations', agent, detail: { added, removed, locations } });
   });
 }
 
-export interface PoolSettings { primary: string | null; fallback: 'pool' | null }
+export interface PoolSettings {
+  primary: string | null;
+  fallback: 'pool' | null;
+}
 
 export async function poolSettingsOf(db: Kysely<Database>, agent: string): Promise<PoolSettings> {
   const row = await db.selectFrom('agent_pool_settings').selectAll().where('agent_id', '=', agent).executeTakeFirst();
@@ -75,7 +89,8 @@ export async function poolSettingsOf(db: Kysely<Database>, agent: string): Promi
 
 export async function setPoolSettings(db: Kysely<Database>, agent: string, s: Partial<PoolSettings>, actor: string, now: number): Promise<PoolSettings> {
   return db.transaction().execute(async (trx) => {
-    if (!(await trx.selectFrom('agents').select('id').where('id', '=', agent).executeTakeFirst())) throw new ProtocolError(ErrorCode.NOT_FOUND, `no agent ${agent}`, 'id');
+    if (!(await trx.selectFrom('agents').select('id').where('id', '=', agent).executeTakeFirst()))
+      throw new ProtocolError(ErrorCode.NOT_FOUND, `no agent ${agent}`, 'id');
     const cur = await poolSettingsOf(trx, agent);
     const next: PoolSettings = { primary: s.primary === undefined ? cur.primary : s.primary, fallback: s.fallback === undefined ? cur.fallback : s.fallback };
     await trx
@@ -88,7 +103,10 @@ export async function setPoolSettings(db: Kysely<Database>, agent: string, s: Pa
   });
 }
 
-export interface Placement { location?: string | null; mode?: DeviceMode }
+export interface Placement {
+  location?: string | null;
+  mode?: DeviceMode;
+}
 
 /**
  * Moves a device to a location and/or switches its mode. A mode switch, and any move of a pool
@@ -103,7 +121,8 @@ export async function placeDevice(db: Kysely<Database>, device: string, p: Place
     if (p.location !== undefined && p.location !== null) await requireLocations(trx, [p.location]);
     const location = p.location === undefined ? before.location : p.location;
     const mode = p.mode ?? (before.mode as DeviceMode);
-    if (mode === 'pool' && location === null) throw new ProtocolError(ErrorCode.BAD_REQUEST, `a pool device needs a location; give device ${device} one first`, 'mode');
+    if (mode === 'pool' && location === null)
+      throw new ProtocolError(ErrorCode.BAD_REQUEST, `a pool device needs a location; give device ${device} one first`, 'mode');
     const modeChanges = mode !== before.mode;
     const poolMoves = before.mode === 'pool' && location !== before.location;
     if (!modeChanges && location === before.location) return before;
@@ -111,10 +130,25 @@ export async function placeDevice(db: Kysely<Database>, device: string, p: Place
     if (modeChanges || poolMoves) q = q.where('agent_id', 'is', null).where(noOpenJobs(device));
     const done = await q.executeTakeFirst();
     if (Number(done.numUpdatedRows) === 0) {
-      const what = before.bound_via === 'lease' ? `leased to an agent for a job` : before.agent_id !== null ? 'bound to an agent (release it first)' : 'holding unfinished jobs';
-      throw new ProtocolError(ErrorCode.CONFLICT, `device ${device} cannot ${modeChanges ? `switch to ${mode}` : 'change location'} while it is ${what}`, modeChanges ? 'mode' : 'location');
+      const what =
+        before.bound_via === 'lease'
+          ? `leased to an agent for a job`
+          : before.agent_id !== null
+            ? 'bound to an agent (release it first)'
+            : 'holding unfinished jobs';
+      throw new ProtocolError(
+        ErrorCode.CONFLICT,
+        `device ${device} cannot ${modeChanges ? `switch to ${mode}` : 'change location'} while it is ${what}`,
+        modeChanges ? 'mode' : 'location',
+      );
     }
-    await appendAudit(trx, { at: now, actor, action: 'device.placement', device, detail: { from: { location: before.location, mode: before.mode }, to: { location, mode } } });
+    await appendAudit(trx, {
+      at: now,
+      actor,
+      action: 'device.placement',
+      device,
+      detail: { from: { location: before.location, mode: before.mode }, to: { location, mode } },
+    });
     return (await trx.selectFrom('devices').selectAll().where('id', '=', device).executeTakeFirst())!;
   });
 }

@@ -176,7 +176,10 @@ function jobs(dialect: Dialect): Migration {
 /** How a device was registered: an enrolled device that never connected may enroll again. */
 const registeredVia: Migration = {
   async up(db: Kysely<any>) {
-    await db.schema.alterTable('devices').addColumn('registered_via', 'text', (c) => c.notNull().defaultTo('admin')).execute();
+    await db.schema
+      .alterTable('devices')
+      .addColumn('registered_via', 'text', (c) => c.notNull().defaultTo('admin'))
+      .execute();
   },
 };
 
@@ -356,8 +359,14 @@ function orders(dialect: Dialect): Migration {
   const time = dialect === 'postgres' ? 'bigint' : 'integer';
   return {
     async up(db: Kysely<any>) {
-      await db.schema.alterTable('devices').addColumn('orders_enabled', 'integer', (c) => c.notNull().defaultTo(0)).execute();
-      await db.schema.alterTable('devices').addColumn('orders_maintenance', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+      await db.schema
+        .alterTable('devices')
+        .addColumn('orders_enabled', 'integer', (c) => c.notNull().defaultTo(0))
+        .execute();
+      await db.schema
+        .alterTable('devices')
+        .addColumn('orders_maintenance', 'integer', (c) => c.notNull().defaultTo(0))
+        .execute();
       await db.schema
         .createTable('customer_sessions')
         .addColumn('id', 'text', (c) => c.primaryKey())
@@ -407,8 +416,14 @@ function orders(dialect: Dialect): Migration {
  */
 const machineAnnouncements: Migration = {
   async up(db: Kysely<any>) {
-    await db.schema.alterTable('enrollment_tokens').addColumn('allow_machine_codes', 'integer', (c) => c.notNull().defaultTo(0)).execute();
-    await db.schema.alterTable('devices').addColumn('may_announce_machine', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+    await db.schema
+      .alterTable('enrollment_tokens')
+      .addColumn('allow_machine_codes', 'integer', (c) => c.notNull().defaultTo(0))
+      .execute();
+    await db.schema
+      .alterTable('devices')
+      .addColumn('may_announce_machine', 'integer', (c) => c.notNull().defaultTo(0))
+      .execute();
     await db.schema.alterTable('devices').addColumn('reprovision_allowed_by', 'text').execute();
   },
 };
@@ -515,7 +530,10 @@ function pools(dialect: Dialect): Migration {
         .addColumn('primary_device', 'text')
         .addColumn('fallback', 'text')
         .execute();
-      await db.schema.alterTable('devices').addColumn('mode', 'text', (c) => c.notNull().defaultTo('owned')).execute();
+      await db.schema
+        .alterTable('devices')
+        .addColumn('mode', 'text', (c) => c.notNull().defaultTo('owned'))
+        .execute();
       await db.schema.createIndex('devices_location').on('devices').columns(['location', 'mode']).execute();
       await db.schema.alterTable('jobs').addColumn('pool', 'text').execute();
       await db.schema.alterTable('jobs').addColumn('route', 'text').execute();

@@ -11,7 +11,10 @@ class Slot {
   constructor(readonly name: string) {}
 }
 
-interface Template { readonly compiled: CompiledQuery; readonly slots: (string | null)[] }
+interface Template {
+  readonly compiled: CompiledQuery;
+  readonly slots: (string | null)[];
+}
 
 export type Params = Record<string, unknown>;
 

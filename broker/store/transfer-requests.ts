@@ -6,13 +6,38 @@ import type { Database, TransferRequestRow } from './schema';
 export type TransferState = 'open' | 'approved' | 'declined';
 export const TRANSFER_STATES: readonly TransferState[] = ['open', 'approved', 'declined'];
 
-export interface NewTransferRequest { id: string; device: string; agent: string; holder: string; note: string | null; now: number }
+export interface NewTransferRequest {
+  id: string;
+  device: string;
+  agent: string;
+  holder: string;
+  note: string | null;
+  now: number;
+}
 
 export async function insertTransferRequest(db: Kysely<Database>, r: NewTransferRequest): Promise<TransferRequestRow> {
   return db.transaction().execute(async (trx) => {
-    const row: TransferRequestRow = { id: r.id, device: r.device, agent: r.agent, holder: r.holder, note: r.note, state: 'open', created_at: r.now, decided_at: null, decided_by: null, reason: null };
+    const row: TransferRequestRow = {
+      id: r.id,
+      device: r.device,
+      agent: r.agent,
+      holder: r.holder,
+      note: r.note,
+      state: 'open',
+      created_at: r.now,
+      decided_at: null,
+      decided_by: null,
+      reason: null,
+    };
     await trx.insertInto('transfer_requests').values(row).execute();
-    await appendAudit(trx, { at: r.now, actor: `agent:${r.agent}`, action: 'transfer.requested', device: r.device, agent: r.agent, detail: { request: r.id, holder: r.holder, note: r.note } });
+    await appendAudit(trx, {
+      at: r.now,
+      actor: `agent:${r.agent}`,
+      action: 'transfer.requested',
+      device: r.device,
+      agent: r.agent,
+      detail: { request: r.id, holder: r.holder, note: r.note },
+    });
     return row;
   });
 }
@@ -32,7 +57,13 @@ export async function listTransferRequests(db: Kysely<Database>, q: { state?: Tr
   return query.execute();
 }
 
-export interface Decision { id: string; state: 'approved' | 'declined'; actor: string; reason: string | null; now: number }
+export interface Decision {
+  id: string;
+  state: 'approved' | 'declined';
+  actor: string;
+  reason: string | null;
+  now: number;
+}
 
 /** Moves an open request to its decision; undefined when it was not open (decided by someone else first). */
 export async function decideTransferRequest(db: Kysely<Database>, d: Decision): Promise<TransferRequestRow | undefined> {
@@ -45,7 +76,14 @@ export async function decideTransferRequest(db: Kysely<Database>, d: Decision): 
       .executeTakeFirst();
     if (Number(r.numUpdatedRows) !== 1) return undefined;
     const row = await trx.selectFrom('transfer_requests').selectAll().where('id', '=', d.id).executeTakeFirstOrThrow();
-    await appendAudit(trx, { at: d.now, actor: d.actor, action: `transfer.${d.state}`, device: row.device, agent: row.agent, detail: { request: d.id, reason: d.reason } });
+    await appendAudit(trx, {
+      at: d.now,
+      actor: d.actor,
+      action: `transfer.${d.state}`,
+      device: row.device,
+      agent: row.agent,
+      detail: { request: d.id, reason: d.reason },
+    });
     return row;
   });
 }

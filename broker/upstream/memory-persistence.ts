@@ -13,10 +13,15 @@ const OVERRIDDEN = ['storeRetained', 'createRetainedStream', 'createRetainedStre
 const proto = (typeof MemoryPersistence === 'function' ? MemoryPersistence.prototype : {}) as Record<string, unknown>;
 const missing = OVERRIDDEN.filter((m) => typeof proto[m] !== 'function');
 if (missing.length > 0) {
-  throw new Error(`aedes-persistence/asyncPersistence.js changed (${missing.join(', ')}): review broker/upstream/memory-persistence.ts against the installed version`);
+  throw new Error(
+    `aedes-persistence/asyncPersistence.js changed (${missing.join(', ')}): review broker/upstream/memory-persistence.ts against the installed version`,
+  );
 }
 
-interface RetainedPacket { topic: string; payload: Buffer | string }
+interface RetainedPacket {
+  topic: string;
+  payload: Buffer | string;
+}
 
 export class IndexedMemoryPersistence extends MemoryPersistence {
   private readonly retained = new RetainedTrie<RetainedPacket>();

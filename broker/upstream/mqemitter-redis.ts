@@ -8,7 +8,11 @@ import type { EventEmitter } from 'node:events';
 import MQEmitterRedis from 'mqemitter-redis';
 import type { Redis } from 'ioredis';
 
-export interface MqPacket { topic: string; payload: Buffer | string; [k: string]: unknown }
+export interface MqPacket {
+  topic: string;
+  payload: Buffer | string;
+  [k: string]: unknown;
+}
 export type Done = (err?: Error) => void;
 type Listener = (packet: MqPacket, done: () => void) => void;
 
@@ -31,6 +35,7 @@ export function prefixedEmitter(prefix: string, pub: Redis, sub: Redis): Prefixe
     throw new Error('mqemitter-redis internals changed (MQEmitterRedisPrefix, _emit): review broker/upstream/mqemitter-redis.ts against the installed version');
   }
   const mq = new Ctor(prefix, { pubConn: pub, subConn: sub });
-  if (typeof mq.state?.on !== 'function') throw new Error('mqemitter-redis internals changed (state): review broker/upstream/mqemitter-redis.ts against the installed version');
+  if (typeof mq.state?.on !== 'function')
+    throw new Error('mqemitter-redis internals changed (state): review broker/upstream/mqemitter-redis.ts against the installed version');
   return mq;
 }

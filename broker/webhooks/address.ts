@@ -47,8 +47,10 @@ export function parseWebhookUrl(value: string): URL {
   } catch {
     throw new ProtocolError(ErrorCode.BAD_REQUEST, 'url must be an absolute http:// or https:// URL', 'url');
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ProtocolError(ErrorCode.BAD_REQUEST, `url must use http or https, not ${url.protocol.replace(':', '')}`, 'url');
-  if (url.username !== '' || url.password !== '') throw new ProtocolError(ErrorCode.BAD_REQUEST, 'url must not carry credentials; the signature authenticates the broker', 'url');
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new ProtocolError(ErrorCode.BAD_REQUEST, `url must use http or https, not ${url.protocol.replace(':', '')}`, 'url');
+  if (url.username !== '' || url.password !== '')
+    throw new ProtocolError(ErrorCode.BAD_REQUEST, 'url must not carry credentials; the signature authenticates the broker', 'url');
   return url;
 }
 
@@ -71,7 +73,11 @@ export async function checkTarget(url: URL, allowPrivate: boolean): Promise<void
   }
   const inward = addresses.find(isInternalAddress);
   if (inward !== undefined) {
-    throw new ProtocolError(ErrorCode.BAD_REQUEST, `url points at a private, loopback or link-local address (${inward}); start the broker with --webhooks-allow-private to allow it`, 'url');
+    throw new ProtocolError(
+      ErrorCode.BAD_REQUEST,
+      `url points at a private, loopback or link-local address (${inward}); start the broker with --webhooks-allow-private to allow it`,
+      'url',
+    );
   }
 }
 

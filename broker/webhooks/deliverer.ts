@@ -31,7 +31,13 @@ const MAX_BACKOFF_MS = 3600_000;
  */
 const CLAIM_GRACE_MS = 60_000;
 
-interface Claimed { seq: number; webhook: string; event: string; attempts: number; created_at: number }
+interface Claimed {
+  seq: number;
+  webhook: string;
+  event: string;
+  attempts: number;
+  created_at: number;
+}
 
 /** Delay before attempt n+1 after n failed ones: base·2^(n-1), capped, scaled by a random 0.5-1. */
 export function backoffMs(base: number, failed: number): number {
@@ -60,7 +66,11 @@ export class Deliverer {
       help: 'Webhook deliveries waiting to be delivered (pending, due or backing off)',
       registers: [ctx.metrics.registry],
       async collect() {
-        const r = await db.selectFrom('webhook_deliveries').select((eb) => eb.fn.countAll<number>().as('n')).where('state', '=', 'pending').executeTakeFirstOrThrow();
+        const r = await db
+          .selectFrom('webhook_deliveries')
+          .select((eb) => eb.fn.countAll<number>().as('n'))
+          .where('state', '=', 'pending')
+          .executeTakeFirstOrThrow();
         this.set(Number(r.n));
       },
     });
@@ -130,8 +140,16 @@ export class Deliverer {
       }
     }
     if (claimed.length > 0) {
-      const events = await this.db.selectFrom('webhook_events').selectAll().where('id', 'in', [...new Set(claimed.map((c) => c.event))]).execute();
-      const hooks = await this.db.selectFrom('webhooks').selectAll().where('id', 'in', [...new Set(claimed.map((c) => c.webhook))]).execute();
+      const events = await this.db
+        .selectFrom('webhook_events')
+        .selectAll()
+        .where('id', 'in', [...new Set(claimed.map((c) => c.event))])
+        .execute();
+      const hooks = await this.db
+        .selectFrom('webhooks')
+        .selectAll()
+        .where('id', 'in', [...new Set(claimed.map((c) => c.webhook))])
+        .execute();
       const eventById = new Map(events.map((e) => [e.id, e]));
       const hookById = new Map(hooks.map((h) => [h.id, h]));
       for (const c of claimed) {
@@ -173,12 +191,20 @@ export class Deliverer {
         ORDER BY seq LIMIT ${limit} ${skipLocked}
       )
       RETURNING seq, webhook, event, attempts, created_at`.execute(this.ctx.db);
-    return r.rows.map((row) => ({ seq: Number(row.seq), webhook: row.webhook, event: row.event, attempts: Number(row.attempts), created_at: Number(row.created_at) }));
+    return r.rows.map((row) => ({
+      seq: Number(row.seq),
+      webhook: row.webhook,
+      event: row.event,
+      attempts: Number(row.attempts),
+      created_at: Number(row.created_at),
+    }));
   }
 
   private async deliver(c: Claimed, hook: WebhooksTable | undefined, ev: WebhookEventsTable | undefined): Promise<void> {
     if (!hook || Number(hook.enabled) !== 1 || !ev) {
-      await this.ctx.writer.write((trx) => webhooksDb(trx).updateTable('webhook_deliveries').set({ state: 'disabled', locked_until: null }).where('seq', '=', c.seq).execute());
+      await this.ctx.writer.write((trx) =>
+        webhooksDb(trx).updateTable('webhook_deliveries').set({ state: 'disabled', locked_until: null }).where('seq', '=', c.seq).execute(),
+      );
       return;
     }
     // The stored data is already JSON: splice it in rather than parse and re-serialise.
@@ -204,14 +230,25 @@ export class Deliverer {
       const w = webhooksDb(trx);
       await w.insertInto('webhook_attempts').values({ delivery: c.seq, at: now, status: r.status, error, latency_ms: r.latencyMs }).execute();
       if (ok) {
-        await w.updateTable('webhook_deliveries').set({ state: 'delivered', attempts, delivered_at: now, last_status: r.status, last_error: null, locked_until: null }).where('seq', '=', c.seq).execute();
+        await w
+          .updateTable('webhook_deliveries')
+          .set({ state: 'delivered', attempts, delivered_at: now, last_status: r.status, last_error: null, locked_until: null })
+          .where('seq', '=', c.seq)
+          .execute();
         await w.updateTable('webhooks').set({ failing_since: null }).where('id', '=', hook.id).where('failing_since', 'is not', null).execute();
         return null;
       }
       const giveUp = now - c.created_at >= this.o.retryForMs;
       await w
         .updateTable('webhook_deliveries')
-        .set({ state: giveUp ? 'failed' : 'pending', attempts, next_at: now + backoffMs(this.o.backoffMs, attempts), last_status: r.status, last_error: error, locked_until: null })
+        .set({
+          state: giveUp ? 'failed' : 'pending',
+          attempts,
+          next_at: now + backoffMs(this.o.backoffMs, attempts),
+          last_status: r.status,
+          last_error: error,
+          locked_until: null,
+        })
         .where('seq', '=', c.seq)
         .execute();
       await w.updateTable('webhooks').set({ failing_since: now }).where('id', '=', hook.id).where('failing_since', 'is', null).execute();

@@ -17,7 +17,8 @@ const subscribersIn = new WeakMap<Kysely<any>, Map<string, Promise<{ id: string 
 
 function subscribersOf(db: Kysely<any>, type: WebhookEventType): Promise<{ id: string }[]> {
   // Event types are plain words (protocol/webhooks.ts), so the quoted name cannot match another.
-  const read = (): Promise<{ id: string }[]> => webhooksDb(db).selectFrom('webhooks').select('id').where('enabled', '=', 1).where('events', 'like', `%"${type}"%`).execute();
+  const read = (): Promise<{ id: string }[]> =>
+    webhooksDb(db).selectFrom('webhooks').select('id').where('enabled', '=', 1).where('events', 'like', `%"${type}"%`).execute();
   if (!db.isTransaction) return read();
   let byType = subscribersIn.get(db);
   if (!byType) subscribersIn.set(db, (byType = new Map()));
@@ -31,9 +32,25 @@ export async function recordEvent<T extends WebhookEventType>(db: Kysely<any>, t
   const subscribers = await subscribersOf(db, type);
   if (subscribers.length === 0) return;
   const id = randomUUID();
-  await w.insertInto('webhook_events').values({ id, type, at, data: JSON.stringify(data) }).execute();
+  await w
+    .insertInto('webhook_events')
+    .values({ id, type, at, data: JSON.stringify(data) })
+    .execute();
   await w
     .insertInto('webhook_deliveries')
-    .values(subscribers.map((s) => ({ webhook: s.id, event: id, state: 'pending' as const, attempts: 0, next_at: at, locked_until: null, created_at: at, delivered_at: null, last_status: null, last_error: null })))
+    .values(
+      subscribers.map((s) => ({
+        webhook: s.id,
+        event: id,
+        state: 'pending' as const,
+        attempts: 0,
+        next_at: at,
+        locked_until: null,
+        created_at: at,
+        delivered_at: null,
+        last_status: null,
+        last_error: null,
+      })),
+    )
     .execute();
 }

@@ -4,7 +4,11 @@ import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { guardedLookup } from './address';
 
-export interface PostResult { status: number | null; error: string | null; latencyMs: number }
+export interface PostResult {
+  status: number | null;
+  error: string | null;
+  latencyMs: number;
+}
 
 export function postEvent(url: string, body: string, headers: Record<string, string>, timeoutMs: number, allowPrivate: boolean): Promise<PostResult> {
   const started = performance.now();

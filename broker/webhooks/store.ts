@@ -25,7 +25,18 @@ export function webhookView(r: WebhooksTable): WebhookView {
 }
 
 export async function createWebhook(db: Kysely<any>, w: { url: string; events: string[]; secret: string }, actor: string, now: number): Promise<WebhooksTable> {
-  const row: WebhooksTable = { id: `wh-${randomUUID()}`, url: w.url, events: JSON.stringify(w.events), secret: w.secret, enabled: 1, created_at: now, created_by: actor, failing_since: null, disabled_at: null, disabled_reason: null };
+  const row: WebhooksTable = {
+    id: `wh-${randomUUID()}`,
+    url: w.url,
+    events: JSON.stringify(w.events),
+    secret: w.secret,
+    enabled: 1,
+    created_at: now,
+    created_by: actor,
+    failing_since: null,
+    disabled_at: null,
+    disabled_reason: null,
+  };
   await webhooksDb(db)
     .transaction()
     .execute(async (trx) => {
@@ -45,7 +56,12 @@ export async function listWebhooks(db: Kysely<any>): Promise<WebhooksTable[]> {
   return webhooksDb(db).selectFrom('webhooks').selectAll().orderBy('created_at').execute();
 }
 
-export interface WebhookPatch { url?: string; events?: string[]; secret?: string; enabled?: boolean }
+export interface WebhookPatch {
+  url?: string;
+  events?: string[];
+  secret?: string;
+  enabled?: boolean;
+}
 
 export async function updateWebhook(db: Kysely<any>, id: string, p: WebhookPatch, actor: string, now: number): Promise<void> {
   await webhooksDb(db)
@@ -113,11 +129,17 @@ export async function listDeliveries(db: Kysely<any>, webhook: string, limit: nu
 /** Queues a delivery again now, whatever became of it; refused while its endpoint is disabled. */
 export async function redeliver(db: Kysely<any>, webhook: string, seq: number, actor: string, now: number): Promise<void> {
   const hook = await getWebhook(db, webhook);
-  if (Number(hook.enabled) !== 1) throw new ProtocolError(ErrorCode.CONFLICT, 'this webhook is disabled; enable it (PATCH {"enabled": true}) before redelivering', 'id');
+  if (Number(hook.enabled) !== 1)
+    throw new ProtocolError(ErrorCode.CONFLICT, 'this webhook is disabled; enable it (PATCH {"enabled": true}) before redelivering', 'id');
   await webhooksDb(db)
     .transaction()
     .execute(async (trx) => {
-      const r = await trx.updateTable('webhook_deliveries').set({ state: 'pending', next_at: now, locked_until: null }).where('seq', '=', seq).where('webhook', '=', webhook).executeTakeFirst();
+      const r = await trx
+        .updateTable('webhook_deliveries')
+        .set({ state: 'pending', next_at: now, locked_until: null })
+        .where('seq', '=', seq)
+        .where('webhook', '=', webhook)
+        .executeTakeFirst();
       if (Number(r.numUpdatedRows) === 0) throw new ProtocolError(ErrorCode.NOT_FOUND, `no delivery ${seq} for webhook ${webhook}`, 'seq');
       await appendAudit(core(trx), { at: now, actor, action: 'webhook.redelivered', detail: { webhook, delivery: seq } });
     });

@@ -161,18 +161,26 @@ export class DeviceCore {
         this.refresh();
       },
     });
-    this.reporter = new StateReporter(platform, { minIntervalMs: o.stateMinIntervalMs, periodMs: o.stateReportMs }, {
-      publish: (text) => {
-        const id = this.deviceId();
-        return id !== null && this.session.open && this.session.publish(deviceTopic(id, 'state'), text);
+    this.reporter = new StateReporter(
+      platform,
+      { minIntervalMs: o.stateMinIntervalMs, periodMs: o.stateReportMs },
+      {
+        publish: (text) => {
+          const id = this.deviceId();
+          return id !== null && this.session.open && this.session.publish(deviceTopic(id, 'state'), text);
+        },
       },
-    });
+    );
     this.settings = new DeviceSettings(platform);
     const applied = this.settings.current;
     if (Object.keys(applied).length > 0) this.reporter.update({ settings: applied });
-    this.machineLink = o.machinePollMs > 0 && platform.serial !== undefined
-      ? new MachineLink(platform, o.machinePollMs, { busy: () => this.runner.running?.kind === 'serial.send', status: (patch) => this.reporter.update(patch) })
-      : null;
+    this.machineLink =
+      o.machinePollMs > 0 && platform.serial !== undefined
+        ? new MachineLink(platform, o.machinePollMs, {
+            busy: () => this.runner.running?.kind === 'serial.send',
+            status: (patch) => this.reporter.update(patch),
+          })
+        : null;
   }
 
   /** The machine state as the device last knew it (what it reports). */

@@ -114,8 +114,8 @@ function decode(bytes: Uint8Array): Point | null {
   const y2 = (y * y) % P;
   const u = mod(y2 - 1n);
   const v = mod(D * y2 + 1n);
-  const v3 = (v * v % P) * v % P;
-  let x = mod(u * v3 * pow(u * (v3 * v3 % P) * v % P, (P - 5n) / 8n));
+  const v3 = (((v * v) % P) * v) % P;
+  let x = mod(u * v3 * pow((u * ((v3 * v3) % P) * v) % P, (P - 5n) / 8n));
   const vx2 = mod(v * x * x);
   if (vx2 !== u) {
     if (vx2 !== mod(-u)) return null;

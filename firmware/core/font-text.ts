@@ -14,9 +14,33 @@ export const FONT_EXTRA = '€₣₤₫‘’“”–—…•';
  * nearest plain character for common punctuation; anything else becomes FALLBACK.
  */
 const SUBSTITUTES: Record<string, string> = {
-  '₹': 'Rs', '₩': 'W', '₺': 'TL', '₽': 'RUB', '₴': 'UAH', '₦': 'N', '₱': 'P', '₪': 'ILS', '₿': 'BTC', '₡': 'CRC', '₵': 'GHS', '₸': 'KZT', '₼': 'AZN', '₲': 'PYG',
-  '‚': ',', '„': '"', '‹': '<', '›': '>', '−': '-', '‐': '-', '‑': '-', '\u2009': ' ', '\u202f': ' ', '\u2007': ' ',
-  '\t': ' ', '\n': ' ', '\r': ' ',
+  '₹': 'Rs',
+  '₩': 'W',
+  '₺': 'TL',
+  '₽': 'RUB',
+  '₴': 'UAH',
+  '₦': 'N',
+  '₱': 'P',
+  '₪': 'ILS',
+  '₿': 'BTC',
+  '₡': 'CRC',
+  '₵': 'GHS',
+  '₸': 'KZT',
+  '₼': 'AZN',
+  '₲': 'PYG',
+  '‚': ',',
+  '„': '"',
+  '‹': '<',
+  '›': '>',
+  '−': '-',
+  '‐': '-',
+  '‑': '-',
+  '\u2009': ' ',
+  '\u202f': ' ',
+  '\u2007': ' ',
+  '\t': ' ',
+  '\n': ' ',
+  '\r': ' ',
 };
 export const FALLBACK = '?';
 

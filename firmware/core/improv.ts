@@ -38,7 +38,6 @@ export function encodeImprov(type: number, data: Uint8Array): Uint8Array {
   return out;
 }
 
-
 /** Length-prefixed strings, as RPC data and results carry them. */
 export function encodeStrings(strings: string[]): Uint8Array {
   const parts = strings.map((s) => utf8Encode(s));

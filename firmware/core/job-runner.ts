@@ -217,4 +217,3 @@ export class JobRunner {
 function withoutResult(ack: Ack): Ack {
   return ack.error === undefined ? { job: ack.job, state: ack.state } : { job: ack.job, state: ack.state, error: ack.error };
 }
-

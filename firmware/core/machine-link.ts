@@ -32,7 +32,8 @@ export function statusPatch(line: string): StatePatch {
   const machine: Record<string, unknown> = {
     status: o.status,
     job: typeof o.job === 'string' && o.job.length > 0 ? o.job.slice(0, 64) : null,
-    error: err && typeof err.code === 'string' ? { code: err.code.slice(0, 32), message: typeof err.message === 'string' ? err.message.slice(0, 200) : '' } : null,
+    error:
+      err && typeof err.code === 'string' ? { code: err.code.slice(0, 32), message: typeof err.message === 'string' ? err.message.slice(0, 200) : '' } : null,
   };
   const consumables: Record<string, { level: number }> = {};
   const ink = (o.ink ?? {}) as Record<string, unknown>;

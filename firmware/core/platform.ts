@@ -14,11 +14,21 @@ export type LogFields = Record<string, string | number | boolean | null | undefi
 
 /** Keys in the Preference domain `fb` (ESP32 NVS namespace `fb`), all `str` entries. */
 export type PrefKey =
-  | 'ssid' | 'psk' | 'broker' | 'id' | 'secret' | 'enroll' | 'machine' | 'ca' | 'insecure' | 'sntp'
+  | 'ssid'
+  | 'psk'
+  | 'broker'
+  | 'id'
+  | 'secret'
+  | 'enroll'
+  | 'machine'
+  | 'ca'
+  | 'insecure'
+  | 'sntp'
   /** Release public keys (base64 of 32 bytes, comma-separated), written at flash time. */
   | 'otakey'
   /** Applied settings (JSON) and the desired version they came with (device-settings.ts). */
-  | 'settings' | 'setver'
+  | 'settings'
+  | 'setver'
   /** The update in flight across a restart (JSON, ota-trial.ts). */
   | 'ota'
   /** Lowest version this device may still install (anti-rollback floor). */

@@ -70,9 +70,7 @@ export class WifiLink {
     this.timer = this.platform.setTimer(timeoutMs, () =>
       this.guard('wifi timeout', () => generation === this.generation && this.lost(`no IP address within ${timeoutMs} ms`)),
     );
-    this.platform.wifi.connect(this.ssid, this.platform.prefs.get('psk') ?? '', (status) =>
-      this.guard('wifi status', () => this.onStatus(generation, status)),
-    );
+    this.platform.wifi.connect(this.ssid, this.platform.prefs.get('psk') ?? '', (status) => this.guard('wifi status', () => this.onStatus(generation, status)));
   }
 
   private onStatus(generation: number, status: WifiStatus): void {

@@ -28,7 +28,9 @@ declare module 'mqtt' {
     /** When present, connects over WebSocket to this path. */
     path?: string;
     /** Socket constructor to use instead of "socket", e.g. SecureSocket from "securesocket". */
-    Socket?: new (options: object) => object;
+    Socket?: new (
+      options: object,
+    ) => object;
     /** Passed to `Socket` as its `secure` option (TLS settings). */
     secure?: object;
   }

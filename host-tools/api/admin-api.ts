@@ -4,7 +4,20 @@
 import type { WireError } from '../../protocol/errors';
 import type { Connection } from './connection';
 import { ToolError } from './errors';
-import type { AgentListItem, AuditView, BindingView, JobListItem, DeviceWithPresence, EnrollmentTokenView, Label, LoginBlockView, MachineView, NewEnrollmentToken, ShadowView, TransferResult } from '../../protocol/rest';
+import type {
+  AgentListItem,
+  AuditView,
+  BindingView,
+  JobListItem,
+  DeviceWithPresence,
+  EnrollmentTokenView,
+  Label,
+  LoginBlockView,
+  MachineView,
+  NewEnrollmentToken,
+  ShadowView,
+  TransferResult,
+} from '../../protocol/rest';
 
 const TIMEOUT_MS = 15_000;
 const BACKUP_TIMEOUT_MS = 30 * 60_000;
@@ -55,7 +68,13 @@ export class AdminApi {
     }
     const detail = wire ? `${wire.code}: ${wire.message}` : `HTTP ${res.status}`;
     if (res.status === 401) throw new AdminApiError('unauthorized', `the broker refused the admin token (${detail})`, res.status, wire);
-    if (res.status === 403) throw new AdminApiError('unauthorized', `the token is not an admin's; log in as admin:<name> or use the operator's admin token (${detail})`, res.status, wire);
+    if (res.status === 403)
+      throw new AdminApiError(
+        'unauthorized',
+        `the token is not an admin's; log in as admin:<name> or use the operator's admin token (${detail})`,
+        res.status,
+        wire,
+      );
     throw new AdminApiError('refused', `the broker refused to ${what}: ${detail}`, res.status, wire);
   }
 
@@ -67,7 +86,11 @@ export class AdminApi {
     try {
       return JSON.parse(text) as T;
     } catch {
-      throw new AdminApiError('bad-response', `${this.conn.baseUrl} answered ${method} ${path} with HTTP ${res.status} and a body that is not JSON; is --broker-api the fleetbind broker?`, res.status);
+      throw new AdminApiError(
+        'bad-response',
+        `${this.conn.baseUrl} answered ${method} ${path} with HTTP ${res.status} and a body that is not JSON; is --broker-api the fleetbind broker?`,
+        res.status,
+      );
     }
   }
 
@@ -81,7 +104,11 @@ export class AdminApi {
 
   /** A machine's claim label, or its walk-up order label. */
   label(code: string, purpose: 'claim' | 'order' = 'claim'): Promise<Label> {
-    return this.request('GET', `/api/${purpose === 'order' ? 'order-labels' : 'labels'}/${encodeURIComponent(code)}`, `sign ${purpose === 'order' ? 'an order' : 'a'} label for ${code}`);
+    return this.request(
+      'GET',
+      `/api/${purpose === 'order' ? 'order-labels' : 'labels'}/${encodeURIComponent(code)}`,
+      `sign ${purpose === 'order' ? 'an order' : 'a'} label for ${code}`,
+    );
   }
 
   labels(purpose: 'claim' | 'order' = 'claim'): Promise<Label[]> {

@@ -11,10 +11,13 @@ export const DEFAULT_BROKER_API = 'http://localhost:8080';
 /** Options of every CLI that talks to the admin API (see host-tools/cli/args.ts). */
 export const CONNECTION_OPTIONS = {
   'broker-api': { type: 'string', value: 'URL', help: `the broker's HTTP API (default ${DEFAULT_BROKER_API})`, env: BROKER_API_ENV },
-  'admin-token': { type: 'string', value: 'T', help: 'an admin session token or the operator\'s admin token', env: ADMIN_TOKEN_ENV },
+  'admin-token': { type: 'string', value: 'T', help: "an admin session token or the operator's admin token", env: ADMIN_TOKEN_ENV },
 } as const;
 
-export interface Connection { baseUrl: string; token: string }
+export interface Connection {
+  baseUrl: string;
+  token: string;
+}
 
 export function brokerApiUrl(text: string, flag = '--broker-api'): string {
   let url: URL;
@@ -27,7 +30,10 @@ export function brokerApiUrl(text: string, flag = '--broker-api'): string {
   return url.href.replace(/\/+$/, '');
 }
 
-export function resolveConnection(values: { 'broker-api'?: string | undefined; 'admin-token'?: string | undefined }, env: NodeJS.ProcessEnv = process.env): Connection {
+export function resolveConnection(
+  values: { 'broker-api'?: string | undefined; 'admin-token'?: string | undefined },
+  env: NodeJS.ProcessEnv = process.env,
+): Connection {
   const baseUrl = brokerApiUrl(values['broker-api'] ?? env[BROKER_API_ENV] ?? DEFAULT_BROKER_API);
   // A session saved by `npm run fleet -- login` for this broker, when no token is given.
   const token = (values['admin-token'] ?? env[ADMIN_TOKEN_ENV] ?? loadSession(baseUrl, env)?.token ?? '').trim();

@@ -5,7 +5,12 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 
-export interface SavedSession { brokerApi: string; token: string; username: string; expiresAt: number }
+export interface SavedSession {
+  brokerApi: string;
+  token: string;
+  username: string;
+  expiresAt: number;
+}
 
 export function sessionFile(env: NodeJS.ProcessEnv = process.env): string {
   return join(env.XDG_CONFIG_HOME || join(env.HOME || homedir(), '.config'), 'fleetbind', 'session.json');

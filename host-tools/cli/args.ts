@@ -101,7 +101,12 @@ export function wantsHelp(argv: string[]): boolean {
 export function parseCli<S extends CliSpec>(spec: S, argv: string[], env: NodeJS.ProcessEnv = process.env): ParsedCli<S> {
   const help = wantsHelp(argv);
   const options = Object.fromEntries(
-    Object.entries({ ...spec.options, help: HELP }).map(([name, o]) => [name, o.type === 'boolean' ? { type: 'boolean' as const, ...(o.short ? { short: o.short } : {}) } : { type: 'string' as const, ...(o.short ? { short: o.short } : {}), ...('multiple' in o && o.multiple ? { multiple: true } : {}) }]),
+    Object.entries({ ...spec.options, help: HELP }).map(([name, o]) => [
+      name,
+      o.type === 'boolean'
+        ? { type: 'boolean' as const, ...(o.short ? { short: o.short } : {}) }
+        : { type: 'string' as const, ...(o.short ? { short: o.short } : {}), ...('multiple' in o && o.multiple ? { multiple: true } : {}) },
+    ]),
   );
   let parsed;
   try {
@@ -128,7 +133,9 @@ export function parseCli<S extends CliSpec>(spec: S, argv: string[], env: NodeJS
     const names = Object.keys(spec.positionals ?? {});
     if (parsed.positionals.length !== names.length) {
       if (names.length === 0) throw usageError(`unexpected argument ${JSON.stringify(parsed.positionals[0])}`);
-      throw usageError(`expected ${names.join(' ')}, got ${parsed.positionals.length === 0 ? 'nothing' : parsed.positionals.map((p) => JSON.stringify(p)).join(' ')}`);
+      throw usageError(
+        `expected ${names.join(' ')}, got ${parsed.positionals.length === 0 ? 'nothing' : parsed.positionals.map((p) => JSON.stringify(p)).join(' ')}`,
+      );
     }
   }
   return { values: values as CliValues<S>, positionals: parsed.positionals, help: false, given };

@@ -25,5 +25,5 @@ export function lanAddresses(): string[] {
 
 /** A public URL to suggest: the first LAN address on the given port, else a placeholder. */
 export function suggestedPublicUrl(port: number, scheme = 'http'): string {
-  return `${scheme}://${lanAddresses()[0] ?? '<this machine\'s LAN address>'}:${port}`;
+  return `${scheme}://${lanAddresses()[0] ?? "<this machine's LAN address>"}:${port}`;
 }

@@ -44,10 +44,13 @@ export function parseArtefactManifest(text: string, source: string): ArtefactMan
   }
   for (const b of m.builds) {
     if (!b || typeof b.chipFamily !== 'string' || !Array.isArray(b.parts)) throw invalid(source, 'every build needs a chipFamily and parts');
-    if (!chipFamilyNamed(b.chipFamily)) throw invalid(source, `chipFamily ${JSON.stringify(b.chipFamily)} is none of ${CHIP_FAMILIES.map((c) => c.name).join(', ')}`);
+    if (!chipFamilyNamed(b.chipFamily))
+      throw invalid(source, `chipFamily ${JSON.stringify(b.chipFamily)} is none of ${CHIP_FAMILIES.map((c) => c.name).join(', ')}`);
     for (const p of b.parts) {
-      if (!p || typeof p.path !== 'string' || p.path === '' || !Number.isInteger(p.offset) || p.offset < 0) throw invalid(source, `${b.chipFamily}: every part needs a path and a non-negative integer offset`);
-      if (p.path.split('/').includes('..') || p.path.startsWith('/')) throw invalid(source, `${b.chipFamily}: part path ${JSON.stringify(p.path)} leaves the artefact folder`);
+      if (!p || typeof p.path !== 'string' || p.path === '' || !Number.isInteger(p.offset) || p.offset < 0)
+        throw invalid(source, `${b.chipFamily}: every part needs a path and a non-negative integer offset`);
+      if (p.path.split('/').includes('..') || p.path.startsWith('/'))
+        throw invalid(source, `${b.chipFamily}: part path ${JSON.stringify(p.path)} leaves the artefact folder`);
     }
   }
   return m as ArtefactManifest;

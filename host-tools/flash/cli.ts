@@ -15,7 +15,8 @@ const MONITOR_TIMEOUT_MS = Number(process.env.FLEETBIND_MONITOR_TIMEOUT_MS ?? 60
 
 function printSummary(progress: Progress, s: FlashSummary): void {
   const rows: Array<[string, string]> = [];
-  if (s.deviceId) rows.push(['device', s.dryRun ? `${s.deviceId} (not registered: dry run)` : s.provisioned ? s.deviceId : `${s.deviceId} (registers itself on first boot)`]);
+  if (s.deviceId)
+    rows.push(['device', s.dryRun ? `${s.deviceId} (not registered: dry run)` : s.provisioned ? s.deviceId : `${s.deviceId} (registers itself on first boot)`]);
   if (s.machineCode) rows.push(['machine', s.machineCode]);
   if (s.mac) rows.push(['MAC', s.mac.match(/../g)!.join(':')]);
   if (s.chip) rows.push(['chip', s.chip]);

@@ -5,10 +5,24 @@
 // folder (build-dir.ts), a release artefact (artefact.ts) and, in the browser, on uploaded files.
 import { chipFamilyOfImage, imageChipId, type ChipFamily } from './chips';
 import { FlashError } from './errors';
-import { bootApp, DataSubtype, findPartition, PARTITION_TABLE_OFFSET, parsePartitionTable, PartitionTableError, PartitionType, type Partition } from './partition-table';
+import {
+  bootApp,
+  DataSubtype,
+  findPartition,
+  PARTITION_TABLE_OFFSET,
+  parsePartitionTable,
+  PartitionTableError,
+  PartitionType,
+  type Partition,
+} from './partition-table';
 
 /** The file names Moddable's mcconfig gives the images (tools/mcconfig/make.esp32.mk, target `all`). */
-export const BUILD_FILES = { bootloader: 'bootloader.bin', partitionTable: 'partition-table.bin', app: 'xs_esp32.bin', otaData: 'ota_data_initial.bin' } as const;
+export const BUILD_FILES = {
+  bootloader: 'bootloader.bin',
+  partitionTable: 'partition-table.bin',
+  app: 'xs_esp32.bin',
+  otaData: 'ota_data_initial.bin',
+} as const;
 const IMAGE_MAGIC = 0xe9;
 
 export type ImageName = 'bootloader' | 'partition-table' | 'otadata' | 'nvs' | 'app';
@@ -64,9 +78,12 @@ export function firmwareFrom(files: FirmwareFiles, source: string): FirmwareBuil
   if (bootloader[0] !== IMAGE_MAGIC) throw invalid(`${BUILD_FILES.bootloader} in ${source} is not an ESP32 image (first byte is not 0xE9)`);
   const chip = chipFamilyOfImage(app);
   if (!chip) throw invalid(`${BUILD_FILES.app} in ${source} is built for chip id ${imageChipId(app)}, which is none of ESP32, ESP32-S3, ESP32-C3`);
-  if (imageChipId(bootloader) !== chip.imageChipId) throw invalid(`${BUILD_FILES.bootloader} and ${BUILD_FILES.app} in ${source} are built for different chips`);
+  if (imageChipId(bootloader) !== chip.imageChipId)
+    throw invalid(`${BUILD_FILES.bootloader} and ${BUILD_FILES.app} in ${source} are built for different chips`);
   if (bootloader.length > PARTITION_TABLE_OFFSET - chip.bootloaderOffset) {
-    throw invalid(`${BUILD_FILES.bootloader} (${bootloader.length} bytes) at ${hex(chip.bootloaderOffset)} overlaps the partition table at ${hex(PARTITION_TABLE_OFFSET)}`);
+    throw invalid(
+      `${BUILD_FILES.bootloader} (${bootloader.length} bytes) at ${hex(chip.bootloaderOffset)} overlaps the partition table at ${hex(PARTITION_TABLE_OFFSET)}`,
+    );
   }
   if (app.length > appPartition.size) {
     throw invalid(`${BUILD_FILES.app} (${app.length} bytes) does not fit the ${appPartition.label} partition (${appPartition.size} bytes)`);

@@ -85,14 +85,27 @@ export async function flashDevice(port: FlashPort, req: FlashRequest, env: Flash
   try {
     const c = session.chip;
     reporter.note(`${c.description}, MAC ${c.mac}, ${c.flashSize ?? 'unknown size'} flash, ${c.crystalMHz} MHz crystal`);
-    log.info({ chip: c.name, description: c.description, revision: c.revision, mac: normaliseMac(c.mac), flashSize: c.flashSize, baud: session.baud }, 'chip detected');
+    log.info(
+      { chip: c.name, description: c.description, revision: c.revision, mac: normaliseMac(c.mac), flashSize: c.flashSize, baud: session.baud },
+      'chip detected',
+    );
     if (session.baud !== req.baud) warn(`${req.baud} baud did not work on ${port.label}; continuing at ${session.baud} baud`);
     const build = pickBuild(req.builds, c.name, `on ${port.label}`);
     if (req.builds.length > 1) reporter.note(`using the ${build.chip.name} build of ${builtFor(req.builds)}`);
     await checkDevice(session, build, req.nvsOnly);
 
     const mac = normaliseMac(c.mac);
-    const creds = credentialsFor({ broker: req.broker, trust: req.trust, ...(req.wifi ? { wifi: req.wifi } : {}), ...(req.machine ? { machine: req.machine } : {}), ...(req.identity.kind === 'enroll' ? { enrollToken: req.identity.token } : {}), ...(req.releaseKeys ? { releaseKeys: req.releaseKeys } : {}) }, warn);
+    const creds = credentialsFor(
+      {
+        broker: req.broker,
+        trust: req.trust,
+        ...(req.wifi ? { wifi: req.wifi } : {}),
+        ...(req.machine ? { machine: req.machine } : {}),
+        ...(req.identity.kind === 'enroll' ? { enrollToken: req.identity.token } : {}),
+        ...(req.releaseKeys ? { releaseKeys: req.releaseKeys } : {}),
+      },
+      warn,
+    );
     summary = { deviceId: deviceIdFromMac(mac), provisioned: false, mac, chip: c.description, build, images: [], resetByLines: false, registeredLine: null };
     if (req.dryRun === true) summary.images = await planWithoutChanges(req, mac, creds, build, env);
     else summary.images = await provisionAndWrite(session, req, mac, creds, build, summary, env);
@@ -109,7 +122,15 @@ export async function flashDevice(port: FlashPort, req: FlashRequest, env: Flash
 }
 
 /** Registers the device (or prepares enrollment), then writes and verifies; a failure rolls the registration back. */
-async function provisionAndWrite(session: EspSession, req: FlashRequest, mac: string, creds: Credentials, build: FirmwareBuild, summary: DeviceSummary, env: FlashEnv): Promise<FlashImage[]> {
+async function provisionAndWrite(
+  session: EspSession,
+  req: FlashRequest,
+  mac: string,
+  creds: Credentials,
+  build: FirmwareBuild,
+  summary: DeviceSummary,
+  env: FlashEnv,
+): Promise<FlashImage[]> {
   const { reporter, log } = env;
   let undo: ((why: string) => Promise<void>) | null = null;
   if (req.identity.kind === 'provision') {
@@ -143,7 +164,13 @@ async function provisionAndWrite(session: EspSession, req: FlashRequest, mac: st
  * would refuse it), and the NVS image is built in memory with a stand-in secret so its fit is
  * checked. Nothing is registered, written or kept.
  */
-export async function planWithoutChanges(req: Pick<FlashRequest, 'identity' | 'erase' | 'nvsOnly'>, mac: string, creds: Credentials, build: FirmwareBuild, env: FlashEnv): Promise<FlashImage[]> {
+export async function planWithoutChanges(
+  req: Pick<FlashRequest, 'identity' | 'erase' | 'nvsOnly'>,
+  mac: string,
+  creds: Credentials,
+  build: FirmwareBuild,
+  env: FlashEnv,
+): Promise<FlashImage[]> {
   const { reporter } = env;
   if (req.identity.kind === 'provision') {
     const r = await req.identity.registry.check(mac, req.identity.reprovision);
@@ -155,7 +182,8 @@ export async function planWithoutChanges(req: Pick<FlashRequest, 'identity' | 'e
     reporter.note('would write the enrollment token: the device registers itself on first boot');
   }
   const images = imagesToWrite(build, nvsImageFor(creds, build), req.nvsOnly);
-  for (const i of images) reporter.note(`would write ${i.name.padEnd(16)} ${hex(i.offset).padEnd(8)} ${i.data.length} bytes${req.erase ? ' (after erasing the flash)' : ''}`);
+  for (const i of images)
+    reporter.note(`would write ${i.name.padEnd(16)} ${hex(i.offset).padEnd(8)} ${i.data.length} bytes${req.erase ? ' (after erasing the flash)' : ''}`);
   reporter.step('Dry run: nothing was changed (registry, device and files are as they were)');
   return images;
 }
@@ -177,10 +205,14 @@ async function checkDevice(session: EspSession, build: FirmwareBuild, nvsOnly: b
     if (!(e instanceof PartitionTableError)) throw e;
     throw new FlashError('BUILD_INVALID', `--nvs-only: the device has no readable partition table (${e.message}); flash the whole firmware first`);
   }
-  if (partitions.length === 0) throw new FlashError('BUILD_INVALID', '--nvs-only: the device has no partition table (erased flash); flash the whole firmware first');
+  if (partitions.length === 0)
+    throw new FlashError('BUILD_INVALID', '--nvs-only: the device has no partition table (erased flash); flash the whole firmware first');
   const nvs = findPartition(partitions, PartitionType.DATA, DataSubtype.NVS);
   if (!nvs || nvs.offset !== build.nvs.offset || nvs.size !== build.nvs.size) {
-    throw new FlashError('BUILD_INVALID', `--nvs-only: the device's nvs partition ${nvs ? `(${hex(nvs.size)} bytes at ${hex(nvs.offset)})` : '(none)'} is not the build's (${hex(build.nvs.size)} bytes at ${hex(build.nvs.offset)}); flash the whole firmware`);
+    throw new FlashError(
+      'BUILD_INVALID',
+      `--nvs-only: the device's nvs partition ${nvs ? `(${hex(nvs.size)} bytes at ${hex(nvs.offset)})` : '(none)'} is not the build's (${hex(build.nvs.size)} bytes at ${hex(build.nvs.offset)}); flash the whole firmware`,
+    );
   }
 }
 

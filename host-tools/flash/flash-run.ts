@@ -59,7 +59,9 @@ export async function runFlash(opts: FlashOptions, deps: FlashDeps): Promise<Fla
   const builds = loadFirmwareBuilds(opts.build);
   progress.step(`Firmware ${builds[0]!.source.replace(/ \(.*\)$/, '')} for the ${builtFor(builds)}`);
   for (const b of builds) {
-    progress.note(`${b.chip.name}: app ${formatBytes(b.app.data.length)} at ${hex(b.app.offset)}, nvs ${formatBytes(b.nvs.size)} at ${hex(b.nvs.offset)}, bootloader at ${hex(b.bootloader.offset)}`);
+    progress.note(
+      `${b.chip.name}: app ${formatBytes(b.app.data.length)} at ${hex(b.app.offset)}, nvs ${formatBytes(b.nvs.size)} at ${hex(b.nvs.offset)}, bootloader at ${hex(b.bootloader.offset)}`,
+    );
   }
   log.info({ build: builds.map((b) => ({ source: b.source, chip: b.chip.name, partitions: b.partitions })) }, 'firmware build loaded');
   const brokerApi = opts.identity.kind === 'provision' ? opts.identity.brokerApi : null;
@@ -93,8 +95,10 @@ export async function runFlash(opts: FlashOptions, deps: FlashDeps): Promise<Fla
     throw e;
   });
   if (opts.dryRun) log.info({ device: result.deviceId, machineCode: opts.machine }, 'dry run: nothing changed');
-  else log.info({ device: result.deviceId, machineCode: opts.machine, provisioned: result.provisioned, online: result.registeredLine !== null }, 'flash complete');
-  if (opts.improv && opts.wifi && !opts.dryRun) await runImprov({ port: path, wifi: { ssid: opts.wifi.ssid, psk: opts.wifi.psk ?? '' }, timeoutMs: deps.monitorTimeoutMs }, deps);
+  else
+    log.info({ device: result.deviceId, machineCode: opts.machine, provisioned: result.provisioned, online: result.registeredLine !== null }, 'flash complete');
+  if (opts.improv && opts.wifi && !opts.dryRun)
+    await runImprov({ port: path, wifi: { ssid: opts.wifi.ssid, psk: opts.wifi.psk ?? '' }, timeoutMs: deps.monitorTimeoutMs }, deps);
   return {
     deviceId: result.deviceId,
     provisioned: result.provisioned,
@@ -142,9 +146,24 @@ async function withoutPort(opts: FlashOptions, builds: FirmwareBuild[], deps: Fl
   const { progress, log } = deps;
   const build = opts.chip ? builds.find((b) => b.chip.name === opts.chip) : builds.length === 1 ? builds[0] : undefined;
   if (!build) {
-    throw new FlashError('USAGE', opts.chip ? `the firmware has no ${opts.chip} build (it has ${builtFor(builds)})` : `the firmware has builds for ${builtFor(builds)}: say which with --chip`);
+    throw new FlashError(
+      'USAGE',
+      opts.chip
+        ? `the firmware has no ${opts.chip} build (it has ${builtFor(builds)})`
+        : `the firmware has builds for ${builtFor(builds)}: say which with --chip`,
+    );
   }
-  const creds = credentialsFor({ broker: opts.broker, trust: opts.trust, ...(opts.wifi ? { wifi: opts.wifi } : {}), ...(opts.machine ? { machine: opts.machine } : {}), ...(opts.identity.kind === 'enroll' ? { enrollToken: opts.identity.token } : {}), ...(opts.releaseKeys ? { releaseKeys: opts.releaseKeys } : {}) }, warn);
+  const creds = credentialsFor(
+    {
+      broker: opts.broker,
+      trust: opts.trust,
+      ...(opts.wifi ? { wifi: opts.wifi } : {}),
+      ...(opts.machine ? { machine: opts.machine } : {}),
+      ...(opts.identity.kind === 'enroll' ? { enrollToken: opts.identity.token } : {}),
+      ...(opts.releaseKeys ? { releaseKeys: opts.releaseKeys } : {}),
+    },
+    warn,
+  );
   const summary: FlashSummary = {
     deviceId: opts.mac ? deviceIdFromMac(opts.mac) : null,
     provisioned: false,

@@ -3,7 +3,18 @@
 // the firmware who it is, sends the network, and waits until it reports being on it. Used by
 // `npm run flash -- improv` and after a flash with --improv, and by the web Flash page; the port is
 // any W3C Web Serial port, opened here at the console rate.
-import { decodeStrings, encodeImprov, encodeRpc, ImprovCommand, ImprovDecoder, ImprovError, ImprovState, ImprovType, type ImprovDeviceInfo, type ImprovPacket } from '../../firmware/core/improv';
+import {
+  decodeStrings,
+  encodeImprov,
+  encodeRpc,
+  ImprovCommand,
+  ImprovDecoder,
+  ImprovError,
+  ImprovState,
+  ImprovType,
+  type ImprovDeviceInfo,
+  type ImprovPacket,
+} from '../../firmware/core/improv';
 import { CONSOLE_BAUD } from './device-console';
 import { FlashError } from './errors';
 
@@ -84,14 +95,21 @@ class Channel {
 }
 
 const isState = (p: ImprovPacket): boolean => p.type === ImprovType.CURRENT_STATE;
-const isResult = (command: number) => (p: ImprovPacket): boolean => p.type === ImprovType.RPC_RESULT && p.data[0] === command;
+const isResult =
+  (command: number) =>
+  (p: ImprovPacket): boolean =>
+    p.type === ImprovType.RPC_RESULT && p.data[0] === command;
 const isError = (p: ImprovPacket): boolean => p.type === ImprovType.ERROR_STATE && p.data[0] !== ImprovError.NONE;
 
 export async function improvSetWifi(port: SerialPort, label: string, ssid: string, psk: string, options: ImprovOptions): Promise<ImprovOutcome> {
   await port.open({ baudRate: CONSOLE_BAUD });
   const channel = new Channel(port.readable!.getReader(), port.writable!.getWriter());
   const deadline = Date.now() + options.timeoutMs;
-  const timeout = (what: string): FlashError => new FlashError('IMPROV_TIMEOUT', `no Improv answer from the device on ${label} ${what} within ${Math.round(options.timeoutMs / 1000)} s (is the fleetbind firmware running on it?)`);
+  const timeout = (what: string): FlashError =>
+    new FlashError(
+      'IMPROV_TIMEOUT',
+      `no Improv answer from the device on ${label} ${what} within ${Math.round(options.timeoutMs / 1000)} s (is the fleetbind firmware running on it?)`,
+    );
   try {
     // Ask until the firmware is up and answers.
     let state: ImprovPacket | null = null;
@@ -108,9 +126,16 @@ export async function improvSetWifi(port: SerialPort, label: string, ssid: strin
 
     await channel.send(ImprovType.RPC, encodeRpc(ImprovCommand.WIFI_SETTINGS, [ssid, psk]));
     for (;;) {
-      const p = await channel.next((q) => isError(q) || isResult(ImprovCommand.WIFI_SETTINGS)(q) || (isState(q) && q.data[0] === ImprovState.PROVISIONED), deadline);
+      const p = await channel.next(
+        (q) => isError(q) || isResult(ImprovCommand.WIFI_SETTINGS)(q) || (isState(q) && q.data[0] === ImprovState.PROVISIONED),
+        deadline,
+      );
       if (p === null) throw timeout(`after sending the network ${JSON.stringify(ssid)}`);
-      if (isError(p)) throw new FlashError('IMPROV_FAILED', `the device on ${label} did not take the network ${JSON.stringify(ssid)}: ${ERROR_TEXT[p.data[0]!] ?? `error 0x${p.data[0]!.toString(16)}`}`);
+      if (isError(p))
+        throw new FlashError(
+          'IMPROV_FAILED',
+          `the device on ${label} did not take the network ${JSON.stringify(ssid)}: ${ERROR_TEXT[p.data[0]!] ?? `error 0x${p.data[0]!.toString(16)}`}`,
+        );
       if (p.type === ImprovType.RPC_RESULT) return { info: { firmware, version, chip, name } };
     }
   } finally {

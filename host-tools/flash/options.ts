@@ -29,9 +29,7 @@ export function defaultBuildDir(): string {
 export const DEFAULT_BAUD = 921600;
 const BAUD_RATES = [115200, 230400, 460800, 921600, 1500000, 2000000];
 
-export type Identity =
-  | { kind: 'provision'; brokerApi: string; adminToken: string; reprovision: boolean }
-  | { kind: 'enroll'; token: string };
+export type Identity = { kind: 'provision'; brokerApi: string; adminToken: string; reprovision: boolean } | { kind: 'enroll'; token: string };
 
 export interface FlashOptions {
   /** Absent for --out and for a dry run without a device. */
@@ -71,26 +69,44 @@ export const FLASH_CLI = defineCli({
   options: {
     port: { type: 'string', value: 'PORT', help: 'the serial port of the device, such as /dev/ttyUSB0; auto takes the only USB serial port' },
     broker: { type: 'string', value: 'URL', help: 'the MQTT URL the device connects to: mqtt://, mqtts://, ws:// or wss://' },
-    ca: { type: 'string', value: 'FILE', help: 'with mqtts://: the PEM CA certificate the broker\'s certificate must chain to; the device trusts nothing else' },
+    ca: { type: 'string', value: 'FILE', help: "with mqtts://: the PEM CA certificate the broker's certificate must chain to; the device trusts nothing else" },
     insecure: { type: 'boolean', default: false, help: 'with mqtt://: allow plain MQTT, so the device secret crosses the network in clear' },
-    'broker-api': { type: 'string', value: 'URL', help: 'register the device now through this broker\'s admin API' },
-    'admin-token': { type: 'string', value: 'T', env: ADMIN_TOKEN_ENV, help: 'an admin session token or the operator\'s admin token, for --broker-api' },
+    'broker-api': { type: 'string', value: 'URL', help: "register the device now through this broker's admin API" },
+    'admin-token': { type: 'string', value: 'T', env: ADMIN_TOKEN_ENV, help: "an admin session token or the operator's admin token, for --broker-api" },
     reprovision: { type: 'boolean', default: false, help: 'give an already registered device a new secret' },
     'enroll-token': { type: 'string', value: 'T', help: 'instead of --broker-api: the device registers itself with this token on first boot' },
     machine: { type: 'string', value: 'CODE', help: 'the machine code printed on the label, such as CT0700026' },
-    'release-key': { type: 'string', multiple: true, value: 'KEY', env: 'FLEETBIND_RELEASE_PUBLIC_KEY', help: 'a release public key the device trusts for firmware updates: base64 of 32 bytes, or the .pub file npm run release -- keygen wrote; repeat for several' },
+    'release-key': {
+      type: 'string',
+      multiple: true,
+      value: 'KEY',
+      env: 'FLEETBIND_RELEASE_PUBLIC_KEY',
+      help: 'a release public key the device trusts for firmware updates: base64 of 32 bytes, or the .pub file npm run release -- keygen wrote; repeat for several',
+    },
     wifi: { type: 'string', value: 'SSID', help: 'the Wi-Fi network the device joins' },
     psk: { type: 'string', value: 'PSK', help: 'its passphrase (8 to 63 characters) or 64 hex digits' },
-    build: { type: 'string', value: 'DIR', help: 'a Moddable build folder or a release artefact (its folder or manifest.json, from npm run build:firmware -- --release); default npm run build:firmware\'s output: the artefact in dist/firmware/release, else dist/firmware/bin/esp32/moddable_two/release/fleetbind, else .../debug/fleetbind' },
+    build: {
+      type: 'string',
+      value: 'DIR',
+      help: "a Moddable build folder or a release artefact (its folder or manifest.json, from npm run build:firmware -- --release); default npm run build:firmware's output: the artefact in dist/firmware/release, else dist/firmware/bin/esp32/moddable_two/release/fleetbind, else .../debug/fleetbind",
+    },
     erase: { type: 'boolean', default: false, help: 'erase the whole flash first' },
     baud: { type: 'string', value: 'RATE', default: String(DEFAULT_BAUD), help: `serial speed while flashing: ${BAUD_RATES.join(', ')}` },
     'nvs-only': { type: 'boolean', default: false, help: 'write only the NVS partition (new credentials or Wi-Fi), not the firmware' },
-    monitor: { type: 'boolean', default: false, help: 'after flashing, follow the device\'s console until it is online' },
+    monitor: { type: 'boolean', default: false, help: "after flashing, follow the device's console until it is online" },
     improv: { type: 'boolean', default: false, help: 'after flashing, give the device --wifi over Improv Wi-Fi (serial) instead of writing it into its NVS' },
-    'dry-run': { type: 'boolean', default: false, help: 'say what would be registered and written, and change nothing: not the registry, the device or any file' },
+    'dry-run': {
+      type: 'boolean',
+      default: false,
+      help: 'say what would be registered and written, and change nothing: not the registry, the device or any file',
+    },
     out: { type: 'string', value: 'DIR', help: 'write the images to DIR instead of flashing a device (a real run: with --broker-api it registers the device)' },
     mac: { type: 'string', value: 'MAC', help: 'without --port (--out, --dry-run): the MAC to provision for' },
-    chip: { type: 'string', value: 'CHIP', help: `without --port: which build of a multi-chip artefact to use: ${CHIP_FAMILIES.map((c) => c.name).join(', ')}` },
+    chip: {
+      type: 'string',
+      value: 'CHIP',
+      help: `without --port: which build of a multi-chip artefact to use: ${CHIP_FAMILIES.map((c) => c.name).join(', ')}`,
+    },
   },
 });
 
@@ -170,7 +186,8 @@ export function parseFlashOptions(argv: string[], env: NodeJS.ProcessEnv = proce
   if (values.chip && !portless) throw usage('--chip is only for --out or --dry-run without a port; with --port the chip is read from its ROM');
   if (values.monitor && (portless || values['dry-run'])) throw usage('--monitor needs a device being flashed; it cannot be used with --out or --dry-run');
   if (values['nvs-only'] && values.erase) throw usage('--erase with --nvs-only would leave the device without firmware; use one of them');
-  if (values.improv && (portless || values['dry-run'] || values.wifi === undefined)) throw usage('--improv needs a device (--port) and the network to give it (--wifi SSID [--psk PSK])');
+  if (values.improv && (portless || values['dry-run'] || values.wifi === undefined))
+    throw usage('--improv needs a device (--port) and the network to give it (--wifi SSID [--psk PSK])');
 
   if (!values.broker) throw usage('--broker is required: the MQTT URL the device connects to, such as mqtt://broker.example.com:1883');
   if (values.psk !== undefined && values.wifi === undefined) throw usage('--psk given without --wifi SSID');
@@ -243,7 +260,8 @@ export function parseFlashOptions(argv: string[], env: NodeJS.ProcessEnv = proce
 export const IMPROV_CLI = defineCli({
   command: 'npm run flash -- improv',
   usage: ['--port PORT|auto --wifi SSID [--psk PSK]'],
-  summary: 'Gives a device running the fleetbind firmware its Wi-Fi network over Improv Wi-Fi (serial), without flashing; it joins at once and keeps the network.',
+  summary:
+    'Gives a device running the fleetbind firmware its Wi-Fi network over Improv Wi-Fi (serial), without flashing; it joins at once and keeps the network.',
   options: {
     port: { type: 'string', value: 'PORT', required: true, help: 'the serial port of the device, such as /dev/ttyUSB0; auto takes the only USB serial port' },
     wifi: { type: 'string', value: 'SSID', required: true, help: 'the Wi-Fi network the device joins' },

@@ -46,7 +46,8 @@ export class ProvisioningClient implements Registry {
       if (e instanceof AdminApiError && e.status === 404) return { id, exists: false };
       throw flashErrorOf(e);
     }
-    if (!reprovision) throw new FlashError('ALREADY_REGISTERED', `MAC ${mac} is already registered as ${id}; to give it a new secret, run again with --reprovision`);
+    if (!reprovision)
+      throw new FlashError('ALREADY_REGISTERED', `MAC ${mac} is already registered as ${id}; to give it a new secret, run again with --reprovision`);
     return { id, exists: true };
   }
 

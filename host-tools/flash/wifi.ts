@@ -7,6 +7,7 @@ export function wifiProblem(ssid: string, psk: string | undefined): string | nul
   const ssidBytes = encoder.encode(ssid).length;
   if (ssidBytes === 0 || ssidBytes > 32) return `an SSID is 1 to 32 bytes, this one is ${ssidBytes}`;
   // WPA2-PSK takes a passphrase of 8 to 63 printable ASCII characters, or the key as 64 hex digits.
-  if (psk !== undefined && !/^[\x20-\x7e]{8,63}$/.test(psk) && !/^[0-9a-fA-F]{64}$/.test(psk)) return 'the passphrase must be 8 to 63 printable ASCII characters, or 64 hex digits';
+  if (psk !== undefined && !/^[\x20-\x7e]{8,63}$/.test(psk) && !/^[0-9a-fA-F]{64}$/.test(psk))
+    return 'the passphrase must be 8 to 63 printable ASCII characters, or 64 hex digits';
   return null;
 }

@@ -19,10 +19,15 @@ function synopsis(c: Command): string {
 const FLEET_CLI = defineCli({
   command: 'npm run fleet --',
   usage: ['<command> [args] [options]', '<command> --help'],
-  summary: 'Fleet administration over the broker\'s admin API. Results go to stdout as a table, or JSON with --json.',
+  summary: "Fleet administration over the broker's admin API. Results go to stdout as a table, or JSON with --json.",
   options: { ...OPTIONS, ...CONNECTION_OPTIONS, json: { type: 'boolean', help: 'print the result as JSON' } },
   freePositionals: true,
-  notes: ['commands:', ...COMMANDS.map((c) => `  ${synopsis(c).padEnd(64)} ${c.summary}`), '', 'npm run fleet -- <command> --help shows the options of one command.'],
+  notes: [
+    'commands:',
+    ...COMMANDS.map((c) => `  ${synopsis(c).padEnd(64)} ${c.summary}`),
+    '',
+    'npm run fleet -- <command> --help shows the options of one command.',
+  ],
 });
 
 function commandHelp(c: Command): string {
@@ -38,7 +43,10 @@ function findCommand(positionals: string[]): { command: Command; args: string[] 
   const one = COMMANDS.find((c) => c.name === first);
   if (one) return { command: one, args: positionals.slice(1) };
   const group = COMMANDS.filter((c) => c.name.startsWith(`${first} `)).map((c) => c.name);
-  if (group.length > 0) throw usageError(second === undefined ? `${first} needs a subcommand: ${group.join(', ')}` : `unknown command "${first} ${second}"; did you mean ${group.join(' or ')}?`);
+  if (group.length > 0)
+    throw usageError(
+      second === undefined ? `${first} needs a subcommand: ${group.join(', ')}` : `unknown command "${first} ${second}"; did you mean ${group.join(' or ')}?`,
+    );
   throw usageError(`unknown command "${first}"`);
 }
 

@@ -16,9 +16,15 @@ import { SETTING_KEYS, type SettingValue, settingFromText } from '../../protocol
 
 const INKS = ['c', 'm', 'y', 'k'] as const;
 
-export interface Output { json: unknown; text: string }
+export interface Output {
+  json: unknown;
+  text: string;
+}
 
-export interface Invocation { args: string[]; values: Record<string, string | boolean | undefined> }
+export interface Invocation {
+  args: string[];
+  values: Record<string, string | boolean | undefined>;
+}
 
 export interface Command {
   name: string;
@@ -61,7 +67,8 @@ const SHOWN_ONCE = 'shown once: it is stored only as a hash and cannot be shown 
 function positiveInt(v: string | boolean | undefined, flag: string, max: number): number | undefined {
   if (v === undefined) return undefined;
   const n = Number(v);
-  if (typeof v !== 'string' || !/^\d+$/.test(v.trim()) || n < 1 || n > max) throw usageError(`${flag} must be a whole number from 1 to ${max}, got ${JSON.stringify(v)}`);
+  if (typeof v !== 'string' || !/^\d+$/.test(v.trim()) || n < 1 || n > max)
+    throw usageError(`${flag} must be a whole number from 1 to ${max}, got ${JSON.stringify(v)}`);
   return n;
 }
 
@@ -126,7 +133,9 @@ function auditQuery(values: Invocation['values']): { device?: string; agent?: st
 const auditDetail = (e: AuditView): string => (Object.keys(e.detail).length === 0 ? '' : JSON.stringify(e.detail));
 const auditRow = (e: AuditView) => [e.seq, time(e.at), e.actor, e.action, e.device, e.agent, auditDetail(e)];
 const auditLine = (e: AuditView): string =>
-  [e.seq, time(e.at), e.actor, e.action, e.device ? `device=${e.device}` : '', e.agent ? `agent=${e.agent}` : '', auditDetail(e)].filter((v) => v !== '').join('  ');
+  [e.seq, time(e.at), e.actor, e.action, e.device ? `device=${e.device}` : '', e.agent ? `agent=${e.agent}` : '', auditDetail(e)]
+    .filter((v) => v !== '')
+    .join('  ');
 
 const deviceRows = (ds: DeviceWithPresence[]) => ds.map((d) => [d.id, d.machineCode, d.model, d.fw, d.agent, presence(d.presence), time(d.lastSeen)]);
 
@@ -145,7 +154,10 @@ export const COMMANDS: Command[] = [
       const partial = `${file}.partial`;
       try {
         // Mode 600: it holds credential hashes and the device secret key.
-        await pipeline(Readable.fromWeb(body as import('node:stream/web').ReadableStream<Uint8Array>), createWriteStream(partial, { mode: 0o600, flags: 'wx' }));
+        await pipeline(
+          Readable.fromWeb(body as import('node:stream/web').ReadableStream<Uint8Array>),
+          createWriteStream(partial, { mode: 0o600, flags: 'wx' }),
+        );
       } catch (err) {
         rmSync(partial, { force: true });
         throw new ToolError(`the backup did not arrive whole (${(err as Error).message}); ${file} was not written`);
@@ -153,14 +165,17 @@ export const COMMANDS: Command[] = [
       renameSync(partial, file);
       const bytes = statSync(file).size;
       const ms = Date.now() - started;
-      return { json: { file, bytes, ms }, text: `backup saved to ${file} (${bytes} bytes in ${ms} ms); restore it with npm start -- --restore ${file} --data-dir <empty dir>` };
+      return {
+        json: { file, bytes, ms },
+        text: `backup saved to ${file} (${bytes} bytes in ${ms} ms); restore it with npm start -- --restore ${file} --data-dir <empty dir>`,
+      };
     },
   },
   {
     name: 'login',
     args: [],
     options: {
-      user: '--user USER     admin:NAME, such as admin:admin (its first password is in the data dir\'s initial-admin.txt)',
+      user: "--user USER     admin:NAME, such as admin:admin (its first password is in the data dir's initial-admin.txt)",
       password: '--password P   the password (default $FLEETBIND_PASSWORD)',
     },
     required: ['user'],
@@ -172,7 +187,10 @@ export const COMMANDS: Command[] = [
       const s = await api.login(given(values.user), password);
       if (s.kind !== 'admin') throw new ToolError(`${s.username} is an agent; npm run fleet needs an admin login (admin:NAME)`);
       const file = saveSession({ brokerApi: api.baseUrl, token: s.token, username: s.username, expiresAt: s.expiresAt }, process.env);
-      return { json: { username: s.username, expiresAt: s.expiresAt, file }, text: `logged in to ${api.baseUrl} as ${s.username}; the session is in ${file} (mode 600) until ${time(s.expiresAt)} or ${Math.round(s.idleTimeoutMs / 3600_000)} h unused` };
+      return {
+        json: { username: s.username, expiresAt: s.expiresAt, file },
+        text: `logged in to ${api.baseUrl} as ${s.username}; the session is in ${file} (mode 600) until ${time(s.expiresAt)} or ${Math.round(s.idleTimeoutMs / 3600_000)} h unused`,
+      };
     },
   },
   {
@@ -224,7 +242,10 @@ export const COMMANDS: Command[] = [
       }
       const s = await api.setSettings(device, { [key]: value });
       const pending = Object.entries(s.delta).map(([k, v]) => `${k}=${String(v)}`);
-      return { json: s, text: `${device}: desired settings version ${s.desiredVersion}; ${pending.length === 0 ? 'the device already runs with them' : `waiting for the device to apply ${pending.join(', ')}`}` };
+      return {
+        json: s,
+        text: `${device}: desired settings version ${s.desiredVersion}; ${pending.length === 0 ? 'the device already runs with them' : `waiting for the device to apply ${pending.join(', ')}`}`,
+      };
     },
   },
   {
@@ -235,12 +256,36 @@ export const COMMANDS: Command[] = [
     async run(api, { values }) {
       if (values.location !== undefined) {
         const l = await api.request<LocationDetail>('GET', `/api/locations/${encodeURIComponent(String(values.location).trim())}`, 'show the location');
-        const devices = table(['DEVICE', 'MACHINE', 'MODE', 'LEASED TO', 'JOB', 'SINCE', 'PRESENCE'], l.devices.map((d) => [d.id, d.machineCode ?? '-', d.mode, d.lease?.agent ?? (d.mode === 'owned' ? (d.agent ?? '-') : '-'), d.lease?.job ?? '-', time(d.lease?.since), presence(d.presence)]));
-        const queue = l.queue.length === 0 ? 'pool queue: empty' : `pool queue:\n${table(['#', 'JOB', 'AGENT', 'KIND', 'ETA', 'QUEUED'], l.queue.map((x) => [x.position, x.job, x.agent ?? '-', x.kind, `${Math.round(x.eta / 1000)} s`, time(x.queuedAt)]))}`;
+        const devices = table(
+          ['DEVICE', 'MACHINE', 'MODE', 'LEASED TO', 'JOB', 'SINCE', 'PRESENCE'],
+          l.devices.map((d) => [
+            d.id,
+            d.machineCode ?? '-',
+            d.mode,
+            d.lease?.agent ?? (d.mode === 'owned' ? (d.agent ?? '-') : '-'),
+            d.lease?.job ?? '-',
+            time(d.lease?.since),
+            presence(d.presence),
+          ]),
+        );
+        const queue =
+          l.queue.length === 0
+            ? 'pool queue: empty'
+            : `pool queue:\n${table(
+                ['#', 'JOB', 'AGENT', 'KIND', 'ETA', 'QUEUED'],
+                l.queue.map((x) => [x.position, x.job, x.agent ?? '-', x.kind, `${Math.round(x.eta / 1000)} s`, time(x.queuedAt)]),
+              )}`;
         return { json: l, text: `${l.id} (${l.name}); agents: ${(l.members ?? []).join(', ') || 'none'}\n${devices}\n${queue}` };
       }
       const ls = await api.request<LocationListItem[]>('GET', '/api/locations', 'list locations');
-      return none('locations', table(['LOCATION', 'NAME', 'POOL DEVICES', 'FREE', 'WAITING', 'CREATED'], ls.map((l) => [l.id, l.name, l.devices, l.free, l.waiting, time(l.createdAt)])), ls);
+      return none(
+        'locations',
+        table(
+          ['LOCATION', 'NAME', 'POOL DEVICES', 'FREE', 'WAITING', 'CREATED'],
+          ls.map((l) => [l.id, l.name, l.devices, l.free, l.waiting, time(l.createdAt)]),
+        ),
+        ls,
+      );
     },
   },
   {
@@ -251,7 +296,14 @@ export const COMMANDS: Command[] = [
     async run(api, { values }) {
       const q = values.location === undefined ? '' : `?location=${encodeURIComponent(String(values.location).trim())}`;
       const ls = await api.request<LeaseView[]>('GET', `/api/leases${q}`, 'list leases');
-      return none('live leases', table(['DEVICE', 'AGENT', 'LOCATION', 'JOB', 'SINCE'], ls.map((l) => [l.device, l.agent, l.location, l.job, time(l.startedAt)])), ls);
+      return none(
+        'live leases',
+        table(
+          ['DEVICE', 'AGENT', 'LOCATION', 'JOB', 'SINCE'],
+          ls.map((l) => [l.device, l.agent, l.location, l.job, time(l.startedAt)]),
+        ),
+        ls,
+      );
     },
   },
   {
@@ -271,7 +323,7 @@ export const COMMANDS: Command[] = [
     options: {
       name: '--name NAME          the name people see, such as "test vk"',
       password: '--password P         the login password (default: a generated one, printed once)',
-      'device-limit': '--device-limit N     how many devices the agent may hold (default: the broker\'s)',
+      'device-limit': "--device-limit N     how many devices the agent may hold (default: the broker's)",
     },
     required: ['name'],
     summary: 'create an agent login',
@@ -342,7 +394,7 @@ export const COMMANDS: Command[] = [
     name: 'device kick',
     args: ['device'],
     options: {},
-    summary: 'close a device\'s connections (by id or machine code); it reconnects by itself',
+    summary: "close a device's connections (by id or machine code); it reconnects by itself",
     async run(api, { args }) {
       const d = await findDevice(api, args[0]!);
       const r = await api.kickDevice(d.id);
@@ -482,7 +534,11 @@ export const COMMANDS: Command[] = [
       const expires = given(values.expires);
       const t = await api.createEnrollmentToken(uses, /^\d+$/.test(expires) ? Number(expires) : expires, values['allow-machine-codes'] === true);
       const codes = t.allowMachineCodes ? '; its devices may announce machine codes' : '';
-      const text = [`created enrollment token ${t.id}: ${t.uses} uses, expires ${time(t.expiresAt)}${codes}`, `token: ${t.token}`, `(${SHOWN_ONCE}; pass it to npm run flash -- --enroll-token)`].join('\n');
+      const text = [
+        `created enrollment token ${t.id}: ${t.uses} uses, expires ${time(t.expiresAt)}${codes}`,
+        `token: ${t.token}`,
+        `(${SHOWN_ONCE}; pass it to npm run flash -- --enroll-token)`,
+      ].join('\n');
       return { json: t, text };
     },
   },
@@ -494,7 +550,14 @@ export const COMMANDS: Command[] = [
     async run(api) {
       const ts = await api.enrollmentTokens();
       const now = Date.now();
-      const rows = ts.map((t) => [t.id, `${t.usesLeft}/${t.usesTotal}`, time(t.expiresAt), t.createdBy, tokenState(t, now), t.allowMachineCodes ? 'yes' : 'no']);
+      const rows = ts.map((t) => [
+        t.id,
+        `${t.usesLeft}/${t.usesTotal}`,
+        time(t.expiresAt),
+        t.createdBy,
+        tokenState(t, now),
+        t.allowMachineCodes ? 'yes' : 'no',
+      ]);
       return none('enrollment tokens', table(['ID', 'USES LEFT', 'EXPIRES', 'CREATED BY', 'STATE', 'MACHINE CODES'], rows), ts);
     },
   },

@@ -28,7 +28,9 @@ async function main(argv: string[]): Promise<void> {
   const labels =
     opts.selection.kind === 'locations'
       ? (await fetchLocationLabels(api, opts.selection.ids)).map((l) => labelContent(l, LOCATION_CAPTION))
-      : (await fetchLabels(api, opts.selection)).map((l) => labelContent(l, opts.selection.kind !== 'locations' && opts.selection.purpose === 'order' ? ORDER_CAPTION : LABEL_CAPTION));
+      : (await fetchLabels(api, opts.selection)).map((l) =>
+          labelContent(l, opts.selection.kind !== 'locations' && opts.selection.purpose === 'order' ? ORDER_CAPTION : LABEL_CAPTION),
+        );
   const problem = unreachableFromPhone(labels[0]!.url);
   if (problem && !opts.allowLocal) {
     const origin = new URL(labels[0]!.url).origin;
@@ -39,7 +41,11 @@ async function main(argv: string[]): Promise<void> {
   const files: Array<[string, Buffer | string, string]> = [];
   if (opts.formats.includes('pdf')) {
     const pages = Math.ceil(labels.length / LABELS_PER_PAGE);
-    files.push([SHEET_FILE, await renderSheetPdf(labels, `${labels[0]!.fleet} machine labels`), `${pages} A4 page${pages === 1 ? '' : 's'}, ${LABELS_PER_PAGE} labels a page`]);
+    files.push([
+      SHEET_FILE,
+      await renderSheetPdf(labels, `${labels[0]!.fleet} machine labels`),
+      `${pages} A4 page${pages === 1 ? '' : 's'}, ${LABELS_PER_PAGE} labels a page`,
+    ]);
   }
   for (const l of labels) {
     if (opts.formats.includes('svg')) files.push([`${l.code}.svg`, renderLabelSvg(l), l.url]);

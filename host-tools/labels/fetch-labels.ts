@@ -31,13 +31,20 @@ export async function fetchLabels(api: AdminApi, selection: Exclude<Selection, {
   let labels: Label[];
   if (selection.kind === 'registry') {
     labels = await api.labels(selection.purpose);
-    if (labels.length === 0) throw new ToolError(selection.purpose === 'order' ? 'no machine in the registry takes walk-up orders; nothing to print' : 'no device in the registry has a machine code; nothing to print');
+    if (labels.length === 0)
+      throw new ToolError(
+        selection.purpose === 'order'
+          ? 'no machine in the registry takes walk-up orders; nothing to print'
+          : 'no device in the registry has a machine code; nothing to print',
+      );
   } else {
     labels = await Promise.all(selection.codes.map((code) => api.label(code, selection.purpose)));
     const unknown = labels.filter((l) => l.device === null).map((l) => l.code);
     if (unknown.length > 0) {
       const which = unknown.length === 1 ? `machine code ${unknown[0]} is` : `machine codes ${unknown.join(', ')} are`;
-      throw new ToolError(`unknown ${which} not in the registry (no device serves ${unknown.length === 1 ? 'it' : 'them'}); provision with npm run flash -- --machine CODE`);
+      throw new ToolError(
+        `unknown ${which} not in the registry (no device serves ${unknown.length === 1 ? 'it' : 'them'}); provision with npm run flash -- --machine CODE`,
+      );
     }
   }
   return labels.map((l) => checked(l, selection.purpose)).sort((a, b) => a.code.localeCompare(b.code));
@@ -54,7 +61,8 @@ export async function fetchLocationLabels(api: AdminApi, ids: string[]): Promise
     } catch {
       parsed = null;
     }
-    if (parsed?.location !== id || !/\/p\//.test(l.url)) throw new ToolError(`the broker's label URL for location ${id} is not a location label of it: ${JSON.stringify(l.url)}`);
+    if (parsed?.location !== id || !/\/p\//.test(l.url))
+      throw new ToolError(`the broker's label URL for location ${id} is not a location label of it: ${JSON.stringify(l.url)}`);
     out.push({ code: id, url: l.url, fleet: l.fleet });
   }
   return out;

@@ -35,7 +35,10 @@ export function textWidth(text: string, size: number, weight: FontWeight): numbe
 /** Distance from the top of a line to its baseline, as pdfkit places text. */
 export const ascent = (size: number, weight: FontWeight): number => (labelFont(weight).ascent * size) / labelFont(weight).unitsPerEm;
 
-export interface FittedLine { text: string; size: number }
+export interface FittedLine {
+  text: string;
+  size: number;
+}
 
 /** The size that fits the width, shrinking down to MIN_FONT_SIZE, then the text cut short with '…'. */
 export function fitLine(raw: string, maxSize: number, width: number, weight: FontWeight): FittedLine {

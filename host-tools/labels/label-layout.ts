@@ -46,7 +46,12 @@ export function labelGeometry(width: number, height: number, m: QrMatrix): Label
   };
 }
 
-export interface Rect { x: number; y: number; w: number; h: number }
+export interface Rect {
+  x: number;
+  y: number;
+  w: number;
+  h: number;
+}
 
 /** The QR's dark modules as rectangles in label coordinates, one per horizontal run. */
 export function qrRects(g: LabelGeometry, m: QrMatrix): Rect[] {

@@ -5,9 +5,16 @@ import QRCode from 'qrcode';
 /** Light modules around the symbol, as the QR specification asks for. */
 export const QUIET_ZONE = 4;
 
-export interface QrMatrix { size: number; dark(row: number, col: number): boolean }
+export interface QrMatrix {
+  size: number;
+  dark(row: number, col: number): boolean;
+}
 
-export interface Run { row: number; col: number; length: number }
+export interface Run {
+  row: number;
+  col: number;
+  length: number;
+}
 
 export function qrMatrix(text: string): QrMatrix {
   // Level M survives a scuffed or badly printed label and keeps a short URL at version 3 or 4.

@@ -7,7 +7,11 @@ import { type FontWeight, labelFont } from './label-font';
 const SS = 4;
 const CURVE_STEPS = 8;
 
-export interface Gray { width: number; height: number; /** One byte a pixel, 0 black to 255 white. */ data: Uint8Array }
+export interface Gray {
+  width: number;
+  height: number /** One byte a pixel, 0 black to 255 white. */;
+  data: Uint8Array;
+}
 
 type Edge = [number, number, number, number];
 
@@ -30,7 +34,11 @@ function edgesOf(commands: PathCommand[], ox: number, oy: number, scale: number,
         const t = i / CURVE_STEPS;
         const u = 1 - t;
         if (command === 'quadraticCurveTo') line(u * u * x0 + 2 * u * t * a[0]! + t * t * a[2]!, u * u * y0 + 2 * u * t * a[1]! + t * t * a[3]!);
-        else line(u ** 3 * x0 + 3 * u * u * t * a[0]! + 3 * u * t * t * a[2]! + t ** 3 * a[4]!, u ** 3 * y0 + 3 * u * u * t * a[1]! + 3 * u * t * t * a[3]! + t ** 3 * a[5]!);
+        else
+          line(
+            u ** 3 * x0 + 3 * u * u * t * a[0]! + 3 * u * t * t * a[2]! + t ** 3 * a[4]!,
+            u ** 3 * y0 + 3 * u * u * t * a[1]! + 3 * u * t * t * a[3]! + t ** 3 * a[5]!,
+          );
       }
     }
   }

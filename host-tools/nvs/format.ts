@@ -77,9 +77,7 @@ export function isSigned(type: NvsIntegerType): boolean {
 
 export function integerRange(type: NvsIntegerType): { min: bigint; max: bigint } {
   const bits = BigInt(integerWidth(type) * 8);
-  return isSigned(type)
-    ? { min: -(1n << (bits - 1n)), max: (1n << (bits - 1n)) - 1n }
-    : { min: 0n, max: (1n << bits) - 1n };
+  return isSigned(type) ? { min: -(1n << (bits - 1n)), max: (1n << (bits - 1n)) - 1n } : { min: 0n, max: (1n << bits) - 1n };
 }
 
 /** Computes and stores the entry CRC, which skips the CRC field itself. */

@@ -63,14 +63,7 @@ export function readNvsPartition(bytes: Uint8Array): NvsEntry[] {
   });
 }
 
-function readPage(
-  bytes: Uint8Array,
-  view: DataView,
-  base: number,
-  namespaces: Map<number, string>,
-  items: Item[],
-  chunks: Map<string, Uint8Array>,
-): void {
+function readPage(bytes: Uint8Array, view: DataView, base: number, namespaces: Map<number, string>, items: Item[], chunks: Map<string, Uint8Array>): void {
   const page = base / PAGE_SIZE;
   for (let i = 0; i < ENTRIES_PER_PAGE; ) {
     const state = (bytes[base + BITMAP_OFFSET + ((i * 2) >> 3)]! >> ((i * 2) & 7)) & 0b11;

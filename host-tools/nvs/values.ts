@@ -1,19 +1,8 @@
 // Checks one typed entry and turns its value into the bytes NVS stores. Every refusal names the
 // key, so a caller (the CSV reader adds the line) can point at the offending input.
-import {
-  INTEGER_TYPES,
-  MAX_KEY_BYTES,
-  MAX_STRING_BYTES,
-  NvsError,
-  integerRange,
-  type NvsEntry,
-  type NvsIntegerType,
-} from './format';
+import { INTEGER_TYPES, MAX_KEY_BYTES, MAX_STRING_BYTES, NvsError, integerRange, type NvsEntry, type NvsIntegerType } from './format';
 
-export type Payload =
-  | { kind: 'integer'; type: NvsIntegerType; value: bigint }
-  | { kind: 'string'; bytes: Uint8Array }
-  | { kind: 'blob'; bytes: Uint8Array };
+export type Payload = { kind: 'integer'; type: NvsIntegerType; value: bigint } | { kind: 'string'; bytes: Uint8Array } | { kind: 'blob'; bytes: Uint8Array };
 
 const encoder = new TextEncoder();
 const strictDecoder = new TextDecoder('utf-8', { fatal: true });
@@ -59,9 +48,7 @@ export function stringPayload(value: string, key: string): Uint8Array {
   if (value.includes('\0')) throw new NvsError(`key "${key}": string contains a NUL character, which would end it early on the device`);
   const text = utf8(value, `key "${key}": string`);
   if (text.length + 1 > MAX_STRING_BYTES) {
-    throw new NvsError(
-      `key "${key}": string is ${text.length} bytes; NVS strings hold at most ${MAX_STRING_BYTES - 1} bytes plus the NUL terminator`,
-    );
+    throw new NvsError(`key "${key}": string is ${text.length} bytes; NVS strings hold at most ${MAX_STRING_BYTES - 1} bytes plus the NUL terminator`);
   }
   const bytes = new Uint8Array(text.length + 1);
   bytes.set(text);

@@ -32,15 +32,16 @@ export type { NvsEntry, NvsType } from './format';
  * entry the first time it is seen); an explicit namespace record does that alone, as a CSV
  * `namespace` row does even when no entry follows. `origin` (e.g. "line 7") prefixes errors.
  */
-export type NvsRecord =
-  | { kind: 'namespace'; name: string; origin?: string }
-  | { kind: 'entry'; entry: NvsEntry; origin?: string };
+export type NvsRecord = { kind: 'namespace'; name: string; origin?: string } | { kind: 'entry'; entry: NvsEntry; origin?: string };
 
 /** Chunk indexes of format version 2 blobs run from 0 to 127 (128 and up is the other version). */
 const MAX_BLOB_CHUNKS = 128;
 
 export function buildNvsPartition(entries: NvsEntry[], sizeBytes: number): Uint8Array {
-  return buildNvsImage(entries.map((entry) => ({ kind: 'entry', entry })), sizeBytes);
+  return buildNvsImage(
+    entries.map((entry) => ({ kind: 'entry', entry })),
+    sizeBytes,
+  );
 }
 
 export function buildNvsImage(records: NvsRecord[], sizeBytes: number): Uint8Array {
@@ -92,7 +93,9 @@ export function checkPartitionSize(sizeBytes: number): void {
   if (!Number.isSafeInteger(sizeBytes) || sizeBytes <= 0) throw new NvsError(`partition size must be a positive integer, got ${sizeBytes}`);
   if (sizeBytes % PAGE_SIZE !== 0) throw new NvsError(`partition size 0x${sizeBytes.toString(16)} is not a multiple of 4096 (0x1000)`);
   if (sizeBytes < MIN_PARTITION_SIZE) {
-    throw new NvsError(`partition size 0x${sizeBytes.toString(16)} is too small: a read/write NVS partition needs at least 0x${MIN_PARTITION_SIZE.toString(16)} bytes`);
+    throw new NvsError(
+      `partition size 0x${sizeBytes.toString(16)} is too small: a read/write NVS partition needs at least 0x${MIN_PARTITION_SIZE.toString(16)} bytes`,
+    );
   }
 }
 

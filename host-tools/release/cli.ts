@@ -21,17 +21,18 @@ export const RELEASE_CLI = defineCli({
     'sign --dir DIR [--key FILE]',
     'verify --dir DIR --public-key KEY',
   ],
-  summary: 'Makes and signs firmware update releases with an Ed25519 release key kept away from the broker: a file or $FLEETBIND_RELEASE_KEY, never the broker\'s data dir.',
+  summary:
+    "Makes and signs firmware update releases with an Ed25519 release key kept away from the broker: a file or $FLEETBIND_RELEASE_KEY, never the broker's data dir.",
   options: {
     out: { type: 'string', value: 'PATH', help: 'keygen: the private key file to write; pack: the release folder' },
     image: { type: 'string', value: 'FILE', help: 'pack: the app image (xs_esp32.bin of a Moddable build)' },
     version: { type: 'string', value: 'V', help: 'pack: the version the image reports (x.y.z)' },
-    model: { type: 'string', multiple: true, value: 'M', help: 'pack: a board model the image is for (the firmware\'s model, e.g. moddable_two)' },
+    model: { type: 'string', multiple: true, value: 'M', help: "pack: a board model the image is for (the firmware's model, e.g. moddable_two)" },
     'min-version': { type: 'string', value: 'V', help: 'pack: once installed, the device refuses releases older than this' },
     notes: { type: 'string', value: 'TEXT', help: 'pack: release notes' },
     dir: { type: 'string', value: 'DIR', help: 'sign, verify: the release folder (app.bin, manifest.json, manifest.sig)' },
     key: { type: 'string', value: 'FILE', help: `sign: the private key (PEM); default $FLEETBIND_RELEASE_KEY` },
-    'data-dir': { type: 'string', value: 'DIR', env: 'FLEETBIND_DATA_DIR', default: './data', help: 'the broker\'s data dir, where a release key is refused' },
+    'data-dir': { type: 'string', value: 'DIR', env: 'FLEETBIND_DATA_DIR', default: './data', help: "the broker's data dir, where a release key is refused" },
     'public-key': { type: 'string', value: 'KEY', help: 'verify: the release public key (base64 or a .pub file)' },
   },
   positionals: { '<command>': 'keygen, pack, sign or verify' },
@@ -70,7 +71,9 @@ async function main(argv: string[]): Promise<void> {
           ...(values['min-version'] === undefined ? {} : { minVersion: values['min-version'] }),
           ...(values.notes === undefined ? {} : { notes: values.notes }),
         });
-        console.log(`release: ${r.manifest.version} for ${r.manifest.models.join(', ')} (${r.manifest.size} bytes, sha256 ${r.manifest.sha256}) in ${r.dir}; sign it with npm run release -- sign --dir ${r.dir}`);
+        console.log(
+          `release: ${r.manifest.version} for ${r.manifest.models.join(', ')} (${r.manifest.size} bytes, sha256 ${r.manifest.sha256}) in ${r.dir}; sign it with npm run release -- sign --dir ${r.dir}`,
+        );
         return;
       }
       case 'sign': {
@@ -87,7 +90,8 @@ async function main(argv: string[]): Promise<void> {
         const raw = need(values['public-key'], '--public-key KEY', command);
         const pub = publicKeyFromBase64(publicKeyBase64(existsSync(raw) ? readFileSync(raw, 'utf8') : raw));
         if (release.sig === undefined) throw new ToolError(`${release.dir} is not signed yet (npm run release -- sign --dir ${release.dir})`);
-        if (!verify(null, Buffer.from(release.manifestText), pub, Buffer.from(release.sig, 'base64'))) throw new ToolError(`the signature in ${release.dir} does not verify against that public key`);
+        if (!verify(null, Buffer.from(release.manifestText), pub, Buffer.from(release.sig, 'base64')))
+          throw new ToolError(`the signature in ${release.dir} does not verify against that public key`);
         console.log(`release: ${release.manifest.version} in ${release.dir} is signed by that key, and app.bin matches its manifest`);
         return;
       }

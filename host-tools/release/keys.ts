@@ -25,7 +25,8 @@ export function publicKeyBase64(text: string): string {
 }
 
 export function rawPublicKey(key: KeyObject): Buffer {
-  if (key.asymmetricKeyType !== 'ed25519') throw new ReleaseKeyError(`release keys are Ed25519, this one is ${key.asymmetricKeyType ?? 'not an asymmetric key'}`);
+  if (key.asymmetricKeyType !== 'ed25519')
+    throw new ReleaseKeyError(`release keys are Ed25519, this one is ${key.asymmetricKeyType ?? 'not an asymmetric key'}`);
   const pub = key.type === 'private' ? createPublicKey(key) : key;
   return pub.export({ format: 'der', type: 'spki' }).subarray(SPKI_PREFIX.length);
 }
@@ -53,7 +54,10 @@ export function loadReleaseKey(keyPath: string | undefined, env: NodeJS.ProcessE
   let pem: string;
   if (keyPath !== undefined) {
     const key = real(keyPath);
-    if (inside(real(dataDir), key)) throw new ReleaseKeyError(`refusing the release key ${keyPath}: it is inside the broker's data dir (${dataDir}); keep it where the broker cannot read it`);
+    if (inside(real(dataDir), key))
+      throw new ReleaseKeyError(
+        `refusing the release key ${keyPath}: it is inside the broker's data dir (${dataDir}); keep it where the broker cannot read it`,
+      );
     if (!existsSync(key)) throw new ReleaseKeyError(`no release key at ${keyPath} (npm run release -- keygen --out FILE makes one)`);
     pem = readFileSync(key, 'utf8');
   } else if (env[RELEASE_KEY_ENV] !== undefined && env[RELEASE_KEY_ENV] !== '') {
@@ -79,4 +83,3 @@ export function newReleaseKey(): { privatePem: string; publicBase64: string } {
   const { privateKey, publicKey } = generateKeyPairSync('ed25519');
   return { privatePem: privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(), publicBase64: rawPublicKey(publicKey).toString('base64') };
 }
-

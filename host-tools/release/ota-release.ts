@@ -49,12 +49,16 @@ export function writeOtaRelease(image: Uint8Array, dir: string, facts: ReleaseFa
 export function readOtaRelease(dir: string): OtaRelease {
   const out = resolve(dir);
   const manifestPath = join(out, OTA_FILES.manifest);
-  if (!existsSync(manifestPath)) throw new Error(`${dir} holds no ${OTA_FILES.manifest}: not an update release folder (npm run build:firmware -- --release writes one under release/ota/<model>)`);
+  if (!existsSync(manifestPath))
+    throw new Error(
+      `${dir} holds no ${OTA_FILES.manifest}: not an update release folder (npm run build:firmware -- --release writes one under release/ota/<model>)`,
+    );
   const manifestText = readFileSync(manifestPath, 'utf8');
   const manifest = parseManifestText(manifestText);
   const image = readFileSync(join(out, OTA_FILES.image));
   const sha = createHash('sha256').update(image).digest('hex');
-  if (image.length !== manifest.size || sha !== manifest.sha256) throw new Error(`${OTA_FILES.image} in ${dir} is not the image its manifest describes (size ${image.length}, sha256 ${sha})`);
+  if (image.length !== manifest.size || sha !== manifest.sha256)
+    throw new Error(`${OTA_FILES.image} in ${dir} is not the image its manifest describes (size ${image.length}, sha256 ${sha})`);
   const sigPath = join(out, OTA_FILES.sig);
   const sig = existsSync(sigPath) ? readFileSync(sigPath, 'utf8').trim() : '';
   return sig === '' ? { dir: out, image, manifestText, manifest } : { dir: out, image, manifestText, manifest, sig };

@@ -26,7 +26,12 @@ async function linuxPorts(sysRoot: string, devRoot: string): Promise<ListedPort[
   for (const name of names.sort()) {
     const ids = await ttyUsbIds(name, sysRoot);
     if (ids.usbVendorId === undefined || ids.usbProductId === undefined) continue;
-    ports.push({ path: join(devRoot, name), usbVendorId: ids.usbVendorId, usbProductId: ids.usbProductId, guess: chipGuess(ids.usbVendorId, ids.usbProductId) });
+    ports.push({
+      path: join(devRoot, name),
+      usbVendorId: ids.usbVendorId,
+      usbProductId: ids.usbProductId,
+      guess: chipGuess(ids.usbVendorId, ids.usbProductId),
+    });
   }
   return ports;
 }

@@ -36,19 +36,36 @@ const SIMULATE_CLI = defineCli({
   summary: 'Runs N copies of the real firmware core against a broker on this machine and shows their progress: Wi-Fi, enrollment, connection, claim.',
   options: {
     devices: { type: 'string', value: 'N', required: true, help: 'how many devices to simulate' },
-    broker: { type: 'string', value: 'URL', default: 'mqtt://127.0.0.1:1883', help: 'the broker\'s MQTT address, mqtt:// (the devices get insecure=1) or mqtts:// with --ca; must be on this machine' },
+    broker: {
+      type: 'string',
+      value: 'URL',
+      default: 'mqtt://127.0.0.1:1883',
+      help: "the broker's MQTT address, mqtt:// (the devices get insecure=1) or mqtts:// with --ca; must be on this machine",
+    },
     ca: { type: 'string', value: 'FILE', help: 'with an mqtts:// --broker: the PEM CA certificate the devices trust, and nothing else' },
-    'enroll-token': { type: 'string', value: 'T', help: 'enrollment token new devices register with (an admin creates one: npm run fleet -- enroll-token create --uses N --expires 1h)' },
+    'enroll-token': {
+      type: 'string',
+      value: 'T',
+      help: 'enrollment token new devices register with (an admin creates one: npm run fleet -- enroll-token create --uses N --expires 1h)',
+    },
     'machines-prefix': { type: 'string', value: 'PREFIX', default: 'SIM-', help: 'machine codes are PREFIX plus a number' },
-    'state-dir': { type: 'string', value: 'DIR', help: 'keep each device\'s credentials here, so a later run reconnects as the same devices' },
-    'png-dir': { type: 'string', value: 'DIR', help: 'write each device\'s claim QR code here as a PNG' },
+    'state-dir': { type: 'string', value: 'DIR', help: "keep each device's credentials here, so a later run reconnects as the same devices" },
+    'png-dir': { type: 'string', value: 'DIR', help: "write each device's claim QR code here as a PNG" },
     chaos: { type: 'boolean', default: false, help: 'drop Wi-Fi and connections at random (about every 30 s per device)' },
     duration: { type: 'string', value: 'S', help: 'stop after S seconds and print the summary (default: run until Ctrl-C)' },
     ramp: { type: 'string', value: 'S', default: '0', help: 'start the devices spread over S seconds' },
     'log-level': { type: 'string', value: 'LEVEL', default: 'warn', help: 'pino level of the JSON log on stderr' },
-    'improv-serial': { type: 'string', value: 'PATH', help: 'the first device starts without Wi-Fi settings and answers Improv Wi-Fi on this serial port (a pty from socat), for npm run flash -- improv' },
+    'improv-serial': {
+      type: 'string',
+      value: 'PATH',
+      help: 'the first device starts without Wi-Fi settings and answers Improv Wi-Fi on this serial port (a pty from socat), for npm run flash -- improv',
+    },
     'access-point': { type: 'string', value: 'SSID:PSK', help: 'the only Wi-Fi network the simulated devices can join (default: any)' },
-    printer: { type: 'boolean', default: false, help: 'each device drives a printer on its UART that uses ink and may jam; the firmware reports its state (serial.send "PRINT 5\\n" prints five pages)' },
+    printer: {
+      type: 'boolean',
+      default: false,
+      help: 'each device drives a printer on its UART that uses ink and may jam; the firmware reports its state (serial.send "PRINT 5\\n" prints five pages)',
+    },
     'jam-probability': { type: 'string', value: 'P', help: `with --printer: chance (0-1) that a print job jams (default ${PRINTER_DEFAULTS.jamProbability})` },
     'ink-per-page': { type: 'string', value: 'N', help: `with --printer: ink percentage points a page uses (default ${PRINTER_DEFAULTS.inkPerPage})` },
   },
@@ -60,7 +77,8 @@ const durationS = args.duration === undefined ? undefined : number('duration', a
 const rampS = number('ramp', args.ramp, 0, 0);
 const address = parseBrokerAddress(args.broker);
 if (address === null) fail(`--broker must look like mqtt://127.0.0.1:1883, got '${args.broker}'`);
-if (address.secure !== (args.ca !== undefined)) fail('--ca FILE goes with an mqtts:// --broker, and an mqtts:// --broker needs --ca: devices trust only the CA they are given');
+if (address.secure !== (args.ca !== undefined))
+  fail('--ca FILE goes with an mqtts:// --broker, and an mqtts:// --broker needs --ca: devices trust only the CA they are given');
 const ca = ((): string | undefined => {
   if (args.ca === undefined) return undefined;
   try {
@@ -92,14 +110,19 @@ if (printer.jamProbability > 1) fail('--jam-probability must be from 0 to 1');
 let accessPoint: { ssid: string; psk: string } | undefined;
 if (args['access-point'] !== undefined) {
   const colon = args['access-point'].indexOf(':');
-  accessPoint = colon < 0 ? { ssid: args['access-point'], psk: '' } : { ssid: args['access-point'].slice(0, colon), psk: args['access-point'].slice(colon + 1) };
+  accessPoint =
+    colon < 0 ? { ssid: args['access-point'], psk: '' } : { ssid: args['access-point'].slice(0, colon), psk: args['access-point'].slice(colon + 1) };
   if (accessPoint.ssid === '') fail('--access-point needs an SSID: SSID or SSID:PSK');
 }
 let improvSerial: ImprovSerial | undefined;
 let fleet: SimFleet;
 if (args['improv-serial'] !== undefined) {
   try {
-    improvSerial = await openImprovSerial(args['improv-serial'], () => fleet?.devices[0]?.improv ?? null, (err) => log.error({ err }, 'Improv serial port failed'));
+    improvSerial = await openImprovSerial(
+      args['improv-serial'],
+      () => fleet?.devices[0]?.improv ?? null,
+      (err) => log.error({ err }, 'Improv serial port failed'),
+    );
   } catch (e) {
     fail((e as Error).message);
   }

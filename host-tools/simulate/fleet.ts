@@ -100,7 +100,9 @@ export class SimFleet {
       const machine = machineCode(o.machinesPrefix, n);
       const mac = simMac(machine);
       const improv = n === 1 && o.improvSend !== undefined;
-      const initial: Partial<Record<PrefKey, string>> = improv ? { broker: o.broker, machine } : { ssid: o.accessPoint?.ssid ?? 'fleetbind-sim', psk: o.accessPoint?.psk ?? '', broker: o.broker, machine };
+      const initial: Partial<Record<PrefKey, string>> = improv
+        ? { broker: o.broker, machine }
+        : { ssid: o.accessPoint?.ssid ?? 'fleetbind-sim', psk: o.accessPoint?.psk ?? '', broker: o.broker, machine };
       if (o.enrollToken) initial.enroll = o.enrollToken;
       const prefs = o.stateDir ? new FilePrefs(join(o.stateDir, `${machine}.json`), initial) : new MemoryPrefs(initial);
       // The broker address and how to trust it always follow the command line, also for devices
@@ -257,15 +259,18 @@ export class SimFleet {
   }
 
   private scheduleChaos(d: SimDevice, meanMs: number): void {
-    const t = setTimeout(() => {
-      this.chaosTimers.delete(t);
-      if (Math.random() < 0.5) {
-        if (d.wifi.drop()) this.chaos.wifiDrops++;
-      } else if (d.mqtt.breakConnection()) {
-        this.chaos.connectionBreaks++;
-      }
-      this.scheduleChaos(d, meanMs);
-    }, meanMs * (0.5 + Math.random()));
+    const t = setTimeout(
+      () => {
+        this.chaosTimers.delete(t);
+        if (Math.random() < 0.5) {
+          if (d.wifi.drop()) this.chaos.wifiDrops++;
+        } else if (d.mqtt.breakConnection()) {
+          this.chaos.connectionBreaks++;
+        }
+        this.scheduleChaos(d, meanMs);
+      },
+      meanMs * (0.5 + Math.random()),
+    );
     this.chaosTimers.add(t);
   }
 }

@@ -3,7 +3,12 @@
 // on END answers OK only when the sha256 of the bytes it received is the one announced.
 import { createHash, type Hash } from 'node:crypto';
 
-export interface ReceivedDesign { sha256: string; bytes: number; copies: number; ok: boolean }
+export interface ReceivedDesign {
+  sha256: string;
+  bytes: number;
+  copies: number;
+  ok: boolean;
+}
 
 export class DesignReceiver {
   /** Every design that reached END, in order. */
@@ -13,7 +18,9 @@ export class DesignReceiver {
   /** The reply to a design frame, or null when the bytes are some other command. */
   accepts(frame: Uint8Array): string | null {
     const nl = frame.indexOf(10);
-    const header = Buffer.from(frame.subarray(0, nl < 0 ? frame.length : nl)).toString('latin1').trim();
+    const header = Buffer.from(frame.subarray(0, nl < 0 ? frame.length : nl))
+      .toString('latin1')
+      .trim();
     const [word, a, b, c] = header.split(' ');
     switch (word) {
       case 'DESIGN': {

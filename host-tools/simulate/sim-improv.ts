@@ -14,7 +14,9 @@ export interface ImprovSerial {
 
 export async function openImprovSerial(path: string, service: () => ImprovService | null, onError: (err: Error) => void): Promise<ImprovSerial> {
   const port = new SerialPort({ path, baudRate: CONSOLE_BAUD, autoOpen: false });
-  await new Promise<void>((resolve, reject) => port.open((err) => (err ? reject(new Error(`cannot open --improv-serial ${path}: ${err.message}`)) : resolve())));
+  await new Promise<void>((resolve, reject) =>
+    port.open((err) => (err ? reject(new Error(`cannot open --improv-serial ${path}: ${err.message}`)) : resolve())),
+  );
   port.on('data', (chunk: Buffer) => service()?.receive(new Uint8Array(chunk)));
   port.on('error', onError);
   return {

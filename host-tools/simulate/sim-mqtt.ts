@@ -22,7 +22,10 @@ export interface Attempt {
 
 /** Node's TLS takes CA certificates as PEM; the core hands over DER. */
 function pemOf(der: Uint8Array): string {
-  const lines = Buffer.from(der).toString('base64').match(/.{1,64}/g) ?? [];
+  const lines =
+    Buffer.from(der)
+      .toString('base64')
+      .match(/.{1,64}/g) ?? [];
   return `-----BEGIN CERTIFICATE-----\n${lines.join('\n')}\n-----END CERTIFICATE-----\n`;
 }
 
@@ -46,7 +49,9 @@ export class NodeMqtt implements Mqtt {
       port: options.port,
       protocol: options.secure ? 'mqtts' : 'mqtt',
       // Like the firmware's SecureSocket: trust only the provisioned CA, and check the server's name.
-      ...(options.secure ? { ca: options.ca ? pemOf(options.ca) : [], rejectUnauthorized: true, ...(isIP(options.host) ? {} : { servername: options.host }) } : {}),
+      ...(options.secure
+        ? { ca: options.ca ? pemOf(options.ca) : [], rejectUnauthorized: true, ...(isIP(options.host) ? {} : { servername: options.host }) }
+        : {}),
       protocolVersion: 4,
       clientId: options.clientId,
       username: options.username,
@@ -56,7 +61,9 @@ export class NodeMqtt implements Mqtt {
       reconnectPeriod: 0,
       // The core owns the CONNACK deadline; this only has to be longer than the core's.
       connectTimeout: 120_000,
-      ...(options.will ? { will: { topic: options.will.topic, payload: Buffer.from(options.will.payload), qos: 0 as const, retain: options.will.retain } } : {}),
+      ...(options.will
+        ? { will: { topic: options.will.topic, payload: Buffer.from(options.will.payload), qos: 0 as const, retain: options.will.retain } }
+        : {}),
     });
     this.client = client;
     let refused: number | undefined;

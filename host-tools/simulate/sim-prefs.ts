@@ -19,7 +19,8 @@ export class MemoryPrefs implements Prefs {
   }
 
   set(key: PrefKey, value: string): void {
-    if (Buffer.byteLength(value) > MAX_VALUE_BYTES) throw new Error(`pref ${key}: ${Buffer.byteLength(value)} bytes exceed the NVS string limit of ${MAX_VALUE_BYTES}`);
+    if (Buffer.byteLength(value) > MAX_VALUE_BYTES)
+      throw new Error(`pref ${key}: ${Buffer.byteLength(value)} bytes exceed the NVS string limit of ${MAX_VALUE_BYTES}`);
     this.values.set(key, value);
     this.changed();
   }

@@ -83,7 +83,8 @@ export function parseEpc(payload: string): string[] {
   if (!/^[1-8]$/.test(at(2))) throw bad(`the character set must be 1 to 8, got "${at(2)}"`);
   if (at(3) !== 'SCT') throw bad('the identification must be SCT');
   const bic = at(4);
-  if (bic === '' ? at(1) === '001' : !/^[A-Z]{6}[A-Z0-9]{2}([A-Z0-9]{3})?$/.test(bic)) throw bad(bic === '' ? 'version 001 requires the BIC' : `"${bic}" is not a BIC (8 or 11 characters)`);
+  if (bic === '' ? at(1) === '001' : !/^[A-Z]{6}[A-Z0-9]{2}([A-Z0-9]{3})?$/.test(bic))
+    throw bad(bic === '' ? 'version 001 requires the BIC' : `"${bic}" is not a BIC (8 or 11 characters)`);
   if (at(5).length < 1 || at(5).length > 70) throw bad('the beneficiary name must be 1 to 70 characters');
   if (!validIban(at(6))) throw bad(`"${at(6)}" is not a valid IBAN (its check digits do not match)`);
   if (at(7) !== '' && !/^EUR(?=.*[1-9])\d{1,9}(\.\d{1,2})?$/.test(at(7))) throw bad(`the amount must be EUR and 0.01 to 999999999.99, got "${at(7)}"`);

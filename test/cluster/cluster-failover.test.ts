@@ -27,7 +27,18 @@ const t = suite<{ backends?: Backends | Error; nodes: BrokerProcess[]; dirs: str
 t.before(async (c) => {
   c.backends = await freshBackends();
   if (c.backends instanceof Error) return;
-  const flags = ['--database-url', c.backends.databaseUrl, '--redis-url', c.backends.redisUrl, '--redis-prefix', c.backends.redisPrefix, '--grace-ms', String(GRACE_MS), '--job-ack-timeout-ms', '500'];
+  const flags = [
+    '--database-url',
+    c.backends.databaseUrl,
+    '--redis-url',
+    c.backends.redisUrl,
+    '--redis-prefix',
+    c.backends.redisPrefix,
+    '--grace-ms',
+    String(GRACE_MS),
+    '--job-ack-timeout-ms',
+    '500',
+  ];
   for (let i = 0; i < 2; i++) {
     const dir = mkdtempSync(join(tmpdir(), 'fleetbind-node-'));
     c.dirs.push(dir);
@@ -62,7 +73,10 @@ t(NAME, async (c) => {
   const ids = [...returning.map((d) => d.id), away.id];
   for (const id of ids) assert.ok((await request(agent.client, who, { op: 'claim', target: id })).ok);
   const log = recorder(agent.client);
-  await subscribe(agent.client, ids.map((id) => deviceTopic(id, 'status')));
+  await subscribe(
+    agent.client,
+    ids.map((id) => deviceTopic(id, 'status')),
+  );
   const statuses = (id: string): Status[] => log.filter((m) => m.topic === deviceTopic(id, 'status')).map((m) => m.json as Status);
   await waitUntil(() => ids.every((id) => statuses(id).some((s) => s.state === 'online')), 5000, 'every device online');
 
@@ -91,7 +105,11 @@ t(NAME, async (c) => {
   assert.is(offline.reason, 'broker-restart');
   for (const d of returning) {
     const seen = statuses(d.id).filter((s, i, all) => i === 0 || s.state !== all[i - 1]!.state);
-    assert.equal(seen.map((s) => s.state), ['online', 'reconnecting', 'online'], `${d.id}: ${seen.map((s) => s.state).join(' → ')}`);
+    assert.equal(
+      seen.map((s) => s.state),
+      ['online', 'reconnecting', 'online'],
+      `${d.id}: ${seen.map((s) => s.state).join(' → ')}`,
+    );
   }
   await end(agent.client, awayClient);
   for (const d of returning) await d.close();

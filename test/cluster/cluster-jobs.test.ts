@@ -11,7 +11,11 @@ import { end } from '../helpers/mqtt';
 import { waitUntil } from '../helpers/wait';
 
 const ATTEMPTS = 3;
-const heldQr = (device: string) => ({ device, kind: 'qr.show', params: { text: 'https://pay.example/i/7', caption: 'Order 7', amount: 7, currency: 'EUR', hold: true } });
+const heldQr = (device: string) => ({
+  device,
+  kind: 'qr.show',
+  params: { text: 'https://pay.example/i/7', caption: 'Order 7', amount: 7, currency: 'EUR', hold: true },
+});
 
 const watches: Watch[] = [];
 const agents: Agent[] = [];
@@ -46,14 +50,20 @@ on('three agents submit 20 jobs each to devices on the other node at once: each 
   const ws = await Promise.all([0, 1, 0].map((node) => crossWatch(cluster, { durationMs: 5 }, node)));
   const texts = (w: Watch): string[] => Array.from({ length: 20 }, (_, i) => `${w.agent.id}/${i}`);
   for (const w of ws) w.agent.client.setMaxListeners(50);
-  const answers = await Promise.all(ws.map((w) => Promise.all(texts(w).map((text) => submit(w.agent, { device: w.device.id, kind: 'qr.show', params: { text, caption: 'order' } })))));
+  const answers = await Promise.all(
+    ws.map((w) => Promise.all(texts(w).map((text) => submit(w.agent, { device: w.device.id, kind: 'qr.show', params: { text, caption: 'order' } })))),
+  );
   for (const list of answers) for (const r of list) assert.ok(r.ok, JSON.stringify(r));
   for (const [i, w] of ws.entries()) {
     const ids = answers[i]!.map((r) => r.result.job as string);
     await jobsWhen(cluster, w.device.id, (jobs) => jobs.length === 20 && jobs.every((j) => j.state === 'done'), w.agent.token, 30_000);
     assert.equal(w.device.runs, ids, 'ran once each, in the order submitted');
     const textOf = new Map(w.device.cmds.map((c) => [c.job, (c.params as { text: string }).text]));
-    assert.equal(w.device.runs.map((id) => textOf.get(id)), texts(w), "the device saw its own agent's jobs in submit order");
+    assert.equal(
+      w.device.runs.map((id) => textOf.get(id)),
+      texts(w),
+      "the device saw its own agent's jobs in submit order",
+    );
   }
 });
 
@@ -67,35 +77,41 @@ on('a device that drops every first cmd runs each job once; one that never acks 
   const id = await submitOk(silent.agent, identify(silent.device.id));
   const failed = await jobIn(cluster, id, ['failed'], silent.agent.token);
   assert.is(failed.error.code, 'NO_ACK');
-  assert.equal(silent.device.cmds.filter((c) => c.job === id).map((c) => c.attempt), [1, 2, 3]);
+  assert.equal(
+    silent.device.cmds.filter((c) => c.job === id).map((c) => c.attempt),
+    [1, 2, 3],
+  );
 });
 
-on('a device that drops mid-job on node 1 and comes back on node 2: the idempotent job runs again there, a non-idempotent one ends interrupted', async (cluster) => {
-  const w = await crossWatch(cluster, { mode: 'hold' });
-  const again = await submitOk(w.agent, identify(w.device.id));
-  await waitUntil(() => w.device.isRunning(again), 5000, 'identify running');
-  // The device's 'accepted' may still be on its way: a job dropped before the broker marks it running
-  // was never started, and goes back to the queue without counting a retry.
-  await jobIn(cluster, again, ['running'], w.agent.token);
-  await w.device.drop();
-  assert.is((await jobIn(cluster, again, ['queued'], w.agent.token)).retries, 1);
-  w.device.mode = 'run';
-  await w.device.reconnect(true, cluster.members[1]!.broker.mqttUrl);
-  await jobIn(cluster, again, ['done'], w.agent.token);
-  assert.equal(w.device.runs, [again, again]);
+on(
+  'a device that drops mid-job on node 1 and comes back on node 2: the idempotent job runs again there, a non-idempotent one ends interrupted',
+  async (cluster) => {
+    const w = await crossWatch(cluster, { mode: 'hold' });
+    const again = await submitOk(w.agent, identify(w.device.id));
+    await waitUntil(() => w.device.isRunning(again), 5000, 'identify running');
+    // The device's 'accepted' may still be on its way: a job dropped before the broker marks it running
+    // was never started, and goes back to the queue without counting a retry.
+    await jobIn(cluster, again, ['running'], w.agent.token);
+    await w.device.drop();
+    assert.is((await jobIn(cluster, again, ['queued'], w.agent.token)).retries, 1);
+    w.device.mode = 'run';
+    await w.device.reconnect(true, cluster.members[1]!.broker.mqttUrl);
+    await jobIn(cluster, again, ['done'], w.agent.token);
+    assert.equal(w.device.runs, [again, again]);
 
-  w.device.mode = 'hold';
-  const send = await submitOk(w.agent, { device: w.device.id, kind: 'serial.send', params: { data: 'aGVsbG8=', timeoutMs: 500 } });
-  const next = await submitOk(w.agent, identify(w.device.id));
-  await waitUntil(() => w.device.isRunning(send), 5000, 'serial.send running on node 2');
-  await jobIn(cluster, send, ['running'], w.agent.token);
-  await w.device.drop();
-  assert.is((await jobIn(cluster, send, ['interrupted'], w.agent.token)).error.code, 'INTERRUPTED');
-  w.device.mode = 'run';
-  await w.device.reconnect(true, cluster.members[0]!.broker.mqttUrl);
-  await jobIn(cluster, next, ['done'], w.agent.token);
-  assert.equal(w.device.runs, [again, again, send, next], 'serial.send was not sent again');
-});
+    w.device.mode = 'hold';
+    const send = await submitOk(w.agent, { device: w.device.id, kind: 'serial.send', params: { data: 'aGVsbG8=', timeoutMs: 500 } });
+    const next = await submitOk(w.agent, identify(w.device.id));
+    await waitUntil(() => w.device.isRunning(send), 5000, 'serial.send running on node 2');
+    await jobIn(cluster, send, ['running'], w.agent.token);
+    await w.device.drop();
+    assert.is((await jobIn(cluster, send, ['interrupted'], w.agent.token)).error.code, 'INTERRUPTED');
+    w.device.mode = 'run';
+    await w.device.reconnect(true, cluster.members[0]!.broker.mqttUrl);
+    await jobIn(cluster, next, ['done'], w.agent.token);
+    assert.equal(w.device.runs, [again, again, send, next], 'serial.send was not sent again');
+  },
+);
 
 on("a transfer made on node 1 for a device dispatched by node 2 cancels the old agent's jobs with UNBOUND; the new agent's job runs next", async (cluster) => {
   const w = await crossWatch(cluster, { mode: 'hold', durationMs: 10 }, 1);
@@ -107,7 +123,10 @@ on("a transfer made on node 1 for a device dispatched by node 2 cancels the old 
   const moved = await cluster.members[0]!.api('POST', `/api/devices/${w.device.id}/transfer`, { agent: b.id, reason: 'shift change' });
   assert.is(moved.status, 200, JSON.stringify(moved.body));
   for (const id of [a1, a2]) assert.is((await jobIn(cluster, id, ['cancelled'], w.agent.token)).error.code, 'UNBOUND');
-  assert.ok(w.device.cmds.some((c) => c.job === a1 && c.cancel === true), "node 2 told the device to stop the old agent's job");
+  assert.ok(
+    w.device.cmds.some((c) => c.job === a1 && c.cancel === true),
+    "node 2 told the device to stop the old agent's job",
+  );
   const b1 = await submitOk(b, identify(w.device.id));
   await jobIn(cluster, b1, ['done'], b.token);
   assert.equal(w.device.runs, [a1, b1]);
@@ -134,7 +153,10 @@ on('a held QR on a device of node 2: release refused with RESERVED; completed ov
   const completed = await cluster.members[0]!.api('POST', `/api/jobs/${qr}/complete`, undefined, w.agent.token);
   assert.is(completed.status, 200, JSON.stringify(completed.body));
   assert.equal((await jobIn(cluster, qr, ['done'], w.agent.token)).result, { paid: true });
-  assert.ok(w.device.cmds.some((c) => c.job === qr && c.complete === true), 'the device was told the QR is paid');
+  assert.ok(
+    w.device.cmds.some((c) => c.job === qr && c.complete === true),
+    'the device was told the QR is paid',
+  );
   const released = await request(w.agent.client, { kind: 'agent', id: w.agent.id }, { op: 'release', device: w.device.id });
   assert.ok(released.ok, JSON.stringify(released));
 });
@@ -160,7 +182,10 @@ on('data a device on node 1 streams during a job is exported by its owner on nod
   await jobIn(cluster, id, ['done'], w.agent.token);
   const exported = await cluster.members[1]!.api('GET', `/api/jobs/${id}/export?format=json`, undefined, w.agent.token);
   assert.is(exported.status, 200, JSON.stringify(exported.body));
-  assert.equal(exported.body.data.map((d: any) => JSON.parse(d.payload)), [{ grams: 12 }, { grams: 13 }]);
+  assert.equal(
+    exported.body.data.map((d: any) => JSON.parse(d.payload)),
+    [{ grams: 12 }, { grams: 13 }],
+  );
   const other = await agentOn(cluster, 1);
   assert.is((await cluster.members[1]!.api('GET', `/api/jobs/${id}/export?format=json`, undefined, other.token)).status, 404);
 });

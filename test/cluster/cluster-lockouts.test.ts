@@ -13,7 +13,11 @@ const ATTACKER = '203.0.113.9';
 const HOME = '198.51.100.21';
 
 const login = (httpUrl: string, id: string, password: string, ip: string) =>
-  fetch(`${httpUrl}/api/login`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-forwarded-for': ip }, body: JSON.stringify({ id, password }) }).then(async (r) => ({
+  fetch(`${httpUrl}/api/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-forwarded-for': ip },
+    body: JSON.stringify({ id, password }),
+  }).then(async (r) => ({
     status: r.status,
     body: (await r.json()) as any,
   }));
@@ -28,7 +32,10 @@ on('wrong device secrets on node A block that (device, address) on node B; the d
     'node B refuses the blocked (device, address) although it saw none of the failures',
   );
   const blocks = (await b.api('GET', '/api/blocks')).body as any[];
-  assert.ok(blocks.some((x) => x.subject === `device:${d.id}` && x.address === '127.0.0.2' && x.failures === 5), JSON.stringify(blocks));
+  assert.ok(
+    blocks.some((x) => x.subject === `device:${d.id}` && x.address === '127.0.0.2' && x.failures === 5),
+    JSON.stringify(blocks),
+  );
 
   const real = await connect(b.broker.mqttUrl, { clientId: d.id, username: d.id, password: d.secret });
   assert.ok(real.connected, 'the device from its own address is let in');

@@ -21,13 +21,31 @@ const ADMIN = randomBytes(24).toString('hex');
 const keys = generateKeyPairSync('ed25519');
 const PUB = rawPublicKey(keys.publicKey).toString('base64');
 
-const t = suite<{ backends?: Backends | Error; nodes: BrokerProcess[]; dirs: string[]; fleet?: SimFleet }>('OTA rollout across a node failure', { nodes: [], dirs: [] });
+const t = suite<{ backends?: Backends | Error; nodes: BrokerProcess[]; dirs: string[]; fleet?: SimFleet }>('OTA rollout across a node failure', {
+  nodes: [],
+  dirs: [],
+});
 t.before(async (c) => {
   c.backends = await freshBackends();
   if (c.backends instanceof Error) return;
   // Devices download from node 2's address (a load balancer's, in a real fleet), which outlives node 1.
   const port2 = await closedPort();
-  const flags = ['--database-url', c.backends.databaseUrl, '--redis-url', c.backends.redisUrl, '--redis-prefix', c.backends.redisPrefix, '--release-public-keys', PUB, '--ota-tick-ms', '200', '--ota-ack-timeout-ms', '3000', '--public-url', `http://127.0.0.1:${port2}`];
+  const flags = [
+    '--database-url',
+    c.backends.databaseUrl,
+    '--redis-url',
+    c.backends.redisUrl,
+    '--redis-prefix',
+    c.backends.redisPrefix,
+    '--release-public-keys',
+    PUB,
+    '--ota-tick-ms',
+    '200',
+    '--ota-ack-timeout-ms',
+    '3000',
+    '--public-url',
+    `http://127.0.0.1:${port2}`,
+  ];
   for (const extra of [[], ['--http-port', String(port2)]]) {
     const dir = mkdtempSync(join(tmpdir(), 'fleetbind-ota-node-'));
     c.dirs.push(dir);
@@ -44,12 +62,22 @@ t.after(async (c) => {
 t('SIGKILL the driving node mid-wave: the other node takes over, no device gets a second command, all confirm', async (c) => {
   requireBackends(c.backends);
   const [n1, n2] = c.nodes as [BrokerProcess, BrokerProcess];
-  const fleet = startFleet(n2.mqttUrl, { devices: DEVICES, enrollToken: await enrollmentToken(n2, DEVICES), machinesPrefix: 'OTC', ota: { capacity: 1 << 20, releaseKeys: PUB } });
+  const fleet = startFleet(n2.mqttUrl, {
+    devices: DEVICES,
+    enrollToken: await enrollmentToken(n2, DEVICES),
+    machinesPrefix: 'OTC',
+    ota: { capacity: 1 << 20, releaseKeys: PUB },
+  });
   c.fleet = fleet;
   await fleet.waitFor((s) => s.registered === DEVICES && s.connected === DEVICES, 90_000, 'the fleet enrolled and online');
 
   const image = randomBytes(200_000);
-  const manifest = JSON.stringify({ version: '2.0.0', models: ['fleetbind-sim'], size: image.length, sha256: createHash('sha256').update(image).digest('hex') });
+  const manifest = JSON.stringify({
+    version: '2.0.0',
+    models: ['fleetbind-sim'],
+    size: image.length,
+    sha256: createHash('sha256').update(image).digest('hex'),
+  });
   const form = new FormData();
   form.append('manifest', manifest);
   form.append('sig', sign(null, Buffer.from(manifest), keys.privateKey).toString('base64'));
@@ -57,7 +85,13 @@ t('SIGKILL the driving node mid-wave: the other node takes over, no device gets 
   const up = await fetch(`${n1.httpUrl}/api/releases`, { method: 'POST', body: form, headers: { authorization: `Bearer ${ADMIN}` } });
   assert.is(up.status, 201, await up.text());
 
-  const created = await n1.api('POST', '/api/rollouts', { release: '2.0.0', target: { all: true }, waves: [50, 100], waveSoakMinutes: 0.05, maxFailurePercent: 10 });
+  const created = await n1.api('POST', '/api/rollouts', {
+    release: '2.0.0',
+    target: { all: true },
+    waves: [50, 100],
+    waveSoakMinutes: 0.05,
+    maxFailurePercent: 10,
+  });
   assert.is(created.status, 201, JSON.stringify(created.body));
   const id = created.body.id as string;
   const firstDriver = created.body.driver as string;
@@ -81,7 +115,11 @@ t('SIGKILL the driving node mid-wave: the other node takes over, no device gets 
   assert.ok(done.driver !== firstDriver, `node 2 took it over (driver ${done.driver})`);
   const tries = await adminQuery(c.backends.databaseUrl, 'select device, tries, state from rollout_devices where rollout = $1', [id]);
   assert.is(tries.rows.length, DEVICES);
-  assert.equal(tries.rows.filter((r) => Number(r.tries) !== 1), [], 'one command (one try) per device for the wave');
+  assert.equal(
+    tries.rows.filter((r) => Number(r.tries) !== 1),
+    [],
+    'one command (one try) per device for the wave',
+  );
   assert.is(fleet.restarts, DEVICES, 'every device installed and restarted exactly once');
   assert.ok(fleet.devices.every((d) => d.fw === '2.0.0'));
 });

@@ -17,7 +17,15 @@ import type { Dev } from '../scenarios/fleet';
 
 type Agent = Awaited<ReturnType<TestCluster['agent']>>;
 
-interface Bound { cluster: TestCluster; d1: Dev; d2: Dev; free: Dev; a: Agent; b: Agent; devices: Awaited<ReturnType<TestCluster['device']>>[] }
+interface Bound {
+  cluster: TestCluster;
+  d1: Dev;
+  d2: Dev;
+  free: Dev;
+  a: Agent;
+  b: Agent;
+  devices: Awaited<ReturnType<TestCluster['device']>>[];
+}
 
 /** Device 1 on node 1 claimed by A on node 2; device 2 on node 2 claimed by B on node 1; one free device. */
 async function boundFleet(cluster: TestCluster, tag: string): Promise<Bound> {
@@ -78,7 +86,12 @@ async function refusedDuringOutage(f: Bound, what: RegExp): Promise<void> {
 async function worksAfterwards(f: Bound): Promise<void> {
   const r = await request(f.a.client, { kind: 'agent', id: f.a.id }, { op: 'claim', target: f.free.id }, 10_000);
   assert.ok(r.ok, JSON.stringify(r));
-  const seen = waitFor(f.a.client, (topic, json) => topic === eventTopic(f.d1.id, 'data') && json.after === true, 5000, 'device 1 traffic at A after the outage');
+  const seen = waitFor(
+    f.a.client,
+    (topic, json) => topic === eventTopic(f.d1.id, 'data') && json.after === true,
+    5000,
+    'device 1 traffic at A after the outage',
+  );
   await publish(f.devices[0]!.client, eventTopic(f.d1.id, 'data'), { after: true });
   await seen;
   await expectBindings(
@@ -155,12 +168,19 @@ pgSuite(PG_TEST, async (c) => {
   const { adminUrl, database } = c.backends;
   const f = await boundFleet(c.cluster!, 'pg');
   await adminQuery(adminUrl, `alter database ${database} allow_connections false`);
-  const killed = await adminQuery(adminUrl, 'select pg_terminate_backend(pid) from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()', [database]);
+  const killed = await adminQuery(adminUrl, 'select pg_terminate_backend(pid) from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()', [
+    database,
+  ]);
   assert.ok(killed.rowCount! > 0, 'the nodes had connections to terminate');
   await waitDown(f.cluster, 'postgres');
   await refusedDuringOutage(f, /postgres is unavailable/);
   // Device traffic does not need the database: it keeps flowing between nodes meanwhile.
-  const during = waitFor(f.a.client, (topic, json) => topic === eventTopic(f.d1.id, 'data') && json.during === true, 5000, 'device 1 traffic at A during the outage');
+  const during = waitFor(
+    f.a.client,
+    (topic, json) => topic === eventTopic(f.d1.id, 'data') && json.during === true,
+    5000,
+    'device 1 traffic at A during the outage',
+  );
   await publish(f.devices[0]!.client, eventTopic(f.d1.id, 'data'), { during: true });
   await during;
   await adminQuery(adminUrl, `alter database ${database} allow_connections true`);

@@ -16,14 +16,34 @@ import { clusterSuite } from '../helpers/cluster';
 import type { JobDevice } from '../helpers/job-device';
 import { uniq } from '../helpers/jobs';
 import { end } from '../helpers/mqtt';
-import { JobEnds, PoolAgent, busyDevices, expectEntitledMessages, expectFifo, expectRanOnce, joinLocation, leaseProblems, makeLocation, poolDevice, recordOrder, sampleAll } from '../helpers/pools';
+import {
+  JobEnds,
+  PoolAgent,
+  busyDevices,
+  expectEntitledMessages,
+  expectFifo,
+  expectRanOnce,
+  joinLocation,
+  leaseProblems,
+  makeLocation,
+  poolDevice,
+  recordOrder,
+  sampleAll,
+} from '../helpers/pools';
 import { waitUntil } from '../helpers/wait';
 
 const AGENTS = 50;
 const DEVICES = 10;
 const ROUNDS = 3;
 
-const { t, on } = clusterSuite('pools in a two-node cluster: fifty agents, ten devices', { jobAckTimeoutMs: 2_000, requestRate: 1000, requestBurst: 1000, agentRequestRate: 1000, agentRequestBurst: 1000, queueCap: 5 });
+const { t, on } = clusterSuite('pools in a two-node cluster: fifty agents, ten devices', {
+  jobAckTimeoutMs: 2_000,
+  requestRate: 1000,
+  requestBurst: 1000,
+  agentRequestRate: 1000,
+  agentRequestBurst: 1000,
+  queueCap: 5,
+});
 
 on('every job runs once, FIFO, never two agents on one device, no message to an agent that did not hold the device', async (cluster, backends) => {
   const nodes = cluster.members;
@@ -66,7 +86,11 @@ on('every job runs once, FIFO, never two agents on one device, no message to an 
     expectRanOnce(devices, all);
 
     // Every lease ended, and both nodes' maps show every device free.
-    await waitUntil(async () => (await reg.db.selectFrom('leases').select('id').where('ended_at', 'is', null).execute()).length === 0, 10_000, 'every lease to end');
+    await waitUntil(
+      async () => (await reg.db.selectFrom('leases').select('id').where('ended_at', 'is', null).execute()).length === 0,
+      10_000,
+      'every lease to end',
+    );
     await cluster.flush();
     for (const d of devices) assert.equal(cluster.aclAgentOf(d.id), [null, null], `${d.id} is free in both binding maps`);
 

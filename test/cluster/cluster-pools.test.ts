@@ -25,11 +25,25 @@ import { waitUntil } from '../helpers/wait';
 const ADMIN = randomBytes(24).toString('hex');
 const PASSWORD = `pw-${randomBytes(8).toString('hex')}`;
 
-const t = suite<{ backends?: Backends | Error; nodes: BrokerProcess[]; dirs: string[]; devices: JobDevice[]; agents: Agent[] }>('pools in a two-node cluster, a node killed mid-lease', { nodes: [], dirs: [], devices: [], agents: [] });
+const t = suite<{ backends?: Backends | Error; nodes: BrokerProcess[]; dirs: string[]; devices: JobDevice[]; agents: Agent[] }>(
+  'pools in a two-node cluster, a node killed mid-lease',
+  { nodes: [], dirs: [], devices: [], agents: [] },
+);
 t.before(async (c) => {
   c.backends = await freshBackends();
   if (c.backends instanceof Error) return;
-  const flags = ['--database-url', c.backends.databaseUrl, '--redis-url', c.backends.redisUrl, '--redis-prefix', c.backends.redisPrefix, '--grace-ms', '3000', '--job-ack-timeout-ms', '500'];
+  const flags = [
+    '--database-url',
+    c.backends.databaseUrl,
+    '--redis-url',
+    c.backends.redisUrl,
+    '--redis-prefix',
+    c.backends.redisPrefix,
+    '--grace-ms',
+    '3000',
+    '--job-ack-timeout-ms',
+    '500',
+  ];
   for (let i = 0; i < 2; i++) {
     const dir = mkdtempSync(join(tmpdir(), 'fleetbind-node-'));
     c.dirs.push(dir);
@@ -92,7 +106,10 @@ t('no device is ever leased twice, no lease is orphaned and waiting jobs keep th
     // Four agents at once (two per node) lease the four devices; two more jobs wait.
     const leased = await Promise.all([submit(a1, 'serial.send'), submit(a2, 'identify'), submit(a3, 'serial.send'), submit(a4, 'identify')]);
     const held = leased.map((r) => r.device);
-    assert.ok(held.every((d) => d !== null), JSON.stringify(leased));
+    assert.ok(
+      held.every((d) => d !== null),
+      JSON.stringify(leased),
+    );
     assert.is(new Set(held).size, 4, 'four agents, four different devices');
     const w1 = await submit(a5, 'identify');
     const w2 = await submit(a3, 'identify');
@@ -108,7 +125,14 @@ t('no device is ever leased twice, no lease is orphaned and waiting jobs keep th
 
     // Node 2 still has the waiting jobs, with their ids and places.
     const hall = await ok(n2.api('GET', '/api/locations/hall'));
-    assert.equal(hall.queue.map((q: any) => [q.job, q.position]), [[w1.job, 1], [w2.job, 2]], 'waiting jobs keep their places');
+    assert.equal(
+      hall.queue.map((q: any) => [q.job, q.position]),
+      [
+        [w1.job, 1],
+        [w2.job, 2],
+      ],
+      'waiting jobs keep their places',
+    );
     const w1view = await ok(n2.api('GET', `/api/jobs/${w1.job}`));
     assert.equal([w1view.state, w1view.device, w1view.position], ['queued', null, 1]);
 
@@ -124,7 +148,11 @@ t('no device is ever leased twice, no lease is orphaned and waiting jobs keep th
         await jobIn(n2, r.job, ['interrupted'], undefined, 20_000);
         interrupted.add(r.job);
         // An interrupted job's lease ends with it (after the device's last snapshot went out).
-        await waitUntil(async () => (await ok(n2.api('GET', '/api/leases'))).every((l: any) => l.job !== r.job), 20_000, `the lease of interrupted job ${r.job} to end`);
+        await waitUntil(
+          async () => (await ok(n2.api('GET', '/api/leases'))).every((l: any) => l.job !== r.job),
+          20_000,
+          `the lease of interrupted job ${r.job} to end`,
+        );
       } else {
         // The registry still says 'running' from before the kill until node 2 settles the job
         // (after node 1 fails to answer, or is found dead) and dispatches it again. The rebooted
@@ -141,10 +169,14 @@ t('no device is ever leased twice, no lease is orphaned and waiting jobs keep th
     };
     for (const r of leased) if (!interrupted.has(r.job)) await finish(r.job);
     for (const w of [w1, w2]) {
-      const placed = await waitUntil(async () => {
-        const v = await ok(n2.api('GET', `/api/jobs/${w.job}`));
-        return v.device !== null && v.state === 'running' ? v : undefined;
-      }, 20_000, `waiting job ${w.job} placed and running`);
+      const placed = await waitUntil(
+        async () => {
+          const v = await ok(n2.api('GET', `/api/jobs/${w.job}`));
+          return v.device !== null && v.state === 'running' ? v : undefined;
+        },
+        20_000,
+        `waiting job ${w.job} placed and running`,
+      );
       byJob.set(w.job, placed.device);
     }
     // A waiting job becomes a device job when a device takes it, so its queued time is that moment.
@@ -153,7 +185,11 @@ t('no device is ever leased twice, no lease is orphaned and waiting jobs keep th
     // Once the finished jobs' leases have ended, only the two placed jobs hold leases: a still
     // moment, when REST reads of leases and devices must agree.
     let lastLeases: unknown[] = [];
-    await waitUntil(async () => (lastLeases = await ok(n2.api('GET', '/api/leases'))).length === 2, 20_000, () => `only the placed jobs to hold leases; leases: ${JSON.stringify(lastLeases)}`);
+    await waitUntil(
+      async () => (lastLeases = await ok(n2.api('GET', '/api/leases'))).length === 2,
+      20_000,
+      () => `only the placed jobs to hold leases; leases: ${JSON.stringify(lastLeases)}`,
+    );
     await noOrphanedLeases(n2);
     for (const w of [w1, w2]) await finish(w.job);
     await waitUntil(async () => (await ok(n2.api('GET', '/api/leases'))).length === 0, 20_000, 'every lease to end');
@@ -163,7 +199,11 @@ t('no device is ever leased twice, no lease is orphaned and waiting jobs keep th
     // again on the same device); no device took a job twice otherwise.
     for (const d of c.devices) {
       const again = d.runs.filter((j, i) => d.runs.indexOf(j) !== i);
-      for (const j of again) assert.ok(onDead.some((r) => r.job === j && byJob.get(j) === d.id), `job ${j} ran twice on ${d.id}`);
+      for (const j of again)
+        assert.ok(
+          onDead.some((r) => r.job === j && byJob.get(j) === d.id),
+          `job ${j} ran twice on ${d.id}`,
+        );
     }
     const ranOn = new Map<string, Set<string>>();
     for (const d of c.devices) for (const j of d.runs) ranOn.set(j, new Set([...(ranOn.get(j) ?? []), d.id]));

@@ -21,7 +21,13 @@ const GRACE_MS = 1500;
 /** Every node's clock, shared: the grace windows end when the test moves it on. */
 const clock = new ManualClock();
 
-interface Watched { d: Dev; device: MqttClient; agent: MqttClient; agentId: string; statuses(): Status[] }
+interface Watched {
+  d: Dev;
+  device: MqttClient;
+  agent: MqttClient;
+  agentId: string;
+  statuses(): Status[];
+}
 
 const clients: MqttClient[] = [];
 const track = <T extends MqttClient>(c: T): T => (clients.push(c), c);
@@ -82,7 +88,10 @@ on('a device that moves from node 1 to node 2 stays online: the old connection c
   await waitUntil(() => w.statuses().find((s) => s.state === 'online' && s.conn > first.conn), 5000, 'online on the new connection');
   await pastGrace(cluster, w);
   const seen = w.statuses();
-  assert.ok(seen.every((s) => s.state === 'online'), `the agent saw ${states(seen)}`);
+  assert.ok(
+    seen.every((s) => s.state === 'online'),
+    `the agent saw ${states(seen)}`,
+  );
   const last = seen.at(-1)!;
   assert.ok(last.conn > first.conn, 'the connection number grew across nodes');
   for (const m of cluster.members) assert.equal(m.ctx.presence.status(w.d.id), last, 'every node shows the new connection online');
@@ -97,7 +106,11 @@ on('connection numbers come from one counter: they grow across both nodes in the
     await waitUntil(() => cluster.members.every((m) => m.ctx.presence.isOnline(d.id)), 5000, `${d.id} online on every node`);
     conns.push(cluster.members[i % 2]!.ctx.presence.status(d.id).conn);
   }
-  assert.equal([...conns].sort((a, b) => a - b), conns, `connection numbers ${conns.join(', ')}`);
+  assert.equal(
+    [...conns].sort((a, b) => a - b),
+    conns,
+    `connection numbers ${conns.join(', ')}`,
+  );
   assert.is(new Set(conns).size, conns.length);
 });
 
@@ -109,31 +122,42 @@ on('a device that drops from node 1 and is back on node 2 within the grace windo
   await waitUntil(() => w.statuses().at(-1)?.state === 'online', 5000, 'online again');
   await pastGrace(cluster, w);
   const seen = w.statuses().filter((s, i, all) => i === 0 || s.state !== all[i - 1]!.state);
-  assert.equal(seen.map((s) => s.state), ['online', 'reconnecting', 'online'], states(w.statuses()));
+  assert.equal(
+    seen.map((s) => s.state),
+    ['online', 'reconnecting', 'online'],
+    states(w.statuses()),
+  );
   assert.is(seen[1]!.reason, 'socket');
   for (const m of cluster.members) assert.is(m.ctx.presence.status(w.d.id).state, 'online', 'every node shows the device online');
 });
 
-on('a device that does not come back goes offline after the grace window, decided by another node: the node that saw the drop has stopped', async (cluster, backends) => {
-  // A third node holds the device; the agent is on node 2.
-  const extra = await TestCluster.start(backends, 1, { graceMs: GRACE_MS, adminToken: cluster.adminToken, clock });
-  try {
-    const w = await watched(cluster, extra.members[0]!, 1);
-    w.device.stream.destroy();
-    const reconnecting = await waitUntil(() => w.statuses().find((s) => s.state === 'reconnecting'), 5000, 'reconnecting');
-    await extra.stop();
-    // Every remaining node has the reconnecting status (and its timer) before the window ends.
-    await quiet(cluster, w);
-    clock.advance(GRACE_MS * 2);
-    const offline = await waitUntil(() => w.statuses().find((s) => s.state === 'offline'), 5000, 'offline');
-    assert.is(offline.reason, 'socket');
-    assert.is(offline.conn, reconnecting.conn);
-    const seen = w.statuses().filter((s, i, all) => i === 0 || s.state !== all[i - 1]!.state || s.conn !== all[i - 1]!.conn);
-    assert.equal(seen.map((s) => s.state), ['online', 'reconnecting', 'offline'], states(w.statuses()));
-    for (const m of cluster.members) assert.is(m.ctx.presence.status(w.d.id).state, 'offline');
-  } finally {
-    await extra.stop();
-  }
-});
+on(
+  'a device that does not come back goes offline after the grace window, decided by another node: the node that saw the drop has stopped',
+  async (cluster, backends) => {
+    // A third node holds the device; the agent is on node 2.
+    const extra = await TestCluster.start(backends, 1, { graceMs: GRACE_MS, adminToken: cluster.adminToken, clock });
+    try {
+      const w = await watched(cluster, extra.members[0]!, 1);
+      w.device.stream.destroy();
+      const reconnecting = await waitUntil(() => w.statuses().find((s) => s.state === 'reconnecting'), 5000, 'reconnecting');
+      await extra.stop();
+      // Every remaining node has the reconnecting status (and its timer) before the window ends.
+      await quiet(cluster, w);
+      clock.advance(GRACE_MS * 2);
+      const offline = await waitUntil(() => w.statuses().find((s) => s.state === 'offline'), 5000, 'offline');
+      assert.is(offline.reason, 'socket');
+      assert.is(offline.conn, reconnecting.conn);
+      const seen = w.statuses().filter((s, i, all) => i === 0 || s.state !== all[i - 1]!.state || s.conn !== all[i - 1]!.conn);
+      assert.equal(
+        seen.map((s) => s.state),
+        ['online', 'reconnecting', 'offline'],
+        states(w.statuses()),
+      );
+      for (const m of cluster.members) assert.is(m.ctx.presence.status(w.d.id).state, 'offline');
+    } finally {
+      await extra.stop();
+    }
+  },
+);
 
 t.run();

@@ -16,6 +16,7 @@ on('device and agent identities cannot be borrowed on either node', async (clust
 on('100 agents spread over both nodes claim one free device at once: exactly one wins', (cluster) => hundredAgentsOneDevice(cluster));
 on('200 agents on both nodes claim 50 devices at random: never two agents on a device, every ACL map agrees', (cluster) => manyAgentsManyDevices(cluster));
 on("cross-node revocation: A subscribed on node 1, the device and the admin's transfer on node 2", (cluster) =>
-  transferCutsOffOldAgent(cluster, cluster.members[1]!.broker.mqttUrl, cluster.adminToken));
+  transferCutsOffOldAgent(cluster, cluster.members[1]!.broker.mqttUrl, cluster.adminToken),
+);
 
 t.run();

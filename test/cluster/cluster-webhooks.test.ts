@@ -13,7 +13,9 @@ const ROUNDS = 100;
 
 // The receiver is healthy but shares a loaded machine: a 5 s POST timeout made a slow answer a
 // failure, and its retry a second delivery the receiver rightly counted.
-const { t, on } = clusterSuite('webhooks on a two-node cluster', { webhooks: { allowPrivate: true, backoffMs: 50, retryForMs: 3600_000, disableAfterMs: 3600_000, timeoutMs: 30_000 } });
+const { t, on } = clusterSuite('webhooks on a two-node cluster', {
+  webhooks: { allowPrivate: true, backoffMs: 50, retryForMs: 3600_000, disableAfterMs: 3600_000, timeoutMs: 30_000 },
+});
 
 on('1,000 events made on both nodes are each delivered exactly once', async (cluster) => {
   const rx = await WebhookReceiver.start();
@@ -41,18 +43,33 @@ on('1,000 events made on both nodes are each delivered exactly once', async (clu
     const total = DEVICES * ROUNDS;
     await waitUntil(() => rx.accepted().length >= total, 120_000, `${total} deliveries`);
     // Barrier: both nodes have nothing left pending or in flight before duplicates are counted.
-    await waitUntil(async () => {
-      const depth = await Promise.all(cluster.members.map(async (m) => metric(await (await fetch(`${m.broker.httpUrl}/metrics`)).text(), 'fleetbind_webhook_outbox_depth')));
-      return depth.every((d) => d === 0);
-    }, 30_000, 'an empty outbox');
+    await waitUntil(
+      async () => {
+        const depth = await Promise.all(
+          cluster.members.map(async (m) => metric(await (await fetch(`${m.broker.httpUrl}/metrics`)).text(), 'fleetbind_webhook_outbox_depth')),
+        );
+        return depth.every((d) => d === 0);
+      },
+      30_000,
+      'an empty outbox',
+    );
     const ids = rx.accepted().map((r) => r.json.id as string);
     assert.is(ids.length, total, 'no event delivered twice');
     assert.is(new Set(ids).size, total, 'every event delivered');
     const perDevice = new Map<string, number[]>();
     for (const r of rx.accepted()) perDevice.set(r.json.data.device, [...(perDevice.get(r.json.data.device) ?? []), r.json.data.version]);
-    for (const d of devices) assert.equal([...perDevice.get(d)!].sort((a, b) => a - b), Array.from({ length: ROUNDS }, (_, i) => i + 1), `${d}: every binding version once`);
+    for (const d of devices)
+      assert.equal(
+        [...perDevice.get(d)!].sort((a, b) => a - b),
+        Array.from({ length: ROUNDS }, (_, i) => i + 1),
+        `${d}: every binding version once`,
+      );
     for (const r of rx.accepted().slice(0, 50)) assert.ok(verifyFleetbindSignature(SECRET, r.body, String(r.headers['fleetbind-signature'])));
-    const attempts = await Promise.all(cluster.members.map(async (m) => metric(await (await fetch(`${m.broker.httpUrl}/metrics`)).text(), 'fleetbind_webhook_attempts_total', { outcome: 'delivered' })));
+    const attempts = await Promise.all(
+      cluster.members.map(async (m) =>
+        metric(await (await fetch(`${m.broker.httpUrl}/metrics`)).text(), 'fleetbind_webhook_attempts_total', { outcome: 'delivered' }),
+      ),
+    );
     console.log(`\n# deliveries by node: ${attempts.join(' + ')}`);
     assert.is(attempts[0]! + attempts[1]!, total, 'the nodes attempted each delivery once between them');
   } finally {

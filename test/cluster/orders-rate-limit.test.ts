@@ -55,7 +55,9 @@ t('the third order in the hour is 429 whichever node takes it', async (c) => {
 t('upload bytes an hour add up across nodes: the second upload on the other node is 429', async (c) => {
   requireBackends(c.backends);
   const file = await noisyImage(100, 100);
-  const cluster = await TestCluster.start(c.backends, 2, { orders: { ...ORDER_DEFAULTS, uploadBytesPerHour: { session: 1.5 * file.length, machine: 100 * file.length, address: 100 * file.length } } });
+  const cluster = await TestCluster.start(c.backends, 2, {
+    orders: { ...ORDER_DEFAULTS, uploadBytesPerHour: { session: 1.5 * file.length, machine: 100 * file.length, address: 100 * file.length } },
+  });
   try {
     const [a, b] = cluster.members as [(typeof cluster.members)[0], (typeof cluster.members)[0]];
     const op = await a.agent(`cbl${process.pid}`);

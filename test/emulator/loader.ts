@@ -255,7 +255,14 @@ export class Loader {
       this.withFlash('spi-write', () => new EraseCursor(this.flash, offset, size).eraseTo(offset + size));
       this.flashOp = { compressed, offset, remaining: Number.MAX_SAFE_INTEGER, nextSeq: 0, erase: null, inflater: compressed ? new BlockInflater() : null };
     } else {
-      this.flashOp = { compressed, offset, remaining: size, nextSeq: 0, erase: new EraseCursor(this.flash, offset, size), inflater: compressed ? new BlockInflater() : null };
+      this.flashOp = {
+        compressed,
+        offset,
+        remaining: size,
+        nextSeq: 0,
+        erase: new EraseCursor(this.flash, offset, size),
+        inflater: compressed ? new BlockInflater() : null,
+      };
     }
     this.reply(cmd.op, 0);
   }

@@ -34,7 +34,11 @@ for (const c of CASES) {
       assert.is(loader.IS_STUB, true);
       assert.is(await loader.readFlashId(), 0x1640ef);
       const events = rig.events();
-      assert.equal(events.filter((e) => e.ev === 'unmodelled-register'), [], 'every register esptool-js read is modelled');
+      assert.equal(
+        events.filter((e) => e.ev === 'unmodelled-register'),
+        [],
+        'every register esptool-js read is modelled',
+      );
       assert.ok(events.some((e) => e.ev === 'stub-running'));
     } finally {
       await transport.disconnect();

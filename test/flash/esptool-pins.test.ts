@@ -50,7 +50,10 @@ const after = (events: EmulatorEvent[], index: number): EmulatorEvent[] => event
 /** What happened from the CHANGE_BAUDRATE command up to the next command. */
 function aroundRateChange(events: EmulatorEvent[]): EmulatorEvent[] {
   const from = events.findIndex((e) => e.ev === 'command' && e.op === 'CHANGE_BAUDRATE');
-  return events.slice(from, events.findIndex((e, i) => i > from && e.ev === 'command'));
+  return events.slice(
+    from,
+    events.findIndex((e, i) => i > from && e.ev === 'command'),
+  );
 }
 const ops = (events: EmulatorEvent[]): unknown[] => events.filter((e) => e.ev === 'command').map((e) => e.op);
 const test = suite('esptool-js 0.7.0 pins');
@@ -61,7 +64,10 @@ test('main() uploads the flasher stub even when nothing asks for it', async () =
   try {
     await s.loader.main();
     const events = s.rig.events();
-    assert.equal(ops(events).filter((op) => op === 'MEM_BEGIN' || op === 'MEM_END'), ['MEM_BEGIN', 'MEM_BEGIN', 'MEM_END']);
+    assert.equal(
+      ops(events).filter((op) => op === 'MEM_BEGIN' || op === 'MEM_END'),
+      ['MEM_BEGIN', 'MEM_BEGIN', 'MEM_END'],
+    );
     assert.ok(events.some((e) => e.ev === 'stub-running'));
     assert.is(s.loader.IS_STUB, true);
   } finally {
@@ -77,14 +83,26 @@ test("after('hard_reset') never pulls EN low: the chip stays in the stub; a cust
     const mark = s.rig.events().length;
     await s.loader.after('hard_reset', false);
     const since = after(s.rig.events(), mark);
-    assert.ok(since.some((e) => e.ev === 'signals'), 'it does touch the lines');
-    assert.not.ok(since.some((e) => e.ev === 'reset' || e.ev === 'boot'), 'but the chip is not reset');
+    assert.ok(
+      since.some((e) => e.ev === 'signals'),
+      'it does touch the lines',
+    );
+    assert.not.ok(
+      since.some((e) => e.ev === 'reset' || e.ev === 'boot'),
+      'but the chip is not reset',
+    );
     assert.is(await s.loader.readReg(0x40001000), 0x00f01d83, 'the stub still answers');
 
     const mark2 = s.rig.events().length;
     await s.loader.after('custom_reset', false, 'D0|R1|W100|R0');
     const reset = after(s.rig.events(), mark2).filter((e) => e.ev === 'reset' || e.ev === 'boot');
-    assert.equal(reset.map((e) => [e.ev, e.mode]), [['reset', undefined], ['boot', 'spi']]);
+    assert.equal(
+      reset.map((e) => [e.ev, e.mode]),
+      [
+        ['reset', undefined],
+        ['boot', 'spi'],
+      ],
+    );
   } finally {
     await s.close();
   }
@@ -97,7 +115,10 @@ test('a rate change uses setBaudRate() in place when the port has it', async () 
     await s.loader.main();
     const between = aroundRateChange(s.rig.events());
     assert.ok(between.some((e) => e.ev === 'host-baud' && e.baud === 921600));
-    assert.not.ok(between.some((e) => e.ev === 'signals'), 'the port was not closed and reopened');
+    assert.not.ok(
+      between.some((e) => e.ev === 'signals'),
+      'the port was not closed and reopened',
+    );
     assert.is(s.transport.baudrate, 921600);
   } finally {
     await s.close();

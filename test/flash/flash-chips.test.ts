@@ -60,16 +60,37 @@ function firstDifference(a: Uint8Array, b: Uint8Array): string {
   return at < 0 ? 'none' : `0x${at.toString(16)}`;
 }
 
-test('the artefact is an ESP Web Tools manifest with one build per chip, parts at the chips\' offsets', (ctx) => {
+test("the artefact is an ESP Web Tools manifest with one build per chip, parts at the chips' offsets", (ctx) => {
   const manifest = parseArtefactManifest(readFileSync(join(ctx.artefact, 'manifest.json'), 'utf8'), 'manifest.json');
   assert.is(manifest.name, 'fleetbind');
   assert.is(manifest.version, '1.2.3');
   assert.equal(
     manifest.builds.map((b) => [b.chipFamily, b.parts.map((p) => [p.path, p.offset])]),
     [
-      ['ESP32', [['esp32/bootloader.bin', 0x1000], ['esp32/partition-table.bin', 0x8000], ['esp32/xs_esp32.bin', 0x10000]]],
-      ['ESP32-S3', [['esp32s3/bootloader.bin', 0x0], ['esp32s3/partition-table.bin', 0x8000], ['esp32s3/xs_esp32.bin', 0x10000]]],
-      ['ESP32-C3', [['esp32c3/bootloader.bin', 0x0], ['esp32c3/partition-table.bin', 0x8000], ['esp32c3/xs_esp32.bin', 0x10000]]],
+      [
+        'ESP32',
+        [
+          ['esp32/bootloader.bin', 0x1000],
+          ['esp32/partition-table.bin', 0x8000],
+          ['esp32/xs_esp32.bin', 0x10000],
+        ],
+      ],
+      [
+        'ESP32-S3',
+        [
+          ['esp32s3/bootloader.bin', 0x0],
+          ['esp32s3/partition-table.bin', 0x8000],
+          ['esp32s3/xs_esp32.bin', 0x10000],
+        ],
+      ],
+      [
+        'ESP32-C3',
+        [
+          ['esp32c3/bootloader.bin', 0x0],
+          ['esp32c3/partition-table.bin', 0x8000],
+          ['esp32c3/xs_esp32.bin', 0x10000],
+        ],
+      ],
     ],
   );
   for (const b of manifest.builds) for (const p of b.parts) assert.ok(existsSync(join(ctx.artefact, p.path)), p.path);
@@ -80,19 +101,42 @@ for (const c of CHIPS) {
     requireTool('socat', 'socat');
     const rig = await startRig({ chip: c.emulator, mac: '24:0a:c4:cc:00:01' });
     try {
-      const run = await runFlashCli(['--port', rig.hostPath, '--broker', BROKER, '--insecure', '--enroll-token', TOKEN, '--wifi', 'lab', '--psk', 'lab-passphrase', '--build', ctx.artefact], {
-        tap: rig.tapPath,
-        env: { MODDABLE: '', IDF_PATH: '' },
-      });
+      const run = await runFlashCli(
+        [
+          '--port',
+          rig.hostPath,
+          '--broker',
+          BROKER,
+          '--insecure',
+          '--enroll-token',
+          TOKEN,
+          '--wifi',
+          'lab',
+          '--psk',
+          'lab-passphrase',
+          '--build',
+          ctx.artefact,
+        ],
+        {
+          tap: rig.tapPath,
+          env: { MODDABLE: '', IDF_PATH: '' },
+        },
+      );
       assert.is(run.code, 0, run.stderr);
       assert.match(run.stderr, new RegExp(`using the ${c.name} build of ESP32, ESP32-S3, ESP32-C3`));
       const nvs = buildNvsPartition(credentialEntries({ ssid: 'lab', psk: 'lab-passphrase', broker: BROKER, enroll: TOKEN, insecure: '1' }), 0x6000);
       const expected = expectedFlash(ctx.builds[c.name]!, c.bootloader, nvs);
       const flash = await rig.flash();
       assert.ok(Buffer.from(flash).equals(expected), `flash differs first at ${firstDifference(flash, expected)}`);
-      const md5 = rig.events().filter((e) => e.ev === 'command' && e.op === 'SPI_FLASH_MD5').map((e) => e.a);
+      const md5 = rig
+        .events()
+        .filter((e) => e.ev === 'command' && e.op === 'SPI_FLASH_MD5')
+        .map((e) => e.a);
       assert.equal(md5, [c.bootloader, 0x8000, 0x9000, 0x10000], 'every image verified where it was written');
-      assert.ok(rig.events().some((e) => e.ev === 'boot' && e.mode === 'spi' && e.bootloader === true), 'the ROM finds the bootloader after the reset');
+      assert.ok(
+        rig.events().some((e) => e.ev === 'boot' && e.mode === 'spi' && e.bootloader === true),
+        'the ROM finds the bootloader after the reset',
+      );
     } finally {
       await rig.stop();
     }
@@ -109,13 +153,16 @@ test('a chip the artefact has no build for is refused before anything is uploade
     assert.is(run.code, 1, run.stderr);
     assert.equal(errorLines(run).length, 1, run.stderr);
     assert.match(errorLines(run)[0]!, /is an ESP32-S3; this firmware is built for the ESP32$/);
-    assert.not.ok(rig.events().some((e) => e.ev === 'command' && e.op === 'MEM_BEGIN'), 'no stub uploaded');
+    assert.not.ok(
+      rig.events().some((e) => e.ev === 'command' && e.op === 'MEM_BEGIN'),
+      'no stub uploaded',
+    );
   } finally {
     await rig.stop();
   }
 });
 
-test('a dry run of a multi-chip artefact needs --chip, and writes that chip\'s images', async (ctx) => {
+test("a dry run of a multi-chip artefact needs --chip, and writes that chip's images", async (ctx) => {
   const out = join(ctx.dir, 'dry');
   const without = await runFlashCli(['--out', out, '--broker', BROKER, '--insecure', '--enroll-token', TOKEN, '--build', ctx.artefact]);
   assert.is(without.code, 2, without.stderr);
@@ -124,7 +171,15 @@ test('a dry run of a multi-chip artefact needs --chip, and writes that chip\'s i
   assert.is(run.code, 0, run.stderr);
   const plan = JSON.parse(readFileSync(join(out, 'flash.json'), 'utf8')) as { chip: string; images: Array<{ name: string; offset: string }> };
   assert.is(plan.chip, 'ESP32-C3');
-  assert.equal(plan.images.map((i) => [i.name, i.offset]), [['bootloader', '0x0'], ['partition-table', '0x8000'], ['nvs', '0x9000'], ['app', '0x10000']]);
+  assert.equal(
+    plan.images.map((i) => [i.name, i.offset]),
+    [
+      ['bootloader', '0x0'],
+      ['partition-table', '0x8000'],
+      ['nvs', '0x9000'],
+      ['app', '0x10000'],
+    ],
+  );
 });
 
 test.run();

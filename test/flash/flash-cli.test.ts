@@ -52,7 +52,19 @@ async function rig(ctx: Ctx, options: Parameters<typeof startRig>[0]): Promise<R
 }
 
 function provisionArgs(ctx: Ctx, port: string): string[] {
-  return ['--port', port, '--broker', ctx.broker.broker.mqttUrl, '--insecure', '--broker-api', ctx.broker.broker.httpUrl, '--admin-token', ctx.broker.adminToken, '--build', ctx.build.dir];
+  return [
+    '--port',
+    port,
+    '--broker',
+    ctx.broker.broker.mqttUrl,
+    '--insecure',
+    '--broker-api',
+    ctx.broker.broker.httpUrl,
+    '--admin-token',
+    ctx.broker.adminToken,
+    '--build',
+    ctx.build.dir,
+  ];
 }
 
 function credentialsIn(flash: Uint8Array): Record<string, unknown> {
@@ -74,11 +86,14 @@ function assertSameFlash(actual: Uint8Array, expected: Buffer): void {
   const a = Buffer.from(actual);
   if (a.equals(expected)) return;
   const at = a.findIndex((b, i) => b !== expected[i]);
-  assert.unreachable(`flash differs first at 0x${at.toString(16)}: got ${a.subarray(at, at + 8).toString('hex')}, expected ${expected.subarray(at, at + 8).toString('hex')}`);
+  assert.unreachable(
+    `flash differs first at 0x${at.toString(16)}: got ${a.subarray(at, at + 8).toString('hex')}, expected ${expected.subarray(at, at + 8).toString('hex')}`,
+  );
 }
 
 const ops = (events: EmulatorEvent[]) => events.filter((e) => e.ev === 'command').map((e) => e.op as string);
-const resets = (events: EmulatorEvent[]) => events.filter((e) => e.ev === 'reset' || e.ev === 'boot').map((e) => (e.ev === 'boot' ? `boot:${e.mode}` : 'reset'));
+const resets = (events: EmulatorEvent[]) =>
+  events.filter((e) => e.ev === 'reset' || e.ev === 'boot').map((e) => (e.ev === 'boot' ? `boot:${e.mode}` : 'reset'));
 
 test('flashes, provisions and verifies a device; the flash holds exactly the images', async (ctx) => {
   const mac = '24:0a:c4:aa:00:01';
@@ -89,8 +104,19 @@ test('flashes, provisions and verifies a device; the flash holds exactly the ima
   const flash = await r.flash();
   const creds = credentialsIn(flash);
   const id = deviceIdFromMac(mac);
-  assert.equal({ ...creds, secret: typeof creds.secret }, { ssid: 'lab-net', psk: PSK, broker: ctx.broker.broker.mqttUrl, id, secret: 'string', machine: 'CT0700026', insecure: '1' });
-  const expected: Credentials = { ssid: 'lab-net', psk: PSK, broker: ctx.broker.broker.mqttUrl, id, secret: creds.secret as string, machine: 'CT0700026', insecure: '1' };
+  assert.equal(
+    { ...creds, secret: typeof creds.secret },
+    { ssid: 'lab-net', psk: PSK, broker: ctx.broker.broker.mqttUrl, id, secret: 'string', machine: 'CT0700026', insecure: '1' },
+  );
+  const expected: Credentials = {
+    ssid: 'lab-net',
+    psk: PSK,
+    broker: ctx.broker.broker.mqttUrl,
+    id,
+    secret: creds.secret as string,
+    machine: 'CT0700026',
+    insecure: '1',
+  };
   assertSameFlash(flash, expectedFlash(ctx.build, buildNvsPartition(credentialEntries(expected), NVS.size)));
 
   const events = r.events();
@@ -106,7 +132,11 @@ test('flashes, provisions and verifies a device; the flash holds exactly the ima
   device.client.end(true);
 
   assert.ok(run.logs.length > 0 && run.logs.every((l) => typeof l.level === 'number' && typeof l.msg === 'string'), 'the logs on stderr are pino JSON');
-  assert.equal({ deviceId: run.result?.deviceId, machineCode: run.result?.machineCode, provisioned: run.result?.provisioned }, { deviceId: id, machineCode: 'CT0700026', provisioned: true }, 'stdout is the result alone');
+  assert.equal(
+    { deviceId: run.result?.deviceId, machineCode: run.result?.machineCode, provisioned: run.result?.provisioned },
+    { deviceId: id, machineCode: 'CT0700026', provisioned: true },
+    'stdout is the result alone',
+  );
   for (const out of [run.stdout, run.stderr]) {
     assert.not.ok(out.includes(creds.secret as string), 'the device secret is never printed');
     assert.not.ok(out.includes(PSK), 'nor the Wi-Fi passphrase');
@@ -138,7 +168,10 @@ test('a MAC already in the registry is refused with a hint, and --reprovision is
   const refused = await runFlashCli(provisionArgs(ctx, r.hostPath), { tap: r.tapPath });
   assert.is(refused.code, 1);
   assert.match(errorLines(refused)[0]!, /already registered.*--reprovision/);
-  assert.not.ok(ops(r.events()).some((op) => op.startsWith('FLASH_')), 'nothing was written');
+  assert.not.ok(
+    ops(r.events()).some((op) => op.startsWith('FLASH_')),
+    'nothing was written',
+  );
 
   const again = await runFlashCli([...provisionArgs(ctx, r.hostPath), '--reprovision', '--erase'], { tap: r.tapPath });
   assert.is(again.code, 0, again.stderr);
@@ -146,7 +179,13 @@ test('a MAC already in the registry is refused with a hint, and --reprovision is
   assert.ok(written.indexOf('ERASE_FLASH') >= 0 && written.indexOf('ERASE_FLASH') < written.indexOf('FLASH_DEFL_BEGIN'), '--erase erases the chip first');
   const flash = await r.flash();
   const creds = credentialsIn(flash);
-  assertSameFlash(flash, expectedFlash(ctx.build, buildNvsPartition(credentialEntries({ broker: ctx.broker.broker.mqttUrl, id: old.id, secret: creds.secret as string, insecure: '1' }), NVS.size)));
+  assertSameFlash(
+    flash,
+    expectedFlash(
+      ctx.build,
+      buildNvsPartition(credentialEntries({ broker: ctx.broker.broker.mqttUrl, id: old.id, secret: creds.secret as string, insecure: '1' }), NVS.size),
+    ),
+  );
   assert.is(creds.id, old.id);
   assert.is.not(creds.secret, old.secret);
   const device = await connectDevice(ctx.broker.broker.mqttUrl, { id: old.id, secret: creds.secret as string, mac: old.mac });
@@ -155,7 +194,17 @@ test('a MAC already in the registry is refused with a hint, and --reprovision is
 
 test('--nvs-only rewrites only the NVS partition, after checking the device has the same table', async (ctx) => {
   const r = await rig(ctx, { mac: '24:0a:c4:aa:00:04' });
-  const enrollArgs = (token: string): string[] => ['--port', r.hostPath, '--broker', 'mqtt://fleet.example.com:1883', '--insecure', '--enroll-token', token, '--build', ctx.build.dir];
+  const enrollArgs = (token: string): string[] => [
+    '--port',
+    r.hostPath,
+    '--broker',
+    'mqtt://fleet.example.com:1883',
+    '--insecure',
+    '--enroll-token',
+    token,
+    '--build',
+    ctx.build.dir,
+  ];
 
   const blank = await runFlashCli([...enrollArgs('enroll-token-1'), '--nvs-only'], { tap: r.tapPath });
   assert.is(blank.code, 1);
@@ -167,7 +216,10 @@ test('--nvs-only rewrites only the NVS partition, after checking the device has 
   const run = await runFlashCli([...enrollArgs('enroll-token-2'), '--nvs-only'], { tap: r.tapPath });
   assert.is(run.code, 0, run.stderr);
   const second = r.events().slice(mark);
-  assert.ok(second.some((e) => e.ev === 'command' && e.op === 'READ_FLASH' && e.a === 0x8000), 'read the table on the device');
+  assert.ok(
+    second.some((e) => e.ev === 'command' && e.op === 'READ_FLASH' && e.a === 0x8000),
+    'read the table on the device',
+  );
   assert.equal(
     second.filter((e) => e.ev === 'command' && e.op === 'FLASH_DEFL_BEGIN').map((e) => e.offset),
     [NVS.offset],
@@ -179,7 +231,18 @@ test('--nvs-only rewrites only the NVS partition, after checking the device has 
 });
 
 // The console lines are in the firmware's log format (firmware/platform/log.ts, core/core.ts).
-const monitorArgs = (ctx: Ctx, port: string): string[] => ['--port', port, '--broker', 'mqtt://fleet.example.com:1883', '--insecure', '--enroll-token', 't', '--build', ctx.build.dir, '--monitor'];
+const monitorArgs = (ctx: Ctx, port: string): string[] => [
+  '--port',
+  port,
+  '--broker',
+  'mqtt://fleet.example.com:1883',
+  '--insecure',
+  '--enroll-token',
+  't',
+  '--build',
+  ctx.build.dir,
+  '--monitor',
+];
 
 test('--monitor follows the console until the firmware says it is online', async (ctx) => {
   const r = await rig(ctx, {
@@ -192,7 +255,7 @@ test('--monitor follows the console until the firmware says it is online', async
   assert.match(run.stderr, /console\s+info online deviceId="esp32-240ac4aa0005"/);
 });
 
-test('--monitor stops with the firmware\'s own words when it cannot get online', async (ctx) => {
+test("--monitor stops with the firmware's own words when it cannot get online", async (ctx) => {
   const r = await rig(ctx, { mac: '24:0a:c4:aa:00:08', appOutput: 'error the broker refused the enrollment token code="TOKEN_EXPIRED"\\n' });
   const run = await runFlashCli(monitorArgs(ctx, r.hostPath), { tap: r.tapPath });
   assert.is(run.code, 1);
@@ -223,11 +286,19 @@ async function registry(ctx: Ctx): Promise<unknown> {
   return { devices: (await ctx.broker.api('GET', '/api/devices')).body, audit: (await ctx.broker.api('GET', '/api/audit?limit=1000')).body };
 }
 
-test('--dry-run changes nothing: not the registry, not the device\'s flash, not local files', async (ctx) => {
+test("--dry-run changes nothing: not the registry, not the device's flash, not local files", async (ctx) => {
   const mac = '24:0a:c4:aa:00:09';
   const r = await rig(ctx, { mac });
   // Something on the device first, so an unchanged flash means more than an erased one.
-  assert.is((await runFlashCli(['--port', r.hostPath, '--broker', 'mqtt://fleet.example.com:1883', '--insecure', '--enroll-token', 'first', '--build', ctx.build.dir], { tap: r.tapPath })).code, 0);
+  assert.is(
+    (
+      await runFlashCli(
+        ['--port', r.hostPath, '--broker', 'mqtt://fleet.example.com:1883', '--insecure', '--enroll-token', 'first', '--build', ctx.build.dir],
+        { tap: r.tapPath },
+      )
+    ).code,
+    0,
+  );
   const flashBefore = Buffer.from(await r.flash());
   const registryBefore = await registry(ctx);
   const filesBefore = localFiles(ctx.dir);
@@ -237,7 +308,12 @@ test('--dry-run changes nothing: not the registry, not the device\'s flash, not 
   assert.match(run.stderr, new RegExp(`would register MAC ${mac.replace(/:/g, '')} as ${deviceIdFromMac(mac)}`));
   assert.match(run.stderr, /nothing was changed/);
   assert.ok(Buffer.from(await r.flash()).equals(flashBefore), 'the flash is as it was');
-  assert.not.ok(ops(r.events()).slice(-40).some((op) => op.startsWith('FLASH_') || op === 'ERASE_FLASH' || op === 'ERASE_REGION'), 'nothing was written or erased');
+  assert.not.ok(
+    ops(r.events())
+      .slice(-40)
+      .some((op) => op.startsWith('FLASH_') || op === 'ERASE_FLASH' || op === 'ERASE_REGION'),
+    'nothing was written or erased',
+  );
   assert.equal(await registry(ctx), registryBefore, 'the registry and the audit log are as they were');
   assert.equal(localFiles(ctx.dir), filesBefore, 'no local file was written');
 
@@ -256,12 +332,31 @@ test('--dry-run changes nothing: not the registry, not the device\'s flash, not 
 
 test('--out writes the images, the NVS binary and flash_args to a folder', async (ctx) => {
   const out = join(ctx.dir, 'dry');
-  const run = await runFlashCli(['--out', out, '--mac', '24:0a:c4:aa:00:07', '--machine', 'CT0700099', '--broker', 'mqtt://fleet.example.com:1883', '--insecure', '--enroll-token', 'tok', '--build', ctx.build.dir]);
+  const run = await runFlashCli([
+    '--out',
+    out,
+    '--mac',
+    '24:0a:c4:aa:00:07',
+    '--machine',
+    'CT0700099',
+    '--broker',
+    'mqtt://fleet.example.com:1883',
+    '--insecure',
+    '--enroll-token',
+    'tok',
+    '--build',
+    ctx.build.dir,
+  ]);
   assert.is(run.code, 0, run.stderr);
   assert.is(readFileSync(join(out, 'flash_args'), 'utf8'), '0x1000 bootloader.bin\n0x8000 partition-table.bin\n0x9000 nvs.bin\n0x10000 xs_esp32.bin\n');
   assert.ok(readFileSync(join(out, 'xs_esp32.bin')).equals(Buffer.from(ctx.build.app)));
   const nvs = readFileSync(join(out, 'nvs.bin'));
-  assert.equal(credentialsIn(Buffer.concat([Buffer.alloc(NVS.offset), nvs])), { broker: 'mqtt://fleet.example.com:1883', enroll: 'tok', machine: 'CT0700099', insecure: '1' });
+  assert.equal(credentialsIn(Buffer.concat([Buffer.alloc(NVS.offset), nvs])), {
+    broker: 'mqtt://fleet.example.com:1883',
+    enroll: 'tok',
+    machine: 'CT0700099',
+    insecure: '1',
+  });
   assert.is(statSync(join(out, 'nvs.bin')).mode & 0o777, 0o600);
   const manifest = JSON.parse(readFileSync(join(out, 'flash.json'), 'utf8'));
   assert.is(manifest.deviceId, 'esp32-240ac4aa0007');
@@ -270,10 +365,27 @@ test('--out writes the images, the NVS binary and flash_args to a folder', async
 test('--out with mqtts:// and --ca puts the whole CA certificate into NVS, and no insecure entry', async (ctx) => {
   const out = join(ctx.dir, 'dry-tls');
   const ca = join(import.meta.dirname, '..', 'fixtures', 'tls', 'test-ca.pem');
-  const run = await runFlashCli(['--out', out, '--mac', '24:0a:c4:aa:00:08', '--broker', 'mqtts://fleet.example.com:8883', '--ca', ca, '--enroll-token', 'tok', '--build', ctx.build.dir]);
+  const run = await runFlashCli([
+    '--out',
+    out,
+    '--mac',
+    '24:0a:c4:aa:00:08',
+    '--broker',
+    'mqtts://fleet.example.com:8883',
+    '--ca',
+    ca,
+    '--enroll-token',
+    'tok',
+    '--build',
+    ctx.build.dir,
+  ]);
   assert.is(run.code, 0, run.stderr);
   const nvs = readFileSync(join(out, 'nvs.bin'));
-  assert.equal(credentialsIn(Buffer.concat([Buffer.alloc(NVS.offset), nvs])), { broker: 'mqtts://fleet.example.com:8883', enroll: 'tok', ca: readFileSync(ca, 'utf8') });
+  assert.equal(credentialsIn(Buffer.concat([Buffer.alloc(NVS.offset), nvs])), {
+    broker: 'mqtts://fleet.example.com:8883',
+    enroll: 'tok',
+    ca: readFileSync(ca, 'utf8'),
+  });
 });
 
 test.run();

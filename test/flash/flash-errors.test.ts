@@ -108,7 +108,10 @@ test('build missing: refused before the device is touched', async (ctx) => {
   try {
     const run = await runFlashCli(['--port', r.hostPath, ...enroll, '--build', join(ctx.dir, 'no-build')], { tap: r.tapPath });
     oneError(run, 1, /no firmware build at .*no-build \(run npm run build:firmware, or pass --build DIR\)/);
-    assert.not.ok(r.events().some((e) => e.ev === 'signals'), 'the port was never opened');
+    assert.not.ok(
+      r.events().some((e) => e.ev === 'signals'),
+      'the port was never opened',
+    );
   } finally {
     await r.stop();
   }
@@ -120,7 +123,19 @@ test('broker unreachable: nothing is written to the device', async (ctx) => {
   const port = await closedPort();
   try {
     const run = await runFlashCli(
-      ['--port', r.hostPath, '--broker', 'mqtt://127.0.0.1:1883', '--insecure', '--broker-api', `http://127.0.0.1:${port}`, '--admin-token', 'x', '--build', ctx.build.dir],
+      [
+        '--port',
+        r.hostPath,
+        '--broker',
+        'mqtt://127.0.0.1:1883',
+        '--insecure',
+        '--broker-api',
+        `http://127.0.0.1:${port}`,
+        '--admin-token',
+        'x',
+        '--build',
+        ctx.build.dir,
+      ],
       { tap: r.tapPath },
     );
     oneError(run, 1, new RegExp(`broker API at http://127.0.0.1:${port} is unreachable \\(ECONNREFUSED\\)`));

@@ -68,7 +68,10 @@ test('--port auto flashes the only USB serial port', async (ctx) => {
     const run = await runFlashCli(['--port', 'auto', ...enroll, '--build', ctx.build.dir], { tap: rig.tapPath, env: envFor(m) });
     assert.is(run.code, 0, run.stderr);
     assert.match(run.stderr, /--port auto: .*ttyUSB0 \(1a86:55d4, CH9102 bridge: likely an ESP32 board\)/);
-    assert.ok(rig.events().some((e) => e.ev === 'command' && e.op === 'FLASH_DEFL_DATA'), 'it wrote to the device');
+    assert.ok(
+      rig.events().some((e) => e.ev === 'command' && e.op === 'FLASH_DEFL_DATA'),
+      'it wrote to the device',
+    );
   } finally {
     await rig.stop();
   }
@@ -83,7 +86,10 @@ test('--port auto with several ports lists them with VID/PID and a chip guess, a
   assert.is(run.code, 2, run.stderr);
   const lines = errorLines(run);
   assert.is(lines.length, 1, run.stderr);
-  assert.match(lines[0]!, /--port auto: 2 USB serial ports, pick one with --port: .*ttyACM0 \(303a:1001, ESP32-S3 or ESP32-C3 \(its own USB-Serial\/JTAG\)\); .*ttyUSB0 \(10c4:ea60, CP210x bridge: likely an ESP32 board\)$/);
+  assert.match(
+    lines[0]!,
+    /--port auto: 2 USB serial ports, pick one with --port: .*ttyACM0 \(303a:1001, ESP32-S3 or ESP32-C3 \(its own USB-Serial\/JTAG\)\); .*ttyUSB0 \(10c4:ea60, CP210x bridge: likely an ESP32 board\)$/,
+  );
 });
 
 test('--port auto with no USB serial port says so', async (ctx) => {

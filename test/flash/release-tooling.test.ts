@@ -28,7 +28,8 @@ const relDir = join(tmp, 'rel');
 
 process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
 
-const release = (args: string[], env: Record<string, string | undefined> = {}) => runNpmScript('release', args, { FLEETBIND_RELEASE_KEY: undefined, FLEETBIND_DATA_DIR: dataDir, ...env });
+const release = (args: string[], env: Record<string, string | undefined> = {}) =>
+  runNpmScript('release', args, { FLEETBIND_RELEASE_KEY: undefined, FLEETBIND_DATA_DIR: dataDir, ...env });
 
 test('keygen writes a private key (mode 600) and its public key; it never overwrites one', async () => {
   const r = await release(['keygen', '--out', keyFile]);
@@ -42,12 +43,33 @@ test('keygen writes a private key (mode 600) and its public key; it never overwr
 
 test("pack makes app.bin and the manifest from the build's app image; sign signs exactly that text", async () => {
   const app = join(build.dir, 'xs_esp32.bin');
-  const p = await release(['pack', '--image', app, '--version', '1.4.0', '--model', 'moddable_two', '--min-version', '1.2.0', '--notes', 'fixes', '--out', relDir]);
+  const p = await release([
+    'pack',
+    '--image',
+    app,
+    '--version',
+    '1.4.0',
+    '--model',
+    'moddable_two',
+    '--min-version',
+    '1.2.0',
+    '--notes',
+    'fixes',
+    '--out',
+    relDir,
+  ]);
   assert.is(p.code, 0, p.stderr);
   const unsigned = readOtaRelease(relDir);
   assert.is(unsigned.sig, undefined);
   assert.equal(unsigned.image, Buffer.from(build.app));
-  assert.equal(parseManifestText(unsigned.manifestText), { version: '1.4.0', models: ['moddable_two'], size: build.app.length, sha256: unsigned.manifest.sha256, minVersion: '1.2.0', notes: 'fixes' });
+  assert.equal(parseManifestText(unsigned.manifestText), {
+    version: '1.4.0',
+    models: ['moddable_two'],
+    size: build.app.length,
+    sha256: unsigned.manifest.sha256,
+    minVersion: '1.2.0',
+    notes: 'fixes',
+  });
 
   const s = await release(['sign', '--dir', relDir, '--key', keyFile]);
   assert.is(s.code, 0, s.stderr);
@@ -94,11 +116,42 @@ test('verify refuses a changed image, and a signature by another key', async () 
 test('npm run flash -- --release-key writes the public key into NVS (otakey)', async () => {
   const out = join(tmp, 'flash-out');
   const pub = readFileSync(`${keyFile}.pub`, 'utf8').trim();
-  const r = await runNpmScript('flash', ['--out', out, '--mac', '24:0a:c4:aa:00:17', '--broker', 'mqtt://fleet.example.com:1883', '--insecure', '--enroll-token', 'tok', '--release-key', `${keyFile}.pub`, '--build', build.dir]);
+  const r = await runNpmScript('flash', [
+    '--out',
+    out,
+    '--mac',
+    '24:0a:c4:aa:00:17',
+    '--broker',
+    'mqtt://fleet.example.com:1883',
+    '--insecure',
+    '--enroll-token',
+    'tok',
+    '--release-key',
+    `${keyFile}.pub`,
+    '--build',
+    build.dir,
+  ]);
   assert.is(r.code, 0, r.stderr);
   const entries = readNvsPartition(readFileSync(join(out, 'nvs.bin')));
-  assert.equal(entries.filter((e) => e.key === 'otakey').map((e) => e.value), [pub]);
-  const bad = await runNpmScript('flash', ['--out', join(tmp, 'bad'), '--mac', '24:0a:c4:aa:00:18', '--broker', 'mqtt://fleet.example.com:1883', '--insecure', '--enroll-token', 'tok', '--release-key', 'not-a-key', '--build', build.dir]);
+  assert.equal(
+    entries.filter((e) => e.key === 'otakey').map((e) => e.value),
+    [pub],
+  );
+  const bad = await runNpmScript('flash', [
+    '--out',
+    join(tmp, 'bad'),
+    '--mac',
+    '24:0a:c4:aa:00:18',
+    '--broker',
+    'mqtt://fleet.example.com:1883',
+    '--insecure',
+    '--enroll-token',
+    'tok',
+    '--release-key',
+    'not-a-key',
+    '--build',
+    build.dir,
+  ]);
   assert.is(bad.code, 2);
   assert.match(bad.stderr, /--release-key "not-a-key": a release public key is base64 of 32 bytes/);
   assert.not.ok(existsSync(join(tmp, 'bad', 'nvs.bin')));

@@ -20,7 +20,18 @@ const SEED = Number(process.env.FUZZ_SEED ?? Date.now() % 2 ** 31);
 const PER_ROUTE = 12;
 const CODES = new Set<string>(Object.values(ErrorCode));
 
-type Schema = { type?: string | string[]; properties?: Record<string, Schema>; required?: string[]; items?: Schema; enum?: unknown[]; minLength?: number; maxLength?: number; minimum?: number; maximum?: number; additionalProperties?: unknown };
+type Schema = {
+  type?: string | string[];
+  properties?: Record<string, Schema>;
+  required?: string[];
+  items?: Schema;
+  enum?: unknown[];
+  minLength?: number;
+  maxLength?: number;
+  minimum?: number;
+  maximum?: number;
+  additionalProperties?: unknown;
+};
 
 /** Values a JSON schema admits (roughly: patterns and formats are left to chance). */
 function fromSchema(s: Schema | undefined): fc.Arbitrary<unknown> {
@@ -30,7 +41,11 @@ function fromSchema(s: Schema | undefined): fc.Arbitrary<unknown> {
   if (types.length > 1) return fc.oneof(...types.map((t) => fromSchema({ ...s, type: t })));
   switch (types[0]) {
     case 'string':
-      return fc.string({ minLength: s.minLength ?? 0, maxLength: Math.min(s.maxLength ?? 40, 300), unit: fc.constantFrom('grapheme-composite', 'binary') as never });
+      return fc.string({
+        minLength: s.minLength ?? 0,
+        maxLength: Math.min(s.maxLength ?? 40, 300),
+        unit: fc.constantFrom('grapheme-composite', 'binary') as never,
+      });
     case 'integer':
       return fc.integer({ min: s.minimum ?? -1e9, max: s.maximum ?? 1e9 });
     case 'number':
@@ -42,7 +57,9 @@ function fromSchema(s: Schema | undefined): fc.Arbitrary<unknown> {
     case 'object': {
       const props = s.properties ?? {};
       const record = fc.record(Object.fromEntries(Object.entries(props).map(([k, v]) => [k, fromSchema(v)])), { requiredKeys: s.required ?? [] });
-      return s.additionalProperties === undefined || s.additionalProperties === true ? fc.tuple(record, fc.dictionary(fc.string({ maxLength: 8 }), fc.jsonValue(), { maxKeys: 2 })).map(([r, extra]) => ({ ...extra, ...r })) : record;
+      return s.additionalProperties === undefined || s.additionalProperties === true
+        ? fc.tuple(record, fc.dictionary(fc.string({ maxLength: 8 }), fc.jsonValue(), { maxKeys: 2 })).map(([r, extra]) => ({ ...extra, ...r }))
+        : record;
     }
     default:
       return fc.jsonValue();
@@ -52,7 +69,10 @@ function fromSchema(s: Schema | undefined): fc.Arbitrary<unknown> {
 /** A schema-shaped body, the same with one field broken, or anything at all. */
 function bodies(s: Schema): fc.Arbitrary<unknown> {
   const keys = Object.keys(s.properties ?? {});
-  const broken = keys.length === 0 ? fc.jsonValue() : fc.tuple(fromSchema(s), fc.constantFrom(...keys), fc.jsonValue()).map(([b, k, v]) => (typeof b === 'object' && b !== null ? { ...b, [k]: v } : b));
+  const broken =
+    keys.length === 0
+      ? fc.jsonValue()
+      : fc.tuple(fromSchema(s), fc.constantFrom(...keys), fc.jsonValue()).map(([b, k, v]) => (typeof b === 'object' && b !== null ? { ...b, [k]: v } : b));
   return fc.oneof(fromSchema(s), broken, fc.jsonValue(), fc.string());
 }
 
@@ -66,7 +86,9 @@ s.after(async () => {
 });
 
 s(`every REST route with a body, ${PER_ROUTE} bodies each from its schema (seed ${SEED})`, async () => {
-  const doc = (await tb.api('GET', '/api/openapi.json')).body as { paths: Record<string, Record<string, { requestBody?: { content: Record<string, { schema: Schema }> } }>> };
+  const doc = (await tb.api('GET', '/api/openapi.json')).body as {
+    paths: Record<string, Record<string, { requestBody?: { content: Record<string, { schema: Schema }> } }>>;
+  };
   const dev = await tb.provision();
   const ids = [dev.id, 'esp32-000000000000', '0', '%2e%2e', 'x'.repeat(80)];
   let sent = 0;
@@ -79,8 +101,15 @@ s(`every REST route with a body, ${PER_ROUTE} bodies each from its schema (seed 
         const url = path.replace(/\{[^}]+\}/g, id);
         const r = await tb.api(method.toUpperCase(), url, body === undefined ? null : body);
         sent++;
-        assert.ok(r.status < 500, `${method.toUpperCase()} ${url} ${JSON.stringify(body)?.slice(0, 300)} answered ${r.status} ${JSON.stringify(r.body)?.slice(0, 300)}`);
-        if (r.status >= 400) assert.ok(CODES.has(r.body?.error?.code), `${method.toUpperCase()} ${url}: error code ${JSON.stringify(r.body)?.slice(0, 200)} is not in the closed list`);
+        assert.ok(
+          r.status < 500,
+          `${method.toUpperCase()} ${url} ${JSON.stringify(body)?.slice(0, 300)} answered ${r.status} ${JSON.stringify(r.body)?.slice(0, 300)}`,
+        );
+        if (r.status >= 400)
+          assert.ok(
+            CODES.has(r.body?.error?.code),
+            `${method.toUpperCase()} ${url}: error code ${JSON.stringify(r.body)?.slice(0, 200)} is not in the closed list`,
+          );
       }
     }
   }
@@ -96,7 +125,19 @@ s(`agent requests, device acks, hellos and events with random fields (seed ${SEE
   const seen = recorder(a.client);
   const field = fc.oneof(fc.jsonValue(), fc.constant(dev.id), fc.constant('identify'), fc.string({ maxLength: 20 }));
   const req = fc.record(
-    { op: fc.oneof(fc.constantFrom('claim', 'release', 'list', 'submit', 'cancel', 'jobs', 'settings', 'transfer'), fc.jsonValue()), target: field, device: field, kind: field, params: fc.jsonValue(), job: field, ttl: fc.jsonValue(), idempotencyKey: field, limit: fc.jsonValue(), settings: fc.jsonValue(), code: field },
+    {
+      op: fc.oneof(fc.constantFrom('claim', 'release', 'list', 'submit', 'cancel', 'jobs', 'settings', 'transfer'), fc.jsonValue()),
+      target: field,
+      device: field,
+      kind: field,
+      params: fc.jsonValue(),
+      job: field,
+      ttl: fc.jsonValue(),
+      idempotencyKey: field,
+      limit: fc.jsonValue(),
+      settings: fc.jsonValue(),
+      code: field,
+    },
     { requiredKeys: ['op'] },
   );
   const reqs = fc.sample(req, { numRuns: 150, seed: SEED });
@@ -108,15 +149,37 @@ s(`agent requests, device acks, hellos and events with random fields (seed ${SEE
   }
   // Not JSON, or JSON without an id: answered or not, never a crash.
   for (const junk of ['', '{', 'null', '[1,2]', '"x"', '{"op":"submit"}']) await publish(a.client, agentTopic(a.id, 'req'), junk);
-  const devicePayloads = fc.sample(fc.tuple(fc.constantFrom('ack', 'hello', 'evt'), fc.oneof(fc.jsonValue().map((v) => JSON.stringify(v)), fc.string())), { numRuns: 150, seed: SEED + 1 });
-  for (const [leaf, payload] of devicePayloads) await publish(device.client, leaf === 'evt' ? eventTopic(dev.id, 'fuzz') : deviceTopic(dev.id, leaf as 'ack' | 'hello'), payload);
+  const devicePayloads = fc.sample(
+    fc.tuple(
+      fc.constantFrom('ack', 'hello', 'evt'),
+      fc.oneof(
+        fc.jsonValue().map((v) => JSON.stringify(v)),
+        fc.string(),
+      ),
+    ),
+    { numRuns: 150, seed: SEED + 1 },
+  );
+  for (const [leaf, payload] of devicePayloads)
+    await publish(device.client, leaf === 'evt' ? eventTopic(dev.id, 'fuzz') : deviceTopic(dev.id, leaf as 'ack' | 'hello'), payload);
   // A request's answer can follow the barrier: those that touch the registry answer after their
   // commit. Each must come, and exactly once (a second barrier catches a late copy).
-  const answered = (): Set<string> => new Set(seen.filter((m) => m.topic === agentTopic(a.id, 'res')).map((m) => (m.json as { id?: unknown })?.id).filter((x): x is string => typeof x === 'string'));
-  await waitUntil(() => ids.every((id) => answered().has(id)), 30_000, () => `an answer to every request (missing: ${ids.filter((id) => !answered().has(id)).join(', ')})`);
+  const answered = (): Set<string> =>
+    new Set(
+      seen
+        .filter((m) => m.topic === agentTopic(a.id, 'res'))
+        .map((m) => (m.json as { id?: unknown })?.id)
+        .filter((x): x is string => typeof x === 'string'),
+    );
+  await waitUntil(
+    () => ids.every((id) => answered().has(id)),
+    30_000,
+    () => `an answer to every request (missing: ${ids.filter((id) => !answered().has(id)).join(', ')})`,
+  );
   await barrier(tb, [{ device: { client: device.client, dev } }], [{ agent: a }]);
 
-  const answers = seen.filter((m) => m.topic === agentTopic(a.id, 'res') && typeof (m.json as { id?: unknown })?.id === 'string' && ids.includes((m.json as { id: string }).id));
+  const answers = seen.filter(
+    (m) => m.topic === agentTopic(a.id, 'res') && typeof (m.json as { id?: unknown })?.id === 'string' && ids.includes((m.json as { id: string }).id),
+  );
   const byId = new Map<string, number>();
   for (const m of answers) byId.set((m.json as { id: string }).id, (byId.get((m.json as { id: string }).id) ?? 0) + 1);
   for (const id of ids) assert.is(byId.get(id), 1, `request ${id} (${JSON.stringify(reqs[ids.indexOf(id)]).slice(0, 200)}) got ${byId.get(id) ?? 0} answers`);
@@ -124,7 +187,9 @@ s(`agent requests, device acks, hellos and events with random fields (seed ${SEE
     const j = m.json as { ok: boolean; error?: { code: string } };
     if (!j.ok) assert.ok(CODES.has(j.error?.code ?? ''), `error code ${JSON.stringify(j.error)} is not in the closed list`);
   }
-  console.log(`\nMQTT: ${reqs.length} agent requests (${answers.filter((m) => (m.json as { ok: boolean }).ok).length} ok), ${devicePayloads.length} device payloads`);
+  console.log(
+    `\nMQTT: ${reqs.length} agent requests (${answers.filter((m) => (m.json as { ok: boolean }).ok).length} ok), ${devicePayloads.length} device payloads`,
+  );
 
   // The canary: a fresh pair still runs a job (the fuzzed device may have been given odd jobs or released).
   const c = await tb.agent('canary');

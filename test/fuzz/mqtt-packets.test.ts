@@ -134,7 +134,9 @@ s(`${SECONDS} s of mutated packets from ${SOCKETS} sockets at a time (seed ${SEE
   // From another address: the fuzzer's wrong secrets blocked (device, 127.0.0.1) for a while, as
   // designed (docs/architecture.md, Identities). A generous CONNACK wait: this checks the login
   // works, not its speed.
-  await end(await connect(bp.mqttUrl, { clientId: fuzzDev.id, username: fuzzDev.id, password: fuzzDev.secret, connectTimeout: 20_000, localAddress: '127.0.0.2' }));
+  await end(
+    await connect(bp.mqttUrl, { clientId: fuzzDev.id, username: fuzzDev.id, password: fuzzDev.secret, connectTimeout: 20_000, localAddress: '127.0.0.2' }),
+  );
 });
 
 s.run();

@@ -50,7 +50,14 @@ const str = (s: string | Buffer): Buffer => {
 
 const packet = (first: number, body: Buffer): Buffer => Buffer.concat([Buffer.from([first]), remainingLength(body.length), body]);
 
-export interface ConnectOpts { clientId: string | Buffer; username?: string; password?: string; level?: number; clean?: boolean; keepalive?: number }
+export interface ConnectOpts {
+  clientId: string | Buffer;
+  username?: string;
+  password?: string;
+  level?: number;
+  clean?: boolean;
+  keepalive?: number;
+}
 
 export function connectPacket(o: ConnectOpts): Buffer {
   let flags = o.clean === false ? 0 : 0x02;
@@ -58,7 +65,14 @@ export function connectPacket(o: ConnectOpts): Buffer {
   if (o.password !== undefined) flags |= 0x40;
   const ka = Buffer.alloc(2);
   ka.writeUInt16BE(o.keepalive ?? 30);
-  const body = Buffer.concat([str('MQTT'), Buffer.from([o.level ?? 4, flags]), ka, str(o.clientId), ...(o.username !== undefined ? [str(o.username)] : []), ...(o.password !== undefined ? [str(o.password)] : [])]);
+  const body = Buffer.concat([
+    str('MQTT'),
+    Buffer.from([o.level ?? 4, flags]),
+    ka,
+    str(o.clientId),
+    ...(o.username !== undefined ? [str(o.username)] : []),
+    ...(o.password !== undefined ? [str(o.password)] : []),
+  ]);
   return packet(0x10, body);
 }
 
@@ -79,7 +93,12 @@ export const PINGREQ = Buffer.from([0xc0, 0x00]);
 export const DISCONNECT = Buffer.from([0xe0, 0x00]);
 
 /** Invalid UTF-8 (a lone continuation byte, an overlong encoding, a surrogate, a NUL). */
-const BAD_UTF8 = [Buffer.from([0x66, 0x62, 0x2f, 0xc3, 0x28]), Buffer.from([0xc0, 0xaf]), Buffer.from([0xed, 0xa0, 0x80]), Buffer.from('fb/v1/d/x\u0000/evt/a', 'utf8')];
+const BAD_UTF8 = [
+  Buffer.from([0x66, 0x62, 0x2f, 0xc3, 0x28]),
+  Buffer.from([0xc0, 0xaf]),
+  Buffer.from([0xed, 0xa0, 0x80]),
+  Buffer.from('fb/v1/d/x\u0000/evt/a', 'utf8'),
+];
 
 export function flipBits(p: Buffer, rng: Rng, flips = 1 + rng.int(4)): Buffer {
   const b = Buffer.from(p);
@@ -122,7 +141,10 @@ export function mutatedPacket(rng: Rng, device: string): Buffer {
     case 7:
       return connectPacket({ clientId: device, username: device, password: 'again' });
     case 8:
-      return publishPacket(rng.pick(['fb/v1/#', '+/+', '', `fb/v1/d/${device}/status`, 'fb/v1/a/x/req']), rng.bytes(rng.int(200)), { qos: rng.int(3), retain: rng.int(2) === 1 });
+      return publishPacket(rng.pick(['fb/v1/#', '+/+', '', `fb/v1/d/${device}/status`, 'fb/v1/a/x/req']), rng.bytes(rng.int(200)), {
+        qos: rng.int(3),
+        retain: rng.int(2) === 1,
+      });
     case 9:
       return flipBits(subscribePacket(7, [{ topic: `fb/v1/d/${device}/config`, qos: 0 }]), rng);
     default:
@@ -144,6 +166,10 @@ export function badConnect(rng: Rng, device: string, secret: string): Buffer {
     case 4:
       return oversizedLength(connectPacket({ clientId: device, username: device, password: secret }), rng);
     default:
-      return connectPacket({ clientId: rng.pick([Buffer.from([0xc3, 0x28]), 'x'.repeat(3000), device]), username: rng.pick([device, 'admin:x', 'agent:a', 'enroll']), password: rng.bytes(8).toString('hex') });
+      return connectPacket({
+        clientId: rng.pick([Buffer.from([0xc3, 0x28]), 'x'.repeat(3000), device]),
+        username: rng.pick([device, 'admin:x', 'agent:a', 'enroll']),
+        password: rng.bytes(8).toString('hex'),
+      });
   }
 }

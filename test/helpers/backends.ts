@@ -47,7 +47,9 @@ async function redisReachable(url: string): Promise<void> {
   try {
     await pingRedis(url);
   } catch (err) {
-    throw new Error(`Redis is not reachable at ${url} (${(err as Error).message}). Start it (redis-server --daemonize yes) or install it (apt-get install redis-server), or set FLEETBIND_TEST_REDIS_URL.`);
+    throw new Error(
+      `Redis is not reachable at ${url} (${(err as Error).message}). Start it (redis-server --daemonize yes) or install it (apt-get install redis-server), or set FLEETBIND_TEST_REDIS_URL.`,
+    );
   }
 }
 

@@ -7,7 +7,10 @@ import { waitUntil } from './wait';
 
 const root = join(import.meta.dirname, '..', '..');
 
-export interface Exit { code: number | null; signal: NodeJS.Signals | null }
+export interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
 
 export class BrokerProcess {
   stdout = '';
@@ -30,20 +33,44 @@ export class BrokerProcess {
    */
   static async start(dataDir: string, adminToken: string, flags: string[] = [], nodeFlags: string[] = [], checkout = root): Promise<BrokerProcess> {
     // Node runs tsx directly (not through npx), so signals reach the broker itself.
-    const child = spawn(process.execPath, [...nodeFlags, '--import', 'tsx', 'broker/main.ts', '--data-dir', dataDir, '--mqtt-port', '0', '--http-port', '0', '--host', '127.0.0.1', '--grace-ms', '1000', ...flags], {
-      cwd: checkout,
-      env: { ...process.env, FLEETBIND_ADMIN_TOKEN: adminToken, FLEETBIND_LOG_LEVEL: 'info' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      [
+        ...nodeFlags,
+        '--import',
+        'tsx',
+        'broker/main.ts',
+        '--data-dir',
+        dataDir,
+        '--mqtt-port',
+        '0',
+        '--http-port',
+        '0',
+        '--host',
+        '127.0.0.1',
+        '--grace-ms',
+        '1000',
+        ...flags,
+      ],
+      {
+        cwd: checkout,
+        env: { ...process.env, FLEETBIND_ADMIN_TOKEN: adminToken, FLEETBIND_LOG_LEVEL: 'info' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     const p = new BrokerProcess(child, adminToken);
     let exit: Exit | null = null;
     void p.exited.then((e) => (exit = e));
     try {
       // tsx compiles the whole broker on a cold start: on a loaded 2-core machine that took over 30 s.
-      await waitUntil(() => {
-        if (exit) throw new Error(`broker exited (${JSON.stringify(exit)}) before listening:\n${p.stderr}\n${p.stdout}`);
-        return p.listening();
-      }, 90_000, 'the broker to log "listening"');
+      await waitUntil(
+        () => {
+          if (exit) throw new Error(`broker exited (${JSON.stringify(exit)}) before listening:\n${p.stderr}\n${p.stdout}`);
+          return p.listening();
+        },
+        90_000,
+        'the broker to log "listening"',
+      );
     } catch (err) {
       // Nobody gets a handle on a broker that never listened: end it here, or it outlives the run.
       await p.kill();

@@ -12,7 +12,10 @@ import { agentTopic, adminTopic, deviceTopic } from '../../protocol/topics';
 import type { Dev, Fleet, Where } from '../scenarios/fleet';
 import { connect, publish, subscribe, waitFor } from './mqtt';
 
-export interface ApiResult<T = any> { status: number; body: T }
+export interface ApiResult<T = any> {
+  status: number;
+  body: T;
+}
 
 export async function api<T = any>(baseUrl: string, method: string, path: string, body?: unknown, token?: string): Promise<ApiResult<T>> {
   const headers: Record<string, string> = {};
@@ -34,20 +37,24 @@ export function httpsApi<T = any>(baseUrl: string, ca: Buffer | string, method: 
   const url = new URL(path, baseUrl);
   const payload = body === undefined ? undefined : JSON.stringify(body);
   return new Promise((resolve, reject) => {
-    const req = httpsRequest(url, { method, ca, headers: { ...(payload ? { 'content-type': 'application/json' } : {}), ...(token ? { authorization: `Bearer ${token}` } : {}) } }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (text += d));
-      res.on('end', () => {
-        let parsed: unknown = text;
-        try {
-          parsed = text === '' ? null : JSON.parse(text);
-        } catch {
-          parsed = text;
-        }
-        resolve({ status: res.statusCode ?? 0, body: parsed as T });
-      });
-    });
+    const req = httpsRequest(
+      url,
+      { method, ca, headers: { ...(payload ? { 'content-type': 'application/json' } : {}), ...(token ? { authorization: `Bearer ${token}` } : {}) } },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (text += d));
+        res.on('end', () => {
+          let parsed: unknown = text;
+          try {
+            parsed = text === '' ? null : JSON.parse(text);
+          } catch {
+            parsed = text;
+          }
+          resolve({ status: res.statusCode ?? 0, body: parsed as T });
+        });
+      },
+    );
     req.on('error', reject);
     req.end(payload);
   });
@@ -94,7 +101,11 @@ export async function connectAdmin(url: string, adminToken: string): Promise<Mqt
  * for config. A cmd for a queued job can follow config in the same TCP read: listen for it in
  * `attach` (see Attach).
  */
-export async function connectDevice(url: string, d: Dev, opts: { caps?: string[]; keepalive?: number; screen?: { width: number; height: number }; attach?: Attach } = {}): Promise<{ client: MqttClient; config: any }> {
+export async function connectDevice(
+  url: string,
+  d: Dev,
+  opts: { caps?: string[]; keepalive?: number; screen?: { width: number; height: number }; attach?: Attach } = {},
+): Promise<{ client: MqttClient; config: any }> {
   const client = await connect(url, {
     clientId: d.id,
     username: d.id,
@@ -111,7 +122,14 @@ export async function connectDevice(url: string, d: Dev, opts: { caps?: string[]
 }
 
 /** The hello a test device sends on connect. */
-export const helloOf = (d: Dev, caps = ['qr.show', 'identify', 'serial.send']): Record<string, unknown> => ({ fw: '1.0.0', model: 'test-board', mac: d.mac, caps, boot: 1, uptime: 0 });
+export const helloOf = (d: Dev, caps = ['qr.show', 'identify', 'serial.send']): Record<string, unknown> => ({
+  fw: '1.0.0',
+  model: 'test-board',
+  mac: d.mac,
+  caps,
+  boot: 1,
+  uptime: 0,
+});
 
 export class TestBroker implements Fleet {
   readonly name = 'single node';
@@ -128,7 +146,17 @@ export class TestBroker implements Fleet {
     const ownsDir = opts.dataDir === undefined;
     const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'fleetbind-test-'));
     const adminToken = opts.adminToken ?? randomBytes(24).toString('hex');
-    const broker = await startBroker({ host: '127.0.0.1', mqttPort: 0, httpPort: 0, logLevel: process.env.FLEETBIND_TEST_LOG ?? 'silent', quiet: true, graceMs: 1000, ...opts, dataDir, adminToken });
+    const broker = await startBroker({
+      host: '127.0.0.1',
+      mqttPort: 0,
+      httpPort: 0,
+      logLevel: process.env.FLEETBIND_TEST_LOG ?? 'silent',
+      quiet: true,
+      graceMs: 1000,
+      ...opts,
+      dataDir,
+      adminToken,
+    });
     return new TestBroker(broker, dataDir, adminToken, ownsDir);
   }
 
@@ -142,7 +170,12 @@ export class TestBroker implements Fleet {
 
   async createAgent(id: string | number, opts: { name?: string; password?: string; deviceLimit?: number } = {}): Promise<{ id: string; password: string }> {
     const password = opts.password ?? `pw-${randomBytes(8).toString('hex')}`;
-    const r = await this.api('POST', '/api/agents', { id, name: opts.name ?? `Agent ${id}`, password, ...(opts.deviceLimit ? { deviceLimit: opts.deviceLimit } : {}) });
+    const r = await this.api('POST', '/api/agents', {
+      id,
+      name: opts.name ?? `Agent ${id}`,
+      password,
+      ...(opts.deviceLimit ? { deviceLimit: opts.deviceLimit } : {}),
+    });
     if (r.status !== 201) throw new Error(`creating agent ${id} failed: ${r.status} ${JSON.stringify(r.body)}`);
     return { id: r.body.id, password };
   }

@@ -35,14 +35,18 @@ export class TestCluster implements Fleet {
     const members: TestBroker[] = [];
     try {
       for (let i = 0; i < nodes; i++) {
-        members.push(await TestBroker.start({ databaseUrl: backends.databaseUrl, redisUrl: backends.redisUrl, redisPrefix: backends.redisPrefix, adminToken, ...opts }));
+        members.push(
+          await TestBroker.start({ databaseUrl: backends.databaseUrl, redisUrl: backends.redisUrl, redisPrefix: backends.redisPrefix, adminToken, ...opts }),
+        );
       }
     } catch (err) {
       await Promise.all(members.map((m) => m.stop()));
       throw err;
     }
     const c = new TestCluster(members, adminToken);
-    await Promise.all(members.map((m, i) => new Promise<void>((resolve) => mqOf(m).on(BARRIER, (p, done) => (c.seen[i]!.add(p.payload.toString()), done()), resolve))));
+    await Promise.all(
+      members.map((m, i) => new Promise<void>((resolve) => mqOf(m).on(BARRIER, (p, done) => (c.seen[i]!.add(p.payload.toString()), done()), resolve))),
+    );
     return c;
   }
 
@@ -114,7 +118,11 @@ export async function expectBindings(cluster: TestCluster, expected: Map<string,
     const r = await cluster.api('GET', `/api/devices/${device}`);
     assert.is(r.status, 200, JSON.stringify(r.body));
     assert.is(r.body.agent, agent, `database binding of ${device}`);
-    assert.equal(cluster.aclAgentOf(device), cluster.members.map(() => agent), `ACL maps for ${device}`);
+    assert.equal(
+      cluster.aclAgentOf(device),
+      cluster.members.map(() => agent),
+      `ACL maps for ${device}`,
+    );
     const audit = await cluster.api('GET', `/api/audit?device=${device}`);
     assert.is(audit.body.filter((e: { action: string }) => e.action === 'claim').length, claims.get(device) ?? 0, `claim audit rows for ${device}`);
   }

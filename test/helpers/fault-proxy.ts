@@ -7,7 +7,10 @@
 import { type AddressInfo, type Server, type Socket, createServer, connect } from 'node:net';
 import { once } from 'node:events';
 
-interface Pipe { client: Socket; upstream: Socket }
+interface Pipe {
+  client: Socket;
+  upstream: Socket;
+}
 
 /**
  * Bytes for one direction, held for up to the delay and then delivered together in one write, as

@@ -23,7 +23,22 @@ const root = join(import.meta.dirname, '..', '..');
 export async function startImprovSim(tb: TestBroker, dir: string, machinesPrefix: string): Promise<ImprovSim> {
   const pair: PtyPair = await startPtyPair(dir);
   const token = await enrollmentToken(tb, 1);
-  const args = ['--devices', '1', '--broker', tb.broker.mqttUrl, '--enroll-token', token, '--machines-prefix', machinesPrefix, '--improv-serial', pair.b, '--access-point', `${LAB.ssid}:${LAB.psk}`, '--log-level', 'info'];
+  const args = [
+    '--devices',
+    '1',
+    '--broker',
+    tb.broker.mqttUrl,
+    '--enroll-token',
+    token,
+    '--machines-prefix',
+    machinesPrefix,
+    '--improv-serial',
+    pair.b,
+    '--access-point',
+    `${LAB.ssid}:${LAB.psk}`,
+    '--log-level',
+    'info',
+  ];
   const sim = spawn(process.execPath, ['--import', 'tsx', 'host-tools/simulate/cli.ts', ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   sim.stdout.on('data', (d) => (out += d));

@@ -67,7 +67,11 @@ export class JobDevice {
         this.onCmd(JSON.parse(payload.toString('utf8')) as Cmd);
       });
     };
-    await connectDevice(this.url, this.dev, { ...(this.opts.caps ? { caps: this.opts.caps } : {}), ...(this.opts.screen ? { screen: this.opts.screen } : {}), attach });
+    await connectDevice(this.url, this.dev, {
+      ...(this.opts.caps ? { caps: this.opts.caps } : {}),
+      ...(this.opts.screen ? { screen: this.opts.screen } : {}),
+      attach,
+    });
   }
 
   /** Drops the connection abruptly (no DISCONNECT), as a power cut or Wi-Fi loss would. */

@@ -11,7 +11,11 @@ import { JobDevice, type JobDeviceOptions } from './job-device';
 import { end, subscribe } from './mqtt';
 import { waitUntil } from './wait';
 
-export interface Agent { client: MqttClient; id: string; token: string }
+export interface Agent {
+  client: MqttClient;
+  id: string;
+  token: string;
+}
 
 /** A broker in this process (TestBroker) or a child process (BrokerProcess). */
 export type HasApi = Pick<TestBroker, 'api' | 'adminToken'>;
@@ -65,7 +69,12 @@ export async function submitOk(agent: Agent, body: Record<string, unknown>): Pro
   return r.result.job as string;
 }
 
-export const identify = (device: string, extra: Record<string, unknown> = {}): Record<string, unknown> => ({ device, kind: 'identify', params: { seconds: 1 }, ...extra });
+export const identify = (device: string, extra: Record<string, unknown> = {}): Record<string, unknown> => ({
+  device,
+  kind: 'identify',
+  params: { seconds: 1 },
+  ...extra,
+});
 
 /** The job as REST shows it to `token`, once its state is one of `states`. */
 export async function jobIn(tb: HasApi, id: string, states: string[], token = tb.adminToken, timeoutMs = 10_000): Promise<any> {

@@ -3,7 +3,11 @@
 // idle timeout then ends exactly when the test says, however loaded the machine is.
 import type { Clock, Timer } from '../../broker/clock';
 
-interface Pending { at: number; fn: () => void; cancelled: boolean }
+interface Pending {
+  at: number;
+  fn: () => void;
+  cancelled: boolean;
+}
 
 export class ManualClock implements Clock {
   private ahead = 0;

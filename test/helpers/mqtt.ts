@@ -10,7 +10,9 @@ export function connect(url: string, opts: IClientOptions & { localAddress?: str
     const options: IClientOptions = { reconnectPeriod: 0, connectTimeout: 5000, protocolVersion: 4, ...rest };
     const u = new URL(url);
     const client =
-      localAddress === undefined ? mqtt.connect(url, options) : new MqttClient(() => tcpConnect({ host: u.hostname, port: Number(u.port), localAddress }), options);
+      localAddress === undefined
+        ? mqtt.connect(url, options)
+        : new MqttClient(() => tcpConnect({ host: u.hostname, port: Number(u.port), localAddress }), options);
     const fail = (err: Error): void => {
       client.end(true);
       reject(err);
@@ -51,7 +53,12 @@ export function publish(client: MqttClient, topic: string, body: unknown, opts: 
   return new Promise((resolve, reject) => client.publish(topic, payload, { qos: 0, retain: opts.retain ?? false }, (err) => (err ? reject(err) : resolve())));
 }
 
-export interface Received { topic: string; text: string; json: unknown; retain: boolean }
+export interface Received {
+  topic: string;
+  text: string;
+  json: unknown;
+  retain: boolean;
+}
 
 /** Records every message a client receives, for later assertions. */
 export function recorder(client: MqttClient): Received[] {
@@ -69,7 +76,12 @@ export function recorder(client: MqttClient): Received[] {
   return log;
 }
 
-export function waitFor<T = unknown>(client: MqttClient, match: (topic: string, json: any) => boolean, timeoutMs = 5000, what = 'message'): Promise<{ topic: string; json: T }> {
+export function waitFor<T = unknown>(
+  client: MqttClient,
+  match: (topic: string, json: any) => boolean,
+  timeoutMs = 5000,
+  what = 'message',
+): Promise<{ topic: string; json: T }> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       client.removeListener('message', onMessage);

@@ -5,7 +5,11 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-export interface ScriptRun { code: number | null; stdout: string; stderr: string }
+export interface ScriptRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
 
 const root = join(import.meta.dirname, '..', '..');
 
@@ -17,7 +21,12 @@ function scriptCommand(script: string, viaNpm: boolean): [string, string[]] {
   return [process.execPath, ['--import', 'tsx', ...words.slice(1)]];
 }
 
-export function runNpmScript(script: string, args: string[], env: Record<string, string | undefined> = {}, opts: { viaNpm?: boolean } = {}): Promise<ScriptRun> {
+export function runNpmScript(
+  script: string,
+  args: string[],
+  env: Record<string, string | undefined> = {},
+  opts: { viaNpm?: boolean } = {},
+): Promise<ScriptRun> {
   const [cmd, pre] = scriptCommand(script, opts.viaNpm === true);
   const child = spawn(cmd, [...pre, ...args], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';

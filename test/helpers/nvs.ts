@@ -39,5 +39,7 @@ export function expectNvsError(fn: () => unknown, message: RegExp): string {
 export function firstDifference(a: Uint8Array, b: Uint8Array): string | undefined {
   if (a.length !== b.length) return `lengths differ: ${a.length} vs ${b.length}`;
   const i = a.findIndex((x, n) => x !== b[n]);
-  return i < 0 ? undefined : `first difference at 0x${i.toString(16)} (page ${i >> 12}, offset ${i & 0xfff}): 0x${a[i]!.toString(16)} vs 0x${b[i]!.toString(16)}`;
+  return i < 0
+    ? undefined
+    : `first difference at 0x${i.toString(16)} (page ${i >> 12}, offset ${i & 0xfff}): 0x${a[i]!.toString(16)} vs 0x${b[i]!.toString(16)}`;
 }

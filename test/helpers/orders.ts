@@ -11,7 +11,11 @@ import { JobDevice, type JobDeviceOptions } from './job-device';
 import { type Agent, claim } from './jobs';
 import { connect } from './mqtt';
 
-export interface Machine { code: string; device: JobDevice; agent: Agent }
+export interface Machine {
+  code: string;
+  device: JobDevice;
+  agent: Agent;
+}
 
 let seq = 0;
 
@@ -29,7 +33,11 @@ export async function orderMachine(tb: TestBroker, agent: Agent, opts: JobDevice
 export const orderLabel = (tb: TestBroker, code: string): string => `/o/${code}.${orderLabelSignature(tb.ctx.labelKey, code)}`;
 export const claimLabel = (tb: TestBroker, code: string): string => `/c/${code}.${labelSignature(tb.ctx.labelKey, code)}`;
 
-export interface Customer { session: string; token: string; machine: any }
+export interface Customer {
+  session: string;
+  token: string;
+  machine: any;
+}
 
 export async function openCustomer(baseUrl: string, label: string): Promise<Customer> {
   const r = await api(baseUrl, 'POST', '/api/orders/sessions', { label });
@@ -39,7 +47,9 @@ export async function openCustomer(baseUrl: string, label: string): Promise<Cust
 
 /** A noisy image (it does not compress, so it is no bomb) of the given size and format. */
 export function noisyImage(width: number, height: number, format: 'png' | 'jpeg' | 'webp' = 'png'): Promise<Buffer> {
-  return sharp(randomBytes(width * height * 3), { raw: { width, height, channels: 3 } })[format]().toBuffer();
+  return sharp(randomBytes(width * height * 3), { raw: { width, height, channels: 3 } })
+    [format]()
+    .toBuffer();
 }
 
 export async function upload(baseUrl: string, c: Customer, bytes: Buffer, name = 'design.png', type = 'image/png'): Promise<ApiResult & { headers: Headers }> {
@@ -51,7 +61,11 @@ export async function upload(baseUrl: string, c: Customer, bytes: Buffer, name =
 }
 
 export async function order(baseUrl: string, c: Customer, body: Record<string, unknown>): Promise<ApiResult & { headers: Headers }> {
-  const res = await fetch(`${baseUrl}/api/orders/${c.session}/orders`, { method: 'POST', headers: { authorization: `Bearer ${c.token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const res = await fetch(`${baseUrl}/api/orders/${c.session}/orders`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${c.token}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
   const text = await res.text();
   return { status: res.status, body: text === '' ? null : JSON.parse(text), headers: res.headers };
 }
@@ -61,7 +75,12 @@ export function customerApi(baseUrl: string, c: Customer, method: string, path: 
 }
 
 export function connectCustomer(wsUrl: string, c: Customer): Promise<MqttClient> {
-  return connect(wsUrl, { clientId: `customer:${c.session}:${randomBytes(3).toString('hex')}`, username: `customer:${c.session}`, password: c.token, reconnectPeriod: 0 });
+  return connect(wsUrl, {
+    clientId: `customer:${c.session}:${randomBytes(3).toString('hex')}`,
+    username: `customer:${c.session}`,
+    password: c.token,
+    reconnectPeriod: 0,
+  });
 }
 
 /** What the broker's retained store holds for a topic: what a new subscriber would be sent. */

@@ -45,13 +45,26 @@ export function poolSubmit(agent: Agent, pool: string, body: Record<string, unkn
  * modes, its leases and pool queue, those devices' jobs, and the audit rows about them.
  */
 export async function stateSnapshot(db: Kysely<Database>, location: string): Promise<string> {
-  const devices = await db.selectFrom('devices').select(['id', 'agent_id', 'bound_via', 'binding_version', 'mode', 'location', 'reserved_by_job']).where('location', '=', location).orderBy('id').execute();
+  const devices = await db
+    .selectFrom('devices')
+    .select(['id', 'agent_id', 'bound_via', 'binding_version', 'mode', 'location', 'reserved_by_job'])
+    .where('location', '=', location)
+    .orderBy('id')
+    .execute();
   const ids = devices.map((d) => d.id);
   const leases = await db.selectFrom('leases').selectAll().where('location', '=', location).orderBy('id').execute();
   const queue = await db.selectFrom('pool_queue').selectAll().where('location', '=', location).orderBy('seq').execute();
-  const jobs = ids.length === 0 ? [] : await (db as Kysely<any>).selectFrom('jobs').select(['id', 'state', 'device', 'agent']).where('device', 'in', ids).orderBy('id').execute();
+  const jobs =
+    ids.length === 0
+      ? []
+      : await (db as Kysely<any>).selectFrom('jobs').select(['id', 'state', 'device', 'agent']).where('device', 'in', ids).orderBy('id').execute();
   const audit = ids.length === 0 ? [] : await db.selectFrom('audit').select(['seq', 'action']).where('device', 'in', ids).orderBy('seq').execute();
-  const queuedAudit = await db.selectFrom('audit').select(['seq']).where('action', '=', 'pool.queued').where('detail', 'like', `%"location":"${location}"%`).execute();
+  const queuedAudit = await db
+    .selectFrom('audit')
+    .select(['seq'])
+    .where('action', '=', 'pool.queued')
+    .where('detail', 'like', `%"location":"${location}"%`)
+    .execute();
   return JSON.stringify({ devices, leases, queue, jobs, audit, queuedAudit });
 }
 
@@ -70,31 +83,43 @@ export async function stateSnapshot(db: Kysely<Database>, location: string): Pro
 export async function leaseProblems(db: Kysely<Database>, maps: BindingMap[] = []): Promise<string[]> {
   const held = maps.map((m) => [...m.entries()].filter(([, b]) => b.agent !== null));
   const devices = [...new Set(held.flatMap((entries) => entries.map(([d]) => d)))];
-  return db.transaction().setIsolationLevel('repeatable read').execute(async (trx) => {
-    const problems: string[] = [];
-    const open = await trx.selectFrom('leases').select(['device', 'agent']).where('ended_at', 'is', null).execute();
-    const byDevice = new Map<string, string[]>();
-    for (const l of open) byDevice.set(l.device, [...(byDevice.get(l.device) ?? []), l.agent]);
-    for (const [d, agents] of byDevice) if (agents.length > 1) problems.push(`device ${d} has ${agents.length} open leases: ${agents.join(', ')}`);
-    const leased = await trx.selectFrom('devices').select(['id', 'agent_id']).where('bound_via', '=', 'lease').execute();
-    for (const d of leased) {
-      const l = byDevice.get(d.id);
-      if (!l || l[0] !== d.agent_id) problems.push(`device ${d.id} is bound to ${d.agent_id} by lease, but its open lease is ${JSON.stringify(l ?? null)}`);
-    }
-    if (devices.length === 0) return problems;
-    const rows = new Map((await trx.selectFrom('devices').select(['id', 'agent_id', 'binding_version']).where('id', 'in', devices).execute()).map((r) => [r.id, r]));
-    const leases = new Set((await trx.selectFrom('leases').select(['device', 'agent', 'version']).where('device', 'in', devices).execute()).map((l) => `${l.device}/${l.agent}/${Number(l.version)}`));
-    held.forEach((entries, node) => {
-      for (const [device, b] of entries) {
-        const row = rows.get(device);
-        const version = Number(row?.binding_version);
-        if (!row || b.version > version) problems.push(`node ${node} maps ${device} to ${b.agent} at version ${b.version}, ahead of the registry's ${version}`);
-        else if (b.version === version && b.agent !== row.agent_id) problems.push(`node ${node} maps ${device} to ${b.agent} at version ${version}; the registry says ${row.agent_id}`);
-        else if (!leases.has(`${device}/${b.agent}/${b.version}`)) problems.push(`node ${node} maps ${device} to ${b.agent} at version ${b.version}, which was no lease`);
+  return db
+    .transaction()
+    .setIsolationLevel('repeatable read')
+    .execute(async (trx) => {
+      const problems: string[] = [];
+      const open = await trx.selectFrom('leases').select(['device', 'agent']).where('ended_at', 'is', null).execute();
+      const byDevice = new Map<string, string[]>();
+      for (const l of open) byDevice.set(l.device, [...(byDevice.get(l.device) ?? []), l.agent]);
+      for (const [d, agents] of byDevice) if (agents.length > 1) problems.push(`device ${d} has ${agents.length} open leases: ${agents.join(', ')}`);
+      const leased = await trx.selectFrom('devices').select(['id', 'agent_id']).where('bound_via', '=', 'lease').execute();
+      for (const d of leased) {
+        const l = byDevice.get(d.id);
+        if (!l || l[0] !== d.agent_id) problems.push(`device ${d.id} is bound to ${d.agent_id} by lease, but its open lease is ${JSON.stringify(l ?? null)}`);
       }
+      if (devices.length === 0) return problems;
+      const rows = new Map(
+        (await trx.selectFrom('devices').select(['id', 'agent_id', 'binding_version']).where('id', 'in', devices).execute()).map((r) => [r.id, r]),
+      );
+      const leases = new Set(
+        (await trx.selectFrom('leases').select(['device', 'agent', 'version']).where('device', 'in', devices).execute()).map(
+          (l) => `${l.device}/${l.agent}/${Number(l.version)}`,
+        ),
+      );
+      held.forEach((entries, node) => {
+        for (const [device, b] of entries) {
+          const row = rows.get(device);
+          const version = Number(row?.binding_version);
+          if (!row || b.version > version)
+            problems.push(`node ${node} maps ${device} to ${b.agent} at version ${b.version}, ahead of the registry's ${version}`);
+          else if (b.version === version && b.agent !== row.agent_id)
+            problems.push(`node ${node} maps ${device} to ${b.agent} at version ${version}; the registry says ${row.agent_id}`);
+          else if (!leases.has(`${device}/${b.agent}/${b.version}`))
+            problems.push(`node ${node} maps ${device} to ${b.agent} at version ${b.version}, which was no lease`);
+        }
+      });
+      return problems;
     });
-    return problems;
-  });
 }
 
 /** Over REST: every open lease has an unfinished job on its device, and every leased device has its open lease. */
@@ -102,7 +127,10 @@ export async function noOrphanedLeases(node: HasApi): Promise<void> {
   const leases = await ok(node.api('GET', '/api/leases'));
   for (const l of leases) {
     const jobs = await ok(node.api('GET', `/api/jobs?device=${l.device}&limit=100`));
-    assert.ok(jobs.some((j: any) => ['queued', 'dispatched', 'running'].includes(j.state)), `lease of ${l.device} to ${l.agent} has no unfinished job`);
+    assert.ok(
+      jobs.some((j: any) => ['queued', 'dispatched', 'running'].includes(j.state)),
+      `lease of ${l.device} to ${l.agent} has no unfinished job`,
+    );
   }
   const leased = (await ok(node.api('GET', '/api/devices'))).filter((d: any) => d.boundVia === 'lease');
   assert.equal(leased.map((d: any) => [d.id, d.agent]).sort(), leases.map((l: any) => [l.device, l.agent]).sort());
@@ -124,7 +152,9 @@ type BrokerContext = TestBroker['ctx'];
  */
 export async function recordOrder(ctx: BrokerContext): Promise<OrderEntry[]> {
   const log: OrderEntry[] = [];
-  const mq = aedesInternals(ctx.aedes).mq as { on(topic: string, fn: (packet: { topic: string; payload: Buffer }, cb: () => void) => void, done: () => void): void };
+  const mq = aedesInternals(ctx.aedes).mq as {
+    on(topic: string, fn: (packet: { topic: string; payload: Buffer }, cb: () => void) => void, done: () => void): void;
+  };
   await new Promise<void>((resolve) =>
     mq.on(
       'fb/v1/d/+/evt/noise',
@@ -175,7 +205,11 @@ export function busyDevices(devices: JobDevice[], onJob: (d: JobDevice, job: str
 const FINAL = ['done', 'failed', 'interrupted', 'cancelled', 'expired'];
 
 /** A device message an agent received. */
-export interface DeviceMessage { device: string; stream: string; body: any }
+export interface DeviceMessage {
+  device: string;
+  stream: string;
+  body: any;
+}
 
 /**
  * Resolves as pool jobs end with their leases, reading the registry every 100 ms for every job
@@ -198,7 +232,11 @@ export class JobEnds {
       const t = setTimeout(() => {
         this.waiting.delete(job);
         const db = this.db as Kysely<any>;
-        Promise.all([db.selectFrom('jobs').selectAll().where('id', '=', job).executeTakeFirst(), db.selectFrom('leases').selectAll().where('job', '=', job).execute(), db.selectFrom('job_events').selectAll().where('job', '=', job).execute()])
+        Promise.all([
+          db.selectFrom('jobs').selectAll().where('id', '=', job).executeTakeFirst(),
+          db.selectFrom('leases').selectAll().where('job', '=', job).execute(),
+          db.selectFrom('job_events').selectAll().where('job', '=', job).execute(),
+        ])
           .then(([row, leases, events]) => JSON.stringify({ job: row, leases, events }))
           .catch((err: unknown) => `(reading it failed: ${(err as Error).message})`)
           .then((seen) => reject(new Error(`job ${job} and its lease did not end within ${timeoutMs} ms: ${seen}`)));
@@ -221,7 +259,9 @@ export class JobEnds {
         .select('id')
         .where('id', 'in', [...this.waiting.keys()])
         .where('state', 'in', FINAL)
-        .where(({ not, exists, selectFrom }) => not(exists(selectFrom('leases').select('leases.id').whereRef('leases.job', '=', 'jobs.id').where('leases.ended_at', 'is', null))))
+        .where(({ not, exists, selectFrom }) =>
+          not(exists(selectFrom('leases').select('leases.id').whereRef('leases.job', '=', 'jobs.id').where('leases.ended_at', 'is', null))),
+        )
         .execute();
       for (const r of rows) {
         this.waiting.get(r.id)?.resolve();
@@ -265,8 +305,19 @@ export class PoolAgent {
   async run(pool: string, rounds: number): Promise<void> {
     const a = this.agent;
     for (let round = 0; round < rounds; round++) {
-      const r = await request(a.client, { kind: 'agent', id: a.id }, { op: 'submit', pool, kind: 'serial.send', params: { data: 'aGk=', timeoutMs: 1000 } }, 30_000).catch(async (err: Error) => {
-        const queued = await (this.ends.db as Kysely<any>).selectFrom('pool_queue').selectAll().where('agent', '=', a.id).orderBy('seq', 'desc').limit(1).execute();
+      const r = await request(
+        a.client,
+        { kind: 'agent', id: a.id },
+        { op: 'submit', pool, kind: 'serial.send', params: { data: 'aGk=', timeoutMs: 1000 } },
+        30_000,
+      ).catch(async (err: Error) => {
+        const queued = await (this.ends.db as Kysely<any>)
+          .selectFrom('pool_queue')
+          .selectAll()
+          .where('agent', '=', a.id)
+          .orderBy('seq', 'desc')
+          .limit(1)
+          .execute();
         const jobs = await (this.ends.db as Kysely<any>).selectFrom('jobs').select(['id', 'state', 'device', 'queued_at']).where('agent', '=', a.id).execute();
         throw new Error(`${err.message} (round ${round} of ${a.id}; its last pool-queue entry: ${JSON.stringify(queued)}; its jobs: ${JSON.stringify(jobs)})`);
       });
@@ -313,10 +364,19 @@ export function expectRanOnce(devices: JobDevice[], jobs: string[]): void {
 
 /** The location's waiting jobs got their devices in the order they were queued (and some waited). */
 export async function expectFifo(db: Kysely<Database>, location: string): Promise<void> {
-  const queue = await db.selectFrom('pool_queue').select(['seq', 'decided_at', 'state', 'queued_at', 'device', 'agent']).where('location', '=', location).orderBy('seq').execute();
+  const queue = await db
+    .selectFrom('pool_queue')
+    .select(['seq', 'decided_at', 'state', 'queued_at', 'device', 'agent'])
+    .where('location', '=', location)
+    .orderBy('seq')
+    .execute();
   assert.ok(queue.length > 0, 'some jobs waited in the pool queue');
   assert.ok(queue.every((e) => e.state === 'assigned'));
-  for (let i = 1; i < queue.length; i++) assert.ok(Number(queue[i]!.decided_at) >= Number(queue[i - 1]!.decided_at), `entry ${queue[i]!.seq} was served before an older one: ${JSON.stringify(queue.slice(Math.max(0, i - 3), i + 2))}`);
+  for (let i = 1; i < queue.length; i++)
+    assert.ok(
+      Number(queue[i]!.decided_at) >= Number(queue[i - 1]!.decided_at),
+      `entry ${queue[i]!.seq} was served before an older one: ${JSON.stringify(queue.slice(Math.max(0, i - 3), i + 2))}`,
+    );
 }
 
 /**
@@ -361,7 +421,9 @@ export function expectEntitledMessages(agents: PoolAgent[], owner: Map<string, s
       }
       if (holder !== a.id) {
         const around = log.slice(Math.max(0, (idx ?? 0) - 400), (idx ?? 0) + 50).filter((e) => e.device === m.device);
-        assert.unreachable(`${a.id} received noise ${m.body.n} of ${m.device} without holding it; holder then: ${JSON.stringify(holder ?? 'not in the log')}; the device's log around it: ${JSON.stringify(around)}`);
+        assert.unreachable(
+          `${a.id} received noise ${m.body.n} of ${m.device} without holding it; holder then: ${JSON.stringify(holder ?? 'not in the log')}; the device's log around it: ${JSON.stringify(around)}`,
+        );
       }
     }
   }

@@ -9,7 +9,11 @@ import jsQR from 'jsqr';
 import { PNG } from 'pngjs';
 import { launch } from '../web/browser';
 
-export interface Image { width: number; height: number; data: Uint8ClampedArray }
+export interface Image {
+  width: number;
+  height: number;
+  data: Uint8ClampedArray;
+}
 
 export function readPng(buf: Buffer): Image {
   const png = PNG.sync.read(buf);
@@ -70,7 +74,13 @@ export function decodeAll(img: Image): string[] {
       }
     }
     if (maxX - minX < 3 || maxY - minY < 3) continue;
-    const region = crop(img, Math.max(0, (minX - 2) * TILE), Math.max(0, (minY - 2) * TILE), Math.min(img.width, (maxX + 3) * TILE), Math.min(img.height, (maxY + 3) * TILE));
+    const region = crop(
+      img,
+      Math.max(0, (minX - 2) * TILE),
+      Math.max(0, (minY - 2) * TILE),
+      Math.min(img.width, (maxX + 3) * TILE),
+      Math.min(img.height, (maxY + 3) * TILE),
+    );
     const text = decodeOne(region);
     if (text !== null) found.push(text);
   }

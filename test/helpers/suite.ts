@@ -24,18 +24,23 @@ export function suite<T = Record<string, any>>(name: string, context?: T): Suite
   // Set when a `before` hook found something missing: then every test of the suite is skipped.
   let missing: Unavailable | null = null;
 
-  const wrap = (testName: string, fn: Callback<T>): Callback<T> => async (ctx) => {
-    try {
-      if (missing) throw missing;
-      await fn(ctx);
-    } catch (err) {
-      if (!(err instanceof Unavailable)) throw err;
-      if (process.env.CI === 'true') throw new Error(`${err.message} (CI=true: nothing may be skipped)`);
-      // Own line: uvu prints its progress marks without newlines.
-      console.log(`\n${SKIP_MARK}${name} › ${testName}: ${err.message}`);
-    }
-  };
-  const unlessMissing = (fn: Callback<T>): Callback<T> => (ctx) => (missing ? undefined : fn(ctx));
+  const wrap =
+    (testName: string, fn: Callback<T>): Callback<T> =>
+    async (ctx) => {
+      try {
+        if (missing) throw missing;
+        await fn(ctx);
+      } catch (err) {
+        if (!(err instanceof Unavailable)) throw err;
+        if (process.env.CI === 'true') throw new Error(`${err.message} (CI=true: nothing may be skipped)`);
+        // Own line: uvu prints its progress marks without newlines.
+        console.log(`\n${SKIP_MARK}${name} › ${testName}: ${err.message}`);
+      }
+    };
+  const unlessMissing =
+    (fn: Callback<T>): Callback<T> =>
+    (ctx) =>
+      missing ? undefined : fn(ctx);
 
   const before = ((fn: Callback<T>) =>
     inner.before(async (ctx) => {

@@ -10,7 +10,12 @@ type Maybe<T> = T | undefined | false;
  * it. `what` names the condition in the timeout error; as a function it is asked at the timeout,
  * so it can say what was seen last.
  */
-export async function waitUntil<T>(fn: () => Maybe<T> | Promise<Maybe<T>>, timeoutMs = 5000, what: string | (() => string) = 'condition', intervalMs = 10): Promise<T> {
+export async function waitUntil<T>(
+  fn: () => Maybe<T> | Promise<Maybe<T>>,
+  timeoutMs = 5000,
+  what: string | (() => string) = 'condition',
+  intervalMs = 10,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();

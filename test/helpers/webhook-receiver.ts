@@ -16,7 +16,13 @@ export function verifyFleetbindSignature(secret: string, rawBody: string, header
 }
 // ----
 
-export interface Received { at: number; body: string; json: any; headers: Record<string, string | string[] | undefined>; status: number }
+export interface Received {
+  at: number;
+  body: string;
+  json: any;
+  headers: Record<string, string | string[] | undefined>;
+  status: number;
+}
 
 export class WebhookReceiver {
   readonly received: Received[] = [];

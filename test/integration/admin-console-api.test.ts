@@ -33,7 +33,10 @@ s('an admin cancels a queued and a running job of any agent, audited; another ag
 
   const rows = (await env.tb.api('GET', `/api/audit?action=job.cancel&device=${w.device.id}`)).body as any[];
   assert.equal(rows.map((a) => a.detail.job).sort(), [queued, running].sort());
-  assert.ok(rows.every((a) => a.actor === 'admin:token' && a.agent === w.agent.id && a.action === 'job.cancel'), JSON.stringify(rows));
+  assert.ok(
+    rows.every((a) => a.actor === 'admin:token' && a.agent === w.agent.id && a.action === 'job.cancel'),
+    JSON.stringify(rows),
+  );
 });
 
 s('the audit log after a cursor comes oldest first and holds only later rows; bad filters are refused', async () => {
@@ -49,7 +52,11 @@ s('the audit log after a cursor comes oldest first and holds only later rows; ba
   assert.equal(registered, ids, 'every new row once, in order, across two pages');
   assert.equal((await env.tb.api('GET', `/api/audit?after=${page2.at(-1)?.seq ?? page1[1].seq}`)).body, []);
   const newest = (await env.tb.api('GET', '/api/audit?action=device.registered&limit=3')).body as any[];
-  assert.equal(newest.map((a) => a.device), [...ids].reverse(), 'without a cursor: newest first, only that action');
+  assert.equal(
+    newest.map((a) => a.device),
+    [...ids].reverse(),
+    'without a cursor: newest first, only that action',
+  );
   expectRestError(await env.tb.api('GET', '/api/audit?action=DROP%20TABLE'), 400, ErrorCode.BAD_REQUEST, 'action');
   expectRestError(await env.tb.api('GET', '/api/audit?after=-1'), 400, ErrorCode.BAD_REQUEST, 'after');
   expectRestError(await env.tb.api('GET', '/api/audit?after='), 400, ErrorCode.BAD_REQUEST, 'after');
@@ -58,7 +65,8 @@ s('the audit log after a cursor comes oldest first and holds only later rows; ba
 s("a device's label downloads as PNG (its QR is the signed URL), PDF and SVG; admins only; no machine code, no label", async () => {
   const dev = await env.tb.provision(undefined, 'LBL-42');
   const label = (await env.tb.api('GET', '/api/labels/LBL-42')).body as { url: string };
-  const get = (q: string, token = env.tb.adminToken) => fetch(`${env.tb.broker.httpUrl}/api/devices/${dev.id}/label${q}`, { headers: { authorization: `Bearer ${token}` } });
+  const get = (q: string, token = env.tb.adminToken) =>
+    fetch(`${env.tb.broker.httpUrl}/api/devices/${dev.id}/label${q}`, { headers: { authorization: `Bearer ${token}` } });
 
   const png = await get('');
   assert.is(png.status, 200);
@@ -68,7 +76,12 @@ s("a device's label downloads as PNG (its QR is the signed URL), PDF and SVG; ad
 
   const pdf = await get('?format=pdf');
   assert.is(pdf.headers.get('content-type'), 'application/pdf');
-  assert.is(Buffer.from(await pdf.arrayBuffer()).subarray(0, 5).toString('latin1'), '%PDF-');
+  assert.is(
+    Buffer.from(await pdf.arrayBuffer())
+      .subarray(0, 5)
+      .toString('latin1'),
+    '%PDF-',
+  );
   const svg = await get('?format=svg');
   assert.match(svg.headers.get('content-type') ?? '', /^image\/svg\+xml/);
   const svgText = await svg.text();

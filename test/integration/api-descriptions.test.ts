@@ -43,7 +43,11 @@ t('every registered REST route appears with its request and response schemas', a
   const routes = registeredRoutes(app).filter((r) => !r.hidden && r.method !== 'HEAD');
   await app.close();
   const api = routes.filter((r) => r.url.startsWith('/api/') || r.url === '/healthz' || r.url === '/metrics');
-  assert.equal(routes.filter((r) => !api.includes(r)), [], 'every visible route is part of the REST API');
+  assert.equal(
+    routes.filter((r) => !api.includes(r)),
+    [],
+    'every visible route is part of the REST API',
+  );
   assert.ok(api.length >= 40, `found ${api.length} routes`);
   const d = await doc();
   for (const r of api) {
@@ -51,11 +55,26 @@ t('every registered REST route appears with its request and response schemas', a
     assert.ok(op, `${r.method} ${r.url} is in the document`);
     const ok = Object.entries(op.responses).find(([status]) => /^2\d\d$/.test(status)) as [string, any] | undefined;
     assert.ok(ok, `${r.method} ${r.url} documents its success response`);
-    if (ok![0] !== '204') assert.ok(ok![1].content?.['application/json']?.schema ?? ok![1].content?.['application/json'], `${r.method} ${r.url}: response schema`);
+    if (ok![0] !== '204')
+      assert.ok(ok![1].content?.['application/json']?.schema ?? ok![1].content?.['application/json'], `${r.method} ${r.url}: response schema`);
     assert.ok(op.responses['4XX'], `${r.method} ${r.url}: error response`);
-    for (const p of r.url.matchAll(/:(\w+)/g)) assert.ok(op.parameters?.some((x: any) => x.in === 'path' && x.name === p[1]), `${r.method} ${r.url}: path parameter ${p[1]}`);
+    for (const p of r.url.matchAll(/:(\w+)/g))
+      assert.ok(
+        op.parameters?.some((x: any) => x.in === 'path' && x.name === p[1]),
+        `${r.method} ${r.url}: path parameter ${p[1]}`,
+      );
     if (r.method === 'PATCH' || (r.method === 'POST' && op.requestBody === undefined)) {
-      const bodyless = ['/api/logout', '/api/devices/:id/kick', '/api/agents/:id/unlock', '/api/jobs/:id/complete', '/api/jobs/:id/cancel', '/api/webhooks/:id/deliveries/:seq/redeliver', '/api/orders/:session/orders/:order/cancel', '/api/machine-orders/:order/cancel', '/api/alerts/:id/ack'];
+      const bodyless = [
+        '/api/logout',
+        '/api/devices/:id/kick',
+        '/api/agents/:id/unlock',
+        '/api/jobs/:id/complete',
+        '/api/jobs/:id/cancel',
+        '/api/webhooks/:id/deliveries/:seq/redeliver',
+        '/api/orders/:session/orders/:order/cancel',
+        '/api/machine-orders/:order/cancel',
+        '/api/alerts/:id/ack',
+      ];
       // /api/releases takes multipart/form-data (manifest, sig, image), named in its summary and checked by its handler.
       bodyless.push('/api/releases');
       assert.ok(op.requestBody || bodyless.includes(r.url), `${r.method} ${r.url}: request body schema`);
@@ -102,7 +121,10 @@ t('the reference page at /api/docs is served by the broker itself (no CDN)', asy
   const html = await page.text();
   assert.match(html, /Swagger UI/);
   const assets = [...html.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1]!);
-  assert.ok(assets.some((a) => a.endsWith('swagger-ui-bundle.js')), 'the page loads the swagger-ui bundle');
+  assert.ok(
+    assets.some((a) => a.endsWith('swagger-ui-bundle.js')),
+    'the page loads the swagger-ui bundle',
+  );
   for (const a of assets) {
     assert.not.match(a, /^(https?:)?\/\//, `asset ${a} is local`);
     const r = await fetch(new URL(a, `${tb.broker.httpUrl}/api/docs/`));
@@ -122,7 +144,11 @@ t('the AsyncAPI 3 document of the topic tree is generated from protocol/ and val
   assert.equal(r.body.channels['agent-req'].messages['agent-req'].payload.properties.op.enum, [...AGENT_OPS]);
   const { diagnostics, document } = await new Parser().parse(r.body);
   const errors = diagnostics.filter((x) => x.severity === 0);
-  assert.equal(errors.map((e) => `${e.path.join('.')}: ${e.message}`), [], 'no validation errors');
+  assert.equal(
+    errors.map((e) => `${e.path.join('.')}: ${e.message}`),
+    [],
+    'no validation errors',
+  );
   assert.ok(document, 'the parser accepted the document');
   assert.is(document!.channels().length, Object.keys(r.body.channels).length);
 });

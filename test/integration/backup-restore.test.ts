@@ -117,7 +117,9 @@ async function backupDuringBurst(name: string, live: Backend, restored: Backend)
   assert.match(run.stdout, `backup saved to ${file}`);
   stop = true;
   await burst;
-  console.log(`\nbackup (${name}): ${statSync(file).size} bytes; ${committedBefore.size} bindings answered before it began, ${answered.size} by the end of the burst, ${jobs.length} jobs submitted`);
+  console.log(
+    `\nbackup (${name}): ${statSync(file).size} bytes; ${committedBefore.size} bindings answered before it began, ${answered.size} by the end of the burst, ${jobs.length} jobs submitted`,
+  );
   assert.is(statSync(file).mode & 0o777, 0o600, 'the backup holds secrets: mode 600');
 
   for (const d of devices.splice(0)) await d.close();
@@ -146,7 +148,11 @@ s('a backup taken during a claim and job burst restores every binding answered b
   await backupDuringBurst('sqlite', sqlite, sqlite);
   const db = new SQLite(join(root, 'sqlite-restored', 'fleetbind.db'), { readonly: true });
   try {
-    assert.is((db.prepare("SELECT count(*) AS n FROM kv WHERE key = 'device_secret_key'").get() as { n: number }).n, 0, 'the key is back in its file, not in the registry');
+    assert.is(
+      (db.prepare("SELECT count(*) AS n FROM kv WHERE key = 'device_secret_key'").get() as { n: number }).n,
+      0,
+      'the key is back in its file, not in the registry',
+    );
   } finally {
     db.close();
   }

@@ -51,7 +51,13 @@ async function conformance(store: BlobStore): Promise<void> {
   assert.equal(await store.stat(put.sha256), put);
   assert.ok(await store.has(put.sha256));
   assert.ok((await drain(await store.read(put.sha256))).equals(data), 'whole blob reads back');
-  for (const [start, end] of [[0, 0], [10, CHUNK_BYTES + 10], [CHUNK_BYTES - 1, CHUNK_BYTES], [CHUNK_BYTES * 2, data.length - 1], [5, 5]] as const) {
+  for (const [start, end] of [
+    [0, 0],
+    [10, CHUNK_BYTES + 10],
+    [CHUNK_BYTES - 1, CHUNK_BYTES],
+    [CHUNK_BYTES * 2, data.length - 1],
+    [5, 5],
+  ] as const) {
     assert.ok((await drain(await store.read(put.sha256, { start, end }))).equals(data.subarray(start, end + 1)), `range ${start}-${end}`);
   }
   // Same bytes as a buffer: the same name, stored once.
@@ -121,7 +127,11 @@ t('PostgreSQL: conformance, and chunks without their blobs row are never served 
     await reg.db.insertInto('blob_chunks').values({ content: 'crashed', idx: 0, data, created_at: now }).execute();
     assert.is(await store.has(sha(data)), false);
     await store.sweep();
-    assert.is((await reg.db.selectFrom('blob_chunks').select('idx').where('content', '=', 'crashed').execute()).length, 1, 'a young orphan may be a put still running elsewhere');
+    assert.is(
+      (await reg.db.selectFrom('blob_chunks').select('idx').where('content', '=', 'crashed').execute()).length,
+      1,
+      'a young orphan may be a put still running elsewhere',
+    );
     now += 2 * 60 * 60_000;
     await store.sweep();
     assert.is((await reg.db.selectFrom('blob_chunks').select('idx').where('content', '=', 'crashed').execute()).length, 0);

@@ -7,7 +7,16 @@ import { request as httpRequest } from 'node:http';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ErrorCode } from '../../protocol/errors';
-import { PAYLOAD_LIMIT_DEFAULT, PAYLOAD_LIMIT_EVT, adminTopic, agentTopic, deviceTopic, enrollReplyTopic, enrollTopic, eventTopic } from '../../protocol/topics';
+import {
+  PAYLOAD_LIMIT_DEFAULT,
+  PAYLOAD_LIMIT_EVT,
+  adminTopic,
+  agentTopic,
+  deviceTopic,
+  enrollReplyTopic,
+  enrollTopic,
+  eventTopic,
+} from '../../protocol/topics';
 import { TestBroker, randomMac, request } from '../helpers/broker';
 import { expectResponseError } from '../helpers/errors';
 import { metric } from '../helpers/metrics';
@@ -127,7 +136,8 @@ bad('wrong types get BAD_ID or BAD_REQUEST naming the field', async () => {
     [{ id: 'w8', op: 'claim' }, ErrorCode.BAD_REQUEST, 'target'],
   ];
   await unchanged('wrong types', async () => {
-    for (const [body, code, field] of cases) expectResponseError(await rawRequest(agent, agentId, JSON.stringify(body), (body as { id: string }).id), code, field);
+    for (const [body, code, field] of cases)
+      expectResponseError(await rawRequest(agent, agentId, JSON.stringify(body), (body as { id: string }).id), code, field);
     expectResponseError(await rawRequest(agent, agentId, '[1,2,3]', null), ErrorCode.BAD_REQUEST, 'request');
     expectResponseError(await rawRequest(agent, agentId, '"claim"', null), ErrorCode.BAD_REQUEST, 'request');
   });
@@ -142,8 +152,16 @@ bad('admin requests with missing or wrong fields are refused with the field', as
   await subscribe(admin, adminTopic('ops', 'res'));
   await unchanged('bad admin requests', async () => {
     expectResponseError(await request(admin, { kind: 'admin', id: 'ops' }, { op: 'transfer', device: d.id, agent: other.id }), ErrorCode.BAD_REQUEST, 'reason');
-    expectResponseError(await request(admin, { kind: 'admin', id: 'ops' }, { op: 'transfer', device: d.id, agent: ['x'], reason: 'r' }), ErrorCode.BAD_ID, 'agent');
-    expectResponseError(await request(admin, { kind: 'admin', id: 'ops' }, { op: 'release', device: d.id, reason: 'r', force: 'yes' }), ErrorCode.BAD_REQUEST, 'force');
+    expectResponseError(
+      await request(admin, { kind: 'admin', id: 'ops' }, { op: 'transfer', device: d.id, agent: ['x'], reason: 'r' }),
+      ErrorCode.BAD_ID,
+      'agent',
+    );
+    expectResponseError(
+      await request(admin, { kind: 'admin', id: 'ops' }, { op: 'release', device: d.id, reason: 'r', force: 'yes' }),
+      ErrorCode.BAD_REQUEST,
+      'force',
+    );
     expectResponseError(await request(admin, { kind: 'admin', id: 'ops' }, { op: 'claim', target: d.id }), ErrorCode.UNKNOWN_OP, 'op');
   });
   await stillServes();
@@ -154,7 +172,11 @@ bad('an unknown op gets UNKNOWN_OP', async () => {
   track(a.client);
   await unchanged('unknown ops', async () => {
     expectResponseError(await request(a.client, { kind: 'agent', id: a.id }, { op: 'format-disk' }), ErrorCode.UNKNOWN_OP, 'op');
-    expectResponseError(await request(a.client, { kind: 'agent', id: a.id }, { op: 'transfer', device: 'esp32-000000000000', agent: a.id, reason: 'mine' }), ErrorCode.UNKNOWN_OP, 'op');
+    expectResponseError(
+      await request(a.client, { kind: 'agent', id: a.id }, { op: 'transfer', device: 'esp32-000000000000', agent: a.id, reason: 'mine' }),
+      ErrorCode.UNKNOWN_OP,
+      'op',
+    );
   });
   await stillServes();
 });
@@ -203,15 +225,22 @@ bad('an event over 16 KiB closes the device connection and never reaches the age
   const { d, device, log } = await boundPair();
   await publish(device, eventTopic(d.id, 'data'), Buffer.alloc(PAYLOAD_LIMIT_EVT, 0x61));
   await waitUntil(() => log.some((m) => m.topic === eventTopic(d.id, 'data')), 5000, 'the 16 KiB event');
-  await unchanged('an oversize event', () => refusedPublish(device, 'publish:payload-size', eventTopic(d.id, 'big'), Buffer.alloc(PAYLOAD_LIMIT_EVT + 1, 0x62)));
-  assert.not.ok(log.some((m) => m.topic === eventTopic(d.id, 'big')), 'the oversize event was delivered');
+  await unchanged('an oversize event', () =>
+    refusedPublish(device, 'publish:payload-size', eventTopic(d.id, 'big'), Buffer.alloc(PAYLOAD_LIMIT_EVT + 1, 0x62)),
+  );
+  assert.not.ok(
+    log.some((m) => m.topic === eventTopic(d.id, 'big')),
+    'the oversize event was delivered',
+  );
   await stillServes();
 });
 
 bad('retained publishes are refused everywhere but status', async () => {
   const a = await tb.agent(fresh('retain'));
   track(a.client);
-  await unchanged('a retained request', () => refusedPublish(a.client, 'publish:retain', agentTopic(a.id, 'req'), JSON.stringify({ id: 'r', op: 'list' }), { retain: true }));
+  await unchanged('a retained request', () =>
+    refusedPublish(a.client, 'publish:retain', agentTopic(a.id, 'req'), JSON.stringify({ id: 'r', op: 'list' }), { retain: true }),
+  );
   const { d, device, log } = await boundPair();
   await unchanged('a retained event', () => refusedPublish(device, 'publish:retain', eventTopic(d.id, 'sticky'), 'stays?', { retain: true }));
   assert.not.ok(log.some((m) => m.topic === eventTopic(d.id, 'sticky')));
@@ -220,7 +249,10 @@ bad('retained publishes are refused everywhere but status', async () => {
   const seen = recorder(admin);
   await subscribe(admin, `fb/v1/d/${d.id}/#`);
   await waitUntil(() => seen.some((m) => m.topic === deviceTopic(d.id, 'status') && m.retain), 5000, 'the retained status');
-  assert.equal(seen.filter((m) => m.retain && m.topic.includes('/evt/')), []);
+  assert.equal(
+    seen.filter((m) => m.retain && m.topic.includes('/evt/')),
+    [],
+  );
   await stillServes();
 });
 
@@ -232,12 +264,17 @@ bad("a device cannot publish on another device's topics", async () => {
     const intruder = track((await tb.device(x)).client);
     const topic = leaf === 'evt' ? eventTopic(victim.d.id, 'data') : deviceTopic(victim.d.id, leaf);
     const payload = leaf === 'status' ? JSON.stringify({ state: 'offline', conn: 0, since: 0 }) : JSON.stringify({ forged: true });
-    await unchanged(`publishing ${leaf} as another device`, () => refusedPublish(intruder, 'publish:device-scope', topic, payload, { retain: leaf === 'status' }));
+    await unchanged(`publishing ${leaf} as another device`, () =>
+      refusedPublish(intruder, 'publish:device-scope', topic, payload, { retain: leaf === 'status' }),
+    );
   }
   // The victim's own event arrives; nothing the intruders sent does.
   await publish(victim.device, eventTopic(victim.d.id, 'data'), JSON.stringify({ genuine: true }));
   await waitUntil(() => victim.log.some((m) => (m.json as { genuine?: boolean } | undefined)?.genuine === true), 5000, 'the genuine event');
-  assert.not.ok(victim.log.some((m) => (m.json as { forged?: boolean } | undefined)?.forged === true || (m.json as { state?: string } | undefined)?.state === 'offline'), JSON.stringify(victim.log));
+  assert.not.ok(
+    victim.log.some((m) => (m.json as { forged?: boolean } | undefined)?.forged === true || (m.json as { state?: string } | undefined)?.state === 'offline'),
+    JSON.stringify(victim.log),
+  );
   assert.equal((await tb.api('GET', `/api/devices/${victim.d.id}`)).body.presence, presenceBefore);
   await stillServes();
 });
@@ -246,7 +283,14 @@ bad('a device cannot publish on its own cmd, config or jobs', async () => {
   const { d, log } = await boundPair();
   for (const leaf of ['cmd', 'config', 'jobs'] as const) {
     const device = track((await tb.device(d)).client);
-    await unchanged(`a device publishing ${leaf}`, () => refusedPublish(device, 'publish:device-leaf', deviceTopic(d.id, leaf), JSON.stringify({ job: 'j1', kind: 'identify', params: {}, attempt: 1, deadline: 0 })));
+    await unchanged(`a device publishing ${leaf}`, () =>
+      refusedPublish(
+        device,
+        'publish:device-leaf',
+        deviceTopic(d.id, leaf),
+        JSON.stringify({ job: 'j1', kind: 'identify', params: {}, attempt: 1, deadline: 0 }),
+      ),
+    );
   }
   assert.not.ok(log.some((m) => m.topic.endsWith('/jobs')));
   await stillServes();
@@ -270,7 +314,10 @@ bad('a malformed hello is ignored and changes nothing', async () => {
 
 bad('REST: bodies that are not JSON, have wrong types or are too large', async () => {
   const post = (path: string, body: string, type = 'application/json') =>
-    fetch(tb.broker.httpUrl + path, { method: 'POST', headers: { 'content-type': type, authorization: `Bearer ${tb.adminToken}` }, body }).then(async (r) => ({ status: r.status, body: (await r.json()) as any }));
+    fetch(tb.broker.httpUrl + path, { method: 'POST', headers: { 'content-type': type, authorization: `Bearer ${tb.adminToken}` }, body }).then(async (r) => ({
+      status: r.status,
+      body: (await r.json()) as any,
+    }));
   await unchanged('bad REST bodies', async () => {
     let r = await post('/api/agents', '{"id":"x",');
     assert.is(r.status, 400);

@@ -124,7 +124,10 @@ revoke('disabling an agent releases its devices, audited with the admin and the 
   assert.is(r.status, 200, JSON.stringify(r.body));
   assert.is((await tb.api('GET', `/api/devices/${d.id}`)).body.agent, null, 'the device is free');
   const audit = (await tb.api('GET', `/api/audit?device=${d.id}&limit=5`)).body as any[];
-  assert.ok(audit.some((e) => e.actor === 'admin:token' && JSON.stringify(e.detail).includes(`agent ${agent.id} disabled`)), JSON.stringify(audit));
+  assert.ok(
+    audit.some((e) => e.actor === 'admin:token' && JSON.stringify(e.detail).includes(`agent ${agent.id} disabled`)),
+    JSON.stringify(audit),
+  );
 });
 
 revoke.run();

@@ -64,15 +64,30 @@ s('agents hear broker-restart, answered claims are committed, the process exits 
   await Promise.all(claims);
   assert.equal(exit, { code: 0, signal: null }, bp.stderr.slice(-2000));
   const lines = bp.logLines();
-  assert.ok(lines.some((l) => l.msg === 'stopped'), 'it logged stopped');
-  assert.equal(lines.filter((l) => (l.level as number) >= 50).map((l) => l.msg), [], 'no errors while draining');
-  await waitUntil(() => seen.some((m) => m.topic === deviceTopic(dev.id, 'status') && (m.json as any)?.reason === 'broker-restart'), 10_000, 'broker-restart presence at the agent');
+  assert.ok(
+    lines.some((l) => l.msg === 'stopped'),
+    'it logged stopped',
+  );
+  assert.equal(
+    lines.filter((l) => (l.level as number) >= 50).map((l) => l.msg),
+    [],
+    'no errors while draining',
+  );
+  await waitUntil(
+    () => seen.some((m) => m.topic === deviceTopic(dev.id, 'status') && (m.json as any)?.reason === 'broker-restart'),
+    10_000,
+    'broker-restart presence at the agent',
+  );
   await device.close();
   await end(agent);
 
   bp = await BrokerProcess.start(dir, ADMIN);
   const bindings = (await bp.api('GET', '/api/bindings')).body as { device: string; agent: string }[];
-  for (const id of [dev.id, ...answered]) assert.ok(bindings.some((b) => b.device === id && b.agent === 'kiosk'), `claim of ${id} was answered, so it is committed`);
+  for (const id of [dev.id, ...answered])
+    assert.ok(
+      bindings.some((b) => b.device === id && b.agent === 'kiosk'),
+      `claim of ${id} was answered, so it is committed`,
+    );
   console.log(`\ndrain: ${answered.length} of ${others.length} claims in flight were answered before the close`);
 });
 

@@ -17,7 +17,11 @@ import { connect, connectRefused, end, publish, recorder, subscribe, waitFor } f
 import { waitUntil } from '../helpers/wait';
 import type { Dev } from '../scenarios/fleet';
 
-interface Agent { id: string; password: string; token: string }
+interface Agent {
+  id: string;
+  password: string;
+  token: string;
+}
 
 async function createAgent(p: BrokerProcess, id: string): Promise<Agent> {
   const password = `pw-${randomBytes(12).toString('hex')}`;
@@ -36,7 +40,9 @@ async function provision(p: BrokerProcess, machineCode?: string): Promise<Dev> {
 }
 
 /** The registry as an admin reads it; presence and last-seen are live state, not stored state. */
-async function registry(p: BrokerProcess): Promise<{ devices: unknown[]; bindings: unknown[]; audit: { action: string; device: string | null; agent: string | null }[] }> {
+async function registry(
+  p: BrokerProcess,
+): Promise<{ devices: unknown[]; bindings: unknown[]; audit: { action: string; device: string | null; agent: string | null }[] }> {
   const get = async (path: string): Promise<any> => {
     const r = await p.api('GET', path);
     assert.is(r.status, 200, `${path}: ${JSON.stringify(r.body)}`);
@@ -165,12 +171,19 @@ durable('SIGTERM exits 0; a restart on the same data dir has every binding and a
   assert.is(before.bindings.length, 3);
   await end(...mqttClients.splice(0));
   assert.equal(await p1.stop('SIGTERM'), { code: 0, signal: null });
-  assert.ok(p1.logLines().some((l) => l.msg === 'stopped'), 'the broker logged a clean stop');
+  assert.ok(
+    p1.logLines().some((l) => l.msg === 'stopped'),
+    'the broker logged a clean stop',
+  );
 
   const p2 = await startIn(dir, adminToken);
   assert.not.ok(p2.stderr.includes(adminPassword), 'the admin credential is printed on the first run only');
   assert.equal(await registry(p2), before);
-  const boundTo = (agent: string): string[] => (before.bindings as { device: string; agent: string }[]).filter((b) => b.agent === agent).map((b) => b.device).sort();
+  const boundTo = (agent: string): string[] =>
+    (before.bindings as { device: string; agent: string }[])
+      .filter((b) => b.agent === agent)
+      .map((b) => b.device)
+      .sort();
   for (const a of agents) assert.equal(await bindingsSeenBy(p2.mqttUrl, a), boundTo(a.id), `${a.id} sees the same devices after the restart`);
   for (const d of devices) {
     const b = (before.bindings as { device: string; agent: string }[]).find((x) => x.device === d.id);
@@ -259,7 +272,9 @@ durable('SIGKILL during a burst of claims: every answered claim survives, each b
     else assert.ok(r.boundAt !== null && r.boundVia === 'device-id' && r.bindingVersion === 1, JSON.stringify(r));
   }
   const bound = rows.filter((r) => r.agent !== null);
-  console.log(`# sent ${sent}, answered ${answered}, ok ${okClaims.length}, in flight at kill ${pending.size}, bound ${bound.length}, unanswered but committed ${bound.filter((r) => !okClaims.some((c) => c.device === r.id)).length}`);
+  console.log(
+    `# sent ${sent}, answered ${answered}, ok ${okClaims.length}, in flight at kill ${pending.size}, bound ${bound.length}, unanswered but committed ${bound.filter((r) => !okClaims.some((c) => c.device === r.id)).length}`,
+  );
   const claimRows = after.audit.filter((a) => a.action === 'claim');
   assert.is(claimRows.length, bound.length, 'one claim audit row per bound device');
   for (const r of bound) {
@@ -269,7 +284,10 @@ durable('SIGKILL during a burst of claims: every answered claim survives, each b
   }
   assert.equal(after.bindings.map((b) => (b as { device: string }).device).sort(), bound.map((r) => r.id).sort());
   for (const a of agents) {
-    const held = bound.filter((r) => r.agent === a.id).map((r) => r.id).sort();
+    const held = bound
+      .filter((r) => r.agent === a.id)
+      .map((r) => r.id)
+      .sort();
     assert.ok(held.length <= 10, `${a.id} holds ${held.length} devices, over the default limit`);
     assert.equal(await bindingsSeenBy(p2.mqttUrl, a), held, `${a.id} sees its devices after the restart`);
   }

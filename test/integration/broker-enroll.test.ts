@@ -74,7 +74,10 @@ suiteEnroll('a device enrolls over WebSocket, connects as itself, is listed and 
   const listed = (await tb.api('GET', '/api/devices')).body.find((d: any) => d.id === r.deviceId);
   assert.equal([listed?.mac, listed?.machineCode, listed?.fw, listed?.presence.state], [mac, code, '1.0.0', 'online']);
   const audit = ((await tb.api('GET', `/api/audit?device=${r.deviceId}`)).body as any[]).reverse();
-  assert.equal(audit.map((a) => a.action), ['device.registered', 'device.machine_announced']);
+  assert.equal(
+    audit.map((a) => a.action),
+    ['device.registered', 'device.machine_announced'],
+  );
   assert.equal([audit[0].action, audit[0].actor, audit[0].detail.via, audit[0].detail.mac], ['device.registered', `enroll:${t.id}`, 'enroll', mac]);
   assert.equal([audit[1].actor, audit[1].detail.code], [`enroll:${t.id}`, code]);
   assert.not.ok(JSON.stringify(audit).includes(r.secret));
@@ -108,7 +111,10 @@ suiteEnroll('a device whose enrollment reply was lost enrolls again until it fir
   assert.is(retry.deviceId, lost.deviceId);
   assert.is.not(retry.secret, lost.secret);
   assert.is(await usesLeft(t.id), 4, 'the retry of one device takes no second use');
-  assert.match((await connectRefused(tb.broker.mqttUrl, { clientId: lost.deviceId, username: lost.deviceId, password: lost.secret })).message, /Bad username or password/);
+  assert.match(
+    (await connectRefused(tb.broker.mqttUrl, { clientId: lost.deviceId, username: lost.deviceId, password: lost.secret })).message,
+    /Bad username or password/,
+  );
   clients.push((await connectDevice(tb.broker.mqttUrl, { id: retry.deviceId, secret: retry.secret, mac })).client);
   const late = await enroll(t.token, mac);
   assert.equal(late.ok ? 'ok' : late.error.code, ErrorCode.ALREADY_REGISTERED, 'once connected, the identity is settled');
@@ -162,14 +168,20 @@ suiteEnroll('a registered MAC is refused until an admin allows re-provisioning, 
   assert.is(await usesLeft(t.id), 3);
   assert.is((await tb.api('GET', `/api/devices/${first.deviceId}`)).body.reprovisionAllowed, false);
 
-  assert.match((await connectRefused(tb.broker.mqttUrl, { clientId: first.deviceId, username: first.deviceId, password: first.secret })).message, /Bad username or password/);
+  assert.match(
+    (await connectRefused(tb.broker.mqttUrl, { clientId: first.deviceId, username: first.deviceId, password: first.secret })).message,
+    /Bad username or password/,
+  );
   clients.push((await connectDevice(tb.broker.mqttUrl, { id: re.deviceId, secret: re.secret, mac })).client);
 
   const once = await enroll(t.token, mac);
   assert.equal(once.ok ? 'ok' : once.error.code, ErrorCode.ALREADY_REGISTERED, 'the permission is used up');
   assert.is(await usesLeft(t.id), 3);
   const entries = ((await tb.api('GET', `/api/audit?device=${first.deviceId}`)).body as any[]).reverse();
-  assert.equal(entries.map((a) => a.action), ['device.registered', 'device.reprovision_allowed', 'device.reprovisioned']);
+  assert.equal(
+    entries.map((a) => a.action),
+    ['device.registered', 'device.reprovision_allowed', 'device.reprovisioned'],
+  );
   // The re-enrollment is the token's act, and its row names the admin whose allowance it used.
   assert.equal([entries[2].actor, entries[2].detail.allowedBy], [`enroll:${t.id}`, entries[1].actor]);
   assert.match(entries[1].actor, /^admin:/);

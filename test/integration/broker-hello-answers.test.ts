@@ -106,7 +106,13 @@ for (const transport of ['tcp', 'ws'] as const) {
     assert.is((await device(d.id)).machineCode, null);
     assert.is(metric(await scrape(), 'fleetbind_machine_code_refusals_total', { via: 'hello', reason: 'not-allowed' }), refusedBefore + 1);
     const refusals = (await audit(d.id)).filter((a) => a.action === 'device.machine_refused');
-    assert.equal(refusals.map((a) => [a.actor.startsWith('enroll:') ? 'enroll' : a.actor, a.detail.code, a.detail.reason]), [['enroll', code, 'not-allowed'], [d.id, code, 'not-allowed']]);
+    assert.equal(
+      refusals.map((a) => [a.actor.startsWith('enroll:') ? 'enroll' : a.actor, a.detail.code, a.detail.reason]),
+      [
+        ['enroll', code, 'not-allowed'],
+        [d.id, code, 'not-allowed'],
+      ],
+    );
     assert.is((await tb.api('GET', `/api/labels/${code}`)).body.device, null, 'no device serves the code');
   });
 

@@ -43,7 +43,11 @@ t('bad ids are refused with a specific error and create nothing', async ({ broke
     assert.is(r.body.error.field, 'id');
   }
   const agents = await broker.api('GET', '/api/agents');
-  assert.equal(agents.body.map((a: any) => a.id), ['263'], 'only the agent of the first test exists');
+  assert.equal(
+    agents.body.map((a: any) => a.id),
+    ['263'],
+    'only the agent of the first test exists',
+  );
 });
 
 t.run();

@@ -22,7 +22,11 @@ const HOME = '198.51.100.20';
 const from = (ip: string): Record<string, string> => ({ 'x-forwarded-for': ip });
 
 const login = (id: string, password: string, ip: string) =>
-  fetch(`${tb.broker.httpUrl}/api/login`, { method: 'POST', headers: { 'content-type': 'application/json', ...from(ip) }, body: JSON.stringify({ id, password }) }).then(async (r) => ({
+  fetch(`${tb.broker.httpUrl}/api/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...from(ip) },
+    body: JSON.stringify({ id, password }),
+  }).then(async (r) => ({
     status: r.status,
     body: (await r.json()) as any,
   }));
@@ -45,9 +49,21 @@ lock('REST: an attacker at one address cannot lock the user out from another; th
   assert.is((await login(victim.id, 'victim-password', HOME)).status, 200, 'the user logs in from home');
   // The same from MQTT over WebSocket: the user's own address is not blocked.
   const token = (await login(victim.id, 'victim-password', HOME)).body.token as string;
-  const ws = track(await connect(tb.broker.wsUrl, { clientId: `agent:${victim.id}:ws`, username: `agent:${victim.id}`, password: token, wsOptions: { headers: from(HOME) } }));
+  const ws = track(
+    await connect(tb.broker.wsUrl, { clientId: `agent:${victim.id}:ws`, username: `agent:${victim.id}`, password: token, wsOptions: { headers: from(HOME) } }),
+  );
   assert.ok(ws.connected);
-  assert.match((await connectRefused(tb.broker.wsUrl, { clientId: `agent:${victim.id}:x`, username: `agent:${victim.id}`, password: token, wsOptions: { headers: from(ATTACKER) } })).message, /Not authorized/);
+  assert.match(
+    (
+      await connectRefused(tb.broker.wsUrl, {
+        clientId: `agent:${victim.id}:x`,
+        username: `agent:${victim.id}`,
+        password: token,
+        wsOptions: { headers: from(ATTACKER) },
+      })
+    ).message,
+    /Not authorized/,
+  );
   const audit = await tb.api('GET', `/api/audit?agent=${victim.id}&limit=50`);
   const failed = (audit.body as any[]).filter((e) => e.action === 'login.failed');
   assert.is(failed.length, 5, JSON.stringify(audit.body));
@@ -59,7 +75,10 @@ lock('REST: an admin sees the block and unlocks the agent (audited with who)', a
   for (let i = 0; i < 5; i++) await login(a.id, `guess-${i}`, ATTACKER);
   expectRestError(await login(a.id, 'locked-password', ATTACKER), 429, ErrorCode.RATE_LIMITED);
   const blocks = (await tb.api('GET', '/api/blocks')).body as any[];
-  assert.ok(blocks.some((b) => b.subject === `agent:${a.id}` && b.address === ATTACKER && b.failures === 5 && b.retryAfterMs > 0), JSON.stringify(blocks));
+  assert.ok(
+    blocks.some((b) => b.subject === `agent:${a.id}` && b.address === ATTACKER && b.failures === 5 && b.retryAfterMs > 0),
+    JSON.stringify(blocks),
+  );
   const agentToken = (await login(a.id, 'locked-password', HOME)).body.token as string;
   expectRestError(await tb.api('POST', `/api/agents/${a.id}/unlock`, undefined, agentToken), 403, ErrorCode.FORBIDDEN);
   const r = await tb.api('POST', `/api/agents/${a.id}/unlock`);
@@ -67,19 +86,32 @@ lock('REST: an admin sees the block and unlocks the agent (audited with who)', a
   assert.ok(r.body.cleared >= 1);
   assert.is((await login(a.id, 'locked-password', ATTACKER)).status, 200, 'unlocked');
   const audit = (await tb.api('GET', `/api/audit?agent=${a.id}&limit=5`)).body as any[];
-  assert.ok(audit.some((e) => e.action === 'login_blocks.cleared' && e.actor === 'admin:token'), JSON.stringify(audit));
+  assert.ok(
+    audit.some((e) => e.action === 'login_blocks.cleared' && e.actor === 'admin:token'),
+    JSON.stringify(audit),
+  );
   expectRestError(await tb.api('POST', '/api/agents/nobody-here/unlock'), 404, ErrorCode.NOT_FOUND);
 });
 
 lock('MQTT over TCP: wrong connects naming a device from 127.0.0.2 do not lock out the device at 127.0.0.1', async () => {
   const d = await tb.provision();
   for (let i = 0; i < 8; i++) await connectRefused(tb.broker.mqttUrl, { clientId: d.id, username: d.id, password: `wrong-${i}`, localAddress: '127.0.0.2' });
-  assert.match((await connectRefused(tb.broker.mqttUrl, { clientId: d.id, username: d.id, password: d.secret, localAddress: '127.0.0.2' })).message, /Not authorized/, "the attacker's (device, address) is blocked");
+  assert.match(
+    (await connectRefused(tb.broker.mqttUrl, { clientId: d.id, username: d.id, password: d.secret, localAddress: '127.0.0.2' })).message,
+    /Not authorized/,
+    "the attacker's (device, address) is blocked",
+  );
   const real = track((await tb.device(d)).client);
   assert.ok(real.connected, 'the real device connects from its own address');
   const blocks = (await tb.api('GET', '/api/blocks')).body as any[];
-  assert.ok(blocks.some((b) => b.subject === `device:${d.id}` && b.address === '127.0.0.2'), JSON.stringify(blocks));
-  assert.not.ok(blocks.some((b) => b.subject === `device:${d.id}` && b.address === null), 'never per device id alone');
+  assert.ok(
+    blocks.some((b) => b.subject === `device:${d.id}` && b.address === '127.0.0.2'),
+    JSON.stringify(blocks),
+  );
+  assert.not.ok(
+    blocks.some((b) => b.subject === `device:${d.id}` && b.address === null),
+    'never per device id alone',
+  );
 });
 
 lock('MQTT over WebSocket: an address full of failures (one broken device behind a NAT) never blocks a correct device secret from it', async () => {
@@ -90,7 +122,10 @@ lock('MQTT over WebSocket: an address full of failures (one broken device behind
     await connectRefused(tb.broker.wsUrl, { clientId: bad, username: bad, password: 'broken', wsOptions: { headers: from(nat) } });
   }
   const blocks = (await tb.api('GET', '/api/blocks')).body as any[];
-  assert.ok(blocks.some((b) => b.subject === null && b.address === nat), JSON.stringify(blocks));
+  assert.ok(
+    blocks.some((b) => b.subject === null && b.address === nat),
+    JSON.stringify(blocks),
+  );
   const c = track(await connect(tb.broker.wsUrl, { clientId: good.id, username: good.id, password: good.secret, wsOptions: { headers: from(nat) } }));
   assert.ok(c.connected);
   const cleared = await tb.api('POST', '/api/blocks/clear', { address: nat });
@@ -101,9 +136,17 @@ lock('MQTT over WebSocket: an address full of failures (one broken device behind
 lock('enrollment: bad enroll connects from one address do not stop enrollment of other MACs or from elsewhere', async () => {
   const t = await tb.api('POST', '/api/enrollment-tokens', { uses: 5, expiresIn: '1h' });
   const victimMac = randomMac();
-  for (let i = 0; i < 8; i++) await connectRefused(tb.broker.mqttUrl, { clientId: `enroll-${victimMac}`, username: 'enroll', password: `nope-${i}`, localAddress: '127.0.0.2' });
-  assert.match((await connectRefused(tb.broker.mqttUrl, { clientId: `enroll-${victimMac}`, username: 'enroll', password: t.body.token, localAddress: '127.0.0.2' })).message, /Not authorized/);
-  for (const [mac, localAddress] of [[victimMac, '127.0.0.1'], [randomMac(), '127.0.0.2']] as const) {
+  for (let i = 0; i < 8; i++)
+    await connectRefused(tb.broker.mqttUrl, { clientId: `enroll-${victimMac}`, username: 'enroll', password: `nope-${i}`, localAddress: '127.0.0.2' });
+  assert.match(
+    (await connectRefused(tb.broker.mqttUrl, { clientId: `enroll-${victimMac}`, username: 'enroll', password: t.body.token, localAddress: '127.0.0.2' }))
+      .message,
+    /Not authorized/,
+  );
+  for (const [mac, localAddress] of [
+    [victimMac, '127.0.0.1'],
+    [randomMac(), '127.0.0.2'],
+  ] as const) {
     const c = track(await connect(tb.broker.mqttUrl, { clientId: `enroll-${mac}`, username: 'enroll', password: t.body.token, localAddress }));
     await subscribe(c, enrollReplyTopic(mac));
     const reply = waitFor<any>(c, (topic) => topic === enrollReplyTopic(mac), 10_000, 'enroll reply');

@@ -35,7 +35,10 @@ t('200 refused CONNECTs with 6 KB usernames write few, short log lines', async (
     assert.ok(refusals.length >= 1, 'refusals are still logged');
     const longest = Math.max(...p.stdout.split('\n').map((l) => l.length));
     assert.ok(longest < 2_000, `the longest log line is ${longest} characters`);
-    assert.ok(refusals.some((l) => typeof l.suppressed === 'number' && (l.suppressed as number) > 0) || refusals.length === 200, 'a later line says how many were left out');
+    assert.ok(
+      refusals.some((l) => typeof l.suppressed === 'number' && (l.suppressed as number) > 0) || refusals.length === 200,
+      'a later line says how many were left out',
+    );
   } finally {
     await p.kill();
     rmSync(dir, { recursive: true, force: true });

@@ -37,7 +37,14 @@ t('devices by presence, registered and bound come from the registry and presence
     assert.is(metric(text, 'fleetbind_devices_bound'), 1);
     assert.is(metric(text, 'fleetbind_devices', { presence: 'online' }), 1);
     const others = ['offline', 'never', 'reconnecting'].reduce((sum, presence) => sum + metric(text, 'fleetbind_devices', { presence }), 0);
-    assert.is(others, 2, text.split('\n').filter((l) => l.startsWith('fleetbind_devices')).join('\n'));
+    assert.is(
+      others,
+      2,
+      text
+        .split('\n')
+        .filter((l) => l.startsWith('fleetbind_devices'))
+        .join('\n'),
+    );
     assert.ok(idle);
   } finally {
     await end(client);
@@ -48,7 +55,10 @@ t('HTTP requests are counted by method, route pattern and status, with their dur
   const missing = await b.api('GET', '/api/devices/no-such-device');
   assert.is(missing.status, 404);
   const text = await scrape();
-  assert.ok(metric(text, 'fleetbind_http_requests_total', { method: 'GET', route: '/api/devices/:id', status: '404' }) >= 1, 'no 404 sample for the route pattern');
+  assert.ok(
+    metric(text, 'fleetbind_http_requests_total', { method: 'GET', route: '/api/devices/:id', status: '404' }) >= 1,
+    'no 404 sample for the route pattern',
+  );
   assert.ok(metric(text, 'fleetbind_http_requests_total', { method: 'POST', route: '/api/devices', status: '201' }) >= 3);
   assert.ok(metric(text, 'fleetbind_http_request_duration_seconds_count', { method: 'GET', route: '/api/devices/:id' }) >= 1);
   assert.not.match(text, /route="\/api\/devices\/no-such-device"/, 'a raw path became a label');
@@ -62,9 +72,13 @@ t('process and Node metrics from the default collectors', async () => {
 });
 
 t('every metric the Grafana dashboard in deploy/ queries is one the broker exposes', async () => {
-  const dashboard = JSON.parse(readFileSync(join(import.meta.dirname, '..', '..', 'deploy', 'grafana-dashboard.json'), 'utf8')) as { panels: Array<{ title: string; targets: Array<{ expr: string }> }> };
+  const dashboard = JSON.parse(readFileSync(join(import.meta.dirname, '..', '..', 'deploy', 'grafana-dashboard.json'), 'utf8')) as {
+    panels: Array<{ title: string; targets: Array<{ expr: string }> }>;
+  };
   const exposed = new Set([...(await scrape()).matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]!));
-  const queried = dashboard.panels.flatMap((p) => p.targets.flatMap((x) => [...x.expr.matchAll(/\b((?:fleetbind|process|nodejs)_[a-z0-9_]+)/g)].map((m) => ({ panel: p.title, name: m[1]! }))));
+  const queried = dashboard.panels.flatMap((p) =>
+    p.targets.flatMap((x) => [...x.expr.matchAll(/\b((?:fleetbind|process|nodejs)_[a-z0-9_]+)/g)].map((m) => ({ panel: p.title, name: m[1]! }))),
+  );
   assert.ok(queried.length >= 14, `only ${queried.length} queries`);
   const base = (name: string): string => name.replace(/_(bucket|count|sum)$/, '');
   const unknown = queried.filter((q) => !exposed.has(base(q.name)));

@@ -23,7 +23,8 @@ s.after(async () => {
   await tb?.stop();
 });
 
-const connectDev = (d: Dev): Promise<MqttClient | Error> => connect(tb.broker.mqttUrl, { clientId: d.id, username: d.id, password: d.secret, connectTimeout: 30_000 }).catch((e: Error) => e);
+const connectDev = (d: Dev): Promise<MqttClient | Error> =>
+  connect(tb.broker.mqttUrl, { clientId: d.id, username: d.id, password: d.secret, connectTimeout: 30_000 }).catch((e: Error) => e);
 
 s(`${STORM} devices connecting at once: the surplus is told CONNACK 3, the accepted stay healthy`, async () => {
   const a = (await tb.agent('canary')) as Agent;
@@ -34,7 +35,12 @@ s(`${STORM} devices connecting at once: the surplus is told CONNACK 3, the accep
   for (let i = 0; i < STORM; i++) devs.push(await tb.provision());
   // Secrets stored as an older broker stored them (scrypt, checked on the thread pool): the
   // fleet reconnecting after an upgrade, the costliest authentication there is.
-  for (const d of devs) await tb.ctx.db.updateTable('devices').set({ secret_hash: await hashSecret(d.secret, PASSWORD_COST) }).where('id', '=', d.id).execute();
+  for (const d of devs)
+    await tb.ctx.db
+      .updateTable('devices')
+      .set({ secret_hash: await hashSecret(d.secret, PASSWORD_COST) })
+      .where('id', '=', d.id)
+      .execute();
 
   let storming = true;
   let canaryJobs = 0;
@@ -66,7 +72,9 @@ s(`${STORM} devices connecting at once: the surplus is told CONNACK 3, the accep
   await canaryLoop;
   assert.ok(canaryJobs > 0, 'the canary ran jobs during the storm');
   await jobIn(tb, await submitOk(a, identify(canaryDev.id)), ['done'], tb.adminToken, 20_000);
-  console.log(`\noverload: ${STORM} connects at once, ${STORM - retry.length} accepted, ${retry.length} shed with CONNACK 3 (all accepted on retry); canary ran ${canaryJobs} jobs meanwhile`);
+  console.log(
+    `\noverload: ${STORM} connects at once, ${STORM - retry.length} accepted, ${retry.length} shed with CONNACK 3 (all accepted on retry); canary ran ${canaryJobs} jobs meanwhile`,
+  );
   await end(...accepted, a.client);
   await canary.close();
 });

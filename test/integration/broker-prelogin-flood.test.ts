@@ -75,8 +75,14 @@ s('40 sockets announcing 256 MB CONNECTs are closed early, broker memory stays b
   flooding = false;
   await canary;
   clearInterval(sampler);
-  assert.ok(results.every((r) => r.closedByBroker), `every socket closed by the broker, not by the test's 20 s limit: ${JSON.stringify(results.map((r) => r.sent))}`);
-  assert.ok(results.every((r) => r.sent < 48 * MiB), 'no socket got its whole 48 MiB in');
+  assert.ok(
+    results.every((r) => r.closedByBroker),
+    `every socket closed by the broker, not by the test's 20 s limit: ${JSON.stringify(results.map((r) => r.sent))}`,
+  );
+  assert.ok(
+    results.every((r) => r.sent < 48 * MiB),
+    'no socket got its whole 48 MiB in',
+  );
   assert.ok(peak - before < RSS_BOUND, `RSS grew by ${((peak - before) / MiB).toFixed(1)} MiB, bound ${RSS_BOUND / MiB} MiB`);
   assert.ok(jobs >= 1, 'the canary device and agent exchanged jobs during the flood');
   const j = await submitOk(w.agent, identify(w.device.id));

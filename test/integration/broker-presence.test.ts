@@ -54,7 +54,11 @@ async function watched(): Promise<Watched> {
 }
 
 function waitStatus(w: Watched, state: Status['state'], reason?: Status['reason']): Promise<Status> {
-  return waitUntil(() => w.statuses().find((s) => s.state === state && (reason === undefined || s.reason === reason)), 5000, `status ${state}${reason ? ` (${reason})` : ''}`);
+  return waitUntil(
+    () => w.statuses().find((s) => s.state === state && (reason === undefined || s.reason === reason)),
+    5000,
+    `status ${state}${reason ? ` (${reason})` : ''}`,
+  );
 }
 
 const states = (list: Status[]): string => list.map((s) => (s.reason ? `${s.state}/${s.reason}` : s.state)).join(' → ');
@@ -77,12 +81,22 @@ async function expectDropped(w: Watched, reason: Status['reason']): Promise<void
   const reconnecting = await waitStatus(w, 'reconnecting', reason);
   clock.advance(GRACE_MS / 2);
   assert.is((await settled(w.agent, w.d.id)).state, 'reconnecting', 'half way through the grace window');
-  assert.not.ok(w.statuses().some((s) => s.state === 'offline'), `offline inside the grace window: ${states(w.statuses())}`);
+  assert.not.ok(
+    w.statuses().some((s) => s.state === 'offline'),
+    `offline inside the grace window: ${states(w.statuses())}`,
+  );
   clock.advance(GRACE_MS / 2);
   const offline = await waitStatus(w, 'offline', reason);
   const seq = transitions(w.statuses());
-  assert.equal(seq.map((s) => s.state), ['online', 'reconnecting', 'offline'], states(w.statuses()));
-  assert.ok(offline.since - reconnecting.since >= GRACE_MS - 5, `offline came ${offline.since - reconnecting.since} ms after reconnecting, inside the ${GRACE_MS} ms grace window`);
+  assert.equal(
+    seq.map((s) => s.state),
+    ['online', 'reconnecting', 'offline'],
+    states(w.statuses()),
+  );
+  assert.ok(
+    offline.since - reconnecting.since >= GRACE_MS - 5,
+    `offline came ${offline.since - reconnecting.since} ms after reconnecting, inside the ${GRACE_MS} ms grace window`,
+  );
   assert.is(offline.conn, reconnecting.conn, 'offline names the connection that dropped');
   await waitUntil(() => w.bindingPresence().some((p) => p.state === 'offline' && p.reason === reason), 5000, `bindings showing offline/${reason}`);
   const rest = await tb.api('GET', `/api/devices/${w.d.id}`);
@@ -115,11 +129,21 @@ presence('a takeover never shows offline or reconnecting, on status or bindings'
   assert.is((await settled(w.agent, w.d.id)).state, 'online');
   const seq = w.statuses();
   assert.ok(seq.length >= 2, `expected the takeovers' online statuses, got ${states(seq)}`);
-  assert.ok(seq.every((s) => s.state === 'online'), states(seq));
+  assert.ok(
+    seq.every((s) => s.state === 'online'),
+    states(seq),
+  );
   assert.is(seq.at(-1)!.reason, 'takeover', `the newest online status says the device replaced its own connection: ${states(seq)}`);
   const conns = seq.map((s) => s.conn);
-  assert.equal(conns, [...conns].sort((a, b) => a - b), 'connection numbers only grow');
-  assert.ok(w.bindingPresence().every((p) => p.state === 'online'), states(w.bindingPresence()));
+  assert.equal(
+    conns,
+    [...conns].sort((a, b) => a - b),
+    'connection numbers only grow',
+  );
+  assert.ok(
+    w.bindingPresence().every((p) => p.state === 'online'),
+    states(w.bindingPresence()),
+  );
   const rest = await tb.api('GET', `/api/devices/${w.d.id}`);
   assert.is(rest.body.presence.state, 'online');
   assert.is(rest.body.presence.conn, seq.at(-1)!.conn);
@@ -153,7 +177,9 @@ presence('a device that stops pinging is dropped for keepalive', async () => {
     log,
     statuses: () => log.filter((m) => m.topic === topic).map((m) => m.json as Status),
     bindingPresence: () =>
-      log.filter((m) => m.topic === agentTopic(agent.id, 'bindings')).flatMap((m) => (m.json as { devices: { id: string; presence: Status }[] }).devices.map((x) => x.presence)),
+      log
+        .filter((m) => m.topic === agentTopic(agent.id, 'bindings'))
+        .flatMap((m) => (m.json as { devices: { id: string; presence: Status }[] }).devices.map((x) => x.presence)),
   };
   await waitStatus(w, 'online');
   // Silence the client: no PINGREQ goes out, and it does not time the broker out itself.
@@ -179,9 +205,16 @@ presence('coming back inside the grace window goes reconnecting → online, neve
   clock.advance(GRACE_MS * 2);
   assert.is((await settled(w.agent, w.d.id)).state, 'online');
   const seq = transitions(w.statuses());
-  assert.equal(seq.map((s) => s.state), ['online', 'reconnecting', 'online'], states(w.statuses()));
+  assert.equal(
+    seq.map((s) => s.state),
+    ['online', 'reconnecting', 'online'],
+    states(w.statuses()),
+  );
   assert.ok(seq[2]!.conn > seq[0]!.conn, 'the new connection has a higher number');
-  assert.ok(w.bindingPresence().every((p) => p.state !== 'offline'), states(w.bindingPresence()));
+  assert.ok(
+    w.bindingPresence().every((p) => p.state !== 'offline'),
+    states(w.bindingPresence()),
+  );
   assert.is((await tb.api('GET', `/api/devices/${w.d.id}`)).body.presence.state, 'online');
 });
 
@@ -209,7 +242,10 @@ restart('devices seen before are reconnecting/broker-restart for the grace windo
     const client = await connectAgent(restarted.broker.mqttUrl, agent.id, agent.token);
     live.push(client);
     const log = recorder(client);
-    await subscribe(client, [back, gone, never].map((d) => deviceTopic(d.id, 'status')));
+    await subscribe(
+      client,
+      [back, gone, never].map((d) => deviceTopic(d.id, 'status')),
+    );
     const statusOf = (d: Dev): Status[] => log.filter((m) => m.topic === deviceTopic(d.id, 'status')).map((m) => m.json as Status);
     const bound = (): { id: string; presence: Status }[] | undefined =>
       (log.filter((m) => m.topic === agentTopic(agent.id, 'bindings')).at(-1)?.json as { devices: { id: string; presence: Status }[] } | undefined)?.devices;
@@ -233,13 +269,24 @@ restart('devices seen before are reconnecting/broker-restart for the grace windo
     const listed = await request(client, { kind: 'agent', id: agent.id }, { op: 'list' });
     assert.ok(listed.ok, JSON.stringify(listed));
     await waitUntil(() => statusOf(gone).find((s) => s.state === 'offline'), 5000, 'the device that did not come back going offline');
-    assert.equal(transitions(statusOf(back)).map((s) => s.state), ['reconnecting', 'online'], states(statusOf(back)));
-    assert.equal(statusOf(gone).map((s) => `${s.state}/${s.reason}`), ['reconnecting/broker-restart', 'offline/broker-restart']);
-    await waitUntil(() => {
-      const now = bound();
-      const pr = (id: string): string | undefined => now?.find((x) => x.id === id)?.presence.state;
-      return pr(back.id) === 'online' && pr(gone.id) === 'offline';
-    }, 5000, 'bindings showing the returned device online and the other offline');
+    assert.equal(
+      transitions(statusOf(back)).map((s) => s.state),
+      ['reconnecting', 'online'],
+      states(statusOf(back)),
+    );
+    assert.equal(
+      statusOf(gone).map((s) => `${s.state}/${s.reason}`),
+      ['reconnecting/broker-restart', 'offline/broker-restart'],
+    );
+    await waitUntil(
+      () => {
+        const now = bound();
+        const pr = (id: string): string | undefined => now?.find((x) => x.id === id)?.presence.state;
+        return pr(back.id) === 'online' && pr(gone.id) === 'offline';
+      },
+      5000,
+      'bindings showing the returned device online and the other offline',
+    );
   } finally {
     await end(...live);
     await b?.stop();

@@ -44,9 +44,13 @@ t('an agent blasting 3,000 requests gets RATE_LIMITED with retryAfterMs; another
   for (const r of limited) assert.ok(Number.isInteger(r.error.retryAfterMs) && r.error.retryAfterMs > 0, JSON.stringify(r));
   // Default limit: burst 40 then 20 per second.
   assert.ok(ok <= 40 + Math.ceil(20 * elapsedS) + 1, `${ok} answered ok in ${elapsedS.toFixed(2)} s`);
-  console.log(`  blaster: ${ok} ok, ${limited.length} RATE_LIMITED in ${elapsedS.toFixed(2)} s; quiet agent median ${median(before).toFixed(1)} ms before, ${median(during).toFixed(1)} ms during`);
+  console.log(
+    `  blaster: ${ok} ok, ${limited.length} RATE_LIMITED in ${elapsedS.toFixed(2)} s; quiet agent median ${median(before).toFixed(1)} ms before, ${median(during).toFixed(1)} ms during`,
+  );
   const scrape = (await tb.api<string>('GET', '/metrics')).body;
-  const counted = metric(scrape, 'fleetbind_requests_rate_limited_total', { scope: 'connection' }) + metric(scrape, 'fleetbind_requests_rate_limited_total', { scope: 'agent' });
+  const counted =
+    metric(scrape, 'fleetbind_requests_rate_limited_total', { scope: 'connection' }) +
+    metric(scrape, 'fleetbind_requests_rate_limited_total', { scope: 'agent' });
   assert.is(counted, limited.length);
   await end(a.client, b.client);
 });

@@ -48,7 +48,10 @@ admin('agents: create, conflict, list, get, rename', async () => {
   assert.not.ok(JSON.stringify(created.body).includes('crew-password'));
   expectRestError(await tb.api('POST', '/api/agents', { id: 'CREW.7', name: 'Again', password: 'crew-password' }), 409, ErrorCode.CONFLICT, 'id');
   const list = await tb.api('GET', '/api/agents');
-  assert.ok(list.body.some((a: any) => a.id === 'crew.7' && a.devices === 0 && !('password_hash' in a) && !('passwordHash' in a)), JSON.stringify(list.body));
+  assert.ok(
+    list.body.some((a: any) => a.id === 'crew.7' && a.devices === 0 && !('password_hash' in a) && !('passwordHash' in a)),
+    JSON.stringify(list.body),
+  );
   assert.equal((await tb.api('GET', '/api/agents/crew.7')).body.devices, []);
   expectRestError(await tb.api('GET', '/api/agents/nobody'), 404, ErrorCode.NOT_FOUND);
   const renamed = await tb.api('PATCH', '/api/agents/crew.7', { name: 'Crew 7' });
@@ -72,7 +75,10 @@ admin('disabling an agent closes its MQTT connection and stops it logging in, un
   const login = await tb.api('POST', '/api/login', { id: a.id, password: a.password }, undefined);
   expectRestError(login, 403, ErrorCode.FORBIDDEN);
   expectRestError(await tb.api('GET', '/api/me', undefined, token), 401, ErrorCode.UNAUTHORIZED);
-  assert.match((await connectRefused(tb.broker.mqttUrl, { clientId: `agent:${a.id}:${fresh('back')}`, username: `agent:${a.id}`, password: token })).message, /Bad username or password/);
+  assert.match(
+    (await connectRefused(tb.broker.mqttUrl, { clientId: `agent:${a.id}:${fresh('back')}`, username: `agent:${a.id}`, password: token })).message,
+    /Bad username or password/,
+  );
   assert.is((await tb.api('PATCH', `/api/agents/${a.id}`, { disabled: false })).body.disabled, false);
   assert.ok(await tb.login(a.id, a.password));
 });
@@ -87,16 +93,26 @@ admin('devices: provision, ALREADY_REGISTERED for a known MAC, reprovision:true 
   const device = track((await connectDevice(tb.broker.mqttUrl, first)).client);
 
   expectRestError(await tb.api('POST', '/api/devices', { mac: 'a4-cf-12-00-00-01' }), 409, ErrorCode.ALREADY_REGISTERED, 'mac');
-  assert.equal((await audit(`device=${first.id}`)).map((r) => r.action), ['device.registered'], 'the refusal wrote nothing');
+  assert.equal(
+    (await audit(`device=${first.id}`)).map((r) => r.action),
+    ['device.registered'],
+    'the refusal wrote nothing',
+  );
 
   const again = await tb.api('POST', '/api/devices', { mac: 'a4cf12000001', reprovision: true });
   assert.is(again.status, 201, JSON.stringify(again.body));
   assert.equal([again.body.id, again.body.reprovisioned], [first.id, true]);
   assert.is.not(again.body.secret, first.secret);
   await end(device);
-  assert.match((await connectRefused(tb.broker.mqttUrl, { clientId: first.id, username: first.id, password: first.secret })).message, /Bad username or password/);
+  assert.match(
+    (await connectRefused(tb.broker.mqttUrl, { clientId: first.id, username: first.id, password: first.secret })).message,
+    /Bad username or password/,
+  );
   track((await connectDevice(tb.broker.mqttUrl, { ...first, secret: again.body.secret })).client);
-  assert.equal((await audit(`device=${first.id}`)).map((r) => r.action), ['device.reprovisioned', 'device.registered']);
+  assert.equal(
+    (await audit(`device=${first.id}`)).map((r) => r.action),
+    ['device.reprovisioned', 'device.registered'],
+  );
 
   const one = await tb.api('GET', `/api/devices/${first.id}`);
   assert.equal([one.body.mac, one.body.model, one.body.agent, one.body.presence.state], ['a4cf12000001', 'test-board', null, 'online']);
@@ -242,7 +258,7 @@ admin('a label from GET /api/labels/:code claims its machine over MQTT', async (
   assert.equal([row?.agent, row?.detail.via], [agent.id, 'label']);
 });
 
-admin('GET /api/binding-map shows the claim and the release in this node\'s map, to admins only', async () => {
+admin("GET /api/binding-map shows the claim and the release in this node's map, to admins only", async () => {
   const d = await tb.provision();
   const agent = await tb.agent(fresh('mapped'));
   track(agent.client);

@@ -15,7 +15,11 @@ import { connectRefused, end } from '../helpers/mqtt';
 let tb: TestBroker;
 
 const login = (b: TestBroker, id: unknown, password: string, headers: Record<string, string> = {}) =>
-  fetch(`${b.broker.httpUrl}/api/login`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ id, password }) }).then(async (r) => ({
+  fetch(`${b.broker.httpUrl}/api/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify({ id, password }),
+  }).then(async (r) => ({
     status: r.status,
     retryAfter: r.headers.get('retry-after'),
     body: (await r.json()) as any,
@@ -150,7 +154,12 @@ perIp('30 failures from one address block every username from it, whatever X-For
   assert.ok(Number(blocked.retryAfter) > 0);
   // A client that claims to be somewhere else is still the same client, over REST and MQTT/WS.
   expectRestError(await login(ipb, 'honest', a.password, spoof()), 429, ErrorCode.RATE_LIMITED);
-  const ws = await connectRefused(ipb.broker.wsUrl, { clientId: 'agent:honest:ws-spoof', username: 'agent:honest', password: 'anything', wsOptions: { headers: spoof() } });
+  const ws = await connectRefused(ipb.broker.wsUrl, {
+    clientId: 'agent:honest:ws-spoof',
+    username: 'agent:honest',
+    password: 'anything',
+    wsOptions: { headers: spoof() },
+  });
   assert.match(ws.message, /Not authorized/i);
   // The operator's admin token needs no login and still works.
   assert.is((await ipb.api('GET', '/api/agents')).status, 200);

@@ -13,7 +13,8 @@ t.before(async (ctx) => {
 t.after(async (ctx) => ctx.broker.stop());
 
 t('an admin transfer cuts the old agent off on the next message, without a reconnect', async ({ broker }) =>
-  transferCutsOffOldAgent(broker, broker.broker.mqttUrl, broker.adminToken));
+  transferCutsOffOldAgent(broker, broker.broker.mqttUrl, broker.adminToken),
+);
 
 t('a release cuts the releasing agent off too, retained status included', async ({ broker }) => {
   const d = await broker.provision();
@@ -31,7 +32,10 @@ t('a release cuts the releasing agent off too, retained status included', async 
   assert.equal(await subscribe(admin, [eventTopic(d.id, 'x')]), [0]);
   await publish(dev.client, eventTopic(d.id, 'x'), { after: true });
   await barrier(broker, [{ marker: { from: dev.client, topic: eventTopic(d.id, 'x'), to: admin } }], [{ agent: a }]);
-  assert.equal(seen.filter((m) => m.topic.includes(d.id)), []);
+  assert.equal(
+    seen.filter((m) => m.topic.includes(d.id)),
+    [],
+  );
   await end(a.client, dev.client, admin);
 });
 

@@ -23,7 +23,11 @@ t.before(() => {
 });
 t.after(() => rmSync(dir, { recursive: true, force: true }));
 
-interface Run { code: number | null; stdout: string; stderr: string }
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
 
 function runBroker(args: string[], opts: { unprivileged?: boolean } = {}): Promise<Run> {
   const ids = opts.unprivileged && asRoot ? { uid: NOBODY, gid: NOBODY } : {};
@@ -73,7 +77,12 @@ t('an MQTT port in use: which port, the likely cause, the flag, exit 1', async (
   const { server, port } = await hold();
   try {
     const r = await runBroker(['--data-dir', join(dir, 'mqtt-busy'), '--mqtt-port', String(port), '--http-port', '0']);
-    oneLine(r, new RegExp(`^fleetbind: the MQTT port ${port} on 127\\.0\\.0\\.1 is already in use, probably by Mosquitto or another broker .*choose another port with --mqtt-port\\n$`));
+    oneLine(
+      r,
+      new RegExp(
+        `^fleetbind: the MQTT port ${port} on 127\\.0\\.0\\.1 is already in use, probably by Mosquitto or another broker .*choose another port with --mqtt-port\\n$`,
+      ),
+    );
   } finally {
     server.close();
   }
@@ -147,8 +156,14 @@ t('a loopback public URL is warned about at start, with the flag and a LAN addre
   const token = 'start-test-admin-token-0123456789';
   const local = await BrokerProcess.start(data, token, ['--public-url', 'http://localhost:8080']);
   await local.stop();
-  assert.match(local.stderr, /warning: phones cannot open the public URL http:\/\/localhost:8080: localhost is this machine's loopback address\.\n {2}Labels and claim links would point there\. Restart with --public-url http:\/\/\S+ \(or set FLEETBIND_PUBLIC_URL\)\./);
-  assert.ok(local.logLines().some((l) => l.level === 40 && String(l.msg).includes('which a phone cannot open')), 'no warning in the log');
+  assert.match(
+    local.stderr,
+    /warning: phones cannot open the public URL http:\/\/localhost:8080: localhost is this machine's loopback address\.\n {2}Labels and claim links would point there\. Restart with --public-url http:\/\/\S+ \(or set FLEETBIND_PUBLIC_URL\)\./,
+  );
+  assert.ok(
+    local.logLines().some((l) => l.level === 40 && String(l.msg).includes('which a phone cannot open')),
+    'no warning in the log',
+  );
   const lan = await BrokerProcess.start(data, token, ['--public-url', 'http://192.0.2.10:8080']);
   await lan.stop();
   assert.match(lan.stderr, /public URL +http:\/\/192\.0\.2\.10:8080/);

@@ -35,7 +35,27 @@ tls('MQTT over TLS, HTTPS and WSS with a self-signed certificate', async () => {
   dir = mkdtempSync(join(tmpdir(), 'fleetbind-tls-'));
   const key = join(dir, 'k');
   const cert = join(dir, 'c');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1', '-keyout', key, '-out', cert], { stdio: 'pipe' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=localhost',
+      '-addext',
+      'subjectAltName=DNS:localhost,IP:127.0.0.1',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+    ],
+    { stdio: 'pipe' },
+  );
   ca = readFileSync(cert);
   tb = await TestBroker.start({ tlsCert: cert, tlsKey: key, mqttsPort: 0 });
   const { mqttsPort, httpUrl, wsUrl } = tb.broker;

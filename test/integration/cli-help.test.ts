@@ -11,10 +11,23 @@ const root = join(import.meta.dirname, '..', '..');
 const scripts = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
 
 /** The npm scripts that are commands a person runs with options (not typecheck or build steps). */
-const ENTRY_POINTS = ['test', 'start', 'simulate', 'flash', 'build:firmware', 'nvs', 'labels', 'fleet', 'cluster', ...Object.keys(scripts).filter((s) => s.startsWith('bench:'))];
+const ENTRY_POINTS = [
+  'test',
+  'start',
+  'simulate',
+  'flash',
+  'build:firmware',
+  'nvs',
+  'labels',
+  'fleet',
+  'cluster',
+  ...Object.keys(scripts).filter((s) => s.startsWith('bench:')),
+];
 
 function sources(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? sources(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : []));
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? sources(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : [],
+  );
 }
 
 /** Option entries of the help's "options:" list, each with its description. */
@@ -48,15 +61,23 @@ for (const script of ENTRY_POINTS) {
     }
     assert.is(short.stdout, long.stdout);
     const entries = optionEntries(long.stdout);
-    assert.ok(entries.some((e) => e.flag === '-h, --help'), `${script} does not list --help`);
+    assert.ok(
+      entries.some((e) => e.flag === '-h, --help'),
+      `${script} does not list --help`,
+    );
     for (const e of entries) assert.ok(e.text.length >= 8, `${script}: option ${e.flag} has no description`);
   });
 }
 
 t('no entry point parses its arguments apart from the shared reader', () => {
-  const own = ['broker', 'host-tools', 'scripts', 'bench'].flatMap((d) => sources(join(root, d))).filter((f) => !f.endsWith(join('host-tools', 'cli', 'args.ts')));
+  const own = ['broker', 'host-tools', 'scripts', 'bench']
+    .flatMap((d) => sources(join(root, d)))
+    .filter((f) => !f.endsWith(join('host-tools', 'cli', 'args.ts')));
   const offenders = own.filter((f) => /import\s*\{[^}]*\bparseArgs\b[^}]*\}\s*from\s*'node:util'/.test(readFileSync(f, 'utf8')));
-  assert.equal(offenders.map((f) => relative(root, f)), []);
+  assert.equal(
+    offenders.map((f) => relative(root, f)),
+    [],
+  );
 });
 
 t('fleet: each command has its own help', async () => {

@@ -33,7 +33,10 @@ t('a retained message followed at once by a plain one to the same agent: both ar
   assert.ok((await request(agent.client, { kind: 'agent', id: agent.id }, { op: 'list' })).ok);
   const retained = got.filter((m) => m.topic === agentTopic(agent.id, 'bindings')).map((m) => m.n);
   assert.equal(retained, [0, 2, 4, 6, 8, 10, 12, 14, 16, 18], 'every retained message arrived');
-  assert.equal(got.filter((m) => m.topic === agentTopic(agent.id, 'res')).map((m) => m.n), [1, 3, 5, 7, 9, 11, 13, 15, 17, 19]);
+  assert.equal(
+    got.filter((m) => m.topic === agentTopic(agent.id, 'res')).map((m) => m.n),
+    [1, 3, 5, 7, 9, 11, 13, 15, 17, 19],
+  );
   await end(agent.client);
 });
 

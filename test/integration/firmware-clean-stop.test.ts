@@ -25,14 +25,23 @@ t('core.stop() → DISCONNECT → presence offline, reason clean', async () => {
       associateMs: () => 5,
     });
     device.start();
-    const presence = async () => ((await tb.api('GET', '/api/devices')).body as { id: string; presence: { state: string; reason?: string } }[]).find((d) => d.id === dev.id)?.presence;
-    await waitUntil(async () => device.state === 'ready' && (await presence())?.state === 'online', 20_000, () => `device online (state ${device.state})`);
+    const presence = async () =>
+      ((await tb.api('GET', '/api/devices')).body as { id: string; presence: { state: string; reason?: string } }[]).find((d) => d.id === dev.id)?.presence;
+    await waitUntil(
+      async () => device.state === 'ready' && (await presence())?.state === 'online',
+      20_000,
+      () => `device online (state ${device.state})`,
+    );
     device.core.stop();
     assert.is(device.state, 'stopped');
-    const offline = await waitUntil(async () => {
-      const p = await presence();
-      return p?.state === 'offline' && p;
-    }, 20_000, () => 'presence offline');
+    const offline = await waitUntil(
+      async () => {
+        const p = await presence();
+        return p?.state === 'offline' && p;
+      },
+      20_000,
+      () => 'presence offline',
+    );
     assert.is(offline.reason, 'clean');
   } finally {
     await tb.stop();

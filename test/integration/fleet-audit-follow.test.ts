@@ -39,7 +39,11 @@ t('prints the latest entries, then each new one live; Ctrl-C exits 0', async ({ 
     await waitUntil(() => f.out.stdout.includes('agent=during-follow-2'), 20_000, 'the new entries live');
     const lines = f.out.stdout.trim().split('\n');
     const seqs = lines.map((l) => Number(l.split(/\s+/)[0]));
-    assert.equal(seqs, [...seqs].sort((a, b) => a - b), 'oldest first, in order');
+    assert.equal(
+      seqs,
+      [...seqs].sort((a, b) => a - b),
+      'oldest first, in order',
+    );
     assert.is(new Set(seqs).size, seqs.length, 'no entry twice');
     assert.ok(lines.findIndex((l) => l.includes('during-follow-1')) < lines.findIndex((l) => l.includes('during-follow-2')));
   } finally {
@@ -56,8 +60,14 @@ t('--json prints one object a line; --action filters the live entries too', asyn
     const dev = await broker.provision();
     await broker.createAgent('json-follow');
     await waitUntil(() => f.out.stdout.includes('"json-follow"'), 20_000, 'the new agent');
-    const rows = f.out.stdout.trim().split('\n').map((l) => JSON.parse(l) as { action: string; device: string | null });
-    assert.ok(rows.every((r) => r.action === 'agent.created'), JSON.stringify(rows));
+    const rows = f.out.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { action: string; device: string | null });
+    assert.ok(
+      rows.every((r) => r.action === 'agent.created'),
+      JSON.stringify(rows),
+    );
     assert.not.ok(f.out.stdout.includes(dev.id), 'the device.registered entry is filtered out');
   } finally {
     f.child.kill('SIGINT');
@@ -66,7 +76,10 @@ t('--json prints one object a line; --action filters the live entries too', asyn
 });
 
 t('--follow on a command that cannot follow is a usage error', async ({ broker }) => {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'host-tools/fleet/cli.ts', 'devices', '--follow', '--broker-api', broker.broker.httpUrl], { cwd: root, env: { ...process.env, FLEETBIND_ADMIN_TOKEN: broker.adminToken } });
+  const child = spawn(process.execPath, ['--import', 'tsx', 'host-tools/fleet/cli.ts', 'devices', '--follow', '--broker-api', broker.broker.httpUrl], {
+    cwd: root,
+    env: { ...process.env, FLEETBIND_ADMIN_TOKEN: broker.adminToken },
+  });
   let stderr = '';
   child.stderr.on('data', (d) => (stderr += d));
   const code = await new Promise<number | null>((resolve) => child.on('close', resolve));

@@ -32,7 +32,12 @@ t.before(async (ctx) => {
 });
 t.after(async (ctx) => ctx.broker.stop());
 
-function fleet(broker: TestBroker, args: string[], env: Record<string, string | undefined> = { FLEETBIND_ADMIN_TOKEN: broker.adminToken }, opts: { viaNpm?: boolean } = {}): Promise<ScriptRun> {
+function fleet(
+  broker: TestBroker,
+  args: string[],
+  env: Record<string, string | undefined> = { FLEETBIND_ADMIN_TOKEN: broker.adminToken },
+  opts: { viaNpm?: boolean } = {},
+): Promise<ScriptRun> {
   return runNpmScript('fleet', [...args, '--broker-api', broker.broker.httpUrl], env, opts);
 }
 
@@ -46,7 +51,11 @@ async function ok(broker: TestBroker, args: string[], opts: { viaNpm?: boolean }
 const json = async <T = any>(broker: TestBroker, args: string[]): Promise<T> => JSON.parse(await ok(broker, [...args, '--json'])) as T;
 
 /** The table's rows as arrays of cells, header first. */
-const rows = (text: string): string[][] => text.trim().split('\n').map((l) => l.trim().split(/\s{2,}/));
+const rows = (text: string): string[][] =>
+  text
+    .trim()
+    .split('\n')
+    .map((l) => l.trim().split(/\s{2,}/));
 
 const oneLine = (r: ScriptRun): string => {
   const lines = r.stderr.split('\n').filter((l) => l.startsWith('fleet: '));
@@ -86,7 +95,10 @@ t('blocks lists a locked-out agent; agent unlock clears it and the agent logs in
   assert.is((await broker.api('POST', '/api/login', { id: 'guessed', password: 'right-password' }, undefined)).status, 429);
   const table = rows(await ok(broker, ['blocks']));
   assert.equal(table[0], ['SUBJECT', 'ADDRESS', 'FAILURES', 'BLOCKED FOR']);
-  assert.ok(table.some((r) => r[0] === 'agent:guessed' && r[2] === '5'), JSON.stringify(table));
+  assert.ok(
+    table.some((r) => r[0] === 'agent:guessed' && r[2] === '5'),
+    JSON.stringify(table),
+  );
   assert.match(await ok(broker, ['agent', 'unlock', 'guessed']), /^unlocked agent guessed \(\d+ blocks? cleared\)$/m);
   assert.is((await broker.api('POST', '/api/login', { id: 'guessed', password: 'right-password' }, undefined)).status, 200);
   assert.equal(await json(broker, ['blocks', 'clear', '--address', '192.0.2.99']), { cleared: 0 });
@@ -108,7 +120,10 @@ t('devices and bindings show the registry; transfer moves a device, audited with
   assert.equal(devices[0], ['DEVICE', 'MACHINE', 'MODEL', 'FW', 'AGENT', 'PRESENCE', 'LAST SEEN']);
   assert.equal(devices.find((r) => r[0] === d1.id)?.slice(0, 5), [d1.id, 'CT0700101', 'test-board', '-', 'alice']);
   assert.equal(devices.find((r) => r[0] === d2.id)?.slice(0, 5), [d2.id, '-', 'test-board', '-', '-']);
-  assert.equal((await json<any[]>(broker, ['devices', '--agent', 'alice'])).map((d) => d.id), [d1.id]);
+  assert.equal(
+    (await json<any[]>(broker, ['devices', '--agent', 'alice'])).map((d) => d.id),
+    [d1.id],
+  );
 
   const bindings = rows(await ok(broker, ['bindings']));
   assert.equal(bindings.length, 2, 'one bound device');
@@ -121,7 +136,10 @@ t('devices and bindings show the registry; transfer moves a device, audited with
 
   const audit = await json<any[]>(broker, ['audit', '--device', d1.id]);
   assert.ok(audit.length >= 3, JSON.stringify(audit));
-  assert.ok(audit.every((e) => e.device === d1.id), 'only entries about that device');
+  assert.ok(
+    audit.every((e) => e.device === d1.id),
+    'only entries about that device',
+  );
   const transfer = audit.find((e) => e.action === 'transfer');
   assert.ok(transfer, JSON.stringify(audit));
   assert.is(transfer.agent, 'bob');
@@ -187,7 +205,10 @@ t('a bad token, an unreachable broker and usage mistakes each fail in one line w
 
   const usage: Array<[string[], string]> = [
     [['frobnicate'], 'fleet: unknown command "frobnicate"'],
-    [['agent', 'remove', '263'], 'fleet: unknown command "agent remove"; did you mean agent add or agent unlock or agent list or agent disable or agent passwd?'],
+    [
+      ['agent', 'remove', '263'],
+      'fleet: unknown command "agent remove"; did you mean agent add or agent unlock or agent list or agent disable or agent passwd?',
+    ],
     [['agent', 'add', '264'], 'fleet: "agent add" needs --name NAME (the name people see, such as "test vk")'],
     [['transfer', 'esp32-000000000000'], 'fleet: "transfer" takes <device> <agent>, got "esp32-000000000000"'],
     [['devices', '--reason', 'x'], 'fleet: --reason is not an option of "devices"'],
@@ -234,7 +255,11 @@ t('device release, kick and rm take a machine code; agent disable and passwd cha
   assert.ok(listed.some((a) => a.id === 'fl-agent'));
   const audit = await json<Array<{ action: string }>>(broker, ['audit', '--limit', '50']);
   const actions = audit.map((e) => e.action);
-  for (const a of ['device.delete', 'agent.update']) assert.ok(actions.some((x) => x.startsWith(a.split('.')[0]!)), `${a} not audited: ${actions.join(', ')}`);
+  for (const a of ['device.delete', 'agent.update'])
+    assert.ok(
+      actions.some((x) => x.startsWith(a.split('.')[0]!)),
+      `${a} not audited: ${actions.join(', ')}`,
+    );
 });
 
 t('login keeps an admin session in the config dir (mode 600) that later commands use without a token', async ({ broker }) => {
@@ -248,7 +273,12 @@ t('login keeps an admin session in the config dir (mode 600) that later commands
     const login = await fleet(broker, ['login', '--user', 'admin:admin', '--password', password], env);
     assert.is(login.code, 0, login.stderr);
     const file = join(config, 'fleetbind', 'session.json');
-    assert.match(login.stdout, new RegExp(`^logged in to ${broker.broker.httpUrl.replace(/[.]/g, '\\.')} as admin:admin; the session is in ${file.replace(/[.]/g, '\\.')} \\(mode 600\\)`));
+    assert.match(
+      login.stdout,
+      new RegExp(
+        `^logged in to ${broker.broker.httpUrl.replace(/[.]/g, '\\.')} as admin:admin; the session is in ${file.replace(/[.]/g, '\\.')} \\(mode 600\\)`,
+      ),
+    );
     assert.is(statSync(file).mode & 0o777, 0o600);
     assert.not.ok(login.stdout.includes(JSON.parse(readFileSync(file, 'utf8')).token), 'the token was printed');
     const devices = await fleet(broker, ['devices', '--json'], env);

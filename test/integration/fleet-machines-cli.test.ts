@@ -15,14 +15,18 @@ t.before(async (ctx) => {
 });
 t.after(async (ctx) => ctx.broker.stop());
 
-const fleet = (broker: TestBroker, args: string[]): Promise<ScriptRun> => runNpmScript('fleet', [...args, '--broker-api', broker.broker.httpUrl], { FLEETBIND_ADMIN_TOKEN: broker.adminToken });
+const fleet = (broker: TestBroker, args: string[]): Promise<ScriptRun> =>
+  runNpmScript('fleet', [...args, '--broker-api', broker.broker.httpUrl], { FLEETBIND_ADMIN_TOKEN: broker.adminToken });
 
 t('machines shows status, holder and ink bars from the reported state; settings sets a desired setting the device is sent', async ({ broker }) => {
   const dev = await broker.provision(undefined, 'CT0700301');
   const agent = await broker.agent('inkshop');
   assert.ok((await request(agent.client, { kind: 'agent', id: agent.id }, { op: 'claim', target: dev.id })).ok);
   const { client } = await connectDevice(broker.broker.mqttUrl, dev);
-  await publish(client, deviceTopic(dev.id, 'state'), { machine: { status: 'busy', job: 'p-7' }, consumables: { 'ink.c': { level: 100 }, 'ink.m': { level: 62 }, 'ink.y': { level: 40 }, 'ink.k': { level: 8 }, paper: { level: 55 } } });
+  await publish(client, deviceTopic(dev.id, 'state'), {
+    machine: { status: 'busy', job: 'p-7' },
+    consumables: { 'ink.c': { level: 100 }, 'ink.m': { level: 62 }, 'ink.y': { level: 40 }, 'ink.k': { level: 8 }, paper: { level: 55 } },
+  });
   await waitUntil(async () => (await broker.api('GET', '/api/machines/CT0700301')).body.shadow?.version === 1 || undefined, 15_000, 'the shadow');
 
   const out = await fleet(broker, ['machines']);
@@ -44,10 +48,21 @@ t('machines shows status, holder and ink bars from the reported state; settings 
   assert.match(set.stdout, /desired settings version 1; waiting for the device to apply display\.brightness=35/);
   assert.equal((await config).json.delta, { version: 1, settings: { 'display.brightness': 35 } });
 
-  for (const bad of [['settings', dev.id, 'display.brightness=bright'], ['settings', dev.id, 'wifi.psk=x'], ['settings', dev.id, 'nonsense']]) {
+  for (const bad of [
+    ['settings', dev.id, 'display.brightness=bright'],
+    ['settings', dev.id, 'wifi.psk=x'],
+    ['settings', dev.id, 'nonsense'],
+  ]) {
     const r = await fleet(broker, bad);
     assert.is(r.code, 2, `${bad.join(' ')}: ${r.stdout}`);
-    assert.is(r.stderr.trim().split('\n').filter((l) => l.startsWith('fleet: ')).length, 1, r.stderr);
+    assert.is(
+      r.stderr
+        .trim()
+        .split('\n')
+        .filter((l) => l.startsWith('fleet: ')).length,
+      1,
+      r.stderr,
+    );
   }
   await end(agent.client, client);
 });

@@ -41,7 +41,10 @@ t('rows of one batch commit together, in the order they were made, and only at t
   ];
   await Promise.all(writes);
   assert.is(seenInside, 0, 'held back until the batch ends');
-  assert.equal((await events('job-a')).map((e) => e.event), ['queued', 'dispatched', 'running']);
+  assert.equal(
+    (await events('job-a')).map((e) => e.event),
+    ['queued', 'dispatched', 'running'],
+  );
 });
 
 t('a write that fails takes its own rows with it; the batch around it commits', async () => {
@@ -52,12 +55,18 @@ t('a write that fails takes its own rows with it; the batch around it commits', 
       await addEvent(trx, 'job-c', 1, 'queued');
       throw new Error('refused');
     })
-    .then(() => 'committed', (err: Error) => err.message);
+    .then(
+      () => 'committed',
+      (err: Error) => err.message,
+    );
   const ok2 = writer.write((trx) => addEvent(trx, 'job-b', 2, 'dispatched'));
   await ok1;
   await ok2;
   assert.is(await bad, 'refused');
-  assert.equal((await events('job-b')).map((e) => e.event), ['queued', 'dispatched']);
+  assert.equal(
+    (await events('job-b')).map((e) => e.event),
+    ['queued', 'dispatched'],
+  );
   assert.equal(await events('job-c'), []);
 });
 
@@ -72,10 +81,12 @@ t('more rows than one INSERT takes go in several, all of them', async () => {
 });
 
 t('outside a group commit a row goes in at once', async () => {
-  await jobsDb(reg.db).transaction().execute(async (trx) => {
-    await addEvent(trx, 'job-e', 1, 'queued');
-    assert.is((await trx.selectFrom('job_events').select('seq').where('job', '=', 'job-e').execute()).length, 1);
-  });
+  await jobsDb(reg.db)
+    .transaction()
+    .execute(async (trx) => {
+      await addEvent(trx, 'job-e', 1, 'queued');
+      assert.is((await trx.selectFrom('job_events').select('seq').where('job', '=', 'job-e').execute()).length, 1);
+    });
 });
 
 t.run();

@@ -43,7 +43,10 @@ test('a wrong passphrase: the device says it could not join, and stays off the n
   assert.equal(errorLines(run).length, 1, run.stderr);
   assert.match(errorLines(run)[0]!, /did not take the network "lab": it could not join the network/);
   const devices = await ctx.tb!.api<Array<{ machineCode: string | null }>>('GET', '/api/devices');
-  assert.not.ok(devices.body.some((d) => d.machineCode === 'IMP-0001'), 'it has not enrolled');
+  assert.not.ok(
+    devices.body.some((d) => d.machineCode === 'IMP-0001'),
+    'it has not enrolled',
+  );
 });
 
 test('the right passphrase: it joins, keeps the network, and enrolls with the broker', async (ctx) => {

@@ -11,9 +11,13 @@ const { s, env } = jobSuite('jobs: binding changes and reservations', { jobAckTi
 const agent = (): Promise<Agent> => env.agent();
 const watch = (): Promise<Watch> => env.watch({ mode: 'hold', durationMs: 10 });
 
-const heldQr = (device: string) => ({ device, kind: 'qr.show', params: { text: 'https://pay.example/i/123', caption: 'Order 123', amount: 12.5, currency: 'EUR', hold: true } });
+const heldQr = (device: string) => ({
+  device,
+  kind: 'qr.show',
+  params: { text: 'https://pay.example/i/123', caption: 'Order 123', amount: 12.5, currency: 'EUR', hold: true },
+});
 
-s('a transfer during queued work cancels the old agent\'s jobs with UNBOUND; the new agent\'s first job runs next', async () => {
+s("a transfer during queued work cancels the old agent's jobs with UNBOUND; the new agent's first job runs next", async () => {
   const w = await watch();
   const a1 = await submitOk(w.agent, identify(w.device.id));
   const a2 = await submitOk(w.agent, identify(w.device.id));
@@ -30,23 +34,37 @@ s('a transfer during queued work cancels the old agent\'s jobs with UNBOUND; the
   }
   const running = await jobIn(env.tb, a1, ['cancelled'], w.agent.token);
   assert.is(running.error.code, 'UNBOUND');
-  assert.ok(w.device.cmds.some((c) => c.job === a1 && c.cancel === true), 'the device was told to stop the old agent\'s job');
+  assert.ok(
+    w.device.cmds.some((c) => c.job === a1 && c.cancel === true),
+    "the device was told to stop the old agent's job",
+  );
 
   const bSnapshots = await watchJobs(b, w.device.id);
   const b1 = await submitOk(b, identify(w.device.id));
   await jobIn(env.tb, b1, ['done'], b.token);
-  assert.equal(w.device.runs, [a1, b1], 'after the old agent\'s job was stopped, the new agent\'s job ran next');
-  assert.not.ok(w.device.cmds.some((c) => c.job === a2 || c.job === a3), 'the old agent\'s queued jobs never reached the device');
+  assert.equal(w.device.runs, [a1, b1], "after the old agent's job was stopped, the new agent's job ran next");
+  assert.not.ok(
+    w.device.cmds.some((c) => c.job === a2 || c.job === a3),
+    "the old agent's queued jobs never reached the device",
+  );
   for (const x of bSnapshots) {
     for (const j of x.jobs) assert.is(j.agent, b.id);
-    for (const e of x.ended ?? []) assert.ok(![a1, a2, a3].includes(e.job), 'the new agent never sees the old agent\'s jobs');
+    for (const e of x.ended ?? []) assert.ok(![a1, a2, a3].includes(e.job), "the new agent never sees the old agent's jobs");
   }
   const seenByOld = w.snapshots.flatMap((x) => [...x.jobs.map((j) => j.job), ...(x.ended ?? []).map((e) => e.job)]);
-  assert.not.ok(seenByOld.includes(b1), 'the old agent no longer receives the device\'s queue');
+  assert.not.ok(seenByOld.includes(b1), "the old agent no longer receives the device's queue");
   const theirs = await request(b.client, { kind: 'agent', id: b.id }, { op: 'cancel', job: a2 });
   assert.is(theirs.error.code, 'NOT_FOUND');
   const oldView = await request(w.agent.client, { kind: 'agent', id: w.agent.id }, { op: 'jobs', device: w.device.id });
-  assert.equal(oldView.result.jobs.map((j: any) => [j.job, j.state]).sort(), [[a1, 'cancelled'], [a2, 'cancelled'], [a3, 'cancelled']].sort(), 'the old agent can still see how its jobs ended');
+  assert.equal(
+    oldView.result.jobs.map((j: any) => [j.job, j.state]).sort(),
+    [
+      [a1, 'cancelled'],
+      [a2, 'cancelled'],
+      [a3, 'cancelled'],
+    ].sort(),
+    'the old agent can still see how its jobs ended',
+  );
 });
 
 s("a new holder that subscribes before the device's queue has caught up with the transfer gets an empty snapshot, never the old agent's jobs", async () => {
@@ -98,7 +116,10 @@ s('a held qr.show reserves the device: release and transfer are refused with RES
   assert.is(completed.status, 200, JSON.stringify(completed.body));
   const done = await jobIn(env.tb, qr, ['done'], w.agent.token);
   assert.equal(done.result, { paid: true });
-  assert.ok(w.device.cmds.some((c) => c.job === qr && c.complete === true), 'the device was told the QR is paid');
+  assert.ok(
+    w.device.cmds.some((c) => c.job === qr && c.complete === true),
+    'the device was told the QR is paid',
+  );
   assert.is((await env.tb.api('GET', `/api/devices/${w.device.id}`)).body.reservedByJob, null);
   const again = await env.tb.api('POST', `/api/jobs/${qr}/complete`, undefined, w.agent.token);
   assert.is(again.status, 200, 'a payment backend repeating its confirmation is harmless');

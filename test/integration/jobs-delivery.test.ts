@@ -19,7 +19,11 @@ s('a device that drops every first cmd still runs each job once', async () => {
   }
   assert.equal(w.device.runs, ids, 'each job ran once, in order');
   for (const id of ids) {
-    assert.equal(w.device.cmds.filter((c) => c.job === id).map((c) => c.attempt), [1, 2], `sends of ${id}`);
+    assert.equal(
+      w.device.cmds.filter((c) => c.job === id).map((c) => c.attempt),
+      [1, 2],
+      `sends of ${id}`,
+    );
   }
   const retries = metric((await env.tb.api('GET', '/metrics')).body, 'fleetbind_job_ack_retries_total') - retriesBefore;
   assert.is(retries, 5, 'one resend per job');
@@ -32,7 +36,10 @@ s('a device that never acks fails the job with NO_ACK after the configured attem
   const failed = await jobIn(env.tb, first, ['failed'], w.agent.token);
   assert.is(failed.error.code, 'NO_ACK');
   assert.is(failed.attempt, ATTEMPTS);
-  assert.equal(w.device.cmds.filter((c) => c.job === first).map((c) => c.attempt), [1, 2, 3]);
+  assert.equal(
+    w.device.cmds.filter((c) => c.job === first).map((c) => c.attempt),
+    [1, 2, 3],
+  );
   // The queue moves on to the next job, which meets the same silence.
   const next = await jobIn(env.tb, second, ['failed'], w.agent.token);
   assert.is(next.error.code, 'NO_ACK');

@@ -73,7 +73,7 @@ s('an event naming another job than the running one is filed under no job', asyn
   assert.equal(await dataOf(j, w.agent.token), [{ job: j, t: 2 }, { t: 3 }]);
 });
 
-s('data the device sends right after accepting a job is the job\'s, though it arrives before the broker has the job running', async () => {
+s("data the device sends right after accepting a job is the job's, though it arrives before the broker has the job running", async () => {
   const w = await env.watch({ mode: 'silent' });
   const j = await submitOk(w.agent, identify(w.device.id));
   await waitUntil(() => w.device.cmds.some((c) => c.job === j), 5000, 'the cmd at the device');

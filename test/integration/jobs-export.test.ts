@@ -75,7 +75,10 @@ s('the owner exports JSON: the job, its state history and the data recorded whil
   assert.is(r.body.job.job, job);
   assert.is(r.body.job.state, 'done');
   assert.equal(r.body.job.result, { reply: 'T0s=' });
-  assert.equal(r.body.history.map((h: any) => h.event), ['queued', 'dispatched', 'running', 'done']);
+  assert.equal(
+    r.body.history.map((h: any) => h.event),
+    ['queued', 'dispatched', 'running', 'done'],
+  );
   assert.equal(
     r.body.data.map((d: any) => [d.stream, d.encoding, d.payload]),
     [
@@ -92,7 +95,10 @@ s('the owner exports CSV with the same content', async () => {
   assert.is(r.status, 200);
   const rows = parseCsv(r.body as string);
   assert.equal(rows[0], ['record', 'at', 'time', 'name', 'encoding', 'value']);
-  assert.equal(rows.filter((x) => x[0] === 'event').map((x) => x[3]), ['queued', 'dispatched', 'running', 'done']);
+  assert.equal(
+    rows.filter((x) => x[0] === 'event').map((x) => x[3]),
+    ['queued', 'dispatched', 'running', 'done'],
+  );
   assert.equal(
     rows.filter((x) => x[0] === 'data').map((x) => [x[3], x[4], x[5]]),
     [

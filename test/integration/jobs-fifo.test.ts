@@ -23,7 +23,11 @@ s('three agents submit 20 jobs each at once: each runs once, on its own device, 
     assert.is(list.length, 20);
     assert.equal(w.device.runs, ids, 'ran once each, in the order submitted');
     const textOf = new Map(w.device.cmds.map((c) => [c.job, (c.params as { text: string }).text]));
-    assert.equal(w.device.runs.map((id) => textOf.get(id)), texts(w), 'the device saw its own agent\'s jobs in submit order');
+    assert.equal(
+      w.device.runs.map((id) => textOf.get(id)),
+      texts(w),
+      "the device saw its own agent's jobs in submit order",
+    );
     for (const c of w.device.cmds) assert.ok(ids.includes(c.job), `device ${w.device.id} got a job that is not its agent's: ${c.job}`);
     const seen = new Set(w.snapshots.flatMap((x) => [...x.jobs.map((j) => j.job), ...(x.ended ?? []).map((e) => e.job)]));
     for (const id of seen) assert.ok(ids.includes(id), `agent ${w.agent.id} saw a job that is not its own: ${id}`);
@@ -31,7 +35,11 @@ s('three agents submit 20 jobs each at once: each runs once, on its own device, 
   }
 });
 
-interface Sighting { at: number; position: number; eta: number }
+interface Sighting {
+  at: number;
+  position: number;
+  eta: number;
+}
 
 s('a 21st job gets QUEUE_FULL; positions and ETAs fall as jobs finish, and track the real remaining time', async () => {
   const DURATION_MS = 200;

@@ -24,7 +24,10 @@ s('an idempotent job running when its device drops runs again on reconnect', asy
   await w.device.reconnect(true);
   const done = await jobIn(env.tb, id, ['done'], w.agent.token);
   assert.equal(w.device.runs, [id, id], 'it ran again after the reconnect');
-  assert.equal(w.device.cmds.filter((c) => c.job === id).map((c) => c.attempt), [1, 2]);
+  assert.equal(
+    w.device.cmds.filter((c) => c.job === id).map((c) => c.attempt),
+    [1, 2],
+  );
   assert.ok(done.times.done > done.times.interrupted);
 });
 
@@ -67,10 +70,20 @@ s('queued jobs wait while the device is offline, and expire at their TTL', async
   const short2 = await submitOk(w.agent, identify(w.device.id, { ttl: 1 }));
   const patient = await submitOk(w.agent, identify(w.device.id, { ttl: 60 }));
   const waiting = await waitUntil(() => w.snapshots.find((x) => x.jobs.length === 3), 5000, 'a snapshot with the three waiting jobs');
-  assert.equal(waiting.jobs.map((j) => [j.job, j.state, j.position]), [[short1, 'queued', 1], [short2, 'queued', 2], [patient, 'queued', 3]]);
+  assert.equal(
+    waiting.jobs.map((j) => [j.job, j.state, j.position]),
+    [
+      [short1, 'queued', 1],
+      [short2, 'queued', 2],
+      [patient, 'queued', 3],
+    ],
+  );
   for (const id of [short1, short2]) {
     const expired = await jobIn(env.tb, id, ['expired'], w.agent.token);
-    assert.ok(expired.times.expired - expired.times.queued >= 1000, `expired ${expired.times.expired - expired.times.queued} ms after it was queued, before its 1 s TTL`);
+    assert.ok(
+      expired.times.expired - expired.times.queued >= 1000,
+      `expired ${expired.times.expired - expired.times.queued} ms after it was queued, before its 1 s TTL`,
+    );
   }
   assert.is((await jobIn(env.tb, patient, ['queued'], w.agent.token)).position, 1);
   await w.device.reconnect();

@@ -17,9 +17,34 @@ const t = suite<{ dir: string; registry: Registry; raw: SQLite.Database }>('jobs
 
 function row(device: string, seq: number, state: JobState): JobRow {
   return {
-    id: `${device}-${seq}`, device, agent: 'ag', kind: 'identify', params: '{}', hold: 0, seq, state, attempt: 0, ttl_ms: 1000, expires_at: 1000,
-    idempotency_key: null, progress: null, result: null, error_code: null, error: null, control: null, control_reason: null, retries: 0,
-    queued_at: seq, dispatched_at: null, running_at: null, done_at: null, failed_at: null, cancelled_at: null, expired_at: null, interrupted_at: null, updated_at: seq,
+    id: `${device}-${seq}`,
+    device,
+    agent: 'ag',
+    kind: 'identify',
+    params: '{}',
+    hold: 0,
+    seq,
+    state,
+    attempt: 0,
+    ttl_ms: 1000,
+    expires_at: 1000,
+    idempotency_key: null,
+    progress: null,
+    result: null,
+    error_code: null,
+    error: null,
+    control: null,
+    control_reason: null,
+    retries: 0,
+    queued_at: seq,
+    dispatched_at: null,
+    running_at: null,
+    done_at: null,
+    failed_at: null,
+    cancelled_at: null,
+    expired_at: null,
+    interrupted_at: null,
+    updated_at: seq,
   };
 }
 
@@ -32,7 +57,11 @@ t.before(async (c) => {
   for (let i = 1; i <= 3000; i++) rows.push(row('d1', i, i % 3 === 0 ? 'done' : i % 3 === 1 ? 'failed' : 'cancelled'));
   rows.push(row('d1', 3001, 'running'), row('d1', 3002, 'queued'), row('d1', 3003, 'queued'), row('d1', 3004, 'done'));
   rows.push(row('d2', 1, 'done'), row('d2', 2, 'dispatched'));
-  for (let i = 0; i < rows.length; i += 200) await db.insertInto('jobs').values(rows.slice(i, i + 200)).execute();
+  for (let i = 0; i < rows.length; i += 200)
+    await db
+      .insertInto('jobs')
+      .values(rows.slice(i, i + 200))
+      .execute();
   c.raw = new SQLite(join(c.dir, 'fleetbind.db'), { readonly: true });
 });
 
@@ -47,7 +76,7 @@ function plan(raw: SQLite.Database, q: Compilable): string {
   return (raw.prepare(`EXPLAIN QUERY PLAN ${c.sql}`).all(...(c.parameters as unknown[])) as { detail: string }[]).map((r) => r.detail).join('; ');
 }
 
-t('the open-jobs query reads the partial index of unfinished jobs, not the device\'s history', async (c) => {
+t("the open-jobs query reads the partial index of unfinished jobs, not the device's history", async (c) => {
   const p = plan(c.raw, openJobsQuery(jobsDb(c.registry.db), 'd1'));
   assert.match(p, /jobs_open/, `plan: ${p}`);
   assert.not.match(p, /TEMP B-TREE/, `no sort needed: ${p}`);
@@ -60,8 +89,18 @@ t('the queue-cap count reads only unfinished jobs (the open index, or device and
 
 t('the answers are the unfinished jobs in queue order, per device', async (c) => {
   const db = jobsDb(c.registry.db);
-  assert.equal((await openJobs(db, 'd1')).map((r) => [r.seq, r.state]), [[3001, 'running'], [3002, 'queued'], [3003, 'queued']]);
-  assert.equal((await openJobs(db, 'd2')).map((r) => r.id), ['d2-2']);
+  assert.equal(
+    (await openJobs(db, 'd1')).map((r) => [r.seq, r.state]),
+    [
+      [3001, 'running'],
+      [3002, 'queued'],
+      [3003, 'queued'],
+    ],
+  );
+  assert.equal(
+    (await openJobs(db, 'd2')).map((r) => r.id),
+    ['d2-2'],
+  );
   assert.equal(Number((await openCountQuery(db, 'd1').executeTakeFirstOrThrow()).n), 3);
   assert.equal(await openJobs(db, 'nobody'), []);
 });

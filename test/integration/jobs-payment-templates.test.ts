@@ -10,9 +10,22 @@ import { boundDevice, submit } from '../helpers/jobs';
 import { end } from '../helpers/mqtt';
 
 const t = suite('payment templates at the broker');
-const PIX = encodeEmvco({ gui: 'br.gov.bcb.pix', account: 'shop@example.com', currency: '986', amount: 12.5, country: 'BR', merchantName: 'Shop', merchantCity: 'SAO PAULO', reference: 'ORDER17' });
+const PIX = encodeEmvco({
+  gui: 'br.gov.bcb.pix',
+  account: 'shop@example.com',
+  currency: '986',
+  amount: 12.5,
+  country: 'BR',
+  merchantName: 'Shop',
+  merchantCity: 'SAO PAULO',
+  reference: 'ORDER17',
+});
 const SEPA = encodeEpc({ name: 'Shop', iban: 'BE72000000001616', amount: 12.5, text: 'Order 17' });
-const qr = (device: string, text: string, extra: Record<string, unknown> = {}) => ({ device, kind: 'qr.show', params: { text, caption: 'Order 17', amount: 12.5, currency: 'EUR', ...extra } });
+const qr = (device: string, text: string, extra: Record<string, unknown> = {}) => ({
+  device,
+  kind: 'qr.show',
+  params: { text, caption: 'Order 17', amount: 12.5, currency: 'EUR', ...extra },
+});
 
 t('production mode refuses the placeholder scheme; the fleet template applies unless a job names its own', async () => {
   const tb = await TestBroker.start({ production: true, paymentTemplate: 'emvco' });

@@ -75,7 +75,10 @@ t('a held QR shown late is valid from display, expires unpaid, and only a confir
   const s = await jobIn(b, stale, ['done', 'failed', 'expired', 'cancelled', 'interrupted'], b.adminToken, 20_000);
   assert.is(s.state, 'expired');
   assert.match(s.error.message, /never shown/);
-  assert.not.ok(device.display.shown.some((q) => q.view.text === 'https://pay.example/stale'), 'a QR past its expiresAt reached the screen');
+  assert.not.ok(
+    device.display.shown.some((q) => q.view.text === 'https://pay.example/stale'),
+    'a QR past its expiresAt reached the screen',
+  );
 
   const p = await jobIn(b, plain, ['done', 'failed', 'expired', 'cancelled', 'interrupted'], b.adminToken, 20_000);
   assert.is(p.state, 'done');
@@ -99,7 +102,9 @@ t('a held QR shown late is valid from display, expires unpaid, and only a confir
   assert.is(statusWords(d), 'Paid');
 
   // The fleet CLI says the same.
-  const cli = await runNpmScript('fleet', ['jobs', '--device', String(device.deviceId), '--broker-api', b.broker.httpUrl], { FLEETBIND_ADMIN_TOKEN: b.adminToken });
+  const cli = await runNpmScript('fleet', ['jobs', '--device', String(device.deviceId), '--broker-api', b.broker.httpUrl], {
+    FLEETBIND_ADMIN_TOKEN: b.adminToken,
+  });
   assert.is(cli.code, 0, cli.stderr);
   const line = (job: string): string => cli.stdout.split('\n').find((l) => l.startsWith(job)) ?? '';
   assert.match(line(held), /Payment QR\s+Expired – not paid/);

@@ -67,7 +67,11 @@ on('a held QR reserves the device until completed; its export carries its data',
   tb = await start(b);
   const w = await boundDevice(tb, { mode: 'hold' });
   open.push(w);
-  const qr = await submitOk(w.agent, { device: w.device.id, kind: 'qr.show', params: { text: 'pay', caption: 'Order 9', amount: 3, currency: 'EUR', hold: true } });
+  const qr = await submitOk(w.agent, {
+    device: w.device.id,
+    kind: 'qr.show',
+    params: { text: 'pay', caption: 'Order 9', amount: 3, currency: 'EUR', hold: true },
+  });
   await jobIn(tb, qr, ['running'], w.agent.token);
   await w.device.evt('scan', { opened: true });
   const refused = await request(w.agent.client, { kind: 'agent', id: w.agent.id }, { op: 'release', device: w.device.id });
@@ -77,7 +81,10 @@ on('a held QR reserves the device until completed; its export carries its data',
   const released = await request(w.agent.client, { kind: 'agent', id: w.agent.id }, { op: 'release', device: w.device.id });
   assert.ok(released.ok, JSON.stringify(released));
   const exported = await tb.api('GET', `/api/jobs/${qr}/export?format=json`, undefined, w.agent.token);
-  assert.equal(exported.body.data.map((d: any) => [d.stream, d.payload]), [['scan', JSON.stringify({ opened: true })]]);
+  assert.equal(
+    exported.body.data.map((d: any) => [d.stream, d.payload]),
+    [['scan', JSON.stringify({ opened: true })]],
+  );
 });
 
 on('after a restart on the same database, queues are intact and the running job follows the interrupted rule', async (b) => {
@@ -93,7 +100,13 @@ on('after a restart on the same database, queues are intact and the running job 
   tb = await start(b);
   assert.is((await jobIn(tb, running, ['interrupted'])).error.code, 'INTERRUPTED');
   const open1 = (await jobsWhen(tb, w.device.id, () => true)).filter((j) => j.state === 'queued').sort((x, y) => x.position - y.position);
-  assert.equal(open1.map((j) => [j.job, j.position]), [[queued[0], 1], [queued[1], 2]]);
+  assert.equal(
+    open1.map((j) => [j.job, j.position]),
+    [
+      [queued[0], 1],
+      [queued[1], 2],
+    ],
+  );
   const device = await JobDevice.connect(tb.broker.mqttUrl, w.device.dev, { durationMs: 5 });
   for (const id of queued) await jobIn(tb, id, ['done']);
   assert.equal(device.runs, queued);

@@ -71,7 +71,10 @@ s('after SIGKILL the queues are intact and running jobs follow the interrupted r
   await jobIn(bp, serial, ['running']);
   await jobIn(bp, shown, ['running']);
   const before1 = open(await jobsWhen(bp, d1.id, () => true));
-  assert.equal(before1.map((j) => j.job), [serial, ...queued1]);
+  assert.equal(
+    before1.map((j) => j.job),
+    [serial, ...queued1],
+  );
 
   const exit = await bp.stop('SIGKILL');
   assert.is(exit.signal, 'SIGKILL');
@@ -82,9 +85,17 @@ s('after SIGKILL the queues are intact and running jobs follow the interrupted r
   const interrupted = await jobIn(bp, serial, ['interrupted']);
   assert.is(interrupted.error.code, 'INTERRUPTED');
   const after1 = open(await jobsWhen(bp, d1.id, () => true));
-  assert.equal(after1.map((j) => [j.job, j.state, j.position]), queued1.map((id, i) => [id, 'queued', i + 1]), 'device 1: same jobs, same order');
+  assert.equal(
+    after1.map((j) => [j.job, j.state, j.position]),
+    queued1.map((id, i) => [id, 'queued', i + 1]),
+    'device 1: same jobs, same order',
+  );
   const after2 = open(await jobsWhen(bp, d2.id, () => true));
-  assert.equal(after2.map((j) => [j.job, j.state, j.position]), [shown, ...queued2].map((id, i) => [id, 'queued', i + 1]), 'device 2: the interrupted identify is back at the head');
+  assert.equal(
+    after2.map((j) => [j.job, j.state, j.position]),
+    [shown, ...queued2].map((id, i) => [id, 'queued', i + 1]),
+    'device 2: the interrupted identify is back at the head',
+  );
   assert.type(after2[0].times.interrupted, 'number');
   assert.is(after2[0].retries, 1);
 

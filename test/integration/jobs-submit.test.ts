@@ -64,10 +64,11 @@ s('refusals name the problem and queue nothing: NOT_BOUND, UNSUPPORTED, BAD_PARA
   assert.ok(metric(text, 'fleetbind_jobs_submitted_total', { outcome: 'NOT_BOUND' }) >= 2);
 });
 
-s('over-cap submits are refused before any write: the queue\'s sequence does not move, and the cap still holds after jobs end', async () => {
+s("over-cap submits are refused before any write: the queue's sequence does not move, and the cap still holds after jobs end", async () => {
   const w = await watch({ mode: 'hold', caps: ['identify'] });
   const db = jobsDb(env.tb.broker.ctx.db);
-  const nextSeq = async (): Promise<number> => Number((await db.selectFrom('job_queues').select('next_seq').where('device', '=', w.device.id).executeTakeFirstOrThrow()).next_seq);
+  const nextSeq = async (): Promise<number> =>
+    Number((await db.selectFrom('job_queues').select('next_seq').where('device', '=', w.device.id).executeTakeFirstOrThrow()).next_seq);
   const ids = [];
   for (let i = 0; i < 3; i++) ids.push(await submitOk(w.agent, identify(w.device.id)));
   const seq = await nextSeq();
@@ -108,20 +109,41 @@ s('cancel: a queued job leaves the queue and positions shift; a running one is c
   const b = await submitOk(w.agent, identify(w.device.id));
   const c = await submitOk(w.agent, identify(w.device.id));
   await waitUntil(() => w.device.isRunning(a), 5000, 'the first job running');
-  const before = await waitUntil(() => {
-    const last = w.snapshots.at(-1);
-    return last && last.jobs.length === 3 && last.jobs.find((j) => j.job === a)?.state === 'running' ? last : undefined;
-  }, 5000, 'a snapshot with three jobs');
-  assert.equal(before.jobs.map((j) => [j.job, j.position]), [[a, 0], [b, 1], [c, 2]]);
+  const before = await waitUntil(
+    () => {
+      const last = w.snapshots.at(-1);
+      return last && last.jobs.length === 3 && last.jobs.find((j) => j.job === a)?.state === 'running' ? last : undefined;
+    },
+    5000,
+    'a snapshot with three jobs',
+  );
+  assert.equal(
+    before.jobs.map((j) => [j.job, j.position]),
+    [
+      [a, 0],
+      [b, 1],
+      [c, 2],
+    ],
+  );
 
   const rb = await cancel(w.agent, b);
   assert.ok(rb.ok, JSON.stringify(rb));
   assert.is(rb.result.state, 'cancelled');
-  const after = await waitUntil(() => {
-    const last = w.snapshots.at(-1);
-    return last && last.jobs.length === 2 ? last : undefined;
-  }, 5000, 'a snapshot without the cancelled job');
-  assert.equal(after.jobs.map((j) => [j.job, j.position]), [[a, 0], [c, 1]]);
+  const after = await waitUntil(
+    () => {
+      const last = w.snapshots.at(-1);
+      return last && last.jobs.length === 2 ? last : undefined;
+    },
+    5000,
+    'a snapshot without the cancelled job',
+  );
+  assert.equal(
+    after.jobs.map((j) => [j.job, j.position]),
+    [
+      [a, 0],
+      [c, 1],
+    ],
+  );
   assert.ok(after.ended?.some((e) => e.job === b && e.state === 'cancelled'));
 
   const ra = await cancel(w.agent, a);
@@ -129,7 +151,10 @@ s('cancel: a queued job leaves the queue and positions shift; a running one is c
   assert.is(ra.result.pending, 'cancel');
   const cancelled = await jobIn(env.tb, a, ['cancelled'], w.agent.token);
   assert.is(cancelled.error.code, 'CANCELLED');
-  assert.ok(w.device.cmds.some((cmd) => cmd.job === a && cmd.cancel === true), 'the device got a cancel cmd');
+  assert.ok(
+    w.device.cmds.some((cmd) => cmd.job === a && cmd.cancel === true),
+    'the device got a cancel cmd',
+  );
   assert.not.ok(w.device.isRunning(a));
   await waitUntil(() => w.device.isRunning(c), 5000, 'the next job running after the cancel');
   assert.not.ok(w.device.runs.includes(b), 'the cancelled queued job never reached the device');
@@ -143,7 +168,7 @@ s('cancel: a queued job leaves the queue and positions shift; a running one is c
   assert.is(late.error.code, 'NOT_FOUND');
 });
 
-s('jobs op lists the caller\'s jobs on a device with positions', async () => {
+s("jobs op lists the caller's jobs on a device with positions", async () => {
   const w = await watch({ mode: 'hold' });
   const a = await submitOk(w.agent, identify(w.device.id));
   const b = await submitOk(w.agent, identify(w.device.id));

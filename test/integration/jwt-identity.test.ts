@@ -41,7 +41,14 @@ async function expectMqttRefused(b: TestBroker, token: string, reason: TokenRefu
 }
 
 /** REST and MQTT both refuse the token, each with the reason word, and count it. */
-async function expectRefused(b: TestBroker, token: string, reason: TokenRefusal, username = 'agent:263', status = 401, code: string = ErrorCode.UNAUTHORIZED): Promise<void> {
+async function expectRefused(
+  b: TestBroker,
+  token: string,
+  reason: TokenRefusal,
+  username = 'agent:263',
+  status = 401,
+  code: string = ErrorCode.UNAUTHORIZED,
+): Promise<void> {
   const r = await me(b, token);
   expectRestError(r, status, code);
   assert.is(r.body.error.reason, reason, JSON.stringify(r.body));
@@ -98,7 +105,10 @@ identity('key rotation: an unknown kid fetches the JWKS once, rate-limited, and 
   // Unknown kids refetch at most once per cooldown. Counting fetches alone assumed the two
   // requests land inside the 4 s window, which a loaded machine does not promise.
   const gaps = idp.fetchedAt.slice(fetchesBefore + 1).map((at, i) => at - idp.fetchedAt[fetchesBefore + i]!);
-  assert.ok(gaps.every((g) => g >= 4000 - 50), `unknown kids refetch at most once per cooldown: gaps ${gaps.join(', ')} ms`);
+  assert.ok(
+    gaps.every((g) => g >= 4000 - 50),
+    `unknown kids refetch at most once per cooldown: gaps ${gaps.join(', ')} ms`,
+  );
   await expectRefused(tb, t1, 'unknown-key', 'agent:rotor');
   await expectRefused(tb, oldToken, 'unknown-key', 'agent:rotor');
 });
@@ -121,7 +131,12 @@ identity('every bad token is refused with its own reason, logged without the tok
   const body = (p: object) => base64url.encode(JSON.stringify(p));
   const none = `${header({ alg: 'none', typ: 'JWT' })}.${body({ sub: '263', iss: idp.issuer, aud: idp.audience, exp: now + 600 })}.`;
   await expectRefused(tb, none, 'alg-none');
-  const hs = await new SignJWT({ sub: '263' }).setProtectedHeader({ alg: 'HS256', kid: 'k2' }).setIssuer(idp.issuer).setAudience(idp.audience).setExpirationTime(now + 600).sign(new TextEncoder().encode('x'.repeat(32)));
+  const hs = await new SignJWT({ sub: '263' })
+    .setProtectedHeader({ alg: 'HS256', kid: 'k2' })
+    .setIssuer(idp.issuer)
+    .setAudience(idp.audience)
+    .setExpirationTime(now + 600)
+    .sign(new TextEncoder().encode('x'.repeat(32)));
   await expectRefused(tb, hs, 'alg-not-allowed');
   const forger = await signingKey(idp.keys[0]!.kid);
   await expectRefused(tb, await idp.sign({ sub: '263', key: forger }), 'bad-signature');
@@ -161,7 +176,13 @@ sources('HS256 secret without auto-provision: known agents only', async () => {
   const secret = randomBytes(32).toString('hex');
   const b = await TestBroker.start({ jwt: jwtOpts({ secret, autoProvision: false }) });
   extra.push(b);
-  const sign = (sub: string) => new SignJWT({ sub }).setProtectedHeader({ alg: 'HS256' }).setIssuer(idp.issuer).setAudience(idp.audience).setExpirationTime('10m').sign(new TextEncoder().encode(secret));
+  const sign = (sub: string) =>
+    new SignJWT({ sub })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setIssuer(idp.issuer)
+      .setAudience(idp.audience)
+      .setExpirationTime('10m')
+      .sign(new TextEncoder().encode(secret));
   await expectRefused(b, await sign('263'), 'unknown-agent');
   await b.createAgent(263);
   assert.is((await me(b, await sign('263'))).body.id, '263');
@@ -174,7 +195,12 @@ sources('a PEM public key (Ed25519) verifies EdDSA tokens only', async () => {
   writeFileSync(file, publicKey.export({ type: 'spki', format: 'pem' }));
   const b = await TestBroker.start({ jwt: jwtOpts({ publicKeyFile: file }) });
   extra.push(b);
-  const token = await new SignJWT({ sub: 'ed-agent' }).setProtectedHeader({ alg: 'EdDSA' }).setIssuer(idp.issuer).setAudience(idp.audience).setExpirationTime('10m').sign(privateKey);
+  const token = await new SignJWT({ sub: 'ed-agent' })
+    .setProtectedHeader({ alg: 'EdDSA' })
+    .setIssuer(idp.issuer)
+    .setAudience(idp.audience)
+    .setExpirationTime('10m')
+    .sign(privateKey);
   assert.is((await me(b, token)).body.id, 'ed-agent');
   await expectRefused(b, await idp.sign({ sub: 'ed-agent' }), 'alg-not-allowed', 'agent:ed-agent');
 });
@@ -196,7 +222,12 @@ sources('ES256: a P-256 key from the JWKS and from a PEM file verifies ES256 tok
   writeFileSync(file, publicKey.export({ type: 'spki', format: 'pem' }));
   const b = await TestBroker.start({ jwt: jwtOpts({ publicKeyFile: file }) });
   extra.push(b);
-  const token = await new SignJWT({ sub: 'es-pem' }).setProtectedHeader({ alg: 'ES256' }).setIssuer(idp.issuer).setAudience(idp.audience).setExpirationTime('10m').sign(privateKey);
+  const token = await new SignJWT({ sub: 'es-pem' })
+    .setProtectedHeader({ alg: 'ES256' })
+    .setIssuer(idp.issuer)
+    .setAudience(idp.audience)
+    .setExpirationTime('10m')
+    .sign(privateKey);
   assert.is((await me(b, token)).body.id, 'es-pem');
   await expectRefused(b, await idp.sign({ sub: 'es-pem' }), 'alg-not-allowed', 'agent:es-pem');
 });
@@ -214,18 +245,38 @@ const logged = suite('JWT refusals in the log');
 logged('a refused token is logged with its reason and where it came from, never the token itself', async () => {
   const secret = randomBytes(32).toString('hex');
   const dataDir = mkdtempSync(join(tmpdir(), 'fleetbind-jwt-log-'));
-  const b = await BrokerProcess.start(dataDir, randomBytes(24).toString('hex'), ['--jwt-issuer', 'https://idp.log.example', '--jwt-audience', 'fleet', '--jwt-secret', secret]);
+  const b = await BrokerProcess.start(dataDir, randomBytes(24).toString('hex'), [
+    '--jwt-issuer',
+    'https://idp.log.example',
+    '--jwt-audience',
+    'fleet',
+    '--jwt-secret',
+    secret,
+  ]);
   try {
-    const sign = (aud: string, expiresIn: string) => new SignJWT({ sub: '263' }).setProtectedHeader({ alg: 'HS256' }).setIssuer('https://idp.log.example').setAudience(aud).setExpirationTime(expiresIn).sign(new TextEncoder().encode(secret));
+    const sign = (aud: string, expiresIn: string) =>
+      new SignJWT({ sub: '263' })
+        .setProtectedHeader({ alg: 'HS256' })
+        .setIssuer('https://idp.log.example')
+        .setAudience(aud)
+        .setExpirationTime(expiresIn)
+        .sign(new TextEncoder().encode(secret));
     const wrong = await sign('another-service', '10m');
     const expired = await sign('fleet', '-1m');
     assert.is((await fetch(`${b.httpUrl}/api/me`, { headers: { authorization: `Bearer ${wrong}` } })).status, 401);
     await connectRefused(b.mqttUrl, { clientId: 'agent:263:log', username: 'agent:263', password: expired });
-    const refusals = await waitUntil(() => {
-      const lines = b.logLines().filter((l) => l.msg === 'identity-provider token refused');
-      return lines.length >= 2 ? lines : undefined;
-    }, 10_000, 'both refusals logged');
-    assert.equal(refusals.map((l) => [l.via, l.reason]).sort(), [['mqtt', 'expired'], ['rest', 'wrong-audience']]);
+    const refusals = await waitUntil(
+      () => {
+        const lines = b.logLines().filter((l) => l.msg === 'identity-provider token refused');
+        return lines.length >= 2 ? lines : undefined;
+      },
+      10_000,
+      'both refusals logged',
+    );
+    assert.equal(refusals.map((l) => [l.via, l.reason]).sort(), [
+      ['mqtt', 'expired'],
+      ['rest', 'wrong-audience'],
+    ]);
     for (const t of [wrong, expired]) {
       assert.not.ok(b.stdout.includes(t.split('.')[2]!) || b.stderr.includes(t.split('.')[2]!), 'no token signature in the log');
       assert.not.ok(b.stdout.includes(t.split('.')[1]!), 'no token payload in the log');

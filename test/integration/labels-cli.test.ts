@@ -17,7 +17,11 @@ const FLEET = 'Harbour Fleet';
 // 14 labels: a full first page of 12 and a second page of 2.
 const CODES = Array.from({ length: 14 }, (_, i) => `CT07000${26 + i}`);
 
-interface Ctx { broker: TestBroker; devices: Map<string, string>; tmp: string }
+interface Ctx {
+  broker: TestBroker;
+  devices: Map<string, string>;
+  tmp: string;
+}
 
 const t = suite<Ctx>('labels CLI');
 t.before(async (ctx) => {
@@ -32,8 +36,12 @@ t.after(async (ctx) => {
   rmSync(ctx.tmp, { recursive: true, force: true });
 });
 
-const labels = (ctx: Ctx, args: string[], env: Record<string, string | undefined> = { FLEETBIND_ADMIN_TOKEN: ctx.broker.adminToken }, opts: { viaNpm?: boolean } = {}) =>
-  runNpmScript('labels', [...args, '--broker-api', ctx.broker.broker.httpUrl], env, opts);
+const labels = (
+  ctx: Ctx,
+  args: string[],
+  env: Record<string, string | undefined> = { FLEETBIND_ADMIN_TOKEN: ctx.broker.adminToken },
+  opts: { viaNpm?: boolean } = {},
+) => runNpmScript('labels', [...args, '--broker-api', ctx.broker.broker.httpUrl], env, opts);
 
 /** The code a decoded label URL names. */
 const codeOf = (url: string): string => /\/c\/([A-Z0-9_-]+)\.[0-9a-f]{16}$/.exec(url)?.[1] ?? `not a label URL: ${url}`;
@@ -48,7 +56,9 @@ t('every QR on the PDF sheets, the SVGs and the PNGs decodes to the signed URL a
   requireTool('pdftoppm', 'poppler-utils');
   requireTool('chromium', 'chromium');
   const out = join(ctx.tmp, 'machines');
-  const run = await labels(ctx, ['--machines', CODES.map((c) => c.toLowerCase()).join(','), '--format', 'pdf,svg,png', '--out', out], undefined, { viaNpm: true });
+  const run = await labels(ctx, ['--machines', CODES.map((c) => c.toLowerCase()).join(','), '--format', 'pdf,svg,png', '--out', out], undefined, {
+    viaNpm: true,
+  });
   assert.is(run.code, 0, run.stderr);
   assert.match(run.stdout, `14 labels for fleet ${FLEET}`);
   assert.match(run.stdout, '2 A4 pages');
@@ -57,7 +67,10 @@ t('every QR on the PDF sheets, the SVGs and the PNGs decodes to the signed URL a
   const pages = await pdfPages(join(out, 'labels.pdf'));
   assert.is(pages.length, 2);
   const perPage = pages.map(decodeAll);
-  assert.equal(perPage.map((p) => p.length), [12, 2]);
+  assert.equal(
+    perPage.map((p) => p.length),
+    [12, 2],
+  );
   const fromPdf = perPage.flat();
   assert.equal(fromPdf.map(codeOf).sort(), [...CODES].sort());
   for (const url of fromPdf) assert.is(url, expected.get(codeOf(url)), 'the QR holds the URL the broker signed');
@@ -116,43 +129,46 @@ t('--location prints a location label whose QR selects that pool for a member ag
   assert.match(unknown.stderr, /no location no-such-hall/);
 });
 
-t('--orders prints walk-up order labels: each QR opens a customer session on its machine and claims nothing; a machine not taking orders is refused', async (ctx) => {
-  requireTool('pdftoppm', 'poppler-utils');
-  const b = ctx.broker;
-  const open = CODES.slice(0, 2);
-  for (const code of open) {
-    const r = await b.api('POST', `/api/devices/${ctx.devices.get(code)}/order-settings`, { enabled: true });
-    assert.is(r.status, 200, JSON.stringify(r.body));
-  }
-  const out = join(ctx.tmp, 'orders');
-  const run = await labels(ctx, ['--from-registry', '--orders', '--format', 'pdf,png', '--out', out]);
-  assert.is(run.code, 0, run.stderr);
-  assert.match(run.stdout, `2 labels for fleet ${FLEET}`);
-  const fromPdf = (await pdfPages(join(out, 'labels.pdf'))).flatMap(decodeAll).sort();
-  const fromPng = open.map((code) => decodeOne(readPng(readFileSync(join(out, `${code}.png`))))!);
-  assert.equal(fromPdf, [...fromPng].sort());
-  const claims = await brokerUrls(b);
-  const agent = await b.agent('order-label-claimer');
-  try {
-    for (const [i, url] of fromPng.entries()) {
-      assert.match(url, new RegExp(`^https://fleet\\.example\\.com/o/${open[i]}\\.[0-9a-f]{16}$`));
-      assert.is.not(url.split('/o/')[1]!.split('.')[1], claims.get(open[i]!)!.split('.').at(-1), 'signed apart from the claim label');
-      const session = await b.api('POST', '/api/orders/sessions', { label: url }, undefined);
-      assert.is(session.status, 201, JSON.stringify(session.body));
-      const claimed = await request(agent.client, { kind: 'agent', id: agent.id }, { op: 'claim', target: url });
-      assert.is(claimed.ok, false, `an order label claims nothing: ${JSON.stringify(claimed)}`);
+t(
+  '--orders prints walk-up order labels: each QR opens a customer session on its machine and claims nothing; a machine not taking orders is refused',
+  async (ctx) => {
+    requireTool('pdftoppm', 'poppler-utils');
+    const b = ctx.broker;
+    const open = CODES.slice(0, 2);
+    for (const code of open) {
+      const r = await b.api('POST', `/api/devices/${ctx.devices.get(code)}/order-settings`, { enabled: true });
+      assert.is(r.status, 200, JSON.stringify(r.body));
     }
-  } finally {
-    await end(agent.client);
-  }
-  const closed = await labels(ctx, ['--machines', CODES[5]!, '--orders', '--out', join(ctx.tmp, 'closed')]);
-  assert.is.not(closed.code, 0);
-  assert.match(closed.stderr, `machine ${CODES[5]} does not take walk-up orders`);
-  assert.not.ok(existsSync(join(ctx.tmp, 'closed')), 'nothing written');
-  const withLocation = await labels(ctx, ['--location', 'hall-1', '--orders', '--out', join(ctx.tmp, 'bad')]);
-  assert.is(withLocation.code, 2, withLocation.stderr);
-  assert.match(withLocation.stderr, '--orders prints machine labels');
-});
+    const out = join(ctx.tmp, 'orders');
+    const run = await labels(ctx, ['--from-registry', '--orders', '--format', 'pdf,png', '--out', out]);
+    assert.is(run.code, 0, run.stderr);
+    assert.match(run.stdout, `2 labels for fleet ${FLEET}`);
+    const fromPdf = (await pdfPages(join(out, 'labels.pdf'))).flatMap(decodeAll).sort();
+    const fromPng = open.map((code) => decodeOne(readPng(readFileSync(join(out, `${code}.png`))))!);
+    assert.equal(fromPdf, [...fromPng].sort());
+    const claims = await brokerUrls(b);
+    const agent = await b.agent('order-label-claimer');
+    try {
+      for (const [i, url] of fromPng.entries()) {
+        assert.match(url, new RegExp(`^https://fleet\\.example\\.com/o/${open[i]}\\.[0-9a-f]{16}$`));
+        assert.is.not(url.split('/o/')[1]!.split('.')[1], claims.get(open[i]!)!.split('.').at(-1), 'signed apart from the claim label');
+        const session = await b.api('POST', '/api/orders/sessions', { label: url }, undefined);
+        assert.is(session.status, 201, JSON.stringify(session.body));
+        const claimed = await request(agent.client, { kind: 'agent', id: agent.id }, { op: 'claim', target: url });
+        assert.is(claimed.ok, false, `an order label claims nothing: ${JSON.stringify(claimed)}`);
+      }
+    } finally {
+      await end(agent.client);
+    }
+    const closed = await labels(ctx, ['--machines', CODES[5]!, '--orders', '--out', join(ctx.tmp, 'closed')]);
+    assert.is.not(closed.code, 0);
+    assert.match(closed.stderr, `machine ${CODES[5]} does not take walk-up orders`);
+    assert.not.ok(existsSync(join(ctx.tmp, 'closed')), 'nothing written');
+    const withLocation = await labels(ctx, ['--location', 'hall-1', '--orders', '--out', join(ctx.tmp, 'bad')]);
+    assert.is(withLocation.code, 2, withLocation.stderr);
+    assert.match(withLocation.stderr, '--orders prints machine labels');
+  },
+);
 
 t('a decoded label with one character of its code or signature changed is refused with UNKNOWN_MACHINE', async (ctx) => {
   const out = join(ctx.tmp, 'tamper');
@@ -191,7 +207,9 @@ t('an unknown machine code, a bad token, an unreachable broker and a usage mista
   const out = join(ctx.tmp, 'errors');
   const unknown = await labels(ctx, ['--machines', 'CT0700026,CT0799999', '--out', out]);
   assert.is(unknown.code, 1);
-  assert.equal(unknown.stderr.trim().split('\n'), ['labels: unknown machine code CT0799999 is not in the registry (no device serves it); provision with npm run flash -- --machine CODE']);
+  assert.equal(unknown.stderr.trim().split('\n'), [
+    'labels: unknown machine code CT0799999 is not in the registry (no device serves it); provision with npm run flash -- --machine CODE',
+  ]);
   assert.not.ok(existsSync(out), 'nothing is written when a code is unknown');
 
   const badToken = await labels(ctx, ['--from-registry', '--out', out, '--admin-token', 'not-the-token']);
@@ -203,13 +221,24 @@ t('an unknown machine code, a bad token, an unreachable broker and a usage mista
   assert.match(noToken.stderr, /^labels: no admin token: run npm run fleet -- login, pass --admin-token T or set \$FLEETBIND_ADMIN_TOKEN\n/);
 
   const port = await closedPort();
-  const unreachable = await runNpmScript('labels', ['--from-registry', '--out', out, '--broker-api', `http://127.0.0.1:${port}`, '--admin-token', ctx.broker.adminToken]);
+  const unreachable = await runNpmScript('labels', [
+    '--from-registry',
+    '--out',
+    out,
+    '--broker-api',
+    `http://127.0.0.1:${port}`,
+    '--admin-token',
+    ctx.broker.adminToken,
+  ]);
   assert.is(unreachable.code, 1);
   assert.is(unreachable.stderr, `labels: broker API at http://127.0.0.1:${port} is unreachable (ECONNREFUSED)\n`);
 
   const noSelection = await labels(ctx, ['--out', out]);
   assert.is(noSelection.code, 2);
-  assert.match(noSelection.stderr, /^labels: say which labels to print: --machines CT0700026,CT0700027, --from-registry or --location hall-1\n\(npm run labels -- --help lists the options\)\n$/);
+  assert.match(
+    noSelection.stderr,
+    /^labels: say which labels to print: --machines CT0700026,CT0700027, --from-registry or --location hall-1\n\(npm run labels -- --help lists the options\)\n$/,
+  );
   assert.not.ok(existsSync(out));
 });
 
@@ -226,7 +255,11 @@ t('a broker whose public URL is localhost: labels are refused with how to set it
       /^labels: the labels would point at http:\/\/localhost:8080, which a phone cannot open \(localhost is this machine's loopback address\)\. Restart the broker with --public-url set to an address phones reach, such as http:\/\/\S+:8080 \(or FLEETBIND_PUBLIC_URL\), or pass --allow-local to print them anyway\n$/,
     );
     assert.not.ok(existsSync(out), 'nothing is written when refused');
-    const allowed = await runNpmScript('labels', ['--machines', 'LOC0001', '--format', 'svg', '--out', out, '--allow-local', '--broker-api', local.broker.httpUrl], env);
+    const allowed = await runNpmScript(
+      'labels',
+      ['--machines', 'LOC0001', '--format', 'svg', '--out', out, '--allow-local', '--broker-api', local.broker.httpUrl],
+      env,
+    );
     assert.is(allowed.code, 0, allowed.stderr);
     const svg = readFileSync(join(out, 'LOC0001.svg'), 'utf8');
     assert.match(svg, />Scan to claim</);

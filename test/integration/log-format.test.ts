@@ -19,12 +19,22 @@ const PRETTY_LINE = /^\[\d\d:\d\d:\d\d\.\d{3}\] (INFO|WARN|ERROR|DEBUG)\b/;
 
 /** Runs a command with a pseudo-terminal as its stdin, stdout and stderr; resolves with what it showed. */
 function underTty(command: string, env: Record<string, string>, until: (out: string) => boolean, timeoutMs = 90_000): Promise<string> {
-  const child = spawn('script', ['-qfec', command, '/dev/null'], { cwd: root, env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+  const child = spawn('script', ['-qfec', command, '/dev/null'], {
+    cwd: root,
+    env: { ...process.env, ...env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+    detached: true,
+  });
   let out = '';
   child.stdout.on('data', (d) => (out += d));
   child.stderr.on('data', (d) => (out += d));
   const closed = new Promise<void>((resolve) => child.on('close', () => resolve()));
-  return waitUntil(() => until(plain(out)) || undefined, timeoutMs, () => `the terminal output; saw:\n${plain(out)}`, 100)
+  return waitUntil(
+    () => until(plain(out)) || undefined,
+    timeoutMs,
+    () => `the terminal output; saw:\n${plain(out)}`,
+    100,
+  )
     .then(() => plain(out))
     .finally(async () => {
       try {
@@ -41,10 +51,18 @@ t('the broker logs one readable line a record on a terminal, and no JSON', async
   const dir = mkdtempSync(join(tmpdir(), 'fleetbind-logtty-'));
   try {
     const cmd = `${process.execPath} --import tsx broker/main.ts --data-dir ${dir} --mqtt-port 0 --http-port 0 --host 127.0.0.1`;
-    const out = await underTty(cmd, { FLEETBIND_ADMIN_TOKEN: 'log-format-admin-token-0123456789', FLEETBIND_LOG_LEVEL: 'info' }, (o) => /INFO.*listening/.test(o));
+    const out = await underTty(cmd, { FLEETBIND_ADMIN_TOKEN: 'log-format-admin-token-0123456789', FLEETBIND_LOG_LEVEL: 'info' }, (o) =>
+      /INFO.*listening/.test(o),
+    );
     const lines = out.split('\n');
-    assert.ok(lines.some((l) => PRETTY_LINE.test(l) && l.includes('listening')), out);
-    assert.not.ok(lines.some((l) => l.trimStart().startsWith('{"level"')), `no JSON log line on a terminal:\n${out}`);
+    assert.ok(
+      lines.some((l) => PRETTY_LINE.test(l) && l.includes('listening')),
+      out,
+    );
+    assert.not.ok(
+      lines.some((l) => l.trimStart().startsWith('{"level"')),
+      `no JSON log line on a terminal:\n${out}`,
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -55,8 +73,14 @@ t('the broker logs JSON lines to a pipe', async () => {
   const b = await BrokerProcess.start(dir, 'log-format-admin-token-0123456789');
   try {
     const logs = b.logLines();
-    assert.ok(logs.some((l) => typeof l.level === 'number' && typeof l.time === 'number' && String(l.msg).includes('listening')), b.stdout);
-    assert.not.ok(b.stdout.split('\n').some((l) => PRETTY_LINE.test(l)), 'no readable-format line in a pipe');
+    assert.ok(
+      logs.some((l) => typeof l.level === 'number' && typeof l.time === 'number' && String(l.msg).includes('listening')),
+      b.stdout,
+    );
+    assert.not.ok(
+      b.stdout.split('\n').some((l) => PRETTY_LINE.test(l)),
+      'no readable-format line in a pipe',
+    );
   } finally {
     await b.kill();
     rmSync(dir, { recursive: true, force: true });
@@ -67,7 +91,10 @@ t('flash: readable log lines on a terminal; through pipes JSON on stderr and not
   requireTool('script', 'util-linux');
   const args = 'host-tools/flash/cli.ts --port /dev/nonexistent-tty --machine CT1 --dry-run';
   const tty = await underTty(`${process.execPath} --import tsx ${args}`, {}, (o) => /ERROR/.test(o));
-  assert.ok(tty.split('\n').some((l) => PRETTY_LINE.test(l) && l.includes('ERROR (flash)') && l.includes('--broker is required')), tty);
+  assert.ok(
+    tty.split('\n').some((l) => PRETTY_LINE.test(l) && l.includes('ERROR (flash)') && l.includes('--broker is required')),
+    tty,
+  );
   assert.not.ok(tty.includes('{"level"'), tty);
 
   const child = spawn(process.execPath, ['--import', 'tsx', ...args.split(' ')], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -80,7 +107,10 @@ t('flash: readable log lines on a terminal; through pipes JSON on stderr and not
   assert.is(stdout, '', 'a failed run has no result, and its logs are not on stdout');
   const json = stderr.split('\n').filter((l) => l.startsWith('{'));
   assert.is(json.length, 1, stderr);
-  assert.equal({ ...JSON.parse(json[0]!), time: 0, pid: 0, hostname: '' }, { level: 50, time: 0, pid: 0, hostname: '', name: 'flash', code: 'USAGE', msg: JSON.parse(json[0]!).msg });
+  assert.equal(
+    { ...JSON.parse(json[0]!), time: 0, pid: 0, hostname: '' },
+    { level: 50, time: 0, pid: 0, hostname: '', name: 'flash', code: 'USAGE', msg: JSON.parse(json[0]!).msg },
+  );
   assert.match(stderr, /^flash: --broker is required/m);
 });
 

@@ -20,7 +20,21 @@ import { waitUntil } from '../helpers/wait';
 const DAY = 86_400_000;
 const t = suite<{ tb: TestBroker }>('machines: offline and job-failure alerts, history pruning, queue place');
 t.before(async (ctx) => {
-  ctx.tb = await TestBroker.start({ graceMs: 100, machines: { lowPercent: 15, hysteresisPercent: 5, offlineAlertMs: 400, failureRate: 0.5, failureWindow: 4, historySampleMs: 0, historyRetentionMs: DAY, stateRate: 1000, stateBurst: 1000, deviceMetrics: false } });
+  ctx.tb = await TestBroker.start({
+    graceMs: 100,
+    machines: {
+      lowPercent: 15,
+      hysteresisPercent: 5,
+      offlineAlertMs: 400,
+      failureRate: 0.5,
+      failureWindow: 4,
+      historySampleMs: 0,
+      historyRetentionMs: DAY,
+      stateRate: 1000,
+      stateBurst: 1000,
+      deviceMetrics: false,
+    },
+  });
 });
 t.after(async ({ tb }) => tb.stop());
 
@@ -29,7 +43,10 @@ async function watchedAgent(tb: TestBroker, device: string) {
   await claim(agent, device);
   await subscribe(agent.client, agentTopic(agent.id, 'alerts'));
   const seen = recorder(agent.client);
-  const events = (kind: string): string[] => seen.filter((m) => m.topic === agentTopic(agent.id, 'alerts') && (m.json as any).alert.kind === kind && (m.json as any).alert.device === device).map((m) => (m.json as any).event);
+  const events = (kind: string): string[] =>
+    seen
+      .filter((m) => m.topic === agentTopic(agent.id, 'alerts') && (m.json as any).alert.kind === kind && (m.json as any).alert.device === device)
+      .map((m) => (m.json as any).event);
   return { agent, events };
 }
 
@@ -40,7 +57,10 @@ t('offline longer than the limit: one offline alert; back online: cleared once',
   await end(first.client);
   await waitUntil(() => events('offline').includes('raised'), 15_000, 'the offline alert');
   const open = await tb.api('GET', `/api/alerts?device=${dev.id}&state=open`, undefined, agent.token);
-  assert.equal(open.body.map((a: any) => a.kind), ['offline']);
+  assert.equal(
+    open.body.map((a: any) => a.kind),
+    ['offline'],
+  );
   assert.match(open.body[0].message, /^offline since /);
   const back = await tb.device(dev);
   await waitUntil(() => events('offline').includes('cleared'), 15_000, 'the offline alert cleared');
@@ -75,7 +95,10 @@ t('half of the last jobs failed: one job-failures alert; it clears only once fai
   await run(['failed']);
   await waitUntil(() => events('job-failures').includes('raised'), 10_000, 'the job-failures alert');
   const open = await tb.api('GET', `/api/alerts?device=${dev.id}&state=open`, undefined, agent.token);
-  assert.equal(open.body.map((a: any) => [a.kind, a.message]), [['job-failures', '50% of the last 4 jobs failed']]);
+  assert.equal(
+    open.body.map((a: any) => [a.kind, a.message]),
+    [['job-failures', '50% of the last 4 jobs failed']],
+  );
   // Still at half, then at a quarter: neither raises again nor clears.
   await run(['done', 'done', 'done']);
   assert.equal(events('job-failures'), ['raised'], 'at a quarter the alert stays');
@@ -86,38 +109,48 @@ t('half of the last jobs failed: one job-failures alert; it clears only once fai
   await end(agent.client);
 });
 
-t("the machine list's current job and queue length; a job's place and ETA in the machine's queue, by machine code; another agent and another machine get NOT_FOUND", async ({ tb }) => {
-  const dev = await tb.provision(undefined, 'QUEUE01');
-  const device = await JobDevice.connect(tb.broker.mqttUrl, dev, { mode: 'hold' });
-  const agent = await tb.agent(uniq('q'));
-  await claim(agent, dev.id);
-  const jobs = [await submitOk(agent, identify(dev.id)), await submitOk(agent, identify(dev.id)), await submitOk(agent, identify(dev.id))];
-  await waitUntil(() => device.isRunning(jobs[0]!), 10_000, 'the first job running');
-  const place = async (job: string, token = agent.token, code = 'QUEUE01') => tb.api('GET', `/api/machines/${code}/queue/${job}`, undefined, token);
-  // The machine list in the operators' terms: code, name, location, the job running and the queue length.
-  const location = await makeLocation(tb);
-  assert.is((await tb.api('PATCH', `/api/devices/${dev.id}`, { location })).status, 200);
-  const listed = (await tb.api('GET', '/api/machines', undefined, agent.token)).body;
-  assert.equal(listed.map((m: any) => [m.code, m.name, m.location, m.currentJob, m.queueLength, m.machineStatus]), [['QUEUE01', 'QUEUE01', location, jobs[0], 3, 'busy']]);
-  const running = await place(jobs[0]!);
-  assert.is(running.status, 200, JSON.stringify(running.body));
-  assert.is(running.body.position, 0, 'the running job is at 0');
-  const third = await place(jobs[2]!);
-  assert.equal([third.body.state, third.body.position, third.body.device], ['queued', 2, dev.id]);
-  assert.type(third.body.eta, 'number');
-  assert.ok(third.body.eta >= (await place(jobs[1]!)).body.eta, 'the later job ends later');
-  const other = await tb.agent(uniq('q-other'));
-  assert.is((await place(jobs[2]!, other.token)).status, 404, 'another agent learns nothing');
-  const elsewhere = await tb.provision(undefined, 'QUEUE02');
-  assert.is((await place(jobs[2]!, tb.adminToken, elsewhere.id)).status, 404, 'the job is not on that machine');
-  await device.ack({ job: jobs[0]!, state: 'done' });
-  await jobIn(tb, jobs[0]!, ['done']);
-  assert.equal([(await place(jobs[0]!)).body.position, (await place(jobs[2]!)).body.position], [null, 1], 'an ended job has no place; the others move up');
-  await waitUntil(async () => (await tb.api('GET', '/api/machines/QUEUE01', undefined, agent.token)).body.currentJob === jobs[1] || undefined, 10_000, 'the next job current');
-  assert.is((await tb.api('GET', '/api/machines/QUEUE01', undefined, agent.token)).body.queueLength, 2, 'two jobs left');
-  await device.close();
-  await end(agent.client, other.client);
-});
+t(
+  "the machine list's current job and queue length; a job's place and ETA in the machine's queue, by machine code; another agent and another machine get NOT_FOUND",
+  async ({ tb }) => {
+    const dev = await tb.provision(undefined, 'QUEUE01');
+    const device = await JobDevice.connect(tb.broker.mqttUrl, dev, { mode: 'hold' });
+    const agent = await tb.agent(uniq('q'));
+    await claim(agent, dev.id);
+    const jobs = [await submitOk(agent, identify(dev.id)), await submitOk(agent, identify(dev.id)), await submitOk(agent, identify(dev.id))];
+    await waitUntil(() => device.isRunning(jobs[0]!), 10_000, 'the first job running');
+    const place = async (job: string, token = agent.token, code = 'QUEUE01') => tb.api('GET', `/api/machines/${code}/queue/${job}`, undefined, token);
+    // The machine list in the operators' terms: code, name, location, the job running and the queue length.
+    const location = await makeLocation(tb);
+    assert.is((await tb.api('PATCH', `/api/devices/${dev.id}`, { location })).status, 200);
+    const listed = (await tb.api('GET', '/api/machines', undefined, agent.token)).body;
+    assert.equal(
+      listed.map((m: any) => [m.code, m.name, m.location, m.currentJob, m.queueLength, m.machineStatus]),
+      [['QUEUE01', 'QUEUE01', location, jobs[0], 3, 'busy']],
+    );
+    const running = await place(jobs[0]!);
+    assert.is(running.status, 200, JSON.stringify(running.body));
+    assert.is(running.body.position, 0, 'the running job is at 0');
+    const third = await place(jobs[2]!);
+    assert.equal([third.body.state, third.body.position, third.body.device], ['queued', 2, dev.id]);
+    assert.type(third.body.eta, 'number');
+    assert.ok(third.body.eta >= (await place(jobs[1]!)).body.eta, 'the later job ends later');
+    const other = await tb.agent(uniq('q-other'));
+    assert.is((await place(jobs[2]!, other.token)).status, 404, 'another agent learns nothing');
+    const elsewhere = await tb.provision(undefined, 'QUEUE02');
+    assert.is((await place(jobs[2]!, tb.adminToken, elsewhere.id)).status, 404, 'the job is not on that machine');
+    await device.ack({ job: jobs[0]!, state: 'done' });
+    await jobIn(tb, jobs[0]!, ['done']);
+    assert.equal([(await place(jobs[0]!)).body.position, (await place(jobs[2]!)).body.position], [null, 1], 'an ended job has no place; the others move up');
+    await waitUntil(
+      async () => (await tb.api('GET', '/api/machines/QUEUE01', undefined, agent.token)).body.currentJob === jobs[1] || undefined,
+      10_000,
+      'the next job current',
+    );
+    assert.is((await tb.api('GET', '/api/machines/QUEUE01', undefined, agent.token)).body.queueLength, 2, 'two jobs left');
+    await device.close();
+    await end(agent.client, other.client);
+  },
+);
 
 const report = (c: MqttClient, dev: string, body: unknown): Promise<void> => publish(c, deviceTopic(dev, 'state'), body);
 
@@ -135,24 +168,41 @@ t('history older than the retention is pruned in batches; the series keeps the r
     for (const [i, level] of levels.entries()) {
       tb.ctx.now = () => start + i * 3600_000;
       await report(device.client, dev.id, { consumables: { 'ink.k': { level } }, counters: { prints: i } });
-      await waitFor(agent.client, (topic, j) => topic === deviceTopic(dev.id, 'shadow') && j.reported.consumables['ink.k'].level === level, 10_000, `sample at ${level}%`);
+      await waitFor(
+        agent.client,
+        (topic, j) => topic === deviceTopic(dev.id, 'shadow') && j.reported.consumables['ink.k'].level === level,
+        10_000,
+        `sample at ${level}%`,
+      );
     }
   } finally {
     tb.ctx.now = realNow;
   }
   for (const level of [40, 30]) {
     await report(device.client, dev.id, { consumables: { 'ink.k': { level } } });
-    await waitFor(agent.client, (topic, j) => topic === deviceTopic(dev.id, 'shadow') && j.reported.consumables['ink.k'].level === level, 10_000, `sample at ${level}%`);
+    await waitFor(
+      agent.client,
+      (topic, j) => topic === deviceTopic(dev.id, 'shadow') && j.reported.consumables['ink.k'].level === level,
+      10_000,
+      `sample at ${level}%`,
+    );
   }
   const series = async (token = agent.token) => (await tb.api('GET', `/api/machines/HIST001/history?field=consumables.ink.k&from=0`, undefined, token)).body;
-  assert.equal((await series()).map((s: any) => s.value), [...levels, 40, 30]);
+  assert.equal(
+    (await series()).map((s: any) => s.value),
+    [...levels, 40, 30],
+  );
   const denied = await tb.api('GET', `/api/machines/HIST001/history?field=consumables.ink.k&from=0`, undefined, other.token);
   assert.is(denied.status, 404, 'another agent gets nothing');
 
   // Ten samples old enough to go: five of ink.k and five of the prints counter; batches of 3 take four rounds.
   const deleted = await pruneHistory(tb.ctx.db, realNow() - DAY, 3);
   assert.is(deleted, 10);
-  assert.equal((await series()).map((s: any) => s.value), [40, 30], 'the recent samples stay');
+  assert.equal(
+    (await series()).map((s: any) => s.value),
+    [40, 30],
+    'the recent samples stay',
+  );
   assert.is(await tb.ctx.machines.prune(), 0, 'the pruning job finds nothing more');
   await end(agent.client, other.client, device.client);
 });

@@ -27,7 +27,12 @@ s('the lessee gets the shadow during the lease and nothing after it ends', async
   assert.is(r.result.device, dev.id);
   assert.equal(await subscribe(a.client, deviceTopic(dev.id, 'shadow')), [0]);
   const got = recorder(a.client);
-  const first = waitFor<any>(a.client, (t, j) => t === deviceTopic(dev.id, 'shadow') && j.reported?.consumables?.paper?.level === 70, 15_000, 'the shadow during the lease');
+  const first = waitFor<any>(
+    a.client,
+    (t, j) => t === deviceTopic(dev.id, 'shadow') && j.reported?.consumables?.paper?.level === 70,
+    15_000,
+    'the shadow during the lease',
+  );
   await publish(dev.client, deviceTopic(dev.id, 'state'), { machine: { status: 'busy' }, consumables: { paper: { level: 70 } } });
   await first;
   assert.is((await env.tb.api('GET', `/api/machines/${dev.id}`, undefined, a.token)).status, 200);
@@ -38,9 +43,17 @@ s('the lessee gets the shadow during the lease and nothing after it ends', async
   await waitUntil(() => env.tb.ctx.bindings.agentOf(dev.id) === null, 10_000, 'the lease to end');
   const before = got.length;
   await publish(dev.client, deviceTopic(dev.id, 'state'), { machine: { status: 'idle' }, consumables: { paper: { level: 60 } } });
-  await waitUntil(async () => (await env.tb.api('GET', `/api/machines/${dev.id}`)).body.shadow?.reported?.consumables?.paper?.level === 60 || undefined, 15_000, 'the report merged');
+  await waitUntil(
+    async () => (await env.tb.api('GET', `/api/machines/${dev.id}`)).body.shadow?.reported?.consumables?.paper?.level === 60 || undefined,
+    15_000,
+    'the report merged',
+  );
   await barrier(env.tb, [{ device: { client: dev.client, dev: dev.dev } }], [{ agent: a }]);
-  assert.equal(got.slice(before).filter((m) => m.topic === deviceTopic(dev.id, 'shadow')), [], 'no shadow after the lease ended');
+  assert.equal(
+    got.slice(before).filter((m) => m.topic === deviceTopic(dev.id, 'shadow')),
+    [],
+    'no shadow after the lease ended',
+  );
   assert.is((await env.tb.api('GET', `/api/machines/${dev.id}`, undefined, a.token)).status, 404);
 });
 

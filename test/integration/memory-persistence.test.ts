@@ -7,7 +7,11 @@ const root = join(import.meta.dirname, '..', '..');
 const t = suite('memory persistence');
 
 t("passes aedes-persistence's own abstract test suite", () => {
-  const run = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=tap', 'test/helpers/aedes-persistence-conformance.ts'], { cwd: root, encoding: 'utf8', timeout: 120_000 });
+  const run = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=tap', 'test/helpers/aedes-persistence-conformance.ts'], {
+    cwd: root,
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
   const out = `${run.stdout}\n${run.stderr}`;
   const count = (name: string): number => Number(new RegExp(`^# ${name} (\\d+)$`, 'm').exec(out)?.[1] ?? NaN);
   assert.is(run.status, 0, out.slice(-3000));

@@ -39,13 +39,29 @@ interface Rig {
   flags: string[];
 }
 
-const t = suite<Rig>('walk-up orders: broker killed mid-upload and mid-fetch', { dir: '', bp: null, proxy: null, device: null, customer: null, design: '', flags: [] });
+const t = suite<Rig>('walk-up orders: broker killed mid-upload and mid-fetch', {
+  dir: '',
+  bp: null,
+  proxy: null,
+  device: null,
+  customer: null,
+  design: '',
+  flags: [],
+});
 
 /**
  * The device's way to the broker's HTTP port: blob responses are let through slowly, so a kill
  * lands inside a fetch. `onBlobBytes` hears the running total of blob bytes passed on.
  */
-interface ThrottlingProxy { server: Server; port: number; target: number; ranges: string[]; blobBytes: number; bytesPerTick: number; onBlobBytes: (total: number) => void }
+interface ThrottlingProxy {
+  server: Server;
+  port: number;
+  target: number;
+  ranges: string[];
+  blobBytes: number;
+  bytesPerTick: number;
+  onBlobBytes: (total: number) => void;
+}
 
 function throttlingProxy(bytesPerTick: number, tickMs: number): Promise<ThrottlingProxy> {
   const p: ThrottlingProxy = { server: null as unknown as Server, port: 0, target: 0, ranges: [], blobBytes: 0, bytesPerTick, onBlobBytes: () => {} };
@@ -155,7 +171,13 @@ async function uploadKilled(c: Rig, file: Buffer, sendBytes: number, killWhen: (
   const u = new URL(c.bp!.httpUrl);
   const answered = new Promise<string>((resolve) => {
     const req = httpRequest(
-      { host: u.hostname, port: u.port, method: 'POST', path: `/api/orders/${c.customer!.session}/designs`, headers: { authorization: `Bearer ${c.customer!.token}`, 'content-type': type, 'content-length': body.length } },
+      {
+        host: u.hostname,
+        port: u.port,
+        method: 'POST',
+        path: `/api/orders/${c.customer!.session}/designs`,
+        headers: { authorization: `Bearer ${c.customer!.token}`, 'content-type': type, 'content-length': body.length },
+      },
       (res) => resolve(`answered ${res.statusCode}`),
     );
     req.on('error', (err) => resolve(`cut: ${err.message}`));
@@ -221,7 +243,11 @@ t('SIGKILL during an upload: no partial blob, no half order, and the customer re
     printer: { ...PRINTER_DEFAULTS, jamProbability: 0 },
   });
   c.device.start();
-  await waitUntil(() => c.device!.state === 'ready', 30_000, () => `device ready (state ${c.device!.state})`);
+  await waitUntil(
+    () => c.device!.state === 'ready',
+    30_000,
+    () => `device ready (state ${c.device!.state})`,
+  );
   assert.ok((await request(agent, { kind: 'agent', id: 'shop' }, { op: 'claim', target: dev.body.id })).ok);
   await end(agent);
   assert.is((await bp.api('POST', `/api/devices/${dev.body.id}/order-settings`, { enabled: true })).status, 200);
@@ -282,7 +308,10 @@ t('SIGKILL during the device fetch: the device resumes after the restart and the
   const printed = c.device!.printer!.design.printed;
   assert.equal(printed, [{ sha256: c.design, bytes: printed[0]!.bytes, copies: 1, ok: true }], 'printed once, whole, with the right hash');
   // The window that broke was asked for again from inside, not from its start.
-  const resumed = c.proxy!.ranges.slice(rangesAtKill).map((r) => /^bytes=(\d+)-(\d+)$/.exec(r)).find((m) => m !== null && Number(m[1]) > PRINT_WINDOW_BYTES);
+  const resumed = c
+    .proxy!.ranges.slice(rangesAtKill)
+    .map((r) => /^bytes=(\d+)-(\d+)$/.exec(r))
+    .find((m) => m !== null && Number(m[1]) > PRINT_WINDOW_BYTES);
   assert.ok(resumed && Number(resumed[1]) < 2 * PRINT_WINDOW_BYTES, `resumed inside the second window: ${c.proxy!.ranges.slice(0, 12).join(' | ')}`);
   assert.is(placed.order, (await customerApi(bp.httpUrl, s, 'GET', `/api/orders/${s.session}`)).body.orders[0].order);
 });

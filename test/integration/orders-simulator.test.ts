@@ -78,7 +78,11 @@ t('upload → order → fetch cut once and resumed with Range → printer sha256
       printer: { ...PRINTER_DEFAULTS, jamProbability: 0 },
     });
     device.start();
-    await waitUntil(() => device!.state === 'ready', 20_000, () => `device ready (state ${device!.state})`);
+    await waitUntil(
+      () => device!.state === 'ready',
+      20_000,
+      () => `device ready (state ${device!.state})`,
+    );
     await claim(agent, dev.id);
     assert.is((await tb.api('POST', `/api/devices/${dev.id}/order-settings`, { enabled: true })).status, 200);
 
@@ -92,13 +96,20 @@ t('upload → order → fetch cut once and resumed with Range → printer sha256
     const log = recorder(live);
     assert.equal(await subscribe(live, orderTopic(placed.body.order)), [0]);
 
-    await waitUntil(() => log.some((r) => (r.json as { state?: string })?.state === 'done'), 60_000, () => `done on the order topic; saw ${log.map((r) => (r.json as { state?: string })?.state).join(',')}`);
+    await waitUntil(
+      () => log.some((r) => (r.json as { state?: string })?.state === 'done'),
+      60_000,
+      () => `done on the order topic; saw ${log.map((r) => (r.json as { state?: string })?.state).join(',')}`,
+    );
     const printed = device.printer!.design.printed;
     assert.equal(printed, [{ sha256: up.body.design, bytes: up.body.size, copies: 1, ok: true }]);
     // The first window was asked for, cut, and asked for again from where it broke.
     assert.is(proxy.ranges[0], `bytes=0-${PRINT_WINDOW_BYTES - 1}`);
     const resumed = /^bytes=(\d+)-(\d+)$/.exec(proxy.ranges[1] ?? '');
-    assert.ok(resumed && Number(resumed[1]) > 0 && Number(resumed[1]) < PRINT_WINDOW_BYTES && Number(resumed[2]) === PRINT_WINDOW_BYTES - 1, `resumed range: ${proxy.ranges[1]}`);
+    assert.ok(
+      resumed && Number(resumed[1]) > 0 && Number(resumed[1]) < PRINT_WINDOW_BYTES && Number(resumed[2]) === PRINT_WINDOW_BYTES - 1,
+      `resumed range: ${proxy.ranges[1]}`,
+    );
     const state = await customerApi(tb.broker.httpUrl, c, 'GET', `/api/orders/${c.session}`);
     assert.is(state.body.orders[0].state, 'done');
     await end(live);

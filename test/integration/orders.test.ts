@@ -12,7 +12,19 @@ import { TestBroker, request } from '../helpers/broker';
 import { metric } from '../helpers/metrics';
 import type { Agent } from '../helpers/jobs';
 import { end, recorder, subscribe } from '../helpers/mqtt';
-import { type Customer, claimLabel, connectCustomer, customerApi, noisyImage, openCustomer, order, orderLabel, orderMachine, retainedOn, upload } from '../helpers/orders';
+import {
+  type Customer,
+  claimLabel,
+  connectCustomer,
+  customerApi,
+  noisyImage,
+  openCustomer,
+  order,
+  orderLabel,
+  orderMachine,
+  retainedOn,
+  upload,
+} from '../helpers/orders';
 import { suite } from '../helpers/suite';
 import { waitUntil } from '../helpers/wait';
 
@@ -33,7 +45,13 @@ t.after(async () => {
 const base = (): string => tb.broker.httpUrl;
 
 async function counts(): Promise<{ sessions: number; orders: number; jobs: number; designs: number }> {
-  const n = async (table: 'customer_sessions' | 'orders' | 'designs'): Promise<number> => (await tb.ctx.db.selectFrom(table).select(({ fn }) => fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n;
+  const n = async (table: 'customer_sessions' | 'orders' | 'designs'): Promise<number> =>
+    (
+      await tb.ctx.db
+        .selectFrom(table)
+        .select(({ fn }) => fn.countAll<number>().as('n'))
+        .executeTakeFirstOrThrow()
+    ).n;
   const jobs = Number((await tb.api('GET', '/api/jobs?limit=500')).body.length);
   return { sessions: Number(await n('customer_sessions')), orders: Number(await n('orders')), designs: Number(await n('designs')), jobs };
 }
@@ -50,7 +68,10 @@ t('a customer uploads, orders and follows its order; a second customer on the sa
   assert.is(a.machine.code, m.code);
   assert.is(a.machine.status, 'idle');
   // A JPEG named .PNG, sent as octet-stream, carrying EXIF an owner would not want printed or kept.
-  const photo = await sharp(await noisyImage(500, 700, 'jpeg')).withExif({ IFD0: { Copyright: 'secret-owner-name' } }).jpeg().toBuffer();
+  const photo = await sharp(await noisyImage(500, 700, 'jpeg'))
+    .withExif({ IFD0: { Copyright: 'secret-owner-name' } })
+    .jpeg()
+    .toBuffer();
   assert.ok(photo.includes(Buffer.from('secret-owner-name')));
   const up = await upload(base(), a, photo, 'photo.PNG', 'application/octet-stream');
   assert.is(up.status, 201, JSON.stringify(up.body));
@@ -78,10 +99,14 @@ t('a customer uploads, orders and follows its order; a second customer on the sa
   assert.equal(await subscribe(bClient, orderTopic(second.body.order)), [0]);
   // The device holds the first; the second waits one place behind it.
   await waitUntil(() => m.device.isRunning(first.body.order), 10_000, 'the first order printing');
-  const bState = await waitUntil(async () => {
-    const s = (await customerApi(base(), b, 'GET', `/api/orders/${b.session}`)).body;
-    return s.orders[0]?.position === 1 ? s : undefined;
-  }, 10_000, 'the second order at position 1');
+  const bState = await waitUntil(
+    async () => {
+      const s = (await customerApi(base(), b, 'GET', `/api/orders/${b.session}`)).body;
+      return s.orders[0]?.position === 1 ? s : undefined;
+    },
+    10_000,
+    'the second order at position 1',
+  );
   assert.is(bState.orders.length, 1, 'a customer sees only its own orders');
   assert.is(bState.machine.status, 'busy');
   await waitUntil(() => bLog.some((r) => (r.json as any)?.position === 1), 10_000, 'position 1 live on the order topic');
@@ -124,18 +149,64 @@ t('attacks are refused with their own error and change nothing', async () => {
     ["a's token on b's session", () => customerApi(base(), a, 'GET', `/api/orders/${b.session}`), 403, 'FORBIDDEN'],
     ["a's token ordering on another machine", () => order(base(), a, { design, machine: m2.code }), 403, 'WRONG_MACHINE'],
     ["b ordering a's design", () => order(base(), b, { design }), 404, 'NOT_FOUND'],
-    ['a claim label URL as an order label', () => tb.api('POST', '/api/orders/sessions', { label: `https://x.example${claimLabel(tb, m1.code)}` }, undefined), 400, 'WRONG_LABEL'],
-    ['a claim label as an order label', () => tb.api('POST', '/api/orders/sessions', { label: claimLabel(tb, m1.code).slice(3) }, undefined), 400, 'WRONG_LABEL'],
+    [
+      'a claim label URL as an order label',
+      () => tb.api('POST', '/api/orders/sessions', { label: `https://x.example${claimLabel(tb, m1.code)}` }, undefined),
+      400,
+      'WRONG_LABEL',
+    ],
+    [
+      'a claim label as an order label',
+      () => tb.api('POST', '/api/orders/sessions', { label: claimLabel(tb, m1.code).slice(3) }, undefined),
+      400,
+      'WRONG_LABEL',
+    ],
     ['a forged order label', () => tb.api('POST', '/api/orders/sessions', { label: `/o/${m1.code}.0123456789abcdef` }, undefined), 404, 'UNKNOWN_MACHINE'],
     ["b cancelling a's order", () => customerApi(base(), b, 'POST', `/api/orders/${b.session}/orders/${placed.body.order}/cancel`), 404, 'NOT_FOUND'],
     ['no token', () => tb.api('GET', `/api/orders/${a.session}`, undefined, undefined), 401, 'UNAUTHORIZED'],
     ["an agent's token as a customer's", () => tb.api('GET', `/api/orders/${a.session}`, undefined, agent.token), 401, 'UNAUTHORIZED'],
-    ['a polyglot: a PNG header on an HTML body', () => upload(base(), a, Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.from('<html><script>alert(1)</script></html>')])), 415, 'BAD_IMAGE'],
+    [
+      'a polyglot: a PNG header on an HTML body',
+      () =>
+        upload(
+          base(),
+          a,
+          Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.from('<html><script>alert(1)</script></html>')]),
+        ),
+      415,
+      'BAD_IMAGE',
+    ],
     ['HTML named .png', () => upload(base(), a, Buffer.from('<html><body>hi</body></html>'), 'x.png', 'image/png'), 415, 'BAD_IMAGE'],
     ['a truncated PNG', async () => upload(base(), a, (await noisyImage(200, 200)).subarray(0, 5000)), 415, 'BAD_IMAGE'],
     ['an oversize upload', async () => upload(base(), a, await noisyImage(500, 500)), 413, 'TOO_LARGE'],
-    ['a pixel bomb', async () => upload(base(), a, await sharp({ create: { width: 8000, height: 6000, channels: 3, background: '#000' } }).png({ compressionLevel: 9 }).toBuffer()), 422, 'IMAGE_BOMB'],
-    ['a ratio bomb', async () => upload(base(), a, await sharp({ create: { width: 5000, height: 5000, channels: 3, background: '#fff' } }).webp({ lossless: true }).toBuffer(), 'flat.webp', 'image/webp'), 422, 'IMAGE_BOMB'],
+    [
+      'a pixel bomb',
+      async () =>
+        upload(
+          base(),
+          a,
+          await sharp({ create: { width: 8000, height: 6000, channels: 3, background: '#000' } })
+            .png({ compressionLevel: 9 })
+            .toBuffer(),
+        ),
+      422,
+      'IMAGE_BOMB',
+    ],
+    [
+      'a ratio bomb',
+      async () =>
+        upload(
+          base(),
+          a,
+          await sharp({ create: { width: 5000, height: 5000, channels: 3, background: '#fff' } })
+            .webp({ lossless: true })
+            .toBuffer(),
+          'flat.webp',
+          'image/webp',
+        ),
+      422,
+      'IMAGE_BOMB',
+    ],
   ];
   for (const [what, attempt, status, code] of refusals) {
     const r = await attempt();
@@ -189,7 +260,11 @@ t('attacks are refused with their own error and change nothing', async () => {
   assert.is(refused.status, 409);
   assert.is(refused.body.error.code, 'NOT_TAKING_ORDERS');
   assert.match(refused.body.error.message, /maintenance/);
-  assert.is((await tb.api('POST', `/api/devices/${m2.device.id}/order-settings`, { enabled: false }, agent.token)).body.error.code, 'FORBIDDEN', 'only admins open machines to orders');
+  assert.is(
+    (await tb.api('POST', `/api/devices/${m2.device.id}/order-settings`, { enabled: false }, agent.token)).body.error.code,
+    'FORBIDDEN',
+    'only admins open machines to orders',
+  );
   await m1.device.close();
   await m2.device.close();
 });
@@ -202,7 +277,10 @@ async function pixel(image: Buffer, x: number, y: number): Promise<[number, numb
 }
 
 const near = (got: [number, number, number], want: [number, number, number], what: string): void =>
-  assert.ok(got.every((v, i) => Math.abs(v - want[i]!) < 40), `${what}: ${got.join(',')} is not near ${want.join(',')}`);
+  assert.ok(
+    got.every((v, i) => Math.abs(v - want[i]!) < 40),
+    `${what}: ${got.join(',')} is not near ${want.join(',')}`,
+  );
 
 t('a phone JPEG with EXIF orientation 6 is printed upright, and none of its metadata survives', async () => {
   // Stored sideways, as a phone camera does: red on the left, blue on the right, and EXIF saying
@@ -212,7 +290,11 @@ t('a phone JPEG with EXIF orientation 6 is printed upright, and none of its meta
   const raw = Buffer.alloc(w * h * 3);
   for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) raw[(y * w + x) * 3 + (x < w / 2 ? 0 : 2)] = 230;
   const marker = `exif-marker-${process.pid}`;
-  const photo = await sharp(raw, { raw: { width: w, height: h, channels: 3 } }).jpeg().withExif({ IFD0: { Copyright: marker } }).withMetadata({ orientation: 6 }).toBuffer();
+  const photo = await sharp(raw, { raw: { width: w, height: h, channels: 3 } })
+    .jpeg()
+    .withExif({ IFD0: { Copyright: marker } })
+    .withMetadata({ orientation: 6 })
+    .toBuffer();
   const before = await sharp(photo).metadata();
   assert.equal([before.orientation, before.width, before.height], [6, w, h], 'the fixture is a sideways JPEG with orientation 6');
   assert.ok(photo.includes(marker));
@@ -228,7 +310,10 @@ t('a phone JPEG with EXIF orientation 6 is printed upright, and none of its meta
   };
   const design = await read(r.body.design);
   const thumb = await read((await tb.ctx.db.selectFrom('designs').select('thumb').where('sha256', '=', r.body.design).executeTakeFirstOrThrow()).thumb);
-  for (const [name, img] of [['design', design], ['thumbnail', thumb]] as const) {
+  for (const [name, img] of [
+    ['design', design],
+    ['thumbnail', thumb],
+  ] as const) {
     const meta = await sharp(img).metadata();
     assert.is(meta.format, 'png', name);
     assert.equal([meta.exif, meta.xmp, meta.iptc, meta.icc, meta.orientation], [undefined, undefined, undefined, undefined, undefined], `${name}: no metadata`);
@@ -270,7 +355,11 @@ t('the operator moves a waiting order to the front: positions change live, the m
   const move = (token: string | undefined, id: string, position: unknown) => tb.api('POST', `/api/machine-orders/${id}/move`, { position }, token);
   assert.is((await move(last.c.token, last.order, 1)).status, 401);
   assert.is((await move(other.token, last.order, 1)).body.error.code, 'NOT_FOUND');
-  assert.equal((await move(agent.token, last.order, 4)).body.error, { code: 'BAD_REQUEST', message: 'position is a whole number from 1 to 3 (the waiting jobs on this machine)', field: 'position' });
+  assert.equal((await move(agent.token, last.order, 4)).body.error, {
+    code: 'BAD_REQUEST',
+    message: 'position is a whole number from 1 to 3 (the waiting jobs on this machine)',
+    field: 'position',
+  });
   assert.is((await move(agent.token, placed[0]!.order, 1)).body.error.code, 'CONFLICT');
   const positions = async (): Promise<number[]> => {
     const all = await tb.api('GET', `/api/machine-orders?device=${m.device.id}`, undefined, agent.token);
@@ -283,7 +372,10 @@ t('the operator moves a waiting order to the front: positions change live, the m
   assert.equal(await positions(), [0, 2, 3, 1]);
   await waitUntil(() => log.some((r) => (r.json as any)?.position === 1), 10_000, 'position 1 live on the moved order topic');
   const audit = await tb.ctx.db.selectFrom('audit').selectAll().where('action', '=', 'job.move').where('device', '=', m.device.id).execute();
-  assert.equal(audit.map((a) => [a.actor, JSON.parse(a.detail as string)]), [[`agent:${agent.id}`, { job: last.order, from: 3, to: 1 }]]);
+  assert.equal(
+    audit.map((a) => [a.actor, JSON.parse(a.detail as string)]),
+    [[`agent:${agent.id}`, { job: last.order, from: 3, to: 1 }]],
+  );
   await m.device.ack({ job: placed[0]!.order, state: 'done' });
   await waitUntil(() => m.device.isRunning(last.order), 10_000, 'the moved order printing next');
   await end(live, other.client);
@@ -297,7 +389,8 @@ t('a customer cancels its own waiting order, not a printing one; the operator ca
   const waiting = (await order(base(), c, { design: await designFor(c) })).body.order as string;
   await waitUntil(() => m.device.isRunning(printing), 10_000, 'the first order printing');
   const cancel = (id: string) => customerApi(base(), c, 'POST', `/api/orders/${c.session}/orders/${id}/cancel`);
-  const states = async (): Promise<Record<string, string>> => Object.fromEntries((await customerApi(base(), c, 'GET', `/api/orders/${c.session}`)).body.orders.map((o: any) => [o.order, o.state]));
+  const states = async (): Promise<Record<string, string>> =>
+    Object.fromEntries((await customerApi(base(), c, 'GET', `/api/orders/${c.session}`)).body.orders.map((o: any) => [o.order, o.state]));
 
   const refused = await cancel(printing);
   assert.is(refused.status, 409, JSON.stringify(refused.body));
@@ -314,7 +407,11 @@ t('a customer cancels its own waiting order, not a printing one; the operator ca
   assert.is(byOperator.status, 200, JSON.stringify(byOperator.body));
   await waitUntil(async () => (await states())[printing] === 'cancelled' || undefined, 10_000, 'the printing order cancelled by the operator');
   const audit = await tb.ctx.db.selectFrom('audit').selectAll().where('action', '=', 'order.cancel').where('device', '=', m.device.id).execute();
-  assert.equal(audit.map((a) => [a.actor, JSON.parse(a.detail as string)]), [[`agent:${agent.id}`, { order: printing, session: c.session }]], "the operator's cancel is audited, the customer's own withdrawal is not an operator action");
+  assert.equal(
+    audit.map((a) => [a.actor, JSON.parse(a.detail as string)]),
+    [[`agent:${agent.id}`, { order: printing, session: c.session }]],
+    "the operator's cancel is audited, the customer's own withdrawal is not an operator action",
+  );
   await m.device.close();
 });
 
@@ -332,15 +429,25 @@ t('an order placed while its machine is offline waits, prints once it is back, a
   // Nothing reaches the machine while it is away; the order keeps its place.
   assert.is((await mine()).state, 'queued');
   assert.is((await mine()).position, 1);
-  assert.not.ok(m.device.cmds.some((cmd) => cmd.job === id), 'no print sent to the offline machine');
+  assert.not.ok(
+    m.device.cmds.some((cmd) => cmd.job === id),
+    'no print sent to the offline machine',
+  );
   await m.device.reconnect();
   await waitUntil(async () => (await mine()).state === 'done' || undefined, 20_000, 'the order printed after the machine came back');
-  assert.equal(m.device.runs.filter((j) => j === id), [id], 'printed once');
+  assert.equal(
+    m.device.runs.filter((j) => j === id),
+    [id],
+    'printed once',
+  );
   const exported = await tb.api('GET', `/api/jobs/${id}/export?format=json`, undefined, agent.token);
   assert.is(exported.status, 200, JSON.stringify(exported.body));
   assert.is(exported.body.job.kind, 'print');
   assert.is(exported.body.job.state, 'done');
-  assert.equal(exported.body.history.map((h: any) => h.event), ['queued', 'dispatched', 'running', 'done']);
+  assert.equal(
+    exported.body.history.map((h: any) => h.event),
+    ['queued', 'dispatched', 'running', 'done'],
+  );
   const csv = await fetch(`${base()}/api/jobs/${id}/export?format=csv`, { headers: { authorization: `Bearer ${agent.token}` } });
   assert.is(csv.status, 200);
   assert.ok((await csv.text()).includes(id), "the CSV names the order's job");
@@ -365,10 +472,16 @@ t('the N+1th order in the hour is answered 429 with Retry-After, per session and
     assert.is(orders.length, 2, 'the refused order was not placed');
     // Per address too: a fresh session from the same address has no orders left this hour.
     const other = await openCustomer(limited.broker.httpUrl, orderLabel(limited, m.code));
-    const fromSameAddress = await order(limited.broker.httpUrl, other, { design: (await upload(limited.broker.httpUrl, other, await noisyImage(100, 100))).body.design });
+    const fromSameAddress = await order(limited.broker.httpUrl, other, {
+      design: (await upload(limited.broker.httpUrl, other, await noisyImage(100, 100))).body.design,
+    });
     assert.is(fromSameAddress.status, 429, JSON.stringify(fromSameAddress.body));
     assert.ok(Number(fromSameAddress.headers.get('retry-after')) > 0);
-    assert.equal((await customerApi(limited.broker.httpUrl, other, 'GET', `/api/orders/${other.session}`)).body.orders, [], 'nothing placed for the new session');
+    assert.equal(
+      (await customerApi(limited.broker.httpUrl, other, 'GET', `/api/orders/${other.session}`)).body.orders,
+      [],
+      'nothing placed for the new session',
+    );
     // Uploads have their own count: the third of this hour passes, the fourth is 429.
     assert.is((await upload(limited.broker.httpUrl, c, await noisyImage(100, 100))).status, 201);
     const fourth = await upload(limited.broker.httpUrl, c, await noisyImage(100, 100));
@@ -391,7 +504,11 @@ t("a session's hour is its own across addresses, and wrong tokens sent with its 
     const c = await openCustomer(url, orderLabel(limited, m.code));
     const design = (await upload(url, c, await noisyImage(100, 100))).body.design as string;
     const post = (from: string, token: string): Promise<Response> =>
-      fetch(`${url}/api/orders/${c.session}/orders`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'x-forwarded-for': from }, body: JSON.stringify({ design }) });
+      fetch(`${url}/api/orders/${c.session}/orders`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'x-forwarded-for': from },
+        body: JSON.stringify({ design }),
+      });
     // Another address that knows the session id (its MQTT username) but not its token: as many
     // tries as its own address is allowed, enough to use up the session's hour were they counted.
     for (let i = 0; i < 2; i++) assert.is((await post('203.0.113.9', `wrong-${i}`)).status, 401);
@@ -428,7 +545,11 @@ t("an order past the machine's queue cap is refused QUEUE_FULL and placed nowher
     assert.equal(await mine(), placed, 'the refused order was placed nowhere');
     await waitUntil(() => m.device.isRunning(placed[0]!), 10_000, 'the first order printing');
     await m.device.ack({ job: placed[0]!, state: 'done' });
-    await waitUntil(async () => (await customerApi(url, c, 'GET', `/api/orders/${c.session}`)).body.orders[0].state === 'done' || undefined, 10_000, 'the first order done');
+    await waitUntil(
+      async () => (await customerApi(url, c, 'GET', `/api/orders/${c.session}`)).body.orders[0].state === 'done' || undefined,
+      10_000,
+      'the first order done',
+    );
     const next = await order(url, c, { design });
     assert.is(next.status, 201, JSON.stringify(next.body));
     await m.device.close();
@@ -449,7 +570,15 @@ t('an upload past the bytes an hour of its session, machine or address is 429, a
     const url = limited.broker.httpUrl;
     const customer = (m: typeof m1): Promise<Customer> => openCustomer(url, orderLabel(limited, m.code));
     const designs = async (c: Customer): Promise<number> =>
-      Number((await limited.ctx.db.selectFrom('session_designs').select(({ fn }) => fn.countAll<number>().as('n')).where('session', '=', c.session).executeTakeFirstOrThrow()).n);
+      Number(
+        (
+          await limited.ctx.db
+            .selectFrom('session_designs')
+            .select(({ fn }) => fn.countAll<number>().as('n'))
+            .where('session', '=', c.session)
+            .executeTakeFirstOrThrow()
+        ).n,
+      );
     const ok = async (c: Customer): Promise<void> => {
       const r = await upload(url, c, file);
       assert.is(r.status, 201, JSON.stringify(r.body));

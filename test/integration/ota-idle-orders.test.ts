@@ -42,12 +42,29 @@ t('a waiting order or a live customer session makes a machine skipped-busy; an i
     form.append('image', new Blob([new Uint8Array(image)]), 'app.bin');
     const rel = await fetch(`${tb.broker.httpUrl}/api/releases`, { method: 'POST', body: form, headers: { authorization: `Bearer ${tb.adminToken}` } });
     assert.is(rel.status, 201, await rel.text());
-    const created = await tb.api('POST', '/api/rollouts', { release: '9.9.9', target: { devices: [ordered.device.id, browsing.device.id] }, waves: [100], waveSoakMinutes: 0.01, maxFailurePercent: 100 });
+    const created = await tb.api('POST', '/api/rollouts', {
+      release: '9.9.9',
+      target: { devices: [ordered.device.id, browsing.device.id] },
+      waves: [100],
+      waveSoakMinutes: 0.01,
+      maxFailurePercent: 100,
+    });
     assert.is(created.status, 201, JSON.stringify(created.body));
     const stateOf = async (device: string): Promise<string> =>
-      (await otaDb(tb.ctx.db).selectFrom('rollout_devices').select('state').where('rollout', '=', created.body.id).where('device', '=', device).executeTakeFirstOrThrow()).state;
+      (
+        await otaDb(tb.ctx.db)
+          .selectFrom('rollout_devices')
+          .select('state')
+          .where('rollout', '=', created.body.id)
+          .where('device', '=', device)
+          .executeTakeFirstOrThrow()
+      ).state;
 
-    await waitUntil(async () => (await stateOf(ordered.device.id)) === 'skipped-busy' && (await stateOf(browsing.device.id)) === 'skipped-busy', 10_000, 'both machines skipped busy');
+    await waitUntil(
+      async () => (await stateOf(ordered.device.id)) === 'skipped-busy' && (await stateOf(browsing.device.id)) === 'skipped-busy',
+      10_000,
+      'both machines skipped busy',
+    );
     // The customer stops using the page: its session idles out and the machine is idle again.
     // The device accepts the update at once, so its row may already have gone on from 'sent'.
     await waitUntil(() => browsing.device.cmds.some((c) => c.kind === 'ota'), IDLE_MS + 10_000, 'the update at the machine once the session idled out');

@@ -67,7 +67,14 @@ test.before(async () => {
   // The test broker listens on an ephemeral port: the address devices download from is known only now.
   tb.ctx.opts.publicUrl = tb.broker.httpUrl;
   const token = await enrollmentToken(tb, DEVICES);
-  fleet = startFleet(tb.urlFor(), { devices: DEVICES, enrollToken: token, machinesPrefix: 'OTA', rampMs: 20_000, core: { connectTimeoutMs: 60_000 }, ota: { capacity: 1 << 20, releaseKeys: PUB, corrupt: (label) => corrupt.has(label) } });
+  fleet = startFleet(tb.urlFor(), {
+    devices: DEVICES,
+    enrollToken: token,
+    machinesPrefix: 'OTA',
+    rampMs: 20_000,
+    core: { connectTimeoutMs: 60_000 },
+    ota: { capacity: 1 << 20, releaseKeys: PUB, corrupt: (label) => corrupt.has(label) },
+  });
   await fleet.waitFor((s) => s.registered === DEVICES && s.connected === DEVICES, 600_000, 'the fleet enrolled and online');
   admin = await connect(tb.broker.mqttUrl, { clientId: 'admin:ops:ota', username: 'admin:ops', password: tb.adminToken });
   adminSeen = recorder(admin);
@@ -110,19 +117,41 @@ const deviceOta = async (device: string): Promise<any> => {
 test('waves 1/10/100 with no failures: every device confirms the new version, in order', async () => {
   const up = await upload(pack('1.1.0', randomBytes(6_000)));
   assert.is(up.status, 201, JSON.stringify(up.body));
-  const created = await tb.api('POST', '/api/rollouts', { release: '1.1.0', target: { model: 'fleetbind-sim' }, waves: WAVES, waveSoakMinutes: 0.01, maxFailurePercent: 10 });
+  const created = await tb.api('POST', '/api/rollouts', {
+    release: '1.1.0',
+    target: { model: 'fleetbind-sim' },
+    waves: WAVES,
+    waveSoakMinutes: 0.01,
+    maxFailurePercent: 10,
+  });
   assert.is(created.status, 201, JSON.stringify(created.body));
-  assert.equal(created.body.waves.map((w: any) => w.devices), [10, 90, 900]);
+  assert.equal(
+    created.body.waves.map((w: any) => w.devices),
+    [10, 90, 900],
+  );
   // The terminal's live view, redrawn every second until every rollout has ended.
   const following = runNpmScript('fleet', ['rollouts', '--follow', '--broker-api', tb.broker.httpUrl], { FLEETBIND_ADMIN_TOKEN: tb.adminToken });
   // A device of the first wave is sent the command at once; after its `done` ack it restarts and
   // stays `installed` until it says hello as the new version, which takes over a second.
-  const first = (await otaDb(tb.ctx.db).selectFrom('rollout_devices').select('device').where('rollout', '=', created.body.id).where('wave', '=', 0).orderBy('position').executeTakeFirstOrThrow()).device;
+  const first = (
+    await otaDb(tb.ctx.db)
+      .selectFrom('rollout_devices')
+      .select('device')
+      .where('rollout', '=', created.body.id)
+      .where('wave', '=', 0)
+      .orderBy('position')
+      .executeTakeFirstOrThrow()
+  ).device;
   const before = await deviceOta(first);
   assert.is(before.fw, fleet.devices.find((d) => d.deviceId === first)!.fw, 'the version it said hello with');
   assert.is.not(before.fw, '1.1.0');
   assert.is(before.last, null, 'no update yet');
-  const inFlight = await waitUntil(async () => ((await deviceOta(first)).pendingFw === '1.1.0' ? deviceOta(first) : undefined), 60_000, `${first} to have 1.1.0 on its way`, 50);
+  const inFlight = await waitUntil(
+    async () => ((await deviceOta(first)).pendingFw === '1.1.0' ? deviceOta(first) : undefined),
+    60_000,
+    `${first} to have 1.1.0 on its way`,
+    50,
+  );
   assert.is(inFlight.pending.rollout, created.body.id);
   assert.ok(['sent', 'downloading', 'installed'].includes(inFlight.pending.state), inFlight.pending.state);
   const done = await rolloutDone(created.body.id, ['done', 'paused'], 600_000);
@@ -130,14 +159,33 @@ test('waves 1/10/100 with no failures: every device confirms the new version, in
   assert.is(done.counts.confirmed, DEVICES);
   const releases = (await tb.api('GET', '/api/releases')).body;
   assert.is(releases.find((r: any) => r.version === '1.1.0').devices, DEVICES);
-  assert.ok(fleet.devices.every((d) => d.fw === '1.1.0'), 'every simulated device runs 1.1.0');
+  assert.ok(
+    fleet.devices.every((d) => d.fw === '1.1.0'),
+    'every simulated device runs 1.1.0',
+  );
   // Waves went in order: nobody of a later wave was updated before every device of an earlier one settled.
-  const rows = await otaDb(tb.ctx.db).selectFrom('rollout_devices').select(['device', 'wave', 'tries']).where('rollout', '=', created.body.id).orderBy('position').execute();
+  const rows = await otaDb(tb.ctx.db)
+    .selectFrom('rollout_devices')
+    .select(['device', 'wave', 'tries'])
+    .where('rollout', '=', created.body.id)
+    .orderBy('position')
+    .execute();
   // A stable random order: devices sorted by sha256(rollout id, device id), cut into the waves in turn.
   const order = (device: string): string => createHash('sha256').update(`${created.body.id}\n${device}`).digest('hex');
-  assert.equal(rows.map((r) => r.device), rows.map((r) => r.device).sort((a, b) => (order(a) < order(b) ? -1 : 1)), 'ordered by the hash');
-  assert.equal(rows.map((r) => r.wave), [...Array(10).fill(0), ...Array(90).fill(1), ...Array(900).fill(2)], 'waves are consecutive slices of that order');
-  assert.ok(rows.every((r) => r.tries === 1), 'one try each');
+  assert.equal(
+    rows.map((r) => r.device),
+    rows.map((r) => r.device).sort((a, b) => (order(a) < order(b) ? -1 : 1)),
+    'ordered by the hash',
+  );
+  assert.equal(
+    rows.map((r) => r.wave),
+    [...Array(10).fill(0), ...Array(90).fill(1), ...Array(900).fill(2)],
+    'waves are consecutive slices of that order',
+  );
+  assert.ok(
+    rows.every((r) => r.tries === 1),
+    'one try each',
+  );
   const cli = await runNpmScript('fleet', ['rollouts', '--broker-api', tb.broker.httpUrl], { FLEETBIND_ADMIN_TOKEN: tb.adminToken });
   assert.is(cli.code, 0, cli.stderr);
   assert.match(cli.stdout, new RegExp(`${created.body.id}  1\\.1\\.0 +\\[█{30}\\] ${DEVICES}/${DEVICES} confirmed  done`));
@@ -155,14 +203,26 @@ test('waves 1/10/100 with no failures: every device confirms the new version, in
   assert.is(metric(metrics, 'fleetbind_rollouts', { state: 'running' }), 0);
   assert.ok(metric(metrics, 'fleetbind_ota_commands_sent_total') >= DEVICES, 'every command counted');
   const after = await deviceOta(first);
-  assert.equal({ fw: after.fw, pendingFw: after.pendingFw, pending: after.pending, outcome: after.last.outcome, release: after.last.release, reason: after.last.reason }, { fw: '1.1.0', pendingFw: null, pending: null, outcome: 'confirmed', release: '1.1.0', reason: null });
-  assert.not.ok(adminSeen.some((m) => (m.json as any).event === 'rollout'), 'a rollout that went well raises no alert');
+  assert.equal(
+    { fw: after.fw, pendingFw: after.pendingFw, pending: after.pending, outcome: after.last.outcome, release: after.last.release, reason: after.last.reason },
+    { fw: '1.1.0', pendingFw: null, pending: null, outcome: 'confirmed', release: '1.1.0', reason: null },
+  );
+  assert.not.ok(
+    adminSeen.some((m) => (m.json as any).event === 'rollout'),
+    'a rollout that went well raises no alert',
+  );
 });
 
 test('20 % failures in wave 2 pause the rollout before wave 3; no device of wave 3 gets the command; resume and cancel are audited', async () => {
   const up = await upload(pack('1.2.0', randomBytes(6_000)));
   assert.is(up.status, 201);
-  const created = await tb.api('POST', '/api/rollouts', { release: '1.2.0', target: { all: true }, waves: WAVES, waveSoakMinutes: 0.01, maxFailurePercent: 10 });
+  const created = await tb.api('POST', '/api/rollouts', {
+    release: '1.2.0',
+    target: { all: true },
+    waves: WAVES,
+    waveSoakMinutes: 0.01,
+    maxFailurePercent: 10,
+  });
   assert.is(created.status, 201);
   const id = created.body.id as string;
   const db = otaDb(tb.ctx.db);
@@ -180,7 +240,11 @@ test('20 % failures in wave 2 pause the rollout before wave 3; no device of wave
   const wave3 = await db.selectFrom('rollout_devices').select(['device', 'state', 'tries']).where('rollout', '=', id).where('wave', '=', 2).execute();
   assert.ok(wave3.length === 900 && wave3.every((r) => r.state === 'pending' && r.tries === 0), 'wave 3 untouched');
   // Admins are told over MQTT as it happens.
-  const alert = await waitUntil(() => adminSeen.map((m) => m.json as any).find((j) => j.event === 'rollout' && j.rollout === id), 10_000, 'the rollout alert on fb/v1/admin/alerts');
+  const alert = await waitUntil(
+    () => adminSeen.map((m) => m.json as any).find((j) => j.event === 'rollout' && j.rollout === id),
+    10_000,
+    'the rollout alert on fb/v1/admin/alerts',
+  );
   assert.is(alert.kind, 'rollout-paused');
   assert.is(alert.release, '1.2.0');
   assert.is(alert.wave, 1);
@@ -200,7 +264,10 @@ test('20 % failures in wave 2 pause the rollout before wave 3; no device of wave
     assert.is(sim.fw, '1.1.0', `${r.device} still runs 1.1.0`);
   }
   const audit = (await tb.api('GET', '/api/audit?action=rollout.paused')).body;
-  assert.ok(audit.some((a: any) => a.actor === 'system:ota' && a.detail.rollout === id), 'the auto-pause is in the audit log');
+  assert.ok(
+    audit.some((a: any) => a.actor === 'system:ota' && a.detail.rollout === id),
+    'the auto-pause is in the audit log',
+  );
   const cancel = await tb.api('POST', `/api/rollouts/${id}/cancel`, { reason: 'bad build' });
   assert.is(cancel.status, 200);
   assert.is(cancel.body.state, 'cancelled');
@@ -218,10 +285,17 @@ test('a device holding a payment QR is not updated until the hold ends', async (
   await waitUntil(() => held.state === 'busy', 10_000, 'the device shows the held QR');
   const before = held.fw;
   assert.is((await upload(pack('1.3.0', randomBytes(50_000)))).status, 201);
-  const created = await tb.api('POST', '/api/rollouts', { release: '1.3.0', target: { devices: [held.deviceId, fleet.devices[1]!.deviceId] }, waves: [100], waveSoakMinutes: 0, maxFailurePercent: 50 });
+  const created = await tb.api('POST', '/api/rollouts', {
+    release: '1.3.0',
+    target: { devices: [held.deviceId, fleet.devices[1]!.deviceId] },
+    waves: [100],
+    waveSoakMinutes: 0,
+    maxFailurePercent: 50,
+  });
   assert.is(created.status, 201);
   const id = created.body.id as string;
-  const row = () => otaDb(tb.ctx.db).selectFrom('rollout_devices').selectAll().where('rollout', '=', id).where('device', '=', held.deviceId!).executeTakeFirstOrThrow();
+  const row = () =>
+    otaDb(tb.ctx.db).selectFrom('rollout_devices').selectAll().where('rollout', '=', id).where('device', '=', held.deviceId!).executeTakeFirstOrThrow();
   await waitUntil(async () => (await tb.api('GET', `/api/rollouts/${id}`)).body.counts.confirmed === 1, 60_000, 'the idle device confirms', 100);
   assert.is((await row()).state, 'skipped-busy');
   assert.is((await row()).tries, 0, 'never sent while held');
@@ -238,13 +312,31 @@ test('a send window: a rollout outside its window sends nothing while one inside
   const now = Date.now();
   assert.is((await upload(pack('1.4.0', randomBytes(5_000)))).status, 201);
   const [outside, inside] = [fleet.devices[2]!, fleet.devices[3]!];
-  const bad = await tb.api('POST', '/api/rollouts', { release: '1.4.0', target: { devices: [outside.deviceId] }, window: { start: '01:00', end: '02:00', timeZone: 'Mars/Olympus' } });
+  const bad = await tb.api('POST', '/api/rollouts', {
+    release: '1.4.0',
+    target: { devices: [outside.deviceId] },
+    window: { start: '01:00', end: '02:00', timeZone: 'Mars/Olympus' },
+  });
   assert.is(bad.status, 400);
   assert.is(bad.body.error.field, 'window');
-  const later = await tb.api('POST', '/api/rollouts', { release: '1.4.0', target: { devices: [outside.deviceId] }, waves: [100], waveSoakMinutes: 0, maxFailurePercent: 50, window: { start: hhmm(now + 6 * 3600_000), end: hhmm(now + 7 * 3600_000) } });
+  const later = await tb.api('POST', '/api/rollouts', {
+    release: '1.4.0',
+    target: { devices: [outside.deviceId] },
+    waves: [100],
+    waveSoakMinutes: 0,
+    maxFailurePercent: 50,
+    window: { start: hhmm(now + 6 * 3600_000), end: hhmm(now + 7 * 3600_000) },
+  });
   assert.is(later.status, 201, JSON.stringify(later.body));
   assert.equal(later.body.window, { start: hhmm(now + 6 * 3600_000), end: hhmm(now + 7 * 3600_000), timeZone: 'UTC' });
-  const open = await tb.api('POST', '/api/rollouts', { release: '1.4.0', target: { devices: [inside.deviceId] }, waves: [100], waveSoakMinutes: 0, maxFailurePercent: 50, window: { start: hhmm(now - 3600_000), end: hhmm(now + 3600_000) } });
+  const open = await tb.api('POST', '/api/rollouts', {
+    release: '1.4.0',
+    target: { devices: [inside.deviceId] },
+    waves: [100],
+    waveSoakMinutes: 0,
+    maxFailurePercent: 50,
+    window: { start: hhmm(now - 3600_000), end: hhmm(now + 3600_000) },
+  });
   assert.is(open.status, 201, JSON.stringify(open.body));
   // Both are driven in the same ticks: by the time the open one is done, the other had its chances.
   const done = await rolloutDone(open.body.id, ['done'], 60_000);

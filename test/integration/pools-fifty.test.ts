@@ -12,14 +12,34 @@ import * as assert from 'uvu/assert';
 import type { Kysely } from 'kysely';
 import { jobIn, jobSuite } from '../helpers/jobs';
 import type { JobDevice } from '../helpers/job-device';
-import { JobEnds, PoolAgent, busyDevices, expectEntitledMessages, expectFifo, expectRanOnce, joinLocation, leaseProblems, makeLocation, poolDevice, recordOrder, sampleAll } from '../helpers/pools';
+import {
+  JobEnds,
+  PoolAgent,
+  busyDevices,
+  expectEntitledMessages,
+  expectFifo,
+  expectRanOnce,
+  joinLocation,
+  leaseProblems,
+  makeLocation,
+  poolDevice,
+  recordOrder,
+  sampleAll,
+} from '../helpers/pools';
 import { waitUntil } from '../helpers/wait';
 
 const AGENTS = 50;
 const DEVICES = 10;
 const ROUNDS = 3;
 
-const { s, env } = jobSuite('pools: fifty agents, ten devices', { jobAckTimeoutMs: 2_000, requestRate: 1000, requestBurst: 1000, agentRequestRate: 1000, agentRequestBurst: 1000, queueCap: 5 });
+const { s, env } = jobSuite('pools: fifty agents, ten devices', {
+  jobAckTimeoutMs: 2_000,
+  requestRate: 1000,
+  requestBurst: 1000,
+  agentRequestRate: 1000,
+  agentRequestBurst: 1000,
+  queueCap: 5,
+});
 
 s('every job runs once, FIFO, never two agents on one device, no message to an agent that did not hold the device', async () => {
   const tb = env.tb;
@@ -71,7 +91,11 @@ s('every job runs once, FIFO, never two agents on one device, no message to an a
   assert.ok(rows.every((r: any) => r.pool === loc && r.route === 'pool'));
 
   // Leases: the dropped device's lease ended with its interrupted job; none is open at the end.
-  await waitUntil(async () => (await tb.ctx.db.selectFrom('leases').select('id').where('ended_at', 'is', null).execute()).length === 0, 10_000, 'every lease to end');
+  await waitUntil(
+    async () => (await tb.ctx.db.selectFrom('leases').select('id').where('ended_at', 'is', null).execute()).length === 0,
+    10_000,
+    'every lease to end',
+  );
   const droppedLease = await tb.ctx.db.selectFrom('leases').selectAll().where('job', '=', dropped!).executeTakeFirstOrThrow();
   assert.is(droppedLease.end_reason, 'job-ended');
   for (const d of devices) assert.is(tb.ctx.bindings.agentOf(d.id), null, `${d.id} is free in the binding map`);

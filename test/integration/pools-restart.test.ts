@@ -60,7 +60,11 @@ s('after SIGKILL leases and the pool queue come back consistent, and no lease is
     await ok(bp.api('PATCH', `/api/devices/${r.id}`, { location: 'hall', mode: 'pool' }));
   }
   const [a1, a2, a3] = [await agent('a1', password), await agent('a2', password), await agent('a3', password)];
-  const serial = await request(a1.client, { kind: 'agent', id: 'a1' }, { op: 'submit', pool: 'hall', kind: 'serial.send', params: { data: 'aGk=', timeoutMs: 1000 } });
+  const serial = await request(
+    a1.client,
+    { kind: 'agent', id: 'a1' },
+    { op: 'submit', pool: 'hall', kind: 'serial.send', params: { data: 'aGk=', timeoutMs: 1000 } },
+  );
   assert.ok(serial.ok, JSON.stringify(serial));
   const ident = await request(a2.client, { kind: 'agent', id: 'a2' }, { op: 'submit', pool: 'hall', kind: 'identify', params: { seconds: 1 } });
   assert.ok(ident.ok, JSON.stringify(ident));
@@ -77,25 +81,48 @@ s('after SIGKILL leases and the pool queue come back consistent, and no lease is
   bp = await BrokerProcess.start(dir, ADMIN, FLAGS);
   const interrupted = await jobIn(bp, serial.result.job, ['interrupted']);
   assert.is(interrupted.error.code, 'INTERRUPTED');
-  await waitUntil(async () => (await ok(bp!.api('GET', '/api/leases'))).every((l: any) => l.device !== serial.result.device), 20_000, 'the interrupted job\'s lease to end');
+  await waitUntil(
+    async () => (await ok(bp!.api('GET', '/api/leases'))).every((l: any) => l.device !== serial.result.device),
+    20_000,
+    "the interrupted job's lease to end",
+  );
   const leases = await ok(bp.api('GET', '/api/leases'));
-  assert.equal(leases.map((l: any) => [l.device, l.agent, l.job]), [[ident.result.device, 'a2', ident.result.job]], 'the idempotent job keeps its lease');
+  assert.equal(
+    leases.map((l: any) => [l.device, l.agent, l.job]),
+    [[ident.result.device, 'a2', ident.result.job]],
+    'the idempotent job keeps its lease',
+  );
   const hall = await ok(bp.api('GET', '/api/locations/hall'));
-  assert.equal(hall.queue.map((q: any) => [q.job, q.position]), [[waiting.result.job, 1]], 'the waiting job kept its place and id');
+  assert.equal(
+    hall.queue.map((q: any) => [q.job, q.position]),
+    [[waiting.result.job, 1]],
+    'the waiting job kept its place and id',
+  );
   const stillWaiting = await ok(bp.api('GET', `/api/jobs/${waiting.result.job}`));
-  assert.equal([stillWaiting.state, stillWaiting.device, stillWaiting.pool, stillWaiting.position], ['queued', null, 'hall', 1], 'the waiting job reads as queued in its pool after the restart');
+  assert.equal(
+    [stillWaiting.state, stillWaiting.device, stillWaiting.pool, stillWaiting.position],
+    ['queued', null, 'hall', 1],
+    'the waiting job reads as queued in its pool after the restart',
+  );
   await noOrphanedLeases(bp);
 
   // The devices come back: the freed one takes the waiting job, the other runs its job again.
   for (const d of devices) await d.reconnect(true, bp.mqttUrl);
   // Wait for the queue to hand the waiting job over, then follow it as a device job.
-  await waitUntil(async () => (await ok(bp!.api('GET', '/api/locations/hall'))).queue.length === 0, 20_000, 'the pool queue to hand the waiting job to the freed device');
+  await waitUntil(
+    async () => (await ok(bp!.api('GET', '/api/locations/hall'))).queue.length === 0,
+    20_000,
+    'the pool queue to hand the waiting job to the freed device',
+  );
   await jobIn(bp, waiting.result.job, ['running'], undefined, 20_000);
   const placed = await ok(bp.api('GET', `/api/jobs/${waiting.result.job}`));
   assert.is(placed.device, serial.result.device);
   await jobIn(bp, ident.result.job, ['running'], undefined, 20_000);
   await noOrphanedLeases(bp);
-  for (const [job, device] of [[waiting.result.job, serial.result.device], [ident.result.job, ident.result.device]] as const) {
+  for (const [job, device] of [
+    [waiting.result.job, serial.result.device],
+    [ident.result.job, ident.result.device],
+  ] as const) {
     await devices.find((d) => d.id === device)!.ack({ job, state: 'done', result: {} });
     await jobIn(bp, job, ['done']);
   }

@@ -47,7 +47,10 @@ s('a pool submit leases a free device, names it, and the lease ends with the job
   assert.is(r.result.route, 'pool');
   assert.is(leaseOf(dev.id), a.id, 'the binding map shows the lessee');
   const leases = await ok(env.tb.api('GET', `/api/leases?location=${loc}`));
-  assert.equal(leases.map((l: any) => [l.device, l.agent, l.job]), [[dev.id, a.id, r.result.job]]);
+  assert.equal(
+    leases.map((l: any) => [l.device, l.agent, l.job]),
+    [[dev.id, a.id, r.result.job]],
+  );
 
   // The agent sees the leased device like one of its own.
   const got = recorder(a.client);
@@ -73,13 +76,13 @@ s('a pool submit leases a free device, names it, and the lease ends with the job
   assert.ok(audit.some((x: any) => x.action === 'lease.start') && audit.some((x: any) => x.action === 'lease.end'), 'lease start and end are audited');
 });
 
-s('a lease that ends without a handover leaves the next lessee\'s job alone when the device queue reaches that binding change late', async () => {
+s("a lease that ends without a handover leaves the next lessee's job alone when the device queue reaches that binding change late", async () => {
   const { loc, devs, ags } = await setup(1, 2, { mode: 'hold' });
   const [a, b] = [ags[0]!, ags[1]!];
   const dev = devs[0]!;
   const r1 = await poolSubmit(a, loc);
   assert.ok(r1.ok, JSON.stringify(r1));
-  await waitUntil(() => dev.isRunning(r1.result.job), 10_000, 'the first lessee\'s job on the device');
+  await waitUntil(() => dev.isRunning(r1.result.job), 10_000, "the first lessee's job on the device");
 
   // A slow step (a loaded disk, a long snapshot) ahead of the lease end's binding step in the
   // device's order: it is held until the next lessee's pool job has been committed to the device.
@@ -98,7 +101,7 @@ s('a lease that ends without a handover leaves the next lessee\'s job alone when
   await waitUntil(() => leaseOf(dev.id) === null, 10_000, 'the lease to end with no one waiting');
   const r2 = await poolSubmit(b, loc);
   assert.ok(r2.ok, JSON.stringify(r2));
-  assert.is(r2.result.device, dev.id, 'the freed device takes the next lessee\'s job');
+  assert.is(r2.result.device, dev.id, "the freed device takes the next lessee's job");
   assert.is(leaseOf(dev.id), b.id);
   release();
 
@@ -110,7 +113,10 @@ s('a lease that ends without a handover leaves the next lessee\'s job alone when
 s('a held qr.show keeps its lease until it is paid', async () => {
   const { loc, ags } = await setup(1, 1, { mode: 'hold' });
   const a = ags[0]!;
-  const r = await poolSubmit(a, loc, { kind: 'qr.show', params: { text: 'https://pay.example/i/1', caption: 'Order 1', amount: 3, currency: 'EUR', hold: true } });
+  const r = await poolSubmit(a, loc, {
+    kind: 'qr.show',
+    params: { text: 'https://pay.example/i/1', caption: 'Order 1', amount: 3, currency: 'EUR', hold: true },
+  });
   assert.ok(r.ok, JSON.stringify(r));
   const d = r.result.device;
   await jobIn(env.tb, r.result.job, ['running'], a.token);
@@ -133,12 +139,18 @@ s('when every device is busy, jobs wait in the pool queue FIFO across agents wit
     assert.is(r.result.state, 'queued');
     queued.push(r.result);
   }
-  assert.equal(queued.map((q) => q.position), [1, 2, 3]);
+  assert.equal(
+    queued.map((q) => q.position),
+    [1, 2, 3],
+  );
   assert.ok(queued.every((q) => typeof q.eta === 'number' && q.eta > 0));
   const detail = await ok(env.tb.api('GET', `/api/locations/${loc}`, undefined, ags[2]!.token));
-  assert.equal(detail.queue.map((x: any) => x.position), [1, 2, 3]);
+  assert.equal(
+    detail.queue.map((x: any) => x.position),
+    [1, 2, 3],
+  );
   assert.is(detail.queue[0].agent, ags[2]!.id, 'an agent sees its own queued job');
-  assert.not.ok('agent' in detail.queue[1], "an agent does not see who else waits");
+  assert.not.ok('agent' in detail.queue[1], 'an agent does not see who else waits');
 
   // Finish jobs one at a time: the waiting ones get devices in the order they were queued.
   const order: string[] = [];
@@ -148,19 +160,27 @@ s('when every device is busy, jobs wait in the pool queue FIFO across agents wit
     running.delete(job);
     const dev = devs.find((d) => d.id === device)!;
     await dev.ack({ job, state: 'done', result: {} });
-    const next = await waitUntil(async () => {
-      for (const q of queued) {
-        if (order.includes(q.job)) continue;
-        const r = await env.tb.api('GET', `/api/jobs/${q.job}`, undefined, env.tb.adminToken);
-        if (r.status === 200 && r.body.device !== null) return r.body;
-      }
-      return undefined;
-    }, 10_000, 'a waiting job to get a device');
+    const next = await waitUntil(
+      async () => {
+        for (const q of queued) {
+          if (order.includes(q.job)) continue;
+          const r = await env.tb.api('GET', `/api/jobs/${q.job}`, undefined, env.tb.adminToken);
+          if (r.status === 200 && r.body.device !== null) return r.body;
+        }
+        return undefined;
+      },
+      10_000,
+      'a waiting job to get a device',
+    );
     order.push(next.job);
     await waitUntil(() => devs.some((d) => d.isRunning(next.job)), 10_000, 'the job on its device');
     running.set(next.job, next.device);
   }
-  assert.equal(order, queued.map((q) => q.job), 'FIFO across agents');
+  assert.equal(
+    order,
+    queued.map((q) => q.job),
+    'FIFO across agents',
+  );
   for (const [job, device] of running) await devs.find((d) => d.id === device)!.ack({ job, state: 'done', result: {} });
   const all = [...first.map((r) => r.result.job), ...queued.map((q) => q.job)];
   for (const job of all) await jobIn(env.tb, job, ['done']);
@@ -182,50 +202,60 @@ s('a waiting job can be cancelled and leaves the queue', async () => {
   assert.ok(r1.ok);
 });
 
-s('a waiting pool job is a job at GET /api/jobs/<id> with its pool place; an idempotencyKey answers the same job waiting and placed; an admin cancels one waiting', async () => {
-  const { loc, devs, ags } = await setup(1, 3, { mode: 'hold' });
-  const [a, b, c] = ags as [Agent, Agent, Agent];
-  const busy = await poolSubmit(a, loc);
-  assert.ok(busy.ok && busy.result.device === devs[0]!.id, JSON.stringify(busy));
-  const first = await poolSubmit(b, loc, { idempotencyKey: 'k-1' });
-  assert.ok(first.ok && first.result.device === null, JSON.stringify(first));
-  const view = await ok(env.tb.api('GET', `/api/jobs/${first.result.job}`, undefined, b.token));
-  assert.equal([view.job, view.device, view.agent, view.state, view.pool, view.route, view.position, view.idempotencyKey], [first.result.job, null, b.id, 'queued', loc, 'pool', 1, 'k-1']);
-  assert.ok(view.eta > 0 && view.times.queued > 0, JSON.stringify(view));
-  assert.is((await env.tb.api('GET', `/api/jobs/${first.result.job}`, undefined, a.token)).status, 404, "another agent does not see it");
+s(
+  'a waiting pool job is a job at GET /api/jobs/<id> with its pool place; an idempotencyKey answers the same job waiting and placed; an admin cancels one waiting',
+  async () => {
+    const { loc, devs, ags } = await setup(1, 3, { mode: 'hold' });
+    const [a, b, c] = ags as [Agent, Agent, Agent];
+    const busy = await poolSubmit(a, loc);
+    assert.ok(busy.ok && busy.result.device === devs[0]!.id, JSON.stringify(busy));
+    const first = await poolSubmit(b, loc, { idempotencyKey: 'k-1' });
+    assert.ok(first.ok && first.result.device === null, JSON.stringify(first));
+    const view = await ok(env.tb.api('GET', `/api/jobs/${first.result.job}`, undefined, b.token));
+    assert.equal(
+      [view.job, view.device, view.agent, view.state, view.pool, view.route, view.position, view.idempotencyKey],
+      [first.result.job, null, b.id, 'queued', loc, 'pool', 1, 'k-1'],
+    );
+    assert.ok(view.eta > 0 && view.times.queued > 0, JSON.stringify(view));
+    assert.is((await env.tb.api('GET', `/api/jobs/${first.result.job}`, undefined, a.token)).status, 404, 'another agent does not see it');
 
-  // The same key again while it waits: the same job, nothing new queued.
-  const queuedBefore = await stateSnapshot(env.tb.ctx.db, loc);
-  const again = await poolSubmit(b, loc, { idempotencyKey: 'k-1' });
-  assert.ok(again.ok, JSON.stringify(again));
-  assert.equal([again.result.job, again.result.device, again.result.state, again.result.position], [first.result.job, null, 'queued', 1]);
-  assert.is(await stateSnapshot(env.tb.ctx.db, loc), queuedBefore, 'a repeated key changes nothing');
-  const clash = await poolSubmit(b, loc, { idempotencyKey: 'k-1', kind: 'serial.send', params: { data: 'x' } });
-  assert.is(clash.ok, false);
-  assert.is(clash.error.code, 'CONFLICT');
+    // The same key again while it waits: the same job, nothing new queued.
+    const queuedBefore = await stateSnapshot(env.tb.ctx.db, loc);
+    const again = await poolSubmit(b, loc, { idempotencyKey: 'k-1' });
+    assert.ok(again.ok, JSON.stringify(again));
+    assert.equal([again.result.job, again.result.device, again.result.state, again.result.position], [first.result.job, null, 'queued', 1]);
+    assert.is(await stateSnapshot(env.tb.ctx.db, loc), queuedBefore, 'a repeated key changes nothing');
+    const clash = await poolSubmit(b, loc, { idempotencyKey: 'k-1', kind: 'serial.send', params: { data: 'x' } });
+    assert.is(clash.ok, false);
+    assert.is(clash.error.code, 'CONFLICT');
 
-  // An admin cancels another waiting job over REST; it reads as cancelled from then on.
-  const doomed = await poolSubmit(c, loc);
-  assert.is(doomed.result.position, 2);
-  const cancelled = await ok(env.tb.api('POST', `/api/jobs/${doomed.result.job}/cancel`, undefined, env.tb.adminToken));
-  assert.equal([cancelled.state, cancelled.device, cancelled.error.code], ['cancelled', null, 'CANCELLED']);
-  assert.is((await ok(env.tb.api('GET', `/api/jobs/${doomed.result.job}`, undefined, c.token))).state, 'cancelled');
+    // An admin cancels another waiting job over REST; it reads as cancelled from then on.
+    const doomed = await poolSubmit(c, loc);
+    assert.is(doomed.result.position, 2);
+    const cancelled = await ok(env.tb.api('POST', `/api/jobs/${doomed.result.job}/cancel`, undefined, env.tb.adminToken));
+    assert.equal([cancelled.state, cancelled.device, cancelled.error.code], ['cancelled', null, 'CANCELLED']);
+    assert.is((await ok(env.tb.api('GET', `/api/jobs/${doomed.result.job}`, undefined, c.token))).state, 'cancelled');
 
-  // The device frees up: the waiting job is placed, and the key still answers with it.
-  await devs[0]!.ack({ job: busy.result.job, state: 'done', result: {} });
-  const placed = await waitUntil(async () => {
-    const r = await ok(env.tb.api('GET', `/api/jobs/${first.result.job}`, undefined, b.token));
-    return r.device !== null ? r : undefined;
-  }, 10_000, 'the waiting job to get the device');
-  assert.equal([placed.device, placed.pool, placed.idempotencyKey], [devs[0]!.id, loc, 'k-1']);
-  const third = await poolSubmit(b, loc, { idempotencyKey: 'k-1' });
-  assert.ok(third.ok, JSON.stringify(third));
-  assert.equal([third.result.job, third.result.device, third.result.pool], [first.result.job, devs[0]!.id, loc]);
-  await waitUntil(() => devs[0]!.isRunning(first.result.job), 10_000, 'the job on its device');
-  await devs[0]!.ack({ job: first.result.job, state: 'done', result: {} });
-  await jobIn(env.tb, first.result.job, ['done'], b.token);
-  assert.equal(devs[0]!.runs, [busy.result.job, first.result.job], 'each ran once; the cancelled job never ran');
-});
+    // The device frees up: the waiting job is placed, and the key still answers with it.
+    await devs[0]!.ack({ job: busy.result.job, state: 'done', result: {} });
+    const placed = await waitUntil(
+      async () => {
+        const r = await ok(env.tb.api('GET', `/api/jobs/${first.result.job}`, undefined, b.token));
+        return r.device !== null ? r : undefined;
+      },
+      10_000,
+      'the waiting job to get the device',
+    );
+    assert.equal([placed.device, placed.pool, placed.idempotencyKey], [devs[0]!.id, loc, 'k-1']);
+    const third = await poolSubmit(b, loc, { idempotencyKey: 'k-1' });
+    assert.ok(third.ok, JSON.stringify(third));
+    assert.equal([third.result.job, third.result.device, third.result.pool], [first.result.job, devs[0]!.id, loc]);
+    await waitUntil(() => devs[0]!.isRunning(first.result.job), 10_000, 'the job on its device');
+    await devs[0]!.ack({ job: first.result.job, state: 'done', result: {} });
+    await jobIn(env.tb, first.result.job, ['done'], b.token);
+    assert.equal(devs[0]!.runs, [busy.result.job, first.result.job], 'each ran once; the cancelled job never ran');
+  },
+);
 
 s('hybrid: the primary takes jobs while healthy; offline or busy it falls back to the pool, saying why; back online it takes them again', async () => {
   const { loc, devs, ags } = await setup(1, 1);
@@ -336,7 +366,12 @@ s('a location label selects the pool; a forged one is refused and changes nothin
   assert.is(good.id, loc);
   const before = await stateSnapshot(env.tb.ctx.db, loc);
   const sig = label.url.slice(-16);
-  const forged = await env.tb.api('POST', '/api/locations/resolve-label', { label: label.url.replace(sig, sig.startsWith('0') ? `1${sig.slice(1)}` : `0${sig.slice(1)}`) }, ags[0]!.token);
+  const forged = await env.tb.api(
+    'POST',
+    '/api/locations/resolve-label',
+    { label: label.url.replace(sig, sig.startsWith('0') ? `1${sig.slice(1)}` : `0${sig.slice(1)}`) },
+    ags[0]!.token,
+  );
   assert.is(forged.status, 404);
   assert.is(forged.body.error.code, 'UNKNOWN_MACHINE');
   const other = await env.agent();
@@ -349,7 +384,7 @@ s('a location label selects the pool; a forged one is refused and changes nothin
   assert.is(await stateSnapshot(env.tb.ctx.db, loc), before);
 });
 
-s('with a linger, the same agent\'s next job goes to the same device', async () => {
+s("with a linger, the same agent's next job goes to the same device", async () => {
   await env.stop();
   await env.start({ jobAckTimeoutMs: 300, leaseLingerMs: 60_000 });
   const { loc, ags } = await setup(3, 1, { durationMs: 10 });

@@ -23,17 +23,24 @@ t('npm run build writes the broker as JavaScript; the fleetbind bin serves witho
 
   const data = mkdtempSync(join(tmpdir(), 'fleetbind-prod-'));
   // Straight from the bin: no --import tsx, so nothing is transpiled at start.
-  const child = spawn(bin, ['--data-dir', data, '--host', '127.0.0.1', '--mqtt-port', '0', '--http-port', '0'], { cwd: tmpdir(), stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(bin, ['--data-dir', data, '--host', '127.0.0.1', '--mqtt-port', '0', '--http-port', '0'], {
+    cwd: tmpdir(),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d) => (stdout += d));
   child.stderr.on('data', (d) => (stderr += d));
   try {
-    const listening = await waitUntil(() => {
-      if (child.exitCode !== null) throw new Error(`the built broker exited ${child.exitCode}:\n${stderr}`);
-      const line = stdout.split('\n').find((l) => l.includes('"msg":"listening"'));
-      return line ? (JSON.parse(line) as { httpPort: number }) : undefined;
-    }, 30_000, 'the built broker to listen');
+    const listening = await waitUntil(
+      () => {
+        if (child.exitCode !== null) throw new Error(`the built broker exited ${child.exitCode}:\n${stderr}`);
+        const line = stdout.split('\n').find((l) => l.includes('"msg":"listening"'));
+        return line ? (JSON.parse(line) as { httpPort: number }) : undefined;
+      },
+      30_000,
+      'the built broker to listen',
+    );
     const health = await fetch(`http://127.0.0.1:${listening.httpPort}/healthz`);
     assert.is(health.status, 200);
     const page = await fetch(`http://127.0.0.1:${listening.httpPort}/`);
@@ -56,7 +63,13 @@ t('deploy/fleetbind.service passes systemd-analyze verify, which does catch a br
     const ok = spawnSync('systemd-analyze', ['verify', unit], { encoding: 'utf8' });
     assert.is(ok.status, 0, ok.stderr);
     // verify exits 0 on ignored settings too; it names the unit file on each line it objects to.
-    assert.is(`${ok.stdout}${ok.stderr}`.split('\n').filter((l) => l.includes('fleetbind.service')).join('\n'), '');
+    assert.is(
+      `${ok.stdout}${ok.stderr}`
+        .split('\n')
+        .filter((l) => l.includes('fleetbind.service'))
+        .join('\n'),
+      '',
+    );
     const text = readFileSync(unit, 'utf8');
     assert.match(text, /^ProtectSystem=strict$/m);
     assert.match(text, /^NoNewPrivileges=true$/m);

@@ -28,7 +28,20 @@ const PUBLIC = [
 /** The swagger-ui reference page and its assets (@fastify/swagger-ui, hidden from the document). */
 const DOCS = '/api/docs';
 
-type Schema = { type?: string | string[]; properties?: Record<string, Schema>; required?: string[]; items?: Schema; enum?: unknown[]; const?: unknown; oneOf?: Schema[]; anyOf?: Schema[]; minLength?: number; pattern?: string; minimum?: number; minItems?: number };
+type Schema = {
+  type?: string | string[];
+  properties?: Record<string, Schema>;
+  required?: string[];
+  items?: Schema;
+  enum?: unknown[];
+  const?: unknown;
+  oneOf?: Schema[];
+  anyOf?: Schema[];
+  minLength?: number;
+  pattern?: string;
+  minimum?: number;
+  minItems?: number;
+};
 
 /** Strings that match the patterns the schemas use. */
 const PATTERN_SAMPLES: Record<string, string> = { '^([01][0-9]|2[0-3]):[0-5][0-9]$': '00:00' };
@@ -65,7 +78,14 @@ function minimal(s: Schema, where: string): unknown {
   }
 }
 
-interface Probe { method: string; url: string; path: string; hidden: boolean; auth: 'none' | 'session' | 'admin' | 'customer'; body?: unknown }
+interface Probe {
+  method: string;
+  url: string;
+  path: string;
+  hidden: boolean;
+  auth: 'none' | 'session' | 'admin' | 'customer';
+  body?: unknown;
+}
 
 let tb: TestBroker;
 let app: FastifyInstance;
@@ -77,14 +97,30 @@ t.before(async () => {
   // The same app the broker serves, built again (not listening) to enumerate every route it registers.
   app = await buildHttp(tb.ctx, Date.now());
   await app.ready();
-  const doc = app.swagger() as { paths: Record<string, Record<string, { description?: string; security?: unknown; requestBody?: { content: Record<string, { schema: Schema }> } }>> };
+  const doc = app.swagger() as {
+    paths: Record<string, Record<string, { description?: string; security?: unknown; requestBody?: { content: Record<string, { schema: Schema }> } }>>;
+  };
   probes = registeredRoutes(app).map((r) => {
     const path = r.url.replace(/:(\w+)/g, 'x1').replace(/\*$/, 'x1');
     const op = doc.paths[r.url.replace(/:(\w+)/g, '{$1}')]?.[(r.method === 'HEAD' ? 'GET' : r.method).toLowerCase()];
     // Who may call it, as the document tells clients (route-schema.ts words it).
-    const auth = op?.security === undefined ? 'none' : op.description?.startsWith('Admins only') ? 'admin' : op.description?.startsWith('A walk-up customer') ? 'customer' : 'session';
+    const auth =
+      op?.security === undefined
+        ? 'none'
+        : op.description?.startsWith('Admins only')
+          ? 'admin'
+          : op.description?.startsWith('A walk-up customer')
+            ? 'customer'
+            : 'session';
     const schema = op?.requestBody?.content['application/json']?.schema;
-    return { method: r.method, url: r.url, path, hidden: r.hidden, auth, ...(schema && r.method !== 'HEAD' ? { body: minimal(schema, `${r.method} ${r.url} body`) } : {}) };
+    return {
+      method: r.method,
+      url: r.url,
+      path,
+      hidden: r.hidden,
+      auth,
+      ...(schema && r.method !== 'HEAD' ? { body: minimal(schema, `${r.method} ${r.url} body`) } : {}),
+    };
   });
 });
 t.after(async () => {
@@ -93,16 +129,26 @@ t.after(async () => {
 });
 
 const call = (p: Probe, token?: string, body = p.body) =>
-  app.inject({ method: p.method as 'GET', url: p.path, headers: token === undefined ? {} : { authorization: `Bearer ${token}` }, ...(body === undefined ? {} : { payload: body as object }) });
+  app.inject({
+    method: p.method as 'GET',
+    url: p.path,
+    headers: token === undefined ? {} : { authorization: `Bearer ${token}` },
+    ...(body === undefined ? {} : { payload: body as object }),
+  });
 
-const isPublic = (p: Probe): boolean => PUBLIC.includes(`${p.method === 'HEAD' ? 'GET' : p.method} ${p.url}`) || p.url === DOCS || p.url.startsWith(`${DOCS}/`) || !(p.url.startsWith('/api/') || p.url === '/healthz' || p.url === '/metrics');
+const isPublic = (p: Probe): boolean =>
+  PUBLIC.includes(`${p.method === 'HEAD' ? 'GET' : p.method} ${p.url}`) ||
+  p.url === DOCS ||
+  p.url.startsWith(`${DOCS}/`) ||
+  !(p.url.startsWith('/api/') || p.url === '/healthz' || p.url === '/metrics');
 
 t('the route list covers the API, and the public list names only routes that exist', () => {
   assert.ok(probes.length >= 100, `found ${probes.length} routes (HEAD included)`);
   const names = new Set(probes.map((p) => `${p.method} ${p.url}`));
   for (const p of PUBLIC) assert.ok(names.has(p), `${p} is registered`);
   // Outside the API only the web app's pages (the app shell and its files) are registered, hidden from the document.
-  for (const p of probes.filter((x) => !(x.url.startsWith('/api/') || x.url === '/healthz' || x.url === '/metrics'))) assert.ok(p.hidden, `${p.method} ${p.url} is a page of the web app`);
+  for (const p of probes.filter((x) => !(x.url.startsWith('/api/') || x.url === '/healthz' || x.url === '/metrics')))
+    assert.ok(p.hidden, `${p.method} ${p.url} is a page of the web app`);
 });
 
 t('every route off the public list answers 401 without credentials, and documents that it needs them', async () => {
@@ -160,7 +206,9 @@ t('a route must sit in the scope its routeSchema declares, and only a scope sets
     installScopes(f);
     return f;
   };
-  const doc = (auth: 'none' | 'session' | 'admin' | 'customer') => ({ schema: routeSchema({ summary: 's', tag: 't', auth, response: { 200: { type: 'object' } } }) });
+  const doc = (auth: 'none' | 'session' | 'admin' | 'customer') => ({
+    schema: routeSchema({ summary: 's', tag: 't', auth, response: { 200: { type: 'object' } } }),
+  });
   const outside = bare();
   assert.throws(() => outside.get('/api/forgot', doc('admin'), async () => ({})), /declares auth 'admin' but is registered in the 'none' scope/);
   assert.throws(() => outside.get('/api/undocumented', async () => ({})), /has no routeSchema/);

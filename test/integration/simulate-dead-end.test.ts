@@ -26,7 +26,13 @@ t('a plain MQTT broker: "no fleetbind broker answered at ..." and exit 1', async
   try {
     const r = await runNpmScript('simulate', ['--devices', '2', '--enroll-token', 'any-token-at-all', '--broker', url]);
     assert.is(r.code, 1, `exit ${r.code}\n${r.stdout}\n${r.stderr}`);
-    assert.match(r.stderr, new RegExp(`^simulate: no fleetbind broker answered at ${url.replace(/\./g, '\\.')}: devices connected and asked to enroll, and no enrollment reply came within 15 s\\. .*--broker\\.\\n$`, 'm'));
+    assert.match(
+      r.stderr,
+      new RegExp(
+        `^simulate: no fleetbind broker answered at ${url.replace(/\./g, '\\.')}: devices connected and asked to enroll, and no enrollment reply came within 15 s\\. .*--broker\\.\\n$`,
+        'm',
+      ),
+    );
     assert.match(r.stdout, /simulated 2 devices for/);
   } finally {
     server.close();

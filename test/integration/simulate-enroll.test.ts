@@ -42,7 +42,10 @@ t('enrolled devices register with their own secret and show up in the registry',
     assert.is(d.prefs.get('enroll'), undefined, 'the token stays in NVS after enrolling');
     secrets.add(d.prefs.get('secret')!);
     // First an enrollment session as "enroll", then the device's own session.
-    assert.equal(d.mqtt.attempts.map((a) => a.username), ['enroll', id]);
+    assert.equal(
+      d.mqtt.attempts.map((a) => a.username),
+      ['enroll', id],
+    );
     const row = await eventually(async () => {
       const r = await b.api('GET', `/api/devices/${id}`);
       assert.is(r.status, 200);
@@ -66,7 +69,10 @@ t('restarted devices reconnect with the stored secret, not the token', async () 
   fleets.push(fleet);
   await fleet.waitFor((s) => s.connected === DEVICES, 30_000, 'all devices back online');
   for (const d of fleet.devices) {
-    assert.equal(d.mqtt.attempts.map((a) => a.username), [d.deviceId!]);
+    assert.equal(
+      d.mqtt.attempts.map((a) => a.username),
+      [d.deviceId!],
+    );
     assert.ok(d.mqtt.attempts[0]!.readyAt, 'the stored secret was refused');
   }
 });

@@ -17,7 +17,20 @@ let b: TestBroker;
 let fleet: SimFleet | undefined;
 
 t.before(async () => {
-  b = await TestBroker.start({ machines: { lowPercent: 15, hysteresisPercent: 5, offlineAlertMs: 600_000, failureRate: 0.5, failureWindow: 10, historySampleMs: 0, historyRetentionMs: 86_400_000, stateRate: 50, stateBurst: 50, deviceMetrics: false } });
+  b = await TestBroker.start({
+    machines: {
+      lowPercent: 15,
+      hysteresisPercent: 5,
+      offlineAlertMs: 600_000,
+      failureRate: 0.5,
+      failureWindow: 10,
+      historySampleMs: 0,
+      historyRetentionMs: 86_400_000,
+      stateRate: 50,
+      stateBurst: 50,
+      deviceMetrics: false,
+    },
+  });
 });
 t.after(async () => {
   fleet?.stop();
@@ -28,7 +41,13 @@ const b64 = (text: string): string => Buffer.from(text, 'latin1').toString('base
 
 t('print jobs use ink; the machine list shows every level; low ink alerts once and clears once after a refill; a jam is an error until cleared', async () => {
   const printer: PrinterOptions = { jamProbability: 0, inkPerPage: 4, msPerPage: 20, random: () => 0.5 };
-  fleet = startFleet(b.broker.mqttUrl, { devices: 1, enrollToken: await enrollmentToken(b, 1), machinesPrefix: 'PR-', printer, core: { machinePollMs: 100, stateMinIntervalMs: 50 } });
+  fleet = startFleet(b.broker.mqttUrl, {
+    devices: 1,
+    enrollToken: await enrollmentToken(b, 1),
+    machinesPrefix: 'PR-',
+    printer,
+    core: { machinePollMs: 100, stateMinIntervalMs: 50 },
+  });
   await fleet.waitFor((s) => s.connected === 1, 30_000, 'the device online');
   const device = fleet.devices[0]!;
   const sim = device.printer!;
@@ -39,17 +58,31 @@ t('print jobs use ink; the machine list shows every level; low ink alerts once a
   await subscribe(agent.client, agentTopic(agent.id, 'alerts'));
   const seen = recorder(agent.client);
   const machineRow = async () => (await b.api('GET', '/api/machines', undefined, agent.token)).body[0];
-  const levelIs = (k: number, status: string) => waitUntil(async () => {
-    const m = await machineRow();
-    return m?.consumables?.['ink.k']?.level === k && m.machineStatus === status ? m : undefined;
-  }, 20_000, () => `ink.k ${k} and ${status}`);
+  const levelIs = (k: number, status: string) =>
+    waitUntil(
+      async () => {
+        const m = await machineRow();
+        return m?.consumables?.['ink.k']?.level === k && m.machineStatus === status ? m : undefined;
+      },
+      20_000,
+      () => `ink.k ${k} and ${status}`,
+    );
 
   await levelIs(100, 'idle');
   const levels: number[] = [];
   for (let job = 1; job <= 9; job++) {
-    const submit = await request(agent.client, who, { op: 'submit', device: device.deviceId, kind: 'serial.send', params: { data: b64('PRINT 2\n'), timeoutMs: 2000, expect: b64('\n') } });
+    const submit = await request(agent.client, who, {
+      op: 'submit',
+      device: device.deviceId,
+      kind: 'serial.send',
+      params: { data: b64('PRINT 2\n'), timeoutMs: 2000, expect: b64('\n') },
+    });
     assert.ok(submit.ok, JSON.stringify(submit));
-    await waitUntil(async () => (await b.api(`GET`, `/api/jobs/${submit.result.job}`, undefined, agent.token)).body.state === 'done' || undefined, 20_000, `print job ${job} done`);
+    await waitUntil(
+      async () => (await b.api(`GET`, `/api/jobs/${submit.result.job}`, undefined, agent.token)).body.state === 'done' || undefined,
+      20_000,
+      `print job ${job} done`,
+    );
     const k = sim.ink.k;
     const m = await levelIs(k, k < 15 ? 'attention' : 'idle');
     assert.is(m.consumables['ink.c'].level, sim.ink.c);
@@ -61,35 +94,60 @@ t('print jobs use ink; the machine list shows every level; low ink alerts once a
   const detail = (await b.api('GET', `/api/machines/${device.label}`, undefined, agent.token)).body;
   assert.is(detail.shadow.reported.counters.prints, 18);
   const history = (await b.api('GET', `/api/machines/${device.label}/history?field=consumables.ink.k`, undefined, agent.token)).body;
-  assert.equal(history.map((h: any) => h.value), [100, ...levels], 'every level is in the history');
+  assert.equal(
+    history.map((h: any) => h.value),
+    [100, ...levels],
+    'every level is in the history',
+  );
 
   sim.refill();
   await levelIs(100, 'idle');
   await waitUntil(() => seen.some((m) => (m.json as any)?.event === 'cleared'), 20_000, 'the alert cleared');
 
   printer.jamProbability = 1;
-  const jam = await request(agent.client, who, { op: 'submit', device: device.deviceId, kind: 'serial.send', params: { data: b64('PRINT 1\n'), timeoutMs: 2000, expect: b64('\n') } });
+  const jam = await request(agent.client, who, {
+    op: 'submit',
+    device: device.deviceId,
+    kind: 'serial.send',
+    params: { data: b64('PRINT 1\n'), timeoutMs: 2000, expect: b64('\n') },
+  });
   assert.ok(jam.ok);
   // The status follows the shadow at once; the error alert is raised just after it, so wait for both.
   let last: unknown;
-  await waitUntil(async () => {
-    const m = await machineRow();
-    last = m;
-    return m?.machineStatus === 'error' && m.openAlerts === 1;
-  }, 20_000, () => `the jam reported with one open alert (last: ${JSON.stringify(last)})`);
+  await waitUntil(
+    async () => {
+      const m = await machineRow();
+      last = m;
+      return m?.machineStatus === 'error' && m.openAlerts === 1;
+    },
+    20_000,
+    () => `the jam reported with one open alert (last: ${JSON.stringify(last)})`,
+  );
   printer.jamProbability = 0;
-  const clear = await request(agent.client, who, { op: 'submit', device: device.deviceId, kind: 'serial.send', params: { data: b64('CLEAR\n'), timeoutMs: 2000, expect: b64('\n') } });
+  const clear = await request(agent.client, who, {
+    op: 'submit',
+    device: device.deviceId,
+    kind: 'serial.send',
+    params: { data: b64('CLEAR\n'), timeoutMs: 2000, expect: b64('\n') },
+  });
   assert.ok(clear.ok);
   await levelIs(100, 'idle');
   await waitUntil(() => seen.filter((m) => (m.json as any)?.event === 'cleared').length === 2, 20_000, 'the jam alert cleared');
 
-  const events = seen.filter((m) => m.topic === agentTopic(agent.id, 'alerts')).map((m) => m.json as any).map((e) => [e.event, e.alert.kind, e.alert.subject]);
-  assert.equal(events, [
-    ['raised', 'consumable-low', 'ink.k'],
-    ['cleared', 'consumable-low', 'ink.k'],
-    ['raised', 'machine-error', 'machine'],
-    ['cleared', 'machine-error', 'machine'],
-  ], 'each alert raised once and cleared once');
+  const events = seen
+    .filter((m) => m.topic === agentTopic(agent.id, 'alerts'))
+    .map((m) => m.json as any)
+    .map((e) => [e.event, e.alert.kind, e.alert.subject]);
+  assert.equal(
+    events,
+    [
+      ['raised', 'consumable-low', 'ink.k'],
+      ['cleared', 'consumable-low', 'ink.k'],
+      ['raised', 'machine-error', 'machine'],
+      ['cleared', 'machine-error', 'machine'],
+    ],
+    'each alert raised once and cleared once',
+  );
 });
 
 t.run();

@@ -36,7 +36,12 @@ t('the PNG of a qr.show job decodes to the job text, and the job is done', async
   assert.ok(claim.ok, JSON.stringify(claim));
 
   const text = `https://pay.example/c/${device.deviceId}?amount=4.20&ref=${Date.now()}`;
-  const submit = await request(agent.client, who, { op: 'submit', device: device.deviceId, kind: 'qr.show', params: { text, caption: 'Coffee', amount: 4.2, currency: 'EUR', expiresAt: Date.now() + 1500 } });
+  const submit = await request(agent.client, who, {
+    op: 'submit',
+    device: device.deviceId,
+    kind: 'qr.show',
+    params: { text, caption: 'Coffee', amount: 4.2, currency: 'EUR', expiresAt: Date.now() + 1500 },
+  });
   assert.ok(submit.ok, JSON.stringify(submit));
 
   const shown = await waitUntil(() => device.display.shown[0], 10_000, 'the QR on the simulated screen');

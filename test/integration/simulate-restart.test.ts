@@ -54,7 +54,10 @@ t('every device comes back within backoff bounds, with jittered retries', async 
     const retries = attempts.slice(lost + 1);
     assert.ok(retries.length >= 1, `${d.label}: never retried`);
     assert.ok(retries.at(-1)!.readyAt !== undefined, `${d.label}: the last attempt did not connect`);
-    assert.ok(retries.slice(0, -1).every((a) => a.readyAt === undefined), `${d.label}: connected before the broker was back`);
+    assert.ok(
+      retries.slice(0, -1).every((a) => a.readyAt === undefined),
+      `${d.label}: connected before the broker was back`,
+    );
     for (let k = 0; k < retries.length; k++) {
       const previousEnd = attempts[lost + k]!.closedAt;
       assert.ok(previousEnd !== undefined, `${d.label}: attempt ${lost + k} has no end`);

@@ -26,7 +26,23 @@ const openssl = (...args: string[]): void => void execFileSync('openssl', args, 
 function makeCa(name: string): { cert: string; key: string } {
   const cert = join(dir, `${name}.pem`);
   const key = join(dir, `${name}.key`);
-  openssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2', '-subj', `/CN=${name}`, '-keyout', key, '-out', cert);
+  openssl(
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-days',
+    '2',
+    '-subj',
+    `/CN=${name}`,
+    '-keyout',
+    key,
+    '-out',
+    cert,
+  );
   return { cert, key };
 }
 
@@ -42,7 +58,8 @@ function makeServer(ca: { cert: string; key: string }): { cert: string; key: str
 }
 
 /** REST over HTTPS, trusting the fleet CA. */
-const api = <T = any>(method: string, path: string, body?: unknown) => httpsApi<T>(tb!.broker.httpUrl, readFileSync(join(dir, 'fleet-ca.pem')), method, path, body, tb!.adminToken);
+const api = <T = any>(method: string, path: string, body?: unknown) =>
+  httpsApi<T>(tb!.broker.httpUrl, readFileSync(join(dir, 'fleet-ca.pem')), method, path, body, tb!.adminToken);
 const enrollmentToken = (): Promise<string> => tokenVia({ api }, 1);
 
 async function plaintext(kind: string): Promise<number> {
@@ -66,7 +83,12 @@ test.after(async () => {
 
 test('a device with the fleet CA enrolls and comes online over mqtts://; nothing is counted as plaintext', async () => {
   const url = `mqtts://127.0.0.1:${tb!.broker.mqttsPort}`;
-  const fleet = startFleet(url, { devices: 1, machinesPrefix: 'TLS-', enrollToken: await enrollmentToken(), ca: readFileSync(join(dir, 'fleet-ca.pem'), 'utf8') });
+  const fleet = startFleet(url, {
+    devices: 1,
+    machinesPrefix: 'TLS-',
+    enrollToken: await enrollmentToken(),
+    ca: readFileSync(join(dir, 'fleet-ca.pem'), 'utf8'),
+  });
   fleets.push(fleet);
   const device = fleet.devices[0]!;
   await eventually(() => assert.is(device.state, 'ready'), 20_000);
@@ -79,7 +101,13 @@ test('a device with the fleet CA enrolls and comes online over mqtts://; nothing
 test('a device given another CA refuses the broker during the handshake and never sends its token', async () => {
   const wrong = makeCa('other-ca');
   const url = `mqtts://127.0.0.1:${tb!.broker.mqttsPort}`;
-  const fleet = startFleet(url, { devices: 1, machinesPrefix: 'WRONG-', enrollToken: await enrollmentToken(), ca: readFileSync(wrong.cert, 'utf8'), core: { mqttBackoff: { baseMs: 100, capMs: 200, factor: 2, jitter: 0.5 } } });
+  const fleet = startFleet(url, {
+    devices: 1,
+    machinesPrefix: 'WRONG-',
+    enrollToken: await enrollmentToken(),
+    ca: readFileSync(wrong.cert, 'utf8'),
+    core: { mqttBackoff: { baseMs: 100, capMs: 200, factor: 2, jitter: 0.5 } },
+  });
   fleets.push(fleet);
   const device = fleet.devices[0]!;
   await eventually(() => assert.ok(device.mqtt.attempts.filter((a) => a.close !== undefined).length >= 2), 20_000);

@@ -53,7 +53,10 @@ t('request, admins notified, approve transfers with an audit, decline, duplicate
     assert.equal([note.request.id, note.request.agent, note.request.holder, note.request.device], [req1.id, asker.id, holder.id, d1.id]);
     const audit = (await tb.api('GET', `/api/audit?device=${d1.id}`)).body as any[];
     const requested = audit.find((r) => r.action === 'transfer.requested');
-    assert.equal([requested?.actor, requested?.agent, requested?.detail.request, requested?.detail.holder], [`agent:${asker.id}`, asker.id, req1.id, holder.id]);
+    assert.equal(
+      [requested?.actor, requested?.agent, requested?.detail.request, requested?.detail.holder],
+      [`agent:${asker.id}`, asker.id, req1.id, holder.id],
+    );
 
     const dup = await tb.api('POST', '/api/transfer-requests', { device: d1.id }, asker.token);
     assert.equal([dup.status, dup.body.error.code], [409, 'CONFLICT']);
@@ -74,7 +77,10 @@ t('request, admins notified, approve transfers with an audit, decline, duplicate
     assert.is((await tb.api('POST', `/api/transfer-requests/${req1.id}/approve`, {}, asker.token)).body.error.code, 'FORBIDDEN');
 
     // Approve: the device moves, audited as a transfer with the request as its reason; the requester is told.
-    const toldApproved = waitFor<any>(asker.client, (topic, j) => topic === `fb/v1/a/${asker.id}/res` && j.event === 'transfer.decided' && j.request?.id === req1.id);
+    const toldApproved = waitFor<any>(
+      asker.client,
+      (topic, j) => topic === `fb/v1/a/${asker.id}/res` && j.event === 'transfer.decided' && j.request?.id === req1.id,
+    );
     const adminApproved = waitFor<any>(admin, (topic, j) => topic === ADMIN_TOPIC && j.event === 'transfer.approved' && j.request?.id === req1.id);
     const approved = await tb.api('POST', `/api/transfer-requests/${req1.id}/approve`, {});
     assert.is(approved.status, 200, JSON.stringify(approved.body));
@@ -86,17 +92,27 @@ t('request, admins notified, approve transfers with an audit, decline, duplicate
     await adminApproved;
     const after = (await tb.api('GET', `/api/audit?device=${d1.id}`)).body as any[];
     const transfer = after.find((r) => r.action === 'transfer');
-    assert.equal([transfer?.actor, transfer?.detail.from, transfer?.detail.to, transfer?.detail.reason], ['admin:token', holder.id, asker.id, `transfer request ${req1.id}`]);
+    assert.equal(
+      [transfer?.actor, transfer?.detail.from, transfer?.detail.to, transfer?.detail.reason],
+      ['admin:token', holder.id, asker.id, `transfer request ${req1.id}`],
+    );
     assert.ok(after.some((r) => r.action === 'transfer.approved' && r.detail.request === req1.id));
     assert.is((await tb.api('POST', `/api/transfer-requests/${req1.id}/approve`, {})).body.error.code, 'CONFLICT', 'a decided request is not decided again');
 
     // Decline: nothing moves, the reason reaches the requester.
-    const toldDeclined = waitFor<any>(asker.client, (topic, j) => topic === `fb/v1/a/${asker.id}/res` && j.event === 'transfer.decided' && j.request?.id === req2.id);
+    const toldDeclined = waitFor<any>(
+      asker.client,
+      (topic, j) => topic === `fb/v1/a/${asker.id}/res` && j.event === 'transfer.decided' && j.request?.id === req2.id,
+    );
     const declined = await tb.api('POST', `/api/transfer-requests/${req2.id}/decline`, { reason: 'needed on the line' });
     assert.equal([declined.status, declined.body.state, declined.body.reason], [200, 'declined', 'needed on the line']);
     assert.equal([(await toldDeclined).json.request.state, (await toldDeclined).json.request.reason], ['declined', 'needed on the line']);
     assert.is((await tb.api('GET', `/api/devices/${d2.id}`)).body.agent, holder.id);
-    assert.ok(((await tb.api('GET', `/api/audit?device=${d2.id}`)).body as any[]).some((r) => r.action === 'transfer.declined' && r.detail.reason === 'needed on the line'));
+    assert.ok(
+      ((await tb.api('GET', `/api/audit?device=${d2.id}`)).body as any[]).some(
+        (r) => r.action === 'transfer.declined' && r.detail.reason === 'needed on the line',
+      ),
+    );
     // Decided requests leave the open list, and a new request for the same machine is allowed.
     assert.equal((await tb.api('GET', '/api/transfer-requests?state=open')).body, []);
     assert.is((await tb.api('POST', '/api/transfer-requests', { device: d2.id }, asker.token)).status, 201);

@@ -41,14 +41,15 @@ s('the current broker opens a 0001-only registry: every row is kept, old credent
   bp = await BrokerProcess.start(dir, ADMIN);
   const devices = await bp.api('GET', '/api/devices');
   assert.is(devices.status, 200);
-  assert.equal(
-    (devices.body as any[]).map((d) => [d.id, d.machineCode, d.agent]).sort(),
-    FIXTURE.devices.map((d) => [d.id, d.machineCode, d.agent]).sort(),
-  );
+  assert.equal((devices.body as any[]).map((d) => [d.id, d.machineCode, d.agent]).sort(), FIXTURE.devices.map((d) => [d.id, d.machineCode, d.agent]).sort());
   const agents = await bp.api('GET', '/api/agents');
   assert.equal((agents.body as any[]).map((a) => [a.id, a.name]).sort(), FIXTURE.agents.map((a) => [a.id, a.name]).sort());
   const after = new SQLite(join(dir, 'fleetbind.db'), { readonly: true });
-  assert.equal(after.prepare('SELECT at, actor, action, device, agent FROM audit WHERE seq <= ? ORDER BY seq').all(auditBefore.length), auditBefore, 'the audit rows are unchanged');
+  assert.equal(
+    after.prepare('SELECT at, actor, action, device, agent FROM audit WHERE seq <= ? ORDER BY seq').all(auditBefore.length),
+    auditBefore,
+    'the audit rows are unchanged',
+  );
   assert.ok((after.prepare('SELECT count(*) AS n FROM kysely_migration').get() as { n: number }).n > 1, 'the later migrations ran');
   after.close();
 

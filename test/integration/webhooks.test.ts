@@ -63,7 +63,8 @@ hooks('every event type arrives with a signature that verifies', async () => {
   await jobIn(tb, job, ['done']);
   const has = (type: string, match: (d: any) => boolean) => rx.accepted().find((r) => r.json.type === type && match(r.json.data));
   // An alert is raised and cleared by the machine's own state reports.
-  const ink = (level: number) => publish(w.device.client, deviceTopic(w.device.id, 'state'), { machine: { status: 'idle' }, consumables: { 'ink.k': { level, unit: '%' } } });
+  const ink = (level: number) =>
+    publish(w.device.client, deviceTopic(w.device.id, 'state'), { machine: { status: 'idle' }, consumables: { 'ink.k': { level, unit: '%' } } });
   await ink(5);
   await waitUntil(() => has('alert.raised', (d) => d.device === w.device.id), 10_000, 'alert.raised');
   await ink(100);
@@ -75,7 +76,10 @@ hooks('every event type arrives with a signature that verifies', async () => {
   const rel = await request(w.agent.client, { kind: 'agent', id: w.agent.id }, { op: 'release', device: w.device.id });
   assert.is(rel.ok, true, JSON.stringify(rel));
   await waitUntil(
-    () => has('binding.changed', (d) => d.device === w.device.id && d.action === 'release') && has('job.state', (d) => d.job === job && d.state === 'done') && has('device.presence', (d) => d.device === w.device.id && d.state === 'online'),
+    () =>
+      has('binding.changed', (d) => d.device === w.device.id && d.action === 'release') &&
+      has('job.state', (d) => d.job === job && d.state === 'done') &&
+      has('device.presence', (d) => d.device === w.device.id && d.state === 'online'),
     10_000,
     'claim, release, job and presence events',
   );
@@ -86,14 +90,32 @@ hooks('every event type arrives with a signature that verifies', async () => {
   assert.is((await tb.api('POST', `/api/rollouts/${rollout}/pause`, { reason: 'check the build' })).status, 200);
   assert.is((await tb.api('POST', `/api/rollouts/${rollout}/cancel`, { reason: 'bad build' })).status, 200);
   await waitUntil(() => has('rollout.state', (d) => d.rollout === rollout && d.state === 'cancelled'), 10_000, 'rollout.state cancelled');
-  const rollouts = rx.accepted().filter((r) => r.json.type === 'rollout.state' && r.json.data.rollout === rollout).map((r) => [r.json.data.state, r.json.data.reason, r.json.data.release]);
-  assert.equal(rollouts, [['running', null, '1.0.1'], ['paused', 'check the build', '1.0.1'], ['cancelled', 'bad build', '1.0.1']]);
+  const rollouts = rx
+    .accepted()
+    .filter((r) => r.json.type === 'rollout.state' && r.json.data.rollout === rollout)
+    .map((r) => [r.json.data.state, r.json.data.reason, r.json.data.release]);
+  assert.equal(rollouts, [
+    ['running', null, '1.0.1'],
+    ['paused', 'check the build', '1.0.1'],
+    ['cancelled', 'bad build', '1.0.1'],
+  ]);
   const seen = new Set(rx.accepted().map((r) => r.json.type));
   for (const type of WEBHOOK_EVENTS) assert.ok(seen.has(type), `${type} delivered`);
 
   const claim = has('binding.changed', (d) => d.device === w.device.id && d.action === 'claim')!;
-  assert.equal(claim.json.data, { device: w.device.id, action: 'claim', from: null, to: w.agent.id, via: 'device-id', actor: `agent:${w.agent.id}`, version: claim.json.data.version });
-  const states = rx.accepted().filter((r) => r.json.type === 'job.state' && r.json.data.job === job).map((r) => r.json.data.state);
+  assert.equal(claim.json.data, {
+    device: w.device.id,
+    action: 'claim',
+    from: null,
+    to: w.agent.id,
+    via: 'device-id',
+    actor: `agent:${w.agent.id}`,
+    version: claim.json.data.version,
+  });
+  const states = rx
+    .accepted()
+    .filter((r) => r.json.type === 'job.state' && r.json.data.job === job)
+    .map((r) => r.json.data.state);
   for (const s of ['queued', 'dispatched', 'running', 'done']) assert.ok(states.includes(s), `job.state ${s} delivered (got ${states.join(',')})`);
   for (const r of rx.accepted()) {
     assert.ok(verifyFleetbindSignature(SECRET, r.body, String(r.headers['fleetbind-signature'])), `signature of ${r.json.type} verifies`);
@@ -131,7 +153,10 @@ hooks('a pool lease and its end are binding.changed; a held payment QR paid is j
   await waitUntil(() => has('job.state', (d) => d.job === qr && d.state === 'done'), 10_000, 'the paid QR done delivered');
   const paid = has('job.state', (d) => d.job === qr && d.state === 'done')!.json.data;
   assert.equal([paid.device, paid.agent, paid.kind], [w.device.id, w.agent.id, 'qr.show']);
-  const states = rx.accepted().filter((r) => r.json.type === 'job.state' && r.json.data.job === qr).map((r) => r.json.data.state);
+  const states = rx
+    .accepted()
+    .filter((r) => r.json.type === 'job.state' && r.json.data.job === qr)
+    .map((r) => r.json.data.state);
   assert.ok(states.indexOf('running') < states.indexOf('done'), `running before done (got ${states.join(',')})`);
   for (const r of rx.accepted()) assert.ok(verifyFleetbindSignature(SECRET, r.body, String(r.headers['fleetbind-signature'])));
   await pooled.close();
@@ -149,7 +174,11 @@ hooks('a receiver that answers 500 twice gets the event on the third try; the hi
   assert.is(moved.status, 200, JSON.stringify(moved.body));
   const got = await waitUntil(() => rx.accepted().find((r) => r.json.data.device === dev.id), 10_000, 'the third try');
   const tries = rx.received.filter((r) => r.json.id === got.json.id).map((r) => [r.status, r.headers['fleetbind-attempt']]);
-  assert.equal(tries, [[500, '1'], [500, '2'], [200, '3']]);
+  assert.equal(tries, [
+    [500, '1'],
+    [500, '2'],
+    [200, '3'],
+  ]);
   // The outcome is recorded after the receiver's answer arrives, in the next group commit.
   const d = await waitUntil(
     async () => {
@@ -161,7 +190,10 @@ hooks('a receiver that answers 500 twice gets the event on the third try; the hi
     10_000,
     'the delivery recorded as delivered',
   );
-  assert.equal(d.attempts.map((a: any) => a.status), [500, 500, 200]);
+  assert.equal(
+    d.attempts.map((a: any) => a.status),
+    [500, 500, 200],
+  );
   for (const a of d.attempts) assert.ok(Number.isInteger(a.latencyMs) && a.latencyMs >= 0, 'each attempt has its latency');
   assert.ok(d.attempts[2].at - d.attempts[1].at >= 50, 'the second retry waited longer than the base backoff');
 
@@ -184,10 +216,17 @@ hooks('an endpoint failing longer than --webhooks-disable-after-ms is disabled, 
     const agent = await b.createAgent('flaky-agent');
     const dev = await b.provision();
     await b.api('POST', `/api/devices/${dev.id}/transfer`, { agent: agent.id, reason: 'disable test' });
-    const hook = await waitUntil(async () => ((await b.api('GET', `/api/webhooks/${id}`)).body.enabled === false ? (await b.api('GET', `/api/webhooks/${id}`)).body : undefined), 10_000, 'the endpoint to be disabled');
+    const hook = await waitUntil(
+      async () => ((await b.api('GET', `/api/webhooks/${id}`)).body.enabled === false ? (await b.api('GET', `/api/webhooks/${id}`)).body : undefined),
+      10_000,
+      'the endpoint to be disabled',
+    );
     assert.match(hook.disabledReason, /failed for/);
     const audit = await b.api('GET', '/api/audit?limit=50');
-    assert.ok(audit.body.some((a: any) => a.action === 'webhook.disabled' && a.detail.webhook === id), 'audited');
+    assert.ok(
+      audit.body.some((a: any) => a.action === 'webhook.disabled' && a.detail.webhook === id),
+      'audited',
+    );
     const alert = (await alerted).json;
     assert.equal([alert.kind, alert.webhook, alert.url], ['webhook-disabled', id, down.url]);
     assert.match(alert.message, /disabled: every delivery failed for/);
@@ -209,7 +248,11 @@ hooks('a delivery still failing after --webhooks-retry-for-ms is given up: faile
     const agent = await b.createAgent('given-up-agent');
     const dev = await b.provision();
     assert.is((await b.api('POST', `/api/devices/${dev.id}/transfer`, { agent: agent.id, reason: 'give-up test' })).status, 200);
-    const failed = await waitUntil(async () => (await b.api('GET', `/api/webhooks/${id}/deliveries`)).body.find((d: any) => d.state === 'failed'), 10_000, 'the delivery to be given up');
+    const failed = await waitUntil(
+      async () => (await b.api('GET', `/api/webhooks/${id}/deliveries`)).body.find((d: any) => d.state === 'failed'),
+      10_000,
+      'the delivery to be given up',
+    );
     assert.ok(failed.attempts.length >= 2, `retried before giving up (${failed.attempts.length} attempts)`);
     const tries = down.received.length;
     await new Promise((r) => setTimeout(r, 1_000));
@@ -222,7 +265,12 @@ hooks('a delivery still failing after --webhooks-retry-for-ms is given up: faile
 });
 
 hooks('bad registrations are refused naming the field', async () => {
-  expectRestError(await tb.api('POST', '/api/webhooks', { url: 'ftp://example.com/x', events: ['job.state'], secret: SECRET }), 400, ErrorCode.BAD_REQUEST, 'url');
+  expectRestError(
+    await tb.api('POST', '/api/webhooks', { url: 'ftp://example.com/x', events: ['job.state'], secret: SECRET }),
+    400,
+    ErrorCode.BAD_REQUEST,
+    'url',
+  );
   expectRestError(await tb.api('POST', '/api/webhooks', { url: rx.url, events: ['device.created'], secret: SECRET }), 400, ErrorCode.BAD_REQUEST, 'events');
   expectRestError(await tb.api('POST', '/api/webhooks', { url: rx.url, events: [], secret: SECRET }), 400, ErrorCode.BAD_REQUEST, 'events');
   expectRestError(await tb.api('POST', '/api/webhooks', { url: rx.url, events: ['job.state'], secret: 'short' }), 400, ErrorCode.BAD_REQUEST, 'secret');
@@ -248,7 +296,18 @@ guard.after(async () => {
 });
 
 guard('loopback, private, link-local and names resolving to them are refused; public addresses are accepted', async () => {
-  for (const url of ['http://127.0.0.1:8080/x', 'http://localhost/x', 'http://10.1.2.3/x', 'http://172.16.0.1/x', 'http://192.168.1.1/x', 'http://169.254.169.254/latest/meta-data', 'http://[::1]/x', 'http://[fe80::1]/x', 'http://[::ffff:127.0.0.1]/x', 'http://0.0.0.0/x']) {
+  for (const url of [
+    'http://127.0.0.1:8080/x',
+    'http://localhost/x',
+    'http://10.1.2.3/x',
+    'http://172.16.0.1/x',
+    'http://192.168.1.1/x',
+    'http://169.254.169.254/latest/meta-data',
+    'http://[::1]/x',
+    'http://[fe80::1]/x',
+    'http://[::ffff:127.0.0.1]/x',
+    'http://0.0.0.0/x',
+  ]) {
     const r = await strict.api('POST', '/api/webhooks', { url, events: ['job.state'], secret: SECRET });
     expectRestError(r, 400, ErrorCode.BAD_REQUEST, 'url');
     assert.match(r.body.error.message, /private|does not resolve/, url);

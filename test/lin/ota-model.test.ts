@@ -21,7 +21,18 @@ test.before((c) => {
   c.dir = mkdtempSync(join(tmpdir(), 'fleetbind-ota-model-'));
   c.driver = join(c.dir, 'driver');
   c.otaDir = join(c.dir, 'ota');
-  execFileSync('cc', ['-Wall', '-Wextra', '-Wno-unused-parameter', '-Werror', '-I', join(here, 'model'), '-o', c.driver, join(here, 'model', 'driver.c'), join(root, 'firmware', 'platform', 'lin', 'ota-trial.c')]);
+  execFileSync('cc', [
+    '-Wall',
+    '-Wextra',
+    '-Wno-unused-parameter',
+    '-Werror',
+    '-I',
+    join(here, 'model'),
+    '-o',
+    c.driver,
+    join(here, 'model', 'driver.c'),
+    join(root, 'firmware', 'platform', 'lin', 'ota-trial.c'),
+  ]);
   // The image the simulator was started on; its path is what the first boot records as slot 0.
   writeFileSync(join(c.dir, 'factory.so'), '\x7fELF factory');
 });

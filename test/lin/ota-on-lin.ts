@@ -24,7 +24,14 @@ import { waitUntil } from '../helpers/wait';
 
 const moddable = process.env.MODDABLE;
 const mcsim = moddable === undefined ? '' : join(moddable, 'build', 'bin', 'lin', 'release', 'mcsim');
-const missing = moddable === undefined ? '$MODDABLE is not set' : !existsSync(mcsim) ? `${mcsim} is not built (cd $MODDABLE/build/makefiles/lin && make, with $MODDABLE/build/bin/lin/release on PATH)` : !hasTool('xvfb-run') ? 'xvfb-run is not installed' : null;
+const missing =
+  moddable === undefined
+    ? '$MODDABLE is not set'
+    : !existsSync(mcsim)
+      ? `${mcsim} is not built (cd $MODDABLE/build/makefiles/lin && make, with $MODDABLE/build/bin/lin/release on PATH)`
+      : !hasTool('xvfb-run')
+        ? 'xvfb-run is not installed'
+        : null;
 
 if (missing !== null) {
   console.error(`lin OTA: cannot run on the real Moddable lin build: ${missing}`);
@@ -73,7 +80,13 @@ if (missing !== null) {
 
   async function rollout(version: string, deviceId: string, states: string[]): Promise<any> {
     const start = Date.now();
-    const created = await tb!.api('POST', '/api/rollouts', { release: version, target: { devices: [deviceId] }, waves: [100], waveSoakMinutes: 0, maxFailurePercent: 50 });
+    const created = await tb!.api('POST', '/api/rollouts', {
+      release: version,
+      target: { devices: [deviceId] },
+      waves: [100],
+      waveSoakMinutes: 0,
+      maxFailurePercent: 50,
+    });
     assert.is(created.status, 201, JSON.stringify(created.body));
     let last: unknown;
     const ended = (await waitUntil(
@@ -90,7 +103,12 @@ if (missing !== null) {
   }
 
   const logged = (text: string, timeoutMs = 120_000): Promise<string> =>
-    waitUntil(() => lines.find((l) => l.includes(text)), timeoutMs, () => `the device to log ${text}; it logged:\n${lines.slice(-20).join('\n')}`, 100);
+    waitUntil(
+      () => lines.find((l) => l.includes(text)),
+      timeoutMs,
+      () => `the device to log ${text}; it logged:\n${lines.slice(-20).join('\n')}`,
+      100,
+    );
 
   const otadata = (): string => readFileSync(join(otaDir, 'otadata'), 'utf8');
 
@@ -126,8 +144,20 @@ if (missing !== null) {
     assert.equal(await subscribe(admin, 'fb/v1/admin/alerts'), [0]);
     writeFileSync(PREFS, JSON.stringify({ fb: { ssid: 'lab', broker: tb.broker.mqttUrl, insecure: '1', enroll: await enrollmentToken(tb, 1), otakey: pub } }));
 
-    device = spawn('xvfb-run', ['-a', 'stdbuf', '-o0', mcsim, v100], { env: { ...process.env, FLEETBIND_OTA_DIR: otaDir }, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-    for (const stream of [device.stdout!, device.stderr!]) stream.on('data', (d: Buffer) => lines.push(...d.toString('utf8').split('\n').filter((l) => l !== '')));
+    device = spawn('xvfb-run', ['-a', 'stdbuf', '-o0', mcsim, v100], {
+      env: { ...process.env, FLEETBIND_OTA_DIR: otaDir },
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    for (const stream of [device.stdout!, device.stderr!])
+      stream.on('data', (d: Buffer) =>
+        lines.push(
+          ...d
+            .toString('utf8')
+            .split('\n')
+            .filter((l) => l !== ''),
+        ),
+      );
     const enrolled = await logged('enrolled deviceId=');
     const deviceId = /deviceId="([^"]+)"/.exec(enrolled)![1]!;
     await logged('online deviceId=');
@@ -148,7 +178,11 @@ if (missing !== null) {
     const back = (await tb.api('GET', `/api/devices/${deviceId}/ota`)).body;
     assert.equal([back.fw, back.pendingFw, back.last.outcome, back.last.release], ['1.1.0', null, 'rolled-back', '1.2.0']);
     assert.match(back.last.reason, /did not reach the broker/);
-    const alert = await waitUntil(() => alerts.map((m) => m.json as any).find((j) => j.event === 'rollout' && j.kind === 'rollout-paused'), 10_000, 'the rollout-paused alert');
+    const alert = await waitUntil(
+      () => alerts.map((m) => m.json as any).find((j) => j.event === 'rollout' && j.kind === 'rollout-paused'),
+      10_000,
+      'the rollout-paused alert',
+    );
     assert.is(alert.rolledBack, 1);
     await end(admin);
     seen.push(`otadata at the end:\n    ${otadata().trimEnd().split('\n').join('\n    ')}`);

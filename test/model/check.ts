@@ -18,7 +18,8 @@ function registryDiff(m: Model, s: System, rows: RegistryRows): string[] {
     if (!row) out.push(`device ${i} missing from the registry`);
     else if (row.agent_id !== want) out.push(`device ${i} held by ${row.agent_id} in the registry, model says ${want}`);
     // A pool device is never claimed for keeps, and an owned one never leased.
-    else if (want !== null && (row.bound_via === 'lease') !== (d.pool !== null)) out.push(`device ${i} (${d.pool ? 'pool' : 'owned'}) is bound by ${row.bound_via}`);
+    else if (want !== null && (row.bound_via === 'lease') !== (d.pool !== null))
+      out.push(`device ${i} (${d.pool ? 'pool' : 'owned'}) is bound by ${row.bound_via}`);
   }
   for (const j of rows.jobs) {
     const mj = m.jobs.get(j.id);
@@ -32,7 +33,8 @@ function registryDiff(m: Model, s: System, rows: RegistryRows): string[] {
   for (const [i, d] of s.devices.entries()) {
     const want = m.devices[i]!.dispatches;
     const seqs = (l: string[]): string => l.map((id) => m.jobs.get(id)?.seq ?? id).join(', ');
-    if (d.cmds.length !== want.length || d.cmds.some((c, k) => c !== want[k])) out.push(`device ${i} was sent jobs [${seqs(d.cmds)}] to run, model says [${seqs(want)}]`);
+    if (d.cmds.length !== want.length || d.cmds.some((c, k) => c !== want[k]))
+      out.push(`device ${i} was sent jobs [${seqs(d.cmds)}] to run, model says [${seqs(want)}]`);
   }
   return out;
 }
@@ -62,7 +64,8 @@ function poolDiff(m: Model, s: System, rows: RegistryRows): string[] {
     const job = open.length === 1 ? m.jobs.get(open[0]!.job) : undefined;
     if (open.length > 1) out.push(`device ${i} has ${open.length} open leases: ${open.map((l) => l.agent).join(', ')}`);
     else if ((open[0]?.agent ?? null) !== holder) out.push(`device ${i}'s open lease is ${open[0]?.agent ?? 'none'}, model says ${holder ?? 'none'}`);
-    else if (open.length === 1 && (job?.device !== i || !OPEN_STATES.includes(job.state))) out.push(`device ${i}'s open lease is for job ${seqOf(open[0]!.job)}, which is ${job?.state ?? 'unknown'} (an orphaned lease)`);
+    else if (open.length === 1 && (job?.device !== i || !OPEN_STATES.includes(job.state)))
+      out.push(`device ${i}'s open lease is for job ${seqOf(open[0]!.job)}, which is ${job?.state ?? 'unknown'} (an orphaned lease)`);
   }
   return out;
 }
@@ -139,7 +142,10 @@ function entitlement(m: Model, s: System): string[] {
     }
     for (const msg of step.slice(at + 1)) {
       const t = parseTopic(msg.topic);
-      if (t?.kind === 'device' && t.device === device) out.push(`agent ${cut.agent} received ${msg.topic}${msg.retain ? ' (retained)' : ''} ${msg.text.slice(0, 100)} after the answer to its release of device ${cut.device}`);
+      if (t?.kind === 'device' && t.device === device)
+        out.push(
+          `agent ${cut.agent} received ${msg.topic}${msg.retain ? ' (retained)' : ''} ${msg.text.slice(0, 100)} after the answer to its release of device ${cut.device}`,
+        );
     }
   }
   for (const [i, d] of s.devices.entries()) {
@@ -161,7 +167,10 @@ function markers(m: Model, s: System, marks: Map<number, string>): string[] {
     for (const [i, a] of s.agents.entries()) {
       const got = a.seen.some((msg) => msg.topic === topic && msg.text.includes(mark));
       const want = a.client !== null && m.devices[d]!.holder === i && [...m.agents[i]!.subs].some((f) => matches(f, topic));
-      if (got !== want) out.push(`agent ${i} ${got ? 'received' : 'did not receive'} device ${d}'s marker (holder ${m.devices[d]!.holder}, its filters ${[...m.agents[i]!.subs].join(' ')})`);
+      if (got !== want)
+        out.push(
+          `agent ${i} ${got ? 'received' : 'did not receive'} device ${d}'s marker (holder ${m.devices[d]!.holder}, its filters ${[...m.agents[i]!.subs].join(' ')})`,
+        );
     }
   }
   return out;

@@ -44,7 +44,12 @@ function expectAnswer(r: any, ok: boolean, code: string | undefined, what: strin
 }
 
 export class Claim extends Step {
-  constructor(readonly a: number, readonly d: number) { super(); }
+  constructor(
+    readonly a: number,
+    readonly d: number,
+  ) {
+    super();
+  }
   check = (m: Readonly<Model>): boolean => m.agents[this.a]!.connected;
   async act(m: Model, s: System): Promise<void> {
     const { holder: h, pool } = m.devices[this.d]!;
@@ -57,7 +62,12 @@ export class Claim extends Step {
 }
 
 export class Release extends Step {
-  constructor(readonly a: number, readonly d: number) { super(); }
+  constructor(
+    readonly a: number,
+    readonly d: number,
+  ) {
+    super();
+  }
   check = (m: Readonly<Model>): boolean => m.agents[this.a]!.connected;
   async act(m: Model, s: System): Promise<void> {
     const mine = m.devices[this.d]!.holder === this.a;
@@ -71,7 +81,12 @@ export class Release extends Step {
 }
 
 export class Transfer extends Step {
-  constructor(readonly d: number, readonly to: number) { super(); }
+  constructor(
+    readonly d: number,
+    readonly to: number,
+  ) {
+    super();
+  }
   check = (): boolean => true;
   async act(m: Model, s: System): Promise<void> {
     const r = await s.api('POST', `/api/devices/${s.devices[this.d]!.dev.id}/transfer`, { agent: s.agents[this.to]!.id, reason: 'model' });
@@ -88,7 +103,13 @@ export class Transfer extends Step {
 const PARAMS: Record<Kind, Record<string, unknown>> = { identify: { seconds: 1 }, 'serial.send': { data: 'UFJJTlQ=', timeoutMs: 1000 } };
 
 export class Submit extends Step {
-  constructor(readonly a: number, readonly d: number, readonly kind: Kind) { super(); }
+  constructor(
+    readonly a: number,
+    readonly d: number,
+    readonly kind: Kind,
+  ) {
+    super();
+  }
   check = (m: Readonly<Model>): boolean => m.agents[this.a]!.connected;
   async act(m: Model, s: System): Promise<void> {
     const mine = m.devices[this.d]!.holder === this.a;
@@ -106,7 +127,12 @@ export class Submit extends Step {
 
 /** A submit to the run's pool: leased at once to a free capable device if nobody waits, else queued. */
 export class PoolSubmit extends Step {
-  constructor(readonly a: number, readonly kind: Kind) { super(); }
+  constructor(
+    readonly a: number,
+    readonly kind: Kind,
+  ) {
+    super();
+  }
   check = (m: Readonly<Model>): boolean => m.agents[this.a]!.connected;
   async act(m: Model, s: System): Promise<void> {
     const place = m.poolPlace(this.kind);
@@ -124,7 +150,12 @@ export class PoolSubmit extends Step {
 
 /** Cancels the agent's n-th job (of all its jobs in this run, modulo their number). */
 export class Cancel extends Step {
-  constructor(readonly a: number, readonly n: number) { super(); }
+  constructor(
+    readonly a: number,
+    readonly n: number,
+  ) {
+    super();
+  }
   private target(m: Readonly<Model>) {
     const own = [...m.jobs.values()].filter((j) => j.agent === this.a).sort((x, y) => x.seq - y.seq);
     return own.length === 0 ? undefined : own[this.n % own.length];
@@ -141,7 +172,12 @@ export class Cancel extends Step {
 
 /** The device acknowledges its active job: accepted, done or failed. */
 export class DeviceAck extends Step {
-  constructor(readonly d: number, readonly state: 'accepted' | 'done' | 'failed') { super(); }
+  constructor(
+    readonly d: number,
+    readonly state: 'accepted' | 'done' | 'failed',
+  ) {
+    super();
+  }
   check = (m: Readonly<Model>): boolean => {
     const job = m.active(this.d);
     return job !== undefined && (this.state !== 'accepted' || job.state === 'dispatched');
@@ -154,7 +190,12 @@ export class DeviceAck extends Step {
 }
 
 export class DeviceDrop extends Step {
-  constructor(readonly d: number, readonly clean: boolean) { super(); }
+  constructor(
+    readonly d: number,
+    readonly clean: boolean,
+  ) {
+    super();
+  }
   check = (m: Readonly<Model>): boolean => m.devices[this.d]!.connected;
   async act(m: Model, s: System): Promise<void> {
     const dev = s.devices[this.d]!;
@@ -168,7 +209,9 @@ export class DeviceDrop extends Step {
 }
 
 export class DeviceBack extends Step {
-  constructor(readonly d: number) { super(); }
+  constructor(readonly d: number) {
+    super();
+  }
   check = (m: Readonly<Model>): boolean => !m.devices[this.d]!.connected;
   async act(m: Model, s: System): Promise<void> {
     const dev = s.devices[this.d]!;
@@ -181,7 +224,12 @@ export class DeviceBack extends Step {
 }
 
 export class AgentDrop extends Step {
-  constructor(readonly a: number, readonly clean: boolean) { super(); }
+  constructor(
+    readonly a: number,
+    readonly clean: boolean,
+  ) {
+    super();
+  }
   check = (m: Readonly<Model>): boolean => m.agents[this.a]!.connected;
   async act(m: Model, s: System): Promise<void> {
     if (this.clean) await s.agents[this.a]!.close();
@@ -194,7 +242,9 @@ export class AgentDrop extends Step {
 }
 
 export class AgentBack extends Step {
-  constructor(readonly a: number) { super(); }
+  constructor(readonly a: number) {
+    super();
+  }
   check = (m: Readonly<Model>): boolean => !m.agents[this.a]!.connected;
   async act(m: Model, s: System): Promise<void> {
     const agent = s.agents[this.a]!;
@@ -232,7 +282,14 @@ export const SHAPES: { filter: string; allowed: 'bound' | 'always' | 'never' }[]
  * makes that rare.
  */
 export class Subscribe extends Step {
-  constructor(readonly a: number, readonly d: number, readonly shape: number, readonly own = false) { super(); }
+  constructor(
+    readonly a: number,
+    readonly d: number,
+    readonly shape: number,
+    readonly own = false,
+  ) {
+    super();
+  }
   check = (m: Readonly<Model>): boolean => m.agents[this.a]!.connected;
   private device(m: Readonly<Model>): number {
     const held = m.devices.flatMap((dev, i) => (dev.holder === this.a ? [i] : []));
@@ -241,7 +298,10 @@ export class Subscribe extends Step {
   async act(m: Model, s: System): Promise<void> {
     const { filter: f, allowed } = SHAPES[this.shape]!;
     const d = this.device(m);
-    const filter = f.replace('<d>', s.devices[d]!.dev.id).replace('<a>', s.agents[this.a]!.id).replace('<other>', s.agents[(this.a + 1) % AGENTS]!.id);
+    const filter = f
+      .replace('<d>', s.devices[d]!.dev.id)
+      .replace('<a>', s.agents[this.a]!.id)
+      .replace('<other>', s.agents[(this.a + 1) % AGENTS]!.id);
     const ok = allowed === 'always' || (allowed === 'bound' && m.devices[d]!.holder === this.a);
     const granted = await subscribe(s.agents[this.a]!.client!, filter);
     assert.equal(granted, [ok ? 0 : 128], `${this.toString()} = ${filter}`);
@@ -261,7 +321,13 @@ const DEVICE_SHAPES = SHAPES.filter((sh) => sh.allowed === 'bound');
  * answer (check.ts).
  */
 export class SubscribeRelease extends Step {
-  constructor(readonly a: number, readonly d: number, readonly shape: number) { super(); }
+  constructor(
+    readonly a: number,
+    readonly d: number,
+    readonly shape: number,
+  ) {
+    super();
+  }
   check = (m: Readonly<Model>): boolean => m.agents[this.a]!.connected;
   private device(m: Readonly<Model>): number {
     // An owned one: a lessee's release of its pool device is refused, and cuts nothing off.
@@ -285,7 +351,12 @@ export class SubscribeRelease extends Step {
 
 /** A device publishes on a stream; a connected holder subscribed to it receives it (others: check.ts). */
 export class DevicePublish extends Step {
-  constructor(readonly d: number, readonly stream: string) { super(); }
+  constructor(
+    readonly d: number,
+    readonly stream: string,
+  ) {
+    super();
+  }
   check = (m: Readonly<Model>): boolean => m.devices[this.d]!.connected;
   async act(m: Model, s: System): Promise<void> {
     const nonce = `n${m.steps}-${Math.random().toString(36).slice(2)}`;
@@ -293,13 +364,16 @@ export class DevicePublish extends Step {
     await dev.evt(this.stream, { nonce });
     const topic = `fb/v1/d/${dev.dev.id}/evt/${this.stream}`;
     const holder = m.devices[this.d]!.holder;
-    if (holder !== null && m.agents[holder]!.connected && [...m.agents[holder]!.subs].some((f) => matches(f, topic))) await s.agentGets(s.agents[holder]!, topic, nonce);
+    if (holder !== null && m.agents[holder]!.connected && [...m.agents[holder]!.subs].some((f) => matches(f, topic)))
+      await s.agentGets(s.agents[holder]!, topic, nonce);
   }
   toString = (): string => `device ${this.d} publishes evt/${this.stream}`;
 }
 
 export class ProxyDelay extends Step {
-  constructor(readonly ms: number) { super(); }
+  constructor(readonly ms: number) {
+    super();
+  }
   check = (): boolean => true;
   async act(m: Model, s: System): Promise<void> {
     for (const n of s.nodes) n.proxy.setDelay(this.ms);
@@ -314,7 +388,12 @@ export class ProxyDelay extends Step {
  * (`moveOver`, in a cluster) to the other one.
  */
 export class Restart extends Step {
-  constructor(readonly node = 0, readonly moveOver = false) { super(); }
+  constructor(
+    readonly node = 0,
+    readonly moveOver = false,
+  ) {
+    super();
+  }
   check = (): boolean => true;
   async act(m: Model, s: System): Promise<void> {
     m.faults++;
@@ -338,7 +417,10 @@ export class Restart extends Step {
       m.deviceBack(d);
     }
   }
-  toString = (): string => (this.node === 0 && !this.moveOver ? 'SIGKILL the broker and start it again' : `SIGKILL node ${this.node} and start it again; its clients come back ${this.moveOver ? 'to the other node' : 'to it'}`);
+  toString = (): string =>
+    this.node === 0 && !this.moveOver
+      ? 'SIGKILL the broker and start it again'
+      : `SIGKILL node ${this.node} and start it again; its clients come back ${this.moveOver ? 'to the other node' : 'to it'}`;
 }
 
 /** A change an agent or admin asks for while a backend is down. */
@@ -351,7 +433,12 @@ export type OutageOp = { op: 'claim' | 'release' | 'submit' | 'transfer'; a: num
  * was lost. An agent that is not connected asks through the REST API as an admin transfer.
  */
 export class Outage extends Step {
-  constructor(readonly backend: Backend, readonly op: OutageOp) { super(); }
+  constructor(
+    readonly backend: Backend,
+    readonly op: OutageOp,
+  ) {
+    super();
+  }
   check = (): boolean => true;
   async act(m: Model, s: System): Promise<void> {
     m.faults++;
@@ -369,10 +456,13 @@ export class Outage extends Step {
         return;
       }
       const body =
-        op.op === 'claim' ? { op: 'claim', target: device }
-        : op.op === 'release' ? { op: 'release', device }
-        : op.op === 'submit' ? { op: 'submit', device, kind: 'identify', params: PARAMS.identify }
-        : { op: 'cancel', job: target!.id };
+        op.op === 'claim'
+          ? { op: 'claim', target: device }
+          : op.op === 'release'
+            ? { op: 'release', device }
+            : op.op === 'submit'
+              ? { op: 'submit', device, kind: 'identify', params: PARAMS.identify }
+              : { op: 'cancel', job: target!.id };
       const r = await s.agents[op.a]!.request(body);
       assert.not.ok(r.ok, `${what}answered ok during the outage`);
       this.refused(r.error, what);
@@ -380,11 +470,19 @@ export class Outage extends Step {
   }
   private refused(error: { code: string; message: string }, what: string): void {
     assert.is(error.code, 'UNAVAILABLE', `${what}${JSON.stringify(error)}`);
-    assert.ok(error.message.includes(`${this.backend} is unavailable`) && error.message.includes('Nothing was changed'), `${what}the refusal names ${this.backend}: ${error.message}`);
+    assert.ok(
+      error.message.includes(`${this.backend} is unavailable`) && error.message.includes('Nothing was changed'),
+      `${what}the refusal names ${this.backend}: ${error.message}`,
+    );
   }
   toString = (): string => {
     const o = this.op;
-    const asked = o.op === 'cancel' ? `agent ${o.a} cancels its job #${o.n}` : o.op === 'transfer' ? `device ${o.d} transferred to agent ${o.a}` : `agent ${o.a} asks ${o.op} of device ${o.d}`;
+    const asked =
+      o.op === 'cancel'
+        ? `agent ${o.a} cancels its job #${o.n}`
+        : o.op === 'transfer'
+          ? `device ${o.d} transferred to agent ${o.a}`
+          : `agent ${o.a} asks ${o.op} of device ${o.d}`;
     return `${this.backend} outage; meanwhile ${asked}`;
   };
 }
@@ -420,7 +518,10 @@ export function commandArbitrary(f: FaultWeights): fc.Arbitrary<Cmd> {
     { weight: 30, arbitrary: fc.tuple(agent, device, kind).map(([a, d, k]) => new Submit(a, d, k)) },
     { weight: 30, arbitrary: fc.tuple(agent, kind).map(([a, k]) => new PoolSubmit(a, k)) },
     { weight: 10, arbitrary: fc.tuple(agent, fc.nat(7)).map(([a, n]) => new Cancel(a, n)) },
-    { weight: 35, arbitrary: fc.tuple(anyDevice, fc.constantFrom('accepted' as const, 'done' as const, 'failed' as const)).map(([d, st]) => new DeviceAck(d, st)) },
+    {
+      weight: 35,
+      arbitrary: fc.tuple(anyDevice, fc.constantFrom('accepted' as const, 'done' as const, 'failed' as const)).map(([d, st]) => new DeviceAck(d, st)),
+    },
     { weight: 10, arbitrary: fc.tuple(anyDevice, fc.boolean()).map(([d, c]) => new DeviceDrop(d, c)) },
     { weight: 10, arbitrary: anyDevice.map((d) => new DeviceBack(d)) },
     { weight: 5, arbitrary: fc.tuple(agent, fc.boolean()).map(([a, c]) => new AgentDrop(a, c)) },
@@ -429,7 +530,19 @@ export function commandArbitrary(f: FaultWeights): fc.Arbitrary<Cmd> {
     { weight: 10, arbitrary: fc.tuple(agent, device, fc.nat(DEVICE_SHAPES.length - 1)).map(([a, d, sh]) => new SubscribeRelease(a, d, sh)) },
     { weight: 15, arbitrary: fc.tuple(anyDevice, fc.constantFrom('telemetry', 'data')).map(([d, st]) => new DevicePublish(d, st)) },
     { weight: 5, arbitrary: fc.constantFrom(0, 40).map((ms) => new ProxyDelay(ms)) },
-    ...(f.restart > 0 ? [{ weight: f.restart, arbitrary: (f.nodes > 1 ? fc.tuple(node, fc.boolean()) : fc.constant<[number, boolean]>([0, false])).map(([n, over]) => new Restart(n, over)) }] : []),
-    ...(f.outage > 0 ? [{ weight: f.outage, arbitrary: outageOp.map((op) => new Outage('postgres', op)) }, { weight: f.outage, arbitrary: outageOp.map((op) => new Outage('redis', op)) }] : []),
+    ...(f.restart > 0
+      ? [
+          {
+            weight: f.restart,
+            arbitrary: (f.nodes > 1 ? fc.tuple(node, fc.boolean()) : fc.constant<[number, boolean]>([0, false])).map(([n, over]) => new Restart(n, over)),
+          },
+        ]
+      : []),
+    ...(f.outage > 0
+      ? [
+          { weight: f.outage, arbitrary: outageOp.map((op) => new Outage('postgres', op)) },
+          { weight: f.outage, arbitrary: outageOp.map((op) => new Outage('redis', op)) },
+        ]
+      : []),
   );
 }

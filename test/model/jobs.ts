@@ -7,7 +7,14 @@ import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 
 /** What a child reports (runner.ts, `--json`): its totals so far. */
-export interface Totals { runs: number; steps: number; faults: number; drops: number; delays: number; restarts: number }
+export interface Totals {
+  runs: number;
+  steps: number;
+  faults: number;
+  drops: number;
+  delays: number;
+  restarts: number;
+}
 
 /** A child's JSON line starts with this, so the rest of its output passes through as it is. */
 export const TOTALS_MARK = 'model-totals ';
@@ -40,7 +47,11 @@ export async function runJobs(jobs: number, runs: number, seed: number, args: st
     await Promise.all(
       totals.map((_, j) => {
         const mine = Math.floor(runs / jobs) + (j < runs % jobs ? 1 : 0);
-        const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, ...args, '--runs', String(mine), '--seed', String(seed + 2 * j), '--json'], { stdio: ['ignore', 'pipe', 'inherit'] });
+        const child = spawn(
+          process.execPath,
+          [...process.execArgv, process.argv[1]!, ...args, '--runs', String(mine), '--seed', String(seed + 2 * j), '--json'],
+          { stdio: ['ignore', 'pipe', 'inherit'] },
+        );
         createInterface({ input: child.stdout }).on('line', (line) => {
           if (line.startsWith(TOTALS_MARK)) totals[j] = JSON.parse(line.slice(TOTALS_MARK.length)) as Totals;
           else if (line.trim() !== '') console.log(`[job ${j}] ${line}`);

@@ -12,7 +12,16 @@ const ACTIVE: readonly JobState[] = ['dispatched', 'running'];
 const IDEMPOTENT: Record<Kind, boolean> = { identify: true, 'serial.send': false };
 
 /** A job; a pool job has no device while it waits in the pool queue (`waited` says it did). */
-export interface ModelJob { id: string; device: number | null; agent: number; kind: Kind; state: JobState; seq: number; pool: boolean; waited: boolean }
+export interface ModelJob {
+  id: string;
+  device: number | null;
+  agent: number;
+  kind: Kind;
+  state: JobState;
+  seq: number;
+  pool: boolean;
+  waited: boolean;
+}
 export interface ModelDevice {
   connected: boolean;
   /** Index of the agent that holds it (the lessee of a pool device), or null. */
@@ -22,9 +31,16 @@ export interface ModelDevice {
   /** Every job the broker sent to the device to run (not cancels), in order, resends included. */
   dispatches: string[];
 }
-export interface ModelAgent { connected: boolean; subs: Set<string> }
+export interface ModelAgent {
+  connected: boolean;
+  subs: Set<string>;
+}
 /** An agent's release of a device, answered ok in this step: the id of its answer. */
-export interface Cut { agent: number; device: number; answer: string }
+export interface Cut {
+  agent: number;
+  device: number;
+  answer: string;
+}
 
 export class Model {
   readonly devices: ModelDevice[];

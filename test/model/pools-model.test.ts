@@ -56,8 +56,20 @@ type Kind = (typeof KINDS)[number];
 const REPEATABLE: Record<Kind, boolean> = { identify: true, 'serial.send': false };
 const DEVICE_LIMIT = 100;
 
-interface Job { id: string; agent: string; kind: Kind; seq: number; state: 'waiting' | 'on-device' | 'running' | 'done' | 'interrupted' | 'cancelled'; device: string | null }
-interface Model { jobs: Job[]; online: Set<string>; holder: Map<string, string>; seq: number }
+interface Job {
+  id: string;
+  agent: string;
+  kind: Kind;
+  seq: number;
+  state: 'waiting' | 'on-device' | 'running' | 'done' | 'interrupted' | 'cancelled';
+  device: string | null;
+}
+interface Model {
+  jobs: Job[];
+  online: Set<string>;
+  holder: Map<string, string>;
+  seq: number;
+}
 
 /** The refusal's code, or null when the call went through. */
 async function refusal(p: Promise<unknown>): Promise<string | null> {
@@ -89,7 +101,11 @@ class Real {
   }
 
   private job(trx: Kysely<JobsDatabase>, id: string, device: string, agent: string, kind: string) {
-    return insertJob(trx as never, { id, device, agent, kind, params: '{}', hold: false, ttlMs: 60_000, idempotencyKey: null, now: this.now, via: { pool: LOC, route: 'pool' } }, 100);
+    return insertJob(
+      trx as never,
+      { id, device, agent, kind, params: '{}', hold: false, ttlMs: 60_000, idempotencyKey: null, now: this.now, via: { pool: LOC, route: 'pool' } },
+      100,
+    );
   }
 
   /** The open job on the device (the engine's queue holds one per leased device here). */
@@ -99,11 +115,17 @@ class Real {
   }
 
   claim(agent: string, device: string): Promise<string | null> {
-    return refusal(this.reg.db.transaction().execute((trx) => claimDevice(trx, { device, agent, via: 'device-id', now: this.tick(), defaultLimit: DEVICE_LIMIT, lockAgent: false })));
+    return refusal(
+      this.reg.db
+        .transaction()
+        .execute((trx) => claimDevice(trx, { device, agent, via: 'device-id', now: this.tick(), defaultLimit: DEVICE_LIMIT, lockAgent: false })),
+    );
   }
 
   release(agent: string, device: string): Promise<string | null> {
-    return refusal(rebindDevice(this.reg.db, { device, holder: agent, to: null, actor: `agent:${agent}`, force: false, now: this.tick(), defaultLimit: DEVICE_LIMIT }));
+    return refusal(
+      rebindDevice(this.reg.db, { device, holder: agent, to: null, actor: `agent:${agent}`, force: false, now: this.tick(), defaultLimit: DEVICE_LIMIT }),
+    );
   }
 
   transfer(device: string, to: string): Promise<string | null> {
@@ -219,7 +241,15 @@ class Real {
    * engine cancels the device's job (UNBOUND), and the pool's sweep closes the lease row left open.
    */
   async forceRelease(device: string, leased: boolean): Promise<void> {
-    const change = await rebindDevice(this.reg.db, { device, to: null, actor: 'admin:root', reason: 'model', force: true, now: this.tick(), defaultLimit: DEVICE_LIMIT });
+    const change = await rebindDevice(this.reg.db, {
+      device,
+      to: null,
+      actor: 'admin:root',
+      reason: 'model',
+      force: true,
+      now: this.tick(),
+      defaultLimit: DEVICE_LIMIT,
+    });
     assert.ok(change.changed);
     if (leased) await this.move(device, OPEN_STATES, 'cancelled');
     assert.is(await closeOrphanedLeases(this.reg.db, this.tick()), leased ? 1 : 0, 'the sweep closes the lease row a forced release left open');
@@ -228,11 +258,23 @@ class Real {
 }
 
 /** What the database says now, in the model's terms. */
-async function observe(r: Real): Promise<{ holder: Map<string, string>; via: Map<string, string | null>; waiting: string[]; jobs: Map<string, string>; finals: Map<string, number>; openLeases: { device: string; job: string }[] }> {
+async function observe(r: Real): Promise<{
+  holder: Map<string, string>;
+  via: Map<string, string | null>;
+  waiting: string[];
+  jobs: Map<string, string>;
+  finals: Map<string, number>;
+  openLeases: { device: string; job: string }[];
+}> {
   const bound = (await devicesAt(r.reg.db, LOC)).filter((d) => d.agent_id !== null);
   const queue = (await waiting(r.reg.db, LOC)).map((e) => e.id);
   const rows = await r.db.selectFrom('jobs').select(['id', 'state', 'device']).execute();
-  const finals = await r.db.selectFrom('job_events').select(['job', (eb) => eb.fn.countAll<number>().as('n')]).where('event', 'in', FINAL_JOB_STATES).groupBy('job').execute();
+  const finals = await r.db
+    .selectFrom('job_events')
+    .select(['job', (eb) => eb.fn.countAll<number>().as('n')])
+    .where('event', 'in', FINAL_JOB_STATES)
+    .groupBy('job')
+    .execute();
   const openLeases = await r.reg.db.selectFrom('leases').select(['device', 'job']).where('ended_at', 'is', null).execute();
   return {
     holder: new Map(bound.map((d) => [d.id, d.agent_id!] as [string, string])),
@@ -244,7 +286,14 @@ async function observe(r: Real): Promise<{ holder: Map<string, string>; via: Map
   };
 }
 
-const MODEL_STATE: Record<Job['state'], string> = { waiting: '', 'on-device': 'queued', running: 'running', done: 'done', interrupted: 'interrupted', cancelled: 'cancelled' };
+const MODEL_STATE: Record<Job['state'], string> = {
+  waiting: '',
+  'on-device': 'queued',
+  running: 'running',
+  done: 'done',
+  interrupted: 'interrupted',
+  cancelled: 'cancelled',
+};
 const ENDED: readonly Job['state'][] = ['done', 'interrupted', 'cancelled'];
 
 async function check(m: Model, r: Real): Promise<void> {
@@ -252,10 +301,22 @@ async function check(m: Model, r: Real): Promise<void> {
   const seen = await observe(r);
   assert.equal([...seen.holder].sort(), [...m.holder].sort(), 'the devices held, and by whom');
   for (const [d, via] of seen.via) assert.is(via === 'lease', isPool(d), `${d} is bound by ${via}: a pool device only by lease, an owned one never`);
-  for (const l of seen.openLeases) assert.ok(/^(queued|dispatched|running)@/.test(seen.jobs.get(l.job) ?? ''), `the open lease of ${l.device} has its unfinished job (${seen.jobs.get(l.job)})`);
-  assert.equal(seen.waiting, m.jobs.filter((j) => j.state === 'waiting').map((j) => j.id), 'the pool queue, in FIFO order');
+  for (const l of seen.openLeases)
+    assert.ok(
+      /^(queued|dispatched|running)@/.test(seen.jobs.get(l.job) ?? ''),
+      `the open lease of ${l.device} has its unfinished job (${seen.jobs.get(l.job)})`,
+    );
+  assert.equal(
+    seen.waiting,
+    m.jobs.filter((j) => j.state === 'waiting').map((j) => j.id),
+    'the pool queue, in FIFO order',
+  );
   for (const j of m.jobs) {
-    assert.is(seen.finals.get(j.id) ?? 0, j.device !== null && ENDED.includes(j.state) ? 1 : 0, `job ${j.id} (${j.kind} of ${j.agent}, ${j.state}) ended once or not at all`);
+    assert.is(
+      seen.finals.get(j.id) ?? 0,
+      j.device !== null && ENDED.includes(j.state) ? 1 : 0,
+      `job ${j.id} (${j.kind} of ${j.agent}, ${j.state}) ended once or not at all`,
+    );
     if (j.state === 'waiting' || j.state === 'cancelled') {
       if (j.device === null) assert.not.ok(seen.jobs.has(j.id), `job ${j.id} never reached a device`);
       continue;
@@ -288,7 +349,10 @@ type Cmd = fc.AsyncCommand<Model, Real>;
 
 /** An agent claims a device: an owned one if free (or already its own), a pool device never. */
 class Claim implements Cmd {
-  constructor(readonly agent: string, readonly device: string) {}
+  constructor(
+    readonly agent: string,
+    readonly device: string,
+  ) {}
   check = () => true;
   async run(m: Model, r: Real): Promise<void> {
     const h = m.holder.get(this.device);
@@ -302,7 +366,10 @@ class Claim implements Cmd {
 
 /** Only the holder releases, and a lessee cannot release its pool device (its lease ends with its job). */
 class Release implements Cmd {
-  constructor(readonly agent: string, readonly device: string) {}
+  constructor(
+    readonly agent: string,
+    readonly device: string,
+  ) {}
   check = () => true;
   async run(m: Model, r: Real): Promise<void> {
     const mine = m.holder.get(this.device) === this.agent;
@@ -316,7 +383,10 @@ class Release implements Cmd {
 
 /** An admin's transfer moves an owned device (free or held) and is refused for a pool device. */
 class Transfer implements Cmd {
-  constructor(readonly device: string, readonly to: string) {}
+  constructor(
+    readonly device: string,
+    readonly to: string,
+  ) {}
   check = () => true;
   async run(m: Model, r: Real): Promise<void> {
     const want = isPool(this.device) ? ErrorCode.CONFLICT : null;
@@ -328,7 +398,10 @@ class Transfer implements Cmd {
 }
 
 class Submit implements Cmd {
-  constructor(readonly agent: string, readonly kind: Kind) {}
+  constructor(
+    readonly agent: string,
+    readonly kind: Kind,
+  ) {}
   check = () => true;
   async run(m: Model, r: Real): Promise<void> {
     const before = r.assignments.length;
@@ -450,7 +523,10 @@ class ModeSwitch implements Cmd {
     const [other, mine] = isPool(this.device) ? (['owned', 'pool'] as const) : (['pool', 'owned'] as const);
     const now = r.tick();
     if (m.holder.has(this.device)) {
-      const err = await placeDevice(r.reg.db, this.device, { mode: other }, 'admin:root', now).then(() => null, (e: unknown) => e);
+      const err = await placeDevice(r.reg.db, this.device, { mode: other }, 'admin:root', now).then(
+        () => null,
+        (e: unknown) => e,
+      );
       assert.ok(err instanceof ProtocolError && err.code === ErrorCode.CONFLICT, `a held device's mode switch is refused (${String(err)})`);
     } else {
       await placeDevice(r.reg.db, this.device, { mode: other }, 'admin:root', now);
@@ -463,11 +539,16 @@ class ModeSwitch implements Cmd {
 
 /** A lease of a device leased to another agent, or of an owned device, loses the compare-and-set and writes nothing. */
 class Steal implements Cmd {
-  constructor(readonly device: string, readonly agent: string) {}
+  constructor(
+    readonly device: string,
+    readonly agent: string,
+  ) {}
   check = (m: Readonly<Model>) => !isPool(this.device) || (m.holder.has(this.device) && m.holder.get(this.device) !== this.agent);
   async run(m: Model, r: Real): Promise<void> {
     const now = r.tick();
-    const got = await r.reg.db.transaction().execute((trx) => startLease(trx, { lease: randomUUID(), device: this.device, agent: this.agent, location: LOC, job: randomUUID(), route: 'pool', now }));
+    const got = await r.reg.db
+      .transaction()
+      .execute((trx) => startLease(trx, { lease: randomUUID(), device: this.device, agent: this.agent, location: LOC, job: randomUUID(), route: 'pool', now }));
     assert.is(got, null);
     await check(m, r);
   }
@@ -504,7 +585,11 @@ s.before(async (c) => {
   for (const a of AGENTS) await setAgentLocations(reg.db, a, [LOC], 'admin:root', 1);
   for (const [i, d] of ALL.entries()) {
     await reg.db.transaction().execute((trx) => provisionDevice(trx, { id: d, mac: `02:00:00:00:00:0${i}`, secretHash: 'x' }, 'admin:root', 1, 'admin'));
-    await reg.db.updateTable('devices').set({ caps: JSON.stringify(CAPS[d] ?? KINDS) }).where('id', '=', d).execute();
+    await reg.db
+      .updateTable('devices')
+      .set({ caps: JSON.stringify(CAPS[d] ?? KINDS) })
+      .where('id', '=', d)
+      .execute();
     await placeDevice(reg.db, d, { location: LOC, mode: isPool(d) ? 'pool' : 'owned' }, 'admin:root', 1);
   }
 });
@@ -536,11 +621,18 @@ s(`${RUNS} runs: one holder per device, pool devices only leased, no orphaned le
     await fc.asyncModelRun(() => ({ model, real }), cmds);
   });
   const started = Date.now();
-  const out = await fc.check(prop, { numRuns: RUNS, seed, includeErrorInReport: true, ...(process.env.FLEETBIND_POOLS_PATH ? { path: process.env.FLEETBIND_POOLS_PATH } : {}) });
+  const out = await fc.check(prop, {
+    numRuns: RUNS,
+    seed,
+    includeErrorInReport: true,
+    ...(process.env.FLEETBIND_POOLS_PATH ? { path: process.env.FLEETBIND_POOLS_PATH } : {}),
+  });
   if (out.failed) {
     const report = fc.defaultReportMessage(out) ?? 'the property failed';
     const replay = /replayPath="([^"]+)"/.exec(report)?.[1] ?? '';
-    throw new Error(`pools model failed: seed ${seed}, path ${out.counterexamplePath}\n${report}\nreplay it: FLEETBIND_POOLS_SEED=${seed} FLEETBIND_POOLS_PATH=${out.counterexamplePath} FLEETBIND_POOLS_REPLAY='${replay}' npx tsx test/model/pools-model.test.ts`);
+    throw new Error(
+      `pools model failed: seed ${seed}, path ${out.counterexamplePath}\n${report}\nreplay it: FLEETBIND_POOLS_SEED=${seed} FLEETBIND_POOLS_PATH=${out.counterexamplePath} FLEETBIND_POOLS_REPLAY='${replay}' npx tsx test/model/pools-model.test.ts`,
+    );
   }
   console.log(`pools model: ${out.numRuns} runs, ${steps} steps, seed ${seed}, ${((Date.now() - started) / 1000).toFixed(1)} s`);
 });

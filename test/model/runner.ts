@@ -36,7 +36,11 @@ const { values: args } = readCli(
       restarts: { type: 'string', value: 'W', help: 'with --path: the weight of SIGKILL restarts in the failing property (from the report)' },
       outages: { type: 'string', value: 'W', help: 'with --path and --cluster: the weight of each backend outage in the failing property (from the report)' },
       steps: { type: 'string', value: 'K', help: 'at most K steps a run (default 16)' },
-      jobs: { type: 'string', value: 'J', help: 'J processes in parallel, each with its own broker and seeds (S, S+2, …), the runs split between them; one summary (jobs.ts)' },
+      jobs: {
+        type: 'string',
+        value: 'J',
+        help: 'J processes in parallel, each with its own broker and seeds (S, S+2, …), the runs split between them; one summary (jobs.ts)',
+      },
       json: { type: 'boolean', help: 'after every run, a line of totals for --jobs to sum' },
     },
   }),
@@ -48,7 +52,14 @@ const RESTART_WEIGHT = 20;
 /** In cluster mode every run may have each fault: about one a run of 16 steps. */
 const CLUSTER_FAULTS: FaultWeights = { restart: 5, outage: 5, nodes: 2 };
 
-interface Part { name: string; runs: number; seed: number; faults: FaultWeights; path?: string; replay?: string }
+interface Part {
+  name: string;
+  runs: number;
+  seed: number;
+  faults: FaultWeights;
+  path?: string;
+  replay?: string;
+}
 
 function plan(cluster: boolean): Part[] {
   const nodes = cluster ? 2 : 1;
@@ -120,7 +131,11 @@ export function modelSuite(cluster: boolean): void {
   }
 
   async function property(part: Part): Promise<void> {
-    const cmds = fc.commands([commandArbitrary(part.faults)], { maxCommands: steps, size: 'max', ...(part.replay === undefined ? {} : { replayPath: part.replay }) });
+    const cmds = fc.commands([commandArbitrary(part.faults)], {
+      maxCommands: steps,
+      size: 'max',
+      ...(part.replay === undefined ? {} : { replayPath: part.replay }),
+    });
     const prop = fc.asyncProperty(cmds, async (history) => {
       await sys.newRun(DEVICES, POOL_CAPS);
       const model = new Model(DEVICES, AGENTS, (i) => ownTopics(sys.agents[i]!.id), POOL_CAPS);
@@ -140,12 +155,19 @@ export function modelSuite(cluster: boolean): void {
         });
       }
     });
-    const details = await fc.check(prop, { numRuns: part.runs, seed: part.seed, ...(part.path === undefined ? {} : { path: part.path }), verbose: 1, includeErrorInReport: true });
+    const details = await fc.check(prop, {
+      numRuns: part.runs,
+      seed: part.seed,
+      ...(part.path === undefined ? {} : { path: part.path }),
+      verbose: 1,
+      includeErrorInReport: true,
+    });
     if (!details.failed) return;
     const report = fc.defaultReportMessage(details) ?? 'the property failed';
     const replay = /replayPath="([^"]+)"/.exec(report)?.[1];
     const weights = `--restarts ${part.faults.restart}${cluster ? ` --outages ${part.faults.outage}` : ''}`;
-    const again = replay === undefined ? '' : `\nreplay it: ${command} --seed ${details.seed} --path ${details.counterexamplePath} --replay '${replay}' ${weights}`;
+    const again =
+      replay === undefined ? '' : `\nreplay it: ${command} --seed ${details.seed} --path ${details.counterexamplePath} --replay '${replay}' ${weights}`;
     const dead = sys.deadNodes();
     throw new Error(`${report}${again}${dead.length > 0 ? `\n${dead.join('\n')}` : ''}`);
   }

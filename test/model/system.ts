@@ -24,13 +24,26 @@ import { waitUntil } from '../helpers/wait';
 import type { Dev } from '../scenarios/fleet';
 
 /** Limits lifted so the model's bursts are never RATE_LIMITED; resends far beyond a run. */
-const FLAGS = ['--job-ack-timeout-ms', '600000', '--request-rate', '100000', '--request-burst', '100000', '--agent-request-rate', '100000', '--agent-request-burst', '100000'];
+const FLAGS = [
+  '--job-ack-timeout-ms',
+  '600000',
+  '--request-rate',
+  '100000',
+  '--request-burst',
+  '100000',
+  '--agent-request-rate',
+  '100000',
+  '--agent-request-burst',
+  '100000',
+];
 export const WAIT_MS = 15_000;
 /** A restarted node, or one back on its backends, may take this long to say it is healthy. */
 const RECOVERY_MS = 60_000;
 
 /** A message as a client received it, with the model step it arrived in. */
-export interface Seen extends Received { step: number }
+export interface Seen extends Received {
+  step: number;
+}
 
 /** A device or agent connected through a node's proxy, recording what it receives. */
 abstract class ProxiedClient {
@@ -112,7 +125,9 @@ export class RealAgent extends ProxiedClient {
   async connect(): Promise<void> {
     await connectAgent(this.url, this.id, this.token, (client) => {
       this.client = client;
-      client.on('message', (topic, payload, packet) => this.seen.push({ topic, text: payload.toString('utf8'), json: undefined, retain: packet.retain, step: this.sys.step }));
+      client.on('message', (topic, payload, packet) =>
+        this.seen.push({ topic, text: payload.toString('utf8'), json: undefined, retain: packet.retain, step: this.sys.step }),
+      );
     });
   }
 
@@ -133,7 +148,6 @@ export class RealAgent extends ProxiedClient {
     stream.uncork();
     return { granted: await granted, answer: await answer };
   }
-
 }
 
 /** One broker process, the proxy its clients go through, and an admin watching its device events. */
@@ -211,7 +225,11 @@ export interface RegistryRows {
   leases: { device: string; agent: string; job: string }[];
 }
 
-export interface BindingMapView { node: string | null; suspended: boolean; entries: { device: string; agent: string | null; version: number }[] }
+export interface BindingMapView {
+  node: string | null;
+  suspended: boolean;
+  entries: { device: string; agent: string | null; version: number }[];
+}
 
 const placeholders = (n: number): string => Array.from({ length: n }, () => '?').join(',');
 
@@ -283,7 +301,12 @@ export class System {
       return {
         devices: await q('SELECT id, agent_id, bound_via FROM devices WHERE id = ANY($1)', [ids]),
         jobs: await q('SELECT id, state, device FROM jobs WHERE device = ANY($1)', [ids]),
-        finals: (await q<{ job: string; n: string }>('SELECT e.job AS job, count(*) AS n FROM job_events e JOIN jobs j ON j.id = e.job WHERE j.device = ANY($1) AND e.event = ANY($2) GROUP BY e.job HAVING count(*) > 1', [ids, FINAL_JOB_STATES])).map((r) => ({ job: r.job, n: Number(r.n) })),
+        finals: (
+          await q<{ job: string; n: string }>(
+            'SELECT e.job AS job, count(*) AS n FROM job_events e JOIN jobs j ON j.id = e.job WHERE j.device = ANY($1) AND e.event = ANY($2) GROUP BY e.job HAVING count(*) > 1',
+            [ids, FINAL_JOB_STATES],
+          )
+        ).map((r) => ({ job: r.job, n: Number(r.n) })),
         queue: await q('SELECT id, state FROM pool_queue WHERE location = $1 ORDER BY seq', [this.location]),
         leases: await q('SELECT device, agent, job FROM leases WHERE location = $1 AND ended_at IS NULL', [this.location]),
       };
@@ -295,7 +318,9 @@ export class System {
       devices: db.prepare(`SELECT id, agent_id, bound_via FROM devices WHERE id IN (${ph})`).all(...ids) as RegistryRows['devices'],
       jobs: db.prepare(`SELECT id, state, device FROM jobs WHERE device IN (${ph})`).all(...ids) as RegistryRows['jobs'],
       finals: db
-        .prepare(`SELECT e.job AS job, count(*) AS n FROM job_events e JOIN jobs j ON j.id = e.job WHERE j.device IN (${ph}) AND e.event IN (${placeholders(FINAL_JOB_STATES.length)}) GROUP BY e.job HAVING count(*) > 1`)
+        .prepare(
+          `SELECT e.job AS job, count(*) AS n FROM job_events e JOIN jobs j ON j.id = e.job WHERE j.device IN (${ph}) AND e.event IN (${placeholders(FINAL_JOB_STATES.length)}) GROUP BY e.job HAVING count(*) > 1`,
+        )
         .all(...ids, ...FINAL_JOB_STATES) as RegistryRows['finals'],
       queue: db.prepare(`SELECT id, state FROM pool_queue WHERE location = ? ORDER BY seq`).all(this.location) as RegistryRows['queue'],
       leases: db.prepare(`SELECT device, agent, job FROM leases WHERE location = ? AND ended_at IS NULL`).all(this.location) as RegistryRows['leases'],
@@ -390,7 +415,10 @@ export class System {
         if (!a.client) return;
         const r = await a.request({ op: 'list' });
         if (!r.ok) throw new Error(`barrier list for ${a.id}: ${JSON.stringify(r.error)}`);
-        lists.set(i, (r.result.devices as { id: string; lease?: unknown }[]).map((d) => (d.lease ? `${d.id} (lease)` : d.id)));
+        lists.set(
+          i,
+          (r.result.devices as { id: string; lease?: unknown }[]).map((d) => (d.lease ? `${d.id} (lease)` : d.id)),
+        );
       }),
     );
     return { marks, lists };
@@ -428,10 +456,14 @@ export class System {
     proxy.outage(true);
     try {
       for (const n of this.nodes) {
-        await waitUntil(async () => {
-          const h = await n.broker.api('GET', '/healthz');
-          return h.status === 503 && typeof h.body.checks?.[backend] === 'string' && h.body.checks[backend].startsWith('down since');
-        }, WAIT_MS, `${n.broker.httpUrl} to report ${backend} down`);
+        await waitUntil(
+          async () => {
+            const h = await n.broker.api('GET', '/healthz');
+            return h.status === 503 && typeof h.body.checks?.[backend] === 'string' && h.body.checks[backend].startsWith('down since');
+          },
+          WAIT_MS,
+          `${n.broker.httpUrl} to report ${backend} down`,
+        );
       }
       await during();
     } finally {
@@ -458,10 +490,14 @@ export class System {
 
   /** Waits until the broker no longer shows the device online: its drop has been handled. */
   async deviceGone(id: string): Promise<void> {
-    await waitUntil(async () => {
-      const r = await this.api('GET', `/api/devices/${id}`);
-      return r.status === 200 && r.body.presence.state !== 'online';
-    }, WAIT_MS, `${id} not online`);
+    await waitUntil(
+      async () => {
+        const r = await this.api('GET', `/api/devices/${id}`);
+        return r.status === 200 && r.body.presence.state !== 'online';
+      },
+      WAIT_MS,
+      `${id} not online`,
+    );
   }
 
   /** Waits for a message on the agent matching `topic` and carrying `needle`. */

@@ -33,7 +33,9 @@ async function assertConsistent(fleet: Fleet, devices: string[], winners: Map<st
 export async function hundredAgentsOneDevice(fleet: Fleet): Promise<void> {
   const dev = await fleet.provision(undefined, `RACE${Date.now() % 100000}`);
   const crowd = await agents(fleet, 100, `racer${Math.random().toString(36).slice(2, 6)}`);
-  const results = await Promise.all(crowd.map((a) => request(a.client, { kind: 'agent', id: a.id }, { op: 'claim', target: dev.id }, 15000).then((r) => ({ a, r }))));
+  const results = await Promise.all(
+    crowd.map((a) => request(a.client, { kind: 'agent', id: a.id }, { op: 'claim', target: dev.id }, 15000).then((r) => ({ a, r }))),
+  );
   const won = results.filter((x) => x.r.ok);
   const lost = results.filter((x) => !x.r.ok);
   assert.is(won.length, 1, `winners: ${won.map((w) => w.a.id)}`);

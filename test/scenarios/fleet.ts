@@ -4,8 +4,15 @@ import type { MqttClient } from 'mqtt';
 import type { ApiResult } from '../helpers/broker';
 
 export type Transport = 'tcp' | 'ws';
-export interface Where { node?: number; transport?: Transport }
-export interface Dev { id: string; secret: string; mac: string }
+export interface Where {
+  node?: number;
+  transport?: Transport;
+}
+export interface Dev {
+  id: string;
+  secret: string;
+  mac: string;
+}
 
 export interface Fleet {
   readonly name: string;

@@ -88,7 +88,10 @@ export async function isolationMatrix(fleet: Fleet, agentTransport: Transport, d
   assert.equal(await subscribe(b.client, [eventTopic(db.id, 'telemetry')]), [0]);
 
   // Traffic on every leaf of both devices and B's agent tree.
-  for (const dev of [{ c: devA, d: da }, { c: devB, d: db }]) {
+  for (const dev of [
+    { c: devA, d: da },
+    { c: devB, d: db },
+  ]) {
     await publish(dev.c, deviceTopic(dev.d.id, 'hello'), { fw: '1.0.0', model: 'test-board', mac: dev.d.mac, caps: ['qr.show'], boot: 2, uptime: 1 });
     await publish(dev.c, deviceTopic(dev.d.id, 'ack'), { job: 'j-none', state: 'done' });
     await publish(dev.c, eventTopic(dev.d.id, 'telemetry'), { t: 21.5, from: dev.d.id });
@@ -98,7 +101,10 @@ export async function isolationMatrix(fleet: Fleet, agentTransport: Transport, d
   await request(b.client, { kind: 'agent', id: b.id }, { op: 'list' });
   await barrier(
     fleet,
-    [{ marker: { from: devA, topic: eventTopic(da.id, 'telemetry'), to: a.client } }, { marker: { from: devB, topic: eventTopic(db.id, 'telemetry'), to: b.client } }],
+    [
+      { marker: { from: devA, topic: eventTopic(da.id, 'telemetry'), to: a.client } },
+      { marker: { from: devB, topic: eventTopic(db.id, 'telemetry'), to: b.client } },
+    ],
     [{ agent: a }],
   );
 
@@ -110,7 +116,19 @@ export async function isolationMatrix(fleet: Fleet, agentTransport: Transport, d
 
   // Publishing on B's device topics, B's agent topics, or broker-only topics closes A's connection
   // and delivers nothing. Each attempt on a fresh connection.
-  const forbidden = [...DEVICE_LEAVES.map((l) => deviceTopic(db.id, l)), eventTopic(db.id, 'telemetry'), agentTopic(b.id, 'req'), agentTopic(b.id, 'res'), agentTopic(b.id, 'bindings'), deviceTopic(da.id, 'cmd'), deviceTopic(da.id, 'config'), deviceTopic(da.id, 'jobs'), enrollTopic(db.mac), 'fb/v1/other', 'elsewhere'];
+  const forbidden = [
+    ...DEVICE_LEAVES.map((l) => deviceTopic(db.id, l)),
+    eventTopic(db.id, 'telemetry'),
+    agentTopic(b.id, 'req'),
+    agentTopic(b.id, 'res'),
+    agentTopic(b.id, 'bindings'),
+    deviceTopic(da.id, 'cmd'),
+    deviceTopic(da.id, 'config'),
+    deviceTopic(da.id, 'jobs'),
+    enrollTopic(db.mac),
+    'fb/v1/other',
+    'elsewhere',
+  ];
   const seenByDevB = recorder(devB);
   const seenByB = recorder(b.client);
   for (const topic of forbidden) {
@@ -122,11 +140,31 @@ export async function isolationMatrix(fleet: Fleet, agentTransport: Transport, d
   }
   // Each forger's connection was closed by the broker, so its publish has been handled.
   await barrier(fleet, [], [{ device: { client: devB, dev: db } }, { agent: b }]);
-  assert.equal(seenByDevB.filter((m) => m.text.includes('j-evil') || m.text.includes('mallory')), [], 'device B received a forged message');
-  assert.equal(seenByB.filter((m) => m.text.includes('j-evil')), [], 'agent B received a forged message');
+  assert.equal(
+    seenByDevB.filter((m) => m.text.includes('j-evil') || m.text.includes('mallory')),
+    [],
+    'device B received a forged message',
+  );
+  assert.equal(
+    seenByB.filter((m) => m.text.includes('j-evil')),
+    [],
+    'agent B received a forged message',
+  );
 
   // A device cannot publish as another device, nor on broker-only leaves of its own tree.
-  const devForbidden = [deviceTopic(db.id, 'hello'), deviceTopic(db.id, 'status'), deviceTopic(db.id, 'state'), deviceTopic(da.id, 'shadow'), deviceTopic(db.id, 'ack'), eventTopic(db.id, 'telemetry'), deviceTopic(da.id, 'cmd'), deviceTopic(da.id, 'config'), deviceTopic(da.id, 'jobs'), agentTopic(a.id, 'res'), agentTopic(a.id, 'bindings')];
+  const devForbidden = [
+    deviceTopic(db.id, 'hello'),
+    deviceTopic(db.id, 'status'),
+    deviceTopic(db.id, 'state'),
+    deviceTopic(da.id, 'shadow'),
+    deviceTopic(db.id, 'ack'),
+    eventTopic(db.id, 'telemetry'),
+    deviceTopic(da.id, 'cmd'),
+    deviceTopic(da.id, 'config'),
+    deviceTopic(da.id, 'jobs'),
+    agentTopic(a.id, 'res'),
+    agentTopic(a.id, 'bindings'),
+  ];
   for (const topic of devForbidden) {
     const { client } = await fleet.device(da, { transport: deviceTransport });
     const closed = waitClosed(client, 5000);
@@ -137,8 +175,16 @@ export async function isolationMatrix(fleet: Fleet, agentTransport: Transport, d
   // Each forger connected with device A's id and so took device A's connection over: only agent
   // A is left to receive anything.
   await barrier(fleet, [], [{ agent: a }]);
-  assert.equal(seenByA.filter((m) => m.text.includes('j-evil')), [], 'agent A received a device forgery');
-  assert.equal(seenByDevA.filter((m) => m.text.includes('j-evil')), [], 'device A received a forgery');
+  assert.equal(
+    seenByA.filter((m) => m.text.includes('j-evil')),
+    [],
+    'agent A received a device forgery',
+  );
+  assert.equal(
+    seenByDevA.filter((m) => m.text.includes('j-evil')),
+    [],
+    'device A received a forgery',
+  );
   assert.equal(fleet.aclAgentOf(db.id), Array(fleet.nodes).fill(b.id));
   await end(a.client, b.client, devA, devB);
 }

@@ -23,7 +23,14 @@ const device = (id: string): Identity => ({ kind: 'device', id, conn: 1, credent
 const agent = (id: string): Identity => ({ kind: 'agent', id, conn: 1, credential: `session:${id}`, expiresAt: Infinity });
 const admin: Identity = { kind: 'admin', id: 'ops', conn: 1, credential: 'session:ops', expiresAt: Infinity };
 const enroll: Identity = { kind: 'enroll', mac: 'a4cf12b4c9e0', tokenId: 'et-1', conn: 1, credential: 'enroll:et-1' };
-const packet = (topic: string, size = 10, retain = false): PublishPacket => ({ cmd: 'publish', topic, payload: Buffer.alloc(size), qos: 0, retain, dup: false });
+const packet = (topic: string, size = 10, retain = false): PublishPacket => ({
+  cmd: 'publish',
+  topic,
+  payload: Buffer.alloc(size),
+  qos: 0,
+  retain,
+  dup: false,
+});
 
 const t = suite('ACL rule functions');
 

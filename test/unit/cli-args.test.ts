@@ -39,17 +39,32 @@ t('flags win over the environment, which wins over the default', () => {
 });
 
 t('a missing required option, an unknown option and a stray argument are usage errors naming the flag', () => {
-  assert.match(usageMessage(() => parseCli(SPEC, [], {})), /^--count N is required: how many$/);
-  assert.match(usageMessage(() => parseCli(SPEC, ['--count', '1', '--cuont', '2'], {})), /Unknown option '--cuont'/);
-  assert.match(usageMessage(() => parseCli(SPEC, ['--count', '1', 'extra'], {})), /unexpected argument "extra"/);
-  assert.match(usageMessage(() => parseCli(SPEC, ['--count'], {})), /--count/);
+  assert.match(
+    usageMessage(() => parseCli(SPEC, [], {})),
+    /^--count N is required: how many$/,
+  );
+  assert.match(
+    usageMessage(() => parseCli(SPEC, ['--count', '1', '--cuont', '2'], {})),
+    /Unknown option '--cuont'/,
+  );
+  assert.match(
+    usageMessage(() => parseCli(SPEC, ['--count', '1', 'extra'], {})),
+    /unexpected argument "extra"/,
+  );
+  assert.match(
+    usageMessage(() => parseCli(SPEC, ['--count'], {})),
+    /--count/,
+  );
 });
 
 t('-h and --help win over every other mistake on the line, but not after --', () => {
   assert.ok(parseCli(SPEC, ['--help'], {}).help);
   assert.ok(parseCli(SPEC, ['--bogus', '-h'], {}).help);
   assert.ok(parseCli(SPEC, ['--count', '2', 'stray', '--help'], {}).help);
-  assert.match(usageMessage(() => parseCli(SPEC, ['--count', '2', '--', '--help'], {})), /unexpected argument "--help"/);
+  assert.match(
+    usageMessage(() => parseCli(SPEC, ['--count', '2', '--', '--help'], {})),
+    /unexpected argument "--help"/,
+  );
 });
 
 t('help lists every option with its value, default, variable and description, and the help option itself', () => {
@@ -65,7 +80,10 @@ t('help lists every option with its value, default, variable and description, an
 t('positionals are counted unless the command checks them itself', () => {
   const two = defineCli({ command: 'x', usage: ['<a> <b>'], summary: 's', options: {}, positionals: { '<a>': 'first', '<b>': 'second' } });
   assert.equal(parseCli(two, ['1', '2'], {}).positionals, ['1', '2']);
-  assert.match(usageMessage(() => parseCli(two, ['1'], {})), /^expected <a> <b>, got "1"$/);
+  assert.match(
+    usageMessage(() => parseCli(two, ['1'], {})),
+    /^expected <a> <b>, got "1"$/,
+  );
   assert.match(helpText(two), /arguments:\n {2}<a> +first\n {2}<b> +second/);
   const free = defineCli({ command: 'x', usage: ['<cmd> ...'], summary: 's', options: {}, freePositionals: true });
   assert.equal(parseCli(free, ['a', 'b', 'c'], {}).positionals, ['a', 'b', 'c']);

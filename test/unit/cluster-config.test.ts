@@ -24,13 +24,25 @@ t('URLs and the prefix come from flags or FLEETBIND_* variables, flags winning',
 
 t('PostgreSQL alone is a single node on PostgreSQL; Redis without PostgreSQL is refused', () => {
   assert.is(parseOptions(['--database-url', 'postgres://db/fleet'], {}).redisUrl, undefined);
-  assert.throws(() => parseOptions(['--redis-url', 'redis://r'], {}), (e: Error) => /--redis-url needs --database-url/.test(e.message));
+  assert.throws(
+    () => parseOptions(['--redis-url', 'redis://r'], {}),
+    (e: Error) => /--redis-url needs --database-url/.test(e.message),
+  );
 });
 
 t('a URL of the wrong kind is refused, naming the flag and the expected scheme', () => {
-  assert.throws(() => parseOptions(['--database-url', 'mysql://db/x'], {}), (e: Error) => /--database-url must start with postgres:\/\/ or postgresql:\/\//.test(e.message));
-  assert.throws(() => parseOptions(['--database-url', 'not a url'], {}), (e: Error) => /--database-url must be a URL/.test(e.message));
-  assert.throws(() => parseOptions(['--database-url', 'postgres://db/x', '--redis-url', 'http://r'], {}), (e: Error) => /--redis-url must start with redis:\/\/ or rediss:\/\//.test(e.message));
+  assert.throws(
+    () => parseOptions(['--database-url', 'mysql://db/x'], {}),
+    (e: Error) => /--database-url must start with postgres:\/\/ or postgresql:\/\//.test(e.message),
+  );
+  assert.throws(
+    () => parseOptions(['--database-url', 'not a url'], {}),
+    (e: Error) => /--database-url must be a URL/.test(e.message),
+  );
+  assert.throws(
+    () => parseOptions(['--database-url', 'postgres://db/x', '--redis-url', 'http://r'], {}),
+    (e: Error) => /--redis-url must start with redis:\/\/ or rediss:\/\//.test(e.message),
+  );
 });
 
 t('URLs are logged without their password', () => {

@@ -49,8 +49,7 @@ function device(overrides: Partial<DeviceConfig> = {}) {
     { write: (b) => out.push(b), log: (e) => events.push(e) },
   );
   const text = (): string => Buffer.concat(out.splice(0)).toString('latin1');
-  const frames = (): Uint8Array[] =>
-    new SlipDecoder().push(Buffer.concat(out.splice(0))).flatMap((e) => (e.kind === 'frame' ? [e.payload] : []));
+  const frames = (): Uint8Array[] => new SlipDecoder().push(Buffer.concat(out.splice(0))).flatMap((e) => (e.kind === 'frame' ? [e.payload] : []));
   const send = async (op: number, data: Uint8Array = new Uint8Array(0)): Promise<void> => {
     d.receive(slipEncode(encodeCommand(op, data)));
     await d.idle();

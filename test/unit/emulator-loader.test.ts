@@ -133,8 +133,14 @@ rom('FLASH_BEGIN erases the region at once; FLASH_DATA writes whole blocks and c
   const h = harness();
   h.flash.bytes.fill(0x00, 0x20000, 0x22000);
   assert.equal(romStatus(await h.one(Op.FLASH_BEGIN, u32le(0x1000, 1, 0x400, 0x20000, 0))), [0, 0, 0, 0]);
-  assert.ok(h.flash.bytes.subarray(0x20000, 0x21000).every((b) => b === 0xff), 'erased before data arrives');
-  assert.ok(h.flash.bytes.subarray(0x21000, 0x22000).every((b) => b === 0x00), 'nothing beyond the region');
+  assert.ok(
+    h.flash.bytes.subarray(0x20000, 0x21000).every((b) => b === 0xff),
+    'erased before data arrives',
+  );
+  assert.ok(
+    h.flash.bytes.subarray(0x21000, 0x22000).every((b) => b === 0x00),
+    'nothing beyond the region',
+  );
   const data = new Uint8Array(randomBytes(0x400));
   assert.equal(romStatus(await h.one(Op.FLASH_DATA, dataPayload(data, 0), dataChecksum(data) ^ 1)), [1, ROM.codes.checksum, 0, 0]);
   assert.equal(romStatus(await h.block(Op.FLASH_DATA, data, 0)), [0, 0, 0, 0]);
@@ -166,10 +172,19 @@ stub('compressed writes land exactly at the offset; the touched sectors are eras
   }
   assert.equal(stubStatus(await h.one(Op.FLASH_DEFL_END, u32le(1))), [0, 0]);
   assert.ok(Buffer.from(h.flash.bytes.subarray(offset, offset + image.length)).equals(image));
-  assert.ok(h.flash.bytes.subarray(0x31000, offset).every((b) => b === 0xff), 'head of the first sector erased');
+  assert.ok(
+    h.flash.bytes.subarray(0x31000, offset).every((b) => b === 0xff),
+    'head of the first sector erased',
+  );
   const end = offset + image.length;
-  assert.ok(h.flash.bytes.subarray(end, 0x37000).every((b) => b === 0xff), 'tail of the last sector erased');
-  assert.ok(h.flash.bytes.subarray(0x30000, 0x31000).every((b) => b === 0) && h.flash.bytes.subarray(0x37000, 0x38000).every((b) => b === 0), 'neighbours untouched');
+  assert.ok(
+    h.flash.bytes.subarray(end, 0x37000).every((b) => b === 0xff),
+    'tail of the last sector erased',
+  );
+  assert.ok(
+    h.flash.bytes.subarray(0x30000, 0x31000).every((b) => b === 0) && h.flash.bytes.subarray(0x37000, 0x38000).every((b) => b === 0),
+    'neighbours untouched',
+  );
 });
 
 stub('a data block with a bad checksum is refused with 0xC1', async () => {
@@ -201,7 +216,10 @@ stub('a failed flash write is acknowledged first and reported on the next comman
   assert.is(next.value, 0, 'the command that carried the error was not executed');
   assert.is((await h.one(Op.READ_REG, u32le(0x40001000))).value, 0x00f01d83, 'and the one after works again');
   assert.ok(h.flash.bytes.subarray(0x4c000, 0x50000).every((x) => x === 0x11));
-  assert.ok(h.flash.bytes.subarray(0x50000, 0x54000).every((x) => x === 0xff), 'the failed block left erased flash');
+  assert.ok(
+    h.flash.bytes.subarray(0x50000, 0x54000).every((x) => x === 0xff),
+    'the failed block left erased flash',
+  );
 });
 
 stub('corrupt compressed data is reported as an inflate error', async () => {

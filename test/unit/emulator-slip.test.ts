@@ -9,8 +9,7 @@ import { dataChecksum, encodeCommand, parseCommand, parseResponse } from '../emu
 
 const slip = suite('emulator: SLIP framing');
 
-const frames = (d: SlipDecoder, bytes: Uint8Array): Uint8Array[] =>
-  d.push(bytes).flatMap((e) => (e.kind === 'frame' ? [e.payload] : []));
+const frames = (d: SlipDecoder, bytes: Uint8Array): Uint8Array[] => d.push(bytes).flatMap((e) => (e.kind === 'frame' ? [e.payload] : []));
 
 slip('escapes 0xC0 and 0xDB as the protocol document says', () => {
   assert.equal([...slipEncode(Uint8Array.from([0x01, 0xc0, 0x02, 0xdb, 0x03]))], [0xc0, 0x01, 0xdb, 0xdc, 0x02, 0xdb, 0xdd, 0x03, 0xc0]);
@@ -30,11 +29,17 @@ slip('round-trips any payload split anywhere, matching esptool-js encoding byte 
   fc.assert(
     fc.property(fc.array(fc.uint8Array({ minLength: 1, maxLength: 64 }), { minLength: 1, maxLength: 5 }), fc.nat(), (payloads, cut) => {
       const wire = Buffer.concat(payloads.map((p) => slipEncode(p)));
-      assert.equal([...wire], payloads.flatMap((p) => [...writer.slipWriter(p)]));
+      assert.equal(
+        [...wire],
+        payloads.flatMap((p) => [...writer.slipWriter(p)]),
+      );
       const d = new SlipDecoder();
       const at = cut % (wire.length + 1);
       const got = [...frames(d, wire.subarray(0, at)), ...frames(d, wire.subarray(at))];
-      assert.equal(got.map((g) => [...g]), payloads.map((p) => [...p]));
+      assert.equal(
+        got.map((g) => [...g]),
+        payloads.map((p) => [...p]),
+      );
     }),
   );
 });
@@ -50,11 +55,17 @@ slip('drops a frame with an invalid escape and recovers on the next one', () => 
   const d = new SlipDecoder();
   const events = d.push(Uint8Array.from([0xc0, 0x01, 0xdb, 0x99, 0x02, 0xc0, ...slipEncode(Uint8Array.of(7))]));
   assert.equal(events.filter((e) => e.kind === 'bad-escape').length, 1);
-  assert.equal(events.filter((e) => e.kind === 'frame').map((e) => (e.kind === 'frame' ? [...e.payload] : [])), [[7]]);
+  assert.equal(
+    events.filter((e) => e.kind === 'frame').map((e) => (e.kind === 'frame' ? [...e.payload] : [])),
+    [[7]],
+  );
 });
 
 slip('back-to-back delimiters are not an empty frame', () => {
-  assert.equal(frames(new SlipDecoder(), Uint8Array.from([0xc0, 0xc0, 0x05, 0xc0])).map((f) => [...f]), [[5]]);
+  assert.equal(
+    frames(new SlipDecoder(), Uint8Array.from([0xc0, 0xc0, 0x05, 0xc0])).map((f) => [...f]),
+    [[5]],
+  );
 });
 
 slip.run();

@@ -13,7 +13,16 @@ test('accepts the usual spellings with the right default ports', () => {
 });
 
 test('refuses anything else', () => {
-  for (const bad of ['', 'http://broker.local', 'mqtt://', 'broker.local:0', 'broker.local:70000', 'mqtt://user@broker.local', 'broker local', 'ws://x:80/mqtt']) {
+  for (const bad of [
+    '',
+    'http://broker.local',
+    'mqtt://',
+    'broker.local:0',
+    'broker.local:70000',
+    'mqtt://user@broker.local',
+    'broker local',
+    'ws://x:80/mqtt',
+  ]) {
     assert.is(parseBrokerAddress(bad), null, bad);
   }
 });

@@ -54,7 +54,10 @@ timeouts('no IP address in time → Wi-Fi is dropped and retried with backoff', 
 
 timeouts('no CONNACK in time, or no enrollment reply in time → closed and retried', async () => {
   const peer = new Peer(nodeDriver());
-  await peer.boot({ prefs: { ssid: 'lab', broker: 'b.local', insecure: '1', enroll: 'tok-0123456789' }, options: { connectTimeoutMs: 5_000, enrollReplyTimeoutMs: 7_000, mqttBackoff: TEST_BACKOFF } });
+  await peer.boot({
+    prefs: { ssid: 'lab', broker: 'b.local', insecure: '1', enroll: 'tok-0123456789' },
+    options: { connectTimeoutMs: 5_000, enrollReplyTimeoutMs: 7_000, mqttBackoff: TEST_BACKOFF },
+  });
   await peer.send({ type: 'wifi', status: 'gotip' });
   peer.fresh();
   await peer.advance(5_000);
@@ -110,7 +113,10 @@ memory('a huge serial reply is truncated, and a resend gets the outcome without 
   assert.equal([Buffer.from(result.data, 'base64').length, result.bytes, result.truncated], [MAX_SERIAL_REPLY_BYTES, 50_000, true]);
   peer.fresh();
   await peer.cmd('s1', 'serial.send', { data: 'AA==', timeoutMs: 100 }, { attempt: 2 });
-  assert.equal(peer.acks('s1', peer.fresh()), [{ job: 's1', state: 'accepted' }, { job: 's1', state: 'done' }]);
+  assert.equal(peer.acks('s1', peer.fresh()), [
+    { job: 's1', state: 'accepted' },
+    { job: 's1', state: 'done' },
+  ]);
   peer.assertHealthy();
 });
 
@@ -154,7 +160,10 @@ fleet('100 devices dropped at once reconnect spread across the backoff window', 
     assert.is(connects.length, 1);
     firstRetry.push(connects[0]!.at);
   }
-  assert.ok(firstRetry.every((t) => t >= 500 && t <= 1_000), 'all within the first window');
+  assert.ok(
+    firstRetry.every((t) => t >= 500 && t <= 1_000),
+    'all within the first window',
+  );
   const spread = Math.max(...firstRetry) - Math.min(...firstRetry);
   assert.ok(spread >= 400, `retries spread over ${spread} ms of the 500 ms window`);
   const perSlot = new Map<number, number>();

@@ -13,13 +13,19 @@ ring('remembers up to its capacity and forgets the oldest first', () => {
   r.add('d');
   assert.is(r.size, 3);
   assert.is(r.find('a'), undefined);
-  assert.equal(['b', 'c', 'd'].map((id) => r.find(id)?.job), ['b', 'c', 'd']);
+  assert.equal(
+    ['b', 'c', 'd'].map((id) => r.find(id)?.job),
+    ['b', 'c', 'd'],
+  );
 });
 
 ring('lists unsent final acks oldest first', () => {
   const r = new JobRing(4);
   for (const id of ['a', 'b', 'c', 'd', 'e']) Object.assign(r.add(id), { finalAck: `{"job":"${id}"}`, unsent: id !== 'c' });
-  assert.equal(r.unsent().map((e) => e.job), ['b', 'd', 'e']);
+  assert.equal(
+    r.unsent().map((e) => e.job),
+    ['b', 'd', 'e'],
+  );
 });
 
 ring('refuses a capacity that is not a positive integer', () => {

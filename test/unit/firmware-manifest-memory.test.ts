@@ -8,7 +8,12 @@ import { coreModules } from '../../bench/lib/firmware-modules';
 import { repoPath } from '../xs/harness/bundle';
 
 const t = suite('manifest: memory budgets and preload');
-interface Creation { static?: number; chunk?: { initial: number; incremental: number }; heap?: { initial: number; incremental: number }; stack?: number }
+interface Creation {
+  static?: number;
+  chunk?: { initial: number; incremental: number };
+  heap?: { initial: number; incremental: number };
+  stack?: number;
+}
 const manifest = JSON.parse(readFileSync(repoPath('manifest.json'), 'utf8')) as { preload: string[]; platforms: Record<string, { creation?: Creation }> };
 
 /** Measured on a Moddable lin build (README, Memory budget): stack slots, heap slots, chunk bytes. */
@@ -33,7 +38,15 @@ t('preload names only modules that exist in the core, and holds the core and the
     assert.ok(existsSync(repoPath(`${m}.ts`)), `preload names ${m}, which does not exist`);
     assert.ok(core.includes(m), `preload names ${m}, which the core does not load`);
   }
-  for (const m of ['firmware/core/core', 'firmware/core/job-runner', 'firmware/core/mqtt-session', 'firmware/core/handlers/index', 'protocol/messages', 'protocol/validate', 'protocol/screen-fit']) {
+  for (const m of [
+    'firmware/core/core',
+    'firmware/core/job-runner',
+    'firmware/core/mqtt-session',
+    'firmware/core/handlers/index',
+    'protocol/messages',
+    'protocol/validate',
+    'protocol/screen-fit',
+  ]) {
     assert.ok(manifest.preload.includes(m), `${m} is not preloaded`);
   }
   const missing = core.filter((m) => !manifest.preload.includes(m));

@@ -53,7 +53,8 @@ const MISTAKES = [
     file: 'firmware/platform/prefs.ts',
     from: 'Preference.set(PREF_DOMAIN, key, value);',
     to: 'Preference.set(PREF_DOMAIN, key, [value]);',
-    diagnostic: /firmware\/platform\/prefs\.ts\(\d+,\d+\): error TS2345: Argument of type 'string\[\]' is not assignable to parameter of type 'string \| number \| boolean \| ArrayBuffer'/,
+    diagnostic:
+      /firmware\/platform\/prefs\.ts\(\d+,\d+\): error TS2345: Argument of type 'string\[\]' is not assignable to parameter of type 'string \| number \| boolean \| ArrayBuffer'/,
   },
   {
     name: 'a wrong option for the mqtt client (firmware/typings)',

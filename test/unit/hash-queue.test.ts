@@ -70,7 +70,10 @@ t('a failing task rejects its caller and frees its slot', async () => {
   const r2 = q.run(next.task, () => true);
   await tick();
   bad.fail(new Error('scrypt failed'));
-  const err = await r1.then(() => null, (e: Error) => e);
+  const err = await r1.then(
+    () => null,
+    (e: Error) => e,
+  );
   assert.match(String(err), /scrypt failed/);
   await tick();
   next.finish();

@@ -28,7 +28,7 @@ ewma('a steady workload converges and a change of pace is followed', () => {
   assert.ok(Math.abs(d!.ewmaMs - 600) < 5, `after the change: ${d!.ewmaMs}`);
 });
 
-ewma('the prior is the kind\'s typical duration', () => {
+ewma("the prior is the kind's typical duration", () => {
   assert.is(priorMs('identify'), JOB_KINDS.identify.typicalMs);
   assert.is(priorMs('qr.show'), JOB_KINDS['qr.show'].typicalMs);
   assert.ok(priorMs('no-such-kind') > 0);
@@ -70,7 +70,15 @@ sched('one slot: the running job keeps what remains of its duration, queued jobs
 });
 
 sched('a job running longer than its estimate is counted as finishing now, never negative', () => {
-  const slots = schedule([{ id: 'r', kind: 'a', state: 'dispatched', startedAt: 0 }, { id: 'q', kind: 'a', state: 'queued', startedAt: null }], 1, 5000, dur);
+  const slots = schedule(
+    [
+      { id: 'r', kind: 'a', state: 'dispatched', startedAt: 0 },
+      { id: 'q', kind: 'a', state: 'queued', startedAt: null },
+    ],
+    1,
+    5000,
+    dur,
+  );
   assert.equal(slots.get('r'), { position: 0, eta: 0 });
   assert.equal(slots.get('q'), { position: 1, eta: 100 });
 });
@@ -88,13 +96,16 @@ sched('with concurrency 2, each queued job takes the slot that frees first', () 
     0,
     dur,
   );
-  assert.equal([...slots].map(([id, s]) => [id, s.position, s.eta]), [
-    ['r1', 0, 1000],
-    ['r2', 0, 100],
-    ['q1', 1, 200],
-    ['q2', 2, 300],
-    ['q3', 3, 1300],
-  ]);
+  assert.equal(
+    [...slots].map(([id, s]) => [id, s.position, s.eta]),
+    [
+      ['r1', 0, 1000],
+      ['r2', 0, 100],
+      ['q1', 1, 200],
+      ['q2', 2, 300],
+      ['q3', 3, 1300],
+    ],
+  );
 });
 
 const opts = suite('jobs: options');
@@ -109,7 +120,11 @@ opts('queue cap and delivery timing come from flags or FLEETBIND_* variables, fl
 
 opts('a queue cap that is not a positive integer is refused, naming the flag', () => {
   for (const bad of ['0', '-1', '2.5', 'many']) {
-    assert.throws(() => parseOptions(['--queue-cap', bad], {}), (e: Error) => e.message.includes('--queue-cap'), bad);
+    assert.throws(
+      () => parseOptions(['--queue-cap', bad], {}),
+      (e: Error) => e.message.includes('--queue-cap'),
+      bad,
+    );
   }
 });
 

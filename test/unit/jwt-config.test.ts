@@ -8,9 +8,21 @@ const base = ['--jwt-issuer', 'https://idp.example', '--jwt-audience', 'fleet'];
 
 test('a JWKS URL with issuer and audience turns identity-provider tokens on, with defaults', () => {
   const o = parseOptions([...base, '--jwks-url', 'https://idp.example/jwks.json', '--jwt-auto-provision'], {});
-  assert.equal(o.jwt, { issuer: 'https://idp.example', audience: 'fleet', jwksUrl: 'https://idp.example/jwks.json', agentClaim: 'sub', nameClaim: 'name', autoProvision: true, jwksCooldownMs: 30_000 });
+  assert.equal(o.jwt, {
+    issuer: 'https://idp.example',
+    audience: 'fleet',
+    jwksUrl: 'https://idp.example/jwks.json',
+    agentClaim: 'sub',
+    nameClaim: 'name',
+    autoProvision: true,
+    jwksCooldownMs: 30_000,
+  });
   assert.is(parseOptions([], {}).jwt, undefined, 'off without flags');
-  assert.is(parseOptions([], { FLEETBIND_JWT_ISSUER: 'i', FLEETBIND_JWT_AUDIENCE: 'a', FLEETBIND_JWT_SECRET: 's'.repeat(32), FLEETBIND_JWT_AUTO_PROVISION: 'no' }).jwt?.autoProvision, false);
+  assert.is(
+    parseOptions([], { FLEETBIND_JWT_ISSUER: 'i', FLEETBIND_JWT_AUDIENCE: 'a', FLEETBIND_JWT_SECRET: 's'.repeat(32), FLEETBIND_JWT_AUTO_PROVISION: 'no' }).jwt
+      ?.autoProvision,
+    false,
+  );
 });
 
 test('misconfigurations are refused with a message naming the flags', () => {

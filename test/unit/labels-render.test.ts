@@ -19,7 +19,8 @@ t('dark runs cover exactly the dark modules of the QR, without overlap', () => {
         painted.add(`${r.row},${c}`);
       }
     }
-    for (let row = 0; row < m.size; row++) for (let col = 0; col < m.size; col++) assert.is(painted.has(`${row},${col}`), m.dark(row, col), `module ${row},${col}`);
+    for (let row = 0; row < m.size; row++)
+      for (let col = 0; col < m.size; col++) assert.is(painted.has(`${row},${col}`), m.dark(row, col), `module ${row},${col}`);
   }
 });
 
@@ -37,7 +38,13 @@ t('one font measures text for every label format: lines fit the width, shrink, a
 });
 
 t('tables align columns, show absent values as -, and times in UTC', () => {
-  const text = table(['ID', 'NAME', 'N'], [['a', 'long name', 1], ['bbbb', null, '']]);
+  const text = table(
+    ['ID', 'NAME', 'N'],
+    [
+      ['a', 'long name', 1],
+      ['bbbb', null, ''],
+    ],
+  );
   assert.is(text, ['ID    NAME       N', 'a     long name  1', 'bbbb  -          -'].join('\n'));
   assert.is(time(Date.UTC(2025, 0, 2, 3, 4, 5)), '2025-01-02 03:04:05Z');
   assert.is(time(null), '-');

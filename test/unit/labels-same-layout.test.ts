@@ -16,7 +16,12 @@ import { requireTool } from '../helpers/tools';
 const t = suite('labels: PNG and PDF share layout and font');
 const MM = 25.4;
 
-interface Band { top: number; bottom: number; left: number; right: number }
+interface Band {
+  top: number;
+  bottom: number;
+  left: number;
+  right: number;
+}
 
 /** Runs of rows holding dark ink (the grey cut lines are not ink), with their horizontal extent. */
 function bands(img: Image, x0: number, y0: number, w: number, h: number): Band[] {
@@ -50,7 +55,12 @@ function bands(img: Image, x0: number, y0: number, w: number, h: number): Band[]
   }, []);
 }
 
-const relative = (b: Band, x0: number, y0: number, w: number, h: number) => ({ top: (b.top - y0) / h, bottom: (b.bottom - y0) / h, left: (b.left - x0) / w, right: (b.right - x0) / w });
+const relative = (b: Band, x0: number, y0: number, w: number, h: number) => ({
+  top: (b.top - y0) / h,
+  bottom: (b.bottom - y0) / h,
+  left: (b.left - x0) / w,
+  right: (b.right - x0) / w,
+});
 
 t('five bands at the same places in the PNG and in the PDF cell; the PNG QR scans; the URL is drawn', async () => {
   requireTool('pdftoppm', 'poppler-utils');
@@ -65,7 +75,12 @@ t('five bands at the same places in the PNG and in the PDF cell; the PNG QR scan
     const dpi = 200;
     const [page] = await pdfPages(file, dpi);
     const px = (mm: number) => (mm / MM) * dpi;
-    const cell = { x: Math.round(px(10)) + 2, y: Math.round(px(10)) + 2, w: Math.floor(px((210 - 20) / SHEET_COLUMNS)) - 4, h: Math.floor(px((297 - 20) / SHEET_ROWS)) - 4 };
+    const cell = {
+      x: Math.round(px(10)) + 2,
+      y: Math.round(px(10)) + 2,
+      w: Math.floor(px((210 - 20) / SHEET_COLUMNS)) - 4,
+      h: Math.floor(px((297 - 20) / SHEET_ROWS)) - 4,
+    };
     const inPdf = bands(page!, cell.x, cell.y, cell.w, cell.h).map((b) => relative(b, cell.x, cell.y, cell.w, cell.h));
     const inPng = bands(png, 0, 0, png.width, png.height).map((b) => relative(b, 0, 0, png.width, png.height));
     assert.is(inPng.length, 5, JSON.stringify(inPng));

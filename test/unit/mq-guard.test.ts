@@ -16,10 +16,11 @@ async function burst(mq: Mq, n: number): Promise<{ delivered: number; order: num
   mq.emit({ topic: 'slow' });
   const order: number[] = [];
   let delivered = 0;
-  for (let i = 0; i < n; i++) mq.emit({ topic: `nobody/${i}` }, () => {
-    order.push(i);
-    delivered++;
-  });
+  for (let i = 0; i < n; i++)
+    mq.emit({ topic: `nobody/${i}` }, () => {
+      order.push(i);
+      delivered++;
+    });
   let error: unknown = null;
   try {
     release();
@@ -27,7 +28,12 @@ async function burst(mq: Mq, n: number): Promise<{ delivered: number; order: num
     error = err;
   }
   // A bound for a stuck drain, not a speed requirement: a loaded machine may take a while.
-  await waitUntil(() => delivered >= n || error !== null, 120_000, () => `the drain to finish or die (${delivered} of ${n} delivered)`, 50);
+  await waitUntil(
+    () => delivered >= n || error !== null,
+    120_000,
+    () => `the drain to finish or die (${delivered} of ${n} delivered)`,
+    50,
+  );
   return { delivered, order, error };
 }
 
@@ -47,7 +53,10 @@ t('the guarded emitter drains 50,000 queued messages in order without overflowin
     const r = await burst(mqOf(aedes), 50_000);
     assert.is(r.error, null);
     assert.is(r.delivered, 50_000);
-    assert.ok(r.order.every((v, i) => v === i), 'delivery order kept');
+    assert.ok(
+      r.order.every((v, i) => v === i),
+      'delivery order kept',
+    );
   } finally {
     await new Promise<void>((res) => aedes.close(() => res()));
   }

@@ -47,7 +47,10 @@ test('only the fields that are set become entries, all strings in namespace fb; 
 
 test('every key fits NVS', () => {
   const all = credentialEntries(Object.fromEntries(FIELDS.map((f) => [f, 'x'])));
-  assert.equal(all.map((e) => e.key), [...FIELDS]);
+  assert.equal(
+    all.map((e) => e.key),
+    [...FIELDS],
+  );
   for (const e of all) assert.ok(e.key.length <= MAX_KEY_BYTES);
 });
 

@@ -75,7 +75,11 @@ test('file rows read their file relative to the CSV, for every encoding', () => 
     writeFileSync(join(dir, 'blob.b64'), 'AAEC\n');
     writeFileSync(join(dir, 'num.txt'), '-42\n');
     const csv = join(dir, 'in.csv');
-    writeFileSync(csv, HEADER + 'fb,namespace,,\ncert,file,string,cert.pem\nraw,file,binary,raw.bin\nhex,file,hex2bin,blob.hex\nb64,file,base64,blob.b64\nnum,file,i32,num.txt\n');
+    writeFileSync(
+      csv,
+      HEADER +
+        'fb,namespace,,\ncert,file,string,cert.pem\nraw,file,binary,raw.bin\nhex,file,hex2bin,blob.hex\nb64,file,base64,blob.b64\nnum,file,i32,num.txt\n',
+    );
     assert.equal(entries(readNvsCsv(csv)), [
       { namespace: 'fb', key: 'cert', type: 'string', value: '-----BEGIN-----\nabc\n' },
       { namespace: 'fb', key: 'raw', type: 'blob', value: Uint8Array.of(0, 1, 254, 255) },
@@ -99,13 +103,19 @@ test('malformed lines are refused, naming the line', () => {
   expectNvsError(() => parse('fb,namespace,,\nk,data,string,a,b'), /^line 3: 5 fields but the header has 4 \(quote a value that contains a comma\)$/);
   expectNvsError(() => parse('fb,namespace,,\nk,data,string'), /^line 3: key "k" has no value column$/);
   expectNvsError(() => parse('k,data,u8,1'), /^line 2: key "k" comes before any namespace row$/);
-  expectNvsError(() => parseNvsCsv('name,kind\nfb,namespace\n', '/x'), /^line 1: CSV header must name the columns key,type,encoding,value \(missing key, type, encoding, value\)$/);
+  expectNvsError(
+    () => parseNvsCsv('name,kind\nfb,namespace\n', '/x'),
+    /^line 1: CSV header must name the columns key,type,encoding,value \(missing key, type, encoding, value\)$/,
+  );
   expectNvsError(() => parseNvsCsv('', '/x'), /^CSV is empty/);
 });
 
 test('unknown types and encodings, and values their encoding cannot read, are refused with their line', () => {
   expectNvsError(() => parse('fb,namespace,,\nk,dat,u8,1'), /^line 3: unknown type "dat" \(expected namespace, data or file\)$/);
-  expectNvsError(() => parse('fb,namespace,,\nk,data,u9,1'), /^line 3: key "k": unknown encoding "u9" \(expected u8, i8, u16, i16, u32, i32, u64, i64, string, hex2bin, base64, binary\)$/);
+  expectNvsError(
+    () => parse('fb,namespace,,\nk,data,u9,1'),
+    /^line 3: key "k": unknown encoding "u9" \(expected u8, i8, u16, i16, u32, i32, u64, i64, string, hex2bin, base64, binary\)$/,
+  );
   expectNvsError(() => parse('fb,namespace,,\nk,data,u8,0x10'), /^line 3: key "k": "0x10" is not a decimal integer for u8$/);
   expectNvsError(() => parse('fb,namespace,,\nk,data,u8,1.0'), /not a decimal integer/);
   expectNvsError(() => parse('fb,namespace,,\nk,data,hex2bin,abc'), /^line 3: key "k": hex2bin value has 3 digits; it needs an even number$/);

@@ -46,7 +46,10 @@ for (const dir of fixtureDirs()) {
     });
 
     test(`${where}: the reader decodes the reference image to the CSV's entries`, () => {
-      const expected = entriesOf(csv).map((e) => ({ ...e, value: typeof e.value === 'bigint' && e.type !== 'u64' && e.type !== 'i64' ? Number(e.value) : e.value }));
+      const expected = entriesOf(csv).map((e) => ({
+        ...e,
+        value: typeof e.value === 'bigint' && e.type !== 'u64' && e.type !== 'i64' ? Number(e.value) : e.value,
+      }));
       assert.equal(readNvsPartition(reference), expected);
     });
   }

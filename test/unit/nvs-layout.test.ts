@@ -13,7 +13,16 @@ function entry(image: Uint8Array, page: number, i: number) {
   const at = page * PAGE_SIZE + FIRST_ENTRY_OFFSET + i * ENTRY_SIZE;
   const dv = new DataView(image.buffer, at, ENTRY_SIZE);
   const key = new TextDecoder().decode(image.subarray(at + 8, at + 24)).replace(/\0+$/, '');
-  return { ns: image[at]!, type: image[at + 1]!, span: image[at + 2]!, chunk: image[at + 3]!, key, size16: dv.getUint16(24, true), size32: dv.getUint32(24, true), byte28: image[at + 28]! };
+  return {
+    ns: image[at]!,
+    type: image[at + 1]!,
+    span: image[at + 2]!,
+    chunk: image[at + 3]!,
+    key,
+    size16: dv.getUint16(24, true),
+    size32: dv.getUint32(24, true),
+    byte28: image[at + 28]!,
+  };
 }
 function state(image: Uint8Array, page: number, i: number): number {
   return (image[page * PAGE_SIZE + 32 + (i >> 2)]! >> ((i & 3) * 2)) & 3;
@@ -67,7 +76,7 @@ test('a blob that starts on the last entry writes an empty first chunk there', (
   assert.equal(readNvsPartition(image), entries);
 });
 
-test("a blob chunk that fills a page exactly sends the blob_idx to the next page", () => {
+test('a blob chunk that fills a page exactly sends the blob_idx to the next page', () => {
   const entries: NvsEntry[] = [{ namespace: 'fb', key: 'b', type: 'blob', value: bytes(124 * 32) }];
   const image = buildNvsPartition(entries, SIZE);
   assert.is(written(image, 0), 126);
@@ -113,7 +122,10 @@ test('a namespace is written once; returning to it reuses its index', () => {
   ];
   const image = buildNvsPartition(entries, SIZE);
   const namespaceEntries = [0, 1, 2, 3, 4].map((i) => entry(image, 0, i)).filter((e) => e.ns === 0);
-  assert.equal(namespaceEntries.map((e) => e.key), ['fb', 'app']);
+  assert.equal(
+    namespaceEntries.map((e) => e.key),
+    ['fb', 'app'],
+  );
   assert.is(entry(image, 0, 4).ns, 1);
   assert.equal(readNvsPartition(image), entries);
 });

@@ -18,13 +18,17 @@ const integer = (type: NvsIntegerType) => {
   const { min, max } = integerRange(type);
   const big = fc.bigInt({ min, max });
   // Callers may pass numbers or bigints; small types also come as plain numbers.
-  return fc.oneof(big, big.filter((v) => v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER)).map(Number)).map((value) => ({ type, value }));
+  return fc
+    .oneof(big, big.filter((v) => v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER)).map(Number))
+    .map((value) => ({ type, value }));
 };
-const text = fc.oneof(
-  fc.string({ unit: 'binary', maxLength: 60 }),
-  fc.string({ unit: 'binary-ascii', maxLength: 3999, size: 'max' }),
-  fc.string({ unit: 'grapheme', maxLength: 1200, size: 'max' }),
-).filter((s) => !s.includes('\0') && utf8Length(s) <= 3999);
+const text = fc
+  .oneof(
+    fc.string({ unit: 'binary', maxLength: 60 }),
+    fc.string({ unit: 'binary-ascii', maxLength: 3999, size: 'max' }),
+    fc.string({ unit: 'grapheme', maxLength: 1200, size: 'max' }),
+  )
+  .filter((s) => !s.includes('\0') && utf8Length(s) <= 3999);
 const value = fc.oneof(
   ...INTEGER_TYPES.map(integer),
   text.map((value) => ({ type: 'string' as const, value })),

@@ -7,7 +7,10 @@ import { readNvsPartition } from '../../host-tools/nvs/reader';
 import { expectNvsError } from '../helpers/nvs';
 
 const test = suite('nvs: refusals');
-const build = (entries: NvsEntry[], size = 0x6000) => () => buildNvsPartition(entries, size);
+const build =
+  (entries: NvsEntry[], size = 0x6000) =>
+  () =>
+    buildNvsPartition(entries, size);
 const one = (e: Partial<NvsEntry>): NvsEntry[] => [{ namespace: 'fb', key: 'k', type: 'u8', value: 1, ...e }];
 
 test('input that does not fit the partition', () => {
@@ -32,7 +35,10 @@ test('an empty key or namespace, or one with a NUL', () => {
 });
 
 test('a string over 4000 bytes with its NUL terminator', () => {
-  expectNvsError(build(one({ type: 'string', value: 'x'.repeat(4000) })), /^key "k": string is 4000 bytes; NVS strings hold at most 3999 bytes plus the NUL terminator$/);
+  expectNvsError(
+    build(one({ type: 'string', value: 'x'.repeat(4000) })),
+    /^key "k": string is 4000 bytes; NVS strings hold at most 3999 bytes plus the NUL terminator$/,
+  );
   expectNvsError(build(one({ type: 'string', value: '€'.repeat(1334) })), /string is 4002 bytes/);
   assert.is(buildNvsPartition(one({ type: 'string', value: 'x'.repeat(3999) }), 0x6000).length, 0x6000);
 });
@@ -62,7 +68,10 @@ test('a value out of range for its type', () => {
 });
 
 test('an unknown type, or a value of the wrong kind', () => {
-  expectNvsError(build(one({ type: 'float' as NvsEntry['type'] })), /^key "k": unknown type "float" \(expected u8, i8, u16, i16, u32, i32, u64, i64, string or blob\)$/);
+  expectNvsError(
+    build(one({ type: 'float' as NvsEntry['type'] })),
+    /^key "k": unknown type "float" \(expected u8, i8, u16, i16, u32, i32, u64, i64, string or blob\)$/,
+  );
   expectNvsError(build(one({ type: 'string', value: 5 })), /^key "k": string value must be a string$/);
   expectNvsError(build(one({ type: 'blob', value: 'aa' })), /^key "k": blob value must be a Uint8Array$/);
 });

@@ -18,7 +18,8 @@ s('parses a label URL and LOC.SIG, normalising the location', () => {
 });
 
 s('refuses what is not a location label', () => {
-  for (const bad of ['', 'hall-1', 'hall-1.xyz', '/p/.0123456789abcdef', '/p/a b.0123456789abcdef', 42, null, 'x'.repeat(600)]) expectProtocolError(() => parsePoolLabel(bad), ErrorCode.UNKNOWN_MACHINE, 'label');
+  for (const bad of ['', 'hall-1', 'hall-1.xyz', '/p/.0123456789abcdef', '/p/a b.0123456789abcdef', 42, null, 'x'.repeat(600)])
+    expectProtocolError(() => parsePoolLabel(bad), ErrorCode.UNKNOWN_MACHINE, 'label');
 });
 
 s('signatures are per purpose: a machine label does not verify as a location label or the reverse', () => {

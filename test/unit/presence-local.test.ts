@@ -29,13 +29,20 @@ test('a takeover is online/takeover; the old close is stale; the last close star
   assert.is(presence.closed('d1', 1, 'socket'), false, 'a close seen twice changes nothing');
   assert.is(presence.status('d1').state, 'online');
   assert.is(presence.closed('d1', 2, 'clean'), true);
-  assert.equal(heard.map((h) => `${h.s.state}/${h.s.conn}`), ['online/1', 'online/2', 'reconnecting/2']);
+  assert.equal(
+    heard.map((h) => `${h.s.state}/${h.s.conn}`),
+    ['online/1', 'online/2', 'reconnecting/2'],
+  );
   presence.stop();
 });
 
 test('grace windows end in order on one timer; a device back in time stays online', () => {
   const { presence, heard, clock } = recording();
-  for (const [d, conn] of [['a', 1], ['b', 2], ['c', 3]] as const) {
+  for (const [d, conn] of [
+    ['a', 1],
+    ['b', 2],
+    ['c', 3],
+  ] as const) {
     presence.opened(d, conn);
     presence.registered(d, conn);
   }
@@ -51,7 +58,10 @@ test('grace windows end in order on one timer; a device back in time stays onlin
   assert.is(presence.status('a').state, 'offline', "a's window ended on time");
   assert.is(presence.status('c').state, 'reconnecting', 'c began its window 50 ms after a');
   clock.advance(50);
-  assert.equal([presence.status('a'), presence.status('b'), presence.status('c')].map((s) => `${s.state}/${s.reason ?? ''}`), ['offline/socket', 'online/', 'offline/clean']);
+  assert.equal(
+    [presence.status('a'), presence.status('b'), presence.status('c')].map((s) => `${s.state}/${s.reason ?? ''}`),
+    ['offline/socket', 'online/', 'offline/clean'],
+  );
   const offline = heard.filter((h) => h.s.state === 'offline').map((h) => h.device);
   assert.equal(offline, ['a', 'c']);
   presence.stop();
@@ -60,13 +70,19 @@ test('grace windows end in order on one timer; a device back in time stays onlin
 test('after a restart, the devices seen before are reconnecting until their window ends', () => {
   const { presence, clock } = recording();
   presence.afterRestart(['x', 'y'], ['z']);
-  assert.equal(['x', 'y', 'z'].map((d) => presence.status(d).state), ['reconnecting', 'reconnecting', 'offline']);
+  assert.equal(
+    ['x', 'y', 'z'].map((d) => presence.status(d).state),
+    ['reconnecting', 'reconnecting', 'offline'],
+  );
   presence.opened('x', 10);
   presence.registered('x', 10);
   clock.advance(GRACE_MS - 1);
   assert.is(presence.status('y').state, 'reconnecting', 'y still inside its window');
   clock.advance(1);
-  assert.equal(['x', 'y'].map((d) => presence.status(d).state), ['online', 'offline']);
+  assert.equal(
+    ['x', 'y'].map((d) => presence.status(d).state),
+    ['online', 'offline'],
+  );
   assert.is(presence.status('y').reason, 'broker-restart');
   presence.stop();
 });

@@ -44,13 +44,27 @@ labels('any code and signature survive labelPath and parse back, as URL or CODE.
 });
 
 labels('a label URL with a malformed code or signature is UNKNOWN_MACHINE', () => {
-  for (const rest of [`CT07!!.${SIG}`, `CT.07.${SIG}`, `${'C'.repeat(33)}.${SIG}`, `.${SIG}`, `-CT07.${SIG}`, `CT\u0421707.${SIG}`, 'CT0700026', 'CT0700026.', 'CT0700026.0123', `CT0700026.${SIG}0`, 'CT0700026.0123456789abcdeg', '']) {
+  for (const rest of [
+    `CT07!!.${SIG}`,
+    `CT.07.${SIG}`,
+    `${'C'.repeat(33)}.${SIG}`,
+    `.${SIG}`,
+    `-CT07.${SIG}`,
+    `CT\u0421707.${SIG}`,
+    'CT0700026',
+    'CT0700026.',
+    'CT0700026.0123',
+    `CT0700026.${SIG}0`,
+    'CT0700026.0123456789abcdeg',
+    '',
+  ]) {
     expectProtocolError(() => parseClaimTarget(`https://fleet.example/c/${rest}`), UNKNOWN_MACHINE, 'target');
   }
 });
 
 labels('CODE.SIG with a malformed code is UNKNOWN_MACHINE', () => {
-  for (const text of [`CT07!!.${SIG}`, `CT 07.${SIG}`, `_CT07.${SIG}`, `\u017fx.${SIG}`]) expectProtocolError(() => parseClaimTarget(text), UNKNOWN_MACHINE, 'target');
+  for (const text of [`CT07!!.${SIG}`, `CT 07.${SIG}`, `_CT07.${SIG}`, `\u017fx.${SIG}`])
+    expectProtocolError(() => parseClaimTarget(text), UNKNOWN_MACHINE, 'target');
 });
 
 labels('any label URL whose code is not a machine code is UNKNOWN_MACHINE', () => {
@@ -101,7 +115,28 @@ plain('whatever it returns carries canonical names', () => {
 });
 
 plain('anything that is neither a name nor a label is BAD_REQUEST on target', () => {
-  for (const bad of [null, undefined, {}, [], ['CT0700026'], true, -1, 1.5, NaN, Infinity, Number.MAX_SAFE_INTEGER + 2, '', '   ', 'hello world', '???', '-x', '.x', 'a..b#', 'https://fleet.example/x/CT07', '\u0430\u0431']) {
+  for (const bad of [
+    null,
+    undefined,
+    {},
+    [],
+    ['CT0700026'],
+    true,
+    -1,
+    1.5,
+    NaN,
+    Infinity,
+    Number.MAX_SAFE_INTEGER + 2,
+    '',
+    '   ',
+    'hello world',
+    '???',
+    '-x',
+    '.x',
+    'a..b#',
+    'https://fleet.example/x/CT07',
+    '\u0430\u0431',
+  ]) {
     expectProtocolError(() => parseClaimTarget(bad), BAD_REQUEST, 'target');
   }
 });

@@ -143,7 +143,10 @@ const props = suite('jobs: properties');
 
 props('no JSON value as kind or params makes parseJobParams throw anything but a ProtocolError', () => {
   const kind = fc.oneof(fc.constantFrom(...Object.keys(JOB_KINDS)), fc.string());
-  const knownFields = fc.dictionary(fc.constantFrom('text', 'caption', 'amount', 'currency', 'expiresAt', 'hold', 'seconds', 'data', 'timeoutMs', 'expect'), fc.jsonValue());
+  const knownFields = fc.dictionary(
+    fc.constantFrom('text', 'caption', 'amount', 'currency', 'expiresAt', 'hold', 'seconds', 'data', 'timeoutMs', 'expect'),
+    fc.jsonValue(),
+  );
   fc.assert(
     fc.property(kind, fc.oneof(fc.jsonValue(), knownFields), (k, params) => {
       attempt(() => parseJobParams(k, params));

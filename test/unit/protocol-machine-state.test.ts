@@ -10,7 +10,12 @@ const { BAD_PARAMS } = ErrorCode;
 const t = suite('machine state');
 
 t('a valid patch passes unchanged; nulls remove', () => {
-  const p = { machine: { status: 'busy', job: 'j-1', error: null }, consumables: { 'ink.c': { level: 42.5, unit: '%' }, paper: null }, counters: { prints: 7 }, settings: { 'display.brightness': 80 } };
+  const p = {
+    machine: { status: 'busy', job: 'j-1', error: null },
+    consumables: { 'ink.c': { level: 42.5, unit: '%' }, paper: null },
+    counters: { prints: 7 },
+    settings: { 'display.brightness': 80 },
+  };
   assert.is(parseStatePatch(p), p);
   assert.equal(parseStatePatch({}), {});
 });
@@ -54,7 +59,9 @@ t('merge is RFC 7396 on two levels, records when each field changed, and reports
 });
 
 t('delta: desired settings not yet reported as applied', () => {
-  assert.equal(settingsDelta({ 'display.brightness': 40, 'display.language': 'en' }, { settings: { 'display.brightness': 40, 'display.language': 'pt' } }), { 'display.language': 'en' });
+  assert.equal(settingsDelta({ 'display.brightness': 40, 'display.language': 'en' }, { settings: { 'display.brightness': 40, 'display.language': 'pt' } }), {
+    'display.language': 'en',
+  });
   assert.equal(settingsDelta({}, {}), {});
 });
 
@@ -76,7 +83,11 @@ t('derived status: presence first, then error, maintenance, busy, then a low con
   assert.is(machineStatus('online', { machine: { status: 'idle' } }, 15, true), 'busy', 'a job of the queue running on the device');
   assert.is(machineStatus('online', null, 15, true), 'busy', 'a device that reports no state, running a job');
   assert.is(machineStatus('online', { machine: { status: 'idle' }, consumables: { 'ink.k': { level: 14 } } }, 15), 'attention');
-  assert.is(machineStatus('online', { consumables: { 'ink.k': { level: 14 } }, settings: { 'alerts.inkLowPercent': 10 } }, 15), 'idle', "the device's own threshold wins");
+  assert.is(
+    machineStatus('online', { consumables: { 'ink.k': { level: 14 } }, settings: { 'alerts.inkLowPercent': 10 } }, 15),
+    'idle',
+    "the device's own threshold wins",
+  );
 });
 
 t.run();

@@ -22,7 +22,16 @@ const { BAD_REQUEST, BAD_ID, UNKNOWN_OP } = ErrorCode;
 const DEV = 'esp32-a4cf12b4c9e0';
 type Obj = Record<string, unknown>;
 
-const HELLO: Obj = { fw: '1.2.0', model: 'esp32-devkitc', mac: 'A4:CF:12:B4:C9:E0', caps: ['qr.show', 'identify'], boot: 3, uptime: 12.5, concurrency: 2, machine: 'ct0700026' };
+const HELLO: Obj = {
+  fw: '1.2.0',
+  model: 'esp32-devkitc',
+  mac: 'A4:CF:12:B4:C9:E0',
+  caps: ['qr.show', 'identify'],
+  boot: 3,
+  uptime: 12.5,
+  concurrency: 2,
+  machine: 'ct0700026',
+};
 const CMD: Obj = { job: 'j-1', kind: 'identify', params: { seconds: 3 }, attempt: 1, deadline: 1_700_000_000_000, cancel: true };
 
 const agent = suite('messages: parseAgentRequest');
@@ -43,9 +52,26 @@ agent('parses each op and normalises ids', () => {
     idempotencyKey: 'k1',
   });
   assert.equal(parseAgentRequest({ id: 6, op: 'cancel', job: 'J-1' }), { id: 6, op: 'cancel', job: 'j-1' });
-  assert.equal(parseAgentRequest({ id: 7, op: 'submit', pool: ' Hall-1 ', kind: 'identify' }), { id: 7, op: 'submit', pool: 'hall-1', kind: 'identify', params: {} });
-  assert.equal(parseAgentRequest({ id: 8, op: 'submit', primary: true, fallback: 'pool', kind: 'identify' }), { id: 8, op: 'submit', primary: true, fallback: 'pool', kind: 'identify', params: {} });
-  assert.equal(parseAgentRequest({ id: 9, op: 'submit', kind: 'identify' }), { id: 9, op: 'submit', kind: 'identify', params: {} }, 'a submit with no target parses; the broker answers BAD_TARGET with the options');
+  assert.equal(parseAgentRequest({ id: 7, op: 'submit', pool: ' Hall-1 ', kind: 'identify' }), {
+    id: 7,
+    op: 'submit',
+    pool: 'hall-1',
+    kind: 'identify',
+    params: {},
+  });
+  assert.equal(parseAgentRequest({ id: 8, op: 'submit', primary: true, fallback: 'pool', kind: 'identify' }), {
+    id: 8,
+    op: 'submit',
+    primary: true,
+    fallback: 'pool',
+    kind: 'identify',
+    params: {},
+  });
+  assert.equal(
+    parseAgentRequest({ id: 9, op: 'submit', kind: 'identify' }),
+    { id: 9, op: 'submit', kind: 'identify', params: {} },
+    'a submit with no target parses; the broker answers BAD_TARGET with the options',
+  );
   assert.equal(parseAgentRequest({ id: 7, op: 'jobs', device: DEV }), { id: 7, op: 'jobs', device: DEV });
   assert.equal(parseAgentRequest({ id: 8, op: 'jobs', device: 263, limit: 50 }), { id: 8, op: 'jobs', device: '263', limit: 50 });
 });
@@ -75,8 +101,10 @@ agent('names the wrong field of each op', () => {
   expectProtocolError(() => parseAgentRequest({ op: 'release', device: '+' }), BAD_ID, 'device');
   expectProtocolError(() => parseAgentRequest({ op: 'submit', device: DEV }), BAD_REQUEST, 'kind');
   expectProtocolError(() => parseAgentRequest({ op: 'submit', device: DEV, kind: 'k'.repeat(65) }), BAD_REQUEST, 'kind');
-  for (const ttl of [0, 1.5, 7 * 24 * 3600 + 1, '60']) expectProtocolError(() => parseAgentRequest({ op: 'submit', device: DEV, kind: 'identify', ttl }), BAD_REQUEST, 'ttl');
-  for (const key of ['', 'k'.repeat(129), 5]) expectProtocolError(() => parseAgentRequest({ op: 'submit', device: DEV, kind: 'identify', idempotencyKey: key }), BAD_REQUEST, 'idempotencyKey');
+  for (const ttl of [0, 1.5, 7 * 24 * 3600 + 1, '60'])
+    expectProtocolError(() => parseAgentRequest({ op: 'submit', device: DEV, kind: 'identify', ttl }), BAD_REQUEST, 'ttl');
+  for (const key of ['', 'k'.repeat(129), 5])
+    expectProtocolError(() => parseAgentRequest({ op: 'submit', device: DEV, kind: 'identify', idempotencyKey: key }), BAD_REQUEST, 'idempotencyKey');
   expectProtocolError(() => parseAgentRequest({ op: 'cancel', job: '' }), BAD_ID, 'job');
   expectProtocolError(() => parseAgentRequest({ op: 'submit', pool: 'a/b', kind: 'identify' }), BAD_ID, 'pool');
   expectProtocolError(() => parseAgentRequest({ op: 'submit', primary: false, kind: 'identify' }), 'BAD_TARGET', 'primary');
@@ -89,8 +117,20 @@ agent.run();
 const admin = suite('messages: parseAdminRequest');
 
 admin('parses transfer, release and list', () => {
-  assert.equal(parseAdminRequest({ id: 1, op: 'transfer', device: DEV, agent: 263, reason: 'moved site' }), { id: 1, op: 'transfer', device: DEV, agent: '263', reason: 'moved site' });
-  assert.equal(parseAdminRequest({ id: 2, op: 'release', device: DEV, reason: 'r', force: true }), { id: 2, op: 'release', device: DEV, reason: 'r', force: true });
+  assert.equal(parseAdminRequest({ id: 1, op: 'transfer', device: DEV, agent: 263, reason: 'moved site' }), {
+    id: 1,
+    op: 'transfer',
+    device: DEV,
+    agent: '263',
+    reason: 'moved site',
+  });
+  assert.equal(parseAdminRequest({ id: 2, op: 'release', device: DEV, reason: 'r', force: true }), {
+    id: 2,
+    op: 'release',
+    device: DEV,
+    reason: 'r',
+    force: true,
+  });
   assert.equal(parseAdminRequest({ op: 'list' }), { id: null, op: 'list' });
 });
 
@@ -140,8 +180,18 @@ device('hello names each wrong field', () => {
 
 device('ack accepts every ack state and names each wrong field', () => {
   for (const state of ACK_STATES) assert.equal(parseAck({ job: 'J1', state }), { job: 'j1', state });
-  assert.equal(parseAck({ job: 'j1', state: 'done', progress: 100, result: { reply: 'AQI=' } }), { job: 'j1', state: 'done', progress: 100, result: { reply: 'AQI=' } });
-  assert.equal(parseAck({ job: 'j1', state: 'failed', error: 'uart timeout', result: null }), { job: 'j1', state: 'failed', error: 'uart timeout', result: null });
+  assert.equal(parseAck({ job: 'j1', state: 'done', progress: 100, result: { reply: 'AQI=' } }), {
+    job: 'j1',
+    state: 'done',
+    progress: 100,
+    result: { reply: 'AQI=' },
+  });
+  assert.equal(parseAck({ job: 'j1', state: 'failed', error: 'uart timeout', result: null }), {
+    job: 'j1',
+    state: 'failed',
+    error: 'uart timeout',
+    result: null,
+  });
   expectProtocolError(() => parseAck({ job: '../j', state: 'done' }), BAD_ID, 'job');
   expectProtocolError(() => parseAck({ job: 'j1', state: 'finished' }), BAD_REQUEST, 'state');
   expectProtocolError(() => parseAck({ job: 'j1' }), BAD_REQUEST, 'state');
@@ -151,7 +201,12 @@ device('ack accepts every ack state and names each wrong field', () => {
 });
 
 device('enrollment request normalises the MAC and names each wrong field', () => {
-  assert.equal(parseEnrollRequest({ mac: 'a4-cf-12-b4-c9-e0', model: 'm', fw: '1', machine: ' ct1 ' }), { mac: 'a4cf12b4c9e0', model: 'm', fw: '1', machine: 'CT1' });
+  assert.equal(parseEnrollRequest({ mac: 'a4-cf-12-b4-c9-e0', model: 'm', fw: '1', machine: ' ct1 ' }), {
+    mac: 'a4cf12b4c9e0',
+    model: 'm',
+    fw: '1',
+    machine: 'CT1',
+  });
   assert.equal(parseEnrollRequest({ mac: 'a4cf.12b4.c9e0', model: 'm', fw: '1', machine: null }), { mac: 'a4cf12b4c9e0', model: 'm', fw: '1' });
   expectProtocolError(() => parseEnrollRequest({ model: 'm', fw: '1' }), BAD_ID, 'mac');
   expectProtocolError(() => parseEnrollRequest({ mac: 'a4cf12b4c9e0', fw: '1' }), BAD_REQUEST, 'model');
@@ -189,7 +244,11 @@ broker('cmd names each wrong field', () => {
 
 broker('config with and without a bound agent', () => {
   assert.equal(parseConfig({ agent: null, claimCode: 'K7Q2', settings: { brightness: 3 } }), { agent: null, claimCode: 'K7Q2', settings: { brightness: 3 } });
-  assert.equal(parseConfig({ agent: { id: 263, name: 'Kiosk team' }, machine: 'CT0700026' }), { agent: { id: '263', name: 'Kiosk team' }, machine: 'CT0700026', settings: {} });
+  assert.equal(parseConfig({ agent: { id: 263, name: 'Kiosk team' }, machine: 'CT0700026' }), {
+    agent: { id: '263', name: 'Kiosk team' },
+    machine: 'CT0700026',
+    settings: {},
+  });
   assert.equal(parseConfig({}), { agent: null, settings: {} });
 });
 
@@ -207,7 +266,10 @@ broker('config names each wrong field, nested ones by path', () => {
 broker('enroll reply: success or error, each wrong field named', () => {
   const secret = 's'.repeat(32);
   assert.equal(parseEnrollReply({ ok: true, deviceId: 'ESP32-A4CF12B4C9E0', secret }), { ok: true, deviceId: DEV, secret });
-  assert.equal(parseEnrollReply({ ok: false, error: { code: 'TOKEN_EXPIRED', message: 'token expired' } }), { ok: false, error: { code: 'TOKEN_EXPIRED', message: 'token expired' } });
+  assert.equal(parseEnrollReply({ ok: false, error: { code: 'TOKEN_EXPIRED', message: 'token expired' } }), {
+    ok: false,
+    error: { code: 'TOKEN_EXPIRED', message: 'token expired' },
+  });
   expectProtocolError(() => parseEnrollReply({ ok: true, deviceId: 'esp32 a4', secret }), BAD_ID, 'deviceId');
   expectProtocolError(() => parseEnrollReply({ ok: true, deviceId: DEV, secret: 'short' }), BAD_REQUEST, 'secret');
   expectProtocolError(() => parseEnrollReply({ ok: false }), BAD_REQUEST, 'error');
@@ -249,7 +311,10 @@ const PARSERS: { name: string; parse: (v: unknown) => unknown; valid: Obj[]; str
   {
     name: 'parseEnrollReply',
     parse: parseEnrollReply,
-    valid: [{ ok: true, deviceId: DEV, secret: 's'.repeat(16) }, { ok: false, error: { code: 'BAD_ID', message: 'm' } }],
+    valid: [
+      { ok: true, deviceId: DEV, secret: 's'.repeat(16) },
+      { ok: false, error: { code: 'BAD_ID', message: 'm' } },
+    ],
     // ok selects the success or the error shape.
     structural: ['ok'],
   },
@@ -297,11 +362,20 @@ props('mixes of known fields with valid or arbitrary values: refused only with a
 });
 
 props('corrupting one field of a valid message is either accepted or refused naming that field', () => {
-  const corruption = fc.constantFrom(...PARSERS).chain((p) =>
-    fc.constantFrom(...p.valid).chain((valid) =>
-      fc.tuple(fc.constant(p), fc.constant(valid), fc.constantFrom(...Object.keys(valid).filter((k) => k !== 'id' && !p.structural.includes(k))), fc.option(fc.jsonValue(), { nil: undefined })),
-    ),
-  );
+  const corruption = fc
+    .constantFrom(...PARSERS)
+    .chain((p) =>
+      fc
+        .constantFrom(...p.valid)
+        .chain((valid) =>
+          fc.tuple(
+            fc.constant(p),
+            fc.constant(valid),
+            fc.constantFrom(...Object.keys(valid).filter((k) => k !== 'id' && !p.structural.includes(k))),
+            fc.option(fc.jsonValue(), { nil: undefined }),
+          ),
+        ),
+    );
   fc.assert(
     fc.property(corruption, ([p, valid, key, value]) => {
       const corrupted: Obj = { ...valid, [key]: value };

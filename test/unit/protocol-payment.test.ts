@@ -17,7 +17,20 @@ const t = suite('payment templates');
 const PIX_EXAMPLE = '00020126580014br.gov.bcb.pix0136123e4567-e12b-12d1-a456-4266554400005204000053039865802BR5913Fulano de Tal6008BRASILIA62070503***63041D3D';
 
 /** EPC069-12 v2.1, the guidelines' example (version 001, BIC given). */
-const EPC_EXAMPLE = ['BCD', '001', '1', 'SCT', 'BPOTBEB1', 'Red Cross of Belgium', 'BE72000000001616', 'EUR1', 'CHAR', '', 'Urgency fund', 'Sample EPC QR code'].join('\n');
+const EPC_EXAMPLE = [
+  'BCD',
+  '001',
+  '1',
+  'SCT',
+  'BPOTBEB1',
+  'Red Cross of Belgium',
+  'BE72000000001616',
+  'EUR1',
+  'CHAR',
+  '',
+  'Urgency fund',
+  'Sample EPC QR code',
+].join('\n');
 
 const refused = (fn: () => unknown, message: RegExp): void => {
   try {
@@ -53,7 +66,16 @@ t('the published PIX example validates, and the encoder produces it byte for byt
 });
 
 t('an EMVCo payload with an amount is dynamic (01 = 12) and carries tag 54', () => {
-  const text = encodeEmvco({ gui: 'br.gov.bcb.pix', account: 'shop@example.com', currency: '986', amount: 12.5, country: 'BR', merchantName: 'Shop', merchantCity: 'SAO PAULO', reference: 'ORDER17' });
+  const text = encodeEmvco({
+    gui: 'br.gov.bcb.pix',
+    account: 'shop@example.com',
+    currency: '986',
+    amount: 12.5,
+    country: 'BR',
+    merchantName: 'Shop',
+    merchantCity: 'SAO PAULO',
+    reference: 'ORDER17',
+  });
   const o = parseEmvco(text);
   assert.is(o.get('01'), '12');
   assert.is(o.get('54'), '12.50');
@@ -68,13 +90,25 @@ t('EMVCo payloads that break the specification are refused, naming why', () => {
   refused(() => parseEmvco(noCity + crc16Hex(noCity)), /tag 60, the merchant city/);
   const truncated = '0002012699';
   refused(() => parseEmvco(truncated), /says 99 characters/);
-  refused(() => encodeEmvco({ gui: 'x', account: 'y', currency: '986', country: 'BR', merchantName: 'A name longer than 25 chars', merchantCity: 'X' }), /tag 59/);
+  refused(
+    () => encodeEmvco({ gui: 'x', account: 'y', currency: '986', country: 'BR', merchantName: 'A name longer than 25 chars', merchantCity: 'X' }),
+    /tag 59/,
+  );
 });
 
 t('the EPC069-12 example validates, and the encoder produces it line for line', () => {
   assert.ok(validIban('BE72000000001616'));
   assert.is(parseEpc(EPC_EXAMPLE).length, 12);
-  const encoded = encodeEpc({ version: '001', bic: 'BPOTBEB1', name: 'Red Cross of Belgium', iban: 'BE72 0000 0000 1616', amount: 1, purpose: 'CHAR', text: 'Urgency fund', info: 'Sample EPC QR code' });
+  const encoded = encodeEpc({
+    version: '001',
+    bic: 'BPOTBEB1',
+    name: 'Red Cross of Belgium',
+    iban: 'BE72 0000 0000 1616',
+    amount: 1,
+    purpose: 'CHAR',
+    text: 'Urgency fund',
+    info: 'Sample EPC QR code',
+  });
   assert.is(encoded, EPC_EXAMPLE);
 });
 
@@ -82,7 +116,10 @@ t('EPC payloads that break the guidelines are refused, naming why', () => {
   refused(() => parseEpc(EPC_EXAMPLE.replace('BE72000000001616', 'BE72000000001617')), /not a valid IBAN/);
   refused(() => parseEpc(EPC_EXAMPLE.replace('\nBPOTBEB1\n', '\n\n')), /version 001 requires the BIC/);
   refused(() => parseEpc(EPC_EXAMPLE.replace('EUR1', 'USD1')), /the amount must be EUR/);
-  refused(() => encodeEpc({ name: 'X', iban: 'BE72000000001616', reference: 'RF18539007547034', text: 'both' }), /either a structured reference or a remittance text/);
+  refused(
+    () => encodeEpc({ name: 'X', iban: 'BE72000000001616', reference: 'RF18539007547034', text: 'both' }),
+    /either a structured reference or a remittance text/,
+  );
   refused(() => encodeEpc({ name: 'X'.repeat(71), iban: 'BE72000000001616' }), /1 to 70 characters/);
   // Version 002 lets the BIC be left out, and trailing empty elements are left off.
   assert.is(encodeEpc({ name: 'Shop', iban: 'BE72000000001616', amount: 12.3 }), 'BCD\n002\n1\nSCT\n\nShop\nBE72000000001616\nEUR12.3');

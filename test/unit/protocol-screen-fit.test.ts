@@ -32,7 +32,7 @@ t('misfits name the field and say why; what fits passes', () => {
   assert.ok(qrScale({ width: 480, height: 480 }, qrModules('x'.repeat(1000))!) >= MIN_MODULE_PX, 'a larger screen takes it');
   assert.is(qrMisfit({ width: 480, height: 480 }, { text: 'x'.repeat(1000), caption: '' }), null);
   assert.match(qrMisfit(small, { text: 'x'.repeat(3000), caption: '' })!.reason, /too long for any QR code/);
-  const caption = qrMisfit(small, { text: 'ok', caption: 'c'.repeat(lineChars(small)) , amount: 1 });
+  const caption = qrMisfit(small, { text: 'ok', caption: 'c'.repeat(lineChars(small)), amount: 1 });
   assert.is(caption?.field, 'caption');
   assert.match(caption!.reason, /has 31 characters; the device's 240 px wide screen shows 25/);
   assert.is(qrMisfit(small, { text: 'ok', caption: 'c'.repeat(lineChars(small)) }), null, 'exactly one line');

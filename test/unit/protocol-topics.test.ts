@@ -92,11 +92,14 @@ const reject = suite('topics: malformed topics parse to null');
 
 reject('wildcards + and # in any segment or inside one', () => {
   fc.assert(
-    fc.property(validTopic.chain((t) => fc.tuple(fc.constant(t), fc.nat(segments(t).length - 1), fc.constantFrom('+', '#'), fc.boolean())), ([t, i, wild, whole]) => {
-      const parts = segments(t);
-      parts[i] = whole ? wild : parts[i] + wild;
-      assert.is(parseTopic(parts.join('/')), null, parts.join('/'));
-    }),
+    fc.property(
+      validTopic.chain((t) => fc.tuple(fc.constant(t), fc.nat(segments(t).length - 1), fc.constantFrom('+', '#'), fc.boolean())),
+      ([t, i, wild, whole]) => {
+        const parts = segments(t);
+        parts[i] = whole ? wild : parts[i] + wild;
+        assert.is(parseTopic(parts.join('/')), null, parts.join('/'));
+      },
+    ),
   );
   assert.is(parseTopic('fb/v1/d/+/status'), null);
   assert.is(parseTopic('fb/v1/d/#'), null);
@@ -105,11 +108,14 @@ reject('wildcards + and # in any segment or inside one', () => {
 
 reject('an empty segment anywhere (leading, doubled or trailing slash)', () => {
   fc.assert(
-    fc.property(validTopic.chain((t) => fc.tuple(fc.constant(t), fc.nat(segments(t).length))), ([t, i]) => {
-      const parts = segments(t);
-      parts.splice(i, 0, '');
-      assert.is(parseTopic(parts.join('/')), null, parts.join('/'));
-    }),
+    fc.property(
+      validTopic.chain((t) => fc.tuple(fc.constant(t), fc.nat(segments(t).length))),
+      ([t, i]) => {
+        const parts = segments(t);
+        parts.splice(i, 0, '');
+        assert.is(parseTopic(parts.join('/')), null, parts.join('/'));
+      },
+    ),
   );
   assert.is(parseTopic(''), null);
   assert.is(parseTopic('fb/v1/d//status'), null);
@@ -125,7 +131,14 @@ reject('an id longer than 64 characters; exactly 64 is fine', () => {
   assert.is(parseTopic(adminTopic(long, 'req')), null);
   fc.assert(
     fc.property(parsedTopic, fc.stringMatching(/^[a-z0-9][a-z0-9_-]{64,100}$/), (p, id) => {
-      const topic = p.kind === 'device' ? deviceTopic(id, 'hello') : p.kind === 'agent' ? agentTopic(id, p.leaf) : p.kind === 'admin' ? adminTopic(id, p.leaf) : enrollTopic(id);
+      const topic =
+        p.kind === 'device'
+          ? deviceTopic(id, 'hello')
+          : p.kind === 'agent'
+            ? agentTopic(id, p.leaf)
+            : p.kind === 'admin'
+              ? adminTopic(id, p.leaf)
+              : enrollTopic(id);
       assert.is(parseTopic(topic), null, topic);
     }),
   );
@@ -142,20 +155,36 @@ reject("'..' and ids starting with '.', '_' or '-'", () => {
 
 reject('upper case anywhere (ids, MACs, leaves, namespaces, prefix)', () => {
   fc.assert(
-    fc.property(validTopic.chain((t) => fc.tuple(fc.constant(t), positionWhere(t, (ch) => ch >= 'a' && ch <= 'z'))), ([t, i]) => {
-      const upper = replaceAt(t, i, t.charAt(i).toUpperCase());
-      assert.is(parseTopic(upper), null, upper);
-    }),
+    fc.property(
+      validTopic.chain((t) =>
+        fc.tuple(
+          fc.constant(t),
+          positionWhere(t, (ch) => ch >= 'a' && ch <= 'z'),
+        ),
+      ),
+      ([t, i]) => {
+        const upper = replaceAt(t, i, t.charAt(i).toUpperCase());
+        assert.is(parseTopic(upper), null, upper);
+      },
+    ),
   );
   assert.is(parseTopic(enrollTopic(MAC.toUpperCase())), null);
 });
 
 reject('a unicode look-alike of any character', () => {
   fc.assert(
-    fc.property(validTopic.chain((t) => fc.tuple(fc.constant(t), positionWhere(t, (ch) => ch in LOOKALIKES))), ([t, i]) => {
-      const spoofed = replaceAt(t, i, LOOKALIKES[t.charAt(i)]!);
-      assert.is(parseTopic(spoofed), null, spoofed);
-    }),
+    fc.property(
+      validTopic.chain((t) =>
+        fc.tuple(
+          fc.constant(t),
+          positionWhere(t, (ch) => ch in LOOKALIKES),
+        ),
+      ),
+      ([t, i]) => {
+        const spoofed = replaceAt(t, i, LOOKALIKES[t.charAt(i)]!);
+        assert.is(parseTopic(spoofed), null, spoofed);
+      },
+    ),
   );
   assert.is(parseTopic('fb/v1/d/esp32-\u0430\u0434cf12b4c9e0/status'), null);
   assert.is(parseTopic('fb/v1/a/\uff12\uff16\uff13/req'), null);
@@ -175,13 +204,16 @@ reject('an extra segment', () => {
 
 reject('a missing segment', () => {
   fc.assert(
-    fc.property(validTopic.chain((t) => fc.tuple(fc.constant(t), fc.nat(segments(t).length - 1))), ([t, i]) => {
-      const parts = segments(t);
-      // Dropping "reply" from an enrollment reply topic leaves the enrollment topic itself.
-      fc.pre(!(parts[i] === 'reply' && i === parts.length - 1));
-      parts.splice(i, 1);
-      assert.is(parseTopic(parts.join('/')), null, parts.join('/'));
-    }),
+    fc.property(
+      validTopic.chain((t) => fc.tuple(fc.constant(t), fc.nat(segments(t).length - 1))),
+      ([t, i]) => {
+        const parts = segments(t);
+        // Dropping "reply" from an enrollment reply topic leaves the enrollment topic itself.
+        fc.pre(!(parts[i] === 'reply' && i === parts.length - 1));
+        parts.splice(i, 1);
+        assert.is(parseTopic(parts.join('/')), null, parts.join('/'));
+      },
+    ),
   );
   assert.is(parseTopic(`fb/v1/d/${DEV}`), null);
   assert.is(parseTopic(`fb/v1/d/${DEV}/evt`), null);
@@ -191,13 +223,17 @@ reject('a missing segment', () => {
 reject('an unknown leaf or namespace, or another prefix', () => {
   const knownLeaves = new Set<string>([...DEVICE_LEAVES, 'evt', ...AGENT_LEAVES, ...ADMIN_LEAVES, 'reply']);
   fc.assert(
-    fc.property(validId().filter((s) => !knownLeaves.has(s)), validId().filter((s) => !['d', 'a', 'admin', 'enroll'].includes(s)), (leaf, ns) => {
-      assert.is(parseTopic(`fb/v1/d/${DEV}/${leaf}`), null);
-      assert.is(parseTopic(`fb/v1/a/263/${leaf}`), null);
-      assert.is(parseTopic(`fb/v1/admin/ops/${leaf}`), null);
-      assert.is(parseTopic(`fb/v1/enroll/${MAC}/${leaf}`), null);
-      assert.is(parseTopic(`fb/v1/${ns}/${DEV}/status`), null);
-    }),
+    fc.property(
+      validId().filter((s) => !knownLeaves.has(s)),
+      validId().filter((s) => !['d', 'a', 'admin', 'enroll'].includes(s)),
+      (leaf, ns) => {
+        assert.is(parseTopic(`fb/v1/d/${DEV}/${leaf}`), null);
+        assert.is(parseTopic(`fb/v1/a/263/${leaf}`), null);
+        assert.is(parseTopic(`fb/v1/admin/ops/${leaf}`), null);
+        assert.is(parseTopic(`fb/v1/enroll/${MAC}/${leaf}`), null);
+        assert.is(parseTopic(`fb/v1/${ns}/${DEV}/status`), null);
+      },
+    ),
   );
   // Leaves belong to their namespace: an agent has no status, a device no req, an admin no bindings.
   assert.is(parseTopic('fb/v1/a/263/status'), null);

@@ -6,7 +6,10 @@ import { RetainedTrie } from '../../broker/retained-trie';
 
 // qlobber is the matcher aedes-persistence's memory store uses: the trie must agree with it,
 // with `+` matching an empty level as MQTT 3.1.1 §4.7.1.3 says ('+/+' matches '/finance').
-interface Matcher { add(filter: string): void; test(topic: string): boolean }
+interface Matcher {
+  add(filter: string): void;
+  test(topic: string): boolean;
+}
 const { QlobberTrue } = createRequire(import.meta.url)('qlobber') as { QlobberTrue: new (o: object) => Matcher };
 function upstreamMatches(filter: string, topic: string): boolean {
   const q = new QlobberTrue({ wildcard_one: '+', wildcard_some: '#', separator: '/', match_empty_levels: true });
@@ -66,25 +69,33 @@ t('replacing keeps one value; deleting prunes the branch', () => {
 t('matches exactly what upstream qlobber matches, over random topics and filters', () => {
   const level = fc.constantFrom('a', 'b', 'c', '', 'dev', '7');
   // Topic names are at least one character long (MQTT 4.7.3-1).
-  const topic = fc.array(level, { minLength: 1, maxLength: 4 }).map((ls) => ls.join('/')).filter((tp) => tp.length > 0);
+  const topic = fc
+    .array(level, { minLength: 1, maxLength: 4 })
+    .map((ls) => ls.join('/'))
+    .filter((tp) => tp.length > 0);
   const filterLevel = fc.constantFrom('a', 'b', '', 'dev', '+');
   const filter = fc
     .tuple(fc.array(filterLevel, { minLength: 0, maxLength: 4 }), fc.boolean())
     .filter(([ls, hash]) => ls.length > 0 || hash)
     .map(([ls, hash]) => [...ls, ...(hash ? ['#'] : [])].join('/'));
   fc.assert(
-    fc.property(fc.uniqueArray(topic, { maxLength: 30 }), fc.array(filter, { minLength: 1, maxLength: 5 }), fc.array(fc.nat(), { maxLength: 10 }), (topics, filters, deletions) => {
-      const trie = new RetainedTrie<string>();
-      for (const tp of topics) trie.set(tp, tp);
-      const kept = new Set(topics);
-      for (const d of deletions) {
-        if (topics.length === 0) break;
-        const victim = topics[d % topics.length]!;
-        assert.is(trie.delete(victim), kept.delete(victim));
-      }
-      assert.is(trie.size, kept.size);
-      for (const f of filters) assert.equal(sorted(trie.match(f)), sorted([...kept].filter((tp) => upstreamMatches(f, tp))), `filter ${f}`);
-    }),
+    fc.property(
+      fc.uniqueArray(topic, { maxLength: 30 }),
+      fc.array(filter, { minLength: 1, maxLength: 5 }),
+      fc.array(fc.nat(), { maxLength: 10 }),
+      (topics, filters, deletions) => {
+        const trie = new RetainedTrie<string>();
+        for (const tp of topics) trie.set(tp, tp);
+        const kept = new Set(topics);
+        for (const d of deletions) {
+          if (topics.length === 0) break;
+          const victim = topics[d % topics.length]!;
+          assert.is(trie.delete(victim), kept.delete(victim));
+        }
+        assert.is(trie.size, kept.size);
+        for (const f of filters) assert.equal(sorted(trie.match(f)), sorted([...kept].filter((tp) => upstreamMatches(f, tp))), `filter ${f}`);
+      },
+    ),
     { numRuns: 500 },
   );
 });

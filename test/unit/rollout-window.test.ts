@@ -49,7 +49,11 @@ test('malformed windows are refused with the field named', () => {
   }
   assert.throws(() => checkWindow({ start: '01:00', end: '02:00', timeZone: 'Mars/Olympus' }), /not an IANA time zone/);
   assert.equal(parseRolloutRequest({ release: '1.0.0', target: { all: true } }).window, undefined, 'no window: any time');
-  assert.equal(parseRolloutRequest({ release: '1.0.0', target: { all: true }, window: { start: '01:00', end: '02:00', timeZone: 'Asia/Tokyo' } }).window, { start: '01:00', end: '02:00', timeZone: 'Asia/Tokyo' });
+  assert.equal(parseRolloutRequest({ release: '1.0.0', target: { all: true }, window: { start: '01:00', end: '02:00', timeZone: 'Asia/Tokyo' } }).window, {
+    start: '01:00',
+    end: '02:00',
+    timeZone: 'Asia/Tokyo',
+  });
 });
 
 test.run();

@@ -38,7 +38,10 @@ t('with the tool hidden, the four tests that need it are skipped, not passed, an
   const r = runner(process.env.PATH!, false);
   assert.is(r.summary, '2 passed, 0 failed, 4 skipped', r.out);
   assert.is(r.code, 0);
-  assert.match(r.out, "skipped: test/fixtures/runner/one-test-needs-tool.test.ts: needs the tool in one test › needs the tool: needs 'fleetbind-fixture-tool': apt-get install fleetbind-fixture-pkg");
+  assert.match(
+    r.out,
+    "skipped: test/fixtures/runner/one-test-needs-tool.test.ts: needs the tool in one test › needs the tool: needs 'fleetbind-fixture-tool': apt-get install fleetbind-fixture-pkg",
+  );
   assert.match(r.out, /suite-needs-tool\.test\.ts {2}0 passed, 0 failed, 3 skipped/);
 });
 

@@ -77,7 +77,9 @@ t('a write that throws fails the exchange with the reason, asynchronously', asyn
     throw new Error('output full');
   });
   let sync = true;
-  const r = new Promise<SerialResult>((resolve) => exchange.send({ data: bytes('Z'), timeoutMs: 1000 }, (res) => resolve(sync ? { ok: false, error: 'called synchronously' } : res)));
+  const r = new Promise<SerialResult>((resolve) =>
+    exchange.send({ data: bytes('Z'), timeoutMs: 1000 }, (res) => resolve(sync ? { ok: false, error: 'called synchronously' } : res)),
+  );
   sync = false;
   assert.equal(await r, { ok: false, error: 'serial write failed: output full' });
 });

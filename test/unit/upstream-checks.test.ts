@@ -33,12 +33,20 @@ t('the installed aedes numbers messages where the broker renumbers them at emit;
   const aedes = await Aedes.createBroker();
   numberAtEmit(aedes);
   const numbered: number[] = [];
-  aedes.subscribe('x/#', (packet: { brokerCounter: number }, cb: () => void) => {
-    numbered.push(packet.brokerCounter);
-    cb();
-  }, () => undefined);
-  await new Promise<void>((res) => aedes.publish({ cmd: 'publish', topic: 'x/retained', payload: Buffer.from('1'), qos: 0, retain: true, dup: false }, () => res()));
-  await new Promise<void>((res) => aedes.publish({ cmd: 'publish', topic: 'x/plain', payload: Buffer.from('2'), qos: 0, retain: false, dup: false }, () => res()));
+  aedes.subscribe(
+    'x/#',
+    (packet: { brokerCounter: number }, cb: () => void) => {
+      numbered.push(packet.brokerCounter);
+      cb();
+    },
+    () => undefined,
+  );
+  await new Promise<void>((res) =>
+    aedes.publish({ cmd: 'publish', topic: 'x/retained', payload: Buffer.from('1'), qos: 0, retain: true, dup: false }, () => res()),
+  );
+  await new Promise<void>((res) =>
+    aedes.publish({ cmd: 'publish', topic: 'x/plain', payload: Buffer.from('2'), qos: 0, retain: false, dup: false }, () => res()),
+  );
   assert.is(numbered.length, 2);
   assert.ok(numbered[0]! < numbered[1]!, `numbers follow emit order: ${numbered}`);
   await new Promise<void>((res) => aedes.close(() => res()));
@@ -53,7 +61,10 @@ t('the installed aedes tells a DISCONNECT from a dropped socket where presence r
   const url = `mqtt://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const ended = new Map<string, boolean>();
   aedes.on('clientDisconnect', (client: Client) => ended.set(client.id, endedWithDisconnect(client)));
-  const [polite, dropped] = await Promise.all([connect(url, { clientId: 'polite', reconnectPeriod: 0 }), connect(url, { clientId: 'dropped', reconnectPeriod: 0 })]);
+  const [polite, dropped] = await Promise.all([
+    connect(url, { clientId: 'polite', reconnectPeriod: 0 }),
+    connect(url, { clientId: 'dropped', reconnectPeriod: 0 }),
+  ]);
   try {
     await polite.endAsync();
     dropped.stream.destroy();

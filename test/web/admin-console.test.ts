@@ -172,7 +172,10 @@ for (const size of [PHONE, DESKTOP]) {
 
     await page.getByLabel('To agent').fill(`beatrix ${size.width}`);
     await waitUntil(async () => (await page.getByTestId('agent-options').locator('li').count()) === 1, 10_000, 'one agent matching its name');
-    await page.getByTestId('agent-options').getByRole('button', { name: new RegExp(`Beatrix ${size.width}`) }).click();
+    await page
+      .getByTestId('agent-options')
+      .getByRole('button', { name: new RegExp(`Beatrix ${size.width}`) })
+      .click();
     await waitText(page.getByTestId('agent-chosen'), `Chosen: Beatrix ${size.width} (bee-${size.width})`);
     await noSideways(page, 'the device page');
     // Below the sticky header, so the screenshot shows the picker's card from its heading.
@@ -197,7 +200,11 @@ for (const size of [PHONE, DESKTOP]) {
     const gone = (await t.api('GET', `/api/audit?action=device.deleted&device=${id}`)).body as { detail: { reason?: string } }[];
     assert.is(gone.length, 1);
 
-    for (const [nav, name] of [['Dashboard', 'dashboard'], ['Jobs', 'jobs'], ['Audit', 'audit']] as const) {
+    for (const [nav, name] of [
+      ['Dashboard', 'dashboard'],
+      ['Jobs', 'jobs'],
+      ['Audit', 'audit'],
+    ] as const) {
       await goto(app, nav);
       await page.getByRole('heading', { level: 1 }).waitFor();
       await page.waitForLoadState('networkidle');

@@ -24,7 +24,8 @@ test.after(async () => {
 
 const cards = (p: Page) => p.getByTestId('device-card');
 
-const signedIn = (t: TestBroker, b: Browser, id: string, password: string, home: string): Promise<AppPage> => openSignedIn(b, t.broker.httpUrl, { id, password }, home);
+const signedIn = (t: TestBroker, b: Browser, id: string, password: string, home: string): Promise<AppPage> =>
+  openSignedIn(b, t.broker.httpUrl, { id, password }, home);
 
 test('transfer moves the machine from A’s page to B’s; force release and re-provisioning', async () => {
   requireTool('chromium', 'chromium');

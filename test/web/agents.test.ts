@@ -22,7 +22,14 @@ test.after(async () => {
   await tb?.stop();
 });
 
-interface Side { id: string; password: string; m: Machine; app: AppPage; jobs: string[]; reference: string }
+interface Side {
+  id: string;
+  password: string;
+  m: Machine;
+  app: AppPage;
+  jobs: string[];
+  reference: string;
+}
 
 async function claimByLabel(side: Side, base: string, screenshots: boolean): Promise<void> {
   const { page } = side.app;
@@ -101,7 +108,10 @@ test('each agent claims by label, runs a payment QR live, and sees nothing of th
     await side.m.device.ack({ job: payment, state: 'done', result: { shown: true } });
     await waitAttr(page.getByTestId('job-state'), 'data-state', 'done');
     await waitText(page.getByTestId('job-timeline'), 'Done');
-    const timeline = await page.getByTestId('job-timeline').locator('li').evaluateAll((els) => els.map((e) => e.getAttribute('data-state')));
+    const timeline = await page
+      .getByTestId('job-timeline')
+      .locator('li')
+      .evaluateAll((els) => els.map((e) => e.getAttribute('data-state')));
     assert.equal(timeline.slice(0, 1), ['queued']);
     assert.equal(timeline.at(-1), 'done');
     assert.ok(timeline.includes('running'), `timeline ${timeline.join(',')}`);
@@ -133,7 +143,10 @@ test('job history exports CSV and JSON; the agent screens fit 360 px', async () 
   const { page } = sides[0]!.app;
   const [, payment] = sides[0]!.jobs as [string, string];
   await page.goto(`${base}/history?device=${sides[0]!.m.device.id}`);
-  const item = page.getByTestId('history').locator('li').filter({ has: page.getByRole('link', { name: 'Payment QR' }) });
+  const item = page
+    .getByTestId('history')
+    .locator('li')
+    .filter({ has: page.getByRole('link', { name: 'Payment QR' }) });
   await item.waitFor();
   const [csv] = await Promise.all([page.waitForEvent('download'), item.getByRole('button', { name: `Export job ${payment} as CSV` }).click()]);
   assert.is(csv.suggestedFilename(), `job-${payment}.csv`);

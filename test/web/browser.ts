@@ -6,7 +6,15 @@ import { type Browser, type BrowserContext, type Locator, type Page, chromium } 
 import { waitUntil } from '../helpers/wait';
 
 export const CHROMIUM = '/usr/bin/chromium';
-const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'];
+const ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+  '--disable-quic',
+];
 export const PHONE = { width: 390, height: 844 };
 const artifacts = join(import.meta.dirname, '..', 'artifacts');
 
@@ -23,8 +31,16 @@ export interface AppPage {
   errors: string[];
 }
 
-export async function openApp(browser: Browser, url: string, opts: { width?: number; setup?: (context: BrowserContext) => Promise<void> } = {}): Promise<AppPage> {
-  const context = await browser.newContext({ viewport: { width: opts.width ?? PHONE.width, height: PHONE.height }, deviceScaleFactor: 1, acceptDownloads: true });
+export async function openApp(
+  browser: Browser,
+  url: string,
+  opts: { width?: number; setup?: (context: BrowserContext) => Promise<void> } = {},
+): Promise<AppPage> {
+  const context = await browser.newContext({
+    viewport: { width: opts.width ?? PHONE.width, height: PHONE.height },
+    deviceScaleFactor: 1,
+    acceptDownloads: true,
+  });
   await opts.setup?.(context);
   const page = await context.newPage();
   const frames: Buffer[] = [];

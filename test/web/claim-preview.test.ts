@@ -24,7 +24,10 @@ test('free, yours and another agent’s machine; forged label; no leak of the ho
 
   const free = await preview(label.url, a.token);
   assert.is(free.status, 200);
-  assert.equal({ ...free.body, presence: undefined }, { device: dev.id, machineCode: 'CT0700071', model: 'test-board', presence: undefined, holder: null, since: null });
+  assert.equal(
+    { ...free.body, presence: undefined },
+    { device: dev.id, machineCode: 'CT0700071', model: 'test-board', presence: undefined, holder: null, since: null },
+  );
   assert.is(free.body.presence.state, 'offline');
 
   const r = await request(a.client, { kind: 'agent', id: a.id }, { op: 'claim', target: 'CT0700071' });

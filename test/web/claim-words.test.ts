@@ -27,7 +27,10 @@ test('a typed unknown code says there is no such machine; a signed-out label ask
   assert.is(error, 'There is no machine with the code CT9999999. Check the code printed on the machine, or scan its label.');
   await shot(page, 'claim-unknown-code');
   // The one console error expected is the preview's 404 for the unknown code.
-  assert.equal(app.errors.filter((e) => !e.includes('404')), []);
+  assert.equal(
+    app.errors.filter((e) => !e.includes('404')),
+    [],
+  );
 });
 
 test.run();

@@ -10,7 +10,12 @@ import { requireTool } from '../helpers/tools';
 import { launch } from './browser';
 import { ensureWebBuilt } from './web-build';
 
-export interface Machine { code: string; device: JobDevice; labelPath: string; labelUrl: string }
+export interface Machine {
+  code: string;
+  device: JobDevice;
+  labelPath: string;
+  labelUrl: string;
+}
 
 export async function machine(tb: TestBroker, code: string): Promise<Machine> {
   const dev = await tb.provision(undefined, code);
@@ -38,7 +43,11 @@ export class WebRig {
   browser: Browser | null = null;
   readonly machines: Machine[] = [];
 
-  async start(o: { agent: string; code: string; broker?: Partial<BrokerOptions> }): Promise<{ tb: TestBroker; browser: Browser; base: string; agent: { id: string; password: string }; m: Machine }> {
+  async start(o: {
+    agent: string;
+    code: string;
+    broker?: Partial<BrokerOptions>;
+  }): Promise<{ tb: TestBroker; browser: Browser; base: string; agent: { id: string; password: string }; m: Machine }> {
     requireTool('chromium', 'chromium');
     await ensureWebBuilt();
     const tb = (this.tb = await TestBroker.start(o.broker));

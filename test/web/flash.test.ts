@@ -36,7 +36,8 @@ const BROKER = 'mqtt://fleet.example.com:1883';
 const TOKEN = 'enroll-token-for-the-browser-test';
 const WIFI = { ssid: 'lab-net', psk: 'lab-passphrase' };
 
-const SHIM = buildSync({ entryPoints: [join(import.meta.dirname, 'serial-shim.ts')], bundle: true, write: false, format: 'iife', target: 'es2022' }).outputFiles[0]!.text;
+const SHIM = buildSync({ entryPoints: [join(import.meta.dirname, 'serial-shim.ts')], bundle: true, write: false, format: 'iife', target: 'es2022' })
+  .outputFiles[0]!.text;
 
 interface Ctx {
   dir: string;
@@ -86,7 +87,9 @@ async function flashPage(ctx: Ctx, bridge: SerialBridge, width?: number): Promis
   const app = await openSignedIn(ctx.browser!, ctx.tb!.broker.httpUrl, { id: first.username, password: first.password }, '/admin');
   ctx.cleanup.push(() => app.context.close());
   if (width) await app.page.setViewportSize({ width, height: 900 });
-  await app.context.addInitScript({ content: `window.__serialShim = ${JSON.stringify({ url: bridge.url, info: { usbVendorId: 0x10c4, usbProductId: 0xea60 } })};\n${SHIM}` });
+  await app.context.addInitScript({
+    content: `window.__serialShim = ${JSON.stringify({ url: bridge.url, info: { usbVendorId: 0x10c4, usbProductId: 0xea60 } })};\n${SHIM}`,
+  });
   await app.page.getByRole('link', { name: 'Flash', exact: true }).click();
   await app.page.waitForURL(`${ctx.tb!.broker.httpUrl}/admin/flash`);
   // The init script runs on the next document; load the page again so it is in place.
@@ -117,7 +120,10 @@ for (const c of CHIPS) {
   test(`${c.name}: the page writes the same bytes as npm run flash, with a progress bar and MD5 verify`, async (ctx) => {
     const mac = '24:0a:c4:ee:00:01';
     const cliRig = await rig(ctx, c.emulator, mac);
-    const cli = await runFlashCli(['--port', cliRig.hostPath, '--broker', BROKER, '--insecure', '--enroll-token', TOKEN, '--wifi', WIFI.ssid, '--psk', WIFI.psk, '--build', ctx.artefact], { tap: cliRig.tapPath });
+    const cli = await runFlashCli(
+      ['--port', cliRig.hostPath, '--broker', BROKER, '--insecure', '--enroll-token', TOKEN, '--wifi', WIFI.ssid, '--psk', WIFI.psk, '--build', ctx.artefact],
+      { tap: cliRig.tapPath },
+    );
     assert.is(cli.code, 0, cli.stderr);
     const byCli = await cliRig.flash();
 
@@ -140,9 +146,20 @@ for (const c of CHIPS) {
     assert.ok(Buffer.from(byWeb).equals(expected), `the page's flash differs from the expected images ${firstDifference(byWeb, expected)}`);
 
     const events = webRig.events();
-    assert.equal(events.filter((e) => e.ev === 'command' && e.op === 'SPI_FLASH_MD5').map((e) => e.a), [c.bootloader, 0x8000, 0x9000, 0x10000], 'the page verified every image');
-    assert.equal(events.filter((e) => e.ev === 'reset' || e.ev === 'boot').map((e) => (e.ev === 'boot' ? `boot:${e.mode}` : 'reset')), ['reset', 'boot:download', 'reset', 'boot:spi'], 'reset into the ROM by DTR/RTS, then into the firmware');
-    assert.ok(bridge.requests.some((r) => r.op === 'signals'), 'the lines went through the bridge');
+    assert.equal(
+      events.filter((e) => e.ev === 'command' && e.op === 'SPI_FLASH_MD5').map((e) => e.a),
+      [c.bootloader, 0x8000, 0x9000, 0x10000],
+      'the page verified every image',
+    );
+    assert.equal(
+      events.filter((e) => e.ev === 'reset' || e.ev === 'boot').map((e) => (e.ev === 'boot' ? `boot:${e.mode}` : 'reset')),
+      ['reset', 'boot:download', 'reset', 'boot:spi'],
+      'reset into the ROM by DTR/RTS, then into the firmware',
+    );
+    assert.ok(
+      bridge.requests.some((r) => r.op === 'signals'),
+      'the lines went through the bridge',
+    );
     assert.is(await app.page.getByTestId('flash-percent').textContent(), '100%');
     assert.is(await app.page.getByTestId('flash-progress').getAttribute('aria-label'), 'Writing app @0x10000');
     const log = (await app.page.getByTestId('flash-log').textContent()) ?? '';
@@ -168,8 +185,15 @@ test('the page provisions the device with the admin session: the secret in its f
   await waitText(app.page.getByTestId('flash-done'), `as ${id}; it is registered.`, 120_000);
 
   const flash = await webRig.flash();
-  const creds = Object.fromEntries(readNvsPartition(flash.subarray(0x9000, 0xf000)).filter((e) => e.namespace === 'fb').map((e) => [e.key, e.value]));
-  assert.equal({ ...creds, secret: typeof creds.secret }, { ssid: WIFI.ssid, psk: WIFI.psk, broker, id, secret: 'string', machine: 'CT0700088', insecure: '1' });
+  const creds = Object.fromEntries(
+    readNvsPartition(flash.subarray(0x9000, 0xf000))
+      .filter((e) => e.namespace === 'fb')
+      .map((e) => [e.key, e.value]),
+  );
+  assert.equal(
+    { ...creds, secret: typeof creds.secret },
+    { ssid: WIFI.ssid, psk: WIFI.psk, broker, id, secret: 'string', machine: 'CT0700088', insecure: '1' },
+  );
   const registered = await ctx.tb!.api('GET', `/api/devices/${id}`);
   assert.is(registered.status, 200);
   assert.is(registered.body.machineCode, 'CT0700088');
@@ -194,7 +218,11 @@ test('Wi-Fi over Improv from the page: a wrong passphrase is refused, the right 
   await page.getByLabel('Passphrase', { exact: true }).fill(LAB.psk);
   await page.getByRole('button', { name: 'Send Wi-Fi over Improv' }).click();
   await waitText(page.getByTestId('improv-done'), `joined ${LAB.ssid}.`, 60_000);
-  await waitUntil(async () => (await ctx.tb!.api<Array<{ machineCode: string | null }>>('GET', '/api/devices')).body.some((d) => d.machineCode === 'WIMP-0001'), 30_000, 'the device to enroll');
+  await waitUntil(
+    async () => (await ctx.tb!.api<Array<{ machineCode: string | null }>>('GET', '/api/devices')).body.some((d) => d.machineCode === 'WIMP-0001'),
+    30_000,
+    'the device to enroll',
+  );
   assert.equal(app.errors, []);
 });
 

@@ -63,7 +63,9 @@ test('orders with thumbnails in queue order; move up, cancel and maintenance, li
   await waitAttr(row(desk, third), 'data-position', '2');
   // Shown in the machine's order, each with its design's thumbnail loaded.
   assert.equal(await desk.page.getByTestId('operator-order').evaluateAll((els) => els.map((e) => e.getAttribute('data-order'))), [first, second, third]);
-  const thumbs = await desk.page.locator('[data-testid=operator-order] img').evaluateAll((els) => els.map((e) => (e as unknown as { naturalWidth: number }).naturalWidth));
+  const thumbs = await desk.page
+    .locator('[data-testid=operator-order] img')
+    .evaluateAll((els) => els.map((e) => (e as unknown as { naturalWidth: number }).naturalWidth));
   assert.ok(thumbs.length === 3 && thumbs.every((w) => w > 0), `thumbnails: ${thumbs.join(',')}`);
   assert.ok(await row(desk, second).getByTestId('move-up').isDisabled(), 'the next order cannot move up');
   assert.ok(await row(desk, third).getByTestId('move-down').isDisabled(), 'the last order cannot move down');
@@ -73,7 +75,10 @@ test('orders with thumbnails in queue order; move up, cancel and maintenance, li
   await waitAttr(row(desk, second), 'data-position', '2');
   assert.equal(await desk.page.getByTestId('operator-order').evaluateAll((els) => els.map((e) => e.getAttribute('data-order'))), [first, third, second]);
   const moves = await tb.ctx.db.selectFrom('audit').select(['actor', 'detail']).where('action', '=', 'job.move').execute();
-  assert.equal(moves.map((a) => [a.actor, JSON.parse(a.detail as string)]), [[`agent:${who.id}`, { job: third, from: 2, to: 1 }]]);
+  assert.equal(
+    moves.map((a) => [a.actor, JSON.parse(a.detail as string)]),
+    [[`agent:${who.id}`, { job: third, from: 2, to: 1 }]],
+  );
   await shot(desk.page, 'operator-orders-desktop');
 
   const phone = await ordersPage(base, who, 390);
@@ -96,7 +101,10 @@ test('orders with thumbnails in queue order; move up, cancel and maintenance, li
   assert.is(c.machine.status, 'maintenance');
   const up = await upload(base, c, await noisyImage(100, 100));
   const refused = await order(base, c, { design: up.body.design });
-  assert.equal([refused.status, refused.body.error.code, refused.body.error.message], [409, 'NOT_TAKING_ORDERS', 'the machine is in maintenance; it takes no orders right now']);
+  assert.equal(
+    [refused.status, refused.body.error.code, refused.body.error.message],
+    [409, 'NOT_TAKING_ORDERS', 'the machine is in maintenance; it takes no orders right now'],
+  );
   assert.equal([...desk.errors, ...phone.errors], []);
 });
 

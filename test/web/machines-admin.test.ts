@@ -37,17 +37,35 @@ async function report(t: TestBroker, dev: string, body: unknown): Promise<void> 
   await waitUntil(async () => ((await t.ctx.machines.shadows.shadow(dev))?.version ?? 0) > before, 10_000, 'the report stored');
 }
 
-test('the level chart on the agent\'s machine page grows live; admins list, acknowledge and follow alerts live', async () => {
+test("the level chart on the agent's machine page grows live; admins list, acknowledge and follow alerts live", async () => {
   requireTool('chromium', 'chromium');
   await ensureWebBuilt();
-  tb = await TestBroker.start({ machines: { lowPercent: 15, hysteresisPercent: 5, offlineAlertMs: 600_000, failureRate: 0.5, failureWindow: 10, historySampleMs: 0, historyRetentionMs: 30 * 86_400_000, stateRate: 100, stateBurst: 100, deviceMetrics: false } });
+  tb = await TestBroker.start({
+    machines: {
+      lowPercent: 15,
+      hysteresisPercent: 5,
+      offlineAlertMs: 600_000,
+      failureRate: 0.5,
+      failureWindow: 10,
+      historySampleMs: 0,
+      historyRetentionMs: 30 * 86_400_000,
+      stateRate: 100,
+      stateBurst: 100,
+      deviceMetrics: false,
+    },
+  });
   const base = tb.broker.httpUrl;
   const agent = await tb.createAgent('chart-1');
   const dev = await tb.provision(undefined, 'CT0700501');
   assert.is((await tb.api('POST', `/api/devices/${dev.id}/transfer`, { agent: agent.id, reason: 'test setup' })).status, 200);
   device = (await connectDevice(tb.broker.mqttUrl, dev)).client;
   const levels = [92, 74, 55, 31, 18];
-  for (const [i, k] of levels.entries()) await report(tb, dev.id, { machine: { status: 'idle' }, consumables: { 'ink.k': { level: k }, 'ink.c': { level: 90 - i * 5 }, 'ink.m': { level: 70 - i * 3 }, 'ink.y': { level: 60 - i * 2 } }, counters: { prints: i * 10 } });
+  for (const [i, k] of levels.entries())
+    await report(tb, dev.id, {
+      machine: { status: 'idle' },
+      consumables: { 'ink.k': { level: k }, 'ink.c': { level: 90 - i * 5 }, 'ink.m': { level: 70 - i * 3 }, 'ink.y': { level: 60 - i * 2 } },
+      counters: { prints: i * 10 },
+    });
 
   browser = await launch();
   const phone = await openSignedIn(browser, base, agent);

@@ -24,7 +24,7 @@ test.after(async () => {
   await tb?.stop();
 });
 
-test('status, ink bars and a low-ink alert on the agent\'s machine, live, at phone and desktop size', async () => {
+test("status, ink bars and a low-ink alert on the agent's machine, live, at phone and desktop size", async () => {
   requireTool('chromium', 'chromium');
   await ensureWebBuilt();
   // The fleet's low level is 25 %, not the default 15: the cards must use the broker's.
@@ -35,7 +35,10 @@ test('status, ink bars and a low-ink alert on the agent\'s machine, live, at pho
   const moved = await tb.api('POST', `/api/devices/${dev.id}/transfer`, { agent: agent.id, reason: 'test setup' });
   assert.is(moved.status, 200, JSON.stringify(moved.body));
   device = (await connectDevice(tb.broker.mqttUrl, dev)).client;
-  await publish(device, deviceTopic(dev.id, 'state'), { machine: { status: 'idle' }, consumables: { 'ink.c': { level: 82 }, 'ink.m': { level: 64 }, 'ink.y': { level: 47 }, 'ink.k': { level: 30 } } });
+  await publish(device, deviceTopic(dev.id, 'state'), {
+    machine: { status: 'idle' },
+    consumables: { 'ink.c': { level: 82 }, 'ink.m': { level: 64 }, 'ink.y': { level: 47 }, 'ink.k': { level: 30 } },
+  });
 
   browser = await launch();
   const phone = await openSignedIn(browser, base, agent);

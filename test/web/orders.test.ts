@@ -32,7 +32,11 @@ test.after(async () => {
   await tb?.stop();
 });
 
-interface Customer { app: AppPage; order: string; session: string }
+interface Customer {
+  app: AppPage;
+  order: string;
+  session: string;
+}
 
 /**
  * Lets the page notify (as a customer who allowed it) and records each notification's title in
@@ -62,7 +66,9 @@ async function orderOn(base: string, label: string, file: string, screenshots: b
   await page.getByTestId('design-file').setInputFiles(file);
   await page.getByTestId('preview').waitFor();
   await page.waitForFunction(() => {
-    const img = (globalThis as unknown as { document: { querySelector(s: string): { complete: boolean; naturalWidth: number } | null } }).document.querySelector('[data-testid=preview]');
+    const img = (
+      globalThis as unknown as { document: { querySelector(s: string): { complete: boolean; naturalWidth: number } | null } }
+    ).document.querySelector('[data-testid=preview]');
     return img?.complete && img.naturalWidth > 0;
   });
   if (screenshots) await shot(page, 'order-upload');
@@ -70,7 +76,12 @@ async function orderOn(base: string, label: string, file: string, screenshots: b
   const card = page.getByTestId('order');
   await card.waitFor({ timeout: 20_000 });
   const order = (await card.first().getAttribute('data-order'))!;
-  const session = JSON.parse((await page.evaluate((k) => (globalThis as unknown as { localStorage: { getItem(k: string): string | null } }).localStorage.getItem(k), `fb-order:${label}`))!).session as string;
+  const session = JSON.parse(
+    (await page.evaluate(
+      (k) => (globalThis as unknown as { localStorage: { getItem(k: string): string | null } }).localStorage.getItem(k),
+      `fb-order:${label}`,
+    ))!,
+  ).session as string;
   return { app, order, session };
 }
 
@@ -84,11 +95,13 @@ test('two phones on two machines and one shared: own orders only, position behin
   const [m1, m2] = machines as [Machine, Machine];
   browser = await launch();
   const dir = mkdtempSync(join(tmpdir(), 'fleetbind-designs-'));
-  const files = await Promise.all([0, 1, 2].map(async (i) => {
-    const path = join(dir, `design-${i}.png`);
-    writeFileSync(path, await noisyImage(300 + i * 10, 600));
-    return path;
-  }));
+  const files = await Promise.all(
+    [0, 1, 2].map(async (i) => {
+      const path = join(dir, `design-${i}.png`);
+      writeFileSync(path, await noisyImage(300 + i * 10, 600));
+      return path;
+    }),
+  );
 
   const alone = await orderOn(base, orderLabel(tb, m1.code), files[0]!, true);
   const first = await orderOn(base, orderLabel(tb, m2.code), files[1]!, false, (context) => allowNotifications(context, base));

@@ -25,7 +25,10 @@ async function noSideways(page: Page, what: string): Promise<void> {
 
 /** Both sizes of the screen as it is now, each checked for sideways scrolling. */
 async function shots(page: Page, name: string): Promise<void> {
-  for (const [size, vp] of [['phone', PHONE], ['desktop', DESKTOP]] as const) {
+  for (const [size, vp] of [
+    ['phone', PHONE],
+    ['desktop', DESKTOP],
+  ] as const) {
     await page.setViewportSize(vp);
     await noSideways(page, `${name} at ${size}`);
     await shot(page, `pools-${name}-${size}`);
@@ -75,7 +78,10 @@ test('two agents get two different free machines and see which; a third job show
   await waitUntil(async () => (await ap.getByTestId('location-device').count()) === 2, 5000, 'both machines listed');
   await waitText(ap.getByTestId('members'), 'pool-b');
   const detail = (await tb.api('GET', '/api/locations/hall')).body;
-  assert.equal(detail.devices.map((d: any) => [d.id, d.mode]), [m1.device.id, m2.device.id].sort().map((id) => [id, 'pool']));
+  assert.equal(
+    detail.devices.map((d: any) => [d.id, d.mode]),
+    [m1.device.id, m2.device.id].sort().map((id) => [id, 'pool']),
+  );
   assert.equal(detail.members, ['pool-a', 'pool-b']);
   const audit = ((await tb.api('GET', '/api/audit?limit=50')).body as { action: string }[]).map((e) => e.action);
   assert.ok(audit.includes('location.create') && audit.includes('device.placement') && audit.includes('agent.locations'), 'every admin change is audited');
@@ -131,7 +137,11 @@ test('two agents get two different free machines and see which; a third job show
   assert.is(await pa.page.getByTestId('pool-assigned').getAttribute('data-device'), devB);
   await waitUntil(() => byId.get(devB!)!.device.isRunning(jobA2), 10_000, 'the waiting job on the freed machine');
   await shots(pa.page, 'agent-handed-over');
-  for (const [job, dev] of [[jobA, devA!], [jobA2, devB!]] as const) await byId.get(dev)!.device.ack({ job, state: 'done', result: {} });
+  for (const [job, dev] of [
+    [jobA, devA!],
+    [jobA2, devB!],
+  ] as const)
+    await byId.get(dev)!.device.ack({ job, state: 'done', result: {} });
   await waitUntil(async () => (await tb.api('GET', '/api/leases')).body.length === 0, 15_000, 'every lease to end');
   await waitText(ap.getByTestId('no-leases'), 'No machine is leased now.', 10_000);
   // A scanned location label opens that pool, claiming nothing; a forged one is refused.
@@ -142,7 +152,12 @@ test('two agents get two different free machines and see which; a third job show
   await pb.page.goto(`${base}/p/hall.0000000000000000`);
   await waitText(pb.page.getByTestId('label-refused'), 'This label is not valid.', 10_000);
   assert.is((await tb.api('GET', '/api/leases')).body.length, 0, 'a label claims nothing');
-  for (const p of [pa, pb]) assert.equal(p.errors.filter((e) => !e.includes('status of 404')), [], 'no errors in the agents\' pages');
+  for (const p of [pa, pb])
+    assert.equal(
+      p.errors.filter((e) => !e.includes('status of 404')),
+      [],
+      "no errors in the agents' pages",
+    );
   // The browser logs the refused switch's answer; nothing else went wrong on the admin's page.
   assert.equal(admin.errors, [`console: Failed to load resource: the server responded with a status of 409 (Conflict) at /api/devices/${devA}`]);
 });

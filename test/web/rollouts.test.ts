@@ -33,8 +33,17 @@ test('a rollout shows its bars per wave; Pause, Resume and Cancel change it', as
   form.append('manifest', manifest);
   form.append('sig', sign(null, Buffer.from(manifest), keys.privateKey).toString('base64'));
   form.append('image', new Blob([new Uint8Array(image)]), 'app.bin');
-  assert.is((await fetch(`${tb.broker.httpUrl}/api/releases`, { method: 'POST', body: form, headers: { authorization: `Bearer ${tb.adminToken}` } })).status, 201);
-  const created = await tb.api('POST', '/api/rollouts', { release: '3.0.0', target: { all: true }, waves: [50, 100], waveSoakMinutes: 1, maxFailurePercent: 10 });
+  assert.is(
+    (await fetch(`${tb.broker.httpUrl}/api/releases`, { method: 'POST', body: form, headers: { authorization: `Bearer ${tb.adminToken}` } })).status,
+    201,
+  );
+  const created = await tb.api('POST', '/api/rollouts', {
+    release: '3.0.0',
+    target: { all: true },
+    waves: [50, 100],
+    waveSoakMinutes: 1,
+    maxFailurePercent: 10,
+  });
   assert.is(created.status, 201, JSON.stringify(created.body));
   const id = created.body.id as string;
 

@@ -35,9 +35,16 @@ test('hashed assets are cached for a year; the manifest names icons that exist',
   const js = await get(script);
   assert.is(js.status, 200);
   assert.match(js.headers.get('cache-control') ?? '', /immutable/);
-  const manifest = (await (await get('/manifest.webmanifest')).json()) as { start_url: string; display: string; icons: { src: string; sizes: string; type: string }[] };
+  const manifest = (await (await get('/manifest.webmanifest')).json()) as {
+    start_url: string;
+    display: string;
+    icons: { src: string; sizes: string; type: string }[];
+  };
   assert.is(manifest.display, 'standalone');
-  assert.ok(manifest.icons.some((i) => i.sizes === '512x512'), 'a 512 px icon for installation');
+  assert.ok(
+    manifest.icons.some((i) => i.sizes === '512x512'),
+    'a 512 px icon for installation',
+  );
   for (const icon of manifest.icons) {
     const r = await get(icon.src);
     assert.is(r.status, 200, icon.src);

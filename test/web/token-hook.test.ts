@@ -26,7 +26,9 @@ let browser: Browser | null = null;
 test.before(async () => {
   requireTool('chromium', 'chromium');
   await ensureWebBuilt();
-  tb = await TestBroker.start({ jwt: { issuer: ISSUER, audience: AUDIENCE, secret: SECRET, agentClaim: 'sub', nameClaim: 'name', autoProvision: true, jwksCooldownMs: 30_000 } });
+  tb = await TestBroker.start({
+    jwt: { issuer: ISSUER, audience: AUDIENCE, secret: SECRET, agentClaim: 'sub', nameClaim: 'name', autoProvision: true, jwksCooldownMs: 30_000 },
+  });
   browser = await launch();
 });
 test.after(async () => {
@@ -35,13 +37,20 @@ test.after(async () => {
 });
 
 function token(sub: string, seconds: number): Promise<string> {
-  return new SignJWT({ sub, name: `agent ${sub}` }).setProtectedHeader({ alg: 'HS256' }).setIssuer(ISSUER).setAudience(AUDIENCE).setExpirationTime(Math.floor(Date.now() / 1000) + seconds).sign(new TextEncoder().encode(SECRET));
+  return new SignJWT({ sub, name: `agent ${sub}` })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setIssuer(ISSUER)
+    .setAudience(AUDIENCE)
+    .setExpirationTime(Math.floor(Date.now() / 1000) + seconds)
+    .sign(new TextEncoder().encode(SECRET));
 }
 
 const expOf = (jwt: string): number => JSON.parse(Buffer.from(jwt.split('.')[1]!, 'base64url').toString()).exp * 1000;
-const storedToken = (page: Page): Promise<string | undefined> => page.evaluate('JSON.parse(localStorage.getItem("fleetbind.session"))?.token') as Promise<string | undefined>;
+const storedToken = (page: Page): Promise<string | undefined> =>
+  page.evaluate('JSON.parse(localStorage.getItem("fleetbind.session"))?.token') as Promise<string | undefined>;
 const setToken = (page: Page, jwt: string): Promise<unknown> => page.evaluate(`window.fleetbind.setToken(${JSON.stringify(jwt)})`);
-const liveExpiries = async (): Promise<number> => metric(await (await fetch(`${tb!.broker.httpUrl}/metrics`)).text(), 'fleetbind_token_refusals_total', { via: 'mqtt-live', reason: 'expired' });
+const liveExpiries = async (): Promise<number> =>
+  metric(await (await fetch(`${tb!.broker.httpUrl}/metrics`)).text(), 'fleetbind_token_refusals_total', { via: 'mqtt-live', reason: 'expired' });
 
 test('setToken signs the agent in; answering token-expiring with a new token keeps it signed in and live past the first exp', async () => {
   const base = tb!.broker.httpUrl;
@@ -57,7 +66,9 @@ test('setToken signs the agent in; answering token-expiring with a new token kee
   const expiriesBefore = await liveExpiries();
   await setToken(page, first);
   await page.waitForURL(`${base}/devices`);
-  await page.waitForFunction(`JSON.parse(localStorage.getItem('fleetbind.session') ?? 'null')?.token !== ${JSON.stringify(first)}`, undefined, { timeout: 10_000 });
+  await page.waitForFunction(`JSON.parse(localStorage.getItem('fleetbind.session') ?? 'null')?.token !== ${JSON.stringify(first)}`, undefined, {
+    timeout: 10_000,
+  });
   assert.equal(await page.evaluate('window.warned'), [expOf(first)], 'warned once, with the expiry, before it came');
   const renewed = (await storedToken(page))!;
   assert.is(expOf(renewed) - expOf(first) >= 500_000, true, 'the renewed token is the one in use');

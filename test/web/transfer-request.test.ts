@@ -58,7 +58,10 @@ test('the requester asks on the claim screen; the admin list updates live; decli
   await shot(page, 'transfer-approved');
   assert.is((await tb.api('GET', `/api/devices/${m.device.id}`)).body.agent, 'tr-b');
   const audit = ((await tb.api('GET', `/api/audit?device=${m.device.id}`)).body as { action: string; actor: string }[]).map((e) => e.action);
-  assert.ok(['transfer.requested', 'transfer.declined', 'transfer.approved', 'transfer'].every((a) => audit.includes(a)), JSON.stringify(audit));
+  assert.ok(
+    ['transfer.requested', 'transfer.declined', 'transfer.approved', 'transfer'].every((a) => audit.includes(a)),
+    JSON.stringify(audit),
+  );
   assert.equal(app.errors, []);
   assert.equal(admin.errors, []);
 });

@@ -12,7 +12,10 @@ for (const project of ['web', 'web/scripts']) {
   test(`tsc -p ${project} is clean`, () => {
     let out = '';
     try {
-      execFileSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', project, '--pretty', 'false'], { cwd: root, encoding: 'utf8' });
+      execFileSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', project, '--pretty', 'false'], {
+        cwd: root,
+        encoding: 'utf8',
+      });
     } catch (err) {
       out = String((err as { stdout?: string }).stdout ?? err);
     }

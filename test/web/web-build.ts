@@ -34,7 +34,11 @@ export async function ensureWebBuilt(): Promise<void> {
   };
   await waitUntil(locked, 180_000, `${lock} (remove it if no build is running)`, 250);
   try {
-    if (stale()) execFileSync(process.execPath, [join(root, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--config', 'web/vite.config.ts', '--logLevel', 'warn'], { cwd: root, stdio: 'inherit' });
+    if (stale())
+      execFileSync(process.execPath, [join(root, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--config', 'web/vite.config.ts', '--logLevel', 'warn'], {
+        cwd: root,
+        stdio: 'inherit',
+      });
   } finally {
     rmdirSync(lock);
   }

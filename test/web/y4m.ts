@@ -4,7 +4,13 @@
 import { writeFileSync } from 'node:fs';
 import { PNG } from 'pngjs';
 
-export interface Y4mOptions { width: number; height: number; frames: number; fps: number; background: number }
+export interface Y4mOptions {
+  width: number;
+  height: number;
+  frames: number;
+  fps: number;
+  background: number;
+}
 
 /** The PNG, scaled (nearest neighbour) to fill most of the frame's height, centred on a grey surface. */
 export function labelFrameRgb(png: Buffer, o: Pick<Y4mOptions, 'width' | 'height' | 'background'>): Uint8Array {
@@ -49,7 +55,12 @@ export function yuv420(rgb: Uint8Array, width: number, height: number): Buffer {
       let r = 0;
       let g = 0;
       let b = 0;
-      for (const [dx, dy] of [[0, 0], [1, 0], [0, 1], [1, 1]] as const) {
+      for (const [dx, dy] of [
+        [0, 0],
+        [1, 0],
+        [0, 1],
+        [1, 1],
+      ] as const) {
         const i = ((y + dy) * width + x + dx) * 3;
         r += rgb[i]!;
         g += rgb[i + 1]!;

@@ -28,7 +28,10 @@ export const scenarios: Record<string, Scenario> = {
   async 'connect: Wi-Fi first, then MQTT as itself with keepalive and a retained will'(peer) {
     await peer.boot();
     const boot = peer.fresh();
-    assert.equal(peer.of('wifi.connect', boot).map((c) => c.ssid), ['lab']);
+    assert.equal(
+      peer.of('wifi.connect', boot).map((c) => c.ssid),
+      ['lab'],
+    );
     assert.is(peer.of('mqtt.connect', boot).length, 0, 'no MQTT before an IP address');
     assert.is(peer.lastState(), 'wifi');
 
@@ -57,14 +60,29 @@ export const scenarios: Record<string, Scenario> = {
     await peer.advance(5_000);
     await peer.online();
     const calls = peer.fresh();
-    assert.equal(peer.of('mqtt.subscribe', calls).map((c) => c.topic), [deviceTopic(DEVICE, 'config'), deviceTopic(DEVICE, 'cmd')]);
+    assert.equal(
+      peer.of('mqtt.subscribe', calls).map((c) => c.topic),
+      [deviceTopic(DEVICE, 'config'), deviceTopic(DEVICE, 'cmd')],
+    );
     const status = peer.published('status', calls);
-    assert.equal(status.map((s) => [JSON.parse(s.payload), s.retain]), [[{ state: 'online' }, true]]);
+    assert.equal(
+      status.map((s) => [JSON.parse(s.payload), s.retain]),
+      [[{ state: 'online' }, true]],
+    );
     const hellos = peer.published('hello', calls);
     assert.is(hellos.length, 1);
     assert.is(hellos[0]!.retain, false);
     const hello = parseHello(JSON.parse(hellos[0]!.payload));
-    assert.equal(hello, { fw: '0.1.0', model: 'moddable_two', mac: MAC, caps: ['qr.show', 'identify'], boot: 7, uptime: 5, machine: 'CT0700026', sentAt: 5_000 });
+    assert.equal(hello, {
+      fw: '0.1.0',
+      model: 'moddable_two',
+      mac: MAC,
+      caps: ['qr.show', 'identify'],
+      boot: 7,
+      uptime: 5,
+      machine: 'CT0700026',
+      sentAt: 5_000,
+    });
     const order = calls.filter((c) => c.op === 'mqtt.subscribe' || c.op === 'mqtt.publish').map((c) => c.op);
     assert.equal(order, ['mqtt.subscribe', 'mqtt.subscribe', 'mqtt.publish', 'mqtt.publish'], 'subscribed before announcing itself');
     assert.is(peer.lastState(), 'ready');
@@ -88,9 +106,15 @@ export const scenarios: Record<string, Scenario> = {
     await peer.online();
     peer.fresh();
     await peer.deliver('config', { agent: { id: 263, name: 'Ada Lovelace' }, settings: {} });
-    assert.equal(peer.of('display.agent', peer.fresh()).map((c) => [c.name, c.claimCode]), [['Ada Lovelace', undefined]]);
+    assert.equal(
+      peer.of('display.agent', peer.fresh()).map((c) => [c.name, c.claimCode]),
+      [['Ada Lovelace', undefined]],
+    );
     await peer.deliver('config', { agent: null, claimCode: 'K7P2QX', settings: {} });
-    assert.equal(peer.of('display.agent', peer.fresh()).map((c) => [c.name, c.claimCode]), [[null, 'K7P2QX']]);
+    assert.equal(
+      peer.of('display.agent', peer.fresh()).map((c) => [c.name, c.claimCode]),
+      [[null, 'K7P2QX']],
+    );
 
     await peer.deliver('config', '{"agent": {');
     await peer.deliver('config', { agent: { id: 'Not An Id!', name: 'x' }, settings: {} });
@@ -109,12 +133,24 @@ export const scenarios: Record<string, Scenario> = {
     const error = { code: 'FORBIDDEN', message: 'device esp32-x may not announce machine code CT0700026', field: 'machine' };
     await peer.deliver('config', { agent: null, claimCode: 'K7P2QX', settings: {}, error });
     const calls = peer.fresh();
-    assert.equal(peer.of('display.agent', calls).map((c) => [c.name, c.claimCode]), [[null, 'K7P2QX']]);
-    assert.equal(peer.logs('warn', 'the broker refused the hello', calls).map((l) => l.fields), [{ code: 'FORBIDDEN', message: error.message, field: 'machine' }]);
-    assert.equal(peer.of('display.status', calls).map((c) => c.line), ['Refused machine: FORBIDDEN']);
+    assert.equal(
+      peer.of('display.agent', calls).map((c) => [c.name, c.claimCode]),
+      [[null, 'K7P2QX']],
+    );
+    assert.equal(
+      peer.logs('warn', 'the broker refused the hello', calls).map((l) => l.fields),
+      [{ code: 'FORBIDDEN', message: error.message, field: 'machine' }],
+    );
+    assert.equal(
+      peer.of('display.status', calls).map((c) => c.line),
+      ['Refused machine: FORBIDDEN'],
+    );
 
     await peer.deliver('config', { agent: null, settings: {}, error: { code: 'BAD_REQUEST', message: 'fw must be at most 64 characters' } });
-    assert.equal(peer.of('display.status', peer.fresh()).map((c) => c.line), ['Refused hello: BAD_REQUEST']);
+    assert.equal(
+      peer.of('display.status', peer.fresh()).map((c) => c.line),
+      ['Refused hello: BAD_REQUEST'],
+    );
     await peer.deliver('config', { agent: null, settings: {}, error: { code: 'BAD_REQUEST' } });
     const malformed = peer.fresh();
     assert.is(peer.logs('warn', 'ignored a malformed config', malformed).length, 1, 'an error without a message is malformed');
@@ -133,7 +169,10 @@ export const scenarios: Record<string, Scenario> = {
     await peer.cmd('job-1', 'qr.show', params);
     const started = peer.fresh();
     assert.equal(peer.ackStates('job-1', started), ['accepted', 'progress']);
-    assert.equal(peer.of('display.showQr', started).map((c) => c.view), [params]);
+    assert.equal(
+      peer.of('display.showQr', started).map((c) => c.view),
+      [params],
+    );
     assert.is(peer.lastState(), 'busy');
 
     await peer.advance(29_999);
@@ -172,7 +211,10 @@ export const scenarios: Record<string, Scenario> = {
     await peer.cmd('pay-3', 'qr.show', { text: 'pay:3', caption: 'Pay', hold: true, expiresAt: now + 60_000 });
     await peer.advance(60_000);
     const expired = peer.acks('pay-3', peer.fresh());
-    assert.equal(expired.map((a) => a.state), ['accepted', 'progress', 'failed']);
+    assert.equal(
+      expired.map((a) => a.state),
+      ['accepted', 'progress', 'failed'],
+    );
     assert.match(expired[2]!.error ?? '', /^EXPIRED/);
     peer.assertHealthy();
   },
@@ -185,7 +227,11 @@ export const scenarios: Record<string, Scenario> = {
     await peer.cmd('v-1', 'qr.show', { text: 'pay:v1', caption: 'Pay', hold: true, expiresInSeconds: 20 });
     const shownAt = (await peer.stats()).now;
     const shown = peer.fresh();
-    assert.equal(peer.of('display.showQr', shown).map((c) => c.view.expiresAt), [shownAt + 20_000], 'the countdown runs from display');
+    assert.equal(
+      peer.of('display.showQr', shown).map((c) => c.view.expiresAt),
+      [shownAt + 20_000],
+      'the countdown runs from display',
+    );
     await peer.advance(19_999);
     assert.equal(peer.acks('v-1', peer.fresh()), [], 'still valid until 20 s after display');
     await peer.advance(1);
@@ -215,7 +261,10 @@ export const scenarios: Record<string, Scenario> = {
     assert.equal(peer.ackStates('v-4', peer.fresh()), ['accepted', 'progress', 'done']);
     await peer.cmd('v-5', 'qr.show', { text: `${pix}1D3E`, caption: 'PIX', template: 'emvco' });
     const wrong = peer.acks('v-5', peer.fresh());
-    assert.equal(wrong.map((a) => a.state), ['rejected']);
+    assert.equal(
+      wrong.map((a) => a.state),
+      ['rejected'],
+    );
     assert.match(wrong[0]!.error ?? '', /the CRC is 1D3E, but the payload's CRC-16\/CCITT is 1D3D/);
     assert.is(peer.lastState(), 'ready');
     peer.assertHealthy();
@@ -229,7 +278,10 @@ export const scenarios: Record<string, Scenario> = {
     await peer.cmd('job-7', 'identify', { seconds: 3 }, { attempt: 2 });
     let calls = peer.fresh();
     assert.equal(peer.ackStates('job-7', calls), ['accepted', 'progress', 'accepted']);
-    assert.equal(peer.of('identify', calls).map((c) => c.seconds), [3]);
+    assert.equal(
+      peer.of('identify', calls).map((c) => c.seconds),
+      [3],
+    );
     await peer.advance(3_000);
     assert.equal(peer.ackStates('job-7', peer.fresh()), ['done']);
     await peer.cmd('job-7', 'identify', { seconds: 3 }, { attempt: 3 });
@@ -269,7 +321,13 @@ export const scenarios: Record<string, Scenario> = {
     await peer.send({ type: 'mqtt.close', reason: 'broker restarted' });
     assert.is(peer.of('mqtt.connect', peer.fresh()).length, 0, 'no immediate reconnect');
     assert.is(peer.lastState(), 'mqtt');
-    const windows: [number, number][] = [[500, 1_000], [1_000, 2_000], [2_000, 4_000], [4_000, 8_000], [4_000, 8_000]];
+    const windows: [number, number][] = [
+      [500, 1_000],
+      [1_000, 2_000],
+      [2_000, 4_000],
+      [4_000, 8_000],
+      [4_000, 8_000],
+    ];
     for (const [lo, hi] of windows) {
       await peer.advance(hi);
       within(delayOf(peer, 'mqtt.connect', dropAt), lo, hi, 'reconnect delay');
@@ -325,27 +383,47 @@ export const scenarios: Record<string, Scenario> = {
   },
 
   async 'enrollment: token → enroll client → stores id and secret → reconnects as itself'(peer) {
-    await peer.boot({ prefs: { ssid: 'lab', broker: 'mqtt://broker.local', insecure: '1', enroll: 'tok-0123456789', machine: 'CT0700026' }, options: { mqttBackoff: TEST_BACKOFF } });
+    await peer.boot({
+      prefs: { ssid: 'lab', broker: 'mqtt://broker.local', insecure: '1', enroll: 'tok-0123456789', machine: 'CT0700026' },
+      options: { mqttBackoff: TEST_BACKOFF },
+    });
     await peer.send({ type: 'wifi', status: 'gotip' });
     const c1 = peer.of('mqtt.connect', peer.fresh());
-    assert.equal(c1.map((c) => c.options), [
-      { host: 'broker.local', port: 1883, secure: false, clientId: `enroll-${MAC}`, username: 'enroll', password: 'tok-0123456789', keepalive: 30 },
-    ]);
+    assert.equal(
+      c1.map((c) => c.options),
+      [{ host: 'broker.local', port: 1883, secure: false, clientId: `enroll-${MAC}`, username: 'enroll', password: 'tok-0123456789', keepalive: 30 }],
+    );
     assert.is(peer.lastState(), 'enroll');
     await peer.send({ type: 'mqtt.ready' });
     let calls = peer.fresh();
-    assert.equal(peer.of('mqtt.subscribe', calls).map((c) => c.topic), [enrollReplyTopic(MAC)]);
+    assert.equal(
+      peer.of('mqtt.subscribe', calls).map((c) => c.topic),
+      [enrollReplyTopic(MAC)],
+    );
     const requests = peer.of('mqtt.publish', calls).filter((c) => c.topic === enrollTopic(MAC));
-    assert.equal(requests.map((r) => parseEnrollRequest(JSON.parse(r.payload))), [{ mac: MAC, model: 'moddable_two', fw: '0.1.0', machine: 'CT0700026' }]);
+    assert.equal(
+      requests.map((r) => parseEnrollRequest(JSON.parse(r.payload))),
+      [{ mac: MAC, model: 'moddable_two', fw: '0.1.0', machine: 'CT0700026' }],
+    );
 
     // A refusal is logged with its code and retried later, still with the token.
-    await peer.send({ type: 'mqtt.message', topic: enrollReplyTopic(MAC), payload: JSON.stringify({ ok: false, error: { code: 'RATE_LIMITED', message: 'slow down' } }) });
+    await peer.send({
+      type: 'mqtt.message',
+      topic: enrollReplyTopic(MAC),
+      payload: JSON.stringify({ ok: false, error: { code: 'RATE_LIMITED', message: 'slow down' } }),
+    });
     calls = peer.fresh();
-    assert.equal(peer.logs('error', 'enrollment refused', calls).map((l) => l.fields?.code), ['RATE_LIMITED']);
+    assert.equal(
+      peer.logs('error', 'enrollment refused', calls).map((l) => l.fields?.code),
+      ['RATE_LIMITED'],
+    );
     assert.is(peer.of('mqtt.close', calls).length, 1);
     await peer.advance(1_000);
     const retry = peer.of('mqtt.connect', peer.fresh());
-    assert.equal(retry.map((c) => c.options.username), ['enroll']);
+    assert.equal(
+      retry.map((c) => c.options.username),
+      ['enroll'],
+    );
     await peer.send({ type: 'mqtt.ready' });
     const newSecret = 'n3w-secret-from-broker-0001';
     await peer.send({ type: 'mqtt.message', topic: enrollReplyTopic(MAC), payload: JSON.stringify({ ok: true, deviceId: DEVICE, secret: newSecret }) });
@@ -355,7 +433,10 @@ export const scenarios: Record<string, Scenario> = {
       [['id', DEVICE], ['secret', newSecret], ['enroll']],
     );
     const asItself = peer.of('mqtt.connect', calls);
-    assert.equal(asItself.map((c) => [c.options.clientId, c.options.username, c.options.password]), [[DEVICE, DEVICE, newSecret]]);
+    assert.equal(
+      asItself.map((c) => [c.options.clientId, c.options.username, c.options.password]),
+      [[DEVICE, DEVICE, newSecret]],
+    );
     await peer.send({ type: 'mqtt.ready' });
     assert.is(peer.published('hello', peer.fresh()).length, 1);
     const { prefs } = await peer.stats();
@@ -365,12 +446,22 @@ export const scenarios: Record<string, Scenario> = {
   },
 
   async 'rotated credentials: a refused CONNACK falls back to enrollment when a token is present'(peer) {
-    await peer.boot({ prefs: { ssid: 'lab', broker: 'broker.local', insecure: '1', id: DEVICE, secret: SECRET, enroll: 'tok-new-0001' }, options: { mqttBackoff: TEST_BACKOFF } });
+    await peer.boot({
+      prefs: { ssid: 'lab', broker: 'broker.local', insecure: '1', id: DEVICE, secret: SECRET, enroll: 'tok-new-0001' },
+      options: { mqttBackoff: TEST_BACKOFF },
+    });
     await peer.send({ type: 'wifi', status: 'gotip' });
-    assert.equal(peer.of('mqtt.connect', peer.fresh()).map((c) => c.options.username), [DEVICE], 'the stored secret comes first');
+    assert.equal(
+      peer.of('mqtt.connect', peer.fresh()).map((c) => c.options.username),
+      [DEVICE],
+      'the stored secret comes first',
+    );
     await peer.send({ type: 'mqtt.close', refused: 5 });
     await peer.advance(1_000);
-    assert.equal(peer.of('mqtt.connect', peer.fresh()).map((c) => c.options.username), ['enroll']);
+    assert.equal(
+      peer.of('mqtt.connect', peer.fresh()).map((c) => c.options.username),
+      ['enroll'],
+    );
     peer.assertHealthy();
   },
 
@@ -381,7 +472,10 @@ export const scenarios: Record<string, Scenario> = {
     for (const hi of [1_000, 2_000, 4_000]) {
       await peer.send({ type: 'mqtt.close', refused: 4 });
       await peer.advance(hi);
-      assert.equal(peer.of('mqtt.connect', peer.fresh()).map((c) => c.options.username), [DEVICE]);
+      assert.equal(
+        peer.of('mqtt.connect', peer.fresh()).map((c) => c.options.username),
+        [DEVICE],
+      );
     }
     assert.ok(peer.logs('error', 'the broker refused the stored credentials and there is no enrollment token').length === 3);
     peer.assertHealthy();
@@ -393,7 +487,10 @@ export const scenarios: Record<string, Scenario> = {
     peer.fresh();
     await peer.cmd('ser-1', 'serial.send', { data: b64('PING\r\n'), timeoutMs: 500, expect: b64('\r\n') });
     const sent = peer.fresh();
-    assert.equal(peer.of('serial.send', sent).map((c) => [c.data, c.timeoutMs, c.expect]), [[hex('PING\r\n'), 500, hex('\r\n')]]);
+    assert.equal(
+      peer.of('serial.send', sent).map((c) => [c.data, c.timeoutMs, c.expect]),
+      [[hex('PING\r\n'), 500, hex('\r\n')]],
+    );
     assert.equal(peer.ackStates('ser-1', sent), ['accepted', 'progress']);
     await peer.send({ type: 'serial.reply', ok: true, data: hex('PONG \xff\r\n') });
     assert.equal(peer.acks('ser-1', peer.fresh()), [{ job: 'ser-1', state: 'done', result: { data: b64('PONG \xff\r\n'), bytes: 8 } }]);
@@ -411,13 +508,16 @@ export const scenarios: Record<string, Scenario> = {
     await peer.cmd('run-1', 'identify', { seconds: 5 });
     await peer.cmd('r-5', 'identify', { seconds: 1 });
     const acks = peer.acks(undefined, peer.fresh()).filter((a) => a.job.startsWith('r-'));
-    assert.equal(acks.map((a) => [a.job, a.state, (a.error ?? '').split(':')[0]]), [
-      ['r-1', 'rejected', 'UNSUPPORTED'],
-      ['r-2', 'rejected', 'UNSUPPORTED'],
-      ['r-3', 'rejected', 'BAD_PARAMS'],
-      ['r-4', 'rejected', 'EXPIRED'],
-      ['r-5', 'rejected', 'BUSY'],
-    ]);
+    assert.equal(
+      acks.map((a) => [a.job, a.state, (a.error ?? '').split(':')[0]]),
+      [
+        ['r-1', 'rejected', 'UNSUPPORTED'],
+        ['r-2', 'rejected', 'UNSUPPORTED'],
+        ['r-3', 'rejected', 'BAD_PARAMS'],
+        ['r-4', 'rejected', 'EXPIRED'],
+        ['r-5', 'rejected', 'BUSY'],
+      ],
+    );
     assert.match(acks[2]!.error ?? '', /text/, 'the bad field is named');
     await peer.cmd('r-1', 'print.photo', {}, { attempt: 2 });
     assert.equal(peer.ackStates('r-1', peer.fresh()), ['rejected'], 'a resent rejected job is not re-accepted');
@@ -433,7 +533,10 @@ export const scenarios: Record<string, Scenario> = {
     await peer.cmd('c-1', 'identify', {}, { cancel: true });
     let calls = peer.fresh();
     assert.equal(peer.ackStates('c-1', calls), ['accepted', 'progress', 'cancelled']);
-    assert.equal(peer.of('identify', calls).map((c) => c.seconds), [30, 0]);
+    assert.equal(
+      peer.of('identify', calls).map((c) => c.seconds),
+      [30, 0],
+    );
     assert.is(peer.lastState(), 'ready');
     await peer.advance(60_000);
     assert.equal(peer.acks('c-1', peer.fresh()), [], 'no done after cancel');

@@ -17,14 +17,32 @@ function checkTranscript(t: ImprovTranscript): void {
   const replies = Object.fromEntries(t.steps.map((s) => [s.sent, s.replies]));
   assert.equal(replies.state, [[STATE, [ImprovState.AUTHORIZED]]]);
   assert.equal(t.info, ['fleetbind', '1.2.3', 'moddable_two', 'esp32-240ac4000001']);
-  assert.equal(replies['wrong passphrase'], [[ERROR, [ImprovError.NONE]], [STATE, [ImprovState.PROVISIONING]]]);
-  assert.equal(replies['join fails'], [[ERROR, [ImprovError.UNABLE_TO_CONNECT]], [STATE, [ImprovState.AUTHORIZED]]]);
-  assert.equal(replies['right passphrase'], [[ERROR, [ImprovError.NONE]], [STATE, [ImprovState.PROVISIONING]]]);
-  assert.equal(replies['join succeeds'], [[STATE, [ImprovState.PROVISIONED]], [RESULT, [0x01, 0]]]);
-  assert.equal(replies['state again'], [[STATE, [ImprovState.PROVISIONED]], [RESULT, [0x02, 0]]]);
+  assert.equal(replies['wrong passphrase'], [
+    [ERROR, [ImprovError.NONE]],
+    [STATE, [ImprovState.PROVISIONING]],
+  ]);
+  assert.equal(replies['join fails'], [
+    [ERROR, [ImprovError.UNABLE_TO_CONNECT]],
+    [STATE, [ImprovState.AUTHORIZED]],
+  ]);
+  assert.equal(replies['right passphrase'], [
+    [ERROR, [ImprovError.NONE]],
+    [STATE, [ImprovState.PROVISIONING]],
+  ]);
+  assert.equal(replies['join succeeds'], [
+    [STATE, [ImprovState.PROVISIONED]],
+    [RESULT, [0x01, 0]],
+  ]);
+  assert.equal(replies['state again'], [
+    [STATE, [ImprovState.PROVISIONED]],
+    [RESULT, [0x02, 0]],
+  ]);
   assert.equal(replies['bad checksum'], [[ERROR, [ImprovError.INVALID_RPC]]]);
   assert.equal(replies['scan (not offered)'], [[ERROR, [ImprovError.UNKNOWN_RPC]]]);
-  assert.equal(t.joins, [['lab', 'not-the-passphrase'], ['lab', 'lab-passphrase']]);
+  assert.equal(t.joins, [
+    ['lab', 'not-the-passphrase'],
+    ['lab', 'lab-passphrase'],
+  ]);
   assert.equal(t.prefs, { ssid: 'lab', psk: 'lab-passphrase' });
 }
 

@@ -50,7 +50,11 @@ test('the same scenario fails under XS when the core uses Buffer, and XS names i
 test('a Node global used at the top level is an uncaught ReferenceError in XS', async () => {
   const worker = new XsnapWorker('node-only-probe', () => new Uint8Array());
   try {
-    for (const [code, name] of [['Buffer.from("x")', 'Buffer'], ['setTimeout(() => {}, 1)', 'setTimeout'], ['process.env', 'process']] as const) {
+    for (const [code, name] of [
+      ['Buffer.from("x")', 'Buffer'],
+      ['setTimeout(() => {}, 1)', 'setTimeout'],
+      ['process.env', 'process'],
+    ] as const) {
       const outcome = await worker.evaluate(code).then(
         () => null,
         (e: unknown) => e,

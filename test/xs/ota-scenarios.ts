@@ -95,14 +95,24 @@ export const otaScenarios: Record<string, OtaScenario> = {
     await onlineDevice(peer);
     const r = release({ minVersion: '0.2.0' });
     await peer.cmd('ota-1', 'ota', r.params);
-    assert.equal(peer.of('ota.fetch', peer.fresh()).map((c) => [c.url, c.offset]), [[URL, 0]]);
+    assert.equal(
+      peer.of('ota.fetch', peer.fresh()).map((c) => [c.url, c.offset]),
+      [[URL, 0]],
+    );
     await serve(peer, r.bytes, 0, r.bytes.length);
     await peer.send({ type: 'ota.end' });
     const calls = peer.fresh();
-    assert.equal(peer.of('ota.complete', calls).map((c) => c.sha256), [r.params.sha256], 'the bytes made bootable are the signed image');
+    assert.equal(
+      peer.of('ota.complete', calls).map((c) => c.sha256),
+      [r.params.sha256],
+      'the bytes made bootable are the signed image',
+    );
     assert.is(peer.of('ota.write', calls).at(-1)!.total, r.bytes.length);
     const acks = peer.acks('ota-1');
-    assert.equal(acks.map((a) => a.state).filter((s) => s !== 'progress'), ['accepted', 'done']);
+    assert.equal(
+      acks.map((a) => a.state).filter((s) => s !== 'progress'),
+      ['accepted', 'done'],
+    );
     assert.equal(acks.at(-1)!.result, { installed: '0.2.0' });
     assert.ok(acks.filter((a) => a.state === 'progress').length >= 5, 'progress is reported while downloading');
     assert.is(peer.of('ota.restart').length, 0, 'the done ack leaves before the restart');
@@ -113,7 +123,12 @@ export const otaScenarios: Record<string, OtaScenario> = {
     peer.assertHealthy();
 
     const next = await restart();
-    await next.boot(bootWith(prefs, { facts: { mac: 'A4:CF:12:B4:C9:E0', model: MODEL, fw: '0.2.0', caps: ['qr.show', 'identify', 'ota'], boot: 8 }, ota: { capacity: 64 * 1024, onTrial: true } }));
+    await next.boot(
+      bootWith(prefs, {
+        facts: { mac: 'A4:CF:12:B4:C9:E0', model: MODEL, fw: '0.2.0', caps: ['qr.show', 'identify', 'ota'], boot: 8 },
+        ota: { capacity: 64 * 1024, onTrial: true },
+      }),
+    );
     await next.send({ type: 'wifi', status: 'gotip' });
     assert.is(next.of('ota.markValid').length, 0, 'not valid before it has reached the broker');
     await next.send({ type: 'mqtt.ready' });
@@ -168,10 +183,16 @@ export const otaScenarios: Record<string, OtaScenario> = {
     await peer.send({ type: 'ota.end', error: 'socket closed' });
     assert.is(peer.of('ota.fetch').length, 1, 'waits before resuming');
     await peer.advance(2_000);
-    assert.equal(peer.of('ota.fetch').map((c) => c.offset), [0, 4_000]);
+    assert.equal(
+      peer.of('ota.fetch').map((c) => c.offset),
+      [0, 4_000],
+    );
     await serve(peer, r.bytes, 4_000, r.bytes.length);
     await peer.send({ type: 'ota.end' });
-    assert.equal(peer.of('ota.complete').map((c) => c.sha256), [r.params.sha256]);
+    assert.equal(
+      peer.of('ota.complete').map((c) => c.sha256),
+      [r.params.sha256],
+    );
     assert.is(peer.of('ota.begin').length, 1, 'the partition was not erased again');
     assert.is(peer.acks('ota-1').at(-1)!.state, 'done');
     peer.assertHealthy();
@@ -181,7 +202,13 @@ export const otaScenarios: Record<string, OtaScenario> = {
     await onlineDevice(peer);
     const prefs = await install(peer, release());
     const trial = await restart();
-    await trial.boot(bootWith(prefs, { facts: { mac: 'A4:CF:12:B4:C9:E0', model: MODEL, fw: '0.2.0', caps: ['qr.show', 'identify', 'ota'], boot: 8 }, ota: { capacity: 64 * 1024, onTrial: true }, options: { otaTrialMs: 1 } }));
+    await trial.boot(
+      bootWith(prefs, {
+        facts: { mac: 'A4:CF:12:B4:C9:E0', model: MODEL, fw: '0.2.0', caps: ['qr.show', 'identify', 'ota'], boot: 8 },
+        ota: { capacity: 64 * 1024, onTrial: true },
+        options: { otaTrialMs: 1 },
+      }),
+    );
     await trial.advance(1);
     assert.is(trial.of('ota.rollback').length, 1);
     assert.is(JSON.parse((await trial.stats()).prefs.ota!).reason, 'the new image did not reach the broker within 1 ms');
@@ -192,7 +219,12 @@ export const otaScenarios: Record<string, OtaScenario> = {
     await onlineDevice(peer);
     const prefs = await install(peer, release());
     const trial = await restart();
-    await trial.boot(bootWith(prefs, { facts: { mac: 'A4:CF:12:B4:C9:E0', model: MODEL, fw: '0.2.0', caps: ['qr.show', 'identify', 'ota'], boot: 8 }, ota: { capacity: 64 * 1024, onTrial: true } }));
+    await trial.boot(
+      bootWith(prefs, {
+        facts: { mac: 'A4:CF:12:B4:C9:E0', model: MODEL, fw: '0.2.0', caps: ['qr.show', 'identify', 'ota'], boot: 8 },
+        ota: { capacity: 64 * 1024, onTrial: true },
+      }),
+    );
     await trial.send({ type: 'wifi', status: 'gotip' });
     await trial.advance(TRIAL_MS - 1);
     assert.is(trial.of('ota.rollback').length, 0);
@@ -243,7 +275,10 @@ export const otaScenarios: Record<string, OtaScenario> = {
   },
 
   async 'a device without release keys refuses every update'(peer) {
-    await peer.boot({ ...bootWith({}), prefs: { ssid: 'lab', broker: 'mqtt://broker.local:1884', insecure: '1', id: DEVICE, secret: 'k3y-5ecret-0123456789abcdef' } });
+    await peer.boot({
+      ...bootWith({}),
+      prefs: { ssid: 'lab', broker: 'mqtt://broker.local:1884', insecure: '1', id: DEVICE, secret: 'k3y-5ecret-0123456789abcdef' },
+    });
     await peer.online();
     await peer.cmd('ota-1', 'ota', release().params);
     assert.match(peer.acks('ota-1').at(-1)!.error!, /^NO_RELEASE_KEY/);

@@ -152,5 +152,15 @@ export function runPrintScenario(opts: { corrupt?: boolean; outageMs?: number } 
   }
   const all = new Sha256();
   for (const r of printer.received) all.update(r);
-  return { outcome, ranges: collapse(ranges), progress, printer: { commands: printer.commands.filter((x, i, l) => x !== 'DATA' || l[i - 1] !== 'DATA'), bytes: printer.bytes, sha256: hex(all.digest()), verdict: printer.verdict } };
+  return {
+    outcome,
+    ranges: collapse(ranges),
+    progress,
+    printer: {
+      commands: printer.commands.filter((x, i, l) => x !== 'DATA' || l[i - 1] !== 'DATA'),
+      bytes: printer.bytes,
+      sha256: hex(all.digest()),
+      verdict: printer.verdict,
+    },
+  };
 }

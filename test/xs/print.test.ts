@@ -20,7 +20,12 @@ const sha = createHash('sha256').update(design(size)).digest('hex');
 function checkGood(t: PrintTranscript): void {
   assert.equal(t.outcome, { done: { bytes: size, sha256: sha, copies: 2 } });
   // Window 2 broke after 5000 bytes and resumed from there, not from its start.
-  assert.equal(t.ranges, [[0, W - 1], [W, 2 * W - 1], [W + 5_000, 2 * W - 1], [2 * W, size - 1]]);
+  assert.equal(t.ranges, [
+    [0, W - 1],
+    [W, 2 * W - 1],
+    [W + 5_000, 2 * W - 1],
+    [2 * W, size - 1],
+  ]);
   assert.equal(t.printer, { commands: [`DESIGN ${size} 2 ${sha}`, 'DATA', 'END'], bytes: size, sha256: sha, verdict: 'ok' });
   assert.equal(t.progress, [0, Math.floor((W * 100) / size), Math.floor((2 * W * 100) / size), 100]);
 }
@@ -37,7 +42,15 @@ function checkOutage(t: PrintTranscript): void {
   // The rest of the broken window is asked for again and again (refused for the minute, spaced by a
   // backoff capped at its maximum) until it comes.
   const [first, second, resumed, last] = t.ranges;
-  assert.equal([first, second, resumed!.slice(0, 2), last], [[0, W - 1], [W, 2 * W - 1], [W + 5_000, 2 * W - 1], [2 * W, size - 1]]);
+  assert.equal(
+    [first, second, resumed!.slice(0, 2), last],
+    [
+      [0, W - 1],
+      [W, 2 * W - 1],
+      [W + 5_000, 2 * W - 1],
+      [2 * W, size - 1],
+    ],
+  );
   const retries = (resumed![2] ?? 1) - 1;
   assert.ok(retries >= 60_000 / PRINT_FETCH_MAX_BACKOFF_MS && retries < 60_000 / 100, `${retries} refused retries`);
   assert.is(t.printer.verdict, 'ok');
@@ -50,7 +63,12 @@ function checkGone(t: PrintTranscript): void {
   assert.is(t.printer.verdict, 'aborted');
 }
 
-const scenarios = (): PrintTranscript[] => [runPrintScenario(), runPrintScenario({ corrupt: true }), runPrintScenario({ outageMs: 60_000 }), runPrintScenario({ outageMs: Infinity })];
+const scenarios = (): PrintTranscript[] => [
+  runPrintScenario(),
+  runPrintScenario({ corrupt: true }),
+  runPrintScenario({ outageMs: 60_000 }),
+  runPrintScenario({ outageMs: Infinity }),
+];
 
 function checkAll([good, corrupt, outage, gone]: PrintTranscript[]): void {
   checkGood(good!);

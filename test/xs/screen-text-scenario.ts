@@ -25,7 +25,14 @@ export interface ScreenTextTranscript {
 
 export function runScreenTextScenario(): ScreenTextTranscript {
   const screen = { width: 240, height: 320 };
-  const payloads = ['12345678901234567890', 'HTTPS://PAY.EXAMPLE/ABC', 'https://pay.example/checkout?order=17&amount=12.50', 'x'.repeat(300), 'x'.repeat(1000), 'y'.repeat(3000)];
+  const payloads = [
+    '12345678901234567890',
+    'HTTPS://PAY.EXAMPLE/ABC',
+    'https://pay.example/checkout?order=17&amount=12.50',
+    'x'.repeat(300),
+    'x'.repeat(1000),
+    'y'.repeat(3000),
+  ];
   return {
     fontText: SCREEN_TEXTS.map(fontText),
     inFont: ['A', 'é', 'ÿ', '€', '₹', '😀', '\u00a0'].map(inFont),
@@ -38,6 +45,9 @@ export function runScreenTextScenario(): ScreenTextTranscript {
     ].map(fontText),
     modules: payloads.map(qrModules),
     scale: payloads.map((p) => qrScale(screen, qrModules(p) ?? 177)),
-    misfit: [...payloads.map((text) => qrMisfit(screen, { text, caption: 'Order 17', amount: 12.5, currency: 'EUR' })), qrMisfit(screen, { text: 'ok', caption: 'A caption far too long for a small screen' })].map((m) => (m === null ? null : m.field)),
+    misfit: [
+      ...payloads.map((text) => qrMisfit(screen, { text, caption: 'Order 17', amount: 12.5, currency: 'EUR' })),
+      qrMisfit(screen, { text: 'ok', caption: 'A caption far too long for a small screen' }),
+    ].map((m) => (m === null ? null : m.field)),
   };
 }

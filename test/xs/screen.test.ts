@@ -43,7 +43,16 @@ test('under XS (xsnap), the same answers', async () => {
 });
 
 test('QR sizes agree with an independent encoder (node-qrcode, one segment, level M)', () => {
-  const texts = ['7', '0123456789'.repeat(40), 'HELLO WORLD', 'PAY:12.50 EUR/ORDER-17'.repeat(12), 'https://pay.example/?a=1', 'Café €', 'z'.repeat(2331), 'z'.repeat(2332)];
+  const texts = [
+    '7',
+    '0123456789'.repeat(40),
+    'HELLO WORLD',
+    'PAY:12.50 EUR/ORDER-17'.repeat(12),
+    'https://pay.example/?a=1',
+    'Café €',
+    'z'.repeat(2331),
+    'z'.repeat(2332),
+  ];
   for (let n = 1; n <= 1200; n += 37) texts.push('q'.repeat(n), '9'.repeat(n), 'A'.repeat(n));
   for (const text of texts) {
     const mode = /^[0-9]+$/.test(text) ? 'numeric' : /^[0-9A-Z $%*+\-./:]+$/.test(text) ? 'alphanumeric' : 'byte';
@@ -73,7 +82,9 @@ for (const engine of ['node', 'xs'] as Engine[]) {
   test(`a device with a screen announces it in hello (${engine})`, async () => {
     const peer = new Peer(await makeDriver(engine));
     try {
-      await peer.boot({ facts: { mac: 'A4:CF:12:B4:C9:E0', model: 'moddable_two', fw: '0.1.0', caps: ['qr.show', 'identify'], boot: 7, screen: { width: 240, height: 320 } } });
+      await peer.boot({
+        facts: { mac: 'A4:CF:12:B4:C9:E0', model: 'moddable_two', fw: '0.1.0', caps: ['qr.show', 'identify'], boot: 7, screen: { width: 240, height: 320 } },
+      });
       await peer.online();
       const hello = parseHello(JSON.parse(peer.published('hello')[0]!.payload));
       assert.equal(hello.screen, { width: 240, height: 320 });

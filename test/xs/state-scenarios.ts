@@ -12,7 +12,8 @@ const hex = (text: string): string => Buffer.from(text, 'latin1').toString('hex'
 const PRINTER = { mac: MAC, model: 'esp32', fw: '0.1.0', caps: ['serial.send'], boot: 1 };
 const OPTIONS = { machinePollMs: 1_000, stateMinIntervalMs: 5_000, stateReportMs: 60_000, mqttBackoff: { baseMs: 1_000, capMs: 1_000, factor: 2, jitter: 0 } };
 
-const reports = (peer: Peer, calls = peer.fresh()): Record<string, any>[] => peer.published('state', calls).map((c) => parseStatePatch(JSON.parse(c.payload)) as Record<string, any>);
+const reports = (peer: Peer, calls = peer.fresh()): Record<string, any>[] =>
+  peer.published('state', calls).map((c) => parseStatePatch(JSON.parse(c.payload)) as Record<string, any>);
 
 /** Answers the status request in flight with the printer's status line. */
 async function answer(peer: Peer, status: Record<string, unknown>): Promise<void> {
@@ -33,7 +34,17 @@ export const stateScenarios: Record<string, Scenario> = {
     peer.fresh();
     await answer(peer, printer(50));
     const first = reports(peer);
-    assert.equal(first, [{ machine: { status: 'idle' }, consumables: { 'ink.c': { level: 80 }, 'ink.m': { level: 70 }, 'ink.y': { level: 60 }, 'ink.k': { level: 50 }, paper: { level: 90 } }, counters: { prints: 50 } }], 'the first status goes out at once');
+    assert.equal(
+      first,
+      [
+        {
+          machine: { status: 'idle' },
+          consumables: { 'ink.c': { level: 80 }, 'ink.m': { level: 70 }, 'ink.y': { level: 60 }, 'ink.k': { level: 50 }, paper: { level: 90 } },
+          counters: { prints: 50 },
+        },
+      ],
+      'the first status goes out at once',
+    );
 
     // Three changes within the minimum interval (5 s): nothing yet, then one patch with the last values.
     for (const k of [49, 48, 47]) {
@@ -43,7 +54,11 @@ export const stateScenarios: Record<string, Scenario> = {
     assert.equal(reports(peer), [], 'coalesced: nothing before the minimum interval');
     await peer.advance(2_000);
     await answer(peer, printer(47));
-    assert.equal(reports(peer), [{ consumables: { 'ink.k': { level: 47 } }, counters: { prints: 53 }, machine: { status: 'idle', error: null } }], 'one patch; the jam came and went, so error is null');
+    assert.equal(
+      reports(peer),
+      [{ consumables: { 'ink.k': { level: 47 } }, counters: { prints: 53 }, machine: { status: 'idle', error: null } }],
+      'one patch; the jam came and went, so error is null',
+    );
 
     // Nothing changes: nothing is sent until the period, which sends everything.
     await peer.advance(1_000);
@@ -87,7 +102,12 @@ export const stateScenarios: Record<string, Scenario> = {
     await peer.boot({ options: { stateMinIntervalMs: 1_000, stateReportMs: 600_000 } });
     await peer.online();
     peer.fresh();
-    await peer.deliver('config', { agent: null, claimCode: 'K7P2QX', settings: {}, delta: { version: 3, settings: { 'display.brightness': 40, 'display.language': 'pt-br', 'future.setting': 1 } } });
+    await peer.deliver('config', {
+      agent: null,
+      claimCode: 'K7P2QX',
+      settings: {},
+      delta: { version: 3, settings: { 'display.brightness': 40, 'display.language': 'pt-br', 'future.setting': 1 } },
+    });
     await peer.advance(0);
     const applied = peer.fresh();
     assert.equal(reports(peer, applied), [{ settings: { 'display.brightness': 40, 'display.language': 'pt-br' } }]);
@@ -110,11 +130,24 @@ export const stateScenarios: Record<string, Scenario> = {
     await peer.advance(1_000);
     assert.equal(reports(peer), [{ settings: { 'display.language': 'pt-br' } }]);
 
-    assert.ok(peer.published('state').every((c) => c.topic === `fb/v1/d/${DEVICE}/state` && !c.retain), 'state is never retained');
+    assert.ok(
+      peer.published('state').every((c) => c.topic === `fb/v1/d/${DEVICE}/state` && !c.retain),
+      'state is never retained',
+    );
     peer.assertHealthy();
   },
   async 'settings: after a restart the device runs with the settings it kept, and reports them first'(peer) {
-    await peer.boot({ prefs: { ssid: 'lab', broker: 'mqtt://broker.local:1884', insecure: '1', id: DEVICE, secret: 'k3y-5ecret-0123456789abcdef', settings: JSON.stringify({ 'display.brightness': 40, bogus: 1 }), setver: '3' } });
+    await peer.boot({
+      prefs: {
+        ssid: 'lab',
+        broker: 'mqtt://broker.local:1884',
+        insecure: '1',
+        id: DEVICE,
+        secret: 'k3y-5ecret-0123456789abcdef',
+        settings: JSON.stringify({ 'display.brightness': 40, bogus: 1 }),
+        setver: '3',
+      },
+    });
     await peer.online();
     assert.equal(reports(peer), [{ settings: { 'display.brightness': 40 } }]);
     await peer.deliver('config', { agent: null, claimCode: 'K7P2QX', settings: {}, delta: { version: 2, settings: { 'display.brightness': 90 } } });

@@ -45,7 +45,15 @@ export const transportScenarios: Record<string, Scenario> = {
   },
 
   async 'tls: mqtts:// without a CA, or with one that is not a PEM certificate, never connects'(peer) {
-    await peer.boot({ prefs: { ssid: 'lab', broker: 'mqtts://broker.local', ca: '-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydA==\n-----END CERTIFICATE-----', id: DEVICE, secret: SECRET } });
+    await peer.boot({
+      prefs: {
+        ssid: 'lab',
+        broker: 'mqtts://broker.local',
+        ca: '-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydA==\n-----END CERTIFICATE-----',
+        id: DEVICE,
+        secret: SECRET,
+      },
+    });
     assert.match(await haltReason(peer), /pref ca is not a PEM certificate/);
   },
 
@@ -94,7 +102,10 @@ export const transportScenarios: Record<string, Scenario> = {
     await peer.advance(400);
     await peer.deliver('config', { agent: null, settings: {}, time: { now: T0, hello: hello.sentAt } });
     assert.is((await peer.stats()).now, T0 + 200, 'the broker time plus half the 400 ms round trip');
-    assert.equal(peer.logs('info', 'clock set from the broker').map((l) => l.fields?.roundTripMs), [400]);
+    assert.equal(
+      peer.logs('info', 'clock set from the broker').map((l) => l.fields?.roundTripMs),
+      [400],
+    );
 
     // A later config (a claim) carries the time but answers no hello: the clock stays.
     await peer.advance(1_000);

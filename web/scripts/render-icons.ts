@@ -13,7 +13,7 @@ try {
     await page.setViewportSize({ width: size, height: size });
     const pad = Math.round(size * inset);
     await page.setContent(
-      `<body style="margin:0;background:${inset > 0 ? "#0b4f9c" : "transparent"}"><div style="padding:${pad}px;width:${size}px;height:${size}px;box-sizing:border-box">${svg.replace('<svg ', '<svg width="100%" height="100%" ')}</div></body>`,
+      `<body style="margin:0;background:${inset > 0 ? '#0b4f9c' : 'transparent'}"><div style="padding:${pad}px;width:${size}px;height:${size}px;box-sizing:border-box">${svg.replace('<svg ', '<svg width="100%" height="100%" ')}</div></body>`,
     );
     await page.screenshot({ path: join(dir, file), omitBackground: inset === 0 });
   };

@@ -108,7 +108,6 @@ function Header(props: { path: string }): JSX.Element {
   );
 }
 
-
 function agentRoute(path: string): JSX.Element | null {
   let m: Record<string, string> | null;
   if (path === '/' || path === '/devices') return <Devices />;

@@ -120,40 +120,45 @@ class PrintRun {
     this.attempts++;
     let status = 0;
     const start = this.offset + this.got;
-    this.fetch = this.http.get(this.p.url, { start, end: this.offset + this.window.length - 1 }, {
-      onStatus: (s) => (status = s),
-      onData: (chunk) => {
-        if (this.over) return;
-        // A 200 is the whole blob from byte 0: take only this window's part of it.
-        const skip = status === 200 ? start : 0;
-        let c = chunk;
-        if (skip > 0) {
-          const before = this.fetchSkipped;
-          this.fetchSkipped += c.length;
-          if (this.fetchSkipped <= skip) return;
-          c = c.subarray(Math.max(0, skip - before));
-        }
-        const room = this.window.length - this.got;
-        this.window.set(c.length > room ? c.subarray(0, room) : c, this.got);
-        this.got += Math.min(room, c.length);
-        if (c.length > 0) {
-          this.progressAt = this.ctx.platform.now();
-          this.attempts = 1;
-        }
+    this.fetch = this.http.get(
+      this.p.url,
+      { start, end: this.offset + this.window.length - 1 },
+      {
+        onStatus: (s) => (status = s),
+        onData: (chunk) => {
+          if (this.over) return;
+          // A 200 is the whole blob from byte 0: take only this window's part of it.
+          const skip = status === 200 ? start : 0;
+          let c = chunk;
+          if (skip > 0) {
+            const before = this.fetchSkipped;
+            this.fetchSkipped += c.length;
+            if (this.fetchSkipped <= skip) return;
+            c = c.subarray(Math.max(0, skip - before));
+          }
+          const room = this.window.length - this.got;
+          this.window.set(c.length > room ? c.subarray(0, room) : c, this.got);
+          this.got += Math.min(room, c.length);
+          if (c.length > 0) {
+            this.progressAt = this.ctx.platform.now();
+            this.attempts = 1;
+          }
+        },
+        onEnd: (error) => {
+          this.fetch = null;
+          this.fetchSkipped = 0;
+          if (this.over) return;
+          const bad = status !== 206 && status !== 200;
+          if (!bad && this.got === this.window.length) return this.streamWindow(0);
+          if (status === 403 || status === 404 || status === 410) return this.fail(`FETCH: the design URL answered ${status}`);
+          const stalled = this.ctx.platform.now() - this.progressAt;
+          if (stalled >= PRINT_FETCH_STALL_MS)
+            return this.fail(`FETCH: ${error ?? `status ${status}`}; nothing fetched for ${Math.round(stalled / 1000)} s after ${this.attempts} attempts`);
+          this.ctx.platform.log('warn', 'design fetch interrupted; resuming with Range', { at: this.offset + this.got, error: error ?? `status ${status}` });
+          this.timer = this.ctx.platform.setTimer(Math.min(100 * 2 ** Math.min(this.attempts - 1, 16), PRINT_FETCH_MAX_BACKOFF_MS), () => this.request());
+        },
       },
-      onEnd: (error) => {
-        this.fetch = null;
-        this.fetchSkipped = 0;
-        if (this.over) return;
-        const bad = status !== 206 && status !== 200;
-        if (!bad && this.got === this.window.length) return this.streamWindow(0);
-        if (status === 403 || status === 404 || status === 410) return this.fail(`FETCH: the design URL answered ${status}`);
-        const stalled = this.ctx.platform.now() - this.progressAt;
-        if (stalled >= PRINT_FETCH_STALL_MS) return this.fail(`FETCH: ${error ?? `status ${status}`}; nothing fetched for ${Math.round(stalled / 1000)} s after ${this.attempts} attempts`);
-        this.ctx.platform.log('warn', 'design fetch interrupted; resuming with Range', { at: this.offset + this.got, error: error ?? `status ${status}` });
-        this.timer = this.ctx.platform.setTimer(Math.min(100 * 2 ** Math.min(this.attempts - 1, 16), PRINT_FETCH_MAX_BACKOFF_MS), () => this.request());
-      },
-    });
+    );
   }
 
   private fetchSkipped = 0;

@@ -19,9 +19,10 @@ export const serialSendHandler: JobHandler<'serial.send'> = {
       ctx.fail('UNSUPPORTED: this board has no serial port');
       return { cancel() {} };
     }
-    const request = p.expect === undefined
-      ? { data: decodeBase64(p.data), timeoutMs: p.timeoutMs }
-      : { data: decodeBase64(p.data), timeoutMs: p.timeoutMs, expect: decodeBase64(p.expect) };
+    const request =
+      p.expect === undefined
+        ? { data: decodeBase64(p.data), timeoutMs: p.timeoutMs }
+        : { data: decodeBase64(p.data), timeoutMs: p.timeoutMs, expect: decodeBase64(p.expect) };
     let exchange: { abort(): void } = { abort() {} };
     let retry: unknown = null;
     const send = (): void => {

@@ -2,4 +2,5 @@
 import { utf8Encode } from '../../../firmware/core/utf8';
 import { runImprovScenario } from '../improv-scenario';
 
-(globalThis as unknown as { handleCommand: (m: ArrayBuffer) => ArrayBuffer }).handleCommand = () => utf8Encode(JSON.stringify(runImprovScenario())).buffer as ArrayBuffer;
+(globalThis as unknown as { handleCommand: (m: ArrayBuffer) => ArrayBuffer }).handleCommand = () =>
+  utf8Encode(JSON.stringify(runImprovScenario())).buffer as ArrayBuffer;

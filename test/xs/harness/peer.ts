@@ -104,6 +104,10 @@ export class Peer {
     const violations = this.of('violation').map((v) => v.message);
     assert.equal(violations, [], `Platform contract violations on ${this.engine}`);
     const thrown = this.of('log').filter((l) => l.level === 'error' && / threw/.test(l.msg));
-    assert.equal(thrown.map((l) => `${l.msg}: ${JSON.stringify(l.fields)}`), [], `exceptions inside the core on ${this.engine}`);
+    assert.equal(
+      thrown.map((l) => `${l.msg}: ${JSON.stringify(l.fields)}`),
+      [],
+      `exceptions inside the core on ${this.engine}`,
+    );
   }
 }

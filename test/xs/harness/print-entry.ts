@@ -3,4 +3,6 @@ import { utf8Encode } from '../../../firmware/core/utf8';
 import { runPrintScenario } from '../print-scenario';
 
 (globalThis as unknown as { handleCommand: (m: ArrayBuffer) => ArrayBuffer }).handleCommand = () =>
-  utf8Encode(JSON.stringify([runPrintScenario(), runPrintScenario({ corrupt: true }), runPrintScenario({ outageMs: 60_000 }), runPrintScenario({ outageMs: Infinity })])).buffer as ArrayBuffer;
+  utf8Encode(
+    JSON.stringify([runPrintScenario(), runPrintScenario({ corrupt: true }), runPrintScenario({ outageMs: 60_000 }), runPrintScenario({ outageMs: Infinity })]),
+  ).buffer as ArrayBuffer;

@@ -157,9 +157,10 @@ export class ScriptedPlatform implements Platform {
           send: (request: SerialRequest, done: (r: SerialResult) => void) => {
             if (this.serialDone !== null) emit({ op: 'violation', message: 'serial.send while an exchange is in flight' });
             this.serialDone = done;
-            const call: CallBody = request.expect === undefined
-              ? { op: 'serial.send', data: toHex(request.data), timeoutMs: request.timeoutMs }
-              : { op: 'serial.send', data: toHex(request.data), timeoutMs: request.timeoutMs, expect: toHex(request.expect) };
+            const call: CallBody =
+              request.expect === undefined
+                ? { op: 'serial.send', data: toHex(request.data), timeoutMs: request.timeoutMs }
+                : { op: 'serial.send', data: toHex(request.data), timeoutMs: request.timeoutMs, expect: toHex(request.expect) };
             emit(call);
             return {
               abort: () => {

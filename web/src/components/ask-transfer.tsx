@@ -64,9 +64,7 @@ export function AskTransfer(props: { device: string; machine: string; onApproved
   return (
     <form class="card stack" onSubmit={ask} aria-label="Ask for a transfer">
       {request?.state === 'declined' && (
-        <Alert testid="transfer-request">
-          An admin declined your request{request.reason ? `: ${request.reason}` : '.'} You may ask again.
-        </Alert>
+        <Alert testid="transfer-request">An admin declined your request{request.reason ? `: ${request.reason}` : '.'} You may ask again.</Alert>
       )}
       {error && <Alert testid="transfer-error">{error}</Alert>}
       <Field id="transfer-note" label="Note for the admin (optional)">

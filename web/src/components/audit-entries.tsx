@@ -17,7 +17,12 @@ export function AuditEntries(props: { rows: AuditView[]; testid?: string; showDe
       {props.rows.map((a) => (
         <li key={a.seq} data-seq={a.seq} data-action={a.action}>
           <time dateTime={new Date(a.at).toISOString()}>{dateTime(a.at)}</time> <strong>{a.action}</strong> by {a.actor}
-          {props.showDevice && a.device && <> · device <span class="mono">{a.device}</span></>}
+          {props.showDevice && a.device && (
+            <>
+              {' '}
+              · device <span class="mono">{a.device}</span>
+            </>
+          )}
           {a.agent && <> · agent {a.agent}</>}
           {Object.keys(a.detail).length > 0 && <span class="sub"> · {detailText(a.detail)}</span>}
         </li>

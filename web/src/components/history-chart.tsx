@@ -34,7 +34,12 @@ export function HistoryChart(props: { machine: string; version: number | undefin
   if (samples === null) return <p class="hint">Loading…</p>;
   const series = new Map<string, HistorySample[]>();
   for (const s of samples) if (s.field.startsWith(PREFIX)) series.set(s.field.slice(PREFIX.length), [...(series.get(s.field.slice(PREFIX.length)) ?? []), s]);
-  if (series.size === 0) return <p class="hint" data-testid="history-empty">No levels recorded in the last {DAYS} days.</p>;
+  if (series.size === 0)
+    return (
+      <p class="hint" data-testid="history-empty">
+        No levels recorded in the last {DAYS} days.
+      </p>
+    );
 
   const times = samples.map((s) => s.at);
   const t0 = Math.min(...times);
@@ -59,7 +64,16 @@ export function HistoryChart(props: { machine: string; version: number | undefin
           return pts.length === 1 ? (
             <circle key={name} data-field={name} data-points={1} cx={x(pts[0]!.at)} cy={y(pts[0]!.value)} r={3} fill={colour} />
           ) : (
-            <polyline key={name} data-field={name} data-points={pts.length} points={pts.map((p) => `${x(p.at).toFixed(1)},${y(p.value).toFixed(1)}`).join(' ')} fill="none" stroke={colour} stroke-width={2} stroke-linejoin="round" />
+            <polyline
+              key={name}
+              data-field={name}
+              data-points={pts.length}
+              points={pts.map((p) => `${x(p.at).toFixed(1)},${y(p.value).toFixed(1)}`).join(' ')}
+              fill="none"
+              stroke={colour}
+              stroke-width={2}
+              stroke-linejoin="round"
+            />
           );
         })}
         <text x={PAD.left} y={H - 4}>

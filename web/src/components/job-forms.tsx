@@ -103,11 +103,26 @@ function PaymentFormWith(props: { agent: AgentLive; to: SubmitTo; settings: Paym
           <input id="pay-amount" inputMode="decimal" required value={amount} onInput={(e) => setAmount(e.currentTarget.value)} />
         </Field>
         <Field id="pay-currency" label="Currency">
-          <input id="pay-currency" required maxLength={3} autocapitalize="characters" value={format === 'epc' ? 'EUR' : currency} disabled={format === 'epc'} onInput={(e) => setCurrency(e.currentTarget.value)} />
+          <input
+            id="pay-currency"
+            required
+            maxLength={3}
+            autocapitalize="characters"
+            value={format === 'epc' ? 'EUR' : currency}
+            disabled={format === 'epc'}
+            onInput={(e) => setCurrency(e.currentTarget.value)}
+          />
         </Field>
       </div>
       <Field id="pay-reference" label="Reference" hint="Shown on the machine’s screen, for example the order number.">
-        <input id="pay-reference" required maxLength={64} value={reference} onInput={(e) => setReference(e.currentTarget.value)} aria-describedby="pay-reference-hint" />
+        <input
+          id="pay-reference"
+          required
+          maxLength={64}
+          value={reference}
+          onInput={(e) => setReference(e.currentTarget.value)}
+          aria-describedby="pay-reference-hint"
+        />
       </Field>
       <PaymentFields settings={props.settings} format={format} setFormat={setFormat} values={values} setValue={(k, v) => setValues({ ...values, [k]: v })} />
       <Field id="pay-minutes" label="Valid for (minutes, from when the machine shows it)">

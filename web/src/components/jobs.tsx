@@ -61,7 +61,8 @@ export function JobLine(props: { job: JobTrack }): JSX.Element {
   const j = props.job;
   return (
     <span class="job-line">
-      <strong>{jobKindText(j)}</strong> {jobSummary(j) !== '' && <span data-testid="job-summary">{jobSummary(j)}</span>} <StateBadge job={j} /> {j.position !== null && <span>{positionText(j)}</span>}
+      <strong>{jobKindText(j)}</strong> {jobSummary(j) !== '' && <span data-testid="job-summary">{jobSummary(j)}</span>} <StateBadge job={j} />{' '}
+      {j.position !== null && <span>{positionText(j)}</span>}
       {isOpen(j.state) && j.eta !== null && <span aria-hidden="true">·</span>}
       <Eta job={j} />
     </span>

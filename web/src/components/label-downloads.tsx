@@ -50,7 +50,13 @@ export function LabelDownloads(props: { device: string; code: string; preview?: 
       {src && <img class="label-preview" src={src} alt={`Claim label of ${props.code}`} data-testid="label-preview" />}
       <div class="actions">
         {FORMATS.map((f) => (
-          <button key={f} type="button" class="secondary small" onClick={() => void get(f)} aria-label={`Download the label of ${props.code} as ${f.toUpperCase()}`}>
+          <button
+            key={f}
+            type="button"
+            class="secondary small"
+            onClick={() => void get(f)}
+            aria-label={`Download the label of ${props.code} as ${f.toUpperCase()}`}
+          >
             {f.toUpperCase()}
           </button>
         ))}

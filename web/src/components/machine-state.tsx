@@ -28,7 +28,12 @@ export function jobOnMachine(st: Pick<AgentState, 'queues' | 'jobs'>, device: st
   return (st.queues[device] ?? []).some((id) => st.jobs[id]?.state === 'dispatched' || st.jobs[id]?.state === 'running');
 }
 
-export function MachineState(props: { presence: Status | undefined; shadow: ShadowView | undefined; alerts: AlertView[] | undefined; jobRunning: boolean }): JSX.Element | null {
+export function MachineState(props: {
+  presence: Status | undefined;
+  shadow: ShadowView | undefined;
+  alerts: AlertView[] | undefined;
+  jobRunning: boolean;
+}): JSX.Element | null {
   const { shadow } = props;
   const reported = shadow?.reported ?? null;
   // A job of the queue on the machine counts as busy even when the machine reports no state, as

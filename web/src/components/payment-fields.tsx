@@ -12,7 +12,6 @@ import { Field } from './ui';
 
 export type PaymentFormat = PaymentTemplate | 'placeholder';
 
-
 export function usePaymentSettings(): PaymentSettings | null {
   const [settings, setSettings] = useState<PaymentSettings | null>(null);
   useEffect(() => {
@@ -27,7 +26,11 @@ export function defaultFormat(s: PaymentSettings): PaymentFormat {
 
 export type PaymentValues = Record<string, string>;
 
-export interface Common { amount: number; currency: string; reference: string }
+export interface Common {
+  amount: number;
+  currency: string;
+  reference: string;
+}
 
 /** The QR text for the chosen format; throws a ProtocolError naming the field that is wrong. */
 export function paymentText(format: PaymentFormat, v: PaymentValues, c: Common): string {
@@ -78,7 +81,13 @@ const FIELDS: Record<PaymentFormat, Array<{ key: string; label: string; hint?: s
   placeholder: [],
 };
 
-export function PaymentFields(props: { settings: PaymentSettings; format: PaymentFormat; setFormat(f: PaymentFormat): void; values: PaymentValues; setValue(key: string, value: string): void }): JSX.Element {
+export function PaymentFields(props: {
+  settings: PaymentSettings;
+  format: PaymentFormat;
+  setFormat(f: PaymentFormat): void;
+  values: PaymentValues;
+  setValue(key: string, value: string): void;
+}): JSX.Element {
   const formats: PaymentFormat[] = [...PAYMENT_TEMPLATES, ...(props.settings.production ? [] : ['placeholder' as const])];
   return (
     <>
@@ -94,7 +103,12 @@ export function PaymentFields(props: { settings: PaymentSettings; format: Paymen
       </fieldset>
       {FIELDS[props.format].map((f) => (
         <Field key={f.key} id={`pay-${f.key}`} label={f.label} {...(f.hint ? { hint: f.hint } : {})}>
-          <input id={`pay-${f.key}`} required={f.key !== 'bic' && f.key !== 'mcc'} value={props.values[f.key] ?? ''} onInput={(e) => props.setValue(f.key, e.currentTarget.value)} />
+          <input
+            id={`pay-${f.key}`}
+            required={f.key !== 'bic' && f.key !== 'mcc'}
+            value={props.values[f.key] ?? ''}
+            onInput={(e) => props.setValue(f.key, e.currentTarget.value)}
+          />
         </Field>
       ))}
     </>

@@ -53,7 +53,8 @@ export class AdminLive {
     const t = parseTopic(topic);
     if (!t) return;
     if (t.kind === 'device' && t.leaf === 'status') this.state.set({ ...st, status: { ...st.status, [t.device]: json as Status } });
-    else if (t.kind === 'device' && t.leaf === 'jobs') this.state.set({ ...st, queueDepth: { ...st.queueDepth, [t.device]: (json as JobsSnapshot).jobs.length } });
+    else if (t.kind === 'device' && t.leaf === 'jobs')
+      this.state.set({ ...st, queueDepth: { ...st.queueDepth, [t.device]: (json as JobsSnapshot).jobs.length } });
     else if (t.kind === 'agent' && t.leaf === 'bindings') this.bump();
   }
 

@@ -115,19 +115,46 @@ export class AgentLive {
 
   /** Submits a job; the answer names the machine that took it (null while it waits in a pool queue). */
   async submit(to: SubmitTo, kind: string, params: Record<string, unknown>): Promise<{ job: string; device: string | null }> {
-    const r = await this.link.request<{ job: string; state: JobState; position: number | null; eta: number | null; device?: string | null; route?: string }>('submit', {
-      ...to,
-      kind,
-      params,
-      idempotencyKey: crypto.randomUUID(),
-    });
+    const r = await this.link.request<{ job: string; state: JobState; position: number | null; eta: number | null; device?: string | null; route?: string }>(
+      'submit',
+      {
+        ...to,
+        kind,
+        params,
+        idempotencyKey: crypto.randomUUID(),
+      },
+    );
     const now = Date.now();
     const device = 'device' in to ? to.device : (r.device ?? null);
     if ('pool' in to) {
-      const track: PoolJobTrack = { job: r.job, location: to.pool, kind, state: device === null ? 'waiting' : 'assigned', device, route: r.route ?? null, position: device === null ? r.position : null, eta: device === null ? r.eta : null, etaAt: now };
+      const track: PoolJobTrack = {
+        job: r.job,
+        location: to.pool,
+        kind,
+        state: device === null ? 'waiting' : 'assigned',
+        device,
+        route: r.route ?? null,
+        position: device === null ? r.position : null,
+        eta: device === null ? r.eta : null,
+        etaAt: now,
+      };
       this.state.update((st) => ({ ...st, poolJobs: { ...st.poolJobs, [r.job]: { ...track, ...st.poolJobs[r.job] } } }));
     }
-    if (device !== null) this.patchJob(r.job, { job: r.job, device, kind, state: r.state, position: r.position, eta: r.eta, etaAt: now, progress: null, params, result: null, error: null, times: { [r.state]: now } });
+    if (device !== null)
+      this.patchJob(r.job, {
+        job: r.job,
+        device,
+        kind,
+        state: r.state,
+        position: r.position,
+        eta: r.eta,
+        etaAt: now,
+        progress: null,
+        params,
+        result: null,
+        error: null,
+        times: { [r.state]: now },
+      });
     return { job: r.job, device };
   }
 
@@ -136,7 +163,17 @@ export class AgentLive {
     const v = await authed<JobView>('GET', `/api/jobs/${encodeURIComponent(job)}`);
     if (v.pool === undefined) return;
     const state = v.device !== null ? 'assigned' : v.state === 'queued' ? 'waiting' : v.state === 'cancelled' ? 'cancelled' : 'expired';
-    const track: PoolJobTrack = { job, location: v.pool, kind: v.kind, state, device: v.device, route: v.route ?? null, position: v.device === null ? v.position : null, eta: v.device === null ? v.eta : null, etaAt: Date.now() };
+    const track: PoolJobTrack = {
+      job,
+      location: v.pool,
+      kind: v.kind,
+      state,
+      device: v.device,
+      route: v.route ?? null,
+      position: v.device === null ? v.position : null,
+      eta: v.device === null ? v.eta : null,
+      etaAt: Date.now(),
+    };
     this.state.update((st) => ({ ...st, poolJobs: { ...st.poolJobs, [job]: track } }));
   }
 
@@ -202,7 +239,8 @@ export class AgentLive {
     if (!t) return;
     if (t.kind === 'agent' && t.leaf === 'bindings' && t.agent === this.session.id) this.applyBindings(json as Bindings);
     else if (t.kind === 'agent' && t.leaf === 'res' && String((json as { event?: unknown }).event).startsWith('pool.')) this.applyPoolEvent(json as PoolEvent);
-    else if (t.kind === 'agent' && t.leaf === 'res' && (json as { event?: unknown }).event === 'transfer.decided') this.transferDecided.set((json as { request: TransferRequestView }).request);
+    else if (t.kind === 'agent' && t.leaf === 'res' && (json as { event?: unknown }).event === 'transfer.decided')
+      this.transferDecided.set((json as { request: TransferRequestView }).request);
     else if (t.kind === 'device' && t.leaf === 'status') this.applyStatus(t.device, json as Status);
     else if (t.kind === 'device' && t.leaf === 'jobs') this.applySnapshot(json as JobsSnapshot);
     else if (t.kind === 'device' && t.leaf === 'shadow') this.applyShadow(json as ShadowView);
@@ -225,7 +263,17 @@ export class AgentLive {
         for (const q of e.jobs ?? []) {
           const prev = poolJobs[q.job];
           if (prev && prev.state !== 'waiting') continue;
-          poolJobs[q.job] = { job: q.job, location: e.location, kind: q.kind, state: 'waiting', device: null, route: prev?.route ?? null, position: q.position, eta: q.eta, etaAt: now };
+          poolJobs[q.job] = {
+            job: q.job,
+            location: e.location,
+            kind: q.kind,
+            state: 'waiting',
+            device: null,
+            route: prev?.route ?? null,
+            position: q.position,
+            eta: q.eta,
+            etaAt: now,
+          };
         }
       } else if (e.job !== undefined) {
         const prev = poolJobs[e.job] ?? { job: e.job, location: e.location, kind: '', device: null, route: null, etaAt: now };
@@ -273,7 +321,8 @@ export class AgentLive {
       // The broker cancels this agent's jobs on a device that left it and stops telling it about
       // them, so every open view says so at once instead of showing a job that still runs.
       for (const j of Object.values(jobs)) {
-        if (j.device === id && isOpen(j.state)) jobs[j.job] = { ...j, state: 'cancelled', position: null, eta: null, error: UNBOUND, times: { ...j.times, cancelled: Date.now() } };
+        if (j.device === id && isOpen(j.state))
+          jobs[j.job] = { ...j, state: 'cancelled', position: null, eta: null, error: UNBOUND, times: { ...j.times, cancelled: Date.now() } };
       }
     }
     for (const d of b.devices) {
@@ -335,7 +384,8 @@ export class AgentLive {
     // while this page was not looking: both are read back from the job list.
     const vanished = (st.queues[snap.device] ?? []).filter((id) => !queue.includes(id) && !(snap.ended ?? []).some((e) => e.job === id));
     this.state.set({ ...st, jobs, queues: { ...st.queues, [snap.device]: queue } });
-    if (vanished.length > 0 || (snap.ended ?? []).length > 0) this.history(snap.device, 20).catch((err: unknown) => console.error('refreshing ended jobs failed', err));
+    if (vanished.length > 0 || (snap.ended ?? []).length > 0)
+      this.history(snap.device, 20).catch((err: unknown) => console.error('refreshing ended jobs failed', err));
   }
 
   private patchJob(id: string, track: JobTrack): void {

@@ -12,8 +12,7 @@ export class ApiError extends Error {
   }
 }
 
-export const unreachable = (): ApiError =>
-  new ApiError(0, { code: 'UNAVAILABLE', message: 'cannot reach the server; check the network and try again' });
+export const unreachable = (): ApiError => new ApiError(0, { code: 'UNAVAILABLE', message: 'cannot reach the server; check the network and try again' });
 
 export async function request<T>(method: string, path: string, body?: unknown, token?: string): Promise<T> {
   const headers: Record<string, string> = {};

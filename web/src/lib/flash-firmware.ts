@@ -23,11 +23,19 @@ export async function firmwareFromFiles(list: Iterable<File>): Promise<FirmwareB
   const manifest = files.get(ARTEFACT_MANIFEST);
   if (manifest) return firmwareFromManifest(parseArtefactManifest(new TextDecoder().decode(manifest), ARTEFACT_MANIFEST), read, 'the picked artefact');
   if (!files.has(BUILD_FILES.app)) {
-    throw new FlashError('BUILD_MISSING', `pick a release artefact folder (with ${ARTEFACT_MANIFEST}) or a build folder (with ${BUILD_FILES.bootloader}, ${BUILD_FILES.partitionTable} and ${BUILD_FILES.app})`);
+    throw new FlashError(
+      'BUILD_MISSING',
+      `pick a release artefact folder (with ${ARTEFACT_MANIFEST}) or a build folder (with ${BUILD_FILES.bootloader}, ${BUILD_FILES.partitionTable} and ${BUILD_FILES.app})`,
+    );
   }
   return [
     firmwareFrom(
-      { bootloader: read(BUILD_FILES.bootloader), partitionTable: read(BUILD_FILES.partitionTable), app: read(BUILD_FILES.app), otaData: files.get(BUILD_FILES.otaData) ?? null },
+      {
+        bootloader: read(BUILD_FILES.bootloader),
+        partitionTable: read(BUILD_FILES.partitionTable),
+        app: read(BUILD_FILES.app),
+        otaData: files.get(BUILD_FILES.otaData) ?? null,
+      },
       'the picked build folder',
     ),
   ];

@@ -103,7 +103,9 @@ export class Link {
   request<T>(op: string, body: Record<string, unknown> = {}): Promise<T> {
     const client = this.client;
     if (!client?.connected) {
-      return Promise.reject(new ApiError(0, { code: 'UNAVAILABLE', message: 'not connected to the server right now; wait until it says online and try again' }));
+      return Promise.reject(
+        new ApiError(0, { code: 'UNAVAILABLE', message: 'not connected to the server right now; wait until it says online and try again' }),
+      );
     }
     const id = `w${++this.seq}-${Date.now().toString(36)}`;
     return new Promise<T>((resolve, reject) => {

@@ -17,7 +17,12 @@ let endTimer: ReturnType<typeof setTimeout> | undefined;
 
 function expiryOf(jwt: string): number {
   const part = jwt.split('.')[1] ?? '';
-  const json = atob(part.replace(/-/g, '+').replace(/_/g, '/').padEnd(Math.ceil(part.length / 4) * 4, '='));
+  const json = atob(
+    part
+      .replace(/-/g, '+')
+      .replace(/_/g, '/')
+      .padEnd(Math.ceil(part.length / 4) * 4, '='),
+  );
   const exp = (JSON.parse(json) as { exp?: unknown }).exp;
   if (typeof exp !== 'number') throw new Error('the token has no exp claim');
   return exp * 1000;
@@ -30,10 +35,16 @@ export async function setToken(jwt: string): Promise<void> {
   adoptSession({ token: jwt, ...who, expiresAt, idleTimeoutMs: Number.MAX_SAFE_INTEGER });
   clearTimeout(warnTimer);
   clearTimeout(endTimer);
-  warnTimer = setTimeout(() => dispatchEvent(new CustomEvent('fleetbind:token-expiring', { detail: { expiresAt } })), Math.max(0, expiresAt - WARN_BEFORE_MS - Date.now()));
-  endTimer = setTimeout(() => {
-    if (session.get()?.token === jwt) expireSession();
-  }, Math.max(0, expiresAt - Date.now()));
+  warnTimer = setTimeout(
+    () => dispatchEvent(new CustomEvent('fleetbind:token-expiring', { detail: { expiresAt } })),
+    Math.max(0, expiresAt - WARN_BEFORE_MS - Date.now()),
+  );
+  endTimer = setTimeout(
+    () => {
+      if (session.get()?.token === jwt) expireSession();
+    },
+    Math.max(0, expiresAt - Date.now()),
+  );
 }
 
 export function installTokenHook(): void {

@@ -26,7 +26,13 @@ const consoleLog: FlashLog = {
   error: (obj, msg) => console.error(msg, obj),
 };
 
-export async function flashInBrowser(port: SerialPort, builds: FirmwareBuild[], form: WebFlashForm, token: string, reporter: FlashReporter & { warn(message: string): void }): Promise<DeviceSummary> {
+export async function flashInBrowser(
+  port: SerialPort,
+  builds: FirmwareBuild[],
+  form: WebFlashForm,
+  token: string,
+  reporter: FlashReporter & { warn(message: string): void },
+): Promise<DeviceSummary> {
   const identity: DeviceIdentity =
     form.identity.kind === 'provision'
       ? { kind: 'provision', registry: new ProvisioningClient(location.origin, token), reprovision: form.identity.reprovision }

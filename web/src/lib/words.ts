@@ -9,7 +9,15 @@ export function clock(ms: number): string {
 }
 
 export function dateTime(ms: number): string {
-  return new Date(ms).toLocaleString([], { year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' });
+  return new Date(ms).toLocaleString([], {
+    year: 'numeric',
+    month: 'short',
+    day: 'numeric',
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
+    hourCycle: 'h23',
+  });
 }
 
 /** "10:42" today, "3 Mar 10:42" on another day. */
@@ -50,7 +58,9 @@ export function errorText(err: unknown): string {
       return 'This label is not valid.';
     case 'LIMIT': {
       const n = /hold (\d+)/.exec(e.message)?.[1];
-      return n === undefined ? 'You already hold as many devices as you may (your limit).' : `You already hold ${n} device${n === '1' ? '' : 's'} (your limit).`;
+      return n === undefined
+        ? 'You already hold as many devices as you may (your limit).'
+        : `You already hold ${n} device${n === '1' ? '' : 's'} (your limit).`;
     }
     case 'RESERVED':
       return 'This machine is reserved by a job that is still running (for example a payment QR waiting for payment). Cancel or finish that job first.';

@@ -10,7 +10,10 @@ import { CustomerLink } from './customer-link';
 import { LANGUAGES, type Lang, errorText, lang, setLang, stringsOf } from './strings';
 import type { Strings } from './strings-en';
 
-interface Stored { session: string; token: string }
+interface Stored {
+  session: string;
+  token: string;
+}
 const storeKey = (label: string): string => `fb-order:${label}`;
 /** While the page is open it counts as activity, so a customer waiting for a print keeps its session. */
 const KEEPALIVE_MS = 60_000;
@@ -218,7 +221,12 @@ export function OrderPage(props: { label: string }): JSX.Element {
         <form class="card upload" onSubmit={(e) => void submit(e)}>
           <label class="file-pick">
             <span class="file-button">{t.choose}</span>
-            <input type="file" accept="image/png,image/jpeg,image/webp" data-testid="design-file" onChange={(e) => setFile((e.currentTarget as HTMLInputElement).files?.[0] ?? null)} />
+            <input
+              type="file"
+              accept="image/png,image/jpeg,image/webp"
+              data-testid="design-file"
+              onChange={(e) => setFile((e.currentTarget as HTMLInputElement).files?.[0] ?? null)}
+            />
           </label>
           <p class="muted small">{t.chooseHint}</p>
           {preview && <img class="preview" src={preview} alt={t.preview} data-testid="preview" />}
@@ -235,11 +243,15 @@ export function OrderPage(props: { label: string }): JSX.Element {
               <OrderCard key={o.order} t={t} order={o} onCancel={() => cancel(o)} />
             ))}
           </ul>
-          {open && typeof Notification !== 'undefined' && (notify ? <p class="muted small">{t.notifyOn}</p> : (
-            <button type="button" class="secondary" onClick={askNotify}>
-              {t.notify}
-            </button>
-          ))}
+          {open &&
+            typeof Notification !== 'undefined' &&
+            (notify ? (
+              <p class="muted small">{t.notifyOn}</p>
+            ) : (
+              <button type="button" class="secondary" onClick={askNotify}>
+                {t.notify}
+              </button>
+            ))}
         </section>
       )}
     </main>

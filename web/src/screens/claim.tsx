@@ -12,7 +12,6 @@ import { navigate } from '../lib/router';
 import { authed } from '../lib/session';
 import { errorText } from '../lib/words';
 
-
 function inUse(since: number | null): ApiError {
   return new ApiError(409, { code: 'BOUND_TO_OTHER', message: 'in use by another agent', ...(since === null ? {} : { since }) });
 }
@@ -96,10 +95,13 @@ export function Claim(props: { target: string }): JSX.Element {
         {!preview && !error && <p class="hint">Looking up the machine…</p>}
       </section>
       {error && <Alert testid="claim-error">{error}</Alert>}
-      {preview?.holder === 'other' && <AskTransfer device={preview.device} machine={code} onApproved={() => (setTransferred(true), setLookups((n) => n + 1))} />}
+      {preview?.holder === 'other' && (
+        <AskTransfer device={preview.device} machine={code} onApproved={() => (setTransferred(true), setLookups((n) => n + 1))} />
+      )}
       {preview?.holder === 'you' && (
         <Alert kind="ok" testid="claim-mine">
-          {transferred ? 'An admin approved your transfer request: this machine is yours now.' : 'This machine is already yours.'} <A href={`/devices/${encodeURIComponent(preview.device)}`}>Open it</A>.
+          {transferred ? 'An admin approved your transfer request: this machine is yours now.' : 'This machine is already yours.'}{' '}
+          <A href={`/devices/${encodeURIComponent(preview.device)}`}>Open it</A>.
         </Alert>
       )}
       {preview?.holder === null && (

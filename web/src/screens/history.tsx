@@ -32,7 +32,11 @@ export function History(): JSX.Element {
     <Page title="Job history">
       {device !== null && (
         <Field id="history-device" label="Machine">
-          <select id="history-device" value={device ?? ''} onChange={(e) => navigate(`/history?device=${encodeURIComponent(e.currentTarget.value)}`, { replace: true })}>
+          <select
+            id="history-device"
+            value={device ?? ''}
+            onChange={(e) => navigate(`/history?device=${encodeURIComponent(e.currentTarget.value)}`, { replace: true })}
+          >
             {device !== null && !st.devices.some((d) => d.id === device) && <option value={device}>{device}</option>}
             {st.devices.map((d) => (
               <option key={d.id} value={d.id}>
@@ -50,7 +54,12 @@ export function History(): JSX.Element {
           {views.map((v) => (
             <li key={v.job} class="card">
               <p>
-                {v.device === null ? jobKindText(v) : <A href={`/devices/${encodeURIComponent(v.device)}/jobs/${encodeURIComponent(v.job)}`}>{jobKindText(v)}</A>} · <span data-testid="history-status">{jobStatusText(v)}</span>
+                {v.device === null ? (
+                  jobKindText(v)
+                ) : (
+                  <A href={`/devices/${encodeURIComponent(v.device)}/jobs/${encodeURIComponent(v.job)}`}>{jobKindText(v)}</A>
+                )}{' '}
+                · <span data-testid="history-status">{jobStatusText(v)}</span>
               </p>
               {v.kind === 'qr.show' && typeof v.params.amount === 'number' && (
                 <p>

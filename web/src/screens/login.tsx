@@ -63,7 +63,15 @@ export function Login(): JSX.Element {
           />
         </Field>
         <Field id="login-password" label="Password">
-          <input id="login-password" name="password" type="password" autocomplete="current-password" required value={password} onInput={(e) => setPassword(e.currentTarget.value)} />
+          <input
+            id="login-password"
+            name="password"
+            type="password"
+            autocomplete="current-password"
+            required
+            value={password}
+            onInput={(e) => setPassword(e.currentTarget.value)}
+          />
         </Field>
         {error && (
           <div id="login-error">

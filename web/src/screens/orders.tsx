@@ -13,7 +13,11 @@ import { authed } from '../lib/session';
 import { dateTime, duration, errorText } from '../lib/words';
 
 type OperatorOrder = OrderView & { device: string; session: string };
-interface Settings { device: string; enabled: boolean; maintenance: boolean }
+interface Settings {
+  device: string;
+  enabled: boolean;
+  maintenance: boolean;
+}
 
 function placeText(o: OrderView): string {
   if (o.state === 'queued') return o.position === 1 ? 'Waiting: next to print' : `Waiting: number ${o.position} in the queue`;
@@ -60,7 +64,8 @@ export function Orders(): JSX.Element {
       .then(load, (err: unknown) => setError(errorText(err)))
       .finally(() => setBusy(null));
   };
-  const move = (o: OrderView, position: number): void => act(`move-${o.order}`, () => authed('POST', `/api/machine-orders/${encodeURIComponent(o.order)}/move`, { position }));
+  const move = (o: OrderView, position: number): void =>
+    act(`move-${o.order}`, () => authed('POST', `/api/machine-orders/${encodeURIComponent(o.order)}/move`, { position }));
   const cancel = (o: OrderView): void => act(`cancel-${o.order}`, () => authed('POST', `/api/machine-orders/${encodeURIComponent(o.order)}/cancel`));
   // The box shows what was asked for while the broker saves it: bound to the saved value alone, it
   // sprang back at the click and again when the answer came.
@@ -79,14 +84,20 @@ export function Orders(): JSX.Element {
   const waiting = (orders ?? []).filter((o) => o.state === 'queued');
   const lastPlace = Math.max(0, ...waiting.map((o) => o.position ?? 0));
   // Open orders in the machine's order first, then the ended ones, newest first.
-  const shown = [...(orders ?? [])].sort((a, b) => (open(a) && open(b) ? (a.position ?? 0) - (b.position ?? 0) : open(a) ? -1 : open(b) ? 1 : b.createdAt - a.createdAt));
+  const shown = [...(orders ?? [])].sort((a, b) =>
+    open(a) && open(b) ? (a.position ?? 0) - (b.position ?? 0) : open(a) ? -1 : open(b) ? 1 : b.createdAt - a.createdAt,
+  );
 
   return (
     <Page title="Walk-up orders">
       {device === null && <p>You hold no machines now.</p>}
       {device !== null && (
         <Field id="orders-device" label="Machine">
-          <select id="orders-device" value={device} onChange={(e) => navigate(`/orders?device=${encodeURIComponent(e.currentTarget.value)}`, { replace: true })}>
+          <select
+            id="orders-device"
+            value={device}
+            onChange={(e) => navigate(`/orders?device=${encodeURIComponent(e.currentTarget.value)}`, { replace: true })}
+          >
             {st.devices.map((d) => (
               <option key={d.id} value={d.id}>
                 {d.machineCode ?? d.id}
@@ -101,7 +112,14 @@ export function Orders(): JSX.Element {
           {settings.enabled && (
             <label class="row">
               <span>
-                <input type="checkbox" data-testid="maintenance" checked={asked ?? settings.maintenance} disabled={busy === 'maintenance'} onChange={(e) => maintenance(e.currentTarget.checked)} /> In maintenance
+                <input
+                  type="checkbox"
+                  data-testid="maintenance"
+                  checked={asked ?? settings.maintenance}
+                  disabled={busy === 'maintenance'}
+                  onChange={(e) => maintenance(e.currentTarget.checked)}
+                />{' '}
+                In maintenance
               </span>
               <span class="sub" data-testid="taking-orders">
                 {settings.maintenance ? 'Customers are told the machine takes no orders right now.' : 'Taking orders.'}
@@ -129,10 +147,22 @@ export function Orders(): JSX.Element {
                   <div class="actions">
                     {o.state === 'queued' && (
                       <>
-                        <button type="button" class="secondary" data-testid="move-up" disabled={busy !== null || (o.position ?? 1) <= 1} onClick={() => move(o, (o.position ?? 1) - 1)}>
+                        <button
+                          type="button"
+                          class="secondary"
+                          data-testid="move-up"
+                          disabled={busy !== null || (o.position ?? 1) <= 1}
+                          onClick={() => move(o, (o.position ?? 1) - 1)}
+                        >
                           Move up
                         </button>
-                        <button type="button" class="secondary" data-testid="move-down" disabled={busy !== null || (o.position ?? 0) >= lastPlace} onClick={() => move(o, (o.position ?? 0) + 1)}>
+                        <button
+                          type="button"
+                          class="secondary"
+                          data-testid="move-down"
+                          disabled={busy !== null || (o.position ?? 0) >= lastPlace}
+                          onClick={() => move(o, (o.position ?? 0) + 1)}
+                        >
                           Move down
                         </button>
                       </>

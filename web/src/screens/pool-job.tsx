@@ -57,7 +57,9 @@ export function PoolJobPage(props: { job: string }): JSX.Element {
     return (
       <Page title="Pool job" back={back}>
         <Alert kind="info" testid="pool-ended">
-          {p.state === 'cancelled' ? 'You cancelled this job before a machine took it.' : 'No machine became free in time, so this job expired in line. Send it again if you still need it.'}
+          {p.state === 'cancelled'
+            ? 'You cancelled this job before a machine took it.'
+            : 'No machine became free in time, so this job expired in line. Send it again if you still need it.'}
         </Alert>
       </Page>
     );
@@ -72,7 +74,9 @@ export function PoolJobPage(props: { job: string }): JSX.Element {
           Go to <strong data-testid="pool-machine">{name}</strong> <span class="mono">({p.device})</span>.
         </p>
         <p class="sub" data-testid="pool-lease">
-          {device?.lease ? `It is yours for this job only; it goes back to the pool at ${p.location} when the job ends.` : 'The job has ended and the machine went back to the pool.'}
+          {device?.lease
+            ? `It is yours for this job only; it goes back to the pool at ${p.location} when the job ends.`
+            : 'The job has ended and the machine went back to the pool.'}
         </p>
         {job && (
           <p>

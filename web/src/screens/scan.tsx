@@ -78,7 +78,10 @@ export function Scan(): JSX.Element {
       return;
     }
     // The decoder is loaded only here, so other screens stay small.
-    Promise.all([import('jsqr'), navigator.mediaDevices.getUserMedia({ video: { facingMode: { ideal: 'environment' }, width: { ideal: 1280 } }, audio: false })])
+    Promise.all([
+      import('jsqr'),
+      navigator.mediaDevices.getUserMedia({ video: { facingMode: { ideal: 'environment' }, width: { ideal: 1280 } }, audio: false }),
+    ])
       .then(async ([lib, s]) => {
         decode = lib.default;
         if (stopped) {

@@ -7,7 +7,11 @@ import { LabelDownloads } from '../../components/label-downloads';
 import { authed } from '../../lib/session';
 import { errorText } from '../../lib/words';
 
-interface Provisioned { id: string; secret: string; machineCode?: string | null }
+interface Provisioned {
+  id: string;
+  secret: string;
+  machineCode?: string | null;
+}
 
 export function AdminAddDevice(): JSX.Element {
   const [mac, setMac] = useState('');
@@ -37,8 +41,8 @@ export function AdminAddDevice(): JSX.Element {
       {created && (
         <Alert kind="ok" testid="provisioned">
           <p>
-            Device <A href={`/admin/devices/${encodeURIComponent(created.id)}`}>{created.id}</A> was added. Copy its secret now; it is stored only as a hash and is not shown
-            again:
+            Device <A href={`/admin/devices/${encodeURIComponent(created.id)}`}>{created.id}</A> was added. Copy its secret now; it is stored only as a hash and
+            is not shown again:
           </p>
           <dl class="facts">
             <dt>Device id</dt>
@@ -62,10 +66,25 @@ export function AdminAddDevice(): JSX.Element {
         <h2 id="add-h">Provision by MAC</h2>
         <form class="stack" onSubmit={submit}>
           <Field id="add-mac" label="MAC address" hint="12 hex digits, such as a4:cf:12:b4:c9:e0.">
-            <input id="add-mac" required autocapitalize="none" autocomplete="off" value={mac} onInput={(e) => setMac(e.currentTarget.value)} aria-describedby="add-mac-hint" />
+            <input
+              id="add-mac"
+              required
+              autocapitalize="none"
+              autocomplete="off"
+              value={mac}
+              onInput={(e) => setMac(e.currentTarget.value)}
+              aria-describedby="add-mac-hint"
+            />
           </Field>
           <Field id="add-code" label="Machine code (optional)" hint="What the label shows and agents claim by, such as CT0700026.">
-            <input id="add-code" autocapitalize="characters" autocomplete="off" value={code} onInput={(e) => setCode(e.currentTarget.value)} aria-describedby="add-code-hint" />
+            <input
+              id="add-code"
+              autocapitalize="characters"
+              autocomplete="off"
+              value={code}
+              onInput={(e) => setCode(e.currentTarget.value)}
+              aria-describedby="add-code-hint"
+            />
           </Field>
           <Field id="add-model" label="Model (optional)">
             <input id="add-model" autocomplete="off" value={model} onInput={(e) => setModel(e.currentTarget.value)} />

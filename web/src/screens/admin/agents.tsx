@@ -8,7 +8,6 @@ import { authed } from '../../lib/session';
 import { useAction } from '../../lib/use-action';
 import { errorText } from '../../lib/words';
 
-
 function ResetPassword(props: { agent: AgentListItem; onDone(msg: string): void; onError(msg: string): void }): JSX.Element {
   const [open, setOpen] = useState(false);
   const [pw, setPw] = useState('');
@@ -61,7 +60,6 @@ export function AdminAgents(): JSX.Element {
     authed<LoginBlockView[]>('GET', '/api/blocks').then(setBlocks, (err: unknown) => setError(errorText(err)));
   }, [reload]);
 
-
   const create = (e: Event) => {
     e.preventDefault();
     const body: Record<string, unknown> = { id: id.trim(), name: name.trim(), password: pw };
@@ -93,7 +91,15 @@ export function AdminAgents(): JSX.Element {
             <input id="agent-name" required value={name} onInput={(e) => setName(e.currentTarget.value)} />
           </Field>
           <Field id="agent-password" label="Password (at least 8 characters)">
-            <input id="agent-password" type="password" autocomplete="new-password" minLength={8} required value={pw} onInput={(e) => setPw(e.currentTarget.value)} />
+            <input
+              id="agent-password"
+              type="password"
+              autocomplete="new-password"
+              minLength={8}
+              required
+              value={pw}
+              onInput={(e) => setPw(e.currentTarget.value)}
+            />
           </Field>
           <Field id="agent-limit" label="Device limit (empty for the default)">
             <input id="agent-limit" type="number" min={1} max={10000} value={limit} onInput={(e) => setLimit(e.currentTarget.value)} />
@@ -107,39 +113,47 @@ export function AdminAgents(): JSX.Element {
         {(rows ?? []).map((a) => {
           const blocked = blocks.filter((b) => b.subject === `agent:${a.id}`);
           return (
-          <li key={a.id} class="card" data-agent={a.id}>
-            <p class="row">
-              <strong class="mono">{a.id}</strong>
-              <span data-testid="agent-status" class={a.disabled ? 'state state-failed' : 'state state-done'}>
-                {a.disabled ? 'disabled' : 'active'}
-              </span>
-            </p>
-            <p class="sub">
-              {a.name} · {a.devices} machine{a.devices === 1 ? '' : 's'}
-              {a.deviceLimit !== null && ` (limit ${a.deviceLimit})`}
-            </p>
-            {blocked.length > 0 && (
-              <p class="sub" data-testid="agent-blocked">
-                Logins blocked after {Math.max(...blocked.map((b) => b.failures))} failed attempts
-                {blocked.some((b) => b.address !== null) && ` from ${blocked.flatMap((b) => (b.address === null ? [] : [b.address])).join(', ')}`}
+            <li key={a.id} class="card" data-agent={a.id}>
+              <p class="row">
+                <strong class="mono">{a.id}</strong>
+                <span data-testid="agent-status" class={a.disabled ? 'state state-failed' : 'state state-done'}>
+                  {a.disabled ? 'disabled' : 'active'}
+                </span>
               </p>
-            )}
-            <div class="actions">
-              <ResetPassword agent={a} onDone={setDone} onError={setError} />
-              <button
-                type="button"
-                class={a.disabled ? 'secondary small' : 'danger small'}
-                onClick={() => void run(`Agent ${a.id} ${a.disabled ? 'enabled' : 'disabled'}.`, () => authed('PATCH', `/api/agents/${encodeURIComponent(a.id)}`, { disabled: !a.disabled }))}
-              >
-                {a.disabled ? 'Enable' : 'Disable'}
-              </button>
+              <p class="sub">
+                {a.name} · {a.devices} machine{a.devices === 1 ? '' : 's'}
+                {a.deviceLimit !== null && ` (limit ${a.deviceLimit})`}
+              </p>
               {blocked.length > 0 && (
-                <button type="button" class="secondary small" onClick={() => void run(`Agent ${a.id} unlocked.`, () => authed('POST', `/api/agents/${encodeURIComponent(a.id)}/unlock`))}>
-                  Unlock logins
-                </button>
+                <p class="sub" data-testid="agent-blocked">
+                  Logins blocked after {Math.max(...blocked.map((b) => b.failures))} failed attempts
+                  {blocked.some((b) => b.address !== null) && ` from ${blocked.flatMap((b) => (b.address === null ? [] : [b.address])).join(', ')}`}
+                </p>
               )}
-            </div>
-          </li>
+              <div class="actions">
+                <ResetPassword agent={a} onDone={setDone} onError={setError} />
+                <button
+                  type="button"
+                  class={a.disabled ? 'secondary small' : 'danger small'}
+                  onClick={() =>
+                    void run(`Agent ${a.id} ${a.disabled ? 'enabled' : 'disabled'}.`, () =>
+                      authed('PATCH', `/api/agents/${encodeURIComponent(a.id)}`, { disabled: !a.disabled }),
+                    )
+                  }
+                >
+                  {a.disabled ? 'Enable' : 'Disable'}
+                </button>
+                {blocked.length > 0 && (
+                  <button
+                    type="button"
+                    class="secondary small"
+                    onClick={() => void run(`Agent ${a.id} unlocked.`, () => authed('POST', `/api/agents/${encodeURIComponent(a.id)}/unlock`))}
+                  >
+                    Unlock logins
+                  </button>
+                )}
+              </div>
+            </li>
           );
         })}
       </ul>

@@ -67,7 +67,15 @@ export function AdminAlerts(): JSX.Element {
       )}
       <ul class="cards" aria-label="Alerts">
         {(rows ?? []).map((a) => (
-          <li key={a.id} class={`card alert-row alert-${a.state}`} data-testid="alert-row" data-alert={a.id} data-kind={a.kind} data-state={a.state} data-acked={a.ackedAt === null ? 'no' : 'yes'}>
+          <li
+            key={a.id}
+            class={`card alert-row alert-${a.state}`}
+            data-testid="alert-row"
+            data-alert={a.id}
+            data-kind={a.kind}
+            data-state={a.state}
+            data-acked={a.ackedAt === null ? 'no' : 'yes'}
+          >
             <p class="row">
               <strong>{KIND_WORDS[a.kind]}</strong>
               <span class={`state alert-state-${a.state}`}>{a.state}</span>
@@ -82,7 +90,13 @@ export function AdminAlerts(): JSX.Element {
             </p>
             {a.ackedAt === null ? (
               <p class="row">
-                <button type="button" class="secondary small" disabled={busy === a.id} onClick={() => void ack(a)} aria-label={`Acknowledge ${KIND_WORDS[a.kind].toLowerCase()} on ${a.device}`}>
+                <button
+                  type="button"
+                  class="secondary small"
+                  disabled={busy === a.id}
+                  onClick={() => void ack(a)}
+                  aria-label={`Acknowledge ${KIND_WORDS[a.kind].toLowerCase()} on ${a.device}`}
+                >
                   {busy === a.id ? 'Acknowledging…' : 'Acknowledge'}
                 </button>
               </p>

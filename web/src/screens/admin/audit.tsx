@@ -94,7 +94,15 @@ export function AdminAudit(): JSX.Element {
           <input id="audit-agent" type="search" autocapitalize="none" defaultValue={agent} onChange={apply(setAgent)} />
         </Field>
         <Field id="audit-action" label="Action" hint="For example transfer, claim, job.cancel, device.deleted.">
-          <input id="audit-action" type="search" autocapitalize="none" list="audit-actions" defaultValue={action} onChange={apply(setAction)} aria-describedby="audit-action-hint" />
+          <input
+            id="audit-action"
+            type="search"
+            autocapitalize="none"
+            list="audit-actions"
+            defaultValue={action}
+            onChange={apply(setAction)}
+            aria-describedby="audit-action-hint"
+          />
           <datalist id="audit-actions">
             {[...new Set((rows ?? []).map((r) => r.action))].sort().map((a) => (
               <option key={a} value={a} />
@@ -106,7 +114,9 @@ export function AdminAudit(): JSX.Element {
       {rows === null && !error && <p class="hint">Loading the audit log…</p>}
       {rows !== null && (
         <p class="hint" role="status" data-testid="audit-status">
-          {rows.length === 0 ? 'No entries.' : `${rows.length} ${rows.length === 1 ? 'entry' : 'entries'}${pages.length > 1 ? `, page ${pages.length}` : ', newest first'}`}
+          {rows.length === 0
+            ? 'No entries.'
+            : `${rows.length} ${rows.length === 1 ? 'entry' : 'entries'}${pages.length > 1 ? `, page ${pages.length}` : ', newest first'}`}
           {fresh > 0 && ` · ${fresh} new since opened`}
         </p>
       )}

@@ -12,7 +12,13 @@ import { errorText, presenceLabel } from '../../lib/words';
 
 const HOUR = 3600_000;
 
-interface Data { devices: DeviceWithPresence[]; queued: JobListItem[]; running: JobListItem[]; recent: JobListItem[]; audit: AuditView[] }
+interface Data {
+  devices: DeviceWithPresence[];
+  queued: JobListItem[];
+  running: JobListItem[];
+  recent: JobListItem[];
+  audit: AuditView[];
+}
 
 function Count(props: { label: string; value: number | string; href: string; tone?: 'ok' | 'warn' | 'muted'; testid: string }): JSX.Element {
   return (
@@ -62,7 +68,13 @@ export function AdminDashboard(): JSX.Element {
         <h2 id="dash-devices-h">Devices ({data.devices.length})</h2>
         <ul class="tiles">
           <Count label="online" value={presence.online} href="/admin" tone="ok" testid="count-online" />
-          <Count label="reconnecting" value={presence.reconnecting} href="/admin" tone={presence.reconnecting > 0 ? 'warn' : 'muted'} testid="count-reconnecting" />
+          <Count
+            label="reconnecting"
+            value={presence.reconnecting}
+            href="/admin"
+            tone={presence.reconnecting > 0 ? 'warn' : 'muted'}
+            testid="count-reconnecting"
+          />
           <Count label="offline" value={presence.offline} href="/admin" tone="muted" testid="count-offline" />
           <Count label="bound" value={bound} href="/admin" testid="count-bound" />
           <Count label="free" value={data.devices.length - bound} href="/admin" testid="count-free" />
@@ -73,7 +85,12 @@ export function AdminDashboard(): JSX.Element {
         <ul class="tiles">
           <Count label="queued" value={data.queued.length} href="/admin/jobs" testid="count-queued" />
           <Count label="running" value={data.running.length} href="/admin/jobs" testid="count-running" />
-          <Count label="in the last hour" value={data.recent.length === 1000 && lastHour === 1000 ? '1000+' : lastHour} href="/admin/jobs" testid="count-hour" />
+          <Count
+            label="in the last hour"
+            value={data.recent.length === 1000 && lastHour === 1000 ? '1000+' : lastHour}
+            href="/admin/jobs"
+            testid="count-hour"
+          />
         </ul>
       </section>
       <p class="actions">

@@ -17,7 +17,6 @@ import { useAction } from '../../lib/use-action';
 import { errorText, since } from '../../lib/words';
 import type { AgentListItem, AuditView, DeviceWithPresence } from '../../../../protocol/rest';
 
-
 export function AdminDevice(props: { id: string }): JSX.Element {
   const admin = useAdmin();
   const live = useObservable(admin.state);
@@ -87,7 +86,11 @@ export function AdminDevice(props: { id: string }): JSX.Element {
   };
 
   if (!dev) {
-    return <Page title={props.id} back={{ href: '/admin', label: 'Fleet' }}>{error ? <Alert>{error}</Alert> : <p class="hint">Loading…</p>}</Page>;
+    return (
+      <Page title={props.id} back={{ href: '/admin', label: 'Fleet' }}>
+        {error ? <Alert>{error}</Alert> : <p class="hint">Loading…</p>}
+      </Page>
+    );
   }
   const presence = live.status[dev.id] ?? dev.presence;
   return (
@@ -205,7 +208,11 @@ export function AdminDevice(props: { id: string }): JSX.Element {
         <button
           type="button"
           class="secondary"
-          onClick={() => void act(dev.reprovisionAllowed ? 'Re-provisioning is no longer allowed.' : 'Re-provisioning allowed.', () => authed('POST', `/api/devices/${id}/reprovision`, { allowed: !dev.reprovisionAllowed }))}
+          onClick={() =>
+            void act(dev.reprovisionAllowed ? 'Re-provisioning is no longer allowed.' : 'Re-provisioning allowed.', () =>
+              authed('POST', `/api/devices/${id}/reprovision`, { allowed: !dev.reprovisionAllowed }),
+            )
+          }
         >
           {dev.reprovisionAllowed ? 'Disallow re-provisioning' : 'Allow re-provisioning'}
         </button>

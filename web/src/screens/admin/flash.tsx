@@ -150,14 +150,26 @@ export function AdminFlash(): JSX.Element {
       {error && <Alert testid="flash-error">{error}</Alert>}
       <section class="card" aria-labelledby="fw-h">
         <h2 id="fw-h">Firmware</h2>
-        <Field id="flash-firmware" label="Firmware folder" hint="The release artefact folder from npm run build:firmware -- --release (with manifest.json), or a build folder.">
-          <input id="flash-firmware" ref={folder} type="file" multiple aria-describedby="flash-firmware-hint" onChange={(e) => void pickFirmware(e.currentTarget.files)} />
+        <Field
+          id="flash-firmware"
+          label="Firmware folder"
+          hint="The release artefact folder from npm run build:firmware -- --release (with manifest.json), or a build folder."
+        >
+          <input
+            id="flash-firmware"
+            ref={folder}
+            type="file"
+            multiple
+            aria-describedby="flash-firmware-hint"
+            onChange={(e) => void pickFirmware(e.currentTarget.files)}
+          />
         </Field>
         {builds && (
           <ul class="queue" data-testid="flash-firmware">
             {builds.map((b) => (
               <li key={b.chip.name}>
-                <strong>{b.chip.name}</strong>: bootloader at {hex(b.bootloader.offset)}, app {Math.round(b.app.data.length / 1024)} KiB at {hex(b.app.offset)}, nvs at {hex(b.nvs.offset)}
+                <strong>{b.chip.name}</strong>: bootloader at {hex(b.bootloader.offset)}, app {Math.round(b.app.data.length / 1024)} KiB at {hex(b.app.offset)},
+                nvs at {hex(b.nvs.offset)}
               </li>
             ))}
           </ul>
@@ -170,25 +182,35 @@ export function AdminFlash(): JSX.Element {
         </Field>
         {isSecureBroker(broker.trim()) ? (
           <Field id="flash-ca" label="Broker's CA certificate (PEM)" hint="The device trusts only this certificate.">
-            <input id="flash-ca" type="file" accept=".pem,.crt" aria-describedby="flash-ca-hint" onChange={(e) => void e.currentTarget.files?.[0]?.text().then(setCaPem)} />
+            <input
+              id="flash-ca"
+              type="file"
+              accept=".pem,.crt"
+              aria-describedby="flash-ca-hint"
+              onChange={(e) => void e.currentTarget.files?.[0]?.text().then(setCaPem)}
+            />
           </Field>
         ) : (
           <label class="choice">
-            <input type="checkbox" checked={insecure} onChange={(e) => setInsecure(e.currentTarget.checked)} /> Allow plain MQTT (no TLS: the device secret travels in clear)
+            <input type="checkbox" checked={insecure} onChange={(e) => setInsecure(e.currentTarget.checked)} /> Allow plain MQTT (no TLS: the device secret
+            travels in clear)
           </label>
         )}
         <fieldset class="choices">
           <legend>Identity</legend>
           <label>
-            <input type="radio" name="identity" checked={identity === 'provision'} onChange={() => setIdentity('provision')} /> Register it now (its secret goes into its flash only)
+            <input type="radio" name="identity" checked={identity === 'provision'} onChange={() => setIdentity('provision')} /> Register it now (its secret goes
+            into its flash only)
           </label>
           <label>
-            <input type="radio" name="identity" checked={identity === 'enroll'} onChange={() => setIdentity('enroll')} /> It registers itself with an enrollment token
+            <input type="radio" name="identity" checked={identity === 'enroll'} onChange={() => setIdentity('enroll')} /> It registers itself with an enrollment
+            token
           </label>
         </fieldset>
         {identity === 'provision' ? (
           <label class="choice">
-            <input type="checkbox" checked={reprovision} onChange={(e) => setReprovision(e.currentTarget.checked)} /> Give an already registered MAC a new secret
+            <input type="checkbox" checked={reprovision} onChange={(e) => setReprovision(e.currentTarget.checked)} /> Give an already registered MAC a new
+            secret
           </label>
         ) : (
           <Field id="flash-token" label="Enrollment token">

@@ -33,10 +33,18 @@ function DeviceRow(props: { d: Device; run(msg: string, fn: () => Promise<unknow
       <span class={d.mode === 'pool' ? 'state state-running' : 'state'}>{d.mode}</span>
       <span data-testid="device-lease">{leaseText(d)}</span>
       <span class="actions">
-        <button type="button" class="secondary small" onClick={() => void run(`${name} is now ${other === 'pool' ? 'in the pool' : 'owned'}.`, patch({ mode: other }))}>
+        <button
+          type="button"
+          class="secondary small"
+          onClick={() => void run(`${name} is now ${other === 'pool' ? 'in the pool' : 'owned'}.`, patch({ mode: other }))}
+        >
           {other === 'pool' ? 'Put in pool' : 'Make owned'}
         </button>
-        <button type="button" class="secondary small" onClick={() => void run(`${name} left this location.`, patch({ location: null, ...(d.mode === 'pool' ? { mode: 'owned' } : {}) }))}>
+        <button
+          type="button"
+          class="secondary small"
+          onClick={() => void run(`${name} left this location.`, patch({ location: null, ...(d.mode === 'pool' ? { mode: 'owned' } : {}) }))}
+        >
           Remove
         </button>
       </span>
@@ -45,7 +53,14 @@ function DeviceRow(props: { d: Device; run(msg: string, fn: () => Promise<unknow
 }
 
 /** Choose one of a list and act on it (with any extra fields as children); the choice clears after. */
-function PickForm(props: { label: string; field: { id: string; label: string; none: string }; options: [string, string][]; button: string; onPick(value: string): Promise<void>; children?: ComponentChildren }): JSX.Element {
+function PickForm(props: {
+  label: string;
+  field: { id: string; label: string; none: string };
+  options: [string, string][];
+  button: string;
+  onPick(value: string): Promise<void>;
+  children?: ComponentChildren;
+}): JSX.Element {
   const [value, setValue] = useState('');
   return (
     <form
@@ -116,14 +131,18 @@ export function AdminLocation(props: { id: string }): JSX.Element {
         <h2 id="loc-devices-h">Machines here</h2>
         {detail?.devices.length === 0 && <p>No machines here yet. Place one below.</p>}
         <ul class="pool-devices">
-          {detail?.devices.map((d) => <DeviceRow key={d.id} d={d} run={run} />)}
+          {detail?.devices.map((d) => (
+            <DeviceRow key={d.id} d={d} run={run} />
+          ))}
         </ul>
         <PickForm
           label="Place a machine here"
           field={{ id: 'place-device', label: 'Machine to place', none: 'Choose a machine…' }}
           options={elsewhere.map((d) => [d.id, `${d.machineCode ?? d.id}${d.location ? ` (now at ${d.location})` : ''}`])}
           button="Place"
-          onPick={(id) => run(`${id} placed here (${placeMode}).`, () => authed('PATCH', `/api/devices/${encodeURIComponent(id)}`, { location: props.id, mode: placeMode }))}
+          onPick={(id) =>
+            run(`${id} placed here (${placeMode}).`, () => authed('PATCH', `/api/devices/${encodeURIComponent(id)}`, { location: props.id, mode: placeMode }))
+          }
         >
           <Field id="place-mode" label="Binding mode">
             <select id="place-mode" value={placeMode} onChange={(e) => setPlaceMode(e.currentTarget.value as 'pool' | 'owned')}>

@@ -17,7 +17,12 @@ function Bar(props: { counts: Counts; total: number; label: string }): JSX.Eleme
   const bad = (c.failed ?? 0) + (c['rolled-back'] ?? 0);
   const busy = (c.sent ?? 0) + (c.downloading ?? 0) + (c.installed ?? 0);
   return (
-    <div class="rollout-bar" role="img" aria-label={`${props.label}: ${done} of ${props.total} confirmed, ${bad} failed, ${busy} updating`} data-testid="rollout-bar">
+    <div
+      class="rollout-bar"
+      role="img"
+      aria-label={`${props.label}: ${done} of ${props.total} confirmed, ${bad} failed, ${busy} updating`}
+      data-testid="rollout-bar"
+    >
       <span class="ok" style={{ width: pct(done) }} />
       <span class="bad" style={{ width: pct(bad) }} />
       <span class="busy" style={{ width: pct(busy) }} />
@@ -71,9 +76,21 @@ export function AdminRollouts(): JSX.Element {
               ))}
             </ul>
             <div class="row">
-              {r.state === 'running' && <button type="button" onClick={() => act(r.id, 'pause')}>Pause</button>}
-              {r.state === 'paused' && <button type="button" onClick={() => act(r.id, 'resume')}>Resume</button>}
-              {(r.state === 'running' || r.state === 'paused') && <button type="button" onClick={() => act(r.id, 'cancel')}>Cancel</button>}
+              {r.state === 'running' && (
+                <button type="button" onClick={() => act(r.id, 'pause')}>
+                  Pause
+                </button>
+              )}
+              {r.state === 'paused' && (
+                <button type="button" onClick={() => act(r.id, 'resume')}>
+                  Resume
+                </button>
+              )}
+              {(r.state === 'running' || r.state === 'paused') && (
+                <button type="button" onClick={() => act(r.id, 'cancel')}>
+                  Cancel
+                </button>
+              )}
             </div>
           </section>
         );

@@ -6,7 +6,6 @@ import { authed } from '../../lib/session';
 import { dateTime, errorText } from '../../lib/words';
 import type { EnrollmentTokenView, NewEnrollmentToken } from '../../../../protocol/rest';
 
-
 function stateOf(t: EnrollmentTokenView): string {
   if (t.revokedAt !== null) return 'revoked';
   if (t.expiresAt <= Date.now()) return 'expired';
@@ -64,8 +63,8 @@ export function AdminTokens(): JSX.Element {
             </Field>
           </div>
           <label class="choice">
-            <input id="token-machine-codes" type="checkbox" checked={allowMachineCodes} onChange={(e) => setAllowMachineCodes(e.currentTarget.checked)} /> Devices enrolled with it may announce
-            their machine code (only a code no device has yet)
+            <input id="token-machine-codes" type="checkbox" checked={allowMachineCodes} onChange={(e) => setAllowMachineCodes(e.currentTarget.checked)} />{' '}
+            Devices enrolled with it may announce their machine code (only a code no device has yet)
           </label>
           <button type="submit" class="primary">
             Create token

@@ -31,7 +31,9 @@ export function TransferRequests(): JSX.Element | null {
     try {
       const d = await authed<TransferRequestView>('POST', `/api/transfer-requests/${encodeURIComponent(r.id)}/${action}`, {});
       const machine = d.machineCode ?? d.device;
-      setNotice(d.state === 'approved' ? `Approved: ${machine} was transferred to ${d.agent ?? 'the requester'}.` : `Declined: ${machine} stays with its holder.`);
+      setNotice(
+        d.state === 'approved' ? `Approved: ${machine} was transferred to ${d.agent ?? 'the requester'}.` : `Declined: ${machine} stays with its holder.`,
+      );
       setRows((rs) => (rs ?? []).filter((x) => x.id !== r.id));
     } catch (err) {
       setError(errorText(err));
@@ -63,10 +65,22 @@ export function TransferRequests(): JSX.Element | null {
             </p>
             {r.note && <p class="note">“{r.note}”</p>}
             <p class="row">
-              <button type="button" class="primary small" disabled={busy === r.id} onClick={() => void decide(r, 'approve')} aria-label={`Approve ${r.agent}'s request for ${r.machineCode ?? r.device}`}>
+              <button
+                type="button"
+                class="primary small"
+                disabled={busy === r.id}
+                onClick={() => void decide(r, 'approve')}
+                aria-label={`Approve ${r.agent}'s request for ${r.machineCode ?? r.device}`}
+              >
                 Approve
               </button>
-              <button type="button" class="danger small" disabled={busy === r.id} onClick={() => void decide(r, 'decline')} aria-label={`Decline ${r.agent}'s request for ${r.machineCode ?? r.device}`}>
+              <button
+                type="button"
+                class="danger small"
+                disabled={busy === r.id}
+                onClick={() => void decide(r, 'decline')}
+                aria-label={`Decline ${r.agent}'s request for ${r.machineCode ?? r.device}`}
+              >
                 Decline
               </button>
             </p>
