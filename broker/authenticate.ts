@@ -3,7 +3,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { AedesOptions, Client } from 'aedes';
 import { MAC_PATTERN, tryNormaliseId } from '../protocol/ids';
-import type { OfflineReason } from '../protocol/messages';
 import { agentFromToken, closeAtExpiry, noteRefusal } from './auth/jwt-agent';
 import { JwtVerifier, TokenRefused } from './auth/jwt';
 import { verifyDeviceSecret } from './auth/device-login';
@@ -16,7 +15,7 @@ import { getDevice, touchLastSeen } from './store/devices';
 import { findEnrollmentToken } from './store/enrollment';
 import { credentialKey } from './live-credentials';
 import { WarnLimiter, clip } from './warn-limit';
-import { endedWithDisconnect } from './upstream/aedes';
+import { closeReason, markCloseReason } from './close-reason';
 
 type Done = Parameters<NonNullable<AedesOptions['authenticate']>>[3];
 const IDENTIFIER_REJECTED = 2;
@@ -145,21 +144,6 @@ async function identifyCustomer(ctx: Context, client: Client, rawId: string, tok
   }
 }
 
-const CLOSE_REASON = Symbol('fleetbind.closeReason');
-type Marked = Client & { [CLOSE_REASON]?: OfflineReason };
-
-/** Records why the broker is about to close a connection (keepalive, kicked). */
-export function markCloseReason(client: Client, reason: OfflineReason): void {
-  (client as Marked)[CLOSE_REASON] = reason;
-}
-
-function closeReason(ctx: Context, client: Client): OfflineReason {
-  const m = client as Marked;
-  if (ctx.closing) return 'broker-restart';
-  if (m[CLOSE_REASON]) return m[CLOSE_REASON];
-  return endedWithDisconnect(client) ? 'clean' : 'socket';
-}
-
 export function makeAuthenticate(ctx: Context): NonNullable<AedesOptions['authenticate']> {
   const warnings = new WarnLimiter();
   const plaintextWarnings = new WarnLimiter();
@@ -233,7 +217,7 @@ export function makeAuthenticate(ctx: Context): NonNullable<AedesOptions['authen
         client.conn.once('close', () => {
           ctx.credentials.remove(who.credential, client);
           ctx.metrics.connections[who.kind]--;
-          if (who.kind === 'device') ctx.presence.closed(who.id, who.conn, closeReason(ctx, client));
+          if (who.kind === 'device') ctx.presence.closed(who.id, who.conn, closeReason(client, ctx.closing));
         });
         // In a cluster this reaches Redis before the CONNACK, so the device's previous node
         // already knows of this connection when Aedes there closes the old one.

@@ -4,7 +4,7 @@
 import type { Client } from 'aedes';
 import { ErrorCode, ProtocolError } from '../../protocol/errors';
 import type { Context } from '../context';
-import { markCloseReason } from '../authenticate';
+import { markCloseReason } from '../close-reason';
 import { createAgent, getAgent } from '../store/accounts';
 import { type JwtVerifier, TokenRefused } from './jwt';
 

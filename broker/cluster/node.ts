@@ -3,13 +3,13 @@
 // messages, presence, binding changes and claim codes are shared with the other nodes.
 import { randomBytes } from 'node:crypto';
 import type { EventEmitter } from 'node:events';
+import type { Aedes } from 'aedes';
 import { hostname } from 'node:os';
 import { type Kysely, sql } from 'kysely';
 import { BindingMap } from '../binding-map';
 import { ClaimCodes } from '../claim-codes';
 import type { BrokerOptions } from '../config';
-import type { Context } from '../context';
-import type { KickTarget } from '../events';
+import type { BrokerEvents, KickTarget } from '../events';
 import type { OfflineReason } from '../../protocol/messages';
 import type { DispatchLease } from '../jobs/lease';
 import type { Logger } from '../logger';
@@ -71,6 +71,16 @@ async function openRedis(opts: BrokerOptions, url: string, node: string, db: Kys
   };
 }
 
+/**
+ * What a node's cluster link reads of the broker once MQTT exists: the node's context itself, named
+ * by the slice used, since the context names this class among its services.
+ */
+export interface AttachedBroker {
+  aedes: Aedes;
+  events: EventEmitter<BrokerEvents>;
+  readonly closing: boolean;
+}
+
 export class ClusterNode {
   readonly bindings: BindingMap;
   readonly claimCodes: ClaimCodes;
@@ -80,7 +90,7 @@ export class ClusterNode {
   readonly lease: DispatchLease | null;
   private redisDown = false;
   private recovering: Promise<void> | null = null;
-  private ctx: Context | null = null;
+  private ctx: AttachedBroker | null = null;
 
   private constructor(
     readonly id: string,
@@ -227,7 +237,7 @@ export class ClusterNode {
     return closed.reduce((a, b) => a + b, 0);
   }
 
-  async attach(ctx: Context, kickHere: (target: KickTarget, reason: OfflineReason) => number): Promise<void> {
+  async attach(ctx: AttachedBroker, kickHere: (target: KickTarget, reason: OfflineReason) => number): Promise<void> {
     this.ctx = ctx;
     this.health.start();
     // Redis errors reach Aedes too (a publish whose connection broke); without a listener the

@@ -5,6 +5,13 @@ import { DeviceEvents } from './device-events';
 import { JobEngine } from './engine';
 import { JobRequests } from './requests';
 
+declare module '../context' {
+  interface LateParts {
+    /** The job system (startJobs). */
+    jobs: Jobs;
+  }
+}
+
 export interface Jobs {
   engine: JobEngine;
   requests: JobRequests;

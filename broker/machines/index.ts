@@ -7,6 +7,13 @@ import { Alerts } from './alerts';
 import { MachineShadows } from './shadows';
 import { pruneHistory } from './store';
 
+declare module '../context' {
+  interface LateParts {
+    /** Machine shadows, settings and alerts (startMachines). */
+    machines: Machines;
+  }
+}
+
 export interface Machines {
   shadows: MachineShadows;
   alerts: Alerts;

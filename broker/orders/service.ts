@@ -20,6 +20,13 @@ import { type CustomerSession, openSession, useCustomerSession } from './session
 import { SessionHourly } from './session-hourly';
 import { UploadBytes } from './upload-bytes';
 
+declare module '../context' {
+  interface LateParts {
+    /** Walk-up orders: customer sessions, uploads, print orders. */
+    orders: Orders;
+  }
+}
+
 /** How long the thumbnail URLs handed to pages stay valid. */
 const THUMB_URL_TTL_MS = 60 * 60_000;
 

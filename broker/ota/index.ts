@@ -6,6 +6,13 @@ import { OtaMetrics } from './metrics';
 import { ReleaseKeys } from './release-keys';
 import { LOCAL_NODE } from './rollouts';
 
+declare module '../context' {
+  interface LateParts {
+    /** Firmware releases and rollouts (startOta). */
+    ota: Ota;
+  }
+}
+
 export interface Ota {
   keys: ReleaseKeys;
   engine: RolloutEngine;

@@ -43,6 +43,13 @@ import { type PoolDevice, PoolDeviceCache } from './pool-devices';
 import { WaitingLines } from './waiting-line';
 import { waitingJobView } from './waiting-view';
 
+declare module '../context' {
+  interface LateParts {
+    /** Locations' pools and their leases (startPools, after the job system). */
+    pools: Pools;
+  }
+}
+
 type Trx = Transaction<JobsDatabase>;
 type Submit = AgentRequestFor<'submit'>;
 

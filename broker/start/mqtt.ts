@@ -4,7 +4,8 @@
 import { Aedes } from 'aedes';
 import type { OfflineReason } from '../../protocol/messages';
 import { Acl } from '../acl';
-import { makeAuthenticate, markCloseReason } from '../authenticate';
+import { makeAuthenticate } from '../authenticate';
+import { markCloseReason } from '../close-reason';
 import { CONNECT_DEADLINE_MS, ConnectionGuard, type GuardedStream } from '../connection-guard';
 import type { Context } from '../context';
 import type { KickTarget } from '../events';
