@@ -5,7 +5,7 @@ import type { AedesOptions, Client } from 'aedes';
 import { MAC_PATTERN, tryNormaliseId } from '../protocol/ids';
 import { agentFromToken, closeAtExpiry, noteRefusal } from './auth/jwt-agent';
 import { JwtVerifier, TokenRefused } from './auth/jwt';
-import { verifyDeviceSecret } from './auth/device-login';
+import { type DeviceLoginContext, verifyDeviceSecret } from './auth/device-login';
 import { constantTimeEqual, tokenHash } from './auth/secrets';
 import type { Context } from './context';
 import { type Identity, setIdentity } from './identity';
@@ -16,6 +16,10 @@ import { findEnrollmentToken } from './store/enrollment';
 import { credentialKey } from './live-credentials';
 import { WarnLimiter, clip } from './warn-limit';
 import { closeReason, markCloseReason } from './close-reason';
+
+/** What this module reads of the node's context. */
+type AuthenticateContext = Pick<Context, 'closing' | 'credentials' | 'db' | 'jwt' | 'log' | 'metrics' | 'now' | 'opts' | 'presence' | 'throttle'> &
+  DeviceLoginContext;
 
 type Done = Parameters<NonNullable<AedesOptions['authenticate']>>[3];
 const IDENTIFIER_REJECTED = 2;
@@ -60,7 +64,14 @@ type WithExpiry = Client & { [TOKEN_EXPIRY]?: number };
 
 // Refused identity-provider tokens don't count towards the failed-login throttle: they cannot be
 // guessed, and a web app retrying with an expired token must not lock its agent out once renewed.
-async function identifyByToken(ctx: Context, client: Client, jwt: JwtVerifier, id: string, token: string, conn: number): Promise<Identity | Refusal> {
+async function identifyByToken(
+  ctx: AuthenticateContext,
+  client: Client,
+  jwt: JwtVerifier,
+  id: string,
+  token: string,
+  conn: number,
+): Promise<Identity | Refusal> {
   try {
     const t = await agentFromToken(ctx, jwt, token);
     if (t.agent !== id) throw new TokenRefused('agent-mismatch', `the token is for agent ${t.agent}, not ${id}`);
@@ -85,7 +96,7 @@ function subjectOf(client: Client, username: string): string {
 export const enrollTokenSubject = (tokenId: string): string => `enroll-token:${tokenId}`;
 
 /** Who connects, why they may not, or null when the connection went away meanwhile. */
-async function identify(ctx: Context, client: Client, username: string, password: string): Promise<Identity | Refusal | null> {
+async function identify(ctx: AuthenticateContext, client: Client, username: string, password: string): Promise<Identity | Refusal | null> {
   const conn = await ctx.presence.nextConn();
   if (username === 'enroll') {
     const mac = client.id.startsWith('enroll-') ? client.id.slice(7) : '';
@@ -131,7 +142,7 @@ async function identify(ctx: Context, client: Client, username: string, password
 }
 
 /** A walk-up customer: customer:<session> with the session's token; the connection ends with the session. */
-async function identifyCustomer(ctx: Context, client: Client, rawId: string, token: string, conn: number): Promise<Identity | Refusal> {
+async function identifyCustomer(ctx: AuthenticateContext, client: Client, rawId: string, token: string, conn: number): Promise<Identity | Refusal> {
   const id = tryNormaliseId(rawId);
   if (id === null) return badCredentials('username must be customer:<session>');
   const prefix = `customer:${id}:`;
@@ -144,7 +155,7 @@ async function identifyCustomer(ctx: Context, client: Client, rawId: string, tok
   }
 }
 
-export function makeAuthenticate(ctx: Context): NonNullable<AedesOptions['authenticate']> {
+export function makeAuthenticate(ctx: AuthenticateContext): NonNullable<AedesOptions['authenticate']> {
   const warnings = new WarnLimiter();
   const plaintextWarnings = new WarnLimiter();
   const warn = (ip: string, fields: Record<string, unknown>, msg: string): void => {

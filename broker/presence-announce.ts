@@ -6,10 +6,13 @@
 import type { Status } from '../protocol/messages';
 import type { Context } from './context';
 import type { PresenceListener } from './presence';
-import { publishStatus, scheduleBindings } from './publisher';
+import { type PublisherContext, publishStatus, scheduleBindings } from './publisher';
 import { recordEvent } from './webhooks/outbox';
 
-export function presenceAnnouncer(ctx: Context): PresenceListener {
+/** What this module reads of the node's context. */
+type PresenceAnnounceContext = Pick<Context, 'bindings' | 'closing' | 'events' | 'log' | 'writer'> & PublisherContext;
+
+export function presenceAnnouncer(ctx: PresenceAnnounceContext): PresenceListener {
   let latest = new Map<string, Status>();
   let events: { device: string; status: Status }[] = [];
   const flush = (): void => {

@@ -9,7 +9,10 @@ import { getAgent } from './store/accounts';
 import { getDevice, listDevices } from './store/devices';
 import type { DeviceRow } from './store/schema';
 
-export function publishJson(ctx: Context, topic: string, body: unknown, retain = false): Promise<void> {
+/** What this module reads of the node's context. */
+export type PublisherContext = Pick<Context, 'aedes' | 'bindingTimers' | 'claimCodes' | 'closing' | 'db' | 'log' | 'machines' | 'now' | 'presence'>;
+
+export function publishJson(ctx: PublisherContext, topic: string, body: unknown, retain = false): Promise<void> {
   return new Promise((resolve, reject) => {
     ctx.aedes.publish({ cmd: 'publish', topic, payload: Buffer.from(JSON.stringify(body)), qos: 0, retain, dup: false }, (err?: Error) =>
       err ? reject(err) : resolve(),
@@ -18,13 +21,13 @@ export function publishJson(ctx: Context, topic: string, body: unknown, retain =
 }
 
 /** An empty retained message: the broker forgets the topic's retained one. */
-export function clearRetained(ctx: Context, topic: string): Promise<void> {
+export function clearRetained(ctx: PublisherContext, topic: string): Promise<void> {
   return new Promise((resolve, reject) => {
     ctx.aedes.publish({ cmd: 'publish', topic, payload: Buffer.alloc(0), qos: 0, retain: true, dup: false }, (err?: Error) => (err ? reject(err) : resolve()));
   });
 }
 
-export function respond(ctx: Context, who: Identity, body: Response): Promise<void> {
+export function respond(ctx: PublisherContext, who: Identity, body: Response): Promise<void> {
   if (who.kind === 'agent') return publishJson(ctx, agentTopic(who.id, 'res'), body);
   if (who.kind === 'admin') return publishJson(ctx, adminTopic(who.id, 'res'), body);
   throw new Error(`no response topic for ${who.kind}`);
@@ -43,7 +46,7 @@ export interface ConfigAnswer {
   agentName?: string;
 }
 
-export async function configFor(ctx: Context, row: DeviceRow, answer: ConfigAnswer = {}): Promise<Config> {
+export async function configFor(ctx: PublisherContext, row: DeviceRow, answer: ConfigAnswer = {}): Promise<Config> {
   let agent: Config['agent'] = null;
   if (row.agent_id !== null) {
     const name = answer.agentName ?? (await getAgent(ctx.db, row.agent_id))?.name;
@@ -64,31 +67,31 @@ export async function configFor(ctx: Context, row: DeviceRow, answer: ConfigAnsw
   return config;
 }
 
-export async function publishConfig(ctx: Context, device: string, answer: ConfigAnswer = {}): Promise<void> {
+export async function publishConfig(ctx: PublisherContext, device: string, answer: ConfigAnswer = {}): Promise<void> {
   const row = await getDevice(ctx.db, device);
   if (row) await publishConfigOf(ctx, row, answer);
 }
 
-export async function publishConfigOf(ctx: Context, row: DeviceRow, answer: ConfigAnswer = {}): Promise<void> {
+export async function publishConfigOf(ctx: PublisherContext, row: DeviceRow, answer: ConfigAnswer = {}): Promise<void> {
   await publishJson(ctx, deviceTopic(row.id, 'config'), await configFor(ctx, row, answer));
 }
 
-export function publishStatus(ctx: Context, device: string, status: Status): Promise<void> {
+export function publishStatus(ctx: PublisherContext, device: string, status: Status): Promise<void> {
   return publishJson(ctx, deviceTopic(device, 'status'), status, true);
 }
 
-export function boundDevice(ctx: Context, row: DeviceRow): BoundDevice {
+export function boundDevice(ctx: PublisherContext, row: DeviceRow): BoundDevice {
   const lease = row.bound_via === 'lease' && row.location !== null ? { lease: { location: row.location } } : {};
   return { id: row.id, machineCode: row.machine_code, model: row.model, boundAt: Number(row.bound_at), presence: ctx.presence.status(row.id), ...lease };
 }
 
-export async function bindingsOf(ctx: Context, agent: string): Promise<Bindings> {
+export async function bindingsOf(ctx: PublisherContext, agent: string): Promise<Bindings> {
   const rows = await listDevices(ctx.db, agent);
   return { agent, devices: rows.map((r) => boundDevice(ctx, r)), at: ctx.now() };
 }
 
 /** Republishes an agent's retained bindings, coalescing bursts (e.g. many presence changes). */
-export function scheduleBindings(ctx: Context, agent: string, delayMs = 20): void {
+export function scheduleBindings(ctx: PublisherContext, agent: string, delayMs = 20): void {
   const map = ctx.bindingTimers;
   if (map.has(agent)) return;
   const timer = setTimeout(() => {

@@ -11,9 +11,12 @@ import type { Context } from './context';
 import type { Identity } from './identity';
 import { credentialKey } from './live-credentials';
 import { enrollTokenSubject } from './authenticate';
-import { publishConfig, publishJson } from './publisher';
+import { type PublisherContext, publishConfig, publishJson } from './publisher';
 import { checkEnrollmentToken, consumeEnrollmentToken } from './store/enrollment';
 import { announceMachineCode, getDeviceByMac, isUnfinishedEnrollment, type MachineRefusal, provisionDevice, recordHello } from './store/devices';
+
+/** What this module reads of the node's context. */
+type RegistryContext = Pick<Context, 'db' | 'deviceKey' | 'events' | 'kick' | 'log' | 'metrics' | 'now' | 'throttle' | 'writer'> & PublisherContext;
 
 export interface ProvisionRequest {
   mac: unknown;
@@ -23,7 +26,11 @@ export interface ProvisionRequest {
 }
 
 /** Admin provisioning (used by `npm run flash`): returns the new secret exactly once. */
-export async function provisionByAdmin(ctx: Context, req: ProvisionRequest, actor: string): Promise<{ id: string; secret: string; reprovisioned: boolean }> {
+export async function provisionByAdmin(
+  ctx: RegistryContext,
+  req: ProvisionRequest,
+  actor: string,
+): Promise<{ id: string; secret: string; reprovisioned: boolean }> {
   const mac = normaliseMac(req.mac);
   const machineCode = req.machineCode === undefined || req.machineCode === null || req.machineCode === '' ? null : normaliseMachineCode(req.machineCode);
   if (req.model !== undefined && (typeof req.model !== 'string' || req.model.length > 64))
@@ -50,14 +57,14 @@ export async function provisionByAdmin(ctx: Context, req: ProvisionRequest, acto
 }
 
 /** A device got a new secret: every connection that authenticated with the old one ends, on every node. */
-async function retireSecret(ctx: Context, device: string, previousSecretHash: string | null): Promise<void> {
+async function retireSecret(ctx: RegistryContext, device: string, previousSecretHash: string | null): Promise<void> {
   if (previousSecretHash === null) return;
   const closed = await ctx.kick({ kind: 'credential', id: credentialKey.deviceSecret(device, previousSecretHash) }, 'kicked');
   if (closed > 0) ctx.log.info({ device, closed }, 'connections with the old device secret closed');
 }
 
 /** `connected` says whether the enrolling connection is still there to be answered. */
-export async function handleEnroll(ctx: Context, who: Extract<Identity, { kind: 'enroll' }>, payload: Buffer, connected: () => boolean): Promise<void> {
+export async function handleEnroll(ctx: RegistryContext, who: Extract<Identity, { kind: 'enroll' }>, payload: Buffer, connected: () => boolean): Promise<void> {
   let reply: EnrollReply;
   try {
     const req = parseEnrollRequest(parseJson(payload.toString('utf8')));
@@ -99,7 +106,7 @@ export async function handleEnroll(ctx: Context, who: Extract<Identity, { kind: 
   await publishJson(ctx, enrollReplyTopic(who.mac), reply);
 }
 
-function machineRefused(ctx: Context, device: string, via: 'enroll' | 'hello', refusal: { reason: MachineRefusal; error: ProtocolError }): void {
+function machineRefused(ctx: RegistryContext, device: string, via: 'enroll' | 'hello', refusal: { reason: MachineRefusal; error: ProtocolError }): void {
   ctx.metrics.machineCodeRefusals.inc({ via, reason: refusal.reason });
   ctx.log.warn({ device, via, reason: refusal.reason, code: refusal.error.code, message: refusal.error.message }, 'machine code announcement refused');
 }
@@ -109,7 +116,7 @@ function machineRefused(ctx: Context, device: string, via: 'enroll' | 'hello', r
  * says why (`error`) and keeps the claim code on screen. A refused machine code is answered the
  * same way, while the rest of the hello is recorded.
  */
-export async function handleHello(ctx: Context, device: string, payload: Buffer): Promise<void> {
+export async function handleHello(ctx: RegistryContext, device: string, payload: Buffer): Promise<void> {
   let hello;
   try {
     hello = parseHello(parseJson(payload.toString('utf8')));

@@ -5,6 +5,9 @@ import type { Context } from './context';
 import { credentialKey } from './live-credentials';
 import { findSession } from './store/accounts';
 
+/** What this module reads of the node's context. */
+type SessionExpiryContext = Pick<Context, 'credentials' | 'db' | 'log' | 'now'>;
+
 const SWEEP_MS = 250;
 
 export class SessionExpiry {
@@ -13,7 +16,7 @@ export class SessionExpiry {
   private sweeping = false;
 
   constructor(
-    private readonly ctx: Context,
+    private readonly ctx: SessionExpiryContext,
     private readonly close: (key: string) => void,
   ) {
     this.timer = setInterval(() => this.sweep(), SWEEP_MS);

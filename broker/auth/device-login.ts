@@ -7,11 +7,14 @@ import type { DeviceRow } from '../store/schema';
 import { deviceSecretHash, isKeyedHash, matchesKeyedHash } from './device-secrets';
 import { verifySecret } from './secrets';
 
+/** What this module reads of the node's context. */
+export type DeviceLoginContext = Pick<Context, 'deviceKey' | 'hashes' | 'log' | 'writer'>;
+
 /**
  * Resolves with the hash stored for the device once the secret is right, false when it is wrong,
  * null when `wanted` turned false while the check waited for scrypt.
  */
-export async function verifyDeviceSecret(ctx: Context, row: DeviceRow, secret: string, wanted: () => boolean): Promise<string | false | null> {
+export async function verifyDeviceSecret(ctx: DeviceLoginContext, row: DeviceRow, secret: string, wanted: () => boolean): Promise<string | false | null> {
   if (isKeyedHash(row.secret_hash)) return matchesKeyedHash(ctx.deviceKey, row.id, secret, row.secret_hash) ? row.secret_hash : false;
   const ok = await ctx.hashes.run(() => verifySecret(secret, row.secret_hash), wanted);
   if (ok !== true) return ok;

@@ -8,6 +8,9 @@ import { markCloseReason } from '../close-reason';
 import { createAgent, getAgent } from '../store/accounts';
 import { type JwtVerifier, TokenRefused } from './jwt';
 
+/** What this module reads of the node's context. */
+export type JwtAgentContext = Pick<Context, 'db' | 'log' | 'metrics' | 'now'>;
+
 /** Stored as the password hash of an agent created from a token: no password verifies against it. */
 export const NO_PASSWORD = '!identity-provider';
 
@@ -16,7 +19,7 @@ export interface TokenAgent {
   expiresAt: number;
 }
 
-async function provision(ctx: Context, agent: string, name: string | null): Promise<void> {
+async function provision(ctx: JwtAgentContext, agent: string, name: string | null): Promise<void> {
   try {
     await createAgent(ctx.db, { id: agent, name: name ?? agent, passwordHash: NO_PASSWORD, deviceLimit: null }, 'identity-provider', ctx.now());
     ctx.log.info({ agent }, 'agent created on first use of an identity-provider token');
@@ -27,7 +30,7 @@ async function provision(ctx: Context, agent: string, name: string | null): Prom
 }
 
 /** Verifies the token and resolves its agent, or throws TokenRefused. */
-export async function agentFromToken(ctx: Context, jwt: JwtVerifier, token: string): Promise<TokenAgent> {
+export async function agentFromToken(ctx: JwtAgentContext, jwt: JwtVerifier, token: string): Promise<TokenAgent> {
   const t = await jwt.verify(token);
   let row = await getAgent(ctx.db, t.agent);
   if (!row && jwt.autoProvision) {
@@ -39,7 +42,7 @@ export async function agentFromToken(ctx: Context, jwt: JwtVerifier, token: stri
   return { agent: t.agent, expiresAt: t.expiresAt };
 }
 
-export function noteRefusal(ctx: Context, via: 'rest' | 'mqtt', err: TokenRefused, where: Record<string, unknown>): void {
+export function noteRefusal(ctx: JwtAgentContext, via: 'rest' | 'mqtt', err: TokenRefused, where: Record<string, unknown>): void {
   ctx.metrics.tokenRefusals.inc({ via, reason: err.reason });
   ctx.log.warn({ via, reason: err.reason, ...where }, 'identity-provider token refused');
 }
@@ -54,7 +57,7 @@ export function restError(err: TokenRefused): ProtocolError {
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** Closes an MQTT connection when its token expires; the timer goes with the connection. */
-export function closeAtExpiry(ctx: Context, client: Client, agent: string, expiresAt: number): void {
+export function closeAtExpiry(ctx: JwtAgentContext, client: Client, agent: string, expiresAt: number): void {
   let timer: NodeJS.Timeout;
   const arm = (): void => {
     const wait = expiresAt - ctx.now();

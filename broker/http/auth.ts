@@ -2,10 +2,13 @@
 import type { FastifyRequest } from 'fastify';
 import { ErrorCode, ProtocolError } from '../../protocol/errors';
 import { constantTimeEqual, tokenHash } from '../auth/secrets';
-import { agentFromToken, noteRefusal, restError } from '../auth/jwt-agent';
+import { type JwtAgentContext, agentFromToken, noteRefusal, restError } from '../auth/jwt-agent';
 import { JwtVerifier, TokenRefused } from '../auth/jwt';
 import type { Context } from '../context';
 import { useSession } from '../store/accounts';
+
+/** What this module reads of the node's context. */
+type AuthContext = Pick<Context, 'db' | 'jwt' | 'now' | 'opts'> & JwtAgentContext;
 
 export interface Principal {
   kind: 'agent' | 'admin';
@@ -19,7 +22,7 @@ export function bearerToken(req: FastifyRequest): string {
   return typeof header === 'string' && header.startsWith('Bearer ') ? header.slice(7).trim() : '';
 }
 
-export async function principalOf(ctx: Context, req: FastifyRequest): Promise<Principal> {
+export async function principalOf(ctx: AuthContext, req: FastifyRequest): Promise<Principal> {
   const token = bearerToken(req);
   if (token === '') throw new ProtocolError(ErrorCode.UNAUTHORIZED, 'missing bearer token');
   if (ctx.opts.adminToken !== undefined && constantTimeEqual(token, ctx.opts.adminToken)) return { kind: 'admin', id: 'token', tokenHash: null };
@@ -38,7 +41,7 @@ export async function principalOf(ctx: Context, req: FastifyRequest): Promise<Pr
   return { kind: s.kind, id: s.subject, tokenHash: hash };
 }
 
-export async function requireAdmin(ctx: Context, req: FastifyRequest): Promise<Principal> {
+export async function requireAdmin(ctx: AuthContext, req: FastifyRequest): Promise<Principal> {
   const p = await principalOf(ctx, req);
   if (p.kind !== 'admin') throw new ProtocolError(ErrorCode.FORBIDDEN, 'admin only');
   return p;

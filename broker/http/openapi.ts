@@ -10,6 +10,9 @@ import type { Context } from '../context';
 import { MULTIPART_DOC, routeSchema } from './route-schema';
 import type { RoutesOptions } from './scopes';
 
+/** What this module reads of the node's context. */
+type OpenapiContext = Pick<Context, 'opts'>;
+
 const VERSION = '0.1.0';
 
 export interface RegisteredRoute {
@@ -24,7 +27,7 @@ export function registeredRoutes(app: FastifyInstance): RegisteredRoute[] {
   return (app as unknown as { [ROUTES]: RegisteredRoute[] })[ROUTES];
 }
 
-export async function registerOpenApi(app: FastifyInstance, ctx: Context): Promise<void> {
+export async function registerOpenApi(app: FastifyInstance, ctx: OpenapiContext): Promise<void> {
   const routes: RegisteredRoute[] = [];
   (app as unknown as { [ROUTES]: RegisteredRoute[] })[ROUTES] = routes;
   app.addHook('onRoute', (r) => {

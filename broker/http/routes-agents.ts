@@ -16,8 +16,11 @@ import { bodyOf } from './body';
 import { type PoolSettings, locationsOf, setAgentLocations, setPoolSettings } from '../store/locations';
 import { type RoutesOptions, inScope } from './scopes';
 
+/** What this module reads of the node's context. */
+type RoutesAgentsContext = Pick<Context, 'bindings' | 'db' | 'kick' | 'log' | 'now'>;
+
 /** Locations, primary device and fallback (docs/architecture.md, Locations and pools); each change audited. */
-async function patchPoolMembership(ctx: Context, agent: string, body: Obj, actor: string): Promise<void> {
+async function patchPoolMembership(ctx: RoutesAgentsContext, agent: string, body: Obj, actor: string): Promise<void> {
   if (body.locations !== undefined) {
     if (!Array.isArray(body.locations)) throw new ProtocolError(ErrorCode.BAD_REQUEST, 'locations must be a list of location ids', 'locations');
     const ids = [...new Set(body.locations.map((l) => normaliseId(l, 'location id', 'locations')))];

@@ -10,8 +10,11 @@ import { actorOf } from './auth';
 import { bodyOf } from './body';
 import { type RoutesOptions, inScope } from './scopes';
 
+/** What this module reads of the node's context. */
+type RoutesBlocksContext = Pick<Context, 'db' | 'log' | 'now' | 'throttle'>;
+
 /** Clears the matching blocks (on every node in a cluster) and audits who did it; returns how many were cleared. */
-export async function clearBlocks(ctx: Context, match: { subject?: string; address?: string }, actor: string): Promise<number> {
+export async function clearBlocks(ctx: RoutesBlocksContext, match: { subject?: string; address?: string }, actor: string): Promise<number> {
   const cleared = await ctx.throttle.clear(match);
   const agent = match.subject?.startsWith('agent:') ? match.subject.slice(6) : null;
   await appendAudit(ctx.db, { at: ctx.now(), actor, action: 'login_blocks.cleared', agent, detail: { ...match, cleared } });

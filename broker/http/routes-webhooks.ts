@@ -23,6 +23,9 @@ import { actorOf } from './auth';
 import { bodyOf, optInt } from './body';
 import { type RoutesOptions, inScope } from './scopes';
 
+/** What this module reads of the node's context. */
+type RoutesWebhooksContext = Pick<Context, 'db' | 'log' | 'now' | 'opts'>;
+
 function events(body: Obj): string[] {
   const v = body.events;
   if (!Array.isArray(v) || v.length === 0)
@@ -34,7 +37,7 @@ function events(body: Obj): string[] {
   return [...new Set(v as string[])];
 }
 
-async function url(ctx: Context, value: string): Promise<string> {
+async function url(ctx: RoutesWebhooksContext, value: string): Promise<string> {
   const u = parseWebhookUrl(value);
   await checkTarget(u, ctx.opts.webhooks.allowPrivate);
   return u.toString();

@@ -11,10 +11,13 @@ import type { DeviceRow } from '../store/schema';
 import { alertView } from './alerts';
 import { listAlerts } from './store';
 
+/** What this module reads of the node's context. */
+type ViewsContext = Pick<Context, 'bindings' | 'db' | 'jobs' | 'machines' | 'opts' | 'presence'>;
+
 export type Viewer = { kind: 'agent' | 'admin'; id: string };
 
 function row(
-  ctx: Context,
+  ctx: ViewsContext,
   d: DeviceRow,
   shadow: Shadow | undefined,
   jobs: Array<{ id: string; state: string }>,
@@ -39,7 +42,7 @@ function row(
   return v;
 }
 
-async function views(ctx: Context, devices: DeviceRow[], viewer: Viewer): Promise<MachineView[]> {
+async function views(ctx: ViewsContext, devices: DeviceRow[], viewer: Viewer): Promise<MachineView[]> {
   const ids = devices.map((d) => d.id);
   const [shadows, jobs, alerts] = await Promise.all([
     ctx.machines.shadows.shadows(ids),
@@ -54,7 +57,7 @@ async function views(ctx: Context, devices: DeviceRow[], viewer: Viewer): Promis
 }
 
 /** GET /api/machines: an agent sees the machines it holds now, an admin every machine. */
-export async function listMachines(ctx: Context, viewer: Viewer): Promise<MachineView[]> {
+export async function listMachines(ctx: ViewsContext, viewer: Viewer): Promise<MachineView[]> {
   return views(ctx, await listDevices(ctx.db, viewer.kind === 'agent' ? viewer.id : undefined), viewer);
 }
 
@@ -62,7 +65,7 @@ export async function listMachines(ctx: Context, viewer: Viewer): Promise<Machin
  * A machine by its code or device id, if the viewer may see it: an agent only one it holds now.
  * Anything else is NOT_FOUND, so an agent learns nothing of machines it does not hold.
  */
-export async function machineFor(ctx: Context, viewer: Viewer, codeOrId: string): Promise<DeviceRow> {
+export async function machineFor(ctx: ViewsContext, viewer: Viewer, codeOrId: string): Promise<DeviceRow> {
   const byCode = /^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/.test(codeOrId) ? await getDeviceByMachineCode(ctx.db, normaliseMachineCode(codeOrId)) : undefined;
   const d = byCode ?? (await getDevice(ctx.db, normaliseId(codeOrId, 'machine code or device id', 'code')));
   if (!d || (viewer.kind === 'agent' && ctx.bindings.agentOf(d.id) !== viewer.id))
@@ -70,7 +73,7 @@ export async function machineFor(ctx: Context, viewer: Viewer, codeOrId: string)
   return d;
 }
 
-export async function machineDetail(ctx: Context, viewer: Viewer, d: DeviceRow): Promise<MachineDetail> {
+export async function machineDetail(ctx: ViewsContext, viewer: Viewer, d: DeviceRow): Promise<MachineDetail> {
   const [v] = await views(ctx, [d], viewer);
   const alerts = await listAlerts(ctx.db, { devices: [d.id], limit: 100 });
   return { ...v!, shadow: await ctx.machines.shadows.shadow(d.id), alerts: alerts.map(alertView) };

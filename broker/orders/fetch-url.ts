@@ -3,7 +3,10 @@
 // (docs/architecture.md, "Walk-up orders").
 import type { Context } from '../context';
 
-export function withFetchUrl(ctx: Context, params: Record<string, unknown>): Record<string, unknown> {
+/** What this module reads of the node's context. */
+type FetchUrlContext = Pick<Context, 'blobBaseUrl' | 'blobUrls' | 'opts'>;
+
+export function withFetchUrl(ctx: FetchUrlContext, params: Record<string, unknown>): Record<string, unknown> {
   const design = params.design;
   if (typeof design !== 'string') return params;
   return { ...params, url: ctx.blobBaseUrl + ctx.blobUrls.path(design, ctx.opts.orders.fetchUrlTtlMs) };

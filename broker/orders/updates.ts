@@ -7,13 +7,16 @@ import type { OrderUpdate } from '../../protocol/orders';
 import { orderTopic } from '../../protocol/topics';
 import type { Context } from '../context';
 import type { BrokerEvents } from '../events';
-import { clearRetained, publishJson } from '../publisher';
+import { type PublisherContext, clearRetained, publishJson } from '../publisher';
 import { getDevice } from '../store/devices';
 import type { Orders } from './service';
 
+/** What this module reads of the node's context. */
+type UpdatesContext = Pick<Context, 'db' | 'events' | 'log'> & PublisherContext;
+
 type QueueEvent = BrokerEvents['queue'][0];
 
-export function publishOrderUpdates(ctx: Context, orders: Orders): () => void {
+export function publishOrderUpdates(ctx: UpdatesContext, orders: Orders): () => void {
   const onQueue = (e: QueueEvent): void => {
     const prints = e.jobs.filter((j) => j.kind === 'print');
     const ended = e.ended.filter((j) => j.kind === 'print');

@@ -5,11 +5,14 @@
 import type { RolloutAlert, RolloutAlertKind } from '../../protocol/ota';
 import { adminAlertsTopic } from '../../protocol/topics';
 import type { Context } from '../context';
-import { publishJson } from '../publisher';
+import { type PublisherContext, publishJson } from '../publisher';
 import { otaDb, type RolloutsTable } from './schema';
 
+/** What this module reads of the node's context. */
+type AlertsContext = Pick<Context, 'db' | 'log' | 'now'> & PublisherContext;
+
 /** Failed and rolled-back devices of the whole rollout. */
-async function failures(ctx: Context, rollout: string): Promise<{ failed: number; rolledBack: number }> {
+async function failures(ctx: AlertsContext, rollout: string): Promise<{ failed: number; rolledBack: number }> {
   const rows = await otaDb(ctx.db)
     .selectFrom('rollout_devices')
     .select(['state', (eb) => eb.fn.countAll<number>().as('n')])
@@ -21,7 +24,7 @@ async function failures(ctx: Context, rollout: string): Promise<{ failed: number
   return { failed: by.get('failed') ?? 0, rolledBack: by.get('rolled-back') ?? 0 };
 }
 
-export async function alertRollout(ctx: Context, r: RolloutsTable, kind: RolloutAlertKind, message: string): Promise<RolloutAlert> {
+export async function alertRollout(ctx: AlertsContext, r: RolloutsTable, kind: RolloutAlertKind, message: string): Promise<RolloutAlert> {
   const alert: RolloutAlert = {
     event: 'rollout',
     kind,
@@ -38,7 +41,7 @@ export async function alertRollout(ctx: Context, r: RolloutsTable, kind: Rollout
 }
 
 /** A rollout that reached its last wave's end with failures: worth a person's look, though it did not pause. */
-export async function alertIfFinishedWithFailures(ctx: Context, r: RolloutsTable): Promise<void> {
+export async function alertIfFinishedWithFailures(ctx: AlertsContext, r: RolloutsTable): Promise<void> {
   const { failed, rolledBack } = await failures(ctx, r.id);
   if (failed + rolledBack === 0) return;
   await alertRollout(

@@ -7,11 +7,14 @@ import type { Context } from '../context';
 import { getDevice } from '../store/devices';
 import { otaDb } from './schema';
 
+/** What this module reads of the node's context. */
+type DeviceOtaContext = Pick<Context, 'db'>;
+
 const IN_FLIGHT: RolloutDeviceState[] = ['sent', 'downloading', 'installed'];
 const FINAL: RolloutDeviceState[] = ['confirmed', 'failed', 'rolled-back'];
 
 /** null when there is no such device. */
-export async function deviceOta(ctx: Context, device: string): Promise<DeviceOta | null> {
+export async function deviceOta(ctx: DeviceOtaContext, device: string): Promise<DeviceOta | null> {
   const row = await getDevice(ctx.db, device);
   if (!row) return null;
   const tries = await otaDb(ctx.db)

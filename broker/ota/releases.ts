@@ -10,6 +10,9 @@ import { appendAudit } from '../store/audit';
 import type { ReleaseKeys } from './release-keys';
 import { otaDb, registryOf, type ReleasesTable } from './schema';
 
+/** What this module reads of the node's context. */
+type ReleasesContext = Pick<Context, 'blobs' | 'db' | 'log' | 'now'>;
+
 export interface ReleaseUpload {
   manifest: string;
   sig: string;
@@ -23,7 +26,7 @@ export interface ReleaseView extends ReleaseManifest {
   devices: number;
 }
 
-export async function createRelease(ctx: Context, keys: ReleaseKeys, actor: string, u: ReleaseUpload): Promise<ReleaseView> {
+export async function createRelease(ctx: ReleasesContext, keys: ReleaseKeys, actor: string, u: ReleaseUpload): Promise<ReleaseView> {
   if (keys.count === 0)
     throw new ProtocolError(ErrorCode.UNAVAILABLE, 'no release public key is configured (--release-public-keys): no release can be accepted');
   // The signature first: nothing an unsigned upload says is believed, not even its version.
@@ -68,7 +71,7 @@ export async function createRelease(ctx: Context, keys: ReleaseKeys, actor: stri
   return releaseView(row, await countOn(ctx, manifest.version));
 }
 
-async function countOn(ctx: Context, version: string): Promise<number> {
+async function countOn(ctx: ReleasesContext, version: string): Promise<number> {
   const r = await ctx.db
     .selectFrom('devices')
     .select((eb) => eb.fn.countAll<number>().as('n'))
@@ -77,11 +80,11 @@ async function countOn(ctx: Context, version: string): Promise<number> {
   return Number(r?.n ?? 0);
 }
 
-export async function getRelease(ctx: Context, version: string): Promise<ReleasesTable | undefined> {
+export async function getRelease(ctx: ReleasesContext, version: string): Promise<ReleasesTable | undefined> {
   return otaDb(ctx.db).selectFrom('releases').selectAll().where('version', '=', version).executeTakeFirst();
 }
 
-export async function listReleases(ctx: Context): Promise<ReleaseView[]> {
+export async function listReleases(ctx: ReleasesContext): Promise<ReleaseView[]> {
   const rows = await otaDb(ctx.db).selectFrom('releases').selectAll().orderBy('created_at', 'desc').execute();
   const counts = await ctx.db
     .selectFrom('devices')

@@ -9,12 +9,15 @@ import { adminAlertsTopic } from '../../protocol/topics';
 import type { WebhookAlert } from '../../protocol/webhooks';
 import type { WebhookOptions } from '../config';
 import type { Context } from '../context';
-import { publishJson } from '../publisher';
+import { type PublisherContext, publishJson } from '../publisher';
 import { appendAudit } from '../store/audit';
 import type { Dialect } from '../store/migrations';
 import { postEvent, type PostResult } from './post';
 import { type WebhookEventsTable, type WebhooksTable, webhooksDb } from './schema';
 import { signatureHeader } from './signature';
+
+/** What this module reads of the node's context. */
+type DelivererContext = Pick<Context, 'closing' | 'db' | 'log' | 'metrics' | 'now' | 'writer'> & PublisherContext;
 
 const POLL_MS = 100;
 /**
@@ -56,7 +59,7 @@ export class Deliverer {
   private again = false;
 
   constructor(
-    private readonly ctx: Context,
+    private readonly ctx: DelivererContext,
     private readonly dialect: Dialect,
     private readonly o: WebhookOptions,
   ) {
