@@ -4,18 +4,19 @@
 // finds it dead. Work that needs the dispatcher is sent to it; when no live node holds the
 // device, it runs where it was asked.
 import { ErrorCode, ProtocolError } from '../../protocol/errors';
-import type { DispatchLease, LeaseHandler, LeaseOp } from '../jobs/lease';
+import type { JobAnswer, JobOp, JobRpc } from '../jobs/job-rpc';
+import type { DispatchLease } from '../jobs/lease';
 import type { Logger } from '../logger';
 import { type NodeRpc, RpcTimeout } from './rpc';
 import { type ScriptedRedis, keys } from './scripts';
 
 /** Ops that may leave work for a dispatcher that appeared meanwhile; it is told to look. */
-const MAY_ADD_WORK: ReadonlySet<LeaseOp> = new Set(['submit', 'binding']);
+const MAY_ADD_WORK: ReadonlySet<JobOp> = new Set(['submit', 'binding']);
 
 export class ClusterLease implements DispatchLease {
   constructor(
     private readonly redis: ScriptedRedis,
-    private readonly rpc: NodeRpc,
+    private readonly rpc: NodeRpc<JobRpc>,
     private readonly node: string,
     private readonly log: Logger,
   ) {}
@@ -40,11 +41,11 @@ export class ClusterLease implements DispatchLease {
     return holder === null || !(await this.alive(holder));
   }
 
-  async onHolder<T>(device: string, op: LeaseOp, args: unknown[], here: () => Promise<T>): Promise<T> {
+  async onHolder<K extends JobOp>(device: string, op: K, args: Parameters<JobRpc[K]>, here: () => Promise<JobAnswer<K>>): Promise<JobAnswer<K>> {
     const holder = await this.redis.hget(keys.leases, device);
     if (holder !== null && holder !== this.node && (await this.alive(holder))) {
       try {
-        return (await this.rpc.call(holder, op, args)) as T;
+        return await this.rpc.call(holder, op, args);
       } catch (err) {
         if (!(err instanceof RpcTimeout)) throw err;
         if (await this.alive(holder))
@@ -57,7 +58,7 @@ export class ClusterLease implements DispatchLease {
     return result;
   }
 
-  handle(op: LeaseOp, fn: LeaseHandler): void {
+  handle<K extends JobOp>(op: K, fn: JobRpc[K]): void {
     this.rpc.handle(op, fn);
   }
 

@@ -11,6 +11,7 @@ import { ClaimCodes } from '../claim-codes';
 import type { BrokerOptions } from '../config';
 import type { BrokerEvents, KickTarget } from '../events';
 import type { OfflineReason } from '../../protocol/messages';
+import type { JobRpc } from '../jobs/job-rpc';
 import type { DispatchLease } from '../jobs/lease';
 import type { Logger } from '../logger';
 import type { Presence, PresenceListener } from '../presence';
@@ -42,11 +43,14 @@ interface RedisParts {
   map: SyncedBindingMap;
   sync: BindingSync;
   codes: ClaimCodeSync;
-  rpc: NodeRpc;
+  rpc: NodeRpc<NodeOps>;
   lease: ClusterLease;
   presence: ClusterPresence | null;
   liveness: NodeLiveness | null;
 }
+
+/** What nodes ask of each other: the dispatcher's job operations, and closing connections. */
+type NodeOps = JobRpc & { kick(target: KickTarget, reason: OfflineReason): Promise<number> };
 
 async function openRedis(opts: BrokerOptions, url: string, node: string, db: Kysely<Database>, health: Health, log: Logger): Promise<RedisParts> {
   const links = connectRedis(url, opts.redisPrefix);
@@ -55,7 +59,7 @@ async function openRedis(opts: BrokerOptions, url: string, node: string, db: Kys
   const mq = createMq(links, opts.redisPrefix, onError);
   const map = new SyncedBindingMap();
   const redis = withScripts(links.command);
-  const rpc = new NodeRpc(mq, node, log);
+  const rpc = new NodeRpc<NodeOps>(mq, node, log);
   return {
     links,
     redis,
@@ -247,7 +251,7 @@ export class ClusterNode {
     if (!r) return;
     await r.sync.start(ctx.events);
     await r.codes.start();
-    r.rpc.handle('kick', async (target: KickTarget, reason: OfflineReason) => kickHere(target, reason));
+    r.rpc.handle('kick', async (target, reason) => kickHere(target, reason));
     await r.rpc.start();
     if (r.presence) {
       await r.presence.start();

@@ -8,15 +8,19 @@ import { type ClusterMq, listen, send } from './mq';
 
 const TOPIC = '$SYS/fleetbind/rpc/';
 
-// biome-ignore lint/suspicious/noExplicitAny: cross-node calls are not typed per operation yet (docs/architecture.md, Jobs).
-type Handler = (...args: any[]) => Promise<unknown>;
+/**
+ * The operations nodes serve each other, by name: both the caller and the serving end are checked
+ * against it. Arguments and answers cross as JSON.
+ */
+export type RpcOps<Ops> = { [K in keyof Ops]: (...args: never[]) => Promise<unknown> };
+
 type Wire =
   | { k: 'req'; id: string; from: string; op: string; args: unknown[] }
   | { k: 'res'; id: string; ok: true; result: unknown }
   | { k: 'res'; id: string; ok: false; error: WireError };
 
-export class NodeRpc {
-  private readonly handlers = new Map<string, Handler>();
+export class NodeRpc<Ops extends RpcOps<Ops>> {
+  private readonly handlers = new Map<string, (...args: never[]) => Promise<unknown>>();
   private readonly pending = new Map<string, { resolve: (v: unknown) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
 
   constructor(
@@ -29,29 +33,35 @@ export class NodeRpc {
     return listen<Wire>(this.mq, TOPIC + this.node, this.log, 'request', (w) => this.onMessage(w));
   }
 
-  handle(op: string, fn: Handler): void {
+  handle<K extends keyof Ops & string>(op: K, fn: Ops[K]): void {
     this.handlers.set(op, fn);
   }
 
   /** Runs the op's handler of this node directly. */
-  local(op: string, args: unknown[]): Promise<unknown> {
-    const fn = this.handlers.get(op);
-    if (!fn) return Promise.reject(new Error(`no handler for '${op}' on this node`));
-    // A handler may throw before its first await (submit does, to keep queue order): that must
-    // reach the caller as a rejection, not escape into the Redis reader and end the process.
-    return new Promise((resolve) => resolve(fn(...args)));
+  local<K extends keyof Ops & string>(op: K, args: Parameters<Ops[K]>): Promise<Awaited<ReturnType<Ops[K]>>> {
+    return this.run(op, args) as Promise<Awaited<ReturnType<Ops[K]>>>;
   }
 
-  call(node: string, op: string, args: unknown[], timeoutMs = 5_000): Promise<unknown> {
+  call<K extends keyof Ops & string>(node: string, op: K, args: Parameters<Ops[K]>, timeoutMs = 5_000): Promise<Awaited<ReturnType<Ops[K]>>> {
     const id = randomUUID();
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
         reject(new RpcTimeout(`node ${node} did not answer '${op}' within ${timeoutMs} ms`));
       }, timeoutMs);
-      this.pending.set(id, { resolve, reject, timer });
+      // The serving end answers with what Ops says op returns: the same type on both ends.
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, timer });
       this.send(node, { k: 'req', id, from: this.node, op, args });
     });
+  }
+
+  /** A request by name, as it came off the wire. */
+  private run(op: string, args: unknown[]): Promise<unknown> {
+    const fn = this.handlers.get(op);
+    if (!fn) return Promise.reject(new Error(`no handler for '${op}' on this node`));
+    // A handler may throw before its first await (submit does, to keep queue order): that must
+    // reach the caller as a rejection, not escape into the Redis reader and end the process.
+    return new Promise((resolve) => resolve(fn(...(args as never[]))));
   }
 
   private send(node: string, w: Wire): void {
@@ -69,7 +79,7 @@ export class NodeRpc {
       p.reject(new ProtocolError(code, message, field, extra));
       return;
     }
-    this.local(w.op, w.args).then(
+    this.run(w.op, w.args).then(
       (result) => this.send(w.from, { k: 'res', id: w.id, ok: true, result: result ?? null }),
       (err: unknown) => {
         if (!(err instanceof ProtocolError)) this.log.error({ err, op: w.op, from: w.from }, 'a request from another node failed');

@@ -84,10 +84,10 @@ export class DeviceEvents {
     events.on('binding', (change) => this.onBinding(change));
     const inOrder = (device: string, fn: (q: DeviceQueue) => Promise<void>): Promise<void> => e.run(e.queue(device), () => fn(e.queue(device)));
     const lease = this.ctx.lease;
-    lease.handle('release', (device: string) => inOrder(device, (q) => this.deviceDropped(q, 'reconnected')));
-    lease.handle('settle', (device: string) => inOrder(device, (q) => this.settleLeftovers(q, 'broker-restart')));
-    lease.handle('pump', (device: string) => inOrder(device, (q) => e.pump(q)));
-    lease.handle('binding', (change: BindingChange) => this.applyBinding(change));
+    lease.handle('release', (device) => inOrder(device, (q) => this.deviceDropped(q, 'reconnected')));
+    lease.handle('settle', (device) => inOrder(device, (q) => this.settleLeftovers(q, 'broker-restart')));
+    lease.handle('pump', (device) => inOrder(device, (q) => e.pump(q)));
+    lease.handle('binding', (change) => this.applyBinding(change));
     this.sweepTimer = setInterval(() => this.sweep(), this.ctx.opts.jobSweepMs);
     this.sweepTimer.unref();
   }

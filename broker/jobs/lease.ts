@@ -2,22 +2,7 @@
 // always this one (LocalLease); in a cluster (cluster/lease.ts) it is the node the device said
 // hello on, and work that needs the dispatcher (a submit's dispatch, a cancel or completion of a
 // job on the device, a binding change) is run there.
-// biome-ignore lint/suspicious/noExplicitAny: cross-node calls are not typed per operation yet (docs/architecture.md, Jobs).
-export type LeaseHandler = (...args: any[]) => Promise<unknown>;
-
-/** What the job system does for the lease: set up by DeviceEvents and JobRequests. */
-export type LeaseOp =
-  /** Another node took the device over: stop dispatching it, settling what is on the device. */
-  | 'release'
-  /** The node that dispatched the device died: settle its jobs left dispatched or running. */
-  | 'settle'
-  | 'pump'
-  | 'binding'
-  | 'submit'
-  | 'cancel'
-  | 'complete'
-  /** Reordering the device's waiting jobs. */
-  | 'move';
+import type { JobAnswer, JobOp, JobRpc } from './job-rpc';
 
 export interface DispatchLease {
   /**
@@ -32,8 +17,9 @@ export interface DispatchLease {
    * Runs op on the device's dispatcher: `here` when that is this node or no live node, else the
    * handler registered for op on that node (its result, or its ProtocolError, comes back).
    */
-  onHolder<T>(device: string, op: LeaseOp, args: unknown[], here: () => Promise<T>): Promise<T>;
-  handle(op: LeaseOp, fn: LeaseHandler): void;
+  onHolder<K extends JobOp>(device: string, op: K, args: Parameters<JobRpc[K]>, here: () => Promise<JobAnswer<K>>): Promise<JobAnswer<K>>;
+  /** Serves op to the other nodes. */
+  handle<K extends JobOp>(op: K, fn: JobRpc[K]): void;
 }
 
 /** One node: it dispatches every device. */
@@ -46,7 +32,7 @@ export class LocalLease implements DispatchLease {
     return true;
   }
 
-  onHolder<T>(_device: string, _op: LeaseOp, _args: unknown[], here: () => Promise<T>): Promise<T> {
+  onHolder<K extends JobOp>(_device: string, _op: K, _args: Parameters<JobRpc[K]>, here: () => Promise<JobAnswer<K>>): Promise<JobAnswer<K>> {
     return here();
   }
 

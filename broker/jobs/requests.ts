@@ -8,29 +8,12 @@ import { appendAudit } from '../store/audit';
 import type { Context } from '../context';
 import type { Extra, JobEngine } from './engine';
 import { type JobRow, asRegistry } from './schema';
-import { type JobVia, addEvent, getJob, insertJob, jobByKey, listJobs, openJobs } from './store';
+import { addEvent, getJob, insertJob, jobByKey, listJobs, openJobs } from './store';
 import type { JobView } from '../../protocol/rest';
 import { jobView } from './view';
 import { isUniqueViolation } from '../store/db';
 import { checkFitsScreen } from './screen-check';
-
-export interface SubmitInput {
-  device: string;
-  kind: string;
-  params: unknown;
-  ttl?: number;
-  idempotencyKey?: string;
-  via?: JobVia;
-}
-export interface SubmitResult {
-  job: string;
-  state: JobRow['state'];
-  position: number | null;
-  eta: number | null;
-}
-
-type Who = { kind: 'agent' | 'admin'; id: string };
-type CancelResult = { job: string; state: JobRow['state']; pending: 'cancel' | null };
+import type { CancelResult, SubmitInput, SubmitResult, Who } from './job-rpc';
 
 /** How long a job may wait for its device: its ttl (seconds) or the fleet's default, cut short by a QR's absolute expiresAt. */
 export function queueTtlMs(params: unknown, ttl: number | undefined, defaultMs: number, now: number): number {
@@ -51,10 +34,10 @@ export class JobRequests {
     private readonly engine: JobEngine,
   ) {
     // In a cluster these run on the node that dispatches the device (see lease.ts).
-    ctx.lease.handle('submit', (agent: string, s: SubmitInput) => this.trySubmit(agent, s));
-    ctx.lease.handle('cancel', (who: Who, id: string) => this.cancelHere(who, id));
-    ctx.lease.handle('complete', (who: Who, id: string) => this.completeHere(who, id));
-    ctx.lease.handle('move', (who: Who, id: string, position: number) => this.moveHere(who, id, position));
+    ctx.lease.handle('submit', (agent, s) => this.trySubmit(agent, s));
+    ctx.lease.handle('cancel', (who, id) => this.cancelHere(who, id));
+    ctx.lease.handle('complete', (who, id) => this.completeHere(who, id));
+    ctx.lease.handle('move', (who, id, position) => this.moveHere(who, id, position));
   }
 
   private async result(row: JobRow): Promise<SubmitResult> {
