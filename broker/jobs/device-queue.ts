@@ -55,7 +55,7 @@ export class DeviceQueue {
   rows: readonly JobRow[] | null = null;
   /** Counts changes to the device's jobs, so a read that overlapped one is not kept as `rows`. */
   changes = 0;
-  /** Something changed since the last snapshot. */
+  /** Something the snapshot shows changed since the last one; set and cleared by snapshot.ts only. */
   dirty = false;
   private pending = 0;
   private tail: Promise<void> = Promise.resolve();
@@ -66,16 +66,21 @@ export class DeviceQueue {
     return this.profile?.concurrency ?? 1;
   }
 
+  /** Steps queued and not yet finished. */
+  get busy(): boolean {
+    return this.pending > 0;
+  }
+
   /**
-   * Runs fn after everything queued before it. When the last queued op finishes and something
-   * changed, `settle` runs (the snapshot) on the next turn, so a burst of changes gives one snapshot.
+   * Runs fn after everything queued before it. When the last queued step finishes, `settled` runs
+   * (the snapshot decides whether one is due, snapshot.ts).
    */
-  run<T>(fn: () => Promise<T>, settle: () => Promise<void>): Promise<T> {
+  run<T>(fn: () => Promise<T>, settled: () => Promise<void>): Promise<T> {
     this.pending++;
     const result = this.tail.then(fn);
     this.tail = result.then(
-      () => this.after(settle),
-      () => this.after(settle),
+      () => this.after(settled),
+      () => this.after(settled),
     );
     return result;
   }
@@ -85,19 +90,35 @@ export class DeviceQueue {
     return this.tail;
   }
 
-  private async after(settle: () => Promise<void>): Promise<void> {
+  private after(settled: () => Promise<void>): Promise<void> | undefined {
     this.pending--;
-    if (this.pending > 0 || !this.dirty) return;
-    // One turn of the event loop first: steps queued meanwhile share the snapshot, and the answer
-    // to the step that just ended goes out before it.
-    await new Promise<void>((r) => setImmediate(r));
-    if (this.pending > 0 || !this.dirty) return;
-    this.dirty = false;
-    await settle();
+    return this.pending > 0 ? undefined : settled();
   }
 }
 
 export function clearTimer(a: Active): void {
   if (a.timer !== null) clearTimeout(a.timer);
   a.timer = null;
+}
+
+/** The in-memory form of a job that is on the device (or was, before a restart). */
+export function activeOf(row: JobRow): Active {
+  return {
+    id: row.id,
+    agent: row.agent,
+    kind: row.kind,
+    pool: row.pool ?? null,
+    params: JSON.parse(row.params) as Record<string, unknown>,
+    hold: Number(row.hold) === 1,
+    state: row.state === 'running' ? 'running' : 'dispatched',
+    startedAt: Number(row.dispatched_at ?? row.queued_at),
+    attempt: Number(row.attempt),
+    sends: 0,
+    deadline: Number(row.expires_at),
+    ttlMs: Number(row.ttl_ms),
+    retries: Number(row.retries),
+    timer: null,
+    control: row.control === null ? null : { type: row.control, reason: row.control_reason ?? 'CANCELLED', sends: 0 },
+    data: { rows: 0, bytes: 0, truncated: false },
+  };
 }

@@ -21,8 +21,9 @@ export interface Jobs {
 export async function startJobs(ctx: Context): Promise<Jobs> {
   const engine = new JobEngine(ctx);
   const events = new DeviceEvents(ctx, engine);
-  await events.recover();
+  await engine.recover();
   const requests = new JobRequests(ctx, engine);
+  engine.serve();
   events.start();
   const jobs: Jobs = {
     engine,

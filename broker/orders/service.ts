@@ -238,7 +238,7 @@ export class Orders {
           detail: { ...s },
         });
       });
-      await this.ctx.jobs.engine.republish(this.ctx.jobs.engine.queue(device));
+      await this.ctx.jobs.engine.republish(device);
     }
     return this.settingsOf(who, device);
   }

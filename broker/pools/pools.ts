@@ -14,7 +14,8 @@ import { appendAudit } from '../store/audit';
 import type { Context } from '../context';
 import { priorMs } from '../jobs/eta';
 import type { SubmitResult } from '../jobs/job-rpc';
-import { isHeld, queueTtlMs } from '../jobs/requests';
+import { checkPayment } from '../jobs/payment-check';
+import { isHeld, queueTtlMs } from '../jobs/submit';
 import { type JobsDatabase, asRegistry } from '../jobs/schema';
 import { insertJob, jobByKey } from '../jobs/store';
 import { isUniqueViolation } from '../store/db';
@@ -218,7 +219,7 @@ export class Pools {
     const location = pool ?? row?.location ?? null;
     if (location === null) throw await this.badTarget(agent, `device ${device} has no location to fall back to; name a pool`);
     const online = this.ctx.presence.isOnline(device);
-    const open = online ? await this.ctx.jobs.engine.openCount(this.ctx.jobs.engine.queue(device)) : 0;
+    const open = online ? await this.ctx.jobs.engine.openCount(device) : 0;
     if (online && open < this.ctx.opts.primaryBusyAt) {
       const res = await this.ctx.jobs.requests.submit(agent, { device, ...job, via: { pool: null, route: 'primary' } });
       return { ...res, device, route: 'primary' };
@@ -266,7 +267,7 @@ export class Pools {
       );
     }
     const params = parseJobParams(job.kind, job.params);
-    if (job.kind === 'qr.show') ctx.jobs.requests.checkPayment(params as QrShowParams);
+    if (job.kind === 'qr.show') checkPayment(ctx, params as QrShowParams);
     if (counts.online === 0) {
       this.metrics.noDevice.inc({ location: this.metrics.location(location) });
       throw new ProtocolError(
@@ -281,8 +282,7 @@ export class Pools {
     // Linger: the agent's own idle lease here takes its next job.
     for (const d of capable) {
       if (ctx.bindings.agentOf(d.id) !== agent || !ctx.presence.isOnline(d.id)) continue;
-      const q = ctx.jobs.engine.queue(d.id);
-      if ((await ctx.jobs.engine.openCount(q)) > 0) continue;
+      if ((await ctx.jobs.engine.openCount(d.id)) > 0) continue;
       this.clearLinger(d.id);
       const res = await ctx.jobs.requests.submit(agent, { device: d.id, ...job, via });
       return { ...res, device: d.id, pool: location, route };
@@ -355,7 +355,7 @@ export class Pools {
   /** A lease committed with its job: the binding map and notifications, the device's queue count. */
   private leased(change: BindingChange, location: string): void {
     const e = this.ctx.jobs.engine;
-    e.forget(e.queue(change.device));
+    e.forget(change.device);
     applyBindingChange(this.ctx, change);
     this.metrics.leasesStarted.inc({ location: this.metrics.location(location) });
     this.ctx.log.info({ device: change.device, agent: change.to, location, version: change.version }, 'leased');
@@ -364,7 +364,7 @@ export class Pools {
   /** The job's place on the device it was given. */
   private async placed(job: string, device: string): Promise<SubmitResult> {
     const e = this.ctx.jobs.engine;
-    const { open, slots } = await e.layout(e.queue(device));
+    const { open, slots } = await e.layout(device);
     const row = open.find((j) => j.id === job);
     const slot = slots.get(job);
     if (!row || !slot) {
