@@ -8,12 +8,15 @@ import { type Dialect, migrationProvider } from './migrations';
 import type { Database } from './schema';
 import { QueuedSqliteDialect } from './sqlite-dialect';
 import { cachingStatements } from './statement-cache';
+import { WalSync } from './wal-sync';
 
 export interface Registry {
   db: Kysely<Database>;
   dialect: Dialect;
   /** SQL statements run since the registry opened (SQLite only: a cluster's pool does not count them). */
   statements?: () => number;
+  /** Commits made durable by a WAL sync since the registry opened (SQLite only; wal-sync.ts). */
+  walSyncs?: () => number;
   close(): Promise<void>;
 }
 
@@ -32,14 +35,25 @@ export async function openSqlite(file: string): Promise<Registry> {
   mkdirSync(dirname(file), { recursive: true });
   const sqlite = new SQLite(file);
   sqlite.pragma('journal_mode = WAL');
-  // FULL: a committed binding survives power loss, not only a process crash.
-  sqlite.pragma('synchronous = FULL');
+  // A committed binding survives power loss, not only a process crash: NORMAL plus a WAL sync
+  // after every commit, off the main thread, is FULL without the blocked event loop (wal-sync.ts).
+  sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('busy_timeout = 5000');
   sqlite.pragma('foreign_keys = ON');
   const statements = cachingStatements(sqlite);
-  const db = new Kysely<Database>({ dialect: new QueuedSqliteDialect(statements) });
+  const wal = new WalSync(file);
+  const db = new Kysely<Database>({ dialect: new QueuedSqliteDialect(statements, wal) });
   await migrate(db, 'sqlite');
-  return { db, dialect: 'sqlite', statements: () => statements.executed, close: () => db.destroy() };
+  return {
+    db,
+    dialect: 'sqlite',
+    statements: () => statements.executed,
+    walSyncs: () => wal.syncs,
+    close: async () => {
+      await db.destroy();
+      await wal.close();
+    },
+  };
 }
 
 /** A unique index refused the row, on SQLite or PostgreSQL. */

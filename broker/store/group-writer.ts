@@ -1,8 +1,8 @@
-// Group commit. With synchronous=FULL every commit waits for the disk (about 4 ms here), so one
-// commit per write would cap the broker near 250 writes/s: 50 jobs/s, or 10,000 devices taking a
-// minute just to record their hellos after a restart. Writes that arrive while a commit is under
-// way go into the next transaction together; each caller still resolves only after its own write
-// is durable. History rows the writes leave for the end go in together (commit-inserts.ts).
+// Group commit. Every commit waits for the disk (wal-sync.ts), so one commit per write would cap
+// the broker at a few hundred writes/s: 10,000 devices would take most of a minute just to record
+// their hellos after a restart. Writes that arrive while a commit is under way go into the next
+// transaction together; each caller still resolves only after its own write is durable. History
+// rows the writes leave for the end go in together (commit-inserts.ts).
 import type { Kysely, Transaction } from 'kysely';
 import { withCommitInserts } from './commit-inserts';
 
@@ -21,8 +21,8 @@ export class GroupWriter<DB> {
       this.pending.push({ fn, resolve: resolve as (v: unknown) => void, reject });
       if (this.scheduled) return;
       this.scheduled = true;
-      // better-sqlite3 commits synchronously, blocking the event loop for the fsync. Waiting one
-      // turn lets the messages that arrived meanwhile be handled, so their writes join this batch.
+      // Waiting one turn lets the messages that arrived meanwhile be handled, so their writes
+      // join this batch.
       this.chain = this.chain.then(() => new Promise<void>((r) => setImmediate(r))).then(() => this.flush());
     });
   }

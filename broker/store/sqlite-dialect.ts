@@ -3,14 +3,23 @@
 // a thousand claims queued behind a group commit that is a million wake-ups, whose lock and unlock
 // alone took an eighth of the broker's CPU in bench:claims (docs/architecture.md, Bindings).
 import { type CompiledQuery, type DatabaseConnection, type Driver, type QueryResult, SqliteDialect, SqliteDriver, type SqliteDatabase } from 'kysely';
+import type { WalSync } from './wal-sync';
 
-function connectionOf(db: SqliteDatabase): DatabaseConnection {
+/** The database as the dialect needs it: Kysely's view, plus whether a transaction is open. */
+export type SyncedDatabase = SqliteDatabase & { readonly inTransaction: boolean };
+
+const ROLLBACK = /^\s*rollback\b/i;
+
+function connectionOf(db: SyncedDatabase, wal: WalSync): DatabaseConnection {
   return {
-    executeQuery<R>(q: CompiledQuery): Promise<QueryResult<R>> {
+    async executeQuery<R>(q: CompiledQuery): Promise<QueryResult<R>> {
       const stmt = db.prepare(q.sql);
-      if (stmt.reader) return Promise.resolve({ rows: stmt.all(q.parameters) as R[] });
+      if (stmt.reader) return { rows: stmt.all(q.parameters) as R[] };
       const { changes, lastInsertRowid } = stmt.run(q.parameters);
-      return Promise.resolve({ numAffectedRows: BigInt(changes), insertId: BigInt(lastInsertRowid), rows: [] });
+      // A write outside a transaction, or a COMMIT, has just ended a transaction: it is durable
+      // once the WAL is synced, and the caller holds the connection until then (wal-sync.ts).
+      if (!db.inTransaction && !ROLLBACK.test(q.sql)) await wal.sync();
+      return { numAffectedRows: BigInt(changes), insertId: BigInt(lastInsertRowid), rows: [] };
     },
     // Nothing in the broker streams from SQLite; Kysely's own driver allows it for selects only.
     streamQuery(): AsyncIterableIterator<QueryResult<never>> {
@@ -24,9 +33,9 @@ class QueuedSqliteDriver extends SqliteDriver {
   private busy = false;
   private readonly waiting: (() => void)[] = [];
 
-  constructor(db: SqliteDatabase) {
+  constructor(db: SyncedDatabase, wal: WalSync) {
     super({ database: db });
-    this.connection = connectionOf(db);
+    this.connection = connectionOf(db, wal);
   }
 
   override async acquireConnection(): Promise<DatabaseConnection> {
@@ -44,11 +53,14 @@ class QueuedSqliteDriver extends SqliteDriver {
 }
 
 export class QueuedSqliteDialect extends SqliteDialect {
-  constructor(private readonly db: SqliteDatabase) {
+  constructor(
+    private readonly db: SyncedDatabase,
+    private readonly wal: WalSync,
+  ) {
     super({ database: db });
   }
 
   override createDriver(): Driver {
-    return new QueuedSqliteDriver(this.db);
+    return new QueuedSqliteDriver(this.db, this.wal);
   }
 }

@@ -5,11 +5,12 @@
 // list compiles to a new text per length.
 import type SQLite from 'better-sqlite3';
 import type { SqliteDatabase } from 'kysely';
+import type { SyncedDatabase } from './sqlite-dialect';
 
 const MAX_STATEMENTS = 500;
 
 /** Kysely asks for a statement once per execution, so `executed` counts the statements run. */
-export type CachingDatabase = SqliteDatabase & { readonly executed: number };
+export type CachingDatabase = SyncedDatabase & { readonly executed: number };
 
 /**
  * The database as Kysely's SqliteDialect sees it, reusing prepared statements. Safe because
@@ -25,6 +26,9 @@ export function cachingStatements(db: SQLite.Database): CachingDatabase {
     close: () => db.close(),
     get executed() {
       return executed;
+    },
+    get inTransaction() {
+      return db.inTransaction;
     },
     prepare(sql: string) {
       executed++;
