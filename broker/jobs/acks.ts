@@ -3,13 +3,10 @@
 // recorded, and ends a re-queued job the device finished while it was away.
 import type { Ack } from '../../protocol/messages';
 import { type DeviceQueue, clearTimer } from './device-queue';
-import type { Dispatch } from './dispatch';
-import { type Endings, cancelError } from './endings';
-import type { JobCore } from './job-core';
-import type { OpenJobs } from './open-jobs';
-import type { Snapshots } from './snapshot';
+import { cancelError } from './endings';
 import { addEvent, dataStats, getJob, patchJob, transition, transitionSet } from './store';
 import type { JobError } from './view';
+import type { EngineParts } from './engine-parts';
 
 /** Maps a device's error text ("BUSY: job x is running") to a code and message. */
 export function deviceError(text: string | undefined, fallback: string): JobError {
@@ -18,18 +15,12 @@ export function deviceError(text: string | undefined, fallback: string): JobErro
 }
 
 export class Acks {
-  constructor(
-    private readonly core: JobCore,
-    private readonly open: OpenJobs,
-    private readonly snapshot: Snapshots,
-    private readonly endings: Endings,
-    private readonly dispatch: Dispatch,
-  ) {}
+  constructor(private readonly p: EngineParts) {}
 
   async apply(q: DeviceQueue, ack: Ack): Promise<void> {
     const a = q.active.get(ack.job);
     if (!a) return this.late(q, ack);
-    const { core, endings } = this;
+    const { core, endings } = this.p;
     const now = core.ctx.now();
     switch (ack.state) {
       case 'accepted':
@@ -42,13 +33,13 @@ export class Acks {
           if (a.retries > 0) a.data = { ...(await dataStats(core.db, a.id)), truncated: false };
           const patch = progress === undefined ? {} : { progress };
           const moved = await core.write((trx) => transition(trx, a.id, ['dispatched'], 'running', now, patch, { attempt: a.attempt }));
-          if (moved) this.open.changed(q, a.id, transitionSet('running', now, patch));
-          else this.open.forget(q);
-          this.snapshot.markChanged(q);
+          if (moved) this.p.open.changed(q, a.id, transitionSet('running', now, patch));
+          else this.p.open.forget(q);
+          this.p.snapshot.markChanged(q);
         } else if (progress !== undefined) {
           await core.write((trx) => patchJob(trx, a.id, { progress }, now));
-          this.open.changed(q, a.id, { progress, updated_at: now });
-          this.snapshot.markChanged(q);
+          this.p.open.changed(q, a.id, { progress, updated_at: now });
+          this.p.snapshot.markChanged(q);
         }
         return;
       }
@@ -65,12 +56,12 @@ export class Acks {
         break;
       }
     }
-    await this.dispatch.pump(q);
+    await this.p.dispatch.pump(q);
   }
 
   /** An ack for a job not on the device: recorded; a final word on a re-queued job ends it. */
   private async late(q: DeviceQueue, ack: Ack): Promise<void> {
-    const { core } = this;
+    const { core } = this.p;
     const job = await getJob(core.db, ack.job);
     if (!job || job.device !== q.id) {
       core.ctx.log.warn({ device: q.id, job: ack.job, state: ack.state }, 'ack for a job this device was never given; ignored');
@@ -80,7 +71,7 @@ export class Acks {
     // The device finished the job while it was away (its unsent final ack arrives on reconnect).
     if (job.state === 'queued' && Number(job.attempt) > 0 && (ack.state === 'done' || ack.state === 'failed')) {
       const error = ack.state === 'failed' ? deviceError(ack.error, 'FAILED') : undefined;
-      await this.endings.endQueued(q, job, error?.code === 'EXPIRED' ? 'expired' : ack.state, error, { result: ack.result ?? null, late: true });
+      await this.p.endings.endQueued(q, job, error?.code === 'EXPIRED' ? 'expired' : ack.state, error, { result: ack.result ?? null, late: true });
       return;
     }
     await core.write((trx) => addEvent(trx, job.id, now, 'late-ack', { state: ack.state, jobState: job.state }));

@@ -3,35 +3,26 @@
 import { ErrorCode } from '../../protocol/errors';
 import type { BindingChange } from '../store/bindings';
 import type { DeviceQueue } from './device-queue';
-import type { Dispatch } from './dispatch';
-import { type Endings, unbound } from './endings';
-import type { JobCore } from './job-core';
-import type { OpenJobs } from './open-jobs';
-import type { Snapshots } from './snapshot';
+import { unbound } from './endings';
+import type { EngineParts } from './engine-parts';
 
 export class BindingChanges {
-  constructor(
-    private readonly core: JobCore,
-    private readonly open: OpenJobs,
-    private readonly snapshot: Snapshots,
-    private readonly endings: Endings,
-    private readonly dispatch: Dispatch,
-  ) {}
+  constructor(private readonly p: EngineParts) {}
 
   async apply(q: DeviceQueue, change: BindingChange): Promise<void> {
     const holder = this.holderNow(change);
-    for (const job of await this.open.list(q)) {
+    for (const job of await this.p.open.list(q)) {
       if (job.agent === holder) continue;
-      if (job.state === 'queued') await this.endings.endQueued(q, job, 'cancelled', unbound());
+      if (job.state === 'queued') await this.p.endings.endQueued(q, job, 'cancelled', unbound());
       else {
         // Effective at once: the device is told to stop, and its later ack changes nothing.
         const a = q.active.get(job.id);
-        if (a) await this.endings.cancelNow(q, a, ErrorCode.UNBOUND);
+        if (a) await this.p.endings.cancelNow(q, a, ErrorCode.UNBOUND);
       }
     }
     // The new holder sees the queue as it is now, replacing the retained snapshot.
-    this.snapshot.markChanged(q);
-    await this.dispatch.pump(q);
+    this.p.snapshot.markChanged(q);
+    await this.p.dispatch.pump(q);
   }
 
   /**
@@ -41,7 +32,7 @@ export class BindingChanges {
    * map may not have the change yet, and the change itself is the newer word.
    */
   private holderNow(change: BindingChange): string | null {
-    const now = this.core.ctx.bindings.bindingOf(change.device);
+    const now = this.p.core.ctx.bindings.bindingOf(change.device);
     return now !== undefined && now.version >= change.version ? now.agent : change.to;
   }
 }

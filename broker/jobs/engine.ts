@@ -14,6 +14,7 @@ import { DeviceCmd } from './device-cmd';
 import { DeviceLink } from './device-link';
 import { type DeviceQueue, clearTimer } from './device-queue';
 import { Dispatch } from './dispatch';
+import type { EngineParts } from './engine-parts';
 import { Endings, expiredInQueue } from './endings';
 import { JobActions } from './job-actions';
 import { JobCore, type Trx } from './job-core';
@@ -50,13 +51,13 @@ export class JobEngine implements JobRpc {
     const cmd = new DeviceCmd(core);
     const endings = (this.endings = new Endings(core, open, snapshot, cmd));
     const dispatch = (this.dispatch = new Dispatch(core, open, snapshot, endings, cmd));
-    const control = new Control(core, open, snapshot, endings, dispatch, cmd);
-    this.link = new DeviceLink(core, open, snapshot, endings, dispatch);
-    this.acks = new Acks(core, open, snapshot, endings, dispatch);
+    const parts: EngineParts = { core, open, snapshot, cmd, endings, dispatch };
+    this.link = new DeviceLink(parts);
+    this.acks = new Acks(parts);
     this.data = new JobData(core);
-    this.bindings = new BindingChanges(core, open, snapshot, endings, dispatch);
-    this.submits = new Submits(core, open, snapshot, dispatch);
-    this.actions = new JobActions(core, open, snapshot, endings, control);
+    this.bindings = new BindingChanges(parts);
+    this.submits = new Submits(parts);
+    this.actions = new JobActions(parts, new Control(parts));
   }
 
   /** In a cluster, other nodes send this node the operations of the devices it dispatches. */

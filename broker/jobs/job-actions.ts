@@ -5,13 +5,11 @@ import { ErrorCode, ProtocolError } from '../../protocol/errors';
 import type { JobView } from '../../protocol/rest';
 import { appendAudit } from '../store/audit';
 import type { Control } from './control';
-import type { Endings } from './endings';
-import type { Extra, JobCore } from './job-core';
+import type { Extra } from './job-core';
 import type { CancelResult, Who } from './job-rpc';
-import type { OpenJobs } from './open-jobs';
 import { type JobRow, type JobsDb, asRegistry } from './schema';
-import type { Snapshots } from './snapshot';
 import { addEvent, getJob, openJobs } from './store';
+import type { EngineParts } from './engine-parts';
 
 /** The job if the caller may see it (its agent, or an admin); NOT_FOUND otherwise. */
 export async function visibleJob(db: JobsDb, who: Who, id: string): Promise<JobRow> {
@@ -22,16 +20,13 @@ export async function visibleJob(db: JobsDb, who: Who, id: string): Promise<JobR
 
 export class JobActions {
   constructor(
-    private readonly core: JobCore,
-    private readonly open: OpenJobs,
-    private readonly snapshot: Snapshots,
-    private readonly endings: Endings,
+    private readonly p: EngineParts,
     private readonly control: Control,
   ) {}
 
   /** A queued job leaves the queue; a job on the device gets a cancel cmd. */
   async cancel(who: Who, id: string): Promise<CancelResult> {
-    const { core } = this;
+    const { core } = this.p;
     const job = await visibleJob(core.db, who, id);
     const q = core.queue(job.device);
     const reason = `${who.kind}:${who.id}`;
@@ -40,10 +35,10 @@ export class JobActions {
         ? (trx) =>
             appendAudit(asRegistry(trx), { at: core.ctx.now(), actor: reason, action: 'job.cancel', device: job.device, agent: job.agent, detail: { job: id } })
         : undefined;
-    return this.snapshot.run(q, async () => {
+    return this.p.snapshot.run(q, async () => {
       const cur = (await getJob(core.db, id))!;
       if (cur.state === 'queued') {
-        await this.endings.endQueued(q, cur, 'cancelled', { code: 'CANCELLED', message: `cancelled by ${reason}` }, {}, audit);
+        await this.p.endings.endQueued(q, cur, 'cancelled', { code: 'CANCELLED', message: `cancelled by ${reason}` }, {}, audit);
         return { job: id, state: 'cancelled', pending: null };
       }
       const a = q.active.get(id);
@@ -59,7 +54,7 @@ export class JobActions {
 
   /** A held qr.show was paid: the device is told, and the job ends `done` when it acknowledges. */
   async complete(who: Who, id: string): Promise<JobView> {
-    const { core } = this;
+    const { core } = this.p;
     const job = await visibleJob(core.db, who, id);
     if (job.kind !== 'qr.show' || Number(job.hold) !== 1)
       throw new ProtocolError(ErrorCode.CONFLICT, `job ${id} is not a held qr.show; only those wait for completion`, 'job');
@@ -67,11 +62,11 @@ export class JobActions {
     const actor = `${who.kind}:${who.id}`;
     const audit: Extra = (trx) =>
       appendAudit(asRegistry(trx), { at: core.ctx.now(), actor, action: 'job.complete', device: job.device, agent: job.agent, detail: { job: id } });
-    await this.snapshot.run(q, async () => {
+    await this.p.snapshot.run(q, async () => {
       const cur = (await getJob(core.db, id))!;
       if (cur.state === 'done') return;
       if (cur.state === 'queued') {
-        await this.endings.endQueued(q, cur, 'done', undefined, { result: { paid: true }, by: actor }, audit);
+        await this.p.endings.endQueued(q, cur, 'done', undefined, { result: { paid: true }, by: actor }, audit);
         return;
       }
       const a = q.active.get(id);
@@ -81,15 +76,15 @@ export class JobActions {
       await this.control.request(q, a, 'complete', actor, audit);
     });
     core.ctx.log.info({ job: id, device: job.device, actor }, 'held job completed');
-    return this.snapshot.view((await getJob(core.db, id))!);
+    return this.p.snapshot.view((await getJob(core.db, id))!);
   }
 
   /** Moves a waiting job to `position` among its device's waiting jobs (1 = next to go); the others keep their order. */
   async move(who: Who, id: string, position: number): Promise<{ job: string; position: number }> {
-    const { core } = this;
+    const { core } = this.p;
     const job = await visibleJob(core.db, who, id);
     const q = core.queue(job.device);
-    return this.snapshot.run(q, async () => {
+    return this.p.snapshot.run(q, async () => {
       const queued = (await openJobs(core.db, job.device)).filter((j) => j.state === 'queued');
       const from = queued.findIndex((j) => j.id === id);
       if (from < 0) throw new ProtocolError(ErrorCode.CONFLICT, `job ${id} is no longer waiting; only a waiting job can be moved`, 'job');
@@ -117,8 +112,8 @@ export class JobActions {
           detail: { job: id, from: from + 1, to: position },
         });
       });
-      this.open.forget(q);
-      this.snapshot.markChanged(q);
+      this.p.open.forget(q);
+      this.p.snapshot.markChanged(q);
       core.ctx.log.info({ job: id, device: job.device, from: from + 1, to: position, actor }, 'queued job moved');
       return { job: id, position };
     });

@@ -6,15 +6,12 @@ import { ErrorCode, ProtocolError } from '../../protocol/errors';
 import { JOB_KINDS, type QrShowParams, isJobKind, parseJobParams } from '../../protocol/jobs';
 import { isUniqueViolation } from '../store/db';
 import type { DeviceQueue } from './device-queue';
-import type { Dispatch } from './dispatch';
-import type { JobCore } from './job-core';
 import type { SubmitInput, SubmitResult } from './job-rpc';
-import type { OpenJobs } from './open-jobs';
 import { checkPayment } from './payment-check';
 import type { JobRow } from './schema';
 import { checkFitsScreen } from './screen-check';
-import type { Snapshots } from './snapshot';
 import { getJob, insertJob, jobByKey } from './store';
+import type { EngineParts } from './engine-parts';
 
 /** How long a job may wait for its device: its ttl (seconds) or the fleet's default, cut short by a QR's absolute expiresAt. */
 export function queueTtlMs(params: unknown, ttl: number | undefined, defaultMs: number, now: number): number {
@@ -28,24 +25,19 @@ export function queueTtlMs(params: unknown, ttl: number | undefined, defaultMs: 
 export const isHeld = (kind: string, params: unknown): boolean => kind === 'qr.show' && (params as { hold?: boolean }).hold === true;
 
 export class Submits {
-  constructor(
-    private readonly core: JobCore,
-    private readonly open: OpenJobs,
-    private readonly snapshot: Snapshots,
-    private readonly dispatch: Dispatch,
-  ) {}
+  constructor(private readonly p: EngineParts) {}
 
   /**
    * Enters the device's queue order before any await, so one agent's submits queue in the order
    * they arrived.
    */
   submit(agent: string, s: SubmitInput): Promise<SubmitResult> {
-    const { ctx, db } = this.core;
+    const { ctx, db } = this.p.core;
     const key = s.idempotencyKey ?? null;
     const notBound = (): ProtocolError => new ProtocolError(ErrorCode.NOT_BOUND, `device ${s.device} is not bound to you`, 'device');
     if (ctx.bindings.agentOf(s.device) !== agent) throw notBound();
-    const q = this.core.queue(s.device);
-    return this.snapshot.run(q, async () => {
+    const q = this.p.core.queue(s.device);
+    return this.p.snapshot.run(q, async () => {
       if (key !== null) {
         const existing = await jobByKey(db, agent, key);
         if (existing) return this.repeat(existing, s);
@@ -58,7 +50,7 @@ export class Submits {
       const hold = isHeld(s.kind, params);
       let row: JobRow | 'full';
       try {
-        row = await this.core.write((trx) =>
+        row = await this.p.core.write((trx) =>
           insertJob(
             trx,
             {
@@ -83,12 +75,12 @@ export class Submits {
         throw err;
       }
       if (row === 'full') throw this.queueFull(s.device);
-      this.open.queued(q, row);
-      this.snapshot.markChanged(q);
-      this.core.metrics.submitted.inc({ outcome: 'queued' });
+      this.p.open.queued(q, row);
+      this.p.snapshot.markChanged(q);
+      this.p.core.metrics.submitted.inc({ outcome: 'queued' });
       ctx.log.debug({ job: row.id, device: s.device, agent, kind: s.kind }, 'job queued');
-      await this.dispatch.pump(q);
-      const { open, slots } = await this.snapshot.layout(q);
+      await this.p.dispatch.pump(q);
+      const { open, slots } = await this.p.snapshot.layout(q);
       const current = open.find((j) => j.id === row.id);
       if (!current) return this.result((await getJob(db, row.id))!);
       const slot = slots.get(row.id)!;
@@ -98,10 +90,10 @@ export class Submits {
 
   /** The job's params, once the device runs its kind, they fit, and the queue has room. */
   private async check(q: DeviceQueue, s: SubmitInput): Promise<unknown> {
-    const { ctx } = this.core;
+    const { ctx } = this.p.core;
     if (!isJobKind(s.kind))
       throw new ProtocolError(ErrorCode.UNSUPPORTED, `unknown job kind '${s.kind}' (known: ${Object.keys(JOB_KINDS).join(', ')})`, 'kind');
-    const { caps, screen } = await this.snapshot.profile(q);
+    const { caps, screen } = await this.p.snapshot.profile(q);
     if (!caps.includes(s.kind)) {
       const announced = caps.length === 0 ? 'it has announced no capabilities yet' : `it announced: ${caps.join(', ')}`;
       throw new ProtocolError(ErrorCode.UNSUPPORTED, `device ${s.device} does not run '${s.kind}' (${announced})`, 'kind');
@@ -112,7 +104,7 @@ export class Submits {
       if (screen !== null) checkFitsScreen(s.device, screen, params as QrShowParams);
     }
     // Under overload most submits find the queue full: refuse those before any write.
-    if ((await this.open.count(q)) >= ctx.opts.queueCap) throw this.queueFull(s.device);
+    if ((await this.p.open.count(q)) >= ctx.opts.queueCap) throw this.queueFull(s.device);
     return params;
   }
 
@@ -121,19 +113,19 @@ export class Submits {
     if (row.device !== s.device || row.kind !== s.kind) {
       throw new ProtocolError(ErrorCode.CONFLICT, `idempotencyKey was already used for job ${row.id} (${row.kind} on ${row.device})`, 'idempotencyKey');
     }
-    this.core.metrics.submitted.inc({ outcome: 'repeat' });
+    this.p.core.metrics.submitted.inc({ outcome: 'repeat' });
     return this.result(row);
   }
 
   private async result(row: JobRow): Promise<SubmitResult> {
-    const view = await this.snapshot.view(row);
+    const view = await this.p.snapshot.view(row);
     return { job: view.job, state: view.state, position: view.position, eta: view.eta };
   }
 
   private queueFull(device: string): ProtocolError {
     return new ProtocolError(
       ErrorCode.QUEUE_FULL,
-      `device ${device} already has ${this.core.ctx.opts.queueCap} unfinished jobs (its queue cap); submit again when one finishes`,
+      `device ${device} already has ${this.p.core.ctx.opts.queueCap} unfinished jobs (its queue cap); submit again when one finishes`,
       'device',
     );
   }
