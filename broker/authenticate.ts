@@ -16,6 +16,7 @@ import { findEnrollmentToken } from './store/enrollment';
 import { credentialKey } from './live-credentials';
 import { WarnLimiter, clip } from './warn-limit';
 import { closeReason, markCloseReason } from './close-reason';
+import { StartTimes } from './start-times';
 
 /** What this module reads of the node's context. */
 type AuthenticateContext = Pick<Context, 'closing' | 'credentials' | 'db' | 'jwt' | 'log' | 'metrics' | 'now' | 'opts' | 'presence' | 'throttle'> &
@@ -162,18 +163,23 @@ export function makeAuthenticate(ctx: AuthenticateContext): NonNullable<AedesOpt
     const take = warnings.take(ip, ctx.now());
     if (take) ctx.log.warn({ ...fields, ip, ...(take.suppressed > 0 ? { suppressed: take.suppressed } : {}) }, msg);
   };
-  // Shedding (docs/architecture.md, Shutdown and overload): past this many CONNECTs under way, a
-  // new one is told "server unavailable" at once and retries later, instead of joining a queue in
-  // which every client, accepted ones included, waits until it times out.
-  let pending = 0;
+  // Shedding (docs/architecture.md, Shutdown and overload): once authentication backs up (the
+  // oldest CONNECT under way has waited too long) or too many are under way, a new one is told
+  // "server unavailable" at once and retries later, instead of joining a queue in which every
+  // client, accepted ones included, waits until it times out. A storm the broker keeps up with is
+  // not shed: every device gets in on its first attempt.
+  const underWay = new StartTimes();
   return (client, rawUser, rawPassword, finish) => {
-    if (ctx.closing || pending >= ctx.opts.maxPendingAuth) {
+    const now = ctx.now();
+    if (ctx.closing || underWay.size >= ctx.opts.maxPendingAuth || now - underWay.oldest(now) >= ctx.opts.maxAuthWaitMs) {
       ctx.metrics.authFailures.inc({ kind: 'mqtt', reason: ctx.closing ? 'closing' : 'overloaded' });
       return refuse(finish, SERVER_UNAVAILABLE, ctx.closing ? 'the broker is shutting down' : 'too many connections authenticating; retry');
     }
-    pending++;
+    const started = underWay.add(now);
+    ctx.metrics.authenticating.inc();
     const done: Done = (err, ok) => {
-      pending--;
+      underWay.remove(started);
+      ctx.metrics.authenticating.dec();
       finish(err, ok);
     };
     const ip = remoteAddress(client, ctx.opts.trustProxy);

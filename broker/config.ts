@@ -41,6 +41,8 @@ export interface BrokerOptions {
   preAuthPerAddress: number;
   /** CONNECTs being authenticated at once; more are answered CONNACK 3 (server unavailable) at once. */
   maxPendingAuth: number;
+  /** Once the oldest CONNECT still being authenticated has waited this long, new ones are answered CONNACK 3 at once. */
+  maxAuthWaitMs: number;
   /** Agent requests per second, sustained, on one connection (docs/architecture.md, Request rate limits). */
   requestRate: number;
   /** Agent requests one connection may send at once before the sustained rate applies. */
@@ -110,7 +112,8 @@ export const DEFAULTS: BrokerOptions = {
   logLevel: 'info',
   trustProxy: false,
   preAuthPerAddress: 1024,
-  maxPendingAuth: 2000,
+  maxPendingAuth: 20_000,
+  maxAuthWaitMs: 3_000,
   requestRate: 20,
   requestBurst: 40,
   agentRequestRate: 20,
@@ -221,6 +224,12 @@ export const BROKER_CLI = defineCli({
       value: 'N',
       env: 'FLEETBIND_MAX_PENDING_AUTH',
       help: `CONNECTs authenticated at once; more are refused at once with CONNACK 3 (server unavailable) and retry, instead of everyone timing out (default ${DEFAULTS.maxPendingAuth})`,
+    },
+    'max-auth-wait-ms': {
+      type: 'string',
+      value: 'MS',
+      env: 'FLEETBIND_MAX_AUTH_WAIT_MS',
+      help: `once the oldest CONNECT still being authenticated has waited this long, new ones are refused at once with CONNACK 3 and retry (default ${DEFAULTS.maxAuthWaitMs})`,
     },
     'request-rate': {
       type: 'string',
@@ -566,6 +575,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BrokerOpti
   set('trust-proxy', (v) => (o.trustProxy = yesNo('trust-proxy', v)));
   set('pre-auth-per-address', (v) => (o.preAuthPerAddress = positive('pre-auth-per-address', v)));
   set('max-pending-auth', (v) => (o.maxPendingAuth = positive('max-pending-auth', v)));
+  set('max-auth-wait-ms', (v) => (o.maxAuthWaitMs = positive('max-auth-wait-ms', v)));
   set('request-rate', (v) => (o.requestRate = positive('request-rate', v)));
   set('request-burst', (v) => (o.requestBurst = positive('request-burst', v)));
   set('agent-request-rate', (v) => (o.agentRequestRate = positive('agent-request-rate', v)));

@@ -22,6 +22,8 @@ export class Metrics {
   readonly aclDenials: Counter<'rule'>;
   readonly claims: Counter<'outcome'>;
   readonly authFailures: Counter<'kind' | 'reason'>;
+  /** MQTT CONNECTs being authenticated now (authenticate.ts sheds new ones when these back up). */
+  readonly authenticating: Gauge;
   readonly requests: Counter<'op' | 'outcome'>;
   readonly guardRefusals: Counter<'reason'>;
   readonly rateLimited: Counter<'scope'>;
@@ -103,6 +105,7 @@ export class Metrics {
       registers: [registry],
     });
     this.claims = new Counter({ name: 'fleetbind_claims_total', help: 'Claim attempts by outcome', labelNames: ['outcome'], registers: [registry] });
+    this.authenticating = new Gauge({ name: 'fleetbind_mqtt_authenticating', help: 'MQTT CONNECTs being authenticated now', registers: [registry] });
     this.authFailures = new Counter({
       name: 'fleetbind_auth_failures_total',
       help: 'Refused logins and MQTT connects',

@@ -9,8 +9,10 @@ import { PASSWORD_COST, hashSecret } from '../../broker/auth/secrets';
 import { TestBroker } from '../helpers/broker';
 import { JobDevice } from '../helpers/job-device';
 import { type Agent, claim, identify, jobIn, submitOk } from '../helpers/jobs';
+import { ManualClock } from '../helpers/manual-clock';
 import { connect, end } from '../helpers/mqtt';
 import { suite } from '../helpers/suite';
+import { waitUntil } from '../helpers/wait';
 import type { Dev } from '../scenarios/fleet';
 
 const STORM = 150;
@@ -79,4 +81,48 @@ s(`${STORM} devices connecting at once: the surplus is told CONNACK 3, the accep
   await canary.close();
 });
 
+const backedUp = suite('overload shedding: a backed-up authentication');
+const authenticating = async (tb: TestBroker): Promise<number> => (await tb.ctx.metrics.authenticating.get()).values[0]?.value ?? 0;
+const clock = new ManualClock();
+let slow: TestBroker;
+backedUp.before(async () => {
+  slow = await TestBroker.start({ clock, maxAuthWaitMs: 3_000 });
+});
+backedUp.after(async () => {
+  await slow?.stop();
+});
+
+backedUp(
+  'a storm the broker keeps up with is not shed; once the oldest CONNECT under way has waited too long, a new one is told CONNACK 3 at once',
+  async () => {
+    const devs: Dev[] = [];
+    for (let i = 0; i < 4; i++) devs.push(await slow.provision());
+    const connectTo = (d: Dev): Promise<MqttClient | Error> =>
+      connect(slow.broker.mqttUrl, { clientId: d.id, username: d.id, password: d.secret, connectTimeout: 30_000, reconnectPeriod: 0 }).catch((e: Error) => e);
+    // Hold the registry's one connection: every authentication now waits for it.
+    let release = (): void => undefined;
+    const held = slow.ctx.db.transaction().execute(() => new Promise<void>((r) => (release = r)));
+    const waiting = [connectTo(devs[0]!), connectTo(devs[1]!)];
+    await waitUntil(async () => (await authenticating(slow)) === 2, 10_000, 'two CONNECTs under way');
+    // Under the limit: a third joins the wait rather than being refused.
+    clock.advance(2_000);
+    waiting.push(connectTo(devs[2]!));
+    await waitUntil(async () => (await authenticating(slow)) === 3, 10_000, 'three CONNECTs under way');
+    // The oldest has now waited 3 s: the next is refused at once, while the registry is still held.
+    clock.advance(1_000);
+    const refused = await connectTo(devs[3]!);
+    assert.ok(refused instanceof Error, 'refused');
+    assert.is((refused as Error & { code?: number }).code, 3);
+    release();
+    await held;
+    const accepted = await Promise.all(waiting);
+    for (const c of accepted) assert.not.ok(c instanceof Error, `accepted after the wait: ${String(c)}`);
+    // The backlog is gone, so the refused device gets in on retry.
+    const again = await connectTo(devs[3]!);
+    assert.not.ok(again instanceof Error, `retry: ${String(again)}`);
+    await end(...(accepted as MqttClient[]), again as MqttClient);
+  },
+);
+
 s.run();
+backedUp.run();
