@@ -57,7 +57,7 @@ export interface ClaimResult {
 }
 
 export async function claim(ctx: Context, agent: string, target: unknown, code?: string): Promise<ClaimResult> {
-  ctx.cluster?.health.assertAvailable('claim a device');
+  ctx.backends.health.assertAvailable('claim a device');
   let resolved: { row: DeviceRow; via: string };
   if (code !== undefined) {
     const id = ctx.claimCodes.deviceFor(code);
@@ -82,11 +82,18 @@ export async function claim(ctx: Context, agent: string, target: unknown, code?:
     resolved = await resolveTarget(ctx, t);
   }
   try {
-    const claimed = { device: resolved.row.id, agent, via: resolved.via, now: ctx.now(), defaultLimit: ctx.opts.deviceLimit, lockAgent: ctx.cluster !== null };
+    const claimed = {
+      device: resolved.row.id,
+      agent,
+      via: resolved.via,
+      now: ctx.now(),
+      defaultLimit: ctx.opts.deviceLimit,
+      lockAgent: ctx.backends.sharedRegistry,
+    };
     // On SQLite a burst of claims shares one commit. On PostgreSQL each claim keeps its own
     // transaction (two nodes' batches could lock the same devices in opposite orders), and the
     // gate keeps a burst of them from taking every pooled connection.
-    const change = await (ctx.cluster === null
+    const change = await (!ctx.backends.sharedRegistry
       ? ctx.writer.write((trx) => claimDevice(trx, claimed))
       : ctx.claimGate.run(() => ctx.db.transaction().execute((trx) => claimDevice(trx, claimed))));
     if (change instanceof ProtocolError) throw change;
@@ -101,7 +108,7 @@ export async function claim(ctx: Context, agent: string, target: unknown, code?:
 }
 
 export async function release(ctx: Context, agent: string, device: string): Promise<{ device: string }> {
-  ctx.cluster?.health.assertAvailable('release a device');
+  ctx.backends.health.assertAvailable('release a device');
   const change = await rebindDevice(ctx.db, {
     device,
     holder: agent,
@@ -126,7 +133,7 @@ export interface AdminRebind {
 
 /** Transfer (to an agent) or forced release (to null): admin acts, audited with a reason. */
 export async function adminRebind(ctx: Context, a: AdminRebind): Promise<{ device: string; from: string | null; to: string | null; changed: boolean }> {
-  ctx.cluster?.health.assertAvailable(a.to === null ? 'release a device' : 'transfer a device');
+  ctx.backends.health.assertAvailable(a.to === null ? 'release a device' : 'transfer a device');
   const change = await rebindDevice(ctx.db, {
     device: a.device,
     to: a.to,

@@ -6,7 +6,7 @@ import type { EventEmitter } from 'node:events';
 import type { Kysely } from 'kysely';
 import type { BindingMap } from './binding-map';
 import type { ClaimCodes } from './claim-codes';
-import type { ClusterNode } from './cluster/node';
+import type { Backends } from './backends/backends';
 import type { DispatchLease } from './jobs/lease';
 import type { BrokerOptions } from './config';
 import type { Logger } from './logger';
@@ -37,8 +37,8 @@ export interface CoreContext {
   metrics: Metrics;
   bindings: BindingMap;
   claimCodes: ClaimCodes;
-  /** Shared backends (PostgreSQL, and Redis in a cluster) with their health; null on SQLite. */
-  cluster: ClusterNode | null;
+  /** What the node's mode provides: SQLite alone, PostgreSQL, or a cluster on PostgreSQL and Redis (backends/). */
+  backends: Backends;
   /** Which node dispatches each device's jobs (always this one on a single node). */
   lease: DispatchLease;
   /** Failed logins (REST) and MQTT connects, per subject and address (rate-limit.ts). */

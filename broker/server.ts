@@ -42,7 +42,7 @@ export interface RunningBroker {
 export async function startBroker(options: Partial<BrokerOptions> = {}): Promise<RunningBroker> {
   const opts: BrokerOptions = { ...DEFAULTS, ...options };
   const log = createLogger(opts.logLevel);
-  const { core, registry, cluster, boot, tls } = await openNodeServices(opts, log);
+  const { core, registry, backends, boot, tls } = await openNodeServices(opts, log);
   const ctx = withLateParts(core);
   const mqtt = await startMqtt(ctx);
 
@@ -78,7 +78,7 @@ export async function startBroker(options: Partial<BrokerOptions> = {}): Promise
   const adminFile = join(opts.dataDir, INITIAL_ADMIN_FILE);
   const initialAdminFile = !(await adminHasLoggedIn(registry.db)) && existsSync(adminFile) ? adminFile : null;
 
-  const parts = { mqtt, listeners, features: { jobs, machines, ota, pools, deliverer, stopOrderUpdates }, closeRegistry: () => (cluster ?? registry).close() };
+  const parts = { mqtt, listeners, features: { jobs, machines, ota, pools, deliverer, stopOrderUpdates }, closeRegistry: () => backends.close() };
   let closed: Promise<void> | null = null;
   return {
     mqttPort,

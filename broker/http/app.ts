@@ -74,7 +74,7 @@ export async function buildHttp(ctx: Context, startedAt: number): Promise<Fastif
   await registerOpenApi(app, ctx);
   // Walk-up order uploads and their limits (routes-orders.ts); limits count cluster-wide on Redis.
   await app.register(multipart);
-  await app.register(rateLimit, { global: false, nameSpace: 'order-rate:', ...(ctx.cluster?.commandRedis() ? { redis: ctx.cluster.commandRedis() } : {}) });
+  await app.register(rateLimit, { global: false, nameSpace: 'order-rate:', ...(ctx.backends.commandRedis() ? { redis: ctx.backends.commandRedis() } : {}) });
   // Each routes file is a plugin; the order is the OpenAPI document's. Who may call each route is
   // its scope's hook (scopes.ts).
   await app.register(sessionRoutes, { ctx });

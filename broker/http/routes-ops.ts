@@ -32,14 +32,15 @@ export async function opsRoutes(app: FastifyInstance, { ctx, startedAt }: Routes
     },
     async (_req, reply) => {
       const uptimeMs = ctx.now() - startedAt;
-      const cluster = ctx.cluster;
-      if (cluster) {
+      const { backends } = ctx;
+      if (backends.mode !== 'sqlite') {
         // PostgreSQL and Redis are probed every second; answering from those probes keeps this
         // quick while one of them hangs.
-        const checks = cluster.health.report();
-        const ok = cluster.health.isOk() && !ctx.closing;
-        const mode = cluster.clustered ? 'cluster' : 'postgres';
-        return reply.status(ok ? 200 : 503).send({ ok, mode, node: cluster.id, db: checks.postgres, checks, uptimeMs, connections: ctx.metrics.connections });
+        const checks = backends.health.report();
+        const ok = backends.health.isOk() && !ctx.closing;
+        return reply
+          .status(ok ? 200 : 503)
+          .send({ ok, mode: backends.mode, node: backends.nodeId, db: checks.postgres, checks, uptimeMs, connections: ctx.metrics.connections });
       }
       let db = 'ok';
       try {
@@ -82,9 +83,9 @@ export async function opsRoutes(app: FastifyInstance, { ctx, startedAt }: Routes
         }),
       },
       async () => {
-        const suspended = ctx.cluster?.bindingsSuspended ?? false;
+        const suspended = ctx.backends.bindingsSuspended;
         const entries = [...ctx.bindings.entries()].map(([device, b]) => ({ device, agent: suspended ? null : b.agent, version: b.version }));
-        return { node: ctx.cluster?.id ?? null, suspended, entries };
+        return { node: ctx.backends.nodeId, suspended, entries };
       },
     );
   });

@@ -23,7 +23,7 @@ export class Dispatch {
   async pump(q: DeviceQueue): Promise<void> {
     const { ctx } = this.core;
     while (q.ready && !this.core.stopped && q.active.size < q.concurrency) {
-      const job = ctx.cluster === null ? (await this.open.list(q)).find((j) => j.state === 'queued') : await nextQueued(this.core.db, q.id);
+      const job = !ctx.backends.sharedRegistry ? (await this.open.list(q)).find((j) => j.state === 'queued') : await nextQueued(this.core.db, q.id);
       if (!job) return;
       const now = ctx.now();
       if (Number(job.expires_at) <= now) {

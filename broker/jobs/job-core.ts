@@ -24,7 +24,7 @@ export class JobCore {
     this.metrics = new JobMetrics(ctx.metrics.registry);
     // On SQLite, the registry's one writer: job changes share their commit (and its fsync) with
     // hellos and claims. PostgreSQL commits on a pool of connections, so jobs keep their own.
-    this.writer = ctx.cluster === null ? (ctx.writer as unknown as GroupWriter<JobsDatabase>) : new GroupWriter(this.db);
+    this.writer = !ctx.backends.sharedRegistry ? (ctx.writer as unknown as GroupWriter<JobsDatabase>) : new GroupWriter(this.db);
   }
 
   /** A write in the next group commit; resolves once it is durable. */

@@ -16,13 +16,13 @@ export class OpenJobs {
     const changes = q.changes;
     const rows = await openJobs(this.core.db, q.id);
     // A change that committed while the read waited may be missing from it.
-    if (this.core.ctx.cluster === null && changes === q.changes) q.rows = rows;
+    if (!this.core.ctx.backends.sharedRegistry && changes === q.changes) q.rows = rows;
     return rows;
   }
 
   /** How many unfinished jobs the device has. */
   async count(q: DeviceQueue): Promise<number> {
-    if (this.core.ctx.cluster === null) return (await this.list(q)).length;
+    if (!this.core.ctx.backends.sharedRegistry) return (await this.list(q)).length;
     return Number((await openCountQuery(this.core.db, q.id).executeTakeFirstOrThrow()).n);
   }
 

@@ -20,7 +20,7 @@ export class JobRequests {
 
   async submit(agent: string, s: SubmitInput): Promise<SubmitResult> {
     try {
-      this.ctx.cluster?.health.assertAvailable('submit a job');
+      this.ctx.backends.health.assertAvailable('submit a job');
       return await this.ctx.lease.onHolder(s.device, 'submit', [agent, s], () => this.engine.submit(agent, s));
     } catch (err) {
       if (err instanceof ProtocolError) this.engine.metrics.submitted.inc({ outcome: err.code });
@@ -34,7 +34,7 @@ export class JobRequests {
    */
   async cancel(who: Who, id: string): Promise<CancelResult> {
     // Before the lookup, so an outage reads as UNAVAILABLE rather than a failed query.
-    this.ctx.cluster?.health.assertAvailable('cancel a job');
+    this.ctx.backends.health.assertAvailable('cancel a job');
     const job = await this.visible(who, id);
     return this.ctx.lease.onHolder(job.device, 'cancel', [who, id], () => this.engine.cancel(who, id));
   }
@@ -70,7 +70,7 @@ export class JobRequests {
    * job ends `done` when it acknowledges; the reservation ends with it. Audited.
    */
   async complete(who: Who, id: string): Promise<JobView> {
-    this.ctx.cluster?.health.assertAvailable('complete a job');
+    this.ctx.backends.health.assertAvailable('complete a job');
     const job = await this.visible(who, id);
     return this.ctx.lease.onHolder(job.device, 'complete', [who, id], () => this.engine.complete(who, id));
   }
@@ -80,7 +80,7 @@ export class JobRequests {
    * keep their order. Queue order is the operator's to change, so every move is audited (job.move).
    */
   async move(who: Who, id: string, position: number): Promise<{ job: string; position: number }> {
-    this.ctx.cluster?.health.assertAvailable('reorder a queue');
+    this.ctx.backends.health.assertAvailable('reorder a queue');
     const job = await this.visible(who, id);
     return this.ctx.lease.onHolder(job.device, 'move', [who, id, position], () => this.engine.move(who, id, position));
   }

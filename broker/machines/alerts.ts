@@ -51,7 +51,7 @@ export class Alerts {
     // A device's reports and presence may be handled by another node after it reconnects there:
     // every node follows which alerts are open, so the one raised here is cleared there.
     this.tellNodes =
-      (await this.ctx.cluster?.channel<{ d: string; k: string; open: boolean }>(ALERTS_TOPIC, 'alert change', ({ d, k, open }) => this.mark(d, k, open))) ??
+      (await this.ctx.backends.channel<{ d: string; k: string; open: boolean }>(ALERTS_TOPIC, 'alert change', ({ d, k, open }) => this.mark(d, k, open))) ??
       null;
     for (const r of await openAlerts(this.ctx.db)) this.mark(r.device, key(r.kind, r.subject), true);
   }

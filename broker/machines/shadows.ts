@@ -111,7 +111,7 @@ export class MachineShadows {
 
   async start(): Promise<void> {
     this.tellNodes =
-      (await this.ctx.cluster?.channel<{ d: string; v: number }>(SHADOWS_TOPIC, 'shadow change', ({ d, v }) => {
+      (await this.ctx.backends.channel<{ d: string; v: number }>(SHADOWS_TOPIC, 'shadow change', ({ d, v }) => {
         const cached = this.cache.get(d);
         if (cached && Number(cached.row.version) < v) this.cache.delete(d);
       })) ?? null;
@@ -299,7 +299,7 @@ export class MachineShadows {
 
   /** The stored shadow, locked until `trx` ends when other nodes may write it. */
   private async locked(trx: Transaction<Database>, device: string): Promise<Entry> {
-    const row = await loadShadow(trx, device, this.ctx.cluster !== null);
+    const row = await loadShadow(trx, device, this.ctx.backends.sharedRegistry);
     return entryOf(row ?? emptyRow(device, this.ctx.now()));
   }
 

@@ -41,7 +41,7 @@ export class Orders {
   readonly ordersHourly: SessionHourly;
 
   constructor(private readonly ctx: Context) {
-    const redis = ctx.cluster?.commandRedis() ?? null;
+    const redis = ctx.backends.commandRedis();
     this.uploadBytes = new UploadBytes(ctx.opts.orders.uploadBytesPerHour, redis);
     this.uploadsHourly = new SessionHourly('uploads', ctx.opts.orders.uploadsPerHour, redis);
     this.ordersHourly = new SessionHourly('orders', ctx.opts.orders.ordersPerHour, redis);

@@ -21,7 +21,7 @@ export interface Ota {
 
 export function startOta(ctx: Context): Ota {
   const keys = new ReleaseKeys(ctx.opts.releasePublicKeys);
-  const engine = new RolloutEngine(ctx, ctx.cluster?.id ?? LOCAL_NODE, new OtaMetrics(ctx.metrics.registry, ctx.db));
+  const engine = new RolloutEngine(ctx, ctx.backends.nodeId ?? LOCAL_NODE, new OtaMetrics(ctx.metrics.registry, ctx.db));
   engine.start();
   if (keys.count === 0) ctx.log.info('no release public key configured (--release-public-keys): firmware release uploads are refused');
   const ota: Ota = { keys, engine, stop: () => engine.stop() };

@@ -109,7 +109,7 @@ export async function createRollout(ctx: Context, actor: string, req: RolloutReq
     created_by: actor,
     updated_at: now,
     // The node that creates a rollout drives it first; another takes over if this one dies.
-    driver: ctx.cluster?.id ?? LOCAL_NODE,
+    driver: ctx.backends.nodeId ?? LOCAL_NODE,
     lease_until: now + driverLeaseMs(ctx.opts),
     send_window: req.window === undefined ? null : JSON.stringify(req.window),
   };

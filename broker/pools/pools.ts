@@ -102,8 +102,8 @@ export class Pools {
 
   constructor(private readonly ctx: Context) {
     this.metrics = new PoolMetrics(ctx.metrics.registry);
-    this.devices = new PoolDeviceCache(ctx.db, ctx.cluster === null);
-    this.lines = new WaitingLines(ctx.db, ctx.cluster === null);
+    this.devices = new PoolDeviceCache(ctx.db, !ctx.backends.sharedRegistry);
+    this.lines = new WaitingLines(ctx.db, !ctx.backends.sharedRegistry);
   }
 
   async start(): Promise<void> {
@@ -243,7 +243,7 @@ export class Pools {
 
   private async poolSubmit(agent: string, location: string, route: Route, job: JobInput): Promise<RoutedResult> {
     const { ctx } = this;
-    ctx.cluster?.health.assertAvailable('submit a job');
+    ctx.backends.health.assertAvailable('submit a job');
     // Membership first: an agent outside the location learns nothing about it, not even whether it exists.
     if (!(await isMember(ctx.db, agent, location))) throw new ProtocolError(ErrorCode.FORBIDDEN, `you do not belong to location ${location}`, 'pool');
     if (!isJobKind(job.kind))
@@ -349,7 +349,7 @@ export class Pools {
   /** A write: the group commit on SQLite; on PostgreSQL its own transaction, gated like claims. */
   private tx<T>(fn: (trx: Trx) => Promise<T>): Promise<T> {
     const e = this.ctx.jobs.engine;
-    return this.ctx.cluster === null ? e.write(fn) : this.ctx.claimGate.run(() => e.db.transaction().execute(fn));
+    return !this.ctx.backends.sharedRegistry ? e.write(fn) : this.ctx.claimGate.run(() => e.db.transaction().execute(fn));
   }
 
   /** A lease committed with its job: the binding map and notifications, the device's queue count. */
@@ -559,7 +559,7 @@ export class Pools {
    */
   async cancelWaiting(who: { kind: 'agent' | 'admin'; id: string }, job: string): Promise<boolean> {
     // Every cancel looks here first, so the outage answer must come from here too.
-    this.ctx.cluster?.health.assertAvailable('cancel a job');
+    this.ctx.backends.health.assertAvailable('cancel a job');
     const entry = await poolEntry(this.ctx.db, job);
     if (!entry || (who.kind === 'agent' && entry.agent !== who.id) || entry.state !== 'waiting') return false;
     const now = this.ctx.now();

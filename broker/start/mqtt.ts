@@ -11,7 +11,6 @@ import type { Context } from '../context';
 import type { KickTarget } from '../events';
 import { identityOf } from '../identity';
 import { orderOwner } from '../orders/sessions';
-import { LocalPresence } from '../presence';
 import { presenceAnnouncer } from '../presence-announce';
 import { scheduleBindings } from '../publisher';
 import { routeMessage } from '../routing';
@@ -33,9 +32,9 @@ export interface NodeMqtt {
 }
 
 export async function startMqtt(ctx: Context): Promise<NodeMqtt> {
-  const { cluster, log, metrics } = ctx;
+  const { backends, log, metrics } = ctx;
   const announce = presenceAnnouncer(ctx);
-  ctx.presence = cluster?.presence(announce) ?? new LocalPresence(ctx.opts.graceMs, announce, ctx.opts.clock);
+  ctx.presence = backends.presence(announce);
   metrics.watchFleet(async () => {
     const rows = await deviceAgents(ctx.db);
     const byPresence: Record<string, number> = {};
@@ -45,12 +44,12 @@ export async function startMqtt(ctx: Context): Promise<NodeMqtt> {
     }
     return { byPresence, registered: rows.length, bound: rows.filter((r) => r.agent_id !== null).length };
   });
-  const acl = new Acl(cluster?.aclBindings ?? ctx.bindings, ctx.presence, metrics, log.child({ part: 'acl' }), (order) => orderOwner(ctx.db, order));
+  const acl = new Acl(backends.aclBindings, ctx.presence, metrics, log.child({ part: 'acl' }), (order) => orderOwner(ctx.db, order));
 
   const aedes = await Aedes.createBroker({
     connectTimeout: CONNECT_DEADLINE_MS,
     persistence: new IndexedMemoryPersistence(),
-    ...cluster?.aedesOptions(),
+    ...backends.aedesOptions(),
     authenticate: makeAuthenticate(ctx),
     authorizePublish: acl.authorizePublish,
     authorizeSubscribe: acl.authorizeSubscribe,
@@ -89,7 +88,7 @@ export async function startMqtt(ctx: Context): Promise<NodeMqtt> {
     }
     return n;
   };
-  ctx.kick = async (target, reason) => kickHere(target, reason) + (cluster ? await cluster.kickElsewhere(target, reason) : 0);
+  ctx.kick = async (target, reason) => kickHere(target, reason) + (await backends.kickElsewhere(target, reason));
   // Every node ends its own connections whose session expired: the expiry is in the shared store.
   const expiry = new SessionExpiry(ctx, (key) => kickHere({ kind: 'credential', id: key }, 'kicked'));
 
@@ -114,6 +113,6 @@ export async function startMqtt(ctx: Context): Promise<NodeMqtt> {
   aedes.on('keepaliveTimeout', (client) => markCloseReason(client, 'keepalive'));
   aedes.on('clientError', (client, err) => log.debug({ clientId: client.id, err: err.message }, 'client error'));
   aedes.on('connectionError', (client, err) => log.debug({ clientId: client.id, err: err.message }, 'connection error'));
-  await cluster?.attach(ctx, kickHere);
+  await backends.attach(ctx, kickHere);
   return { aedes, internals, guard, expiry, kickHere };
 }

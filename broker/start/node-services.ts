@@ -2,22 +2,21 @@
 // the registry (PostgreSQL, with Redis a cluster, when configured; the embedded SQLite file
 // otherwise), bootstrap it, and build the node's own services. Nothing listens or connects yet.
 import { EventEmitter } from 'node:events';
-import { join } from 'node:path';
 import { deviceSecretKey } from '../auth/device-key';
 import { HashQueue } from '../auth/hash-queue';
 import { JwtVerifier } from '../auth/jwt';
 import { PASSWORD_COST, hashSecret, randomToken } from '../auth/secrets';
-import { BindingMap } from '../binding-map';
 import { type Bootstrap, bootstrap } from '../bootstrap';
 import { openBlobStore } from '../blobs/open';
 import { BlobUrls } from '../blobs/signed-url';
-import { ClaimCodes } from '../claim-codes';
 import { systemClock } from '../clock';
-import { ClusterNode } from '../cluster/node';
+import type { Backends } from '../backends/backends';
+import { ClusterBackends } from '../backends/cluster';
+import { PostgresBackends } from '../backends/postgres';
+import { SqliteBackends } from '../backends/sqlite';
 import type { BrokerOptions } from '../config';
 import type { CoreContext } from '../context';
 import type { BrokerEvents } from '../events';
-import { LocalLease } from '../jobs/lease';
 import { LiveCredentials } from '../live-credentials';
 import type { Logger } from '../logger';
 import { Metrics } from '../metrics';
@@ -25,7 +24,7 @@ import { LoginThrottle } from '../rate-limit';
 import { RequestLimiter } from '../request-limit';
 import { checkDataDir, readTlsFiles } from '../start-errors';
 import { allBindings } from '../store/bindings';
-import { type Registry, openSqlite } from '../store/db';
+import type { Registry } from '../store/db';
 import { GroupWriter } from '../store/group-writer';
 import { POOL_SIZE } from '../store/postgres';
 import { TxGate } from '../store/tx-gate';
@@ -37,7 +36,7 @@ const CLAIM_TRANSACTIONS = Math.floor(POOL_SIZE / 2) - 1;
 export interface NodeServices {
   core: CoreContext;
   registry: Registry;
-  cluster: ClusterNode | null;
+  backends: Backends;
   boot: Bootstrap;
   tls: { cert: Buffer; key: Buffer } | null;
 }
@@ -46,12 +45,12 @@ export async function openNodeServices(opts: BrokerOptions, log: Logger): Promis
   // Files first: a mistake in them is reported before anything is created or listens.
   checkDataDir(opts.dataDir);
   const tls = opts.tlsCert && opts.tlsKey ? readTlsFiles(opts.tlsCert, opts.tlsKey) : null;
-  const cluster = opts.databaseUrl === undefined ? null : await ClusterNode.open(opts, log);
-  const registry = cluster?.registry ?? (await openSqlite(join(opts.dataDir, 'fleetbind.db')));
-  const boot = await (cluster ? cluster.exclusive(() => bootstrap(registry.db, opts.dataDir, Date.now())) : bootstrap(registry.db, opts.dataDir, Date.now()));
+  const backends = await openBackends(opts, log);
+  const registry = backends.registry;
+  const boot = await backends.exclusive(() => bootstrap(registry.db, opts.dataDir, Date.now()));
   // As many hashes in flight as libuv has threads: more would only queue where they cannot be dropped.
   const hashes = new HashQueue(Number(process.env.UV_THREADPOOL_SIZE ?? 4));
-  const bindings = cluster?.bindings ?? new BindingMap();
+  const bindings = backends.bindings;
   for (const b of await allBindings(registry.db)) bindings.apply(b.id, b.agent_id, Number(b.binding_version));
 
   const core: CoreContext = {
@@ -62,11 +61,11 @@ export async function openNodeServices(opts: BrokerOptions, log: Logger): Promis
     log,
     metrics: new Metrics(hashes, registry.statements),
     bindings,
-    claimCodes: cluster?.claimCodes ?? new ClaimCodes(),
-    cluster,
-    lease: cluster?.lease ?? new LocalLease(),
-    throttle: new LoginThrottle(cluster?.sharedLoginWindows() ?? null, log),
-    requestLimits: new RequestLimiter(opts, cluster?.sharedRequestBucket() ?? null, log),
+    claimCodes: backends.claimCodes,
+    backends,
+    lease: backends.lease,
+    throttle: new LoginThrottle(backends.sharedLoginWindows(), log),
+    requestLimits: new RequestLimiter(opts, backends.sharedRequestBucket(), log),
     credentials: new LiveCredentials(),
     events: new EventEmitter<BrokerEvents>(),
     labelKey: boot.labelKey,
@@ -76,11 +75,18 @@ export async function openNodeServices(opts: BrokerOptions, log: Logger): Promis
     blobBaseUrl: opts.publicUrl,
     hashes,
     jwt: opts.jwt ? await JwtVerifier.create(opts.jwt) : null,
-    deviceKey: await deviceSecretKey(registry.db, opts.dataDir, cluster !== null),
+    deviceKey: await deviceSecretKey(registry.db, opts.dataDir, backends.sharedRegistry),
     bindingTimers: new Map<string, NodeJS.Timeout>(),
     dummyHash: await hashSecret(randomToken(), PASSWORD_COST),
     closing: false,
     now: (opts.clock ?? systemClock).now,
   };
-  return { core, registry, cluster, boot, tls };
+  return { core, registry, backends, boot, tls };
+}
+
+/** The mode is chosen here, once: no database URL is SQLite; with one, PostgreSQL; with Redis too, a cluster. */
+function openBackends(opts: BrokerOptions, log: Logger): Promise<Backends> {
+  if (opts.databaseUrl === undefined) return SqliteBackends.open(opts, log);
+  if (opts.redisUrl === undefined) return PostgresBackends.open(opts, log);
+  return ClusterBackends.open(opts, log);
 }

@@ -16,7 +16,7 @@ export interface NodeParts {
   mqtt: NodeMqtt;
   listeners: NodeListeners;
   features: { jobs: Jobs; machines: Machines; ota: Ota; pools: Pools; deliverer: Deliverer; stopOrderUpdates(): void };
-  /** Closes the registry: the cluster's backends, or the SQLite file. */
+  /** Closes the backends and their registry. */
   closeRegistry(): Promise<void>;
 }
 

@@ -89,7 +89,7 @@ on('/healthz on every node reports cluster mode with PostgreSQL and Redis up', a
     assert.is(h.status, 200, JSON.stringify(h.body));
     assert.is(h.body.mode, 'cluster');
     assert.equal(h.body.checks, { postgres: 'ok', redis: 'ok', 'binding map': 'ok' });
-    assert.is(h.body.node, m.ctx.cluster!.id);
+    assert.is(h.body.node, m.ctx.backends.nodeId);
   }
 });
 
