@@ -1,11 +1,22 @@
-// A scripted device for job tests: a real mqtt.js client on the device's credentials that
-// answers cmds the way the firmware's job runner does (accepted at once, dedupe by job id,
-// cancel and completion), with switches to misbehave (drop first cmds, never answer, hold).
+// A scripted device for job tests, running the firmware's own job runner (firmware/core/
+// job-runner.ts) on Node behind the simulator's platform: accepted at once, dedupe by job id,
+// BUSY while a job runs, cancel and completion, resent final acks, all as a board does them. What
+// the test scripts is only what a board cannot be told to do: how long a job takes or that it
+// holds until cancelled or completed (the handlers below), and faults on the way in (the MQTT
+// adapter drops cmds: the first of each job, or all of them). Its MQTT session is a real mqtt.js
+// client on the device's credentials.
 import type { MqttClient } from 'mqtt';
+import { type DeviceKind, isDeviceKind, type JobContext, type JobHandler, type JobHandlers, type JobRun } from '../../firmware/core/job-handler';
+import { JobRunner } from '../../firmware/core/job-runner';
+import type { Platform } from '../../firmware/core/platform';
+import { NodeMqtt } from '../../host-tools/simulate/sim-mqtt';
+import { SimDisplay } from '../../host-tools/simulate/sim-display';
+import { MemoryPrefs } from '../../host-tools/simulate/sim-prefs';
+import { SimWifi } from '../../host-tools/simulate/sim-wifi';
 import type { Ack, Cmd } from '../../protocol/messages';
 import { deviceTopic, eventTopic } from '../../protocol/topics';
 import type { Dev } from '../scenarios/fleet';
-import { connectDevice } from './broker';
+import { connectDevice, helloOf } from './broker';
 import { end, publish } from './mqtt';
 
 export type Mode =
@@ -13,31 +24,37 @@ export type Mode =
   | 'run'
   /** accepted, then nothing until cancelled or completed */
   | 'hold'
-  /** never answers */
+  /** never answers: every cmd is lost on the way in */
   | 'silent';
 
 export interface JobDeviceOptions {
   mode?: Mode;
   durationMs?: number;
-  /** Ignore the first cmd of every job (a lost QoS 0 message). */
+  /** Lose the first cmd of every job (a lost QoS 0 message). */
   dropFirst?: boolean;
   caps?: string[];
   /** Announced in hello: the broker checks each qr.show against it. */
   screen?: { width: number; height: number };
 }
 
+/** As a board keeps them (firmware/core/core.ts). */
+const DEDUPE_SIZE = 32;
+
 export class JobDevice {
   client!: MqttClient;
   mode: Mode;
   durationMs: number;
   dropFirst: boolean;
-  /** Every cmd received, in order. */
+  /** Every cmd received, in order (lost ones included). */
   readonly cmds: Cmd[] = [];
   /** Job ids in the order they started running (a job that runs twice appears twice). */
   readonly runs: string[] = [];
   private readonly seen = new Set<string>();
-  private readonly finished = new Map<string, Ack>();
-  private readonly running = new Map<string, NodeJS.Timeout | null>();
+  /** The running job's context, through which a scripted final ack ends it in the runner. */
+  private readonly contexts = new Map<string, JobContext>();
+  private readonly platform: Platform;
+  private readonly caps: string[];
+  private runner!: JobRunner;
 
   private constructor(
     private url: string,
@@ -47,6 +64,23 @@ export class JobDevice {
     this.mode = opts.mode ?? 'run';
     this.durationMs = opts.durationMs ?? 20;
     this.dropFirst = opts.dropFirst ?? false;
+    this.caps = opts.caps ?? (helloOf(dev).caps as string[]);
+    const display = new SimDisplay({ label: dev.id });
+    this.platform = {
+      now: () => Date.now(),
+      random: () => Math.random(),
+      setTimer: (ms, callback) => setTimeout(callback, ms),
+      clearTimer: (handle) => clearTimeout(handle as NodeJS.Timeout),
+      log: () => undefined,
+      prefs: new MemoryPrefs(),
+      wifi: new SimWifi(() => 0),
+      // The runner publishes through its hooks (below), never through the platform's MQTT.
+      mqtt: new NodeMqtt(),
+      display,
+      identify: (seconds) => display.identify(seconds),
+      facts: { mac: dev.mac, model: 'test-board', fw: '1.0.0', caps: this.caps, boot: 1 },
+    };
+    this.boot();
   }
 
   static async connect(url: string, dev: Dev, opts: JobDeviceOptions = {}): Promise<JobDevice> {
@@ -57,6 +91,45 @@ export class JobDevice {
 
   get id(): string {
     return this.dev.id;
+  }
+
+  /** A fresh runner: what a board has after power-on (an empty dedupe ring, nothing running). */
+  private boot(): void {
+    this.runner?.stop();
+    this.contexts.clear();
+    const handlers: JobHandlers = {};
+    for (const kind of this.caps) if (isDeviceKind(kind)) (handlers as Record<DeviceKind, JobHandler>)[kind] = this.scripted(kind);
+    this.runner = new JobRunner(this.platform, handlers, this.caps, DEDUPE_SIZE, {
+      publishAck: (text) => {
+        if (!this.client?.connected) return false;
+        this.client.publish(deviceTopic(this.dev.id, 'ack'), text);
+        return true;
+      },
+      onBusy: () => undefined,
+    });
+  }
+
+  /** A job of any kind that takes durationMs, or holds until cancelled or completed. */
+  private scripted(kind: DeviceKind): JobHandler {
+    return {
+      kind,
+      available: () => true,
+      start: (_params, ctx): JobRun => {
+        this.runs.push(ctx.job);
+        this.contexts.set(ctx.job, ctx);
+        const timer = this.mode === 'hold' ? null : setTimeout(() => ctx.done({ ok: true }), this.durationMs);
+        return {
+          cancel: () => {
+            if (timer) clearTimeout(timer);
+            this.contexts.delete(ctx.job);
+          },
+          complete: () => {
+            if (timer) clearTimeout(timer);
+            ctx.done({ paid: true });
+          },
+        };
+      },
+    };
   }
 
   private async open(): Promise<void> {
@@ -72,6 +145,8 @@ export class JobDevice {
       ...(this.opts.screen ? { screen: this.opts.screen } : {}),
       attach,
     });
+    // As the core does once a session is up: final acks that found no session go out now.
+    this.runner.flushUnsent();
   }
 
   /** Drops the connection abruptly (no DISCONNECT), as a power cut or Wi-Fi loss would. */
@@ -87,30 +162,38 @@ export class JobDevice {
 
   /**
    * Connects again (to another broker node when url is given); with reboot the device forgets
-   * what it ran (its dedupe ring and running jobs).
+   * what it ran (its dedupe ring and running job).
    */
   async reconnect(reboot = false, url = this.url): Promise<void> {
     this.url = url;
     if (reboot) {
-      for (const t of this.running.values()) if (t) clearTimeout(t);
-      this.running.clear();
-      this.finished.clear();
       this.seen.clear();
+      this.boot();
     }
     await this.open();
   }
 
   async close(): Promise<void> {
-    for (const t of this.running.values()) if (t) clearTimeout(t);
+    this.runner.stop();
     await end(this.client);
   }
 
+  /**
+   * Sends an ack the test scripts. A final one for the running job ends it in the runner, which
+   * sends it (and then answers a resent cmd with it, as a board does); any other goes out as is.
+   */
   ack(ack: Ack): Promise<void> {
-    if (ack.state === 'done' || ack.state === 'failed' || ack.state === 'cancelled' || ack.state === 'rejected') {
-      const t = this.running.get(ack.job);
-      if (t) clearTimeout(t);
-      this.running.delete(ack.job);
-      this.finished.set(ack.job, ack);
+    const ctx = this.runner.running?.job === ack.job ? this.contexts.get(ack.job) : undefined;
+    if (ctx && (ack.state === 'done' || ack.state === 'failed')) {
+      this.contexts.delete(ack.job);
+      if (ack.state === 'done') ctx.done(ack.result);
+      else ctx.fail(ack.error ?? 'failed');
+      return Promise.resolve();
+    }
+    if (ctx && ack.state === 'cancelled') {
+      this.contexts.delete(ack.job);
+      this.runner.handle({ job: ack.job, kind: this.runner.running?.kind ?? '', params: {}, attempt: 1, deadline: 0, cancel: true });
+      return Promise.resolve();
     }
     return publish(this.client, deviceTopic(this.dev.id, 'ack'), ack);
   }
@@ -120,43 +203,16 @@ export class JobDevice {
   }
 
   isRunning(job: string): boolean {
-    return this.running.has(job);
+    return this.runner.running?.job === job;
   }
 
+  /** The MQTT adapter: records every cmd and loses those the mode says, then hands the rest to the runner. */
   private onCmd(cmd: Cmd): void {
     this.cmds.push(cmd);
     if (this.mode === 'silent') return;
     const first = !this.seen.has(cmd.job);
     this.seen.add(cmd.job);
-    if (cmd.cancel) {
-      if (this.running.has(cmd.job) || !this.finished.has(cmd.job)) void this.ack({ job: cmd.job, state: 'cancelled' });
-      else void this.ack(this.finished.get(cmd.job)!);
-      return;
-    }
-    if (cmd.complete) {
-      if (this.running.has(cmd.job)) void this.ack({ job: cmd.job, state: 'done', result: { paid: true } });
-      else if (this.finished.has(cmd.job)) void this.ack(this.finished.get(cmd.job)!);
-      return;
-    }
-    if (first && this.dropFirst) return;
-    if (this.running.has(cmd.job)) {
-      void this.ack({ job: cmd.job, state: 'accepted' });
-      return;
-    }
-    const done = this.finished.get(cmd.job);
-    if (done) {
-      void this.ack(done);
-      return;
-    }
-    this.runs.push(cmd.job);
-    void this.ack({ job: cmd.job, state: 'accepted' });
-    if (this.mode === 'hold') {
-      this.running.set(cmd.job, null);
-      return;
-    }
-    this.running.set(
-      cmd.job,
-      setTimeout(() => void this.ack({ job: cmd.job, state: 'done', result: { ok: true } }), this.durationMs),
-    );
+    if (first && this.dropFirst && !cmd.cancel && !cmd.complete) return;
+    this.runner.handle(cmd);
   }
 }

@@ -42,13 +42,16 @@ for (const transport of ['tcp', 'ws'] as Transport[]) {
     const cancelled = await jobIn(env.tb, a1, ['cancelled'], a.token, 1000);
     assert.is(cancelled.error.code, 'UNBOUND');
     await device.evt('telemetry', { t: 'after the transfer, before any job of b' });
+    // The device never heard the cancel, so a1 runs on there until it ends by itself: the firmware
+    // runs one job at a time and would refuse b1 BUSY meanwhile. Its done is a late ack.
     device.mode = 'hold';
+    await device.ack({ job: a1, state: 'done', result: { late: true } });
     const b1 = await submitOk(b, identify(dev.id));
     await waitUntil(() => device.isRunning(b1), 5000, "b's job running on the device");
     await jobIn(env.tb, b1, ['running'], b.token);
     await device.evt('telemetry', { t: 'for b' });
     await device.evt('telemetry', { job: a1, t: "naming a's old job" });
-    await device.ack({ job: a1, state: 'done', result: { late: true } });
+    await device.ack({ job: a1, state: 'done', result: { again: true } });
     // The ack of b's job follows those messages on the same connection: once b1 is done the
     // broker has handled them all.
     await device.ack({ job: b1, state: 'done', result: { ok: true } });

@@ -26,7 +26,9 @@ t('a waiting order or a live customer session makes a machine skipped-busy; an i
   try {
     tb.ctx.opts.publicUrl = tb.broker.httpUrl;
     const op = await tb.agent(`ota-op${process.pid}`);
-    const [ordered, browsing] = [await orderMachine(tb, op, { mode: 'hold' }), await orderMachine(tb, op, { mode: 'hold' })];
+    // Machines that take updates announce `ota`, as the firmware does; the runner refuses the kind otherwise.
+    const updatable = { mode: 'hold' as const, caps: ['identify', 'print', 'ota'] };
+    const [ordered, browsing] = [await orderMachine(tb, op, updatable), await orderMachine(tb, op, updatable)];
     // The first machine prints one order and has a second waiting; the other has a customer uploading.
     const c1 = await openCustomer(tb.broker.httpUrl, orderLabel(tb, ordered.code));
     const d1 = await upload(tb.broker.httpUrl, c1, await noisyImage(100, 100));
