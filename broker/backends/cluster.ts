@@ -17,7 +17,8 @@ import { PostgresBackends, type SharedRegistry, openSharedRegistry } from './pos
 import type { Database } from '../store/schema';
 import { BindingSync, SyncedBindingMap } from '../cluster/bindings';
 import { ClaimCodeSync } from '../cluster/claim-codes';
-import { type AedesPersistence, type ClusterMq, createMq, createPersistence, listen, send } from '../cluster/mq';
+import { type ClusterMq, createMq, listen, send } from '../cluster/mq';
+import { type AedesPersistence, createPersistence } from '../cluster/persistence';
 import { NodeLiveness } from '../cluster/nodes';
 import { ClusterPresence } from '../cluster/presence';
 import { ClusterLease } from '../cluster/lease';
@@ -49,9 +50,15 @@ async function openRedis(opts: BrokerOptions, url: string, node: string, db: Kys
   const links = connectRedis(url, opts.redisPrefix);
   await openLinks(links, url);
   const onError = (err: Error): void => log.debug({ err: err.message }, 'a Redis command failed');
-  const mq = createMq(links, opts.redisPrefix, onError);
-  const map = new SyncedBindingMap();
   const redis = withScripts(links.command);
+  let mq: ClusterMq;
+  try {
+    mq = await createMq({ links, redis, prefix: opts.redisPrefix, node, onError, log });
+  } catch (err) {
+    closeLinks(links);
+    throw err;
+  }
+  const map = new SyncedBindingMap();
   const rpc = new NodeRpc<NodeOps>(mq, node, log);
   return {
     links,
@@ -189,6 +196,7 @@ export class ClusterBackends extends PostgresBackends {
       r.liveness = new NodeLiveness(r.redis, this.nodeId, this.log, async (node) => {
         await presence.settleNode(node);
         await r.lease.settleNode(node);
+        await r.mq.forgetNode(node);
       });
       await r.liveness.start();
     }
@@ -220,6 +228,7 @@ export class ClusterBackends extends PostgresBackends {
     for (let attempt = 1; !this.broker?.closing; attempt++) {
       try {
         await r.liveness?.beat();
+        await r.mq.resync();
         await r.presence?.reconcile();
         await r.codes.load();
         await r.sync.resync();

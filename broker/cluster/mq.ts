@@ -1,73 +1,249 @@
-// MQTT traffic between nodes over Redis pub/sub (mqemitter-redis, channels under the fleet's
-// prefix), and Aedes' retained messages, subscriptions and wills in Redis
-// (aedes-persistence-redis). Messages and cluster events share one publishing connection, so
-// they reach every other node in the order they were sent.
-import { Readable } from 'node:stream';
-import aedesPersistenceRedis from 'aedes-persistence-redis';
+// MQTT traffic between nodes (docs/architecture.md, Cluster routing). A node delivers to its own
+// subscribers at once, as a single node does, and sends a message over Redis only to the nodes
+// whose clients subscribe to a matching filter, each on that node's own channel. Every node
+// announces its filters through Redis before the SUBACK goes out, so a message published after a
+// subscription was granted finds the subscribing node listed; what a node missed while Redis was
+// away it reads again as a snapshot.
+import { deserialize, serialize } from 'node:v8';
+import MQEmitter from 'mqemitter';
 import type { Logger } from '../logger';
-import { type Done, type MqPacket, prefixedEmitter } from '../upstream/mqemitter-redis';
-import { type RedisLinks, guarded } from './redis';
+import type { RedisLinks } from './redis';
+import { FilterAcks } from './filter-acks';
+import { type FilterChange, RemoteFilters, parseSnapshot } from './remote-filters';
+import { type ScriptedRedis, keys } from './scripts';
 
-export interface ClusterMq {
-  on(topic: string, listener: (packet: MqPacket, done: () => void) => void, done?: () => void): unknown;
-  removeListener(topic: string, listener: (packet: MqPacket, done: () => void) => void, done?: () => void): unknown;
+export interface MqPacket {
+  topic: string;
+  payload: Buffer | string;
+  [k: string]: unknown;
+}
+export type Done = (err?: Error) => void;
+type Listener = (packet: MqPacket, done: () => void) => void;
+
+const Emitter = MQEmitter as unknown as new () => {
+  on(topic: string, listener: Listener, done?: () => void): unknown;
+  removeListener(topic: string, listener: Listener, done?: () => void): unknown;
   emit(packet: MqPacket, done?: Done): void;
   close(done: () => void): void;
+};
+
+export interface MqOptions {
+  links: RedisLinks;
+  /** The command connection, with the scripts (its keys carry the prefix). */
+  redis: ScriptedRedis;
+  prefix: string;
+  node: string;
+  onError: (err: Error) => void;
+  log: Logger;
+  /** How long a new subscription waits for each other node to apply its filter (default 2 s). */
+  ackTimeoutMs?: number;
 }
 
-export function createMq(links: RedisLinks, prefix: string, onError: (err: Error) => void): ClusterMq {
-  const mq = prefixedEmitter(prefix, guarded(links.pub, onError), guarded(links.sub, onError));
-  // mqemitter-redis re-emits its connections' errors here; unheard, they would crash the node.
-  mq.state.on('error', onError);
-  const toRedis = mq.emit.bind(mq);
-  // While Redis is down the node keeps serving its own clients: a message is delivered locally
-  // only (other nodes could not get it anyway). Device traffic to agents is held back meanwhile
-  // (see BindingSync), because this node may have missed binding changes.
-  mq.emit = (packet: MqPacket, done?: Done): void => {
-    if (links.pub.status === 'ready') return toRedis(packet, done);
-    mq._emit({ ...packet, topic: prefix + packet.topic }, done);
-  };
-  // mqemitter-redis closes by QUIT and waits for both connections to end, which never happens
-  // while Redis is unreachable; then the connections are dropped.
-  const close = mq.close.bind(mq);
-  mq.close = (done: () => void): void => {
-    let finished = false;
-    const finish = (): void => {
-      if (finished) return;
-      finished = true;
-      clearTimeout(timer);
-      done();
+export class ClusterMq extends Emitter {
+  /** How many local listeners each filter has; a filter is announced while it has any. */
+  private readonly local = new Map<string, number>();
+  private readonly remote: RemoteFilters;
+  private readonly acks: FilterAcks;
+  /** The highest change of each node applied since the last confirmations went out. */
+  private readonly toConfirm = new Map<string, number>();
+  private readonly inbox: string;
+  private readonly acksIn: string;
+  private readonly changes: string;
+  private snapshotting: Promise<void> | null = null;
+  private snapshotAgain = false;
+  private readonly onMessage = (channel: Buffer, message: Buffer): void => this.received(channel.toString(), message);
+
+  constructor(private readonly o: MqOptions) {
+    super();
+    this.inbox = inboxOf(o.prefix, o.node);
+    this.acksIn = acksOf(o.prefix, o.node);
+    this.changes = `${o.prefix}$filters`;
+    this.remote = new RemoteFilters(o.node, {
+      gap: () => void this.snapshot().catch(o.onError),
+      applied: (node, seq) => this.confirm(node, seq),
+    });
+    this.acks = new FilterAcks(o.ackTimeoutMs ?? 2_000, (nodes) =>
+      o.log.warn({ nodes }, 'nodes did not confirm a new subscription in time; not waiting for them until they answer'),
+    );
+  }
+
+  /** Listens on this node's channels, announces its filters and reads everyone else's. */
+  async start(): Promise<void> {
+    this.o.links.sub.on('messageBuffer', this.onMessage);
+    await this.o.links.sub.subscribe(this.inbox, this.acksIn, this.changes);
+    await this.resync();
+  }
+
+  /**
+   * After Redis was away: this node's filters may have changed meanwhile or been lost with Redis,
+   * and other nodes' changes may have been missed.
+   */
+  async resync(): Promise<void> {
+    const k = this.keysOf(this.o.node);
+    // Numbering starts again if Redis lost the counter, so earlier confirmations say nothing.
+    this.acks.reset();
+    await this.o.redis.fbFilterReset(k.filters, k.seq, keys.filternodes, this.o.node, this.changes, ...this.local.keys());
+    await this.snapshot();
+  }
+
+  /** A dead node's filters, dropped by the node that settles it (see NodeLiveness). */
+  async forgetNode(node: string): Promise<void> {
+    const k = this.keysOf(node);
+    await this.o.redis.fbFilterGone(k.filters, k.seq, keys.filternodes, node, this.changes);
+  }
+
+  /** The filters this node knows another node to have (for tests and diagnostics). */
+  filtersOf(node: string): string[] {
+    return this.remote.filtersOf(node);
+  }
+
+  override on(topic: string, listener: Listener, done?: () => void): this {
+    super.on(topic, listener);
+    const n = (this.local.get(topic) ?? 0) + 1;
+    this.local.set(topic, n);
+    if (n > 1 || !this.redisReady()) {
+      if (done) setImmediate(done);
+      return this;
+    }
+    this.announce('add', topic).finally(() => done?.());
+    return this;
+  }
+
+  override removeListener(topic: string, listener: Listener, done?: () => void): this {
+    super.removeListener(topic, listener, done);
+    const n = (this.local.get(topic) ?? 1) - 1;
+    if (n > 0) {
+      this.local.set(topic, n);
+      return this;
+    }
+    this.local.delete(topic);
+    if (this.redisReady()) void this.announce('del', topic);
+    return this;
+  }
+
+  override emit(packet: MqPacket, done?: Done): void {
+    const nodes = this.remote.nodesFor(packet.topic);
+    // While Redis is down the node keeps serving its own clients (other nodes could not be
+    // reached anyway); device traffic to agents is held back meanwhile (see BindingSync).
+    if (nodes.size === 0 || this.o.links.pub.status !== 'ready') return super.emit(packet, done);
+    const data = serialize(packet);
+    let pending = nodes.size + 1;
+    let failed: Error | undefined;
+    const settle = (err?: Error): void => {
+      if (err) failed ??= err;
+      if (--pending > 0) return;
+      if (done) done(failed);
+      else if (failed) this.o.onError(failed);
     };
-    const timer = setTimeout(() => {
-      links.pub.disconnect();
-      links.sub.disconnect();
-      finish();
-    }, 2_000);
-    close(finish);
-  };
-  return mq;
+    for (const node of nodes) this.o.links.pub.publish(inboxOf(this.o.prefix, node), data).then(() => settle(), settle);
+    super.emit(packet, settle);
+  }
+
+  override close(done: () => void): void {
+    this.o.links.sub.off('messageBuffer', this.onMessage);
+    super.close(done);
+  }
+
+  private received(channel: string, message: Buffer): void {
+    if (channel === this.inbox) {
+      let packet: MqPacket;
+      try {
+        packet = deserialize(message) as MqPacket;
+      } catch (err) {
+        this.o.onError(new Error(`a message from another node could not be decoded: ${(err as Error).message}`));
+        return;
+      }
+      super.emit(packet);
+    } else if (channel === this.acksIn) {
+      const [peer, seq] = message.toString().split(' ');
+      this.acks.ack(peer!, Number(seq));
+    } else if (channel === this.changes) {
+      let change: FilterChange;
+      try {
+        change = JSON.parse(message.toString()) as FilterChange;
+      } catch (err) {
+        this.o.onError(new Error(`a filter change could not be decoded: ${(err as Error).message}`));
+        return;
+      }
+      if (change.op === 'gone') this.acks.forget(change.n);
+      this.remote.receive(change);
+    }
+  }
+
+  private async announce(op: 'add' | 'del', topic: string): Promise<void> {
+    const k = this.keysOf(this.o.node);
+    try {
+      const seq = await this.o.redis.fbFilter(k.filters, k.seq, keys.filternodes, this.o.node, op, topic, this.changes);
+      // A filter that goes away needs no confirmation: the other nodes' extra messages are
+      // matched again here and go to no one.
+      if (op === 'add') await this.acks.wait(seq, this.remote.peers());
+    } catch (err) {
+      // The node re-announces all its filters when Redis is back (resync).
+      this.o.onError(err as Error);
+    }
+  }
+
+  /**
+   * One snapshot at a time; changes that arrive meanwhile are replayed on top of it, and a gap
+   * found in those replays reads another one.
+   */
+  private snapshot(): Promise<void> {
+    if (this.snapshotting) {
+      this.snapshotAgain = true;
+      return this.snapshotting;
+    }
+    this.snapshotting = (async () => {
+      this.remote.hold();
+      try {
+        this.remote.applySnapshot(parseSnapshot(await this.o.redis.fbFilterSnapshot(keys.filternodes, this.o.prefix)));
+      } catch (err) {
+        this.remote.release();
+        throw err;
+      } finally {
+        this.snapshotting = null;
+      }
+      if (this.snapshotAgain) {
+        this.snapshotAgain = false;
+        await this.snapshot();
+      }
+    })();
+    return this.snapshotting;
+  }
+
+  /** Confirms to each node the changes applied this turn, one message per node. */
+  private confirm(node: string, seq: number): void {
+    if (this.toConfirm.size === 0) setImmediate(() => this.sendConfirmations());
+    if (seq > (this.toConfirm.get(node) ?? 0)) this.toConfirm.set(node, seq);
+  }
+
+  private sendConfirmations(): void {
+    for (const [node, seq] of this.toConfirm) {
+      this.o.links.pub.publish(acksOf(this.o.prefix, node), `${this.o.node} ${seq}`).catch(this.o.onError);
+    }
+    this.toConfirm.clear();
+  }
+
+  private redisReady(): boolean {
+    return this.o.redis.status === 'ready';
+  }
+
+  private keysOf(node: string): { filters: string; seq: string } {
+    return { filters: keys.filters(node), seq: keys.filterseq(node) };
+  }
 }
 
-export type AedesPersistence = ReturnType<typeof aedesPersistenceRedis>;
+function inboxOf(prefix: string, node: string): string {
+  return `${prefix}$node/${node}`;
+}
 
-export function createPersistence(links: RedisLinks, onError: (err: Error) => void): AedesPersistence {
-  const persistence = aedesPersistenceRedis({ conn: guarded(links.persistence, onError) });
-  // No will is ever published: the broker authors presence itself (docs/architecture.md, Presence) and the ACL
-  // supersedes every will. Stored, they would cost three Redis writes per connect, and a dead
-  // node's wills would be retried by the others forever.
-  persistence.putWill = async () => undefined;
-  persistence.getWill = async () => null;
-  persistence.delWill = async () => null;
-  persistence.streamWill = () => Readable.from([]);
-  // Aedes pipes the retained stream of a SUBSCRIBE without an error listener, and the persistence
-  // wraps the scan in a stream of its own, so the connection's guard never sees a scan failing while
-  // Redis is unreachable: unheard, the error would stop the node. The subscriber gets no retained
-  // messages that time, and the failure is reported like every other Redis error.
-  const retained = persistence.createRetainedStream.bind(persistence);
-  const retainedCombi = persistence.createRetainedStreamCombi.bind(persistence);
-  persistence.createRetainedStream = (pattern) => retained(pattern).on('error', onError);
-  persistence.createRetainedStreamCombi = (patterns) => retainedCombi(patterns).on('error', onError);
-  return persistence;
+function acksOf(prefix: string, node: string): string {
+  return `${prefix}$acks/${node}`;
+}
+
+export async function createMq(o: MqOptions): Promise<ClusterMq> {
+  const mq = new ClusterMq(o);
+  await mq.start();
+  return mq;
 }
 
 /**

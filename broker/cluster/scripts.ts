@@ -148,6 +148,59 @@ if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
 redis.call('HDEL', KEYS[1], ARGV[1])
 return 1`,
   },
+  /**
+   * KEYS filters:<node>, filterseq:<node>, filternodes; ARGV node, 'add'|'del', filter, channel.
+   * One change to the topic filters a node's clients subscribe to (docs/architecture.md, Cluster
+   * routing), numbered and announced to every node in the step that records it.
+   */
+  fbFilter: {
+    numberOfKeys: 3,
+    lua: `if ARGV[2] == 'add' then redis.call('HSET', KEYS[1], ARGV[3], 1) else redis.call('HDEL', KEYS[1], ARGV[3]) end
+redis.call('SADD', KEYS[3], ARGV[1])
+local s = redis.call('INCR', KEYS[2])
+redis.call('PUBLISH', ARGV[4], cjson.encode({n = ARGV[1], s = s, op = ARGV[2], f = ARGV[3]}))
+return s`,
+  },
+  /** KEYS as fbFilter; ARGV node, channel, filters...: replaces a node's whole set of filters. */
+  fbFilterReset: {
+    numberOfKeys: 3,
+    lua: `redis.call('DEL', KEYS[1])
+local fs = {}
+for i = 3, #ARGV do
+  redis.call('HSET', KEYS[1], ARGV[i], 1)
+  fs[#fs + 1] = ARGV[i]
+end
+redis.call('SADD', KEYS[3], ARGV[1])
+local s = redis.call('INCR', KEYS[2])
+local list = '[]'
+if #fs > 0 then list = cjson.encode(fs) end
+redis.call('PUBLISH', ARGV[2], '{"n":' .. cjson.encode(ARGV[1]) .. ',"s":' .. s .. ',"op":"reset","fs":' .. list .. '}')
+return s`,
+  },
+  /** KEYS as fbFilter; ARGV node, channel: a dead node's filters are dropped everywhere. */
+  fbFilterGone: {
+    numberOfKeys: 3,
+    lua: `redis.call('DEL', KEYS[1], KEYS[2])
+redis.call('SREM', KEYS[3], ARGV[1])
+redis.call('PUBLISH', ARGV[2], cjson.encode({n = ARGV[1], op = 'gone'}))
+return 1`,
+  },
+  /**
+   * KEYS filternodes; ARGV the key prefix. Every node's filters as one consistent read:
+   * node, seq, count, filters..., for each node in turn.
+   */
+  fbFilterSnapshot: {
+    numberOfKeys: 1,
+    lua: `local out = {}
+for _, node in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  local fs = redis.call('HKEYS', ARGV[1] .. 'filters:' .. node)
+  out[#out + 1] = node
+  out[#out + 1] = redis.call('GET', ARGV[1] .. 'filterseq:' .. node) or '0'
+  out[#out + 1] = tostring(#fs)
+  for _, f in ipairs(fs) do out[#out + 1] = f end
+end
+return out`,
+  },
 } as const;
 
 type Reply = Promise<string | null>;
@@ -164,6 +217,10 @@ export interface ScriptedRedis extends Redis {
   fbClaimReap(alive: string, reaping: string, reaper: string, ttlMs: string): Reply;
   fbLeaseTake(leases: string, nodeleases: string, dev: string, node: string): Reply;
   fbLeaseDrop(leases: string, nodeleases: string, dev: string, node: string): Promise<number>;
+  fbFilter(filters: string, seq: string, nodes: string, node: string, op: 'add' | 'del', filter: string, channel: string): Promise<number>;
+  fbFilterReset(filters: string, seq: string, nodes: string, node: string, channel: string, ...list: string[]): Promise<number>;
+  fbFilterGone(filters: string, seq: string, nodes: string, node: string, channel: string): Promise<number>;
+  fbFilterSnapshot(nodes: string, prefix: string): Promise<string[]>;
 }
 
 export function withScripts(redis: Redis): ScriptedRedis {
@@ -187,4 +244,8 @@ export const keys = {
   loginWindow: (key: string) => `loginfail:${key}`,
   loginWindowPrefix: 'loginfail:',
   nodeleases: (node: string) => `nodeleases:${node}`,
+  /** A node's topic filters, the number of its last change, and the nodes that have filters. */
+  filters: (node: string) => `filters:${node}`,
+  filterseq: (node: string) => `filterseq:${node}`,
+  filternodes: 'filternodes',
 };

@@ -5,7 +5,7 @@
 import { Writable } from 'node:stream';
 import * as assert from 'uvu/assert';
 import { Redis } from 'ioredis';
-import { createPersistence } from '../../broker/cluster/mq';
+import { createPersistence } from '../../broker/cluster/persistence';
 import { guarded, type RedisLinks } from '../../broker/cluster/redis';
 import { TEST_REDIS_URL } from '../helpers/backends';
 import { suite } from '../helpers/suite';

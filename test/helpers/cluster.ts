@@ -60,8 +60,8 @@ export class TestCluster implements Fleet {
 
   /**
    * Returns once every node has received everything any node sent before the call (each node's
-   * mark follows its earlier messages on the same Redis connection), so the nodes' in-memory
-   * state can be compared.
+   * mark follows its earlier messages to that node on the same Redis connection), so the nodes'
+   * in-memory state can be compared.
    */
   async flush(): Promise<void> {
     const marks = this.members.map((m, i) => {
@@ -104,7 +104,8 @@ export class TestCluster implements Fleet {
   }
 }
 
-function mqOf(m: TestBroker): ClusterMq {
+/** A node's MQTT emitter, which routes between the nodes. */
+export function mqOf(m: TestBroker): ClusterMq {
   return aedesInternals(m.ctx.aedes).mq as ClusterMq;
 }
 
