@@ -7,10 +7,10 @@
 // clients runs against bare Aedes (as shipped, and with fleetbind's retained index) and
 // Mosquitto, so the figures come with peer ratios from the same run.
 //
-//   npm run bench:fleet -- [--devices 10000] [--ramp 0] [--timeout 900] [--peer-deadline 180] [--no-peers]
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+//   npm run bench:fleet -- [--devices 10000] [--ramp 0] [--timeout 900] [--peer-deadline 180] [--no-peers] [--heap-snapshots DIR]
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { defineCli, readCli } from '../../host-tools/cli/args';
 import { pino } from 'pino';
@@ -18,6 +18,7 @@ import { SimFleet, type FleetStats } from '../../host-tools/simulate/fleet';
 import { progressLine } from '../../host-tools/simulate/progress';
 import { BrokerProcess } from '../../test/helpers/broker-process';
 import { metric } from '../../test/helpers/metrics';
+import { growthLines, heapGrowth } from '../lib/heap-diff';
 import { mosquittoPid, startBareAedes } from '../lib/peers';
 import { cpuMsOf, rssOf } from '../lib/proc';
 import { type BurstResult, burst } from './peer';
@@ -26,7 +27,7 @@ const GiB = 1024 ** 3;
 const { values } = readCli(
   defineCli({
     command: 'npm run bench:fleet --',
-    usage: ['[--devices 10000] [--ramp 0] [--timeout 900] [--peer-deadline 180] [--no-peers]'],
+    usage: ['[--devices 10000] [--ramp 0] [--timeout 900] [--peer-deadline 180] [--no-peers] [--heap-snapshots DIR]'],
     summary:
       'Simulated devices (the real firmware core) enroll with one token against a broker in its own process, which is then killed and restarted; then the same reboot burst runs against bare Aedes and Mosquitto. Prints registrations/s, time to all ready, RSS per device, recovery time and peer ratios.',
     options: {
@@ -35,6 +36,11 @@ const { values } = readCli(
       timeout: { type: 'string', value: 'S', default: '900', help: 'give up on the fleet getting ready after S seconds' },
       'peer-deadline': { type: 'string', value: 'S', default: '180', help: "give up on a peer broker's burst after S seconds" },
       'no-peers': { type: 'boolean', default: false, help: 'skip the bare Aedes and Mosquitto runs' },
+      'heap-snapshots': {
+        type: 'string',
+        value: 'DIR',
+        help: "write the broker's heap snapshots at idle and with every device connected into DIR, and print what grew per device by constructor",
+      },
     },
   }),
 );
@@ -60,6 +66,26 @@ function openFilesLimit(): number {
 async function droppedHashes(b: BrokerProcess): Promise<number> {
   const r = await b.api<string>('GET', '/metrics');
   return metric(r.body, 'fleetbind_secret_hashes_dropped_total');
+}
+
+const SNAPSHOT_DIR = values['heap-snapshots'] === undefined ? null : resolve(values['heap-snapshots']);
+
+/**
+ * Has the broker write a heap snapshot (it does so on the signal, blocking its event loop until
+ * the file is complete, so the next answer it gives comes after) and names it after the phase.
+ */
+async function heapSnapshot(b: BrokerProcess, dir: string, phase: string): Promise<string> {
+  const before = new Set(readdirSync(dir));
+  b.child.kill('SIGUSR2');
+  for (;;) {
+    const fresh = readdirSync(dir).filter((f) => f.endsWith('.heapsnapshot') && !before.has(f));
+    if (fresh.length > 0 && (await b.api('GET', '/healthz')).status === 200) {
+      const file = join(dir, `${phase}.heapsnapshot`);
+      renameSync(join(dir, fresh[0]!), file);
+      return file;
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
 }
 
 const mib = (b: number): string => `${(b / 1024 ** 2).toFixed(0)} MiB`;
@@ -143,10 +169,13 @@ async function peerRun(name: string, start: () => Promise<{ url: string; pid: nu
 
 try {
   console.log(`bench:fleet: ${DEVICES} simulated devices${RAMP_S > 0 ? `, started over ${RAMP_S} s` : ''}; broker data in ${dataDir}`);
-  broker = await BrokerProcess.start(dataDir, adminToken, BROKER_FLAGS);
+  if (SNAPSHOT_DIR) mkdirSync(SNAPSHOT_DIR, { recursive: true });
+  const snapshotFlags = SNAPSHOT_DIR ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${SNAPSHOT_DIR}`] : [];
+  broker = await BrokerProcess.start(dataDir, adminToken, BROKER_FLAGS, snapshotFlags);
   const { port: mqttPort } = new URL(broker.mqttUrl);
   const { port: httpPort } = new URL(broker.httpUrl);
   const idleRss = brokerRss(broker);
+  const idleSnapshot = SNAPSHOT_DIR ? await heapSnapshot(broker, SNAPSHOT_DIR, 'idle') : null;
   const token = await broker.api<{ token: string }>('POST', '/api/enrollment-tokens', { uses: DEVICES, expiresIn: 3600, allowMachineCodes: true });
   if (token.status !== 201) throw new Error(`creating the enrollment token failed: ${token.status} ${JSON.stringify(token.body)}`);
 
@@ -161,6 +190,7 @@ try {
   const readyRss = brokerRss(broker);
   const attemptsToReady = fleet.stats().connectAttempts;
   const droppedEnrolling = await droppedHashes(broker);
+  const readySnapshot = SNAPSHOT_DIR ? await heapSnapshot(broker, SNAPSHOT_DIR, `${DEVICES}-devices`) : null;
 
   const killedAt = Date.now();
   await broker.stop('SIGKILL');
@@ -227,19 +257,24 @@ try {
     return `  ${row.name.padEnd(29)}${time}${mem}${cpu}`;
   };
 
+  const heapLines =
+    idleSnapshot && readySnapshot
+      ? ['', `idle → ${DEVICES} devices connected (snapshots in ${SNAPSHOT_DIR}):`, ...growthLines(heapGrowth(idleSnapshot, readySnapshot), DEVICES, 10)]
+      : [];
   console.log(
     [
       '',
       `bench:fleet results (${DEVICES} devices, one broker process)`,
       `  registered/s                 ${(DEVICES / ((allRegisteredAt - started) / 1000)).toFixed(0)} (all registered after ${secs(allRegisteredAt - started)})`,
       `  time until all ready         ${secs(readyMs)}  (${attemptsToReady} MQTT attempts; ${droppedEnrolling} secret hashes skipped for abandoned attempts)`,
-      `  broker RSS                   ${mib(readyRss)} (idle ${mib(idleRss)}), ${((readyRss - idleRss) / DEVICES / 1024).toFixed(1)} KiB per connected device over idle, ${(readyRss / DEVICES / 1024).toFixed(1)} KiB in all`,
+      `  broker RSS                   ${mib(readyRss)} (idle ${mib(idleRss)}), ${((readyRss - idleRss) / DEVICES / 1024).toFixed(1)} KiB per connected device over idle, ${(readyRss / DEVICES / 1024).toFixed(1)} KiB in all${SNAPSHOT_DIR ? ' (inflated by the idle heap snapshot taken before it: compare without --heap-snapshots)' : ''}`,
       `  back after restart           ${secs(backMs)} after the new broker listened (${secs(backAfterKillMs)} after the kill; ${attemptsToBack} attempts; ${droppedBack} secret checks skipped for abandoned attempts)`,
       `  reboot, all at once          ${secs(rebootMs)} until all ${DEVICES} had a session (${rebootAttempts} attempts); broker RSS ${mib(rebootRss)}, ${(rebootPerDevice / 1024).toFixed(1)} KiB per device over idle; broker CPU ${((rebootCpuMs * 1000) / DEVICES).toFixed(0)} µs per device`,
       `  targets                      RSS < 1 GiB: ${readyRss < GiB ? 'met' : 'MISSED'}; back within 60 s: ${backMs <= 60_000 ? 'met' : 'MISSED'}`,
       ...(peers.length > 0
         ? ['', `peers: ${DEVICES} plain clients at once (connect with will, subscribe config+cmd, retained status, hello)`, ...peers.map(peerLine)]
         : []),
+      ...heapLines,
     ].join('\n'),
   );
 } finally {
