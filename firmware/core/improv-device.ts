@@ -1,7 +1,8 @@
 // Improv (improv.ts) wired to the device: a network it is given is joined through the core, it
 // counts as on Wi-Fi whenever the core is past its Wi-Fi step, and it describes itself with the
 // firmware's facts and device id. `send` writes to the console UART (or the simulator's port).
-import type { CoreState, DeviceCore } from './core';
+import type { DeviceCore } from './core';
+import type { CoreState } from './core-options';
 import { ImprovService } from './improv';
 import type { Platform } from './platform';
 import { deviceIdFromMac } from '../../protocol/ids';

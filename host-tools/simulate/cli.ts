@@ -5,7 +5,7 @@ import { pino } from 'pino';
 import { defineCli, readCli } from '../cli/args';
 import { logStream } from '../cli/log-stream';
 import { parseBrokerAddress } from '../../firmware/core/broker-address';
-import { DEFAULT_CORE_OPTIONS } from '../../firmware/core/core';
+import { DEFAULT_CORE_OPTIONS } from '../../firmware/core/core-options';
 import { PRINTER_DEFAULTS, type PrinterOptions } from './sim-printer';
 import { SimFleet } from './fleet';
 import { openImprovSerial, type ImprovSerial } from './sim-improv';

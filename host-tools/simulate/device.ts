@@ -2,7 +2,8 @@
 // decides anything the device does; it only supplies Node stand-ins for the board's hardware
 // and counts what the core does through them.
 import type { Logger } from 'pino';
-import { createCore, type CoreOptions, type CoreState, type DeviceCore } from '../../firmware/core/core';
+import { createCore, type DeviceCore } from '../../firmware/core/core';
+import type { CoreOptions, CoreState } from '../../firmware/core/core-options';
 import type { ImprovService } from '../../firmware/core/improv';
 import { attachImprov } from '../../firmware/core/improv-device';
 import type { Mqtt, Ota, Platform, TimerHandle } from '../../firmware/core/platform';

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import type { CoreOptions, CoreState } from '../../firmware/core/core';
+import type { CoreOptions, CoreState } from '../../firmware/core/core-options';
 import type { PrefKey } from '../../firmware/core/platform';
 import { normaliseMachineCode } from '../../protocol/ids';
 import { readPending } from '../../firmware/core/ota-pending';

@@ -7,6 +7,7 @@
 // client on the device's credentials.
 import type { MqttClient } from 'mqtt';
 import { type DeviceKind, isDeviceKind, type JobContext, type JobHandler, type JobHandlers, type JobRun } from '../../firmware/core/job-handler';
+import { DEFAULT_CORE_OPTIONS } from '../../firmware/core/core-options';
 import { JobRunner } from '../../firmware/core/job-runner';
 import type { Platform } from '../../firmware/core/platform';
 import { NodeMqtt } from '../../host-tools/simulate/sim-mqtt';
@@ -36,9 +37,6 @@ export interface JobDeviceOptions {
   /** Announced in hello: the broker checks each qr.show against it. */
   screen?: { width: number; height: number };
 }
-
-/** As a board keeps them (firmware/core/core.ts). */
-const DEDUPE_SIZE = 32;
 
 export class JobDevice {
   client!: MqttClient;
@@ -99,7 +97,7 @@ export class JobDevice {
     this.contexts.clear();
     const handlers: JobHandlers = {};
     for (const kind of this.caps) if (isDeviceKind(kind)) (handlers as Record<DeviceKind, JobHandler>)[kind] = this.scripted(kind);
-    this.runner = new JobRunner(this.platform, handlers, this.caps, DEDUPE_SIZE, {
+    this.runner = new JobRunner(this.platform, handlers, this.caps, DEFAULT_CORE_OPTIONS.dedupeSize, {
       publishAck: (text) => {
         if (!this.client?.connected) return false;
         this.client.publish(deviceTopic(this.dev.id, 'ack'), text);

@@ -1,6 +1,6 @@
 // Simulated fleets of the real firmware core for the integration suites.
 import { pino } from 'pino';
-import type { CoreOptions } from '../../firmware/core/core';
+import type { CoreOptions } from '../../firmware/core/core-options';
 import { SimFleet, type FleetOptions } from '../../host-tools/simulate/fleet';
 import type { PrinterOptions } from '../../host-tools/simulate/sim-printer';
 import type { ApiResult } from './broker';

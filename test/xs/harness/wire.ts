@@ -1,6 +1,7 @@
 // What crosses between a test and the scripted device, in both directions, as JSON. The same
 // shapes are used in-process (Node engine) and over xsnap's issueCommand/handleCommand (XS).
-import type { CoreOptions, CoreState, CoreStats } from '../../../firmware/core/core';
+import type { CoreStats } from '../../../firmware/core/core';
+import type { CoreOptions, CoreState } from '../../../firmware/core/core-options';
 import type { DeviceFacts, LogFields, LogLevel, MqttConnectOptions, PrefKey, QrView, WifiStatus } from '../../../firmware/core/platform';
 
 /** Core options that survive JSON (no callbacks, no handler registry). */
