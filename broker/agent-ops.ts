@@ -2,7 +2,7 @@
 // layout). Keyed by the protocol's closed unions of ops, so a new op does not compile until it
 // has a handler here; an op string outside the union is refused while parsing, before dispatch.
 import type { AdminOp, AdminRequest, AdminRequestFor, AgentOp, AgentRequest, AgentRequestFor } from '../protocol/messages';
-import { adminRebind, claim, release } from './claims';
+import { type ClaimsContext, adminRebind, claim, release } from './claims';
 import type { Context } from './context';
 import type { Identity } from './identity';
 import { bindingsOf, boundDevice } from './publisher';
@@ -11,8 +11,11 @@ import { listDevices } from './store/devices';
 export type AgentWho = Extract<Identity, { kind: 'agent' }>;
 export type AdminWho = Extract<Identity, { kind: 'admin' }>;
 
-type AgentOps = { readonly [O in AgentOp]: (ctx: Context, who: AgentWho, req: AgentRequestFor<O>) => Promise<unknown> };
-type AdminOps = { readonly [O in AdminOp]: (ctx: Context, who: AdminWho, req: AdminRequestFor<O>) => Promise<unknown> };
+/** What the agent and admin operations read of the node: the claims' slice and the job system. */
+export type OpsContext = ClaimsContext & Pick<Context, 'jobs' | 'machines' | 'pools'>;
+
+type AgentOps = { readonly [O in AgentOp]: (ctx: OpsContext, who: AgentWho, req: AgentRequestFor<O>) => Promise<unknown> };
+type AdminOps = { readonly [O in AdminOp]: (ctx: OpsContext, who: AdminWho, req: AdminRequestFor<O>) => Promise<unknown> };
 
 const agentOps: AgentOps = {
   claim: (ctx, who, req) => claim(ctx, who.id, req.target, req.code),
@@ -58,18 +61,18 @@ const adminOps: AdminOps = {
 
 // The op and its request arrive as one value; naming the op's type lets the compiler pair each
 // handler with its own request shape.
-function runOp<O extends AgentOp>(ctx: Context, who: AgentWho, op: O, req: AgentRequestFor<O>): Promise<unknown> {
+function runOp<O extends AgentOp>(ctx: OpsContext, who: AgentWho, op: O, req: AgentRequestFor<O>): Promise<unknown> {
   return agentOps[op](ctx, who, req);
 }
 
-function runAdminOp<O extends AdminOp>(ctx: Context, who: AdminWho, op: O, req: AdminRequestFor<O>): Promise<unknown> {
+function runAdminOp<O extends AdminOp>(ctx: OpsContext, who: AdminWho, op: O, req: AdminRequestFor<O>): Promise<unknown> {
   return adminOps[op](ctx, who, req);
 }
 
-export function runAgent(ctx: Context, who: AgentWho, req: AgentRequest): Promise<unknown> {
+export function runAgent(ctx: OpsContext, who: AgentWho, req: AgentRequest): Promise<unknown> {
   return runOp(ctx, who, req.op, req);
 }
 
-export function runAdmin(ctx: Context, who: AdminWho, req: AdminRequest): Promise<unknown> {
+export function runAdmin(ctx: OpsContext, who: AdminWho, req: AdminRequest): Promise<unknown> {
   return runAdminOp(ctx, who, req.op, req);
 }

@@ -7,14 +7,17 @@ import { deviceTopic } from '../protocol/topics';
 import type { Context } from './context';
 import { verifyLabel } from './labels';
 import { verifyOrderLabel } from './orders/labels';
-import { boundDevice, publishConfigOf, publishJson, scheduleBindings } from './publisher';
+import { type PublisherContext, boundDevice, publishConfigOf, publishJson, scheduleBindings } from './publisher';
 import { type BindingChange, claimDevice, rebindDevice } from './store/bindings';
 import { getDevice, getDeviceByCodeOrId, getDeviceByMachineCode } from './store/devices';
 import type { DeviceRow } from './store/schema';
 
+/** What claims, releases and transfers read of the node. */
+export type ClaimsContext = PublisherContext & Pick<Context, 'backends' | 'bindings' | 'claimGate' | 'events' | 'labelKey' | 'metrics' | 'opts' | 'writer'>;
+
 const unknownMachine = (): ProtocolError => new ProtocolError(ErrorCode.UNKNOWN_MACHINE, 'this label is not valid or the machine is unknown', 'target');
 
-export async function resolveTarget(ctx: Context, t: ClaimTarget): Promise<{ row: DeviceRow; via: string }> {
+export async function resolveTarget(ctx: ClaimsContext, t: ClaimTarget): Promise<{ row: DeviceRow; via: string }> {
   if (t.kind === 'label') {
     if (!verifyLabel(ctx.labelKey, t.code, t.sig)) {
       // An order label names the machine truly but grants no claim: say which label it is.
@@ -31,7 +34,7 @@ export async function resolveTarget(ctx: Context, t: ClaimTarget): Promise<{ row
   return { row, via: t.code !== null && row.machine_code === t.code ? 'machine-code' : 'device-id' };
 }
 
-export function applyBindingChange(ctx: Context, change: BindingChange): void {
+export function applyBindingChange(ctx: ClaimsContext, change: BindingChange): void {
   if (!change.changed) return;
   ctx.bindings.apply(change.device, change.to, change.version);
   // The retained queue snapshot lists the previous holder's jobs until the device's queue step
@@ -56,7 +59,7 @@ export interface ClaimResult {
   already: boolean;
 }
 
-export async function claim(ctx: Context, agent: string, target: unknown, code?: string): Promise<ClaimResult> {
+export async function claim(ctx: ClaimsContext, agent: string, target: unknown, code?: string): Promise<ClaimResult> {
   ctx.backends.health.assertAvailable('claim a device');
   let resolved: { row: DeviceRow; via: string };
   if (code !== undefined) {
@@ -107,7 +110,7 @@ export async function claim(ctx: Context, agent: string, target: unknown, code?:
   }
 }
 
-export async function release(ctx: Context, agent: string, device: string): Promise<{ device: string }> {
+export async function release(ctx: ClaimsContext, agent: string, device: string): Promise<{ device: string }> {
   ctx.backends.health.assertAvailable('release a device');
   const change = await rebindDevice(ctx.db, {
     device,
@@ -132,7 +135,7 @@ export interface AdminRebind {
 }
 
 /** Transfer (to an agent) or forced release (to null): admin acts, audited with a reason. */
-export async function adminRebind(ctx: Context, a: AdminRebind): Promise<{ device: string; from: string | null; to: string | null; changed: boolean }> {
+export async function adminRebind(ctx: ClaimsContext, a: AdminRebind): Promise<{ device: string; from: string | null; to: string | null; changed: boolean }> {
   ctx.backends.health.assertAvailable(a.to === null ? 'release a device' : 'transfer a device');
   const change = await rebindDevice(ctx.db, {
     device: a.device,

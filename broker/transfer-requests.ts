@@ -6,8 +6,7 @@ import { parseClaimTarget } from '../protocol/claim-target';
 import { ErrorCode, ProtocolError } from '../protocol/errors';
 import { normaliseId } from '../protocol/ids';
 import { agentTopic, adminTransferTopic } from '../protocol/topics';
-import { adminRebind, resolveTarget } from './claims';
-import type { Context } from './context';
+import { type ClaimsContext, adminRebind, resolveTarget } from './claims';
 import { publishJson } from './publisher';
 import { isUniqueViolation } from './store/db';
 import { getDevice } from './store/devices';
@@ -15,7 +14,7 @@ import type { TransferRequestView } from '../protocol/rest';
 import type { TransferRequestRow } from './store/schema';
 import { decideTransferRequest, getTransferRequest, insertTransferRequest, openTransferRequest, reopenTransferRequest } from './store/transfer-requests';
 
-export async function transferRequestView(ctx: Context, r: TransferRequestRow, forAdmin: boolean): Promise<TransferRequestView> {
+export async function transferRequestView(ctx: ClaimsContext, r: TransferRequestRow, forAdmin: boolean): Promise<TransferRequestView> {
   const machineCode = (await getDevice(ctx.db, r.device))?.machine_code ?? null;
   const base: TransferRequestView = {
     id: r.id,
@@ -30,15 +29,15 @@ export async function transferRequestView(ctx: Context, r: TransferRequestRow, f
   return forAdmin ? { ...base, agent: r.agent, holder: r.holder, decidedBy: r.decided_by } : base;
 }
 
-function announce(ctx: Context, topic: string, body: unknown): void {
+function announce(ctx: ClaimsContext, topic: string, body: unknown): void {
   publishJson(ctx, topic, body).catch((err: unknown) => ctx.log.error({ err, topic }, 'publishing a transfer request notice failed'));
 }
 
-async function notifyAdmins(ctx: Context, event: string, r: TransferRequestRow): Promise<void> {
+async function notifyAdmins(ctx: ClaimsContext, event: string, r: TransferRequestRow): Promise<void> {
   announce(ctx, adminTransferTopic, { event, request: await transferRequestView(ctx, r, true) });
 }
 
-export async function requestTransfer(ctx: Context, agent: string, target: unknown, note: string | null): Promise<TransferRequestView> {
+export async function requestTransfer(ctx: ClaimsContext, agent: string, target: unknown, note: string | null): Promise<TransferRequestView> {
   const { row } = await resolveTarget(ctx, parseClaimTarget(target));
   const holder = row.agent_id;
   if (holder === agent) throw new ProtocolError(ErrorCode.CONFLICT, 'you already hold this machine; there is nothing to transfer', 'target');
@@ -64,7 +63,7 @@ export function requestIdOf(raw: string): string {
   return normaliseId(raw, 'transfer request id', 'id');
 }
 
-export async function decideTransfer(ctx: Context, id: string, approve: boolean, actor: string, reason: string | null): Promise<TransferRequestView> {
+export async function decideTransfer(ctx: ClaimsContext, id: string, approve: boolean, actor: string, reason: string | null): Promise<TransferRequestView> {
   const before = await getTransferRequest(ctx.db, id);
   if (!before) throw new ProtocolError(ErrorCode.NOT_FOUND, `no transfer request ${id}`, 'id');
   const state = approve ? 'approved' : 'declined';

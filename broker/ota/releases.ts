@@ -11,7 +11,7 @@ import type { ReleaseKeys } from './release-keys';
 import { otaDb, registryOf, type ReleasesTable } from './schema';
 
 /** What this module reads of the node's context. */
-type ReleasesContext = Pick<Context, 'blobs' | 'db' | 'log' | 'now'>;
+export type ReleasesContext = Pick<Context, 'blobs' | 'db' | 'log' | 'now'>;
 
 export interface ReleaseUpload {
   manifest: string;

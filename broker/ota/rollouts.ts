@@ -15,9 +15,12 @@ import {
 import type { Context } from '../context';
 import { appendAudit } from '../store/audit';
 import { recordEvent } from '../webhooks/outbox';
-import { getRelease } from './releases';
+import { type ReleasesContext, getRelease } from './releases';
 import { otaDb, registryOf, type RolloutsTable } from './schema';
 import { checkWindow } from './window';
+
+/** What rollouts read of the node. */
+type RolloutsContext = ReleasesContext & Pick<Context, 'backends' | 'db' | 'log' | 'now' | 'opts'>;
 
 export interface RolloutWaveView {
   percent: number;
@@ -67,7 +70,7 @@ export function waveOf(i: number, n: number, waves: readonly number[]): number {
   return waves.length - 1;
 }
 
-async function targetDevices(ctx: Context, target: RolloutTarget, models: string[], version: string): Promise<string[]> {
+async function targetDevices(ctx: RolloutsContext, target: RolloutTarget, models: string[], version: string): Promise<string[]> {
   let q = ctx.db.selectFrom('devices').select(['id', 'model', 'fw']);
   if ('location' in target) q = q.where('location', '=', target.location);
   if ('model' in target) q = q.where('model', '=', target.model);
@@ -80,7 +83,7 @@ async function targetDevices(ctx: Context, target: RolloutTarget, models: string
   return rows.filter((r) => r.model !== null && models.includes(r.model) && r.fw !== version).map((r) => r.id);
 }
 
-export async function createRollout(ctx: Context, actor: string, req: RolloutRequest): Promise<RolloutView> {
+export async function createRollout(ctx: RolloutsContext, actor: string, req: RolloutRequest): Promise<RolloutView> {
   if (req.window !== undefined) checkWindow(req.window);
   const release = await getRelease(ctx, req.release);
   if (release === undefined) throw new ProtocolError(ErrorCode.NOT_FOUND, `no release ${req.release}`, 'release');
@@ -145,7 +148,7 @@ export async function createRollout(ctx: Context, actor: string, req: RolloutReq
   return (await rolloutView(ctx, id))!;
 }
 
-export async function rolloutView(ctx: Context, id: string): Promise<RolloutView | null> {
+export async function rolloutView(ctx: RolloutsContext, id: string): Promise<RolloutView | null> {
   const db = otaDb(ctx.db);
   const r = await db.selectFrom('rollouts').selectAll().where('id', '=', id).executeTakeFirst();
   if (r === undefined) return null;
@@ -189,7 +192,7 @@ export async function rolloutView(ctx: Context, id: string): Promise<RolloutView
   };
 }
 
-export async function listRollouts(ctx: Context): Promise<RolloutView[]> {
+export async function listRollouts(ctx: RolloutsContext): Promise<RolloutView[]> {
   const ids = await otaDb(ctx.db).selectFrom('rollouts').select('id').orderBy('created_at', 'desc').limit(100).execute();
   const views = await Promise.all(ids.map((r) => rolloutView(ctx, r.id)));
   return views.filter((v): v is RolloutView => v !== null);
@@ -206,7 +209,13 @@ const CONTROL: Record<'pause' | 'resume' | 'cancel', { from: RolloutState[]; to:
  * device that already installed the release keeps it. A compare-and-set on the state, so two
  * admins (or an admin and the engine) cannot both move it.
  */
-export async function controlRollout(ctx: Context, id: string, action: keyof typeof CONTROL, actor: string, reason: string | null): Promise<RolloutView> {
+export async function controlRollout(
+  ctx: RolloutsContext,
+  id: string,
+  action: keyof typeof CONTROL,
+  actor: string,
+  reason: string | null,
+): Promise<RolloutView> {
   const { from, to } = CONTROL[action];
   const now = ctx.now();
   const db = otaDb(ctx.db);
