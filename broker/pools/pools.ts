@@ -8,18 +8,15 @@ import type { Transaction } from 'kysely';
 import { ErrorCode, type PoolCounts, ProtocolError } from '../../protocol/errors';
 import { JOB_KINDS, type QrShowParams, isJobKind, parseJobParams } from '../../protocol/jobs';
 import type { AgentRequestFor, Route } from '../../protocol/messages';
-import { agentTopic } from '../../protocol/topics';
 import { applyBindingChange } from '../claims';
 import { appendAudit } from '../store/audit';
 import type { Context } from '../context';
-import { priorMs } from '../jobs/eta';
 import type { SubmitResult } from '../jobs/job-rpc';
 import { checkPayment } from '../jobs/payment-check';
 import { isHeld, queueTtlMs } from '../jobs/submit';
 import { type JobsDatabase, asRegistry } from '../jobs/schema';
 import { insertJob, jobByKey } from '../jobs/store';
 import { isUniqueViolation } from '../store/db';
-import { publishJson } from '../publisher';
 import type { BindingChange } from '../store/bindings';
 import {
   anyWaiting,
@@ -42,8 +39,8 @@ import type { JobView } from '../../protocol/rest';
 import { Coalesced } from '../coalesced';
 import { PoolMetrics } from './metrics';
 import { type PoolDevice, PoolDeviceCache } from './pool-devices';
+import { type PoolQueueItem, PoolQueue } from './pool-queue';
 import { WaitingLines } from './waiting-line';
-import { waitingJobView } from './waiting-view';
 
 declare module '../context' {
   interface LateParts {
@@ -62,18 +59,6 @@ export interface RoutedResult extends SubmitResult {
   route?: Route;
 }
 
-/** One of the agent's jobs waiting in a pool queue, as the agent sees it. */
-export interface PoolQueueItem {
-  job: string;
-  kind: string;
-  position: number;
-  eta: number;
-}
-
-const EWMA_WEIGHT = 0.2;
-/** Positions and ETAs go to the first this many waiting jobs of a location. */
-const SHOWN = 1000;
-
 function shuffle<T>(xs: T[]): T[] {
   for (let i = xs.length - 1; i > 0; i--) {
     const j = Math.floor(Math.random() * (i + 1));
@@ -86,16 +71,9 @@ export class Pools {
   readonly metrics: PoolMetrics;
   private readonly devices: PoolDeviceCache;
   private readonly draining = new Coalesced<string>(() => this.stopped);
-  private readonly publishing = new Coalesced<string>(() => this.stopped);
   private readonly lingers = new Map<string, NodeJS.Timeout>();
-  /**
-   * Per location, what each agent was last told about its jobs in the queue: an agent hears again
-   * when that changes, and when its jobs have left the queue.
-   */
-  private readonly told = new Map<string, Map<string, string>>();
   private readonly lines: WaitingLines;
-  /** Per location, an average of how long its leases lasted (the pool's throughput for ETAs). */
-  private readonly leaseMs = new Map<string, number>();
+  private readonly queue: PoolQueue;
   private sweepTimer: NodeJS.Timeout | null = null;
   private sweeping = false;
   private stopped = false;
@@ -104,6 +82,7 @@ export class Pools {
     this.metrics = new PoolMetrics(ctx.metrics.registry);
     this.devices = new PoolDeviceCache(ctx.db, !ctx.backends.sharedRegistry);
     this.lines = new WaitingLines(ctx.db, !ctx.backends.sharedRegistry);
+    this.queue = new PoolQueue(ctx, this.lines, this.devices, this.metrics, () => this.stopped);
   }
 
   async start(): Promise<void> {
@@ -120,7 +99,7 @@ export class Pools {
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     for (const t of this.lingers.values()) clearTimeout(t);
     await this.draining.idle();
-    await this.publishing.idle();
+    await this.queue.idle();
   }
 
   /** A device was placed, moved, switched mode or deleted: the pools are read again. */
@@ -182,7 +161,7 @@ export class Pools {
     if (entry === undefined) return null;
     if (entry.kind !== kind) throw conflict(entry.id, `${entry.kind} at ${entry.location}`);
     this.ctx.jobs.engine.metrics.submitted.inc({ outcome: 'repeat' });
-    const view = await this.waitingView(entry);
+    const view = await this.queue.waitingView(entry);
     return {
       job: entry.id,
       state: view?.state ?? 'queued',
@@ -332,11 +311,11 @@ export class Pools {
     ctx.log.debug({ job: id, location, agent }, 'job waits in the pool queue');
     await this.drain(location);
     // On a single node the queue in memory says whether it still waits; otherwise, or once it left, the registry does.
-    let place = this.lines.inMemory ? await this.placeOf(outcome.queued) : undefined;
+    let place = this.lines.inMemory ? await this.queue.placeOf(outcome.queued) : undefined;
     if (place === undefined) {
       const now2 = await poolEntry(ctx.db, id);
       if (now2?.state === 'assigned' && now2.device !== null) return { ...(await this.placed(id, now2.device)), device: now2.device, pool: location, route };
-      place = now2 === undefined ? undefined : await this.placeOf(now2);
+      place = now2 === undefined ? undefined : await this.queue.placeOf(now2);
     }
     return { job: id, state: 'queued', position: place?.position ?? null, eta: place?.eta ?? null, device: null, pool: location, route };
   }
@@ -408,7 +387,7 @@ export class Pools {
       }
       if (!progressed) break;
     }
-    await this.publishQueue(location);
+    await this.queue.publish(location);
   }
 
   private async assign(entry: PoolEntryRow, device: string): Promise<'assigned' | 'gone' | 'taken'> {
@@ -465,92 +444,17 @@ export class Pools {
     this.lines.removed(entry.location, entry.id);
     this.leased(change, entry.location);
     this.metrics.waitSeconds.observe({ location: this.metrics.location(entry.location) }, (now - Number(entry.queued_at)) / 1000);
-    this.tell(entry.agent, { event: 'pool.assigned', job: entry.id, location: entry.location, device: change.device, route: entry.route });
+    this.queue.tell(entry.agent, { event: 'pool.assigned', job: entry.id, location: entry.location, device: change.device, route: entry.route });
   }
 
-  /** Positions and ETAs of the location's waiting jobs, from the pool's recent throughput. */
-  async queueOf(location: string): Promise<(PoolQueueItem & { agent: string; queuedAt: number })[]> {
-    const entries = (await this.lines.of(location)).slice(0, SHOWN);
-    const online = await this.onlineAt(location);
-    return entries.map((e, i) => ({
-      job: e.id,
-      kind: e.kind,
-      agent: e.agent,
-      queuedAt: Number(e.queued_at),
-      position: i + 1,
-      eta: this.eta(e, i + 1, online),
-    }));
-  }
-
-  /** A waiting entry's position and ETA (as queueOf gives them), without reading the whole queue. */
-  private async placeOf(entry: PoolEntryRow): Promise<{ position: number; eta: number } | undefined> {
-    const position = await this.lines.placeOf(entry);
-    if (position === null || position > SHOWN) return undefined;
-    return { position, eta: this.eta(entry, position, await this.onlineAt(entry.location)) };
-  }
-
-  /** How many of the location's pool devices are online (at least 1: the ETA's divisor). */
-  private async onlineAt(location: string): Promise<number> {
-    const devices = await this.devices.of(location);
-    return Math.max(1, devices.filter((d) => this.ctx.presence.isOnline(d.id)).length);
-  }
-
-  /** `ceil(position / online devices) ×` the location's average lease length (before any, the kind's typical duration). */
-  private eta(e: PoolEntryRow, position: number, online: number): number {
-    const per = this.leaseMs.get(e.location) ?? priorMs(e.kind);
-    return Math.round(Math.ceil(position / online) * per);
-  }
-
-  /**
-   * Tells each agent with jobs in the location's queue (or who had some) where they stand. Like a
-   * device's snapshot, a burst of changes gives one message per agent, reflecting all of them.
-   */
-  publishQueue(location: string): Promise<void> {
-    return this.publishing.run(location, () =>
-      this.publishQueueOnce(location).catch((err: unknown) => this.ctx.log.error({ err, location }, 'publishing the pool queue failed')),
-    );
-  }
-
-  private async publishQueueOnce(location: string): Promise<void> {
-    // The changes of this event-loop turn (a group commit's handovers, a burst of submits) share one run.
-    await new Promise((resolve) => setImmediate(resolve));
-    const items = await this.queueOf(location);
-    this.metrics.queueDepth.set({ location: this.metrics.location(location) }, items.length);
-    const byAgent = new Map<string, PoolQueueItem[]>();
-    for (const it of items) {
-      const list = byAgent.get(it.agent) ?? [];
-      list.push({ job: it.job, kind: it.kind, position: it.position, eta: it.eta });
-      byAgent.set(it.agent, list);
-    }
-    const before = this.told.get(location) ?? new Map<string, string>();
-    const now = new Map<string, string>();
-    const at = this.ctx.now();
-    // Only agents whose jobs' positions or ETAs changed hear, and those whose jobs left the queue.
-    for (const [agent, jobs] of byAgent) {
-      const said = JSON.stringify(jobs);
-      now.set(agent, said);
-      if (before.get(agent) !== said) this.tell(agent, { event: 'pool.queue', location, at, jobs });
-    }
-    for (const agent of before.keys()) if (!byAgent.has(agent)) this.tell(agent, { event: 'pool.queue', location, at, jobs: [] });
-    this.told.set(location, now);
-  }
-
-  /** Unretained, without an id, on the agent's res topic (docs/architecture.md, Locations and pools). */
-  private tell(agent: string, body: Record<string, unknown>): void {
-    publishJson(this.ctx, agentTopic(agent, 'res'), body).catch((err: unknown) =>
-      this.ctx.log.error({ err, agent }, 'telling an agent about its pool job failed'),
-    );
+  /** Positions and ETAs of the location's waiting jobs (see PoolQueue). */
+  queueOf(location: string): Promise<(PoolQueueItem & { agent: string; queuedAt: number })[]> {
+    return this.queue.of(location);
   }
 
   /** A pool job no device has taken yet, if the caller (its agent, or an admin) may see it. */
-  async view(who: { kind: 'agent' | 'admin'; id: string }, job: string): Promise<JobView | undefined> {
-    const entry = await poolEntry(this.ctx.db, job);
-    if (!entry || (who.kind === 'agent' && entry.agent !== who.id)) return undefined;
-    return this.waitingView(entry);
-  }
-
-  private async waitingView(entry: PoolEntryRow): Promise<JobView | undefined> {
-    return waitingJobView(entry, entry.state === 'waiting' ? await this.placeOf(entry) : undefined);
+  view(who: { kind: 'agent' | 'admin'; id: string }, job: string): Promise<JobView | undefined> {
+    return this.queue.view(who, job);
   }
 
   /**
@@ -578,14 +482,14 @@ export class Pools {
     if (!done) return false;
     this.lines.removed(entry.location, job);
     if (who.kind === 'admin')
-      this.tell(entry.agent, {
+      this.queue.tell(entry.agent, {
         event: 'pool.ended',
         job,
         location: entry.location,
         state: 'cancelled',
         error: { code: 'CANCELLED', message: `cancelled by admin:${who.id}` },
       });
-    await this.publishQueue(entry.location);
+    await this.queue.publish(entry.location);
     return true;
   }
 
@@ -647,11 +551,7 @@ export class Pools {
       if (outcome === null) return;
       const { ended, next } = outcome;
       const location = ended.lease?.location ?? ended.change.row.location;
-      if (ended.lease) {
-        const ms = now - Number(ended.lease.started_at);
-        const cur = this.leaseMs.get(ended.lease.location);
-        this.leaseMs.set(ended.lease.location, cur === undefined ? ms : cur + EWMA_WEIGHT * (ms - cur));
-      }
+      if (ended.lease) this.queue.leaseLasted(ended.lease.location, now - Number(ended.lease.started_at));
       if (location !== null) {
         this.metrics.leasesEnded.inc({ location: this.metrics.location(location), reason: 'job-ended' });
         ctx.log.info({ device, agent, location, version: ended.change.version }, 'lease ended');
@@ -659,7 +559,7 @@ export class Pools {
       if (next !== null) {
         // One change from the old lessee to the new: the ended lessee has no unfinished job here.
         this.assigned(next.entry, { ...next.change, from: agent }, next.at);
-        await this.publishQueue(next.entry.location);
+        await this.queue.publish(next.entry.location);
         return;
       }
       applyBindingChange(ctx, ended.change);
@@ -702,14 +602,14 @@ export class Pools {
       for (const e of await dueEntries(ctx.db, now)) {
         if (!(await this.tx((trx) => decide(asRegistry(trx), e.id, 'expired', now)))) continue;
         this.lines.removed(e.location, e.id);
-        this.tell(e.agent, {
+        this.queue.tell(e.agent, {
           event: 'pool.ended',
           job: e.id,
           location: e.location,
           state: 'expired',
           error: { code: 'EXPIRED', message: 'waited in the pool queue past its ttl; no device took it' },
         });
-        await this.publishQueue(e.location);
+        await this.queue.publish(e.location);
       }
       for (const l of await idleLeases(ctx.db, now - ctx.opts.leaseLingerMs - 1_000)) {
         if (!this.lingers.has(l.device)) await this.endLease(l.device, l.agent, true);

@@ -1,0 +1,142 @@
+// A location's pool queue as its agents see it (docs/architecture.md, Locations and pools): each
+// waiting job's position and ETA from the pool's recent throughput, and the `pool.queue` messages
+// that tell each agent where its jobs stand, one per agent and burst, only when that changed.
+import type { JobView } from '../../protocol/rest';
+import { agentTopic } from '../../protocol/topics';
+import { Coalesced } from '../coalesced';
+import type { Context } from '../context';
+import { priorMs } from '../jobs/eta';
+import { type PublisherContext, publishJson } from '../publisher';
+import { poolEntry } from '../store/leases';
+import type { PoolEntryRow } from '../store/schema';
+import type { PoolMetrics } from './metrics';
+import type { PoolDeviceCache } from './pool-devices';
+import type { WaitingLines } from './waiting-line';
+import { waitingJobView } from './waiting-view';
+
+/** One of the agent's jobs waiting in a pool queue, as the agent sees it. */
+export interface PoolQueueItem {
+  job: string;
+  kind: string;
+  position: number;
+  eta: number;
+}
+
+const EWMA_WEIGHT = 0.2;
+/** Positions and ETAs go to the first this many waiting jobs of a location. */
+const SHOWN = 1000;
+
+export class PoolQueue {
+  private readonly publishing = new Coalesced<string>(() => this.stopped());
+  /**
+   * Per location, what each agent was last told about its jobs in the queue: an agent hears again
+   * when that changes, and when its jobs have left the queue.
+   */
+  private readonly told = new Map<string, Map<string, string>>();
+  /** Per location, an average of how long its leases lasted (the pool's throughput for ETAs). */
+  private readonly leaseMs = new Map<string, number>();
+
+  constructor(
+    private readonly ctx: PublisherContext & Pick<Context, 'presence'>,
+    private readonly lines: WaitingLines,
+    private readonly devices: PoolDeviceCache,
+    private readonly metrics: PoolMetrics,
+    private readonly stopped: () => boolean,
+  ) {}
+
+  /** A lease at the location ended after `ms`. */
+  leaseLasted(location: string, ms: number): void {
+    const cur = this.leaseMs.get(location);
+    this.leaseMs.set(location, cur === undefined ? ms : cur + EWMA_WEIGHT * (ms - cur));
+  }
+
+  /** Resolves when no publication is under way. */
+  idle(): Promise<void> {
+    return this.publishing.idle();
+  }
+
+  /** Positions and ETAs of the location's waiting jobs, from the pool's recent throughput. */
+  async of(location: string): Promise<(PoolQueueItem & { agent: string; queuedAt: number })[]> {
+    const entries = (await this.lines.of(location)).slice(0, SHOWN);
+    const online = await this.onlineAt(location);
+    return entries.map((e, i) => ({
+      job: e.id,
+      kind: e.kind,
+      agent: e.agent,
+      queuedAt: Number(e.queued_at),
+      position: i + 1,
+      eta: this.eta(e, i + 1, online),
+    }));
+  }
+
+  /** A waiting entry's position and ETA (as queueOf gives them), without reading the whole queue. */
+  async placeOf(entry: PoolEntryRow): Promise<{ position: number; eta: number } | undefined> {
+    const position = await this.lines.placeOf(entry);
+    if (position === null || position > SHOWN) return undefined;
+    return { position, eta: this.eta(entry, position, await this.onlineAt(entry.location)) };
+  }
+
+  /** How many of the location's pool devices are online (at least 1: the ETA's divisor). */
+  private async onlineAt(location: string): Promise<number> {
+    const devices = await this.devices.of(location);
+    return Math.max(1, devices.filter((d) => this.ctx.presence.isOnline(d.id)).length);
+  }
+
+  /** `ceil(position / online devices) ×` the location's average lease length (before any, the kind's typical duration). */
+  private eta(e: PoolEntryRow, position: number, online: number): number {
+    const per = this.leaseMs.get(e.location) ?? priorMs(e.kind);
+    return Math.round(Math.ceil(position / online) * per);
+  }
+
+  /**
+   * Tells each agent with jobs in the location's queue (or who had some) where they stand. Like a
+   * device's snapshot, a burst of changes gives one message per agent, reflecting all of them.
+   */
+  publish(location: string): Promise<void> {
+    return this.publishing.run(location, () =>
+      this.publishOnce(location).catch((err: unknown) => this.ctx.log.error({ err, location }, 'publishing the pool queue failed')),
+    );
+  }
+
+  private async publishOnce(location: string): Promise<void> {
+    // The changes of this event-loop turn (a group commit's handovers, a burst of submits) share one run.
+    await new Promise((resolve) => setImmediate(resolve));
+    const items = await this.of(location);
+    this.metrics.queueDepth.set({ location: this.metrics.location(location) }, items.length);
+    const byAgent = new Map<string, PoolQueueItem[]>();
+    for (const it of items) {
+      const list = byAgent.get(it.agent) ?? [];
+      list.push({ job: it.job, kind: it.kind, position: it.position, eta: it.eta });
+      byAgent.set(it.agent, list);
+    }
+    const before = this.told.get(location) ?? new Map<string, string>();
+    const now = new Map<string, string>();
+    const at = this.ctx.now();
+    // Only agents whose jobs' positions or ETAs changed hear, and those whose jobs left the queue.
+    for (const [agent, jobs] of byAgent) {
+      const said = JSON.stringify(jobs);
+      now.set(agent, said);
+      if (before.get(agent) !== said) this.tell(agent, { event: 'pool.queue', location, at, jobs });
+    }
+    for (const agent of before.keys()) if (!byAgent.has(agent)) this.tell(agent, { event: 'pool.queue', location, at, jobs: [] });
+    this.told.set(location, now);
+  }
+
+  /** Unretained, without an id, on the agent's res topic (docs/architecture.md, Locations and pools). */
+  tell(agent: string, body: Record<string, unknown>): void {
+    publishJson(this.ctx, agentTopic(agent, 'res'), body).catch((err: unknown) =>
+      this.ctx.log.error({ err, agent }, 'telling an agent about its pool job failed'),
+    );
+  }
+
+  /** A pool job no device has taken yet, if the caller (its agent, or an admin) may see it. */
+  async view(who: { kind: 'agent' | 'admin'; id: string }, job: string): Promise<JobView | undefined> {
+    const entry = await poolEntry(this.ctx.db, job);
+    if (!entry || (who.kind === 'agent' && entry.agent !== who.id)) return undefined;
+    return this.waitingView(entry);
+  }
+
+  async waitingView(entry: PoolEntryRow): Promise<JobView | undefined> {
+    return waitingJobView(entry, entry.state === 'waiting' ? await this.placeOf(entry) : undefined);
+  }
+}
