@@ -8,6 +8,7 @@ import { recordEvent } from '../webhooks/outbox';
 import { appendAudit } from './audit';
 import type { BindingChange } from './bindings';
 import { noOpenJobs } from './locations';
+import { first, prepared } from './prepared';
 import type { Database, LeaseRow, PoolEntryRow } from './schema';
 
 export interface LeaseInput {
@@ -20,26 +21,59 @@ export interface LeaseInput {
   now: number;
 }
 
+// The statements every pool job runs, twice over (its lease starting and ending), are prepared
+// once (prepared.ts), as a claim's are.
+const leaseUpdate = prepared((db: Kysely<Database>, p: { agent: string; now: number; device: string; location: string }) =>
+  db
+    .updateTable('devices')
+    .set({ agent_id: p.agent, bound_at: p.now, bound_via: 'lease', binding_version: sql`binding_version + 1` })
+    .where('id', '=', p.device)
+    .where('agent_id', 'is', null)
+    .where('mode', '=', 'pool')
+    .where('location', '=', p.location)
+    .returningAll(),
+);
+const leaseInsert = prepared(
+  (db: Kysely<Database>, p: { id: string; device: string; agent: string; location: string; job: string; version: number; now: number }) =>
+    db
+      .insertInto('leases')
+      .values({
+        id: p.id,
+        device: p.device,
+        agent: p.agent,
+        location: p.location,
+        job: p.job,
+        version: p.version,
+        started_at: p.now,
+        ended_at: null,
+        end_reason: null,
+      }),
+);
+const deviceRow = prepared((db: Kysely<Database>, p: { device: string }) => db.selectFrom('devices').selectAll().where('id', '=', p.device));
+const unleaseUpdate = (idle: boolean) =>
+  prepared((db: Kysely<Database>, p: { device: string; version: number; next: number }) => {
+    const q = db
+      .updateTable('devices')
+      .set({ agent_id: null, bound_at: null, bound_via: null, reserved_by_job: null, binding_version: p.next })
+      .where('id', '=', p.device)
+      .where('binding_version', '=', p.version);
+    return (idle ? q.where(noOpenJobs(p.device)) : q).returningAll();
+  });
+const unleaseIdle = unleaseUpdate(true);
+const unleaseForced = unleaseUpdate(false);
+const leaseClose = prepared((db: Kysely<Database>, p: { device: string; now: number; reason: string }) =>
+  db.updateTable('leases').set({ ended_at: p.now, end_reason: p.reason }).where('device', '=', p.device).where('ended_at', 'is', null).returningAll(),
+);
+
 /**
  * Leases a free pool device at the location to the agent; null (and nothing written) when the
  * device is no longer free.
  */
 export async function startLease(trx: Kysely<Database>, l: LeaseInput): Promise<BindingChange | null> {
-  const row = await trx
-    .updateTable('devices')
-    .set({ agent_id: l.agent, bound_at: l.now, bound_via: 'lease', binding_version: sql`binding_version + 1` })
-    .where('id', '=', l.device)
-    .where('agent_id', 'is', null)
-    .where('mode', '=', 'pool')
-    .where('location', '=', l.location)
-    .returningAll()
-    .executeTakeFirst();
+  const row = await first(leaseUpdate(trx, { agent: l.agent, now: l.now, device: l.device, location: l.location }));
   if (row === undefined) return null;
   const version = Number(row.binding_version);
-  await trx
-    .insertInto('leases')
-    .values({ id: l.lease, device: l.device, agent: l.agent, location: l.location, job: l.job, version, started_at: l.now, ended_at: null, end_reason: null })
-    .execute();
+  await leaseInsert(trx, { id: l.lease, device: l.device, agent: l.agent, location: l.location, job: l.job, version, now: l.now });
   await appendAudit(trx, {
     at: l.now,
     actor: `agent:${l.agent}`,
@@ -71,24 +105,13 @@ export interface EndLeaseInput {
  * no job is unfinished on the device. Null when nothing changed.
  */
 export async function endLease(trx: Kysely<Database>, e: EndLeaseInput): Promise<{ change: BindingChange; lease: LeaseRow | undefined } | null> {
-  const before = await trx.selectFrom('devices').selectAll().where('id', '=', e.device).executeTakeFirst();
+  const before = await first(deviceRow(trx, { device: e.device }));
   if (!before || before.agent_id !== e.agent || before.bound_via !== 'lease') return null;
   const version = Number(before.binding_version);
-  let q = trx
-    .updateTable('devices')
-    .set({ agent_id: null, bound_at: null, bound_via: null, reserved_by_job: null, binding_version: version + 1 })
-    .where('id', '=', e.device)
-    .where('binding_version', '=', version);
-  if (e.force !== true) q = q.where(noOpenJobs(e.device));
-  const row = await q.returningAll().executeTakeFirst();
+  const unlease = e.force === true ? unleaseForced : unleaseIdle;
+  const row = await first(unlease(trx, { device: e.device, version, next: version + 1 }));
   if (row === undefined) return null;
-  const lease = await trx
-    .updateTable('leases')
-    .set({ ended_at: e.now, end_reason: e.reason })
-    .where('device', '=', e.device)
-    .where('ended_at', 'is', null)
-    .returningAll()
-    .executeTakeFirst();
+  const lease = await first(leaseClose(trx, { device: e.device, now: e.now, reason: e.reason }));
   await appendAudit(trx, {
     at: e.now,
     actor: e.actor,
@@ -279,6 +302,14 @@ export async function unassign(trx: Kysely<Database>, id: string): Promise<void>
   await trx.updateTable('pool_queue').set({ state: 'waiting', device: null, decided_at: null }).where('id', '=', id).where('state', '=', 'assigned').execute();
 }
 
+const decideUpdate = prepared((db: Kysely<Database>, p: { state: string; device: string | null; now: number; id: string }) =>
+  db
+    .updateTable('pool_queue')
+    .set({ state: p.state as PoolEntryRow['state'], device: p.device, decided_at: p.now })
+    .where('id', '=', p.id)
+    .where('state', '=', 'waiting'),
+);
+
 /** Moves a waiting entry on (assigned to a device, cancelled, expired); false if it was not waiting. */
 export async function decide(
   trx: Kysely<Database>,
@@ -287,8 +318,8 @@ export async function decide(
   now: number,
   device: string | null = null,
 ): Promise<boolean> {
-  const r = await trx.updateTable('pool_queue').set({ state, device, decided_at: now }).where('id', '=', id).where('state', '=', 'waiting').executeTakeFirst();
-  return Number(r.numUpdatedRows) === 1;
+  const r = await decideUpdate(trx, { state, device, now, id });
+  return Number(r.numAffectedRows) === 1;
 }
 
 export async function dueEntries(db: Kysely<Database>, now: number): Promise<PoolEntryRow[]> {
