@@ -35,19 +35,17 @@ const leaseUpdate = prepared((db: Kysely<Database>, p: { agent: string; now: num
 );
 const leaseInsert = prepared(
   (db: Kysely<Database>, p: { id: string; device: string; agent: string; location: string; job: string; version: number; now: number }) =>
-    db
-      .insertInto('leases')
-      .values({
-        id: p.id,
-        device: p.device,
-        agent: p.agent,
-        location: p.location,
-        job: p.job,
-        version: p.version,
-        started_at: p.now,
-        ended_at: null,
-        end_reason: null,
-      }),
+    db.insertInto('leases').values({
+      id: p.id,
+      device: p.device,
+      agent: p.agent,
+      location: p.location,
+      job: p.job,
+      version: p.version,
+      started_at: p.now,
+      ended_at: null,
+      end_reason: null,
+    }),
 );
 const deviceRow = prepared((db: Kysely<Database>, p: { device: string }) => db.selectFrom('devices').selectAll().where('id', '=', p.device));
 const unleaseUpdate = (idle: boolean) =>
