@@ -5,6 +5,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { ErrorCode, ProtocolError } from '../../protocol/errors';
 import {
+  OTA_KIND,
   ROLLOUT_DEVICE_STATES,
   type RolloutDeviceState,
   type RolloutRequest,
@@ -71,7 +72,7 @@ export function waveOf(i: number, n: number, waves: readonly number[]): number {
 }
 
 async function targetDevices(ctx: RolloutsContext, target: RolloutTarget, models: string[], version: string): Promise<string[]> {
-  let q = ctx.db.selectFrom('devices').select(['id', 'model', 'fw']);
+  let q = ctx.db.selectFrom('devices').select(['id', 'model', 'fw', 'caps']);
   if ('location' in target) q = q.where('location', '=', target.location);
   if ('model' in target) q = q.where('model', '=', target.model);
   if ('devices' in target) {
@@ -79,8 +80,11 @@ async function targetDevices(ctx: RolloutsContext, target: RolloutTarget, models
     q = q.where('id', 'in', target.devices);
   }
   const rows = await q.execute();
-  // A device of another model would refuse the release; one already on it needs nothing.
-  return rows.filter((r) => r.model !== null && models.includes(r.model) && r.fw !== version).map((r) => r.id);
+  // A device of another model would refuse the release, and one that announced what it runs
+  // without `ota` would refuse the job; one already on it needs nothing. A device that has never
+  // said hello has announced nothing yet and stays in.
+  const takesUpdates = (caps: string): boolean => caps === '[]' || (JSON.parse(caps) as string[]).includes(OTA_KIND);
+  return rows.filter((r) => r.model !== null && models.includes(r.model) && r.fw !== version && takesUpdates(r.caps)).map((r) => r.id);
 }
 
 export async function createRollout(ctx: RolloutsContext, actor: string, req: RolloutRequest): Promise<RolloutView> {
@@ -93,7 +97,7 @@ export async function createRollout(ctx: RolloutsContext, actor: string, req: Ro
   if (devices.length === 0)
     throw new ProtocolError(
       ErrorCode.BAD_REQUEST,
-      `no device in the target runs a model this release is for (${models.join(', ')}) on another version`,
+      `no device in the target runs a model this release is for (${models.join(', ')}) on another version and takes updates (announces '${OTA_KIND}')`,
       'target',
     );
   const now = ctx.now();

@@ -28,6 +28,9 @@ async function register(b: TestBroker, url: string, events: readonly string[] = 
   return r.body.id as string;
 }
 
+/** A rollout targets only devices that take updates: they announce `ota`, as the firmware does. */
+const UPDATABLE = ['qr.show', 'identify', 'serial.send', 'ota'];
+
 /** A rollout of a signed release for the test board, to one device that has not installed it yet. */
 async function rolloutFor(device: string): Promise<string> {
   const image = Buffer.alloc(4096, 7);
@@ -58,7 +61,7 @@ hooks.after(async () => {
 
 hooks('every event type arrives with a signature that verifies', async () => {
   const id = await register(tb, rx.url);
-  const w = await boundDevice(tb);
+  const w = await boundDevice(tb, { caps: UPDATABLE });
   const job = await submitOk(w.agent, identify(w.device.id));
   await jobIn(tb, job, ['done']);
   const has = (type: string, match: (d: any) => boolean) => rx.accepted().find((r) => r.json.type === type && match(r.json.data));
@@ -146,7 +149,7 @@ hooks('a pool lease and its end are binding.changed; a held payment QR paid is j
   assert.equal([lease.from, lease.to], [null, lessee.id]);
   assert.equal([leaseEnd.from, leaseEnd.to, leaseEnd.version], [lessee.id, null, lease.version + 1]);
 
-  const w = await boundDevice(tb, { mode: 'hold' });
+  const w = await boundDevice(tb, { mode: 'hold', caps: UPDATABLE });
   const qr = await submitOk(w.agent, { device: w.device.id, kind: 'qr.show', params: { text: 'https://pay.example/webhook', caption: 'Pay', hold: true } });
   await jobIn(tb, qr, ['running']);
   assert.is((await tb.api('POST', `/api/jobs/${qr}/complete`, undefined, w.agent.token)).status, 200);
