@@ -56,7 +56,7 @@ t('every device comes back within backoff bounds, with jittered retries', async 
     assert.ok(retries.at(-1)!.readyAt !== undefined, `${d.label}: the last attempt did not connect`);
     assert.ok(
       retries.slice(0, -1).every((a) => a.readyAt === undefined),
-      `${d.label}: connected before the broker was back`,
+      `${d.label}: connected before the broker was back (killed at ${killedAt}; attempts since the last session before: ${JSON.stringify(attempts.slice(lost))})`,
     );
     for (let k = 0; k < retries.length; k++) {
       const previousEnd = attempts[lost + k]!.closedAt;
