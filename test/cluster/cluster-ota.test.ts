@@ -2,7 +2,7 @@
 // processes on PostgreSQL and Redis, a simulated fleet on node 2, a rollout created (and so first
 // driven) on node 1, which is killed with SIGKILL mid-wave. Node 2 takes the lease over and
 // finishes; no device is sent a second try, and every device installs the release exactly once.
-import { createHash, generateKeyPairSync, randomBytes, sign } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +15,7 @@ import { closedPort } from '../helpers/ports';
 import { enrollmentToken, startFleet } from '../helpers/sim';
 import { suite } from '../helpers/suite';
 import { waitUntil } from '../helpers/wait';
+import { uploadRelease } from '../helpers/releases';
 
 const DEVICES = 40;
 const ADMIN = randomBytes(24).toString('hex');
@@ -72,18 +73,7 @@ t('SIGKILL the driving node mid-wave: the other node takes over, no device gets 
   await fleet.waitFor((s) => s.registered === DEVICES && s.connected === DEVICES, 90_000, 'the fleet enrolled and online');
 
   const image = randomBytes(200_000);
-  const manifest = JSON.stringify({
-    version: '2.0.0',
-    models: ['fleetbind-sim'],
-    size: image.length,
-    sha256: createHash('sha256').update(image).digest('hex'),
-  });
-  const form = new FormData();
-  form.append('manifest', manifest);
-  form.append('sig', sign(null, Buffer.from(manifest), keys.privateKey).toString('base64'));
-  form.append('image', new Blob([new Uint8Array(image)]), 'app.bin');
-  const up = await fetch(`${n1.httpUrl}/api/releases`, { method: 'POST', body: form, headers: { authorization: `Bearer ${ADMIN}` } });
-  assert.is(up.status, 201, await up.text());
+  await uploadRelease(n1.httpUrl, ADMIN, keys.privateKey, { version: '2.0.0', models: ['fleetbind-sim'], image });
 
   const created = await n1.api('POST', '/api/rollouts', {
     release: '2.0.0',

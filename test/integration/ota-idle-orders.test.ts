@@ -2,13 +2,14 @@
 // and a walk-up order machine is not idle while a customer is ordering on it: a machine with a
 // waiting print order, and one whose customer session is still live (the customer is at it,
 // uploading), are both skipped busy; once the session idles out, the update goes to that machine.
-import { createHash, generateKeyPairSync, sign } from 'node:crypto';
+import { generateKeyPairSync } from 'node:crypto';
 import * as assert from 'uvu/assert';
 import { ORDER_DEFAULTS } from '../../broker/orders/options';
 import { otaDb } from '../../broker/ota/schema';
 import { rawPublicKey } from '../../host-tools/release/keys';
 import { TestBroker } from '../helpers/broker';
 import { end } from '../helpers/mqtt';
+import { uploadRelease } from '../helpers/releases';
 import { noisyImage, openCustomer, order, orderLabel, orderMachine, upload } from '../helpers/orders';
 import { suite } from '../helpers/suite';
 import { waitUntil } from '../helpers/wait';
@@ -36,14 +37,11 @@ t('a waiting order or a live customer session makes a machine skipped-busy; an i
     const c2 = await openCustomer(tb.broker.httpUrl, orderLabel(tb, browsing.code));
     assert.is((await upload(tb.broker.httpUrl, c2, await noisyImage(100, 100))).status, 201);
 
-    const image = Buffer.from('fleetbind test image');
-    const manifest = JSON.stringify({ version: '9.9.9', models: ['test-board'], size: image.length, sha256: createHash('sha256').update(image).digest('hex') });
-    const form = new FormData();
-    form.append('manifest', manifest);
-    form.append('sig', sign(null, Buffer.from(manifest), key.privateKey).toString('base64'));
-    form.append('image', new Blob([new Uint8Array(image)]), 'app.bin');
-    const rel = await fetch(`${tb.broker.httpUrl}/api/releases`, { method: 'POST', body: form, headers: { authorization: `Bearer ${tb.adminToken}` } });
-    assert.is(rel.status, 201, await rel.text());
+    await uploadRelease(tb.broker.httpUrl, tb.adminToken, key.privateKey, {
+      version: '9.9.9',
+      models: ['test-board'],
+      image: Buffer.from('fleetbind test image'),
+    });
     const created = await tb.api('POST', '/api/rollouts', {
       release: '9.9.9',
       target: { devices: [ordered.device.id, browsing.device.id] },

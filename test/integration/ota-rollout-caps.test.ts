@@ -2,12 +2,13 @@
 // one that announced what it runs without `ota` would refuse the job, so it is left out; one that
 // has never said hello has announced nothing yet and stays in. A target with no device that takes
 // updates is refused, naming why, and no rollout is made.
-import { createHash, generateKeyPairSync, sign } from 'node:crypto';
+import { generateKeyPairSync } from 'node:crypto';
 import * as assert from 'uvu/assert';
 import { otaDb } from '../../broker/ota/schema';
 import { rawPublicKey } from '../../host-tools/release/keys';
 import { TestBroker } from '../helpers/broker';
 import { end } from '../helpers/mqtt';
+import { uploadRelease } from '../helpers/releases';
 import { suite } from '../helpers/suite';
 import { waitUntil } from '../helpers/wait';
 
@@ -26,14 +27,11 @@ t('a device that announced no ota is left out, one never seen stays in, and a ta
       'both hellos recorded',
     );
 
-    const image = Buffer.from('fleetbind test image');
-    const manifest = JSON.stringify({ version: '9.9.9', models: ['test-board'], size: image.length, sha256: createHash('sha256').update(image).digest('hex') });
-    const form = new FormData();
-    form.append('manifest', manifest);
-    form.append('sig', sign(null, Buffer.from(manifest), key.privateKey).toString('base64'));
-    form.append('image', new Blob([new Uint8Array(image)]), 'app.bin');
-    const rel = await fetch(`${tb.broker.httpUrl}/api/releases`, { method: 'POST', body: form, headers: { authorization: `Bearer ${tb.adminToken}` } });
-    assert.is(rel.status, 201, await rel.text());
+    await uploadRelease(tb.broker.httpUrl, tb.adminToken, key.privateKey, {
+      version: '9.9.9',
+      models: ['test-board'],
+      image: Buffer.from('fleetbind test image'),
+    });
 
     const rollout = (devices: string[]) => tb.api('POST', '/api/rollouts', { release: '9.9.9', target: { devices }, waves: [100], maxFailurePercent: 100 });
     const refused = await rollout([refusing.id]);

@@ -1,7 +1,7 @@
 // Webhooks against a local receiver: every event type arrives signed, failures retry with backoff
 // and show in the delivery history, a long-failing endpoint is disabled with an audit row, a
 // redelivery goes out again, and private targets are refused unless allowed.
-import { createHash, generateKeyPairSync, sign } from 'node:crypto';
+import { generateKeyPairSync } from 'node:crypto';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { rawPublicKey } from '../../host-tools/release/keys';
@@ -15,6 +15,7 @@ import { end, publish, subscribe, waitFor } from '../helpers/mqtt';
 import { joinLocation, makeLocation, poolDevice, poolSubmit } from '../helpers/pools';
 import { waitUntil } from '../helpers/wait';
 import { WebhookReceiver, verifyFleetbindSignature } from '../helpers/webhook-receiver';
+import { uploadRelease } from '../helpers/releases';
 
 const SECRET = 'whsec-test-0123456789abcdef';
 const releaseKey = generateKeyPairSync('ed25519');
@@ -33,14 +34,7 @@ const UPDATABLE = ['qr.show', 'identify', 'serial.send', 'ota'];
 
 /** A rollout of a signed release for the test board, to one device that has not installed it yet. */
 async function rolloutFor(device: string): Promise<string> {
-  const image = Buffer.alloc(4096, 7);
-  const manifest = JSON.stringify({ version: '1.0.1', models: ['test-board'], size: image.length, sha256: createHash('sha256').update(image).digest('hex') });
-  const form = new FormData();
-  form.append('manifest', manifest);
-  form.append('sig', sign(null, Buffer.from(manifest), releaseKey.privateKey).toString('base64'));
-  form.append('image', new Blob([new Uint8Array(image)]), 'app.bin');
-  const up = await fetch(`${tb.broker.httpUrl}/api/releases`, { method: 'POST', body: form, headers: { authorization: `Bearer ${tb.adminToken}` } });
-  assert.is(up.status, 201, await up.text());
+  await uploadRelease(tb.broker.httpUrl, tb.adminToken, releaseKey.privateKey, { version: '1.0.1', models: ['test-board'], image: Buffer.alloc(4096, 7) });
   const r = await tb.api('POST', '/api/rollouts', { release: '1.0.1', target: { devices: [device] }, waves: [100], waveSoakMinutes: 0, maxFailurePercent: 50 });
   assert.is(r.status, 201, JSON.stringify(r.body));
   return r.body.id as string;

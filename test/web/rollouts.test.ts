@@ -1,7 +1,7 @@
 // The admin console's Rollouts page in real Chromium (docs/architecture.md, Over-the-air
 // updates): a rollout's progress bars overall and per wave, and Pause, Resume and Cancel doing
 // what they say, read back from the REST view.
-import { createHash, generateKeyPairSync, randomBytes, sign } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import * as assert from 'uvu/assert';
 import type { Browser } from 'playwright-core';
 import { rawPublicKey } from '../../host-tools/release/keys';
@@ -9,6 +9,7 @@ import { TestBroker, randomMac } from '../helpers/broker';
 import { suite } from '../helpers/suite';
 import { requireTool } from '../helpers/tools';
 import { waitUntil } from '../helpers/wait';
+import { uploadRelease } from '../helpers/releases';
 import { launch, openSignedIn } from './browser';
 import { ensureWebBuilt } from './web-build';
 
@@ -27,16 +28,7 @@ test('a rollout shows its bars per wave; Pause, Resume and Cancel change it', as
   const keys = generateKeyPairSync('ed25519');
   tb = await TestBroker.start({ releasePublicKeys: [rawPublicKey(keys.publicKey).toString('base64')] });
   for (let i = 0; i < 4; i++) assert.is((await tb.api('POST', '/api/devices', { mac: randomMac(), model: 'test-board' })).status, 201);
-  const image = randomBytes(4_000);
-  const manifest = JSON.stringify({ version: '3.0.0', models: ['test-board'], size: image.length, sha256: createHash('sha256').update(image).digest('hex') });
-  const form = new FormData();
-  form.append('manifest', manifest);
-  form.append('sig', sign(null, Buffer.from(manifest), keys.privateKey).toString('base64'));
-  form.append('image', new Blob([new Uint8Array(image)]), 'app.bin');
-  assert.is(
-    (await fetch(`${tb.broker.httpUrl}/api/releases`, { method: 'POST', body: form, headers: { authorization: `Bearer ${tb.adminToken}` } })).status,
-    201,
-  );
+  await uploadRelease(tb.broker.httpUrl, tb.adminToken, keys.privateKey, { version: '3.0.0', models: ['test-board'], image: randomBytes(4_000) });
   const created = await tb.api('POST', '/api/rollouts', {
     release: '3.0.0',
     target: { all: true },
