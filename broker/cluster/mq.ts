@@ -42,6 +42,8 @@ export interface MqOptions {
 export class ClusterMq extends Emitter {
   /** How many local listeners each filter has; a filter is announced while it has any. */
   private readonly local = new Map<string, number>();
+  /** New filters whose announcement awaits the other nodes' confirmations. */
+  private readonly announcing = new Map<string, Promise<void>>();
   private readonly remote: RemoteFilters;
   private readonly acks: FilterAcks;
   /** The highest change of each node applied since the last confirmations went out. */
@@ -101,11 +103,21 @@ export class ClusterMq extends Emitter {
     super.on(topic, listener);
     const n = (this.local.get(topic) ?? 0) + 1;
     this.local.set(topic, n);
+    // A second subscriber to a filter still being announced is granted with the first, not before.
+    const pending = this.announcing.get(topic);
+    if (pending) {
+      void pending.then(() => done?.());
+      return this;
+    }
     if (n > 1 || !this.redisReady()) {
       if (done) setImmediate(done);
       return this;
     }
-    this.announce('add', topic).finally(() => done?.());
+    const announced: Promise<void> = this.announce('add', topic).finally(() => {
+      if (this.announcing.get(topic) === announced) this.announcing.delete(topic);
+    });
+    this.announcing.set(topic, announced);
+    void announced.then(() => done?.());
     return this;
   }
 
@@ -117,6 +129,8 @@ export class ClusterMq extends Emitter {
       return this;
     }
     this.local.delete(topic);
+    // A subscriber coming back after this is announced afresh, behind the removal.
+    this.announcing.delete(topic);
     if (this.redisReady()) void this.announce('del', topic);
     return this;
   }

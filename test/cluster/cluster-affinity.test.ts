@@ -74,33 +74,46 @@ on('a message published on another node right after a SUBACK reaches the new sub
   await end(p.device.client, p.a.client);
 });
 
-on('a new filter is granted only after every other node applied it: a node slow to read Redis holds the subscription back', async (cluster) => {
-  const [slow, subscriber] = [cluster.members[0]!, cluster.members[2]!];
-  // The slow node's subscriber connection stops being read, as when its event loop is busy.
-  const socket = (mqOf(slow) as unknown as { o: MqOptions }).o.links.sub.stream;
-  socket.pause();
-  const topic = `aff/${randomBytes(4).toString('hex')}`;
-  let granted = false;
-  const subscribed = new Promise<void>((resolve) =>
-    mqOf(subscriber).on(
-      topic,
-      (_p, done) => done(),
-      () => ((granted = true), resolve()),
-    ),
-  );
-  try {
-    const command = subscriber.ctx.backends.commandRedis()!;
-    await waitUntil(async () => (await command.hexists(`filters:${nodeId(subscriber)}`, topic)) === 1, 5_000, 'the filter to be recorded');
-    // Replies come in order on one connection: once this one is in, the node has read the reply
-    // to its announcement, and without waiting for confirmations it would have granted it.
-    await command.ping();
-    assert.not.ok(granted, 'granted while a node had not applied the filter');
-  } finally {
-    socket.resume();
-  }
-  await subscribed;
-  assert.ok(mqOf(slow).filtersOf(nodeId(subscriber)).includes(topic));
-});
+on(
+  'a new filter is granted only after every other node applied it: a node slow to read Redis holds the subscription back, and a second subscriber to it too',
+  async (cluster) => {
+    const [slow, subscriber] = [cluster.members[0]!, cluster.members[2]!];
+    // The slow node's subscriber connection stops being read, as when its event loop is busy.
+    const socket = (mqOf(slow) as unknown as { o: MqOptions }).o.links.sub.stream;
+    socket.pause();
+    const topic = `aff/${randomBytes(4).toString('hex')}`;
+    let granted = false;
+    const subscribed = new Promise<void>((resolve) =>
+      mqOf(subscriber).on(
+        topic,
+        (_p, done) => done(),
+        () => ((granted = true), resolve()),
+      ),
+    );
+    // A second subscriber on the same node to the filter still being announced waits with the first.
+    let secondGranted = false;
+    const second = new Promise<void>((resolve) =>
+      mqOf(subscriber).on(
+        topic,
+        (_p, done) => done(),
+        () => ((secondGranted = true), resolve()),
+      ),
+    );
+    try {
+      const command = subscriber.ctx.backends.commandRedis()!;
+      await waitUntil(async () => (await command.hexists(`filters:${nodeId(subscriber)}`, topic)) === 1, 5_000, 'the filter to be recorded');
+      // Replies come in order on one connection: once this one is in, the node has read the reply
+      // to its announcement, and without waiting for confirmations it would have granted it.
+      await command.ping();
+      assert.not.ok(granted, 'granted while a node had not applied the filter');
+      assert.not.ok(secondGranted, 'a second subscriber granted while a node had not applied the filter');
+    } finally {
+      socket.resume();
+    }
+    await Promise.all([subscribed, second]);
+    assert.ok(mqOf(slow).filtersOf(nodeId(subscriber)).includes(topic));
+  },
+);
 
 on("a node started later reads the others' filters and reaches their subscribers; once it stops, its filters are forgotten", async (cluster, backends) => {
   const p = await pair(cluster, 0, 1);
