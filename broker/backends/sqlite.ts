@@ -32,7 +32,10 @@ export class SqliteBackends implements Backends {
   }
 
   static async open(opts: BrokerOptions, log: Logger): Promise<SqliteBackends> {
-    return new SqliteBackends(opts, await openSqlite(join(opts.dataDir, 'fleetbind.db')), log);
+    const file = join(opts.dataDir, 'fleetbind.db');
+    // The backstop checkpoint on the main connection still runs; this says the worker stopped.
+    const registry = await openSqlite(file, (err) => log.error({ err }, 'checkpointing the registry off the main thread failed'));
+    return new SqliteBackends(opts, registry, log);
   }
 
   presence(listener: PresenceListener): Presence {

@@ -4,6 +4,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, Migrator } from 'kysely';
+import { BACKSTOP_PAGES, Checkpointer } from './checkpointer';
 import { type Dialect, migrationProvider } from './migrations';
 import type { Database } from './schema';
 import { QueuedSqliteDialect } from './sqlite-dialect';
@@ -17,6 +18,8 @@ export interface Registry {
   statements?: () => number;
   /** Commits made durable by a WAL sync since the registry opened (SQLite only; wal-sync.ts). */
   walSyncs?: () => number;
+  /** Checkpoints run off the main thread (SQLite only; checkpointer.ts). */
+  checkpointer?: Checkpointer;
   close(): Promise<void>;
 }
 
@@ -31,7 +34,8 @@ export async function migrate(db: Kysely<Database>, dialect: Dialect): Promise<v
   }
 }
 
-export async function openSqlite(file: string): Promise<Registry> {
+/** `onError` hears of checkpoints that failed off the main thread (checkpointer.ts). */
+export async function openSqlite(file: string, onError: (err: Error) => void): Promise<Registry> {
   mkdirSync(dirname(file), { recursive: true });
   const sqlite = new SQLite(file);
   sqlite.pragma('journal_mode = WAL');
@@ -40,16 +44,21 @@ export async function openSqlite(file: string): Promise<Registry> {
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('busy_timeout = 5000');
   sqlite.pragma('foreign_keys = ON');
+  // A worker checkpoints; this connection does so itself only if the WAL outgrows the backstop.
+  sqlite.pragma(`wal_autocheckpoint = ${BACKSTOP_PAGES}`);
   const statements = cachingStatements(sqlite);
   const wal = new WalSync(file);
-  const db = new Kysely<Database>({ dialect: new QueuedSqliteDialect(statements, wal) });
+  const checkpointer = new Checkpointer(file, onError);
+  const db = new Kysely<Database>({ dialect: new QueuedSqliteDialect(statements, wal, checkpointer) });
   await migrate(db, 'sqlite');
   return {
     db,
     dialect: 'sqlite',
     statements: () => statements.executed,
     walSyncs: () => wal.syncs,
+    checkpointer,
     close: async () => {
+      await checkpointer.close();
       await db.destroy();
       await wal.close();
     },

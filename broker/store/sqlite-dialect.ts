@@ -2,7 +2,8 @@
 // own lock wakes every waiter at each release and all but one go back to waiting: with a burst of
 // a thousand claims queued behind a group commit that is a million wake-ups, whose lock and unlock
 // alone took an eighth of the broker's CPU in bench:claims (docs/architecture.md, Bindings).
-import { type CompiledQuery, type DatabaseConnection, type Driver, type QueryResult, SqliteDialect, SqliteDriver, type SqliteDatabase } from 'kysely';
+import { type CompiledQuery, type DatabaseConnection, type Driver, type QueryResult, type SqliteDatabase, SqliteDialect, SqliteDriver } from 'kysely';
+import type { Checkpointer } from './checkpointer';
 import type { WalSync } from './wal-sync';
 
 /** The database as the dialect needs it: Kysely's view, plus whether a transaction is open. */
@@ -10,7 +11,7 @@ export type SyncedDatabase = SqliteDatabase & { readonly inTransaction: boolean 
 
 const ROLLBACK = /^\s*rollback\b/i;
 
-function connectionOf(db: SyncedDatabase, wal: WalSync): DatabaseConnection {
+function connectionOf(db: SyncedDatabase, wal: WalSync, checkpointer: Checkpointer): DatabaseConnection {
   return {
     async executeQuery<R>(q: CompiledQuery): Promise<QueryResult<R>> {
       const stmt = db.prepare(q.sql);
@@ -18,7 +19,10 @@ function connectionOf(db: SyncedDatabase, wal: WalSync): DatabaseConnection {
       const { changes, lastInsertRowid } = stmt.run(q.parameters);
       // A write outside a transaction, or a COMMIT, has just ended a transaction: it is durable
       // once the WAL is synced, and the caller holds the connection until then (wal-sync.ts).
-      if (!db.inTransaction && !ROLLBACK.test(q.sql)) await wal.sync();
+      if (!db.inTransaction && !ROLLBACK.test(q.sql)) {
+        await wal.sync();
+        checkpointer.committed();
+      }
       return { numAffectedRows: BigInt(changes), insertId: BigInt(lastInsertRowid), rows: [] };
     },
     // Nothing in the broker streams from SQLite; Kysely's own driver allows it for selects only.
@@ -33,9 +37,20 @@ class QueuedSqliteDriver extends SqliteDriver {
   private busy = false;
   private readonly waiting: (() => void)[] = [];
 
-  constructor(db: SyncedDatabase, wal: WalSync) {
+  constructor(db: SyncedDatabase, wal: WalSync, checkpointer: Checkpointer) {
     super({ database: db });
-    this.connection = connectionOf(db, wal);
+    this.connection = connectionOf(db, wal, checkpointer);
+    checkpointer.holdWith((fn) => this.hold(fn));
+  }
+
+  /** Runs fn in its turn, with no query on the connection meanwhile. */
+  private async hold<T>(fn: () => Promise<T>): Promise<T> {
+    await this.acquireConnection();
+    try {
+      return await fn();
+    } finally {
+      await this.releaseConnection();
+    }
   }
 
   override async acquireConnection(): Promise<DatabaseConnection> {
@@ -56,11 +71,12 @@ export class QueuedSqliteDialect extends SqliteDialect {
   constructor(
     private readonly db: SyncedDatabase,
     private readonly wal: WalSync,
+    private readonly checkpointer: Checkpointer,
   ) {
     super({ database: db });
   }
 
   override createDriver(): Driver {
-    return new QueuedSqliteDriver(this.db, this.wal);
+    return new QueuedSqliteDriver(this.db, this.wal, this.checkpointer);
   }
 }

@@ -5,10 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { addEvent } from '../../broker/jobs/store';
 import { type JobsDatabase, jobsDb } from '../../broker/jobs/schema';
-import { openSqlite, type Registry } from '../../broker/store/db';
+import { addEvent } from '../../broker/jobs/store';
+import type { Registry } from '../../broker/store/db';
 import { GroupWriter } from '../../broker/store/group-writer';
+import { openTestRegistry } from '../helpers/registry';
 
 const t = suite('group commit: history rows at the end of the transaction');
 let dir = '';
@@ -16,7 +17,7 @@ let reg: Registry;
 
 t.before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'fleetbind-commit-inserts-'));
-  reg = await openSqlite(join(dir, 'registry.db'));
+  reg = await openTestRegistry(join(dir, 'registry.db'));
 });
 t.after(async () => {
   await reg.close();

@@ -8,10 +8,11 @@ import SQLite from 'better-sqlite3';
 import type { Compilable } from 'kysely';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { JobState } from '../../protocol/jobs';
-import { openSqlite, type Registry } from '../../broker/store/db';
 import { type JobRow, jobsDb } from '../../broker/jobs/schema';
 import { openCountQuery, openJobs, openJobsQuery } from '../../broker/jobs/store';
+import type { Registry } from '../../broker/store/db';
+import type { JobState } from '../../protocol/jobs';
+import { openTestRegistry } from '../helpers/registry';
 
 const t = suite<{ dir: string; registry: Registry; raw: SQLite.Database }>('jobs: open-jobs index');
 
@@ -50,7 +51,7 @@ function row(device: string, seq: number, state: JobState): JobRow {
 
 t.before(async (c) => {
   c.dir = mkdtempSync(join(tmpdir(), 'fleetbind-open-index-'));
-  c.registry = await openSqlite(join(c.dir, 'fleetbind.db'));
+  c.registry = await openTestRegistry(join(c.dir, 'fleetbind.db'));
   const db = jobsDb(c.registry.db);
   const rows: JobRow[] = [];
   // A long history for d1, a little for d2, and a few unfinished jobs between the finished ones.

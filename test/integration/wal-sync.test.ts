@@ -7,9 +7,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'kysely';
 import * as assert from 'uvu/assert';
-import { openSqlite, type Registry } from '../../broker/store/db';
+import type { Registry } from '../../broker/store/db';
 import { GroupWriter } from '../../broker/store/group-writer';
 import type { Database } from '../../broker/store/schema';
+import { openTestRegistry } from '../helpers/registry';
 import { suite } from '../helpers/suite';
 
 const t = suite('SQLite registry: WAL synced after each commit');
@@ -18,7 +19,7 @@ let reg: Registry;
 
 t.before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'fleetbind-wal-sync-'));
-  reg = await openSqlite(join(dir, 'registry.db'));
+  reg = await openTestRegistry(join(dir, 'registry.db'));
 });
 t.after(async () => {
   await reg.close();

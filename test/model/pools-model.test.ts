@@ -26,18 +26,19 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import type { Kysely } from 'kysely';
 import * as assert from 'uvu/assert';
-import { ErrorCode, ProtocolError } from '../../protocol/errors';
-import { FINAL_JOB_STATES } from '../../protocol/jobs';
-import { type JobsDatabase, asRegistry } from '../../broker/jobs/schema';
-import { ACTIVE_STATES, OPEN_STATES, insertJob, transition } from '../../broker/jobs/store';
+import { asRegistry, type JobsDatabase } from '../../broker/jobs/schema';
+import { ACTIVE_STATES, insertJob, OPEN_STATES, transition } from '../../broker/jobs/store';
 import { createAgent } from '../../broker/store/accounts';
 import { claimDevice, rebindDevice } from '../../broker/store/bindings';
-import { type Registry, openSqlite } from '../../broker/store/db';
+import type { Registry } from '../../broker/store/db';
 import { provisionDevice } from '../../broker/store/devices';
 import { closeOrphanedLeases, decide, endLease, enqueue, oldestWaitingFor, startLease, unassign, waiting, waitingCount } from '../../broker/store/leases';
 import { createLocation, devicesAt, placeDevice, poolDevices, setAgentLocations } from '../../broker/store/locations';
 import type { PoolEntryRow } from '../../broker/store/schema';
+import { ErrorCode, ProtocolError } from '../../protocol/errors';
+import { FINAL_JOB_STATES } from '../../protocol/jobs';
 import { leaseProblems } from '../helpers/pools';
+import { openTestRegistry } from '../helpers/registry';
 import { suite } from '../helpers/suite';
 
 const RUNS = 1000;
@@ -579,7 +580,7 @@ const s = suite<{ dir?: string; reg?: Registry }>('pools model: claims, leases a
 s.before(async (c) => {
   // tmpfs when there is one: each commit's fsync is then cheap, and the file is real SQLite.
   c.dir = mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'fleetbind-pools-model-'));
-  const reg = (c.reg = await openSqlite(join(c.dir, 'registry.db')));
+  const reg = (c.reg = await openTestRegistry(join(c.dir, 'registry.db')));
   await createLocation(reg.db, { id: LOC, name: 'Hall' }, 'admin:root', 1);
   for (const a of AGENTS) await createAgent(reg.db, { id: a, name: a, passwordHash: 'x', deviceLimit: null }, 'admin:root', 1);
   for (const a of AGENTS) await setAgentLocations(reg.db, a, [LOC], 'admin:root', 1);
