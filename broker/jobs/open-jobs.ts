@@ -5,7 +5,7 @@
 import type { DeviceQueue } from './device-queue';
 import type { JobCore } from './job-core';
 import type { JobRow } from './schema';
-import { type JobPatch, openCountQuery, openJobs } from './store';
+import { type JobPatch, openCount, openJobs } from './store';
 
 export class OpenJobs {
   constructor(private readonly core: JobCore) {}
@@ -23,7 +23,7 @@ export class OpenJobs {
   /** How many unfinished jobs the device has. */
   async count(q: DeviceQueue): Promise<number> {
     if (!this.core.ctx.backends.sharedRegistry) return (await this.list(q)).length;
-    return Number((await openCountQuery(this.core.db, q.id).executeTakeFirstOrThrow()).n);
+    return openCount(this.core.db, q.id);
   }
 
   /** A job this node queued on the device has committed. Repeating it changes nothing. */

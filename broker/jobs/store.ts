@@ -3,7 +3,7 @@
 import { type Insertable, type Transaction, sql } from 'kysely';
 import { FINAL_JOB_STATES, type JobState } from '../../protocol/jobs';
 import { insertAtCommit } from '../store/commit-inserts';
-import { prepared } from '../store/prepared';
+import { type Params, prepared, preparedShapes } from '../store/prepared';
 import { recordEvent } from '../webhooks/outbox';
 import type { Duration } from './eta';
 import type { JobEventsTable, JobRow, JobsDatabase, JobsDb } from './schema';
@@ -65,6 +65,13 @@ export function openCountQuery(db: Db, device: string) {
     .select((eb) => eb.fn.countAll<number>().as('n'))
     .where('device', '=', device)
     .where(OPEN_STATES_SQL);
+}
+
+// Compiled once (prepared.ts): every submit counts the queue it joins.
+const openCountByDevice = prepared((db: Db, p: { device: string }) => openCountQuery(db, p.device));
+
+export async function openCount(db: Db, device: string): Promise<number> {
+  return Number((await openCountByDevice(db, { device })).rows[0]?.n ?? 0);
 }
 
 export async function nextQueued(db: Db, device: string): Promise<JobRow | undefined> {
@@ -134,15 +141,24 @@ export interface NewJob {
  * Bumping the queue row first serialises concurrent submits for one device (a row lock on
  * PostgreSQL), so neither the order nor the cap can be raced.
  */
-export async function insertJob(trx: Transaction<JobsDatabase>, j: NewJob, cap: number): Promise<JobRow | 'full'> {
-  const q = await trx
+// A submit's statements, compiled once per shape (prepared.ts).
+const bumpQueue = prepared((db: Db, p: { device: string }) =>
+  db
     .insertInto('job_queues')
-    .values({ device: j.device, next_seq: 1 })
+    .values({ device: p.device, next_seq: 1 })
     .onConflict((oc) => oc.column('device').doUpdateSet({ next_seq: sql`job_queues.next_seq + 1` }))
-    .returning('next_seq')
-    .executeTakeFirstOrThrow();
-  const open = await openCountQuery(trx, j.device).executeTakeFirstOrThrow();
-  if (Number(open.n) >= cap) return 'full';
+    .returning('next_seq'),
+);
+/** By the columns given: a pool job has two more. */
+const insertJobRow = preparedShapes(
+  (cols: string[]) => cols.join(),
+  (db: Db, cols, p: Params) => db.insertInto('jobs').values(Object.fromEntries(cols.map((c) => [c, p[c]])) as unknown as JobRow),
+);
+
+export async function insertJob(trx: Transaction<JobsDatabase>, j: NewJob, cap: number): Promise<JobRow | 'full'> {
+  const q = (await bumpQueue(trx, { device: j.device })).rows[0];
+  if (q === undefined) throw new Error(`no queue row came back for ${j.device}`);
+  if ((await openCount(trx, j.device)) >= cap) return 'full';
   const row: JobRow = {
     id: j.id,
     device: j.device,
@@ -174,7 +190,7 @@ export async function insertJob(trx: Transaction<JobsDatabase>, j: NewJob, cap: 
     updated_at: j.now,
     ...(j.via ? { pool: j.via.pool, route: j.via.route } : {}),
   };
-  await trx.insertInto('jobs').values(row).execute();
+  await insertJobRow(trx, Object.keys(row), row as unknown as Params);
   const detail = { agent: j.agent, kind: j.kind, seq: row.seq, ...(j.via ? { pool: j.via.pool, route: j.via.route } : {}) };
   await addEvent(trx, j.id, j.now, 'queued', detail);
   await recordEvent(trx, 'job.state', { job: j.id, device: j.device, agent: j.agent, kind: j.kind, state: 'queued', detail }, j.now);
@@ -189,6 +205,23 @@ export function transitionSet(to: JobState, now: number, patch: JobPatch = {}): 
   return { ...patch, ...stamp, state: to, updated_at: now };
 }
 
+// By the columns set and the number of states moved from: a handful of shapes, each compiled once
+// (prepared.ts), for the three or four moves of every job.
+const transitionUpdate = preparedShapes(
+  (s: { cols: string[]; from: number }) => `${s.cols.join()}|${s.from}`,
+  (db: Db, s, p: Params) =>
+    db
+      .updateTable('jobs')
+      .set(Object.fromEntries(s.cols.map((c) => [c, p[c]])) as JobPatch)
+      .where('id', '=', p.id as string)
+      .where(
+        'state',
+        'in',
+        Array.from({ length: s.from }, (_, i) => p[`from${i}`] as JobState),
+      )
+      .returning(['device', 'agent', 'kind']),
+);
+
 /** Moves a job from one of `from` to `to` (transitionSet); false if it was not in `from`. */
 export async function transition(
   db: Db,
@@ -199,13 +232,11 @@ export async function transition(
   patch: JobPatch = {},
   detail: Record<string, unknown> = {},
 ): Promise<boolean> {
-  const moved = await db
-    .updateTable('jobs')
-    .set(transitionSet(to, now, patch))
-    .where('id', '=', id)
-    .where('state', 'in', from)
-    .returning(['device', 'agent', 'kind'])
-    .executeTakeFirst();
+  const set: Params = transitionSet(to, now, patch);
+  const cols = Object.keys(set).filter((c) => set[c] !== undefined);
+  const params: Params = { ...set, id };
+  for (const [i, state] of from.entries()) params[`from${i}`] = state;
+  const moved = (await transitionUpdate(db, { cols, from: from.length }, params)).rows[0];
   if (moved === undefined) return false;
   await addEvent(db, id, now, to, detail);
   await recordEvent(db, 'job.state', { job: id, ...moved, state: to, detail }, now);
@@ -246,12 +277,16 @@ export async function loadDurations(db: Db, device: string): Promise<Map<string,
   return new Map(rows.map((r) => [r.kind, { ewmaMs: Number(r.ewma_ms), samples: Number(r.samples) }]));
 }
 
-export async function saveDuration(db: Db, device: string, kind: string, d: Duration): Promise<void> {
-  await db
+// Compiled once (prepared.ts): every job that ends well updates its kind's duration.
+const upsertDuration = prepared((db: Db, p: { device: string; kind: string; ewma: number; samples: number }) =>
+  db
     .insertInto('job_durations')
-    .values({ device, kind, ewma_ms: d.ewmaMs, samples: d.samples })
-    .onConflict((oc) => oc.columns(['device', 'kind']).doUpdateSet({ ewma_ms: d.ewmaMs, samples: d.samples }))
-    .execute();
+    .values({ device: p.device, kind: p.kind, ewma_ms: p.ewma, samples: p.samples })
+    .onConflict((oc) => oc.columns(['device', 'kind']).doUpdateSet({ ewma_ms: p.ewma, samples: p.samples })),
+);
+
+export async function saveDuration(db: Db, device: string, kind: string, d: Duration): Promise<void> {
+  await upsertDuration(db, { device, kind, ewma: d.ewmaMs, samples: d.samples });
 }
 
 export async function addData(db: Db, job: string, at: number, stream: string, payload: string, encoding: 'utf8' | 'base64'): Promise<void> {

@@ -17,6 +17,7 @@ import { isHeld, queueTtlMs } from '../jobs/submit';
 import { type JobsDatabase, asRegistry } from '../jobs/schema';
 import { insertJob, jobByKey } from '../jobs/store';
 import { isUniqueViolation } from '../store/db';
+import { getHolder } from '../store/devices';
 import type { BindingChange } from '../store/bindings';
 import {
   anyWaiting,
@@ -530,7 +531,7 @@ export class Pools {
     try {
       if (!leased) {
         // A job that named its device: most run on owned devices, and one read tells them apart.
-        const row = await ctx.db.selectFrom('devices').select(['agent_id', 'bound_via']).where('id', '=', device).executeTakeFirst();
+        const row = await getHolder(ctx.db, device);
         if (row?.agent_id !== agent || row.bound_via !== 'lease') return;
       }
       await ctx.jobs.engine.queue(device).idle();

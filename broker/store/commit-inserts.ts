@@ -3,6 +3,7 @@
 // INSERT per table replaces an INSERT per step. The rows commit with the steps that made them,
 // in the order they were made.
 import type { Kysely } from 'kysely';
+import { type Params, preparedShapes } from './prepared';
 
 type Row = Record<string, unknown>;
 type Rows = Map<string, Row[]>;
@@ -13,6 +14,14 @@ const deferred = new WeakMap<object, Rows>();
 
 /** Rows per INSERT at most. Sizes are powers of two, so a few statement texts serve every batch. */
 const MAX_ROWS = 256;
+
+// Each size compiled once (prepared.ts): building a 256-row INSERT through Kysely cost more than
+// running it. The rows of one table all have the columns of its first.
+const insertRows = preparedShapes(
+  (s: { table: string; cols: string[]; n: number }) => `${s.table}|${s.cols.join()}|${s.n}`,
+  (db: Tables, s, p: Params) =>
+    db.insertInto(s.table).values(Array.from({ length: s.n }, (_, i) => Object.fromEntries(s.cols.map((c) => [c, p[`${i}.${c}`]])))),
+);
 
 /** Inserts the row in db's transaction: with the others at its end in a group commit, else now. */
 export async function insertAtCommit<DB>(db: Kysely<DB>, table: keyof DB & string, row: Row): Promise<void> {
@@ -34,13 +43,13 @@ export async function withCommitInserts<DB, T>(trx: Kysely<DB>, fn: () => Promis
     const out = await fn();
     deferred.delete(trx);
     for (const [table, list] of rows) {
+      const cols = Object.keys(list[0]!);
       for (let i = 0; i < list.length; ) {
         let n = MAX_ROWS;
         while (n > list.length - i) n /= 2;
-        await (trx as unknown as Tables)
-          .insertInto(table)
-          .values(list.slice(i, i + n))
-          .execute();
+        const params: Params = {};
+        for (let r = 0; r < n; r++) for (const c of cols) params[`${r}.${c}`] = list[i + r]![c];
+        await insertRows(trx as unknown as Tables, { table, cols, n }, params);
         i += n;
       }
     }

@@ -43,6 +43,13 @@ const byCodeOrId = prepared((db: Kysely<Database>, p: { code: string; id: string
 const byCode = prepared((db: Kysely<Database>, p: { code: string }) => db.selectFrom('devices').selectAll().where('machine_code', '=', p.code).limit(2));
 const ofAgent = prepared((db: Kysely<Database>, p: { agent: string }) => db.selectFrom('devices').selectAll().where('agent_id', '=', p.agent).orderBy('id'));
 
+const holderOf = prepared((db: Kysely<Database>, p: { id: string }) => db.selectFrom('devices').select(['agent_id', 'bound_via']).where('id', '=', p.id));
+
+/** Who holds the device and how (a claim, a lease); the pool engine reads it as each job ends. */
+export async function getHolder(db: Kysely<Database>, id: string): Promise<Pick<DeviceRow, 'agent_id' | 'bound_via'> | undefined> {
+  return first(holderOf(db, { id }));
+}
+
 export async function getDevice(db: Kysely<Database>, id: string): Promise<DeviceRow | undefined> {
   return first(byId(db, { id }));
 }

@@ -55,3 +55,20 @@ export function prepared<DB, P extends Params, R>(build: (db: Kysely<DB>, p: P) 
 export async function first<R>(result: Promise<QueryResult<R>>): Promise<R | undefined> {
   return (await result).rows[0];
 }
+
+/**
+ * `prepared` for a query with a few shapes (which columns it sets, how many values a list holds):
+ * one compiled query per shape, found by `keyOf`. The shapes must be few, as code paths are.
+ */
+export function preparedShapes<DB, S, P extends Params, R>(
+  keyOf: (shape: S) => string,
+  build: (db: Kysely<DB>, shape: S, p: P) => Compilable<R>,
+): (db: Kysely<DB>, shape: S, params: P) => Promise<QueryResult<R>> {
+  const byKey = new Map<string, (db: Kysely<DB>, params: P) => Promise<QueryResult<R>>>();
+  return (db, shape, params) => {
+    const key = keyOf(shape);
+    let query = byKey.get(key);
+    if (query === undefined) byKey.set(key, (query = prepared((d: Kysely<DB>, p: P) => build(d, shape, p))));
+    return query(db, params);
+  };
+}
