@@ -43,10 +43,12 @@ const byCodeOrId = prepared((db: Kysely<Database>, p: { code: string; id: string
 const byCode = prepared((db: Kysely<Database>, p: { code: string }) => db.selectFrom('devices').selectAll().where('machine_code', '=', p.code).limit(2));
 const ofAgent = prepared((db: Kysely<Database>, p: { agent: string }) => db.selectFrom('devices').selectAll().where('agent_id', '=', p.agent).orderBy('id'));
 
-const holderOf = prepared((db: Kysely<Database>, p: { id: string }) => db.selectFrom('devices').select(['agent_id', 'bound_via']).where('id', '=', p.id));
+const holderOf = prepared((db: Kysely<Database>, p: { id: string }) =>
+  db.selectFrom('devices').select(['agent_id', 'bound_via', 'binding_version']).where('id', '=', p.id),
+);
 
-/** Who holds the device and how (a claim, a lease); the pool engine reads it as each job ends. */
-export async function getHolder(db: Kysely<Database>, id: string): Promise<Pick<DeviceRow, 'agent_id' | 'bound_via'> | undefined> {
+/** Who holds the device, how (a claim, a lease) and at which binding version. */
+export async function getHolder(db: Kysely<Database>, id: string): Promise<Pick<DeviceRow, 'agent_id' | 'bound_via' | 'binding_version'> | undefined> {
   return first(holderOf(db, { id }));
 }
 
