@@ -8,6 +8,8 @@ import { type TestCluster, clusterSuite } from '../helpers/cluster';
 import { JobDevice, type JobDeviceOptions } from '../helpers/job-device';
 import { type Agent, type Watch, claim, identify, jobIn, jobsWhen, submit, submitOk, uniq, watchJobs } from '../helpers/jobs';
 import { end } from '../helpers/mqtt';
+import { joinLocation, makeLocation, poolDevice, poolSubmit } from '../helpers/pools';
+import type { TestBroker } from '../helpers/broker';
 import { waitUntil } from '../helpers/wait';
 
 const ATTEMPTS = 3;
@@ -188,6 +190,40 @@ on('data a device on node 1 streams during a job is exported by its owner on nod
   );
   const other = await agentOn(cluster, 1);
   assert.is((await cluster.members[1]!.api('GET', `/api/jobs/${id}/export?format=json`, undefined, other.token)).status, 404);
+});
+
+// The lease of a pool device reaches the device's node by two roads: the job-queue call from the
+// node that leased it, and the binding broadcast. Here the broadcast is late at the device's node
+// (its binding map takes nothing for that device from anywhere but the dispatcher's own look-up),
+// and the job must run, not end cancelled because that map still shows the device free.
+on("a pool job leased on the agent's node runs on the device's node although the binding broadcast there is late", async (cluster) => {
+  const [deviceNode, agentNode] = cluster.members as [TestBroker, TestBroker];
+  const loc = await makeLocation(deviceNode);
+  const device = await poolDevice(deviceNode, loc, { durationMs: 5 });
+  const map = deviceNode.ctx.bindings;
+  const apply = map.apply.bind(map);
+  let held = 0;
+  map.apply = (d, agent, version) => {
+    if (d === device.id && !new Error().stack?.includes('caughtUp')) {
+      held++;
+      return false;
+    }
+    return apply(d, agent, version);
+  };
+  try {
+    const agent = await agentOn(cluster, 1);
+    await joinLocation(agentNode, agent.id, [loc]);
+    const r = await poolSubmit(agent, loc);
+    assert.ok(r.ok, JSON.stringify(r));
+    assert.is(r.result.device, device.id);
+    const job = await jobIn(cluster, r.result.job as string, ['done', 'cancelled', 'failed'], agent.token);
+    assert.is(job.state, 'done', JSON.stringify(job));
+    assert.equal(device.runs, [r.result.job]);
+    assert.ok(held > 0, 'the broadcast to the device node was held back');
+  } finally {
+    map.apply = apply;
+    await device.close();
+  }
 });
 
 t.run();
