@@ -2,7 +2,6 @@
 // concurrency, and each cmd is sent again with backoff until the device accepts it (NO_ACK after
 // the configured attempts).
 import { ErrorCode } from '../../protocol/errors';
-import { getHolder } from '../store/devices';
 import { type Active, type DeviceQueue, activeOf } from './device-queue';
 import type { DeviceCmd } from './device-cmd';
 import { type Endings, expiredInQueue, unbound } from './endings';
@@ -20,21 +19,6 @@ export class Dispatch {
     private readonly cmd: DeviceCmd,
   ) {}
 
-  /**
-   * Whether the agent holds the device once this node's binding map has the registry's binding.
-   * In a cluster the change that leased or gave the device to the job's agent reaches the
-   * dispatcher by two roads: the job-queue call and the binding broadcast, in either order. A
-   * job must not be cancelled because the broadcast is still on its way; the registry holds the
-   * binding as committed, and the map takes it only if it is newer than its own.
-   */
-  private async caughtUp(device: string, agent: string): Promise<boolean> {
-    const { ctx } = this.core;
-    if (!ctx.backends.sharedRegistry) return false;
-    const row = await getHolder(ctx.db, device);
-    if (row !== undefined) ctx.bindings.apply(device, row.agent_id, Number(row.binding_version));
-    return ctx.bindings.agentOf(device) === agent;
-  }
-
   /** Sends queued jobs to the device while it has free slots. */
   async pump(q: DeviceQueue): Promise<void> {
     const { ctx } = this.core;
@@ -46,7 +30,7 @@ export class Dispatch {
         await this.endings.endQueued(q, job, 'expired', expiredInQueue(job));
         continue;
       }
-      if (ctx.bindings.agentOf(q.id) !== job.agent && !(await this.caughtUp(q.id, job.agent))) {
+      if (ctx.bindings.agentOf(q.id) !== job.agent && !(await this.core.registryHolds(q.id, job.agent))) {
         await this.endings.endQueued(q, job, 'cancelled', unbound());
         continue;
       }

@@ -2,6 +2,7 @@
 // writer, the metrics, each device's queue, and whether the engine is stopping.
 import type { Transaction } from 'kysely';
 import type { Context } from '../context';
+import { getHolder } from '../store/devices';
 import { GroupWriter } from '../store/group-writer';
 import { DeviceQueue } from './device-queue';
 import { JobMetrics } from './metrics';
@@ -45,6 +46,21 @@ export class JobCore {
 
   all(): IterableIterator<DeviceQueue> {
     return this.queues.values();
+  }
+
+  /**
+   * Whether the agent holds the device once this node's binding map has the registry's binding.
+   * In a cluster a claim or lease made on another node reaches the dispatcher by two roads, the
+   * job-engine call and the binding broadcast, in either order (docs/architecture.md, Jobs). A
+   * submit must not be refused, nor a job cancelled, because the broadcast is still on its way:
+   * the registry holds the binding as committed, and the map takes it only if it is newer.
+   */
+  async registryHolds(device: string, agent: string): Promise<boolean> {
+    const { backends, bindings } = this.ctx;
+    if (!backends.sharedRegistry) return bindings.agentOf(device) === agent;
+    const row = await getHolder(this.ctx.db, device);
+    if (row !== undefined) bindings.apply(device, row.agent_id, Number(row.binding_version));
+    return bindings.agentOf(device) === agent;
   }
 
   writesIdle(): Promise<void> {

@@ -35,7 +35,9 @@ export class Submits {
     const { ctx, db } = this.p.core;
     const key = s.idempotencyKey ?? null;
     const notBound = (): ProtocolError => new ProtocolError(ErrorCode.NOT_BOUND, `device ${s.device} is not bound to you`, 'device');
-    if (ctx.bindings.agentOf(s.device) !== agent) throw notBound();
+    // A cluster's dispatcher may not have the claim in its map yet: the check in the device's
+    // order asks the registry then.
+    if (ctx.bindings.agentOf(s.device) !== agent && !ctx.backends.sharedRegistry) throw notBound();
     const q = this.p.core.queue(s.device);
     return this.p.snapshot.run(q, async () => {
       if (key !== null) {
@@ -43,7 +45,7 @@ export class Submits {
         if (existing) return this.repeat(existing, s);
       }
       // A release or transfer may have committed while this submit waited its turn.
-      if (ctx.bindings.agentOf(s.device) !== agent) throw notBound();
+      if (ctx.bindings.agentOf(s.device) !== agent && !(await this.p.core.registryHolds(s.device, agent))) throw notBound();
       const params = await this.check(q, s);
       const now = ctx.now();
       const ttlMs = queueTtlMs(params, s.ttl, ctx.opts.jobTtlMs, now);
