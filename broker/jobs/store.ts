@@ -17,6 +17,8 @@ export const OPEN_STATES: readonly JobState[] = ['queued', 'dispatched', 'runnin
  * parameters.
  */
 const OPEN_STATES_SQL = sql<boolean>`state in ('queued', 'dispatched', 'running')`;
+/** The condition of the jobs_queued partial index (migration 0016), literal for the same reason. */
+const QUEUED_SQL = sql<boolean>`state = 'queued'`;
 export const ACTIVE_STATES: readonly JobState[] = ['dispatched', 'running'];
 export { FINAL_JOB_STATES };
 
@@ -74,26 +76,38 @@ export async function openCount(db: Db, device: string): Promise<number> {
   return Number((await openCountByDevice(db, { device })).rows[0]?.n ?? 0);
 }
 
+/**
+ * The queries the dispatcher, the expiry sweep and a restart run on every device's queue. Each
+ * reads a partial index (jobs_queued, jobs_open), never a device's whole history; exported so a
+ * test can check SQLite's plan.
+ */
+export const queueQueries = {
+  nextQueued: (db: Db, device: string) => db.selectFrom('jobs').selectAll().where('device', '=', device).where(QUEUED_SQL).orderBy('seq').limit(1),
+  active: (db: Db) => db.selectFrom('jobs').selectAll().where(OPEN_STATES_SQL).where('state', 'in', ACTIVE_STATES).orderBy('device').orderBy('seq'),
+  queuedDevices: (db: Db) => db.selectFrom('jobs').select('device').distinct().where(QUEUED_SQL),
+  dueDevices: (db: Db, now: number) => db.selectFrom('jobs').select('device').distinct().where(QUEUED_SQL).where('expires_at', '<=', now),
+  dueJobs: (db: Db, device: string, now: number) =>
+    db.selectFrom('jobs').selectAll().where('device', '=', device).where(QUEUED_SQL).where('expires_at', '<=', now).orderBy('seq'),
+};
+
 export async function nextQueued(db: Db, device: string): Promise<JobRow | undefined> {
-  return db.selectFrom('jobs').selectAll().where('device', '=', device).where('state', '=', 'queued').orderBy('seq').limit(1).executeTakeFirst();
+  return queueQueries.nextQueued(db, device).executeTakeFirst();
 }
 
 export async function activeJobs(db: Db): Promise<JobRow[]> {
-  return db.selectFrom('jobs').selectAll().where('state', 'in', ACTIVE_STATES).orderBy('device').orderBy('seq').execute();
+  return queueQueries.active(db).execute();
 }
 
 export async function queuedDevices(db: Db): Promise<string[]> {
-  const rows = await db.selectFrom('jobs').select('device').distinct().where('state', '=', 'queued').execute();
-  return rows.map((r) => r.device);
+  return (await queueQueries.queuedDevices(db).execute()).map((r) => r.device);
 }
 
 export async function dueDevices(db: Db, now: number): Promise<string[]> {
-  const rows = await db.selectFrom('jobs').select('device').distinct().where('state', '=', 'queued').where('expires_at', '<=', now).execute();
-  return rows.map((r) => r.device);
+  return (await queueQueries.dueDevices(db, now).execute()).map((r) => r.device);
 }
 
 export async function dueJobs(db: Db, device: string, now: number): Promise<JobRow[]> {
-  return db.selectFrom('jobs').selectAll().where('device', '=', device).where('state', '=', 'queued').where('expires_at', '<=', now).orderBy('seq').execute();
+  return queueQueries.dueJobs(db, device, now).execute();
 }
 
 export interface JobQuery {

@@ -2,6 +2,7 @@
 // fed by reports, presence and job endings, the history pruning job and the machine metrics.
 import { machineStatus } from '../../protocol/machine-state';
 import type { Context } from '../context';
+import { activeJobs } from '../jobs/store';
 import { deviceAgents } from '../store/devices';
 import { Alerts } from './alerts';
 import { MachineShadows } from './shadows';
@@ -45,9 +46,7 @@ export async function startMachines(ctx: Context): Promise<Machines> {
   ctx.metrics.watchMachines(async () => {
     const devices = await deviceAgents(ctx.db);
     const all = await shadows.shadows(devices.map((d) => d.id));
-    const running = new Set(
-      (await ctx.jobs.engine.db.selectFrom('jobs').select('device').where('state', 'in', ['dispatched', 'running']).execute()).map((j) => j.device),
-    );
+    const running = new Set((await activeJobs(ctx.jobs.engine.db)).map((j) => j.device));
     const byStatus: Record<string, number> = {};
     const levels: Array<{ device: string; name: string; level: number }> = [];
     const statuses: Array<{ device: string; status: string }> = [];

@@ -573,6 +573,25 @@ function pools(dialect: Dialect): Migration {
   };
 }
 
+/**
+ * Fewer index entries to rewrite per job. Every state change rewrote its entries in
+ * jobs_device_state and jobs_state_expiry, and every job without an idempotency key still got an
+ * entry in jobs_idempotency: at a steady job rate each of those is a page written to the WAL at
+ * each commit. Queued jobs now have their own partial index (the dispatcher's next job, the expiry
+ * sweep) that a job leaves once, at dispatch; the open jobs keep jobs_open; only keyed jobs are in
+ * jobs_idempotency. A query takes a partial index only when it spells the index's own condition
+ * (state = 'queued' literally, as the queries in jobs/store.ts do).
+ */
+const leanerJobIndexes: Migration = {
+  async up(db: Kysely<any>) {
+    await sql`DROP INDEX jobs_device_state`.execute(db);
+    await sql`DROP INDEX jobs_state_expiry`.execute(db);
+    await sql`CREATE INDEX jobs_queued ON jobs (device, seq) WHERE state = 'queued'`.execute(db);
+    await sql`DROP INDEX jobs_idempotency`.execute(db);
+    await sql`CREATE UNIQUE INDEX jobs_idempotency ON jobs (agent, idempotency_key) WHERE idempotency_key IS NOT NULL`.execute(db);
+  },
+};
+
 export function migrationProvider(dialect: Dialect): MigrationProvider {
   return {
     getMigrations: async () => ({
@@ -590,6 +609,7 @@ export function migrationProvider(dialect: Dialect): MigrationProvider {
       '0011-security-machine-announcements': machineAnnouncements,
       '0012-pools-idempotency': poolIdempotency,
       '0015-ota-rollout-window': rolloutWindow,
+      '0016-perf-leaner-job-indexes': leanerJobIndexes,
     }),
   };
 }

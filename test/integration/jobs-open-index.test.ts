@@ -1,6 +1,7 @@
-// The open-jobs queries run several times per job. They must read only the device's unfinished
-// jobs, however long its history: SQLite's plan names the partial index of open jobs, and the
-// answers stay right with thousands of finished jobs beside them.
+// The open-jobs and queued-jobs queries run several times per job. They must read only the
+// device's unfinished jobs, however long its history: SQLite's plan names a partial index, and
+// the answers stay right with thousands of finished jobs beside them. A state change rewrites no
+// index entry it does not need (migration 0016).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,7 +10,8 @@ import type { Compilable } from 'kysely';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { type JobRow, jobsDb } from '../../broker/jobs/schema';
-import { openCountQuery, openJobs, openJobsQuery } from '../../broker/jobs/store';
+import { activeJobs, dueDevices, dueJobs, nextQueued, openCountQuery, openJobs, openJobsQuery, queueQueries, queuedDevices } from '../../broker/jobs/store';
+import { isUniqueViolation } from '../../broker/store/db';
 import type { Registry } from '../../broker/store/db';
 import type { JobState } from '../../protocol/jobs';
 import { openTestRegistry } from '../helpers/registry';
@@ -58,6 +60,8 @@ t.before(async (c) => {
   for (let i = 1; i <= 3000; i++) rows.push(row('d1', i, i % 3 === 0 ? 'done' : i % 3 === 1 ? 'failed' : 'cancelled'));
   rows.push(row('d1', 3001, 'running'), row('d1', 3002, 'queued'), row('d1', 3003, 'queued'), row('d1', 3004, 'done'));
   rows.push(row('d2', 1, 'done'), row('d2', 2, 'dispatched'));
+  // d3's queued job expires later than the others (expires_at 1000).
+  rows.push({ ...row('d3', 1, 'queued'), expires_at: 5000 });
   for (let i = 0; i < rows.length; i += 200)
     await db
       .insertInto('jobs')
@@ -104,6 +108,73 @@ t('the answers are the unfinished jobs in queue order, per device', async (c) =>
   );
   assert.equal(Number((await openCountQuery(db, 'd1').executeTakeFirstOrThrow()).n), 3);
   assert.equal(await openJobs(db, 'nobody'), []);
+});
+
+t('the queued-job queries read the partial index of queued jobs; the running ones the open index', async (c) => {
+  const db = jobsDb(c.registry.db);
+  for (const [name, q] of [
+    ['next queued', queueQueries.nextQueued(db, 'd1')],
+    ['due jobs', queueQueries.dueJobs(db, 'd1', 2000)],
+    ['queued devices', queueQueries.queuedDevices(db)],
+    ['due devices', queueQueries.dueDevices(db, 2000)],
+  ] as const) {
+    const p = plan(c.raw, q);
+    assert.match(p, /jobs_queued/, `${name}: ${p}`);
+  }
+  const p = plan(c.raw, queueQueries.active(db));
+  assert.match(p, /jobs_open/, `active jobs: ${p}`);
+});
+
+t('the queued-job answers', async (c) => {
+  const db = jobsDb(c.registry.db);
+  assert.is((await nextQueued(db, 'd1'))?.seq, 3002);
+  assert.is(await nextQueued(db, 'd2'), undefined);
+  assert.equal(
+    (await dueJobs(db, 'd1', 2000)).map((r) => r.seq),
+    [3002, 3003],
+  );
+  assert.equal(await dueJobs(db, 'd3', 2000), []);
+  assert.equal((await queuedDevices(db)).sort(), ['d1', 'd3']);
+  assert.equal(await dueDevices(db, 2000), ['d1']);
+  assert.equal(
+    (await activeJobs(db)).map((r) => r.id),
+    ['d1-3001', 'd2-2'],
+  );
+});
+
+t('a state change rewrites only the indexes that hold it: no index on state alone or device and state', (c) => {
+  const indexes = (
+    c.raw.prepare(`SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'jobs' AND sql IS NOT NULL`).all() as { name: string; sql: string }[]
+  )
+    .map((r) => r.name)
+    .sort();
+  assert.equal(indexes, ['jobs_agent', 'jobs_device_seq', 'jobs_idempotency', 'jobs_open', 'jobs_queued']);
+});
+
+t('an idempotency key is unique per agent; jobs without one are not in its index', async (c) => {
+  const db = jobsDb(c.registry.db);
+  await db
+    .insertInto('jobs')
+    .values({ ...row('d4', 1, 'done'), idempotency_key: 'k1' })
+    .execute();
+  const err = await db
+    .insertInto('jobs')
+    .values({ ...row('d4', 2, 'queued'), idempotency_key: 'k1' })
+    .execute()
+    .then(
+      () => null,
+      (e: unknown) => e,
+    );
+  assert.ok(isUniqueViolation(err), `a second job with key k1: ${String(err)}`);
+  await db
+    .insertInto('jobs')
+    .values({ ...row('d4', 3, 'done'), agent: 'other', idempotency_key: 'k1' })
+    .execute();
+  const p = plan(c.raw, db.selectFrom('jobs').selectAll().where('agent', '=', 'ag').where('idempotency_key', '=', 'k1'));
+  assert.match(p, /jobs_idempotency/, `plan: ${p}`);
+  const { sql } = c.raw.prepare(`SELECT sql FROM sqlite_master WHERE name = 'jobs_idempotency'`).get() as { sql: string };
+  assert.match(sql, /WHERE idempotency_key IS NOT NULL$/, sql);
+  await db.deleteFrom('jobs').where('device', '=', 'd4').execute();
 });
 
 t.run();
