@@ -15,6 +15,7 @@ import type { Dialect } from '../store/migrations';
 import { postEvent, type PostResult } from './post';
 import { type WebhookEventsTable, type WebhooksTable, webhooksDb } from './schema';
 import { signatureHeader } from './signature';
+import { endpointsChanged } from './subscribers';
 
 /** What this module reads of the node's context. */
 type DelivererContext = Pick<Context, 'closing' | 'db' | 'log' | 'metrics' | 'now' | 'writer'> & PublisherContext;
@@ -259,6 +260,7 @@ export class Deliverer {
       if (!cur || Number(cur.enabled) !== 1 || cur.failing_since === null || now - Number(cur.failing_since) < this.o.disableAfterMs) return null;
       const reason = `every delivery failed for ${Math.round((now - Number(cur.failing_since)) / 1000)} s (last: ${error})`;
       await w.updateTable('webhooks').set({ enabled: 0, disabled_at: now, disabled_reason: reason }).where('id', '=', hook.id).execute();
+      await endpointsChanged(w);
       await w.updateTable('webhook_deliveries').set({ state: 'disabled' }).where('webhook', '=', hook.id).where('state', '=', 'pending').execute();
       await appendAudit(trx, { at: now, actor: 'broker', action: 'webhook.disabled', detail: { webhook: hook.id, url: hook.url, reason } });
       return `webhook ${hook.id} (${hook.url}) disabled: ${reason}`;

@@ -6,6 +6,7 @@ import type { WebhookDeliveryView, WebhookView } from '../../protocol/rest';
 import { appendAudit } from '../store/audit';
 import type { Database } from '../store/schema';
 import { type WebhooksDatabase, type WebhooksTable, webhooksDb } from './schema';
+import { endpointsChanged } from './subscribers';
 
 /** The same transaction seen as the core registry, for appendAudit. */
 const core = (trx: Kysely<WebhooksDatabase>): Kysely<Database> => trx as unknown as Kysely<Database>;
@@ -41,6 +42,7 @@ export async function createWebhook(db: Kysely<any>, w: { url: string; events: s
     .transaction()
     .execute(async (trx) => {
       await trx.insertInto('webhooks').values(row).execute();
+      await endpointsChanged(trx);
       await appendAudit(core(trx), { at: now, actor, action: 'webhook.created', detail: { webhook: row.id, url: w.url, events: w.events } });
     });
   return row;
@@ -76,6 +78,7 @@ export async function updateWebhook(db: Kysely<any>, id: string, p: WebhookPatch
       if (Object.keys(set).length === 0) throw new ProtocolError(ErrorCode.BAD_REQUEST, 'nothing to change');
       const r = await trx.updateTable('webhooks').set(set).where('id', '=', id).executeTakeFirst();
       if (Number(r.numUpdatedRows) === 0) throw new ProtocolError(ErrorCode.NOT_FOUND, `no webhook ${id}`, 'id');
+      await endpointsChanged(trx);
       const changed = Object.keys(p).filter((k) => k !== 'secret');
       if (p.secret !== undefined) changed.push('secret');
       await appendAudit(core(trx), { at: now, actor, action: 'webhook.updated', detail: { webhook: id, changed } });
@@ -88,6 +91,7 @@ export async function deleteWebhook(db: Kysely<any>, id: string, actor: string, 
     .execute(async (trx) => {
       const r = await trx.deleteFrom('webhooks').where('id', '=', id).executeTakeFirst();
       if (Number(r.numDeletedRows) === 0) throw new ProtocolError(ErrorCode.NOT_FOUND, `no webhook ${id}`, 'id');
+      await endpointsChanged(trx);
       await trx.updateTable('webhook_deliveries').set({ state: 'disabled' }).where('webhook', '=', id).where('state', '=', 'pending').execute();
       await appendAudit(core(trx), { at: now, actor, action: 'webhook.deleted', detail: { webhook: id } });
     });
