@@ -1,9 +1,10 @@
 // Which endpoints subscribe to an event type. Every transaction that records an event asks, and
 // under a steady job rate transactions are small: reading the endpoints each time cost about 6 %
-// of the broker's CPU per job at a fixed rate in bench:jobs. The endpoints are kept in memory per database instead, under a
-// version that every change to them replaces in the same transaction. A transaction reads that
-// version (one row by key), so an endpoint added on another node of a cluster counts from the
-// first transaction that sees its commit, as it did when the endpoints were read each time.
+// of the broker's CPU per job at a fixed rate in bench:jobs. The endpoints are kept in memory per
+// database instead, under a version that every change to them replaces in the same transaction.
+// A transaction reads that version (one row by key), so an endpoint added on another node of a
+// cluster counts from the first transaction that sees its commit, as it did when the endpoints
+// were read each time.
 import { randomUUID } from 'node:crypto';
 import type { DialectAdapter, Kysely } from 'kysely';
 import type { WebhookEventType } from '../../protocol/webhooks';
