@@ -1,6 +1,7 @@
 // A submit on the device's dispatcher (docs/architecture.md, Jobs): checked against the binding,
-// the device's capabilities, the kind's params and the queue cap, written, then dispatched if the
-// device has a free slot; it answers with the job's place.
+// the device's capabilities, the kind's params and the queue cap, written (on a single node, with
+// its dispatch in the same commit when the device is free), then dispatched if the device has a
+// free slot; it answers with the job's place.
 import { randomUUID } from 'node:crypto';
 import { ErrorCode, ProtocolError } from '../../protocol/errors';
 import { JOB_KINDS, type QrShowParams, isJobKind, parseJobParams } from '../../protocol/jobs';
@@ -50,10 +51,11 @@ export class Submits {
       const now = ctx.now();
       const ttlMs = queueTtlMs(params, s.ttl, ctx.opts.jobTtlMs, now);
       const hold = isHeld(s.kind, params);
-      let row: JobRow | 'full';
+      const startNow = await this.p.dispatch.freeForNext(q);
+      let written: { row: JobRow | 'full'; started: boolean };
       try {
-        row = await this.p.core.write((trx) =>
-          insertJob(
+        written = await this.p.core.write(async (trx) => {
+          const row = await insertJob(
             trx,
             {
               id: randomUUID(),
@@ -68,16 +70,20 @@ export class Submits {
               ...(s.via ? { via: s.via } : {}),
             },
             ctx.opts.queueCap,
-          ),
-        );
+          );
+          if (row === 'full' || !startNow) return { row, started: false };
+          return { row, started: (await this.p.dispatch.startIn(trx, q, row, now)) === 'ok' };
+        });
       } catch (err) {
         // The same key raced in from a submit for another device: answer as a repeat.
         const existing = key !== null && isUniqueViolation(err) ? await jobByKey(db, agent, key) : undefined;
         if (existing) return this.repeat(existing, s);
         throw err;
       }
+      const { row, started } = written;
       if (row === 'full') throw this.queueFull(s.device);
       this.p.open.queued(q, row);
+      if (started) this.p.dispatch.started(q, row, now);
       this.p.snapshot.markChanged(q);
       this.p.core.metrics.submitted.inc({ outcome: 'queued' });
       ctx.log.debug({ job: row.id, device: s.device, agent, kind: s.kind }, 'job queued');

@@ -1,0 +1,50 @@
+// A job submitted to a free device is written and dispatched in one commit, so it waits for one
+// disk sync, not two, before its cmd goes out (docs/architecture.md, Jobs). Behind a busy slot it
+// is only queued, and goes out when the slot frees. Counted by the registry's WAL syncs, one per
+// commit, with nothing else writing meanwhile (a silent device and no ack timeout in the window).
+import * as assert from 'uvu/assert';
+import { identify, jobIn, jobSuite, submit } from '../helpers/jobs';
+import { waitUntil } from '../helpers/wait';
+
+const { s, env } = jobSuite('jobs: dispatch in the submit commit', { jobAckTimeoutMs: 60_000 });
+
+const syncs = (): number => env.tb.broker.ctx.backends.registry.walSyncs!();
+
+/** Resolves once no commit has happened for a while: the device's connect and hello are written. */
+async function quiet(): Promise<void> {
+  let last = syncs();
+  let since = Date.now();
+  await waitUntil(
+    () => {
+      const now = syncs();
+      if (now !== last) [last, since] = [now, Date.now()];
+      return Date.now() - since >= 300;
+    },
+    10_000,
+    'the registry to stop committing',
+  );
+}
+
+s('a submit to a free device commits once and the cmd goes out; a submit behind it only queues', async () => {
+  const w = await env.watch({ mode: 'silent' });
+  await quiet();
+  const before = syncs();
+  const first = await submit(w.agent, identify(w.device.id));
+  assert.ok(first.ok, JSON.stringify(first));
+  assert.is(first.result.state, 'dispatched');
+  assert.is(syncs() - before, 1, 'the insert and the dispatch shared one commit');
+  await waitUntil(() => w.device.cmds.length === 1, 5000, 'the cmd at the device');
+  assert.is(w.device.cmds[0]!.job, first.result.job);
+
+  const middle = syncs();
+  const second = await submit(w.agent, identify(w.device.id));
+  assert.ok(second.ok, JSON.stringify(second));
+  assert.is(second.result.state, 'queued');
+  assert.is(second.result.position, 1);
+  assert.is(syncs() - middle, 1);
+  const job = await jobIn(env.tb, first.result.job, ['dispatched'], w.agent.token);
+  assert.is(job.times.queued, job.times.dispatched, 'queued and dispatched in the same instant');
+  assert.is(w.device.cmds.length, 1, 'the second job waits for the slot');
+});
+
+s.run();
