@@ -82,35 +82,33 @@ on(
     const socket = (mqOf(slow) as unknown as { o: MqOptions }).o.links.sub.stream;
     socket.pause();
     const topic = `aff/${randomBytes(4).toString('hex')}`;
-    let granted = false;
-    const subscribed = new Promise<void>((resolve) =>
-      mqOf(subscriber).on(
-        topic,
-        (_p, done) => done(),
-        () => ((granted = true), resolve()),
-      ),
-    );
+    // Subscribes on the subscriber's node; `granted` turns true when the subscription is confirmed.
+    const subscribe = (): { granted: boolean; done: Promise<void> } => {
+      const s = { granted: false, done: Promise.resolve() };
+      s.done = new Promise<void>((resolve) =>
+        mqOf(subscriber).on(
+          topic,
+          (_p, done) => done(),
+          () => ((s.granted = true), resolve()),
+        ),
+      );
+      return s;
+    };
+    const first = subscribe();
     // A second subscriber on the same node to the filter still being announced waits with the first.
-    let secondGranted = false;
-    const second = new Promise<void>((resolve) =>
-      mqOf(subscriber).on(
-        topic,
-        (_p, done) => done(),
-        () => ((secondGranted = true), resolve()),
-      ),
-    );
+    const second = subscribe();
     try {
       const command = subscriber.ctx.backends.commandRedis()!;
       await waitUntil(async () => (await command.hexists(`filters:${nodeId(subscriber)}`, topic)) === 1, 5_000, 'the filter to be recorded');
       // Replies come in order on one connection: once this one is in, the node has read the reply
       // to its announcement, and without waiting for confirmations it would have granted it.
       await command.ping();
-      assert.not.ok(granted, 'granted while a node had not applied the filter');
-      assert.not.ok(secondGranted, 'a second subscriber granted while a node had not applied the filter');
+      assert.not.ok(first.granted, 'granted while a node had not applied the filter');
+      assert.not.ok(second.granted, 'a second subscriber granted while a node had not applied the filter');
     } finally {
       socket.resume();
     }
-    await Promise.all([subscribed, second]);
+    await Promise.all([first.done, second.done]);
     assert.ok(mqOf(slow).filtersOf(nodeId(subscriber)).includes(topic));
   },
 );
