@@ -24,8 +24,8 @@ export class Dispatch {
   /** Sends queued jobs to the device while it has free slots. */
   async pump(q: DeviceQueue): Promise<void> {
     const { ctx } = this.core;
-    while (q.ready && !this.core.stopped && q.active.size < q.concurrency) {
-      const job = !ctx.backends.sharedRegistry ? (await this.open.list(q)).find((j) => j.state === 'queued') : await nextQueued(this.core.db, q.id);
+    while (this.hasFreeSlot(q)) {
+      const job = await this.nextOf(q);
       if (!job) return;
       const now = ctx.now();
       if (Number(job.expires_at) <= now) {
@@ -58,8 +58,17 @@ export class Dispatch {
    * memory are the whole truth; a cluster's submit leaves it to pump.
    */
   async freeForNext(q: DeviceQueue): Promise<boolean> {
-    if (this.core.ctx.backends.sharedRegistry || !q.ready || this.core.stopped || q.active.size >= q.concurrency) return false;
-    return !(await this.open.list(q)).some((j) => j.state === 'queued');
+    return !this.core.ctx.backends.sharedRegistry && this.hasFreeSlot(q) && (await this.nextOf(q)) === undefined;
+  }
+
+  private hasFreeSlot(q: DeviceQueue): boolean {
+    return q.ready && !this.core.stopped && q.active.size < q.concurrency;
+  }
+
+  /** The device's oldest queued job: from the open jobs in memory on a single node, from the registry in a cluster. */
+  private async nextOf(q: DeviceQueue): Promise<JobRow | undefined> {
+    if (this.core.ctx.backends.sharedRegistry) return nextQueued(this.core.db, q.id);
+    return (await this.open.list(q)).find((j) => j.state === 'queued');
   }
 
   /** Moves a queued job to dispatched inside a write; a held job reserves the device first. */

@@ -20,8 +20,8 @@ interface Endpoints {
 }
 
 const versionRow = prepared((db: Kysely<Database>, p: { key: string }) => db.selectFrom('kv').select('value').where('key', '=', p.key));
-const enabledRows = prepared((db: Kysely<any>, p: { enabled: number }) =>
-  webhooksDb(db).selectFrom('webhooks').select(['id', 'events']).where('enabled', '=', p.enabled).orderBy('id'),
+const enabledRows = prepared((db: Kysely<any>, _p: Record<string, never>) =>
+  webhooksDb(db).selectFrom('webhooks').select(['id', 'events']).where('enabled', '=', 1).orderBy('id'),
 );
 
 /** By dialect adapter: one per database, shared by its transactions. */
@@ -35,7 +35,7 @@ async function read(db: Kysely<any>): Promise<Endpoints> {
   const cached = loaded.get(adapter);
   if (cached && cached.version === version) return cached;
   const byType = new Map<string, { id: string }[]>();
-  for (const row of (await enabledRows(db, { enabled: 1 })).rows) {
+  for (const row of (await enabledRows(db, {})).rows) {
     for (const type of JSON.parse(row.events) as string[]) {
       const ids = byType.get(type) ?? [];
       ids.push({ id: row.id });
