@@ -19,6 +19,7 @@ import { defineCli, readCli } from '../../host-tools/cli/args';
 import { agentTopic } from '../../protocol/topics';
 import { randomMac } from '../../test/helpers/broker';
 import { BrokerProcess } from '../../test/helpers/broker-process';
+import { brokerCounters } from '../lib/broker-counters';
 import { type Checkout, checkoutOf } from '../lib/checkout';
 import { median } from '../lib/load';
 import { mosquittoPid, type PeerProcess, startBareAedes } from '../lib/peers';
@@ -95,16 +96,10 @@ interface Burst {
 const burstSpans: [number, number][] = [];
 const monoUs = (): number => Number(process.hrtime.bigint() / 1000n);
 
-/** SQL statements the broker has run so far (read before and after a burst, outside its timing). */
-async function sqlStatements(bp: BrokerProcess): Promise<number> {
-  const text = await (await fetch(`${bp.httpUrl}/metrics`)).text();
-  return Number(/^fleetbind_sql_statements_total (\S+)$/m.exec(text)?.[1] ?? NaN);
-}
-
 /** All claims leave at once; resolves when every one is answered. */
 async function burst(rig: { bp: BrokerProcess; profiled: boolean }, pairs: [Agent, string][]): Promise<Burst> {
   const pid = rig.bp.child.pid!;
-  const sql0 = await sqlStatements(rig.bp);
+  const sql0 = (await brokerCounters(rig.bp)).sql;
   const cpu0 = cpuMsOf(pid)!;
   const t0 = performance.now();
   const span0 = monoUs();
@@ -112,7 +107,7 @@ async function burst(rig: { bp: BrokerProcess; profiled: boolean }, pairs: [Agen
   const lastMs = performance.now() - t0;
   const cpuMs = cpuMsOf(pid)! - cpu0;
   if (rig.profiled) burstSpans.push([span0, monoUs()]);
-  const sql = (await sqlStatements(rig.bp)) - sql0;
+  const sql = (await brokerCounters(rig.bp)).sql - sql0;
   return { lastMs, cpuUsPerClaim: (cpuMs * 1000) / pairs.length, won: answers.filter((r) => r.ok).length, sqlPerClaim: sql / pairs.length };
 }
 

@@ -7,6 +7,7 @@ import { agentTopic, deviceTopic } from '../../protocol/topics';
 import { helloOf } from '../../test/helpers/broker';
 import type { BrokerProcess } from '../../test/helpers/broker-process';
 import type { Dev } from '../../test/scenarios/fleet';
+import { brokerCounters } from '../lib/broker-counters';
 import { RawClient, splicer } from '../lib/raw-mqtt';
 import { type AgentLogin, type Fleet, pool } from './fleet';
 
@@ -138,10 +139,7 @@ export async function fleetbindRig(bp: BrokerProcess, fleet: Fleet): Promise<Job
     name: 'fleetbind',
     pid: bp.child.pid!,
     devices: fleet.devs.map((d) => d.id),
-    statements: async () => {
-      const text = await (await fetch(`${bp.httpUrl}/metrics`)).text();
-      return Number(/^fleetbind_sql_statements_total (\S+)$/m.exec(text)?.[1] ?? NaN);
-    },
+    statements: async () => (await brokerCounters(bp)).sql,
     submit: (device, ended) => submitters.get(device)!(ended),
     close: async () => {
       await Promise.all([...devices, ...agents.map((a) => a.client)].map((c) => c.end()));

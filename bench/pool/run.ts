@@ -7,11 +7,13 @@
 // Prints dispatch latency p50/p99 (submit → cmd at the device), jobs/s, the broker's CPU time per
 // job, and for the pool the lease handover (a device's done → its next cmd), with the pool/owned
 // ratios. Medians over rounds; the machine may be loaded, so compare ratios and CPU per job.
-// --cpu-prof <dir> writes the broker's V8 CPU profile there when it stops.
+// --cpu-prof <dir> writes the broker's V8 CPU profile there when it stops, with the spans of the
+// pool rounds and of the owned rounds beside it (pool-rounds.json, owned-rounds.json) for
+// profile-top's third argument.
 //
 //   npm run bench:pool -- [--locations 10] [--devices 20] [--agents 100] [--rounds 3] [--cpu-prof dir]
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { MqttClient } from 'mqtt';
@@ -21,6 +23,7 @@ import { connectAgent } from '../../test/helpers/broker';
 import { BrokerProcess } from '../../test/helpers/broker-process';
 import { end, subscribe } from '../../test/helpers/mqtt';
 import { claimOne, answeringDevice, log, pool, provisionFleet } from '../jobs/fleet';
+import { brokerCounters } from '../lib/broker-counters';
 import { median, percentile } from '../lib/load';
 import { UNLIMITED_REQUESTS, cpuMsOf } from '../lib/proc';
 
@@ -57,8 +60,14 @@ interface Round {
   p99: number;
   jobsPerSec: number;
   cpuUsPerJob: number;
+  sqlPerJob: number;
+  messagesPerJob: number;
   handover: number[];
+  /** [start, end] in µs of the monotonic clock, which the broker's CPU profile uses. */
+  span: [number, number];
 }
+
+const monoUs = (): number => Number(process.hrtime.bigint() / 1000n);
 
 const cmdAt = new Map<string, { at: number; device: string }>();
 const doneAt = new Map<string, number>();
@@ -87,7 +96,9 @@ async function round(bp: BrokerProcess, submits: [Agent, Record<string, unknown>
   expecting = submits.length;
   arrived = 0;
   const all = new Promise<void>((resolve) => (allArrived = resolve));
+  const counters0 = await brokerCounters(bp);
   const cpu0 = cpuMsOf(bp.child.pid!)!;
+  const mono0 = monoUs();
   const t0 = performance.now();
   const sent = await Promise.all(
     submits.map(async ([a, to]) => {
@@ -98,8 +109,10 @@ async function round(bp: BrokerProcess, submits: [Agent, Record<string, unknown>
     }),
   );
   await all;
+  const span: [number, number] = [mono0, monoUs()];
   const seconds = (performance.now() - t0) / 1000;
   const cpuMs = cpuMsOf(bp.child.pid!)! - cpu0;
+  const counters = await brokerCounters(bp);
   const lat = sent.map((s) => cmdAt.get(s.job)!.at - s.at).sort((x, y) => x - y);
   // A handover: a device that finished a job of this round took its next job of the round.
   const byDevice = new Map<string, number[]>();
@@ -114,7 +127,16 @@ async function round(bp: BrokerProcess, submits: [Agent, Record<string, unknown>
     for (let i = 1; i < ats.length; i++) handover.push(ats[i]! - ats[i - 1]!);
     if (prev !== undefined && prev > t0) handover.push(ats[0]! - prev);
   }
-  return { p50: percentile(lat, 50), p99: percentile(lat, 99), jobsPerSec: submits.length / seconds, cpuUsPerJob: (cpuMs * 1000) / submits.length, handover };
+  return {
+    p50: percentile(lat, 50),
+    p99: percentile(lat, 99),
+    jobsPerSec: submits.length / seconds,
+    cpuUsPerJob: (cpuMs * 1000) / submits.length,
+    sqlPerJob: (counters.sql - counters0.sql) / submits.length,
+    messagesPerJob: (counters.messagesOut - counters0.messagesOut) / submits.length,
+    handover,
+    span,
+  };
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'fleetbind-bench-pool-'));
@@ -191,10 +213,10 @@ try {
       `round ${n}/${ROUNDS}: pool p50 ${p.p50.toFixed(1)} p99 ${p.p99.toFixed(1)} ms, ${p.jobsPerSec.toFixed(0)} jobs/s, ${p.cpuUsPerJob.toFixed(0)} µs CPU/job; owned p50 ${o.p50.toFixed(1)} p99 ${o.p99.toFixed(1)} ms, ${o.jobsPerSec.toFixed(0)} jobs/s, ${o.cpuUsPerJob.toFixed(0)} µs CPU/job`,
     );
   }
-  const med = (rs: Round[], k: 'p50' | 'p99' | 'jobsPerSec' | 'cpuUsPerJob'): number => median(rs.map((r) => r[k]));
+  const med = (rs: Round[], k: 'p50' | 'p99' | 'jobsPerSec' | 'cpuUsPerJob' | 'sqlPerJob' | 'messagesPerJob'): number => median(rs.map((r) => r[k]));
   const handover = pools.flatMap((r) => r.handover).sort((x, y) => x - y);
   const line = (name: string, rs: Round[]) =>
-    `  ${name.padEnd(6)} dispatch p50 ${med(rs, 'p50').toFixed(1).padStart(8)} ms  p99 ${med(rs, 'p99').toFixed(1).padStart(8)} ms   ${med(rs, 'jobsPerSec').toFixed(0).padStart(6)} jobs/s   broker CPU ${med(rs, 'cpuUsPerJob').toFixed(0).padStart(6)} µs/job`;
+    `  ${name.padEnd(6)} dispatch p50 ${med(rs, 'p50').toFixed(1).padStart(8)} ms  p99 ${med(rs, 'p99').toFixed(1).padStart(8)} ms   ${med(rs, 'jobsPerSec').toFixed(0).padStart(6)} jobs/s   broker CPU ${med(rs, 'cpuUsPerJob').toFixed(0).padStart(6)} µs/job  ${med(rs, 'sqlPerJob').toFixed(1).padStart(5)} SQL statements/job  ${med(rs, 'messagesPerJob').toFixed(1).padStart(5)} messages out/job`;
   const jobs = LOCATIONS * AGENTS;
   console.log('');
   console.log(
@@ -205,6 +227,12 @@ try {
   console.log(
     `  lease handover (a pool device's done → its next cmd): p50 ${percentile(handover, 50).toFixed(1)} ms  p99 ${percentile(handover, 99).toFixed(1)} ms over ${handover.length} handovers`,
   );
+  if (values['cpu-prof']) {
+    // The broker makes the directory only when it stops and writes its profile.
+    mkdirSync(resolve(values['cpu-prof']), { recursive: true });
+    writeFileSync(join(resolve(values['cpu-prof']), 'pool-rounds.json'), JSON.stringify(pools.map((r) => r.span)));
+    writeFileSync(join(resolve(values['cpu-prof']), 'owned-rounds.json'), JSON.stringify(owneds.map((r) => r.span)));
+  }
   const ratio = med(pools, 'p99') / med(owneds, 'p99');
   console.log(
     `  pool/owned: dispatch p99 ${ratio.toFixed(2)}× (target ≤ 1.5×), p50 ${(med(pools, 'p50') / med(owneds, 'p50')).toFixed(2)}×, jobs/s ${(med(pools, 'jobsPerSec') / med(owneds, 'jobsPerSec')).toFixed(2)}×, CPU/job ${(med(pools, 'cpuUsPerJob') / med(owneds, 'cpuUsPerJob')).toFixed(2)}×`,
