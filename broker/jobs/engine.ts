@@ -176,9 +176,30 @@ export class JobEngine implements JobRpc {
     return this.snapshot.republish(this.core.queue(device));
   }
 
-  /** The device's jobs changed outside the engine (a pool's lease): read them again. */
-  forget(device: string): void {
-    this.open.forget(this.core.queue(device));
+  /**
+   * Whether a job a pool is about to write on the device (a lease's job) can start in that same
+   * write: as for a submit, the device is ready with a free slot and nothing queued, on a single
+   * node. Asked in the device's order (run), before the write.
+   */
+  freeForNext(device: string): Promise<boolean> {
+    return this.dispatch.freeForNext(this.core.queue(device));
+  }
+
+  /** Starts, inside the pool's write, the job it has just inserted; false if it could not. */
+  async startIn(trx: Trx, row: JobRow, now: number): Promise<boolean> {
+    return (await this.dispatch.startIn(trx, this.core.queue(row.device), row, now)) === 'ok';
+  }
+
+  /**
+   * A job a pool wrote on the device has committed: the device's open jobs take it, and one
+   * started in that write goes out (`startedAt` is the write's time). Safe outside the device's
+   * order for a job that did not start: it only adds a committed row.
+   */
+  placed(row: JobRow, startedAt: number | null): void {
+    const q = this.core.queue(row.device);
+    this.open.queued(q, row);
+    if (startedAt !== null) this.dispatch.started(q, row, startedAt);
+    this.snapshot.markChanged(q);
   }
 
   queue(device: string): DeviceQueue {

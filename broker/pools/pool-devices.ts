@@ -6,7 +6,7 @@
 // node may have placed a device a moment ago, and a node that did not know it would let a job wait
 // beside a free device until its next sweep.
 import type { Kysely } from 'kysely';
-import { poolDevices } from '../store/locations';
+import { poolDevices, pooledDeviceIds } from '../store/locations';
 import type { Database } from '../store/schema';
 
 export interface PoolDevice {
@@ -16,6 +16,8 @@ export interface PoolDevice {
 
 export class PoolDeviceCache {
   private readonly byLocation = new Map<string, Promise<PoolDevice[]>>();
+  /** Every pool-mode device's id; null until read, and again after each placement. */
+  private pooled: Promise<Set<string>> | null = null;
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -39,6 +41,23 @@ export class PoolDeviceCache {
     return p;
   }
 
+  /**
+   * Whether the device is in pool mode, so that it may be leased: only a pool device ever is. On a
+   * single node from memory, read once after each placement or mode change; in a cluster always
+   * true, and the caller asks the registry.
+   */
+  async mayBeLeased(id: string): Promise<boolean> {
+    if (!this.kept) return true;
+    if (this.pooled === null) {
+      const mine = pooledDeviceIds(this.db).then((ids) => new Set(ids));
+      this.pooled = mine;
+      mine.catch(() => {
+        if (this.pooled === mine) this.pooled = null;
+      });
+    }
+    return (await this.pooled).has(id);
+  }
+
   private async read(location: string): Promise<PoolDevice[]> {
     return (await poolDevices(this.db, location)).map((d) => ({ id: d.id, caps: JSON.parse(d.caps) as string[] }));
   }
@@ -47,5 +66,11 @@ export class PoolDeviceCache {
   forget(location?: string): void {
     if (location === undefined) this.byLocation.clear();
     else this.byLocation.delete(location);
+  }
+
+  /** A device was placed, moved, switched mode or deleted: everything is read again. */
+  placed(): void {
+    this.forget();
+    this.pooled = null;
   }
 }

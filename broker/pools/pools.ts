@@ -14,8 +14,8 @@ import type { Context } from '../context';
 import type { SubmitResult } from '../jobs/job-rpc';
 import { checkPayment } from '../jobs/payment-check';
 import { isHeld, queueTtlMs } from '../jobs/submit';
-import { type JobsDatabase, asRegistry } from '../jobs/schema';
-import { insertJob, jobByKey } from '../jobs/store';
+import { type JobRow, type JobsDatabase, asRegistry } from '../jobs/schema';
+import { type NewJob, insertJob, jobByKey } from '../jobs/store';
 import { isUniqueViolation } from '../store/db';
 import { getHolder } from '../store/devices';
 import type { BindingChange } from '../store/bindings';
@@ -58,6 +58,14 @@ export interface RoutedResult extends SubmitResult {
   device: string | null;
   pool?: string;
   route?: Route;
+}
+
+/** A lease's job. The lease's conditional UPDATE found no unfinished job on the device, so its queue has room. */
+async function insertLeaseJob(trx: Trx, j: NewJob, cap: number): Promise<JobRow> {
+  const row = await insertJob(trx, j, cap);
+  // Unreachable with a queue cap of at least 1; throwing rolls the lease back with it.
+  if (row === 'full') throw new Error(`device ${j.device} had no room for its lease's job`);
+  return row;
 }
 
 function shuffle<T>(xs: T[]): T[] {
@@ -105,7 +113,7 @@ export class Pools {
 
   /** A device was placed, moved, switched mode or deleted: the pools are read again. */
   devicesChanged(): void {
-    this.devices.forget();
+    this.devices.placed();
   }
 
   // ---- where a submit goes
@@ -282,18 +290,18 @@ export class Pools {
       idempotencyKey: key,
     };
     const free = shuffle(this.freeOf(capable));
-    const outcome = await this.tx(async (trx) => {
+    const outcome = await this.tx(async (trx): Promise<{ lease: BindingChange; row: JobRow } | { queued: PoolEntryRow }> => {
       // FIFO: while anyone waits here, a new job queues behind them.
       if (free.length > 0 && !(await anyWaiting(asRegistry(trx), location))) {
         for (const d of free) {
           const change = await startLease(asRegistry(trx), { lease: randomUUID(), device: d.id, agent, location, job: id, route, now });
           if (change === null) continue;
-          await insertJob(
+          const row = await insertLeaseJob(
             trx,
             { id, device: d.id, agent, kind: job.kind, params: entry.params, hold: entry.hold, ttlMs: entry.ttlMs, idempotencyKey: key, now, via },
             ctx.opts.queueCap,
           );
-          return change;
+          return { lease: change, row };
         }
       }
       return { queued: await enqueue(asRegistry(trx), entry) };
@@ -304,9 +312,9 @@ export class Pools {
       return again;
     });
     if ('job' in outcome) return outcome;
-    if ('device' in outcome) {
-      this.leased(outcome, location);
-      return { ...(await this.placed(id, outcome.device)), device: outcome.device, pool: location, route };
+    if ('lease' in outcome) {
+      this.leased(outcome.lease, location, outcome.row, null);
+      return { ...(await this.placed(id, outcome.lease.device)), device: outcome.lease.device, pool: location, route };
     }
     this.lines.added(outcome.queued);
     ctx.log.debug({ job: id, location, agent }, 'job waits in the pool queue');
@@ -332,11 +340,14 @@ export class Pools {
     return !this.ctx.backends.sharedRegistry ? e.write(fn) : this.ctx.claimGate.run(() => e.db.transaction().execute(fn));
   }
 
-  /** A lease committed with its job: the binding map and notifications, the device's queue count. */
-  private leased(change: BindingChange, location: string): void {
-    const e = this.ctx.jobs.engine;
-    e.forget(change.device);
+  /**
+   * A lease committed with its job: the binding map and notifications first, so the job's cmd (if
+   * it started in that commit, at `startedAt`) goes out with the lessee already bound; then the
+   * device's open jobs.
+   */
+  private leased(change: BindingChange, location: string, job: JobRow, startedAt: number | null): void {
     applyBindingChange(this.ctx, change);
+    this.ctx.jobs.engine.placed(job, startedAt);
     this.metrics.leasesStarted.inc({ location: this.metrics.location(location) });
     this.ctx.log.info({ device: change.device, agent: change.to, location, version: change.version }, 'leased');
   }
@@ -401,7 +412,7 @@ export class Pools {
     // Gone: another step decided the entry first (and keeps the queue in memory current itself).
     if (outcome === 'gone') this.lines.removed(entry.location, entry.id);
     if (typeof outcome === 'string') return outcome;
-    this.assigned(entry, outcome, now);
+    this.assigned(entry, outcome.lease, outcome.row, now, null);
     return 'assigned';
   }
 
@@ -412,7 +423,7 @@ export class Pools {
    * an older one's decision committed then records a later decided_at, so decided_at follows the
    * order decisions committed in (docs/architecture.md, Testing approach).
    */
-  private async take(trx: Trx, entry: PoolEntryRow, device: string, now: number): Promise<BindingChange | 'gone' | 'taken'> {
+  private async take(trx: Trx, entry: PoolEntryRow, device: string, now: number): Promise<{ lease: BindingChange; row: JobRow } | 'gone' | 'taken'> {
     const reg = asRegistry(trx);
     if (!(await decide(reg, entry.id, 'assigned', now, device))) return 'gone';
     const change = await startLease(reg, { lease: randomUUID(), device, agent: entry.agent, location: entry.location, job: entry.id, route: entry.route, now });
@@ -421,7 +432,7 @@ export class Pools {
       return 'taken';
     }
     const ttlMs = Math.max(1, Number(entry.expires_at) - now);
-    await insertJob(
+    const row = await insertLeaseJob(
       trx,
       {
         id: entry.id,
@@ -437,13 +448,13 @@ export class Pools {
       },
       this.ctx.opts.queueCap,
     );
-    return change;
+    return { lease: change, row };
   }
 
   /** A waiting entry's lease committed: the binding map, the metrics, and its agent is told. */
-  private assigned(entry: PoolEntryRow, change: BindingChange, now: number): void {
+  private assigned(entry: PoolEntryRow, change: BindingChange, job: JobRow, now: number, startedAt: number | null): void {
     this.lines.removed(entry.location, entry.id);
-    this.leased(change, entry.location);
+    this.leased(change, entry.location, job, startedAt);
     this.metrics.waitSeconds.observe({ location: this.metrics.location(entry.location) }, (now - Number(entry.queued_at)) / 1000);
     this.queue.tell(entry.agent, { event: 'pool.assigned', job: entry.id, location: entry.location, device: change.device, route: entry.route });
   }
@@ -521,54 +532,68 @@ export class Pools {
 
   /**
    * Ends the agent's lease of the device if the device has no unfinished job (the conditional
-   * UPDATE decides), after the device's last snapshot went out, so the agent sees how its job ended.
-   * In the same transaction an online device goes to the oldest waiting job of its location that
-   * it can run: the handover costs one commit, and the binding goes from one lessee straight to
-   * the next.
+   * UPDATE decides), in the device's order after its last snapshot went out, so the agent sees how
+   * its job ended. In the same transaction an online device goes to the oldest waiting job of its
+   * location that it can run, and on a single node that job starts in it too: the handover costs
+   * one commit, and the binding goes from one lessee straight to the next.
    */
   private async endLease(device: string, agent: string, leased: boolean): Promise<void> {
     const { ctx } = this;
+    const e = ctx.jobs.engine;
     try {
       if (!leased) {
-        // A job that named its device: most run on owned devices, and one read tells them apart.
+        // A job that named its device: most run on owned devices, which are never leased and need
+        // no read; a pool device may be leased to the agent, and the registry says whether.
+        if (!(await this.devices.mayBeLeased(device))) return;
         const row = await getHolder(ctx.db, device);
         if (row?.agent_id !== agent || row.bound_via !== 'lease') return;
       }
-      await ctx.jobs.engine.queue(device).idle();
-      if (this.stopped) return;
-      const online = ctx.presence.isOnline(device);
-      const now = ctx.now();
-      const outcome = await this.tx(async (trx) => {
-        const ended = await endLease(asRegistry(trx), { device, agent, reason: 'job-ended', actor: 'broker', now });
-        if (ended === null) return null;
-        const { row } = ended.change;
-        if (!online || row.mode !== 'pool' || row.location === null) return { ended, next: null, lost: false };
-        const entry = await oldestWaitingFor(asRegistry(trx), row.location, JSON.parse(row.caps) as string[]);
-        if (entry === undefined) return { ended, next: null, lost: false };
-        const at = ctx.now();
-        const change = await this.take(trx, entry, device, at);
-        return typeof change === 'string' ? { ended, next: null, lost: true } : { ended, next: { entry, change, at }, lost: false };
-      });
-      if (outcome === null) return;
-      const { ended, next } = outcome;
-      const location = ended.lease?.location ?? ended.change.row.location;
-      if (ended.lease) this.queue.leaseLasted(ended.lease.location, now - Number(ended.lease.started_at));
-      if (location !== null) {
-        this.metrics.leasesEnded.inc({ location: this.metrics.location(location), reason: 'job-ended' });
-        ctx.log.info({ device, agent, location, version: ended.change.version }, 'lease ended');
-      }
-      if (next !== null) {
-        // One change from the old lessee to the new: the ended lessee has no unfinished job here.
-        this.assigned(next.entry, { ...next.change, from: agent }, next.at);
-        await this.queue.publish(next.entry.location);
-        return;
-      }
-      applyBindingChange(ctx, ended.change);
+      const handover = await e.run(e.queue(device), () => this.endLeaseInOrder(device, agent));
+      if (handover === null) return;
+      if (handover.next !== null) await this.queue.publish(handover.location);
       // Another node took that entry meanwhile: a younger one may still suit the device.
-      if (outcome.lost && location !== null) await this.drain(location);
+      else if (handover.lost) await this.drain(handover.location);
     } catch (err) {
       ctx.log.error({ err, device, agent }, 'ending a lease failed');
     }
+  }
+
+  /** endLease's step in the device's order: the write, then the binding map and the device's jobs. */
+  private async endLeaseInOrder(device: string, agent: string): Promise<{ location: string; next: string | null; lost: boolean } | null> {
+    const { ctx } = this;
+    const e = ctx.jobs.engine;
+    if (this.stopped) return null;
+    const online = ctx.presence.isOnline(device);
+    const startNow = online && (await e.freeForNext(device));
+    const now = ctx.now();
+    const outcome = await this.tx(async (trx) => {
+      const ended = await endLease(asRegistry(trx), { device, agent, reason: 'job-ended', actor: 'broker', now });
+      if (ended === null) return null;
+      const { row } = ended.change;
+      if (!online || row.mode !== 'pool' || row.location === null) return { ended, next: null, lost: false };
+      const entry = await oldestWaitingFor(asRegistry(trx), row.location, JSON.parse(row.caps) as string[]);
+      if (entry === undefined) return { ended, next: null, lost: false };
+      const at = ctx.now();
+      const taken = await this.take(trx, entry, device, at);
+      if (typeof taken === 'string') return { ended, next: null, lost: true };
+      const started = startNow && (await e.startIn(trx, taken.row, at));
+      return { ended, next: { entry, ...taken, at, started }, lost: false };
+    });
+    if (outcome === null) return null;
+    const { ended, next } = outcome;
+    const location = ended.lease?.location ?? ended.change.row.location;
+    if (ended.lease) this.queue.leaseLasted(ended.lease.location, now - Number(ended.lease.started_at));
+    if (location !== null) {
+      this.metrics.leasesEnded.inc({ location: this.metrics.location(location), reason: 'job-ended' });
+      ctx.log.info({ device, agent, location, version: ended.change.version }, 'lease ended');
+    }
+    if (next !== null) {
+      // One change from the old lessee to the new: the ended lessee has no unfinished job here.
+      this.assigned(next.entry, { ...next.lease, from: agent }, next.row, next.at, next.started ? next.at : null);
+      return { location: next.entry.location, next: next.entry.id, lost: false };
+    }
+    applyBindingChange(ctx, ended.change);
+    return location === null ? null : { location, next: null, lost: outcome.lost };
   }
 
   private onHello(device: string): void {

@@ -8,7 +8,7 @@ import { recordEvent } from '../webhooks/outbox';
 import { appendAudit } from './audit';
 import type { BindingChange } from './bindings';
 import { noOpenJobs } from './locations';
-import { first, prepared } from './prepared';
+import { type Params, first, prepared, preparedShapes } from './prepared';
 import type { Database, LeaseRow, PoolEntryRow } from './schema';
 
 export interface LeaseInput {
@@ -255,17 +255,29 @@ export async function placeInQueue(db: Kysely<Database>, location: string, seq: 
 }
 
 /** The oldest waiting entry of a location that a device running these kinds can take. */
+/** One compiled query per number of kinds: a device announces few, out of the few kinds there are. */
+const oldestOfKinds = preparedShapes(
+  (n: number) => String(n),
+  (db: Kysely<Database>, n: number, p: Params) =>
+    db
+      .selectFrom('pool_queue')
+      .selectAll()
+      .where('location', '=', p.location as string)
+      .where('state', '=', 'waiting')
+      .where(
+        'kind',
+        'in',
+        Array.from({ length: n }, (_, i) => p[`k${i}`] as string),
+      )
+      .orderBy('seq')
+      .limit(1),
+);
+
 export async function oldestWaitingFor(db: Kysely<Database>, location: string, kinds: readonly string[]): Promise<PoolEntryRow | undefined> {
   if (kinds.length === 0) return undefined;
-  return db
-    .selectFrom('pool_queue')
-    .selectAll()
-    .where('location', '=', location)
-    .where('state', '=', 'waiting')
-    .where('kind', 'in', kinds)
-    .orderBy('seq')
-    .limit(1)
-    .executeTakeFirst();
+  const params: Params = { location };
+  for (const [i, k] of kinds.entries()) params[`k${i}`] = k;
+  return first(oldestOfKinds(db, kinds.length, params));
 }
 
 /** Whether anyone waits in the location's queue (one index entry read, where a count reads them all). */

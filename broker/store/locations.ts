@@ -158,6 +158,11 @@ export async function poolDevices(db: Kysely<Database>, location: string): Promi
   return db.selectFrom('devices').selectAll().where('location', '=', location).where('mode', '=', 'pool').orderBy('id').execute();
 }
 
+/** The ids of every device in pool mode, wherever it is placed. */
+export async function pooledDeviceIds(db: Kysely<Database>): Promise<string[]> {
+  return (await db.selectFrom('devices').select('id').where('mode', '=', 'pool').execute()).map((r) => r.id);
+}
+
 /** Every device placed at a location, owned or pool. */
 export async function devicesAt(db: Kysely<Database>, location: string): Promise<DeviceRow[]> {
   return db.selectFrom('devices').selectAll().where('location', '=', location).orderBy('id').execute();
