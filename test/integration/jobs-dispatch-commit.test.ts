@@ -4,30 +4,16 @@
 // commit, with nothing else writing meanwhile (a silent device and no ack timeout in the window).
 import * as assert from 'uvu/assert';
 import { identify, jobIn, jobSuite, submit } from '../helpers/jobs';
+import { noCommits, walSyncs } from '../helpers/commits';
 import { waitUntil } from '../helpers/wait';
 
 const { s, env } = jobSuite('jobs: dispatch in the submit commit', { jobAckTimeoutMs: 60_000 });
 
-const syncs = (): number => env.tb.broker.ctx.backends.registry.walSyncs!();
-
-/** Resolves once no commit has happened for a while: the device's connect and hello are written. */
-async function quiet(): Promise<void> {
-  let last = syncs();
-  let since = Date.now();
-  await waitUntil(
-    () => {
-      const now = syncs();
-      if (now !== last) [last, since] = [now, Date.now()];
-      return Date.now() - since >= 300;
-    },
-    10_000,
-    'the registry to stop committing',
-  );
-}
+const syncs = (): number => walSyncs(env.tb);
 
 s('a submit to a free device commits once and the cmd goes out; a submit behind it only queues', async () => {
   const w = await env.watch({ mode: 'silent' });
-  await quiet();
+  await noCommits(env.tb);
   const before = syncs();
   const first = await submit(w.agent, identify(w.device.id));
   assert.ok(first.ok, JSON.stringify(first));

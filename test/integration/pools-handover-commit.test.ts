@@ -7,6 +7,7 @@ import * as assert from 'uvu/assert';
 import { jobIn, jobSuite } from '../helpers/jobs';
 import type { JobDevice } from '../helpers/job-device';
 import { joinLocation, makeLocation, poolDevice, poolSubmit } from '../helpers/pools';
+import { noCommits, walSyncs } from '../helpers/commits';
 import { waitUntil } from '../helpers/wait';
 
 const { s, env } = jobSuite('pools: the hand-over starts the next job in its commit', { jobAckTimeoutMs: 60_000 });
@@ -15,22 +16,7 @@ s.after.each(async () => {
   for (const d of devices.splice(0)) await d.close();
 });
 
-const syncs = (): number => env.tb.broker.ctx.backends.registry.walSyncs!();
-
-/** Resolves once no commit has happened for a while. */
-async function quiet(): Promise<void> {
-  let last = syncs();
-  let since = Date.now();
-  await waitUntil(
-    () => {
-      const now = syncs();
-      if (now !== last) [last, since] = [now, Date.now()];
-      return Date.now() - since >= 300;
-    },
-    10_000,
-    'the registry to stop committing',
-  );
-}
+const syncs = (): number => walSyncs(env.tb);
 
 s("a device's done hands it to the waiting job, which starts in the hand-over's commit", async () => {
   const loc = await makeLocation(env.tb);
@@ -48,12 +34,12 @@ s("a device's done hands it to the waiting job, which starts in the hand-over's 
   assert.is(second.result.position, 1);
   // The next cmd is recorded but not accepted: an accept would be a commit of its own.
   dev.mode = 'silent';
-  await quiet();
+  await noCommits(env.tb);
 
   const before = syncs();
   await dev.ack({ job: first.result.job, state: 'done', result: { ok: true } });
   await waitUntil(() => dev.cmds.some((c) => c.job === second.result.job), 10_000, "the second agent's cmd at the device");
-  await quiet();
+  await noCommits(env.tb);
   assert.is(syncs() - before, 2, "the first job's end, then one hand-over commit that also dispatched the next job");
   assert.is(env.tb.ctx.bindings.agentOf(dev.id), b.id, 'the device went straight to the next lessee');
   const job = await jobIn(env.tb, second.result.job, ['dispatched', 'running'], b.token);
