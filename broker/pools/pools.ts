@@ -60,6 +60,12 @@ export interface RoutedResult extends SubmitResult {
   route?: Route;
 }
 
+/** A lease written with its job, in one transaction. */
+interface LeaseWithJob {
+  lease: BindingChange;
+  row: JobRow;
+}
+
 /** A lease's job. The lease's conditional UPDATE found no unfinished job on the device, so its queue has room. */
 async function insertLeaseJob(trx: Trx, j: NewJob, cap: number): Promise<JobRow> {
   const row = await insertJob(trx, j, cap);
@@ -290,7 +296,7 @@ export class Pools {
       idempotencyKey: key,
     };
     const free = shuffle(this.freeOf(capable));
-    const outcome = await this.tx(async (trx): Promise<{ lease: BindingChange; row: JobRow } | { queued: PoolEntryRow }> => {
+    const outcome = await this.tx(async (trx): Promise<LeaseWithJob | { queued: PoolEntryRow }> => {
       // FIFO: while anyone waits here, a new job queues behind them.
       if (free.length > 0 && !(await anyWaiting(asRegistry(trx), location))) {
         for (const d of free) {
@@ -423,7 +429,7 @@ export class Pools {
    * an older one's decision committed then records a later decided_at, so decided_at follows the
    * order decisions committed in (docs/architecture.md, Testing approach).
    */
-  private async take(trx: Trx, entry: PoolEntryRow, device: string, now: number): Promise<{ lease: BindingChange; row: JobRow } | 'gone' | 'taken'> {
+  private async take(trx: Trx, entry: PoolEntryRow, device: string, now: number): Promise<LeaseWithJob | 'gone' | 'taken'> {
     const reg = asRegistry(trx);
     if (!(await decide(reg, entry.id, 'assigned', now, device))) return 'gone';
     const change = await startLease(reg, { lease: randomUUID(), device, agent: entry.agent, location: entry.location, job: entry.id, route: entry.route, now });
@@ -550,7 +556,7 @@ export class Pools {
       }
       const handover = await e.run(e.queue(device), () => this.endLeaseInOrder(device, agent));
       if (handover === null) return;
-      if (handover.next !== null) await this.queue.publish(handover.location);
+      if (handover.handedOver) await this.queue.publish(handover.location);
       // Another node took that entry meanwhile: a younger one may still suit the device.
       else if (handover.lost) await this.drain(handover.location);
     } catch (err) {
@@ -559,7 +565,7 @@ export class Pools {
   }
 
   /** endLease's step in the device's order: the write, then the binding map and the device's jobs. */
-  private async endLeaseInOrder(device: string, agent: string): Promise<{ location: string; next: string | null; lost: boolean } | null> {
+  private async endLeaseInOrder(device: string, agent: string): Promise<{ location: string; handedOver: boolean; lost: boolean } | null> {
     const { ctx } = this;
     const e = ctx.jobs.engine;
     if (this.stopped) return null;
@@ -590,10 +596,10 @@ export class Pools {
     if (next !== null) {
       // One change from the old lessee to the new: the ended lessee has no unfinished job here.
       this.assigned(next.entry, { ...next.lease, from: agent }, next.row, next.at, next.started ? next.at : null);
-      return { location: next.entry.location, next: next.entry.id, lost: false };
+      return { location: next.entry.location, handedOver: true, lost: false };
     }
     applyBindingChange(ctx, ended.change);
-    return location === null ? null : { location, next: null, lost: outcome.lost };
+    return location === null ? null : { location, handedOver: false, lost: outcome.lost };
   }
 
   private onHello(device: string): void {
