@@ -43,6 +43,8 @@ export interface BrokerOptions {
   maxPendingAuth: number;
   /** Once the oldest CONNECT still being authenticated has waited this long, new ones are answered CONNACK 3 at once. */
   maxAuthWaitMs: number;
+  /** Compact the heap once a burst of this many connects has ended (heap-compaction.ts); 0 never. */
+  stormCompaction: number;
   /** Agent requests per second, sustained, on one connection (docs/architecture.md, Request rate limits). */
   requestRate: number;
   /** Agent requests one connection may send at once before the sustained rate applies. */
@@ -114,6 +116,7 @@ export const DEFAULTS: BrokerOptions = {
   preAuthPerAddress: 1024,
   maxPendingAuth: 20_000,
   maxAuthWaitMs: 3_000,
+  stormCompaction: 1_000,
   requestRate: 20,
   requestBurst: 40,
   agentRequestRate: 20,
@@ -230,6 +233,12 @@ export const BROKER_CLI = defineCli({
       value: 'MS',
       env: 'FLEETBIND_MAX_AUTH_WAIT_MS',
       help: `once the oldest CONNECT still being authenticated has waited this long, new ones are refused at once with CONNACK 3 and retry (default ${DEFAULTS.maxAuthWaitMs})`,
+    },
+    'storm-compaction': {
+      type: 'string',
+      value: 'N',
+      env: 'FLEETBIND_STORM_COMPACTION',
+      help: `once a burst of N or more connects has ended, compact the heap so the memory its garbage grew goes back to the system, at the cost of one pause; 0 turns it off (default ${DEFAULTS.stormCompaction})`,
     },
     'request-rate': {
       type: 'string',
@@ -576,6 +585,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BrokerOpti
   set('pre-auth-per-address', (v) => (o.preAuthPerAddress = positive('pre-auth-per-address', v)));
   set('max-pending-auth', (v) => (o.maxPendingAuth = positive('max-pending-auth', v)));
   set('max-auth-wait-ms', (v) => (o.maxAuthWaitMs = positive('max-auth-wait-ms', v)));
+  set('storm-compaction', (v) => (o.stormCompaction = nonNegative('storm-compaction', v)));
   set('request-rate', (v) => (o.requestRate = positive('request-rate', v)));
   set('request-burst', (v) => (o.requestBurst = positive('request-burst', v)));
   set('agent-request-rate', (v) => (o.agentRequestRate = positive('agent-request-rate', v)));

@@ -23,10 +23,16 @@ export interface GuardEvents {
 
 export class ConnectionGuard {
   private readonly pending = new Map<string, number>();
+  private waiting = 0;
   constructor(
     private readonly perAddress: number,
     private readonly report: GuardEvents,
   ) {}
+
+  /** Connections from every address that have not been through CONNECT yet. */
+  get unauthenticated(): number {
+    return this.waiting;
+  }
 
   /** Returns the stream to hand to Aedes, or null when the address has too many unauthenticated connections. */
   wrap(inner: Duplex, address: string): GuardedStream | null {
@@ -37,7 +43,9 @@ export class ConnectionGuard {
       return null;
     }
     this.pending.set(address, n + 1);
+    this.waiting++;
     return new GuardedStream(inner, address, this.report, () => {
+      this.waiting--;
       const left = (this.pending.get(address) ?? 1) - 1;
       if (left <= 0) this.pending.delete(address);
       else this.pending.set(address, left);

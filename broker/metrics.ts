@@ -26,6 +26,7 @@ export class Metrics {
   readonly authenticating: Gauge;
   readonly requests: Counter<'op' | 'outcome'>;
   readonly guardRefusals: Counter<'reason'>;
+  readonly heapCompactions: Counter;
   readonly rateLimited: Counter<'scope'>;
   readonly helloRefusals: Counter<'reason'>;
   readonly machineCodeRefusals: Counter<'via' | 'reason'>;
@@ -146,6 +147,11 @@ export class Metrics {
       name: 'fleetbind_requests_rate_limited_total',
       help: 'Agent requests answered RATE_LIMITED, by the bucket that refused them (connection, agent)',
       labelNames: ['scope'],
+      registers: [registry],
+    });
+    this.heapCompactions = new Counter({
+      name: 'fleetbind_heap_compactions_total',
+      help: 'Heap compactions after a connect storm ended (--storm-compaction)',
       registers: [registry],
     });
     this.guardRefusals = new Counter({

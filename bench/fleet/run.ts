@@ -88,6 +88,15 @@ async function heapSnapshot(b: BrokerProcess, dir: string, phase: string): Promi
   }
 }
 
+/** The heap compactions the broker logged after connect storms, as their pauses. */
+function compactionPauses(b: BrokerProcess): string {
+  const ms = b
+    .logLines()
+    .filter((l) => l.msg === 'heap compacted after a connect storm')
+    .map((l) => `${l.ms} ms`);
+  return ms.length === 0 ? 'no heap compaction' : `heap compacted ${ms.length}× (pauses ${ms.join(', ')})`;
+}
+
 const mib = (b: number): string => `${(b / 1024 ** 2).toFixed(0)} MiB`;
 const secs = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
 
@@ -190,6 +199,7 @@ try {
   const readyRss = brokerRss(broker);
   const attemptsToReady = fleet.stats().connectAttempts;
   const droppedEnrolling = await droppedHashes(broker);
+  const enrollCompactions = compactionPauses(broker);
   const readySnapshot = SNAPSHOT_DIR ? await heapSnapshot(broker, SNAPSHOT_DIR, `${DEVICES}-devices`) : null;
 
   const killedAt = Date.now();
@@ -217,6 +227,7 @@ try {
   const rebootAttempts = fleet.stats().connectAttempts;
   await new Promise((r) => setTimeout(r, 3000));
   const rebootRss = brokerRss(broker);
+  const restartCompactions = compactionPauses(broker);
   fleet.stop();
   fleet = null;
   await broker.kill();
@@ -267,9 +278,9 @@ try {
       `bench:fleet results (${DEVICES} devices, one broker process)`,
       `  registered/s                 ${(DEVICES / ((allRegisteredAt - started) / 1000)).toFixed(0)} (all registered after ${secs(allRegisteredAt - started)})`,
       `  time until all ready         ${secs(readyMs)}  (${attemptsToReady} MQTT attempts; ${droppedEnrolling} secret hashes skipped for abandoned attempts)`,
-      `  broker RSS                   ${mib(readyRss)} (idle ${mib(idleRss)}), ${((readyRss - idleRss) / DEVICES / 1024).toFixed(1)} KiB per connected device over idle, ${(readyRss / DEVICES / 1024).toFixed(1)} KiB in all${SNAPSHOT_DIR ? ' (inflated by the idle heap snapshot taken before it: compare without --heap-snapshots)' : ''}`,
+      `  broker RSS                   ${mib(readyRss)} (idle ${mib(idleRss)}), ${((readyRss - idleRss) / DEVICES / 1024).toFixed(1)} KiB per connected device over idle, ${(readyRss / DEVICES / 1024).toFixed(1)} KiB in all; ${enrollCompactions}${SNAPSHOT_DIR ? ' (inflated by the idle heap snapshot taken before it: compare without --heap-snapshots)' : ''}`,
       `  back after restart           ${secs(backMs)} after the new broker listened (${secs(backAfterKillMs)} after the kill; ${attemptsToBack} attempts; ${droppedBack} secret checks skipped for abandoned attempts)`,
-      `  reboot, all at once          ${secs(rebootMs)} until all ${DEVICES} had a session (${rebootAttempts} attempts); broker RSS ${mib(rebootRss)}, ${(rebootPerDevice / 1024).toFixed(1)} KiB per device over idle; broker CPU ${((rebootCpuMs * 1000) / DEVICES).toFixed(0)} µs per device`,
+      `  reboot, all at once          ${secs(rebootMs)} until all ${DEVICES} had a session (${rebootAttempts} attempts); broker RSS ${mib(rebootRss)}, ${(rebootPerDevice / 1024).toFixed(1)} KiB per device over idle; broker CPU ${((rebootCpuMs * 1000) / DEVICES).toFixed(0)} µs per device; since the restart, ${restartCompactions}`,
       `  targets                      RSS < 1 GiB: ${readyRss < GiB ? 'met' : 'MISSED'}; back within 60 s: ${backMs <= 60_000 ? 'met' : 'MISSED'}`,
       ...(peers.length > 0
         ? ['', `peers: ${DEVICES} plain clients at once (connect with will, subscribe config+cmd, retained status, hello)`, ...peers.map(peerLine)]

@@ -6,6 +6,7 @@ import type { OfflineReason } from '../../protocol/messages';
 import { Acl } from '../acl';
 import { makeAuthenticate } from '../authenticate';
 import { markCloseReason } from '../close-reason';
+import { StormCompactor } from '../heap-compaction';
 import { CONNECT_DEADLINE_MS, ConnectionGuard, type GuardedStream } from '../connection-guard';
 import type { Context } from '../context';
 import type { KickTarget } from '../events';
@@ -27,6 +28,7 @@ export interface NodeMqtt {
   internals: AedesInternals;
   guard: ConnectionGuard;
   expiry: SessionExpiry;
+  compactor: StormCompactor;
   /** Closes the target's connections on this node only. */
   kickHere(target: KickTarget, reason: OfflineReason): number;
 }
@@ -103,8 +105,17 @@ export async function startMqtt(ctx: Context): Promise<NodeMqtt> {
       if (guardWarnings.take(address, ctx.now())) log.warn({ ip: address }, 'connection refused: too many unauthenticated connections from this address');
     },
   });
+  const compactor = new StormCompactor(
+    ctx.opts.stormCompaction,
+    () => guard.unauthenticated,
+    ({ connects, beforeBytes, afterBytes, ms }) => {
+      metrics.heapCompactions.inc();
+      log.info({ connects, heapBefore: beforeBytes, heapAfter: afterBytes, ms: Math.round(ms) }, 'heap compacted after a connect storm');
+    },
+  );
   aedes.on('client', (client) => {
     (client.conn as Partial<GuardedStream>).authenticated?.();
+    compactor.connected();
     const who = identityOf(client);
     if (who?.kind === 'device') ctx.presence.registered(who.id, who.conn);
     if (who?.kind === 'agent') scheduleBindings(ctx, who.id, 0);
@@ -114,5 +125,5 @@ export async function startMqtt(ctx: Context): Promise<NodeMqtt> {
   aedes.on('clientError', (client, err) => log.debug({ clientId: client.id, err: err.message }, 'client error'));
   aedes.on('connectionError', (client, err) => log.debug({ clientId: client.id, err: err.message }, 'connection error'));
   await backends.attach(ctx, kickHere);
-  return { aedes, internals, guard, expiry, kickHere };
+  return { aedes, internals, guard, expiry, compactor, kickHere };
 }

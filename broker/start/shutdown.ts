@@ -27,6 +27,7 @@ export async function drain(ctx: Context, parts: NodeParts): Promise<void> {
   listeners.tlsServer?.close();
   ctx.closing = true;
   mqtt.expiry.stop();
+  mqtt.compactor.close();
   features.stopOrderUpdates();
   await features.ota.stop();
   await features.pools.stop();
