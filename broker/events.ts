@@ -4,12 +4,16 @@ import type { EndedJobView, QueuedJobView, Status } from '../protocol/messages';
 import type { JobState } from '../protocol/jobs';
 import type { OtaReport } from '../protocol/ota';
 import type { BindingChange } from './store/bindings';
+import type { DeviceProfile } from './store/devices';
 
 export interface BrokerEvents {
   /** A committed binding change, after the in-memory map was updated. */
   binding: [BindingChange];
-  /** A device said hello and was sent its config: it is ready for commands. */
-  hello: [string];
+  /**
+   * A device said hello and was sent its config: it is ready for commands. With the profile the
+   * hello recorded, or null when it recorded none (a malformed hello).
+   */
+  hello: [string, DeviceProfile | null];
   ack: [string, Buffer];
   /** A device's hello reported the outcome of its last update (docs/architecture.md, Over-the-air updates). */
   ota: [string, OtaReport];

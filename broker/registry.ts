@@ -13,7 +13,16 @@ import { credentialKey } from './live-credentials';
 import { enrollTokenSubject } from './authenticate';
 import { type PublisherContext, publishConfig, publishJson } from './publisher';
 import { checkEnrollmentToken, consumeEnrollmentToken } from './store/enrollment';
-import { announceMachineCode, getDeviceByMac, isUnfinishedEnrollment, type MachineRefusal, provisionDevice, recordHello } from './store/devices';
+import {
+  announceMachineCode,
+  type DeviceProfile,
+  getDevice,
+  getDeviceByMac,
+  isUnfinishedEnrollment,
+  type MachineRefusal,
+  provisionDevice,
+  recordHello,
+} from './store/devices';
 
 /** What this module reads of the node's context. */
 type RegistryContext = Pick<Context, 'db' | 'deviceKey' | 'events' | 'kick' | 'log' | 'metrics' | 'now' | 'throttle' | 'writer'> & PublisherContext;
@@ -90,7 +99,11 @@ export async function handleEnroll(ctx: RegistryContext, who: Extract<Identity, 
         'enroll',
       );
       // A refused code does not refuse the enrollment: the device learns why at its hello.
-      const refusal = req.machine === undefined ? null : await announceMachineCode(trx, id, req.machine, actor, ctx.now());
+      let refusal = null;
+      if (req.machine !== undefined) {
+        const device = await getDevice(trx, id);
+        if (device) refusal = await announceMachineCode(trx, device, req.machine, actor, ctx.now());
+      }
       return { ...provisioned, machineRefusal: refusal };
     });
     if (machineRefusal) machineRefused(ctx, id, 'enroll', machineRefusal);
@@ -114,9 +127,10 @@ function machineRefused(ctx: RegistryContext, device: string, via: 'enroll' | 'h
 /**
  * Every hello is answered with the device's config. A malformed hello changes nothing: its config
  * says why (`error`) and keeps the claim code on screen. A refused machine code is answered the
- * same way, while the rest of the hello is recorded.
+ * same way, while the rest of the hello is recorded. Returns the profile it recorded, so the job
+ * engine need not read it back, or null when it recorded none.
  */
-export async function handleHello(ctx: RegistryContext, device: string, payload: Buffer): Promise<void> {
+export async function handleHello(ctx: RegistryContext, device: string, payload: Buffer): Promise<DeviceProfile | null> {
   let hello;
   try {
     hello = parseHello(parseJson(payload.toString('utf8')));
@@ -125,14 +139,15 @@ export async function handleHello(ctx: RegistryContext, device: string, payload:
     ctx.metrics.helloRefusals.inc({ reason: 'invalid' });
     ctx.log.warn({ device, code: err.code, field: err.field, reason: err.message }, 'malformed hello refused');
     await publishConfig(ctx, device, { error: err.toWire(), keepClaimCode: true });
-    return;
+    return null;
   }
   const update = { fw: hello.fw, model: hello.model, caps: hello.caps, concurrency: hello.concurrency ?? 1, ...(hello.screen ? { screen: hello.screen } : {}) };
   const machine = hello.machine;
   // After a broker restart the whole fleet says hello at once: share commits.
-  const refusal = await ctx.writer.write(async (trx) => {
-    await recordHello(trx, device, update, ctx.now());
-    return machine === undefined ? null : announceMachineCode(trx, device, machine, device, ctx.now());
+  const { recorded, refusal } = await ctx.writer.write(async (trx) => {
+    const row = await recordHello(trx, device, update, ctx.now());
+    if (row === undefined) return { recorded: false, refusal: null };
+    return { recorded: true, refusal: machine === undefined ? null : await announceMachineCode(trx, row, machine, device, ctx.now()) };
   });
   if (refusal) {
     ctx.metrics.helloRefusals.inc({ reason: `machine-${refusal.reason}` });
@@ -143,4 +158,5 @@ export async function handleHello(ctx: RegistryContext, device: string, payload:
     ...(refusal ? { error: refusal.error.toWire() } : {}),
   });
   if (hello.ota !== undefined) ctx.events.emit('ota', device, hello.ota);
+  return recorded ? { caps: update.caps, concurrency: update.concurrency, screen: hello.screen ?? null } : null;
 }

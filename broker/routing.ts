@@ -16,7 +16,7 @@ export function routeMessage(ctx: Context, client: Client, who: Identity, topic:
   switch (who.kind) {
     case 'device':
       if (t.kind !== 'device') return;
-      if (t.leaf === 'hello') return handleHello(ctx, who.id, payload).then(() => void ctx.events.emit('hello', who.id));
+      if (t.leaf === 'hello') return handleHello(ctx, who.id, payload).then((profile) => void ctx.events.emit('hello', who.id, profile));
       if (t.leaf === 'ack') return void ctx.events.emit('ack', who.id, payload);
       if (t.leaf === 'evt') return void ctx.events.emit('evt', who.id, t.stream ?? '', payload);
       if (t.leaf === 'state') return ctx.machines.shadows.report(who.id, payload);

@@ -18,6 +18,7 @@ import { SimFleet, type FleetStats } from '../../host-tools/simulate/fleet';
 import { progressLine } from '../../host-tools/simulate/progress';
 import { BrokerProcess } from '../../test/helpers/broker-process';
 import { metric } from '../../test/helpers/metrics';
+import { brokerCounters } from '../lib/broker-counters';
 import { growthLines, heapGrowth } from '../lib/heap-diff';
 import { mosquittoPid, startBareAedes } from '../lib/peers';
 import { cpuMsOf, rssOf } from '../lib/proc';
@@ -219,10 +220,13 @@ try {
   await new Promise((r) => setTimeout(r, 3000));
   fleet = newFleet(broker.mqttUrl);
   const bootedAt = Date.now();
+  const rebootCounters0 = await brokerCounters(broker);
   const rebootCpu0 = cpuMsOf(broker.child.pid!)!;
   fleet.start();
   await until('reboot', fleet, bootedAt, broker, (s) => s.connected === DEVICES);
   const rebootCpuMs = cpuMsOf(broker.child.pid!)! - rebootCpu0;
+  const rebootCounters = await brokerCounters(broker);
+  const perDevice = (k: 'sql' | 'messagesOut'): string => ((rebootCounters[k] - rebootCounters0[k]) / DEVICES).toFixed(1);
   const rebootMs = fleet.allConnectedAt! - bootedAt;
   const rebootAttempts = fleet.stats().connectAttempts;
   await new Promise((r) => setTimeout(r, 3000));
@@ -280,7 +284,7 @@ try {
       `  time until all ready         ${secs(readyMs)}  (${attemptsToReady} MQTT attempts; ${droppedEnrolling} secret hashes skipped for abandoned attempts)`,
       `  broker RSS                   ${mib(readyRss)} (idle ${mib(idleRss)}), ${((readyRss - idleRss) / DEVICES / 1024).toFixed(1)} KiB per connected device over idle, ${(readyRss / DEVICES / 1024).toFixed(1)} KiB in all; ${enrollCompactions}${SNAPSHOT_DIR ? ' (inflated by the idle heap snapshot taken before it: compare without --heap-snapshots)' : ''}`,
       `  back after restart           ${secs(backMs)} after the new broker listened (${secs(backAfterKillMs)} after the kill; ${attemptsToBack} attempts; ${droppedBack} secret checks skipped for abandoned attempts)`,
-      `  reboot, all at once          ${secs(rebootMs)} until all ${DEVICES} had a session (${rebootAttempts} attempts); broker RSS ${mib(rebootRss)}, ${(rebootPerDevice / 1024).toFixed(1)} KiB per device over idle; broker CPU ${((rebootCpuMs * 1000) / DEVICES).toFixed(0)} µs per device; since the restart, ${restartCompactions}`,
+      `  reboot, all at once          ${secs(rebootMs)} until all ${DEVICES} had a session (${rebootAttempts} attempts); broker RSS ${mib(rebootRss)}, ${(rebootPerDevice / 1024).toFixed(1)} KiB per device over idle; broker CPU ${((rebootCpuMs * 1000) / DEVICES).toFixed(0)} µs, ${perDevice('sql')} SQL statements and ${perDevice('messagesOut')} messages out per device; since the restart, ${restartCompactions}`,
       `  targets                      RSS < 1 GiB: ${readyRss < GiB ? 'met' : 'MISSED'}; back within 60 s: ${backMs <= 60_000 ? 'met' : 'MISSED'}`,
       ...(peers.length > 0
         ? ['', `peers: ${DEVICES} plain clients at once (connect with will, subscribe config+cmd, retained status, hello)`, ...peers.map(peerLine)]

@@ -20,7 +20,7 @@ export class DeviceEvents {
 
   start(): void {
     const { events } = this.ctx;
-    events.on('hello', (device) => this.engine.onHello(device));
+    events.on('hello', (device, profile) => this.engine.onHello(device, profile));
     events.on('presence', (device, status) => this.onPresence(device, status));
     events.on('ack', (device, payload) => this.onAck(device, payload));
     events.on('evt', (device, stream, payload) => this.engine.onEvt(device, stream, payload));

@@ -2,6 +2,7 @@
 // it ready for dispatch, a drop or a takeover by another node settles what was on it by the
 // interrupted rule, and so does a restart of this broker.
 import { JOB_KINDS, isJobKind } from '../../protocol/jobs';
+import type { DeviceProfile } from '../store/devices';
 import { type Active, type DeviceQueue, activeOf, clearTimer } from './device-queue';
 import { ACTIVE_STATES, activeJobs, openJobs, queuedDevices, transition, transitionSet } from './store';
 import type { EngineParts } from './engine-parts';
@@ -27,13 +28,17 @@ export class DeviceLink {
     await Promise.all([...devices].map((d) => this.p.snapshot.republish(core.queue(d))));
   }
 
-  /** A hello on a new connection: whatever ran on the previous one was interrupted. */
-  async ready(q: DeviceQueue): Promise<void> {
+  /**
+   * A hello on a new connection: whatever ran on the previous one was interrupted. `profile` is
+   * what the hello recorded; without one, the registry's is read.
+   */
+  async ready(q: DeviceQueue, profile: DeviceProfile | null): Promise<void> {
     if (q.active.size > 0) await this.dropped(q, 'reconnected');
     // In a cluster the device may come from another node, which lets go of it first; whatever
     // the registry still shows on the device is settled here.
     if (await this.p.core.ctx.lease.acquire(q.id)) await this.settleLeftovers(q, 'reconnected');
-    await this.p.snapshot.profile(q, true);
+    if (profile) q.profile = profile;
+    else await this.p.snapshot.profile(q, true);
     q.ready = true;
     this.p.snapshot.markChanged(q);
     await this.p.dispatch.pump(q);

@@ -2,7 +2,7 @@
 // it: submits, acks, timers, presence and binding changes each run to completion in turn. The
 // registry stays the truth; this holds what is on the device right now and the live timers.
 import type { EndedJobView } from '../../protocol/messages';
-import type { ScreenSize } from '../../protocol/screen-fit';
+import type { DeviceProfile } from '../store/devices';
 import type { Duration } from './eta';
 import type { JobRow } from './schema';
 
@@ -41,7 +41,7 @@ export class DeviceQueue {
   /** Said hello on its current connection and has not dropped since. */
   ready = false;
   /** What the device announced in its last hello; null until read from the registry. */
-  profile: { caps: readonly string[]; concurrency: number; screen: ScreenSize | null } | null = null;
+  profile: DeviceProfile | null = null;
   readonly active = new Map<string, Active>();
   durations: Map<string, Duration> | null = null;
   /** Jobs that ended since the last snapshot, with their agent (snapshots show the bound agent's only). */

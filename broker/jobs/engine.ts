@@ -6,6 +6,7 @@
 import type { Ack } from '../../protocol/messages';
 import type { JobView } from '../../protocol/rest';
 import type { BindingChange } from '../store/bindings';
+import type { DeviceProfile } from '../store/devices';
 import type { Context } from '../context';
 import { Acks } from './acks';
 import { BindingChanges } from './binding-change';
@@ -85,9 +86,9 @@ export class JobEngine implements JobRpc {
     return this.link.recover();
   }
 
-  onHello(device: string): void {
+  onHello(device: string, profile: DeviceProfile | null): void {
     const q = this.core.queue(device);
-    this.snapshot.fire(q, 'hello', () => this.link.ready(q));
+    this.snapshot.fire(q, 'hello', () => this.link.ready(q, profile));
   }
 
   onDisconnect(device: string, reason: string): void {

@@ -603,11 +603,10 @@ export class Pools {
   }
 
   private onHello(device: string): void {
-    this.ctx.db
-      .selectFrom('devices')
-      .select(['location', 'mode'])
-      .where('id', '=', device)
-      .executeTakeFirst()
+    // Most hellos come from devices outside every pool: on a single node they read nothing.
+    this.devices
+      .mayBeLeased(device)
+      .then((pooled) => (pooled ? this.ctx.db.selectFrom('devices').select(['location', 'mode']).where('id', '=', device).executeTakeFirst() : undefined))
       .then((row) => {
         if (row?.mode !== 'pool' || row.location === null) return;
         // A hello may announce other capabilities.

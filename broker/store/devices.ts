@@ -222,6 +222,13 @@ export async function setReprovisionAllowed(db: Kysely<Database>, id: string, al
   });
 }
 
+/** What a device's hello announces that decides which jobs it takes and how many at once. */
+export interface DeviceProfile {
+  caps: readonly string[];
+  concurrency: number;
+  screen: ScreenSize | null;
+}
+
 export interface HelloUpdate {
   fw: string;
   model: string;
@@ -230,14 +237,18 @@ export interface HelloUpdate {
   screen?: ScreenSize;
 }
 
-/** Self-registration on every connect. A machine code the device announces goes through announceMachineCode. */
-export async function recordHello(db: Kysely<Database>, id: string, h: HelloUpdate, now: number): Promise<void> {
-  await db
-    .updateTable('devices')
-    .set({ fw: h.fw, model: h.model, caps: JSON.stringify(h.caps), concurrency: h.concurrency, last_seen: now })
-    .where('id', '=', id)
-    .execute();
+const helloUpdate = prepared((db: Kysely<Database>, p: { id: string; fw: string; model: string; caps: string; concurrency: number; now: number }) =>
+  db.updateTable('devices').set({ fw: p.fw, model: p.model, caps: p.caps, concurrency: p.concurrency, last_seen: p.now }).where('id', '=', p.id).returningAll(),
+);
+
+/**
+ * Self-registration on every connect; the device's row as it now stands, which a machine code the
+ * device announces then goes through (announceMachineCode), or undefined for an unknown device.
+ */
+export async function recordHello(db: Kysely<Database>, id: string, h: HelloUpdate, now: number): Promise<DeviceRow | undefined> {
+  const row = await first(helloUpdate(db, { id, fw: h.fw, model: h.model, caps: JSON.stringify(h.caps), concurrency: h.concurrency, now }));
   await setDeviceScreen(db, id, h.screen);
+  return row;
 }
 
 /** Why a device's announced machine code was refused; the metric's label. */
@@ -247,17 +258,18 @@ export type MachineRefusal = 'not-allowed' | 'taken' | 'differs';
  * A device announces the machine code it serves (in enroll or hello). It is adopted only when the
  * device was enrolled with a token that allows announcing codes, it has no code yet, and no other
  * device has this one (docs/architecture.md, Identities: machine codes); a code the device
- * already has is no news. A refusal is audited and returned; it changes nothing else.
+ * already has is no news. A refusal is audited and returned; it changes nothing else. `row` is
+ * the device as the caller's transaction last read or wrote it.
  */
 export async function announceMachineCode(
   trx: Transaction<Database>,
-  id: string,
+  row: DeviceRow,
   code: string,
   actor: string,
   now: number,
 ): Promise<{ reason: MachineRefusal; error: ProtocolError } | null> {
-  const row = await getDevice(trx, id);
-  if (!row || row.machine_code === code) return null;
+  const id = row.id;
+  if (row.machine_code === code) return null;
   const holder = await getDeviceByMachineCode(trx, code);
   let refusal: { reason: MachineRefusal; error: ProtocolError } | null = null;
   if (Number(row.may_announce_machine) !== 1) {
