@@ -42,6 +42,14 @@ export function compactHeap(): Compaction {
   return { beforeBytes, afterBytes: committed(), ms: performance.now() - t0 };
 }
 
+const CALM_TICKS = 3;
+
+/** Where a StormCompactor's compactions go: logged and counted, or a failure to report. */
+export interface CompactionReport {
+  compacted(c: Compaction & { connects: number }): void;
+  failed(err: unknown): void;
+}
+
 /**
  * Counts completed connects and compacts the heap once a storm of at least `storm` of them has
  * ended. A tick is busy when more than a hundredth of a storm's connects complete in it, or more
@@ -49,8 +57,6 @@ export function compactHeap(): Compaction {
  * a row, so that a lull mid-storm (a long collection here, devices arriving in waves) seldom ends it.
  * Ordinary churn never builds one, so it never costs a pause.
  */
-const CALM_TICKS = 3;
-
 export class StormCompactor {
   private inStorm = 0;
   private inTick = 0;
@@ -60,7 +66,7 @@ export class StormCompactor {
   constructor(
     private readonly storm: number,
     private readonly waiting: () => number,
-    private readonly done: (c: Compaction & { connects: number }) => void,
+    private readonly report: CompactionReport,
     private readonly tickMs = 500,
     private readonly compact: () => Compaction = compactHeap,
   ) {}
@@ -89,6 +95,14 @@ export class StormCompactor {
     const connects = this.inStorm;
     this.inStorm = 0;
     this.calmTicks = 0;
-    if (connects >= this.storm) this.done({ ...this.compact(), connects });
+    if (connects < this.storm) return;
+    let c: Compaction;
+    try {
+      c = this.compact();
+    } catch (err) {
+      this.report.failed(err);
+      return;
+    }
+    this.report.compacted({ ...c, connects });
   }
 }

@@ -105,14 +105,13 @@ export async function startMqtt(ctx: Context): Promise<NodeMqtt> {
       if (guardWarnings.take(address, ctx.now())) log.warn({ ip: address }, 'connection refused: too many unauthenticated connections from this address');
     },
   });
-  const compactor = new StormCompactor(
-    ctx.opts.stormCompaction,
-    () => guard.unauthenticated,
-    ({ connects, beforeBytes, afterBytes, ms }) => {
+  const compactor = new StormCompactor(ctx.opts.stormCompaction, () => guard.unauthenticated, {
+    compacted({ connects, beforeBytes, afterBytes, ms }) {
       metrics.heapCompactions.inc();
       log.info({ connects, heapBefore: beforeBytes, heapAfter: afterBytes, ms: Math.round(ms) }, 'heap compacted after a connect storm');
     },
-  );
+    failed: (err) => log.error({ err }, 'compacting the heap after a connect storm failed'),
+  });
   aedes.on('client', (client) => {
     (client.conn as Partial<GuardedStream>).authenticated?.();
     compactor.connected();

@@ -38,21 +38,20 @@ t('gives back the sparse old-space pages a plain full collection keeps', () => {
 });
 
 /**
- * A compactor whose compaction only records that it ran, ticking every `tickMs`; `waiting` is the
- * count of connections not yet through CONNECT it sees.
+ * A compactor whose compaction only records that it ran (or throws `fails`), ticking every
+ * `tickMs`; `waiting` is the count of connections not yet through CONNECT it sees.
  */
-function recording(storm: number, tickMs: number): { c: StormCompactor; runs: number[]; waiting: { n: number } } {
+function recording(storm: number, tickMs: number, fails?: Error): { c: StormCompactor; runs: number[]; failures: unknown[]; waiting: { n: number } } {
   const runs: number[] = [];
+  const failures: unknown[] = [];
   const waiting = { n: 0 };
-  const fake = (): Compaction => ({ beforeBytes: 2, afterBytes: 1, ms: 1 });
-  const c = new StormCompactor(
-    storm,
-    () => waiting.n,
-    ({ connects }) => runs.push(connects),
-    tickMs,
-    fake,
-  );
-  return { c, runs, waiting };
+  const fake = (): Compaction => {
+    if (fails) throw fails;
+    return { beforeBytes: 2, afterBytes: 1, ms: 1 };
+  };
+  const report = { compacted: ({ connects }: { connects: number }) => runs.push(connects), failed: (err: unknown) => failures.push(err) };
+  const c = new StormCompactor(storm, () => waiting.n, report, tickMs, fake);
+  return { c, runs, failures, waiting };
 }
 
 t('a storm is compacted once, after three calm ticks', async () => {
@@ -103,18 +102,25 @@ t('churn, one connect at a time, never builds a storm', async () => {
   c.close();
 });
 
-t('a burst smaller than the storm size is not compacted', async () => {
-  const { c, runs } = recording(100, 10);
-  for (let i = 0; i < 99; i++) c.connected();
-  await sleep(50);
-  assert.equal(runs, []);
-  c.close();
+t('a burst smaller than the storm size is not compacted, and a storm size of 0 turns compaction off', async () => {
+  for (const [storm, burst] of [
+    [100, 99],
+    [0, 1000],
+  ] as const) {
+    const { c, runs } = recording(storm, 5);
+    for (let i = 0; i < burst; i++) c.connected();
+    await sleep(40);
+    assert.equal(runs, [], `storm ${storm}, burst ${burst}`);
+    c.close();
+  }
 });
 
-t('0 turns it off', async () => {
-  const { c, runs } = recording(0, 5);
-  for (let i = 0; i < 1000; i++) c.connected();
-  await sleep(30);
+t('a compaction that fails is reported, not thrown from the timer', async () => {
+  const boom = new Error('no collector');
+  const { c, runs, failures } = recording(10, 5, boom);
+  for (let i = 0; i < 20; i++) c.connected();
+  await sleep(40);
+  assert.equal(failures, [boom]);
   assert.equal(runs, []);
   c.close();
 });
