@@ -19,6 +19,7 @@ import { defineCli, readCli } from '../../host-tools/cli/args';
 import { agentTopic } from '../../protocol/topics';
 import { randomMac } from '../../test/helpers/broker';
 import { BrokerProcess } from '../../test/helpers/broker-process';
+import { afterSetupStorm } from '../lib/after-storm';
 import { brokerCounters } from '../lib/broker-counters';
 import { type Checkout, checkoutOf } from '../lib/checkout';
 import { median } from '../lib/load';
@@ -197,6 +198,7 @@ async function fleetbind(name: string, checkout?: string): Promise<Rig> {
     20,
     (id) => connectAgent(bp.mqttUrl, id),
   );
+  await afterSetupStorm(bp, agents.length, log);
   return { name, bp, devices, agents, profiled };
 }
 

@@ -7,9 +7,10 @@ import { agentTopic, deviceTopic } from '../../protocol/topics';
 import { helloOf } from '../../test/helpers/broker';
 import type { BrokerProcess } from '../../test/helpers/broker-process';
 import type { Dev } from '../../test/scenarios/fleet';
+import { afterSetupStorm } from '../lib/after-storm';
 import { brokerCounters } from '../lib/broker-counters';
 import { RawClient, splicer } from '../lib/raw-mqtt';
-import { type AgentLogin, type Fleet, pool } from './fleet';
+import { type AgentLogin, type Fleet, log, pool } from './fleet';
 
 export type Outcome = 'done' | 'failed' | 'refused';
 
@@ -100,6 +101,7 @@ export async function fleetbindRig(bp: BrokerProcess, fleet: Fleet): Promise<Job
       fleet.devs.filter((_, j) => j % fleet.agents.length === i).map((d) => d.id),
     ),
   );
+  await afterSetupStorm(bp, devices.length + agents.length, log);
   const submitters = new Map<string, (ended: (o: Outcome, at: number) => void) => void>();
   for (const a of agents) {
     let seq = 0;

@@ -23,6 +23,7 @@ import { connectAgent } from '../../test/helpers/broker';
 import { BrokerProcess } from '../../test/helpers/broker-process';
 import { end, subscribe } from '../../test/helpers/mqtt';
 import { claimOne, answeringDevice, log, pool, provisionFleet } from '../jobs/fleet';
+import { afterSetupStorm } from '../lib/after-storm';
 import { brokerCounters } from '../lib/broker-counters';
 import { median, percentile } from '../lib/load';
 import { UNLIMITED_REQUESTS, cpuMsOf } from '../lib/proc';
@@ -185,6 +186,7 @@ try {
     await subscribe(client, agentTopic(login.id, 'res'));
     return a;
   });
+  await afterSetupStorm(bp, fleet.devs.length + agents.length, log);
   const owners = agents.filter((a) => a.owned !== null);
   const leasesGone = async (): Promise<void> => {
     for (;;) {
