@@ -99,7 +99,7 @@ export async function handleEnroll(ctx: RegistryContext, who: Extract<Identity, 
         'enroll',
       );
       // A refused code does not refuse the enrollment: the device learns why at its hello.
-      let refusal = null;
+      let refusal: Awaited<ReturnType<typeof announceMachineCode>> = null;
       if (req.machine !== undefined) {
         const device = await getDevice(trx, id);
         if (device) refusal = await announceMachineCode(trx, device, req.machine, actor, ctx.now());

@@ -7,10 +7,16 @@ export interface BrokerCounters {
   sql: number;
   /** Messages delivered to clients. */
   messagesOut: number;
+  /** Heap compactions after connect storms; NaN from a broker that has none (an older checkout). */
+  compactions: number;
 }
 
 export async function brokerCounters(bp: BrokerProcess): Promise<BrokerCounters> {
   const text = await (await fetch(`${bp.httpUrl}/metrics`)).text();
   const counter = (name: string): number => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
-  return { sql: counter('fleetbind_sql_statements_total'), messagesOut: counter('fleetbind_messages_out_total') };
+  return {
+    sql: counter('fleetbind_sql_statements_total'),
+    messagesOut: counter('fleetbind_messages_out_total'),
+    compactions: counter('fleetbind_heap_compactions_total'),
+  };
 }
