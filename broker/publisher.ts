@@ -6,7 +6,7 @@ import { agentTopic, adminTopic, deviceTopic } from '../protocol/topics';
 import type { Context } from './context';
 import type { Identity } from './identity';
 import { getAgent } from './store/accounts';
-import { getDevice, listDevices } from './store/devices';
+import { type BoundDeviceRow, boundDevicesOf, getDevice } from './store/devices';
 import type { DeviceRow } from './store/schema';
 
 /** What this module reads of the node's context. */
@@ -80,13 +80,13 @@ export function publishStatus(ctx: PublisherContext, device: string, status: Sta
   return publishJson(ctx, deviceTopic(device, 'status'), status, true);
 }
 
-export function boundDevice(ctx: PublisherContext, row: DeviceRow): BoundDevice {
+export function boundDevice(ctx: PublisherContext, row: BoundDeviceRow): BoundDevice {
   const lease = row.bound_via === 'lease' && row.location !== null ? { lease: { location: row.location } } : {};
   return { id: row.id, machineCode: row.machine_code, model: row.model, boundAt: Number(row.bound_at), presence: ctx.presence.status(row.id), ...lease };
 }
 
 export async function bindingsOf(ctx: PublisherContext, agent: string): Promise<Bindings> {
-  const rows = await listDevices(ctx.db, agent);
+  const rows = await boundDevicesOf(ctx.db, agent);
   return { agent, devices: rows.map((r) => boundDevice(ctx, r)), at: ctx.now() };
 }
 

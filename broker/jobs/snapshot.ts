@@ -67,6 +67,8 @@ export class Snapshots {
   /** Position and ETA of every unfinished job of the device. */
   async layout(q: DeviceQueue): Promise<Layout> {
     const rows = await this.open.list(q);
+    // An empty queue has no places to work out: a device's first claim reads no durations or profile.
+    if (rows.length === 0) return { open: rows, slots: new Map(), at: this.core.ctx.now() };
     const durations = await this.durations(q);
     await this.profile(q);
     const at = this.core.ctx.now();

@@ -33,15 +33,21 @@ export function deviceView(r: DeviceRow): DeviceView {
 
 // Compiled once (prepared.ts): claims, hellos and binding changes read devices by id and by agent.
 const byId = prepared((db: Kysely<Database>, p: { id: string }) => db.selectFrom('devices').selectAll().where('id', '=', p.id));
-const byCodeOrId = prepared((db: Kysely<Database>, p: { code: string; id: string }) =>
-  db
-    .selectFrom('devices')
-    .selectAll()
-    .where((eb) => eb.or([eb('machine_code', '=', p.code), eb('id', '=', p.id)]))
-    .limit(2),
-);
-const byCode = prepared((db: Kysely<Database>, p: { code: string }) => db.selectFrom('devices').selectAll().where('machine_code', '=', p.code).limit(2));
+const byCode = prepared((db: Kysely<Database>, p: { code: string }) => db.selectFrom('devices').selectAll().where('machine_code', '=', p.code));
 const ofAgent = prepared((db: Kysely<Database>, p: { agent: string }) => db.selectFrom('devices').selectAll().where('agent_id', '=', p.agent).orderBy('id'));
+
+/** What an agent's bindings show of each device it holds (publisher.ts, boundDevice). */
+export type BoundDeviceRow = Pick<DeviceRow, 'id' | 'machine_code' | 'model' | 'bound_at' | 'bound_via' | 'location'>;
+// Every claim and release republishes the agent's bindings. A device row has two dozen columns,
+// and reading all of them cost twice as much as reading these.
+const boundTo = prepared((db: Kysely<Database>, p: { agent: string }) =>
+  db.selectFrom('devices').select(['id', 'machine_code', 'model', 'bound_at', 'bound_via', 'location']).where('agent_id', '=', p.agent).orderBy('id'),
+);
+
+/** The devices an agent holds, by id, with what its bindings show. */
+export async function boundDevicesOf(db: Kysely<Database>, agent: string): Promise<BoundDeviceRow[]> {
+  return (await boundTo(db, { agent })).rows;
+}
 
 const holderOf = prepared((db: Kysely<Database>, p: { id: string }) =>
   db.selectFrom('devices').select(['agent_id', 'bound_via', 'binding_version']).where('id', '=', p.id),
@@ -63,17 +69,19 @@ export async function replaceSecretHash(db: Kysely<Database>, id: string, from: 
 }
 
 export async function getDeviceByMachineCode(db: Kysely<Database>, code: string): Promise<DeviceRow | undefined> {
-  return db.selectFrom('devices').selectAll().where('machine_code', '=', code).executeTakeFirst();
+  return first(byCode(db, { code }));
 }
 
 /**
- * The device a plain claim target names, in one read: the one with that machine code, else the
- * one with that id (protocol/claim-target.ts: the code is tried first).
+ * The device a plain claim target names: the one with that machine code, else the one with that
+ * id (protocol/claim-target.ts: the code is tried first). Two index probes: one query with
+ * `machine_code = ? or id = ?` made SQLite merge both indexes into a row set, which cost twice
+ * as much as the two probes.
  */
 export async function getDeviceByCodeOrId(db: Kysely<Database>, code: string | null, id: string | null): Promise<DeviceRow | undefined> {
-  if (code === null && id === null) return undefined;
-  const { rows } = await (code === null ? byId(db, { id: id! }) : id === null ? byCode(db, { code }) : byCodeOrId(db, { code, id }));
-  return rows.find((r) => code !== null && r.machine_code === code) ?? rows[0];
+  const byMachine = code === null ? undefined : await getDeviceByMachineCode(db, code);
+  if (byMachine !== undefined || id === null) return byMachine;
+  return getDevice(db, id);
 }
 
 export async function listDevices(db: Kysely<Database>, agent?: string): Promise<DeviceRow[]> {

@@ -34,6 +34,19 @@ t('claim by machine code, signed label, label URL and device id bind the same de
   await end(a.client);
 });
 
+t("a plain name that is one device's machine code and another's id claims the machine code's device", async ({ broker }) => {
+  const byId = await broker.provision();
+  const byCode = await broker.provision(undefined, byId.id.toUpperCase());
+  const a = await broker.agent('plain-namer');
+  const who = { kind: 'agent' as const, id: a.id };
+  const r = await request(a.client, who, { op: 'claim', target: byId.id });
+  assert.ok(r.ok, JSON.stringify(r));
+  assert.is(r.result.device.id, byCode.id);
+  assert.is((await broker.api('GET', `/api/devices/${byCode.id}`)).body.boundVia, 'machine-code');
+  assert.is((await broker.api('GET', `/api/devices/${byId.id}`)).body.agent, null);
+  await end(a.client);
+});
+
 t('release only by the holder; NOT_BOUND otherwise; LIMIT caps how many devices an agent holds', async ({ broker }) => {
   const [d1, d2, d3] = await Promise.all([broker.provision(), broker.provision(), broker.provision()]);
   const lim = await broker.createAgent('limited', { deviceLimit: 2 });
