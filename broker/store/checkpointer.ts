@@ -133,11 +133,15 @@ export class Checkpointer {
       });
       if (this.waiting.length === 0) worker.unref();
       if ('error' in reply) throw new Error(`WAL checkpoint failed: ${reply.error}`);
+      this.done++;
       return reply;
     };
     const hold = this.frames >= RESTART_FRAMES ? this.hold : null;
+    // Catch up first without holding, so that the held checkpoint copies and syncs only what was
+    // committed meanwhile. Held straight after the last regular one, it copied 64 commits' frames:
+    // at 500 jobs/s every query waited 15-25 ms behind it, twice a second; now 6-8 ms.
+    if (hold) await ask();
     const result = hold ? await hold(ask) : await ask();
-    this.done++;
     // Every frame is copied and nothing can have come after: the next write restarts the WAL.
     if (hold && !result.busy && result.checkpointed === result.log) {
       this.held++;
