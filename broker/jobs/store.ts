@@ -1,6 +1,7 @@
 // Job queries. Every state change is one conditional UPDATE on the current state plus its history
 // row, in one transaction; the conditions make a late or repeated change a no-op.
 import { type Insertable, type Transaction, sql } from 'kysely';
+import { v7 as uuidv7 } from 'uuid';
 import { FINAL_JOB_STATES, type JobState } from '../../protocol/jobs';
 import { insertAtCommit } from '../store/commit-inserts';
 import { type Params, prepared, preparedShapes } from '../store/prepared';
@@ -168,6 +169,16 @@ const insertJobRow = preparedShapes(
   (cols: string[]) => cols.join(),
   (db: Db, cols, p: Params) => db.insertInto('jobs').values(Object.fromEntries(cols.map((c) => [c, p[c]])) as unknown as JobRow),
 );
+
+/**
+ * A new job's id: a UUID whose leading bits are its creation time (RFC 9562 version 7), with 74
+ * random bits. A job's history rows are indexed by its id, as is the job itself, so random ids put
+ * every job's inserts on a random index page: 3.5 of the 10.5 pages an average commit wrote to the
+ * WAL at 500 jobs/s. Ids in time order put recent jobs' entries on the last few pages.
+ */
+export function newJobId(): string {
+  return uuidv7();
+}
 
 export async function insertJob(trx: Transaction<JobsDatabase>, j: NewJob, cap: number): Promise<JobRow | 'full'> {
   const q = (await bumpQueue(trx, { device: j.device })).rows[0];

@@ -2,7 +2,6 @@
 // the device's capabilities, the kind's params and the queue cap, written (on a single node, with
 // its dispatch in the same commit when the device is free), then dispatched if the device has a
 // free slot; it answers with the job's place.
-import { randomUUID } from 'node:crypto';
 import { ErrorCode, ProtocolError } from '../../protocol/errors';
 import { JOB_KINDS, type QrShowParams, isJobKind, parseJobParams } from '../../protocol/jobs';
 import { isUniqueViolation } from '../store/db';
@@ -11,7 +10,7 @@ import type { SubmitInput, SubmitResult } from './job-rpc';
 import { checkPayment } from './payment-check';
 import type { JobRow } from './schema';
 import { checkFitsScreen } from './screen-check';
-import { getJob, insertJob, jobByKey } from './store';
+import { getJob, insertJob, jobByKey, newJobId } from './store';
 import type { EngineParts } from './engine-parts';
 
 /** How long a job may wait for its device: its ttl (seconds) or the fleet's default, cut short by a QR's absolute expiresAt. */
@@ -58,7 +57,7 @@ export class Submits {
           const row = await insertJob(
             trx,
             {
-              id: randomUUID(),
+              id: newJobId(),
               device: s.device,
               agent,
               kind: s.kind,

@@ -15,7 +15,7 @@ import type { SubmitResult } from '../jobs/job-rpc';
 import { checkPayment } from '../jobs/payment-check';
 import { isHeld, queueTtlMs } from '../jobs/submit';
 import { type JobRow, type JobsDatabase, asRegistry } from '../jobs/schema';
-import { type NewJob, insertJob, jobByKey } from '../jobs/store';
+import { type NewJob, insertJob, jobByKey, newJobId } from '../jobs/store';
 import { isUniqueViolation } from '../store/db';
 import { getHolder } from '../store/devices';
 import type { BindingChange } from '../store/bindings';
@@ -281,7 +281,7 @@ export class Pools {
       const res = await ctx.jobs.requests.submit(agent, { device: d.id, ...job, via });
       return { ...res, device: d.id, pool: location, route };
     }
-    const id = randomUUID();
+    const id = newJobId();
     const key = job.idempotencyKey ?? null;
     const entry = {
       id,
