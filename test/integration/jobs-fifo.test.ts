@@ -22,6 +22,9 @@ s('three agents submit 20 jobs each at once: each runs once, on its own device, 
     const list = await jobsWhen(env.tb, w.device.id, (jobs) => jobs.length === 20 && jobs.every((j) => j.state === 'done'), w.agent.token, 20_000);
     assert.is(list.length, 20);
     assert.equal(w.device.runs, ids, 'ran once each, in the order submitted');
+    // Time-ordered ids keep a job's index entries on the last pages (broker/jobs/store.ts, newJobId).
+    assert.equal([...ids].sort(), ids, 'job ids sort in the order the broker took the jobs');
+    for (const id of ids) assert.match(id, /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     const textOf = new Map(w.device.cmds.map((c) => [c.job, (c.params as { text: string }).text]));
     assert.equal(
       w.device.runs.map((id) => textOf.get(id)),
