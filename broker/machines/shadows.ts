@@ -92,6 +92,14 @@ export interface DesiredChange {
 
 export class MachineShadows {
   private readonly cache = new Map<string, Entry>();
+  /**
+   * Devices the registry had no shadow for when many were read at once. Each metrics scrape reads
+   * every device's shadow, and most devices never report state: asking for them again each time
+   * was a 10,000-id query, 9 ms of a 35-47 ms scrape at 10,000 devices. Any write drops the mark.
+   */
+  private readonly absent = new Set<string>();
+  /** Shadow changes seen (here or told by another node): a read that overlapped one marks nothing absent. */
+  private changes = 0;
   private readonly chains = new Map<string, Promise<unknown>>();
   private readonly buckets = new Map<string, { tokens: number; at: number }>();
   private readonly lastSample = new Map<string, number>();
@@ -112,6 +120,8 @@ export class MachineShadows {
   async start(): Promise<void> {
     this.tellNodes =
       (await this.ctx.backends.channel<{ d: string; v: number }>(SHADOWS_TOPIC, 'shadow change', ({ d, v }) => {
+        this.changes++;
+        this.absent.delete(d);
         const cached = this.cache.get(d);
         if (cached && Number(cached.row.version) < v) this.cache.delete(d);
       })) ?? null;
@@ -155,8 +165,14 @@ export class MachineShadows {
   /** Shadows of many devices, one query for those not cached. */
   async shadows(devices: string[]): Promise<Map<string, Shadow>> {
     const out = new Map<string, Shadow>();
-    const missing = devices.filter((d) => !this.cache.has(d));
-    for (const row of await loadShadows(this.ctx.db, missing)) this.cache.set(row.device, entryOf(row));
+    const missing = devices.filter((d) => !this.cache.has(d) && !this.absent.has(d));
+    const changes = this.changes;
+    const rows = await loadShadows(this.ctx.db, missing);
+    for (const row of rows) this.cache.set(row.device, entryOf(row));
+    if (rows.length < missing.length && changes === this.changes) {
+      const found = new Set(rows.map((r) => r.device));
+      for (const d of missing) if (!found.has(d)) this.absent.add(d);
+    }
     for (const d of devices) {
       const e = this.cache.get(d);
       if (e && e.row.version !== 0) out.set(d, shadowView(e, this.ctx.opts.machines.lowPercent));
@@ -240,7 +256,9 @@ export class MachineShadows {
 
   /** Forgets what this node cached of a device (deleted, or its state changed elsewhere). */
   forget(device: string): void {
+    this.changes++;
     this.cache.delete(device);
+    this.absent.delete(device);
     this.buckets.delete(device);
     this.waiting.delete(device);
     this.lastSample.delete(device);
@@ -306,7 +324,9 @@ export class MachineShadows {
   /** A committed row: cached here, and every other node told to drop its copy. */
   private stored(row: MachineShadowRow): Entry {
     const e = entryOf(row);
+    this.changes++;
     this.cache.set(row.device, e);
+    this.absent.delete(row.device);
     this.tellNodes?.({ d: row.device, v: Number(row.version) });
     return e;
   }

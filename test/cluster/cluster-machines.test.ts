@@ -79,6 +79,23 @@ on(
   },
 );
 
+on("a machine listed on node 1 before it ever reported shows its first report on node 2 in node 1's list", async (cluster) => {
+  const [n1] = cluster.members;
+  const d = await cluster.provision();
+  // Claimed and connected on node 2 only: node 1 has read nothing of this device's shadow.
+  const a = await cluster.agent(uniq('op'), { node: 1 });
+  assert.ok((await request(a.client, { kind: 'agent', id: a.id }, { op: 'claim', target: d.id })).ok);
+  const dev = await cluster.device(d, { node: 1 });
+  const listed = async () => (await n1!.api('GET', '/api/machines', undefined, a.token)).body[0];
+  // Node 1 finds no shadow and remembers that (broker/machines/shadows.ts) until told of one.
+  assert.equal((await listed()).consumables, {});
+  await subscribe(a.client, deviceTopic(d.id, 'shadow'));
+  await report(dev.client, d.id, { consumables: { 'ink.y': { level: 55 } } });
+  await shadowWith(a.client, d.id, (j) => j.reported.consumables?.['ink.y']?.level === 55, 'the first shadow');
+  await waitUntil(async () => (await listed()).consumables['ink.y']?.level === 55 || undefined, 10_000, "node 1's list showing the first report");
+  await end(a.client, dev.client);
+});
+
 on('reports on node 2 racing desired changes on node 1: every change lands, each stored version is published once', async (cluster) => {
   const [n1] = cluster.members;
   const d = await cluster.provision();

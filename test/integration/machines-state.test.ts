@@ -52,6 +52,21 @@ const machine = async (tb: TestBroker, code: string, token?: string) => {
   return r.body;
 };
 
+t('a machine scraped before it ever reported shows its first report at the next scrape and in the list', async ({ tb }) => {
+  const { dev, agent, device } = await heldMachine(tb, 'CT0700109');
+  const level = (text: string): number => metric(text, 'fleetbind_machine_consumable_level_percent', { device: dev.id, consumable: 'ink.m' });
+  // Both reads find no shadow yet, and remember that (broker/machines/shadows.ts).
+  assert.is(level((await tb.api<string>('GET', '/metrics')).body), 0, 'no level before any report');
+  assert.equal((await tb.api('GET', '/api/machines', undefined, agent.token)).body[0].consumables ?? {}, {});
+  await subscribe(agent.client, [deviceTopic(dev.id, 'shadow')]);
+  await report(device, dev.id, { consumables: { 'ink.m': { level: 42, unit: '%' } } });
+  await shadowWith(agent.client, dev.id, (j) => j.reported.consumables?.['ink.m']?.level === 42, 'the first shadow');
+  assert.is(level((await tb.api<string>('GET', '/metrics')).body), 42);
+  const list = await tb.api('GET', '/api/machines', undefined, agent.token);
+  assert.is(list.body[0].consumables['ink.m']?.level, 42, JSON.stringify(list.body));
+  await end(agent.client, device);
+});
+
 t('ink falls as the printer works: one low-ink alert, cleared once after a refill; the machine list follows every step', async ({ tb }) => {
   const { dev, agent, device } = await heldMachine(tb, 'CT0700101');
   await subscribe(agent.client, [deviceTopic(dev.id, 'shadow'), agentTopic(agent.id, 'alerts')]);
