@@ -94,8 +94,8 @@ const agentReads = new WeakMap<Kysely<Database>, Promise<DeviceAgents>>();
 
 /**
  * Every device's id and agent, and nothing else: what a metrics scrape counts. The fleet's and the
- * machines' gauges both count every device at each scrape; callers in the same turn of the event
- * loop share one read, which took 7 ms of a 28 ms scrape at 10,000 devices.
+ * machines' gauges both count every device at each scrape; callers while a read is under way, or
+ * in the turn it ends, share it: a read took 7 ms of a 28 ms scrape at 10,000 devices.
  */
 export function deviceAgents(db: Kysely<Database>): Promise<DeviceAgents> {
   let read = agentReads.get(db);

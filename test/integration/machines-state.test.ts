@@ -55,7 +55,8 @@ const machine = async (tb: TestBroker, code: string, token?: string) => {
 t('a machine scraped before it ever reported shows its first report at the next scrape and in the list', async ({ tb }) => {
   const { dev, agent, device } = await heldMachine(tb, 'CT0700109');
   const level = (text: string): number => metric(text, 'fleetbind_machine_consumable_level_percent', { device: dev.id, consumable: 'ink.m' });
-  // Both reads find no shadow yet, and remember that (broker/machines/shadows.ts).
+  // Both read the machine before it has a shadow; what they found must not outlive its first report
+  // (broker/machines/shadows.ts; the cluster suite covers a node that never saw the device).
   assert.is(level((await tb.api<string>('GET', '/metrics')).body), 0, 'no level before any report');
   assert.equal((await tb.api('GET', '/api/machines', undefined, agent.token)).body[0].consumables ?? {}, {});
   await subscribe(agent.client, [deviceTopic(dev.id, 'shadow')]);
