@@ -1,6 +1,7 @@
 // Prometheus metrics, one registry per broker instance. Per-message counts are plain numbers
 // read at scrape time, so the hot path pays an increment, not a label lookup.
 import { Counter, Gauge, Histogram, Registry, Summary, collectDefaultMetrics } from 'prom-client';
+import { sharedRead } from './shared-read';
 import type { HashQueue } from './auth/hash-queue';
 
 const KNOWN_CONSUMABLES = new Set(['ink.c', 'ink.m', 'ink.y', 'ink.k', 'paper']);
@@ -225,8 +226,7 @@ export class Metrics {
     perDevice: boolean,
   ): void {
     const registry = this.registry;
-    let pending: ReturnType<typeof count> | null = null;
-    const counts = (): ReturnType<typeof count> => (pending ??= count().finally(() => setImmediate(() => (pending = null))));
+    const counts = sharedRead(count);
     new Gauge({
       name: 'fleetbind_machines',
       help: 'Machines by derived status (offline, reconnecting, idle, busy, error, maintenance, attention)',
@@ -274,9 +274,8 @@ export class Metrics {
   /** Counts the fleet at each scrape (a registry query), rather than keeping counters in step with every change. */
   watchFleet(count: () => Promise<FleetCounts>): void {
     const registry = this.registry;
-    let pending: Promise<FleetCounts> | null = null;
     // The three gauges share one count per scrape.
-    const counts = (): Promise<FleetCounts> => (pending ??= count().finally(() => setImmediate(() => (pending = null))));
+    const counts = sharedRead(count);
     new Gauge({
       name: 'fleetbind_devices',
       help: 'Registered devices by presence state (online, reconnecting, offline, ...)',
