@@ -16,7 +16,7 @@ export interface BindingChange {
   /** False for an idempotent repeat that changed nothing. */
   changed: boolean;
   row: DeviceRow;
-  /** The new holder's name, when the change read it (a claim). */
+  /** The new holder's name, when the change read it (a claim, a lease). */
   toName?: string;
 }
 

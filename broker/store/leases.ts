@@ -31,7 +31,9 @@ const leaseUpdate = prepared((db: Kysely<Database>, p: { agent: string; now: num
     .where('agent_id', 'is', null)
     .where('mode', '=', 'pool')
     .where('location', '=', p.location)
-    .returningAll(),
+    .returningAll()
+    // The lessee's name for the device's config, read by the same statement.
+    .returning((eb) => eb.selectFrom('agents').select('name').whereRef('agents.id', '=', 'devices.agent_id').as('agent_name')),
 );
 const leaseInsert = prepared(
   (db: Kysely<Database>, p: { id: string; device: string; agent: string; location: string; job: string; version: number; now: number }) =>
@@ -47,14 +49,16 @@ const leaseInsert = prepared(
       end_reason: null,
     }),
 );
-const deviceRow = prepared((db: Kysely<Database>, p: { device: string }) => db.selectFrom('devices').selectAll().where('id', '=', p.device));
+// The end is conditional on the lessee still holding the device by lease: that condition is the
+// compare-and-set, so no read of the row comes first.
 const unleaseUpdate = (idle: boolean) =>
-  prepared((db: Kysely<Database>, p: { device: string; version: number; next: number }) => {
+  prepared((db: Kysely<Database>, p: { device: string; agent: string }) => {
     const q = db
       .updateTable('devices')
-      .set({ agent_id: null, bound_at: null, bound_via: null, reserved_by_job: null, binding_version: p.next })
+      .set({ agent_id: null, bound_at: null, bound_via: null, reserved_by_job: null, binding_version: sql`binding_version + 1` })
       .where('id', '=', p.device)
-      .where('binding_version', '=', p.version);
+      .where('agent_id', '=', p.agent)
+      .where('bound_via', '=', 'lease');
     return (idle ? q.where(noOpenJobs(p.device)) : q).returningAll();
   });
 const unleaseIdle = unleaseUpdate(true);
@@ -68,8 +72,9 @@ const leaseClose = prepared((db: Kysely<Database>, p: { device: string; now: num
  * device is no longer free.
  */
 export async function startLease(trx: Kysely<Database>, l: LeaseInput): Promise<BindingChange | null> {
-  const row = await first(leaseUpdate(trx, { agent: l.agent, now: l.now, device: l.device, location: l.location }));
-  if (row === undefined) return null;
+  const updated = await first(leaseUpdate(trx, { agent: l.agent, now: l.now, device: l.device, location: l.location }));
+  if (updated === undefined) return null;
+  const { agent_name: toName, ...row } = updated;
   const version = Number(row.binding_version);
   await leaseInsert(trx, { id: l.lease, device: l.device, agent: l.agent, location: l.location, job: l.job, version, now: l.now });
   await appendAudit(trx, {
@@ -86,7 +91,7 @@ export async function startLease(trx: Kysely<Database>, l: LeaseInput): Promise<
     { device: l.device, action: 'lease', from: null, to: l.agent, via: 'lease', actor: `agent:${l.agent}`, version },
     l.now,
   );
-  return { device: l.device, from: null, to: l.agent, version, at: l.now, changed: true, row };
+  return { device: l.device, from: null, to: l.agent, version, at: l.now, changed: true, row, ...(toName == null ? {} : { toName }) };
 }
 
 export interface EndLeaseInput {
@@ -103,12 +108,10 @@ export interface EndLeaseInput {
  * no job is unfinished on the device. Null when nothing changed.
  */
 export async function endLease(trx: Kysely<Database>, e: EndLeaseInput): Promise<{ change: BindingChange; lease: LeaseRow | undefined } | null> {
-  const before = await first(deviceRow(trx, { device: e.device }));
-  if (!before || before.agent_id !== e.agent || before.bound_via !== 'lease') return null;
-  const version = Number(before.binding_version);
   const unlease = e.force === true ? unleaseForced : unleaseIdle;
-  const row = await first(unlease(trx, { device: e.device, version, next: version + 1 }));
+  const row = await first(unlease(trx, { device: e.device, agent: e.agent }));
   if (row === undefined) return null;
+  const version = Number(row.binding_version) - 1;
   const lease = await first(leaseClose(trx, { device: e.device, now: e.now, reason: e.reason }));
   await appendAudit(trx, {
     at: e.now,
@@ -116,7 +119,7 @@ export async function endLease(trx: Kysely<Database>, e: EndLeaseInput): Promise
     action: 'lease.end',
     device: e.device,
     agent: e.agent,
-    detail: { lease: lease?.id ?? null, location: lease?.location ?? before.location, reason: e.reason, version: version + 1 },
+    detail: { lease: lease?.id ?? null, location: lease?.location ?? row.location, reason: e.reason, version: version + 1 },
   });
   await recordEvent(
     trx,
