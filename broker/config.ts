@@ -65,6 +65,8 @@ export interface BrokerOptions {
   jobSweepMs: number;
   /** How long a pool lease outlives its job, so the same agent's next job goes to the same device (docs/architecture.md, Locations and pools). */
   leaseLingerMs: number;
+  /** At most one `pool.queue` message per agent and location in this long (docs/architecture.md, Locations and pools). */
+  poolQueueEveryMs: number;
   /** A hybrid submit goes to the agent's primary device while it is online and has fewer unfinished jobs than this. */
   primaryBusyAt: number;
   /** PostgreSQL registry (postgres://…) instead of the embedded SQLite file; required for a cluster. */
@@ -127,6 +129,7 @@ export const DEFAULTS: BrokerOptions = {
   jobTtlMs: 3600_000,
   jobSweepMs: 1_000,
   leaseLingerMs: 0,
+  poolQueueEveryMs: 250,
   primaryBusyAt: 1,
   redisPrefix: 'fleetbind:',
   webhooks: { allowPrivate: false, backoffMs: 5_000, retryForMs: 24 * 3600_000, disableAfterMs: 24 * 3600_000, timeoutMs: 10_000 },
@@ -293,6 +296,12 @@ export const BROKER_CLI = defineCli({
       value: 'MS',
       env: 'FLEETBIND_LEASE_LINGER_MS',
       help: `a pool lease lasts this long past its job, for the same agent's next job (default ${DEFAULTS.leaseLingerMs})`,
+    },
+    'pool-queue-every-ms': {
+      type: 'string',
+      value: 'MS',
+      env: 'FLEETBIND_POOL_QUEUE_EVERY_MS',
+      help: `agents hear where their jobs stand in a pool queue at most this often; 0 after every change (default ${DEFAULTS.poolQueueEveryMs})`,
     },
     'primary-busy-at': {
       type: 'string',
@@ -596,6 +605,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BrokerOpti
   set('job-ttl-ms', (v) => (o.jobTtlMs = positive('job-ttl-ms', v)));
   set('restore', (v) => (o.restore = resolve(v)));
   set('lease-linger-ms', (v) => (o.leaseLingerMs = nonNegative('lease-linger-ms', v)));
+  set('pool-queue-every-ms', (v) => (o.poolQueueEveryMs = nonNegative('pool-queue-every-ms', v)));
   set('primary-busy-at', (v) => (o.primaryBusyAt = positive('primary-busy-at', v)));
   set('database-url', (v) => (o.databaseUrl = url('database-url', v, ['postgres:', 'postgresql:'])));
   set('redis-url', (v) => (o.redisUrl = url('redis-url', v, ['redis:', 'rediss:'])));

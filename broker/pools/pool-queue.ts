@@ -1,6 +1,8 @@
 // A location's pool queue as its agents see it (docs/architecture.md, Locations and pools): each
 // waiting job's position and ETA from the pool's recent throughput, and the `pool.queue` messages
-// that tell each agent where its jobs stand, one per agent and burst, only when that changed.
+// that tell each agent where its jobs stand: only when that changed, and at most one per agent
+// and location each `--pool-queue-every-ms`, so a queue moving fast (every handover shifts every
+// place behind it) costs a message per agent per interval rather than per handover.
 import type { JobView } from '../../protocol/rest';
 import { agentTopic } from '../../protocol/topics';
 import { Coalesced } from '../coalesced';
@@ -35,9 +37,11 @@ export class PoolQueue {
   private readonly told = new Map<string, Map<string, string>>();
   /** Per location, an average of how long its leases lasted (the pool's throughput for ETAs). */
   private readonly leaseMs = new Map<string, number>();
+  /** Per location, when (performance.now()) its agents were last told. */
+  private readonly toldAt = new Map<string, number>();
 
   constructor(
-    private readonly ctx: PublisherContext & Pick<Context, 'presence'>,
+    private readonly ctx: PublisherContext & Pick<Context, 'presence' | 'opts'>,
     private readonly lines: WaitingLines,
     private readonly devices: PoolDeviceCache,
     private readonly metrics: PoolMetrics,
@@ -90,17 +94,25 @@ export class PoolQueue {
 
   /**
    * Tells each agent with jobs in the location's queue (or who had some) where they stand. Like a
-   * device's snapshot, a burst of changes gives one message per agent, reflecting all of them.
+   * device's snapshot, a burst of changes gives one message per agent, reflecting all of them, and
+   * so do the changes made within the interval after the last message. Not awaited by the writes
+   * that call it, since a message may wait out that interval (idle() waits for it).
    */
-  publish(location: string): Promise<void> {
-    return this.publishing.run(location, () =>
+  publish(location: string): void {
+    void this.publishing.run(location, () =>
       this.publishOnce(location).catch((err: unknown) => this.ctx.log.error({ err, location }, 'publishing the pool queue failed')),
     );
   }
 
   private async publishOnce(location: string): Promise<void> {
-    // The changes of this event-loop turn (a group commit's handovers, a burst of submits) share one run.
-    await new Promise((resolve) => setImmediate(resolve));
+    // The changes of this event-loop turn (a group commit's handovers, a burst of submits) share
+    // one run; within the interval after the last one, so do all the changes until it is over.
+    const wait = (this.toldAt.get(location) ?? -Infinity) + this.ctx.opts.poolQueueEveryMs - performance.now();
+    await new Promise((resolve) => (wait > 0 ? setTimeout(resolve, wait) : setImmediate(resolve)));
+    if (this.stopped()) return;
+    this.toldAt.set(location, performance.now());
+    // Read with the interval's start, so consecutive messages' `at` are the interval apart.
+    const at = this.ctx.now();
     const items = await this.of(location);
     this.metrics.queueDepth.set({ location: this.metrics.location(location) }, items.length);
     const byAgent = new Map<string, PoolQueueItem[]>();
@@ -111,7 +123,6 @@ export class PoolQueue {
     }
     const before = this.told.get(location) ?? new Map<string, string>();
     const now = new Map<string, string>();
-    const at = this.ctx.now();
     // Only agents whose jobs' positions or ETAs changed hear, and those whose jobs left the queue.
     for (const [agent, jobs] of byAgent) {
       const said = JSON.stringify(jobs);

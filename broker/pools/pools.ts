@@ -28,6 +28,7 @@ import {
   enqueue,
   idleLeases,
   locationsWaiting,
+  type NewPoolEntry,
   oldestWaitingFor,
   poolEntry,
   poolEntryByKey,
@@ -41,6 +42,7 @@ import { Coalesced } from '../coalesced';
 import { PoolMetrics } from './metrics';
 import { type PoolDevice, PoolDeviceCache } from './pool-devices';
 import { type PoolQueueItem, PoolQueue } from './pool-queue';
+import { type Hold, Reservations } from './reservations';
 import { WaitingLines } from './waiting-line';
 
 declare module '../context' {
@@ -89,6 +91,8 @@ export class Pools {
   private readonly lingers = new Map<string, NodeJS.Timeout>();
   private readonly lines: WaitingLines;
   private readonly queue: PoolQueue;
+  /** Devices (`d:<id>`) and waiting entries (`e:<id>`) this node's writes are about to take. */
+  private readonly reserved = new Reservations();
   private sweepTimer: NodeJS.Timeout | null = null;
   private sweeping = false;
   private stopped = false;
@@ -296,10 +300,27 @@ export class Pools {
       idempotencyKey: key,
     };
     const free = shuffle(this.freeOf(capable));
+    return this.reserved.with((hold) => this.leaseOrEnqueue(agent, location, route, job, entry, free, hold));
+  }
+
+  private async leaseOrEnqueue(
+    agent: string,
+    location: string,
+    route: Route,
+    job: JobInput,
+    entry: NewPoolEntry,
+    free: PoolDevice[],
+    hold: Hold,
+  ): Promise<RoutedResult> {
+    const { ctx } = this;
+    const { id, now } = entry;
+    const key = entry.idempotencyKey;
+    const via = { pool: location, route };
     const outcome = await this.tx(async (trx): Promise<LeaseWithJob | { queued: PoolEntryRow }> => {
       // FIFO: while anyone waits here, a new job queues behind them.
       if (free.length > 0 && !(await anyWaiting(asRegistry(trx), location))) {
         for (const d of free) {
+          if (!this.reserved.take(`d:${d.id}`, hold)) continue;
           const change = await startLease(asRegistry(trx), { lease: randomUUID(), device: d.id, agent, location, job: id, route, now });
           if (change === null) continue;
           const row = await insertLeaseJob(
@@ -320,9 +341,11 @@ export class Pools {
     if ('job' in outcome) return outcome;
     if ('lease' in outcome) {
       this.leased(outcome.lease, location, outcome.row, null);
+      this.reserved.release(hold);
       return { ...(await this.placed(id, outcome.lease.device)), device: outcome.lease.device, pool: location, route };
     }
     this.lines.added(outcome.queued);
+    this.reserved.release(hold);
     ctx.log.debug({ job: id, location, agent }, 'job waits in the pool queue');
     await this.drain(location);
     // On a single node the queue in memory says whether it still waits; otherwise, or once it left, the registry does.
@@ -335,9 +358,9 @@ export class Pools {
     return { job: id, state: 'queued', position: place?.position ?? null, eta: place?.eta ?? null, device: null, pool: location, route };
   }
 
-  /** The pool devices among these that are free (unbound) and online now, by this node's binding map. */
+  /** The pool devices among these that are free (unbound, not being taken) and online now, by this node's memory. */
   private freeOf(devices: readonly PoolDevice[]): PoolDevice[] {
-    return devices.filter((d) => this.ctx.bindings.agentOf(d.id) === null && this.ctx.presence.isOnline(d.id));
+    return devices.filter((d) => this.ctx.bindings.agentOf(d.id) === null && !this.reserved.heldByOther(`d:${d.id}`) && this.ctx.presence.isOnline(d.id));
   }
 
   /** A write: the group commit on SQLite; on PostgreSQL its own transaction, gated like claims. */
@@ -393,6 +416,7 @@ export class Pools {
       let progressed = false;
       for await (const entry of this.lines.walk(location, free.length)) {
         if (free.length === 0) break;
+        if (this.reserved.heldByOther(`e:${entry.id}`)) continue;
         for (;;) {
           const i = free.findIndex((d) => d.caps.includes(entry.kind));
           if (i < 0) break;
@@ -405,14 +429,18 @@ export class Pools {
       }
       if (!progressed) break;
     }
-    await this.queue.publish(location);
+    this.queue.publish(location);
   }
 
-  private async assign(entry: PoolEntryRow, device: string): Promise<'assigned' | 'gone' | 'taken'> {
+  private assign(entry: PoolEntryRow, device: string): Promise<'assigned' | 'gone' | 'taken'> {
+    return this.reserved.with((hold) => this.assignHolding(entry, device, hold));
+  }
+
+  private async assignHolding(entry: PoolEntryRow, device: string, hold: Hold): Promise<'assigned' | 'gone' | 'taken'> {
     let now = 0;
     const outcome = await this.tx((trx) => {
       now = this.ctx.now();
-      return this.take(trx, entry, device, now);
+      return this.take(trx, entry, device, now, hold);
     });
     if (outcome === 'taken') this.devices.forget(entry.location);
     // Gone: another step decided the entry first (and keeps the queue in memory current itself).
@@ -429,8 +457,10 @@ export class Pools {
    * an older one's decision committed then records a later decided_at, so decided_at follows the
    * order decisions committed in (docs/architecture.md, Testing approach).
    */
-  private async take(trx: Trx, entry: PoolEntryRow, device: string, now: number): Promise<LeaseWithJob | 'gone' | 'taken'> {
+  private async take(trx: Trx, entry: PoolEntryRow, device: string, now: number, hold: Hold): Promise<LeaseWithJob | 'gone' | 'taken'> {
     const reg = asRegistry(trx);
+    this.reserved.take(`e:${entry.id}`, hold);
+    this.reserved.take(`d:${device}`, hold);
     if (!(await decide(reg, entry.id, 'assigned', now, device))) return 'gone';
     const change = await startLease(reg, { lease: randomUUID(), device, agent: entry.agent, location: entry.location, job: entry.id, route: entry.route, now });
     if (change === null) {
@@ -507,7 +537,7 @@ export class Pools {
         state: 'cancelled',
         error: { code: 'CANCELLED', message: `cancelled by admin:${who.id}` },
       });
-    await this.queue.publish(entry.location);
+    this.queue.publish(entry.location);
     return true;
   }
 
@@ -554,18 +584,19 @@ export class Pools {
         const row = await getHolder(ctx.db, device);
         if (row?.agent_id !== agent || row.bound_via !== 'lease') return;
       }
-      const handover = await e.run(e.queue(device), () => this.endLeaseInOrder(device, agent));
+      const handover = await e.run(e.queue(device), () => this.reserved.with((hold) => this.endLeaseInOrder(device, agent, hold)));
       if (handover === null) return;
-      if (handover.handedOver) await this.queue.publish(handover.location);
-      // Another node took that entry meanwhile: a younger one may still suit the device.
-      else if (handover.lost) await this.drain(handover.location);
+      if (handover.handedOver) this.queue.publish(handover.location);
+      // Another write took that entry meanwhile, and a younger one may still suit the device; or
+      // the queue in memory did not yet hold a job that queued in the same commit.
+      else if (handover.lost || this.lines.inMemory) await this.drain(handover.location);
     } catch (err) {
       ctx.log.error({ err, device, agent }, 'ending a lease failed');
     }
   }
 
   /** endLease's step in the device's order: the write, then the binding map and the device's jobs. */
-  private async endLeaseInOrder(device: string, agent: string): Promise<{ location: string; handedOver: boolean; lost: boolean } | null> {
+  private async endLeaseInOrder(device: string, agent: string, hold: Hold): Promise<{ location: string; handedOver: boolean; lost: boolean } | null> {
     const { ctx } = this;
     const e = ctx.jobs.engine;
     if (this.stopped) return null;
@@ -577,10 +608,10 @@ export class Pools {
       if (ended === null) return null;
       const { row } = ended.change;
       if (!online || row.mode !== 'pool' || row.location === null) return { ended, next: null, lost: false };
-      const entry = await oldestWaitingFor(asRegistry(trx), row.location, JSON.parse(row.caps) as string[]);
+      const entry = await this.oldestWaiting(trx, row.location, JSON.parse(row.caps) as string[], hold);
       if (entry === undefined) return { ended, next: null, lost: false };
       const at = ctx.now();
-      const taken = await this.take(trx, entry, device, at);
+      const taken = await this.take(trx, entry, device, at, hold);
       if (typeof taken === 'string') return { ended, next: null, lost: true };
       const started = startNow && (await e.startIn(trx, taken.row, at));
       return { ended, next: { entry, ...taken, at, started }, lost: false };
@@ -600,6 +631,18 @@ export class Pools {
     }
     applyBindingChange(ctx, ended.change);
     return location === null ? null : { location, handedOver: false, lost: outcome.lost };
+  }
+
+  /**
+   * The oldest waiting entry of the location that a device running these kinds can take, and
+   * that no other write of this node is taking: from memory on a single node once it holds the
+   * queue (a job queued in the same group commit is not there yet; the drain after the commit
+   * finds it), else from the registry.
+   */
+  private async oldestWaiting(trx: Trx, location: string, kinds: string[], hold: Hold): Promise<PoolEntryRow | undefined> {
+    const line = this.lines.loaded(location);
+    if (line === undefined) return oldestWaitingFor(asRegistry(trx), location, kinds);
+    return line.find((e) => kinds.includes(e.kind) && this.reserved.take(`e:${e.id}`, hold));
   }
 
   private onHello(device: string): void {
@@ -640,7 +683,7 @@ export class Pools {
           state: 'expired',
           error: { code: 'EXPIRED', message: 'waited in the pool queue past its ttl; no device took it' },
         });
-        await this.queue.publish(e.location);
+        this.queue.publish(e.location);
       }
       for (const l of await idleLeases(ctx.db, now - ctx.opts.leaseLingerMs - 1_000)) {
         if (!this.lingers.has(l.device)) await this.endLease(l.device, l.agent, true);

@@ -63,6 +63,15 @@ export class WaitingLines {
   }
 
   /**
+   * The location's waiting entries, oldest first, if this node keeps them in memory and has read
+   * them already; undefined otherwise (the registry answers then). For a caller that may not read,
+   * such as a write in a transaction, where a read would wait for that transaction.
+   */
+  loaded(location: string): readonly PoolEntryRow[] | undefined {
+    return this.inMemory ? (this.lines.get(location)?.entries ?? undefined) : undefined;
+  }
+
+  /**
    * The waiting entries in FIFO order, read in pages of `page` from the registry in a cluster (a
    * drain with few free devices reads few rows), from memory on a single node.
    */
