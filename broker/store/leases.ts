@@ -201,27 +201,66 @@ export interface NewPoolEntry {
   idempotencyKey: string | null;
 }
 
+// A waiting pool job's insert and the check before it run on every pool submit that finds no
+// free device (prepared.ts).
+const entryInsert = prepared(
+  (
+    db: Kysely<Database>,
+    p: {
+      id: string;
+      location: string;
+      agent: string;
+      kind: string;
+      params: string;
+      hold: number;
+      ttl: number;
+      route: string;
+      now: number;
+      expires: number;
+      key: string | null;
+    },
+  ) =>
+    db
+      .insertInto('pool_queue')
+      .values({
+        id: p.id,
+        location: p.location,
+        agent: p.agent,
+        kind: p.kind,
+        params: p.params,
+        hold: p.hold,
+        ttl_ms: p.ttl,
+        route: p.route,
+        state: 'waiting',
+        device: null,
+        queued_at: p.now,
+        expires_at: p.expires,
+        decided_at: null,
+        idempotency_key: p.key,
+      })
+      .returningAll(),
+);
+const oneWaiting = prepared((db: Kysely<Database>, p: { location: string }) =>
+  db.selectFrom('pool_queue').select('seq').where('location', '=', p.location).where('state', '=', 'waiting').limit(1),
+);
+
 export async function enqueue(trx: Kysely<Database>, e: NewPoolEntry): Promise<PoolEntryRow> {
-  const row = await trx
-    .insertInto('pool_queue')
-    .values({
+  const row = await first(
+    entryInsert(trx, {
       id: e.id,
       location: e.location,
       agent: e.agent,
       kind: e.kind,
       params: e.params,
       hold: e.hold ? 1 : 0,
-      ttl_ms: e.ttlMs,
+      ttl: e.ttlMs,
       route: e.route,
-      state: 'waiting',
-      device: null,
-      queued_at: e.now,
-      expires_at: e.now + e.ttlMs,
-      decided_at: null,
-      idempotency_key: e.idempotencyKey,
-    })
-    .returningAll()
-    .executeTakeFirstOrThrow();
+      now: e.now,
+      expires: e.now + e.ttlMs,
+      key: e.idempotencyKey,
+    }),
+  );
+  if (row === undefined) throw new Error(`the pool queue's insert of ${e.id} returned no row`);
   await appendAudit(trx, {
     at: e.now,
     actor: `agent:${e.agent}`,
@@ -285,7 +324,7 @@ export async function oldestWaitingFor(db: Kysely<Database>, location: string, k
 
 /** Whether anyone waits in the location's queue (one index entry read, where a count reads them all). */
 export async function anyWaiting(db: Kysely<Database>, location: string): Promise<boolean> {
-  return (await waitingAt(db, location).select('seq').limit(1).executeTakeFirst()) !== undefined;
+  return (await first(oneWaiting(db, { location }))) !== undefined;
 }
 
 export async function waitingCount(db: Kysely<Database>, location: string): Promise<number> {

@@ -4,6 +4,7 @@
 import { type Kysely, sql } from 'kysely';
 import { ErrorCode, ProtocolError } from '../../protocol/errors';
 import { appendAudit } from './audit';
+import { first, prepared } from './prepared';
 import type { Database, DeviceRow, LocationRow } from './schema';
 
 export const DEVICE_MODES = ['owned', 'pool'] as const;
@@ -40,9 +41,13 @@ export async function locationsOf(db: Kysely<Database>, agent: string): Promise<
   return rows.map((r) => r.location_id);
 }
 
+// Every pool submit asks first (prepared.ts).
+const membership = prepared((db: Kysely<Database>, p: { agent: string; location: string }) =>
+  db.selectFrom('agent_locations').select('agent_id').where('agent_id', '=', p.agent).where('location_id', '=', p.location),
+);
+
 export async function isMember(db: Kysely<Database>, agent: string, location: string): Promise<boolean> {
-  const row = await db.selectFrom('agent_locations').select('agent_id').where('agent_id', '=', agent).where('location_id', '=', location).executeTakeFirst();
-  return row !== undefined;
+  return (await first(membership(db, { agent, location }))) !== undefined;
 }
 
 export async function membersOf(db: Kysely<Database>, location: string): Promise<string[]> {
