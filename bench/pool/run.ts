@@ -5,7 +5,8 @@
 //          handed over as leases end);
 //   owned: the same number of jobs, sent to the owned devices by name (each claimed by one agent).
 // Prints dispatch latency p50/p99 (submit → cmd at the device), jobs/s, the broker's CPU time per
-// job, and for the pool the lease handover (a device's done → its next cmd), with the pool/owned
+// job, and the handover (a device's done → its next cmd: for the pool, a lease ending and the next
+// starting), with the pool/owned
 // ratios. Medians over rounds; the machine may be loaded, so compare ratios and CPU per job.
 // --cpu-prof <dir> writes the broker's V8 CPU profile there when it stops, with the spans of the
 // pool rounds and of the owned rounds beside it (pool-rounds.json, owned-rounds.json) for
@@ -216,7 +217,9 @@ try {
     );
   }
   const med = (rs: Round[], k: 'p50' | 'p99' | 'jobsPerSec' | 'cpuUsPerJob' | 'sqlPerJob' | 'messagesPerJob'): number => median(rs.map((r) => r[k]));
-  const handover = pools.flatMap((r) => r.handover).sort((x, y) => x - y);
+  const handovers = (rs: Round[]): number[] => rs.flatMap((r) => r.handover).sort((x, y) => x - y);
+  const handover = handovers(pools);
+  const ownedHandover = handovers(owneds);
   const line = (name: string, rs: Round[]) =>
     `  ${name.padEnd(6)} dispatch p50 ${med(rs, 'p50').toFixed(1).padStart(8)} ms  p99 ${med(rs, 'p99').toFixed(1).padStart(8)} ms   ${med(rs, 'jobsPerSec').toFixed(0).padStart(6)} jobs/s   broker CPU ${med(rs, 'cpuUsPerJob').toFixed(0).padStart(6)} µs/job  ${med(rs, 'sqlPerJob').toFixed(1).padStart(5)} SQL statements/job  ${med(rs, 'messagesPerJob').toFixed(1).padStart(5)} messages out/job`;
   const jobs = LOCATIONS * AGENTS;
@@ -227,7 +230,7 @@ try {
   console.log(line('pool', pools));
   console.log(line('owned', owneds));
   console.log(
-    `  lease handover (a pool device's done → its next cmd): p50 ${percentile(handover, 50).toFixed(1)} ms  p99 ${percentile(handover, 99).toFixed(1)} ms over ${handover.length} handovers`,
+    `  handover (a device's done → its next cmd): pool p50 ${percentile(handover, 50).toFixed(1)} ms  p99 ${percentile(handover, 99).toFixed(1)} ms over ${handover.length} (each a lease ending and the next starting); owned p50 ${percentile(ownedHandover, 50).toFixed(1)} ms  p99 ${percentile(ownedHandover, 99).toFixed(1)} ms over ${ownedHandover.length}`,
   );
   if (values['cpu-prof']) {
     // The broker makes the directory only when it stops and writes its profile.
