@@ -300,7 +300,7 @@ export class Pools {
       idempotencyKey: key,
     };
     const free = shuffle(this.freeOf(capable));
-    return this.reserved.with((hold) => this.leaseOrEnqueue(agent, location, route, job, entry, free, hold));
+    return this.reserved.with((taking) => this.leaseOrEnqueue(agent, location, route, job, entry, free, taking));
   }
 
   private async leaseOrEnqueue(
@@ -310,7 +310,7 @@ export class Pools {
     job: JobInput,
     entry: NewPoolEntry,
     free: PoolDevice[],
-    hold: Hold,
+    taking: Hold,
   ): Promise<RoutedResult> {
     const { ctx } = this;
     const { id, now } = entry;
@@ -320,7 +320,7 @@ export class Pools {
       // FIFO: while anyone waits here, a new job queues behind them.
       if (free.length > 0 && !(await anyWaiting(asRegistry(trx), location))) {
         for (const d of free) {
-          if (!this.reserved.take(`d:${d.id}`, hold)) continue;
+          if (!this.reserved.take(`d:${d.id}`, taking)) continue;
           const change = await startLease(asRegistry(trx), { lease: randomUUID(), device: d.id, agent, location, job: id, route, now });
           if (change === null) continue;
           const row = await insertLeaseJob(
@@ -341,11 +341,11 @@ export class Pools {
     if ('job' in outcome) return outcome;
     if ('lease' in outcome) {
       this.leased(outcome.lease, location, outcome.row, null);
-      this.reserved.release(hold);
+      this.reserved.release(taking);
       return { ...(await this.placed(id, outcome.lease.device)), device: outcome.lease.device, pool: location, route };
     }
     this.lines.added(outcome.queued);
-    this.reserved.release(hold);
+    this.reserved.release(taking);
     ctx.log.debug({ job: id, location, agent }, 'job waits in the pool queue');
     await this.drain(location);
     // On a single node the queue in memory says whether it still waits; otherwise, or once it left, the registry does.
@@ -433,14 +433,14 @@ export class Pools {
   }
 
   private assign(entry: PoolEntryRow, device: string): Promise<'assigned' | 'gone' | 'taken'> {
-    return this.reserved.with((hold) => this.assignHolding(entry, device, hold));
+    return this.reserved.with((taking) => this.assignHolding(entry, device, taking));
   }
 
-  private async assignHolding(entry: PoolEntryRow, device: string, hold: Hold): Promise<'assigned' | 'gone' | 'taken'> {
+  private async assignHolding(entry: PoolEntryRow, device: string, taking: Hold): Promise<'assigned' | 'gone' | 'taken'> {
     let now = 0;
     const outcome = await this.tx((trx) => {
       now = this.ctx.now();
-      return this.take(trx, entry, device, now, hold);
+      return this.take(trx, entry, device, now, taking);
     });
     if (outcome === 'taken') this.devices.forget(entry.location);
     // Gone: another step decided the entry first (and keeps the queue in memory current itself).
@@ -457,10 +457,10 @@ export class Pools {
    * an older one's decision committed then records a later decided_at, so decided_at follows the
    * order decisions committed in (docs/architecture.md, Testing approach).
    */
-  private async take(trx: Trx, entry: PoolEntryRow, device: string, now: number, hold: Hold): Promise<LeaseWithJob | 'gone' | 'taken'> {
+  private async take(trx: Trx, entry: PoolEntryRow, device: string, now: number, taking: Hold): Promise<LeaseWithJob | 'gone' | 'taken'> {
     const reg = asRegistry(trx);
-    this.reserved.take(`e:${entry.id}`, hold);
-    this.reserved.take(`d:${device}`, hold);
+    this.reserved.take(`e:${entry.id}`, taking);
+    this.reserved.take(`d:${device}`, taking);
     if (!(await decide(reg, entry.id, 'assigned', now, device))) return 'gone';
     const change = await startLease(reg, { lease: randomUUID(), device, agent: entry.agent, location: entry.location, job: entry.id, route: entry.route, now });
     if (change === null) {
@@ -584,7 +584,7 @@ export class Pools {
         const row = await getHolder(ctx.db, device);
         if (row?.agent_id !== agent || row.bound_via !== 'lease') return;
       }
-      const handover = await e.run(e.queue(device), () => this.reserved.with((hold) => this.endLeaseInOrder(device, agent, hold)));
+      const handover = await e.run(e.queue(device), () => this.reserved.with((taking) => this.endLeaseInOrder(device, agent, taking)));
       if (handover === null) return;
       if (handover.handedOver) this.queue.publish(handover.location);
       // Another write took that entry meanwhile, and a younger one may still suit the device; or
@@ -596,7 +596,7 @@ export class Pools {
   }
 
   /** endLease's step in the device's order: the write, then the binding map and the device's jobs. */
-  private async endLeaseInOrder(device: string, agent: string, hold: Hold): Promise<{ location: string; handedOver: boolean; lost: boolean } | null> {
+  private async endLeaseInOrder(device: string, agent: string, taking: Hold): Promise<{ location: string; handedOver: boolean; lost: boolean } | null> {
     const { ctx } = this;
     const e = ctx.jobs.engine;
     if (this.stopped) return null;
@@ -608,10 +608,10 @@ export class Pools {
       if (ended === null) return null;
       const { row } = ended.change;
       if (!online || row.mode !== 'pool' || row.location === null) return { ended, next: null, lost: false };
-      const entry = await this.oldestWaiting(trx, row.location, JSON.parse(row.caps) as string[], hold);
+      const entry = await this.oldestWaiting(trx, row.location, JSON.parse(row.caps) as string[], taking);
       if (entry === undefined) return { ended, next: null, lost: false };
       const at = ctx.now();
-      const taken = await this.take(trx, entry, device, at, hold);
+      const taken = await this.take(trx, entry, device, at, taking);
       if (typeof taken === 'string') return { ended, next: null, lost: true };
       const started = startNow && (await e.startIn(trx, taken.row, at));
       return { ended, next: { entry, ...taken, at, started }, lost: false };
@@ -639,10 +639,10 @@ export class Pools {
    * queue (a job queued in the same group commit is not there yet; the drain after the commit
    * finds it), else from the registry.
    */
-  private async oldestWaiting(trx: Trx, location: string, kinds: string[], hold: Hold): Promise<PoolEntryRow | undefined> {
+  private async oldestWaiting(trx: Trx, location: string, kinds: string[], taking: Hold): Promise<PoolEntryRow | undefined> {
     const line = this.lines.loaded(location);
     if (line === undefined) return oldestWaitingFor(asRegistry(trx), location, kinds);
-    return line.find((e) => kinds.includes(e.kind) && this.reserved.take(`e:${e.id}`, hold));
+    return line.find((e) => kinds.includes(e.kind) && this.reserved.take(`e:${e.id}`, taking));
   }
 
   private onHello(device: string): void {
