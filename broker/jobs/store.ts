@@ -180,10 +180,15 @@ export function newJobId(): string {
   return uuidv7();
 }
 
-export async function insertJob(trx: Transaction<JobsDatabase>, j: NewJob, cap: number): Promise<JobRow | 'full'> {
+/**
+ * Queues a job on its device, or 'full' when the device already has `cap` unfinished jobs. A cap
+ * of null skips that count: the caller's transaction has itself found the device with none (a
+ * lease handed over, whose end required it).
+ */
+export async function insertJob(trx: Transaction<JobsDatabase>, j: NewJob, cap: number | null): Promise<JobRow | 'full'> {
   const q = (await bumpQueue(trx, { device: j.device })).rows[0];
   if (q === undefined) throw new Error(`no queue row came back for ${j.device}`);
-  if ((await openCount(trx, j.device)) >= cap) return 'full';
+  if (cap !== null && (await openCount(trx, j.device)) >= cap) return 'full';
   const row: JobRow = {
     id: j.id,
     device: j.device,

@@ -68,8 +68,12 @@ interface LeaseWithJob {
   row: JobRow;
 }
 
-/** A lease's job. The lease's conditional UPDATE found no unfinished job on the device, so its queue has room. */
-async function insertLeaseJob(trx: Trx, j: NewJob, cap: number): Promise<JobRow> {
+/**
+ * A lease's job. Its queue has room: a pool device is free once its last lease ended, which needs
+ * the device to have no unfinished job, unless the end was forced (and then the count stays). `cap`
+ * is null where this transaction ended that lease itself (insertJob).
+ */
+async function insertLeaseJob(trx: Trx, j: NewJob, cap: number | null): Promise<JobRow> {
   const row = await insertJob(trx, j, cap);
   // Unreachable with a queue cap of at least 1; throwing rolls the lease back with it.
   if (row === 'full') throw new Error(`device ${j.device} had no room for its lease's job`);
@@ -455,9 +459,10 @@ export class Pools {
    * the lease's, and the job's insert under the entry's id. `now` is read inside that transaction,
    * after the read that chose the entry, never before the claim gate's wait: an entry chosen after
    * an older one's decision committed then records a later decided_at, so decided_at follows the
-   * order decisions committed in (docs/architecture.md, Testing approach).
+   * order decisions committed in (docs/architecture.md, Testing approach). `handover`: this
+   * transaction has just ended the device's lease, which needed it to have no unfinished job.
    */
-  private async take(trx: Trx, entry: PoolEntryRow, device: string, now: number, taking: Hold): Promise<LeaseWithJob | 'gone' | 'taken'> {
+  private async take(trx: Trx, entry: PoolEntryRow, device: string, now: number, taking: Hold, handover = false): Promise<LeaseWithJob | 'gone' | 'taken'> {
     const reg = asRegistry(trx);
     this.reserved.take(`e:${entry.id}`, taking);
     this.reserved.take(`d:${device}`, taking);
@@ -482,7 +487,7 @@ export class Pools {
         now,
         via: { pool: entry.location, route: entry.route },
       },
-      this.ctx.opts.queueCap,
+      handover ? null : this.ctx.opts.queueCap,
     );
     return { lease: change, row };
   }
@@ -611,7 +616,7 @@ export class Pools {
       const entry = await this.oldestWaiting(trx, row.location, JSON.parse(row.caps) as string[], taking);
       if (entry === undefined) return { ended, next: null, lost: false };
       const at = ctx.now();
-      const taken = await this.take(trx, entry, device, at, taking);
+      const taken = await this.take(trx, entry, device, at, taking, true);
       if (typeof taken === 'string') return { ended, next: null, lost: true };
       const started = startNow && (await e.startIn(trx, taken.row, at));
       return { ended, next: { entry, ...taken, at, started }, lost: false };
