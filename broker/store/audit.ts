@@ -1,6 +1,7 @@
 // The append-only audit log. Writers call appendAudit inside the transaction that makes the change.
 import type { Kysely } from 'kysely';
 import type { AuditView } from '../../protocol/rest';
+import { deferToCommit } from './commit-inserts';
 import { prepared } from './prepared';
 import type { AuditRow, Database } from './schema';
 
@@ -19,15 +20,14 @@ const insertAudit = prepared(
     db.insertInto('audit').values({ at: p.at, actor: p.actor, action: p.action, device: p.device, agent: p.agent, detail: p.detail }),
 );
 
+/**
+ * Appends the entry in db's transaction. In a group commit the rows go in together at its end
+ * (commit-inserts.ts), in the order they were appended, committing with the changes they record;
+ * nothing reads the audit log inside a write.
+ */
 export async function appendAudit(db: Kysely<Database>, e: AuditEntry): Promise<void> {
-  await insertAudit(db, {
-    at: e.at,
-    actor: e.actor,
-    action: e.action,
-    device: e.device ?? null,
-    agent: e.agent ?? null,
-    detail: JSON.stringify(e.detail ?? {}),
-  });
+  const row = { at: e.at, actor: e.actor, action: e.action, device: e.device ?? null, agent: e.agent ?? null, detail: JSON.stringify(e.detail ?? {}) };
+  if (!deferToCommit(db, 'audit', row)) await insertAudit(db, row);
 }
 
 export interface AuditQuery {

@@ -1,6 +1,6 @@
 // Rows a group commit inserts together at the end of its transaction. A job step writes a history
-// row (job_events) beside its state change; with hundreds of steps in one commit, one multi-row
-// INSERT per table replaces an INSERT per step. The rows commit with the steps that made them,
+// row (job_events) beside its state change, and a binding or lease change an audit row; with
+// hundreds of steps in one commit, one multi-row INSERT per table replaces an INSERT per step. The rows commit with the steps that made them,
 // in the order they were made.
 import type { Kysely } from 'kysely';
 import { type Params, preparedShapes } from './prepared';
@@ -23,16 +23,22 @@ const insertRows = preparedShapes(
     db.insertInto(s.table).values(Array.from({ length: s.n }, (_, i) => Object.fromEntries(s.cols.map((c) => [c, p[`${i}.${c}`]])))),
 );
 
-/** Inserts the row in db's transaction: with the others at its end in a group commit, else now. */
-export async function insertAtCommit<DB>(db: Kysely<DB>, table: keyof DB & string, row: Row): Promise<void> {
+/**
+ * Leaves the row for the end of db's transaction if that is a group commit; false (nothing done)
+ * otherwise, and the caller inserts it now.
+ */
+export function deferToCommit<DB>(db: Kysely<DB>, table: keyof DB & string, row: Row): boolean {
   const rows = deferred.get(db);
-  if (rows === undefined) {
-    await (db as unknown as Tables).insertInto(table).values(row).execute();
-    return;
-  }
+  if (rows === undefined) return false;
   let list = rows.get(table);
   if (list === undefined) rows.set(table, (list = []));
   list.push(row);
+  return true;
+}
+
+/** Inserts the row in db's transaction: with the others at its end in a group commit, else now. */
+export async function insertAtCommit<DB>(db: Kysely<DB>, table: keyof DB & string, row: Row): Promise<void> {
+  if (!deferToCommit(db, table, row)) await (db as unknown as Tables).insertInto(table).values(row).execute();
 }
 
 /** Runs fn in the transaction trx, then inserts the rows fn left for the end. */

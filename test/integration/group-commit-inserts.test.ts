@@ -1,12 +1,15 @@
 // History rows a group commit inserts at the end of its transaction (broker/store/commit-inserts.ts):
 // they commit with the writes that made them, in order, and a write that fails takes only its own.
+// Job events and audit rows both go this way.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { type JobsDatabase, jobsDb } from '../../broker/jobs/schema';
+import type { Kysely } from 'kysely';
+import { type JobsDatabase, asRegistry, jobsDb } from '../../broker/jobs/schema';
 import { addEvent } from '../../broker/jobs/store';
+import { appendAudit } from '../../broker/store/audit';
 import type { Registry } from '../../broker/store/db';
 import { GroupWriter } from '../../broker/store/group-writer';
 import { openTestRegistry } from '../helpers/registry';
@@ -79,6 +82,39 @@ t('more rows than one INSERT takes go in several, all of them', async () => {
   const rows = await events('job-d');
   assert.is(rows.length, 700);
   assert.ok(rows.every((r, i) => Number(r.at) === i));
+});
+
+t('audit rows of a batch commit with it in the order appended, and a failed write leaves none of its own', async () => {
+  const writer = new GroupWriter<JobsDatabase>(jobsDb(reg.db));
+  const audit = (trx: Kysely<JobsDatabase>, action: string) => appendAudit(asRegistry(trx), { at: 1, actor: 'test', action, device: 'dev-audit' });
+  let seenInside = -1;
+  await Promise.all([
+    writer.write(async (trx) => {
+      await audit(trx, 'lease.end');
+      await audit(trx, 'lease.start');
+    }),
+    writer.write(async (trx) => {
+      await audit(trx, 'claim');
+      seenInside = (await asRegistry(trx).selectFrom('audit').select('seq').where('device', '=', 'dev-audit').execute()).length;
+    }),
+  ]);
+  assert.is(seenInside, 0, 'held back until the batch ends');
+  const refused = writer
+    .write(async (trx) => {
+      await audit(trx, 'refused.change');
+      throw new Error('refused');
+    })
+    .then(
+      () => 'committed',
+      (err: Error) => err.message,
+    );
+  await writer.write((trx) => audit(trx, 'release'));
+  assert.is(await refused, 'refused');
+  const rows = await reg.db.selectFrom('audit').select('action').where('device', '=', 'dev-audit').orderBy('seq').execute();
+  assert.equal(
+    rows.map((r) => r.action),
+    ['lease.end', 'lease.start', 'claim', 'release'],
+  );
 });
 
 t('outside a group commit a row goes in at once', async () => {
