@@ -1,7 +1,7 @@
 // Rows a group commit inserts together at the end of its transaction. A job step writes a history
 // row (job_events) beside its state change, and a binding or lease change an audit row; with
-// hundreds of steps in one commit, one multi-row INSERT per table replaces an INSERT per step. The rows commit with the steps that made them,
-// in the order they were made.
+// hundreds of steps in one commit, one multi-row INSERT per table replaces an INSERT per step.
+// The rows commit with the steps that made them, in the order they were made.
 import type { Kysely } from 'kysely';
 import { type Params, preparedShapes } from './prepared';
 
