@@ -9,7 +9,7 @@ import { appendAudit } from './audit';
 import type { BindingChange } from './bindings';
 import { noOpenJobs } from './locations';
 import { type Params, first, prepared, preparedShapes } from './prepared';
-import type { Database, LeaseRow, PoolEntryRow } from './schema';
+import type { Database, LeaseRow, PoolEntryRow, PoolQueueTable } from './schema';
 
 export interface LeaseInput {
   lease: string;
@@ -203,46 +203,28 @@ export interface NewPoolEntry {
 
 // A waiting pool job's insert and the check before it run on every pool submit that finds no
 // free device (prepared.ts).
-const entryInsert = prepared(
-  (
-    db: Kysely<Database>,
-    p: {
-      id: string;
-      location: string;
-      agent: string;
-      kind: string;
-      params: string;
-      hold: number;
-      ttl: number;
-      route: string;
-      now: number;
-      expires: number;
-      key: string | null;
-    },
-  ) =>
-    db
-      .insertInto('pool_queue')
-      .values({
-        id: p.id,
-        location: p.location,
-        agent: p.agent,
-        kind: p.kind,
-        params: p.params,
-        hold: p.hold,
-        ttl_ms: p.ttl,
-        route: p.route,
-        state: 'waiting',
-        device: null,
-        queued_at: p.now,
-        expires_at: p.expires,
-        decided_at: null,
-        idempotency_key: p.key,
-      })
-      .returningAll(),
+const entryInsert = prepared((db: Kysely<Database>, p: Omit<PoolQueueTable, 'seq' | 'state' | 'device' | 'decided_at'>) =>
+  db
+    .insertInto('pool_queue')
+    .values({
+      id: p.id,
+      location: p.location,
+      agent: p.agent,
+      kind: p.kind,
+      params: p.params,
+      hold: p.hold,
+      ttl_ms: p.ttl_ms,
+      route: p.route,
+      state: 'waiting',
+      device: null,
+      queued_at: p.queued_at,
+      expires_at: p.expires_at,
+      decided_at: null,
+      idempotency_key: p.idempotency_key,
+    })
+    .returningAll(),
 );
-const oneWaiting = prepared((db: Kysely<Database>, p: { location: string }) =>
-  db.selectFrom('pool_queue').select('seq').where('location', '=', p.location).where('state', '=', 'waiting').limit(1),
-);
+const oneWaiting = prepared((db: Kysely<Database>, p: { location: string }) => waitingAt(db, p.location).select('seq').limit(1));
 
 export async function enqueue(trx: Kysely<Database>, e: NewPoolEntry): Promise<PoolEntryRow> {
   const row = await first(
@@ -253,11 +235,11 @@ export async function enqueue(trx: Kysely<Database>, e: NewPoolEntry): Promise<P
       kind: e.kind,
       params: e.params,
       hold: e.hold ? 1 : 0,
-      ttl: e.ttlMs,
+      ttl_ms: e.ttlMs,
       route: e.route,
-      now: e.now,
-      expires: e.now + e.ttlMs,
-      key: e.idempotencyKey,
+      queued_at: e.now,
+      expires_at: e.now + e.ttlMs,
+      idempotency_key: e.idempotencyKey,
     }),
   );
   if (row === undefined) throw new Error(`the pool queue's insert of ${e.id} returned no row`);
