@@ -137,8 +137,9 @@ async function identify(ctx: AuthenticateContext, client: Client, username: stri
   const stored = await verifyDeviceSecret(ctx, row, password, () => !connectionGone(client));
   if (stored === null) return null;
   if (stored === false) return badCredentials('wrong device secret');
-  // The first successful authentication ends the enrollment window, whatever the hello says.
-  if (row.last_seen === null) await touchLastSeen(ctx.db, username, ctx.now());
+  // The first successful authentication ends the enrollment window, whatever the hello says. A
+  // freshly enrolled fleet logs in for the first time all at once: the marks share commits.
+  if (row.last_seen === null) await ctx.writer.write((trx) => touchLastSeen(trx, username, ctx.now()));
   return { kind: 'device', id: username, conn, credential: credentialKey.deviceSecret(username, stored) };
 }
 
