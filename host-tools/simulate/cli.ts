@@ -189,8 +189,15 @@ function finish(failure?: string): void {
   if (failure !== undefined) process.stderr.write(`simulate: ${failure}\n`);
   // Also the code when the loop empties before the timer below fires.
   process.exitCode = failure === undefined ? 0 : 1;
-  // Sockets close asynchronously; give DISCONNECTs a moment to leave, then exit.
-  setTimeout(() => process.exit(), 500).unref();
+  // Once the devices' state is on disk (--state-dir), sockets close asynchronously: give
+  // DISCONNECTs a moment to leave, then exit.
+  void fleet
+    .saved()
+    .catch((err: unknown) => {
+      process.stderr.write(`simulate: ${(err as Error).message}\n`);
+      process.exitCode = 1;
+    })
+    .then(() => setTimeout(() => process.exit(), 500).unref());
 }
 if (durationS !== undefined) setTimeout(() => finish(), durationS * 1000);
 process.on('SIGINT', () => finish());

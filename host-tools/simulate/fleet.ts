@@ -195,6 +195,11 @@ export class SimFleet {
     for (const d of this.devices) d.stop();
   }
 
+  /** Resolves once every device's preferences are on disk (with a state dir), so another fleet may load them. */
+  async saved(): Promise<void> {
+    await Promise.all(this.devices.map((d) => d.prefs.saved()));
+  }
+
   stats(): FleetStats {
     let registered = 0;
     let attempts = 0;

@@ -1,8 +1,10 @@
 // Platform preferences for a simulated device: the NVS namespace `fb` as a map, kept in memory
 // or, with --state-dir, in one JSON file per device so a restarted simulator keeps its identity.
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { PrefKey, Prefs } from '../../firmware/core/platform';
+import { TxGate } from '../../broker/store/tx-gate';
 
 /** NVS key names are at most 15 characters and strings at most 4000 bytes (ESP-IDF limits). */
 const MAX_VALUE_BYTES = 4000;
@@ -21,6 +23,7 @@ export class MemoryPrefs implements Prefs {
   set(key: PrefKey, value: string): void {
     if (Buffer.byteLength(value) > MAX_VALUE_BYTES)
       throw new Error(`pref ${key}: ${Buffer.byteLength(value)} bytes exceed the NVS string limit of ${MAX_VALUE_BYTES}`);
+    if (this.values.get(key) === value) return;
     this.values.set(key, value);
     this.changed();
   }
@@ -33,17 +36,36 @@ export class MemoryPrefs implements Prefs {
     return Object.fromEntries(this.values);
   }
 
+  /** Resolves once every change made so far is kept: in memory, at once. */
+  saved(): Promise<void> {
+    return Promise.resolve();
+  }
+
   protected changed(): void {}
 }
 
+/** Writes under way at once, for every device of the process: ten thousand at once ran out of file descriptors beside their sockets. */
+const fileWrites = new TxGate(16);
+
+/**
+ * The file is written off the simulator's thread, once for any number of changes in a row: ten
+ * thousand devices enrolling at once, each writing its file synchronously at every change, spent
+ * most of bench:fleet's load generator in open and rename, and their CONNACK deadlines ran out
+ * while it did. The values in memory are the device's; `saved` says when the file holds them.
+ */
 export class FilePrefs extends MemoryPrefs {
+  private writing: Promise<void> = Promise.resolve();
+  private pending = false;
+  private failure: Error | null = null;
+
   /** Loads the file if it exists; `initial` fills only keys the file does not have. */
   constructor(
     private readonly file: string,
     initial: Partial<Record<PrefKey, string>> = {},
   ) {
-    super({ ...initial, ...FilePrefs.read(file) });
-    this.changed();
+    const stored = FilePrefs.read(file);
+    super({ ...initial, ...stored });
+    if (Object.entries(initial).some(([k, v]) => v !== undefined && !(k in stored))) this.changed();
   }
 
   private static read(file: string): Partial<Record<PrefKey, string>> {
@@ -61,10 +83,31 @@ export class FilePrefs extends MemoryPrefs {
     }
   }
 
+  /** Rejects when a write failed: the file may hold older values than the device. */
+  override async saved(): Promise<void> {
+    await this.writing;
+    if (this.failure) throw new Error(`cannot save device state ${this.file}: ${this.failure.message}`);
+  }
+
   protected override changed(): void {
-    mkdirSync(dirname(this.file), { recursive: true });
+    // A write not yet begun takes every change made before it begins.
+    if (this.pending) return;
+    this.pending = true;
+    this.writing = this.writing.then(() => this.write());
+  }
+
+  private async write(): Promise<void> {
     const tmp = `${this.file}.tmp`;
-    writeFileSync(tmp, JSON.stringify(this.snapshot(), null, 2), { mode: 0o600 });
-    renameSync(tmp, this.file);
+    try {
+      await fileWrites.run(async () => {
+        this.pending = false;
+        const text = JSON.stringify(this.snapshot(), null, 2);
+        await mkdir(dirname(this.file), { recursive: true });
+        await writeFile(tmp, text, { mode: 0o600 });
+        await rename(tmp, this.file);
+      });
+    } catch (e) {
+      this.failure ??= e as Error;
+    }
   }
 }

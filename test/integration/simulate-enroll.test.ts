@@ -65,6 +65,7 @@ t('enrolled devices register with their own secret and show up in the registry',
 
 t('restarted devices reconnect with the stored secret, not the token', async () => {
   fleets[0]!.stop();
+  await fleets[0]!.saved();
   const fleet = startFleet(b.broker.mqttUrl, { devices: DEVICES, machinesPrefix: 'ENR-', stateDir });
   fleets.push(fleet);
   await fleet.waitFor((s) => s.connected === DEVICES, 30_000, 'all devices back online');
