@@ -2,9 +2,13 @@
 // queued message, and a message nobody listens to completes synchronously, releasing the next
 // one. A burst of thousands of queued messages (10,000 devices connecting, each announcing
 // itself on $SYS) overflows the stack and kills the process (upstream mcollina/mqemitter#204,
-// still open). We keep the upstream design but break the recursion past a fixed depth by
-// finishing that message on the next turn of the event loop. The slot is taken synchronously,
-// so later messages stay queued behind it and delivery order is unchanged.
+// still open). We keep the upstream design but break the recursion past a fixed depth: that
+// message, and every message that reaches `_do` after it until the backlog is empty, waits in
+// a backlog that the next turn of the event loop delivers in order. Order matters beyond taste:
+// Aedes drops a delivery numbered below the last one its client got (`dedupe`), so a message
+// overtaken by a later one is lost. Deferring only the deep message let another slot's release
+// deliver later messages first, and under load an agent lost the queue snapshot that showed its
+// job done. Each backlogged message takes its slot at once, as it would have.
 interface Emitter {
   _do(message: unknown, callback: unknown): unknown;
   _doing: boolean;
@@ -14,7 +18,11 @@ interface Emitter {
 }
 
 const MAX_DEPTH = 200;
+/** Backlogged messages delivered in one turn before the event loop gets its say again. */
+const DRAIN_BATCH = 1000;
 const GUARDED = Symbol('fleetbind.mqGuarded');
+
+type Pending = { matches: unknown[]; message: unknown; callback: unknown };
 
 export function guardRecursion<T extends object>(mq: T): T {
   const e = mq as unknown as Emitter & { [GUARDED]?: true };
@@ -23,12 +31,26 @@ export function guardRecursion<T extends object>(mq: T): T {
     throw new Error('mqemitter internals changed (_do, _parallel, _matcher): review broker/upstream/mq-guard.ts against the installed version');
   }
   let depth = 0;
+  const backlog: Pending[] = [];
+  // The message being delivered stays first in the backlog meanwhile, so whatever its delivery
+  // sets off queues behind it instead of recursing.
+  const drain = (): void => {
+    for (let n = 0; n < DRAIN_BATCH && backlog.length > 0; n++) {
+      const { matches, message, callback } = backlog[0]!;
+      try {
+        e._parallel(e, matches, message, callback);
+      } finally {
+        backlog.shift();
+      }
+    }
+    if (backlog.length > 0) setImmediate(drain);
+  };
   e._do = function guardedDo(this: Emitter, message: { topic: string }, callback: unknown) {
     this._doing = true;
     const matches = this._matcher.match(message.topic);
     this.current++;
-    if (depth >= MAX_DEPTH) {
-      setImmediate(() => this._parallel(this, matches, message, callback));
+    if (backlog.length > 0 || depth >= MAX_DEPTH) {
+      if (backlog.push({ matches, message, callback }) === 1) setImmediate(drain);
       return this;
     }
     depth++;

@@ -62,6 +62,39 @@ t('the guarded emitter drains 50,000 queued messages in order without overflowin
   }
 });
 
+t('with more than one slot, a message deferred for depth still reaches listeners before every later one', async () => {
+  const aedes = await Aedes.createBroker({ concurrency: 2 });
+  try {
+    const mq = mqOf(aedes);
+    guardRecursion(mq);
+    // Two slow listeners hold both slots; a burst queues behind them and one listener hears it all.
+    const releases: (() => void)[] = [];
+    await new Promise<void>((r) => mq.on('slow/+', (_p, cb) => releases.push(cb), r));
+    const heard: number[] = [];
+    await new Promise<void>((r) => mq.on('burst/+', (p, cb) => (heard.push(Number((p as { topic: string }).topic.slice(6))), cb()), r));
+    mq.emit({ topic: 'slow/a' });
+    mq.emit({ topic: 'slow/b' });
+    const n = 1_000;
+    for (let i = 0; i < n; i++) mq.emit({ topic: `burst/${i}` });
+    // The first release drains the queue until the recursion bound defers one message, which takes
+    // the freed slot; the second release then frees a slot while later messages are still queued.
+    releases[0]!();
+    releases[1]!();
+    await waitUntil(
+      () => heard.length === n,
+      30_000,
+      () => `every burst message to be heard (${heard.length} of ${n})`,
+    );
+    const firstOutOfOrder = heard.findIndex((v, i) => v !== i);
+    assert.is(firstOutOfOrder, -1, `heard ${heard.slice(Math.max(0, firstOutOfOrder - 2), firstOutOfOrder + 3).join(',')} at ${firstOutOfOrder}`);
+    // The emitter's slots all free again: a new message is heard at once.
+    mq.emit({ topic: `burst/${n}` });
+    assert.is(heard.at(-1), n);
+  } finally {
+    await new Promise<void>((res) => aedes.close(() => res()));
+  }
+});
+
 t('guarding twice is harmless', async () => {
   const aedes = await Aedes.createBroker();
   assert.is(guardRecursion(guardRecursion(mqOf(aedes))), mqOf(aedes));
