@@ -111,7 +111,8 @@ export async function endLease(trx: Kysely<Database>, e: EndLeaseInput): Promise
   const unlease = e.force === true ? unleaseForced : unleaseIdle;
   const row = await first(unlease(trx, { device: e.device, agent: e.agent }));
   if (row === undefined) return null;
-  const version = Number(row.binding_version) - 1;
+  // The version the end gave the binding (the UPDATE raised it by one).
+  const version = Number(row.binding_version);
   const lease = await first(leaseClose(trx, { device: e.device, now: e.now, reason: e.reason }));
   await appendAudit(trx, {
     at: e.now,
@@ -119,15 +120,10 @@ export async function endLease(trx: Kysely<Database>, e: EndLeaseInput): Promise
     action: 'lease.end',
     device: e.device,
     agent: e.agent,
-    detail: { lease: lease?.id ?? null, location: lease?.location ?? row.location, reason: e.reason, version: version + 1 },
+    detail: { lease: lease?.id ?? null, location: lease?.location ?? row.location, reason: e.reason, version },
   });
-  await recordEvent(
-    trx,
-    'binding.changed',
-    { device: e.device, action: 'lease-end', from: e.agent, to: null, via: null, actor: e.actor, version: version + 1 },
-    e.now,
-  );
-  return { change: { device: e.device, from: e.agent, to: null, version: version + 1, at: e.now, changed: true, row }, lease };
+  await recordEvent(trx, 'binding.changed', { device: e.device, action: 'lease-end', from: e.agent, to: null, via: null, actor: e.actor, version }, e.now);
+  return { change: { device: e.device, from: e.agent, to: null, version, at: e.now, changed: true, row }, lease };
 }
 
 /** Lease rows still open whose device is no longer leased to their agent (a forced release). */
