@@ -24,7 +24,7 @@ import { brokerCounters } from '../lib/broker-counters';
 import { type Checkout, checkoutOf } from '../lib/checkout';
 import { median } from '../lib/load';
 import { mosquittoPid, type PeerProcess, startBareAedes } from '../lib/peers';
-import { cpuMsOf, UNLIMITED_REQUESTS } from '../lib/proc';
+import { cpuMsOf, monoUs, UNLIMITED_REQUESTS } from '../lib/proc';
 import { RawClient } from '../lib/raw-mqtt';
 import { log, pool } from '../jobs/fleet';
 
@@ -95,8 +95,6 @@ interface Burst {
 
 /** Each burst's span on the monotonic clock (µs), which V8's CPU profile timestamps also use. */
 const burstSpans: [number, number][] = [];
-const monoUs = (): number => Number(process.hrtime.bigint() / 1000n);
-
 /** All claims leave at once; resolves when every one is answered. */
 async function burst(rig: { bp: BrokerProcess; profiled: boolean }, pairs: [Agent, string][]): Promise<Burst> {
   const pid = rig.bp.child.pid!;

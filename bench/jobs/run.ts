@@ -11,11 +11,12 @@
 // time) and, for fleetbind on SQLite, the SQL statements per job (its fleetbind_sql_statements_total),
 // fleetbind's ratios to each peer, and the generator's own CPU per job.
 // --before REF adds fleetbind as it was at that commit, as one more broker in the same rounds.
-// --cpu-prof <dir> writes each fleetbind broker's V8 CPU profile there when it stops.
+// --cpu-prof <dir> writes each fleetbind broker's V8 CPU profile there when it stops, with the spans of its
+// saturation and fixed-rate phases beside it (saturation-phases.json, rate-phases.json) for profile-top.
 //
 //   npm run bench:jobs -- [--devices 1000] [--agents 100] [--seconds 10] [--rate 500] [--rounds 3] [--before REF] [--cpu-prof dir]
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { defineCli, readCli } from '../../host-tools/cli/args';
@@ -23,7 +24,7 @@ import { BrokerProcess } from '../../test/helpers/broker-process';
 import { median, percentile } from '../lib/load';
 import { type Checkout, checkoutOf } from '../lib/checkout';
 import { mosquittoPid, type PeerProcess, startBareAedes } from '../lib/peers';
-import { cpuMsOf, UNLIMITED_REQUESTS } from '../lib/proc';
+import { cpuMsOf, monoUs, UNLIMITED_REQUESTS } from '../lib/proc';
 import { log, provisionFleet } from './fleet';
 import { peerRig } from './peer-rig';
 import { fleetbindRig, type JobRig } from './rig';
@@ -67,6 +68,8 @@ interface Phase {
   cpuUsPerJob: number;
   genUsPerJob: number;
   sqlPerJob: number;
+  /** [start, end] in µs of the monotonic clock, which the broker's CPU profile uses. */
+  span: [number, number];
 }
 type Mode = 'saturate' | 'rate';
 
@@ -99,6 +102,7 @@ async function phase(rig: JobRig, seconds: number, mode: Mode): Promise<Phase> {
   const cpuBefore = cpuMsOf(rig.pid)!;
   const genBefore = process.cpuUsage();
   const started = performance.now();
+  const mono0 = monoUs();
   let ticker: NodeJS.Timeout | null = null;
   if (mode === 'saturate') rig.devices.forEach(submit);
   else {
@@ -120,6 +124,7 @@ async function phase(rig: JobRig, seconds: number, mode: Mode): Promise<Phase> {
   stopping = true;
   if (ticker) clearInterval(ticker);
   const elapsed = (performance.now() - started) / 1000;
+  const span: [number, number] = [mono0, monoUs()];
   const completed = done;
   const cpuMs = cpuMsOf(rig.pid)! - cpuBefore;
   const gen = process.cpuUsage(genBefore);
@@ -144,6 +149,7 @@ async function phase(rig: JobRig, seconds: number, mode: Mode): Promise<Phase> {
     cpuUsPerJob: per(cpuMs * 1000),
     genUsPerJob: per(gen.user + gen.system),
     sqlPerJob: sql / Math.max(1, done),
+    span,
   };
 }
 
@@ -154,11 +160,14 @@ const peers: PeerProcess[] = [];
 const brokers: BrokerProcess[] = [];
 let before: Checkout | null = null;
 
+/** Where the broker of that name writes its CPU profile under --cpu-prof. */
+const profileDir = (name: string): string => join(resolve(values['cpu-prof']!), name.replace(/\W+/g, '-'));
+
 /** A fleetbind broker from `checkout` with its own registry, fleet and rig. */
 async function fleetbind(name: string, checkout?: string): Promise<JobRig> {
   const dir = mkdtempSync(join(tmpdir(), 'fleetbind-bench-jobs-'));
   dirs.push(dir);
-  const nodeFlags = values['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', join(resolve(values['cpu-prof']), name.replace(/\W+/g, '-'))] : [];
+  const nodeFlags = values['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', profileDir(name)] : [];
   const bp = await BrokerProcess.start(
     dir,
     admin,
@@ -203,7 +212,7 @@ try {
     }
   }
 
-  const med = (ps: Phase[], k: keyof Phase): number => median(ps.map((p) => p[k]));
+  const med = (ps: Phase[], k: Exclude<keyof Phase, 'span'>): number => median(ps.map((p) => p[k]));
   console.log('');
   console.log(`jobs benchmark: ${DEVICES} devices answering at once, ${AGENTS} agents, ${SECONDS} s per phase, medians of ${ROUNDS} interleaved rounds`);
   console.log("(the machine may be loaded: compare CPU per job and the ratios; Mosquitto's CPU includes anyone else using it)");
@@ -225,6 +234,17 @@ try {
       console.log(
         `    fleetbind / ${name}: CPU per job ${(med(fb, 'cpuUsPerJob') / med(r[mode], 'cpuUsPerJob')).toFixed(1)}×, jobs/s ${(med(fb, 'jobsPerSec') / med(r[mode], 'jobsPerSec')).toFixed(2)}×, p99 ${(med(fb, 'p99') / med(r[mode], 'p99')).toFixed(1)}×`,
       );
+    }
+  }
+  if (values['cpu-prof']) {
+    // Beside each fleetbind broker's profile (its directory appears when the broker stops), the spans
+    // of its phases, for profile-top's third argument.
+    for (const [name, r] of results) {
+      if (!name.startsWith('fleetbind')) continue;
+      const dir = profileDir(name);
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, 'saturation-phases.json'), JSON.stringify(r.saturate.map((p) => p.span)));
+      writeFileSync(join(dir, 'rate-phases.json'), JSON.stringify(r.rate.map((p) => p.span)));
     }
   }
   for (const bp of brokers) {

@@ -2,6 +2,9 @@
 // does not inflate the way it inflates wall-clock time.
 import { readFileSync } from 'node:fs';
 
+/** Now on the monotonic clock in µs: the clock of a V8 CPU profile's timestamps, for a profile's spans. */
+export const monoUs = (): number => Number(process.hrtime.bigint() / 1000n);
+
 /** Linux reports utime and stime in clock ticks; USER_HZ is 100 on every architecture Node runs on. */
 const TICKS_PER_SECOND = 100;
 

@@ -27,7 +27,7 @@ import { claimOne, answeringDevice, log, pool, provisionFleet } from '../jobs/fl
 import { afterSetupStorm } from '../lib/after-storm';
 import { brokerCounters } from '../lib/broker-counters';
 import { median, percentile } from '../lib/load';
-import { UNLIMITED_REQUESTS, cpuMsOf } from '../lib/proc';
+import { UNLIMITED_REQUESTS, cpuMsOf, monoUs } from '../lib/proc';
 
 const { values } = readCli(
   defineCli({
@@ -68,8 +68,6 @@ interface Round {
   /** [start, end] in µs of the monotonic clock, which the broker's CPU profile uses. */
   span: [number, number];
 }
-
-const monoUs = (): number => Number(process.hrtime.bigint() / 1000n);
 
 const cmdAt = new Map<string, { at: number; device: string }>();
 const doneAt = new Map<string, number>();
