@@ -32,9 +32,19 @@ export class Acks {
           core.metrics.dispatchLatency.observe((now - a.startedAt) / 1000);
           if (a.retries > 0) a.data = { ...(await dataStats(core.db, a.id)), truncated: false };
           const patch = progress === undefined ? {} : { progress };
-          const moved = await core.write((trx) => transition(trx, a.id, ['dispatched'], 'running', now, patch, { attempt: a.attempt }));
-          if (moved) this.p.open.changed(q, a.id, transitionSet('running', now, patch));
-          else this.p.open.forget(q);
+          // A device that finishes at once sends its final word right behind this one: that step
+          // need not wait for this commit, and its write shares it (DeviceQueue.defer).
+          q.defer(
+            core
+              .write((trx) => transition(trx, a.id, ['dispatched'], 'running', now, patch, { attempt: a.attempt }))
+              .then(
+                (moved) => (moved ? this.p.open.changed(q, a.id, transitionSet('running', now, patch)) : this.p.open.forget(q)),
+                (err: unknown) => {
+                  this.p.open.forget(q);
+                  core.ctx.log.error({ err, device: q.id, job: a.id }, 'recording a job as running failed');
+                },
+              ),
+          );
           this.p.snapshot.markChanged(q);
         } else if (progress !== undefined) {
           await core.write((trx) => patchJob(trx, a.id, { progress }, now));

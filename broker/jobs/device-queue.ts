@@ -59,6 +59,8 @@ export class DeviceQueue {
   dirty = false;
   private pending = 0;
   private tail: Promise<void> = Promise.resolve();
+  /** Writes steps handed in without waiting for their commit (see `defer`). */
+  private deferred: Promise<unknown>[] = [];
 
   constructor(readonly id: string) {}
 
@@ -90,9 +92,22 @@ export class DeviceQueue {
     return this.tail;
   }
 
+  /**
+   * A write the current step handed in without waiting for its commit, so that a step already
+   * queued behind it runs at once and its write joins the same group commit. `settled` runs only
+   * once every such write has committed or failed: the snapshot never shows an uncommitted change,
+   * and a step queued later waits for these commits as it would have.
+   */
+  defer(write: Promise<unknown>): void {
+    this.deferred.push(write);
+  }
+
   private after(settled: () => Promise<void>): Promise<void> | undefined {
     this.pending--;
-    return this.pending > 0 ? undefined : settled();
+    if (this.pending > 0) return undefined;
+    if (this.deferred.length === 0) return settled();
+    const writes = this.deferred.splice(0);
+    return Promise.allSettled(writes).then(() => (this.pending > 0 ? undefined : settled()));
   }
 }
 
