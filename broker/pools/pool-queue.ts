@@ -31,10 +31,10 @@ const SHOWN = 1000;
 export class PoolQueue {
   private readonly publishing = new Coalesced<string>(() => this.stopped());
   /**
-   * Per location, what each agent was last told about its jobs in the queue: an agent hears again
-   * when that changes, and when its jobs have left the queue.
+   * Per location, what each agent was last told about its jobs in the queue (the jobs, and the
+   * message's text): an agent hears again when that changes, and when its jobs have left the queue.
    */
-  private readonly told = new Map<string, Map<string, string>>();
+  private readonly told = new Map<string, Map<string, { jobs: PoolQueueItem[]; said: string }>>();
   /** Per location, an average of how long its leases lasted (the pool's throughput for ETAs). */
   private readonly leaseMs = new Map<string, number>();
   /** Per location, when (performance.now()) its agents were last told. */
@@ -121,16 +121,32 @@ export class PoolQueue {
       list.push({ job: it.job, kind: it.kind, position: it.position, eta: it.eta });
       byAgent.set(it.agent, list);
     }
-    const before = this.told.get(location) ?? new Map<string, string>();
-    const now = new Map<string, string>();
-    // Only agents whose jobs' positions or ETAs changed hear, and those whose jobs left the queue.
+    const before = this.told.get(location) ?? new Map<string, { jobs: PoolQueueItem[]; said: string }>();
+    const now = new Map<string, { jobs: PoolQueueItem[]; said: string }>();
+    // Only agents whose jobs' positions or ETAs changed hear, and those whose jobs left the queue
+    // (unless `left` already told them of each: see there).
     for (const [agent, jobs] of byAgent) {
       const said = JSON.stringify(jobs);
-      now.set(agent, said);
-      if (before.get(agent) !== said) this.tell(agent, { event: 'pool.queue', location, at, jobs });
+      now.set(agent, { jobs, said });
+      if (before.get(agent)?.said !== said) this.tell(agent, { event: 'pool.queue', location, at, jobs });
     }
     for (const agent of before.keys()) if (!byAgent.has(agent)) this.tell(agent, { event: 'pool.queue', location, at, jobs: [] });
     this.told.set(location, now);
+  }
+
+  /**
+   * Tells the agent its job left the location's queue (`pool.assigned`, `pool.ended`). That says
+   * all a `pool.queue` without the job would: the job no longer counts as told, and an agent whose
+   * told jobs all left this way hears no `jobs: []` after them, a message per pool job saved.
+   */
+  left(location: string, agent: string, job: string, body: Record<string, unknown>): void {
+    this.tell(agent, body);
+    const told = this.told.get(location);
+    const last = told?.get(agent);
+    if (!told || !last) return;
+    const jobs = last.jobs.filter((j) => j.job !== job);
+    if (jobs.length === 0) told.delete(agent);
+    else told.set(agent, { jobs, said: JSON.stringify(jobs) });
   }
 
   /** Unretained, without an id, on the agent's res topic (docs/architecture.md, Locations and pools). */

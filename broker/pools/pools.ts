@@ -497,7 +497,13 @@ export class Pools {
     this.lines.removed(entry.location, entry.id);
     this.leased(change, entry.location, job, startedAt);
     this.metrics.waitSeconds.observe({ location: this.metrics.location(entry.location) }, (now - Number(entry.queued_at)) / 1000);
-    this.queue.tell(entry.agent, { event: 'pool.assigned', job: entry.id, location: entry.location, device: change.device, route: entry.route });
+    this.queue.left(entry.location, entry.agent, entry.id, {
+      event: 'pool.assigned',
+      job: entry.id,
+      location: entry.location,
+      device: change.device,
+      route: entry.route,
+    });
   }
 
   /** Positions and ETAs of the location's waiting jobs (see PoolQueue). */
@@ -535,7 +541,7 @@ export class Pools {
     if (!done) return false;
     this.lines.removed(entry.location, job);
     if (who.kind === 'admin')
-      this.queue.tell(entry.agent, {
+      this.queue.left(entry.location, entry.agent, job, {
         event: 'pool.ended',
         job,
         location: entry.location,
@@ -681,7 +687,7 @@ export class Pools {
       for (const e of await dueEntries(ctx.db, now)) {
         if (!(await this.tx((trx) => decide(asRegistry(trx), e.id, 'expired', now)))) continue;
         this.lines.removed(e.location, e.id);
-        this.queue.tell(e.agent, {
+        this.queue.left(e.location, e.agent, e.id, {
           event: 'pool.ended',
           job: e.id,
           location: e.location,

@@ -1,8 +1,9 @@
 // The pool.queue messages an agent hears while its job waits (docs/architecture.md, Locations and
 // pools): where its job stands after each change, at most one message per location each
-// --pool-queue-every-ms however fast the queue moves, and always the last state once it settles.
+// --pool-queue-every-ms however fast the queue moves, and always the last state once it settles;
+// a job that leaves through pool.assigned needs no `jobs: []` after it, one cancelled by its agent gets one.
 import * as assert from 'uvu/assert';
-import { jobSuite } from '../helpers/jobs';
+import { cancel, jobSuite } from '../helpers/jobs';
 import type { JobDevice } from '../helpers/job-device';
 import { recorder } from '../helpers/mqtt';
 import { joinLocation, makeLocation, poolDevice, poolSubmit } from '../helpers/pools';
@@ -65,8 +66,32 @@ s('a waiting agent hears its place after each change, one message per interval a
   await waitUntil(() => dev.isRunning(jobs[2]!), 10_000, 'the third job on the device');
   await dev.ack({ job: jobs[2]!, state: 'done', result: {} });
   await waitUntil(() => dev.isRunning(mine), 10_000, "the last agent's job on the device");
-  await waitUntil(() => places().at(-1)?.jobs.length === 0, 10_000, 'the last agent to hear that its job left the queue');
+  const assignedAt = (): number => heard.findIndex((m) => (m.json as any)?.event === 'pool.assigned' && (m.json as any).job === mine);
+  await waitUntil(() => assignedAt() >= 0, 10_000, 'the last agent to hear that a device took its job');
+  // pool.assigned said the job left the queue: no `jobs: []` follows it, even once the interval has passed.
+  await new Promise((r) => setTimeout(r, 3 * EVERY_MS));
+  const after = heard.slice(assignedAt()).filter((m) => (m.json as any)?.event === 'pool.queue');
+  assert.equal(after, [], 'no pool.queue after pool.assigned');
   await dev.ack({ job: mine, state: 'done', result: {} });
+});
+
+s('an agent that cancels its waiting job hears its place in the queue go empty', async () => {
+  const loc = await makeLocation(env.tb);
+  const dev = await poolDevice(env.tb, loc, { mode: 'hold' });
+  devices.push(dev);
+  const [holder, waiter] = [await env.agent(), await env.agent()];
+  for (const a of [holder, waiter]) await joinLocation(env.tb, a.id, [loc]);
+  const heard = recorder(waiter.client);
+  const places = (): { jobs: { job: string }[] }[] => heard.map((m) => m.json as any).filter((b) => b?.event === 'pool.queue' && b.location === loc);
+  const held = await poolSubmit(holder, loc);
+  assert.ok(held.ok, JSON.stringify(held));
+  const waiting = await poolSubmit(waiter, loc);
+  assert.is(waiting.result.state, 'queued', JSON.stringify(waiting));
+  await waitUntil(() => places().some((p) => p.jobs[0]?.job === waiting.result.job), 10_000, 'the waiting agent to hear its place');
+  const r = await cancel(waiter, waiting.result.job);
+  assert.ok(r.ok, JSON.stringify(r));
+  await waitUntil(() => places().at(-1)?.jobs.length === 0, 10_000, 'the waiting agent to hear that its job left the queue');
+  await dev.ack({ job: held.result.job, state: 'done', result: {} });
 });
 
 s.run();
