@@ -10,7 +10,10 @@ import { type BoundDeviceRow, boundDevicesOf, getDevice } from './store/devices'
 import type { DeviceRow } from './store/schema';
 
 /** What this module reads of the node's context. */
-export type PublisherContext = Pick<Context, 'aedes' | 'bindingTimers' | 'claimCodes' | 'closing' | 'db' | 'log' | 'machines' | 'now' | 'presence'>;
+export type PublisherContext = Pick<
+  Context,
+  'aedes' | 'bindings' | 'bindingTimers' | 'claimCodes' | 'closing' | 'db' | 'log' | 'machines' | 'now' | 'presence'
+>;
 
 export function publishJson(ctx: PublisherContext, topic: string, body: unknown, retain = false): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -72,8 +75,20 @@ export async function publishConfig(ctx: PublisherContext, device: string, answe
   if (row) await publishConfigOf(ctx, row, answer);
 }
 
+/**
+ * The config of the device as `row` has it. A binding change committed after that row was read or
+ * written (a claim in the same group commit as a hello) publishes its own config, which this one
+ * must not overtake with the old holder: the row is then read again.
+ */
 export async function publishConfigOf(ctx: PublisherContext, row: DeviceRow, answer: ConfigAnswer = {}): Promise<void> {
-  await publishJson(ctx, deviceTopic(row.id, 'config'), await configFor(ctx, row, answer));
+  const config = await configFor(ctx, row, answer);
+  if ((ctx.bindings.bindingOf(row.id)?.version ?? 0) > Number(row.binding_version)) {
+    const fresh = await getDevice(ctx.db, row.id);
+    // A name the caller passed is the old holder's.
+    if (fresh) await publishJson(ctx, deviceTopic(row.id, 'config'), await configFor(ctx, fresh, { ...answer, agentName: undefined }));
+    return;
+  }
+  await publishJson(ctx, deviceTopic(row.id, 'config'), config);
 }
 
 export function publishStatus(ctx: PublisherContext, device: string, status: Status): Promise<void> {

@@ -11,7 +11,7 @@ import type { Context } from './context';
 import type { Identity } from './identity';
 import { credentialKey } from './live-credentials';
 import { enrollTokenSubject } from './authenticate';
-import { type PublisherContext, publishConfig, publishJson } from './publisher';
+import { type PublisherContext, publishConfig, publishConfigOf, publishJson } from './publisher';
 import { checkEnrollmentToken, consumeEnrollmentToken } from './store/enrollment';
 import {
   announceMachineCode,
@@ -144,19 +144,22 @@ export async function handleHello(ctx: RegistryContext, device: string, payload:
   const update = { fw: hello.fw, model: hello.model, caps: hello.caps, concurrency: hello.concurrency ?? 1, ...(hello.screen ? { screen: hello.screen } : {}) };
   const machine = hello.machine;
   // After a broker restart the whole fleet says hello at once: share commits.
-  const { recorded, refusal } = await ctx.writer.write(async (trx) => {
+  const { row, refusal } = await ctx.writer.write(async (trx) => {
     const row = await recordHello(trx, device, update, ctx.now());
-    if (row === undefined) return { recorded: false, refusal: null };
-    return { recorded: true, refusal: machine === undefined ? null : await announceMachineCode(trx, row, machine, device, ctx.now()) };
+    if (row === undefined) return { row, refusal: null };
+    return { row, refusal: machine === undefined ? null : await announceMachineCode(trx, row, machine, device, ctx.now()) };
   });
   if (refusal) {
     ctx.metrics.helloRefusals.inc({ reason: `machine-${refusal.reason}` });
     machineRefused(ctx, device, 'hello', refusal);
   }
-  await publishConfig(ctx, device, {
+  const answer = {
     ...(hello.sentAt === undefined ? {} : { helloSentAt: hello.sentAt }),
     ...(refusal ? { error: refusal.error.toWire() } : {}),
-  });
+  };
+  // The hello's UPDATE returned the row as it committed, unless an announced machine code changed it since.
+  if (row !== undefined && machine === undefined) await publishConfigOf(ctx, row, answer);
+  else await publishConfig(ctx, device, answer);
   if (hello.ota !== undefined) ctx.events.emit('ota', device, hello.ota);
-  return recorded ? { caps: update.caps, concurrency: update.concurrency, screen: hello.screen ?? null } : null;
+  return row !== undefined ? { caps: update.caps, concurrency: update.concurrency, screen: hello.screen ?? null } : null;
 }
