@@ -157,8 +157,9 @@ export async function handleHello(ctx: RegistryContext, device: string, payload:
     ...(hello.sentAt === undefined ? {} : { helloSentAt: hello.sentAt }),
     ...(refusal ? { error: refusal.error.toWire() } : {}),
   };
-  // The hello's UPDATE returned the row as it committed, unless an announced machine code changed it since.
-  if (row !== undefined && machine === undefined) await publishConfigOf(ctx, row, answer);
+  // The hello's UPDATE returned the row as it committed, unless a machine code it announced for
+  // the first time was adopted after it (a code the row already has is no news).
+  if (row !== undefined && (machine === undefined || row.machine_code === machine)) await publishConfigOf(ctx, row, answer);
   else await publishConfig(ctx, device, answer);
   if (hello.ota !== undefined) ctx.events.emit('ota', device, hello.ota);
   return row !== undefined ? { caps: update.caps, concurrency: update.concurrency, screen: hello.screen ?? null } : null;
