@@ -3,6 +3,7 @@
 // a thousand claims queued behind a group commit that is a million wake-ups, whose lock and unlock
 // alone took an eighth of the broker's CPU in bench:claims (docs/architecture.md, Bindings).
 import { type CompiledQuery, type DatabaseConnection, type Driver, type QueryResult, type SqliteDatabase, SqliteDialect, SqliteDriver } from 'kysely';
+import { Fifo } from '../fifo';
 import type { Checkpointer } from './checkpointer';
 import type { WalSync } from './wal-sync';
 
@@ -35,7 +36,8 @@ function connectionOf(db: SyncedDatabase, wal: WalSync, checkpointer: Checkpoint
 class QueuedSqliteDriver extends SqliteDriver {
   private readonly connection: DatabaseConnection;
   private busy = false;
-  private readonly waiting: (() => void)[] = [];
+  /** A reconnect storm queues a query per connecting device here. */
+  private readonly waiting = new Fifo<() => void>();
 
   constructor(db: SyncedDatabase, wal: WalSync, checkpointer: Checkpointer) {
     super({ database: db });

@@ -9,12 +9,18 @@
 // overtaken by a later one is lost. Deferring only the deep message let another slot's release
 // deliver later messages first, and under load an agent lost the queue snapshot that showed its
 // job done. Each backlogged message takes its slot at once, as it would have.
+// MQEmitter's own queue of messages waiting for a slot is an array it shifts from: in a reconnect
+// storm it grows past the length where shift() copies the array, so it becomes a Fifo here.
+import { Fifo } from '../fifo';
+
 interface Emitter {
   _do(message: unknown, callback: unknown): unknown;
   _doing: boolean;
   current: number;
   _matcher: { match(topic: string): unknown[] };
   _parallel(self: unknown, matches: unknown[], message: unknown, callback: unknown): void;
+  _messageQueue: unknown[] | Fifo<unknown>;
+  _messageCallbacks: unknown[] | Fifo<unknown>;
 }
 
 const MAX_DEPTH = 200;
@@ -27,16 +33,28 @@ type Pending = { matches: unknown[]; message: unknown; callback: unknown };
 export function guardRecursion<T extends object>(mq: T): T {
   const e = mq as unknown as Emitter & { [GUARDED]?: true };
   if (e[GUARDED]) return mq;
-  if (typeof e._do !== 'function' || typeof e._parallel !== 'function' || typeof e._matcher?.match !== 'function') {
-    throw new Error('mqemitter internals changed (_do, _parallel, _matcher): review broker/upstream/mq-guard.ts against the installed version');
+  if (
+    typeof e._do !== 'function' ||
+    typeof e._parallel !== 'function' ||
+    typeof e._matcher?.match !== 'function' ||
+    !Array.isArray(e._messageQueue) ||
+    !Array.isArray(e._messageCallbacks)
+  ) {
+    throw new Error(
+      'mqemitter internals changed (_do, _parallel, _matcher, _messageQueue, _messageCallbacks): review broker/upstream/mq-guard.ts against the installed version',
+    );
   }
+  if (e._messageQueue.length > 0) throw new Error('guard the emitter before any message is queued');
+  // MQEmitter only pushes, shifts and reads the length of these two.
+  e._messageQueue = new Fifo();
+  e._messageCallbacks = new Fifo();
   let depth = 0;
-  const backlog: Pending[] = [];
+  const backlog = new Fifo<Pending>();
   // The message being delivered stays first in the backlog meanwhile, so whatever its delivery
   // sets off queues behind it instead of recursing.
   const drain = (): void => {
     for (let n = 0; n < DRAIN_BATCH && backlog.length > 0; n++) {
-      const { matches, message, callback } = backlog[0]!;
+      const { matches, message, callback } = backlog.peek()!;
       try {
         e._parallel(e, matches, message, callback);
       } finally {
