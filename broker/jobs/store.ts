@@ -1,5 +1,6 @@
 // Job queries. Every state change is one conditional UPDATE on the current state plus its history
 // row, in one transaction; the conditions make a late or repeated change a no-op.
+import { randomFillSync } from 'node:crypto';
 import { type Insertable, type Transaction, sql } from 'kysely';
 import { v7 as uuidv7 } from 'uuid';
 import { FINAL_JOB_STATES, type JobState } from '../../protocol/jobs';
@@ -170,14 +171,36 @@ const insertJobRow = preparedShapes(
   (db: Db, cols, p: Params) => db.insertInto('jobs').values(Object.fromEntries(cols.map((c) => [c, p[c]])) as unknown as JobRow),
 );
 
+/** Random bytes for job ids, drawn 4 KiB at a time, and the time and counter of the last id. */
+const ids = { pool: Buffer.alloc(0), used: 0, msecs: -Infinity, seq: 0 };
+
 /**
- * A new job's id: a UUID whose leading bits are its creation time (RFC 9562 version 7), with 74
- * random bits. A job's history rows are indexed by its id, as is the job itself, so random ids put
- * every job's inserts on a random index page: 3.5 of the 10.5 pages an average commit wrote to the
- * WAL at 500 jobs/s. Ids in time order put recent jobs' entries on the last few pages.
+ * A new job's id: a UUID whose leading bits are its creation time in ms (RFC 9562 version 7), then
+ * a counter that orders the ids of one millisecond, then random bits. A job's history rows are
+ * indexed by its id, as is the job itself, so random ids put every job's inserts on a random index
+ * page: 3.5 of the 10.5 pages an average commit wrote to the WAL at 500 jobs/s. Ids in time order
+ * put recent jobs' entries on the last few pages. uuid keeps that counter only when it draws the
+ * random bytes itself, with crypto.getRandomValues on each call (8-12 µs a call on this machine);
+ * here they come from a pool and the counter is kept as uuid keeps it, about 1 µs an id.
  */
 export function newJobId(): string {
-  return uuidv7();
+  if (ids.used + 16 > ids.pool.length) {
+    ids.pool = randomFillSync(Buffer.allocUnsafe(4096));
+    ids.used = 0;
+  }
+  const random = ids.pool.subarray(ids.used, ids.used + 16);
+  ids.used += 16;
+  const now = Date.now();
+  if (now > ids.msecs) {
+    // Each millisecond's counter starts at a random 31-bit value.
+    ids.msecs = now;
+    ids.seq = random.readUInt32BE(6) >>> 1;
+  } else {
+    ids.seq = (ids.seq + 1) | 0;
+    // The counter wrapped: the id borrows the next millisecond.
+    if (ids.seq === 0) ids.msecs++;
+  }
+  return uuidv7({ random, msecs: ids.msecs, seq: ids.seq });
 }
 
 /**
