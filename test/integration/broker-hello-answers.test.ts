@@ -2,7 +2,9 @@
 // Identities: machine codes; Topic tree: config). An invalid hello changes nothing and is answered
 // with a specific error on the device's config topic; a machine code is adopted from a device only
 // when its enrollment token allows announcing codes and no other device has it; every refusal is
-// answered, counted and (for codes) audited. Over TCP and WebSocket.
+// answered, counted and (for codes) audited. Over TCP and WebSocket. A hello's config comes from the
+// row its own UPDATE returned, and a config from a row older than a binding change committed since is
+// read again: the last config a device hears never names an older holder.
 import { randomBytes } from 'node:crypto';
 import type { MqttClient } from 'mqtt';
 import { suite } from 'uvu';
@@ -10,10 +12,14 @@ import * as assert from 'uvu/assert';
 import { ErrorCode } from '../../protocol/errors';
 import { parseConfig, parseEnrollReply } from '../../protocol/messages';
 import { deviceTopic, enrollReplyTopic, enrollTopic } from '../../protocol/topics';
+import { publishConfigOf } from '../../broker/publisher';
+import { getDevice } from '../../broker/store/devices';
 import { TestBroker, connectDevice, helloOf, randomMac } from '../helpers/broker';
 import type { Dev } from '../scenarios/fleet';
+import { claim } from '../helpers/jobs';
 import { metric } from '../helpers/metrics';
-import { connect, end, publish, subscribe, waitFor } from '../helpers/mqtt';
+import { connect, end, publish, recorder, subscribe, waitFor } from '../helpers/mqtt';
+import { waitUntil } from '../helpers/wait';
 
 let tb: TestBroker;
 const clients: MqttClient[] = [];
@@ -157,6 +163,30 @@ t('an admin-provisioned device keeps the code the admin gave it and may not anno
   const answer = await hello(client, d, { machine: newCode() });
   assert.is(answer.error?.code, ErrorCode.FORBIDDEN);
   assert.is((await device(d.id)).machineCode, code);
+});
+
+t('a config from a row read before a claim is read again, and names the agent', async () => {
+  const d = await tb.provision();
+  const { client } = await connectDevice(tb.broker.mqttUrl, d);
+  clients.push(client);
+  const heard = recorder(client);
+  const configs = () => heard.filter((m) => m.topic === deviceTopic(d.id, 'config')).map((m) => parseConfig(m.json));
+
+  const before = await getDevice(tb.broker.ctx.db, d.id);
+  assert.is(before?.agent_id, null);
+  const agent = await tb.agent('config-order-agent');
+  clients.push(agent.client);
+  await claim(agent, d.id);
+  await waitUntil(() => configs().at(-1)?.agent?.id === agent.id, 5000, "the claim's config");
+
+  await publishConfigOf(tb.broker.ctx, before!);
+  await waitUntil(() => configs().length >= 2, 5000, 'the config built from the older row');
+  assert.equal(
+    configs().map((c) => c.agent?.id ?? null),
+    [agent.id, agent.id],
+    'no config went back to no holder',
+  );
+  assert.is(configs().at(-1)!.claimCode, undefined, 'a claimed device shows no claim code');
 });
 
 t.run();
