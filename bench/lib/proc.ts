@@ -1,5 +1,6 @@
 // What a benchmark reads about another process from /proc: its CPU time, which a loaded machine
-// does not inflate the way it inflates wall-clock time.
+// does not inflate the way it inflates wall-clock time; and the clock of that process's V8 CPU
+// profile, for the spans a benchmark writes beside it.
 import { readFileSync } from 'node:fs';
 
 /** Now on the monotonic clock in µs: the clock of a V8 CPU profile's timestamps, for a profile's spans. */

@@ -24,6 +24,12 @@ export interface PoolQueueItem {
   eta: number;
 }
 
+/** What an agent was last told about its jobs in a location's queue, and the message's text. */
+interface Told {
+  jobs: PoolQueueItem[];
+  said: string;
+}
+
 const EWMA_WEIGHT = 0.2;
 /** Positions and ETAs go to the first this many waiting jobs of a location. */
 const SHOWN = 1000;
@@ -31,10 +37,10 @@ const SHOWN = 1000;
 export class PoolQueue {
   private readonly publishing = new Coalesced<string>(() => this.stopped());
   /**
-   * Per location, what each agent was last told about its jobs in the queue (the jobs, and the
-   * message's text): an agent hears again when that changes, and when its jobs have left the queue.
+   * Per location, what each agent was last told about its jobs in the queue: an agent hears again
+   * when that changes, and when its jobs have left the queue.
    */
-  private readonly told = new Map<string, Map<string, { jobs: PoolQueueItem[]; said: string }>>();
+  private readonly told = new Map<string, Map<string, Told>>();
   /** Per location, an average of how long its leases lasted (the pool's throughput for ETAs). */
   private readonly leaseMs = new Map<string, number>();
   /** Per location, when (performance.now()) its agents were last told. */
@@ -121,8 +127,8 @@ export class PoolQueue {
       list.push({ job: it.job, kind: it.kind, position: it.position, eta: it.eta });
       byAgent.set(it.agent, list);
     }
-    const before = this.told.get(location) ?? new Map<string, { jobs: PoolQueueItem[]; said: string }>();
-    const now = new Map<string, { jobs: PoolQueueItem[]; said: string }>();
+    const before = this.told.get(location) ?? new Map<string, Told>();
+    const now = new Map<string, Told>();
     // Only agents whose jobs' positions or ETAs changed hear, and those whose jobs left the queue
     // (unless `left` already told them of each: see there).
     for (const [agent, jobs] of byAgent) {
