@@ -1,14 +1,15 @@
 // When each piece of work still under way began, and the oldest of them, in constant time per
 // step: work ends in any order, so an ended entry is only marked and dropped once it reaches the
 // front. Used to tell a backed-up queue from a busy one (authenticate.ts).
+import { Fifo } from './fifo';
+
 interface Entry {
   readonly at: number;
   ended: boolean;
 }
 
 export class StartTimes {
-  private entries: Entry[] = [];
-  private head = 0;
+  private readonly entries = new Fifo<Entry>();
   private count = 0;
 
   /** How many are under way. */
@@ -31,11 +32,7 @@ export class StartTimes {
 
   /** When the oldest still under way began; `now` when none is. */
   oldest(now: number): number {
-    while (this.head < this.entries.length && this.entries[this.head]!.ended) this.head++;
-    if (this.head > 1024 && this.head * 2 > this.entries.length) {
-      this.entries = this.entries.slice(this.head);
-      this.head = 0;
-    }
-    return this.head < this.entries.length ? this.entries[this.head]!.at : now;
+    while (this.entries.peek()?.ended) this.entries.shift();
+    return this.entries.peek()?.at ?? now;
   }
 }
