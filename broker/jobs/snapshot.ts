@@ -5,7 +5,7 @@ import type { JobsSnapshot, QueuedJobView } from '../../protocol/messages';
 import type { JobView } from '../../protocol/rest';
 import { deviceTopic } from '../../protocol/topics';
 import { publishJson } from '../publisher';
-import { getDeviceScreen } from '../store/device-screens';
+import { screenOf } from '../store/device-screens';
 import { getDevice } from '../store/devices';
 import type { DeviceQueue } from './device-queue';
 import { type Duration, type Slot, priorMs, schedule } from './eta';
@@ -50,10 +50,12 @@ export class Snapshots {
   /** The device's announced capabilities and concurrency, read once and again after each hello. */
   async profile(q: DeviceQueue, refresh = false): Promise<NonNullable<DeviceQueue['profile']>> {
     if (q.profile === null || refresh) {
-      const { db } = this.core.ctx;
-      const row = await getDevice(db, q.id);
-      const screen = row ? await getDeviceScreen(db, q.id) : null;
-      q.profile = { caps: row ? (JSON.parse(row.caps) as string[]) : [], concurrency: Math.max(1, Number(row?.concurrency ?? 1)), screen };
+      const row = await getDevice(this.core.ctx.db, q.id);
+      q.profile = {
+        caps: row ? (JSON.parse(row.caps) as string[]) : [],
+        concurrency: Math.max(1, Number(row?.concurrency ?? 1)),
+        screen: row ? screenOf(row) : null,
+      };
     }
     return q.profile;
   }

@@ -1,28 +1,15 @@
-// The screen each device announced in its last hello, kept in the registry's key-value table
-// (key `screen:<device>`, value `<width>x<height>`) so every node checks a qr.show against it,
-// also while the device is offline (docs/architecture.md, Firmware).
-import type { Kysely } from 'kysely';
+// The screen each device announced in its last hello, kept in its registry row (`devices.screen`,
+// `<width>x<height>`) so every node checks a qr.show against it, also while the device is offline
+// (docs/architecture.md, Firmware).
 import type { ScreenSize } from '../../protocol/screen-fit';
-import type { Database } from './schema';
 
-const keyOf = (device: string): string => `screen:${device}`;
-
-/** Stores the device's screen, or forgets it when the device says it has none. */
-export async function setDeviceScreen(db: Kysely<Database>, device: string, screen: ScreenSize | undefined): Promise<void> {
-  if (screen === undefined) {
-    await db.deleteFrom('kv').where('key', '=', keyOf(device)).execute();
-    return;
-  }
-  const value = `${screen.width}x${screen.height}`;
-  await db
-    .insertInto('kv')
-    .values({ key: keyOf(device), value })
-    .onConflict((oc) => oc.column('key').doUpdateSet({ value }))
-    .execute();
+/** The column's value for a hello's screen; null when the device says it has none. */
+export function screenText(screen: ScreenSize | undefined): string | null {
+  return screen === undefined ? null : `${screen.width}x${screen.height}`;
 }
 
-export async function getDeviceScreen(db: Kysely<Database>, device: string): Promise<ScreenSize | null> {
-  const row = await db.selectFrom('kv').select('value').where('key', '=', keyOf(device)).executeTakeFirst();
-  const m = row === undefined ? null : /^(\d+)x(\d+)$/.exec(row.value);
+/** The screen a device row records, or null. */
+export function screenOf(row: { screen: string | null }): ScreenSize | null {
+  const m = row.screen === null ? null : /^(\d+)x(\d+)$/.exec(row.screen);
   return m ? { width: Number(m[1]), height: Number(m[2]) } : null;
 }

@@ -5,7 +5,7 @@ import type { DeviceView } from '../../protocol/rest';
 import { ErrorCode, ProtocolError } from '../../protocol/errors';
 import type { ScreenSize } from '../../protocol/screen-fit';
 import { appendAudit } from './audit';
-import { setDeviceScreen } from './device-screens';
+import { screenText } from './device-screens';
 import { sharedRead } from '../shared-read';
 import { first, prepared } from './prepared';
 import type { Database, DeviceRow } from './schema';
@@ -222,7 +222,6 @@ export async function deleteDevice(db: Kysely<Database>, id: string, actor: stri
     if (!row) throw new ProtocolError(ErrorCode.NOT_FOUND, `no device ${id}`, 'id');
     if (row.agent_id !== null) throw new ProtocolError(ErrorCode.CONFLICT, `device ${id} is bound to an agent; release or transfer it first`, 'id');
     await trx.deleteFrom('devices').where('id', '=', id).execute();
-    await setDeviceScreen(trx, id, undefined);
     // A device provisioned again under this id starts with no machine state of its predecessor.
     await trx.deleteFrom('machine_shadows').where('device', '=', id).execute();
     await trx.deleteFrom('machine_history').where('device', '=', id).execute();
@@ -258,8 +257,13 @@ export interface HelloUpdate {
   screen?: ScreenSize;
 }
 
-const helloUpdate = prepared((db: Kysely<Database>, p: { id: string; fw: string; model: string; caps: string; concurrency: number; now: number }) =>
-  db.updateTable('devices').set({ fw: p.fw, model: p.model, caps: p.caps, concurrency: p.concurrency, last_seen: p.now }).where('id', '=', p.id).returningAll(),
+const helloUpdate = prepared(
+  (db: Kysely<Database>, p: { id: string; fw: string; model: string; caps: string; concurrency: number; screen: string | null; now: number }) =>
+    db
+      .updateTable('devices')
+      .set({ fw: p.fw, model: p.model, caps: p.caps, concurrency: p.concurrency, screen: p.screen, last_seen: p.now })
+      .where('id', '=', p.id)
+      .returningAll(),
 );
 
 /**
@@ -267,9 +271,7 @@ const helloUpdate = prepared((db: Kysely<Database>, p: { id: string; fw: string;
  * device announces then goes through (announceMachineCode), or undefined for an unknown device.
  */
 export async function recordHello(db: Kysely<Database>, id: string, h: HelloUpdate, now: number): Promise<DeviceRow | undefined> {
-  const row = await first(helloUpdate(db, { id, fw: h.fw, model: h.model, caps: JSON.stringify(h.caps), concurrency: h.concurrency, now }));
-  await setDeviceScreen(db, id, h.screen);
-  return row;
+  return first(helloUpdate(db, { id, fw: h.fw, model: h.model, caps: JSON.stringify(h.caps), concurrency: h.concurrency, screen: screenText(h.screen), now }));
 }
 
 /** Why a device's announced machine code was refused; the metric's label. */

@@ -32,6 +32,8 @@ export interface DevicesTable {
   may_announce_machine: number;
   /** The admin who set `reprovision_allowed`, named in the re-provisioning's audit row. */
   reprovision_allowed_by: string | null;
+  /** The screen its last hello announced, `<width>x<height>`; null without one. */
+  screen: string | null;
 }
 
 export interface AgentsTable {

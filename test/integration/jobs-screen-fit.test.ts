@@ -4,12 +4,16 @@
 // Over MQTT against the real broker.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { getDeviceScreen } from '../../broker/store/device-screens';
+import type { Kysely } from 'kysely';
+import { screenOf } from '../../broker/store/device-screens';
+import { getDevice } from '../../broker/store/devices';
+import type { Database } from '../../broker/store/schema';
 import { TestBroker } from '../helpers/broker';
 import { boundDevice, identify, jobIn, submit } from '../helpers/jobs';
 import { end } from '../helpers/mqtt';
 
 const t = suite('qr.show against the device screen');
+const storedScreen = async (db: Kysely<Database>, id: string) => screenOf((await getDevice(db, id))!);
 const SCREEN = { width: 240, height: 320 };
 const qr = (device: string, text: string, caption = 'Order 17') => ({ device, kind: 'qr.show', params: { text, caption, amount: 12.5, currency: 'EUR' } });
 
@@ -17,7 +21,7 @@ t('a device with a small screen: what it can draw is queued, a dense QR or a lon
   const tb = await TestBroker.start();
   try {
     const w = await boundDevice(tb, { screen: SCREEN });
-    assert.equal(await getDeviceScreen(tb.ctx.db, w.device.id), SCREEN, 'kept with the device');
+    assert.equal(await storedScreen(tb.ctx.db, w.device.id), SCREEN, 'kept with the device');
 
     const fits = await submit(w.agent, qr(w.device.id, 'x'.repeat(300)));
     assert.ok(fits.ok, JSON.stringify(fits));
@@ -45,7 +49,7 @@ t('a device with a small screen: what it can draw is queued, a dense QR or a lon
     // The same device says hello without a screen (e.g. a board without one): nothing to judge.
     w.device.opts.screen = undefined;
     await w.device.reconnect();
-    assert.is(await getDeviceScreen(tb.ctx.db, w.device.id), null, 'forgotten');
+    assert.is(await storedScreen(tb.ctx.db, w.device.id), null, 'forgotten');
     const now = await submit(w.agent, qr(w.device.id, 'x'.repeat(1000)));
     assert.ok(now.ok, JSON.stringify(now));
     await w.device.close();
@@ -59,7 +63,7 @@ t('a device that announces no screen gets any QR a code can hold', async () => {
   const tb = await TestBroker.start();
   try {
     const w = await boundDevice(tb);
-    assert.is(await getDeviceScreen(tb.ctx.db, w.device.id), null);
+    assert.is(await storedScreen(tb.ctx.db, w.device.id), null);
     const r = await submit(w.agent, qr(w.device.id, 'x'.repeat(1000), 'A caption that a 240 pixel screen cannot hold'));
     assert.ok(r.ok, JSON.stringify(r));
     await w.device.close();
