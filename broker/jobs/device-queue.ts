@@ -57,6 +57,8 @@ export class DeviceQueue {
   changes = 0;
   /** Something the snapshot shows changed since the last one; set and cleared by snapshot.ts only. */
   dirty = false;
+  /** This node's last snapshot of the device, retained, showed no jobs and none ended (snapshot.ts). */
+  shownEmpty = false;
   private pending = 0;
   private tail: Promise<void> = Promise.resolve();
   /** Writes steps handed in without waiting for their commit (see `defer`). */

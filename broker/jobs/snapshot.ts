@@ -109,6 +109,10 @@ export class Snapshots {
     const { ctx } = this.core;
     try {
       const { open, slots, at } = await this.layout(q);
+      // Nothing on the device and nothing ended, as when this node last published it: the
+      // retained snapshot says so already. A reconnect (a whole fleet's, after a power cut) then
+      // publishes nothing. Not in a cluster, where another node may have published since.
+      if (open.length === 0 && q.ended.length === 0 && q.shownEmpty && !ctx.backends.sharedRegistry) return;
       const agent = ctx.bindings.agentOf(q.id);
       this.core.metrics.queueDepth.observe(open.filter((j) => j.state === 'queued').length);
       const all: QueuedJobView[] = open.map((j) => {
@@ -126,6 +130,7 @@ export class Snapshots {
       const ended = allEnded.filter((e) => e.agent === agent).map((e) => e.view);
       const snapshot: JobsSnapshot = { device: q.id, at, jobs, ...(ended.length > 0 ? { ended } : {}) };
       await publishJson(ctx, deviceTopic(q.id, 'jobs'), snapshot, true);
+      q.shownEmpty = jobs.length === 0 && ended.length === 0;
     } catch (err) {
       ctx.log.error({ err, device: q.id }, 'publishing the jobs snapshot failed');
     }

@@ -3,7 +3,7 @@
 // queued jobs wait for the device and expire at their TTL. Each drop waits until the broker has the job
 // running: one dropped before its 'accepted' arrived was never started and goes back without a retry.
 import * as assert from 'uvu/assert';
-import { type Watch, identify, jobIn, jobSuite, submitOk, waitNotOnline } from '../helpers/jobs';
+import { type Watch, identify, jobIn, jobSuite, submit, submitOk, waitNotOnline } from '../helpers/jobs';
 import { waitUntil } from '../helpers/wait';
 
 const { s, env } = jobSuite('jobs: offline devices', { jobAckTimeoutMs: 200, jobSweepMs: 100 });
@@ -90,6 +90,39 @@ s('queued jobs wait while the device is offline, and expire at their TTL', async
   await jobIn(env.tb, patient, ['done'], w.agent.token);
   assert.equal(w.device.runs, [patient], 'the expired jobs never reached the device');
   assert.ok(w.snapshots.some((x) => x.ended?.some((e) => e.job === short1 && e.state === 'expired')));
+});
+
+s('a device that reconnects with nothing queued and nothing ended since its last snapshot gets no new one', async () => {
+  const w = await watch('run');
+  const id = await submitOk(w.agent, identify(w.device.id));
+  await jobIn(env.tb, id, ['done'], w.agent.token);
+  /** Drops and reconnects the device; resolves with the snapshots the agent had once its hello's step settled. */
+  const reconnect = async (): Promise<number> => {
+    const hello = new Promise<void>((resolve) => {
+      const on = (device: string): void => {
+        if (device !== w.device.id) return;
+        env.tb.ctx.events.off('hello', on);
+        resolve();
+      };
+      env.tb.ctx.events.on('hello', on);
+    });
+    await w.device.drop();
+    await w.device.reconnect();
+    await hello;
+    await env.tb.ctx.jobs.engine.queue(w.device.id).idle();
+    // The answer to a request follows every message published to the agent before it.
+    assert.is((await submit(w.agent, { device: w.device.id, kind: 'no.such.kind', params: {} })).error.code, 'UNSUPPORTED');
+    return w.snapshots.length;
+  };
+  await waitUntil(() => w.snapshots.some((x) => x.ended?.some((e) => e.job === id)), 5000, 'the snapshot with the job ended');
+  const before = w.snapshots.length;
+  assert.is(await reconnect(), before + 1, 'the retained snapshot still showed the ended job: a new one replaces it');
+  assert.equal(w.snapshots.at(-1)!.jobs, []);
+  assert.is(w.snapshots.at(-1)!.ended, undefined);
+  assert.is(await reconnect(), before + 1, 'the retained snapshot already shows the empty queue');
+  const next = await submitOk(w.agent, identify(w.device.id));
+  await jobIn(env.tb, next, ['done'], w.agent.token);
+  await waitUntil(() => w.snapshots.some((x) => x.ended?.some((e) => e.job === next)), 5000, 'the next job ending in a snapshot');
 });
 
 s.run();
