@@ -11,7 +11,7 @@ import type { Context } from './context';
 import { type Identity, setIdentity } from './identity';
 import { useSession } from './store/accounts';
 import { useCustomerSession } from './orders/sessions';
-import { getDevice, touchLastSeen } from './store/devices';
+import { deviceLogin, touchLastSeen } from './store/devices';
 import { findEnrollmentToken } from './store/enrollment';
 import { credentialKey } from './live-credentials';
 import { WarnLimiter, clip } from './warn-limit';
@@ -132,7 +132,7 @@ async function identify(ctx: AuthenticateContext, client: Client, username: stri
   }
   if (username !== client.id) return badId('device client id must equal its username');
   if (tryNormaliseId(username) !== username) return badCredentials('device id is not in canonical form');
-  const row = await getDevice(ctx.db, username);
+  const row = await deviceLogin(ctx.db, username);
   if (!row) return badCredentials('unknown device');
   const stored = await verifyDeviceSecret(ctx, row, password, () => !connectionGone(client));
   if (stored === null) return null;

@@ -2,8 +2,7 @@
 // older broker goes through the hash queue once more, and on success is replaced by the keyed
 // hash, so each device pays for scrypt at most once after the upgrade.
 import type { Context } from '../context';
-import { replaceSecretHash } from '../store/devices';
-import type { DeviceRow } from '../store/schema';
+import { type DeviceLogin, replaceSecretHash } from '../store/devices';
 import { deviceSecretHash, isKeyedHash, matchesKeyedHash } from './device-secrets';
 import { verifySecret } from './secrets';
 
@@ -14,7 +13,7 @@ export type DeviceLoginContext = Pick<Context, 'deviceKey' | 'hashes' | 'log' | 
  * Resolves with the hash stored for the device once the secret is right, false when it is wrong,
  * null when `wanted` turned false while the check waited for scrypt.
  */
-export async function verifyDeviceSecret(ctx: DeviceLoginContext, row: DeviceRow, secret: string, wanted: () => boolean): Promise<string | false | null> {
+export async function verifyDeviceSecret(ctx: DeviceLoginContext, row: DeviceLogin, secret: string, wanted: () => boolean): Promise<string | false | null> {
   if (isKeyedHash(row.secret_hash)) return matchesKeyedHash(ctx.deviceKey, row.id, secret, row.secret_hash) ? row.secret_hash : false;
   const ok = await ctx.hashes.run(() => verifySecret(secret, row.secret_hash), wanted);
   if (ok !== true) return ok;

@@ -63,6 +63,18 @@ export async function getDevice(db: Kysely<Database>, id: string): Promise<Devic
   return first(byId(db, { id }));
 }
 
+/** What a device's login reads of its row: the secret's hash, and whether it ever logged in. */
+export type DeviceLogin = Pick<DeviceRow, 'id' | 'secret_hash' | 'last_seen'>;
+// Every connect reads it, a whole fleet's at once after a power cut: these three columns, not the
+// row's two dozen.
+const loginOf = prepared((db: Kysely<Database>, p: { id: string }) =>
+  db.selectFrom('devices').select(['id', 'secret_hash', 'last_seen']).where('id', '=', p.id),
+);
+
+export async function deviceLogin(db: Kysely<Database>, id: string): Promise<DeviceLogin | undefined> {
+  return first(loginOf(db, { id }));
+}
+
 /** Swaps the stored secret hash if it is still `from`; false if the device or its hash changed. */
 export async function replaceSecretHash(db: Kysely<Database>, id: string, from: string, to: string): Promise<boolean> {
   const r = await db.updateTable('devices').set({ secret_hash: to }).where('id', '=', id).where('secret_hash', '=', from).executeTakeFirst();
