@@ -21,11 +21,11 @@ s('new capabilities take effect from the hello that announces them, and a malfor
   assert.is(refused.error?.code, 'UNSUPPORTED', JSON.stringify(refused));
 
   await w.device.drop();
-  const seen = w.snapshots.length;
   const upgraded = await JobDevice.connect(env.tb.broker.mqttUrl, w.device.dev, { caps: ['identify', 'qr.show'] });
   try {
-    // The engine took the hello once the agent hears the device's queue again.
-    await waitUntil(() => w.snapshots.length > seen, 5000, 'a snapshot after the hello');
+    // The engine took the hello once the device's queue holds what it announced (an empty queue's
+    // snapshot does not go out again, so the agent hears nothing).
+    await waitUntil(() => env.tb.ctx.jobs.engine.queue(w.device.id).profile?.caps.includes('qr.show'), 5000, "the hello's profile taken");
     const taken = await submit(w.agent, qr(w.device.id));
     assert.ok(taken.ok, JSON.stringify(taken));
     await jobIn(env.tb, taken.result.job, ['done'], w.agent.token);
