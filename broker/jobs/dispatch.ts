@@ -58,7 +58,16 @@ export class Dispatch {
    * memory are the whole truth; a cluster's submit leaves it to pump.
    */
   async freeForNext(q: DeviceQueue): Promise<boolean> {
-    return !this.core.ctx.backends.sharedRegistry && this.hasFreeSlot(q) && (await this.nextOf(q)) === undefined;
+    return this.freeNow(q) ?? (await this.nextOf(q)) === undefined;
+  }
+
+  /**
+   * freeForNext from memory alone, for a caller inside a write, which must not read outside it:
+   * undefined when the device's open jobs are not in memory yet.
+   */
+  freeNow(q: DeviceQueue): boolean | undefined {
+    if (this.core.ctx.backends.sharedRegistry || !this.hasFreeSlot(q)) return false;
+    return q.rows === null ? undefined : !q.rows.some((j) => j.state === 'queued');
   }
 
   private hasFreeSlot(q: DeviceQueue): boolean {

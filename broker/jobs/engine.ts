@@ -186,6 +186,14 @@ export class JobEngine implements JobRpc {
     return this.dispatch.freeForNext(this.core.queue(device));
   }
 
+  /**
+   * freeForNext for a pool's write that chooses its device inside the transaction: from memory, so
+   * false (the job waits for pump's own commit) when the device's open jobs were never read here.
+   */
+  freeInWrite(device: string): boolean {
+    return this.dispatch.freeNow(this.core.queue(device)) === true;
+  }
+
   /** Starts, inside the pool's write, the job it has just inserted; false if it could not. */
   async startIn(trx: Trx, row: JobRow, now: number): Promise<boolean> {
     return (await this.dispatch.startIn(trx, this.core.queue(row.device), row, now)) === 'ok';

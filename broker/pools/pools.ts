@@ -320,7 +320,8 @@ export class Pools {
     const { id, now } = entry;
     const key = entry.idempotencyKey;
     const via = { pool: location, route };
-    const outcome = await this.tx(async (trx): Promise<LeaseWithJob | { queued: PoolEntryRow }> => {
+    const e = ctx.jobs.engine;
+    const outcome = await this.tx(async (trx): Promise<(LeaseWithJob & { started: boolean }) | { queued: PoolEntryRow }> => {
       // FIFO: while anyone waits here, a new job queues behind them.
       if (free.length > 0 && !(await anyWaiting(asRegistry(trx), location))) {
         for (const d of free) {
@@ -332,7 +333,10 @@ export class Pools {
             { id, device: d.id, agent, kind: job.kind, params: entry.params, hold: entry.hold, ttlMs: entry.ttlMs, idempotencyKey: key, now, via },
             ctx.opts.queueCap,
           );
-          return { lease: change, row };
+          // As a submit to a free owned device: the job starts in the commit that writes it, so its
+          // dispatch waits for one commit, not two.
+          const started = e.freeInWrite(d.id) && (await e.startIn(trx, row, now));
+          return { lease: change, row, started };
         }
       }
       return { queued: await enqueue(asRegistry(trx), entry) };
@@ -344,7 +348,7 @@ export class Pools {
     });
     if ('job' in outcome) return outcome;
     if ('lease' in outcome) {
-      this.leased(outcome.lease, location, outcome.row, null);
+      this.leased(outcome.lease, location, outcome.row, outcome.started ? now : null);
       this.reserved.release(taking);
       return { ...(await this.placed(id, outcome.lease.device)), device: outcome.lease.device, pool: location, route };
     }

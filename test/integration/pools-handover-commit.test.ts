@@ -1,7 +1,8 @@
 // When a pool job ends and another waits, one commit ends the lease, gives the device to the
 // waiting job and, on a single node, starts that job on it (docs/architecture.md, Locations and
 // pools): from the device's done to the next cmd there are two commits, the job's end and the
-// hand-over, not three. Counted by the registry's WAL syncs, one per commit, with nothing else
+// hand-over, not three. A pool submit that finds a free device likewise leases it and starts the
+// job in one commit. Counted by the registry's WAL syncs, one per commit, with nothing else
 // writing meanwhile (no ack timeout in the window, and a device that no longer answers by then).
 import * as assert from 'uvu/assert';
 import { jobIn, jobSuite } from '../helpers/jobs';
@@ -42,6 +43,34 @@ s("a device's done hands it to the waiting job, which starts in the hand-over's 
   await noCommits(env.tb);
   assert.is(syncs() - before, 2, "the first job's end, then one hand-over commit that also dispatched the next job");
   assert.is(env.tb.ctx.bindings.agentOf(dev.id), b.id, 'the device went straight to the next lessee');
+  const job = await jobIn(env.tb, second.result.job, ['dispatched', 'running'], b.token);
+  assert.is(job.times.queued, job.times.dispatched, 'put on the device and dispatched in the same instant');
+});
+
+s('a pool submit that finds a free device leases it and starts the job in one commit', async () => {
+  const loc = await makeLocation(env.tb);
+  const dev = await poolDevice(env.tb, loc, { mode: 'hold' });
+  devices.push(dev);
+  const [a, b] = [await env.agent(), await env.agent()];
+  await joinLocation(env.tb, a.id, [loc]);
+  await joinLocation(env.tb, b.id, [loc]);
+  // A first lease and its end leave the device's (empty) queue known to the broker.
+  const first = await poolSubmit(a, loc);
+  assert.ok(first.ok, JSON.stringify(first));
+  await waitUntil(() => dev.isRunning(first.result.job), 10_000, "the first agent's job running on the device");
+  await dev.ack({ job: first.result.job, state: 'done', result: { ok: true } });
+  await waitUntil(() => env.tb.ctx.bindings.agentOf(dev.id) === null, 10_000, 'the first lease ended');
+  dev.mode = 'silent';
+  await noCommits(env.tb);
+
+  const before = syncs();
+  const second = await poolSubmit(b, loc);
+  assert.ok(second.ok, JSON.stringify(second));
+  assert.is(second.result.device, dev.id);
+  assert.is(second.result.state, 'dispatched', 'the answer finds the job already on its way');
+  await waitUntil(() => dev.cmds.some((c) => c.job === second.result.job), 10_000, "the second agent's cmd at the device");
+  await noCommits(env.tb);
+  assert.is(syncs() - before, 1, 'the lease, its job and the dispatch in one commit');
   const job = await jobIn(env.tb, second.result.job, ['dispatched', 'running'], b.token);
   assert.is(job.times.queued, job.times.dispatched, 'put on the device and dispatched in the same instant');
 });
