@@ -15,7 +15,7 @@ import type { Dialect } from '../store/migrations';
 import { postEvent, type PostResult } from './post';
 import { type WebhookEventsTable, type WebhooksTable, webhooksDb } from './schema';
 import { signatureHeader } from './signature';
-import { endpointsChanged } from './subscribers';
+import { endpointsChanged, endpointsSettled } from './subscribers';
 
 /** What this module reads of the node's context. */
 type DelivererContext = Pick<Context, 'closing' | 'db' | 'log' | 'metrics' | 'now' | 'writer'> & PublisherContext;
@@ -87,6 +87,7 @@ export class Deliverer {
   async start(): Promise<void> {
     // One SQLite node owns every delivery: locks left by a crash are its own, free them now.
     if (this.dialect === 'sqlite') await this.db.updateTable('webhook_deliveries').set({ locked_until: null }).where('locked_until', 'is not', null).execute();
+    await endpointsSettled(this.ctx.db);
     this.schedule(0);
   }
 
@@ -230,41 +231,44 @@ export class Deliverer {
     const attempts = c.attempts + 1;
     const error = ok ? null : (r.error ?? `HTTP ${r.status}`);
     this.ctx.metrics.webhookAttempts.inc({ outcome: ok ? 'delivered' : 'failed' });
-    const disabled = await this.ctx.writer.write(async (trx) => {
-      const w = webhooksDb(trx);
-      await w.insertInto('webhook_attempts').values({ delivery: c.seq, at: now, status: r.status, error, latency_ms: r.latencyMs }).execute();
-      if (ok) {
+    // A write that disabled the endpoint changed the endpoints: once it is over, they are read again.
+    const disabled = await this.ctx.writer
+      .write(async (trx) => {
+        const w = webhooksDb(trx);
+        await w.insertInto('webhook_attempts').values({ delivery: c.seq, at: now, status: r.status, error, latency_ms: r.latencyMs }).execute();
+        if (ok) {
+          await w
+            .updateTable('webhook_deliveries')
+            .set({ state: 'delivered', attempts, delivered_at: now, last_status: r.status, last_error: null, locked_until: null })
+            .where('seq', '=', c.seq)
+            .execute();
+          await w.updateTable('webhooks').set({ failing_since: null }).where('id', '=', hook.id).where('failing_since', 'is not', null).execute();
+          return null;
+        }
+        const giveUp = now - c.created_at >= this.o.retryForMs;
         await w
           .updateTable('webhook_deliveries')
-          .set({ state: 'delivered', attempts, delivered_at: now, last_status: r.status, last_error: null, locked_until: null })
+          .set({
+            state: giveUp ? 'failed' : 'pending',
+            attempts,
+            next_at: now + backoffMs(this.o.backoffMs, attempts),
+            last_status: r.status,
+            last_error: error,
+            locked_until: null,
+          })
           .where('seq', '=', c.seq)
           .execute();
-        await w.updateTable('webhooks').set({ failing_since: null }).where('id', '=', hook.id).where('failing_since', 'is not', null).execute();
-        return null;
-      }
-      const giveUp = now - c.created_at >= this.o.retryForMs;
-      await w
-        .updateTable('webhook_deliveries')
-        .set({
-          state: giveUp ? 'failed' : 'pending',
-          attempts,
-          next_at: now + backoffMs(this.o.backoffMs, attempts),
-          last_status: r.status,
-          last_error: error,
-          locked_until: null,
-        })
-        .where('seq', '=', c.seq)
-        .execute();
-      await w.updateTable('webhooks').set({ failing_since: now }).where('id', '=', hook.id).where('failing_since', 'is', null).execute();
-      const cur = await w.selectFrom('webhooks').select(['enabled', 'failing_since']).where('id', '=', hook.id).executeTakeFirst();
-      if (!cur || Number(cur.enabled) !== 1 || cur.failing_since === null || now - Number(cur.failing_since) < this.o.disableAfterMs) return null;
-      const reason = `every delivery failed for ${Math.round((now - Number(cur.failing_since)) / 1000)} s (last: ${error})`;
-      await w.updateTable('webhooks').set({ enabled: 0, disabled_at: now, disabled_reason: reason }).where('id', '=', hook.id).execute();
-      await endpointsChanged(w);
-      await w.updateTable('webhook_deliveries').set({ state: 'disabled' }).where('webhook', '=', hook.id).where('state', '=', 'pending').execute();
-      await appendAudit(trx, { at: now, actor: 'broker', action: 'webhook.disabled', detail: { webhook: hook.id, url: hook.url, reason } });
-      return `webhook ${hook.id} (${hook.url}) disabled: ${reason}`;
-    });
+        await w.updateTable('webhooks').set({ failing_since: now }).where('id', '=', hook.id).where('failing_since', 'is', null).execute();
+        const cur = await w.selectFrom('webhooks').select(['enabled', 'failing_since']).where('id', '=', hook.id).executeTakeFirst();
+        if (!cur || Number(cur.enabled) !== 1 || cur.failing_since === null || now - Number(cur.failing_since) < this.o.disableAfterMs) return null;
+        const reason = `every delivery failed for ${Math.round((now - Number(cur.failing_since)) / 1000)} s (last: ${error})`;
+        await w.updateTable('webhooks').set({ enabled: 0, disabled_at: now, disabled_reason: reason }).where('id', '=', hook.id).execute();
+        await endpointsChanged(w);
+        await w.updateTable('webhook_deliveries').set({ state: 'disabled' }).where('webhook', '=', hook.id).where('state', '=', 'pending').execute();
+        await appendAudit(trx, { at: now, actor: 'broker', action: 'webhook.disabled', detail: { webhook: hook.id, url: hook.url, reason } });
+        return `webhook ${hook.id} (${hook.url}) disabled: ${reason}`;
+      })
+      .finally(() => endpointsSettled(this.ctx.db));
     if (disabled === null) return;
     this.ctx.log.error({ alert: 'webhook-disabled', webhook: hook.id, url: hook.url }, `ALERT: ${disabled}`);
     const alert: WebhookAlert = { event: 'webhook', kind: 'webhook-disabled', webhook: hook.id, url: hook.url, message: disabled, at: now };

@@ -1,12 +1,12 @@
 // Webhook endpoints and their delivery history. Registration, changes and removal are audited.
 import { randomUUID } from 'node:crypto';
-import type { Kysely } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
 import { ErrorCode, ProtocolError } from '../../protocol/errors';
 import type { WebhookDeliveryView, WebhookView } from '../../protocol/rest';
 import { appendAudit } from '../store/audit';
 import type { Database } from '../store/schema';
 import { type WebhooksDatabase, type WebhooksTable, webhooksDb } from './schema';
-import { endpointsChanged } from './subscribers';
+import { endpointsChanged, endpointsSettled } from './subscribers';
 
 /** The same transaction seen as the core registry, for appendAudit. */
 const core = (trx: Kysely<WebhooksDatabase>): Kysely<Database> => trx as unknown as Kysely<Database>;
@@ -25,6 +25,15 @@ export function webhookView(r: WebhooksTable): WebhookView {
   };
 }
 
+/** A transaction that changes the endpoints: once it is over, committed or not, they are read again. */
+async function changingEndpoints(db: Kysely<any>, fn: (trx: Transaction<WebhooksDatabase>) => Promise<void>): Promise<void> {
+  try {
+    await webhooksDb(db).transaction().execute(fn);
+  } finally {
+    await endpointsSettled(db);
+  }
+}
+
 export async function createWebhook(db: Kysely<any>, w: { url: string; events: string[]; secret: string }, actor: string, now: number): Promise<WebhooksTable> {
   const row: WebhooksTable = {
     id: `wh-${randomUUID()}`,
@@ -38,13 +47,11 @@ export async function createWebhook(db: Kysely<any>, w: { url: string; events: s
     disabled_at: null,
     disabled_reason: null,
   };
-  await webhooksDb(db)
-    .transaction()
-    .execute(async (trx) => {
-      await trx.insertInto('webhooks').values(row).execute();
-      await endpointsChanged(trx);
-      await appendAudit(core(trx), { at: now, actor, action: 'webhook.created', detail: { webhook: row.id, url: w.url, events: w.events } });
-    });
+  await changingEndpoints(db, async (trx) => {
+    await trx.insertInto('webhooks').values(row).execute();
+    await endpointsChanged(trx);
+    await appendAudit(core(trx), { at: now, actor, action: 'webhook.created', detail: { webhook: row.id, url: w.url, events: w.events } });
+  });
   return row;
 }
 
@@ -66,35 +73,31 @@ export interface WebhookPatch {
 }
 
 export async function updateWebhook(db: Kysely<any>, id: string, p: WebhookPatch, actor: string, now: number): Promise<void> {
-  await webhooksDb(db)
-    .transaction()
-    .execute(async (trx) => {
-      const set: Partial<WebhooksTable> = {};
-      if (p.url !== undefined) set.url = p.url;
-      if (p.events !== undefined) set.events = JSON.stringify(p.events);
-      if (p.secret !== undefined) set.secret = p.secret;
-      if (p.enabled === true) Object.assign(set, { enabled: 1, failing_since: null, disabled_at: null, disabled_reason: null });
-      if (p.enabled === false) Object.assign(set, { enabled: 0, disabled_at: now, disabled_reason: `disabled by ${actor}` });
-      if (Object.keys(set).length === 0) throw new ProtocolError(ErrorCode.BAD_REQUEST, 'nothing to change');
-      const r = await trx.updateTable('webhooks').set(set).where('id', '=', id).executeTakeFirst();
-      if (Number(r.numUpdatedRows) === 0) throw new ProtocolError(ErrorCode.NOT_FOUND, `no webhook ${id}`, 'id');
-      await endpointsChanged(trx);
-      const changed = Object.keys(p).filter((k) => k !== 'secret');
-      if (p.secret !== undefined) changed.push('secret');
-      await appendAudit(core(trx), { at: now, actor, action: 'webhook.updated', detail: { webhook: id, changed } });
-    });
+  await changingEndpoints(db, async (trx) => {
+    const set: Partial<WebhooksTable> = {};
+    if (p.url !== undefined) set.url = p.url;
+    if (p.events !== undefined) set.events = JSON.stringify(p.events);
+    if (p.secret !== undefined) set.secret = p.secret;
+    if (p.enabled === true) Object.assign(set, { enabled: 1, failing_since: null, disabled_at: null, disabled_reason: null });
+    if (p.enabled === false) Object.assign(set, { enabled: 0, disabled_at: now, disabled_reason: `disabled by ${actor}` });
+    if (Object.keys(set).length === 0) throw new ProtocolError(ErrorCode.BAD_REQUEST, 'nothing to change');
+    const r = await trx.updateTable('webhooks').set(set).where('id', '=', id).executeTakeFirst();
+    if (Number(r.numUpdatedRows) === 0) throw new ProtocolError(ErrorCode.NOT_FOUND, `no webhook ${id}`, 'id');
+    await endpointsChanged(trx);
+    const changed = Object.keys(p).filter((k) => k !== 'secret');
+    if (p.secret !== undefined) changed.push('secret');
+    await appendAudit(core(trx), { at: now, actor, action: 'webhook.updated', detail: { webhook: id, changed } });
+  });
 }
 
 export async function deleteWebhook(db: Kysely<any>, id: string, actor: string, now: number): Promise<void> {
-  await webhooksDb(db)
-    .transaction()
-    .execute(async (trx) => {
-      const r = await trx.deleteFrom('webhooks').where('id', '=', id).executeTakeFirst();
-      if (Number(r.numDeletedRows) === 0) throw new ProtocolError(ErrorCode.NOT_FOUND, `no webhook ${id}`, 'id');
-      await endpointsChanged(trx);
-      await trx.updateTable('webhook_deliveries').set({ state: 'disabled' }).where('webhook', '=', id).where('state', '=', 'pending').execute();
-      await appendAudit(core(trx), { at: now, actor, action: 'webhook.deleted', detail: { webhook: id } });
-    });
+  await changingEndpoints(db, async (trx) => {
+    const r = await trx.deleteFrom('webhooks').where('id', '=', id).executeTakeFirst();
+    if (Number(r.numDeletedRows) === 0) throw new ProtocolError(ErrorCode.NOT_FOUND, `no webhook ${id}`, 'id');
+    await endpointsChanged(trx);
+    await trx.updateTable('webhook_deliveries').set({ state: 'disabled' }).where('webhook', '=', id).where('state', '=', 'pending').execute();
+    await appendAudit(core(trx), { at: now, actor, action: 'webhook.deleted', detail: { webhook: id } });
+  });
 }
 
 export async function listDeliveries(db: Kysely<any>, webhook: string, limit: number, before?: number): Promise<WebhookDeliveryView[]> {
