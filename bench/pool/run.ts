@@ -6,13 +6,17 @@
 //   owned: the same number of jobs, sent to the owned devices by name (each claimed by one agent).
 // Prints dispatch latency p50/p99 (submit → cmd at the device), jobs/s, the broker's CPU time per
 // job, and the handover (a device's done → its next cmd: for the pool, a lease ending and the next
-// starting), with the pool/owned
-// ratios. Medians over rounds; the machine may be loaded, so compare ratios and CPU per job.
+// starting), with the pool/owned ratios. Medians over rounds; the machine may be loaded, so
+// compare ratios and CPU per job.
+// Every job of a round at once saturates the broker, so its latency there is the round's length,
+// set by CPU per job. Then the same rounds again with the submits spread at --rate jobs/s, below
+// saturation: the latency an agent sees when a free device is there to take its job.
 // --cpu-prof <dir> writes the broker's V8 CPU profile there when it stops, with the spans of the
-// pool rounds and of the owned rounds beside it (pool-rounds.json, owned-rounds.json) for
-// profile-top's third argument.
+// pool rounds and of the owned rounds beside it (pool-rounds.json, owned-rounds.json, and
+// pool-paced-rounds.json, owned-paced-rounds.json for the fixed-rate ones) for profile-top's
+// third argument.
 //
-//   npm run bench:pool -- [--locations 10] [--devices 20] [--agents 100] [--rounds 3] [--cpu-prof dir]
+//   npm run bench:pool -- [--locations 10] [--devices 20] [--agents 100] [--rounds 3] [--rate 250] [--cpu-prof dir]
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -22,7 +26,7 @@ import { defineCli, readCli } from '../../host-tools/cli/args';
 import { agentTopic } from '../../protocol/topics';
 import { connectAgent } from '../../test/helpers/broker';
 import { BrokerProcess } from '../../test/helpers/broker-process';
-import { end, subscribe } from '../../test/helpers/mqtt';
+import { end, sleep, subscribe } from '../../test/helpers/mqtt';
 import { claimOne, answeringDevice, log, pool, provisionFleet } from '../jobs/fleet';
 import { afterSetupStorm } from '../lib/after-storm';
 import { brokerCounters } from '../lib/broker-counters';
@@ -32,13 +36,14 @@ import { UNLIMITED_REQUESTS, cpuMsOf, monoUs } from '../lib/proc';
 const { values } = readCli(
   defineCli({
     command: 'npm run bench:pool --',
-    usage: ['[--locations 10] [--devices 20] [--agents 100] [--rounds 3] [--cpu-prof DIR]'],
+    usage: ['[--locations 10] [--devices 20] [--agents 100] [--rounds 3] [--rate 250] [--cpu-prof DIR]'],
     summary: 'Pool jobs against owned jobs on one broker: dispatch latency p50/p99, jobs/s, broker CPU per job, lease handover, with ratios.',
     options: {
       locations: { type: 'string', value: 'N', default: '10', help: 'locations, each with its own pool' },
       devices: { type: 'string', value: 'N', default: '20', help: 'pool devices per location (and as many owned devices)' },
       agents: { type: 'string', value: 'N', default: '100', help: 'agents per location; each submits one job per round' },
       rounds: { type: 'string', value: 'N', default: '3', help: 'rounds of each kind, interleaved; medians are printed' },
+      rate: { type: 'string', value: 'N', default: '250', help: 'jobs/s of the fixed-rate rounds, below saturation (0: none)' },
       'cpu-prof': { type: 'string', value: 'DIR', help: "write the broker's V8 CPU profile into DIR when it stops" },
     },
   }),
@@ -47,8 +52,10 @@ const LOCATIONS = Number(values.locations);
 const DEVICES = Number(values.devices);
 const AGENTS = Number(values.agents);
 const ROUNDS = Number(values.rounds);
+const RATE = Number(values.rate);
 for (const [k, v] of Object.entries({ locations: LOCATIONS, devices: DEVICES, agents: AGENTS, rounds: ROUNDS }))
   if (!Number.isInteger(v) || v < 1) throw new Error(`--${k} must be a positive integer`);
+if (!Number.isInteger(RATE) || RATE < 0) throw new Error('--rate must be a whole number of jobs/s (0: no fixed-rate rounds)');
 
 interface Agent {
   id: string;
@@ -90,8 +97,11 @@ function ask(a: Agent, body: Record<string, unknown>): Promise<any> {
   return answered;
 }
 
-/** Every submit leaves at once; resolves when every job's cmd reached its device. */
-async function round(bp: BrokerProcess, submits: [Agent, Record<string, unknown>][]): Promise<Round> {
+/**
+ * Every submit leaves at once, or with `rate` the i-th at i/rate s; resolves when every job's cmd
+ * reached its device.
+ */
+async function round(bp: BrokerProcess, submits: [Agent, Record<string, unknown>][], rate = 0): Promise<Round> {
   const lastDone = new Map(doneAt);
   expecting = submits.length;
   arrived = 0;
@@ -101,7 +111,8 @@ async function round(bp: BrokerProcess, submits: [Agent, Record<string, unknown>
   const mono0 = monoUs();
   const t0 = performance.now();
   const sent = await Promise.all(
-    submits.map(async ([a, to]) => {
+    submits.map(async ([a, to], i) => {
+      if (rate > 0) await sleep(t0 + (i * 1000) / rate - performance.now());
       const at = performance.now();
       const r = await ask(a, { op: 'submit', kind: 'identify', params: { seconds: 1 }, ...to });
       if (!r.ok) throw new Error(`submit by ${a.id} refused: ${JSON.stringify(r.error)}`);
@@ -186,6 +197,11 @@ try {
     return a;
   });
   await afterSetupStorm(bp, fleet.devs.length + agents.length, log);
+  // What the broker spends with every client connected and no job: the floor under a fixed-rate round's CPU per job.
+  const idle0 = cpuMsOf(bp.child.pid!)!;
+  await sleep(3000);
+  const idleMsPerSec = (cpuMsOf(bp.child.pid!)! - idle0) / 3;
+  log(`idle broker: ${idleMsPerSec.toFixed(0)} ms CPU per second`);
   const owners = agents.filter((a) => a.owned !== null);
   const leasesGone = async (): Promise<void> => {
     for (;;) {
@@ -195,51 +211,74 @@ try {
     }
   };
 
-  const pools: Round[] = [];
-  const owneds: Round[] = [];
-  for (let n = 1; n <= ROUNDS; n++) {
-    const p = await round(
-      bp,
-      agents.map((a) => [a, { pool: a.location }]),
-    );
-    await leasesGone();
-    pools.push(p);
-    // The same number of jobs, spread over the owned devices by their owners.
-    const o = await round(
-      bp,
-      agents.map((_, i) => owners[i % owners.length]!).map((a) => [a, { device: a.owned! }]),
-    );
-    owneds.push(o);
-    log(
-      `round ${n}/${ROUNDS}: pool p50 ${p.p50.toFixed(1)} p99 ${p.p99.toFixed(1)} ms, ${p.jobsPerSec.toFixed(0)} jobs/s, ${p.cpuUsPerJob.toFixed(0)} µs CPU/job; owned p50 ${o.p50.toFixed(1)} p99 ${o.p99.toFixed(1)} ms, ${o.jobsPerSec.toFixed(0)} jobs/s, ${o.cpuUsPerJob.toFixed(0)} µs CPU/job`,
-    );
-  }
+  const poolSubmits = agents.map((a): [Agent, Record<string, unknown>] => [a, { pool: a.location }]);
+  // The same number of jobs, spread over the owned devices by their owners.
+  const ownedSubmits = agents.map((_, i): [Agent, Record<string, unknown>] => {
+    const a = owners[i % owners.length]!;
+    return [a, { device: a.owned! }];
+  });
+  const rounds = async (rate: number): Promise<{ pools: Round[]; owneds: Round[] }> => {
+    const pools: Round[] = [];
+    const owneds: Round[] = [];
+    const how = rate === 0 ? 'at once' : `at ${rate} jobs/s`;
+    for (let n = 1; n <= ROUNDS; n++) {
+      const p = await round(bp, poolSubmits, rate);
+      await leasesGone();
+      pools.push(p);
+      const o = await round(bp, ownedSubmits, rate);
+      owneds.push(o);
+      log(
+        `round ${n}/${ROUNDS} ${how}: pool p50 ${p.p50.toFixed(1)} p99 ${p.p99.toFixed(1)} ms, ${p.jobsPerSec.toFixed(0)} jobs/s, ${p.cpuUsPerJob.toFixed(0)} µs CPU/job; owned p50 ${o.p50.toFixed(1)} p99 ${o.p99.toFixed(1)} ms, ${o.jobsPerSec.toFixed(0)} jobs/s, ${o.cpuUsPerJob.toFixed(0)} µs CPU/job`,
+      );
+    }
+    return { pools, owneds };
+  };
+  const burst = await rounds(0);
+  const paced = RATE > 0 ? await rounds(RATE) : null;
+
   const med = (rs: Round[], k: 'p50' | 'p99' | 'jobsPerSec' | 'cpuUsPerJob' | 'sqlPerJob' | 'messagesPerJob'): number => median(rs.map((r) => r[k]));
   const handovers = (rs: Round[]): number[] => rs.flatMap((r) => r.handover).sort((x, y) => x - y);
-  const handover = handovers(pools);
-  const ownedHandover = handovers(owneds);
   const line = (name: string, rs: Round[]) =>
     `  ${name.padEnd(6)} dispatch p50 ${med(rs, 'p50').toFixed(1).padStart(8)} ms  p99 ${med(rs, 'p99').toFixed(1).padStart(8)} ms   ${med(rs, 'jobsPerSec').toFixed(0).padStart(6)} jobs/s   broker CPU ${med(rs, 'cpuUsPerJob').toFixed(0).padStart(6)} µs/job  ${med(rs, 'sqlPerJob').toFixed(1).padStart(5)} SQL statements/job  ${med(rs, 'messagesPerJob').toFixed(1).padStart(5)} messages out/job`;
+  // A handover is measured only when jobs wait for the device; at a fixed rate it is the gap between submits.
+  const report = (title: string, { pools, owneds }: { pools: Round[]; owneds: Round[] }, withHandover: boolean): void => {
+    const handover = handovers(pools);
+    const ownedHandover = handovers(owneds);
+    console.log(title);
+    console.log(line('pool', pools));
+    console.log(line('owned', owneds));
+    if (withHandover)
+      console.log(
+        `  handover (a device's done → its next cmd): pool p50 ${percentile(handover, 50).toFixed(1)} ms  p99 ${percentile(handover, 99).toFixed(1)} ms over ${handover.length} (each a lease ending and the next starting); owned p50 ${percentile(ownedHandover, 50).toFixed(1)} ms  p99 ${percentile(ownedHandover, 99).toFixed(1)} ms over ${ownedHandover.length}`,
+      );
+    const ratio = med(pools, 'p99') / med(owneds, 'p99');
+    console.log(
+      `  pool/owned: dispatch p99 ${ratio.toFixed(2)}× (target ≤ 1.5×), p50 ${(med(pools, 'p50') / med(owneds, 'p50')).toFixed(2)}×, jobs/s ${(med(pools, 'jobsPerSec') / med(owneds, 'jobsPerSec')).toFixed(2)}×, CPU/job ${(med(pools, 'cpuUsPerJob') / med(owneds, 'cpuUsPerJob')).toFixed(2)}×`,
+    );
+  };
   const jobs = LOCATIONS * AGENTS;
   console.log('');
   console.log(
     `pool benchmark: ${LOCATIONS} locations × ${DEVICES} devices × ${AGENTS} agents; ${jobs} jobs per round on ${poolCount} devices either way; medians of ${ROUNDS} rounds`,
   );
-  console.log(line('pool', pools));
-  console.log(line('owned', owneds));
-  console.log(
-    `  handover (a device's done → its next cmd): pool p50 ${percentile(handover, 50).toFixed(1)} ms  p99 ${percentile(handover, 99).toFixed(1)} ms over ${handover.length} (each a lease ending and the next starting); owned p50 ${percentile(ownedHandover, 50).toFixed(1)} ms  p99 ${percentile(ownedHandover, 99).toFixed(1)} ms over ${ownedHandover.length}`,
-  );
+  report("every job of a round submitted at once (the broker saturated: latency is the round's length, set by CPU per job):", burst, true);
+  if (paced !== null)
+    report(
+      `the same rounds submitted at ${RATE} jobs/s (below saturation; the idle broker's ${idleMsPerSec.toFixed(0)} ms CPU per second is ${((idleMsPerSec * 1000) / RATE).toFixed(0)} µs of each job's CPU here):`,
+      paced,
+      false,
+    );
   if (values['cpu-prof']) {
     // The broker makes the directory only when it stops and writes its profile.
     mkdirSync(resolve(values['cpu-prof']), { recursive: true });
-    writeFileSync(join(resolve(values['cpu-prof']), 'pool-rounds.json'), JSON.stringify(pools.map((r) => r.span)));
-    writeFileSync(join(resolve(values['cpu-prof']), 'owned-rounds.json'), JSON.stringify(owneds.map((r) => r.span)));
+    const spans = (rs: Round[]): string => JSON.stringify(rs.map((r) => r.span));
+    writeFileSync(join(resolve(values['cpu-prof']), 'pool-rounds.json'), spans(burst.pools));
+    writeFileSync(join(resolve(values['cpu-prof']), 'owned-rounds.json'), spans(burst.owneds));
+    if (paced !== null) {
+      writeFileSync(join(resolve(values['cpu-prof']), 'pool-paced-rounds.json'), spans(paced.pools));
+      writeFileSync(join(resolve(values['cpu-prof']), 'owned-paced-rounds.json'), spans(paced.owneds));
+    }
   }
-  const ratio = med(pools, 'p99') / med(owneds, 'p99');
-  console.log(
-    `  pool/owned: dispatch p99 ${ratio.toFixed(2)}× (target ≤ 1.5×), p50 ${(med(pools, 'p50') / med(owneds, 'p50')).toFixed(2)}×, jobs/s ${(med(pools, 'jobsPerSec') / med(owneds, 'jobsPerSec')).toFixed(2)}×, CPU/job ${(med(pools, 'cpuUsPerJob') / med(owneds, 'cpuUsPerJob')).toFixed(2)}×`,
-  );
 } finally {
   await end(...clients);
   if (broker) await broker.stop('SIGTERM');
