@@ -50,7 +50,11 @@ t('a burst of connects is followed by one compaction, logged with what it gave b
   await storm(STORM + 10);
   await waitUntil(async () => (await compactions()) === 1, 5000, 'the first compaction');
   // The log line travels on the child's stdout pipe, the metric on an HTTP socket: either may be read first.
-  const entry = await waitUntil(() => logged()[0], 5000, () => `the compaction log line in:\n${b.stdout.slice(-2000)}`);
+  const entry = await waitUntil(
+    () => logged()[0],
+    5000,
+    () => `the compaction log line in:\n${b.stdout.slice(-2000)}`,
+  );
   // The burst lands within a tick or two; a connect that had a tick to itself before the rest is not counted in it.
   assert.ok(entry.connects >= STORM && entry.connects <= STORM + 10, `${entry.connects} connects`);
   assert.ok(entry.heapBefore > 0 && entry.heapAfter > 0 && entry.ms >= 0, JSON.stringify(entry));
@@ -70,7 +74,11 @@ t('connects one at a time never build a storm', async () => {
 t('the next storm is compacted again', async () => {
   await storm(STORM + 10);
   await waitUntil(async () => (await compactions()) === 2, 5000, 'the second compaction');
-  await waitUntil(() => logged().length === 2, 5000, () => `the second compaction log line; ${logged().length} logged`);
+  await waitUntil(
+    () => logged().length === 2,
+    5000,
+    () => `the second compaction log line; ${logged().length} logged`,
+  );
 });
 
 t.run();
