@@ -19,7 +19,8 @@ s.after.each(async () => {
 
 const syncs = (): number => walSyncs(env.tb);
 
-s("a device's done hands it to the waiting job, which starts in the hand-over's commit", async () => {
+/** A pool of one device at a new location with two agents in it, the first agent's job running there. */
+async function firstLeaseRunning() {
   const loc = await makeLocation(env.tb);
   const dev = await poolDevice(env.tb, loc, { mode: 'hold' });
   devices.push(dev);
@@ -29,6 +30,11 @@ s("a device's done hands it to the waiting job, which starts in the hand-over's 
   const first = await poolSubmit(a, loc);
   assert.ok(first.ok, JSON.stringify(first));
   await waitUntil(() => dev.isRunning(first.result.job), 10_000, "the first agent's job running on the device");
+  return { loc, dev, b, first };
+}
+
+s("a device's done hands it to the waiting job, which starts in the hand-over's commit", async () => {
+  const { loc, dev, b, first } = await firstLeaseRunning();
   const second = await poolSubmit(b, loc);
   assert.ok(second.ok, JSON.stringify(second));
   assert.is(second.result.device, null, 'the second job waits in the pool queue');
@@ -48,16 +54,8 @@ s("a device's done hands it to the waiting job, which starts in the hand-over's 
 });
 
 s('a pool submit that finds a free device leases it and starts the job in one commit', async () => {
-  const loc = await makeLocation(env.tb);
-  const dev = await poolDevice(env.tb, loc, { mode: 'hold' });
-  devices.push(dev);
-  const [a, b] = [await env.agent(), await env.agent()];
-  await joinLocation(env.tb, a.id, [loc]);
-  await joinLocation(env.tb, b.id, [loc]);
   // A first lease and its end leave the device's (empty) queue known to the broker.
-  const first = await poolSubmit(a, loc);
-  assert.ok(first.ok, JSON.stringify(first));
-  await waitUntil(() => dev.isRunning(first.result.job), 10_000, "the first agent's job running on the device");
+  const { loc, dev, b, first } = await firstLeaseRunning();
   await dev.ack({ job: first.result.job, state: 'done', result: { ok: true } });
   await waitUntil(() => env.tb.ctx.bindings.agentOf(dev.id) === null, 10_000, 'the first lease ended');
   dev.mode = 'silent';
