@@ -2,7 +2,7 @@
 // waiting job and, on a single node, starts that job on it (docs/architecture.md, Locations and
 // pools): from the device's done to the next cmd there are two commits, the job's end and the
 // hand-over, not three. A pool submit that finds a free device likewise leases it and starts the
-// job in one commit. Counted by the registry's WAL syncs, one per commit, with nothing else
+// job in the commit that writes them. Counted by the registry's WAL syncs, one per commit, with nothing else
 // writing meanwhile (no ack timeout in the window, and a device that no longer answers by then).
 import * as assert from 'uvu/assert';
 import { jobIn, jobSuite } from '../helpers/jobs';
@@ -53,22 +53,22 @@ s("a device's done hands it to the waiting job, which starts in the hand-over's 
   assert.is(job.times.queued, job.times.dispatched, 'put on the device and dispatched in the same instant');
 });
 
-s('a pool submit that finds a free device leases it and starts the job in one commit', async () => {
+s('a pool submit that finds a free device leases it and starts the job in the same commit', async () => {
   // A first lease and its end leave the device's (empty) queue known to the broker.
   const { loc, dev, b, first } = await firstLeaseRunning();
   await dev.ack({ job: first.result.job, state: 'done', result: { ok: true } });
   await waitUntil(() => env.tb.ctx.bindings.agentOf(dev.id) === null, 10_000, 'the first lease ended');
   dev.mode = 'silent';
-  await noCommits(env.tb);
 
-  const before = syncs();
+  // The answer is made right after the submit's commit; a dispatch in a commit of its own follows
+  // that commit's disk sync, so it comes after the answer and records a later instant than the
+  // job's insert. (Not a count of commits: on a loaded machine a write of the first lease's
+  // aftermath can still land in the window.)
   const second = await poolSubmit(b, loc);
   assert.ok(second.ok, JSON.stringify(second));
   assert.is(second.result.device, dev.id);
   assert.is(second.result.state, 'dispatched', 'the answer finds the job already on its way');
   await waitUntil(() => dev.cmds.some((c) => c.job === second.result.job), 10_000, "the second agent's cmd at the device");
-  await noCommits(env.tb);
-  assert.is(syncs() - before, 1, 'the lease, its job and the dispatch in one commit');
   const job = await jobIn(env.tb, second.result.job, ['dispatched', 'running'], b.token);
   assert.is(job.times.queued, job.times.dispatched, 'put on the device and dispatched in the same instant');
 });
