@@ -91,7 +91,11 @@ export async function endpointsChanged(trx: Kysely<any>): Promise<void> {
     .execute();
 }
 
-/** Reads the endpoints outside any transaction: at start, and after a transaction that changed them committed or rolled back. */
+/**
+ * Reads the endpoints outside any transaction on SQLite, unless they are already: at start, and
+ * after a transaction that changed them committed or rolled back. Nothing on PostgreSQL, where
+ * each transaction reads the version.
+ */
 export async function endpointsSettled(db: Kysely<any>): Promise<void> {
-  await read(db);
+  if (db.getExecutor().adapter instanceof SqliteAdapter) await read(db);
 }
