@@ -94,6 +94,8 @@ export class Pools {
   private readonly draining = new Coalesced<string>(() => this.stopped);
   private readonly lingers = new Map<string, NodeJS.Timeout>();
   private readonly lines: WaitingLines;
+  /** By location: pool submits whose queue insert has run and is not yet in the queue in memory (anyWaiting). */
+  private readonly enqueuing = new Map<string, number>();
   private readonly queue: PoolQueue;
   /** Devices (`d:<id>`) and waiting entries (`e:<id>`) this node's writes are about to take. */
   private readonly reserved = new Reservations();
@@ -321,9 +323,15 @@ export class Pools {
     const key = entry.idempotencyKey;
     const via = { pool: location, route };
     const e = ctx.jobs.engine;
+    // Counted from the moment its insert runs until the queue in memory holds it (or it failed).
+    let counted = false;
+    const uncount = (): void => {
+      if (counted) this.enqueuing.set(location, this.enqueuing.get(location)! - 1);
+      counted = false;
+    };
     const outcome = await this.tx(async (trx): Promise<(LeaseWithJob & { started: boolean }) | { queued: PoolEntryRow }> => {
       // FIFO: while anyone waits here, a new job queues behind them.
-      if (free.length > 0 && !(await anyWaiting(asRegistry(trx), location))) {
+      if (free.length > 0 && !(await this.anyWaiting(trx, location))) {
         for (const d of free) {
           if (!this.reserved.take(`d:${d.id}`, taking)) continue;
           const change = await startLease(asRegistry(trx), { lease: randomUUID(), device: d.id, agent, location, job: id, route, now });
@@ -339,13 +347,19 @@ export class Pools {
           return { lease: change, row, started };
         }
       }
+      // A batch that failed runs each write again alone: this one is counted once.
+      if (!counted) this.enqueuing.set(location, (this.enqueuing.get(location) ?? 0) + 1);
+      counted = true;
       return { queued: await enqueue(asRegistry(trx), entry) };
     }).catch(async (err: unknown) => {
+      uncount();
       // The same key raced in from another submit (on this node or another): answer as a repeat.
       const again = key !== null && isUniqueViolation(err) ? await this.repeat(agent, key, job.kind) : null;
       if (again === null) throw err;
       return again;
     });
+    // A write that queued, failed with its batch, then leased when run alone, left no entry.
+    if ('lease' in outcome) uncount();
     if ('job' in outcome) return outcome;
     if ('lease' in outcome) {
       this.leased(outcome.lease, location, outcome.row, outcome.started ? now : null);
@@ -353,6 +367,7 @@ export class Pools {
       return { ...(await this.placed(id, outcome.lease.device)), device: outcome.lease.device, pool: location, route };
     }
     this.lines.added(outcome.queued);
+    uncount();
     this.reserved.release(taking);
     ctx.log.debug({ job: id, location, agent }, 'job waits in the pool queue');
     await this.drain(location);
@@ -364,6 +379,19 @@ export class Pools {
       place = now2 === undefined ? undefined : await this.queue.placeOf(now2);
     }
     return { job: id, state: 'queued', position: place?.position ?? null, eta: place?.eta ?? null, device: null, pool: location, route };
+  }
+
+  /**
+   * Whether any job waits at the location, as a write sees it. On a single node once the queue is
+   * in memory: an entry there, or one whose insert has run in a commit not yet applied to it (the
+   * same group commit, or one just committed). An entry that left the queue in a commit not yet
+   * applied still counts, so the answer errs towards queueing, and the drain that follows every
+   * queued submit gives it a free device. Otherwise the registry answers.
+   */
+  private async anyWaiting(trx: Trx, location: string): Promise<boolean> {
+    const line = this.lines.loaded(location);
+    if (line === undefined) return anyWaiting(asRegistry(trx), location);
+    return line.length > 0 || (this.enqueuing.get(location) ?? 0) > 0;
   }
 
   /** The pool devices among these that are free (unbound, not being taken) and online now, by this node's memory. */
