@@ -1,9 +1,10 @@
 // When a pool job ends and another waits, one commit ends the lease, gives the device to the
 // waiting job and, on a single node, starts that job on it (docs/architecture.md, Locations and
 // pools): from the device's done to the next cmd there are two commits, the job's end and the
-// hand-over, not three. A pool submit that finds a free device likewise leases it and starts the
-// job in the commit that writes them. Counted by the registry's WAL syncs, one per commit, with nothing else
+// hand-over, not three. Counted by the registry's WAL syncs, one per commit, with nothing else
 // writing meanwhile (no ack timeout in the window, and a device that no longer answers by then).
+// A pool submit that finds a free device likewise leases it and starts the job in the commit that
+// writes them, shown by its answer and the job's times.
 import * as assert from 'uvu/assert';
 import { jobIn, jobSuite } from '../helpers/jobs';
 import type { JobDevice } from '../helpers/job-device';
