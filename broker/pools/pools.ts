@@ -68,6 +68,9 @@ interface LeaseWithJob {
   row: JobRow;
 }
 
+/** What a pool submit's write did: a lease (whose job may have started in it), or a queue entry. */
+type LeaseOrQueued = (LeaseWithJob & { started: boolean }) | { queued: PoolEntryRow };
+
 /**
  * A lease's job. Its queue has room: a pool device is free once its last lease ended, which needs
  * the device to have no unfinished job, unless the end was forced (and then the count stays). `cap`
@@ -323,51 +326,49 @@ export class Pools {
     const key = entry.idempotencyKey;
     const via = { pool: location, route };
     const e = ctx.jobs.engine;
-    // Counted from the moment its insert runs until the queue in memory holds it (or it failed).
+    // Counted from the moment its insert runs until the queue in memory holds it, or the write
+    // ended another way (it failed, or a failed batch's retry leased instead).
     let counted = false;
-    const uncount = (): void => {
-      if (counted) this.enqueuing.set(location, this.enqueuing.get(location)! - 1);
-      counted = false;
-    };
-    const outcome = await this.tx(async (trx): Promise<(LeaseWithJob & { started: boolean }) | { queued: PoolEntryRow }> => {
-      // FIFO: while anyone waits here, a new job queues behind them.
-      if (free.length > 0 && !(await this.anyWaiting(trx, location))) {
-        for (const d of free) {
-          if (!this.reserved.take(`d:${d.id}`, taking)) continue;
-          const change = await startLease(asRegistry(trx), { lease: randomUUID(), device: d.id, agent, location, job: id, route, now });
-          if (change === null) continue;
-          const row = await insertLeaseJob(
-            trx,
-            { id, device: d.id, agent, kind: job.kind, params: entry.params, hold: entry.hold, ttlMs: entry.ttlMs, idempotencyKey: key, now, via },
-            ctx.opts.queueCap,
-          );
-          // As a submit to a free owned device: the job starts in the commit that writes it, so its
-          // dispatch waits for one commit, not two.
-          const started = e.freeInWrite(d.id) && (await e.startIn(trx, row, now));
-          return { lease: change, row, started };
+    let outcome: LeaseOrQueued | RoutedResult;
+    try {
+      outcome = await this.tx(async (trx): Promise<LeaseOrQueued> => {
+        // FIFO: while anyone waits here, a new job queues behind them.
+        if (free.length > 0 && !(await this.anyWaiting(trx, location))) {
+          for (const d of free) {
+            if (!this.reserved.take(`d:${d.id}`, taking)) continue;
+            const change = await startLease(asRegistry(trx), { lease: randomUUID(), device: d.id, agent, location, job: id, route, now });
+            if (change === null) continue;
+            const row = await insertLeaseJob(
+              trx,
+              { id, device: d.id, agent, kind: job.kind, params: entry.params, hold: entry.hold, ttlMs: entry.ttlMs, idempotencyKey: key, now, via },
+              ctx.opts.queueCap,
+            );
+            // As a submit to a free owned device: the job starts in the commit that writes it, so its
+            // dispatch waits for one commit, not two.
+            const started = e.freeInWrite(d.id) && (await e.startIn(trx, row, now));
+            return { lease: change, row, started };
+          }
         }
-      }
-      // A batch that failed runs each write again alone: this one is counted once.
-      if (!counted) this.enqueuing.set(location, (this.enqueuing.get(location) ?? 0) + 1);
-      counted = true;
-      return { queued: await enqueue(asRegistry(trx), entry) };
-    }).catch(async (err: unknown) => {
-      uncount();
-      // The same key raced in from another submit (on this node or another): answer as a repeat.
-      const again = key !== null && isUniqueViolation(err) ? await this.repeat(agent, key, job.kind) : null;
-      if (again === null) throw err;
-      return again;
-    });
-    // A write that queued, failed with its batch, then leased when run alone, left no entry.
-    if ('lease' in outcome) uncount();
+        // A batch that failed runs each write again alone: this one is counted once.
+        if (!counted) this.enqueuing.set(location, (this.enqueuing.get(location) ?? 0) + 1);
+        counted = true;
+        return { queued: await enqueue(asRegistry(trx), entry) };
+      }).catch(async (err: unknown) => {
+        // The same key raced in from another submit (on this node or another): answer as a repeat.
+        const again = key !== null && isUniqueViolation(err) ? await this.repeat(agent, key, job.kind) : null;
+        if (again === null) throw err;
+        return again;
+      });
+      if ('queued' in outcome) this.lines.added(outcome.queued);
+    } finally {
+      if (counted) this.enqueuing.set(location, this.enqueuing.get(location)! - 1);
+    }
     if ('job' in outcome) return outcome;
     if ('lease' in outcome) {
       this.leased(outcome.lease, location, outcome.row, outcome.started ? now : null);
       this.reserved.release(taking);
       return { ...(await this.placed(id, outcome.lease.device)), device: outcome.lease.device, pool: location, route };
     }
-    this.lines.added(outcome.queued);
-    uncount();
     this.reserved.release(taking);
     ctx.log.debug({ job: id, location, agent }, 'job waits in the pool queue');
     await this.drain(location);
