@@ -1,30 +1,60 @@
-// bench:fleet's peers: N plain MQTT clients doing what a device does when its session starts
-// (connect with a retained will, subscribe to its config and cmd topics, publish a retained
-// status and a hello), all at once, against bare Aedes and Mosquitto. No firmware core, no
-// auth, no registry: the floor fleetbind's own connect burst is compared with.
+// bench:fleet's bursts: N plain MQTT clients sending the packets a device sends when its session
+// starts (connect with a retained will, subscribe to its config topic and then its cmd topic, one
+// SUBSCRIBE each as the firmware's MQTT client does, publish a retained status and a hello), all
+// at once. Against bare Aedes and Mosquitto they are the floor fleetbind is compared with; against
+// fleetbind itself they log in as the registered devices and count once their hello is answered
+// with a config, so that each broker's CPU window holds all the work the burst gave it, and every
+// broker gets its load from the same cheap generator.
 import mqtt, { type MqttClient } from 'mqtt';
 import { cpuMsOf, rssOf } from '../lib/proc';
 
 export interface BurstResult {
   ms: number | null;
   connected: number;
-  /** The peer's resident memory before the burst and with every client connected. */
+  /** The broker's resident memory before the burst and with every client connected. */
   idleRssBytes: number | null;
   rssBytes: number | null;
-  /** The peer process's CPU time (user + system) from the first connect until all held their subscriptions. */
+  /** The broker process's CPU time (user + system) from the first connect until every client was done. */
   cpuMs: number | null;
 }
 
-/** Connects `n` device-like clients at once; resolves when all hold their subscriptions, or at the deadline. */
+/** Who the i-th client of a burst is and where its device topics live. */
+export interface BurstClient {
+  clientId: string;
+  topics: Record<'config' | 'cmd' | 'status' | 'hello', string>;
+  hello: string;
+  username?: string;
+  password?: string;
+}
+
+/** A peer broker's clients: anonymous, under a prefix of this run, so retained statuses can be cleared after. */
+export function peerClients(n: number): BurstClient[] {
+  const run = Math.random().toString(36).slice(2, 8);
+  return Array.from({ length: n }, (_, i) => {
+    const base = `peer-${run}/${i}`;
+    const topics = { config: `${base}/config`, cmd: `${base}/cmd`, status: `${base}/status`, hello: `${base}/hello` };
+    return { clientId: `peer-${run}-${i}`, topics, hello: '{"fw":"peer","model":"peer"}' };
+  });
+}
+
+export interface BurstOptions {
+  /** A client is done once a message reaches its config topic (fleetbind's answer to the hello), not at its SUBACKs. */
+  answered: boolean;
+  /** Clear the retained statuses afterwards (a peer keeping them on disk is left as it was found). */
+  clearRetained: boolean;
+}
+
+/** Connects every client at once; resolves when all are done, or at the deadline. */
 export async function burst(
   url: string,
-  n: number,
+  clients: BurstClient[],
+  o: BurstOptions,
   deadlineMs: number,
   pid: number | null,
   progress: (done: number, elapsedMs: number) => void,
 ): Promise<BurstResult> {
-  const run = Math.random().toString(36).slice(2, 8);
-  const clients: MqttClient[] = [];
+  const n = clients.length;
+  const open: MqttClient[] = [];
   let done = 0;
   const started = Date.now();
   const idleRssBytes = pid === null ? null : rssOf(pid);
@@ -32,25 +62,29 @@ export async function burst(
   const cpu0 = pid === null ? null : cpuMsOf(pid);
   try {
     const all = new Promise<void>((resolve) => {
-      for (let i = 0; i < n; i++) {
-        const base = `peer-${run}/${i}`;
+      const finished = (): void => {
+        if (++done === n) resolve();
+      };
+      for (const c of clients) {
         const client = mqtt.connect(url, {
-          clientId: `peer-${run}-${i}`,
+          clientId: c.clientId,
+          ...(c.username === undefined ? {} : { username: c.username, password: c.password }),
           protocolVersion: 4,
           keepalive: 30,
           clean: true,
           reconnectPeriod: 0,
           connectTimeout: deadlineMs,
-          will: { topic: `${base}/status`, payload: Buffer.from('{"state":"offline"}'), qos: 0, retain: true },
+          will: { topic: c.topics.status, payload: Buffer.from('{"state":"offline"}'), qos: 0, retain: true },
         });
-        clients.push(client);
+        open.push(client);
+        if (o.answered) client.once('message', finished);
         client.once('connect', () => {
-          client.subscribe([`${base}/config`, `${base}/cmd`], { qos: 0 }, (err) => {
-            if (err) return;
-            client.publish(`${base}/status`, '{"state":"online"}', { qos: 0, retain: true });
-            client.publish(`${base}/hello`, '{"fw":"peer","model":"peer"}', { qos: 0 });
-            if (++done === n) resolve();
+          client.subscribe(c.topics.config, { qos: 0 });
+          client.subscribe(c.topics.cmd, { qos: 0 }, (err) => {
+            if (!err && !o.answered) finished();
           });
+          client.publish(c.topics.status, '{"state":"online"}', { qos: 0, retain: true });
+          client.publish(c.topics.hello, c.hello, { qos: 0 });
         });
         client.on('error', () => undefined);
       }
@@ -66,13 +100,13 @@ export async function burst(
     if (pid !== null) rssBytes = rssOf(pid);
     return { ms: finished ? ms : null, connected: done, idleRssBytes, rssBytes, cpuMs };
   } finally {
-    // A DISCONNECT discards the wills, then the retained statuses go, so a peer that keeps
-    // its retained store on disk (Mosquitto's persistence) is left as it was found.
-    await Promise.all(clients.map((c) => new Promise<void>((r) => (c.connected ? c.end(false, {}, () => r()) : c.end(true, {}, () => r())))));
-    await clearRetained(
-      url,
-      Array.from({ length: n }, (_, i) => `peer-${run}/${i}/status`),
-    );
+    // A DISCONNECT discards the wills.
+    await Promise.all(open.map((c) => new Promise<void>((r) => (c.connected ? c.end(false, {}, () => r()) : c.end(true, {}, () => r())))));
+    if (o.clearRetained)
+      await clearRetained(
+        url,
+        clients.map((c) => c.topics.status),
+      );
   }
 }
 

@@ -3,32 +3,41 @@
 // and restarted on the same ports. Prints devices registered per second, the time until all
 // are ready, the broker's RSS per connected device, and how long all took to come back.
 // Targets: all ready with broker RSS under 1 GiB, all back within 60 s of the restart.
-// Then the registered fleet reboots at once, and the same burst of plain device-like MQTT
-// clients runs against bare Aedes (as shipped, and with fleetbind's retained index) and
-// Mosquitto, so the figures come with peer ratios from the same run.
+// Then the registered fleet reboots at once. Last, bursts of plain MQTT clients sending a device's
+// packets run against fleetbind (logging in as the registered devices), bare Aedes (as shipped,
+// and with fleetbind's retained index) and Mosquitto, in interleaved rounds, so the figures come
+// with peer ratios from the same run and the same load generator: the 10,000 firmware cores of the
+// reboot cost the generator far more than plain clients, which changes how the connects reach the
+// broker.
+// --cpu-prof <dir> writes the restarted broker's V8 CPU profile there when it stops, with the spans
+// of the reboot (reboot.json) and of fleetbind's bursts (fleetbind-bursts.json) beside it, for
+// profile-top's third argument.
 //
-//   npm run bench:fleet -- [--devices 10000] [--ramp 0] [--timeout 900] [--peer-deadline 180] [--no-peers] [--heap-snapshots DIR]
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync } from 'node:fs';
+//   npm run bench:fleet -- [--devices 10000] [--ramp 0] [--timeout 900] [--peer-deadline 180] [--rounds 3] [--no-peers] [--heap-snapshots DIR] [--cpu-prof DIR]
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { defineCli, readCli } from '../../host-tools/cli/args';
 import { pino } from 'pino';
-import { SimFleet, type FleetStats } from '../../host-tools/simulate/fleet';
+import { SimFleet, type FleetStats, simFirmwareVersion } from '../../host-tools/simulate/fleet';
+import { SIM_CAPS, SIM_MODEL } from '../../host-tools/simulate/device';
+import { deviceTopic } from '../../protocol/topics';
+import { median } from '../lib/load';
 import { progressLine } from '../../host-tools/simulate/progress';
 import { BrokerProcess } from '../../test/helpers/broker-process';
 import { metric } from '../../test/helpers/metrics';
 import { brokerCounters } from '../lib/broker-counters';
 import { growthLines, heapGrowth } from '../lib/heap-diff';
 import { mosquittoPid, startBareAedes } from '../lib/peers';
-import { cpuMsOf, rssOf } from '../lib/proc';
-import { type BurstResult, burst } from './peer';
+import { cpuMsOf, monoUs, rssOf } from '../lib/proc';
+import { type BurstClient, type BurstOptions, type BurstResult, burst, peerClients } from './peer';
 
 const GiB = 1024 ** 3;
 const { values } = readCli(
   defineCli({
     command: 'npm run bench:fleet --',
-    usage: ['[--devices 10000] [--ramp 0] [--timeout 900] [--peer-deadline 180] [--no-peers] [--heap-snapshots DIR]'],
+    usage: ['[--devices 10000] [--ramp 0] [--timeout 900] [--peer-deadline 180] [--rounds 3] [--no-peers] [--heap-snapshots DIR] [--cpu-prof DIR]'],
     summary:
       'Simulated devices (the real firmware core) enroll with one token against a broker in its own process, which is then killed and restarted; then the same reboot burst runs against bare Aedes and Mosquitto. Prints registrations/s, time to all ready, RSS per device, recovery time and peer ratios.',
     options: {
@@ -36,12 +45,14 @@ const { values } = readCli(
       ramp: { type: 'string', value: 'S', default: '0', help: 'start the devices spread over S seconds' },
       timeout: { type: 'string', value: 'S', default: '900', help: 'give up on the fleet getting ready after S seconds' },
       'peer-deadline': { type: 'string', value: 'S', default: '180', help: "give up on a peer broker's burst after S seconds" },
-      'no-peers': { type: 'boolean', default: false, help: 'skip the bare Aedes and Mosquitto runs' },
+      rounds: { type: 'string', value: 'N', default: '3', help: 'plain-client bursts per broker, interleaved; medians are printed' },
+      'no-peers': { type: 'boolean', default: false, help: 'skip the bare Aedes and Mosquitto bursts' },
       'heap-snapshots': {
         type: 'string',
         value: 'DIR',
         help: "write the broker's heap snapshots at idle and with every device connected into DIR, and print what grew per device by constructor",
       },
+      'cpu-prof': { type: 'string', value: 'DIR', help: "write the restarted broker's V8 CPU profile into DIR, and the reboot's span as reboot.json" },
     },
   }),
 );
@@ -49,6 +60,8 @@ const DEVICES = Number(values.devices);
 const RAMP_S = Number(values.ramp);
 const TIMEOUT_MS = Number(values.timeout) * 1000;
 const PEER_DEADLINE_MS = Number(values['peer-deadline']) * 1000;
+const ROUNDS = Number(values.rounds);
+if (!Number.isInteger(ROUNDS) || ROUNDS < 1) throw new Error(`--rounds must be a positive integer, got ${values.rounds}`);
 if (!Number.isInteger(DEVICES) || DEVICES < 1) throw new Error(`--devices must be a positive integer, got ${values.devices}`);
 
 /** The broker's resident memory; a broker that died is reported with the end of its output. */
@@ -70,6 +83,7 @@ async function droppedHashes(b: BrokerProcess): Promise<number> {
 }
 
 const SNAPSHOT_DIR = values['heap-snapshots'] === undefined ? null : resolve(values['heap-snapshots']);
+const PROFILE_DIR = values['cpu-prof'] === undefined ? null : resolve(values['cpu-prof']);
 
 /**
  * Has the broker write a heap snapshot (it does so on the signal, blocking its event loop until
@@ -153,33 +167,43 @@ function newFleet(url: string, enrollToken?: string): SimFleet {
   });
 }
 
-interface PeerRow {
+/** A broker the bursts run against, with the clients it gets; `why` when it could not be started. */
+interface Target {
   name: string;
-  result: BurstResult | null;
-  why?: string;
+  url: string;
+  pid: number | null;
+  clients: BurstClient[];
+  options: BurstOptions;
+  results: BurstResult[];
+  stop(): Promise<void>;
 }
 
-async function peerRun(name: string, start: () => Promise<{ url: string; pid: number | null; stop(): Promise<void> }>): Promise<PeerRow> {
-  let peer: Awaited<ReturnType<typeof start>> | null = null;
-  try {
-    peer = await start();
-    const result = await burst(peer.url, DEVICES, PEER_DEADLINE_MS, peer.pid, (done, elapsed) => {
-      const line = `${name} [${(elapsed / 1000).toFixed(0).padStart(4)} s] connected ${done}/${DEVICES}`;
-      if (tty) process.stdout.write(`\r${line}\x1b[K`);
-      else if (Math.round(elapsed / 1000) % 5 === 0) console.log(line);
-    });
-    if (tty) process.stdout.write('\n');
-    return { name, result };
-  } catch (err) {
-    return { name, result: null, why: (err as Error).message };
-  } finally {
-    await peer?.stop();
-  }
+async function burstOn(t: Target, round: number): Promise<BurstResult> {
+  const label = `${t.name}, round ${round}`;
+  const result = await burst(t.url, t.clients, t.options, PEER_DEADLINE_MS, t.pid, (done, elapsed) => {
+    const line = `${label} [${(elapsed / 1000).toFixed(0).padStart(4)} s] done ${done}/${DEVICES}`;
+    if (tty) process.stdout.write(`\r${line}\x1b[K`);
+    else if (Math.round(elapsed / 1000) % 5 === 0) console.log(line);
+  });
+  if (tty) process.stdout.write('\n');
+  return result;
+}
+
+/** The registered devices as plain clients: they log in with the secrets the fleet enrolled for, and say the simulator's hello. */
+function deviceClients(f: SimFleet): BurstClient[] {
+  return f.devices.map((d) => {
+    const id = d.prefs.get('id');
+    const secret = d.prefs.get('secret');
+    if (id === undefined || secret === undefined) throw new Error(`device ${d.mac} has no credentials after the reboot`);
+    const hello = JSON.stringify({ fw: simFirmwareVersion(), model: SIM_MODEL, mac: d.mac, caps: SIM_CAPS, boot: 2, uptime: 1 });
+    const topics = { config: deviceTopic(id, 'config'), cmd: deviceTopic(id, 'cmd'), status: deviceTopic(id, 'status'), hello: deviceTopic(id, 'hello') };
+    return { clientId: id, username: id, password: secret, topics, hello };
+  });
 }
 
 try {
   console.log(`bench:fleet: ${DEVICES} simulated devices${RAMP_S > 0 ? `, started over ${RAMP_S} s` : ''}; broker data in ${dataDir}`);
-  if (SNAPSHOT_DIR) mkdirSync(SNAPSHOT_DIR, { recursive: true });
+  for (const dir of [SNAPSHOT_DIR, PROFILE_DIR]) if (dir) mkdirSync(dir, { recursive: true });
   const snapshotFlags = SNAPSHOT_DIR ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${SNAPSHOT_DIR}`] : [];
   broker = await BrokerProcess.start(dataDir, adminToken, BROKER_FLAGS, snapshotFlags);
   const { port: mqttPort } = new URL(broker.mqttUrl);
@@ -207,7 +231,8 @@ try {
   await broker.stop('SIGKILL');
   broker = null;
   await until('down', fleet, killedAt, null, (s) => s.connected === 0);
-  broker = await BrokerProcess.start(dataDir, adminToken, [...BROKER_FLAGS, '--mqtt-port', mqttPort, '--http-port', httpPort]);
+  const profileFlags = PROFILE_DIR ? ['--cpu-prof', '--cpu-prof-dir', PROFILE_DIR] : [];
+  broker = await BrokerProcess.start(dataDir, adminToken, [...BROKER_FLAGS, '--mqtt-port', mqttPort, '--http-port', httpPort], profileFlags);
   const upAt = Date.now();
   await until('back', fleet, upAt, broker, (s) => s.connected === DEVICES);
   const backMs = fleet.lastAllConnectedAt! - upAt;
@@ -222,15 +247,17 @@ try {
   fleet.stop();
   await fleet.saved();
 
-  // Like the peers below: every device starts its session at the same instant.
+  // Like the bursts below: every device starts its session at the same instant.
   await new Promise((r) => setTimeout(r, 3000));
   fleet = newFleet(broker.mqttUrl);
   const bootedAt = Date.now();
   const rebootCounters0 = await brokerCounters(broker);
   const rebootCpu0 = cpuMsOf(broker.child.pid!)!;
+  const rebootMono0 = monoUs();
   fleet.start();
   await until('reboot', fleet, bootedAt, broker, (s) => s.connected === DEVICES);
   const rebootCpuMs = cpuMsOf(broker.child.pid!)! - rebootCpu0;
+  if (PROFILE_DIR) writeFileSync(join(PROFILE_DIR, 'reboot.json'), JSON.stringify([[rebootMono0, monoUs()]]));
   const rebootCounters = await brokerCounters(broker);
   const perDevice = (k: 'sql' | 'messagesOut'): string => ((rebootCounters[k] - rebootCounters0[k]) / DEVICES).toFixed(1);
   const rebootMs = fleet.allConnectedAt! - bootedAt;
@@ -238,44 +265,101 @@ try {
   await new Promise((r) => setTimeout(r, 3000));
   const rebootRss = brokerRss(broker);
   const restartCompactions = compactionPauses(broker);
+  const clients = deviceClients(fleet);
   fleet.stop();
   fleet = null;
-  await broker.kill();
-  broker = null;
+  await new Promise((r) => setTimeout(r, 3000));
 
-  const peers: PeerRow[] = [];
+  // The same plain-client burst against fleetbind and each peer, round after round, so that the
+  // medians compare brokers under the same generator and the same moments of the machine's load.
+  const b = broker;
+  const targets: Target[] = [
+    {
+      name: 'fleetbind',
+      url: b.mqttUrl,
+      pid: b.child.pid ?? null,
+      clients,
+      options: { answered: true, clearRetained: false },
+      results: [],
+      stop: async () => undefined,
+    },
+  ];
+  const notRun: { name: string; why: string }[] = [];
   if (!values['no-peers']) {
-    const bare = (p: 'upstream' | 'indexed') => async () => {
-      const b = await startBareAedes(p);
-      return { url: b.url, pid: b.child.pid ?? null, stop: b.stop };
-    };
-    peers.push(await peerRun('bare Aedes', bare('upstream')));
-    peers.push(await peerRun('bare Aedes + retained trie', bare('indexed')));
+    const peerOptions = { answered: false, clearRetained: true };
+    for (const [name, persistence] of [
+      ['bare Aedes', 'upstream'],
+      ['bare Aedes + retained trie', 'indexed'],
+    ] as const) {
+      try {
+        const p = await startBareAedes(persistence);
+        targets.push({ name, url: p.url, pid: p.child.pid ?? null, clients: peerClients(DEVICES), options: peerOptions, results: [], stop: p.stop });
+      } catch (err) {
+        notRun.push({ name, why: (err as Error).message });
+      }
+    }
     const pid = mosquittoPid();
-    if (pid === null)
-      peers.push({ name: 'Mosquitto', result: null, why: 'no Mosquitto pid file (/run/mosquitto/mosquitto.pid); is it running on 127.0.0.1:1883?' });
-    else peers.push(await peerRun('Mosquitto', async () => ({ url: 'mqtt://127.0.0.1:1883', pid, stop: async () => undefined })));
+    if (pid === null) notRun.push({ name: 'Mosquitto', why: 'no Mosquitto pid file (/run/mosquitto/mosquitto.pid); is it running on 127.0.0.1:1883?' });
+    else
+      targets.push({
+        name: 'Mosquitto',
+        url: 'mqtt://127.0.0.1:1883',
+        pid,
+        clients: peerClients(DEVICES),
+        options: peerOptions,
+        results: [],
+        stop: async () => undefined,
+      });
   }
+  const burstSpans: [number, number][] = [];
+  try {
+    for (let round = 1; round <= ROUNDS; round++)
+      for (const t of targets) {
+        // Aedes as shipped scans every retained message per subscription: at thousands of clients
+        // a burst takes minutes, and one round shows that; the peer the targets name has the trie.
+        if (t.name === 'bare Aedes' && round > 1) continue;
+        // Each peer burst gets fresh client ids, so no session of an earlier round is taken over.
+        if (t.name !== 'fleetbind' && round > 1) t.clients = peerClients(DEVICES);
+        const mono0 = monoUs();
+        t.results.push(await burstOn(t, round));
+        if (t.name === 'fleetbind') burstSpans.push([mono0, monoUs()]);
+      }
+  } finally {
+    for (const t of targets) await t.stop();
+  }
+  if (PROFILE_DIR) writeFileSync(join(PROFILE_DIR, 'fleetbind-bursts.json'), JSON.stringify(burstSpans));
+  // Node writes the profile only on a clean exit.
+  await (PROFILE_DIR ? b.stop('SIGTERM') : b.kill());
+  broker = null;
 
   // Over the first broker's idle memory: the restarted one had devices arriving as it listened.
   const rebootPerDevice = (rebootRss - idleRss) / DEVICES;
-  const peerLine = (row: PeerRow): string => {
-    const r = row.result;
-    if (!r) return `  ${row.name.padEnd(29)}not run: ${row.why}`;
-    const time =
-      r.ms === null
-        ? `not all within ${secs(PEER_DEADLINE_MS)} (${r.connected}/${DEVICES})`
-        : `${secs(r.ms)}  → fleetbind takes ${(rebootMs / r.ms).toFixed(2)}×`;
-    const perClient = r.rssBytes === null || r.idleRssBytes === null ? null : (r.rssBytes - r.idleRssBytes) / DEVICES;
-    // A small burst may not grow a peer's resident memory at all; then there is no ratio to give.
-    const ratio = perClient !== null && perClient > 0 ? ` → fleetbind uses ${(rebootPerDevice / perClient).toFixed(2)}×` : ' (no measurable growth)';
-    const mem =
-      perClient === null ? '' : `; RSS ${mib(r.rssBytes!)} (idle ${mib(r.idleRssBytes!)}), ${(perClient / 1024).toFixed(1)} KiB per client over idle${ratio}`;
-    const cpu =
-      r.cpuMs === null
+  const complete = (t: Target): BurstResult[] => t.results.filter((r) => r.ms !== null && r.cpuMs !== null);
+  const medianMs = (t: Target): number | null => (complete(t).length === 0 ? null : median(complete(t).map((r) => r.ms!)));
+  const medianCpuUs = (t: Target): number | null => (complete(t).length === 0 ? null : (median(complete(t).map((r) => r.cpuMs!)) * 1000) / DEVICES);
+  const ours = targets[0]!;
+  const targetLine = (t: Target): string => {
+    const ms = medianMs(t);
+    const cpu = medianCpuUs(t);
+    const incomplete = t.results.filter((r) => r.ms === null).map((r) => `${r.connected}/${DEVICES}`);
+    const missed =
+      incomplete.length === 0
         ? ''
-        : `; CPU ${((r.cpuMs * 1000) / DEVICES).toFixed(0)} µs per client${r.cpuMs > 0 ? ` → fleetbind ${(rebootCpuMs / r.cpuMs).toFixed(2)}×` : ''}`;
-    return `  ${row.name.padEnd(29)}${time}${mem}${cpu}`;
+        : `; ${incomplete.length} of ${t.results.length} rounds not done within ${secs(PEER_DEADLINE_MS)} (${incomplete.join(', ')})`;
+    if (ms === null || cpu === null) return `  ${t.name.padEnd(29)}no round completed${missed}`;
+    const oursMs = medianMs(ours);
+    const oursCpu = medianCpuUs(ours);
+    const vs =
+      t === ours || oursMs === null || oursCpu === null
+        ? ''
+        : ` → fleetbind ${(oursMs / ms).toFixed(2)}× the time, ${(oursCpu / cpu).toFixed(2)}× the CPU (firmware reboot ${(rebootMs / ms).toFixed(2)}×, ${((rebootCpuMs * 1000) / DEVICES / cpu).toFixed(2)}×)`;
+    // Memory from the first round, which a fresh process took from idle.
+    const first = t.results[0]!;
+    const perClient = first.rssBytes === null || first.idleRssBytes === null ? null : (first.rssBytes - first.idleRssBytes) / DEVICES;
+    // A small burst may not grow a peer's resident memory at all; then there is no ratio to give.
+    const memRatio = perClient !== null && perClient > 0 ? ` → fleetbind uses ${(rebootPerDevice / perClient).toFixed(2)}×` : ' (no measurable growth)';
+    const mem = t === ours || perClient === null ? '' : `; ${(perClient / 1024).toFixed(1)} KiB per client over idle${memRatio}`;
+    return `  ${t.name.padEnd(29)}${secs(ms)}, CPU ${cpu.toFixed(0)} µs per client${vs}${mem}${missed}`;
   };
 
   const heapLines =
@@ -292,9 +376,10 @@ try {
       `  back after restart           ${secs(backMs)} after the new broker listened (${secs(backAfterKillMs)} after the kill; ${attemptsToBack} attempts, ${attemptsToBack - refusedUnheard} of them reaching a broker; ${droppedBack} secret checks skipped for abandoned attempts)`,
       `  reboot, all at once          ${secs(rebootMs)} until all ${DEVICES} had a session (${rebootAttempts} attempts); broker RSS ${mib(rebootRss)}, ${(rebootPerDevice / 1024).toFixed(1)} KiB per device over idle; broker CPU ${((rebootCpuMs * 1000) / DEVICES).toFixed(0)} µs, ${perDevice('sql')} SQL statements and ${perDevice('messagesOut')} messages out per device; since the restart, ${restartCompactions}`,
       `  targets                      RSS < 1 GiB: ${readyRss < GiB ? 'met' : 'MISSED'}; back within 60 s: ${backMs <= 60_000 ? 'met' : 'MISSED'}`,
-      ...(peers.length > 0
-        ? ['', `peers: ${DEVICES} plain clients at once (connect with will, subscribe config+cmd, retained status, hello)`, ...peers.map(peerLine)]
-        : []),
+      '',
+      `bursts: ${DEVICES} plain clients at once sending a device's packets (connect with will, subscribe config, subscribe cmd, retained status, hello), ${ROUNDS} rounds interleaved, medians; fleetbind's clients log in as the devices and are done when their hello is answered`,
+      ...targets.map(targetLine),
+      ...notRun.map((n) => `  ${n.name.padEnd(29)}not run: ${n.why}`),
       ...heapLines,
     ].join('\n'),
   );
