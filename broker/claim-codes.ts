@@ -4,6 +4,19 @@ import { randomInt } from 'node:crypto';
 
 // No 0/O, 1/I/L: codes are read off a small screen and typed on a phone.
 const ALPHABET = '23456789ABCDEFGHJKMNPQRSTUVWXYZ';
+const LENGTH = 6;
+const CODES = ALPHABET.length ** LENGTH;
+
+/** A uniform code from one draw: every unbound device's hello rotates its code, a fleet's all at once. */
+function randomCode(): string {
+  let n = randomInt(CODES);
+  let code = '';
+  for (let i = 0; i < LENGTH; i++) {
+    code += ALPHABET[n % ALPHABET.length];
+    n = Math.floor(n / ALPHABET.length);
+  }
+  return code;
+}
 
 export class ClaimCodes {
   private readonly byDevice = new Map<string, string>();
@@ -14,9 +27,8 @@ export class ClaimCodes {
 
   rotate(device: string): string {
     let code: string;
-    do {
-      code = Array.from({ length: 6 }, () => ALPHABET[randomInt(ALPHABET.length)]).join('');
-    } while (this.byCode.has(code));
+    do code = randomCode();
+    while (this.byCode.has(code));
     this.adopt(device, code);
     this.onChange?.(device, code);
     return code;
