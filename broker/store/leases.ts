@@ -170,16 +170,25 @@ export async function openLeases(db: Kysely<Database>, location?: string): Promi
   return q.execute();
 }
 
-/** Open leases with no unfinished job on their device, whose last job ended before `idleSince`. */
-export async function idleLeases(db: Kysely<Database>, idleSince: number): Promise<LeaseRow[]> {
+/**
+ * Open leases with no unfinished job on their device, whose last job ended before `idleSince`
+ * (the sweep's query, which plan tests read). Only the device's jobs from the lease's own job on
+ * are looked at (the device's (device, seq) index): older ones all ended before the lease began,
+ * since a lease starts only on a device with none unfinished, and reading them made the sweep's
+ * cost grow with the device's history.
+ */
+export function idleLeasesQuery(db: Kysely<Database>, idleSince: number) {
   return db
     .selectFrom('leases')
     .selectAll()
     .where('ended_at', 'is', null)
     .where(
-      sql<boolean>`not exists (select 1 from jobs where jobs.device = leases.device and (jobs.state in ('queued', 'dispatched', 'running') or jobs.updated_at > ${idleSince}))`,
-    )
-    .execute();
+      sql<boolean>`not exists (select 1 from jobs where jobs.device = leases.device and jobs.seq >= coalesce((select j0.seq from jobs j0 where j0.id = leases.job), 0) and (jobs.state in ('queued', 'dispatched', 'running') or jobs.updated_at > ${idleSince}))`,
+    );
+}
+
+export async function idleLeases(db: Kysely<Database>, idleSince: number): Promise<LeaseRow[]> {
+  return idleLeasesQuery(db, idleSince).execute();
 }
 
 // ---- the pool queue
@@ -220,7 +229,7 @@ const entryInsert = prepared((db: Kysely<Database>, p: Omit<PoolQueueTable, 'seq
     })
     .returningAll(),
 );
-const oneWaiting = prepared((db: Kysely<Database>, p: { location: string }) => waitingAt(db, p.location).select('seq').limit(1));
+const oneWaiting = prepared((db: Kysely<Database>, p: { location: string }) => poolQueueQueries.any(db, p.location));
 
 export async function enqueue(trx: Kysely<Database>, e: NewPoolEntry): Promise<PoolEntryRow> {
   const row = await first(
@@ -249,29 +258,51 @@ export async function enqueue(trx: Kysely<Database>, e: NewPoolEntry): Promise<P
   return row;
 }
 
+// The queue keeps every entry it ever had; the waiting ones have a partial index of their own
+// (location, seq). The state is a literal, as for jobs (OPEN_STATES_SQL in jobs/store.ts), so the
+// index matches when the statement is prepared: with `state = ?` it matches only because this
+// SQLite build (STAT4) plans again with the bound value.
+const WAITING_SQL = sql<boolean>`state = 'waiting'`;
+
 function waitingAt(db: Kysely<Database>, location: string) {
-  return db.selectFrom('pool_queue').where('location', '=', location).where('state', '=', 'waiting');
+  return db.selectFrom('pool_queue').where('location', '=', location).where(WAITING_SQL);
 }
+
+/**
+ * The reads of the pool queue's waiting entries: a submit's place, a drain, the sweep and (in a
+ * cluster) every submit run them. Each reads the waiting entries' partial index, never the queue's
+ * whole history; exported so a test can check SQLite's plan.
+ */
+export const poolQueueQueries = {
+  waiting: (db: Kysely<Database>, location: string) => waitingAt(db, location).selectAll().orderBy('seq'),
+  place: (db: Kysely<Database>, location: string, seq: number) =>
+    waitingAt(db, location)
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('seq', '<=', seq),
+  oldestOfKinds: (db: Kysely<Database>, location: string, kinds: readonly string[]) =>
+    waitingAt(db, location).selectAll().where('kind', 'in', kinds).orderBy('seq').limit(1),
+  any: (db: Kysely<Database>, location: string) => waitingAt(db, location).select('seq').limit(1),
+  count: (db: Kysely<Database>, location: string) => waitingAt(db, location).select((eb) => eb.fn.countAll<number>().as('n')),
+  locations: (db: Kysely<Database>) => db.selectFrom('pool_queue').select('location').distinct().where(WAITING_SQL),
+  // No ORDER BY seq: with it SQLite walks the whole table in seq order instead of the index.
+  due: (db: Kysely<Database>, now: number) => db.selectFrom('pool_queue').selectAll().where(WAITING_SQL).where('expires_at', '<=', now),
+};
 
 /** Waiting entries of a location in FIFO order; `after` starts past that seq (a page of a longer queue). */
 export async function waiting(db: Kysely<Database>, location: string, limit = 1000, after?: number): Promise<PoolEntryRow[]> {
-  let q = waitingAt(db, location).selectAll();
+  let q = poolQueueQueries.waiting(db, location);
   if (after !== undefined) q = q.where('seq', '>', after);
-  return q.orderBy('seq').limit(limit).execute();
+  return q.limit(limit).execute();
 }
 
 /** Every waiting entry of a location in FIFO order (a single node's in-memory pool queue is read from this). */
 export async function allWaiting(db: Kysely<Database>, location: string): Promise<PoolEntryRow[]> {
-  return waitingAt(db, location).selectAll().orderBy('seq').execute();
+  return poolQueueQueries.waiting(db, location).execute();
 }
 
 /** The waiting entry's place in its location's queue: how many waiting entries are as old or older. */
 export async function placeInQueue(db: Kysely<Database>, location: string, seq: number): Promise<number> {
-  const r = await waitingAt(db, location)
-    .select((eb) => eb.fn.countAll<number>().as('n'))
-    .where('seq', '<=', seq)
-    .executeTakeFirstOrThrow();
-  return Number(r.n);
+  return Number((await poolQueueQueries.place(db, location, seq).executeTakeFirstOrThrow()).n);
 }
 
 /** The oldest waiting entry of a location that a device running these kinds can take. */
@@ -279,18 +310,11 @@ export async function placeInQueue(db: Kysely<Database>, location: string, seq: 
 const oldestOfKinds = preparedShapes(
   (n: number) => String(n),
   (db: Kysely<Database>, n: number, p: Params) =>
-    db
-      .selectFrom('pool_queue')
-      .selectAll()
-      .where('location', '=', p.location as string)
-      .where('state', '=', 'waiting')
-      .where(
-        'kind',
-        'in',
-        Array.from({ length: n }, (_, i) => p[`k${i}`] as string),
-      )
-      .orderBy('seq')
-      .limit(1),
+    poolQueueQueries.oldestOfKinds(
+      db,
+      p.location as string,
+      Array.from({ length: n }, (_, i) => p[`k${i}`] as string),
+    ),
 );
 
 export async function oldestWaitingFor(db: Kysely<Database>, location: string, kinds: readonly string[]): Promise<PoolEntryRow | undefined> {
@@ -306,17 +330,11 @@ export async function anyWaiting(db: Kysely<Database>, location: string): Promis
 }
 
 export async function waitingCount(db: Kysely<Database>, location: string): Promise<number> {
-  const r = await db
-    .selectFrom('pool_queue')
-    .select((eb) => eb.fn.countAll<number>().as('n'))
-    .where('location', '=', location)
-    .where('state', '=', 'waiting')
-    .executeTakeFirstOrThrow();
-  return Number(r.n);
+  return Number((await poolQueueQueries.count(db, location).executeTakeFirstOrThrow()).n);
 }
 
 export async function locationsWaiting(db: Kysely<Database>): Promise<string[]> {
-  return (await db.selectFrom('pool_queue').select('location').distinct().where('state', '=', 'waiting').execute()).map((r) => r.location);
+  return (await poolQueueQueries.locations(db).execute()).map((r) => r.location);
 }
 
 export async function poolEntry(db: Kysely<Database>, id: string): Promise<PoolEntryRow | undefined> {
@@ -352,6 +370,7 @@ export async function decide(
   return Number(r.numAffectedRows) === 1;
 }
 
+/** Waiting entries whose time is up, oldest first. */
 export async function dueEntries(db: Kysely<Database>, now: number): Promise<PoolEntryRow[]> {
-  return db.selectFrom('pool_queue').selectAll().where('state', '=', 'waiting').where('expires_at', '<=', now).orderBy('seq').execute();
+  return (await poolQueueQueries.due(db, now).execute()).sort((a, b) => Number(a.seq) - Number(b.seq));
 }

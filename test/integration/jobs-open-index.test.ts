@@ -6,50 +6,16 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
-import type { Compilable } from 'kysely';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { type JobRow, jobsDb } from '../../broker/jobs/schema';
 import { activeJobs, dueDevices, dueJobs, nextQueued, openCountQuery, openJobs, openJobsQuery, queueQueries, queuedDevices } from '../../broker/jobs/store';
 import { isUniqueViolation } from '../../broker/store/db';
 import type { Registry } from '../../broker/store/db';
-import type { JobState } from '../../protocol/jobs';
+import { jobRow, plan } from '../helpers/query-plans';
 import { openTestRegistry } from '../helpers/registry';
 
 const t = suite<{ dir: string; registry: Registry; raw: SQLite.Database }>('jobs: open-jobs index');
-
-function row(device: string, seq: number, state: JobState): JobRow {
-  return {
-    id: `${device}-${seq}`,
-    device,
-    agent: 'ag',
-    kind: 'identify',
-    params: '{}',
-    hold: 0,
-    seq,
-    state,
-    attempt: 0,
-    ttl_ms: 1000,
-    expires_at: 1000,
-    idempotency_key: null,
-    progress: null,
-    result: null,
-    error_code: null,
-    error: null,
-    control: null,
-    control_reason: null,
-    retries: 0,
-    queued_at: seq,
-    dispatched_at: null,
-    running_at: null,
-    done_at: null,
-    failed_at: null,
-    cancelled_at: null,
-    expired_at: null,
-    interrupted_at: null,
-    updated_at: seq,
-  };
-}
 
 t.before(async (c) => {
   c.dir = mkdtempSync(join(tmpdir(), 'fleetbind-open-index-'));
@@ -57,11 +23,11 @@ t.before(async (c) => {
   const db = jobsDb(c.registry.db);
   const rows: JobRow[] = [];
   // A long history for d1, a little for d2, and a few unfinished jobs between the finished ones.
-  for (let i = 1; i <= 3000; i++) rows.push(row('d1', i, i % 3 === 0 ? 'done' : i % 3 === 1 ? 'failed' : 'cancelled'));
-  rows.push(row('d1', 3001, 'running'), row('d1', 3002, 'queued'), row('d1', 3003, 'queued'), row('d1', 3004, 'done'));
-  rows.push(row('d2', 1, 'done'), row('d2', 2, 'dispatched'));
+  for (let i = 1; i <= 3000; i++) rows.push(jobRow('d1', i, i % 3 === 0 ? 'done' : i % 3 === 1 ? 'failed' : 'cancelled'));
+  rows.push(jobRow('d1', 3001, 'running'), jobRow('d1', 3002, 'queued'), jobRow('d1', 3003, 'queued'), jobRow('d1', 3004, 'done'));
+  rows.push(jobRow('d2', 1, 'done'), jobRow('d2', 2, 'dispatched'));
   // d3's queued job expires later than the others (expires_at 1000).
-  rows.push({ ...row('d3', 1, 'queued'), expires_at: 5000 });
+  rows.push({ ...jobRow('d3', 1, 'queued'), expires_at: 5000 });
   for (let i = 0; i < rows.length; i += 200)
     await db
       .insertInto('jobs')
@@ -75,11 +41,6 @@ t.after(async (c) => {
   await c.registry.close();
   rmSync(c.dir, { recursive: true, force: true });
 });
-
-function plan(raw: SQLite.Database, q: Compilable): string {
-  const c = q.compile();
-  return (raw.prepare(`EXPLAIN QUERY PLAN ${c.sql}`).all(...(c.parameters as unknown[])) as { detail: string }[]).map((r) => r.detail).join('; ');
-}
 
 t("the open-jobs query reads the partial index of unfinished jobs, not the device's history", async (c) => {
   const p = plan(c.raw, openJobsQuery(jobsDb(c.registry.db), 'd1'));
@@ -155,11 +116,11 @@ t('an idempotency key is unique per agent; jobs without one are not in its index
   const db = jobsDb(c.registry.db);
   await db
     .insertInto('jobs')
-    .values({ ...row('d4', 1, 'done'), idempotency_key: 'k1' })
+    .values({ ...jobRow('d4', 1, 'done'), idempotency_key: 'k1' })
     .execute();
   const err = await db
     .insertInto('jobs')
-    .values({ ...row('d4', 2, 'queued'), idempotency_key: 'k1' })
+    .values({ ...jobRow('d4', 2, 'queued'), idempotency_key: 'k1' })
     .execute()
     .then(
       () => null,
@@ -168,7 +129,7 @@ t('an idempotency key is unique per agent; jobs without one are not in its index
   assert.ok(isUniqueViolation(err), `a second job with key k1: ${String(err)}`);
   await db
     .insertInto('jobs')
-    .values({ ...row('d4', 3, 'done'), agent: 'other', idempotency_key: 'k1' })
+    .values({ ...jobRow('d4', 3, 'done'), agent: 'other', idempotency_key: 'k1' })
     .execute();
   const p = plan(c.raw, db.selectFrom('jobs').selectAll().where('agent', '=', 'ag').where('idempotency_key', '=', 'k1'));
   assert.match(p, /jobs_idempotency/, `plan: ${p}`);
