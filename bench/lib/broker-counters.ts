@@ -9,6 +9,8 @@ export interface BrokerCounters {
   messagesOut: number;
   /** Heap compactions after connect storms; NaN from a broker that has none (an older checkout). */
   compactions: number;
+  /** Jobs that reached a final state, whichever it was. */
+  jobsFinished: number;
 }
 
 export async function brokerCounters(bp: BrokerProcess): Promise<BrokerCounters> {
@@ -18,5 +20,6 @@ export async function brokerCounters(bp: BrokerProcess): Promise<BrokerCounters>
     sql: counter('fleetbind_sql_statements_total'),
     messagesOut: counter('fleetbind_messages_out_total'),
     compactions: counter('fleetbind_heap_compactions_total'),
+    jobsFinished: [...text.matchAll(/^fleetbind_jobs_finished_total\{[^}]*\} (\S+)$/gm)].reduce((n, m) => n + Number(m[1]), 0),
   };
 }

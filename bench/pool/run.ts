@@ -5,8 +5,9 @@
 //          handed over as leases end);
 //   owned: the same number of jobs, sent to the owned devices by name (each claimed by one agent).
 // Prints dispatch latency p50/p99 (submit → cmd at the device), jobs/s, the broker's CPU time per
-// job, and the handover (a device's done → its next cmd: for the pool, a lease ending and the next
-// starting), with the pool/owned ratios. Medians over rounds; the machine may be loaded, so
+// job (from the round's first submit until its last job finished and its leases ended), and the
+// handover (a device's done → its next cmd: for the pool, a lease ending and the next starting),
+// with the pool/owned ratios. Medians over rounds; the machine may be loaded, so
 // compare ratios and CPU per job.
 // Every job of a round at once saturates the broker, so its latency there is the round's length,
 // set by CPU per job. Then the same rounds again with the submits spread at --rate jobs/s, below
@@ -98,10 +99,12 @@ function ask(a: Agent, body: Record<string, unknown>): Promise<any> {
 }
 
 /**
- * Every submit leaves at once, or with `rate` the i-th at i/rate s; resolves when every job's cmd
- * reached its device.
+ * Every submit leaves at once, or with `rate` the i-th at i/rate s. Latency ends when every job's
+ * cmd reached its device; the round's CPU time, statements and messages once every job finished and
+ * `settled` (a pool round: its leases ended), so each round pays for all of its own jobs and for
+ * nothing of the round before.
  */
-async function round(bp: BrokerProcess, submits: [Agent, Record<string, unknown>][], rate = 0): Promise<Round> {
+async function round(bp: BrokerProcess, submits: [Agent, Record<string, unknown>][], rate: number, settled: () => Promise<void>): Promise<Round> {
   const lastDone = new Map(doneAt);
   expecting = submits.length;
   arrived = 0;
@@ -120,8 +123,14 @@ async function round(bp: BrokerProcess, submits: [Agent, Record<string, unknown>
     }),
   );
   await all;
-  const span: [number, number] = [mono0, monoUs()];
   const seconds = (performance.now() - t0) / 1000;
+  for (;;) {
+    const { jobsFinished } = await brokerCounters(bp);
+    if (jobsFinished >= counters0.jobsFinished + submits.length) break;
+    await sleep(50);
+  }
+  await settled();
+  const span: [number, number] = [mono0, monoUs()];
   const cpuMs = cpuMsOf(bp.child.pid!)! - cpu0;
   const counters = await brokerCounters(bp);
   const lat = sent.map((s) => cmdAt.get(s.job)!.at - s.at).sort((x, y) => x - y);
@@ -222,10 +231,9 @@ try {
     const owneds: Round[] = [];
     const how = rate === 0 ? 'at once' : `at ${rate} jobs/s`;
     for (let n = 1; n <= ROUNDS; n++) {
-      const p = await round(bp, poolSubmits, rate);
-      await leasesGone();
+      const p = await round(bp, poolSubmits, rate, leasesGone);
       pools.push(p);
-      const o = await round(bp, ownedSubmits, rate);
+      const o = await round(bp, ownedSubmits, rate, async () => undefined);
       owneds.push(o);
       log(
         `round ${n}/${ROUNDS} ${how}: pool p50 ${p.p50.toFixed(1)} p99 ${p.p99.toFixed(1)} ms, ${p.jobsPerSec.toFixed(0)} jobs/s, ${p.cpuUsPerJob.toFixed(0)} µs CPU/job; owned p50 ${o.p50.toFixed(1)} p99 ${o.p99.toFixed(1)} ms, ${o.jobsPerSec.toFixed(0)} jobs/s, ${o.cpuUsPerJob.toFixed(0)} µs CPU/job`,
