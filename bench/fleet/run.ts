@@ -39,7 +39,7 @@ const { values } = readCli(
     command: 'npm run bench:fleet --',
     usage: ['[--devices 10000] [--ramp 0] [--timeout 900] [--peer-deadline 180] [--rounds 3] [--no-peers] [--heap-snapshots DIR] [--cpu-prof DIR]'],
     summary:
-      'Simulated devices (the real firmware core) enroll with one token against a broker in its own process, which is then killed and restarted; then the same reboot burst runs against bare Aedes and Mosquitto. Prints registrations/s, time to all ready, RSS per device, recovery time and peer ratios.',
+      'Simulated devices (the real firmware core) enroll with one token against a broker in its own process, which is then killed and restarted, and the fleet reboots at once; then the same burst of plain clients runs against fleetbind, bare Aedes and Mosquitto in interleaved rounds. Prints registrations/s, time to all ready, RSS per device, recovery time, and the bursts with peer ratios.',
     options: {
       devices: { type: 'string', value: 'N', default: '10000', help: 'how many devices' },
       ramp: { type: 'string', value: 'S', default: '0', help: 'start the devices spread over S seconds' },
@@ -52,7 +52,11 @@ const { values } = readCli(
         value: 'DIR',
         help: "write the broker's heap snapshots at idle and with every device connected into DIR, and print what grew per device by constructor",
       },
-      'cpu-prof': { type: 'string', value: 'DIR', help: "write the restarted broker's V8 CPU profile into DIR, and the reboot's span as reboot.json" },
+      'cpu-prof': {
+        type: 'string',
+        value: 'DIR',
+        help: "write the restarted broker's V8 CPU profile into DIR, with the spans of the reboot (reboot.json) and of fleetbind's bursts (fleetbind-bursts.json)",
+      },
     },
   }),
 );
@@ -167,7 +171,7 @@ function newFleet(url: string, enrollToken?: string): SimFleet {
   });
 }
 
-/** A broker the bursts run against, with the clients it gets; `why` when it could not be started. */
+/** A broker the bursts run against, the clients it gets, and what each round measured. */
 interface Target {
   name: string;
   url: string;
