@@ -102,7 +102,8 @@ function ask(a: Agent, body: Record<string, unknown>): Promise<any> {
  * Every submit leaves at once, or with `rate` the i-th at i/rate s. Latency ends when every job's
  * cmd reached its device; the round's CPU time, statements and messages once every job finished and
  * `settled` (a pool round: its leases ended), so each round pays for all of its own jobs and for
- * nothing of the round before.
+ * nothing of the round before. The polls that wait for that (a /metrics scrape runs a few
+ * registry counts) are in the window too, alike for both kinds: a few ms a round.
  */
 async function round(bp: BrokerProcess, submits: [Agent, Record<string, unknown>][], rate: number, settled: () => Promise<void>): Promise<Round> {
   const lastDone = new Map(doneAt);
