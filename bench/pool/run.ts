@@ -7,8 +7,8 @@
 // Prints dispatch latency p50/p99 (submit → cmd at the device), jobs/s, the broker's CPU time per
 // job (from the round's first submit until its last job finished and its leases ended), and the
 // handover (a device's done → its next cmd: for the pool, a lease ending and the next starting),
-// with the pool/owned ratios. Medians over rounds; the machine may be loaded, so
-// compare ratios and CPU per job.
+// with the pool/owned ratios. Medians over rounds, after --warmup rounds of each kind that are
+// printed but not counted; the machine may be loaded, so compare ratios and CPU per job.
 // Every job of a round at once saturates the broker, so its latency there is the round's length,
 // set by CPU per job. Then the same rounds again with the submits spread at --rate jobs/s, below
 // saturation: the latency an agent sees when a free device is there to take its job.
