@@ -8,6 +8,7 @@ import type { Context } from './context';
 import type { PresenceListener } from './presence';
 import { type PublisherContext, publishStatus, scheduleBindings } from './publisher';
 import { recordEvent } from './webhooks/outbox';
+import { STORM_WRITE_PATIENCE_MS } from './store/group-writer';
 
 /** What this module reads of the node's context. */
 type PresenceAnnounceContext = Pick<Context, 'bindings' | 'closing' | 'events' | 'log' | 'writer'> & PublisherContext;
@@ -29,7 +30,7 @@ export function presenceAnnouncer(ctx: PresenceAnnounceContext): PresenceListene
     ctx.writer
       .write(async (trx) => {
         for (const e of recorded) await recordEvent(trx, 'device.presence', { device: e.device, ...e.status }, e.status.since);
-      })
+      }, STORM_WRITE_PATIENCE_MS)
       .catch((err: unknown) => ctx.log.error({ err, devices: recorded.length }, 'recording presence events failed'));
   };
   return (device, status) => {

@@ -13,6 +13,7 @@ import { credentialKey } from './live-credentials';
 import { enrollTokenSubject } from './authenticate';
 import { type PublisherContext, publishConfig, publishConfigOf, publishJson } from './publisher';
 import { checkEnrollmentToken, consumeEnrollmentToken } from './store/enrollment';
+import { STORM_WRITE_PATIENCE_MS } from './store/group-writer';
 import {
   announceMachineCode,
   type DeviceProfile,
@@ -148,7 +149,7 @@ export async function handleHello(ctx: RegistryContext, device: string, payload:
     const row = await recordHello(trx, device, update, ctx.now());
     if (row === undefined) return { row, refusal: null };
     return { row, refusal: machine === undefined ? null : await announceMachineCode(trx, row, machine, device, ctx.now()) };
-  });
+  }, STORM_WRITE_PATIENCE_MS);
   if (refusal) {
     ctx.metrics.helloRefusals.inc({ reason: `machine-${refusal.reason}` });
     machineRefused(ctx, device, 'hello', refusal);
