@@ -13,6 +13,22 @@ import { RawClient, splicer } from '../lib/raw-mqtt';
 import { type AgentLogin, type Fleet, log, pool } from './fleet';
 
 export type Outcome = 'done' | 'failed' | 'refused';
+export type Ended = (outcome: Outcome, at: number, cmdAt?: number) => void;
+
+/** When each job's cmd reached its device (performance.now()), until the agent sees it end. */
+export class CmdTimes {
+  private readonly at = new Map<string, number>();
+
+  seen(job: string): void {
+    this.at.set(job, performance.now());
+  }
+
+  take(job: string): number | undefined {
+    const at = this.at.get(job);
+    this.at.delete(job);
+    return at;
+  }
+}
 
 /** A broker with devices that answer at once and agents that submit to them. */
 export interface JobRig {
@@ -22,13 +38,16 @@ export interface JobRig {
   devices: string[];
   /** SQL statements the broker has run so far, where it counts them (fleetbind on SQLite). */
   statements?: () => Promise<number>;
-  /** Submits one job; `ended` is called once, when the agent sees how it ended (or that it was refused). */
-  submit(device: string, ended: (outcome: Outcome, at: number) => void): void;
+  /**
+   * Submits one job; `ended` is called once, when the agent sees how it ended (or that it was
+   * refused), with when its cmd reached the device if it did.
+   */
+  submit(device: string, ended: Ended): void;
   close(): Promise<void>;
 }
 
 /** A device that answers every cmd at once, as the firmware would for an instant job. */
-async function answeringDevice(url: string, d: Dev): Promise<RawClient> {
+async function answeringDevice(url: string, d: Dev, cmds: CmdTimes): Promise<RawClient> {
   const c = await RawClient.connect(url, { clientId: d.id, username: d.id, password: d.secret });
   const cmdTopic = deviceTopic(d.id, 'cmd');
   const configTopic = deviceTopic(d.id, 'config');
@@ -41,6 +60,7 @@ async function answeringDevice(url: string, d: Dev): Promise<RawClient> {
     if (topic !== cmdTopic) return;
     const cmd = JSON.parse(payload.toString('utf8')) as { job: string; cancel?: boolean; complete?: boolean };
     if (cmd.cancel || cmd.complete) return;
+    cmds.seen(cmd.job);
     c.write(Buffer.concat([accepted(cmd.job), done(cmd.job)]));
   };
   await c.subscribe([configTopic, cmdTopic]);
@@ -93,7 +113,8 @@ async function connectAgent(url: string, login: AgentLogin, devices: string[]): 
 /** Connects every device and agent of the fleet; each agent claims its share and watches their queues. */
 export async function fleetbindRig(bp: BrokerProcess, fleet: Fleet): Promise<JobRig> {
   const url = bp.mqttUrl;
-  const devices = await pool('connecting devices', fleet.devs, 50, (d) => answeringDevice(url, d));
+  const cmds = new CmdTimes();
+  const devices = await pool('connecting devices', fleet.devs, 50, (d) => answeringDevice(url, d, cmds));
   const agents = await pool('connecting agents and claiming', fleet.agents, 20, (login, i) =>
     connectAgent(
       url,
@@ -102,11 +123,11 @@ export async function fleetbindRig(bp: BrokerProcess, fleet: Fleet): Promise<Job
     ),
   );
   await afterSetupStorm(bp, devices.length + agents.length, log);
-  const submitters = new Map<string, (ended: (o: Outcome, at: number) => void) => void>();
+  const submitters = new Map<string, (ended: Ended) => void>();
   for (const a of agents) {
     let seq = 0;
     /** Submits answered, by job id, waiting for the snapshot that shows them ended. */
-    const waiting = new Map<string, (o: Outcome, at: number) => void>();
+    const waiting = new Map<string, Ended>();
     /** Ends seen in a snapshot before the submit's answer named the job. */
     const early = new Map<string, { outcome: Outcome; at: number }>();
     a.onSnapshot = (snap, at) => {
@@ -118,7 +139,7 @@ export async function fleetbindRig(bp: BrokerProcess, fleet: Fleet): Promise<Job
           continue;
         }
         waiting.delete(e.job);
-        w(outcome, at);
+        w(outcome, at, cmds.take(e.job));
       }
     };
     const req = agentTopic(a.id, 'req');
@@ -131,7 +152,7 @@ export async function fleetbindRig(bp: BrokerProcess, fleet: Fleet): Promise<Job
           const e = early.get(body.result.job);
           if (!e) return waiting.set(body.result.job, ended);
           early.delete(body.result.job);
-          ended(e.outcome, e.at);
+          ended(e.outcome, e.at, cmds.take(body.result.job));
         });
         a.client.write(packet(id));
       });

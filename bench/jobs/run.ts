@@ -65,6 +65,9 @@ interface Phase {
   refused: number;
   p50: number;
   p99: number;
+  /** p99 of each part of a done job's latency: submit → its cmd at the device, and that → the agent seeing it done. */
+  dispatchP99: number;
+  finishP99: number;
   cpuUsPerJob: number;
   genUsPerJob: number;
   sqlPerJob: number;
@@ -76,6 +79,8 @@ type Mode = 'saturate' | 'rate';
 /** Submits jobs for `seconds`, each timed from its publish to the agent seeing it end. */
 async function phase(rig: JobRig, seconds: number, mode: Mode): Promise<Phase> {
   const latencies: number[] = [];
+  const dispatches: number[] = [];
+  const finishes: number[] = [];
   let done = 0;
   let failed = 0;
   let refused = 0;
@@ -85,11 +90,15 @@ async function phase(rig: JobRig, seconds: number, mode: Mode): Promise<Phase> {
     if (stopping) return;
     const at = performance.now();
     inFlight++;
-    rig.submit(device, (outcome, endedAt) => {
+    rig.submit(device, (outcome, endedAt, cmdAt) => {
       inFlight--;
       if (outcome === 'done') {
         done++;
         latencies.push(endedAt - at);
+        if (cmdAt !== undefined) {
+          dispatches.push(cmdAt - at);
+          finishes.push(endedAt - cmdAt);
+        }
       } else if (outcome === 'failed') failed++;
       else refused++;
       if (mode === 'saturate') {
@@ -137,7 +146,7 @@ async function phase(rig: JobRig, seconds: number, mode: Mode): Promise<Phase> {
   // 10 ms or more, and taken while jobs were in flight it set the p99 of a fixed-rate phase. So the
   // statements are counted over every job done, drained ones included.
   const sql = ((await rig.statements?.()) ?? NaN) - sqlBefore;
-  latencies.sort((a, b) => a - b);
+  for (const xs of [latencies, dispatches, finishes]) xs.sort((a, b) => a - b);
   const per = (us: number): number => us / Math.max(1, completed);
   return {
     jobsPerSec: completed / elapsed,
@@ -146,6 +155,8 @@ async function phase(rig: JobRig, seconds: number, mode: Mode): Promise<Phase> {
     refused,
     p50: percentile(latencies, 50),
     p99: percentile(latencies, 99),
+    dispatchP99: percentile(dispatches, 99),
+    finishP99: percentile(finishes, 99),
     cpuUsPerJob: per(cpuMs * 1000),
     genUsPerJob: per(gen.user + gen.system),
     sqlPerJob: sql / Math.max(1, done),
@@ -206,7 +217,7 @@ try {
         const p = await phase(rig, SECONDS, mode);
         results.get(rig.name)![mode].push(p);
         log(
-          `round ${round} ${rig.name} ${mode === 'saturate' ? 'saturation' : `${RATE} jobs/s`}: ${p.jobsPerSec.toFixed(0)} jobs/s, p50 ${p.p50.toFixed(1)} ms, p99 ${p.p99.toFixed(1)} ms, broker ${p.cpuUsPerJob.toFixed(0)} µs CPU/job${Number.isNaN(p.sqlPerJob) ? '' : `, ${p.sqlPerJob.toFixed(1)} SQL statements/job`}, generator ${p.genUsPerJob.toFixed(0)} µs/job`,
+          `round ${round} ${rig.name} ${mode === 'saturate' ? 'saturation' : `${RATE} jobs/s`}: ${p.jobsPerSec.toFixed(0)} jobs/s, p50 ${p.p50.toFixed(1)} ms, p99 ${p.p99.toFixed(1)} ms (submit → cmd ${p.dispatchP99.toFixed(1)}, cmd → seen done ${p.finishP99.toFixed(1)}), broker ${p.cpuUsPerJob.toFixed(0)} µs CPU/job${Number.isNaN(p.sqlPerJob) ? '' : `, ${p.sqlPerJob.toFixed(1)} SQL statements/job`}, generator ${p.genUsPerJob.toFixed(0)} µs/job`,
         );
       }
     }
@@ -228,6 +239,9 @@ try {
         `    ${name.padEnd(17)} ${med(ps, 'jobsPerSec').toFixed(0).padStart(7)} ${med(ps, 'p50').toFixed(1).padStart(8)} ${med(ps, 'p99').toFixed(1).padStart(8)} ${med(ps, 'cpuUsPerJob').toFixed(0).padStart(7)} µs ${(Number.isNaN(med(ps, 'sqlPerJob')) ? '-' : med(ps, 'sqlPerJob').toFixed(1)).padStart(8)} ${med(ps, 'genUsPerJob').toFixed(0).padStart(9)} µs   ${sum('done')} / ${sum('failed')} / ${sum('refused')}`,
       );
     }
+    console.log(
+      `    p99 of each part, submit → cmd at the device / cmd → the agent seeing it done: ${[...results].map(([name, r]) => `${name} ${med(r[mode], 'dispatchP99').toFixed(1)} / ${med(r[mode], 'finishP99').toFixed(1)} ms`).join(', ')}`,
+    );
     const fb = results.get('fleetbind')![mode];
     for (const [name, r] of results) {
       if (name === 'fleetbind') continue;
