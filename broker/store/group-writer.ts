@@ -14,8 +14,8 @@ import { withCommitInserts } from './commit-inserts';
 
 /**
  * The patience of the writes a connect storm brings by the thousand (hellos, presence events): a
- * device hears its config this much later at most, and a storm of 5,000 devices at once cost
- * about a quarter less broker CPU per device (bench:fleet) with 10 ms.
+ * device hears its config this much later at most. With 10 ms a burst of 5,000 devices made about
+ * 300 commits instead of 3,500, at about 5 % less broker CPU per device (bench:fleet).
  */
 export const STORM_WRITE_PATIENCE_MS = 10;
 
@@ -45,7 +45,8 @@ export class GroupWriter<DB> {
         this.wake?.();
       } else {
         const due = performance.now() + patienceMs;
-        // Rare (patience differs between callers): the wait under way ends after this one's.
+        // Less patient than the writes already waiting (callers differ): their wait ends now
+        // rather than past this one's deadline.
         if (due < this.dueAt) {
           this.dueAt = due;
           this.wake?.();
