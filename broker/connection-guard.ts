@@ -59,6 +59,10 @@ export class GuardedStream extends Duplex {
   /** Bytes of the fixed header read so far, and bytes of the current packet still to pass. */
   private header: number[] = [];
   private remaining = 0;
+  /** This turn's bytes for the socket, and the write callback held while they are over its high-water mark. */
+  private outgoing: Buffer[] = [];
+  private outgoingBytes = 0;
+  private heldCallback: ((err?: Error | null) => void) | null = null;
 
   constructor(
     private readonly inner: Duplex,
@@ -143,16 +147,48 @@ export class GuardedStream extends Duplex {
     this.forward(chunks.length === 1 ? chunks[0]!.chunk : Buffer.concat(chunks.map((c) => c.chunk)), cb);
   }
 
+  /**
+   * What Aedes writes in one event-loop turn reaches the socket at the turn's end as one write: a
+   * job's answer, snapshot and binding change for one agent come out of separate promise steps,
+   * and each write on a loopback or LAN socket costs a system call and a TCP segment, the largest
+   * single cost of a message (docs/architecture.md, Wire contract: Pre-login protection). The callback is held only while
+   * the socket and the turn's bytes are over the socket's high-water mark, so back-pressure still
+   * reaches Aedes.
+   */
   private forward(chunk: Buffer, cb: (err?: Error | null) => void): void {
-    if (this.inner.write(chunk)) cb();
+    if (this.outgoing.length === 0) setImmediate(this.flushTurn);
+    this.outgoing.push(chunk);
+    this.outgoingBytes += chunk.length;
+    if (this.inner.writableLength + this.outgoingBytes < this.inner.writableHighWaterMark) cb();
+    else this.heldCallback = cb;
+  }
+
+  private readonly flushTurn = (): void => {
+    this.flush();
+  };
+
+  /** Hands the turn's bytes to the socket; a held callback runs once the socket has room. */
+  private flush(): void {
+    if (this.outgoing.length === 0) return;
+    const bytes = this.outgoing.length === 1 ? this.outgoing[0]! : Buffer.concat(this.outgoing);
+    this.outgoing = [];
+    this.outgoingBytes = 0;
+    const room = this.inner.destroyed || this.inner.write(bytes);
+    const cb = this.heldCallback;
+    if (cb === null) return;
+    this.heldCallback = null;
+    if (room) cb();
     else this.inner.once('drain', () => cb());
   }
 
   override _final(cb: (err?: Error | null) => void): void {
+    this.flush();
     this.inner.end(cb);
   }
 
+  // Aedes closes a connection right after its last packet (a refused CONNACK): that packet goes first.
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    this.flush();
     this.free();
     this.inner.destroy();
     cb(err);

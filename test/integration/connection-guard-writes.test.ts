@@ -1,7 +1,9 @@
-// The stream Aedes writes to (broker/connection-guard.ts) hands the socket what mqtt-packet wrote
-// in one turn as one write: mqtt-packet writes a packet in several pieces under cork, and passing
-// each piece on alone cost a system call apiece (an eighth of the broker's busy time in
-// bench:claims). Real TCP sockets on loopback; the socket's write is counted, not replaced.
+// The stream Aedes writes to (broker/connection-guard.ts) hands the socket what was written in one
+// event-loop turn as one write: mqtt-packet writes a packet in several pieces under cork, and Aedes
+// writes a job's answer, snapshot and binding change to one agent from separate promise steps;
+// each write on the socket costs a system call and a TCP segment. What is written just before the
+// stream closes or ends still goes out, and back-pressure still reaches the writer. Real TCP
+// sockets on loopback; the socket's write is counted, not replaced.
 import { type AddressInfo, createServer, type Server, type Socket, connect } from 'node:net';
 import mqttPacket from 'mqtt-packet';
 import * as assert from 'uvu/assert';
@@ -16,9 +18,11 @@ interface Ctx {
   guarded: GuardedStream;
   writes: number;
   received: Buffer[];
+  /** Resolves when the client's end of the connection is closed. */
+  closed: Promise<void>;
 }
 
-const t = suite<Ctx>('connection guard: one socket write per turn', {} as Ctx);
+const t = suite<Ctx>('connection guard: one socket write per event-loop turn', {} as Ctx);
 
 t.before.each(async (c) => {
   c.writes = 0;
@@ -29,6 +33,7 @@ t.before.each(async (c) => {
   await new Promise<void>((resolve) => c.server.listen(0, '127.0.0.1', resolve));
   c.client = connect((c.server.address() as AddressInfo).port, '127.0.0.1');
   c.client.on('data', (b: Buffer) => c.received.push(b));
+  c.closed = new Promise((resolve) => c.client.once('close', () => resolve()));
   c.inner = await accepted;
   const write = c.inner.write.bind(c.inner) as (chunk: Buffer) => boolean;
   c.inner.write = ((chunk: Buffer) => {
@@ -77,15 +82,66 @@ t('three packets written in one turn reach the socket as one write, whole and in
   );
 });
 
-t('packets written in separate turns are separate writes, each whole', async (c) => {
-  for (const n of [1, 2]) {
-    mqttPacket.writeToStream(publish(n), c.guarded);
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-  const expected = Buffer.concat([1, 2].map((n) => mqttPacket.generate(publish(n))));
+t('packets written from separate promise steps and ticks of one turn are one write', async (c) => {
+  mqttPacket.writeToStream(publish(1), c.guarded);
+  await Promise.resolve();
+  mqttPacket.writeToStream(publish(2), c.guarded);
+  await new Promise<void>((resolve) =>
+    process.nextTick(() => {
+      mqttPacket.writeToStream(publish(3), c.guarded);
+      resolve();
+    }),
+  );
+  const expected = Buffer.concat([1, 2, 3].map((n) => mqttPacket.generate(publish(n))));
+  await waitUntil(() => Buffer.concat(c.received).length >= expected.length, 2000, 'the client receives every byte');
+  assert.is(c.writes, 1, 'one write on the socket');
+  assert.equal(Buffer.concat(c.received), expected);
+});
+
+t('a packet written after the last one reached the client is a write of its own', async (c) => {
+  const first = mqttPacket.generate(publish(1));
+  mqttPacket.writeToStream(publish(1), c.guarded);
+  await waitUntil(() => Buffer.concat(c.received).length >= first.length, 2000, 'the first packet arrives');
+  mqttPacket.writeToStream(publish(2), c.guarded);
+  const expected = Buffer.concat([first, mqttPacket.generate(publish(2))]);
   await waitUntil(() => Buffer.concat(c.received).length >= expected.length, 2000, 'the client receives every byte');
   assert.is(c.writes, 2);
   assert.equal(Buffer.concat(c.received), expected);
+});
+
+t('a packet written just before the stream is destroyed still reaches the client', async (c) => {
+  // As Aedes refuses a CONNECT: the CONNACK, then the connection closed from an immediate.
+  const connack = { cmd: 'connack' as const, returnCode: 3, sessionPresent: false };
+  mqttPacket.writeToStream(connack, c.guarded);
+  setImmediate(() => c.guarded.destroy());
+  await c.closed;
+  assert.equal(Buffer.concat(c.received), mqttPacket.generate(connack));
+});
+
+t('a packet written just before the stream ends reaches the client before the end', async (c) => {
+  mqttPacket.writeToStream(publish(7), c.guarded);
+  c.guarded.end();
+  await c.closed;
+  assert.equal(Buffer.concat(c.received), mqttPacket.generate(publish(7)));
+});
+
+t('a client that stops reading holds the writer back, and everything arrives once it reads', async (c) => {
+  c.client.pause();
+  const big = (n: number) => ({ ...publish(n), payload: Buffer.alloc(16 * 1024, n % 251) });
+  let n = 0;
+  // One packet per turn, as a broker feeding a slow subscriber does, until the stream says stop.
+  while (mqttPacket.writeToStream(big(++n), c.guarded)) {
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.ok(n < 20_000, 'the writer is held back before 320 MB are queued');
+  }
+  const queued = c.inner.writableLength;
+  assert.ok(queued <= 2 * c.inner.writableHighWaterMark + 16 * 1024 + 64, `the socket holds at most about its high-water mark (${queued} bytes)`);
+  const drained = new Promise<void>((resolve) => c.guarded.once('drain', () => resolve()));
+  c.client.resume();
+  await drained;
+  const expected = Buffer.concat(Array.from({ length: n }, (_, i) => mqttPacket.generate(big(i + 1))));
+  await waitUntil(() => Buffer.concat(c.received).length >= expected.length, 10_000, 'the client receives every byte');
+  assert.ok(Buffer.concat(c.received).equals(expected), 'every byte, in order');
 });
 
 t.run();
