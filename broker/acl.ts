@@ -129,9 +129,13 @@ export class Acl {
       this.deny(`publish:${rule}`, who, packet.topic);
       return callback(new Error(`publish refused: ${rule}`));
     }
+    // The broker's view replaces what a device says of itself. Its retained copy is already the
+    // broker's: presence publishes one on every change, so the device's goes to live subscribers
+    // only, and a reconnecting fleet stores each status once, not twice (in a cluster, one Redis
+    // write per connect fewer).
     if (who.kind === 'device' && packet.topic.endsWith('/status')) {
       packet.payload = Buffer.from(JSON.stringify(this.presence.status(who.id)));
-      packet.retain = true;
+      packet.retain = false;
     }
     this.metrics.messagesIn++;
     callback(null);

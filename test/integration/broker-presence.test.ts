@@ -187,6 +187,25 @@ presence('a device that stops pinging is dropped for keepalive', async () => {
   await expectDropped(w, 'keepalive');
 });
 
+presence("a device's own status publish is replaced by the broker's view, live and retained", async () => {
+  const w = await watched();
+  const online = w.statuses().at(-1)!;
+  const before = w.statuses().length;
+  w.device.publish(deviceTopic(w.d.id, 'status'), JSON.stringify({ state: 'offline', conn: 1, since: 1 }), { qos: 1, retain: true });
+  const live = await waitUntil(() => w.statuses()[before], 5000, 'the agent hears the publish');
+  assert.equal(live, online, "live subscribers hear the broker's status, not the device's");
+  // A later subscriber is handed the retained status: still the broker's.
+  const late = await tb.agent(`ag-${randomBytes(4).toString('hex')}`);
+  track(late.client);
+  const transferred = await tb.api('POST', `/api/devices/${w.d.id}/transfer`, { agent: late.id, reason: 'presence test' });
+  assert.is(transferred.status, 200, JSON.stringify(transferred.body));
+  const lateLog = recorder(late.client);
+  await subscribe(late.client, deviceTopic(w.d.id, 'status'));
+  const retained = await waitUntil(() => lateLog.find((m) => m.topic === deviceTopic(w.d.id, 'status')), 5000, 'the retained status');
+  assert.ok(retained.retain, 'handed over as the retained message');
+  assert.equal(retained.json, online);
+});
+
 presence('an admin kick ends offline with reason kicked', async () => {
   const w = await watched();
   const r = await tb.api('POST', `/api/devices/${w.d.id}/kick`);
