@@ -138,39 +138,39 @@ export class GuardedStream extends Duplex {
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
-    this.forward(chunk, cb);
+    this.forward([chunk], cb);
   }
 
-  // mqtt-packet corks the stream and writes a packet in several small pieces; without this each
-  // piece would be its own write on the socket, one system call apiece.
+  // mqtt-packet corks the stream and writes a packet in several small pieces: they arrive here
+  // together, and are copied into the socket's write once, at the turn's end.
   override _writev(chunks: { chunk: Buffer }[], cb: (err?: Error | null) => void): void {
-    this.forward(chunks.length === 1 ? chunks[0]!.chunk : Buffer.concat(chunks.map((c) => c.chunk)), cb);
+    this.forward(
+      chunks.map((c) => c.chunk),
+      cb,
+    );
   }
 
   /**
-   * What Aedes writes in one event-loop turn reaches the socket at the turn's end as one write: a
-   * job's answer, snapshot and binding change for one agent come out of separate promise steps,
-   * and each write on a loopback or LAN socket costs a system call and a TCP segment, the largest
-   * single cost of a message (docs/architecture.md, Wire contract: Pre-login protection). The callback is held only while
-   * the socket and the turn's bytes are over the socket's high-water mark, so back-pressure still
-   * reaches Aedes.
+   * What Aedes writes in one event-loop turn reaches the socket at the turn's end as one write:
+   * each write on a socket costs a system call and a TCP segment, the largest single cost of a
+   * message on loopback (docs/architecture.md, Wire contract: Pre-login protection). The callback
+   * is held only while the socket's queue and the turn's bytes are over the socket's high-water
+   * mark, so back-pressure still reaches Aedes.
    */
-  private forward(chunk: Buffer, cb: (err?: Error | null) => void): void {
-    if (this.outgoing.length === 0) setImmediate(this.flushTurn);
-    this.outgoing.push(chunk);
-    this.outgoingBytes += chunk.length;
+  private forward(chunks: Buffer[], cb: (err?: Error | null) => void): void {
+    if (this.outgoing.length === 0) setImmediate(this.flush);
+    for (const chunk of chunks) {
+      this.outgoing.push(chunk);
+      this.outgoingBytes += chunk.length;
+    }
     if (this.inner.writableLength + this.outgoingBytes < this.inner.writableHighWaterMark) cb();
     else this.heldCallback = cb;
   }
 
-  private readonly flushTurn = (): void => {
-    this.flush();
-  };
-
   /** Hands the turn's bytes to the socket; a held callback runs once the socket has room. */
-  private flush(): void {
+  private readonly flush = (): void => {
     if (this.outgoing.length === 0) return;
-    const bytes = this.outgoing.length === 1 ? this.outgoing[0]! : Buffer.concat(this.outgoing);
+    const bytes = this.outgoing.length === 1 ? this.outgoing[0]! : Buffer.concat(this.outgoing, this.outgoingBytes);
     this.outgoing = [];
     this.outgoingBytes = 0;
     const room = this.inner.destroyed || this.inner.write(bytes);
@@ -179,7 +179,7 @@ export class GuardedStream extends Duplex {
     this.heldCallback = null;
     if (room) cb();
     else this.inner.once('drain', () => cb());
-  }
+  };
 
   override _final(cb: (err?: Error | null) => void): void {
     this.flush();
