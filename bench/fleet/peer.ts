@@ -6,7 +6,7 @@
 // with a config, so that each broker's CPU window holds all the work the burst gave it, and every
 // broker gets its load from the same cheap generator.
 import mqtt, { type MqttClient } from 'mqtt';
-import { cpuMsOf, rssOf } from '../lib/proc';
+import { cpuMsOf, monoUs, rssOf } from '../lib/proc';
 
 export interface BurstResult {
   ms: number | null;
@@ -16,6 +16,8 @@ export interface BurstResult {
   rssBytes: number | null;
   /** The broker process's CPU time (user + system) from the first connect until every client was done. */
   cpuMs: number | null;
+  /** That window on the monotonic clock (µs), which a V8 profile's timestamps use. */
+  window: [number, number];
 }
 
 /** Who the i-th client of a burst is and where its device topics live. */
@@ -60,6 +62,7 @@ export async function burst(
   const idleRssBytes = pid === null ? null : rssOf(pid);
   let rssBytes: number | null = null;
   const cpu0 = pid === null ? null : cpuMsOf(pid);
+  const mono0 = monoUs();
   try {
     const all = new Promise<void>((resolve) => {
       const finished = (): void => {
@@ -94,11 +97,12 @@ export async function burst(
     clearInterval(ticker);
     const ms = Date.now() - started;
     const cpu1 = pid === null ? null : cpuMsOf(pid);
+    const window: [number, number] = [mono0, monoUs()];
     const cpuMs = cpu0 === null || cpu1 === null ? null : cpu1 - cpu0;
     // Settle as bench:fleet does before reading memory.
     await new Promise((r) => setTimeout(r, 3000));
     if (pid !== null) rssBytes = rssOf(pid);
-    return { ms: finished ? ms : null, connected: done, idleRssBytes, rssBytes, cpuMs };
+    return { ms: finished ? ms : null, connected: done, idleRssBytes, rssBytes, cpuMs, window };
   } finally {
     // A DISCONNECT discards the wills.
     await Promise.all(open.map((c) => new Promise<void>((r) => (c.connected ? c.end(false, {}, () => r()) : c.end(true, {}, () => r())))));

@@ -55,7 +55,7 @@ const { values } = readCli(
       'cpu-prof': {
         type: 'string',
         value: 'DIR',
-        help: "write the restarted broker's V8 CPU profile into DIR, with the spans of the reboot (reboot.json) and of fleetbind's bursts (fleetbind-bursts.json)",
+        help: "write the restarted broker's V8 CPU profile into DIR, with the spans of the reboot (reboot.json) and of fleetbind's bursts from first connect to last answer, the window their CPU figure covers (fleetbind-bursts.json)",
       },
     },
   }),
@@ -318,9 +318,9 @@ try {
     for (let round = 1; round <= ROUNDS; round++)
       for (const t of targets) {
         if (round > t.rounds) continue;
-        const mono0 = monoUs();
-        t.results.push(await burstOn(t, round));
-        if (t === ours) burstSpans.push([mono0, monoUs()]);
+        const result = await burstOn(t, round);
+        t.results.push(result);
+        if (t === ours) burstSpans.push(result.window);
       }
   } finally {
     for (const t of targets) await t.stop();
