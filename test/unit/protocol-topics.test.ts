@@ -202,10 +202,22 @@ reject('an extra segment', () => {
   );
 });
 
+/** Namespaces and leaves: the words of the tree's own structure. */
+const TREE_WORDS = new Set<string>(['d', 'a', 'admin', 'o', 'enroll', ...DEVICE_LEAVES, 'evt', ...AGENT_LEAVES, ...ADMIN_LEAVES, 'reply']);
+
 reject('a missing segment', () => {
+  // An id or stream spelled like a word of the tree can slide into that word's place and make
+  // another valid topic: admin "o" without "admin/" is order "res"'s topic, a stream "status"
+  // without "evt/" is the device's status. Those are the other topics, exactly, and are left out.
+  assert.equal(parseTopic('fb/v1/o/res'), { kind: 'order', order: 'res' });
+  assert.equal(parseTopic(`fb/v1/d/${DEV}/status`), { kind: 'device', device: DEV, leaf: 'status' });
+  const unlikeTheTree = validTopic.filter((t) => {
+    const [, , , id, , stream] = segments(t);
+    return !TREE_WORDS.has(id!) && (stream === undefined || !TREE_WORDS.has(stream));
+  });
   fc.assert(
     fc.property(
-      validTopic.chain((t) => fc.tuple(fc.constant(t), fc.nat(segments(t).length - 1))),
+      unlikeTheTree.chain((t) => fc.tuple(fc.constant(t), fc.nat(segments(t).length - 1))),
       ([t, i]) => {
         const parts = segments(t);
         // Dropping "reply" from an enrollment reply topic leaves the enrollment topic itself.
