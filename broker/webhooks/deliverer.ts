@@ -38,7 +38,7 @@ const CLAIM_GRACE_MS = 60_000;
 
 /**
  * Whether any delivery is due: what most polls ask, and all an idle broker does ten times a second,
- * so it is built once (building it each time was most of an idle broker's CPU).
+ * so it is built once (building it each time was most of an idle broker's JavaScript time).
  */
 const anyDue = prepared((db: Kysely<WebhooksDatabase>, p: { now: number }) =>
   db
