@@ -38,6 +38,8 @@ export interface SimDeviceOptions {
   /** Where Improv packets go out: the device's console UART. */
   improvSend?: (bytes: Uint8Array) => void;
   onState?: (device: SimDevice, from: CoreState, to: CoreState) => void;
+  /** The firmware applied a config from the broker (the answer to its hello, or a later one). */
+  onConfig?: (device: SimDevice) => void;
   /** A printer on the UART instead of the echoing machine; the core polls its status. */
   printer?: PrinterOptions;
 }
@@ -68,8 +70,10 @@ export class SimDevice {
   enrollReplies = 0;
   enrollTimeouts = 0;
   private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly onConfig: ((device: SimDevice) => void) | undefined;
 
   constructor(o: SimDeviceOptions) {
+    this.onConfig = o.onConfig;
     this.label = o.label;
     this.mac = o.mac;
     this.fw = o.fw;
@@ -148,7 +152,7 @@ export class SimDevice {
     this.timers.delete(t);
   }
 
-  /** Reads the enrollment outcome from the firmware's own log lines (firmware/core/enrollment.ts). */
+  /** Reads the enrollment outcome and each applied config from the firmware's own log lines (firmware/core/enrollment.ts, broker-config.ts). */
   private observe(msg: string, fields: Record<string, unknown>): void {
     if (msg === 'enrolled') {
       this.enrollReplies++;
@@ -160,6 +164,8 @@ export class SimDevice {
       this.problem = 'the broker refused the enrollment token at connect (unknown token)';
     } else if (msg === 'broker connection lost, retrying' && String(fields.reason).startsWith('no enrollment reply')) {
       this.enrollTimeouts++;
+    } else if (msg === 'config') {
+      this.onConfig?.(this);
     }
   }
 

@@ -48,6 +48,8 @@ export interface FleetStats {
   connected: number;
   /** Holds an id and a secret. */
   registered: number;
+  /** Has applied a config from the broker in this run (its hello answered), once or more. */
+  answered: number;
   busy: number;
   enrolling: number;
   states: Partial<Record<CoreState, number>>;
@@ -90,6 +92,9 @@ export class SimFleet {
   allConnectedAt: number | null = null;
   /** ms since epoch when every device most recently came to have a session at the same time. */
   lastAllConnectedAt: number | null = null;
+  /** Devices that applied a config from the broker in this run, and when the last of them first did. */
+  private readonly answered = new Set<string>();
+  allAnsweredAt: number | null = null;
   /** Devices that enrolled in this run, and when the latest of them did. */
   enrolled = 0;
   lastEnrolledAt: number | null = null;
@@ -150,6 +155,7 @@ export class SimFleet {
       ...(o.printer ? { printer: o.printer } : {}),
       ...(ota ? { ota } : {}),
       onState: (d, from, to) => this.onState(d, from, to),
+      onConfig: (d) => this.onConfig(d),
     });
   }
 
@@ -223,6 +229,7 @@ export class SimFleet {
       devices: this.devices.length,
       connected: this.sessions,
       registered,
+      answered: this.answered.size,
       busy: this.states.get('busy') ?? 0,
       enrolling: this.states.get('enroll') ?? 0,
       states,
@@ -261,6 +268,12 @@ export class SimFleet {
       this.lastAllConnectedAt = Date.now();
       this.allConnectedAt ??= this.lastAllConnectedAt;
     }
+  }
+
+  private onConfig(d: SimDevice): void {
+    if (this.answered.has(d.label)) return;
+    this.answered.add(d.label);
+    if (this.answered.size === this.devices.length) this.allAnsweredAt = Date.now();
   }
 
   private scheduleChaos(d: SimDevice, meanMs: number): void {

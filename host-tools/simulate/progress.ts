@@ -6,7 +6,7 @@ const n = (x: number): string => x.toLocaleString('en-US');
 export function progressLine(s: FleetStats, elapsedMs: number): string {
   const chaos = s.chaos.wifiDrops + s.chaos.connectionBreaks;
   return (
-    `[${(elapsedMs / 1000).toFixed(0).padStart(4)} s] connected ${n(s.connected)}/${n(s.devices)}  registered ${n(s.registered)}  ` +
+    `[${(elapsedMs / 1000).toFixed(0).padStart(4)} s] connected ${n(s.connected)}/${n(s.devices)}  answered ${n(s.answered)}  registered ${n(s.registered)}  ` +
     `busy ${n(s.busy)}  enrolling ${n(s.enrolling)}  attempts ${n(s.connectAttempts)}  jobs done ${n(s.acks.done)} failed ${n(s.acks.failed)}` +
     (chaos > 0 ? `  chaos ${n(chaos)}` : '')
   );

@@ -35,7 +35,13 @@ t('every device comes back within backoff bounds, with jittered retries', async 
   broker = await BrokerProcess.start(dataDir, adminToken);
   const port = new URL(broker.mqttUrl).port;
   fleet = startFleet(broker.mqttUrl, { devices: DEVICES, enrollToken: await enrollmentToken(broker, DEVICES), machinesPrefix: 'RST-' });
-  await fleet.waitFor((s) => s.registered === DEVICES && s.connected === DEVICES, 60_000, 'all devices registered and online');
+  // Answered: each device applied the config that answers its hello (bench:fleet's reboot waits for it).
+  await fleet.waitFor(
+    (s) => s.registered === DEVICES && s.connected === DEVICES && s.answered === DEVICES,
+    60_000,
+    'all devices registered, online and answered',
+  );
+  assert.ok(fleet.allAnsweredAt !== null, 'the fleet noted when the last device was answered');
 
   await broker.stop('SIGKILL');
   // Read once the broker is gone: a device still moving from its enrollment session to its own
