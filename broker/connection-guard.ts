@@ -2,15 +2,9 @@
 // parser buffers a whole packet before looking at it, so a client could announce a 256 MB CONNECT
 // and stream it in. This layer reads each packet's fixed header as bytes arrive and closes the
 // connection as soon as a packet announces more than the limit: a few KiB before CONNACK, the
-// payload limits plus header room after. It also caps unauthenticated connections per address,
-// stops reading from a client whose outgoing queue is over a bound (back-pressure), and gathers
-// what Aedes writes to a connection in one event-loop turn into one write.
-//
-// It guards the connection's own stream in place, through the hooks every Node stream calls
-// (push, _read, write, destroy), rather than as a stream between the socket and Aedes: a second
-// stream per connection doubled the stream machinery every packet went through, and with it
-// about a fifth of the broker's CPU in a connect storm.
-import type { Duplex } from 'node:stream';
+// payload limits plus header room after. It also caps unauthenticated connections per address
+// and stops reading from a client whose outgoing queue is over a bound (back-pressure).
+import { Duplex } from 'node:stream';
 import { PAYLOAD_LIMIT_EVT } from '../protocol/topics';
 
 /** Before CONNACK: a CONNECT with a long client id, username, password and will still fits. */
@@ -27,11 +21,8 @@ export interface GuardEvents {
   overCap(address: string): void;
 }
 
-type WriteCallback = (err?: Error | null) => void;
-
 export class ConnectionGuard {
   private readonly pending = new Map<string, number>();
-  private readonly guards = new WeakMap<Duplex, Guard>();
   private waiting = 0;
   constructor(
     private readonly perAddress: number,
@@ -43,90 +34,56 @@ export class ConnectionGuard {
     return this.waiting;
   }
 
-  /** Guards the stream and returns it for Aedes, or null (the stream destroyed) when the address has too many unauthenticated connections. */
-  wrap<S extends Duplex>(stream: S, address: string): S | null {
+  /** Returns the stream to hand to Aedes, or null when the address has too many unauthenticated connections. */
+  wrap(inner: Duplex, address: string): GuardedStream | null {
     const n = this.pending.get(address) ?? 0;
     if (n >= this.perAddress) {
       this.report.overCap(address);
-      stream.destroy();
+      inner.destroy();
       return null;
     }
     this.pending.set(address, n + 1);
     this.waiting++;
-    const guard = new Guard(stream, address, this.report, () => {
+    return new GuardedStream(inner, address, this.report, () => {
       this.waiting--;
       const left = (this.pending.get(address) ?? 1) - 1;
       if (left <= 0) this.pending.delete(address);
       else this.pending.set(address, left);
     });
-    this.guards.set(stream, guard);
-    return stream;
-  }
-
-  /** The connection passed authentication: larger packets are allowed, and it no longer counts as pending. */
-  authenticated(stream: unknown): void {
-    this.guards.get(stream as Duplex)?.authenticated();
   }
 }
 
-/** One connection's guard: where its packet framing stands, and the turn's gathered writes. */
-class Guard {
+export class GuardedStream extends Duplex {
   private authed = false;
   private released = false;
   /** Bytes of the fixed header read so far, and bytes of the current packet still to pass. */
   private header: number[] = [];
   private remaining = 0;
-  /** The stream is corked until the turn's end, and reading waits for its queue to drain. */
-  private gathering = false;
-  private awaitingDrain = false;
+  /** This turn's bytes for the socket, and the write callback held while they are over its high-water mark. */
+  private outgoing: Buffer[] = [];
+  private outgoingBytes = 0;
+  private heldCallback: ((err?: Error | null) => void) | null = null;
 
   constructor(
-    private readonly stream: Duplex,
-    private readonly address: string,
+    private readonly inner: Duplex,
+    readonly remoteAddress: string,
     private readonly report: GuardEvents,
     private readonly release: () => void,
   ) {
-    const push = stream.push;
-    const read = stream._read;
-    const write = stream.write;
-    const destroy = stream.destroy;
-    // The socket hands each chunk it reads to push: a chunk that announces too much never gets in,
-    // and false (stop reading) goes back while the client's outgoing queue is over the bound.
-    stream.push = (chunk: unknown, encoding?: BufferEncoding): boolean => {
-      if (chunk !== null && chunk !== undefined && !(chunk instanceof Uint8Array && this.inspect(chunk))) {
-        stream.destroy();
-        return false;
-      }
-      return push.call(stream, chunk, encoding) && stream.writableLength <= OUTGOING_BOUND;
-    };
-    stream._read = (size: number): void => {
-      if (stream.writableLength <= OUTGOING_BOUND) return read.call(stream, size);
-      if (this.awaitingDrain) return;
-      this.awaitingDrain = true;
-      stream.once('drain', () => {
-        this.awaitingDrain = false;
-        stream._read(size);
-      });
-    };
-    stream.write = ((...args: Parameters<Duplex['write']>): boolean => {
-      this.gather();
-      return write.apply(stream, args);
-    }) as Duplex['write'];
-    // Aedes destroys a connection right after its last packet (a refused CONNACK): that packet goes first.
-    stream.destroy = (err?: Error): Duplex => {
-      this.gathering = false;
-      while (stream.writableCorked > 0) stream.uncork();
-      this.free();
-      return destroy.call(stream, err);
-    };
-    // A WebSocket stream writes each buffered piece as a frame of its own; the turn's pieces go as one.
-    const s = stream as Duplex & { _writev?: Duplex['_writev'] };
-    if (s._writev === undefined || s._writev === null)
-      s._writev = (chunks: { chunk: Buffer }[], cb: WriteCallback): void =>
-        stream._write(Buffer.concat(chunks.map((c) => c.chunk)), 'buffer' as BufferEncoding, cb);
-    stream.once('close', () => this.free());
+    super({ allowHalfOpen: false });
+    inner.on('data', (chunk: Buffer) => this.onData(chunk));
+    inner.on('end', () => this.push(null));
+    inner.on('drain', () => this.readableLength < this.readableHighWaterMark && this.inner.resume());
+    inner.on('error', (err) => this.destroy(err));
+    inner.on('close', () => this.destroy());
   }
 
+  /** Aedes sees this stream, not the socket: a TLS socket's flag must show through for the plaintext-device check. */
+  get encrypted(): boolean {
+    return (this.inner as { encrypted?: boolean }).encrypted === true;
+  }
+
+  /** The connection passed authentication: larger packets are allowed, and it no longer counts as pending. */
   authenticated(): void {
     this.authed = true;
     this.free();
@@ -138,28 +95,17 @@ class Guard {
     this.release();
   }
 
-  /**
-   * What Aedes writes in one event-loop turn reaches the socket at the turn's end as one write:
-   * each write on a socket costs a system call and a TCP segment, the largest single cost of a
-   * message on loopback (docs/architecture.md, Pre-login protection). mqtt-packet corks the stream
-   * for each packet's pieces until the next tick; this holds one cork more until the turn's end.
-   * A corked write still answers false over the high-water mark, so back-pressure reaches Aedes.
-   */
-  private gather(): void {
-    if (this.gathering) return;
-    this.gathering = true;
-    this.stream.cork();
-    setImmediate(this.flush);
+  private onData(chunk: Buffer): void {
+    if (!this.inspect(chunk)) {
+      this.inner.destroy();
+      return;
+    }
+    const more = this.push(chunk);
+    if (!more || this.inner.writableLength > OUTGOING_BOUND) this.inner.pause();
   }
 
-  private readonly flush = (): void => {
-    if (!this.gathering) return;
-    this.gathering = false;
-    this.stream.uncork();
-  };
-
   /** Walks the packet framing; false when a packet announces more than allowed. */
-  private inspect(chunk: Uint8Array): boolean {
+  private inspect(chunk: Buffer): boolean {
     let i = 0;
     while (i < chunk.length) {
       if (this.remaining > 0) {
@@ -179,11 +125,72 @@ class Guard {
       this.header = [];
       const max = this.authed ? POST_AUTH_PACKET_MAX : PRE_AUTH_PACKET_MAX;
       if (length > max) {
-        this.report.oversize(this.address, length, this.authed);
+        this.report.oversize(this.remoteAddress, length, this.authed);
         return false;
       }
       this.remaining = length;
     }
     return true;
+  }
+
+  override _read(): void {
+    if (this.inner.writableLength <= OUTGOING_BOUND) this.inner.resume();
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    this.forward([chunk], cb);
+  }
+
+  // mqtt-packet corks the stream and writes a packet in several small pieces: they arrive here
+  // together, and are copied into the socket's write once, at the turn's end.
+  override _writev(chunks: { chunk: Buffer }[], cb: (err?: Error | null) => void): void {
+    this.forward(
+      chunks.map((c) => c.chunk),
+      cb,
+    );
+  }
+
+  /**
+   * What Aedes writes in one event-loop turn reaches the socket at the turn's end as one write:
+   * each write on a socket costs a system call and a TCP segment, the largest single cost of a
+   * message on loopback (docs/architecture.md, Wire contract: Pre-login protection). The callback
+   * is held only while the socket's queue and the turn's bytes are over the socket's high-water
+   * mark, so back-pressure still reaches Aedes.
+   */
+  private forward(chunks: Buffer[], cb: (err?: Error | null) => void): void {
+    if (this.outgoing.length === 0) setImmediate(this.flush);
+    for (const chunk of chunks) {
+      this.outgoing.push(chunk);
+      this.outgoingBytes += chunk.length;
+    }
+    if (this.inner.writableLength + this.outgoingBytes < this.inner.writableHighWaterMark) cb();
+    else this.heldCallback = cb;
+  }
+
+  /** Hands the turn's bytes to the socket; a held callback runs once the socket has room. */
+  private readonly flush = (): void => {
+    if (this.outgoing.length === 0) return;
+    const bytes = this.outgoing.length === 1 ? this.outgoing[0]! : Buffer.concat(this.outgoing, this.outgoingBytes);
+    this.outgoing = [];
+    this.outgoingBytes = 0;
+    const room = this.inner.destroyed || this.inner.write(bytes);
+    const cb = this.heldCallback;
+    if (cb === null) return;
+    this.heldCallback = null;
+    if (room) cb();
+    else this.inner.once('drain', () => cb());
+  };
+
+  override _final(cb: (err?: Error | null) => void): void {
+    this.flush();
+    this.inner.end(cb);
+  }
+
+  // Aedes closes a connection right after its last packet (a refused CONNACK): that packet goes first.
+  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    this.flush();
+    this.free();
+    this.inner.destroy();
+    cb(err);
   }
 }

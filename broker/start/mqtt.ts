@@ -7,7 +7,7 @@ import { Acl } from '../acl';
 import { makeAuthenticate } from '../authenticate';
 import { markCloseReason } from '../close-reason';
 import { StormCompactor } from '../heap-compaction';
-import { CONNECT_DEADLINE_MS, ConnectionGuard } from '../connection-guard';
+import { CONNECT_DEADLINE_MS, ConnectionGuard, type GuardedStream } from '../connection-guard';
 import type { Context } from '../context';
 import type { KickTarget } from '../events';
 import { identityOf } from '../identity';
@@ -113,7 +113,7 @@ export async function startMqtt(ctx: Context): Promise<NodeMqtt> {
     failed: (err) => log.error({ err }, 'compacting the heap after a connect storm failed'),
   });
   aedes.on('client', (client) => {
-    guard.authenticated(client.conn);
+    (client.conn as Partial<GuardedStream>).authenticated?.();
     compactor.connected();
     const who = identityOf(client);
     if (who?.kind === 'device') ctx.presence.registered(who.id, who.conn);
