@@ -8,7 +8,7 @@
 // manifest.json per board, and exits 1 when the live peak plus the margin exceeds a budget.
 //
 // xsnap reports slots only. Chunks (strings, byte code outside flash, buffers) and the stack are
-// measured on a Moddable lin build with the instrumentation module; the README gives that run.
+// measured on a Moddable lin build with the instrumentation module; docs/architecture.md (Firmware) gives that run.
 //
 //   npm run bench:xs-budget -- [--jobs 600] [--reconnects 200] [--margin 1.25]
 import { readFileSync } from 'node:fs';

@@ -16,7 +16,7 @@ interface Creation {
 }
 const manifest = JSON.parse(readFileSync(repoPath('manifest.json'), 'utf8')) as { preload: string[]; platforms: Record<string, { creation?: Creation }> };
 
-/** Measured on a Moddable lin build (README, Memory budget): stack slots, heap slots, chunk bytes. */
+/** Measured on a Moddable lin build (docs/architecture.md, Firmware): stack slots, heap slots, chunk bytes. */
 const MEASURED = { stack: 285, heap: 3072, chunk: 32 * 1024 };
 const MARGIN = 1.25;
 
